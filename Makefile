@@ -1,0 +1,34 @@
+# Set-up and the two entry points of the README: `make quickstart` (main job) and `make test`.
+# Both create or reuse .venv and install the project into it. torch is pinned to the CPU
+# build (2.13.0) before anything else so that no dependency can pull CUDA wheels.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.codesign-installed
+
+.PHONY: quickstart test setup browser bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,shd,dashboard]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/codesign data prepare --task commands
+
+# Headless Chromium for the report's browser test: installed from Debian where we are root
+# and apt works; otherwise the browser test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "note: chromium not installed; the browser test will skip"; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,24 @@
+"""Configuration layer: safe YAML, typed frozen specs, and one clear error per bad input.
+
+Owns reading and validating; never computes anything. Each domain defines its own Spec
+subclasses next to the code that uses them (``codesign.snn.ModelConfig``,
+``codesign.hardware.ChipConfig``, ...) and validates through :func:`parse_spec`.
+"""
+
+from __future__ import annotations
+
+from codesign.config._errors import ConfigError
+from codesign.config._overrides import apply_overrides, parse_set_args
+from codesign.config._spec import Spec, load_spec, parse_spec, stable_hash
+from codesign.config._yaml import load_yaml
+
+__all__ = [
+    "ConfigError",
+    "Spec",
+    "apply_overrides",
+    "load_spec",
+    "load_yaml",
+    "parse_set_args",
+    "parse_spec",
+    "stable_hash",
+]

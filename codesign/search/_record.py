@@ -1,0 +1,68 @@
+"""TrialRecord: what every trial stores, the contract between the driver and report/export.
+
+The driver writes ``record.to_dict()`` into the Optuna trial's user attribute
+:data:`RECORD_ATTR` and the study spec into the study's user attribute :data:`SPEC_ATTR`.
+Reports and exports read them back with :func:`record_of`; they never re-run a search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from codesign.config import Spec, parse_spec
+
+RECORD_ATTR = "codesign.record"
+SPEC_ATTR = "codesign.spec"
+VERSION_ATTR = "codesign.version"
+
+
+class TrialRecord(Spec):
+    """One evaluated candidate.
+
+    Attributes:
+        params: the trial's raw parameters (``snn.*``, ``hw.*``).
+        model_config, chip_config, train_config: the configs built from them (dicts).
+        objectives: objective name -> value, in the study's objective order.
+        constraints: constraint name -> value; feasible when every value is <= 0.
+        metrics: everything else measured (accuracy, wer, cer, activation_sparsity,
+            energy_uj, latency_ms, area_mm2, cycles, sram_used_kb, ...).
+        energy_by_category_pj: energy per inference by category (synaptic, weight_memory, ...).
+        artifacts: name -> path (trace, weights, cost_report, train_result), relative to the
+            study's artifact directory.
+        wall_time_s: evaluation wall time; worker_host: where it ran.
+        trained: whether this trial ran training (False for an infeasible chip or a cache hit).
+        cache_hit: training result came from the cache.
+        error: the failure reason for a failed trial, else None.
+    """
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    model_config_: dict[str, Any] = Field(default_factory=dict, alias="model_config")
+    chip_config: dict[str, Any] = Field(default_factory=dict)
+    train_config: dict[str, Any] = Field(default_factory=dict)
+    objectives: dict[str, float] = Field(default_factory=dict)
+    constraints: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    energy_by_category_pj: dict[str, float] = Field(default_factory=dict)
+    artifacts: dict[str, str] = Field(default_factory=dict)
+    wall_time_s: float = 0.0
+    worker_host: str = ""
+    trained: bool = False
+    cache_hit: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0.0 for v in self.constraints.values())
+
+
+def record_of(user_attrs: dict[str, Any]) -> TrialRecord | None:
+    """The TrialRecord stored on a trial, or None if the trial has none."""
+    raw = user_attrs.get(RECORD_ATTR)
+    if raw is None:
+        return None
+    return parse_spec(TrialRecord, raw, file=None, key_prefix=RECORD_ATTR)

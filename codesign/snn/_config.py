@@ -1,0 +1,91 @@
+"""ModelConfig: the one typed description of a network, shared by builders, search and export."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from codesign.config import Spec
+
+Family = Literal["spikeformer", "mamba", "srnn"]
+NeuronKind = Literal["lif", "imls"]
+Surrogate = Literal["atan", "sigmoid", "triangle", "straight_through"]
+
+#: Variants each family accepts. ``ann``/``dense``/``gru``/``lstm`` are the non-spiking references.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "spikeformer": ("spiking", "ann"),
+    "mamba": ("spiking", "event", "dense"),
+    "srnn": ("spiking", "gru", "lstm"),
+}
+
+
+class ModelConfig(Spec):
+    """Everything that defines a network's topology and spiking behaviour.
+
+    The search samples ``snn.*`` parameters straight into these fields, so names are the
+    search-space names. Fields irrelevant to a family are ignored by its builder but still
+    part of the hash; the search leaves them at their defaults.
+    """
+
+    family: Family = "spikeformer"
+    variant: str = "spiking"
+
+    # -- spiking neurons ----------------------------------------------------------------
+    neuron: NeuronKind = "imls"
+    levels: int = Field(4, ge=1, le=15, description="IMLS levels D: spikes per timestep 0..D")
+    timesteps: int = Field(1, ge=1, le=16, description="T: timesteps per input frame")
+    threshold: float = Field(1.0, gt=0.0, description="initial threshold (LIF) or scale alpha (IMLS)")
+    threshold_adaptive: bool = Field(True, description="IMLS threshold follows input statistics")
+    decay: float = Field(0.5, gt=0.0, lt=1.0, description="LIF membrane decay beta")
+    reset: Literal["soft", "hard"] = "soft"
+    surrogate: Surrogate = "atan"
+    surrogate_slope: float = Field(2.0, gt=0.0)
+
+    # -- topology -----------------------------------------------------------------------
+    width: int = Field(64, ge=8, le=1024)
+    depth: int = Field(2, ge=1, le=12)
+    heads: int = Field(4, ge=1, le=16)
+    ffn_ratio: int = Field(2, ge=1, le=8)
+    subsample: Literal[1, 2, 4] = 2
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+    # -- HD-RepSSA ----------------------------------------------------------------------
+    decay_gamma_min: float = Field(0.5, gt=0.0, le=1.0)
+    decay_gamma_max: float = Field(0.95, gt=0.0, le=1.0)
+    decay_layer_shift: float = Field(
+        0.5, ge=0.0, le=1.0, description="how far the gamma range moves toward 1 from first to last layer"
+    )
+    causal: bool = False
+    ffn_activation: Literal["spike", "fatrelu"] = "spike"
+
+    # -- event-driven / sparsity ----------------------------------------------------------
+    fatrelu_threshold: float = Field(0.1, ge=0.0)
+    activity_target: float | None = Field(None, gt=0.0, lt=1.0, description="target firing rate")
+    activity_weight: float = Field(0.1, ge=0.0)
+    prune_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="target weight sparsity")
+
+    # -- Mamba ------------------------------------------------------------------------------
+    state_size: int = Field(8, ge=1, le=64)
+    expand: int = Field(2, ge=1, le=4)
+    conv_kernel: int = Field(4, ge=1, le=8)
+
+    # -- improved-recurrence SRNN -------------------------------------------------------------
+    quant_bits: int = Field(2, ge=1, le=8, description="multi-bit output quantiser bits b")
+    quant_zero_threshold: int = Field(1, ge=0, description="integer level below which outputs are zeroed")
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        allowed = VARIANTS[self.family]
+        if self.variant not in allowed:
+            raise ValueError(f"variant one of {allowed} for family '{self.family}', got '{self.variant}'")
+        if self.decay_gamma_min > self.decay_gamma_max:
+            raise ValueError("decay_gamma_min <= decay_gamma_max")
+        if self.family == "spikeformer" and self.width % self.heads:
+            raise ValueError(f"width divisible by heads ({self.width} % {self.heads} != 0)")
+        return self
+
+    @property
+    def is_spiking(self) -> bool:
+        """Whether the network communicates with spikes (as opposed to an ANN reference)."""
+        return self.variant == "spiking"

@@ -1,0 +1,184 @@
+"""WorkloadTrace: the versioned record of what a trained network does on one inference.
+
+This is the contract between the model side (``codesign.snn``/``codesign.train``) and the
+chip model (``codesign.hardware``). All counts are per inference (one utterance), averaged
+over the evaluation batch, and count every timestep and every frame.
+
+A graded (multi-level) spike of level k is one nonzero input whose level contributes k to
+``input_level_sum``: a chip that accepts graded spikes pays ``input_events`` events, a chip
+that only takes binary spikes pays ``input_level_sum`` events.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from codesign.config import ConfigError, Spec, parse_spec
+
+TRACE_VERSION = 1
+
+LayerKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
+
+
+class LayerTrace(Spec):
+    """Activity of one layer over one inference.
+
+    Attributes:
+        name: unique layer name (module path).
+        kind: ``synaptic_dense`` | ``synaptic_conv`` (weights times inputs), ``spike_matmul``
+            (activation-activation product, e.g. spiking attention), ``state_update``
+            (recurrent/neuron/scan state), ``elementwise`` (norms, gates, residual adds).
+        in_shape, out_shape: per-step shapes without the batch dimension.
+        timesteps: how many steps the layer runs per inference (frames x T).
+        weight_count, weight_nonzero, weight_bits: the layer's stored parameters.
+        fan_out: synaptic operations caused by one nonzero input (e.g. out_features for a
+            dense layer; out_channels x kernel / stride for a conv; the other operand's
+            length for a spike_matmul).
+        input_size: input elements per inference (dense processing touches all of them).
+        input_events: nonzero inputs per inference.
+        input_level_sum: sum of the nonzero inputs' integer levels (== input_events for binary
+            spikes; 0 when the input is real-valued).
+        input_is_spike: inputs are integer spike levels; else real values (costed as MACs).
+        levels: largest level an input can take (1 = binary spikes; 0 = real-valued).
+        output_spikes: nonzero outputs per inference.
+        output_level_sum: sum of output levels (spikes of level k count k).
+        neuron_updates: membrane/state updates per inference.
+        dense_macs: multiply-accumulates if every input were processed densely.
+        aux_ops: extra elementwise operations per inference that inference pays
+            (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
+        state_size: state elements kept between steps (membranes, scan states).
+    """
+
+    name: str
+    kind: LayerKind
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    timesteps: int = Field(ge=1)
+    weight_count: int = Field(0, ge=0)
+    weight_nonzero: int = Field(0, ge=0)
+    weight_bits: int = Field(32, ge=1, le=32)
+    fan_out: float = Field(0.0, ge=0.0)
+    input_size: float = Field(0.0, ge=0.0)
+    input_events: float = Field(0.0, ge=0.0)
+    input_level_sum: float = Field(0.0, ge=0.0)
+    input_is_spike: bool = False
+    levels: int = Field(0, ge=0)
+    output_spikes: float = Field(0.0, ge=0.0)
+    output_level_sum: float = Field(0.0, ge=0.0)
+    neuron_updates: float = Field(0.0, ge=0.0)
+    dense_macs: float = Field(0.0, ge=0.0)
+    aux_ops: float = Field(0.0, ge=0.0)
+    state_size: int = Field(0, ge=0)
+
+    @property
+    def effective_ops(self) -> float:
+        """Synaptic operations actually caused by the nonzero inputs (graded spikes count once)."""
+        return self.input_events * self.fan_out
+
+    @property
+    def binary_ops(self) -> float:
+        """Synaptic operations on a chip that splits a level-k spike into k binary events."""
+        events = self.input_level_sum if self.input_is_spike else self.input_events
+        return events * self.fan_out
+
+
+class TraceMeta(Spec):
+    """What produced a trace."""
+
+    version: int = TRACE_VERSION
+    family: str
+    variant: str
+    model_hash: str
+    batch_size: int = Field(ge=1)
+    frames: float = Field(ge=0.0, description="average input frames per utterance")
+    layers: tuple[LayerTrace, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class WorkloadTrace:
+    """A trace: its layers plus a small sample of real spike tensors for the simulator.
+
+    ``spike_samples[name]`` is an integer array ``[steps, inputs]`` of input levels of layer
+    ``name`` for one utterance (uint8), replayed event by event by the simulator.
+    """
+
+    meta: TraceMeta
+    spike_samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> tuple[LayerTrace, ...]:
+        return self.meta.layers
+
+    def layer(self, name: str) -> LayerTrace:
+        for layer in self.meta.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WorkloadTrace):
+            return NotImplemented
+        if self.meta != other.meta or self.spike_samples.keys() != other.spike_samples.keys():
+            return False
+        return all(
+            self.spike_samples[k].dtype == other.spike_samples[k].dtype
+            and np.array_equal(self.spike_samples[k], other.spike_samples[k])
+            for k in self.spike_samples
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def save_trace(trace: WorkloadTrace, path: str | Path) -> Path:
+    """Write a trace as one ``.npz`` file: the JSON metadata plus the spike samples."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"__trace__": np.array(json.dumps(trace.meta.to_dict()))}
+    for name, sample in trace.spike_samples.items():
+        arrays[f"spikes/{name}"] = np.ascontiguousarray(sample)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+    tmp.replace(path)
+    return path
+
+
+def load_trace(path: str | Path) -> WorkloadTrace:
+    """Read a trace written by :func:`save_trace`.
+
+    Raises:
+        ConfigError: missing, truncated or corrupt file, or an unknown trace version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "", "an existing trace file (.npz)", hint="file not found")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = str(npz["__trace__"])
+            samples = {k[len("spikes/") :]: npz[k] for k in npz.files if k.startswith("spikes/")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+        raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError(path, "__trace__", "trace metadata as JSON", hint=str(err)) from None
+    version = data.get("version") if isinstance(data, dict) else None
+    if version != TRACE_VERSION:
+        raise ConfigError(path, "version", f"trace version {TRACE_VERSION}", got=version)
+    meta = parse_spec(TraceMeta, data, file=path)
+    return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def trace_to_json(trace: WorkloadTrace) -> str:
+    """The trace's metadata as indented JSON (no spike samples), for people and diffs."""
+    buf = io.StringIO()
+    json.dump(trace.meta.to_dict(), buf, indent=2)
+    return buf.getvalue()

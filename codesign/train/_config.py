@@ -1,0 +1,26 @@
+"""TrainConfig: the budget and optimiser settings of one short training run."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from codesign.config import Spec
+
+
+class TrainConfig(Spec):
+    """How long and how a candidate is trained. Part of the training cache key."""
+
+    epochs: int | None = Field(4, ge=1, description="budget in epochs (None: use seconds)")
+    seconds: float | None = Field(None, gt=0.0, description="wall-clock budget; stops after the batch that crosses it")
+    batch_size: int = Field(32, ge=1, le=4096)
+    learning_rate: float = Field(3e-3, gt=0.0, lt=1.0)
+    weight_decay: float = Field(1e-2, ge=0.0)
+    warmup_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    grad_clip: float = Field(1.0, gt=0.0)
+    threads: int = Field(1, ge=1, le=64, description="torch intra-op threads for this run")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.epochs is None and self.seconds is None:
+            raise ValueError("a budget: epochs or seconds (or both)")
+        return self
