@@ -199,6 +199,7 @@ class RepSSA(Probed, nn.Module):
         """``s``: ``[T, N, L, C]`` activations; ``valid``: ``[N, L]`` bool; returns ``[T, N, L, C]``."""
         t, n, length, width = s.shape
         keep = valid[None, :, :, None].to(s.dtype)
+        s = s * keep  # the temporal branch must not see padded frames
         q, k, v = self.q_proj(s), self.k_proj(s), self.v_proj(s)
         if self.spiking:
             q, k, v = self.q_sn(q), self.k_sn(k) * keep, self.v_sn(v) * keep

@@ -124,6 +124,16 @@ class SpikingNeuron(Probed, nn.Module):
         """The neuron's hyperparameters as plain values, for logs."""
         raise NotImplementedError
 
+    def train(self, mode: bool = True) -> SpikingNeuron:
+        # A rate from an earlier pass holds its autograd graph; never carry it across modes.
+        self.last_rate = None
+        return super().train(mode)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling and deep copies (Ray, fuse_model) must not drag an autograd graph along.
+        state = super().__getstate__()
+        return {**state, "last_rate": None}
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 

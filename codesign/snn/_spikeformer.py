@@ -115,8 +115,10 @@ class Spikeformer(nn.Module):
         # so its convolution runs once and its output is repeated over T.
         x = self.bn_conv1(self.conv1(features.transpose(1, 2)))  # [N, C, L1]
         x = x.transpose(1, 2).unsqueeze(0).expand(t, -1, -1, -1)  # [T, N, L1, C]
-        s = self.front_sn(x)
-        length1 = s.shape[2]
+        length1 = x.shape[2]
+        lengths1 = conv_out_lengths(lengths, self.strides[0]).clamp(min=1, max=length1)
+        # Padded frames must not leak into valid ones through the next convolution.
+        s = self.front_sn(x) * valid_mask(lengths1, length1)[None, :, :, None].to(x.dtype)
         x = self.conv2(s.reshape(t * n, length1, -1).transpose(1, 2))  # [T*N, C, L2]
         x = self.bn_conv2(x)
         u = x.transpose(1, 2).reshape(t, n, x.shape[-1], -1)  # [T, N, L2, C]
