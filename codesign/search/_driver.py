@@ -177,31 +177,20 @@ def with_overrides(
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    """The spec's seeded sampler, reading constraint values from the stored records."""
+    """The spec's seeded sampler.
+
+    Constraint values reach every sampler through ``Trial.set_constraint`` (Optuna 5), which
+    the driver calls from the record before telling a trial.
+    """
     cfg = spec.sampler
-    constraints = _RecordConstraints(tuple(c.name for c in spec.parsed_constraints())) if spec.constraints else None
     if cfg.name == "nsga2":
-        return optuna.samplers.NSGAIISampler(
-            population_size=cfg.population_size or 50, seed=spec.seed, constraints_func=constraints
-        )
+        return optuna.samplers.NSGAIISampler(population_size=cfg.population_size or 50, seed=spec.seed)
+    startup = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
     if cfg.name == "tpe":
-        kwargs = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
-        return optuna.samplers.TPESampler(seed=spec.seed, constraints_func=constraints, **kwargs)
+        return optuna.samplers.TPESampler(seed=spec.seed, **startup)
     if cfg.name == "gp":
-        kwargs = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
-        return optuna.samplers.GPSampler(seed=spec.seed, constraints_func=constraints, **kwargs)
+        return optuna.samplers.GPSampler(seed=spec.seed, **startup)
     return optuna.samplers.RandomSampler(seed=spec.seed)
-
-
-@dataclass(frozen=True)
-class _RecordConstraints:
-    """Optuna ``constraints_func``: the constraint values the trial's record holds."""
-
-    names: tuple[str, ...]
-
-    def __call__(self, trial: FrozenTrial) -> list[float]:
-        record = trial.user_attrs[RECORD_ATTR]
-        return [float(record["constraints"][name]) for name in self.names]
 
 
 def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Study:
@@ -263,6 +252,7 @@ def _drive(
     deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
     bar = Progress(budget_trials, finished, progress, spec.name)
     pending: dict[Any, _Pending] = {}
+    constraint_names = [c.name for c in spec.parsed_constraints()]
     told = 0
     stopped_by = "trials"
 
@@ -278,6 +268,8 @@ def _drive(
             failed += 1
             bar.write(f"trial {p.trial.number} failed: {record.error}")
         else:
+            for name in constraint_names:
+                p.trial.set_constraint(name, record.constraints[name])
             study.tell(p.trial, values)
             points.extend(record_points(p.trial.number, record))
         told += 1

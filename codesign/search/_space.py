@@ -289,7 +289,7 @@ def _domain(param: Any) -> list[Any] | None:
     if isinstance(param, IntParam):
         return list(range(param.low, param.high + 1))
     if isinstance(param, FloatParam) and param.step is not None:
-        n = int(math.floor((param.high - param.low) / param.step + 1e-9)) + 1
+        n = math.floor((param.high - param.low) / param.step + 1e-9) + 1
         return [param.low + i * param.step for i in range(n)]
     return None
 
