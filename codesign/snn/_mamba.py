@@ -68,13 +68,14 @@ class _SeqNeuron(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         theta = self.threshold.abs() + 1e-3
         if self.adaptive:
-            theta = theta * x.detach().abs().mean().clamp_min(1e-3)
+            theta = theta * x.detach().abs().mean(dim=-1, keepdim=True).clamp_min(1e-3)
         v = torch.zeros_like(x[:, 0])
         out = []
         for t in range(x.shape[1]):
             v = self.decay * v + x[:, t]
-            spikes = sum(_AtanSpike.apply(v - k * theta, self.slope) for k in range(1, self.levels + 1))
-            v = v - spikes.detach() * theta
+            th = theta[:, t] if theta.dim() else theta
+            spikes = sum(_AtanSpike.apply(v - k * th, self.slope) for k in range(1, self.levels + 1))
+            v = v - spikes.detach() * th
             out.append(spikes)
         return torch.stack(out, dim=1)
 
