@@ -30,65 +30,73 @@ __all__ = ["MambaBlock", "MambaModel", "build_mamba", "stack_frames"]
 
 
 # --------------------------------------------------------------------------------------
-# TEMPORARY local activations, to be replaced by codesign.snn._neurons when it lands.
-class _AtanSpike(torch.autograd.Function):
+# TEMPORARY stand-ins with the documented API of codesign.snn._neurons (docs/models.md),
+# deleted when that module lands on main.
+class _StaircaseFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, v: Tensor, slope: float) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(v)
-        ctx.slope = slope
-        return (v >= 0).to(v.dtype)
+    def forward(ctx, u: Tensor, levels: int, slope: float) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(u)
+        ctx.levels, ctx.slope = levels, slope
+        return torch.clamp(torch.floor(u), 0, levels)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        (v,) = ctx.saved_tensors
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        (u,) = ctx.saved_tensors
         slope = ctx.slope
-        return grad * slope / 2 / (1 + (math.pi / 2 * slope * v) ** 2), None
+        surrogate = sum(
+            slope / 2 / (1 + (math.pi / 2 * slope * (u - k)) ** 2) for k in range(1, ctx.levels + 1)
+        )
+        return grad * surrogate, None, None
 
 
-class _FATReLU(nn.Module):
-    def __init__(self, threshold: float) -> None:
+class FATReLU(nn.Module):
+    def __init__(self, threshold: float = 0.1) -> None:
         super().__init__()
-        self.threshold = threshold
+        self.register_buffer("threshold", torch.tensor(float(threshold)))
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.where(x > self.threshold, x, torch.zeros_like(x))
+        return torch.where(x >= self.threshold, x, torch.zeros_like(x))
 
 
-class _SeqNeuron(nn.Module):
-    """Soft-reset LIF over the sequence axis; IMLS emits integer levels 0..D per step."""
+class _Neuron(nn.Module):
+    """IMLS (levels D, input-aware threshold) or LIF over the leading time dim ``[T, ...]``."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.levels = cfg.levels if cfg.neuron == "imls" else 1
-        self.decay = cfg.decay
-        self.slope = cfg.surrogate_slope
-        self.adaptive = cfg.neuron == "imls" and cfg.threshold_adaptive
-        self.threshold = nn.Parameter(torch.tensor(float(cfg.threshold)))
+        self.kind, self.max_level, self.adaptive = cfg.neuron, cfg.levels, cfg.threshold_adaptive
+        self.decay, self.slope = cfg.decay, cfg.surrogate_slope
+        self.scale = nn.Parameter(torch.tensor(float(cfg.threshold)))
 
     def forward(self, x: Tensor) -> Tensor:
-        theta = self.threshold.abs() + 1e-3
-        if self.adaptive:
-            theta = theta * x.detach().abs().mean(dim=-1, keepdim=True).clamp_min(1e-3)
-        v = torch.zeros_like(x[:, 0])
+        if self.kind == "imls":
+            theta = self.scale.clamp(min=1e-3)
+            if self.adaptive:
+                theta = theta * x.abs().mean(dim=-1, keepdim=True) + 1e-6
+            return _StaircaseFn.apply(self.max_level * x / theta, self.max_level, self.slope)
+        v = torch.zeros_like(x[0])
         out = []
-        for t in range(x.shape[1]):
-            v = self.decay * v + x[:, t]
-            th = theta[:, t] if theta.dim() else theta
-            spikes = sum(_AtanSpike.apply(v - k * th, self.slope) for k in range(1, self.levels + 1))
-            v = v - spikes.detach() * th
-            out.append(spikes)
-        return torch.stack(out, dim=1)
+        for t in range(x.shape[0]):
+            v = self.decay * v + x[t]
+            s = _StaircaseFn.apply(v / self.scale.detach() , 1, self.slope)
+            v = v - s * self.scale.detach()
+            out.append(s)
+        return torch.stack(out)
 
 
-def _activation(cfg: ModelConfig) -> nn.Module:
-    if cfg.variant == "dense":
-        return nn.SiLU()
-    if cfg.variant == "event":
-        return _FATReLU(cfg.fatrelu_threshold)
-    return _SeqNeuron(cfg)
+def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
+    return _Neuron(cfg)
 
 
 # --------------------------------------------------------------------------------------
+
+
+def _activation(cfg: ModelConfig, channels: int) -> nn.Module:
+    """The block's activation for ``cfg.variant``: SiLU, FATReLU, or a spiking neuron."""
+    if cfg.variant == "dense":
+        return nn.SiLU()
+    if cfg.variant == "event":
+        return FATReLU(cfg.fatrelu_threshold)
+    return make_neuron(cfg, channels)
 
 
 def stack_frames(features: Tensor, lengths: Tensor, factor: int) -> tuple[Tensor, Tensor]:
@@ -106,7 +114,11 @@ def stack_frames(features: Tensor, lengths: Tensor, factor: int) -> tuple[Tensor
 
 
 class MambaBlock(nn.Module):
-    """One pre-norm residual Mamba block; the activations follow ``cfg.variant``."""
+    """One pre-norm residual Mamba block; the activations follow ``cfg.variant``.
+
+    Works on ``[T, batch, steps, width]``: ``T`` spiking timesteps (1 for ``dense`` and
+    ``event``), each run through the causal conv and the scan over ``steps`` independently.
+    """
 
     def __init__(self, cfg: ModelConfig, scan_method: ScanMethod = "auto") -> None:
         super().__init__()
@@ -116,14 +128,16 @@ class MambaBlock(nn.Module):
         self.scan_method: ScanMethod = scan_method
         self.norm = nn.LayerNorm(width)
         spiking = cfg.variant == "spiking"
-        self.act_in = _activation(cfg) if spiking else nn.Identity()
+        # Spiking: neurons also on the block input and the gated output, so that every
+        # projection with a wide fan-out receives spikes.
+        self.act_in = make_neuron(cfg, width) if spiking else nn.Identity()
         self.in_proj = nn.Linear(width, 2 * inner, bias=False)
         self.conv = nn.Conv1d(inner, inner, cfg.conv_kernel, groups=inner, padding=cfg.conv_kernel - 1)
-        self.act_x = _activation(cfg)
+        self.act_x = _activation(cfg, inner)
         self.x_proj = nn.Linear(inner, self.dt_rank + 2 * n_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, inner)
-        self.act_z = _activation(cfg)
-        self.act_out = _activation(cfg) if spiking else nn.Identity()
+        self.act_z = _activation(cfg, inner)
+        self.act_out = make_neuron(cfg, inner) if spiking else nn.Identity()
         self.out_proj = nn.Linear(inner, width, bias=False)
         # S4D-real initialisation: A_n = -n, so channels span a range of memory lengths.
         self.a_log = nn.Parameter(torch.log(torch.arange(1, n_state + 1, dtype=torch.float32)).repeat(inner, 1))
@@ -134,25 +148,30 @@ class MambaBlock(nn.Module):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
     def forward(self, h: Tensor) -> Tensor:
-        """``[batch, steps, width] -> [batch, steps, width]``, causal along steps."""
-        steps = h.shape[1]
+        """``[T, batch, steps, width] -> [T, batch, steps, width]``, causal along steps."""
+        timesteps, batch, steps, _ = h.shape
         x, z = self.in_proj(self.act_in(self.norm(h))).chunk(2, dim=-1)
-        x = self.conv(x.transpose(1, 2))[..., :steps].transpose(1, 2)
+        x = x.reshape(timesteps * batch, steps, self.inner).transpose(1, 2)
+        x = self.conv(x)[..., :steps].transpose(1, 2).reshape(timesteps, batch, steps, self.inner)
         x = self.act_x(x)
         dt, b, c = self.x_proj(x).split([self.dt_rank, self.n_state, self.n_state], dim=-1)
         delta = F.softplus(self.dt_proj(dt))
         a = -torch.exp(self.a_log)
-        y = selective_scan(x, delta, a, b, c, method=self.scan_method) + self.d_skip * x
-        y = self.act_out(y * self.act_z(z))
+        flat = (timesteps * batch, steps)
+        y = selective_scan(
+            x.reshape(*flat, self.inner), delta.reshape(*flat, self.inner), a,
+            b.reshape(*flat, self.n_state), c.reshape(*flat, self.n_state), method=self.scan_method,
+        ).reshape(timesteps, batch, steps, self.inner)
+        y = self.act_out((y + self.d_skip * x) * self.act_z(z))
         return h + self.out_proj(y)
 
 
 class MambaModel(nn.Module):
     """Front end (frame stacking + linear), ``cfg.depth`` Mamba blocks, and a head.
 
-    ``head="ctc"`` returns per-step log-probabilities ``[batch, steps, n_outputs]``;
-    ``head="classify"`` returns class logits ``[batch, n_outputs]`` from the mean over the
-    valid steps.
+    The spiking variant repeats the front end's output over ``cfg.timesteps`` (direct
+    encoding), ends with a neuron before the classifier, and averages the classifier's
+    output over the timesteps. Keeps the forward contract of docs/models.md.
     """
 
     def __init__(
@@ -162,9 +181,11 @@ class MambaModel(nn.Module):
         if head not in ("ctc", "classify"):
             raise ValueError(f"head one of ctc, classify; got {head!r}")
         self.cfg, self.head = cfg, head
+        self.timesteps = cfg.timesteps if cfg.variant == "spiking" else 1
         self.front = nn.Linear(n_features * cfg.subsample, cfg.width)
         self.blocks = nn.ModuleList(MambaBlock(cfg, scan_method) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.width)
+        self.act_head = make_neuron(cfg, cfg.width) if cfg.variant == "spiking" else nn.Identity()
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(cfg.width, n_outputs)
 
@@ -176,20 +197,20 @@ class MambaModel(nn.Module):
             lengths: valid frames per utterance ``[batch]``.
 
         Returns:
-            ``(output, out_lengths)``: log-probabilities ``[batch, steps, n_outputs]`` and
-            valid steps ``[batch]`` (CTC), or logits ``[batch, n_outputs]`` and the same
-            step lengths (classification).
+            ``(output, out_lengths)``: log-probabilities ``[batch, steps, n_outputs]`` (CTC)
+            or logits ``[batch, n_outputs]`` (classification), and valid steps ``[batch]``.
         """
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         h = self.front(x)
+        h = h.unsqueeze(0).expand(self.timesteps, *h.shape)
         for block in self.blocks:
             h = block(h)
-        h = self.dropout(self.norm(h))
+        logits = self.classifier(self.dropout(self.act_head(self.norm(h)))).mean(dim=0)
         if self.head == "ctc":
-            return F.log_softmax(self.classifier(h), dim=-1), out_lengths
-        mask = (torch.arange(h.shape[1], device=h.device)[None] < out_lengths[:, None]).to(h.dtype)
-        pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
-        return self.classifier(pooled), out_lengths
+            return F.log_softmax(logits, dim=-1), out_lengths
+        mask = (torch.arange(logits.shape[1], device=logits.device)[None] < out_lengths[:, None])
+        mask = mask.to(logits.dtype)[..., None]
+        return (logits * mask).sum(1) / mask.sum(1).clamp_min(1.0), out_lengths
 
 
 def build_mamba(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> MambaModel:

@@ -80,6 +80,9 @@ def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor) -> Ten
     ``x̃[n] = Q(x[n] + e[n−1])``, ``e[n] = x[n] + e[n−1] − x̃[n]``: over a window the
     quantised sequence has the same sum as the input up to one level, which a plain
     rounding of small values to zero would lose.
+
+    Returns:
+        ``x̃`` in the input's units (``levels × quantiser.scale()``).
     """
     quantiser.observe(x)
     scale = quantiser.scale()

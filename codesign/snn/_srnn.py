@@ -43,8 +43,9 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
 class ImprovedRecurrenceLayer(nn.Module):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
-    Outputs are ``levels × scale`` of the layer's quantiser, so ``output / scale`` are the
-    integer spike levels a chip would transmit.
+    Outputs are the integer spike levels ``0 .. 2^b − 1`` (as floats) a chip would
+    transmit; the membrane's soft reset subtracts them in membrane units (``levels ×
+    scale``), and the weights that read them absorb the scale.
     """
 
     def __init__(self, n_inputs: int, width: int, bits: int, zero_threshold: int) -> None:
@@ -62,18 +63,21 @@ class ImprovedRecurrenceLayer(nn.Module):
         batch, steps = x.shape[:2]
         current = x.new_zeros(batch, self.width)
         membrane = x.new_zeros(batch, self.width)
-        y = x.new_zeros(batch, self.width)
+        y = x.new_zeros(batch, self.width)  # levels, read by the recurrent weights
+        membrane_y = y  # the same output in membrane units, for the soft reset
         outputs = []
         for n in range(steps):
             rf, rc = self.u_rec(y).chunk(2, dim=-1)
             forget = torch.sigmoid(wf[:, n] + rf)
             candidate = torch.relu(wc[:, n] + rc)
             current = forget * current + (1 - forget) * candidate
-            membrane = membrane - y + current
+            membrane = membrane - membrane_y + current
             valid = mask[:, n, None]
             # Padding frames must not move the range, so observe only valid membranes.
             self.quantiser.observe(membrane[mask[:, n]])
-            y = self.quantiser.quantise(membrane, self.quantiser.scale()) * valid
+            scale = self.quantiser.scale()
+            y = self.quantiser.quantise(membrane, scale) * valid
+            membrane_y, y = y, y / scale
             outputs.append(y)
         return torch.stack(outputs, dim=1)
 
@@ -116,7 +120,10 @@ class SRNNModel(nn.Module):
     def encode(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]`` and step lengths."""
         if self.input_quantiser is not None:
+            # Integer input levels (signed); the first layer's weights absorb the scale.
+            # (the range is observed once at the start, so scale() is the one used throughout)
             features = quantise_with_error_feedback(self.input_quantiser, features)
+            features = features / self.input_quantiser.scale()
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         mask = valid_mask(out_lengths, x.shape[1])
         if self.rnn is not None:

@@ -78,9 +78,9 @@ def test_event_variant_fatrelu_zeroes_below_threshold():
     block = MambaBlock(cfg)
     seen = {}
     block.act_x.register_forward_hook(lambda m, i, o: seen.update(inp=i[0].detach(), out=o.detach()))
-    block(torch.randn(2, 20, 16))
+    block(torch.randn(1, 2, 20, 16))
     inp, out = seen["inp"], seen["out"]
-    below = inp <= 0.3
+    below = inp < 0.3
     assert below.any() and (~below).any()
     assert (out[below] == 0).all()
     torch.testing.assert_close(out[~below], inp[~below])
@@ -106,10 +106,13 @@ def test_model_is_causal_and_masks_nothing_it_should_not(variant):
     assert not torch.allclose(out2[:, 8:], out[:, 8:])
 
 
-@pytest.mark.parametrize("variant", ["dense", "event", "spiking"])
+@pytest.mark.parametrize(
+    ("variant", "extra"),
+    [("dense", {}), ("event", {}), ("spiking", {"neuron": "imls"}), ("spiking", {"neuron": "imls", "timesteps": 2})],
+)
 @pytest.mark.parametrize("head", ["ctc", "classify"])
-def test_gradients_reach_every_parameter(variant, head):
-    model = build_mamba(_cfg(variant, neuron="imls"), 10, 5, head)
+def test_gradients_reach_every_parameter(variant, extra, head):
+    model = build_mamba(_cfg(variant, **extra), 10, 5, head)
     out, _ = model(torch.randn(4, 30, 10), torch.tensor([30, 25, 20, 30]))
     out.square().sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
