@@ -26,6 +26,7 @@ def ray_cluster() -> Iterator[str]:
     if ray.is_initialized():  # pragma: no cover - another fixture or test left one running
         ray.shutdown()
     ctx = ray.init(
+        address="local",  # never join a cluster some earlier `ray start` left behind
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

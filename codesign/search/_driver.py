@@ -326,7 +326,9 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
     else:
         cpus = max(1, math.ceil(spec.execution.workers * spec.execution.cpus_per_trial))
         # A small object store: trials exchange only parameters and records; artifacts go to disk.
-        ray.init(num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
+        # address="local" always starts a fresh cluster: with None, Ray would try to join
+        # whatever `ray start` left in /tmp/ray/ray_current_cluster, even a dead one.
+        ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
     return True
 
 
