@@ -8,7 +8,7 @@ nothing about models.
 from __future__ import annotations
 
 from codesign.data._cache import default_cache_root
-from codesign.data._config import DIFFICULTY_PRESETS, CorpusConfig, Difficulty, SplitFractions
+from codesign.data._config import DIFFICULTY_PRESETS, CorpusConfig, Difficulty, FeatureConfig, SplitFractions
 from codesign.data._corpus import SPLITS, Corpus, CorpusSplit
 from codesign.data._features import log_mel, mel_filterbank
 from codesign.data._synthetic import load_corpus, load_waveforms, plan_corpus
@@ -23,6 +23,7 @@ __all__ = [
     "CorpusConfig",
     "CorpusSplit",
     "Difficulty",
+    "FeatureConfig",
     "SplitFractions",
     "default_cache_root",
     "load_corpus",

@@ -116,7 +116,7 @@ def _draw_words(rng: np.random.Generator, cfg: CorpusConfig) -> tuple[tuple[str,
 def render_settings(cfg: CorpusConfig) -> RenderSettings:
     accents, variants = available_voices()
     return RenderSettings(
-        sample_rate=cfg.sample_rate,
+        sample_rate=cfg.features.sample_rate,
         clip_s=cfg.clip_s if cfg.task == "commands" else None,
         difficulty=cfg.difficulty,
         accents=accents,
@@ -157,16 +157,7 @@ def _render_all(
 
 
 def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
-    return log_mel(
-        waves,
-        sample_rate=cfg.sample_rate,
-        n_mels=cfg.n_mels,
-        win_samples=cfg.win_samples,
-        hop_samples=cfg.hop_samples,
-        n_fft=cfg.n_fft,
-        f_min_hz=cfg.f_min_hz,
-        f_max_hz=cfg.f_max_hz if cfg.f_max_hz is not None else cfg.sample_rate / 2,
-    )
+    return log_mel(waves, cfg.features)
 
 
 def default_workers() -> int:
@@ -240,8 +231,8 @@ def _generate(cfg: CorpusConfig, workers: int, progress: bool) -> tuple[dict[str
         "codesign_version": __version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "vocabulary": list(plan.vocabulary),
-        "n_features": cfg.n_mels,
-        "frame_ms": 1000.0 * cfg.hop_samples / cfg.sample_rate,
+        "n_features": cfg.features.n_mels,
+        "frame_ms": cfg.features.frame_ms,
         "sizes": {s: int(tensors[s]["targets"].shape[0]) for s in SPLITS},
         "frames": {s: int(tensors[s]["features"].shape[1]) for s in SPLITS},
         "speakers": speaker_ids,
@@ -290,7 +281,7 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
 
 
 def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None = None) -> list[np.ndarray]:
-    """Re-render the raw audio (float32 at ``cfg.sample_rate``) of utterances of one split.
+    """Re-render the raw audio (float32 at ``cfg.features.sample_rate``) of utterances of one split.
 
     The audio is exactly what the cached features were computed from; it is rendered again
     (not cached) because waveforms are ~40x larger than features.

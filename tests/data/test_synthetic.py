@@ -21,7 +21,7 @@ def _valid_mask(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 def test_corpus_obeys_the_contract(name: str, request: pytest.FixtureRequest) -> None:
     corpus: Corpus = request.getfixturevalue(name)
     cfg = TINY_COMMANDS if name == "commands_corpus" else TINY_DIGITS
-    assert corpus.n_features == cfg.n_mels == 40
+    assert corpus.n_features == cfg.features.n_mels == 40
     assert corpus.frame_ms == pytest.approx(10.0)
     assert sum(len(corpus.split(s)) for s in SPLITS) == cfg.size
     for split in SPLITS:
