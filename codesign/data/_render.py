@@ -120,7 +120,8 @@ def speak(tts: ESpeak, text: str, speaker: Speaker, sample_rate: int, speed: flo
     target = max(_RATE_STEP_HZ, round(sample_rate / speed / _RATE_STEP_HZ) * _RATE_STEP_HZ)
     g = gcd(target, tts.sample_rate_hz)
     up, down = target // g, tts.sample_rate_hz // g
-    audio = resample_poly(audio, up, down, window=_lowpass(up, down))
+    if up != down:
+        audio = resample_poly(audio, up, down, window=_lowpass(up, down))
     return audio * (REFERENCE_RMS / _rms(audio))
 
 
