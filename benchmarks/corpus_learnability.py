@@ -148,14 +148,17 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=180.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training (see note)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    # One thread: on the shared machine (load average ~10 on 2 cores) two OpenMP threads ran
+    # an epoch ~9x slower than one, as they spin waiting for each other.
+    torch.set_num_threads(args.threads)
 
     previous = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
     result = {
         "benchmark": "corpus_learnability",
         "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/corpus_learnability.py", *sys.argv[1:]]),
-        "threads": 2,
+        "threads": args.threads,
         "budget_seconds": args.budget_s,
         "difficulty": args.difficulty,
         "note": "machine shared with 5 other engineers during the run: fewer epochs fit the budget than alone",
