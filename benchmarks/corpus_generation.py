@@ -30,7 +30,9 @@ def _timed(cfg: CorpusConfig, workers: int) -> float:
         started = time.perf_counter()
         corpus = load_corpus(cfg, cache_dir=cache, progress=False, workers=workers)
         seconds = time.perf_counter() - started
-        assert not corpus.cache_hit and len(corpus.train) + len(corpus.validation) + len(corpus.test) == cfg.size
+        assert (
+            not corpus.cache_hit and len(corpus.train) + len(corpus.validation) + len(corpus.test) == cfg.size
+        )
     return seconds
 
 

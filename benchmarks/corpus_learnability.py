@@ -124,7 +124,12 @@ def train_digits(corpus: Corpus, budget_s: float, seed: int) -> dict[str, float]
         for idx in _batches(corpus.train, 32, gen):
             x, lengths = _trim(corpus.train, idx)
             log_probs, out_lengths = model(x, lengths)
-            loss = ctc(log_probs.transpose(0, 1), corpus.train.targets[idx], out_lengths, corpus.train.target_lengths[idx])
+            loss = ctc(
+                log_probs.transpose(0, 1),
+                corpus.train.targets[idx],
+                out_lengths,
+                corpus.train.target_lengths[idx],
+            )
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -157,7 +162,8 @@ def main() -> None:
     previous = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
     result = {
         "benchmark": "corpus_learnability",
-        "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/corpus_learnability.py", *sys.argv[1:]]),
+        "command": "PYTHONPATH=$PWD python "
+        + shlex.join(["benchmarks/corpus_learnability.py", *sys.argv[1:]]),
         "threads": args.threads,
         "budget_seconds": args.budget_s,
         "difficulty": args.difficulty,

@@ -19,14 +19,18 @@ def register(subparsers: Any) -> None:
     prepare.add_argument("--size", type=int, default=None, help="utterances in all splits (default 4000)")
     prepare.add_argument("--seed", type=int, default=None, help="corpus seed (default 0)")
     prepare.add_argument("--difficulty", default=None, help="easy, default or hard")
-    prepare.add_argument("--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)")
+    prepare.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
+    )
     prepare.add_argument("--workers", type=int, default=None, help="generation processes (default 2)")
     prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     prepare.set_defaults(func=_prepare)
 
     info = sub.add_parser("info", help="list cached corpora and their manifests")
     info.add_argument("--task", default=None, help="only corpora of this task")
-    info.add_argument("--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)")
+    info.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
+    )
     info.add_argument("--json", action="store_true", help="print the full manifests as JSON")
     info.set_defaults(func=_info)
 
@@ -46,7 +50,9 @@ def _prepare(args: argparse.Namespace) -> int:
     corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
     seconds = time.perf_counter() - started
     speakers = corpus.manifest["speakers"]
-    print(f"corpus {cfg.task} ({corpus.kind}, metric {corpus.metric}), seed {cfg.seed}, difficulty {cfg.difficulty.preset}")
+    print(
+        f"corpus {cfg.task} ({corpus.kind}, metric {corpus.metric}), seed {cfg.seed}, difficulty {cfg.difficulty.preset}"
+    )
     print(f"  cache:    {corpus.cache_path} ({'hit' if corpus.cache_hit else 'miss: generated'})")
     for split in ("train", "validation", "test"):
         part = corpus.split(split)
@@ -54,7 +60,9 @@ def _prepare(args: argparse.Namespace) -> int:
             f"  {split:<10} {len(part):>7} utterances  {len(speakers[split]):>4} speakers  "
             f"{part.features.shape[1]:>4} frames max"
         )
-    print(f"  features: {corpus.n_features} log-mel bins every {corpus.frame_ms:g} ms; {len(corpus.vocabulary)} labels")
+    print(
+        f"  features: {corpus.n_features} log-mel bins every {corpus.frame_ms:g} ms; {len(corpus.vocabulary)} labels"
+    )
     print(f"  time:     {seconds:.2f} s")
     return 0
 
@@ -81,7 +89,11 @@ def _info(args: argparse.Namespace) -> int:
         sizes = m.get("sizes", {})
         speakers = {k: len(v) for k, v in m.get("speakers", {}).items()}
         config = m.get("config", {})
-        difficulty = config.get("difficulty", {}).get("preset", "?") if isinstance(config.get("difficulty"), dict) else "?"
+        difficulty = (
+            config.get("difficulty", {}).get("preset", "?")
+            if isinstance(config.get("difficulty"), dict)
+            else "?"
+        )
         print(
             f"  {path.name}  {m.get('task', '?'):<8} seed {m.get('seed', '?'):<5} difficulty {difficulty:<7} "
             f"train/val/test {sizes.get('train', '?')}/{sizes.get('validation', '?')}/{sizes.get('test', '?')} "

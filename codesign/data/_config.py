@@ -70,8 +70,12 @@ class Difficulty(Spec):
     pitch_range: tuple[int, int] = Field((20, 80), description="speaker intonation range, 0..100")
     speed: tuple[float, float] = Field((0.9, 1.1), description="speed perturbation factor (resampling)")
     gain_db: tuple[float, float] = Field((-6.0, 6.0), description="random gain applied to the speech")
-    noise_probability: float = Field(0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise")
-    snr_db: tuple[float, float] = Field((0.0, 20.0), description="speech-to-noise ratio of the additive noise")
+    noise_probability: float = Field(
+        0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise"
+    )
+    snr_db: tuple[float, float] = Field(
+        (0.0, 20.0), description="speech-to-noise ratio of the additive noise"
+    )
     babble_probability: float = Field(0.5, ge=0.0, le=1.0, description="chance an utterance gets babble")
     babble_snr_db: tuple[float, float] = Field((5.0, 20.0), description="speech-to-babble ratio")
     babble_talkers: tuple[int, int] = Field((1, 3), description="other speakers mixed into the babble")
@@ -156,7 +160,9 @@ class FeatureConfig(Spec):
         if self.top_hz > nyquist or self.f_min_hz >= self.top_hz:
             raise ValueError(f"0 <= f_min_hz < f_max_hz <= sample_rate/2 = {nyquist:g}")
         if self.n_mels > self.n_fft // 2 + 1:
-            raise ValueError(f"n_mels <= {self.n_fft // 2 + 1}, the frequency bins of a {self.win_ms} ms window")
+            raise ValueError(
+                f"n_mels <= {self.n_fft // 2 + 1}, the frequency bins of a {self.win_ms} ms window"
+            )
         return self
 
     @property
@@ -186,7 +192,9 @@ class FeatureConfig(Spec):
 class CorpusConfig(Spec):
     """One synthetic speech corpus. Its resolved form (:meth:`cache_key`) names the cache entry."""
 
-    task: Task = Field("commands", description="commands: keyword classes; digits: connected digit strings (CTC)")
+    task: Task = Field(
+        "commands", description="commands: keyword classes; digits: connected digit strings (CTC)"
+    )
     size: int = Field(4000, ge=30, le=1_000_000, description="utterances in all splits together")
     seed: int = Field(0, ge=0, description="seeds speakers, texts and augmentation")
     difficulty: Difficulty = Field(Difficulty(), description="preset name or settings over a preset")

@@ -25,7 +25,9 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min_hz: float, f_max_hz: float) -> torch.Tensor:
+def mel_filterbank(
+    n_fft: int, n_mels: int, sample_rate: int, f_min_hz: float, f_max_hz: float
+) -> torch.Tensor:
     """Triangular filters equally spaced on the mel scale, ``[n_fft // 2 + 1, n_mels]``, peak 1."""
     bins_hz = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     edges = mel_to_hz(np.linspace(hz_to_mel(f_min_hz), hz_to_mel(f_max_hz), n_mels + 2))
@@ -66,6 +68,4 @@ def log_mel(waveforms: Sequence[np.ndarray], cfg: FeatureConfig) -> list[torch.T
     power = spec.real.square() + spec.imag.square()
     fb = mel_filterbank(n_fft, cfg.n_mels, cfg.sample_rate, cfg.f_min_hz, cfg.top_hz)
     mel = torch.log(torch.matmul(power.transpose(1, 2), fb) + LOG_FLOOR)  # [B, frames, n_mels]
-    return [
-        mel[i, : frame_count(n, n_fft, hop_samples)].contiguous() for i, n in enumerate(lengths)
-    ]
+    return [mel[i, : frame_count(n, n_fft, hop_samples)].contiguous() for i, n in enumerate(lengths)]

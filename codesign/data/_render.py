@@ -54,7 +54,9 @@ class RenderSettings:
     babble_words: tuple[str, ...]
 
 
-def render_shard(plans: Sequence[UtterancePlan], settings: RenderSettings, shard_seed: int) -> list[np.ndarray]:
+def render_shard(
+    plans: Sequence[UtterancePlan], settings: RenderSettings, shard_seed: int
+) -> list[np.ndarray]:
     """Render a block of utterances, in order, with one fresh eSpeak; float32 waveforms.
 
     The shard first synthesises a small bank of background talkers (:data:`BABBLE_BANK`)

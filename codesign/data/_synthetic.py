@@ -125,7 +125,9 @@ def render_settings(cfg: CorpusConfig) -> RenderSettings:
     )
 
 
-def _render_job(job: tuple[int, list[UtterancePlan]], settings: RenderSettings, seed: int) -> tuple[int, list[np.ndarray]]:
+def _render_job(
+    job: tuple[int, list[UtterancePlan]], settings: RenderSettings, seed: int
+) -> tuple[int, list[np.ndarray]]:
     shard, plans = job
     shard_seed = int(np.random.default_rng([seed, shard]).integers(2**31))
     return shard, render_shard(plans, settings, shard_seed)
@@ -136,7 +138,9 @@ def _render_all(
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(first index, waveforms)`` per shard, in plan order."""
     renders = [u.render for u in plan.utterances]
-    jobs = [(s, renders[s * SHARD_SIZE : (s + 1) * SHARD_SIZE]) for s in range(-(-len(renders) // SHARD_SIZE))]
+    jobs = [
+        (s, renders[s * SHARD_SIZE : (s + 1) * SHARD_SIZE]) for s in range(-(-len(renders) // SHARD_SIZE))
+    ]
     work = partial(_render_job, settings=render_settings(cfg), seed=cfg.seed)
     bar = tqdm(total=len(renders), desc=desc, unit="utt", disable=not progress, leave=False)
     try:
@@ -192,7 +196,9 @@ def load_corpus(
     return _read_corpus(entry, cache_hit=False)
 
 
-def _generate(cfg: CorpusConfig, workers: int, progress: bool) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+def _generate(
+    cfg: CorpusConfig, workers: int, progress: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     plan = plan_corpus(cfg)
     features: list[torch.Tensor] = []
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
@@ -249,7 +255,10 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         n_features, frame_ms = int(manifest["n_features"]), float(manifest["frame_ms"])
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(
-            entry / "manifest.json", str(err), "a complete corpus manifest", hint=f"delete {entry} to rebuild it"
+            entry / "manifest.json",
+            str(err),
+            "a complete corpus manifest",
+            hint=f"delete {entry} to rebuild it",
         ) from None
     stats = read_tensors(entry, "statistics", ("mean", "std"))
     splits: dict[str, CorpusSplit] = {}

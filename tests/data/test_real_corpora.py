@@ -120,7 +120,12 @@ def test_librispeech_layout_loads_as_character_ctc(librispeech: Path) -> None:
     assert corpus.to_words(first) == ["seven", "three"]
     assert set(corpus.train.speakers) == {"100", "101"} and set(corpus.test.speakers) == {"120", "121"}
     assert corpus.token_unit == "character"
-    assert torch.all(corpus.train.targets[~(torch.arange(corpus.train.targets.shape[1]) < corpus.train.target_lengths[:, None])] == 0)
+    assert torch.all(
+        corpus.train.targets[
+            ~(torch.arange(corpus.train.targets.shape[1]) < corpus.train.target_lengths[:, None])
+        ]
+        == 0
+    )
     assert len(load_librispeech(librispeech, max_utterances=1, progress=False).test) == 1
 
 
@@ -158,7 +163,9 @@ def _write_shd(path: Path, n: int, speakers: list[int], seed: int) -> None:
             times[i] = np.sort(rng.uniform(0, 0.2 + 0.05 * (i % 3), count)).astype(np.float32)
             units[i] = rng.integers(0, 700, count).astype(np.uint16)
         f.create_dataset("labels", data=np.arange(n) % 20, dtype=np.uint8)
-        f.create_dataset("extra/speaker", data=np.array([speakers[i % len(speakers)] for i in range(n)]), dtype=np.uint8)
+        f.create_dataset(
+            "extra/speaker", data=np.array([speakers[i % len(speakers)] for i in range(n)]), dtype=np.uint8
+        )
         f.create_dataset("extra/keys", data=np.array([f"digit-{i}".encode() for i in range(20)]))
 
 
@@ -200,6 +207,8 @@ def test_shd_missing_and_corrupt_files_are_named(tmp_path: Path) -> None:
 
 
 def test_feature_config_is_honoured(speech_commands: Path) -> None:
-    corpus = load_speech_commands(speech_commands, features=FeatureConfig(n_mels=20, hop_ms=20), progress=False)
+    corpus = load_speech_commands(
+        speech_commands, features=FeatureConfig(n_mels=20, hop_ms=20), progress=False
+    )
     assert corpus.n_features == 20 and corpus.frame_ms == 20.0
     assert corpus.train.features.shape[1:] == (49, 20)

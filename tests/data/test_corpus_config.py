@@ -25,7 +25,10 @@ def test_cache_key_follows_content_not_spelling() -> None:
     b = parse_spec(CorpusConfig, {"task": "digits", "size": 100, "difficulty": {"preset": "default"}})
     assert a.cache_key() == b.cache_key()
     assert a.cache_key() != parse_spec(CorpusConfig, {"task": "digits", "size": 100, "seed": 1}).cache_key()
-    assert a.cache_key() != parse_spec(CorpusConfig, {"task": "digits", "size": 100, "features": {"n_mels": 20}}).cache_key()
+    assert (
+        a.cache_key()
+        != parse_spec(CorpusConfig, {"task": "digits", "size": 100, "features": {"n_mels": 20}}).cache_key()
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,19 @@ from codesign.cli import main
 
 
 def test_prepare_then_hit_then_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["data", "prepare", "--task", "digits", "--size", "40", "--seed", "3", "--cache-dir", str(tmp_path), "--no-progress"]
+    args = [
+        "data",
+        "prepare",
+        "--task",
+        "digits",
+        "--size",
+        "40",
+        "--seed",
+        "3",
+        "--cache-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "miss: generated" in first and "train" in first and "speakers" in first
