@@ -276,7 +276,7 @@ def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, pro
                         loss = loss + cfg.activity_weight * penalty
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
-                        f"loss became {float(loss)} at epoch {epoch + 1}, step {step + 1} "
+                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
                         f"(learning_rate={budget.learning_rate}); the run has no score"
                     )
                 optimiser.zero_grad(set_to_none=True)
