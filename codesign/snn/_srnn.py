@@ -186,12 +186,13 @@ class SRNNModel(Probed, nn.Module):
             quantised = quantise_with_error_feedback(self.input_quantiser, features)
             quantised = quantised / self.input_quantiser.scale()
             if is_probed(self):
-                # per feature and frame: add the carried error, round and clamp, subtract
+                # per feature and frame: add the carried error, round and clamp, subtract;
+                # a signed level of magnitude k is k events, hence the absolute value
                 n_in = features.shape[-1]
                 frames = int(lengths.sum())
                 probe_op(
                     self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
-                    timesteps=frames, inputs=features, outputs=quantised, aux_ops=3.0 * n_in * frames,
+                    timesteps=frames, inputs=features, outputs=quantised.abs(), aux_ops=3.0 * n_in * frames,
                 )
             features = quantised
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)

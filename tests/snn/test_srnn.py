@@ -153,7 +153,7 @@ def _trace(variant, tmp_path, **kw):
     model = build_srnn(cfg, 8, 5, "ctc")
     model(torch.randn(4, 40, 8), torch.full((4,), 40))  # one training-mode pass sets ranges
     model.eval()
-    x = torch.randn(3, 30, 8)
+    x = torch.randn(3, 30, 8) - 1.0  # mostly negative inputs: negative signed input levels
     lengths = torch.tensor([30, 22, 16])
     trace = record_trace(model, x, lengths, cfg)
     loaded = load_trace(save_trace(trace, tmp_path / f"{variant}.npz"))
@@ -174,6 +174,8 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
         assert cell.neuron_updates == pytest.approx(width * steps)
     mults = multiplications_per_inference(trace)
     if variant == "spiking":
+        quantiser = trace.layer("input_quantiser")
+        assert 0 < quantiser.output_spikes <= quantiser.output_level_sum
         rec = trace.layer("layers.1.u_rec")
         assert rec.input_is_spike
         assert 0 < rec.input_events <= rec.input_level_sum <= 3 * rec.input_events  # 2-bit levels
