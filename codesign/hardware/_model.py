@@ -315,6 +315,74 @@ def hop_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.
     return hx, hy
 
 
+def tree_links(src: np.ndarray, b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Links (x, y) of the XY multicast tree from core ``src`` to the cores ``b0 .. b1 - 1``.
+
+    The packet runs along the source's row to the leftmost and rightmost destination
+    columns, and in each destination column branches up and down to cover that column's
+    destination rows (``max(row_hi, row_src) - min(row_lo, row_src)`` links). Closed form:
+    a contiguous row-major range has at most four kinds of column (those in both its first
+    and last row, in the first only, in the last only, in neither), each with one row span.
+    """
+    xs, ys = src % width, src // width
+    last = b1 - 1
+    yb0, yb1 = b0 // width, last // width
+    cf, cl = b0 % width, last % width
+    one_row = yb0 == yb1
+    xmin = np.where(one_row, cf, 0)
+    xmax = np.where(one_row, cl, width - 1)
+    tx = np.maximum(xmax - xs, 0) + np.maximum(xs - xmin, 0)
+
+    def span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return np.where(lo <= hi, np.maximum(hi, ys) - np.minimum(lo, ys), 0)
+
+    groups = (
+        (np.maximum(cl - cf + 1, 0), yb0, yb1),  # columns in both the first and the last row
+        (width - np.maximum(cf, cl + 1), yb0, yb1 - 1),  # first row only
+        (np.minimum(cf, cl + 1), yb0 + 1, yb1),  # last row only
+        (np.maximum(cf - cl - 1, 0), yb0 + 1, yb1 - 1),  # neither: full middle rows
+    )
+    multi = sum(count * span(lo, hi) for count, lo, hi in groups)
+    ty = np.where(one_row, (cl - cf + 1) * np.abs(yb0 - ys), multi)
+    return tx.astype(float), ty.astype(float)
+
+
+#: Interior source cores at which the multicast tree is evaluated (the rest are interpolated).
+_TREE_SAMPLES = 4
+
+
+def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multicast-tree links (x, y) per input event of each layer, averaged over source cores.
+
+    Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
+    The first and last source core are exact; the interior cores (uniform weight) are
+    averaged over ``_TREE_SAMPLES`` evenly spaced ones (exact up to two interior cores).
+    """
+    n_chips = mapping.need.shape[0]
+    zeros = np.zeros((n_chips, 1))
+    ones = np.ones((n_chips, 1))
+    a0 = np.hstack([zeros, mapping.core_first[:, :-1]]).astype(np.intp)
+    a1 = np.hstack([ones, mapping.core_last[:, :-1]]).astype(np.intp)
+    wf = np.hstack([ones, mapping.share_first[:, :-1]])
+    wl = np.hstack([zeros, mapping.share_last[:, :-1]])
+    need_a = np.hstack([ones, mapping.need[:, :-1]])
+    b0 = mapping.core_first.astype(np.intp)
+    b1 = mapping.core_last.astype(np.intp)
+    width = mesh_cols.astype(np.intp)
+    fx, fy = tree_links(a0, b0, b1, width)
+    lx, ly = tree_links(a1 - 1, b0, b1, width)
+    interior = np.maximum(a1 - a0 - 2, 0)
+    ix = np.zeros(fx.shape)
+    iy = np.zeros(fx.shape)
+    for k in range(_TREE_SAMPLES):
+        pos = a0 + 1 + np.floor((k + 0.5) * interior / _TREE_SAMPLES).astype(np.intp)
+        sx, sy = tree_links(np.minimum(pos, a1 - 1), b0, b1, width)
+        ix += sx / _TREE_SAMPLES
+        iy += sy / _TREE_SAMPLES
+    scale = interior / need_a
+    return wf * fx + wl * lx + scale * ix, wf * fy + wl * ly + scale * iy
+
+
 # ---------------------------------------------------------------------------------------------
 # Chip-dependent workload and per-action energies
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +508,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     work = layer_work(layers, c)
     e = action_energies(layers, c, work, derived, tech)
     hx, hy = hop_totals(mapping, derived.mesh_cols)
+    tx, ty = tree_totals(mapping, derived.mesh_cols)
     spilled = mapping.spilled.astype(float)
     ops = work.synaptic_ops
     updates = layers.neuron_updates
@@ -453,7 +522,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     offchip = offchip_bits * e.offchip_bit
     state_mem = updates * e.state_access_update + ops * e.operand_read_op
     neuron = (updates - spikes) * e.neuron_update + spikes * e.neuron_spike + layers.aux_ops * e.aux_op
-    noc = work.events * (mapping.n_cores * e.packet_local + hx * e.hop_ew + hy * e.hop_ns)
+    noc = work.events * (mapping.n_cores * e.packet_local + tx * e.hop_ew + ty * e.hop_ns)
 
     # -- cycles: per timestep, the busiest core of each layer ------------------------------
     steps = layers.timesteps
@@ -464,7 +533,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     events_step = work.events / steps
     ingress = events_step * work.flits
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
-    egress = events_step * src_share * mapping.n_cores * work.flits
+    egress = events_step * src_share * work.flits
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
     synaptic_phase = np.maximum(np.maximum(np.maximum(pe_cycles, sram_cycles), np.maximum(ingress, egress)),
                                 offchip_cycles)
