@@ -11,7 +11,6 @@ docs/hardware.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -251,108 +250,75 @@ def core_shares(mapping: Mapping, chip: int, layer: int) -> tuple[np.ndarray, np
     return np.arange(first, last), shares / shares.sum()
 
 
-@lru_cache(maxsize=64)
-def _hop_prefix(width: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """2-D prefix sums of x- and y-hop distances between cores ``0..size-1`` of a mesh ``width`` wide.
+@dataclass(frozen=True)
+class _DestGeometry:
+    """Row/column extent of a contiguous row-major destination range (float arrays)."""
 
-    Memoised: a pure function of two integers returning read-only arrays.
-    """
-    idx = np.arange(size)
-    x, y = idx % width, idx // width
-    out = []
-    for coord in (x, y):
-        dist = np.abs(coord[:, None] - coord[None, :]).astype(float)
-        prefix = np.zeros((size + 1, size + 1))
-        prefix[1:, 1:] = dist.cumsum(axis=0).cumsum(axis=1)
-        prefix.setflags(write=False)
-        out.append(prefix)
-    return out[0], out[1]
+    width: np.ndarray
+    row_first: np.ndarray
+    row_last: np.ndarray
+    col_first: np.ndarray
+    col_last: np.ndarray
+    col_min: np.ndarray
+    col_max: np.ndarray
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
 
 
-def _rect(prefix: np.ndarray, i0: np.ndarray, i1: np.ndarray, j0: np.ndarray, j1: np.ndarray) -> np.ndarray:
-    return prefix[i1, j1] - prefix[i0, j1] - prefix[i1, j0] + prefix[i0, j0]
-
-
-def hop_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hops (x, y) an input event of each layer travels, summed over its destination copies.
-
-    An event of layer ``l`` comes from a neuron of layer ``l - 1`` (the host, at core 0, for
-    the first layer), spread over that layer's cores by its neuron shares, and is sent to
-    every core holding layer ``l``. Exact for the placement: sums of Manhattan distances over
-    core ranges are read from 2-D prefix sums of the distance matrix.
-    """
-    n_chips, n_layers = mapping.need.shape
-    zeros = np.zeros((n_chips, 1))
-    ones = np.ones((n_chips, 1))
-    a0 = np.hstack([zeros, mapping.core_first[:, :-1]]).astype(np.intp)
-    a1 = np.hstack([ones, mapping.core_last[:, :-1]]).astype(np.intp)
-    wf = np.hstack([ones, mapping.share_first[:, :-1]])
-    wl = np.hstack([zeros, mapping.share_last[:, :-1]])
-    need_a = np.hstack([ones, mapping.need[:, :-1]])
-    b0 = mapping.core_first.astype(np.intp)
-    b1 = mapping.core_last.astype(np.intp)
-    n_a = a1 - a0
-    hx = np.empty((n_chips, n_layers))
-    hy = np.empty((n_chips, n_layers))
-    widths = mesh_cols[:, 0].astype(np.intp)
-    for width in np.unique(widths):
-        rows = np.nonzero(widths == width)[0]
-        needed = int(max(a1[rows].max(), b1[rows].max()))
-        size = int(width) * -(-needed // int(width))
-        px, py = _hop_prefix(int(width), size)
-        ra0, ra1, rb0, rb1, rn = a0[rows], a1[rows], b0[rows], b1[rows], n_a[rows]
-        inner0 = np.minimum(ra0 + 1, ra1)
-        inner1 = np.maximum(ra1 - 1, inner0)
-        for prefix, out in ((px, hx), (py, hy)):
-            row_first = _rect(prefix, ra0, ra0 + 1, rb0, rb1)
-            row_last = _rect(prefix, ra1 - 1, ra1, rb0, rb1)
-            inner = np.where(rn > 2, _rect(prefix, inner0, inner1, rb0, rb1), 0.0)
-            out[rows] = np.where(
-                rn == 1,
-                row_first,
-                wf[rows] * row_first + wl[rows] * row_last + inner / need_a[rows],
+def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGeometry:
+    # Float arithmetic throughout: numpy's integer // and % are several times slower.
+    last = b1 - 1.0
+    yb0, yb1 = np.floor(b0 / width), np.floor(last / width)
+    cf, cl = b0 - yb0 * width, last - yb1 * width
+    one_row = yb0 == yb1
+    return _DestGeometry(
+        width=width,
+        row_first=yb0,
+        row_last=yb1,
+        col_first=cf,
+        col_last=cl,
+        col_min=np.where(one_row, cf, 0.0),
+        col_max=np.where(one_row, cl, width - 1.0),
+        groups=tuple(
+            (np.where(lo <= hi, count, 0.0), lo, hi)
+            for count, lo, hi in (
+                (np.maximum(cl - cf + 1.0, 0.0), yb0, yb1),  # columns in both the first and the last row
+                (width - np.maximum(cf, cl + 1.0), yb0, yb1 - 1.0),  # in the first row only
+                (np.minimum(cf, cl + 1.0), yb0 + 1.0, yb1),  # in the last row only
+                (np.maximum(cf - cl - 1.0, 0.0), yb0 + 1.0, yb1 - 1.0),  # in neither: full middle rows
             )
-    return hx, hy
+        ),
+    )
 
 
-def tree_links(src: np.ndarray, b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Links (x, y) of the XY multicast tree from core ``src`` to the cores ``b0 .. b1 - 1``.
+def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Links (x, y) of the XY multicast tree from core ``src`` to a destination range, and its depth.
 
     The packet runs along the source's row to the leftmost and rightmost destination
     columns, and in each destination column branches up and down to cover that column's
     destination rows (``max(row_hi, row_src) - min(row_lo, row_src)`` links). Closed form:
-    a contiguous row-major range has at most four kinds of column (those in both its first
-    and last row, in the first only, in the last only, in neither), each with one row span.
+    a contiguous row-major range has at most four kinds of column (in both its first and
+    last row, in the first only, in the last only, in neither), each with one row span.
+    The depth is the hop distance to the farthest destination.
     """
-    xs, ys = src % width, src // width
-    last = b1 - 1
-    yb0, yb1 = b0 // width, last // width
-    cf, cl = b0 % width, last % width
-    one_row = yb0 == yb1
-    xmin = np.where(one_row, cf, 0)
-    xmax = np.where(one_row, cl, width - 1)
-    tx = np.maximum(xmax - xs, 0) + np.maximum(xs - xmin, 0)
-
-    def span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        return np.where(lo <= hi, np.maximum(hi, ys) - np.minimum(lo, ys), 0)
-
-    groups = (
-        (np.maximum(cl - cf + 1, 0), yb0, yb1),  # columns in both the first and the last row
-        (width - np.maximum(cf, cl + 1), yb0, yb1 - 1),  # first row only
-        (np.minimum(cf, cl + 1), yb0 + 1, yb1),  # last row only
-        (np.maximum(cf - cl - 1, 0), yb0 + 1, yb1 - 1),  # neither: full middle rows
-    )
-    multi = sum(count * span(lo, hi) for count, lo, hi in groups)
-    ty = np.where(one_row, (cl - cf + 1) * np.abs(yb0 - ys), multi)
-    return tx.astype(float), ty.astype(float)
+    ys = np.floor(src / dest.width)
+    xs = src - ys * dest.width
+    right = np.maximum(dest.col_max - xs, 0.0)
+    left = np.maximum(xs - dest.col_min, 0.0)
+    tx = right + left
+    # Absent column kinds have count 0; a one-row range is the first kind alone.
+    ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
+    for count, lo, hi in dest.groups:
+        ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
+    depth = np.maximum(right, left) + np.maximum(np.abs(dest.row_last - ys), np.abs(dest.row_first - ys))
+    return tx, ty, depth
 
 
 #: Interior source cores at which the multicast tree is evaluated (the rest are interpolated).
-_TREE_SAMPLES = 4
+_TREE_SAMPLES = 2
 
 
-def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Multicast-tree links (x, y) per input event of each layer, averaged over source cores.
+def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multicast-tree links (x, y) per input event of each layer, and the mean tree depth.
 
     Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
     The first and last source core are exact; the interior cores (uniform weight) are
@@ -361,26 +327,26 @@ def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np
     n_chips = mapping.need.shape[0]
     zeros = np.zeros((n_chips, 1))
     ones = np.ones((n_chips, 1))
-    a0 = np.hstack([zeros, mapping.core_first[:, :-1]]).astype(np.intp)
-    a1 = np.hstack([ones, mapping.core_last[:, :-1]]).astype(np.intp)
+    a0 = np.hstack([zeros, mapping.core_first[:, :-1]])
+    a1 = np.hstack([ones, mapping.core_last[:, :-1]])
     wf = np.hstack([ones, mapping.share_first[:, :-1]])
     wl = np.hstack([zeros, mapping.share_last[:, :-1]])
     need_a = np.hstack([ones, mapping.need[:, :-1]])
-    b0 = mapping.core_first.astype(np.intp)
-    b1 = mapping.core_last.astype(np.intp)
-    width = mesh_cols.astype(np.intp)
-    fx, fy = tree_links(a0, b0, b1, width)
-    lx, ly = tree_links(a1 - 1, b0, b1, width)
-    interior = np.maximum(a1 - a0 - 2, 0)
-    ix = np.zeros(fx.shape)
-    iy = np.zeros(fx.shape)
-    for k in range(_TREE_SAMPLES):
-        pos = a0 + 1 + np.floor((k + 0.5) * interior / _TREE_SAMPLES).astype(np.intp)
-        sx, sy = tree_links(np.minimum(pos, a1 - 1), b0, b1, width)
-        ix += sx / _TREE_SAMPLES
-        iy += sy / _TREE_SAMPLES
+    dest = _dest_geometry(mapping.core_first, mapping.core_last, mesh_cols)
+    fx, fy, fd = tree_links(a0, dest)
+    lx, ly, ld = tree_links(a1 - 1.0, dest)
+    interior = np.maximum(a1 - a0 - 2.0, 0.0)
     scale = interior / need_a
-    return wf * fx + wl * lx + scale * ix, wf * fy + wl * ly + scale * iy
+    tx = wf * fx + wl * lx
+    ty = wf * fy + wl * ly
+    depth = wf * fd + wl * ld
+    for k in range(_TREE_SAMPLES):
+        pos = np.minimum(a0 + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), a1 - 1.0)
+        sx, sy, sd = tree_links(pos, dest)
+        tx = tx + scale / _TREE_SAMPLES * sx
+        ty = ty + scale / _TREE_SAMPLES * sy
+        depth = depth + scale / _TREE_SAMPLES * sd
+    return tx, ty, depth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,8 +473,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     mapping = map_layers(layers, c)
     work = layer_work(layers, c)
     e = action_energies(layers, c, work, derived, tech)
-    hx, hy = hop_totals(mapping, derived.mesh_cols)
-    tx, ty = tree_totals(mapping, derived.mesh_cols)
+    tx, ty, depth = tree_totals(mapping, derived.mesh_cols)
     spilled = mapping.spilled.astype(float)
     ops = work.synaptic_ops
     updates = layers.neuron_updates
@@ -541,8 +506,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     nu_cycles = (updates_core + layers.aux_ops / steps * mapping.share_max) / c["neuron_units_per_core"]
     state_cycles = updates_core * 2.0 * c["state_bits"] / (c["sram_word_bits"] * c["sram_ports_per_core"])
     neuron_phase = np.maximum(nu_cycles, state_cycles)
-    mean_hops = (hx + hy) / mapping.n_cores
-    delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * mean_hops, 0.0)
+    delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * depth, 0.0)
     layer_cycles = steps * (synaptic_phase + neuron_phase + delivery)
     barrier = steps.max() * barrier_cycles(c, derived)[:, 0]
     cycles = layer_cycles.sum(axis=1) + barrier

@@ -23,6 +23,7 @@ def synthetic_trace(
     first_layer_real: bool = True,
     matmul_layers: tuple[int, ...] = (),
     unsampled_layers: tuple[int, ...] = (),
+    burstiness: float = 0.0,
 ) -> WorkloadTrace:
     """A chain of ``n_layers`` dense layers (optionally some spike_matmul) with spike samples.
 
@@ -36,6 +37,9 @@ def synthetic_trace(
         first_layer_real: the first layer takes real values (uint8 samples, costed as MACs).
         matmul_layers: indices costed as ``spike_matmul`` (no stored weights).
         unsampled_layers: indices whose spike samples are left out (the simulator scales).
+        burstiness: 0 = the same firing probability at every step; larger = the probability
+            varies from step to step (times a gamma variate of shape ``1 / burstiness``),
+            as speech onsets make it; the analytic model only sees the average.
     """
     rng = np.random.default_rng(seed)
     if widths is None:
@@ -49,7 +53,10 @@ def synthetic_trace(
     for i in range(n_layers):
         real = first_layer_real and i == 0
         top = 255 if real else level_list[i]
-        active = rng.random((timesteps, widths[i])) < rate_list[i]
+        step_rate = np.full((timesteps, 1), float(rate_list[i]))
+        if burstiness > 0:
+            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (timesteps, 1))
+        active = rng.random((timesteps, widths[i])) < np.minimum(step_rate, 1.0)
         values = rng.integers(1, top + 1, (timesteps, widths[i]))
         raw.append((active * values).astype(np.uint8))
     layers = []
