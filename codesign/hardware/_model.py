@@ -160,7 +160,7 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping
+# Mapping (layer_work below is defined before use at call time)
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
@@ -188,12 +188,16 @@ class Mapping:
     state_kb: np.ndarray
 
 
-def map_layers(layers: LayerArrays, c: dict[str, np.ndarray]) -> Mapping:
+def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | None = None) -> Mapping:
     """Place layers on cores by weight- and state-memory capacity (see :class:`Mapping`).
 
     When the whole network's weights do not fit, the first layer that overflows and every
     later one keep only their neuron state on chip and stream their weights from off-chip
     memory (``spilled``); whether that is allowed is the chip's ``weight_overflow``.
+    With ``mapping_policy: spread`` the cores left over after the memory need are shared
+    out among the layers in proportion to their work (synaptic operations + neuron
+    updates per inference, from ``work``), so that busy layers are split over more cores;
+    ``pack`` uses as few cores as memory allows.
     """
     cores = c["cores"]
     weight_bits_l = layers.weight_count * c["weight_bits"]
@@ -204,6 +208,12 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray]) -> Mapping:
     need_full = np.maximum(need_w, need_state)
     spilled = np.cumsum(need_full, axis=1) > cores + _EPS
     need = np.where(spilled, need_state, need_full)
+    if work is not None:
+        load = work.synaptic_ops + layers.neuron_updates + layers.aux_ops
+        total = load.sum(axis=1, keepdims=True)
+        slack = np.maximum(cores - need.sum(axis=1, keepdims=True), 0.0)
+        extra = np.where(total > 0, slack * load / np.where(total > 0, total, 1.0), 0.0)
+        need = need + extra * (c["mapping_policy"] > 0)
     end = np.cumsum(need, axis=1)
     start = end - need
     state_fits = end[:, -1] <= cores[:, 0] + _EPS
@@ -309,7 +319,21 @@ def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.nda
     ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
     for count, lo, hi in dest.groups:
         ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
-    depth = np.maximum(right, left) + np.maximum(np.abs(dest.row_last - ys), np.abs(dest.row_first - ys))
+    # The farthest destination is a corner of the range: an end of its first or last row, or
+    # (several rows) an end of the full rows between them.
+    multi = dest.row_last > dest.row_first
+    far_col = dest.width - 1.0
+    candidates = (
+        (dest.col_first, dest.row_first),
+        (np.where(multi, far_col, dest.col_last), dest.row_first),
+        (np.where(multi, 0.0, dest.col_first), dest.row_last),
+        (dest.col_last, dest.row_last),
+        (np.where(multi, 0.0, dest.col_first), np.where(multi, np.minimum(dest.row_first + 1.0, dest.row_last), dest.row_first)),
+        (np.where(multi, far_col, dest.col_last), np.where(multi, np.maximum(dest.row_last - 1.0, dest.row_first), dest.row_last)),
+    )
+    depth = np.zeros_like(ty)
+    for col, row in candidates:
+        depth = np.maximum(depth, np.abs(col - xs) + np.abs(row - ys))
     return tx, ty, depth
 
 
@@ -470,8 +494,8 @@ def offchip_bits_per_cycle(c: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technology, by_layer: bool) -> dict[str, np.ndarray]:
     derived = chip_derived(c, tech)
-    mapping = map_layers(layers, c)
     work = layer_work(layers, c)
+    mapping = map_layers(layers, c, work)
     e = action_energies(layers, c, work, derived, tech)
     tx, ty, depth = tree_totals(mapping, derived.mesh_cols)
     spilled = mapping.spilled.astype(float)

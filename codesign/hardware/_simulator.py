@@ -189,8 +189,8 @@ def simulate(
     array = ChipArray.from_configs([chip])
     c = {k: v[:, None] for k, v in array.columns.items()}
     derived = chip_derived(c, tech)
-    mapping = map_layers(layers, c)
     work = layer_work(layers, c)
+    mapping = map_layers(layers, c, work)
     energies = action_energies(layers, c, work, derived, tech)
 
     def at(arr: np.ndarray, layer: int) -> float:
