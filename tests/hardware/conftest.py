@@ -45,3 +45,9 @@ def golden_trace() -> WorkloadTrace:
 @pytest.fixture
 def generic() -> ChipConfig:
     return load_chip("generic_45nm")
+
+
+@pytest.fixture
+def trace_factory() -> Any:
+    """:func:`make_trace`, for tests that build their own layers."""
+    return make_trace
