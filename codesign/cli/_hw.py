@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-import numpy as np
-
 from codesign.config import ConfigError, parse_set_args
 
 
@@ -132,7 +130,7 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from codesign.hardware import sweep
+    from codesign.hardware import grid_columns, sweep
 
     trace, chip = _load(args)
     if args.space:
@@ -143,13 +141,13 @@ def _sweep(args: argparse.Namespace) -> int:
                               hint="not available in this build; use --grid key=v1,v2,...") from None
         columns = load_space(args.space).hw_grid()  # pragma: no cover - depends on codesign.search
     else:
-        columns = _parse_grid(args.grid)
+        columns = grid_columns(_parse_grid(args.grid))
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
     front = sweep(trace, chip, columns, objectives)
     if args.json:
         print(front.to_json(orient="records", indent=2))
         return 0
-    n = int(np.prod([len(v) for v in columns.values()])) if isinstance(columns, dict) else len(front)
+    n = len(next(iter(columns.values())))
     print(f"{len(front)} Pareto-optimal feasible chips of {n} (minimising {', '.join(objectives)}):")
     print(front.to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
