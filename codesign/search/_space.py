@@ -130,6 +130,9 @@ class FixedParam(_Param):
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam | FixedParam, Field(discriminator="type")]
+_PARAM_TYPES: dict[str, type[_Param]] = {
+    "float": FloatParam, "int": IntParam, "categorical": CategoricalParam, "fixed": FixedParam,
+}
 
 
 def _check_range(low: float, high: float, log: bool) -> None:
@@ -176,10 +179,16 @@ def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "")
             match), or a condition on a parameter that is not defined earlier.
     """
     if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
-        params = {
-            name: ({"type": "fixed", "value": d} if not isinstance(d, dict) else d)
-            for name, d in data["parameters"].items()
-        }
+        params = {}
+        for name, d in data["parameters"].items():
+            key = _join(key_prefix, f"parameters.{name}")
+            if not isinstance(d, dict):
+                d = {"type": "fixed", "value": d}
+            cls = _PARAM_TYPES.get(d.get("type"))  # type: ignore[arg-type]
+            if cls is None:
+                raise ConfigError(file, f"{key}.type", "one of " + ", ".join(repr(t) for t in _PARAM_TYPES),
+                                  got=d.get("type"))
+            params[name] = parse_spec(cls, d, file=file, key_prefix=key)
         data = {**data, "parameters": params}
     space = parse_spec(SearchSpace, data, file=file, key_prefix=key_prefix)
     _check_names_and_conditions(space, file, _join(key_prefix, "parameters"))
