@@ -239,10 +239,8 @@ def known_fields() -> dict[str, dict[str, str]]:
 
 
 def _chip_fields() -> list[str]:
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands: hw.* names are not checked
-        return []
+    from codesign.hardware import ChipConfig
+
     return list(ChipConfig.model_fields)
 
 
@@ -257,7 +255,7 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
                 file, key, "a name 'snn.<field>' or 'hw.<field>'", hint="parameters are namespaced"
             )
         allowed = fields[namespace]
-        if allowed and field not in allowed:
+        if field not in allowed:
             close = difflib.get_close_matches(field, list(allowed), n=1, cutoff=0.6)
             owners = "ModelConfig/TrainConfig" if namespace == "snn" else "ChipConfig"
             raise ConfigError(

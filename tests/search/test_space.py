@@ -83,7 +83,7 @@ def test_bad_space_gets_one_clear_message(params: dict, key: str, fragment: str,
 
 def test_a_parameter_in_two_files_names_both(tmp_path: Path) -> None:
     a = parse_space({"parameters": {"snn.depth": {"type": "int", "low": 1, "high": 2}}})
-    with pytest.raises(ConfigError, match="also defined in a.yaml"):
+    with pytest.raises(ConfigError, match=r"also defined in a\.yaml"):
         merge_spaces([(a, "a.yaml"), (a, "b.yaml")])
 
 
