@@ -73,7 +73,8 @@ def read_cost_report(path: Path) -> dict[str, Any]:
     if isinstance(table, dict) and "layers" in table:
         layers, categories, values = table["layers"], table["categories"], table["values"]
     else:
-        layers, categories, values = data.get("layers"), data.get("categories"), table
+        layers = data.get("layer_names", data.get("layers"))
+        categories, values = data.get("categories"), table
     if not (isinstance(layers, list) and isinstance(categories, list) and isinstance(values, list)):
         raise ValueError(f"{path}: no energy_pj table (layers x categories)")
     energy = np.asarray(values, dtype=np.float64).reshape(len(layers), len(categories))

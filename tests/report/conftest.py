@@ -24,7 +24,7 @@ OBJECTIVES = ("wer", "energy_uj", "area_mm2")
 DIRECTIONS = ("minimize", "minimize", "minimize")
 AREA_LIMIT_MM2 = 4.0
 LAYERS = ("embed", "block0.attn", "block0.ffn", "head")
-CATEGORIES = ("synaptic", "weight_memory", "state_memory", "neuron_update", "noc", "static")
+CATEGORIES = ("synaptic_compute", "weight_memory", "state_memory", "neuron_update", "noc", "offchip", "static")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def cost_report_dict(energy_uj: float, area_mm2: float, seed: int) -> dict[str, 
     share = rng.random((len(LAYERS), len(CATEGORIES)))
     table = share / share.sum() * energy_uj * 1e6
     return {
-        "layers": list(LAYERS),
+        "chip_name": f"chip{seed}",
+        "layer_names": list(LAYERS),
         "categories": list(CATEGORIES),
         "energy_pj": table.tolist(),
         "cycles": 1000.0 * (seed + 1),

@@ -195,7 +195,7 @@ def test_breakdown_from_cost_report_artifacts(stored_study: tuple[str, str, Path
         planned = PLANNED[info.number].values
         assert planned is not None
         assert info.layers == LAYERS and info.categories == CATEGORIES
-        assert info.energy_pj is not None and info.energy_pj.shape == (4, 6)
+        assert info.energy_pj is not None and info.energy_pj.shape == (4, 7)
         assert info.total_energy_pj == pytest.approx(planned[1] * 1e6)
         assert sum(info.energy_by_layer_pj.values()) == pytest.approx(planned[1] * 1e6)
         assert info.area_mm2 == planned[2]
