@@ -93,10 +93,10 @@ def _wsgi_get(app: Any, path: str) -> tuple[str, bytes]:
 def test_optuna_dashboard_loads_the_same_storage(stored_study: tuple[str, str, Path]) -> None:
     import optuna_dashboard
 
-    from codesign.report import open_storage
+    from codesign.search import open_storage
 
     url, name, _ = stored_study
-    app = optuna_dashboard.wsgi(open_storage(url))
+    app = optuna_dashboard.wsgi(open_storage(url, create=False))
     status, body = _wsgi_get(app, "/api/studies")
     assert status.startswith("200"), status
     studies = json.loads(body)["study_summaries"]
