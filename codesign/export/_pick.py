@@ -8,8 +8,8 @@ Grammar (case-sensitive names, whitespace-separated tokens)::
 
 ``NAME`` is an objective, a metric of the trial record (``energy_uj``, ``wer``, ...) or a
 numeric parameter (``snn.levels``). Only finished, feasible search candidates are considered
-(never a failed trial, an infeasible one or a reference point); ties go to the lowest trial
-number.
+(never a failed trial, an infeasible design point or a reference point); ties go to the
+lowest trial number.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codesign.config import ConfigError
-from codesign.report import StudyView, TrialView
+from codesign.report import PointView, StudyView
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -127,12 +127,12 @@ def _check_name(text: str, name: str) -> None:
         raise _error(text, f"expected a metric name, got the keyword '{name}'")
 
 
-def _value(view: StudyView, trial: TrialView, name: str) -> float | None:
-    if name in view.objective_names and trial.values is not None:
-        return trial.values[view.objective_names.index(name)]
-    if name in trial.metrics:
-        return float(trial.metrics[name])
-    raw = trial.params.get(name)
+def _value(view: StudyView, point: PointView, name: str) -> float | None:
+    if name in view.objective_names:
+        return point.values[view.objective_names.index(name)]
+    if name in point.metrics:
+        return float(point.metrics[name])
+    raw = point.params.get(name)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return float(raw)
     return None
@@ -140,14 +140,14 @@ def _value(view: StudyView, trial: TrialView, name: str) -> float | None:
 
 def known_names(view: StudyView) -> list[str]:
     names: dict[str, None] = dict.fromkeys(view.objective_names)
-    for t in view.trials:
+    for t in view.points:
         names.update(dict.fromkeys(t.metrics))
         names.update(dict.fromkeys(k for k, v in t.params.items() if isinstance(v, (int, float))))
     return list(names)
 
 
-def pick_trial(view: StudyView, pick: Pick | str) -> TrialView:
-    """The finished, feasible candidate that best meets ``pick``.
+def pick_point(view: StudyView, pick: Pick | str) -> PointView:
+    """The feasible design point of a finished candidate that best meets ``pick``.
 
     Raises:
         ConfigError: a name the study never measured (with a close match), or no trial
@@ -161,7 +161,7 @@ def pick_trial(view: StudyView, pick: Pick | str) -> TrialView:
             close = difflib.get_close_matches(name, names, n=1)
             hint = f"'{name}' is not measured in study '{view.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
             raise ConfigError(None, "--pick", "a name among: " + ", ".join(names), got=text, hint=hint)
-    candidates = [t for t in view.trials if t.is_candidate and t.feasible]
+    candidates = [p for p in view.points if p.feasible]
     if not candidates:
         raise ConfigError(None, "--pick", f"a finished feasible trial in study '{view.name}'", got=text,
                           hint="the study has none yet")
@@ -177,4 +177,4 @@ def pick_trial(view: StudyView, pick: Pick | str) -> TrialView:
             hint=f"of {len(candidates)} feasible trials: " + "; ".join(counts or [f"none has {pick.name}"]),
         )
     sign = 1.0 if pick.goal == "min" else -1.0
-    return min(scored, key=lambda vt: (sign * vt[0], vt[1].number))[1]
+    return min(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))[1]
