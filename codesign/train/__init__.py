@@ -6,5 +6,41 @@ Owns training a given ModelConfig on a corpus under a budget; never chooses hype
 from __future__ import annotations
 
 from codesign.train._config import TrainConfig
+from codesign.train._metrics import (
+    accuracy,
+    char_error_rate,
+    ctc_greedy_decode,
+    edit_distance,
+    word_error_rate,
+)
+from codesign.train._train import (
+    TrainingDiverged,
+    TrainResult,
+    evaluate,
+    load_trained_model,
+    lr_factor,
+    magnitude_masks,
+    prune_schedule,
+    save_train_result,
+    train,
+    weight_sparsity,
+)
 
-__all__ = ["TrainConfig"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "accuracy",
+    "char_error_rate",
+    "ctc_greedy_decode",
+    "edit_distance",
+    "evaluate",
+    "load_trained_model",
+    "lr_factor",
+    "magnitude_masks",
+    "prune_schedule",
+    "save_train_result",
+    "train",
+    "weight_sparsity",
+    "word_error_rate",
+]

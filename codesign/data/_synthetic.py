@@ -1,0 +1,322 @@
+"""The synthetic corpus: plan utterances from the seed, render them in worker processes, featurise, cache.
+
+``load_corpus`` is the entry point. The plan (speakers, split membership, words, per-utterance
+seeds) is drawn in the calling process from ``cfg.seed`` alone; rendering is split into fixed
+shards of consecutive utterances, each rendered by a fresh eSpeak in one process, so the
+result is the same whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from codesign import __version__
+from codesign.config import ConfigError
+from codesign.data._cache import default_cache_root, read_manifest, read_tensors, write_entry
+from codesign.data._config import GENERATOR_VERSION, CorpusConfig
+from codesign.data._corpus import SPLITS, Corpus, CorpusSplit, assemble_split, feature_statistics
+from codesign.data._features import log_mel
+from codesign.data._render import RenderSettings, UtterancePlan, render_shard
+from codesign.data._speakers import Speaker, available_voices, draw_speakers
+from codesign.data._vocabulary import (
+    BABBLE_WORDS,
+    COMMAND_CLASSES,
+    DIGIT_TOKENS,
+    DIGIT_WORDS,
+    OH,
+    SILENCE,
+    UNKNOWN,
+    UNKNOWN_WORDS,
+)
+
+#: Utterances per shard: one fresh eSpeak renders each shard in order. Part of the generator's
+#: definition (changing it changes the audio), hence fixed.
+SHARD_SIZE = 32
+_TENSOR_KEYS = ("features", "feature_lengths", "targets", "target_lengths", "speaker_index")
+
+
+@dataclass(frozen=True)
+class PlannedUtterance:
+    """One utterance of the plan: where it goes, what it says, and how it is labelled."""
+
+    split: str
+    render: UtterancePlan
+    target: int | tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    """The whole corpus before any audio exists."""
+
+    utterances: tuple[PlannedUtterance, ...]
+    speakers: dict[str, tuple[Speaker, ...]]
+    vocabulary: tuple[str, ...]
+
+
+def plan_corpus(cfg: CorpusConfig) -> CorpusPlan:
+    """Draw speakers, split them, and choose every utterance's words, label and seed from ``cfg.seed``."""
+    rng = np.random.default_rng(cfg.seed)
+    speakers = draw_speakers(rng, cfg.speaker_count, cfg.difficulty)
+    fractions = cfg.split
+    n_val_spk = max(1, round(len(speakers) * fractions.validation))
+    n_test_spk = max(1, round(len(speakers) * fractions.test))
+    by_split = {
+        "train": tuple(speakers[: len(speakers) - n_val_spk - n_test_spk]),
+        "validation": tuple(speakers[len(speakers) - n_val_spk - n_test_spk : len(speakers) - n_test_spk]),
+        "test": tuple(speakers[len(speakers) - n_test_spk :]),
+    }
+    n_val = max(1, round(cfg.size * fractions.validation))
+    n_test = max(1, round(cfg.size * fractions.test))
+    counts = {"train": cfg.size - n_val - n_test, "validation": n_val, "test": n_test}
+    vocabulary = COMMAND_CLASSES if cfg.task == "commands" else DIGIT_TOKENS
+
+    utterances: list[PlannedUtterance] = []
+    for split in SPLITS:
+        pool = by_split[split]
+        # Every speaker of a split says about the same number of utterances.
+        order = np.concatenate([rng.permutation(len(pool)) for _ in range(-(-counts[split] // len(pool)))])
+        for i in range(counts[split]):
+            words, target = _draw_words(rng, cfg)
+            plan = UtterancePlan(
+                index=len(utterances), speaker=pool[order[i]], words=words, seed=int(rng.integers(2**63))
+            )
+            utterances.append(PlannedUtterance(split, plan, target))
+    return CorpusPlan(tuple(utterances), by_split, vocabulary)
+
+
+def _draw_words(rng: np.random.Generator, cfg: CorpusConfig) -> tuple[tuple[str, ...], int | tuple[int, ...]]:
+    if cfg.task == "commands":
+        label = int(rng.integers(len(COMMAND_CLASSES)))
+        name = COMMAND_CLASSES[label]
+        if name == SILENCE:
+            return (), label
+        if name == UNKNOWN:
+            return (str(rng.choice(UNKNOWN_WORDS)),), label
+        return (name,), label
+    n_digits = int(rng.integers(cfg.min_digits, cfg.max_digits + 1))
+    digits = rng.integers(0, 10, size=n_digits)
+    ohs = rng.random(n_digits) < cfg.oh_probability
+    words = tuple(OH if d == 0 and oh else DIGIT_WORDS[d] for d, oh in zip(digits, ohs, strict=True))
+    return words, tuple(DIGIT_TOKENS.index(w) for w in words)
+
+
+def render_settings(cfg: CorpusConfig) -> RenderSettings:
+    accents, variants = available_voices()
+    return RenderSettings(
+        sample_rate=cfg.features.sample_rate,
+        clip_s=cfg.clip_s if cfg.task == "commands" else None,
+        difficulty=cfg.difficulty,
+        accents=accents,
+        variants=variants,
+        babble_words=BABBLE_WORDS,
+    )
+
+
+def _render_job(
+    job: tuple[int, list[UtterancePlan]], settings: RenderSettings, seed: int
+) -> tuple[int, list[np.ndarray]]:
+    shard, plans = job
+    shard_seed = int(np.random.default_rng([seed, shard]).integers(2**31))
+    return shard, render_shard(plans, settings, shard_seed)
+
+
+def _render_all(
+    cfg: CorpusConfig, plan: CorpusPlan, workers: int, progress: bool, desc: str
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Yield ``(first index, waveforms)`` per shard, in plan order."""
+    renders = [u.render for u in plan.utterances]
+    jobs = [
+        (s, renders[s * SHARD_SIZE : (s + 1) * SHARD_SIZE]) for s in range(-(-len(renders) // SHARD_SIZE))
+    ]
+    work = partial(_render_job, settings=render_settings(cfg), seed=cfg.seed)
+    bar = tqdm(total=len(renders), desc=desc, unit="utt", disable=not progress, leave=False)
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                shard, waves = work(job)
+                bar.update(len(waves))
+                yield shard * SHARD_SIZE, waves
+            return
+        # fork: workers need only numpy, scipy and a private eSpeak, never torch's thread pools.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        with mp.get_context(method).Pool(min(workers, len(jobs))) as pool:
+            for shard, waves in pool.imap(work, jobs):
+                bar.update(len(waves))
+                yield shard * SHARD_SIZE, waves
+    finally:
+        bar.close()
+
+
+def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    return log_mel(waves, cfg.features)
+
+
+def default_workers() -> int:
+    """Generation processes: two, or fewer if the machine has fewer cores."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def load_corpus(
+    cfg: CorpusConfig, cache_dir: Path | str | None = None, progress: bool = True, workers: int | None = None
+) -> Corpus:
+    """Return the synthetic corpus ``cfg`` describes, from the cache or generated (then cached).
+
+    Args:
+        cfg: the corpus configuration.
+        cache_dir: the cache root; entries live in ``<cache_dir>/<cfg.cache_key()>/``.
+            ``None``: :func:`default_cache_root`.
+        progress: show a tqdm bar while generating.
+        workers: generation processes (default :func:`default_workers`); the result does not
+            depend on it.
+
+    Raises:
+        ConfigError: the cache entry exists but a file in it is damaged (the message names it).
+    """
+    root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    entry = root / cfg.cache_key()
+    if (entry / "manifest.json").is_file():
+        return _read_corpus(entry, cache_hit=True)
+    started = time.perf_counter()
+    manifest, tensors = _generate(cfg, workers if workers is not None else default_workers(), progress)
+    manifest["generation_seconds"] = round(time.perf_counter() - started, 3)
+    entry = write_entry(root, cfg.cache_key(), manifest, tensors)
+    return _read_corpus(entry, cache_hit=False)
+
+
+def _generate(
+    cfg: CorpusConfig, workers: int, progress: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    plan = plan_corpus(cfg)
+    features: list[torch.Tensor] = []
+    for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
+        assert first == len(features)  # imap keeps plan order
+        features.extend(_featurise(cfg, waves))
+    kind = "classification" if cfg.task == "commands" else "ctc"
+    train_features = [f for f, u in zip(features, plan.utterances, strict=True) if u.split == "train"]
+    mean, std = feature_statistics(train_features)
+    tensors: dict[str, dict[str, torch.Tensor]] = {"statistics": {"mean": mean, "std": std}}
+    speaker_ids: dict[str, list[str]] = {}
+    for split in SPLITS:
+        members = [i for i, u in enumerate(plan.utterances) if u.split == split]
+        ids = [s.id for s in plan.speakers[split]]
+        index_of = {sid: k for k, sid in enumerate(ids)}
+        spk = [plan.utterances[i].render.speaker.id for i in members]
+        built = assemble_split(
+            [features[i] for i in members], [plan.utterances[i].target for i in members], spk, mean, std, kind
+        )
+        tensors[split] = {
+            "features": built.features,
+            "feature_lengths": built.feature_lengths,
+            "targets": built.targets,
+            "target_lengths": built.target_lengths,
+            "speaker_index": torch.tensor([index_of[s] for s in spk], dtype=torch.int64),
+        }
+        speaker_ids[split] = ids
+    manifest: dict[str, Any] = {
+        "kind": "codesign-corpus",
+        "task": cfg.task,
+        "corpus_kind": kind,
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "config_hash": cfg.config_hash(),
+        "cache_key": cfg.cache_key(),
+        "generator_version": GENERATOR_VERSION,
+        "codesign_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "vocabulary": list(plan.vocabulary),
+        "n_features": cfg.features.n_mels,
+        "frame_ms": cfg.features.frame_ms,
+        "sizes": {s: int(tensors[s]["targets"].shape[0]) for s in SPLITS},
+        "frames": {s: int(tensors[s]["features"].shape[1]) for s in SPLITS},
+        "speakers": speaker_ids,
+    }
+    return manifest, tensors
+
+
+def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
+    manifest = read_manifest(entry)
+    try:
+        vocabulary = tuple(str(v) for v in manifest["vocabulary"])
+        speakers = {s: tuple(str(x) for x in manifest["speakers"][s]) for s in SPLITS}
+        task, kind = str(manifest["task"]), manifest["corpus_kind"]
+        n_features, frame_ms = int(manifest["n_features"]), float(manifest["frame_ms"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(
+            entry / "manifest.json",
+            str(err),
+            "a complete corpus manifest",
+            hint=f"delete {entry} to rebuild it",
+        ) from None
+    stats = read_tensors(entry, "statistics", ("mean", "std"))
+    splits: dict[str, CorpusSplit] = {}
+    for split in SPLITS:
+        t = read_tensors(entry, split, _TENSOR_KEYS)
+        idx = t["speaker_index"].tolist()
+        if idx and (min(idx) < 0 or max(idx) >= len(speakers[split])):
+            raise ConfigError(entry / f"{split}.pt", "speaker_index", "indices into the manifest's speakers")
+        splits[split] = CorpusSplit(
+            t["features"], t["feature_lengths"], t["targets"], t["target_lengths"],
+            tuple(speakers[split][i] for i in idx),
+        )  # fmt: skip
+    return Corpus(
+        task=task,
+        kind=kind,
+        vocabulary=vocabulary,
+        n_features=n_features,
+        frame_ms=frame_ms,
+        train=splits["train"],
+        validation=splits["validation"],
+        test=splits["test"],
+        feature_mean=stats["mean"],
+        feature_std=stats["std"],
+        source=f"synthetic:{entry.name}",
+        cache_path=entry,
+        cache_hit=cache_hit,
+        manifest=manifest,
+    )
+
+
+def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Re-render the raw audio (float32 at ``cfg.features.sample_rate``) of utterances of one split.
+
+    The audio is exactly what the cached features were computed from; it is rendered again
+    (not cached) because waveforms are ~40x larger than features.
+
+    Args:
+        cfg: the corpus configuration.
+        split: ``train``, ``validation`` or ``test``.
+        indices: row indices within the split (default: all of it).
+    """
+    if split not in SPLITS:
+        raise ConfigError(None, "split", f"one of {', '.join(SPLITS)}", got=split)
+    plan = plan_corpus(cfg)
+    members = [i for i, u in enumerate(plan.utterances) if u.split == split]
+    chosen = list(range(len(members))) if indices is None else list(indices)
+    for i in chosen:
+        if not 0 <= i < len(members):
+            raise ConfigError(None, "indices", f"row indices in [0, {len(members)}) of split {split}", got=i)
+    wanted = [members[i] for i in chosen]
+    settings = render_settings(cfg)
+    renders = [u.render for u in plan.utterances]
+    by_index: dict[int, np.ndarray] = {}
+    for shard in sorted({g // SHARD_SIZE for g in wanted}):
+        start = shard * SHARD_SIZE
+        last = max(g for g in wanted if g // SHARD_SIZE == shard)
+        # A shard's audio depends on what its eSpeak spoke before, so replay from its start.
+        _, waves = _render_job((shard, renders[start : last + 1]), settings, cfg.seed)
+        for offset, wave in enumerate(waves):
+            by_index[start + offset] = wave
+    return [by_index[g] for g in wanted]
