@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from codesign.hardware import ChipArray, evaluate, list_presets, load_chip, random_chip_columns, simulate, synthetic_trace
+from codesign.hardware import (
+    ChipArray,
+    evaluate,
+    list_presets,
+    load_chip,
+    random_chip_columns,
+    simulate,
+    synthetic_trace,
+)
 
 RESULTS = Path(__file__).parent / "results" / "hw_agreement.json"
 

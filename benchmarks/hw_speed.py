@@ -27,7 +27,14 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from codesign.hardware import ChipArray, evaluate, evaluate_batch, random_chip_columns, simulate, synthetic_trace  # noqa: E402
+from codesign.hardware import (  # noqa: E402
+    ChipArray,
+    evaluate,
+    evaluate_batch,
+    random_chip_columns,
+    simulate,
+    synthetic_trace,
+)
 
 RESULTS = Path(__file__).parent / "results" / "hw_speed.json"
 
