@@ -69,6 +69,7 @@ class LayerArrays:
     neuron_updates: np.ndarray
     aux_ops: np.ndarray
     state_size: np.ndarray
+    local_input: np.ndarray
 
     @classmethod
     def from_trace(cls, trace: WorkloadTrace) -> LayerArrays:
@@ -103,6 +104,9 @@ class LayerArrays:
             neuron_updates=col(lambda x: x.neuron_updates),
             aux_ops=col(lambda x: x.aux_ops),
             state_size=col(lambda x: x.state_size),
+            # No synapses and real-valued inputs: the layer reads its producer's accumulators
+            # (e.g. a neuron after its conv) in the same core, so nothing is routed to it.
+            local_input=col(lambda x: x.fan_out == 0 and not x.input_is_spike).astype(bool),
         )
 
 
@@ -407,7 +411,7 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     """
     graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
-    events = np.where(split, layers.input_level_sum, layers.input_events)
+    events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
     dense_ops = layers.input_size * layers.fan_out * np.where(split, layers.levels, 1.0)
     ops = np.where(c["zero_skipping"] > 0, events * layers.fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))

@@ -242,6 +242,8 @@ def simulate(
         return cores_p[np.minimum(slot, len(cores_p) - 1)]
 
     def events_of(layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if layers.local_input[layer]:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
         sample = samples[layer]
         if layer in sampled:
             block = sample[rows_for(layer, k)]
