@@ -334,6 +334,11 @@ def simulate(
                 ready = arrival
             zero_skip = chip.zero_skipping
             dense_per_step = layers.input_size[layer] / steps_l[layer] * fan_out * (layers.levels[layer] if split else 1.0)
+            # A dense sweep of a spilled layer streams every weight it uses through the one
+            # off-chip port, shared by all the layer's cores.
+            dense_stream_end = t0
+            if not zero_skip and spilled and layers.has_weights[layer]:
+                dense_stream_end = t0 + dense_per_step * chip.weight_bits / offchip_rate
             updates_step = layers.neuron_updates[layer] / steps_l[layer]
             aux_step = layers.aux_ops[layer] / steps_l[layer]
             layer_ops = 0.0
@@ -352,7 +357,7 @@ def simulate(
                 else:
                     core_ops = dense_per_step * share
                     syn_busy = max(core_ops / chip.pes_per_core, core_ops * sram_bits / word)
-                    syn_end = max(t0 + syn_busy, float(arr[-1]) if arr.size else t0)
+                    syn_end = max(t0 + syn_busy, dense_stream_end, float(arr[-1]) if arr.size else t0)
                 upd = updates_step * share
                 neuron = max((upd + aux_step * share) / chip.neuron_units_per_core, upd * 2.0 * chip.state_bits / word)
                 ends.append(syn_end + neuron)
