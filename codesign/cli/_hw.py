@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--seed", type=int, default=0, help="seed for layers without spike samples")
     sim.set_defaults(func=_simulate)
 
-    sw = sub.add_parser("sweep", help="Pareto-optimal chips over a parameter grid")
+    sw = sub.add_parser("sweep", help="Pareto-optimal chips over a search space or a parameter grid")
     common(sw)
     sw.add_argument("--space", help="search_spaces/<accelerator>.yaml (hw.* parameters)")
     sw.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",

@@ -164,7 +164,7 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping (layer_work below is defined before use at call time)
+# Mapping
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
