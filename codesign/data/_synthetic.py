@@ -44,7 +44,7 @@ from codesign.data._vocabulary import (
 
 #: Utterances per shard: one fresh eSpeak renders each shard in order. Part of the generator's
 #: definition (changing it changes the audio), hence fixed.
-SHARD_SIZE = 32
+SHARD_SIZE = 64
 _TENSOR_KEYS = ("features", "feature_lengths", "targets", "target_lengths", "speaker_index")
 
 
