@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.snn import ModelConfig
-from codesign.trace import evaluation_batch, record_trace, trace_metrics
+from codesign.trace import ENERGY_AC_PJ, ENERGY_MAC_PJ, evaluation_batch, record_trace, trace_metrics
 from codesign.train import TrainConfig, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -23,7 +23,13 @@ def run_once(cfg: ModelConfig, corpus: Any, budget: TrainConfig, seed: int) -> d
     start = time.perf_counter()
     result = train(cfg, corpus, budget, seed=seed, progress=False)
     trace = record_trace(result.model, *evaluation_batch(corpus.test), cfg)
+    energy_by_layer = {}
+    for layer in trace.layers:
+        if layer.kind in ("synaptic_dense", "synaptic_conv", "spike_matmul"):
+            pj = ENERGY_AC_PJ * layer.binary_ops if layer.input_is_spike else ENERGY_MAC_PJ * layer.effective_ops
+            energy_by_layer[layer.name] = round(pj, 1)
     return {
+        "energy_by_layer_pj": energy_by_layer,
         "model_config": {k: v for k, v in cfg.to_dict().items() if v != ModelConfig.model_fields[k].default},
         "metrics": result.metrics,
         "trace_metrics": trace_metrics(trace).to_dict(),
