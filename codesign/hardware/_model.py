@@ -69,6 +69,7 @@ class LayerArrays:
     neuron_updates: np.ndarray
     aux_ops: np.ndarray
     state_size: np.ndarray
+    local_input: np.ndarray
 
     @classmethod
     def from_trace(cls, trace: WorkloadTrace) -> LayerArrays:
@@ -103,6 +104,9 @@ class LayerArrays:
             neuron_updates=col(lambda x: x.neuron_updates),
             aux_ops=col(lambda x: x.aux_ops),
             state_size=col(lambda x: x.state_size),
+            # No synapses and real-valued inputs: the layer reads its producer's accumulators
+            # (e.g. a neuron after its conv) in the same core, so nothing is routed to it.
+            local_input=col(lambda x: x.fan_out == 0 and not x.input_is_spike).astype(bool),
         )
 
 
@@ -272,6 +276,7 @@ class _DestGeometry:
     col_min: np.ndarray
     col_max: np.ndarray
     groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    corners: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGeometry:
@@ -280,7 +285,20 @@ def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGe
     yb0, yb1 = np.floor(b0 / width), np.floor(last / width)
     cf, cl = b0 - yb0 * width, last - yb1 * width
     one_row = yb0 == yb1
+    multi = ~one_row
+    far_col = width - 1.0
+    # The farthest destination from any source is a corner of the range: an end of its first
+    # or last row, or (several rows) an end of the full rows between them.
+    corners = (
+        (cf, yb0),
+        (np.where(multi, far_col, cl), yb0),
+        (np.where(multi, 0.0, cf), yb1),
+        (cl, yb1),
+        (np.where(multi, 0.0, cf), np.where(multi, np.minimum(yb0 + 1.0, yb1), yb0)),
+        (np.where(multi, far_col, cl), np.where(multi, np.maximum(yb1 - 1.0, yb0), yb1)),
+    )
     return _DestGeometry(
+        corners=corners,
         width=width,
         row_first=yb0,
         row_last=yb1,
@@ -300,7 +318,9 @@ def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGe
     )
 
 
-def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tree_links(
+    src: np.ndarray, dest: _DestGeometry, with_depth: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Links (x, y) of the XY multicast tree from core ``src`` to a destination range, and its depth.
 
     The packet runs along the source's row to the leftmost and rightmost destination
@@ -319,20 +339,10 @@ def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.nda
     ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
     for count, lo, hi in dest.groups:
         ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
-    # The farthest destination is a corner of the range: an end of its first or last row, or
-    # (several rows) an end of the full rows between them.
-    multi = dest.row_last > dest.row_first
-    far_col = dest.width - 1.0
-    candidates = (
-        (dest.col_first, dest.row_first),
-        (np.where(multi, far_col, dest.col_last), dest.row_first),
-        (np.where(multi, 0.0, dest.col_first), dest.row_last),
-        (dest.col_last, dest.row_last),
-        (np.where(multi, 0.0, dest.col_first), np.where(multi, np.minimum(dest.row_first + 1.0, dest.row_last), dest.row_first)),
-        (np.where(multi, far_col, dest.col_last), np.where(multi, np.maximum(dest.row_last - 1.0, dest.row_first), dest.row_last)),
-    )
+    if not with_depth:
+        return tx, ty, None
     depth = np.zeros_like(ty)
-    for col, row in candidates:
+    for col, row in dest.corners:
         depth = np.maximum(depth, np.abs(col - xs) + np.abs(row - ys))
     return tx, ty, depth
 
@@ -342,7 +352,7 @@ _TREE_SAMPLES = 2
 
 
 def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multicast-tree links (x, y) per input event of each layer, and the mean tree depth.
+    """Multicast-tree links (x, y) per input event of each layer, and the tree depth.
 
     Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
     The first and last source core are exact; the interior cores (uniform weight) are
@@ -359,17 +369,18 @@ def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np
     dest = _dest_geometry(mapping.core_first, mapping.core_last, mesh_cols)
     fx, fy, fd = tree_links(a0, dest)
     lx, ly, ld = tree_links(a1 - 1.0, dest)
+    assert fd is not None and ld is not None
     interior = np.maximum(a1 - a0 - 2.0, 0.0)
     scale = interior / need_a
     tx = wf * fx + wl * lx
     ty = wf * fy + wl * ly
-    depth = wf * fd + wl * ld
     for k in range(_TREE_SAMPLES):
         pos = np.minimum(a0 + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), a1 - 1.0)
-        sx, sy, sd = tree_links(pos, dest)
+        sx, sy, _ = tree_links(pos, dest, with_depth=False)
         tx = tx + scale / _TREE_SAMPLES * sx
         ty = ty + scale / _TREE_SAMPLES * sy
-        depth = depth + scale / _TREE_SAMPLES * sd
+    # The step ends with the last packet's trip; the end source cores bound the interior ones.
+    depth = np.maximum(fd, np.where(wl > 0, ld, 0.0))
     return tx, ty, depth
 
 
@@ -400,7 +411,7 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     """
     graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
-    events = np.where(split, layers.input_level_sum, layers.input_events)
+    events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
     dense_ops = layers.input_size * layers.fan_out * np.where(split, layers.levels, 1.0)
     ops = np.where(c["zero_skipping"] > 0, events * layers.fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))
@@ -524,14 +535,22 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
     egress = events_step * src_share * work.flits
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
-    synaptic_phase = np.maximum(np.maximum(np.maximum(pe_cycles, sram_cycles), np.maximum(ingress, egress)),
-                                offchip_cycles)
+    compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
+    network = np.maximum(ingress, egress)
     updates_core = updates / steps * mapping.share_max
     nu_cycles = (updates_core + layers.aux_ops / steps * mapping.share_max) / c["neuron_units_per_core"]
     state_cycles = updates_core * 2.0 * c["state_bits"] / (c["sram_word_bits"] * c["sram_ports_per_core"])
     neuron_phase = np.maximum(nu_cycles, state_cycles)
     delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * depth, 0.0)
-    layer_cycles = steps * (synaptic_phase + neuron_phase + delivery)
+    # Event-driven cores process each event after it arrives: the pipeline's bound plus the
+    # last event's trip. A dense core sweeps all its inputs regardless and only has to wait
+    # for the last event to arrive.
+    synaptic_phase = np.where(
+        c["zero_skipping"] > 0,
+        np.maximum(compute, network) + delivery,
+        np.maximum(compute, network + delivery),
+    )
+    layer_cycles = steps * (synaptic_phase + neuron_phase)
     barrier = steps.max() * barrier_cycles(c, derived)[:, 0]
     cycles = layer_cycles.sum(axis=1) + barrier
     latency_ms = cycles / (c["clock_mhz"][:, 0] * 1e3)
