@@ -264,7 +264,8 @@ def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
     info = pareto_front_info(view)
     assert {p.kind: p.keys for p in info.points}["infeasible"] == ((0, 2),)
     assert "trial 0 / chip 1" in next(p for p in info.points if p.kind == "front").hover[0]
-    (b0, b1) = breakdown_infos(view, info.front)
+    b0, b1 = breakdown_infos(view, info.front)
     assert b0.chip == 1 and b0.note is not None and "nested" in b0.note
+    assert (b1.number, b1.chip) == (1, 1)
     hv = hypervolume_info(view, reference_point=(1.0, 10.0))
     assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))
