@@ -18,7 +18,8 @@ from codesign.hardware._model import (
 )
 from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, CostReport
 from codesign.hardware._simulator import SimulationReport, simulate
-from codesign.hardware._synthetic import synthetic_trace
+from codesign.hardware._sweep import DEFAULT_OBJECTIVES, grid_columns, pareto_mask, sweep
+from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
 from codesign.hardware._technology import (
     HW_MODELS_DIR,
     TECHNOLOGY_FILE,
@@ -32,6 +33,7 @@ from codesign.hardware._technology import (
 __all__ = [
     "ARRAY_FIELDS",
     "CATEGORIES",
+    "DEFAULT_OBJECTIVES",
     "HW_MODELS_DIR",
     "REASON_FLAGS",
     "TECHNOLOGY_FILE",
@@ -47,12 +49,16 @@ __all__ = [
     "as_chip_array",
     "evaluate",
     "evaluate_batch",
+    "grid_columns",
     "list_presets",
     "load_chip",
     "load_technology",
     "map_layers",
     "mult_energy_pj",
+    "pareto_mask",
+    "random_chip_columns",
     "simulate",
     "sram_read_64b_pj",
+    "sweep",
     "synthetic_trace",
 ]

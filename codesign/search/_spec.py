@@ -183,26 +183,16 @@ def load_study(path: str | Path) -> StudySpec:
 
 
 def load_chip_preset(path: Path) -> dict[str, Any]:
-    """A chip preset's ChipConfig fields, validated."""
-    data = load_yaml(path)
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands
-        return data
-    return parse_spec(ChipConfig, data, file=path).to_dict()
+    """A chip preset's ChipConfig fields, validated (``codesign.hardware.load_chip``)."""
+    from codesign.hardware import load_chip
+
+    return load_chip(path).to_dict()
 
 
 def _check_downstream(spec: StudySpec, file: str | Path | None) -> None:
     """Validate the corpus and chip sections against their owners' specs."""
-    try:
-        from codesign.data import CorpusConfig
-    except ImportError:  # TEMPORARY until codesign.data lands
-        pass
-    else:
-        parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands
-        pass
-    else:
-        parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")
+    from codesign.data import CorpusConfig
+    from codesign.hardware import ChipConfig
+
+    parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
+    parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")

@@ -19,7 +19,14 @@ from codesign.trace._metrics import (
     theoretical_energy_pj,
     trace_metrics,
 )
-from codesign.trace._recorder import MAX_SAMPLE_STEPS, TraceRecorder, record_trace, spike_levels_of
+from codesign.trace._recorder import (
+    EVALUATION_BATCH_SIZE,
+    MAX_SAMPLE_STEPS,
+    TraceRecorder,
+    evaluation_batch,
+    record_trace,
+    spike_levels_of,
+)
 from codesign.trace._schema import (
     TRACE_VERSION,
     LayerKind,
@@ -34,6 +41,7 @@ from codesign.trace._schema import (
 __all__ = [
     "ENERGY_AC_PJ",
     "ENERGY_MAC_PJ",
+    "EVALUATION_BATCH_SIZE",
     "MAX_SAMPLE_STEPS",
     "TRACE_VERSION",
     "LayerKind",
@@ -44,6 +52,7 @@ __all__ = [
     "WorkloadTrace",
     "activation_sparsity",
     "connection_sparsity",
+    "evaluation_batch",
     "footprint_bytes",
     "load_trace",
     "membrane_updates",

@@ -235,6 +235,27 @@ class TraceRecorder:
         return samples
 
 
+#: Utterances of the fixed evaluation batch a trace is recorded on.
+EVALUATION_BATCH_SIZE = 16
+
+
+def evaluation_batch(split: Any, size: int = EVALUATION_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation batch of a corpus split: its first ``size`` utterances, trimmed.
+
+    Args:
+        split: a ``codesign.data.CorpusSplit`` (``features``, ``feature_lengths``).
+        size: utterances to take (fewer if the split is smaller).
+
+    Returns:
+        ``(features [n, frames, F], lengths [n])`` with frames cut to the longest utterance.
+    """
+    n = min(size, int(split.features.shape[0]))
+    if n < 1:
+        raise ValueError("an evaluation batch needs a non-empty split")
+    lengths = split.feature_lengths[:n]
+    return split.features[:n, : int(lengths.max())], lengths
+
+
 def spike_levels_of(cfg: ModelConfig) -> int:
     """The largest spike level a config's neurons emit (D for IMLS, 1 for LIF, 0 non-spiking)."""
     if not cfg.is_spiking:
