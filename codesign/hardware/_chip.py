@@ -177,7 +177,7 @@ class ChipArray:
                     i = int(np.argmax(bad))
                     raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
                 raw = words == _CHOICES[key][0]
-            arr = np.asarray(raw, dtype=float).reshape(-1)
+            arr = _as_float(key, raw)
             if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
                 raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
             size = max(size or 0, arr.shape[0])
@@ -208,6 +208,18 @@ class ChipArray:
                 data[f] = v
         data["name"] = self.names[index] if self.names else "custom"
         return parse_spec(ChipConfig, data)
+
+
+def _as_float(key: str, raw: Any) -> np.ndarray:
+    """A column as float64 (None -> NaN, booleans -> 0/1); anything else non-numeric is refused."""
+    values = np.asarray(raw, dtype=object).reshape(-1) if np.asarray(raw).dtype.kind == "O" else np.asarray(raw)
+    try:
+        if values.dtype.kind == "O":
+            return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        return values.astype(float).reshape(-1)
+    except (TypeError, ValueError):
+        bad = next((v for v in values.reshape(-1) if not isinstance(v, int | float | bool | np.number) and v is not None), None)
+        raise ConfigError(None, key, "numbers", got=bad) from None
 
 
 def _validate_columns(cols: dict[str, np.ndarray]) -> None:

@@ -77,7 +77,7 @@ def synthetic_trace(
                 out_shape=(out_w,),
                 timesteps=timesteps,
                 weight_count=0 if matmul else widths[i] * out_w,
-                weight_nonzero=0 if matmul else int(round(widths[i] * out_w * weight_density)),
+                weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
                 weight_bits=8,
                 fan_out=float(out_w),
                 input_size=float(sample.size),
