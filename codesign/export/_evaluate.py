@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codesign.config import ConfigError, load_spec
+from codesign.config import ConfigError
 from codesign.export._bundle import (
     COST_REPORT_FILE,
     TRACE_FILE,
@@ -107,18 +107,19 @@ def recost_bundle(bundle: str | Path, chip: Any) -> Any:
 
     Args:
         bundle: an exported bundle directory (checked against its manifest).
-        chip: a ``codesign.hardware.ChipConfig``, or a chip YAML file / preset path.
+        chip: a ``codesign.hardware.ChipConfig``, a preset name (``edge_kws``) or a chip
+            YAML file (as ``codesign hw --chip`` takes them).
 
     Returns:
         The ``codesign.hardware.CostReport``.
     """
-    from codesign.hardware import ChipConfig, evaluate
+    from codesign.hardware import ChipConfig, evaluate, load_chip
     from codesign.trace import load_trace
 
     bundle = Path(bundle)
     load_bundle_config(bundle)
     if not isinstance(chip, ChipConfig):
-        chip = load_spec(ChipConfig, chip)
+        chip = load_chip(str(chip))
     return evaluate(load_trace(bundle / TRACE_FILE), chip)
 
 

@@ -18,11 +18,11 @@ from codesign.report import (
     TrialView,
     breakdown_infos,
     default_reference_point,
+    front_keys,
     front_numbers,
     hypervolume_info,
     importance_infos,
     load_study,
-    front_keys,
     parallel_coordinates_info,
     pareto_front_info,
     study_view,
@@ -230,3 +230,42 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
     assert hypervolume_info(view).reason == "no feasible design point yet"
     assert parallel_coordinates_info(view).reason is not None
     assert all(i.reason is not None for i in importance_infos(study, view))
+
+
+def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
+    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points."""
+    from codesign.search import RECORD_ATTR, HardwarePoint, TrialRecord
+
+    storage = f"sqlite:///{tmp_path / 'n.db'}"
+    study = optuna.create_study(study_name="nested", storage=storage, directions=["minimize", "minimize"])
+    study.set_metric_names(["wer", "energy_uj"])
+    chips = [  # (cores, energy_uj, feasible)
+        [(1, 4.0, True), (2, 3.0, True), (4, 2.5, False)],
+        [(1, 6.0, True), (8, 1.0, True)],
+    ]
+    for wer, sets in zip((0.1, 0.2), chips, strict=True):
+        trial = study.ask()
+        trial.suggest_int("snn.width", 16, 128)
+        front = [
+            HardwarePoint(params={"hw.cores": c}, objectives={"wer": wer, "energy_uj": e},
+                          constraints={"area_mm2": -1.0 if ok else 1.0}, metrics={"energy_uj": e})
+            for c, e, ok in sets
+        ]
+        best = min(e for _, e, ok in sets if ok)
+        rec = TrialRecord(params=trial.params, objectives={"wer": wer, "energy_uj": best},
+                          constraints={"area_mm2": -1.0}, metrics={"wer": wer}, strategy="nested", hw_front=front)
+        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+        study.tell(trial, [wer, best])
+    view = study_view(load_study("nested", storage))
+    assert [p.key for p in view.points] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert view.point((0, 1)).params["hw.cores"] == 2
+    # (0.1, 3.0) and (0.2, 1.0) are the front; (0.1, 2.5) is infeasible; the rest dominated.
+    assert front_keys(view) == ((0, 1), (1, 1))
+    info = pareto_front_info(view)
+    assert {p.kind: p.keys for p in info.points}["infeasible"] == ((0, 2),)
+    assert "trial 0 / chip 1" in next(p for p in info.points if p.kind == "front").hover[0]
+    b0, b1 = breakdown_infos(view, info.front)
+    assert b0.chip == 1 and b0.note is not None and "nested" in b0.note
+    assert (b1.number, b1.chip) == (1, 1)
+    hv = hypervolume_info(view, reference_point=(1.0, 10.0))
+    assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))
