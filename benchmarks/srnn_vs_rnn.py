@@ -5,7 +5,7 @@ than the GRU (counted as Ponghiran & Roy 2022 do, ``multiplications_per_inferenc
 parameters than the LSTM. Same budget and seed for all three.
 Writes benchmarks/results/srnn_vs_rnn.json.
 
-    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 20] [--bits 2] [--zero-threshold 1]
+    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 20] [--bits 2] [--zero-threshold 1] [--name srnn_vs_rnn]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--bits", type=int, default=2)
     parser.add_argument("--zero-threshold", type=int, default=1)
+    parser.add_argument("--name", default="srnn_vs_rnn", help="result file name (benchmarks/results/<name>.json)")
     args = parser.parse_args()
     common = {"family": "srnn", "width": 64, "depth": 2, "subsample": 4}
     figures = {}
@@ -47,9 +48,9 @@ def main() -> int:
         "target_multiplications_met": fewer >= 8.0,
         "target_parameters_met": snn["parameters"] < lstm["parameters"],
     }
-    path = write("srnn_vs_rnn", {"epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, **figures})
+    path = write(args.name, {"bits": args.bits, "zero_threshold": args.zero_threshold, "epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, **figures})
     print(
-        f"srnn_vs_rnn: test WER SNN {100 * snn['test_wer']:.1f}% / LSTM {100 * lstm['test_wer']:.1f}% / "
+        f"{args.name}: test WER SNN {100 * snn['test_wer']:.1f}% / LSTM {100 * lstm['test_wer']:.1f}% / "
         f"GRU {100 * gru['test_wer']:.1f}% ({gap:+.1f} pts to LSTM), {fewer:.1f}x fewer multiplications than "
         f"the GRU, params {snn['parameters']} vs LSTM {lstm['parameters']} -> {path}"
     )
