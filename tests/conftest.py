@@ -25,7 +25,9 @@ def ray_cluster() -> Iterator[str]:
 
     if ray.is_initialized():  # pragma: no cover - another fixture or test left one running
         ray.shutdown()
+    # address="local": always a new cluster, never one another process on this machine started.
     ctx = ray.init(
+        address="local",
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

@@ -11,6 +11,9 @@ Failure rules (a failure is never a score):
 - a trial running past ``execution.trial_timeout_s`` is cancelled (its worker killed) -> FAIL;
 - the worker process dies (Ray ``WorkerCrashedError`` and kin) -> the trial is run again
   ``execution.retries`` times, then FAIL; the study goes on;
+- the evaluation's cheap chip check finds the network cannot fit (or breaks an
+  activity-independent constraint such as area) -> PRUNED, with its constraint values, no
+  training and no objective values;
 - the driver is interrupted or killed -> trials left RUNNING are told FAIL ("interrupted") and
   their parameters enqueued, so the next ``run``/``resume`` asks them again; nothing told
   COMPLETE is ever touched.
@@ -32,7 +35,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from codesign import __version__
 from codesign.config import ConfigError, parse_spec
-from codesign.search._front import DesignPoint, normalised_hypervolume, pareto_front, record_points
+from codesign.search._front import (
+    DesignPoint,
+    normalised_hypervolume,
+    pareto_front,
+    record_points,
+    study_points,
+)
 from codesign.search._objectives import objective_values
 from codesign.search._progress import Progress
 from codesign.search._record import (
@@ -41,7 +50,6 @@ from codesign.search._record import (
     SPEC_ATTR,
     VERSION_ATTR,
     TrialRecord,
-    record_of,
 )
 from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
@@ -129,7 +137,12 @@ def run_study(
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
     artifact_dir = study_artifact_dir(spec.name, runs_dir)
     study = _open_or_create(spec, url, artifact_dir)
-    return _drive(study, spec, url, artifact_dir, evaluate or default_evaluate(), progress, log_to_driver)
+    if evaluate is None:
+        from codesign.search._evaluate import prepare_study
+
+        prepare_study(spec, progress=progress)
+        evaluate = default_evaluate()
+    return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver)
 
 
 def resume_study(
@@ -245,7 +258,7 @@ def _drive(
 
     _requeue_stale(study)
     trials = study.get_trials(deepcopy=False)
-    points = [p for t in trials if t.state == TrialState.COMPLETE for p in _points_of(t)]
+    points = study_points(trials)
     finished = _budget_count(trials)
     failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
     budget_trials = spec.budget.trials
@@ -263,7 +276,13 @@ def _drive(
     def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         nonlocal told, finished, failed
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
-        if values is None:
+        if values is None and record.pruned is not None and record.error is None:
+            for name in constraint_names:
+                if name in record.constraints:
+                    p.trial.set_constraint(name, record.constraints[name])
+            study.tell(p.trial, state=TrialState.PRUNED)
+            bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+        elif values is None:
             study.tell(p.trial, state=TrialState.FAIL)
             failed += 1
             bar.write(f"trial {p.trial.number} failed: {record.error}")
@@ -325,8 +344,10 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         ray.init(address=spec.execution.address, **common)
     else:
         cpus = max(1, math.ceil(spec.execution.workers * spec.execution.cpus_per_trial))
-        # A small object store: trials exchange only parameters and records; artifacts go to disk.
-        ray.init(num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
+        # address="local": a new cluster, never one another process on this machine started
+        # (a bare ray.init() would join the machine's latest cluster). A small object store:
+        # trials exchange only parameters and records; artifacts go to disk.
+        ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
     return True
 
 
@@ -364,7 +385,7 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[
     except ConfigError as err:
         return _failed(p, f"the evaluation returned an invalid record: {err}"), None
     record = record.model_copy(update={"attempts": p.attempts})
-    if record.error is not None:
+    if record.error is not None or record.pruned is not None:
         return record, None
     try:
         values = objective_values(record.objectives, list(spec.objectives))
@@ -435,17 +456,12 @@ def _mark_interrupted(
 
 
 def _budget_count(trials: list[FrozenTrial]) -> int:
-    """Trials that count against the budget: complete, or failed for a reason of their own."""
+    """Trials that count against the budget: complete, pruned, or failed for a reason of their own."""
     return sum(
         1 for t in trials
-        if t.state == TrialState.COMPLETE
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
     )
-
-
-def _points_of(trial: FrozenTrial) -> list[DesignPoint]:
-    record = record_of(trial.user_attrs)
-    return record_points(trial.number, record) if record is not None and record.error is None else []
 
 
 def study_counts(study: optuna.Study) -> dict[str, int]:
@@ -461,7 +477,7 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path, told: int,
              stopped_by: str) -> StudyOutcome:
-    points = [p for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE for p in _points_of(t)]
+    points = study_points(study.get_trials(deepcopy=False))
     return StudyOutcome(
         name=spec.name,
         storage_url=url,

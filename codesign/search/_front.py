@@ -43,7 +43,7 @@ class DesignPoint:
 
 def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
     """The design points a completed trial's record holds."""
-    if record.hw_front:
+    if record.strategy == "nested":
         snn_params = {k: v for k, v in record.params.items() if not k.startswith("hw.")}
         return [
             DesignPoint(
@@ -70,7 +70,7 @@ def study_points(trials: Iterable[optuna.trial.FrozenTrial]) -> list[DesignPoint
         if trial.state != TrialState.COMPLETE:
             continue
         record = record_of(trial.user_attrs)
-        if record is not None and record.error is None:
+        if record is not None and record.error is None and record.pruned is None:
             points.extend(record_points(trial.number, record))
     return points
 

@@ -55,6 +55,9 @@ class TrialRecord(Spec):
         trained: whether this trial ran training (False for an infeasible chip or a cache hit).
         cache_hit: training result came from the cache.
         error: the failure reason for a failed trial, else None.
+        pruned: why the trial stopped before training (the cheap chip check found the network
+            does not fit, or the chip breaks an activity-independent constraint such as area);
+            the driver tells it PRUNED, with the constraint values it measured. Else None.
         attempts: how many times the trial was started (a dead worker process is retried).
         strategy: ``joint`` (one network on one chip) or ``nested``.
         hw_front: ``nested`` only: the network's hardware Pareto set, one
@@ -78,6 +81,7 @@ class TrialRecord(Spec):
     trained: bool = False
     cache_hit: bool = False
     error: str | None = None
+    pruned: str | None = None
     attempts: int = 1
     strategy: str = "joint"
     hw_front: list[HardwarePoint] = Field(default_factory=list)

@@ -130,6 +130,9 @@ class FixedParam(_Param):
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam | FixedParam, Field(discriminator="type")]
+_PARAM_TYPES: dict[str, type[_Param]] = {
+    "float": FloatParam, "int": IntParam, "categorical": CategoricalParam, "fixed": FixedParam,
+}
 
 
 def _check_range(low: float, high: float, log: bool) -> None:
@@ -176,10 +179,16 @@ def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "")
             match), or a condition on a parameter that is not defined earlier.
     """
     if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
-        params = {
-            name: ({"type": "fixed", "value": d} if not isinstance(d, dict) else d)
-            for name, d in data["parameters"].items()
-        }
+        params = {}
+        for name, d in data["parameters"].items():
+            key = _join(key_prefix, f"parameters.{name}")
+            if not isinstance(d, dict):
+                d = {"type": "fixed", "value": d}
+            cls = _PARAM_TYPES.get(d.get("type"))  # type: ignore[arg-type]
+            if cls is None:
+                raise ConfigError(file, f"{key}.type", "one of " + ", ".join(repr(t) for t in _PARAM_TYPES),
+                                  got=d.get("type"))
+            params[name] = parse_spec(cls, d, file=file, key_prefix=key)
         data = {**data, "parameters": params}
     space = parse_spec(SearchSpace, data, file=file, key_prefix=key_prefix)
     _check_names_and_conditions(space, file, _join(key_prefix, "parameters"))
@@ -230,10 +239,8 @@ def known_fields() -> dict[str, dict[str, str]]:
 
 
 def _chip_fields() -> list[str]:
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands: hw.* names are not checked
-        return []
+    from codesign.hardware import ChipConfig
+
     return list(ChipConfig.model_fields)
 
 
@@ -248,7 +255,7 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
                 file, key, "a name 'snn.<field>' or 'hw.<field>'", hint="parameters are namespaced"
             )
         allowed = fields[namespace]
-        if allowed and field not in allowed:
+        if field not in allowed:
             close = difflib.get_close_matches(field, list(allowed), n=1, cutoff=0.6)
             owners = "ModelConfig/TrainConfig" if namespace == "snn" else "ChipConfig"
             raise ConfigError(

@@ -162,7 +162,7 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
         resolved = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
-                path = base / entry
+                path = _existing(base / entry, file, f"space[{i}]", "search-space file")
                 resolved.append((load_space(path), path))
             else:
                 resolved.append((parse_space(entry, file=file, key_prefix=f"space[{i}]"), file))
@@ -171,10 +171,17 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
     chip = data.get("chip")
     if isinstance(chip, str):
         data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(base / chip)
+        data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
     spec = parse_spec(StudySpec, data, file=file)
     _check_downstream(spec, file)
     return spec
+
+
+def _existing(path: Path, file: str | Path | None, key: str, what: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(file, key, f"an existing {what}",
+                          hint=f"{path} not found; paths in a study are relative to the study file")
+    return path
 
 
 def load_study(path: str | Path) -> StudySpec:
@@ -183,26 +190,16 @@ def load_study(path: str | Path) -> StudySpec:
 
 
 def load_chip_preset(path: Path) -> dict[str, Any]:
-    """A chip preset's ChipConfig fields, validated."""
-    data = load_yaml(path)
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands
-        return data
-    return parse_spec(ChipConfig, data, file=path).to_dict()
+    """A chip preset's ChipConfig fields, validated (``codesign.hardware.load_chip``)."""
+    from codesign.hardware import load_chip
+
+    return load_chip(path).to_dict()
 
 
 def _check_downstream(spec: StudySpec, file: str | Path | None) -> None:
     """Validate the corpus and chip sections against their owners' specs."""
-    try:
-        from codesign.data import CorpusConfig
-    except ImportError:  # TEMPORARY until codesign.data lands
-        pass
-    else:
-        parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
-    try:
-        from codesign.hardware import ChipConfig
-    except ImportError:  # TEMPORARY until codesign.hardware lands
-        pass
-    else:
-        parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")
+    from codesign.data import CorpusConfig
+    from codesign.hardware import ChipConfig
+
+    parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
+    parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")

@@ -67,7 +67,7 @@ def sleepy(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_d
 
 
 def misbehaving(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
-    """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once, 5 hangs."""
+    """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once, 7 hangs."""
     if number == 1:
         raise RuntimeError("boom in trial 1")
     if number == 2:
@@ -81,7 +81,7 @@ def misbehaving(params: dict[str, Any], spec: dict[str, Any], number: int, artif
         if not marker.exists():
             marker.write_text("x")
             os._exit(1)
-    if number == 5:
+    if number == 7:
         time.sleep(120)
     return quadratic(params, spec, number, artifact_dir)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _toy  # noqa: E402
+import _toy
 
 ROOT = Path(__file__).resolve().parents[2]
 
