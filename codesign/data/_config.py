@@ -74,10 +74,10 @@ class Difficulty(Spec):
         0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise"
     )
     snr_db: tuple[float, float] = Field(
-        (0.0, 20.0), description="speech-to-noise ratio of the additive noise"
+        (5.0, 25.0), description="speech-to-noise ratio of the additive noise"
     )
     babble_probability: float = Field(0.5, ge=0.0, le=1.0, description="chance an utterance gets babble")
-    babble_snr_db: tuple[float, float] = Field((5.0, 20.0), description="speech-to-babble ratio")
+    babble_snr_db: tuple[float, float] = Field((8.0, 20.0), description="speech-to-babble ratio")
     babble_talkers: tuple[int, int] = Field((1, 3), description="other speakers mixed into the babble")
     shift_s: float = Field(0.1, ge=0.0, le=1.0, description="largest random time shift of the speech")
 
