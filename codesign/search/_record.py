@@ -16,6 +16,26 @@ from codesign.config import Spec, parse_spec
 RECORD_ATTR = "codesign.record"
 SPEC_ATTR = "codesign.spec"
 VERSION_ATTR = "codesign.version"
+#: Study user attribute: the absolute directory that artifact paths in records are relative to.
+ARTIFACT_DIR_ATTR = "codesign.artifact_dir"
+
+
+class HardwarePoint(Spec):
+    """One chip of a network's hardware Pareto set (the ``nested`` strategy).
+
+    Attributes:
+        params: the ``hw.*`` parameters of this chip.
+        objectives, constraints, metrics: as in :class:`TrialRecord`, for this chip.
+    """
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    objectives: dict[str, float] = Field(default_factory=dict)
+    constraints: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0.0 for v in self.constraints.values())
 
 
 class TrialRecord(Spec):
@@ -35,6 +55,16 @@ class TrialRecord(Spec):
         trained: whether this trial ran training (False for an infeasible chip or a cache hit).
         cache_hit: training result came from the cache.
         error: the failure reason for a failed trial, else None.
+        pruned: why the trial stopped before training (the cheap chip check found the network
+            does not fit, or the chip breaks an activity-independent constraint such as area);
+            the driver tells it PRUNED, with the constraint values it measured. Else None.
+        attempts: how many times the trial was started (a dead worker process is retried).
+        strategy: ``joint`` (one network on one chip) or ``nested``.
+        hw_front: ``nested`` only: the network's hardware Pareto set, one
+            :class:`HardwarePoint` per chip. The trial's own objectives are then the best value
+            of each hardware objective over that set (with the network's own metrics), and its
+            constraints the least violated value of each; the study's front is the union of
+            the sets, not the trials' own values.
     """
 
     params: dict[str, Any] = Field(default_factory=dict)
@@ -51,6 +81,10 @@ class TrialRecord(Spec):
     trained: bool = False
     cache_hit: bool = False
     error: str | None = None
+    pruned: str | None = None
+    attempts: int = 1
+    strategy: str = "joint"
+    hw_front: list[HardwarePoint] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

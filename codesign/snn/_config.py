@@ -57,6 +57,9 @@ class ModelConfig(Spec):
         0.5, ge=0.0, le=1.0, description="how far the gamma range moves toward 1 from first to last layer"
     )
     causal: bool = False
+    rep_kernel: int = Field(
+        3, ge=1, le=9, description="frames seen by the re-parameterised depthwise temporal conv of Q/K/V"
+    )
     ffn_activation: Literal["spike", "fatrelu"] = "spike"
 
     # -- event-driven / sparsity ----------------------------------------------------------

@@ -1,11 +1,32 @@
 """Workload traces: per-layer activity of a trained network, handed to the chip model.
 
-Owns the ``WorkloadTrace`` schema and its files, the hooks that record it, and the
-NeuroBench-style metrics derived from it. Never computes chip energy.
+Owns the ``WorkloadTrace`` schema and its files, the recorder that fills it
+(:func:`record_trace`), and the NeuroBench-style metrics and theoretical energy derived from
+it. Never computes chip energy.
 """
 
 from __future__ import annotations
 
+from codesign.trace._metrics import (
+    ENERGY_AC_PJ,
+    ENERGY_MAC_PJ,
+    TraceMetrics,
+    activation_sparsity,
+    connection_sparsity,
+    footprint_bytes,
+    membrane_updates,
+    synaptic_operations,
+    theoretical_energy_pj,
+    trace_metrics,
+)
+from codesign.trace._recorder import (
+    EVALUATION_BATCH_SIZE,
+    MAX_SAMPLE_STEPS,
+    TraceRecorder,
+    evaluation_batch,
+    record_trace,
+    spike_levels_of,
+)
 from codesign.trace._schema import (
     TRACE_VERSION,
     LayerKind,
@@ -18,12 +39,28 @@ from codesign.trace._schema import (
 )
 
 __all__ = [
+    "ENERGY_AC_PJ",
+    "ENERGY_MAC_PJ",
+    "EVALUATION_BATCH_SIZE",
+    "MAX_SAMPLE_STEPS",
     "TRACE_VERSION",
     "LayerKind",
     "LayerTrace",
     "TraceMeta",
+    "TraceMetrics",
+    "TraceRecorder",
     "WorkloadTrace",
+    "activation_sparsity",
+    "connection_sparsity",
+    "evaluation_batch",
+    "footprint_bytes",
     "load_trace",
+    "membrane_updates",
+    "record_trace",
     "save_trace",
+    "spike_levels_of",
+    "synaptic_operations",
+    "theoretical_energy_pj",
+    "trace_metrics",
     "trace_to_json",
 ]

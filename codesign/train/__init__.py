@@ -13,12 +13,34 @@ from codesign.train._metrics import (
     edit_distance,
     word_error_rate,
 )
+from codesign.train._train import (
+    TrainingDiverged,
+    TrainResult,
+    evaluate,
+    load_trained_model,
+    lr_factor,
+    magnitude_masks,
+    prune_schedule,
+    save_train_result,
+    train,
+    weight_sparsity,
+)
 
 __all__ = [
     "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
     "accuracy",
     "char_error_rate",
     "ctc_greedy_decode",
     "edit_distance",
+    "evaluate",
+    "load_trained_model",
+    "lr_factor",
+    "magnitude_masks",
+    "prune_schedule",
+    "save_train_result",
+    "train",
+    "weight_sparsity",
     "word_error_rate",
 ]

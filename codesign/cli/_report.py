@@ -1,0 +1,63 @@
+"""``codesign report NAME --out report.html`` and ``codesign report table NAME --format csv``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from codesign.config import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "report",
+        help="write a study's interactive report page, or its trial table",
+        description=(
+            "codesign report NAME --storage URL --out report.html: one offline HTML page with the "
+            "Pareto front, hypervolume, parameters and the front members' costs.\n"
+            "codesign report table NAME --storage URL --format csv|parquet|json [--front-only] "
+            "[--out FILE]: one row per trial."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", help="study name (or 'table' followed by the study name)")
+    p.add_argument("table_name", nargs="?", metavar="STUDY", help=argparse.SUPPRESS)
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="runs directory (default: ./runs)")
+    p.add_argument("--out", help="output file (report: required; table: default stdout)")
+    p.add_argument("--artifacts", help="directory the trials' artifact paths are relative to")
+    p.add_argument("--format", default="csv", help="table format: csv, parquet or json")
+    p.add_argument("--front-only", action="store_true", help="table: only Pareto-front members")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import optuna
+
+    from codesign.report import load_study, trials_dataframe, write_report, write_table
+    from codesign.search import default_storage_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.name == "table" and args.table_name is not None:
+        study = load_study(args.table_name, args.storage or default_storage_url(args.table_name, args.runs_dir))
+        from codesign.report import study_view
+
+        frame = trials_dataframe(study_view(study, args.artifacts), front_only=args.front_only)
+        text = write_table(frame, args.format, args.out)
+        if text is not None:
+            sys.stdout.write(text)
+        else:
+            print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+        return 0
+    if args.table_name is not None:
+        raise ConfigError(None, "NAME", "one study name (or: table NAME)", got=f"{args.name} {args.table_name}")
+    if not args.out:
+        raise ConfigError(None, "--out", "the report file to write (e.g. --out report.html)")
+    study = load_study(args.name, args.storage or default_storage_url(args.name, args.runs_dir))
+    data = write_report(study, args.out, artifact_dir=args.artifacts)
+    print(
+        f"wrote {args.out}: {len(data.view.trials)} trials, {len(data.pareto.front)} on the front, "
+        f"{data.n_figures} plots",
+        file=sys.stderr,
+    )
+    return 0

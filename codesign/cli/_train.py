@@ -1,0 +1,124 @@
+"""``codesign train``: one short training run, its workload trace and energy summary, written to disk."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+
+def register(subparsers: Any) -> None:
+    from codesign.snn._config import Family
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train one model on a synthetic task, record its workload trace, print metrics and energy",
+        description="Train one model briefly, record its workload trace on a fixed test batch, and write "
+        "result.json, trace.npz and weights.safetensors to --out.",
+    )
+    parser.add_argument("--model", required=True, choices=get_args(Family), help="model family")
+    parser.add_argument("--task", required=True, choices=("commands", "digits"), help="synthetic task")
+    parser.add_argument("--variant", help="family variant (default: spiking)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a ModelConfig or TrainConfig field, e.g. --set levels=2 (repeatable)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=_positive_int, help="training budget in epochs (default: TrainConfig's)")
+    budget.add_argument("--seconds", type=_positive_float, help="training budget in wall-clock seconds")
+    parser.add_argument("--size", type=_positive_int, help="corpus utterances over all splits (default: CorpusConfig's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus and of training (default 0)")
+    parser.add_argument("--out", help="output directory (default: runs/train/<model>-<task>-seed<seed>)")
+    parser.add_argument("--cache-dir", help="corpus cache directory (default: the data package's)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(ModelConfig, TrainConfig, CorpusConfig) from the arguments; bad input raises ConfigError."""
+    from codesign.config import ConfigError, parse_set_args, parse_spec
+    from codesign.data import CorpusConfig
+    from codesign.snn import ModelConfig
+    from codesign.train import TrainConfig
+
+    overrides = parse_set_args(args.set)
+    model_fields, train_fields = set(ModelConfig.model_fields), set(TrainConfig.model_fields)
+    for key in overrides:
+        if key not in model_fields | train_fields or key in ("family", "variant"):
+            allowed = sorted((model_fields | train_fields) - {"family", "variant"})
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else "family and variant have their own options"
+            raise ConfigError(None, f"--set {key}", "a ModelConfig or TrainConfig field", hint=hint)
+    model_data = {k: v for k, v in overrides.items() if k in model_fields}
+    model_data["family"] = args.model
+    if args.variant is not None:
+        model_data["variant"] = args.variant
+    model = parse_spec(ModelConfig, model_data, key_prefix="")
+    train_data = {k: v for k, v in overrides.items() if k in train_fields}
+    if args.epochs is not None:
+        train_data.update(epochs=args.epochs, seconds=None)
+    elif args.seconds is not None:
+        train_data.update(epochs=None, seconds=args.seconds)
+    budget = parse_spec(TrainConfig, train_data, key_prefix="")
+    corpus_data: dict[str, Any] = {"task": args.task, "seed": args.seed}
+    if args.size is not None:
+        corpus_data["size"] = args.size
+    corpus = parse_spec(CorpusConfig, corpus_data, key_prefix="")
+    return model, budget, corpus
+
+
+def _run(args: argparse.Namespace) -> int:
+    model_cfg, budget, corpus_cfg = build_configs(args)
+    from codesign.data import load_corpus
+    from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
+    from codesign.train import TrainingDiverged, save_train_result, train
+
+    progress = not args.no_progress
+    corpus = load_corpus(corpus_cfg, cache_dir=args.cache_dir, progress=progress)
+    try:
+        result = train(model_cfg, corpus, budget, seed=args.seed, progress=progress)
+    except TrainingDiverged as err:
+        print(f"codesign: training diverged: {err}", file=sys.stderr)
+        return 1
+    features, lengths = evaluation_batch(corpus.test)
+    trace = record_trace(result.model, features, lengths, model_cfg)
+    energy = trace_metrics(trace)
+    out = Path(args.out or f"runs/train/{args.model}-{args.task}-seed{args.seed}")
+    paths = save_train_result(result, out)
+    paths["trace"] = save_trace(trace, out / "trace.npz")
+    summary = {**result.to_dict(), "trace_metrics": energy.to_dict(), "corpus_config": corpus_cfg.to_dict()}
+    tmp = out / "result.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(out / "result.json")
+
+    print(f"{model_cfg.family}/{model_cfg.variant} on {args.task} (seed {args.seed}, "
+          f"{result.metrics['epochs_completed']:.2f} epochs, {result.metrics['wall_time_s']:.1f} s)")
+    for key, value in result.metrics.items():
+        print(f"  {key:<22} {value:.4g}")
+    print(f"energy per inference (theoretical, 45 nm; trace of {trace.meta.batch_size} test utterances)")
+    for key, value in energy.to_dict().items():
+        print(f"  {key:<30} {value:.4g}")
+    for name, path in paths.items():
+        print(f"wrote {name}: {path}")
+    return 0

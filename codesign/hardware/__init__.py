@@ -1,0 +1,69 @@
+"""Neuromorphic chip model: the chip template, presets, mapping, the vectorised analytic cost
+model and the event-driven simulator that checks it.
+
+Owns ``ChipConfig`` (hw_models/*.yaml presets), the technology constants
+(hw_models/technology.yaml), ``evaluate``/``evaluate_batch`` -> ``CostReport``/``BatchCostReport``
+and ``simulate`` -> ``SimulationReport``. Never trains.
+"""
+
+from __future__ import annotations
+
+from codesign.hardware._chip import (
+    ARRAY_FIELDS,
+    ChipArray,
+    ChipConfig,
+    as_chip_array,
+    list_presets,
+    load_chip,
+)
+from codesign.hardware._model import (
+    LayerArrays,
+    Mapping,
+    evaluate,
+    evaluate_batch,
+    map_layers,
+)
+from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, CostReport
+from codesign.hardware._simulator import SimulationReport, simulate
+from codesign.hardware._sweep import grid_columns, sweep_table
+from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
+from codesign.hardware._technology import (
+    HW_MODELS_DIR,
+    TECHNOLOGY_FILE,
+    Technology,
+    add_energy_pj,
+    load_technology,
+    mult_energy_pj,
+    sram_read_64b_pj,
+)
+
+__all__ = [
+    "ARRAY_FIELDS",
+    "CATEGORIES",
+    "HW_MODELS_DIR",
+    "REASON_FLAGS",
+    "TECHNOLOGY_FILE",
+    "BatchCostReport",
+    "ChipArray",
+    "ChipConfig",
+    "CostReport",
+    "LayerArrays",
+    "Mapping",
+    "SimulationReport",
+    "Technology",
+    "add_energy_pj",
+    "as_chip_array",
+    "evaluate",
+    "evaluate_batch",
+    "grid_columns",
+    "list_presets",
+    "load_chip",
+    "load_technology",
+    "map_layers",
+    "mult_energy_pj",
+    "random_chip_columns",
+    "simulate",
+    "sram_read_64b_pj",
+    "sweep_table",
+    "synthetic_trace",
+]

@@ -1,0 +1,311 @@
+"""The chip template: ``ChipConfig`` (one chip), ``ChipArray`` (many chips as numpy columns), presets.
+
+A chip is a mesh of identical cores. Each core has synaptic processing elements (PEs, each
+one synaptic operation per cycle), neuron-update units, a weight SRAM and a state SRAM
+(``sram_ports_per_core`` word ports each), and a mesh router. Every parameter a search
+space may set is a field whose name carries its unit. Energies that a published chip gives
+per operation (Loihi) can be set directly (``*_energy_pj`` fields); left unset they follow
+from the technology table.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from annotated_types import Ge, Gt, Le
+from pydantic import Field, model_validator
+
+from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
+
+#: Process nodes the technology table has constants for.
+Node = Literal[45, 28, 22, 14, 7]
+
+
+class ChipConfig(Spec):
+    """One neuromorphic chip: a mesh of cores, its memories, network and process.
+
+    Attributes:
+        name, description: labels only (not used by the model).
+        cores: cores in the mesh; ``mesh_cols`` columns (default ``ceil(sqrt(cores))``).
+        pes_per_core: synaptic processing elements per core (synaptic operations per cycle).
+        neuron_units_per_core: neuron-update units per core (state updates per cycle).
+        weight_sram_kb_per_core, state_sram_kb_per_core: SRAM per core (KB).
+        sram_ports_per_core: word ports of each SRAM (words per cycle); ``sram_word_bits`` wide.
+        weight_bits, state_bits: stored weight and neuron-state precision.
+        graded_spike_bits: spike payload bits; 0 = binary spikes only (a level-k spike is then
+            k events); a layer's graded spikes travel as one event when the payload holds its levels.
+        zero_skipping: event-driven processing; off = every input element is processed.
+        sparse_weights: store only nonzero weights, each with its target's index
+            (``ceil(log2(fan_out))`` bits); zero weights are neither stored nor processed.
+        clock_mhz, voltage_v (None = the node's nominal voltage), node_nm.
+        noc_link_bits: mesh link width (bits per cycle); ``noc_header_bits`` per spike packet.
+        noc_hop_latency_cycles: router + link latency per hop.
+        hop_energy_ew_pj, hop_energy_ns_pj, spike_local_energy_pj: per-packet NoC energies
+            (None = router + wire energy from the technology table).
+        synaptic_op_energy_pj: energy of one synaptic operation including its weight read
+            (None = adder/multiplier + SRAM read from the technology table).
+        neuron_update_energy_pj, neuron_spike_energy_pj: energy of an update that does not /
+            does emit a spike, including state access (None = from the technology table).
+        offchip_energy_pj_per_bit (None = DRAM from the technology table), offchip_bandwidth_gb_per_s.
+        weight_overflow: ``spill`` streams the weights of layers that do not fit from off-chip
+            memory; ``infeasible`` reports the chip as infeasible instead.
+        mapping_policy: ``spread`` shares the cores memory leaves free among layers by their
+            work (more parallelism, more traffic); ``pack`` uses as few cores as memory allows.
+        static_power_mw_per_mm2: leakage (None = technology table).
+        latency_deadline_ms, area_budget_mm2: optional constraints, reported as reasons.
+    """
+
+    name: str = "custom"
+    description: str = ""
+    cores: int = Field(16, ge=1, le=1024)
+    mesh_cols: int | None = Field(None, ge=1)
+    pes_per_core: int = Field(8, ge=1)
+    neuron_units_per_core: int = Field(4, ge=1)
+    weight_sram_kb_per_core: float = Field(64.0, gt=0.0)
+    state_sram_kb_per_core: float = Field(16.0, gt=0.0)
+    sram_ports_per_core: int = Field(1, ge=1)
+    sram_word_bits: int = Field(64, ge=8, le=1024)
+    weight_bits: int = Field(8, ge=1, le=32)
+    state_bits: int = Field(16, ge=1, le=32)
+    graded_spike_bits: int = Field(0, ge=0, le=8)
+    zero_skipping: bool = True
+    sparse_weights: bool = False
+    clock_mhz: float = Field(200.0, gt=0.0)
+    voltage_v: float | None = Field(None, gt=0.0)
+    node_nm: Node = 45
+    noc_link_bits: int = Field(32, ge=1)
+    noc_header_bits: int = Field(16, ge=1)
+    noc_hop_latency_cycles: float = Field(2.0, ge=0.0)
+    hop_energy_ew_pj: float | None = Field(None, ge=0.0)
+    hop_energy_ns_pj: float | None = Field(None, ge=0.0)
+    spike_local_energy_pj: float | None = Field(None, ge=0.0)
+    synaptic_op_energy_pj: float | None = Field(None, ge=0.0)
+    neuron_update_energy_pj: float | None = Field(None, ge=0.0)
+    neuron_spike_energy_pj: float | None = Field(None, ge=0.0)
+    offchip_energy_pj_per_bit: float | None = Field(None, ge=0.0)
+    offchip_bandwidth_gb_per_s: float = Field(12.8, gt=0.0)
+    weight_overflow: Literal["spill", "infeasible"] = "infeasible"
+    mapping_policy: Literal["spread", "pack"] = "spread"
+    static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
+    latency_deadline_ms: float | None = Field(None, gt=0.0)
+    area_budget_mm2: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ChipConfig:
+        if self.mesh_cols is not None and self.mesh_cols > self.cores:
+            raise ValueError(f"mesh_cols <= cores ({self.mesh_cols} > {self.cores})")
+        return self
+
+
+#: Yes/no fields, stored as 1/0 in a ChipArray.
+_BOOLS = ("zero_skipping", "sparse_weights")
+#: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
+_CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack")}
+#: ChipConfig fields that are labels, not model inputs.
+_LABEL_FIELDS = ("name", "description")
+#: Numeric columns of a ChipArray (everything but labels; bools and the overflow mode as 0/1).
+ARRAY_FIELDS: tuple[str, ...] = tuple(f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS)
+
+
+def _column(field: str, value: Any) -> float:
+    if value is None:
+        return float("nan")
+    if field == "weight_overflow":
+        return 1.0 if value == "spill" else 0.0
+    if field == "mapping_policy":
+        return 1.0 if value == "spread" else 0.0
+    return float(value)
+
+
+@dataclass(frozen=True, eq=False)
+class ChipArray:
+    """Many chip configurations as one float64 column per ChipConfig field.
+
+    ``None`` fields are NaN, yes/no fields are 0/1, ``weight_overflow`` is 1 for spill,
+    ``mapping_policy`` 1 for spread.
+    Build with :meth:`from_configs`, :meth:`from_columns` (validated, vectorised) or
+    :func:`as_chip_array`.
+    """
+
+    columns: dict[str, np.ndarray]
+    names: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return int(next(iter(self.columns.values())).shape[0])
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, field: str) -> np.ndarray:
+        return self.columns[field]
+
+    @classmethod
+    def from_configs(cls, chips: list[ChipConfig] | tuple[ChipConfig, ...]) -> ChipArray:
+        """Stack already-validated configs."""
+        if not chips:
+            raise ConfigError(None, "chips", "at least one chip configuration")
+        cols = {f: np.array([_column(f, getattr(c, f)) for c in chips], dtype=float) for f in ARRAY_FIELDS}
+        return cls(columns=cols, names=tuple(c.name for c in chips))
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any], base: ChipConfig | None = None) -> ChipArray:
+        """Validate numpy columns (any subset of fields; the rest taken from ``base``).
+
+        Raises:
+            ConfigError: an unknown field (with a close match) or the first out-of-range value,
+                keyed ``field[index]``.
+        """
+        base = base if base is not None else ChipConfig()
+        size = None
+        arrays: dict[str, np.ndarray] = {}
+        for key, raw in columns.items():
+            if key in _LABEL_FIELDS:
+                continue
+            if key not in ARRAY_FIELDS:
+                close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
+                raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
+            if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
+                words = np.asarray(raw).astype(str)
+                bad = ~np.isin(words, list(_CHOICES[key]))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
+                raw = words == _CHOICES[key][0]
+            arr = _as_float(key, raw)
+            if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
+                raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
+            size = max(size or 0, arr.shape[0])
+            arrays[key] = arr
+        size = size or 1
+        cols = {}
+        for f in ARRAY_FIELDS:
+            arr = arrays[f] if f in arrays else np.array([_column(f, getattr(base, f))])
+            cols[f] = np.broadcast_to(arr, (size,)).astype(float)
+        _validate_columns(cols)
+        return cls(columns=cols, names=(base.name,) * size)
+
+    def config(self, index: int) -> ChipConfig:
+        """The ``index``-th chip as a validated ChipConfig."""
+        data: dict[str, Any] = {}
+        for f in ARRAY_FIELDS:
+            v = float(self.columns[f][index])
+            ann = ChipConfig.model_fields[f].annotation
+            if np.isnan(v):
+                data[f] = None
+            elif f in _CHOICES:
+                data[f] = _CHOICES[f][0] if v else _CHOICES[f][1]
+            elif f in _BOOLS:
+                data[f] = bool(v)
+            elif ann in (int, int | None) or f == "node_nm":
+                data[f] = int(v)
+            else:
+                data[f] = v
+        data["name"] = self.names[index] if self.names else "custom"
+        return parse_spec(ChipConfig, data)
+
+
+def _as_float(key: str, raw: Any) -> np.ndarray:
+    """A column as float64 (None -> NaN, booleans -> 0/1); anything else non-numeric is refused."""
+    values = np.asarray(raw, dtype=object).reshape(-1) if np.asarray(raw).dtype.kind == "O" else np.asarray(raw)
+    try:
+        if values.dtype.kind == "O":
+            return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        return values.astype(float).reshape(-1)
+    except (TypeError, ValueError):
+        bad = next((v for v in values.reshape(-1) if not isinstance(v, int | float | bool | np.number) and v is not None), None)
+        raise ConfigError(None, key, "numbers", got=bad) from None
+
+
+def _validate_columns(cols: dict[str, np.ndarray]) -> None:
+    for f in ARRAY_FIELDS:
+        arr = cols[f]
+        info = ChipConfig.model_fields[f]
+        optional = type(None) in getattr(info.annotation, "__args__", ())
+        nan = np.isnan(arr)
+        if nan.any() and not optional:
+            i = int(np.argmax(nan))
+            raise ConfigError(None, f"{f}[{i}]", "a number (this field cannot be left unset)")
+        ok = ~nan
+        for meta in info.metadata:
+            bad = None
+            if isinstance(meta, Ge):
+                bad, words = ok & (arr < meta.ge), f"greater than or equal to {meta.ge}"
+            elif isinstance(meta, Gt):
+                bad, words = ok & (arr <= meta.gt), f"greater than {meta.gt}"
+            elif isinstance(meta, Le):
+                bad, words = ok & (arr > meta.le), f"less than or equal to {meta.le}"
+            if bad is not None and bad.any():
+                i = int(np.argmax(bad))
+                raise ConfigError(None, f"{f}[{i}]", words, got=float(arr[i]))
+        integral = f in ("node_nm", *_BOOLS, *_CHOICES) or info.annotation in (int, int | None)
+        if integral and (ok & (arr != np.round(arr))).any():
+            i = int(np.argmax(ok & (arr != np.round(arr))))
+            raise ConfigError(None, f"{f}[{i}]", "a whole number", got=float(arr[i]))
+    for f in (*_BOOLS, *_CHOICES):
+        bad = ~np.isin(cols[f], (0.0, 1.0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(None, f"{f}[{i}]", "0 or 1 (false/true, or the option's name)", got=float(cols[f][i]))
+    nodes = (45, 28, 22, 14, 7)
+    bad = ~np.isin(cols["node_nm"], nodes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(None, f"node_nm[{i}]", f"a node with technology constants, one of {nodes}",
+                          got=float(cols["node_nm"][i]))
+    bad = ~np.isnan(cols["mesh_cols"]) & (cols["mesh_cols"] > cols["cores"])
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(None, f"mesh_cols[{i}]", "mesh_cols <= cores", got=float(cols["mesh_cols"][i]))
+
+
+def as_chip_array(chips: Any, base: ChipConfig | None = None) -> ChipArray:
+    """Accept a ChipArray, a ChipConfig, a list of ChipConfigs, a pandas DataFrame or a dict of arrays."""
+    if isinstance(chips, ChipArray):
+        return chips
+    if isinstance(chips, ChipConfig):
+        return ChipArray.from_configs([chips])
+    if isinstance(chips, list | tuple) and chips and all(isinstance(c, ChipConfig) for c in chips):
+        return ChipArray.from_configs(list(chips))
+    if hasattr(chips, "to_dict") and hasattr(chips, "columns"):  # pandas DataFrame
+        return ChipArray.from_columns({str(c): chips[c].to_numpy() for c in chips.columns}, base=base)
+    if isinstance(chips, dict):
+        return ChipArray.from_columns(chips, base=base)
+    raise ConfigError(None, "chips", "a ChipArray, ChipConfig(s), a DataFrame or a dict of arrays",
+                      got=type(chips).__name__)
+
+
+# -- presets ----------------------------------------------------------------------------------
+def list_presets(directory: str | Path | None = None) -> list[str]:
+    """Names of the chip presets in ``hw_models/`` (the technology table excluded)."""
+    folder = Path(directory) if directory is not None else HW_MODELS_DIR
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.resolve() != TECHNOLOGY_FILE.resolve())
+
+
+def load_chip(preset: str | Path, overrides: dict[str, Any] | None = None) -> ChipConfig:
+    """Load a chip preset by name (``loihi_like``) or path, apply ``--set`` overrides, validate.
+
+    Raises:
+        ConfigError: unknown preset (with a close match), unknown key (with a suggestion),
+            a node with no technology constants, zero cores, negative SRAM, ...
+    """
+    path = Path(preset)
+    if not path.is_file():
+        names = list_presets()
+        if str(preset) in names:
+            path = HW_MODELS_DIR / f"{preset}.yaml"
+        else:
+            close = difflib.get_close_matches(Path(str(preset)).stem, names, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else "known presets: " + ", ".join(names)
+            raise ConfigError(preset, "", "a chip preset name or an existing YAML file", hint=hint)
+    if path.resolve() == TECHNOLOGY_FILE.resolve():
+        raise ConfigError(path, "", "a chip preset", hint="technology.yaml holds constants, not a chip")
+    data = load_yaml(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return parse_spec(ChipConfig, data, file=path)

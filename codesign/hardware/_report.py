@@ -1,0 +1,253 @@
+"""CostReport (one chip) and BatchCostReport (many chips): what the chip model hands to search.
+
+Energy is per inference, in pJ, as a table layers x categories. Both reports are frozen and
+carry no logic beyond views and (de)serialisation; the arithmetic lives in ``_model.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Energy categories, the columns of every energy table.
+CATEGORIES: tuple[str, ...] = (
+    "synaptic_compute",
+    "weight_memory",
+    "state_memory",
+    "neuron_update",
+    "noc",
+    "offchip",
+    "static",
+)
+
+
+#: Bit flags of BatchCostReport.reason_flags.
+REASON_WEIGHTS = 1
+REASON_STATE = 2
+REASON_DEADLINE = 4
+REASON_AREA = 8
+REASON_FLAGS = {"weights": REASON_WEIGHTS, "state": REASON_STATE, "deadline": REASON_DEADLINE, "area": REASON_AREA}
+
+
+@dataclass(frozen=True, eq=False)
+class CostReport:
+    """Cost of one inference of one trace on one chip.
+
+    Attributes:
+        chip_name: the chip's label.
+        layer_names: rows of ``energy_pj``.
+        energy_pj: float array ``[layers, len(CATEGORIES)]``.
+        cycles: clock cycles per inference; ``cycles_by_layer`` splits them (timestep
+            barriers are listed as ``barrier_cycles``).
+        latency_ms, throughput_per_s (inferences per second, one at a time), area_mm2,
+        sram_used_kb (weights kept on chip + neuron state), weight_kb (all weights at the
+        chip's precision), offchip_bits (weight traffic per inference).
+        utilisation: ``pe`` and ``neuron_units`` (busy fraction of all units over the
+            latency) and ``cores`` (fraction of cores holding a layer).
+        feasible: no reason below applies; reasons: human-readable, empty when feasible.
+    """
+
+    chip_name: str
+    layer_names: tuple[str, ...]
+    energy_pj: np.ndarray
+    cycles: float
+    cycles_by_layer: np.ndarray
+    barrier_cycles: float
+    latency_ms: float
+    throughput_per_s: float
+    area_mm2: float
+    sram_used_kb: float
+    weight_kb: float
+    offchip_bits: float
+    utilisation: dict[str, float]
+    feasible: bool
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in ("energy_pj", "cycles_by_layer"):
+            arr = np.array(getattr(self, name), dtype=float)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def total_energy_pj(self) -> float:
+        return float(self.energy_pj.sum())
+
+    @property
+    def energy_uj(self) -> float:
+        return self.total_energy_pj * 1e-6
+
+    @property
+    def energy_by_category_pj(self) -> dict[str, float]:
+        return {c: float(v) for c, v in zip(CATEGORIES, self.energy_pj.sum(axis=0), strict=True)}
+
+    @property
+    def energy_by_layer_pj(self) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(self.layer_names, self.energy_pj.sum(axis=1), strict=True)}
+
+    def energy_table(self) -> pd.DataFrame:
+        """Layers x categories in pJ, with a ``total`` row and column."""
+        frame = pd.DataFrame(self.energy_pj, index=list(self.layer_names), columns=list(CATEGORIES))
+        frame["total"] = frame.sum(axis=1)
+        frame.loc["total"] = frame.sum(axis=0)
+        return frame
+
+    def metrics(self) -> dict[str, float]:
+        """Flat scalar metrics, the names search and report use."""
+        return {
+            "energy_uj": self.energy_uj,
+            "energy_pj": self.total_energy_pj,
+            "cycles": self.cycles,
+            "latency_ms": self.latency_ms,
+            "throughput_per_s": self.throughput_per_s,
+            "area_mm2": self.area_mm2,
+            "sram_used_kb": self.sram_used_kb,
+            "weight_kb": self.weight_kb,
+            "offchip_bits": self.offchip_bits,
+            **{f"utilisation_{k}": v for k, v in self.utilisation.items()},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict; :meth:`from_dict` is its inverse."""
+        return {
+            "chip_name": self.chip_name,
+            "layer_names": list(self.layer_names),
+            "categories": list(CATEGORIES),
+            "energy_pj": self.energy_pj.tolist(),
+            "cycles": self.cycles,
+            "cycles_by_layer": self.cycles_by_layer.tolist(),
+            "barrier_cycles": self.barrier_cycles,
+            "latency_ms": self.latency_ms,
+            "throughput_per_s": self.throughput_per_s,
+            "area_mm2": self.area_mm2,
+            "sram_used_kb": self.sram_used_kb,
+            "weight_kb": self.weight_kb,
+            "offchip_bits": self.offchip_bits,
+            "utilisation": dict(self.utilisation),
+            "feasible": self.feasible,
+            "reasons": list(self.reasons),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CostReport:
+        if tuple(data.get("categories", CATEGORIES)) != CATEGORIES:
+            raise ValueError(f"energy categories {CATEGORIES}, got {data.get('categories')}")
+        fields = {k: v for k, v in data.items() if k != "categories"}
+        fields["layer_names"] = tuple(fields["layer_names"])
+        fields["reasons"] = tuple(fields["reasons"])
+        fields["energy_pj"] = np.asarray(fields["energy_pj"], dtype=float).reshape(len(fields["layer_names"]), len(CATEGORIES))
+        return cls(**fields)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchCostReport:
+    """The same figures for ``n`` chips at once, one numpy array per metric.
+
+    ``energy_pj`` is ``[n, categories]``; ``energy_by_layer_pj`` is ``[n, layers, categories]``
+    when requested (``by_layer=True``), else None. ``reason_flags`` holds bit flags
+    (:data:`REASON_FLAGS`) and :meth:`reasons` spells them out.
+    """
+
+    layer_names: tuple[str, ...]
+    chip_names: tuple[str, ...]
+    energy_pj: np.ndarray
+    energy_by_layer_pj: np.ndarray | None
+    cycles: np.ndarray
+    cycles_by_layer: np.ndarray
+    barrier_cycles: np.ndarray
+    latency_ms: np.ndarray
+    throughput_per_s: np.ndarray
+    area_mm2: np.ndarray
+    sram_used_kb: np.ndarray
+    weight_kb: np.ndarray
+    offchip_bits: np.ndarray
+    utilisation_pe: np.ndarray
+    utilisation_neuron_units: np.ndarray
+    utilisation_cores: np.ndarray
+    feasible: np.ndarray
+    reason_flags: np.ndarray
+    weight_capacity_kb: np.ndarray
+    state_kb: np.ndarray
+    state_capacity_kb: np.ndarray
+    latency_deadline_ms: np.ndarray
+    area_budget_mm2: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.cycles.shape[0])
+
+    @property
+    def total_energy_pj(self) -> np.ndarray:
+        return self.energy_pj.sum(axis=1)
+
+    @property
+    def energy_uj(self) -> np.ndarray:
+        return self.total_energy_pj * 1e-6
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per chip: scalar metrics, energy per category and feasibility."""
+        frame = pd.DataFrame({
+            "energy_uj": self.energy_uj,
+            "cycles": self.cycles,
+            "latency_ms": self.latency_ms,
+            "throughput_per_s": self.throughput_per_s,
+            "area_mm2": self.area_mm2,
+            "sram_used_kb": self.sram_used_kb,
+            "offchip_bits": self.offchip_bits,
+            "utilisation_pe": self.utilisation_pe,
+            "feasible": self.feasible,
+        })
+        for j, cat in enumerate(CATEGORIES):
+            frame[f"{cat}_pj"] = self.energy_pj[:, j]
+        return frame
+
+    def report(self, index: int) -> CostReport:
+        """The ``index``-th chip as a CostReport (needs ``by_layer=True``)."""
+        if self.energy_by_layer_pj is None:
+            raise ValueError("per-layer energy was not kept; evaluate_batch(..., by_layer=True)")
+        return CostReport(
+            chip_name=self.chip_names[index] if self.chip_names else "custom",
+            layer_names=self.layer_names,
+            energy_pj=self.energy_by_layer_pj[index],
+            cycles=float(self.cycles[index]),
+            cycles_by_layer=self.cycles_by_layer[index],
+            barrier_cycles=float(self.barrier_cycles[index]),
+            latency_ms=float(self.latency_ms[index]),
+            throughput_per_s=float(self.throughput_per_s[index]),
+            area_mm2=float(self.area_mm2[index]),
+            sram_used_kb=float(self.sram_used_kb[index]),
+            weight_kb=float(self.weight_kb[index]),
+            offchip_bits=float(self.offchip_bits[index]),
+            utilisation={
+                "pe": float(self.utilisation_pe[index]),
+                "neuron_units": float(self.utilisation_neuron_units[index]),
+                "cores": float(self.utilisation_cores[index]),
+            },
+            feasible=bool(self.feasible[index]),
+            reasons=self.reasons(index),
+        )
+
+    def reasons(self, index: int) -> tuple[str, ...]:
+        """Why chip ``index`` is infeasible, in words (empty when feasible)."""
+        flags = int(self.reason_flags[index])
+        out = []
+        if flags & REASON_WEIGHTS:
+            out.append(
+                f"does not fit: weights need {self.weight_kb[index]:.1f} KB, the chip holds "
+                f"{self.weight_capacity_kb[index]:.1f} KB (weight_overflow: infeasible)"
+            )
+        if flags & REASON_STATE:
+            out.append(
+                f"does not fit: neuron state needs {self.state_kb[index]:.1f} KB beside the weights, "
+                f"the chip holds {self.state_capacity_kb[index]:.1f} KB"
+            )
+        if flags & REASON_DEADLINE:
+            out.append(
+                f"misses deadline: latency {self.latency_ms[index]:.4g} ms > "
+                f"{self.latency_deadline_ms[index]:.4g} ms"
+            )
+        if flags & REASON_AREA:
+            out.append(f"over area: {self.area_mm2[index]:.4g} mm^2 > {self.area_budget_mm2[index]:.4g} mm^2")
+        return tuple(out)

@@ -1,0 +1,128 @@
+"""Random but self-consistent workload traces with real spike samples, for tests and benchmarks.
+
+The per-layer counts of a synthetic trace are computed from its own spike samples, so the
+analytic model (which reads the counts) and the simulator (which replays the samples) see
+the same workload.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.trace import LayerTrace, TraceMeta, WorkloadTrace
+
+
+def synthetic_trace(
+    n_layers: int = 4,
+    *,
+    seed: int = 0,
+    timesteps: int = 20,
+    widths: list[int] | None = None,
+    levels: int | list[int] = 1,
+    rates: float | list[float] = 0.1,
+    first_layer_real: bool = True,
+    matmul_layers: tuple[int, ...] = (),
+    unsampled_layers: tuple[int, ...] = (),
+    burstiness: float = 0.0,
+    weight_density: float = 1.0,
+) -> WorkloadTrace:
+    """A chain of ``n_layers`` dense layers (optionally some spike_matmul) with spike samples.
+
+    Args:
+        n_layers: layers in the chain; layer ``l`` maps ``widths[l]`` inputs to ``widths[l+1]``.
+        seed: the generator seed; equal arguments give equal traces.
+        timesteps: steps per inference, for every layer.
+        widths: ``n_layers + 1`` widths (random 32..256 if None).
+        levels: largest spike level per layer (1 = binary), or one for all.
+        rates: probability an input is nonzero at a step, per layer or one for all.
+        first_layer_real: the first layer takes real values (uint8 samples, costed as MACs).
+        matmul_layers: indices costed as ``spike_matmul`` (no stored weights).
+        unsampled_layers: indices whose spike samples are left out (the simulator scales).
+        burstiness: 0 = the same firing probability at every step; larger = the probability
+            varies from step to step (times a gamma variate of shape ``1 / burstiness``),
+            as speech onsets make it; the analytic model only sees the average.
+        weight_density: fraction of nonzero weights (pruning), recorded as ``weight_nonzero``.
+    """
+    rng = np.random.default_rng(seed)
+    if widths is None:
+        widths = [int(w) for w in rng.integers(32, 257, n_layers + 1)]
+    if len(widths) != n_layers + 1:
+        raise ValueError(f"widths needs {n_layers + 1} entries, got {len(widths)}")
+    level_list = [levels] * n_layers if isinstance(levels, int) else list(levels)
+    rate_list = [rates] * n_layers if isinstance(rates, float | int) else list(rates)
+    samples: dict[str, np.ndarray] = {}
+    raw: list[np.ndarray] = []
+    for i in range(n_layers):
+        real = first_layer_real and i == 0
+        top = 255 if real else level_list[i]
+        step_rate = np.full((timesteps, 1), float(rate_list[i]))
+        if burstiness > 0:
+            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (timesteps, 1))
+        active = rng.random((timesteps, widths[i])) < np.minimum(step_rate, 1.0)
+        values = rng.integers(1, top + 1, (timesteps, widths[i]))
+        raw.append((active * values).astype(np.uint8))
+    layers = []
+    for i in range(n_layers):
+        sample = raw[i]
+        real = first_layer_real and i == 0
+        out_w = widths[i + 1]
+        nxt = raw[i + 1] if i + 1 < n_layers else (rng.random((timesteps, out_w)) < 0.1).astype(np.uint8)
+        matmul = i in matmul_layers
+        events = float(np.count_nonzero(sample))
+        layers.append(
+            LayerTrace(
+                name=f"layer{i}",
+                kind="spike_matmul" if matmul else "synaptic_dense",
+                in_shape=(widths[i],),
+                out_shape=(out_w,),
+                timesteps=timesteps,
+                weight_count=0 if matmul else widths[i] * out_w,
+                weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
+                weight_bits=8,
+                fan_out=float(out_w),
+                input_size=float(sample.size),
+                input_events=events,
+                input_level_sum=0.0 if real else float(sample.sum(dtype=np.int64)),
+                input_is_spike=not real,
+                levels=0 if real else level_list[i],
+                output_spikes=float(np.count_nonzero(nxt)),
+                output_level_sum=float(nxt.sum(dtype=np.int64)),
+                neuron_updates=float(timesteps * out_w),
+                dense_macs=float(sample.size * out_w),
+                aux_ops=0.0,
+                state_size=out_w,
+            )
+        )
+        if i not in unsampled_layers:
+            samples[f"layer{i}"] = sample
+    meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
+                     frames=float(timesteps), layers=tuple(layers))
+    return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def random_chip_columns(n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` random chip configurations as ChipArray columns, spanning the template's ranges.
+
+    Covers small and large meshes, SRAM small enough to split and spill layers, binary and
+    graded spikes, zero skipping on and off, every node; use with ``ChipArray.from_columns``.
+    """
+    rng = np.random.default_rng(seed)
+    cores = rng.choice([1, 2, 4, 8, 16, 32, 64, 128], n)
+    return {
+        "cores": cores.astype(float),
+        "pes_per_core": rng.choice([1, 2, 4, 8, 16, 32], n).astype(float),
+        "neuron_units_per_core": rng.choice([1, 2, 4, 8, 16], n).astype(float),
+        "weight_sram_kb_per_core": rng.choice([2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0], n),
+        "state_sram_kb_per_core": rng.choice([0.5, 1.0, 2.0, 4.0, 16.0], n),
+        "sram_ports_per_core": rng.choice([1, 2], n).astype(float),
+        "weight_bits": rng.choice([2, 4, 8, 16], n).astype(float),
+        "state_bits": rng.choice([8, 12, 16, 24], n).astype(float),
+        "graded_spike_bits": rng.choice([0, 1, 2, 3, 4], n).astype(float),
+        "zero_skipping": (rng.random(n) < 0.8).astype(float),
+        "sparse_weights": (rng.random(n) < 0.3).astype(float),
+        "clock_mhz": rng.choice([20.0, 50.0, 100.0, 200.0, 400.0], n),
+        "node_nm": rng.choice([45, 28, 22, 14, 7], n).astype(float),
+        "noc_link_bits": rng.choice([8, 16, 32, 64], n).astype(float),
+        "noc_hop_latency_cycles": rng.choice([1.0, 2.0, 3.0], n),
+        "weight_overflow": (rng.random(n) < 0.5).astype(float),
+    }

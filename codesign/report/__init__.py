@@ -1,0 +1,78 @@
+"""Reports from a study's storage: Pareto fronts, hypervolume, parameter views, cost breakdowns
+(Plotly pages) and trial tables.
+
+Owns reading stored trials and drawing them; never evaluates or re-runs a trial. Every figure
+is computed as plain data first (``*_info`` functions returning frozen dataclasses, tested
+without a browser) and drawn second (``codesign.report._render``).
+"""
+
+from __future__ import annotations
+
+from codesign.report._breakdown import (
+    COST_REPORT_ARTIFACT,
+    BreakdownInfo,
+    breakdown_info,
+    breakdown_infos,
+    read_cost_report,
+)
+from codesign.report._importance import MIN_TRIALS_FOR_IMPORTANCE, ImportanceInfo, importance_infos
+from codesign.report._page import ReportData, render_report, report_data, write_report
+from codesign.report._parallel import Axis, ParallelCoordinatesInfo, parallel_coordinates_info
+from codesign.report._pareto import (
+    REFERENCE_MARGIN,
+    HypervolumeInfo,
+    ParetoFrontInfo,
+    ParetoPoints,
+    default_reference_point,
+    front_keys,
+    front_numbers,
+    hypervolume_info,
+    pareto_front_info,
+    to_loss,
+)
+from codesign.report._study import (
+    REFERENCE_ATTR,
+    PointView,
+    StudyView,
+    TrialView,
+    load_study,
+    study_view,
+)
+from codesign.report._table import TABLE_FORMATS, trials_dataframe, write_table
+
+__all__ = [
+    "COST_REPORT_ARTIFACT",
+    "MIN_TRIALS_FOR_IMPORTANCE",
+    "REFERENCE_ATTR",
+    "REFERENCE_MARGIN",
+    "TABLE_FORMATS",
+    "Axis",
+    "BreakdownInfo",
+    "HypervolumeInfo",
+    "ImportanceInfo",
+    "ParallelCoordinatesInfo",
+    "ParetoFrontInfo",
+    "ParetoPoints",
+    "PointView",
+    "ReportData",
+    "StudyView",
+    "TrialView",
+    "breakdown_info",
+    "breakdown_infos",
+    "default_reference_point",
+    "front_keys",
+    "front_numbers",
+    "hypervolume_info",
+    "importance_infos",
+    "load_study",
+    "parallel_coordinates_info",
+    "pareto_front_info",
+    "read_cost_report",
+    "render_report",
+    "report_data",
+    "study_view",
+    "to_loss",
+    "trials_dataframe",
+    "write_report",
+    "write_table",
+]

@@ -1,0 +1,168 @@
+"""The report page: all figure data computed first (:func:`report_data`), then drawn into one
+self-contained HTML file with plotly.js embedded, so it opens offline."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from codesign import __version__
+from codesign.report._breakdown import BreakdownInfo, breakdown_infos
+from codesign.report._importance import ImportanceInfo, importance_infos
+from codesign.report._io import write_text_atomic
+from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_info
+from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info
+from codesign.report._render import (
+    breakdown_figure,
+    hypervolume_figure,
+    importance_figure,
+    parallel_figure,
+    pareto_figures,
+)
+from codesign.report._study import StudyView, study_view
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Every figure's data for one study; :func:`render_report` draws it."""
+
+    view: StudyView
+    pareto: ParetoFrontInfo
+    hypervolume: HypervolumeInfo
+    parallel: ParallelCoordinatesInfo
+    importances: tuple[ImportanceInfo, ...]
+    breakdowns: tuple[BreakdownInfo, ...]
+
+    @property
+    def n_figures(self) -> int:
+        """How many Plotly plots the page holds."""
+        return len(self.pareto.pairs) + (self.pareto.triple is not None) + 3 + len(self.breakdowns)
+
+
+def report_data(
+    study: optuna.Study,
+    artifact_dir: str | Path | None = None,
+    reference_point: tuple[float, ...] | None = None,
+) -> ReportData:
+    """Compute every figure's data for ``study`` (no plotting)."""
+    view = study_view(study, artifact_dir)
+    pareto = pareto_front_info(view)
+    return ReportData(
+        view=view,
+        pareto=pareto,
+        hypervolume=hypervolume_info(view, reference_point),
+        parallel=parallel_coordinates_info(view),
+        importances=importance_infos(study, view),
+        breakdowns=breakdown_infos(view, pareto.front),
+    )
+
+
+def write_report(
+    study: optuna.Study,
+    out: str | Path,
+    artifact_dir: str | Path | None = None,
+    reference_point: tuple[float, ...] | None = None,
+) -> ReportData:
+    """Write the study's report page to ``out`` (atomically) and return the data drawn."""
+    data = report_data(study, artifact_dir, reference_point)
+    text = render_report(data)
+    write_text_atomic(out, text)
+    return data
+
+
+def render_report(data: ReportData) -> str:
+    """The HTML page for ``data``: summary, Pareto plots, hypervolume, parameters, breakdowns."""
+    view = data.view
+    parts: list[str] = []
+    counter = iter(range(10_000))
+
+    def figure(fig: go.Figure) -> str:
+        height = fig.layout.height or 450
+        return fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"fig-{next(counter)}",
+            default_height=f"{height}px",
+            config={"displaylogo": False, "responsive": True},
+        )
+
+    parts.append(_summary(data))
+    parts.append("<h2>Pareto front</h2>")
+    parts.append(
+        "<p>Feasible design points that no other feasible point beats on every objective are the "
+        "front; infeasible points violate a constraint; hover a point for its parameters and "
+        "metrics.</p>"
+    )
+    parts += [figure(f) for f in pareto_figures(data.pareto)]
+    parts.append("<h2>Hypervolume over trials</h2>")
+    parts.append(figure(hypervolume_figure(data.hypervolume, view.objective_names)))
+    parts.append("<h2>Parameters</h2>")
+    parts.append(figure(parallel_figure(data.parallel)))
+    parts.append(figure(importance_figure(data.importances)))
+    parts.append("<h2>Front members: energy, cycles and area</h2>")
+    if not data.breakdowns:
+        parts.append("<p>No feasible trial has finished, so the front is empty.</p>")
+    for info in data.breakdowns:
+        point = view.point((info.number, info.chip))
+        objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
+        parts.append(figure(breakdown_figure(info, point.label, objectives)))
+        if info.source is not None:
+            parts.append(f"<p class='src'>from {html.escape(str(info.source))}</p>")
+    title = f"codesign study {html.escape(view.name)}"
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        "th{background:#f3f3f3}.src{color:#777;font-size:small}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
+    )
+
+
+def _summary(data: ReportData) -> str:
+    view = data.view
+    states = Counter(t.state for t in view.trials)
+    infeasible = sum(1 for p in view.points if not p.feasible)
+    refs = view.references
+    objectives = ", ".join(
+        f"{html.escape(n)} ({'min' if d == 'minimize' else 'max'})"
+        for n, d in zip(view.objective_names, view.directions, strict=True)
+    )
+    lines = [
+        f"<p><b>{len(view.trials)}</b> trials: "
+        + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+        + f"; {len(view.points)} design points, {infeasible} infeasible, {len(data.pareto.front)} on the front.",
+        f"Objectives: {objectives}.",
+    ]
+    if refs:
+        lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
+    lines.append("</p>")
+    if data.pareto.front:
+        head = "".join(f"<th>{html.escape(n)}</th>" for n in view.objective_names)
+        rows = []
+        for info in data.breakdowns:
+            point = view.point((info.number, info.chip))
+            cells = "".join(f"<td>{v:.4g}</td>" for v in point.values)
+            extra = "".join(
+                f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
+                for x in (info.cycles, info.latency_ms, info.area_mm2)
+            )
+            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}{extra}</tr>")
+        lines.append(
+            "<table><tr><th>trial</th>" + head + "<th>cycles</th><th>latency_ms</th><th>area_mm2</th></tr>"
+            + "".join(rows) + "</table>"
+        )
+    failed = [t for t in view.trials if t.state == "FAIL"]
+    if failed:
+        items = "".join(
+            f"<li>trial {t.number}: {html.escape(t.error or 'no reason recorded')}</li>" for t in failed[:20]
+        )
+        lines.append(f"<details><summary>{len(failed)} failed trials</summary><ul>{items}</ul></details>")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""Pareto-front and hypervolume data, computed without any plotting library.
+
+Owns dominance (over feasible, finished candidates only), the front members, the points each
+scatter draws (feasible front / dominated / infeasible / reference), and the hypervolume of
+the feasible front as trials arrive, with its reference point.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from codesign.report._study import PointView, StudyView
+from codesign.search import hypervolume, pareto_mask
+
+PointKind = Literal["front", "dominated", "infeasible", "reference"]
+POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
+Key = tuple[int, "int | None"]
+
+#: How far beyond the worst feasible value the default hypervolume reference point lies, as a
+#: fraction of that objective's observed range (the nadir-plus-margin convention that
+#: codesign.search.normalised_hypervolume also uses).
+REFERENCE_MARGIN = 0.1
+
+
+def to_loss(values: np.ndarray, directions: tuple[str, ...]) -> np.ndarray:
+    """Objective values turned into losses (maximised objectives negated), shape [n, m]."""
+    signs = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
+    return np.asarray(values, dtype=np.float64) * signs
+
+
+def front_keys(view: StudyView) -> tuple[Key, ...]:
+    """(trial, chip) keys of the Pareto front: feasible design points that none dominates.
+
+    The same rule as ``codesign study front`` (:func:`codesign.search.pareto_mask`): equal
+    points are kept once, the earliest.
+    """
+    cands = [p for p in view.points if p.feasible]
+    if not cands:
+        return ()
+    losses = to_loss(np.array([p.values for p in cands]), view.directions)
+    mask = pareto_mask(losses)
+    return tuple(p.key for p, keep in zip(cands, mask, strict=True) if keep)
+
+
+def front_numbers(view: StudyView) -> tuple[int, ...]:
+    """Trial numbers holding at least one front point, in trial order."""
+    return tuple(sorted({k[0] for k in front_keys(view)}))
+
+
+def point_kind(point: PointView, front: frozenset[Key] | set[Key]) -> PointKind:
+    if point.reference is not None:
+        return "reference"
+    if not point.feasible:
+        return "infeasible"
+    return "front" if point.key in front else "dominated"
+
+
+@dataclass(frozen=True)
+class ParetoPoints:
+    """The points of one kind in a Pareto plot.
+
+    Attributes:
+        kind: front | dominated | infeasible | reference.
+        keys: (trial, chip) of each point (chip None for a joint trial).
+        values: [n, m] objective values in the study's objective order.
+        hover: one text per point (params and metrics, HTML line breaks).
+    """
+
+    kind: PointKind
+    keys: tuple[Key, ...]
+    values: np.ndarray
+    hover: tuple[str, ...]
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(k[0] for k in self.keys)
+
+
+@dataclass(frozen=True)
+class ParetoFrontInfo:
+    """Everything a Pareto scatter needs.
+
+    Attributes:
+        objective_names, directions: the study's objectives.
+        pairs: pairs (i, j) of objective indices drawn as 2-D scatters.
+        triple: the (i, j, k) drawn in 3-D when there are three objectives or more.
+        points: one :class:`ParetoPoints` per kind that has any point.
+        front: keys of the front points, best first by the first objective.
+    """
+
+    objective_names: tuple[str, ...]
+    directions: tuple[str, ...]
+    pairs: tuple[tuple[int, int], ...]
+    triple: tuple[int, int, int] | None
+    points: tuple[ParetoPoints, ...]
+    front: tuple[Key, ...]
+
+
+def pareto_front_info(view: StudyView, max_hover_items: int = 12) -> ParetoFrontInfo:
+    """Pareto-plot data for ``view``: which design point is drawn where and as what."""
+    m = len(view.objective_names)
+    front = front_keys(view)
+    front_set = frozenset(front)
+    drawn = [*view.points, *view.references]
+    points = []
+    for kind in POINT_KINDS:
+        members = [p for p in drawn if point_kind(p, front_set) == kind]
+        if not members:
+            continue
+        points.append(
+            ParetoPoints(
+                kind=kind,
+                keys=tuple(p.key for p in members),
+                values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
+                hover=tuple(hover_text(view, p, max_hover_items) for p in members),
+            )
+        )
+    sign = 1.0 if view.directions and view.directions[0] == "minimize" else -1.0
+    ordered = tuple(sorted(front, key=lambda k: (sign * view.point(k).values[0], k[0]))) if m else front
+    return ParetoFrontInfo(
+        objective_names=view.objective_names,
+        directions=view.directions,
+        pairs=tuple(itertools.combinations(range(m), 2)),
+        triple=(0, 1, 2) if m >= 3 else None,
+        points=tuple(points),
+        front=ordered,
+    )
+
+
+def hover_text(view: StudyView, point: PointView, max_items: int = 12) -> str:
+    """Hover text: the point's label, objectives, parameters and metrics (each capped)."""
+    lines = [f"<b>{point.label}</b>"]
+    lines += [f"{n} = {_fmt(v)}" for n, v in zip(view.objective_names, point.values, strict=True)]
+    if not point.feasible:
+        violated = [f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0]
+        lines.append("violates: " + ", ".join(violated))
+    params = list(point.params.items())
+    if params:
+        lines.append("<i>params</i>")
+        lines += [f"{k} = {_fmt(v)}" for k, v in params[:max_items]]
+        if len(params) > max_items:
+            lines.append(f"... {len(params) - max_items} more")
+    metrics = [(k, v) for k, v in point.metrics.items() if k not in view.objective_names]
+    if metrics:
+        lines.append("<i>metrics</i>")
+        lines += [f"{k} = {_fmt(v)}" for k, v in metrics[:max_items]]
+        if len(metrics) > max_items:
+            lines.append(f"... {len(metrics) - max_items} more")
+    return "<br>".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class HypervolumeInfo:
+    """Hypervolume of the feasible front after each finished trial.
+
+    Attributes:
+        trial_numbers: trial numbers in order.
+        values: hypervolume after that trial, in the product of the objectives' units.
+        reference_point: the reference point in objective units (study direction kept).
+        reference_source: where the reference point came from, in words.
+        reason: why there is no curve (fewer than two objectives, no feasible point), else None.
+    """
+
+    trial_numbers: tuple[int, ...]
+    values: tuple[float, ...]
+    reference_point: tuple[float, ...]
+    reference_source: str
+    reason: str | None
+
+
+def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
+    """Worst feasible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range.
+
+    Returns None when no feasible design point exists.
+    """
+    vals = [p.values for p in view.points if p.feasible]
+    if not vals:
+        return None
+    losses = to_loss(np.array(vals), view.directions)
+    worst, best = losses.max(axis=0), losses.min(axis=0)
+    span = worst - best
+    # A zero range (one point, or one objective constant) still needs a margin to give the
+    # front a positive volume: take the margin of the value's magnitude, or 1 if it is 0.
+    span = np.where(span > 0, span, np.where(np.abs(worst) > 0, np.abs(worst), 1.0))
+    ref_loss = worst + REFERENCE_MARGIN * span
+    ref = to_loss(ref_loss[None, :], view.directions)[0]
+    return tuple(float(x) for x in ref)
+
+
+def hypervolume_info(
+    view: StudyView, reference_point: tuple[float, ...] | None = None
+) -> HypervolumeInfo:
+    """Hypervolume history of ``view``'s feasible design points.
+
+    Args:
+        view: the study.
+        reference_point: in objective units. Default: the study spec's ``reference`` for the
+            objectives it names, :func:`default_reference_point` for the others.
+    """
+    m = len(view.objective_names)
+    source = "given"
+    if reference_point is None:
+        derived = default_reference_point(view)
+        given = (view.spec or {}).get("reference") or {}
+        if derived is not None:
+            reference_point = tuple(
+                float(given[n]) if n in given else derived[i] for i, n in enumerate(view.objective_names)
+            )
+        how = f"worst feasible value + {REFERENCE_MARGIN:g} x range, from this study"
+        named = [n for n in view.objective_names if n in given]
+        source = (f"study spec for {', '.join(named)}; " if named else "") + (
+            how if len(named) < m else ""
+        )
+        source = source.rstrip("; ")
+    if m < 2:
+        return HypervolumeInfo((), (), reference_point or (), source, "hypervolume needs two objectives or more")
+    if reference_point is None:
+        return HypervolumeInfo((), (), (), source, "no feasible design point yet")
+    if len(reference_point) != m:
+        raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
+    ref_loss = to_loss(np.array([reference_point]), view.directions)[0]
+    by_trial: dict[int, list[PointView]] = {}
+    for p in view.points:
+        by_trial.setdefault(p.trial, []).append(p)
+    numbers: list[int] = []
+    values: list[float] = []
+    kept = np.empty((0, m))
+    for number in sorted(by_trial):
+        feasible = [p.values for p in by_trial[number] if p.feasible]
+        if feasible:
+            kept = np.vstack([kept, to_loss(np.array(feasible), view.directions)])
+            kept = kept[pareto_mask(kept)]
+        numbers.append(number)
+        values.append(hypervolume(kept, ref_loss))
+    return HypervolumeInfo(tuple(numbers), tuple(values), tuple(reference_point), source, None)

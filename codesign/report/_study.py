@@ -1,0 +1,294 @@
+"""Reading a finished (or running) study back from its Optuna storage into plain data.
+
+Owns opening a storage URL, finding a study by name, and turning its trials and their
+:class:`~codesign.search.TrialRecord` user attributes into a :class:`StudyView` that every
+report figure, table and export reads. Never runs or changes a trial.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from codesign.config import ConfigError
+from codesign.search import (
+    ARTIFACT_DIR_ATTR,
+    RECORD_ATTR,
+    SPEC_ATTR,
+    TrialRecord,
+    load_stored_study,
+    record_of,
+    record_points,
+)
+
+#: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
+#: twin); its value is the label shown in plots. Such trials never join the front.
+REFERENCE_ATTR = "codesign.reference"
+
+
+def load_study(name: str, storage: str | BaseStorage) -> optuna.Study:
+    """Open the study ``name`` from ``storage`` (a URL, see :func:`codesign.search.open_storage`,
+    or a storage object) for reading; a missing local storage file is never created.
+
+    Raises:
+        ConfigError: no such storage, or no study of that name there (the message lists the
+            ones that are).
+    """
+    if isinstance(storage, str):
+        return load_stored_study(name, storage)
+    names = optuna.get_all_study_names(storage)
+    if name not in names:
+        raise ConfigError(None, "NAME", f"a study in {type(storage).__name__}", got=name,
+                          hint=f"studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """One trial as the report sees it.
+
+    Attributes:
+        number: Optuna's trial number.
+        state: ``COMPLETE``, ``FAIL``, ``PRUNED``, ``RUNNING`` or ``WAITING``.
+        values: objective values in the study's objective order, or None when the trial has
+            none (failed, running, or an infeasible chip that was never trained).
+        params: the trial's raw parameters.
+        record: its TrialRecord, or None if the driver stored none.
+        constraints: constraint name -> value (feasible when all <= 0).
+        feasible: constraints satisfied (a trial with no constraints is feasible).
+        reference: label of a reference point (e.g. ``"ANN twin"``), else None.
+        error: the failure reason of a failed trial.
+    """
+
+    number: int
+    state: str
+    values: tuple[float, ...] | None
+    params: dict[str, Any]
+    record: TrialRecord | None
+    constraints: dict[str, float]
+    feasible: bool
+    reference: str | None
+    error: str | None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self.record.metrics) if self.record is not None else {}
+
+    @property
+    def is_candidate(self) -> bool:
+        """A finished search candidate with objective values (reference points are not)."""
+        return self.values is not None and self.reference is None
+
+
+@dataclass(frozen=True)
+class PointView:
+    """One design point: a network on one chip, as the front and the plots see it.
+
+    A ``joint`` trial is one point (``chip`` None); a ``nested`` trial holds one point per
+    chip of its hardware Pareto set (``chip`` indexes ``record.hw_front``).
+
+    Attributes:
+        trial: the trial number; chip: the chip index within a nested trial, else None.
+        values: objective values in the study's objective order.
+        params, constraints, metrics: of this point (a nested point has its chip's hw.*).
+        feasible: every constraint <= 0.
+        reference: label of a reference point (e.g. the ANN twin), else None.
+    """
+
+    trial: int
+    chip: int | None
+    values: tuple[float, ...]
+    params: dict[str, Any]
+    constraints: dict[str, float]
+    metrics: dict[str, float]
+    feasible: bool
+    reference: str | None = None
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return (self.trial, self.chip)
+
+    @property
+    def label(self) -> str:
+        text = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        return text + (f" ({self.reference})" if self.reference else "")
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study's trials and what they mean, read once from storage.
+
+    Attributes:
+        name: the study name.
+        objective_names: objective names in Optuna's value order.
+        directions: ``"minimize"`` / ``"maximize"`` per objective.
+        trials: every trial, in trial-number order.
+        spec: the study spec dict the driver stored (study attr ``codesign.spec``), or None.
+        artifact_dir: the directory TrialRecord artifact paths are relative to, if known.
+        log_params: parameters whose search distribution is log-scaled.
+        points: design points of the finished search candidates, in trial order.
+        references: reference points (trials flagged with ``codesign.reference``).
+    """
+
+    name: str
+    objective_names: tuple[str, ...]
+    directions: tuple[str, ...]
+    trials: tuple[TrialView, ...]
+    spec: dict[str, Any] | None
+    artifact_dir: Path | None
+    log_params: frozenset[str] = frozenset()
+    points: tuple[PointView, ...] = ()
+    references: tuple[PointView, ...] = ()
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        """Objective name -> ``min`` | ``max`` (the form codesign.search uses)."""
+        return {n: ("min" if d == "minimize" else "max") for n, d in zip(self.objective_names, self.directions, strict=True)}
+
+    def point(self, key: tuple[int, int | None]) -> PointView:
+        for p in (*self.points, *self.references):
+            if p.key == key:
+                return p
+        raise KeyError(key)
+
+    def trial(self, number: int) -> TrialView:
+        for t in self.trials:
+            if t.number == number:
+                return t
+        raise KeyError(number)
+
+    def artifact_path(self, trial: TrialView, name: str) -> Path | None:
+        """Where trial's artifact ``name`` lies, or None when the record names none.
+
+        Relative paths are resolved against :attr:`artifact_dir` (or the working directory
+        when the study names no artifact directory).
+        """
+        if trial.record is None or name not in trial.record.artifacts:
+            return None
+        path = Path(trial.record.artifacts[name])
+        if path.is_absolute():
+            return path
+        base = self.artifact_dir if self.artifact_dir is not None else Path.cwd()
+        return base / path
+
+
+def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> StudyView:
+    """Read ``study`` into a :class:`StudyView`.
+
+    Args:
+        study: a loaded Optuna study.
+        artifact_dir: overrides the artifact directory the study names (attr
+            ``codesign.artifact_dir``).
+
+    Raises:
+        ConfigError: a trial's stored record does not validate as a TrialRecord.
+    """
+    directions = tuple(d.name.lower() for d in study.directions)
+    attrs = study.user_attrs
+    spec = attrs.get(SPEC_ATTR)
+    frozen = study.get_trials(deepcopy=False)
+    trials = tuple(_trial_view(t) for t in frozen)
+    log_params = frozenset(
+        name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False)
+    )
+    names = _objective_names(study, spec, trials, len(directions))
+    if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
+        artifact_dir = attrs[ARTIFACT_DIR_ATTR]
+    points: list[PointView] = []
+    references: list[PointView] = []
+    for t in trials:
+        (references if t.reference is not None else points).extend(_points_of(t, names))
+    return StudyView(
+        name=study.study_name,
+        objective_names=names,
+        directions=directions,
+        trials=trials,
+        spec=spec if isinstance(spec, dict) else None,
+        artifact_dir=Path(artifact_dir) if artifact_dir is not None else None,
+        log_params=log_params,
+        points=tuple(points),
+        references=tuple(references),
+    )
+
+
+def _points_of(t: TrialView, names: tuple[str, ...]) -> list[PointView]:
+    """The design points of a finished trial (none for a failed or running one)."""
+    if t.values is None:
+        return []
+    if t.record is not None and t.record.hw_front:
+        out = []
+        for i, dp in enumerate(record_points(t.number, t.record)):
+            if all(n in dp.objectives for n in names):
+                out.append(PointView(
+                    t.number, i, tuple(float(dp.objectives[n]) for n in names), dp.params,
+                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference,
+                ))
+        return out
+    return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference)]
+
+
+def _trial_view(t: FrozenTrial) -> TrialView:
+    record = record_of(t.user_attrs) if RECORD_ATTR in t.user_attrs else None
+    constraints = dict(record.constraints) if record is not None and record.constraints else {}
+    if not constraints:
+        constraints = {str(k): float(v) for k, v in t.constraints.items()}
+    values: tuple[float, ...] | None = None
+    if t.state == TrialState.COMPLETE and t.values is not None:
+        values = tuple(float(v) for v in t.values)
+        if not all(math.isfinite(v) for v in values):
+            values = None
+    reference = t.user_attrs.get(REFERENCE_ATTR)
+    error = record.error if record is not None else None
+    if error is None and t.state == TrialState.FAIL:
+        error = t.system_attrs.get("fail_reason")
+    return TrialView(
+        number=t.number,
+        state=t.state.name,
+        values=values,
+        params=dict(t.params),
+        record=record,
+        constraints=constraints,
+        feasible=all(v <= 0.0 for v in constraints.values()),
+        reference=str(reference) if reference else None,
+        error=error,
+    )
+
+
+def _objective_names(
+    study: optuna.Study, spec: Any, trials: tuple[TrialView, ...], n: int
+) -> tuple[str, ...]:
+    """Objective names: Optuna's metric names, else the records' objective keys, else the spec."""
+    if study.metric_names is not None and len(study.metric_names) == n:
+        return tuple(study.metric_names)
+    for t in trials:
+        if t.record is not None and len(t.record.objectives) == n:
+            return tuple(t.record.objectives)
+    from_spec = _names_from_spec(spec)
+    if from_spec is not None and len(from_spec) == n:
+        return from_spec
+    return tuple(f"objective_{i}" for i in range(n))
+
+
+def _names_from_spec(spec: Any) -> tuple[str, ...] | None:
+    objectives = spec.get("objectives") if isinstance(spec, dict) else None
+    if isinstance(objectives, dict):
+        return tuple(str(k) for k in objectives)
+    if isinstance(objectives, list):
+        names: list[str] = []
+        for item in objectives:
+            if isinstance(item, str):
+                names.append(item)
+            elif isinstance(item, dict) and "name" in item:
+                names.append(str(item["name"]))
+            elif isinstance(item, dict) and len(item) == 1:
+                names.append(str(next(iter(item))))
+            else:
+                return None
+        return tuple(names)
+    return None

@@ -1,0 +1,105 @@
+"""Trial tables: one flat row per trial, written as CSV, Parquet or JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from codesign.config import ConfigError
+from codesign.report._io import write_atomic
+from codesign.report._pareto import front_numbers
+from codesign.report._study import StudyView, study_view
+
+TABLE_FORMATS = ("csv", "parquet", "json")
+
+
+def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) -> pd.DataFrame:
+    """One row per trial with flattened columns.
+
+    Columns: ``number``, ``state``, ``feasible``, ``on_front``, ``reference``, ``error``,
+    ``wall_time_s``, ``trained``, ``cache_hit``, then ``objectives.<name>``,
+    ``constraints.<name>``, ``metrics.<name>``, ``energy_pj.<category>`` and
+    ``params.<name>`` (``snn.*`` / ``hw.*``), each absent value NaN/None.
+
+    Args:
+        study: a loaded study or its view.
+        front_only: keep only Pareto-front members.
+    """
+    view = study if isinstance(study, StudyView) else study_view(study)
+    front = set(front_numbers(view))
+    rows: list[dict[str, Any]] = []
+    for t in view.trials:
+        if front_only and t.number not in front:
+            continue
+        rec = t.record
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state,
+            "feasible": t.feasible,
+            "on_front": t.number in front,
+            "reference": t.reference,
+            "error": t.error,
+            "wall_time_s": rec.wall_time_s if rec is not None else None,
+            "trained": rec.trained if rec is not None else None,
+            "cache_hit": rec.cache_hit if rec is not None else None,
+        }
+        for i, name in enumerate(view.objective_names):
+            row[f"objectives.{name}"] = t.values[i] if t.values is not None else None
+        for k, v in t.constraints.items():
+            row[f"constraints.{k}"] = v
+        for k, v in t.metrics.items():
+            row[f"metrics.{k}"] = v
+        if rec is not None:
+            for k, v in rec.energy_by_category_pj.items():
+                row[f"energy_pj.{k}"] = v
+        for k, v in t.params.items():
+            row[f"params.{k}"] = v
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(
+            columns=["number", "state", "feasible", "on_front", "reference", "error"]
+            + [f"objectives.{n}" for n in view.objective_names]
+        )
+    for col in frame.columns:
+        if col.startswith(("objectives.", "constraints.", "metrics.", "energy_pj.")):
+            frame[col] = pd.to_numeric(frame[col])
+    return frame
+
+
+def write_table(frame: pd.DataFrame, fmt: str, out: str | Path | None) -> str | None:
+    """Write ``frame`` as ``fmt`` to ``out`` atomically, or return the text when ``out`` is None.
+
+    Raises:
+        ConfigError: unknown format, or parquet without an output file (it is binary).
+    """
+    if fmt not in TABLE_FORMATS:
+        raise ConfigError(None, "--format", "one of " + ", ".join(TABLE_FORMATS), got=fmt)
+    if out is None:
+        if fmt == "parquet":
+            raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
+        return _text(frame, fmt)
+
+    def write(tmp: Path) -> None:
+        if fmt == "parquet":
+            # Columns mixing types (a param that is int in one trial, str in another) are not
+            # representable in Arrow; store those as text rather than fail.
+            safe = frame.copy()
+            for col in safe.columns:
+                if safe[col].dtype == object and safe[col].map(type).nunique() > 1:
+                    safe[col] = safe[col].map(lambda v: None if v is None else str(v))
+            safe.to_parquet(tmp, index=False)
+        else:
+            tmp.write_text(_text(frame, fmt), encoding="utf-8")
+
+    write_atomic(out, write)
+    return None
+
+
+def _text(frame: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    return frame.to_json(orient="records", indent=2) + "\n"

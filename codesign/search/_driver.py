@@ -1,0 +1,495 @@
+"""The Ray ask/tell driver: the only writer to a study's storage.
+
+``run_study`` is a loop over Optuna's ``ask``/``tell`` (like ``Study.optimize``), with Ray
+tasks as the workers: ``workers`` trials in flight, each a task with declared resources,
+told as they complete (``ray.wait``). The evaluation function is injectable: a top-level,
+picklable ``evaluate(params, spec, trial_number, artifact_dir) -> TrialRecord dict``.
+
+Failure rules (a failure is never a score):
+- the evaluation raises, returns an error, or returns a NaN/missing objective -> FAIL with
+  the reason in the record;
+- a trial running past ``execution.trial_timeout_s`` is cancelled (its worker killed) -> FAIL;
+- the worker process dies (Ray ``WorkerCrashedError`` and kin) -> the trial is run again
+  ``execution.retries`` times, then FAIL; the study goes on;
+- the evaluation's cheap chip check finds the network cannot fit (or breaks an
+  activity-independent constraint such as area) -> PRUNED, with its constraint values, no
+  training and no objective values;
+- the driver is interrupted or killed -> trials left RUNNING are told FAIL ("interrupted") and
+  their parameters enqueued, so the next ``run``/``resume`` asks them again; nothing told
+  COMPLETE is ever touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from codesign import __version__
+from codesign.config import ConfigError, parse_spec
+from codesign.search._front import (
+    DesignPoint,
+    normalised_hypervolume,
+    pareto_front,
+    record_points,
+    study_points,
+)
+from codesign.search._objectives import objective_values
+from codesign.search._progress import Progress
+from codesign.search._record import (
+    ARTIFACT_DIR_ATTR,
+    RECORD_ATTR,
+    SPEC_ATTR,
+    VERSION_ATTR,
+    TrialRecord,
+)
+from codesign.search._space import suggest
+from codesign.search._spec import StudySpec
+from codesign.search._storage import (
+    default_storage_url,
+    load_stored_study,
+    open_storage,
+    stored_spec,
+    study_artifact_dir,
+)
+
+EvaluateFn = Callable[[dict[str, Any], dict[str, Any], int, str], dict[str, Any]]
+
+#: Trial user attribute marking a trial failed because its driver stopped, not because of it.
+INTERRUPTED_ATTR = "codesign.interrupted"
+
+_LOG = logging.getLogger("codesign.search")
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What a driver run leaves behind.
+
+    Attributes:
+        name, storage_url, artifact_dir: where the study is.
+        counts: trials by state (``complete``, ``fail``, ``running``, ``waiting``) in storage,
+            plus ``interrupted`` (failed because a driver stopped; their params re-asked).
+        told: trials this run told (complete + fail).
+        front: the study's feasible Pareto front (design points).
+        hypervolume: of the feasible points, normalised (see ``normalised_hypervolume``).
+        stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
+    """
+
+    name: str
+    storage_url: str
+    artifact_dir: Path
+    counts: dict[str, int]
+    told: int
+    front: list[DesignPoint]
+    hypervolume: float
+    stopped_by: str
+
+
+@dataclass
+class _Pending:
+    trial: optuna.Trial
+    params: dict[str, Any]
+    started: float
+    attempts: int = 1
+    history: list[str] = field(default_factory=list)
+
+
+def default_evaluate() -> EvaluateFn:
+    """The real evaluation pipeline (training, trace, chip model)."""
+    from codesign.search._evaluate import evaluate_trial
+
+    return evaluate_trial
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    evaluate: EvaluateFn | None = None,
+    runs_dir: str | Path = "runs",
+    storage: str | None = None,
+    progress: bool = True,
+    log_to_driver: bool = False,
+) -> StudyOutcome:
+    """Run (or continue) the study ``spec`` until its budget is spent.
+
+    A study of the same name already in storage is continued when its search (everything
+    but budget, execution and storage) is the same, and refused otherwise.
+
+    Args:
+        spec: the validated study (``execution``/``budget`` as this run should use them).
+        evaluate: the evaluation function (default: the real pipeline).
+        runs_dir: where the default storage, artifacts and training cache go.
+        storage: storage URL overriding ``spec.storage``.
+        progress: show the live progress bar.
+        log_to_driver: forward worker stdout/stderr (off by default: it breaks the bar).
+
+    Raises:
+        ConfigError: the stored study of that name has a different search.
+    """
+    url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
+    artifact_dir = study_artifact_dir(spec.name, runs_dir)
+    study = _open_or_create(spec, url, artifact_dir)
+    if evaluate is None:
+        from codesign.search._evaluate import prepare_study
+
+        prepare_study(spec, progress=progress)
+        evaluate = default_evaluate()
+    return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver)
+
+
+def resume_study(
+    name: str,
+    *,
+    storage: str | None = None,
+    runs_dir: str | Path = "runs",
+    evaluate: EvaluateFn | None = None,
+    workers: int | None = None,
+    trials: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    log_to_driver: bool = False,
+) -> StudyOutcome:
+    """Continue a stored study from its name and storage alone (the spec is stored with it)."""
+    url = storage or default_storage_url(name, runs_dir)
+    spec = stored_spec(load_stored_study(name, url))
+    spec = with_overrides(spec, workers=workers, trials=trials, address=address)
+    return run_study(spec, evaluate=evaluate, runs_dir=runs_dir, storage=url, progress=progress,
+                     log_to_driver=log_to_driver)
+
+
+def with_overrides(
+    spec: StudySpec,
+    *,
+    workers: int | None = None,
+    trials: int | None = None,
+    address: str | None = None,
+    seconds: float | None = None,
+) -> StudySpec:
+    """``spec`` with command-line overrides of execution and budget, re-validated."""
+    data = spec.to_dict()
+    if workers is not None:
+        data["execution"]["workers"] = workers
+    if address is not None:
+        data["execution"]["address"] = address
+    if trials is not None:
+        data["budget"]["trials"] = trials
+    if seconds is not None:
+        data["budget"]["seconds"] = seconds
+    return parse_spec(StudySpec, data, file=None)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    """The spec's seeded sampler.
+
+    Constraint values reach every sampler through ``Trial.set_constraint`` (Optuna 5), which
+    the driver calls from the record before telling a trial.
+    """
+    cfg = spec.sampler
+    if cfg.name == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=cfg.population_size or 50, seed=spec.seed)
+    startup = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
+    if cfg.name == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.seed, **startup)
+    if cfg.name == "gp":
+        return optuna.samplers.GPSampler(seed=spec.seed, **startup)
+    return optuna.samplers.RandomSampler(seed=spec.seed)
+
+
+def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Study:
+    storage = open_storage(url, create=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = make_sampler(spec)
+    if spec.name in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
+        old = stored_spec(study)
+        if old.search_identity() != spec.search_identity():
+            changed = sorted(
+                k for k in set(old.search_identity()) | set(spec.search_identity())
+                if old.search_identity().get(k) != spec.search_identity().get(k)
+            )
+            raise ConfigError(
+                None, spec.name, "the same search as the stored study of this name",
+                hint=f"differs in {', '.join(changed)}; choose another name or storage",
+            )
+    else:
+        study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
+                                    directions=spec.directions())
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(VERSION_ATTR, __version__)
+    study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
+    return study
+
+
+def _drive(
+    study: optuna.Study,
+    spec: StudySpec,
+    url: str,
+    artifact_dir: Path,
+    evaluate: EvaluateFn,
+    progress: bool,
+    log_to_driver: bool,
+) -> StudyOutcome:
+    import ray
+
+    started_ray = _ensure_ray(spec, log_to_driver)
+    space = spec.search_space()
+    ask_space = space.subspace("snn") if spec.strategy == "nested" else space
+    spec_dict = spec.to_dict()
+    remote = ray.remote(evaluate)
+    options = {
+        "num_cpus": spec.execution.cpus_per_trial,
+        "num_gpus": spec.execution.gpus_per_trial,
+        "max_retries": 0,  # the driver retries dead workers itself, to record the attempts
+        "retry_exceptions": False,
+    }
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    spec_ref = ray.put(spec_dict)
+
+    _requeue_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    points = study_points(trials)
+    finished = _budget_count(trials)
+    failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
+    budget_trials = spec.budget.trials
+    deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
+    bar = Progress(budget_trials, finished, progress, spec.name)
+    pending: dict[Any, _Pending] = {}
+    constraint_names = [c.name for c in spec.parsed_constraints()]
+    told = 0
+    stopped_by = "trials"
+
+    def submit(p: _Pending) -> None:
+        ref = remote.options(**options).remote(p.params, spec_ref, p.trial.number, str(artifact_dir))
+        pending[ref] = p
+
+    def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
+        nonlocal told, finished, failed
+        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
+        if values is None and record.pruned is not None and record.error is None:
+            for name in constraint_names:
+                if name in record.constraints:
+                    p.trial.set_constraint(name, record.constraints[name])
+            study.tell(p.trial, state=TrialState.PRUNED)
+            bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+        elif values is None:
+            study.tell(p.trial, state=TrialState.FAIL)
+            failed += 1
+            bar.write(f"trial {p.trial.number} failed: {record.error}")
+        else:
+            for name in constraint_names:
+                p.trial.set_constraint(name, record.constraints[name])
+            study.tell(p.trial, values)
+            points.extend(record_points(p.trial.number, record))
+        told += 1
+        finished += 1
+        bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
+
+    try:
+        while True:
+            room = spec.execution.workers - len(pending)
+            if time.monotonic() >= deadline:
+                stopped_by = "seconds"
+                room = 0
+            if budget_trials is not None:
+                room = min(room, budget_trials - finished - len(pending))
+            for _ in range(max(room, 0)):
+                trial = study.ask()
+                params = suggest(trial, ask_space)
+                submit(_Pending(trial, params, time.monotonic()))
+            if not pending:
+                break
+            bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
+            wait_s = _next_wakeup(pending, spec.execution.trial_timeout_s, deadline)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            for ref in ready:
+                p = pending.pop(ref)
+                outcome = _collect(ref, p, spec)
+                if outcome == "retry":
+                    p.attempts += 1
+                    p.started = time.monotonic()
+                    submit(p)
+                    continue
+                record, values = outcome
+                tell(p, record, values)
+            _expire(pending, spec, tell)
+    except BaseException:
+        _abandon(study, pending)
+        raise
+    finally:
+        bar.close()
+        if started_ray:
+            ray.shutdown()
+    return _outcome(study, spec, url, artifact_dir, told, stopped_by)
+
+
+def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
+    """Join ``execution.address`` or start a local cluster; True when this run started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    common = {"include_dashboard": False, "log_to_driver": log_to_driver, "logging_level": logging.WARNING}
+    if spec.execution.address:
+        ray.init(address=spec.execution.address, **common)
+    else:
+        cpus = max(1, math.ceil(spec.execution.workers * spec.execution.cpus_per_trial))
+        # address="local": a new cluster, never one another process on this machine started
+        # (a bare ray.init() would join the machine's latest cluster). A small object store:
+        # trials exchange only parameters and records; artifacts go to disk.
+        ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
+    return True
+
+
+def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:
+    now = time.monotonic()
+    wake = deadline - now if math.isfinite(deadline) else 5.0
+    if timeout_s is not None:
+        wake = min(wake, *(p.started + timeout_s - now for p in pending.values()))
+    return max(0.05, min(wake, 5.0))
+
+
+def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[float] | None] | str:
+    """Read a finished task: ``"retry"`` for a dead worker with retries left, else the record
+    and its objective values (None for a failed trial)."""
+    import ray
+    from ray import exceptions as rex
+
+    died = (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
+            rex.ObjectLostError, rex.OwnerDiedError)
+    try:
+        raw = ray.get(ref)
+    except died as err:
+        p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
+        if p.attempts <= spec.execution.retries:
+            _LOG.warning("trial %d: worker died, retrying", p.trial.number)
+            return "retry"
+        return _failed(p, "; ".join(p.history)), None
+    except rex.RayTaskError as err:
+        cause = err.cause if getattr(err, "cause", None) is not None else err
+        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None
+    except rex.RayError as err:
+        return _failed(p, f"{type(err).__name__}: {err}"), None
+    try:
+        record = parse_spec(TrialRecord, raw, file=None, key_prefix="evaluation result")
+    except ConfigError as err:
+        return _failed(p, f"the evaluation returned an invalid record: {err}"), None
+    record = record.model_copy(update={"attempts": p.attempts})
+    if record.error is not None or record.pruned is not None:
+        return record, None
+    try:
+        values = objective_values(record.objectives, list(spec.objectives))
+        if spec.constraints:
+            names = [c.name for c in spec.parsed_constraints()]
+            missing = [n for n in names if n not in record.constraints]
+            if missing:
+                raise ValueError(f"constraint '{missing[0]}' has no value")
+            bad = [n for n in names if not math.isfinite(record.constraints[n])]
+            if bad:
+                raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
+    except ValueError as err:
+        return record.model_copy(update={"error": str(err)}), None
+    return record, values
+
+
+def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
+    if tb:
+        _LOG.debug("trial %d failed:\n%s", p.trial.number, tb)
+    return TrialRecord(params=p.params, error=reason, attempts=p.attempts,
+                       wall_time_s=time.monotonic() - p.started)
+
+
+def _expire(pending: dict[Any, _Pending], spec: StudySpec, tell: Callable[..., None]) -> None:
+    """Cancel (kill) tasks past the per-trial timeout and fail their trials."""
+    import ray
+
+    limit = spec.execution.trial_timeout_s
+    if limit is None:
+        return
+    now = time.monotonic()
+    for ref, p in list(pending.items()):
+        if now - p.started > limit:
+            ray.cancel(ref, force=True)
+            del pending[ref]
+            tell(p, _failed(p, f"exceeded the per-trial timeout of {limit:g} s"), None)
+
+
+def _abandon(study: optuna.Study, pending: dict[Any, _Pending]) -> None:
+    """On interruption: stop in-flight tasks, fail their trials as interrupted, re-ask them."""
+    import ray
+
+    for ref, p in pending.items():
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:
+            pass
+        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    pending.clear()
+
+
+def _requeue_stale(study: optuna.Study) -> None:
+    """Fail trials a killed driver left RUNNING and enqueue their parameters again."""
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        _mark_interrupted(study, t.number, dict(t.params), dict(t.params), "its driver stopped while it ran")
+
+
+def _mark_interrupted(
+    study: optuna.Study, number: int, searched: dict[str, Any], params: dict[str, Any], why: str
+) -> None:
+    """Fail one unfinished trial as interrupted and enqueue its searched parameters again
+    (fixed parameters are re-added by ``suggest``)."""
+    trial = optuna.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+    trial.set_user_attr(RECORD_ATTR, TrialRecord(params=params, error=f"interrupted: {why}; parameters re-asked").to_dict())
+    trial.set_user_attr(INTERRUPTED_ATTR, True)
+    study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    study.enqueue_trial(searched)
+
+
+def _budget_count(trials: list[FrozenTrial]) -> int:
+    """Trials that count against the budget: complete, pruned, or failed for a reason of their own."""
+    return sum(
+        1 for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
+    )
+
+
+def study_counts(study: optuna.Study) -> dict[str, int]:
+    """Trials by state, plus ``interrupted`` (failed because a driver stopped)."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING,
+                                         TrialState.WAITING, TrialState.PRUNED)}
+    for t in trials:
+        counts[t.state.name.lower()] += 1
+    counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
+    return counts
+
+
+def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path, told: int,
+             stopped_by: str) -> StudyOutcome:
+    points = study_points(study.get_trials(deepcopy=False))
+    return StudyOutcome(
+        name=spec.name,
+        storage_url=url,
+        artifact_dir=artifact_dir,
+        counts=study_counts(study),
+        told=told,
+        front=pareto_front(points, spec.objectives),
+        hypervolume=normalised_hypervolume(points, spec.objectives, spec.reference),
+        stopped_by=stopped_by,
+    )
+
+
+def format_exception(err: BaseException) -> str:
+    """One-line reason for a failure raised in the driver process itself."""
+    return "".join(traceback.format_exception_only(type(err), err)).strip()

@@ -1,0 +1,180 @@
+"""Design points, Pareto fronts and hypervolume, computed from stored trial records.
+
+A *design point* is one network on one chip with its objectives and constraint values: a
+``joint`` trial is one point, a ``nested`` trial holds one point per chip of its hardware
+Pareto set. The study's front is the non-dominated set of its feasible design points.
+All functions are pure and take plain arrays or records, so reports reuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from codesign.search._record import TrialRecord, record_of
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One network on one chip.
+
+    Attributes:
+        trial: the Optuna trial number it came from.
+        params: all parameters (``snn.*`` of the trial, ``hw.*`` of the chip).
+        objectives: objective name -> value; constraints: name -> value (feasible <= 0).
+        metrics: everything measured for this point.
+    """
+
+    trial: int
+    params: dict[str, Any]
+    objectives: dict[str, float]
+    constraints: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0.0 for v in self.constraints.values())
+
+
+def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
+    """The design points a completed trial's record holds."""
+    if record.strategy == "nested":
+        snn_params = {k: v for k, v in record.params.items() if not k.startswith("hw.")}
+        return [
+            DesignPoint(
+                trial_number,
+                {**snn_params, **hw.params},
+                dict(hw.objectives),
+                dict(hw.constraints),
+                {**record.metrics, **hw.metrics},
+            )
+            for hw in record.hw_front
+        ]
+    return [
+        DesignPoint(
+            trial_number, dict(record.params), dict(record.objectives), dict(record.constraints),
+            dict(record.metrics),
+        )
+    ]
+
+
+def study_points(trials: Iterable[optuna.trial.FrozenTrial]) -> list[DesignPoint]:
+    """Every design point of the study's completed trials that carry a record."""
+    points: list[DesignPoint] = []
+    for trial in trials:
+        if trial.state != TrialState.COMPLETE:
+            continue
+        record = record_of(trial.user_attrs)
+        if record is not None and record.error is None and record.pruned is None:
+            points.extend(record_points(trial.number, record))
+    return points
+
+
+def as_minimisation(
+    points: Sequence[DesignPoint], objectives: Mapping[str, str]
+) -> np.ndarray:
+    """Objective matrix ``[points, objectives]`` with ``max`` objectives negated."""
+    sign = np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
+    if not points:
+        return np.zeros((0, len(objectives)))
+    values = np.array([[p.objectives[name] for name in objectives] for p in points], dtype=float)
+    return values * sign
+
+
+def pareto_mask(values: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of a minimisation matrix (duplicates kept once)."""
+    n = len(values)
+    mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if not mask[i]:
+            continue
+        dominated_by_i = np.all(values[i] <= values, axis=1) & np.any(values[i] < values, axis=1)
+        mask &= ~dominated_by_i
+        same = np.all(values == values[i], axis=1)
+        same[: i + 1] = False
+        mask &= ~same
+    return mask
+
+
+def pareto_front(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> list[DesignPoint]:
+    """The feasible non-dominated points, sorted by the first objective."""
+    feasible = [p for p in points if p.feasible]
+    if not feasible:
+        return []
+    values = as_minimisation(feasible, objectives)
+    front = [p for p, keep in zip(feasible, pareto_mask(values), strict=True) if keep]
+    first = next(iter(objectives))
+    return sorted(front, key=lambda p: p.objectives[first] * (1 if objectives[first] == "min" else -1))
+
+
+def hypervolume(values: np.ndarray, reference: np.ndarray) -> float:
+    """Exact hypervolume dominated by minimisation ``values`` ``[n, k]`` up to ``reference``.
+
+    Points not strictly better than the reference in every objective contribute nothing.
+    Uses slicing over the last objective (HSO); exact and fast for the few hundred points and
+    two to four objectives of a study.
+    """
+    values = np.asarray(values, dtype=float).reshape(-1, len(reference))
+    reference = np.asarray(reference, dtype=float)
+    inside = values[np.all(values < reference, axis=1)]
+    if len(inside) == 0:
+        return 0.0
+    return float(_hso(inside[pareto_mask(inside)], reference))
+
+
+def _hso(points: np.ndarray, reference: np.ndarray) -> float:
+    k = points.shape[1]
+    if k == 1:
+        return float(reference[0] - points[:, 0].min())
+    if k == 2:
+        order = np.argsort(points[:, 0], kind="stable")
+        xs, ys = points[order, 0], points[order, 1]
+        best_y = np.minimum.accumulate(ys)
+        widths = np.diff(np.append(xs, reference[0]))
+        return float(np.sum(widths * (reference[1] - best_y)))
+    order = np.argsort(points[:, -1], kind="stable")
+    points = points[order]
+    total = 0.0
+    for i in range(len(points)):
+        upper = points[i + 1, -1] if i + 1 < len(points) else reference[-1]
+        depth = upper - points[i, -1]
+        if depth <= 0:
+            continue
+        slab = points[: i + 1, :-1]
+        total += depth * _hso(slab[pareto_mask(slab)], reference[:-1])
+    return total
+
+
+def normalised_hypervolume(
+    points: Sequence[DesignPoint],
+    objectives: Mapping[str, str],
+    reference: Mapping[str, float] | None = None,
+    ideal: Mapping[str, float] | None = None,
+) -> float:
+    """Hypervolume of the feasible points in ``[0, 1]``, after scaling each objective.
+
+    Each objective is scaled so that ``ideal`` maps to 0 and ``reference`` to 1. Objectives
+    without a given reference use the worst feasible value seen (plus 10% of the range), and
+    without an ideal the best seen, so the figure is comparable within one study only unless
+    both are given.
+    """
+    feasible = [p for p in points if p.feasible]
+    if not feasible:
+        return 0.0
+    values = as_minimisation(feasible, objectives)
+    sign = np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
+    lo = values.min(axis=0)
+    hi = values.max(axis=0)
+    ref = hi + 0.1 * np.maximum(hi - lo, 1e-12)
+    for j, name in enumerate(objectives):
+        if reference and name in reference:
+            ref[j] = reference[name] * sign[j]
+        if ideal and name in ideal:
+            lo[j] = ideal[name] * sign[j]
+    scale = np.maximum(ref - lo, 1e-12)
+    return hypervolume((values - lo) / scale, np.ones(len(objectives)))

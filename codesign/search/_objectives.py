@@ -1,0 +1,116 @@
+"""Objectives and constraints: turning a trial's measured metrics into what Optuna is told.
+
+Objectives are metric names with a direction (``wer: min``). Constraints are strings
+``"<metric> <= <bound>"``, ``"<metric> >= <bound>"`` or ``fits_on_chip``; each becomes one
+Optuna constraint value, feasible when ``<= 0`` (Optuna's convention):
+
+- ``area_mm2 <= 10``   -> ``area_mm2 - 10``
+- ``accuracy >= 0.8``  -> ``0.8 - accuracy``
+- ``fits_on_chip``     -> ``0`` when the network fits on the chip, else ``1``
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Metrics the evaluation pipeline measures, with the direction that is better.
+METRICS: dict[str, str] = {
+    "accuracy": "max",
+    "wer": "min",
+    "cer": "min",
+    "loss": "min",
+    "activation_sparsity": "max",
+    "energy_uj": "min",
+    "latency_ms": "min",
+    "area_mm2": "min",
+    "sram_used_kb": "min",
+    "cycles": "min",
+    "param_count": "min",
+    "fits_on_chip": "max",
+}
+
+FITS_ON_CHIP = "fits_on_chip"
+_BOUND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One parsed constraint; ``value(metrics)`` is feasible when ``<= 0``."""
+
+    metric: str
+    op: str  # "<=", ">=" or "fits"
+    bound: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return FITS_ON_CHIP if self.op == "fits" else f"{self.metric} {self.op} {self.bound:g}"
+
+    def value(self, metrics: Mapping[str, float]) -> float:
+        """The constraint value from measured metrics.
+
+        Raises:
+            KeyError: the metric was not measured.
+        """
+        if self.op == "fits":
+            return 0.0 if metrics[FITS_ON_CHIP] >= 1.0 else 1.0
+        measured = float(metrics[self.metric])
+        return measured - self.bound if self.op == "<=" else self.bound - measured
+
+
+def parse_constraint(text: str) -> Constraint:
+    """Parse ``"area_mm2 <= 10"`` / ``"accuracy >= 0.8"`` / ``"fits_on_chip"``.
+
+    Raises:
+        ValueError: anything else (message says what is expected).
+    """
+    if text.strip() == FITS_ON_CHIP:
+        return Constraint(FITS_ON_CHIP, "fits")
+    match = _BOUND.match(text)
+    if match is None:
+        raise ValueError(f"'<metric> <= <number>', '<metric> >= <number>' or '{FITS_ON_CHIP}', got '{text}'")
+    metric, op, bound = match.groups()
+    try:
+        value = float(bound)
+    except ValueError:
+        raise ValueError(f"a number after '{op}' in '{text}'") from None
+    if metric not in METRICS:
+        raise ValueError(f"a known metric in '{text}' (one of {', '.join(sorted(METRICS))})")
+    return Constraint(metric, op, value)
+
+
+def objective_values(metrics: Mapping[str, float], names: Sequence[str]) -> list[float]:
+    """The objective vector in study order.
+
+    Raises:
+        ValueError: an objective is missing or not finite (the trial must fail, not score).
+    """
+    values = []
+    for name in names:
+        if name not in metrics:
+            raise ValueError(f"objective '{name}' was not measured")
+        value = float(metrics[name])
+        if not math.isfinite(value):
+            raise ValueError(f"objective '{name}' is {value}")
+        values.append(value)
+    return values
+
+
+def constraint_values(metrics: Mapping[str, float], constraints: Sequence[Constraint]) -> dict[str, float]:
+    """Constraint name -> value (feasible when <= 0).
+
+    Raises:
+        ValueError: a constrained metric is missing or not finite.
+    """
+    out: dict[str, float] = {}
+    for c in constraints:
+        try:
+            value = c.value(metrics)
+        except KeyError:
+            raise ValueError(f"constraint '{c.name}': metric '{c.metric}' was not measured") from None
+        if not math.isfinite(value):
+            raise ValueError(f"constraint '{c.name}' is {value}")
+        out[c.name] = value
+    return out

@@ -1,0 +1,399 @@
+"""Search spaces: ``search_spaces/*.yaml`` parsed, in this one place, into Optuna distributions.
+
+A space is an ordered mapping of parameter name to definition. Names are namespaced:
+``snn.<field>`` is a :class:`~codesign.snn.ModelConfig` or :class:`~codesign.train.TrainConfig`
+field, ``hw.<field>`` a :class:`~codesign.hardware.ChipConfig` field. A definition is one of::
+
+    snn.width:   {type: int, low: 32, high: 128, step: 32}
+    snn.learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+    snn.neuron:  {type: categorical, choices: [lif, imls]}
+    snn.family:  spikeformer                       # a bare value: fixed
+    snn.levels:  {type: int, low: 1, high: 8, when: {snn.neuron: imls}}
+
+``when`` makes a parameter conditional: it exists only when every named parameter (defined
+earlier in the space) has the given value, or one of the given values when a list is given.
+Optuna is define-by-run, so a conditional parameter is simply not suggested when its
+condition fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from pydantic import Field, model_validator
+
+from codesign.config import ConfigError, Spec, load_yaml, parse_spec
+
+Scalar = bool | int | float | str | None
+NAMESPACES = ("snn", "hw")
+
+
+class _Param(Spec):
+    when: dict[str, Scalar | list[Scalar]] | None = Field(
+        None, description="condition: parameter -> required value (or list of values)"
+    )
+
+    def distribution(self) -> BaseDistribution | None:
+        """The Optuna distribution, or None for a fixed value (never suggested)."""
+        raise NotImplementedError
+
+    def active(self, params: Mapping[str, Any]) -> bool:
+        """Whether the condition holds for the parameters chosen so far."""
+        if not self.when:
+            return True
+        for name, wanted in self.when.items():
+            if name not in params:
+                return False
+            allowed = wanted if isinstance(wanted, list) else [wanted]
+            if params[name] not in allowed:
+                return False
+        return True
+
+
+class FloatParam(_Param):
+    """A real parameter in ``[low, high]``; ``log`` samples its logarithm uniformly."""
+
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log)
+        if self.log and self.step is not None:
+            raise ValueError("either log or step, not both (Optuna cannot sample a stepped log range)")
+        return self
+
+    def distribution(self) -> FloatDistribution:
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+
+class IntParam(_Param):
+    """An integer parameter in ``[low, high]`` with ``step``; ``log`` needs step 1."""
+
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> IntParam:
+        _check_range(self.low, self.high, self.log)
+        if self.log and self.step != 1:
+            raise ValueError("step 1 with log (Optuna cannot sample a stepped log range)")
+        return self
+
+    def distribution(self) -> IntDistribution:
+        return IntDistribution(self.low, self.high, log=self.log, step=self.step)
+
+
+class CategoricalParam(_Param):
+    """One of ``choices`` (bools, numbers, strings or null)."""
+
+    type: Literal["categorical"]
+    choices: tuple[Scalar, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> CategoricalParam:
+        if len(set(map(repr, self.choices))) != len(self.choices):
+            raise ValueError("choices without repeats")
+        return self
+
+    def distribution(self) -> CategoricalDistribution:
+        return CategoricalDistribution(self.choices)
+
+
+class FixedParam(_Param):
+    """A value that is set but never searched (recorded with every trial)."""
+
+    type: Literal["fixed"]
+    value: Scalar
+
+    def distribution(self) -> None:
+        return None
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam | FixedParam, Field(discriminator="type")]
+_PARAM_TYPES: dict[str, type[_Param]] = {
+    "float": FloatParam, "int": IntParam, "categorical": CategoricalParam, "fixed": FixedParam,
+}
+
+
+def _check_range(low: float, high: float, log: bool) -> None:
+    if not low <= high:
+        raise ValueError(f"low <= high, got low={low} high={high}")
+    if log and low <= 0:
+        raise ValueError(f"low > 0 with log: true, got low={low}")
+
+
+class SearchSpace(Spec):
+    """An ordered set of parameters (order matters: a condition names earlier parameters)."""
+
+    description: str = ""
+    parameters: dict[str, Param] = Field(min_length=1)
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Every searched (non-fixed) parameter's Optuna distribution, in order."""
+        return {
+            name: dist for name, p in self.parameters.items() if (dist := p.distribution()) is not None
+        }
+
+    def names(self, namespace: str | None = None) -> list[str]:
+        return [n for n in self.parameters if namespace is None or n.startswith(namespace + ".")]
+
+    def subspace(self, namespace: str) -> SearchSpace:
+        """The parameters of one namespace (``snn`` or ``hw``), conditions kept."""
+        return SearchSpace(
+            description=self.description,
+            parameters={n: p for n, p in self.parameters.items() if n.startswith(namespace + ".")},
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "") -> SearchSpace:
+    """Validate a space mapping (``{description?, parameters}``) into a :class:`SearchSpace`.
+
+    A bare scalar as a parameter definition means ``{type: fixed, value: <scalar>}``.
+
+    Raises:
+        ConfigError: bad structure, a bad range, an unknown parameter name (with a close
+            match), or a condition on a parameter that is not defined earlier.
+    """
+    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+        params = {}
+        for name, d in data["parameters"].items():
+            key = _join(key_prefix, f"parameters.{name}")
+            if not isinstance(d, dict):
+                d = {"type": "fixed", "value": d}
+            cls = _PARAM_TYPES.get(d.get("type"))  # type: ignore[arg-type]
+            if cls is None:
+                raise ConfigError(file, f"{key}.type", "one of " + ", ".join(repr(t) for t in _PARAM_TYPES),
+                                  got=d.get("type"))
+            params[name] = parse_spec(cls, d, file=file, key_prefix=key)
+        data = {**data, "parameters": params}
+    space = parse_spec(SearchSpace, data, file=file, key_prefix=key_prefix)
+    _check_names_and_conditions(space, file, _join(key_prefix, "parameters"))
+    return space
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Read and validate one ``search_spaces/*.yaml`` file."""
+    return parse_space(load_yaml(path), file=path)
+
+
+def merge_spaces(spaces: Iterable[tuple[SearchSpace, str | Path | None]]) -> SearchSpace:
+    """Concatenate spaces in order; a parameter defined twice is an error naming both files."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str | Path | None] = {}
+    descriptions = []
+    for space, file in spaces:
+        if space.description:
+            descriptions.append(space.description)
+        for name, param in space.parameters.items():
+            if name in merged:
+                raise ConfigError(
+                    file,
+                    f"parameters.{name}",
+                    "each parameter defined in one space file only",
+                    hint=f"also defined in {origin[name]}",
+                )
+            merged[name] = param
+            origin[name] = file
+    return SearchSpace(description="; ".join(descriptions), parameters=merged)
+
+
+def known_fields() -> dict[str, dict[str, str]]:
+    """Parameter names each namespace accepts: ``{"snn": {field: owner}, "hw": {...}}``.
+
+    ``snn.*`` covers ModelConfig and TrainConfig fields (``owner`` says which), ``hw.*`` covers
+    ChipConfig fields.
+    """
+    from codesign.snn import ModelConfig
+    from codesign.train import TrainConfig
+
+    snn = {name: "model" for name in ModelConfig.model_fields}
+    for name in TrainConfig.model_fields:
+        if name in snn:  # pragma: no cover - guarded by a test
+            raise RuntimeError(f"'{name}' is both a ModelConfig and a TrainConfig field")
+        snn[name] = "train"
+    return {"snn": snn, "hw": {name: "chip" for name in _chip_fields()}}
+
+
+def _chip_fields() -> list[str]:
+    from codesign.hardware import ChipConfig
+
+    return list(ChipConfig.model_fields)
+
+
+def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, prefix: str) -> None:
+    fields = known_fields()
+    seen: dict[str, Any] = {}
+    for name, param in space.parameters.items():
+        key = _join(prefix, name)
+        namespace, _, field = name.partition(".")
+        if namespace not in NAMESPACES or not field:
+            raise ConfigError(
+                file, key, "a name 'snn.<field>' or 'hw.<field>'", hint="parameters are namespaced"
+            )
+        allowed = fields[namespace]
+        if field not in allowed:
+            close = difflib.get_close_matches(field, list(allowed), n=1, cutoff=0.6)
+            owners = "ModelConfig/TrainConfig" if namespace == "snn" else "ChipConfig"
+            raise ConfigError(
+                file,
+                key,
+                f"a {owners} field name after '{namespace}.'",
+                got=field,
+                hint=f"did you mean '{namespace}.{close[0]}'?" if close else None,
+            )
+        for cond_name, wanted in (param.when or {}).items():
+            ckey = f"{key}.when.{cond_name}"
+            if cond_name not in seen:
+                raise ConfigError(
+                    file,
+                    ckey,
+                    "a condition on a parameter defined earlier in the space",
+                    hint="move the parameter below the one it depends on",
+                )
+            domain = _domain(seen[cond_name])
+            values = wanted if isinstance(wanted, list) else [wanted]
+            if domain is not None:
+                for value in values:
+                    if value not in domain:
+                        raise ConfigError(
+                            file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
+                        )
+        seen[name] = param
+
+
+def _domain(param: Any) -> list[Any] | None:
+    """The finite set of values a parameter takes, or None for a continuous range."""
+    if isinstance(param, FixedParam):
+        return [param.value]
+    if isinstance(param, CategoricalParam):
+        return list(param.choices)
+    if isinstance(param, IntParam) and not param.log:
+        return list(range(param.low, param.high + 1, param.step))
+    if isinstance(param, IntParam):
+        return list(range(param.low, param.high + 1))
+    if isinstance(param, FloatParam) and param.step is not None:
+        n = math.floor((param.high - param.low) / param.step + 1e-9) + 1
+        return [param.low + i * param.step for i in range(n)]
+    return None
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling
+
+
+def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
+    """Ask ``trial`` for every active parameter of ``space``, in order (define-by-run).
+
+    Returns:
+        All active parameters, fixed ones included, by name.
+    """
+    params: dict[str, Any] = {}
+    for name, param in space.parameters.items():
+        if not param.active(params):
+            continue
+        dist = param.distribution()
+        if dist is None:
+            params[name] = param.value  # type: ignore[attr-defined]
+        elif isinstance(dist, FloatDistribution):
+            params[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, IntDistribution):
+            params[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        else:
+            assert isinstance(dist, CategoricalDistribution)
+            params[name] = trial.suggest_categorical(name, dist.choices)
+    return params
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split trial parameters into (ModelConfig, TrainConfig, ChipConfig) field overrides."""
+    fields = known_fields()
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    chip: dict[str, Any] = {}
+    for name, value in params.items():
+        namespace, _, field = name.partition(".")
+        if namespace == "hw":
+            chip[field] = value
+        elif fields["snn"].get(field) == "train":
+            train[field] = value
+        else:
+            model[field] = value
+    return model, train, chip
+
+
+def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
+    """Up to ``n`` distinct points of ``space`` for an exhaustive or sampled sweep.
+
+    When every parameter has a finite domain and the full grid has at most ``n`` points, the
+    grid is returned (conditions applied, duplicates removed); otherwise ``n`` points are drawn
+    uniformly (log-uniformly for ``log`` parameters) with ``seed``.
+    """
+    domains = {name: _domain(p) for name, p in space.parameters.items()}
+    if all(d is not None for d in domains.values()):
+        size = math.prod(len(d) for d in domains.values())  # type: ignore[arg-type]
+        if size <= n:
+            points: dict[str, dict[str, Any]] = {}
+            for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
+                point = _apply_conditions(space, dict(zip(domains, combo, strict=True)))
+                points.setdefault(repr(sorted(point.items())), point)
+            return list(points.values())
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        drawn = {name: _draw(p, rng) for name, p in space.parameters.items()}
+        out.append(_apply_conditions(space, drawn))
+    return out
+
+
+def _apply_conditions(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
+    point: dict[str, Any] = {}
+    for name, param in space.parameters.items():
+        if param.active(point):
+            point[name] = values[name]
+    return point
+
+
+def _draw(param: Any, rng: np.random.Generator) -> Any:
+    if isinstance(param, FixedParam):
+        return param.value
+    if isinstance(param, CategoricalParam):
+        return param.choices[int(rng.integers(len(param.choices)))]
+    domain = _domain(param)
+    if domain is not None and not param.log:
+        value = domain[int(rng.integers(len(domain)))]
+        return int(value) if isinstance(param, IntParam) else float(value)
+    if param.log:
+        x = float(np.exp(rng.uniform(math.log(param.low), math.log(param.high))))
+    else:
+        x = float(rng.uniform(param.low, param.high))
+    if isinstance(param, IntParam):
+        return int(min(param.high, max(param.low, round(x))))
+    return x

@@ -1,0 +1,205 @@
+"""StudySpec: one whole co-design study (``studies/*.yaml``), validated and self-contained.
+
+Paths inside a study file (``space`` files, the ``chip`` preset) are relative to the study
+file's own directory. :func:`load_study` reads those files and inlines their contents, so the
+spec stored with the study (:data:`~codesign.search.SPEC_ATTR`) needs no file to be resumed,
+reported or exported. Run outputs (storage, artifacts, the training cache) go under a runs
+directory, ``runs/`` in the current directory by default (see :func:`study_paths`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from codesign.config import ConfigError, Spec, load_yaml, parse_spec
+from codesign.search._objectives import METRICS, Constraint, parse_constraint
+from codesign.search._space import SearchSpace, load_space, merge_spaces, parse_space
+from codesign.snn import ModelConfig
+from codesign.train import TrainConfig
+
+SamplerName = Literal["nsga2", "tpe", "gp", "random"]
+
+
+class SamplerSpec(Spec):
+    """The Optuna sampler; seeded from the study's ``seed``."""
+
+    name: SamplerName = "nsga2"
+    population_size: int | None = Field(None, ge=2, description="NSGA-II population (default 50)")
+    n_startup_trials: int | None = Field(None, ge=0, description="TPE/GP random start-up trials")
+
+
+class BudgetSpec(Spec):
+    """When the study stops: total finished trials in the study and/or wall seconds of one run."""
+
+    trials: int | None = Field(20, ge=1)
+    seconds: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> BudgetSpec:
+        if self.trials is None and self.seconds is None:
+            raise ValueError("a budget: trials or seconds (or both)")
+        return self
+
+
+class ExecutionSpec(Spec):
+    """Where and how trials run: Ray tasks with declared resources."""
+
+    workers: int = Field(2, ge=1, description="trials in flight at once")
+    cpus_per_trial: float = Field(1.0, gt=0.0)
+    gpus_per_trial: float = Field(0.0, ge=0.0)
+    address: str | None = Field(None, description="Ray cluster to join; None starts a local one")
+    trial_timeout_s: float | None = Field(1800.0, gt=0.0, description="a trial running longer fails")
+    retries: int = Field(1, ge=0, le=5, description="re-runs of a trial whose worker process died")
+
+
+class NestedSpec(Spec):
+    """The ``nested`` strategy's hardware sweep per trained network."""
+
+    hw_points: int = Field(512, ge=1, description="grid size cap / random sample size of the hw space")
+
+
+class StudySpec(Spec):
+    """A whole study: what to search, how to score it, and how to run it.
+
+    Attributes:
+        name: the study's name in storage and its folder under the runs directory.
+        corpus: the task and corpus settings (CorpusConfig fields).
+        model: base ModelConfig; ``snn.*`` parameters override its fields.
+        fidelity: base TrainConfig (the training fidelity: epochs or seconds); ``snn.*``
+            TrainConfig parameters (e.g. ``snn.learning_rate``) override its fields.
+        space: the search spaces, inlined (see :func:`load_study`).
+        chip: base ChipConfig fields (the preset, inlined); ``hw.*`` parameters override them.
+        chip_preset: where the chip preset came from, for people.
+        objectives: metric -> ``min`` | ``max``, in order.
+        reference: optional hypervolume reference point per objective (else the worst seen).
+        constraints: ``"area_mm2 <= 10"``, ``"latency_ms <= 20"``, ``"fits_on_chip"``.
+        trace_batch: utterances in the trace pass.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = 0
+    corpus: dict[str, Any] = Field(default_factory=dict)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    fidelity: TrainConfig = Field(default_factory=TrainConfig)
+    space: tuple[SearchSpace, ...] = Field(min_length=1)
+    chip: dict[str, Any] = Field(default_factory=dict)
+    chip_preset: str = ""
+    objectives: dict[str, Literal["min", "max"]] = Field(min_length=1)
+    reference: dict[str, float] = Field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+    sampler: SamplerSpec = Field(default_factory=SamplerSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    strategy: Literal["joint", "nested"] = "joint"
+    nested: NestedSpec = Field(default_factory=NestedSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    storage: str | None = Field(None, description="Optuna storage URL; None: runs/<name>/study.db")
+    trace_batch: int = Field(32, ge=1)
+
+    @field_validator("objectives")
+    @classmethod
+    def _known_objectives(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name not in METRICS:
+                close = difflib.get_close_matches(name, list(METRICS), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"a measured metric, one of {', '.join(sorted(METRICS))}, got '{name}'{hint}")
+        return value
+
+    @field_validator("constraints")
+    @classmethod
+    def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_constraint(text)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> StudySpec:
+        for name in self.reference:
+            if name not in self.objectives:
+                raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
+        if self.strategy == "nested" and not self.search_space().names("hw"):
+            raise ValueError("hw.* parameters in the space for strategy 'nested'")
+        return self
+
+    def search_space(self) -> SearchSpace:
+        """All spaces merged into one (parameter order kept)."""
+        return merge_spaces((s, None) for s in self.space)
+
+    def parsed_constraints(self) -> list[Constraint]:
+        return [parse_constraint(c) for c in self.constraints]
+
+    def directions(self) -> list[str]:
+        """Optuna directions in objective order."""
+        return ["minimize" if d == "min" else "maximize" for d in self.objectives.values()]
+
+    def search_identity(self) -> dict[str, Any]:
+        """What defines the search (a study can continue only under the same identity)."""
+        data = self.to_dict()
+        for key in ("budget", "execution", "storage", "description"):
+            data.pop(key, None)
+        return data
+
+
+def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
+    """Validate a study mapping, reading its ``space`` and ``chip`` files relative to ``file``.
+
+    Raises:
+        ConfigError: the first problem, with its file and key path.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "a mapping of StudySpec keys", got=data)
+    base = Path(file).parent if file is not None else Path.cwd()
+    data = dict(data)
+    spaces = data.get("space")
+    if isinstance(spaces, (str, dict)):
+        spaces = [spaces]
+    if isinstance(spaces, list):
+        resolved = []
+        for i, entry in enumerate(spaces):
+            if isinstance(entry, str):
+                path = _existing(base / entry, file, f"space[{i}]", "search-space file")
+                resolved.append((load_space(path), path))
+            else:
+                resolved.append((parse_space(entry, file=file, key_prefix=f"space[{i}]"), file))
+        merge_spaces(resolved)  # a parameter defined in two files is an error naming both
+        data["space"] = [s.to_dict() for s, _ in resolved]
+    chip = data.get("chip")
+    if isinstance(chip, str):
+        data["chip_preset"] = chip
+        data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
+    spec = parse_spec(StudySpec, data, file=file)
+    _check_downstream(spec, file)
+    return spec
+
+
+def _existing(path: Path, file: str | Path | None, key: str, what: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(file, key, f"an existing {what}",
+                          hint=f"{path} not found; paths in a study are relative to the study file")
+    return path
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read ``studies/<name>.yaml`` (see :func:`parse_study`)."""
+    return parse_study(load_yaml(path), file=path)
+
+
+def load_chip_preset(path: Path) -> dict[str, Any]:
+    """A chip preset's ChipConfig fields, validated (``codesign.hardware.load_chip``)."""
+    from codesign.hardware import load_chip
+
+    return load_chip(path).to_dict()
+
+
+def _check_downstream(spec: StudySpec, file: str | Path | None) -> None:
+    """Validate the corpus and chip sections against their owners' specs."""
+    from codesign.data import CorpusConfig
+    from codesign.hardware import ChipConfig
+
+    parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
+    parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")

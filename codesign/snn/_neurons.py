@@ -1,0 +1,329 @@
+"""Spiking neurons (LIF, IMLS), FATReLU, and the named surrogate gradients they train with.
+
+Every neuron is an ``nn.Module`` whose membranes are local tensors of one forward pass (no
+state survives between calls, no class-level registries). Inputs are time-major and
+channel-last: ``[T, ..., C]`` where ``T`` is the spiking timestep. Outputs are integer spike
+levels held in float tensors (0/1 for LIF, 0..D for IMLS), so the trace counts them exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import nn
+
+from codesign.snn._config import ModelConfig, Surrogate
+from codesign.snn._probe import Probed, is_probed, probe_op
+
+SurrogateGrad = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+def _atan_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    # Fang et al. 2021 (spikingjelly ATan): d/dx [atan(pi/2 * a * x) / pi + 1/2]
+    return (slope / 2.0) / (1.0 + (math.pi / 2.0 * slope * x) ** 2)
+
+
+def _sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    s = torch.sigmoid(slope * x)
+    return slope * s * (1.0 - s)
+
+
+def _triangle_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    # Unit-area triangle of half-width 1/slope (Esser et al. 2016 style).
+    return slope * torch.clamp(1.0 - slope * x.abs(), min=0.0)
+
+
+def _straight_through_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    # Unit box around the threshold: passes the gradient unchanged where the step is "close".
+    del slope
+    return (x.abs() <= 0.5).to(x.dtype)
+
+
+#: The surrogate derivative of a unit step at 0, by name (read-only).
+SURROGATE_GRADS: MappingProxyType[str, SurrogateGrad] = MappingProxyType(
+    {
+        "atan": _atan_grad,
+        "sigmoid": _sigmoid_grad,
+        "triangle": _triangle_grad,
+        "straight_through": _straight_through_grad,
+    }
+)
+
+
+class _SpikeFn(torch.autograd.Function):
+    """Heaviside step forward, surrogate derivative backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, surrogate: str, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        ctx.slope = slope
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (x,) = ctx.saved_tensors
+        return grad * SURROGATE_GRADS[ctx.surrogate](x, ctx.slope), None, None
+
+
+class _StaircaseFn(torch.autograd.Function):
+    """``clamp(floor(u), 0, D)`` forward; the sum of D surrogate steps (or identity on [0, D]) backward."""
+
+    @staticmethod
+    def forward(ctx: Any, u: torch.Tensor, levels: int, surrogate: str, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(u)
+        ctx.levels = levels
+        ctx.surrogate = surrogate
+        ctx.slope = slope
+        return torch.clamp(torch.floor(u), 0.0, float(levels))
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (u,) = ctx.saved_tensors
+        if ctx.surrogate == "straight_through":
+            local = ((u >= 0) & (u <= ctx.levels)).to(u.dtype)
+        else:
+            fn = SURROGATE_GRADS[ctx.surrogate]
+            # The staircase is the sum of D unit steps at u = 1..D.
+            local = sum(fn(u - j, ctx.slope) for j in range(1, ctx.levels + 1))
+        return grad * local, None, None, None
+
+
+def spike(x: torch.Tensor, surrogate: Surrogate = "atan", slope: float = 2.0) -> torch.Tensor:
+    """Unit step ``x >= 0`` with the named surrogate gradient."""
+    if surrogate not in SURROGATE_GRADS:
+        raise ValueError(f"surrogate one of {sorted(SURROGATE_GRADS)}, got {surrogate!r}")
+    return _SpikeFn.apply(x, surrogate, float(slope))
+
+
+def staircase(u: torch.Tensor, levels: int, surrogate: Surrogate = "atan", slope: float = 2.0) -> torch.Tensor:
+    """Integer levels ``clamp(floor(u), 0, levels)`` with a surrogate gradient over ``[0, levels]``."""
+    if surrogate not in SURROGATE_GRADS:
+        raise ValueError(f"surrogate one of {sorted(SURROGATE_GRADS)}, got {surrogate!r}")
+    return _StaircaseFn.apply(u, int(levels), surrogate, float(slope))
+
+
+class SpikingNeuron(Probed, nn.Module):
+    """Base of the spiking neurons: integer outputs ``0..max_level`` and a firing rate.
+
+    ``last_rate`` is the differentiable mean output level over ``max_level`` of the latest
+    training forward pass (None in eval), read by the activity regulariser.
+    """
+
+    max_level: int = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_rate: torch.Tensor | None = None
+
+    def hparams(self) -> dict[str, Any]:
+        """The neuron's hyperparameters as plain values, for logs."""
+        raise NotImplementedError
+
+    def train(self, mode: bool = True) -> SpikingNeuron:
+        # A rate from an earlier pass holds its autograd graph; never carry it across modes.
+        self.last_rate = None
+        return super().train(mode)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling and deep copies (Ray, fuse_model) must not drag an autograd graph along.
+        state = super().__getstate__()
+        return {**state, "last_rate": None}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
+
+    def _finish(self, x: torch.Tensor, out: torch.Tensor, state_size: int, aux_ops: float) -> torch.Tensor:
+        self.last_rate = out.mean() / self.max_level if self.training else None
+        if is_probed(self):
+            channels = int(x.shape[-1])
+            probe_op(
+                self,
+                "neuron",
+                kind="state_update",
+                in_shape=(channels,),
+                out_shape=(channels,),
+                timesteps=max(1, x.numel() // max(1, channels)),
+                inputs=x,
+                outputs=out,
+                neuron_updates=float(x.numel()),
+                state_size=state_size,
+                aux_ops=aux_ops,
+                levels=0,
+            )
+        return out
+
+
+class LIF(SpikingNeuron):
+    """Leaky integrate-and-fire neuron over the leading time dimension, trained with BPTT.
+
+    ``v[t] = decay * v[t-1] + x[t]``; a spike when ``v[t] >= threshold``; soft reset subtracts
+    the threshold, hard reset zeroes the membrane.
+
+    Args:
+        threshold: firing threshold.
+        decay: membrane decay per timestep, in (0, 1).
+        reset: ``"soft"`` or ``"hard"``.
+        surrogate: surrogate gradient name.
+        slope: surrogate sharpness.
+    """
+
+    max_level = 1
+
+    def __init__(
+        self,
+        threshold: float = 1.0,
+        decay: float = 0.5,
+        reset: str = "soft",
+        surrogate: Surrogate = "atan",
+        slope: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if reset not in ("soft", "hard"):
+            raise ValueError(f"reset 'soft' or 'hard', got {reset!r}")
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay in (0, 1), got {decay}")
+        if threshold <= 0:
+            raise ValueError(f"threshold > 0, got {threshold}")
+        self.threshold = float(threshold)
+        self.decay = float(decay)
+        self.reset = reset
+        self.surrogate: Surrogate = surrogate
+        self.slope = float(slope)
+
+    def hparams(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "decay": self.decay, "reset": self.reset,
+                "surrogate": self.surrogate, "slope": self.slope}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[T, ..., C]`` input currents; returns 0/1 spikes of the same shape."""
+        v = torch.zeros_like(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            v = self.decay * v + x[t]
+            s = spike(v - self.threshold, self.surrogate, self.slope)
+            v = v - s * self.threshold if self.reset == "soft" else v * (1.0 - s)
+            out.append(s)
+        spikes = torch.stack(out)
+        state = int(x.shape[-1]) if x.shape[0] > 1 else 0
+        return self._finish(x, spikes, state_size=state, aux_ops=0.0)
+
+
+class IMLS(SpikingNeuron):
+    """Input-aware multi-level spike neuron: D timesteps of integrate-and-fire in one step.
+
+    For input ``x`` it emits ``k = clamp(floor(D * x / theta), 0, D)``, the number of spikes a
+    D-step integrate-and-fire neuron with soft reset and threshold ``theta`` fires for the
+    constant input ``x``. With ``adaptive``, ``theta = alpha * mean(|x|)`` over the channels of
+    each token, so the quantisation follows the input's scale; ``alpha`` is learnable. Else
+    ``theta`` itself is a learnable scalar. Each timestep of ``[T, ...]`` is independent.
+
+    Args:
+        levels: D, the largest level.
+        threshold: initial ``alpha`` (adaptive) or ``theta``.
+        adaptive: input-aware threshold.
+        surrogate: surrogate gradient name (``straight_through``: identity on [0, D]).
+        slope: surrogate sharpness (in level units).
+    """
+
+    def __init__(
+        self,
+        levels: int = 4,
+        threshold: float = 1.0,
+        adaptive: bool = True,
+        surrogate: Surrogate = "atan",
+        slope: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if levels < 1:
+            raise ValueError(f"levels >= 1, got {levels}")
+        if threshold <= 0:
+            raise ValueError(f"threshold > 0, got {threshold}")
+        self.max_level = int(levels)
+        self.adaptive = bool(adaptive)
+        self.surrogate: Surrogate = surrogate
+        self.slope = float(slope)
+        # alpha (adaptive) or theta (fixed scale); learnable either way.
+        self.scale = nn.Parameter(torch.tensor(float(threshold)))
+
+    @property
+    def levels(self) -> int:
+        return self.max_level
+
+    def hparams(self) -> dict[str, Any]:
+        return {"levels": self.max_level, "threshold_init_or_alpha": float(self.scale.detach()),
+                "adaptive": self.adaptive, "surrogate": self.surrogate, "slope": self.slope}
+
+    def theta(self, x: torch.Tensor) -> torch.Tensor:
+        """The threshold for input ``x`` (broadcastable to ``x``)."""
+        scale = self.scale.clamp(min=1e-3)
+        if self.adaptive:
+            return scale * x.abs().mean(dim=-1, keepdim=True) + 1e-6
+        return scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[T, ..., C]``; returns integer levels 0..D of the same shape."""
+        u = self.max_level * x / self.theta(x)
+        out = staircase(u, self.max_level, self.surrogate, self.slope)
+        channels = int(x.shape[-1])
+        tokens = x.numel() // max(1, channels)
+        # Per token: C absolute values, C - 1 adds, a divide by C and a multiply by alpha.
+        aux = float(tokens * (2 * channels + 2)) if self.adaptive else 0.0
+        return self._finish(x, out, state_size=0, aux_ops=aux)
+
+
+class FATReLU(Probed, nn.Module):
+    """Forced-activation-threshold ReLU: ``x if x >= t else 0`` (real-valued, sparse).
+
+    Args:
+        threshold: ``t`` (>= 0); ``0`` gives ReLU.
+        channels: one threshold per channel (last dim) when given, else one per layer.
+    """
+
+    def __init__(self, threshold: float = 0.1, channels: int | None = None) -> None:
+        super().__init__()
+        if threshold < 0:
+            raise ValueError(f"threshold >= 0, got {threshold}")
+        shape = (channels,) if channels else ()
+        self.register_buffer("threshold", torch.full(shape, float(threshold)))
+        self.channels = channels
+
+    def hparams(self) -> dict[str, Any]:
+        return {"threshold": float(self.threshold.mean()), "per_channel": self.channels is not None}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.where(x >= self.threshold, x, torch.zeros_like(x))
+        if is_probed(self):
+            channels = int(x.shape[-1])
+            probe_op(self, "activation", kind="elementwise", in_shape=(channels,), out_shape=(channels,),
+                     timesteps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
+                     neuron_updates=float(x.numel()), aux_ops=float(x.numel()), levels=0)
+        return out
+
+
+def make_neuron(cfg: ModelConfig, channels: int, threshold_scale: float = 1.0) -> nn.Module:
+    """The activation a config asks for: LIF or IMLS when spiking, ReLU (FATReLU at 0) otherwise.
+
+    Args:
+        cfg: the model config.
+        channels: the channel count (last dim) of the inputs.
+        threshold_scale: multiplies ``cfg.threshold`` (e.g. lower thresholds after attention).
+    """
+    if not cfg.is_spiking:
+        return FATReLU(0.0)
+    if cfg.neuron == "lif":
+        return LIF(cfg.threshold * threshold_scale, cfg.decay, cfg.reset, cfg.surrogate, cfg.surrogate_slope)
+    return IMLS(cfg.levels, cfg.threshold * threshold_scale, cfg.threshold_adaptive, cfg.surrogate,
+                cfg.surrogate_slope)
+
+
+def firing_rates(model: nn.Module) -> list[torch.Tensor]:
+    """Differentiable firing rates of every spiking neuron from the latest training pass."""
+    return [m.last_rate for m in model.modules() if isinstance(m, SpikingNeuron) and m.last_rate is not None]

@@ -1,0 +1,160 @@
+"""The model side of workload tracing: how a module reports operations that are not layers.
+
+``codesign.trace`` records ``nn.Linear``/``nn.Conv1d`` layers with forward hooks on its own.
+Activation-activation products (spiking attention), scans, neuron updates and elementwise
+work are reported by the modules themselves through :func:`probe_op` and
+:func:`probe_matmul`. Both are no-ops unless a recorder (a :class:`ProbeSink`) is attached to
+the module for one pass; there is no global registry, so nothing leaks between trials.
+
+This module lives in ``codesign.snn`` (not ``codesign.trace``) because models must not
+import from further down the data flow.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+import torch
+from torch import nn
+
+#: Attribute a recorder sets on a module for the duration of one traced pass.
+PROBE_ATTR = "_codesign_probe"
+
+OpKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
+
+
+class ProbeSink(Protocol):
+    """What a recorder implements to receive operations reported by modules."""
+
+    def record_op(self, module: nn.Module, op: str, **counts: Any) -> None:
+        """Receive one operation of ``module`` named ``op`` (see :func:`probe_op` for keys)."""
+
+
+class Probed:
+    """Mixin for modules that report operations; the recorder attaches itself per instance."""
+
+    def probe_sink(self) -> ProbeSink | None:
+        """The attached recorder, or None when the pass is not being traced."""
+        return self.__dict__.get(PROBE_ATTR)
+
+
+def attach_probe(module: nn.Module, sink: ProbeSink | None) -> None:
+    """Attach (or with None detach) ``sink`` to ``module`` only; recorders walk the tree."""
+    if sink is None:
+        module.__dict__.pop(PROBE_ATTR, None)
+    else:
+        module.__dict__[PROBE_ATTR] = sink
+
+
+def is_probed(module: nn.Module) -> bool:
+    """Whether a recorder is attached to ``module`` (cheap; lets modules skip counting work)."""
+    return PROBE_ATTR in module.__dict__
+
+
+def probe_op(
+    module: nn.Module,
+    op: str,
+    *,
+    kind: OpKind,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    timesteps: int,
+    inputs: torch.Tensor | None = None,
+    outputs: torch.Tensor | None = None,
+    effective_ops: float = 0.0,
+    dense_macs: float = 0.0,
+    neuron_updates: float = 0.0,
+    state_size: int = 0,
+    aux_ops: float = 0.0,
+    weight_count: int = 0,
+    weight_nonzero: int = 0,
+    levels: int | None = None,
+) -> None:
+    """Report one operation of ``module`` during a traced pass (no-op otherwise).
+
+    Args:
+        module: the reporting module (its path names the trace entry ``<path>.<op>``).
+        op: the operation's short name, unique within the module.
+        kind: the trace layer kind.
+        in_shape, out_shape: per-step shapes without the batch dimension.
+        timesteps: steps this operation runs in this call (frames x T).
+        inputs: the operation's input activations; nonzeros are events, integer levels summed.
+        outputs: its output activations (spikes/levels), if it produces any.
+        effective_ops: operations caused by the nonzero inputs in this call.
+        dense_macs: operations if every input were processed.
+        neuron_updates: state/membrane updates in this call.
+        state_size: state elements kept between steps (per frame).
+        aux_ops: extra inference operations in this call.
+        weight_count, weight_nonzero: stored parameters this op reads.
+        levels: largest input level if the inputs are spikes (None: let the recorder infer).
+    """
+    sink = module.__dict__.get(PROBE_ATTR)
+    if sink is None:
+        return
+    sink.record_op(
+        module,
+        op,
+        kind=kind,
+        in_shape=tuple(int(s) for s in in_shape),
+        out_shape=tuple(int(s) for s in out_shape),
+        timesteps=int(timesteps),
+        inputs=None if inputs is None else inputs.detach(),
+        outputs=None if outputs is None else outputs.detach(),
+        effective_ops=float(effective_ops),
+        dense_macs=float(dense_macs),
+        neuron_updates=float(neuron_updates),
+        state_size=int(state_size),
+        aux_ops=float(aux_ops),
+        weight_count=int(weight_count),
+        weight_nonzero=int(weight_nonzero),
+        levels=levels,
+    )
+
+
+def probe_matmul(
+    module: nn.Module,
+    op: str,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+    steps: int = 1,
+    in_shape: tuple[int, ...] | None = None,
+    out_shape: tuple[int, ...] | None = None,
+) -> None:
+    """Report the activation-activation product ``a @ b`` (kind ``spike_matmul``).
+
+    ``a`` (``[..., n, k]``) is the streamed operand: its nonzeros are the input events. Each
+    event at ``a[..., i, j]`` pairs with the nonzero ``b[..., j, l]`` whose product is kept
+    (``mask[..., i, l] != 0``; all when ``mask`` is None); those pairs are the effective ops.
+
+    Args:
+        module: the reporting module.
+        op: the operation's name.
+        a: ``[..., n, k]``.
+        b: ``[..., k, m]``.
+        mask: optional map of computed outputs, broadcastable to ``[..., n, m]``.
+        steps: timesteps this product spans (e.g. frames x T for attention over frames).
+        in_shape, out_shape: per-step shapes to record (default ``(k,)`` and ``(m,)``).
+    """
+    if not is_probed(module):
+        return
+    a_nz = (a != 0).to(torch.float64)
+    b_nz = (b != 0).to(torch.float64)
+    pairs = a_nz @ b_nz
+    dense = torch.full_like(pairs, float(a.shape[-1]))
+    if mask is not None:
+        kept = (mask != 0).to(torch.float64)
+        pairs = pairs * kept
+        dense = dense * kept
+    probe_op(
+        module,
+        op,
+        kind="spike_matmul",
+        in_shape=in_shape if in_shape is not None else (int(a.shape[-1]),),
+        out_shape=out_shape if out_shape is not None else (int(b.shape[-1]),),
+        timesteps=max(1, steps),
+        inputs=a,
+        effective_ops=float(pairs.sum()),
+        dense_macs=float(dense.sum()),
+    )

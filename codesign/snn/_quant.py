@@ -1,0 +1,98 @@
+"""The multi-bit output quantiser of the improved-recurrence SRNN (Ponghiran & Roy, 2022).
+
+Owns :class:`MultiBitQuantiser`: values become integer levels times a scale, levels below an
+integer threshold become zero (so outputs are sparse), the range follows an exponential
+moving average of the batch extremes, and the gradient passes straight through inside the
+range. :func:`quantise_with_error_feedback` quantises a sequence while carrying each step's
+rounding error into the next (first-order sigma-delta), which keeps the input's average.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["MultiBitQuantiser", "quantise_with_error_feedback"]
+
+
+class MultiBitQuantiser(nn.Module):
+    """``b``-bit quantiser with zeroing of small levels and an EMA-tracked range.
+
+    Unsigned: levels ``0 .. 2^b − 1`` over ``[0, max]``. Signed: levels
+    ``−L .. L`` with ``L = max(1, 2^(b−1) − 1)`` over ``[−max|x|, max|x|]``.
+    Levels whose magnitude is below ``zero_threshold`` are set to zero.
+
+    Args:
+        bits: ``b``.
+        zero_threshold: integer level below which outputs are zeroed (0 or 1: none beyond
+            rounding).
+        signed: whether negative levels exist.
+        momentum: weight of the newest batch extreme in the moving average.
+    """
+
+    def __init__(self, bits: int, zero_threshold: int, signed: bool = False, momentum: float = 0.05) -> None:
+        super().__init__()
+        if bits < 1:
+            raise ValueError(f"bits >= 1, got {bits}")
+        self.bits, self.zero_threshold, self.signed, self.momentum = bits, zero_threshold, signed, momentum
+        self.max_level = max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
+        self.register_buffer("range_ema", torch.zeros(()))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
+
+    def observe(self, x: Tensor) -> None:
+        """Fold the batch extreme of ``x`` into the moving range (training only)."""
+        if not self.training:
+            return
+        with torch.no_grad():
+            extreme = x.abs().max() if self.signed else x.max().clamp_min(0.0)
+            if bool(self.seen):
+                self.range_ema.lerp_(extreme, self.momentum)
+            else:
+                self.range_ema.copy_(extreme)
+                self.seen.fill_(True)
+
+    def scale(self) -> Tensor:
+        """Value of one level (a copy, so later range updates do not touch autograd graphs)."""
+        return (self.range_ema / self.max_level).clamp_min(1e-6).clone()
+
+    def levels(self, x: Tensor, scale: Tensor) -> Tensor:
+        """Integer levels of ``x`` (as floats), zeroing applied; no gradient."""
+        low = -self.max_level if self.signed else 0
+        q = torch.clamp(torch.round(x.detach() / scale), low, self.max_level)
+        return torch.where(q.abs() < self.zero_threshold, torch.zeros_like(q), q)
+
+    def quantise(self, x: Tensor, scale: Tensor) -> Tensor:
+        """``levels × scale`` forward; gradient of identity inside the range, zero outside."""
+        low = -self.max_level * scale if self.signed else torch.zeros_like(scale)
+        inside = (x >= low) & (x <= self.max_level * scale)
+        q = self.levels(x, scale) * scale
+        return torch.where(inside, x, x.detach()) + (q - x).detach()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Observe ``x``'s range (training), then quantise it."""
+        self.observe(x)
+        return self.quantise(x, self.scale())
+
+
+def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor) -> Tensor:
+    """Quantise ``x [batch, steps, features]`` carrying the rounding error along ``steps``.
+
+    ``x̃[n] = Q(x[n] + e[n−1])``, ``e[n] = x[n] + e[n−1] − x̃[n]``: over a window the
+    quantised sequence has the same sum as the input up to one level, which a plain
+    rounding of small values to zero would lose.
+
+    Returns:
+        ``x̃`` in the input's units (``levels × quantiser.scale()``).
+    """
+    quantiser.observe(x)
+    scale = quantiser.scale()
+    error = torch.zeros_like(x[:, 0])
+    out = []
+    for n in range(x.shape[1]):
+        target = x[:, n] + error
+        q = quantiser.quantise(target, scale)
+        # Bounded: a clipped input would otherwise pile up error without limit.
+        bound = max(1, quantiser.zero_threshold) * scale
+        error = torch.maximum(torch.minimum((target - q).detach(), bound), -bound)
+        out.append(q)
+    return torch.stack(out, dim=1)

@@ -1,0 +1,273 @@
+"""The improved-recurrence spiking RNN (Ponghiran & Roy, AAAI 2022) and its GRU/LSTM references.
+
+Owns :class:`ImprovedRecurrenceLayer`, whose neuron keeps a synaptic current with a learnt,
+input-dependent forget gate and a soft-reset membrane::
+
+    F[n] = σ(BN(W_f x̃[n]) + U_f y[n−1])
+    C[n] = ReLU(BN(W_c x̃[n]) + U_c y[n−1])
+    I[n] = F[n] ⊙ I[n−1] + (1 − F[n]) ⊙ C[n]
+    U[n] = U[n−1] − y[n−1] + I[n]
+    y[n] = Q(U[n])                       (multi-bit quantiser, codesign.snn._quant)
+
+and :class:`SRNNModel`: frame stacking, input quantisation with error feedback, 1–3 layers,
+and a classification or CTC head. Variant ``spiking`` is the SNN; ``gru`` and ``lstm`` are
+the dense references of the same width. :func:`multiplications_per_inference` counts
+multiplications from a trace the way that paper does.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from codesign.snn._config import ModelConfig
+from codesign.snn._mamba import stack_frames
+from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
+
+__all__ = [
+    "ImprovedRecurrenceLayer",
+    "ReferenceRNNLayer",
+    "SRNNModel",
+    "build_srnn",
+    "multiplications_per_inference",
+    "valid_mask",
+]
+
+
+def valid_mask(lengths: Tensor, steps: int) -> Tensor:
+    """``[batch, steps]`` True on the frames inside each utterance."""
+    return torch.arange(steps, device=lengths.device)[None] < lengths[:, None]
+
+
+def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
+    """Batch norm over the valid frames only, so padding does not bias the statistics."""
+    out = torch.zeros_like(x)
+    out[mask] = norm(x[mask])
+    return out
+
+
+class ImprovedRecurrenceLayer(Probed, nn.Module):
+    """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
+
+    Outputs are the integer spike levels ``0 .. 2^b − 1`` (as floats) a chip would
+    transmit; the membrane's soft reset subtracts them in membrane units (``levels ×
+    scale``), and the weights that read them absorb the scale.
+    """
+
+    def __init__(self, n_inputs: int, width: int, bits: int, zero_threshold: int) -> None:
+        super().__init__()
+        self.width = width
+        self.w_in = nn.Linear(n_inputs, 2 * width, bias=False)  # W_f and W_c stacked
+        self.bn_f = nn.BatchNorm1d(width)
+        self.bn_c = nn.BatchNorm1d(width)
+        self.u_rec = nn.Linear(width, 2 * width, bias=False)  # U_f and U_c stacked
+        self.quantiser = MultiBitQuantiser(bits, zero_threshold, signed=False)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        wf, wc = self.w_in(x).chunk(2, dim=-1)
+        wf, wc = _masked_batch_norm(self.bn_f, wf, mask), _masked_batch_norm(self.bn_c, wc, mask)
+        batch, steps = x.shape[:2]
+        current = x.new_zeros(batch, self.width)
+        membrane = x.new_zeros(batch, self.width)
+        y = x.new_zeros(batch, self.width)  # levels, read by the recurrent weights
+        membrane_y = y  # the same output in membrane units, for the soft reset
+        outputs = []
+        for n in range(steps):
+            rf, rc = self.u_rec(y).chunk(2, dim=-1)
+            forget = torch.sigmoid(wf[:, n] + rf)
+            candidate = torch.relu(wc[:, n] + rc)
+            current = forget * current + (1 - forget) * candidate
+            membrane = membrane - membrane_y + current
+            valid = mask[:, n, None]
+            # Padding frames must not move the range, so observe only valid membranes.
+            self.quantiser.observe(membrane[mask[:, n]])
+            scale = self.quantiser.scale()
+            y = self.quantiser.quantise(membrane, scale) * valid
+            membrane_y, y = y, y / scale
+            outputs.append(y)
+        levels = torch.stack(outputs, dim=1)
+        if is_probed(self):
+            # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
+            # the nonzero levels); the neuron itself pays two elementwise multiplications per
+            # unit and step (F ⊙ I and (1 − F) ⊙ C), recorded as aux_ops. State: I and U.
+            steps_total = int(mask.sum())
+            probe_op(
+                self, "neuron", kind="state_update", in_shape=(self.width,), out_shape=(self.width,),
+                timesteps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
+                state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
+            )
+        return levels
+
+
+class ReferenceRNNLayer(Probed, nn.Module):
+    """One GRU or LSTM layer (``torch.nn``), reporting its dense work to a trace recorder.
+
+    Per step a GRU multiplies ``3H × (inputs + H)`` weights and does ``3H`` elementwise
+    multiplications (``r ⊙ (W h + b)``, ``z ⊙ h``, ``(1 − z) ⊙ n``); an LSTM ``4H × (inputs
+    + H)`` and ``3H`` (``f ⊙ c``, ``i ⊙ g``, ``o ⊙ tanh c``).
+    """
+
+    def __init__(self, kind: str, n_inputs: int, width: int) -> None:
+        super().__init__()
+        if kind not in ("gru", "lstm"):
+            raise ValueError(f"reference kind 'gru' or 'lstm', got {kind!r}")
+        self.kind, self.n_inputs, self.width = kind, n_inputs, width
+        self.gates = 3 if kind == "gru" else 4
+        self.rnn = nn.GRU(n_inputs, width, batch_first=True) if kind == "gru" else nn.LSTM(
+            n_inputs, width, batch_first=True
+        )
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h, _ = self.rnn(x)
+        if is_probed(self):
+            self._probe(x, h, mask)
+        return h
+
+    def _probe(self, x: Tensor, h: Tensor, mask: Tensor) -> None:
+        steps = int(mask.sum())
+        rows = self.gates * self.width
+        previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)[mask]
+        for op, inputs, n_in, weight in (
+            ("input", x[mask], self.n_inputs, self.rnn.weight_ih_l0),
+            ("recurrent", previous, self.width, self.rnn.weight_hh_l0),
+        ):
+            probe_op(
+                self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), timesteps=steps,
+                inputs=inputs, effective_ops=float((inputs != 0).sum()) * rows,
+                dense_macs=float(rows * n_in * steps), weight_count=weight.numel() + rows,
+                weight_nonzero=int((weight != 0).sum()) + rows, levels=0,
+            )
+        probe_op(
+            self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), timesteps=steps,
+            outputs=h[mask], neuron_updates=float(self.width * steps),
+            state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps,
+        )
+
+
+class SRNNModel(Probed, nn.Module):
+    """Frame stacking, ``cfg.depth`` recurrent layers of ``cfg.width``, and a head.
+
+    ``cfg.variant``: ``spiking`` (improved-recurrence SNN, inputs quantised with error
+    feedback), ``gru`` or ``lstm`` (dense references). ``head="ctc"``: per-step
+    log-probabilities; ``head="classify"``: logits from the mean over valid steps.
+    """
+
+    def __init__(self, cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> None:
+        super().__init__()
+        if head not in ("ctc", "classify"):
+            raise ValueError(f"head one of ctc, classify; got {head!r}")
+        if not 1 <= cfg.depth <= 3:
+            raise ValueError(f"srnn depth 1..3, got {cfg.depth}")
+        self.cfg, self.head = cfg, head
+        n_inputs = n_features * cfg.subsample
+        self.input_quantiser: MultiBitQuantiser | None = None
+        sizes = [n_inputs] + [cfg.width] * cfg.depth
+        self.layers = nn.ModuleList()
+        if cfg.variant == "spiking":
+            self.input_quantiser = MultiBitQuantiser(cfg.quant_bits, cfg.quant_zero_threshold, signed=True)
+            self.layers.extend(
+                ImprovedRecurrenceLayer(sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold)
+                for i in range(cfg.depth)
+            )
+        else:
+            self.layers.extend(ReferenceRNNLayer(cfg.variant, sizes[i], cfg.width) for i in range(cfg.depth))
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.classifier = nn.Linear(cfg.width, n_outputs)
+
+    def encode(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]`` and step lengths."""
+        if self.input_quantiser is not None:
+            # Integer input levels (signed); the first layer's weights absorb the scale.
+            # (the range is observed once at the start, so scale() is the one used throughout)
+            quantised = quantise_with_error_feedback(self.input_quantiser, features)
+            quantised = quantised / self.input_quantiser.scale()
+            if is_probed(self):
+                # per feature and frame: add the carried error, round and clamp, subtract;
+                # a signed level of magnitude k is k events, hence the absolute value
+                n_in = features.shape[-1]
+                frames = int(lengths.sum())
+                probe_op(
+                    self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
+                    timesteps=frames, inputs=features, outputs=quantised.abs(),
+                    neuron_updates=float(n_in * frames), aux_ops=3.0 * n_in * frames,
+                )
+            features = quantised
+        x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
+        mask = valid_mask(out_lengths, x.shape[1])
+        for i, layer in enumerate(self.layers):
+            x = layer(self.dropout(x) if i else x, mask)
+        return x, out_lengths
+
+    def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Same contract as :meth:`codesign.snn._mamba.MambaModel.forward`."""
+        h, out_lengths = self.encode(features, lengths)
+        h = self.dropout(h)
+        if self.head == "ctc":
+            return F.log_softmax(self.classifier(h), dim=-1), out_lengths
+        mask = valid_mask(out_lengths, h.shape[1]).to(h.dtype)
+        pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+        return self.classifier(pooled), out_lengths
+
+
+def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> SRNNModel:
+    """The ``"srnn"`` builder of :func:`codesign.snn.build_model`."""
+    if cfg.family != "srnn":
+        raise ValueError(f"build_srnn needs family 'srnn', got {cfg.family!r}")
+    return SRNNModel(cfg, n_features, n_outputs, head)
+
+
+class _LayerCounts(Protocol):
+    kind: str
+    input_events: float
+    fan_out: float
+    dense_macs: float
+    aux_ops: float
+
+
+class _MetaLike(Protocol):
+    family: str
+    variant: str
+
+
+class _TraceLike(Protocol):
+    @property
+    def meta(self) -> _MetaLike: ...
+
+    @property
+    def layers(self) -> tuple[_LayerCounts, ...]: ...
+
+
+def multiplications_per_inference(trace: _TraceLike) -> dict[str, float]:
+    """Multiplications per inference as Ponghiran & Roy (2022) count them, from a trace.
+
+    SNN (variant ``spiking``): every nonzero multi-bit input or output level multiplies one weight
+    per synapse it drives (``input_events × fan_out`` over the synaptic layers: W, U and the
+    head). GRU/LSTM: the dense input and recurrent products (``dense_macs``). Both add the
+    cells' elementwise multiplications, recorded as ``aux_ops`` of their ``state_update``
+    entries (the SRNN neuron's ``F ⊙ I`` and ``(1 − F) ⊙ C``; the GRU/LSTM gate products).
+    Batch norm is folded into the weights at inference and costs none.
+
+    Args:
+        trace: a :class:`codesign.trace.WorkloadTrace` of an ``srnn`` model (typed
+            structurally: ``codesign.snn`` does not import from ``codesign.trace``).
+
+    Returns:
+        ``{"synaptic": ..., "elementwise": ..., "total": ...}`` per inference.
+
+    Raises:
+        ValueError: the trace is not of an ``srnn`` model.
+    """
+    if trace.meta.family != "srnn":
+        raise ValueError(f"multiplications are defined for srnn traces, got family {trace.meta.family!r}")
+    spiking = trace.meta.variant == "spiking"
+    synaptic = elementwise = 0.0
+    for layer in trace.layers:
+        if layer.kind in ("synaptic_dense", "synaptic_conv"):
+            synaptic += layer.input_events * layer.fan_out if spiking else layer.dense_macs
+        elif layer.kind == "state_update":
+            elementwise += layer.aux_ops
+    return {"synaptic": synaptic, "elementwise": elementwise, "total": synaptic + elementwise}

@@ -1,0 +1,314 @@
+"""Recording a WorkloadTrace: one no-grad pass of a trained network over a fixed batch.
+
+Owns :func:`record_trace` and :class:`TraceRecorder`. ``nn.Linear`` and ``nn.Conv1d`` layers
+are recorded by forward hooks; neurons, attention products, scans and elementwise work are
+reported by the modules through ``codesign.snn.probe_op``/``probe_matmul`` while a recorder
+is attached. The recorder is a context object for one pass: it attaches hooks and probes on
+entry and removes them on exit, so no state outlives the pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codesign.snn import ModelConfig, Probed, attach_probe, fuse_model
+from codesign.trace._schema import LayerTrace, TraceMeta, WorkloadTrace
+
+#: Rows kept per layer in the spike sample (one utterance), to bound trace files.
+MAX_SAMPLE_STEPS = 4096
+
+
+@dataclass
+class _Entry:
+    """Sums for one trace entry over every call and utterance of the pass."""
+
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    timesteps: float = 0.0
+    weight_count: int = 0
+    weight_nonzero: int = 0
+    input_size: float = 0.0
+    input_events: float = 0.0
+    input_level_sum: float = 0.0
+    inputs_integer: bool = True
+    seen_inputs: bool = False
+    max_level: float = 0.0
+    declared_levels: int | None = None
+    output_spikes: float = 0.0
+    output_level_sum: float = 0.0
+    neuron_updates: float = 0.0
+    effective_ops: float = 0.0
+    dense_macs: float = 0.0
+    aux_ops: float = 0.0
+    state_size: int = 0
+    sample: list[np.ndarray] = field(default_factory=list)
+
+
+def _channel_rows(x: torch.Tensor) -> torch.Tensor:
+    """``[..., C]`` as rows of channels (timestep-major, then frame)."""
+    return x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1)
+
+
+class TraceRecorder:
+    """Collects per-layer counts while attached to a model (a ``codesign.snn.ProbeSink``).
+
+    Use as a context manager around forward passes of batch size 1, calling
+    :meth:`end_utterance` after each, then :meth:`layers`.
+
+    Args:
+        model: the network (usually its fused inference form).
+        spike_levels: the largest level a spike may take in this model (D for IMLS, 1 for LIF);
+            integer inputs above it are recorded with their observed maximum.
+        sample_spikes: keep the spike inputs of the first utterance per layer.
+    """
+
+    def __init__(self, model: nn.Module, spike_levels: int = 1, sample_spikes: bool = True) -> None:
+        self.model = model
+        self.spike_levels = spike_levels
+        self.sample_spikes = sample_spikes
+        self._names = {id(m): name for name, m in model.named_modules()}
+        self._entries: dict[str, _Entry] = {}
+        self._handles: list[Any] = []
+        self._probed: list[nn.Module] = []
+        self.utterances = 0
+
+    # -- lifetime ----------------------------------------------------------------------
+    def __enter__(self) -> TraceRecorder:
+        for module in self.model.modules():
+            if isinstance(module, nn.Linear | nn.Conv1d):
+                self._handles.append(module.register_forward_hook(self._layer_hook))
+            if isinstance(module, Probed):
+                attach_probe(module, self)
+                self._probed.append(module)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        for module in self._probed:
+            attach_probe(module, None)
+        self._handles.clear()
+        self._probed.clear()
+
+    def end_utterance(self) -> None:
+        """Mark the end of one utterance's forward pass (counts are averaged per utterance)."""
+        self.utterances += 1
+
+    # -- receiving ---------------------------------------------------------------------
+    def _entry(self, name: str, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Entry:
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = _Entry(kind=kind, in_shape=in_shape, out_shape=out_shape)
+            self._entries[name] = entry
+        return entry
+
+    def _add_inputs(self, entry: _Entry, rows: torch.Tensor | None, levels: int | None) -> None:
+        if rows is None:
+            return
+        x = rows.detach()
+        nonzero = x != 0
+        entry.input_size += x.numel()
+        entry.input_events += float(nonzero.sum())
+        if levels is not None:
+            entry.declared_levels = levels
+        is_int = bool(torch.equal(x, torch.round(x))) and (x.numel() == 0 or float(x.min()) >= 0.0)
+        entry.inputs_integer = entry.inputs_integer and is_int and levels != 0
+        entry.seen_inputs = True
+        if entry.inputs_integer:
+            entry.input_level_sum += float(x.sum())
+            if x.numel():
+                entry.max_level = max(entry.max_level, float(x.max()))
+            if self.sample_spikes and self.utterances == 0:
+                kept = sum(s.shape[0] for s in entry.sample)
+                if kept < MAX_SAMPLE_STEPS:
+                    chunk = _channel_rows(x)[: MAX_SAMPLE_STEPS - kept]
+                    entry.sample.append(chunk.clamp(0, 255).to(torch.uint8).cpu().numpy())
+        else:
+            entry.sample.clear()
+
+    def _layer_hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        x = inputs[0].detach()
+        name = self._names.get(id(module), type(module).__name__)
+        weight = module.weight.detach()
+        bias = getattr(module, "bias", None)
+        params = weight.numel() + (bias.numel() if bias is not None else 0)
+        nonzero_params = int((weight != 0).sum()) + (int((bias != 0).sum()) if bias is not None else 0)
+        x_nz = (x != 0).to(weight.dtype)
+        w_nz = (weight != 0).to(weight.dtype)
+        if isinstance(module, nn.Conv1d):
+            c_in, c_out = module.in_channels, module.out_channels
+            entry = self._entry(name, "synaptic_conv", (c_in,), (c_out,))
+            effective = F.conv1d(x_nz, w_nz, None, module.stride, module.padding, module.dilation, module.groups)
+            steps = output.shape[0] * output.shape[-1]
+            dense = float(output.numel()) * (c_in // module.groups) * module.kernel_size[0]
+            rows = x.transpose(-1, -2)
+        else:
+            assert isinstance(module, nn.Linear)
+            c_in, c_out = module.in_features, module.out_features
+            entry = self._entry(name, "synaptic_dense", (c_in,), (c_out,))
+            effective = F.linear(x_nz, w_nz)
+            steps = x.numel() // c_in
+            dense = float(steps) * c_in * c_out
+            rows = x
+        entry.weight_count = params
+        entry.weight_nonzero = nonzero_params
+        entry.timesteps += steps
+        entry.effective_ops += float(effective.sum())
+        entry.dense_macs += dense
+        self._add_inputs(entry, rows, None)
+
+    def record_op(self, module: nn.Module, op: str, **counts: Any) -> None:
+        """Receive one operation reported through ``codesign.snn.probe_op``."""
+        path = self._names.get(id(module), type(module).__name__)
+        name = f"{path}.{op}" if path else op
+        entry = self._entry(name, counts["kind"], counts["in_shape"], counts["out_shape"])
+        entry.timesteps += counts["timesteps"]
+        entry.effective_ops += counts["effective_ops"]
+        entry.dense_macs += counts["dense_macs"]
+        entry.neuron_updates += counts["neuron_updates"]
+        entry.aux_ops += counts["aux_ops"]
+        entry.state_size = max(entry.state_size, counts["state_size"])
+        entry.weight_count = max(entry.weight_count, counts["weight_count"])
+        entry.weight_nonzero = max(entry.weight_nonzero, counts["weight_nonzero"])
+        inputs = counts.get("inputs")
+        self._add_inputs(entry, None if inputs is None else _channel_rows(inputs), counts.get("levels"))
+        outputs = counts.get("outputs")
+        if outputs is not None:
+            entry.output_spikes += float((outputs != 0).sum())
+            entry.output_level_sum += float(outputs.sum()) if bool(torch.equal(outputs, outputs.round())) else 0.0
+
+    # -- results -----------------------------------------------------------------------
+    def layers(self) -> tuple[LayerTrace, ...]:
+        """One LayerTrace per entry, in the order first seen, counts per utterance."""
+        if self.utterances == 0:
+            raise RuntimeError("no utterance recorded; call end_utterance() after each forward pass")
+        per = 1.0 / self.utterances
+        out = []
+        for name, e in self._entries.items():
+            is_spike = e.seen_inputs and e.inputs_integer
+            levels = 0
+            if is_spike:
+                declared = e.declared_levels if e.declared_levels else self.spike_levels
+                levels = max(1, int(max(declared, e.max_level)))
+            events = e.input_events * per
+            out.append(
+                LayerTrace(
+                    name=name,
+                    kind=e.kind,  # type: ignore[arg-type]
+                    in_shape=e.in_shape,
+                    out_shape=e.out_shape,
+                    timesteps=max(1, round(e.timesteps * per)),
+                    weight_count=e.weight_count,
+                    weight_nonzero=e.weight_nonzero,
+                    weight_bits=32,
+                    fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
+                    input_size=e.input_size * per,
+                    input_events=events,
+                    input_level_sum=e.input_level_sum * per if is_spike else 0.0,
+                    input_is_spike=is_spike,
+                    levels=levels,
+                    output_spikes=e.output_spikes * per,
+                    output_level_sum=e.output_level_sum * per,
+                    neuron_updates=e.neuron_updates * per,
+                    dense_macs=e.dense_macs * per,
+                    aux_ops=e.aux_ops * per,
+                    state_size=e.state_size,
+                )
+            )
+        return tuple(out)
+
+    def spike_samples(self) -> dict[str, np.ndarray]:
+        """Spike inputs of the first utterance, ``uint8 [steps, inputs]`` per spiking-input layer."""
+        samples = {}
+        for name, e in self._entries.items():
+            if e.seen_inputs and e.inputs_integer and e.sample:
+                widths = {s.shape[1] for s in e.sample}
+                if len(widths) == 1:
+                    samples[name] = np.concatenate(e.sample, axis=0)
+        return samples
+
+
+#: Utterances of the fixed evaluation batch a trace is recorded on.
+EVALUATION_BATCH_SIZE = 16
+
+
+def evaluation_batch(split: Any, size: int = EVALUATION_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation batch of a corpus split: its first ``size`` utterances, trimmed.
+
+    Args:
+        split: a ``codesign.data.CorpusSplit`` (``features``, ``feature_lengths``).
+        size: utterances to take (fewer if the split is smaller).
+
+    Returns:
+        ``(features [n, frames, F], lengths [n])`` with frames cut to the longest utterance.
+    """
+    n = min(size, int(split.features.shape[0]))
+    if n < 1:
+        raise ValueError("an evaluation batch needs a non-empty split")
+    lengths = split.feature_lengths[:n]
+    return split.features[:n, : int(lengths.max())], lengths
+
+
+def spike_levels_of(cfg: ModelConfig) -> int:
+    """The largest spike level a config's neurons emit (D for IMLS, 1 for LIF, 0 non-spiking)."""
+    if not cfg.is_spiking:
+        return 0
+    return cfg.levels if cfg.neuron == "imls" else 1
+
+
+@torch.no_grad()
+def record_trace(
+    model: nn.Module,
+    features: torch.Tensor,
+    lengths: torch.Tensor,
+    cfg: ModelConfig,
+    sample_spikes: bool = True,
+) -> WorkloadTrace:
+    """Record the workload of one inference, averaged over a fixed evaluation batch.
+
+    The model is fused into its inference form (on a copy; the argument is untouched) and run
+    one utterance at a time, trimmed to its length, so padding is never counted.
+
+    Args:
+        model: a trained network keeping the docs/models.md forward contract.
+        features: ``[N, frames, F]`` evaluation features.
+        lengths: ``[N]`` valid frames.
+        cfg: the model's config (family, variant, spike levels, hash).
+        sample_spikes: keep real spike inputs of the first utterance for the simulator.
+
+    Returns:
+        The trace; its counts are per utterance.
+
+    Raises:
+        ValueError: empty batch or mismatched shapes.
+    """
+    if features.ndim != 3 or lengths.ndim != 1 or features.shape[0] != lengths.shape[0]:
+        raise ValueError(
+            f"features [N, frames, F] and lengths [N], got {tuple(features.shape)} and {tuple(lengths.shape)}"
+        )
+    if features.shape[0] == 0:
+        raise ValueError("an evaluation batch of at least one utterance")
+    inference = fuse_model(model)
+    levels = max(1, spike_levels_of(cfg))
+    recorder = TraceRecorder(inference, spike_levels=levels, sample_spikes=sample_spikes)
+    with recorder:
+        for i in range(features.shape[0]):
+            length = int(lengths[i])
+            inference(features[i : i + 1, :length], lengths[i : i + 1])
+            recorder.end_utterance()
+    meta = TraceMeta(
+        family=cfg.family,
+        variant=cfg.variant,
+        model_hash=cfg.config_hash(),
+        batch_size=int(features.shape[0]),
+        frames=float(lengths.to(torch.float64).mean()),
+        layers=recorder.layers(),
+    )
+    return WorkloadTrace(meta=meta, spike_samples=recorder.spike_samples() if sample_spikes else {})

@@ -1,0 +1,380 @@
+"""The short training run: one ModelConfig, one corpus, one budget, one seed -> TrainResult.
+
+Owns the optimiser and schedule (AdamW, linear warmup then cosine), the activity regulariser,
+gradual magnitude pruning, evaluation with the shared metrics, and :class:`TrainResult`.
+A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
+:class:`TrainingDiverged`; it never returns a score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from codesign.snn import ModelConfig, build_model, firing_rates
+from codesign.train._config import TrainConfig
+from codesign.train._metrics import accuracy, char_error_rate, ctc_greedy_decode, word_error_rate
+
+if TYPE_CHECKING:
+    from codesign.data import Corpus, CorpusSplit
+
+#: Fraction of the budget after which pruning has reached its target (Zhu & Gupta 2017 use
+#: a cubic ramp that ends before training does, so the network recovers from the last cut).
+PRUNE_END_FRACTION = 0.75
+#: Pruning starts once warmup is over, at this fraction of the budget at the earliest.
+PRUNE_START_FRACTION = 0.1
+#: The cosine schedule decays to this fraction of the peak learning rate.
+FINAL_LR_FRACTION = 0.05
+#: Utterances per forward pass during evaluation.
+EVAL_BATCH = 64
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or gradient norm) became NaN or infinite; the run has no score."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """Everything one training run produced.
+
+    Attributes:
+        model_config, train_config, seed: what was trained, how, with which seed.
+        task, head, n_features, n_outputs: the corpus side, enough to rebuild the model.
+        metrics: ``validation_*``/``test_*`` task metrics (accuracy, or WER and CER), plus
+            ``final_loss``, ``weight_sparsity``, ``firing_rate`` (mean level / D of the spiking
+            neurons on the last training batch; 0 without spiking neurons), ``wall_time_s``,
+            ``time_per_epoch_s``, ``epochs_completed``, ``steps``.
+        loss_curve: training loss per step.
+        epoch_times_s: training wall time of each epoch (evaluation excluded).
+        model: the trained network (eval mode), for tracing; not part of :meth:`to_dict`.
+    """
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    seed: int
+    task: str
+    head: str
+    n_features: int
+    n_outputs: int
+    metrics: dict[str, float]
+    loss_curve: tuple[float, ...]
+    epoch_times_s: tuple[float, ...]
+    model: nn.Module = field(repr=False)
+
+    @property
+    def metric_name(self) -> str:
+        """The task's headline metric: ``accuracy`` (classification) or ``wer`` (CTC)."""
+        return "accuracy" if self.head == "classify" else "wer"
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The trained weights (training form, before re-parameterisation)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible summary (no tensors)."""
+        return {
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.train_config.to_dict(),
+            "seed": self.seed,
+            "task": self.task,
+            "head": self.head,
+            "n_features": self.n_features,
+            "n_outputs": self.n_outputs,
+            "metrics": dict(self.metrics),
+            "loss_curve": list(self.loss_curve),
+            "epoch_times_s": list(self.epoch_times_s),
+        }
+
+
+def lr_factor(progress: float, warmup_fraction: float) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1]: linear warmup, then cosine decay."""
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup_fraction > 0 and progress < warmup_fraction:
+        return max(progress / warmup_fraction, 1e-3)
+    rest = (progress - warmup_fraction) / max(1e-9, 1.0 - warmup_fraction)
+    return FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (1.0 + math.cos(math.pi * rest))
+
+
+def prune_schedule(progress: float, target: float) -> float:
+    """Weight sparsity to hold at ``progress``: a cubic ramp from 0 to ``target`` (Zhu & Gupta 2017)."""
+    if target <= 0 or progress <= PRUNE_START_FRACTION:
+        return 0.0
+    ramp = min(1.0, (progress - PRUNE_START_FRACTION) / (PRUNE_END_FRACTION - PRUNE_START_FRACTION))
+    return target * (1.0 - (1.0 - ramp) ** 3)
+
+
+def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
+    """Synaptic weights subject to pruning: every ``nn.Linear`` and ``nn.Conv1d`` weight."""
+    return {
+        f"{name}.weight" if name else "weight": module.weight
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear | nn.Conv1d)
+    }
+
+
+@torch.no_grad()
+def magnitude_masks(weights: dict[str, nn.Parameter], sparsity: float) -> dict[str, torch.Tensor]:
+    """Per layer, keep the largest-magnitude ``1 - sparsity`` of the weights (ties by index)."""
+    masks = {}
+    for name, weight in weights.items():
+        n_zero = round(sparsity * weight.numel())
+        mask = torch.ones(weight.numel(), dtype=torch.bool)
+        if n_zero > 0:
+            order = torch.argsort(weight.detach().abs().flatten(), stable=True)
+            mask[order[:n_zero]] = False
+        masks[name] = mask.reshape(weight.shape)
+    return masks
+
+
+@torch.no_grad()
+def apply_masks(weights: dict[str, nn.Parameter], masks: dict[str, torch.Tensor]) -> None:
+    for name, mask in masks.items():
+        weights[name].mul_(mask)
+
+
+def weight_sparsity(model: nn.Module) -> float:
+    """Fraction of zero weights over the prunable (synaptic) weights."""
+    weights = prunable_weights(model)
+    total = sum(w.numel() for w in weights.values())
+    return 1.0 - sum(int((w != 0).sum()) for w in weights.values()) / max(1, total)
+
+
+def _batch(split: CorpusSplit, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    lengths = split.feature_lengths[index]
+    frames = int(lengths.max())
+    targets = split.targets[index]
+    target_lengths = split.target_lengths[index]
+    if targets.ndim == 2:
+        targets = targets[:, : max(1, int(target_lengths.max()))]
+    return split.features[index, :frames], lengths, targets, target_lengths
+
+
+def _loss(out: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
+          head: str) -> torch.Tensor:
+    if head == "classify":
+        return F.cross_entropy(out, targets)
+    # zero_infinity: an alignment made impossible by a repeated token only drops that utterance.
+    return F.ctc_loss(out.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
+                      reduction="mean", zero_infinity=True)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[str, ...]) -> dict[str, float]:
+    """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC).
+
+    Raises:
+        ValueError: an empty split.
+    """
+    if len(split) == 0:
+        raise ValueError("cannot evaluate on an empty split")
+    model.eval()
+    outputs, refs, hyps = [], [], []
+    for start in range(0, len(split), EVAL_BATCH):
+        index = torch.arange(start, min(len(split), start + EVAL_BATCH))
+        features, lengths, targets, target_lengths = _batch(split, index)
+        out, out_lengths = model(features, lengths)
+        if head == "classify":
+            outputs.append(out)
+        else:
+            hyps.extend(ctc_greedy_decode(out, out_lengths, blank=0))
+            refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
+    if head == "classify":
+        return {"accuracy": accuracy(torch.cat(outputs), split.targets)}
+    ref_words = [[vocabulary[t] for t in r] for r in refs]
+    hyp_words = [[vocabulary[t] for t in h] for h in hyps]
+    return {
+        "wer": word_error_rate(ref_words, hyp_words),
+        "cer": char_error_rate([" ".join(r) for r in ref_words], [" ".join(h) for h in hyp_words]),
+    }
+
+
+def train(
+    model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool = False
+) -> TrainResult:
+    """Train ``model`` on ``corpus`` within ``budget`` and score it on validation and test.
+
+    Args:
+        model: the network to build (``codesign.snn.build_model``).
+        corpus: the task; ``corpus.kind`` picks the head (classification or CTC).
+        budget: epochs and/or seconds, batch size, optimiser settings, threads.
+        seed: seeds initialisation and batch order; equal seeds give equal results on CPU.
+        progress: show a progress bar.
+
+    Returns:
+        The result, holding the trained model in eval mode.
+
+    Raises:
+        TrainingDiverged: the loss or the gradient norm became NaN or infinite.
+        ValueError: the corpus cannot be trained on (empty split, outputs shorter than targets).
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(budget.threads)
+    try:
+        return _train(model, corpus, budget, seed, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool) -> TrainResult:
+    head = "ctc" if corpus.kind == "ctc" else "classify"
+    split = corpus.train
+    n_train = len(split)
+    if n_train == 0:
+        raise ValueError("the training split is empty")
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    net = build_model(cfg, corpus.n_features, len(corpus.vocabulary), head)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=budget.learning_rate, weight_decay=budget.weight_decay)
+    steps_per_epoch = math.ceil(n_train / budget.batch_size)
+    total_steps = budget.epochs * steps_per_epoch if budget.epochs is not None else None
+    weights = prunable_weights(net)
+    masks: dict[str, torch.Tensor] = {}
+    held_sparsity = 0.0
+
+    def budget_progress(step: int, elapsed: float) -> float:
+        parts = []
+        if total_steps is not None:
+            parts.append(step / total_steps)
+        if budget.seconds is not None:
+            parts.append(elapsed / budget.seconds)
+        return max(parts)
+
+    loss_curve: list[float] = []
+    epoch_times: list[float] = []
+    step = 0
+    start = time.perf_counter()
+    bar = tqdm(total=total_steps, disable=not progress, desc=f"train {cfg.family}/{cfg.variant}", unit="step")
+    done = False
+    epoch = 0
+    try:
+        while not done:
+            epoch_start = time.perf_counter()
+            net.train()
+            order = torch.randperm(n_train, generator=generator)
+            for first in range(0, n_train, budget.batch_size):
+                features, lengths, targets, target_lengths = _batch(split, order[first : first + budget.batch_size])
+                out, out_lengths = net(features, lengths)
+                if head == "ctc" and step == 0 and bool((out_lengths < target_lengths).any()):
+                    raise ValueError(
+                        "the model's output frames are fewer than the target tokens for some utterances; "
+                        "lower subsample or use longer utterances"
+                    )
+                loss = _loss(out, out_lengths, targets, target_lengths, head)
+                if cfg.activity_target is not None and cfg.activity_weight > 0:
+                    rates = firing_rates(net)
+                    if rates:
+                        penalty = torch.stack([(r - cfg.activity_target) ** 2 for r in rates]).mean()
+                        loss = loss + cfg.activity_weight * penalty
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
+                        f"(learning_rate={budget.learning_rate}); the run has no score"
+                    )
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), budget.grad_clip)
+                if not torch.isfinite(grad_norm):
+                    raise TrainingDiverged(f"gradient norm became {float(grad_norm)} at step {step + 1}")
+                elapsed = time.perf_counter() - start
+                scale = lr_factor(budget_progress(step, elapsed), budget.warmup_fraction)
+                for group in optimiser.param_groups:
+                    group["lr"] = budget.learning_rate * scale
+                optimiser.step()
+                step += 1
+                loss_curve.append(float(loss.detach()))
+                target = prune_schedule(budget_progress(step, time.perf_counter() - start), cfg.prune_ratio)
+                reached = target >= cfg.prune_ratio > held_sparsity
+                if target - held_sparsity >= 0.01 or (target > 0 and reached):
+                    masks = magnitude_masks(weights, target)
+                    held_sparsity = target
+                if masks:
+                    apply_masks(weights, masks)
+                bar.update(1)
+                if total_steps is not None and step >= total_steps:
+                    done = True
+                if budget.seconds is not None and time.perf_counter() - start >= budget.seconds:
+                    done = True
+                if done:
+                    break
+            epoch_times.append(time.perf_counter() - epoch_start)
+            epoch += 1
+    finally:
+        bar.close()
+    rates = [float(r.detach()) for r in firing_rates(net)]
+    if cfg.prune_ratio > 0:  # a seconds budget may stop before the ramp ends: finish it
+        apply_masks(weights, magnitude_masks(weights, cfg.prune_ratio))
+    wall = time.perf_counter() - start
+    net.eval()
+    metrics: dict[str, float] = {}
+    for name in ("validation", "test"):
+        for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
+            metrics[f"{name}_{key}"] = value
+    full_epochs = [t for t, _ in zip(epoch_times, range(step // steps_per_epoch), strict=False)]
+    metrics.update(
+        final_loss=loss_curve[-1],
+        weight_sparsity=weight_sparsity(net),
+        firing_rate=sum(rates) / len(rates) if rates else 0.0,
+        wall_time_s=wall,
+        time_per_epoch_s=(sum(full_epochs) / len(full_epochs)) if full_epochs else wall * steps_per_epoch / step,
+        epochs_completed=step / steps_per_epoch,
+        steps=float(step),
+    )
+    return TrainResult(
+        model_config=cfg,
+        train_config=budget,
+        seed=seed,
+        task=corpus.task,
+        head=head,
+        n_features=corpus.n_features,
+        n_outputs=len(corpus.vocabulary),
+        metrics=metrics,
+        loss_curve=tuple(loss_curve),
+        epoch_times_s=tuple(epoch_times),
+        model=net,
+    )
+
+
+def save_train_result(result: TrainResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``result.json`` (the summary) and ``weights.safetensors`` (the training-form weights).
+
+    Both files are written to temporary names first and renamed, so a crash never leaves a
+    half-written file under the final name.
+
+    Returns:
+        ``{"train_result": path, "weights": path}``.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, weights_path = out / "result.json", out / "weights.safetensors"
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2))
+    tmp.replace(json_path)
+    tmp = weights_path.with_name(weights_path.name + ".tmp")
+    save_file({k: v.contiguous() for k, v in result.state_dict().items()}, str(tmp))
+    tmp.replace(weights_path)
+    return {"train_result": json_path, "weights": weights_path}
+
+
+def load_trained_model(out_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model saved by :func:`save_train_result` (eval mode) and its summary dict."""
+    from safetensors.torch import load_file
+
+    from codesign.config import parse_spec
+
+    out = Path(out_dir)
+    summary = json.loads((out / "result.json").read_text())
+    cfg = parse_spec(ModelConfig, summary["model_config"], file=out / "result.json", key_prefix="model_config")
+    net = build_model(cfg, summary["n_features"], summary["n_outputs"], summary["head"])
+    net.load_state_dict(load_file(str(out / "weights.safetensors")))
+    return net.eval(), summary

@@ -1,0 +1,121 @@
+"""Headless Chromium for page tests: find it, load a page, read back a JS check and a screenshot.
+
+The page under test is copied with two scripts injected: one first in <head> that records
+every JavaScript error and unhandled promise rejection, and one that, after load, writes the
+errors and the count of drawn Plotly plots into a <pre id="__check"> read from --dump-dom.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+_ERRORS_JS = """<script>window.__errors=[];
+window.addEventListener('error',function(e){window.__errors.push(String(e.message||e));});
+window.addEventListener('unhandledrejection',function(e){window.__errors.push('rejection: '+String(e.reason));});
+</script>"""
+
+_CHECK_JS = """<script>window.addEventListener('load',function(){setTimeout(function(){
+var plots=document.querySelectorAll('.js-plotly-plot');var drawn=0;
+plots.forEach(function(p){if(p._fullLayout&&p.querySelector('.main-svg'))drawn++;});
+var pre=document.createElement('pre');pre.id='__check';
+pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,
+main_svg:document.querySelectorAll('.main-svg').length,has_plotly:typeof Plotly!=='undefined'});
+document.body.appendChild(pre);},1500);});</script>"""
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def check_page(page: Path, workdir: Path, width: int = 1300, height: int = 4000) -> tuple[dict[str, object], Path]:
+    """Load ``page`` headless; return the injected check's result and a screenshot path."""
+    chromium = find_chromium()
+    assert chromium is not None
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r"<head>", "<head>" + _ERRORS_JS, text, count=1)
+    text = text.replace("</body>", _CHECK_JS + "</body>", 1)
+    probe = workdir / "probe.html"
+    probe.write_text(text, encoding="utf-8")
+    common = [chromium, *_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--virtual-time-budget=15000"]
+    dom = subprocess.run(
+        [*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    found = re.search(r'<pre id="__check">(.*?)</pre>', dom, re.S)
+    assert found is not None, "the page's check script never ran (page did not finish loading)"
+    result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    shot = workdir / "page.png"
+    subprocess.run(
+        [*common, f"--window-size={width},{height}", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return result, shot
+
+
+def png_colours(path: Path, limit: int = 64) -> int:
+    """How many distinct pixel colours a PNG holds (counting stops at ``limit``)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width, height, colour_type, depth = 8, b"", 0, 0, 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert depth == 8 and colour_type in (2, 6), f"unexpected PNG format {colour_type}/{depth}"
+    bpp = 3 if colour_type == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    prev = bytearray(stride)
+    colours: set[bytes] = set()
+    for y in range(height):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if ftype == 1:
+                line[x] = (line[x] + a) & 0xFF
+            elif ftype == 2:
+                line[x] = (line[x] + b) & 0xFF
+            elif ftype == 3:
+                line[x] = (line[x] + (a + b) // 2) & 0xFF
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[x] = (line[x] + pred) & 0xFF
+        if y % 8 == 0:
+            for x in range(0, stride, bpp * 4):
+                colours.add(bytes(line[x : x + 3]))
+            if len(colours) >= limit:
+                return len(colours)
+        prev = line
+    return len(colours)

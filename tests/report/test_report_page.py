@@ -1,0 +1,72 @@
+"""The report page: written by the CLI from real storage, self-contained, drawn by a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import optuna
+import pytest
+
+from codesign.cli import main
+from codesign.report import load_study, report_data, write_report
+from tests.report.chromium import check_page, find_chromium, png_colours
+from tests.report.conftest import FRONT, random_plans, write_study
+
+
+def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> None:
+    url, name, _ = sqlite_study
+    data = report_data(load_study(name, url))
+    # 3 pairs + 3-D + hypervolume + parallel + importances + one breakdown per front member.
+    assert data.n_figures == 3 + 1 + 3 + len(FRONT)
+    assert [(b.number, b.chip) for b in data.breakdowns] == list(data.pareto.front)
+
+
+def test_page_is_self_contained(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
+    url, name, _ = sqlite_study
+    out = tmp_path / "r.html"
+    data = write_report(load_study(name, url), out)
+    text = out.read_text(encoding="utf-8")
+    assert text.count('class="plotly-graph-div"') == data.n_figures
+    # plotly.js inline, and nothing fetched from elsewhere.
+    assert "Plotly.newPlot" in text and len(text) > 3_000_000
+    assert not re.search(r"<script[^>]+src=", text)
+    assert "training diverged: loss is nan" in text  # failed trials listed with their reason
+    assert "ANN twin" in text
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+
+
+def test_cli_report_and_clear_errors(sqlite_study: tuple[str, str, Path], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    url, name, _ = sqlite_study
+    out = tmp_path / "page.html"
+    assert main(["report", name, "--storage", url, "--out", str(out)]) == 0
+    assert out.is_file()
+    assert "4 on the front" in capsys.readouterr().err
+    assert main(["report", "nosuch", "--storage", url, "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "nosuch" in err and "studies there: hand" in err
+    assert not (tmp_path / "x.html").exists()
+    assert main(["report", name, "--storage", url]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_page_draws_in_headless_chromium(tmp_path: Path) -> None:
+    if find_chromium() is None:
+        pytest.skip("headless Chromium not found (install Debian's 'chromium' package: make browser)")
+    storage = optuna.storages.InMemoryStorage()  # the page, not the storage, is under test
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    # Enough trials that importances are computed, so every figure kind has real content.
+    study = write_study(storage, "rand", artifacts, random_plans(12))
+    out = tmp_path / "report.html"
+    data = write_report(study, out)
+    assert all(i.reason is None for i in data.importances)
+    result, shot = check_page(out, tmp_path)
+    assert result["errors"] == []
+    assert result["has_plotly"] is True
+    assert result["plots"] == data.n_figures
+    assert result["drawn"] == data.n_figures
+    assert isinstance(result["main_svg"], int) and result["main_svg"] >= data.n_figures
+    assert png_colours(shot) >= 16, "screenshot is (nearly) blank"

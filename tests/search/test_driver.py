@@ -1,0 +1,169 @@
+"""The Ray ask/tell driver against a real local Ray cluster and real SQLite/journal files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from codesign.search import (
+    INTERRUPTED_ATTR,
+    SPEC_ATTR,
+    load_stored_study,
+    parse_study,
+    record_of,
+    resume_study,
+    run_study,
+    stored_spec,
+)
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+
+
+def _spec(toy, **changes):
+    return parse_study({**toy.TOY_SPEC, **changes})
+
+
+def test_study_completes_with_records_and_stored_spec(toy, tmp_path: Path) -> None:
+    spec = _spec(toy, sampler={"name": "nsga2", "population_size": 4})
+    outcome = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
+
+    assert outcome.counts["complete"] == 6 and outcome.counts["fail"] == 0
+    assert outcome.storage_url == f"sqlite:///{tmp_path.resolve()}/toy/study.db"
+    assert (tmp_path / "toy" / "study.db").is_file()
+    study = load_stored_study("toy", outcome.storage_url)
+    assert stored_spec(study) == spec  # resumable / reportable from name + storage alone
+    for trial in study.trials:
+        record = record_of(trial.user_attrs)
+        assert record is not None and record.error is None
+        assert record.worker_host == socket.gethostname()
+        assert list(trial.values) == [record.objectives["wer"], record.objectives["energy_uj"]]
+        # the sampler saw the constraint values the record holds
+        assert trial.constraints == record.constraints == {"area_mm2 <= 0.8": pytest.approx(record.metrics["area_mm2"] - 0.8)}
+        # conditional parameter only when its condition holds; fixed ones recorded
+        assert ("snn.levels" in trial.params) == (trial.params["snn.neuron"] == "imls")
+        assert record.params["snn.family"] == "spikeformer"
+    assert outcome.front and all(p.feasible for p in outcome.front)
+
+
+def test_journal_storage_and_continuing_the_same_study(toy, tmp_path: Path) -> None:
+    url = f"journal:///{tmp_path}/j.log"
+    spec = _spec(toy, budget={"trials": 3})
+    first = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, storage=url, progress=False)
+    assert first.counts["complete"] == 3
+    more = run_study(_spec(toy, budget={"trials": 5}), evaluate=toy.quadratic, runs_dir=tmp_path,
+                     storage=url, progress=False)
+    assert (more.told, more.counts["complete"]) == (2, 5)
+
+
+def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: Path) -> None:
+    spec = _spec(toy, budget={"trials": 8}, execution={"workers": 2, "trial_timeout_s": 12, "retries": 1})
+    outcome = run_study(spec, evaluate=toy.misbehaving, runs_dir=tmp_path, progress=False)
+
+    study = load_stored_study("toy", outcome.storage_url)
+    by_number = {t.number: t for t in study.trials}
+    records = {n: record_of(t.user_attrs) for n, t in by_number.items()}
+    assert by_number[1].state == TrialState.FAIL and "RuntimeError: boom in trial 1" in records[1].error
+    assert by_number[2].state == TrialState.FAIL and records[2].error == "objective 'wer' is nan"
+    assert by_number[3].state == TrialState.FAIL and records[3].attempts == 2
+    assert records[3].error.count("worker process died") == 2
+    assert by_number[4].state == TrialState.COMPLETE and records[4].attempts == 2  # retried once, then fine
+    # (the timeout counts from submission, so it is generous: a crashed worker restarts slowly
+    # on a loaded machine)
+    assert by_number[7].state == TrialState.FAIL and "per-trial timeout of 12 s" in records[7].error
+    assert all(by_number[n].state == TrialState.COMPLETE for n in (0, 5, 6))
+    assert outcome.counts == {"complete": 4, "fail": 4, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0}
+    assert outcome.told == 8
+    # a failure never carries values
+    assert all(t.values is None for t in study.trials if t.state == TrialState.FAIL)
+
+
+def _toy_driver(runs_dir: Path, address: str, trials: int, env_extra: dict[str, str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_extra}
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "_toy.py"), "--runs-dir", str(runs_dir), "--address", address,
+         "--trials", str(trials), "--evaluator", "sleepy"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def test_killed_driver_resumes_keeping_every_completed_trial(toy, ray_cluster: str, tmp_path: Path) -> None:
+    proc = _toy_driver(tmp_path, ray_cluster, trials=8, env_extra={"TOY_SLEEP_S": "0.7"})
+    url = f"sqlite:///{tmp_path.resolve()}/toy/study.db"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            if proc.poll() is not None:
+                pytest.fail("driver ended before it could be killed:\n" + proc.stdout.read())
+            if not (tmp_path / "toy" / "study.db").exists():
+                continue
+            try:
+                states = [t.state for t in optuna.load_study(study_name="toy", storage=url).trials]
+            except KeyError:  # the driver has not created the study yet
+                continue
+            if states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states:
+                break
+        else:
+            pytest.fail("no progress within 60 s")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    before = optuna.load_study(study_name="toy", storage=url).trials
+    completed = {t.number: t.values for t in before if t.state == TrialState.COMPLETE}
+    stale = {t.number: t.params for t in before if t.state == TrialState.RUNNING}
+    assert stale and len(completed) >= 2
+
+    outcome = resume_study("toy", runs_dir=tmp_path, evaluate=toy.quadratic, progress=False)
+
+    after = load_stored_study("toy", url).trials
+    for number, values in completed.items():  # no completed trial lost or changed
+        assert after[number].state == TrialState.COMPLETE and after[number].values == values
+    for number, params in stale.items():  # failed as interrupted, and asked again
+        assert after[number].state == TrialState.FAIL and after[number].user_attrs[INTERRUPTED_ATTR]
+        assert any(t.params == params and t.state == TrialState.COMPLETE for t in after[len(before):])
+    assert outcome.counts["complete"] == 8  # interrupted trials do not eat the budget
+    assert outcome.counts["fail"] == outcome.counts["interrupted"] == len(stale)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_run_joins_a_separately_started_head_through_address(toy, tmp_path: Path) -> None:
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+         "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        proc = _toy_driver(tmp_path, f"127.0.0.1:{port}", trials=3, env_extra={"TOY_SLEEP_S": "0"})
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        assert "'complete': 3" in out
+        study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path.resolve()}/toy/study.db")
+        assert SPEC_ATTR in study.user_attrs and len(study.trials) == 3
+    finally:
+        # --block keeps `ray start` in the foreground; ending it stops the processes it started
+        # (never `ray stop`, which would stop every Ray cluster on this shared machine).
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()

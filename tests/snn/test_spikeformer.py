@@ -1,0 +1,137 @@
+"""HD-RepSSA: the decay mask, re-parameterisation, the forward contract and the builder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from codesign.snn import (
+    BUILDERS,
+    ModelConfig,
+    RepProjection,
+    build_model,
+    decay_mask,
+    fuse_model,
+    layer_gammas,
+)
+
+
+def test_decay_mask_shape_symmetry_values() -> None:
+    gammas = torch.tensor([0.5, 0.9])
+    mask = decay_mask(6, gammas)
+    assert mask.shape == (2, 6, 6)
+    assert torch.allclose(mask, mask.transpose(-1, -2))
+    assert torch.allclose(torch.diagonal(mask, dim1=-2, dim2=-1), torch.ones(2, 6))
+    assert mask[0, 0, 3].item() == pytest.approx(0.5**3)
+    assert mask[1, 5, 1].item() == pytest.approx(0.9**4)
+    # Monotone decay with distance, slower for the larger gamma.
+    assert (mask[:, 0, 1:] < mask[:, 0, :-1]).all()
+    assert (mask[1] >= mask[0]).all()
+
+
+def test_decay_mask_causal() -> None:
+    mask = decay_mask(5, torch.tensor([0.7, 0.8, 0.9]), causal=True)
+    upper = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    assert (mask[:, upper] == 0).all()
+    assert torch.allclose(mask[:, ~upper], decay_mask(5, torch.tensor([0.7, 0.8, 0.9]))[:, ~upper])
+
+
+def test_layer_gammas_range_and_depth_shift() -> None:
+    first = layer_gammas(0.5, 0.9, heads=4, layer=0, depth=3, layer_shift=0.5)
+    last = layer_gammas(0.5, 0.9, heads=4, layer=2, depth=3, layer_shift=0.5)
+    assert first[0].item() == pytest.approx(0.5) and first[-1].item() == pytest.approx(0.9)
+    assert (first[1:] > first[:-1]).all()
+    assert (last > first).all()  # upper layers remember longer
+    assert last[0].item() == pytest.approx(0.5 + 0.5 * 0.5)
+    assert (last <= 1.0).all()
+    unshifted = layer_gammas(0.5, 0.9, heads=4, layer=2, depth=3, layer_shift=0.0)
+    assert torch.allclose(unshifted, first)
+    with pytest.raises(ValueError):
+        layer_gammas(0.9, 0.5, heads=2, layer=0, depth=1, layer_shift=0.0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("channels_out", [12, 20])
+def test_fused_rep_projection_equals_branches(causal: bool, channels_out: int) -> None:
+    proj = RepProjection(12, channels_out, kernel=3, causal=causal)
+    for bn in (proj.bn_linear, proj.bn_temporal):
+        if bn is not None:  # non-trivial statistics so the fold is exercised
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.5, 0.5)
+    proj.eval()
+    x = torch.randn(2, 3, 17, 12)
+    before = proj(x)
+    proj.fuse()
+    after = proj(x)
+    assert proj.linear is None and proj.fused is not None
+    assert torch.allclose(before, after, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["spiking", "ann"])
+def test_fused_model_equals_unfused_in_eval(variant: str) -> None:
+    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2)
+    model = build_model(cfg, 8, 6, "ctc")
+    model.train()
+    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
+    for _ in range(3):  # populate batch-norm statistics
+        model(x, lengths)
+    model.eval()
+    with torch.no_grad():
+        reference, _ = model(x, lengths)
+        fused_out, _ = fuse_model(model)(x, lengths)
+    assert torch.allclose(reference, fused_out, atol=1e-5)
+
+
+@pytest.mark.parametrize("neuron,timesteps", [("imls", 1), ("lif", 3)])
+@pytest.mark.parametrize("subsample", [1, 2, 4])
+def test_forward_contract(neuron: str, timesteps: int, subsample: int) -> None:
+    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1)
+    lengths = torch.tensor([40, 33, 7])
+    x = torch.randn(3, 40, 10)
+    logits, out_len = build_model(cfg, 10, 5, "classify")(x, lengths)
+    assert logits.shape == (3, 5) and out_len.dtype == torch.int64
+    log_probs, out_len = build_model(cfg, 10, 5, "ctc")(x, lengths)
+    assert log_probs.shape[0] == 3 and log_probs.shape[2] == 5
+    assert out_len.tolist() == [(n - 1) // subsample + 1 if subsample < 4 else ((n - 1) // 2) // 2 + 1
+                                for n in lengths.tolist()]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(log_probs.shape[:2]), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["spiking", "ann"])
+def test_padding_does_not_change_valid_outputs(variant: str) -> None:
+    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2)
+    model = build_model(cfg, 8, 4, "classify").eval()
+    x = torch.randn(1, 21, 8)
+    with torch.no_grad():
+        alone, _ = model(x, torch.tensor([21]))
+        padded, _ = model(torch.cat([x, torch.zeros(1, 9, 8)], dim=1), torch.tensor([21]))
+    assert torch.allclose(alone, padded, atol=1e-5)
+
+
+def test_builder_registry_and_errors() -> None:
+    assert "spikeformer" in BUILDERS
+    with pytest.raises(ValueError, match="head"):
+        build_model(ModelConfig(), 8, 4, "regress")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        build_model(ModelConfig(), 0, 4, "ctc")
+
+
+def test_log_decay_mask_matches_and_does_not_underflow() -> None:
+    from codesign.snn import log_decay_mask
+
+    gammas = torch.tensor([0.5, 0.9])
+    assert torch.allclose(log_decay_mask(8, gammas).exp(), decay_mask(8, gammas), atol=1e-7)
+    causal = log_decay_mask(8, gammas, causal=True)
+    assert torch.isneginf(causal[:, 0, 1:]).all() and torch.isfinite(torch.diagonal(causal, dim1=1, dim2=2)).all()
+    assert torch.isfinite(log_decay_mask(400, gammas)).all()  # 0.5**399 underflows float32
+
+
+def test_ann_twin_gradients_finite_on_long_padded_batch() -> None:
+    # A padded query row whose valid keys all sit far away once made the softmax NaN.
+    cfg = ModelConfig(variant="ann", width=16, heads=2, depth=1, decay_gamma_min=0.3, decay_gamma_max=0.5)
+    model = build_model(cfg, 8, 5, "ctc")
+    out, _ = model(torch.randn(2, 400, 8), torch.tensor([400, 30]))
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -1,0 +1,220 @@
+"""Improved-recurrence SRNN: the quantiser, the neuron equations, the references, gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from codesign.snn import ModelConfig
+from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
+from codesign.snn._srnn import ImprovedRecurrenceLayer, build_srnn
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+def test_unsigned_quantiser_levels_range_and_zeroing():
+    q = MultiBitQuantiser(bits=2, zero_threshold=0)
+    x = torch.tensor([-1.0, 0.0, 0.4, 0.6, 1.4, 2.2, 3.0])
+    out = q(x)  # range from this batch's max: 3.0, so one level is 1.0
+    assert q.range_ema.item() == 3.0
+    torch.testing.assert_close(out, torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 3.0]))
+    q2 = MultiBitQuantiser(bits=2, zero_threshold=2)
+    torch.testing.assert_close(q2(x), torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 3.0]))
+    q3 = MultiBitQuantiser(bits=3, zero_threshold=0)
+    levels = q3.levels(torch.linspace(0, 7, 50), torch.tensor(1.0))
+    assert set(levels.unique().tolist()) == set(range(8))
+
+
+def test_signed_quantiser_is_symmetric():
+    q = MultiBitQuantiser(bits=3, zero_threshold=1, signed=True)
+    x = torch.tensor([-6.0, -2.9, -0.2, 0.2, 2.1, 6.0])
+    out = q(x)  # max|x| = 6, levels -3..3, one level = 2
+    torch.testing.assert_close(out, torch.tensor([-6.0, -2.0, 0.0, 0.0, 2.0, 6.0]))
+
+
+def test_quantiser_range_is_an_ema_and_frozen_in_eval():
+    q = MultiBitQuantiser(bits=2, zero_threshold=0, momentum=0.5)
+    q(torch.tensor([4.0]))
+    q(torch.tensor([2.0]))
+    assert q.range_ema.item() == pytest.approx(3.0)
+    q.eval()
+    q(torch.tensor([100.0]))
+    assert q.range_ema.item() == pytest.approx(3.0)
+
+
+def test_quantiser_gradient_is_straight_through_inside_range():
+    q = MultiBitQuantiser(bits=2, zero_threshold=0)
+    q(torch.tensor([3.0]))
+    x = torch.tensor([-0.5, 0.3, 1.7, 2.9, 5.0], requires_grad=True)
+    q(x).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, 1.0, 1.0, 1.0, 0.0]))
+
+
+def test_error_feedback_keeps_the_running_sum():
+    q = MultiBitQuantiser(bits=2, zero_threshold=1, signed=True)
+    x = 0.3 * torch.randn(2, 200, 5)
+    x[0, 0, 0] = 3.0  # sets the range: one level = 3.0
+    out = quantise_with_error_feedback(q, x)
+    levels = out / q.scale()
+    torch.testing.assert_close(levels, levels.round())
+    assert (levels.abs() <= 1).all()
+    gap = (x.cumsum(1) - out.cumsum(1)).abs().max()
+    assert gap <= q.scale() + 1e-5  # plain rounding would lose nearly all of it
+    assert (out == 0).float().mean() > 0.5
+
+
+def test_layer_follows_the_published_equations():
+    torch.manual_seed(3)
+    layer = ImprovedRecurrenceLayer(n_inputs=6, width=5, bits=3, zero_threshold=2).eval()
+    layer.quantiser.range_ema.fill_(2.0)
+    with torch.no_grad():
+        for bn in (layer.bn_f, layer.bn_c):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 9, 6)
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    got = layer(x, mask)
+    w_f, w_c = layer.w_in.weight.chunk(2)
+    u_f, u_c = layer.u_rec.weight.chunk(2)
+    scale = 2.0 / 7
+    current = torch.zeros(2, 5)
+    membrane = torch.zeros(2, 5)
+    level = torch.zeros(2, 5)
+    for n in range(9):
+        # recurrent weights read integer levels; the soft reset subtracts y = level × scale
+        forget = torch.sigmoid(layer.bn_f(x[:, n] @ w_f.T) + level @ u_f.T)
+        cand = torch.relu(layer.bn_c(x[:, n] @ w_c.T) + level @ u_c.T)
+        current = forget * current + (1 - forget) * cand
+        membrane = membrane - level * scale + current
+        level = torch.clamp(torch.round(membrane / scale), 0, 7)
+        level = torch.where(level < 2, 0.0, level)
+        torch.testing.assert_close(got[:, n], level, atol=1e-5, rtol=0)
+    assert got.abs().sum() > 0
+
+
+VARIANTS = ("spiking", "gru", "lstm")
+
+
+def _cfg(variant, **kw):
+    return ModelConfig(family="srnn", variant=variant, width=16, depth=2, **kw)
+
+
+@pytest.mark.parametrize("variant", ["spiking", "gru", "lstm"])
+@pytest.mark.parametrize("head", ["ctc", "classify"])
+def test_gradients_reach_every_parameter(variant, head):
+    model = build_srnn(_cfg(variant), 8, 5, head)
+    out, lengths = model(torch.randn(4, 30, 8), torch.tensor([30, 24, 18, 30]))
+    assert lengths.tolist() == [15, 12, 9, 15]
+    out.square().sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_snn_has_fewer_parameters_than_lstm_of_same_width():
+    sizes = {v: sum(p.numel() for p in build_srnn(_cfg(v), 40, 12, "ctc").parameters()) for v in VARIANTS}
+    assert sizes["spiking"] < sizes["gru"] < sizes["lstm"]
+
+
+def test_snn_outputs_are_sparse_quantised_levels():
+    model = build_srnn(_cfg("spiking", quant_bits=2), 8, 5, "ctc")
+    model(torch.randn(4, 40, 8), torch.full((4,), 40))  # train step: sets the ranges
+    model.eval()
+    levels, _ = model.encode(torch.randn(4, 40, 8), torch.full((4,), 40))
+    torch.testing.assert_close(levels, levels.round())
+    assert levels.min() >= 0 and levels.max() <= 3
+    assert (levels == 0).float().mean() > 0.2
+
+
+def test_padding_does_not_change_valid_outputs_in_eval():
+    model = build_srnn(_cfg("spiking"), 8, 5, "ctc")
+    model(torch.randn(4, 40, 8), torch.full((4,), 40))
+    model.eval()
+    x = torch.randn(1, 20, 8)
+    short, _ = model(x, torch.tensor([20]))
+    long, _ = model(torch.cat([x, torch.randn(1, 10, 8)], 1), torch.tensor([20]))
+    torch.testing.assert_close(long[:, :10], short)
+
+
+def test_depth_and_family_are_checked():
+    with pytest.raises(ValueError, match="depth"):
+        build_srnn(ModelConfig(family="srnn", depth=4), 8, 5, "ctc")
+    with pytest.raises(ValueError, match="family"):
+        build_srnn(ModelConfig(family="mamba", variant="dense"), 8, 5, "ctc")
+
+
+def _trace(variant, tmp_path, **kw):
+    from codesign.trace import load_trace, record_trace, save_trace
+
+    cfg = _cfg(variant, **kw)
+    model = build_srnn(cfg, 8, 5, "ctc")
+    model(torch.randn(4, 40, 8), torch.full((4,), 40))  # one training-mode pass sets ranges
+    model.eval()
+    x = torch.randn(3, 30, 8) - 1.0  # mostly negative inputs: negative signed input levels
+    lengths = torch.tensor([30, 22, 16])
+    trace = record_trace(model, x, lengths, cfg)
+    loaded = load_trace(save_trace(trace, tmp_path / f"{variant}.npz"))
+    assert loaded == trace
+    return trace, lengths
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
+    from codesign.snn._srnn import multiplications_per_inference
+
+    trace, lengths = _trace(variant, tmp_path)
+    steps = float((lengths + 1).div(2, rounding_mode="floor").float().mean())  # subsample 2
+    width = 16
+    cells = [layer for layer in trace.layers if layer.kind == "state_update"]
+    assert len(cells) == 2
+    for cell in cells:
+        assert cell.neuron_updates == pytest.approx(width * steps)
+    mults = multiplications_per_inference(trace)
+    if variant == "spiking":
+        quantiser = trace.layer("input_quantiser")
+        assert 0 < quantiser.output_spikes <= quantiser.output_level_sum
+        assert quantiser.output_spikes < quantiser.neuron_updates  # its units count for activity metrics
+        from codesign.trace import trace_metrics
+
+        assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0
+        rec = trace.layer("layers.1.u_rec")
+        assert rec.input_is_spike
+        assert 0 < rec.input_events <= rec.input_level_sum <= 3 * rec.input_events  # 2-bit levels
+        assert rec.timesteps == round(steps)
+        synaptic = sum(t.input_events * t.fan_out for t in trace.layers if t.kind == "synaptic_dense")
+        assert mults["synaptic"] == pytest.approx(synaptic)
+        assert mults["elementwise"] == pytest.approx(2 * 2 * width * steps)
+    else:
+        gates = 3 if variant == "gru" else 4
+        dense_rnn = sum(gates * width * (n_in + width) * steps for n_in in (16, width))
+        head = width * 5 * steps
+        assert mults["synaptic"] == pytest.approx(dense_rnn + head)
+        assert mults["elementwise"] == pytest.approx(2 * 3 * width * steps)
+
+
+def test_snn_needs_fewer_multiplications_than_gru_when_outputs_are_sparse(tmp_path):
+    from codesign.snn._srnn import multiplications_per_inference
+
+    snn, _ = _trace("spiking", tmp_path, quant_zero_threshold=2)
+    gru, _ = _trace("gru", tmp_path)
+    assert multiplications_per_inference(snn)["total"] < multiplications_per_inference(gru)["total"]
+
+
+def test_multiplications_refuse_other_families():
+    from types import SimpleNamespace
+
+    from codesign.snn._srnn import multiplications_per_inference
+
+    with pytest.raises(ValueError, match="srnn"):
+        multiplications_per_inference(SimpleNamespace(meta=SimpleNamespace(family="mamba", variant="dense"), layers=()))
+
+
+def test_registered_as_the_srnn_builder():
+    from codesign.snn import build_model
+
+    model = build_model(_cfg("lstm"), 8, 5, "classify")
+    out, _ = model(torch.randn(2, 12, 8), torch.tensor([12, 9]))
+    assert out.shape == (2, 5)
