@@ -11,6 +11,9 @@ from codesign.config import Spec, stable_hash
 Task = Literal["commands", "digits"]
 DifficultyName = Literal["easy", "default", "hard"]
 
+#: Background talkers synthesised per generation shard, so the most one utterance's babble mixes.
+MAX_BABBLE_TALKERS = 6
+
 #: Bumped whenever the generator's output for a given config changes, so stale caches miss.
 GENERATOR_VERSION = 3
 
@@ -117,8 +120,8 @@ class Difficulty(Spec):
     @field_validator("babble_talkers")
     @classmethod
     def _talkers(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not 1 <= v[0] <= v[1] <= 8:
-            raise ValueError("a babble_talkers range within [1, 8] with low <= high")
+        if not 1 <= v[0] <= v[1] <= MAX_BABBLE_TALKERS:
+            raise ValueError(f"a babble_talkers range within [1, {MAX_BABBLE_TALKERS}] with low <= high")
         return v
 
     @field_validator("gain_db", "snr_db", "babble_snr_db")
