@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from report_studies import FRONT, OBJECTIVES, PLANNED
 
 from codesign.cli import main
 from codesign.report import load_study, trials_dataframe, write_table
-from tests.report.conftest import FRONT, OBJECTIVES, PLANNED
 
 
 def test_dataframe_flattens_every_trial(stored_study: tuple[str, str, Path]) -> None:
