@@ -47,20 +47,23 @@ class KeywordNet(nn.Module):
 
 
 class DigitNet(nn.Module):
-    """Conv front end (2x subsampling) + 2-layer bidirectional GRU + per-frame token logits."""
+    """Conv front end (4x subsampling) + bidirectional GRU + per-frame token log-probabilities."""
 
-    def __init__(self, n_features: int, n_tokens: int, width: int = 96) -> None:
+    def __init__(self, n_features: int, n_tokens: int, width: int = 128, hidden: int = 96) -> None:
         super().__init__()
         self.front = nn.Sequential(
-            nn.Conv1d(n_features, width, 5, stride=2, padding=2), nn.BatchNorm1d(width), nn.ReLU()
-        )
-        self.rnn = nn.GRU(width, width, num_layers=2, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(2 * width, n_tokens)
+            nn.Conv1d(n_features, width, 5, stride=2, padding=2), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(width, width, 5, stride=2, padding=2), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(width, width, 3, padding=1), nn.BatchNorm1d(width), nn.ReLU(),
+        )  # fmt: skip
+        self.rnn = nn.GRU(width, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, n_tokens)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.front(x.transpose(1, 2)).transpose(1, 2)
         out, _ = self.rnn(h)
-        return self.head(out).log_softmax(-1), (lengths + 1) // 2
+        # each stride-2 convolution (kernel 5, padding 2) maps L frames to ceil(L / 2)
+        return self.head(out).log_softmax(-1), ((lengths + 1) // 2 + 1) // 2
 
 
 def _batches(split: CorpusSplit, batch: int, gen: torch.Generator | None) -> list[torch.Tensor]:
@@ -147,7 +150,7 @@ def train_digits(corpus: Corpus, budget_s: float, seed: int) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["commands", "digits"], choices=["commands", "digits"])
-    parser.add_argument("--commands-size", type=int, default=8000)
+    parser.add_argument("--commands-size", type=int, default=16000)
     parser.add_argument("--digits-size", type=int, default=4000)
     parser.add_argument("--difficulty", default="default", choices=["easy", "default", "hard"])
     parser.add_argument("--budget-s", type=float, default=180.0)

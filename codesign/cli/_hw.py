@@ -29,13 +29,16 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--seed", type=int, default=0, help="seed for layers without spike samples")
     sim.set_defaults(func=_simulate)
 
-    sw = sub.add_parser("sweep", help="Pareto-optimal chips over a parameter grid")
+    sw = sub.add_parser("sweep", help="Pareto-optimal chips over a search space or a parameter grid")
     common(sw)
     sw.add_argument("--space", help="search_spaces/<accelerator>.yaml (hw.* parameters)")
     sw.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
                     help="grid axes, e.g. cores=4,8,16 pes_per_core=2,8")
     sw.add_argument("--objectives", default="energy_uj,latency_ms,area_mm2",
                     help="comma-separated metrics to minimise")
+    sw.add_argument("--points", type=int, default=4096,
+                    help="--space: evaluate the full grid up to this many chips, else sample this many")
+    sw.add_argument("--seed", type=int, default=0, help="--space: sampling seed")
     sw.set_defaults(func=_sweep)
 
     pr = sub.add_parser("presets", help="list the chip presets")
@@ -129,26 +132,52 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def _space_columns(path: str, base: Any, points: int, seed: int) -> dict[str, Any]:
+    """The hw.* parameters of a search space as chip columns: its full grid when that has at
+    most ``points`` chips, else ``points`` sampled ones (``codesign.search.sample_points``)."""
+    import numpy as np
+
+    from codesign.search import load_space, sample_points
+
+    space = load_space(path)
+    if not space.names("hw"):
+        raise ConfigError(path, "parameters", "at least one hw.* parameter (a chip search space)",
+                          hint="e.g. search_spaces/accelerator.yaml")
+    hw_space = space.subspace("hw")
+    drawn = sample_points(hw_space, points, seed)
+    fields = sorted({name.partition(".")[2] for point in drawn for name in point})
+    defaults = base.to_dict()
+    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in drawn], dtype=object) for f in fields}
+
+
 def _sweep(args: argparse.Namespace) -> int:
-    from codesign.hardware import grid_columns, sweep
+    from codesign.hardware import grid_columns, sweep_table
+    from codesign.search import pareto_mask
 
     trace, chip = _load(args)
+    if bool(args.space) == bool(args.grid):
+        raise ConfigError(None, "--space/--grid", "exactly one of --space FILE or --grid key=v1,v2,...")
     if args.space:
-        try:
-            from codesign.search import load_space  # type: ignore[attr-defined]
-        except ImportError:
-            raise ConfigError(args.space, "", "a search-space parser in codesign.search",
-                              hint="not available in this build; use --grid key=v1,v2,...") from None
-        columns = load_space(args.space).hw_grid()  # pragma: no cover - depends on codesign.search
+        columns = _space_columns(args.space, chip, args.points, args.seed)
     else:
         columns = grid_columns(_parse_grid(args.grid))
-    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
-    front = sweep(trace, chip, columns, objectives)
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    table = sweep_table(trace, chip, columns)
+    unknown = [o for o in objectives if o not in table.columns]
+    if unknown:
+        raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
+    feasible = table[table["feasible"]]
+    if feasible.empty:
+        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
+        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
+                          hint="; ".join(reasons[:3]))
+    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float))]
+    front = front.drop(columns=["reasons"]).sort_values(objectives).reset_index(drop=True)
     if args.json:
         print(front.to_json(orient="records", indent=2))
         return 0
-    n = len(next(iter(columns.values())))
-    print(f"{len(front)} Pareto-optimal feasible chips of {n} (minimising {', '.join(objectives)}):")
+    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; "
+          f"minimising {', '.join(objectives)}):")
     print(front.to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
 

@@ -83,6 +83,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_report(outcome: Any) -> Path:
+    """The study's report page, next to its artifacts (``codesign.report``)."""
+    from codesign.report import write_report
+    from codesign.search import load_stored_study
+
+    out = Path(outcome.artifact_dir) / "report.html"
+    write_report(load_stored_study(outcome.name, outcome.storage_url), out, outcome.artifact_dir)
+    return out
+
+
 def _resume(args: argparse.Namespace) -> int:
     from codesign.search import resume_study, stored_spec
 
@@ -153,18 +163,17 @@ def _load(args: argparse.Namespace) -> tuple[Any, str]:
     return load_stored_study(args.name, url), url
 
 
-def format_front(front: list[Any], spec: Any) -> str:
-    """The Pareto table: trial, objectives, then the searched parameters that vary on the front."""
+def format_front(front: list[Any], spec: Any, max_params: int = 8) -> str:
+    """The Pareto table: trial, objectives, then (up to ``max_params``) searched parameters
+    that differ between front members, in the space's order."""
     if not front:
         return "(no feasible completed design point yet)"
     names = list(spec.objectives)
-    varying = sorted(
-        {k for p in front for k in p.params}
-        - {k for k in front[0].params if all(p.params.get(k) == front[0].params[k] for p in front)}
-    )
+    order = [n for n in spec.search_space().parameters]
+    varying = [k for k in order if len({repr(p.params.get(k)) for p in front}) > 1][:max_params]
     header = ["trial", *(f"{n} ({spec.objectives[n]})" for n in names), *varying]
     rows = [
-        [str(p.trial), *(f"{p.objectives[n]:.5g}" for n in names), *(_short(p.params.get(k)) for k in varying)]
+        [str(p.trial), *(f"{p.objectives[n]:.4g}" for n in names), *(_short(p.params.get(k)) for k in varying)]
         for p in front
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -176,7 +185,7 @@ def _short(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.3g}"
     return str(value)
 
 
@@ -184,10 +193,12 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
     counts = outcome.counts
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "
-          f"({counts['complete']} complete, {counts['fail'] - counts['interrupted']} failed trials; "
+          f"({counts['complete']} complete, {counts['pruned']} pruned before training (infeasible chip), "
+          f"{counts['fail'] - counts['interrupted']} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     print(format_front(outcome.front, spec))
     print()
+    print(f"report:    {_write_report(outcome)}")
     print(f"storage:   {outcome.storage_url}")
     print(f"artifacts: {outcome.artifact_dir}")
     print(f"status:    codesign study status {outcome.name}"

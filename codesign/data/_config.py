@@ -12,7 +12,7 @@ Task = Literal["commands", "digits"]
 DifficultyName = Literal["easy", "default", "hard"]
 
 #: Bumped whenever the generator's output for a given config changes, so stale caches miss.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def _check_range(value: tuple[float, float], name: str) -> tuple[float, float]:

@@ -8,7 +8,7 @@ renders which shard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from math import gcd
@@ -30,6 +30,10 @@ _TRIM_FRACTION = 0.02
 _TRIM_MARGIN_S = 0.01
 #: Background talkers synthesised per shard, from which each utterance's babble is mixed.
 BABBLE_BANK = 6
+#: Noise colours and the length of each shard's noise bank (2^15 samples, 2 s at 16 kHz,
+#: one FFT per colour per shard instead of one per utterance).
+NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "brown")
+NOISE_BANK_SAMPLES = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,21 @@ def render_shard(
         rng = np.random.default_rng(shard_seed)
         needs_babble = settings.difficulty.babble_probability > 0
         bank = [_babble_talker(tts, rng, settings) for _ in range(BABBLE_BANK)] if needs_babble else []
-        return [render_utterance(tts, plan, settings, bank) for plan in plans]
+        noise = {colour: coloured_noise(rng, NOISE_BANK_SAMPLES, colour) for colour in NOISE_COLOURS}
+        return [render_utterance(tts, plan, settings, bank, noise) for plan in plans]
 
 
 def render_utterance(
-    tts: ESpeak, plan: UtterancePlan, settings: RenderSettings, babble_bank: Sequence[np.ndarray]
+    tts: ESpeak,
+    plan: UtterancePlan,
+    settings: RenderSettings,
+    babble_bank: Sequence[np.ndarray],
+    noise_bank: Mapping[str, np.ndarray],
 ) -> np.ndarray:
-    """One utterance's waveform at ``settings.sample_rate``, float32."""
+    """One utterance's waveform at ``settings.sample_rate``, float32.
+
+    Babble and noise are random segments of the shard's banks (unit-RMS noise per colour).
+    """
     rng = np.random.default_rng(plan.seed)
     d = settings.difficulty
     sr = settings.sample_rate
@@ -109,8 +121,10 @@ def render_utterance(
         babble *= 1.0 / _rms(babble)
         out += babble * level / 10 ** (rng.uniform(*d.babble_snr_db) / 20)
     if rng.random() < d.noise_probability:
-        noise = coloured_noise(rng, length, str(rng.choice(("white", "pink", "brown"))))
-        out += noise * level / 10 ** (rng.uniform(*d.snr_db) / 20)
+        source = noise_bank[str(rng.choice(NOISE_COLOURS))]
+        start = int(rng.integers(0, len(source)))
+        noise = source[(start + np.arange(length)) % len(source)]
+        out += noise * (level / _rms(noise) / 10 ** (rng.uniform(*d.snr_db) / 20))
     return out.astype(np.float32)
 
 
@@ -158,12 +172,13 @@ def _babble_talker(tts: ESpeak, rng: np.random.Generator, s: RenderSettings) -> 
         pitch=int(rng.integers(d.pitch[0], d.pitch[1] + 1)),
         pitch_range=int(rng.integers(d.pitch_range[0], d.pitch_range[1] + 1)),
     )
-    words = rng.choice(s.babble_words, size=int(rng.integers(6, 11)))
+    words = rng.choice(s.babble_words, size=int(rng.integers(5, 9)))
     return speak(tts, " ".join(str(w) for w in words), talker, s.sample_rate)
 
 
 def _trim(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    loud = np.flatnonzero(np.abs(audio) > _TRIM_FRACTION * np.abs(audio).max())
+    magnitude = np.abs(audio)
+    loud = np.flatnonzero(magnitude > _TRIM_FRACTION * magnitude.max())
     if loud.size == 0:
         return audio
     margin = int(_TRIM_MARGIN_S * sample_rate)

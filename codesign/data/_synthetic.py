@@ -44,7 +44,7 @@ from codesign.data._vocabulary import (
 
 #: Utterances per shard: one fresh eSpeak renders each shard in order. Part of the generator's
 #: definition (changing it changes the audio), hence fixed.
-SHARD_SIZE = 32
+SHARD_SIZE = 64
 _TENSOR_KEYS = ("features", "feature_lengths", "targets", "target_lengths", "speaker_index")
 
 
@@ -144,7 +144,8 @@ def _render_all(
     work = partial(_render_job, settings=render_settings(cfg), seed=cfg.seed)
     bar = tqdm(total=len(renders), desc=desc, unit="utt", disable=not progress, leave=False)
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        # A daemonic process (a multiprocessing pool worker) may not start children.
+        if workers <= 1 or len(jobs) <= 1 or mp.current_process().daemon:
             for job in jobs:
                 shard, waves = work(job)
                 bar.update(len(waves))

@@ -8,7 +8,14 @@ and ``simulate`` -> ``SimulationReport``. Never trains.
 
 from __future__ import annotations
 
-from codesign.hardware._chip import ARRAY_FIELDS, ChipArray, ChipConfig, as_chip_array, list_presets, load_chip
+from codesign.hardware._chip import (
+    ARRAY_FIELDS,
+    ChipArray,
+    ChipConfig,
+    as_chip_array,
+    list_presets,
+    load_chip,
+)
 from codesign.hardware._model import (
     LayerArrays,
     Mapping,
@@ -18,7 +25,7 @@ from codesign.hardware._model import (
 )
 from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, CostReport
 from codesign.hardware._simulator import SimulationReport, simulate
-from codesign.hardware._sweep import DEFAULT_OBJECTIVES, grid_columns, pareto_mask, sweep
+from codesign.hardware._sweep import grid_columns, sweep_table
 from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
 from codesign.hardware._technology import (
     HW_MODELS_DIR,
@@ -33,7 +40,6 @@ from codesign.hardware._technology import (
 __all__ = [
     "ARRAY_FIELDS",
     "CATEGORIES",
-    "DEFAULT_OBJECTIVES",
     "HW_MODELS_DIR",
     "REASON_FLAGS",
     "TECHNOLOGY_FILE",
@@ -55,10 +61,9 @@ __all__ = [
     "load_technology",
     "map_layers",
     "mult_energy_pj",
-    "pareto_mask",
     "random_chip_columns",
     "simulate",
     "sram_read_64b_pj",
-    "sweep",
+    "sweep_table",
     "synthetic_trace",
 ]

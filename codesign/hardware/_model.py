@@ -54,6 +54,8 @@ class LayerArrays:
     names: tuple[str, ...]
     timesteps: np.ndarray
     weight_count: np.ndarray
+    weight_density: np.ndarray
+    index_bits: np.ndarray
     has_weights: np.ndarray
     is_matmul: np.ndarray
     fan_out: np.ndarray
@@ -69,6 +71,7 @@ class LayerArrays:
     neuron_updates: np.ndarray
     aux_ops: np.ndarray
     state_size: np.ndarray
+    local_input: np.ndarray
 
     @classmethod
     def from_trace(cls, trace: WorkloadTrace) -> LayerArrays:
@@ -88,6 +91,9 @@ class LayerArrays:
             names=tuple(layer.name for layer in layers),
             timesteps=col(lambda x: x.timesteps),
             weight_count=col(lambda x: x.weight_count),
+            weight_density=col(lambda x: min(x.weight_nonzero, x.weight_count) / x.weight_count if x.weight_count else 1.0),
+            # A sparse synapse list stores each nonzero weight with the index of its target.
+            index_bits=col(lambda x: np.ceil(np.log2(max(round(x.fan_out), 2)))),
             has_weights=col(lambda x: x.weight_count > 0),
             is_matmul=col(lambda x: x.kind == "spike_matmul"),
             fan_out=col(lambda x: x.fan_out),
@@ -103,6 +109,9 @@ class LayerArrays:
             neuron_updates=col(lambda x: x.neuron_updates),
             aux_ops=col(lambda x: x.aux_ops),
             state_size=col(lambda x: x.state_size),
+            # No synapses and real-valued inputs: the layer reads its producer's accumulators
+            # (e.g. a neuron after its conv) in the same core, so nothing is routed to it.
+            local_input=col(lambda x: x.fan_out == 0 and not x.input_is_spike).astype(bool),
         )
 
 
@@ -160,7 +169,7 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping (layer_work below is defined before use at call time)
+# Mapping
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
@@ -200,7 +209,12 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
     ``pack`` uses as few cores as memory allows.
     """
     cores = c["cores"]
-    weight_bits_l = layers.weight_count * c["weight_bits"]
+    sparse = c["sparse_weights"] > 0
+    weight_bits_l = np.where(
+        sparse,
+        layers.weight_count * layers.weight_density * (c["weight_bits"] + layers.index_bits),
+        layers.weight_count * c["weight_bits"],
+    )
     state_bits_l = layers.state_size * c["state_bits"]
     need_w = weight_bits_l / (c["weight_sram_kb_per_core"] * _BITS_PER_KB)
     need_s = state_bits_l / (c["state_sram_kb_per_core"] * _BITS_PER_KB)
@@ -272,6 +286,7 @@ class _DestGeometry:
     col_min: np.ndarray
     col_max: np.ndarray
     groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    corners: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGeometry:
@@ -280,7 +295,20 @@ def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGe
     yb0, yb1 = np.floor(b0 / width), np.floor(last / width)
     cf, cl = b0 - yb0 * width, last - yb1 * width
     one_row = yb0 == yb1
+    multi = ~one_row
+    far_col = width - 1.0
+    # The farthest destination from any source is a corner of the range: an end of its first
+    # or last row, or (several rows) an end of the full rows between them.
+    corners = (
+        (cf, yb0),
+        (np.where(multi, far_col, cl), yb0),
+        (np.where(multi, 0.0, cf), yb1),
+        (cl, yb1),
+        (np.where(multi, 0.0, cf), np.where(multi, np.minimum(yb0 + 1.0, yb1), yb0)),
+        (np.where(multi, far_col, cl), np.where(multi, np.maximum(yb1 - 1.0, yb0), yb1)),
+    )
     return _DestGeometry(
+        corners=corners,
         width=width,
         row_first=yb0,
         row_last=yb1,
@@ -300,7 +328,9 @@ def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGe
     )
 
 
-def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tree_links(
+    src: np.ndarray, dest: _DestGeometry, with_depth: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Links (x, y) of the XY multicast tree from core ``src`` to a destination range, and its depth.
 
     The packet runs along the source's row to the leftmost and rightmost destination
@@ -319,20 +349,10 @@ def tree_links(src: np.ndarray, dest: _DestGeometry) -> tuple[np.ndarray, np.nda
     ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
     for count, lo, hi in dest.groups:
         ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
-    # The farthest destination is a corner of the range: an end of its first or last row, or
-    # (several rows) an end of the full rows between them.
-    multi = dest.row_last > dest.row_first
-    far_col = dest.width - 1.0
-    candidates = (
-        (dest.col_first, dest.row_first),
-        (np.where(multi, far_col, dest.col_last), dest.row_first),
-        (np.where(multi, 0.0, dest.col_first), dest.row_last),
-        (dest.col_last, dest.row_last),
-        (np.where(multi, 0.0, dest.col_first), np.where(multi, np.minimum(dest.row_first + 1.0, dest.row_last), dest.row_first)),
-        (np.where(multi, far_col, dest.col_last), np.where(multi, np.maximum(dest.row_last - 1.0, dest.row_first), dest.row_last)),
-    )
+    if not with_depth:
+        return tx, ty, None
     depth = np.zeros_like(ty)
-    for col, row in candidates:
+    for col, row in dest.corners:
         depth = np.maximum(depth, np.abs(col - xs) + np.abs(row - ys))
     return tx, ty, depth
 
@@ -342,7 +362,7 @@ _TREE_SAMPLES = 2
 
 
 def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multicast-tree links (x, y) per input event of each layer, and the mean tree depth.
+    """Multicast-tree links (x, y) per input event of each layer, and the tree depth.
 
     Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
     The first and last source core are exact; the interior cores (uniform weight) are
@@ -359,17 +379,18 @@ def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np
     dest = _dest_geometry(mapping.core_first, mapping.core_last, mesh_cols)
     fx, fy, fd = tree_links(a0, dest)
     lx, ly, ld = tree_links(a1 - 1.0, dest)
+    assert fd is not None and ld is not None
     interior = np.maximum(a1 - a0 - 2.0, 0.0)
     scale = interior / need_a
     tx = wf * fx + wl * lx
     ty = wf * fy + wl * ly
-    depth = wf * fd + wl * ld
     for k in range(_TREE_SAMPLES):
         pos = np.minimum(a0 + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), a1 - 1.0)
-        sx, sy, sd = tree_links(pos, dest)
+        sx, sy, _ = tree_links(pos, dest, with_depth=False)
         tx = tx + scale / _TREE_SAMPLES * sx
         ty = ty + scale / _TREE_SAMPLES * sy
-        depth = depth + scale / _TREE_SAMPLES * sd
+    # The step ends with the last packet's trip; the end source cores bound the interior ones.
+    depth = np.maximum(fd, np.where(wl > 0, ld, 0.0))
     return tx, ty, depth
 
 
@@ -386,6 +407,8 @@ class LayerWork:
     synaptic_ops: np.ndarray
     packet_bits: np.ndarray
     flits: np.ndarray
+    fan_out: np.ndarray
+    weight_op_bits: np.ndarray
     operand_bits: np.ndarray
 
 
@@ -400,13 +423,18 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     """
     graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
-    events = np.where(split, layers.input_level_sum, layers.input_events)
-    dense_ops = layers.input_size * layers.fan_out * np.where(split, layers.levels, 1.0)
-    ops = np.where(c["zero_skipping"] > 0, events * layers.fan_out, dense_ops)
+    events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
+    sparse = c["sparse_weights"] > 0
+    # A sparse synapse list holds only nonzero weights: an event touches fan_out x density.
+    fan_out = layers.fan_out * np.where(sparse & (layers.has_weights > 0), layers.weight_density, 1.0)
+    dense_ops = layers.input_size * fan_out * np.where(split, layers.levels, 1.0)
+    ops = np.where(c["zero_skipping"] > 0, events * fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))
     packet_bits = c["noc_header_bits"] + payload
-    # Bits each synaptic op reads from SRAM: a weight, or (spike_matmul) the other operand in state memory.
-    operand_bits = layers.has_weights * c["weight_bits"] + layers.is_matmul * c["state_bits"]
+    # Bits each synaptic op reads: a weight (with its target index when sparse), or
+    # (spike_matmul) the other operand, kept in state memory.
+    weight_op_bits = layers.has_weights * (c["weight_bits"] + np.where(sparse, layers.index_bits, 0.0))
+    operand_bits = weight_op_bits + layers.is_matmul * c["state_bits"]
     return LayerWork(
         graded=graded,
         split=split,
@@ -414,6 +442,8 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
         synaptic_ops=ops,
         packet_bits=packet_bits,
         flits=np.ceil(packet_bits / c["noc_link_bits"]),
+        fan_out=fan_out,
+        weight_op_bits=weight_op_bits,
         operand_bits=operand_bits,
     )
 
@@ -451,7 +481,7 @@ def action_energies(
     w_bit = sram_read_64b_pj(tech, c["weight_sram_kb_per_core"]) / 64.0 * s
     s_bit = sram_read_64b_pj(tech, c["state_sram_kb_per_core"]) / 64.0 * s
     # A chip that quotes a synaptic-op energy includes the weight read in it.
-    weight_read = np.where(has_syn, 0.0, wb * w_bit) * layers.has_weights
+    weight_read = np.where(has_syn, 0.0, work.weight_op_bits * w_bit)
     operand_read = sb * s_bit * layers.is_matmul
     nu_override = c["neuron_update_energy_pj"]
     has_nu = ~np.isnan(nu_override)
@@ -504,7 +534,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     spikes = layers.output_spikes
 
     # -- energy per inference, [chips, layers] per category ----------------------------------
-    weight_traffic_bits = ops * c["weight_bits"] * layers.has_weights
+    weight_traffic_bits = ops * work.weight_op_bits
     synaptic = ops * e.synaptic_op
     weight_mem = ops * e.weight_read_op * (1.0 - spilled)
     offchip_bits = weight_traffic_bits * spilled
@@ -517,21 +547,29 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     steps = layers.timesteps
     ops_core = ops / steps * mapping.share_max
     pe_cycles = ops_core / c["pes_per_core"]
-    sram_bits_op = work.operand_bits - c["weight_bits"] * layers.has_weights * spilled
+    sram_bits_op = work.operand_bits - work.weight_op_bits * spilled
     sram_cycles = ops_core * sram_bits_op / (c["sram_word_bits"] * c["sram_ports_per_core"])
     events_step = work.events / steps
     ingress = events_step * work.flits
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
     egress = events_step * src_share * work.flits
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
-    synaptic_phase = np.maximum(np.maximum(np.maximum(pe_cycles, sram_cycles), np.maximum(ingress, egress)),
-                                offchip_cycles)
+    compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
+    network = np.maximum(ingress, egress)
     updates_core = updates / steps * mapping.share_max
     nu_cycles = (updates_core + layers.aux_ops / steps * mapping.share_max) / c["neuron_units_per_core"]
     state_cycles = updates_core * 2.0 * c["state_bits"] / (c["sram_word_bits"] * c["sram_ports_per_core"])
     neuron_phase = np.maximum(nu_cycles, state_cycles)
     delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * depth, 0.0)
-    layer_cycles = steps * (synaptic_phase + neuron_phase + delivery)
+    # Event-driven cores process each event after it arrives: the pipeline's bound plus the
+    # last event's trip. A dense core sweeps all its inputs regardless and only has to wait
+    # for the last event to arrive.
+    synaptic_phase = np.where(
+        c["zero_skipping"] > 0,
+        np.maximum(compute, network) + delivery,
+        np.maximum(compute, network + delivery),
+    )
+    layer_cycles = steps * (synaptic_phase + neuron_phase)
     barrier = steps.max() * barrier_cycles(c, derived)[:, 0]
     cycles = layer_cycles.sum(axis=1) + barrier
     latency_ms = cycles / (c["clock_mhz"][:, 0] * 1e3)

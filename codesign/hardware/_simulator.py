@@ -6,12 +6,15 @@ energies (:func:`action_energies`) as the analytic model, but counts every event
 cycle instead of using averages. Per timestep, layer after layer (a timestep barrier after
 the last one):
 
-1. the layer's input events are read from its spike sample (row ``k mod rows`` for its
-   k-th execution); a level-k spike is k binary packets on a chip whose payload cannot hold
-   the layer's levels. A layer without a sample gets synthesised events: per step the
-   trace's mean event count times the ratio (events in the samples) / (events the trace
-   expects for the sampled layers), at random inputs, with levels matching the trace's mean
-   level (seeded, stated in docs/hardware.md);
+1. the layer's input events are read from its spike sample: its rows are spread evenly over
+   the layer's runs (repeated when the sample has fewer rows than runs). The sample is one
+   utterance while the trace is a batch average, so by default (``match_counts``) each run's
+   events are thinned or repeated at random (seeded) to the trace's average count, keeping
+   the sample's inputs, levels and step-to-step pattern. A level-k spike is k binary packets
+   on a chip whose payload cannot hold the layer's levels. A layer without a sample gets
+   synthesised events: per step the trace's mean count (times, without ``match_counts``,
+   the ratio of sample events to trace events of the sampled layers) at random inputs, with
+   levels matching the trace's mean level;
 2. each event leaves the core holding its source neuron (the host at core 0 for the first
    layer) as one packet; a source core injects one flit per cycle (injection serialisation);
 3. the packet is multicast along its XY tree (along the source row, then up and down each
@@ -174,6 +177,7 @@ def simulate(
     *,
     tech: Technology | None = None,
     seed: int = 0,
+    match_counts: bool = True,
 ) -> SimulationReport:
     """Replay ``trace`` on ``chip`` event by event (see the module docstring for the model).
 
@@ -181,7 +185,10 @@ def simulate(
         trace: the workload; its ``spike_samples`` are replayed, layers without one are scaled.
         chip: the chip (mapped exactly as the analytic model maps it).
         tech: technology constants (hw_models/technology.yaml if None).
-        seed: seed of the events synthesised for layers without samples.
+        seed: seed of the events synthesised for layers without samples (and of thinning).
+        match_counts: replay each sample's pattern with its event count matched to the trace's
+            average inference (the sample is one utterance, the trace a batch average), so the
+            simulator counts the inference the analytic model costs; False replays the sample as is.
     """
     tech = tech if tech is not None else load_technology()
     rng = np.random.default_rng(seed)
@@ -207,9 +214,20 @@ def simulate(
 
     samples = {i: trace.spike_samples.get(name) for i, name in enumerate(layers.names)}
     sampled = [i for i in range(n_layers) if samples[i] is not None and samples[i].size]
-    expected = sum(layers.input_events[i] / steps_l[i] for i in sampled)
-    observed = sum(float(np.count_nonzero(samples[i])) / samples[i].shape[0] for i in sampled)
-    activity_ratio = observed / expected if sampled and expected > 0 else 1.0
+
+    def rows_for(layer: int, k: int) -> np.ndarray:
+        """Sample rows replayed by the layer's k-th run: the rows spread evenly over its runs."""
+        n_rows = samples[layer].shape[0]
+        if n_rows >= steps_l[layer]:
+            return np.arange(k * n_rows // steps_l[layer], (k + 1) * n_rows // steps_l[layer])
+        return np.array([k % n_rows])
+
+    replayed = {i: sum(int(np.count_nonzero(samples[i][rows_for(i, k)])) for k in range(steps_l[i])) for i in sampled}
+    # Per sampled layer, trace events / sample events: 1 when the sample is the trace's inference.
+    count_ratio = {i: (layers.input_events[i] / replayed[i] if replayed[i] else 1.0) for i in sampled}
+    expected = sum(layers.input_events[i] for i in sampled)
+    observed = sum(replayed[i] for i in sampled)
+    activity_ratio = 1.0 if match_counts or not sampled or expected <= 0 else observed / expected
     scaled = tuple(layers.names[i] for i in range(n_layers) if i not in sampled)
 
     placement = [core_shares(mapping, 0, i) for i in range(n_layers)]
@@ -224,14 +242,26 @@ def simulate(
         return cores_p[np.minimum(slot, len(cores_p) - 1)]
 
     def events_of(layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if layers.local_input[layer]:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
         sample = samples[layer]
         if layer in sampled:
-            row = sample[k % sample.shape[0]]
-            idx = np.nonzero(row)[0]
-            return idx, row[idx].astype(np.int64)
+            block = sample[rows_for(layer, k)]
+            _, idx = np.nonzero(block)
+            lev = block[block != 0].astype(np.int64)
+            if not match_counts or count_ratio[layer] == 1.0 or idx.size == 0:
+                return idx, lev
+            # Keep the sample's pattern, thin or repeat its events to the trace's average count.
+            want = idx.size * count_ratio[layer]
+            target = int(want) + int(rng.random() < want - int(want))
+            pick = (rng.choice(idx.size, size=target, replace=False) if target <= idx.size
+                    else np.concatenate([np.arange(idx.size), rng.choice(idx.size, size=target - idx.size)]))
+            pick = np.sort(pick)
+            return idx[pick], lev[pick]
         mean = layers.input_events[layer] / steps_l[layer] * activity_ratio
-        count = min(int(mean) + int(rng.random() < mean - int(mean)), widths[layer])
-        idx = np.sort(rng.choice(widths[layer], size=count, replace=False))
+        count = int(mean) + int(rng.random() < mean - int(mean))
+        # More events than input positions per step happens (a conv reading several frames).
+        idx = np.sort(rng.choice(widths[layer], size=count, replace=count > widths[layer]))
         if layers.is_graded[layer] and layers.input_events[layer] > 0:
             level = layers.input_level_sum[layer] / layers.input_events[layer]
             lev = np.floor(level) + (rng.random(count) < level - np.floor(level))
@@ -289,21 +319,27 @@ def simulate(
             copy_dst = np.tile(dest, n_packets)
             copy_share = np.tile(shares, n_packets)
             arrival = arrival.reshape(-1)
-            fan_out = layers.fan_out[layer]
+            fan_out = at(work.fan_out, layer)
             ops_copy = fan_out * copy_share
             spilled = bool(mapping.spilled[0, layer])
-            sram_bits = at(work.operand_bits, layer) - (chip.weight_bits * layers.has_weights[layer] if spilled else 0.0)
+            weight_op_bits = at(work.weight_op_bits, layer)
+            sram_bits = at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
             if spilled and layers.has_weights[layer]:
                 # One chip-wide off-chip FIFO feeds the weights of every event, in arrival order.
                 by_arrival = np.argsort(arrival, kind="stable")
                 fetched = np.empty_like(arrival)
                 fetched[by_arrival] = _fifo_finish(arrival[by_arrival],
-                                                   ops_copy[by_arrival] * chip.weight_bits / offchip_rate)
+                                                   ops_copy[by_arrival] * weight_op_bits / offchip_rate)
                 ready = fetched
             else:
                 ready = arrival
             zero_skip = chip.zero_skipping
             dense_per_step = layers.input_size[layer] / steps_l[layer] * fan_out * (layers.levels[layer] if split else 1.0)
+            # A dense sweep of a spilled layer streams every weight it uses through the one
+            # off-chip port, shared by all the layer's cores.
+            dense_stream_end = t0
+            if not zero_skip and spilled and layers.has_weights[layer]:
+                dense_stream_end = t0 + dense_per_step * weight_op_bits / offchip_rate
             updates_step = layers.neuron_updates[layer] / steps_l[layer]
             aux_step = layers.aux_ops[layer] / steps_l[layer]
             layer_ops = 0.0
@@ -322,7 +358,7 @@ def simulate(
                 else:
                     core_ops = dense_per_step * share
                     syn_busy = max(core_ops / chip.pes_per_core, core_ops * sram_bits / word)
-                    syn_end = max(t0 + syn_busy, float(arr[-1]) if arr.size else t0)
+                    syn_end = max(t0 + syn_busy, dense_stream_end, float(arr[-1]) if arr.size else t0)
                 upd = updates_step * share
                 neuron = max((upd + aux_step * share) / chip.neuron_units_per_core, upd * 2.0 * chip.state_bits / word)
                 ends.append(syn_end + neuron)
@@ -343,7 +379,7 @@ def simulate(
             per_layer["hops_y"][layer] += hops_y
             counts["neuron_updates"] += updates_step
             if spilled and layers.has_weights[layer]:
-                counts["offchip_bits"] += layer_ops * chip.weight_bits
+                counts["offchip_bits"] += layer_ops * weight_op_bits
         clock += barrier
 
     cycles = clock
@@ -363,7 +399,7 @@ def simulate(
     updates = layers.neuron_updates
     synaptic = ops * e(energies.synaptic_op)
     weight_mem = ops * e(energies.weight_read_op) * (1.0 - spilled_f)
-    offchip = ops * chip.weight_bits * layers.has_weights * spilled_f * e(energies.offchip_bit)
+    offchip = ops * e(work.weight_op_bits) * spilled_f * e(energies.offchip_bit)
     state_mem = updates * e(energies.state_access_update) + ops * e(energies.operand_read_op)
     neuron = (updates - spikes) * e(energies.neuron_update) + spikes * e(energies.neuron_spike) + layers.aux_ops * e(energies.aux_op)
     noc = (per_layer["copies"] * e(energies.packet_local) + per_layer["hops_x"] * e(energies.hop_ew)

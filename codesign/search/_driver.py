@@ -137,7 +137,12 @@ def run_study(
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
     artifact_dir = study_artifact_dir(spec.name, runs_dir)
     study = _open_or_create(spec, url, artifact_dir)
-    return _drive(study, spec, url, artifact_dir, evaluate or default_evaluate(), progress, log_to_driver)
+    if evaluate is None:
+        from codesign.search._evaluate import prepare_study
+
+        prepare_study(spec, progress=progress)
+        evaluate = default_evaluate()
+    return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver)
 
 
 def resume_study(

@@ -162,7 +162,7 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
         resolved = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
-                path = base / entry
+                path = _existing(base / entry, file, f"space[{i}]", "search-space file")
                 resolved.append((load_space(path), path))
             else:
                 resolved.append((parse_space(entry, file=file, key_prefix=f"space[{i}]"), file))
@@ -171,10 +171,17 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
     chip = data.get("chip")
     if isinstance(chip, str):
         data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(base / chip)
+        data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
     spec = parse_spec(StudySpec, data, file=file)
     _check_downstream(spec, file)
     return spec
+
+
+def _existing(path: Path, file: str | Path | None, key: str, what: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(file, key, f"an existing {what}",
+                          hint=f"{path} not found; paths in a study are relative to the study file")
+    return path
 
 
 def load_study(path: str | Path) -> StudySpec:

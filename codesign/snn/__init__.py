@@ -6,7 +6,7 @@ keeps, and the probe API for tracing, are in docs/models.md.
 
 from __future__ import annotations
 
-from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas
+from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas, log_decay_mask
 from codesign.snn._build import BUILDERS, Builder, Head, build_model, fuse_model
 from codesign.snn._config import VARIANTS, ModelConfig
 from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
@@ -67,6 +67,7 @@ __all__ = [
     "fuse_model",
     "is_probed",
     "layer_gammas",
+    "log_decay_mask",
     "make_neuron",
     "multiplications_per_inference",
     "probe_matmul",

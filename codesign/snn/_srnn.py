@@ -192,7 +192,8 @@ class SRNNModel(Probed, nn.Module):
                 frames = int(lengths.sum())
                 probe_op(
                     self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
-                    timesteps=frames, inputs=features, outputs=quantised.abs(), aux_ops=3.0 * n_in * frames,
+                    timesteps=frames, inputs=features, outputs=quantised.abs(),
+                    neuron_updates=float(n_in * frames), aux_ops=3.0 * n_in * frames,
                 )
             features = quantised
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)

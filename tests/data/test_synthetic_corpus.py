@@ -148,3 +148,41 @@ def test_silence_utterances_are_quieter_than_speech() -> None:
     loud = [float(np.sqrt(np.mean(w**2))) for w, u in zip(waves, train, strict=True) if u.target != silence]
     quiet = [float(np.sqrt(np.mean(w**2))) for w, u in zip(waves, train, strict=True) if u.target == silence]
     assert quiet and loud and max(quiet) < np.median(loud)
+
+
+def test_an_interrupted_write_leaves_no_cache_entry(
+    tmp_path: Path, tiny_digits_config: CorpusConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codesign.data._cache as cache
+
+    saved: list[object] = []
+    real_save = torch.save
+
+    def save_then_fail(obj: object, path: object) -> None:
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(path)
+        real_save(obj, path)
+
+    monkeypatch.setattr(cache.torch, "save", save_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        load_corpus(tiny_digits_config, cache_dir=tmp_path, progress=False, workers=1)
+    assert saved and list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_cache_file_is_named(
+    tmp_path: Path, commands_corpus: Corpus, tiny_commands_config: CorpusConfig
+) -> None:
+    import shutil
+
+    from codesign.config import ConfigError
+
+    assert commands_corpus.cache_path is not None
+    entry = tmp_path / commands_corpus.cache_path.name
+    shutil.copytree(commands_corpus.cache_path, entry)
+    (entry / "test.pt").write_bytes((entry / "test.pt").read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"test\.pt.*delete"):
+        load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False)
+    (entry / "manifest.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"manifest\.json.*readable JSON"):
+        load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False)

@@ -68,3 +68,15 @@ def test_missing_trace_and_bad_grid_exit_2(tmp_path: Path, trace_file: Path, cap
     assert main(["hw", "evaluate", "--trace", str(tmp_path / "none.npz")]) == 2
     assert main(["hw", "sweep", "--trace", str(trace_file), "--grid", "coers=1,2"]) == 2
     assert "did you mean 'cores'" in capsys.readouterr().err
+
+
+def test_sweep_over_the_accelerator_search_space(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    space = Path(__file__).parents[2] / "search_spaces" / "accelerator.yaml"
+    argv = ["hw", "sweep", "--trace", str(trace_file), "--space", str(space), "--points", "300", "--json"]
+    assert main(argv) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(r["feasible"] for r in front)
+    assert {"cores", "pes_per_core", "energy_uj", "latency_ms", "area_mm2"} <= set(front[0])
+    network_space = Path(__file__).parents[2] / "search_spaces" / "spikeformer.yaml"
+    assert main(["hw", "sweep", "--trace", str(trace_file), "--space", str(network_space)]) == 2
+    assert "at least one hw.* parameter" in capsys.readouterr().err

@@ -81,3 +81,26 @@ def test_analytic_model_agrees_with_the_simulator(pair: int) -> None:
     simulated = simulate(trace, chip)
     assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
     assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
+
+
+@pytest.mark.parametrize(("family", "variant"), [("spikeformer", "spiking"), ("mamba", "spiking")])
+def test_recorded_trace_of_a_real_network_agrees(family: str, variant: str) -> None:
+    """The recorder's trace (graded spikes, convs, attention matmuls, scans, unsampled layers)."""
+    import torch
+
+    from codesign.snn import ModelConfig, build_model
+    from codesign.trace import record_trace
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = ModelConfig(family=family, variant=variant, width=32, depth=1, heads=2)
+    model = build_model(cfg, 20, 10, "classify")
+    features = torch.randn(2, 24, 20)
+    trace = record_trace(model, features, torch.tensor([24, 20]), cfg)
+    assert trace.spike_samples  # real spike tensors to replay
+    chip = load_chip("generic_45nm")
+    analytic = evaluate(trace, chip)
+    simulated = simulate(trace, chip)
+    assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
+    assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
+    assert simulated.counts["events_from_samples"] > 0

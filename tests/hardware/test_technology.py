@@ -15,7 +15,7 @@ def test_sram_rule_reproduces_horowitz_points_within_5_percent() -> None:
     tech = load_technology()
     for kb, pj in {8: 10.0, 32: 20.0, 1024: 100.0}.items():
         assert float(sram_read_64b_pj(tech, kb)) == pytest.approx(pj, rel=0.05)
-    a, b = tech.sram_rule()
+    _a, b = tech.sram_rule()
     assert 0.3 < b < 0.6  # sub-linear in capacity: bigger arrays cost more per access, less per bit
     assert float(sram_read_64b_pj(tech, 64)) > float(sram_read_64b_pj(tech, 32))
 

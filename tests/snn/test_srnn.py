@@ -176,6 +176,10 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
     if variant == "spiking":
         quantiser = trace.layer("input_quantiser")
         assert 0 < quantiser.output_spikes <= quantiser.output_level_sum
+        assert quantiser.output_spikes < quantiser.neuron_updates  # its units count for activity metrics
+        from codesign.trace import trace_metrics
+
+        assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0
         rec = trace.layer("layers.1.u_rec")
         assert rec.input_is_spike
         assert 0 < rec.input_events <= rec.input_level_sum <= 3 * rec.input_events  # 2-bit levels

@@ -1,0 +1,66 @@
+"""StudySpec: shipped studies validate, specs are self-contained, bad input is one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codesign.config import ConfigError, parse_spec
+from codesign.search import StudySpec, load_study
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_shipped_studies_validate_and_store_self_contained(path: Path) -> None:
+    spec = load_study(path)
+    stored = spec.to_dict()
+    assert isinstance(stored["chip"], dict) and all(isinstance(s, dict) for s in stored["space"])
+    assert parse_spec(StudySpec, stored) == spec  # what storage holds is enough to resume
+
+
+def _write(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load((ROOT / "studies" / "quickstart.yaml").read_text())
+    data["space"] = [str(ROOT / "search_spaces" / "spikeformer.yaml"), str(ROOT / "search_spaces" / "accelerator.yaml")]
+    data["chip"] = str(ROOT / "hw_models" / "edge_kws.yaml")
+    data.update(changes)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "fragment"),
+    [
+        ({"objectives": {"acuracy": "max"}}, "objectives", "did you mean 'accuracy'?"),
+        ({"constraints": ["area_mm2 < 4"]}, "constraints", "'<metric> <= <number>'"),
+        ({"sampler": {"name": "cmaes"}}, "sampler.name", "'nsga2', 'tpe', 'gp' or 'random'"),
+        ({"budget": {"trials": None, "seconds": None}}, "budget", "a budget"),
+        ({"corpus": {"task": "command"}}, "corpus.task", "'commands' or 'digits'"),
+        ({"chip": {"cores": 0}}, "chip.cores", "greater than or equal to 1"),
+        ({"fidelity": {"epochs": 0}}, "fidelity.epochs", "greater than or equal to 1"),
+        ({"reference": {"wer": 1.0}}, "", "reference points only for objectives"),
+        ({"strategy": "nested", "space": [str(ROOT / "search_spaces" / "srnn.yaml")]}, "", "hw.* parameters"),
+    ],
+)
+def test_bad_study_gets_one_clear_message(tmp_path: Path, changes: dict, key: str, fragment: str) -> None:
+    path = _write(tmp_path, **changes)
+    with pytest.raises(ConfigError) as info:
+        load_study(path)
+    assert info.value.file == str(path) and info.value.key == key, str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_paths_are_relative_to_the_study_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, space=["spaces/net.yaml"], chip="missing_chip.yaml")
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "net.yaml").write_text("parameters:\n  snn.depth: {type: int, low: 1, high: 2}\n")
+    with pytest.raises(ConfigError) as info:  # the chip is looked for next to the study file
+        load_study(path)
+    assert info.value.key == "chip" and str(tmp_path / "missing_chip.yaml") in str(info.value)
+    (tmp_path / "missing_chip.yaml").write_text("cores: 2\n")
+    spec = load_study(path)
+    assert spec.search_space().names() == ["snn.depth"] and spec.chip["cores"] == 2
