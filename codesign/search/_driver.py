@@ -380,6 +380,8 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[
         return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None
     except rex.RayError as err:
         return _failed(p, f"{type(err).__name__}: {err}"), None
+    except Exception as err:  # e.g. an exception type that cannot be unpickled here
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None
     try:
         record = parse_spec(TrialRecord, raw, file=None, key_prefix="evaluation result")
     except ConfigError as err:
