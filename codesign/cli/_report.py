@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("name", metavar="NAME", help="study name (or 'table' followed by the study name)")
     p.add_argument("table_name", nargs="?", metavar="STUDY", help=argparse.SUPPRESS)
-    p.add_argument("--storage", required=True, help="Optuna storage URL or journal file")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="runs directory (default: ./runs)")
     p.add_argument("--out", help="output file (report: required; table: default stdout)")
     p.add_argument("--artifacts", help="directory the trials' artifact paths are relative to")
     p.add_argument("--format", default="csv", help="table format: csv, parquet or json")
@@ -34,10 +35,11 @@ def run(args: argparse.Namespace) -> int:
     import optuna
 
     from codesign.report import load_study, trials_dataframe, write_report, write_table
+    from codesign.search import default_storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.name == "table" and args.table_name is not None:
-        study = load_study(args.table_name, args.storage)
+        study = load_study(args.table_name, args.storage or default_storage_url(args.table_name, args.runs_dir))
         from codesign.report import study_view
 
         frame = trials_dataframe(study_view(study, args.artifacts), front_only=args.front_only)
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(None, "NAME", "one study name (or: table NAME)", got=f"{args.name} {args.table_name}")
     if not args.out:
         raise ConfigError(None, "--out", "the report file to write (e.g. --out report.html)")
-    study = load_study(args.name, args.storage)
+    study = load_study(args.name, args.storage or default_storage_url(args.name, args.runs_dir))
     data = write_report(study, args.out, artifact_dir=args.artifacts)
     print(
         f"wrote {args.out}: {len(data.view.trials)} trials, {len(data.pareto.front)} on the front, "

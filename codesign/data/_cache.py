@@ -28,7 +28,9 @@ def default_cache_root() -> Path:
     return base / "corpus"
 
 
-def write_entry(root: Path, key: str, manifest: dict[str, Any], tensors: dict[str, dict[str, torch.Tensor]]) -> Path:
+def write_entry(
+    root: Path, key: str, manifest: dict[str, Any], tensors: dict[str, dict[str, torch.Tensor]]
+) -> Path:
     """Write ``manifest`` and one ``<name>.pt`` per entry of ``tensors`` as ``root/key``, atomically.
 
     If another process finished the same entry first, that one is kept.
@@ -68,7 +70,9 @@ def read_manifest(entry: Path) -> dict[str, Any]:
             path, "", "a readable JSON corpus manifest", hint=f"{err}; delete {entry} to rebuild it"
         ) from None
     if not isinstance(data, dict):
-        raise ConfigError(path, "", "a JSON object", got=type(data).__name__, hint=f"delete {entry} to rebuild it")
+        raise ConfigError(
+            path, "", "a JSON object", got=type(data).__name__, hint=f"delete {entry} to rebuild it"
+        )
     return data
 
 
@@ -82,14 +86,21 @@ def read_tensors(entry: Path, name: str, keys: tuple[str, ...]) -> dict[str, tor
     try:
         data = torch.load(path, weights_only=True, map_location="cpu")
     except FileNotFoundError:
-        raise ConfigError(path, "", "a corpus cache tensor file", hint=f"file not found; delete {entry} to rebuild it") from None
+        raise ConfigError(
+            path, "", "a corpus cache tensor file", hint=f"file not found; delete {entry} to rebuild it"
+        ) from None
     except Exception as err:  # torch raises many types for a damaged file
         raise ConfigError(
-            path, "", "a readable corpus cache tensor file", hint=f"{type(err).__name__}; delete {entry} to rebuild it"
+            path,
+            "",
+            "a readable corpus cache tensor file",
+            hint=f"{type(err).__name__}; delete {entry} to rebuild it",
         ) from None
     missing = [k for k in keys if not isinstance(data, dict) or not isinstance(data.get(k), torch.Tensor)]
     if missing:
-        raise ConfigError(path, ", ".join(missing), "tensors under these keys", hint=f"delete {entry} to rebuild it")
+        raise ConfigError(
+            path, ", ".join(missing), "tensors under these keys", hint=f"delete {entry} to rebuild it"
+        )
     return data  # type: ignore[no-any-return]
 
 

@@ -12,7 +12,7 @@ Task = Literal["commands", "digits"]
 DifficultyName = Literal["easy", "default", "hard"]
 
 #: Bumped whenever the generator's output for a given config changes, so stale caches miss.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 
 def _check_range(value: tuple[float, float], name: str) -> tuple[float, float]:
@@ -70,8 +70,12 @@ class Difficulty(Spec):
     pitch_range: tuple[int, int] = Field((20, 80), description="speaker intonation range, 0..100")
     speed: tuple[float, float] = Field((0.9, 1.1), description="speed perturbation factor (resampling)")
     gain_db: tuple[float, float] = Field((-6.0, 6.0), description="random gain applied to the speech")
-    noise_probability: float = Field(0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise")
-    snr_db: tuple[float, float] = Field((0.0, 20.0), description="speech-to-noise ratio of the additive noise")
+    noise_probability: float = Field(
+        0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise"
+    )
+    snr_db: tuple[float, float] = Field(
+        (0.0, 20.0), description="speech-to-noise ratio of the additive noise"
+    )
     babble_probability: float = Field(0.5, ge=0.0, le=1.0, description="chance an utterance gets babble")
     babble_snr_db: tuple[float, float] = Field((5.0, 20.0), description="speech-to-babble ratio")
     babble_talkers: tuple[int, int] = Field((1, 3), description="other speakers mixed into the babble")
@@ -138,10 +142,59 @@ class SplitFractions(Spec):
         return self
 
 
+class FeatureConfig(Spec):
+    """Log-mel filterbank settings, shared by the synthetic corpus and the real-corpus loaders."""
+
+    sample_rate: int = Field(16000, ge=8000, le=48000, description="audio is resampled to this rate")
+    n_mels: int = Field(40, ge=1, le=256, description="mel bins per frame")
+    win_ms: float = Field(25.0, gt=0.0, le=100.0, description="analysis window (Hann)")
+    hop_ms: float = Field(10.0, gt=0.0, le=100.0, description="time between frames")
+    f_min_hz: float = Field(20.0, ge=0.0, description="bottom of the mel filterbank")
+    f_max_hz: float | None = Field(None, gt=0.0, description="top of the mel filterbank; None: sample_rate/2")
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureConfig:
+        if self.hop_ms > self.win_ms:
+            raise ValueError(f"hop_ms <= win_ms (got {self.hop_ms} > {self.win_ms})")
+        nyquist = self.sample_rate / 2
+        if self.top_hz > nyquist or self.f_min_hz >= self.top_hz:
+            raise ValueError(f"0 <= f_min_hz < f_max_hz <= sample_rate/2 = {nyquist:g}")
+        if self.n_mels > self.n_fft // 2 + 1:
+            raise ValueError(
+                f"n_mels <= {self.n_fft // 2 + 1}, the frequency bins of a {self.win_ms} ms window"
+            )
+        return self
+
+    @property
+    def top_hz(self) -> float:
+        """The filterbank's top frequency (``f_max_hz`` or the Nyquist frequency)."""
+        return self.f_max_hz if self.f_max_hz is not None else self.sample_rate / 2
+
+    @property
+    def win_samples(self) -> int:
+        return round(self.sample_rate * self.win_ms / 1000)
+
+    @property
+    def hop_samples(self) -> int:
+        return max(1, round(self.sample_rate * self.hop_ms / 1000))
+
+    @property
+    def n_fft(self) -> int:
+        """FFT size: the window length rounded up to a power of two."""
+        return 1 << (self.win_samples - 1).bit_length()
+
+    @property
+    def frame_ms(self) -> float:
+        """Exact time between frames after rounding the hop to whole samples."""
+        return 1000.0 * self.hop_samples / self.sample_rate
+
+
 class CorpusConfig(Spec):
     """One synthetic speech corpus. Its resolved form (:meth:`cache_key`) names the cache entry."""
 
-    task: Task = Field("commands", description="commands: keyword classes; digits: connected digit strings (CTC)")
+    task: Task = Field(
+        "commands", description="commands: keyword classes; digits: connected digit strings (CTC)"
+    )
     size: int = Field(4000, ge=30, le=1_000_000, description="utterances in all splits together")
     seed: int = Field(0, ge=0, description="seeds speakers, texts and augmentation")
     difficulty: Difficulty = Field(Difficulty(), description="preset name or settings over a preset")
@@ -149,12 +202,7 @@ class CorpusConfig(Spec):
         None, ge=3, le=100_000, description="distinct speakers; None: size/20 clamped to [10, 500]"
     )
     split: SplitFractions = SplitFractions()
-    sample_rate: int = Field(16000, ge=8000, le=48000)
-    n_mels: int = Field(40, ge=1, le=256)
-    win_ms: float = Field(25.0, gt=0.0, le=100.0)
-    hop_ms: float = Field(10.0, gt=0.0, le=100.0)
-    f_min_hz: float = Field(20.0, ge=0.0)
-    f_max_hz: float | None = Field(None, gt=0.0, description="top of the mel filterbank; None: sample_rate/2")
+    features: FeatureConfig = FeatureConfig()
     clip_s: float = Field(1.0, ge=0.5, le=5.0, description="commands: fixed clip length in seconds")
     min_digits: int = Field(1, ge=1, le=20, description="digits: shortest string")
     max_digits: int = Field(7, ge=1, le=20, description="digits: longest string")
@@ -166,14 +214,6 @@ class CorpusConfig(Spec):
     def _check(self) -> CorpusConfig:
         if self.min_digits > self.max_digits:
             raise ValueError(f"min_digits <= max_digits (got {self.min_digits} > {self.max_digits})")
-        if self.hop_ms > self.win_ms:
-            raise ValueError(f"hop_ms <= win_ms (got {self.hop_ms} > {self.win_ms})")
-        nyquist = self.sample_rate / 2
-        f_max = self.f_max_hz if self.f_max_hz is not None else nyquist
-        if f_max > nyquist or self.f_min_hz >= f_max:
-            raise ValueError(f"0 <= f_min_hz < f_max_hz <= sample_rate/2 = {nyquist:g}")
-        if self.n_mels > self.n_fft // 2 + 1:
-            raise ValueError(f"n_mels <= {self.n_fft // 2 + 1} frequency bins of the {self.win_ms} ms window")
         speakers = self.speaker_count
         if speakers > self.size:
             raise ValueError(f"n_speakers <= size (got {speakers} speakers for {self.size} utterances)")
@@ -191,18 +231,6 @@ class CorpusConfig(Spec):
         if self.n_speakers is not None:
             return self.n_speakers
         return max(10, min(500, self.size // 20))
-
-    @property
-    def win_samples(self) -> int:
-        return round(self.sample_rate * self.win_ms / 1000)
-
-    @property
-    def hop_samples(self) -> int:
-        return max(1, round(self.sample_rate * self.hop_ms / 1000))
-
-    @property
-    def n_fft(self) -> int:
-        return 1 << (self.win_samples - 1).bit_length()
 
     def cache_key(self) -> str:
         """Hash naming this corpus on disk: the config (presets expanded), the speaker count

@@ -49,6 +49,8 @@ class Corpus:
         frame_ms: time between frames in milliseconds.
         feature_mean, feature_std: ``[n_features]`` training statistics used to normalise.
         source: where it came from (``synthetic:<key>`` or a dataset path).
+        token_unit: what a CTC token is: ``"word"`` (digits) or ``"character"`` (LibriSpeech,
+            where ``" "`` separates words); see :meth:`to_words`.
         cache_path: the cache directory it was read from or written to, if any.
         cache_hit: True when it was read from an existing cache.
         manifest: the manifest describing it (config, sizes, speakers per split, ...).
@@ -65,6 +67,7 @@ class Corpus:
     feature_mean: torch.Tensor
     feature_std: torch.Tensor
     source: str
+    token_unit: Literal["word", "character"] = "word"
     cache_path: Path | None = None
     cache_hit: bool = False
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +81,16 @@ class Corpus:
     def n_classes(self) -> int:
         """Output units a model needs: classes, or CTC tokens including the blank."""
         return len(self.vocabulary)
+
+    def to_words(self, tokens: Sequence[int]) -> list[str]:
+        """The words a CTC token sequence spells (blanks dropped), for word error rates.
+
+        Word tokens map one to one; character tokens are joined and split on spaces.
+        """
+        names = [self.vocabulary[t] for t in tokens if t != 0]
+        if self.token_unit == "word":
+            return names
+        return "".join(names).split()
 
     def split(self, name: str) -> CorpusSplit:
         """The split called ``name`` (``train``, ``validation`` or ``test``)."""

@@ -34,9 +34,7 @@ _CHARS_UTF8 = 1
 # speak_lib.h: espeak_ERROR.EE_OK
 _EE_OK = 0
 
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 def data_path() -> Path:
@@ -135,7 +133,9 @@ class ESpeak:
                 lib.espeak_SetParameter(parameter, value, 0)
             self._chunks = []
             encoded = text.encode("utf-8")
-            status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            status = lib.espeak_Synth(
+                encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            )
             lib.espeak_Synchronize()
             chunks, self._chunks = self._chunks, []
         if status != _EE_OK or not chunks:

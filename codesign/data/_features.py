@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from codesign.data._config import FeatureConfig
+
 #: Added to mel power before the log so silent (zero-padded) frames stay finite; far below
 #: the power of REFERENCE_RMS speech in any band.
 LOG_FLOOR = 1e-8
@@ -23,7 +25,9 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min_hz: float, f_max_hz: float) -> torch.Tensor:
+def mel_filterbank(
+    n_fft: int, n_mels: int, sample_rate: int, f_min_hz: float, f_max_hz: float
+) -> torch.Tensor:
     """Triangular filters equally spaced on the mel scale, ``[n_fft // 2 + 1, n_mels]``, peak 1."""
     bins_hz = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     edges = mel_to_hz(np.linspace(hz_to_mel(f_min_hz), hz_to_mel(f_max_hz), n_mels + 2))
@@ -39,21 +43,13 @@ def frame_count(n_samples: int, n_fft: int, hop_samples: int) -> int:
     return 1 + max(0, n_samples - n_fft) // hop_samples
 
 
-def log_mel(
-    waveforms: Sequence[np.ndarray],
-    sample_rate: int,
-    n_mels: int,
-    win_samples: int,
-    hop_samples: int,
-    n_fft: int,
-    f_min_hz: float,
-    f_max_hz: float,
-) -> list[torch.Tensor]:
-    """Log-mel energies of each waveform, ``[frames, n_mels]`` float32 (not normalised).
+def log_mel(waveforms: Sequence[np.ndarray], cfg: FeatureConfig) -> list[torch.Tensor]:
+    """Log-mel energies of each waveform (at ``cfg.sample_rate``), ``[frames, n_mels]`` float32, not normalised.
 
     Waveforms are batched after zero-padding to the longest; each result keeps only its own
     frames, so the features do not depend on what else was in the batch.
     """
+    n_fft, win_samples, hop_samples = cfg.n_fft, cfg.win_samples, cfg.hop_samples
     if not waveforms:
         return []
     lengths = [max(len(w), n_fft) for w in waveforms]
@@ -70,8 +66,6 @@ def log_mel(
         return_complex=True,
     )  # [B, n_fft//2+1, frames]
     power = spec.real.square() + spec.imag.square()
-    fb = mel_filterbank(n_fft, n_mels, sample_rate, f_min_hz, f_max_hz)
+    fb = mel_filterbank(n_fft, cfg.n_mels, cfg.sample_rate, cfg.f_min_hz, cfg.top_hz)
     mel = torch.log(torch.matmul(power.transpose(1, 2), fb) + LOG_FLOOR)  # [B, frames, n_mels]
-    return [
-        mel[i, : frame_count(n, n_fft, hop_samples)].contiguous() for i, n in enumerate(lengths)
-    ]
+    return [mel[i, : frame_count(n, n_fft, hop_samples)].contiguous() for i, n in enumerate(lengths)]

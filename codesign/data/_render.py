@@ -8,12 +8,13 @@ renders which shard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from codesign.data._config import Difficulty
 from codesign.data._espeak import ESpeak
@@ -27,6 +28,12 @@ _RATE_STEP_HZ = 50
 #: A sample belongs to speech when above this fraction of the peak (trims eSpeak's silence).
 _TRIM_FRACTION = 0.02
 _TRIM_MARGIN_S = 0.01
+#: Background talkers synthesised per shard, from which each utterance's babble is mixed.
+BABBLE_BANK = 6
+#: Noise colours and the length of each shard's noise bank (2^15 samples, 2 s at 16 kHz,
+#: one FFT per colour per shard instead of one per utterance).
+NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "brown")
+NOISE_BANK_SAMPLES = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -51,14 +58,33 @@ class RenderSettings:
     babble_words: tuple[str, ...]
 
 
-def render_shard(plans: Sequence[UtterancePlan], settings: RenderSettings, shard_seed: int) -> list[np.ndarray]:
-    """Render a block of utterances, in order, with one fresh eSpeak; float32 waveforms."""
+def render_shard(
+    plans: Sequence[UtterancePlan], settings: RenderSettings, shard_seed: int
+) -> list[np.ndarray]:
+    """Render a block of utterances, in order, with one fresh eSpeak; float32 waveforms.
+
+    The shard first synthesises a small bank of background talkers (:data:`BABBLE_BANK`)
+    from ``shard_seed``; each utterance's babble mixes a few of them at random offsets.
+    """
     with ESpeak(seed=shard_seed) as tts:
-        return [render_utterance(tts, plan, settings) for plan in plans]
+        rng = np.random.default_rng(shard_seed)
+        needs_babble = settings.difficulty.babble_probability > 0
+        bank = [_babble_talker(tts, rng, settings) for _ in range(BABBLE_BANK)] if needs_babble else []
+        noise = {colour: coloured_noise(rng, NOISE_BANK_SAMPLES, colour) for colour in NOISE_COLOURS}
+        return [render_utterance(tts, plan, settings, bank, noise) for plan in plans]
 
 
-def render_utterance(tts: ESpeak, plan: UtterancePlan, settings: RenderSettings) -> np.ndarray:
-    """One utterance's waveform at ``settings.sample_rate``, float32."""
+def render_utterance(
+    tts: ESpeak,
+    plan: UtterancePlan,
+    settings: RenderSettings,
+    babble_bank: Sequence[np.ndarray],
+    noise_bank: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """One utterance's waveform at ``settings.sample_rate``, float32.
+
+    Babble and noise are random segments of the shard's banks (unit-RMS noise per colour).
+    """
     rng = np.random.default_rng(plan.seed)
     d = settings.difficulty
     sr = settings.sample_rate
@@ -85,16 +111,20 @@ def render_utterance(tts: ESpeak, plan: UtterancePlan, settings: RenderSettings)
     out = np.zeros(length, dtype=np.float64)
     out[offset : offset + len(speech)] = speech
 
-    if rng.random() < d.babble_probability:
+    if rng.random() < d.babble_probability and babble_bank:
         talkers = int(rng.integers(d.babble_talkers[0], d.babble_talkers[1] + 1))
         babble = np.zeros(length)
-        for _ in range(talkers):
-            babble += _babble_talker(tts, rng, settings, length)
+        for k in rng.choice(len(babble_bank), size=min(talkers, len(babble_bank)), replace=False):
+            voice = babble_bank[int(k)]
+            start = int(rng.integers(0, len(voice)))
+            babble += voice[(start + np.arange(length)) % len(voice)]
         babble *= 1.0 / _rms(babble)
         out += babble * level / 10 ** (rng.uniform(*d.babble_snr_db) / 20)
     if rng.random() < d.noise_probability:
-        noise = coloured_noise(rng, length, str(rng.choice(("white", "pink", "brown"))))
-        out += noise * level / 10 ** (rng.uniform(*d.snr_db) / 20)
+        source = noise_bank[str(rng.choice(NOISE_COLOURS))]
+        start = int(rng.integers(0, len(source)))
+        noise = source[(start + np.arange(length)) % len(source)]
+        out += noise * (level / _rms(noise) / 10 ** (rng.uniform(*d.snr_db) / 20))
     return out.astype(np.float32)
 
 
@@ -105,7 +135,9 @@ def speak(tts: ESpeak, text: str, speaker: Speaker, sample_rate: int, speed: flo
     # Playing a signal resampled to sample_rate/speed at sample_rate makes it speed times faster.
     target = max(_RATE_STEP_HZ, round(sample_rate / speed / _RATE_STEP_HZ) * _RATE_STEP_HZ)
     g = gcd(target, tts.sample_rate_hz)
-    audio = resample_poly(audio, target // g, tts.sample_rate_hz // g)
+    up, down = target // g, tts.sample_rate_hz // g
+    if up != down:
+        audio = resample_poly(audio, up, down, window=_lowpass(up, down))
     return audio * (REFERENCE_RMS / _rms(audio))
 
 
@@ -122,7 +154,16 @@ def coloured_noise(rng: np.random.Generator, length: int, colour: str) -> np.nda
     return noise / _rms(noise)
 
 
-def _babble_talker(tts: ESpeak, rng: np.random.Generator, s: RenderSettings, length: int) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing filter ``resample_poly`` designs by default, designed once per ratio."""
+    max_rate = max(up, down)
+    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    taps.setflags(write=False)
+    return taps
+
+
+def _babble_talker(tts: ESpeak, rng: np.random.Generator, s: RenderSettings) -> np.ndarray:
     d = s.difficulty
     talker = Speaker(
         accent=str(rng.choice(s.accents)),
@@ -131,15 +172,13 @@ def _babble_talker(tts: ESpeak, rng: np.random.Generator, s: RenderSettings, len
         pitch=int(rng.integers(d.pitch[0], d.pitch[1] + 1)),
         pitch_range=int(rng.integers(d.pitch_range[0], d.pitch_range[1] + 1)),
     )
-    words = rng.choice(s.babble_words, size=int(rng.integers(3, 7)))
-    voice = speak(tts, " ".join(str(w) for w in words), talker, s.sample_rate)
-    reps = -(-length // len(voice)) + 1
-    start = int(rng.integers(0, len(voice)))
-    return np.tile(voice, reps)[start : start + length]
+    words = rng.choice(s.babble_words, size=int(rng.integers(5, 9)))
+    return speak(tts, " ".join(str(w) for w in words), talker, s.sample_rate)
 
 
 def _trim(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    loud = np.flatnonzero(np.abs(audio) > _TRIM_FRACTION * np.abs(audio).max())
+    magnitude = np.abs(audio)
+    loud = np.flatnonzero(magnitude > _TRIM_FRACTION * magnitude.max())
     if loud.size == 0:
         return audio
     margin = int(_TRIM_MARGIN_S * sample_rate)

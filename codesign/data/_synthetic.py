@@ -44,7 +44,7 @@ from codesign.data._vocabulary import (
 
 #: Utterances per shard: one fresh eSpeak renders each shard in order. Part of the generator's
 #: definition (changing it changes the audio), hence fixed.
-SHARD_SIZE = 32
+SHARD_SIZE = 64
 _TENSOR_KEYS = ("features", "feature_lengths", "targets", "target_lengths", "speaker_index")
 
 
@@ -116,7 +116,7 @@ def _draw_words(rng: np.random.Generator, cfg: CorpusConfig) -> tuple[tuple[str,
 def render_settings(cfg: CorpusConfig) -> RenderSettings:
     accents, variants = available_voices()
     return RenderSettings(
-        sample_rate=cfg.sample_rate,
+        sample_rate=cfg.features.sample_rate,
         clip_s=cfg.clip_s if cfg.task == "commands" else None,
         difficulty=cfg.difficulty,
         accents=accents,
@@ -125,7 +125,9 @@ def render_settings(cfg: CorpusConfig) -> RenderSettings:
     )
 
 
-def _render_job(job: tuple[int, list[UtterancePlan]], settings: RenderSettings, seed: int) -> tuple[int, list[np.ndarray]]:
+def _render_job(
+    job: tuple[int, list[UtterancePlan]], settings: RenderSettings, seed: int
+) -> tuple[int, list[np.ndarray]]:
     shard, plans = job
     shard_seed = int(np.random.default_rng([seed, shard]).integers(2**31))
     return shard, render_shard(plans, settings, shard_seed)
@@ -136,11 +138,14 @@ def _render_all(
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(first index, waveforms)`` per shard, in plan order."""
     renders = [u.render for u in plan.utterances]
-    jobs = [(s, renders[s * SHARD_SIZE : (s + 1) * SHARD_SIZE]) for s in range(-(-len(renders) // SHARD_SIZE))]
+    jobs = [
+        (s, renders[s * SHARD_SIZE : (s + 1) * SHARD_SIZE]) for s in range(-(-len(renders) // SHARD_SIZE))
+    ]
     work = partial(_render_job, settings=render_settings(cfg), seed=cfg.seed)
     bar = tqdm(total=len(renders), desc=desc, unit="utt", disable=not progress, leave=False)
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        # A daemonic process (a multiprocessing pool worker) may not start children.
+        if workers <= 1 or len(jobs) <= 1 or mp.current_process().daemon:
             for job in jobs:
                 shard, waves = work(job)
                 bar.update(len(waves))
@@ -157,16 +162,7 @@ def _render_all(
 
 
 def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
-    return log_mel(
-        waves,
-        sample_rate=cfg.sample_rate,
-        n_mels=cfg.n_mels,
-        win_samples=cfg.win_samples,
-        hop_samples=cfg.hop_samples,
-        n_fft=cfg.n_fft,
-        f_min_hz=cfg.f_min_hz,
-        f_max_hz=cfg.f_max_hz if cfg.f_max_hz is not None else cfg.sample_rate / 2,
-    )
+    return log_mel(waves, cfg.features)
 
 
 def default_workers() -> int:
@@ -201,7 +197,9 @@ def load_corpus(
     return _read_corpus(entry, cache_hit=False)
 
 
-def _generate(cfg: CorpusConfig, workers: int, progress: bool) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+def _generate(
+    cfg: CorpusConfig, workers: int, progress: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     plan = plan_corpus(cfg)
     features: list[torch.Tensor] = []
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
@@ -240,8 +238,8 @@ def _generate(cfg: CorpusConfig, workers: int, progress: bool) -> tuple[dict[str
         "codesign_version": __version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "vocabulary": list(plan.vocabulary),
-        "n_features": cfg.n_mels,
-        "frame_ms": 1000.0 * cfg.hop_samples / cfg.sample_rate,
+        "n_features": cfg.features.n_mels,
+        "frame_ms": cfg.features.frame_ms,
         "sizes": {s: int(tensors[s]["targets"].shape[0]) for s in SPLITS},
         "frames": {s: int(tensors[s]["features"].shape[1]) for s in SPLITS},
         "speakers": speaker_ids,
@@ -258,7 +256,10 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         n_features, frame_ms = int(manifest["n_features"]), float(manifest["frame_ms"])
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(
-            entry / "manifest.json", str(err), "a complete corpus manifest", hint=f"delete {entry} to rebuild it"
+            entry / "manifest.json",
+            str(err),
+            "a complete corpus manifest",
+            hint=f"delete {entry} to rebuild it",
         ) from None
     stats = read_tensors(entry, "statistics", ("mean", "std"))
     splits: dict[str, CorpusSplit] = {}
@@ -290,7 +291,7 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
 
 
 def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None = None) -> list[np.ndarray]:
-    """Re-render the raw audio (float32 at ``cfg.sample_rate``) of utterances of one split.
+    """Re-render the raw audio (float32 at ``cfg.features.sample_rate``) of utterances of one split.
 
     The audio is exactly what the cached features were computed from; it is rendered again
     (not cached) because waveforms are ~40x larger than features.

@@ -8,7 +8,14 @@ and ``simulate`` -> ``SimulationReport``. Never trains.
 
 from __future__ import annotations
 
-from codesign.hardware._chip import ARRAY_FIELDS, ChipArray, ChipConfig, as_chip_array, list_presets, load_chip
+from codesign.hardware._chip import (
+    ARRAY_FIELDS,
+    ChipArray,
+    ChipConfig,
+    as_chip_array,
+    list_presets,
+    load_chip,
+)
 from codesign.hardware._model import (
     LayerArrays,
     Mapping,
@@ -18,7 +25,8 @@ from codesign.hardware._model import (
 )
 from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, CostReport
 from codesign.hardware._simulator import SimulationReport, simulate
-from codesign.hardware._synthetic import synthetic_trace
+from codesign.hardware._sweep import grid_columns, sweep_table
+from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
 from codesign.hardware._technology import (
     HW_MODELS_DIR,
     TECHNOLOGY_FILE,
@@ -47,12 +55,15 @@ __all__ = [
     "as_chip_array",
     "evaluate",
     "evaluate_batch",
+    "grid_columns",
     "list_presets",
     "load_chip",
     "load_technology",
     "map_layers",
     "mult_energy_pj",
+    "random_chip_columns",
     "simulate",
     "sram_read_64b_pj",
+    "sweep_table",
     "synthetic_trace",
 ]

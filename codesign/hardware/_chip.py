@@ -52,6 +52,8 @@ class ChipConfig(Spec):
         offchip_energy_pj_per_bit (None = DRAM from the technology table), offchip_bandwidth_gb_per_s.
         weight_overflow: ``spill`` streams the weights of layers that do not fit from off-chip
             memory; ``infeasible`` reports the chip as infeasible instead.
+        mapping_policy: ``spread`` shares the cores memory leaves free among layers by their
+            work (more parallelism, more traffic); ``pack`` uses as few cores as memory allows.
         static_power_mw_per_mm2: leakage (None = technology table).
         latency_deadline_ms, area_budget_mm2: optional constraints, reported as reasons.
     """
@@ -85,6 +87,7 @@ class ChipConfig(Spec):
     offchip_energy_pj_per_bit: float | None = Field(None, ge=0.0)
     offchip_bandwidth_gb_per_s: float = Field(12.8, gt=0.0)
     weight_overflow: Literal["spill", "infeasible"] = "infeasible"
+    mapping_policy: Literal["spread", "pack"] = "spread"
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
     latency_deadline_ms: float | None = Field(None, gt=0.0)
     area_budget_mm2: float | None = Field(None, gt=0.0)
@@ -96,6 +99,8 @@ class ChipConfig(Spec):
         return self
 
 
+#: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
+_CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack")}
 #: ChipConfig fields that are labels, not model inputs.
 _LABEL_FIELDS = ("name", "description")
 #: Numeric columns of a ChipArray (everything but labels; bools and the overflow mode as 0/1).
@@ -107,6 +112,8 @@ def _column(field: str, value: Any) -> float:
         return float("nan")
     if field == "weight_overflow":
         return 1.0 if value == "spill" else 0.0
+    if field == "mapping_policy":
+        return 1.0 if value == "spread" else 0.0
     return float(value)
 
 
@@ -114,7 +121,8 @@ def _column(field: str, value: Any) -> float:
 class ChipArray:
     """Many chip configurations as one float64 column per ChipConfig field.
 
-    ``None`` fields are NaN, ``zero_skipping`` is 0/1, ``weight_overflow`` is 1 for spill.
+    ``None`` fields are NaN, ``zero_skipping`` is 0/1, ``weight_overflow`` is 1 for spill,
+    ``mapping_policy`` 1 for spread.
     Build with :meth:`from_configs`, :meth:`from_columns` (validated, vectorised) or
     :func:`as_chip_array`.
     """
@@ -157,8 +165,13 @@ class ChipArray:
             if key not in ARRAY_FIELDS:
                 close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
                 raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
-            if key == "weight_overflow" and np.asarray(raw).dtype.kind in "OUS":
-                raw = np.asarray(raw) == "spill"
+            if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
+                words = np.asarray(raw).astype(str)
+                bad = ~np.isin(words, list(_CHOICES[key]))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
+                raw = words == _CHOICES[key][0]
             arr = np.asarray(raw, dtype=float).reshape(-1)
             if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
                 raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
@@ -180,8 +193,8 @@ class ChipArray:
             ann = ChipConfig.model_fields[f].annotation
             if np.isnan(v):
                 data[f] = None
-            elif f == "weight_overflow":
-                data[f] = "spill" if v else "infeasible"
+            elif f in _CHOICES:
+                data[f] = _CHOICES[f][0] if v else _CHOICES[f][1]
             elif f == "zero_skipping":
                 data[f] = bool(v)
             elif ann in (int, int | None) or f == "node_nm":
@@ -213,10 +226,15 @@ def _validate_columns(cols: dict[str, np.ndarray]) -> None:
             if bad is not None and bad.any():
                 i = int(np.argmax(bad))
                 raise ConfigError(None, f"{f}[{i}]", words, got=float(arr[i]))
-        integral = f in ("node_nm", "zero_skipping", "weight_overflow") or info.annotation in (int, int | None)
+        integral = f in ("node_nm", "zero_skipping", *_CHOICES) or info.annotation in (int, int | None)
         if integral and (ok & (arr != np.round(arr))).any():
             i = int(np.argmax(ok & (arr != np.round(arr))))
             raise ConfigError(None, f"{f}[{i}]", "a whole number", got=float(arr[i]))
+    for f in ("zero_skipping", *_CHOICES):
+        bad = ~np.isin(cols[f], (0.0, 1.0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(None, f"{f}[{i}]", "0 or 1 (false/true, or the option's name)", got=float(cols[f][i]))
     nodes = (45, 28, 22, 14, 7)
     bad = ~np.isin(cols["node_nm"], nodes)
     if bad.any():

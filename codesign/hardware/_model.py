@@ -11,7 +11,6 @@ docs/hardware.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -70,6 +69,7 @@ class LayerArrays:
     neuron_updates: np.ndarray
     aux_ops: np.ndarray
     state_size: np.ndarray
+    local_input: np.ndarray
 
     @classmethod
     def from_trace(cls, trace: WorkloadTrace) -> LayerArrays:
@@ -104,6 +104,9 @@ class LayerArrays:
             neuron_updates=col(lambda x: x.neuron_updates),
             aux_ops=col(lambda x: x.aux_ops),
             state_size=col(lambda x: x.state_size),
+            # No synapses and real-valued inputs: the layer reads its producer's accumulators
+            # (e.g. a neuron after its conv) in the same core, so nothing is routed to it.
+            local_input=col(lambda x: x.fan_out == 0 and not x.input_is_spike).astype(bool),
         )
 
 
@@ -161,7 +164,7 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping
+# Mapping (layer_work below is defined before use at call time)
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
@@ -189,12 +192,16 @@ class Mapping:
     state_kb: np.ndarray
 
 
-def map_layers(layers: LayerArrays, c: dict[str, np.ndarray]) -> Mapping:
+def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | None = None) -> Mapping:
     """Place layers on cores by weight- and state-memory capacity (see :class:`Mapping`).
 
     When the whole network's weights do not fit, the first layer that overflows and every
     later one keep only their neuron state on chip and stream their weights from off-chip
     memory (``spilled``); whether that is allowed is the chip's ``weight_overflow``.
+    With ``mapping_policy: spread`` the cores left over after the memory need are shared
+    out among the layers in proportion to their work (synaptic operations + neuron
+    updates per inference, from ``work``), so that busy layers are split over more cores;
+    ``pack`` uses as few cores as memory allows.
     """
     cores = c["cores"]
     weight_bits_l = layers.weight_count * c["weight_bits"]
@@ -205,6 +212,12 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray]) -> Mapping:
     need_full = np.maximum(need_w, need_state)
     spilled = np.cumsum(need_full, axis=1) > cores + _EPS
     need = np.where(spilled, need_state, need_full)
+    if work is not None:
+        load = work.synaptic_ops + layers.neuron_updates + layers.aux_ops
+        total = load.sum(axis=1, keepdims=True)
+        slack = np.maximum(cores - need.sum(axis=1, keepdims=True), 0.0)
+        extra = np.where(total > 0, slack * load / np.where(total > 0, total, 1.0), 0.0)
+        need = need + extra * (c["mapping_policy"] > 0)
     end = np.cumsum(need, axis=1)
     start = end - need
     state_fits = end[:, -1] <= cores[:, 0] + _EPS
@@ -251,68 +264,124 @@ def core_shares(mapping: Mapping, chip: int, layer: int) -> tuple[np.ndarray, np
     return np.arange(first, last), shares / shares.sum()
 
 
-@lru_cache(maxsize=64)
-def _hop_prefix(width: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """2-D prefix sums of x- and y-hop distances between cores ``0..size-1`` of a mesh ``width`` wide.
+@dataclass(frozen=True)
+class _DestGeometry:
+    """Row/column extent of a contiguous row-major destination range (float arrays)."""
 
-    Memoised: a pure function of two integers returning read-only arrays.
+    width: np.ndarray
+    row_first: np.ndarray
+    row_last: np.ndarray
+    col_first: np.ndarray
+    col_last: np.ndarray
+    col_min: np.ndarray
+    col_max: np.ndarray
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    corners: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGeometry:
+    # Float arithmetic throughout: numpy's integer // and % are several times slower.
+    last = b1 - 1.0
+    yb0, yb1 = np.floor(b0 / width), np.floor(last / width)
+    cf, cl = b0 - yb0 * width, last - yb1 * width
+    one_row = yb0 == yb1
+    multi = ~one_row
+    far_col = width - 1.0
+    # The farthest destination from any source is a corner of the range: an end of its first
+    # or last row, or (several rows) an end of the full rows between them.
+    corners = (
+        (cf, yb0),
+        (np.where(multi, far_col, cl), yb0),
+        (np.where(multi, 0.0, cf), yb1),
+        (cl, yb1),
+        (np.where(multi, 0.0, cf), np.where(multi, np.minimum(yb0 + 1.0, yb1), yb0)),
+        (np.where(multi, far_col, cl), np.where(multi, np.maximum(yb1 - 1.0, yb0), yb1)),
+    )
+    return _DestGeometry(
+        corners=corners,
+        width=width,
+        row_first=yb0,
+        row_last=yb1,
+        col_first=cf,
+        col_last=cl,
+        col_min=np.where(one_row, cf, 0.0),
+        col_max=np.where(one_row, cl, width - 1.0),
+        groups=tuple(
+            (np.where(lo <= hi, count, 0.0), lo, hi)
+            for count, lo, hi in (
+                (np.maximum(cl - cf + 1.0, 0.0), yb0, yb1),  # columns in both the first and the last row
+                (width - np.maximum(cf, cl + 1.0), yb0, yb1 - 1.0),  # in the first row only
+                (np.minimum(cf, cl + 1.0), yb0 + 1.0, yb1),  # in the last row only
+                (np.maximum(cf - cl - 1.0, 0.0), yb0 + 1.0, yb1 - 1.0),  # in neither: full middle rows
+            )
+        ),
+    )
+
+
+def tree_links(
+    src: np.ndarray, dest: _DestGeometry, with_depth: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Links (x, y) of the XY multicast tree from core ``src`` to a destination range, and its depth.
+
+    The packet runs along the source's row to the leftmost and rightmost destination
+    columns, and in each destination column branches up and down to cover that column's
+    destination rows (``max(row_hi, row_src) - min(row_lo, row_src)`` links). Closed form:
+    a contiguous row-major range has at most four kinds of column (in both its first and
+    last row, in the first only, in the last only, in neither), each with one row span.
+    The depth is the hop distance to the farthest destination.
     """
-    idx = np.arange(size)
-    x, y = idx % width, idx // width
-    out = []
-    for coord in (x, y):
-        dist = np.abs(coord[:, None] - coord[None, :]).astype(float)
-        prefix = np.zeros((size + 1, size + 1))
-        prefix[1:, 1:] = dist.cumsum(axis=0).cumsum(axis=1)
-        prefix.setflags(write=False)
-        out.append(prefix)
-    return out[0], out[1]
+    ys = np.floor(src / dest.width)
+    xs = src - ys * dest.width
+    right = np.maximum(dest.col_max - xs, 0.0)
+    left = np.maximum(xs - dest.col_min, 0.0)
+    tx = right + left
+    # Absent column kinds have count 0; a one-row range is the first kind alone.
+    ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
+    for count, lo, hi in dest.groups:
+        ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
+    if not with_depth:
+        return tx, ty, None
+    depth = np.zeros_like(ty)
+    for col, row in dest.corners:
+        depth = np.maximum(depth, np.abs(col - xs) + np.abs(row - ys))
+    return tx, ty, depth
 
 
-def _rect(prefix: np.ndarray, i0: np.ndarray, i1: np.ndarray, j0: np.ndarray, j1: np.ndarray) -> np.ndarray:
-    return prefix[i1, j1] - prefix[i0, j1] - prefix[i1, j0] + prefix[i0, j0]
+#: Interior source cores at which the multicast tree is evaluated (the rest are interpolated).
+_TREE_SAMPLES = 2
 
 
-def hop_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hops (x, y) an input event of each layer travels, summed over its destination copies.
+def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multicast-tree links (x, y) per input event of each layer, and the tree depth.
 
-    An event of layer ``l`` comes from a neuron of layer ``l - 1`` (the host, at core 0, for
-    the first layer), spread over that layer's cores by its neuron shares, and is sent to
-    every core holding layer ``l``. Exact for the placement: sums of Manhattan distances over
-    core ranges are read from 2-D prefix sums of the distance matrix.
+    Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
+    The first and last source core are exact; the interior cores (uniform weight) are
+    averaged over ``_TREE_SAMPLES`` evenly spaced ones (exact up to two interior cores).
     """
-    n_chips, n_layers = mapping.need.shape
+    n_chips = mapping.need.shape[0]
     zeros = np.zeros((n_chips, 1))
     ones = np.ones((n_chips, 1))
-    a0 = np.hstack([zeros, mapping.core_first[:, :-1]]).astype(np.intp)
-    a1 = np.hstack([ones, mapping.core_last[:, :-1]]).astype(np.intp)
+    a0 = np.hstack([zeros, mapping.core_first[:, :-1]])
+    a1 = np.hstack([ones, mapping.core_last[:, :-1]])
     wf = np.hstack([ones, mapping.share_first[:, :-1]])
     wl = np.hstack([zeros, mapping.share_last[:, :-1]])
     need_a = np.hstack([ones, mapping.need[:, :-1]])
-    b0 = mapping.core_first.astype(np.intp)
-    b1 = mapping.core_last.astype(np.intp)
-    n_a = a1 - a0
-    hx = np.empty((n_chips, n_layers))
-    hy = np.empty((n_chips, n_layers))
-    widths = mesh_cols[:, 0].astype(np.intp)
-    for width in np.unique(widths):
-        rows = np.nonzero(widths == width)[0]
-        needed = int(max(a1[rows].max(), b1[rows].max()))
-        size = int(width) * -(-needed // int(width))
-        px, py = _hop_prefix(int(width), size)
-        ra0, ra1, rb0, rb1, rn = a0[rows], a1[rows], b0[rows], b1[rows], n_a[rows]
-        inner0 = np.minimum(ra0 + 1, ra1)
-        inner1 = np.maximum(ra1 - 1, inner0)
-        for prefix, out in ((px, hx), (py, hy)):
-            row_first = _rect(prefix, ra0, ra0 + 1, rb0, rb1)
-            row_last = _rect(prefix, ra1 - 1, ra1, rb0, rb1)
-            inner = np.where(rn > 2, _rect(prefix, inner0, inner1, rb0, rb1), 0.0)
-            out[rows] = np.where(
-                rn == 1,
-                row_first,
-                wf[rows] * row_first + wl[rows] * row_last + inner / need_a[rows],
-            )
-    return hx, hy
+    dest = _dest_geometry(mapping.core_first, mapping.core_last, mesh_cols)
+    fx, fy, fd = tree_links(a0, dest)
+    lx, ly, ld = tree_links(a1 - 1.0, dest)
+    assert fd is not None and ld is not None
+    interior = np.maximum(a1 - a0 - 2.0, 0.0)
+    scale = interior / need_a
+    tx = wf * fx + wl * lx
+    ty = wf * fy + wl * ly
+    for k in range(_TREE_SAMPLES):
+        pos = np.minimum(a0 + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), a1 - 1.0)
+        sx, sy, _ = tree_links(pos, dest, with_depth=False)
+        tx = tx + scale / _TREE_SAMPLES * sx
+        ty = ty + scale / _TREE_SAMPLES * sy
+    # The step ends with the last packet's trip; the end source cores bound the interior ones.
+    depth = np.maximum(fd, np.where(wl > 0, ld, 0.0))
+    return tx, ty, depth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +411,7 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     """
     graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
-    events = np.where(split, layers.input_level_sum, layers.input_events)
+    events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
     dense_ops = layers.input_size * layers.fan_out * np.where(split, layers.levels, 1.0)
     ops = np.where(c["zero_skipping"] > 0, events * layers.fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))
@@ -436,10 +505,10 @@ def offchip_bits_per_cycle(c: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technology, by_layer: bool) -> dict[str, np.ndarray]:
     derived = chip_derived(c, tech)
-    mapping = map_layers(layers, c)
     work = layer_work(layers, c)
+    mapping = map_layers(layers, c, work)
     e = action_energies(layers, c, work, derived, tech)
-    hx, hy = hop_totals(mapping, derived.mesh_cols)
+    tx, ty, depth = tree_totals(mapping, derived.mesh_cols)
     spilled = mapping.spilled.astype(float)
     ops = work.synaptic_ops
     updates = layers.neuron_updates
@@ -453,7 +522,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     offchip = offchip_bits * e.offchip_bit
     state_mem = updates * e.state_access_update + ops * e.operand_read_op
     neuron = (updates - spikes) * e.neuron_update + spikes * e.neuron_spike + layers.aux_ops * e.aux_op
-    noc = work.events * (mapping.n_cores * e.packet_local + hx * e.hop_ew + hy * e.hop_ns)
+    noc = work.events * (mapping.n_cores * e.packet_local + tx * e.hop_ew + ty * e.hop_ns)
 
     # -- cycles: per timestep, the busiest core of each layer ------------------------------
     steps = layers.timesteps
@@ -464,17 +533,24 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     events_step = work.events / steps
     ingress = events_step * work.flits
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
-    egress = events_step * src_share * mapping.n_cores * work.flits
+    egress = events_step * src_share * work.flits
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
-    synaptic_phase = np.maximum(np.maximum(np.maximum(pe_cycles, sram_cycles), np.maximum(ingress, egress)),
-                                offchip_cycles)
+    compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
+    network = np.maximum(ingress, egress)
     updates_core = updates / steps * mapping.share_max
     nu_cycles = (updates_core + layers.aux_ops / steps * mapping.share_max) / c["neuron_units_per_core"]
     state_cycles = updates_core * 2.0 * c["state_bits"] / (c["sram_word_bits"] * c["sram_ports_per_core"])
     neuron_phase = np.maximum(nu_cycles, state_cycles)
-    mean_hops = (hx + hy) / mapping.n_cores
-    delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * mean_hops, 0.0)
-    layer_cycles = steps * (synaptic_phase + neuron_phase + delivery)
+    delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * depth, 0.0)
+    # Event-driven cores process each event after it arrives: the pipeline's bound plus the
+    # last event's trip. A dense core sweeps all its inputs regardless and only has to wait
+    # for the last event to arrive.
+    synaptic_phase = np.where(
+        c["zero_skipping"] > 0,
+        np.maximum(compute, network) + delivery,
+        np.maximum(compute, network + delivery),
+    )
+    layer_cycles = steps * (synaptic_phase + neuron_phase)
     barrier = steps.max() * barrier_cycles(c, derived)[:, 0]
     cycles = layer_cycles.sum(axis=1) + barrier
     latency_ms = cycles / (c["clock_mhz"][:, 0] * 1e3)

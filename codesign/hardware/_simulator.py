@@ -6,18 +6,21 @@ energies (:func:`action_energies`) as the analytic model, but counts every event
 cycle instead of using averages. Per timestep, layer after layer (a timestep barrier after
 the last one):
 
-1. the layer's input events are read from its spike sample (row ``k mod rows`` for its
-   k-th execution); a level-k spike is k binary packets on a chip whose payload cannot hold
-   the layer's levels. A layer without a sample gets synthesised events: per step the
-   trace's mean event count times the ratio (events in the samples) / (events the trace
-   expects for the sampled layers), at random inputs, with levels matching the trace's mean
-   level (seeded, stated in docs/hardware.md);
+1. the layer's input events are read from its spike sample: its rows are spread evenly over
+   the layer's runs (repeated when the sample has fewer rows than runs). The sample is one
+   utterance while the trace is a batch average, so by default (``match_counts``) each run's
+   events are thinned or repeated at random (seeded) to the trace's average count, keeping
+   the sample's inputs, levels and step-to-step pattern. A level-k spike is k binary packets
+   on a chip whose payload cannot hold the layer's levels. A layer without a sample gets
+   synthesised events: per step the trace's mean count (times, without ``match_counts``,
+   the ratio of sample events to trace events of the sampled layers) at random inputs, with
+   levels matching the trace's mean level;
 2. each event leaves the core holding its source neuron (the host at core 0 for the first
-   layer) as one packet copy per core holding the layer; a source core injects one flit per
-   cycle (injection serialisation);
-3. copies are routed X then Y over the mesh; every directed link and every core's ejection
-   port carries one flit per cycle (link contention, first come first served in injection
-   order), each hop adds ``noc_hop_latency_cycles``;
+   layer) as one packet; a source core injects one flit per cycle (injection serialisation);
+3. the packet is multicast along its XY tree (along the source row, then up and down each
+   destination column), replicated at routers to every core holding the layer; every
+   directed link and every core's ejection port carries one flit per cycle (link contention,
+   first come first served in injection order), each hop adds ``noc_hop_latency_cycles``;
 4. each core serves its arrived events in arrival order (a FIFO event queue): an event costs
    ``max(ops / pes, sram_words / ports)`` cycles (PE and SRAM-port contention); weights of a
    spilled layer first pass one chip-wide off-chip FIFO at the off-chip bandwidth;
@@ -111,34 +114,61 @@ class _Mesh:
         self.hop_latency = hop_latency
         self.free = np.zeros(cores * 5 + 5)
 
-    def route(self, src: int, dst: int, start: float, flits: float) -> tuple[float, int, int]:
-        """Send one packet copy; returns (arrival, x hops, y hops)."""
-        free = self.free
+    def _hop(self, node: int, link: int, t: float, flits: float) -> float:
+        slot = node * 5 + link
+        t = max(t, self.free[slot])
+        self.free[slot] = t + flits
+        return t + self.hop_latency
+
+    def multicast(self, src: int, columns: dict[int, list[tuple[int, int]]], start: float,
+                  flits: float) -> tuple[dict[int, float], int, int]:
+        """Send one packet along its XY multicast tree to every destination core.
+
+        Args:
+            src: source core.
+            columns: destination column -> [(row, core), ...] sorted by row.
+            start: cycle the packet leaves the source.
+            flits: flits per packet (link cycles it occupies).
+
+        Returns:
+            (arrival cycle per destination core, x links used, y links used).
+        """
         cols = self.cols
-        t = start
-        x, y = src % cols, src // cols
-        dx, dy = dst % cols, dst // cols
-        node = src
-        while x != dx:
-            step, link = (1, _EAST) if dx > x else (-1, _WEST)
-            slot = node * 5 + link
-            t = max(t, free[slot])
-            free[slot] = t + flits
-            t += self.hop_latency
-            x += step
-            node += step
-        while y != dy:
-            step, link = (1, _SOUTH) if dy > y else (-1, _NORTH)
-            slot = node * 5 + link
-            t = max(t, free[slot])
-            free[slot] = t + flits
-            t += self.hop_latency
-            y += step
-            node += step * cols
-        slot = dst * 5 + _EJECT
-        t = max(t, free[slot])
-        free[slot] = t + flits
-        return t + flits, abs(dx - src % cols), abs(dy - src // cols)
+        xs, ys = src % cols, src // cols
+        at_col = {xs: start}
+        t, node = start, src
+        for x in range(xs + 1, max(columns) + 1):
+            t = self._hop(node, _EAST, t, flits)
+            node += 1
+            at_col[x] = t
+        t, node = start, src
+        for x in range(xs - 1, min(columns) - 1, -1):
+            t = self._hop(node, _WEST, t, flits)
+            node -= 1
+            at_col[x] = t
+        x_links = max(max(columns) - xs, 0) + max(xs - min(columns), 0)
+        y_links = 0
+        arrival: dict[int, float] = {}
+        for d, cores_here in columns.items():
+            at_row = {ys: at_col[d]}
+            lo, hi = cores_here[0][0], cores_here[-1][0]
+            t, node = at_col[d], ys * cols + d
+            for y in range(ys + 1, hi + 1):
+                t = self._hop(node, _SOUTH, t, flits)
+                node += cols
+                at_row[y] = t
+            t, node = at_col[d], ys * cols + d
+            for y in range(ys - 1, lo - 1, -1):
+                t = self._hop(node, _NORTH, t, flits)
+                node -= cols
+                at_row[y] = t
+            y_links += max(hi, ys) - min(lo, ys)
+            for row, core in cores_here:
+                slot = core * 5 + _EJECT
+                t = max(at_row[row], self.free[slot])
+                self.free[slot] = t + flits
+                arrival[core] = t + flits
+        return arrival, x_links, y_links
 
 
 def simulate(
@@ -147,6 +177,7 @@ def simulate(
     *,
     tech: Technology | None = None,
     seed: int = 0,
+    match_counts: bool = True,
 ) -> SimulationReport:
     """Replay ``trace`` on ``chip`` event by event (see the module docstring for the model).
 
@@ -154,7 +185,10 @@ def simulate(
         trace: the workload; its ``spike_samples`` are replayed, layers without one are scaled.
         chip: the chip (mapped exactly as the analytic model maps it).
         tech: technology constants (hw_models/technology.yaml if None).
-        seed: seed of the events synthesised for layers without samples.
+        seed: seed of the events synthesised for layers without samples (and of thinning).
+        match_counts: replay each sample's pattern with its event count matched to the trace's
+            average inference (the sample is one utterance, the trace a batch average), so the
+            simulator counts the inference the analytic model costs; False replays the sample as is.
     """
     tech = tech if tech is not None else load_technology()
     rng = np.random.default_rng(seed)
@@ -162,8 +196,8 @@ def simulate(
     array = ChipArray.from_configs([chip])
     c = {k: v[:, None] for k, v in array.columns.items()}
     derived = chip_derived(c, tech)
-    mapping = map_layers(layers, c)
     work = layer_work(layers, c)
+    mapping = map_layers(layers, c, work)
     energies = action_energies(layers, c, work, derived, tech)
 
     def at(arr: np.ndarray, layer: int) -> float:
@@ -180,9 +214,20 @@ def simulate(
 
     samples = {i: trace.spike_samples.get(name) for i, name in enumerate(layers.names)}
     sampled = [i for i in range(n_layers) if samples[i] is not None and samples[i].size]
-    expected = sum(layers.input_events[i] / steps_l[i] for i in sampled)
-    observed = sum(float(np.count_nonzero(samples[i])) / samples[i].shape[0] for i in sampled)
-    activity_ratio = observed / expected if sampled and expected > 0 else 1.0
+
+    def rows_for(layer: int, k: int) -> np.ndarray:
+        """Sample rows replayed by the layer's k-th run: the rows spread evenly over its runs."""
+        n_rows = samples[layer].shape[0]
+        if n_rows >= steps_l[layer]:
+            return np.arange(k * n_rows // steps_l[layer], (k + 1) * n_rows // steps_l[layer])
+        return np.array([k % n_rows])
+
+    replayed = {i: sum(int(np.count_nonzero(samples[i][rows_for(i, k)])) for k in range(steps_l[i])) for i in sampled}
+    # Per sampled layer, trace events / sample events: 1 when the sample is the trace's inference.
+    count_ratio = {i: (layers.input_events[i] / replayed[i] if replayed[i] else 1.0) for i in sampled}
+    expected = sum(layers.input_events[i] for i in sampled)
+    observed = sum(replayed[i] for i in sampled)
+    activity_ratio = 1.0 if match_counts or not sampled or expected <= 0 else observed / expected
     scaled = tuple(layers.names[i] for i in range(n_layers) if i not in sampled)
 
     placement = [core_shares(mapping, 0, i) for i in range(n_layers)]
@@ -197,14 +242,26 @@ def simulate(
         return cores_p[np.minimum(slot, len(cores_p) - 1)]
 
     def events_of(layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if layers.local_input[layer]:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
         sample = samples[layer]
         if layer in sampled:
-            row = sample[k % sample.shape[0]]
-            idx = np.nonzero(row)[0]
-            return idx, row[idx].astype(np.int64)
+            block = sample[rows_for(layer, k)]
+            _, idx = np.nonzero(block)
+            lev = block[block != 0].astype(np.int64)
+            if not match_counts or count_ratio[layer] == 1.0 or idx.size == 0:
+                return idx, lev
+            # Keep the sample's pattern, thin or repeat its events to the trace's average count.
+            want = idx.size * count_ratio[layer]
+            target = int(want) + int(rng.random() < want - int(want))
+            pick = (rng.choice(idx.size, size=target, replace=False) if target <= idx.size
+                    else np.concatenate([np.arange(idx.size), rng.choice(idx.size, size=target - idx.size)]))
+            pick = np.sort(pick)
+            return idx[pick], lev[pick]
         mean = layers.input_events[layer] / steps_l[layer] * activity_ratio
-        count = min(int(mean) + int(rng.random() < mean - int(mean)), widths[layer])
-        idx = np.sort(rng.choice(widths[layer], size=count, replace=False))
+        count = int(mean) + int(rng.random() < mean - int(mean))
+        # More events than input positions per step happens (a conv reading several frames).
+        idx = np.sort(rng.choice(widths[layer], size=count, replace=count > widths[layer]))
         if layers.is_graded[layer] and layers.input_events[layer] > 0:
             level = layers.input_level_sum[layer] / layers.input_events[layer]
             lev = np.floor(level) + (rng.random(count) < level - np.floor(level))
@@ -241,22 +298,27 @@ def simulate(
             n_packets = src.size
             dest, shares = placement[layer]
             flits = at(work.flits, layer)
-            copy_src = np.repeat(src, dest.size)
-            copy_dst = np.tile(dest, n_packets)
-            copy_share = np.tile(shares, n_packets)
-            # Injection: a source core puts one flit per cycle on the mesh, copies in order.
-            order = np.argsort(copy_src, kind="stable")
-            rank = np.empty(copy_src.size)
-            sorted_src = copy_src[order]
-            group_start = np.searchsorted(sorted_src, sorted_src, side="left")
-            rank[order] = np.arange(copy_src.size) - group_start
+            columns: dict[int, list[tuple[int, int]]] = {}
+            for core in dest:
+                columns.setdefault(int(core) % cols, []).append((int(core) // cols, int(core)))
+            # Injection: a source core puts one flit per cycle on the mesh, packets in order.
+            order = np.argsort(src, kind="stable")
+            sorted_src = src[order]
+            rank = np.empty(n_packets)
+            rank[order] = np.arange(n_packets) - np.searchsorted(sorted_src, sorted_src, side="left")
             inject = t0 + rank * flits
-            arrival = np.empty(copy_src.size)
+            arrival = np.empty((n_packets, dest.size))
+            column_of = {int(core): j for j, core in enumerate(dest)}
             hops_x = hops_y = 0
             for j in np.argsort(inject, kind="stable"):
-                arrival[j], hx, hy = mesh.route(int(copy_src[j]), int(copy_dst[j]), float(inject[j]), flits)
+                times, hx, hy = mesh.multicast(int(src[j]), columns, float(inject[j]), flits)
+                for core, when in times.items():
+                    arrival[j, column_of[core]] = when
                 hops_x += hx
                 hops_y += hy
+            copy_dst = np.tile(dest, n_packets)
+            copy_share = np.tile(shares, n_packets)
+            arrival = arrival.reshape(-1)
             fan_out = layers.fan_out[layer]
             ops_copy = fan_out * copy_share
             spilled = bool(mapping.spilled[0, layer])
@@ -306,7 +368,7 @@ def simulate(
             clock = layer_end
             per_layer["ops"][layer] += layer_ops
             per_layer["packets"][layer] += n_packets
-            per_layer["copies"][layer] += copy_src.size
+            per_layer["copies"][layer] += copy_dst.size
             per_layer["hops_x"][layer] += hops_x
             per_layer["hops_y"][layer] += hops_y
             counts["neuron_updates"] += updates_step

@@ -23,6 +23,7 @@ def synthetic_trace(
     first_layer_real: bool = True,
     matmul_layers: tuple[int, ...] = (),
     unsampled_layers: tuple[int, ...] = (),
+    burstiness: float = 0.0,
 ) -> WorkloadTrace:
     """A chain of ``n_layers`` dense layers (optionally some spike_matmul) with spike samples.
 
@@ -36,6 +37,9 @@ def synthetic_trace(
         first_layer_real: the first layer takes real values (uint8 samples, costed as MACs).
         matmul_layers: indices costed as ``spike_matmul`` (no stored weights).
         unsampled_layers: indices whose spike samples are left out (the simulator scales).
+        burstiness: 0 = the same firing probability at every step; larger = the probability
+            varies from step to step (times a gamma variate of shape ``1 / burstiness``),
+            as speech onsets make it; the analytic model only sees the average.
     """
     rng = np.random.default_rng(seed)
     if widths is None:
@@ -49,7 +53,10 @@ def synthetic_trace(
     for i in range(n_layers):
         real = first_layer_real and i == 0
         top = 255 if real else level_list[i]
-        active = rng.random((timesteps, widths[i])) < rate_list[i]
+        step_rate = np.full((timesteps, 1), float(rate_list[i]))
+        if burstiness > 0:
+            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (timesteps, 1))
+        active = rng.random((timesteps, widths[i])) < np.minimum(step_rate, 1.0)
         values = rng.integers(1, top + 1, (timesteps, widths[i]))
         raw.append((active * values).astype(np.uint8))
     layers = []
@@ -89,3 +96,30 @@ def synthetic_trace(
     meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
                      frames=float(timesteps), layers=tuple(layers))
     return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def random_chip_columns(n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` random chip configurations as ChipArray columns, spanning the template's ranges.
+
+    Covers small and large meshes, SRAM small enough to split and spill layers, binary and
+    graded spikes, zero skipping on and off, every node; use with ``ChipArray.from_columns``.
+    """
+    rng = np.random.default_rng(seed)
+    cores = rng.choice([1, 2, 4, 8, 16, 32, 64, 128], n)
+    return {
+        "cores": cores.astype(float),
+        "pes_per_core": rng.choice([1, 2, 4, 8, 16, 32], n).astype(float),
+        "neuron_units_per_core": rng.choice([1, 2, 4, 8, 16], n).astype(float),
+        "weight_sram_kb_per_core": rng.choice([2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0], n),
+        "state_sram_kb_per_core": rng.choice([0.5, 1.0, 2.0, 4.0, 16.0], n),
+        "sram_ports_per_core": rng.choice([1, 2], n).astype(float),
+        "weight_bits": rng.choice([2, 4, 8, 16], n).astype(float),
+        "state_bits": rng.choice([8, 12, 16, 24], n).astype(float),
+        "graded_spike_bits": rng.choice([0, 1, 2, 3, 4], n).astype(float),
+        "zero_skipping": (rng.random(n) < 0.8).astype(float),
+        "clock_mhz": rng.choice([20.0, 50.0, 100.0, 200.0, 400.0], n),
+        "node_nm": rng.choice([45, 28, 22, 14, 7], n).astype(float),
+        "noc_link_bits": rng.choice([8, 16, 32, 64], n).astype(float),
+        "noc_hop_latency_cycles": rng.choice([1.0, 2.0, 3.0], n),
+        "weight_overflow": (rng.random(n) < 0.5).astype(float),
+    }

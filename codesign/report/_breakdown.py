@@ -19,10 +19,10 @@ COST_REPORT_ARTIFACT = "cost_report"
 
 @dataclass(frozen=True)
 class BreakdownInfo:
-    """One front member's costs.
+    """One front point's costs.
 
     Attributes:
-        number: trial number.
+        number: trial number; chip: the chip index within a nested trial, else None.
         layers, categories: the energy table's row and column names (empty without a report).
         energy_pj: [layers, categories] energy per inference in pJ, or None when the cost
             report could not be read (``note`` says why).
@@ -33,6 +33,7 @@ class BreakdownInfo:
     """
 
     number: int
+    chip: int | None
     layers: tuple[str, ...]
     categories: tuple[str, ...]
     energy_pj: np.ndarray | None
@@ -73,7 +74,8 @@ def read_cost_report(path: Path) -> dict[str, Any]:
     if isinstance(table, dict) and "layers" in table:
         layers, categories, values = table["layers"], table["categories"], table["values"]
     else:
-        layers, categories, values = data.get("layers"), data.get("categories"), table
+        layers = data.get("layer_names", data.get("layers"))
+        categories, values = data.get("categories"), table
     if not (isinstance(layers, list) and isinstance(categories, list) and isinstance(values, list)):
         raise ValueError(f"{path}: no energy_pj table (layers x categories)")
     energy = np.asarray(values, dtype=np.float64).reshape(len(layers), len(categories))
@@ -88,19 +90,27 @@ def read_cost_report(path: Path) -> dict[str, Any]:
     return out
 
 
-def breakdown_infos(view: StudyView, numbers: tuple[int, ...]) -> tuple[BreakdownInfo, ...]:
-    """A :class:`BreakdownInfo` for each trial in ``numbers`` (usually the front)."""
-    return tuple(breakdown_info(view, n) for n in numbers)
+def breakdown_infos(
+    view: StudyView, keys: tuple[tuple[int, int | None], ...]
+) -> tuple[BreakdownInfo, ...]:
+    """A :class:`BreakdownInfo` for each design point in ``keys`` (usually the front)."""
+    return tuple(breakdown_info(view, k) for k in keys)
 
 
-def breakdown_info(view: StudyView, number: int) -> BreakdownInfo:
+def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> BreakdownInfo:
+    number, chip = (key, None) if isinstance(key, int) else key
     trial = view.trial(number)
-    metrics = trial.metrics
+    point = view.point((number, chip))
+    metrics = point.metrics
     by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None else {}
     path = view.artifact_path(trial, COST_REPORT_ARTIFACT)
     report: dict[str, Any] = {}
     note = None
-    if path is None:
+    if chip is not None:
+        # A nested trial's cost report is for the trial's own chip, not each chip of its set.
+        path, by_category = None, {}
+        note = "nested strategy: no per-chip cost report is stored; chip figures from the record"
+    elif path is None:
         note = "the trial record names no cost_report artifact"
     elif not path.is_file():
         note = f"cost report not found at {path}"
@@ -122,6 +132,7 @@ def breakdown_info(view: StudyView, number: int) -> BreakdownInfo:
 
     return BreakdownInfo(
         number=number,
+        chip=chip,
         layers=report.get("layers", ()),
         categories=report.get("categories", tuple(by_category)),
         energy_pj=energy,

@@ -95,8 +95,9 @@ def render_report(data: ReportData) -> str:
     parts.append(_summary(data))
     parts.append("<h2>Pareto front</h2>")
     parts.append(
-        "<p>Feasible trials that no other feasible trial beats on every objective are the front; "
-        "infeasible trials violate a constraint; hover a point for its parameters and metrics.</p>"
+        "<p>Feasible design points that no other feasible point beats on every objective are the "
+        "front; infeasible points violate a constraint; hover a point for its parameters and "
+        "metrics.</p>"
     )
     parts += [figure(f) for f in pareto_figures(data.pareto)]
     parts.append("<h2>Hypervolume over trials</h2>")
@@ -108,9 +109,9 @@ def render_report(data: ReportData) -> str:
     if not data.breakdowns:
         parts.append("<p>No feasible trial has finished, so the front is empty.</p>")
     for info in data.breakdowns:
-        values = view.trial(info.number).values or ()
-        objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, values, strict=True))
-        parts.append(figure(breakdown_figure(info, objectives)))
+        point = view.point((info.number, info.chip))
+        objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
+        parts.append(figure(breakdown_figure(info, point.label, objectives)))
         if info.source is not None:
             parts.append(f"<p class='src'>from {html.escape(str(info.source))}</p>")
     title = f"codesign study {html.escape(view.name)}"
@@ -128,8 +129,8 @@ def render_report(data: ReportData) -> str:
 def _summary(data: ReportData) -> str:
     view = data.view
     states = Counter(t.state for t in view.trials)
-    infeasible = sum(1 for t in view.trials if not t.feasible and t.reference is None)
-    refs = [t for t in view.trials if t.reference is not None]
+    infeasible = sum(1 for p in view.points if not p.feasible)
+    refs = view.references
     objectives = ", ".join(
         f"{html.escape(n)} ({'min' if d == 'minimize' else 'max'})"
         for n, d in zip(view.objective_names, view.directions, strict=True)
@@ -137,23 +138,23 @@ def _summary(data: ReportData) -> str:
     lines = [
         f"<p><b>{len(view.trials)}</b> trials: "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
-        + f"; {infeasible} infeasible; {len(data.pareto.front)} on the front.",
+        + f"; {len(view.points)} design points, {infeasible} infeasible, {len(data.pareto.front)} on the front.",
         f"Objectives: {objectives}.",
     ]
     if refs:
-        lines.append("Reference points: " + ", ".join(html.escape(t.reference or "") for t in refs) + ".")
+        lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
     lines.append("</p>")
     if data.pareto.front:
         head = "".join(f"<th>{html.escape(n)}</th>" for n in view.objective_names)
         rows = []
         for info in data.breakdowns:
-            values = view.trial(info.number).values or ()
-            cells = "".join(f"<td>{v:.4g}</td>" for v in values)
+            point = view.point((info.number, info.chip))
+            cells = "".join(f"<td>{v:.4g}</td>" for v in point.values)
             extra = "".join(
                 f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
                 for x in (info.cycles, info.latency_ms, info.area_mm2)
             )
-            rows.append(f"<tr><td>{info.number}</td>{cells}{extra}</tr>")
+            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}{extra}</tr>")
         lines.append(
             "<table><tr><th>trial</th>" + head + "<th>cycles</th><th>latency_ms</th><th>area_mm2</th></tr>"
             + "".join(rows) + "</table>"

@@ -29,17 +29,17 @@ class Axis:
 
 @dataclass(frozen=True)
 class ParallelCoordinatesInfo:
-    """Lines are finished candidates; axes are parameters, then the objectives.
+    """Lines are design points of finished candidates; axes are parameters, then objectives.
 
     Attributes:
-        numbers: trial number of each line.
+        keys: (trial, chip) of each line.
         axes: parameter axes then objective axes.
         colour_by: objective name -> its value per line (the renderer offers each).
         feasible: per line.
         reason: why there is nothing to draw, else None.
     """
 
-    numbers: tuple[int, ...]
+    keys: tuple[tuple[int, int | None], ...]
     axes: tuple[Axis, ...]
     colour_by: dict[str, tuple[float, ...]]
     feasible: tuple[bool, ...]
@@ -47,10 +47,10 @@ class ParallelCoordinatesInfo:
 
 
 def parallel_coordinates_info(view: StudyView) -> ParallelCoordinatesInfo:
-    """Axes for every parameter that all finished candidates share, plus the objectives."""
-    lines = [t for t in view.trials if t.is_candidate]
+    """Axes for every parameter that all design points share, plus the objectives."""
+    lines = list(view.points)
     if not lines:
-        return ParallelCoordinatesInfo((), (), {}, (), "no finished trial with objective values")
+        return ParallelCoordinatesInfo((), (), {}, (), "no finished trial with objective values yet")
     shared = [p for p in lines[0].params if all(p in t.params for t in lines)]
     axes: list[Axis] = []
     for name in shared:
@@ -66,11 +66,11 @@ def parallel_coordinates_info(view: StudyView) -> ParallelCoordinatesInfo:
             axes.append(Axis(name, tuple(float(index[str(v)]) for v in raw), labels, False))
     colour_by: dict[str, tuple[float, ...]] = {}
     for i, name in enumerate(view.objective_names):
-        column = tuple(float(t.values[i]) for t in lines)  # type: ignore[index]
+        column = tuple(float(t.values[i]) for t in lines)
         axes.append(Axis(name, column, None, False))
         colour_by[name] = column
     return ParallelCoordinatesInfo(
-        numbers=tuple(t.number for t in lines),
+        keys=tuple(t.key for t in lines),
         axes=tuple(axes),
         colour_by=colour_by,
         feasible=tuple(t.feasible for t in lines),

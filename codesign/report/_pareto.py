@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from optuna._hypervolume import compute_hypervolume
 
-from codesign.report._study import StudyView, TrialView
+from codesign.report._study import PointView, StudyView
+from codesign.search import hypervolume, pareto_mask
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
 POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
+Key = tuple[int, "int | None"]
 
 #: How far beyond the worst feasible value the default hypervolume reference point lies, as a
-#: fraction of that objective's observed range (the usual nadir-plus-margin convention, e.g.
-#: pymoo's and Optuna's examples use the worst point shifted outward).
+#: fraction of that objective's observed range (the nadir-plus-margin convention that
+#: codesign.search.normalised_hypervolume also uses).
 REFERENCE_MARGIN = 0.1
 
 
@@ -31,39 +32,31 @@ def to_loss(values: np.ndarray, directions: tuple[str, ...]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64) * signs
 
 
-def non_dominated(losses: np.ndarray) -> np.ndarray:
-    """Boolean mask of the rows of ``losses`` [n, m] that no other row dominates (minimising).
+def front_keys(view: StudyView) -> tuple[Key, ...]:
+    """(trial, chip) keys of the Pareto front: feasible design points that none dominates.
 
-    Row a dominates row b when a <= b everywhere and a < b somewhere; equal rows do not
-    dominate each other, so duplicates of a front point are all on the front.
+    The same rule as ``codesign study front`` (:func:`codesign.search.pareto_mask`): equal
+    points are kept once, the earliest.
     """
-    losses = np.asarray(losses, dtype=np.float64)
-    n = losses.shape[0]
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        le = np.all(losses <= losses[i], axis=1)
-        lt = np.any(losses < losses[i], axis=1)
-        if np.any(le & lt):
-            mask[i] = False
-    return mask
+    cands = [p for p in view.points if p.feasible]
+    if not cands:
+        return ()
+    losses = to_loss(np.array([p.values for p in cands]), view.directions)
+    mask = pareto_mask(losses)
+    return tuple(p.key for p, keep in zip(cands, mask, strict=True) if keep)
 
 
 def front_numbers(view: StudyView) -> tuple[int, ...]:
-    """Trial numbers of the Pareto front: feasible finished candidates that none dominates."""
-    cands = [t for t in view.trials if t.is_candidate and t.feasible]
-    if not cands:
-        return ()
-    losses = to_loss(np.array([t.values for t in cands]), view.directions)
-    mask = non_dominated(losses)
-    return tuple(t.number for t, keep in zip(cands, mask, strict=True) if keep)
+    """Trial numbers holding at least one front point, in trial order."""
+    return tuple(sorted({k[0] for k in front_keys(view)}))
 
 
-def point_kind(trial: TrialView, front: frozenset[int] | set[int]) -> PointKind:
-    if trial.reference is not None:
+def point_kind(point: PointView, front: frozenset[Key] | set[Key]) -> PointKind:
+    if point.reference is not None:
         return "reference"
-    if not trial.feasible:
+    if not point.feasible:
         return "infeasible"
-    return "front" if trial.number in front else "dominated"
+    return "front" if point.key in front else "dominated"
 
 
 @dataclass(frozen=True)
@@ -72,15 +65,19 @@ class ParetoPoints:
 
     Attributes:
         kind: front | dominated | infeasible | reference.
-        numbers: trial numbers.
+        keys: (trial, chip) of each point (chip None for a joint trial).
         values: [n, m] objective values in the study's objective order.
         hover: one text per point (params and metrics, HTML line breaks).
     """
 
     kind: PointKind
-    numbers: tuple[int, ...]
+    keys: tuple[Key, ...]
     values: np.ndarray
     hover: tuple[str, ...]
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(k[0] for k in self.keys)
 
 
 @dataclass(frozen=True)
@@ -89,10 +86,10 @@ class ParetoFrontInfo:
 
     Attributes:
         objective_names, directions: the study's objectives.
-        axes: pairs (i, j) of objective indices drawn as 2-D scatters, then the (i, j, k)
-            triple drawn in 3-D when there are three objectives or more.
+        pairs: pairs (i, j) of objective indices drawn as 2-D scatters.
+        triple: the (i, j, k) drawn in 3-D when there are three objectives or more.
         points: one :class:`ParetoPoints` per kind that has any point.
-        front: trial numbers on the front, best first by the first objective.
+        front: keys of the front points, best first by the first objective.
     """
 
     objective_names: tuple[str, ...]
@@ -100,57 +97,54 @@ class ParetoFrontInfo:
     pairs: tuple[tuple[int, int], ...]
     triple: tuple[int, int, int] | None
     points: tuple[ParetoPoints, ...]
-    front: tuple[int, ...]
+    front: tuple[Key, ...]
 
 
 def pareto_front_info(view: StudyView, max_hover_items: int = 12) -> ParetoFrontInfo:
-    """Pareto-plot data for ``view``: which trial is drawn where and as what."""
+    """Pareto-plot data for ``view``: which design point is drawn where and as what."""
     m = len(view.objective_names)
-    front = front_numbers(view)
+    front = front_keys(view)
     front_set = frozenset(front)
-    drawn = [t for t in view.trials if t.values is not None]
+    drawn = [*view.points, *view.references]
     points = []
     for kind in POINT_KINDS:
-        members = [t for t in drawn if point_kind(t, front_set) == kind]
+        members = [p for p in drawn if point_kind(p, front_set) == kind]
         if not members:
             continue
         points.append(
             ParetoPoints(
                 kind=kind,
-                numbers=tuple(t.number for t in members),
-                values=np.array([t.values for t in members], dtype=np.float64).reshape(-1, m),
-                hover=tuple(hover_text(view, t, max_hover_items) for t in members),
+                keys=tuple(p.key for p in members),
+                values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
+                hover=tuple(hover_text(view, p, max_hover_items) for p in members),
             )
         )
-    order = {t.number: t.values for t in view.trials if t.values is not None}
     sign = 1.0 if view.directions and view.directions[0] == "minimize" else -1.0
-    ordered_front = tuple(sorted(front, key=lambda n: sign * order[n][0])) if m else front
+    ordered = tuple(sorted(front, key=lambda k: (sign * view.point(k).values[0], k[0]))) if m else front
     return ParetoFrontInfo(
         objective_names=view.objective_names,
         directions=view.directions,
         pairs=tuple(itertools.combinations(range(m), 2)),
         triple=(0, 1, 2) if m >= 3 else None,
         points=tuple(points),
-        front=ordered_front,
+        front=ordered,
     )
 
 
-def hover_text(view: StudyView, trial: TrialView, max_items: int = 12) -> str:
-    """Hover text: trial number, objectives, parameters and metrics (each capped)."""
-    label = f"trial {trial.number}" + (f" ({trial.reference})" if trial.reference else "")
-    lines = [f"<b>{label}</b>"]
-    if trial.values is not None:
-        lines += [f"{n} = {_fmt(v)}" for n, v in zip(view.objective_names, trial.values, strict=True)]
-    if not trial.feasible:
-        violated = [f"{k} = {_fmt(v)}" for k, v in trial.constraints.items() if v > 0]
+def hover_text(view: StudyView, point: PointView, max_items: int = 12) -> str:
+    """Hover text: the point's label, objectives, parameters and metrics (each capped)."""
+    lines = [f"<b>{point.label}</b>"]
+    lines += [f"{n} = {_fmt(v)}" for n, v in zip(view.objective_names, point.values, strict=True)]
+    if not point.feasible:
+        violated = [f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0]
         lines.append("violates: " + ", ".join(violated))
-    params = list(trial.params.items())
+    params = list(point.params.items())
     if params:
         lines.append("<i>params</i>")
         lines += [f"{k} = {_fmt(v)}" for k, v in params[:max_items]]
         if len(params) > max_items:
             lines.append(f"... {len(params) - max_items} more")
-    metrics = [(k, v) for k, v in trial.metrics.items() if k not in view.objective_names]
+    metrics = [(k, v) for k, v in point.metrics.items() if k not in view.objective_names]
     if metrics:
         lines.append("<i>metrics</i>")
         lines += [f"{k} = {_fmt(v)}" for k, v in metrics[:max_items]]
@@ -173,8 +167,8 @@ class HypervolumeInfo:
         trial_numbers: trial numbers in order.
         values: hypervolume after that trial, in the product of the objectives' units.
         reference_point: the reference point in objective units (study direction kept).
-        reference_source: ``"spec"`` when the study spec gave it, else how it was derived.
-        reason: why there is no curve (fewer than two objectives, no feasible trial), else None.
+        reference_source: where the reference point came from, in words.
+        reason: why there is no curve (fewer than two objectives, no feasible point), else None.
     """
 
     trial_numbers: tuple[int, ...]
@@ -187,9 +181,9 @@ class HypervolumeInfo:
 def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
     """Worst feasible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range.
 
-    Returns None when no feasible candidate has values.
+    Returns None when no feasible design point exists.
     """
-    vals = [t.values for t in view.trials if t.is_candidate and t.feasible]
+    vals = [p.values for p in view.points if p.feasible]
     if not vals:
         return None
     losses = to_loss(np.array(vals), view.directions)
@@ -206,48 +200,46 @@ def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
 def hypervolume_info(
     view: StudyView, reference_point: tuple[float, ...] | None = None
 ) -> HypervolumeInfo:
-    """Hypervolume history of ``view``'s feasible front.
+    """Hypervolume history of ``view``'s feasible design points.
 
     Args:
         view: the study.
-        reference_point: in objective units; default: the spec's ``reference_point`` if it
-            has one, else :func:`default_reference_point`.
+        reference_point: in objective units. Default: the study spec's ``reference`` for the
+            objectives it names, :func:`default_reference_point` for the others.
     """
     m = len(view.objective_names)
     source = "given"
-    if reference_point is None and view.spec is not None and view.spec.get("reference_point") is not None:
-        ref_spec = view.spec["reference_point"]
-        if isinstance(ref_spec, dict):
-            reference_point = tuple(float(ref_spec[n]) for n in view.objective_names)
-        else:
-            reference_point = tuple(float(x) for x in ref_spec)
-        source = "study spec"
     if reference_point is None:
-        reference_point = default_reference_point(view)
-        source = (
-            f"worst feasible value per objective + {REFERENCE_MARGIN:g} x its range "
-            "(derived from this study)"
+        derived = default_reference_point(view)
+        given = (view.spec or {}).get("reference") or {}
+        if derived is not None:
+            reference_point = tuple(
+                float(given[n]) if n in given else derived[i] for i, n in enumerate(view.objective_names)
+            )
+        how = f"worst feasible value + {REFERENCE_MARGIN:g} x range, from this study"
+        named = [n for n in view.objective_names if n in given]
+        source = (f"study spec for {', '.join(named)}; " if named else "") + (
+            how if len(named) < m else ""
         )
+        source = source.rstrip("; ")
     if m < 2:
         return HypervolumeInfo((), (), reference_point or (), source, "hypervolume needs two objectives or more")
     if reference_point is None:
-        return HypervolumeInfo((), (), (), source, "no feasible trial with objective values yet")
+        return HypervolumeInfo((), (), (), source, "no feasible design point yet")
     if len(reference_point) != m:
         raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
     ref_loss = to_loss(np.array([reference_point]), view.directions)[0]
+    by_trial: dict[int, list[PointView]] = {}
+    for p in view.points:
+        by_trial.setdefault(p.trial, []).append(p)
     numbers: list[int] = []
     values: list[float] = []
     kept = np.empty((0, m))
-    for t in view.trials:
-        if not t.is_candidate:
-            continue
-        if t.feasible:
-            loss = to_loss(np.array([t.values]), view.directions)
-            # Points outside the reference box add no volume; optuna's WFG expects them gone.
-            if np.all(loss[0] < ref_loss):
-                kept = np.vstack([kept, loss])
-                kept = kept[non_dominated(kept)]
-        hv = float(compute_hypervolume(kept, ref_loss)) if len(kept) else 0.0
-        numbers.append(t.number)
-        values.append(hv)
+    for number in sorted(by_trial):
+        feasible = [p.values for p in by_trial[number] if p.feasible]
+        if feasible:
+            kept = np.vstack([kept, to_loss(np.array(feasible), view.directions)])
+            kept = kept[pareto_mask(kept)]
+        numbers.append(number)
+        values.append(hypervolume(kept, ref_loss))
     return HypervolumeInfo(tuple(numbers), tuple(values), tuple(reference_point), source, None)

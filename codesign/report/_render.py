@@ -45,7 +45,6 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     mode="markers",
                     name=_legend_name(pts),
                     text=list(pts.hover),
-                    customdata=list(pts.numbers),
                     hovertemplate="%{text}<extra></extra>",
                     marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
                 )
@@ -179,7 +178,7 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     return fig
 
 
-def breakdown_figure(info: BreakdownInfo, objectives: str) -> go.Figure:
+def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Figure:
     """Stacked energy per layer by category, and energy per category; costs in the title."""
     fig = make_subplots(
         rows=1,
@@ -227,7 +226,7 @@ def breakdown_figure(info: BreakdownInfo, objectives: str) -> go.Figure:
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
     fig.update_layout(
-        title=f"Trial {info.number}: {objectives}<br><sup>{' · '.join(figures)}</sup>",
+        title=f"{label.capitalize()}: {objectives}<br><sup>{' · '.join(figures)}</sup>",
         height=440,
         margin={"t": 100},
     )

@@ -17,83 +17,36 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign.config import ConfigError
-from codesign.search import RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
+from codesign.search import (
+    ARTIFACT_DIR_ATTR,
+    RECORD_ATTR,
+    SPEC_ATTR,
+    TrialRecord,
+    load_stored_study,
+    record_of,
+    record_points,
+)
 
 #: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
 #: twin); its value is the label shown in plots. Such trials never join the front.
 REFERENCE_ATTR = "codesign.reference"
-#: Study user attribute naming the directory that TrialRecord artifact paths are relative to.
-ARTIFACT_DIR_ATTR = "codesign.artifact_dir"
-
-_JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-
-
-def open_storage(url: str) -> BaseStorage | str:
-    """The Optuna storage behind ``url``.
-
-    Args:
-        url: an Optuna RDB URL (``sqlite:///runs/x.db``, ``postgresql://...``), or a journal
-            file given as ``journal:///path/x.log`` or a plain path ending in ``.log``,
-            ``.journal`` or ``.jsonl``.
-
-    Returns:
-        A storage object, or the URL itself for RDB storages (Optuna opens those).
-
-    Raises:
-        ConfigError: the URL names a local file that does not exist. Opening never creates one,
-            so a mistyped path cannot leave an empty study database behind.
-    """
-    if url.startswith("journal://"):
-        path = Path(url[len("journal://") :])
-        return _journal(path, url)
-    if "://" not in url:
-        path = Path(url)
-        if path.suffix in _JOURNAL_SUFFIXES:
-            return _journal(path, url)
-        if path.suffix in (".db", ".sqlite", ".sqlite3"):
-            url = f"sqlite:///{path}"
-        else:
-            raise ConfigError(
-                None,
-                "--storage",
-                "an Optuna storage URL (sqlite:///file.db, postgresql://...) or a journal file "
-                "(*.log, *.journal, *.jsonl, journal:///path)",
-                got=url,
-            )
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :])
-        if not path.is_file():
-            raise ConfigError(None, "--storage", "an existing SQLite study file", got=str(path))
-    return url
-
-
-def _journal(path: Path, url: str) -> BaseStorage:
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    if not path.is_file():
-        raise ConfigError(None, "--storage", "an existing journal file", got=url)
-    return JournalStorage(JournalFileBackend(str(path)))
 
 
 def load_study(name: str, storage: str | BaseStorage) -> optuna.Study:
-    """Open the study ``name`` from ``storage`` (a URL or storage object) for reading.
+    """Open the study ``name`` from ``storage`` (a URL, see :func:`codesign.search.open_storage`,
+    or a storage object) for reading; a missing local storage file is never created.
 
     Raises:
-        ConfigError: no study of that name exists there; the message lists the ones that do.
+        ConfigError: no such storage, or no study of that name there (the message lists the
+            ones that are).
     """
-    store = open_storage(storage) if isinstance(storage, str) else storage
-    summaries = optuna.get_all_study_summaries(store, include_best_trial=False)
-    names = [s.study_name for s in summaries]
+    if isinstance(storage, str):
+        return load_stored_study(name, storage)
+    names = optuna.get_all_study_names(storage)
     if name not in names:
-        shown = storage if isinstance(storage, str) else type(storage).__name__
-        raise ConfigError(
-            None,
-            "study",
-            f"the name of a study in {shown}",
-            got=name,
-            hint="studies there: " + (", ".join(sorted(names)) or "none"),
-        )
-    return optuna.load_study(study_name=name, storage=store)
+        raise ConfigError(None, "NAME", f"a study in {type(storage).__name__}", got=name,
+                          hint=f"studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=name, storage=storage)
 
 
 @dataclass(frozen=True)
@@ -134,6 +87,40 @@ class TrialView:
 
 
 @dataclass(frozen=True)
+class PointView:
+    """One design point: a network on one chip, as the front and the plots see it.
+
+    A ``joint`` trial is one point (``chip`` None); a ``nested`` trial holds one point per
+    chip of its hardware Pareto set (``chip`` indexes ``record.hw_front``).
+
+    Attributes:
+        trial: the trial number; chip: the chip index within a nested trial, else None.
+        values: objective values in the study's objective order.
+        params, constraints, metrics: of this point (a nested point has its chip's hw.*).
+        feasible: every constraint <= 0.
+        reference: label of a reference point (e.g. the ANN twin), else None.
+    """
+
+    trial: int
+    chip: int | None
+    values: tuple[float, ...]
+    params: dict[str, Any]
+    constraints: dict[str, float]
+    metrics: dict[str, float]
+    feasible: bool
+    reference: str | None = None
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return (self.trial, self.chip)
+
+    @property
+    def label(self) -> str:
+        text = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        return text + (f" ({self.reference})" if self.reference else "")
+
+
+@dataclass(frozen=True)
 class StudyView:
     """A study's trials and what they mean, read once from storage.
 
@@ -145,6 +132,8 @@ class StudyView:
         spec: the study spec dict the driver stored (study attr ``codesign.spec``), or None.
         artifact_dir: the directory TrialRecord artifact paths are relative to, if known.
         log_params: parameters whose search distribution is log-scaled.
+        points: design points of the finished search candidates, in trial order.
+        references: reference points (trials flagged with ``codesign.reference``).
     """
 
     name: str
@@ -154,6 +143,19 @@ class StudyView:
     spec: dict[str, Any] | None
     artifact_dir: Path | None
     log_params: frozenset[str] = frozenset()
+    points: tuple[PointView, ...] = ()
+    references: tuple[PointView, ...] = ()
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        """Objective name -> ``min`` | ``max`` (the form codesign.search uses)."""
+        return {n: ("min" if d == "minimize" else "max") for n, d in zip(self.objective_names, self.directions, strict=True)}
+
+    def point(self, key: tuple[int, int | None]) -> PointView:
+        for p in (*self.points, *self.references):
+            if p.key == key:
+                return p
+        raise KeyError(key)
 
     def trial(self, number: int) -> TrialView:
         for t in self.trials:
@@ -198,6 +200,10 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     names = _objective_names(study, spec, trials, len(directions))
     if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
+    points: list[PointView] = []
+    references: list[PointView] = []
+    for t in trials:
+        (references if t.reference is not None else points).extend(_points_of(t, names))
     return StudyView(
         name=study.study_name,
         objective_names=names,
@@ -206,7 +212,25 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         spec=spec if isinstance(spec, dict) else None,
         artifact_dir=Path(artifact_dir) if artifact_dir is not None else None,
         log_params=log_params,
+        points=tuple(points),
+        references=tuple(references),
     )
+
+
+def _points_of(t: TrialView, names: tuple[str, ...]) -> list[PointView]:
+    """The design points of a finished trial (none for a failed or running one)."""
+    if t.values is None:
+        return []
+    if t.record is not None and t.record.hw_front:
+        out = []
+        for i, dp in enumerate(record_points(t.number, t.record)):
+            if all(n in dp.objectives for n in names):
+                out.append(PointView(
+                    t.number, i, tuple(float(dp.objectives[n]) for n in names), dp.params,
+                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference,
+                ))
+        return out
+    return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference)]
 
 
 def _trial_view(t: FrozenTrial) -> TrialView:

@@ -6,9 +6,10 @@ keeps, and the probe API for tracing, are in docs/models.md.
 
 from __future__ import annotations
 
-from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas
+from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas, log_decay_mask
 from codesign.snn._build import BUILDERS, Builder, Head, build_model, fuse_model
 from codesign.snn._config import VARIANTS, ModelConfig
+from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
 from codesign.snn._neurons import (
     IMLS,
     LIF,
@@ -21,7 +22,16 @@ from codesign.snn._neurons import (
     staircase,
 )
 from codesign.snn._probe import PROBE_ATTR, Probed, ProbeSink, attach_probe, is_probed, probe_matmul, probe_op
+from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
+from codesign.snn._scan import selective_scan, selective_scan_chunked, selective_scan_sequential
 from codesign.snn._spikeformer import Spikeformer, SpikeformerBlock, build_spikeformer
+from codesign.snn._srnn import (
+    ImprovedRecurrenceLayer,
+    ReferenceRNNLayer,
+    SRNNModel,
+    build_srnn,
+    multiplications_per_inference,
+)
 
 __all__ = [
     "BUILDERS",
@@ -33,25 +43,40 @@ __all__ = [
     "Builder",
     "FATReLU",
     "Head",
+    "ImprovedRecurrenceLayer",
+    "MambaBlock",
+    "MambaModel",
     "ModelConfig",
+    "MultiBitQuantiser",
     "ProbeSink",
     "Probed",
+    "ReferenceRNNLayer",
     "RepProjection",
     "RepSSA",
+    "SRNNModel",
     "Spikeformer",
     "SpikeformerBlock",
     "SpikingNeuron",
     "attach_probe",
+    "build_mamba",
     "build_model",
     "build_spikeformer",
+    "build_srnn",
     "decay_mask",
     "firing_rates",
     "fuse_model",
     "is_probed",
     "layer_gammas",
+    "log_decay_mask",
     "make_neuron",
+    "multiplications_per_inference",
     "probe_matmul",
     "probe_op",
+    "quantise_with_error_feedback",
+    "selective_scan",
+    "selective_scan_chunked",
+    "selective_scan_sequential",
     "spike",
+    "stack_frames",
     "staircase",
 ]

@@ -61,6 +61,20 @@ def decay_mask(length: int, gammas: torch.Tensor, causal: bool = False) -> torch
     return mask
 
 
+def log_decay_mask(length: int, gammas: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    """``log`` of :func:`decay_mask` computed without underflow (``-inf`` where the mask is zero).
+
+    ``gamma ** |n - m|`` underflows to 0 in float32 for long utterances; the softmax twin adds
+    this log-mask to its scores, and a row of ``-inf`` would make it NaN.
+    """
+    idx = torch.arange(length, device=gammas.device)
+    dist = (idx[:, None] - idx[None, :]).abs().to(gammas.dtype)
+    log_mask = dist[None] * torch.log(gammas)[:, None, None]
+    if causal:
+        log_mask = log_mask.masked_fill(idx[None, :] > idx[:, None], float("-inf"))
+    return log_mask
+
+
 def batch_norm_last(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     """Apply a channel batch norm to a channel-last tensor of any rank."""
     return bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
@@ -213,7 +227,7 @@ class RepSSA(Probed, nn.Module):
         if self.spiking:
             scores = scores * mask
         else:
-            bias = torch.log(mask.clamp(min=1e-30)).masked_fill(mask == 0, float("-inf"))
+            bias = log_decay_mask(length, self.gammas.to(s.dtype), self.causal)
             key_pad = (~valid)[:, None, None, :]  # [N, 1, 1, L]
             scores = (scores * self.scale + bias).masked_fill(key_pad, float("-inf")).softmax(dim=-1)
         if probed:

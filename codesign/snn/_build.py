@@ -14,7 +14,9 @@ from typing import Literal
 from torch import nn
 
 from codesign.snn._config import ModelConfig
+from codesign.snn._mamba import build_mamba
 from codesign.snn._spikeformer import build_spikeformer
+from codesign.snn._srnn import build_srnn
 
 Head = Literal["classify", "ctc"]
 Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
@@ -23,6 +25,8 @@ Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
 BUILDERS: MappingProxyType[str, Builder] = MappingProxyType(
     {
         "spikeformer": build_spikeformer,
+        "mamba": build_mamba,
+        "srnn": build_srnn,
     }
 )
 

@@ -24,70 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codesign.snn._config import ModelConfig
-from codesign.snn._scan import ScanMethod, selective_scan
+from codesign.snn._neurons import FATReLU, make_neuron
+from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._scan import ScanMethod, scan_states, selective_scan
 
 __all__ = ["MambaBlock", "MambaModel", "build_mamba", "stack_frames"]
-
-
-# --------------------------------------------------------------------------------------
-# TEMPORARY stand-ins with the documented API of codesign.snn._neurons (docs/models.md),
-# deleted when that module lands on main.
-class _StaircaseFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, u: Tensor, levels: int, slope: float) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(u)
-        ctx.levels, ctx.slope = levels, slope
-        return torch.clamp(torch.floor(u), 0, levels)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
-        (u,) = ctx.saved_tensors
-        slope = ctx.slope
-        surrogate = sum(
-            slope / 2 / (1 + (math.pi / 2 * slope * (u - k)) ** 2) for k in range(1, ctx.levels + 1)
-        )
-        return grad * surrogate, None, None
-
-
-class FATReLU(nn.Module):
-    def __init__(self, threshold: float = 0.1) -> None:
-        super().__init__()
-        self.register_buffer("threshold", torch.tensor(float(threshold)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.where(x >= self.threshold, x, torch.zeros_like(x))
-
-
-class _Neuron(nn.Module):
-    """IMLS (levels D, input-aware threshold) or LIF over the leading time dim ``[T, ...]``."""
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.kind, self.max_level, self.adaptive = cfg.neuron, cfg.levels, cfg.threshold_adaptive
-        self.decay, self.slope = cfg.decay, cfg.surrogate_slope
-        self.scale = nn.Parameter(torch.tensor(float(cfg.threshold)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.kind == "imls":
-            theta = self.scale.clamp(min=1e-3)
-            if self.adaptive:
-                theta = theta * x.abs().mean(dim=-1, keepdim=True) + 1e-6
-            return _StaircaseFn.apply(self.max_level * x / theta, self.max_level, self.slope)
-        v = torch.zeros_like(x[0])
-        out = []
-        for t in range(x.shape[0]):
-            v = self.decay * v + x[t]
-            s = _StaircaseFn.apply(v / self.scale.detach() , 1, self.slope)
-            v = v - s * self.scale.detach()
-            out.append(s)
-        return torch.stack(out)
-
-
-def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
-    return _Neuron(cfg)
-
-
-# --------------------------------------------------------------------------------------
 
 
 def _activation(cfg: ModelConfig, channels: int) -> nn.Module:
@@ -113,7 +54,7 @@ def stack_frames(features: Tensor, lengths: Tensor, factor: int) -> tuple[Tensor
     return stacked, torch.div(lengths + factor - 1, factor, rounding_mode="floor")
 
 
-class MambaBlock(nn.Module):
+class MambaBlock(Probed, nn.Module):
     """One pre-norm residual Mamba block; the activations follow ``cfg.variant``.
 
     Works on ``[T, batch, steps, width]``: ``T`` spiking timesteps (1 for ``dense`` and
@@ -158,12 +99,40 @@ class MambaBlock(nn.Module):
         delta = F.softplus(self.dt_proj(dt))
         a = -torch.exp(self.a_log)
         flat = (timesteps * batch, steps)
-        y = selective_scan(
-            x.reshape(*flat, self.inner), delta.reshape(*flat, self.inner), a,
-            b.reshape(*flat, self.n_state), c.reshape(*flat, self.n_state), method=self.scan_method,
-        ).reshape(timesteps, batch, steps, self.inner)
-        y = self.act_out((y + self.d_skip * x) * self.act_z(z))
+        x_flat, delta, b = x.reshape(*flat, self.inner), delta.reshape(*flat, self.inner), b.reshape(*flat, -1)
+        y = selective_scan(x_flat, delta, a, b, c.reshape(*flat, -1), method=self.scan_method)
+        y = y.reshape(timesteps, batch, steps, self.inner)
+        gate = self.act_z(z)
+        if is_probed(self):
+            self._probe_scan_and_gate(x, scan_states(x_flat, delta, a, b), gate)
+        y = self.act_out((y + self.d_skip * x) * gate)
         return h + self.out_proj(y)
+
+    def _probe_scan_and_gate(self, x: Tensor, states: Tensor, gate: Tensor) -> None:
+        """Report the scan and the gating, which are not layers, to an attached recorder.
+
+        Per step and channel the scan updates ``N`` states (``exp(Δ·A)·s`` and ``+ Δ·B·x``)
+        and reads them out (``C·s``): ``2·N`` multiply-accumulates whatever ``x`` is, plus
+        ``N + 1`` for the input term only when ``x`` is nonzero, which an event-driven chip
+        skips. ``exp(Δ·A)`` (``N`` per channel) and the softplus of Δ are auxiliary ops.
+        The gate ``(y + D·x) ⊙ act(z)`` is two multiplications per nonzero gate value.
+        The scan's outputs are its states, so activity metrics see them as dense updates.
+        """
+        steps = x.shape[0] * x.shape[2]  # T x frames (the recorder runs one utterance)
+        n, inner = self.n_state, self.inner
+        events = float((x != 0).sum())
+        probe_op(
+            self, "scan", kind="state_update", in_shape=(inner,), out_shape=(inner,), timesteps=steps,
+            inputs=x, outputs=states, effective_ops=2.0 * n * inner * steps + (n + 1) * events,
+            dense_macs=(3.0 * n + 1) * inner * steps, neuron_updates=float(n * inner * steps),
+            state_size=n * inner, aux_ops=float((n + 1) * inner * steps), weight_count=2 * n * inner,
+            weight_nonzero=int((self.a_log.exp() != 0).sum()) + int((self.d_skip != 0).sum()), levels=0,
+        )
+        probe_op(
+            self, "gate", kind="elementwise", in_shape=(inner,), out_shape=(inner,), timesteps=steps,
+            inputs=gate, effective_ops=2.0 * float((gate != 0).sum()), dense_macs=2.0 * inner * steps,
+            aux_ops=2.0 * float((gate != 0).sum()),
+        )
 
 
 class MambaModel(nn.Module):

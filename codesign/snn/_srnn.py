@@ -17,15 +17,25 @@ multiplications from a trace the way that paper does.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codesign.snn._config import ModelConfig
 from codesign.snn._mamba import stack_frames
+from codesign.snn._probe import Probed, is_probed, probe_op
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
 
-__all__ = ["ImprovedRecurrenceLayer", "SRNNModel", "build_srnn", "valid_mask"]
+__all__ = [
+    "ImprovedRecurrenceLayer",
+    "ReferenceRNNLayer",
+    "SRNNModel",
+    "build_srnn",
+    "multiplications_per_inference",
+    "valid_mask",
+]
 
 
 def valid_mask(lengths: Tensor, steps: int) -> Tensor:
@@ -40,7 +50,7 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
-class ImprovedRecurrenceLayer(nn.Module):
+class ImprovedRecurrenceLayer(Probed, nn.Module):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
     Outputs are the integer spike levels ``0 .. 2^b − 1`` (as floats) a chip would
@@ -79,10 +89,66 @@ class ImprovedRecurrenceLayer(nn.Module):
             y = self.quantiser.quantise(membrane, scale) * valid
             membrane_y, y = y, y / scale
             outputs.append(y)
-        return torch.stack(outputs, dim=1)
+        levels = torch.stack(outputs, dim=1)
+        if is_probed(self):
+            # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
+            # the nonzero levels); the neuron itself pays two elementwise multiplications per
+            # unit and step (F ⊙ I and (1 − F) ⊙ C), recorded as aux_ops. State: I and U.
+            steps_total = int(mask.sum())
+            probe_op(
+                self, "neuron", kind="state_update", in_shape=(self.width,), out_shape=(self.width,),
+                timesteps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
+                state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
+            )
+        return levels
 
 
-class SRNNModel(nn.Module):
+class ReferenceRNNLayer(Probed, nn.Module):
+    """One GRU or LSTM layer (``torch.nn``), reporting its dense work to a trace recorder.
+
+    Per step a GRU multiplies ``3H × (inputs + H)`` weights and does ``3H`` elementwise
+    multiplications (``r ⊙ (W h + b)``, ``z ⊙ h``, ``(1 − z) ⊙ n``); an LSTM ``4H × (inputs
+    + H)`` and ``3H`` (``f ⊙ c``, ``i ⊙ g``, ``o ⊙ tanh c``).
+    """
+
+    def __init__(self, kind: str, n_inputs: int, width: int) -> None:
+        super().__init__()
+        if kind not in ("gru", "lstm"):
+            raise ValueError(f"reference kind 'gru' or 'lstm', got {kind!r}")
+        self.kind, self.n_inputs, self.width = kind, n_inputs, width
+        self.gates = 3 if kind == "gru" else 4
+        self.rnn = nn.GRU(n_inputs, width, batch_first=True) if kind == "gru" else nn.LSTM(
+            n_inputs, width, batch_first=True
+        )
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h, _ = self.rnn(x)
+        if is_probed(self):
+            self._probe(x, h, mask)
+        return h
+
+    def _probe(self, x: Tensor, h: Tensor, mask: Tensor) -> None:
+        steps = int(mask.sum())
+        rows = self.gates * self.width
+        previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)[mask]
+        for op, inputs, n_in, weight in (
+            ("input", x[mask], self.n_inputs, self.rnn.weight_ih_l0),
+            ("recurrent", previous, self.width, self.rnn.weight_hh_l0),
+        ):
+            probe_op(
+                self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), timesteps=steps,
+                inputs=inputs, effective_ops=float((inputs != 0).sum()) * rows,
+                dense_macs=float(rows * n_in * steps), weight_count=weight.numel() + rows,
+                weight_nonzero=int((weight != 0).sum()) + rows, levels=0,
+            )
+        probe_op(
+            self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), timesteps=steps,
+            outputs=h[mask], neuron_updates=float(self.width * steps),
+            state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps,
+        )
+
+
+class SRNNModel(Probed, nn.Module):
     """Frame stacking, ``cfg.depth`` recurrent layers of ``cfg.width``, and a head.
 
     ``cfg.variant``: ``spiking`` (improved-recurrence SNN, inputs quantised with error
@@ -99,21 +165,16 @@ class SRNNModel(nn.Module):
         self.cfg, self.head = cfg, head
         n_inputs = n_features * cfg.subsample
         self.input_quantiser: MultiBitQuantiser | None = None
-        self.rnn: nn.Module | None = None
+        sizes = [n_inputs] + [cfg.width] * cfg.depth
         self.layers = nn.ModuleList()
         if cfg.variant == "spiking":
             self.input_quantiser = MultiBitQuantiser(cfg.quant_bits, cfg.quant_zero_threshold, signed=True)
-            sizes = [n_inputs] + [cfg.width] * cfg.depth
             self.layers.extend(
                 ImprovedRecurrenceLayer(sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold)
                 for i in range(cfg.depth)
             )
         else:
-            rnn_cls = nn.GRU if cfg.variant == "gru" else nn.LSTM
-            self.rnn = rnn_cls(
-                n_inputs, cfg.width, num_layers=cfg.depth, batch_first=True,
-                dropout=cfg.dropout if cfg.depth > 1 else 0.0,
-            )
+            self.layers.extend(ReferenceRNNLayer(cfg.variant, sizes[i], cfg.width) for i in range(cfg.depth))
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(cfg.width, n_outputs)
 
@@ -122,13 +183,21 @@ class SRNNModel(nn.Module):
         if self.input_quantiser is not None:
             # Integer input levels (signed); the first layer's weights absorb the scale.
             # (the range is observed once at the start, so scale() is the one used throughout)
-            features = quantise_with_error_feedback(self.input_quantiser, features)
-            features = features / self.input_quantiser.scale()
+            quantised = quantise_with_error_feedback(self.input_quantiser, features)
+            quantised = quantised / self.input_quantiser.scale()
+            if is_probed(self):
+                # per feature and frame: add the carried error, round and clamp, subtract;
+                # a signed level of magnitude k is k events, hence the absolute value
+                n_in = features.shape[-1]
+                frames = int(lengths.sum())
+                probe_op(
+                    self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
+                    timesteps=frames, inputs=features, outputs=quantised.abs(),
+                    neuron_updates=float(n_in * frames), aux_ops=3.0 * n_in * frames,
+                )
+            features = quantised
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         mask = valid_mask(out_lengths, x.shape[1])
-        if self.rnn is not None:
-            h, _ = self.rnn(x)
-            return h, out_lengths
         for i, layer in enumerate(self.layers):
             x = layer(self.dropout(x) if i else x, mask)
         return x, out_lengths
@@ -149,3 +218,56 @@ def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> 
     if cfg.family != "srnn":
         raise ValueError(f"build_srnn needs family 'srnn', got {cfg.family!r}")
     return SRNNModel(cfg, n_features, n_outputs, head)
+
+
+class _LayerCounts(Protocol):
+    kind: str
+    input_events: float
+    fan_out: float
+    dense_macs: float
+    aux_ops: float
+
+
+class _MetaLike(Protocol):
+    family: str
+    variant: str
+
+
+class _TraceLike(Protocol):
+    @property
+    def meta(self) -> _MetaLike: ...
+
+    @property
+    def layers(self) -> tuple[_LayerCounts, ...]: ...
+
+
+def multiplications_per_inference(trace: _TraceLike) -> dict[str, float]:
+    """Multiplications per inference as Ponghiran & Roy (2022) count them, from a trace.
+
+    SNN (variant ``spiking``): every nonzero multi-bit input or output level multiplies one weight
+    per synapse it drives (``input_events × fan_out`` over the synaptic layers: W, U and the
+    head). GRU/LSTM: the dense input and recurrent products (``dense_macs``). Both add the
+    cells' elementwise multiplications, recorded as ``aux_ops`` of their ``state_update``
+    entries (the SRNN neuron's ``F ⊙ I`` and ``(1 − F) ⊙ C``; the GRU/LSTM gate products).
+    Batch norm is folded into the weights at inference and costs none.
+
+    Args:
+        trace: a :class:`codesign.trace.WorkloadTrace` of an ``srnn`` model (typed
+            structurally: ``codesign.snn`` does not import from ``codesign.trace``).
+
+    Returns:
+        ``{"synaptic": ..., "elementwise": ..., "total": ...}`` per inference.
+
+    Raises:
+        ValueError: the trace is not of an ``srnn`` model.
+    """
+    if trace.meta.family != "srnn":
+        raise ValueError(f"multiplications are defined for srnn traces, got family {trace.meta.family!r}")
+    spiking = trace.meta.variant == "spiking"
+    synaptic = elementwise = 0.0
+    for layer in trace.layers:
+        if layer.kind in ("synaptic_dense", "synaptic_conv"):
+            synaptic += layer.input_events * layer.fan_out if spiking else layer.dense_macs
+        elif layer.kind == "state_update":
+            elementwise += layer.aux_ops
+    return {"synaptic": synaptic, "elementwise": elementwise, "total": synaptic + elementwise}

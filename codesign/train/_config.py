@@ -11,7 +11,9 @@ class TrainConfig(Spec):
     """How long and how a candidate is trained. Part of the training cache key."""
 
     epochs: int | None = Field(4, ge=1, description="budget in epochs (None: use seconds)")
-    seconds: float | None = Field(None, gt=0.0, description="wall-clock budget; stops after the batch that crosses it")
+    seconds: float | None = Field(
+        None, gt=0.0, description="wall-clock budget; stops after the batch that crosses it"
+    )
     batch_size: int = Field(32, ge=1, le=4096)
     learning_rate: float = Field(3e-3, gt=0.0, lt=1.0)
     weight_decay: float = Field(1e-2, ge=0.0)

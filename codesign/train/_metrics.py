@@ -101,9 +101,7 @@ def ctc_greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int
     if log_probs.ndim != 3:
         raise ValueError(f"log_probs must be [N, T, C], got shape {tuple(log_probs.shape)}")
     if lengths.ndim != 1 or lengths.shape[0] != log_probs.shape[0]:
-        raise ValueError(
-            f"lengths must be [N={log_probs.shape[0]}], got shape {tuple(lengths.shape)}"
-        )
+        raise ValueError(f"lengths must be [N={log_probs.shape[0]}], got shape {tuple(lengths.shape)}")
     best = log_probs.argmax(dim=-1).cpu()
     out: list[list[int]] = []
     for row, length in zip(best, lengths.cpu().tolist(), strict=True):

@@ -19,6 +19,16 @@ def _one_thread() -> None:
 
 
 @pytest.fixture(scope="session")
+def tiny_commands_config() -> CorpusConfig:
+    return TINY_COMMANDS
+
+
+@pytest.fixture(scope="session")
+def tiny_digits_config() -> CorpusConfig:
+    return TINY_DIGITS
+
+
+@pytest.fixture(scope="session")
 def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("corpus-cache")
 

@@ -17,14 +17,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from codesign.report import ARTIFACT_DIR_ATTR, REFERENCE_ATTR
-from codesign.search import RECORD_ATTR, SPEC_ATTR, TrialRecord
+from codesign.report import REFERENCE_ATTR
+from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord
 
 OBJECTIVES = ("wer", "energy_uj", "area_mm2")
 DIRECTIONS = ("minimize", "minimize", "minimize")
 AREA_LIMIT_MM2 = 4.0
 LAYERS = ("embed", "block0.attn", "block0.ffn", "head")
-CATEGORIES = ("synaptic", "weight_memory", "state_memory", "neuron_update", "noc", "static")
+CATEGORIES = ("synaptic_compute", "weight_memory", "state_memory", "neuron_update", "noc", "offchip", "static")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def cost_report_dict(energy_uj: float, area_mm2: float, seed: int) -> dict[str, 
     share = rng.random((len(LAYERS), len(CATEGORIES)))
     table = share / share.sum() * energy_uj * 1e6
     return {
-        "layers": list(LAYERS),
+        "chip_name": f"chip{seed}",
+        "layer_names": list(LAYERS),
         "categories": list(CATEGORIES),
         "energy_pj": table.tolist(),
         "cycles": 1000.0 * (seed + 1),
@@ -99,7 +100,7 @@ def write_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_
     """Write ``planned`` into a new study the way the driver does (ask/tell, records, specs)."""
     study = optuna.create_study(study_name=name, storage=storage, directions=list(DIRECTIONS))
     study.set_metric_names(list(OBJECTIVES))
-    study.set_user_attr(SPEC_ATTR, {"name": name, "objectives": [{o: "min"} for o in OBJECTIVES]})
+    study.set_user_attr(SPEC_ATTR, {"name": name, "objectives": dict.fromkeys(OBJECTIVES, "min")})
     study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
     dists = distributions()
     for i, plan in enumerate(planned):
@@ -137,6 +138,8 @@ def write_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_
             assert plan.values is not None
             rec = _record(i, plan, plan.values, artifact_dir)
             trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            for cname, cvalue in rec.constraints.items():
+                trial.set_constraint(cname, cvalue)
             study.tell(trial, list(plan.values))
     return study
 
@@ -179,26 +182,36 @@ def _journal(tmp: Path) -> tuple[str, optuna.storages.BaseStorage]:
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     path = tmp / "study.log"
-    return str(path), JournalStorage(JournalFileBackend(str(path)))
+    return f"journal:///{path}", JournalStorage(JournalFileBackend(str(path)))
 
 
-@pytest.fixture(params=["sqlite", "journal"])
-def stored_study(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, Path]:
-    """(storage URL, study name, artifact dir) of the hand-made study on a real storage file."""
-    url, storage = (_sqlite if request.param == "sqlite" else _journal)(tmp_path)
-    artifacts = tmp_path / "artifacts"
+def _write(kind: str, tmp: Path) -> tuple[str, str, Path]:
+    url, storage = (_sqlite if kind == "sqlite" else _journal)(tmp)
+    artifacts = tmp / "artifacts"
     artifacts.mkdir()
     write_study(storage, "hand", artifacts)
     return url, "hand", artifacts
+
+
+@pytest.fixture(scope="session", params=["sqlite", "journal"])
+def stored_study(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    """(storage URL, study name, artifact dir) of the hand-made study on a real storage file.
+
+    Written once per session (SQLite commits are slow on a loaded machine); tests only read it.
+    """
+    return _write(request.param, tmp_path_factory.mktemp(f"study_{request.param}"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    """The hand-made study in SQLite, shared read-only by the tests."""
+    return _write("sqlite", tmp_path_factory.mktemp("study_sqlite"))
 
 
 @pytest.fixture
-def sqlite_study(tmp_path: Path) -> tuple[str, str, Path]:
-    url, storage = _sqlite(tmp_path)
-    artifacts = tmp_path / "artifacts"
-    artifacts.mkdir()
-    write_study(storage, "hand", artifacts)
-    return url, "hand", artifacts
+def own_sqlite_study(tmp_path: Path) -> tuple[str, str, Path]:
+    """The hand-made study in SQLite, for a test that changes its files."""
+    return _write("sqlite", tmp_path)
 
 
 def random_plans(n: int, seed: int = 0) -> tuple[Planned, ...]:

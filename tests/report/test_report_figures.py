@@ -13,15 +13,16 @@ from codesign.config import ConfigError
 from codesign.report import (
     MIN_TRIALS_FOR_IMPORTANCE,
     REFERENCE_MARGIN,
+    PointView,
     StudyView,
     TrialView,
     breakdown_infos,
     default_reference_point,
+    front_keys,
     front_numbers,
     hypervolume_info,
     importance_infos,
     load_study,
-    non_dominated,
     parallel_coordinates_info,
     pareto_front_info,
     study_view,
@@ -62,17 +63,18 @@ def test_unknown_study_names_the_ones_there(sqlite_study: tuple[str, str, Path])
 
 
 def test_missing_storage_file_is_refused_not_created(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="existing SQLite"):
+    with pytest.raises(ConfigError, match="existing storage file"):
         load_study("x", f"sqlite:///{tmp_path / 'missing.db'}")
-    with pytest.raises(ConfigError, match="existing journal"):
-        load_study("x", str(tmp_path / "missing.log"))
+    with pytest.raises(ConfigError, match="existing storage file"):
+        load_study("x", f"journal:///{tmp_path / 'missing.log'}")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str, Path]) -> None:
     url, name, _ = stored_study
     view = study_view(load_study(name, url))
-    assert sorted(front_numbers(view)) == list(FRONT)
+    assert front_numbers(view) == FRONT
+    assert front_keys(view) == tuple((n, None) for n in FRONT)
     info = pareto_front_info(view)
     kinds = {p.kind: set(p.numbers) for p in info.points}
     assert kinds == {
@@ -82,7 +84,7 @@ def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str
         "reference": {9},
     }
     # Best first by the first objective (wer, minimised).
-    assert info.front == (0, 1, 5, 7)
+    assert info.front == ((0, None), (1, None), (5, None), (7, None))
     assert info.pairs == ((0, 1), (0, 2), (1, 2))
     assert info.triple == (0, 1, 2)
     front_pts = next(p for p in info.points if p.kind == "front")
@@ -94,19 +96,15 @@ def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str
     assert "violates: area_mm2 = 2" in infeasible.hover[0]
 
 
-def test_non_dominated_mask_handles_ties_and_duplicates() -> None:
-    losses = np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0], [1.0, 3.0], [3.0, 3.0], [2.0, 1.0]])
-    assert non_dominated(losses).tolist() == [True, True, True, False, False, True]
-
-
 def _view(values: list[tuple[float, ...]], directions: tuple[str, ...], feasible: list[bool] | None = None) -> StudyView:
     feasible = feasible or [True] * len(values)
     trials = tuple(
         TrialView(i, "COMPLETE", v, {}, None, {} if f else {"c": 1.0}, f, None, None)
         for i, (v, f) in enumerate(zip(values, feasible, strict=True))
     )
+    points = tuple(PointView(t.number, None, t.values, {}, t.constraints, {}, t.feasible) for t in trials)  # type: ignore[arg-type]
     names = tuple(f"o{i}" for i in range(len(directions)))
-    return StudyView("t", names, directions, trials, None, None)
+    return StudyView("t", names, directions, trials, None, None, points=points)
 
 
 def test_hypervolume_2d_by_hand_with_a_maximised_objective() -> None:
@@ -129,7 +127,7 @@ def test_hypervolume_3d_single_point_and_default_reference() -> None:
     ref = default_reference_point(view)
     assert ref == pytest.approx((2.0 + REFERENCE_MARGIN * 1.0, 4.0 + REFERENCE_MARGIN * 2.0, 5.0 + REFERENCE_MARGIN * 2.0))
     info = hypervolume_info(view)
-    assert "worst feasible value" in info.reference_source
+    assert info.reference_source == "worst feasible value + 0.1 x range, from this study"
     # Only trial 0 counts at the end (trial 1 is dominated): box (ref - p0).
     assert info.values[-1] == pytest.approx((2.1 - 1.0) * (4.2 - 2.0) * (5.2 - 3.0))
 
@@ -152,7 +150,7 @@ def test_hypervolume_needs_two_objectives() -> None:
 def test_parallel_coordinates_axes(stored_study: tuple[str, str, Path]) -> None:
     url, name, _ = stored_study
     info = parallel_coordinates_info(study_view(load_study(name, url)))
-    assert info.numbers == (0, 1, 2, 4, 5, 6, 7)
+    assert [k[0] for k in info.keys] == [0, 1, 2, 4, 5, 6, 7]
     names = [a.name for a in info.axes]
     assert names == ["snn.width", "snn.levels", "snn.neuron", "hw.sram_kb", "hw.cores", *OBJECTIVES]
     neuron = info.axes[2]
@@ -175,7 +173,7 @@ def test_importance_too_few_trials_is_a_stated_reason(stored_study: tuple[str, s
 
 
 def test_importance_finds_the_parameter_that_drives_each_objective(tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path / 'r.db'}"
+    storage = optuna.storages.InMemoryStorage()  # the storage is not under test here; speed is
     artifacts = tmp_path / "a"
     artifacts.mkdir()
     study = write_study(storage, "rand", artifacts, random_plans(24))
@@ -190,12 +188,12 @@ def test_importance_finds_the_parameter_that_drives_each_objective(tmp_path: Pat
 def test_breakdown_from_cost_report_artifacts(stored_study: tuple[str, str, Path]) -> None:
     url, name, artifacts = stored_study
     view = study_view(load_study(name, url))
-    infos = breakdown_infos(view, FRONT)
+    infos = breakdown_infos(view, tuple((n, None) for n in FRONT))
     for info in infos:
         planned = PLANNED[info.number].values
         assert planned is not None
         assert info.layers == LAYERS and info.categories == CATEGORIES
-        assert info.energy_pj is not None and info.energy_pj.shape == (4, 6)
+        assert info.energy_pj is not None and info.energy_pj.shape == (4, 7)
         assert info.total_energy_pj == pytest.approx(planned[1] * 1e6)
         assert sum(info.energy_by_layer_pj.values()) == pytest.approx(planned[1] * 1e6)
         assert info.area_mm2 == planned[2]
@@ -204,12 +202,12 @@ def test_breakdown_from_cost_report_artifacts(stored_study: tuple[str, str, Path
         assert info.note is None
 
 
-def test_breakdown_says_when_the_cost_report_is_missing(sqlite_study: tuple[str, str, Path]) -> None:
-    url, name, artifacts = sqlite_study
+def test_breakdown_says_when_the_cost_report_is_missing(own_sqlite_study: tuple[str, str, Path]) -> None:
+    url, name, artifacts = own_sqlite_study
     (artifacts / "trial_0005" / "cost_report.json").unlink()
     (artifacts / "trial_0007" / "cost_report.json").write_text(json.dumps({"cycles": 3}))
     view = study_view(load_study(name, url))
-    missing, broken = breakdown_infos(view, (5, 7))
+    missing, broken = breakdown_infos(view, ((5, None), (7, None)))
     assert missing.energy_pj is None and missing.note is not None and "not found" in missing.note
     # Still shows what the record holds: categories and chip figures.
     assert set(missing.energy_by_category_pj) == set(CATEGORIES)
@@ -220,7 +218,7 @@ def test_breakdown_says_when_the_cost_report_is_missing(sqlite_study: tuple[str,
 def test_artifact_dir_override(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
     url, name, _ = sqlite_study
     view = study_view(load_study(name, url), artifact_dir=tmp_path / "elsewhere")
-    info = breakdown_infos(view, (0,))[0]
+    info = breakdown_infos(view, ((0, None),))[0]
     assert info.energy_pj is None and info.note is not None and "elsewhere" in info.note
 
 
@@ -229,6 +227,45 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
     study = optuna.create_study(study_name="empty", storage=storage, directions=["minimize", "minimize"])
     view = study_view(load_study("empty", storage))
     assert front_numbers(view) == ()
-    assert hypervolume_info(view).reason == "no feasible trial with objective values yet"
+    assert hypervolume_info(view).reason == "no feasible design point yet"
     assert parallel_coordinates_info(view).reason is not None
     assert all(i.reason is not None for i in importance_infos(study, view))
+
+
+def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
+    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points."""
+    from codesign.search import RECORD_ATTR, HardwarePoint, TrialRecord
+
+    storage = f"sqlite:///{tmp_path / 'n.db'}"
+    study = optuna.create_study(study_name="nested", storage=storage, directions=["minimize", "minimize"])
+    study.set_metric_names(["wer", "energy_uj"])
+    chips = [  # (cores, energy_uj, feasible)
+        [(1, 4.0, True), (2, 3.0, True), (4, 2.5, False)],
+        [(1, 6.0, True), (8, 1.0, True)],
+    ]
+    for wer, sets in zip((0.1, 0.2), chips, strict=True):
+        trial = study.ask()
+        trial.suggest_int("snn.width", 16, 128)
+        front = [
+            HardwarePoint(params={"hw.cores": c}, objectives={"wer": wer, "energy_uj": e},
+                          constraints={"area_mm2": -1.0 if ok else 1.0}, metrics={"energy_uj": e})
+            for c, e, ok in sets
+        ]
+        best = min(e for _, e, ok in sets if ok)
+        rec = TrialRecord(params=trial.params, objectives={"wer": wer, "energy_uj": best},
+                          constraints={"area_mm2": -1.0}, metrics={"wer": wer}, strategy="nested", hw_front=front)
+        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+        study.tell(trial, [wer, best])
+    view = study_view(load_study("nested", storage))
+    assert [p.key for p in view.points] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert view.point((0, 1)).params["hw.cores"] == 2
+    # (0.1, 3.0) and (0.2, 1.0) are the front; (0.1, 2.5) is infeasible; the rest dominated.
+    assert front_keys(view) == ((0, 1), (1, 1))
+    info = pareto_front_info(view)
+    assert {p.kind: p.keys for p in info.points}["infeasible"] == ((0, 2),)
+    assert "trial 0 / chip 1" in next(p for p in info.points if p.kind == "front").hover[0]
+    b0, b1 = breakdown_infos(view, info.front)
+    assert b0.chip == 1 and b0.note is not None and "nested" in b0.note
+    assert (b1.number, b1.chip) == (1, 1)
+    hv = hypervolume_info(view, reference_point=(1.0, 10.0))
+    assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))

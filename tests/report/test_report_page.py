@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import optuna
 import pytest
 
 from codesign.cli import main
@@ -18,7 +19,7 @@ def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> N
     data = report_data(load_study(name, url))
     # 3 pairs + 3-D + hypervolume + parallel + importances + one breakdown per front member.
     assert data.n_figures == 3 + 1 + 3 + len(FRONT)
-    assert [b.number for b in data.breakdowns] == list(data.pareto.front)
+    assert [(b.number, b.chip) for b in data.breakdowns] == list(data.pareto.front)
 
 
 def test_page_is_self_contained(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_cli_report_and_clear_errors(sqlite_study: tuple[str, str, Path], tmp_pa
 def test_page_draws_in_headless_chromium(tmp_path: Path) -> None:
     if find_chromium() is None:
         pytest.skip("headless Chromium not found (install Debian's 'chromium' package: make browser)")
-    storage = f"sqlite:///{tmp_path / 's.db'}"
+    storage = optuna.storages.InMemoryStorage()  # the page, not the storage, is under test
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     # Enough trials that importances are computed, so every figure kind has real content.

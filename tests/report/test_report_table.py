@@ -24,7 +24,7 @@ def test_dataframe_flattens_every_trial(stored_study: tuple[str, str, Path]) -> 
     for col in ("state", "feasible", "on_front", "reference", "error", "wall_time_s",
                 "objectives.wer", "objectives.energy_uj", "objectives.area_mm2",
                 "constraints.area_mm2", "constraints.fits_on_chip", "metrics.accuracy",
-                "metrics.cycles", "energy_pj.synaptic", "params.snn.width", "params.hw.sram_kb"):
+                "metrics.cycles", "energy_pj.synaptic_compute", "params.snn.width", "params.hw.sram_kb"):
         assert col in frame.columns, col
     assert sorted(frame.loc[frame["on_front"], "number"]) == list(FRONT)
     row4 = frame.set_index("number").loc[4]
@@ -93,10 +93,10 @@ def _wsgi_get(app: Any, path: str) -> tuple[str, bytes]:
 def test_optuna_dashboard_loads_the_same_storage(stored_study: tuple[str, str, Path]) -> None:
     import optuna_dashboard
 
-    from codesign.report import open_storage
+    from codesign.search import open_storage
 
     url, name, _ = stored_study
-    app = optuna_dashboard.wsgi(open_storage(url))
+    app = optuna_dashboard.wsgi(open_storage(url, create=False))
     status, body = _wsgi_get(app, "/api/studies")
     assert status.startswith("200"), status
     studies = json.loads(body)["study_summaries"]

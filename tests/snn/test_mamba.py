@@ -131,3 +131,39 @@ def test_classification_ignores_padding():
 def test_builder_refuses_other_family():
     with pytest.raises(ValueError, match="family"):
         build_mamba(ModelConfig(family="srnn"), 10, 5, "ctc")
+
+
+@pytest.mark.parametrize("variant", ["dense", "event", "spiking"])
+def test_trace_records_scan_and_projections_and_round_trips(variant, tmp_path):
+    from codesign.trace import load_trace, record_trace, save_trace
+
+    cfg = _cfg(variant, timesteps=2)
+    model = build_mamba(cfg, 10, 5, "ctc").eval()
+    lengths = torch.tensor([24, 17])
+    trace = record_trace(model, torch.randn(2, 24, 10), lengths, cfg)
+    assert load_trace(save_trace(trace, tmp_path / "t.npz")) == trace
+    t = cfg.timesteps if variant == "spiking" else 1
+    steps = t * float((lengths + 1).div(2, rounding_mode="floor").float().mean())
+    scan = trace.layer("blocks.0.scan")
+    inner, n_state = 2 * 16, 4
+    assert scan.kind == "state_update"
+    assert scan.neuron_updates == pytest.approx(inner * n_state * steps)
+    assert scan.state_size == inner * n_state
+    out_proj = trace.layer("blocks.1.out_proj")
+    assert out_proj.kind == "synaptic_dense" and out_proj.timesteps == round(steps)
+    if variant == "spiking":
+        assert trace.layer("blocks.0.in_proj").input_is_spike
+        assert out_proj.input_is_spike
+    if variant == "event":
+        assert not out_proj.input_is_spike
+        assert out_proj.input_events < out_proj.input_size  # FATReLU zeros are skipped
+    if variant == "dense":
+        assert out_proj.input_events == pytest.approx(out_proj.input_size)
+
+
+def test_registered_as_the_mamba_builder():
+    from codesign.snn import build_model
+
+    model = build_model(_cfg("event"), 10, 5, "classify")
+    out, _ = model(torch.randn(2, 12, 10), torch.tensor([12, 9]))
+    assert out.shape == (2, 5)

@@ -116,3 +116,22 @@ def test_builder_registry_and_errors() -> None:
         build_model(ModelConfig(), 8, 4, "regress")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         build_model(ModelConfig(), 0, 4, "ctc")
+
+
+def test_log_decay_mask_matches_and_does_not_underflow() -> None:
+    from codesign.snn import log_decay_mask
+
+    gammas = torch.tensor([0.5, 0.9])
+    assert torch.allclose(log_decay_mask(8, gammas).exp(), decay_mask(8, gammas), atol=1e-7)
+    causal = log_decay_mask(8, gammas, causal=True)
+    assert torch.isneginf(causal[:, 0, 1:]).all() and torch.isfinite(torch.diagonal(causal, dim1=1, dim2=2)).all()
+    assert torch.isfinite(log_decay_mask(400, gammas)).all()  # 0.5**399 underflows float32
+
+
+def test_ann_twin_gradients_finite_on_long_padded_batch() -> None:
+    # A padded query row whose valid keys all sit far away once made the softmax NaN.
+    cfg = ModelConfig(variant="ann", width=16, heads=2, depth=1, decay_gamma_min=0.3, decay_gamma_max=0.5)
+    model = build_model(cfg, 8, 5, "ctc")
+    out, _ = model(torch.randn(2, 400, 8), torch.tensor([400, 30]))
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -144,3 +144,77 @@ def test_depth_and_family_are_checked():
         build_srnn(ModelConfig(family="srnn", depth=4), 8, 5, "ctc")
     with pytest.raises(ValueError, match="family"):
         build_srnn(ModelConfig(family="mamba", variant="dense"), 8, 5, "ctc")
+
+
+def _trace(variant, tmp_path, **kw):
+    from codesign.trace import load_trace, record_trace, save_trace
+
+    cfg = _cfg(variant, **kw)
+    model = build_srnn(cfg, 8, 5, "ctc")
+    model(torch.randn(4, 40, 8), torch.full((4,), 40))  # one training-mode pass sets ranges
+    model.eval()
+    x = torch.randn(3, 30, 8) - 1.0  # mostly negative inputs: negative signed input levels
+    lengths = torch.tensor([30, 22, 16])
+    trace = record_trace(model, x, lengths, cfg)
+    loaded = load_trace(save_trace(trace, tmp_path / f"{variant}.npz"))
+    assert loaded == trace
+    return trace, lengths
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
+    from codesign.snn._srnn import multiplications_per_inference
+
+    trace, lengths = _trace(variant, tmp_path)
+    steps = float((lengths + 1).div(2, rounding_mode="floor").float().mean())  # subsample 2
+    width = 16
+    cells = [layer for layer in trace.layers if layer.kind == "state_update"]
+    assert len(cells) == 2
+    for cell in cells:
+        assert cell.neuron_updates == pytest.approx(width * steps)
+    mults = multiplications_per_inference(trace)
+    if variant == "spiking":
+        quantiser = trace.layer("input_quantiser")
+        assert 0 < quantiser.output_spikes <= quantiser.output_level_sum
+        assert quantiser.output_spikes < quantiser.neuron_updates  # its units count for activity metrics
+        from codesign.trace import trace_metrics
+
+        assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0
+        rec = trace.layer("layers.1.u_rec")
+        assert rec.input_is_spike
+        assert 0 < rec.input_events <= rec.input_level_sum <= 3 * rec.input_events  # 2-bit levels
+        assert rec.timesteps == round(steps)
+        synaptic = sum(t.input_events * t.fan_out for t in trace.layers if t.kind == "synaptic_dense")
+        assert mults["synaptic"] == pytest.approx(synaptic)
+        assert mults["elementwise"] == pytest.approx(2 * 2 * width * steps)
+    else:
+        gates = 3 if variant == "gru" else 4
+        dense_rnn = sum(gates * width * (n_in + width) * steps for n_in in (16, width))
+        head = width * 5 * steps
+        assert mults["synaptic"] == pytest.approx(dense_rnn + head)
+        assert mults["elementwise"] == pytest.approx(2 * 3 * width * steps)
+
+
+def test_snn_needs_fewer_multiplications_than_gru_when_outputs_are_sparse(tmp_path):
+    from codesign.snn._srnn import multiplications_per_inference
+
+    snn, _ = _trace("spiking", tmp_path, quant_zero_threshold=2)
+    gru, _ = _trace("gru", tmp_path)
+    assert multiplications_per_inference(snn)["total"] < multiplications_per_inference(gru)["total"]
+
+
+def test_multiplications_refuse_other_families():
+    from types import SimpleNamespace
+
+    from codesign.snn._srnn import multiplications_per_inference
+
+    with pytest.raises(ValueError, match="srnn"):
+        multiplications_per_inference(SimpleNamespace(meta=SimpleNamespace(family="mamba", variant="dense"), layers=()))
+
+
+def test_registered_as_the_srnn_builder():
+    from codesign.snn import build_model
+
+    model = build_model(_cfg("lstm"), 8, 5, "classify")
+    out, _ = model(torch.randn(2, 12, 8), torch.tensor([12, 9]))
+    assert out.shape == (2, 5)

@@ -10,7 +10,6 @@ import torch
 
 from codesign.data import COMMAND_CLASSES, DIGIT_TOKENS, Corpus, CorpusConfig, load_corpus, load_waveforms
 from codesign.data._corpus import SPLITS
-from tests.data.conftest import TINY_COMMANDS, TINY_DIGITS
 
 
 def _valid_mask(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -20,8 +19,10 @@ def _valid_mask(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("name", ["commands_corpus", "digits_corpus"])
 def test_corpus_obeys_the_contract(name: str, request: pytest.FixtureRequest) -> None:
     corpus: Corpus = request.getfixturevalue(name)
-    cfg = TINY_COMMANDS if name == "commands_corpus" else TINY_DIGITS
-    assert corpus.n_features == cfg.n_mels == 40
+    cfg: CorpusConfig = request.getfixturevalue(
+        "tiny_commands_config" if name == "commands_corpus" else "tiny_digits_config"
+    )
+    assert corpus.n_features == cfg.features.n_mels == 40
     assert corpus.frame_ms == pytest.approx(10.0)
     assert sum(len(corpus.split(s)) for s in SPLITS) == cfg.size
     for split in SPLITS:
@@ -65,7 +66,9 @@ def test_features_are_normalised_with_training_statistics(commands_corpus: Corpu
 
 
 @pytest.mark.parametrize("name", ["commands_corpus", "digits_corpus"])
-def test_splits_are_speaker_disjoint_and_match_the_manifest(name: str, request: pytest.FixtureRequest) -> None:
+def test_splits_are_speaker_disjoint_and_match_the_manifest(
+    name: str, request: pytest.FixtureRequest
+) -> None:
     corpus: Corpus = request.getfixturevalue(name)
     listed = {s: set(corpus.manifest["speakers"][s]) for s in SPLITS}
     for split in SPLITS:
@@ -76,8 +79,10 @@ def test_splits_are_speaker_disjoint_and_match_the_manifest(name: str, request: 
     assert not listed["validation"] & listed["test"]
 
 
-def test_same_seed_same_corpus_whatever_the_worker_count(tmp_path: Path, commands_corpus: Corpus) -> None:
-    again = load_corpus(TINY_COMMANDS, cache_dir=tmp_path, progress=False, workers=1)
+def test_same_seed_same_corpus_whatever_the_worker_count(
+    tmp_path: Path, commands_corpus: Corpus, tiny_commands_config: CorpusConfig
+) -> None:
+    again = load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False, workers=1)
     assert not again.cache_hit
     for split in SPLITS:
         assert torch.equal(again.split(split).features, commands_corpus.split(split).features)
@@ -85,36 +90,47 @@ def test_same_seed_same_corpus_whatever_the_worker_count(tmp_path: Path, command
         assert again.split(split).speakers == commands_corpus.split(split).speakers
 
 
-def test_another_seed_gives_another_corpus(tmp_path: Path, commands_corpus: Corpus) -> None:
-    other = load_corpus(TINY_COMMANDS.model_copy(update={"seed": 8}), cache_dir=tmp_path, progress=False)
+def test_another_seed_gives_another_corpus(
+    tmp_path: Path, commands_corpus: Corpus, tiny_commands_config: CorpusConfig
+) -> None:
+    other = load_corpus(
+        tiny_commands_config.model_copy(update={"seed": 8}), cache_dir=tmp_path, progress=False
+    )
     assert not torch.equal(other.train.targets, commands_corpus.train.targets)
     assert set(other.train.speakers) != set(commands_corpus.train.speakers)
 
 
 def test_second_load_is_a_cache_hit_without_synthesis(
-    corpus_cache: Path, commands_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+    corpus_cache: Path,
+    commands_corpus: Corpus,
+    tiny_commands_config: CorpusConfig,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    cfg = tiny_commands_config
     import codesign.data._synthetic as synthetic
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("synthesis ran on a cache hit")
 
     monkeypatch.setattr(synthetic, "_generate", refuse)
-    again = load_corpus(TINY_COMMANDS, cache_dir=corpus_cache, progress=False)
+    again = load_corpus(cfg, cache_dir=corpus_cache, progress=False)
     assert again.cache_hit and again.cache_path == commands_corpus.cache_path
     assert torch.equal(again.train.features, commands_corpus.train.features)
-    assert again.manifest["cache_key"] == TINY_COMMANDS.cache_key()
+    assert again.manifest["cache_key"] == cfg.cache_key()
     # nothing but complete entries in the cache root
     assert all(not p.name.startswith(".") for p in corpus_cache.iterdir())
 
 
-def test_waveforms_are_the_audio_the_features_came_from(commands_corpus: Corpus) -> None:
+def test_waveforms_are_the_audio_the_features_came_from(
+    commands_corpus: Corpus, tiny_commands_config: CorpusConfig
+) -> None:
     from codesign.data._synthetic import _featurise
 
-    waves = load_waveforms(TINY_COMMANDS, "test", [0, 3])
+    cfg = tiny_commands_config
+    waves = load_waveforms(cfg, "test", [0, 3])
     assert [w.shape for w in waves] == [(16000,), (16000,)]
     assert all(w.dtype == np.float32 for w in waves)
-    feats = _featurise(TINY_COMMANDS, waves)
+    feats = _featurise(cfg, waves)
     mean, std = commands_corpus.feature_mean, commands_corpus.feature_std
     for f, row in zip(feats, [0, 3], strict=True):
         assert torch.allclose((f - mean) / std, commands_corpus.test.features[row], atol=1e-4)
@@ -132,3 +148,41 @@ def test_silence_utterances_are_quieter_than_speech() -> None:
     loud = [float(np.sqrt(np.mean(w**2))) for w, u in zip(waves, train, strict=True) if u.target != silence]
     quiet = [float(np.sqrt(np.mean(w**2))) for w, u in zip(waves, train, strict=True) if u.target == silence]
     assert quiet and loud and max(quiet) < np.median(loud)
+
+
+def test_an_interrupted_write_leaves_no_cache_entry(
+    tmp_path: Path, tiny_digits_config: CorpusConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codesign.data._cache as cache
+
+    saved: list[object] = []
+    real_save = torch.save
+
+    def save_then_fail(obj: object, path: object) -> None:
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(path)
+        real_save(obj, path)
+
+    monkeypatch.setattr(cache.torch, "save", save_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        load_corpus(tiny_digits_config, cache_dir=tmp_path, progress=False, workers=1)
+    assert saved and list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_cache_file_is_named(
+    tmp_path: Path, commands_corpus: Corpus, tiny_commands_config: CorpusConfig
+) -> None:
+    import shutil
+
+    from codesign.config import ConfigError
+
+    assert commands_corpus.cache_path is not None
+    entry = tmp_path / commands_corpus.cache_path.name
+    shutil.copytree(commands_corpus.cache_path, entry)
+    (entry / "test.pt").write_bytes((entry / "test.pt").read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"test\.pt.*delete"):
+        load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False)
+    (entry / "manifest.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"manifest\.json.*readable JSON"):
+        load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False)

@@ -1,0 +1,68 @@
+"""Benchmark (a): IMLS (D levels, T=1) against LIF (T timesteps) in the same Spikeformer.
+
+Same corpus, same epochs, same seed, one process, run one after the other (IMLS, LIF, IMLS
+again when --repeats 2, to bracket machine-load drift). Figures: training seconds per epoch
+of each, their ratio (target: LIF / IMLS >= 3), and test accuracy of each (target: IMLS no
+more than 1 point below LIF). Writes benchmarks/results/spikeformer_imls_vs_lif.json.
+
+    PYTHONPATH=$PWD python benchmarks/spikeformer_imls_vs_lif.py [--size 2000] [--epochs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from spikeformer_common import run_once, write_result
+
+from codesign.data import CorpusConfig, load_corpus
+from codesign.snn import ModelConfig
+from codesign.train import TrainConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--levels", type=int, default=4)
+    parser.add_argument("--timesteps", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    corpus = load_corpus(CorpusConfig(task="commands", size=args.size, seed=args.seed),
+                         cache_dir=args.cache_dir, progress=False)
+    budget = TrainConfig(epochs=args.epochs, batch_size=32, learning_rate=args.learning_rate,
+                         threads=args.threads)
+    imls_cfg = ModelConfig(neuron="imls", levels=args.levels, timesteps=1)
+    lif_cfg = ModelConfig(neuron="lif", timesteps=args.timesteps)
+    imls = run_once(imls_cfg, corpus, budget, args.seed)
+    lif = run_once(lif_cfg, corpus, budget, args.seed)
+    ratio = lif["metrics"]["time_per_epoch_s"] / imls["metrics"]["time_per_epoch_s"]
+    gap = 100.0 * (imls["metrics"]["test_accuracy"] - lif["metrics"]["test_accuracy"])
+    figures = {
+        "imls_time_per_epoch_s": imls["metrics"]["time_per_epoch_s"],
+        "lif_time_per_epoch_s": lif["metrics"]["time_per_epoch_s"],
+        "lif_over_imls_time_per_epoch": ratio,
+        "imls_test_accuracy": imls["metrics"]["test_accuracy"],
+        "lif_test_accuracy": lif["metrics"]["test_accuracy"],
+        "imls_minus_lif_accuracy_points": gap,
+        "speed_target_met": ratio >= 3.0,
+        "accuracy_target_met": gap >= -1.0,
+        "test_utterances": len(corpus.test),
+    }
+    path = write_result("spikeformer_imls_vs_lif", figures, {
+        "corpus": {"task": "commands", "size": args.size, "seed": args.seed},
+        "train_config": budget.to_dict(), "imls": imls, "lif": lif,
+    })
+    print(f"IMLS(D={args.levels},T=1) vs LIF(T={args.timesteps}): {ratio:.2f}x faster per epoch "
+          f"({imls['metrics']['time_per_epoch_s']:.2f} s vs {lif['metrics']['time_per_epoch_s']:.2f} s); "
+          f"test accuracy {imls['metrics']['test_accuracy']:.3f} vs {lif['metrics']['test_accuracy']:.3f} "
+          f"({gap:+.1f} points) -> {path}")
+
+
+if __name__ == "__main__":
+    main()

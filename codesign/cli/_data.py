@@ -1,0 +1,103 @@
+"""``codesign data``: prepare (synthesise and cache) a corpus, and list cached corpora."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from codesign.config import ConfigError, parse_spec
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("data", help="synthesise, cache and inspect speech corpora")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    prepare = sub.add_parser("prepare", help="build (or find in the cache) a synthetic corpus")
+    prepare.add_argument("--task", required=True, help="commands or digits")
+    prepare.add_argument("--size", type=int, default=None, help="utterances in all splits (default 4000)")
+    prepare.add_argument("--seed", type=int, default=None, help="corpus seed (default 0)")
+    prepare.add_argument("--difficulty", default=None, help="easy, default or hard")
+    prepare.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
+    )
+    prepare.add_argument("--workers", type=int, default=None, help="generation processes (default 2)")
+    prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    prepare.set_defaults(func=_prepare)
+
+    info = sub.add_parser("info", help="list cached corpora and their manifests")
+    info.add_argument("--task", default=None, help="only corpora of this task")
+    info.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
+    )
+    info.add_argument("--json", action="store_true", help="print the full manifests as JSON")
+    info.set_defaults(func=_info)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from codesign.data import CorpusConfig, load_corpus
+
+    data: dict[str, Any] = {"task": args.task}
+    for key in ("size", "seed", "difficulty"):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = value
+    cfg = parse_spec(CorpusConfig, data, key_prefix="")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
+    started = time.perf_counter()
+    corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
+    seconds = time.perf_counter() - started
+    speakers = corpus.manifest["speakers"]
+    print(
+        f"corpus {cfg.task} ({corpus.kind}, metric {corpus.metric}), seed {cfg.seed}, difficulty {cfg.difficulty.preset}"
+    )
+    print(f"  cache:    {corpus.cache_path} ({'hit' if corpus.cache_hit else 'miss: generated'})")
+    for split in ("train", "validation", "test"):
+        part = corpus.split(split)
+        print(
+            f"  {split:<10} {len(part):>7} utterances  {len(speakers[split]):>4} speakers  "
+            f"{part.features.shape[1]:>4} frames max"
+        )
+    print(
+        f"  features: {corpus.n_features} log-mel bins every {corpus.frame_ms:g} ms; {len(corpus.vocabulary)} labels"
+    )
+    print(f"  time:     {seconds:.2f} s")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from codesign.data._cache import default_cache_root, list_entries
+
+    if args.task is not None and args.task not in ("commands", "digits"):
+        raise ConfigError(None, "--task", "'commands' or 'digits'", got=args.task)
+    root = args.cache_dir if args.cache_dir is not None else default_cache_root()
+    if args.cache_dir is not None and not root.is_dir():
+        raise ConfigError(None, "--cache-dir", "an existing cache directory", got=str(root))
+    entries = [(p, m) for p, m in list_entries(root) if args.task is None or m.get("task") == args.task]
+    if args.json:
+        print(json.dumps([{"path": str(p), **m} for p, m in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no cached corpora under {root}")
+        return 0
+    print(f"{len(entries)} cached corpora under {root}")
+    for path, m in entries:
+        sizes = m.get("sizes", {})
+        speakers = {k: len(v) for k, v in m.get("speakers", {}).items()}
+        config = m.get("config", {})
+        difficulty = (
+            config.get("difficulty", {}).get("preset", "?")
+            if isinstance(config.get("difficulty"), dict)
+            else "?"
+        )
+        print(
+            f"  {path.name}  {m.get('task', '?'):<8} seed {m.get('seed', '?'):<5} difficulty {difficulty:<7} "
+            f"train/val/test {sizes.get('train', '?')}/{sizes.get('validation', '?')}/{sizes.get('test', '?')} "
+            f"utterances, {speakers.get('train', '?')}/{speakers.get('validation', '?')}/{speakers.get('test', '?')} "
+            f"speakers, made {m.get('created_utc', '?')} by codesign {m.get('codesign_version', '?')}"
+        )
+    return 0

@@ -1,0 +1,35 @@
+"""``codesign evaluate DIR``: check a bundle, rebuild and re-score it, compare with its stored figures."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "evaluate",
+        help="re-evaluate an exported bundle and compare with its stored figures",
+        description=(
+            "Checks every bundle file against manifest.json, rebuilds the network from "
+            "config.yaml with its weights, re-scores it on the test split of its corpus "
+            "(regenerated or read from the cache), re-runs the chip model, and prints stored "
+            "and new figures side by side. Exit status 1 when a figure differs beyond its "
+            "tolerance, 2 for a damaged bundle."
+        ),
+    )
+    p.add_argument("bundle", metavar="DIR", help="bundle directory written by codesign export")
+    p.add_argument("--cache-dir", help="corpus cache root (default: codesign's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while a corpus is built")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codesign.export import evaluate_bundle
+
+    report = evaluate_bundle(args.bundle, cache_dir=args.cache_dir, progress=not args.no_progress)
+    prov = report.config.study
+    print(f"bundle {report.bundle}: study {prov.name}, trial {prov.trial}"
+          + (f" chip {prov.chip_index}" if prov.chip_index is not None else ""))
+    print(report.table())
+    print("all figures agree" if report.ok else "some figures DIFFER from the stored ones")
+    return 0 if report.ok else 1

@@ -1,0 +1,53 @@
+"""``codesign export NAME (--trial N | --pick EXPR) --out DIR``: bundle one stored design point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "export",
+        help="export a stored design point as a bundle (configs, weights, trace, cost, NIR)",
+        description=(
+            "Pick a finished trial of a stored study and write its bundle. --pick takes "
+            "'min|max NAME [where NAME OP NUMBER [and ...]]', e.g. "
+            "--pick \"min energy_uj where wer <= 0.05\"."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="study name")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help="trial number")
+    which.add_argument("--pick", help="pick expression, e.g. \"min energy_uj where wer <= 0.05\"")
+    p.add_argument("--chip", type=int, help="chip index within a nested trial's hardware set")
+    p.add_argument("--out", required=True, help="bundle directory to create (new or empty)")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="runs directory (default: ./runs)")
+    p.add_argument("--artifacts", help="directory the trials' artifact paths are relative to")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import optuna
+
+    from codesign.export import export_bundle, select_point
+    from codesign.report import load_study, study_view
+    from codesign.search import default_storage_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = args.storage or default_storage_url(args.name, args.runs_dir)
+    study = load_study(args.name, url)
+    view = study_view(study, args.artifacts)
+    point = select_point(view, trial=args.trial, chip=args.chip, pick=args.pick)
+    finished = study.get_trials(deepcopy=False)[point.trial].datetime_complete
+    result = export_bundle(view, point, args.out, storage=url,
+                           datetime_complete=finished.isoformat() if finished else None)
+    values = ", ".join(f"{k}={v:.4g}" for k, v in result.config.objectives.items())
+    print(f"exported {point.label} of study {view.name} ({values}) to {result.path}")
+    if not point.feasible:
+        print(f"note: {point.label} violates a constraint", file=sys.stderr)
+    if result.nir.left_out or result.nir.approximated:
+        print(f"NIR graph: {len(result.nir.graph.nodes)} nodes, {len(result.nir.approximated)} approximated, "
+              f"{len(result.nir.left_out)} modules left out (see docs/nir.md and the graph's metadata)")
+    return 0

@@ -1,0 +1,200 @@
+"""``codesign hw``: evaluate, simulate and sweep chips against a workload trace (thin layer)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from codesign.config import ConfigError, parse_set_args
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("hw", help="neuromorphic chip model: evaluate, simulate, sweep")
+    sub = parser.add_subparsers(dest="hw_command", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--trace", required=True, help="workload trace (.npz from the recorder)")
+        p.add_argument("--chip", default="generic_45nm", help="preset name or hw_models/<preset>.yaml")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a chip field (repeatable), e.g. --set cores=8")
+        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    ev = sub.add_parser("evaluate", help="analytic energy / cycles / area breakdown")
+    common(ev)
+    ev.set_defaults(func=_evaluate)
+
+    sim = sub.add_parser("simulate", help="event-driven simulation beside the analytic figures")
+    common(sim)
+    sim.add_argument("--seed", type=int, default=0, help="seed for layers without spike samples")
+    sim.set_defaults(func=_simulate)
+
+    sw = sub.add_parser("sweep", help="Pareto-optimal chips over a parameter grid")
+    common(sw)
+    sw.add_argument("--space", help="search_spaces/<accelerator>.yaml (hw.* parameters)")
+    sw.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                    help="grid axes, e.g. cores=4,8,16 pes_per_core=2,8")
+    sw.add_argument("--objectives", default="energy_uj,latency_ms,area_mm2",
+                    help="comma-separated metrics to minimise")
+    sw.add_argument("--points", type=int, default=4096,
+                    help="--space: evaluate the full grid up to this many chips, else sample this many")
+    sw.add_argument("--seed", type=int, default=0, help="--space: sampling seed")
+    sw.set_defaults(func=_sweep)
+
+    pr = sub.add_parser("presets", help="list the chip presets")
+    pr.set_defaults(func=_presets)
+
+    syn = sub.add_parser("synthetic-trace", help="write a random trace with spike samples (for trying the model)")
+    syn.add_argument("--out", required=True)
+    syn.add_argument("--layers", type=int, default=4)
+    syn.add_argument("--timesteps", type=int, default=20)
+    syn.add_argument("--levels", type=int, default=1)
+    syn.add_argument("--rate", type=float, default=0.1)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.set_defaults(func=_synthetic)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from codesign.hardware import load_chip
+    from codesign.trace import load_trace
+
+    chip = load_chip(args.chip, parse_set_args(args.overrides))
+    return load_trace(args.trace), chip
+
+
+def _summary(report: Any) -> str:
+    lines = [
+        f"chip {report.chip_name}: {'feasible' if report.feasible else 'INFEASIBLE'}",
+        f"  energy   {report.energy_uj:.6g} uJ per inference",
+        f"  cycles   {report.cycles:.6g}   latency {report.latency_ms:.6g} ms   "
+        f"throughput {report.throughput_per_s:.6g} /s",
+        f"  area     {report.area_mm2:.6g} mm^2   SRAM used {report.sram_used_kb:.6g} KB   "
+        f"off-chip {report.offchip_bits:.6g} bits",
+        "  utilisation " + ", ".join(f"{k} {v:.3g}" for k, v in report.utilisation.items()),
+    ]
+    lines += [f"  reason: {r}" for r in report.reasons]
+    return "\n".join(lines)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from codesign.hardware import evaluate
+
+    trace, chip = _load(args)
+    report = evaluate(trace, chip)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(_summary(report))
+    print("\nenergy per inference (pJ), layers x categories:")
+    print(report.energy_table().to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from codesign.hardware import CATEGORIES, evaluate, simulate
+
+    trace, chip = _load(args)
+    analytic = evaluate(trace, chip)
+    sim = simulate(trace, chip, seed=args.seed)
+    rows = [("cycles", analytic.cycles, sim.cycles), ("latency_ms", analytic.latency_ms, sim.latency_ms),
+            ("energy_pj", analytic.total_energy_pj, sim.total_energy_pj)]
+    rows += [(f"energy_{c}_pj", analytic.energy_by_category_pj[c], sim.energy_by_category_pj[c]) for c in CATEGORIES]
+    if args.json:
+        print(json.dumps({
+            "analytic": analytic.to_dict(),
+            "simulated": {"cycles": sim.cycles, "latency_ms": sim.latency_ms, "energy_pj": sim.energy_pj.tolist(),
+                          "counts": sim.counts, "core_busy_cycles": sim.core_busy_cycles.tolist(),
+                          "core_stall_cycles": sim.core_stall_cycles.tolist(),
+                          "scaled_layers": list(sim.scaled_layers)},
+        }, indent=2))
+        return 0
+    print(f"chip {chip.name}: analytic vs event-driven simulation (one inference)")
+    print(f"{'figure':<28}{'analytic':>16}{'simulated':>16}{'diff':>9}")
+    for name, a, s in rows:
+        diff = (a - s) / s if s else 0.0
+        print(f"{name:<28}{a:>16.6g}{s:>16.6g}{diff:>+9.2%}")
+    print("\nsimulator counts: " + ", ".join(f"{k} {v:.6g}" for k, v in sim.counts.items()))
+    used = sim.core_busy_cycles > 0
+    print(f"cores busy: {int(used.sum())} of {chip.cores}; busiest {sim.core_busy_cycles.max():.6g} cycles, "
+          f"most stalled {sim.core_stall_cycles.max():.6g} cycles")
+    if sim.scaled_layers:
+        print("layers without spike samples (events synthesised at the trace's rate): " + ", ".join(sim.scaled_layers))
+    return 0
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not raw:
+            raise ConfigError(None, "--grid", "key=v1,v2,...", got=item)
+        grid[key.strip()] = [parse_set_args([f"x={v}"])["x"] for v in raw.split(",")]
+    return grid
+
+
+def _space_columns(path: str, base: Any, points: int, seed: int) -> dict[str, Any]:
+    """The hw.* parameters of a search space as chip columns: its full grid when that has at
+    most ``points`` chips, else ``points`` sampled ones (``codesign.search.sample_points``)."""
+    import numpy as np
+
+    from codesign.search import load_space, sample_points
+
+    space = load_space(path)
+    if not space.names("hw"):
+        raise ConfigError(path, "parameters", "at least one hw.* parameter (a chip search space)",
+                          hint="e.g. search_spaces/accelerator.yaml")
+    hw_space = space.subspace("hw")
+    drawn = sample_points(hw_space, points, seed)
+    fields = sorted({name.partition(".")[2] for point in drawn for name in point})
+    defaults = base.to_dict()
+    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in drawn], dtype=object) for f in fields}
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from codesign.hardware import grid_columns, sweep_table
+    from codesign.search import pareto_mask
+
+    trace, chip = _load(args)
+    if bool(args.space) == bool(args.grid):
+        raise ConfigError(None, "--space/--grid", "exactly one of --space FILE or --grid key=v1,v2,...")
+    if args.space:
+        columns = _space_columns(args.space, chip, args.points, args.seed)
+    else:
+        columns = grid_columns(_parse_grid(args.grid))
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    table = sweep_table(trace, chip, columns)
+    unknown = [o for o in objectives if o not in table.columns]
+    if unknown:
+        raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
+    feasible = table[table["feasible"]]
+    if feasible.empty:
+        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
+        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
+                          hint="; ".join(reasons[:3]))
+    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float))]
+    front = front.drop(columns=["reasons"]).sort_values(objectives).reset_index(drop=True)
+    if args.json:
+        print(front.to_json(orient="records", indent=2))
+        return 0
+    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; "
+          f"minimising {', '.join(objectives)}):")
+    print(front.to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from codesign.hardware import list_presets, load_chip
+
+    for name in list_presets():
+        chip = load_chip(name)
+        print(f"{name:<16}{chip.description}")
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from codesign.hardware import synthetic_trace
+    from codesign.trace import save_trace
+
+    trace = synthetic_trace(args.layers, seed=args.seed, timesteps=args.timesteps, levels=args.levels, rates=args.rate)
+    print(save_trace(trace, args.out))
+    return 0

@@ -1,0 +1,181 @@
+"""Re-evaluating an exported bundle: rebuild, reload, re-score, re-cost, and compare.
+
+The test-split metric is recomputed from the rebuilt network and the regenerated (or cached)
+corpus; the chip figures are recomputed by the chip model on the bundle's trace and on a trace
+re-recorded from the rebuilt network. Every figure is shown beside the stored one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codesign.config import ConfigError
+from codesign.export._bundle import (
+    COST_REPORT_FILE,
+    TRACE_FILE,
+    WEIGHTS_FILE,
+    BundleConfig,
+    load_bundle_config,
+)
+
+#: Re-evaluation runs the same deterministic CPU code on the same inputs, so figures agree to
+#: rounding: task metrics (fractions) within this absolute difference...
+METRIC_ABS_TOL = 1e-6
+#: ... and chip figures within this relative difference.
+CHIP_REL_TOL = 1e-6
+#: Chip figures compared.
+CHIP_FIGURES = ("energy_uj", "cycles", "latency_ms", "area_mm2", "sram_used_kb")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One figure, stored and recomputed.
+
+    Attributes:
+        name: the figure (``test_accuracy``, ``energy_uj``, ...).
+        source: what was recomputed (``test split``, ``chip model on stored trace``, ...).
+        stored, new: the values.
+        tolerance: allowed difference; relative: whether it is relative to ``stored``.
+    """
+
+    name: str
+    source: str
+    stored: float
+    new: float
+    tolerance: float
+    relative: bool
+
+    @property
+    def ok(self) -> bool:
+        diff = abs(self.new - self.stored)
+        if self.relative:
+            return diff <= self.tolerance * max(abs(self.stored), 1e-30)
+        return diff <= self.tolerance
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """All comparisons of one bundle."""
+
+    bundle: Path
+    config: BundleConfig
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    def table(self) -> str:
+        """The stored and new figures side by side, one line each."""
+        head = f"{'figure':<22} {'recomputed by':<34} {'stored':>14} {'new':>14}  agree"
+        lines = [head, "-" * len(head)]
+        for c in self.comparisons:
+            tol = f"{c.tolerance:g}{' rel' if c.relative else ' abs'}"
+            lines.append(f"{c.name:<22} {c.source:<34} {c.stored:>14.6g} {c.new:>14.6g}  "
+                         f"{'yes' if c.ok else 'NO'} (tol {tol})")
+        return "\n".join(lines)
+
+
+def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) -> Any:
+    """The bundle's network rebuilt from its config with its weights loaded (eval mode).
+
+    Raises:
+        ConfigError: the weights do not fit the rebuilt network.
+    """
+    from safetensors.torch import load_file
+
+    from codesign.snn import ModelConfig, build_model
+
+    bundle = Path(bundle)
+    config = config or load_bundle_config(bundle)
+    cfg = ModelConfig.model_validate(config.model)
+    net = build_model(cfg, config.n_features, config.n_outputs, config.head)  # type: ignore[arg-type]
+    try:
+        net.load_state_dict(load_file(str(bundle / WEIGHTS_FILE)))
+    except RuntimeError as err:
+        raise ConfigError(bundle / WEIGHTS_FILE, "", "weights that fit the network config.yaml describes",
+                          hint=str(err).splitlines()[0]) from None
+    return net.eval()
+
+
+def recost_bundle(bundle: str | Path, chip: Any) -> Any:
+    """The bundle's network on another chip: the chip model on the bundle's trace.
+
+    Args:
+        bundle: an exported bundle directory (checked against its manifest).
+        chip: a ``codesign.hardware.ChipConfig``, a preset name (``edge_kws``) or a chip
+            YAML file (as ``codesign hw --chip`` takes them).
+
+    Returns:
+        The ``codesign.hardware.CostReport``.
+    """
+    from codesign.hardware import ChipConfig, evaluate, load_chip
+    from codesign.trace import load_trace
+
+    bundle = Path(bundle)
+    load_bundle_config(bundle)
+    if not isinstance(chip, ChipConfig):
+        chip = load_chip(str(chip))
+    return evaluate(load_trace(bundle / TRACE_FILE), chip)
+
+
+def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, progress: bool = False) -> EvaluationReport:
+    """Check, rebuild and re-score a bundle; compare every figure with the stored one.
+
+    Args:
+        bundle: the bundle directory.
+        cache_dir: corpus cache root (default: codesign.data's).
+        progress: show progress while a corpus is synthesised.
+
+    Raises:
+        ConfigError: a bundle file is missing, truncated or edited (named), or its config or
+            weights are invalid.
+    """
+    import torch
+
+    from codesign.data import CorpusConfig, load_corpus
+    from codesign.hardware import ChipConfig, CostReport, evaluate
+    from codesign.snn import ModelConfig
+    from codesign.trace import load_trace, record_trace
+    from codesign.train import evaluate as evaluate_split
+
+    bundle = Path(bundle)
+    config = load_bundle_config(bundle)
+    net = load_bundle_model(bundle, config)
+    corpus = load_corpus(CorpusConfig.model_validate(config.corpus), cache_dir=cache_dir, progress=progress)
+    if corpus.n_features != config.n_features or len(corpus.vocabulary) != config.n_outputs:
+        raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
+                          got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
+    rows: list[Comparison] = []
+    with torch.no_grad():
+        test = evaluate_split(net, corpus.test, config.head, tuple(corpus.vocabulary))
+    for name, value in test.items():
+        stored = config.metrics.get(f"test_{name}")
+        if stored is not None:
+            rows.append(Comparison(f"test_{name}", "test split, rebuilt network", float(stored), float(value),
+                                   METRIC_ABS_TOL, False))
+    if not any(r.name.startswith("test_") for r in rows):
+        raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
+
+    chip = ChipConfig.model_validate(config.chip)
+    stored_report = CostReport.from_dict(json.loads((bundle / COST_REPORT_FILE).read_text(encoding="utf-8")))
+    stored_figures = stored_report.metrics()
+    on_stored = evaluate(load_trace(bundle / TRACE_FILE), chip).metrics()
+    split = getattr(corpus, config.trace_split)
+    n = min(config.trace_batch, len(split.features))
+    trace = record_trace(net, split.features[:n], split.feature_lengths[:n], ModelConfig.model_validate(config.model))
+    on_new = evaluate(trace, chip).metrics()
+    for name in CHIP_FIGURES:
+        rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
+                               CHIP_REL_TOL, True))
+    for name in CHIP_FIGURES:
+        rows.append(Comparison(name, "chip model, re-recorded trace", stored_figures[name], on_new[name],
+                               CHIP_REL_TOL, True))
+    for r in rows:
+        if not (math.isfinite(r.stored) and math.isfinite(r.new)):
+            raise ValueError(f"{r.name}: non-finite figure (stored {r.stored}, new {r.new})")
+    return EvaluationReport(bundle, config, tuple(rows))

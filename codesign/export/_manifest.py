@@ -1,0 +1,75 @@
+"""Bundle manifests: the sha256 and size of every file, so an edited or truncated file is named."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from codesign.config import ConfigError
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(bundle: Path) -> dict[str, Any]:
+    """Record every file under ``bundle`` (but the manifest) in ``bundle/manifest.json``."""
+    files = {
+        p.relative_to(bundle).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(bundle.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {"version": MANIFEST_VERSION, "files": files}
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def verify_bundle(bundle: str | Path) -> dict[str, Any]:
+    """Check every file the manifest lists against its size and sha256.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        ConfigError: no bundle or manifest there, or a file missing, truncated or edited
+            (the message names each such file).
+    """
+    bundle = Path(bundle)
+    path = bundle / MANIFEST
+    if not bundle.is_dir():
+        raise ConfigError(bundle, "", "an exported bundle directory", hint="not found")
+    if not path.is_file():
+        raise ConfigError(path, "", "a bundle manifest (manifest.json)", hint="file not found; not a codesign bundle?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if manifest.get("version") != MANIFEST_VERSION or not isinstance(files, dict):
+            raise ValueError("unknown manifest version")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(path, "", f"a bundle manifest of version {MANIFEST_VERSION}", hint=str(err)) from None
+    problems = []
+    for name, entry in files.items():
+        target = bundle / name
+        if not target.is_file():
+            problems.append(f"{name}: missing")
+            continue
+        size = target.stat().st_size
+        if size != entry["bytes"]:
+            how = "truncated" if size < entry["bytes"] else "grown"
+            problems.append(f"{name}: {how} ({size} bytes, manifest says {entry['bytes']})")
+        elif sha256_file(target) != entry["sha256"]:
+            problems.append(f"{name}: edited (sha256 differs from the manifest)")
+    if problems:
+        raise ConfigError(
+            bundle, "", "every bundle file as exported", hint="; ".join(problems)
+        )
+    return manifest

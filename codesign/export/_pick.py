@@ -1,0 +1,180 @@
+"""The pick language: choose one stored trial by a goal and conditions.
+
+Grammar (case-sensitive names, whitespace-separated tokens)::
+
+    pick      := ("min" | "max") NAME [ "where" condition ( "and" condition )* ]
+    condition := NAME OP NUMBER
+    OP        := "<=" | "<" | ">=" | ">" | "==" | "!="
+
+``NAME`` is an objective, a metric of the trial record (``energy_uj``, ``wer``, ...) or a
+numeric parameter (``snn.levels``). Only finished, feasible search candidates are considered
+(never a failed trial, an infeasible design point or a reference point); ties go to the
+lowest trial number.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codesign.config import ConfigError
+from codesign.report import PointView, StudyView
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_GRAMMAR = "'min|max NAME [where NAME OP NUMBER [and ...]]' with OP one of <= < >= > == !="
+_TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[^\s<>=!]+)")
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    op: str
+    value: float
+
+    def holds(self, x: float) -> bool:
+        return _OPS[self.op](x, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A parsed pick expression."""
+
+    goal: str  # "min" | "max"
+    name: str
+    conditions: tuple[Condition, ...]
+
+    def __str__(self) -> str:
+        text = f"{self.goal} {self.name}"
+        if self.conditions:
+            text += " where " + " and ".join(str(c) for c in self.conditions)
+        return text
+
+
+def _error(text: str, why: str) -> ConfigError:
+    return ConfigError(None, "--pick", _GRAMMAR, got=text, hint=why)
+
+
+def parse_pick(text: str) -> Pick:
+    """Parse a pick expression.
+
+    Raises:
+        ConfigError: the expression does not follow the grammar; the hint says where.
+    """
+    tokens = _tokenise(text)
+    if len(tokens) < 2:
+        raise _error(text, "a goal and a name, e.g. 'min energy_uj'")
+    goal, name = tokens[0], tokens[1]
+    if goal not in ("min", "max"):
+        raise _error(text, f"starts with 'min' or 'max', not '{goal}'")
+    _check_name(text, name)
+    rest = tokens[2:]
+    conditions: list[Condition] = []
+    if rest:
+        if rest[0] != "where":
+            raise _error(text, f"expected 'where' after '{goal} {name}', got '{rest[0]}'")
+        rest = rest[1:]
+        while True:
+            if len(rest) < 3:
+                raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
+            cname, op, raw = rest[:3]
+            _check_name(text, cname)
+            if op not in _OPS:
+                raise _error(text, f"'{op}' is not an operator")
+            try:
+                value = float(raw)
+            except ValueError:
+                raise _error(text, f"'{raw}' is not a number") from None
+            if not math.isfinite(value):
+                raise _error(text, f"'{raw}' is not a finite number")
+            conditions.append(Condition(cname, op, value))
+            rest = rest[3:]
+            if not rest:
+                break
+            if rest[0] != "and":
+                raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
+            rest = rest[1:]
+    return Pick(goal, name, tuple(conditions))
+
+
+def _tokenise(text: str) -> list[str]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise _error(text, f"cannot read from position {pos + 1}: '{text[pos:]}'")
+        tokens.append(m.group(1))
+        pos = m.end()
+    return tokens
+
+
+def _check_name(text: str, name: str) -> None:
+    if name in ("where", "and", "min", "max") or name in _OPS:
+        raise _error(text, f"expected a metric name, got the keyword '{name}'")
+
+
+def _value(view: StudyView, point: PointView, name: str) -> float | None:
+    if name in view.objective_names:
+        return point.values[view.objective_names.index(name)]
+    if name in point.metrics:
+        return float(point.metrics[name])
+    raw = point.params.get(name)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    return None
+
+
+def known_names(view: StudyView) -> list[str]:
+    names: dict[str, None] = dict.fromkeys(view.objective_names)
+    for t in view.points:
+        names.update(dict.fromkeys(t.metrics))
+        names.update(dict.fromkeys(k for k, v in t.params.items() if isinstance(v, (int, float))))
+    return list(names)
+
+
+def pick_point(view: StudyView, pick: Pick | str) -> PointView:
+    """The feasible design point of a finished candidate that best meets ``pick``.
+
+    Raises:
+        ConfigError: a name the study never measured (with a close match), or no trial
+            matches (the message says how many candidates each condition left).
+    """
+    text = pick if isinstance(pick, str) else str(pick)
+    pick = parse_pick(pick) if isinstance(pick, str) else pick
+    names = known_names(view)
+    for name in [pick.name, *(c.name for c in pick.conditions)]:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"'{name}' is not measured in study '{view.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            raise ConfigError(None, "--pick", "a name among: " + ", ".join(names), got=text, hint=hint)
+    candidates = [p for p in view.points if p.feasible]
+    if not candidates:
+        raise ConfigError(None, "--pick", f"a finished feasible trial in study '{view.name}'", got=text,
+                          hint="the study has none yet")
+    left = candidates
+    counts = []
+    for cond in pick.conditions:
+        left = [t for t in left if (v := _value(view, t, cond.name)) is not None and cond.holds(v)]
+        counts.append(f"{cond}: {len(left)} left")
+    scored = [(v, t) for t in left if (v := _value(view, t, pick.name)) is not None]
+    if not scored:
+        raise ConfigError(
+            None, "--pick", "an expression some finished feasible trial meets", got=text,
+            hint=f"of {len(candidates)} feasible trials: " + "; ".join(counts or [f"none has {pick.name}"]),
+        )
+    sign = 1.0 if pick.goal == "min" else -1.0
+    return min(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))[1]

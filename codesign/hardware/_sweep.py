@@ -1,0 +1,42 @@
+"""Sweeps of chip parameters against one trace: a grid of ChipConfig values and the table of results."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from codesign.config import ConfigError
+from codesign.hardware._chip import ARRAY_FIELDS, ChipArray, ChipConfig
+from codesign.hardware._model import evaluate_batch
+from codesign.trace import WorkloadTrace
+
+
+def grid_columns(grid: dict[str, list[Any]]) -> dict[str, np.ndarray]:
+    """The Cartesian product of per-field value lists, as ChipArray columns."""
+    if not grid:
+        raise ConfigError(None, "--grid", "at least one key=v1,v2,... axis")
+    keys = list(grid)
+    combos = list(itertools.product(*(grid[k] for k in keys)))
+    return {k: np.array([combo[i] for combo in combos], dtype=object) for i, k in enumerate(keys)}
+
+
+def sweep_table(trace: WorkloadTrace, base: ChipConfig, columns: dict[str, Any]) -> pd.DataFrame:
+    """Evaluate every chip of ``columns`` (on top of ``base``) against ``trace`` at once.
+
+    Returns:
+        One row per chip: the swept parameters, then the batch metrics, ``feasible`` and
+        ``reasons`` (``; ``-joined). Choosing the Pareto-optimal rows is the caller's (the
+        CLI uses ``codesign.search.pareto_mask``, the search's one Pareto rule).
+
+    Raises:
+        ConfigError: a bad parameter value (field and index named).
+    """
+    chips = ChipArray.from_columns(columns, base=base)
+    batch = evaluate_batch(trace, chips, base=base)
+    params = pd.DataFrame({k: chips[k] for k in columns if k in ARRAY_FIELDS})
+    table = pd.concat([params, batch.to_frame()], axis=1)
+    table["reasons"] = ["; ".join(batch.reasons(i)) if not batch.feasible[i] else "" for i in range(len(batch))]
+    return table

@@ -1,0 +1,137 @@
+"""The analytic model: one implementation for one chip and for many, and the behaviour it promises."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from codesign.config import ConfigError
+from codesign.hardware import (
+    CATEGORIES,
+    ChipArray,
+    ChipConfig,
+    CostReport,
+    evaluate,
+    evaluate_batch,
+    load_chip,
+    random_chip_columns,
+    synthetic_trace,
+)
+from codesign.trace import WorkloadTrace
+
+GRADED = dict(name="g", in_shape=(10,), out_shape=(5,), timesteps=10, weight_count=50, fan_out=5.0,
+              input_size=100.0, input_events=30.0, input_level_sum=70.0, input_is_spike=True, levels=7,
+              output_spikes=10.0, neuron_updates=50.0, state_size=5)
+
+
+def _ops(trace: WorkloadTrace, **chip: object) -> float:
+    """Synaptic operations the model charges: with 1 pJ per op, the compute energy counts them."""
+    report = evaluate(trace, ChipConfig(synaptic_op_energy_pj=1.0, **chip))  # type: ignore[arg-type]
+    return report.energy_by_category_pj["synaptic_compute"]
+
+
+def test_batch_and_single_chip_agree_exactly() -> None:
+    trace = synthetic_trace(5, seed=3, levels=[1, 3, 7, 1, 3], matmul_layers=(2,))
+    chips = ChipArray.from_columns(random_chip_columns(40, seed=5))
+    batch = evaluate_batch(trace, chips, by_layer=True)
+    for i in range(len(chips)):
+        single = evaluate(trace, chips.config(i))
+        assert single.energy_pj == pytest.approx(batch.energy_by_layer_pj[i], rel=1e-12)
+        assert single.cycles == pytest.approx(batch.cycles[i], rel=1e-12)
+        assert single.area_mm2 == pytest.approx(batch.area_mm2[i], rel=1e-12)
+        assert single.feasible == bool(batch.feasible[i])
+        assert single.reasons == batch.reasons(i)
+    frame = pd.DataFrame({k: v for k, v in random_chip_columns(40, seed=5).items()})
+    assert evaluate_batch(trace, frame).cycles == pytest.approx(batch.cycles, rel=1e-12)
+    assert batch.total_energy_pj == pytest.approx(batch.energy_by_layer_pj.sum(axis=(1, 2)))
+
+
+def test_graded_spikes_cost_one_event_only_where_the_payload_holds_the_levels(trace_factory: Any) -> None:
+    trace = trace_factory(GRADED)
+    assert _ops(trace, graded_spike_bits=3) == 30 * 5  # levels 1..7 need 3 bits: one event each
+    assert _ops(trace, graded_spike_bits=2) == 70 * 5  # too narrow: a level-k spike is k events
+    assert _ops(trace, graded_spike_bits=0) == 70 * 5
+    # Zero skipping off: every input element, split into `levels` binary passes on a binary chip.
+    assert _ops(trace, graded_spike_bits=3, zero_skipping=False) == 100 * 5
+    assert _ops(trace, graded_spike_bits=0, zero_skipping=False) == 100 * 5 * 7
+
+
+def test_graded_event_costs_a_small_multiply_and_binary_an_add(trace_factory: Any) -> None:
+    trace = trace_factory(GRADED)
+    graded = evaluate(trace, ChipConfig(graded_spike_bits=3)).energy_by_category_pj["synaptic_compute"]
+    binary = evaluate(trace, ChipConfig(graded_spike_bits=0)).energy_by_category_pj["synaptic_compute"]
+    add16 = 0.03 + 0.07 * 8 / 24
+    assert binary == pytest.approx(70 * 5 * add16)
+    assert graded == pytest.approx(30 * 5 * (0.2 * 8 * 3 / 64 + add16))
+
+
+def test_loihi_like_costs_quoted_per_operation_energies(trace_factory: Any) -> None:
+    trace = trace_factory(dict(GRADED, levels=1, input_level_sum=30.0))
+    report = evaluate(trace, load_chip("loihi_like", {"mapping_policy": "pack"}))
+    cat = report.energy_by_category_pj
+    assert cat["synaptic_compute"] == pytest.approx(30 * 5 * 23.6)
+    assert cat["weight_memory"] == 0.0  # included in the 23.6 pJ
+    assert cat["neuron_update"] == pytest.approx((50 - 10) * 52.0 + 10 * 81.0)
+    assert cat["state_memory"] == 0.0
+    assert cat["noc"] == pytest.approx(30 * 1.7)  # host and layer on core 0: local spikes only
+
+
+def test_spill_streams_weights_and_infeasible_says_why() -> None:
+    trace = synthetic_trace(4, seed=1, widths=[64, 256, 256, 256, 32])
+    small = dict(cores=2, weight_sram_kb_per_core=16.0, state_sram_kb_per_core=4.0)
+    spill = evaluate(trace, ChipConfig(weight_overflow="spill", **small))
+    assert spill.feasible and spill.offchip_bits > 0
+    assert spill.energy_by_category_pj["offchip"] == pytest.approx(spill.offchip_bits * (1300 + 2600) / 2 / 64)
+    roomy = evaluate(trace, ChipConfig(weight_overflow="spill", cores=2, weight_sram_kb_per_core=1024.0))
+    assert roomy.offchip_bits == 0 and roomy.energy_by_category_pj["offchip"] == 0.0
+    refused = evaluate(trace, ChipConfig(weight_overflow="infeasible", **small))
+    assert not refused.feasible
+    assert any(r.startswith("does not fit: weights need") for r in refused.reasons)
+    assert np.isfinite(refused.total_energy_pj) and refused.cycles > 0
+    no_state = evaluate(trace, ChipConfig(cores=1, state_sram_kb_per_core=0.125, weight_overflow="spill"))
+    assert not no_state.feasible and any("neuron state" in r for r in no_state.reasons)
+
+
+def test_deadline_and_area_budget_become_reasons() -> None:
+    trace = synthetic_trace(3, seed=2)
+    free = evaluate(trace, ChipConfig())
+    late = evaluate(trace, ChipConfig(latency_deadline_ms=free.latency_ms / 2, area_budget_mm2=free.area_mm2 / 2))
+    assert free.feasible and not late.feasible
+    assert [r.split(":")[0] for r in late.reasons] == ["misses deadline", "over area"]
+
+
+def test_physical_trends() -> None:
+    trace = synthetic_trace(4, seed=4, rates=0.3)
+    base = ChipConfig(pes_per_core=1, mapping_policy="pack")
+    faster = evaluate(trace, base.model_copy(update={"pes_per_core": 16}))
+    slow = evaluate(trace, base)
+    assert faster.cycles < slow.cycles and faster.area_mm2 > slow.area_mm2
+    low_v = evaluate(trace, base.model_copy(update={"voltage_v": 0.45}))
+    dynamic = [c for c in CATEGORIES if c not in ("static", "offchip")]
+    ratio = sum(low_v.energy_by_category_pj[c] for c in dynamic) / sum(slow.energy_by_category_pj[c] for c in dynamic)
+    assert ratio == pytest.approx((0.45 / 0.9) ** 2)
+    assert evaluate(trace, base.model_copy(update={"node_nm": 7})).total_energy_pj < slow.total_energy_pj
+    spread = evaluate(trace, base.model_copy(update={"mapping_policy": "spread"}))
+    assert spread.utilisation["cores"] == 1.0 and spread.cycles < slow.cycles
+
+
+def test_report_round_trips_through_json() -> None:
+    report = evaluate(synthetic_trace(3, seed=6), load_chip("edge_kws"))
+    back = CostReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert back.to_dict() == report.to_dict()
+    assert back.energy_table().loc["total", "total"] == pytest.approx(report.total_energy_pj)
+    assert report.energy_uj == pytest.approx(report.total_energy_pj * 1e-6)
+    assert sum(report.energy_by_layer_pj.values()) == pytest.approx(sum(report.energy_by_category_pj.values()))
+
+
+def test_empty_trace_and_bad_columns_are_config_errors(trace_factory: Any) -> None:
+    trace = trace_factory(GRADED)
+    with pytest.raises(ConfigError, match=r"cores\[1\]"):
+        evaluate_batch(trace, {"cores": np.array([4, -1])})
+    empty = WorkloadTrace(meta=trace.meta.model_copy(update={"layers": ()}))
+    with pytest.raises(ConfigError, match="at least one layer"):
+        evaluate(empty, ChipConfig())

@@ -1,0 +1,106 @@
+"""The event-driven simulator: its counts follow the spike samples, and the analytic model agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codesign.hardware import (
+    ChipArray,
+    ChipConfig,
+    evaluate,
+    load_chip,
+    random_chip_columns,
+    simulate,
+    synthetic_trace,
+)
+from codesign.hardware._simulator import _fifo_finish
+
+
+def test_fifo_queue_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(0)
+    arrivals = np.sort(rng.uniform(0, 50, 40))
+    service = rng.uniform(0.1, 3.0, 40)
+    finish, last = [], 0.0
+    for a, s in zip(arrivals, service, strict=True):
+        last = max(a, last) + s
+        finish.append(last)
+    assert _fifo_finish(arrivals, service) == pytest.approx(finish)
+
+
+def test_counts_follow_the_samples() -> None:
+    trace = synthetic_trace(3, seed=11, levels=[1, 3, 3], widths=[16, 32, 24, 8])
+    samples = trace.spike_samples
+    graded = simulate(trace, ChipConfig(graded_spike_bits=2, mapping_policy="pack"))
+    binary = simulate(trace, ChipConfig(graded_spike_bits=0, mapping_policy="pack"))
+    events = sum(int(np.count_nonzero(s)) for s in samples.values())
+    levels = sum(int(s.sum()) for name, s in samples.items() if name != "layer0")
+    assert graded.counts["events_from_samples"] == events
+    assert graded.counts["packets"] == events
+    assert binary.counts["packets"] == np.count_nonzero(samples["layer0"]) + levels
+    fan = {name: trace.layer(name).fan_out for name in samples}
+    expected_ops = sum(np.count_nonzero(s) * fan[n] for n, s in samples.items())
+    assert graded.counts["synaptic_ops"] == pytest.approx(expected_ops)
+    assert graded.counts["events_synthesised"] == 0 and graded.scaled_layers == ()
+
+
+def test_layers_without_samples_are_scaled_from_the_sampled_ones() -> None:
+    trace = synthetic_trace(4, seed=12, rates=0.2, unsampled_layers=(3,))
+    report = simulate(trace, load_chip("generic_45nm"))
+    assert report.scaled_layers == ("layer3",)
+    expected = trace.layer("layer3").input_events
+    assert report.counts["events_synthesised"] == pytest.approx(expected, rel=0.3)
+
+
+def test_busy_and_stall_cycles_fit_in_the_latency() -> None:
+    trace = synthetic_trace(4, seed=13, rates=0.3)
+    chip = ChipConfig(cores=8, pes_per_core=2)
+    report = simulate(trace, chip)
+    assert report.core_busy_cycles.shape == (8,)
+    assert np.all(report.core_stall_cycles >= -1e-9)
+    assert np.all(report.core_busy_cycles + report.core_stall_cycles <= report.cycles + 1e-6)
+    assert report.core_busy_cycles.max() > 0
+
+
+def test_narrow_links_make_packets_wait() -> None:
+    trace = synthetic_trace(3, seed=14, rates=0.5, widths=[64, 64, 64, 8])
+    wide = simulate(trace, ChipConfig(cores=16, pes_per_core=64, noc_link_bits=64))
+    narrow = simulate(trace, ChipConfig(cores=16, pes_per_core=64, noc_link_bits=4))
+    assert narrow.cycles > 2 * wide.cycles
+
+
+@pytest.mark.parametrize("pair", range(6))
+def test_analytic_model_agrees_with_the_simulator(pair: int) -> None:
+    rng = np.random.default_rng(100 + pair)
+    chip = ChipArray.from_columns(random_chip_columns(6, seed=99)).config(pair)
+    n_layers = int(rng.integers(2, 6))
+    trace = synthetic_trace(n_layers, seed=pair, timesteps=int(rng.integers(5, 20)), burstiness=1.0,
+                            levels=[int(v) for v in rng.choice([1, 3, 7], n_layers)],
+                            rates=float(rng.uniform(0.05, 0.4)))
+    analytic = evaluate(trace, chip)
+    simulated = simulate(trace, chip)
+    assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
+    assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
+
+
+@pytest.mark.parametrize(("family", "variant"), [("spikeformer", "spiking"), ("mamba", "spiking")])
+def test_recorded_trace_of_a_real_network_agrees(family: str, variant: str) -> None:
+    """The recorder's trace (graded spikes, convs, attention matmuls, scans, unsampled layers)."""
+    import torch
+
+    from codesign.snn import ModelConfig, build_model
+    from codesign.trace import record_trace
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = ModelConfig(family=family, variant=variant, width=32, depth=1, heads=2)
+    model = build_model(cfg, 20, 10, "classify")
+    features = torch.randn(2, 24, 20)
+    trace = record_trace(model, features, torch.tensor([24, 20]), cfg)
+    assert trace.spike_samples  # real spike tensors to replay
+    chip = load_chip("generic_45nm")
+    analytic = evaluate(trace, chip)
+    simulated = simulate(trace, chip)
+    assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
+    assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
+    assert simulated.counts["events_from_samples"] > 0
