@@ -35,7 +35,6 @@ import optuna
 from codesign.config import parse_spec
 from codesign.search import (
     StudySpec,
-    constraint_values,
     hypervolume,
     load_space,
     make_sampler,
