@@ -54,6 +54,7 @@ def main() -> int:
             levels=[int(v) for v in rng.choice([1, 3, 7, 15], n_layers)],
             rates=[float(v) for v in rng.uniform(0.02, 0.5, n_layers)],
             burstiness=float(rng.choice([0.0, 0.5, 1.5])),
+            weight_density=float(rng.choice([1.0, 0.5, 0.2])),
             matmul_layers=(1,) if n_layers > 3 and i % 3 == 0 else (),
             unsampled_layers=(n_layers - 1,) if i % 5 == 0 else (),
         )

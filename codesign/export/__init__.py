@@ -30,6 +30,7 @@ from codesign.export._evaluate import (
     EvaluationReport,
     evaluate_bundle,
     load_bundle_model,
+    bundle_trace,
     recost_bundle,
 )
 from codesign.export._manifest import MANIFEST, sha256_file, verify_bundle, write_manifest
@@ -63,6 +64,7 @@ __all__ = [
     "network_to_nir",
     "parse_pick",
     "pick_point",
+    "bundle_trace",
     "recost_bundle",
     "select_point",
     "sha256_file",

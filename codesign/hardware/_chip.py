@@ -40,6 +40,8 @@ class ChipConfig(Spec):
         graded_spike_bits: spike payload bits; 0 = binary spikes only (a level-k spike is then
             k events); a layer's graded spikes travel as one event when the payload holds its levels.
         zero_skipping: event-driven processing; off = every input element is processed.
+        sparse_weights: store only nonzero weights, each with its target's index
+            (``ceil(log2(fan_out))`` bits); zero weights are neither stored nor processed.
         clock_mhz, voltage_v (None = the node's nominal voltage), node_nm.
         noc_link_bits: mesh link width (bits per cycle); ``noc_header_bits`` per spike packet.
         noc_hop_latency_cycles: router + link latency per hop.
@@ -72,6 +74,7 @@ class ChipConfig(Spec):
     state_bits: int = Field(16, ge=1, le=32)
     graded_spike_bits: int = Field(0, ge=0, le=8)
     zero_skipping: bool = True
+    sparse_weights: bool = False
     clock_mhz: float = Field(200.0, gt=0.0)
     voltage_v: float | None = Field(None, gt=0.0)
     node_nm: Node = 45
@@ -99,6 +102,8 @@ class ChipConfig(Spec):
         return self
 
 
+#: Yes/no fields, stored as 1/0 in a ChipArray.
+_BOOLS = ("zero_skipping", "sparse_weights")
 #: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
 _CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack")}
 #: ChipConfig fields that are labels, not model inputs.
@@ -121,7 +126,7 @@ def _column(field: str, value: Any) -> float:
 class ChipArray:
     """Many chip configurations as one float64 column per ChipConfig field.
 
-    ``None`` fields are NaN, ``zero_skipping`` is 0/1, ``weight_overflow`` is 1 for spill,
+    ``None`` fields are NaN, yes/no fields are 0/1, ``weight_overflow`` is 1 for spill,
     ``mapping_policy`` 1 for spread.
     Build with :meth:`from_configs`, :meth:`from_columns` (validated, vectorised) or
     :func:`as_chip_array`.
@@ -172,7 +177,7 @@ class ChipArray:
                     i = int(np.argmax(bad))
                     raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
                 raw = words == _CHOICES[key][0]
-            arr = np.asarray(raw, dtype=float).reshape(-1)
+            arr = _as_float(key, raw)
             if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
                 raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
             size = max(size or 0, arr.shape[0])
@@ -195,7 +200,7 @@ class ChipArray:
                 data[f] = None
             elif f in _CHOICES:
                 data[f] = _CHOICES[f][0] if v else _CHOICES[f][1]
-            elif f == "zero_skipping":
+            elif f in _BOOLS:
                 data[f] = bool(v)
             elif ann in (int, int | None) or f == "node_nm":
                 data[f] = int(v)
@@ -203,6 +208,18 @@ class ChipArray:
                 data[f] = v
         data["name"] = self.names[index] if self.names else "custom"
         return parse_spec(ChipConfig, data)
+
+
+def _as_float(key: str, raw: Any) -> np.ndarray:
+    """A column as float64 (None -> NaN, booleans -> 0/1); anything else non-numeric is refused."""
+    values = np.asarray(raw, dtype=object).reshape(-1) if np.asarray(raw).dtype.kind == "O" else np.asarray(raw)
+    try:
+        if values.dtype.kind == "O":
+            return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        return values.astype(float).reshape(-1)
+    except (TypeError, ValueError):
+        bad = next((v for v in values.reshape(-1) if not isinstance(v, int | float | bool | np.number) and v is not None), None)
+        raise ConfigError(None, key, "numbers", got=bad) from None
 
 
 def _validate_columns(cols: dict[str, np.ndarray]) -> None:
@@ -226,11 +243,11 @@ def _validate_columns(cols: dict[str, np.ndarray]) -> None:
             if bad is not None and bad.any():
                 i = int(np.argmax(bad))
                 raise ConfigError(None, f"{f}[{i}]", words, got=float(arr[i]))
-        integral = f in ("node_nm", "zero_skipping", *_CHOICES) or info.annotation in (int, int | None)
+        integral = f in ("node_nm", *_BOOLS, *_CHOICES) or info.annotation in (int, int | None)
         if integral and (ok & (arr != np.round(arr))).any():
             i = int(np.argmax(ok & (arr != np.round(arr))))
             raise ConfigError(None, f"{f}[{i}]", "a whole number", got=float(arr[i]))
-    for f in ("zero_skipping", *_CHOICES):
+    for f in (*_BOOLS, *_CHOICES):
         bad = ~np.isin(cols[f], (0.0, 1.0))
         if bad.any():
             i = int(np.argmax(bad))

@@ -54,6 +54,8 @@ class LayerArrays:
     names: tuple[str, ...]
     timesteps: np.ndarray
     weight_count: np.ndarray
+    weight_density: np.ndarray
+    index_bits: np.ndarray
     has_weights: np.ndarray
     is_matmul: np.ndarray
     fan_out: np.ndarray
@@ -89,6 +91,9 @@ class LayerArrays:
             names=tuple(layer.name for layer in layers),
             timesteps=col(lambda x: x.timesteps),
             weight_count=col(lambda x: x.weight_count),
+            weight_density=col(lambda x: min(x.weight_nonzero, x.weight_count) / x.weight_count if x.weight_count else 1.0),
+            # A sparse synapse list stores each nonzero weight with the index of its target.
+            index_bits=col(lambda x: np.ceil(np.log2(max(round(x.fan_out), 2)))),
             has_weights=col(lambda x: x.weight_count > 0),
             is_matmul=col(lambda x: x.kind == "spike_matmul"),
             fan_out=col(lambda x: x.fan_out),
@@ -164,7 +169,7 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping (layer_work below is defined before use at call time)
+# Mapping
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
@@ -204,7 +209,12 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
     ``pack`` uses as few cores as memory allows.
     """
     cores = c["cores"]
-    weight_bits_l = layers.weight_count * c["weight_bits"]
+    sparse = c["sparse_weights"] > 0
+    weight_bits_l = np.where(
+        sparse,
+        layers.weight_count * layers.weight_density * (c["weight_bits"] + layers.index_bits),
+        layers.weight_count * c["weight_bits"],
+    )
     state_bits_l = layers.state_size * c["state_bits"]
     need_w = weight_bits_l / (c["weight_sram_kb_per_core"] * _BITS_PER_KB)
     need_s = state_bits_l / (c["state_sram_kb_per_core"] * _BITS_PER_KB)
@@ -397,6 +407,8 @@ class LayerWork:
     synaptic_ops: np.ndarray
     packet_bits: np.ndarray
     flits: np.ndarray
+    fan_out: np.ndarray
+    weight_op_bits: np.ndarray
     operand_bits: np.ndarray
 
 
@@ -412,12 +424,17 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
     events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
-    dense_ops = layers.input_size * layers.fan_out * np.where(split, layers.levels, 1.0)
-    ops = np.where(c["zero_skipping"] > 0, events * layers.fan_out, dense_ops)
+    sparse = c["sparse_weights"] > 0
+    # A sparse synapse list holds only nonzero weights: an event touches fan_out x density.
+    fan_out = layers.fan_out * np.where(sparse & (layers.has_weights > 0), layers.weight_density, 1.0)
+    dense_ops = layers.input_size * fan_out * np.where(split, layers.levels, 1.0)
+    ops = np.where(c["zero_skipping"] > 0, events * fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))
     packet_bits = c["noc_header_bits"] + payload
-    # Bits each synaptic op reads from SRAM: a weight, or (spike_matmul) the other operand in state memory.
-    operand_bits = layers.has_weights * c["weight_bits"] + layers.is_matmul * c["state_bits"]
+    # Bits each synaptic op reads: a weight (with its target index when sparse), or
+    # (spike_matmul) the other operand, kept in state memory.
+    weight_op_bits = layers.has_weights * (c["weight_bits"] + np.where(sparse, layers.index_bits, 0.0))
+    operand_bits = weight_op_bits + layers.is_matmul * c["state_bits"]
     return LayerWork(
         graded=graded,
         split=split,
@@ -425,6 +442,8 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
         synaptic_ops=ops,
         packet_bits=packet_bits,
         flits=np.ceil(packet_bits / c["noc_link_bits"]),
+        fan_out=fan_out,
+        weight_op_bits=weight_op_bits,
         operand_bits=operand_bits,
     )
 
@@ -462,7 +481,7 @@ def action_energies(
     w_bit = sram_read_64b_pj(tech, c["weight_sram_kb_per_core"]) / 64.0 * s
     s_bit = sram_read_64b_pj(tech, c["state_sram_kb_per_core"]) / 64.0 * s
     # A chip that quotes a synaptic-op energy includes the weight read in it.
-    weight_read = np.where(has_syn, 0.0, wb * w_bit) * layers.has_weights
+    weight_read = np.where(has_syn, 0.0, work.weight_op_bits * w_bit)
     operand_read = sb * s_bit * layers.is_matmul
     nu_override = c["neuron_update_energy_pj"]
     has_nu = ~np.isnan(nu_override)
@@ -515,7 +534,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     spikes = layers.output_spikes
 
     # -- energy per inference, [chips, layers] per category ----------------------------------
-    weight_traffic_bits = ops * c["weight_bits"] * layers.has_weights
+    weight_traffic_bits = ops * work.weight_op_bits
     synaptic = ops * e.synaptic_op
     weight_mem = ops * e.weight_read_op * (1.0 - spilled)
     offchip_bits = weight_traffic_bits * spilled
@@ -528,7 +547,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     steps = layers.timesteps
     ops_core = ops / steps * mapping.share_max
     pe_cycles = ops_core / c["pes_per_core"]
-    sram_bits_op = work.operand_bits - c["weight_bits"] * layers.has_weights * spilled
+    sram_bits_op = work.operand_bits - work.weight_op_bits * spilled
     sram_cycles = ops_core * sram_bits_op / (c["sram_word_bits"] * c["sram_ports_per_core"])
     events_step = work.events / steps
     ingress = events_step * work.flits

@@ -319,21 +319,27 @@ def simulate(
             copy_dst = np.tile(dest, n_packets)
             copy_share = np.tile(shares, n_packets)
             arrival = arrival.reshape(-1)
-            fan_out = layers.fan_out[layer]
+            fan_out = at(work.fan_out, layer)
             ops_copy = fan_out * copy_share
             spilled = bool(mapping.spilled[0, layer])
-            sram_bits = at(work.operand_bits, layer) - (chip.weight_bits * layers.has_weights[layer] if spilled else 0.0)
+            weight_op_bits = at(work.weight_op_bits, layer)
+            sram_bits = at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
             if spilled and layers.has_weights[layer]:
                 # One chip-wide off-chip FIFO feeds the weights of every event, in arrival order.
                 by_arrival = np.argsort(arrival, kind="stable")
                 fetched = np.empty_like(arrival)
                 fetched[by_arrival] = _fifo_finish(arrival[by_arrival],
-                                                   ops_copy[by_arrival] * chip.weight_bits / offchip_rate)
+                                                   ops_copy[by_arrival] * weight_op_bits / offchip_rate)
                 ready = fetched
             else:
                 ready = arrival
             zero_skip = chip.zero_skipping
             dense_per_step = layers.input_size[layer] / steps_l[layer] * fan_out * (layers.levels[layer] if split else 1.0)
+            # A dense sweep of a spilled layer streams every weight it uses through the one
+            # off-chip port, shared by all the layer's cores.
+            dense_stream_end = t0
+            if not zero_skip and spilled and layers.has_weights[layer]:
+                dense_stream_end = t0 + dense_per_step * weight_op_bits / offchip_rate
             updates_step = layers.neuron_updates[layer] / steps_l[layer]
             aux_step = layers.aux_ops[layer] / steps_l[layer]
             layer_ops = 0.0
@@ -352,7 +358,7 @@ def simulate(
                 else:
                     core_ops = dense_per_step * share
                     syn_busy = max(core_ops / chip.pes_per_core, core_ops * sram_bits / word)
-                    syn_end = max(t0 + syn_busy, float(arr[-1]) if arr.size else t0)
+                    syn_end = max(t0 + syn_busy, dense_stream_end, float(arr[-1]) if arr.size else t0)
                 upd = updates_step * share
                 neuron = max((upd + aux_step * share) / chip.neuron_units_per_core, upd * 2.0 * chip.state_bits / word)
                 ends.append(syn_end + neuron)
@@ -373,7 +379,7 @@ def simulate(
             per_layer["hops_y"][layer] += hops_y
             counts["neuron_updates"] += updates_step
             if spilled and layers.has_weights[layer]:
-                counts["offchip_bits"] += layer_ops * chip.weight_bits
+                counts["offchip_bits"] += layer_ops * weight_op_bits
         clock += barrier
 
     cycles = clock
@@ -393,7 +399,7 @@ def simulate(
     updates = layers.neuron_updates
     synaptic = ops * e(energies.synaptic_op)
     weight_mem = ops * e(energies.weight_read_op) * (1.0 - spilled_f)
-    offchip = ops * chip.weight_bits * layers.has_weights * spilled_f * e(energies.offchip_bit)
+    offchip = ops * e(work.weight_op_bits) * spilled_f * e(energies.offchip_bit)
     state_mem = updates * e(energies.state_access_update) + ops * e(energies.operand_read_op)
     neuron = (updates - spikes) * e(energies.neuron_update) + spikes * e(energies.neuron_spike) + layers.aux_ops * e(energies.aux_op)
     noc = (per_layer["copies"] * e(energies.packet_local) + per_layer["hops_x"] * e(energies.hop_ew)

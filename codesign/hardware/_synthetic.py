@@ -24,6 +24,7 @@ def synthetic_trace(
     matmul_layers: tuple[int, ...] = (),
     unsampled_layers: tuple[int, ...] = (),
     burstiness: float = 0.0,
+    weight_density: float = 1.0,
 ) -> WorkloadTrace:
     """A chain of ``n_layers`` dense layers (optionally some spike_matmul) with spike samples.
 
@@ -40,6 +41,7 @@ def synthetic_trace(
         burstiness: 0 = the same firing probability at every step; larger = the probability
             varies from step to step (times a gamma variate of shape ``1 / burstiness``),
             as speech onsets make it; the analytic model only sees the average.
+        weight_density: fraction of nonzero weights (pruning), recorded as ``weight_nonzero``.
     """
     rng = np.random.default_rng(seed)
     if widths is None:
@@ -75,7 +77,7 @@ def synthetic_trace(
                 out_shape=(out_w,),
                 timesteps=timesteps,
                 weight_count=0 if matmul else widths[i] * out_w,
-                weight_nonzero=0 if matmul else widths[i] * out_w,
+                weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
                 weight_bits=8,
                 fan_out=float(out_w),
                 input_size=float(sample.size),
@@ -117,6 +119,7 @@ def random_chip_columns(n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
         "state_bits": rng.choice([8, 12, 16, 24], n).astype(float),
         "graded_spike_bits": rng.choice([0, 1, 2, 3, 4], n).astype(float),
         "zero_skipping": (rng.random(n) < 0.8).astype(float),
+        "sparse_weights": (rng.random(n) < 0.3).astype(float),
         "clock_mhz": rng.choice([20.0, 50.0, 100.0, 200.0, 400.0], n),
         "node_nm": rng.choice([45, 28, 22, 14, 7], n).astype(float),
         "noc_link_bits": rng.choice([8, 16, 32, 64], n).astype(float),

@@ -78,3 +78,13 @@ def test_chip_config_is_frozen() -> None:
     chip = ChipConfig()
     with pytest.raises(Exception, match="frozen"):
         chip.cores = 3  # type: ignore[misc]
+
+
+def test_columns_accept_none_and_refuse_words() -> None:
+    array = ChipArray.from_columns({"voltage_v": np.array([None, 0.6], dtype=object), "cores": [2, 4]})
+    assert np.isnan(array["voltage_v"][0]) and array["voltage_v"][1] == 0.6
+    assert array.config(0).voltage_v is None
+    with pytest.raises(ConfigError, match="expected numbers, got 'many'"):
+        ChipArray.from_columns({"cores": np.array([2, "many"], dtype=object)})
+    with pytest.raises(ConfigError, match=r"cores\[0\]"):
+        ChipArray.from_columns({"cores": np.array([None, 4], dtype=object)})

@@ -135,3 +135,18 @@ def test_empty_trace_and_bad_columns_are_config_errors(trace_factory: Any) -> No
     empty = WorkloadTrace(meta=trace.meta.model_copy(update={"layers": ()}))
     with pytest.raises(ConfigError, match="at least one layer"):
         evaluate(empty, ChipConfig())
+
+
+def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
+    pruned = dict(GRADED, weight_count=50, weight_nonzero=10, levels=1, input_level_sum=30.0)
+    trace = trace_factory(pruned)
+    assert _ops(trace) == 30 * 5
+    assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 5 * 10 / 50)
+    dense = evaluate(trace, ChipConfig(mapping_policy="pack"))
+    sparse = evaluate(trace, ChipConfig(mapping_policy="pack", sparse_weights=True))
+    index_bits = 3  # ceil(log2(fan_out 5))
+    assert dense.sram_used_kb == pytest.approx((50 * 8 + 5 * 16) / 8192)
+    assert sparse.sram_used_kb == pytest.approx((10 * (8 + index_bits) + 5 * 16) / 8192)
+    # each touched weight is read with its index
+    per_op = sparse.energy_by_category_pj["weight_memory"] / (30 * 5 * 10 / 50)
+    assert per_op == pytest.approx((8 + index_bits) / 8 * dense.energy_by_category_pj["weight_memory"] / (30 * 5))

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from report_studies import FRONT, OBJECTIVES, PLANNED
 
 from codesign.cli import main
 from codesign.report import load_study, trials_dataframe, write_table
-from tests.report.conftest import FRONT, OBJECTIVES, PLANNED
 
 
 def test_dataframe_flattens_every_trial(stored_study: tuple[str, str, Path]) -> None:
@@ -109,3 +109,18 @@ def test_optuna_dashboard_loads_the_same_storage(stored_study: tuple[str, str, P
     # The dashboard shows the records too: they are plain JSON user attributes.
     attrs = {a["key"] for a in detail["trials"][0]["user_attrs"]}
     assert "codesign.record" in attrs
+
+
+def test_table_parser_hooks_into_another_command_group(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
+    """The one-line hook for ``codesign study table``: add_table_parser on any sub-parsers."""
+    import argparse
+
+    from codesign.cli._report import add_table_parser
+
+    parser = argparse.ArgumentParser(prog="codesign study")
+    add_table_parser(parser.add_subparsers(dest="action", required=True))
+    url, name, _ = sqlite_study
+    out = tmp_path / "t.json"
+    args = parser.parse_args(["table", name, "--storage", url, "--format", "json", "--front-only", "--out", str(out)])
+    assert args.func(args) == 0
+    assert sorted(row["number"] for row in json.loads(out.read_text())) == list(FRONT)
