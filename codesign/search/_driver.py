@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -490,8 +489,3 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path,
         hypervolume=normalised_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
     )
-
-
-def format_exception(err: BaseException) -> str:
-    """One-line reason for a failure raised in the driver process itself."""
-    return "".join(traceback.format_exception_only(type(err), err)).strip()

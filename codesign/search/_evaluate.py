@@ -207,7 +207,7 @@ def training_key(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, seed: int, tra
     """Cache key of one trained network and its trace."""
     return stable_hash({
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
-        "seed": seed, "trace_batch": trace_batch, "trace_split": "test",
+        "seed": seed, "trace_batch": trace_batch, "trace_split": "validation",
     })
 
 
@@ -226,8 +226,9 @@ def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, 
         from codesign.train import save_train_result, train
 
         result = train(model_cfg, corpus, train_cfg, seed=study.seed)
-        # the project's fixed evaluation batch (the first test utterances), as export uses
-        features, lengths = evaluation_batch(corpus.test, study.trace_batch)
+        # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
+        # what codesign.export re-records a bundle's trace on (its ``trace_split``)
+        features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
         trace = record_trace(result.model, features, lengths, model_cfg)
         # Written in a private folder and renamed, so a concurrent trial of the same network
         # or a crash never leaves a half-written entry; the first finished entry wins.
