@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,6 +379,8 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[
         return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None
     except rex.RayError as err:
         return _failed(p, f"{type(err).__name__}: {err}"), None
+    except Exception as err:  # e.g. an exception type that cannot be unpickled here
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None
     try:
         record = parse_spec(TrialRecord, raw, file=None, key_prefix="evaluation result")
     except ConfigError as err:
@@ -488,8 +489,3 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path,
         hypervolume=normalised_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
     )
-
-
-def format_exception(err: BaseException) -> str:
-    """One-line reason for a failure raised in the driver process itself."""
-    return "".join(traceback.format_exception_only(type(err), err)).strip()

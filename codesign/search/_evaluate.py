@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.config import parse_spec, stable_hash
+from codesign.config import ConfigError, parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, pareto_mask
 from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objective_values
 from codesign.search._record import HardwarePoint, TrialRecord
@@ -51,6 +51,21 @@ def prepare_study(spec: StudySpec, progress: bool = True) -> None:
 
 
 def evaluate_trial(
+    params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str
+) -> dict[str, Any]:
+    """Evaluate one trial (see :func:`_evaluate_trial`).
+
+    A :class:`ConfigError` (a parameter combination a config refuses) is re-raised as a
+    ``ValueError`` with the same message, because ``ConfigError`` cannot be rebuilt from its
+    pickled form on the driver's side of Ray.
+    """
+    try:
+        return _evaluate_trial(params, spec, trial_number, artifact_dir)
+    except ConfigError as err:
+        raise ValueError(f"invalid configuration: {err}") from None
+
+
+def _evaluate_trial(
     params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str
 ) -> dict[str, Any]:
     """Evaluate one trial (see the module docstring); returns a TrialRecord dict.
@@ -192,7 +207,7 @@ def training_key(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, seed: int, tra
     """Cache key of one trained network and its trace."""
     return stable_hash({
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
-        "seed": seed, "trace_batch": trace_batch,
+        "seed": seed, "trace_batch": trace_batch, "trace_split": "validation",
     })
 
 
@@ -207,13 +222,14 @@ def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, 
     done = entry / "metrics.json"
     hit = done.is_file()
     if not hit:
-        from codesign.trace import record_trace, save_trace, trace_metrics
+        from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
         from codesign.train import save_train_result, train
 
         result = train(model_cfg, corpus, train_cfg, seed=study.seed)
-        split = corpus.validation
-        n = min(study.trace_batch, len(split.features))
-        trace = record_trace(result.model, split.features[:n], split.feature_lengths[:n], model_cfg)
+        # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
+        # what codesign.export re-records a bundle's trace on (its ``trace_split``)
+        features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
+        trace = record_trace(result.model, features, lengths, model_cfg)
         # Written in a private folder and renamed, so a concurrent trial of the same network
         # or a crash never leaves a half-written entry; the first finished entry wins.
         cache_root.mkdir(parents=True, exist_ok=True)
