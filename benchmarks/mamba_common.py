@@ -31,9 +31,9 @@ CORPUS = CorpusConfig(task="digits", size=1500, max_digits=4, seed=0)
 MEASURE_UTTERANCES = 64
 
 
-def budget(epochs: int) -> TrainConfig:
-    """The training budget every compared model gets."""
-    return TrainConfig(epochs=epochs, batch_size=32, learning_rate=3e-3, threads=1)
+def budget(epochs: int, learning_rate: float) -> TrainConfig:
+    """The training budget every compared model of one benchmark gets."""
+    return TrainConfig(epochs=epochs, batch_size=32, learning_rate=learning_rate, threads=1)
 
 
 def corpus():
@@ -77,11 +77,11 @@ def block_activation_sparsity(model: nn.Module, split, utterances: int = MEASURE
     return zeros / total
 
 
-def run(cfg: ModelConfig, epochs: int, seed: int = 0) -> dict[str, Any]:
+def run(cfg: ModelConfig, epochs: int, learning_rate: float, seed: int = 0) -> dict[str, Any]:
     """Train ``cfg`` on the benchmark corpus and measure it; returns plain figures and the trace."""
     data = corpus()
     start = time.perf_counter()
-    result = train(cfg, data, budget(epochs), seed=seed, progress=True)
+    result = train(cfg, data, budget(epochs, learning_rate), seed=seed, progress=True)
     split = data.validation
     n = min(MEASURE_UTTERANCES, len(split))
     trace = record_trace(result.model, split.features[:n], split.feature_lengths[:n], cfg, sample_spikes=False)
@@ -96,6 +96,7 @@ def run(cfg: ModelConfig, epochs: int, seed: int = 0) -> dict[str, Any]:
         "train_wall_s": result.metrics["wall_time_s"],
         "run_wall_s": time.perf_counter() - start,
         "trace_metrics": metrics,
+        "train_config": budget(epochs, learning_rate).to_dict(),
     }
     if any(name.rsplit(".", 1)[-1].startswith("act_") for name, _ in result.model.named_modules()):
         figures["block_activation_sparsity"] = block_activation_sparsity(result.model, split)

@@ -6,7 +6,7 @@ Activation sparsity is the fraction of exact zeros at the block activations FATR
 states as units) and the effective synaptic MACs are reported alongside.
 Writes benchmarks/results/mamba_event_vs_dense.json.
 
-    PYTHONPATH=$PWD python benchmarks/mamba_event_vs_dense.py [--epochs 8] [--threshold 0.1]
+    PYTHONPATH=$PWD python benchmarks/mamba_event_vs_dense.py [--epochs 8] [--threshold 0.2]
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from codesign.snn import ModelConfig
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--threshold", type=float, default=0.1, help="FATReLU threshold")
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--threshold", type=float, default=0.2, help="FATReLU threshold")
     args = parser.parse_args()
     common = {"family": "mamba", "width": 64, "depth": 2, "state_size": 8, "subsample": 4}
-    dense = run(ModelConfig(variant="dense", **common), args.epochs)["figures"]
-    event = run(ModelConfig(variant="event", fatrelu_threshold=args.threshold, **common), args.epochs)["figures"]
+    dense = run(ModelConfig(variant="dense", **common), args.epochs, args.learning_rate)["figures"]
+    event = run(ModelConfig(variant="event", fatrelu_threshold=args.threshold, **common), args.epochs, args.learning_rate)["figures"]
     wer_gap_points = 100 * (event["test_wer"] - dense["test_wer"])
     sparsity = event["block_activation_sparsity"]
     summary = {
@@ -40,7 +41,7 @@ def main() -> int:
         "target_sparsity_met": sparsity >= 0.60,
         "target_wer_met": wer_gap_points <= 1.0,
     }
-    path = write("mamba_event_vs_dense", {"epochs": args.epochs, "summary": summary, "dense": dense, "event": event})
+    path = write("mamba_event_vs_dense", {"epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, "dense": dense, "event": event})
     print(
         f"mamba_event_vs_dense: sparsity {100 * sparsity:.1f}% (dense {100 * dense['block_activation_sparsity']:.1f}%), "
         f"test WER event {100 * event['test_wer']:.1f}% vs dense {100 * dense['test_wer']:.1f}% "

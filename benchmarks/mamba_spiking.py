@@ -4,7 +4,7 @@ Target: activation sparsity >= 70 % (fraction of zero outputs of the spiking neu
 WER and parameter counts are reported for both models.
 Writes benchmarks/results/mamba_spiking.json.
 
-    PYTHONPATH=$PWD python benchmarks/mamba_spiking.py [--epochs 8] [--neuron imls]
+    PYTHONPATH=$PWD python benchmarks/mamba_spiking.py [--epochs 8] [--neuron imls] [--threshold 2.5]
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from codesign.snn import ModelConfig
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--neuron", choices=("imls", "lif"), default="imls")
+    parser.add_argument("--threshold", type=float, default=2.5, help="IMLS alpha / LIF threshold, both models")
     parser.add_argument("--spikeformer-width", type=int, default=56, help="chosen to match the parameter count")
     args = parser.parse_args()
-    mamba_cfg = ModelConfig(family="mamba", variant="spiking", neuron=args.neuron, width=64, depth=2,
+    mamba_cfg = ModelConfig(family="mamba", variant="spiking", neuron=args.neuron, threshold=args.threshold, width=64, depth=2,
                             state_size=8, subsample=4)
-    former_cfg = ModelConfig(family="spikeformer", variant="spiking", neuron=args.neuron,
+    former_cfg = ModelConfig(family="spikeformer", variant="spiking", neuron=args.neuron, threshold=args.threshold,
                              width=args.spikeformer_width, depth=2, heads=4, subsample=4, causal=True)
-    mamba = run(mamba_cfg, args.epochs)["figures"]
-    former = run(former_cfg, args.epochs)["figures"]
+    mamba = run(mamba_cfg, args.epochs, args.learning_rate)["figures"]
+    former = run(former_cfg, args.epochs, args.learning_rate)["figures"]
     sparsity = mamba["trace_metrics"]["activation_sparsity"]
     summary = {
         "mamba_neuron_activation_sparsity": mamba["block_activation_sparsity"],
@@ -40,7 +42,7 @@ def main() -> int:
         "spikeformer_parameters": former["parameters"],
         "target_sparsity_met": mamba["block_activation_sparsity"] >= 0.70,
     }
-    path = write("mamba_spiking", {"epochs": args.epochs, "summary": summary, "mamba": mamba, "spikeformer": former})
+    path = write("mamba_spiking", {"epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, "mamba": mamba, "spikeformer": former})
     print(
         f"mamba_spiking: neuron sparsity {100 * mamba['block_activation_sparsity']:.1f}% "
         f"(trace, scan states included: {100 * sparsity:.1f}%), test WER {100 * mamba['test_wer']:.1f}% with "

@@ -5,7 +5,7 @@ than the GRU (counted as Ponghiran & Roy 2022 do, ``multiplications_per_inferenc
 parameters than the LSTM. Same budget and seed for all three.
 Writes benchmarks/results/srnn_vs_rnn.json.
 
-    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 8] [--bits 2] [--zero-threshold 1]
+    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 20] [--bits 2] [--zero-threshold 1]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from codesign.snn import ModelConfig, multiplications_per_inference
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--bits", type=int, default=2)
     parser.add_argument("--zero-threshold", type=int, default=1)
     args = parser.parse_args()
@@ -28,7 +29,7 @@ def main() -> int:
     figures = {}
     for variant in ("spiking", "lstm", "gru"):
         extra = {"quant_bits": args.bits, "quant_zero_threshold": args.zero_threshold} if variant == "spiking" else {}
-        out = run(ModelConfig(variant=variant, **common, **extra), args.epochs)
+        out = run(ModelConfig(variant=variant, **common, **extra), args.epochs, args.learning_rate)
         out["figures"]["multiplications"] = multiplications_per_inference(out["trace"])
         figures[variant] = out["figures"]
     snn, lstm, gru = figures["spiking"], figures["lstm"], figures["gru"]
@@ -46,7 +47,7 @@ def main() -> int:
         "target_multiplications_met": fewer >= 8.0,
         "target_parameters_met": snn["parameters"] < lstm["parameters"],
     }
-    path = write("srnn_vs_rnn", {"epochs": args.epochs, "summary": summary, **figures})
+    path = write("srnn_vs_rnn", {"epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, **figures})
     print(
         f"srnn_vs_rnn: test WER SNN {100 * snn['test_wer']:.1f}% / LSTM {100 * lstm['test_wer']:.1f}% / "
         f"GRU {100 * gru['test_wer']:.1f}% ({gap:+.1f} pts to LSTM), {fewer:.1f}x fewer multiplications than "
