@@ -36,6 +36,11 @@ def register(subparsers: Any) -> None:
     _where_args(front)
     front.set_defaults(func=_front)
 
+    # The trial table is the report package's; `codesign study table` is where users look for it.
+    from codesign.cli._report import add_table_parser
+
+    add_table_parser(sub)
+
 
 def _where_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")

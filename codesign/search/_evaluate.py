@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.config import ConfigError, parse_spec, stable_hash
+from codesign.config import parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, pareto_mask
 from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objective_values
 from codesign.search._record import HardwarePoint, TrialRecord
@@ -51,21 +51,6 @@ def prepare_study(spec: StudySpec, progress: bool = True) -> None:
 
 
 def evaluate_trial(
-    params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str
-) -> dict[str, Any]:
-    """Evaluate one trial (see :func:`_evaluate_trial`).
-
-    A :class:`ConfigError` (a parameter combination a config refuses) is re-raised as a
-    ``ValueError`` with the same message, because ``ConfigError`` cannot be rebuilt from its
-    pickled form on the driver's side of Ray.
-    """
-    try:
-        return _evaluate_trial(params, spec, trial_number, artifact_dir)
-    except ConfigError as err:
-        raise ValueError(f"invalid configuration: {err}") from None
-
-
-def _evaluate_trial(
     params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str
 ) -> dict[str, Any]:
     """Evaluate one trial (see the module docstring); returns a TrialRecord dict.

@@ -111,16 +111,11 @@ def test_optuna_dashboard_loads_the_same_storage(stored_study: tuple[str, str, P
     assert "codesign.record" in attrs
 
 
-def test_table_parser_hooks_into_another_command_group(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
-    """The one-line hook for ``codesign study table``: add_table_parser on any sub-parsers."""
-    import argparse
+def test_study_table_command(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
+    """``codesign study table NAME --format json --front-only`` writes the front's rows."""
+    from codesign.cli import main
 
-    from codesign.cli._report import add_table_parser
-
-    parser = argparse.ArgumentParser(prog="codesign study")
-    add_table_parser(parser.add_subparsers(dest="action", required=True))
     url, name, _ = sqlite_study
     out = tmp_path / "t.json"
-    args = parser.parse_args(["table", name, "--storage", url, "--format", "json", "--front-only", "--out", str(out)])
-    assert args.func(args) == 0
+    assert main(["study", "table", name, "--storage", url, "--format", "json", "--front-only", "--out", str(out)]) == 0
     assert sorted(row["number"] for row in json.loads(out.read_text())) == list(FRONT)
