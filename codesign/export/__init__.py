@@ -28,9 +28,9 @@ from codesign.export._evaluate import (
     METRIC_ABS_TOL,
     Comparison,
     EvaluationReport,
+    bundle_trace,
     evaluate_bundle,
     load_bundle_model,
-    bundle_trace,
     recost_bundle,
 )
 from codesign.export._manifest import MANIFEST, sha256_file, verify_bundle, write_manifest
@@ -56,6 +56,7 @@ __all__ = [
     "NirExport",
     "Pick",
     "StudyProvenance",
+    "bundle_trace",
     "code_commit",
     "evaluate_bundle",
     "export_bundle",
@@ -64,7 +65,6 @@ __all__ = [
     "network_to_nir",
     "parse_pick",
     "pick_point",
-    "bundle_trace",
     "recost_bundle",
     "select_point",
     "sha256_file",
