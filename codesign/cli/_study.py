@@ -114,7 +114,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from codesign.search import normalised_hypervolume, stored_spec, study_counts, study_points
+    from codesign.search import stored_spec, study_counts, study_hypervolume, study_points
     from codesign.search._progress import best_per_objective
 
     study, url = _load(args)
@@ -131,7 +131,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"best {name} ({direction}): {shown}")
     feasible = sum(1 for p in points if p.feasible)
     print(f"design points: {len(points)} ({feasible} feasible); "
-          f"hypervolume {normalised_hypervolume(points, spec.objectives, spec.reference):.4f}")
+          f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
     return 0
 
 

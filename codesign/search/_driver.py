@@ -36,9 +36,9 @@ from codesign import __version__
 from codesign.config import ConfigError, parse_spec
 from codesign.search._front import (
     DesignPoint,
-    normalised_hypervolume,
     pareto_front,
     record_points,
+    study_hypervolume,
     study_points,
 )
 from codesign.search._objectives import objective_values
@@ -78,7 +78,7 @@ class StudyOutcome:
             plus ``interrupted`` (failed because a driver stopped; their params re-asked).
         told: trials this run told (complete + fail).
         front: the study's feasible Pareto front (design points).
-        hypervolume: of the feasible points, normalised (see ``normalised_hypervolume``).
+        hypervolume: of the feasible points (see ``study_hypervolume``).
         stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
     """
 
@@ -486,6 +486,6 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path,
         counts=study_counts(study),
         told=told,
         front=pareto_front(points, spec.objectives),
-        hypervolume=normalised_hypervolume(points, spec.objectives, spec.reference),
+        hypervolume=study_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
     )
