@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 quickstart: $(STAMP)
-	$(BIN)/codesign data prepare --task commands
+	$(BIN)/codesign study run studies/quickstart.yaml
 
 # Headless Chromium for the report's browser test: installed from Debian where we are root
 # and apt works; otherwise the browser test skips and says why.

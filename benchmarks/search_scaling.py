@@ -1,11 +1,11 @@
 """Benchmark: trials per hour with 2 Ray workers vs 1 on a CPU-bound trial (target >= 1.7x).
 
-Both runs use the real driver (Optuna ask/tell, Ray tasks, a SQLite file) on one local Ray
-cluster of 2 CPUs, one after the other in the same process, with the same trial (a fixed
-amount of pure-Python arithmetic). The machine is shared: the load average is recorded.
+Both configurations use the real driver (Optuna ask/tell, Ray tasks, a SQLite file) on one
+local Ray cluster of 2 CPUs, in the same process, alternating over several rounds, with the
+same trial (a fixed amount of pure-Python arithmetic). The machine is shared: the load average is recorded.
 Writes benchmarks/results/search_scaling.json.
 
-    PYTHONPATH=$PWD python benchmarks/search_scaling.py [--trials 16] [--burn 4000000]
+    PYTHONPATH=$PWD python benchmarks/search_scaling.py [--trials 12] [--burn 15000000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def main() -> None:
     import ray
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--burn", type=int, default=4_000_000)
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--burn", type=int, default=15_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     os.environ["BURN_N"] = str(args.burn)  # inherited by the Ray workers started below
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -66,21 +67,28 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as runs:
             timed_run(2, 2, runs)  # warm-up: start both worker processes
             load_before = os.getloadavg()
-            one = timed_run(1, args.trials, runs)
-            two = timed_run(2, args.trials, runs)
+            # Alternate the order every round so that load from other users of the shared
+            # machine falls on both configurations alike.
+            ones, twos = [], []
+            for r in range(args.rounds):
+                for workers in ((1, 2) if r % 2 == 0 else (2, 1)):
+                    (ones if workers == 1 else twos).append(timed_run(workers, args.trials, f"{runs}/{r}"))
             load_after = os.getloadavg()
+            one, two = sum(ones), sum(twos)
     finally:
         ray.shutdown()
-    per_hour_1 = 3600 * args.trials / one
-    per_hour_2 = 3600 * args.trials / two
+    per_hour_1 = 3600 * args.trials * args.rounds / one
+    per_hour_2 = 3600 * args.trials * args.rounds / two
     ratio = per_hour_2 / per_hour_1
     result = {
         "benchmark": "search_scaling",
         "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/search_scaling.py", *sys.argv[1:]]),
         "trials": args.trials,
         "burn_iterations": args.burn,
-        "seconds_1_worker": round(one, 2),
-        "seconds_2_workers": round(two, 2),
+        "rounds": args.rounds,
+        "seconds_1_worker_per_round": [round(x, 2) for x in ones],
+        "seconds_2_workers_per_round": [round(x, 2) for x in twos],
+        "speedup_per_round": [round(a / b, 3) for a, b in zip(ones, twos, strict=True)],
         "trials_per_hour_1_worker": round(per_hour_1, 1),
         "trials_per_hour_2_workers": round(per_hour_2, 1),
         "speedup": round(ratio, 3),

@@ -43,7 +43,9 @@ def write_result(name: str, figures: dict[str, Any], details: dict[str, Any]) ->
     path = RESULTS / f"{name}.json"
     payload = {
         "benchmark": name,
-        "command": "PYTHONPATH=$PWD python " + " ".join(shlex.quote(a) for a in sys.argv),
+        # As run from the repository root (the script's own directory is on sys.path either way).
+        "command": "PYTHONPATH=$PWD python benchmarks/"
+        + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
         "figures": figures,
         "details": details,
         "machine": {

@@ -4,7 +4,7 @@ The default ModelConfig (width 64, depth 2, IMLS D=4, T=1) with the default Trai
 (4 epochs, batch 32) on a ``commands`` corpus of --size utterances, followed by the workload
 trace on the fixed 16-utterance test batch: what one search trial costs before the chip
 model. Target: <= 60 s. The corpus is built (or read from cache) before the clock starts.
-Writes benchmarks/results/spikeformer_quickstart_trial.json.
+Writes benchmarks/results/spikeformer_quickstart_trial-threads<N>.json.
 
     PYTHONPATH=$PWD python benchmarks/spikeformer_quickstart_trial.py [--size 1000] [--threads 2]
 """
@@ -45,7 +45,8 @@ def main() -> None:
         "target_met": trial_s <= 60.0,
         "train_utterances": len(corpus.train),
     }
-    path = write_result("spikeformer_quickstart_trial", figures, {
+    # One file per thread count: on a loaded 2-core machine two threads can be far slower than one.
+    path = write_result(f"spikeformer_quickstart_trial-threads{args.threads}", figures, {
         "corpus": {"task": "commands", "size": args.size, "seed": args.seed},
         "train_config": budget.to_dict(), "run": run,
     })

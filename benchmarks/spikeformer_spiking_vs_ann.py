@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="ModelConfig fields of the spiking model (e.g. threshold=2.0)")
+    parser.add_argument("--tag", default="", help="suffix of the result file, to keep several configurations")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,7 +64,8 @@ def main() -> None:
         "sparsity_target_met": sparsity >= 0.70,
         "test_utterances": len(corpus.test),
     }
-    path = write_result("spikeformer_spiking_vs_ann", figures, {
+    name = "spikeformer_spiking_vs_ann" + (f"-{args.tag}" if args.tag else "")
+    path = write_result(name, figures, {
         "corpus": {"task": "digits", "size": args.size, "seed": args.seed},
         "train_config": budget.to_dict(), "spiking": spiking, "ann": ann,
     })

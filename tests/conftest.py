@@ -1,4 +1,5 @@
-"""Project-wide test fixtures: one small real Ray cluster per session, single-threaded math.
+"""Project-wide test fixtures: one small real Ray cluster and tiny real corpora per session,
+single-threaded math and fixed seeds.
 
 The machine is shared, so tests keep to one BLAS/torch thread (set before torch is imported)
 and at most one local Ray cluster (two CPUs), started on first use and shut down at the end.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,51 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+# Imported after the thread settings above, which torch reads once at import.
+import torch
+
+from codesign.data import Corpus, CorpusConfig, load_corpus
+
+#: The tiny real corpora every test that trains or records uses (synthesised once a session).
+TINY_COMMANDS = CorpusConfig(task="commands", size=120, seed=7, n_speakers=10)
+TINY_DIGITS = CorpusConfig(task="digits", size=60, seed=7, n_speakers=10, max_digits=4)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_fixed_seed() -> Iterator[None]:
+    """Every test: one torch thread (the machine is shared) and a fixed seed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_commands_config() -> CorpusConfig:
+    return TINY_COMMANDS
+
+
+@pytest.fixture(scope="session")
+def tiny_digits_config() -> CorpusConfig:
+    return TINY_DIGITS
+
+
+@pytest.fixture(scope="session")
+def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One corpus cache directory for the whole session."""
+    return tmp_path_factory.mktemp("corpus-cache")
+
+
+@pytest.fixture(scope="session")
+def commands_corpus(corpus_cache: Path) -> Corpus:
+    return load_corpus(TINY_COMMANDS, cache_dir=corpus_cache, progress=False)
+
+
+@pytest.fixture(scope="session")
+def digits_corpus(corpus_cache: Path) -> Corpus:
+    return load_corpus(TINY_DIGITS, cache_dir=corpus_cache, progress=False)
 
 
 @pytest.fixture(scope="session")

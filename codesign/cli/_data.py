@@ -43,7 +43,12 @@ def _prepare(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             data[key] = value
-    cfg = parse_spec(CorpusConfig, data, key_prefix="")
+    try:
+        cfg = parse_spec(CorpusConfig, data)
+    except ConfigError as err:
+        # Name the flag the user typed (--difficulty), not the config key (difficulty.preset).
+        flag = "--" + err.key.split(".", 1)[0].replace("_", "-") if err.key else ""
+        raise ConfigError(None, flag, err.expected, got=err.got, hint=err.hint) from None
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
     started = time.perf_counter()

@@ -14,7 +14,9 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="hw_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--trace", required=True, help="workload trace (.npz from the recorder)")
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--trace", help="workload trace (.npz from the recorder)")
+        source.add_argument("--bundle", help="an exported design bundle: re-cost its network on --chip")
         p.add_argument("--chip", default="generic_45nm", help="preset name or hw_models/<preset>.yaml")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a chip field (repeatable), e.g. --set cores=8")
@@ -56,9 +58,14 @@ def register(subparsers: Any) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from codesign.hardware import load_chip
-    from codesign.trace import load_trace
 
     chip = load_chip(args.chip, parse_set_args(args.overrides))
+    if args.bundle:
+        from codesign.export import bundle_trace
+
+        return bundle_trace(args.bundle), chip
+    from codesign.trace import load_trace
+
     return load_trace(args.trace), chip
 
 

@@ -31,24 +31,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
+def add_table_parser(subparsers: argparse._SubParsersAction, name: str = "table") -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Register ``<group> table NAME --format ... [--front-only] [--out FILE]`` on any command group.
+
+    ``codesign study`` can offer the table with one line:
+    ``add_table_parser(sub)`` in ``codesign/cli/_study.py``'s ``register``.
+    """
+    p = subparsers.add_parser(name, help="one row per trial: params, objectives, constraints, metrics")
+    p.add_argument("table_name", metavar="NAME", help="study name")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="runs directory (default: ./runs)")
+    p.add_argument("--artifacts", help="directory the trials' artifact paths are relative to")
+    p.add_argument("--format", default="csv", help="csv, parquet or json")
+    p.add_argument("--front-only", action="store_true", help="only Pareto-front members")
+    p.add_argument("--out", help="output file (default: stdout; required for parquet)")
+    p.set_defaults(func=run_table)
+    return p
+
+
+def run_table(args: argparse.Namespace) -> int:
+    """Write the trial table of ``args.table_name``."""
+    import optuna
+
+    from codesign.report import load_study, study_view, trials_dataframe, write_table
+    from codesign.search import default_storage_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = load_study(args.table_name, args.storage or default_storage_url(args.table_name, args.runs_dir))
+    frame = trials_dataframe(study_view(study, args.artifacts), front_only=args.front_only)
+    text = write_table(frame, args.format, args.out)
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import optuna
 
-    from codesign.report import load_study, trials_dataframe, write_report, write_table
+    from codesign.report import load_study, write_report
     from codesign.search import default_storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.name == "table" and args.table_name is not None:
-        study = load_study(args.table_name, args.storage or default_storage_url(args.table_name, args.runs_dir))
-        from codesign.report import study_view
-
-        frame = trials_dataframe(study_view(study, args.artifacts), front_only=args.front_only)
-        text = write_table(frame, args.format, args.out)
-        if text is not None:
-            sys.stdout.write(text)
-        else:
-            print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
-        return 0
+        return run_table(args)
     if args.table_name is not None:
         raise ConfigError(None, "NAME", "one study name (or: table NAME)", got=f"{args.name} {args.table_name}")
     if not args.out:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from codesign.cli._args import positive_float, positive_int
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("study", help="run, resume and inspect co-design studies")
@@ -14,7 +16,7 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run a study from its YAML file (continues a stored one of the same name)")
     run.add_argument("spec", help="study file, e.g. studies/quickstart.yaml")
     _execution_args(run)
-    run.add_argument("--seconds", type=_positive_float, help="wall-clock budget of this run")
+    run.add_argument("--seconds", type=positive_float, help="wall-clock budget of this run")
     run.set_defaults(func=_run)
 
     resume = sub.add_parser("resume", help="continue a stored study (its spec is stored with it)")
@@ -36,6 +38,11 @@ def register(subparsers: Any) -> None:
     _where_args(front)
     front.set_defaults(func=_front)
 
+    # The trial table is the report package's; `codesign study table` is where users look for it.
+    from codesign.cli._report import add_table_parser
+
+    add_table_parser(sub)
+
 
 def _where_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
@@ -44,31 +51,13 @@ def _where_args(parser: argparse.ArgumentParser) -> None:
 
 def _execution_args(parser: argparse.ArgumentParser) -> None:
     _where_args(parser)
-    parser.add_argument("--workers", type=_positive_int, help="trials in flight at once")
-    parser.add_argument("--trials", type=_positive_int, help="total trials the study should reach")
+    parser.add_argument("--workers", type=positive_int, help="trials in flight at once")
+    parser.add_argument("--trials", type=positive_int, help="total trials the study should reach")
     parser.add_argument("--address", help="Ray cluster to join (default: start a local one)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
     parser.add_argument("--verbose", action="store_true", help="forward worker output to this terminal")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -125,7 +114,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from codesign.search import normalised_hypervolume, stored_spec, study_counts, study_points
+    from codesign.search import stored_spec, study_counts, study_hypervolume, study_points
     from codesign.search._progress import best_per_objective
 
     study, url = _load(args)
@@ -142,7 +131,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"best {name} ({direction}): {shown}")
     feasible = sum(1 for p in points if p.feasible)
     print(f"design points: {len(points)} ({feasible} feasible); "
-          f"hypervolume {normalised_hypervolume(points, spec.objectives, spec.reference):.4f}")
+          f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
     return 0
 
 

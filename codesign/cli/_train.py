@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
+from codesign.cli._args import positive_float, positive_int
+
 
 def register(subparsers: Any) -> None:
     from codesign.snn._config import Family
@@ -25,9 +27,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a ModelConfig or TrainConfig field, e.g. --set levels=2 (repeatable)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=_positive_int, help="training budget in epochs (default: TrainConfig's)")
-    budget.add_argument("--seconds", type=_positive_float, help="training budget in wall-clock seconds")
-    parser.add_argument("--size", type=_positive_int, help="corpus utterances over all splits (default: CorpusConfig's)")
+    budget.add_argument("--epochs", type=positive_int, help="training budget in epochs (default: TrainConfig's)")
+    budget.add_argument("--seconds", type=positive_float, help="training budget in wall-clock seconds")
+    parser.add_argument("--size", type=positive_int, help="corpus utterances over all splits (default: CorpusConfig's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the corpus and of training (default 0)")
     parser.add_argument("--out", help="output directory (default: runs/train/<model>-<task>-seed<seed>)")
     parser.add_argument("--cache-dir", help="corpus cache directory (default: the data package's)")
@@ -35,24 +37,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def build_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:

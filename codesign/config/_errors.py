@@ -33,6 +33,11 @@ class ConfigError(ValueError):
         self.hint = hint
         super().__init__(self._message())
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[object, ...]]:
+        # Rebuilt from its fields, so it survives pickling (Ray sends a worker's exception
+        # back to the driver) as itself, with the same message.
+        return (type(self), (self.file, self.key, self.expected, self.got, self.hint))
+
     def _message(self) -> str:
         where = self.file if self.file is not None else "<command line>"
         parts = [f"{where}: "]

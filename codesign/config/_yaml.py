@@ -28,6 +28,15 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first_line = key, line, first_line
 
 
+def _safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load`` that also refuses duplicate keys (the loader is a SafeLoader)."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read one YAML file that must hold a mapping.
 
@@ -45,7 +54,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not text.strip():
         raise ConfigError(path, "", "a YAML mapping", hint="the file is empty")
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = _safe_load_unique(text)
     except _DuplicateKey as dup:
         raise ConfigError(
             path,

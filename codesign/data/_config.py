@@ -11,6 +11,9 @@ from codesign.config import Spec, stable_hash
 Task = Literal["commands", "digits"]
 DifficultyName = Literal["easy", "default", "hard"]
 
+#: Background talkers synthesised per generation shard, so the most one utterance's babble mixes.
+MAX_BABBLE_TALKERS = 6
+
 #: Bumped whenever the generator's output for a given config changes, so stale caches miss.
 GENERATOR_VERSION = 3
 
@@ -74,10 +77,10 @@ class Difficulty(Spec):
         0.8, ge=0.0, le=1.0, description="chance an utterance gets additive noise"
     )
     snr_db: tuple[float, float] = Field(
-        (0.0, 20.0), description="speech-to-noise ratio of the additive noise"
+        (5.0, 25.0), description="speech-to-noise ratio of the additive noise"
     )
     babble_probability: float = Field(0.5, ge=0.0, le=1.0, description="chance an utterance gets babble")
-    babble_snr_db: tuple[float, float] = Field((5.0, 20.0), description="speech-to-babble ratio")
+    babble_snr_db: tuple[float, float] = Field((8.0, 20.0), description="speech-to-babble ratio")
     babble_talkers: tuple[int, int] = Field((1, 3), description="other speakers mixed into the babble")
     shift_s: float = Field(0.1, ge=0.0, le=1.0, description="largest random time shift of the speech")
 
@@ -117,8 +120,8 @@ class Difficulty(Spec):
     @field_validator("babble_talkers")
     @classmethod
     def _talkers(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not 1 <= v[0] <= v[1] <= 8:
-            raise ValueError("a babble_talkers range within [1, 8] with low <= high")
+        if not 1 <= v[0] <= v[1] <= MAX_BABBLE_TALKERS:
+            raise ValueError(f"a babble_talkers range within [1, {MAX_BABBLE_TALKERS}] with low <= high")
         return v
 
     @field_validator("gain_db", "snr_db", "babble_snr_db")

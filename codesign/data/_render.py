@@ -16,7 +16,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
-from codesign.data._config import Difficulty
+from codesign.data._config import MAX_BABBLE_TALKERS, Difficulty
 from codesign.data._espeak import ESpeak
 from codesign.data._speakers import Speaker
 
@@ -29,7 +29,7 @@ _RATE_STEP_HZ = 50
 _TRIM_FRACTION = 0.02
 _TRIM_MARGIN_S = 0.01
 #: Background talkers synthesised per shard, from which each utterance's babble is mixed.
-BABBLE_BANK = 6
+BABBLE_BANK = MAX_BABBLE_TALKERS
 #: Noise colours and the length of each shard's noise bank (2^15 samples, 2 s at 16 kHz,
 #: one FFT per colour per shard instead of one per utterance).
 NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "brown")
@@ -114,7 +114,7 @@ def render_utterance(
     if rng.random() < d.babble_probability and babble_bank:
         talkers = int(rng.integers(d.babble_talkers[0], d.babble_talkers[1] + 1))
         babble = np.zeros(length)
-        for k in rng.choice(len(babble_bank), size=min(talkers, len(babble_bank)), replace=False):
+        for k in rng.choice(len(babble_bank), size=talkers, replace=False):
             voice = babble_bank[int(k)]
             start = int(rng.integers(0, len(voice)))
             babble += voice[(start + np.arange(length)) % len(voice)]

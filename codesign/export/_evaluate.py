@@ -114,13 +114,23 @@ def recost_bundle(bundle: str | Path, chip: Any) -> Any:
         The ``codesign.hardware.CostReport``.
     """
     from codesign.hardware import ChipConfig, evaluate, load_chip
+
+    if not isinstance(chip, ChipConfig):
+        chip = load_chip(str(chip))
+    return evaluate(bundle_trace(bundle), chip)
+
+
+def bundle_trace(bundle: str | Path) -> Any:
+    """The workload trace of a bundle, after checking the bundle against its manifest.
+
+    Raises:
+        ConfigError: a bundle file is missing, truncated or edited (named).
+    """
     from codesign.trace import load_trace
 
     bundle = Path(bundle)
     load_bundle_config(bundle)
-    if not isinstance(chip, ChipConfig):
-        chip = load_chip(str(chip))
-    return evaluate(load_trace(bundle / TRACE_FILE), chip)
+    return load_trace(bundle / TRACE_FILE)
 
 
 def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, progress: bool = False) -> EvaluationReport:

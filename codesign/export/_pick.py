@@ -9,7 +9,7 @@ Grammar (case-sensitive names, whitespace-separated tokens)::
 ``NAME`` is an objective, a metric of the trial record (``energy_uj``, ``wer``, ...) or a
 numeric parameter (``snn.levels``). Only finished, feasible search candidates are considered
 (never a failed trial, an infeasible design point or a reference point); ties go to the
-lowest trial number.
+lowest trial number. A value within :data:`EQUAL_REL_TOL` of a bound counts as equal to it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ _GRAMMAR = "'min|max NAME [where NAME OP NUMBER [and ...]]' with OP one of <= < 
 _TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[^\s<>=!]+)")
 
 
+#: Metrics come from float32 computations (an accuracy of 0.04 is stored as 0.03999999911),
+#: so a value within this relative distance of the bound counts as equal to it.
+EQUAL_REL_TOL = 1e-6
+
+
 @dataclass(frozen=True)
 class Condition:
     name: str
@@ -43,6 +48,8 @@ class Condition:
     value: float
 
     def holds(self, x: float) -> bool:
+        if abs(x - self.value) <= EQUAL_REL_TOL * max(abs(self.value), abs(x)):
+            x = self.value
         return _OPS[self.op](x, self.value)
 
     def __str__(self) -> str:

@@ -14,16 +14,12 @@ from typing import Literal
 import numpy as np
 
 from codesign.report._study import PointView, StudyView
-from codesign.search import hypervolume, pareto_mask
+from codesign.search import REFERENCE_MARGIN, default_reference, hypervolume, pareto_mask
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
 POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
 Key = tuple[int, "int | None"]
 
-#: How far beyond the worst feasible value the default hypervolume reference point lies, as a
-#: fraction of that objective's observed range (the nadir-plus-margin convention that
-#: codesign.search.normalised_hypervolume also uses).
-REFERENCE_MARGIN = 0.1
 
 
 def to_loss(values: np.ndarray, directions: tuple[str, ...]) -> np.ndarray:
@@ -186,13 +182,7 @@ def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
     vals = [p.values for p in view.points if p.feasible]
     if not vals:
         return None
-    losses = to_loss(np.array(vals), view.directions)
-    worst, best = losses.max(axis=0), losses.min(axis=0)
-    span = worst - best
-    # A zero range (one point, or one objective constant) still needs a margin to give the
-    # front a positive volume: take the margin of the value's magnitude, or 1 if it is 0.
-    span = np.where(span > 0, span, np.where(np.abs(worst) > 0, np.abs(worst), 1.0))
-    ref_loss = worst + REFERENCE_MARGIN * span
+    ref_loss = default_reference(to_loss(np.array(vals), view.directions))
     ref = to_loss(ref_loss[None, :], view.directions)[0]
     return tuple(float(x) for x in ref)
 

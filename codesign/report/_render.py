@@ -14,7 +14,7 @@ _STYLE = {
     "front": {"name": "Pareto front (feasible)", "color": "#1f77b4", "symbol": "circle", "size": 10},
     "dominated": {"name": "dominated (feasible)", "color": "#9ecae1", "symbol": "circle", "size": 7},
     "infeasible": {"name": "infeasible", "color": "#d62728", "symbol": "x", "size": 7},
-    "reference": {"name": "reference (ANN twin)", "color": "#000000", "symbol": "star", "size": 14},
+    "reference": {"name": "reference (e.g. ANN twin)", "color": "#000000", "symbol": "star", "size": 14},
 }
 _CATEGORY_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

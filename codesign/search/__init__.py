@@ -16,12 +16,14 @@ from codesign.search._driver import (
     with_overrides,
 )
 from codesign.search._front import (
+    REFERENCE_MARGIN,
     DesignPoint,
+    default_reference,
     hypervolume,
-    normalised_hypervolume,
     pareto_front,
     pareto_mask,
     record_points,
+    study_hypervolume,
     study_points,
 )
 from codesign.search._objectives import (
@@ -64,6 +66,7 @@ __all__ = [
     "INTERRUPTED_ATTR",
     "METRICS",
     "RECORD_ATTR",
+    "REFERENCE_MARGIN",
     "SPEC_ATTR",
     "VERSION_ATTR",
     "Constraint",
@@ -75,6 +78,7 @@ __all__ = [
     "StudySpec",
     "TrialRecord",
     "constraint_values",
+    "default_reference",
     "default_storage_url",
     "hypervolume",
     "known_fields",
@@ -83,7 +87,6 @@ __all__ = [
     "load_study",
     "make_sampler",
     "merge_spaces",
-    "normalised_hypervolume",
     "objective_values",
     "open_storage",
     "pareto_front",
@@ -100,6 +103,7 @@ __all__ = [
     "stored_spec",
     "study_artifact_dir",
     "study_counts",
+    "study_hypervolume",
     "study_points",
     "suggest",
     "with_overrides",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +36,9 @@ from codesign import __version__
 from codesign.config import ConfigError, parse_spec
 from codesign.search._front import (
     DesignPoint,
-    normalised_hypervolume,
     pareto_front,
     record_points,
+    study_hypervolume,
     study_points,
 )
 from codesign.search._objectives import objective_values
@@ -79,7 +78,7 @@ class StudyOutcome:
             plus ``interrupted`` (failed because a driver stopped; their params re-asked).
         told: trials this run told (complete + fail).
         front: the study's feasible Pareto front (design points).
-        hypervolume: of the feasible points, normalised (see ``normalised_hypervolume``).
+        hypervolume: of the feasible points (see ``study_hypervolume``).
         stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
     """
 
@@ -380,6 +379,8 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[
         return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None
     except rex.RayError as err:
         return _failed(p, f"{type(err).__name__}: {err}"), None
+    except Exception as err:  # e.g. an exception type that cannot be unpickled here
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None
     try:
         record = parse_spec(TrialRecord, raw, file=None, key_prefix="evaluation result")
     except ConfigError as err:
@@ -485,11 +486,6 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path,
         counts=study_counts(study),
         told=told,
         front=pareto_front(points, spec.objectives),
-        hypervolume=normalised_hypervolume(points, spec.objectives, spec.reference),
+        hypervolume=study_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
     )
-
-
-def format_exception(err: BaseException) -> str:
-    """One-line reason for a failure raised in the driver process itself."""
-    return "".join(traceback.format_exception_only(type(err), err)).strip()

@@ -192,7 +192,7 @@ def training_key(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, seed: int, tra
     """Cache key of one trained network and its trace."""
     return stable_hash({
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
-        "seed": seed, "trace_batch": trace_batch,
+        "seed": seed, "trace_batch": trace_batch, "trace_split": "validation",
     })
 
 
@@ -207,13 +207,14 @@ def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, 
     done = entry / "metrics.json"
     hit = done.is_file()
     if not hit:
-        from codesign.trace import record_trace, save_trace, trace_metrics
+        from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
         from codesign.train import save_train_result, train
 
         result = train(model_cfg, corpus, train_cfg, seed=study.seed)
-        split = corpus.validation
-        n = min(study.trace_batch, len(split.features))
-        trace = record_trace(result.model, split.features[:n], split.feature_lengths[:n], model_cfg)
+        # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
+        # what codesign.export re-records a bundle's trace on (its ``trace_split``)
+        features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
+        trace = record_trace(result.model, features, lengths, model_cfg)
         # Written in a private folder and renamed, so a concurrent trial of the same network
         # or a crash never leaves a half-written entry; the first finished entry wins.
         cache_root.mkdir(parents=True, exist_ok=True)

@@ -150,31 +150,43 @@ def _hso(points: np.ndarray, reference: np.ndarray) -> float:
     return total
 
 
-def normalised_hypervolume(
+#: How far beyond the worst feasible value the default reference point lies, as a fraction
+#: of that objective's observed range (the nadir-plus-margin convention).
+REFERENCE_MARGIN = 0.1
+
+
+def default_reference(losses: np.ndarray) -> np.ndarray:
+    """Default hypervolume reference point of minimisation ``losses`` ``[n, k]`` (n >= 1).
+
+    The worst value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range; a
+    zero range (one point, or a constant objective) takes the margin of the value's magnitude,
+    or of 1 when that is 0, so the front still has a positive volume.
+    """
+    worst, best = losses.max(axis=0), losses.min(axis=0)
+    span = worst - best
+    span = np.where(span > 0, span, np.where(np.abs(worst) > 0, np.abs(worst), 1.0))
+    return worst + REFERENCE_MARGIN * span
+
+
+def study_hypervolume(
     points: Sequence[DesignPoint],
     objectives: Mapping[str, str],
     reference: Mapping[str, float] | None = None,
-    ideal: Mapping[str, float] | None = None,
 ) -> float:
-    """Hypervolume of the feasible points in ``[0, 1]``, after scaling each objective.
+    """Hypervolume of the feasible points, in the product of the objectives' units.
 
-    Each objective is scaled so that ``ideal`` maps to 0 and ``reference`` to 1. Objectives
-    without a given reference use the worst feasible value seen (plus 10% of the range), and
-    without an ideal the best seen, so the figure is comparable within one study only unless
-    both are given.
+    The reference point is the study's ``reference`` for the objectives it names and
+    :func:`default_reference` for the others. With a full reference in the spec the figure
+    never decreases as trials are added; the progress bar, ``codesign study status`` and the
+    report's hypervolume plot all show this same number.
     """
     feasible = [p for p in points if p.feasible]
     if not feasible:
         return 0.0
     values = as_minimisation(feasible, objectives)
     sign = np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
-    lo = values.min(axis=0)
-    hi = values.max(axis=0)
-    ref = hi + 0.1 * np.maximum(hi - lo, 1e-12)
+    ref = default_reference(values)
     for j, name in enumerate(objectives):
         if reference and name in reference:
             ref[j] = reference[name] * sign[j]
-        if ideal and name in ideal:
-            lo[j] = ideal[name] * sign[j]
-    scale = np.maximum(ref - lo, 1e-12)
-    return hypervolume((values - lo) / scale, np.ones(len(objectives)))
+    return hypervolume(values, ref)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from tqdm import tqdm
 
-from codesign.search._front import DesignPoint, normalised_hypervolume
+from codesign.search._front import DesignPoint, study_hypervolume
 
 
 def best_per_objective(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> dict[str, float]:
@@ -41,10 +41,10 @@ class Progress:
             return
         self._bar.n = finished
         best = best_per_objective(points, objectives)
-        hv = normalised_hypervolume(points, objectives, reference)
+        hv = study_hypervolume(points, objectives, reference)
         postfix = {"running": running, "failed": failed}
         postfix.update({name: f"{value:.4g}" for name, value in best.items()})
-        postfix["hv"] = f"{hv:.3f}"
+        postfix["hv"] = f"{hv:.4g}"
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.refresh()
 

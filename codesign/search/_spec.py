@@ -77,7 +77,8 @@ class StudySpec(Spec):
         objectives: metric -> ``min`` | ``max``, in order.
         reference: optional hypervolume reference point per objective (else the worst seen).
         constraints: ``"area_mm2 <= 10"``, ``"latency_ms <= 20"``, ``"fits_on_chip"``.
-        trace_batch: utterances in the trace pass.
+        trace_batch: utterances of the fixed evaluation batch (the first validation
+            utterances, ``codesign.trace.evaluation_batch``) the trace is recorded on.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -98,7 +99,7 @@ class StudySpec(Spec):
     nested: NestedSpec = Field(default_factory=NestedSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     storage: str | None = Field(None, description="Optuna storage URL; None: runs/<name>/study.db")
-    trace_batch: int = Field(32, ge=1)
+    trace_batch: int = Field(16, ge=1, description="validation utterances in the trace pass (codesign.trace.evaluation_batch)")
 
     @field_validator("objectives")
     @classmethod

@@ -64,3 +64,14 @@ def test_set_overrides_parse_yaml_scalars_and_nest() -> None:
     assert merged["chip"] == {"cores": 8, "pes": 4}
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_args(["levels"])
+
+
+def test_config_error_survives_pickling() -> None:
+    """Ray sends a worker's exception to the driver pickled; it must arrive whole."""
+    import pickle
+
+    err = ConfigError("s.yaml", "space.snn.levels", "an int", got="x", hint="did you mean 'level'?")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ConfigError
+    assert (back.file, back.key, back.expected, back.got, back.hint) == ("s.yaml", "space.snn.levels", "an int", "x", "did you mean 'level'?")
+    assert str(back) == str(err)

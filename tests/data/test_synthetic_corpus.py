@@ -186,3 +186,18 @@ def test_a_damaged_cache_file_is_named(
     (entry / "manifest.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"manifest\.json.*readable JSON"):
         load_corpus(tiny_commands_config, cache_dir=tmp_path, progress=False)
+
+
+def test_default_cache_root_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesign.data import default_cache_root
+
+    monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path))
+    assert default_cache_root() == tmp_path / "corpus"
+    monkeypatch.delenv("CODESIGN_CACHE_DIR")
+    assert default_cache_root() == Path.home() / ".cache" / "codesign" / "corpus"
+
+
+def test_digit_tokens_read_back_as_words(digits_corpus: Corpus) -> None:
+    row = digits_corpus.test.targets[0, : digits_corpus.test.target_lengths[0]].tolist()
+    words = digits_corpus.to_words([0, *row, 0])  # blanks are dropped
+    assert len(words) == len(row) and all(w in DIGIT_TOKENS[1:] for w in words)

@@ -91,3 +91,13 @@ def test_cli_export_errors_exit_2(sqlite_study: tuple[str, str, Path], tmp_path:
     assert main(["export", name, "--storage", url, "--pick", "cheapest energy_uj", "--out", str(out)]) == 2
     assert "starts with 'min' or 'max'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_float32_metrics_meet_their_decimal_bound() -> None:
+    import numpy as np
+
+    stored = float(np.float32(0.04))  # 0.03999999910593033, as training reports it
+    assert Condition("accuracy", ">=", 0.04).holds(stored)
+    assert Condition("accuracy", "==", 0.04).holds(stored)
+    assert not Condition("accuracy", ">", 0.04).holds(stored)
+    assert not Condition("accuracy", ">=", 0.04).holds(0.0399)

@@ -129,6 +129,12 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert recost.area_mm2 != pytest.approx(stored["area_mm2"])
     by_preset = recost_bundle(out, "loihi_like")
     assert by_preset.chip_name != stored["chip_name"] and by_preset.energy_uj > 0
+    # The same from the command line: `codesign hw evaluate --bundle DIR --chip OTHER`.
+    assert main(["hw", "evaluate", "--bundle", str(out), "--chip", "loihi_like", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["chip_name"] == by_preset.chip_name
+    assert printed["area_mm2"] == pytest.approx(by_preset.area_mm2)
+    assert printed["cycles"] == pytest.approx(by_preset.cycles)
 
     # The comparison can fail: other weights (manifest rewritten to match) change the activity,
     # so the chip figures of the re-recorded trace no longer agree with the stored ones.

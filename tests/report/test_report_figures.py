@@ -8,6 +8,15 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from report_studies import (
+    CATEGORIES,
+    FRONT,
+    LAYERS,
+    OBJECTIVES,
+    PLANNED,
+    random_plans,
+    write_study,
+)
 
 from codesign.config import ConfigError
 from codesign.report import (
@@ -26,15 +35,6 @@ from codesign.report import (
     parallel_coordinates_info,
     pareto_front_info,
     study_view,
-)
-from tests.report.conftest import (
-    CATEGORIES,
-    FRONT,
-    LAYERS,
-    OBJECTIVES,
-    PLANNED,
-    random_plans,
-    write_study,
 )
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import optuna
 import pytest
+from report_chromium import check_page, find_chromium, png_colours
+from report_studies import FRONT, random_plans, write_study
 
 from codesign.cli import main
 from codesign.report import load_study, report_data, write_report
-from tests.report.chromium import check_page, find_chromium, png_colours
-from tests.report.conftest import FRONT, random_plans, write_study
 
 
 def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from report_studies import FRONT, OBJECTIVES, PLANNED
 
 from codesign.cli import main
 from codesign.report import load_study, trials_dataframe, write_table
-from tests.report.conftest import FRONT, OBJECTIVES, PLANNED
 
 
 def test_dataframe_flattens_every_trial(stored_study: tuple[str, str, Path]) -> None:
@@ -109,3 +109,13 @@ def test_optuna_dashboard_loads_the_same_storage(stored_study: tuple[str, str, P
     # The dashboard shows the records too: they are plain JSON user attributes.
     attrs = {a["key"] for a in detail["trials"][0]["user_attrs"]}
     assert "codesign.record" in attrs
+
+
+def test_study_table_command(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
+    """``codesign study table NAME --format json --front-only`` writes the front's rows."""
+    from codesign.cli import main
+
+    url, name, _ = sqlite_study
+    out = tmp_path / "t.json"
+    assert main(["study", "table", name, "--storage", url, "--format", "json", "--front-only", "--out", str(out)]) == 0
+    assert sorted(row["number"] for row in json.loads(out.read_text())) == list(FRONT)

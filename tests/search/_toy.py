@@ -35,7 +35,7 @@ TOY_SPEC: dict[str, Any] = {
     "constraints": ["area_mm2 <= 0.8"],
     "sampler": {"name": "random"},
     "budget": {"trials": 6},
-    "execution": {"workers": 2, "trial_timeout_s": 60},
+    "execution": {"workers": 2, "trial_timeout_s": 300},
 }
 
 

@@ -105,7 +105,9 @@ def test_killed_driver_resumes_keeping_every_completed_trial(toy, ray_cluster: s
             time.sleep(0.3)
             if proc.poll() is not None:
                 pytest.fail("driver ended before it could be killed:\n" + proc.stdout.read())
-            if not (tmp_path / "toy" / "study.db").exists():
+            # the write-ahead log appears with the driver's first write after creating the
+            # tables: opening the file earlier would race the driver's schema set-up
+            if not (tmp_path / "toy" / "study.db-wal").exists():
                 continue
             try:
                 states = [t.state for t in optuna.load_study(study_name="toy", storage=url).trials]

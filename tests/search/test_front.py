@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codesign.search import DesignPoint, hypervolume, normalised_hypervolume, pareto_front, pareto_mask
+from codesign.search import DesignPoint, hypervolume, pareto_front, pareto_mask, study_hypervolume
 
 
 def test_pareto_mask_drops_dominated_and_duplicates() -> None:
@@ -38,7 +38,12 @@ def test_front_keeps_feasible_points_and_respects_max_objectives() -> None:
     ]
     objectives = {"accuracy": "max", "energy_uj": "min"}
     assert [p.trial for p in pareto_front(points, objectives)] == [0, 1]
-    hv = normalised_hypervolume(points, objectives, reference={"accuracy": 0.0, "energy_uj": 10.0},
-                                ideal={"accuracy": 1.0, "energy_uj": 0.0})
-    # scaled (1 - accuracy, energy / 10): (0.1, 0.5) and (0.2, 0.1) against (1, 1)
-    assert hv == pytest.approx(0.1 * 0.5 + 0.8 * 0.9)
+    hv = study_hypervolume(points, objectives, reference={"accuracy": 0.0, "energy_uj": 10.0})
+    # losses (-accuracy, energy): (-0.9, 5) and (-0.8, 1) against (0, 10); the infeasible point
+    # is ignored: 0.1 * 5 (the strip only the first point covers) + 0.8 * 9
+    assert hv == pytest.approx(0.1 * 5 + 0.8 * 9)
+    # Adding a dominated point changes nothing; a better one only adds.
+    more = [*points, DesignPoint(4, {}, {"accuracy": 0.95, "energy_uj": 0.8})]
+    assert study_hypervolume([*points, DesignPoint(5, {}, {"accuracy": 0.1, "energy_uj": 9})], objectives,
+                             reference={"accuracy": 0.0, "energy_uj": 10.0}) == pytest.approx(hv)
+    assert study_hypervolume(more, objectives, reference={"accuracy": 0.0, "energy_uj": 10.0}) > hv

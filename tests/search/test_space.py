@@ -18,19 +18,28 @@ SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 def test_shipped_spaces_parse_and_sample(path: Path) -> None:
     space = load_space(path)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(20):
+    for _ in range(8):
         trial = study.ask()
         params = suggest(trial, space)
         for name, param in space.parameters.items():
             assert (name in params) == param.active(params)
         model, train, chip = split_params(params)
         study.tell(trial, 0.0)
-        if not chip:  # a network space: the model/train overrides build valid configs
-            from codesign.snn import ModelConfig
+        if chip:
+            from codesign.hardware import ChipConfig
+
+            ChipConfig(**chip)
+        else:  # a network space: every sample builds a network that runs
+            import torch
+
+            from codesign.snn import ModelConfig, build_model
             from codesign.train import TrainConfig
 
-            ModelConfig(**model)
             TrainConfig(**train)
+            net = build_model(ModelConfig(**model), 8, 3, "classify").eval()
+            with torch.no_grad():
+                logits, _ = net(torch.randn(1, 12, 8), torch.tensor([12]))
+            assert logits.shape == (1, 3)
 
 
 def test_distributions_types_and_condition() -> None:

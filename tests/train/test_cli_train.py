@@ -12,12 +12,12 @@ from codesign.trace import load_trace
 from codesign.train import load_trained_model
 
 
-def test_train_command_writes_everything(tmp_path: Path, train_corpus_cache: Path,
+def test_train_command_writes_everything(tmp_path: Path, corpus_cache: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     status = main(["train", "--model", "spikeformer", "--task", "commands", "--size", "60", "--seed", "7",
                    "--epochs", "1", "--set", "width=16", "--set", "heads=2", "--set", "batch_size=16",
-                   "--out", str(out), "--cache-dir", str(train_corpus_cache), "--no-progress"])
+                   "--out", str(out), "--cache-dir", str(corpus_cache), "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
     assert "test_accuracy" in printed and "theoretical_energy_pj" in printed

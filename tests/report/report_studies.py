@@ -1,0 +1,231 @@
+"""Real Optuna studies on disk (SQLite and journal files) shaped like the driver's output.
+
+The studies are written with ask/tell exactly as the driver does: TrialRecord user attributes,
+constraint values, failed and infeasible trials, an ANN-twin reference trial, a running trial,
+and a cost-report JSON artifact per trained trial.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from codesign.report import REFERENCE_ATTR
+from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord
+
+OBJECTIVES = ("wer", "energy_uj", "area_mm2")
+DIRECTIONS = ("minimize", "minimize", "minimize")
+AREA_LIMIT_MM2 = 4.0
+LAYERS = ("embed", "block0.attn", "block0.ffn", "head")
+CATEGORIES = ("synaptic_compute", "weight_memory", "state_memory", "neuron_update", "noc", "offchip", "static")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One trial to write: its params and objective values, or how it ends otherwise."""
+
+    params: dict[str, object]
+    values: tuple[float, float, float] | None
+    state: str = "COMPLETE"  # COMPLETE | FAIL | PRUNED | RUNNING
+    error: str | None = None
+    reference: str | None = None
+
+
+def _params(width: int, levels: int, neuron: str, sram_kb: float, cores: int) -> dict[str, object]:
+    return {
+        "snn.width": width,
+        "snn.levels": levels,
+        "snn.neuron": neuron,
+        "hw.sram_kb": sram_kb,
+        "hw.cores": cores,
+    }
+
+
+#: The hand-made study. Front = {0, 1, 5, 7}: 2 is dominated by 1, 6 by 0; 4 would be on the
+#: front but breaks the area limit; 3 failed; 8 is an infeasible chip never trained; 9 is the
+#: ANN twin (reference, never on the front); 10 is still running.
+PLANNED = (
+    Planned(_params(64, 4, "imls", 256.0, 4), (0.10, 5.0, 2.0)),
+    Planned(_params(32, 2, "imls", 128.0, 2), (0.20, 3.0, 2.0)),
+    Planned(_params(48, 3, "lif", 512.0, 4), (0.30, 4.0, 2.5)),
+    Planned(_params(128, 8, "imls", 1024.0, 16), None, state="FAIL", error="training diverged: loss is nan"),
+    Planned(_params(128, 6, "lif", 1024.0, 16), (0.05, 9.0, 6.0)),
+    Planned(_params(16, 2, "lif", 64.0, 2), (0.25, 2.0, 1.5)),
+    Planned(_params(64, 5, "lif", 256.0, 8), (0.12, 6.0, 2.2)),
+    Planned(_params(16, 1, "imls", 32.0, 1), (0.40, 1.5, 3.0)),
+    Planned(_params(128, 4, "imls", 16.0, 1), None, state="PRUNED", error=None),
+    Planned(_params(64, 4, "imls", 256.0, 4), (0.08, 40.0, 2.0), reference="ANN twin"),
+    Planned(_params(32, 3, "lif", 128.0, 4), None, state="RUNNING"),
+)
+FRONT = (0, 1, 5, 7)
+
+
+def distributions() -> dict[str, optuna.distributions.BaseDistribution]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    return {
+        "snn.width": IntDistribution(16, 128, step=16),
+        "snn.levels": IntDistribution(1, 8),
+        "snn.neuron": CategoricalDistribution(["lif", "imls"]),
+        "hw.sram_kb": FloatDistribution(16.0, 1024.0, log=True),
+        "hw.cores": IntDistribution(1, 16),
+    }
+
+
+def cost_report_dict(energy_uj: float, area_mm2: float, seed: int) -> dict[str, object]:
+    """A cost report whose layer x category table sums to ``energy_uj``."""
+    rng = np.random.default_rng(seed)
+    share = rng.random((len(LAYERS), len(CATEGORIES)))
+    table = share / share.sum() * energy_uj * 1e6
+    return {
+        "chip_name": f"chip{seed}",
+        "layer_names": list(LAYERS),
+        "categories": list(CATEGORIES),
+        "energy_pj": table.tolist(),
+        "cycles": 1000.0 * (seed + 1),
+        "latency_ms": 0.5 * (seed + 1),
+        "area_mm2": area_mm2,
+    }
+
+
+def write_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_dir: Path,
+                planned: tuple[Planned, ...] = PLANNED) -> optuna.Study:
+    """Write ``planned`` into a new study the way the driver does (ask/tell, records, specs)."""
+    study = optuna.create_study(study_name=name, storage=storage, directions=list(DIRECTIONS))
+    study.set_metric_names(list(OBJECTIVES))
+    study.set_user_attr(SPEC_ATTR, {"name": name, "objectives": dict.fromkeys(OBJECTIVES, "min")})
+    study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
+    dists = distributions()
+    for i, plan in enumerate(planned):
+        if plan.reference is not None:
+            values = plan.values
+            assert values is not None
+            rec = _record(i, plan, values, artifact_dir)
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=plan.params,
+                    distributions={k: dists[k] for k in plan.params},
+                    values=list(values),
+                    user_attrs={RECORD_ATTR: rec.to_dict(), REFERENCE_ATTR: plan.reference},
+                )
+            )
+            continue
+        study.enqueue_trial(plan.params)
+        trial = study.ask()
+        trial.suggest_int("snn.width", 16, 128, step=16)
+        trial.suggest_int("snn.levels", 1, 8)
+        trial.suggest_categorical("snn.neuron", ["lif", "imls"])
+        trial.suggest_float("hw.sram_kb", 16.0, 1024.0, log=True)
+        trial.suggest_int("hw.cores", 1, 16)
+        if plan.state == "RUNNING":
+            continue
+        if plan.state == "FAIL":
+            rec = TrialRecord(params=plan.params, error=plan.error)
+            trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            study.tell(trial, state=TrialState.FAIL)
+        elif plan.state == "PRUNED":
+            rec = TrialRecord(params=plan.params, constraints={"area_mm2": -1.0, "fits_on_chip": 1.0})
+            trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            assert plan.values is not None
+            rec = _record(i, plan, plan.values, artifact_dir)
+            trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            for cname, cvalue in rec.constraints.items():
+                trial.set_constraint(cname, cvalue)
+            study.tell(trial, list(plan.values))
+    return study
+
+
+def _record(i: int, plan: Planned, values: tuple[float, ...], artifact_dir: Path) -> TrialRecord:
+    wer, energy_uj, area_mm2 = values
+    report = cost_report_dict(energy_uj, area_mm2, seed=i)
+    rel = Path(f"trial_{i:04d}") / "cost_report.json"
+    (artifact_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    (artifact_dir / rel).write_text(json.dumps(report))
+    by_category = dict(zip(CATEGORIES, np.asarray(report["energy_pj"]).sum(axis=0).tolist(), strict=True))
+    return TrialRecord(
+        params=plan.params,
+        objectives=dict(zip(OBJECTIVES, values, strict=True)),
+        constraints={"area_mm2": area_mm2 - AREA_LIMIT_MM2, "fits_on_chip": 0.0},
+        metrics={
+            "wer": wer,
+            "energy_uj": energy_uj,
+            "area_mm2": area_mm2,
+            "accuracy": 1.0 - wer,
+            "cycles": float(report["cycles"]),  # type: ignore[arg-type]
+            "latency_ms": float(report["latency_ms"]),  # type: ignore[arg-type]
+        },
+        energy_by_category_pj=by_category,
+        artifacts={"cost_report": str(rel)},
+        wall_time_s=1.5,
+        trained=True,
+    )
+
+
+StorageFactory = Callable[[Path], tuple[str, "optuna.storages.BaseStorage | str"]]
+
+
+def _sqlite(tmp: Path) -> tuple[str, str]:
+    url = f"sqlite:///{tmp / 'study.db'}"
+    return url, url
+
+
+def _journal(tmp: Path) -> tuple[str, optuna.storages.BaseStorage]:
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    path = tmp / "study.log"
+    return f"journal:///{path}", JournalStorage(JournalFileBackend(str(path)))
+
+
+def _write(kind: str, tmp: Path) -> tuple[str, str, Path]:
+    url, storage = (_sqlite if kind == "sqlite" else _journal)(tmp)
+    artifacts = tmp / "artifacts"
+    artifacts.mkdir()
+    write_study(storage, "hand", artifacts)
+    return url, "hand", artifacts
+
+
+@pytest.fixture(scope="session", params=["sqlite", "journal"])
+def stored_study(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    """(storage URL, study name, artifact dir) of the hand-made study on a real storage file.
+
+    Written once per session (SQLite commits are slow on a loaded machine); tests only read it.
+    """
+    return _write(request.param, tmp_path_factory.mktemp(f"study_{request.param}"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    """The hand-made study in SQLite, shared read-only by the tests."""
+    return _write("sqlite", tmp_path_factory.mktemp("study_sqlite"))
+
+
+@pytest.fixture
+def own_sqlite_study(tmp_path: Path) -> tuple[str, str, Path]:
+    """The hand-made study in SQLite, for a test that changes its files."""
+    return _write("sqlite", tmp_path)
+
+
+def random_plans(n: int, seed: int = 0) -> tuple[Planned, ...]:
+    """``n`` trials whose wer depends mostly on width and energy mostly on levels and cores."""
+    rng = np.random.default_rng(seed)
+    plans = []
+    for _ in range(n):
+        width = int(rng.choice([16, 32, 48, 64, 80, 96, 112, 128]))
+        levels = int(rng.integers(1, 9))
+        cores = int(rng.integers(1, 17))
+        neuron = str(rng.choice(["lif", "imls"]))
+        sram = float(np.exp(rng.uniform(np.log(16), np.log(1024))))
+        wer = 0.5 - 0.003 * width + 0.005 * rng.random()
+        energy = 0.5 * levels + 0.2 * cores + 0.05 * rng.random()
+        area = 0.2 * cores + 0.001 * sram
+        plans.append(Planned(_params(width, levels, neuron, sram, cores), (wer, energy, area)))
+    return tuple(plans)
