@@ -41,7 +41,7 @@ def test_sweep_over_a_grid_prints_the_pareto_front(trace_file: Path, capsys: pyt
             "node_nm=45,7", "--json"]
     assert main(argv) == 0
     front = json.loads(capsys.readouterr().out)
-    assert 1 <= len(front) <= 12
+    assert 0 < len(front) <= 12  # a 12-chip grid has a nonempty front
     points = [(r["energy_uj"], r["latency_ms"], r["area_mm2"]) for r in front]
     for p in points:  # no row dominates another
         assert not any(all(q[k] <= p[k] for k in range(3)) and q != p for q in points)
