@@ -32,8 +32,32 @@ REASON_AREA = 8
 REASON_FLAGS = {"weights": REASON_WEIGHTS, "state": REASON_STATE, "deadline": REASON_DEADLINE, "area": REASON_AREA}
 
 
+class EnergyTable:
+    """Totals of an ``energy_pj [layers, categories]`` table, shared by the analytic report
+    and the simulator's report so both sum their tables the same way."""
+
+    layer_names: tuple[str, ...]
+    energy_pj: np.ndarray
+
+    @property
+    def total_energy_pj(self) -> float:
+        return float(self.energy_pj.sum())
+
+    @property
+    def energy_uj(self) -> float:
+        return self.total_energy_pj * 1e-6
+
+    @property
+    def energy_by_category_pj(self) -> dict[str, float]:
+        return {c: float(v) for c, v in zip(CATEGORIES, self.energy_pj.sum(axis=0), strict=True)}
+
+    @property
+    def energy_by_layer_pj(self) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(self.layer_names, self.energy_pj.sum(axis=1), strict=True)}
+
+
 @dataclass(frozen=True, eq=False)
-class CostReport:
+class CostReport(EnergyTable):
     """Cost of one inference of one trace on one chip.
 
     Attributes:
@@ -72,21 +96,6 @@ class CostReport:
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
-    @property
-    def total_energy_pj(self) -> float:
-        return float(self.energy_pj.sum())
-
-    @property
-    def energy_uj(self) -> float:
-        return self.total_energy_pj * 1e-6
-
-    @property
-    def energy_by_category_pj(self) -> dict[str, float]:
-        return {c: float(v) for c, v in zip(CATEGORIES, self.energy_pj.sum(axis=0), strict=True)}
-
-    @property
-    def energy_by_layer_pj(self) -> dict[str, float]:
-        return {n: float(v) for n, v in zip(self.layer_names, self.energy_pj.sum(axis=1), strict=True)}
 
     def energy_table(self) -> pd.DataFrame:
         """Layers x categories in pJ, with a ``total`` row and column."""

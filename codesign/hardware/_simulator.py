@@ -49,7 +49,7 @@ from codesign.hardware._model import (
     map_layers,
     offchip_bits_per_cycle,
 )
-from codesign.hardware._report import CATEGORIES
+from codesign.hardware._report import EnergyTable
 from codesign.hardware._technology import Technology, load_technology
 from codesign.trace import WorkloadTrace
 
@@ -57,7 +57,7 @@ _EAST, _WEST, _NORTH, _SOUTH, _EJECT = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, eq=False)
-class SimulationReport:
+class SimulationReport(EnergyTable):
     """What the simulator counted for one inference.
 
     Attributes:
@@ -84,17 +84,6 @@ class SimulationReport:
     core_stall_cycles: np.ndarray
     scaled_layers: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def total_energy_pj(self) -> float:
-        return float(self.energy_pj.sum())
-
-    @property
-    def energy_uj(self) -> float:
-        return self.total_energy_pj * 1e-6
-
-    @property
-    def energy_by_category_pj(self) -> dict[str, float]:
-        return {c: float(v) for c, v in zip(CATEGORIES, self.energy_pj.sum(axis=0), strict=True)}
 
 
 def _fifo_finish(arrivals: np.ndarray, service: np.ndarray) -> np.ndarray:
