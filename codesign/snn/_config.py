@@ -57,6 +57,11 @@ class ModelConfig(Spec):
         0.5, ge=0.0, le=1.0, description="how far the gamma range moves toward 1 from first to last layer"
     )
     causal: bool = False
+    attn_scale: Literal["fixed", "mask_rows"] = Field(
+        "fixed",
+        description="spiking attention scale: fixed 1/sqrt(head_dim) (paper) or 1/(row sum of the decay "
+        "mask over valid keys), so the product's size does not depend on position or utterance length",
+    )
     rep_kernel: int = Field(
         3, ge=1, le=9, description="frames seen by the re-parameterised depthwise temporal conv of Q/K/V"
     )
