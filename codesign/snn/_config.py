@@ -48,6 +48,9 @@ class ModelConfig(Spec):
     heads: int = Field(4, ge=1, le=16)
     ffn_ratio: int = Field(2, ge=1, le=8)
     subsample: Literal[1, 2, 4] = 2
+    front_kernel: Literal[1, 3, 5] = Field(
+        3, description="frames seen by the first (real-input, MAC-costed) Spikeformer conv; 1 makes it pointwise"
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
     # -- HD-RepSSA ----------------------------------------------------------------------

@@ -84,10 +84,11 @@ def test_fused_model_equals_unfused_in_eval(variant: str, attn_scale: str) -> No
     assert torch.allclose(reference, fused_out, atol=1e-5)
 
 
-@pytest.mark.parametrize("neuron,timesteps", [("imls", 1), ("lif", 3)])
+@pytest.mark.parametrize("neuron,timesteps,front_kernel", [("imls", 1, 3), ("lif", 3, 3), ("imls", 1, 1)])
 @pytest.mark.parametrize("subsample", [1, 2, 4])
-def test_forward_contract(neuron: str, timesteps: int, subsample: int) -> None:
-    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1)
+def test_forward_contract(neuron: str, timesteps: int, front_kernel: int, subsample: int) -> None:
+    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1,
+                      front_kernel=front_kernel)
     lengths = torch.tensor([40, 33, 7])
     x = torch.randn(3, 40, 10)
     logits, out_len = build_model(cfg, 10, 5, "classify")(x, lengths)
