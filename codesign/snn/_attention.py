@@ -189,6 +189,7 @@ class RepSSA(Probed, nn.Module):
         self.spiking = cfg.is_spiking
         self.causal = cfg.causal
         self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.scale_by_mask_rows = cfg.attn_scale == "mask_rows"
         self.q_proj = RepProjection(width, width, cfg.rep_kernel, cfg.causal)
         self.k_proj = RepProjection(width, width, cfg.rep_kernel, cfg.causal)
         self.v_proj = RepProjection(width, width, cfg.rep_kernel, cfg.causal)
@@ -238,7 +239,14 @@ class RepSSA(Probed, nn.Module):
             probe_matmul(self, "av", vh.transpose(-1, -2), scores.transpose(-1, -2), steps=t * length,
                          in_shape=(width,), out_shape=(width,))
         attn = scores @ vh  # [T, N, H, L, d]
+        if self.spiking and self.scale_by_mask_rows:
+            # Frames near an edge, in short utterances or in short-range heads attend to less mask
+            # mass; one per-frame constant (no data dependence) evens that out before the BN.
+            rows = (mask[None] * valid[:, None, None, :].to(s.dtype)).sum(-1).clamp(min=1e-6)  # [N, H, L]
+            attn = attn / rows[None, :, :, :, None]
         attn = attn.permute(0, 1, 3, 2, 4).reshape(t, n, length, width)
         if self.spiking:
-            attn = self.attn_sn(batch_norm_last(self.attn_bn, attn * self.scale))
+            if not self.scale_by_mask_rows:
+                attn = attn * self.scale
+            attn = self.attn_sn(batch_norm_last(self.attn_bn, attn))
         return batch_norm_last(self.out_bn, self.out_proj(attn))

@@ -48,6 +48,9 @@ class ModelConfig(Spec):
     heads: int = Field(4, ge=1, le=16)
     ffn_ratio: int = Field(2, ge=1, le=8)
     subsample: Literal[1, 2, 4] = 2
+    front_kernel: Literal[1, 3, 5] = Field(
+        3, description="frames seen by the first (real-input, MAC-costed) Spikeformer conv; 1 makes it pointwise"
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
     # -- HD-RepSSA ----------------------------------------------------------------------
@@ -57,6 +60,11 @@ class ModelConfig(Spec):
         0.5, ge=0.0, le=1.0, description="how far the gamma range moves toward 1 from first to last layer"
     )
     causal: bool = False
+    attn_scale: Literal["fixed", "mask_rows"] = Field(
+        "fixed",
+        description="spiking attention scale: fixed 1/sqrt(head_dim) (paper) or 1/(row sum of the decay "
+        "mask over valid keys), so the product's size does not depend on position or utterance length",
+    )
     rep_kernel: int = Field(
         3, ge=1, le=9, description="frames seen by the re-parameterised depthwise temporal conv of Q/K/V"
     )

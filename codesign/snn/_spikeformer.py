@@ -90,7 +90,10 @@ class Spikeformer(nn.Module):
         self.timesteps = cfg.timesteps if cfg.is_spiking else 1
         width = cfg.width
         self.strides = _STRIDES[cfg.subsample]
-        self.conv1 = nn.Conv1d(n_features, width, 3, stride=self.strides[0], padding=1, bias=False)
+        # The first layer reads real features, so it is costed as MACs for both twins; a shorter
+        # kernel (conv2 and the Q/K/V temporal branches still see neighbouring frames) cuts that.
+        k1 = cfg.front_kernel
+        self.conv1 = nn.Conv1d(n_features, width, k1, stride=self.strides[0], padding=(k1 - 1) // 2, bias=False)
         self.bn_conv1 = nn.BatchNorm1d(width)
         self.front_sn = make_neuron(cfg, width)
         self.conv2 = nn.Conv1d(width, width, 3, stride=self.strides[1], padding=1, bias=False)
@@ -101,10 +104,9 @@ class Spikeformer(nn.Module):
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid output frames for input lengths (after the front end's subsampling)."""
-        out = lengths
-        for stride in self.strides:
-            out = conv_out_lengths(out, stride)
-        return out
+        k1 = self.conv1.kernel_size[0]
+        out = conv_out_lengths(lengths, self.strides[0], k1, (k1 - 1) // 2)
+        return conv_out_lengths(out, self.strides[1])
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if features.ndim != 3:
@@ -116,7 +118,8 @@ class Spikeformer(nn.Module):
         x = self.bn_conv1(self.conv1(features.transpose(1, 2)))  # [N, C, L1]
         x = x.transpose(1, 2).unsqueeze(0).expand(t, -1, -1, -1)  # [T, N, L1, C]
         length1 = x.shape[2]
-        lengths1 = conv_out_lengths(lengths, self.strides[0]).clamp(min=1, max=length1)
+        k1 = self.conv1.kernel_size[0]
+        lengths1 = conv_out_lengths(lengths, self.strides[0], k1, (k1 - 1) // 2).clamp(min=1, max=length1)
         # Padded frames must not leak into valid ones through the next convolution.
         s = self.front_sn(x) * valid_mask(lengths1, length1)[None, :, :, None].to(x.dtype)
         x = self.conv2(s.reshape(t * n, length1, -1).transpose(1, 2))  # [T*N, C, L2]

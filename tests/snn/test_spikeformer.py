@@ -69,9 +69,9 @@ def test_fused_rep_projection_equals_branches(causal: bool, channels_out: int) -
     assert torch.allclose(before, after, atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["spiking", "ann"])
-def test_fused_model_equals_unfused_in_eval(variant: str) -> None:
-    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2)
+@pytest.mark.parametrize("variant,attn_scale", [("spiking", "fixed"), ("spiking", "mask_rows"), ("ann", "fixed")])
+def test_fused_model_equals_unfused_in_eval(variant: str, attn_scale: str) -> None:
+    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
     model = build_model(cfg, 8, 6, "ctc")
     model.train()
     x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
@@ -84,10 +84,11 @@ def test_fused_model_equals_unfused_in_eval(variant: str) -> None:
     assert torch.allclose(reference, fused_out, atol=1e-5)
 
 
-@pytest.mark.parametrize("neuron,timesteps", [("imls", 1), ("lif", 3)])
+@pytest.mark.parametrize("neuron,timesteps,front_kernel", [("imls", 1, 3), ("lif", 3, 3), ("imls", 1, 1)])
 @pytest.mark.parametrize("subsample", [1, 2, 4])
-def test_forward_contract(neuron: str, timesteps: int, subsample: int) -> None:
-    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1)
+def test_forward_contract(neuron: str, timesteps: int, front_kernel: int, subsample: int) -> None:
+    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1,
+                      front_kernel=front_kernel)
     lengths = torch.tensor([40, 33, 7])
     x = torch.randn(3, 40, 10)
     logits, out_len = build_model(cfg, 10, 5, "classify")(x, lengths)
@@ -99,9 +100,9 @@ def test_forward_contract(neuron: str, timesteps: int, subsample: int) -> None:
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(log_probs.shape[:2]), atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["spiking", "ann"])
-def test_padding_does_not_change_valid_outputs(variant: str) -> None:
-    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2)
+@pytest.mark.parametrize("variant,attn_scale", [("spiking", "fixed"), ("spiking", "mask_rows"), ("ann", "fixed")])
+def test_padding_does_not_change_valid_outputs(variant: str, attn_scale: str) -> None:
+    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
     model = build_model(cfg, 8, 4, "classify").eval()
     x = torch.randn(1, 21, 8)
     with torch.no_grad():
@@ -135,3 +136,26 @@ def test_ann_twin_gradients_finite_on_long_padded_batch() -> None:
     out, _ = model(torch.randn(2, 400, 8), torch.tensor([400, 30]))
     out.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_mask_rows_scale_divides_each_frame_by_its_valid_mask_mass() -> None:
+    from codesign.snn._attention import RepSSA
+
+    torch.manual_seed(0)
+    fixed = RepSSA(ModelConfig(width=16, heads=2, attn_scale="fixed"), 0).eval()
+    rows = RepSSA(ModelConfig(width=16, heads=2, attn_scale="mask_rows"), 0).eval()
+    rows.load_state_dict(fixed.state_dict())
+    captured: dict[str, torch.Tensor] = {}
+    for name, module in (("fixed", fixed), ("rows", rows)):
+        module.attn_bn.register_forward_hook(lambda _m, inp, _o, name=name: captured.__setitem__(name, inp[0]))
+    s = (torch.rand(1, 1, 12, 16) > 0.5).float()
+    valid = torch.ones(1, 12, dtype=torch.bool)
+    valid[0, 9:] = False
+    with torch.no_grad():
+        fixed(s, valid)
+        rows(s, valid)
+    mask = decay_mask(12, fixed.gammas) * valid[0, None, None, :].float()  # [H, L, L]
+    mass = mask.sum(-1)  # [H, L]
+    per_channel = mass.repeat_interleave(8, dim=0).T  # [L, C]
+    expected = captured["fixed"].reshape(12, 16) / fixed.scale / per_channel
+    assert torch.allclose(captured["rows"].reshape(12, 16), expected, atol=1e-5)
