@@ -5,7 +5,7 @@ than the GRU (counted as Ponghiran & Roy 2022 do, ``multiplications_per_inferenc
 parameters than the LSTM. Same budget and seed for all three.
 Writes benchmarks/results/srnn_vs_rnn.json.
 
-    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 20] [--bits 2] [--zero-threshold 1] [--name srnn_vs_rnn]
+    PYTHONPATH=$PWD python benchmarks/srnn_vs_rnn.py [--epochs 20] [--bits 2] [--zero-threshold 1] [--input-bits B] [--name srnn_vs_rnn]
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--bits", type=int, default=2)
     parser.add_argument("--zero-threshold", type=int, default=1)
+    parser.add_argument("--input-bits", type=int, default=None, help="input quantiser bits (default: --bits)")
     parser.add_argument("--name", default="srnn_vs_rnn", help="result file name (benchmarks/results/<name>.json)")
     args = parser.parse_args()
     common = {"family": "srnn", "width": 64, "depth": 2, "subsample": 4}
     figures = {}
     for variant in ("spiking", "lstm", "gru"):
-        extra = {"quant_bits": args.bits, "quant_zero_threshold": args.zero_threshold} if variant == "spiking" else {}
+        extra = (
+            {"quant_bits": args.bits, "quant_zero_threshold": args.zero_threshold, "quant_input_bits": args.input_bits}
+            if variant == "spiking" else {}
+        )
         out = run(ModelConfig(variant=variant, **common, **extra), args.epochs, args.learning_rate)
         out["figures"]["multiplications"] = multiplications_per_inference(out["trace"])
         figures[variant] = out["figures"]
@@ -48,7 +52,7 @@ def main() -> int:
         "target_multiplications_met": fewer >= 8.0,
         "target_parameters_met": snn["parameters"] < lstm["parameters"],
     }
-    path = write(args.name, {"bits": args.bits, "zero_threshold": args.zero_threshold, "epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, **figures})
+    path = write(args.name, {"bits": args.bits, "input_bits": args.input_bits, "zero_threshold": args.zero_threshold, "epochs": args.epochs, "learning_rate": args.learning_rate, "summary": summary, **figures})
     print(
         f"{args.name}: test WER SNN {100 * snn['test_wer']:.1f}% / LSTM {100 * lstm['test_wer']:.1f}% / "
         f"GRU {100 * gru['test_wer']:.1f}% ({gap:+.1f} pts to LSTM), {fewer:.1f}x fewer multiplications than "

@@ -82,8 +82,15 @@ class ModelConfig(Spec):
     conv_kernel: int = Field(4, ge=1, le=8)
 
     # -- improved-recurrence SRNN -------------------------------------------------------------
-    quant_bits: int = Field(2, ge=1, le=8, description="multi-bit output quantiser bits b")
+    quant_bits: int = Field(4, ge=1, le=8, description="multi-bit output quantiser bits b")
     quant_zero_threshold: int = Field(1, ge=0, description="integer level below which outputs are zeroed")
+    quant_input_bits: int | None = Field(
+        None, ge=2, le=8, description="bits of the signed input quantiser (None: quant_bits)"
+    )
+    quant_range_quantile: float = Field(
+        0.98, gt=0.0, le=1.0,
+        description="quantile of a batch's magnitudes taken as its extreme for the quantiser range (1: the max)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -92,6 +99,14 @@ class ModelConfig(Spec):
             raise ValueError(f"variant one of {allowed} for family '{self.family}', got '{self.variant}'")
         if self.decay_gamma_min > self.decay_gamma_max:
             raise ValueError("decay_gamma_min <= decay_gamma_max")
+        if self.family == "srnn" and self.variant == "spiking":
+            input_bits = self.quant_bits if self.quant_input_bits is None else self.quant_input_bits
+            input_max = max(1, 2 ** (input_bits - 1) - 1)
+            if self.quant_zero_threshold > min(input_max, 2**self.quant_bits - 1):
+                raise ValueError(
+                    f"quant_zero_threshold {self.quant_zero_threshold} would zero every level: the signed "
+                    f"{input_bits}-bit input quantiser's largest level is {input_max}"
+                )
         if self.family == "spikeformer" and self.width % self.heads:
             raise ValueError(f"width divisible by heads ({self.width} % {self.heads} != 0)")
         return self

@@ -2,12 +2,15 @@
 
 Owns :class:`MultiBitQuantiser`: values become integer levels times a scale, levels below an
 integer threshold become zero (so outputs are sparse), the range follows an exponential
-moving average of the batch extremes, and the gradient passes straight through inside the
-range. :func:`quantise_with_error_feedback` quantises a sequence while carrying each step's
+moving average of the batch extremes (the largest magnitude, or a high quantile of the
+magnitudes so that a few outliers do not flatten every other value to level 0), and the
+gradient passes straight through inside the range. :func:`quantise_with_error_feedback` quantises a sequence while carrying each step's
 rounding error into the next (first-order sigma-delta), which keeps the input's average.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -28,23 +31,39 @@ class MultiBitQuantiser(nn.Module):
             rounding).
         signed: whether negative levels exist.
         momentum: weight of the newest batch extreme in the moving average.
+        range_quantile: which quantile of the batch's magnitudes is its "extreme": 1.0 is the
+            largest (Ponghiran & Roy's definition); below 1 the top ``1 − q`` saturate at the
+            largest level instead of setting the range.
     """
 
-    def __init__(self, bits: int, zero_threshold: int, signed: bool = False, momentum: float = 0.05) -> None:
+    def __init__(
+        self,
+        bits: int,
+        zero_threshold: int,
+        signed: bool = False,
+        momentum: float = 0.05,
+        range_quantile: float = 1.0,
+    ) -> None:
         super().__init__()
         if bits < 1:
             raise ValueError(f"bits >= 1, got {bits}")
+        if not 0.0 < range_quantile <= 1.0:
+            raise ValueError(f"range_quantile in (0, 1], got {range_quantile}")
         self.bits, self.zero_threshold, self.signed, self.momentum = bits, zero_threshold, signed, momentum
+        self.range_quantile = float(range_quantile)
         self.max_level = max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
         self.register_buffer("range_ema", torch.zeros(()))
         self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
 
     def observe(self, x: Tensor) -> None:
-        """Fold the batch extreme of ``x`` into the moving range (training only)."""
-        if not self.training:
+        """Fold the batch extreme of ``x`` into the moving range (training only; empty ``x``: no-op)."""
+        if not self.training or x.numel() == 0:
             return
         with torch.no_grad():
-            extreme = x.abs().max() if self.signed else x.max().clamp_min(0.0)
+            magnitudes = (x.abs() if self.signed else x.clamp_min(0.0)).flatten()
+            # kthvalue, not torch.quantile: exact, deterministic and without a size limit
+            rank = max(1, math.ceil(self.range_quantile * magnitudes.numel()))
+            extreme = magnitudes.kthvalue(rank).values
             if bool(self.seen):
                 self.range_ema.lerp_(extreme, self.momentum)
             else:

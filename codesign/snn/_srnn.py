@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: What the weights reading an SRNN layer's output see for its largest level.
+READ_FULL_SCALE = 3.0
+
+
 def valid_mask(lengths: Tensor, steps: int) -> Tensor:
     """``[batch, steps]`` True on the frames inside each utterance."""
     return torch.arange(steps, device=lengths.device)[None] < lengths[:, None]
@@ -53,42 +57,59 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
 class ImprovedRecurrenceLayer(Probed, nn.Module):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
-    Outputs are the integer spike levels ``0 .. 2^b − 1`` (as floats) a chip would
-    transmit; the membrane's soft reset subtracts them in membrane units (``levels ×
-    scale``), and the weights that read them absorb the scale.
+    ``y = Q(U)`` is ``level × scale`` in membrane units, as in the paper, and the soft reset
+    subtracts it; what the layer emits, and what a chip transmits, is the integer level
+    ``0 .. 2^b − 1`` (as floats). The weights that read levels see them as a fraction of full
+    scale, ``level × READ_FULL_SCALE / (2^b − 1)``, whatever ``b`` and the range are: the
+    recurrent product is ``(U · level) × read_scale``, the next layer's ``W`` is followed by
+    batch norm (which removes any scale), and the head multiplies by the ``read_scale`` that
+    :meth:`forward` returns. (Reading the levels raw makes the recurrent input grow with
+    ``2^b``; reading them in membrane units ties it to the range: both trained far worse in
+    ``benchmarks/srnn_vs_rnn.py``.) On a chip the constant is folded into the weights.
+
+    The quantiser's range is observed once per training batch, over every valid membrane
+    value of the pass, and the scale stays fixed within a pass (before the first batch it is
+    estimated from the feed-forward candidate ``ReLU(BN(W_c x̃))``).
     """
 
-    def __init__(self, n_inputs: int, width: int, bits: int, zero_threshold: int) -> None:
+    def __init__(
+        self, n_inputs: int, width: int, bits: int, zero_threshold: int, range_quantile: float = 1.0
+    ) -> None:
         super().__init__()
         self.width = width
         self.w_in = nn.Linear(n_inputs, 2 * width, bias=False)  # W_f and W_c stacked
         self.bn_f = nn.BatchNorm1d(width)
         self.bn_c = nn.BatchNorm1d(width)
         self.u_rec = nn.Linear(width, 2 * width, bias=False)  # U_f and U_c stacked
-        self.quantiser = MultiBitQuantiser(bits, zero_threshold, signed=False)
+        self.quantiser = MultiBitQuantiser(bits, zero_threshold, signed=False, range_quantile=range_quantile)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Levels ``[B, L, width]`` and the value the reading weights give one level."""
         wf, wc = self.w_in(x).chunk(2, dim=-1)
         wf, wc = _masked_batch_norm(self.bn_f, wf, mask), _masked_batch_norm(self.bn_c, wc, mask)
+        if not bool(self.quantiser.seen):
+            self.quantiser.observe(torch.relu(wc[mask]))
+        scale = self.quantiser.scale()
+        read_scale = x.new_tensor(READ_FULL_SCALE / self.quantiser.max_level)
         batch, steps = x.shape[:2]
         current = x.new_zeros(batch, self.width)
         membrane = x.new_zeros(batch, self.width)
-        y = x.new_zeros(batch, self.width)  # levels, read by the recurrent weights
-        membrane_y = y  # the same output in membrane units, for the soft reset
-        outputs = []
+        level = x.new_zeros(batch, self.width)
+        outputs, membranes = [], []
         for n in range(steps):
-            rf, rc = self.u_rec(y).chunk(2, dim=-1)
+            rf, rc = (self.u_rec(level) * read_scale).chunk(2, dim=-1)
             forget = torch.sigmoid(wf[:, n] + rf)
             candidate = torch.relu(wc[:, n] + rc)
             current = forget * current + (1 - forget) * candidate
-            membrane = membrane - membrane_y + current
+            membrane = membrane - level * scale + current
             valid = mask[:, n, None]
-            # Padding frames must not move the range, so observe only valid membranes.
-            self.quantiser.observe(membrane[mask[:, n]])
-            scale = self.quantiser.scale()
-            y = self.quantiser.quantise(membrane, scale) * valid
-            membrane_y, y = y, y / scale
-            outputs.append(y)
+            membranes.append(membrane.detach()[mask[:, n]])
+            level = self.quantiser.quantise(membrane, scale) * valid / scale
+            # exact integers forward (q × scale / scale is not), straight-through backward
+            level = level + (level.detach().round() - level.detach())
+            outputs.append(level)
+        # Padding frames must not move the range, so only valid membranes are observed.
+        self.quantiser.observe(torch.cat(membranes))
         levels = torch.stack(outputs, dim=1)
         if is_probed(self):
             # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
@@ -100,7 +121,7 @@ class ImprovedRecurrenceLayer(Probed, nn.Module):
                 timesteps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
                 state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
             )
-        return levels
+        return levels, read_scale
 
 
 class ReferenceRNNLayer(Probed, nn.Module):
@@ -120,12 +141,19 @@ class ReferenceRNNLayer(Probed, nn.Module):
         self.rnn = nn.GRU(n_inputs, width, batch_first=True) if kind == "gru" else nn.LSTM(
             n_inputs, width, batch_first=True
         )
+        if kind == "lstm":
+            # The usual forget-gate bias of 1 (Jozefowicz et al., ICML 2015): without it the
+            # LSTM forgets too fast early in training and is a weak reference at short budgets.
+            with torch.no_grad():
+                self.rnn.bias_ih_l0[width : 2 * width].fill_(1.0)
+                self.rnn.bias_hh_l0[width : 2 * width].zero_()
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Hidden states ``[B, L, width]`` and a unit scale (same contract as the SNN layer)."""
         h, _ = self.rnn(x)
         if is_probed(self):
             self._probe(x, h, mask)
-        return h
+        return h, h.new_ones(())
 
     def _probe(self, x: Tensor, h: Tensor, mask: Tensor) -> None:
         steps = int(mask.sum())
@@ -168,23 +196,33 @@ class SRNNModel(Probed, nn.Module):
         sizes = [n_inputs] + [cfg.width] * cfg.depth
         self.layers = nn.ModuleList()
         if cfg.variant == "spiking":
-            self.input_quantiser = MultiBitQuantiser(cfg.quant_bits, cfg.quant_zero_threshold, signed=True)
+            input_bits = cfg.quant_bits if cfg.quant_input_bits is None else cfg.quant_input_bits
+            self.input_quantiser = MultiBitQuantiser(
+                input_bits, cfg.quant_zero_threshold, signed=True, range_quantile=cfg.quant_range_quantile
+            )
             self.layers.extend(
-                ImprovedRecurrenceLayer(sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold)
+                ImprovedRecurrenceLayer(
+                    sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold, cfg.quant_range_quantile
+                )
                 for i in range(cfg.depth)
             )
         else:
             self.layers.extend(ReferenceRNNLayer(cfg.variant, sizes[i], cfg.width) for i in range(cfg.depth))
         self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = nn.Linear(cfg.width, n_outputs)
+        # logits = (W · h) × scale + b: the SNN's head reads integer levels and takes their
+        # scale back afterwards, so the recorded head inputs stay spikes (references: scale 1)
+        self.classifier = nn.Linear(cfg.width, n_outputs, bias=False)
+        self.head_bias = nn.Parameter(torch.zeros(n_outputs))
 
-    def encode(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]`` and step lengths."""
+    def encode(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]``, step
+        lengths, and the value the head gives one output level (1 for the references)."""
         if self.input_quantiser is not None:
             # Integer input levels (signed); the first layer's weights absorb the scale.
             # (the range is observed once at the start, so scale() is the one used throughout)
             quantised = quantise_with_error_feedback(self.input_quantiser, features)
-            quantised = quantised / self.input_quantiser.scale()
+            # exact integers (level × scale / scale is not, in floating point)
+            quantised = torch.round(quantised / self.input_quantiser.scale())
             if is_probed(self):
                 # per feature and frame: add the carried error, round and clamp, subtract;
                 # a signed level of magnitude k is k events, hence the absolute value
@@ -198,19 +236,20 @@ class SRNNModel(Probed, nn.Module):
             features = quantised
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         mask = valid_mask(out_lengths, x.shape[1])
+        scale = x.new_ones(())
         for i, layer in enumerate(self.layers):
-            x = layer(self.dropout(x) if i else x, mask)
-        return x, out_lengths
+            x, scale = layer(self.dropout(x) if i else x, mask)
+        return x, out_lengths, scale
 
     def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Same contract as :meth:`codesign.snn._mamba.MambaModel.forward`."""
-        h, out_lengths = self.encode(features, lengths)
+        h, out_lengths, scale = self.encode(features, lengths)
         h = self.dropout(h)
         if self.head == "ctc":
-            return F.log_softmax(self.classifier(h), dim=-1), out_lengths
+            return F.log_softmax(self.classifier(h) * scale + self.head_bias, dim=-1), out_lengths
         mask = valid_mask(out_lengths, h.shape[1]).to(h.dtype)
         pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
-        return self.classifier(pooled), out_lengths
+        return self.classifier(pooled) * scale + self.head_bias, out_lengths
 
 
 def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> SRNNModel:

@@ -118,17 +118,20 @@ class TraceRecorder:
         entry.input_events += float(nonzero.sum())
         if levels is not None:
             entry.declared_levels = levels
-        is_int = bool(torch.equal(x, torch.round(x))) and (x.numel() == 0 or float(x.min()) >= 0.0)
+        # Integer inputs of a spiking model are spikes. A signed level -k (the SRNN's quantised
+        # input features) is k events like +k, so level sums, maxima and samples use |x|.
+        is_int = bool(torch.equal(x, torch.round(x)))
         entry.inputs_integer = entry.inputs_integer and is_int and levels != 0
         entry.seen_inputs = True
         if entry.inputs_integer:
-            entry.input_level_sum += float(x.sum())
+            magnitude = x.abs()
+            entry.input_level_sum += float(magnitude.sum())
             if x.numel():
-                entry.max_level = max(entry.max_level, float(x.max()))
+                entry.max_level = max(entry.max_level, float(magnitude.max()))
             if self.sample_spikes and self.utterances == 0:
                 kept = sum(s.shape[0] for s in entry.sample)
                 if kept < MAX_SAMPLE_STEPS:
-                    chunk = _channel_rows(x)[: MAX_SAMPLE_STEPS - kept]
+                    chunk = _channel_rows(magnitude)[: MAX_SAMPLE_STEPS - kept]
                     entry.sample.append(chunk.clamp(0, 255).to(torch.uint8).cpu().numpy())
         else:
             entry.sample.clear()
@@ -257,9 +260,12 @@ def evaluation_batch(split: Any, size: int = EVALUATION_BATCH_SIZE) -> tuple[tor
 
 
 def spike_levels_of(cfg: ModelConfig) -> int:
-    """The largest spike level a config's neurons emit (D for IMLS, 1 for LIF, 0 non-spiking)."""
+    """The largest spike level a config's neurons emit (D for IMLS, 1 for LIF, ``2^b − 1`` for
+    the SRNN's b-bit quantised outputs, 0 non-spiking)."""
     if not cfg.is_spiking:
         return 0
+    if cfg.family == "srnn":
+        return 2**cfg.quant_bits - 1
     return cfg.levels if cfg.neuron == "imls" else 1
 
 

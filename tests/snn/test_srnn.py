@@ -7,7 +7,7 @@ import torch
 
 from codesign.snn import ModelConfig
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
-from codesign.snn._srnn import ImprovedRecurrenceLayer, build_srnn
+from codesign.snn._srnn import READ_FULL_SCALE, ImprovedRecurrenceLayer, build_srnn
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +46,41 @@ def test_quantiser_range_is_an_ema_and_frozen_in_eval():
     assert q.range_ema.item() == pytest.approx(3.0)
 
 
+def test_quantiser_range_from_a_quantile_ignores_outliers():
+    x = torch.cat([torch.linspace(0.0, 1.0, 99), torch.tensor([50.0])])
+    top = MultiBitQuantiser(bits=2, zero_threshold=0)
+    top.observe(x)
+    assert top.range_ema.item() == 50.0  # the max: every other value is level 0
+    robust = MultiBitQuantiser(bits=2, zero_threshold=0, range_quantile=0.98)
+    robust.observe(x)
+    assert robust.range_ema.item() == pytest.approx(97 / 98)  # the 98th of the 100 sorted values
+    assert (robust(x) > 0).float().mean() > 0.8
+    with pytest.raises(ValueError, match="range_quantile"):
+        MultiBitQuantiser(bits=2, zero_threshold=0, range_quantile=0.0)
+
+
+def test_quantiser_ignores_an_empty_batch():
+    q = MultiBitQuantiser(bits=2, zero_threshold=0)
+    q.observe(torch.empty(0))
+    assert not bool(q.seen)
+    q.observe(torch.tensor([3.0]))
+    q.observe(torch.empty(0, 4))
+    assert q.range_ema.item() == 3.0
+
+
+def test_layer_range_is_observed_once_per_batch_on_valid_membranes():
+    layer = ImprovedRecurrenceLayer(n_inputs=4, width=6, bits=2, zero_threshold=1, range_quantile=1.0)
+    calls = []
+    original = layer.quantiser.observe
+    layer.quantiser.observe = lambda x: (calls.append(x.shape), original(x))
+    mask = torch.tensor([[True] * 7, [True] * 3 + [False] * 4])
+    layer(torch.randn(2, 7, 4), mask)
+    # first batch: one estimate from the feed-forward candidate, then one over the membranes
+    assert calls == [(10, 6), (10, 6)]
+    layer(torch.randn(2, 7, 4), mask)
+    assert len(calls) == 3
+
+
 def test_quantiser_gradient_is_straight_through_inside_range():
     q = MultiBitQuantiser(bits=2, zero_threshold=0)
     q(torch.tensor([3.0]))
@@ -77,7 +112,8 @@ def test_layer_follows_the_published_equations():
             bn.running_var.uniform_(0.5, 2.0)
     x = torch.randn(2, 9, 6)
     mask = torch.ones(2, 9, dtype=torch.bool)
-    got = layer(x, mask)
+    got, read_scale = layer(x, mask)
+    assert read_scale.item() == pytest.approx(READ_FULL_SCALE / 7)
     w_f, w_c = layer.w_in.weight.chunk(2)
     u_f, u_c = layer.u_rec.weight.chunk(2)
     scale = 2.0 / 7
@@ -85,9 +121,10 @@ def test_layer_follows_the_published_equations():
     membrane = torch.zeros(2, 5)
     level = torch.zeros(2, 5)
     for n in range(9):
-        # recurrent weights read integer levels; the soft reset subtracts y = level × scale
-        forget = torch.sigmoid(layer.bn_f(x[:, n] @ w_f.T) + level @ u_f.T)
-        cand = torch.relu(layer.bn_c(x[:, n] @ w_c.T) + level @ u_c.T)
+        # recurrent weights read levels as a fraction of full scale; the soft reset subtracts
+        # y = level × scale in membrane units
+        forget = torch.sigmoid(layer.bn_f(x[:, n] @ w_f.T) + (level @ u_f.T) * READ_FULL_SCALE / 7)
+        cand = torch.relu(layer.bn_c(x[:, n] @ w_c.T) + (level @ u_c.T) * READ_FULL_SCALE / 7)
         current = forget * current + (1 - forget) * cand
         membrane = membrane - level * scale + current
         level = torch.clamp(torch.round(membrane / scale), 0, 7)
@@ -114,6 +151,14 @@ def test_gradients_reach_every_parameter(variant, head):
     assert not missing
 
 
+def test_lstm_reference_starts_with_forget_gate_bias_one():
+    rnn = build_srnn(_cfg("lstm"), 8, 5, "ctc").layers[0].rnn
+    forget = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[16:32]
+    torch.testing.assert_close(forget, torch.ones(16))
+    other = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:16]
+    assert not torch.allclose(other, torch.ones(16))
+
+
 def test_snn_has_fewer_parameters_than_lstm_of_same_width():
     sizes = {v: sum(p.numel() for p in build_srnn(_cfg(v), 40, 12, "ctc").parameters()) for v in VARIANTS}
     assert sizes["spiking"] < sizes["gru"] < sizes["lstm"]
@@ -123,7 +168,7 @@ def test_snn_outputs_are_sparse_quantised_levels():
     model = build_srnn(_cfg("spiking", quant_bits=2), 8, 5, "ctc")
     model(torch.randn(4, 40, 8), torch.full((4,), 40))  # train step: sets the ranges
     model.eval()
-    levels, _ = model.encode(torch.randn(4, 40, 8), torch.full((4,), 40))
+    levels, _, _ = model.encode(torch.randn(4, 40, 8), torch.full((4,), 40))
     torch.testing.assert_close(levels, levels.round())
     assert levels.min() >= 0 and levels.max() <= 3
     assert (levels == 0).float().mean() > 0.2
@@ -144,6 +189,13 @@ def test_depth_and_family_are_checked():
         build_srnn(ModelConfig(family="srnn", depth=4), 8, 5, "ctc")
     with pytest.raises(ValueError, match="family"):
         build_srnn(ModelConfig(family="mamba", variant="dense"), 8, 5, "ctc")
+
+
+def test_a_zero_threshold_that_zeroes_every_input_level_is_refused():
+    with pytest.raises(ValueError, match="would zero every level"):
+        ModelConfig(family="srnn", quant_bits=4, quant_input_bits=2, quant_zero_threshold=2)
+    ModelConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_zero_threshold=2)
+    ModelConfig(family="srnn", variant="gru", quant_bits=2, quant_zero_threshold=2)  # no quantiser
 
 
 def _trace(variant, tmp_path, **kw):
@@ -182,8 +234,14 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
         assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0
         rec = trace.layer("layers.1.u_rec")
         assert rec.input_is_spike
-        assert 0 < rec.input_events <= rec.input_level_sum <= 3 * rec.input_events  # 2-bit levels
+        top = 2 ** ModelConfig().quant_bits - 1
+        assert 0 < rec.input_events <= rec.input_level_sum <= top * rec.input_events
+        assert rec.levels == top  # 2^b - 1, not the IMLS D of the same config
         assert rec.timesteps == round(steps)
+        # the first layer reads the signed quantised features: spikes, |level| events each
+        first = trace.layer("layers.0.w_in")
+        assert first.input_is_spike
+        assert 0 < first.input_events <= first.input_level_sum
         synaptic = sum(t.input_events * t.fan_out for t in trace.layers if t.kind == "synaptic_dense")
         assert mults["synaptic"] == pytest.approx(synaptic)
         assert mults["elementwise"] == pytest.approx(2 * 2 * width * steps)
@@ -198,7 +256,7 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
 def test_snn_needs_fewer_multiplications_than_gru_when_outputs_are_sparse(tmp_path):
     from codesign.snn._srnn import multiplications_per_inference
 
-    snn, _ = _trace("spiking", tmp_path, quant_zero_threshold=2)
+    snn, _ = _trace("spiking", tmp_path, quant_bits=3, quant_zero_threshold=2)
     gru, _ = _trace("gru", tmp_path)
     assert multiplications_per_inference(snn)["total"] < multiplications_per_inference(gru)["total"]
 
