@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from codesign.config import Spec
+from codesign.snn._quant import max_level
 
 Family = Literal["spikeformer", "mamba", "srnn"]
 NeuronKind = Literal["lif", "imls"]
@@ -100,16 +101,22 @@ class ModelConfig(Spec):
         if self.decay_gamma_min > self.decay_gamma_max:
             raise ValueError("decay_gamma_min <= decay_gamma_max")
         if self.family == "srnn" and self.variant == "spiking":
-            input_bits = self.quant_bits if self.quant_input_bits is None else self.quant_input_bits
-            input_max = max(1, 2 ** (input_bits - 1) - 1)
-            if self.quant_zero_threshold > min(input_max, 2**self.quant_bits - 1):
+            input_max = max_level(self.input_quant_bits, signed=True)
+            output_max = max_level(self.quant_bits, signed=False)
+            if self.quant_zero_threshold > min(input_max, output_max):
                 raise ValueError(
-                    f"quant_zero_threshold {self.quant_zero_threshold} would zero every level: the signed "
-                    f"{input_bits}-bit input quantiser's largest level is {input_max}"
+                    f"quant_zero_threshold {self.quant_zero_threshold} would zero every level: the largest "
+                    f"levels are {input_max} (signed {self.input_quant_bits}-bit input quantiser) and "
+                    f"{output_max} ({self.quant_bits}-bit outputs)"
                 )
         if self.family == "spikeformer" and self.width % self.heads:
             raise ValueError(f"width divisible by heads ({self.width} % {self.heads} != 0)")
         return self
+
+    @property
+    def input_quant_bits(self) -> int:
+        """Bits of the SRNN's signed input quantiser (``quant_input_bits``, else ``quant_bits``)."""
+        return self.quant_bits if self.quant_input_bits is None else self.quant_input_bits
 
     @property
     def is_spiking(self) -> bool:

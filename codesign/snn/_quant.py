@@ -4,8 +4,10 @@ Owns :class:`MultiBitQuantiser`: values become integer levels times a scale, lev
 integer threshold become zero (so outputs are sparse), the range follows an exponential
 moving average of the batch extremes (the largest magnitude, or a high quantile of the
 magnitudes so that a few outliers do not flatten every other value to level 0), and the
-gradient passes straight through inside the range. :func:`quantise_with_error_feedback` quantises a sequence while carrying each step's
-rounding error into the next (first-order sigma-delta), which keeps the input's average.
+gradient passes straight through inside the range. :func:`quantise_with_error_feedback`
+quantises a sequence while carrying each step's rounding error into the next (first-order
+sigma-delta), which keeps the input's average. :func:`max_level` is the largest level of a
+``b``-bit code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MultiBitQuantiser", "quantise_with_error_feedback"]
+__all__ = ["MultiBitQuantiser", "max_level", "quantise_with_error_feedback"]
+
+
+def max_level(bits: int, signed: bool) -> int:
+    """Largest level of a ``bits``-bit code: ``2^b − 1``, or ``max(1, 2^(b−1) − 1)`` signed."""
+    return max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
 
 
 class MultiBitQuantiser(nn.Module):
@@ -51,7 +58,7 @@ class MultiBitQuantiser(nn.Module):
             raise ValueError(f"range_quantile in (0, 1], got {range_quantile}")
         self.bits, self.zero_threshold, self.signed, self.momentum = bits, zero_threshold, signed, momentum
         self.range_quantile = float(range_quantile)
-        self.max_level = max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
+        self.max_level = max_level(bits, signed)
         self.register_buffer("range_ema", torch.zeros(()))
         self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
 

@@ -65,7 +65,8 @@ class ImprovedRecurrenceLayer(Probed, nn.Module):
     batch norm (which removes any scale), and the head multiplies by the ``read_scale`` that
     :meth:`forward` returns. (Reading the levels raw makes the recurrent input grow with
     ``2^b``; reading them in membrane units ties it to the range: both trained far worse in
-    ``benchmarks/srnn_vs_rnn.py``.) On a chip the constant is folded into the weights.
+    exploratory runs on the ``srnn_vs_rnn`` benchmark's corpus; docs/models.md.) On a chip the
+    constant is folded into the weights.
 
     The quantiser's range is observed once per training batch, over every valid membrane
     value of the pass, and the scale stays fixed within a pass (before the first batch it is
@@ -196,9 +197,8 @@ class SRNNModel(Probed, nn.Module):
         sizes = [n_inputs] + [cfg.width] * cfg.depth
         self.layers = nn.ModuleList()
         if cfg.variant == "spiking":
-            input_bits = cfg.quant_bits if cfg.quant_input_bits is None else cfg.quant_input_bits
             self.input_quantiser = MultiBitQuantiser(
-                input_bits, cfg.quant_zero_threshold, signed=True, range_quantile=cfg.quant_range_quantile
+                cfg.input_quant_bits, cfg.quant_zero_threshold, signed=True, range_quantile=cfg.quant_range_quantile
             )
             self.layers.extend(
                 ImprovedRecurrenceLayer(
