@@ -88,6 +88,15 @@ class ModelConfig(Spec):
     quant_input_bits: int | None = Field(
         None, ge=2, le=8, description="bits of the signed input quantiser (None: quant_bits)"
     )
+    quant_input_zero_threshold: int | None = Field(
+        None, ge=0, description="zero threshold of the input quantiser (None: quant_zero_threshold)"
+    )
+    quant_input_coding: Literal["level", "delta"] = Field(
+        "level",
+        description="level: each input frame quantised with error feedback; delta: the change of the "
+        "stacked input since the previous step, quantised with error feedback and integrated by the first "
+        "layer (a delta layer: W x[n] = W x[n-1] + W dx[n]), so slowly changing features send few events",
+    )
     quant_range_quantile: float = Field(
         0.98, gt=0.0, le=1.0,
         description="quantile of a batch's magnitudes taken as its extreme for the quantiser range (1: the max)",
@@ -103,11 +112,16 @@ class ModelConfig(Spec):
         if self.family == "srnn" and self.variant == "spiking":
             input_max = max_level(self.input_quant_bits, signed=True)
             output_max = max_level(self.quant_bits, signed=False)
-            if self.quant_zero_threshold > min(input_max, output_max):
+            if self.quant_zero_threshold > output_max:
                 raise ValueError(
-                    f"quant_zero_threshold {self.quant_zero_threshold} would zero every level: the largest "
-                    f"levels are {input_max} (signed {self.input_quant_bits}-bit input quantiser) and "
-                    f"{output_max} ({self.quant_bits}-bit outputs)"
+                    f"quant_zero_threshold {self.quant_zero_threshold} would zero every output level: the "
+                    f"largest is {output_max} ({self.quant_bits}-bit outputs)"
+                )
+            if self.input_zero_threshold > input_max:
+                name = "quant_zero_threshold" if self.quant_input_zero_threshold is None else "quant_input_zero_threshold"
+                raise ValueError(
+                    f"{name} {self.input_zero_threshold} would zero every input level: the largest is "
+                    f"{input_max} (signed {self.input_quant_bits}-bit input quantiser)"
                 )
         if self.family == "spikeformer" and self.width % self.heads:
             raise ValueError(f"width divisible by heads ({self.width} % {self.heads} != 0)")
@@ -117,6 +131,12 @@ class ModelConfig(Spec):
     def input_quant_bits(self) -> int:
         """Bits of the SRNN's signed input quantiser (``quant_input_bits``, else ``quant_bits``)."""
         return self.quant_bits if self.quant_input_bits is None else self.quant_input_bits
+
+    @property
+    def input_zero_threshold(self) -> int:
+        """Zero threshold of the SRNN's input quantiser (``quant_input_zero_threshold``, else
+        ``quant_zero_threshold``)."""
+        return self.quant_zero_threshold if self.quant_input_zero_threshold is None else self.quant_input_zero_threshold
 
     @property
     def is_spiking(self) -> bool:

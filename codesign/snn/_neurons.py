@@ -107,24 +107,19 @@ def staircase(u: torch.Tensor, levels: int, surrogate: Surrogate = "atan", slope
     return _StaircaseFn.apply(u, int(levels), surrogate, float(slope))
 
 
-class SpikingNeuron(Probed, nn.Module):
-    """Base of the spiking neurons: integer outputs ``0..max_level`` and a firing rate.
+class ActivityReporter(nn.Module):
+    """A module whose latest training pass leaves a differentiable activity rate.
 
-    ``last_rate`` is the differentiable mean output level over ``max_level`` of the latest
-    training forward pass (None in eval), read by the activity regulariser.
+    ``last_rate`` is the mean output level over the largest level, of the latest training
+    forward pass (None in eval), read by the activity regulariser through
+    :func:`firing_rates`. Spiking neurons and the SRNN's recurrent layers report one.
     """
-
-    max_level: int = 1
 
     def __init__(self) -> None:
         super().__init__()
         self.last_rate: torch.Tensor | None = None
 
-    def hparams(self) -> dict[str, Any]:
-        """The neuron's hyperparameters as plain values, for logs."""
-        raise NotImplementedError
-
-    def train(self, mode: bool = True) -> SpikingNeuron:
+    def train(self, mode: bool = True) -> ActivityReporter:
         # A rate from an earlier pass holds its autograd graph; never carry it across modes.
         self.last_rate = None
         return super().train(mode)
@@ -133,6 +128,17 @@ class SpikingNeuron(Probed, nn.Module):
         # Pickling and deep copies (Ray, fuse_model) must not drag an autograd graph along.
         state = super().__getstate__()
         return {**state, "last_rate": None}
+
+
+class SpikingNeuron(Probed, ActivityReporter):
+    """Base of the spiking neurons: integer outputs ``0..max_level`` and a firing rate
+    (``last_rate``, see :class:`ActivityReporter`)."""
+
+    max_level: int = 1
+
+    def hparams(self) -> dict[str, Any]:
+        """The neuron's hyperparameters as plain values, for logs."""
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
@@ -325,5 +331,5 @@ def make_neuron(cfg: ModelConfig, channels: int, threshold_scale: float = 1.0) -
 
 
 def firing_rates(model: nn.Module) -> list[torch.Tensor]:
-    """Differentiable firing rates of every spiking neuron from the latest training pass."""
-    return [m.last_rate for m in model.modules() if isinstance(m, SpikingNeuron) and m.last_rate is not None]
+    """Differentiable firing rates of every :class:`ActivityReporter` from the latest training pass."""
+    return [m.last_rate for m in model.modules() if isinstance(m, ActivityReporter) and m.last_rate is not None]

@@ -100,12 +100,20 @@ class MultiBitQuantiser(nn.Module):
         return self.quantise(x, self.scale())
 
 
-def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor) -> Tensor:
+def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor, bounded: bool = True) -> Tensor:
     """Quantise ``x [batch, steps, features]`` carrying the rounding error along ``steps``.
 
     ``x̃[n] = Q(x[n] + e[n−1])``, ``e[n] = x[n] + e[n−1] − x̃[n]``: over a window the
     quantised sequence has the same sum as the input up to one level, which a plain
     rounding of small values to zero would lose.
+
+    Args:
+        quantiser: the quantiser (its range is observed on ``x`` when training).
+        x: the sequence.
+        bounded: clip the carried error to ``max(1, zero_threshold)`` levels, so an input
+            beyond the range does not pile up error without limit. Unbounded, the running sum
+            of ``x̃`` tracks that of ``x`` however large a step is (it catches up at the largest
+            level per step): what a delta code, whose sum is the signal, needs.
 
     Returns:
         ``x̃`` in the input's units (``levels × quantiser.scale()``).
@@ -113,12 +121,13 @@ def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor) -> Ten
     quantiser.observe(x)
     scale = quantiser.scale()
     error = torch.zeros_like(x[:, 0])
+    bound = max(1, quantiser.zero_threshold) * scale
     out = []
     for n in range(x.shape[1]):
         target = x[:, n] + error
         q = quantiser.quantise(target, scale)
-        # Bounded: a clipped input would otherwise pile up error without limit.
-        bound = max(1, quantiser.zero_threshold) * scale
-        error = torch.maximum(torch.minimum((target - q).detach(), bound), -bound)
+        error = (target - q).detach()
+        if bounded:
+            error = torch.maximum(torch.minimum(error, bound), -bound)
         out.append(q)
     return torch.stack(out, dim=1)

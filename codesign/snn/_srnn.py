@@ -9,8 +9,9 @@ input-dependent forget gate and a soft-reset membrane::
     U[n] = U[n−1] − y[n−1] + I[n]
     y[n] = Q(U[n])                       (multi-bit quantiser, codesign.snn._quant)
 
-and :class:`SRNNModel`: frame stacking, input quantisation with error feedback, 1–3 layers,
-and a classification or CTC head. Variant ``spiking`` is the SNN; ``gru`` and ``lstm`` are
+and :class:`SRNNModel`: frame stacking, input quantisation with error feedback (of each frame,
+or of the stacked input's change since the previous step: a delta code that the first layer
+integrates), 1–3 layers, and a classification or CTC head. Variant ``spiking`` is the SNN; ``gru`` and ``lstm`` are
 the dense references of the same width. :func:`multiplications_per_inference` counts
 multiplications from a trace the way that paper does.
 """
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 
 from codesign.snn._config import ModelConfig
 from codesign.snn._mamba import stack_frames
+from codesign.snn._neurons import ActivityReporter
 from codesign.snn._probe import Probed, is_probed, probe_op
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
 
@@ -54,7 +56,7 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
-class ImprovedRecurrenceLayer(Probed, nn.Module):
+class ImprovedRecurrenceLayer(Probed, ActivityReporter):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
     ``y = Q(U)`` is ``level × scale`` in membrane units, as in the paper, and the soft reset
@@ -71,13 +73,23 @@ class ImprovedRecurrenceLayer(Probed, nn.Module):
     The quantiser's range is observed once per training batch, over every valid membrane
     value of the pass, and the scale stays fixed within a pass (before the first batch it is
     estimated from the feed-forward candidate ``ReLU(BN(W_c x̃))``).
+
+    Its ``last_rate`` (:class:`~codesign.snn._neurons.ActivityReporter`) is the mean level over
+    ``2^b − 1`` on valid frames, so ``activity_target`` regularises the SRNN as it does the
+    spiking neurons: a lower mean level leaves more membranes under the zero threshold.
     """
 
     def __init__(
-        self, n_inputs: int, width: int, bits: int, zero_threshold: int, range_quantile: float = 1.0
+        self,
+        n_inputs: int,
+        width: int,
+        bits: int,
+        zero_threshold: int,
+        range_quantile: float = 1.0,
+        integrate_input: bool = False,
     ) -> None:
         super().__init__()
-        self.width = width
+        self.width, self.integrate_input = width, integrate_input
         self.w_in = nn.Linear(n_inputs, 2 * width, bias=False)  # W_f and W_c stacked
         self.bn_f = nn.BatchNorm1d(width)
         self.bn_c = nn.BatchNorm1d(width)
@@ -85,8 +97,24 @@ class ImprovedRecurrenceLayer(Probed, nn.Module):
         self.quantiser = MultiBitQuantiser(bits, zero_threshold, signed=False, range_quantile=range_quantile)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Levels ``[B, L, width]`` and the value the reading weights give one level."""
-        wf, wc = self.w_in(x).chunk(2, dim=-1)
+        """Levels ``[B, L, width]`` and the value the reading weights give one level.
+
+        With ``integrate_input`` the inputs are changes (a delta code) and the layer keeps the
+        running products ``W x[n] = W x[n−1] + W Δx[n]``: its synapses work once per nonzero
+        change, and one addition per output and step updates the running sums.
+        """
+        pre = self.w_in(x)
+        if self.integrate_input:
+            pre = pre.cumsum(dim=1)
+            if is_probed(self):
+                steps_total = int(mask.sum())
+                probe_op(
+                    self, "input_accumulator", kind="elementwise", in_shape=(2 * self.width,),
+                    out_shape=(2 * self.width,), timesteps=steps_total,
+                    neuron_updates=float(2 * self.width * steps_total), aux_ops=float(2 * self.width * steps_total),
+                    state_size=2 * self.width, levels=0,
+                )
+        wf, wc = pre.chunk(2, dim=-1)
         wf, wc = _masked_batch_norm(self.bn_f, wf, mask), _masked_batch_norm(self.bn_c, wc, mask)
         if not bool(self.quantiser.seen):
             self.quantiser.observe(torch.relu(wc[mask]))
@@ -112,6 +140,7 @@ class ImprovedRecurrenceLayer(Probed, nn.Module):
         # Padding frames must not move the range, so only valid membranes are observed.
         self.quantiser.observe(torch.cat(membranes))
         levels = torch.stack(outputs, dim=1)
+        self.last_rate = levels[mask].mean() / self.quantiser.max_level if self.training else None
         if is_probed(self):
             # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
             # the nonzero levels); the neuron itself pays two elementwise multiplications per
@@ -181,7 +210,9 @@ class SRNNModel(Probed, nn.Module):
     """Frame stacking, ``cfg.depth`` recurrent layers of ``cfg.width``, and a head.
 
     ``cfg.variant``: ``spiking`` (improved-recurrence SNN, inputs quantised with error
-    feedback), ``gru`` or ``lstm`` (dense references). ``head="ctc"``: per-step
+    feedback; ``cfg.quant_input_coding`` ``level`` quantises each frame before stacking,
+    ``delta`` the stacked input's change since the previous step, which the first layer
+    integrates), ``gru`` or ``lstm`` (dense references, on the stacked real features). ``head="ctc"``: per-step
     log-probabilities; ``head="classify"``: logits from the mean over valid steps.
     """
 
@@ -198,11 +229,12 @@ class SRNNModel(Probed, nn.Module):
         self.layers = nn.ModuleList()
         if cfg.variant == "spiking":
             self.input_quantiser = MultiBitQuantiser(
-                cfg.input_quant_bits, cfg.quant_zero_threshold, signed=True, range_quantile=cfg.quant_range_quantile
+                cfg.input_quant_bits, cfg.input_zero_threshold, signed=True, range_quantile=cfg.quant_range_quantile
             )
             self.layers.extend(
                 ImprovedRecurrenceLayer(
-                    sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold, cfg.quant_range_quantile
+                    sizes[i], cfg.width, cfg.quant_bits, cfg.quant_zero_threshold, cfg.quant_range_quantile,
+                    integrate_input=(i == 0 and cfg.quant_input_coding == "delta"),
                 )
                 for i in range(cfg.depth)
             )
@@ -217,29 +249,40 @@ class SRNNModel(Probed, nn.Module):
     def encode(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]``, step
         lengths, and the value the head gives one output level (1 for the references)."""
-        if self.input_quantiser is not None:
-            # Integer input levels (signed); the first layer's weights absorb the scale.
-            # (the range is observed once at the start, so scale() is the one used throughout)
-            quantised = quantise_with_error_feedback(self.input_quantiser, features)
-            # exact integers (level × scale / scale is not, in floating point)
-            quantised = torch.round(quantised / self.input_quantiser.scale())
-            if is_probed(self):
-                # per feature and frame: add the carried error, round and clamp, subtract;
-                # a signed level of magnitude k is k events, hence the absolute value
-                n_in = features.shape[-1]
-                frames = int(lengths.sum())
-                probe_op(
-                    self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
-                    timesteps=frames, inputs=features, outputs=quantised.abs(),
-                    neuron_updates=float(n_in * frames), aux_ops=3.0 * n_in * frames,
-                )
-            features = quantised
+        if self.input_quantiser is not None and self.cfg.quant_input_coding == "level":
+            features = self._quantise_input(features, lengths.sum(), sent="frame")
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         mask = valid_mask(out_lengths, x.shape[1])
+        if self.input_quantiser is not None and self.cfg.quant_input_coding == "delta":
+            # the change of each stacked input since the previous step (x[-1] = 0)
+            x = x * mask[..., None]
+            change = x - F.pad(x, (0, 0, 1, 0))[:, :-1]
+            x = self._quantise_input(change, out_lengths.sum(), sent="change") * mask[..., None]
         scale = x.new_ones(())
         for i, layer in enumerate(self.layers):
             x, scale = layer(self.dropout(x) if i else x, mask)
         return x, out_lengths, scale
+
+    def _quantise_input(self, x: Tensor, rows: Tensor, sent: str) -> Tensor:
+        """Signed integer levels of ``x [B, L, n]`` (error feedback along ``L``); the first
+        layer's weights absorb the scale. ``rows``: valid rows, for the trace."""
+        assert self.input_quantiser is not None
+        # A delta code's running sum is the signal, so its carried error must not be clipped.
+        quantised = quantise_with_error_feedback(self.input_quantiser, x, bounded=sent == "frame")
+        # exact integers (level × scale / scale is not, in floating point); the range is
+        # observed once at the start, so scale() is the one used throughout
+        quantised = torch.round(quantised / self.input_quantiser.scale())
+        if is_probed(self):
+            # per value: (delta: subtract the previous input,) add the carried error, round and
+            # clamp, subtract; a signed level of magnitude k is k events, hence the absolute value
+            n_in, steps = x.shape[-1], int(rows)
+            per_value = 3.0 if sent == "frame" else 4.0
+            probe_op(
+                self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
+                timesteps=steps, inputs=x, outputs=quantised.abs(),
+                neuron_updates=float(n_in * steps), aux_ops=per_value * n_in * steps,
+            )
+        return quantised
 
     def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Same contract as :meth:`codesign.snn._mamba.MambaModel.forward`."""

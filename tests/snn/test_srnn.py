@@ -102,6 +102,82 @@ def test_error_feedback_keeps_the_running_sum():
     assert (out == 0).float().mean() > 0.5
 
 
+def test_unbounded_error_feedback_tracks_a_jump_beyond_the_range():
+    # a delta code's running sum is the signal: a step larger than the range must be sent
+    # over the following steps, not clipped and lost
+    q = MultiBitQuantiser(bits=3, zero_threshold=2, signed=True)
+    q.range_ema.fill_(3.0)
+    q.seen.fill_(True)
+    q.eval()
+    change = torch.zeros(1, 12, 1)
+    change[0, 0, 0] = 10.0  # 10 levels at once; the largest level is 3
+    bounded = quantise_with_error_feedback(q, change).cumsum(1)
+    unbounded = quantise_with_error_feedback(q, change, bounded=False).cumsum(1)
+    assert bounded[0, -1, 0] < 10.0 - 1.0  # the clipped error is gone for good
+    assert unbounded[0, -1, 0] == pytest.approx(10.0, abs=1.0)
+    levels = quantise_with_error_feedback(q, change, bounded=False) / q.scale()
+    assert set(levels.round().flatten().tolist()) <= {0.0, 2.0, 3.0}  # zeroing still applies
+
+
+def test_integrating_layer_on_changes_equals_the_layer_on_their_running_sum():
+    torch.manual_seed(4)
+    plain = ImprovedRecurrenceLayer(n_inputs=6, width=5, bits=3, zero_threshold=1).eval()
+    delta = ImprovedRecurrenceLayer(n_inputs=6, width=5, bits=3, zero_threshold=1, integrate_input=True).eval()
+    delta.load_state_dict(plain.state_dict())
+    for layer in (plain, delta):
+        layer.quantiser.range_ema.fill_(2.0)
+    changes = torch.randint(-3, 4, (2, 9, 6)).float() * (torch.rand(2, 9, 6) < 0.3)
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    got, _ = delta(changes, mask)
+    want, _ = plain(changes.cumsum(1), mask)
+    torch.testing.assert_close(got, want)
+    assert got.abs().sum() > 0
+
+
+def test_delta_input_code_is_sparser_and_its_first_layer_counts_change_events(tmp_path):
+    from codesign.snn._srnn import multiplications_per_inference
+
+    torch.manual_seed(5)
+    # a slowly varying input (as speech features are): few changes between steps
+    slow = torch.randn(3, 2, 8).repeat_interleave(20, dim=1) + 0.05 * torch.randn(3, 40, 8)
+    lengths = torch.tensor([40, 32, 24])
+    traces = {}
+    for coding in ("level", "delta"):
+        from codesign.trace import load_trace, record_trace, save_trace
+
+        cfg = _cfg("spiking", quant_input_coding=coding, quant_input_zero_threshold=2)
+        model = build_srnn(cfg, 8, 5, "ctc")
+        model(slow, lengths)
+        model.eval()
+        traces[coding] = load_trace(save_trace(record_trace(model, slow, lengths, cfg), tmp_path / f"{coding}.npz"))
+    level, delta = traces["level"].layer("layers.0.w_in"), traces["delta"].layer("layers.0.w_in")
+    assert delta.input_is_spike and delta.input_events > 0
+    assert delta.input_events < 0.5 * level.input_events
+    steps = float((lengths + 1).div(2, rounding_mode="floor").float().mean())
+    accumulator = traces["delta"].layer("layers.0.input_accumulator")
+    assert accumulator.neuron_updates == pytest.approx(2 * 16 * steps)  # one addition per unit and step
+    assert not any(t.name.endswith("input_accumulator") for t in traces["level"].layers)
+    # the running sums are additions: the multiplications are the events' and the cells' only
+    mults = multiplications_per_inference(traces["delta"])
+    synaptic = sum(t.input_events * t.fan_out for t in traces["delta"].layers if t.kind == "synaptic_dense")
+    assert mults["synaptic"] == pytest.approx(synaptic)
+    assert mults["elementwise"] == pytest.approx(2 * 2 * 16 * steps)
+
+
+def test_srnn_layers_report_a_differentiable_rate_to_the_activity_regulariser():
+    from codesign.snn import firing_rates
+
+    model = build_srnn(_cfg("spiking"), 8, 5, "ctc").train()
+    model(torch.randn(2, 20, 8), torch.tensor([20, 14]))
+    rates = firing_rates(model)
+    assert len(rates) == 2
+    assert all(0.0 < float(r) < 1.0 and r.requires_grad for r in rates)
+    torch.stack(rates).sum().backward()
+    assert model.layers[0].w_in.weight.grad.abs().sum() > 0
+    model.eval()
+    assert firing_rates(model) == []
+
+
 def test_layer_follows_the_published_equations():
     torch.manual_seed(3)
     layer = ImprovedRecurrenceLayer(n_inputs=6, width=5, bits=3, zero_threshold=2).eval()
@@ -192,9 +268,15 @@ def test_depth_and_family_are_checked():
 
 
 def test_a_zero_threshold_that_zeroes_every_input_level_is_refused():
-    with pytest.raises(ValueError, match="would zero every level"):
+    with pytest.raises(ValueError, match="would zero every input level"):
         ModelConfig(family="srnn", quant_bits=4, quant_input_bits=2, quant_zero_threshold=2)
     ModelConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_zero_threshold=2)
+    with pytest.raises(ValueError, match="quant_input_zero_threshold 4 would zero every input level"):
+        ModelConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_input_zero_threshold=4)
+    with pytest.raises(ValueError, match="would zero every output level"):
+        ModelConfig(family="srnn", quant_bits=2, quant_input_bits=4, quant_zero_threshold=4)
+    cfg = ModelConfig(family="srnn", quant_bits=2, quant_zero_threshold=2, quant_input_bits=4, quant_input_zero_threshold=5)
+    assert (cfg.input_zero_threshold, ModelConfig(family="srnn", quant_zero_threshold=2).input_zero_threshold) == (5, 2)
     ModelConfig(family="srnn", variant="gru", quant_bits=2, quant_zero_threshold=2)  # no quantiser
 
 
