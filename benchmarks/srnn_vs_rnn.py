@@ -48,6 +48,11 @@ def main() -> int:
             out = run(cfg, args.epochs, args.learning_rate, seed=seed)
             out["figures"]["seed"] = seed
             out["figures"]["multiplications"] = multiplications_per_inference(out["trace"])
+            # where the synaptic work goes: the fraction of nonzero inputs of each weight layer
+            out["figures"]["input_density"] = {
+                t.name: t.input_events / t.input_size for t in out["trace"].layers
+                if t.kind == "synaptic_dense" and t.input_size
+            }
             runs[variant].append(out["figures"])
 
     def mean(variant: str, key: str) -> float:

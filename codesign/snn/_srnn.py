@@ -11,8 +11,8 @@ input-dependent forget gate and a soft-reset membrane::
 
 and :class:`SRNNModel`: frame stacking, input quantisation with error feedback (of each frame,
 or of the stacked input's change since the previous step: a delta code that the first layer
-integrates), 1–3 layers, and a classification or CTC head. Variant ``spiking`` is the SNN; ``gru`` and ``lstm`` are
-the dense references of the same width. :func:`multiplications_per_inference` counts
+integrates), 1–3 layers, and a classification or CTC head. Variant ``spiking`` is the SNN;
+``gru`` and ``lstm`` are the dense references of the same width. :func:`multiplications_per_inference` counts
 multiplications from a trace the way that paper does.
 """
 
@@ -212,8 +212,9 @@ class SRNNModel(Probed, nn.Module):
     ``cfg.variant``: ``spiking`` (improved-recurrence SNN, inputs quantised with error
     feedback; ``cfg.quant_input_coding`` ``level`` quantises each frame before stacking,
     ``delta`` the stacked input's change since the previous step, which the first layer
-    integrates), ``gru`` or ``lstm`` (dense references, on the stacked real features). ``head="ctc"``: per-step
-    log-probabilities; ``head="classify"``: logits from the mean over valid steps.
+    integrates), ``gru`` or ``lstm`` (dense references, on the stacked real features).
+    ``head="ctc"``: per-step log-probabilities; ``head="classify"``: logits from the mean over
+    valid steps.
     """
 
     def __init__(self, cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> None:
@@ -250,25 +251,26 @@ class SRNNModel(Probed, nn.Module):
         """Features ``[B, frames, F]`` to the last layer's outputs ``[B, steps, width]``, step
         lengths, and the value the head gives one output level (1 for the references)."""
         if self.input_quantiser is not None and self.cfg.quant_input_coding == "level":
-            features = self._quantise_input(features, lengths.sum(), sent="frame")
+            features = self._quantise_input(features, lengths.sum(), delta=False)
         x, out_lengths = stack_frames(features, lengths, self.cfg.subsample)
         mask = valid_mask(out_lengths, x.shape[1])
         if self.input_quantiser is not None and self.cfg.quant_input_coding == "delta":
             # the change of each stacked input since the previous step (x[-1] = 0)
             x = x * mask[..., None]
             change = x - F.pad(x, (0, 0, 1, 0))[:, :-1]
-            x = self._quantise_input(change, out_lengths.sum(), sent="change") * mask[..., None]
+            x = self._quantise_input(change, out_lengths.sum(), delta=True) * mask[..., None]
         scale = x.new_ones(())
         for i, layer in enumerate(self.layers):
             x, scale = layer(self.dropout(x) if i else x, mask)
         return x, out_lengths, scale
 
-    def _quantise_input(self, x: Tensor, rows: Tensor, sent: str) -> Tensor:
+    def _quantise_input(self, x: Tensor, rows: Tensor, delta: bool) -> Tensor:
         """Signed integer levels of ``x [B, L, n]`` (error feedback along ``L``); the first
-        layer's weights absorb the scale. ``rows``: valid rows, for the trace."""
+        layer's weights absorb the scale. ``rows``: valid rows, for the trace; ``delta``: ``x``
+        is a change, whose running sum is the signal."""
         assert self.input_quantiser is not None
         # A delta code's running sum is the signal, so its carried error must not be clipped.
-        quantised = quantise_with_error_feedback(self.input_quantiser, x, bounded=sent == "frame")
+        quantised = quantise_with_error_feedback(self.input_quantiser, x, bounded=not delta)
         # exact integers (level × scale / scale is not, in floating point); the range is
         # observed once at the start, so scale() is the one used throughout
         quantised = torch.round(quantised / self.input_quantiser.scale())
@@ -276,7 +278,7 @@ class SRNNModel(Probed, nn.Module):
             # per value: (delta: subtract the previous input,) add the carried error, round and
             # clamp, subtract; a signed level of magnitude k is k events, hence the absolute value
             n_in, steps = x.shape[-1], int(rows)
-            per_value = 3.0 if sent == "frame" else 4.0
+            per_value = 4.0 if delta else 3.0
             probe_op(
                 self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
                 timesteps=steps, inputs=x, outputs=quantised.abs(),
