@@ -6,32 +6,108 @@ keeps, and the probe API for tracing, are in docs/models.md.
 
 from __future__ import annotations
 
-from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas, log_decay_mask
-from codesign.snn._build import BUILDERS, Builder, Head, build_model, fuse_model
-from codesign.snn._config import VARIANTS, ModelConfig
-from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
-from codesign.snn._neurons import (
-    IMLS,
-    LIF,
-    SURROGATE_GRADS,
-    FATReLU,
-    SpikingNeuron,
-    firing_rates,
-    make_neuron,
-    spike,
-    staircase,
-)
-from codesign.snn._probe import PROBE_ATTR, Probed, ProbeSink, attach_probe, is_probed, probe_matmul, probe_op
-from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
-from codesign.snn._scan import selective_scan, selective_scan_chunked, selective_scan_sequential
-from codesign.snn._spikeformer import Spikeformer, SpikeformerBlock, build_spikeformer
-from codesign.snn._srnn import (
-    ImprovedRecurrenceLayer,
-    ReferenceRNNLayer,
-    SRNNModel,
-    build_srnn,
-    multiplications_per_inference,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562), so that reading a config (ModelConfig, TrainConfig)
+# does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
+if TYPE_CHECKING:
+    from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas, log_decay_mask
+    from codesign.snn._build import BUILDERS, Builder, Head, build_model, fuse_model
+    from codesign.snn._config import VARIANTS, ModelConfig
+    from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
+    from codesign.snn._neurons import (
+        IMLS,
+        LIF,
+        SURROGATE_GRADS,
+        FATReLU,
+        SpikingNeuron,
+        firing_rates,
+        make_neuron,
+        spike,
+        staircase,
+    )
+    from codesign.snn._probe import (
+        PROBE_ATTR,
+        Probed,
+        ProbeSink,
+        attach_probe,
+        is_probed,
+        probe_matmul,
+        probe_op,
+    )
+    from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
+    from codesign.snn._scan import selective_scan, selective_scan_chunked, selective_scan_sequential
+    from codesign.snn._spikeformer import Spikeformer, SpikeformerBlock, build_spikeformer
+    from codesign.snn._srnn import (
+        ImprovedRecurrenceLayer,
+        ReferenceRNNLayer,
+        SRNNModel,
+        build_srnn,
+        multiplications_per_inference,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "RepProjection": "_attention",
+    "RepSSA": "_attention",
+    "decay_mask": "_attention",
+    "layer_gammas": "_attention",
+    "log_decay_mask": "_attention",
+    "BUILDERS": "_build",
+    "Builder": "_build",
+    "Head": "_build",
+    "build_model": "_build",
+    "fuse_model": "_build",
+    "VARIANTS": "_config",
+    "ModelConfig": "_config",
+    "MambaBlock": "_mamba",
+    "MambaModel": "_mamba",
+    "build_mamba": "_mamba",
+    "stack_frames": "_mamba",
+    "IMLS": "_neurons",
+    "LIF": "_neurons",
+    "SURROGATE_GRADS": "_neurons",
+    "FATReLU": "_neurons",
+    "SpikingNeuron": "_neurons",
+    "firing_rates": "_neurons",
+    "make_neuron": "_neurons",
+    "spike": "_neurons",
+    "staircase": "_neurons",
+    "PROBE_ATTR": "_probe",
+    "Probed": "_probe",
+    "ProbeSink": "_probe",
+    "attach_probe": "_probe",
+    "is_probed": "_probe",
+    "probe_matmul": "_probe",
+    "probe_op": "_probe",
+    "MultiBitQuantiser": "_quant",
+    "quantise_with_error_feedback": "_quant",
+    "selective_scan": "_scan",
+    "selective_scan_chunked": "_scan",
+    "selective_scan_sequential": "_scan",
+    "Spikeformer": "_spikeformer",
+    "SpikeformerBlock": "_spikeformer",
+    "build_spikeformer": "_spikeformer",
+    "ImprovedRecurrenceLayer": "_srnn",
+    "ReferenceRNNLayer": "_srnn",
+    "SRNNModel": "_srnn",
+    "build_srnn": "_srnn",
+    "multiplications_per_inference": "_srnn",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "BUILDERS",

@@ -7,7 +7,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from codesign.config import Spec
-from codesign.snn._quant import max_level
+
+
+def max_level(bits: int, signed: bool) -> int:
+    """Largest level of a ``bits``-bit code: ``2^b − 1``, or ``max(1, 2^(b−1) − 1)`` signed."""
+    return max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
+
 
 Family = Literal["spikeformer", "mamba", "srnn"]
 NeuronKind = Literal["lif", "imls"]

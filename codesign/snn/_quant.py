@@ -17,12 +17,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from codesign.snn._config import max_level  # defined with the configs, which must not import torch
+
 __all__ = ["MultiBitQuantiser", "max_level", "quantise_with_error_feedback"]
-
-
-def max_level(bits: int, signed: bool) -> int:
-    """Largest level of a ``bits``-bit code: ``2^b − 1``, or ``max(1, 2^(b−1) − 1)`` signed."""
-    return max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
 
 
 class MultiBitQuantiser(nn.Module):
