@@ -12,8 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="export a stored design point as a bundle (configs, weights, trace, cost, NIR)",
         description=(
             "Pick a finished trial of a stored study and write its bundle. --pick takes "
-            "'min|max NAME [where NAME OP NUMBER [and ...]]', e.g. "
-            "--pick \"min energy_uj where wer <= 0.05\"."
+            "'min|max|best NAME [where NAME OP NUMBER | NAME in top K[%] [and ...]]', e.g. "
+            "--pick \"min energy_uj where wer <= 0.05\" or --pick \"min energy_uj where accuracy in top 3\"."
         ),
     )
     p.add_argument("name", metavar="NAME", help="study name")

@@ -1,4 +1,4 @@
-"""``codesign study run|resume|list|status|front``: thin commands over :mod:`codesign.search`."""
+"""``codesign study run|resume|list|status|front|delete``: thin commands over :mod:`codesign.search`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("spec", help="study file, e.g. studies/quickstart.yaml")
     _execution_args(run)
     run.add_argument("--seconds", type=positive_float, help="wall-clock budget of this run")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any study-spec field, validated like the file and stored with the study, e.g. "
+                          "--set corpus.size=600 --set fidelity.epochs=2 --set budget.trials=8 (repeatable)")
     run.set_defaults(func=_run)
 
     resume = sub.add_parser("resume", help="continue a stored study (its spec is stored with it)")
@@ -38,6 +41,12 @@ def register(subparsers: Any) -> None:
     _where_args(front)
     front.set_defaults(func=_front)
 
+    delete = sub.add_parser("delete", help="delete a stored study (asks first) and its artifacts folder")
+    delete.add_argument("name")
+    _where_args(delete)
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(func=_delete)
+
     # The trial table is the report package's; `codesign study table` is where users look for it.
     from codesign.cli._report import add_table_parser
 
@@ -54,16 +63,18 @@ def _execution_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, help="trials in flight at once")
     parser.add_argument("--trials", type=positive_int, help="total trials the study should reach")
     parser.add_argument("--address", help="Ray cluster to join (default: start a local one)")
-    parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no live progress bar: one line per finished trial instead")
     parser.add_argument("--verbose", action="store_true", help="forward worker output to this terminal")
 
 
 
 
 def _run(args: argparse.Namespace) -> int:
+    from codesign.config import parse_set_args
     from codesign.search import load_study, run_study, with_overrides
 
-    spec = load_study(args.spec)
+    spec = load_study(args.spec, parse_set_args(args.set))
     spec = with_overrides(spec, workers=args.workers, trials=args.trials, address=args.address,
                           seconds=args.seconds)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
@@ -140,9 +151,57 @@ def _front(args: argparse.Namespace) -> int:
 
     study, _ = _load(args)
     spec = stored_spec(study)
-    points = study_points(study.get_trials(deepcopy=False))
-    print(format_front(pareto_front(points, spec.objectives), spec))
+    trials = study.get_trials(deepcopy=False)
+    points = study_points(trials)
+    print(format_front(pareto_front(points, spec.objectives), spec, _confirmed(trials)))
     return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    import shutil
+
+    import optuna
+
+    from codesign.search import ARTIFACT_DIR_ATTR, open_storage, study_counts
+    from codesign.search._storage import storage_file
+
+    study, url = _load(args)
+    storage = open_storage(url, create=False)
+    n_trials = sum(study_counts(study).values())
+    artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    artifact_dir = Path(artifacts) if artifacts else None
+    # Only a folder named after the study (runs/NAME, the driver's default) is removed with it,
+    # and only once its storage holds no other study.
+    db = storage_file(url)
+    others = [n for n in optuna.get_all_study_names(storage) if n != args.name]
+    remove_dir = (artifact_dir is not None and artifact_dir.name == args.name and artifact_dir.is_dir()
+                  and not (db is not None and db.resolve().parent == artifact_dir.resolve() and others))
+    what = f"study '{args.name}' ({n_trials} trials) from {url}"
+    if remove_dir:
+        what += f" and its artifacts folder {artifact_dir}"
+    if not args.yes:
+        try:
+            answer = input(f"Delete {what}? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    optuna.delete_study(study_name=args.name, storage=storage)
+    if remove_dir and artifact_dir is not None:
+        shutil.rmtree(artifact_dir)
+    print(f"deleted {what}")
+    return 0
+
+
+def _confirmed(trials: list[Any]) -> dict[tuple[int, int | None], Any]:
+    from codesign.search import confirmed_figures
+
+    out: dict[tuple[int, int | None], Any] = {}
+    for t in trials:
+        for chip, figures in confirmed_figures(t.user_attrs).items():
+            out[(t.number, chip)] = figures
+    return out
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, str]:
@@ -152,22 +211,72 @@ def _load(args: argparse.Namespace) -> tuple[Any, str]:
     return load_stored_study(args.name, url), url
 
 
-def format_front(front: list[Any], spec: Any, max_params: int = 8) -> str:
-    """The Pareto table: trial, objectives, then (up to ``max_params``) searched parameters
-    that differ between front members, in the space's order."""
+#: Parameter groups of a design, in the order the front shows them.
+GROUPS = (("snn", "network"), ("hw", "chip"))
+
+
+def format_front(front: list[Any], spec: Any, confirmed: dict[tuple[int, int | None], Any] | None = None) -> str:
+    """The Pareto table, one row per design (a network on a chip).
+
+    Columns: trial, the chip index for a nested study, the objectives (``mean±std`` over the
+    confirmation seeds where the point was confirmed), then the parameters that differ between
+    front members grouped as network (``snn.*``) and chip (``hw.*``), each group under its own
+    heading. Parameters equal on every member are listed once below the table, so the chip
+    is always visible.
+    """
     if not front:
         return "(no feasible completed design point yet)"
+    confirmed = confirmed or {}
     names = list(spec.objectives)
-    order = [n for n in spec.search_space().parameters]
-    varying = [k for k in order if len({repr(p.params.get(k)) for p in front}) > 1][:max_params]
-    header = ["trial", *(f"{n} ({spec.objectives[n]})" for n in names), *varying]
-    rows = [
-        [str(p.trial), *(f"{p.objectives[n]:.4g}" for n in names), *(_short(p.params.get(k)) for k in varying)]
-        for p in front
-    ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    order = list(spec.search_space().parameters)
+    order += sorted({k for p in front for k in p.params} - set(order))
+    nested = any(p.chip is not None for p in front)
+    columns: list[tuple[str, str, list[str]]] = []  # (group heading, header, cells)
+    columns.append(("", "trial", [str(p.trial) for p in front]))
+    if nested:
+        columns.append(("", "chip", [str(p.chip) for p in front]))
+    for n in names:
+        cells = []
+        for p in front:
+            figures = confirmed.get((p.trial, p.chip))
+            spread = figures.spread(n) if figures is not None else None
+            cells.append(f"{spread[0]:.4g}±{spread[1]:.2g}" if spread else f"{p.objectives[n]:.4g}")
+        columns.append(("objectives", f"{n} ({spec.objectives[n]})", cells))
+    same: list[str] = []
+    for prefix, heading in GROUPS:
+        for k in (k for k in order if k.startswith(prefix + ".")):
+            values = [p.params.get(k) for p in front]
+            if len({repr(v) for v in values}) > 1:
+                columns.append((f"{heading} ({prefix}.*)", k[len(prefix) + 1:], [_short(v) for v in values]))
+            elif values[0] is not None:
+                same.append(f"{k}={_short(values[0])}")
+    widths = [max(len(h), *(len(c) for c in cells)) for _, h, cells in columns]
+    groups_line = _group_line([g for g, _, _ in columns], widths)
+    header = "  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    rows = ["  ".join(cells[i].rjust(w) for (_, _, cells), w in zip(columns, widths, strict=True))
+            for i in range(len(front))]
+    lines = [groups_line, header, rule, *rows]
+    if same:
+        lines.append("same on every design: " + " ".join(same))
+    if confirmed and any((p.trial, p.chip) in confirmed for p in front):
+        lines.append("mean±std: over the confirmation seeds (codesign study confirm); others: one seed")
+    return "\n".join(lines)
+
+
+def _group_line(groups: list[str], widths: list[int]) -> str:
+    """Headings spanning their columns: ``objectives ───  network (snn.*) ───  chip (hw.*) ──``."""
+    out: list[str] = []
+    i = 0
+    while i < len(groups):
+        j = i
+        while j + 1 < len(groups) and groups[j + 1] == groups[i]:
+            j += 1
+        span = sum(widths[i : j + 1]) + 2 * (j - i)
+        text = groups[i]
+        out.append((text + " " + "─" * max(0, span - len(text) - 1)) if text else " " * span)
+        i = j + 1
+    return "  ".join(out).rstrip()
 
 
 def _short(value: Any) -> str:

@@ -35,7 +35,7 @@ from codesign.export._evaluate import (
 )
 from codesign.export._manifest import MANIFEST, sha256_file, verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
-from codesign.export._pick import Condition, Pick, parse_pick, pick_point
+from codesign.export._pick import Condition, Pick, Rank, parse_pick, pick_point
 
 __all__ = [
     "CHIP_FIGURES",
@@ -55,6 +55,7 @@ __all__ = [
     "ExportResult",
     "NirExport",
     "Pick",
+    "Rank",
     "StudyProvenance",
     "bundle_trace",
     "code_commit",

@@ -2,12 +2,17 @@
 
 Grammar (case-sensitive names, whitespace-separated tokens)::
 
-    pick      := ("min" | "max") NAME [ "where" condition ( "and" condition )* ]
-    condition := NAME OP NUMBER
+    pick      := ("min" | "max" | "best") NAME [ "where" condition ( "and" condition )* ]
+    condition := NAME OP NUMBER | NAME "in" "top" (INTEGER | PERCENT "%")
     OP        := "<=" | "<" | ">=" | ">" | "==" | "!="
 
 ``NAME`` is an objective, a metric of the trial record (``energy_uj``, ``wer``, ...) or a
-numeric parameter (``snn.levels``). Only finished, feasible search candidates are considered
+numeric parameter (``snn.levels``). ``best`` and ``in top`` are rank-based: they follow an
+objective's direction (``best accuracy`` is ``max accuracy`` when accuracy is maximised) and
+need no threshold, so an expression such as ``min energy_uj where accuracy in top 3`` (the
+cheapest of the three most accurate points) matches in every study with a feasible point.
+``top K`` keeps the K best feasible points by that objective, ``top P%`` the best P percent
+(at least one). Only finished, feasible search candidates are considered
 (never a failed trial, an infeasible design point or a reference point); ties go to the
 lowest trial number. A value within :data:`EQUAL_REL_TOL` of a bound counts as equal to it.
 """
@@ -32,7 +37,8 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_GRAMMAR = "'min|max NAME [where NAME OP NUMBER [and ...]]' with OP one of <= < >= > == !="
+_GRAMMAR = ("'min|max|best NAME [where NAME OP NUMBER | NAME in top K | NAME in top P% [and ...]]' "
+            "with OP one of <= < >= > == !=")
 _TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[^\s<>=!]+)")
 
 
@@ -57,12 +63,28 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Rank:
+    """``NAME in top K`` (``percent`` False) or ``NAME in top K%`` (``percent`` True)."""
+
+    name: str
+    k: float
+    percent: bool = False
+
+    def size(self, n: int) -> int:
+        """How many of ``n`` candidates the condition keeps (at least one)."""
+        return max(1, math.ceil(n * self.k / 100.0)) if self.percent else int(self.k)
+
+    def __str__(self) -> str:
+        return f"{self.name} in top {self.k:g}{'%' if self.percent else ''}"
+
+
+@dataclass(frozen=True)
 class Pick:
     """A parsed pick expression."""
 
-    goal: str  # "min" | "max"
+    goal: str  # "min" | "max" | "best" (the objective's direction)
     name: str
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Condition | Rank, ...]
 
     def __str__(self) -> str:
         text = f"{self.goal} {self.name}"
@@ -85,11 +107,11 @@ def parse_pick(text: str) -> Pick:
     if len(tokens) < 2:
         raise _error(text, "a goal and a name, e.g. 'min energy_uj'")
     goal, name = tokens[0], tokens[1]
-    if goal not in ("min", "max"):
-        raise _error(text, f"starts with 'min' or 'max', not '{goal}'")
+    if goal not in ("min", "max", "best"):
+        raise _error(text, f"starts with 'min', 'max' or 'best', not '{goal}'")
     _check_name(text, name)
     rest = tokens[2:]
-    conditions: list[Condition] = []
+    conditions: list[Condition | Rank] = []
     if rest:
         if rest[0] != "where":
             raise _error(text, f"expected 'where' after '{goal} {name}', got '{rest[0]}'")
@@ -99,6 +121,17 @@ def parse_pick(text: str) -> Pick:
                 raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
             cname, op, raw = rest[:3]
             _check_name(text, cname)
+            if op == "in":
+                conditions.append(_rank(text, cname, rest[2:]))
+                rest = rest[4:]  # NAME in top K
+                if rest and rest[0] == "%":  # "top 50 %"
+                    rest = rest[1:]
+                if not rest:
+                    break
+                if rest[0] != "and":
+                    raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
+                rest = rest[1:]
+                continue
             if op not in _OPS:
                 raise _error(text, f"'{op}' is not an operator")
             try:
@@ -117,6 +150,24 @@ def parse_pick(text: str) -> Pick:
     return Pick(goal, name, tuple(conditions))
 
 
+def _rank(text: str, name: str, rest: list[str]) -> Rank:
+    """``top K`` or ``top P%`` after ``NAME in`` (``rest`` starts at ``top``)."""
+    if len(rest) < 2 or rest[0] != "top":
+        raise _error(text, f"a rank condition is '{name} in top K' or '{name} in top P%'")
+    raw = rest[1]
+    percent = raw.endswith("%") or (len(rest) > 2 and rest[2] == "%")
+    number = raw.rstrip("%")
+    try:
+        k = float(number)
+    except ValueError:
+        raise _error(text, f"'{raw}' is not a count or a percentage") from None
+    if percent and not 0 < k <= 100:
+        raise _error(text, f"a percentage in (0, 100], got {raw}")
+    if not percent and (k < 1 or k != int(k)):
+        raise _error(text, f"a whole number of points >= 1, got {raw}")
+    return Rank(name, k, percent)
+
+
 def _tokenise(text: str) -> list[str]:
     tokens, pos = [], 0
     text = text.rstrip()
@@ -130,7 +181,7 @@ def _tokenise(text: str) -> list[str]:
 
 
 def _check_name(text: str, name: str) -> None:
-    if name in ("where", "and", "min", "max") or name in _OPS:
+    if name in ("where", "and", "min", "max", "best", "in", "top") or name in _OPS:
         raise _error(text, f"expected a metric name, got the keyword '{name}'")
 
 
@@ -175,7 +226,11 @@ def pick_point(view: StudyView, pick: Pick | str) -> PointView:
     left = candidates
     counts = []
     for cond in pick.conditions:
-        left = [t for t in left if (v := _value(view, t, cond.name)) is not None and cond.holds(v)]
+        if isinstance(cond, Rank):
+            top = set(_ranked(view, candidates, cond.name, text)[: cond.size(len(candidates))])
+            left = [t for t in left if t.key in top]
+        else:
+            left = [t for t in left if (v := _value(view, t, cond.name)) is not None and cond.holds(v)]
         counts.append(f"{cond}: {len(left)} left")
     scored = [(v, t) for t in left if (v := _value(view, t, pick.name)) is not None]
     if not scored:
@@ -183,5 +238,22 @@ def pick_point(view: StudyView, pick: Pick | str) -> PointView:
             None, "--pick", "an expression some finished feasible trial meets", got=text,
             hint=f"of {len(candidates)} feasible trials: " + "; ".join(counts or [f"none has {pick.name}"]),
         )
-    sign = 1.0 if pick.goal == "min" else -1.0
+    goal = _direction(view, pick.name, text) if pick.goal == "best" else pick.goal
+    sign = 1.0 if goal == "min" else -1.0
     return min(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))[1]
+
+
+def _direction(view: StudyView, name: str, text: str) -> str:
+    """``min`` or ``max``: the direction of objective ``name``, which rank-based picks need."""
+    if name not in view.objective_names:
+        raise ConfigError(None, "--pick", "an objective after 'best' or before 'in top' ("
+                          + ", ".join(view.objective_names) + ")", got=text,
+                          hint=f"'{name}' has no direction in study '{view.name}'; use min/max or a threshold")
+    return "min" if view.directions[view.objective_names.index(name)] == "minimize" else "max"
+
+
+def _ranked(view: StudyView, points: list[PointView], name: str, text: str) -> list[tuple[int, int | None]]:
+    """Keys of ``points`` best first by objective ``name`` (ties: lower trial, then chip)."""
+    sign = 1.0 if _direction(view, name, text) == "min" else -1.0
+    scored = [(v, p) for p in points if (v := _value(view, p, name)) is not None]
+    return [p.key for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].chip or 0))]

@@ -5,6 +5,7 @@ Owns choosing and scoring candidates and writing them to storage; never plots.
 
 from __future__ import annotations
 
+from codesign.search._confirmed import CONFIRMED_ATTR, ConfirmedPoint, confirmed_figures
 from codesign.search._driver import (
     INTERRUPTED_ATTR,
     EvaluateFn,
@@ -37,10 +38,13 @@ from codesign.search._record import (
     ARTIFACT_DIR_ATTR,
     RECORD_ATTR,
     SPEC_ATTR,
+    SUMMARY_ATTR,
+    SUMMARY_MAX_CHARS,
     VERSION_ATTR,
     HardwarePoint,
     TrialRecord,
     record_of,
+    record_summary,
 )
 from codesign.search._space import (
     SearchSpace,
@@ -63,12 +67,16 @@ from codesign.search._storage import (
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",
+    "CONFIRMED_ATTR",
     "INTERRUPTED_ATTR",
     "METRICS",
     "RECORD_ATTR",
     "REFERENCE_MARGIN",
     "SPEC_ATTR",
+    "SUMMARY_ATTR",
+    "SUMMARY_MAX_CHARS",
     "VERSION_ATTR",
+    "ConfirmedPoint",
     "Constraint",
     "DesignPoint",
     "EvaluateFn",
@@ -77,6 +85,7 @@ __all__ = [
     "StudyOutcome",
     "StudySpec",
     "TrialRecord",
+    "confirmed_figures",
     "constraint_values",
     "default_reference",
     "default_storage_url",
@@ -96,6 +105,7 @@ __all__ = [
     "parse_study",
     "record_of",
     "record_points",
+    "record_summary",
     "resume_study",
     "run_study",
     "sample_points",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +43,15 @@ from codesign.search._front import (
     study_points,
 )
 from codesign.search._objectives import objective_values
-from codesign.search._progress import Progress
+from codesign.search._progress import Progress, trial_line
 from codesign.search._record import (
     ARTIFACT_DIR_ATTR,
     RECORD_ATTR,
     SPEC_ATTR,
+    SUMMARY_ATTR,
     VERSION_ATTR,
     TrialRecord,
+    record_summary,
 )
 from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
@@ -224,6 +227,10 @@ def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Stu
     else:
         study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
                                     directions=spec.directions())
+    if study.metric_names != list(spec.objectives):
+        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     study.set_user_attr(VERSION_ATTR, __version__)
     study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
@@ -275,6 +282,7 @@ def _drive(
     def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         nonlocal told, finished, failed
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
+        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
         if values is None and record.pruned is not None and record.error is None:
             for name in constraint_names:
                 if name in record.constraints:
@@ -292,6 +300,8 @@ def _drive(
             points.extend(record_points(p.trial.number, record))
         told += 1
         finished += 1
+        if values is not None:
+            bar.write(trial_line(p.trial.number, record, finished, budget_trials))
         bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
 
     try:

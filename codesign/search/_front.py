@@ -28,6 +28,7 @@ class DesignPoint:
         params: all parameters (``snn.*`` of the trial, ``hw.*`` of the chip).
         objectives: objective name -> value; constraints: name -> value (feasible <= 0).
         metrics: everything measured for this point.
+        chip: the index of this chip in a ``nested`` trial's ``hw_front``; None for ``joint``.
     """
 
     trial: int
@@ -35,6 +36,7 @@ class DesignPoint:
     objectives: dict[str, float]
     constraints: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    chip: int | None = None
 
     @property
     def feasible(self) -> bool:
@@ -52,8 +54,9 @@ def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
                 dict(hw.objectives),
                 dict(hw.constraints),
                 {**record.metrics, **hw.metrics},
+                chip=i,
             )
-            for hw in record.hw_front
+            for i, hw in enumerate(record.hw_front)
         ]
     return [
         DesignPoint(

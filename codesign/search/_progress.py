@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from tqdm import tqdm
 
 from codesign.search._front import DesignPoint, study_hypervolume
+from codesign.search._record import TrialRecord
 
 
 def best_per_objective(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> dict[str, float]:
@@ -20,8 +21,22 @@ def best_per_objective(points: Sequence[DesignPoint], objectives: Mapping[str, s
     return out
 
 
+def trial_line(number: int, record: TrialRecord, finished: int, total: int | None) -> str:
+    """One line for a finished trial: its objectives, feasibility, time and the study's count."""
+    values = ", ".join(f"{k}={v:.4g}" for k, v in record.objectives.items())
+    violated = [k for k, v in record.constraints.items() if v > 0]
+    state = "infeasible (" + ", ".join(violated) + ")" if violated else "feasible"
+    cached = ", cached training" if record.cache_hit else ""
+    count = f"{finished}/{total}" if total else f"{finished}"
+    return f"trial {number} complete: {values}; {state}; {record.wall_time_s:.1f} s{cached} [{count} done]"
+
+
 class Progress:
-    """Owns one tqdm bar for the lifetime of a driver run (no-op when disabled)."""
+    """Owns one tqdm bar for the lifetime of a driver run.
+
+    Disabled (``--no-progress``), it draws no bar but still prints :meth:`write` lines, so a
+    long run shows one line per finished trial rather than nothing.
+    """
 
     def __init__(self, total: int | None, initial: int, enabled: bool, name: str) -> None:
         self._bar = tqdm(total=total, initial=initial, desc=name, unit="trial", disable=not enabled,
@@ -49,7 +64,9 @@ class Progress:
         self._bar.refresh()
 
     def write(self, message: str) -> None:
-        if not self._bar.disable:
+        if self._bar.disable:
+            print(message, flush=True)
+        else:
             self._bar.write(message)
 
     def close(self) -> None:

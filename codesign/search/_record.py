@@ -18,6 +18,10 @@ SPEC_ATTR = "codesign.spec"
 VERSION_ATTR = "codesign.version"
 #: Study user attribute: the absolute directory that artifact paths in records are relative to.
 ARTIFACT_DIR_ATTR = "codesign.artifact_dir"
+#: Trial user attribute: a one-line summary of the record, short enough for optuna-dashboard,
+#: which cuts user attributes at 1,024 characters (the full record is longer).
+SUMMARY_ATTR = "codesign.summary"
+SUMMARY_MAX_CHARS = 1000
 
 
 class HardwarePoint(Spec):
@@ -100,3 +104,29 @@ def record_of(user_attrs: dict[str, Any]) -> TrialRecord | None:
     if raw is None:
         return None
     return parse_spec(TrialRecord, raw, file=None, key_prefix=RECORD_ATTR)
+
+
+def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
+    """One line for people (optuna-dashboard, logs): outcome, objectives, constraints violated,
+    then the ``snn.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
+    if record.error is not None:
+        head = f"failed: {record.error}"
+    elif record.pruned is not None:
+        head = f"pruned before training: {record.pruned}"
+    else:
+        head = ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
+        violated = [k for k, v in record.constraints.items() if v > 0]
+        head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
+        if record.hw_front:
+            head += f"; {len(record.hw_front)} chips on its hardware front"
+    parts = [head]
+    for group in ("snn", "hw"):
+        items = [f"{k[len(group) + 1:]}={_short(v)}" for k, v in record.params.items() if k.startswith(group + ".")]
+        if items:
+            parts.append(f"{group}: " + " ".join(items))
+    text = " | ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

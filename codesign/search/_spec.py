@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codesign.config import ConfigError, Spec, load_yaml, parse_spec
+from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
 from codesign.search._objectives import METRICS, Constraint, parse_constraint
 from codesign.search._space import SearchSpace, load_space, merge_spaces, parse_space
-from codesign.snn import ModelConfig
+from codesign.snn import ModelConfig  # configs only: codesign.snn imports torch on first use of a network
 from codesign.train import TrainConfig
 
 SamplerName = Literal["nsga2", "tpe", "gp", "random"]
@@ -185,9 +185,44 @@ def _existing(path: Path, file: str | Path | None, key: str, what: str) -> Path:
     return path
 
 
-def load_study(path: str | Path) -> StudySpec:
-    """Read ``studies/<name>.yaml`` (see :func:`parse_study`)."""
-    return parse_study(load_yaml(path), file=path)
+def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> StudySpec:
+    """Read ``studies/<name>.yaml`` (see :func:`parse_study`).
+
+    Args:
+        path: the study file.
+        overrides: dotted keys of the study spec set before validation (``codesign study run
+            --set corpus.size=600``), e.g. ``{"fidelity.epochs": 2, "budget.trials": 4}``. The
+            spec is validated as if the file held them, so the stored spec records them.
+
+    Raises:
+        ConfigError: the first problem; one caused by an override names ``--set`` and its key.
+    """
+    data = load_yaml(path)
+    if not overrides:
+        return parse_study(data, file=path)
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "a mapping of StudySpec keys", got=data)
+    data = dict(data)
+    chip = data.get("chip")
+    if isinstance(chip, str) and any(k.startswith("chip.") for k in overrides):
+        # a preset file named in the study: its fields become the base that chip.* overrides edit
+        data["chip_preset"] = chip
+        data["chip"] = load_chip_preset(_existing(Path(path).parent / chip, path, "chip", "chip preset file"))
+    for key in overrides:
+        top = key.split(".", 1)[0]
+        if top not in StudySpec.model_fields:
+            close = difflib.get_close_matches(top, list(StudySpec.model_fields), n=1)
+            raise ConfigError(None, f"--set {key}", "a study spec key (" + ", ".join(StudySpec.model_fields) + ")",
+                              hint=f"did you mean '{close[0]}'?" if close else None)
+        if top == "space":
+            raise ConfigError(None, f"--set {key}", "a key outside 'space' (edit the search-space file instead)")
+    try:
+        return parse_study(apply_overrides(data, overrides), file=path)
+    except ConfigError as err:
+        for key in overrides:
+            if err.key == key or err.key.startswith(key + ".") or (key.startswith(err.key + ".") and err.key):
+                raise ConfigError(None, f"--set {err.key}", err.expected, got=err.got, hint=err.hint) from None
+        raise
 
 
 def load_chip_preset(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from codesign.cli import main
 from codesign.config import ConfigError
-from codesign.export import Condition, Pick, parse_pick, pick_point, select_point
+from codesign.export import Condition, Pick, Rank, parse_pick, pick_point, select_point
 from codesign.report import load_study, study_view
 
 
@@ -24,7 +24,7 @@ def test_parse_full_expression() -> None:
     ("text", "hint"),
     [
         ("", "a goal and a name"),
-        ("lowest energy_uj", "starts with 'min' or 'max'"),
+        ("lowest energy_uj", "starts with 'min', 'max' or 'best'"),
         ("min energy_uj if wer < 1", "expected 'where'"),
         ("min energy_uj where wer", "a condition is 'NAME OP NUMBER'"),
         ("min energy_uj where wer ~ 1", "'~' is not an operator"),
@@ -39,7 +39,7 @@ def test_parse_errors_say_where(text: str, hint: str) -> None:
         parse_pick(text)
     assert err.value.key == "--pick"
     assert hint in str(err.value)
-    assert "min|max NAME" in str(err.value)
+    assert "min|max|best NAME" in str(err.value)
 
 
 def test_pick_on_stored_study(sqlite_study: tuple[str, str, Path]) -> None:
@@ -89,7 +89,7 @@ def test_cli_export_errors_exit_2(sqlite_study: tuple[str, str, Path], tmp_path:
     assert main(["export", name, "--storage", url, "--trial", "3", "--out", str(out)]) == 2
     assert "trial 3 failed: training diverged: loss is nan" in capsys.readouterr().err
     assert main(["export", name, "--storage", url, "--pick", "cheapest energy_uj", "--out", str(out)]) == 2
-    assert "starts with 'min' or 'max'" in capsys.readouterr().err
+    assert "starts with 'min', 'max' or 'best'" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -101,3 +101,23 @@ def test_float32_metrics_meet_their_decimal_bound() -> None:
     assert Condition("accuracy", "==", 0.04).holds(stored)
     assert not Condition("accuracy", ">", 0.04).holds(stored)
     assert not Condition("accuracy", ">=", 0.04).holds(0.0399)
+
+
+def test_rank_based_picks(sqlite_study: tuple[str, str, Path]) -> None:
+    url, name, _ = sqlite_study
+    view = study_view(load_study(name, url))
+    assert parse_pick("best wer").goal == "best"
+    assert str(parse_pick("min energy_uj where wer in top 2")) == "min energy_uj where wer in top 2"
+    assert parse_pick("min energy_uj where wer in top 50%").conditions == (Rank("wer", 50.0, True),)
+    assert pick_point(view, "best wer").trial == 0  # wer is minimised: same as "min wer"
+    # feasible front-or-not candidates by wer: 0 (0.10), 6 (0.12), 1 (0.20), ...; cheapest of the top 2 is 0
+    assert pick_point(view, "min energy_uj where wer in top 2").trial == 0
+    assert pick_point(view, "min energy_uj where wer in top 3").trial == 1
+    assert pick_point(view, "best energy_uj where wer in top 100%").trial == 7
+    for bad in ("best accuracy", "min energy_uj where accuracy in top 2"):  # accuracy is no objective here
+        with pytest.raises(ConfigError, match="no direction"):
+            pick_point(view, bad)
+    for bad in ("min energy_uj where wer in top 0", "min energy_uj where wer in top 120%",
+                "min energy_uj where wer in first 2"):
+        with pytest.raises(ConfigError):
+            parse_pick(bad)
