@@ -15,20 +15,36 @@ from codesign.report._breakdown import (
     breakdown_infos,
     read_cost_report,
 )
-from codesign.report._importance import MIN_TRIALS_FOR_IMPORTANCE, ImportanceInfo, importance_infos
+from codesign.report._importance import (
+    MIN_TRIALS_FOR_IMPORTANCE,
+    RELIABLE_TRIALS_FOR_IMPORTANCE,
+    ImportanceInfo,
+    combined_importance,
+    importance_infos,
+)
+from codesign.report._labels import metric_label, param_label
 from codesign.report._page import ReportData, render_report, report_data, write_report
-from codesign.report._parallel import Axis, ParallelCoordinatesInfo, parallel_coordinates_info
+from codesign.report._parallel import (
+    Axis,
+    ParallelCoordinatesInfo,
+    parallel_coordinates_info,
+    parallel_coordinates_infos,
+)
 from codesign.report._pareto import (
     REFERENCE_MARGIN,
+    ConfirmedSpread,
     HypervolumeInfo,
     ParetoFrontInfo,
     ParetoPoints,
+    Unevaluated,
+    confirmed_spread,
     default_reference_point,
     front_keys,
     front_numbers,
     hypervolume_info,
     pareto_front_info,
     to_loss,
+    unevaluated_trials,
 )
 from codesign.report._study import (
     REFERENCE_ATTR,
@@ -45,9 +61,11 @@ __all__ = [
     "MIN_TRIALS_FOR_IMPORTANCE",
     "REFERENCE_ATTR",
     "REFERENCE_MARGIN",
+    "RELIABLE_TRIALS_FOR_IMPORTANCE",
     "TABLE_FORMATS",
     "Axis",
     "BreakdownInfo",
+    "ConfirmedSpread",
     "HypervolumeInfo",
     "ImportanceInfo",
     "ParallelCoordinatesInfo",
@@ -57,15 +75,21 @@ __all__ = [
     "ReportData",
     "StudyView",
     "TrialView",
+    "Unevaluated",
     "breakdown_info",
     "breakdown_infos",
+    "combined_importance",
+    "confirmed_spread",
     "default_reference_point",
     "front_keys",
     "front_numbers",
     "hypervolume_info",
     "importance_infos",
     "load_study",
+    "metric_label",
     "parallel_coordinates_info",
+    "parallel_coordinates_infos",
+    "param_label",
     "pareto_front_info",
     "read_cost_report",
     "render_report",
@@ -73,6 +97,7 @@ __all__ = [
     "study_view",
     "to_loss",
     "trials_dataframe",
+    "unevaluated_trials",
     "write_report",
     "write_table",
 ]

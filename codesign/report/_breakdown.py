@@ -113,12 +113,14 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
     elif path is None:
         note = "the trial record names no cost_report artifact"
     elif not path.is_file():
-        note = f"cost report not found at {path}"
+        # the record's own (relative) path: the page must not carry this machine's paths
+        folder = f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
+        note = f"cost report not found at {_recorded(trial)} in the study's {folder}"
     else:
         try:
             report = read_cost_report(path)
         except (ValueError, OSError) as err:
-            note = f"cost report unreadable: {err}"
+            note = "cost report unreadable: " + str(err).replace(str(path), _recorded(trial))
     energy = report.get("energy_pj")
     if energy is not None:
         by_category = {
@@ -143,3 +145,8 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
         source=path if energy is not None else None,
         note=note,
     )
+
+
+def _recorded(trial: Any) -> str:
+    """The cost-report path as the record names it (relative to the artifact directory)."""
+    return str(trial.record.artifacts.get(COST_REPORT_ARTIFACT, "")) if trial.record is not None else ""

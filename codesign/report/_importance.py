@@ -14,6 +14,9 @@ from codesign.report._study import StudyView
 #: (PED-ANOVA) splits the trials into a top quantile and the rest, and with a handful of trials
 #: either side holds one or two points (with one trial it returns an even split).
 MIN_TRIALS_FOR_IMPORTANCE = 8
+#: Below this many finished candidates importances are shown with a caveat: they are ranks
+#: from a small sample and can change order as trials are added.
+RELIABLE_TRIALS_FOR_IMPORTANCE = 30
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,23 @@ class ImportanceInfo:
     n_trials: int
     evaluator: str
     reason: str | None
+
+    @property
+    def caveat(self) -> str | None:
+        """Why these importances are rough (fewer than 30 trials), or None."""
+        if self.reason is None and self.n_trials < RELIABLE_TRIALS_FOR_IMPORTANCE:
+            return (f"from only {self.n_trials} trials: a rough ranking that can change as trials are added "
+                    f"(read it with care below {RELIABLE_TRIALS_FOR_IMPORTANCE})")
+        return None
+
+
+def combined_importance(infos: tuple[ImportanceInfo, ...]) -> dict[str, float]:
+    """Parameter -> its largest importance over the objectives, most important first."""
+    out: dict[str, float] = {}
+    for info in infos:
+        for name, value in info.importances.items():
+            out[name] = max(out.get(name, 0.0), value)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def importance_infos(

@@ -14,9 +14,10 @@ from plotly.offline import get_plotlyjs
 
 from codesign import __version__
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
-from codesign.report._importance import ImportanceInfo, importance_infos
+from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._io import write_text_atomic
-from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_info
+from codesign.report._labels import metric_label
+from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
 from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info
 from codesign.report._render import (
     breakdown_figure,
@@ -35,14 +36,15 @@ class ReportData:
     view: StudyView
     pareto: ParetoFrontInfo
     hypervolume: HypervolumeInfo
-    parallel: ParallelCoordinatesInfo
+    parallel: tuple[ParallelCoordinatesInfo, ...]
     importances: tuple[ImportanceInfo, ...]
     breakdowns: tuple[BreakdownInfo, ...]
 
     @property
     def n_figures(self) -> int:
         """How many Plotly plots the page holds."""
-        return len(self.pareto.pairs) + (self.pareto.triple is not None) + 3 + len(self.breakdowns)
+        return (len(self.pareto.pairs) + (self.pareto.triple is not None) + 2 + len(self.parallel)
+                + len(self.breakdowns))
 
 
 def report_data(
@@ -53,12 +55,13 @@ def report_data(
     """Compute every figure's data for ``study`` (no plotting)."""
     view = study_view(study, artifact_dir)
     pareto = pareto_front_info(view)
+    importances = importance_infos(study, view)
     return ReportData(
         view=view,
         pareto=pareto,
         hypervolume=hypervolume_info(view, reference_point),
-        parallel=parallel_coordinates_info(view),
-        importances=importance_infos(study, view),
+        parallel=parallel_coordinates_infos(view, combined_importance(importances)),
+        importances=importances,
         breakdowns=breakdown_infos(view, pareto.front),
     )
 
@@ -96,14 +99,24 @@ def render_report(data: ReportData) -> str:
     parts.append("<h2>Pareto front</h2>")
     parts.append(
         "<p>Feasible design points that no other feasible point beats on every objective are the "
-        "front; infeasible points violate a constraint; hover a point for its parameters and "
-        "metrics.</p>"
+        "front; infeasible points violate a constraint. Trials with no objective values are in the "
+        "strip under each plot: pruned before training (the chip failed a cheap check) or failed; "
+        "hover any point for its reason, its network (snn.*) and chip (hw.*) parameters and its "
+        "metrics."
+        + (" Green diamonds with error bars are confirmed points: mean ± standard deviation over "
+           "the confirmation seeds." if data.pareto.confirmed is not None else "")
+        + "</p>"
     )
     parts += [figure(f) for f in pareto_figures(data.pareto)]
     parts.append("<h2>Hypervolume over trials</h2>")
     parts.append(figure(hypervolume_figure(data.hypervolume, view.objective_names)))
     parts.append("<h2>Parameters</h2>")
-    parts.append(figure(parallel_figure(data.parallel)))
+    parts.append(
+        "<p>One line per design; the network's parameters and the chip's are in separate panels, "
+        "each ordered by importance (largest over the objectives) and paged with the menu on the "
+        "left when there are many; the menu on the right recolours the lines by an objective.</p>"
+    )
+    parts += [figure(parallel_figure(info)) for info in data.parallel]
     parts.append(figure(importance_figure(data.importances)))
     parts.append("<h2>Front members: energy, cycles and area</h2>")
     if not data.breakdowns:
@@ -113,7 +126,8 @@ def render_report(data: ReportData) -> str:
         objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
         parts.append(figure(breakdown_figure(info, point.label, objectives)))
         if info.source is not None:
-            parts.append(f"<p class='src'>from {html.escape(str(info.source))}</p>")
+            parts.append(f"<p class='src'>from {html.escape(_shown_path(view, info.source))} "
+                         "in the study's artifacts</p>")
     title = f"codesign study {html.escape(view.name)}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -126,43 +140,70 @@ def render_report(data: ReportData) -> str:
     )
 
 
+def _shown_path(view: StudyView, path: Path) -> str:
+    """``path`` relative to the study's artifact directory: the page never names this machine's
+    folders (it is shared, and the folders differ elsewhere)."""
+    if view.artifact_dir is not None:
+        try:
+            return str(Path(path).relative_to(view.artifact_dir))
+        except ValueError:
+            pass
+    return Path(path).name
+
+
 def _summary(data: ReportData) -> str:
     view = data.view
     states = Counter(t.state for t in view.trials)
     infeasible = sum(1 for p in view.points if not p.feasible)
     refs = view.references
     objectives = ", ".join(
-        f"{html.escape(n)} ({'min' if d == 'minimize' else 'max'})"
+        f"{html.escape(metric_label(n))} ({'min' if d == 'minimize' else 'max'})"
         for n, d in zip(view.objective_names, view.directions, strict=True)
     )
+    pruned, failed = states.get("PRUNED", 0), states.get("FAIL", 0)
     lines = [
         f"<p><b>{len(view.trials)}</b> trials: "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
-        + f"; {len(view.points)} design points, {infeasible} infeasible, {len(data.pareto.front)} on the front.",
+        + f". {len(view.points)} evaluated design points, {infeasible} of them infeasible (violate a "
+        f"constraint), {len(data.pareto.front)} on the front; {pruned} trials pruned before training "
+        f"(infeasible chip) and {failed} failed have no objective values.",
         f"Objectives: {objectives}.",
     ]
     if refs:
         lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
     lines.append("</p>")
     if data.pareto.front:
-        head = "".join(f"<th>{html.escape(n)}</th>" for n in view.objective_names)
+        extra = [(k, unit) for k, unit in (("cycles", "cycles"), ("latency_ms", "latency (ms)"),
+                                           ("area_mm2", "area (mm²)")) if k not in view.objective_names]
+        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in view.objective_names)
+        head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
         rows = []
         for info in data.breakdowns:
             point = view.point((info.number, info.chip))
-            cells = "".join(f"<td>{v:.4g}</td>" for v in point.values)
-            extra = "".join(
-                f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
-                for x in (info.cycles, info.latency_ms, info.area_mm2)
+            cells = ""
+            for n, v in zip(view.objective_names, point.values, strict=True):
+                spread = point.confirmed.spread(n) if point.confirmed is not None else None
+                cells += f"<td>{v:.4g}" + (f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "")
+                cells += "</td>"
+            for key, _ in extra:
+                x = getattr(info, key)
+                cells += f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
+            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}</tr>")
+        lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
+        if data.pareto.confirmed is not None:
+            lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
+    for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned before training")):
+        listed = [t for t in view.trials if t.state == state]
+        if listed:
+            items = "".join(
+                f"<li>trial {t.number}: {html.escape(_reason(t) or 'no reason recorded')}</li>" for t in listed[:20]
             )
-            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}{extra}</tr>")
-        lines.append(
-            "<table><tr><th>trial</th>" + head + "<th>cycles</th><th>latency_ms</th><th>area_mm2</th></tr>"
-            + "".join(rows) + "</table>"
-        )
-    failed = [t for t in view.trials if t.state == "FAIL"]
-    if failed:
-        items = "".join(
-            f"<li>trial {t.number}: {html.escape(t.error or 'no reason recorded')}</li>" for t in failed[:20]
-        )
-        lines.append(f"<details><summary>{len(failed)} failed trials</summary><ul>{items}</ul></details>")
+            lines.append(f"<details><summary>{len(listed)} {what}</summary><ul>{items}</ul></details>")
     return "\n".join(lines)
+
+
+def _reason(t: object) -> str | None:
+    record = getattr(t, "record", None)
+    if getattr(t, "state", "") == "PRUNED":
+        return record.pruned if record is not None else None
+    return getattr(t, "error", None)

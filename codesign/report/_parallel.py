@@ -1,11 +1,19 @@
-"""Parallel-coordinates data over the searched parameters, coloured by an objective."""
+"""Parallel-coordinates data over the searched parameters, coloured by an objective.
+
+A study searches two dozen parameters or more; one panel with every axis crams their labels
+together. :func:`parallel_coordinates_infos` therefore gives one panel per parameter group,
+the network (``snn.*``) and the chip (``hw.*``), each with only the parameters that differ
+between designs, most important first, and the objectives.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from codesign.report._labels import GROUPS, group_of
 from codesign.report._study import StudyView
 
 
@@ -19,12 +27,14 @@ class Axis:
         tick_labels: the choice labels for a categorical axis (index i is ``tick_labels[i]``),
             else None.
         log: the parameter was searched on a log scale and is drawn as log10.
+        objective: an objective axis (the last ones), not a parameter.
     """
 
     name: str
     values: tuple[float, ...]
     tick_labels: tuple[str, ...] | None
     log: bool
+    objective: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,10 @@ class ParallelCoordinatesInfo:
         colour_by: objective name -> its value per line (the renderer offers each).
         feasible: per line.
         reason: why there is nothing to draw, else None.
+        group: the parameter group drawn (``snn``, ``hw``), or ``""`` for every parameter.
+        constant: parameters of the group equal on every design (not drawn) -> that value.
+        conditional: parameters of the group some designs lack (e.g. ``levels`` of LIF
+            neurons), not drawn.
     """
 
     keys: tuple[tuple[int, int | None], ...]
@@ -44,14 +58,37 @@ class ParallelCoordinatesInfo:
     colour_by: dict[str, tuple[float, ...]]
     feasible: tuple[bool, ...]
     reason: str | None
+    group: str = ""
+    constant: dict[str, str] = field(default_factory=dict)
+    conditional: tuple[str, ...] = ()
 
 
-def parallel_coordinates_info(view: StudyView) -> ParallelCoordinatesInfo:
-    """Axes for every parameter that all design points share, plus the objectives."""
+def parallel_coordinates_info(view: StudyView, group: str | None = None,
+                              importance: Mapping[str, float] | None = None) -> ParallelCoordinatesInfo:
+    """Axes for the parameters all design points share, then the objectives.
+
+    Args:
+        view: the study.
+        group: ``None`` for every parameter in the space's order; ``"snn"`` or ``"hw"`` for
+            that group's parameters that differ between designs.
+        importance: parameter -> importance; the group's axes are ordered by it, most
+            important first (parameters it does not name keep their order, after those).
+    """
     lines = list(view.points)
     if not lines:
-        return ParallelCoordinatesInfo((), (), {}, (), "no finished trial with objective values yet")
-    shared = [p for p in lines[0].params if all(p in t.params for t in lines)]
+        return ParallelCoordinatesInfo((), (), {}, (), "no finished trial with objective values yet", group or "")
+    names = list(dict.fromkeys(k for t in lines for k in t.params))
+    if group is not None:
+        names = [n for n in names if group_of(n) == group]
+    shared = [n for n in names if all(n in t.params for t in lines)]
+    conditional = tuple(n for n in names if n not in shared)
+    constant: dict[str, str] = {}
+    if group is not None:
+        constant = {n: str(lines[0].params[n]) for n in shared if len({repr(t.params[n]) for t in lines}) == 1}
+        shared = [n for n in shared if n not in constant]
+        if importance:
+            rank = {n: i for i, n in enumerate(sorted(importance, key=lambda k: -importance[k]))}
+            shared.sort(key=lambda n: rank.get(n, len(rank)))
     axes: list[Axis] = []
     for name in shared:
         raw = [t.params[name] for t in lines]
@@ -67,12 +104,26 @@ def parallel_coordinates_info(view: StudyView) -> ParallelCoordinatesInfo:
     colour_by: dict[str, tuple[float, ...]] = {}
     for i, name in enumerate(view.objective_names):
         column = tuple(float(t.values[i]) for t in lines)
-        axes.append(Axis(name, column, None, False))
+        axes.append(Axis(name, column, None, False, objective=True))
         colour_by[name] = column
+    reason = None
+    if group is not None and not shared:
+        reason = f"no {GROUPS.get(group, group)} parameter differs between the designs"
     return ParallelCoordinatesInfo(
         keys=tuple(t.key for t in lines),
         axes=tuple(axes),
         colour_by=colour_by,
         feasible=tuple(t.feasible for t in lines),
-        reason=None,
+        reason=reason,
+        group=group or "",
+        constant=constant,
+        conditional=conditional,
     )
+
+
+def parallel_coordinates_infos(view: StudyView,
+                               importance: Mapping[str, float] | None = None) -> tuple[ParallelCoordinatesInfo, ...]:
+    """One panel per parameter group the study searches: network (``snn.*``), then chip (``hw.*``)."""
+    present = {group_of(k) for p in view.points for k in p.params}
+    groups = [g for g in GROUPS if g in present] or [None]
+    return tuple(parallel_coordinates_info(view, g, importance) for g in groups)

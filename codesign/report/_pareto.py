@@ -1,8 +1,10 @@
 """Pareto-front and hypervolume data, computed without any plotting library.
 
 Owns dominance (over feasible, finished candidates only), the front members, the points each
-scatter draws (feasible front / dominated / infeasible / reference), and the hypervolume of
-the feasible front as trials arrive, with its reference point.
+scatter draws (feasible front / dominated / infeasible / reference, the confirmed spread of
+confirmed points, and the trials that have no objective values: pruned before training or
+failed, with their reasons), and the hypervolume of the feasible front as trials arrive, with
+its reference point.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from codesign.report._study import PointView, StudyView
+from codesign.report._labels import GROUPS, bare_name, group_of
+from codesign.report._study import PointView, StudyView, TrialView
 from codesign.search import REFERENCE_MARGIN, default_reference, hypervolume, pareto_mask
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
@@ -77,6 +80,43 @@ class ParetoPoints:
 
 
 @dataclass(frozen=True)
+class ConfirmedSpread:
+    """Confirmed design points: mean and standard deviation over the confirmation seeds.
+
+    Attributes:
+        keys: (trial, chip) of each confirmed point.
+        mean: [n, m] mean per objective (the single-seed value where an objective was not
+            re-measured); std: [n, m] standard deviation (0 where not re-measured).
+        seeds: how many seeds each point was confirmed with.
+        hover: one text per point.
+    """
+
+    keys: tuple[Key, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    seeds: tuple[int, ...]
+    hover: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unevaluated:
+    """Trials with no objective values, drawn in the scatters' strip so that they are seen.
+
+    Attributes:
+        kind: ``pruned`` (the chip failed a cheap check before training) or ``failed``.
+        numbers: their trial numbers.
+        known: [n, m] the objective values their records do hold (NaN where unknown: a
+            pruned trial was never trained, so it has no accuracy).
+        hover: one text per trial, with the reason.
+    """
+
+    kind: Literal["pruned", "failed"]
+    numbers: tuple[int, ...]
+    known: np.ndarray
+    hover: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ParetoFrontInfo:
     """Everything a Pareto scatter needs.
 
@@ -86,6 +126,8 @@ class ParetoFrontInfo:
         triple: the (i, j, k) drawn in 3-D when there are three objectives or more.
         points: one :class:`ParetoPoints` per kind that has any point.
         front: keys of the front points, best first by the first objective.
+        confirmed: the confirmed points' spread, or None when no point was confirmed.
+        unevaluated: pruned and failed trials (one :class:`Unevaluated` per kind present).
     """
 
     objective_names: tuple[str, ...]
@@ -94,9 +136,11 @@ class ParetoFrontInfo:
     triple: tuple[int, int, int] | None
     points: tuple[ParetoPoints, ...]
     front: tuple[Key, ...]
+    confirmed: ConfirmedSpread | None = None
+    unevaluated: tuple[Unevaluated, ...] = ()
 
 
-def pareto_front_info(view: StudyView, max_hover_items: int = 12) -> ParetoFrontInfo:
+def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     """Pareto-plot data for ``view``: which design point is drawn where and as what."""
     m = len(view.objective_names)
     front = front_keys(view)
@@ -112,7 +156,7 @@ def pareto_front_info(view: StudyView, max_hover_items: int = 12) -> ParetoFront
                 kind=kind,
                 keys=tuple(p.key for p in members),
                 values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
-                hover=tuple(hover_text(view, p, max_hover_items) for p in members),
+                hover=tuple(hover_text(view, p) for p in members),
             )
         )
     sign = 1.0 if view.directions and view.directions[0] == "minimize" else -1.0
@@ -124,29 +168,104 @@ def pareto_front_info(view: StudyView, max_hover_items: int = 12) -> ParetoFront
         triple=(0, 1, 2) if m >= 3 else None,
         points=tuple(points),
         front=ordered,
+        confirmed=confirmed_spread(view),
+        unevaluated=unevaluated_trials(view),
     )
 
 
-def hover_text(view: StudyView, point: PointView, max_items: int = 12) -> str:
-    """Hover text: the point's label, objectives, parameters and metrics (each capped)."""
+def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
+    """Mean and std of every confirmed design point (``codesign.confirmed``), or None."""
+    confirmed = [p for p in view.points if p.confirmed is not None]
+    if not confirmed:
+        return None
+    names = view.objective_names
+    mean = np.array([[(c.spread(n) or (v, 0.0))[0] for n, v in zip(names, p.values, strict=True)]
+                     for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
+    std = np.array([[(c.spread(n) or (v, 0.0))[1] for n, v in zip(names, p.values, strict=True)]
+                    for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
+    hover = []
+    for p, row_mean, row_std in zip(confirmed, mean, std, strict=True):
+        assert p.confirmed is not None
+        lines = [f"<b>{p.label}</b>, confirmed over {len(p.confirmed.seeds)} seeds "
+                 f"({', '.join(str(s) for s in p.confirmed.seeds)})"]
+        lines += [f"{n} = {_fmt(float(a))} ± {_fmt(float(s))}" for n, a, s in zip(names, row_mean, row_std, strict=True)]
+        hover.append("<br>".join(lines))
+    return ConfirmedSpread(tuple(p.key for p in confirmed), mean, std,
+                           tuple(len(p.confirmed.seeds) for p in confirmed if p.confirmed is not None),
+                           tuple(hover))
+
+
+def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
+    """Pruned (never trained) and failed trials with their reasons, per kind."""
+    out = []
+    for kind, state in (("pruned", "PRUNED"), ("failed", "FAIL")):
+        members = [t for t in view.trials if t.state == state and t.reference is None]
+        if not members:
+            continue
+        known = np.array([[_known(t, n) for n in view.objective_names] for t in members],
+                         dtype=np.float64).reshape(-1, len(view.objective_names))
+        out.append(Unevaluated(kind, tuple(t.number for t in members), known,  # type: ignore[arg-type]
+                               tuple(_unevaluated_hover(view, t, kind) for t in members)))
+    return tuple(out)
+
+
+def _known(t: TrialView, name: str) -> float:
+    value = t.metrics.get(name)
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
+    record = t.record
+    if kind == "pruned":
+        reason = (record.pruned if record is not None else None) or "pruned"
+        lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
+        violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]
+        if violated:
+            lines.append("violates: " + ", ".join(violated))
+    else:
+        lines = [f"<b>trial {t.number}</b>: failed", t.error or "no reason recorded"]
+    lines += _grouped(t.params)
+    return "<br>".join(lines)
+
+
+def hover_text(view: StudyView, point: PointView) -> str:
+    """Hover text: the point's label, objectives (± the confirmed spread), constraints violated,
+    every parameter grouped as network (``snn.*``) and chip (``hw.*``), then the metrics."""
     lines = [f"<b>{point.label}</b>"]
-    lines += [f"{n} = {_fmt(v)}" for n, v in zip(view.objective_names, point.values, strict=True)]
+    for n, v in zip(view.objective_names, point.values, strict=True):
+        spread = point.confirmed.spread(n) if point.confirmed is not None else None
+        lines.append(f"{n} = {_fmt(v)}" + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
     if not point.feasible:
         violated = [f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0]
         lines.append("violates: " + ", ".join(violated))
-    params = list(point.params.items())
-    if params:
-        lines.append("<i>params</i>")
-        lines += [f"{k} = {_fmt(v)}" for k, v in params[:max_items]]
-        if len(params) > max_items:
-            lines.append(f"... {len(params) - max_items} more")
+    lines += _grouped(point.params)
     metrics = [(k, v) for k, v in point.metrics.items() if k not in view.objective_names]
     if metrics:
         lines.append("<i>metrics</i>")
-        lines += [f"{k} = {_fmt(v)}" for k, v in metrics[:max_items]]
-        if len(metrics) > max_items:
-            lines.append(f"... {len(metrics) - max_items} more")
+        lines += _packed([f"{k}={_fmt(v)}" for k, v in metrics])
     return "<br>".join(lines)
+
+
+def _grouped(params: dict[str, object]) -> list[str]:
+    """Parameters as ``<i>network (snn.*)</i>`` and ``<i>chip (hw.*)</i>`` sections, packed."""
+    lines: list[str] = []
+    for prefix, heading in (*GROUPS.items(), ("", "other parameters")):
+        items = [f"{bare_name(k)}={_fmt(v)}" for k, v in params.items() if group_of(k) == prefix]
+        if items:
+            lines.append(f"<i>{heading}" + (f" ({prefix}.*)" if prefix else "") + "</i>")
+            lines += _packed(items)
+    return lines
+
+
+def _packed(items: list[str], width: int = 64) -> list[str]:
+    """Items joined by `` · `` into lines of about ``width`` characters."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 def _fmt(value: object) -> str:

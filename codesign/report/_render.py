@@ -1,41 +1,69 @@
-"""Drawing the report's figure data with Plotly. Holds no logic beyond layout and colour."""
+"""Drawing the report's figure data with Plotly. Holds no logic beyond layout and colour.
+
+Layout rules that keep the page readable: legends lie horizontally above the plot area (never
+clipped at the right edge), axis titles name the physical quantity and its unit
+(:mod:`codesign.report._labels`), parallel-coordinate labels are at most two short lines and a
+panel holds at most :data:`MAX_PARAM_AXES` parameter axes (a menu pages through the rest), and
+importances share one labelled axis so no label can spill into a neighbouring panel.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from codesign.report._breakdown import BreakdownInfo
 from codesign.report._importance import ImportanceInfo
+from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo
-from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints
+from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints, Unevaluated
 
 _STYLE = {
     "front": {"name": "Pareto front (feasible)", "color": "#1f77b4", "symbol": "circle", "size": 10},
     "dominated": {"name": "dominated (feasible)", "color": "#9ecae1", "symbol": "circle", "size": 7},
-    "infeasible": {"name": "infeasible", "color": "#d62728", "symbol": "x", "size": 7},
+    "infeasible": {"name": "infeasible (violates a constraint)", "color": "#d62728", "symbol": "x", "size": 7},
     "reference": {"name": "reference (e.g. ANN twin)", "color": "#000000", "symbol": "star", "size": 14},
+    "pruned": {"name": "pruned before training (infeasible chip)", "color": "#7f7f7f", "symbol": "x-thin-open",
+               "size": 9},
+    "failed": {"name": "failed", "color": "#ff7f0e", "symbol": "triangle-down-open", "size": 9},
+    "confirmed": {"name": "confirmed: mean ± std over seeds", "color": "#2ca02c", "symbol": "diamond-open",
+                  "size": 12},
 }
 _CATEGORY_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf",
 )
+#: Parameter axes in one parallel-coordinates view; more are paged with a menu.
+MAX_PARAM_AXES = 9
+_LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0.0}
 
 
 def _axis_title(name: str, direction: str) -> str:
-    arrow = "lower is better" if direction == "minimize" else "higher is better"
-    return f"{name} ({arrow})"
+    better = "lower is better" if direction == "minimize" else "higher is better"
+    return f"{metric_label(name)}, {better}"
 
 
 def _legend_name(points: ParetoPoints) -> str:
-    return str(_STYLE[points.kind]["name"])
+    return f"{_STYLE[points.kind]['name']} ({len(points.keys)})"
 
 
 def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
-    """One 2-D scatter per objective pair, then a 3-D scatter when there are 3+ objectives."""
+    """One 2-D scatter per objective pair, then a 3-D scatter when there are 3+ objectives.
+
+    Pruned and failed trials have no objective values; each 2-D scatter shows them in a strip
+    under the plot (at their measured x value where the record has one), hover giving the reason.
+    """
     figures = []
     for i, j in info.pairs:
-        fig = go.Figure()
+        strip = bool(info.unevaluated)
+        if strip:
+            fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
+        else:
+            fig = go.Figure()
+        cell = {"row": 1, "col": 1} if strip else {}
         for pts in info.points:
             style = _STYLE[pts.kind]
             fig.add_trace(
@@ -47,14 +75,35 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     text=list(pts.hover),
                     hovertemplate="%{text}<extra></extra>",
                     marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                )
+                ),
+                **cell,
             )
+        if info.confirmed is not None:
+            c = info.confirmed
+            style = _STYLE["confirmed"]
+            fig.add_trace(
+                go.Scatter(
+                    x=c.mean[:, i], y=c.mean[:, j], mode="markers",
+                    name=f"{style['name']} ({len(c.keys)})",
+                    text=list(c.hover), hovertemplate="%{text}<extra></extra>",
+                    error_x={"type": "data", "array": c.std[:, i].tolist(), "visible": True, "color": style["color"]},
+                    error_y={"type": "data", "array": c.std[:, j].tolist(), "visible": True, "color": style["color"]},
+                    marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+                ),
+                **cell,
+            )
+        if strip:
+            _unevaluated_strip(fig, info, i)
         fig.update_layout(
-            title=f"Pareto front: {info.objective_names[i]} vs {info.objective_names[j]}",
-            xaxis_title=_axis_title(info.objective_names[i], info.directions[i]),
-            yaxis_title=_axis_title(info.objective_names[j], info.directions[j]),
-            height=480,
+            title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
+                           f"{metric_label(info.objective_names[j])}", "y": 0.98, "yanchor": "top"},
+            height=560 if strip else 500,
+            legend=_LEGEND_ABOVE,
+            margin={"t": 120},
         )
+        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]), **cell)
+        fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
+                         **({"row": 2, "col": 1} if strip else {}))
         figures.append(fig)
     if info.triple is not None:
         i, j, k = info.triple
@@ -76,16 +125,56 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
             )
         names = info.objective_names
         fig.update_layout(
-            title=f"Pareto front in 3-D: {names[i]}, {names[j]}, {names[k]}",
+            title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
+                   "y": 0.98, "yanchor": "top"},
             scene={
-                "xaxis_title": names[i],
-                "yaxis_title": names[j],
-                "zaxis_title": names[k],
+                "xaxis_title": short_metric_label(names[i]).replace("<br>", " "),
+                "yaxis_title": short_metric_label(names[j]).replace("<br>", " "),
+                "zaxis_title": short_metric_label(names[k]).replace("<br>", " "),
             },
-            height=600,
+            legend=_LEGEND_ABOVE,
+            margin={"t": 110},
+            height=640,
         )
         figures.append(fig)
     return figures
+
+
+def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int) -> None:
+    """Pruned / failed trials in the strip under a scatter: x where measured, else spread."""
+    drawn = [p.values[:, i] for p in info.points if len(p.values)]
+    values = np.concatenate(drawn) if drawn else np.zeros(0)
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+    rows: list[str] = []
+    for group in info.unevaluated:
+        row = _unevaluated_row(group)
+        rows.append(row)
+        known = group.known[:, i]
+        spread = lo + (np.arange(len(known)) + 0.5) / len(known) * (hi - lo)
+        x = np.where(np.isfinite(known), known, spread)
+        measured = np.isfinite(known)
+        hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
+                 for h, m in zip(group.hover, measured, strict=True)]
+        style = _STYLE[group.kind]
+        fig.add_trace(
+            go.Scatter(
+                x=x.tolist(), y=[row] * len(x), mode="markers",
+                name=f"{style['name']} ({len(group.numbers)})",
+                text=hover, hovertemplate="%{text}<extra></extra>",
+                marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"],
+                        "line": {"width": 2, "color": style["color"]}},
+            ),
+            row=2, col=1,
+        )
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, showgrid=False,
+                     title_text="", row=2, col=1)
+
+
+def _unevaluated_row(group: Unevaluated) -> str:
+    return "not trained" if group.kind == "pruned" else "failed"
 
 
 def hypervolume_figure(info: HypervolumeInfo, objective_names: tuple[str, ...]) -> go.Figure:
@@ -99,82 +188,148 @@ def hypervolume_figure(info: HypervolumeInfo, objective_names: tuple[str, ...]) 
     else:
         fig.add_annotation(text=info.reason, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
         title = "Hypervolume of the feasible front"
-    fig.update_layout(title=title, xaxis_title="trial", yaxis_title="hypervolume", height=420)
+    fig.update_layout(title=title, xaxis_title="trial number",
+                      yaxis_title="hypervolume (product of the objectives' units)", height=420)
     return fig
 
 
+def _dimension(axis_name: str, values: tuple[float, ...], ticks: tuple[str, ...] | None, log: bool,
+               objective: bool) -> dict[str, object]:
+    label = short_metric_label(axis_name) if objective else param_label(axis_name, log)
+    dim: dict[str, object] = {"label": label, "values": list(values)}
+    if ticks is not None:
+        dim["tickvals"] = list(range(len(ticks)))
+        dim["ticktext"] = list(ticks)
+    return dim
+
+
 def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
+    """One parallel-coordinates panel: a group's parameters (paged), then the objectives."""
+    heading = GROUPS.get(info.group, "")
+    title = (f"{heading.capitalize()} parameters ({info.group}.*) of every finished design"
+             if heading else "Parameters of every finished design")
     fig = go.Figure()
+    notes = _parallel_notes(info)
     if info.reason is not None:
         fig.add_annotation(text=info.reason, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        fig.update_layout(title="Parallel coordinates", height=420)
+        fig.update_layout(title=title, height=300)
+        _add_notes(fig, notes)
         return fig
-    dims = []
-    for axis in info.axes:
-        dim: dict[str, object] = {"label": f"log10 {axis.name}" if axis.log else axis.name, "values": list(axis.values)}
-        if axis.tick_labels is not None:
-            dim["tickvals"] = list(range(len(axis.tick_labels)))
-            dim["ticktext"] = list(axis.tick_labels)
-        dims.append(dim)
+    params = [a for a in info.axes if not a.objective]
+    objectives = [_dimension(a.name, a.values, a.tick_labels, a.log, True) for a in info.axes if a.objective]
+    pages = [params[k : k + MAX_PARAM_AXES] for k in range(0, len(params), MAX_PARAM_AXES)] or [[]]
+
+    def dims(page: list[object]) -> list[dict[str, object]]:
+        return [_dimension(a.name, a.values, a.tick_labels, a.log, False) for a in page] + objectives  # type: ignore[attr-defined]
+
     names = list(info.colour_by)
     first = names[0]
     fig.add_trace(
         go.Parcoords(
-            dimensions=dims,
+            dimensions=dims(pages[0]),  # type: ignore[arg-type]
+            labelangle=0,
+            labelside="top",
+            labelfont={"size": 12},
+            tickfont={"size": 10},
             line={
                 "color": list(info.colour_by[first]),
                 "colorscale": "Viridis",
                 "showscale": True,
-                "colorbar": {"title": {"text": first}},
+                "colorbar": {"title": {"text": short_metric_label(first)}},
             },
         )
     )
-    buttons = [
-        {
-            "label": f"colour by {name}",
-            "method": "restyle",
-            "args": [{"line.color": [list(info.colour_by[name])], "line.colorbar.title.text": name}],
-        }
-        for name in names
-    ]
+    menus: list[dict[str, object]] = [{
+        "buttons": [
+            {
+                "label": f"colour by {name}",
+                "method": "restyle",
+                "args": [{"line.color": [list(info.colour_by[name])],
+                          "line.colorbar.title.text": short_metric_label(name)}],
+            }
+            for name in names
+        ],
+        "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.32, "yanchor": "top",
+    }]
+    if len(pages) > 1:
+        menus.append({
+            "buttons": [
+                {
+                    "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
+                    + (" (most important)" if k == 0 and info.group else ""),
+                    "method": "restyle",
+                    "args": [{"dimensions": [dims(page)]}],  # type: ignore[arg-type]
+                }
+                for k, page in enumerate(pages)
+            ],
+            "direction": "down", "x": 0.0, "xanchor": "left", "y": 1.32, "yanchor": "top",
+        })
+    order = "most important first, " if info.group else ""
     fig.update_layout(
-        title="Parameters of every finished trial",
-        height=520,
-        margin={"t": 120},
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.25}],
+        title={"text": f"{title}<br><sup>{order}{len(params)} parameters that differ between designs"
+                       f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>"},
+        height=560,
+        margin={"t": 190, "l": 70, "r": 90, "b": 40 + 18 * len(notes)},
+        updatemenus=menus,
     )
+    _add_notes(fig, notes)
     return fig
 
 
+def _parallel_notes(info: ParallelCoordinatesInfo) -> list[str]:
+    notes = []
+    if info.constant:
+        items = ", ".join(f"{param_label(k).replace('<br>', ' ')}={v}" for k, v in info.constant.items())
+        notes.append(f"same on every design: {items}")
+    if info.conditional:
+        notes.append("not set on every design (conditional), not drawn: "
+                     + ", ".join(param_label(k).replace("<br>", " ") for k in info.conditional))
+    return notes
+
+
+def _add_notes(fig: go.Figure, notes: list[str]) -> None:
+    for n, note in enumerate(notes):
+        fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper", x=0.0, xanchor="left",
+                           y=0.0, yanchor="top", yshift=-22 - 18 * n, font={"size": 11, "color": "#555"})
+
+
 def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
-    fig = make_subplots(rows=1, cols=max(1, len(infos)), subplot_titles=[i.objective for i in infos])
-    for col, info in enumerate(infos, start=1):
-        if info.reason is None:
-            names = list(info.importances)[::-1]
-            fig.add_trace(
-                go.Bar(
-                    x=[info.importances[n] for n in names],
-                    y=names,
-                    orientation="h",
-                    name=info.objective,
-                    showlegend=False,
-                ),
-                row=1,
-                col=col,
-            )
-        else:
-            fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=col)
-            axis = "" if col == 1 else str(col)
-            fig.add_annotation(
-                text=info.reason.replace(": ", ":<br>"),
-                showarrow=False,
-                xref=f"x{axis} domain",
-                yref=f"y{axis} domain",
-                x=0.5,
-                y=0.5,
-            )
+    """Importances of every objective as grouped bars on one parameter axis."""
+    fig = go.Figure()
+    shown = [i for i in infos if i.reason is None]
     evaluator = infos[0].evaluator if infos else ""
-    fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=420)
+    n_trials = infos[0].n_trials if infos else 0
+    if not shown:
+        reason = infos[0].reason if infos else "no objectives"
+        fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=300)
+        return fig
+    best: dict[str, float] = {}
+    for info in shown:
+        for name, value in info.importances.items():
+            best[name] = max(best.get(name, 0.0), value)
+    order = sorted(best, key=lambda n: best[n])  # least important at the bottom of the axis
+    for k, info in enumerate(shown):
+        fig.add_trace(
+            go.Bar(
+                x=[info.importances.get(n, 0.0) for n in order],
+                y=order,
+                orientation="h",
+                name=metric_label(info.objective),
+                marker_color=_CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)],
+            )
+        )
+    caveat = shown[0].caveat
+    subtitle = f"from {n_trials} finished trials" + (f" — {caveat.split(': ', 1)[1]}" if caveat else "")
+    fig.update_layout(
+        title={"text": f"Parameter importance per objective ({evaluator})<br><sup>{subtitle}</sup>"},
+        barmode="group",
+        height=max(360, 150 + 26 * len(order)),
+        legend=_LEGEND_ABOVE,
+        margin={"t": 130},
+        xaxis_title="importance (normalised; sums to 1 per objective)",
+    )
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -184,7 +339,8 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         rows=1,
         cols=2,
         column_widths=[0.7, 0.3],
-        subplot_titles=["energy per layer (pJ)", "energy per category (pJ)"],
+        horizontal_spacing=0.12,
+        subplot_titles=["energy per layer and category (pJ per inference)", "energy per category (pJ)"],
     )
     categories = list(info.categories) or list(info.energy_by_category_pj)
     colours = {c: _CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)] for k, c in enumerate(categories)}
@@ -194,7 +350,7 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
                 go.Bar(
                     x=list(info.layers),
                     y=info.energy_pj[:, c].tolist(),
-                    name=cat,
+                    name=cat.replace("_", " "),
                     marker_color=colours[cat],
                     legendgroup=cat,
                 ),
@@ -209,7 +365,7 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         )
     fig.add_trace(
         go.Bar(
-            x=list(info.energy_by_category_pj),
+            x=[c.replace("_", " ") for c in info.energy_by_category_pj],
             y=list(info.energy_by_category_pj.values()),
             marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
             showlegend=False,
@@ -218,16 +374,19 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         row=1,
         col=2,
     )
-    figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ"]
-    if info.cycles is not None:
+    figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ per inference"]
+    if info.cycles is not None and math.isfinite(info.cycles):
         figures.append(f"{info.cycles:.4g} cycles")
     if info.latency_ms is not None:
         figures.append(f"{info.latency_ms:.4g} ms")
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
     fig.update_layout(
-        title=f"{label.capitalize()}: {objectives}<br><sup>{' · '.join(figures)}</sup>",
-        height=440,
-        margin={"t": 100},
+        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{' · '.join(figures)}</sup>"},
+        height=520,
+        legend=_LEGEND_ABOVE,
+        margin={"t": 140},
     )
+    fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
+    fig.update_xaxes(automargin=True, tickangle=-45)
     return fig

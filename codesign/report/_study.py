@@ -21,7 +21,9 @@ from codesign.search import (
     ARTIFACT_DIR_ATTR,
     RECORD_ATTR,
     SPEC_ATTR,
+    ConfirmedPoint,
     TrialRecord,
+    confirmed_figures,
     load_stored_study,
     record_of,
     record_points,
@@ -99,6 +101,8 @@ class PointView:
         params, constraints, metrics: of this point (a nested point has its chip's hw.*).
         feasible: every constraint <= 0.
         reference: label of a reference point (e.g. the ANN twin), else None.
+        confirmed: mean and std over the confirmation seeds (trial attribute
+            ``codesign.confirmed``), or None when the point was not confirmed.
     """
 
     trial: int
@@ -109,6 +113,7 @@ class PointView:
     metrics: dict[str, float]
     feasible: bool
     reference: str | None = None
+    confirmed: ConfirmedPoint | None = None
 
     @property
     def key(self) -> tuple[int, int | None]:
@@ -202,8 +207,9 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
     points: list[PointView] = []
     references: list[PointView] = []
+    confirmed = {t.number: confirmed_figures(t.user_attrs) for t in frozen}
     for t in trials:
-        (references if t.reference is not None else points).extend(_points_of(t, names))
+        (references if t.reference is not None else points).extend(_points_of(t, names, confirmed[t.number]))
     return StudyView(
         name=study.study_name,
         objective_names=names,
@@ -217,8 +223,10 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     )
 
 
-def _points_of(t: TrialView, names: tuple[str, ...]) -> list[PointView]:
+def _points_of(t: TrialView, names: tuple[str, ...],
+               confirmed: dict[int | None, ConfirmedPoint] | None = None) -> list[PointView]:
     """The design points of a finished trial (none for a failed or running one)."""
+    confirmed = confirmed or {}
     if t.values is None:
         return []
     if t.record is not None and t.record.hw_front:
@@ -227,10 +235,11 @@ def _points_of(t: TrialView, names: tuple[str, ...]) -> list[PointView]:
             if all(n in dp.objectives for n in names):
                 out.append(PointView(
                     t.number, i, tuple(float(dp.objectives[n]) for n in names), dp.params,
-                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference,
+                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference, confirmed.get(i),
                 ))
         return out
-    return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference)]
+    return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference,
+                      confirmed.get(None))]
 
 
 def _trial_view(t: FrozenTrial) -> TrialView:

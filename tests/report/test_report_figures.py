@@ -91,9 +91,19 @@ def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str
     row = front_pts.numbers.index(5)
     np.testing.assert_allclose(front_pts.values[row], PLANNED[5].values)
     hover = front_pts.hover[row]
-    assert "trial 5" in hover and "snn.width = 16" in hover and "accuracy = 0.75" in hover
+    assert "trial 5" in hover and "accuracy=0.75" in hover
+    # every parameter, grouped: the chip is never cut off by a "... more" line
+    network, chip = hover.index("<i>network (snn.*)</i>"), hover.index("<i>chip (hw.*)</i>")
+    assert network < hover.index("width=16") < chip < hover.index("sram_kb=64") and "cores=2" in hover
     infeasible = next(p for p in info.points if p.kind == "infeasible")
     assert "violates: area_mm2 = 2" in infeasible.hover[0]
+    # trials without objective values are their own classes, with the reason
+    uneval = {u.kind: u for u in info.unevaluated}
+    assert uneval["failed"].numbers == (3,) and "training diverged: loss is nan" in uneval["failed"].hover[0]
+    assert uneval["pruned"].numbers == (8,) and "pruned before training" in uneval["pruned"].hover[0]
+    assert "violates: area_mm2 = -1" not in uneval["pruned"].hover[0]  # only violated constraints listed
+    assert np.isnan(uneval["pruned"].known).all()  # never trained: nothing to place it by
+    assert info.confirmed is None
 
 
 def _view(values: list[tuple[float, ...]], directions: tuple[str, ...], feasible: list[bool] | None = None) -> StudyView:

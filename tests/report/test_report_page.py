@@ -17,8 +17,10 @@ from codesign.report import load_study, report_data, write_report
 def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> None:
     url, name, _ = sqlite_study
     data = report_data(load_study(name, url))
-    # 3 pairs + 3-D + hypervolume + parallel + importances + one breakdown per front member.
-    assert data.n_figures == 3 + 1 + 3 + len(FRONT)
+    # 3 pairs + 3-D + hypervolume + network and chip parallel panels + importances + one
+    # breakdown per front member.
+    assert [p.group for p in data.parallel] == ["snn", "hw"]
+    assert data.n_figures == 3 + 1 + 1 + 2 + 1 + len(FRONT)
     assert [(b.number, b.chip) for b in data.breakdowns] == list(data.pareto.front)
 
 
