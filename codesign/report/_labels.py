@@ -70,7 +70,10 @@ def bare_name(name: str) -> str:
 def param_label(name: str, log: bool = False) -> str:
     """A narrow axis label for a parameter: prefix dropped, words wrapped onto two lines."""
     text = _PARAM_LABELS.get(name) or wrap(bare_name(name).replace("_", " "))
-    return f"log10<br>{text}" if log else text
+    if not log:
+        return text
+    # searched on a log scale, drawn as log10: said on the label's last line, kept to two lines
+    return f"log10<br>{text}" if "<br>" not in text else f"{text} (log10)"
 
 
 def wrap(text: str, width: int = 11) -> str:

@@ -16,7 +16,7 @@ from codesign import __version__
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._io import write_text_atomic
-from codesign.report._labels import metric_label
+from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
 from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info
 from codesign.report._render import (
@@ -113,8 +113,8 @@ def render_report(data: ReportData) -> str:
     parts.append("<h2>Parameters</h2>")
     parts.append(
         "<p>One line per design; the network's parameters and the chip's are in separate panels, "
-        "each ordered by importance (largest over the objectives) and paged with the menu on the "
-        "left when there are many; the menu on the right recolours the lines by an objective.</p>"
+        "each ordered by importance (largest over the objectives) and paged with the 'parameters' "
+        "menu when there are many; the 'colour by' menu recolours the lines by an objective.</p>"
     )
     parts += [figure(parallel_figure(info)) for info in data.parallel]
     parts.append(figure(importance_figure(data.importances)))
@@ -134,7 +134,8 @@ def render_report(data: ReportData) -> str:
         f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-        "th{background:#f3f3f3}.src{color:#777;font-size:small}</style>"
+        "th{background:#f3f3f3}.src{color:#777;font-size:small}"
+        "td.params{text-align:left;font-size:small;max-width:32em}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
     )
@@ -177,6 +178,13 @@ def _summary(data: ReportData) -> str:
                                            ("area_mm2", "area (mm²)")) if k not in view.objective_names]
         head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in view.objective_names)
         head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
+        members = [view.point((info.number, info.chip)) for info in data.breakdowns]
+        varying = {
+            g: [k for k in dict.fromkeys(k for p in members for k in p.params)
+                if group_of(k) == g and len({repr(p.params.get(k)) for p in members}) > 1]
+            for g in GROUPS
+        }
+        head += "".join(f"<th>{GROUPS[g]} ({g}.*)</th>" for g in GROUPS if varying[g])
         rows = []
         for info in data.breakdowns:
             point = view.point((info.number, info.chip))
@@ -188,8 +196,14 @@ def _summary(data: ReportData) -> str:
             for key, _ in extra:
                 x = getattr(info, key)
                 cells += f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
+            for g in GROUPS:
+                if varying[g]:
+                    items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
+                    cells += f"<td class='params'>{html.escape(items)}</td>"
             rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
+        lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "
+                     "designs (hover a point for all of them).</p>")
         if data.pareto.confirmed is not None:
             lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
     for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned before training")):
@@ -200,6 +214,12 @@ def _summary(data: ReportData) -> str:
             )
             lines.append(f"<details><summary>{len(listed)} {what}</summary><ul>{items}</ul></details>")
     return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _reason(t: object) -> str | None:

@@ -224,6 +224,9 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
 
     names = list(info.colour_by)
     first = names[0]
+    height, top, bottom = 560, 200, 40 + 18 * len(notes)
+    # menus in the title's band, right of it: above the axis labels (paper y > 1 is the margin)
+    menu_y = 1 + (top - 70) / (height - top - bottom)
     fig.add_trace(
         go.Parcoords(
             dimensions=dims(pages[0]),  # type: ignore[arg-type]
@@ -231,6 +234,9 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             labelside="top",
             labelfont={"size": 12},
             tickfont={"size": 10},
+            # the min/max figures plotly prints above and below each axis collide with two-line
+            # labels; the ticks already show the range
+            rangefont={"size": 1, "color": "rgba(0,0,0,0)"},
             line={
                 "color": list(info.colour_by[first]),
                 "colorscale": "Viridis",
@@ -249,7 +255,7 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             }
             for name in names
         ],
-        "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.32, "yanchor": "top",
+        "direction": "down", "x": 1.0, "xanchor": "right", "y": menu_y, "yanchor": "top",
     }]
     if len(pages) > 1:
         menus.append({
@@ -262,14 +268,15 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
                 }
                 for k, page in enumerate(pages)
             ],
-            "direction": "down", "x": 0.0, "xanchor": "left", "y": 1.32, "yanchor": "top",
+            "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
         })
     order = "most important first, " if info.group else ""
     fig.update_layout(
         title={"text": f"{title}<br><sup>{order}{len(params)} parameters that differ between designs"
-                       f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>"},
-        height=560,
-        margin={"t": 190, "l": 70, "r": 90, "b": 40 + 18 * len(notes)},
+                       f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>",
+               "x": 0.02, "xanchor": "left", "y": 0.965, "yanchor": "top"},
+        height=height,
+        margin={"t": top, "l": 70, "r": 90, "b": bottom},
         updatemenus=menus,
     )
     _add_notes(fig, notes)

@@ -32,13 +32,30 @@ window.addEventListener('error',function(e){window.__errors.push(String(e.messag
 window.addEventListener('unhandledrejection',function(e){window.__errors.push('rejection: '+String(e.reason));});
 </script>"""
 
+# Per plot: its title, the legend's entries and any that lie outside the plot's box (clipped),
+# and every pair of overlapping labels among the parallel-coordinates axis titles, the y tick
+# labels, and the axis titles against the title and the menus (bounding boxes, 1 px slack).
 _CHECK_JS = """<script>window.addEventListener('load',function(){setTimeout(function(){
-var plots=document.querySelectorAll('.js-plotly-plot');var drawn=0;
-plots.forEach(function(p){if(p._fullLayout&&p.querySelector('.main-svg'))drawn++;});
+function boxes(root,sel){return Array.from(root.querySelectorAll(sel)).filter(function(e){
+  return e.textContent.trim();}).map(function(e){var r=e.getBoundingClientRect();
+  return {text:e.textContent.trim(),l:r.left,r:r.right,t:r.top,b:r.bottom};}).filter(function(r){return r.r>r.l;});}
+function hit(a,b){return a.l<b.r-1&&b.l<a.r-1&&a.t<b.b-1&&b.t<a.b-1;}
+function overlaps(xs,ys){var out=[];for(var i=0;i<xs.length;i++){for(var j=(ys?0:i+1);j<(ys||xs).length;j++){
+  var b=(ys||xs)[j];if(hit(xs[i],b))out.push([xs[i].text,b.text]);}}return out;}
+var plots=document.querySelectorAll('.js-plotly-plot');var drawn=0;var figures=[];
+plots.forEach(function(p){if(p._fullLayout&&p.querySelector('.main-svg'))drawn++;
+  var box=p.getBoundingClientRect();var legend=boxes(p,'.legend .legendtext');
+  var axis=boxes(p,'.parcoords .axis-title');
+  var others=boxes(p,'.gtitle').concat(boxes(p,'.updatemenu-header-group text'));
+  figures.push({title:(p._fullLayout&&p._fullLayout.title&&p._fullLayout.title.text||'').split('<br>')[0],
+    legend:legend.map(function(r){return r.text;}),
+    legend_clipped:legend.filter(function(r){return r.r>box.right+1||r.l<box.left-1||r.t<box.top-1||r.b>box.bottom+1;}).map(function(r){return r.text;}),
+    axis_titles:axis.length,
+    overlaps:overlaps(axis).concat(overlaps(axis,others)).concat(overlaps(boxes(p,'.ytick text'))).concat(overlaps(boxes(p,'.xtitle, .ytitle'),others))});});
 var pre=document.createElement('pre');pre.id='__check';
-pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,
+pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,figures:figures,
 main_svg:document.querySelectorAll('.main-svg').length,has_plotly:typeof Plotly!=='undefined'});
-document.body.appendChild(pre);},1500);});</script>"""
+document.body.appendChild(pre);},2500);});</script>"""
 
 
 def find_chromium() -> str | None:
@@ -49,8 +66,10 @@ def find_chromium() -> str | None:
     return None
 
 
-def check_page(page: Path, workdir: Path, width: int = 1300, height: int = 4000) -> tuple[dict[str, object], Path]:
-    """Load ``page`` headless; return the injected check's result and a screenshot path."""
+def check_page(page: Path, workdir: Path, width: int = 1300, height: int = 4000,
+               screenshot: bool = True) -> tuple[dict[str, object], Path]:
+    """Load ``page`` headless; return the injected check's result and a screenshot path
+    (taken only when ``screenshot``)."""
     chromium = find_chromium()
     assert chromium is not None
     text = page.read_text(encoding="utf-8")
@@ -60,12 +79,15 @@ def check_page(page: Path, workdir: Path, width: int = 1300, height: int = 4000)
     probe.write_text(text, encoding="utf-8")
     common = [chromium, *_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--virtual-time-budget=15000"]
     dom = subprocess.run(
-        [*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120, check=True
+        [*common, f"--window-size={width},{height}", "--dump-dom", probe.as_uri()], capture_output=True, text=True,
+        timeout=120, check=True
     ).stdout
     found = re.search(r'<pre id="__check">(.*?)</pre>', dom, re.S)
     assert found is not None, "the page's check script never ran (page did not finish loading)"
     result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     shot = workdir / "page.png"
+    if not screenshot:
+        return result, shot
     subprocess.run(
         [*common, f"--window-size={width},{height}", f"--screenshot={shot}", page.as_uri()],
         capture_output=True,
@@ -119,3 +141,24 @@ def png_colours(path: Path, limit: int = 64) -> int:
                 return len(colours)
         prev = line
     return len(colours)
+
+
+def section_screenshot(page: Path, out: Path, keep: list[str], workdir: Path, width: int = 1300,
+                       height: int = 1000) -> Path:
+    """Screenshot of only the parts of ``page`` that contain one of the element ids in ``keep``
+    (e.g. ``["fig-0"]``) or, for a string starting with ``"#summary"``, the page's summary."""
+    chromium = find_chromium()
+    assert chromium is not None
+    script = ("<script>window.addEventListener('load',function(){var keep=%s;"
+              "Array.from(document.body.children).forEach(function(e){"
+              "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='P'&&!e.querySelector('.plotly-graph-div')||e.tagName==='TABLE'||e.tagName==='DETAILS'):"
+              "(e.id===k||e.querySelector('#'+k));});"
+              "if(!ok)e.style.display='none';});window.dispatchEvent(new Event('resize'));});</script>") % json.dumps(keep)
+    probe = workdir / f"section-{out.stem}.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>", 1), encoding="utf-8")
+    subprocess.run(
+        [chromium, *_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--virtual-time-budget=15000",
+         f"--window-size={width},{height}", f"--screenshot={out}", probe.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+    return out

@@ -229,3 +229,62 @@ def random_plans(n: int, seed: int = 0) -> tuple[Planned, ...]:
         area = 0.2 * cores + 0.001 * sram
         plans.append(Planned(_params(width, levels, neuron, sram, cores), (wer, energy, area)))
     return tuple(plans)
+
+
+CONFIRM_ACCURACY = 0.3
+
+
+def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_dir: Path,
+                          n: int = 24, seed: int = 0) -> optuna.Study:
+    """A study over the quickstart's real search space (27 parameters, snn.* and hw.*), written
+    as the driver writes it: seeded made-up records, every fifth trial pruned before training
+    (an infeasible chip), one failed trial, and the feasible trials of accuracy >= 0.3
+    confirmed over three seeds (``codesign.confirmed``, the contract of ``codesign study confirm``)."""
+    from codesign.search import CONFIRMED_ATTR, load_study, suggest
+
+    spec = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.yaml")
+    study = optuna.create_study(study_name=name, storage=storage, directions=spec.directions(),
+                                sampler=optuna.samplers.RandomSampler(seed=seed))
+    study.set_metric_names(list(spec.objectives))
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
+    rng = np.random.default_rng(seed)
+    space = spec.search_space()
+    for i in range(n):
+        trial = study.ask()
+        params = suggest(trial, space)
+        cores = int(params["hw.cores"])
+        area = 0.3 * cores * (1 + 0.1 * float(params["hw.pes_per_core"])) + float(rng.uniform(0, 0.5))
+        if i % 5 == 4:
+            rec = TrialRecord(params=params, metrics={"area_mm2": area},
+                              constraints={"area_mm2 <= 4": max(area - 4, 0.5), "fits_on_chip": 0.0},
+                              pruned=f"infeasible chip before training: area_mm2 <= 4; over area: "
+                                     f"{max(area, 4.5):.2f} mm^2 > 4 mm^2")
+            trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        if i == 7:
+            trial.set_user_attr(RECORD_ATTR, TrialRecord(params=params, error="exceeded the per-trial timeout "
+                                                                            "of 240 s").to_dict())
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        width = int(params["snn.width"])
+        accuracy = float(np.clip(0.1 + 0.003 * width + rng.normal(0, 0.03), 0.0, 1.0))
+        energy = float(0.05 * width * int(params["snn.timesteps"]) / max(cores, 1) ** 0.3 + rng.uniform(0, 2))
+        latency = float(200.0 / float(params["hw.clock_mhz"]) * 8 / cores + rng.uniform(0, 1))
+        metrics = {"accuracy": accuracy, "energy_uj": energy, "latency_ms": latency, "area_mm2": area,
+                   "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2}
+        constraints = {"area_mm2 <= 4": area - 4, "latency_ms <= 100": latency - 100, "fits_on_chip": 0.0}
+        rec = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
+                          constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0)
+        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+        if accuracy >= CONFIRM_ACCURACY and area <= 4:
+            trial.set_user_attr(CONFIRMED_ATTR, {
+                "seeds": [0, 1, 2],
+                "points": [{"chip": None, "mean": {k: metrics[k] * 0.97 for k in spec.objectives},
+                            "std": {"accuracy": 0.02, "energy_uj": 0.1 * energy, "latency_ms": 0.5}}],
+            })
+        for cname, cvalue in constraints.items():
+            trial.set_constraint(cname, cvalue)
+        study.tell(trial, [metrics[k] for k in spec.objectives])
+    return study

@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 import pytest
 from report_chromium import check_page, find_chromium, png_colours
-from report_studies import FRONT, random_plans, write_study
+from report_studies import FRONT, quickstart_like_study, random_plans, write_study
 
 from codesign.cli import main
 from codesign.report import load_study, report_data, write_report
@@ -72,3 +72,50 @@ def test_page_draws_in_headless_chromium(tmp_path: Path) -> None:
     assert result["drawn"] == data.n_figures
     assert isinstance(result["main_svg"], int) and result["main_svg"] >= data.n_figures
     assert png_colours(shot) >= 16, "screenshot is (nearly) blank"
+
+
+@pytest.mark.browser
+def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quickstart's 27 parameters: no two labels overlap, no legend is clipped, and the
+    scatters show pruned, failed, infeasible and confirmed points as classes of their own.
+
+    The same check on a panel crammed with every axis finds overlaps, so it can fail.
+    """
+    if find_chromium() is None:
+        pytest.skip("headless Chromium not found (install Debian's 'chromium' package: make browser)")
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", artifacts, n=30)
+    out = tmp_path / "report.html"
+    data = write_report(study, out)
+    assert [p.group for p in data.parallel] == ["snn", "hw"]
+    assert "/tmp" not in out.read_text(encoding="utf-8") and str(tmp_path) not in out.read_text(encoding="utf-8")
+    result, _ = check_page(out, tmp_path, screenshot=False)
+    assert result["errors"] == [] and result["drawn"] == data.n_figures
+    figures = result["figures"]
+    assert isinstance(figures, list)
+    for fig in figures:
+        assert fig["overlaps"] == [], (fig["title"], fig["overlaps"])
+        assert fig["legend_clipped"] == [], (fig["title"], fig["legend_clipped"])
+    panels = [f for f in figures if f["axis_titles"]]
+    assert [f["title"].split(" (")[0] for f in panels] == ["Network parameters", "Chip parameters"]
+    assert panels[0]["axis_titles"] == 9 + 3 and panels[1]["axis_titles"] == 8 + 3  # paged; all 8 hw.*
+    scatter = figures[0]
+    assert scatter["title"].startswith("Pareto front: accuracy (fraction correct) vs energy per inference (µJ)")
+    legend = " | ".join(scatter["legend"])
+    for kind in ("Pareto front (feasible)", "dominated (feasible)", "infeasible (violates a constraint)",
+                 "pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std"):
+        assert kind in legend, kind
+    importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
+    assert len(importance["legend"]) == 3
+
+    # the check finds overlaps: every parameter axis in one panel, as the report used to draw them
+    import codesign.report._render as render
+
+    monkeypatch.setattr(render, "MAX_PARAM_AXES", 100)
+    crammed = tmp_path / "crammed"
+    crammed.mkdir()
+    write_report(study, crammed / "report.html")
+    result, _ = check_page(crammed / "report.html", crammed, screenshot=False)
+    network = next(f for f in result["figures"] if f["title"].startswith("Network parameters"))  # type: ignore[union-attr]
+    assert network["axis_titles"] > 12 and network["overlaps"]
