@@ -135,7 +135,7 @@ def render_report(data: ReportData) -> str:
         "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th{background:#f3f3f3}.src{color:#777;font-size:small}"
-        "td.params{text-align:left;font-size:small;max-width:32em}</style>"
+        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
     )

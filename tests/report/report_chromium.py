@@ -149,11 +149,14 @@ def section_screenshot(page: Path, out: Path, keep: list[str], workdir: Path, wi
     (e.g. ``["fig-0"]``) or, for a string starting with ``"#summary"``, the page's summary."""
     chromium = find_chromium()
     assert chromium is not None
-    script = ("<script>window.addEventListener('load',function(){var keep=%s;"
-              "Array.from(document.body.children).forEach(function(e){"
-              "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='P'&&!e.querySelector('.plotly-graph-div')||e.tagName==='TABLE'||e.tagName==='DETAILS'):"
-              "(e.id===k||e.querySelector('#'+k));});"
-              "if(!ok)e.style.display='none';});window.dispatchEvent(new Event('resize'));});</script>") % json.dumps(keep)
+    script = (
+        "<script>window.addEventListener('load',function(){var keep=" + json.dumps(keep) + ";"
+        "Array.from(document.body.children).forEach(function(e){"
+        "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='P'&&"
+        "!e.querySelector('.plotly-graph-div')||e.tagName==='TABLE'||e.tagName==='DETAILS'):"
+        "(e.id===k||e.querySelector('#'+k));});"
+        "if(!ok)e.style.display='none';});window.dispatchEvent(new Event('resize'));});</script>"
+    )
     probe = workdir / f"section-{out.stem}.html"
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>", 1), encoding="utf-8")
     subprocess.run(
