@@ -81,6 +81,10 @@ def test_readme_walkthrough_runs_as_written(ray_cluster: str, tmp_path: Path, mo
     assert main([*setup, "--no-progress", *(a for kv in TINY for a in ("--set", kv))]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^trial \d+ complete: accuracy=", out, re.M)  # one line per finished trial
+    from codesign.search import default_storage_url, load_stored_study, stored_spec
+
+    stored = stored_spec(load_stored_study("quickstart", default_storage_url("quickstart")))
+    assert stored.corpus["size"] == 90 and stored.fidelity.epochs == 1  # --set is recorded with the study
 
     for argv in steps:
         if argv[0] == "optuna-dashboard":

@@ -26,7 +26,7 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.report._study import StudyView, study_view
+from codesign.report._study import StudyView, TrialView, study_view
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,7 @@ def _short(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _reason(t: object) -> str | None:
-    record = getattr(t, "record", None)
-    if getattr(t, "state", "") == "PRUNED":
-        return record.pruned if record is not None else None
-    return getattr(t, "error", None)
+def _reason(t: TrialView) -> str | None:
+    if t.state == "PRUNED":
+        return t.record.pruned if t.record is not None else None
+    return t.error

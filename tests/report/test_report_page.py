@@ -25,7 +25,7 @@ def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> N
 
 
 def test_page_is_self_contained(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
-    url, name, _ = sqlite_study
+    url, name, artifacts = sqlite_study
     out = tmp_path / "r.html"
     data = write_report(load_study(name, url), out)
     text = out.read_text(encoding="utf-8")
@@ -34,6 +34,7 @@ def test_page_is_self_contained(sqlite_study: tuple[str, str, Path], tmp_path: P
     assert "Plotly.newPlot" in text and len(text) > 3_000_000
     assert not re.search(r"<script[^>]+src=", text)
     assert "training diverged: loss is nan" in text  # failed trials listed with their reason
+    assert str(artifacts) not in text and "from trial_0000/cost_report.json" in text  # relative paths only
     assert "ANN twin" in text
     assert oct(out.stat().st_mode & 0o777) == "0o644"
 
