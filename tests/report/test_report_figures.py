@@ -279,3 +279,44 @@ def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
     assert (b1.number, b1.chip) == (1, 1)
     hv = hypervolume_info(view, reference_point=(1.0, 10.0))
     assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))
+
+
+def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> None:
+    from report_studies import CONFIRM_ACCURACY, quickstart_like_study
+
+    from codesign.report import combined_importance, metric_label, param_label, parallel_coordinates_infos
+    from codesign.search import CONFIRMED_ATTR
+
+    study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", tmp_path, n=30)
+    view = study_view(study)
+    importance = combined_importance(importance_infos(study, view))
+    network, chip = parallel_coordinates_infos(view, importance)
+    assert (network.group, chip.group) == ("snn", "hw")
+    params = [a.name for a in network.axes if not a.objective]
+    assert params and all(n.startswith("snn.") for n in params)
+    ranked = [n for n in importance if n in params]
+    assert params == ranked + [n for n in params if n not in ranked]  # most important first
+    shared = [k for k in view.points[0].params if k.startswith("snn.") and all(k in p.params for p in view.points)]
+    same = {k for k in shared if len({repr(p.params[k]) for p in view.points}) == 1}
+    assert set(network.constant) == same and not same & set(params)  # equal on every design: listed, not drawn
+    assert "snn.levels" in network.conditional  # LIF designs have no levels
+    assert {a.name for a in chip.axes if not a.objective} == {
+        "hw.cores", "hw.pes_per_core", "hw.weight_sram_kb_per_core", "hw.weight_bits", "hw.graded_spike_bits",
+        "hw.zero_skipping", "hw.clock_mhz", "hw.node_nm"}
+    assert [a.name for a in chip.axes if a.objective] == ["accuracy", "energy_uj", "latency_ms"]
+
+    info = pareto_front_info(view)
+    confirmed = {t.number for t in study.trials if CONFIRMED_ATTR in t.user_attrs}
+    assert confirmed and info.confirmed is not None
+    assert {k[0] for k in info.confirmed.keys} == confirmed
+    row = 0
+    point = view.point(info.confirmed.keys[row])
+    assert point.values[0] >= CONFIRM_ACCURACY
+    assert info.confirmed.mean[row, 0] == pytest.approx(point.values[0] * 0.97)
+    assert info.confirmed.std[row].tolist() == pytest.approx([0.02, 0.1 * point.values[1], 0.5])
+    assert "confirmed over 3 seeds" in info.confirmed.hover[row]
+
+    assert metric_label("energy_uj") == "energy per inference (µJ)"
+    assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
+    assert param_label("snn.learning_rate", log=True) == "learning<br>rate (log10)"
+    assert param_label("snn.width") == "width"
