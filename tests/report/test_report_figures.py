@@ -284,7 +284,7 @@ def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
 def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> None:
     from report_studies import CONFIRM_ACCURACY, quickstart_like_study
 
-    from codesign.report import combined_importance, metric_label, param_label, parallel_coordinates_infos
+    from codesign.report import combined_importance, metric_label, parallel_coordinates_infos, param_label
     from codesign.search import CONFIRMED_ATTR
 
     study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", tmp_path, n=30)
