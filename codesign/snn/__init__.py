@@ -21,6 +21,19 @@ from codesign.snn._neurons import (
     spike,
     staircase,
 )
+from codesign.snn._precision import (
+    FLOAT_BITS,
+    HoldsState,
+    Precision,
+    StateFormat,
+    WeightFakeQuant,
+    integer_weights,
+    quantise_network,
+    quantise_weight,
+    reset_state_counters,
+    state_overflow_rate,
+    weight_levels,
+)
 from codesign.snn._probe import PROBE_ATTR, Probed, ProbeSink, attach_probe, is_probed, probe_matmul, probe_op
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
 from codesign.snn._scan import selective_scan, selective_scan_chunked, selective_scan_sequential
@@ -35,6 +48,7 @@ from codesign.snn._srnn import (
 
 __all__ = [
     "BUILDERS",
+    "FLOAT_BITS",
     "IMLS",
     "LIF",
     "PROBE_ATTR",
@@ -43,11 +57,13 @@ __all__ = [
     "Builder",
     "FATReLU",
     "Head",
+    "HoldsState",
     "ImprovedRecurrenceLayer",
     "MambaBlock",
     "MambaModel",
     "ModelConfig",
     "MultiBitQuantiser",
+    "Precision",
     "ProbeSink",
     "Probed",
     "ReferenceRNNLayer",
@@ -57,6 +73,8 @@ __all__ = [
     "Spikeformer",
     "SpikeformerBlock",
     "SpikingNeuron",
+    "StateFormat",
+    "WeightFakeQuant",
     "attach_probe",
     "build_mamba",
     "build_model",
@@ -65,6 +83,7 @@ __all__ = [
     "decay_mask",
     "firing_rates",
     "fuse_model",
+    "integer_weights",
     "is_probed",
     "layer_gammas",
     "log_decay_mask",
@@ -72,11 +91,16 @@ __all__ = [
     "multiplications_per_inference",
     "probe_matmul",
     "probe_op",
+    "quantise_network",
+    "quantise_weight",
     "quantise_with_error_feedback",
+    "reset_state_counters",
     "selective_scan",
     "selective_scan_chunked",
     "selective_scan_sequential",
     "spike",
     "stack_frames",
     "staircase",
+    "state_overflow_rate",
+    "weight_levels",
 ]
