@@ -33,6 +33,16 @@ def register(subparsers: Any) -> None:
     _where_args(status)
     status.set_defaults(func=_status)
 
+    confirm = sub.add_parser(
+        "confirm", help="re-train front members at full fidelity with several seeds; store mean and spread")
+    confirm.add_argument("name")
+    _where_args(confirm)
+    confirm.add_argument("--seeds", type=positive_int, default=3, help="seeds per design (>= 2; default 3)")
+    confirm.add_argument("--scope", choices=("front", "recommended"), default="front",
+                         help="every front member (default) or the recommended design")
+    confirm.add_argument("--workers", type=positive_int, help="evaluations in flight (default: the study's)")
+    confirm.set_defaults(func=_confirm)
+
     front = sub.add_parser("front", help="print a study's Pareto front")
     front.add_argument("name")
     _where_args(front)
@@ -68,7 +78,35 @@ def _run(args: argparse.Namespace) -> int:
                           seconds=args.seconds)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
+    if spec.confirm.seeds and outcome.front:
+        _confirm_at_end(outcome, spec)
     _print_outcome(outcome, spec)
+    return 0
+
+
+def _confirm_at_end(outcome: Any, spec: Any) -> None:
+    """The main job's own confirmation: the spec's scope, with its seeds."""
+    from codesign.search import confirm_study, load_stored_study
+
+    print(f"\nconfirming the {'front' if spec.confirm.scope == 'front' else 'recommended design'} "
+          f"with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
+    confirm_study(load_stored_study(outcome.name, outcome.storage_url), spec.confirm.seeds, spec.confirm.scope,
+                  progress=lambda line: print("  " + line, flush=True))
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    from codesign.config import ConfigError
+    from codesign.search import confirm_study
+
+    study, url = _load(args)
+    try:
+        confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
+                                  progress=lambda line: print(line, flush=True))
+    except ValueError as err:
+        raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
+                          "a study with a feasible front and at least 2 seeds", hint=str(err)) from None
+    print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
+          f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
     return 0
 
 
@@ -178,6 +216,29 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _print_recommended(outcome: Any, spec: Any) -> None:
+    """The design the study recommends, with its confirmed spread when it has one."""
+    from codesign.search import confirmed_for, load_stored_study, recommended_point
+
+    best = recommended_point(outcome.front, spec)
+    if best is None:
+        return
+    study = load_stored_study(outcome.name, outcome.storage_url)
+    confirmed = confirmed_for(study, best)
+    hw = {k: v for k, v in best.params.items() if k.startswith("hw.")}
+    print(f"\nrecommended design: trial {best.trial} (best {next(iter(spec.objectives))}); chip "
+          + ", ".join(f"{k[3:]}={_short(v)}" for k, v in hw.items()))
+    for name in spec.objectives:
+        line = f"  {name:<12} {best.objectives[name]:.4g}"
+        if confirmed is not None and name in confirmed.mean:
+            line += (f"   confirmed over seeds {list(confirmed.seeds)}: {confirmed.mean[name]:.4g} "
+                     f"± {confirmed.std[name]:.2g}")
+        print(line)
+    if confirmed is None:
+        print(f"  (not confirmed: codesign study confirm {outcome.name} --scope recommended)")
+    print(f"confirm the whole front: codesign study confirm {outcome.name} --seeds 3")
+
+
 def _print_outcome(outcome: Any, spec: Any) -> None:
     counts = outcome.counts
     print()
@@ -186,6 +247,7 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
           f"{counts['fail'] - counts['interrupted']} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     print(format_front(outcome.front, spec))
+    _print_recommended(outcome, spec)
     print()
     print(f"report:    {_write_report(outcome)}")
     print(f"storage:   {outcome.storage_url}")

@@ -5,6 +5,16 @@ Owns choosing and scoring candidates and writing them to storage; never plots.
 
 from __future__ import annotations
 
+from codesign.search._confirm import (
+    CONFIRMED_AT_ATTR,
+    CONFIRMED_ATTR,
+    ConfirmedPoint,
+    confirm_points,
+    confirm_study,
+    confirmed_figures,
+    confirmed_for,
+    recommended_point,
+)
 from codesign.search._driver import (
     INTERRUPTED_ATTR,
     RUNGS_ATTR,
@@ -56,7 +66,7 @@ from codesign.search._space import (
     split_params,
     suggest,
 )
-from codesign.search._spec import MultiFidelitySpec, StudySpec, load_study, parse_study
+from codesign.search._spec import ConfirmSpec, MultiFidelitySpec, StudySpec, load_study, parse_study
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
@@ -79,6 +89,8 @@ from codesign.search._strategy import (
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",
+    "CONFIRMED_ATTR",
+    "CONFIRMED_AT_ATTR",
     "INTERRUPTED_ATTR",
     "METRICS",
     "RECORD_ATTR",
@@ -86,6 +98,8 @@ __all__ = [
     "RUNGS_ATTR",
     "SPEC_ATTR",
     "VERSION_ATTR",
+    "ConfirmSpec",
+    "ConfirmedPoint",
     "Constraint",
     "DesignPoint",
     "EvaluateFn",
@@ -103,6 +117,10 @@ __all__ = [
     "StudySpec",
     "SuccessiveHalving",
     "TrialRecord",
+    "confirm_points",
+    "confirm_study",
+    "confirmed_figures",
+    "confirmed_for",
     "constraint_values",
     "crowding_distances",
     "default_reference",
@@ -123,6 +141,7 @@ __all__ = [
     "parse_space",
     "parse_study",
     "promotion_order",
+    "recommended_point",
     "record_of",
     "record_points",
     "resume_study",

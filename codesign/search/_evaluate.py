@@ -19,10 +19,11 @@ Strategies:
 Precision modes (``StudySpec.precision``): ``ptq`` trains one float network and quantises it
 per precision; ``qat`` trains one network per weight width, fake-quantised while it learns.
 
-Training cache: ``<runs>/_train_cache/<key>/`` holds one trained network (``result.json``,
-``weights.safetensors``; the key hashes model, training budget with QAT bits, corpus and seed),
-its rungs (``rungs/<epoch>/``, each with the checkpoint the next rung continues from) and its
-scores (``scores/<precision>-b<trace batch>/``: ``metrics.json`` and ``trace.npz``).
+Training cache: ``<runs>/_train_cache/<key>/`` holds one network (the key hashes model,
+training budget with QAT bits, corpus and seed): ``full/`` trained to the full budget and
+``rungs/<epoch>/`` stopped at a rung, each with ``result.json`` and ``weights.safetensors``
+(a rung also with the checkpoint the next rung continues from), and under each its scores
+``scores/<precision>-b<trace batch>/`` (``metrics.json`` and ``trace.npz``).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def chip_precision(chip: Any) -> Any:
 
 def evaluate_trial(
     params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str,
-    until_epoch: int | None = None,
+    until_epoch: int | None = None, folder: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate one trial (see the module docstring); returns a TrialRecord dict.
 
@@ -84,7 +85,9 @@ def evaluate_trial(
         artifact_dir: the study's artifact directory; artifact paths in the record are
             relative to it.
         until_epoch: multi-fidelity: train (or continue training) only up to this rung's
-            epoch; the record's ``rung`` says which. None: the full budget.
+            epoch; the record's ``rung_epoch`` says which. None: the full budget.
+        folder: the trial's artifact folder under ``trials/`` (default: the trial number;
+            a confirmation names its own, so the trial's files are never overwritten).
 
     Raises:
         Exception: whatever failed (bad parameter combination, diverged training, ...).
@@ -105,7 +108,7 @@ def evaluate_trial(
     torch.set_num_threads(train_cfg.threads)
     corpus = load_corpus(corpus_cfg, progress=False)
     root = Path(artifact_dir)
-    trial_dir = root / "trials" / f"{trial_number:05d}"
+    trial_dir = root / "trials" / (folder or f"{trial_number:05d}")
     trial_dir.mkdir(parents=True, exist_ok=True)
     cache_root = root.parent / TRAIN_CACHE_DIR
     full = until_epoch is None or until_epoch == train_cfg.epochs
@@ -289,7 +292,9 @@ def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, 
 
     key_dir = cache_root / training_key(model_cfg, train_cfg, corpus_cfg, study.seed, study.trace_batch)
     full = until_epoch is None or until_epoch == train_cfg.epochs
-    entry = key_dir if full else key_dir / "rungs" / f"{until_epoch:03d}"
+    # the full run and each rung are separate immutable entries beside each other, each
+    # published by one atomic rename
+    entry = key_dir / "full" if full else key_dir / "rungs" / f"{until_epoch:03d}"
     done = entry / "result.json"
     hit = done.is_file()
     model = None

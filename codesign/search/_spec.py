@@ -82,6 +82,23 @@ class MultiFidelitySpec(Spec):
         return value
 
 
+class ConfirmSpec(Spec):
+    """What ``study run`` confirms when its search ends (``codesign study confirm`` does the
+    same on demand): designs re-trained at full fidelity with several seeds."""
+
+    seeds: int = Field(0, ge=0, le=20, description="seeds per design (0: confirm nothing at the end of a run)")
+    scope: Literal["recommended", "front"] = Field(
+        "recommended", description="the recommended design (best in the first objective) or the whole front"
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _spread(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("0 (off) or at least 2 seeds: one seed has no spread")
+        return value
+
+
 class StudySpec(Spec):
     """A whole study: what to search, how to score it, and how to run it.
 
@@ -123,6 +140,7 @@ class StudySpec(Spec):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     strategy: Literal["joint", "nested"] = "joint"
     nested: NestedSpec = Field(default_factory=NestedSpec)
+    confirm: ConfirmSpec = Field(default_factory=ConfirmSpec)
     multi_fidelity: MultiFidelitySpec | None = Field(
         None, description="MO-ASHA over training epochs; None trains every trial its full budget"
     )
@@ -181,7 +199,7 @@ class StudySpec(Spec):
     def search_identity(self) -> dict[str, Any]:
         """What defines the search (a study can continue only under the same identity)."""
         data = self.to_dict()
-        for key in ("budget", "execution", "storage", "description"):
+        for key in ("budget", "execution", "storage", "description", "confirm"):
             data.pop(key, None)
         return data
 

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _tiny(strategy: str, trials: int, **extra: object) -> StudySpec:
     data = load_study(ROOT / "studies" / "quickstart.yaml").to_dict()
+    data.update(multi_fidelity=None, confirm={"seeds": 0})
     data.update(
         name=f"tiny_{strategy}",
         corpus={"task": "commands", "size": 60, "seed": 1, "n_speakers": 10},
@@ -69,6 +70,32 @@ def test_nested_study_records_each_networks_hardware_front(toy, tmp_path: Path) 
             assert point.metrics["weight_bits"] == point.params["hw.weight_bits"]
             assert (tmp_path / spec.name / point.trace).is_file()
     assert outcome.front and {p.trial for p in outcome.front} <= {t.number for t in study.trials}
+
+
+@pytest.mark.slow
+def test_multi_fidelity_nested_study_continues_promoted_networks_from_checkpoints(toy, tmp_path: Path) -> None:
+    spec = _tiny("nested", trials=3, nested={"hw_points": 16})
+    data = spec.to_dict()
+    data["fidelity"] = {**data["fidelity"], "epochs": 2}
+    data["multi_fidelity"] = {"rungs": [1], "reduction_factor": 3}
+    spec = parse_spec(StudySpec, data)
+    outcome = run_study(spec, runs_dir=tmp_path, progress=False)
+    study = load_stored_study(spec.name, outcome.storage_url)
+    states = sorted(t.state.name for t in study.trials)
+    assert states == ["COMPLETE", "PRUNED", "PRUNED"], [record_of(t.user_attrs).error for t in study.trials]
+    winner = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    assert [r["epoch"] for r in winner.user_attrs["codesign.rungs"]] == [1, 2]
+    record = record_of(winner.user_attrs)
+    assert record.rung_epoch is None and record.metrics["epochs_completed"] == 2
+    # the full run continued the rung's checkpoint: its loss curve starts with the rung's
+    import json
+
+    full_path = (tmp_path / spec.name / record.artifacts["train_result"]).resolve()
+    assert full_path.parent.name == "full"
+    full = json.loads(full_path.read_text())
+    rung = json.loads((full_path.parents[1] / "rungs" / "001" / "result.json").read_text())
+    assert full["loss_curve"][: len(rung["loss_curve"])] == rung["loss_curve"]
+    assert {p.trial for p in outcome.front} == {winner.number}
 
 
 def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learnable_commands_config) -> None:
