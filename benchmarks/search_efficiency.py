@@ -68,7 +68,6 @@ class Table:
 
     def __init__(self, spec: StudySpec) -> None:
         from codesign.hardware import ChipConfig, evaluate_batch
-        from codesign.search._evaluate import _fits
         from codesign.trace import load_trace
 
         data = json.loads(TABLE.read_text())
@@ -87,7 +86,7 @@ class Table:
             batch = evaluate_batch(load_trace(row["trace"]), columns, base=base)
             acc = np.full(len(self.hw_points), row["metrics"]["accuracy"])
             metrics = {"accuracy": acc, "energy_uj": batch.energy_uj, "latency_ms": batch.latency_ms,
-                       "area_mm2": batch.area_mm2, "fits_on_chip": _fits(batch.reason_flags)}
+                       "area_mm2": batch.area_mm2, "fits_on_chip": batch.fits_on_chip.astype(float)}
             values.append(np.stack([-acc, batch.energy_uj, batch.latency_ms], axis=1))
             ok = np.ones(len(acc), dtype=bool)
             for c in constraints:  # Constraint.value, vectorised over the chips

@@ -53,8 +53,8 @@ def build_one(params: dict[str, Any]) -> dict[str, Any]:
 
     from codesign.data import CorpusConfig, load_corpus
     from codesign.search import parse_study, split_params
-    from codesign.search._evaluate import _train_cached
-    from codesign.snn import ModelConfig
+    from codesign.search._evaluate import _score_cached, _train_cached
+    from codesign.snn import ModelConfig, Precision
     from codesign.train import TrainConfig
 
     torch.set_num_threads(1)
@@ -69,8 +69,9 @@ def build_one(params: dict[str, Any]) -> dict[str, Any]:
     })
     started = time.perf_counter()
     cached = _train_cached(model_cfg, train_cfg, corpus_cfg, corpus, study, CACHE.resolve())
-    return {"params": params, "trace": str(cached["paths"]["trace"]), "metrics": cached["metrics"],
-            "seconds": round(time.perf_counter() - started, 2), "cache_hit": cached["hit"]}
+    scored = _score_cached(cached, Precision(), model_cfg, corpus, study)  # float: the table's networks
+    return {"params": params, "trace": str(scored.paths["trace"]), "metrics": scored.metrics,
+            "seconds": round(time.perf_counter() - started, 2), "cache_hit": cached.hit}
 
 
 def main() -> None:

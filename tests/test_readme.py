@@ -23,8 +23,8 @@ from codesign.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What shrinks the quickstart to a few seconds; everything else is the study file's.
-TINY = ("corpus.size=90", "corpus.n_speakers=10", "fidelity.epochs=1", "fidelity.seconds=3",
-        "budget.trials=4", "trace_batch=4")
+TINY = ("corpus.size=90", "corpus.n_speakers=10", "fidelity.epochs=2", "multi_fidelity.rungs=[1]",
+        "budget.trials=4", "nested.hw_points=16", "confirm.seeds=2", "trace_batch=4")
 
 
 def readme_walkthrough() -> list[list[str]]:
@@ -84,7 +84,7 @@ def test_readme_walkthrough_runs_as_written(ray_cluster: str, tmp_path: Path, mo
     from codesign.search import default_storage_url, load_stored_study, stored_spec
 
     stored = stored_spec(load_stored_study("quickstart", default_storage_url("quickstart")))
-    assert stored.corpus["size"] == 90 and stored.fidelity.epochs == 1  # --set is recorded with the study
+    assert stored.corpus["size"] == 90 and stored.fidelity.epochs == 2  # --set is recorded with the study
 
     for argv in steps:
         if argv[0] == "optuna-dashboard":
@@ -104,4 +104,6 @@ def test_readme_walkthrough_runs_as_written(ray_cluster: str, tmp_path: Path, mo
         assert status == 0, (argv, captured.out[-2000:], captured.err[-2000:])
         if argv[1:3] == ["study", "front"]:
             assert "chip (hw.*)" in captured.out or "hw.cores=" in captured.out
+            assert captured.out.splitlines()[1].split()[:2] == ["trial", "chip"]  # nested: the chip index
+            assert "±" in captured.out  # the recommended design was confirmed over 2 seeds
     assert (tmp_path / "report.html").is_file() and (tmp_path / "best" / "manifest.json").is_file()

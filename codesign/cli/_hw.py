@@ -83,14 +83,39 @@ def _summary(report: Any) -> str:
     return "\n".join(lines)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from codesign.hardware import evaluate
+def _precision_note(rescored: Any) -> str:
+    """What the other chip's precision does to the bundle's network, in words."""
+    names = [k for k in ("test_accuracy", "test_wer", "validation_accuracy", "validation_wer") if k in rescored.metrics]
+    if not rescored.precision_changed:
+        return "network: same weight and state bits as the bundle's chip; its stored scores hold\n"
+    figures = ", ".join(f"{k} {rescored.metrics[k]:.4g} (bundle {rescored.stored_metrics.get(k, float('nan')):.4g})"
+                        for k in names)
+    return ("network: this chip holds it at other weight/state bits, so it was re-quantised and re-scored: "
+            f"{figures}\n")
 
-    trace, chip = _load(args)
-    report = evaluate(trace, chip)
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from codesign.hardware import evaluate, load_chip
+
+    rescored = None
+    if args.bundle:
+        from codesign.export import rescore_bundle
+
+        rescored = rescore_bundle(args.bundle, load_chip(args.chip, parse_set_args(args.overrides)),
+                                  progress=not args.json)
+        report = rescored.report
+    else:
+        trace, chip = _load(args)
+        report = evaluate(trace, chip)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        data = report.to_dict()
+        if rescored is not None:
+            data["network"] = {"precision_changed": rescored.precision_changed, "metrics": rescored.metrics,
+                               "bundle_metrics": rescored.stored_metrics}
+        print(json.dumps(data, indent=2))
         return 0
+    if rescored is not None:
+        print(_precision_note(rescored))
     print(_summary(report))
     print("\nenergy per inference (pJ), layers x categories:")
     print(report.energy_table().to_string(float_format=lambda v: f"{v:.4g}"))

@@ -36,6 +36,16 @@ def register(subparsers: Any) -> None:
     _where_args(status)
     status.set_defaults(func=_status)
 
+    confirm = sub.add_parser(
+        "confirm", help="re-train front members at full fidelity with several seeds; store mean and spread")
+    confirm.add_argument("name")
+    _where_args(confirm)
+    confirm.add_argument("--seeds", type=positive_int, default=3, help="seeds per design (>= 2; default 3)")
+    confirm.add_argument("--scope", choices=("front", "recommended"), default="front",
+                         help="every front member (default) or the recommended design")
+    confirm.add_argument("--workers", type=positive_int, help="evaluations in flight (default: the study's)")
+    confirm.set_defaults(func=_confirm)
+
     front = sub.add_parser("front", help="print a study's Pareto front")
     front.add_argument("name")
     _where_args(front)
@@ -79,7 +89,35 @@ def _run(args: argparse.Namespace) -> int:
                           seconds=args.seconds)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
+    if spec.confirm.seeds and outcome.front:
+        _confirm_at_end(outcome, spec)
     _print_outcome(outcome, spec)
+    return 0
+
+
+def _confirm_at_end(outcome: Any, spec: Any) -> None:
+    """The main job's own confirmation: the spec's scope, with its seeds."""
+    from codesign.search import confirm_study, load_stored_study
+
+    print(f"\nconfirming the {'front' if spec.confirm.scope == 'front' else 'recommended design'} "
+          f"with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
+    confirm_study(load_stored_study(outcome.name, outcome.storage_url), spec.confirm.seeds, spec.confirm.scope,
+                  progress=lambda line: print("  " + line, flush=True))
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    from codesign.config import ConfigError
+    from codesign.search import confirm_study
+
+    study, url = _load(args)
+    try:
+        confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
+                                  progress=lambda line: print(line, flush=True))
+    except ValueError as err:
+        raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
+                          "a study with a feasible front and at least 2 seeds", hint=str(err)) from None
+    print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
+          f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
     return 0
 
 
@@ -153,7 +191,8 @@ def _front(args: argparse.Namespace) -> int:
     spec = stored_spec(study)
     trials = study.get_trials(deepcopy=False)
     points = study_points(trials)
-    print(format_front(pareto_front(points, spec.objectives), spec, _confirmed(trials)))
+    front = pareto_front(points, spec.objectives)
+    print(format_front(front, spec, _confirmed(study, front)))
     return 0
 
 
@@ -194,13 +233,15 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirmed(trials: list[Any]) -> dict[tuple[int, int | None], Any]:
+def _confirmed(study: Any, points: list[Any]) -> dict[tuple[int, int | None], Any]:
+    """The confirmed figures of ``points`` (study attributes ``codesign.confirmed.<trial>``)."""
     from codesign.search import confirmed_figures
 
     out: dict[tuple[int, int | None], Any] = {}
-    for t in trials:
-        for chip, figures in confirmed_figures(t.user_attrs).items():
-            out[(t.number, chip)] = figures
+    for p in points:
+        figures = confirmed_figures(study.user_attrs, p.trial, p.chip)
+        if figures is not None:
+            out[(p.trial, p.chip)] = figures
     return out
 
 
@@ -287,6 +328,29 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _print_recommended(outcome: Any, spec: Any) -> None:
+    """The design the study recommends, with its confirmed spread when it has one."""
+    from codesign.search import confirmed_for, load_stored_study, recommended_point
+
+    best = recommended_point(outcome.front, spec)
+    if best is None:
+        return
+    study = load_stored_study(outcome.name, outcome.storage_url)
+    confirmed = confirmed_for(study, best)
+    hw = {k: v for k, v in best.params.items() if k.startswith("hw.")}
+    print(f"\nrecommended design: trial {best.trial} (best {next(iter(spec.objectives))}); chip "
+          + ", ".join(f"{k[3:]}={_short(v)}" for k, v in hw.items()))
+    for name in spec.objectives:
+        line = f"  {name:<12} {best.objectives[name]:.4g}"
+        if confirmed is not None and name in confirmed.mean:
+            line += (f"   confirmed over seeds {list(confirmed.seeds)}: {confirmed.mean[name]:.4g} "
+                     f"± {confirmed.std[name]:.2g}")
+        print(line)
+    if confirmed is None:
+        print(f"  (not confirmed: codesign study confirm {outcome.name} --scope recommended)")
+    print(f"confirm the whole front: codesign study confirm {outcome.name} --seeds 3")
+
+
 def _print_outcome(outcome: Any, spec: Any) -> None:
     counts = outcome.counts
     print()
@@ -295,6 +359,7 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
           f"{counts['fail'] - counts['interrupted']} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     print(format_front(outcome.front, spec))
+    _print_recommended(outcome, spec)
     print()
     print(f"report:    {_write_report(outcome)}")
     print(f"storage:   {outcome.storage_url}")

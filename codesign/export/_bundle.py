@@ -4,10 +4,14 @@ A bundle directory holds:
 
 - ``config.yaml``: model, chip, training and corpus configs, seed, head and sizes, the study
   and trial it came from, the code version, and the stored objectives/constraints/metrics;
-- ``weights.safetensors``: the trained weights (training form; ``load_state_dict`` target);
+- ``weights.safetensors``: the trained weights (training form, float; ``load_state_dict`` target);
+- ``weights_int.safetensors`` (chips below 32-bit weights): the weights as the chip stores them,
+  ``<layer>.<param>.levels`` (integers) and ``<layer>.<param>.scale`` (float32 per output
+  channel) of the fused inference network; ``levels x scale`` is what the chip computes with;
 - ``trace.npz``: the workload trace the chip model costed; ``cost_report.json``: its cost;
 - ``train_result.json``: the training run's summary (loss curve, metrics);
-- ``network.nir``: the network as a NIR graph (docs/nir.md says what it leaves out);
+- ``network.nir``: the network as a NIR graph with the chip's quantised weights (docs/nir.md
+  says what it leaves out);
 - ``manifest.json``: the sha256 and size of every other file.
 
 It is read back by :func:`load_bundle` (checked against the manifest first) and re-evaluated
@@ -40,6 +44,7 @@ TRACE_FILE = "trace.npz"
 COST_REPORT_FILE = "cost_report.json"
 TRAIN_RESULT_FILE = "train_result.json"
 NIR_FILE = "network.nir"
+WEIGHTS_INT_FILE = "weights_int.safetensors"
 #: Frames of the all-zero utterance the NIR conversion runs to find the data flow (1 s at the
 #: default 10 ms hop); the flow does not depend on the values.
 NIR_PROBE_FRAMES = 100
@@ -77,6 +82,14 @@ class BundleConfig(Spec):
     objectives: dict[str, float] = Field(default_factory=dict)
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    precision_mode: str = Field("ptq", description="how the chip's precision reached training: ptq | qat")
+
+    @property
+    def precision(self) -> Any:
+        """The precision the stored figures were scored at: the chip's weight and state bits."""
+        from codesign.snn import Precision
+
+        return Precision(weight_bits=self.chip["weight_bits"], state_bits=self.chip["state_bits"])
 
 
 @dataclass(frozen=True)
@@ -185,7 +198,6 @@ def export_bundle(
     assert record is not None
     summary_path = _artifact(view, t, "train_result")
     weights_path = _artifact(view, t, "weights")
-    trace_path = _artifact(view, t, "trace")
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -196,6 +208,12 @@ def export_bundle(
         # A nested point's chip: the study's base chip with this point's hw.* parameters.
         chip_fields.update(split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2])
     chip = ChipConfig.model_validate(chip_fields)
+    from codesign.snn import Precision
+
+    precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
+    # joint trials keep the trace of their chip's precision as "trace"; a nested trial keeps
+    # one per precision it swept, "trace@<precision>"
+    trace_path = _artifact(view, t, "trace" if "trace" in record.artifacts else f"trace@{precision.label}")
     config = BundleConfig(
         codesign_version=__version__,
         code_commit=code_commit(),
@@ -217,6 +235,7 @@ def export_bundle(
         constraints=dict(point.constraints),
         metrics={**{k: float(v) for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))},
                  **point.metrics},
+        precision_mode=str(spec.get("precision", "ptq")),
     )
     model_cfg = ModelConfig.model_validate(config.model)
     try:
@@ -246,9 +265,22 @@ def export_bundle(
             (tmp / COST_REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         import nir
 
+        from codesign.snn import integer_weights, quantise_network
+
+        # the network as the chip holds its weights (state precision needs no tensor)
+        on_chip, _ = quantise_network(net, Precision(weight_bits=precision.weight_bits))
+        if precision.weight_bits != Precision().weight_bits:
+            from safetensors.torch import save_file
+
+            tensors = {}
+            for name, (levels, scale) in integer_weights(on_chip, precision.weight_bits).items():
+                tensors[f"{name}.levels"], tensors[f"{name}.scale"] = levels.contiguous(), scale.contiguous()
+            save_file(tensors, str(tmp / WEIGHTS_INT_FILE),
+                      metadata={"weight_bits": str(precision.weight_bits), "convention": "symmetric per output channel"})
         probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
-        exported = network_to_nir(net, probe, torch.tensor([NIR_PROBE_FRAMES]),
-                                  {"codesign_model_config": json.dumps(config.model, sort_keys=True)})
+        exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
+                                  {"codesign_model_config": json.dumps(config.model, sort_keys=True),
+                                   "codesign_weight_bits": str(precision.weight_bits)})
         nir.write(tmp / NIR_FILE, exported.graph)
         write_manifest(tmp)
         if out.exists():

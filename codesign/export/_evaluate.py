@@ -1,8 +1,11 @@
 """Re-evaluating an exported bundle: rebuild, reload, re-score, re-cost, and compare.
 
-The test-split metric is recomputed from the rebuilt network and the regenerated (or cached)
-corpus; the chip figures are recomputed by the chip model on the bundle's trace and on a trace
-re-recorded from the rebuilt network. Every figure is shown beside the stored one.
+The test-split metric is recomputed from the rebuilt network, quantised to the bundle chip's
+precision exactly as the study scored it, on the regenerated (or cached) corpus; the integer
+weights are checked against the float ones; the chip figures are recomputed by the chip model
+on the bundle's trace and on a trace re-recorded from the quantised network. Every figure is
+shown beside the stored one. :func:`rescore_bundle` scores the network for another chip,
+re-quantising it when that chip's precision differs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from codesign.export._bundle import (
     COST_REPORT_FILE,
     TRACE_FILE,
     WEIGHTS_FILE,
+    WEIGHTS_INT_FILE,
     BundleConfig,
     load_bundle_config,
 )
@@ -147,27 +151,26 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     """
     import torch
 
-    from codesign.data import CorpusConfig, load_corpus
     from codesign.hardware import ChipConfig, CostReport, evaluate
     from codesign.snn import ModelConfig
     from codesign.trace import load_trace, record_trace
-    from codesign.train import evaluate as evaluate_split
+    from codesign.train import evaluate_at_precision
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
     net = load_bundle_model(bundle, config)
-    corpus = load_corpus(CorpusConfig.model_validate(config.corpus), cache_dir=cache_dir, progress=progress)
-    if corpus.n_features != config.n_features or len(corpus.vocabulary) != config.n_outputs:
-        raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
-                          got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
+    corpus = _bundle_corpus(bundle, config, cache_dir, progress)
+    precision = config.precision
     rows: list[Comparison] = []
     with torch.no_grad():
-        test = evaluate_split(net, corpus.test, config.head, tuple(corpus.vocabulary))
-    for name, value in test.items():
+        scored, quantised = evaluate_at_precision(net, corpus, config.head, precision)
+    for name in ("accuracy", "wer"):
         stored = config.metrics.get(f"test_{name}")
-        if stored is not None:
-            rows.append(Comparison(f"test_{name}", "test split, rebuilt network", float(stored), float(value),
-                                   METRIC_ABS_TOL, False))
+        if stored is not None and f"test_{name}" in scored:
+            rows.append(Comparison(f"test_{name}", f"test split, rebuilt at {precision.label}", float(stored),
+                                   float(scored[f"test_{name}"]), METRIC_ABS_TOL, False))
+    if precision.weight_bits != 32:
+        rows.append(_integer_weights_row(bundle, quantised, precision.weight_bits))
     if not any(r.name.startswith("test_") for r in rows):
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
 
@@ -177,7 +180,8 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     on_stored = evaluate(load_trace(bundle / TRACE_FILE), chip).metrics()
     split = getattr(corpus, config.trace_split)
     n = min(config.trace_batch, len(split.features))
-    trace = record_trace(net, split.features[:n], split.feature_lengths[:n], ModelConfig.model_validate(config.model))
+    trace = record_trace(quantised, split.features[:n], split.feature_lengths[:n],
+                         ModelConfig.model_validate(config.model))
     on_new = evaluate(trace, chip).metrics()
     for name in CHIP_FIGURES:
         rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
@@ -189,3 +193,89 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
         if not (math.isfinite(r.stored) and math.isfinite(r.new)):
             raise ValueError(f"{r.name}: non-finite figure (stored {r.stored}, new {r.new})")
     return EvaluationReport(bundle, config, tuple(rows))
+
+
+def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Any:
+    from codesign.data import CorpusConfig, load_corpus
+
+    corpus = load_corpus(CorpusConfig.model_validate(config.corpus), cache_dir=cache_dir, progress=progress)
+    if corpus.n_features != config.n_features or len(corpus.vocabulary) != config.n_outputs:
+        raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
+                          got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
+    return corpus
+
+
+def _integer_weights_row(bundle: Path, quantised: Any, bits: int) -> Comparison:
+    """The stored integer weights times their scales against the rebuilt network's quantised
+    weights: the largest absolute difference (0 when they are the same network)."""
+    from safetensors.torch import load_file
+
+    path = bundle / WEIGHTS_INT_FILE
+    if not path.is_file():
+        raise ConfigError(path, "", f"the integer weights of a {bits}-bit chip", hint="file not found")
+    stored = load_file(str(path))
+    worst = 0.0
+    for name, param in quantised.named_parameters():
+        if f"{name}.levels" not in stored:
+            continue
+        levels, scale = stored[f"{name}.levels"], stored[f"{name}.scale"]
+        if int(levels.abs().max()) > 2 ** (bits - 1) - 1:
+            raise ConfigError(path, f"{name}.levels", f"integers within the {bits}-bit range")
+        shape = (-1,) + (1,) * (levels.ndim - 1)
+        worst = max(worst, float((levels.float() * scale.reshape(shape) - param.detach()).abs().max()))
+    return Comparison("weights_int", "integer weights x scales", 0.0, worst, METRIC_ABS_TOL, False)
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A bundle's network on another chip (:func:`rescore_bundle`).
+
+    Attributes:
+        report: the chip model's CostReport for that chip.
+        precision_changed: the chip holds the network at another precision than the bundle's
+            chip, so the network was re-quantised and re-scored, and its trace re-recorded.
+        metrics: the re-scored task metrics (``test_accuracy`` or ``test_wer``, ...) when
+            ``precision_changed``, else the bundle's stored ones.
+        stored_metrics: the bundle's stored metrics, for comparison.
+    """
+
+    report: Any
+    precision_changed: bool
+    metrics: dict[str, float]
+    stored_metrics: dict[str, float]
+
+
+def rescore_bundle(bundle: str | Path, chip: Any, cache_dir: str | Path | None = None,
+                   progress: bool = False) -> Rescored:
+    """The bundle's network on ``chip``: re-cost it, and re-score its accuracy when the chip's
+    weight or state bits differ from the bundle chip's (a chip's precision changes what the
+    network computes, so it changes the score).
+
+    Args:
+        bundle: an exported bundle directory (checked against its manifest).
+        chip: a ``ChipConfig``, a preset name or a chip YAML file.
+    """
+    import torch
+
+    from codesign.hardware import ChipConfig, evaluate, load_chip
+    from codesign.snn import ModelConfig, Precision
+    from codesign.trace import record_trace
+    from codesign.train import evaluate_at_precision
+
+    if not isinstance(chip, ChipConfig):
+        chip = load_chip(str(chip))
+    bundle = Path(bundle)
+    config = load_bundle_config(bundle)
+    stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
+    precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
+    if precision == config.precision:
+        return Rescored(recost_bundle(bundle, chip), False, stored, stored)
+    net = load_bundle_model(bundle, config)
+    corpus = _bundle_corpus(bundle, config, cache_dir, progress)
+    with torch.no_grad():
+        scored, quantised = evaluate_at_precision(net, corpus, config.head, precision)
+    split = getattr(corpus, config.trace_split)
+    n = min(config.trace_batch, len(split.features))
+    trace = record_trace(quantised, split.features[:n], split.feature_lengths[:n],
+                         ModelConfig.model_validate(config.model))
+    return Rescored(evaluate(trace, chip), True, scored, stored)

@@ -23,7 +23,7 @@ from codesign.hardware._model import (
     evaluate_batch,
     map_layers,
 )
-from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, CostReport
+from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, ChipRequirements, CostReport
 from codesign.hardware._simulator import SimulationReport, simulate
 from codesign.hardware._sweep import grid_columns, sweep_table
 from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
@@ -46,6 +46,7 @@ __all__ = [
     "BatchCostReport",
     "ChipArray",
     "ChipConfig",
+    "ChipRequirements",
     "CostReport",
     "LayerArrays",
     "Mapping",

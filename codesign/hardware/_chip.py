@@ -57,7 +57,9 @@ class ChipConfig(Spec):
         mapping_policy: ``spread`` shares the cores memory leaves free among layers by their
             work (more parallelism, more traffic); ``pack`` uses as few cores as memory allows.
         static_power_mw_per_mm2: leakage (None = technology table).
-        latency_deadline_ms, area_budget_mm2: optional constraints, reported as reasons.
+
+    A chip describes hardware only: a deadline or an area budget is a requirement of a study
+    (its ``constraints``) or of one evaluation (``ChipRequirements``), never a chip field.
     """
 
     name: str = "custom"
@@ -92,8 +94,6 @@ class ChipConfig(Spec):
     weight_overflow: Literal["spill", "infeasible"] = "infeasible"
     mapping_policy: Literal["spread", "pack"] = "spread"
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
-    latency_deadline_ms: float | None = Field(None, gt=0.0)
-    area_budget_mm2: float | None = Field(None, gt=0.0)
 
     @model_validator(mode="after")
     def _check(self) -> ChipConfig:

@@ -24,6 +24,7 @@ from codesign.hardware._report import (
     REASON_STATE,
     REASON_WEIGHTS,
     BatchCostReport,
+    ChipRequirements,
     CostReport,
 )
 from codesign.hardware._technology import (
@@ -522,7 +523,9 @@ def offchip_bits_per_cycle(c: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------------------------
-def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technology, by_layer: bool) -> dict[str, np.ndarray]:
+def _evaluate_chunk(
+    layers: LayerArrays, c: dict[str, np.ndarray], tech: Technology, by_layer: bool, requirements: ChipRequirements
+) -> dict[str, np.ndarray]:
     derived = chip_derived(c, tech)
     work = layer_work(layers, c)
     mapping = map_layers(layers, c, work)
@@ -590,11 +593,14 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     weights_over = ~mapping.weights_fit & (c["weight_overflow"][:, 0] == 0)
     flags |= np.where(weights_over, REASON_WEIGHTS, 0)
     flags |= np.where(~mapping.state_fits, REASON_STATE, 0)
-    deadline = c["latency_deadline_ms"][:, 0]
+    deadline = np.full(cores.shape, np.nan if requirements.max_latency_ms is None else requirements.max_latency_ms)
     flags |= np.where(~np.isnan(deadline) & (latency_ms > deadline), REASON_DEADLINE, 0)
     area = derived.area_mm2[:, 0]
-    budget = c["area_budget_mm2"][:, 0]
+    budget = np.full(cores.shape, np.nan if requirements.max_area_mm2 is None else requirements.max_area_mm2)
     flags |= np.where(~np.isnan(budget) & (area > budget), REASON_AREA, 0)
+    spike_events = np.where(layers.is_graded, layers.input_events, 0.0).sum()
+    split_events = np.where(work.split, layers.input_events, 0.0).sum(axis=1)
+    split_fraction = split_events / spike_events if spike_events > 0 else np.zeros_like(split_events)
 
     out = {
         "energy_pj": table.sum(axis=1),
@@ -617,6 +623,7 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
         "state_capacity_kb": cores * c["state_sram_kb_per_core"][:, 0],
         "latency_deadline_ms": deadline,
         "area_budget_mm2": budget,
+        "split_spike_fraction": split_fraction,
     }
     if by_layer:
         out["energy_by_layer_pj"] = table
@@ -630,6 +637,7 @@ def evaluate_batch(
     base: ChipConfig | None = None,
     by_layer: bool = False,
     tech: Technology | None = None,
+    requirements: ChipRequirements | None = None,
 ) -> BatchCostReport:
     """Evaluate many chip configurations against one trace at once.
 
@@ -640,6 +648,7 @@ def evaluate_batch(
         base: defaults for fields the columns leave out (ChipConfig() if None).
         by_layer: also keep the ``[chips, layers, categories]`` energy table.
         tech: technology constants (hw_models/technology.yaml if None).
+        requirements: a deadline and area budget to check (a study's, never the chip's).
 
     Returns:
         A BatchCostReport with one entry per chip, in input order.
@@ -653,7 +662,7 @@ def evaluate_batch(
     pieces: list[dict[str, np.ndarray]] = []
     for lo in range(0, array.size, _CHUNK):
         c = {k: v[lo : lo + _CHUNK, None] for k, v in array.columns.items()}
-        pieces.append(_evaluate_chunk(layers, c, tech, by_layer))
+        pieces.append(_evaluate_chunk(layers, c, tech, by_layer, requirements or ChipRequirements()))
     merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     return BatchCostReport(
         layer_names=layers.names,
@@ -663,13 +672,16 @@ def evaluate_batch(
     )
 
 
-def evaluate(trace: WorkloadTrace, chip: ChipConfig, *, tech: Technology | None = None) -> CostReport:
+def evaluate(
+    trace: WorkloadTrace, chip: ChipConfig, *, tech: Technology | None = None,
+    requirements: ChipRequirements | None = None,
+) -> CostReport:
     """Cost of one inference of ``trace`` on ``chip``: the batch model on a batch of one.
 
     Returns:
         A CostReport; an infeasible chip is a report with ``feasible=False`` and reasons.
     """
-    return evaluate_batch(trace, [chip], by_layer=True, tech=tech).report(0)
+    return evaluate_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements).report(0)
 
 
 __all__ = ["CATEGORIES", "evaluate", "evaluate_batch"]

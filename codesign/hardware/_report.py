@@ -32,6 +32,26 @@ REASON_AREA = 8
 REASON_FLAGS = {"weights": REASON_WEIGHTS, "state": REASON_STATE, "deadline": REASON_DEADLINE, "area": REASON_AREA}
 
 
+@dataclass(frozen=True)
+class ChipRequirements:
+    """What a design must meet, which belongs to a study, not to the chip (a preset describes
+    hardware; a study describes requirements). None: no such requirement.
+
+    Attributes:
+        max_latency_ms: the inference deadline.
+        max_area_mm2: the area budget.
+    """
+
+    max_latency_ms: float | None = None
+    max_area_mm2: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_latency_ms", "max_area_mm2"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} a finite number > 0, got {value}")
+
+
 class EnergyTable:
     """Totals of an ``energy_pj [layers, categories]`` table, shared by the analytic report
     and the simulator's report so both sum their tables the same way."""
@@ -71,7 +91,13 @@ class CostReport(EnergyTable):
         chip's precision), offchip_bits (weight traffic per inference).
         utilisation: ``pe`` and ``neuron_units`` (busy fraction of all units over the
             latency) and ``cores`` (fraction of cores holding a layer).
-        feasible: no reason below applies; reasons: human-readable, empty when feasible.
+        weights_fit, state_fits: the network's weights (with ``weight_overflow: infeasible``)
+            and its neuron state fit in the chip's SRAM.
+        within_deadline, within_area: the requirements given to the model are met (None: no
+            such requirement was given).
+        split_spike_fraction: the fraction of spike events the chip must split because its
+            ``graded_spike_bits`` cannot carry their level in one event (0 when all fit).
+        feasible: every check above holds; reasons: the failed ones in words, for people.
     """
 
     chip_name: str
@@ -89,6 +115,16 @@ class CostReport(EnergyTable):
     utilisation: dict[str, float]
     feasible: bool
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    weights_fit: bool = True
+    state_fits: bool = True
+    within_deadline: bool | None = None
+    within_area: bool | None = None
+    split_spike_fraction: float = 0.0
+
+    @property
+    def fits_on_chip(self) -> bool:
+        """Weights and state both fit (what the ``fits_on_chip`` constraint asks)."""
+        return self.weights_fit and self.state_fits
 
     def __post_init__(self) -> None:
         for name in ("energy_pj", "cycles_by_layer"):
@@ -117,6 +153,8 @@ class CostReport(EnergyTable):
             "weight_kb": self.weight_kb,
             "offchip_bits": self.offchip_bits,
             **{f"utilisation_{k}": v for k, v in self.utilisation.items()},
+            "fits_on_chip": float(self.fits_on_chip),
+            "split_spike_fraction": self.split_spike_fraction,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +176,11 @@ class CostReport(EnergyTable):
             "utilisation": dict(self.utilisation),
             "feasible": self.feasible,
             "reasons": list(self.reasons),
+            "weights_fit": self.weights_fit,
+            "state_fits": self.state_fits,
+            "within_deadline": self.within_deadline,
+            "within_area": self.within_area,
+            "split_spike_fraction": self.split_spike_fraction,
         }
 
     @classmethod
@@ -183,6 +226,20 @@ class BatchCostReport:
     state_capacity_kb: np.ndarray
     latency_deadline_ms: np.ndarray
     area_budget_mm2: np.ndarray
+    split_spike_fraction: np.ndarray
+
+    @property
+    def weights_fit(self) -> np.ndarray:
+        return (self.reason_flags.astype(int) & REASON_WEIGHTS) == 0
+
+    @property
+    def state_fits(self) -> np.ndarray:
+        return (self.reason_flags.astype(int) & REASON_STATE) == 0
+
+    @property
+    def fits_on_chip(self) -> np.ndarray:
+        """Weights and state both fit, per chip."""
+        return self.weights_fit & self.state_fits
 
     def __len__(self) -> int:
         return int(self.cycles.shape[0])
@@ -236,6 +293,13 @@ class BatchCostReport:
             },
             feasible=bool(self.feasible[index]),
             reasons=self.reasons(index),
+            weights_fit=bool(self.weights_fit[index]),
+            state_fits=bool(self.state_fits[index]),
+            within_deadline=None if np.isnan(self.latency_deadline_ms[index])
+            else not bool(int(self.reason_flags[index]) & REASON_DEADLINE),
+            within_area=None if np.isnan(self.area_budget_mm2[index])
+            else not bool(int(self.reason_flags[index]) & REASON_AREA),
+            split_spike_fraction=float(self.split_spike_fraction[index]),
         )
 
     def reasons(self, index: int) -> tuple[str, ...]:

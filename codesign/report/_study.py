@@ -101,8 +101,8 @@ class PointView:
         params, constraints, metrics: of this point (a nested point has its chip's hw.*).
         feasible: every constraint <= 0.
         reference: label of a reference point (e.g. the ANN twin), else None.
-        confirmed: mean and std over the confirmation seeds (trial attribute
-            ``codesign.confirmed``), or None when the point was not confirmed.
+        confirmed: mean and std over the confirmation seeds (study attribute
+            ``codesign.confirmed.<trial>``), or None when the point was not confirmed.
     """
 
     trial: int
@@ -207,9 +207,8 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
     points: list[PointView] = []
     references: list[PointView] = []
-    confirmed = {t.number: confirmed_figures(t.user_attrs) for t in frozen}
     for t in trials:
-        (references if t.reference is not None else points).extend(_points_of(t, names, confirmed[t.number]))
+        (references if t.reference is not None else points).extend(_points_of(t, names, attrs))
     return StudyView(
         name=study.study_name,
         objective_names=names,
@@ -223,10 +222,10 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     )
 
 
-def _points_of(t: TrialView, names: tuple[str, ...],
-               confirmed: dict[int | None, ConfirmedPoint] | None = None) -> list[PointView]:
-    """The design points of a finished trial (none for a failed or running one)."""
-    confirmed = confirmed or {}
+def _points_of(t: TrialView, names: tuple[str, ...], study_attrs: dict[str, Any] | None = None) -> list[PointView]:
+    """The design points of a finished trial (none for a failed or running one), each with its
+    confirmed figures (study attribute ``codesign.confirmed.<trial>``) when it has them."""
+    study_attrs = study_attrs or {}
     if t.values is None:
         return []
     if t.record is not None and t.record.hw_front:
@@ -235,11 +234,12 @@ def _points_of(t: TrialView, names: tuple[str, ...],
             if all(n in dp.objectives for n in names):
                 out.append(PointView(
                     t.number, i, tuple(float(dp.objectives[n]) for n in names), dp.params,
-                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference, confirmed.get(i),
+                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference,
+                    confirmed_figures(study_attrs, t.number, i),
                 ))
         return out
     return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference,
-                      confirmed.get(None))]
+                      confirmed_figures(study_attrs, t.number, None))]
 
 
 def _trial_view(t: FrozenTrial) -> TrialView:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -51,6 +52,7 @@ from codesign.search._record import (
     SUMMARY_ATTR,
     VERSION_ATTR,
     TrialRecord,
+    record_of,
     record_summary,
 )
 from codesign.search._space import suggest
@@ -62,6 +64,7 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
+from codesign.search._strategy import strategy_of
 
 EvaluateFn = Callable[[dict[str, Any], dict[str, Any], int, str], dict[str, Any]]
 
@@ -102,6 +105,8 @@ class _Pending:
     started: float
     attempts: int = 1
     history: list[str] = field(default_factory=list)
+    rung: int = 0
+    until_epoch: int | None = None
 
 
 def default_evaluate() -> EvaluateFn:
@@ -237,6 +242,11 @@ def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Stu
     return study
 
 
+#: Trial user attribute: the metrics of each rung a multi-fidelity trial reached, in order
+#: (Optuna's ``Trial.report`` does not take multi-objective values).
+RUNGS_ATTR = "codesign.rungs"
+
+
 def _drive(
     study: optuna.Study,
     spec: StudySpec,
@@ -249,8 +259,9 @@ def _drive(
     import ray
 
     started_ray = _ensure_ray(spec, log_to_driver)
-    space = spec.search_space()
-    ask_space = space.subspace("snn") if spec.strategy == "nested" else space
+    strategy = strategy_of(spec)
+    scheduler = strategy.scheduler(spec)
+    ask_space = strategy.ask_space(spec.search_space())
     spec_dict = spec.to_dict()
     remote = ray.remote(evaluate)
     options = {
@@ -266,21 +277,34 @@ def _drive(
     trials = study.get_trials(deepcopy=False)
     points = study_points(trials)
     finished = _budget_count(trials)
+    started = finished
     failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
     budget_trials = spec.budget.trials
     deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
     bar = Progress(budget_trials, finished, progress, spec.name)
     pending: dict[Any, _Pending] = {}
+    waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
     constraint_names = [c.name for c in spec.parsed_constraints()]
+    sign = np.array([1.0 if d == "min" else -1.0 for d in spec.objectives.values()])
     told = 0
     stopped_by = "trials"
 
     def submit(p: _Pending) -> None:
-        ref = remote.options(**options).remote(p.params, spec_ref, p.trial.number, str(artifact_dir))
+        extra = {} if p.until_epoch is None else {"until_epoch": p.until_epoch}
+        ref = remote.options(**options).remote(p.params, spec_ref, p.trial.number, str(artifact_dir), **extra)
         pending[ref] = p
 
     def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         nonlocal told, finished, failed
+        minimised = None if values is None else np.asarray(values) * sign
+        if scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
+            _record_rung(p.trial, record)
+            waiting[p.trial.number] = p
+            bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+            return
+        if p.until_epoch is not None or p.rung > 0:
+            _record_rung(p.trial, record)
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
         p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
         if values is None and record.pruned is not None and record.error is None:
@@ -307,15 +331,24 @@ def _drive(
     try:
         while True:
             room = spec.execution.workers - len(pending)
+            may_start = True
             if time.monotonic() >= deadline:
                 stopped_by = "seconds"
-                room = 0
+                room, may_start = 0, False
             if budget_trials is not None:
-                room = min(room, budget_trials - finished - len(pending))
+                may_start = may_start and started < budget_trials
             for _ in range(max(room, 0)):
-                trial = study.ask()
-                params = suggest(trial, ask_space)
-                submit(_Pending(trial, params, time.monotonic()))
+                job = scheduler.next_job(may_start and (budget_trials is None or started < budget_trials))
+                if job is None:
+                    break
+                if job.trial is None:
+                    trial = study.ask()
+                    params = suggest(trial, ask_space)
+                    started += 1
+                    submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
+                else:
+                    p = waiting.pop(job.trial)
+                    submit(_Pending(p.trial, p.params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
             if not pending:
                 break
             bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
@@ -332,14 +365,40 @@ def _drive(
                 record, values = outcome
                 tell(p, record, values)
             _expire(pending, spec, tell)
+        for number in scheduler.paused():
+            p = waiting.pop(number)
+            _prune_paused(study, p)
+            told += 1
+            finished += 1
+            bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
     except BaseException:
-        _abandon(study, pending)
+        _abandon(study, pending, list(waiting.values()))
         raise
     finally:
         bar.close()
         if started_ray:
             ray.shutdown()
     return _outcome(study, spec, url, artifact_dir, told, stopped_by)
+
+
+def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
+    """Append a rung's figures to the trial's ``codesign.rungs`` and keep its record current."""
+    rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
+    epoch = record.rung_epoch if record.rung_epoch is not None else record.train_config.get("epochs")
+    rungs.append({"epoch": epoch, "objectives": record.objectives, "constraints": record.constraints,
+                  "error": record.error, "pruned": record.pruned})
+    trial.set_user_attr(RUNGS_ATTR, rungs)
+    trial.set_user_attr(RECORD_ATTR, record.to_dict())
+
+
+def _prune_paused(study: optuna.Study, p: _Pending) -> None:
+    """Tell a trial that successive halving never promoted PRUNED, with its last rung's
+    record (its metrics stay readable; a pruned trial never enters the front)."""
+    stored = record_of(p.trial.user_attrs)
+    if stored is not None:
+        note = f"stopped by successive halving at {p.until_epoch} epochs (rung {p.rung})"
+        p.trial.set_user_attr(RECORD_ATTR, stored.model_copy(update={"pruned": note}).to_dict())
+    study.tell(p.trial, state=TrialState.PRUNED)
 
 
 def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
@@ -435,8 +494,9 @@ def _expire(pending: dict[Any, _Pending], spec: StudySpec, tell: Callable[..., N
             tell(p, _failed(p, f"exceeded the per-trial timeout of {limit:g} s"), None)
 
 
-def _abandon(study: optuna.Study, pending: dict[Any, _Pending]) -> None:
-    """On interruption: stop in-flight tasks, fail their trials as interrupted, re-ask them."""
+def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_Pending] = ()) -> None:  # type: ignore[assignment]
+    """On interruption: stop in-flight tasks, fail their trials (and those paused at a rung)
+    as interrupted, re-ask them (a re-asked trial's rungs come from the training cache)."""
     import ray
 
     for ref, p in pending.items():
@@ -444,6 +504,8 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending]) -> None:
             ray.cancel(ref, force=True)
         except Exception:
             pass
+        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    for p in waiting:
         _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
     pending.clear()
 

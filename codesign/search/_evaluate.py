@@ -1,20 +1,29 @@
 """The real evaluation of one trial, run inside a Ray worker.
 
-``evaluate_trial(params, spec, trial_number, artifact_dir)`` follows the project's one-way
-flow: parameters -> ModelConfig + TrainConfig + ChipConfig -> cheap chip check -> short
-training run (cached) -> workload trace (cached with it) -> chip cost model -> objectives and
-constraints -> a :class:`TrialRecord` dict. It never catches an error to turn it into a
-score: anything that goes wrong raises, and the driver tells the trial FAIL with the reason.
+``evaluate_trial(params, spec, trial_number, artifact_dir, until_epoch=None)`` follows the
+project's one-way flow: parameters -> ModelConfig + TrainConfig + ChipConfig -> cheap chip
+check -> short training run (cached; up to a rung's epoch in a multi-fidelity study) -> the
+network scored at the chip's precision (weights and state quantised, ``codesign.snn``) and its
+workload trace -> chip cost model -> objectives and constraints -> a :class:`TrialRecord`
+dict. It never catches an error to turn it into a score: anything that goes wrong raises, and
+the driver tells the trial FAIL with the reason.
 
 Strategies:
-- ``joint``: the trial's ``hw.*`` parameters give one chip; one design point.
-- ``nested``: the trial only has ``snn.*`` parameters; the network's trace is evaluated on a
-  sweep of the study's ``hw.*`` space at once (the vectorised chip model) and the record
-  keeps that network's hardware Pareto set.
+- ``joint``: the trial's ``hw.*`` parameters give one chip; one design point, scored at that
+  chip's ``weight_bits``/``state_bits``.
+- ``nested``: the trial only has ``snn.*`` parameters; the network is scored once per distinct
+  precision among the swept chips, and each precision's trace is evaluated on its chips at
+  once (the vectorised chip model). The record keeps that network's hardware Pareto set, each
+  point with the accuracy at its own precision.
 
-Training cache: ``<runs>/_train_cache/<key>/`` holds ``result.json``, ``weights.safetensors``
-and ``trace.npz`` for one (model, training, corpus, seed, trace batch) combination, so a
-trial repeating a trained network with other hardware costs only the chip model.
+Precision modes (``StudySpec.precision``): ``ptq`` trains one float network and quantises it
+per precision; ``qat`` trains one network per weight width, fake-quantised while it learns.
+
+Training cache: ``<runs>/_train_cache/<key>/`` holds one network (the key hashes model,
+training budget with QAT bits, corpus and seed): ``full/`` trained to the full budget and
+``rungs/<epoch>/`` stopped at a rung, each with ``result.json`` and ``weights.safetensors``
+(a rung also with the checkpoint the next rung continues from), and under each its scores
+``scores/<precision>-b<trace batch>/`` (``metrics.json`` and ``trace.npz``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import os
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +60,21 @@ def prepare_study(spec: StudySpec, progress: bool = True) -> None:
     load_corpus(parse_spec(CorpusConfig, spec.corpus, key_prefix="corpus"), progress=progress)
 
 
+def chip_precision(chip: Any) -> Any:
+    """The precision a chip holds a network in (its ``weight_bits`` and ``state_bits``).
+
+    Raises:
+        ConfigError: bits the chip cannot represent a network in (e.g. 1-bit weights).
+    """
+    from codesign.snn import Precision
+
+    return parse_spec(Precision, {"weight_bits": chip.weight_bits, "state_bits": chip.state_bits},
+                      key_prefix="hw")
+
+
 def evaluate_trial(
-    params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str
+    params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str,
+    until_epoch: int | None = None, folder: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate one trial (see the module docstring); returns a TrialRecord dict.
 
@@ -61,6 +84,10 @@ def evaluate_trial(
         trial_number: the Optuna trial number (names the artifact folder).
         artifact_dir: the study's artifact directory; artifact paths in the record are
             relative to it.
+        until_epoch: multi-fidelity: train (or continue training) only up to this rung's
+            epoch; the record's ``rung_epoch`` says which. None: the full budget.
+        folder: the trial's artifact folder under ``trials/`` (default: the trial number;
+            a confirmation names its own, so the trial's files are never overwritten).
 
     Raises:
         Exception: whatever failed (bad parameter combination, diverged training, ...).
@@ -76,23 +103,28 @@ def evaluate_trial(
     study = parse_spec(StudySpec, spec, key_prefix="spec")
     model_over, train_over, chip_over = split_params(params)
     model_cfg = parse_spec(ModelConfig, {**study.model.to_dict(), **model_over}, key_prefix="snn")
-    train_cfg = parse_spec(TrainConfig, {**study.fidelity.to_dict(), **train_over}, key_prefix="snn")
+    train_cfg = parse_spec(TrainConfig, {**study.fidelity.to_dict(), **train_over}, key_prefix="train")
     corpus_cfg = parse_spec(CorpusConfig, study.corpus, key_prefix="corpus")
     torch.set_num_threads(train_cfg.threads)
     corpus = load_corpus(corpus_cfg, progress=False)
     root = Path(artifact_dir)
-    trial_dir = root / "trials" / f"{trial_number:05d}"
+    trial_dir = root / "trials" / (folder or f"{trial_number:05d}")
     trial_dir.mkdir(parents=True, exist_ok=True)
+    cache_root = root.parent / TRAIN_CACHE_DIR
+    full = until_epoch is None or until_epoch == train_cfg.epochs
     base = {
         "params": params,
         "model_config": model_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
         "worker_host": socket.gethostname(),
         "strategy": study.strategy,
+        "rung_epoch": until_epoch if not full else None,
+        "load_dependent": train_cfg.load_dependent,
     }
 
     if study.strategy == "joint":
         chip = parse_spec(ChipConfig, {**study.chip, **chip_over}, key_prefix="hw")
+        precision = chip_precision(chip)
         base["chip_config"] = chip.to_dict()
         pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
         if pruned is not None:
@@ -101,20 +133,17 @@ def evaluate_trial(
                 **base, metrics=metrics, constraints=constraints, pruned=reason,
                 wall_time_s=time.perf_counter() - started,
             ).to_dict()
+        trained = _train_cached(model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
+                                cache_root, until_epoch)
+        scored = _score_cached(trained, precision, model_cfg, corpus, study)
+        artifacts = {name: os.path.relpath(path, root) for name, path in {**trained.paths, **scored.paths}.items()}
+        from codesign.trace import load_trace
 
-    cache = _train_cached(model_cfg, train_cfg, corpus_cfg, corpus, study, root.parent / TRAIN_CACHE_DIR)
-    network_metrics = cache["metrics"]
-    artifacts = {name: os.path.relpath(path, root) for name, path in cache["paths"].items()}
-    from codesign.trace import load_trace
-
-    trace = load_trace(cache["paths"]["trace"])
-
-    if study.strategy == "joint":
-        report, fits = _cost(trace, chip)
+        report, fits = _cost(load_trace(scored.paths["trace"]), chip)
         cost_path = trial_dir / "cost_report.json"
         _write_json(cost_path, report.to_dict())
         artifacts["cost_report"] = os.path.relpath(cost_path, root)
-        metrics = {**network_metrics, **report.metrics(), FITS_ON_CHIP: fits}
+        metrics = {**scored.metrics, **report.metrics(), FITS_ON_CHIP: fits}
         return TrialRecord(
             **base,
             objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
@@ -123,26 +152,36 @@ def evaluate_trial(
             energy_by_category_pj=report.energy_by_category_pj,
             artifacts=artifacts,
             wall_time_s=time.perf_counter() - started,
-            trained=not cache["hit"],
-            cache_hit=cache["hit"],
+            trained=not trained.hit,
+            cache_hit=trained.hit,
         ).to_dict()
 
-    front, objectives, constraints = _hardware_sweep(trace, network_metrics, study)
+    front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
+        model_cfg, train_cfg, corpus_cfg, corpus, study, cache_root, root, until_epoch
+    )
     return TrialRecord(
         **base,
         chip_config=dict(study.chip),
         objectives=objectives,
         constraints=constraints,
-        metrics=network_metrics,
+        metrics=metrics,
         artifacts=artifacts,
         wall_time_s=time.perf_counter() - started,
-        trained=not cache["hit"],
-        cache_hit=cache["hit"],
+        trained=not hit,
+        cache_hit=hit,
         hw_front=front,
     ).to_dict()
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def _qat(train_cfg: Any, precision: Any, study: StudySpec) -> Any:
+    """The training budget for ``precision``: float training for ``ptq`` (one network serves
+    every precision), weights fake-quantised at the chip's bits for ``qat``."""
+    if study.precision != "qat" or precision.weight_bits == 32:
+        return train_cfg
+    return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits})
 
 
 def _cheap_chip_check(model_cfg: Any, corpus: Any, chip: Any, study: StudySpec) -> tuple[dict[str, float], dict[str, float], str] | None:
@@ -168,77 +207,147 @@ def _cheap_chip_check(model_cfg: Any, corpus: Any, chip: Any, study: StudySpec) 
     violated = [name for name, value in constraints.items() if value > 0]
     if not violated:
         return None
-    reasons = [r for r in report.reasons if not r.startswith("misses deadline")]  # activity-dependent
+    reasons = list(report.reasons)  # no requirements were given, so these are fit reasons only
     return metrics, constraints, "infeasible chip before training: " + "; ".join(violated + reasons)
 
 
 def _cost(trace: Any, chip: Any) -> tuple[Any, float]:
     """The chip model's CostReport for one chip, and 1.0 when the network fits on it (neither
-    its weights nor its neuron state overflow the chip's SRAM), else 0.0."""
-    from codesign.hardware import evaluate_batch
+    its weights nor its neuron state overflow the chip's SRAM), else 0.0. Deadlines and area
+    budgets are the study's constraints, applied by the caller."""
+    from codesign.hardware import evaluate
 
-    batch = evaluate_batch(trace, [chip], by_layer=True)
-    return batch.report(0), float(_fits(batch.reason_flags)[0])
-
-
-def _fits(reason_flags: np.ndarray) -> np.ndarray:
-    from codesign.hardware import REASON_FLAGS
-
-    no_fit = REASON_FLAGS["weights"] | REASON_FLAGS["state"]
-    return ((reason_flags.astype(int) & no_fit) == 0).astype(float)
+    report = evaluate(trace, chip)
+    return report, float(report.fits_on_chip)
 
 
 def training_key(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, seed: int, trace_batch: int) -> str:
-    """Cache key of one trained network and its trace."""
+    """Cache key of one trained network: what changes its weights (the model, the training
+    budget including QAT bits, the corpus and the seed). Scoring precisions and rungs live
+    inside the entry."""
+    del trace_batch  # the trace is recorded per precision inside the entry, keyed there
     return stable_hash({
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
-        "seed": seed, "trace_batch": trace_batch, "trace_split": "validation",
+        "seed": seed,
     })
 
 
-def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, study: StudySpec,
-                  cache_root: Path) -> dict[str, Any]:
-    """Train and trace the network, or read both from the training cache.
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A trained network in the training cache.
 
-    Returns:
-        ``{"hit": bool, "metrics": network metrics, "paths": {trace, weights, train_result}}``.
+    Attributes:
+        entry: the cache folder (``result.json``, ``weights.safetensors``, ``checkpoint.pt``).
+        hit: it was there already (nothing was trained by this call).
+        metrics: the float network's training-run metrics.
+        head: ``classify`` or ``ctc``.
+        paths: artifact name -> file (``weights``, ``train_result``).
+        model: the network, when this call trained it (else rebuilt on demand).
     """
-    entry = cache_root / training_key(model_cfg, train_cfg, corpus_cfg, study.seed, study.trace_batch)
-    done = entry / "metrics.json"
-    hit = done.is_file()
-    if not hit:
-        from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
-        from codesign.train import save_train_result, train
 
-        result = train(model_cfg, corpus, train_cfg, seed=study.seed)
+    entry: Path
+    hit: bool
+    metrics: dict[str, float]
+    head: str
+    paths: dict[str, Path]
+    model: Any = None
+
+    def network(self) -> Any:
+        if self.model is not None:
+            return self.model
+        from codesign.train import load_trained_model
+
+        return load_trained_model(self.entry)[0]
+
+
+@dataclass(frozen=True)
+class ScoredNetwork:
+    """A trained network scored at one precision: its metrics and its trace (``paths["trace"]``)."""
+
+    metrics: dict[str, float]
+    paths: dict[str, Path]
+
+
+def _publish(tmp: Path, entry: Path) -> None:
+    """Rename a finished private folder into place; a concurrent worker that finished the same
+    entry first wins and this copy is dropped (entries are immutable once published)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.rename(entry)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, study: StudySpec,
+                  cache_root: Path, until_epoch: int | None = None) -> TrainedNetwork:
+    """Train the network, or read it from the training cache.
+
+    With ``until_epoch`` (a rung) the run stops after that epoch; its entry is
+    ``<key>/rungs/<epoch>``, holding the checkpoint the next rung continues from, so a promoted
+    trial is never retrained from scratch.
+    """
+    from codesign.train import load_checkpoint, save_checkpoint, save_train_result, train
+
+    key_dir = cache_root / training_key(model_cfg, train_cfg, corpus_cfg, study.seed, study.trace_batch)
+    full = until_epoch is None or until_epoch == train_cfg.epochs
+    # the full run and each rung are separate immutable entries beside each other, each
+    # published by one atomic rename
+    entry = key_dir / "full" if full else key_dir / "rungs" / f"{until_epoch:03d}"
+    done = entry / "result.json"
+    hit = done.is_file()
+    model = None
+    if not hit:
+        resume = None
+        rungs = sorted((key_dir / "rungs").glob("[0-9][0-9][0-9]")) if (key_dir / "rungs").is_dir() else []
+        earlier = [r for r in rungs if (r / "checkpoint.pt").is_file()
+                   and int(r.name) < (until_epoch or train_cfg.epochs)]
+        if earlier:
+            resume = load_checkpoint(earlier[-1] / "checkpoint.pt")
+        result = train(model_cfg, corpus, train_cfg, seed=study.seed,
+                       until_epoch=None if full else until_epoch, resume=resume)
+        cache_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="train.", dir=cache_root))
+        save_train_result(result, tmp)
+        if result.checkpoint is not None and not full:
+            save_checkpoint(result.checkpoint, tmp / "checkpoint.pt")
+        _publish(tmp, entry)
+        model = result.model
+    summary = json.loads(done.read_text())
+    paths = {"weights": entry / "weights.safetensors", "train_result": done}
+    return TrainedNetwork(entry=entry, hit=hit, metrics=summary["metrics"], head=summary["head"], paths=paths,
+                          model=model)
+
+
+def _score_cached(trained: TrainedNetwork, precision: Any, model_cfg: Any, corpus: Any,
+                  study: StudySpec) -> ScoredNetwork:
+    """The network's metrics and trace at ``precision``, cached in its entry under
+    ``scores/<precision label>/`` (one validation pass and one trace per distinct precision)."""
+    entry = trained.entry / "scores" / f"{precision.label}-b{study.trace_batch}"
+    done = entry / "metrics.json"
+    if not done.is_file():
+        from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
+        from codesign.train import evaluate_at_precision
+
+        scored, net = evaluate_at_precision(trained.network(), corpus, trained.head, precision)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
         features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
-        trace = record_trace(result.model, features, lengths, model_cfg)
-        # Written in a private folder and renamed, so a concurrent trial of the same network
-        # or a crash never leaves a half-written entry; the first finished entry wins.
-        cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=entry.name + ".", dir=cache_root))
-        save_train_result(result, tmp)
+        trace = record_trace(net, features, lengths, model_cfg)
+        tmp = Path(tempfile.mkdtemp(prefix="score.", dir=trained.entry))
         save_trace(trace, tmp / "trace.npz")
-        metrics = _network_metrics(result.metrics, result.metric_name, trace_metrics(trace).to_dict())
+        metrics = _network_metrics({**trained.metrics, **scored}, trained.head, trace_metrics(trace).to_dict())
         _write_json(tmp / "metrics.json", metrics)
-        try:
-            tmp.rename(entry)
-        except OSError:  # another worker finished the same network first: keep theirs
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-    metrics = json.loads(done.read_text())
-    paths = {"trace": entry / "trace.npz", "weights": entry / "weights.safetensors",
-             "train_result": entry / "result.json"}
-    return {"hit": hit, "metrics": metrics, "paths": paths}
+        _publish(tmp, entry)
+    return ScoredNetwork(metrics=json.loads(done.read_text()), paths={"trace": entry / "trace.npz"})
 
 
-def _network_metrics(train_metrics: dict[str, float], headline: str, trace_figures: dict[str, float]) -> dict[str, float]:
+def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: dict[str, float]) -> dict[str, float]:
     """The network's metrics: the task metric on the validation split under its plain name
     (the search selects on validation; ``test_*`` stays for the report), the training run's
     figures, and the trace's NeuroBench figures."""
+    headline = "accuracy" if head == "classify" else "wer"
     metrics = {k: float(v) for k, v in train_metrics.items()}
     for name in ("accuracy", "wer", "cer"):
         if f"validation_{name}" in metrics:
@@ -250,56 +359,95 @@ def _network_metrics(train_metrics: dict[str, float], headline: str, trace_figur
 
 
 def _hardware_sweep(
-    trace: Any, network_metrics: dict[str, float], study: StudySpec
-) -> tuple[list[HardwarePoint], dict[str, float], dict[str, float]]:
-    """Evaluate the network on a sweep of the study's hw.* space at once.
+    model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, study: StudySpec, cache_root: Path,
+    root: Path, until_epoch: int | None,
+) -> tuple[list[HardwarePoint], dict[str, float], dict[str, float], dict[str, str], bool, dict[str, float]]:
+    """Evaluate the network on a sweep of the study's hw.* space, one precision at a time.
+
+    The swept chips are grouped by their (weight_bits, state_bits); the network is scored once
+    per group at that precision (trained once per weight width for ``qat``), and each group's
+    chips are costed at once against that precision's trace. Every hardware point therefore
+    carries the accuracy its own chip computes.
 
     Returns:
-        The network's hardware Pareto set (feasible chips only), the trial's objectives (the
-        best of each objective over that set, else over all chips) and its constraints (the
-        least violated value of each over all chips).
+        The network's hardware Pareto set (feasible chips only), the trial's objectives and
+        constraints (those of one design the network really achieves: the front member
+        nearest the front's utopia point after scaling each objective to [0, 1]), its
+        artifacts, whether every training came from the cache, and the float network's metrics.
     """
     from codesign.hardware import ChipConfig, evaluate_batch
+    from codesign.trace import load_trace
 
     hw_space = study.search_space().subspace("hw")
     points = sample_points(hw_space, study.nested.hw_points, study.seed)
-    fields = sorted({k for p in points for k in p})
     base = parse_spec(ChipConfig, study.chip, key_prefix="chip")
     base_values = base.to_dict()
-    columns = {
-        name.partition(".")[2]: np.array([p.get(name, base_values[name.partition(".")[2]]) for p in points])
-        for name in fields
-    }
-    batch = evaluate_batch(trace, columns, base=base)
-    fits = _fits(batch.reason_flags)
-    per_chip = {
-        "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
-        "latency_ms": batch.latency_ms, "area_mm2": batch.area_mm2, "sram_used_kb": batch.sram_used_kb,
-        "weight_kb": batch.weight_kb, "throughput_per_s": batch.throughput_per_s, FITS_ON_CHIP: fits,
-    }
+    fields = sorted({k.partition(".")[2] for p in points for k in p})
     constraints_spec = study.parsed_constraints()
-    candidates = []
+    groups: dict[tuple[int, int], list[int]] = {}
     for i, point in enumerate(points):
-        metrics = {**network_metrics, **{k: float(v[i]) for k, v in per_chip.items()}}
-        candidates.append(DesignPoint(
-            trial=-1,
-            params=point,
-            objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
-            constraints=constraint_values(metrics, constraints_spec),
-            metrics={k: float(v[i]) for k, v in per_chip.items()},
-        ))
+        bits = (int(point.get("hw.weight_bits", base_values["weight_bits"])),
+                int(point.get("hw.state_bits", base_values["state_bits"])))
+        groups.setdefault(bits, []).append(i)
+    candidates: list[DesignPoint] = []
+    artifacts: dict[str, str] = {}
+    all_hit = True
+    float_metrics: dict[str, float] = {}
+    for (weight_bits, state_bits), members in sorted(groups.items()):
+        precision = chip_precision(base.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
+        trained = _train_cached(model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
+                                cache_root, until_epoch)
+        all_hit = all_hit and trained.hit
+        float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}
+        scored = _score_cached(trained, precision, model_cfg, corpus, study)
+        trace_rel = os.path.relpath(scored.paths["trace"], root)
+        artifacts.setdefault("weights", os.path.relpath(trained.paths["weights"], root))
+        artifacts.setdefault("train_result", os.path.relpath(trained.paths["train_result"], root))
+        artifacts[f"trace@{precision.label}"] = trace_rel
+        columns = {
+            name: np.array([points[i].get(f"hw.{name}", base_values[name]) for i in members]) for name in fields
+        }
+        batch = evaluate_batch(load_trace(scored.paths["trace"]), columns, base=base)
+        fits = batch.fits_on_chip.astype(float)
+        per_chip = {
+            "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
+            "latency_ms": batch.latency_ms, "area_mm2": batch.area_mm2, "sram_used_kb": batch.sram_used_kb,
+            "weight_kb": batch.weight_kb, "throughput_per_s": batch.throughput_per_s,
+            "split_spike_fraction": batch.split_spike_fraction, FITS_ON_CHIP: fits,
+        }
+        network = {k: v for k, v in scored.metrics.items()
+                   if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
+                            "test_wer", "state_overflow_rate", "weight_bits", "state_bits",
+                            "activation_sparsity", "footprint_bytes")}
+        for j, i in enumerate(members):
+            chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
+            metrics = {**scored.metrics, **chip_metrics}
+            candidates.append(DesignPoint(
+                trial=-1,
+                params={**points[i], "trace": trace_rel},
+                objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
+                constraints=constraint_values(metrics, constraints_spec),
+                metrics={**network, **chip_metrics},
+            ))
     feasible = [c for c in candidates if c.feasible]
     front_points = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
                     if keep] if feasible else []
-    pool = front_points or candidates
-    best = {}
-    for name, direction in study.objectives.items():
-        values = [c.objectives[name] for c in pool]
-        best[name] = min(values) if direction == "min" else max(values)
-    least_violated = {name: min(c.constraints[name] for c in candidates) for name in candidates[0].constraints}
-    front = [HardwarePoint(params=c.params, objectives=c.objectives, constraints=c.constraints, metrics=c.metrics)
+    chosen = _compromise(front_points, study) if front_points else min(
+        candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
+    front = [HardwarePoint(params={k: v for k, v in c.params.items() if k != "trace"}, objectives=c.objectives,
+                           constraints=c.constraints, metrics=c.metrics, trace=str(c.params["trace"]))
              for c in front_points]
-    return front, best, least_violated
+    return front, dict(chosen.objectives), dict(chosen.constraints), artifacts, all_hit, float_metrics
+
+
+def _compromise(front: list[DesignPoint], study: StudySpec) -> DesignPoint:
+    """The front member nearest the utopia point, each objective scaled to [0, 1] over the front:
+    one design the network really achieves, told to the sampler in place of the per-objective
+    best values of different chips (a utopia point that no single design reaches)."""
+    values = np.array(as_minimisation(front, study.objectives), dtype=float)
+    low, high = values.min(axis=0), values.max(axis=0)
+    scaled = (values - low) / np.where(high > low, high - low, 1.0)
+    return front[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

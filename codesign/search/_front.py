@@ -44,26 +44,10 @@ class DesignPoint:
 
 
 def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
-    """The design points a completed trial's record holds."""
-    if record.strategy == "nested":
-        snn_params = {k: v for k, v in record.params.items() if not k.startswith("hw.")}
-        return [
-            DesignPoint(
-                trial_number,
-                {**snn_params, **hw.params},
-                dict(hw.objectives),
-                dict(hw.constraints),
-                {**record.metrics, **hw.metrics},
-                chip=i,
-            )
-            for i, hw in enumerate(record.hw_front)
-        ]
-    return [
-        DesignPoint(
-            trial_number, dict(record.params), dict(record.objectives), dict(record.constraints),
-            dict(record.metrics),
-        )
-    ]
+    """The design points a completed trial's record holds (its strategy says which)."""
+    from codesign.search._strategy import strategy_named
+
+    return strategy_named(record.strategy).points(trial_number, record)
 
 
 def study_points(trials: Iterable[optuna.trial.FrozenTrial]) -> list[DesignPoint]:
@@ -102,6 +86,63 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
         same[: i + 1] = False
         mask &= ~same
     return mask
+
+
+def nondominated_ranks(values: np.ndarray) -> np.ndarray:
+    """Non-dominated sorting of a minimisation matrix: 0 for the Pareto set, 1 for the set
+    that is non-dominated once rank 0 is removed, and so on (NSGA-II's fronts)."""
+    values = np.asarray(values, dtype=float)
+    ranks = np.full(len(values), -1, dtype=int)
+    rank = 0
+    while (ranks < 0).any():
+        left = np.flatnonzero(ranks < 0)
+        ranks[left[_nondominated(values[left])]] = rank
+        rank += 1
+    return ranks
+
+
+def _nondominated(values: np.ndarray) -> np.ndarray:
+    """Like :func:`pareto_mask`, but duplicates all stay (they share a rank)."""
+    better_eq = np.all(values[:, None, :] <= values[None, :, :], axis=2)
+    strictly = np.any(values[:, None, :] < values[None, :, :], axis=2)
+    dominated = (better_eq & strictly).any(axis=0)
+    return ~dominated
+
+
+def crowding_distances(values: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of each row within its set (infinite at the extremes)."""
+    values = np.asarray(values, dtype=float)
+    n, k = values.shape
+    distance = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(k):
+        order = np.argsort(values[:, j], kind="stable")
+        span = values[order[-1], j] - values[order[0], j]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        if span > 0:
+            distance[order[1:-1]] += (values[order[2:], j] - values[order[:-2], j]) / span
+    return distance
+
+
+def promotion_order(values: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """Indices best first for multi-objective successive halving: feasible before infeasible,
+    then by non-dominated rank, then by crowding distance (larger first), then by index.
+
+    This is MO-ASHA's promotion rule (Schmucker et al. 2021) with NSGA-II's tie-breaker.
+    """
+    values = np.asarray(values, dtype=float)
+    feasible = np.asarray(feasible, dtype=bool)
+    ranks = np.zeros(len(values), dtype=int)
+    crowding = np.zeros(len(values))
+    for group in (feasible, ~feasible):
+        idx = np.flatnonzero(group)
+        if len(idx):
+            ranks[idx] = nondominated_ranks(values[idx]) + (0 if group is feasible else len(values))
+            for r in np.unique(ranks[idx]):
+                members = idx[ranks[idx] == r]
+                crowding[members] = crowding_distances(values[members])
+    return np.array(sorted(range(len(values)), key=lambda i: (ranks[i], -crowding[i], i)), dtype=int)
 
 
 def pareto_front(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> list[DesignPoint]:

@@ -7,6 +7,11 @@ Optuna constraint value, feasible when ``<= 0`` (Optuna's convention):
 - ``area_mm2 <= 10``   -> ``area_mm2 - 10``
 - ``accuracy >= 0.8``  -> ``0.8 - accuracy``
 - ``fits_on_chip``     -> ``0`` when the network fits on the chip, else ``1``
+
+What a chip cannot represent is measured, so studies can constrain it:
+``state_overflow_rate`` (state updates that saturated the chip's ``state_bits``) and
+``split_spike_fraction`` (spike events the chip's ``graded_spike_bits`` cannot carry in one
+event, so it splits them), e.g. ``state_overflow_rate <= 0.01``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ METRICS: dict[str, str] = {
     "cycles": "min",
     "param_count": "min",
     "fits_on_chip": "max",
+    "state_overflow_rate": "min",
+    "split_spike_fraction": "min",
+    "weight_bits": "min",
+    "state_bits": "min",
 }
 
 FITS_ON_CHIP = "fits_on_chip"

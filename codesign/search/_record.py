@@ -36,6 +36,7 @@ class HardwarePoint(Spec):
     objectives: dict[str, float] = Field(default_factory=dict)
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    trace: str = Field("", description="the trace at this chip's precision, relative to the artifact directory")
 
     @property
     def feasible(self) -> bool:
@@ -65,10 +66,14 @@ class TrialRecord(Spec):
         attempts: how many times the trial was started (a dead worker process is retried).
         strategy: ``joint`` (one network on one chip) or ``nested``.
         hw_front: ``nested`` only: the network's hardware Pareto set, one
-            :class:`HardwarePoint` per chip. The trial's own objectives are then the best value
-            of each hardware objective over that set (with the network's own metrics), and its
-            constraints the least violated value of each; the study's front is the union of
-            the sets, not the trials' own values.
+            :class:`HardwarePoint` per chip, each with the network's accuracy at that chip's
+            precision. The trial's own objectives and constraints are those of one of them
+            (the member nearest the front's utopia point), a design the network really
+            achieves; the study's front is the union of the sets.
+        rung_epoch: multi-fidelity: the epoch this record was scored at, when below the full
+            budget (a rung); None at full fidelity.
+        load_dependent: the training budget was wall-clock seconds (equal-time mode), so the
+            metrics depend on the machine's load and are not reproducible from the seed.
     """
 
     params: dict[str, Any] = Field(default_factory=dict)
@@ -89,6 +94,8 @@ class TrialRecord(Spec):
     attempts: int = 1
     strategy: str = "joint"
     hw_front: list[HardwarePoint] = Field(default_factory=list)
+    rung_epoch: int | None = None
+    load_dependent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

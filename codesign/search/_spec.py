@@ -62,6 +62,43 @@ class NestedSpec(Spec):
     hw_points: int = Field(512, ge=1, description="grid size cap / random sample size of the hw space")
 
 
+class MultiFidelitySpec(Spec):
+    """Multi-objective asynchronous successive halving (MO-ASHA) over training epochs.
+
+    A new trial trains ``rungs[0]`` epochs; the best ``1/reduction_factor`` of each rung
+    (non-dominated sorting, crowding distance) continue from their checkpoints to the next
+    rung, and the last rung is ``fidelity.epochs``. The learning-rate schedule always spans
+    the full budget, so a promoted trial is the same run as one trained straight through.
+    """
+
+    rungs: tuple[int, ...] = Field(min_length=1, description="epochs of the rungs below the full budget, ascending")
+    reduction_factor: int = Field(3, ge=2, le=10, description="eta: one in eta trials of a rung is promoted")
+
+    @field_validator("rungs")
+    @classmethod
+    def _ascending(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(r < 1 for r in value) or list(value) != sorted(set(value)):
+            raise ValueError(f"positive epochs in strictly ascending order, got {list(value)}")
+        return value
+
+
+class ConfirmSpec(Spec):
+    """What ``study run`` confirms when its search ends (``codesign study confirm`` does the
+    same on demand): designs re-trained at full fidelity with several seeds."""
+
+    seeds: int = Field(0, ge=0, le=20, description="seeds per design (0: confirm nothing at the end of a run)")
+    scope: Literal["recommended", "front"] = Field(
+        "recommended", description="the recommended design (best in the first objective) or the whole front"
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _spread(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("0 (off) or at least 2 seeds: one seed has no spread")
+        return value
+
+
 class StudySpec(Spec):
     """A whole study: what to search, how to score it, and how to run it.
 
@@ -77,8 +114,14 @@ class StudySpec(Spec):
         objectives: metric -> ``min`` | ``max``, in order.
         reference: optional hypervolume reference point per objective (else the worst seen).
         constraints: ``"area_mm2 <= 10"``, ``"latency_ms <= 20"``, ``"fits_on_chip"``.
+        strategy: what a trial is: ``joint`` (one network on one chip) or ``nested`` (one
+            network on a hardware sweep); ``codesign.search._strategy``.
+        multi_fidelity: MO-ASHA rungs (see :class:`MultiFidelitySpec`), or None.
         trace_batch: utterances of the fixed evaluation batch (the first validation
             utterances, ``codesign.trace.evaluation_batch``) the trace is recorded on.
+        precision: how the chip's ``weight_bits``/``state_bits`` reach the network that is
+            scored: ``ptq`` (train in float, score quantised) or ``qat`` (train with weights
+            fake-quantised at the chip's bits). ``weight_bits: 32`` on a chip is float.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -97,9 +140,16 @@ class StudySpec(Spec):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     strategy: Literal["joint", "nested"] = "joint"
     nested: NestedSpec = Field(default_factory=NestedSpec)
+    confirm: ConfirmSpec = Field(default_factory=ConfirmSpec)
+    multi_fidelity: MultiFidelitySpec | None = Field(
+        None, description="MO-ASHA over training epochs; None trains every trial its full budget"
+    )
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     storage: str | None = Field(None, description="Optuna storage URL; None: runs/<name>/study.db")
     trace_batch: int = Field(16, ge=1, description="validation utterances in the trace pass (codesign.trace.evaluation_batch)")
+    precision: Literal["ptq", "qat"] = Field(
+        "ptq", description="ptq: score a float-trained network quantised to the chip; qat: train at the chip's bits"
+    )
 
     @field_validator("objectives")
     @classmethod
@@ -125,6 +175,14 @@ class StudySpec(Spec):
                 raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
         if self.strategy == "nested" and not self.search_space().names("hw"):
             raise ValueError("hw.* parameters in the space for strategy 'nested'")
+        if self.multi_fidelity is not None:
+            if self.fidelity.epochs is None or self.fidelity.seconds is not None:
+                raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")
+            if self.multi_fidelity.rungs[-1] >= self.fidelity.epochs:
+                raise ValueError(
+                    f"multi_fidelity rungs below fidelity.epochs ({self.fidelity.epochs}), got "
+                    f"{list(self.multi_fidelity.rungs)}"
+                )
         return self
 
     def search_space(self) -> SearchSpace:
@@ -141,7 +199,7 @@ class StudySpec(Spec):
     def search_identity(self) -> dict[str, Any]:
         """What defines the search (a study can continue only under the same identity)."""
         data = self.to_dict()
-        for key in ("budget", "execution", "storage", "description"):
+        for key in ("budget", "execution", "storage", "description", "confirm"):
             data.pop(key, None)
         return data
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from codesign.snn._config import ModelConfig
 from codesign.snn._neurons import FATReLU, make_neuron
+from codesign.snn._precision import HoldsState
 from codesign.snn._probe import Probed, is_probed, probe_op
 from codesign.snn._scan import ScanMethod, scan_states, selective_scan
 
@@ -54,12 +55,16 @@ def stack_frames(features: Tensor, lengths: Tensor, factor: int) -> tuple[Tensor
     return stacked, torch.div(lengths + factor - 1, factor, rounding_mode="floor")
 
 
-class MambaBlock(Probed, nn.Module):
+class MambaBlock(Probed, HoldsState, nn.Module):
     """One pre-norm residual Mamba block; the activations follow ``cfg.variant``.
 
     Works on ``[T, batch, steps, width]``: ``T`` spiking timesteps (1 for ``dense`` and
     ``event``), each run through the causal conv and the scan over ``steps`` independently.
+    Its scan states are the state a chip holds in ``state_bits`` words (site ``scan``).
     """
+
+    state_sites = ("scan",)
+    state_op = "scan"
 
     def __init__(self, cfg: ModelConfig, scan_method: ScanMethod = "auto") -> None:
         super().__init__()
@@ -100,7 +105,9 @@ class MambaBlock(Probed, nn.Module):
         a = -torch.exp(self.a_log)
         flat = (timesteps * batch, steps)
         x_flat, delta, b = x.reshape(*flat, self.inner), delta.reshape(*flat, self.inner), b.reshape(*flat, -1)
-        y = selective_scan(x_flat, delta, a, b, c.reshape(*flat, -1), method=self.scan_method)
+        formats = self.state_formats()
+        hold = formats["scan"] if formats else None
+        y = selective_scan(x_flat, delta, a, b, c.reshape(*flat, -1), method=self.scan_method, hold=hold)
         y = y.reshape(timesteps, batch, steps, self.inner)
         gate = self.act_z(z)
         if is_probed(self):

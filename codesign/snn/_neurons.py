@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from codesign.snn._config import ModelConfig, Surrogate
+from codesign.snn._precision import HoldsState
 from codesign.snn._probe import Probed, is_probed, probe_op
 
 SurrogateGrad = Callable[[torch.Tensor, float], torch.Tensor]
@@ -130,9 +131,10 @@ class ActivityReporter(nn.Module):
         return {**state, "last_rate": None}
 
 
-class SpikingNeuron(Probed, ActivityReporter):
-    """Base of the spiking neurons: integer outputs ``0..max_level`` and a firing rate
-    (``last_rate``, see :class:`ActivityReporter`)."""
+class SpikingNeuron(Probed, HoldsState, ActivityReporter):
+    """Base of the spiking neurons: integer outputs ``0..max_level``, a firing rate
+    (``last_rate``, see :class:`ActivityReporter`) and a membrane a chip holds in
+    ``state_bits`` words (site ``membrane``, see :class:`~codesign.snn._precision.HoldsState`)."""
 
     max_level: int = 1
 
@@ -210,7 +212,7 @@ class LIF(SpikingNeuron):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
-            v = self.decay * v + x[t]
+            v = self.hold("membrane", self.decay * v + x[t])
             s = spike(v - self.threshold, self.surrogate, self.slope)
             v = v - s * self.threshold if self.reset == "soft" else v * (1.0 - s)
             out.append(s)
@@ -273,6 +275,7 @@ class IMLS(SpikingNeuron):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``[T, ..., C]``; returns integer levels 0..D of the same shape."""
+        x = self.hold("membrane", x)  # the integrated input current at the firing step
         u = self.max_level * x / self.theta(x)
         out = staircase(u, self.max_level, self.surrogate, self.slope)
         channels = int(x.shape[-1])

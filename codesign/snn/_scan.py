@@ -13,6 +13,7 @@ here). ``method="auto"`` picks the loop on CPU and the chunked form elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -29,10 +30,13 @@ __all__ = [
 ScanMethod = Literal["auto", "loop", "chunked"]
 
 
-def scan_states(x: Tensor, delta: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def scan_states(
+    x: Tensor, delta: Tensor, a: Tensor, b: Tensor, hold: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
     """Every state ``s_t`` of the recurrence, ``[batch, steps, channels, state]``, by a loop over time.
 
-    Args: as :func:`selective_scan_sequential` (without ``c``).
+    Args: as :func:`selective_scan_sequential` (without ``c``), plus ``hold``: applied to each
+    new state (a chip's fixed-point state word, ``codesign.snn._precision``).
     """
     batch, steps, channels = x.shape
     # Decays and inputs of every step at once; only the state update itself is sequential.
@@ -42,11 +46,15 @@ def scan_states(x: Tensor, delta: Tensor, a: Tensor, b: Tensor) -> Tensor:
     states = []
     for t in range(steps):
         s = decay[:, t] * s + u[:, t]
+        if hold is not None:
+            s = hold(s)
         states.append(s)
     return torch.stack(states, dim=1)
 
 
-def selective_scan_sequential(x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+def selective_scan_sequential(
+    x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, hold: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
     """Reference scan: a Python loop over time.
 
     Args:
@@ -59,7 +67,7 @@ def selective_scan_sequential(x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c:
     Returns:
         ``y`` of shape ``[batch, steps, channels]`` (without the ``D·x`` skip term).
     """
-    return torch.einsum("btcn,btn->btc", scan_states(x, delta, a, b), c)
+    return torch.einsum("btcn,btn->btc", scan_states(x, delta, a, b, hold), c)
 
 
 def selective_scan_chunked(x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, chunk: int = 8) -> Tensor:
@@ -106,16 +114,20 @@ def selective_scan_chunked(x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Te
 
 
 def selective_scan(
-    x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, method: ScanMethod = "auto"
+    x: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, method: ScanMethod = "auto",
+    hold: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """The selective scan by the fastest exact method for the tensors' device.
 
     Args: as :func:`selective_scan_sequential`, plus ``method``: ``"loop"``, ``"chunked"``
-    or ``"auto"`` (loop on CPU, chunked elsewhere).
+    or ``"auto"`` (loop on CPU, chunked elsewhere). A ``hold`` (fixed-point state) needs
+    each state in turn, so it always takes the loop.
 
     Raises:
         ValueError: unknown method.
     """
+    if hold is not None:
+        return selective_scan_sequential(x, delta, a, b, c, hold)
     if method == "auto":
         method = "loop" if x.device.type == "cpu" else "chunked"
     if method == "loop":

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from codesign.snn._config import ModelConfig
 from codesign.snn._mamba import stack_frames
 from codesign.snn._neurons import ActivityReporter
+from codesign.snn._precision import HoldsState
 from codesign.snn._probe import Probed, is_probed, probe_op
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
 
@@ -56,7 +57,7 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
-class ImprovedRecurrenceLayer(Probed, ActivityReporter):
+class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
     ``y = Q(U)`` is ``level × scale`` in membrane units, as in the paper, and the soft reset
@@ -77,7 +78,12 @@ class ImprovedRecurrenceLayer(Probed, ActivityReporter):
     Its ``last_rate`` (:class:`~codesign.snn._neurons.ActivityReporter`) is the mean level over
     ``2^b − 1`` on valid frames, so ``activity_target`` regularises the SRNN as it does the
     spiking neurons: a lower mean level leaves more membranes under the zero threshold.
+
+    Its state, the synaptic current ``I`` and the membrane ``U``, is what a chip holds in
+    ``state_bits`` words (sites ``current`` and ``membrane``).
     """
+
+    state_sites = ("current", "membrane")
 
     def __init__(
         self,
@@ -129,8 +135,8 @@ class ImprovedRecurrenceLayer(Probed, ActivityReporter):
             rf, rc = (self.u_rec(level) * read_scale).chunk(2, dim=-1)
             forget = torch.sigmoid(wf[:, n] + rf)
             candidate = torch.relu(wc[:, n] + rc)
-            current = forget * current + (1 - forget) * candidate
-            membrane = membrane - level * scale + current
+            current = self.hold("current", forget * current + (1 - forget) * candidate)
+            membrane = self.hold("membrane", membrane - level * scale + current)
             valid = mask[:, n, None]
             membranes.append(membrane.detach()[mask[:, n]])
             level = self.quantiser.quantise(membrane, scale) * valid / scale

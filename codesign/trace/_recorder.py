@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codesign.snn import ModelConfig, Probed, attach_probe, fuse_model
+from codesign.snn import HoldsState, ModelConfig, Probed, attach_probe, fuse_model
 from codesign.trace._schema import LayerTrace, TraceMeta, WorkloadTrace
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
@@ -48,6 +48,9 @@ class _Entry:
     dense_macs: float = 0.0
     aux_ops: float = 0.0
     state_size: int = 0
+    weight_bits: int = 32
+    state_bits: int = 32
+    state_overflows: float = 0.0
     sample: list[np.ndarray] = field(default_factory=list)
 
 
@@ -77,6 +80,7 @@ class TraceRecorder:
         self._entries: dict[str, _Entry] = {}
         self._handles: list[Any] = []
         self._probed: list[nn.Module] = []
+        self._overflows_at_entry: dict[int, int] = {}
         self.utterances = 0
 
     # -- lifetime ----------------------------------------------------------------------
@@ -87,9 +91,26 @@ class TraceRecorder:
             if isinstance(module, Probed):
                 attach_probe(module, self)
                 self._probed.append(module)
+            if isinstance(module, HoldsState):
+                self._overflows_at_entry[id(module)] = sum(f.overflows for f in module.state_formats().values())
         return self
 
+    def _collect_state_overflows(self) -> None:
+        """Each state holder's saturations during the pass, on its trace entry."""
+        for module in self.model.modules():
+            if not isinstance(module, HoldsState) or id(module) not in self._overflows_at_entry:
+                continue
+            formats = module.state_formats()
+            path = self._names.get(id(module), "")
+            entry = self._entries.get(f"{path}.{module.state_op}" if path else module.state_op)
+            if entry is None or not formats:
+                continue
+            entry.state_bits = min(f.bits for f in formats.values())
+            entry.state_overflows += sum(f.overflows for f in formats.values()) - self._overflows_at_entry[id(module)]
+        self._overflows_at_entry.clear()
+
     def __exit__(self, *exc: object) -> None:
+        self._collect_state_overflows()
         for handle in self._handles:
             handle.remove()
         for module in self._probed:
@@ -162,6 +183,7 @@ class TraceRecorder:
             rows = x
         entry.weight_count = params
         entry.weight_nonzero = nonzero_params
+        entry.weight_bits = int(getattr(module, "weight_bits", 32))
         entry.timesteps += steps
         entry.effective_ops += float(effective.sum())
         entry.dense_macs += dense
@@ -210,7 +232,7 @@ class TraceRecorder:
                     timesteps=max(1, round(e.timesteps * per)),
                     weight_count=e.weight_count,
                     weight_nonzero=e.weight_nonzero,
-                    weight_bits=32,
+                    weight_bits=e.weight_bits,
                     fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
                     input_size=e.input_size * per,
                     input_events=events,
@@ -223,6 +245,8 @@ class TraceRecorder:
                     dense_macs=e.dense_macs * per,
                     aux_ops=e.aux_ops * per,
                     state_size=e.state_size,
+                    state_bits=e.state_bits,
+                    state_overflows=e.state_overflows * per,
                 )
             )
         return tuple(out)

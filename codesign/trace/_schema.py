@@ -38,7 +38,8 @@ class LayerTrace(Spec):
             (recurrent/neuron/scan state), ``elementwise`` (norms, gates, residual adds).
         in_shape, out_shape: per-step shapes without the batch dimension.
         timesteps: how many steps the layer runs per inference (frames x T).
-        weight_count, weight_nonzero, weight_bits: the layer's stored parameters.
+        weight_count, weight_nonzero, weight_bits: the layer's stored parameters, and the bits
+            each weight was held in when the trace was recorded (32: float).
         fan_out: synaptic operations caused by one nonzero input (e.g. out_features for a
             dense layer; out_channels x kernel / stride for a conv; the other operand's
             length for a spike_matmul).
@@ -55,6 +56,9 @@ class LayerTrace(Spec):
         aux_ops: extra elementwise operations per inference that inference pays
             (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
         state_size: state elements kept between steps (membranes, scan states).
+        state_bits: the fixed-point word the state was held in (32: float).
+        state_overflows: state values that saturated at that word's range, per inference
+            (counted, never hidden: a chip that saturates often computes another network).
     """
 
     name: str
@@ -77,6 +81,8 @@ class LayerTrace(Spec):
     dense_macs: float = Field(0.0, ge=0.0)
     aux_ops: float = Field(0.0, ge=0.0)
     state_size: int = Field(0, ge=0)
+    state_bits: int = Field(32, ge=1, le=32)
+    state_overflows: float = Field(0.0, ge=0.0)
 
     @property
     def effective_ops(self) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from codesign.config import Spec
@@ -10,9 +12,13 @@ from codesign.config import Spec
 class TrainConfig(Spec):
     """How long and how a candidate is trained. Part of the training cache key."""
 
-    epochs: int | None = Field(4, ge=1, description="budget in epochs (None: use seconds)")
+    epochs: int | None = Field(
+        4, ge=1, description="budget in epochs: the schedule's length, reproducible from the seed (None: seconds)"
+    )
     seconds: float | None = Field(
-        None, gt=0.0, description="wall-clock budget; stops after the batch that crosses it"
+        None, gt=0.0,
+        description="equal-time mode: a wall-clock budget that stops after the batch crossing it. LOAD-DEPENDENT: "
+        "the same seed trains further on an idle machine than on a busy one, so scores are not reproducible",
     )
     batch_size: int = Field(32, ge=1, le=4096)
     learning_rate: float = Field(3e-3, gt=0.0, lt=1.0)
@@ -20,6 +26,19 @@ class TrainConfig(Spec):
     warmup_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     grad_clip: float = Field(1.0, gt=0.0)
     threads: int = Field(1, ge=1, le=64, description="torch intra-op threads for this run")
+    qat_weight_bits: int | None = Field(
+        None, ge=2, le=32,
+        description="quantisation-aware training: synaptic weights fake-quantised to this many bits in every "
+        "forward pass (None or 32: float training; codesign.snn._precision has the convention)",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where to train: cuda when available (auto) or asked for, else cpu"
+    )
+
+    @property
+    def load_dependent(self) -> bool:
+        """Whether the budget depends on machine load (a ``seconds`` budget)."""
+        return self.seconds is not None
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from codesign.snn import ModelConfig, build_model, firing_rates
+from codesign.snn import ModelConfig, Precision, build_model, firing_rates
 from codesign.train._config import TrainConfig
 from codesign.train._metrics import accuracy, char_error_rate, ctc_greedy_decode, word_error_rate
 
@@ -56,6 +56,7 @@ class TrainResult:
         loss_curve: training loss per step.
         epoch_times_s: training wall time of each epoch (evaluation excluded).
         model: the trained network (eval mode), for tracing; not part of :meth:`to_dict`.
+        checkpoint: the state to continue training from (see :class:`TrainCheckpoint`).
     """
 
     model_config: ModelConfig
@@ -69,6 +70,7 @@ class TrainResult:
     loss_curve: tuple[float, ...]
     epoch_times_s: tuple[float, ...]
     model: nn.Module = field(repr=False)
+    checkpoint: TrainCheckpoint | None = field(default=None, repr=False)
 
     @property
     def metric_name(self) -> str:
@@ -113,12 +115,19 @@ def prune_schedule(progress: float, target: float) -> float:
 
 
 def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
-    """Synaptic weights subject to pruning: every ``nn.Linear`` and ``nn.Conv1d`` weight."""
-    return {
-        f"{name}.weight" if name else "weight": module.weight
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear | nn.Conv1d)
-    }
+    """Synaptic weights subject to pruning: every ``nn.Linear`` and ``nn.Conv1d`` weight (its
+    float original where QAT parametrizes it)."""
+    from torch.nn.utils import parametrize
+
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear | nn.Conv1d):
+            key = f"{name}.weight" if name else "weight"
+            if parametrize.is_parametrized(module, "weight"):
+                out[key] = module.parametrizations.weight.original
+            else:
+                out[key] = module.weight
+    return out
 
 
 @torch.no_grad()
@@ -197,48 +206,142 @@ def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[
     }
 
 
+@dataclass(frozen=True, eq=False)
+class TrainCheckpoint:
+    """Everything needed to continue a run exactly where it stopped (a rung of a multi-fidelity
+    search): continuing gives the same weights, metrics and loss curve as one uninterrupted run.
+
+    ``state`` maps names to tensors and plain values only, so it round-trips through
+    ``torch.save``/``torch.load(weights_only=True)`` (:func:`save_checkpoint`, :func:`load_checkpoint`).
+    """
+
+    state: dict[str, Any]
+
+    @property
+    def epoch(self) -> int:
+        return int(self.state["epoch"])
+
+
+def resolve_device(budget: TrainConfig) -> torch.device:
+    """The device ``budget.device`` asks for: ``auto`` is CUDA when available, else CPU.
+
+    Raises:
+        ValueError: ``cuda`` asked for where torch sees no GPU.
+    """
+    if budget.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("fidelity.device is 'cuda' but torch sees no CUDA device here")
+    if budget.device in ("cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
 def train(
-    model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool = False
+    model: ModelConfig,
+    corpus: Corpus,
+    budget: TrainConfig,
+    seed: int,
+    progress: bool = False,
+    *,
+    until_epoch: int | None = None,
+    resume: TrainCheckpoint | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``corpus`` within ``budget`` and score it on validation and test.
+
+    The learning-rate schedule and the pruning ramp always span ``budget.epochs``; with
+    ``until_epoch`` the run stops (and is scored) after that epoch and its ``checkpoint``
+    continues it, so a run stopped at epoch 3 and resumed to 9 equals a run straight to 9.
 
     Args:
         model: the network to build (``codesign.snn.build_model``).
         corpus: the task; ``corpus.kind`` picks the head (classification or CTC).
-        budget: epochs and/or seconds, batch size, optimiser settings, threads.
+        budget: epochs (or seconds: load-dependent), batch size, optimiser settings, threads,
+            QAT bits, device.
         seed: seeds initialisation and batch order; equal seeds give equal results on CPU.
         progress: show a progress bar.
+        until_epoch: stop after this epoch (a rung), at most ``budget.epochs``.
+        resume: continue from a checkpoint of the same model, corpus, budget and seed.
 
     Returns:
-        The result, holding the trained model in eval mode.
+        The result, holding the trained model in eval mode and the checkpoint to go on.
 
     Raises:
         TrainingDiverged: the loss or the gradient norm became NaN or infinite.
-        ValueError: the corpus cannot be trained on (empty split, outputs shorter than targets).
+        ValueError: the corpus cannot be trained on (empty split, outputs shorter than
+            targets), or ``until_epoch``/``resume`` do not fit the budget.
     """
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(budget.threads)
     try:
-        return _train(model, corpus, budget, seed, progress)
+        return _train(model, corpus, budget, seed, progress, until_epoch, resume)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool) -> TrainResult:
+def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
+    """Fake-quantise every synaptic weight in the forward pass (QAT); True when applied."""
+    from torch.nn.utils import parametrize
+
+    from codesign.snn import FLOAT_BITS, WeightFakeQuant
+
+    if bits is None or bits == FLOAT_BITS:
+        return False
+    if any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
+        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+    for module in list(net.modules()):
+        if isinstance(module, nn.Linear | nn.Conv1d):
+            parametrize.register_parametrization(module, "weight", WeightFakeQuant(bits))
+    return True
+
+
+def _qat_remove(net: nn.Module) -> None:
+    """Drop the QAT parametrizations, keeping the float weights they quantise (so the saved
+    weights load into a plain model, and scoring quantises them the same way again)."""
+    from torch.nn.utils import parametrize
+
+    for module in list(net.modules()):
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
+
+
+def _train(
+    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
+    until_epoch: int | None, resume: TrainCheckpoint | None,
+) -> TrainResult:
     head = "ctc" if corpus.kind == "ctc" else "classify"
     split = corpus.train
     n_train = len(split)
     if n_train == 0:
         raise ValueError("the training split is empty")
+    if until_epoch is not None and (budget.epochs is None or not 1 <= until_epoch <= budget.epochs):
+        raise ValueError(f"until_epoch in 1..epochs ({budget.epochs}), got {until_epoch}")
+    device = resolve_device(budget)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     net = build_model(cfg, corpus.n_features, len(corpus.vocabulary), head)
+    qat = _qat_parametrize(net, budget.qat_weight_bits)
+    net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=budget.learning_rate, weight_decay=budget.weight_decay)
     steps_per_epoch = math.ceil(n_train / budget.batch_size)
     total_steps = budget.epochs * steps_per_epoch if budget.epochs is not None else None
     weights = prunable_weights(net)
     masks: dict[str, torch.Tensor] = {}
     held_sparsity = 0.0
+    loss_curve: list[float] = []
+    epoch_times: list[float] = []
+    step = 0
+    epoch = 0
+    if resume is not None:
+        state = resume.state
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step, epoch, held_sparsity = int(state["step"]), int(state["epoch"]), float(state["held_sparsity"])
+        masks = {k: v.to(device) for k, v in state["masks"].items()}
+        loss_curve, epoch_times = [float(x) for x in state["loss_curve"]], [float(x) for x in state["epoch_times"]]
+        if until_epoch is not None and until_epoch <= epoch:
+            raise ValueError(f"the checkpoint is at epoch {epoch}; until_epoch must be later, got {until_epoch}")
+    stop_epoch = until_epoch if until_epoch is not None else budget.epochs
 
     def budget_progress(step: int, elapsed: float) -> float:
         parts = []
@@ -248,20 +351,18 @@ def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, pro
             parts.append(elapsed / budget.seconds)
         return max(parts)
 
-    loss_curve: list[float] = []
-    epoch_times: list[float] = []
-    step = 0
     start = time.perf_counter()
-    bar = tqdm(total=total_steps, disable=not progress, desc=f"train {cfg.family}/{cfg.variant}", unit="step")
+    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"train {cfg.family}/{cfg.variant}",
+               unit="step")
     done = False
-    epoch = 0
     try:
         while not done:
             epoch_start = time.perf_counter()
             net.train()
             order = torch.randperm(n_train, generator=generator)
             for first in range(0, n_train, budget.batch_size):
-                features, lengths, targets, target_lengths = _batch(split, order[first : first + budget.batch_size])
+                batch = _batch(split, order[first : first + budget.batch_size])
+                features, lengths, targets, target_lengths = (t.to(device) for t in batch)
                 out, out_lengths = net(features, lengths)
                 if head == "ctc" and step == 0 and bool((out_lengths < target_lengths).any()):
                     raise ValueError(
@@ -307,11 +408,26 @@ def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, pro
                     break
             epoch_times.append(time.perf_counter() - epoch_start)
             epoch += 1
+            if stop_epoch is not None and epoch >= stop_epoch:
+                done = True
     finally:
         bar.close()
     rates = [float(r.detach()) for r in firing_rates(net)]
-    if cfg.prune_ratio > 0:  # a seconds budget may stop before the ramp ends: finish it
+    checkpoint = TrainCheckpoint({
+        "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "optimiser": optimiser.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "step": step, "epoch": epoch, "held_sparsity": held_sparsity,
+        "masks": {k: v.cpu() for k, v in masks.items()},
+        "loss_curve": list(loss_curve), "epoch_times": list(epoch_times),
+    })
+    finished = stop_epoch is None or stop_epoch == budget.epochs
+    if cfg.prune_ratio > 0 and finished:  # a seconds budget may stop before the ramp ends: finish it
         apply_masks(weights, magnitude_masks(weights, cfg.prune_ratio))
+    if qat:
+        _qat_remove(net)
+    net.to("cpu")
     wall = time.perf_counter() - start
     net.eval()
     metrics: dict[str, float] = {}
@@ -340,7 +456,69 @@ def _train(cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, pro
         loss_curve=tuple(loss_curve),
         epoch_times_s=tuple(epoch_times),
         model=net,
+        checkpoint=checkpoint,
     )
+
+
+def save_checkpoint(checkpoint: TrainCheckpoint, path: str | Path) -> Path:
+    """Write a checkpoint atomically (``torch.save`` of tensors and plain values only)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint.state, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> TrainCheckpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``: no code runs)."""
+    return TrainCheckpoint(torch.load(Path(path), weights_only=True))
+
+
+#: Training utterances a quantised network's state ranges are calibrated on.
+CALIBRATION_UTTERANCES = 64
+
+
+def evaluate_at_precision(
+    model: nn.Module, corpus: Corpus, head: str, precision: Precision,
+    calibration_utterances: int = CALIBRATION_UTTERANCES,
+) -> tuple[dict[str, float], nn.Module]:
+    """Score ``model`` as a chip of ``precision`` computes it (post-training quantisation of a
+    float network, or scoring of a QAT network at its bits).
+
+    State ranges are calibrated on the first ``calibration_utterances`` training utterances
+    (never on the split that is scored).
+
+    Returns:
+        ``(metrics, quantised network)``: ``validation_*``/``test_*`` task metrics,
+        ``state_overflow_rate`` (saturated state updates over all, on validation and test),
+        ``weight_bits`` and ``state_bits``; the network is the fused, quantised copy (for tracing).
+
+    Raises:
+        ValueError: a precision the network cannot be held in (see ``quantise_network``).
+    """
+    from codesign.snn import quantise_network, reset_state_counters, state_overflow_rate
+
+    calibration = corpus.train
+    n = min(calibration_utterances, len(calibration))
+
+    def run(net: nn.Module) -> None:
+        for first in range(0, n, EVAL_BATCH):
+            features, lengths, _, _ = _batch(calibration, torch.arange(first, min(n, first + EVAL_BATCH)))
+            net(features, lengths)
+
+    net, _ = quantise_network(model, precision, calibrate=run)
+    reset_state_counters(net)
+    metrics: dict[str, float] = {}
+    for name in ("validation", "test"):
+        for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
+            metrics[f"{name}_{key}"] = value
+    metrics.update(
+        state_overflow_rate=state_overflow_rate(net),
+        weight_bits=float(precision.weight_bits),
+        state_bits=float(precision.state_bits),
+    )
+    reset_state_counters(net)
+    return metrics, net
 
 
 def save_train_result(result: TrainResult, out_dir: str | Path) -> dict[str, Path]:

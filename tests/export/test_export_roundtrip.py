@@ -96,8 +96,9 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert "exported trial" in capsys.readouterr().out
     names = {p.name for p in out.iterdir()}
     assert names == {"config.yaml", "weights.safetensors", "trace.npz", "cost_report.json", "train_result.json",
-                     "network.nir", "manifest.json"}
+                     "network.nir", "manifest.json", "weights_int.safetensors"}  # a 4-bit chip: integer weights too
     config = load_bundle_config(out)
+    assert config.precision.weight_bits == config.chip["weight_bits"] == 4
     assert config.study.name == "tiny" and config.study.storage == url
     assert config.corpus["size"] == 120 and config.seed == 0 and config.head == "classify"
     assert config.codesign_version and "test_accuracy" in config.metrics
@@ -113,7 +114,16 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert report.ok, report.table()
     test_row = next(c for c in report.comparisons if c.name == "test_accuracy")
     assert abs(test_row.new - test_row.stored) <= METRIC_ABS_TOL
-    assert {c.source for c in report.comparisons} >= {"chip model, stored trace", "chip model, re-recorded trace"}
+    assert {c.source for c in report.comparisons} >= {"chip model, stored trace", "chip model, re-recorded trace",
+                                                       "integer weights x scales"}
+    assert test_row.source == "test split, rebuilt at w4s12"
+    # the NIR graph carries the chip's 4-bit weights: at most 2^4 values per output channel
+    import nir
+    import numpy as np
+
+    graph = nir.read(out / "network.nir", type_check=False)  # docs/nir.md: the graph is not type-checked
+    weighted = [n for n in graph.nodes.values() if hasattr(n, "weight") and np.ndim(n.weight) >= 2]
+    assert weighted and all(len(np.unique(row)) <= 16 for n in weighted for row in np.asarray(n.weight))
     assert all(c.relative and c.tolerance == CHIP_REL_TOL for c in report.comparisons if c.name == "energy_uj")
     assert main(["evaluate", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
@@ -130,11 +140,19 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     by_preset = recost_bundle(out, "loihi_like")
     assert by_preset.chip_name != stored["chip_name"] and by_preset.energy_uj > 0
     # The same from the command line: `codesign hw evaluate --bundle DIR --chip OTHER`.
+    # loihi_like holds 8-bit weights and 24-bit state: the network is re-quantised and re-scored
     assert main(["hw", "evaluate", "--bundle", str(out), "--chip", "loihi_like", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["chip_name"] == by_preset.chip_name
     assert printed["area_mm2"] == pytest.approx(by_preset.area_mm2)
-    assert printed["cycles"] == pytest.approx(by_preset.cycles)
+    assert printed["network"]["precision_changed"] is True
+    assert set(printed["network"]["metrics"]) >= {"test_accuracy", "validation_accuracy"}
+    assert main(["hw", "evaluate", "--bundle", str(out), "--chip", "loihi_like"]) == 0
+    assert "re-quantised and re-scored" in capsys.readouterr().out
+    # the bundle's own chip: same precision, its stored scores hold
+    same = ["hw", "evaluate", "--bundle", str(out), "--chip", "edge_kws", "--set", f"cores={config.chip['cores']}"]
+    assert main(same) == 0
+    assert "its stored scores hold" in capsys.readouterr().out
 
     # The comparison can fail: other weights (manifest rewritten to match) change the activity,
     # so the chip figures of the re-recorded trace no longer agree with the stored ones.

@@ -92,16 +92,36 @@ def test_spill_streams_weights_and_infeasible_says_why() -> None:
     assert not refused.feasible
     assert any(r.startswith("does not fit: weights need") for r in refused.reasons)
     assert np.isfinite(refused.total_energy_pj) and refused.cycles > 0
+    assert (refused.weights_fit, refused.state_fits, refused.fits_on_chip) == (False, True, False)
+    assert refused.metrics()["fits_on_chip"] == 0.0
     no_state = evaluate(trace, ChipConfig(cores=1, state_sram_kb_per_core=0.125, weight_overflow="spill"))
     assert not no_state.feasible and any("neuron state" in r for r in no_state.reasons)
+    assert (no_state.weights_fit, no_state.state_fits) == (True, False)
 
 
-def test_deadline_and_area_budget_become_reasons() -> None:
+def test_deadline_and_area_budget_are_typed_requirements() -> None:
+    from codesign.hardware import ChipRequirements
+
     trace = synthetic_trace(3, seed=2)
     free = evaluate(trace, ChipConfig())
-    late = evaluate(trace, ChipConfig(latency_deadline_ms=free.latency_ms / 2, area_budget_mm2=free.area_mm2 / 2))
-    assert free.feasible and not late.feasible
+    assert (free.within_deadline, free.within_area) == (None, None)  # no requirement given
+    late = evaluate(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms / 2, free.area_mm2 / 2))
+    met = evaluate(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms * 2, free.area_mm2 * 2))
+    assert free.feasible and not late.feasible and met.feasible
+    assert (late.within_deadline, late.within_area) == (False, False)
+    assert (met.within_deadline, met.within_area) == (True, True)
     assert [r.split(":")[0] for r in late.reasons] == ["misses deadline", "over area"]
+    with pytest.raises(ValueError, match="finite"):
+        ChipRequirements(max_area_mm2=float("inf"))
+
+
+def test_split_spike_fraction_follows_the_graded_payload() -> None:
+    trace = synthetic_trace(3, seed=2, levels=7)  # level-7 spikes need a 3-bit payload
+    carried = evaluate(trace, ChipConfig(graded_spike_bits=3))
+    split = evaluate(trace, ChipConfig(graded_spike_bits=2))
+    assert carried.split_spike_fraction == 0.0
+    assert split.split_spike_fraction == pytest.approx(1.0)
+    assert split.metrics()["split_spike_fraction"] == pytest.approx(1.0)
 
 
 def test_physical_trends() -> None:

@@ -239,7 +239,8 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
     """A study over the quickstart's real search space (27 parameters, snn.* and hw.*), written
     as the driver writes it: seeded made-up records, every fifth trial pruned before training
     (an infeasible chip), one failed trial, and the feasible trials of accuracy >= 0.3
-    confirmed over three seeds (``codesign.confirmed``, the contract of ``codesign study confirm``)."""
+    confirmed over three seeds (study attribute ``codesign.confirmed.<trial>``, as ``codesign
+    study confirm`` stores it)."""
     from codesign.search import CONFIRMED_ATTR, load_study, suggest
 
     spec = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.yaml")
@@ -279,7 +280,7 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
                           constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0)
         trial.set_user_attr(RECORD_ATTR, rec.to_dict())
         if accuracy >= CONFIRM_ACCURACY and area <= 4:
-            trial.set_user_attr(CONFIRMED_ATTR, {
+            study.set_user_attr(f"{CONFIRMED_ATTR}.{trial.number}", {  # where `codesign study confirm` stores it
                 "seeds": [0, 1, 2],
                 "points": [{"chip": None, "mean": {k: metrics[k] * 0.97 for k in spec.objectives},
                             "std": {"accuracy": 0.02, "energy_uj": 0.1 * energy, "latency_ms": 0.5}}],

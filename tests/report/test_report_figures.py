@@ -306,7 +306,7 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     assert [a.name for a in chip.axes if a.objective] == ["accuracy", "energy_uj", "latency_ms"]
 
     info = pareto_front_info(view)
-    confirmed = {t.number for t in study.trials if CONFIRMED_ATTR in t.user_attrs}
+    confirmed = {int(k.rsplit(".", 1)[1]) for k in study.user_attrs if k.startswith(CONFIRMED_ATTR + ".")}
     assert confirmed and info.confirmed is not None
     assert {k[0] for k in info.confirmed.keys} == confirmed
     row = 0

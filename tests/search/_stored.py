@@ -76,8 +76,8 @@ def write_stored_study(runs: Path, name: str, strategy: str = "joint", trials: i
                              constraints={"area_mm2 <= 4": metrics["area_mm2"] - 4}, metrics=metrics,
                              trained=True, strategy=strategy, hw_front=hw_front, wall_time_s=1.0)
         trial.set_user_attr(RECORD_ATTR, record.to_dict())
-        if confirmed and n in confirmed:
-            trial.set_user_attr(CONFIRMED_ATTR, confirmed[n])
+        if confirmed and n in confirmed:  # where `codesign study confirm` stores it
+            study.set_user_attr(f"{CONFIRMED_ATTR}.{trial.number}", confirmed[n])
         trial.set_constraint("area_mm2 <= 4", record.constraints["area_mm2 <= 4"])
         study.tell(trial, [metrics[k] for k in spec.objectives])
     return spec

@@ -60,6 +60,32 @@ def quadratic(params: dict[str, Any], spec: dict[str, Any], number: int, artifac
     ).to_dict()
 
 
+def fidelity(
+    params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str, until_epoch: int | None = None
+) -> dict[str, Any]:
+    """``quadratic`` whose wer improves with epochs (rung ``until_epoch``, else the full
+    ``fidelity.epochs``); records the rung and every call in ``calls.log``."""
+    epochs = until_epoch or int(spec["fidelity"]["epochs"])
+    record = quadratic(params, spec, number, artifact_dir)
+    record["objectives"]["wer"] += 1.0 / epochs
+    record["metrics"]["wer"] = record["objectives"]["wer"]
+    record["rung_epoch"] = until_epoch
+    record["train_config"] = {"epochs": int(spec["fidelity"]["epochs"])}
+    with open(Path(artifact_dir) / "calls.log", "a") as log:
+        log.write(f"{number} {epochs}\n")
+    return record
+
+
+def seeded(
+    params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str, folder: str | None = None
+) -> dict[str, Any]:
+    """``quadratic`` whose wer moves with the training seed (for confirmation over seeds)."""
+    record = quadratic(params, spec, number, artifact_dir)
+    record["objectives"]["wer"] += 0.01 * int(spec["seed"])
+    record["metrics"]["wer"] = record["objectives"]["wer"]
+    return record
+
+
 def sleepy(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
     """``quadratic`` after a pause, so a driver can be killed while trials are in flight."""
     time.sleep(float(os.environ.get("TOY_SLEEP_S", "0.6")))

@@ -1,46 +1,27 @@
-"""The reader of ``codesign.confirmed`` (written by ``codesign study confirm``): a hand-built attribute."""
+"""Reading a confirmed point's spread (what the report and ``study front`` show) from a
+hand-built ``codesign.confirmed.<trial>`` study attribute, as ``codesign study confirm`` writes it."""
 
 from __future__ import annotations
 
-import pytest
-
-from codesign.config import ConfigError
 from codesign.search import CONFIRMED_ATTR, confirmed_figures
 
-ATTR = {
-    "seeds": [0, 1, 2],
-    "points": [
-        {"chip": None, "mean": {"accuracy": 0.31, "energy_uj": 2.5}, "std": {"accuracy": 0.02, "energy_uj": 0.1}},
-        {"chip": 2, "mean": {"accuracy": 0.29}, "std": {}},
-    ],
+ATTRS = {
+    f"{CONFIRMED_ATTR}.4": {
+        "seeds": [0, 1, 2],
+        "points": [
+            {"chip": None, "mean": {"accuracy": 0.31, "energy_uj": 2.5}, "std": {"accuracy": 0.02, "energy_uj": 0.1},
+             "values": {"accuracy": [0.29, 0.31, 0.33]}},
+        ],
+    },
+    f"{CONFIRMED_ATTR}.7": {"seeds": [0, 1], "points": [{"chip": 2, "mean": {"accuracy": 0.29}, "std": {}}]},
 }
 
 
-def test_reads_each_point_by_chip() -> None:
-    figures = confirmed_figures({CONFIRMED_ATTR: ATTR, "other": 1})
-    assert set(figures) == {None, 2}
-    joint = figures[None]
-    assert joint.seeds == (0, 1, 2)
+def test_spread_per_metric_and_chip() -> None:
+    joint = confirmed_figures(ATTRS, 4)
+    assert joint is not None and joint.seeds == (0, 1, 2)
     assert joint.spread("accuracy") == (0.31, 0.02)
-    assert joint.spread("latency_ms") is None
-    assert figures[2].spread("accuracy") == (0.29, 0.0)  # no std recorded: no spread shown
-
-
-def test_unconfirmed_trial_has_none() -> None:
-    assert confirmed_figures({}) == {}
-
-
-@pytest.mark.parametrize(
-    ("attr", "key"),
-    [
-        ({"seeds": [0], "points": [{"chip": None, "mean": {"accuracy": "high"}, "std": {}}]},
-         "codesign.confirmed.points[0].mean.accuracy"),
-        ({"seeds": [0], "points": [{"chip": -1, "mean": {}, "std": {}}]}, "codesign.confirmed.points[0].chip"),
-        ({"seeds": ["a"], "points": []}, "codesign.confirmed.seeds"),
-        ({"seeds": [0]}, "codesign.confirmed.points"),
-    ],
-)
-def test_malformed_attribute_names_its_key(attr: dict[str, object], key: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        confirmed_figures({CONFIRMED_ATTR: attr})
-    assert info.value.key == key
+    assert joint.spread("latency_ms") is None  # not re-measured: nothing to show
+    nested = confirmed_figures(ATTRS, 7, chip=2)
+    assert nested is not None and nested.spread("accuracy") == (0.29, 0.0)
+    assert confirmed_figures(ATTRS, 7, chip=0) is None and confirmed_figures(ATTRS, 5) is None

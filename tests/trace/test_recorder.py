@@ -132,3 +132,31 @@ def test_bad_batch_is_refused() -> None:
     cfg = ModelConfig(width=16, heads=2, depth=1)
     with pytest.raises(ValueError):
         record_trace(build_model(cfg, 8, 5, "ctc"), torch.randn(2, 20, 8), torch.tensor([20]), cfg)
+
+
+def test_trace_records_the_bits_used_and_footprint_follows_the_quantised_tensors() -> None:
+    from codesign.snn import Precision, quantise_network
+    from codesign.trace import footprint_bytes
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=2, threshold=0.3)
+    net = build_model(cfg, 20, 5, "classify").eval()
+    x, lengths = torch.randn(3, 24, 20), torch.tensor([24, 20, 16])
+    quiet = 0.05 * x
+    q, _ = quantise_network(net, Precision(weight_bits=4, state_bits=6), calibrate=lambda m: m(quiet, lengths))
+    trace = record_trace(q, x, lengths, cfg)
+    synaptic = [layer for layer in trace.layers if layer.kind.startswith("synaptic")]
+    assert synaptic and all(layer.weight_bits == 4 for layer in synaptic)
+    # footprint recomputed from the quantised tensors themselves: values per channel and bits
+    modules = [m for m in q.modules() if isinstance(m, nn.Linear | nn.Conv1d)]
+    expected = 0.0
+    for m in modules:
+        assert all(len(torch.unique(row)) <= 16 for row in m.weight.detach().reshape(m.weight.shape[0], -1))
+        expected += (m.weight.numel() + (m.bias.numel() if m.bias is not None else 0)) * 4 / 8
+    assert footprint_bytes(trace) == pytest.approx(expected)
+    # state held in 6 bits, calibrated on a quiet input: louder inputs saturate, and the trace counts it
+    neurons = [layer for layer in trace.layers if layer.kind == "state_update"]
+    assert neurons and all(layer.state_bits == 6 for layer in neurons)
+    assert sum(layer.state_overflows for layer in neurons) > 0
+    float_trace = record_trace(net, x, lengths, cfg)
+    assert all(layer.weight_bits == 32 and layer.state_overflows == 0 for layer in float_trace.layers)

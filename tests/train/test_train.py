@@ -107,3 +107,85 @@ def test_schedules() -> None:
     assert prune_schedule(0.05, 0.5) == 0.0
     assert prune_schedule(0.75, 0.5) == pytest.approx(0.5) and prune_schedule(1.0, 0.5) == pytest.approx(0.5)
     assert 0 < prune_schedule(0.3, 0.5) < prune_schedule(0.5, 0.5) < 0.5
+
+
+def test_a_run_stopped_at_a_rung_and_resumed_equals_one_straight_run(commands_corpus: Corpus) -> None:
+    budget = TrainConfig(epochs=3, batch_size=16)
+    straight = train(SMALL, commands_corpus, budget, seed=5)
+    rung = train(SMALL, commands_corpus, budget, seed=5, until_epoch=1)
+    assert rung.checkpoint is not None and rung.checkpoint.epoch == 1
+    steps_per_epoch = -(-len(commands_corpus.train) // 16)
+    assert len(rung.loss_curve) == steps_per_epoch
+    resumed = train(SMALL, commands_corpus, budget, seed=5, resume=rung.checkpoint)
+    # the loss is continuous across the rung: the resumed curve extends the rung's exactly
+    assert resumed.loss_curve[:steps_per_epoch] == rung.loss_curve
+    assert resumed.loss_curve == straight.loss_curve
+    assert resumed.metrics["validation_accuracy"] == straight.metrics["validation_accuracy"]
+    with pytest.raises(ValueError, match="until_epoch"):
+        train(SMALL, commands_corpus, budget, seed=5, until_epoch=4)
+
+
+def test_checkpoint_round_trips_through_a_file(commands_corpus: Corpus, tmp_path: Path) -> None:
+    from codesign.train import load_checkpoint, save_checkpoint
+
+    budget = TrainConfig(epochs=2, batch_size=16)
+    rung = train(SMALL, commands_corpus, budget, seed=1, until_epoch=1)
+    assert rung.checkpoint is not None
+    loaded = load_checkpoint(save_checkpoint(rung.checkpoint, tmp_path / "ckpt.pt"))
+    a = train(SMALL, commands_corpus, budget, seed=1, resume=rung.checkpoint)
+    b = train(SMALL, commands_corpus, budget, seed=1, resume=loaded)
+    assert a.loss_curve == b.loss_curve
+
+
+def test_seconds_unset_gives_identical_metrics_under_load(commands_corpus: Corpus) -> None:
+    """A step budget does not depend on how fast the machine is: a busy thread beside one run
+    changes nothing."""
+    import threading
+
+    budget = TrainConfig(epochs=2, batch_size=16)
+    assert not budget.load_dependent and TrainConfig(epochs=None, seconds=5).load_dependent
+    idle = train(SMALL, commands_corpus, budget, seed=2)
+    stop = threading.Event()
+
+    def burn() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    worker = threading.Thread(target=burn)
+    worker.start()
+    try:
+        busy = train(SMALL, commands_corpus, budget, seed=2)
+    finally:
+        stop.set()
+        worker.join()
+    assert busy.loss_curve == idle.loss_curve
+    assert {k: v for k, v in busy.metrics.items() if "time" not in k} == {
+        k: v for k, v in idle.metrics.items() if "time" not in k
+    }
+
+
+def test_ptq_at_two_bits_changes_a_trained_networks_accuracy(learnable_commands_corpus: Corpus) -> None:
+    from codesign.snn import Precision
+    from codesign.train import evaluate_at_precision
+
+    corpus = learnable_commands_corpus
+    result = train(SMALL, corpus, TrainConfig(epochs=10, batch_size=16, learning_rate=1e-2), seed=0)
+    fp32, _ = evaluate_at_precision(result.model, corpus, result.head, Precision())
+    assert fp32["validation_accuracy"] == pytest.approx(result.metrics["validation_accuracy"], abs=1e-6)
+    assert fp32["validation_accuracy"] > 0.3  # the network has learnt something to lose
+    two, net = evaluate_at_precision(result.model, corpus, result.head, Precision(weight_bits=2, state_bits=4))
+    assert two["validation_accuracy"] < fp32["validation_accuracy"]
+    assert two["weight_bits"] == 2 and two["state_bits"] == 4 and 0.0 <= two["state_overflow_rate"] <= 1.0
+    assert all(getattr(m, "weight_bits", None) == 2 for m in net.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_qat_trains_on_the_weight_grid_and_saves_plain_weights(commands_corpus: Corpus, tmp_path: Path) -> None:
+    budget = TrainConfig(epochs=1, batch_size=16, qat_weight_bits=3)
+    result = train(SMALL, commands_corpus, budget, seed=0)
+    plain = train(SMALL, commands_corpus, TrainConfig(epochs=1, batch_size=16), seed=0)
+    assert result.loss_curve != plain.loss_curve  # the forward pass saw 3-bit weights
+    assert not any("parametrizations" in k for k in result.state_dict())
+    save_train_result(result, tmp_path)
+    model, _ = load_trained_model(tmp_path)
+    assert model is not None

@@ -1,0 +1,108 @@
+"""What a chip's precision does to the network it scores: PTQ and QAT per weight width, and state bits.
+
+For each model (the Spikeformer and the improved-recurrence SRNN, on ``digits``) and seed:
+one float training, scored after post-training quantisation at every weight width (state
+float) and at every state width (weights float); and one quantisation-aware training per
+weight width below 32, scored at its width. The task metric (WER on ``digits``) is the mean
+over seeds, on the test split. Writes ``benchmarks/results/precision.json``: ``figures`` is
+the Spikeformer's (``ptq``, ``qat``: weight bits -> metric; ``state_bits``: state bits ->
+metric; ``metric``), ``figures_by_model`` has both models.
+
+    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from spikeformer_common import write_result
+
+from codesign.data import CorpusConfig, load_corpus
+from codesign.snn import ModelConfig, Precision
+from codesign.train import TrainConfig, evaluate_at_precision, train
+
+WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
+STATE_BITS = (8, 12, 16)
+
+MODELS = {
+    # the configuration that meets the spiking-vs-ANN targets (docs/benchmarks.md), one block
+    "spikeformer": ModelConfig(family="spikeformer", width=64, depth=1, heads=4, subsample=4, levels=4,
+                               attn_scale="mask_rows", front_kernel=1),
+    # the srnn_vs_rnn benchmark's SNN
+    "srnn": ModelConfig(family="srnn", width=64, depth=2, subsample=4, quant_bits=4, quant_zero_threshold=2,
+                        quant_input_coding="delta", quant_input_zero_threshold=4, activity_target=0.01,
+                        activity_weight=20.0),
+}
+
+
+def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, lr: float) -> dict:
+    metric = "accuracy" if corpus.kind == "classification" else "wer"
+    key = f"test_{metric}"
+    ptq: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
+    qat: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
+    state: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
+    overflow: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
+    for seed in seeds:
+        budget = TrainConfig(epochs=epochs, batch_size=32, learning_rate=lr, threads=1)
+        start = time.perf_counter()
+        result = train(cfg, corpus, budget, seed=seed)
+        print(f"{name} seed {seed}: float {key} {result.metrics[key]:.4f} ({time.perf_counter() - start:.0f} s)",
+              file=sys.stderr, flush=True)
+        for bits in WEIGHT_BITS:
+            scored, _ = evaluate_at_precision(result.model, corpus, result.head, Precision(weight_bits=bits))
+            ptq[str(bits)].append(scored[key])
+        for bits in STATE_BITS:
+            scored, _ = evaluate_at_precision(result.model, corpus, result.head, Precision(state_bits=bits))
+            state[str(bits)].append(scored[key])
+            overflow[str(bits)].append(scored["state_overflow_rate"])
+        qat["32"].append(result.metrics[key])
+        for bits in WEIGHT_BITS[:-1]:
+            trained = train(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed=seed)
+            scored, _ = evaluate_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
+            qat[str(bits)].append(scored[key])
+            print(f"{name} seed {seed}: qat {bits} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
+                  file=sys.stderr, flush=True)
+
+    def mean(table: dict[str, list[float]]) -> dict[str, float]:
+        return {k: statistics.fmean(v) for k, v in table.items()}
+
+    return {
+        "metric": metric,
+        "ptq": mean(ptq),
+        "qat": mean(qat),
+        "state_bits": mean(state),
+        "state_overflow_rate": mean(overflow),
+        "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    args = parser.parse_args()
+    corpus = load_corpus(CorpusConfig(task="digits", size=args.size, max_digits=4, seed=0), progress=False)
+    by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate) for m in args.models}
+    primary = by_model.get("spikeformer") or next(iter(by_model.values()))
+    figures = {k: primary[k] for k in ("metric", "ptq", "qat", "state_bits")}
+    details = {
+        "corpus": {"task": "digits", "size": args.size, "max_digits": 4, "seed": 0},
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "models": {m: MODELS[m].to_dict() for m in args.models},
+        "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
+        "fixed point, range calibrated on 64 training utterances; 32 bits = float",
+    }
+    path = write_result("precision", {**figures, "figures_by_model": by_model}, details)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Confirmed fronts: re-training front members at full fidelity over several seeds.
+
+A search scores each candidate once, with one seed (and, in a multi-fidelity study, often
+at a rung). :func:`confirm_study` re-evaluates design points (every front member, or the one
+the study recommends) with ``seeds`` training seeds at the full budget, each on its own chip
+(a nested point is evaluated as the joint design it is: its network on its chip), and
+stores the mean and standard deviation of every metric. Hardware figures follow each seed's
+trace, since each seed's network has its own activity.
+
+Storage: finished Optuna trials are immutable, so the confirmation is a study user attribute
+``codesign.confirmed.<trial>`` = ``{"seeds": [...], "points": [{"chip": int | None, "mean":
+{metric: value}, "std": {metric: value}, "values": {metric: [per seed]}}]}`` (``chip`` is the
+index into a nested record's ``hw_front``, None for a joint trial), read back with
+:func:`confirmed_figures`. ``codesign.confirmed_at`` marks when the front was confirmed.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from codesign.config import parse_spec
+from codesign.search._front import DesignPoint, pareto_front, study_points
+from codesign.search._record import TrialRecord, record_of
+from codesign.search._spec import StudySpec
+
+#: Study user attribute prefix of one trial's confirmed figures.
+CONFIRMED_ATTR = "codesign.confirmed"
+#: Study user attribute: when the study's front was last confirmed, and how.
+CONFIRMED_AT_ATTR = "codesign.confirmed_at"
+
+EvaluateFn = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ConfirmedPoint:
+    """One design point's figures over the confirmation seeds."""
+
+    trial: int
+    chip: int | None
+    seeds: tuple[int, ...]
+    mean: dict[str, float]
+    std: dict[str, float]
+    values: dict[str, list[float]]
+
+    def spread(self, metric: str) -> tuple[float, float] | None:
+        """(mean, std) of ``metric`` over the seeds, or None when it was not re-measured
+        (what the report's error bars and ``study front``'s ``±`` show)."""
+        if metric not in self.mean:
+            return None
+        return self.mean[metric], self.std.get(metric, 0.0)
+
+
+def confirmed_figures(study_attrs: Mapping[str, Any], trial: int, chip: int | None = None) -> ConfirmedPoint | None:
+    """The confirmed figures of design point (``trial``, ``chip``), or None when not confirmed."""
+    raw = study_attrs.get(f"{CONFIRMED_ATTR}.{trial}")
+    if not isinstance(raw, dict):
+        return None
+    for point in raw.get("points", []):
+        if point.get("chip") == chip:
+            return ConfirmedPoint(trial, chip, tuple(raw.get("seeds", [])), dict(point["mean"]), dict(point["std"]),
+                                  {k: list(v) for k, v in point.get("values", {}).items()})
+    return None
+
+
+def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
+    """The confirmed figures of a study's design point (its chip found in its record), or None."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == point.trial), None)
+    record = record_of(trial.user_attrs) if trial is not None else None
+    if record is None:
+        return None
+    return confirmed_figures(study.user_attrs, point.trial, _chip_index(point, record))
+
+
+def recommended_point(front: list[DesignPoint], spec: StudySpec) -> DesignPoint | None:
+    """The design the study recommends: the front member best in its first objective (e.g.
+    the most accurate), ties broken by the next objectives."""
+    if not front:
+        return None
+    keys = [(name, 1.0 if direction == "min" else -1.0) for name, direction in spec.objectives.items()]
+    return min(front, key=lambda p: tuple(sign * p.objectives[name] for name, sign in keys))
+
+
+def _chip_index(point: DesignPoint, record: TrialRecord) -> int | None:
+    """The index of a nested point's chip in its record's ``hw_front`` (None for joint)."""
+    if not record.hw_front:
+        return None
+    hw = {k: v for k, v in point.params.items() if k.startswith("hw.")}
+    for i, candidate in enumerate(record.hw_front):
+        if candidate.params == hw:
+            return i
+    raise ValueError(f"trial {point.trial}: the design point's chip is not in its hardware front")
+
+
+def confirm_points(
+    study: optuna.Study,
+    points: list[DesignPoint],
+    seeds: int,
+    *,
+    evaluate: EvaluateFn | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[ConfirmedPoint]:
+    """Re-evaluate ``points`` with ``seeds`` seeds (the study's seed and the next ones) at full
+    fidelity, as Ray tasks, and store their mean and spread on the study.
+
+    Raises:
+        ValueError: ``seeds`` < 2 (one seed has no spread), or a point's record is missing.
+        RuntimeError: an evaluation failed (a confirmation is never partial).
+    """
+    import ray
+
+    from codesign.search._driver import _ensure_ray
+    from codesign.search._record import ARTIFACT_DIR_ATTR
+    from codesign.search._storage import stored_spec
+
+    if seeds < 2:
+        raise ValueError(f"at least 2 seeds to measure a spread, got {seeds}")
+    spec = stored_spec(study)
+    artifact_dir = str(study.user_attrs.get(ARTIFACT_DIR_ATTR, ""))
+    if evaluate is None:
+        from codesign.search._evaluate import evaluate_trial
+
+        evaluate = evaluate_trial
+    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    jobs: list[tuple[DesignPoint, int | None, int, dict[str, Any]]] = []
+    seed_list = [spec.seed + i for i in range(seeds)]
+    for point in points:
+        record = records.get(point.trial)
+        if record is None:
+            raise ValueError(f"trial {point.trial} has no record to confirm")
+        chip = _chip_index(point, record)
+        params = {**{k: v for k, v in record.params.items() if not k.startswith("hw.")},
+                  **{k: v for k, v in point.params.items() if k.startswith("hw.")}}
+        for seed in seed_list:
+            data = spec.to_dict()
+            data.update(seed=seed, strategy="joint", multi_fidelity=None)
+            jobs.append((point, chip, seed, {"params": params, "spec": parse_spec(StudySpec, data).to_dict()}))
+    started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
+    try:
+        remote = ray.remote(evaluate).options(num_cpus=spec.execution.cpus_per_trial, max_retries=0)
+        refs = {
+            remote.remote(job["params"], job["spec"], point.trial, artifact_dir,
+                          folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}"):
+            (point, chip, seed)
+            for point, chip, seed, job in jobs
+        }
+        results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
+        left = list(refs)
+        while left:
+            ready, left = ray.wait(left, num_returns=1)
+            point, chip, seed = refs[ready[0]]
+            record = parse_spec(TrialRecord, ray.get(ready[0]), key_prefix="confirmation")
+            if record.error is not None or record.pruned is not None:
+                raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
+                                   f"{record.error or record.pruned}")
+            results.setdefault((point.trial, chip), {})[seed] = record.metrics
+            if progress is not None:
+                done = sum(len(v) for v in results.values())
+                progress(f"confirm: trial {point.trial}{'' if chip is None else f' chip {chip}'} seed {seed} "
+                         f"({done}/{len(jobs)})")
+    finally:
+        if started_ray:
+            ray.shutdown()
+    confirmed = []
+    for (trial, chip), by_seed in results.items():
+        names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
+        values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
+                  if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
+        confirmed.append(ConfirmedPoint(trial, chip, tuple(seed_list),
+                                        {n: statistics.fmean(v) for n, v in values.items()},
+                                        {n: statistics.stdev(v) for n, v in values.items()}, values))
+    _store(study, confirmed)
+    return confirmed
+
+
+def _with_workers(spec: StudySpec, workers: int) -> StudySpec:
+    data = spec.to_dict()
+    data["execution"]["workers"] = workers
+    return parse_spec(StudySpec, data)
+
+
+def _store(study: optuna.Study, confirmed: list[ConfirmedPoint]) -> None:
+    by_trial: dict[int, list[ConfirmedPoint]] = {}
+    for point in confirmed:
+        by_trial.setdefault(point.trial, []).append(point)
+    for trial, points in by_trial.items():
+        existing = study.user_attrs.get(f"{CONFIRMED_ATTR}.{trial}") or {"points": []}
+        kept = [p for p in existing.get("points", []) if p.get("chip") not in {q.chip for q in points}]
+        study.set_user_attr(f"{CONFIRMED_ATTR}.{trial}", {
+            "seeds": list(points[0].seeds),
+            "points": kept + [{"chip": p.chip, "mean": p.mean, "std": p.std, "values": p.values} for p in points],
+        })
+    study.set_user_attr(CONFIRMED_AT_ATTR, {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                            "points": [[p.trial, p.chip] for p in confirmed]})
+
+
+def confirm_study(
+    study: optuna.Study, seeds: int, scope: str = "front", *, evaluate: EvaluateFn | None = None,
+    workers: int | None = None, progress: Callable[[str], None] | None = None,
+) -> list[ConfirmedPoint]:
+    """Confirm a stored study's front (``scope="front"``) or its recommended design
+    (``scope="recommended"``); see :func:`confirm_points`."""
+    from codesign.search._storage import stored_spec
+
+    spec = stored_spec(study)
+    front = pareto_front(study_points(study.get_trials(deepcopy=False)), spec.objectives)
+    if scope == "recommended":
+        best = recommended_point(front, spec)
+        front = [best] if best is not None else []
+    elif scope != "front":
+        raise ValueError(f"scope 'front' or 'recommended', got {scope!r}")
+    if not front:
+        raise ValueError(f"study '{spec.name}' has no feasible completed design point to confirm")
+    return confirm_points(study, front, seeds, evaluate=evaluate, workers=workers, progress=progress)
+
+
+__all__ = [
+    "CONFIRMED_ATTR",
+    "CONFIRMED_AT_ATTR",
+    "ConfirmedPoint",
+    "confirm_points",
+    "confirm_study",
+    "confirmed_figures",
+    "confirmed_for",
+    "recommended_point",
+]

@@ -1,0 +1,306 @@
+"""Chip precision applied to a network: weights and state held as the chip holds them.
+
+Owns :class:`Precision` (``weight_bits``, ``state_bits``; 32 means float), the weight
+quantiser, the state fixed point and :func:`quantise_network`, which turns a trained network
+into the network a chip of that precision computes. The network side knows bits, never chips:
+``codesign.search`` reads the bits from a ``ChipConfig``.
+
+Conventions (also in docs/models.md, "Precision"):
+
+- **Weights** (every ``nn.Linear``/``nn.Conv1d`` weight of the inference form, so the fused
+  RepSSA projections too, and the GRU/LSTM matrices): symmetric, per output channel (axis 0),
+  zero point 0, ``scale_c = max|W_c| / L`` with ``L = 2^(b−1) − 1``; integer levels
+  ``−L..L``, so at most ``2^b − 1`` distinct values per channel. Quantised with torch's own
+  ``fake_quantize_per_channel_affine`` (its straight-through gradient serves QAT). Biases,
+  batch-norm affines and the IMLS α stay in float: a chip folds them into the neuron's bias
+  and threshold registers, which are state-precision words.
+- **State** (LIF membranes, the IMLS membrane at its firing step, the SRNN's synaptic current
+  and membrane, Mamba's scan states): signed ``state_bits`` fixed point with saturation,
+  ``scale = max|s| / (2^(sb−1) − 1)`` per state site, calibrated on training utterances
+  (:func:`calibrate_states`). A value beyond the range saturates and counts as an overflow
+  (:func:`state_overflow_rate`); nothing is silently clipped without being counted.
+- ``bits == 32`` is float (no quantisation): the reference precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from codesign.config import Spec
+
+__all__ = [
+    "FLOAT_BITS",
+    "HoldsState",
+    "Precision",
+    "StateFormat",
+    "WeightFakeQuant",
+    "calibrate_states",
+    "integer_weights",
+    "quantise_network",
+    "quantise_weight",
+    "reset_state_counters",
+    "state_overflow_rate",
+    "weight_levels",
+]
+
+#: Bits meaning "float": no quantisation.
+FLOAT_BITS = 32
+#: Largest fixed-point width modelled (wider is float for every purpose here).
+MAX_FIXED_BITS = 24
+
+
+def _check_bits(bits: int, what: str) -> None:
+    if bits == FLOAT_BITS:
+        return
+    if not 2 <= bits <= MAX_FIXED_BITS:
+        raise ValueError(
+            f"{what} {bits} cannot be represented: signed fixed point needs 2..{MAX_FIXED_BITS} bits "
+            f"(a 1-bit word has no zero and no sign), or {FLOAT_BITS} for float"
+        )
+
+
+class Precision(Spec):
+    """How a chip holds a network's numbers.
+
+    Attributes:
+        weight_bits: synaptic weight word (2..24, or 32 = float).
+        state_bits: neuron/scan state word (2..24, or 32 = float).
+    """
+
+    weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
+    state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _check(self) -> Precision:
+        _check_bits(self.weight_bits, "weight_bits")
+        _check_bits(self.state_bits, "state_bits")
+        return self
+
+    @property
+    def is_float(self) -> bool:
+        return self.weight_bits == FLOAT_BITS and self.state_bits == FLOAT_BITS
+
+    @property
+    def label(self) -> str:
+        """``w4s12``-style short name (``fp32`` for float)."""
+        return "fp32" if self.is_float else f"w{self.weight_bits}s{self.state_bits}"
+
+
+def weight_levels(bits: int) -> int:
+    """Largest integer level ``L = 2^(b−1) − 1`` of a symmetric ``b``-bit weight."""
+    _check_bits(bits, "weight_bits")
+    return 2 ** (bits - 1) - 1
+
+
+def _channel_scale(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """Per-output-channel scale ``max|W_c| / L`` (float32, never 0)."""
+    peak = weight.detach().abs().reshape(weight.shape[0], -1).amax(dim=1)
+    return (peak / weight_levels(bits)).clamp_min(1e-12).to(torch.float32)
+
+
+def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """``weight`` fake-quantised to ``bits`` (see the module docstring); float for 32 bits.
+
+    Uses ``torch.fake_quantize_per_channel_affine``: forward rounds to the grid, backward
+    passes the gradient straight through inside the range.
+    """
+    if bits == FLOAT_BITS:
+        return weight
+    levels = weight_levels(bits)
+    scale = _channel_scale(weight, bits)
+    zero = torch.zeros(weight.shape[0], dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -levels, levels)
+
+
+class WeightFakeQuant(nn.Module):
+    """A ``torch.nn.utils.parametrize`` parametrization: the weight as a ``bits``-bit chip holds it."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__()
+        _check_bits(bits, "weight_bits")
+        self.bits = bits
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return quantise_weight(weight, self.bits)
+
+
+def _weight_tensors(model: nn.Module) -> Iterator[tuple[str, nn.Module, str]]:
+    """(module path, module, parameter name) of every synaptic weight."""
+    for path, module in model.named_modules():
+        if isinstance(module, nn.Linear | nn.Conv1d):
+            yield path, module, "weight"
+        elif isinstance(module, nn.GRU | nn.LSTM):
+            for name, _ in module.named_parameters(recurse=False):
+                if name.startswith("weight_"):
+                    yield path, module, name
+
+
+@torch.no_grad()
+def integer_weights(model: nn.Module, bits: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Integer levels and per-channel scales of every synaptic weight, as a chip stores them.
+
+    Returns:
+        ``{"<module>.<param>": (levels int8|int16|int32, scale float32 [out])}``;
+        ``levels × scale[:, None, ...]`` is the fake-quantised weight.
+    """
+    _check_bits(bits, "weight_bits")
+    if bits == FLOAT_BITS:
+        raise ValueError("float weights (32 bits) have no integer form")
+    dtype = torch.int8 if bits <= 8 else torch.int16 if bits <= 16 else torch.int32
+    out = {}
+    for path, module, name in _weight_tensors(model):
+        weight = getattr(module, name).detach()
+        scale = _channel_scale(weight, bits)
+        shape = (-1,) + (1,) * (weight.ndim - 1)
+        levels = torch.clamp(torch.round(weight / scale.reshape(shape)), -weight_levels(bits), weight_levels(bits))
+        out[f"{path}.{name}" if path else name] = (levels.to(dtype), scale)
+    return out
+
+
+class StateFormat:
+    """Signed fixed point of one state site, with saturation and overflow counting.
+
+    Starts calibrating (values pass unchanged, the largest magnitude is kept); after
+    :meth:`freeze` values are rounded to ``scale`` steps and saturated at ``±L·scale``
+    (``L = 2^(b−1) − 1``), each saturated value counted in ``overflows``.
+    """
+
+    def __init__(self, bits: int) -> None:
+        _check_bits(bits, "state_bits")
+        self.bits = bits
+        self.max_level = 2 ** (bits - 1) - 1 if bits != FLOAT_BITS else 0
+        self.peak = 0.0
+        self.scale: float | None = None
+        self.updates = 0
+        self.overflows = 0
+
+    @property
+    def calibrating(self) -> bool:
+        return self.scale is None
+
+    def freeze(self) -> None:
+        """End calibration: the observed peak becomes full scale."""
+        self.scale = max(self.peak, 1e-12) / max(1, self.max_level)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bits == FLOAT_BITS:
+            return x
+        if self.scale is None:
+            if x.numel():
+                self.peak = max(self.peak, float(x.detach().abs().max()))
+            return x
+        limit = self.max_level * self.scale
+        self.updates += x.numel()
+        self.overflows += int((x.detach().abs() > limit * (1 + 1e-6)).sum())
+        q = torch.clamp(torch.round(x.detach() / self.scale), -self.max_level, self.max_level) * self.scale
+        return x + (q - x).detach()
+
+
+class HoldsState:
+    """Mixin for modules whose state a chip holds in ``state_bits`` words.
+
+    A subclass names its sites in ``state_sites`` and passes each state tensor through
+    :meth:`hold`; with no format attached (training, float scoring) :meth:`hold` is the
+    identity. ``state_op`` names the trace entry its overflows are reported under.
+    """
+
+    state_sites: tuple[str, ...] = ("membrane",)
+    state_op: str = "neuron"
+
+    def hold(self, site: str, x: torch.Tensor) -> torch.Tensor:
+        formats: dict[str, StateFormat] | None = self.__dict__.get("_state_formats")
+        if not formats:
+            return x
+        return formats[site](x)
+
+    def state_formats(self) -> dict[str, StateFormat]:
+        return dict(self.__dict__.get("_state_formats") or {})
+
+    def set_state_bits(self, bits: int | None) -> None:
+        """Attach fresh (calibrating) formats of ``bits`` to every site; None detaches them."""
+        if bits is None or bits == FLOAT_BITS:
+            self.__dict__.pop("_state_formats", None)
+        else:
+            self.__dict__["_state_formats"] = {site: StateFormat(bits) for site in self.state_sites}
+
+
+def _state_holders(model: nn.Module) -> list[HoldsState]:
+    return [m for m in model.modules() if isinstance(m, HoldsState)]
+
+
+def calibrate_states(model: nn.Module, run: Callable[[nn.Module], None]) -> None:
+    """Calibrate every state format of ``model`` on what ``run(model)`` feeds it, then freeze."""
+    holders = _state_holders(model)
+    with torch.no_grad():
+        run(model)
+    for holder in holders:
+        for fmt in holder.state_formats().values():
+            fmt.freeze()
+
+
+def state_overflow_rate(model: nn.Module) -> float:
+    """Saturated state updates over all state updates since calibration (0 with float state)."""
+    updates = overflows = 0
+    for holder in _state_holders(model):
+        for fmt in holder.state_formats().values():
+            updates += fmt.updates
+            overflows += fmt.overflows
+    return overflows / updates if updates else 0.0
+
+
+def reset_state_counters(model: nn.Module) -> None:
+    """Zero the update and overflow counters (the calibrated scales stay)."""
+    for holder in _state_holders(model):
+        for fmt in holder.state_formats().values():
+            fmt.updates = fmt.overflows = 0
+
+
+@dataclass(frozen=True)
+class QuantisedSummary:
+    """What :func:`quantise_network` did: weight tensors quantised and state sites held."""
+
+    weight_tensors: int
+    state_sites: int
+
+
+@torch.no_grad()
+def quantise_network(
+    model: nn.Module, precision: Precision, calibrate: Callable[[nn.Module], None] | None = None
+) -> tuple[nn.Module, QuantisedSummary]:
+    """The network a chip of ``precision`` computes: a fused copy with weights on the chip's
+    grid and state in its fixed point (calibrated by ``calibrate(net)``, e.g. a forward pass
+    over training utterances).
+
+    Every synaptic module gets a ``weight_bits`` attribute, which the trace recorder reads.
+
+    Raises:
+        ValueError: a precision the chip cannot represent, or state quantisation of a module
+            whose state torch keeps internally (the GRU/LSTM references).
+    """
+    from codesign.snn._build import fuse_model
+
+    net = fuse_model(model)  # a deep copy in inference form: the argument is untouched
+    tensors = 0
+    for _, module, name in _weight_tensors(net):
+        param = getattr(module, name)
+        param.copy_(quantise_weight(param, precision.weight_bits))
+        module.weight_bits = precision.weight_bits  # type: ignore[assignment]
+        tensors += 1
+    if precision.state_bits != FLOAT_BITS and any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
+        raise ValueError(
+            "state_bits below 32 cannot be applied to the gru/lstm references (torch keeps their state "
+            "internally); score them with state_bits: 32"
+        )
+    holders = _state_holders(net)
+    for holder in holders:
+        holder.set_state_bits(precision.state_bits)
+    if precision.state_bits != FLOAT_BITS:
+        if calibrate is None:
+            raise ValueError("state quantisation needs calibration data")
+        calibrate_states(net, calibrate)
+    return net.eval(), QuantisedSummary(weight_tensors=tensors, state_sites=len(holders))

@@ -1,0 +1,57 @@
+"""Confirmed fronts: front members re-evaluated over seeds, mean and spread stored on the study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codesign.cli import main
+from codesign.search import (
+    CONFIRMED_AT_ATTR,
+    confirm_study,
+    confirmed_figures,
+    load_stored_study,
+    pareto_front,
+    parse_study,
+    recommended_point,
+    run_study,
+    stored_spec,
+    study_points,
+)
+
+
+def test_confirm_records_mean_and_std_for_every_front_member(toy, tmp_path: Path) -> None:
+    spec = parse_study({**toy.TOY_SPEC, "seed": 4, "budget": {"trials": 5}})
+    outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
+    study = load_stored_study(spec.name, outcome.storage_url)
+    front = pareto_front(study_points(study.trials), spec.objectives)
+    assert front
+    confirmed = confirm_study(study, 3, "front", evaluate=toy.seeded)
+    assert {(c.trial, c.chip) for c in confirmed} == {(p.trial, None) for p in front}
+    study = load_stored_study(spec.name, outcome.storage_url)
+    for point in front:
+        figures = confirmed_figures(study.user_attrs, point.trial)
+        assert figures is not None and figures.seeds == (4, 5, 6)
+        wer = figures.values["wer"]
+        # the toy's wer moves 0.01 per seed: the spread is measured, not assumed
+        assert wer == pytest.approx([point.objectives["wer"] + 0.01 * s for s in (0, 1, 2)])
+        assert figures.mean["wer"] == pytest.approx(sum(wer) / 3)
+        assert figures.std["wer"] == pytest.approx(0.01)
+        assert figures.std["energy_uj"] == pytest.approx(0.0)
+    assert study.user_attrs[CONFIRMED_AT_ATTR]["points"]
+    # confirmation never overwrote a trial's own artifacts or records
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_confirm_recommended_and_cli_refusals(toy, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 3}})
+    outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
+    study = load_stored_study(spec.name, outcome.storage_url)
+    best = recommended_point(pareto_front(study_points(study.trials), spec.objectives), stored_spec(study))
+    assert best is not None
+    assert best.objectives["wer"] == min(p.objectives["wer"] for p in study_points(study.trials) if p.feasible)
+    confirmed = confirm_study(study, 2, "recommended", evaluate=toy.seeded)
+    assert [(c.trial, c.chip) for c in confirmed] == [(best.trial, None)]
+    assert main(["study", "confirm", "toy", "--runs-dir", str(tmp_path), "--seeds", "1"]) == 2
+    assert "2 seeds" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""Chip precision on the network: weight grid, state fixed point, overflow counting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from codesign.config import ConfigError, parse_spec
+from codesign.snn import (
+    ModelConfig,
+    Precision,
+    StateFormat,
+    build_model,
+    integer_weights,
+    quantise_network,
+    quantise_weight,
+    state_overflow_rate,
+)
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])
+def test_quantised_weights_take_at_most_2_to_the_b_values_per_output_channel(bits: int) -> None:
+    weight = torch.randn(12, 7, 3)
+    q = quantise_weight(weight, bits)
+    for row in q:
+        assert len(torch.unique(row)) <= 2**bits
+    # symmetric per-channel scale: each channel's largest magnitude is kept exactly
+    assert torch.allclose(q.abs().amax(dim=(1, 2)), weight.abs().amax(dim=(1, 2)))
+    # and the grid really is coarse: 2-bit weights are ternary
+    if bits == 2:
+        assert all(len(torch.unique(row)) <= 3 for row in q)
+
+
+def test_straight_through_gradient_reaches_the_float_weight() -> None:
+    weight = torch.randn(4, 5, requires_grad=True)
+    quantise_weight(weight, 3).sum().backward()
+    assert weight.grad is not None and torch.equal(weight.grad, torch.ones_like(weight))
+
+
+def test_integer_weights_times_scale_is_the_quantised_weight() -> None:
+    net = build_model(ModelConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
+    fused, _ = quantise_network(net, Precision(weight_bits=4))
+    ints = integer_weights(fused, 4)
+    assert ints, "no synaptic weights found"
+    for name, (levels, scale) in ints.items():
+        module_path, _, param = name.rpartition(".")
+        weight = getattr(fused.get_submodule(module_path), param)
+        assert levels.dtype == torch.int8 and int(levels.abs().max()) <= 7
+        shape = (-1,) + (1,) * (levels.ndim - 1)
+        assert torch.allclose(levels.float() * scale.reshape(shape), weight, atol=1e-6)
+
+
+def test_state_saturates_and_counts_overflows() -> None:
+    fmt = StateFormat(4)  # levels -7..7
+    fmt(torch.tensor([0.5, -1.0]))  # calibration: peak 1.0
+    fmt.freeze()
+    out = fmt(torch.tensor([0.6, 3.0, -3.0, 0.0]))  # 0.6 is 4.2 steps of 1/7
+    assert out.tolist() == pytest.approx([4 / 7, 1.0, -1.0, 0.0])
+    assert (fmt.updates, fmt.overflows) == (4, 2)
+
+
+@pytest.mark.parametrize("bad", [{"weight_bits": 1}, {"state_bits": 1}, {"weight_bits": 28}])
+def test_unrepresentable_precision_is_a_clear_error(bad: dict[str, int]) -> None:
+    with pytest.raises(ConfigError, match="cannot be represented"):
+        parse_spec(Precision, bad, key_prefix="hw")
+
+
+def test_state_bits_change_a_lif_network_and_overflows_are_counted() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=3, threshold=0.3)
+    net = build_model(cfg, 40, 5, "classify").eval()
+    x, lengths = torch.randn(6, 30, 40), torch.full((6,), 30)
+    reference = net(x, lengths)[0]
+    # calibrated on a quiet input, scored on a loud one: the range is exceeded and counted
+    q, summary = quantise_network(net, Precision(state_bits=3), calibrate=lambda m: m(0.1 * x, lengths))
+    assert summary.state_sites > 0
+    out = q(x, lengths)[0]
+    assert not torch.allclose(out, reference)
+    assert state_overflow_rate(q) > 0.0
+    # float precision is the network itself
+    same, _ = quantise_network(net, Precision())
+    assert torch.allclose(same(x, lengths)[0], reference, atol=1e-5)
+
+
+def test_gru_reference_refuses_state_quantisation() -> None:
+    net = build_model(ModelConfig(family="srnn", variant="gru", width=16, depth=1), 40, 5, "classify")
+    assert any(isinstance(m, nn.GRU) for m in net.modules())
+    with pytest.raises(ValueError, match="gru/lstm"):
+        quantise_network(net, Precision(state_bits=8), calibrate=lambda m: None)
