@@ -358,7 +358,10 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
           f"({counts['complete']} complete, {counts['pruned']} pruned before training (infeasible chip), "
           f"{counts['fail'] - counts['interrupted']} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
-    print(format_front(outcome.front, spec))
+    from codesign.search import load_stored_study
+
+    print(format_front(outcome.front, spec,
+                       _confirmed(load_stored_study(outcome.name, outcome.storage_url), outcome.front)))
     _print_recommended(outcome, spec)
     print()
     print(f"report:    {_write_report(outcome)}")

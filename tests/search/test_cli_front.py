@@ -96,6 +96,12 @@ def test_set_overrides_any_spec_field_and_is_validated() -> None:
         assert info.value.key == key
 
 
+def test_documented_set_examples_validate() -> None:
+    spec = load_study(ROOT / "studies" / "quickstart.yaml",
+                      {"name": "qs_small", "corpus.size": 1000, "budget.trials": 12, "confirm.seeds": 0})
+    assert (spec.name, spec.corpus["size"], spec.budget.trials, spec.confirm.seeds) == ("qs_small", 1000, 12, 0)
+
+
 def test_run_with_bad_set_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -55,7 +55,7 @@ def test_bad_study_gets_one_clear_message(tmp_path: Path, changes: dict, key: st
 
 
 def test_paths_are_relative_to_the_study_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, space=["spaces/net.yaml"], chip="missing_chip.yaml")
+    path = _write(tmp_path, space=["spaces/net.yaml"], chip="missing_chip.yaml", strategy="joint")  # no hw.* here
     (tmp_path / "spaces").mkdir()
     (tmp_path / "spaces" / "net.yaml").write_text("parameters:\n  snn.depth: {type: int, low: 1, high: 2}\n")
     with pytest.raises(ConfigError) as info:  # the chip is looked for next to the study file
