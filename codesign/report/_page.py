@@ -100,8 +100,10 @@ def render_report(data: ReportData) -> str:
     parts.append(
         "<p>Feasible design points that no other feasible point beats on every objective are the "
         "front; infeasible points violate a constraint. Trials with no objective values are in the "
-        "strip under each plot: pruned before training (the chip failed a cheap check) or failed; "
-        "hover any point for its reason, its network (snn.*) and chip (hw.*) parameters and its "
+        "strip under each plot: pruned before training (the chip failed a cheap check) or failed. "
+        "Trials that successive halving stopped early are drawn at their lower-budget figures. "
+        "Hover "
+        "any point for its reason, its network (snn.*) and chip (hw.*) parameters and its "
         "metrics."
         + (" Green diamonds with error bars are confirmed points: mean ± standard deviation over "
            "the confirmation seeds." if data.pareto.confirmed is not None else "")
@@ -161,13 +163,16 @@ def _summary(data: ReportData) -> str:
         f"{html.escape(metric_label(n))} ({'min' if d == 'minimize' else 'max'})"
         for n, d in zip(view.objective_names, view.directions, strict=True)
     )
-    pruned, failed = states.get("PRUNED", 0), states.get("FAIL", 0)
+    kinds = {u.kind: len(u.numbers) for u in data.pareto.unevaluated}
+    pruned, stopped, failed = kinds.get("pruned", 0), kinds.get("stopped", 0), kinds.get("failed", 0)
     lines = [
         f"<p><b>{len(view.trials)}</b> trials: "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
         + f". {len(view.points)} evaluated design points, {infeasible} of them infeasible (violate a "
         f"constraint), {len(data.pareto.front)} on the front; {pruned} trials pruned before training "
-        f"(infeasible chip) and {failed} failed have no objective values.",
+        f"(infeasible chip) and {failed} failed have no objective values"
+        + (f"; {stopped} stopped early by successive halving have figures at a lower budget only"
+           if stopped else "") + ".",
         f"Objectives: {objectives}.",
     ]
     if refs:
@@ -206,7 +211,7 @@ def _summary(data: ReportData) -> str:
                      "designs (hover a point for all of them).</p>")
         if data.pareto.confirmed is not None:
             lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
-    for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned before training")):
+    for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early")):
         listed = [t for t in view.trials if t.state == state]
         if listed:
             items = "".join(

@@ -100,17 +100,19 @@ class ConfirmedSpread:
 
 @dataclass(frozen=True)
 class Unevaluated:
-    """Trials with no objective values, drawn in the scatters' strip so that they are seen.
+    """Trials that are no design point of the study, drawn so that they are seen.
 
     Attributes:
-        kind: ``pruned`` (the chip failed a cheap check before training) or ``failed``.
+        kind: ``pruned`` (the chip failed a cheap check before training), ``stopped``
+            (successive halving stopped it at a rung: it has objective values, at a lower
+            training budget) or ``failed``.
         numbers: their trial numbers.
         known: [n, m] the objective values their records do hold (NaN where unknown: a
             pruned trial was never trained, so it has no accuracy).
         hover: one text per trial, with the reason.
     """
 
-    kind: Literal["pruned", "failed"]
+    kind: Literal["pruned", "stopped", "failed"]
     numbers: tuple[int, ...]
     known: np.ndarray
     hover: tuple[str, ...]
@@ -198,8 +200,9 @@ def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
 def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
     """Pruned (never trained) and failed trials with their reasons, per kind."""
     out = []
-    for kind, state in (("pruned", "PRUNED"), ("failed", "FAIL")):
-        members = [t for t in view.trials if t.state == state and t.reference is None]
+    for kind, state in (("pruned", "PRUNED"), ("stopped", "PRUNED"), ("failed", "FAIL")):
+        members = [t for t in view.trials if t.state == state and t.reference is None
+                   and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
         if not members:
             continue
         known = np.array([[_known(t, n) for n in view.objective_names] for t in members],
@@ -209,14 +212,26 @@ def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
     return tuple(out)
 
 
+def _stopped(t: TrialView) -> bool:
+    """A PRUNED trial that was trained and scored (at a rung) rather than refused untrained."""
+    return t.record is not None and bool(t.record.objectives)
+
+
 def _known(t: TrialView, name: str) -> float:
-    value = t.metrics.get(name)
+    value = t.record.objectives.get(name) if t.record is not None else None
+    if value is None:
+        value = t.metrics.get(name)
     return float(value) if isinstance(value, (int, float)) else float("nan")
 
 
 def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
     record = t.record
-    if kind == "pruned":
+    if kind == "stopped":
+        assert record is not None
+        lines = [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}"]
+        lines += [f"{n} = {_fmt(v)} (at {record.rung_epoch or record.train_config.get('epochs', '?')} epochs)"
+                  for n, v in record.objectives.items()]
+    elif kind == "pruned":
         reason = (record.pruned if record is not None else None) or "pruned"
         lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
         violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]

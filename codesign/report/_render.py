@@ -28,6 +28,8 @@ _STYLE = {
     "reference": {"name": "reference (e.g. ANN twin)", "color": "#000000", "symbol": "star", "size": 14},
     "pruned": {"name": "pruned before training (infeasible chip)", "color": "#7f7f7f", "symbol": "x-thin-open",
                "size": 9},
+    "stopped": {"name": "stopped early by successive halving (lower budget)", "color": "#8c564b",
+                "symbol": "circle-open", "size": 8},
     "failed": {"name": "failed", "color": "#ff7f0e", "symbol": "triangle-down-open", "size": 9},
     "confirmed": {"name": "confirmed: mean ± std over seeds", "color": "#2ca02c", "symbol": "diamond-open",
                   "size": 12},
@@ -58,7 +60,8 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     """
     figures = []
     for i, j in info.pairs:
-        strip = bool(info.unevaluated)
+        strip = any(g.kind != "stopped" or not (np.isfinite(g.known[:, i]) & np.isfinite(g.known[:, j])).all()
+                    for g in info.unevaluated)
         if strip:
             fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
         else:
@@ -92,8 +95,24 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                 ),
                 **cell,
             )
+        for group in info.unevaluated:
+            if group.kind != "stopped":
+                continue
+            both = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
+            if both.any():
+                style = _STYLE["stopped"]
+                fig.add_trace(
+                    go.Scatter(
+                        x=group.known[both, i], y=group.known[both, j], mode="markers",
+                        name=f"{style['name']} ({int(both.sum())})",
+                        text=[h for h, b in zip(group.hover, both, strict=True) if b],
+                        hovertemplate="%{text}<extra></extra>",
+                        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+                    ),
+                    **cell,
+                )
         if strip:
-            _unevaluated_strip(fig, info, i)
+            _unevaluated_strip(fig, info, i, j)
         fig.update_layout(
             title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
                            f"{metric_label(info.objective_names[j])}", "y": 0.98, "yanchor": "top"},
@@ -140,8 +159,9 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     return figures
 
 
-def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int) -> None:
-    """Pruned / failed trials in the strip under a scatter: x where measured, else spread."""
+def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) -> None:
+    """Pruned / failed trials in the strip under a scatter (and stopped ones the scatter could
+    not place): x where measured, else spread in trial order."""
     drawn = [p.values[:, i] for p in info.points if len(p.values)]
     values = np.concatenate(drawn) if drawn else np.zeros(0)
     values = values[np.isfinite(values)]
@@ -150,6 +170,12 @@ def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int) -> None:
         lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
     rows: list[str] = []
     for group in info.unevaluated:
+        if group.kind == "stopped":
+            placed = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
+            if placed.all():
+                continue
+            group = Unevaluated(group.kind, tuple(n for n, p in zip(group.numbers, placed, strict=True) if not p),
+                                group.known[~placed], tuple(h for h, p in zip(group.hover, placed, strict=True) if not p))
         row = _unevaluated_row(group)
         rows.append(row)
         known = group.known[:, i]
@@ -174,7 +200,7 @@ def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int) -> None:
 
 
 def _unevaluated_row(group: Unevaluated) -> str:
-    return "not trained" if group.kind == "pruned" else "failed"
+    return {"pruned": "not trained", "stopped": "stopped"}.get(group.kind, "failed")
 
 
 def hypervolume_figure(info: HypervolumeInfo, objective_names: tuple[str, ...]) -> go.Figure:

@@ -232,13 +232,16 @@ def random_plans(n: int, seed: int = 0) -> tuple[Planned, ...]:
 
 
 CONFIRM_ACCURACY = 0.3
+#: Trials of quickstart_like_study that successive halving stops at its first rung.
+STOPPED = (11, 17)
 
 
 def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_dir: Path,
                           n: int = 24, seed: int = 0) -> optuna.Study:
     """A study over the quickstart's real search space (27 parameters, snn.* and hw.*), written
     as the driver writes it: seeded made-up records, every fifth trial pruned before training
-    (an infeasible chip), one failed trial, and the feasible trials of accuracy >= 0.3
+    (an infeasible chip), one failed trial, two stopped by successive halving at a rung
+    (:data:`STOPPED`), and the feasible trials of accuracy >= 0.3
     confirmed over three seeds (study attribute ``codesign.confirmed.<trial>``, as ``codesign
     study confirm`` stores it)."""
     from codesign.search import CONFIRMED_ATTR, load_study, suggest
@@ -278,6 +281,12 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
         constraints = {"area_mm2 <= 4": area - 4, "latency_ms <= 100": latency - 100, "fits_on_chip": 0.0}
         rec = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
                           constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0)
+        if i in STOPPED:  # successive halving did not promote it: its rung's record, told PRUNED
+            rec = rec.model_copy(update={"pruned": "stopped by successive halving at 2 epochs (rung 0)",
+                                         "rung_epoch": 2})
+            trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
         trial.set_user_attr(RECORD_ATTR, rec.to_dict())
         if accuracy >= CONFIRM_ACCURACY and area <= 4:
             study.set_user_attr(f"{CONFIRMED_ATTR}.{trial.number}", {  # where `codesign study confirm` stores it

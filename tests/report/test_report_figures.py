@@ -282,7 +282,7 @@ def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
 
 
 def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> None:
-    from report_studies import CONFIRM_ACCURACY, quickstart_like_study
+    from report_studies import CONFIRM_ACCURACY, STOPPED, quickstart_like_study
 
     from codesign.report import combined_importance, metric_label, parallel_coordinates_infos, param_label
     from codesign.search import CONFIRMED_ATTR
@@ -306,6 +306,10 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     assert [a.name for a in chip.axes if a.objective] == ["accuracy", "energy_uj", "latency_ms"]
 
     info = pareto_front_info(view)
+    stopped = next(u for u in info.unevaluated if u.kind == "stopped")
+    assert stopped.numbers == STOPPED and np.isfinite(stopped.known).all()  # drawn at their rung's figures
+    assert "stopped by successive halving at 2 epochs" in stopped.hover[0] and "(at 2 epochs)" in stopped.hover[0]
+    assert {u.kind: u.numbers for u in info.unevaluated}["pruned"] == (4, 9, 14, 19, 24, 29)
     confirmed = {int(k.rsplit(".", 1)[1]) for k in study.user_attrs if k.startswith(CONFIRMED_ATTR + ".")}
     assert confirmed and info.confirmed is not None
     assert {k[0] for k in info.confirmed.keys} == confirmed

@@ -105,7 +105,8 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     assert scatter["title"].startswith("Pareto front: accuracy (fraction correct) vs energy per inference (µJ)")
     legend = " | ".join(scatter["legend"])
     for kind in ("Pareto front (feasible)", "dominated (feasible)", "infeasible (violates a constraint)",
-                 "pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std"):
+                 "pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std",
+                 "stopped early by successive halving (lower budget) (2)"):
         assert kind in legend, kind
     importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
     assert len(importance["legend"]) == 3
