@@ -389,6 +389,7 @@ def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
                   "error": record.error, "pruned": record.pruned})
     trial.set_user_attr(RUNGS_ATTR, rungs)
     trial.set_user_attr(RECORD_ATTR, record.to_dict())
+    trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
 
 
 def _prune_paused(study: optuna.Study, p: _Pending) -> None:
@@ -397,7 +398,9 @@ def _prune_paused(study: optuna.Study, p: _Pending) -> None:
     stored = record_of(p.trial.user_attrs)
     if stored is not None:
         note = f"stopped by successive halving at {p.until_epoch} epochs (rung {p.rung})"
-        p.trial.set_user_attr(RECORD_ATTR, stored.model_copy(update={"pruned": note}).to_dict())
+        stopped = stored.model_copy(update={"pruned": note})
+        p.trial.set_user_attr(RECORD_ATTR, stopped.to_dict())
+        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(stopped))
     study.tell(p.trial, state=TrialState.PRUNED)
 
 

@@ -118,6 +118,8 @@ def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     then the ``snn.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
     if record.error is not None:
         head = f"failed: {record.error}"
+    elif record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
+        head = f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
     elif record.pruned is not None:
         head = f"pruned before training: {record.pruned}"
     else:

@@ -120,6 +120,8 @@ def test_summary_attribute_fits_the_dashboard() -> None:
     assert text.startswith("accuracy=0.3, energy_uj=2; infeasible: area_mm2 <= 4 | snn: p0=0")
     assert record_summary(TrialRecord(params={"hw.cores": 1}, pruned="weights do not fit")).startswith(
         "pruned before training: weights do not fit | hw: cores=1")
+    stopped = TrialRecord(objectives={"accuracy": 0.2}, pruned="stopped by successive halving at 2 epochs (rung 0)")
+    assert record_summary(stopped) == "stopped by successive halving at 2 epochs (rung 0): accuracy=0.2"
 
 
 def test_no_progress_prints_one_line_per_trial(capsys: pytest.CaptureFixture[str]) -> None:
