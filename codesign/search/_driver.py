@@ -353,7 +353,11 @@ def _drive(
                 break
             bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
             wait_s = _next_wakeup(pending, spec.execution.trial_timeout_s, deadline)
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            # In submission order (the default), results are told in the order trials were asked,
+            # whatever finished first, so the sampler and the scheduler see the same history on
+            # an idle or a loaded machine and the study is reproducible from its seed.
+            watch = list(pending)[:1] if spec.execution.tell_order == "submission" else list(pending)
+            ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
             for ref in ready:
                 p = pending.pop(ref)
                 outcome = _collect(ref, p, spec)

@@ -54,6 +54,12 @@ class ExecutionSpec(Spec):
     address: str | None = Field(None, description="Ray cluster to join; None starts a local one")
     trial_timeout_s: float | None = Field(1800.0, gt=0.0, description="a trial running longer fails")
     retries: int = Field(1, ge=0, le=5, description="re-runs of a trial whose worker process died")
+    tell_order: Literal["submission", "completion"] = Field(
+        "submission",
+        description="submission: results are told in the order trials were asked, so a study is reproducible "
+        "from its seed on any machine load (a free worker may wait for an older trial); completion: as they "
+        "finish (no waiting, but the sampler's history, and so the study, depends on timing)",
+    )
 
 
 class NestedSpec(Spec):
