@@ -115,8 +115,9 @@ def render_report(data: ReportData) -> str:
     parts.append("<h2>Parameters</h2>")
     parts.append(
         "<p>One line per design; the network's parameters and the chip's are in separate panels, "
-        "each ordered by importance (largest over the objectives) and paged with the 'parameters' "
-        "menu when there are many; the 'colour by' menu recolours the lines by an objective.</p>"
+        "each ordered by importance (largest over the objectives) where importances could be "
+        "computed, and paged with the 'parameters' menu when there are many; the 'colour by' menu "
+        "recolours the lines by an objective.</p>"
     )
     parts += [figure(parallel_figure(info)) for info in data.parallel]
     parts.append(figure(importance_figure(data.importances)))
@@ -169,10 +170,11 @@ def _summary(data: ReportData) -> str:
         f"<p><b>{len(view.trials)}</b> trials: "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
         + f". {len(view.points)} evaluated design points, {infeasible} of them infeasible (violate a "
-        f"constraint), {len(data.pareto.front)} on the front; {pruned} trials pruned before training "
-        f"(infeasible chip) and {failed} failed have no objective values"
-        + (f"; {stopped} stopped early by successive halving have figures at a lower budget only"
-           if stopped else "") + ".",
+        f"constraint), {len(data.pareto.front)} on the front."
+        + "".join(f" {n} trials {what}." for n, what in (
+            (pruned, "pruned before training (infeasible chip): no objective values"),
+            (stopped, "stopped early by successive halving: figures at a lower budget only"),
+            (failed, "failed: no objective values")) if n),
         f"Objectives: {objectives}.",
     ]
     if refs:

@@ -49,6 +49,7 @@ class ParallelCoordinatesInfo:
         reason: why there is nothing to draw, else None.
         group: the parameter group drawn (``snn``, ``hw``), or ``""`` for every parameter.
         constant: parameters of the group equal on every design (not drawn) -> that value.
+        by_importance: the parameter axes are ordered by importance (else by the space).
         conditional: parameters of the group some designs lack (e.g. ``levels`` of LIF
             neurons), not drawn.
     """
@@ -61,6 +62,7 @@ class ParallelCoordinatesInfo:
     group: str = ""
     constant: dict[str, str] = field(default_factory=dict)
     conditional: tuple[str, ...] = ()
+    by_importance: bool = False
 
 
 def parallel_coordinates_info(view: StudyView, group: str | None = None,
@@ -83,12 +85,14 @@ def parallel_coordinates_info(view: StudyView, group: str | None = None,
     shared = [n for n in names if all(n in t.params for t in lines)]
     conditional = tuple(n for n in names if n not in shared)
     constant: dict[str, str] = {}
+    by_importance = False
     if group is not None:
         constant = {n: str(lines[0].params[n]) for n in shared if len({repr(t.params[n]) for t in lines}) == 1}
         shared = [n for n in shared if n not in constant]
-        if importance:
+        if importance and any(n in importance for n in shared):
             rank = {n: i for i, n in enumerate(sorted(importance, key=lambda k: -importance[k]))}
             shared.sort(key=lambda n: rank.get(n, len(rank)))
+            by_importance = True
     axes: list[Axis] = []
     for name in shared:
         raw = [t.params[name] for t in lines]
@@ -118,6 +122,7 @@ def parallel_coordinates_info(view: StudyView, group: str | None = None,
         group=group or "",
         constant=constant,
         conditional=conditional,
+        by_importance=by_importance,
     )
 
 

@@ -288,7 +288,7 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             "buttons": [
                 {
                     "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
-                    + (" (most important)" if k == 0 and info.group else ""),
+                    + (" (most important)" if k == 0 and info.by_importance else ""),
                     "method": "restyle",
                     "args": [{"dimensions": [dims(page)]}],  # type: ignore[arg-type]
                 }
@@ -296,7 +296,7 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             ],
             "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
         })
-    order = "most important first, " if info.group else ""
+    order = "most important first, " if info.by_importance else ("in the search space's order, " if info.group else "")
     fig.update_layout(
         title={"text": f"{title}<br><sup>{order}{len(params)} parameters that differ between designs"
                        f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>",
@@ -334,8 +334,10 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     n_trials = infos[0].n_trials if infos else 0
     if not shown:
         reason = infos[0].reason if infos else "no objectives"
-        fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=300)
+        fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                           font={"size": 14})
+        fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=240,
+                          xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
         return fig
     best: dict[str, float] = {}
     for info in shown:
