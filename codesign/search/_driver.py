@@ -380,7 +380,8 @@ def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
     rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
     epoch = record.rung_epoch if record.rung_epoch is not None else record.train_config.get("epochs")
     rungs.append({"epoch": epoch, "objectives": record.objectives, "constraints": record.constraints,
-                  "error": record.error, "pruned": record.pruned})
+                  "error": record.error, "pruned": record.pruned, "cpu_time_s": record.cpu_time_s,
+                  "told_at": time.time()})
     trial.set_user_attr(RUNGS_ATTR, rungs)
     trial.set_user_attr(RECORD_ATTR, record.to_dict())
 
