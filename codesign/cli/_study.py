@@ -183,7 +183,7 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "
           f"({counts['complete']} complete, {counts['pruned']} pruned before training (infeasible chip), "
-          f"{counts['fail'] - counts['interrupted']} failed trials; "
+          f"{counts['fail'] - counts['interrupted'] - counts.get('duplicate', 0)} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     print(format_front(outcome.front, spec))
     print()

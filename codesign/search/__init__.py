@@ -6,6 +6,7 @@ Owns choosing and scoring candidates and writing them to storage; never plots.
 from __future__ import annotations
 
 from codesign.search._driver import (
+    DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
     EvaluateFn,
     StudyOutcome,
@@ -25,6 +26,14 @@ from codesign.search._front import (
     record_points,
     study_hypervolume,
     study_points,
+)
+from codesign.search._lease import (
+    LEASE_PREFIX,
+    OWNER_ATTR,
+    Lease,
+    StudyInUse,
+    live_drivers,
+    storage_policy,
 )
 from codesign.search._objectives import (
     METRICS,
@@ -63,8 +72,11 @@ from codesign.search._storage import (
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",
+    "DUPLICATE_ATTR",
     "INTERRUPTED_ATTR",
+    "LEASE_PREFIX",
     "METRICS",
+    "OWNER_ATTR",
     "RECORD_ATTR",
     "REFERENCE_MARGIN",
     "SPEC_ATTR",
@@ -73,7 +85,9 @@ __all__ = [
     "DesignPoint",
     "EvaluateFn",
     "HardwarePoint",
+    "Lease",
     "SearchSpace",
+    "StudyInUse",
     "StudyOutcome",
     "StudySpec",
     "TrialRecord",
@@ -82,6 +96,7 @@ __all__ = [
     "default_storage_url",
     "hypervolume",
     "known_fields",
+    "live_drivers",
     "load_space",
     "load_stored_study",
     "load_study",
@@ -100,6 +115,7 @@ __all__ = [
     "run_study",
     "sample_points",
     "split_params",
+    "storage_policy",
     "stored_spec",
     "study_artifact_dir",
     "study_counts",
