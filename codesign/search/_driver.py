@@ -152,7 +152,9 @@ def run_study(
     """
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
     artifact_dir = study_artifact_dir(spec.name, runs_dir)
-    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec)
+    # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
+    where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
+    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
     try:
         if evaluate is None:
             from codesign.search._evaluate import prepare_study
@@ -248,11 +250,11 @@ def sampler_seed(study_seed: int, finished: int, salt: str = "") -> int:
 
 
 def _open_or_create(
-    spec: StudySpec, url: str, artifact_dir: Path, record_spec: bool = True
+    spec: StudySpec, url: str, artifact_dir: Path, record_spec: bool = True, where: dict[str, str] | None = None
 ) -> tuple[optuna.Study, DriverLease]:
     """Open or create the study and take this driver's lease on it (before writing anything
     to the study: a refused second driver changes nothing)."""
-    storage = open_storage(url, create=True)
+    storage = open_storage(url, create=True, **(where or {}))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(spec)
     old: StudySpec | None = None

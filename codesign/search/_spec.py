@@ -111,6 +111,13 @@ class StudySpec(Spec):
                 raise ValueError(f"a measured metric, one of {', '.join(sorted(METRICS))}, got '{name}'{hint}")
         return value
 
+    @field_validator("storage")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("an Optuna storage URL (sqlite:///file.db, postgresql://..., journal:///file.log)")
+        return value
+
     @field_validator("constraints")
     @classmethod
     def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
