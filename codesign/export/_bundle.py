@@ -28,7 +28,7 @@ import yaml
 from pydantic import Field
 
 from codesign import __version__
-from codesign.config import ConfigError, Spec, load_spec
+from codesign.config import ConfigError, MEASURED, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point
@@ -48,6 +48,8 @@ NIR_PROBE_FRAMES = 100
 class StudyProvenance(Spec):
     """Where a bundle came from."""
 
+    model_config = MEASURED
+
     name: str
     storage: str | None = None
     trial: int
@@ -59,6 +61,8 @@ class StudyProvenance(Spec):
 
 class BundleConfig(Spec):
     """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network."""
+
+    model_config = MEASURED
 
     codesign_version: str
     code_commit: str | None = None

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from codesign.config import ConfigError, Spec, parse_spec
+from codesign.config import ConfigError, MEASURED, Spec, parse_spec
 
 TRACE_VERSION = 1
 
@@ -56,6 +56,8 @@ class LayerTrace(Spec):
             (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
         state_size: state elements kept between steps (membranes, scan states).
     """
+
+    model_config = MEASURED
 
     name: str
     kind: LayerKind
@@ -92,6 +94,8 @@ class LayerTrace(Spec):
 
 class TraceMeta(Spec):
     """What produced a trace."""
+
+    model_config = MEASURED
 
     version: int = TRACE_VERSION
     family: str

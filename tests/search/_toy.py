@@ -31,6 +31,7 @@ TOY_SPEC: dict[str, Any] = {
             }
         }
     ],
+    "corpus": {"task": "digits"},  # (it measures wer)
     "objectives": {"wer": "min", "energy_uj": "min"},
     "constraints": ["area_mm2 <= 0.8"],
     "sampler": {"name": "random"},
