@@ -15,7 +15,6 @@ import yaml
 
 from codesign.config._errors import ConfigError
 
-
 #: Largest YAML text read (a study or chip file is a few KB).
 MAX_BYTES = 1 << 20
 #: Deepest nesting of mappings and sequences.

@@ -28,7 +28,7 @@ import yaml
 from pydantic import Field
 
 from codesign import __version__
-from codesign.config import ConfigError, MEASURED, Spec, load_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point

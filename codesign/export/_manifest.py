@@ -11,6 +11,8 @@ from codesign.config import ConfigError
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+#: Files every bundle holds (``codesign.export._bundle``'s names); a manifest must list them.
+REQUIRED_FILES = ("config.yaml", "weights.safetensors", "trace.npz", "cost_report.json", "train_result.json")
 
 
 def sha256_file(path: Path) -> str:
@@ -51,11 +53,25 @@ def verify_bundle(bundle: str | Path) -> dict[str, Any]:
         raise ConfigError(path, "", "a bundle manifest (manifest.json)", hint="file not found; not a codesign bundle?")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-        if manifest.get("version") != MANIFEST_VERSION or not isinstance(files, dict):
+        files = manifest["files"] if isinstance(manifest, dict) else None
+        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION \
+                or not isinstance(files, dict):
             raise ValueError("unknown manifest version")
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise ConfigError(path, "", f"a bundle manifest of version {MANIFEST_VERSION}", hint=str(err)) from None
+    for name, entry in files.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("bytes"), int) and not isinstance(entry.get("bytes"), bool)):
+            raise ConfigError(path, f"files.{name}", "an entry {sha256: <hex>, bytes: <int>}",
+                              got=entry if not isinstance(entry, dict) else None,
+                              hint=None if not isinstance(entry, dict) else
+                              f"it has {', '.join(f'{k}={type(v).__name__}' for k, v in entry.items()) or 'nothing'}")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ConfigError(path, f"files.{name}", "a path inside the bundle")
+    unlisted = [n for n in REQUIRED_FILES if n not in files]
+    if unlisted:
+        raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(REQUIRED_FILES),
+                          hint=f"{', '.join(unlisted)} not listed")
     problems = []
     for name, entry in files.items():
         target = bundle / name
