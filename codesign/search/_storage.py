@@ -86,6 +86,7 @@ def open_storage(
     if "://" not in url:
         raise ConfigError(file, key, "an Optuna storage URL (sqlite:///file.db, postgresql://..., "
                           "journal:///file.log)", got=url)
+    url = _with_installed_driver(url)
     try:
         if create:
             storage = optuna.storages.RDBStorage(url)
@@ -102,7 +103,22 @@ def open_storage(
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
+    line = f"{type(err).__name__}: {text[0] if text else ''}"
+    if isinstance(err, ImportError) and err.__cause__ is not None:
+        line += f" ({err.__cause__}; for PostgreSQL: pip install 'codesign[postgres]')"
+    return line[:300]
+
+
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` with psycopg2 when psycopg (3), SQLAlchemy's default, is absent:
+    codesign's ``postgres`` extra installs psycopg2-binary."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
 
 
 def _read_only_url(url: str, path: Path | None) -> str:
