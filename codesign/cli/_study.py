@@ -52,7 +52,9 @@ def _where_args(parser: argparse.ArgumentParser) -> None:
 def _execution_args(parser: argparse.ArgumentParser) -> None:
     _where_args(parser)
     parser.add_argument("--workers", type=positive_int, help="trials in flight at once")
-    parser.add_argument("--trials", type=positive_int, help="total trials the study should reach")
+    parser.add_argument("--trials", type=positive_int,
+                        help="total finished trials the study should reach (not trials to add); "
+                             "resume applies it to this run only, the stored budget is kept")
     parser.add_argument("--address", help="Ray cluster to join (default: start a local one)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
     parser.add_argument("--verbose", action="store_true", help="forward worker output to this terminal")
@@ -83,8 +85,20 @@ def _write_report(outcome: Any) -> Path:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    import sys
+
     from codesign.search import resume_study, stored_spec
 
+    if args.trials is not None:
+        from codesign.search import study_counts
+
+        study, _ = _load(args)
+        c = study_counts(study)
+        done = c["complete"] + c["pruned"] + c["fail"] - c["interrupted"] - c["duplicate"]
+        stored = stored_spec(study).budget.trials
+        print(f"--trials {args.trials} is the study's total: {done} finished, "
+              f"{max(args.trials - done, 0)} more in this run (stored budget {stored} unchanged)",
+              file=sys.stderr)
     outcome = resume_study(args.name, storage=args.storage, runs_dir=args.runs_dir, workers=args.workers,
                            trials=args.trials, address=args.address, progress=not args.no_progress,
                            log_to_driver=args.verbose)
