@@ -247,7 +247,8 @@ def materials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     import optuna
     from report_studies import write_study
 
-    from codesign.export._manifest import REQUIRED_FILES, write_manifest
+    from codesign.export._bundle import REQUIRED_FILES
+    from codesign.export._manifest import write_manifest
     from codesign.hardware import synthetic_trace
     from codesign.trace import save_trace
 

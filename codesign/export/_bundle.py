@@ -40,6 +40,9 @@ TRACE_FILE = "trace.npz"
 COST_REPORT_FILE = "cost_report.json"
 TRAIN_RESULT_FILE = "train_result.json"
 NIR_FILE = "network.nir"
+#: Files every exported bundle holds; its manifest must list each (an evaluation refuses one
+#: that does not, naming the file).
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TRACE_FILE, COST_REPORT_FILE, TRAIN_RESULT_FILE, NIR_FILE)
 #: Frames of the all-zero utterance the NIR conversion runs to find the data flow (1 s at the
 #: default 10 ms hop); the flow does not depend on the values.
 NIR_PROBE_FRAMES = 100
@@ -272,5 +275,5 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     """
     bundle = Path(bundle)
     if verify:
-        verify_bundle(bundle)
+        verify_bundle(bundle, REQUIRED_FILES)
     return load_spec(BundleConfig, bundle / CONFIG_FILE)

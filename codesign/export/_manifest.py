@@ -11,8 +11,6 @@ from codesign.config import ConfigError
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-#: Files every bundle holds (``codesign.export._bundle``'s names); a manifest must list them.
-REQUIRED_FILES = ("config.yaml", "weights.safetensors", "trace.npz", "cost_report.json", "train_result.json")
 
 
 def sha256_file(path: Path) -> str:
@@ -35,8 +33,9 @@ def write_manifest(bundle: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(bundle: str | Path) -> dict[str, Any]:
-    """Check every file the manifest lists against its size and sha256.
+def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Check every file the manifest lists against its size and sha256, and that it lists
+    every file of ``required`` (an exported bundle's ``codesign.export._bundle.REQUIRED_FILES``).
 
     Returns:
         The manifest.
@@ -68,9 +67,9 @@ def verify_bundle(bundle: str | Path) -> dict[str, Any]:
                               f"it has {', '.join(f'{k}={type(v).__name__}' for k, v in entry.items()) or 'nothing'}")
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise ConfigError(path, f"files.{name}", "a path inside the bundle")
-    unlisted = [n for n in REQUIRED_FILES if n not in files]
+    unlisted = [n for n in required if n not in files]
     if unlisted:
-        raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(REQUIRED_FILES),
+        raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(required),
                           hint=f"{', '.join(unlisted)} not listed")
     problems = []
     for name, entry in files.items():
