@@ -26,11 +26,13 @@ the number of trials already finished, and a point already finished is not evalu
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -438,10 +440,37 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         # address="local": a new cluster, never one another process on this machine started
         # (a bare ray.init() would join the machine's latest cluster). A small object store:
         # trials exchange only parameters and records; artifacts go to disk.
-        # Bound to loopback: a cluster this driver starts serves only this machine.
-        ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024,
-                 _node_ip_address="127.0.0.1", **common)
+        with _loopback_only():
+            ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024,
+                     _node_ip_address="127.0.0.1", **common)
     return True
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """While a local cluster starts: bind it to 127.0.0.1, so that it serves this machine only.
+
+    Ray on Linux turns ``_node_ip_address="127.0.0.1"`` into the machine's routable address
+    (``services.resolve_ip_for_localhost``) unless its cluster mode is off, a module constant
+    read from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` at import. Both are set for the start (the
+    variable is inherited by the GCS, raylet and workers) and put back after, so that a later
+    ``--address`` join in this process is unaffected.
+    """
+    from ray._private import ray_constants
+
+    var = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    old_env, old_flag = os.environ.get(var), getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[var] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = old_env
+        if old_flag is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = old_flag
 
 
 def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:

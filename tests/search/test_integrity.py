@@ -245,3 +245,24 @@ def test_two_drivers_share_one_study(toy, ray_cluster: str, tmp_path: Path, requ
     capsys.readouterr()
     assert main(["study", "status", "toy", "--storage", url]) == 0
     assert "complete" in capsys.readouterr().out
+
+
+def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+    from ray._private import ray_constants
+
+    from codesign.search._driver import _ensure_ray
+
+    seen: dict = {}
+
+    def init(**kwargs):
+        seen.update(kwargs, cluster_mode=ray_constants.ENABLE_RAY_CLUSTER,
+                    env=os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"))
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    assert _ensure_ray(_spec(toy), log_to_driver=False) is True
+    assert seen["address"] == "local" and seen["_node_ip_address"] == "127.0.0.1"
+    assert seen["cluster_mode"] is False and seen["env"] == "0"  # 127.0.0.1 is not re-resolved
+    assert ray_constants.ENABLE_RAY_CLUSTER == before  # put back for later --address joins
