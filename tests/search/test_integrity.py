@@ -266,3 +266,13 @@ def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: p
     assert seen["address"] == "local" and seen["_node_ip_address"] == "127.0.0.1"
     assert seen["cluster_mode"] is False and seen["env"] == "0"  # 127.0.0.1 is not re-resolved
     assert ray_constants.ENABLE_RAY_CLUSTER == before  # put back for later --address joins
+
+
+def test_a_changed_budget_from_the_study_file_is_stored_and_said(toy, tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    run_study(_spec(toy, budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
+    with caplog.at_level("WARNING", logger="codesign.search"):
+        outcome = run_study(_spec(toy, budget={"trials": 3}), evaluate=toy.quadratic, runs_dir=tmp_path,
+                            progress=False)
+    assert "stored budget 2 trials changed to 3 trials" in caplog.text
+    assert stored_spec(load_stored_study("toy", outcome.storage_url)).budget.trials == 3
