@@ -276,3 +276,22 @@ def test_a_changed_budget_from_the_study_file_is_stored_and_said(toy, tmp_path: 
                             progress=False)
     assert "stored budget 2 trials changed to 3 trials" in caplog.text
     assert stored_spec(load_stored_study("toy", outcome.storage_url)).budget.trials == 3
+
+
+def test_resume_says_trials_is_the_total_and_keeps_the_stored_budget(
+    toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import codesign.cli._study as study_cli
+    import codesign.search._driver as driver
+    import codesign.search._evaluate as real_evaluation
+
+    run_study(_spec(toy, budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
+    monkeypatch.setattr(driver, "default_evaluate", lambda: toy.quadratic)
+    monkeypatch.setattr(real_evaluation, "prepare_study", lambda spec, progress: None)  # no corpus
+    monkeypatch.setattr(study_cli, "_write_report", lambda outcome: "(not drawn)")
+    capsys.readouterr()
+    assert main(["study", "resume", "toy", "--runs-dir", str(tmp_path), "--trials", "3", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "--trials 3 is the study's total: 2 finished, 1 more in this run (stored budget 2 unchanged)" in err
+    study = load_stored_study("toy", f"sqlite:///{tmp_path.resolve()}/toy/study.db")
+    assert len(study.trials) == 3 and stored_spec(study).budget.trials == 2
