@@ -398,7 +398,8 @@ def _drive(
                     finished, elsewhere = _shared_counts(study, lease)
                 room = min(room, budget_trials - finished - len(pending) - elsewhere)
             for _ in range(max(room, 0)):
-                submit(_ask(study, ask_space, lease))
+                trial, params = _ask(study, ask_space, lease)
+                submit(_Pending(trial, params, time.monotonic()))
             if not pending:
                 break
             bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
@@ -561,7 +562,7 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending]) -> None:
     pending.clear()
 
 
-def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> _Pending:
+def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> tuple[optuna.Trial, dict[str, Any]]:
     """Ask a trial, name this driver on it and suggest its point, as one step: a failure or
     Ctrl-C part-way fails the trial as interrupted instead of leaving it RUNNING unrecorded.
 
@@ -579,7 +580,7 @@ def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> _Pending:
                 done = _finished_points(study)
             earlier = done.get(_point_key(trial.params))
             if earlier is None or attempt == _MAX_REDRAWS:
-                return _Pending(trial, params, time.monotonic())
+                return trial, params
             trial.set_user_attr(DUPLICATE_ATTR, earlier)
             trial.set_user_attr(RECORD_ATTR, TrialRecord(
                 params=params, error=f"duplicate of finished trial {earlier}; another point drawn").to_dict())
