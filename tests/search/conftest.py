@@ -40,10 +40,20 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory):
         import psycopg2
     except ImportError:
         pytest.skip("psycopg2 is not installed (pip install -e '.[postgres]', as `make test` does)")
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    initdb = bins[0] if bins else shutil.which("initdb")
+    def find_initdb() -> str | None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+        return bins[0] if bins else shutil.which("initdb")
+
+    initdb = find_initdb()
+    if initdb is None and os.geteuid() == 0 and shutil.which("apt-get"):  # as `make postgres` does
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
+            if subprocess.run(cmd, env=env, capture_output=True, timeout=900).returncode != 0:
+                break
+        initdb = find_initdb()
     if initdb is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, as `make test` does")
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) and they could not be installed "
+                    "(not root, or apt-get failed): apt-get install postgresql, as `make test` does")
     pg_ctl = str(Path(initdb).with_name("pg_ctl"))
     prefix: list[str] = []
     owner = None
