@@ -21,7 +21,8 @@ Failure rules (a failure is never a score):
   touched by another driver.
 
 Continuing a study continues its search: the sampler's seed is drawn from the study seed and
-the number of trials already finished, and a point already finished is not evaluated again.
+the number of trials the study already holds, and a point already finished is not evaluated
+again.
 """
 
 from __future__ import annotations
@@ -225,9 +226,9 @@ def make_sampler(spec: StudySpec, finished: int = 0, salt: str = "") -> optuna.s
 
     Args:
         spec: the study.
-        finished: trials the study has finished already. A new study's sampler is seeded with
-            ``spec.seed``; a continued one with a seed drawn from the study seed and this
-            count, so that a resume continues the search instead of replaying its first draws.
+        finished: trials the study holds already (every state). A new study's sampler is
+            seeded with ``spec.seed``; a continued one with a seed drawn from the study seed and
+            this count, so that a resume continues the search instead of replaying its draws.
         salt: told apart drivers that share a study (their driver names), so that two
             drivers starting at the same count do not draw the same points.
     """
@@ -284,8 +285,10 @@ def _open_or_create(
             study.set_user_attr(SPEC_ATTR, spec.to_dict())
         study.set_user_attr(VERSION_ATTR, __version__)
         study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
-        finished = _budget_count(study.get_trials(deepcopy=False))
-        study.sampler = make_sampler(spec, finished, lease.driver if lease.others_alive() else "")
+        # every trial ever asked (not only finished ones) moves the seed on, so that a driver
+        # stopped before finishing anything does not hand its successor the same draws
+        asked = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
     except BaseException:
         lease.release()
         raise
