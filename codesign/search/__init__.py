@@ -16,6 +16,7 @@ from codesign.search._confirm import (
     recommended_point,
 )
 from codesign.search._driver import (
+    DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
     RUNGS_ATTR,
     EvaluateFn,
@@ -39,6 +40,14 @@ from codesign.search._front import (
     record_points,
     study_hypervolume,
     study_points,
+)
+from codesign.search._lease import (
+    LEASE_PREFIX,
+    OWNER_ATTR,
+    Lease,
+    StudyInUse,
+    live_drivers,
+    storage_policy,
 )
 from codesign.search._objectives import (
     METRICS,
@@ -91,8 +100,11 @@ __all__ = [
     "ARTIFACT_DIR_ATTR",
     "CONFIRMED_ATTR",
     "CONFIRMED_AT_ATTR",
+    "DUPLICATE_ATTR",
     "INTERRUPTED_ATTR",
+    "LEASE_PREFIX",
     "METRICS",
+    "OWNER_ATTR",
     "RECORD_ATTR",
     "REFERENCE_MARGIN",
     "RUNGS_ATTR",
@@ -106,6 +118,7 @@ __all__ = [
     "HardwarePoint",
     "Job",
     "Joint",
+    "Lease",
     "MultiFidelity",
     "MultiFidelitySpec",
     "Nested",
@@ -113,6 +126,7 @@ __all__ = [
     "SearchSpace",
     "SingleFidelity",
     "Strategy",
+    "StudyInUse",
     "StudyOutcome",
     "StudySpec",
     "SuccessiveHalving",
@@ -127,6 +141,7 @@ __all__ = [
     "default_storage_url",
     "hypervolume",
     "known_fields",
+    "live_drivers",
     "load_space",
     "load_stored_study",
     "load_study",
@@ -148,6 +163,7 @@ __all__ = [
     "run_study",
     "sample_points",
     "split_params",
+    "storage_policy",
     "stored_spec",
     "strategy_named",
     "strategy_of",

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from codesign.config import Spec, parse_spec
+from codesign.config import MEASURED, Spec, parse_spec
 
 RECORD_ATTR = "codesign.record"
 SPEC_ATTR = "codesign.spec"
@@ -27,6 +27,8 @@ class HardwarePoint(Spec):
         params: the ``hw.*`` parameters of this chip.
         objectives, constraints, metrics: as in :class:`TrialRecord`, for this chip.
     """
+
+    model_config = MEASURED
 
     params: dict[str, Any] = Field(default_factory=dict)
     objectives: dict[str, float] = Field(default_factory=dict)
@@ -72,6 +74,8 @@ class TrialRecord(Spec):
         load_dependent: the training budget was wall-clock seconds (equal-time mode), so the
             metrics depend on the machine's load and are not reproducible from the seed.
     """
+
+    model_config = MEASURED
 
     params: dict[str, Any] = Field(default_factory=dict)
     model_config_: dict[str, Any] = Field(default_factory=dict, alias="model_config")
