@@ -7,12 +7,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: quickstart test setup browser bench clean
+.PHONY: quickstart test setup browser postgres bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,shd,dashboard]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,shd,dashboard,postgres]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,7 +27,16 @@ browser:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "note: chromium not installed; the browser test will skip"; }
 
-test: $(STAMP) browser
+# Debian's PostgreSQL server binaries, for the tests that run several drivers on one study
+# against a throwaway server (tests/search/conftest.py starts and stops it on 127.0.0.1);
+# without them those tests skip and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "note: postgresql not installed; the PostgreSQL tests will skip"; }
+
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--seconds", type=positive_float, help="wall-clock budget of this run")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any study-spec field, validated like the file and stored with the study, e.g. "
-                          "--set corpus.size=600 --set fidelity.epochs=2 --set budget.trials=8 (repeatable)")
+                          "--set corpus.size=1000 --set budget.trials=12 --set name=qs_small (repeatable)")
     run.set_defaults(func=_run)
 
     resume = sub.add_parser("resume", help="continue a stored study (its spec is stored with it)")
@@ -71,7 +71,9 @@ def _where_args(parser: argparse.ArgumentParser) -> None:
 def _execution_args(parser: argparse.ArgumentParser) -> None:
     _where_args(parser)
     parser.add_argument("--workers", type=positive_int, help="trials in flight at once")
-    parser.add_argument("--trials", type=positive_int, help="total trials the study should reach")
+    parser.add_argument("--trials", type=positive_int,
+                        help="total finished trials the study should reach (not trials to add); "
+                             "resume applies it to this run only, the stored budget is kept")
     parser.add_argument("--address", help="Ray cluster to join (default: start a local one)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no live progress bar: one line per finished trial instead")
@@ -101,15 +103,16 @@ def _confirm_at_end(outcome: Any, spec: Any) -> None:
 
     print(f"\nconfirming the {'front' if spec.confirm.scope == 'front' else 'recommended design'} "
           f"with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
-    confirm_study(load_stored_study(outcome.name, outcome.storage_url), spec.confirm.seeds, spec.confirm.scope,
-                  progress=lambda line: print("  " + line, flush=True))
+    confirm_study(load_stored_study(outcome.name, outcome.storage_url, writable=True), spec.confirm.seeds,
+                  spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
 
 
 def _confirm(args: argparse.Namespace) -> int:
     from codesign.config import ConfigError
-    from codesign.search import confirm_study
+    from codesign.search import confirm_study, default_storage_url, load_stored_study
 
-    study, url = _load(args)
+    url = args.storage or default_storage_url(args.name, args.runs_dir)
+    study = load_stored_study(args.name, url, writable=True)
     try:
         confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
                                   progress=lambda line: print(line, flush=True))
@@ -132,8 +135,20 @@ def _write_report(outcome: Any) -> Path:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    import sys
+
     from codesign.search import resume_study, stored_spec
 
+    if args.trials is not None:
+        from codesign.search import study_counts
+
+        study, _ = _load(args)
+        c = study_counts(study)
+        done = c["complete"] + c["pruned"] + c["fail"] - c["interrupted"] - c["duplicate"]
+        stored = stored_spec(study).budget.trials
+        print(f"--trials {args.trials} is the study's total: {done} finished, "
+              f"{max(args.trials - done, 0)} more in this run (stored budget {stored} unchanged)",
+              file=sys.stderr)
     outcome = resume_study(args.name, storage=args.storage, runs_dir=args.runs_dir, workers=args.workers,
                            trials=args.trials, address=args.address, progress=not args.no_progress,
                            log_to_driver=args.verbose)
@@ -204,8 +219,8 @@ def _delete(args: argparse.Namespace) -> int:
     from codesign.search import ARTIFACT_DIR_ATTR, open_storage, study_counts
     from codesign.search._storage import storage_file
 
-    study, url = _load(args)
-    storage = open_storage(url, create=False)
+    study, url = _load(args)  # read-only: a missing storage or study is refused before anything is written
+    storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
     artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
     artifact_dir = Path(artifacts) if artifacts else None
@@ -356,7 +371,7 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "
           f"({counts['complete']} complete, {counts['pruned']} pruned before training (infeasible chip), "
-          f"{counts['fail'] - counts['interrupted']} failed trials; "
+          f"{counts['fail'] - counts['interrupted'] - counts.get('duplicate', 0)} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     from codesign.search import load_stored_study
 

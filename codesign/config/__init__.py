@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from codesign.config._errors import ConfigError
 from codesign.config._overrides import apply_overrides, parse_set_args
-from codesign.config._spec import Spec, load_spec, parse_spec, stable_hash
+from codesign.config._spec import MEASURED, Spec, load_spec, parse_spec, stable_hash
 from codesign.config._yaml import load_yaml
 
 __all__ = [
+    "MEASURED",
     "ConfigError",
     "Spec",
     "apply_overrides",

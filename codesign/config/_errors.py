@@ -46,8 +46,8 @@ class ConfigError(ValueError):
         parts.append(f"expected {self.expected}")
         if self.got is not None:
             shown = repr(self.got)
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
+            if len(shown) > 80:  # both ends: the start says what it is, the end (a file name) which
+                shown = shown[:38] + "..." + shown[-39:]
             parts.append(f", got {shown}")
         if self.hint:
             parts.append(f" ({self.hint})")

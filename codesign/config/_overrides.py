@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from codesign.config._errors import ConfigError
+from codesign.config._yaml import YamlLimitError, _DuplicateKey, safe_load_text
 
 
 def parse_set_args(items: Iterable[str]) -> dict[str, Any]:
@@ -24,8 +25,11 @@ def parse_set_args(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(None, "--set", "key=value", got=item)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = safe_load_text(raw) if raw.strip() else ""
+        except YamlLimitError as err:
+            raise ConfigError(None, f"--set {key.strip()}", "a value within codesign's YAML limits",
+                              hint=str(err)) from None
+        except (yaml.YAMLError, _DuplicateKey):
             value = raw
         out[key.strip()] = value
     return out

@@ -24,9 +24,11 @@ S = TypeVar("S", bound="Spec")
 
 
 class Spec(BaseModel):
-    """Base of every typed config: frozen, unknown keys refused, defaults filled."""
+    """Base of every typed config: frozen, unknown keys refused, defaults filled, and no
+    infinite or NaN number (``.inf`` in YAML, ``1e999``) accepted where a number is read.
+    Measured records, which may legitimately hold ``inf``, opt back in."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible dict (tuples as lists), the inverse of :func:`parse_spec`."""
@@ -35,6 +37,11 @@ class Spec(BaseModel):
     def config_hash(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON form; equal configs hash equal."""
         return stable_hash(self.to_dict())
+
+
+#: The config of a Spec that holds measurements rather than user input (records, traces):
+#: ``inf`` may be a true figure there.
+MEASURED = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=True)
 
 
 def stable_hash(data: Any) -> str:

@@ -1,4 +1,10 @@
-"""Safe YAML reading with file-level errors (missing, empty, duplicate key, syntax)."""
+"""Safe YAML reading with file-level errors (missing, empty, duplicate key, syntax) and limits.
+
+Limits, checked on the event stream before anything is built (so a hostile file costs
+neither memory nor a Python recursion): :data:`MAX_BYTES` of text, :data:`MAX_DEPTH` levels
+of nesting, and :data:`MAX_NODES` values once every alias is expanded (an alias "bomb" of
+nested aliases is a few lines that expand to billions of values).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,62 @@ from typing import Any
 import yaml
 
 from codesign.config._errors import ConfigError
+
+#: Largest YAML text read (a study or chip file is a few KB).
+MAX_BYTES = 1 << 20
+#: Deepest nesting of mappings and sequences.
+MAX_DEPTH = 64
+#: Most values (scalars and collections) after alias expansion.
+MAX_NODES = 100_000
+
+
+class YamlLimitError(Exception):
+    """The text breaks one of the limits; ``str()`` says which, without the offending value."""
+
+
+def check_limits(text: str) -> None:
+    """Check ``text`` against :data:`MAX_BYTES`, :data:`MAX_DEPTH` and :data:`MAX_NODES`.
+
+    Raises:
+        YamlLimitError: a limit is broken.
+        yaml.YAMLError: the text is not YAML.
+    """
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_BYTES:
+        raise YamlLimitError(f"at most {MAX_BYTES} bytes of YAML, got {size}")
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, expanded values so far]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([event.anchor, 0])
+            if len(stack) - 1 > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise YamlLimitError(f"at most {MAX_DEPTH} levels of nesting (line {line} is deeper)")
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count = stack.pop()
+            added = count + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, added = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, added = None, anchors.get(event.anchor or "", 1)
+        else:
+            continue
+        if anchor is not None:
+            anchors[anchor] = added
+        stack[-1][1] += added
+        if stack[-1][1] > MAX_NODES:
+            raise YamlLimitError(f"at most {MAX_NODES} values after alias expansion (aliases expand to more)")
+
+
+def safe_load_text(text: str) -> Any:
+    """``yaml.safe_load`` within the limits above, refusing duplicate keys.
+
+    Raises:
+        YamlLimitError, yaml.YAMLError, _DuplicateKey.
+    """
+    check_limits(text)
+    return _safe_load_unique(text)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -47,6 +109,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "", "an existing YAML file", hint="file not found")
+    if path.stat().st_size > MAX_BYTES:
+        raise ConfigError(path, "", "a YAML file within codesign's limits",
+                          hint=f"at most {MAX_BYTES} bytes, got {path.stat().st_size}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -54,7 +119,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not text.strip():
         raise ConfigError(path, "", "a YAML mapping", hint="the file is empty")
     try:
-        data = _safe_load_unique(text)
+        data = safe_load_text(text)
+    except YamlLimitError as err:
+        raise ConfigError(path, "", "a YAML file within codesign's limits", hint=str(err)) from None
     except _DuplicateKey as dup:
         raise ConfigError(
             path,

@@ -32,7 +32,7 @@ import yaml
 from pydantic import Field
 
 from codesign import __version__
-from codesign.config import ConfigError, Spec, load_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point
@@ -45,6 +45,10 @@ COST_REPORT_FILE = "cost_report.json"
 TRAIN_RESULT_FILE = "train_result.json"
 NIR_FILE = "network.nir"
 WEIGHTS_INT_FILE = "weights_int.safetensors"
+#: Files every exported bundle holds; its manifest must list each (an evaluation refuses one
+#: that does not, naming the file). A chip below 32-bit weights adds WEIGHTS_INT_FILE, which
+#: the re-evaluation then requires too.
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TRACE_FILE, COST_REPORT_FILE, TRAIN_RESULT_FILE, NIR_FILE)
 #: Frames of the all-zero utterance the NIR conversion runs to find the data flow (1 s at the
 #: default 10 ms hop); the flow does not depend on the values.
 NIR_PROBE_FRAMES = 100
@@ -52,6 +56,8 @@ NIR_PROBE_FRAMES = 100
 
 class StudyProvenance(Spec):
     """Where a bundle came from."""
+
+    model_config = MEASURED
 
     name: str
     storage: str | None = None
@@ -64,6 +70,8 @@ class StudyProvenance(Spec):
 
 class BundleConfig(Spec):
     """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network."""
+
+    model_config = MEASURED
 
     codesign_version: str
     code_commit: str | None = None
@@ -300,5 +308,5 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     """
     bundle = Path(bundle)
     if verify:
-        verify_bundle(bundle)
+        verify_bundle(bundle, REQUIRED_FILES)
     return load_spec(BundleConfig, bundle / CONFIG_FILE)

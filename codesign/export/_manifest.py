@@ -33,8 +33,9 @@ def write_manifest(bundle: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(bundle: str | Path) -> dict[str, Any]:
-    """Check every file the manifest lists against its size and sha256.
+def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Check every file the manifest lists against its size and sha256, and that it lists
+    every file of ``required`` (an exported bundle's ``codesign.export._bundle.REQUIRED_FILES``).
 
     Returns:
         The manifest.
@@ -51,11 +52,25 @@ def verify_bundle(bundle: str | Path) -> dict[str, Any]:
         raise ConfigError(path, "", "a bundle manifest (manifest.json)", hint="file not found; not a codesign bundle?")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-        if manifest.get("version") != MANIFEST_VERSION or not isinstance(files, dict):
+        files = manifest["files"] if isinstance(manifest, dict) else None
+        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION \
+                or not isinstance(files, dict):
             raise ValueError("unknown manifest version")
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise ConfigError(path, "", f"a bundle manifest of version {MANIFEST_VERSION}", hint=str(err)) from None
+    for name, entry in files.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("bytes"), int) and not isinstance(entry.get("bytes"), bool)):
+            raise ConfigError(path, f"files.{name}", "an entry {sha256: <hex>, bytes: <int>}",
+                              got=entry if not isinstance(entry, dict) else None,
+                              hint=None if not isinstance(entry, dict) else
+                              f"it has {', '.join(f'{k}={type(v).__name__}' for k, v in entry.items()) or 'nothing'}")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ConfigError(path, f"files.{name}", "a path inside the bundle")
+    unlisted = [n for n in required if n not in files]
+    if unlisted:
+        raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(required),
+                          hint=f"{', '.join(unlisted)} not listed")
     problems = []
     for name, entry in files.items():
         target = bundle / name

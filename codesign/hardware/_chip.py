@@ -306,6 +306,11 @@ def load_chip(preset: str | Path, overrides: dict[str, Any] | None = None) -> Ch
     if path.resolve() == TECHNOLOGY_FILE.resolve():
         raise ConfigError(path, "", "a chip preset", hint="technology.yaml holds constants, not a chip")
     data = load_yaml(path)
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return parse_spec(ChipConfig, data, file=path)
+    if not overrides:
+        return parse_spec(ChipConfig, data, file=path)
+    parse_spec(ChipConfig, data, file=path)  # the preset's own errors are the file's
+    try:
+        return parse_spec(ChipConfig, apply_overrides(data, overrides), file=path)
+    except ConfigError as err:  # valid preset, so an override broke it: blame --set
+        raise ConfigError(None, f"--set {err.key}" if err.key else "--set", err.expected,
+                          got=err.got, hint=err.hint) from None

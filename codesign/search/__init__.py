@@ -16,6 +16,7 @@ from codesign.search._confirm import (
     recommended_point,
 )
 from codesign.search._driver import (
+    DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
     RUNGS_ATTR,
     EvaluateFn,
@@ -39,6 +40,14 @@ from codesign.search._front import (
     record_points,
     study_hypervolume,
     study_points,
+)
+from codesign.search._lease import (
+    LEASE_PREFIX,
+    OWNER_ATTR,
+    Lease,
+    StudyInUse,
+    live_drivers,
+    storage_policy,
 )
 from codesign.search._objectives import (
     METRICS,
@@ -94,8 +103,11 @@ __all__ = [
     "ARTIFACT_DIR_ATTR",
     "CONFIRMED_ATTR",
     "CONFIRMED_AT_ATTR",
+    "DUPLICATE_ATTR",
     "INTERRUPTED_ATTR",
+    "LEASE_PREFIX",
     "METRICS",
+    "OWNER_ATTR",
     "RECORD_ATTR",
     "REFERENCE_MARGIN",
     "RUNGS_ATTR",
@@ -111,6 +123,7 @@ __all__ = [
     "HardwarePoint",
     "Job",
     "Joint",
+    "Lease",
     "MultiFidelity",
     "MultiFidelitySpec",
     "Nested",
@@ -118,6 +131,7 @@ __all__ = [
     "SearchSpace",
     "SingleFidelity",
     "Strategy",
+    "StudyInUse",
     "StudyOutcome",
     "StudySpec",
     "SuccessiveHalving",
@@ -132,6 +146,7 @@ __all__ = [
     "default_storage_url",
     "hypervolume",
     "known_fields",
+    "live_drivers",
     "load_space",
     "load_stored_study",
     "load_study",
@@ -154,6 +169,7 @@ __all__ = [
     "run_study",
     "sample_points",
     "split_params",
+    "storage_policy",
     "stored_spec",
     "strategy_named",
     "strategy_of",

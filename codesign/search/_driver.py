@@ -16,16 +16,25 @@ Failure rules (a failure is never a score):
   training and no objective values;
 - the driver is interrupted or killed -> trials left RUNNING are told FAIL ("interrupted") and
   their parameters enqueued, so the next ``run``/``resume`` asks them again; nothing told
-  COMPLETE is ever touched.
+  COMPLETE is ever touched. A RUNNING trial counts as left behind only when the lease of the
+  driver that asked it is gone (``codesign.search._lease``): a live driver's trials are never
+  touched by another driver.
+
+Continuing a study continues its search: the sampler's seed is drawn from the study seed and
+the number of trials the study already holds, and a point already finished is not evaluated
+again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import logging
 import math
+import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +52,7 @@ from codesign.search._front import (
     study_hypervolume,
     study_points,
 )
+from codesign.search._lease import OWNER_ATTR, DriverLease, live_drivers, storage_policy
 from codesign.search._objectives import objective_values
 from codesign.search._progress import Progress, trial_line
 from codesign.search._record import (
@@ -70,6 +80,12 @@ EvaluateFn = Callable[[dict[str, Any], dict[str, Any], int, str], dict[str, Any]
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
+#: Trial user attribute marking a trial not run because its point was already finished
+#: (the number of that trial); it does not count against the budget.
+DUPLICATE_ATTR = "codesign.duplicate_of"
+#: How often one ask may draw an already-finished point before it is evaluated anyway (a
+#: small discrete space can be exhausted).
+_MAX_REDRAWS = 16
 
 _LOG = logging.getLogger("codesign.search")
 
@@ -124,6 +140,7 @@ def run_study(
     storage: str | None = None,
     progress: bool = True,
     log_to_driver: bool = False,
+    record_spec: bool = True,
 ) -> StudyOutcome:
     """Run (or continue) the study ``spec`` until its budget is spent.
 
@@ -137,19 +154,27 @@ def run_study(
         storage: storage URL overriding ``spec.storage``.
         progress: show the live progress bar.
         log_to_driver: forward worker stdout/stderr (off by default: it breaks the bar).
+        record_spec: store ``spec`` (its budget and execution) with the study; ``resume``
+            passes False, so that its overrides apply to that run only.
 
     Raises:
         ConfigError: the stored study of that name has a different search.
+        StudyInUse: another driver runs the study and its storage takes one driver only.
     """
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
     artifact_dir = study_artifact_dir(spec.name, runs_dir)
-    study = _open_or_create(spec, url, artifact_dir)
-    if evaluate is None:
-        from codesign.search._evaluate import prepare_study
+    # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
+    where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
+    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+    try:
+        if evaluate is None:
+            from codesign.search._evaluate import prepare_study
 
-        prepare_study(spec, progress=progress)
-        evaluate = default_evaluate()
-    return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver)
+            prepare_study(spec, progress=progress)
+            evaluate = default_evaluate()
+        return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver, lease)
+    finally:
+        lease.release()
 
 
 def resume_study(
@@ -164,12 +189,17 @@ def resume_study(
     progress: bool = True,
     log_to_driver: bool = False,
 ) -> StudyOutcome:
-    """Continue a stored study from its name and storage alone (the spec is stored with it)."""
+    """Continue a stored study from its name and storage alone (the spec is stored with it).
+
+    ``trials`` is the total the study should reach (finished trials, as the stored budget
+    counts them), not a number of further trials; ``workers``, ``trials`` and ``address``
+    apply to this run only and the stored spec is left as it is.
+    """
     url = storage or default_storage_url(name, runs_dir)
     spec = stored_spec(load_stored_study(name, url))
     spec = with_overrides(spec, workers=workers, trials=trials, address=address)
     return run_study(spec, evaluate=evaluate, runs_dir=runs_dir, storage=url, progress=progress,
-                     log_to_driver=log_to_driver)
+                     log_to_driver=log_to_driver, record_spec=False)
 
 
 def with_overrides(
@@ -196,31 +226,54 @@ def with_overrides(
 # --------------------------------------------------------------------------------------------
 
 
-def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: StudySpec, finished: int = 0, salt: str = "") -> optuna.samplers.BaseSampler:
     """The spec's seeded sampler.
 
     Constraint values reach every sampler through ``Trial.set_constraint`` (Optuna 5), which
     the driver calls from the record before telling a trial.
+
+    Args:
+        spec: the study.
+        finished: trials the study holds already (every state). A new study's sampler is
+            seeded with ``spec.seed``; a continued one with a seed drawn from the study seed and
+            this count, so that a resume continues the search instead of replaying its draws.
+        salt: told apart drivers that share a study (their driver names), so that two
+            drivers starting at the same count do not draw the same points.
     """
     cfg = spec.sampler
+    seed = spec.seed if finished == 0 and not salt else sampler_seed(spec.seed, finished, salt)
     if cfg.name == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=cfg.population_size or 50, seed=spec.seed)
+        return optuna.samplers.NSGAIISampler(population_size=cfg.population_size or 50, seed=seed)
     startup = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
     if cfg.name == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed, **startup)
+        return optuna.samplers.TPESampler(seed=seed, **startup)
     if cfg.name == "gp":
-        return optuna.samplers.GPSampler(seed=spec.seed, **startup)
-    return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.GPSampler(seed=seed, **startup)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
-def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Study:
-    storage = open_storage(url, create=True)
+def sampler_seed(study_seed: int, finished: int, salt: str = "") -> int:
+    """A 32-bit seed from the study seed, the trials finished so far and a salt (stable across
+    runs and machines: no Python ``hash``)."""
+    from codesign.config import stable_hash
+
+    return int(stable_hash([study_seed, finished, salt]), 16) % (2**32)
+
+
+def _open_or_create(
+    spec: StudySpec, url: str, artifact_dir: Path, record_spec: bool = True, where: dict[str, str] | None = None
+) -> tuple[optuna.Study, DriverLease]:
+    """Open or create the study and take this driver's lease on it (before writing anything
+    to the study: a refused second driver changes nothing)."""
+    storage = open_storage(url, create=True, **(where or {}))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(spec)
+    old: StudySpec | None = None
     if spec.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        old = stored_spec(study)
-        if old.search_identity() != spec.search_identity():
+        if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
+            old = stored_spec(study)  # (a study with neither: another driver is creating it)
+        if old is not None and old.search_identity() != spec.search_identity():
             changed = sorted(
                 k for k in set(old.search_identity()) | set(spec.search_identity())
                 if old.search_identity().get(k) != spec.search_identity().get(k)
@@ -230,16 +283,43 @@ def _open_or_create(spec: StudySpec, url: str, artifact_dir: Path) -> optuna.Stu
                 hint=f"differs in {', '.join(changed)}; choose another name or storage",
             )
     else:
-        study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
-                                    directions=spec.directions())
-    if study.metric_names != list(spec.objectives):
-        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
-    study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    study.set_user_attr(VERSION_ATTR, __version__)
-    study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
-    return study
+        study = _create_study(spec, storage, sampler)
+    lease = DriverLease.acquire(study, storage_policy(url))
+    try:
+        if study.metric_names != list(spec.objectives):
+            with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
+        if record_spec or old is None:
+            if old is not None and old.budget != spec.budget:
+                _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
+                             _budget_text(old), _budget_text(spec))
+            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        study.set_user_attr(VERSION_ATTR, __version__)
+        study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
+        # every trial ever asked (not only finished ones) moves the seed on, so that a driver
+        # stopped before finishing anything does not hand its successor the same draws
+        asked = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
+    except BaseException:
+        lease.release()
+        raise
+    return study, lease
+
+
+def _create_study(spec: StudySpec, storage: Any, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+    """Create the study; a driver that created it a moment earlier is fine (sharing storages)."""
+    try:
+        return optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
+                                   directions=spec.directions())
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
+
+
+def _budget_text(spec: StudySpec) -> str:
+    parts = [f"{spec.budget.trials} trials" if spec.budget.trials else "",
+             f"{spec.budget.seconds:g} s" if spec.budget.seconds else ""]
+    return " and ".join(p for p in parts if p)
 
 
 #: Trial user attribute: the metrics of each rung a multi-fidelity trial reached, in order
@@ -255,6 +335,7 @@ def _drive(
     evaluate: EvaluateFn,
     progress: bool,
     log_to_driver: bool,
+    lease: DriverLease,
 ) -> StudyOutcome:
     import ray
 
@@ -273,12 +354,14 @@ def _drive(
     artifact_dir.mkdir(parents=True, exist_ok=True)
     spec_ref = ray.put(spec_dict)
 
-    _requeue_stale(study)
+    _requeue_stale(study, lease)
+    last_requeue = time.monotonic()
     trials = study.get_trials(deepcopy=False)
     points = study_points(trials)
     finished = _budget_count(trials)
     started = finished
-    failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
+    failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
+                 and DUPLICATE_ATTR not in t.user_attrs)
     budget_trials = spec.budget.trials
     deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
     bar = Progress(budget_trials, finished, progress, spec.name)
@@ -295,6 +378,15 @@ def _drive(
         pending[ref] = p
 
     def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
+        try:
+            _tell(p, record, values)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as err:
+            if not study._storage.get_trial(p.trial._trial_id).state.is_finished():
+                raise
+            # another driver found this driver's lease lapsed and re-asked the trial
+            bar.write(f"trial {p.trial.number} was already finished elsewhere; result dropped ({err})")
+
+    def _tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         nonlocal told, finished, failed
         minimised = None if values is None else np.asarray(values) * sign
         if scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
@@ -335,16 +427,23 @@ def _drive(
             if time.monotonic() >= deadline:
                 stopped_by = "seconds"
                 room, may_start = 0, False
+            if lease.policy == "share" and time.monotonic() - last_requeue > lease.ttl_s:
+                _requeue_stale(study, lease)  # a sharing driver that died: take its trials over
+                last_requeue = time.monotonic()
+            in_use = started
             if budget_trials is not None:
-                may_start = may_start and started < budget_trials
+                if lease.policy == "share" and room > 0:  # other drivers' trials count too
+                    finished_all, elsewhere = _shared_counts(study, lease)
+                    in_use = max(started, finished_all + elsewhere + len(pending) + len(waiting))
+                may_start = may_start and in_use < budget_trials
             for _ in range(max(room, 0)):
-                job = scheduler.next_job(may_start and (budget_trials is None or started < budget_trials))
+                job = scheduler.next_job(may_start and (budget_trials is None or in_use < budget_trials))
                 if job is None:
                     break
                 if job.trial is None:
-                    trial = study.ask()
-                    params = suggest(trial, ask_space)
+                    trial, params = _ask(study, ask_space, lease)
                     started += 1
+                    in_use += 1
                     submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
                 else:
                     p = waiting.pop(job.trial)
@@ -377,6 +476,7 @@ def _drive(
             bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
     except BaseException:
         _abandon(study, pending, list(waiting.values()))
+        _requeue_own(study, lease)
         raise
     finally:
         bar.close()
@@ -390,7 +490,8 @@ def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
     rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
     epoch = record.rung_epoch if record.rung_epoch is not None else record.train_config.get("epochs")
     rungs.append({"epoch": epoch, "objectives": record.objectives, "constraints": record.constraints,
-                  "error": record.error, "pruned": record.pruned})
+                  "error": record.error, "pruned": record.pruned, "cpu_time_s": record.cpu_time_s,
+                  "told_at": time.time()})
     trial.set_user_attr(RUNGS_ATTR, rungs)
     trial.set_user_attr(RECORD_ATTR, record.to_dict())
     trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
@@ -422,8 +523,37 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         # address="local": a new cluster, never one another process on this machine started
         # (a bare ray.init() would join the machine's latest cluster). A small object store:
         # trials exchange only parameters and records; artifacts go to disk.
-        ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024, **common)
+        with _loopback_only():
+            ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024,
+                     _node_ip_address="127.0.0.1", **common)
     return True
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """While a local cluster starts: bind it to 127.0.0.1, so that it serves this machine only.
+
+    Ray on Linux turns ``_node_ip_address="127.0.0.1"`` into the machine's routable address
+    (``services.resolve_ip_for_localhost``) unless its cluster mode is off, a module constant
+    read from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` at import. Both are set for the start (the
+    variable is inherited by the GCS, raylet and workers) and put back after, so that a later
+    ``--address`` join in this process is unaffected.
+    """
+    from ray._private import ray_constants
+
+    var = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    old_env, old_flag = os.environ.get(var), getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[var] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = old_env
+        if old_flag is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = old_flag
 
 
 def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:
@@ -517,41 +647,136 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     pending.clear()
 
 
-def _requeue_stale(study: optuna.Study) -> None:
-    """Fail trials a killed driver left RUNNING and enqueue their parameters again."""
+def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> tuple[optuna.Trial, dict[str, Any]]:
+    """Ask a trial, name this driver on it and suggest its point, as one step: a failure or
+    Ctrl-C part-way fails the trial as interrupted instead of leaving it RUNNING unrecorded.
+
+    A point the study has already finished is not asked again: that trial is told FAIL with
+    ``DUPLICATE_ATTR`` (not counted against the budget) and another is drawn, up to
+    ``_MAX_REDRAWS`` times (a small discrete space may be exhausted).
+    """
+    done: dict[tuple[tuple[str, str], ...], int] | None = None
+    for attempt in range(_MAX_REDRAWS + 1):
+        trial = study.ask()
+        try:
+            trial.set_user_attr(OWNER_ATTR, lease.driver)
+            params = suggest(trial, ask_space)
+            if done is None:
+                done = _finished_points(study)
+            earlier = done.get(_point_key(trial.params))
+            if earlier is None or attempt == _MAX_REDRAWS:
+                return trial, params
+            trial.set_user_attr(DUPLICATE_ATTR, earlier)
+            trial.set_user_attr(RECORD_ATTR, TrialRecord(
+                params=params, error=f"duplicate of finished trial {earlier}; another point drawn").to_dict())
+            study.tell(trial, state=TrialState.FAIL)
+        except BaseException:
+            fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+            _mark_interrupted(study, trial.number, dict(fixed or {}), dict(trial.params),
+                              "the driver stopped while asking it")
+            raise
+    raise AssertionError("unreachable")
+
+
+def _point_key(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _finished_points(study: optuna.Study) -> dict[tuple[tuple[str, str], ...], int]:
+    """Searched points the study has finished (complete, pruned, failed on their own), to the
+    first trial that finished each."""
+    out: dict[tuple[tuple[str, str], ...], int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        if t.user_attrs.get(INTERRUPTED_ATTR) or DUPLICATE_ATTR in t.user_attrs:
+            continue
+        out.setdefault(_point_key(t.params), t.number)
+    return out
+
+
+def _shared_counts(study: optuna.Study, lease: DriverLease) -> tuple[int, int]:
+    """(finished trials counted by the budget, trials other drivers are running now)."""
+    trials = study.get_trials(deepcopy=False)
+    elsewhere = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)
+                    and t.user_attrs.get(OWNER_ATTR) != lease.driver)
+    return _budget_count(trials), elsewhere
+
+
+def _requeue_stale(study: optuna.Study, lease: DriverLease) -> None:
+    """Fail the RUNNING trials whose driver is gone (lease released or expired, or the
+    process dead) and enqueue their parameters again. Trials of live drivers are left alone;
+    a trial naming no driver (its driver stopped between asking it and naming itself) is
+    left alone while it is younger than the lease expiry and another driver is alive."""
+    live = set(live_drivers(study)) - {lease.driver}
+    now = _dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        _mark_interrupted(study, t.number, dict(t.params), dict(t.params), "its driver stopped while it ran")
+        owner = t.user_attrs.get(OWNER_ATTR)
+        if owner == lease.driver or owner in live:
+            continue
+        if owner is None and live and t.datetime_start is not None \
+                and (now - t.datetime_start).total_seconds() < lease.ttl_s:
+            continue
+        why = f"its driver {owner} stopped while it ran" if owner else "its driver stopped while asking it"
+        fixed = t.system_attrs.get("fixed_params")
+        _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params), why)
+
+
+def _requeue_own(study: optuna.Study, lease: DriverLease) -> None:
+    """On the way out after an error: fail this driver's RUNNING trials (and, with no other
+    driver alive, trials naming no driver) as interrupted, so nothing stays RUNNING."""
+    try:
+        others = lease.others_alive()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = t.user_attrs.get(OWNER_ATTR)
+            if owner == lease.driver or (owner is None and not others):
+                fixed = t.system_attrs.get("fixed_params")
+                _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params),
+                                  "the driver was interrupted")
+    except Exception as err:  # the storage failed: the lease expires and another driver cleans up
+        _LOG.warning("could not fail this driver's unfinished trials: %s", err)
 
 
 def _mark_interrupted(
     study: optuna.Study, number: int, searched: dict[str, Any], params: dict[str, Any], why: str
 ) -> None:
     """Fail one unfinished trial as interrupted and enqueue its searched parameters again
-    (fixed parameters are re-added by ``suggest``)."""
-    trial = optuna.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
-    trial.set_user_attr(RECORD_ATTR, TrialRecord(params=params, error=f"interrupted: {why}; parameters re-asked").to_dict())
-    trial.set_user_attr(INTERRUPTED_ATTR, True)
-    study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
-    study.enqueue_trial(searched)
+    (fixed parameters are re-added by ``suggest``). A trial another driver finished first is
+    left as it is (and not enqueued twice)."""
+    storage = study._storage
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    record = TrialRecord(params=params, error=f"interrupted: {why}; parameters re-asked").to_dict()
+    try:
+        if storage.get_trial(trial_id).state.is_finished():
+            return
+        storage.set_trial_user_attr(trial_id, RECORD_ATTR, record)
+        storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return
+    if searched:
+        study.enqueue_trial(searched)
 
 
 def _budget_count(trials: list[FrozenTrial]) -> int:
-    """Trials that count against the budget: complete, pruned, or failed for a reason of their own."""
+    """Trials that count against the budget: complete, pruned, or failed for a reason of their
+    own (not interrupted, not a redrawn duplicate)."""
     return sum(
         1 for t in trials
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR))
+        or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
+            and DUPLICATE_ATTR not in t.user_attrs)
     )
 
 
 def study_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by state, plus ``interrupted`` (failed because a driver stopped)."""
+    """Trials by state, plus ``interrupted`` (failed because a driver stopped) and
+    ``duplicate`` (failed unrun: the point was already finished; another was drawn)."""
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING,
                                          TrialState.WAITING, TrialState.PRUNED)}
     for t in trials:
         counts[t.state.name.lower()] += 1
     counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
+    counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
     return counts
 
 

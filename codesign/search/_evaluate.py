@@ -99,7 +99,7 @@ def evaluate_trial(
     from codesign.snn import ModelConfig
     from codesign.train import TrainConfig
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     study = parse_spec(StudySpec, spec, key_prefix="spec")
     model_over, train_over, chip_over = split_params(params)
     model_cfg = parse_spec(ModelConfig, {**study.model.to_dict(), **model_over}, key_prefix="snn")
@@ -131,7 +131,7 @@ def evaluate_trial(
             metrics, constraints, reason = pruned
             return TrialRecord(
                 **base, metrics=metrics, constraints=constraints, pruned=reason,
-                wall_time_s=time.perf_counter() - started,
+                wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
             ).to_dict()
         trained = _train_cached(model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
                                 cache_root, until_epoch)
@@ -151,7 +151,7 @@ def evaluate_trial(
             metrics=metrics,
             energy_by_category_pj=report.energy_by_category_pj,
             artifacts=artifacts,
-            wall_time_s=time.perf_counter() - started,
+            wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
             trained=not trained.hit,
             cache_hit=trained.hit,
         ).to_dict()
@@ -166,7 +166,7 @@ def evaluate_trial(
         constraints=constraints,
         metrics=metrics,
         artifacts=artifacts,
-        wall_time_s=time.perf_counter() - started,
+        wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
         trained=not hit,
         cache_hit=hit,
         hw_front=front,
@@ -330,14 +330,20 @@ def _score_cached(trained: TrainedNetwork, precision: Any, model_cfg: Any, corpu
         from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
         from codesign.train import evaluate_at_precision
 
-        scored, net = evaluate_at_precision(trained.network(), corpus, trained.head, precision)
+        # a rung only ranks networks (validation); the full budget also scores the test split
+        splits = ("validation",) if trained.entry.parent.name == "rungs" else ("validation", "test")
+        scored, net = evaluate_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
         features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
         trace = record_trace(net, features, lengths, model_cfg)
         tmp = Path(tempfile.mkdtemp(prefix="score.", dir=trained.entry))
         save_trace(trace, tmp / "trace.npz")
-        metrics = _network_metrics({**trained.metrics, **scored}, trained.head, trace_metrics(trace).to_dict())
+        # the task metrics are the quantised network's; the float network's stay beside them
+        # as float_* so a reader sees what the chip's precision costs
+        network = {(f"float_{k}" if k.split("_")[0] in ("validation", "test") else k): v
+                   for k, v in trained.metrics.items()}
+        metrics = _network_metrics({**network, **scored}, trained.head, trace_metrics(trace).to_dict())
         _write_json(tmp / "metrics.json", metrics)
         _publish(tmp, entry)
     return ScoredNetwork(metrics=json.loads(done.read_text()), paths={"trace": entry / "trace.npz"})

@@ -26,20 +26,34 @@ METRICS: dict[str, str] = {
     "accuracy": "max",
     "wer": "min",
     "cer": "min",
-    "loss": "min",
     "activation_sparsity": "max",
     "energy_uj": "min",
     "latency_ms": "min",
     "area_mm2": "min",
     "sram_used_kb": "min",
     "cycles": "min",
-    "param_count": "min",
     "fits_on_chip": "max",
     "state_overflow_rate": "min",
     "split_spike_fraction": "min",
     "weight_bits": "min",
     "state_bits": "min",
 }
+
+#: The task metric each task's training measures (the other task metrics are never measured).
+TASK_METRICS: dict[str, tuple[str, ...]] = {"commands": ("accuracy",), "digits": ("wer", "cer")}
+
+
+def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None:
+    """The first of ``names`` that a study of ``task`` never measures, with what it does
+    measure instead (None when all are measured)."""
+    every_task_metric = {m for ms in TASK_METRICS.values() for m in ms}
+    measured = TASK_METRICS.get(task)
+    if measured is None:
+        return None
+    for name in names:
+        if name in every_task_metric and name not in measured:
+            return name, ", ".join(measured)
+    return None
 
 FITS_ON_CHIP = "fits_on_chip"
 _BOUND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
@@ -85,6 +99,8 @@ def parse_constraint(text: str) -> Constraint:
         value = float(bound)
     except ValueError:
         raise ValueError(f"a number after '{op}' in '{text}'") from None
+    if not math.isfinite(value):
+        raise ValueError(f"a finite number after '{op}' in '{text}'")
     if metric not in METRICS:
         raise ValueError(f"a known metric in '{text}' (one of {', '.join(sorted(METRICS))})")
     return Constraint(metric, op, value)

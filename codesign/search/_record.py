@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from codesign.config import Spec, parse_spec
+from codesign.config import MEASURED, Spec, parse_spec
 
 RECORD_ATTR = "codesign.record"
 SPEC_ATTR = "codesign.spec"
@@ -31,6 +31,8 @@ class HardwarePoint(Spec):
         params: the ``hw.*`` parameters of this chip.
         objectives, constraints, metrics: as in :class:`TrialRecord`, for this chip.
     """
+
+    model_config = MEASURED
 
     params: dict[str, Any] = Field(default_factory=dict)
     objectives: dict[str, float] = Field(default_factory=dict)
@@ -56,7 +58,8 @@ class TrialRecord(Spec):
         energy_by_category_pj: energy per inference by category (synaptic, weight_memory, ...).
         artifacts: name -> path (trace, weights, cost_report, train_result), relative to the
             study's artifact directory.
-        wall_time_s: evaluation wall time; worker_host: where it ran.
+        wall_time_s: evaluation wall time; cpu_time_s: its CPU time (what a budget "at equal
+            CPU" counts; wall time depends on machine load); worker_host: where it ran.
         trained: whether this trial ran training (False for an infeasible chip or a cache hit).
         cache_hit: training result came from the cache.
         error: the failure reason for a failed trial, else None.
@@ -76,6 +79,8 @@ class TrialRecord(Spec):
             metrics depend on the machine's load and are not reproducible from the seed.
     """
 
+    model_config = MEASURED
+
     params: dict[str, Any] = Field(default_factory=dict)
     model_config_: dict[str, Any] = Field(default_factory=dict, alias="model_config")
     chip_config: dict[str, Any] = Field(default_factory=dict)
@@ -86,6 +91,7 @@ class TrialRecord(Spec):
     energy_by_category_pj: dict[str, float] = Field(default_factory=dict)
     artifacts: dict[str, str] = Field(default_factory=dict)
     wall_time_s: float = 0.0
+    cpu_time_s: float = Field(0.0, description="CPU seconds of the evaluation's process (load-independent cost)")
     worker_host: str = ""
     trained: bool = False
     cache_hit: bool = False

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
-from codesign.search._objectives import METRICS, Constraint, parse_constraint
+from codesign.search._objectives import METRICS, Constraint, parse_constraint, unmeasured_metric
 from codesign.search._space import SearchSpace, load_space, merge_spaces, parse_space
 from codesign.snn import ModelConfig  # configs only: codesign.snn imports torch on first use of a network
 from codesign.train import TrainConfig
@@ -167,6 +167,13 @@ class StudySpec(Spec):
                 raise ValueError(f"a measured metric, one of {', '.join(sorted(METRICS))}, got '{name}'{hint}")
         return value
 
+    @field_validator("storage")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("an Optuna storage URL (sqlite:///file.db, postgresql://..., journal:///file.log)")
+        return value
+
     @field_validator("constraints")
     @classmethod
     def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -179,6 +186,12 @@ class StudySpec(Spec):
         for name in self.reference:
             if name not in self.objectives:
                 raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
+        task = str(self.corpus.get("task", "commands"))
+        for what, names in (("objectives", list(self.objectives)),
+                            ("constraints", [c.metric for c in self.parsed_constraints()])):
+            bad = unmeasured_metric(names, task)
+            if bad is not None:
+                raise ValueError(f"{what} the task measures: task '{task}' measures {bad[1]}, not '{bad[0]}'")
         if self.strategy == "nested" and not self.search_space().names("hw"):
             raise ValueError("hw.* parameters in the space for strategy 'nested'")
         if self.multi_fidelity is not None:

@@ -45,40 +45,114 @@ def storage_file(url: str) -> Path | None:
     return None
 
 
-def open_storage(url: str, create: bool) -> optuna.storages.BaseStorage | str:
+def open_storage(
+    url: str, create: bool, *, file: str | Path | None = None, key: str = "--storage"
+) -> optuna.storages.BaseStorage | str:
     """The Optuna storage for ``url``.
 
     Args:
         url: an Optuna storage URL or ``journal:///path``.
-        create: allow creating a new local file; when False a missing file is an error
-            (so that reading a study never leaves an empty database behind).
+        create: open for the driver (writing; a missing local file is created). When False the
+            storage is opened read-only: a missing file, or a file that is not an Optuna
+            storage (a foreign SQLite database, a damaged journal), is an error and is left
+            byte-identical (SQLite is opened with ``mode=ro``, tables are never created).
+        file, key: where the URL came from, for messages (``--storage`` on the command line,
+            or a study file's ``storage`` key).
 
     Raises:
-        ConfigError: a local storage file does not exist and ``create`` is False, or the URL
-            is not understood.
+        ConfigError: a local storage file does not exist and ``create`` is False, it is not
+            an Optuna storage, or the URL is not understood.
     """
     path = storage_file(url)
     if path is not None:
         if not path.exists():
             if not create:
-                raise ConfigError(None, "--storage", "an existing storage file", got=str(path),
+                raise ConfigError(file, key, "an existing storage file", got=str(path),
                                   hint="run the study first, or pass --storage / --runs-dir")
             path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise ConfigError(file, key, "a storage file", got=str(path), hint="it is a directory")
+        elif url.startswith("sqlite"):
+            _check_sqlite_file(path, file, key)
     if url.startswith(JOURNAL_PREFIX):
         from optuna.storages.journal import JournalFileBackend
 
         assert path is not None
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        try:
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        except Exception as err:  # a log line that is not Optuna's JSON
+            raise ConfigError(file, key, "an Optuna journal file (one JSON operation per line)",
+                              got=str(path), hint=f"{type(err).__name__}: {err}") from None
     if "://" not in url:
-        raise ConfigError(None, "--storage", "an Optuna storage URL (sqlite:///file.db, postgresql://..., "
+        raise ConfigError(file, key, "an Optuna storage URL (sqlite:///file.db, postgresql://..., "
                           "journal:///file.log)", got=url)
+    url = _with_installed_driver(url)
     try:
-        storage = optuna.storages.RDBStorage(url)
+        if create:
+            storage = optuna.storages.RDBStorage(url)
+        else:
+            storage = optuna.storages.RDBStorage(_read_only_url(url, path), skip_table_creation=True)
+            optuna.get_all_study_names(storage)  # a server database without Optuna's tables fails here
     except Exception as err:  # SQLAlchemy raises many types for a bad URL or driver
-        raise ConfigError(None, "--storage", "a reachable Optuna storage URL", got=url, hint=str(err)) from None
-    if url.startswith("sqlite"):
+        raise ConfigError(file, key, "a reachable Optuna storage URL", got=url,
+                          hint=_first_line(err)) from None
+    if url.startswith("sqlite") and create:
         _fast_sqlite(storage)
     return storage
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = f"{type(err).__name__}: {text[0] if text else ''}"
+    if isinstance(err, ImportError) and err.__cause__ is not None:
+        line += f" ({err.__cause__}; for PostgreSQL: pip install 'codesign[postgres]')"
+    return line[:300]
+
+
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` with psycopg2 when psycopg (3), SQLAlchemy's default, is absent:
+    codesign's ``postgres`` extra installs psycopg2-binary."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def _read_only_url(url: str, path: Path | None) -> str:
+    """SQLite opened ``mode=ro`` (nothing written, no table created); other URLs as given."""
+    if path is None or not url.startswith("sqlite:///"):
+        return url
+    return f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path, file: str | Path | None, key: str) -> None:
+    """Refuse a file that is not an Optuna SQLite storage without changing it: an empty file,
+    a file that is not SQLite, or a SQLite database without Optuna's tables."""
+    import sqlite3
+
+    with path.open("rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        what = "an empty file" if not head else "not a SQLite database"
+        raise ConfigError(file, key, "an Optuna storage (a SQLite file written by codesign or Optuna)",
+                          got=str(path), hint=what)
+    try:  # immutable: read without taking locks or creating -wal/-shm files
+        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        raise ConfigError(file, key, "an Optuna storage", got=str(path), hint=f"unreadable SQLite: {err}") from None
+    if not {"studies", "trials", "version_info"} <= tables:
+        raise ConfigError(file, key, "an Optuna storage", got=str(path),
+                          hint="a SQLite database without Optuna's tables; it was left unchanged")
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
@@ -102,16 +176,21 @@ def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
     storage.engine.dispose()  # connections opened while creating the tables lack the pragmas
 
 
-def load_stored_study(name: str, url: str, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
-    """Open an existing study by name.
+def load_stored_study(
+    name: str, url: str, sampler: optuna.samplers.BaseSampler | None = None, *, writable: bool = False
+) -> optuna.Study:
+    """Open an existing study by name, read-only unless ``writable`` (a command that adds to a
+    stored study, such as ``study confirm``; the storage and the study must exist either way).
 
     Raises:
         ConfigError: no storage there, or no study of that name in it (names the ones there).
     """
-    storage = open_storage(url, create=False)
+    if writable:
+        load_stored_study(name, url)  # the same checks, read-only: nothing is created for a bad name
+    storage = open_storage(url, create=writable)
     try:
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    except KeyError:
+    except (KeyError, ValueError):  # Optuna raises either for an unknown name
         names = optuna.get_all_study_names(storage)
         raise ConfigError(None, "NAME", f"a study in {url}", got=name,
                           hint=f"studies there: {', '.join(names) or 'none'}") from None

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from codesign.config import Spec
@@ -75,11 +75,11 @@ class Precision(Spec):
     weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
     state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
 
-    @model_validator(mode="after")
-    def _check(self) -> Precision:
-        _check_bits(self.weight_bits, "weight_bits")
-        _check_bits(self.state_bits, "state_bits")
-        return self
+    @field_validator("weight_bits", "state_bits")
+    @classmethod
+    def _representable(cls, value: int, info: ValidationInfo) -> int:
+        _check_bits(value, str(info.field_name))
+        return value
 
     @property
     def is_float(self) -> bool:

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from codesign.config import ConfigError, Spec, parse_spec
+from codesign.config import MEASURED, ConfigError, Spec, parse_spec
 
 TRACE_VERSION = 1
 
@@ -61,6 +61,8 @@ class LayerTrace(Spec):
             (counted, never hidden: a chip that saturates often computes another network).
     """
 
+    model_config = MEASURED
+
     name: str
     kind: LayerKind
     in_shape: tuple[int, ...]
@@ -98,6 +100,8 @@ class LayerTrace(Spec):
 
 class TraceMeta(Spec):
     """What produced a trace."""
+
+    model_config = MEASURED
 
     version: int = TRACE_VERSION
     family: str
@@ -167,7 +171,11 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     if not path.is_file():
         raise ConfigError(path, "", "an existing trace file (.npz)", hint="file not found")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise ConfigError(path, "", "a trace file written by codesign (.npz)",
+                              hint="this is a single numpy array (.npy), not a trace")
+        with loaded as npz:
             raw = str(npz["__trace__"])
             samples = {k[len("spikes/") :]: npz[k] for k in npz.files if k.startswith("spikes/")}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:

@@ -431,7 +431,8 @@ def _train(
     wall = time.perf_counter() - start
     net.eval()
     metrics: dict[str, float] = {}
-    for name in ("validation", "test"):
+    # a run stopped at a rung is only ranked (validation); the full budget also scores test
+    for name in ("validation", "test") if finished else ("validation",):
         for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
             metrics[f"{name}_{key}"] = value
     full_epochs = [t for t, _ in zip(epoch_times, range(step // steps_per_epoch), strict=False)]
@@ -481,12 +482,14 @@ CALIBRATION_UTTERANCES = 64
 def evaluate_at_precision(
     model: nn.Module, corpus: Corpus, head: str, precision: Precision,
     calibration_utterances: int = CALIBRATION_UTTERANCES,
+    splits: tuple[str, ...] = ("validation", "test"),
 ) -> tuple[dict[str, float], nn.Module]:
     """Score ``model`` as a chip of ``precision`` computes it (post-training quantisation of a
     float network, or scoring of a QAT network at its bits).
 
     State ranges are calibrated on the first ``calibration_utterances`` training utterances
-    (never on the split that is scored).
+    (never on the split that is scored). ``splits`` names the splits scored (a search's rung
+    needs only validation).
 
     Returns:
         ``(metrics, quantised network)``: ``validation_*``/``test_*`` task metrics,
@@ -509,7 +512,7 @@ def evaluate_at_precision(
     net, _ = quantise_network(model, precision, calibrate=run)
     reset_state_counters(net)
     metrics: dict[str, float] = {}
-    for name in ("validation", "test"):
+    for name in splits:
         for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
             metrics[f"{name}_{key}"] = value
     metrics.update(

@@ -31,6 +31,7 @@ TOY_SPEC: dict[str, Any] = {
             }
         }
     ],
+    "corpus": {"task": "digits"},  # (it measures wer)
     "objectives": {"wer": "min", "energy_uj": "min"},
     "constraints": ["area_mm2 <= 0.8"],
     "sampler": {"name": "random"},
@@ -126,6 +127,7 @@ def burn(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir
 def main(argv: list[str]) -> int:
     import argparse
 
+    from codesign.config import ConfigError
     from codesign.search import parse_study, run_study
 
     parser = argparse.ArgumentParser()
@@ -133,14 +135,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--address")
     parser.add_argument("--evaluator", default="sleepy")
     parser.add_argument("--trials", type=int)
+    parser.add_argument("--storage")
     args = parser.parse_args(argv)
     data = dict(TOY_SPEC)
     data["budget"] = {"trials": args.trials or 6}
     if args.address:
         data["execution"] = {**data["execution"], "address": args.address}
     spec: StudySpec = parse_study(data)
-    outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir, progress=False)
-    print("COUNTS", outcome.counts, flush=True)
+    try:
+        outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
+                            storage=args.storage, progress=False)
+    except ConfigError as err:  # e.g. StudyInUse: as the CLI does
+        print(f"codesign: error: {err}", file=sys.stderr, flush=True)
+        return 2
+    print("COUNTS", outcome.counts, "TOLD", outcome.told, flush=True)
     return 0
 
 

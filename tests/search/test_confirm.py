@@ -24,7 +24,7 @@ from codesign.search import (
 def test_confirm_records_mean_and_std_for_every_front_member(toy, tmp_path: Path) -> None:
     spec = parse_study({**toy.TOY_SPEC, "seed": 4, "budget": {"trials": 5}})
     outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
-    study = load_stored_study(spec.name, outcome.storage_url)
+    study = load_stored_study(spec.name, outcome.storage_url, writable=True)
     front = pareto_front(study_points(study.trials), spec.objectives)
     assert front
     confirmed = confirm_study(study, 3, "front", evaluate=toy.seeded)
@@ -47,7 +47,7 @@ def test_confirm_records_mean_and_std_for_every_front_member(toy, tmp_path: Path
 def test_confirm_recommended_and_cli_refusals(toy, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 3}})
     outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
-    study = load_stored_study(spec.name, outcome.storage_url)
+    study = load_stored_study(spec.name, outcome.storage_url, writable=True)
     best = recommended_point(pareto_front(study_points(study.trials), spec.objectives), stored_spec(study))
     assert best is not None
     assert best.objectives["wer"] == min(p.objectives["wer"] for p in study_points(study.trials) if p.feasible)

@@ -125,3 +125,17 @@ def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learn
     for point in record.hw_front:
         label = f"trace@w{point.params['hw.weight_bits']}s12"
         assert point.metrics["accuracy"] == accuracy[label]
+
+
+def test_a_chip_that_cannot_hold_the_network_is_an_error_and_what_it_cannot_carry_is_constrainable() -> None:
+    from codesign.config import ConfigError
+    from codesign.hardware import ChipConfig
+    from codesign.search import parse_constraint
+    from codesign.search._evaluate import chip_precision
+
+    with pytest.raises(ConfigError, match=r"hw\.weight_bits.*cannot be represented"):
+        chip_precision(ChipConfig(weight_bits=1))
+    assert chip_precision(ChipConfig(weight_bits=4, state_bits=12)).label == "w4s12"
+    # state saturation and split spikes are measured metrics a study can constrain
+    assert parse_constraint("state_overflow_rate <= 0.01").value({"state_overflow_rate": 0.05}) > 0
+    assert parse_constraint("split_spike_fraction <= 0").value({"split_spike_fraction": 0.0}) <= 0
