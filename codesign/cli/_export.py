@@ -45,6 +45,14 @@ def run(args: argparse.Namespace) -> int:
                            datetime_complete=finished.isoformat() if finished else None)
     values = ", ".join(f"{k}={v:.4g}" for k, v in result.config.objectives.items())
     print(f"exported {point.label} of study {view.name} ({values}) to {result.path}")
+    precision = result.config.precision
+    print(f"scored as its chip holds it: {precision.weight_bits}-bit weights, {precision.state_bits}-bit state"
+          + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))
+    if result.config.confirmed is not None:
+        c = result.config.confirmed
+        spread = ", ".join(f"{k} {c['mean'][k]:.4g} ± {c['std'][k]:.2g}" for k in result.config.objectives
+                           if k in c["mean"])
+        print(f"confirmed over seeds {c['seeds']}: {spread}")
     if not point.feasible:
         print(f"note: {point.label} violates a constraint", file=sys.stderr)
     if result.nir.left_out or result.nir.approximated:

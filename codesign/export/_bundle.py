@@ -91,6 +91,9 @@ class BundleConfig(Spec):
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     precision_mode: str = Field("ptq", description="how the chip's precision reached training: ptq | qat")
+    confirmed: dict[str, Any] | None = Field(
+        None, description="the design's figures over confirmation seeds: {seeds, mean, std} (codesign study confirm)"
+    )
 
     @property
     def precision(self) -> Any:
@@ -244,6 +247,8 @@ def export_bundle(
         metrics={**{k: float(v) for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))},
                  **point.metrics},
         precision_mode=str(spec.get("precision", "ptq")),
+        confirmed=None if point.confirmed is None else {
+            "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
     )
     model_cfg = ModelConfig.model_validate(config.model)
     try:

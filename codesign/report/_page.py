@@ -180,6 +180,11 @@ def _summary(data: ReportData) -> str:
     if refs:
         lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
     lines.append("</p>")
+    timed = [t.number for t in view.trials if t.record is not None and getattr(t.record, "load_dependent", False)]
+    if timed:
+        lines.append(f"<p class='warn'><b>Load-dependent scores:</b> {len(timed)} trials were trained for a "
+                     "wall-clock budget (<code>fidelity.seconds</code>, equal-time mode), so their figures depend "
+                     "on how busy the machine was and are not reproducible from the seed.</p>")
     if data.pareto.front:
         extra = [(k, unit) for k, unit in (("cycles", "cycles"), ("latency_ms", "latency (ms)"),
                                            ("area_mm2", "area (mm²)")) if k not in view.objective_names]

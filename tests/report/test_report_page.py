@@ -121,3 +121,21 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     result, _ = check_page(crammed / "report.html", crammed, screenshot=False)
     network = next(f for f in result["figures"] if f["title"].startswith("Network parameters"))  # type: ignore[union-attr]
     assert network["axis_titles"] > 12 and network["overlaps"]
+
+
+def test_load_dependent_scores_are_labelled(own_sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
+    """A trial trained for wall-clock seconds is flagged on the page; step budgets are not."""
+    from codesign.search import RECORD_ATTR, TrialRecord
+
+    url, name, _ = own_sqlite_study
+    out = tmp_path / "plain.html"
+    write_report(load_study(name, url), out)
+    assert "Load-dependent scores" not in out.read_text(encoding="utf-8")
+    study = optuna.load_study(study_name=name, storage=url)
+    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
+    record = TrialRecord.model_validate(trial.user_attrs[RECORD_ATTR]).model_copy(update={"load_dependent": True})
+    study.add_trial(optuna.trial.create_trial(  # a copy of it, trained for seconds (finished trials are immutable)
+        params=trial.params, distributions=trial.distributions, values=trial.values,
+        user_attrs={**trial.user_attrs, RECORD_ATTR: record.to_dict()}))
+    write_report(load_study(name, url), out)
+    assert "Load-dependent scores:</b> 1 trials" in out.read_text(encoding="utf-8")
