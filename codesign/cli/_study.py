@@ -370,7 +370,8 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
     counts = outcome.counts
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "
-          f"({counts['complete']} complete, {counts['pruned']} pruned before training (infeasible chip), "
+          f"({counts['complete']} complete, {counts['pruned'] - counts.get('stopped', 0)} pruned before training "
+          f"(infeasible chip), {counts.get('stopped', 0)} stopped early by successive halving, "
           f"{counts['fail'] - counts['interrupted'] - counts.get('duplicate', 0)} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
     from codesign.search import load_stored_study

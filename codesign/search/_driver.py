@@ -768,8 +768,9 @@ def _budget_count(trials: list[FrozenTrial]) -> int:
 
 
 def study_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by state, plus ``interrupted`` (failed because a driver stopped) and
-    ``duplicate`` (failed unrun: the point was already finished; another was drawn)."""
+    """Trials by state, plus ``interrupted`` (failed because a driver stopped),
+    ``duplicate`` (failed unrun: the point was already finished; another was drawn) and
+    ``stopped`` (pruned by successive halving at a rung, among ``pruned``)."""
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING,
                                          TrialState.WAITING, TrialState.PRUNED)}
@@ -777,6 +778,7 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
         counts[t.state.name.lower()] += 1
     counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
     counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
+    counts["stopped"] = sum(1 for t in trials if t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs)
     return counts
 
 

@@ -90,6 +90,7 @@ def test_driver_runs_successive_halving_and_stopped_trials_never_reach_the_front
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     # 9 at rung 0 -> 3 promoted to rung 1 -> 1 promoted to the full budget
     assert len(complete) == 1 and len(pruned) == 8
+    assert outcome.counts["stopped"] == 8  # every pruned trial here was stopped at a rung
     calls = [tuple(map(int, line.split())) for line in (tmp_path / "toy" / "calls.log").read_text().split("\n") if line]
     assert sorted(e for _, e in calls).count(1) == 9 and [e for _, e in calls].count(3) == 3
     assert [e for _, e in calls].count(9) == 1
