@@ -55,6 +55,12 @@ class LayerTrace(Spec):
         aux_ops: extra elementwise operations per inference that inference pays
             (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
         state_size: state elements kept between steps (membranes, scan states).
+        binary_input_ops: the part of the effective operations made in calls whose inputs
+            were all -1, 0 or 1 (NeuroBench's per-call test of a spiking input: these are its
+            ACs, the rest of a weight layer's operations its MACs).
+        neuron_output: the entry's outputs are a neuron's or activation unit's (spiking
+            neurons, FATReLU/ReLU, the SRNN's neurons); scan states, gates, quantisers and
+            accumulators are not. NeuroBench's activation sparsity counts only these.
     """
 
     name: str
@@ -77,6 +83,8 @@ class LayerTrace(Spec):
     dense_macs: float = Field(0.0, ge=0.0)
     aux_ops: float = Field(0.0, ge=0.0)
     state_size: int = Field(0, ge=0)
+    binary_input_ops: float = Field(0.0, ge=0.0)
+    neuron_output: bool = False
 
     @property
     def effective_ops(self) -> float:
@@ -90,8 +98,23 @@ class LayerTrace(Spec):
         return events * self.fan_out
 
 
+class ModelStats(Spec):
+    """Static counts of the inference model a trace was recorded on (NeuroBench static metrics).
+
+    Attributes:
+        parameter_bytes: every parameter and buffer at its element size (NeuroBench footprint).
+        synapses: weights of the connection layers (``nn.Linear``/``nn.Conv*`` weights, not
+            biases; every weight and bias of recurrent ``nn.RNNBase`` layers).
+        synapses_nonzero: of those, the nonzero ones.
+    """
+
+    parameter_bytes: int = Field(ge=0)
+    synapses: int = Field(ge=0)
+    synapses_nonzero: int = Field(ge=0)
+
+
 class TraceMeta(Spec):
-    """What produced a trace."""
+    """What produced a trace (``model`` is None in traces recorded before it was added)."""
 
     version: int = TRACE_VERSION
     family: str
@@ -100,6 +123,7 @@ class TraceMeta(Spec):
     batch_size: int = Field(ge=1)
     frames: float = Field(ge=0.0, description="average input frames per utterance")
     layers: tuple[LayerTrace, ...]
+    model: ModelStats | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -60,14 +60,24 @@ def test_counts_match_hand_count() -> None:
     assert trace.spike_samples["fc2"].tolist() == [[0, 0, 0], [0, 1, 1]]
     assert "fc1" not in trace.spike_samples
 
+    # NeuroBench's: fc2's binary inputs are ACs, fc1's real ones MACs.
+    assert (fc1.binary_input_ops, fc2.binary_input_ops) == (0.0, pytest.approx(2.0))
+    assert sn.neuron_output and not fc1.neuron_output
     metrics = trace_metrics(trace)
     assert metrics.synaptic_macs_effective == pytest.approx(2.5)
     assert metrics.synaptic_acs_effective == pytest.approx(2.0)
-    assert metrics.theoretical_energy_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
+    assert metrics.theoretical_energy_neurobench_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
     assert metrics.activation_sparsity == pytest.approx(1 - 1.5 / 4.5)
+    assert metrics.membrane_updates == pytest.approx(4.5)
     assert metrics.connection_sparsity == pytest.approx(1 - 10 / 18)
-    assert metrics.footprint_bytes == 18 * 4
+    # every parameter and buffer of the model: 18 weights plus the LIF's buffers
+    model = _Toy()
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    assert metrics.footprint_bytes == 18 * 4 + buffers
     assert metrics.synaptic_ops_dense == 27.0
+    # codesign's: the same here (binary spikes, no attention)
+    assert metrics.level_sum_acs == pytest.approx(2.0) and metrics.real_input_macs == pytest.approx(2.5)
+    assert metrics.theoretical_energy_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
 
 
 class _Product(Probed, nn.Module):
