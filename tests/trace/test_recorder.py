@@ -142,3 +142,15 @@ def test_bad_batch_is_refused() -> None:
     cfg = ModelConfig(width=16, heads=2, depth=1)
     with pytest.raises(ValueError):
         record_trace(build_model(cfg, 8, 5, "ctc"), torch.randn(2, 20, 8), torch.tensor([20]), cfg)
+
+
+def test_traces_recorded_before_the_neurobench_fields_still_give_figures() -> None:
+    from codesign.trace import WorkloadTrace
+
+    trace = _toy_trace()
+    layers = tuple(layer.model_copy(update={"neuron_output": False, "binary_input_ops": 0.0}) for layer in trace.layers)
+    old = WorkloadTrace(meta=trace.meta.model_copy(update={"model": None, "layers": layers}))
+    metrics, new = trace_metrics(old), trace_metrics(trace)
+    assert metrics.activation_sparsity == new.activation_sparsity  # neurons found by their op name
+    assert metrics.footprint_bytes == 18 * 4  # the layers' weights only: a lower bound
+    assert metrics.theoretical_energy_pj == new.theoretical_energy_pj
