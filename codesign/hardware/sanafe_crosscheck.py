@@ -298,7 +298,7 @@ def _replay_trace(layer: LayerTrace, sample: np.ndarray, fan_out: float, n_out: 
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Silence SANA-FE's C++ progress lines (written to file descriptor 1, not ``sys.stdout``)."""
+    """Silence SANA-FE's progress lines, whether they go through ``sys.stdout`` or file descriptor 1."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:
