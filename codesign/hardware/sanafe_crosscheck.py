@@ -1,7 +1,7 @@
 """Cross-check of the analytic chip model against SANA-FE's silicon-calibrated Loihi model.
 
 SANA-FE (Boyle et al., "SANA-FE: simulating advanced neuromorphic architectures for fast
-exploration", IEEE TCAD 2025; ``pip install sanafe``) simulates spiking chips from per-event
+exploration", IEEE TCAD 44(8), 2025, doi:10.1109/TCAD.2025.3537971; ``pip install sanafe``) simulates spiking chips from per-event
 energies and latencies. Its Loihi architecture (``sanafe/examples/loihi.yaml``) carries the
 constants of Davies et al. 2018 and the simulator is reported within 12 % of Loihi's measured
 energy and 25 % of its latency. SANA-FE is GPL-3.0 and codesign Apache-2.0: this module is
