@@ -561,7 +561,15 @@ def _evaluate_chunk(layers: LayerArrays, c: dict[str, np.ndarray], tech: Technol
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
     # Without multicast a source core sends one packet per destination core of the layer.
     copies = np.where(c["noc_multicast"] > 0, 1.0, mapping.n_cores)
-    egress = events_step * src_share * work.flits * copies
+    # The busiest of n source cores: a step's events fall on the sources' inputs at random
+    # (each input nonzero with probability p, the layer's input density), so the most loaded
+    # one expects about mean + sqrt(mean (1 - p)) sqrt(2 ln n) of them (Gaussian extreme of
+    # binomial counts); a dense input (p = 1) has no spread.
+    src_cores = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.n_cores[:, :-1]])
+    density = np.clip(layers.input_events / np.maximum(layers.input_size, 1e-12), 0.0, 1.0)
+    src_events = events_step * src_share
+    src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
+    egress = src_events * work.flits * copies
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
     network = np.maximum(ingress, egress)
