@@ -12,7 +12,11 @@ STAMP  := $(VENV)/.codesign-installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,shd,dashboard,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,shd,dashboard,postgres,sanafe]'
+	# NeuroBench, the oracle of tests/trace/test_neurobench_oracle.py: --no-deps, because its
+	# requirements (torchaudio, numba, tonic, an unpinned torch) would replace the CPU torch;
+	# at run time its metrics need only snntorch (itself without requirements).
+	$(BIN)/python -m pip install --quiet --no-deps neurobench==2.3.0 snntorch==1.0.0
 	@touch $(STAMP)
 
 setup: $(STAMP)

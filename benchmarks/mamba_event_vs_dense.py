@@ -36,8 +36,11 @@ def main() -> int:
         "event_test_wer": event["test_wer"],
         "dense_test_wer": dense["test_wer"],
         "wer_gap_points": wer_gap_points,
+        # weight layers only (NeuroBench); codesign's real_input_macs also counts the scan
         "effective_macs_event_over_dense": event["trace_metrics"]["synaptic_macs_effective"]
         / dense["trace_metrics"]["synaptic_macs_effective"],
+        "event_neurobench_activation_sparsity": event["trace_metrics"]["activation_sparsity"],
+        "event_unit_activation_sparsity": event["trace_metrics"]["unit_activation_sparsity"],
         "target_sparsity_met": sparsity >= 0.60,
         "target_wer_met": wer_gap_points <= 1.0,
     }

@@ -43,6 +43,20 @@ def register(subparsers: Any) -> None:
     sw.add_argument("--seed", type=int, default=0, help="--space: sampling seed")
     sw.set_defaults(func=_sweep)
 
+    cc = sub.add_parser(
+        "crosscheck",
+        help="replay the trace's spike samples through SANA-FE's Loihi beside the analytic model and simulator",
+        description="Cross-check against SANA-FE (optional extra, GPL-3.0: pip install 'codesign[sanafe]').",
+    )
+    cc.add_argument("--trace", required=True, help="workload trace (.npz from the recorder) with spike samples")
+    cc.add_argument("--chip", default="loihi_sanafe", help="preset name or YAML path (at most 128 cores)")
+    cc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a chip field (repeatable)")
+    cc.add_argument("--seed", type=int, default=0, help="seed of the replayed synapses")
+    cc.add_argument("--max-steps", type=int, default=None, help="replay at most this many sample rows per layer")
+    cc.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    cc.set_defaults(func=_crosscheck)
+
     pr = sub.add_parser("presets", help="list the chip presets")
     pr.set_defaults(func=_presets)
 
@@ -211,6 +225,30 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; "
           f"minimising {', '.join(objectives)}):")
     print(front.to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    import sys
+
+    from codesign.hardware import load_chip
+    from codesign.trace import load_trace
+
+    chip = load_chip(args.chip, parse_set_args(args.overrides))
+    trace = load_trace(args.trace)
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ConfigError(None, "--max-steps", "a positive number of sample rows", got=args.max_steps)
+    # The only place the GPL-3.0 extra is reached; the module imports sanafe when it runs.
+    from codesign.hardware.sanafe_crosscheck import SanafeMissing, crosscheck
+
+    try:
+        report = crosscheck(trace, chip, seed=args.seed, max_steps=args.max_steps)
+    except SanafeMissing as err:
+        print(f"codesign: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        raise ConfigError(args.trace, "", "a trace SANA-FE's Loihi can replay on this chip", hint=str(err)) from None
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     return 0
 
 

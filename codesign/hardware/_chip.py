@@ -45,6 +45,12 @@ class ChipConfig(Spec):
         clock_mhz, voltage_v (None = the node's nominal voltage), node_nm.
         noc_link_bits: mesh link width (bits per cycle); ``noc_header_bits`` per spike packet.
         noc_hop_latency_cycles: router + link latency per hop.
+        noc_multicast: a source injects one packet per event that the mesh copies along an XY
+            tree to the layer's cores; off, it injects one packet per destination core (Loihi's
+            per-core axons), which serialises its sending. Energy is counted per destination
+            core either way.
+        timestep_sync_ns: fixed time of the end-of-timestep synchronisation (a chip-wide
+            barrier handshake, e.g. Loihi's), added to the barrier token's mesh crossing.
         hop_energy_ew_pj, hop_energy_ns_pj, spike_local_energy_pj: per-packet NoC energies
             (None = router + wire energy from the technology table).
         synaptic_op_energy_pj: energy of one synaptic operation including its weight read
@@ -83,6 +89,8 @@ class ChipConfig(Spec):
     noc_link_bits: int = Field(32, ge=1)
     noc_header_bits: int = Field(16, ge=1)
     noc_hop_latency_cycles: float = Field(2.0, ge=0.0)
+    noc_multicast: bool = True
+    timestep_sync_ns: float = Field(0.0, ge=0.0)
     hop_energy_ew_pj: float | None = Field(None, ge=0.0)
     hop_energy_ns_pj: float | None = Field(None, ge=0.0)
     spike_local_energy_pj: float | None = Field(None, ge=0.0)
@@ -103,7 +111,7 @@ class ChipConfig(Spec):
 
 
 #: Yes/no fields, stored as 1/0 in a ChipArray.
-_BOOLS = ("zero_skipping", "sparse_weights")
+_BOOLS = ("zero_skipping", "sparse_weights", "noc_multicast")
 #: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
 _CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack")}
 #: ChipConfig fields that are labels, not model inputs.

@@ -68,6 +68,7 @@ class LayerArrays:
     levels: np.ndarray
     payload_bits: np.ndarray
     input_width: np.ndarray
+    output_width: np.ndarray
     output_spikes: np.ndarray
     neuron_updates: np.ndarray
     aux_ops: np.ndarray
@@ -106,6 +107,7 @@ class LayerArrays:
             levels=levels,
             payload_bits=payload,
             input_width=col(lambda x: int(np.prod(x.in_shape)) if x.in_shape else 1),
+            output_width=col(lambda x: int(np.prod(x.out_shape)) if x.out_shape else 1),
             output_spikes=col(lambda x: min(x.output_spikes, x.neuron_updates)),
             neuron_updates=col(lambda x: x.neuron_updates),
             aux_ops=col(lambda x: x.aux_ops),
@@ -228,6 +230,9 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
         total = load.sum(axis=1, keepdims=True)
         slack = np.maximum(cores - need.sum(axis=1, keepdims=True), 0.0)
         extra = np.where(total > 0, slack * load / np.where(total > 0, total, 1.0), 0.0)
+        # A layer is split over cores by its output neurons, so it cannot use more cores than it
+        # has output neurons (per step); the slack it cannot use stays idle.
+        extra = np.minimum(extra, np.maximum(layers.output_width - need, 0.0))
         need = need + extra * (c["mapping_policy"] > 0)
     end = np.cumsum(need, axis=1)
     start = end - need
@@ -512,8 +517,10 @@ def action_energies(
 
 
 def barrier_cycles(c: dict[str, np.ndarray], derived: ChipDerived) -> np.ndarray:
-    """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops)."""
-    return c["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows)
+    """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops), plus the
+    chip's fixed synchronisation time ``timestep_sync_ns``."""
+    sync = c["timestep_sync_ns"] * c["clock_mhz"] / 1000.0
+    return c["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
 
 
 def offchip_bits_per_cycle(c: dict[str, np.ndarray]) -> np.ndarray:
@@ -555,7 +562,17 @@ def _evaluate_chunk(
     events_step = work.events / steps
     ingress = events_step * work.flits
     src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
-    egress = events_step * src_share * work.flits
+    # Without multicast a source core sends one packet per destination core of the layer.
+    copies = np.where(c["noc_multicast"] > 0, 1.0, mapping.n_cores)
+    # The busiest of n source cores: a step's events fall on the sources' inputs at random
+    # (each input nonzero with probability p, the layer's input density), so the most loaded
+    # one expects about mean + sqrt(mean (1 - p)) sqrt(2 ln n) of them (Gaussian extreme of
+    # binomial counts); a dense input (p = 1) has no spread.
+    src_cores = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.n_cores[:, :-1]])
+    density = np.clip(layers.input_events / np.maximum(layers.input_size, 1e-12), 0.0, 1.0)
+    src_events = events_step * src_share
+    src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
+    egress = src_events * work.flits * copies
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
     network = np.maximum(ingress, egress)

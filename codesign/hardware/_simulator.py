@@ -295,7 +295,9 @@ def simulate(
             sorted_src = src[order]
             rank = np.empty(n_packets)
             rank[order] = np.arange(n_packets) - np.searchsorted(sorted_src, sorted_src, side="left")
-            inject = t0 + rank * flits
+            # Without multicast the source sends one copy per destination core, back to back.
+            copies = 1 if chip.noc_multicast else dest.size
+            inject = t0 + rank * flits * copies
             arrival = np.empty((n_packets, dest.size))
             column_of = {int(core): j for j, core in enumerate(dest)}
             hops_x = hops_y = 0

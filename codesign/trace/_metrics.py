@@ -1,18 +1,43 @@
-"""NeuroBench-style metrics and the theoretical energy of a WorkloadTrace (pure functions).
+"""NeuroBench metrics, codesign's own operation counts, and the theoretical energy of a trace.
 
-Definitions follow NeuroBench (Yik et al., "NeuroBench: a framework for benchmarking
-neuromorphic computing algorithms and systems", 2024), so figures compare with published ones:
+Two sets of figures, each under its own names (pure functions of a ``WorkloadTrace``):
 
-- static: ``footprint_bytes`` (stored parameters x bits / 8) and ``connection_sparsity``
-  (fraction of zero weights over the synaptic layers);
-- workload: ``activation_sparsity`` (fraction of zero outputs over every activation unit
-  evaluation: spiking neurons and ReLU-like activations), synaptic operations split into
-  effective MACs (real-valued inputs: first layer, ANN layers, non-spiking products),
-  effective ACs (spike inputs) and dense operations, and ``membrane_updates``.
+**NeuroBench** (Yik et al., "The NeuroBench framework for benchmarking neuromorphic computing
+algorithms and systems", Nature Communications 2025; definitions as implemented in
+``neurobench`` 2.3.0, which ``tests/trace/test_neurobench_oracle.py`` runs as the oracle):
 
-A level-k graded spike is one event on a chip that takes graded spikes and k accumulates on
-one that does not: ``synaptic_acs_effective`` counts the latter (level sum x fan-out, the
-conservative count used for energy), ``synaptic_acs_graded`` the former.
+- ``footprint_bytes``: every parameter and buffer of the inference model at its element size;
+- ``connection_sparsity``: zero weights over the weights of the connection layers
+  (``nn.Linear``/``nn.Conv*`` weights without biases; recurrent layers' weights and biases);
+- ``activation_sparsity``: zero outputs over all outputs of the neurons and activation units
+  (spiking neurons, ReLU-like units); scan states, gates and quantisers are not neurons;
+- ``synaptic_macs_effective`` / ``synaptic_acs_effective`` / ``synaptic_ops_dense``: weight
+  layers only (no activation-activation products), one operation per nonzero input and
+  nonzero weight; a call whose inputs are all -1, 0 or 1 is ACs, any other call MACs, so a
+  graded (level > 1) spike is one MAC; dense counts every input and weight (padding is not an
+  input);
+- ``membrane_updates``: neuron updates of the neurons with a membrane (``state_update``
+  neuron entries; NeuroBench itself sees only snnTorch neurons' membranes);
+- ``theoretical_energy_neurobench_pj``: ``4.6 pJ x MACs + 0.9 pJ x ACs`` on those counts.
+
+**codesign's conventions** (what the chip model and the IML-Spikeformer comparison use):
+
+- ``level_sum_acs``: ACs of spike inputs with a level-k spike expanded into k binary spikes
+  (IML-Spikeformer's expansion; level sum x fan-out), over weight layers *and* the spiking
+  attention products Q·Kᵀ and A·V (``spike_matmul``);
+- ``graded_event_acs``: the same with one AC per graded event;
+- ``real_input_macs``: operations on real-valued inputs (first layer, ANN layers, the ANN
+  twin's attention products);
+- ``attention_ops``: the activation-activation products alone (inside the two above);
+- ``scan_ops``: Mamba's scan (decay, input and read-out MACs; not in either energy);
+- ``state_updates``: every state update (neurons, scan states, recurrent cells);
+- ``unit_activation_sparsity``: zero outputs over every unit with outputs, scan states and the
+  SRNN's input quantiser included;
+- ``weight_footprint_bytes``: the synaptic weights (and biases) of the trace's layers at the
+  bits they were held in when recorded (``LayerTrace.weight_bits``: the chip's ``weight_bits``
+  for a quantised network, 32 for float): the weight memory a chip of that precision needs;
+- ``theoretical_energy_pj``: ``4.6 pJ x real_input_macs + 0.9 pJ x level_sum_acs``;
+  ``theoretical_energy_graded_pj`` the same with ``graded_event_acs``.
 
 This is not the chip model (``codesign.hardware``): it is the usual accelerator-agnostic
 estimate ``E = E_MAC x MACs + E_AC x ACs``.
@@ -29,21 +54,35 @@ from codesign.trace._schema import LayerTrace, WorkloadTrace
 ENERGY_MAC_PJ = 4.6
 ENERGY_AC_PJ = 0.9
 
-_SYNAPTIC = ("synaptic_dense", "synaptic_conv", "spike_matmul")
+_WEIGHT_LAYERS = ("synaptic_dense", "synaptic_conv")
+_SYNAPTIC = (*_WEIGHT_LAYERS, "spike_matmul")
+_UNITS = ("state_update", "elementwise")
+#: Layer-name endings of neuron entries in traces recorded before ``neuron_output`` existed.
+_NEURON_OPS = (".neuron", ".activation")
 
 
 @dataclass(frozen=True)
 class TraceMetrics:
-    """Per-inference figures derived from one trace (names carry their units)."""
+    """Per-inference figures of one trace: NeuroBench's first, then codesign's own."""
 
+    # NeuroBench names and definitions
     activation_sparsity: float
     synaptic_macs_effective: float
     synaptic_acs_effective: float
-    synaptic_acs_graded: float
     synaptic_ops_dense: float
     membrane_updates: float
     footprint_bytes: float
+    weight_footprint_bytes: float
     connection_sparsity: float
+    theoretical_energy_neurobench_pj: float
+    # codesign's conventions
+    level_sum_acs: float
+    graded_event_acs: float
+    real_input_macs: float
+    attention_ops: float
+    scan_ops: float
+    state_updates: float
+    unit_activation_sparsity: float
     theoretical_energy_pj: float
     theoretical_energy_graded_pj: float
 
@@ -51,50 +90,112 @@ class TraceMetrics:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def _is_synaptic(layer: LayerTrace) -> bool:
-    return layer.kind in _SYNAPTIC
+def _is_neuron(layer: LayerTrace, trace: WorkloadTrace) -> bool:
+    if any(lt.neuron_output for lt in trace.layers):
+        return layer.neuron_output
+    return layer.kind in _UNITS and layer.name.endswith(_NEURON_OPS)  # an older trace
 
 
 def synaptic_operations(trace: WorkloadTrace) -> dict[str, float]:
-    """Effective MACs, effective ACs (binary expansion and graded) and dense ops per inference."""
-    macs = acs = acs_graded = dense = 0.0
+    """NeuroBench's synaptic operations per inference: ``macs``, ``acs``, ``dense`` (weight layers)."""
+    macs = acs = dense = 0.0
     for layer in trace.layers:
-        if not _is_synaptic(layer):
+        if layer.kind not in _WEIGHT_LAYERS:
             continue
         dense += layer.dense_macs
-        if layer.input_is_spike:
-            acs += layer.binary_ops
-            acs_graded += layer.effective_ops
-        else:
-            macs += layer.effective_ops
-    return {"macs": macs, "acs": acs, "acs_graded": acs_graded, "dense": dense}
+        acs += layer.binary_input_ops
+        macs += layer.effective_ops - layer.binary_input_ops
+    return {"macs": macs, "acs": acs, "dense": dense}
+
+
+def codesign_operations(trace: WorkloadTrace) -> dict[str, float]:
+    """codesign's counts per inference: ``level_sum_acs``, ``graded_event_acs``, ``real_input_macs``,
+    ``attention_ops``, ``scan_ops``, ``state_updates`` (see the module docstring)."""
+    acs = acs_graded = macs = attention = scan = updates = 0.0
+    for layer in trace.layers:
+        if layer.kind in _SYNAPTIC:
+            if layer.input_is_spike:
+                acs += layer.binary_ops
+                acs_graded += layer.effective_ops
+            else:
+                macs += layer.effective_ops
+            if layer.kind == "spike_matmul":
+                attention += layer.binary_ops if layer.input_is_spike else layer.effective_ops
+        elif layer.kind == "state_update":
+            updates += layer.neuron_updates
+            if not _is_neuron(layer, trace):
+                scan += layer.effective_ops
+    return {
+        "level_sum_acs": acs,
+        "graded_event_acs": acs_graded,
+        "real_input_macs": macs,
+        "attention_ops": attention,
+        "scan_ops": scan,
+        "state_updates": updates,
+    }
 
 
 def activation_sparsity(trace: WorkloadTrace) -> float:
-    """Fraction of activation-unit outputs that are zero (NeuroBench activation sparsity).
+    """NeuroBench activation sparsity: zero outputs over all outputs of neurons and activation units.
+
+    A model without any (the dense Mamba's SiLU is not one) gets 0.0, as NeuroBench gives it.
+    """
+    units = fired = 0.0
+    for layer in trace.layers:
+        if _is_neuron(layer, trace):
+            units += layer.neuron_updates
+            fired += layer.output_spikes
+    return 1.0 - fired / units if units > 0 else 0.0
+
+
+def unit_activation_sparsity(trace: WorkloadTrace) -> float:
+    """Zero outputs over every unit with outputs (codesign's wider count: scan states and
+    quantisers included).
 
     Raises:
-        ValueError: the trace records no activation units.
+        ValueError: the trace records no units.
     """
-    units = sum(layer.neuron_updates for layer in trace.layers if layer.kind in ("state_update", "elementwise"))
-    fired = sum(layer.output_spikes for layer in trace.layers if layer.kind in ("state_update", "elementwise"))
+    units = sum(layer.neuron_updates for layer in trace.layers if layer.kind in _UNITS)
+    fired = sum(layer.output_spikes for layer in trace.layers if layer.kind in _UNITS)
     if units <= 0:
         raise ValueError("the trace records no neuron or activation updates; activation sparsity is undefined")
     return 1.0 - fired / units
 
 
 def membrane_updates(trace: WorkloadTrace) -> float:
-    """Spiking-neuron and state updates per inference (NeuroBench membrane updates)."""
-    return sum(layer.neuron_updates for layer in trace.layers if layer.kind == "state_update")
+    """Neuron (membrane) updates per inference: neuron entries with a state."""
+    return sum(
+        layer.neuron_updates for layer in trace.layers if layer.kind == "state_update" and _is_neuron(layer, trace)
+    )
 
 
 def footprint_bytes(trace: WorkloadTrace) -> float:
-    """Bytes of stored parameters at their recorded bit width."""
+    """NeuroBench footprint: bytes of every parameter and buffer of the inference model.
+
+    Traces recorded before the model's counts were kept fall back to the layers' stored
+    parameters (a lower bound: no batch norms, thresholds or norms).
+    """
+    if trace.meta.model is not None:
+        return float(trace.meta.model.parameter_bytes)
+    return sum(layer.weight_count * layer.weight_bits / 8.0 for layer in trace.layers)
+
+
+def weight_footprint_bytes(trace: WorkloadTrace) -> float:
+    """Bytes of the layers' stored weights at the bits they were recorded in (the chip's
+    ``weight_bits`` for a quantised network; NeuroBench's ``footprint_bytes`` counts element
+    sizes instead, which fake quantisation leaves at 4 bytes)."""
     return sum(layer.weight_count * layer.weight_bits / 8.0 for layer in trace.layers)
 
 
 def connection_sparsity(trace: WorkloadTrace) -> float:
-    """Fraction of zero weights over every layer that stores weights."""
+    """NeuroBench connection sparsity: zero weights over the connection layers' weights.
+
+    NeuroBench rounds it to 3 decimals; this is the unrounded fraction. Older traces fall back
+    to every layer's stored parameters (biases included).
+    """
+    model = trace.meta.model
+    if model is not None:
+        return 1.0 - model.synapses_nonzero / model.synapses if model.synapses else 0.0
     total = sum(layer.weight_count for layer in trace.layers)
     if total == 0:
         return 0.0
@@ -107,17 +208,27 @@ def theoretical_energy_pj(macs: float, acs: float) -> float:
 
 
 def trace_metrics(trace: WorkloadTrace) -> TraceMetrics:
-    """Every NeuroBench-style figure of one trace."""
-    ops = synaptic_operations(trace)
+    """Every figure of one trace, NeuroBench's and codesign's."""
+    nb = synaptic_operations(trace)
+    own = codesign_operations(trace)
+    units = any(layer.kind in _UNITS and layer.neuron_updates > 0 for layer in trace.layers)
     return TraceMetrics(
         activation_sparsity=activation_sparsity(trace),
-        synaptic_macs_effective=ops["macs"],
-        synaptic_acs_effective=ops["acs"],
-        synaptic_acs_graded=ops["acs_graded"],
-        synaptic_ops_dense=ops["dense"],
+        synaptic_macs_effective=nb["macs"],
+        synaptic_acs_effective=nb["acs"],
+        synaptic_ops_dense=nb["dense"],
         membrane_updates=membrane_updates(trace),
         footprint_bytes=footprint_bytes(trace),
+        weight_footprint_bytes=weight_footprint_bytes(trace),
         connection_sparsity=connection_sparsity(trace),
-        theoretical_energy_pj=theoretical_energy_pj(ops["macs"], ops["acs"]),
-        theoretical_energy_graded_pj=theoretical_energy_pj(ops["macs"], ops["acs_graded"]),
+        theoretical_energy_neurobench_pj=theoretical_energy_pj(nb["macs"], nb["acs"]),
+        level_sum_acs=own["level_sum_acs"],
+        graded_event_acs=own["graded_event_acs"],
+        real_input_macs=own["real_input_macs"],
+        attention_ops=own["attention_ops"],
+        scan_ops=own["scan_ops"],
+        state_updates=own["state_updates"],
+        unit_activation_sparsity=unit_activation_sparsity(trace) if units else 0.0,
+        theoretical_energy_pj=theoretical_energy_pj(own["real_input_macs"], own["level_sum_acs"]),
+        theoretical_energy_graded_pj=theoretical_energy_pj(own["real_input_macs"], own["graded_event_acs"]),
     )

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codesign.snn import HoldsState, ModelConfig, Probed, attach_probe, fuse_model
-from codesign.trace._schema import LayerTrace, TraceMeta, WorkloadTrace
+from codesign.snn import FATReLU, HoldsState, ModelConfig, Probed, SpikingNeuron, attach_probe, fuse_model
+from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
 MAX_SAMPLE_STEPS = 4096
@@ -45,13 +45,20 @@ class _Entry:
     output_level_sum: float = 0.0
     neuron_updates: float = 0.0
     effective_ops: float = 0.0
+    binary_input_ops: float = 0.0
     dense_macs: float = 0.0
     aux_ops: float = 0.0
     state_size: int = 0
     weight_bits: int = 32
     state_bits: int = 32
     state_overflows: float = 0.0
+    neuron_output: bool = False
     sample: list[np.ndarray] = field(default_factory=list)
+
+
+def _is_binary(x: torch.Tensor) -> bool:
+    """Whether every value is -1, 0 or 1: NeuroBench's test of a spiking input (per call)."""
+    return not bool(((x != 0) & (x != 1) & (x != -1)).any())
 
 
 def _channel_rows(x: torch.Tensor) -> torch.Tensor:
@@ -169,9 +176,11 @@ class TraceRecorder:
         if isinstance(module, nn.Conv1d):
             c_in, c_out = module.in_channels, module.out_channels
             entry = self._entry(name, "synaptic_conv", (c_in,), (c_out,))
-            effective = F.conv1d(x_nz, w_nz, None, module.stride, module.padding, module.dilation, module.groups)
+            conv = (module.stride, module.padding, module.dilation, module.groups)
+            effective = F.conv1d(x_nz, w_nz, None, *conv)
             steps = output.shape[0] * output.shape[-1]
-            dense = float(output.numel()) * (c_in // module.groups) * module.kernel_size[0]
+            # every input and weight processed; zero padding is no input, so it costs nothing
+            dense = float(F.conv1d(torch.ones_like(x_nz), torch.ones_like(w_nz), None, *conv).sum())
             rows = x.transpose(-1, -2)
         else:
             assert isinstance(module, nn.Linear)
@@ -186,6 +195,8 @@ class TraceRecorder:
         entry.weight_bits = int(getattr(module, "weight_bits", 32))
         entry.timesteps += steps
         entry.effective_ops += float(effective.sum())
+        if _is_binary(x):
+            entry.binary_input_ops += float(effective.sum())
         entry.dense_macs += dense
         self._add_inputs(entry, rows, None)
 
@@ -196,13 +207,19 @@ class TraceRecorder:
         entry = self._entry(name, counts["kind"], counts["in_shape"], counts["out_shape"])
         entry.timesteps += counts["timesteps"]
         entry.effective_ops += counts["effective_ops"]
+        inputs = counts.get("inputs")
+        if counts["kind"] in ("synaptic_dense", "synaptic_conv") and inputs is not None and _is_binary(inputs):
+            entry.binary_input_ops += counts["effective_ops"]
+        # Neuron outputs are what NeuroBench hooks as activations: spiking neurons and ReLU-like
+        # units (FATReLU), and neurons that live inside a layer (the SRNN's, op "neuron"); not
+        # scan states, gates or quantisers.
+        entry.neuron_output = entry.neuron_output or isinstance(module, SpikingNeuron | FATReLU) or op == "neuron"
         entry.dense_macs += counts["dense_macs"]
         entry.neuron_updates += counts["neuron_updates"]
         entry.aux_ops += counts["aux_ops"]
         entry.state_size = max(entry.state_size, counts["state_size"])
         entry.weight_count = max(entry.weight_count, counts["weight_count"])
         entry.weight_nonzero = max(entry.weight_nonzero, counts["weight_nonzero"])
-        inputs = counts.get("inputs")
         self._add_inputs(entry, None if inputs is None else _channel_rows(inputs), counts.get("levels"))
         outputs = counts.get("outputs")
         if outputs is not None:
@@ -234,6 +251,8 @@ class TraceRecorder:
                     weight_nonzero=e.weight_nonzero,
                     weight_bits=e.weight_bits,
                     fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
+                    binary_input_ops=e.binary_input_ops * per,
+                    neuron_output=e.neuron_output,
                     input_size=e.input_size * per,
                     input_events=events,
                     input_level_sum=e.input_level_sum * per if is_spike else 0.0,
@@ -260,6 +279,30 @@ class TraceRecorder:
                 if len(widths) == 1:
                     samples[name] = np.concatenate(e.sample, axis=0)
         return samples
+
+
+def model_stats(model: nn.Module) -> ModelStats:
+    """Storage and connection counts of an inference model, as NeuroBench's static metrics take them.
+
+    ``parameter_bytes`` is every parameter and buffer at its element size (NeuroBench
+    ``Footprint``: batch norms, thresholds, quantiser ranges and norms included);
+    ``synapses`` / ``synapses_nonzero`` count the weights (not biases) of ``nn.Linear`` and
+    ``nn.Conv*`` layers and every weight and bias of ``nn.RNNBase`` layers (NeuroBench
+    ``ConnectionSparsity``).
+    """
+    parameter_bytes = sum(t.numel() * t.element_size() for t in model.parameters())
+    parameter_bytes += sum(t.numel() * t.element_size() for t in model.buffers())
+    synapses = nonzero = 0
+    for module in model.modules():
+        if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
+            tensors = [module.weight]
+        elif isinstance(module, nn.RNNBase):
+            tensors = [p for name, p in module.named_parameters(recurse=False) if name.startswith(("weight", "bias"))]
+        else:
+            continue
+        synapses += sum(t.numel() for t in tensors)
+        nonzero += sum(int((t != 0).sum()) for t in tensors)
+    return ModelStats(parameter_bytes=int(parameter_bytes), synapses=synapses, synapses_nonzero=nonzero)
 
 
 #: Utterances of the fixed evaluation batch a trace is recorded on.
@@ -340,5 +383,6 @@ def record_trace(
         batch_size=int(features.shape[0]),
         frames=float(lengths.to(torch.float64).mean()),
         layers=recorder.layers(),
+        model=model_stats(inference),
     )
     return WorkloadTrace(meta=meta, spike_samples=recorder.spike_samples() if sample_spikes else {})

@@ -59,6 +59,12 @@ class LayerTrace(Spec):
         state_bits: the fixed-point word the state was held in (32: float).
         state_overflows: state values that saturated at that word's range, per inference
             (counted, never hidden: a chip that saturates often computes another network).
+        binary_input_ops: the part of the effective operations made in calls whose inputs
+            were all -1, 0 or 1 (NeuroBench's per-call test of a spiking input: these are its
+            ACs, the rest of a weight layer's operations its MACs).
+        neuron_output: the entry's outputs are a neuron's or activation unit's (spiking
+            neurons, FATReLU/ReLU, the SRNN's neurons); scan states, gates, quantisers and
+            accumulators are not. NeuroBench's activation sparsity counts only these.
     """
 
     model_config = MEASURED
@@ -85,6 +91,8 @@ class LayerTrace(Spec):
     state_size: int = Field(0, ge=0)
     state_bits: int = Field(32, ge=1, le=32)
     state_overflows: float = Field(0.0, ge=0.0)
+    binary_input_ops: float = Field(0.0, ge=0.0)
+    neuron_output: bool = False
 
     @property
     def effective_ops(self) -> float:
@@ -98,8 +106,23 @@ class LayerTrace(Spec):
         return events * self.fan_out
 
 
+class ModelStats(Spec):
+    """Static counts of the inference model a trace was recorded on (NeuroBench static metrics).
+
+    Attributes:
+        parameter_bytes: every parameter and buffer at its element size (NeuroBench footprint).
+        synapses: weights of the connection layers (``nn.Linear``/``nn.Conv*`` weights, not
+            biases; every weight and bias of recurrent ``nn.RNNBase`` layers).
+        synapses_nonzero: of those, the nonzero ones.
+    """
+
+    parameter_bytes: int = Field(ge=0)
+    synapses: int = Field(ge=0)
+    synapses_nonzero: int = Field(ge=0)
+
+
 class TraceMeta(Spec):
-    """What produced a trace."""
+    """What produced a trace (``model`` is None in traces recorded before it was added)."""
 
     model_config = MEASURED
 
@@ -110,6 +133,7 @@ class TraceMeta(Spec):
     batch_size: int = Field(ge=1)
     frames: float = Field(ge=0.0, description="average input frames per utterance")
     layers: tuple[LayerTrace, ...]
+    model: ModelStats | None = None
 
 
 @dataclass(frozen=True, eq=False)

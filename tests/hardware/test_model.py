@@ -170,3 +170,23 @@ def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
     # each touched weight is read with its index
     per_op = sparse.energy_by_category_pj["weight_memory"] / (30 * 5 * 10 / 50)
     assert per_op == pytest.approx((8 + index_bits) / 8 * dense.energy_by_category_pj["weight_memory"] / (30 * 5))
+
+
+def test_unicast_sync_and_the_spread_cap(trace_factory: Any) -> None:
+    """Loihi-style unicast serialises a source's sending; the sync time adds per step; a layer
+    never spreads over more cores than it has output neurons."""
+    from codesign.hardware import simulate
+
+    trace = trace_factory(GRADED)
+    base = ChipConfig(cores=64, mesh_cols=8, noc_link_bits=64)
+    multicast, unicast = evaluate(trace, base), evaluate(trace, base.model_copy(update={"noc_multicast": False}))
+    assert unicast.cycles > multicast.cycles
+    dynamic = [c for c in CATEGORIES if c != "static"]  # leakage grows with the latency
+    assert [unicast.energy_by_category_pj[c] for c in dynamic] == pytest.approx(
+        [multicast.energy_by_category_pj[c] for c in dynamic])
+    simulated = simulate(trace, base.model_copy(update={"noc_multicast": False}), match_counts=False)
+    assert simulated.cycles == pytest.approx(unicast.cycles, rel=0.15)
+    synced = evaluate(trace, base.model_copy(update={"timestep_sync_ns": 1000.0}))
+    steps = max(layer.timesteps for layer in trace.layers)
+    assert synced.cycles - multicast.cycles == pytest.approx(steps * 1000.0 * base.clock_mhz / 1000.0)
+    assert evaluate(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons

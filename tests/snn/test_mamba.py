@@ -149,6 +149,10 @@ def test_trace_records_scan_and_projections_and_round_trips(variant, tmp_path):
     assert scan.kind == "state_update"
     assert scan.neuron_updates == pytest.approx(inner * n_state * steps)
     assert scan.state_size == inner * n_state
+    # the scan stores A (a_log, inner x N) and D (d_skip, inner), not 2 N inner
+    block = model.blocks[0]
+    assert scan.weight_count == block.a_log.numel() + block.d_skip.numel() == inner * n_state + inner
+    assert not scan.neuron_output  # scan states are not neuron outputs (NeuroBench activation sparsity)
     out_proj = trace.layer("blocks.1.out_proj")
     assert out_proj.kind == "synaptic_dense" and out_proj.timesteps == round(steps)
     if variant == "spiking":

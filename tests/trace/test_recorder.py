@@ -60,14 +60,24 @@ def test_counts_match_hand_count() -> None:
     assert trace.spike_samples["fc2"].tolist() == [[0, 0, 0], [0, 1, 1]]
     assert "fc1" not in trace.spike_samples
 
+    # NeuroBench's: fc2's binary inputs are ACs, fc1's real ones MACs.
+    assert (fc1.binary_input_ops, fc2.binary_input_ops) == (0.0, pytest.approx(2.0))
+    assert sn.neuron_output and not fc1.neuron_output
     metrics = trace_metrics(trace)
     assert metrics.synaptic_macs_effective == pytest.approx(2.5)
     assert metrics.synaptic_acs_effective == pytest.approx(2.0)
-    assert metrics.theoretical_energy_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
+    assert metrics.theoretical_energy_neurobench_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
     assert metrics.activation_sparsity == pytest.approx(1 - 1.5 / 4.5)
+    assert metrics.membrane_updates == pytest.approx(4.5)
     assert metrics.connection_sparsity == pytest.approx(1 - 10 / 18)
-    assert metrics.footprint_bytes == 18 * 4
+    # every parameter and buffer of the model: 18 weights plus the LIF's buffers
+    model = _Toy()
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    assert metrics.footprint_bytes == 18 * 4 + buffers
     assert metrics.synaptic_ops_dense == 27.0
+    # codesign's: the same here (binary spikes, no attention)
+    assert metrics.level_sum_acs == pytest.approx(2.0) and metrics.real_input_macs == pytest.approx(2.5)
+    assert metrics.theoretical_energy_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
 
 
 class _Product(Probed, nn.Module):
@@ -136,7 +146,7 @@ def test_bad_batch_is_refused() -> None:
 
 def test_trace_records_the_bits_used_and_footprint_follows_the_quantised_tensors() -> None:
     from codesign.snn import Precision, quantise_network
-    from codesign.trace import footprint_bytes
+    from codesign.trace import weight_footprint_bytes
 
     torch.manual_seed(0)
     cfg = ModelConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=2, threshold=0.3)
@@ -153,10 +163,23 @@ def test_trace_records_the_bits_used_and_footprint_follows_the_quantised_tensors
     for m in modules:
         assert all(len(torch.unique(row)) <= 16 for row in m.weight.detach().reshape(m.weight.shape[0], -1))
         expected += (m.weight.numel() + (m.bias.numel() if m.bias is not None else 0)) * 4 / 8
-    assert footprint_bytes(trace) == pytest.approx(expected)
+    assert weight_footprint_bytes(trace) == pytest.approx(expected)
+    assert trace_metrics(trace).weight_footprint_bytes == pytest.approx(expected)
     # state held in 6 bits, calibrated on a quiet input: louder inputs saturate, and the trace counts it
     neurons = [layer for layer in trace.layers if layer.kind == "state_update"]
     assert neurons and all(layer.state_bits == 6 for layer in neurons)
     assert sum(layer.state_overflows for layer in neurons) > 0
     float_trace = record_trace(net, x, lengths, cfg)
     assert all(layer.weight_bits == 32 and layer.state_overflows == 0 for layer in float_trace.layers)
+
+
+def test_traces_recorded_before_the_neurobench_fields_still_give_figures() -> None:
+    from codesign.trace import WorkloadTrace
+
+    trace = _toy_trace()
+    layers = tuple(layer.model_copy(update={"neuron_output": False, "binary_input_ops": 0.0}) for layer in trace.layers)
+    old = WorkloadTrace(meta=trace.meta.model_copy(update={"model": None, "layers": layers}))
+    metrics, new = trace_metrics(old), trace_metrics(trace)
+    assert metrics.activation_sparsity == new.activation_sparsity  # neurons found by their op name
+    assert metrics.footprint_bytes == 18 * 4  # the layers' weights only: a lower bound
+    assert metrics.theoretical_energy_pj == new.theoretical_energy_pj

@@ -1,0 +1,57 @@
+"""The SANA-FE cross-check: an optional extra the core never imports, its command, its agreement."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codesign.cli import main
+from codesign.hardware import synthetic_trace
+from codesign.trace import save_trace
+
+
+def _trace(tmp_path: Path) -> Path:
+    return save_trace(synthetic_trace(3, seed=1, timesteps=12, levels=[1, 3, 1], rates=0.1), tmp_path / "t.npz")
+
+
+def test_the_core_never_imports_sanafe() -> None:
+    code = (
+        "import sys, codesign, codesign.hardware, codesign.trace, codesign.search, codesign.cli, codesign.export;"
+        "import codesign.cli._hw; assert 'sanafe' not in sys.modules and 'sanafecpp' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_sanafe_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "sanafe", None)  # import sanafe raises ImportError
+    assert main(["hw", "crosscheck", "--trace", str(_trace(tmp_path)), "--chip", "loihi_like"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'codesign[sanafe]'" in err and err.count("\n") == 1
+
+
+def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "crosscheck", "--trace", str(tmp_path / "missing.npz")]) == 2
+    assert main(["hw", "crosscheck", "--trace", str(_trace(tmp_path)), "--chip", "loihi_like", "--set", "cores=129"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("codesign: error:") == 2 and "missing.npz" in err and "128" in err
+
+
+def test_replay_agrees_with_sanafe_on_a_synthetic_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sanafe", reason="SANA-FE is not installed (pip install 'codesign[sanafe]')")
+    import json
+
+    assert main(["hw", "crosscheck", "--trace", str(_trace(tmp_path)), "--chip", "loihi_sanafe", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Executed" not in out  # SANA-FE's progress lines are silenced
+    report = json.loads(out)
+    assert [layer["name"] for layer in report["layers"]] == ["layer1", "layer2"]
+    assert report["skipped"] == {"layer0": "real-valued inputs"}
+    blocks = report["energy_by_block_pj"]
+    # Same synaptic operations at SANA-FE's 35.5 pJ: the synapse block agrees exactly.
+    assert blocks["analytic"]["synapse"] == pytest.approx(blocks["sanafe"]["synapse"], rel=1e-9)
+    assert abs(report["energy_rel_error"]["analytic"]) < 0.15
+    assert abs(report["latency_rel_error"]["analytic"]) < 0.25
