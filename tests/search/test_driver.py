@@ -82,7 +82,7 @@ def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: 
     assert by_number[7].state == TrialState.FAIL and "per-trial timeout of 30 s" in records[7].error
     assert all(by_number[n].state == TrialState.COMPLETE for n in (0, 5, 6))
     assert outcome.counts == {"complete": 4, "fail": 4, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0,
-                              "duplicate": 0}
+                              "duplicate": 0, "stopped": 0}
     assert outcome.told == 8
     # a failure never carries values
     assert all(t.values is None for t in study.trials if t.state == TrialState.FAIL)
