@@ -78,6 +78,14 @@ def run_once(tmp: Path, label: str) -> dict[str, Any]:
         "best_accuracy": max((p.objectives["accuracy"] for p in points if p.feasible), default=None),
         "front_points": len(front),
         "front_points_above_half": sum(1 for p in front if p.objectives["accuracy"] > 0.5),
+        # which chip precisions the front holds, with the best accuracy at each: a front of
+        # 2-bit chips alone would mean precision is free (the bug this study shows fixed)
+        "front_by_weight_bits": {
+            str(bits): {"points": sum(1 for p in front if p.params.get("hw.weight_bits") == bits),
+                        "best_accuracy": max(p.objectives["accuracy"] for p in front
+                                             if p.params.get("hw.weight_bits") == bits)}
+            for bits in sorted({p.params.get("hw.weight_bits") for p in front})
+        },
         "every_trial_trained_its_rung_budget": budget_ok,
         "trials": trials,
         "confirmed": confirmed,
@@ -117,6 +125,7 @@ def main() -> None:
         "best_accuracy": idle["best_accuracy"],
         "front_points_above_half": idle["front_points_above_half"],
         "front_points": idle["front_points"],
+        "front_by_weight_bits": idle["front_by_weight_bits"],
         "every_trial_trained_its_rung_budget": idle["every_trial_trained_its_rung_budget"],
         "deterministic": deterministic,
         "loaded_wall_s": loaded["wall_s"] if loaded else None,
