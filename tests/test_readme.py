@@ -23,7 +23,7 @@ from codesign.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What shrinks the quickstart to a few seconds; everything else is the study file's.
-TINY = ("corpus.size=90", "corpus.n_speakers=10", "fidelity.epochs=2", "multi_fidelity.rungs=[1]",
+TINY = ("corpus.size=90", "corpus.n_speakers=10", "fidelity.epochs=2",
         "budget.trials=4", "nested.hw_points=16", "confirm.seeds=2", "trace_batch=4")
 
 
