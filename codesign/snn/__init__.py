@@ -6,8 +6,9 @@ keeps, and the probe API for tracing, are in docs/models.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codesign._lazy import lazy_exports
 
 # Names are imported on first use (PEP 562), so that reading a config (ModelConfig, TrainConfig)
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
@@ -120,17 +121,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [
