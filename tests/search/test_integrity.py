@@ -166,27 +166,29 @@ def _toy_driver(runs_dir: Path, address: str, trials: int, storage: str | None =
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _wait_until_running(driver: subprocess.Popen, url: str, who: str, limit_s: float = 240.0) -> None:
+    """Wait until the driver process has a RUNNING trial in the toy study at ``url`` (the limit
+    is generous: a loaded machine starts Ray slowly); fail if it ends or never gets there."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if driver.poll() is not None:
+            pytest.fail(f"{who} ended early:\n" + driver.stdout.read())
+        try:
+            if any(t.state == TrialState.RUNNING for t in load_stored_study("toy", url).trials):
+                return
+        except Exception:  # no storage or study yet
+            continue
+    pytest.fail(f"{who} ran no trial within {limit_s:g} s")
+
+
 def test_a_second_driver_on_a_sqlite_study_is_refused_and_the_first_is_unharmed(
     toy, ray_cluster: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = _toy_driver(tmp_path, ray_cluster, trials=6)
     url = f"sqlite:///{tmp_path.resolve()}/toy/study.db"
     try:
-        deadline = time.monotonic() + 240  # generous: a loaded machine starts Ray slowly
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            if first.poll() is not None:
-                pytest.fail("first driver ended early:\n" + first.stdout.read())
-            if not (tmp_path / "toy" / "study.db-wal").exists():
-                continue
-            try:
-                trials = optuna.load_study(study_name="toy", storage=url).trials
-            except KeyError:
-                continue
-            if any(t.state == TrialState.RUNNING for t in trials):
-                break
-        else:
-            pytest.fail("the first driver ran no trial within 240 s")
+        _wait_until_running(first, url, "the first driver")
 
         status = main(["study", "resume", "toy", "--runs-dir", str(tmp_path), "--no-progress"])
         err = capsys.readouterr().err
@@ -212,18 +214,7 @@ def test_two_drivers_share_one_study(toy, ray_cluster: str, tmp_path: Path, requ
     # other still has most of the budget ahead, even on a loaded machine
     other = _toy_driver(tmp_path, ray_cluster, trials=8, storage=url, sleep_s="1.5")
     try:
-        deadline = time.monotonic() + 240  # generous: a loaded machine starts Ray slowly
-        while time.monotonic() < deadline:  # join once the other driver runs a trial
-            time.sleep(0.3)
-            if other.poll() is not None:
-                pytest.fail("the other driver ended early:\n" + other.stdout.read())
-            try:
-                if any(t.state == TrialState.RUNNING for t in load_stored_study("toy", url).trials):
-                    break
-            except Exception:  # no storage or study yet
-                continue
-        else:
-            pytest.fail("the other driver ran no trial within 240 s")
+        _wait_until_running(other, url, "the other driver")  # join once it runs a trial
         mine = run_study(_spec(toy, budget={"trials": 8}), evaluate=toy.quadratic, runs_dir=tmp_path,
                          storage=url, progress=False)
         out, _ = other.communicate(timeout=120)
