@@ -16,6 +16,7 @@ import itertools
 import json
 import shlex
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -52,8 +53,8 @@ def build_one(params: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from codesign.data import CorpusConfig, load_corpus
-    from codesign.search import parse_study, split_params
-    from codesign.search._evaluate import _score_cached, _train_cached
+    from codesign.search import ArtifactStore, TrialRecord, TrialResult, parse_study, split_params
+    from codesign.search._evaluate import _score_cached, _train_cached, _Workspace
     from codesign.snn import ModelConfig, Precision
     from codesign.train import TrainConfig
 
@@ -68,9 +69,13 @@ def build_one(params: dict[str, Any]) -> dict[str, Any]:
         "objectives": {"accuracy": "max"}, "seed": SEED, "trace_batch": TRACE_BATCH,
     })
     started = time.perf_counter()
-    cached = _train_cached(model_cfg, train_cfg, corpus_cfg, corpus, study, CACHE.resolve())
-    scored = _score_cached(cached, Precision(), model_cfg, corpus, study)  # float: the table's networks
-    return {"params": params, "trace": str(scored.paths["trace"]), "metrics": scored.metrics,
+    store = ArtifactStore(CACHE.parent)  # the training cache is the store's _train_cache/
+    with tempfile.TemporaryDirectory() as scratch:
+        space = _Workspace(store, Path(scratch))
+        cached = _train_cached(space, model_cfg, train_cfg, corpus_cfg, corpus, study)
+        scored = _score_cached(space, cached, Precision(), model_cfg, corpus, study)  # float: the table's networks
+        TrialResult(TrialRecord(), entries=space.entries).save(store)
+    return {"params": params, "trace": str(store.local_file(scored.paths["trace"])), "metrics": scored.metrics,
             "seconds": round(time.perf_counter() - started, 2), "cache_hit": cached.hit}
 
 

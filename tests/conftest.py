@@ -79,9 +79,12 @@ def digits_corpus(corpus_cache: Path) -> Corpus:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """A local Ray cluster with two CPUs; yields its GCS address (for ``--address`` joins)."""
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Ray cluster with two CPUs; yields its GCS address (for ``--address`` joins).
+    Its workers see ``TOY_MARKER_DIR``, a folder of this session for toy evaluators' own files."""
     import ray
+
+    os.environ["TOY_MARKER_DIR"] = str(tmp_path_factory.mktemp("toy-markers"))
 
     if ray.is_initialized():  # pragma: no cover - another fixture or test left one running
         ray.shutdown()

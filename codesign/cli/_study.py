@@ -17,6 +17,10 @@ def register(subparsers: Any) -> None:
     run.add_argument("spec", help="study file, e.g. studies/quickstart.yaml")
     _execution_args(run)
     run.add_argument("--seconds", type=positive_float, help="wall-clock budget of this run")
+    run.add_argument("--artifact-store", metavar="URL",
+                     help="where trial files and the training cache go: a folder, or a URL pyarrow.fs or fsspec "
+                          "understands (s3://bucket/runs) for a cluster without a shared disk "
+                          "(default: the runs directory)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any study-spec field, validated like the file and stored with the study, e.g. "
                           "--set corpus.size=1000 --set budget.trials=12 --set name=qs_small (repeatable)")
@@ -74,7 +78,8 @@ def _execution_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int,
                         help="total finished trials the study should reach (not trials to add); "
                              "resume applies it to this run only, the stored budget is kept")
-    parser.add_argument("--address", help="Ray cluster to join (default: start a local one)")
+    parser.add_argument("--address", help="Ray cluster to join, or 'auto' for the one RAY_ADDRESS names "
+                        "(default: start a local one)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no live progress bar: one line per finished trial instead")
     parser.add_argument("--verbose", action="store_true", help="forward worker output to this terminal")
@@ -88,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = load_study(args.spec, parse_set_args(args.set))
     spec = with_overrides(spec, workers=args.workers, trials=args.trials, address=args.address,
-                          seconds=args.seconds)
+                          seconds=args.seconds, artifacts=args.artifact_store)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
     if spec.confirm.seeds and outcome.front:

@@ -19,7 +19,6 @@ from codesign.search._driver import (
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
     RUNGS_ATTR,
-    EvaluateFn,
     StudyOutcome,
     make_sampler,
     resume_study,
@@ -86,6 +85,7 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
+from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
     Joint,
@@ -98,6 +98,7 @@ from codesign.search._strategy import (
     strategy_named,
     strategy_of,
 )
+from codesign.search._task import EvaluateFn, TrialResult, TrialTask
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",
@@ -114,7 +115,9 @@ __all__ = [
     "SPEC_ATTR",
     "SUMMARY_ATTR",
     "SUMMARY_MAX_CHARS",
+    "TRAIN_CACHE_DIR",
     "VERSION_ATTR",
+    "ArtifactStore",
     "ConfirmSpec",
     "ConfirmedPoint",
     "Constraint",
@@ -130,12 +133,15 @@ __all__ = [
     "Scheduler",
     "SearchSpace",
     "SingleFidelity",
+    "StoreReader",
     "Strategy",
     "StudyInUse",
     "StudyOutcome",
     "StudySpec",
     "SuccessiveHalving",
     "TrialRecord",
+    "TrialResult",
+    "TrialTask",
     "confirm_points",
     "confirm_study",
     "confirmed_figures",
@@ -177,6 +183,7 @@ __all__ = [
     "study_counts",
     "study_hypervolume",
     "study_points",
+    "study_store",
     "suggest",
     "with_overrides",
 ]

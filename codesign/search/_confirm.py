@@ -20,7 +20,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
@@ -29,13 +29,14 @@ from codesign.config import parse_spec
 from codesign.search._front import DesignPoint, pareto_front, study_points
 from codesign.search._record import TrialRecord, record_of
 from codesign.search._spec import StudySpec
+from codesign.search._store import serve_store, study_store
+from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 #: Study user attribute prefix of one trial's confirmed figures.
 CONFIRMED_ATTR = "codesign.confirmed"
 #: Study user attribute: when the study's front was last confirmed, and how.
 CONFIRMED_AT_ATTR = "codesign.confirmed_at"
 
-EvaluateFn = Callable[..., dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,14 @@ def confirm_points(
         raise ValueError(f"at least 2 seeds to measure a spread, got {seeds}")
     spec = stored_spec(study)
     artifact_dir = str(study.user_attrs.get(ARTIFACT_DIR_ATTR, ""))
+    if not artifact_dir:
+        raise ValueError(f"study {study.study_name} names no artifact folder ({ARTIFACT_DIR_ATTR})")
+    store = study_store(artifact_dir)
+    corpus = None
     if evaluate is None:
-        from codesign.search._evaluate import evaluate_trial
+        from codesign.search._evaluate import evaluate_trial, prepare_study
 
+        corpus = prepare_study(spec, progress=False)
         evaluate = evaluate_trial
     records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
     jobs: list[tuple[DesignPoint, int | None, int, dict[str, Any]]] = []
@@ -141,22 +147,26 @@ def confirm_points(
         for seed in seed_list:
             data = spec.to_dict()
             data.update(seed=seed, strategy="joint", multi_fidelity=None)
-            jobs.append((point, chip, seed, {"params": params, "spec": parse_spec(StudySpec, data).to_dict()}))
+            jobs.append((point, chip, seed, TrialTask(
+            params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
+            folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}")))
     started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
+    reader, store_actor = serve_store(store)
     try:
-        remote = ray.remote(evaluate).options(num_cpus=spec.execution.cpus_per_trial, max_retries=0)
+        remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial, max_retries=0)
+        corpus_ref = ray.put(corpus) if corpus is not None else None
         refs = {
-            remote.remote(job["params"], job["spec"], point.trial, artifact_dir,
-                          folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}"):
-            (point, chip, seed)
-            for point, chip, seed, job in jobs
+            remote.remote(evaluate, replace(task, store=reader), corpus_ref): (point, chip, seed)
+            for point, chip, seed, task in jobs
         }
         results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
         left = list(refs)
         while left:
             ready, left = ray.wait(left, num_returns=1)
             point, chip, seed = refs[ready[0]]
-            record = parse_spec(TrialRecord, ray.get(ready[0]), key_prefix="confirmation")
+            result: TrialResult = ray.get(ready[0])
+            result.save(store)
+            record = result.record
             if record.error is not None or record.pruned is not None:
                 raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
                                    f"{record.error or record.pruned}")
@@ -166,6 +176,8 @@ def confirm_points(
                 progress(f"confirm: trial {point.trial}{'' if chip is None else f' chip {chip}'} seed {seed} "
                          f"({done}/{len(jobs)})")
     finally:
+        if store_actor is not None:
+            ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
     confirmed = []

@@ -3,7 +3,12 @@
 ``run_study`` is a loop over Optuna's ``ask``/``tell`` (like ``Study.optimize``), with Ray
 tasks as the workers: ``workers`` trials in flight, each a task with declared resources,
 told as they complete (``ray.wait``). The evaluation function is injectable: a top-level,
-picklable ``evaluate(params, spec, trial_number, artifact_dir) -> TrialRecord dict``.
+picklable ``evaluate(TrialTask) -> TrialResult`` (``codesign.search._task``).
+
+Workers share nothing with the driver but Ray: each task gets a reader of the artifact store
+(served from this process's node when the store is a local folder) and the corpus from Ray's
+object store (put once per study, pulled once per node), and returns its record and files as
+bytes; this driver writes them into the artifact store.
 
 Failure rules (a failure is never a score):
 - the evaluation raises, returns an error, or returns a NaN/missing objective -> FAIL with
@@ -72,11 +77,10 @@ from codesign.search._storage import (
     load_stored_study,
     open_storage,
     stored_spec,
-    study_artifact_dir,
 )
+from codesign.search._store import ArtifactStore, serve_store
 from codesign.search._strategy import strategy_of
-
-EvaluateFn = Callable[[dict[str, Any], dict[str, Any], int, str], dict[str, Any]]
+from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -95,23 +99,26 @@ class StudyOutcome:
     """What a driver run leaves behind.
 
     Attributes:
-        name, storage_url, artifact_dir: where the study is.
+        name, storage_url: where the study is.
+        artifact_dir: the study's folder in the artifact store (a path, or a URL).
         counts: trials by state (``complete``, ``fail``, ``running``, ``waiting``) in storage,
             plus ``interrupted`` (failed because a driver stopped; their params re-asked).
         told: trials this run told (complete + fail).
         front: the study's feasible Pareto front (design points).
         hypervolume: of the feasible points (see ``study_hypervolume``).
         stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
+        artifact_bytes: bytes of files workers returned through Ray in this run.
     """
 
     name: str
     storage_url: str
-    artifact_dir: Path
+    artifact_dir: str
     counts: dict[str, int]
     told: int
     front: list[DesignPoint]
     hypervolume: float
     stopped_by: str
+    artifact_bytes: int = 0
 
 
 @dataclass
@@ -162,17 +169,19 @@ def run_study(
         StudyInUse: another driver runs the study and its storage takes one driver only.
     """
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
-    artifact_dir = study_artifact_dir(spec.name, runs_dir)
+    store = ArtifactStore(spec.artifacts or runs_dir)
+    artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
     study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
     try:
+        corpus = None
         if evaluate is None:
             from codesign.search._evaluate import prepare_study
 
-            prepare_study(spec, progress=progress)
+            corpus = prepare_study(spec, progress=progress)
             evaluate = default_evaluate()
-        return _drive(study, spec, url, artifact_dir, evaluate, progress, log_to_driver, lease)
+        return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
     finally:
         lease.release()
 
@@ -209,9 +218,12 @@ def with_overrides(
     trials: int | None = None,
     address: str | None = None,
     seconds: float | None = None,
+    artifacts: str | None = None,
 ) -> StudySpec:
-    """``spec`` with command-line overrides of execution and budget, re-validated."""
+    """``spec`` with command-line overrides of execution, budget and artifact store, re-validated."""
     data = spec.to_dict()
+    if artifacts is not None:
+        data["artifacts"] = artifacts
     if workers is not None:
         data["execution"]["workers"] = workers
     if address is not None:
@@ -261,7 +273,7 @@ def sampler_seed(study_seed: int, finished: int, salt: str = "") -> int:
 
 
 def _open_or_create(
-    spec: StudySpec, url: str, artifact_dir: Path, record_spec: bool = True, where: dict[str, str] | None = None
+    spec: StudySpec, url: str, artifact_dir: str, record_spec: bool = True, where: dict[str, str] | None = None
 ) -> tuple[optuna.Study, DriverLease]:
     """Open or create the study and take this driver's lease on it (before writing anything
     to the study: a refused second driver changes nothing)."""
@@ -296,7 +308,7 @@ def _open_or_create(
                              _budget_text(old), _budget_text(spec))
             study.set_user_attr(SPEC_ATTR, spec.to_dict())
         study.set_user_attr(VERSION_ATTR, __version__)
-        study.set_user_attr(ARTIFACT_DIR_ATTR, str(artifact_dir))
+        study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
         # every trial ever asked (not only finished ones) moves the seed on, so that a driver
         # stopped before finishing anything does not hand its successor the same draws
         asked = len(study.get_trials(deepcopy=False))
@@ -331,11 +343,12 @@ def _drive(
     study: optuna.Study,
     spec: StudySpec,
     url: str,
-    artifact_dir: Path,
+    store: ArtifactStore,
     evaluate: EvaluateFn,
     progress: bool,
     log_to_driver: bool,
     lease: DriverLease,
+    corpus: Any = None,
 ) -> StudyOutcome:
     import ray
 
@@ -343,16 +356,19 @@ def _drive(
     strategy = strategy_of(spec)
     scheduler = strategy.scheduler(spec)
     ask_space = strategy.ask_space(spec.search_space())
-    spec_dict = spec.to_dict()
-    remote = ray.remote(evaluate)
+    remote = ray.remote(run_task)
     options = {
         "num_cpus": spec.execution.cpus_per_trial,
         "num_gpus": spec.execution.gpus_per_trial,
         "max_retries": 0,  # the driver retries dead workers itself, to record the attempts
         "retry_exceptions": False,
     }
-    artifact_dir.mkdir(parents=True, exist_ok=True)
-    spec_ref = ray.put(spec_dict)
+    if store.is_local:  # records name cache files as ../_train_cache/..., through the study's folder
+        Path(store.url(spec.name)).mkdir(parents=True, exist_ok=True)
+    reader, store_actor = serve_store(store)
+    # the corpus goes into the object store once; Ray pulls it to each node once
+    corpus_ref = ray.put(corpus) if corpus is not None else None
+    moved = 0
 
     _requeue_stale(study, lease)
     last_requeue = time.monotonic()
@@ -373,9 +389,9 @@ def _drive(
     stopped_by = "trials"
 
     def submit(p: _Pending) -> None:
-        extra = {} if p.until_epoch is None else {"until_epoch": p.until_epoch}
-        ref = remote.options(**options).remote(p.params, spec_ref, p.trial.number, str(artifact_dir), **extra)
-        pending[ref] = p
+        task = TrialTask(params=p.params, spec=spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
+                         store=reader)
+        pending[remote.options(**options).remote(evaluate, task, corpus_ref)] = p
 
     def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         try:
@@ -459,13 +475,14 @@ def _drive(
             ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
             for ref in ready:
                 p = pending.pop(ref)
-                outcome = _collect(ref, p, spec)
+                outcome = _collect(ref, p, spec, store)
                 if outcome == "retry":
                     p.attempts += 1
                     p.started = time.monotonic()
                     submit(p)
                     continue
-                record, values = outcome
+                record, values, size = outcome
+                moved += size
                 tell(p, record, values)
             _expire(pending, spec, tell)
         for number in scheduler.paused():
@@ -480,9 +497,11 @@ def _drive(
         raise
     finally:
         bar.close()
+        if store_actor is not None:
+            ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-    return _outcome(study, spec, url, artifact_dir, told, stopped_by)
+    return _outcome(study, spec, url, store.url(spec.name), told, stopped_by, moved)
 
 
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
@@ -510,23 +529,64 @@ def _prune_paused(study: optuna.Study, p: _Pending) -> None:
 
 
 def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
-    """Join ``execution.address`` or start a local cluster; True when this run started Ray."""
+    """Join ``execution.address`` or start a local cluster; True when this run started Ray.
+
+    ``auto`` joins the cluster ``RAY_ADDRESS`` names, else the one ``ray start`` last started on
+    this machine. Authentication: joining, the driver presents the token the cluster was given
+    (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``, see docs/cluster.md); a local cluster gets
+    token authentication with a fresh random token that only this process and its workers
+    hold, so nothing is written to ``~/.ray`` and Ray's start-up warning does not apply.
+
+    Raises:
+        ConfigError: ``--address`` names no reachable Ray cluster.
+    """
     import ray
 
     if ray.is_initialized():
         return False
     common = {"include_dashboard": False, "log_to_driver": log_to_driver, "logging_level": logging.WARNING}
     if spec.execution.address:
-        ray.init(address=spec.execution.address, **common)
+        address = spec.execution.address
+        if address == "auto" and os.environ.get("RAY_ADDRESS"):
+            address = os.environ["RAY_ADDRESS"]
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as err:
+            raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
+                              hint=f"{err}; start one with `ray start --head`, or set RAY_ADDRESS "
+                              "and pass --address auto") from None
     else:
         cpus = max(1, math.ceil(spec.execution.workers * spec.execution.cpus_per_trial))
         # address="local": a new cluster, never one another process on this machine started
         # (a bare ray.init() would join the machine's latest cluster). A small object store:
-        # trials exchange only parameters and records; artifacts go to disk.
-        with _loopback_only():
-            ray.init(address="local", num_cpus=cpus, object_store_memory=256 * 1024 * 1024,
+        # trials exchange parameters, records and their files (a few MB); the corpus is put once.
+        with _loopback_only(), _own_token():
+            ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", **common)
     return True
+
+
+@contextlib.contextmanager
+def _own_token() -> Iterator[None]:
+    """While a local cluster starts: token authentication with a fresh random token, unless the
+    user configured Ray's authentication (``RAY_AUTH_MODE``) themselves. The GCS, raylet and
+    workers inherit it at start; the variables are put back after."""
+    import secrets
+
+    if "RAY_AUTH_MODE" in os.environ:
+        yield
+        return
+    names = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")
+    old = {n: os.environ.get(n) for n in names}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    try:
+        yield
+    finally:
+        for n, v in old.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
 
 
 @contextlib.contextmanager
@@ -564,36 +624,38 @@ def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline
     return max(0.05, min(wake, 5.0))
 
 
-def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[float] | None] | str:
-    """Read a finished task: ``"retry"`` for a dead worker with retries left, else the record
-    and its objective values (None for a failed trial)."""
+def _collect(ref: Any, p: _Pending, spec: StudySpec,
+             store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int] | str:
+    """Read a finished task and write its files into the artifact store: ``"retry"`` for a dead
+    worker with retries left, else the record, its objective values (None for a failed trial)
+    and the bytes of files it returned."""
     import ray
     from ray import exceptions as rex
 
     died = (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
             rex.ObjectLostError, rex.OwnerDiedError)
     try:
-        raw = ray.get(ref)
+        result: TrialResult = ray.get(ref)
     except died as err:
         p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
         if p.attempts <= spec.execution.retries:
             _LOG.warning("trial %d: worker died, retrying", p.trial.number)
             return "retry"
-        return _failed(p, "; ".join(p.history)), None
+        return _failed(p, "; ".join(p.history)), None, 0
     except rex.RayTaskError as err:
         cause = err.cause if getattr(err, "cause", None) is not None else err
-        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None
+        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None, 0
     except rex.RayError as err:
-        return _failed(p, f"{type(err).__name__}: {err}"), None
+        return _failed(p, f"{type(err).__name__}: {err}"), None, 0
     except Exception as err:  # e.g. an exception type that cannot be unpickled here
-        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0
     try:
-        record = parse_spec(TrialRecord, raw, file=None, key_prefix="evaluation result")
-    except ConfigError as err:
-        return _failed(p, f"the evaluation returned an invalid record: {err}"), None
-    record = record.model_copy(update={"attempts": p.attempts})
+        result.save(store)
+    except Exception as err:  # the store refused: the trial's files are not kept, so it failed
+        return _failed(p, f"could not write its artifacts to {store.root}: {type(err).__name__}: {err}"), None, 0
+    record = result.record.model_copy(update={"attempts": p.attempts})
     if record.error is not None or record.pruned is not None:
-        return record, None
+        return record, None, result.size_bytes
     try:
         values = objective_values(record.objectives, list(spec.objectives))
         if spec.constraints:
@@ -605,8 +667,8 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec) -> tuple[TrialRecord, list[
             if bad:
                 raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
     except ValueError as err:
-        return record.model_copy(update={"error": str(err)}), None
-    return record, values
+        return record.model_copy(update={"error": str(err)}), None, result.size_bytes
+    return record, values, result.size_bytes
 
 
 def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
@@ -782,8 +844,8 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
-def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path, told: int,
-             stopped_by: str) -> StudyOutcome:
+def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
+             stopped_by: str, artifact_bytes: int = 0) -> StudyOutcome:
     points = study_points(study.get_trials(deepcopy=False))
     return StudyOutcome(
         name=spec.name,
@@ -794,4 +856,5 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: Path,
         front=pareto_front(points, spec.objectives),
         hypervolume=study_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
+        artifact_bytes=artifact_bytes,
     )

@@ -1,12 +1,18 @@
 """The real evaluation of one trial, run inside a Ray worker.
 
-``evaluate_trial(params, spec, trial_number, artifact_dir, until_epoch=None)`` follows the
-project's one-way flow: parameters -> ModelConfig + TrainConfig + ChipConfig -> cheap chip
-check -> short training run (cached; up to a rung's epoch in a multi-fidelity study) -> the
-network scored at the chip's precision (weights and state quantised, ``codesign.snn``) and its
-workload trace -> chip cost model -> objectives and constraints -> a :class:`TrialRecord`
-dict. It never catches an error to turn it into a score: anything that goes wrong raises, and
-the driver tells the trial FAIL with the reason.
+``evaluate_trial(task) -> TrialResult`` follows the project's one-way flow: parameters ->
+ModelConfig + TrainConfig + ChipConfig -> cheap chip check -> short training run (cached; up to
+a rung's epoch in a multi-fidelity study) -> the network scored at the chip's precision
+(weights and state quantised, ``codesign.snn``) and its workload trace -> chip cost model ->
+objectives and constraints -> a :class:`TrialRecord`. It never catches an error to turn it
+into a score: anything that goes wrong raises, and the driver tells the trial FAIL with the
+reason.
+
+It shares nothing with the driver but Ray (``codesign.search._task``): it works in a private
+scratch folder, reads the training cache through ``task.store`` and returns every file the
+study keeps (the cost report, new cache entries) as bytes in its :class:`TrialResult`; the
+driver writes them into the artifact store. The corpus arrives through Ray's object store
+(``task.corpus``), so a worker node never synthesises it.
 
 Strategies:
 - ``joint``: the trial's ``hw.*`` parameters give one chip; one design point, scored at that
@@ -19,23 +25,23 @@ Strategies:
 Precision modes (``StudySpec.precision``): ``ptq`` trains one float network and quantises it
 per precision; ``qat`` trains one network per weight width, fake-quantised while it learns.
 
-Training cache: ``<runs>/_train_cache/<key>/`` holds one network (the key hashes model,
-training budget with QAT bits, corpus and seed): ``full/`` trained to the full budget and
-``rungs/<epoch>/`` stopped at a rung, each with ``result.json`` and ``weights.safetensors``
+Training cache: ``_train_cache/<key>/`` in the artifact store holds one network (the key hashes
+model, training budget with QAT bits, corpus and seed): ``full/`` trained to the full budget
+and ``rungs/<epoch>/`` stopped at a rung, each with ``result.json`` and ``weights.safetensors``
 (a rung also with the checkpoint the next rung continues from), and under each its scores
-``scores/<precision>-b<trace batch>/`` (``metrics.json`` and ``trace.npz``).
+``scores/<precision>-b<trace batch>/`` (``metrics.json`` and ``trace.npz``). Each entry is
+immutable and published whole by the driver.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
+import posixpath
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,19 +51,24 @@ from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objecti
 from codesign.search._record import HardwarePoint, TrialRecord
 from codesign.search._space import sample_points, split_params
 from codesign.search._spec import StudySpec
-from codesign.search._storage import TRAIN_CACHE_DIR
+from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
+from codesign.search._task import TrialResult, TrialTask
+
+if TYPE_CHECKING:
+    from codesign.data import Corpus
 
 #: Utterances in the untrained forward pass of the cheap fit check (the fit does not depend
 #: on activity, only on the network's weights and state).
 _FIT_CHECK_UTTERANCES = 1
 
 
-def prepare_study(spec: StudySpec, progress: bool = True) -> None:
-    """Work every trial shares, done once by the driver before trials start: the corpus
-    is synthesised and cached here so that workers only read it."""
+def prepare_study(spec: StudySpec, progress: bool = True) -> Corpus:
+    """Work every trial shares, done once by the driver before trials start: the corpus,
+    synthesised (or read from this machine's corpus cache), for the driver to put into Ray's
+    object store."""
     from codesign.data import CorpusConfig, load_corpus
 
-    load_corpus(parse_spec(CorpusConfig, spec.corpus, key_prefix="corpus"), progress=progress)
+    return load_corpus(parse_spec(CorpusConfig, spec.corpus, key_prefix="corpus"), progress=progress)
 
 
 def chip_precision(chip: Any) -> Any:
@@ -72,22 +83,49 @@ def chip_precision(chip: Any) -> Any:
                       key_prefix="hw")
 
 
-def evaluate_trial(
-    params: dict[str, Any], spec: dict[str, Any], trial_number: int, artifact_dir: str,
-    until_epoch: int | None = None, folder: str | None = None,
-) -> dict[str, Any]:
-    """Evaluate one trial (see the module docstring); returns a TrialRecord dict.
+class _Workspace:
+    """A worker's private view of the artifact store: a scratch folder holding the store files
+    it read (fetched through the reader) and made (returned to the driver)."""
 
-    Args:
-        params: the trial's parameters (``snn.*`` and, for ``joint``, ``hw.*``).
-        spec: the study spec as a dict (``StudySpec.to_dict()``).
-        trial_number: the Optuna trial number (names the artifact folder).
-        artifact_dir: the study's artifact directory; artifact paths in the record are
-            relative to it.
-        until_epoch: multi-fidelity: train (or continue training) only up to this rung's
-            epoch; the record's ``rung_epoch`` says which. None: the full budget.
-        folder: the trial's artifact folder under ``trials/`` (default: the trial number;
-            a confirmation names its own, so the trial's files are never overwritten).
+    def __init__(self, reader: StoreReader, scratch: Path) -> None:
+        self.reader = reader
+        self.scratch = scratch
+        self.entries: dict[str, dict[str, bytes]] = {}
+        self.files: dict[str, bytes] = {}
+
+    def local(self, rel: str) -> Path:
+        return self.scratch / rel
+
+    def has(self, rel: str) -> bool:
+        """The file is in the store or was made by this evaluation."""
+        return self.local(rel).is_file() or self.reader.exists(rel)
+
+    def fetch(self, rel: str) -> Path:
+        """A local copy of a store file."""
+        path = self.local(rel)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.reader.read(rel))
+        return path
+
+    def list(self, rel: str) -> list[str]:
+        local = self.local(rel)
+        made = {p.name for p in local.iterdir()} if local.is_dir() else set()
+        return sorted(made | set(self.reader.list(rel)))
+
+    def add_entry(self, rel: str, folder: Path, last: str) -> None:
+        """Return the files of ``folder`` as the cache entry ``rel``; ``last`` (the file whose
+        presence means the entry is whole) is written last by the driver."""
+        names = sorted((p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()),
+                       key=lambda n: n == last)
+        self.entries[rel] = {n: (folder / n).read_bytes() for n in names}
+        target = self.local(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.rename(target)
+
+
+def evaluate_trial(task: TrialTask) -> TrialResult:
+    """Evaluate one trial (see the module docstring).
 
     Raises:
         Exception: whatever failed (bad parameter combination, diverged training, ...).
@@ -100,77 +138,85 @@ def evaluate_trial(
     from codesign.train import TrainConfig
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    study = parse_spec(StudySpec, spec, key_prefix="spec")
+    study, params, until_epoch = task.spec, task.params, task.until_epoch
     model_over, train_over, chip_over = split_params(params)
     model_cfg = parse_spec(ModelConfig, {**study.model.to_dict(), **model_over}, key_prefix="snn")
     train_cfg = parse_spec(TrainConfig, {**study.fidelity.to_dict(), **train_over}, key_prefix="train")
     corpus_cfg = parse_spec(CorpusConfig, study.corpus, key_prefix="corpus")
     torch.set_num_threads(train_cfg.threads)
-    corpus = load_corpus(corpus_cfg, progress=False)
-    root = Path(artifact_dir)
-    trial_dir = root / "trials" / (folder or f"{trial_number:05d}")
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    cache_root = root.parent / TRAIN_CACHE_DIR
+    corpus = task.corpus if task.corpus is not None else load_corpus(corpus_cfg, progress=False)
+    if task.store is None:
+        raise ValueError("evaluate_trial needs the artifact store's reader (task.store)")
     full = until_epoch is None or until_epoch == train_cfg.epochs
     base = {
         "params": params,
         "model_config": model_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
-        "worker_host": socket.gethostname(),
         "strategy": study.strategy,
         "rung_epoch": until_epoch if not full else None,
         "load_dependent": train_cfg.load_dependent,
     }
+    with tempfile.TemporaryDirectory(prefix="codesign-trial.") as scratch:
+        space = _Workspace(task.store, Path(scratch))
+        if study.strategy == "joint":
+            record = _joint(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over, ChipConfig)
+        else:
+            record = _nested(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus)
+    record = record.model_copy(update={"wall_time_s": time.perf_counter() - started,
+                                       "cpu_time_s": time.process_time() - cpu_started})
+    return TrialResult(record=record, files=space.files, entries=space.entries)
 
-    if study.strategy == "joint":
-        chip = parse_spec(ChipConfig, {**study.chip, **chip_over}, key_prefix="hw")
-        precision = chip_precision(chip)
-        base["chip_config"] = chip.to_dict()
-        pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
-        if pruned is not None:
-            metrics, constraints, reason = pruned
-            return TrialRecord(
-                **base, metrics=metrics, constraints=constraints, pruned=reason,
-                wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
-            ).to_dict()
-        trained = _train_cached(model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
-                                cache_root, until_epoch)
-        scored = _score_cached(trained, precision, model_cfg, corpus, study)
-        artifacts = {name: os.path.relpath(path, root) for name, path in {**trained.paths, **scored.paths}.items()}
-        from codesign.trace import load_trace
 
-        report, fits = _cost(load_trace(scored.paths["trace"]), chip)
-        cost_path = trial_dir / "cost_report.json"
-        _write_json(cost_path, report.to_dict())
-        artifacts["cost_report"] = os.path.relpath(cost_path, root)
-        metrics = {**scored.metrics, **report.metrics(), FITS_ON_CHIP: fits}
-        return TrialRecord(
-            **base,
-            objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
-            constraints=constraint_values(metrics, study.parsed_constraints()),
-            metrics=metrics,
-            energy_by_category_pj=report.energy_by_category_pj,
-            artifacts=artifacts,
-            wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
-            trained=not trained.hit,
-            cache_hit=trained.hit,
-        ).to_dict()
+def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: Any, train_cfg: Any,
+           corpus_cfg: Any, corpus: Corpus, chip_over: dict[str, Any], chip_type: Any) -> TrialRecord:
+    """One network on the trial's chip."""
+    from codesign.trace import load_trace
 
-    front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
-        model_cfg, train_cfg, corpus_cfg, corpus, study, cache_root, root, until_epoch
-    )
+    study = task.spec
+    chip = parse_spec(chip_type, {**study.chip, **chip_over}, key_prefix="hw")
+    precision = chip_precision(chip)
+    base = {**base, "chip_config": chip.to_dict()}
+    pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
+    if pruned is not None:
+        metrics, constraints, reason = pruned
+        return TrialRecord(**base, metrics=metrics, constraints=constraints, pruned=reason)
+    trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
+                            task.until_epoch)
+    scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
+    report, fits = _cost(load_trace(space.fetch(scored.paths["trace"])), chip)
+    cost_rel = posixpath.join(task.trial_dir, "cost_report.json")
+    space.files[cost_rel] = json.dumps(report.to_dict(), indent=1).encode()
+    artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
+    artifacts["cost_report"] = task.study_relative(cost_rel)
+    metrics = {**scored.metrics, **report.metrics(), FITS_ON_CHIP: fits}
     return TrialRecord(
         **base,
-        chip_config=dict(study.chip),
+        objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
+        constraints=constraint_values(metrics, study.parsed_constraints()),
+        metrics=metrics,
+        energy_by_category_pj=report.energy_by_category_pj,
+        artifacts=artifacts,
+        trained=not trained.hit,
+        cache_hit=trained.hit,
+    )
+
+
+def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: Any, train_cfg: Any,
+            corpus_cfg: Any, corpus: Corpus) -> TrialRecord:
+    """One network on the study's hardware sweep."""
+    front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
+        space, task, model_cfg, train_cfg, corpus_cfg, corpus)
+    return TrialRecord(
+        **base,
+        chip_config=dict(task.spec.chip),
         objectives=objectives,
         constraints=constraints,
         metrics=metrics,
         artifacts=artifacts,
-        wall_time_s=time.perf_counter() - started, cpu_time_s=time.process_time() - cpu_started,
         trained=not hit,
         cache_hit=hit,
         hw_front=front,
-    ).to_dict()
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,51 +283,46 @@ class TrainedNetwork:
     """A trained network in the training cache.
 
     Attributes:
-        entry: the cache folder (``result.json``, ``weights.safetensors``, ``checkpoint.pt``).
-        hit: it was there already (nothing was trained by this call).
+        entry: its cache entry, relative to the store root.
+        folder: the entry's local copy in the worker's scratch folder.
+        hit: it was in the cache already (nothing was trained by this call).
         metrics: the float network's training-run metrics.
         head: ``classify`` or ``ctc``.
-        paths: artifact name -> file (``weights``, ``train_result``).
+        paths: artifact name -> store path (``weights``, ``train_result``).
         model: the network, when this call trained it (else rebuilt on demand).
     """
 
-    entry: Path
+    entry: str
+    folder: Path
     hit: bool
     metrics: dict[str, float]
     head: str
-    paths: dict[str, Path]
+    paths: dict[str, str]
     model: Any = None
+
+    @property
+    def is_rung(self) -> bool:
+        return posixpath.basename(posixpath.dirname(self.entry)) == "rungs"
 
     def network(self) -> Any:
         if self.model is not None:
             return self.model
         from codesign.train import load_trained_model
 
-        return load_trained_model(self.entry)[0]
+        return load_trained_model(self.folder)[0]
 
 
 @dataclass(frozen=True)
 class ScoredNetwork:
-    """A trained network scored at one precision: its metrics and its trace (``paths["trace"]``)."""
+    """A trained network scored at one precision: its metrics and its trace (``paths["trace"]``,
+    a store path)."""
 
     metrics: dict[str, float]
-    paths: dict[str, Path]
+    paths: dict[str, str] = field(default_factory=dict)
 
 
-def _publish(tmp: Path, entry: Path) -> None:
-    """Rename a finished private folder into place; a concurrent worker that finished the same
-    entry first wins and this copy is dropped (entries are immutable once published)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.rename(entry)
-    except OSError:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, study: StudySpec,
-                  cache_root: Path, until_epoch: int | None = None) -> TrainedNetwork:
+def _train_cached(space: _Workspace, model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any,
+                  study: StudySpec, until_epoch: int | None = None) -> TrainedNetwork:
     """Train the network, or read it from the training cache.
 
     With ``until_epoch`` (a rung) the run stops after that epoch; its entry is
@@ -290,63 +331,66 @@ def _train_cached(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, 
     """
     from codesign.train import load_checkpoint, save_checkpoint, save_train_result, train
 
-    key_dir = cache_root / training_key(model_cfg, train_cfg, corpus_cfg, study.seed, study.trace_batch)
+    key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
+                                                           study.trace_batch))
     full = until_epoch is None or until_epoch == train_cfg.epochs
-    # the full run and each rung are separate immutable entries beside each other, each
-    # published by one atomic rename
-    entry = key_dir / "full" if full else key_dir / "rungs" / f"{until_epoch:03d}"
-    done = entry / "result.json"
-    hit = done.is_file()
+    # the full run and each rung are separate immutable entries beside each other
+    entry = posixpath.join(key_dir, "full") if full else posixpath.join(key_dir, "rungs", f"{until_epoch:03d}")
+    done = posixpath.join(entry, "result.json")
+    hit = space.has(done)
     model = None
-    if not hit:
+    if hit:
+        space.fetch(posixpath.join(entry, "weights.safetensors"))
+    else:
         resume = None
-        rungs = sorted((key_dir / "rungs").glob("[0-9][0-9][0-9]")) if (key_dir / "rungs").is_dir() else []
-        earlier = [r for r in rungs if (r / "checkpoint.pt").is_file()
-                   and int(r.name) < (until_epoch or train_cfg.epochs)]
+        rungs_dir = posixpath.join(key_dir, "rungs")
+        earlier = [name for name in space.list(rungs_dir) if name.isdigit()
+                   and int(name) < (until_epoch or train_cfg.epochs)
+                   and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
         if earlier:
-            resume = load_checkpoint(earlier[-1] / "checkpoint.pt")
+            resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, earlier[-1], "checkpoint.pt")))
         result = train(model_cfg, corpus, train_cfg, seed=study.seed,
                        until_epoch=None if full else until_epoch, resume=resume)
-        cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="train.", dir=cache_root))
-        save_train_result(result, tmp)
+        made = Path(tempfile.mkdtemp(prefix="train.", dir=space.scratch))
+        save_train_result(result, made)
         if result.checkpoint is not None and not full:
-            save_checkpoint(result.checkpoint, tmp / "checkpoint.pt")
-        _publish(tmp, entry)
+            save_checkpoint(result.checkpoint, made / "checkpoint.pt")
+        space.add_entry(entry, made, last="result.json")
         model = result.model
-    summary = json.loads(done.read_text())
-    paths = {"weights": entry / "weights.safetensors", "train_result": done}
-    return TrainedNetwork(entry=entry, hit=hit, metrics=summary["metrics"], head=summary["head"], paths=paths,
-                          model=model)
+    summary = json.loads(space.fetch(done).read_text())
+    paths = {"weights": posixpath.join(entry, "weights.safetensors"), "train_result": done}
+    return TrainedNetwork(entry=entry, folder=space.local(entry), hit=hit, metrics=summary["metrics"],
+                          head=summary["head"], paths=paths, model=model)
 
 
-def _score_cached(trained: TrainedNetwork, precision: Any, model_cfg: Any, corpus: Any,
+def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Any, model_cfg: Any, corpus: Any,
                   study: StudySpec) -> ScoredNetwork:
     """The network's metrics and trace at ``precision``, cached in its entry under
     ``scores/<precision label>/`` (one validation pass and one trace per distinct precision)."""
-    entry = trained.entry / "scores" / f"{precision.label}-b{study.trace_batch}"
-    done = entry / "metrics.json"
-    if not done.is_file():
+    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}")
+    done = posixpath.join(entry, "metrics.json")
+    if not space.has(done):
         from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
         from codesign.train import evaluate_at_precision
 
         # a rung only ranks networks (validation); the full budget also scores the test split
-        splits = ("validation",) if trained.entry.parent.name == "rungs" else ("validation", "test")
+        splits = ("validation",) if trained.is_rung else ("validation", "test")
         scored, net = evaluate_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
         features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
         trace = record_trace(net, features, lengths, model_cfg)
-        tmp = Path(tempfile.mkdtemp(prefix="score.", dir=trained.entry))
-        save_trace(trace, tmp / "trace.npz")
+        made = Path(tempfile.mkdtemp(prefix="score.", dir=space.scratch))
+        save_trace(trace, made / "trace.npz")
         # the task metrics are the quantised network's; the float network's stay beside them
         # as float_* so a reader sees what the chip's precision costs
         network = {(f"float_{k}" if k.split("_")[0] in ("validation", "test") else k): v
                    for k, v in trained.metrics.items()}
         metrics = _network_metrics({**network, **scored}, trained.head, trace_metrics(trace).to_dict())
-        _write_json(tmp / "metrics.json", metrics)
-        _publish(tmp, entry)
-    return ScoredNetwork(metrics=json.loads(done.read_text()), paths={"trace": entry / "trace.npz"})
+        (made / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        space.add_entry(entry, made, last="metrics.json")
+    return ScoredNetwork(metrics=json.loads(space.fetch(done).read_text()),
+                         paths={"trace": posixpath.join(entry, "trace.npz")})
 
 
 def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: dict[str, float]) -> dict[str, float]:
@@ -365,8 +409,7 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
 
 
 def _hardware_sweep(
-    model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any, study: StudySpec, cache_root: Path,
-    root: Path, until_epoch: int | None,
+    space: _Workspace, task: TrialTask, model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any,
 ) -> tuple[list[HardwarePoint], dict[str, float], dict[str, float], dict[str, str], bool, dict[str, float]]:
     """Evaluate the network on a sweep of the study's hw.* space, one precision at a time.
 
@@ -384,6 +427,7 @@ def _hardware_sweep(
     from codesign.hardware import ChipConfig, evaluate_batch
     from codesign.trace import load_trace
 
+    study, until_epoch = task.spec, task.until_epoch
     hw_space = study.search_space().subspace("hw")
     points = sample_points(hw_space, study.nested.hw_points, study.seed)
     base = parse_spec(ChipConfig, study.chip, key_prefix="chip")
@@ -401,19 +445,19 @@ def _hardware_sweep(
     float_metrics: dict[str, float] = {}
     for (weight_bits, state_bits), members in sorted(groups.items()):
         precision = chip_precision(base.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
-        trained = _train_cached(model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
-                                cache_root, until_epoch)
+        trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
+                                until_epoch)
         all_hit = all_hit and trained.hit
         float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}
-        scored = _score_cached(trained, precision, model_cfg, corpus, study)
-        trace_rel = os.path.relpath(scored.paths["trace"], root)
-        artifacts.setdefault("weights", os.path.relpath(trained.paths["weights"], root))
-        artifacts.setdefault("train_result", os.path.relpath(trained.paths["train_result"], root))
+        scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
+        trace_rel = task.study_relative(scored.paths["trace"])
+        artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
+        artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
         artifacts[f"trace@{precision.label}"] = trace_rel
         columns = {
             name: np.array([points[i].get(f"hw.{name}", base_values[name]) for i in members]) for name in fields
         }
-        batch = evaluate_batch(load_trace(scored.paths["trace"]), columns, base=base)
+        batch = evaluate_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
         fits = batch.fits_on_chip.astype(float)
         per_chip = {
             "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
@@ -454,9 +498,3 @@ def _compromise(front: list[DesignPoint], study: StudySpec) -> DesignPoint:
     low, high = values.min(axis=0), values.max(axis=0)
     scaled = (values - low) / np.where(high > low, high - low, 1.0)
     return front[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)

@@ -59,7 +59,8 @@ class TrialRecord(Spec):
         artifacts: name -> path (trace, weights, cost_report, train_result), relative to the
             study's artifact directory.
         wall_time_s: evaluation wall time; cpu_time_s: its CPU time (what a budget "at equal
-            CPU" counts; wall time depends on machine load); worker_host: where it ran.
+            CPU" counts; wall time depends on machine load); worker_host, worker_node_id and
+            worker_node_ip: the machine and the Ray node that ran it.
         trained: whether this trial ran training (False for an infeasible chip or a cache hit).
         cache_hit: training result came from the cache.
         error: the failure reason for a failed trial, else None.
@@ -93,6 +94,8 @@ class TrialRecord(Spec):
     wall_time_s: float = 0.0
     cpu_time_s: float = Field(0.0, description="CPU seconds of the evaluation's process (load-independent cost)")
     worker_host: str = ""
+    worker_node_id: str = Field("", description="the Ray node that ran the evaluation")
+    worker_node_ip: str = Field("", description="that node's address in the Ray cluster")
     trained: bool = False
     cache_hit: bool = False
     error: str | None = None

@@ -152,6 +152,10 @@ class StudySpec(Spec):
     )
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     storage: str | None = Field(None, description="Optuna storage URL; None: runs/<name>/study.db")
+    artifacts: str | None = Field(
+        None, description="artifact store root (trial files and the training cache): a folder, or a URL pyarrow.fs "
+        "or fsspec understands (s3://bucket/runs) for a cluster without a shared disk; None: the runs directory",
+    )
     trace_batch: int = Field(16, ge=1, description="validation utterances in the trace pass (codesign.trace.evaluation_batch)")
     precision: Literal["ptq", "qat"] = Field(
         "ptq", description="ptq: score a float-trained network quantised to the chip; qat: train at the chip's bits"
@@ -218,7 +222,7 @@ class StudySpec(Spec):
     def search_identity(self) -> dict[str, Any]:
         """What defines the search (a study can continue only under the same identity)."""
         data = self.to_dict()
-        for key in ("budget", "execution", "storage", "description", "confirm"):
+        for key in ("budget", "execution", "storage", "artifacts", "description", "confirm"):
             data.pop(key, None)
         return data
 

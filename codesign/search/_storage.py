@@ -3,8 +3,12 @@
 Layout under the runs directory (``runs/`` in the current directory unless told otherwise)::
 
     runs/<study>/study.db            default storage (SQLite), written by the driver only
-    runs/<study>/trials/<n>/         per-trial artifacts (trace, cost report, ...)
+    runs/<study>/trials/<n>/         per-trial artifacts (cost report, ...)
     runs/_train_cache/<hash>/        trained networks and traces, shared by studies
+
+The artifacts and the training cache form the artifact store (``codesign.search._store``):
+the runs directory by default, or a URL (``StudySpec.artifacts``) for a cluster without a
+shared disk.
 
 Storage URLs are Optuna's (``sqlite:///path.db``, ``postgresql://...``) plus
 ``journal:///path/study.log`` for Optuna's journal file backend (like SQLite URLs, three
@@ -23,7 +27,6 @@ from codesign.search._record import SPEC_ATTR
 from codesign.search._spec import StudySpec
 
 JOURNAL_PREFIX = "journal:///"
-TRAIN_CACHE_DIR = "_train_cache"
 
 
 def default_storage_url(name: str, runs_dir: str | Path = "runs") -> str:
@@ -32,6 +35,7 @@ def default_storage_url(name: str, runs_dir: str | Path = "runs") -> str:
 
 
 def study_artifact_dir(name: str, runs_dir: str | Path = "runs") -> Path:
+    """The study's folder in a local artifact store rooted at ``runs_dir``."""
     return (Path(runs_dir) / name).resolve()
 
 
@@ -89,7 +93,7 @@ def open_storage(
     url = _with_installed_driver(url)
     try:
         if create:
-            storage = optuna.storages.RDBStorage(url)
+            storage = _create_rdb_storage(url)
         else:
             storage = optuna.storages.RDBStorage(_read_only_url(url, path), skip_table_creation=True)
             optuna.get_all_study_names(storage)  # a server database without Optuna's tables fails here
@@ -99,6 +103,24 @@ def open_storage(
     if url.startswith("sqlite") and create:
         _fast_sqlite(storage)
     return storage
+
+
+def _create_rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """``RDBStorage(url)``, creating Optuna's tables if needed. Two drivers starting at once on
+    an empty PostgreSQL database both create the tables, and the slower one's ``CREATE`` fails
+    with a unique violation; the tables are there by then, so it opens them again."""
+    import time
+
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _first_line(err: BaseException) -> str:

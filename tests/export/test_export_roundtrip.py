@@ -24,7 +24,7 @@ from codesign.export import (
     load_bundle_model,
     recost_bundle,
 )
-from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, parse_study
+from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, ArtifactStore, TrialTask, parse_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,8 +74,11 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             trial = study.ask()
             trial.suggest_int("snn.timesteps", 1, 2)
             trial.suggest_categorical("hw.cores", [1, 4])
-            record = TrialRecord.model_validate(evaluate_trial(dict(trial.params), spec.to_dict(), trial.number,
-                                                               str(artifact_dir)))
+            store = ArtifactStore(runs)
+            result = evaluate_trial(TrialTask(params=dict(trial.params), spec=spec, trial_number=trial.number,
+                                              store=store))
+            result.save(store)  # what the driver does with a worker's result
+            record = result.record
             trial.set_user_attr(RECORD_ATTR, record.to_dict())
             for name, value in record.constraints.items():
                 trial.set_constraint(name, value)

@@ -1,7 +1,7 @@
 """Toy evaluation functions for driver tests: real Ray tasks, no training.
 
-Each has the driver's evaluation signature ``(params, spec, trial_number, artifact_dir) ->
-TrialRecord dict``. ``python tests/search/_toy.py SPEC --runs-dir D [--address A] [--evaluator E]``
+Each has the driver's evaluation signature ``(TrialTask) -> TrialResult``; files a toy wants
+kept go back to the driver in the result, as the real evaluation's do. ``python tests/search/_toy.py SPEC --runs-dir D [--address A] [--evaluator E]``
 runs a study with one of them in a fresh process (for the kill/resume and join-a-cluster tests).
 """
 
@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codesign.search import StudySpec, TrialRecord, constraint_values, parse_constraint
+from codesign.search import (
+    StudySpec,
+    TrialRecord,
+    TrialResult,
+    TrialTask,
+    constraint_values,
+)
 
 TOY_SPEC: dict[str, Any] = {
     "name": "toy",
@@ -40,8 +46,9 @@ TOY_SPEC: dict[str, Any] = {
 }
 
 
-def quadratic(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
+def _quadratic_record(task: TrialTask) -> TrialRecord:
     """Two conflicting quadratics of the learning rate; area grows with dropout."""
+    params, spec = task.params, task.spec
     x = float(params["snn.learning_rate"])
     y = float(params["snn.dropout"])
     levels = int(params.get("snn.levels", 1))
@@ -50,78 +57,77 @@ def quadratic(params: dict[str, Any], spec: dict[str, Any], number: int, artifac
         "energy_uj": (x - 0.7) ** 2 + y,
         "area_mm2": 0.5 + y,
     }
-    constraints = constraint_values(metrics, [parse_constraint(c) for c in spec["constraints"]])
+    constraints = constraint_values(metrics, spec.parsed_constraints())
     return TrialRecord(
         params=params,
-        objectives={k: metrics[k] for k in spec["objectives"]},
+        objectives={k: metrics[k] for k in spec.objectives},
         constraints=constraints,
         metrics=metrics,
         worker_host=socket.gethostname(),
         wall_time_s=0.0,
-    ).to_dict()
+    )
 
 
-def fidelity(
-    params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str, until_epoch: int | None = None
-) -> dict[str, Any]:
+def quadratic(task: TrialTask) -> TrialResult:
+    return TrialResult(_quadratic_record(task))
+
+
+def _with_wer(record: TrialRecord, wer: float) -> TrialRecord:
+    return record.model_copy(update={"objectives": {**record.objectives, "wer": wer},
+                                     "metrics": {**record.metrics, "wer": wer}})
+
+
+def fidelity(task: TrialTask) -> TrialResult:
     """``quadratic`` whose wer improves with epochs (rung ``until_epoch``, else the full
-    ``fidelity.epochs``); records the rung and every call in ``calls.log``."""
-    epochs = until_epoch or int(spec["fidelity"]["epochs"])
-    record = quadratic(params, spec, number, artifact_dir)
-    record["objectives"]["wer"] += 1.0 / epochs
-    record["metrics"]["wer"] = record["objectives"]["wer"]
-    record["rung_epoch"] = until_epoch
-    record["train_config"] = {"epochs": int(spec["fidelity"]["epochs"])}
-    with open(Path(artifact_dir) / "calls.log", "a") as log:
-        log.write(f"{number} {epochs}\n")
-    return record
+    ``fidelity.epochs``); returns one empty file per call, ``calls/<trial>-<epochs>``."""
+    epochs = task.until_epoch or int(task.spec.fidelity.epochs)
+    record = _quadratic_record(task)
+    record = _with_wer(record, record.objectives["wer"] + 1.0 / epochs)
+    record = record.model_copy(update={"rung_epoch": task.until_epoch,
+                                       "train_config": {"epochs": int(task.spec.fidelity.epochs)}})
+    return TrialResult(record, files={f"{task.spec.name}/calls/{task.trial_number}-{epochs}": b""})
 
 
-def seeded(
-    params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str, folder: str | None = None
-) -> dict[str, Any]:
+def seeded(task: TrialTask) -> TrialResult:
     """``quadratic`` whose wer moves with the training seed (for confirmation over seeds)."""
-    record = quadratic(params, spec, number, artifact_dir)
-    record["objectives"]["wer"] += 0.01 * int(spec["seed"])
-    record["metrics"]["wer"] = record["objectives"]["wer"]
-    return record
+    record = _quadratic_record(task)
+    return TrialResult(_with_wer(record, record.objectives["wer"] + 0.01 * int(task.spec.seed)))
 
 
-def sleepy(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
+def sleepy(task: TrialTask) -> TrialResult:
     """``quadratic`` after a pause, so a driver can be killed while trials are in flight."""
     time.sleep(float(os.environ.get("TOY_SLEEP_S", "0.6")))
-    return quadratic(params, spec, number, artifact_dir)
+    return quadratic(task)
 
 
-def misbehaving(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
-    """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once, 7 hangs."""
+def misbehaving(task: TrialTask) -> TrialResult:
+    """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once (its
+    marker file is in ``TOY_MARKER_DIR``), 7 hangs."""
+    number = task.trial_number
     if number == 1:
         raise RuntimeError("boom in trial 1")
     if number == 2:
-        record = quadratic(params, spec, number, artifact_dir)
-        record["objectives"]["wer"] = math.nan
-        return record
+        return TrialResult(_with_wer(_quadratic_record(task), math.nan))
     if number == 3:
         os._exit(1)
     if number == 4:
-        marker = Path(artifact_dir) / "trial4-crashed-once"
+        marker = Path(os.environ["TOY_MARKER_DIR"]) / "trial4-crashed-once"
         if not marker.exists():
             marker.write_text("x")
             os._exit(1)
     if number == 7:
         time.sleep(120)
-    return quadratic(params, spec, number, artifact_dir)
+    return quadratic(task)
 
 
-def burn(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
+def burn(task: TrialTask) -> TrialResult:
     """CPU-bound: a fixed amount of pure-Python arithmetic, then ``quadratic``."""
     n = int(os.environ.get("TOY_BURN_N", "3000000"))
     acc = 0
     for i in range(n):
         acc = (acc + i * i) % 1_000_003
-    record = quadratic(params, spec, number, artifact_dir)
-    record["metrics"]["burn_checksum"] = float(acc)
-    return record
+    record = _quadratic_record(task)
+    return TrialResult(record.model_copy(update={"metrics": {**record.metrics, "burn_checksum": float(acc)}}))
 
 
 def main(argv: list[str]) -> int:

@@ -5,32 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _tiny import tiny_spec_data
 from optuna.trial import TrialState
 
 from codesign.config import parse_spec
-from codesign.search import StudySpec, load_stored_study, load_study, record_of, run_study
-
-ROOT = Path(__file__).resolve().parents[2]
+from codesign.search import StudySpec, load_stored_study, record_of, run_study
 
 
 def _tiny(strategy: str, trials: int, **extra: object) -> StudySpec:
-    data = load_study(ROOT / "studies" / "quickstart.yaml").to_dict()
-    data.update(multi_fidelity=None, confirm={"seeds": 0})
-    data.update(
-        name=f"tiny_{strategy}",
-        corpus={"task": "commands", "size": 60, "seed": 1, "n_speakers": 10},
-        fidelity={"epochs": 1, "batch_size": 16, "threads": 1},
-        budget={"trials": trials},
-        strategy=strategy,
-        trace_batch=4,
-        **extra,
-    )
-    data["sampler"] = {"name": "random"}
-    data["model"] = {**data["model"], "width": 32, "depth": 1, "heads": 2}
-    # shrink the network side to a few small configurations
-    data["space"][0]["parameters"]["snn.width"] = {"type": "categorical", "choices": [32]}
-    data["space"][0]["parameters"]["snn.depth"] = {"type": "fixed", "value": 1}
-    return parse_spec(StudySpec, data)
+    return parse_spec(StudySpec, tiny_spec_data(strategy, trials, **extra))
 
 
 @pytest.mark.slow
@@ -103,7 +86,7 @@ def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learn
     chips get the 2-bit network's accuracy, not the float one's."""
     import json
 
-    from codesign.search import TrialRecord
+    from codesign.search import ArtifactStore, TrialTask
     from codesign.search._evaluate import evaluate_trial
 
     spec = _tiny("nested", trials=1, nested={"hw_points": 16})
@@ -114,8 +97,11 @@ def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learn
     spec = parse_spec(StudySpec, data)
     params = {"snn.width": 32, "snn.depth": 1, "snn.heads": 2, "snn.neuron": "imls", "snn.levels": 4,
               "snn.timesteps": 1, "snn.family": "spikeformer", "snn.variant": "spiking"}
-    artifact_dir = tmp_path / "study"
-    record = TrialRecord.model_validate(evaluate_trial(params, spec.to_dict(), 0, str(artifact_dir)))
+    store = ArtifactStore(tmp_path)
+    result = evaluate_trial(TrialTask(params=params, spec=spec, trial_number=0, store=store))
+    result.save(store)  # what the driver does with a worker's result
+    record, artifact_dir = result.record, tmp_path / spec.name
+    artifact_dir.mkdir(exist_ok=True)  # as the driver does: records name ../_train_cache/... through it
     traces = {k: v for k, v in record.artifacts.items() if k.startswith("trace@")}
     assert sorted(traces) == ["trace@w2s12", "trace@w8s12"]
     accuracy = {

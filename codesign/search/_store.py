@@ -1,0 +1,282 @@
+"""The artifact store: where a study's artifacts and the training cache live.
+
+One root, a local folder (the runs directory, by default) or any URL that ``pyarrow.fs``
+understands (``s3://bucket/runs``, ``gs://…``, ``hdfs://…``, ``file:///shared/runs``) or, through
+fsspec, any fsspec protocol. Under the root::
+
+    <study>/trials/<n>/…       a trial's own files (cost report, …)
+    _train_cache/<key>/…       trained networks, their scores and traces, shared by studies
+
+Only the driver writes to the store (``codesign.search._driver``): a Ray worker never reads or
+writes a path on the driver's disk. It reads through a :class:`StoreReader` (the store itself
+when its root is a URL every node reaches, else :class:`DriverStoreReader`, a Ray actor on the
+driver's node that serves the driver's store) and returns what it made as bytes in a
+:class:`~codesign.search._task.TrialResult`.
+
+Paths inside the store are POSIX strings relative to the root. Cache entries are immutable
+once published: :meth:`ArtifactStore.publish` writes a whole entry or nothing, and a second
+writer of the same entry leaves the first one's files as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+#: The training cache's folder under the store root.
+TRAIN_CACHE_DIR = "_train_cache"
+
+
+@runtime_checkable
+class StoreReader(Protocol):
+    """Read access to an artifact store (what a worker gets)."""
+
+    def exists(self, rel: str) -> bool: ...
+
+    def read(self, rel: str) -> bytes: ...
+
+    def list(self, rel: str) -> list[str]: ...
+
+
+def is_url(root: str | Path) -> bool:
+    """True for ``scheme://…`` (a remote or fsspec store), False for a local folder."""
+    return "://" in str(root)
+
+
+class ArtifactStore:
+    """An artifact store rooted at a local folder or a URL (see the module docstring).
+
+    Picklable (it pickles as its root), so a URL store can be handed to workers as it is.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = str(root) if is_url(root) else str(Path(root).resolve())
+        self._fs: Any = None
+        self._base = ""
+        if is_url(self.root):
+            self._fs, self._base = _filesystem(self.root)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (ArtifactStore, (self.root,))
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.root!r})"
+
+    @property
+    def is_local(self) -> bool:
+        """The root is a folder on this machine (workers elsewhere cannot read it)."""
+        return self._fs is None
+
+    def url(self, rel: str = "") -> str:
+        """The full path or URL of ``rel``."""
+        rel = _clean(rel)
+        if not rel:
+            return self.root
+        return posixpath.join(self.root, rel) if not self.is_local else str(Path(self.root) / rel)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        if self.is_local:
+            return (Path(self.root) / _clean(rel)).exists()
+        import pyarrow.fs as pafs
+
+        return bool(self._fs.get_file_info(self._path(rel)).type != pafs.FileType.NotFound)
+
+    def read(self, rel: str) -> bytes:
+        """The file's bytes.
+
+        Raises:
+            FileNotFoundError: no such file in the store.
+        """
+        if self.is_local:
+            return (Path(self.root) / _clean(rel)).read_bytes()
+        if not self.exists(rel):
+            raise FileNotFoundError(self.url(rel))
+        with self._fs.open_input_stream(self._path(rel)) as stream:
+            return bytes(stream.read())
+
+    def list(self, rel: str) -> list[str]:
+        """Names directly inside folder ``rel`` (sorted; empty when it does not exist)."""
+        if self.is_local:
+            folder = Path(self.root) / _clean(rel)
+            return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(self._path(rel), allow_not_found=True, recursive=False)
+        return sorted(posixpath.basename(info.path) for info in self._fs.get_file_info(selector))
+
+    def local_file(self, rel: str) -> Path:
+        """A local file with the contents of ``rel``: the file itself for a local store, else a
+        copy downloaded once into a per-user cache (``$XDG_CACHE_HOME/codesign/artifacts``)."""
+        if self.is_local:
+            return Path(self.root) / _clean(rel)
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codesign" / "artifacts"
+        target = cache / hashlib.sha256(self.root.encode()).hexdigest()[:16] / _clean(rel)
+        if not target.is_file():
+            write_file_atomically(target, self.read(rel))
+        return target
+
+    # --- writing (the driver only) -----------------------------------------------------------
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Write (or replace) one file, atomically for a local store."""
+        if self.is_local:
+            write_file_atomically(Path(self.root) / _clean(rel), data)
+            return
+        self._fs.create_dir(posixpath.dirname(self._path(rel)), recursive=True)
+        with self._fs.open_output_stream(self._path(rel)) as stream:
+            stream.write(data)
+
+    def publish(self, rel: str, files: Mapping[str, bytes]) -> bool:
+        """Publish an immutable entry (folder ``rel`` with ``files``, names relative to it).
+
+        A local entry is written into a private folder and renamed into place; a URL entry is
+        written file by file in the order given, so the caller puts last the file whose
+        presence readers take to mean the entry is whole. An entry already there wins: it is
+        left as it is and False is returned.
+        """
+        if self.is_local:
+            entry = Path(self.root) / _clean(rel)
+            if entry.exists():
+                return False
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".publish.", dir=entry.parent))
+            for name, data in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
+            try:
+                tmp.rename(entry)
+            except OSError:  # another driver published it first
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+            return True
+        last = list(files)[-1] if files else ""
+        if last and self.exists(posixpath.join(rel, last)):
+            return False
+        for name, data in files.items():
+            self.write(posixpath.join(rel, name), data)
+        return True
+
+    def remove_tree(self, rel: str) -> None:
+        """Delete folder ``rel`` and everything in it (``study delete``)."""
+        if self.is_local:
+            shutil.rmtree(Path(self.root) / _clean(rel), ignore_errors=True)
+        else:
+            self._fs.delete_dir(self._path(rel))
+
+    def _path(self, rel: str) -> str:
+        rel = _clean(rel)
+        return posixpath.join(self._base, rel) if rel else self._base
+
+
+def study_store(artifact_dir: str | Path) -> ArtifactStore:
+    """The store a study's folder (``<root>/<name>``, as the study records it) lives in."""
+    text = str(artifact_dir).rstrip("/")
+    return ArtifactStore(text.rsplit("/", 1)[0] if is_url(text) else Path(text).parent)
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a private file in the same folder and a rename, so a
+    reader sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(rel: str) -> str:
+    """A store-relative path, refusing anything that would leave the root."""
+    norm = posixpath.normpath(str(rel).replace(os.sep, "/")) if rel else ""
+    if norm in ("", "."):
+        return ""
+    if norm.startswith("../") or norm == ".." or norm.startswith("/"):
+        raise ValueError(f"a path inside the artifact store, got {rel!r}")
+    return norm
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """``pyarrow.fs`` for the URL (s3, gs, hdfs, file, …), else fsspec through pyarrow's handler."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    try:
+        fs, base = pafs.FileSystem.from_uri(url)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as arrow_err:
+        try:
+            import fsspec
+        except ImportError:
+            raise ValueError(f"pyarrow.fs does not understand {url!r} ({arrow_err}); "
+                             "install fsspec for other protocols") from None
+        ffs, base = fsspec.core.url_to_fs(url)
+        fs = pafs.PyFileSystem(pafs.FSSpecHandler(ffs))
+    return fs, str(base).rstrip("/")
+
+
+class DriverStoreReader:
+    """A :class:`StoreReader` for workers on other nodes: reads the driver's store through a Ray
+    actor placed on the driver's node (made by :func:`serve_store`)."""
+
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+
+    def exists(self, rel: str) -> bool:
+        import ray
+
+        return bool(ray.get(self._actor.exists.remote(rel)))
+
+    def read(self, rel: str) -> bytes:
+        import ray
+
+        return bytes(ray.get(self._actor.read.remote(rel)))
+
+    def list(self, rel: str) -> list[str]:
+        import ray
+
+        return list(ray.get(self._actor.list.remote(rel)))
+
+
+class _StoreServer:
+    """The Ray actor behind :class:`DriverStoreReader` (read-only)."""
+
+    def __init__(self, root: str) -> None:
+        self._store = ArtifactStore(root)
+
+    def exists(self, rel: str) -> bool:
+        return self._store.exists(rel)
+
+    def read(self, rel: str) -> bytes:
+        return self._store.read(rel)
+
+    def list(self, rel: str) -> list[str]:
+        return self._store.list(rel)
+
+
+def serve_store(store: ArtifactStore) -> tuple[StoreReader, Any]:
+    """What workers read ``store`` through, and the actor to kill when the run ends (None).
+
+    A URL store is read directly from every node. A local one is served by an actor pinned to
+    this (the driver's) node, which needs no CPU; Ray moves the bytes.
+    """
+    if not store.is_local:
+        return store, None
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    actor = ray.remote(_StoreServer).options(
+        num_cpus=0, max_concurrency=8,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+    ).remote(store.root)
+    return DriverStoreReader(actor), actor

@@ -1,0 +1,112 @@
+"""The contract between the driver and a trial's worker: :class:`TrialTask` in,
+:class:`TrialResult` out, and nothing shared but Ray.
+
+A worker gets the trial's parameters, the study, where its files go, a reader of the artifact
+store and (resolved by Ray from the object store, once per node) the corpus. It returns the
+record and every file the study keeps as bytes; the driver writes them into the artifact store
+(:meth:`TrialResult.save`). An evaluation function is ``evaluate(task) -> TrialResult``
+(:data:`EvaluateFn`), top-level and picklable.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from codesign.search._record import TrialRecord
+from codesign.search._spec import StudySpec
+from codesign.search._store import ArtifactStore, StoreReader
+
+if TYPE_CHECKING:
+    from codesign.data import Corpus
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """One evaluation a worker runs.
+
+    Attributes:
+        params: the trial's parameters (``snn.*`` and, for ``joint``, ``hw.*``).
+        spec: the study.
+        trial_number: the Optuna trial number.
+        folder: the trial's folder under ``<study>/trials/`` (a confirmation names its own, so
+            the trial's files are never overwritten).
+        until_epoch: multi-fidelity: train (or continue) only up to this rung's epoch; None:
+            the full budget.
+        store: read access to the artifact store (training cache); None: the evaluation must
+            not need one.
+        corpus: the study's corpus, put into Ray's object store once by the driver; None: the
+            worker loads it itself (a direct call outside Ray).
+    """
+
+    params: dict[str, Any]
+    spec: StudySpec
+    trial_number: int
+    folder: str = ""
+    until_epoch: int | None = None
+    store: StoreReader | None = None
+    corpus: Corpus | None = None
+
+    @property
+    def trial_dir(self) -> str:
+        """The trial's folder, relative to the store root."""
+        return posixpath.join(self.spec.name, "trials", self.folder or f"{self.trial_number:05d}")
+
+    def study_relative(self, rel: str) -> str:
+        """A store path as the record names artifacts: relative to the study's folder."""
+        return posixpath.relpath(rel, self.spec.name)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a worker returns.
+
+    Attributes:
+        record: the trial's record (its artifact paths relative to the study's folder).
+        files: store path -> bytes: the trial's own files (written, replacing any old copy).
+        entries: store folder -> {name: bytes}: immutable training-cache entries, published
+            whole unless another trial published the same entry first.
+    """
+
+    record: TrialRecord
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    entries: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of files this result carries (what it moves through Ray)."""
+        return sum(len(b) for b in self.files.values()) + sum(
+            len(b) for files in self.entries.values() for b in files.values())
+
+    def save(self, store: ArtifactStore) -> None:
+        """Write the files into the store; entries parent-first (a score entry lives inside
+        its network's entry)."""
+        for rel in sorted(self.entries, key=lambda r: r.count("/")):
+            store.publish(rel, self.entries[rel])
+        for rel, data in self.files.items():
+            store.write(rel, data)
+
+
+#: ``evaluate(task) -> TrialResult``: the driver's injectable evaluation.
+EvaluateFn = Callable[[TrialTask], TrialResult]
+
+
+def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None = None) -> TrialResult:
+    """The Ray task body: the evaluation, with the corpus Ray resolved on this node and the
+    node that ran it written into the record."""
+    if corpus is not None:
+        task = replace(task, corpus=corpus)
+    result = evaluate(task)
+    if not isinstance(result, TrialResult):
+        raise TypeError(f"the evaluation returned {type(result).__name__}, not a TrialResult")
+    import ray
+
+    node_id, node_ip = "", ""
+    if ray.is_initialized():
+        node_id, node_ip = ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
+    record = result.record.model_copy(update={"worker_node_id": node_id, "worker_node_ip": node_ip,
+                                              "worker_host": socket.gethostname()})
+    return replace(result, record=record)
