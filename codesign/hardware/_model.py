@@ -15,6 +15,7 @@ broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 byt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -573,7 +574,7 @@ class ActionCounts:
     output_spikes: np.ndarray
     aux_ops: np.ndarray
 
-    @property
+    @cached_property
     def offchip_bits(self) -> np.ndarray:
         """Weight bits streamed from off-chip memory."""
         return self.synaptic_ops * self.weight_op_bits * self.weights_offchip

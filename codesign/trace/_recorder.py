@@ -205,7 +205,7 @@ class TraceRecorder:
         path = self._names.get(id(module), type(module).__name__)
         name = f"{path}.{op}" if path else op
         entry = self._entry(name, counts["kind"], counts["in_shape"], counts["out_shape"])
-        entry.steps += counts["timesteps"]
+        entry.steps += counts["timesteps"]  # probe_op's "timesteps" is steps too (frames x T)
         entry.effective_ops += counts["effective_ops"]
         inputs = counts.get("inputs")
         if counts["kind"] in ("synaptic_dense", "synaptic_conv") and inputs is not None and _is_binary(inputs):
