@@ -109,11 +109,11 @@ class _Mesh:
         self.hop_latency = hop_latency
         self.free = np.zeros(cores * 5 + 5)
 
-    def _hop(self, node: int, link: int, t: float, flits: float) -> float:
+    def _hop(self, node: int, link: int, when: float, flits: float) -> float:
         slot = node * 5 + link
-        t = max(t, self.free[slot])
-        self.free[slot] = t + flits
-        return t + self.hop_latency
+        when = max(when, self.free[slot])
+        self.free[slot] = when + flits
+        return when + self.hop_latency
 
     def multicast(self, src: int, columns: dict[int, list[tuple[int, int]]], start: float,
                   flits: float) -> tuple[dict[int, float], int, int]:
@@ -129,40 +129,40 @@ class _Mesh:
             (arrival cycle per destination core, x links used, y links used).
         """
         cols = self.cols
-        xs, ys = src % cols, src // cols
-        at_col = {xs: start}
-        t, node = start, src
-        for x in range(xs + 1, max(columns) + 1):
-            t = self._hop(node, _EAST, t, flits)
+        src_col, src_row = src % cols, src // cols
+        at_col = {src_col: start}
+        when, node = start, src
+        for x in range(src_col + 1, max(columns) + 1):
+            when = self._hop(node, _EAST, when, flits)
             node += 1
-            at_col[x] = t
-        t, node = start, src
-        for x in range(xs - 1, min(columns) - 1, -1):
-            t = self._hop(node, _WEST, t, flits)
+            at_col[x] = when
+        when, node = start, src
+        for x in range(src_col - 1, min(columns) - 1, -1):
+            when = self._hop(node, _WEST, when, flits)
             node -= 1
-            at_col[x] = t
-        x_links = max(max(columns) - xs, 0) + max(xs - min(columns), 0)
+            at_col[x] = when
+        x_links = max(max(columns) - src_col, 0) + max(src_col - min(columns), 0)
         y_links = 0
         arrival: dict[int, float] = {}
-        for d, cores_here in columns.items():
-            at_row = {ys: at_col[d]}
+        for col, cores_here in columns.items():
+            at_row = {src_row: at_col[col]}
             lo, hi = cores_here[0][0], cores_here[-1][0]
-            t, node = at_col[d], ys * cols + d
-            for y in range(ys + 1, hi + 1):
-                t = self._hop(node, _SOUTH, t, flits)
+            when, node = at_col[col], src_row * cols + col
+            for y in range(src_row + 1, hi + 1):
+                when = self._hop(node, _SOUTH, when, flits)
                 node += cols
-                at_row[y] = t
-            t, node = at_col[d], ys * cols + d
-            for y in range(ys - 1, lo - 1, -1):
-                t = self._hop(node, _NORTH, t, flits)
+                at_row[y] = when
+            when, node = at_col[col], src_row * cols + col
+            for y in range(src_row - 1, lo - 1, -1):
+                when = self._hop(node, _NORTH, when, flits)
                 node -= cols
-                at_row[y] = t
-            y_links += max(hi, ys) - min(lo, ys)
+                at_row[y] = when
+            y_links += max(hi, src_row) - min(lo, src_row)
             for row, core in cores_here:
                 slot = core * 5 + _EJECT
-                t = max(at_row[row], self.free[slot])
-                self.free[slot] = t + flits
-                arrival[core] = t + flits
+                when = max(at_row[row], self.free[slot])
+                self.free[slot] = when + flits
+                arrival[core] = when + flits
         return arrival, x_links, y_links
 
 
@@ -382,11 +382,11 @@ def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) ->
     column_of = {int(core): j for j, core in enumerate(dest)}
     hops_x = hops_y = 0
     for j in np.argsort(inject, kind="stable"):
-        times, hx, hy = mesh.multicast(int(src[j]), columns, float(inject[j]), flits)
+        times, tree_x, tree_y = mesh.multicast(int(src[j]), columns, float(inject[j]), flits)
         for core, when in times.items():
             arrival[j, column_of[core]] = when
-        hops_x += hx
-        hops_y += hy
+        hops_x += tree_x
+        hops_y += tree_y
     copy_dst = np.tile(dest, n_packets)
     copy_share = np.tile(shares, n_packets)
     arrival = arrival.reshape(-1)
