@@ -50,7 +50,7 @@ def main() -> int:
         trace = synthetic_trace(
             n_layers,
             seed=args.seed * 1000 + i,
-            timesteps=int(rng.integers(5, 40)),
+            steps=int(rng.integers(5, 40)),
             levels=[int(v) for v in rng.choice([1, 3, 7, 15], n_layers)],
             rates=[float(v) for v in rng.uniform(0.02, 0.5, n_layers)],
             burstiness=float(rng.choice([0.0, 0.5, 1.5])),

@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--sim-pairs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    trace = synthetic_trace(10, seed=7, timesteps=20, levels=[1, 3, 3, 7, 1, 3, 1, 7, 3, 1], rates=0.1)
+    trace = synthetic_trace(10, seed=7, steps=20, levels=[1, 3, 3, 7, 1, 3, 1, 7, 3, 1], rates=0.1)
     chips = ChipArray.from_columns(random_chip_columns(args.configs, seed=8))
     load_before = os.getloadavg()
 

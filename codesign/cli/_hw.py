@@ -63,7 +63,8 @@ def register(subparsers: Any) -> None:
     syn = sub.add_parser("synthetic-trace", help="write a random trace with spike samples (for trying the model)")
     syn.add_argument("--out", required=True)
     syn.add_argument("--layers", type=int, default=4)
-    syn.add_argument("--timesteps", type=int, default=20)
+    syn.add_argument("--steps", "--timesteps", dest="steps", type=int, default=20,
+                     help="steps every layer runs per inference (--timesteps: the former name)")
     syn.add_argument("--levels", type=int, default=1)
     syn.add_argument("--rate", type=float, default=0.1)
     syn.add_argument("--seed", type=int, default=0)
@@ -148,7 +149,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "analytic": analytic.to_dict(),
-            "simulated": {"cycles": sim.cycles, "latency_ms": sim.latency_ms, "energy_pj": sim.energy_pj.tolist(),
+            "simulated": {"cycles": sim.cycles, "latency_ms": sim.latency_ms, "energy_pj": sim.energy_by_layer_category_pj.tolist(),
                           "counts": sim.counts, "core_busy_cycles": sim.core_busy_cycles.tolist(),
                           "core_stall_cycles": sim.core_stall_cycles.tolist(),
                           "scaled_layers": list(sim.scaled_layers)},
@@ -265,6 +266,6 @@ def _synthetic(args: argparse.Namespace) -> int:
     from codesign.hardware import synthetic_trace
     from codesign.trace import save_trace
 
-    trace = synthetic_trace(args.layers, seed=args.seed, timesteps=args.timesteps, levels=args.levels, rates=args.rate)
+    trace = synthetic_trace(args.layers, seed=args.seed, steps=args.steps, levels=args.levels, rates=args.rate)
     print(save_trace(trace, args.out))
     return 0

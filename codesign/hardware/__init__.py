@@ -3,7 +3,8 @@ model and the event-driven simulator that checks it.
 
 Owns ``ChipConfig`` (hw_models/*.yaml presets), the technology constants
 (hw_models/technology.yaml), ``evaluate``/``evaluate_batch`` -> ``CostReport``/``BatchCostReport``
-and ``simulate`` -> ``SimulationReport``. Never trains.
+and ``simulate`` -> ``SimulationReport`` (both reports share ``InferenceCost``; both price their
+actions with one energy table). Never trains. Sizes named ``*_kb`` are KiB (1024 bytes).
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from codesign.hardware._chip import (
 )
 from codesign.hardware._model import (
     LayerArrays,
-    Mapping,
+    LayerPlacement,
     evaluate,
     evaluate_batch,
     map_layers,
 )
-from codesign.hardware._report import CATEGORIES, REASON_FLAGS, BatchCostReport, ChipRequirements, CostReport
+from codesign.hardware._report import (
+    CATEGORIES,
+    REASON_FLAGS,
+    BatchCostReport,
+    ChipRequirements,
+    CostReport,
+    InferenceCost,
+)
 from codesign.hardware._simulator import SimulationReport, simulate
 from codesign.hardware._sweep import grid_columns, sweep_table
 from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
@@ -48,8 +56,9 @@ __all__ = [
     "ChipConfig",
     "ChipRequirements",
     "CostReport",
+    "InferenceCost",
     "LayerArrays",
-    "Mapping",
+    "LayerPlacement",
     "SimulationReport",
     "Technology",
     "add_energy_pj",

@@ -34,7 +34,7 @@ class ChipConfig(Spec):
         cores: cores in the mesh; ``mesh_cols`` columns (default ``ceil(sqrt(cores))``).
         pes_per_core: synaptic processing elements per core (synaptic operations per cycle).
         neuron_units_per_core: neuron-update units per core (state updates per cycle).
-        weight_sram_kb_per_core, state_sram_kb_per_core: SRAM per core (KB).
+        weight_sram_kb_per_core, state_sram_kb_per_core: SRAM per core (KiB: every ``kb`` is 1024 bytes).
         sram_ports_per_core: word ports of each SRAM (words per cycle); ``sram_word_bits`` wide.
         weight_bits, state_bits: stored weight and neuron-state precision.
         graded_spike_bits: spike payload bits; 0 = binary spikes only (a level-k spike is then

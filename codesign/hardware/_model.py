@@ -3,14 +3,19 @@
 One implementation: :func:`evaluate_batch` computes every figure for an array of chip
 configurations against one trace with numpy, as ``[chips, layers]`` arrays;
 :func:`evaluate` is a batch of one. The event-driven simulator reuses :func:`map_layers`,
-:func:`layer_work` and :func:`action_energies`, so the two differ only in how they count
-events and cycles, never in what one action costs. Every equation is written out in
-docs/hardware.md.
+:func:`layer_work`, :func:`action_energies` and the energy table
+(:func:`energy_by_category_pj`, with :func:`noc_energy_pj` and :func:`static_energy_pj`), so
+the two differ only in how they count events and cycles (:class:`ActionCounts`), never in what
+one action costs. Every equation is written out in docs/hardware.md.
+
+Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
+broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 bytes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,8 +43,8 @@ from codesign.hardware._technology import (
 )
 from codesign.trace import WorkloadTrace
 
-#: Bits per KB.
-_BITS_PER_KB = 8192.0
+#: Bits per KiB (the ``kb`` of every size name).
+_BITS_PER_KIB = 8192.0
 #: Memory footprint given to a layer with neither weights nor state, so that it still has a core.
 _MIN_NEED_CORES = 1e-6
 #: Tolerance of the core-boundary arithmetic (cumulative sums of fractional core needs).
@@ -50,10 +55,14 @@ _CHUNK = 4096
 
 @dataclass(frozen=True)
 class LayerArrays:
-    """The trace's chip-independent per-layer figures as ``[layers]`` float arrays."""
+    """The trace's chip-independent per-layer figures as ``[layers]`` float arrays.
+
+    ``steps`` is how many steps each layer runs per inference (frames x T, the trace's
+    ``LayerTrace.steps``).
+    """
 
     names: tuple[str, ...]
-    timesteps: np.ndarray
+    steps: np.ndarray
     weight_count: np.ndarray
     weight_density: np.ndarray
     index_bits: np.ndarray
@@ -91,7 +100,7 @@ class LayerArrays:
         payload = np.where(graded, np.ceil(np.log2(np.maximum(levels, 1) + 1)), 0.0)
         return cls(
             names=tuple(layer.name for layer in layers),
-            timesteps=col(lambda x: x.timesteps),
+            steps=col(lambda x: x.steps),
             weight_count=col(lambda x: x.weight_count),
             weight_density=col(lambda x: min(x.weight_nonzero, x.weight_count) / x.weight_count if x.weight_count else 1.0),
             # A sparse synapse list stores each nonzero weight with the index of its target.
@@ -135,39 +144,41 @@ class ChipDerived:
     static_power_mw: np.ndarray
 
 
-def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
-    """Mesh shape, energy scaling, area and static power of each chip (``c`` columns are ``[n, 1]``)."""
-    cores = c["cores"]
-    cols = np.where(np.isnan(c["mesh_cols"]), np.ceil(np.sqrt(cores)), c["mesh_cols"])
-    rows = np.ceil(cores / cols)
-    efac, afac, vnom = tech.node_table(c["node_nm"])
-    volt = np.where(np.isnan(c["voltage_v"]), vnom, c["voltage_v"])
-    vratio = volt / vnom
-    wb, sb = c["weight_bits"], c["state_bits"]
-    sram_mm2 = (c["weight_sram_kb_per_core"] + c["state_sram_kb_per_core"]) * tech.sram_mm2_per_kb
+def chip_derived(columns: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
+    """Mesh shape, energy scaling, area and static power of each chip (``columns`` are ``[n, 1]``)."""
+    cores = columns["cores"]
+    mesh_cols = np.where(np.isnan(columns["mesh_cols"]), np.ceil(np.sqrt(cores)), columns["mesh_cols"])
+    mesh_rows = np.ceil(cores / mesh_cols)
+    energy_factor, area_factor, nominal_v = tech.node_table(columns["node_nm"])
+    voltage_v = np.where(np.isnan(columns["voltage_v"]), nominal_v, columns["voltage_v"])
+    voltage_ratio = voltage_v / nominal_v
+    weight_bits, state_bits = columns["weight_bits"], columns["state_bits"]
+    sram_mm2 = (columns["weight_sram_kb_per_core"] + columns["state_sram_kb_per_core"]) * tech.sram_mm2_per_kb
     # Every PE can multiply-accumulate (real-valued first layers); neuron units multiply (leak).
-    pe_um2 = (add_area_um2(tech, sb) + mult_area_um2(tech, wb, wb)) * tech.logic_overhead
-    nu_um2 = (mult_area_um2(tech, sb, sb) + 2.0 * add_area_um2(tech, sb)) * tech.logic_overhead
-    router_mm2 = tech.router_area_mm2_per_bit * c["noc_link_bits"]
+    pe_um2 = (add_area_um2(tech, state_bits) + mult_area_um2(tech, weight_bits, weight_bits)) * tech.logic_overhead
+    neuron_unit_um2 = (
+        mult_area_um2(tech, state_bits, state_bits) + 2.0 * add_area_um2(tech, state_bits)
+    ) * tech.logic_overhead
+    router_mm2 = tech.router_area_mm2_per_bit * columns["noc_link_bits"]
     core_mm2 = (
         sram_mm2
-        + (c["pes_per_core"] * pe_um2 + c["neuron_units_per_core"] * nu_um2) * 1e-6
+        + (columns["pes_per_core"] * pe_um2 + columns["neuron_units_per_core"] * neuron_unit_um2) * 1e-6
         + router_mm2
         + tech.core_overhead_mm2
-    ) * afac
+    ) * area_factor
     area = cores * core_mm2
-    density = np.where(np.isnan(c["static_power_mw_per_mm2"]), tech.static_power_mw_per_mm2,
-                       c["static_power_mw_per_mm2"])
+    density = np.where(np.isnan(columns["static_power_mw_per_mm2"]), tech.static_power_mw_per_mm2,
+                       columns["static_power_mw_per_mm2"])
     return ChipDerived(
         cores=cores,
-        mesh_cols=cols,
-        mesh_rows=rows,
-        energy_scale=efac * vratio**2,
-        voltage_ratio=vratio,
+        mesh_cols=mesh_cols,
+        mesh_rows=mesh_rows,
+        energy_scale=energy_factor * voltage_ratio**2,
+        voltage_ratio=voltage_ratio,
         core_area_mm2=core_mm2,
         area_mm2=area,
         # Leakage taken proportional to supply voltage (subthreshold current held constant).
-        static_power_mw=area * density * vratio,
+        static_power_mw=area * density * voltage_ratio,
     )
 
 
@@ -175,8 +186,9 @@ def chip_derived(c: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
 # Mapping
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Mapping:
-    """Where each layer sits, as ``[chips, layers]`` arrays.
+class LayerPlacement:
+    """Where each layer sits, as ``[chips, layers]`` arrays (per chip: ``weights_fit``,
+    ``state_fits``, ``weight_kb``, ``weight_kb_on_chip``, ``state_kb``, in KiB).
 
     Layers are packed in trace order along the cores (row-major over the mesh) by memory
     need, in fractions of a core; a layer occupying ``[start, start + need)`` is split over
@@ -200,8 +212,10 @@ class Mapping:
     state_kb: np.ndarray
 
 
-def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | None = None) -> Mapping:
-    """Place layers on cores by weight- and state-memory capacity (see :class:`Mapping`).
+def map_layers(
+    layers: LayerArrays, columns: dict[str, np.ndarray], work: LayerWork | None = None
+) -> LayerPlacement:
+    """Place layers on cores by weight- and state-memory capacity (see :class:`LayerPlacement`).
 
     When the whole network's weights do not fit, the first layer that overflows and every
     later one keep only their neuron state on chip and stream their weights from off-chip
@@ -211,18 +225,18 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
     updates per inference, from ``work``), so that busy layers are split over more cores;
     ``pack`` uses as few cores as memory allows.
     """
-    cores = c["cores"]
-    sparse = c["sparse_weights"] > 0
-    weight_bits_l = np.where(
+    cores = columns["cores"]
+    sparse = columns["sparse_weights"] > 0
+    layer_weight_bits = np.where(
         sparse,
-        layers.weight_count * layers.weight_density * (c["weight_bits"] + layers.index_bits),
-        layers.weight_count * c["weight_bits"],
+        layers.weight_count * layers.weight_density * (columns["weight_bits"] + layers.index_bits),
+        layers.weight_count * columns["weight_bits"],
     )
-    state_bits_l = layers.state_size * c["state_bits"]
-    need_w = weight_bits_l / (c["weight_sram_kb_per_core"] * _BITS_PER_KB)
-    need_s = state_bits_l / (c["state_sram_kb_per_core"] * _BITS_PER_KB)
-    need_state = np.maximum(need_s, _MIN_NEED_CORES)
-    need_full = np.maximum(need_w, need_state)
+    layer_state_bits = layers.state_size * columns["state_bits"]
+    need_weight_memory = layer_weight_bits / (columns["weight_sram_kb_per_core"] * _BITS_PER_KIB)
+    need_state_memory = layer_state_bits / (columns["state_sram_kb_per_core"] * _BITS_PER_KIB)
+    need_state = np.maximum(need_state_memory, _MIN_NEED_CORES)
+    need_full = np.maximum(need_weight_memory, need_state)
     spilled = np.cumsum(need_full, axis=1) > cores + _EPS
     need = np.where(spilled, need_state, need_full)
     if work is not None:
@@ -233,7 +247,7 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
         # A layer is split over cores by its output neurons, so it cannot use more cores than it
         # has output neurons (per step); the slack it cannot use stays idle.
         extra = np.minimum(extra, np.maximum(layers.output_width - need, 0.0))
-        need = need + extra * (c["mapping_policy"] > 0)
+        need = need + extra * (columns["mapping_policy"] > 0)
     end = np.cumsum(need, axis=1)
     start = end - need
     state_fits = end[:, -1] <= cores[:, 0] + _EPS
@@ -243,40 +257,40 @@ def map_layers(layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork | 
     # reported infeasible, the figures stay finite.
     first = np.minimum(first, cores - 1.0)
     last = np.clip(last, first + 1.0, cores)
-    n = last - first
-    share_first = np.where(n == 1, 1.0, (np.minimum(end, first + 1.0) - start) / need)
-    share_last = np.where(n == 1, 0.0, (end - np.maximum(start, last - 1.0)) / need)
+    n_cores = last - first
+    share_first = np.where(n_cores == 1, 1.0, (np.minimum(end, first + 1.0) - start) / need)
+    share_last = np.where(n_cores == 1, 0.0, (end - np.maximum(start, last - 1.0)) / need)
     share_first = np.clip(share_first, 0.0, 1.0)
     share_last = np.clip(share_last, 0.0, 1.0)
-    share_max = np.maximum(np.maximum(share_first, share_last), np.where(n > 2, 1.0 / need, 0.0))
-    weight_kb = weight_bits_l.sum(axis=1) / _BITS_PER_KB
-    return Mapping(
+    share_max = np.maximum(np.maximum(share_first, share_last), np.where(n_cores > 2, 1.0 / need, 0.0))
+    weight_kb = layer_weight_bits.sum(axis=1) / _BITS_PER_KIB
+    return LayerPlacement(
         need=need,
         start=start,
         spilled=spilled,
         core_first=first,
         core_last=last,
-        n_cores=n,
+        n_cores=n_cores,
         share_first=share_first,
         share_last=share_last,
         share_max=share_max,
         weights_fit=~spilled.any(axis=1),
         state_fits=state_fits,
         weight_kb=weight_kb,
-        weight_kb_on_chip=(weight_bits_l * ~spilled).sum(axis=1) / _BITS_PER_KB,
-        state_kb=state_bits_l.sum(axis=1) / _BITS_PER_KB,
+        weight_kb_on_chip=(layer_weight_bits * ~spilled).sum(axis=1) / _BITS_PER_KIB,
+        state_kb=layer_state_bits.sum(axis=1) / _BITS_PER_KIB,
     )
 
 
-def core_shares(mapping: Mapping, chip: int, layer: int) -> tuple[np.ndarray, np.ndarray]:
+def core_shares(placement: LayerPlacement, chip: int, layer: int) -> tuple[np.ndarray, np.ndarray]:
     """Cores holding one layer and the fraction of its neurons on each (for the simulator)."""
-    first = int(mapping.core_first[chip, layer])
-    last = int(mapping.core_last[chip, layer])
-    n = last - first
-    shares = np.full(n, 1.0 / mapping.need[chip, layer])
-    shares[0] = mapping.share_first[chip, layer]
-    if n > 1:
-        shares[-1] = mapping.share_last[chip, layer]
+    first = int(placement.core_first[chip, layer])
+    last = int(placement.core_last[chip, layer])
+    n_cores = last - first
+    shares = np.full(n_cores, 1.0 / placement.need[chip, layer])
+    shares[0] = placement.share_first[chip, layer]
+    if n_cores > 1:
+        shares[-1] = placement.share_last[chip, layer]
     return np.arange(first, last), shares / shares.sum()
 
 
@@ -295,40 +309,45 @@ class _DestGeometry:
     corners: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
-def _dest_geometry(b0: np.ndarray, b1: np.ndarray, width: np.ndarray) -> _DestGeometry:
+def _dest_geometry(first_core: np.ndarray, end_core: np.ndarray, width: np.ndarray) -> _DestGeometry:
+    """Geometry of the cores ``first_core .. end_core - 1`` on a mesh ``width`` columns wide."""
     # Float arithmetic throughout: numpy's integer // and % are several times slower.
-    last = b1 - 1.0
-    yb0, yb1 = np.floor(b0 / width), np.floor(last / width)
-    cf, cl = b0 - yb0 * width, last - yb1 * width
-    one_row = yb0 == yb1
+    last_core = end_core - 1.0
+    row_first, row_last = np.floor(first_core / width), np.floor(last_core / width)
+    col_first, col_last = first_core - row_first * width, last_core - row_last * width
+    one_row = row_first == row_last
     multi = ~one_row
     far_col = width - 1.0
     # The farthest destination from any source is a corner of the range: an end of its first
     # or last row, or (several rows) an end of the full rows between them.
     corners = (
-        (cf, yb0),
-        (np.where(multi, far_col, cl), yb0),
-        (np.where(multi, 0.0, cf), yb1),
-        (cl, yb1),
-        (np.where(multi, 0.0, cf), np.where(multi, np.minimum(yb0 + 1.0, yb1), yb0)),
-        (np.where(multi, far_col, cl), np.where(multi, np.maximum(yb1 - 1.0, yb0), yb1)),
+        (col_first, row_first),
+        (np.where(multi, far_col, col_last), row_first),
+        (np.where(multi, 0.0, col_first), row_last),
+        (col_last, row_last),
+        (np.where(multi, 0.0, col_first), np.where(multi, np.minimum(row_first + 1.0, row_last), row_first)),
+        (np.where(multi, far_col, col_last), np.where(multi, np.maximum(row_last - 1.0, row_first), row_last)),
     )
     return _DestGeometry(
         corners=corners,
         width=width,
-        row_first=yb0,
-        row_last=yb1,
-        col_first=cf,
-        col_last=cl,
-        col_min=np.where(one_row, cf, 0.0),
-        col_max=np.where(one_row, cl, width - 1.0),
+        row_first=row_first,
+        row_last=row_last,
+        col_first=col_first,
+        col_last=col_last,
+        col_min=np.where(one_row, col_first, 0.0),
+        col_max=np.where(one_row, col_last, width - 1.0),
         groups=tuple(
             (np.where(lo <= hi, count, 0.0), lo, hi)
             for count, lo, hi in (
-                (np.maximum(cl - cf + 1.0, 0.0), yb0, yb1),  # columns in both the first and the last row
-                (width - np.maximum(cf, cl + 1.0), yb0, yb1 - 1.0),  # in the first row only
-                (np.minimum(cf, cl + 1.0), yb0 + 1.0, yb1),  # in the last row only
-                (np.maximum(cf - cl - 1.0, 0.0), yb0 + 1.0, yb1 - 1.0),  # in neither: full middle rows
+                # columns in both the first and the last row
+                (np.maximum(col_last - col_first + 1.0, 0.0), row_first, row_last),
+                # in the first row only
+                (width - np.maximum(col_first, col_last + 1.0), row_first, row_last - 1.0),
+                # in the last row only
+                (np.minimum(col_first, col_last + 1.0), row_first + 1.0, row_last),
+                # in neither: full middle rows
+                (np.maximum(col_first - col_last - 1.0, 0.0), row_first + 1.0, row_last - 1.0),
             )
         ),
     )
@@ -346,58 +365,59 @@ def tree_links(
     last row, in the first only, in the last only, in neither), each with one row span.
     The depth is the hop distance to the farthest destination.
     """
-    ys = np.floor(src / dest.width)
-    xs = src - ys * dest.width
-    right = np.maximum(dest.col_max - xs, 0.0)
-    left = np.maximum(xs - dest.col_min, 0.0)
-    tx = right + left
+    src_row = np.floor(src / dest.width)
+    src_col = src - src_row * dest.width
+    right = np.maximum(dest.col_max - src_col, 0.0)
+    left = np.maximum(src_col - dest.col_min, 0.0)
+    links_x = right + left
     # Absent column kinds have count 0; a one-row range is the first kind alone.
-    ty = np.zeros(np.broadcast_shapes(ys.shape, dest.width.shape))
+    links_y = np.zeros(np.broadcast_shapes(src_row.shape, dest.width.shape))
     for count, lo, hi in dest.groups:
-        ty += count * (np.maximum(hi, ys) - np.minimum(lo, ys))
+        links_y += count * (np.maximum(hi, src_row) - np.minimum(lo, src_row))
     if not with_depth:
-        return tx, ty, None
-    depth = np.zeros_like(ty)
+        return links_x, links_y, None
+    depth = np.zeros_like(links_y)
     for col, row in dest.corners:
-        depth = np.maximum(depth, np.abs(col - xs) + np.abs(row - ys))
-    return tx, ty, depth
+        depth = np.maximum(depth, np.abs(col - src_col) + np.abs(row - src_row))
+    return links_x, links_y, depth
 
 
 #: Interior source cores at which the multicast tree is evaluated (the rest are interpolated).
 _TREE_SAMPLES = 2
 
 
-def tree_totals(mapping: Mapping, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tree_totals(placement: LayerPlacement, mesh_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Multicast-tree links (x, y) per input event of each layer, and the tree depth.
 
     Sources are weighted by their neuron shares (the host at core 0 feeds the first layer).
     The first and last source core are exact; the interior cores (uniform weight) are
     averaged over ``_TREE_SAMPLES`` evenly spaced ones (exact up to two interior cores).
     """
-    n_chips = mapping.need.shape[0]
+    n_chips = placement.need.shape[0]
     zeros = np.zeros((n_chips, 1))
     ones = np.ones((n_chips, 1))
-    a0 = np.hstack([zeros, mapping.core_first[:, :-1]])
-    a1 = np.hstack([ones, mapping.core_last[:, :-1]])
-    wf = np.hstack([ones, mapping.share_first[:, :-1]])
-    wl = np.hstack([zeros, mapping.share_last[:, :-1]])
-    need_a = np.hstack([ones, mapping.need[:, :-1]])
-    dest = _dest_geometry(mapping.core_first, mapping.core_last, mesh_cols)
-    fx, fy, fd = tree_links(a0, dest)
-    lx, ly, ld = tree_links(a1 - 1.0, dest)
-    assert fd is not None and ld is not None
-    interior = np.maximum(a1 - a0 - 2.0, 0.0)
-    scale = interior / need_a
-    tx = wf * fx + wl * lx
-    ty = wf * fy + wl * ly
+    # Each layer's sources are the previous layer's cores (the host, core 0, for the first).
+    src_first = np.hstack([zeros, placement.core_first[:, :-1]])
+    src_end = np.hstack([ones, placement.core_last[:, :-1]])
+    src_share_first = np.hstack([ones, placement.share_first[:, :-1]])
+    src_share_last = np.hstack([zeros, placement.share_last[:, :-1]])
+    src_need = np.hstack([ones, placement.need[:, :-1]])
+    dest = _dest_geometry(placement.core_first, placement.core_last, mesh_cols)
+    first_x, first_y, first_depth = tree_links(src_first, dest)
+    last_x, last_y, last_depth = tree_links(src_end - 1.0, dest)
+    assert first_depth is not None and last_depth is not None
+    interior = np.maximum(src_end - src_first - 2.0, 0.0)
+    scale = interior / src_need
+    links_x = src_share_first * first_x + src_share_last * last_x
+    links_y = src_share_first * first_y + src_share_last * last_y
     for k in range(_TREE_SAMPLES):
-        pos = np.minimum(a0 + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), a1 - 1.0)
-        sx, sy, _ = tree_links(pos, dest, with_depth=False)
-        tx = tx + scale / _TREE_SAMPLES * sx
-        ty = ty + scale / _TREE_SAMPLES * sy
+        pos = np.minimum(src_first + 1.0 + np.floor((k + 0.5) * interior / _TREE_SAMPLES), src_end - 1.0)
+        sample_x, sample_y, _ = tree_links(pos, dest, with_depth=False)
+        links_x = links_x + scale / _TREE_SAMPLES * sample_x
+        links_y = links_y + scale / _TREE_SAMPLES * sample_y
     # The step ends with the last packet's trip; the end source cores bound the interior ones.
-    depth = np.maximum(fd, np.where(wl > 0, ld, 0.0))
-    return tx, ty, depth
+    depth = np.maximum(first_depth, np.where(src_share_last > 0, last_depth, 0.0))
+    return links_x, links_y, depth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,7 +438,7 @@ class LayerWork:
     operand_bits: np.ndarray
 
 
-def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
+def layer_work(layers: LayerArrays, columns: dict[str, np.ndarray]) -> LayerWork:
     """Routed events and synaptic operations per inference on each chip.
 
     A layer's graded spikes travel as one event carrying a payload when the chip's
@@ -427,27 +447,27 @@ def layer_work(layers: LayerArrays, c: dict[str, np.ndarray]) -> LayerWork:
     With zero skipping off every input element is processed (``levels`` times on a chip that
     splits graded spikes).
     """
-    graded = layers.is_graded & (c["graded_spike_bits"] >= layers.payload_bits)
+    graded = layers.is_graded & (columns["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
     events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
-    sparse = c["sparse_weights"] > 0
+    sparse = columns["sparse_weights"] > 0
     # A sparse synapse list holds only nonzero weights: an event touches fan_out x density.
     fan_out = layers.fan_out * np.where(sparse & (layers.has_weights > 0), layers.weight_density, 1.0)
     dense_ops = layers.input_size * fan_out * np.where(split, layers.levels, 1.0)
-    ops = np.where(c["zero_skipping"] > 0, events * fan_out, dense_ops)
-    payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, c["weight_bits"]))
-    packet_bits = c["noc_header_bits"] + payload
+    ops = np.where(columns["zero_skipping"] > 0, events * fan_out, dense_ops)
+    payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, columns["weight_bits"]))
+    packet_bits = columns["noc_header_bits"] + payload
     # Bits each synaptic op reads: a weight (with its target index when sparse), or
     # (spike_matmul) the other operand, kept in state memory.
-    weight_op_bits = layers.has_weights * (c["weight_bits"] + np.where(sparse, layers.index_bits, 0.0))
-    operand_bits = weight_op_bits + layers.is_matmul * c["state_bits"]
+    weight_op_bits = layers.has_weights * (columns["weight_bits"] + np.where(sparse, layers.index_bits, 0.0))
+    operand_bits = weight_op_bits + layers.is_matmul * columns["state_bits"]
     return LayerWork(
         graded=graded,
         split=split,
         events=events,
         synaptic_ops=ops,
         packet_bits=packet_bits,
-        flits=np.ceil(packet_bits / c["noc_link_bits"]),
+        flits=np.ceil(packet_bits / columns["noc_link_bits"]),
         fan_out=fan_out,
         weight_op_bits=weight_op_bits,
         operand_bits=operand_bits,
@@ -470,37 +490,47 @@ class ActionEnergies:
     hop_ew: np.ndarray
     hop_ns: np.ndarray
 
+    def of_chip(self, chip: int, shape: tuple[int, int]) -> ActionEnergies:
+        """The energies of chip ``chip`` as ``[layers]`` arrays (``shape`` is ``[chips, layers]``)."""
+        return ActionEnergies(**{
+            name: np.broadcast_to(getattr(self, name), shape)[chip] for name in self.__dataclass_fields__
+        })
+
 
 def action_energies(
-    layers: LayerArrays, c: dict[str, np.ndarray], work: LayerWork, derived: ChipDerived, tech: Technology
+    layers: LayerArrays, columns: dict[str, np.ndarray], work: LayerWork, derived: ChipDerived, tech: Technology
 ) -> ActionEnergies:
     """Per-action energies from the technology rules, or the chip's own per-op figures when set."""
-    s = derived.energy_scale
-    wb, sb = c["weight_bits"], c["state_bits"]
-    add_s = add_energy_pj(tech, sb) * s
-    mac = mult_energy_pj(tech, wb, wb) * s + add_s
-    graded_mult = mult_energy_pj(tech, wb, layers.payload_bits) * s + add_s
-    op = np.where(~layers.is_spike, mac, np.where(work.graded, graded_mult, add_s))
-    syn_override = c["synaptic_op_energy_pj"]
-    has_syn = ~np.isnan(syn_override)
-    op = np.where(has_syn, syn_override, op)
-    w_bit = sram_read_64b_pj(tech, c["weight_sram_kb_per_core"]) / 64.0 * s
-    s_bit = sram_read_64b_pj(tech, c["state_sram_kb_per_core"]) / 64.0 * s
+    scale = derived.energy_scale
+    weight_bits, state_bits = columns["weight_bits"], columns["state_bits"]
+    add = add_energy_pj(tech, state_bits) * scale
+    mac = mult_energy_pj(tech, weight_bits, weight_bits) * scale + add
+    graded_mult = mult_energy_pj(tech, weight_bits, layers.payload_bits) * scale + add
+    op = np.where(~layers.is_spike, mac, np.where(work.graded, graded_mult, add))
+    quoted_op = columns["synaptic_op_energy_pj"]
+    has_quoted_op = ~np.isnan(quoted_op)
+    op = np.where(has_quoted_op, quoted_op, op)
+    weight_sram_bit = sram_read_64b_pj(tech, columns["weight_sram_kb_per_core"]) / 64.0 * scale
+    state_sram_bit = sram_read_64b_pj(tech, columns["state_sram_kb_per_core"]) / 64.0 * scale
     # A chip that quotes a synaptic-op energy includes the weight read in it.
-    weight_read = np.where(has_syn, 0.0, work.weight_op_bits * w_bit)
-    operand_read = sb * s_bit * layers.is_matmul
-    nu_override = c["neuron_update_energy_pj"]
-    has_nu = ~np.isnan(nu_override)
-    update = (mult_energy_pj(tech, sb, sb) + 2.0 * add_energy_pj(tech, sb)) * s
-    spike_override = np.where(np.isnan(c["neuron_spike_energy_pj"]), nu_override, c["neuron_spike_energy_pj"])
-    neuron_update = np.where(has_nu, nu_override, update)
-    neuron_spike = np.where(has_nu, spike_override, update)
+    weight_read = np.where(has_quoted_op, 0.0, work.weight_op_bits * weight_sram_bit)
+    operand_read = state_bits * state_sram_bit * layers.is_matmul
+    quoted_update = columns["neuron_update_energy_pj"]
+    has_quoted_update = ~np.isnan(quoted_update)
+    update = (mult_energy_pj(tech, state_bits, state_bits) + 2.0 * add_energy_pj(tech, state_bits)) * scale
+    quoted_spike = np.where(
+        np.isnan(columns["neuron_spike_energy_pj"]), quoted_update, columns["neuron_spike_energy_pj"]
+    )
+    neuron_update = np.where(has_quoted_update, quoted_update, update)
+    neuron_spike = np.where(has_quoted_update, quoted_spike, update)
     # Quoted neuron-update energies include the state access; otherwise read + write the state.
-    state_access = np.where(has_nu, 0.0, 2.0 * sb * s_bit)
+    state_access = np.where(has_quoted_update, 0.0, 2.0 * state_bits * state_sram_bit)
     pitch_mm = np.sqrt(derived.core_area_mm2)
-    local = work.packet_bits * tech.noc_router_pj_per_bit * s
-    hop = work.packet_bits * (tech.noc_router_pj_per_bit + tech.noc_wire_pj_per_bit_mm * pitch_mm) * s
-    offchip = np.where(np.isnan(c["offchip_energy_pj_per_bit"]), tech.dram_pj_per_bit, c["offchip_energy_pj_per_bit"])
+    local = work.packet_bits * tech.noc_router_pj_per_bit * scale
+    hop = work.packet_bits * (tech.noc_router_pj_per_bit + tech.noc_wire_pj_per_bit_mm * pitch_mm) * scale
+    offchip = np.where(
+        np.isnan(columns["offchip_energy_pj_per_bit"]), tech.dram_pj_per_bit, columns["offchip_energy_pj_per_bit"]
+    )
     return ActionEnergies(
         synaptic_op=op,
         weight_read_op=weight_read,
@@ -509,107 +539,198 @@ def action_energies(
         neuron_update=neuron_update,
         neuron_spike=neuron_spike,
         state_access_update=state_access,
-        aux_op=add_s,
-        packet_local=np.where(np.isnan(c["spike_local_energy_pj"]), local, c["spike_local_energy_pj"]),
-        hop_ew=np.where(np.isnan(c["hop_energy_ew_pj"]), hop, c["hop_energy_ew_pj"]),
-        hop_ns=np.where(np.isnan(c["hop_energy_ns_pj"]), hop, c["hop_energy_ns_pj"]),
+        aux_op=add,
+        packet_local=np.where(np.isnan(columns["spike_local_energy_pj"]), local, columns["spike_local_energy_pj"]),
+        hop_ew=np.where(np.isnan(columns["hop_energy_ew_pj"]), hop, columns["hop_energy_ew_pj"]),
+        hop_ns=np.where(np.isnan(columns["hop_energy_ns_pj"]), hop, columns["hop_energy_ns_pj"]),
     )
 
 
-def barrier_cycles(c: dict[str, np.ndarray], derived: ChipDerived) -> np.ndarray:
+# ---------------------------------------------------------------------------------------------
+# The energy table, shared by the analytic model and the simulator
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ActionCounts:
+    """How often each costed action happens in one inference, per layer.
+
+    ``[chips, layers]`` in the analytic model (expected counts from the trace's averages),
+    ``[layers]`` in the simulator (counted while replaying). The NoC's packet deliveries and
+    hops are priced by :func:`noc_energy_pj`.
+
+    Attributes:
+        synaptic_ops: synaptic operations.
+        weight_op_bits: weight bits each synaptic operation reads (:class:`LayerWork`).
+        weights_offchip: 1.0 where the layer's weights stream from off-chip memory (spilled),
+            else 0.0: its synaptic operations read no weight SRAM.
+        neuron_updates: neuron / state updates; ``output_spikes`` of them emit a spike.
+        output_spikes: updates that emit a spike.
+        aux_ops: auxiliary elementwise operations.
+    """
+
+    synaptic_ops: np.ndarray
+    weight_op_bits: np.ndarray
+    weights_offchip: np.ndarray
+    neuron_updates: np.ndarray
+    output_spikes: np.ndarray
+    aux_ops: np.ndarray
+
+    @cached_property
+    def offchip_bits(self) -> np.ndarray:
+        """Weight bits streamed from off-chip memory."""
+        return self.synaptic_ops * self.weight_op_bits * self.weights_offchip
+
+
+def noc_energy_pj(
+    energies: ActionEnergies, deliveries: np.ndarray, hops_x: np.ndarray, hops_y: np.ndarray
+) -> np.ndarray:
+    """Energy of packet traffic: ``deliveries`` packet copies handed to a core, and link hops
+    along x (east-west) and y (north-south)."""
+    return deliveries * energies.packet_local + hops_x * energies.hop_ew + hops_y * energies.hop_ns
+
+
+def static_energy_pj(
+    static_power_mw: np.ndarray | float, latency_ms: np.ndarray | float, cycles_by_layer: np.ndarray
+) -> np.ndarray:
+    """Leakage over the latency (mW x ms = 1e6 pJ), split over layers by their share of the cycles.
+
+    ``cycles_by_layer`` is ``[..., layers]``; ``static_power_mw`` and ``latency_ms`` are its
+    leading shape (one chip: scalars). Layers share equally when no layer takes a cycle.
+    """
+    total = np.asarray(static_power_mw * latency_ms * 1e6)
+    span = cycles_by_layer.sum(axis=-1, keepdims=True)
+    n_layers = cycles_by_layer.shape[-1]
+    fraction = np.where(span > 0, cycles_by_layer / np.where(span > 0, span, 1.0), 1.0 / n_layers)
+    return total[..., None] * fraction
+
+
+def energy_by_category_pj(
+    energies: ActionEnergies, counts: ActionCounts, noc_pj: np.ndarray, static_pj: np.ndarray
+) -> np.ndarray:
+    """Energy of one inference by layer and category: ``[..., layers, len(CATEGORIES)]`` pJ.
+
+    The one place that prices counted actions, for the analytic model and the simulator
+    alike. ``noc_pj`` comes from :func:`noc_energy_pj`, ``static_pj`` from :func:`static_energy_pj`.
+    """
+    ops = counts.synaptic_ops
+    updates = counts.neuron_updates
+    spikes = counts.output_spikes
+    synaptic = ops * energies.synaptic_op
+    weight_memory = ops * energies.weight_read_op * (1.0 - counts.weights_offchip)
+    state_memory = updates * energies.state_access_update + ops * energies.operand_read_op
+    neuron = (
+        (updates - spikes) * energies.neuron_update + spikes * energies.neuron_spike
+        + counts.aux_ops * energies.aux_op
+    )
+    offchip = counts.offchip_bits * energies.offchip_bit
+    by_category = {
+        "synaptic_compute": synaptic,
+        "weight_memory": weight_memory,
+        "state_memory": state_memory,
+        "neuron_update": neuron,
+        "noc": noc_pj,
+        "offchip": offchip,
+        "static": static_pj,
+    }
+    return np.stack([by_category[name] for name in CATEGORIES], axis=-1)
+
+
+def barrier_cycles(columns: dict[str, np.ndarray], derived: ChipDerived) -> np.ndarray:
     """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops), plus the
     chip's fixed synchronisation time ``timestep_sync_ns``."""
-    sync = c["timestep_sync_ns"] * c["clock_mhz"] / 1000.0
-    return c["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
+    sync = columns["timestep_sync_ns"] * columns["clock_mhz"] / 1000.0
+    return columns["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
 
 
-def offchip_bits_per_cycle(c: dict[str, np.ndarray]) -> np.ndarray:
-    return c["offchip_bandwidth_gb_per_s"] * 8e9 / (c["clock_mhz"] * 1e6)
+def offchip_bits_per_cycle(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Off-chip bandwidth in bits per clock cycle."""
+    return columns["offchip_bandwidth_gb_per_s"] * 8e9 / (columns["clock_mhz"] * 1e6)
 
 
 # ---------------------------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------------------------
 def _evaluate_chunk(
-    layers: LayerArrays, c: dict[str, np.ndarray], tech: Technology, by_layer: bool, requirements: ChipRequirements
+    layers: LayerArrays,
+    columns: dict[str, np.ndarray],
+    tech: Technology,
+    by_layer: bool,
+    requirements: ChipRequirements,
 ) -> dict[str, np.ndarray]:
-    derived = chip_derived(c, tech)
-    work = layer_work(layers, c)
-    mapping = map_layers(layers, c, work)
-    e = action_energies(layers, c, work, derived, tech)
-    tx, ty, depth = tree_totals(mapping, derived.mesh_cols)
-    spilled = mapping.spilled.astype(float)
+    derived = chip_derived(columns, tech)
+    work = layer_work(layers, columns)
+    placement = map_layers(layers, columns, work)
+    energies = action_energies(layers, columns, work, derived, tech)
+    links_x, links_y, depth = tree_totals(placement, derived.mesh_cols)
+    spilled = placement.spilled.astype(float)
     ops = work.synaptic_ops
     updates = layers.neuron_updates
-    spikes = layers.output_spikes
-
-    # -- energy per inference, [chips, layers] per category ----------------------------------
-    weight_traffic_bits = ops * work.weight_op_bits
-    synaptic = ops * e.synaptic_op
-    weight_mem = ops * e.weight_read_op * (1.0 - spilled)
-    offchip_bits = weight_traffic_bits * spilled
-    offchip = offchip_bits * e.offchip_bit
-    state_mem = updates * e.state_access_update + ops * e.operand_read_op
-    neuron = (updates - spikes) * e.neuron_update + spikes * e.neuron_spike + layers.aux_ops * e.aux_op
-    noc = work.events * (mapping.n_cores * e.packet_local + tx * e.hop_ew + ty * e.hop_ns)
+    counts = ActionCounts(
+        synaptic_ops=ops,
+        weight_op_bits=work.weight_op_bits,
+        weights_offchip=spilled,
+        neuron_updates=updates,
+        output_spikes=layers.output_spikes,
+        aux_ops=layers.aux_ops,
+    )
+    offchip_bits = counts.offchip_bits
 
     # -- cycles: per timestep, the busiest core of each layer ------------------------------
-    steps = layers.timesteps
-    ops_core = ops / steps * mapping.share_max
-    pe_cycles = ops_core / c["pes_per_core"]
+    steps = layers.steps
+    ops_core = ops / steps * placement.share_max
+    pe_cycles = ops_core / columns["pes_per_core"]
     sram_bits_op = work.operand_bits - work.weight_op_bits * spilled
-    sram_cycles = ops_core * sram_bits_op / (c["sram_word_bits"] * c["sram_ports_per_core"])
+    sram_cycles = ops_core * sram_bits_op / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
     events_step = work.events / steps
     ingress = events_step * work.flits
-    src_share = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.share_max[:, :-1]])
+    src_share = np.hstack([np.ones((placement.need.shape[0], 1)), placement.share_max[:, :-1]])
     # Without multicast a source core sends one packet per destination core of the layer.
-    copies = np.where(c["noc_multicast"] > 0, 1.0, mapping.n_cores)
+    copies = np.where(columns["noc_multicast"] > 0, 1.0, placement.n_cores)
     # The busiest of n source cores: a step's events fall on the sources' inputs at random
     # (each input nonzero with probability p, the layer's input density), so the most loaded
     # one expects about mean + sqrt(mean (1 - p)) sqrt(2 ln n) of them (Gaussian extreme of
     # binomial counts); a dense input (p = 1) has no spread.
-    src_cores = np.hstack([np.ones((mapping.need.shape[0], 1)), mapping.n_cores[:, :-1]])
+    src_cores = np.hstack([np.ones((placement.need.shape[0], 1)), placement.n_cores[:, :-1]])
     density = np.clip(layers.input_events / np.maximum(layers.input_size, 1e-12), 0.0, 1.0)
     src_events = events_step * src_share
     src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
     egress = src_events * work.flits * copies
-    offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(c)
+    offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(columns)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
     network = np.maximum(ingress, egress)
-    updates_core = updates / steps * mapping.share_max
-    nu_cycles = (updates_core + layers.aux_ops / steps * mapping.share_max) / c["neuron_units_per_core"]
-    state_cycles = updates_core * 2.0 * c["state_bits"] / (c["sram_word_bits"] * c["sram_ports_per_core"])
-    neuron_phase = np.maximum(nu_cycles, state_cycles)
-    delivery = np.where(events_step > 0, c["noc_hop_latency_cycles"] * depth, 0.0)
+    updates_core = updates / steps * placement.share_max
+    neuron_unit_cycles = (updates_core + layers.aux_ops / steps * placement.share_max) / columns["neuron_units_per_core"]
+    state_cycles = (
+        updates_core * 2.0 * columns["state_bits"] / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
+    )
+    neuron_phase = np.maximum(neuron_unit_cycles, state_cycles)
+    delivery = np.where(events_step > 0, columns["noc_hop_latency_cycles"] * depth, 0.0)
     # Event-driven cores process each event after it arrives: the pipeline's bound plus the
     # last event's trip. A dense core sweeps all its inputs regardless and only has to wait
     # for the last event to arrive.
     synaptic_phase = np.where(
-        c["zero_skipping"] > 0,
+        columns["zero_skipping"] > 0,
         np.maximum(compute, network) + delivery,
         np.maximum(compute, network + delivery),
     )
     layer_cycles = steps * (synaptic_phase + neuron_phase)
-    barrier = steps.max() * barrier_cycles(c, derived)[:, 0]
+    barrier = steps.max() * barrier_cycles(columns, derived)[:, 0]
     cycles = layer_cycles.sum(axis=1) + barrier
-    latency_ms = cycles / (c["clock_mhz"][:, 0] * 1e3)
+    latency_ms = cycles / (columns["clock_mhz"][:, 0] * 1e3)
 
-    # Static energy over the latency, split over layers by their share of the cycles.
-    static_total = derived.static_power_mw[:, 0] * latency_ms * 1e6
-    layer_sum = layer_cycles.sum(axis=1, keepdims=True)
-    n_layers = layer_cycles.shape[1]
-    fraction = np.where(layer_sum > 0, layer_cycles / np.where(layer_sum > 0, layer_sum, 1.0), 1.0 / n_layers)
-    static = static_total[:, None] * fraction
+    # -- energy per inference, [chips, layers, categories] ---------------------------------
+    # Every routed event reaches each core holding the layer and takes the tree's hops.
+    noc = work.events * noc_energy_pj(energies, placement.n_cores, links_x, links_y)
+    static = static_energy_pj(derived.static_power_mw[:, 0], latency_ms, layer_cycles)
+    table = energy_by_category_pj(energies, counts, noc, static)
 
-    table = np.stack([synaptic, weight_mem, state_mem, neuron, noc, offchip, static], axis=-1)
-    cores = c["cores"][:, 0]
+    cores = columns["cores"][:, 0]
     total_ops = ops.sum(axis=1)
     total_updates = (updates + layers.aux_ops).sum() + np.zeros_like(cores)
 
     flags = np.zeros(cores.shape, dtype=np.int64)
-    weights_over = ~mapping.weights_fit & (c["weight_overflow"][:, 0] == 0)
+    weights_over = ~placement.weights_fit & (columns["weight_overflow"][:, 0] == 0)
     flags |= np.where(weights_over, REASON_WEIGHTS, 0)
-    flags |= np.where(~mapping.state_fits, REASON_STATE, 0)
+    flags |= np.where(~placement.state_fits, REASON_STATE, 0)
     deadline = np.full(cores.shape, np.nan if requirements.max_latency_ms is None else requirements.max_latency_ms)
     flags |= np.where(~np.isnan(deadline) & (latency_ms > deadline), REASON_DEADLINE, 0)
     area = derived.area_mm2[:, 0]
@@ -620,30 +741,30 @@ def _evaluate_chunk(
     split_fraction = split_events / spike_events if spike_events > 0 else np.zeros_like(split_events)
 
     out = {
-        "energy_pj": table.sum(axis=1),
+        "energy_by_category_pj": table.sum(axis=1),
         "cycles": cycles,
         "cycles_by_layer": layer_cycles,
         "barrier_cycles": barrier,
         "latency_ms": latency_ms,
         "throughput_per_s": 1e3 / latency_ms,
         "area_mm2": area,
-        "sram_used_kb": mapping.weight_kb_on_chip + mapping.state_kb,
-        "weight_kb": mapping.weight_kb,
+        "sram_used_kb": placement.weight_kb_on_chip + placement.state_kb,
+        "weight_kb": placement.weight_kb,
         "offchip_bits": offchip_bits.sum(axis=1),
-        "utilisation_pe": total_ops / (cores * c["pes_per_core"][:, 0] * cycles),
-        "utilisation_neuron_units": total_updates / (cores * c["neuron_units_per_core"][:, 0] * cycles),
-        "utilisation_cores": np.minimum(np.ceil(mapping.start[:, -1] + mapping.need[:, -1] - _EPS), cores) / cores,
+        "utilisation_pe": total_ops / (cores * columns["pes_per_core"][:, 0] * cycles),
+        "utilisation_neuron_units": total_updates / (cores * columns["neuron_units_per_core"][:, 0] * cycles),
+        "utilisation_cores": np.minimum(np.ceil(placement.start[:, -1] + placement.need[:, -1] - _EPS), cores) / cores,
         "feasible": flags == 0,
         "reason_flags": flags,
-        "weight_capacity_kb": cores * c["weight_sram_kb_per_core"][:, 0],
-        "state_kb": mapping.state_kb,
-        "state_capacity_kb": cores * c["state_sram_kb_per_core"][:, 0],
+        "weight_capacity_kb": cores * columns["weight_sram_kb_per_core"][:, 0],
+        "state_kb": placement.state_kb,
+        "state_capacity_kb": cores * columns["state_sram_kb_per_core"][:, 0],
         "latency_deadline_ms": deadline,
         "area_budget_mm2": budget,
         "split_spike_fraction": split_fraction,
     }
     if by_layer:
-        out["energy_by_layer_pj"] = table
+        out["energy_by_layer_category_pj"] = table
     return out
 
 
@@ -663,7 +784,8 @@ def evaluate_batch(
         chips: a ChipArray, one or more ChipConfigs, a pandas DataFrame or a dict of numpy
             arrays whose keys are ChipConfig fields (missing fields come from ``base``).
         base: defaults for fields the columns leave out (ChipConfig() if None).
-        by_layer: also keep the ``[chips, layers, categories]`` energy table.
+        by_layer: also keep the ``[chips, layers, categories]`` energy table
+            (``energy_by_layer_category_pj``).
         tech: technology constants (hw_models/technology.yaml if None).
         requirements: a deadline and area budget to check (a study's, never the chip's).
 
@@ -678,13 +800,13 @@ def evaluate_batch(
     layers = LayerArrays.from_trace(trace)
     pieces: list[dict[str, np.ndarray]] = []
     for lo in range(0, array.size, _CHUNK):
-        c = {k: v[lo : lo + _CHUNK, None] for k, v in array.columns.items()}
-        pieces.append(_evaluate_chunk(layers, c, tech, by_layer, requirements or ChipRequirements()))
+        columns = {k: v[lo : lo + _CHUNK, None] for k, v in array.columns.items()}
+        pieces.append(_evaluate_chunk(layers, columns, tech, by_layer, requirements or ChipRequirements()))
     merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     return BatchCostReport(
         layer_names=layers.names,
         chip_names=array.names,
-        energy_by_layer_pj=merged.pop("energy_by_layer_pj", None),
+        energy_by_layer_category_pj=merged.pop("energy_by_layer_category_pj", None),
         **merged,
     )
 
@@ -701,4 +823,16 @@ def evaluate(
     return evaluate_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements).report(0)
 
 
-__all__ = ["CATEGORIES", "evaluate", "evaluate_batch"]
+__all__ = [
+    "CATEGORIES",
+    "ActionCounts",
+    "ActionEnergies",
+    "LayerArrays",
+    "LayerPlacement",
+    "energy_by_category_pj",
+    "evaluate",
+    "evaluate_batch",
+    "map_layers",
+    "noc_energy_pj",
+    "static_energy_pj",
+]

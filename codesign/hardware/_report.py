@@ -1,7 +1,22 @@
 """CostReport (one chip) and BatchCostReport (many chips): what the chip model hands to search.
 
-Energy is per inference, in pJ, as a table layers x categories. Both reports are frozen and
-carry no logic beyond views and (de)serialisation; the arithmetic lives in ``_model.py``.
+Energy is per inference, in pJ. Its three shapes have three names:
+
+- ``energy_by_layer_category_pj``: the table, ``[layers, categories]`` (one chip; a
+  BatchCostReport adds a leading chip axis);
+- ``energy_by_category_pj``: summed over layers (a dict for one chip, ``[chips, categories]``
+  for a batch);
+- ``total_energy_pj`` (and ``energy_uj``): the scalar total.
+
+The metric keys stored in trial records (``"energy_pj"``, ``"energy_uj"``, ``"sram_used_kb"``,
+...) and the ``"energy_pj"`` table of a saved cost report keep their names.
+
+``kb`` in every name here means KiB (1024 bytes), as in the chip fields
+(``weight_sram_kb_per_core``) and the SRAM literature the constants come from.
+
+``InferenceCost`` holds what the analytic report and the simulator's report share. All reports
+are frozen and carry no logic beyond views and (de)serialisation; the arithmetic lives in
+``_model.py``.
 """
 
 from __future__ import annotations
@@ -52,16 +67,36 @@ class ChipRequirements:
                 raise ValueError(f"{name} a finite number > 0, got {value}")
 
 
-class EnergyTable:
-    """Totals of an ``energy_pj [layers, categories]`` table, shared by the analytic report
-    and the simulator's report so both sum their tables the same way."""
+@dataclass(frozen=True, eq=False)
+class InferenceCost:
+    """The figures of one inference on one chip that the analytic model and the simulator both give.
 
+    Attributes:
+        chip_name: the chip's label.
+        layer_names: rows of ``energy_by_layer_category_pj``.
+        energy_by_layer_category_pj: float array ``[layers, len(CATEGORIES)]``, pJ.
+        cycles: clock cycles per inference; ``cycles_by_layer`` splits them (timestep
+            barriers are listed as ``barrier_cycles``).
+        latency_ms: ``cycles`` at the chip's clock.
+    """
+
+    chip_name: str
     layer_names: tuple[str, ...]
-    energy_pj: np.ndarray
+    energy_by_layer_category_pj: np.ndarray
+    cycles: float
+    cycles_by_layer: np.ndarray
+    barrier_cycles: float
+    latency_ms: float
+
+    def __post_init__(self) -> None:
+        for name in ("energy_by_layer_category_pj", "cycles_by_layer"):
+            arr = np.array(getattr(self, name), dtype=float)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
 
     @property
     def total_energy_pj(self) -> float:
-        return float(self.energy_pj.sum())
+        return float(self.energy_by_layer_category_pj.sum())
 
     @property
     def energy_uj(self) -> float:
@@ -69,26 +104,34 @@ class EnergyTable:
 
     @property
     def energy_by_category_pj(self) -> dict[str, float]:
-        return {c: float(v) for c, v in zip(CATEGORIES, self.energy_pj.sum(axis=0), strict=True)}
+        """Energy summed over layers, by category (pJ)."""
+        totals = self.energy_by_layer_category_pj.sum(axis=0)
+        return {c: float(v) for c, v in zip(CATEGORIES, totals, strict=True)}
 
     @property
     def energy_by_layer_pj(self) -> dict[str, float]:
-        return {n: float(v) for n, v in zip(self.layer_names, self.energy_pj.sum(axis=1), strict=True)}
+        """Energy summed over categories, by layer (pJ)."""
+        totals = self.energy_by_layer_category_pj.sum(axis=1)
+        return {n: float(v) for n, v in zip(self.layer_names, totals, strict=True)}
+
+    def energy_table(self) -> pd.DataFrame:
+        """Layers x categories in pJ, with a ``total`` row and column."""
+        frame = pd.DataFrame(self.energy_by_layer_category_pj, index=list(self.layer_names), columns=list(CATEGORIES))
+        frame["total"] = frame.sum(axis=1)
+        frame.loc["total"] = frame.sum(axis=0)
+        return frame
 
 
 @dataclass(frozen=True, eq=False)
-class CostReport(EnergyTable):
-    """Cost of one inference of one trace on one chip.
+class CostReport(InferenceCost):
+    """Cost of one inference of one trace on one chip (the analytic model's figures).
 
     Attributes:
-        chip_name: the chip's label.
-        layer_names: rows of ``energy_pj``.
-        energy_pj: float array ``[layers, len(CATEGORIES)]``.
-        cycles: clock cycles per inference; ``cycles_by_layer`` splits them (timestep
-            barriers are listed as ``barrier_cycles``).
-        latency_ms, throughput_per_s (inferences per second, one at a time), area_mm2,
-        sram_used_kb (weights kept on chip + neuron state), weight_kb (all weights at the
-        chip's precision), offchip_bits (weight traffic per inference).
+        chip_name, layer_names, energy_by_layer_category_pj, cycles, cycles_by_layer,
+            barrier_cycles, latency_ms: as in :class:`InferenceCost`.
+        throughput_per_s (inferences per second, one at a time), area_mm2,
+        sram_used_kb (KiB: weights kept on chip + neuron state), weight_kb (KiB: all weights at
+        the chip's precision), offchip_bits (weight traffic per inference).
         utilisation: ``pe`` and ``neuron_units`` (busy fraction of all units over the
             latency) and ``cores`` (fraction of cores holding a layer).
         weights_fit, state_fits: the network's weights (with ``weight_overflow: infeasible``)
@@ -100,13 +143,6 @@ class CostReport(EnergyTable):
         feasible: every check above holds; reasons: the failed ones in words, for people.
     """
 
-    chip_name: str
-    layer_names: tuple[str, ...]
-    energy_pj: np.ndarray
-    cycles: float
-    cycles_by_layer: np.ndarray
-    barrier_cycles: float
-    latency_ms: float
     throughput_per_s: float
     area_mm2: float
     sram_used_kb: float
@@ -126,22 +162,9 @@ class CostReport(EnergyTable):
         """Weights and state both fit (what the ``fits_on_chip`` constraint asks)."""
         return self.weights_fit and self.state_fits
 
-    def __post_init__(self) -> None:
-        for name in ("energy_pj", "cycles_by_layer"):
-            arr = np.array(getattr(self, name), dtype=float)
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
-
-
-    def energy_table(self) -> pd.DataFrame:
-        """Layers x categories in pJ, with a ``total`` row and column."""
-        frame = pd.DataFrame(self.energy_pj, index=list(self.layer_names), columns=list(CATEGORIES))
-        frame["total"] = frame.sum(axis=1)
-        frame.loc["total"] = frame.sum(axis=0)
-        return frame
-
     def metrics(self) -> dict[str, float]:
-        """Flat scalar metrics, the names search and report use."""
+        """Flat scalar metrics, the names search and report use (and trial records store:
+        ``energy_pj`` is the scalar total here)."""
         return {
             "energy_uj": self.energy_uj,
             "energy_pj": self.total_energy_pj,
@@ -158,12 +181,16 @@ class CostReport(EnergyTable):
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict; :meth:`from_dict` is its inverse."""
+        """JSON-compatible dict; :meth:`from_dict` is its inverse.
+
+        The table is stored under its historical key ``energy_pj`` (saved bundles and reports
+        read it), ``[layers, categories]``.
+        """
         return {
             "chip_name": self.chip_name,
             "layer_names": list(self.layer_names),
             "categories": list(CATEGORIES),
-            "energy_pj": self.energy_pj.tolist(),
+            "energy_pj": self.energy_by_layer_category_pj.tolist(),
             "cycles": self.cycles,
             "cycles_by_layer": self.cycles_by_layer.tolist(),
             "barrier_cycles": self.barrier_cycles,
@@ -190,7 +217,8 @@ class CostReport(EnergyTable):
         fields = {k: v for k, v in data.items() if k != "categories"}
         fields["layer_names"] = tuple(fields["layer_names"])
         fields["reasons"] = tuple(fields["reasons"])
-        fields["energy_pj"] = np.asarray(fields["energy_pj"], dtype=float).reshape(len(fields["layer_names"]), len(CATEGORIES))
+        fields["energy_by_layer_category_pj"] = np.asarray(fields.pop("energy_pj"), dtype=float).reshape(
+            len(fields["layer_names"]), len(CATEGORIES))
         return cls(**fields)
 
 
@@ -198,15 +226,16 @@ class CostReport(EnergyTable):
 class BatchCostReport:
     """The same figures for ``n`` chips at once, one numpy array per metric.
 
-    ``energy_pj`` is ``[n, categories]``; ``energy_by_layer_pj`` is ``[n, layers, categories]``
-    when requested (``by_layer=True``), else None. ``reason_flags`` holds bit flags
-    (:data:`REASON_FLAGS`) and :meth:`reasons` spells them out.
+    ``energy_by_category_pj`` is ``[n, categories]``; ``energy_by_layer_category_pj`` is
+    ``[n, layers, categories]`` when requested (``by_layer=True``), else None. ``reason_flags``
+    holds bit flags (:data:`REASON_FLAGS`) and :meth:`reasons` spells them out. Sizes ending in
+    ``_kb`` are KiB.
     """
 
     layer_names: tuple[str, ...]
     chip_names: tuple[str, ...]
-    energy_pj: np.ndarray
-    energy_by_layer_pj: np.ndarray | None
+    energy_by_category_pj: np.ndarray
+    energy_by_layer_category_pj: np.ndarray | None
     cycles: np.ndarray
     cycles_by_layer: np.ndarray
     barrier_cycles: np.ndarray
@@ -246,7 +275,7 @@ class BatchCostReport:
 
     @property
     def total_energy_pj(self) -> np.ndarray:
-        return self.energy_pj.sum(axis=1)
+        return self.energy_by_category_pj.sum(axis=1)
 
     @property
     def energy_uj(self) -> np.ndarray:
@@ -266,17 +295,17 @@ class BatchCostReport:
             "feasible": self.feasible,
         })
         for j, cat in enumerate(CATEGORIES):
-            frame[f"{cat}_pj"] = self.energy_pj[:, j]
+            frame[f"{cat}_pj"] = self.energy_by_category_pj[:, j]
         return frame
 
     def report(self, index: int) -> CostReport:
         """The ``index``-th chip as a CostReport (needs ``by_layer=True``)."""
-        if self.energy_by_layer_pj is None:
+        if self.energy_by_layer_category_pj is None:
             raise ValueError("per-layer energy was not kept; evaluate_batch(..., by_layer=True)")
         return CostReport(
             chip_name=self.chip_names[index] if self.chip_names else "custom",
             layer_names=self.layer_names,
-            energy_pj=self.energy_by_layer_pj[index],
+            energy_by_layer_category_pj=self.energy_by_layer_category_pj[index],
             cycles=float(self.cycles[index]),
             cycles_by_layer=self.cycles_by_layer[index],
             barrier_cycles=float(self.barrier_cycles[index]),

@@ -16,7 +16,7 @@ def synthetic_trace(
     n_layers: int = 4,
     *,
     seed: int = 0,
-    timesteps: int = 20,
+    steps: int = 20,
     widths: list[int] | None = None,
     levels: int | list[int] = 1,
     rates: float | list[float] = 0.1,
@@ -31,7 +31,7 @@ def synthetic_trace(
     Args:
         n_layers: layers in the chain; layer ``l`` maps ``widths[l]`` inputs to ``widths[l+1]``.
         seed: the generator seed; equal arguments give equal traces.
-        timesteps: steps per inference, for every layer.
+        steps: steps every layer runs per inference (the trace's ``LayerTrace.steps``).
         widths: ``n_layers + 1`` widths (random 32..256 if None).
         levels: largest spike level per layer (1 = binary), or one for all.
         rates: probability an input is nonzero at a step, per layer or one for all.
@@ -55,18 +55,18 @@ def synthetic_trace(
     for i in range(n_layers):
         real = first_layer_real and i == 0
         top = 255 if real else level_list[i]
-        step_rate = np.full((timesteps, 1), float(rate_list[i]))
+        step_rate = np.full((steps, 1), float(rate_list[i]))
         if burstiness > 0:
-            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (timesteps, 1))
-        active = rng.random((timesteps, widths[i])) < np.minimum(step_rate, 1.0)
-        values = rng.integers(1, top + 1, (timesteps, widths[i]))
+            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (steps, 1))
+        active = rng.random((steps, widths[i])) < np.minimum(step_rate, 1.0)
+        values = rng.integers(1, top + 1, (steps, widths[i]))
         raw.append((active * values).astype(np.uint8))
     layers = []
     for i in range(n_layers):
         sample = raw[i]
         real = first_layer_real and i == 0
         out_w = widths[i + 1]
-        nxt = raw[i + 1] if i + 1 < n_layers else (rng.random((timesteps, out_w)) < 0.1).astype(np.uint8)
+        nxt = raw[i + 1] if i + 1 < n_layers else (rng.random((steps, out_w)) < 0.1).astype(np.uint8)
         matmul = i in matmul_layers
         events = float(np.count_nonzero(sample))
         layers.append(
@@ -75,7 +75,7 @@ def synthetic_trace(
                 kind="spike_matmul" if matmul else "synaptic_dense",
                 in_shape=(widths[i],),
                 out_shape=(out_w,),
-                timesteps=timesteps,
+                steps=steps,
                 weight_count=0 if matmul else widths[i] * out_w,
                 weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
                 weight_bits=8,
@@ -87,7 +87,7 @@ def synthetic_trace(
                 levels=0 if real else level_list[i],
                 output_spikes=float(np.count_nonzero(nxt)),
                 output_level_sum=float(nxt.sum(dtype=np.int64)),
-                neuron_updates=float(timesteps * out_w),
+                neuron_updates=float(steps * out_w),
                 dense_macs=float(sample.size * out_w),
                 aux_ops=0.0,
                 state_size=out_w,
@@ -96,7 +96,7 @@ def synthetic_trace(
         if i not in unsampled_layers:
             samples[f"layer{i}"] = sample
     meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
-                     frames=float(timesteps), layers=tuple(layers))
+                     frames=float(steps), layers=tuple(layers))
     return WorkloadTrace(meta=meta, spike_samples=samples)
 
 

@@ -7,7 +7,8 @@ or square micrometres:
   Horowitz's 8-bit point (it then gives 3.2 pJ for 32 bits against the measured 3.1 pJ);
   multiplier area is ``A8 * (product / 64) ** p`` with ``p`` through the 8- and 32-bit areas;
 - a 64-bit SRAM read costs ``a * capacity_kb ** b`` with ``a, b`` the least-squares fit in
-  log-log space to Horowitz's 8 KB / 32 KB / 1 MB points;
+  log-log space to Horowitz's 8 KB / 32 KB / 1 MB points (capacities in KiB: ``kb`` in every
+  name of this package means 1024 bytes);
 - a node scales dynamic energy by ``energy_factor * (voltage / nominal_voltage)^2`` and area
   by ``area_factor`` (Stillmaker & Baas 2017).
 All functions take numpy arrays and broadcast, so the batch model uses them unchanged.
@@ -82,7 +83,7 @@ class Technology(Spec):
 
     @property
     def sram_mm2_per_kb(self) -> float:
-        """SRAM macro area per KB at the baseline node (bit cell / array efficiency)."""
+        """SRAM macro area per KiB (8192 bits) at the baseline node (bit cell / array efficiency)."""
         return 8192.0 * self.sram_bitcell_um2 / self.sram_array_efficiency * 1e-6
 
     def node_table(self, node_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -99,8 +99,8 @@ class LayerCrosscheck:
         input_spikes: binary input spikes replayed (the sample's level sum).
         synaptic_ops: synaptic operations (input spikes x synapses).
         output_neurons, output_spikes: the LIF outputs and how often SANA-FE fired them.
-        energy_pj: per source (analytic, simulated, sanafe), pJ per block (synapse, dendrite,
-            soma, network, other).
+        energy_by_block_pj: per source (analytic, simulated, sanafe), pJ per block (synapse,
+            dendrite, soma, network, other); ``energy_pj`` in :meth:`CrosscheckReport.to_dict`.
         latency_us: per source.
     """
 
@@ -110,7 +110,7 @@ class LayerCrosscheck:
     synaptic_ops: float
     output_neurons: int
     output_spikes: float
-    energy_pj: dict[str, dict[str, float]]
+    energy_by_block_pj: dict[str, dict[str, float]]
     latency_us: dict[str, float]
 
 
@@ -125,12 +125,12 @@ class CrosscheckReport:
     coverage: float = 0.0
 
     def total_energy_pj(self, source: str) -> float:
-        return sum(sum(layer.energy_pj[source].values()) for layer in self.layers)
+        return sum(sum(layer.energy_by_block_pj[source].values()) for layer in self.layers)
 
     def energy_by_block_pj(self, source: str) -> dict[str, float]:
         blocks = {b: 0.0 for b in (*BLOCKS, "other")}
         for layer in self.layers:
-            for block, value in layer.energy_pj[source].items():
+            for block, value in layer.energy_by_block_pj[source].items():
                 blocks[block] += value
         return blocks
 
@@ -166,7 +166,7 @@ class CrosscheckReport:
                     "synaptic_ops": layer.synaptic_ops,
                     "output_neurons": layer.output_neurons,
                     "output_spikes": layer.output_spikes,
-                    "energy_pj": layer.energy_pj,
+                    "energy_pj": layer.energy_by_block_pj,
                     "latency_us": layer.latency_us,
                 }
                 for layer in self.layers
@@ -195,7 +195,7 @@ class CrosscheckReport:
         lines.append(f"{'layer':<34}{'spikes':>10}{'syn ops':>12}{'energy err':>12}{'latency err':>13}"
                      f"{'synapse':>9}{'soma':>9}{'network':>9}")
         for layer in self.layers:
-            a, f = layer.energy_pj["analytic"], layer.energy_pj["sanafe"]
+            a, f = layer.energy_by_block_pj["analytic"], layer.energy_by_block_pj["sanafe"]
             ea, ef = sum(a.values()), sum(f.values())
             la, lf = layer.latency_us["analytic"], layer.latency_us["sanafe"]
 
@@ -273,7 +273,7 @@ def _replay_trace(layer: LayerTrace, sample: np.ndarray, fan_out: float, n_out: 
     rows, width = sample.shape
     level_sum = float(sample.sum())
     syn = layer.model_copy(update={
-        "timesteps": rows,
+        "steps": rows,
         "input_size": float(rows * width),
         "input_events": float(np.count_nonzero(sample)),
         "input_level_sum": level_sum,
@@ -288,7 +288,7 @@ def _replay_trace(layer: LayerTrace, sample: np.ndarray, fan_out: float, n_out: 
     })
     soma = LayerTrace(
         name=f"{layer.name}.outputs", kind="state_update", in_shape=(n_out,), out_shape=(n_out,),
-        timesteps=rows, neuron_updates=float(n_out * rows), output_spikes=fired, output_level_sum=fired,
+        steps=rows, neuron_updates=float(n_out * rows), output_spikes=fired, output_level_sum=fired,
         state_size=n_out, neuron_output=True,
     )
     meta = TraceMeta(family="replay", variant=layer.name, model_hash="", batch_size=1, frames=float(rows),
@@ -408,16 +408,15 @@ def crosscheck(
         fan_out = float((sample.sum(axis=0) * synapses).sum() / level_sum) if level_sum else 0.0
         probe = _replay_trace(layer, sample, fan_out, n_out, 0.0)
         arrays = LayerArrays.from_trace(probe)
-        c = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
-        mapping = map_layers(arrays, c, layer_work(arrays, c))
-        cores, shares = core_shares(mapping, 0, 0)
+        columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
+        placement = map_layers(arrays, columns, layer_work(arrays, columns))
+        cores, shares = core_shares(placement, 0, 0)
         slot = np.searchsorted(np.cumsum(shares), (np.arange(n_out) + 0.5) / n_out, side="right")
         out_cores = cores[np.minimum(slot, len(cores) - 1)]
         result = _run_sanafe(sanafe, arch_path, sample, targets, n_out, out_cores, mesh_cols)
         replay = _replay_trace(layer, sample, fan_out, n_out, result["output_spikes"])
         analytic = evaluate(replay, chip)
         simulated = simulate(replay, chip, seed=seed, match_counts=False)
-        sim_by_category = dict(zip(CATEGORIES, simulated.energy_pj.sum(axis=0), strict=True))
         out.append(LayerCrosscheck(
             name=name,
             steps=int(sample.shape[0]),
@@ -425,9 +424,9 @@ def crosscheck(
             synaptic_ops=level_sum * fan_out,
             output_neurons=n_out,
             output_spikes=result["output_spikes"],
-            energy_pj={
+            energy_by_block_pj={
                 "analytic": _blocks(analytic.energy_by_category_pj),
-                "simulated": _blocks(sim_by_category),
+                "simulated": _blocks(simulated.energy_by_category_pj),
                 "sanafe": {**result["energy_pj"], "other": 0.0},
             },
             latency_us={

@@ -31,7 +31,7 @@ class _Entry:
     kind: str
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    timesteps: float = 0.0
+    steps: float = 0.0
     weight_count: int = 0
     weight_nonzero: int = 0
     input_size: float = 0.0
@@ -193,7 +193,7 @@ class TraceRecorder:
         entry.weight_count = params
         entry.weight_nonzero = nonzero_params
         entry.weight_bits = int(getattr(module, "weight_bits", 32))
-        entry.timesteps += steps
+        entry.steps += steps
         entry.effective_ops += float(effective.sum())
         if _is_binary(x):
             entry.binary_input_ops += float(effective.sum())
@@ -205,7 +205,7 @@ class TraceRecorder:
         path = self._names.get(id(module), type(module).__name__)
         name = f"{path}.{op}" if path else op
         entry = self._entry(name, counts["kind"], counts["in_shape"], counts["out_shape"])
-        entry.timesteps += counts["timesteps"]
+        entry.steps += counts["timesteps"]  # probe_op's "timesteps" is steps too (frames x T)
         entry.effective_ops += counts["effective_ops"]
         inputs = counts.get("inputs")
         if counts["kind"] in ("synaptic_dense", "synaptic_conv") and inputs is not None and _is_binary(inputs):
@@ -246,7 +246,7 @@ class TraceRecorder:
                     kind=e.kind,  # type: ignore[arg-type]
                     in_shape=e.in_shape,
                     out_shape=e.out_shape,
-                    timesteps=max(1, round(e.timesteps * per)),
+                    steps=max(1, round(e.steps * per)),
                     weight_count=e.weight_count,
                     weight_nonzero=e.weight_nonzero,
                     weight_bits=e.weight_bits,

@@ -7,6 +7,10 @@ over the evaluation batch, and count every timestep and every frame.
 A graded (multi-level) spike of level k is one nonzero input whose level contributes k to
 ``input_level_sum``: a chip that accepts graded spikes pays ``input_events`` events, a chip
 that only takes binary spikes pays ``input_level_sum`` events.
+
+A layer's ``steps`` counts every step it runs in one inference (frames x T, or the positions a
+layer is applied at); it is not ``ModelConfig.timesteps``, the T of one frame. Version 1 files
+named it ``timesteps``; :func:`load_trace` reads them.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from codesign.config import MEASURED, ConfigError, Spec, parse_spec
 
-TRACE_VERSION = 1
+#: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
+TRACE_VERSION = 2
+#: Versions :func:`load_trace` reads (older ones are upgraded as they are read).
+READABLE_TRACE_VERSIONS = (1, 2)
 
 LayerKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
 
@@ -37,7 +44,7 @@ class LayerTrace(Spec):
             (activation-activation product, e.g. spiking attention), ``state_update``
             (recurrent/neuron/scan state), ``elementwise`` (norms, gates, residual adds).
         in_shape, out_shape: per-step shapes without the batch dimension.
-        timesteps: how many steps the layer runs per inference (frames x T).
+        steps: how many steps the layer runs per inference (frames x T; not the model's T).
         weight_count, weight_nonzero, weight_bits: the layer's stored parameters, and the bits
             each weight was held in when the trace was recorded (32: float).
         fan_out: synaptic operations caused by one nonzero input (e.g. out_features for a
@@ -73,7 +80,7 @@ class LayerTrace(Spec):
     kind: LayerKind
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    timesteps: int = Field(ge=1)
+    steps: int = Field(ge=1)
     weight_count: int = Field(0, ge=0)
     weight_nonzero: int = Field(0, ge=0)
     weight_bits: int = Field(32, ge=1, le=32)
@@ -209,10 +216,25 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     except json.JSONDecodeError as err:
         raise ConfigError(path, "__trace__", "trace metadata as JSON", hint=str(err)) from None
     version = data.get("version") if isinstance(data, dict) else None
-    if version != TRACE_VERSION:
-        raise ConfigError(path, "version", f"trace version {TRACE_VERSION}", got=version)
-    meta = parse_spec(TraceMeta, data, file=path)
+    if version not in READABLE_TRACE_VERSIONS:
+        readable = " or ".join(str(v) for v in READABLE_TRACE_VERSIONS)
+        raise ConfigError(path, "version", f"trace version {readable}", got=version)
+    meta = parse_spec(TraceMeta, _upgrade(data), file=path)
     return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Trace metadata of a readable version in the current layout (version 1: each layer's
+    ``timesteps`` is its ``steps``)."""
+    if data.get("version") == 1:
+        data = {**data, "version": TRACE_VERSION}
+        if isinstance(data.get("layers"), list):
+            data["layers"] = [
+                {("steps" if key == "timesteps" else key): value for key, value in layer.items()}
+                if isinstance(layer, dict) else layer
+                for layer in data["layers"]
+            ]
+    return data
 
 
 def trace_to_json(trace: WorkloadTrace) -> str:

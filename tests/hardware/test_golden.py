@@ -82,7 +82,7 @@ def test_two_layer_network_on_generic_45nm(golden_trace: WorkloadTrace, generic:
     fc2["static"] = static * 22 / 82
 
     expected = np.array([[fc1[c] for c in CATEGORIES], [fc2[c] for c in CATEGORIES]])
-    assert report.energy_pj == pytest.approx(expected, rel=EXACT)
+    assert report.energy_by_layer_category_pj == pytest.approx(expected, rel=EXACT)
     assert report.total_energy_pj == pytest.approx(expected.sum(), rel=EXACT)
     assert report.sram_used_kb == pytest.approx((32 * 8 + 16 * 8 + 8 * 16 + 2 * 16) / 8192, rel=EXACT)
     assert report.feasible and report.reasons == ()

@@ -23,7 +23,7 @@ from codesign.hardware import (
 )
 from codesign.trace import WorkloadTrace
 
-GRADED = dict(name="g", in_shape=(10,), out_shape=(5,), timesteps=10, weight_count=50, fan_out=5.0,
+GRADED = dict(name="g", in_shape=(10,), out_shape=(5,), steps=10, weight_count=50, fan_out=5.0,
               input_size=100.0, input_events=30.0, input_level_sum=70.0, input_is_spike=True, levels=7,
               output_spikes=10.0, neuron_updates=50.0, state_size=5)
 
@@ -40,14 +40,14 @@ def test_batch_and_single_chip_agree_exactly() -> None:
     batch = evaluate_batch(trace, chips, by_layer=True)
     for i in range(len(chips)):
         single = evaluate(trace, chips.config(i))
-        assert single.energy_pj == pytest.approx(batch.energy_by_layer_pj[i], rel=1e-12)
+        assert single.energy_by_layer_category_pj == pytest.approx(batch.energy_by_layer_category_pj[i], rel=1e-12)
         assert single.cycles == pytest.approx(batch.cycles[i], rel=1e-12)
         assert single.area_mm2 == pytest.approx(batch.area_mm2[i], rel=1e-12)
         assert single.feasible == bool(batch.feasible[i])
         assert single.reasons == batch.reasons(i)
     frame = pd.DataFrame({k: v for k, v in random_chip_columns(40, seed=5).items()})
     assert evaluate_batch(trace, frame).cycles == pytest.approx(batch.cycles, rel=1e-12)
-    assert batch.total_energy_pj == pytest.approx(batch.energy_by_layer_pj.sum(axis=(1, 2)))
+    assert batch.total_energy_pj == pytest.approx(batch.energy_by_layer_category_pj.sum(axis=(1, 2)))
 
 
 def test_graded_spikes_cost_one_event_only_where_the_payload_holds_the_levels(trace_factory: Any) -> None:
@@ -187,6 +187,6 @@ def test_unicast_sync_and_the_spread_cap(trace_factory: Any) -> None:
     simulated = simulate(trace, base.model_copy(update={"noc_multicast": False}), match_counts=False)
     assert simulated.cycles == pytest.approx(unicast.cycles, rel=0.15)
     synced = evaluate(trace, base.model_copy(update={"timestep_sync_ns": 1000.0}))
-    steps = max(layer.timesteps for layer in trace.layers)
+    steps = max(layer.steps for layer in trace.layers)
     assert synced.cycles - multicast.cycles == pytest.approx(steps * 1000.0 * base.clock_mhz / 1000.0)
     assert evaluate(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons

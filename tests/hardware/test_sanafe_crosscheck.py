@@ -14,7 +14,7 @@ from codesign.trace import save_trace
 
 
 def _trace(tmp_path: Path) -> Path:
-    return save_trace(synthetic_trace(3, seed=1, timesteps=12, levels=[1, 3, 1], rates=0.1), tmp_path / "t.npz")
+    return save_trace(synthetic_trace(3, seed=1, steps=12, levels=[1, 3, 1], rates=0.1), tmp_path / "t.npz")
 
 
 def test_the_core_never_imports_sanafe() -> None:

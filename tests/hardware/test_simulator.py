@@ -74,7 +74,7 @@ def test_analytic_model_agrees_with_the_simulator(pair: int) -> None:
     rng = np.random.default_rng(100 + pair)
     chip = ChipArray.from_columns(random_chip_columns(6, seed=99)).config(pair)
     n_layers = int(rng.integers(2, 6))
-    trace = synthetic_trace(n_layers, seed=pair, timesteps=int(rng.integers(5, 20)), burstiness=1.0,
+    trace = synthetic_trace(n_layers, seed=pair, steps=int(rng.integers(5, 20)), burstiness=1.0,
                             levels=[int(v) for v in rng.choice([1, 3, 7], n_layers)],
                             rates=float(rng.uniform(0.05, 0.4)))
     analytic = evaluate(trace, chip)

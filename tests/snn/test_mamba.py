@@ -154,7 +154,7 @@ def test_trace_records_scan_and_projections_and_round_trips(variant, tmp_path):
     assert scan.weight_count == block.a_log.numel() + block.d_skip.numel() == inner * n_state + inner
     assert not scan.neuron_output  # scan states are not neuron outputs (NeuroBench activation sparsity)
     out_proj = trace.layer("blocks.1.out_proj")
-    assert out_proj.kind == "synaptic_dense" and out_proj.timesteps == round(steps)
+    assert out_proj.kind == "synaptic_dense" and out_proj.steps == round(steps)
     if variant == "spiking":
         assert trace.layer("blocks.0.in_proj").input_is_spike
         assert out_proj.input_is_spike

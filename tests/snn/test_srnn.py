@@ -319,7 +319,7 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
         top = 2 ** ModelConfig().quant_bits - 1
         assert 0 < rec.input_events <= rec.input_level_sum <= top * rec.input_events
         assert rec.levels == top  # 2^b - 1, not the IMLS D of the same config
-        assert rec.timesteps == round(steps)
+        assert rec.steps == round(steps)
         # the first layer reads the signed quantised features: spikes, |level| events each
         first = trace.layer("layers.0.w_in")
         assert first.input_is_spike
