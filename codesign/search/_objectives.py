@@ -127,7 +127,7 @@ def condition_of(name: str, op: str, bound: str, operators: Collection[str] = tu
     """
     if op not in operators:
         if op in OPERATORS:
-            raise ValueError(f"'{op}' is not allowed here (one of {', '.join(operators)})")
+            raise ValueError(f"'{op}' is not allowed here, only {' or '.join(operators)}")
         raise ValueError(f"'{op}' is not an operator")
     try:
         value = float(bound)
