@@ -32,12 +32,11 @@ def run(args: argparse.Namespace) -> int:
     import optuna
 
     from codesign.export import export_bundle, select_point
-    from codesign.report import load_study, study_view
-    from codesign.search import default_storage_url
+    from codesign.search import default_storage_url, open_study, study_view
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = args.storage or default_storage_url(args.name, args.runs_dir)
-    study = load_study(args.name, url)
+    study = open_study(args.name, url)
     view = study_view(study, args.artifacts)
     point = select_point(view, trial=args.trial, chip=args.chip, pick=args.pick)
     finished = study.get_trials(deepcopy=False)[point.trial].datetime_complete

@@ -2,7 +2,7 @@
 manifest) and re-evaluating a bundle against its stored figures.
 
 Owns picking a stored design point, writing and checking bundles, the NIR conversion and
-re-evaluation; never searches. Reads studies through ``codesign.report``.
+re-evaluation; never searches. Reads studies through ``codesign.search.study_view``.
 """
 
 from __future__ import annotations

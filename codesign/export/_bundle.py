@@ -36,7 +36,7 @@ from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point
-from codesign.report import PointView, StudyView, TrialView
+from codesign.search import DesignPoint, StudyView, TrialView
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
@@ -108,7 +108,7 @@ class ExportResult:
     """What :func:`export_bundle` wrote."""
 
     path: Path
-    point: PointView
+    point: DesignPoint
     config: BundleConfig
     nir: NirExport
 
@@ -127,7 +127,7 @@ def code_commit() -> str | None:
 
 
 def select_point(view: StudyView, trial: int | None = None, chip: int | None = None,
-                 pick: str | None = None) -> PointView:
+                 pick: str | None = None) -> DesignPoint:
     """The design point to export: ``--trial N [--chip K]`` or ``--pick EXPR``.
 
     Raises:
@@ -182,7 +182,7 @@ def _artifact(view: StudyView, t: TrialView, name: str) -> Path:
 
 def export_bundle(
     view: StudyView,
-    point: PointView,
+    point: DesignPoint,
     out: str | Path,
     storage: str | None = None,
     datetime_complete: str | None = None,

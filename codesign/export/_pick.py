@@ -1,4 +1,4 @@
-"""The pick language: choose one stored trial by a goal and conditions.
+"""The pick language: choose one stored design point by a goal and conditions.
 
 Grammar (case-sensitive names, whitespace-separated tokens)::
 
@@ -6,60 +6,33 @@ Grammar (case-sensitive names, whitespace-separated tokens)::
     condition := NAME OP NUMBER | NAME "in" "top" (INTEGER | PERCENT "%")
     OP        := "<=" | "<" | ">=" | ">" | "==" | "!="
 
+``NAME OP NUMBER`` is :mod:`codesign.search`'s one condition grammar (the one study
+constraints are written in), read by :func:`codesign.search.condition_of` into a
+:class:`~codesign.search.Condition`; a value within :data:`codesign.search.EQUAL_REL_TOL` of a
+bound counts as equal to it.
+
 ``NAME`` is an objective, a metric of the trial record (``energy_uj``, ``wer``, ...) or a
 numeric parameter (``snn.levels``). ``best`` and ``in top`` are rank-based: they follow an
 objective's direction (``best accuracy`` is ``max accuracy`` when accuracy is maximised) and
 need no threshold, so an expression such as ``min energy_uj where accuracy in top 3`` (the
 cheapest of the three most accurate points) matches in every study with a feasible point.
 ``top K`` keeps the K best feasible points by that objective, ``top P%`` the best P percent
-(at least one). Only finished, feasible search candidates are considered
+(at least one). Only the study's feasible design points are considered
 (never a failed trial, an infeasible design point or a reference point); ties go to the
-lowest trial number. A value within :data:`EQUAL_REL_TOL` of a bound counts as equal to it.
+lowest trial number.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import operator
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from codesign.config import ConfigError
-from codesign.report import PointView, StudyView
+from codesign.search import OPERATORS, Condition, DesignPoint, StudyView, condition_of, condition_tokens
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    "<": operator.lt,
-    ">=": operator.ge,
-    ">": operator.gt,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 _GRAMMAR = ("'min|max|best NAME [where NAME OP NUMBER | NAME in top K | NAME in top P% [and ...]]' "
             "with OP one of <= < >= > == !=")
-_TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[^\s<>=!]+)")
-
-
-#: Metrics come from float32 computations (an accuracy of 0.04 is stored as 0.03999999911),
-#: so a value within this relative distance of the bound counts as equal to it.
-EQUAL_REL_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Condition:
-    name: str
-    op: str
-    value: float
-
-    def holds(self, x: float) -> bool:
-        if abs(x - self.value) <= EQUAL_REL_TOL * max(abs(self.value), abs(x)):
-            x = self.value
-        return _OPS[self.op](x, self.value)
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.op} {self.value:g}"
 
 
 @dataclass(frozen=True)
@@ -126,22 +99,12 @@ def parse_pick(text: str) -> Pick:
                 rest = rest[4:]  # NAME in top K
                 if rest and rest[0] == "%":  # "top 50 %"
                     rest = rest[1:]
-                if not rest:
-                    break
-                if rest[0] != "and":
-                    raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
-                rest = rest[1:]
-                continue
-            if op not in _OPS:
-                raise _error(text, f"'{op}' is not an operator")
-            try:
-                value = float(raw)
-            except ValueError:
-                raise _error(text, f"'{raw}' is not a number") from None
-            if not math.isfinite(value):
-                raise _error(text, f"'{raw}' is not a finite number")
-            conditions.append(Condition(cname, op, value))
-            rest = rest[3:]
+            else:
+                try:
+                    conditions.append(condition_of(cname, op, raw))
+                except ValueError as err:
+                    raise _error(text, str(err)) from None
+                rest = rest[3:]
             if not rest:
                 break
             if rest[0] != "and":
@@ -169,25 +132,20 @@ def _rank(text: str, name: str, rest: list[str]) -> Rank:
 
 
 def _tokenise(text: str) -> list[str]:
-    tokens, pos = [], 0
-    text = text.rstrip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise _error(text, f"cannot read from position {pos + 1}: '{text[pos:]}'")
-        tokens.append(m.group(1))
-        pos = m.end()
-    return tokens
+    try:
+        return condition_tokens(text)
+    except ValueError as err:
+        raise _error(text, str(err)) from None
 
 
 def _check_name(text: str, name: str) -> None:
-    if name in ("where", "and", "min", "max", "best", "in", "top") or name in _OPS:
+    if name in ("where", "and", "min", "max", "best", "in", "top") or name in OPERATORS:
         raise _error(text, f"expected a metric name, got the keyword '{name}'")
 
 
-def _value(view: StudyView, point: PointView, name: str) -> float | None:
+def _value(view: StudyView, point: DesignPoint, name: str) -> float | None:
     if name in view.objective_names:
-        return point.values[view.objective_names.index(name)]
+        return float(point.objectives[name])
     if name in point.metrics:
         return float(point.metrics[name])
     raw = point.params.get(name)
@@ -204,7 +162,7 @@ def known_names(view: StudyView) -> list[str]:
     return list(names)
 
 
-def pick_point(view: StudyView, pick: Pick | str) -> PointView:
+def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
     """The feasible design point of a finished candidate that best meets ``pick``.
 
     Raises:
@@ -249,10 +207,10 @@ def _direction(view: StudyView, name: str, text: str) -> str:
         raise ConfigError(None, "--pick", "an objective after 'best' or before 'in top' ("
                           + ", ".join(view.objective_names) + ")", got=text,
                           hint=f"'{name}' has no direction in study '{view.name}'; use min/max or a threshold")
-    return "min" if view.directions[view.objective_names.index(name)] == "minimize" else "max"
+    return view.objectives[name]
 
 
-def _ranked(view: StudyView, points: list[PointView], name: str, text: str) -> list[tuple[int, int | None]]:
+def _ranked(view: StudyView, points: list[DesignPoint], name: str, text: str) -> list[tuple[int, int | None]]:
     """Keys of ``points`` best first by objective ``name`` (ties: lower trial, then chip)."""
     sign = 1.0 if _direction(view, name, text) == "min" else -1.0
     scored = [(v, p) for p in points if (v := _value(view, p, name)) is not None]

@@ -1,7 +1,8 @@
 """Reports from a study's storage: Pareto fronts, hypervolume, parameter views, cost breakdowns
 (Plotly pages) and trial tables.
 
-Owns reading stored trials and drawing them; never evaluates or re-runs a trial. Every figure
+Owns drawing stored trials (read through ``codesign.search.study_view``, the one study
+reader); never evaluates or re-runs a trial. Every figure
 is computed as plain data first (``*_info`` functions returning frozen dataclasses, tested
 without a browser) and drawn second (``codesign.report._render``).
 """
@@ -43,18 +44,14 @@ from codesign.report._pareto import (
     front_numbers,
     hypervolume_info,
     pareto_front_info,
-    to_loss,
     unevaluated_trials,
 )
-from codesign.report._study import (
-    REFERENCE_ATTR,
-    PointView,
-    StudyView,
-    TrialView,
-    load_study,
-    study_view,
-)
 from codesign.report._table import TABLE_FORMATS, trials_dataframe, write_table
+
+# The study reader is codesign.search's (one reader, one design point); these names stay
+# importable from here, ``load_study`` as codesign.search.open_study.
+from codesign.search import REFERENCE_ATTR, StudyView, TrialView, study_view
+from codesign.search import open_study as load_study
 
 __all__ = [
     "COST_REPORT_ARTIFACT",
@@ -71,7 +68,6 @@ __all__ = [
     "ParallelCoordinatesInfo",
     "ParetoFrontInfo",
     "ParetoPoints",
-    "PointView",
     "ReportData",
     "StudyView",
     "TrialView",
@@ -95,7 +91,6 @@ __all__ = [
     "render_report",
     "report_data",
     "study_view",
-    "to_loss",
     "trials_dataframe",
     "unevaluated_trials",
     "write_report",

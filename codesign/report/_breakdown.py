@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.report._study import StudyView
+from codesign.search import StudyView
 
 COST_REPORT_ARTIFACT = "cost_report"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial
 
-from codesign.report._study import StudyView
+from codesign.search import StudyView
 
 #: Below this many finished candidates an importance is noise: optuna's default evaluator
 #: (PED-ANOVA) splits the trials into a top quantile and the rest, and with a handful of trials

@@ -26,7 +26,7 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.report._study import StudyView, TrialView, study_view
+from codesign.search import StudyView, TrialView, study_view
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.report._labels import GROUPS, group_of
-from codesign.report._study import StudyView
+from codesign.search import StudyView
 
 
 @dataclass(frozen=True)

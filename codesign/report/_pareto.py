@@ -16,33 +16,34 @@ from typing import Literal
 import numpy as np
 
 from codesign.report._labels import GROUPS, bare_name, group_of
-from codesign.report._study import PointView, StudyView, TrialView
-from codesign.search import REFERENCE_MARGIN, default_reference, hypervolume, pareto_mask
+from codesign.search import (
+    REFERENCE_MARGIN,
+    DesignPoint,
+    StudyView,
+    TrialView,
+    hypervolume,
+    hypervolume_reference,
+    minimisation_signs,
+    pareto_front,
+    pareto_mask,
+)
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
 POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
 Key = tuple[int, "int | None"]
 
 
-
-def to_loss(values: np.ndarray, directions: tuple[str, ...]) -> np.ndarray:
-    """Objective values turned into losses (maximised objectives negated), shape [n, m]."""
-    signs = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
-    return np.asarray(values, dtype=np.float64) * signs
+def _front(view: StudyView) -> list[DesignPoint]:
+    """The study's Pareto front, best first by the first objective: exactly
+    :func:`codesign.search.pareto_front`, the rule of ``codesign study front``."""
+    return pareto_front(view.points, view.objectives) if view.objective_names else []
 
 
 def front_keys(view: StudyView) -> tuple[Key, ...]:
-    """(trial, chip) keys of the Pareto front: feasible design points that none dominates.
-
-    The same rule as ``codesign study front`` (:func:`codesign.search.pareto_mask`): equal
-    points are kept once, the earliest.
-    """
-    cands = [p for p in view.points if p.feasible]
-    if not cands:
-        return ()
-    losses = to_loss(np.array([p.values for p in cands]), view.directions)
-    mask = pareto_mask(losses)
-    return tuple(p.key for p, keep in zip(cands, mask, strict=True) if keep)
+    """(trial, chip) keys of the Pareto front (feasible design points that none dominates;
+    equal points kept once, the earliest), in trial order."""
+    on_front = {p.key for p in _front(view)}
+    return tuple(p.key for p in view.points if p.key in on_front)
 
 
 def front_numbers(view: StudyView) -> tuple[int, ...]:
@@ -50,7 +51,7 @@ def front_numbers(view: StudyView) -> tuple[int, ...]:
     return tuple(sorted({k[0] for k in front_keys(view)}))
 
 
-def point_kind(point: PointView, front: frozenset[Key] | set[Key]) -> PointKind:
+def point_kind(point: DesignPoint, front: frozenset[Key] | set[Key]) -> PointKind:
     if point.reference is not None:
         return "reference"
     if not point.feasible:
@@ -145,7 +146,7 @@ class ParetoFrontInfo:
 def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     """Pareto-plot data for ``view``: which design point is drawn where and as what."""
     m = len(view.objective_names)
-    front = front_keys(view)
+    front = tuple(p.key for p in _front(view))
     front_set = frozenset(front)
     drawn = [*view.points, *view.references]
     points = []
@@ -161,15 +162,13 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
                 hover=tuple(hover_text(view, p) for p in members),
             )
         )
-    sign = 1.0 if view.directions and view.directions[0] == "minimize" else -1.0
-    ordered = tuple(sorted(front, key=lambda k: (sign * view.point(k).values[0], k[0]))) if m else front
     return ParetoFrontInfo(
         objective_names=view.objective_names,
         directions=view.directions,
         pairs=tuple(itertools.combinations(range(m), 2)),
         triple=(0, 1, 2) if m >= 3 else None,
         points=tuple(points),
-        front=ordered,
+        front=front,
         confirmed=confirmed_spread(view),
         unevaluated=unevaluated_trials(view),
     )
@@ -243,7 +242,7 @@ def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
     return "<br>".join(lines)
 
 
-def hover_text(view: StudyView, point: PointView) -> str:
+def hover_text(view: StudyView, point: DesignPoint) -> str:
     """Hover text: the point's label, objectives (± the confirmed spread), constraints violated,
     every parameter grouped as network (``snn.*``) and chip (``hw.*``), then the metrics."""
     lines = [f"<b>{point.label}</b>"]
@@ -309,16 +308,23 @@ class HypervolumeInfo:
 
 
 def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
-    """Worst feasible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range.
+    """Worst feasible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range
+    (:func:`codesign.search.default_reference`), in objective units.
 
     Returns None when no feasible design point exists.
     """
-    vals = [p.values for p in view.points if p.feasible]
-    if not vals:
+    return _reference_point(view, {})
+
+
+def _reference_point(view: StudyView, given: dict[str, float]) -> tuple[float, ...] | None:
+    """:func:`codesign.search.hypervolume_reference` of the feasible points, in objective units
+    (None without a feasible point)."""
+    feasible = [p.values for p in view.points if p.feasible]
+    if not feasible:
         return None
-    ref_loss = default_reference(to_loss(np.array(vals), view.directions))
-    ref = to_loss(ref_loss[None, :], view.directions)[0]
-    return tuple(float(x) for x in ref)
+    signs = minimisation_signs(view.objectives)
+    ref_loss = hypervolume_reference(np.array(feasible) * signs, view.objectives, given)
+    return tuple(float(x) for x in ref_loss * signs)
 
 
 def hypervolume_info(
@@ -329,17 +335,14 @@ def hypervolume_info(
     Args:
         view: the study.
         reference_point: in objective units. Default: the study spec's ``reference`` for the
-            objectives it names, :func:`default_reference_point` for the others.
+            objectives it names, :func:`default_reference_point` for the others (the
+            reference :func:`codesign.search.study_hypervolume` uses).
     """
     m = len(view.objective_names)
     source = "given"
     if reference_point is None:
-        derived = default_reference_point(view)
-        given = (view.spec or {}).get("reference") or {}
-        if derived is not None:
-            reference_point = tuple(
-                float(given[n]) if n in given else derived[i] for i, n in enumerate(view.objective_names)
-            )
+        given = view.reference
+        reference_point = _reference_point(view, given)
         how = f"worst feasible value + {REFERENCE_MARGIN:g} x range, from this study"
         named = [n for n in view.objective_names if n in given]
         source = (f"study spec for {', '.join(named)}; " if named else "") + (
@@ -352,8 +355,9 @@ def hypervolume_info(
         return HypervolumeInfo((), (), (), source, "no feasible design point yet")
     if len(reference_point) != m:
         raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
-    ref_loss = to_loss(np.array([reference_point]), view.directions)[0]
-    by_trial: dict[int, list[PointView]] = {}
+    signs = minimisation_signs(view.objectives)
+    ref_loss = np.array(reference_point, dtype=np.float64) * signs
+    by_trial: dict[int, list[DesignPoint]] = {}
     for p in view.points:
         by_trial.setdefault(p.trial, []).append(p)
     numbers: list[int] = []
@@ -362,7 +366,8 @@ def hypervolume_info(
     for number in sorted(by_trial):
         feasible = [p.values for p in by_trial[number] if p.feasible]
         if feasible:
-            kept = np.vstack([kept, to_loss(np.array(feasible), view.directions)])
+            # the front so far: the hypervolume of the points kept is that of all points seen
+            kept = np.vstack([kept, np.array(feasible) * signs])
             kept = kept[pareto_mask(kept)]
         numbers.append(number)
         values.append(hypervolume(kept, ref_loss))

@@ -11,7 +11,7 @@ import pandas as pd
 from codesign.config import ConfigError
 from codesign.report._io import write_atomic
 from codesign.report._pareto import front_numbers
-from codesign.report._study import StudyView, study_view
+from codesign.search import StudyView, study_view
 
 TABLE_FORMATS = ("csv", "parquet", "json")
 

@@ -3,20 +3,43 @@
 A *design point* is one network on one chip with its objectives and constraint values: a
 ``joint`` trial is one point, a ``nested`` trial holds one point per chip of its hardware
 Pareto set. The study's front is the non-dominated set of its feasible design points.
-All functions are pure and take plain arrays or records, so reports reuse them.
+
+This module owns, for every reader of a study (the driver, ``codesign study``, the report
+and the export):
+
+- the one design point (:class:`DesignPoint`) and the one rule that says which design points
+  a stored trial holds (:func:`trial_points`);
+- the one min/max vocabulary: objectives are ``{name: "min" | "max"}`` and every comparison
+  is made on losses, maximised objectives negated (:func:`minimisation_signs`,
+  :func:`as_minimisation`);
+- the one Pareto policy (:func:`pareto_mask`, :func:`pareto_front`: feasible points only,
+  equal points kept once, the earliest) and the one hypervolume reference point
+  (:func:`hypervolume_reference`).
+
+All functions are pure and take plain arrays or records.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from codesign.search._record import TrialRecord, record_of
+
+if TYPE_CHECKING:
+    from codesign.search._confirm import ConfirmedPoint
+
+#: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
+#: twin); its value is the label shown in plots. Such trials are never design points of the
+#: search, so never on the front.
+REFERENCE_ATTR = "codesign.reference"
 
 
 @dataclass(frozen=True)
@@ -26,9 +49,13 @@ class DesignPoint:
     Attributes:
         trial: the Optuna trial number it came from.
         params: all parameters (``snn.*`` of the trial, ``hw.*`` of the chip).
-        objectives: objective name -> value; constraints: name -> value (feasible <= 0).
+        objectives: objective name -> value, in the study's objective order; constraints:
+            name -> value (feasible <= 0).
         metrics: everything measured for this point.
         chip: the index of this chip in a ``nested`` trial's ``hw_front``; None for ``joint``.
+        reference: label of a reference point (e.g. ``"ANN twin"``), else None.
+        confirmed: mean and std over the confirmation seeds (study attribute
+            ``codesign.confirmed.<trial>``), when a study reader attached them.
     """
 
     trial: int
@@ -37,10 +64,31 @@ class DesignPoint:
     constraints: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     chip: int | None = None
+    reference: str | None = None
+    confirmed: ConfirmedPoint | None = None
 
     @property
     def feasible(self) -> bool:
         return all(v <= 0.0 for v in self.constraints.values())
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        """``(trial, chip)``: which design point of the study this is."""
+        return (self.trial, self.chip)
+
+    @property
+    def label(self) -> str:
+        text = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        return text + (f" ({self.reference})" if self.reference else "")
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The objective values in the order of :attr:`objectives` (the study's order)."""
+        return tuple(float(v) for v in self.objectives.values())
+
+    def values_of(self, names: Iterable[str]) -> tuple[float, ...]:
+        """The objective values in the order of ``names``."""
+        return tuple(float(self.objectives[n]) for n in names)
 
 
 def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
@@ -50,27 +98,71 @@ def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
     return strategy_named(record.strategy).points(trial_number, record)
 
 
+def trial_points(
+    trial: optuna.trial.FrozenTrial,
+    record: TrialRecord | None,
+    objective_names: Sequence[str] | None = None,
+) -> list[DesignPoint]:
+    """The design points of one stored trial: the one rule every reader of a study follows.
+
+    Only a trial that completed with finite objective values holds any, and none when its
+    record names an error or a pruning reason. A record's points are its strategy's
+    (:func:`record_points`); with ``objective_names`` given, only those that carry every
+    objective are kept, and a trial left with none (written without a record, or a ``nested``
+    trial none of whose chips was feasible) is one point of Optuna's values under those names,
+    the trial's parameters and the record's constraints (else Optuna's) and metrics.
+
+    Args:
+        trial: a stored trial; record: its TrialRecord, or None when it has none.
+        objective_names: the study's objective names in Optuna's value order; None keeps
+            every point the record holds and makes none for a trial without one.
+    """
+    if trial.state != TrialState.COMPLETE or trial.values is None:
+        return []
+    if not all(math.isfinite(v) for v in trial.values):
+        return []
+    if record is not None and (record.error is not None or record.pruned is not None):
+        return []
+    points = record_points(trial.number, record) if record is not None else []
+    if objective_names is None:
+        return points
+    points = [dataclasses.replace(p, objectives={n: p.objectives[n] for n in objective_names})
+              for p in points if all(n in p.objectives for n in objective_names)]
+    if points or len(objective_names) != len(trial.values):
+        return points
+    constraints = dict(record.constraints) if record is not None and record.constraints else {}
+    if not constraints:
+        constraints = {str(k): float(v) for k, v in trial.constraints.items()}
+    return [DesignPoint(
+        trial.number, dict(trial.params), dict(zip(objective_names, (float(v) for v in trial.values), strict=True)),
+        constraints, dict(record.metrics) if record is not None else {},
+    )]
+
+
 def study_points(trials: Iterable[optuna.trial.FrozenTrial]) -> list[DesignPoint]:
-    """Every design point of the study's completed trials that carry a record."""
+    """Every design point of the study's completed trials that carry a record (reference
+    trials, flagged :data:`REFERENCE_ATTR`, are none)."""
     points: list[DesignPoint] = []
     for trial in trials:
-        if trial.state != TrialState.COMPLETE:
-            continue
-        record = record_of(trial.user_attrs)
-        if record is not None and record.error is None and record.pruned is None:
-            points.extend(record_points(trial.number, record))
+        if trial.state == TrialState.COMPLETE and not trial.user_attrs.get(REFERENCE_ATTR):
+            points.extend(trial_points(trial, record_of(trial.user_attrs)))
     return points
+
+
+def minimisation_signs(objectives: Mapping[str, str]) -> np.ndarray:
+    """``+1`` per ``min`` objective and ``-1`` per ``max`` one: multiplying objective values by
+    these turns them into losses, and losses back into objective values."""
+    return np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
 
 
 def as_minimisation(
     points: Sequence[DesignPoint], objectives: Mapping[str, str]
 ) -> np.ndarray:
-    """Objective matrix ``[points, objectives]`` with ``max`` objectives negated."""
-    sign = np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
+    """Objective matrix ``[points, objectives]`` with ``max`` objectives negated (losses)."""
     if not points:
         return np.zeros((0, len(objectives)))
-    values = np.array([[p.objectives[name] for name in objectives] for p in points], dtype=float)
-    return values * sign
+    values = np.array([p.values_of(objectives) for p in points], dtype=float)
+    return values * minimisation_signs(objectives)
 
 
 def pareto_mask(values: np.ndarray) -> np.ndarray:
@@ -212,6 +304,23 @@ def default_reference(losses: np.ndarray) -> np.ndarray:
     return worst + REFERENCE_MARGIN * span
 
 
+def hypervolume_reference(
+    losses: np.ndarray, objectives: Mapping[str, str], reference: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """The hypervolume reference point of feasible ``losses`` ``[n, k]`` (n >= 1), as losses.
+
+    The study's ``reference`` (in objective units) for the objectives it names, and
+    :func:`default_reference` for the others: the one rule the progress bar,
+    ``codesign study status`` and the report's hypervolume plot all use.
+    """
+    signs = minimisation_signs(objectives)
+    ref = default_reference(np.asarray(losses, dtype=float))
+    for j, name in enumerate(objectives):
+        if reference and name in reference:
+            ref[j] = float(reference[name]) * signs[j]
+    return ref
+
+
 def study_hypervolume(
     points: Sequence[DesignPoint],
     objectives: Mapping[str, str],
@@ -219,18 +328,12 @@ def study_hypervolume(
 ) -> float:
     """Hypervolume of the feasible points, in the product of the objectives' units.
 
-    The reference point is the study's ``reference`` for the objectives it names and
-    :func:`default_reference` for the others. With a full reference in the spec the figure
-    never decreases as trials are added; the progress bar, ``codesign study status`` and the
-    report's hypervolume plot all show this same number.
+    The reference point is :func:`hypervolume_reference`'s. With a full reference in the spec
+    the figure never decreases as trials are added; the progress bar, ``codesign study
+    status`` and the report's hypervolume plot all show this same number.
     """
     feasible = [p for p in points if p.feasible]
     if not feasible:
         return 0.0
     values = as_minimisation(feasible, objectives)
-    sign = np.array([1.0 if d == "min" else -1.0 for d in objectives.values()])
-    ref = default_reference(values)
-    for j, name in enumerate(objectives):
-        if reference and name in reference:
-            ref[j] = reference[name] * sign[j]
-    return hypervolume(values, ref)
+    return hypervolume(values, hypervolume_reference(values, objectives, reference))

@@ -12,13 +12,18 @@ What a chip cannot represent is measured, so studies can constrain it:
 ``state_overflow_rate`` (state updates that saturated the chip's ``state_bits``) and
 ``split_spike_fraction`` (spike events the chip's ``graded_spike_bits`` cannot carry in one
 event, so it splits them), e.g. ``state_overflow_rate <= 0.01``.
+
+Also owns the one condition grammar, ``NAME OP NUMBER`` (:func:`parse_condition`,
+:class:`Condition`), that constraints and ``codesign export --pick`` both read: a constraint
+is a condition on a known metric with ``<=`` or ``>=`` (or ``fits_on_chip``).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 #: Metrics the evaluation pipeline measures, with the direction that is better.
@@ -56,7 +61,93 @@ def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None
     return None
 
 FITS_ON_CHIP = "fits_on_chip"
-_BOUND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+#: The comparison operators of a condition, for constraints and ``--pick`` alike.
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+#: The operators a constraint takes: it becomes a signed distance to its bound, for which
+#: ``<`` and ``<=`` are the same.
+CONSTRAINT_OPERATORS = ("<=", ">=")
+#: One token of a condition: an operator, or a run of anything else but blanks (so
+#: ``snn.levels==4`` reads as three tokens).
+_TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[^\s<>=!]+)")
+
+#: Metrics come from float32 computations (an accuracy of 0.04 is stored as 0.03999999911),
+#: so a value within this relative distance of the bound counts as equal to it.
+EQUAL_REL_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``NAME OP NUMBER``: a measured value compared with a bound."""
+
+    name: str
+    op: str
+    value: float
+
+    def holds(self, x: float) -> bool:
+        """Whether ``x`` meets the condition (within :data:`EQUAL_REL_TOL` of the bound counts as equal)."""
+        if abs(x - self.value) <= EQUAL_REL_TOL * max(abs(self.value), abs(x)):
+            x = self.value
+        return OPERATORS[self.op](x, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.op} {self.value:g}"
+
+
+def condition_tokens(text: str) -> list[str]:
+    """``text`` split into names, operators and numbers.
+
+    Raises:
+        ValueError: a character no token starts with (a lone ``=`` or ``!``); says where.
+    """
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(f"cannot read from position {pos + 1}: '{text[pos:]}'")
+        tokens.append(m.group(1))
+        pos = m.end()
+    return tokens
+
+
+def condition_of(name: str, op: str, bound: str, operators: Collection[str] = tuple(OPERATORS)) -> Condition:
+    """The condition of three tokens ``NAME OP NUMBER``.
+
+    Raises:
+        ValueError: the operator is not one of ``operators`` or the bound not a finite
+            number; the message says which, in a few words.
+    """
+    if op not in operators:
+        if op in OPERATORS:
+            raise ValueError(f"'{op}' is not allowed here, only {' or '.join(operators)}")
+        raise ValueError(f"'{op}' is not an operator")
+    try:
+        value = float(bound)
+    except ValueError:
+        raise ValueError(f"'{bound}' is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"'{bound}' is not a finite number")
+    return Condition(name, op, value)
+
+
+def parse_condition(text: str, operators: Collection[str] = tuple(OPERATORS)) -> Condition:
+    """Parse ``"NAME OP NUMBER"`` (``"area_mm2 <= 4"``, ``"snn.levels==4"``).
+
+    Raises:
+        ValueError: anything else; the message says what is wrong, in a few words.
+    """
+    tokens = condition_tokens(text)
+    if len(tokens) != 3:
+        raise ValueError("a condition is 'NAME OP NUMBER'")
+    return condition_of(*tokens, operators=operators)
 
 
 @dataclass(frozen=True)
@@ -84,26 +175,22 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
-    """Parse ``"area_mm2 <= 10"`` / ``"accuracy >= 0.8"`` / ``"fits_on_chip"``.
+    """Parse ``"area_mm2 <= 10"`` / ``"accuracy >= 0.8"`` / ``"fits_on_chip"``: a
+    :func:`parse_condition` on a known metric with ``<=`` or ``>=``.
 
     Raises:
-        ValueError: anything else (message says what is expected).
+        ValueError: anything else (message says what is expected, and what is wrong).
     """
     if text.strip() == FITS_ON_CHIP:
         return Constraint(FITS_ON_CHIP, "fits")
-    match = _BOUND.match(text)
-    if match is None:
-        raise ValueError(f"'<metric> <= <number>', '<metric> >= <number>' or '{FITS_ON_CHIP}', got '{text}'")
-    metric, op, bound = match.groups()
     try:
-        value = float(bound)
-    except ValueError:
-        raise ValueError(f"a number after '{op}' in '{text}'") from None
-    if not math.isfinite(value):
-        raise ValueError(f"a finite number after '{op}' in '{text}'")
-    if metric not in METRICS:
+        condition = parse_condition(text, CONSTRAINT_OPERATORS)
+    except ValueError as err:
+        raise ValueError(f"'<metric> <= <number>', '<metric> >= <number>' or '{FITS_ON_CHIP}', "
+                         f"got '{text}' ({err})") from None
+    if condition.name not in METRICS:
         raise ValueError(f"a known metric in '{text}' (one of {', '.join(sorted(METRICS))})")
-    return Constraint(metric, op, value)
+    return Constraint(condition.name, condition.op, condition.value)
 
 
 def objective_values(metrics: Mapping[str, float], names: Sequence[str]) -> list[float]:

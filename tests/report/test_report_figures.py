@@ -22,7 +22,6 @@ from codesign.config import ConfigError
 from codesign.report import (
     MIN_TRIALS_FOR_IMPORTANCE,
     REFERENCE_MARGIN,
-    PointView,
     StudyView,
     TrialView,
     breakdown_infos,
@@ -36,6 +35,7 @@ from codesign.report import (
     pareto_front_info,
     study_view,
 )
+from codesign.search import DesignPoint
 
 
 def test_study_view_reads_records_states_and_feasibility(stored_study: tuple[str, str, Path]) -> None:
@@ -112,8 +112,8 @@ def _view(values: list[tuple[float, ...]], directions: tuple[str, ...], feasible
         TrialView(i, "COMPLETE", v, {}, None, {} if f else {"c": 1.0}, f, None, None)
         for i, (v, f) in enumerate(zip(values, feasible, strict=True))
     )
-    points = tuple(PointView(t.number, None, t.values, {}, t.constraints, {}, t.feasible) for t in trials)  # type: ignore[arg-type]
     names = tuple(f"o{i}" for i in range(len(directions)))
+    points = tuple(DesignPoint(t.number, {}, dict(zip(names, v, strict=True)), t.constraints) for t, v in zip(trials, values, strict=True))
     return StudyView("t", names, directions, trials, None, None, points=points)
 
 

@@ -1,12 +1,16 @@
-"""Reading a finished (or running) study back from its Optuna storage into plain data.
+"""The one reader of a stored study, for everything that reads one back (report, export).
 
-Owns opening a storage URL, finding a study by name, and turning its trials and their
-:class:`~codesign.search.TrialRecord` user attributes into a :class:`StudyView` that every
-report figure, table and export reads. Never runs or changes a trial.
+Owns opening a stored study for reading by name (:func:`open_study`, from a URL or a storage
+object) and turning its trials and their :class:`~codesign.search.TrialRecord` user
+attributes into a :class:`StudyView`: every trial as a :class:`TrialView`, and the study's
+:class:`~codesign.search.DesignPoint` s, found by :func:`~codesign.search._front.trial_points`
+(the same rule the driver and ``codesign study front`` use) with their confirmed figures.
+Never runs or changes a trial.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,24 +21,13 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign.config import ConfigError
-from codesign.search import (
-    ARTIFACT_DIR_ATTR,
-    RECORD_ATTR,
-    SPEC_ATTR,
-    ConfirmedPoint,
-    TrialRecord,
-    confirmed_figures,
-    load_stored_study,
-    record_of,
-    record_points,
-)
-
-#: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
-#: twin); its value is the label shown in plots. Such trials never join the front.
-REFERENCE_ATTR = "codesign.reference"
+from codesign.search._confirm import confirmed_figures
+from codesign.search._front import REFERENCE_ATTR, DesignPoint, trial_points
+from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
+from codesign.search._storage import load_stored_study
 
 
-def load_study(name: str, storage: str | BaseStorage) -> optuna.Study:
+def open_study(name: str, storage: str | BaseStorage) -> optuna.Study:
     """Open the study ``name`` from ``storage`` (a URL, see :func:`codesign.search.open_storage`,
     or a storage object) for reading; a missing local storage file is never created.
 
@@ -53,7 +46,7 @@ def load_study(name: str, storage: str | BaseStorage) -> optuna.Study:
 
 @dataclass(frozen=True)
 class TrialView:
-    """One trial as the report sees it.
+    """One stored trial, whatever became of it.
 
     Attributes:
         number: Optuna's trial number.
@@ -89,50 +82,14 @@ class TrialView:
 
 
 @dataclass(frozen=True)
-class PointView:
-    """One design point: a network on one chip, as the front and the plots see it.
-
-    A ``joint`` trial is one point (``chip`` None); a ``nested`` trial holds one point per
-    chip of its hardware Pareto set (``chip`` indexes ``record.hw_front``).
-
-    Attributes:
-        trial: the trial number; chip: the chip index within a nested trial, else None.
-        values: objective values in the study's objective order.
-        params, constraints, metrics: of this point (a nested point has its chip's hw.*).
-        feasible: every constraint <= 0.
-        reference: label of a reference point (e.g. the ANN twin), else None.
-        confirmed: mean and std over the confirmation seeds (study attribute
-            ``codesign.confirmed.<trial>``), or None when the point was not confirmed.
-    """
-
-    trial: int
-    chip: int | None
-    values: tuple[float, ...]
-    params: dict[str, Any]
-    constraints: dict[str, float]
-    metrics: dict[str, float]
-    feasible: bool
-    reference: str | None = None
-    confirmed: ConfirmedPoint | None = None
-
-    @property
-    def key(self) -> tuple[int, int | None]:
-        return (self.trial, self.chip)
-
-    @property
-    def label(self) -> str:
-        text = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
-        return text + (f" ({self.reference})" if self.reference else "")
-
-
-@dataclass(frozen=True)
 class StudyView:
-    """A study's trials and what they mean, read once from storage.
+    """A study's trials and design points, read once from storage.
 
     Attributes:
         name: the study name.
         objective_names: objective names in Optuna's value order.
-        directions: ``"minimize"`` / ``"maximize"`` per objective.
+        directions: Optuna's ``"minimize"`` / ``"maximize"`` per objective, as stored
+            (:attr:`objectives` is the ``min``/``max`` form every computation uses).
         trials: every trial, in trial-number order.
         spec: the study spec dict the driver stored (study attr ``codesign.spec``), or None.
         artifact_dir: the directory TrialRecord artifact paths are relative to, if known.
@@ -148,15 +105,21 @@ class StudyView:
     spec: dict[str, Any] | None
     artifact_dir: Path | None
     log_params: frozenset[str] = frozenset()
-    points: tuple[PointView, ...] = ()
-    references: tuple[PointView, ...] = ()
+    points: tuple[DesignPoint, ...] = ()
+    references: tuple[DesignPoint, ...] = ()
 
     @property
     def objectives(self) -> dict[str, str]:
         """Objective name -> ``min`` | ``max`` (the form codesign.search uses)."""
         return {n: ("min" if d == "minimize" else "max") for n, d in zip(self.objective_names, self.directions, strict=True)}
 
-    def point(self, key: tuple[int, int | None]) -> PointView:
+    @property
+    def reference(self) -> dict[str, float]:
+        """The spec's hypervolume reference values by objective (empty when it names none)."""
+        given = (self.spec or {}).get("reference") or {}
+        return {n: float(given[n]) for n in self.objective_names if n in given}
+
+    def point(self, key: tuple[int, int | None]) -> DesignPoint:
         for p in (*self.points, *self.references):
             if p.key == key:
                 return p
@@ -198,17 +161,20 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     attrs = study.user_attrs
     spec = attrs.get(SPEC_ATTR)
     frozen = study.get_trials(deepcopy=False)
-    trials = tuple(_trial_view(t) for t in frozen)
+    records = [record_of(t.user_attrs) if RECORD_ATTR in t.user_attrs else None for t in frozen]
+    trials = tuple(_trial_view(t, r) for t, r in zip(frozen, records, strict=True))
     log_params = frozenset(
         name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False)
     )
     names = _objective_names(study, spec, trials, len(directions))
     if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
-    points: list[PointView] = []
-    references: list[PointView] = []
-    for t in trials:
-        (references if t.reference is not None else points).extend(_points_of(t, names, attrs))
+    points: list[DesignPoint] = []
+    references: list[DesignPoint] = []
+    for t, view, record in zip(frozen, trials, records, strict=True):
+        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.chip))
+                 for p in trial_points(t, record, names)]
+        (references if view.reference is not None else points).extend(found)
     return StudyView(
         name=study.study_name,
         objective_names=names,
@@ -222,28 +188,7 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     )
 
 
-def _points_of(t: TrialView, names: tuple[str, ...], study_attrs: dict[str, Any] | None = None) -> list[PointView]:
-    """The design points of a finished trial (none for a failed or running one), each with its
-    confirmed figures (study attribute ``codesign.confirmed.<trial>``) when it has them."""
-    study_attrs = study_attrs or {}
-    if t.values is None:
-        return []
-    if t.record is not None and t.record.hw_front:
-        out = []
-        for i, dp in enumerate(record_points(t.number, t.record)):
-            if all(n in dp.objectives for n in names):
-                out.append(PointView(
-                    t.number, i, tuple(float(dp.objectives[n]) for n in names), dp.params,
-                    dict(dp.constraints), dict(dp.metrics), dp.feasible, t.reference,
-                    confirmed_figures(study_attrs, t.number, i),
-                ))
-        return out
-    return [PointView(t.number, None, t.values, t.params, t.constraints, t.metrics, t.feasible, t.reference,
-                      confirmed_figures(study_attrs, t.number, None))]
-
-
-def _trial_view(t: FrozenTrial) -> TrialView:
-    record = record_of(t.user_attrs) if RECORD_ATTR in t.user_attrs else None
+def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
     constraints = dict(record.constraints) if record is not None and record.constraints else {}
     if not constraints:
         constraints = {str(k): float(v) for k, v in t.constraints.items()}
