@@ -9,7 +9,6 @@ Run: PYTHONPATH=$PWD python benchmarks/hw_agreement.py [--pairs 40] [--seed 0]
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shlex
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from codesign._io import write_json_atomic
 from codesign.hardware import (
     ChipArray,
     evaluate,
@@ -105,9 +105,7 @@ def main() -> int:
         "pairs": rows,
         "recorded_pairs": recorded,
     }
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(RESULTS)
+    write_json_atomic(RESULTS, payload)
     extra = ""
     if recorded:
         m, r = summary["recorded_matched"], summary["recorded_raw"]

@@ -17,7 +17,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
@@ -27,6 +26,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from codesign._io import write_json_atomic  # noqa: E402
 from codesign.hardware import (  # noqa: E402
     ChipArray,
     evaluate,
@@ -108,9 +108,7 @@ def main() -> int:
         "threads pinned to 1; best of the repeats for the batch, simulator and analytic timed in the same run",
         "figures": figures,
     }
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(RESULTS)
+    write_json_atomic(RESULTS, payload)
     print(
         f"hw_speed: {configs_per_s:,.0f} configs/s wall, {configs_per_cpu_s:,.0f} per CPU-second (10-layer trace, "
         f"1 thread); simulator "

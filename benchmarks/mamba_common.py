@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from codesign._io import write_text_atomic
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig
 from codesign.trace import record_trace, trace_metrics
@@ -113,7 +114,4 @@ def write(name: str, result: dict[str, Any]) -> Path:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, json.dumps(result, indent=2, default=float) + "\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from codesign._io import write_text_atomic
 from codesign.snn._scan import selective_scan_chunked, selective_scan_sequential
 
 RESULT = Path(__file__).parent / "results" / "mamba_scan_speed.json"
@@ -62,9 +63,7 @@ def main() -> int:
         "note": "shared 2-core machine, other engineers' jobs running; best of 5 forward+backward passes",
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(RESULT)
+    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
     print(
         f"mamba_scan_speed: loop {loop * 1e3:.0f} ms, chunked {chunked * 1e3:.0f} ms, "
         f"chunked/loop speed-up {loop / chunked:.2f}x (CPU, 1 thread), max |diff| {max_error:.1e}"

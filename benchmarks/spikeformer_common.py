@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shlex
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codesign._io import write_json_atomic
 from codesign.snn import ModelConfig
 from codesign.trace import ENERGY_AC_PJ, ENERGY_MAC_PJ, evaluation_batch, record_trace, trace_metrics
 from codesign.train import TrainConfig, train
@@ -56,7 +56,4 @@ def write_result(name: str, figures: dict[str, Any], details: dict[str, Any]) ->
         },
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(path)
-    return path
+    return write_json_atomic(path, payload)

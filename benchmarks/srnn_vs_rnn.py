@@ -18,7 +18,8 @@ import sys
 
 from mamba_common import run, write
 
-from codesign.snn import ModelConfig, multiplications_per_inference
+from codesign.snn import ModelConfig
+from codesign.trace import multiplications_per_inference
 
 
 def main() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import sys
 from pathlib import Path
 from typing import Any, get_args
@@ -74,6 +73,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     model_cfg, budget, corpus_cfg = build_configs(args)
+    from codesign._io import write_json_atomic
     from codesign.data import load_corpus
     from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
     from codesign.train import TrainingDiverged, save_train_result, train
@@ -92,9 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     paths = save_train_result(result, out)
     paths["trace"] = save_trace(trace, out / "trace.npz")
     summary = {**result.to_dict(), "trace_metrics": energy.to_dict(), "corpus_config": corpus_cfg.to_dict()}
-    tmp = out / "result.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(out / "result.json")
+    write_json_atomic(out / "result.json", summary)
 
     print(f"{model_cfg.family}/{model_cfg.variant} on {args.task} (seed {args.seed}, "
           f"{result.metrics['epochs_completed']:.2f} epochs, {result.metrics['wall_time_s']:.1f} s)")

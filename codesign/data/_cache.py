@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from codesign._io import publish_directory, staged_directory
 from codesign.config import ConfigError
 
 MANIFEST = "manifest.json"
@@ -35,22 +34,14 @@ def write_entry(
 
     If another process finished the same entry first, that one is kept.
     """
-    root.mkdir(parents=True, exist_ok=True)
     final = root / key
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=root))
-    try:
+    with staged_directory(final) as tmp:
         for name, group in tensors.items():
             torch.save({k: v.contiguous() for k, v in group.items()}, tmp / f"{name}.pt")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer won; same content
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # a concurrent writer that finished first wins (same content), unless its entry is broken
+        if not publish_directory(tmp, final) and not (final / MANIFEST).is_file():
+            raise FileExistsError(f"{final} exists without a {MANIFEST}; delete it to rebuild the entry")
     return final
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import yaml
 from pydantic import Field
 
 from codesign import __version__
+from codesign._io import publish_directory, staged_directory
 from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
@@ -94,6 +94,13 @@ class BundleConfig(Spec):
     confirmed: dict[str, Any] | None = Field(
         None, description="the design's figures over confirmation seeds: {seeds, mean, std} (codesign study confirm)"
     )
+
+    @property
+    def network_config(self) -> Any:
+        """``model`` as the typed ``codesign.snn.ModelConfig``."""
+        from codesign.snn import ModelConfig
+
+        return ModelConfig.model_validate(self.model)
 
     @property
     def precision(self) -> Any:
@@ -192,12 +199,7 @@ def export_bundle(
     Raises:
         ConfigError: ``out`` exists and is not empty, an artifact is missing or unreadable.
     """
-    import torch
-    from safetensors.torch import load_file
-
-    from codesign.hardware import ChipConfig, CostReport, evaluate
-    from codesign.search import split_params
-    from codesign.snn import ModelConfig, build_model
+    from codesign.snn import Precision
     from codesign.trace import load_trace
 
     out = Path(out)
@@ -213,19 +215,62 @@ def export_bundle(
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
-    spec = view.spec or {}
-    chip_fields = dict(record.chip_config)
-    if point.chip is not None:
-        # A nested point's chip: the study's base chip with this point's hw.* parameters.
-        chip_fields.update(split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2])
-    chip = ChipConfig.model_validate(chip_fields)
-    from codesign.snn import Precision
-
+    chip = _point_chip(record, point)
     precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
     # joint trials keep the trace of their chip's precision as "trace"; a nested trial keeps
     # one per precision it swept, "trace@<precision>"
     trace_path = _artifact(view, t, "trace" if "trace" in record.artifacts else f"trace@{precision.label}")
-    config = BundleConfig(
+    config = _bundle_config(view, t, point, summary, chip, storage, datetime_complete)
+    net = bundle_network(config, weights_path)
+    trace = load_trace(trace_path)
+
+    with staged_directory(out) as tmp:
+        (tmp / CONFIG_FILE).write_text(
+            "# codesign bundle: rebuild with `codesign evaluate <this directory>`\n"
+            + yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+        shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
+        shutil.copyfile(trace_path, tmp / TRACE_FILE)
+        shutil.copyfile(summary_path, tmp / TRAIN_RESULT_FILE)
+        _write_cost_report(tmp / COST_REPORT_FILE, view, t, point, trace, chip)
+        exported = _write_on_chip_network(tmp, net, config, precision)
+        write_manifest(tmp)
+        if not publish_directory(tmp, out):
+            raise ConfigError(out, "", "a new or empty output directory",
+                              hint="another process wrote into it during the export")
+    return ExportResult(out, point, config, exported)
+
+
+def bundle_network(config: BundleConfig, weights: Path) -> Any:
+    """The network a bundle config describes with the weights of ``weights`` (eval mode).
+
+    Raises:
+        ConfigError: the weights file is damaged or does not fit the network (named).
+    """
+    from codesign.train import load_network
+
+    return load_network(config.network_config, config.n_features, config.n_outputs,
+                        config.head, weights)  # type: ignore[arg-type]
+
+
+def _point_chip(record: Any, point: PointView) -> Any:
+    """The chip of a design point: the trial's chip; for a nested point, the study's base chip
+    with this point's ``hw.*`` parameters."""
+    from codesign.hardware import ChipConfig
+    from codesign.search import split_params
+
+    chip_fields = dict(record.chip_config)
+    if point.chip is not None:
+        chip_fields.update(split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2])
+    return ChipConfig.model_validate(chip_fields)
+
+
+def _bundle_config(view: StudyView, t: TrialView, point: PointView, summary: dict[str, Any], chip: Any,
+                   storage: str | None, datetime_complete: str | None) -> BundleConfig:
+    """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
+    record = t.record
+    assert record is not None
+    spec = view.spec or {}
+    return BundleConfig(
         codesign_version=__version__,
         code_commit=code_commit(),
         study=StudyProvenance(
@@ -250,59 +295,50 @@ def export_bundle(
         confirmed=None if point.confirmed is None else {
             "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
     )
-    model_cfg = ModelConfig.model_validate(config.model)
-    try:
-        state = load_file(str(weights_path))
-    except Exception as err:  # safetensors raises its own error types for a damaged file
-        raise ConfigError(weights_path, "", "a safetensors weights file", hint=str(err)) from None
-    net = build_model(model_cfg, config.n_features, config.n_outputs, config.head)  # type: ignore[arg-type]
-    net.load_state_dict(state)
-    net.eval()
-    trace = load_trace(trace_path)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / CONFIG_FILE).write_text(
-            "# codesign bundle: rebuild with `codesign evaluate <this directory>`\n"
-            + yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-        shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
-        shutil.copyfile(trace_path, tmp / TRACE_FILE)
-        shutil.copyfile(summary_path, tmp / TRAIN_RESULT_FILE)
-        if point.chip is None:
-            cost_path = _artifact(view, t, "cost_report")
-            CostReport.from_dict(json.loads(cost_path.read_text(encoding="utf-8")))  # refuse a damaged one
-            shutil.copyfile(cost_path, tmp / COST_REPORT_FILE)
-        else:
-            report = evaluate(trace, chip)
-            (tmp / COST_REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-        import nir
 
-        from codesign.snn import integer_weights, quantise_network
+def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: PointView, trace: Any, chip: Any) -> None:
+    """The cost report: a joint trial's stored one (checked), a nested point's recomputed for its chip."""
+    from codesign.hardware import CostReport, evaluate
 
-        # the network as the chip holds its weights (state precision needs no tensor)
-        on_chip, _ = quantise_network(net, Precision(weight_bits=precision.weight_bits))
-        if precision.weight_bits != Precision().weight_bits:
-            from safetensors.torch import save_file
+    if point.chip is None:
+        cost_path = _artifact(view, t, "cost_report")
+        CostReport.from_dict(json.loads(cost_path.read_text(encoding="utf-8")))  # refuse a damaged one
+        shutil.copyfile(cost_path, path)
+    else:
+        path.write_text(json.dumps(evaluate(trace, chip).to_dict(), indent=2), encoding="utf-8")
 
-            tensors = {}
-            for name, (levels, scale) in integer_weights(on_chip, precision.weight_bits).items():
-                tensors[f"{name}.levels"], tensors[f"{name}.scale"] = levels.contiguous(), scale.contiguous()
-            save_file(tensors, str(tmp / WEIGHTS_INT_FILE),
-                      metadata={"weight_bits": str(precision.weight_bits), "convention": "symmetric per output channel"})
-        probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
-        exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
-                                  {"codesign_model_config": json.dumps(config.model, sort_keys=True),
-                                   "codesign_weight_bits": str(precision.weight_bits)})
-        nir.write(tmp / NIR_FILE, exported.graph)
-        write_manifest(tmp)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return ExportResult(out, point, config, exported)
+
+def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precision: Any) -> NirExport:
+    """The network as the chip holds its weights (state precision needs no tensor): the integer
+    weights below 32 bits, and the NIR graph."""
+    import nir
+    import torch
+
+    from codesign.snn import Precision, quantise_network
+
+    on_chip, _ = quantise_network(net, Precision(weight_bits=precision.weight_bits))
+    if precision.weight_bits != Precision().weight_bits:
+        _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, precision.weight_bits)
+    probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
+    exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
+                              {"codesign_model_config": json.dumps(config.model, sort_keys=True),
+                               "codesign_weight_bits": str(precision.weight_bits)})
+    nir.write(bundle / NIR_FILE, exported.graph)
+    return exported
+
+
+def _write_integer_weights(path: Path, on_chip: Any, weight_bits: int) -> None:
+    """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them."""
+    from safetensors.torch import save_file
+
+    from codesign.snn import integer_weights
+
+    tensors = {}
+    for name, (levels, scale) in integer_weights(on_chip, weight_bits).items():
+        tensors[f"{name}.levels"], tensors[f"{name}.scale"] = levels.contiguous(), scale.contiguous()
+    save_file(tensors, str(path),
+              metadata={"weight_bits": str(weight_bits), "convention": "symmetric per output channel"})
 
 
 def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:

@@ -23,6 +23,7 @@ from codesign.export._bundle import (
     WEIGHTS_FILE,
     WEIGHTS_INT_FILE,
     BundleConfig,
+    bundle_network,
     load_bundle_config,
 )
 
@@ -88,22 +89,11 @@ def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) ->
     """The bundle's network rebuilt from its config with its weights loaded (eval mode).
 
     Raises:
-        ConfigError: the weights do not fit the rebuilt network.
+        ConfigError: the weights file is damaged or does not fit the rebuilt network (named).
     """
-    from safetensors.torch import load_file
-
-    from codesign.snn import ModelConfig, build_model
-
     bundle = Path(bundle)
     config = config or load_bundle_config(bundle)
-    cfg = ModelConfig.model_validate(config.model)
-    net = build_model(cfg, config.n_features, config.n_outputs, config.head)  # type: ignore[arg-type]
-    try:
-        net.load_state_dict(load_file(str(bundle / WEIGHTS_FILE)))
-    except RuntimeError as err:
-        raise ConfigError(bundle / WEIGHTS_FILE, "", "weights that fit the network config.yaml describes",
-                          hint=str(err).splitlines()[0]) from None
-    return net.eval()
+    return bundle_network(config, bundle / WEIGHTS_FILE)
 
 
 def recost_bundle(bundle: str | Path, chip: Any) -> Any:
@@ -152,8 +142,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     import torch
 
     from codesign.hardware import ChipConfig, CostReport, evaluate
-    from codesign.snn import ModelConfig
-    from codesign.trace import load_trace, record_trace
+    from codesign.trace import load_trace
     from codesign.train import evaluate_at_precision
 
     bundle = Path(bundle)
@@ -178,11 +167,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     stored_report = CostReport.from_dict(json.loads((bundle / COST_REPORT_FILE).read_text(encoding="utf-8")))
     stored_figures = stored_report.metrics()
     on_stored = evaluate(load_trace(bundle / TRACE_FILE), chip).metrics()
-    split = getattr(corpus, config.trace_split)
-    n = min(config.trace_batch, len(split.features))
-    trace = record_trace(quantised, split.features[:n], split.feature_lengths[:n],
-                         ModelConfig.model_validate(config.model))
-    on_new = evaluate(trace, chip).metrics()
+    on_new = evaluate(_retrace(config, corpus, quantised), chip).metrics()
     for name in CHIP_FIGURES:
         rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
                                CHIP_REL_TOL, True))
@@ -203,6 +188,15 @@ def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | N
         raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
                           got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
     return corpus
+
+
+def _retrace(config: BundleConfig, corpus: Any, quantised: Any) -> Any:
+    """The trace of the quantised network on the bundle's trace split and batch, as the study recorded it."""
+    from codesign.trace import record_trace
+
+    split = getattr(corpus, config.trace_split)
+    n = min(config.trace_batch, len(split.features))
+    return record_trace(quantised, split.features[:n], split.feature_lengths[:n], config.network_config)
 
 
 def _integer_weights_row(bundle: Path, quantised: Any, bits: int) -> Comparison:
@@ -258,8 +252,7 @@ def rescore_bundle(bundle: str | Path, chip: Any, cache_dir: str | Path | None =
     import torch
 
     from codesign.hardware import ChipConfig, evaluate, load_chip
-    from codesign.snn import ModelConfig, Precision
-    from codesign.trace import record_trace
+    from codesign.snn import Precision
     from codesign.train import evaluate_at_precision
 
     if not isinstance(chip, ChipConfig):
@@ -274,8 +267,4 @@ def rescore_bundle(bundle: str | Path, chip: Any, cache_dir: str | Path | None =
     corpus = _bundle_corpus(bundle, config, cache_dir, progress)
     with torch.no_grad():
         scored, quantised = evaluate_at_precision(net, corpus, config.head, precision)
-    split = getattr(corpus, config.trace_split)
-    n = min(config.trace_batch, len(split.features))
-    trace = record_trace(quantised, split.features[:n], split.feature_lengths[:n],
-                         ModelConfig.model_validate(config.model))
-    return Rescored(evaluate(trace, chip), True, scored, stored)
+    return Rescored(evaluate(_retrace(config, corpus, quantised), chip), True, scored, stored)

@@ -14,7 +14,15 @@ from codesign._lazy import lazy_exports
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
 if TYPE_CHECKING:
     from codesign.snn._attention import RepProjection, RepSSA, decay_mask, layer_gammas, log_decay_mask
-    from codesign.snn._build import BUILDERS, Builder, Head, build_model, fuse_model
+    from codesign.snn._build import (
+        BUILDERS,
+        SPIKE_LEVELS,
+        Builder,
+        Head,
+        build_model,
+        fuse_model,
+        spike_levels_of,
+    )
     from codesign.snn._config import VARIANTS, ModelConfig
     from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
     from codesign.snn._neurons import (
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
         SpikingNeuron,
         firing_rates,
         make_neuron,
+        neuron_spike_levels,
         spike,
         staircase,
     )
@@ -58,7 +67,7 @@ if TYPE_CHECKING:
         ReferenceRNNLayer,
         SRNNModel,
         build_srnn,
-        multiplications_per_inference,
+        srnn_spike_levels,
     )
 
 _EXPORTS: dict[str, str] = {
@@ -68,10 +77,12 @@ _EXPORTS: dict[str, str] = {
     "layer_gammas": "_attention",
     "log_decay_mask": "_attention",
     "BUILDERS": "_build",
+    "SPIKE_LEVELS": "_build",
     "Builder": "_build",
     "Head": "_build",
     "build_model": "_build",
     "fuse_model": "_build",
+    "spike_levels_of": "_build",
     "VARIANTS": "_config",
     "ModelConfig": "_config",
     "MambaBlock": "_mamba",
@@ -85,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "SpikingNeuron": "_neurons",
     "firing_rates": "_neurons",
     "make_neuron": "_neurons",
+    "neuron_spike_levels": "_neurons",
     "spike": "_neurons",
     "staircase": "_neurons",
     "FLOAT_BITS": "_precision",
@@ -117,7 +129,7 @@ _EXPORTS: dict[str, str] = {
     "ReferenceRNNLayer": "_srnn",
     "SRNNModel": "_srnn",
     "build_srnn": "_srnn",
-    "multiplications_per_inference": "_srnn",
+    "srnn_spike_levels": "_srnn",
 }
 
 
@@ -130,6 +142,7 @@ __all__ = [
     "IMLS",
     "LIF",
     "PROBE_ATTR",
+    "SPIKE_LEVELS",
     "SURROGATE_GRADS",
     "VARIANTS",
     "Builder",
@@ -166,7 +179,7 @@ __all__ = [
     "layer_gammas",
     "log_decay_mask",
     "make_neuron",
-    "multiplications_per_inference",
+    "neuron_spike_levels",
     "probe_matmul",
     "probe_op",
     "quantise_network",
@@ -177,6 +190,8 @@ __all__ = [
     "selective_scan_chunked",
     "selective_scan_sequential",
     "spike",
+    "spike_levels_of",
+    "srnn_spike_levels",
     "stack_frames",
     "staircase",
     "state_overflow_rate",

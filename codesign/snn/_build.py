@@ -1,7 +1,8 @@
 """``build_model``: one entry point that turns a ModelConfig into a network, by family.
 
-Each family registers its builder in :data:`BUILDERS` with one line. Every built model keeps
-the forward contract of docs/models.md.
+Each family registers its builder in :data:`BUILDERS` and how large its spikes get in
+:data:`SPIKE_LEVELS`, one line each. Every built model keeps the forward contract of
+docs/models.md.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from torch import nn
 
 from codesign.snn._config import ModelConfig
 from codesign.snn._mamba import build_mamba
+from codesign.snn._neurons import neuron_spike_levels
 from codesign.snn._spikeformer import build_spikeformer
-from codesign.snn._srnn import build_srnn
+from codesign.snn._srnn import build_srnn, srnn_spike_levels
 
 Head = Literal["classify", "ctc"]
 Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
@@ -27,6 +29,17 @@ BUILDERS: MappingProxyType[str, Builder] = MappingProxyType(
         "spikeformer": build_spikeformer,
         "mamba": build_mamba,
         "srnn": build_srnn,
+    }
+)
+
+#: The largest spike level a config of each family emits (0 when it does not spike): the
+#: Spikeformer and Mamba spike through their neurons (IMLS: D, LIF: 1), the SRNN through its
+#: multi-bit quantiser (2^b - 1).
+SPIKE_LEVELS: MappingProxyType[str, Callable[[ModelConfig], int]] = MappingProxyType(
+    {
+        "spikeformer": neuron_spike_levels,
+        "mamba": neuron_spike_levels,
+        "srnn": srnn_spike_levels,
     }
 )
 
@@ -51,6 +64,19 @@ def build_model(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -
     if builder is None:
         raise ValueError(f"no builder for family {cfg.family!r}; known: {sorted(BUILDERS)}")
     return builder(cfg, n_features, n_outputs, head)
+
+
+def spike_levels_of(cfg: ModelConfig) -> int:
+    """The largest spike level ``cfg``'s network emits (D for IMLS, 1 for LIF, ``2^b − 1`` for the
+    SRNN's b-bit quantised outputs, 0 non-spiking), by family through :data:`SPIKE_LEVELS`.
+
+    Raises:
+        ValueError: no entry for the family.
+    """
+    levels = SPIKE_LEVELS.get(cfg.family)
+    if levels is None:
+        raise ValueError(f"no spike levels for family {cfg.family!r}; known: {sorted(SPIKE_LEVELS)}")
+    return levels(cfg)
 
 
 def fuse_model(model: nn.Module, copy_first: bool = True) -> nn.Module:

@@ -352,6 +352,14 @@ def make_neuron(cfg: ModelConfig, channels: int, threshold_scale: float = 1.0) -
                 cfg.surrogate_slope)
 
 
+def neuron_spike_levels(cfg: ModelConfig) -> int:
+    """The largest spike level of the neuron :func:`make_neuron` builds: D for IMLS, 1 for LIF,
+    0 when the config is not spiking (its units are ReLU-like)."""
+    if not cfg.is_spiking:
+        return 0
+    return cfg.levels if cfg.neuron == "imls" else 1
+
+
 def firing_rates(model: nn.Module) -> list[torch.Tensor]:
     """Differentiable firing rates of every :class:`ActivityReporter` from the latest training pass."""
     return [m.last_rate for m in model.modules() if isinstance(m, ActivityReporter) and m.last_rate is not None]

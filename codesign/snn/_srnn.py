@@ -12,19 +12,18 @@ input-dependent forget gate and a soft-reset membrane::
 and :class:`SRNNModel`: frame stacking, input quantisation with error feedback (of each frame,
 or of the stacked input's change since the previous step: a delta code that the first layer
 integrates), 1–3 layers, and a classification or CTC head. Variant ``spiking`` is the SNN;
-``gru`` and ``lstm`` are the dense references of the same width. :func:`multiplications_per_inference` counts
-multiplications from a trace the way that paper does.
+``gru`` and ``lstm`` are the dense references of the same width. :func:`srnn_spike_levels` says
+how large its spikes get (the trace records them with it); counting its multiplications the
+way that paper does is ``codesign.trace.multiplications_per_inference``.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codesign.snn._config import ModelConfig
+from codesign.snn._config import ModelConfig, max_level
 from codesign.snn._mamba import stack_frames
 from codesign.snn._neurons import ActivityReporter
 from codesign.snn._precision import HoldsState
@@ -36,7 +35,7 @@ __all__ = [
     "ReferenceRNNLayer",
     "SRNNModel",
     "build_srnn",
-    "multiplications_per_inference",
+    "srnn_spike_levels",
     "valid_mask",
 ]
 
@@ -310,54 +309,7 @@ def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> 
     return SRNNModel(cfg, n_features, n_outputs, head)
 
 
-class _LayerCounts(Protocol):
-    kind: str
-    input_events: float
-    fan_out: float
-    dense_macs: float
-    aux_ops: float
-
-
-class _MetaLike(Protocol):
-    family: str
-    variant: str
-
-
-class _TraceLike(Protocol):
-    @property
-    def meta(self) -> _MetaLike: ...
-
-    @property
-    def layers(self) -> tuple[_LayerCounts, ...]: ...
-
-
-def multiplications_per_inference(trace: _TraceLike) -> dict[str, float]:
-    """Multiplications per inference as Ponghiran & Roy (2022) count them, from a trace.
-
-    SNN (variant ``spiking``): every nonzero multi-bit input or output level multiplies one weight
-    per synapse it drives (``input_events × fan_out`` over the synaptic layers: W, U and the
-    head). GRU/LSTM: the dense input and recurrent products (``dense_macs``). Both add the
-    cells' elementwise multiplications, recorded as ``aux_ops`` of their ``state_update``
-    entries (the SRNN neuron's ``F ⊙ I`` and ``(1 − F) ⊙ C``; the GRU/LSTM gate products).
-    Batch norm is folded into the weights at inference and costs none.
-
-    Args:
-        trace: a :class:`codesign.trace.WorkloadTrace` of an ``srnn`` model (typed
-            structurally: ``codesign.snn`` does not import from ``codesign.trace``).
-
-    Returns:
-        ``{"synaptic": ..., "elementwise": ..., "total": ...}`` per inference.
-
-    Raises:
-        ValueError: the trace is not of an ``srnn`` model.
-    """
-    if trace.meta.family != "srnn":
-        raise ValueError(f"multiplications are defined for srnn traces, got family {trace.meta.family!r}")
-    spiking = trace.meta.variant == "spiking"
-    synaptic = elementwise = 0.0
-    for layer in trace.layers:
-        if layer.kind in ("synaptic_dense", "synaptic_conv"):
-            synaptic += layer.input_events * layer.fan_out if spiking else layer.dense_macs
-        elif layer.kind == "state_update":
-            elementwise += layer.aux_ops
-    return {"synaptic": synaptic, "elementwise": elementwise, "total": synaptic + elementwise}
+def srnn_spike_levels(cfg: ModelConfig) -> int:
+    """The largest spike level an ``srnn`` config emits: ``2^b − 1`` for the b-bit multi-bit
+    quantiser of the spiking variant, 0 for the GRU/LSTM references."""
+    return max_level(cfg.quant_bits, signed=False) if cfg.is_spiking else 0

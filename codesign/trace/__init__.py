@@ -16,6 +16,7 @@ from codesign.trace._metrics import (
     connection_sparsity,
     footprint_bytes,
     membrane_updates,
+    multiplications_per_inference,
     synaptic_operations,
     theoretical_energy_pj,
     trace_metrics,
@@ -29,7 +30,6 @@ from codesign.trace._recorder import (
     evaluation_batch,
     model_stats,
     record_trace,
-    spike_levels_of,
 )
 from codesign.trace._schema import (
     TRACE_VERSION,
@@ -64,9 +64,9 @@ __all__ = [
     "load_trace",
     "membrane_updates",
     "model_stats",
+    "multiplications_per_inference",
     "record_trace",
     "save_trace",
-    "spike_levels_of",
     "synaptic_operations",
     "theoretical_energy_pj",
     "trace_metrics",

@@ -39,6 +39,9 @@ algorithms and systems", Nature Communications 2025; definitions as implemented 
 - ``theoretical_energy_pj``: ``4.6 pJ x real_input_macs + 0.9 pJ x level_sum_acs``;
   ``theoretical_energy_graded_pj`` the same with ``graded_event_acs``.
 
+**Ponghiran & Roy (AAAI 2022)**: ``multiplications_per_inference`` of an ``srnn`` trace, as
+that paper counts them against its GRU/LSTM references.
+
 This is not the chip model (``codesign.hardware``): it is the usual accelerator-agnostic
 estimate ``E = E_MAC x MACs + E_AC x ACs``.
 """
@@ -232,3 +235,34 @@ def trace_metrics(trace: WorkloadTrace) -> TraceMetrics:
         theoretical_energy_pj=theoretical_energy_pj(own["real_input_macs"], own["level_sum_acs"]),
         theoretical_energy_graded_pj=theoretical_energy_pj(own["real_input_macs"], own["graded_event_acs"]),
     )
+
+
+def multiplications_per_inference(trace: WorkloadTrace) -> dict[str, float]:
+    """Multiplications per inference as Ponghiran & Roy (2022) count them, from a trace.
+
+    SNN (variant ``spiking``): every nonzero multi-bit input or output level multiplies one weight
+    per synapse it drives (``input_events × fan_out`` over the synaptic layers: W, U and the
+    head). GRU/LSTM: the dense input and recurrent products (``dense_macs``). Both add the
+    cells' elementwise multiplications, recorded as ``aux_ops`` of their ``state_update``
+    entries (the SRNN neuron's ``F ⊙ I`` and ``(1 − F) ⊙ C``; the GRU/LSTM gate products).
+    Batch norm is folded into the weights at inference and costs none.
+
+    Args:
+        trace: the trace of an ``srnn`` model.
+
+    Returns:
+        ``{"synaptic": ..., "elementwise": ..., "total": ...}`` per inference.
+
+    Raises:
+        ValueError: the trace is not of an ``srnn`` model.
+    """
+    if trace.meta.family != "srnn":
+        raise ValueError(f"multiplications are defined for srnn traces, got family {trace.meta.family!r}")
+    spiking = trace.meta.variant == "spiking"
+    synaptic = elementwise = 0.0
+    for layer in trace.layers:
+        if layer.kind in ("synaptic_dense", "synaptic_conv"):
+            synaptic += layer.input_events * layer.fan_out if spiking else layer.dense_macs
+        elif layer.kind == "state_update":
+            elementwise += layer.aux_ops
+    return {"synaptic": synaptic, "elementwise": elementwise, "total": synaptic + elementwise}

@@ -17,7 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codesign.snn import FATReLU, HoldsState, ModelConfig, Probed, SpikingNeuron, attach_probe, fuse_model
+from codesign.snn import (
+    FATReLU,
+    HoldsState,
+    ModelConfig,
+    Probed,
+    SpikingNeuron,
+    attach_probe,
+    fuse_model,
+    spike_levels_of,
+)
 from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
@@ -324,16 +333,6 @@ def evaluation_batch(split: Any, size: int = EVALUATION_BATCH_SIZE) -> tuple[tor
         raise ValueError("an evaluation batch needs a non-empty split")
     lengths = split.feature_lengths[:n]
     return split.features[:n, : int(lengths.max())], lengths
-
-
-def spike_levels_of(cfg: ModelConfig) -> int:
-    """The largest spike level a config's neurons emit (D for IMLS, 1 for LIF, ``2^b − 1`` for
-    the SRNN's b-bit quantised outputs, 0 non-spiking)."""
-    if not cfg.is_spiking:
-        return 0
-    if cfg.family == "srnn":
-        return 2**cfg.quant_bits - 1
-    return cfg.levels if cfg.neuron == "imls" else 1
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from codesign._io import write_atomic
 from codesign.config import MEASURED, ConfigError, Spec, parse_spec
 
 #: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
@@ -181,15 +182,15 @@ class WorkloadTrace:
 def save_trace(trace: WorkloadTrace, path: str | Path) -> Path:
     """Write a trace as one ``.npz`` file: the JSON metadata plus the spike samples."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {"__trace__": np.array(json.dumps(trace.meta.to_dict()))}
     for name, sample in trace.spike_samples.items():
         arrays[f"spikes/{name}"] = np.ascontiguousarray(sample)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-    tmp.replace(path)
-    return path
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+
+    return write_atomic(path, write)
 
 
 def load_trace(path: str | Path) -> WorkloadTrace:

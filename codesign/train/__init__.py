@@ -13,6 +13,13 @@ from codesign._lazy import lazy_exports
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
 if TYPE_CHECKING:
     from codesign.train._config import TrainConfig
+    from codesign.train._files import (
+        load_checkpoint,
+        load_network,
+        load_trained_model,
+        save_checkpoint,
+        save_train_result,
+    )
     from codesign.train._metrics import (
         accuracy,
         char_error_rate,
@@ -27,14 +34,11 @@ if TYPE_CHECKING:
         TrainResult,
         evaluate,
         evaluate_at_precision,
-        load_checkpoint,
-        load_trained_model,
         lr_factor,
         magnitude_masks,
         prune_schedule,
         resolve_device,
-        save_checkpoint,
-        save_train_result,
+        score_splits,
         train,
         weight_sparsity,
     )
@@ -52,14 +56,16 @@ _EXPORTS: dict[str, str] = {
     "TrainResult": "_train",
     "evaluate": "_train",
     "evaluate_at_precision": "_train",
-    "load_checkpoint": "_train",
-    "load_trained_model": "_train",
+    "load_checkpoint": "_files",
+    "load_network": "_files",
+    "load_trained_model": "_files",
     "lr_factor": "_train",
     "magnitude_masks": "_train",
     "prune_schedule": "_train",
     "resolve_device": "_train",
-    "save_checkpoint": "_train",
-    "save_train_result": "_train",
+    "save_checkpoint": "_files",
+    "save_train_result": "_files",
+    "score_splits": "_train",
     "train": "_train",
     "weight_sparsity": "_train",
 }
@@ -81,6 +87,7 @@ __all__ = [
     "evaluate",
     "evaluate_at_precision",
     "load_checkpoint",
+    "load_network",
     "load_trained_model",
     "lr_factor",
     "magnitude_masks",
@@ -88,6 +95,7 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "save_train_result",
+    "score_splits",
     "train",
     "weight_sparsity",
     "word_error_rate",

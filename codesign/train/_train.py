@@ -1,18 +1,19 @@
 """The short training run: one ModelConfig, one corpus, one budget, one seed -> TrainResult.
 
 Owns the optimiser and schedule (AdamW, linear warmup then cosine), the activity regulariser,
-gradual magnitude pruning, evaluation with the shared metrics, and :class:`TrainResult`.
+gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResult` and
+:class:`TrainCheckpoint` (their files are ``codesign.train._files``). The run is split by
+responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
+the stop policy and schedule clock (:class:`_StopPolicy`), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
 :class:`TrainingDiverged`; it never returns a score.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -206,6 +207,15 @@ def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[
     }
 
 
+def score_splits(model: nn.Module, corpus: Corpus, head: str, splits: tuple[str, ...]) -> dict[str, float]:
+    """:func:`evaluate` on each of ``splits``, keyed ``<split>_<metric>`` (``validation_accuracy``...)."""
+    metrics: dict[str, float] = {}
+    for name in splits:
+        for key, value in evaluate(model, corpus.split(name), head, tuple(corpus.vocabulary)).items():
+            metrics[f"{name}_{key}"] = value
+    return metrics
+
+
 @dataclass(frozen=True, eq=False)
 class TrainCheckpoint:
     """Everything needed to continue a run exactly where it stopped (a rung of a multi-fidelity
@@ -303,6 +313,180 @@ def _qat_remove(net: nn.Module) -> None:
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
 
 
+@dataclass(frozen=True)
+class _StopPolicy:
+    """When a run stops, and how far through its budget it is (the clock of the schedules).
+
+    Attributes:
+        total_steps: steps of the whole epoch budget (None: a seconds budget only).
+        seconds: the wall-time budget, if any (load-dependent).
+        stop_epoch: the epoch after which this call stops (a rung, else the budget's last).
+        completes_budget: this call runs to the end of the budget (so it also scores test).
+    """
+
+    total_steps: int | None
+    seconds: float | None
+    stop_epoch: int | None
+    completes_budget: bool
+
+    @classmethod
+    def of(cls, budget: TrainConfig, steps_per_epoch: int, until_epoch: int | None) -> _StopPolicy:
+        stop_epoch = until_epoch if until_epoch is not None else budget.epochs
+        return cls(
+            total_steps=budget.epochs * steps_per_epoch if budget.epochs is not None else None,
+            seconds=budget.seconds,
+            stop_epoch=stop_epoch,
+            completes_budget=stop_epoch is None or stop_epoch == budget.epochs,
+        )
+
+    def progress(self, step: int, elapsed_s: float) -> float:
+        """The fraction of the budget spent: the larger of steps and seconds, where each is set."""
+        parts = []
+        if self.total_steps is not None:
+            parts.append(step / self.total_steps)
+        if self.seconds is not None:
+            parts.append(elapsed_s / self.seconds)
+        return max(parts)
+
+    def budget_spent(self, step: int, elapsed_s: float) -> bool:
+        """Whether the step or seconds budget is used up (checked after every step)."""
+        return (self.total_steps is not None and step >= self.total_steps) or (
+            self.seconds is not None and elapsed_s >= self.seconds
+        )
+
+    def epoch_reached(self, epoch: int) -> bool:
+        """Whether the run stops after ``epoch`` completed epochs."""
+        return self.stop_epoch is not None and epoch >= self.stop_epoch
+
+
+@dataclass
+class _Pruner:
+    """Gradual magnitude pruning: follows :func:`prune_schedule` and holds its masks.
+
+    Masks are recomputed only when the scheduled sparsity has grown by at least 1 % (or
+    reached the target), and re-applied after every optimiser step.
+    """
+
+    weights: dict[str, nn.Parameter]
+    target_sparsity: float
+    held_sparsity: float = 0.0
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def follow(self, progress: float) -> None:
+        """Prune to the schedule at ``progress`` and apply the held masks."""
+        target = prune_schedule(progress, self.target_sparsity)
+        reached = target >= self.target_sparsity > self.held_sparsity
+        if target - self.held_sparsity >= 0.01 or (target > 0 and reached):
+            self.masks = magnitude_masks(self.weights, target)
+            self.held_sparsity = target
+        if self.masks:
+            apply_masks(self.weights, self.masks)
+
+    def finish(self) -> None:
+        """Prune to the target (a seconds budget may stop before the ramp ends)."""
+        if self.target_sparsity > 0:
+            apply_masks(self.weights, magnitude_masks(self.weights, self.target_sparsity))
+
+
+@dataclass
+class _RunState:
+    """What a run has done so far; with the model, optimiser and RNG states, a checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    loss_curve: list[float] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)
+
+
+def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg: ModelConfig,
+                run: _RunState, learning_rate: float) -> torch.Tensor:
+    """The training loss of one batch: the task loss plus the activity regulariser.
+
+    Raises:
+        ValueError: CTC outputs shorter than their targets (checked on the first step).
+        TrainingDiverged: the loss is NaN or infinite.
+    """
+    features, lengths, targets, target_lengths = batch
+    out, out_lengths = net(features, lengths)
+    if head == "ctc" and run.step == 0 and bool((out_lengths < target_lengths).any()):
+        raise ValueError(
+            "the model's output frames are fewer than the target tokens for some utterances; "
+            "lower subsample or use longer utterances"
+        )
+    loss = _loss(out, out_lengths, targets, target_lengths, head)
+    if cfg.activity_target is not None and cfg.activity_weight > 0:
+        rates = firing_rates(net)
+        if rates:
+            penalty = torch.stack([(r - cfg.activity_target) ** 2 for r in rates]).mean()
+            loss = loss + cfg.activity_weight * penalty
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"loss became {loss.item()} at epoch {run.epoch + 1}, step {run.step + 1} "
+            f"(learning_rate={learning_rate}); the run has no score"
+        )
+    return loss
+
+
+def _backward(net: nn.Module, loss: torch.Tensor, optimiser: torch.optim.Optimizer, grad_clip: float,
+              step: int) -> None:
+    """Gradients of ``loss``, clipped to ``grad_clip``.
+
+    Raises:
+        TrainingDiverged: the gradient norm is NaN or infinite.
+    """
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    if not torch.isfinite(grad_norm):
+        raise TrainingDiverged(f"gradient norm became {float(grad_norm)} at step {step + 1}")
+
+
+def _restore(resume: TrainCheckpoint, net: nn.Module, optimiser: torch.optim.Optimizer,
+             generator: torch.Generator, pruner: _Pruner, device: torch.device) -> _RunState:
+    """Load a checkpoint into the run's model, optimiser, RNGs and pruner; its counters."""
+    state = resume.state
+    net.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    pruner.held_sparsity = float(state["held_sparsity"])
+    pruner.masks = {k: v.to(device) for k, v in state["masks"].items()}
+    return _RunState(
+        step=int(state["step"]), epoch=int(state["epoch"]),
+        loss_curve=[float(x) for x in state["loss_curve"]], epoch_times=[float(x) for x in state["epoch_times"]],
+    )
+
+
+def _checkpoint(net: nn.Module, optimiser: torch.optim.Optimizer, generator: torch.Generator,
+                pruner: _Pruner, run: _RunState) -> TrainCheckpoint:
+    """The state that continues this run exactly (see :class:`TrainCheckpoint`)."""
+    return TrainCheckpoint({
+        "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "optimiser": optimiser.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "step": run.step, "epoch": run.epoch, "held_sparsity": pruner.held_sparsity,
+        "masks": {k: v.cpu() for k, v in pruner.masks.items()},
+        "loss_curve": list(run.loss_curve), "epoch_times": list(run.epoch_times),
+    })
+
+
+def _run_figures(net: nn.Module, run: _RunState, rates: list[float], wall_s: float,
+                 steps_per_epoch: int) -> dict[str, float]:
+    """The run's own figures beside the task metrics (``final_loss`` ... ``steps``)."""
+    full_epochs = [t for t, _ in zip(run.epoch_times, range(run.step // steps_per_epoch), strict=False)]
+    return {
+        "final_loss": run.loss_curve[-1],
+        "weight_sparsity": weight_sparsity(net),
+        "firing_rate": sum(rates) / len(rates) if rates else 0.0,
+        "wall_time_s": wall_s,
+        "time_per_epoch_s": (sum(full_epochs) / len(full_epochs)) if full_epochs
+        else wall_s * steps_per_epoch / run.step,
+        "epochs_completed": run.step / steps_per_epoch,
+        "steps": float(run.step),
+    }
+
+
 def _train(
     cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
     until_epoch: int | None, resume: TrainCheckpoint | None,
@@ -322,38 +506,17 @@ def _train(
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=budget.learning_rate, weight_decay=budget.weight_decay)
     steps_per_epoch = math.ceil(n_train / budget.batch_size)
-    total_steps = budget.epochs * steps_per_epoch if budget.epochs is not None else None
-    weights = prunable_weights(net)
-    masks: dict[str, torch.Tensor] = {}
-    held_sparsity = 0.0
-    loss_curve: list[float] = []
-    epoch_times: list[float] = []
-    step = 0
-    epoch = 0
+    stop = _StopPolicy.of(budget, steps_per_epoch, until_epoch)
+    pruner = _Pruner(prunable_weights(net), cfg.prune_ratio)
+    run = _RunState()
     if resume is not None:
-        state = resume.state
-        net.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        step, epoch, held_sparsity = int(state["step"]), int(state["epoch"]), float(state["held_sparsity"])
-        masks = {k: v.to(device) for k, v in state["masks"].items()}
-        loss_curve, epoch_times = [float(x) for x in state["loss_curve"]], [float(x) for x in state["epoch_times"]]
-        if until_epoch is not None and until_epoch <= epoch:
-            raise ValueError(f"the checkpoint is at epoch {epoch}; until_epoch must be later, got {until_epoch}")
-    stop_epoch = until_epoch if until_epoch is not None else budget.epochs
-
-    def budget_progress(step: int, elapsed: float) -> float:
-        parts = []
-        if total_steps is not None:
-            parts.append(step / total_steps)
-        if budget.seconds is not None:
-            parts.append(elapsed / budget.seconds)
-        return max(parts)
+        run = _restore(resume, net, optimiser, generator, pruner, device)
+        if until_epoch is not None and until_epoch <= run.epoch:
+            raise ValueError(f"the checkpoint is at epoch {run.epoch}; until_epoch must be later, got {until_epoch}")
 
     start = time.perf_counter()
-    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"train {cfg.family}/{cfg.variant}",
-               unit="step")
+    bar = tqdm(total=stop.total_steps, initial=run.step, disable=not progress,
+               desc=f"train {cfg.family}/{cfg.variant}", unit="step")
     done = False
     try:
         while not done:
@@ -361,90 +524,37 @@ def _train(
             net.train()
             order = torch.randperm(n_train, generator=generator)
             for first in range(0, n_train, budget.batch_size):
-                batch = _batch(split, order[first : first + budget.batch_size])
-                features, lengths, targets, target_lengths = (t.to(device) for t in batch)
-                out, out_lengths = net(features, lengths)
-                if head == "ctc" and step == 0 and bool((out_lengths < target_lengths).any()):
-                    raise ValueError(
-                        "the model's output frames are fewer than the target tokens for some utterances; "
-                        "lower subsample or use longer utterances"
-                    )
-                loss = _loss(out, out_lengths, targets, target_lengths, head)
-                if cfg.activity_target is not None and cfg.activity_weight > 0:
-                    rates = firing_rates(net)
-                    if rates:
-                        penalty = torch.stack([(r - cfg.activity_target) ** 2 for r in rates]).mean()
-                        loss = loss + cfg.activity_weight * penalty
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                        f"(learning_rate={budget.learning_rate}); the run has no score"
-                    )
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), budget.grad_clip)
-                if not torch.isfinite(grad_norm):
-                    raise TrainingDiverged(f"gradient norm became {float(grad_norm)} at step {step + 1}")
-                elapsed = time.perf_counter() - start
-                scale = lr_factor(budget_progress(step, elapsed), budget.warmup_fraction)
+                batch = tuple(t.to(device) for t in _batch(split, order[first : first + budget.batch_size]))
+                loss = _batch_loss(net, batch, head, cfg, run, budget.learning_rate)
+                _backward(net, loss, optimiser, budget.grad_clip, run.step)
+                scale = lr_factor(stop.progress(run.step, time.perf_counter() - start), budget.warmup_fraction)
                 for group in optimiser.param_groups:
                     group["lr"] = budget.learning_rate * scale
                 optimiser.step()
-                step += 1
-                loss_curve.append(float(loss.detach()))
-                target = prune_schedule(budget_progress(step, time.perf_counter() - start), cfg.prune_ratio)
-                reached = target >= cfg.prune_ratio > held_sparsity
-                if target - held_sparsity >= 0.01 or (target > 0 and reached):
-                    masks = magnitude_masks(weights, target)
-                    held_sparsity = target
-                if masks:
-                    apply_masks(weights, masks)
+                run.step += 1
+                run.loss_curve.append(float(loss.detach()))
+                pruner.follow(stop.progress(run.step, time.perf_counter() - start))
                 bar.update(1)
-                if total_steps is not None and step >= total_steps:
-                    done = True
-                if budget.seconds is not None and time.perf_counter() - start >= budget.seconds:
-                    done = True
+                done = stop.budget_spent(run.step, time.perf_counter() - start)
                 if done:
                     break
-            epoch_times.append(time.perf_counter() - epoch_start)
-            epoch += 1
-            if stop_epoch is not None and epoch >= stop_epoch:
-                done = True
+            run.epoch_times.append(time.perf_counter() - epoch_start)
+            run.epoch += 1
+            done = done or stop.epoch_reached(run.epoch)
     finally:
         bar.close()
     rates = [float(r.detach()) for r in firing_rates(net)]
-    checkpoint = TrainCheckpoint({
-        "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-        "optimiser": optimiser.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "step": step, "epoch": epoch, "held_sparsity": held_sparsity,
-        "masks": {k: v.cpu() for k, v in masks.items()},
-        "loss_curve": list(loss_curve), "epoch_times": list(epoch_times),
-    })
-    finished = stop_epoch is None or stop_epoch == budget.epochs
-    if cfg.prune_ratio > 0 and finished:  # a seconds budget may stop before the ramp ends: finish it
-        apply_masks(weights, magnitude_masks(weights, cfg.prune_ratio))
+    checkpoint = _checkpoint(net, optimiser, generator, pruner, run)
+    if stop.completes_budget:
+        pruner.finish()
     if qat:
         _qat_remove(net)
     net.to("cpu")
     wall = time.perf_counter() - start
     net.eval()
-    metrics: dict[str, float] = {}
     # a run stopped at a rung is only ranked (validation); the full budget also scores test
-    for name in ("validation", "test") if finished else ("validation",):
-        for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
-            metrics[f"{name}_{key}"] = value
-    full_epochs = [t for t, _ in zip(epoch_times, range(step // steps_per_epoch), strict=False)]
-    metrics.update(
-        final_loss=loss_curve[-1],
-        weight_sparsity=weight_sparsity(net),
-        firing_rate=sum(rates) / len(rates) if rates else 0.0,
-        wall_time_s=wall,
-        time_per_epoch_s=(sum(full_epochs) / len(full_epochs)) if full_epochs else wall * steps_per_epoch / step,
-        epochs_completed=step / steps_per_epoch,
-        steps=float(step),
-    )
+    metrics = score_splits(net, corpus, head, ("validation", "test") if stop.completes_budget else ("validation",))
+    metrics.update(_run_figures(net, run, rates, wall, steps_per_epoch))
     return TrainResult(
         model_config=cfg,
         train_config=budget,
@@ -454,25 +564,11 @@ def _train(
         n_features=corpus.n_features,
         n_outputs=len(corpus.vocabulary),
         metrics=metrics,
-        loss_curve=tuple(loss_curve),
-        epoch_times_s=tuple(epoch_times),
+        loss_curve=tuple(run.loss_curve),
+        epoch_times_s=tuple(run.epoch_times),
         model=net,
         checkpoint=checkpoint,
     )
-
-
-def save_checkpoint(checkpoint: TrainCheckpoint, path: str | Path) -> Path:
-    """Write a checkpoint atomically (``torch.save`` of tensors and plain values only)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint.state, tmp)
-    tmp.replace(path)
-    return path
-
-
-def load_checkpoint(path: str | Path) -> TrainCheckpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``: no code runs)."""
-    return TrainCheckpoint(torch.load(Path(path), weights_only=True))
 
 
 #: Training utterances a quantised network's state ranges are calibrated on.
@@ -511,10 +607,7 @@ def evaluate_at_precision(
 
     net, _ = quantise_network(model, precision, calibrate=run)
     reset_state_counters(net)
-    metrics: dict[str, float] = {}
-    for name in splits:
-        for key, value in evaluate(net, corpus.split(name), head, tuple(corpus.vocabulary)).items():
-            metrics[f"{name}_{key}"] = value
+    metrics = score_splits(net, corpus, head, splits)
     metrics.update(
         state_overflow_rate=state_overflow_rate(net),
         weight_bits=float(precision.weight_bits),
@@ -522,40 +615,3 @@ def evaluate_at_precision(
     )
     reset_state_counters(net)
     return metrics, net
-
-
-def save_train_result(result: TrainResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``result.json`` (the summary) and ``weights.safetensors`` (the training-form weights).
-
-    Both files are written to temporary names first and renamed, so a crash never leaves a
-    half-written file under the final name.
-
-    Returns:
-        ``{"train_result": path, "weights": path}``.
-    """
-    from safetensors.torch import save_file
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, weights_path = out / "result.json", out / "weights.safetensors"
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2))
-    tmp.replace(json_path)
-    tmp = weights_path.with_name(weights_path.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in result.state_dict().items()}, str(tmp))
-    tmp.replace(weights_path)
-    return {"train_result": json_path, "weights": weights_path}
-
-
-def load_trained_model(out_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model saved by :func:`save_train_result` (eval mode) and its summary dict."""
-    from safetensors.torch import load_file
-
-    from codesign.config import parse_spec
-
-    out = Path(out_dir)
-    summary = json.loads((out / "result.json").read_text())
-    cfg = parse_spec(ModelConfig, summary["model_config"], file=out / "result.json", key_prefix="model_config")
-    net = build_model(cfg, summary["n_features"], summary["n_outputs"], summary["head"])
-    net.load_state_dict(load_file(str(out / "weights.safetensors")))
-    return net.eval(), summary

@@ -135,7 +135,7 @@ def test_integrating_layer_on_changes_equals_the_layer_on_their_running_sum():
 
 
 def test_delta_input_code_is_sparser_and_its_first_layer_counts_change_events(tmp_path):
-    from codesign.snn._srnn import multiplications_per_inference
+    from codesign.trace import multiplications_per_inference
 
     torch.manual_seed(5)
     # a slowly varying input (as speech features are): few changes between steps
@@ -297,7 +297,7 @@ def _trace(variant, tmp_path, **kw):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
-    from codesign.snn._srnn import multiplications_per_inference
+    from codesign.trace import multiplications_per_inference
 
     trace, lengths = _trace(variant, tmp_path)
     steps = float((lengths + 1).div(2, rounding_mode="floor").float().mean())  # subsample 2
@@ -336,7 +336,7 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
 
 
 def test_snn_needs_fewer_multiplications_than_gru_when_outputs_are_sparse(tmp_path):
-    from codesign.snn._srnn import multiplications_per_inference
+    from codesign.trace import multiplications_per_inference
 
     snn, _ = _trace("spiking", tmp_path, quant_bits=3, quant_zero_threshold=2)
     gru, _ = _trace("gru", tmp_path)
@@ -346,7 +346,7 @@ def test_snn_needs_fewer_multiplications_than_gru_when_outputs_are_sparse(tmp_pa
 def test_multiplications_refuse_other_families():
     from types import SimpleNamespace
 
-    from codesign.snn._srnn import multiplications_per_inference
+    from codesign.trace import multiplications_per_inference
 
     with pytest.raises(ValueError, match="srnn"):
         multiplications_per_inference(SimpleNamespace(meta=SimpleNamespace(family="mamba", variant="dense"), layers=()))
