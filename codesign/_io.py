@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomic(out: str | Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(out: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``out``, then rename it onto ``out``.
 
     The parent folder is created if needed. The file gets the usual permissions (0666 less
     the umask), not mkstemp's 0600. If ``write`` raises, the temporary file is removed and
-    ``out`` is left as it was.
+    ``out`` is left as it was. What ``write`` returns (``Path.write_text``'s count) is ignored.
 
     Returns:
         ``out`` as a ``Path``.

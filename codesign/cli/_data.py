@@ -10,7 +10,7 @@ from typing import Any
 from codesign.config import ConfigError, parse_spec
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("data", help="synthesise, cache and inspect speech corpora")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 

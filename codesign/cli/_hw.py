@@ -9,7 +9,7 @@ from typing import Any
 from codesign.config import ConfigError, parse_set_args
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("hw", help="neuromorphic chip model: evaluate, simulate, sweep")
     sub = parser.add_subparsers(dest="hw_command", metavar="ACTION", required=True)
 

@@ -8,7 +8,7 @@ import sys
 from codesign.config import ConfigError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "report",
         help="write a study's interactive report page, or its trial table",
@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
-def add_table_parser(subparsers: argparse._SubParsersAction, name: str = "table") -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_table_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str = "table"
+) -> argparse.ArgumentParser:
     """Register ``<group> table NAME --format ... [--front-only] [--out FILE]`` on any command group.
 
     ``codesign study`` can offer the table with one line:

@@ -11,7 +11,7 @@ from typing import Any, get_args
 from codesign.cli._args import positive_float, positive_int
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from codesign.snn._config import Family
 
     parser = subparsers.add_parser(

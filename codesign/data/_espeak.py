@@ -95,7 +95,7 @@ class ESpeak:
             return
         self._closed = True
         self._lib.espeak_Terminate()
-        _ctypes.dlclose(self._lib._handle)  # type: ignore[attr-defined]
+        _ctypes.dlclose(self._lib._handle)
 
     def __enter__(self) -> ESpeak:
         return self

@@ -47,7 +47,7 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
         raise ConfigError(path, "", "a readable wav or flac file", hint=str(err).strip()) from None
-    mono = audio.mean(axis=1)
+    mono: np.ndarray = audio.mean(axis=1)
     if rate != sample_rate:
         g = gcd(int(rate), sample_rate)
         mono = resample_poly(mono, sample_rate // g, int(rate) // g).astype(np.float32)

@@ -158,7 +158,7 @@ def coloured_noise(rng: np.random.Generator, length: int, colour: str) -> np.nda
 def _lowpass(up: int, down: int) -> np.ndarray:
     """The anti-aliasing filter ``resample_poly`` designs by default, designed once per ratio."""
     max_rate = max(up, down)
-    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    taps: np.ndarray = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
     taps.setflags(write=False)
     return taps
 

@@ -274,7 +274,7 @@ def map_layers(
         share_first=share_first,
         share_last=share_last,
         share_max=share_max,
-        weights_fit=~spilled.any(axis=1),
+        weights_fit=np.logical_not(spilled.any(axis=1)),
         state_fits=state_fits,
         weight_kb=weight_kb,
         weight_kb_on_chip=(layer_weight_bits * ~spilled).sum(axis=1) / _BITS_PER_KIB,
@@ -577,7 +577,8 @@ class ActionCounts:
     @cached_property
     def offchip_bits(self) -> np.ndarray:
         """Weight bits streamed from off-chip memory."""
-        return self.synaptic_ops * self.weight_op_bits * self.weights_offchip
+        bits: np.ndarray = self.synaptic_ops * self.weight_op_bits * self.weights_offchip
+        return bits
 
 
 def noc_energy_pj(
@@ -585,7 +586,8 @@ def noc_energy_pj(
 ) -> np.ndarray:
     """Energy of packet traffic: ``deliveries`` packet copies handed to a core, and link hops
     along x (east-west) and y (north-south)."""
-    return deliveries * energies.packet_local + hops_x * energies.hop_ew + hops_y * energies.hop_ns
+    energy_pj: np.ndarray = deliveries * energies.packet_local + hops_x * energies.hop_ew + hops_y * energies.hop_ns
+    return energy_pj
 
 
 def static_energy_pj(
@@ -638,7 +640,8 @@ def barrier_cycles(columns: dict[str, np.ndarray], derived: ChipDerived) -> np.n
     """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops), plus the
     chip's fixed synchronisation time ``timestep_sync_ns``."""
     sync = columns["timestep_sync_ns"] * columns["clock_mhz"] / 1000.0
-    return columns["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
+    cycles: np.ndarray = columns["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
+    return cycles
 
 
 def offchip_bits_per_cycle(columns: dict[str, np.ndarray]) -> np.ndarray:

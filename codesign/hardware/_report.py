@@ -259,23 +259,27 @@ class BatchCostReport:
 
     @property
     def weights_fit(self) -> np.ndarray:
-        return (self.reason_flags.astype(int) & REASON_WEIGHTS) == 0
+        fits: np.ndarray = (self.reason_flags.astype(int) & REASON_WEIGHTS) == 0
+        return fits
 
     @property
     def state_fits(self) -> np.ndarray:
-        return (self.reason_flags.astype(int) & REASON_STATE) == 0
+        fits: np.ndarray = (self.reason_flags.astype(int) & REASON_STATE) == 0
+        return fits
 
     @property
     def fits_on_chip(self) -> np.ndarray:
         """Weights and state both fit, per chip."""
-        return self.weights_fit & self.state_fits
+        fits: np.ndarray = self.weights_fit & self.state_fits
+        return fits
 
     def __len__(self) -> int:
         return int(self.cycles.shape[0])
 
     @property
     def total_energy_pj(self) -> np.ndarray:
-        return self.energy_by_category_pj.sum(axis=1)
+        total_pj: np.ndarray = self.energy_by_category_pj.sum(axis=1)
+        return total_pj
 
     @property
     def energy_uj(self) -> np.ndarray:

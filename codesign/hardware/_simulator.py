@@ -378,7 +378,7 @@ def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) ->
     # Without multicast the source sends one copy per destination core, back to back.
     copies = 1 if chip.noc_multicast else dest.size
     inject = t0 + rank * flits * copies
-    arrival = np.empty((n_packets, dest.size))
+    arrival: np.ndarray = np.empty((n_packets, dest.size))
     column_of = {int(core): j for j, core in enumerate(dest)}
     hops_x = hops_y = 0
     for j in np.argsort(inject, kind="stable"):

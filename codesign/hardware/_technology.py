@@ -132,7 +132,8 @@ def add_energy_pj(tech: Technology, bits: np.ndarray | float) -> np.ndarray:
 
 def mult_energy_pj(tech: Technology, bits_a: np.ndarray | float, bits_b: np.ndarray | float) -> np.ndarray:
     """Integer multiply: proportional to the product of the operand widths, anchored at 8x8 bits."""
-    return tech.int_mult_pj[8] * np.asarray(bits_a, dtype=float) * np.asarray(bits_b, dtype=float) / 64.0
+    energy_pj: np.ndarray = tech.int_mult_pj[8] * np.asarray(bits_a, dtype=float) * np.asarray(bits_b, dtype=float) / 64.0
+    return energy_pj
 
 
 def add_area_um2(tech: Technology, bits: np.ndarray | float) -> np.ndarray:
@@ -150,10 +151,12 @@ def mult_area_um2(tech: Technology, bits_a: np.ndarray | float, bits_b: np.ndarr
     a8, a32 = tech.int_mult_area_um2[8], tech.int_mult_area_um2[32]
     exponent = np.log(a32 / a8) / np.log(16.0)
     product = np.asarray(bits_a, dtype=float) * np.asarray(bits_b, dtype=float) / 64.0
-    return a8 * np.power(product, exponent)
+    area_um2: np.ndarray = a8 * np.power(product, exponent)
+    return area_um2
 
 
 def sram_read_64b_pj(tech: Technology, capacity_kb: np.ndarray | float) -> np.ndarray:
     """Energy of one 64-bit read from an SRAM of ``capacity_kb`` (the fitted power law)."""
     a, b = tech.sram_rule()
-    return a * np.power(np.asarray(capacity_kb, dtype=float), b)
+    read_pj: np.ndarray = a * np.power(np.asarray(capacity_kb, dtype=float), b)
+    return read_pj

@@ -32,7 +32,6 @@ from codesign.report._parallel import (
     parallel_coordinates_infos,
 )
 from codesign.report._pareto import (
-    REFERENCE_MARGIN,
     ConfirmedSpread,
     HypervolumeInfo,
     ParetoFrontInfo,
@@ -50,7 +49,13 @@ from codesign.report._table import TABLE_FORMATS, trials_dataframe, write_table
 
 # The study reader is codesign.search's (one reader, one design point); these names stay
 # importable from here, ``load_study`` as codesign.search.open_study.
-from codesign.search import REFERENCE_ATTR, StudyView, TrialView, study_view
+from codesign.search import (
+    REFERENCE_ATTR,
+    REFERENCE_MARGIN,  # re-exported: the margin the report's reference uses
+    StudyView,
+    TrialView,
+    study_view,
+)
 from codesign.search import open_study as load_study
 
 __all__ = [

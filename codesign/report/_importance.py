@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from codesign.search import StudyView
@@ -84,7 +86,7 @@ def importance_infos(
             infos.append(ImportanceInfo(objective, {}, len(trials), name, reason))
             continue
         sign = 1.0 if view.directions[i] == "minimize" else -1.0
-        sub = optuna.create_study(directions=list(view.directions))
+        sub = optuna.create_study(directions=[StudyDirection[d.upper()] for d in view.directions])
         sub.add_trials(trials)
         with warnings.catch_warnings():
             # PED-ANOVA warns that it explains low target values; the sign above makes that so.
@@ -93,7 +95,7 @@ def importance_infos(
                 sub,
                 evaluator=evaluator,
                 params=varying,
-                target=lambda t, i=i, sign=sign: sign * t.values[i],
+                target=partial(_signed_value, index=i, sign=sign),
             )
         infos.append(ImportanceInfo(objective, dict(values), len(trials), name, None))
     return tuple(infos)
@@ -105,3 +107,8 @@ def _varying_params(trials: list[FrozenTrial]) -> list[str]:
         for k, v in t.params.items():
             seen.setdefault(k, set()).add(repr(v))
     return [k for k, vals in seen.items() if len(vals) > 1]
+
+
+def _signed_value(trial: FrozenTrial, index: int, sign: float) -> float:
+    """Objective ``index`` of ``trial`` times ``sign`` (-1 turns a maximised value into a loss)."""
+    return sign * trial.values[index]

@@ -130,5 +130,5 @@ def parallel_coordinates_infos(view: StudyView,
                                importance: Mapping[str, float] | None = None) -> tuple[ParallelCoordinatesInfo, ...]:
     """One panel per parameter group the study searches: network (``snn.*``), then chip (``hw.*``)."""
     present = {group_of(k) for p in view.points for k in p.params}
-    groups = [g for g in GROUPS if g in present] or [None]
+    groups: list[str | None] = [g for g in GROUPS if g in present] or [None]
     return tuple(parallel_coordinates_info(view, g, importance) for g in groups)

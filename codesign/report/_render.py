@@ -10,6 +10,7 @@ importances share one labelled axis so no label can spill into a neighbouring pa
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,7 +22,17 @@ from codesign.report._labels import GROUPS, metric_label, param_label, short_met
 from codesign.report._parallel import ParallelCoordinatesInfo
 from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints, Unevaluated
 
-_STYLE = {
+
+class _Marker(TypedDict):
+    """How one kind of point is drawn: legend name, colour, Plotly marker symbol and size (px)."""
+
+    name: str
+    color: str
+    symbol: str
+    size: int
+
+
+_STYLE: dict[str, _Marker] = {
     "front": {"name": "Pareto front (feasible)", "color": "#1f77b4", "symbol": "circle", "size": 10},
     "dominated": {"name": "dominated (feasible)", "color": "#9ecae1", "symbol": "circle", "size": 7},
     "infeasible": {"name": "infeasible (violates a constraint)", "color": "#d62728", "symbol": "x", "size": 7},

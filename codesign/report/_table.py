@@ -8,8 +8,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from codesign._io import write_atomic
 from codesign.config import ConfigError
-from codesign.report._io import write_atomic
 from codesign.report._pareto import front_numbers
 from codesign.search import StudyView, study_view
 
@@ -100,6 +100,5 @@ def write_table(frame: pd.DataFrame, fmt: str, out: str | Path | None) -> str | 
 
 
 def _text(frame: pd.DataFrame, fmt: str) -> str:
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    return frame.to_json(orient="records", indent=2) + "\n"
+    text: str = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=2) + "\n"
+    return text

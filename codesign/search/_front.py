@@ -162,7 +162,8 @@ def as_minimisation(
     if not points:
         return np.zeros((0, len(objectives)))
     values = np.array([p.values_of(objectives) for p in points], dtype=float)
-    return values * minimisation_signs(objectives)
+    losses: np.ndarray = values * minimisation_signs(objectives)
+    return losses
 
 
 def pareto_mask(values: np.ndarray) -> np.ndarray:
@@ -198,7 +199,8 @@ def _nondominated(values: np.ndarray) -> np.ndarray:
     better_eq = np.all(values[:, None, :] <= values[None, :, :], axis=2)
     strictly = np.any(values[:, None, :] < values[None, :, :], axis=2)
     dominated = (better_eq & strictly).any(axis=0)
-    return ~dominated
+    nondominated: np.ndarray = ~dominated
+    return nondominated
 
 
 def crowding_distances(values: np.ndarray) -> np.ndarray:
@@ -301,7 +303,8 @@ def default_reference(losses: np.ndarray) -> np.ndarray:
     worst, best = losses.max(axis=0), losses.min(axis=0)
     span = worst - best
     span = np.where(span > 0, span, np.where(np.abs(worst) > 0, np.abs(worst), 1.0))
-    return worst + REFERENCE_MARGIN * span
+    reference: np.ndarray = worst + REFERENCE_MARGIN * span
+    return reference
 
 
 def hypervolume_reference(

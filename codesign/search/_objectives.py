@@ -147,7 +147,8 @@ def parse_condition(text: str, operators: Collection[str] = tuple(OPERATORS)) ->
     tokens = condition_tokens(text)
     if len(tokens) != 3:
         raise ValueError("a condition is 'NAME OP NUMBER'")
-    return condition_of(*tokens, operators=operators)
+    name, op, bound = tokens
+    return condition_of(name, op, bound, operators=operators)
 
 
 @dataclass(frozen=True)

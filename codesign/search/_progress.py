@@ -57,7 +57,7 @@ class Progress:
         self._bar.n = finished
         best = best_per_objective(points, objectives)
         hv = study_hypervolume(points, objectives, reference)
-        postfix = {"running": running, "failed": failed}
+        postfix: dict[str, int | str] = {"running": running, "failed": failed}
         postfix.update({name: f"{value:.4g}" for name, value in best.items()})
         postfix["hv"] = f"{hv:.4g}"
         self._bar.set_postfix(postfix, refresh=False)

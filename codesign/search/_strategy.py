@@ -142,8 +142,9 @@ class SuccessiveHalving(Scheduler):
             return None
         order = promotion_order(np.array([e.values for e in entries]), np.array([e.feasible for e in entries]))
         for i in order[:quota]:
-            if not entries[i].promoted:
-                return entries[i]
+            entry = entries[int(i)]
+            if not entry.promoted:
+                return entry
         return None
 
     def on_result(self, trial: int, rung: int, record: TrialRecord, minimised: np.ndarray | None) -> str:
