@@ -92,7 +92,8 @@ def read_tensors(entry: Path, name: str, keys: tuple[str, ...]) -> dict[str, tor
         raise ConfigError(
             path, ", ".join(missing), "tensors under these keys", hint=f"delete {entry} to rebuild it"
         )
-    return data  # type: ignore[no-any-return]
+    tensors: dict[str, torch.Tensor] = data  # checked just above: a dict with a tensor per key
+    return tensors
 
 
 def list_entries(root: Path) -> list[tuple[Path, dict[str, Any]]]:

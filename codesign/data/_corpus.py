@@ -10,6 +10,10 @@ from typing import Any, Literal
 import torch
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+#: What a corpus's targets are: one class index per utterance, or a CTC token sequence.
+CorpusKind = Literal["classification", "ctc"]
+#: What a CTC token is: a word (digits) or a character (LibriSpeech, ``" "`` between words).
+TokenUnit = Literal["word", "character"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +61,7 @@ class Corpus:
     """
 
     task: str
-    kind: Literal["classification", "ctc"]
+    kind: CorpusKind
     vocabulary: tuple[str, ...]
     n_features: int
     frame_ms: float
@@ -67,7 +71,7 @@ class Corpus:
     feature_mean: torch.Tensor
     feature_std: torch.Tensor
     source: str
-    token_unit: Literal["word", "character"] = "word"
+    token_unit: TokenUnit = "word"
     cache_path: Path | None = None
     cache_hit: bool = False
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -96,7 +100,8 @@ class Corpus:
         """The split called ``name`` (``train``, ``validation`` or ``test``)."""
         if name not in SPLITS:
             raise KeyError(f"no split {name!r}; splits are {', '.join(SPLITS)}")
-        return getattr(self, name)  # type: ignore[no-any-return]
+        split: CorpusSplit = getattr(self, name)
+        return split
 
 
 def feature_statistics(features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,11 +123,11 @@ def feature_statistics(features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, 
 
 def assemble_split(
     features: Sequence[torch.Tensor],
-    targets: Sequence[Sequence[int]] | Sequence[int],
+    targets: Sequence[int | Sequence[int]],
     speakers: Sequence[str],
     mean: torch.Tensor,
     std: torch.Tensor,
-    kind: Literal["classification", "ctc"],
+    kind: CorpusKind,
 ) -> CorpusSplit:
     """Normalise with ``mean``/``std``, zero-pad to the longest utterance and stack."""
     n = len(features)
@@ -136,10 +141,21 @@ def assemble_split(
         target_tensor = torch.tensor(list(targets), dtype=torch.int64).reshape(n)
         target_lengths = torch.ones(n, dtype=torch.int64)
     else:
-        seqs = [list(t) for t in targets]  # type: ignore[arg-type]
+        seqs = [_token_sequence(t) for t in targets]
         target_lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)
         width = int(target_lengths.max()) if n else 0
         target_tensor = torch.zeros(n, width, dtype=torch.int64)
         for i, s in enumerate(seqs):
             target_tensor[i, : len(s)] = torch.tensor(s, dtype=torch.int64)
     return CorpusSplit(out, lengths, target_tensor, target_lengths, tuple(speakers))
+
+
+def _token_sequence(target: int | Sequence[int]) -> list[int]:
+    """A CTC target as a list of token indices.
+
+    Raises:
+        TypeError: ``target`` is one class index, not a sequence.
+    """
+    if isinstance(target, int):
+        raise TypeError(f"a CTC target is a sequence of token indices, not the class index {target}")
+    return list(target)

@@ -20,7 +20,15 @@ from tqdm import tqdm
 
 from codesign.config import ConfigError
 from codesign.data._config import FeatureConfig
-from codesign.data._corpus import SPLITS, Corpus, CorpusSplit, assemble_split, feature_statistics
+from codesign.data._corpus import (
+    SPLITS,
+    Corpus,
+    CorpusKind,
+    CorpusSplit,
+    TokenUnit,
+    assemble_split,
+    feature_statistics,
+)
 from codesign.data._features import log_mel
 from codesign.data._vocabulary import BLANK, UNKNOWN
 
@@ -56,12 +64,12 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
 
 def _build(
     task: str,
-    kind: str,
+    kind: CorpusKind,
     vocabulary: Sequence[str],
     items: Mapping[str, Sequence[tuple[torch.Tensor, Any, str]]],
     frame_ms: float,
     source: str,
-    token_unit: str = "word",
+    token_unit: TokenUnit = "word",
     normalise: bool = True,
     extra_manifest: Mapping[str, Any] | None = None,
 ) -> Corpus:
@@ -79,7 +87,7 @@ def _build(
     splits: dict[str, CorpusSplit] = {}
     for split in SPLITS:
         feats, targets, speakers = zip(*items[split], strict=True)
-        splits[split] = assemble_split(list(feats), list(targets), list(speakers), mean, std, kind)  # type: ignore[arg-type]
+        splits[split] = assemble_split(list(feats), list(targets), list(speakers), mean, std, kind)
     manifest = {
         "kind": "codesign-corpus",
         "task": task,
@@ -94,7 +102,7 @@ def _build(
     }
     return Corpus(
         task=task,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         vocabulary=tuple(vocabulary),
         n_features=n_features,
         frame_ms=frame_ms,
@@ -104,7 +112,7 @@ def _build(
         feature_mean=mean,
         feature_std=std,
         source=source,
-        token_unit=token_unit,  # type: ignore[arg-type]
+        token_unit=token_unit,
         manifest=manifest,
     )
 

@@ -27,7 +27,7 @@ from codesign import __version__
 from codesign.config import ConfigError
 from codesign.data._cache import default_cache_root, read_manifest, read_tensors, write_entry
 from codesign.data._config import GENERATOR_VERSION, CorpusConfig
-from codesign.data._corpus import SPLITS, Corpus, CorpusSplit, assemble_split, feature_statistics
+from codesign.data._corpus import SPLITS, Corpus, CorpusKind, CorpusSplit, assemble_split, feature_statistics
 from codesign.data._features import log_mel
 from codesign.data._render import RenderSettings, UtterancePlan, render_shard
 from codesign.data._speakers import Speaker, available_voices, draw_speakers
@@ -205,7 +205,7 @@ def _generate(
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
         assert first == len(features)  # imap keeps plan order
         features.extend(_featurise(cfg, waves))
-    kind = "classification" if cfg.task == "commands" else "ctc"
+    kind: CorpusKind = "classification" if cfg.task == "commands" else "ctc"
     train_features = [f for f, u in zip(features, plan.utterances, strict=True) if u.split == "train"]
     mean, std = feature_statistics(train_features)
     tensors: dict[str, dict[str, torch.Tensor]] = {"statistics": {"mean": mean, "std": std}}

@@ -111,4 +111,4 @@ def _varying_params(trials: list[FrozenTrial]) -> list[str]:
 
 def _signed_value(trial: FrozenTrial, index: int, sign: float) -> float:
     """Objective ``index`` of ``trial`` times ``sign`` (-1 turns a maximised value into a loss)."""
-    return sign * trial.values[index]
+    return sign * float(trial.values[index])
