@@ -77,7 +77,8 @@ def log_decay_mask(length: int, gammas: torch.Tensor, causal: bool = False) -> t
 
 def batch_norm_last(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     """Apply a channel batch norm to a channel-last tensor of any rank."""
-    return bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+    normalised: torch.Tensor = bn(x.reshape(-1, x.shape[-1]))
+    return normalised.reshape(x.shape)
 
 
 class RepProjection(nn.Module):
@@ -106,7 +107,7 @@ class RepProjection(nn.Module):
         if self.kernel > 1:
             self.temporal = nn.Conv1d(channels_in, channels_in, self.kernel, groups=channels_in, bias=False)
             self.bn_temporal = nn.BatchNorm1d(channels_out)
-        self.fused: nn.Module | None = None
+        self.fused: nn.Linear | nn.Conv1d | None = None
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         """Pad ``[B, C, L]`` along frames so the conv keeps L frames."""
@@ -121,7 +122,7 @@ class RepProjection(nn.Module):
         flat = x.reshape(-1, length, self.channels_in)
         if self.fused is not None:
             if isinstance(self.fused, nn.Linear):
-                y = self.fused(flat)
+                y: torch.Tensor = self.fused(flat)
             else:
                 y = self.fused(self._pad(flat.transpose(1, 2))).transpose(1, 2)
             return y.reshape(*lead, length, self.channels_out)
@@ -142,7 +143,7 @@ class RepProjection(nn.Module):
         weight_linear = self.linear.weight * scale1[:, None]
         bias = shift1.clone()
         if self.temporal is None or self.bn_temporal is None:
-            fused: nn.Module = nn.Linear(self.channels_in, self.channels_out, bias=True)
+            fused: nn.Linear | nn.Conv1d = nn.Linear(self.channels_in, self.channels_out, bias=True)
             fused.weight.copy_(weight_linear)
         else:
             scale2, shift2 = _bn_affine(self.bn_temporal)
@@ -156,6 +157,7 @@ class RepProjection(nn.Module):
             weight[diag, diag, :] += self.temporal.weight[:, 0, :] * scale2[:, None]
             fused.weight.copy_(weight)
             bias += shift2
+        assert fused.bias is not None  # built with bias=True
         fused.bias.copy_(bias)
         fused.to(self.linear.weight.device)
         self.fused = fused
@@ -180,6 +182,9 @@ class RepSSA(Probed, nn.Module):
         cfg: the model config (width, heads, decay range, neuron).
         layer: this block's index (sets the decay range).
     """
+
+    #: Buffer: the decay ``γ_h`` of each head, ``[heads]``.
+    gammas: torch.Tensor
 
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__()

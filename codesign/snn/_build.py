@@ -87,6 +87,7 @@ def fuse_model(model: nn.Module, copy_first: bool = True) -> nn.Module:
         fuse()
     else:
         for module in target.modules():
-            if module is not target and callable(getattr(module, "fuse", None)):
-                module.fuse()
+            fuse_module = getattr(module, "fuse", None)
+            if module is not target and callable(fuse_module):
+                fuse_module()
     return target.eval()

@@ -113,7 +113,8 @@ class MambaBlock(Probed, HoldsState, nn.Module):
         if is_probed(self):
             self._probe_scan_and_gate(x, scan_states(x_flat, delta, a, b), gate)
         y = self.act_out((y + self.d_skip * x) * gate)
-        return h + self.out_proj(y)
+        update: Tensor = self.out_proj(y)
+        return h + update
 
     def _probe_scan_and_gate(self, x: Tensor, states: Tensor, gate: Tensor) -> None:
         """Report the scan and the gating, which are not layers, to an attached recorder.

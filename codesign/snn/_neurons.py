@@ -117,14 +117,16 @@ def spike(x: torch.Tensor, surrogate: Surrogate = "atan", slope: float = 2.0) ->
     """Unit step ``x >= 0`` with the named surrogate gradient."""
     if surrogate not in SURROGATE_GRADS:
         raise ValueError(f"surrogate one of {sorted(SURROGATE_GRADS)}, got {surrogate!r}")
-    return _SpikeFn.apply(x, surrogate, float(slope))
+    spikes: torch.Tensor = _SpikeFn.apply(x, surrogate, float(slope))  # type: ignore[no-untyped-call]  # torch: Function.apply is unannotated
+    return spikes
 
 
 def staircase(u: torch.Tensor, levels: int, surrogate: Surrogate = "atan", slope: float = 2.0) -> torch.Tensor:
     """Integer levels ``clamp(floor(u), 0, levels)`` with a surrogate gradient over ``[0, levels]``."""
     if surrogate not in SURROGATE_GRADS:
         raise ValueError(f"surrogate one of {sorted(SURROGATE_GRADS)}, got {surrogate!r}")
-    return _StaircaseFn.apply(u, int(levels), surrogate, float(slope))
+    out: torch.Tensor = _StaircaseFn.apply(u, int(levels), surrogate, float(slope))  # type: ignore[no-untyped-call]  # torch: Function.apply is unannotated
+    return out
 
 
 class ActivityReporter(nn.Module):
@@ -146,7 +148,7 @@ class ActivityReporter(nn.Module):
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling and deep copies (Ray, fuse_model) must not drag an autograd graph along.
-        state = super().__getstate__()
+        state: dict[str, Any] = super().__getstate__()  # type: ignore[no-untyped-call]  # torch: Module.__getstate__ is unannotated
         return {**state, "last_rate": None}
 
 
@@ -311,6 +313,9 @@ class FATReLU(Probed, nn.Module):
         threshold: ``t`` (>= 0); ``0`` gives ReLU.
         channels: one threshold per channel (last dim) when given, else one per layer.
     """
+
+    #: Buffer: ``t``, shape ``[channels]`` or ``[]``.
+    threshold: torch.Tensor
 
     def __init__(self, threshold: float = 0.1, channels: int | None = None) -> None:
         super().__init__()

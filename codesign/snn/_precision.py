@@ -94,7 +94,7 @@ class Precision(Spec):
 def weight_levels(bits: int) -> int:
     """Largest integer level ``L = 2^(b−1) − 1`` of a symmetric ``b``-bit weight."""
     _check_bits(bits, "weight_bits")
-    return 2 ** (bits - 1) - 1
+    return (1 << (bits - 1)) - 1
 
 
 def _channel_scale(weight: torch.Tensor, bits: int) -> torch.Tensor:

@@ -40,6 +40,11 @@ class MultiBitQuantiser(nn.Module):
             largest level instead of setting the range.
     """
 
+    #: Buffers (saved with the module, not trained): the moving range, and whether any batch
+    #: has been seen yet.
+    range_ema: Tensor
+    seen: Tensor
+
     def __init__(
         self,
         bits: int,

@@ -139,8 +139,9 @@ class Spikeformer(nn.Module):
     def fuse(self) -> None:
         """Rewrite every re-parameterisable projection into its single-layer inference form."""
         for module in self.modules():
-            if module is not self and hasattr(module, "fuse"):
-                module.fuse()
+            fuse = getattr(module, "fuse", None)
+            if module is not self and callable(fuse):
+                fuse()
 
 
 def build_spikeformer(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -> nn.Module:

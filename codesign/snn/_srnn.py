@@ -180,8 +180,8 @@ class ReferenceRNNLayer(Probed, nn.Module):
             # The usual forget-gate bias of 1 (Jozefowicz et al., ICML 2015): without it the
             # LSTM forgets too fast early in training and is a weak reference at short budgets.
             with torch.no_grad():
-                self.rnn.bias_ih_l0[width : 2 * width].fill_(1.0)
-                self.rnn.bias_hh_l0[width : 2 * width].zero_()
+                self.rnn.get_parameter("bias_ih_l0")[width : 2 * width].fill_(1.0)
+                self.rnn.get_parameter("bias_hh_l0")[width : 2 * width].zero_()
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Hidden states ``[B, L, width]`` and a unit scale (same contract as the SNN layer)."""
@@ -195,8 +195,8 @@ class ReferenceRNNLayer(Probed, nn.Module):
         rows = self.gates * self.width
         previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)[mask]
         for op, inputs, n_in, weight in (
-            ("input", x[mask], self.n_inputs, self.rnn.weight_ih_l0),
-            ("recurrent", previous, self.width, self.rnn.weight_hh_l0),
+            ("input", x[mask], self.n_inputs, self.rnn.get_parameter("weight_ih_l0")),
+            ("recurrent", previous, self.width, self.rnn.get_parameter("weight_hh_l0")),
         ):
             probe_op(
                 self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), timesteps=steps,

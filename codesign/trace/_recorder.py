@@ -174,6 +174,7 @@ class TraceRecorder:
             entry.sample.clear()
 
     def _layer_hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        assert isinstance(module, nn.Linear | nn.Conv1d)  # the only modules __enter__ hooks
         x = inputs[0].detach()
         name = self._names.get(id(module), type(module).__name__)
         weight = module.weight.detach()
@@ -185,14 +186,14 @@ class TraceRecorder:
         if isinstance(module, nn.Conv1d):
             c_in, c_out = module.in_channels, module.out_channels
             entry = self._entry(name, "synaptic_conv", (c_in,), (c_out,))
-            conv = (module.stride, module.padding, module.dilation, module.groups)
-            effective = F.conv1d(x_nz, w_nz, None, *conv)
+            stride, padding, dilation, groups = module.stride, module.padding, module.dilation, module.groups
+            effective = F.conv1d(x_nz, w_nz, None, stride, padding, dilation, groups)
             steps = output.shape[0] * output.shape[-1]
             # every input and weight processed; zero padding is no input, so it costs nothing
-            dense = float(F.conv1d(torch.ones_like(x_nz), torch.ones_like(w_nz), None, *conv).sum())
+            ones_in, ones_w = torch.ones_like(x_nz), torch.ones_like(w_nz)
+            dense = float(F.conv1d(ones_in, ones_w, None, stride, padding, dilation, groups).sum())
             rows = x.transpose(-1, -2)
         else:
-            assert isinstance(module, nn.Linear)
             c_in, c_out = module.in_features, module.out_features
             entry = self._entry(name, "synaptic_dense", (c_in,), (c_out,))
             effective = F.linear(x_nz, w_nz)

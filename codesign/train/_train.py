@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from codesign.snn import ModelConfig, Precision, build_model, firing_rates
+from codesign.snn import Head, ModelConfig, Precision, build_model, firing_rates
 from codesign.train._config import TrainConfig
 from codesign.train._metrics import accuracy, char_error_rate, ctc_greedy_decode, word_error_rate
 
@@ -120,14 +120,14 @@ def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
     float original where QAT parametrizes it)."""
     from torch.nn.utils import parametrize
 
-    out = {}
+    out: dict[str, nn.Parameter] = {}
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear | nn.Conv1d):
             key = f"{name}.weight" if name else "weight"
             if parametrize.is_parametrized(module, "weight"):
-                out[key] = module.parametrizations.weight.original
+                out[key] = module.get_parameter("parametrizations.weight.original")
             else:
-                out[key] = module.weight
+                out[key] = module.get_parameter("weight")
     return out
 
 
@@ -187,7 +187,9 @@ def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[
     if len(split) == 0:
         raise ValueError("cannot evaluate on an empty split")
     model.eval()
-    outputs, refs, hyps = [], [], []
+    outputs: list[torch.Tensor] = []
+    refs: list[list[int]] = []
+    hyps: list[list[int]] = []
     for start in range(0, len(split), EVAL_BATCH):
         index = torch.arange(start, min(len(split), start + EVAL_BATCH))
         features, lengths, targets, target_lengths = _batch(split, index)
@@ -435,7 +437,7 @@ def _backward(net: nn.Module, loss: torch.Tensor, optimiser: torch.optim.Optimiz
         TrainingDiverged: the gradient norm is NaN or infinite.
     """
     optimiser.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward is unannotated
     grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
     if not torch.isfinite(grad_norm):
         raise TrainingDiverged(f"gradient norm became {float(grad_norm)} at step {step + 1}")
@@ -491,7 +493,7 @@ def _train(
     cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
     until_epoch: int | None, resume: TrainCheckpoint | None,
 ) -> TrainResult:
-    head = "ctc" if corpus.kind == "ctc" else "classify"
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
     split = corpus.train
     n_train = len(split)
     if n_train == 0:
