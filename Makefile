@@ -40,7 +40,10 @@ postgres:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	  || echo "note: postgresql not installed; the PostgreSQL tests will skip"; }
 
+# The type check first (strict mypy with the pydantic plugin, [tool.mypy] in pyproject.toml):
+# make stops at the first failing command, so a type error fails `make test` like a test does.
 test: $(STAMP) browser postgres
+	$(BIN)/python -m mypy codesign
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codesign.config import ConfigError, parse_set_args
+
+if TYPE_CHECKING:
+    from codesign.export import Rescored
+    from codesign.hardware import ChipConfig, CostReport
+    from codesign.trace import WorkloadTrace
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     syn.set_defaults(func=_synthetic)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
     from codesign.hardware import load_chip
 
     chip = load_chip(args.chip, parse_set_args(args.overrides))
@@ -84,7 +89,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return load_trace(args.trace), chip
 
 
-def _summary(report: Any) -> str:
+def _summary(report: CostReport) -> str:
     lines = [
         f"chip {report.chip_name}: {'feasible' if report.feasible else 'INFEASIBLE'}",
         f"  energy   {report.energy_uj:.6g} uJ per inference",
@@ -98,7 +103,7 @@ def _summary(report: Any) -> str:
     return "\n".join(lines)
 
 
-def _precision_note(rescored: Any) -> str:
+def _precision_note(rescored: Rescored) -> str:
     """What the other chip's precision does to the bundle's network, in words."""
     names = [k for k in ("test_accuracy", "test_wer", "validation_accuracy", "validation_wer") if k in rescored.metrics]
     if not rescored.precision_changed:
@@ -179,7 +184,7 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _space_columns(path: str, base: Any, points: int, seed: int) -> dict[str, Any]:
+def _space_columns(path: str, base: ChipConfig, points: int, seed: int) -> dict[str, Any]:
     """The hw.* parameters of a search space as chip columns: its full grid when that has at
     most ``points`` chips, else ``points`` sampled ones (``codesign.search.sample_points``)."""
     import numpy as np

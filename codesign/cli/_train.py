@@ -6,9 +6,14 @@ import argparse
 import difflib
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from codesign.cli._args import positive_float, positive_int
+
+if TYPE_CHECKING:
+    from codesign.data import CorpusConfig
+    from codesign.snn import ModelConfig
+    from codesign.train import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 
-def build_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig, CorpusConfig]:
     """(ModelConfig, TrainConfig, CorpusConfig) from the arguments; bad input raises ConfigError."""
     from codesign.config import ConfigError, parse_set_args, parse_spec
     from codesign.data import CorpusConfig

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import Field
@@ -37,6 +37,9 @@ from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point
 from codesign.search import DesignPoint, StudyView, TrialView
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
@@ -240,7 +243,7 @@ def export_bundle(
     return ExportResult(out, point, config, exported)
 
 
-def bundle_network(config: BundleConfig, weights: Path) -> Any:
+def bundle_network(config: BundleConfig, weights: Path) -> nn.Module:
     """The network a bundle config describes with the weights of ``weights`` (eval mode).
 
     Raises:
@@ -249,7 +252,7 @@ def bundle_network(config: BundleConfig, weights: Path) -> Any:
     from codesign.train import load_network
 
     return load_network(config.network_config, config.n_features, config.n_outputs,
-                        config.head, weights)  # type: ignore[arg-type]
+                        config.head, weights)  # type: ignore[arg-type]  # str: typing it Head would import torch
 
 
 def _point_chip(record: Any, point: DesignPoint) -> Any:

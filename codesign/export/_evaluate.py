@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codesign.config import ConfigError
 from codesign.export._bundle import (
@@ -26,6 +26,12 @@ from codesign.export._bundle import (
     bundle_network,
     load_bundle_config,
 )
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from codesign.hardware import ChipConfig, CostReport
+    from codesign.trace import WorkloadTrace
 
 #: Re-evaluation runs the same deterministic CPU code on the same inputs, so figures agree to
 #: rounding: task metrics (fractions) within this absolute difference...
@@ -85,7 +91,7 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) -> Any:
+def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) -> nn.Module:
     """The bundle's network rebuilt from its config with its weights loaded (eval mode).
 
     Raises:
@@ -96,7 +102,7 @@ def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) ->
     return bundle_network(config, bundle / WEIGHTS_FILE)
 
 
-def recost_bundle(bundle: str | Path, chip: Any) -> Any:
+def recost_bundle(bundle: str | Path, chip: ChipConfig | str | Path) -> CostReport:
     """The bundle's network on another chip: the chip model on the bundle's trace.
 
     Args:
@@ -114,7 +120,7 @@ def recost_bundle(bundle: str | Path, chip: Any) -> Any:
     return evaluate(bundle_trace(bundle), chip)
 
 
-def bundle_trace(bundle: str | Path) -> Any:
+def bundle_trace(bundle: str | Path) -> WorkloadTrace:
     """The workload trace of a bundle, after checking the bundle against its manifest.
 
     Raises:
@@ -233,13 +239,13 @@ class Rescored:
         stored_metrics: the bundle's stored metrics, for comparison.
     """
 
-    report: Any
+    report: CostReport
     precision_changed: bool
     metrics: dict[str, float]
     stored_metrics: dict[str, float]
 
 
-def rescore_bundle(bundle: str | Path, chip: Any, cache_dir: str | Path | None = None,
+def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir: str | Path | None = None,
                    progress: bool = False) -> Rescored:
     """The bundle's network on ``chip``: re-cost it, and re-score its accuracy when the chip's
     weight or state bits differ from the bundle chip's (a chip's precision changes what the

@@ -31,6 +31,8 @@ from codesign.search import (
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
 POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
 Key = tuple[int, "int | None"]
+#: Why a trial has no design point: pruned before training, stopped early, or failed.
+UnevaluatedKind = Literal["pruned", "stopped", "failed"]
 
 
 def _front(view: StudyView) -> list[DesignPoint]:
@@ -113,7 +115,7 @@ class Unevaluated:
         hover: one text per trial, with the reason.
     """
 
-    kind: Literal["pruned", "stopped", "failed"]
+    kind: UnevaluatedKind
     numbers: tuple[int, ...]
     known: np.ndarray
     hover: tuple[str, ...]
@@ -199,14 +201,15 @@ def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
 def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
     """Pruned (never trained) and failed trials with their reasons, per kind."""
     out = []
-    for kind, state in (("pruned", "PRUNED"), ("stopped", "PRUNED"), ("failed", "FAIL")):
+    kinds: tuple[tuple[UnevaluatedKind, str], ...] = (("pruned", "PRUNED"), ("stopped", "PRUNED"), ("failed", "FAIL"))
+    for kind, state in kinds:
         members = [t for t in view.trials if t.state == state and t.reference is None
                    and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
         if not members:
             continue
         known = np.array([[_known(t, n) for n in view.objective_names] for t in members],
                          dtype=np.float64).reshape(-1, len(view.objective_names))
-        out.append(Unevaluated(kind, tuple(t.number for t in members), known,  # type: ignore[arg-type]
+        out.append(Unevaluated(kind, tuple(t.number for t in members), known,
                                tuple(_unevaluated_hover(view, t, kind) for t in members)))
     return tuple(out)
 

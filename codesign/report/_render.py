@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from codesign.report._breakdown import BreakdownInfo
 from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
-from codesign.report._parallel import ParallelCoordinatesInfo
+from codesign.report._parallel import Axis, ParallelCoordinatesInfo
 from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints, Unevaluated
 
 
@@ -256,8 +256,8 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     objectives = [_dimension(a.name, a.values, a.tick_labels, a.log, True) for a in info.axes if a.objective]
     pages = [params[k : k + MAX_PARAM_AXES] for k in range(0, len(params), MAX_PARAM_AXES)] or [[]]
 
-    def dims(page: list[object]) -> list[dict[str, object]]:
-        return [_dimension(a.name, a.values, a.tick_labels, a.log, False) for a in page] + objectives  # type: ignore[attr-defined]
+    def dims(page: list[Axis]) -> list[dict[str, object]]:
+        return [_dimension(a.name, a.values, a.tick_labels, a.log, False) for a in page] + objectives
 
     names = list(info.colour_by)
     first = names[0]
@@ -266,7 +266,7 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     menu_y = 1 + (top - 70) / (height - top - bottom)
     fig.add_trace(
         go.Parcoords(
-            dimensions=dims(pages[0]),  # type: ignore[arg-type]
+            dimensions=dims(pages[0]),
             labelangle=0,
             labelside="top",
             labelfont={"size": 12},
@@ -301,7 +301,7 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
                     "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
                     + (" (most important)" if k == 0 and info.by_importance else ""),
                     "method": "restyle",
-                    "args": [{"dimensions": [dims(page)]}],  # type: ignore[arg-type]
+                    "args": [{"dimensions": [dims(page)]}],
                 }
                 for k, page in enumerate(pages)
             ],

@@ -289,7 +289,7 @@ def quantise_network(
     for _, module, name in _weight_tensors(net):
         param = getattr(module, name)
         param.copy_(quantise_weight(param, precision.weight_bits))
-        module.weight_bits = precision.weight_bits  # type: ignore[assignment]
+        module.weight_bits = precision.weight_bits  # type: ignore[assignment]  # torch: Module attrs typed as tensors
         tensors += 1
     if precision.state_bits != FLOAT_BITS and any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
         raise ValueError(

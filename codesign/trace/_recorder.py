@@ -27,7 +27,7 @@ from codesign.snn import (
     fuse_model,
     spike_levels_of,
 )
-from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
+from codesign.trace._schema import LayerKind, LayerTrace, ModelStats, TraceMeta, WorkloadTrace
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
 MAX_SAMPLE_STEPS = 4096
@@ -37,7 +37,7 @@ MAX_SAMPLE_STEPS = 4096
 class _Entry:
     """Sums for one trace entry over every call and utterance of the pass."""
 
-    kind: str
+    kind: LayerKind
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     steps: float = 0.0
@@ -139,7 +139,7 @@ class TraceRecorder:
         self.utterances += 1
 
     # -- receiving ---------------------------------------------------------------------
-    def _entry(self, name: str, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Entry:
+    def _entry(self, name: str, kind: LayerKind, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Entry:
         entry = self._entries.get(name)
         if entry is None:
             entry = _Entry(kind=kind, in_shape=in_shape, out_shape=out_shape)
@@ -253,7 +253,7 @@ class TraceRecorder:
             out.append(
                 LayerTrace(
                     name=name,
-                    kind=e.kind,  # type: ignore[arg-type]
+                    kind=e.kind,
                     in_shape=e.in_shape,
                     out_shape=e.out_shape,
                     steps=max(1, round(e.steps * per)),

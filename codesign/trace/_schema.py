@@ -176,7 +176,7 @@ class WorkloadTrace:
             for k in self.spike_samples
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable (array fields); typeshed wants a method
 
 
 def save_trace(trace: WorkloadTrace, path: str | Path) -> Path:
@@ -188,7 +188,7 @@ def save_trace(trace: WorkloadTrace, path: str | Path) -> Path:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]  # numpy: a str key could be allow_pickle
 
     return write_atomic(path, write)
 
