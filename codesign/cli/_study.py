@@ -130,11 +130,14 @@ def _confirm(args: argparse.Namespace) -> int:
 
 
 def _write_report(outcome: Any) -> Path:
-    """The study's report page, next to its artifacts (``codesign.report``)."""
+    """The study's report page (``codesign.report``): next to its artifacts, or, when they are
+    in a URL store (``s3://…``), in ``report/<name>.html`` here, where a browser can open it."""
     from codesign.report import write_report
     from codesign.search import load_stored_study
+    from codesign.search._store import is_url
 
-    out = Path(outcome.artifact_dir) / "report.html"
+    out = (Path("report") / f"{outcome.name}.html" if is_url(outcome.artifact_dir)
+           else Path(outcome.artifact_dir) / "report.html")
     write_report(load_stored_study(outcome.name, outcome.storage_url), out, outcome.artifact_dir)
     return out
 

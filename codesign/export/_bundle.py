@@ -252,7 +252,7 @@ def bundle_network(config: BundleConfig, weights: Path) -> Any:
                         config.head, weights)  # type: ignore[arg-type]
 
 
-def _point_chip(record: Any, point: PointView) -> Any:
+def _point_chip(record: Any, point: DesignPoint) -> Any:
     """The chip of a design point: the trial's chip; for a nested point, the study's base chip
     with this point's ``hw.*`` parameters."""
     from codesign.hardware import ChipConfig
@@ -264,7 +264,7 @@ def _point_chip(record: Any, point: PointView) -> Any:
     return ChipConfig.model_validate(chip_fields)
 
 
-def _bundle_config(view: StudyView, t: TrialView, point: PointView, summary: dict[str, Any], chip: Any,
+def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: Any,
                    storage: str | None, datetime_complete: str | None) -> BundleConfig:
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
@@ -297,7 +297,7 @@ def _bundle_config(view: StudyView, t: TrialView, point: PointView, summary: dic
     )
 
 
-def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: PointView, trace: Any, chip: Any) -> None:
+def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: Any, chip: Any) -> None:
     """The cost report: a joint trial's stored one (checked), a nested point's recomputed for its chip."""
     from codesign.hardware import CostReport, evaluate
 

@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from codesign import __version__
+from codesign._io import write_text_atomic
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
-from codesign.report._io import write_text_atomic
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
 from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info

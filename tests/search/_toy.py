@@ -83,9 +83,10 @@ def fidelity(task: TrialTask) -> TrialResult:
     epochs = task.until_epoch or int(task.spec.fidelity.epochs)
     record = _quadratic_record(task)
     record = _with_wer(record, record.objectives["wer"] + 1.0 / epochs)
-    record = record.model_copy(update={"rung_epoch": task.until_epoch,
+    call = f"calls/{task.trial_number}-{epochs}"
+    record = record.model_copy(update={"rung_epoch": task.until_epoch, "artifacts": {"calls": call},
                                        "train_config": {"epochs": int(task.spec.fidelity.epochs)}})
-    return TrialResult(record, files={f"{task.spec.name}/calls/{task.trial_number}-{epochs}": b""})
+    return TrialResult(record, files={f"{task.spec.name}/{call}": b""})
 
 
 def seeded(task: TrialTask) -> TrialResult:
