@@ -549,6 +549,7 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
             address = os.environ["RAY_ADDRESS"]
+        _forget_cached_token()
         try:
             ray.init(address=address, **common)
         except ConnectionError as err:
@@ -561,9 +562,22 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         # (a bare ray.init() would join the machine's latest cluster). A small object store:
         # trials exchange parameters, records and their files (a few MB); the corpus is put once.
         with _loopback_only(), _own_token():
+            _forget_cached_token()
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", **common)
     return True
+
+
+def _forget_cached_token() -> None:
+    """Make Ray read ``RAY_AUTH_MODE`` and the token again: it caches both for the whole
+    process, so a process that ran a local cluster (its own token) and then joins another must
+    present that cluster's (Ray's own ``_enable_token_auth`` refreshes the same way)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without token authentication
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 @contextlib.contextmanager
