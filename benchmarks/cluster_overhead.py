@@ -1,8 +1,9 @@
 """Benchmark: the driver's overhead per trial and the bytes each trial moves through Ray, on a
 two-node cluster whose nodes share no files, against one local node.
 
-The same small real study (the quickstart's pipeline shrunk to seconds per trial: training,
-quantised scoring, trace, chip model) runs twice from the same seed, one trial at a time:
+The main job's study (studies/quickstart.yaml: its corpus, space, nested strategy and 12-epoch
+training), its first ``--trials`` networks without the confirmation, runs twice from the same
+seed, one trial at a time (so no trial waits for another to be told):
 1. on a local cluster the driver starts (the default), and
 2. on a two-node cluster on this machine: a head beside the driver that runs no trials
    (``--num-cpus 0``, as on a KubeRay head) and a worker node in its own mount namespace that
@@ -38,14 +39,12 @@ RESULT = Path(__file__).parent / "results" / "cluster_overhead.json"
 
 
 def _spec(trials: int, address: str | None) -> Any:
-    from _tiny import tiny_spec_data
-
     from codesign.config import parse_spec
-    from codesign.search import StudySpec
+    from codesign.search import StudySpec, load_study
 
-    data = tiny_spec_data("joint", trials=trials)
-    data.update(name="overhead", constraints=[],
-                execution={"workers": 1, "cpus_per_trial": 1, "trial_timeout_s": 900, "address": address})
+    data = load_study(ROOT / "studies" / "quickstart.yaml").to_dict()
+    data.update(name="overhead", budget={"trials": trials}, confirm={"seeds": 0},
+                execution={**data["execution"], "workers": 1, "cpus_per_trial": 1, "address": address})
     return parse_spec(StudySpec, data)
 
 
@@ -79,7 +78,7 @@ def main() -> None:
     from codesign.search._evaluate import prepare_study
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=4)
     args = parser.parse_args()
     why = namespaces_permitted()
     if why is not None:
@@ -103,7 +102,7 @@ def main() -> None:
     result = {
         "benchmark": "cluster_overhead",
         "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/cluster_overhead.py", *sys.argv[1:]]),
-        "study": "tests/search/_tiny.py joint study (commands corpus of 60 utterances, 1 epoch), one trial at a time",
+        "study": f"studies/quickstart.yaml, its first {args.trials} networks, no confirmation, one trial at a time",
         "figures": {
             "overhead_ms_per_trial_two_nodes": two["overhead_ms_median"],
             "overhead_ms_per_trial_local": local["overhead_ms_median"],
