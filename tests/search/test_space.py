@@ -32,11 +32,11 @@ def test_shipped_spaces_parse_and_sample(path: Path) -> None:
         else:  # a network space: every sample builds a network that runs
             import torch
 
-            from codesign.snn import ModelConfig, build_model
+            from codesign.snn import build_model, parse_model_config
             from codesign.train import TrainConfig
 
             TrainConfig(**train)
-            net = build_model(ModelConfig(**model), 8, 3, "classify").eval()
+            net = build_model(parse_model_config(model), 8, 3, "classify").eval()
             with torch.no_grad():
                 logits, _ = net(torch.randn(1, 12, 8), torch.tensor([12]))
             assert logits.shape == (1, 3)
