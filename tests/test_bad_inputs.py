@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 SPACE: dict[str, Any] = {
     "parameters": {
-        "snn.learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
+        "train.learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
         "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
         "hw.cores": {"type": "categorical", "choices": [1, 2, 4]},
     }

@@ -323,5 +323,5 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
 
     assert metric_label("energy_uj") == "energy per inference (µJ)"
     assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
-    assert param_label("snn.learning_rate", log=True) == "learning<br>rate (log10)"
+    assert param_label("train.learning_rate", log=True) == "learning<br>rate (log10)"
     assert param_label("snn.width") == "width"
