@@ -147,7 +147,7 @@ def _walk(loc: list[str], annotation: Any) -> tuple[list[str], type[BaseModel] |
         if part.startswith(("function-", "tagged-union[")):
             continue
         members = _models_in(current)
-        tags = {_tag(m): m for m in members if len(members) > 1 and _tag(m)}
+        tags = {tag: m for m in members if len(members) > 1 and (tag := _tag(m)) is not None}
         if part in tags:
             siblings = {t: m for t, m in tags.items() if t != part}
             current = tags[part]

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from codesign.data import Corpus, CorpusConfig
     from codesign.hardware import ChipConfig, CostReport
-    from codesign.snn import ModelConfig, Precision
+    from codesign.snn import Head, ModelConfig, Precision
     from codesign.trace import WorkloadTrace
     from codesign.train import TrainConfig
 
@@ -244,7 +244,7 @@ def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
     from codesign.snn import build_model
     from codesign.trace import record_trace
 
-    head = "ctc" if corpus.kind == "ctc" else "classify"
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
     net = build_model(model_cfg, corpus.n_features, len(corpus.vocabulary), head).eval()
     split = corpus.validation
     n = _FIT_CHECK_UTTERANCES
@@ -355,7 +355,7 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
         resume = None
         rungs_dir = posixpath.join(key_dir, "rungs")
         earlier = [name for name in space.list(rungs_dir) if name.isdigit()
-                   and int(name) < (until_epoch or train_cfg.epochs)
+                   and (last := until_epoch or train_cfg.epochs) is not None and int(name) < last
                    and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
         if earlier:
             resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, earlier[-1], "checkpoint.pt")))

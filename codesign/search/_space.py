@@ -352,8 +352,8 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         if not param.active(params):
             continue
         dist = param.distribution()
-        if dist is None:
-            params[name] = param.value  # type: ignore[attr-defined]
+        if isinstance(param, FixedParam):
+            params[name] = param.value
         elif isinstance(dist, FloatDistribution):
             params[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
         elif isinstance(dist, IntDistribution):
@@ -396,7 +396,7 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     """
     domains = {name: _domain(p) for name, p in space.parameters.items()}
     if all(d is not None for d in domains.values()):
-        size = math.prod(len(d) for d in domains.values())  # type: ignore[arg-type]
+        size = math.prod(len(d) for d in domains.values() if d is not None)
         if size <= n:
             points: dict[str, dict[str, Any]] = {}
             for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]

@@ -273,7 +273,7 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
     if isinstance(spaces, (str, dict)):
         spaces = [spaces]
     if isinstance(spaces, list):
-        resolved = []
+        resolved: list[tuple[SearchSpace, str | Path | None]] = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
                 path = _existing(base / entry, file, f"space[{i}]", "search-space file")

@@ -25,7 +25,7 @@ from codesign.config import Spec, load_yaml, parse_typed
 
 def max_level(bits: int, signed: bool) -> int:
     """Largest level of a ``bits``-bit code: ``2^b − 1``, or ``max(1, 2^(b−1) − 1)`` signed."""
-    return max(1, 2 ** (bits - 1) - 1) if signed else 2**bits - 1
+    return max(1, (1 << (bits - 1)) - 1) if signed else (1 << bits) - 1
 
 
 Family = Literal["spikeformer", "mamba", "srnn"]
