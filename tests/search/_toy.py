@@ -84,7 +84,7 @@ def fidelity(task: TrialTask) -> TrialResult:
     record = _quadratic_record(task)
     record = _with_wer(record, record.objectives["wer"] + 1.0 / epochs)
     record = record.model_copy(update={"rung_epoch": task.until_epoch,
-                                       "train_config": {"epochs": int(task.spec.fidelity.epochs)}})
+                                       "train_config": task.spec.fidelity})
     return TrialResult(record, files={f"{task.spec.name}/calls/{task.trial_number}-{epochs}": b""})
 
 
