@@ -82,6 +82,7 @@ from codesign.search._record import (
 )
 from codesign.search._space import (
     SearchSpace,
+    check_families,
     known_fields,
     load_space,
     merge_spaces,
@@ -175,6 +176,7 @@ __all__ = [
     "default_storage_url",
     "hypervolume",
     "hypervolume_reference",
+    "check_families",
     "known_fields",
     "live_drivers",
     "load_space",
