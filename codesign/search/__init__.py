@@ -82,6 +82,7 @@ from codesign.search._record import (
 )
 from codesign.search._space import (
     SearchSpace,
+    check_families,
     known_fields,
     load_space,
     merge_spaces,
@@ -163,6 +164,7 @@ __all__ = [
     "TrialTask",
     "TrialView",
     "as_minimisation",
+    "check_families",
     "condition_of",
     "condition_tokens",
     "confirm_points",

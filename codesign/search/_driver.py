@@ -540,7 +540,7 @@ class _Driver:
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
     """Append a rung's figures to the trial's ``codesign.rungs`` and keep its record current."""
     rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
-    epoch = record.rung_epoch if record.rung_epoch is not None else record.train_config.get("epochs")
+    epoch = record.rung_epoch if record.rung_epoch is not None else (record.train_config.epochs if record.train_config is not None else None)
     rungs.append({"epoch": epoch, "objectives": record.objectives, "constraints": record.constraints,
                   "error": record.error, "pruned": record.pruned, "cpu_time_s": record.cpu_time_s,
                   "told_at": time.time()})

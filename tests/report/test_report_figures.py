@@ -293,11 +293,11 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     network, chip = parallel_coordinates_infos(view, importance)
     assert (network.group, chip.group) == ("snn", "hw")
     params = [a.name for a in network.axes if not a.objective]
-    assert params and all(n.startswith("snn.") for n in params)
+    assert params and all(n.startswith(("snn.", "train.")) for n in params)  # training shown with the network
     ranked = [n for n in importance if n in params]
     assert params == ranked + [n for n in params if n not in ranked]  # most important first
     assert network.by_importance and not parallel_coordinates_infos(view)[0].by_importance
-    shared = [k for k in view.points[0].params if k.startswith("snn.") and all(k in p.params for p in view.points)]
+    shared = [k for k in view.points[0].params if k.startswith(("snn.", "train.")) and all(k in p.params for p in view.points)]
     same = {k for k in shared if len({repr(p.params[k]) for p in view.points}) == 1}
     assert set(network.constant) == same and not same & set(params)  # equal on every design: listed, not drawn
     assert "snn.levels" in network.conditional  # LIF designs have no levels
@@ -323,5 +323,5 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
 
     assert metric_label("energy_uj") == "energy per inference (µJ)"
     assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
-    assert param_label("snn.learning_rate", log=True) == "learning<br>rate (log10)"
+    assert param_label("train.learning_rate", log=True) == "learning<br>rate (log10)"
     assert param_label("snn.width") == "width"

@@ -29,7 +29,7 @@ TOY_SPEC: dict[str, Any] = {
     "space": [
         {
             "parameters": {
-                "snn.learning_rate": {"type": "float", "low": 0.001, "high": 0.9},
+                "train.learning_rate": {"type": "float", "low": 0.001, "high": 0.9},
                 "snn.dropout": {"type": "float", "low": 0.0, "high": 0.5},
                 "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
                 "snn.levels": {"type": "int", "low": 1, "high": 8, "when": {"snn.neuron": "imls"}},
@@ -49,7 +49,7 @@ TOY_SPEC: dict[str, Any] = {
 def _quadratic_record(task: TrialTask) -> TrialRecord:
     """Two conflicting quadratics of the learning rate; area grows with dropout."""
     params, spec = task.params, task.spec
-    x = float(params["snn.learning_rate"])
+    x = float(params["train.learning_rate"])
     y = float(params["snn.dropout"])
     levels = int(params.get("snn.levels", 1))
     metrics = {
@@ -85,7 +85,7 @@ def fidelity(task: TrialTask) -> TrialResult:
     record = _with_wer(record, record.objectives["wer"] + 1.0 / epochs)
     call = f"calls/{task.trial_number}-{epochs}"
     record = record.model_copy(update={"rung_epoch": task.until_epoch, "artifacts": {"calls": call},
-                                       "train_config": {"epochs": int(task.spec.fidelity.epochs)}})
+                                       "train_config": task.spec.fidelity})
     return TrialResult(record, files={f"{task.spec.name}/{call}": b""})
 
 
