@@ -83,6 +83,7 @@ from codesign.search._record import (
 from codesign.search._space import (
     SearchSpace,
     check_families,
+    chip_columns,
     known_fields,
     load_space,
     merge_spaces,
@@ -165,6 +166,7 @@ __all__ = [
     "TrialView",
     "as_minimisation",
     "check_families",
+    "chip_columns",
     "condition_of",
     "condition_tokens",
     "confirm_points",

@@ -49,7 +49,7 @@ from codesign.config import parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, pareto_mask
 from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objective_values
 from codesign.search._record import HardwarePoint, TrialRecord
-from codesign.search._space import sample_points, split_params
+from codesign.search._space import chip_columns, sample_points, split_params
 from codesign.search._spec import StudySpec
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
 from codesign.search._task import TrialResult, TrialTask
@@ -443,7 +443,6 @@ def _hardware_sweep(
     points = sample_points(hw_space, study.nested.hw_points, study.seed)
     base = study.chip
     base_values = base.to_dict()
-    fields = sorted({k.partition(".")[2] for p in points for k in p})
     constraints_spec = study.parsed_constraints()
     groups: dict[tuple[int, int], list[int]] = {}
     for i, point in enumerate(points):
@@ -465,9 +464,7 @@ def _hardware_sweep(
         artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
         artifacts[f"trace@{precision.label}"] = trace_rel
-        columns = {
-            name: np.array([points[i].get(f"hw.{name}", base_values[name]) for i in members]) for name in fields
-        }
+        columns = chip_columns([points[i] for i in members], base)
         batch = evaluate_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
         fits = batch.fits_on_chip.astype(float)
         per_chip = {

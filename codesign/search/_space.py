@@ -23,9 +23,9 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import optuna
@@ -38,6 +38,9 @@ from optuna.distributions import (
 from pydantic import Field, model_validator
 
 from codesign.config import ConfigError, Spec, load_yaml, parse_spec
+
+if TYPE_CHECKING:
+    from codesign.hardware import ChipConfig
 
 Scalar = bool | int | float | str | None
 #: Parameter namespaces: the network, its training run, the chip.
@@ -409,6 +412,15 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
         drawn = {name: _draw(p, rng) for name, p in space.parameters.items()}
         out.append(_apply_conditions(space, drawn))
     return out
+
+
+def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[str, np.ndarray]:
+    """The ``hw.*`` values of ``points`` as chip columns for ``codesign.hardware.evaluate_batch``
+    (one array per chip field any point sets; ``base``'s value where a point leaves it out).
+    Both the nested strategy's sweep and ``codesign hw sweep --space`` build their chips here."""
+    defaults = base.to_dict()
+    fields = sorted({name.partition(".")[2] for point in points for name in point if name.startswith("hw.")})
+    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in points]) for f in fields}
 
 
 def _apply_conditions(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
