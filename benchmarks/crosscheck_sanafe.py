@@ -23,16 +23,16 @@ from mamba_common import budget, corpus, write
 
 from codesign.hardware import load_chip
 from codesign.hardware.sanafe_crosscheck import crosscheck
-from codesign.snn import ModelConfig
+from codesign.snn import MambaConfig, ModelConfig, SpikeformerConfig, SRNNConfig
 from codesign.trace import evaluation_batch, load_trace, record_trace, save_trace
 from codesign.train import train
 
 NETWORKS: dict[str, ModelConfig] = {
-    "spikeformer": ModelConfig(family="spikeformer", variant="spiking", neuron="imls", levels=4, threshold=2.0,
+    "spikeformer": SpikeformerConfig(family="spikeformer", variant="spiking", neuron="imls", levels=4, threshold=2.0,
                                width=64, depth=2, heads=4, subsample=4),
-    "mamba_spiking": ModelConfig(family="mamba", variant="spiking", neuron="imls", levels=4, threshold=2.5,
+    "mamba_spiking": MambaConfig(family="mamba", variant="spiking", neuron="imls", levels=4, threshold=2.5,
                                  width=64, depth=2, state_size=8, subsample=4),
-    "srnn": ModelConfig(family="srnn", variant="spiking", width=64, depth=2, subsample=4, quant_bits=4,
+    "srnn": SRNNConfig(family="srnn", variant="spiking", width=64, depth=2, subsample=4, quant_bits=4,
                         quant_zero_threshold=2, quant_input_coding="delta", quant_input_zero_threshold=4,
                         activity_target=0.01, activity_weight=20.0),
 }

@@ -51,18 +51,17 @@ def _train_through_rungs(job: tuple[dict[str, Any], dict[str, Any], int]) -> dic
     import torch
 
     from codesign.config import parse_spec
-    from codesign.data import CorpusConfig, load_corpus
+    from codesign.data import load_corpus
     from codesign.search import StudySpec, split_params
-    from codesign.snn import ModelConfig
-    from codesign.train import TrainConfig, train
+    from codesign.train import train
 
     torch.set_num_threads(1)
     spec_dict, params, seed = job
     spec = parse_spec(StudySpec, spec_dict)
     model_over, train_over, _ = split_params(params)
-    model = parse_spec(ModelConfig, {**spec.model.to_dict(), **model_over})
-    budget = parse_spec(TrainConfig, {**spec.fidelity.to_dict(), **train_over})
-    corpus = load_corpus(parse_spec(CorpusConfig, spec.corpus), progress=False)
+    model = spec.model_for(model_over)
+    budget = spec.train_for(train_over)
+    corpus = load_corpus(spec.corpus, progress=False)
     assert spec.multi_fidelity is not None
     accuracy = {}
     checkpoint = None
@@ -76,11 +75,11 @@ def _train_through_rungs(job: tuple[dict[str, Any], dict[str, Any], int]) -> dic
 
 
 def rank_fidelity(spec: Any, networks: int, seed: int, workers: int) -> dict[str, Any]:
-    from codesign.data import CorpusConfig, load_corpus
+    from codesign.data import load_corpus
     from codesign.search import sample_points
 
-    load_corpus(CorpusConfig.model_validate(spec.corpus), progress=False)  # synthesised once, before the pool
-    points = sample_points(spec.search_space().subspace("snn"), networks, seed)
+    load_corpus(spec.corpus, progress=False)  # synthesised once, before the pool
+    points = sample_points(spec.search_space().subspace("snn", "train"), networks, seed)
     jobs = [(spec.to_dict(), p, spec.seed) for p in points]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(_train_through_rungs, jobs))

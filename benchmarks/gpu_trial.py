@@ -19,11 +19,11 @@ import torch
 from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig, Precision
+from codesign.snn import Precision, SpikeformerConfig
 from codesign.trace import evaluation_batch, record_trace
 from codesign.train import TrainConfig, evaluate_at_precision, train
 
-MODEL = ModelConfig(family="spikeformer", subsample=4, width=64, depth=2, heads=4, levels=4, neuron="imls",
+MODEL = SpikeformerConfig(family="spikeformer", subsample=4, width=64, depth=2, heads=4, levels=4, neuron="imls",
                     timesteps=2)
 CORPUS = CorpusConfig(task="commands", size=2000, seed=0, n_speakers=40, difficulty="easy")
 

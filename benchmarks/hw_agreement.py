@@ -125,7 +125,7 @@ def _recorded_pairs(presets: list) -> list[dict]:
     with the simulator replaying the samples matched to the trace's counts and raw."""
     import torch
 
-    from codesign.snn import ModelConfig, build_model
+    from codesign.snn import build_model, parse_model_config
     from codesign.trace import record_trace
 
     torch.set_num_threads(1)
@@ -133,7 +133,8 @@ def _recorded_pairs(presets: list) -> list[dict]:
     families = [("spikeformer", "spiking"), ("mamba", "spiking"), ("mamba", "event"), ("srnn", "spiking")]
     for family, variant in tqdm(families, desc="recorded", file=sys.stderr):
         torch.manual_seed(0)
-        cfg = ModelConfig(family=family, variant=variant, width=32, depth=2, heads=2)
+        heads = {"heads": 2} if family == "spikeformer" else {}  # a Spikeformer field only
+        cfg = parse_model_config({"family": family, "variant": variant, "width": 32, "depth": 2, **heads})
         model = build_model(cfg, 20, 10, "classify")
         trace = record_trace(model, torch.randn(3, 40, 20), torch.tensor([40, 30, 35]), cfg)
         for chip in presets:

@@ -16,7 +16,7 @@ import sys
 
 from mamba_common import run, write
 
-from codesign.snn import ModelConfig
+from codesign.snn import MambaConfig
 
 
 def main() -> int:
@@ -26,8 +26,8 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=0.2, help="FATReLU threshold")
     args = parser.parse_args()
     common = {"family": "mamba", "width": 64, "depth": 2, "state_size": 8, "subsample": 4}
-    dense = run(ModelConfig(variant="dense", **common), args.epochs, args.learning_rate)["figures"]
-    event = run(ModelConfig(variant="event", fatrelu_threshold=args.threshold, **common), args.epochs, args.learning_rate)["figures"]
+    dense = run(MambaConfig(variant="dense", **common), args.epochs, args.learning_rate)["figures"]
+    event = run(MambaConfig(variant="event", fatrelu_threshold=args.threshold, **common), args.epochs, args.learning_rate)["figures"]
     wer_gap_points = 100 * (event["test_wer"] - dense["test_wer"])
     sparsity = event["block_activation_sparsity"]
     summary = {

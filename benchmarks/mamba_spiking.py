@@ -14,7 +14,7 @@ import sys
 
 from mamba_common import run, write
 
-from codesign.snn import ModelConfig
+from codesign.snn import MambaConfig, SpikeformerConfig
 
 
 def main() -> int:
@@ -25,9 +25,9 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=2.5, help="IMLS alpha / LIF threshold, both models")
     parser.add_argument("--spikeformer-width", type=int, default=56, help="chosen to match the parameter count")
     args = parser.parse_args()
-    mamba_cfg = ModelConfig(family="mamba", variant="spiking", neuron=args.neuron, threshold=args.threshold, width=64, depth=2,
+    mamba_cfg = MambaConfig(family="mamba", variant="spiking", neuron=args.neuron, threshold=args.threshold, width=64, depth=2,
                             state_size=8, subsample=4)
-    former_cfg = ModelConfig(family="spikeformer", variant="spiking", neuron=args.neuron, threshold=args.threshold,
+    former_cfg = SpikeformerConfig(family="spikeformer", variant="spiking", neuron=args.neuron, threshold=args.threshold,
                              width=args.spikeformer_width, depth=2, heads=4, subsample=4, causal=True)
     mamba = run(mamba_cfg, args.epochs, args.learning_rate)["figures"]
     former = run(former_cfg, args.epochs, args.learning_rate)["figures"]

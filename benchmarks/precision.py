@@ -21,7 +21,7 @@ import time
 from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig, Precision
+from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
 from codesign.train import TrainConfig, evaluate_at_precision, train
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
@@ -29,10 +29,10 @@ STATE_BITS = (8, 12, 16)
 
 MODELS = {
     # the configuration that meets the spiking-vs-ANN targets (docs/benchmarks.md), one block
-    "spikeformer": ModelConfig(family="spikeformer", width=64, depth=1, heads=4, subsample=4, levels=4,
+    "spikeformer": SpikeformerConfig(family="spikeformer", width=64, depth=1, heads=4, subsample=4, levels=4,
                                attn_scale="mask_rows", front_kernel=1),
     # the srnn_vs_rnn benchmark's SNN
-    "srnn": ModelConfig(family="srnn", width=64, depth=2, subsample=4, quant_bits=4, quant_zero_threshold=2,
+    "srnn": SRNNConfig(family="srnn", width=64, depth=2, subsample=4, quant_bits=4, quant_zero_threshold=2,
                         quant_input_coding="delta", quant_input_zero_threshold=4, activity_target=0.01,
                         activity_weight=20.0),
 }

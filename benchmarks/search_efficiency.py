@@ -67,7 +67,7 @@ class Table:
     """Every (network, chip) pair: objectives in minimisation form and feasibility."""
 
     def __init__(self, spec: StudySpec) -> None:
-        from codesign.hardware import ChipConfig, evaluate_batch
+        from codesign.hardware import evaluate_batch
         from codesign.trace import load_trace
 
         data = json.loads(TABLE.read_text())
@@ -75,7 +75,7 @@ class Table:
         self.hw_points = sample_points(self.hw_space, 10**7, seed=0)  # the full grid
         self.hw_names = list(self.hw_space.parameters)
         self.hw_index = {tuple(p[n] for n in self.hw_names): i for i, p in enumerate(self.hw_points)}
-        base = parse_spec(ChipConfig, spec.chip)
+        base = spec.chip
         columns = {n.partition(".")[2]: np.array([p[n] for p in self.hw_points]) for n in self.hw_names}
         constraints = spec.parsed_constraints()
         self.net_index: dict[tuple[Any, ...], int] = {}
@@ -171,7 +171,7 @@ def run_joint(table: Table, spec: StudySpec, budget: int, check_every: int) -> d
 def run_nested(table: Table, spec: StudySpec, trials: int) -> list[float | None]:
     """One nested search: HV after each distinct network (each trial sweeps all chips)."""
     study = optuna.create_study(directions=spec.directions(), sampler=make_sampler(spec))
-    space = spec.search_space().subspace("snn")
+    space = spec.search_space().subspace("snn", "train")
     front = np.zeros((0, 3))
     nets: set[int] = set()
     by_nets: list[float | None] = [None] * len(table.net_fronts)

@@ -30,7 +30,7 @@ RESULT = Path(__file__).parent / "results" / "search_overhead.json"
 SPEC: dict[str, Any] = {
     "name": "overhead",
     "space": [{"parameters": {
-        "snn.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "train.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
         "snn.width": {"type": "int", "low": 16, "high": 256, "step": 16},
         "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
         "snn.levels": {"type": "int", "low": 1, "high": 8, "when": {"snn.neuron": "imls"}},
@@ -44,7 +44,7 @@ SPEC: dict[str, Any] = {
 
 def instant(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir: str) -> dict[str, Any]:
     """A trial that costs nothing: two objectives and a constraint from the parameters."""
-    lr, width = float(params["snn.learning_rate"]), int(params["snn.width"])
+    lr, width = float(params["train.learning_rate"]), int(params["snn.width"])
     metrics = {"wer": lr * 50, "energy_uj": width / 256, "area_mm2": width / 200}
     return TrialRecord(params=params, objectives={"wer": metrics["wer"], "energy_uj": metrics["energy_uj"]},
                        constraints={"area_mm2 <= 1": metrics["area_mm2"] - 1}, metrics=metrics).to_dict()

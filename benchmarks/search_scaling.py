@@ -26,7 +26,7 @@ from codesign.search import TrialRecord, parse_study, run_study
 RESULT = Path(__file__).parent / "results" / "search_scaling.json"
 SPEC: dict[str, Any] = {
     "name": "scaling",
-    "space": [{"parameters": {"snn.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}],
+    "space": [{"parameters": {"train.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}],
     "objectives": {"loss": "min"},
     "sampler": {"name": "random"},
     "execution": {"trial_timeout_s": 600},
@@ -38,7 +38,7 @@ def burn(params: dict[str, Any], spec: dict[str, Any], number: int, artifact_dir
     acc = 0
     for i in range(int(os.environ["BURN_N"])):
         acc = (acc + i * i) % 1_000_003
-    loss = float(params["snn.learning_rate"]) + acc * 0.0
+    loss = float(params["train.learning_rate"]) + acc * 0.0
     return TrialRecord(params=params, objectives={"loss": loss}, metrics={"loss": loss}).to_dict()
 
 

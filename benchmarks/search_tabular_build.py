@@ -55,12 +55,12 @@ def build_one(params: dict[str, Any]) -> dict[str, Any]:
     from codesign.data import CorpusConfig, load_corpus
     from codesign.search import ArtifactStore, TrialRecord, TrialResult, parse_study, split_params
     from codesign.search._evaluate import _score_cached, _train_cached, _Workspace
-    from codesign.snn import ModelConfig, Precision
+    from codesign.snn import Precision, parse_model_config
     from codesign.train import TrainConfig
 
     torch.set_num_threads(1)
     model_over, _, _ = split_params(params)
-    model_cfg = ModelConfig(**{**MODEL, **model_over})
+    model_cfg = parse_model_config({**MODEL, **model_over})
     train_cfg = TrainConfig(**FIDELITY)
     corpus_cfg = CorpusConfig(**CORPUS)
     corpus = load_corpus(corpus_cfg, progress=False)

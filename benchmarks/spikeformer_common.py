@@ -30,7 +30,7 @@ def run_once(cfg: ModelConfig, corpus: Any, budget: TrainConfig, seed: int) -> d
             energy_by_layer[layer.name] = round(pj, 1)
     return {
         "energy_by_layer_pj": energy_by_layer,
-        "model_config": {k: v for k, v in cfg.to_dict().items() if v != ModelConfig.model_fields[k].default},
+        "model_config": {k: v for k, v in cfg.to_dict().items() if v != type(cfg).model_fields[k].default},
         "metrics": result.metrics,
         "trace_metrics": trace_metrics(trace).to_dict(),
         "run_wall_time_s": time.perf_counter() - start,

@@ -18,7 +18,7 @@ import torch
 from spikeformer_common import run_once, write_result
 
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig, build_model
+from codesign.snn import ModelConfig, SpikeformerConfig, build_model
 from codesign.train import TrainConfig
 
 
@@ -68,8 +68,8 @@ def main() -> None:
                          cache_dir=args.cache_dir, progress=False)
     budget = TrainConfig(epochs=args.epochs, batch_size=32, learning_rate=args.learning_rate,
                          threads=args.threads)
-    imls_cfg = ModelConfig(neuron="imls", levels=args.levels, timesteps=1)
-    lif_cfg = ModelConfig(neuron="lif", timesteps=args.timesteps)
+    imls_cfg = SpikeformerConfig(neuron="imls", levels=args.levels, timesteps=1)
+    lif_cfg = SpikeformerConfig(neuron="lif", timesteps=args.timesteps)
     imls = run_once(imls_cfg, corpus, budget, args.seed)
     lif = run_once(lif_cfg, corpus, budget, args.seed)
     steps = interleaved_step_seconds({"imls": imls_cfg, "lif": lif_cfg}, corpus, args.interleaved_steps, args.seed)

@@ -18,7 +18,7 @@ import torch
 from spikeformer_common import run_once, write_result
 
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig
+from codesign.snn import SpikeformerConfig
 from codesign.train import TrainConfig
 
 
@@ -34,7 +34,7 @@ def main() -> None:
                          cache_dir=args.cache_dir, progress=False)
     budget = TrainConfig(threads=args.threads)
     start = time.perf_counter()
-    run = run_once(ModelConfig(), corpus, budget, args.seed)
+    run = run_once(SpikeformerConfig(), corpus, budget, args.seed)
     trial_s = time.perf_counter() - start
     figures = {
         "trial_wall_time_s": trial_s,

@@ -23,7 +23,7 @@ from spikeformer_common import run_once, write_result
 
 from codesign.config import parse_set_args
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig
+from codesign.snn import ModelConfig, SpikeformerConfig
 from codesign.train import TrainConfig
 
 
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    spiking_cfg = ModelConfig(**parse_set_args(args.set))
+    spiking_cfg = SpikeformerConfig(**parse_set_args(args.set))
     runs = [compare(spiking_cfg, args, seed) for seed in args.seeds]
     per_seed = [r["figures"] for r in runs]
 

@@ -18,7 +18,7 @@ import sys
 
 from mamba_common import run, write
 
-from codesign.snn import ModelConfig
+from codesign.snn import SRNNConfig
 from codesign.trace import multiplications_per_inference
 
 
@@ -45,7 +45,7 @@ def main() -> int:
     runs: dict[str, list[dict]] = {"spiking": [], "lstm": [], "gru": []}
     for seed in args.seeds:
         for variant in runs:
-            cfg = ModelConfig(variant=variant, **common, **(snn_extra if variant == "spiking" else {}))
+            cfg = SRNNConfig(variant=variant, **common, **(snn_extra if variant == "spiking" else {}))
             out = run(cfg, args.epochs, args.learning_rate, seed=seed)
             out["figures"]["seed"] = seed
             out["figures"]["multiplications"] = multiplications_per_inference(out["trace"])

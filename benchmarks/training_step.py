@@ -23,10 +23,10 @@ import torch
 from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
-from codesign.snn import ModelConfig, _neurons, build_model
+from codesign.snn import SpikeformerConfig, _neurons, build_model
 from codesign.train._train import _batch, _loss
 
-MODEL = ModelConfig(family="spikeformer", subsample=4, width=64, depth=2, heads=4, levels=4, neuron="imls",
+MODEL = SpikeformerConfig(family="spikeformer", subsample=4, width=64, depth=2, heads=4, levels=4, neuron="imls",
                     timesteps=2)
 CORPUS = CorpusConfig(task="commands", size=2000, seed=0, n_speakers=40, difficulty="easy")
 

@@ -1,4 +1,5 @@
-"""Names of a package loaded on first use (PEP 562), shared by ``codesign.snn`` and ``codesign.train``.
+"""Names of a package loaded on first use (PEP 562), shared by ``codesign.snn``, ``codesign.train``,
+``codesign.data`` and ``codesign.hardware``.
 
 Reading a config must not import torch, so those packages export their torch-backed names
 lazily: :func:`lazy_exports` gives a package the module-level ``__getattr__`` and ``__dir__``

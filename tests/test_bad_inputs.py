@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 SPACE: dict[str, Any] = {
     "parameters": {
-        "snn.learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
+        "train.learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
         "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
         "hw.cores": {"type": "categorical", "choices": [1, 2, 4]},
     }
@@ -154,6 +154,12 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["space.yaml", "snn.dropout"]),
     ("space-categorical-inf", RUN, {**BASE, "space.yaml": _space(**{"snn.dropout": {"type": "categorical", "choices": [0.1, float("inf")]}})},
      ["space.yaml", "snn.dropout"]),
+    ("space-training-field-under-snn", RUN, {**BASE, "space.yaml": _space(**{"snn.learning_rate": {"type": "float", "low": 0.001, "high": 0.1}})},
+     ["space.yaml", "snn.learning_rate", "use 'train.learning_rate'"]),
+    ("space-field-of-another-family", RUN, {**BASE, "space.yaml": _space(**{"snn.family": "mamba", "snn.heads": 2})},
+     ["space.yaml", "snn.heads", "family 'mamba'", "a field of family 'spikeformer' only"]),
+    ("study-model-field-of-another-family", RUN, {**BASE, "study.yaml": _study(model={"family": "mamba", "heads": 2})},
+     ["study.yaml", "'model.heads'", "a field of family 'spikeformer', not of family 'mamba'"]),
     ("space-alias-bomb", RUN, {**BASE, "space.yaml": BOMB}, ["space.yaml", "alias expansion"]),
     ("space-deep", RUN, {**BASE, "space.yaml": DEEP}, ["space.yaml", "levels of nesting"]),
     ("space-empty", RUN, {**BASE, "space.yaml": ""}, ["space.yaml", "empty"]),

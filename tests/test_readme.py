@@ -84,7 +84,7 @@ def test_readme_walkthrough_runs_as_written(ray_cluster: str, tmp_path: Path, mo
     from codesign.search import default_storage_url, load_stored_study, stored_spec
 
     stored = stored_spec(load_stored_study("quickstart", default_storage_url("quickstart")))
-    assert stored.corpus["size"] == 90 and stored.fidelity.epochs == 2  # --set is recorded with the study
+    assert stored.corpus.size == 90 and stored.fidelity.epochs == 2  # --set is recorded with the study
 
     for argv in steps:
         if argv[0] == "optuna-dashboard":

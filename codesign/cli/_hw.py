@@ -187,19 +187,14 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 def _space_columns(path: str, base: ChipConfig, points: int, seed: int) -> dict[str, Any]:
     """The hw.* parameters of a search space as chip columns: its full grid when that has at
     most ``points`` chips, else ``points`` sampled ones (``codesign.search.sample_points``)."""
-    import numpy as np
-
-    from codesign.search import load_space, sample_points
+    from codesign.search import chip_columns, load_space, sample_points
 
     space = load_space(path)
     if not space.names("hw"):
         raise ConfigError(path, "parameters", "at least one hw.* parameter (a chip search space)",
                           hint="e.g. search_spaces/accelerator.yaml")
     hw_space = space.subspace("hw")
-    drawn = sample_points(hw_space, points, seed)
-    fields = sorted({name.partition(".")[2] for point in drawn for name in point})
-    defaults = base.to_dict()
-    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in drawn], dtype=object) for f in fields}
+    return chip_columns(sample_points(hw_space, points, seed), base)
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -130,11 +130,14 @@ def _confirm(args: argparse.Namespace) -> int:
 
 
 def _write_report(outcome: Any) -> Path:
-    """The study's report page, next to its artifacts (``codesign.report``)."""
+    """The study's report page (``codesign.report``): next to its artifacts, or, when they are
+    in a URL store (``s3://…``), in ``report/<name>.html`` here, where a browser can open it."""
     from codesign.report import write_report
     from codesign.search import load_stored_study
+    from codesign.search._store import is_url
 
-    out = Path(outcome.artifact_dir) / "report.html"
+    out = (Path("report") / f"{outcome.name}.html" if is_url(outcome.artifact_dir)
+           else Path(outcome.artifact_dir) / "report.html")
     write_report(load_stored_study(outcome.name, outcome.storage_url), out, outcome.artifact_dir)
     return out
 
@@ -228,7 +231,10 @@ def _delete(args: argparse.Namespace) -> int:
     storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
     artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-    artifact_dir = Path(artifacts) if artifacts else None
+    from codesign.search._store import is_url
+
+    remote = bool(artifacts) and is_url(artifacts)  # an object store: its files are the user's to remove
+    artifact_dir = Path(artifacts) if artifacts and not remote else None
     # Only a folder named after the study (runs/NAME, the driver's default) is removed with it,
     # and only once its storage holds no other study.
     db = storage_file(url)
@@ -238,6 +244,8 @@ def _delete(args: argparse.Namespace) -> int:
     what = f"study '{args.name}' ({n_trials} trials) from {url}"
     if remove_dir:
         what += f" and its artifacts folder {artifact_dir}"
+    elif remote:
+        what += f" (its artifacts in {artifacts} are left as they are)"
     if not args.yes:
         try:
             answer = input(f"Delete {what}? [y/N] ")

@@ -47,11 +47,11 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig, C
     """(ModelConfig, TrainConfig, CorpusConfig) from the arguments; bad input raises ConfigError."""
     from codesign.config import ConfigError, parse_set_args, parse_spec
     from codesign.data import CorpusConfig
-    from codesign.snn import ModelConfig
+    from codesign.snn import MODEL_FIELDS, parse_model_config
     from codesign.train import TrainConfig
 
     overrides = parse_set_args(args.set)
-    model_fields, train_fields = set(ModelConfig.model_fields), set(TrainConfig.model_fields)
+    model_fields, train_fields = set(MODEL_FIELDS), set(TrainConfig.model_fields)
     for key in overrides:
         if key not in model_fields | train_fields or key in ("family", "variant"):
             allowed = sorted((model_fields | train_fields) - {"family", "variant"})
@@ -62,7 +62,7 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig, C
     model_data["family"] = args.model
     if args.variant is not None:
         model_data["variant"] = args.variant
-    model = parse_spec(ModelConfig, model_data, key_prefix="")
+    model = parse_model_config(model_data, key_prefix="")
     train_data = {k: v for k, v in overrides.items() if k in train_fields}
     if args.epochs is not None:
         train_data.update(epochs=args.epochs, seconds=None)

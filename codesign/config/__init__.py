@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from codesign.config._errors import ConfigError
 from codesign.config._overrides import apply_overrides, parse_set_args
-from codesign.config._spec import MEASURED, Spec, load_spec, parse_spec, stable_hash
+from codesign.config._spec import MEASURED, Spec, load_spec, parse_spec, parse_typed, stable_hash
 from codesign.config._yaml import load_yaml
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "load_yaml",
     "parse_set_args",
     "parse_spec",
+    "parse_typed",
     "stable_hash",
 ]

@@ -12,15 +12,16 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from codesign.config._errors import ConfigError
 from codesign.config._yaml import load_yaml
 
 S = TypeVar("S", bound="Spec")
+T = TypeVar("T")
 
 
 class Spec(BaseModel):
@@ -72,30 +73,57 @@ def parse_spec(
         raise _to_config_error(cls, err, file, key_prefix) from None
 
 
+def parse_typed(
+    adapter: TypeAdapter[T], data: Any, file: str | Path | None = None, key_prefix: str = ""
+) -> T:
+    """Validate ``data`` into a type that is not one class, such as a discriminated union of
+    Specs (``codesign.snn.ModelConfig``); errors as :func:`parse_spec`'s.
+
+    Raises:
+        ConfigError: the first problem found, with its key path.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(file, key_prefix, "a mapping", got=data)
+    try:
+        return adapter.validate_python(data)
+    except pydantic.ValidationError as err:
+        # the adapter's annotation, to name keys through it (None: keys as pydantic gives them)
+        raise _to_config_error(getattr(adapter, "_type", None), err, file, key_prefix) from None
+
+
 def load_spec(cls: type[S], path: str | Path) -> S:
     """Read a YAML file and validate it into ``cls``."""
     return parse_spec(cls, load_yaml(path), file=path)
 
 
 def _to_config_error(
-    cls: type[BaseModel], err: pydantic.ValidationError, file: str | Path | None, key_prefix: str
+    cls: Any, err: pydantic.ValidationError, file: str | Path | None, key_prefix: str
 ) -> ConfigError:
     first = err.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"]]
-    # pydantic appends the union member / validator tag to loc for some errors; keep field names.
-    loc = [part for part in loc if not part.startswith(("function-", "tagged-union["))]
+    # pydantic puts validator names and the tag of a discriminated union's member in loc;
+    # keep field names only
+    loc, model, siblings = _walk([str(part) for part in first["loc"]], cls)
     key = ".".join(p for p in [key_prefix, *loc] if p)
     kind = first["type"]
     got = first.get("input")
     if kind == "extra_forbidden":
-        allowed = _fields_at(cls, loc[:-1])
+        allowed = list(model.model_fields) if model is not None else []
         close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else None
+        owners = [tag for tag, other in siblings.items() if loc[-1] in other.model_fields]
+        if owners and model is not None:
+            field = _tag_field(model)
+            hint = f"'{loc[-1]}' is a field of {field} {' and '.join(repr(o) for o in owners)}, not of {field} {_tag(model)!r}"
         return ConfigError(
             file, key, "one of the known keys: " + ", ".join(sorted(allowed)), hint=hint
         )
     if kind == "missing":
         return ConfigError(file, key, "this required key to be set")
+    if kind == "union_tag_invalid":
+        ctx = first.get("ctx", {})
+        name = str(ctx.get("discriminator", "")).strip("'")
+        return ConfigError(file, ".".join(p for p in [key, name] if p), "one of " + str(ctx.get("expected_tags")),
+                           got=ctx.get("tag"))
     message = first["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -107,27 +135,71 @@ def _to_config_error(
     return ConfigError(file, key, expected, got=got if not isinstance(got, dict) else None)
 
 
-def _fields_at(cls: type[BaseModel], loc: list[str]) -> list[str]:
-    """Field names of the (nested) model at ``loc``; empty if it cannot be resolved."""
-    model: Any = cls
+def _walk(loc: list[str], annotation: Any) -> tuple[list[str], type[BaseModel] | None, dict[str, type[BaseModel]]]:
+    """Follow an error's ``loc`` through the specs: the field names in it (validator names and
+    union tags dropped), the model that holds its last part, and, when that model is one member
+    of a tagged union, the other members by tag."""
+    kept: list[str] = []
+    current: Any = annotation
+    holder: type[BaseModel] | None = None
+    siblings: dict[str, type[BaseModel]] = {}
     for part in loc:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
+        if part.startswith(("function-", "tagged-union[")):
+            continue
+        members = _models_in(current)
+        tags = {tag: m for m in members if len(members) > 1 and (tag := _tag(m)) is not None}
+        if part in tags:
+            siblings = {t: m for t, m in tags.items() if t != part}
+            current = tags[part]
+            continue
+        holder = members[0] if len(members) == 1 else None
+        kept.append(part)
+        if holder is not None and part in holder.model_fields:
+            current = holder.model_fields[part].annotation
+            siblings = {}
+        else:
+            current = _element_type(current)
+    last = _models_in(current) if not kept else ([holder] if holder is not None else [])
+    return kept, (last[0] if len(last) == 1 else None), siblings
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The BaseModel classes an annotation may hold (through Annotated, unions and Optional)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models_in(get_args(annotation)[0])
+    if origin is not None and origin not in (dict, list, tuple, set, frozenset):
+        return [m for arg in get_args(annotation) for m in _models_in(arg)]
     return []
 
 
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) is not None:
-        for arg in get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
+def _element_type(annotation: Any) -> Any:
+    """The value type inside a container annotation (dict values, list/tuple items), else None."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _element_type(get_args(annotation)[0])
+    args = get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (list, tuple, set, frozenset) and args:
+        return args[0]
+    if origin is not None:  # a union: the one container among its members
+        inner = [_element_type(a) for a in args if get_origin(a) is not None]
+        return inner[0] if len(inner) == 1 else None
+    return None
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    """The value of a model's one-value ``Literal`` field (its tag in a discriminated union)."""
+    name = _tag_field(model)
+    return str(get_args(model.model_fields[name].annotation)[0]) if name is not None else None
+
+
+def _tag_field(model: type[BaseModel]) -> str | None:
+    """The name of a model's one-value ``Literal`` field (a discriminated union's discriminator)."""
+    for name, field in model.model_fields.items():
+        if get_origin(field.annotation) is Literal and len(get_args(field.annotation)) == 1:
+            return name
     return None

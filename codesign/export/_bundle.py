@@ -101,9 +101,9 @@ class BundleConfig(Spec):
     @property
     def network_config(self) -> Any:
         """``model`` as the typed ``codesign.snn.ModelConfig``."""
-        from codesign.snn import ModelConfig
+        from codesign.snn import parse_model_config
 
-        return ModelConfig.model_validate(self.model)
+        return parse_model_config(self.model, key_prefix="model")
 
     @property
     def precision(self) -> Any:
@@ -261,7 +261,7 @@ def _point_chip(record: Any, point: DesignPoint) -> Any:
     from codesign.hardware import ChipConfig
     from codesign.search import split_params
 
-    chip_fields = dict(record.chip_config)
+    chip_fields = record.chip_config.to_dict() if record.chip_config is not None else {}
     if point.chip is not None:
         chip_fields.update(split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2])
     return ChipConfig.model_validate(chip_fields)
@@ -282,9 +282,9 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
         ),
         seed=int(summary.get("seed", spec.get("seed", 0))),
         corpus=dict(spec.get("corpus", {})),
-        model=dict(record.model_config_),
+        model=record.model_config_.to_dict() if record.model_config_ is not None else {},
         chip=chip.to_dict(),
-        train=dict(record.train_config),
+        train=record.train_config.to_dict() if record.train_config is not None else {},
         head=summary["head"],
         n_features=int(summary["n_features"]),
         n_outputs=int(summary["n_outputs"]),

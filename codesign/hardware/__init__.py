@@ -9,41 +9,84 @@ actions with one energy table). Never trains. Sizes named ``*_kb`` are KiB (1024
 
 from __future__ import annotations
 
-from codesign.hardware._chip import (
-    ARRAY_FIELDS,
-    ChipArray,
-    ChipConfig,
-    as_chip_array,
-    list_presets,
-    load_chip,
-)
-from codesign.hardware._model import (
-    LayerArrays,
-    LayerPlacement,
-    evaluate,
-    evaluate_batch,
-    map_layers,
-)
-from codesign.hardware._report import (
-    CATEGORIES,
-    REASON_FLAGS,
-    BatchCostReport,
-    ChipRequirements,
-    CostReport,
-    InferenceCost,
-)
-from codesign.hardware._simulator import SimulationReport, simulate
-from codesign.hardware._sweep import grid_columns, sweep_table
-from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
-from codesign.hardware._technology import (
-    HW_MODELS_DIR,
-    TECHNOLOGY_FILE,
-    Technology,
-    add_energy_pj,
-    load_technology,
-    mult_energy_pj,
-    sram_read_64b_pj,
-)
+from typing import TYPE_CHECKING
+
+from codesign._lazy import lazy_exports
+
+# Names are imported on first use (PEP 562), so that reading a study's ChipConfig does not
+# import torch (the cost model reads traces through codesign.trace, which does).
+if TYPE_CHECKING:
+    from codesign.hardware._chip import (
+        ARRAY_FIELDS,
+        ChipArray,
+        ChipConfig,
+        as_chip_array,
+        list_presets,
+        load_chip,
+    )
+    from codesign.hardware._model import (
+        LayerArrays,
+        LayerPlacement,
+        evaluate,
+        evaluate_batch,
+        map_layers,
+    )
+    from codesign.hardware._report import (
+        CATEGORIES,
+        REASON_FLAGS,
+        BatchCostReport,
+        ChipRequirements,
+        CostReport,
+        InferenceCost,
+    )
+    from codesign.hardware._simulator import SimulationReport, simulate
+    from codesign.hardware._sweep import grid_columns, sweep_table
+    from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
+    from codesign.hardware._technology import (
+        HW_MODELS_DIR,
+        TECHNOLOGY_FILE,
+        Technology,
+        add_energy_pj,
+        load_technology,
+        mult_energy_pj,
+        sram_read_64b_pj,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "ARRAY_FIELDS": "_chip",
+    "ChipArray": "_chip",
+    "ChipConfig": "_chip",
+    "as_chip_array": "_chip",
+    "list_presets": "_chip",
+    "load_chip": "_chip",
+    "LayerArrays": "_model",
+    "LayerPlacement": "_model",
+    "evaluate": "_model",
+    "evaluate_batch": "_model",
+    "map_layers": "_model",
+    "CATEGORIES": "_report",
+    "REASON_FLAGS": "_report",
+    "BatchCostReport": "_report",
+    "ChipRequirements": "_report",
+    "CostReport": "_report",
+    "InferenceCost": "_report",
+    "SimulationReport": "_simulator",
+    "simulate": "_simulator",
+    "grid_columns": "_sweep",
+    "sweep_table": "_sweep",
+    "random_chip_columns": "_synthetic",
+    "synthetic_trace": "_synthetic",
+    "HW_MODELS_DIR": "_technology",
+    "TECHNOLOGY_FILE": "_technology",
+    "Technology": "_technology",
+    "add_energy_pj": "_technology",
+    "load_technology": "_technology",
+    "mult_energy_pj": "_technology",
+    "sram_read_64b_pj": "_technology",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
 
 __all__ = [
     "ARRAY_FIELDS",

@@ -24,7 +24,7 @@ class BreakdownInfo:
     Attributes:
         number: trial number; chip: the chip index within a nested trial, else None.
         layers, categories: the energy table's row and column names (empty without a report).
-        energy_pj: [layers, categories] energy per inference in pJ, or None when the cost
+        energy_by_layer_category_pj: [layers, categories] energy per inference in pJ, or None when the cost
             report could not be read (``note`` says why).
         energy_by_category_pj: per-category totals (from the report, else from the record).
         cycles, latency_ms, area_mm2: the chip figures (None when neither source has them).
@@ -36,7 +36,7 @@ class BreakdownInfo:
     chip: int | None
     layers: tuple[str, ...]
     categories: tuple[str, ...]
-    energy_pj: np.ndarray | None
+    energy_by_layer_category_pj: np.ndarray | None
     energy_by_category_pj: dict[str, float]
     cycles: float | None
     latency_ms: float | None
@@ -46,14 +46,14 @@ class BreakdownInfo:
 
     @property
     def energy_by_layer_pj(self) -> dict[str, float]:
-        if self.energy_pj is None:
+        if self.energy_by_layer_category_pj is None:
             return {}
-        return {name: float(v) for name, v in zip(self.layers, self.energy_pj.sum(axis=1), strict=True)}
+        return {name: float(v) for name, v in zip(self.layers, self.energy_by_layer_category_pj.sum(axis=1), strict=True)}
 
     @property
     def total_energy_pj(self) -> float:
-        if self.energy_pj is not None:
-            return float(self.energy_pj.sum())
+        if self.energy_by_layer_category_pj is not None:
+            return float(self.energy_by_layer_category_pj.sum())
         return float(sum(self.energy_by_category_pj.values()))
 
 
@@ -137,7 +137,7 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
         chip=chip,
         layers=report.get("layers", ()),
         categories=report.get("categories", tuple(by_category)),
-        energy_pj=energy,
+        energy_by_layer_category_pj=energy,
         energy_by_category_pj=by_category,
         cycles=pick("cycles"),
         latency_ms=pick("latency_ms"),

@@ -45,6 +45,8 @@ _PARAM_LABELS: dict[str, str] = {
 
 #: Parameter groups of a design: prefix -> heading.
 GROUPS: dict[str, str] = {"snn": "network", "hw": "chip"}
+#: Prefix -> its group: a network's training parameters (``train.*``) are shown with it.
+_GROUP_OF_PREFIX: dict[str, str] = {"snn": "snn", "train": "snn", "hw": "hw"}
 
 
 def metric_label(name: str) -> str:
@@ -57,9 +59,10 @@ def short_metric_label(name: str) -> str:
 
 
 def group_of(name: str) -> str:
-    """``snn.width`` -> ``snn``; a name with no known prefix -> ``""``."""
+    """``snn.width`` -> ``snn`` (``train.learning_rate`` too: training is shown with the network);
+    a name with no known prefix -> ``""``."""
     prefix = name.split(".", 1)[0] if "." in name else ""
-    return prefix if prefix in GROUPS else ""
+    return _GROUP_OF_PREFIX.get(prefix, "")
 
 
 def bare_name(name: str) -> str:

@@ -44,7 +44,8 @@ class ParallelCoordinatesInfo:
     Attributes:
         keys: (trial, chip) of each line.
         axes: parameter axes then objective axes.
-        colour_by: objective name -> its value per line (the renderer offers each).
+        colour_by: objective name -> its value per line (the renderer offers each); also
+            ``node`` (the index of the Ray node that ran each line) when several nodes did.
         feasible: per line.
         reason: why there is nothing to draw, else None.
         group: the parameter group drawn (``snn``, ``hw``), or ``""`` for every parameter.
@@ -63,6 +64,14 @@ class ParallelCoordinatesInfo:
     constant: dict[str, str] = field(default_factory=dict)
     conditional: tuple[str, ...] = ()
     by_importance: bool = False
+
+
+def node_of(view: StudyView, trial: int) -> str:
+    """The Ray node that ran ``trial`` (its address, else its id), "" when unknown."""
+    record = view.trial(trial).record
+    if record is None:
+        return ""
+    return record.worker_node_ip or record.worker_node_id[:12] or record.worker_host
 
 
 def parallel_coordinates_info(view: StudyView, group: str | None = None,
@@ -110,6 +119,10 @@ def parallel_coordinates_info(view: StudyView, group: str | None = None,
         column = tuple(float(t.values[i]) for t in lines)
         axes.append(Axis(name, column, None, False, objective=True))
         colour_by[name] = column
+    nodes = [node_of(view, t.trial) for t in lines]
+    if len(set(nodes)) > 1:  # a cluster run: which node ran each design
+        labels = sorted(set(nodes))
+        colour_by["node"] = tuple(float(labels.index(n)) for n in nodes)
     reason = None
     if group is not None and not shared:
         reason = f"no {GROUPS.get(group, group)} parameter differs between the designs"

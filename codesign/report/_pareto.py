@@ -231,7 +231,7 @@ def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
     if kind == "stopped":
         assert record is not None
         lines = [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}"]
-        lines += [f"{n} = {_fmt(v)} (at {record.rung_epoch or record.train_config.get('epochs', '?')} epochs)"
+        lines += [f"{n} = {_fmt(v)} (at {record.rung_epoch or (record.train_config.epochs if record.train_config is not None else None) or '?'} epochs)"
                   for n, v in record.objectives.items()]
     elif kind == "pruned":
         reason = (record.pruned if record is not None else None) or "pruned"

@@ -390,12 +390,12 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
     )
     categories = list(info.categories) or list(info.energy_by_category_pj)
     colours = {c: _CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)] for k, c in enumerate(categories)}
-    if info.energy_pj is not None:
+    if info.energy_by_layer_category_pj is not None:
         for c, cat in enumerate(info.categories):
             fig.add_trace(
                 go.Bar(
                     x=list(info.layers),
-                    y=info.energy_pj[:, c].tolist(),
+                    y=info.energy_by_layer_category_pj[:, c].tolist(),
                     name=cat.replace("_", " "),
                     marker_color=colours[cat],
                     legendgroup=cat,

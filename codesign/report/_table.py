@@ -20,7 +20,8 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
     """One row per trial with flattened columns.
 
     Columns: ``number``, ``state``, ``feasible``, ``on_front``, ``reference``, ``error``,
-    ``wall_time_s``, ``trained``, ``cache_hit``, then ``objectives.<name>``,
+    ``wall_time_s``, ``trained``, ``cache_hit``, ``worker_host``, ``worker_node_id``,
+    ``worker_node_ip`` (the Ray node that ran it), then ``objectives.<name>``,
     ``constraints.<name>``, ``metrics.<name>``, ``energy_pj.<category>`` and
     ``params.<name>`` (``snn.*`` / ``hw.*``), each absent value NaN/None.
 
@@ -45,20 +46,20 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
             "wall_time_s": rec.wall_time_s if rec is not None else None,
             "trained": rec.trained if rec is not None else None,
             "cache_hit": rec.cache_hit if rec is not None else None,
+            "worker_host": rec.worker_host if rec is not None else None,
+            "worker_node_id": rec.worker_node_id if rec is not None else None,
+            "worker_node_ip": rec.worker_node_ip if rec is not None else None,
         }
-        for i, name in enumerate(view.objective_names):
-            row[f"objectives.{name}"] = t.values[i] if t.values is not None else None
-        for k, v in t.constraints.items():
-            row[f"constraints.{k}"] = v
-        for k, v in t.metrics.items():
-            row[f"metrics.{k}"] = v
-        if rec is not None:
-            for k, v in rec.energy_by_category_pj.items():
-                row[f"energy_pj.{k}"] = v
-        for k, v in t.params.items():
-            row[f"params.{k}"] = v
+        row["objectives"] = {name: (t.values[i] if t.values is not None else None)
+                             for i, name in enumerate(view.objective_names)}
+        row["constraints"] = dict(t.constraints)
+        row["metrics"] = dict(t.metrics)
+        row["energy_pj"] = dict(rec.energy_by_category_pj) if rec is not None else {}
+        row["params"] = dict(t.params)
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    # one level of groups, flattened to "<group>.<name>"; a dotted name (snn.width) is kept
+    # whole and an empty group gives no column
+    frame = pd.json_normalize(rows, max_level=1) if rows else pd.DataFrame()
     if frame.empty:
         frame = pd.DataFrame(
             columns=["number", "state", "feasible", "on_front", "reference", "error"]

@@ -82,6 +82,8 @@ from codesign.search._record import (
 )
 from codesign.search._space import (
     SearchSpace,
+    check_families,
+    chip_columns,
     known_fields,
     load_space,
     merge_spaces,
@@ -163,6 +165,8 @@ __all__ = [
     "TrialTask",
     "TrialView",
     "as_minimisation",
+    "check_families",
+    "chip_columns",
     "condition_of",
     "condition_tokens",
     "confirm_points",

@@ -350,164 +350,197 @@ def _drive(
     lease: DriverLease,
     corpus: Any = None,
 ) -> StudyOutcome:
+    """Set up what a run needs (Ray, the store's reader, the corpus in the object store, the
+    progress bar), run the loop, and release them whatever happens."""
     import ray
 
     started_ray = _ensure_ray(spec, log_to_driver)
-    strategy = strategy_of(spec)
-    scheduler = strategy.scheduler(spec)
-    ask_space = strategy.ask_space(spec.search_space())
-    remote = ray.remote(run_task)
-    options = {
-        "num_cpus": spec.execution.cpus_per_trial,
-        "num_gpus": spec.execution.gpus_per_trial,
-        "max_retries": 0,  # the driver retries dead workers itself, to record the attempts
-        "retry_exceptions": False,
-    }
-    if store.is_local:  # records name cache files as ../_train_cache/..., through the study's folder
-        Path(store.url(spec.name)).mkdir(parents=True, exist_ok=True)
-    reader, store_actor = serve_store(store)
-    # the corpus goes into the object store once; Ray pulls it to each node once
-    corpus_ref = ray.put(corpus) if corpus is not None else None
-    moved = 0
-
-    _requeue_stale(study, lease)
-    last_requeue = time.monotonic()
-    trials = study.get_trials(deepcopy=False)
-    points = study_points(trials)
-    finished = _budget_count(trials)
-    started = finished
-    failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
-                 and DUPLICATE_ATTR not in t.user_attrs)
-    budget_trials = spec.budget.trials
-    deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
-    bar = Progress(budget_trials, finished, progress, spec.name)
-    pending: dict[Any, _Pending] = {}
-    waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
-    constraint_names = [c.name for c in spec.parsed_constraints()]
-    sign = np.array([1.0 if d == "min" else -1.0 for d in spec.objectives.values()])
-    told = 0
-    stopped_by = "trials"
-
-    def submit(p: _Pending) -> None:
-        task = TrialTask(params=p.params, spec=spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
-                         store=reader)
-        pending[remote.options(**options).remote(evaluate, task, corpus_ref)] = p
-
-    def tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
+    store_actor = None
+    bar = None
+    try:
+        if store.is_local:  # records name cache files as ../_train_cache/..., through the study's folder
+            Path(store.url(spec.name)).mkdir(parents=True, exist_ok=True)
+        reader, store_actor = serve_store(store)
+        # the corpus goes into the object store once; Ray pulls it to each node once
+        corpus_ref = ray.put(corpus) if corpus is not None else None
+        _requeue_stale(study, lease)
+        driver = _Driver(study, spec, store, evaluate, lease, reader, corpus_ref, progress)
+        bar = driver.bar
         try:
-            _tell(p, record, values)
+            driver.run()
+        except BaseException:
+            _abandon(study, driver.pending, list(driver.waiting.values()))
+            _requeue_own(study, lease)
+            raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if store_actor is not None:
+            ray.kill(store_actor)
+        if started_ray:
+            ray.shutdown()
+    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes)
+
+
+class _Driver:
+    """One run of the ask/tell loop over Ray tasks: the trials in flight, those paused at a
+    rung, and this run's counters (see the module docstring for the rules it applies)."""
+
+    def __init__(self, study: optuna.Study, spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn,
+                 lease: DriverLease, reader: Any, corpus_ref: Any, progress: bool) -> None:
+        import ray
+
+        self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
+        self.reader, self.corpus_ref = reader, corpus_ref
+        strategy = strategy_of(spec)
+        self.scheduler = strategy.scheduler(spec)
+        self.ask_space = strategy.ask_space(spec.search_space())
+        self.remote = ray.remote(run_task).options(
+            num_cpus=spec.execution.cpus_per_trial,
+            num_gpus=spec.execution.gpus_per_trial,
+            max_retries=0,  # the driver retries dead workers itself, to record the attempts
+            retry_exceptions=False,
+        )
+        trials = study.get_trials(deepcopy=False)
+        self.points = study_points(trials)
+        self.finished = _budget_count(trials)  # counted by the budget, by every run so far
+        self.started = self.finished
+        self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
+                          and DUPLICATE_ATTR not in t.user_attrs)
+        self.told = 0  # by this run
+        self.moved_bytes = 0
+        self.stopped_by = "trials"
+        self.budget_trials = spec.budget.trials
+        self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
+        self.last_requeue = time.monotonic()
+        self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
+        self.pending: dict[Any, _Pending] = {}
+        self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
+        self.constraint_names = [c.name for c in spec.parsed_constraints()]
+        self.sign = np.array([1.0 if d == "min" else -1.0 for d in spec.objectives.values()])
+
+    def run(self) -> None:
+        import ray
+
+        while True:
+            self._start_jobs()
+            if not self.pending:
+                break
+            self._update_bar()
+            wait_s = _next_wakeup(self.pending, self.spec.execution.trial_timeout_s, self.deadline)
+            # In submission order (the default), results are told in the order trials were asked,
+            # whatever finished first, so the sampler and the scheduler see the same history on
+            # an idle or a loaded machine and the study is reproducible from its seed.
+            watch = list(self.pending)[:1] if self.spec.execution.tell_order == "submission" else list(self.pending)
+            ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
+            for ref in ready:
+                self._receive(ref)
+            _expire(self.pending, self.spec, self.tell)
+        for number in self.scheduler.paused():
+            p = self.waiting.pop(number)
+            _prune_paused(self.study, p)
+            self.told += 1
+            self.finished += 1
+            self.bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
+
+    def _start_jobs(self) -> None:
+        """Fill the free workers: new trials within the budget, or promoted ones."""
+        room = self.spec.execution.workers - len(self.pending)
+        may_start = True
+        if time.monotonic() >= self.deadline:
+            self.stopped_by = "seconds"
+            room, may_start = 0, False
+        share = self.lease.policy == "share"
+        if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
+            _requeue_stale(self.study, self.lease)  # a sharing driver that died: take its trials over
+            self.last_requeue = time.monotonic()
+        in_use = self.started
+        if self.budget_trials is not None:
+            if share and room > 0:  # other drivers' trials count too
+                finished_all, elsewhere = _shared_counts(self.study, self.lease)
+                in_use = max(self.started, finished_all + elsewhere + len(self.pending) + len(self.waiting))
+            may_start = may_start and in_use < self.budget_trials
+        for _ in range(max(room, 0)):
+            job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
+            if job is None:
+                break
+            if job.trial is None:
+                trial, params = _ask(self.study, self.ask_space, self.lease)
+                self.started += 1
+                in_use += 1
+            else:
+                paused = self.waiting.pop(job.trial)
+                trial, params = paused.trial, paused.params
+            self._submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
+
+    def _submit(self, p: _Pending) -> None:
+        task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
+                         store=self.reader)
+        self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref)] = p
+
+    def _receive(self, ref: Any) -> None:
+        p = self.pending.pop(ref)
+        outcome = _collect(ref, p, self.spec, self.store)
+        if outcome == "retry":
+            p.attempts += 1
+            p.started = time.monotonic()
+            self._submit(p)
+            return
+        record, values, size = outcome
+        self.moved_bytes += size
+        self.tell(p, record, values)
+
+    def tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
+        try:
+            self._tell(p, record, values)
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as err:
-            if not study._storage.get_trial(p.trial._trial_id).state.is_finished():
+            if not self.study._storage.get_trial(p.trial._trial_id).state.is_finished():
                 raise
             # another driver found this driver's lease lapsed and re-asked the trial
-            bar.write(f"trial {p.trial.number} was already finished elsewhere; result dropped ({err})")
+            self.bar.write(f"trial {p.trial.number} was already finished elsewhere; result dropped ({err})")
 
-    def _tell(p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
-        nonlocal told, finished, failed
-        minimised = None if values is None else np.asarray(values) * sign
-        if scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
+    def _tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
+        minimised = None if values is None else np.asarray(values) * self.sign
+        if self.scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
             _record_rung(p.trial, record)
-            waiting[p.trial.number] = p
-            bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
-                      + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+            self.waiting[p.trial.number] = p
+            self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                           + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
             return
         if p.until_epoch is not None or p.rung > 0:
             _record_rung(p.trial, record)
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
         p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
         if values is None and record.pruned is not None and record.error is None:
-            for name in constraint_names:
+            for name in self.constraint_names:
                 if name in record.constraints:
                     p.trial.set_constraint(name, record.constraints[name])
-            study.tell(p.trial, state=TrialState.PRUNED)
-            bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+            self.study.tell(p.trial, state=TrialState.PRUNED)
+            self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
         elif values is None:
-            study.tell(p.trial, state=TrialState.FAIL)
-            failed += 1
-            bar.write(f"trial {p.trial.number} failed: {record.error}")
+            self.study.tell(p.trial, state=TrialState.FAIL)
+            self.failed += 1
+            self.bar.write(f"trial {p.trial.number} failed: {record.error}")
         else:
-            for name in constraint_names:
+            for name in self.constraint_names:
                 p.trial.set_constraint(name, record.constraints[name])
-            study.tell(p.trial, values)
-            points.extend(record_points(p.trial.number, record))
-        told += 1
-        finished += 1
+            self.study.tell(p.trial, values)
+            self.points.extend(record_points(p.trial.number, record))
+        self.told += 1
+        self.finished += 1
         if values is not None:
-            bar.write(trial_line(p.trial.number, record, finished, budget_trials))
-        bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
+            self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
+        self._update_bar()
 
-    try:
-        while True:
-            room = spec.execution.workers - len(pending)
-            may_start = True
-            if time.monotonic() >= deadline:
-                stopped_by = "seconds"
-                room, may_start = 0, False
-            if lease.policy == "share" and time.monotonic() - last_requeue > lease.ttl_s:
-                _requeue_stale(study, lease)  # a sharing driver that died: take its trials over
-                last_requeue = time.monotonic()
-            in_use = started
-            if budget_trials is not None:
-                if lease.policy == "share" and room > 0:  # other drivers' trials count too
-                    finished_all, elsewhere = _shared_counts(study, lease)
-                    in_use = max(started, finished_all + elsewhere + len(pending) + len(waiting))
-                may_start = may_start and in_use < budget_trials
-            for _ in range(max(room, 0)):
-                job = scheduler.next_job(may_start and (budget_trials is None or in_use < budget_trials))
-                if job is None:
-                    break
-                if job.trial is None:
-                    trial, params = _ask(study, ask_space, lease)
-                    started += 1
-                    in_use += 1
-                    submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
-                else:
-                    p = waiting.pop(job.trial)
-                    submit(_Pending(p.trial, p.params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
-            if not pending:
-                break
-            bar.update(finished, len(pending), failed, points, spec.objectives, spec.reference)
-            wait_s = _next_wakeup(pending, spec.execution.trial_timeout_s, deadline)
-            # In submission order (the default), results are told in the order trials were asked,
-            # whatever finished first, so the sampler and the scheduler see the same history on
-            # an idle or a loaded machine and the study is reproducible from its seed.
-            watch = list(pending)[:1] if spec.execution.tell_order == "submission" else list(pending)
-            ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
-            for ref in ready:
-                p = pending.pop(ref)
-                outcome = _collect(ref, p, spec, store)
-                if outcome == "retry":
-                    p.attempts += 1
-                    p.started = time.monotonic()
-                    submit(p)
-                    continue
-                record, values, size = outcome
-                moved += size
-                tell(p, record, values)
-            _expire(pending, spec, tell)
-        for number in scheduler.paused():
-            p = waiting.pop(number)
-            _prune_paused(study, p)
-            told += 1
-            finished += 1
-            bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
-    except BaseException:
-        _abandon(study, pending, list(waiting.values()))
-        _requeue_own(study, lease)
-        raise
-    finally:
-        bar.close()
-        if store_actor is not None:
-            ray.kill(store_actor)
-        if started_ray:
-            ray.shutdown()
-    return _outcome(study, spec, url, store.url(spec.name), told, stopped_by, moved)
+    def _update_bar(self) -> None:
+        self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
+                        self.spec.reference)
 
 
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
     """Append a rung's figures to the trial's ``codesign.rungs`` and keep its record current."""
     rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
-    epoch = record.rung_epoch if record.rung_epoch is not None else record.train_config.get("epochs")
+    epoch = record.rung_epoch if record.rung_epoch is not None else (record.train_config.epochs if record.train_config is not None else None)
     rungs.append({"epoch": epoch, "objectives": record.objectives, "constraints": record.constraints,
                   "error": record.error, "pruned": record.pruned, "cpu_time_s": record.cpu_time_s,
                   "told_at": time.time()})
@@ -549,6 +582,7 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
             address = os.environ["RAY_ADDRESS"]
+        _forget_cached_token()
         try:
             ray.init(address=address, **common)
         except ConnectionError as err:
@@ -561,9 +595,22 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         # (a bare ray.init() would join the machine's latest cluster). A small object store:
         # trials exchange parameters, records and their files (a few MB); the corpus is put once.
         with _loopback_only(), _own_token():
+            _forget_cached_token()
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", **common)
     return True
+
+
+def _forget_cached_token() -> None:
+    """Make Ray read ``RAY_AUTH_MODE`` and the token again: it caches both for the whole
+    process, so a process that ran a local cluster (its own token) and then joins another must
+    present that cluster's (Ray's own ``_enable_token_auth`` refreshes the same way)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without token authentication
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 @contextlib.contextmanager

@@ -49,13 +49,19 @@ from codesign.config import parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, pareto_mask
 from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objective_values
 from codesign.search._record import HardwarePoint, TrialRecord
-from codesign.search._space import sample_points, split_params
+from codesign.search._space import chip_columns, sample_points, split_params
 from codesign.search._spec import StudySpec
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
 from codesign.search._task import TrialResult, TrialTask
 
 if TYPE_CHECKING:
-    from codesign.data import Corpus
+    from torch import nn
+
+    from codesign.data import Corpus, CorpusConfig
+    from codesign.hardware import ChipConfig, CostReport
+    from codesign.snn import Head, ModelConfig, Precision
+    from codesign.trace import WorkloadTrace
+    from codesign.train import TrainConfig
 
 #: Utterances in the untrained forward pass of the cheap fit check (the fit does not depend
 #: on activity, only on the network's weights and state).
@@ -66,12 +72,12 @@ def prepare_study(spec: StudySpec, progress: bool = True) -> Corpus:
     """Work every trial shares, done once by the driver before trials start: the corpus,
     synthesised (or read from this machine's corpus cache), for the driver to put into Ray's
     object store."""
-    from codesign.data import CorpusConfig, load_corpus
+    from codesign.data import load_corpus
 
-    return load_corpus(parse_spec(CorpusConfig, spec.corpus, key_prefix="corpus"), progress=progress)
+    return load_corpus(spec.corpus, progress=progress)
 
 
-def chip_precision(chip: Any) -> Any:
+def chip_precision(chip: ChipConfig) -> Precision:
     """The precision a chip holds a network in (its ``weight_bits`` and ``state_bits``).
 
     Raises:
@@ -132,26 +138,23 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     """
     import torch
 
-    from codesign.data import CorpusConfig, load_corpus
-    from codesign.hardware import ChipConfig
-    from codesign.snn import ModelConfig
-    from codesign.train import TrainConfig
+    from codesign.data import load_corpus
 
     started, cpu_started = time.perf_counter(), time.process_time()
     study, params, until_epoch = task.spec, task.params, task.until_epoch
     model_over, train_over, chip_over = split_params(params)
-    model_cfg = parse_spec(ModelConfig, {**study.model.to_dict(), **model_over}, key_prefix="snn")
-    train_cfg = parse_spec(TrainConfig, {**study.fidelity.to_dict(), **train_over}, key_prefix="train")
-    corpus_cfg = parse_spec(CorpusConfig, study.corpus, key_prefix="corpus")
+    model_cfg = study.model_for(model_over)
+    train_cfg = study.train_for(train_over)
+    corpus_cfg = study.corpus
     torch.set_num_threads(train_cfg.threads)
     corpus = task.corpus if task.corpus is not None else load_corpus(corpus_cfg, progress=False)
     if task.store is None:
         raise ValueError("evaluate_trial needs the artifact store's reader (task.store)")
     full = until_epoch is None or until_epoch == train_cfg.epochs
-    base = {
+    base: dict[str, Any] = {
         "params": params,
-        "model_config": model_cfg.to_dict(),
-        "train_config": train_cfg.to_dict(),
+        "model_config": model_cfg,
+        "train_config": train_cfg,
         "strategy": study.strategy,
         "rung_epoch": until_epoch if not full else None,
         "load_dependent": train_cfg.load_dependent,
@@ -159,7 +162,7 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     with tempfile.TemporaryDirectory(prefix="codesign-trial.") as scratch:
         space = _Workspace(task.store, Path(scratch))
         if study.strategy == "joint":
-            record = _joint(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over, ChipConfig)
+            record = _joint(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over)
         else:
             record = _nested(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus)
     record = record.model_copy(update={"wall_time_s": time.perf_counter() - started,
@@ -167,15 +170,15 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     return TrialResult(record=record, files=space.files, entries=space.entries)
 
 
-def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: Any, train_cfg: Any,
-           corpus_cfg: Any, corpus: Corpus, chip_over: dict[str, Any], chip_type: Any) -> TrialRecord:
+def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
+           train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus, chip_over: dict[str, Any]) -> TrialRecord:
     """One network on the trial's chip."""
     from codesign.trace import load_trace
 
     study = task.spec
-    chip = parse_spec(chip_type, {**study.chip, **chip_over}, key_prefix="hw")
+    chip = study.chip_for(chip_over)
     precision = chip_precision(chip)
-    base = {**base, "chip_config": chip.to_dict()}
+    base = {**base, "chip_config": chip}
     pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
     if pruned is not None:
         metrics, constraints, reason = pruned
@@ -201,14 +204,14 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     )
 
 
-def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: Any, train_cfg: Any,
-            corpus_cfg: Any, corpus: Corpus) -> TrialRecord:
+def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
+            train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus) -> TrialRecord:
     """One network on the study's hardware sweep."""
     front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
         space, task, model_cfg, train_cfg, corpus_cfg, corpus)
     return TrialRecord(
         **base,
-        chip_config=dict(task.spec.chip),
+        chip_config=task.spec.chip,
         objectives=objectives,
         constraints=constraints,
         metrics=metrics,
@@ -222,7 +225,7 @@ def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg:
 # --------------------------------------------------------------------------------------------
 
 
-def _qat(train_cfg: Any, precision: Any, study: StudySpec) -> Any:
+def _qat(train_cfg: TrainConfig, precision: Precision, study: StudySpec) -> TrainConfig:
     """The training budget for ``precision``: float training for ``ptq`` (one network serves
     every precision), weights fake-quantised at the chip's bits for ``qat``."""
     if study.precision != "qat" or precision.weight_bits == 32:
@@ -230,7 +233,8 @@ def _qat(train_cfg: Any, precision: Any, study: StudySpec) -> Any:
     return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits})
 
 
-def _cheap_chip_check(model_cfg: Any, corpus: Any, chip: Any, study: StudySpec) -> tuple[dict[str, float], dict[str, float], str] | None:
+def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
+                      study: StudySpec) -> tuple[dict[str, float], dict[str, float], str] | None:
     """Before training: does the network fit on the chip, and is its area within budget?
 
     Runs the real chip model on the trace of one untrained forward pass: weights, state and
@@ -240,7 +244,7 @@ def _cheap_chip_check(model_cfg: Any, corpus: Any, chip: Any, study: StudySpec) 
     from codesign.snn import build_model
     from codesign.trace import record_trace
 
-    head = "ctc" if corpus.kind == "ctc" else "classify"
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
     net = build_model(model_cfg, corpus.n_features, len(corpus.vocabulary), head).eval()
     split = corpus.validation
     n = _FIT_CHECK_UTTERANCES
@@ -257,7 +261,7 @@ def _cheap_chip_check(model_cfg: Any, corpus: Any, chip: Any, study: StudySpec) 
     return metrics, constraints, "infeasible chip before training: " + "; ".join(violated + reasons)
 
 
-def _cost(trace: Any, chip: Any) -> tuple[Any, float]:
+def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
     """The chip model's CostReport for one chip, and 1.0 when the network fits on it (neither
     its weights nor its neuron state overflow the chip's SRAM), else 0.0. Deadlines and area
     budgets are the study's constraints, applied by the caller."""
@@ -267,10 +271,16 @@ def _cost(trace: Any, chip: Any) -> tuple[Any, float]:
     return report, float(report.fits_on_chip)
 
 
-def training_key(model_cfg: Any, train_cfg: Any, corpus_cfg: Any, seed: int, trace_batch: int) -> str:
+def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig, seed: int,
+                 trace_batch: int) -> str:
     """Cache key of one trained network: what changes its weights (the model, the training
     budget including QAT bits, the corpus and the seed). Scoring precisions and rungs live
-    inside the entry."""
+    inside the entry.
+
+    The model is its family's config (``codesign.snn.ModelConfig``), so only fields that
+    family's network reads are hashed: a Mamba's key does not move with a Spikeformer field.
+    (Keys made before the families were split hashed every family's fields; those cache
+    entries are simply not found again, and the networks are retrained once.)"""
     del trace_batch  # the trace is recorded per precision inside the entry, keyed there
     return stable_hash({
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
@@ -298,13 +308,13 @@ class TrainedNetwork:
     metrics: dict[str, float]
     head: str
     paths: dict[str, str]
-    model: Any = None
+    model: nn.Module | None = None
 
     @property
     def is_rung(self) -> bool:
         return posixpath.basename(posixpath.dirname(self.entry)) == "rungs"
 
-    def network(self) -> Any:
+    def network(self) -> nn.Module:
         if self.model is not None:
             return self.model
         from codesign.train import load_trained_model
@@ -321,8 +331,8 @@ class ScoredNetwork:
     paths: dict[str, str] = field(default_factory=dict)
 
 
-def _train_cached(space: _Workspace, model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any,
-                  study: StudySpec, until_epoch: int | None = None) -> TrainedNetwork:
+def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig,
+                  corpus: Corpus, study: StudySpec, until_epoch: int | None = None) -> TrainedNetwork:
     """Train the network, or read it from the training cache.
 
     With ``until_epoch`` (a rung) the run stops after that epoch; its entry is
@@ -345,7 +355,7 @@ def _train_cached(space: _Workspace, model_cfg: Any, train_cfg: Any, corpus_cfg:
         resume = None
         rungs_dir = posixpath.join(key_dir, "rungs")
         earlier = [name for name in space.list(rungs_dir) if name.isdigit()
-                   and int(name) < (until_epoch or train_cfg.epochs)
+                   and (last := until_epoch or train_cfg.epochs) is not None and int(name) < last
                    and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
         if earlier:
             resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, earlier[-1], "checkpoint.pt")))
@@ -363,8 +373,8 @@ def _train_cached(space: _Workspace, model_cfg: Any, train_cfg: Any, corpus_cfg:
                           head=summary["head"], paths=paths, model=model)
 
 
-def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Any, model_cfg: Any, corpus: Any,
-                  study: StudySpec) -> ScoredNetwork:
+def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precision, model_cfg: ModelConfig,
+                  corpus: Corpus, study: StudySpec) -> ScoredNetwork:
     """The network's metrics and trace at ``precision``, cached in its entry under
     ``scores/<precision label>/`` (one validation pass and one trace per distinct precision)."""
     entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}")
@@ -409,7 +419,8 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
 
 
 def _hardware_sweep(
-    space: _Workspace, task: TrialTask, model_cfg: Any, train_cfg: Any, corpus_cfg: Any, corpus: Any,
+    space: _Workspace, task: TrialTask, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig,
+    corpus: Corpus,
 ) -> tuple[list[HardwarePoint], dict[str, float], dict[str, float], dict[str, str], bool, dict[str, float]]:
     """Evaluate the network on a sweep of the study's hw.* space, one precision at a time.
 
@@ -424,15 +435,14 @@ def _hardware_sweep(
         nearest the front's utopia point after scaling each objective to [0, 1]), its
         artifacts, whether every training came from the cache, and the float network's metrics.
     """
-    from codesign.hardware import ChipConfig, evaluate_batch
+    from codesign.hardware import evaluate_batch
     from codesign.trace import load_trace
 
     study, until_epoch = task.spec, task.until_epoch
     hw_space = study.search_space().subspace("hw")
     points = sample_points(hw_space, study.nested.hw_points, study.seed)
-    base = parse_spec(ChipConfig, study.chip, key_prefix="chip")
+    base = study.chip
     base_values = base.to_dict()
-    fields = sorted({k.partition(".")[2] for p in points for k in p})
     constraints_spec = study.parsed_constraints()
     groups: dict[tuple[int, int], list[int]] = {}
     for i, point in enumerate(points):
@@ -454,9 +464,7 @@ def _hardware_sweep(
         artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
         artifacts[f"trace@{precision.label}"] = trace_rel
-        columns = {
-            name: np.array([points[i].get(f"hw.{name}", base_values[name]) for i in members]) for name in fields
-        }
+        columns = chip_columns([points[i] for i in members], base)
         batch = evaluate_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
         fits = batch.fits_on_chip.astype(float)
         per_chip = {

@@ -25,6 +25,7 @@ from codesign.search._confirm import confirmed_figures
 from codesign.search._front import REFERENCE_ATTR, DesignPoint, trial_points
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
+from codesign.search._store import is_url
 
 
 def open_study(name: str, storage: str | BaseStorage) -> optuna.Study:
@@ -93,6 +94,8 @@ class StudyView:
         trials: every trial, in trial-number order.
         spec: the study spec dict the driver stored (study attr ``codesign.spec``), or None.
         artifact_dir: the directory TrialRecord artifact paths are relative to, if known.
+        artifact_url: the study's folder when its artifact store is a URL (``s3://…``):
+            artifact files are then downloaded on first use (``ArtifactStore.local_file``).
         log_params: parameters whose search distribution is log-scaled.
         points: design points of the finished search candidates, in trial order.
         references: reference points (trials flagged with ``codesign.reference``).
@@ -105,6 +108,7 @@ class StudyView:
     spec: dict[str, Any] | None
     artifact_dir: Path | None
     log_params: frozenset[str] = frozenset()
+    artifact_url: str | None = None
     points: tuple[DesignPoint, ...] = ()
     references: tuple[DesignPoint, ...] = ()
 
@@ -139,7 +143,15 @@ class StudyView:
         """
         if trial.record is None or name not in trial.record.artifacts:
             return None
-        path = Path(trial.record.artifacts[name])
+        rel = trial.record.artifacts[name]
+        if self.artifact_url is not None:
+            import posixpath
+
+            from codesign.search._store import study_store
+
+            study_name = self.artifact_url.rstrip("/").rsplit("/", 1)[1]
+            return study_store(self.artifact_url).local_file(posixpath.normpath(posixpath.join(study_name, rel)))
+        path = Path(rel)
         if path.is_absolute():
             return path
         base = self.artifact_dir if self.artifact_dir is not None else Path.cwd()
@@ -181,7 +193,8 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         directions=directions,
         trials=trials,
         spec=spec if isinstance(spec, dict) else None,
-        artifact_dir=Path(artifact_dir) if artifact_dir is not None else None,
+        artifact_dir=Path(artifact_dir) if artifact_dir is not None and not is_url(artifact_dir) else None,
+        artifact_url=str(artifact_dir) if artifact_dir is not None and is_url(artifact_dir) else None,
         log_params=log_params,
         points=tuple(points),
         references=tuple(references),

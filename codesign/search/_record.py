@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from codesign.config import MEASURED, Spec, parse_spec
+from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
+from codesign.search._space import NAMESPACES
+from codesign.snn import ModelConfig  # configs only: codesign.snn imports torch on first use of a network
+from codesign.train import TrainConfig
 
 RECORD_ATTR = "codesign.record"
 SPEC_ATTR = "codesign.spec"
@@ -50,7 +54,10 @@ class TrialRecord(Spec):
 
     Attributes:
         params: the trial's raw parameters (``snn.*``, ``hw.*``).
-        model_config, chip_config, train_config: the configs built from them (dicts).
+        model_config, chip_config, train_config: the typed configs built from them (stored as
+            their JSON; None for a trial that failed before building them, stored ``{}`` by
+            older versions). ``model_config`` is the network's family config, so an old
+            record's flat config reads as its family's fields (``codesign.snn.ModelConfig``).
         objectives: objective name -> value, in the study's objective order.
         constraints: constraint name -> value; feasible when every value is <= 0.
         metrics: everything else measured (accuracy, wer, cer, activation_sparsity,
@@ -83,9 +90,9 @@ class TrialRecord(Spec):
     model_config = MEASURED
 
     params: dict[str, Any] = Field(default_factory=dict)
-    model_config_: dict[str, Any] = Field(default_factory=dict, alias="model_config")
-    chip_config: dict[str, Any] = Field(default_factory=dict)
-    train_config: dict[str, Any] = Field(default_factory=dict)
+    model_config_: ModelConfig | None = Field(None, alias="model_config")
+    chip_config: ChipConfig | None = None
+    train_config: TrainConfig | None = None
     objectives: dict[str, float] = Field(default_factory=dict)
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -106,6 +113,11 @@ class TrialRecord(Spec):
     rung_epoch: int | None = None
     load_dependent: bool = False
 
+    @field_validator("model_config_", "chip_config", "train_config", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == {} else value
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
@@ -124,7 +136,7 @@ def record_of(user_attrs: dict[str, Any]) -> TrialRecord | None:
 
 def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     """One line for people (optuna-dashboard, logs): outcome, objectives, constraints violated,
-    then the ``snn.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
+    then the ``snn.*``, ``train.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
     if record.error is not None:
         head = f"failed: {record.error}"
     elif record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
@@ -138,7 +150,7 @@ def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
         if record.hw_front:
             head += f"; {len(record.hw_front)} chips on its hardware front"
     parts = [head]
-    for group in ("snn", "hw"):
+    for group in NAMESPACES:
         items = [f"{k[len(group) + 1:]}={_short(v)}" for k, v in record.params.items() if k.startswith(group + ".")]
         if items:
             parts.append(f"{group}: " + " ".join(items))

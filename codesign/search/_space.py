@@ -1,11 +1,12 @@
 """Search spaces: ``search_spaces/*.yaml`` parsed, in this one place, into Optuna distributions.
 
 A space is an ordered mapping of parameter name to definition. Names are namespaced:
-``snn.<field>`` is a :class:`~codesign.snn.ModelConfig` or :class:`~codesign.train.TrainConfig`
-field, ``hw.<field>`` a :class:`~codesign.hardware.ChipConfig` field. A definition is one of::
+``snn.<field>`` is a field of the network's :data:`~codesign.snn.ModelConfig` (of its family:
+``snn.family`` picks it), ``train.<field>`` a :class:`~codesign.train.TrainConfig` field and
+``hw.<field>`` a :class:`~codesign.hardware.ChipConfig` field. A definition is one of::
 
     snn.width:   {type: int, low: 32, high: 128, step: 32}
-    snn.learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+    train.learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
     snn.neuron:  {type: categorical, choices: [lif, imls]}
     snn.family:  spikeformer                       # a bare value: fixed
     snn.levels:  {type: int, low: 1, high: 8, when: {snn.neuron: imls}}
@@ -13,7 +14,8 @@ field, ``hw.<field>`` a :class:`~codesign.hardware.ChipConfig` field. A definiti
 ``when`` makes a parameter conditional: it exists only when every named parameter (defined
 earlier in the space) has the given value, or one of the given values when a list is given.
 Optuna is define-by-run, so a conditional parameter is simply not suggested when its
-condition fails.
+condition fails. A field of one family (``snn.heads``: Spikeformer) in a space whose
+``snn.family`` may be another needs ``when: {snn.family: spikeformer}``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import optuna
@@ -37,8 +39,13 @@ from pydantic import Field, model_validator
 
 from codesign.config import ConfigError, Spec, load_yaml, parse_spec
 
+if TYPE_CHECKING:
+    from codesign.hardware import ChipConfig
+
 Scalar = bool | int | float | str | None
-NAMESPACES = ("snn", "hw")
+#: Parameter namespaces: the network, its training run, the chip.
+NAMESPACES = ("snn", "train", "hw")
+_OWNERS = {"snn": "ModelConfig", "train": "TrainConfig", "hw": "ChipConfig"}
 
 
 class _Param(Spec):
@@ -157,11 +164,11 @@ class SearchSpace(Spec):
     def names(self, namespace: str | None = None) -> list[str]:
         return [n for n in self.parameters if namespace is None or n.startswith(namespace + ".")]
 
-    def subspace(self, namespace: str) -> SearchSpace:
-        """The parameters of one namespace (``snn`` or ``hw``), conditions kept."""
+    def subspace(self, *namespaces: str) -> SearchSpace:
+        """The parameters of the given namespaces (``snn``, ``train``, ``hw``), conditions kept."""
         return SearchSpace(
             description=self.description,
-            parameters={n: p for n, p in self.parameters.items() if n.startswith(namespace + ".")},
+            parameters={n: p for n, p in self.parameters.items() if n.partition(".")[0] in namespaces},
         )
 
 
@@ -221,27 +228,14 @@ def merge_spaces(spaces: Iterable[tuple[SearchSpace, str | Path | None]]) -> Sea
     return SearchSpace(description="; ".join(descriptions), parameters=merged)
 
 
-def known_fields() -> dict[str, dict[str, str]]:
-    """Parameter names each namespace accepts: ``{"snn": {field: owner}, "hw": {...}}``.
-
-    ``snn.*`` covers ModelConfig and TrainConfig fields (``owner`` says which), ``hw.*`` covers
-    ChipConfig fields.
-    """
-    from codesign.snn import ModelConfig
+def known_fields() -> dict[str, tuple[str, ...]]:
+    """Field names each namespace accepts: ``snn`` every family's ModelConfig fields, ``train``
+    TrainConfig's, ``hw`` ChipConfig's."""
+    from codesign.hardware import ChipConfig
+    from codesign.snn import MODEL_FIELDS
     from codesign.train import TrainConfig
 
-    snn = {name: "model" for name in ModelConfig.model_fields}
-    for name in TrainConfig.model_fields:
-        if name in snn:  # pragma: no cover - guarded by a test
-            raise RuntimeError(f"'{name}' is both a ModelConfig and a TrainConfig field")
-        snn[name] = "train"
-    return {"snn": snn, "hw": {name: "chip" for name in _chip_fields()}}
-
-
-def _chip_fields() -> list[str]:
-    from codesign.hardware import ChipConfig
-
-    return list(ChipConfig.model_fields)
+    return {"snn": tuple(MODEL_FIELDS), "train": tuple(TrainConfig.model_fields), "hw": tuple(ChipConfig.model_fields)}
 
 
 def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, prefix: str) -> None:
@@ -249,22 +243,7 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
     seen: dict[str, Any] = {}
     for name, param in space.parameters.items():
         key = _join(prefix, name)
-        namespace, _, field = name.partition(".")
-        if namespace not in NAMESPACES or not field:
-            raise ConfigError(
-                file, key, "a name 'snn.<field>' or 'hw.<field>'", hint="parameters are namespaced"
-            )
-        allowed = fields[namespace]
-        if field not in allowed:
-            close = difflib.get_close_matches(field, list(allowed), n=1, cutoff=0.6)
-            owners = "ModelConfig/TrainConfig" if namespace == "snn" else "ChipConfig"
-            raise ConfigError(
-                file,
-                key,
-                f"a {owners} field name after '{namespace}.'",
-                got=field,
-                hint=f"did you mean '{namespace}.{close[0]}'?" if close else None,
-            )
+        _check_name(name, fields, file, key)
         for cond_name, wanted in (param.when or {}).items():
             ckey = f"{key}.when.{cond_name}"
             if cond_name not in seen:
@@ -283,6 +262,62 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
                             file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
                         )
         seen[name] = param
+    if "snn.family" in space.parameters:
+        check_families(space, None, file, prefix)
+
+
+def _check_name(name: str, fields: dict[str, tuple[str, ...]], file: str | Path | None, key: str) -> None:
+    namespace, _, field = name.partition(".")
+    if namespace not in NAMESPACES or not field:
+        raise ConfigError(
+            file, key, "a name 'snn.<field>', 'train.<field>' or 'hw.<field>'", hint="parameters are namespaced"
+        )
+    allowed = fields[namespace]
+    if field in allowed:
+        return
+    if namespace == "snn" and field in fields["train"]:
+        raise ConfigError(file, key, "a network (ModelConfig) field after 'snn.'", got=field,
+                          hint=f"training parameters have their own namespace: use 'train.{field}'")
+    close = difflib.get_close_matches(field, list(allowed), n=1, cutoff=0.6)
+    raise ConfigError(
+        file,
+        key,
+        f"a {_OWNERS[namespace]} field name after '{namespace}.'",
+        got=field,
+        hint=f"did you mean '{namespace}.{close[0]}'?" if close else None,
+    )
+
+
+def check_families(space: SearchSpace, base_family: str | None, file: str | Path | None, prefix: str) -> None:
+    """Every ``snn.*`` parameter is a field of each family it can be active with.
+
+    The families a space can build are ``snn.family``'s values, else ``base_family`` (the
+    study's base model); a ``when`` on ``snn.family`` narrows them for one parameter.
+
+    Raises:
+        ConfigError: a field of another family, naming the parameter and how to fix it.
+    """
+    from codesign.snn import FAMILY_CONFIGS, MODEL_FIELDS
+
+    family_param = space.parameters.get("snn.family")
+    domain = _domain(family_param) if family_param is not None else None
+    if family_param is None and base_family is None:
+        return
+    families = [str(f) for f in domain] if domain is not None else [str(base_family)]
+    for name, param in space.parameters.items():
+        namespace, _, field = name.partition(".")
+        if namespace != "snn" or field not in MODEL_FIELDS:
+            continue
+        wanted = (param.when or {}).get("snn.family")
+        active = families if wanted is None else [f for f in families if f in (wanted if isinstance(wanted, list) else [wanted])]
+        wrong = [f for f in active if f in FAMILY_CONFIGS and field not in FAMILY_CONFIGS[f].model_fields]
+        if wrong:
+            owners = list(MODEL_FIELDS[field])
+            raise ConfigError(
+                file, _join(prefix, name), f"a field of family {' and '.join(repr(f) for f in wrong)}", got=field,
+                hint=f"'{field}' is a field of family {' and '.join(repr(o) for o in owners)} only"
+                + (f"; add when: {{snn.family: {owners[0] if len(owners) == 1 else owners}}}" if len(families) > 1 else ""),
+            )
 
 
 def _domain(param: Any) -> list[Any] | None:
@@ -320,8 +355,8 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         if not param.active(params):
             continue
         dist = param.distribution()
-        if dist is None:
-            params[name] = param.value  # type: ignore[attr-defined]
+        if isinstance(param, FixedParam):
+            params[name] = param.value
         elif isinstance(dist, FloatDistribution):
             params[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
         elif isinstance(dist, IntDistribution):
@@ -333,20 +368,26 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
 
 
 def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Split trial parameters into (ModelConfig, TrainConfig, ChipConfig) field overrides."""
-    fields = known_fields()
-    model: dict[str, Any] = {}
-    train: dict[str, Any] = {}
-    chip: dict[str, Any] = {}
+    """Split trial parameters into (ModelConfig, TrainConfig, ChipConfig) field overrides, by
+    namespace (``snn``, ``train``, ``hw``).
+
+    Raises:
+        ConfigError: a name outside the namespaces, or a training field under ``snn.`` (its
+            namespace is ``train.`` since the training parameters got their own).
+    """
+    groups: dict[str, dict[str, Any]] = {namespace: {} for namespace in NAMESPACES}
+    train_fields: tuple[str, ...] | None = None
     for name, value in params.items():
         namespace, _, field = name.partition(".")
-        if namespace == "hw":
-            chip[field] = value
-        elif fields["snn"].get(field) == "train":
-            train[field] = value
-        else:
-            model[field] = value
-    return model, train, chip
+        if namespace not in groups or not field:
+            raise ConfigError(None, name, "a parameter name 'snn.<field>', 'train.<field>' or 'hw.<field>'")
+        if namespace == "snn":
+            train_fields = train_fields if train_fields is not None else known_fields()["train"]
+            if field in train_fields:
+                raise ConfigError(None, name, "a network (ModelConfig) field after 'snn.'", got=field,
+                                  hint=f"training parameters have their own namespace: use 'train.{field}'")
+        groups[namespace][field] = value
+    return groups["snn"], groups["train"], groups["hw"]
 
 
 def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
@@ -358,7 +399,7 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     """
     domains = {name: _domain(p) for name, p in space.parameters.items()}
     if all(d is not None for d in domains.values()):
-        size = math.prod(len(d) for d in domains.values())  # type: ignore[arg-type]
+        size = math.prod(len(d) for d in domains.values() if d is not None)
         if size <= n:
             points: dict[str, dict[str, Any]] = {}
             for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
@@ -371,6 +412,15 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
         drawn = {name: _draw(p, rng) for name, p in space.parameters.items()}
         out.append(_apply_conditions(space, drawn))
     return out
+
+
+def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[str, np.ndarray]:
+    """The ``hw.*`` values of ``points`` as chip columns for ``codesign.hardware.evaluate_batch``
+    (one array per chip field any point sets; ``base``'s value where a point leaves it out).
+    Both the nested strategy's sweep and ``codesign hw sweep --space`` build their chips here."""
+    defaults = base.to_dict()
+    fields = sorted({name.partition(".")[2] for point in points for name in point if name.startswith("hw.")})
+    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in points]) for f in fields}
 
 
 def _apply_conditions(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,19 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
+from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
 from codesign.search._objectives import METRICS, Constraint, parse_constraint, unmeasured_metric
-from codesign.search._space import SearchSpace, load_space, merge_spaces, parse_space
-from codesign.snn import ModelConfig  # configs only: codesign.snn imports torch on first use of a network
+from codesign.search._space import SearchSpace, check_families, load_space, merge_spaces, parse_space
+from codesign.snn import (  # configs only: networks load on first use
+    FAMILY_CONFIGS,
+    ModelConfig,
+    default_model_config,
+    parse_model_config,
+)
 from codesign.train import TrainConfig
 
 SamplerName = Literal["nsga2", "tpe", "gp", "random"]
@@ -110,12 +117,14 @@ class StudySpec(Spec):
 
     Attributes:
         name: the study's name in storage and its folder under the runs directory.
-        corpus: the task and corpus settings (CorpusConfig fields).
-        model: base ModelConfig; ``snn.*`` parameters override its fields.
-        fidelity: base TrainConfig (the training fidelity: epochs or seconds); ``snn.*``
-            TrainConfig parameters (e.g. ``snn.learning_rate``) override its fields.
+        corpus: the task and corpus (stored as the keys the study gave).
+        model: the base network; ``snn.*`` parameters override its fields. When ``snn.family``
+            picks another family, the base fields that family has carry over (see
+            :func:`model_for`).
+        fidelity: base TrainConfig (the training fidelity: epochs or seconds); ``train.*``
+            parameters (e.g. ``train.learning_rate``) override its fields.
         space: the search spaces, inlined (see :func:`load_study`).
-        chip: base ChipConfig fields (the preset, inlined); ``hw.*`` parameters override them.
+        chip: the base chip (the preset, inlined); ``hw.*`` parameters override its fields.
         chip_preset: where the chip preset came from, for people.
         objectives: metric -> ``min`` | ``max``, in order.
         reference: optional hypervolume reference point per objective (else the worst seen).
@@ -133,11 +142,11 @@ class StudySpec(Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     seed: int = 0
-    corpus: dict[str, Any] = Field(default_factory=dict)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    model: ModelConfig = Field(default_factory=default_model_config)
     fidelity: TrainConfig = Field(default_factory=TrainConfig)
     space: tuple[SearchSpace, ...] = Field(min_length=1)
-    chip: dict[str, Any] = Field(default_factory=dict)
+    chip: ChipConfig = Field(default_factory=ChipConfig)
     chip_preset: str = ""
     objectives: dict[str, Literal["min", "max"]] = Field(min_length=1)
     reference: dict[str, float] = Field(default_factory=dict)
@@ -160,6 +169,12 @@ class StudySpec(Spec):
     precision: Literal["ptq", "qat"] = Field(
         "ptq", description="ptq: score a float-trained network quantised to the chip; qat: train at the chip's bits"
     )
+
+    @field_serializer("corpus", "chip")
+    def _as_given(self, value: CorpusConfig | ChipConfig) -> dict[str, Any]:
+        # the keys the study gave (a chip preset: all of them), so the stored spec is the JSON
+        # it has always been; defaults fill in again when it is read
+        return value.model_dump(mode="json", exclude_unset=True)
 
     @field_validator("objectives")
     @classmethod
@@ -190,7 +205,7 @@ class StudySpec(Spec):
         for name in self.reference:
             if name not in self.objectives:
                 raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
-        task = str(self.corpus.get("task", "commands"))
+        task = self.corpus.task
         for what, names in (("objectives", list(self.objectives)),
                             ("constraints", [c.metric for c in self.parsed_constraints()])):
             bad = unmeasured_metric(names, task)
@@ -207,6 +222,23 @@ class StudySpec(Spec):
                     f"{list(self.multi_fidelity.rungs)}"
                 )
         return self
+
+    def model_for(self, overrides: dict[str, Any]) -> ModelConfig:
+        """The network of a trial: the base model with ``snn.*`` field overrides (see
+        :func:`codesign.search.model_for`)."""
+        return model_for(self.model, overrides)
+
+    def chip_for(self, overrides: dict[str, Any]) -> ChipConfig:
+        """The chip of a trial: the base chip with ``hw.*`` field overrides.
+
+        Raises:
+            ConfigError: overrides that make no valid chip (key ``hw.<field>``).
+        """
+        return parse_spec(ChipConfig, {**self.chip.to_dict(), **overrides}, key_prefix="hw")
+
+    def train_for(self, overrides: dict[str, Any]) -> TrainConfig:
+        """The training run of a trial: the fidelity with ``train.*`` field overrides."""
+        return parse_spec(TrainConfig, {**self.fidelity.to_dict(), **overrides}, key_prefix="train")
 
     def search_space(self) -> SearchSpace:
         """All spaces merged into one (parameter order kept)."""
@@ -241,7 +273,7 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
     if isinstance(spaces, (str, dict)):
         spaces = [spaces]
     if isinstance(spaces, list):
-        resolved = []
+        resolved: list[tuple[SearchSpace, str | Path | None]] = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
                 path = _existing(base / entry, file, f"space[{i}]", "search-space file")
@@ -255,7 +287,7 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
         data["chip_preset"] = chip
         data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
     spec = parse_spec(StudySpec, data, file=file)
-    _check_downstream(spec, file)
+    _check_families(spec, file)
     return spec
 
 
@@ -313,10 +345,27 @@ def load_chip_preset(path: Path) -> dict[str, Any]:
     return load_chip(path).to_dict()
 
 
-def _check_downstream(spec: StudySpec, file: str | Path | None) -> None:
-    """Validate the corpus and chip sections against their owners' specs."""
-    from codesign.data import CorpusConfig
-    from codesign.hardware import ChipConfig
+def _check_families(spec: StudySpec, file: str | Path | None) -> None:
+    """Every ``snn.*`` parameter is a field of each family the study can build (the space's
+    ``snn.family`` values, else the base model's family)."""
+    family = spec.search_space().parameters.get("snn.family")
+    for i, space in enumerate(spec.space):
+        if family is not None and "snn.family" not in space.parameters:
+            space = SearchSpace(description=space.description, parameters={"snn.family": family, **space.parameters})
+        check_families(space, spec.model.family, file, f"space[{i}].parameters")
 
-    parse_spec(CorpusConfig, spec.corpus, file=file, key_prefix="corpus")
-    parse_spec(ChipConfig, spec.chip, file=file, key_prefix="chip")
+
+def model_for(base: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
+    """``base`` with field overrides; an override of ``family`` keeps the base fields the new
+    family has (a Spikeformer base's ``width`` carries over to an SRNN, its ``heads`` does not).
+
+    Raises:
+        ConfigError: an override that is not a field of the family (key ``snn.<field>``), or
+            values that make no valid network.
+    """
+    family = overrides.get("family", base.family)
+    target = FAMILY_CONFIGS.get(family) if isinstance(family, str) else None
+    fields = base.to_dict()
+    if target is not None and family != base.family:
+        fields = {k: v for k, v in fields.items() if k in target.model_fields}
+    return parse_model_config({**fields, **overrides}, key_prefix="snn")

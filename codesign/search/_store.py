@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from codesign._io import write_atomic
+
 #: The training cache's folder under the store root.
 TRAIN_CACHE_DIR = "_train_cache"
 
@@ -120,7 +122,8 @@ class ArtifactStore:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codesign" / "artifacts"
         target = cache / hashlib.sha256(self.root.encode()).hexdigest()[:16] / _clean(rel)
         if not target.is_file():
-            write_file_atomically(target, self.read(rel))
+            data = self.read(rel)
+            write_atomic(target, lambda tmp: tmp.write_bytes(data))
         return target
 
     # --- writing (the driver only) -----------------------------------------------------------
@@ -128,7 +131,7 @@ class ArtifactStore:
     def write(self, rel: str, data: bytes) -> None:
         """Write (or replace) one file, atomically for a local store."""
         if self.is_local:
-            write_file_atomically(Path(self.root) / _clean(rel), data)
+            write_atomic(Path(self.root) / _clean(rel), lambda tmp: tmp.write_bytes(data))
             return
         self._fs.create_dir(posixpath.dirname(self._path(rel)), recursive=True)
         with self._fs.open_output_stream(self._path(rel)) as stream:
@@ -180,20 +183,6 @@ def study_store(artifact_dir: str | Path) -> ArtifactStore:
     """The store a study's folder (``<root>/<name>``, as the study records it) lives in."""
     text = str(artifact_dir).rstrip("/")
     return ArtifactStore(text.rsplit("/", 1)[0] if is_url(text) else Path(text).parent)
-
-
-def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a private file in the same folder and a rename, so a
-    reader sees the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _clean(rel: str) -> str:

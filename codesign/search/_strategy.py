@@ -195,7 +195,7 @@ class Nested(Strategy):
     name = "nested"
 
     def ask_space(self, space: SearchSpace) -> SearchSpace:
-        return space.subspace("snn")
+        return space.subspace("snn", "train")
 
     def points(self, trial_number: int, record: TrialRecord) -> list[DesignPoint]:
         snn_params = {k: v for k, v in record.params.items() if not k.startswith("hw.")}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codesign.snn._config import ModelConfig
+from codesign.snn._config import SpikeformerConfig
 from codesign.snn._neurons import make_neuron
 from codesign.snn._probe import Probed, is_probed, probe_matmul, probe_op
 
@@ -186,7 +186,7 @@ class RepSSA(Probed, nn.Module):
     #: Buffer: the decay ``γ_h`` of each head, ``[heads]``.
     gammas: torch.Tensor
 
-    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+    def __init__(self, cfg: SpikeformerConfig, layer: int) -> None:
         super().__init__()
         width, heads = cfg.width, cfg.heads
         self.heads = heads

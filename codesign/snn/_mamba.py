@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codesign.snn._config import ModelConfig
+from codesign.snn._config import MambaConfig, ModelConfig
 from codesign.snn._neurons import FATReLU, make_neuron
 from codesign.snn._precision import HoldsState
 from codesign.snn._probe import Probed, is_probed, probe_op
@@ -32,7 +32,7 @@ from codesign.snn._scan import ScanMethod, scan_states, selective_scan
 __all__ = ["MambaBlock", "MambaModel", "build_mamba", "stack_frames"]
 
 
-def _activation(cfg: ModelConfig, channels: int) -> nn.Module:
+def _activation(cfg: MambaConfig, channels: int) -> nn.Module:
     """The block's activation for ``cfg.variant``: SiLU, FATReLU, or a spiking neuron."""
     if cfg.variant == "dense":
         return nn.SiLU()
@@ -66,7 +66,7 @@ class MambaBlock(Probed, HoldsState, nn.Module):
     state_sites = ("scan",)
     state_op = "scan"
 
-    def __init__(self, cfg: ModelConfig, scan_method: ScanMethod = "auto") -> None:
+    def __init__(self, cfg: MambaConfig, scan_method: ScanMethod = "auto") -> None:
         super().__init__()
         width, inner, n_state = cfg.width, cfg.expand * cfg.width, cfg.state_size
         self.inner, self.n_state = inner, n_state
@@ -154,7 +154,7 @@ class MambaModel(nn.Module):
     """
 
     def __init__(
-        self, cfg: ModelConfig, n_features: int, n_outputs: int, head: str, scan_method: ScanMethod = "auto"
+        self, cfg: MambaConfig, n_features: int, n_outputs: int, head: str, scan_method: ScanMethod = "auto"
     ) -> None:
         super().__init__()
         if head not in ("ctc", "classify"):
@@ -194,6 +194,6 @@ class MambaModel(nn.Module):
 
 def build_mamba(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> MambaModel:
     """The ``"mamba"`` builder of :func:`codesign.snn.build_model`."""
-    if cfg.family != "mamba":
+    if not isinstance(cfg, MambaConfig):
         raise ValueError(f"build_mamba needs family 'mamba', got {cfg.family!r}")
     return MambaModel(cfg, n_features, n_outputs, head)

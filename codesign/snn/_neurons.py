@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from codesign.snn._config import ModelConfig, Surrogate
+from codesign.snn._config import ModelConfig, NeuronModelBase, Surrogate
 from codesign.snn._precision import HoldsState
 from codesign.snn._probe import Probed, is_probed, probe_op
 
@@ -341,7 +341,7 @@ class FATReLU(Probed, nn.Module):
         return out
 
 
-def make_neuron(cfg: ModelConfig, channels: int, threshold_scale: float = 1.0) -> nn.Module:
+def make_neuron(cfg: NeuronModelBase, channels: int, threshold_scale: float = 1.0) -> nn.Module:
     """The activation a config asks for: LIF or IMLS when spiking, ReLU (FATReLU at 0) otherwise.
 
     Args:
@@ -360,6 +360,8 @@ def make_neuron(cfg: ModelConfig, channels: int, threshold_scale: float = 1.0) -
 def neuron_spike_levels(cfg: ModelConfig) -> int:
     """The largest spike level of the neuron :func:`make_neuron` builds: D for IMLS, 1 for LIF,
     0 when the config is not spiking (its units are ReLU-like)."""
+    if not isinstance(cfg, NeuronModelBase):
+        raise ValueError(f"neuron_spike_levels needs a family with LIF/IMLS neurons, got {cfg.family!r}")
     if not cfg.is_spiking:
         return 0
     return cfg.levels if cfg.neuron == "imls" else 1

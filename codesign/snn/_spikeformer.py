@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codesign.snn._attention import RepSSA, batch_norm_last
-from codesign.snn._config import ModelConfig
+from codesign.snn._config import ModelConfig, SpikeformerConfig
 from codesign.snn._neurons import FATReLU, make_neuron
 from codesign.snn._probe import Probed, is_probed, probe_op
 
@@ -42,7 +42,7 @@ class SpikeformerBlock(Probed, nn.Module):
         layer: the block's index.
     """
 
-    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+    def __init__(self, cfg: SpikeformerConfig, layer: int) -> None:
         super().__init__()
         width, hidden = cfg.width, cfg.width * cfg.ffn_ratio
         self.attn_in = make_neuron(cfg, width)
@@ -81,7 +81,7 @@ class Spikeformer(nn.Module):
         head: ``"classify"`` or ``"ctc"``.
     """
 
-    def __init__(self, cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -> None:
+    def __init__(self, cfg: SpikeformerConfig, n_features: int, n_outputs: int, head: Head) -> None:
         super().__init__()
         if head not in ("classify", "ctc"):
             raise ValueError(f"head 'classify' or 'ctc', got {head!r}")
@@ -146,6 +146,6 @@ class Spikeformer(nn.Module):
 
 def build_spikeformer(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -> nn.Module:
     """Builder registered for ``family: spikeformer`` (variants ``spiking`` and ``ann``)."""
-    if cfg.family != "spikeformer":
+    if not isinstance(cfg, SpikeformerConfig):
         raise ValueError(f"build_spikeformer needs family 'spikeformer', got {cfg.family!r}")
     return Spikeformer(cfg, n_features, n_outputs, head)

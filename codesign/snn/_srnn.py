@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codesign.snn._config import ModelConfig, max_level
+from codesign.snn._config import ModelConfig, SRNNConfig, max_level
 from codesign.snn._mamba import stack_frames
 from codesign.snn._neurons import ActivityReporter
 from codesign.snn._precision import HoldsState
@@ -222,7 +222,7 @@ class SRNNModel(Probed, nn.Module):
     valid steps.
     """
 
-    def __init__(self, cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> None:
+    def __init__(self, cfg: SRNNConfig, n_features: int, n_outputs: int, head: str) -> None:
         super().__init__()
         if head not in ("ctc", "classify"):
             raise ValueError(f"head one of ctc, classify; got {head!r}")
@@ -304,7 +304,7 @@ class SRNNModel(Probed, nn.Module):
 
 def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> SRNNModel:
     """The ``"srnn"`` builder of :func:`codesign.snn.build_model`."""
-    if cfg.family != "srnn":
+    if not isinstance(cfg, SRNNConfig):
         raise ValueError(f"build_srnn needs family 'srnn', got {cfg.family!r}")
     return SRNNModel(cfg, n_features, n_outputs, head)
 
@@ -312,4 +312,6 @@ def build_srnn(cfg: ModelConfig, n_features: int, n_outputs: int, head: str) -> 
 def srnn_spike_levels(cfg: ModelConfig) -> int:
     """The largest spike level an ``srnn`` config emits: ``2^b − 1`` for the b-bit multi-bit
     quantiser of the spiking variant, 0 for the GRU/LSTM references."""
+    if not isinstance(cfg, SRNNConfig):
+        raise ValueError(f"srnn_spike_levels needs family 'srnn', got {cfg.family!r}")
     return max_level(cfg.quant_bits, signed=False) if cfg.is_spiking else 0

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from codesign._io import write_atomic, write_json_atomic
-from codesign.config import ConfigError, parse_spec
-from codesign.snn import Head, ModelConfig, build_model
+from codesign.config import ConfigError
+from codesign.snn import Head, ModelConfig, build_model, parse_model_config
 from codesign.train._train import TrainCheckpoint, TrainResult
 
 #: File names inside a saved training result's folder.
@@ -87,6 +87,6 @@ def load_trained_model(out_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model saved by :func:`save_train_result` (eval mode) and its summary dict."""
     out = Path(out_dir)
     summary = json.loads((out / RESULT_FILE).read_text())
-    cfg = parse_spec(ModelConfig, summary["model_config"], file=out / RESULT_FILE, key_prefix="model_config")
+    cfg = parse_model_config(summary["model_config"], file=out / RESULT_FILE, key_prefix="model_config")
     net = load_network(cfg, summary["n_features"], summary["n_outputs"], summary["head"], out / WEIGHTS_FILE)
     return net, summary

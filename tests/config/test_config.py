@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from codesign.config import ConfigError, apply_overrides, load_spec, parse_set_args
-from codesign.snn import ModelConfig
+from codesign.config import ConfigError, apply_overrides, parse_set_args
+from codesign.snn import SpikeformerConfig, load_model_config
 from codesign.train import TrainConfig
 
 BAD = Path(__file__).parent / "bad"
@@ -29,7 +29,7 @@ BAD = Path(__file__).parent / "bad"
 )
 def test_bad_model_file_gets_one_clear_message(name: str, key: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_spec(ModelConfig, BAD / name)
+        load_model_config(BAD / name)
     err = info.value
     assert err.file == str(BAD / name)
     assert err.key == key
@@ -40,16 +40,16 @@ def test_bad_model_file_gets_one_clear_message(name: str, key: str, fragment: st
 def test_good_file_fills_defaults_and_is_frozen(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("family: spikeformer\nlevels: 2\nwidth: 32\nheads: 2\n")
-    cfg = load_spec(ModelConfig, path)
+    cfg = load_model_config(path)
     assert (cfg.levels, cfg.width, cfg.heads, cfg.neuron) == (2, 32, 2, "imls")
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error type varies by version
         cfg.levels = 3  # type: ignore[misc]
 
 
 def test_config_hash_is_stable_and_sensitive() -> None:
-    a = ModelConfig(levels=2)
-    assert a.config_hash() == ModelConfig(levels=2).config_hash()
-    assert a.config_hash() != ModelConfig(levels=3).config_hash()
+    a = SpikeformerConfig(levels=2)
+    assert a.config_hash() == SpikeformerConfig(levels=2).config_hash()
+    assert a.config_hash() != SpikeformerConfig(levels=3).config_hash()
 
 
 def test_train_config_needs_a_budget() -> None:

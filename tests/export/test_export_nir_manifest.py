@@ -11,7 +11,7 @@ import torch
 
 from codesign.config import ConfigError
 from codesign.export import network_to_nir, verify_bundle, write_manifest
-from codesign.snn import ModelConfig, build_model
+from codesign.snn import SpikeformerConfig, build_model
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def _one_thread() -> None:
 
 
 def _net(neuron: str) -> torch.nn.Module:
-    cfg = ModelConfig(family="spikeformer", width=16, depth=1, heads=2, levels=3, neuron=neuron, timesteps=2)
+    cfg = SpikeformerConfig(family="spikeformer", width=16, depth=1, heads=2, levels=3, neuron=neuron, timesteps=2)
     net = build_model(cfg, 20, 5, "classify")
     # Non-trivial batch-norm statistics, so folding them is visible in the weights.
     for m in net.modules():

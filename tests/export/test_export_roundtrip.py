@@ -164,12 +164,12 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     from safetensors.torch import save_file
 
     from codesign.export import write_manifest
-    from codesign.snn import ModelConfig, build_model
+    from codesign.snn import build_model, parse_model_config
 
     swapped = tmp / "swapped"
     shutil.copytree(out, swapped)
     torch.manual_seed(123)
-    fresh = build_model(ModelConfig.model_validate(config.model), config.n_features, config.n_outputs, "classify")
+    fresh = build_model(parse_model_config(config.model), config.n_features, config.n_outputs, "classify")
     save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, str(swapped / "weights.safetensors"))
     write_manifest(swapped)
     bad = evaluate_bundle(swapped, progress=False)

@@ -88,12 +88,13 @@ def test_recorded_trace_of_a_real_network_agrees(family: str, variant: str) -> N
     """The recorder's trace (graded spikes, convs, attention matmuls, scans, unsampled layers)."""
     import torch
 
-    from codesign.snn import ModelConfig, build_model
+    from codesign.snn import build_model, parse_model_config
     from codesign.trace import record_trace
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cfg = ModelConfig(family=family, variant=variant, width=32, depth=1, heads=2)
+    heads = {"heads": 2} if family == "spikeformer" else {}  # a Spikeformer field only
+    cfg = parse_model_config({"family": family, "variant": variant, "width": 32, "depth": 1, **heads})
     model = build_model(cfg, 20, 10, "classify")
     features = torch.randn(2, 24, 20)
     trace = record_trace(model, features, torch.tensor([24, 20]), cfg)

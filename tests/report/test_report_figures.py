@@ -203,7 +203,7 @@ def test_breakdown_from_cost_report_artifacts(stored_study: tuple[str, str, Path
         planned = PLANNED[info.number].values
         assert planned is not None
         assert info.layers == LAYERS and info.categories == CATEGORIES
-        assert info.energy_pj is not None and info.energy_pj.shape == (4, 7)
+        assert info.energy_by_layer_category_pj is not None and info.energy_by_layer_category_pj.shape == (4, 7)
         assert info.total_energy_pj == pytest.approx(planned[1] * 1e6)
         assert sum(info.energy_by_layer_pj.values()) == pytest.approx(planned[1] * 1e6)
         assert info.area_mm2 == planned[2]
@@ -218,18 +218,18 @@ def test_breakdown_says_when_the_cost_report_is_missing(own_sqlite_study: tuple[
     (artifacts / "trial_0007" / "cost_report.json").write_text(json.dumps({"cycles": 3}))
     view = study_view(load_study(name, url))
     missing, broken = breakdown_infos(view, ((5, None), (7, None)))
-    assert missing.energy_pj is None and missing.note is not None and "not found" in missing.note
+    assert missing.energy_by_layer_category_pj is None and missing.note is not None and "not found" in missing.note
     # Still shows what the record holds: categories and chip figures.
     assert set(missing.energy_by_category_pj) == set(CATEGORIES)
     assert missing.area_mm2 == 1.5 and missing.cycles == 6000.0
-    assert broken.energy_pj is None and broken.note is not None and "unreadable" in broken.note
+    assert broken.energy_by_layer_category_pj is None and broken.note is not None and "unreadable" in broken.note
 
 
 def test_artifact_dir_override(sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:
     url, name, _ = sqlite_study
     view = study_view(load_study(name, url), artifact_dir=tmp_path / "elsewhere")
     info = breakdown_infos(view, ((0, None),))[0]
-    assert info.energy_pj is None and info.note is not None and "elsewhere" in info.note
+    assert info.energy_by_layer_category_pj is None and info.note is not None and "elsewhere" in info.note
 
 
 def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
@@ -293,11 +293,11 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     network, chip = parallel_coordinates_infos(view, importance)
     assert (network.group, chip.group) == ("snn", "hw")
     params = [a.name for a in network.axes if not a.objective]
-    assert params and all(n.startswith("snn.") for n in params)
+    assert params and all(n.startswith(("snn.", "train.")) for n in params)  # training shown with the network
     ranked = [n for n in importance if n in params]
     assert params == ranked + [n for n in params if n not in ranked]  # most important first
     assert network.by_importance and not parallel_coordinates_infos(view)[0].by_importance
-    shared = [k for k in view.points[0].params if k.startswith("snn.") and all(k in p.params for p in view.points)]
+    shared = [k for k in view.points[0].params if k.startswith(("snn.", "train.")) and all(k in p.params for p in view.points)]
     same = {k for k in shared if len({repr(p.params[k]) for p in view.points}) == 1}
     assert set(network.constant) == same and not same & set(params)  # equal on every design: listed, not drawn
     assert "snn.levels" in network.conditional  # LIF designs have no levels
@@ -323,5 +323,5 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
 
     assert metric_label("energy_uj") == "energy per inference (µJ)"
     assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
-    assert param_label("snn.learning_rate", log=True) == "learning<br>rate (log10)"
+    assert param_label("train.learning_rate", log=True) == "learning<br>rate (log10)"
     assert param_label("snn.width") == "width"

@@ -29,7 +29,7 @@ TOY_SPEC: dict[str, Any] = {
     "space": [
         {
             "parameters": {
-                "snn.learning_rate": {"type": "float", "low": 0.001, "high": 0.9},
+                "train.learning_rate": {"type": "float", "low": 0.001, "high": 0.9},
                 "snn.dropout": {"type": "float", "low": 0.0, "high": 0.5},
                 "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
                 "snn.levels": {"type": "int", "low": 1, "high": 8, "when": {"snn.neuron": "imls"}},
@@ -49,7 +49,7 @@ TOY_SPEC: dict[str, Any] = {
 def _quadratic_record(task: TrialTask) -> TrialRecord:
     """Two conflicting quadratics of the learning rate; area grows with dropout."""
     params, spec = task.params, task.spec
-    x = float(params["snn.learning_rate"])
+    x = float(params["train.learning_rate"])
     y = float(params["snn.dropout"])
     levels = int(params.get("snn.levels", 1))
     metrics = {
@@ -83,9 +83,10 @@ def fidelity(task: TrialTask) -> TrialResult:
     epochs = task.until_epoch or int(task.spec.fidelity.epochs)
     record = _quadratic_record(task)
     record = _with_wer(record, record.objectives["wer"] + 1.0 / epochs)
-    record = record.model_copy(update={"rung_epoch": task.until_epoch,
-                                       "train_config": {"epochs": int(task.spec.fidelity.epochs)}})
-    return TrialResult(record, files={f"{task.spec.name}/calls/{task.trial_number}-{epochs}": b""})
+    call = f"calls/{task.trial_number}-{epochs}"
+    record = record.model_copy(update={"rung_epoch": task.until_epoch, "artifacts": {"calls": call},
+                                       "train_config": task.spec.fidelity})
+    return TrialResult(record, files={f"{task.spec.name}/{call}": b""})
 
 
 def seeded(task: TrialTask) -> TrialResult:

@@ -86,8 +86,8 @@ def test_delete_keeps_a_folder_another_study_shares(tmp_path: Path, capsys: pyte
 def test_set_overrides_any_spec_field_and_is_validated() -> None:
     spec = load_study(ROOT / "studies" / "quickstart.yaml",
                       {"corpus.size": 300, "fidelity.epochs": 16, "budget.trials": 4, "chip.cores": 8})
-    assert spec.corpus["size"] == 300 and spec.fidelity.epochs == 16 and spec.budget.trials == 4
-    assert spec.chip["cores"] == 8 and spec.chip["name"]  # the preset's other fields kept
+    assert spec.corpus.size == 300 and spec.fidelity.epochs == 16 and spec.budget.trials == 4
+    assert spec.chip.cores == 8 and spec.chip.name  # the preset's other fields kept
     assert spec.to_dict()["corpus"]["size"] == 300  # what the driver stores as codesign.spec
     for bad, key in (({"corpus.siz": 3}, "--set corpus.siz"), ({"fidelity.epochs": "x"}, "--set fidelity.epochs"),
                      ({"fidelty.epochs": 1}, "--set fidelty.epochs")):
@@ -99,7 +99,7 @@ def test_set_overrides_any_spec_field_and_is_validated() -> None:
 def test_documented_set_examples_validate() -> None:
     spec = load_study(ROOT / "studies" / "quickstart.yaml",
                       {"name": "qs_small", "corpus.size": 1000, "budget.trials": 12, "confirm.seeds": 0})
-    assert (spec.name, spec.corpus["size"], spec.budget.trials, spec.confirm.seeds) == ("qs_small", 1000, 12, 0)
+    assert (spec.name, spec.corpus.size, spec.budget.trials, spec.confirm.seeds) == ("qs_small", 1000, 12, 0)
 
 
 def test_run_with_bad_set_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],

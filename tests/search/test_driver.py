@@ -170,3 +170,17 @@ def test_run_joins_a_separately_started_head_through_address(toy, tmp_path: Path
         except subprocess.TimeoutExpired:
             head.kill()
             head.wait()
+
+
+def test_a_local_cluster_gets_a_private_token_and_no_warning(toy, tmp_path: Path) -> None:
+    """Token authentication is configured, not warned about: the cluster a driver starts gets a
+    fresh token only that process holds, and nothing is written to ~/.ray."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env.update(HOME=str(tmp_path / "home"), PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    (tmp_path / "home").mkdir()
+    run = subprocess.run([sys.executable, str(HERE / "_toy.py"), "--runs-dir", str(tmp_path / "runs"),
+                          "--trials", "2", "--evaluator", "quadratic"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "COUNTS" in run.stdout, run.stdout + run.stderr
+    assert "Token authentication" not in run.stdout + run.stderr
+    assert not (tmp_path / "home" / ".ray").exists()

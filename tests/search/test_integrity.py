@@ -64,7 +64,7 @@ def test_resuming_twice_continues_the_search_without_repeating_a_point(toy, tmp_
 
 def test_a_small_discrete_space_is_searched_without_repeats(toy, tmp_path: Path) -> None:
     space = {"parameters": {
-        "snn.learning_rate": {"type": "categorical", "choices": [0.1, 0.2, 0.3]},
+        "train.learning_rate": {"type": "categorical", "choices": [0.1, 0.2, 0.3]},
         "snn.dropout": {"type": "categorical", "choices": [0.0, 0.2]},
         "snn.family": "spikeformer",
     }}
@@ -98,7 +98,7 @@ def test_ctrl_c_while_asking_leaves_no_running_trial(toy, tmp_path: Path, monkey
         def suggest(trial, space):
             calls["n"] += 1
             if calls["n"] == 4:
-                trial.suggest_float("snn.learning_rate", 0.001, 0.9)  # part-way through
+                trial.suggest_float("train.learning_rate", 0.001, 0.9)  # part-way through
                 raise KeyboardInterrupt
             return real_suggest(trial, space)
 

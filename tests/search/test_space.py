@@ -32,11 +32,11 @@ def test_shipped_spaces_parse_and_sample(path: Path) -> None:
         else:  # a network space: every sample builds a network that runs
             import torch
 
-            from codesign.snn import ModelConfig, build_model
+            from codesign.snn import build_model, parse_model_config
             from codesign.train import TrainConfig
 
             TrainConfig(**train)
-            net = build_model(ModelConfig(**model), 8, 3, "classify").eval()
+            net = build_model(parse_model_config(model), 8, 3, "classify").eval()
             with torch.no_grad():
                 logits, _ = net(torch.randn(1, 12, 8), torch.tensor([12]))
             assert logits.shape == (1, 3)
@@ -46,17 +46,17 @@ def test_distributions_types_and_condition() -> None:
     space = parse_space({"parameters": {
         "snn.neuron": {"type": "categorical", "choices": ["lif", "imls"]},
         "snn.levels": {"type": "int", "low": 1, "high": 8, "when": {"snn.neuron": "imls"}},
-        "snn.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "train.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
         "snn.family": "spikeformer",
     }})
     dists = space.distributions()
-    assert list(dists) == ["snn.neuron", "snn.levels", "snn.learning_rate"]  # fixed: not searched
+    assert list(dists) == ["snn.neuron", "snn.levels", "train.learning_rate"]  # fixed: not searched
     assert isinstance(dists["snn.neuron"], CategoricalDistribution)
     assert dists["snn.levels"] == IntDistribution(1, 8)
-    assert dists["snn.learning_rate"] == FloatDistribution(1e-4, 1e-2, log=True)
-    lif = suggest(optuna.trial.FixedTrial({"snn.neuron": "lif", "snn.learning_rate": 1e-3}), space)
-    assert lif == {"snn.neuron": "lif", "snn.learning_rate": 1e-3, "snn.family": "spikeformer"}
-    imls = suggest(optuna.trial.FixedTrial({"snn.neuron": "imls", "snn.levels": 3, "snn.learning_rate": 1e-3}), space)
+    assert dists["train.learning_rate"] == FloatDistribution(1e-4, 1e-2, log=True)
+    lif = suggest(optuna.trial.FixedTrial({"snn.neuron": "lif", "train.learning_rate": 1e-3}), space)
+    assert lif == {"snn.neuron": "lif", "train.learning_rate": 1e-3, "snn.family": "spikeformer"}
+    imls = suggest(optuna.trial.FixedTrial({"snn.neuron": "imls", "snn.levels": 3, "train.learning_rate": 1e-3}), space)
     assert imls["snn.levels"] == 3
     model, train, _ = split_params(imls)
     assert model == {"neuron": "imls", "levels": 3, "family": "spikeformer"} and train == {"learning_rate": 1e-3}
@@ -66,7 +66,7 @@ def test_distributions_types_and_condition() -> None:
     ("params", "key", "fragment"),
     [
         ({"snn.levles": {"type": "int", "low": 1, "high": 4}}, "parameters.snn.levles", "did you mean 'snn.levels'?"),
-        ({"levels": {"type": "int", "low": 1, "high": 4}}, "parameters.levels", "'snn.<field>' or 'hw.<field>'"),
+        ({"levels": {"type": "int", "low": 1, "high": 4}}, "parameters.levels", "'snn.<field>', 'train.<field>' or 'hw.<field>'"),
         ({"snn.levels": {"type": "int", "low": 5, "high": 4}}, "parameters.snn.levels", "low <= high"),
         ({"snn.threshold": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "parameters.snn.threshold",
          "low > 0 with log"),

@@ -63,4 +63,4 @@ def test_paths_are_relative_to_the_study_file(tmp_path: Path) -> None:
     assert info.value.key == "chip" and str(tmp_path / "missing_chip.yaml") in str(info.value)
     (tmp_path / "missing_chip.yaml").write_text("cores: 2\n")
     spec = load_study(path)
-    assert spec.search_space().names() == ["snn.depth"] and spec.chip["cores"] == 2
+    assert spec.search_space().names() == ["snn.depth"] and spec.chip.cores == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codesign.snn import ModelConfig
+from codesign.snn import MambaConfig, SRNNConfig
 from codesign.snn._mamba import MambaBlock, build_mamba
 from codesign.snn._scan import selective_scan, selective_scan_chunked, selective_scan_sequential
 
@@ -70,7 +70,7 @@ def test_scan_methods_agree_and_unknown_method_raises():
 
 
 def _cfg(variant, **kw):
-    return ModelConfig(family="mamba", variant=variant, width=16, depth=2, state_size=4, **kw)
+    return MambaConfig(family="mamba", variant=variant, width=16, depth=2, state_size=4, **kw)
 
 
 def test_event_variant_fatrelu_zeroes_below_threshold():
@@ -130,7 +130,7 @@ def test_classification_ignores_padding():
 
 def test_builder_refuses_other_family():
     with pytest.raises(ValueError, match="family"):
-        build_mamba(ModelConfig(family="srnn"), 10, 5, "ctc")
+        build_mamba(SRNNConfig(family="srnn"), 10, 5, "ctc")
 
 
 @pytest.mark.parametrize("variant", ["dense", "event", "spiking"])

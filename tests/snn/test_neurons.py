@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codesign.snn import IMLS, LIF, SURROGATE_GRADS, FATReLU, ModelConfig, make_neuron, spike, staircase
+from codesign.snn import (
+    IMLS,
+    LIF,
+    SURROGATE_GRADS,
+    FATReLU,
+    SpikeformerConfig,
+    make_neuron,
+    spike,
+    staircase,
+)
 
 
 def _if_spike_count(x: torch.Tensor, theta: torch.Tensor, steps: int) -> torch.Tensor:
@@ -97,7 +106,7 @@ def test_surrogates_pass_gradient_and_step_forward(name: str) -> None:
 def test_surrogate_gradient_reaches_every_parameter(neuron: str, surrogate: str) -> None:
     from codesign.snn import build_model
 
-    cfg = ModelConfig(neuron=neuron, timesteps=2 if neuron == "lif" else 1, surrogate=surrogate,
+    cfg = SpikeformerConfig(neuron=neuron, timesteps=2 if neuron == "lif" else 1, surrogate=surrogate,
                       width=16, heads=2, depth=1)
     model = build_model(cfg, n_features=8, n_outputs=5, head="ctc")
     x = torch.randn(3, 20, 8)
@@ -108,8 +117,8 @@ def test_surrogate_gradient_reaches_every_parameter(neuron: str, surrogate: str)
 
 
 def test_make_neuron_follows_config() -> None:
-    assert isinstance(make_neuron(ModelConfig(neuron="lif"), 8), LIF)
-    imls = make_neuron(ModelConfig(neuron="imls", levels=3), 8)
+    assert isinstance(make_neuron(SpikeformerConfig(neuron="lif"), 8), LIF)
+    imls = make_neuron(SpikeformerConfig(neuron="imls", levels=3), 8)
     assert isinstance(imls, IMLS) and imls.levels == 3
-    assert isinstance(make_neuron(ModelConfig(variant="ann"), 8), FATReLU)
+    assert isinstance(make_neuron(SpikeformerConfig(variant="ann"), 8), FATReLU)
     assert "levels=3" in repr(imls)

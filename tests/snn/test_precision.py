@@ -8,8 +8,9 @@ from torch import nn
 
 from codesign.config import ConfigError, parse_spec
 from codesign.snn import (
-    ModelConfig,
     Precision,
+    SpikeformerConfig,
+    SRNNConfig,
     StateFormat,
     build_model,
     integer_weights,
@@ -39,7 +40,7 @@ def test_straight_through_gradient_reaches_the_float_weight() -> None:
 
 
 def test_integer_weights_times_scale_is_the_quantised_weight() -> None:
-    net = build_model(ModelConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
     fused, _ = quantise_network(net, Precision(weight_bits=4))
     ints = integer_weights(fused, 4)
     assert ints, "no synaptic weights found"
@@ -68,7 +69,7 @@ def test_unrepresentable_precision_is_a_clear_error(bad: dict[str, int]) -> None
 
 def test_state_bits_change_a_lif_network_and_overflows_are_counted() -> None:
     torch.manual_seed(0)
-    cfg = ModelConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=3, threshold=0.3)
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=3, threshold=0.3)
     net = build_model(cfg, 40, 5, "classify").eval()
     x, lengths = torch.randn(6, 30, 40), torch.full((6,), 30)
     reference = net(x, lengths)[0]
@@ -84,7 +85,7 @@ def test_state_bits_change_a_lif_network_and_overflows_are_counted() -> None:
 
 
 def test_gru_reference_refuses_state_quantisation() -> None:
-    net = build_model(ModelConfig(family="srnn", variant="gru", width=16, depth=1), 40, 5, "classify")
+    net = build_model(SRNNConfig(family="srnn", variant="gru", width=16, depth=1), 40, 5, "classify")
     assert any(isinstance(m, nn.GRU) for m in net.modules())
     with pytest.raises(ValueError, match="gru/lstm"):
         quantise_network(net, Precision(state_bits=8), calibrate=lambda m: None)

@@ -7,8 +7,8 @@ import torch
 
 from codesign.snn import (
     BUILDERS,
-    ModelConfig,
     RepProjection,
+    SpikeformerConfig,
     build_model,
     decay_mask,
     fuse_model,
@@ -71,7 +71,7 @@ def test_fused_rep_projection_equals_branches(causal: bool, channels_out: int) -
 
 @pytest.mark.parametrize("variant,attn_scale", [("spiking", "fixed"), ("spiking", "mask_rows"), ("ann", "fixed")])
 def test_fused_model_equals_unfused_in_eval(variant: str, attn_scale: str) -> None:
-    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
+    cfg = SpikeformerConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
     model = build_model(cfg, 8, 6, "ctc")
     model.train()
     x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
@@ -87,7 +87,7 @@ def test_fused_model_equals_unfused_in_eval(variant: str, attn_scale: str) -> No
 @pytest.mark.parametrize("neuron,timesteps,front_kernel", [("imls", 1, 3), ("lif", 3, 3), ("imls", 1, 1)])
 @pytest.mark.parametrize("subsample", [1, 2, 4])
 def test_forward_contract(neuron: str, timesteps: int, front_kernel: int, subsample: int) -> None:
-    cfg = ModelConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1,
+    cfg = SpikeformerConfig(neuron=neuron, timesteps=timesteps, subsample=subsample, width=16, heads=4, depth=1,
                       front_kernel=front_kernel)
     lengths = torch.tensor([40, 33, 7])
     x = torch.randn(3, 40, 10)
@@ -102,7 +102,7 @@ def test_forward_contract(neuron: str, timesteps: int, front_kernel: int, subsam
 
 @pytest.mark.parametrize("variant,attn_scale", [("spiking", "fixed"), ("spiking", "mask_rows"), ("ann", "fixed")])
 def test_padding_does_not_change_valid_outputs(variant: str, attn_scale: str) -> None:
-    cfg = ModelConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
+    cfg = SpikeformerConfig(variant=variant, width=16, heads=2, depth=2, attn_scale=attn_scale)
     model = build_model(cfg, 8, 4, "classify").eval()
     x = torch.randn(1, 21, 8)
     with torch.no_grad():
@@ -114,9 +114,9 @@ def test_padding_does_not_change_valid_outputs(variant: str, attn_scale: str) ->
 def test_builder_registry_and_errors() -> None:
     assert "spikeformer" in BUILDERS
     with pytest.raises(ValueError, match="head"):
-        build_model(ModelConfig(), 8, 4, "regress")  # type: ignore[arg-type]
+        build_model(SpikeformerConfig(), 8, 4, "regress")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        build_model(ModelConfig(), 0, 4, "ctc")
+        build_model(SpikeformerConfig(), 0, 4, "ctc")
 
 
 def test_log_decay_mask_matches_and_does_not_underflow() -> None:
@@ -131,7 +131,7 @@ def test_log_decay_mask_matches_and_does_not_underflow() -> None:
 
 def test_ann_twin_gradients_finite_on_long_padded_batch() -> None:
     # A padded query row whose valid keys all sit far away once made the softmax NaN.
-    cfg = ModelConfig(variant="ann", width=16, heads=2, depth=1, decay_gamma_min=0.3, decay_gamma_max=0.5)
+    cfg = SpikeformerConfig(variant="ann", width=16, heads=2, depth=1, decay_gamma_min=0.3, decay_gamma_max=0.5)
     model = build_model(cfg, 8, 5, "ctc")
     out, _ = model(torch.randn(2, 400, 8), torch.tensor([400, 30]))
     out.sum().backward()
@@ -142,8 +142,8 @@ def test_mask_rows_scale_divides_each_frame_by_its_valid_mask_mass() -> None:
     from codesign.snn._attention import RepSSA
 
     torch.manual_seed(0)
-    fixed = RepSSA(ModelConfig(width=16, heads=2, attn_scale="fixed"), 0).eval()
-    rows = RepSSA(ModelConfig(width=16, heads=2, attn_scale="mask_rows"), 0).eval()
+    fixed = RepSSA(SpikeformerConfig(width=16, heads=2, attn_scale="fixed"), 0).eval()
+    rows = RepSSA(SpikeformerConfig(width=16, heads=2, attn_scale="mask_rows"), 0).eval()
     rows.load_state_dict(fixed.state_dict())
     captured: dict[str, torch.Tensor] = {}
     for name, module in (("fixed", fixed), ("rows", rows)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codesign.snn import ModelConfig
+from codesign.snn import MambaConfig, SRNNConfig
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
 from codesign.snn._srnn import READ_FULL_SCALE, ImprovedRecurrenceLayer, build_srnn
 
@@ -213,7 +213,7 @@ VARIANTS = ("spiking", "gru", "lstm")
 
 
 def _cfg(variant, **kw):
-    return ModelConfig(family="srnn", variant=variant, width=16, depth=2, **kw)
+    return SRNNConfig(family="srnn", variant=variant, width=16, depth=2, **kw)
 
 
 @pytest.mark.parametrize("variant", ["spiking", "gru", "lstm"])
@@ -262,22 +262,22 @@ def test_padding_does_not_change_valid_outputs_in_eval():
 
 def test_depth_and_family_are_checked():
     with pytest.raises(ValueError, match="depth"):
-        build_srnn(ModelConfig(family="srnn", depth=4), 8, 5, "ctc")
+        build_srnn(SRNNConfig(family="srnn", depth=4), 8, 5, "ctc")
     with pytest.raises(ValueError, match="family"):
-        build_srnn(ModelConfig(family="mamba", variant="dense"), 8, 5, "ctc")
+        build_srnn(MambaConfig(family="mamba", variant="dense"), 8, 5, "ctc")
 
 
 def test_a_zero_threshold_that_zeroes_every_input_level_is_refused():
     with pytest.raises(ValueError, match="would zero every input level"):
-        ModelConfig(family="srnn", quant_bits=4, quant_input_bits=2, quant_zero_threshold=2)
-    ModelConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_zero_threshold=2)
+        SRNNConfig(family="srnn", quant_bits=4, quant_input_bits=2, quant_zero_threshold=2)
+    SRNNConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_zero_threshold=2)
     with pytest.raises(ValueError, match="quant_input_zero_threshold 4 would zero every input level"):
-        ModelConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_input_zero_threshold=4)
+        SRNNConfig(family="srnn", quant_bits=4, quant_input_bits=3, quant_input_zero_threshold=4)
     with pytest.raises(ValueError, match="would zero every output level"):
-        ModelConfig(family="srnn", quant_bits=2, quant_input_bits=4, quant_zero_threshold=4)
-    cfg = ModelConfig(family="srnn", quant_bits=2, quant_zero_threshold=2, quant_input_bits=4, quant_input_zero_threshold=5)
-    assert (cfg.input_zero_threshold, ModelConfig(family="srnn", quant_zero_threshold=2).input_zero_threshold) == (5, 2)
-    ModelConfig(family="srnn", variant="gru", quant_bits=2, quant_zero_threshold=2)  # no quantiser
+        SRNNConfig(family="srnn", quant_bits=2, quant_input_bits=4, quant_zero_threshold=4)
+    cfg = SRNNConfig(family="srnn", quant_bits=2, quant_zero_threshold=2, quant_input_bits=4, quant_input_zero_threshold=5)
+    assert (cfg.input_zero_threshold, SRNNConfig(family="srnn", quant_zero_threshold=2).input_zero_threshold) == (5, 2)
+    SRNNConfig(family="srnn", variant="gru", quant_bits=2, quant_zero_threshold=2)  # no quantiser
 
 
 def _trace(variant, tmp_path, **kw):
@@ -316,9 +316,9 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
         assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0
         rec = trace.layer("layers.1.u_rec")
         assert rec.input_is_spike
-        top = 2 ** ModelConfig().quant_bits - 1
+        top = 2 ** SRNNConfig().quant_bits - 1
         assert 0 < rec.input_events <= rec.input_level_sum <= top * rec.input_events
-        assert rec.levels == top  # 2^b - 1, not the IMLS D of the same config
+        assert rec.levels == top  # 2^b - 1, not an IMLS D
         assert rec.steps == round(steps)
         # the first layer reads the signed quantised features: spikes, |level| events each
         first = trace.layer("layers.0.w_in")

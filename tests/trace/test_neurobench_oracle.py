@@ -19,7 +19,14 @@ import pytest
 import torch
 from torch import nn
 
-from codesign.snn import FATReLU, ModelConfig, SpikingNeuron, build_model, fuse_model
+from codesign.snn import (
+    FATReLU,
+    MambaConfig,
+    SpikeformerConfig,
+    SpikingNeuron,
+    build_model,
+    fuse_model,
+)
 from codesign.trace import record_trace, trace_metrics
 
 neurobench = pytest.importorskip(
@@ -63,9 +70,9 @@ def _prune(model: nn.Module, fraction: float = 0.3) -> None:
 
 
 CASES = {
-    "spikeformer_lif": ModelConfig(neuron="lif", timesteps=2, width=16, heads=2, depth=1, threshold=0.5),
-    "spikeformer_imls": ModelConfig(neuron="imls", levels=4, width=16, heads=2, depth=1),
-    "mamba_event": ModelConfig(family="mamba", variant="event", width=16, depth=1, state_size=4),
+    "spikeformer_lif": SpikeformerConfig(neuron="lif", timesteps=2, width=16, heads=2, depth=1, threshold=0.5),
+    "spikeformer_imls": SpikeformerConfig(neuron="imls", levels=4, width=16, heads=2, depth=1),
+    "mamba_event": MambaConfig(family="mamba", variant="event", width=16, depth=1, state_size=4),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from codesign.snn import LIF, PROBE_ATTR, ModelConfig, Probed, build_model, probe_matmul
+from codesign.snn import LIF, PROBE_ATTR, Probed, SpikeformerConfig, build_model, probe_matmul
 from codesign.trace import load_trace, record_trace, save_trace, trace_metrics
 
 
@@ -34,7 +34,7 @@ def _toy_trace():  # type: ignore[no-untyped-def]
     features[0, 0, 0] = 0.5  # h = [0.5, 0, 0.5]: no spike
     features[0, 1, 1] = 1.5  # h = [0, 3, 1.5]: spikes [0, 1, 1]
     features[1, 0, 3] = 2.0  # h = [0, 0, 2]: spike [0, 0, 1]; utterance 2 has one frame
-    cfg = ModelConfig(neuron="lif", timesteps=1)
+    cfg = SpikeformerConfig(neuron="lif", timesteps=1)
     return record_trace(_Toy(), features, torch.tensor([2, 1]), cfg)
 
 
@@ -105,7 +105,7 @@ def test_plug_in_matmul_counts_pairs_and_levels() -> None:
 
 
 def test_spikeformer_trace_round_trip_and_model_untouched(tmp_path: Path) -> None:
-    cfg = ModelConfig(width=16, heads=2, depth=1, levels=3)
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, levels=3)
     model = build_model(cfg, 8, 5, "ctc")
     model.train()
     x, lengths = torch.randn(3, 24, 8), torch.tensor([24, 18, 11])
@@ -130,7 +130,7 @@ def test_spikeformer_trace_round_trip_and_model_untouched(tmp_path: Path) -> Non
 
 
 def test_ann_twin_costs_macs_only() -> None:
-    cfg = ModelConfig(variant="ann", width=16, heads=2, depth=1)
+    cfg = SpikeformerConfig(variant="ann", width=16, heads=2, depth=1)
     model = build_model(cfg, 8, 5, "classify").eval()
     trace = record_trace(model, torch.randn(2, 20, 8), torch.tensor([20, 13]), cfg)
     metrics = trace_metrics(trace)
@@ -139,7 +139,7 @@ def test_ann_twin_costs_macs_only() -> None:
 
 
 def test_bad_batch_is_refused() -> None:
-    cfg = ModelConfig(width=16, heads=2, depth=1)
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1)
     with pytest.raises(ValueError):
         record_trace(build_model(cfg, 8, 5, "ctc"), torch.randn(2, 20, 8), torch.tensor([20]), cfg)
 
@@ -149,7 +149,7 @@ def test_trace_records_the_bits_used_and_footprint_follows_the_quantised_tensors
     from codesign.trace import weight_footprint_bytes
 
     torch.manual_seed(0)
-    cfg = ModelConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=2, threshold=0.3)
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, neuron="lif", timesteps=2, threshold=0.3)
     net = build_model(cfg, 20, 5, "classify").eval()
     x, lengths = torch.randn(3, 24, 20), torch.tensor([24, 20, 16])
     quiet = 0.05 * x

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from codesign.data import Corpus
-from codesign.snn import ModelConfig
+from codesign.snn import SpikeformerConfig
 from codesign.train import (
     TrainConfig,
     TrainingDiverged,
@@ -21,7 +21,7 @@ from codesign.train import (
     train,
 )
 
-SMALL = ModelConfig(width=16, heads=2, depth=1)
+SMALL = SpikeformerConfig(width=16, heads=2, depth=1)
 QUICK = TrainConfig(epochs=1, batch_size=16)
 
 

@@ -1,0 +1,113 @@
+"""A two-node Ray cluster on one machine whose nodes see different files (for the cluster test
+and ``benchmarks/cluster_overhead.py``).
+
+The head runs on 127.0.0.1 beside the driver. The second node joins it from its own mount
+namespace (``unshare --mount``) at 127.0.0.2, where tmpfs folders hide the given folders, the
+corpus caches, Ray's session folder and the eSpeak NG package, and HOME and TMPDIR are its own:
+a task that runs there reaches nothing of the driver's but Ray. Needs root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+NODE_B_IP = "127.0.0.2"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def namespaces_permitted() -> str | None:
+    """None when this process may make a mount namespace with a tmpfs, else why not."""
+    if os.geteuid() != 0:
+        return "mount namespaces need root"
+    try:
+        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                "mount -t tmpfs tmpfs /mnt"], capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        return "no unshare command (util-linux)"
+    if probe.returncode != 0:
+        return f"unshare --mount is not permitted here: {probe.stderr.strip()}"
+    return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process and everything it started (its own process group)."""
+    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait_s)
+            time.sleep(1.0)  # children of the group may outlive the leader by a moment
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_for_nodes(address: str, env: dict[str, str], count: int, timeout_s: float = 120.0) -> None:
+    script = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+              "print(sum(1 for n in ray.nodes() if n['Alive']))")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        out = subprocess.run([sys.executable, "-c", script, address], env=env, capture_output=True, text=True,
+                             timeout=120)
+        if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(count)]:
+            return
+        time.sleep(2.0)
+    raise RuntimeError(f"the cluster at {address} did not reach {count} nodes")
+
+
+@contextlib.contextmanager
+def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1) -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray head on 127.0.0.1 and a second node (one CPU, resource ``node_b``) in its own mount
+    namespace, where ``hide`` and the usual private folders are covered by tmpfs; yields
+    (address, environment for processes that join it: the token). Stopped by process group."""
+    import espeakng_loader
+
+    token = secrets.token_hex(32)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--object-store-memory", str(200 * 1024 * 1024), "--disable-usage-stats",
+              "--block"]
+    head = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+         "--include-dashboard", "false", *common[2:], "--num-cpus", str(head_cpus)],
+        env=env, stdout=(logs / "head.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    procs = [head]
+    try:
+        _wait_for_nodes(address, env, 1)
+        hidden = [*hide, "/tmp/ray", os.environ.get("CODESIGN_CACHE_DIR", ""),
+                  str(Path.home() / ".cache" / "codesign"), str(Path(espeakng_loader.__file__).parent)]
+        mounts = " && ".join(f"mkdir -p {p} && mount -t tmpfs tmpfs {p}" for p in hidden if p)
+        node_b = (f"{mounts} && mkdir -p /tmp/ray/home /tmp/ray/tmp && export HOME=/tmp/ray/home "
+                  f"TMPDIR=/tmp/ray/tmp && exec {BIN / 'ray'} start --address {address} --node-ip-address "
+                  f"{NODE_B_IP} --resources '{{\"node_b\": 1}}' {' '.join(common)}")
+        procs.append(subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", node_b],
+            env=env, stdout=(logs / "node_b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
+        _wait_for_nodes(address, env, 2)
+        yield address, env
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+

@@ -1,0 +1,59 @@
+"""The artifact store: a local folder or a URL, written by the driver only, read by workers."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from codesign.search import ArtifactStore, load_stored_study, parse_study, record_of, run_study, study_store
+from codesign.search._reader import study_view
+
+
+@pytest.mark.parametrize("kind", ["folder", "file-url", "fsspec-memory"])
+def test_store_reads_writes_lists_and_publishes_entries_once(kind: str, tmp_path: Path) -> None:
+    root = {"folder": str(tmp_path / "store"), "file-url": f"file://{tmp_path / 'store'}",
+            "fsspec-memory": "memory://codesign-test-store"}[kind]
+    store = ArtifactStore(root)
+    assert store.is_local == (kind == "folder")
+    assert not store.exists("study/trials/00001/cost_report.json") and store.list("study/trials") == []
+    store.write("study/trials/00001/cost_report.json", b'{"a": 1}')
+    store.write("study/trials/00001/cost_report.json", b'{"a": 2}')  # a trial's own file is replaced
+    assert store.read("study/trials/00001/cost_report.json") == b'{"a": 2}'
+    assert store.list("study/trials") == ["00001"]
+
+    first = {"weights.safetensors": b"w1", "result.json": b"{}"}
+    assert store.publish("_train_cache/k/full", first)
+    assert not store.publish("_train_cache/k/full", {"weights.safetensors": b"w2", "result.json": b"{}"})
+    assert store.read("_train_cache/k/full/weights.safetensors") == b"w1"  # the first writer wins
+    assert store.local_file("_train_cache/k/full/weights.safetensors").read_bytes() == b"w1"
+    assert pickle.loads(pickle.dumps(store)).read("_train_cache/k/full/result.json") == b"{}"
+    with pytest.raises(ValueError, match="inside the artifact store"):
+        store.read("../outside")
+    with pytest.raises(FileNotFoundError):
+        store.read("study/missing.json")
+
+
+def test_a_study_writes_every_file_into_a_url_store_and_the_report_reads_it_back(
+    toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers return their files through Ray; with ``artifacts: file://…`` nothing of the study's
+    files lands in the runs folder, and a reader of the study finds them through the URL."""
+    store_dir = tmp_path / "elsewhere"
+    spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 3}, "fidelity": {"epochs": 2},
+                        "artifacts": f"file://{store_dir}"})
+    outcome = run_study(spec, evaluate=toy.fidelity, runs_dir=tmp_path / "runs", progress=False)
+    assert outcome.artifact_dir == f"file://{store_dir}/toy"
+    assert sorted(p.name for p in (store_dir / "toy" / "calls").iterdir()) == ["0-2", "1-2", "2-2"]
+    assert not (tmp_path / "runs" / "toy" / "calls").exists()
+    assert outcome.artifact_bytes == 0  # the toy's files are empty
+
+    study = load_stored_study("toy", outcome.storage_url)
+    assert study_store(outcome.artifact_dir).root == f"file://{store_dir}"
+    view = study_view(study)
+    assert view.artifact_url == f"file://{store_dir}/toy" and view.artifact_dir is None
+    assert all(record_of(t.user_attrs).worker_node_id for t in study.trials)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    local = view.artifact_path(view.trials[0], "calls")
+    assert local is not None and local.is_file() and str(local).startswith(str(tmp_path / "cache"))
