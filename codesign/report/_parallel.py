@@ -121,8 +121,8 @@ def parallel_coordinates_info(view: StudyView, group: str | None = None,
         colour_by[name] = column
     nodes = [node_of(view, t.trial) for t in lines]
     if len(set(nodes)) > 1:  # a cluster run: which node ran each design
-        labels = sorted(set(nodes))
-        colour_by["node"] = tuple(float(labels.index(n)) for n in nodes)
+        node_names = sorted(set(nodes))
+        colour_by["node"] = tuple(float(node_names.index(n)) for n in nodes)
     reason = None
     if group is not None and not shared:
         reason = f"no {GROUPS.get(group, group)} parameter differs between the designs"
