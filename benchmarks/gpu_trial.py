@@ -21,7 +21,7 @@ from spikeformer_common import write_result
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import Precision, SpikeformerConfig
 from codesign.trace import evaluation_batch, record_trace
-from codesign.train import TrainConfig, evaluate_at_precision, train
+from codesign.train import TrainConfig, score_at_precision, train
 
 MODEL = SpikeformerConfig(family="spikeformer", subsample=4, width=64, depth=2, heads=4, levels=4, neuron="imls",
                     timesteps=2)
@@ -31,7 +31,7 @@ CORPUS = CorpusConfig(task="commands", size=2000, seed=0, n_speakers=40, difficu
 def one_trial(corpus, device: str, epochs: int) -> dict[str, float]:
     start = time.perf_counter()
     result = train(MODEL, corpus, TrainConfig(epochs=epochs, batch_size=32, threads=1, device=device), seed=0)
-    scored, net = evaluate_at_precision(result.model, corpus, result.head, Precision(weight_bits=4, state_bits=12))
+    scored, net = score_at_precision(result.model, corpus, result.head, Precision(weight_bits=4, state_bits=12))
     record_trace(net, *evaluation_batch(corpus.validation, 16), MODEL)
     wall = time.perf_counter() - start
     return {"wall_s": wall, "trials_per_hour": 3600.0 / wall, "validation_accuracy": scored["validation_accuracy"]}

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from codesign._io import write_json_atomic
 from codesign.hardware import (
     ChipArray,
-    evaluate,
+    estimate_cost,
     list_presets,
     load_chip,
     random_chip_columns,
@@ -59,7 +59,7 @@ def main() -> int:
             unsampled_layers=(n_layers - 1,) if i % 5 == 0 else (),
         )
         t0 = time.perf_counter()
-        analytic = evaluate(trace, chip)
+        analytic = estimate_cost(trace, chip)
         t1 = time.perf_counter()
         sim = simulate(trace, chip)
         t2 = time.perf_counter()
@@ -138,7 +138,7 @@ def _recorded_pairs(presets: list) -> list[dict]:
         model = build_model(cfg, 20, 10, "classify")
         trace = record_trace(model, torch.randn(3, 40, 20), torch.tensor([40, 30, 35]), cfg)
         for chip in presets:
-            analytic = evaluate(trace, chip)
+            analytic = estimate_cost(trace, chip)
             for mode in ("matched", "raw"):
                 sim = simulate(trace, chip, match_counts=mode == "matched")
                 out.append({

@@ -1,8 +1,8 @@
 """Speed of the vectorised analytic chip model against the event-driven simulator, side by side.
 
 Single process, BLAS/OpenMP threads pinned to 1. Measures configurations per second of
-``evaluate_batch`` on a 10-layer trace, seconds per (trace, chip) pair of ``simulate`` and of
-a single ``evaluate`` call on the same chips, and their ratios. Writes
+``estimate_cost_batch`` on a 10-layer trace, seconds per (trace, chip) pair of ``simulate`` and of
+a single ``estimate_cost`` call on the same chips, and their ratios. Writes
 benchmarks/results/hw_speed.json (figures + command) and prints one line.
 Targets: >= 200,000 configurations/s; analytic >= 1000x faster than the simulator per pair.
 
@@ -29,8 +29,8 @@ from tqdm import tqdm  # noqa: E402
 from codesign._io import write_json_atomic  # noqa: E402
 from codesign.hardware import (  # noqa: E402
     ChipArray,
-    evaluate,
-    evaluate_batch,
+    estimate_cost,
+    estimate_cost_batch,
     random_chip_columns,
     simulate,
     synthetic_trace,
@@ -52,7 +52,7 @@ def main() -> int:
     batch_s, batch_cpu_s = [], []
     for _ in tqdm(range(args.repeats), desc="batch", file=sys.stderr):
         t0, c0 = time.perf_counter(), time.process_time()
-        evaluate_batch(trace, chips)
+        estimate_cost_batch(trace, chips)
         batch_s.append(time.perf_counter() - t0)
         batch_cpu_s.append(time.process_time() - c0)
     configs_per_s = args.configs / min(batch_s)
@@ -64,7 +64,7 @@ def main() -> int:
         chip = chips.config(i)
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(20):
-            evaluate(trace, chip)
+            estimate_cost(trace, chip)
         t1, c1 = time.perf_counter(), time.process_time()
         simulate(trace, chip)
         t2, c2 = time.perf_counter(), time.process_time()
@@ -75,7 +75,7 @@ def main() -> int:
     # Same chips evaluated in one batch, timed in the same run as the simulator.
     sub = ChipArray.from_columns({k: v[: args.sim_pairs] for k, v in chips.columns.items()})
     t0 = time.perf_counter()
-    evaluate_batch(trace, sub)
+    estimate_cost_batch(trace, sub)
     small_batch_s = time.perf_counter() - t0
 
     per_pair_batch = 1.0 / configs_per_s

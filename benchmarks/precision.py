@@ -22,7 +22,7 @@ from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
-from codesign.train import TrainConfig, evaluate_at_precision, train
+from codesign.train import TrainConfig, score_at_precision, train
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)
@@ -52,16 +52,16 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         print(f"{name} seed {seed}: float {key} {result.metrics[key]:.4f} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
         for bits in WEIGHT_BITS:
-            scored, _ = evaluate_at_precision(result.model, corpus, result.head, Precision(weight_bits=bits))
+            scored, _ = score_at_precision(result.model, corpus, result.head, Precision(weight_bits=bits))
             ptq[str(bits)].append(scored[key])
         for bits in STATE_BITS:
-            scored, _ = evaluate_at_precision(result.model, corpus, result.head, Precision(state_bits=bits))
+            scored, _ = score_at_precision(result.model, corpus, result.head, Precision(state_bits=bits))
             state[str(bits)].append(scored[key])
             overflow[str(bits)].append(scored["state_overflow_rate"])
         qat["32"].append(result.metrics[key])
         for bits in WEIGHT_BITS[:-1]:
             trained = train(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed=seed)
-            scored, _ = evaluate_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
+            scored, _ = score_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
             qat[str(bits)].append(scored[key])
             print(f"{name} seed {seed}: qat {bits} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
                   file=sys.stderr, flush=True)

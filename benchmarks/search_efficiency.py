@@ -2,7 +2,7 @@
 
 The table: the networks built by ``search_tabular_build.py`` (each trained once and traced)
 crossed with every chip of ``search_spaces/accelerator.yaml`` (48,000 chips), all costed at
-once with the vectorised chip model (``codesign.hardware.evaluate_batch``). The true Pareto
+once with the vectorised chip model (``codesign.hardware.estimate_cost_batch``). The true Pareto
 front and hypervolume come from evaluating every (network, chip) pair.
 
 Measured (mean over seeds):
@@ -67,7 +67,7 @@ class Table:
     """Every (network, chip) pair: objectives in minimisation form and feasibility."""
 
     def __init__(self, spec: StudySpec) -> None:
-        from codesign.hardware import evaluate_batch
+        from codesign.hardware import estimate_cost_batch
         from codesign.trace import load_trace
 
         data = json.loads(TABLE.read_text())
@@ -83,7 +83,7 @@ class Table:
         started = time.perf_counter()
         for i, row in enumerate(data["networks"]):
             self.net_index[net_key(row["params"])] = i
-            batch = evaluate_batch(load_trace(row["trace"]), columns, base=base)
+            batch = estimate_cost_batch(load_trace(row["trace"]), columns, base=base)
             acc = np.full(len(self.hw_points), row["metrics"]["accuracy"])
             metrics = {"accuracy": acc, "energy_uj": batch.energy_uj, "latency_ms": batch.latency_ms,
                        "area_mm2": batch.area_mm2, "fits_on_chip": batch.fits_on_chip.astype(float)}

@@ -115,7 +115,7 @@ def _precision_note(rescored: Rescored) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from codesign.hardware import evaluate, load_chip
+    from codesign.hardware import estimate_cost, load_chip
 
     rescored = None
     if args.bundle:
@@ -126,7 +126,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         report = rescored.report
     else:
         trace, chip = _load(args)
-        report = evaluate(trace, chip)
+        report = estimate_cost(trace, chip)
     if args.json:
         data = report.to_dict()
         if rescored is not None:
@@ -143,10 +143,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from codesign.hardware import CATEGORIES, evaluate, simulate
+    from codesign.hardware import CATEGORIES, estimate_cost, simulate
 
     trace, chip = _load(args)
-    analytic = evaluate(trace, chip)
+    analytic = estimate_cost(trace, chip)
     sim = simulate(trace, chip, seed=args.seed)
     rows = [("cycles", analytic.cycles, sim.cycles), ("latency_ms", analytic.latency_ms, sim.latency_ms),
             ("energy_pj", analytic.total_energy_pj, sim.total_energy_pj)]

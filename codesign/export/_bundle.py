@@ -302,14 +302,14 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
 
 def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: Any, chip: Any) -> None:
     """The cost report: a joint trial's stored one (checked), a nested point's recomputed for its chip."""
-    from codesign.hardware import CostReport, evaluate
+    from codesign.hardware import CostReport, estimate_cost
 
     if point.chip is None:
         cost_path = _artifact(view, t, "cost_report")
         CostReport.from_dict(json.loads(cost_path.read_text(encoding="utf-8")))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:
-        path.write_text(json.dumps(evaluate(trace, chip).to_dict(), indent=2), encoding="utf-8")
+        path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")
 
 
 def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precision: Any) -> NirExport:

@@ -113,11 +113,11 @@ def recost_bundle(bundle: str | Path, chip: ChipConfig | str | Path) -> CostRepo
     Returns:
         The ``codesign.hardware.CostReport``.
     """
-    from codesign.hardware import ChipConfig, evaluate, load_chip
+    from codesign.hardware import ChipConfig, estimate_cost, load_chip
 
     if not isinstance(chip, ChipConfig):
         chip = load_chip(str(chip))
-    return evaluate(bundle_trace(bundle), chip)
+    return estimate_cost(bundle_trace(bundle), chip)
 
 
 def bundle_trace(bundle: str | Path) -> WorkloadTrace:
@@ -147,9 +147,9 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     """
     import torch
 
-    from codesign.hardware import ChipConfig, CostReport, evaluate
+    from codesign.hardware import ChipConfig, CostReport, estimate_cost
     from codesign.trace import load_trace
-    from codesign.train import evaluate_at_precision
+    from codesign.train import score_at_precision
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
@@ -158,7 +158,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     precision = config.precision
     rows: list[Comparison] = []
     with torch.no_grad():
-        scored, quantised = evaluate_at_precision(net, corpus, config.head, precision)
+        scored, quantised = score_at_precision(net, corpus, config.head, precision)
     for name in ("accuracy", "wer"):
         stored = config.metrics.get(f"test_{name}")
         if stored is not None and f"test_{name}" in scored:
@@ -172,8 +172,8 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     chip = ChipConfig.model_validate(config.chip)
     stored_report = CostReport.from_dict(json.loads((bundle / COST_REPORT_FILE).read_text(encoding="utf-8")))
     stored_figures = stored_report.metrics()
-    on_stored = evaluate(load_trace(bundle / TRACE_FILE), chip).metrics()
-    on_new = evaluate(_retrace(config, corpus, quantised), chip).metrics()
+    on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()
+    on_new = estimate_cost(_retrace(config, corpus, quantised), chip).metrics()
     for name in CHIP_FIGURES:
         rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
                                CHIP_REL_TOL, True))
@@ -257,9 +257,9 @@ def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir:
     """
     import torch
 
-    from codesign.hardware import ChipConfig, evaluate, load_chip
+    from codesign.hardware import ChipConfig, estimate_cost, load_chip
     from codesign.snn import Precision
-    from codesign.train import evaluate_at_precision
+    from codesign.train import score_at_precision
 
     if not isinstance(chip, ChipConfig):
         chip = load_chip(str(chip))
@@ -272,5 +272,5 @@ def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir:
     net = load_bundle_model(bundle, config)
     corpus = _bundle_corpus(bundle, config, cache_dir, progress)
     with torch.no_grad():
-        scored, quantised = evaluate_at_precision(net, corpus, config.head, precision)
-    return Rescored(evaluate(_retrace(config, corpus, quantised), chip), True, scored, stored)
+        scored, quantised = score_at_precision(net, corpus, config.head, precision)
+    return Rescored(estimate_cost(_retrace(config, corpus, quantised), chip), True, scored, stored)

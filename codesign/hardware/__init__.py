@@ -2,7 +2,7 @@
 model and the event-driven simulator that checks it.
 
 Owns ``ChipConfig`` (hw_models/*.yaml presets), the technology constants
-(hw_models/technology.yaml), ``evaluate``/``evaluate_batch`` -> ``CostReport``/``BatchCostReport``
+(hw_models/technology.yaml), ``estimate_cost``/``estimate_cost_batch`` -> ``CostReport``/``BatchCostReport``
 and ``simulate`` -> ``SimulationReport`` (both reports share ``InferenceCost``; both price their
 actions with one energy table). Never trains. Sizes named ``*_kb`` are KiB (1024 bytes).
 """
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from codesign.hardware._model import (
         LayerArrays,
         LayerPlacement,
-        evaluate,
-        evaluate_batch,
+        estimate_cost,
+        estimate_cost_batch,
         map_layers,
     )
     from codesign.hardware._report import (
@@ -61,8 +61,8 @@ _EXPORTS: dict[str, str] = {
     "load_chip": "_chip",
     "LayerArrays": "_model",
     "LayerPlacement": "_model",
-    "evaluate": "_model",
-    "evaluate_batch": "_model",
+    "estimate_cost": "_model",
+    "estimate_cost_batch": "_model",
     "map_layers": "_model",
     "CATEGORIES": "_report",
     "REASON_FLAGS": "_report",
@@ -106,8 +106,8 @@ __all__ = [
     "Technology",
     "add_energy_pj",
     "as_chip_array",
-    "evaluate",
-    "evaluate_batch",
+    "estimate_cost",
+    "estimate_cost_batch",
     "grid_columns",
     "list_presets",
     "load_chip",

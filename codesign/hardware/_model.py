@@ -1,8 +1,8 @@
 """The analytic chip model: mapping, per-action energies, cycles and area, vectorised over chips.
 
-One implementation: :func:`evaluate_batch` computes every figure for an array of chip
+One implementation: :func:`estimate_cost_batch` computes every figure for an array of chip
 configurations against one trace with numpy, as ``[chips, layers]`` arrays;
-:func:`evaluate` is a batch of one. The event-driven simulator reuses :func:`map_layers`,
+:func:`estimate_cost` is a batch of one. The event-driven simulator reuses :func:`map_layers`,
 :func:`layer_work`, :func:`action_energies` and the energy table
 (:func:`energy_by_category_pj`, with :func:`noc_energy_pj` and :func:`static_energy_pj`), so
 the two differ only in how they count events and cycles (:class:`ActionCounts`), never in what
@@ -771,7 +771,7 @@ def _evaluate_chunk(
     return out
 
 
-def evaluate_batch(
+def estimate_cost_batch(
     trace: WorkloadTrace,
     chips: ChipArray | ChipConfig | list[ChipConfig] | dict[str, Any] | Any,
     *,
@@ -814,7 +814,7 @@ def evaluate_batch(
     )
 
 
-def evaluate(
+def estimate_cost(
     trace: WorkloadTrace, chip: ChipConfig, *, tech: Technology | None = None,
     requirements: ChipRequirements | None = None,
 ) -> CostReport:
@@ -823,7 +823,7 @@ def evaluate(
     Returns:
         A CostReport; an infeasible chip is a report with ``feasible=False`` and reasons.
     """
-    return evaluate_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements).report(0)
+    return estimate_cost_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements).report(0)
 
 
 __all__ = [
@@ -833,8 +833,8 @@ __all__ = [
     "LayerArrays",
     "LayerPlacement",
     "energy_by_category_pj",
-    "evaluate",
-    "evaluate_batch",
+    "estimate_cost",
+    "estimate_cost_batch",
     "map_layers",
     "noc_energy_pj",
     "static_energy_pj",

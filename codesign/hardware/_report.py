@@ -305,7 +305,7 @@ class BatchCostReport:
     def report(self, index: int) -> CostReport:
         """The ``index``-th chip as a CostReport (needs ``by_layer=True``)."""
         if self.energy_by_layer_category_pj is None:
-            raise ValueError("per-layer energy was not kept; evaluate_batch(..., by_layer=True)")
+            raise ValueError("per-layer energy was not kept; estimate_cost_batch(..., by_layer=True)")
         return CostReport(
             chip_name=self.chip_names[index] if self.chip_names else "custom",
             layer_names=self.layer_names,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from codesign.config import ConfigError
 from codesign.hardware._chip import ARRAY_FIELDS, ChipArray, ChipConfig
-from codesign.hardware._model import evaluate_batch
+from codesign.hardware._model import estimate_cost_batch
 from codesign.trace import WorkloadTrace
 
 
@@ -35,7 +35,7 @@ def sweep_table(trace: WorkloadTrace, base: ChipConfig, columns: dict[str, Any])
         ConfigError: a bad parameter value (field and index named).
     """
     chips = ChipArray.from_columns(columns, base=base)
-    batch = evaluate_batch(trace, chips, base=base)
+    batch = estimate_cost_batch(trace, chips, base=base)
     params = pd.DataFrame({k: chips[k] for k in columns if k in ARRAY_FIELDS})
     table = pd.concat([params, batch.to_frame()], axis=1)
     table["reasons"] = ["; ".join(batch.reasons(i)) if not batch.feasible[i] else "" for i in range(len(batch))]

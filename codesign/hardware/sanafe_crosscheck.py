@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
-from codesign.hardware._model import LayerArrays, core_shares, evaluate, layer_work, map_layers
+from codesign.hardware._model import LayerArrays, core_shares, estimate_cost, layer_work, map_layers
 from codesign.hardware._report import CATEGORIES
 from codesign.hardware._simulator import simulate
 from codesign.trace import LayerTrace, TraceMeta, WorkloadTrace
@@ -393,7 +393,7 @@ def crosscheck(
     if not names:
         raise ValueError("no layer of the trace can be replayed (weight layers with spike inputs and a spike sample)")
     mesh_cols = chip.mesh_cols or math.ceil(math.sqrt(chip.cores))
-    full = evaluate(trace, chip)
+    full = estimate_cost(trace, chip)
     by_layer = full.energy_by_layer_pj
     out: list[LayerCrosscheck] = []
     for name in names:
@@ -415,7 +415,7 @@ def crosscheck(
         out_cores = cores[np.minimum(slot, len(cores) - 1)]
         result = _run_sanafe(sanafe, arch_path, sample, targets, n_out, out_cores, mesh_cols)
         replay = _replay_trace(layer, sample, fan_out, n_out, result["output_spikes"])
-        analytic = evaluate(replay, chip)
+        analytic = estimate_cost(replay, chip)
         simulated = simulate(replay, chip, seed=seed, match_counts=False)
         out.append(LayerCrosscheck(
             name=name,

@@ -135,7 +135,7 @@ def confirm_points(
         corpus = prepare_study(spec, progress=False)
         evaluate = evaluate_trial
     records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
-    jobs: list[tuple[DesignPoint, int | None, int, dict[str, Any]]] = []
+    jobs: list[tuple[DesignPoint, int | None, int, TrialTask]] = []
     seed_list = [spec.seed + i for i in range(seeds)]
     for point in points:
         record = records.get(point.trial)
@@ -148,13 +148,13 @@ def confirm_points(
             data = spec.to_dict()
             data.update(seed=seed, strategy="joint", multi_fidelity=None)
             jobs.append((point, chip, seed, TrialTask(
-            params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
-            folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}")))
+                params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
+                folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}")))
     started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
     reader, store_actor = serve_store(store)
     try:
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial, max_retries=0)
-        corpus_ref = ray.put(corpus) if corpus is not None else None
+        corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
         refs = {
             remote.remote(evaluate, replace(task, store=reader), corpus_ref): (point, chip, seed)
             for point, chip, seed, task in jobs

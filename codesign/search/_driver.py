@@ -256,11 +256,15 @@ def make_sampler(spec: StudySpec, finished: int = 0, salt: str = "") -> optuna.s
     seed = spec.seed if finished == 0 and not salt else sampler_seed(spec.seed, finished, salt)
     if cfg.name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=cfg.population_size or 50, seed=seed)
-    startup = {"n_startup_trials": cfg.n_startup_trials} if cfg.n_startup_trials is not None else {}
+    # None keeps each sampler's own default number of random start-up trials
     if cfg.name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, **startup)
+        if cfg.n_startup_trials is None:
+            return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.n_startup_trials)
     if cfg.name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, **startup)
+        if cfg.n_startup_trials is None:
+            return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=cfg.n_startup_trials)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -481,7 +485,7 @@ class _Driver:
     def _receive(self, ref: Any) -> None:
         p = self.pending.pop(ref)
         outcome = _collect(ref, p, self.spec, self.store)
-        if outcome == "retry":
+        if isinstance(outcome, str):  # "retry": the worker died and retries are left
             p.attempts += 1
             p.started = time.monotonic()
             self._submit(p)
@@ -577,14 +581,14 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
 
     if ray.is_initialized():
         return False
-    common = {"include_dashboard": False, "log_to_driver": log_to_driver, "logging_level": logging.WARNING}
     if spec.execution.address:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
             address = os.environ["RAY_ADDRESS"]
         _forget_cached_token()
         try:
-            ray.init(address=address, **common)
+            ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
+                     logging_level=logging.WARNING)
         except ConnectionError as err:
             raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
                               hint=f"{err}; start one with `ray start --head`, or set RAY_ADDRESS "
@@ -597,7 +601,8 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         with _loopback_only(), _own_token():
             _forget_cached_token()
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
-                     _node_ip_address="127.0.0.1", **common)
+                     _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=log_to_driver,
+                     logging_level=logging.WARNING)
     return True
 
 
@@ -606,7 +611,8 @@ def _forget_cached_token() -> None:
     process, so a process that ran a local cluster (its own token) and then joins another must
     present that cluster's (Ray's own ``_enable_token_auth`` refreshes the same way)."""
     try:
-        from ray._raylet import AuthenticationTokenLoader, Config
+        # Ray's compiled module has no type stubs for these two
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
     except ImportError:  # a Ray without token authentication
         return
     Config.initialize("")

@@ -265,9 +265,9 @@ def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
     """The chip model's CostReport for one chip, and 1.0 when the network fits on it (neither
     its weights nor its neuron state overflow the chip's SRAM), else 0.0. Deadlines and area
     budgets are the study's constraints, applied by the caller."""
-    from codesign.hardware import evaluate
+    from codesign.hardware import estimate_cost
 
-    report = evaluate(trace, chip)
+    report = estimate_cost(trace, chip)
     return report, float(report.fits_on_chip)
 
 
@@ -381,11 +381,11 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
     done = posixpath.join(entry, "metrics.json")
     if not space.has(done):
         from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
-        from codesign.train import evaluate_at_precision
+        from codesign.train import score_at_precision
 
         # a rung only ranks networks (validation); the full budget also scores the test split
         splits = ("validation",) if trained.is_rung else ("validation", "test")
-        scored, net = evaluate_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
+        scored, net = score_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
         features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
@@ -435,7 +435,7 @@ def _hardware_sweep(
         nearest the front's utopia point after scaling each objective to [0, 1]), its
         artifacts, whether every training came from the cache, and the float network's metrics.
     """
-    from codesign.hardware import evaluate_batch
+    from codesign.hardware import estimate_cost_batch
     from codesign.trace import load_trace
 
     study, until_epoch = task.spec, task.until_epoch
@@ -465,7 +465,7 @@ def _hardware_sweep(
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
         artifacts[f"trace@{precision.label}"] = trace_rel
         columns = chip_columns([points[i] for i in members], base)
-        batch = evaluate_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
+        batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
         fits = batch.fits_on_chip.astype(float)
         per_chip = {
             "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,

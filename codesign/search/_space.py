@@ -415,7 +415,7 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
 
 
 def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[str, np.ndarray]:
-    """The ``hw.*`` values of ``points`` as chip columns for ``codesign.hardware.evaluate_batch``
+    """The ``hw.*`` values of ``points`` as chip columns for ``codesign.hardware.estimate_cost_batch``
     (one array per chip field any point sets; ``base``'s value where a point leaves it out).
     Both the nested strategy's sweep and ``codesign hw sweep --space`` build their chips here."""
     defaults = base.to_dict()

@@ -247,7 +247,7 @@ class StudySpec(Spec):
     def parsed_constraints(self) -> list[Constraint]:
         return [parse_constraint(c) for c in self.constraints]
 
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         """Optuna directions in objective order."""
         return ["minimize" if d == "min" else "maximize" for d in self.objectives.values()]
 

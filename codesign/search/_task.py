@@ -94,7 +94,7 @@ class TrialResult:
 EvaluateFn = Callable[[TrialTask], TrialResult]
 
 
-def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None = None) -> TrialResult:
+def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None) -> TrialResult:
     """The Ray task body: the evaluation, with the corpus Ray resolved on this node and the
     node that ran it written into the record."""
     if corpus is not None:
@@ -106,7 +106,8 @@ def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None = None
 
     node_id, node_ip = "", ""
     if ray.is_initialized():
-        node_id, node_ip = ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
+        node_ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]  # unannotated in ray
+        node_id = ray.get_runtime_context().get_node_id()
     record = result.record.model_copy(update={"worker_node_id": node_id, "worker_node_ip": node_ip,
                                               "worker_host": socket.gethostname()})
     return replace(result, record=record)

@@ -178,7 +178,7 @@ def _loss(out: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor, t
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[str, ...]) -> dict[str, float]:
+def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[str, ...]) -> dict[str, float]:
     """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC).
 
     Raises:
@@ -210,10 +210,10 @@ def evaluate(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[
 
 
 def score_splits(model: nn.Module, corpus: Corpus, head: str, splits: tuple[str, ...]) -> dict[str, float]:
-    """:func:`evaluate` on each of ``splits``, keyed ``<split>_<metric>`` (``validation_accuracy``...)."""
+    """:func:`score_split` on each of ``splits``, keyed ``<split>_<metric>`` (``validation_accuracy``...)."""
     metrics: dict[str, float] = {}
     for name in splits:
-        for key, value in evaluate(model, corpus.split(name), head, tuple(corpus.vocabulary)).items():
+        for key, value in score_split(model, corpus.split(name), head, tuple(corpus.vocabulary)).items():
             metrics[f"{name}_{key}"] = value
     return metrics
 
@@ -577,7 +577,7 @@ def _train(
 CALIBRATION_UTTERANCES = 64
 
 
-def evaluate_at_precision(
+def score_at_precision(
     model: nn.Module, corpus: Corpus, head: str, precision: Precision,
     calibration_utterances: int = CALIBRATION_UTTERANCES,
     splits: tuple[str, ...] = ("validation", "test"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codesign.cli import main
-from codesign.hardware import evaluate, load_chip, synthetic_trace
+from codesign.hardware import estimate_cost, load_chip, synthetic_trace
 from codesign.trace import save_trace
 
 
@@ -25,7 +25,7 @@ def test_evaluate_prints_the_breakdown_and_json(trace_file: Path, capsys: pytest
     data = json.loads(capsys.readouterr().out)
     from codesign.trace import load_trace
 
-    expected = evaluate(load_trace(trace_file), load_chip("edge_kws"))
+    expected = estimate_cost(load_trace(trace_file), load_chip("edge_kws"))
     assert data["cycles"] == pytest.approx(expected.cycles)
     assert data["layer_names"] == ["layer0", "layer1", "layer2"]
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from codesign.hardware import CATEGORIES, ChipConfig, evaluate
+from codesign.hardware import CATEGORIES, ChipConfig, estimate_cost
 from codesign.trace import WorkloadTrace
 
 EXACT = 1e-12
@@ -15,7 +15,7 @@ EXACT = 1e-12
 
 def test_two_layer_network_on_generic_45nm(golden_trace: WorkloadTrace, generic: ChipConfig) -> None:
     chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "pack"})  # 4 x 4 mesh, fewest cores
-    report = evaluate(golden_trace, chip)
+    report = estimate_cost(golden_trace, chip)
 
     # --- constants (hw_models/technology.yaml, Horowitz ISSCC 2014, 45 nm, nominal 0.9 V) ---
     add16 = 0.03 + (0.1 - 0.03) * (16 - 8) / 24            # linear through the 8/32-bit adds

@@ -15,8 +15,8 @@ from codesign.hardware import (
     ChipArray,
     ChipConfig,
     CostReport,
-    evaluate,
-    evaluate_batch,
+    estimate_cost,
+    estimate_cost_batch,
     load_chip,
     random_chip_columns,
     synthetic_trace,
@@ -30,23 +30,23 @@ GRADED = dict(name="g", in_shape=(10,), out_shape=(5,), steps=10, weight_count=5
 
 def _ops(trace: WorkloadTrace, **chip: object) -> float:
     """Synaptic operations the model charges: with 1 pJ per op, the compute energy counts them."""
-    report = evaluate(trace, ChipConfig(synaptic_op_energy_pj=1.0, **chip))  # type: ignore[arg-type]
+    report = estimate_cost(trace, ChipConfig(synaptic_op_energy_pj=1.0, **chip))  # type: ignore[arg-type]
     return report.energy_by_category_pj["synaptic_compute"]
 
 
 def test_batch_and_single_chip_agree_exactly() -> None:
     trace = synthetic_trace(5, seed=3, levels=[1, 3, 7, 1, 3], matmul_layers=(2,))
     chips = ChipArray.from_columns(random_chip_columns(40, seed=5))
-    batch = evaluate_batch(trace, chips, by_layer=True)
+    batch = estimate_cost_batch(trace, chips, by_layer=True)
     for i in range(len(chips)):
-        single = evaluate(trace, chips.config(i))
+        single = estimate_cost(trace, chips.config(i))
         assert single.energy_by_layer_category_pj == pytest.approx(batch.energy_by_layer_category_pj[i], rel=1e-12)
         assert single.cycles == pytest.approx(batch.cycles[i], rel=1e-12)
         assert single.area_mm2 == pytest.approx(batch.area_mm2[i], rel=1e-12)
         assert single.feasible == bool(batch.feasible[i])
         assert single.reasons == batch.reasons(i)
     frame = pd.DataFrame({k: v for k, v in random_chip_columns(40, seed=5).items()})
-    assert evaluate_batch(trace, frame).cycles == pytest.approx(batch.cycles, rel=1e-12)
+    assert estimate_cost_batch(trace, frame).cycles == pytest.approx(batch.cycles, rel=1e-12)
     assert batch.total_energy_pj == pytest.approx(batch.energy_by_layer_category_pj.sum(axis=(1, 2)))
 
 
@@ -62,8 +62,8 @@ def test_graded_spikes_cost_one_event_only_where_the_payload_holds_the_levels(tr
 
 def test_graded_event_costs_a_small_multiply_and_binary_an_add(trace_factory: Any) -> None:
     trace = trace_factory(GRADED)
-    graded = evaluate(trace, ChipConfig(graded_spike_bits=3)).energy_by_category_pj["synaptic_compute"]
-    binary = evaluate(trace, ChipConfig(graded_spike_bits=0)).energy_by_category_pj["synaptic_compute"]
+    graded = estimate_cost(trace, ChipConfig(graded_spike_bits=3)).energy_by_category_pj["synaptic_compute"]
+    binary = estimate_cost(trace, ChipConfig(graded_spike_bits=0)).energy_by_category_pj["synaptic_compute"]
     add16 = 0.03 + 0.07 * 8 / 24
     assert binary == pytest.approx(70 * 5 * add16)
     assert graded == pytest.approx(30 * 5 * (0.2 * 8 * 3 / 64 + add16))
@@ -71,7 +71,7 @@ def test_graded_event_costs_a_small_multiply_and_binary_an_add(trace_factory: An
 
 def test_loihi_like_costs_quoted_per_operation_energies(trace_factory: Any) -> None:
     trace = trace_factory(dict(GRADED, levels=1, input_level_sum=30.0))
-    report = evaluate(trace, load_chip("loihi_like", {"mapping_policy": "pack"}))
+    report = estimate_cost(trace, load_chip("loihi_like", {"mapping_policy": "pack"}))
     cat = report.energy_by_category_pj
     assert cat["synaptic_compute"] == pytest.approx(30 * 5 * 23.6)
     assert cat["weight_memory"] == 0.0  # included in the 23.6 pJ
@@ -83,18 +83,18 @@ def test_loihi_like_costs_quoted_per_operation_energies(trace_factory: Any) -> N
 def test_spill_streams_weights_and_infeasible_says_why() -> None:
     trace = synthetic_trace(4, seed=1, widths=[64, 256, 256, 256, 32])
     small = dict(cores=2, weight_sram_kb_per_core=16.0, state_sram_kb_per_core=4.0)
-    spill = evaluate(trace, ChipConfig(weight_overflow="spill", **small))
+    spill = estimate_cost(trace, ChipConfig(weight_overflow="spill", **small))
     assert spill.feasible and spill.offchip_bits > 0
     assert spill.energy_by_category_pj["offchip"] == pytest.approx(spill.offchip_bits * (1300 + 2600) / 2 / 64)
-    roomy = evaluate(trace, ChipConfig(weight_overflow="spill", cores=2, weight_sram_kb_per_core=1024.0))
+    roomy = estimate_cost(trace, ChipConfig(weight_overflow="spill", cores=2, weight_sram_kb_per_core=1024.0))
     assert roomy.offchip_bits == 0 and roomy.energy_by_category_pj["offchip"] == 0.0
-    refused = evaluate(trace, ChipConfig(weight_overflow="infeasible", **small))
+    refused = estimate_cost(trace, ChipConfig(weight_overflow="infeasible", **small))
     assert not refused.feasible
     assert any(r.startswith("does not fit: weights need") for r in refused.reasons)
     assert np.isfinite(refused.total_energy_pj) and refused.cycles > 0
     assert (refused.weights_fit, refused.state_fits, refused.fits_on_chip) == (False, True, False)
     assert refused.metrics()["fits_on_chip"] == 0.0
-    no_state = evaluate(trace, ChipConfig(cores=1, state_sram_kb_per_core=0.125, weight_overflow="spill"))
+    no_state = estimate_cost(trace, ChipConfig(cores=1, state_sram_kb_per_core=0.125, weight_overflow="spill"))
     assert not no_state.feasible and any("neuron state" in r for r in no_state.reasons)
     assert (no_state.weights_fit, no_state.state_fits) == (True, False)
 
@@ -103,10 +103,10 @@ def test_deadline_and_area_budget_are_typed_requirements() -> None:
     from codesign.hardware import ChipRequirements
 
     trace = synthetic_trace(3, seed=2)
-    free = evaluate(trace, ChipConfig())
+    free = estimate_cost(trace, ChipConfig())
     assert (free.within_deadline, free.within_area) == (None, None)  # no requirement given
-    late = evaluate(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms / 2, free.area_mm2 / 2))
-    met = evaluate(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms * 2, free.area_mm2 * 2))
+    late = estimate_cost(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms / 2, free.area_mm2 / 2))
+    met = estimate_cost(trace, ChipConfig(), requirements=ChipRequirements(free.latency_ms * 2, free.area_mm2 * 2))
     assert free.feasible and not late.feasible and met.feasible
     assert (late.within_deadline, late.within_area) == (False, False)
     assert (met.within_deadline, met.within_area) == (True, True)
@@ -117,8 +117,8 @@ def test_deadline_and_area_budget_are_typed_requirements() -> None:
 
 def test_split_spike_fraction_follows_the_graded_payload() -> None:
     trace = synthetic_trace(3, seed=2, levels=7)  # level-7 spikes need a 3-bit payload
-    carried = evaluate(trace, ChipConfig(graded_spike_bits=3))
-    split = evaluate(trace, ChipConfig(graded_spike_bits=2))
+    carried = estimate_cost(trace, ChipConfig(graded_spike_bits=3))
+    split = estimate_cost(trace, ChipConfig(graded_spike_bits=2))
     assert carried.split_spike_fraction == 0.0
     assert split.split_spike_fraction == pytest.approx(1.0)
     assert split.metrics()["split_spike_fraction"] == pytest.approx(1.0)
@@ -127,20 +127,20 @@ def test_split_spike_fraction_follows_the_graded_payload() -> None:
 def test_physical_trends() -> None:
     trace = synthetic_trace(4, seed=4, rates=0.3)
     base = ChipConfig(pes_per_core=1, mapping_policy="pack")
-    faster = evaluate(trace, base.model_copy(update={"pes_per_core": 16}))
-    slow = evaluate(trace, base)
+    faster = estimate_cost(trace, base.model_copy(update={"pes_per_core": 16}))
+    slow = estimate_cost(trace, base)
     assert faster.cycles < slow.cycles and faster.area_mm2 > slow.area_mm2
-    low_v = evaluate(trace, base.model_copy(update={"voltage_v": 0.45}))
+    low_v = estimate_cost(trace, base.model_copy(update={"voltage_v": 0.45}))
     dynamic = [c for c in CATEGORIES if c not in ("static", "offchip")]
     ratio = sum(low_v.energy_by_category_pj[c] for c in dynamic) / sum(slow.energy_by_category_pj[c] for c in dynamic)
     assert ratio == pytest.approx((0.45 / 0.9) ** 2)
-    assert evaluate(trace, base.model_copy(update={"node_nm": 7})).total_energy_pj < slow.total_energy_pj
-    spread = evaluate(trace, base.model_copy(update={"mapping_policy": "spread"}))
+    assert estimate_cost(trace, base.model_copy(update={"node_nm": 7})).total_energy_pj < slow.total_energy_pj
+    spread = estimate_cost(trace, base.model_copy(update={"mapping_policy": "spread"}))
     assert spread.utilisation["cores"] == 1.0 and spread.cycles < slow.cycles
 
 
 def test_report_round_trips_through_json() -> None:
-    report = evaluate(synthetic_trace(3, seed=6), load_chip("edge_kws"))
+    report = estimate_cost(synthetic_trace(3, seed=6), load_chip("edge_kws"))
     back = CostReport.from_dict(json.loads(json.dumps(report.to_dict())))
     assert back.to_dict() == report.to_dict()
     assert back.energy_table().loc["total", "total"] == pytest.approx(report.total_energy_pj)
@@ -151,10 +151,10 @@ def test_report_round_trips_through_json() -> None:
 def test_empty_trace_and_bad_columns_are_config_errors(trace_factory: Any) -> None:
     trace = trace_factory(GRADED)
     with pytest.raises(ConfigError, match=r"cores\[1\]"):
-        evaluate_batch(trace, {"cores": np.array([4, -1])})
+        estimate_cost_batch(trace, {"cores": np.array([4, -1])})
     empty = WorkloadTrace(meta=trace.meta.model_copy(update={"layers": ()}))
     with pytest.raises(ConfigError, match="at least one layer"):
-        evaluate(empty, ChipConfig())
+        estimate_cost(empty, ChipConfig())
 
 
 def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
@@ -162,8 +162,8 @@ def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
     trace = trace_factory(pruned)
     assert _ops(trace) == 30 * 5
     assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 5 * 10 / 50)
-    dense = evaluate(trace, ChipConfig(mapping_policy="pack"))
-    sparse = evaluate(trace, ChipConfig(mapping_policy="pack", sparse_weights=True))
+    dense = estimate_cost(trace, ChipConfig(mapping_policy="pack"))
+    sparse = estimate_cost(trace, ChipConfig(mapping_policy="pack", sparse_weights=True))
     index_bits = 3  # ceil(log2(fan_out 5))
     assert dense.sram_used_kb == pytest.approx((50 * 8 + 5 * 16) / 8192)
     assert sparse.sram_used_kb == pytest.approx((10 * (8 + index_bits) + 5 * 16) / 8192)
@@ -179,14 +179,14 @@ def test_unicast_sync_and_the_spread_cap(trace_factory: Any) -> None:
 
     trace = trace_factory(GRADED)
     base = ChipConfig(cores=64, mesh_cols=8, noc_link_bits=64)
-    multicast, unicast = evaluate(trace, base), evaluate(trace, base.model_copy(update={"noc_multicast": False}))
+    multicast, unicast = estimate_cost(trace, base), estimate_cost(trace, base.model_copy(update={"noc_multicast": False}))
     assert unicast.cycles > multicast.cycles
     dynamic = [c for c in CATEGORIES if c != "static"]  # leakage grows with the latency
     assert [unicast.energy_by_category_pj[c] for c in dynamic] == pytest.approx(
         [multicast.energy_by_category_pj[c] for c in dynamic])
     simulated = simulate(trace, base.model_copy(update={"noc_multicast": False}), match_counts=False)
     assert simulated.cycles == pytest.approx(unicast.cycles, rel=0.15)
-    synced = evaluate(trace, base.model_copy(update={"timestep_sync_ns": 1000.0}))
+    synced = estimate_cost(trace, base.model_copy(update={"timestep_sync_ns": 1000.0}))
     steps = max(layer.steps for layer in trace.layers)
     assert synced.cycles - multicast.cycles == pytest.approx(steps * 1000.0 * base.clock_mhz / 1000.0)
-    assert evaluate(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons
+    assert estimate_cost(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons

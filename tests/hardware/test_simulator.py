@@ -8,7 +8,7 @@ import pytest
 from codesign.hardware import (
     ChipArray,
     ChipConfig,
-    evaluate,
+    estimate_cost,
     load_chip,
     random_chip_columns,
     simulate,
@@ -77,7 +77,7 @@ def test_analytic_model_agrees_with_the_simulator(pair: int) -> None:
     trace = synthetic_trace(n_layers, seed=pair, steps=int(rng.integers(5, 20)), burstiness=1.0,
                             levels=[int(v) for v in rng.choice([1, 3, 7], n_layers)],
                             rates=float(rng.uniform(0.05, 0.4)))
-    analytic = evaluate(trace, chip)
+    analytic = estimate_cost(trace, chip)
     simulated = simulate(trace, chip)
     assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
     assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
@@ -100,7 +100,7 @@ def test_recorded_trace_of_a_real_network_agrees(family: str, variant: str) -> N
     trace = record_trace(model, features, torch.tensor([24, 20]), cfg)
     assert trace.spike_samples  # real spike tensors to replay
     chip = load_chip("generic_45nm")
-    analytic = evaluate(trace, chip)
+    analytic = estimate_cost(trace, chip)
     simulated = simulate(trace, chip)
     assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
     assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)

@@ -167,14 +167,14 @@ def test_seconds_unset_gives_identical_metrics_under_load(commands_corpus: Corpu
 
 def test_ptq_at_two_bits_changes_a_trained_networks_accuracy(learnable_commands_corpus: Corpus) -> None:
     from codesign.snn import Precision
-    from codesign.train import evaluate_at_precision
+    from codesign.train import score_at_precision
 
     corpus = learnable_commands_corpus
     result = train(SMALL, corpus, TrainConfig(epochs=10, batch_size=16, learning_rate=1e-2), seed=0)
-    fp32, _ = evaluate_at_precision(result.model, corpus, result.head, Precision())
+    fp32, _ = score_at_precision(result.model, corpus, result.head, Precision())
     assert fp32["validation_accuracy"] == pytest.approx(result.metrics["validation_accuracy"], abs=1e-6)
     assert fp32["validation_accuracy"] > 0.3  # the network has learnt something to lose
-    two, net = evaluate_at_precision(result.model, corpus, result.head, Precision(weight_bits=2, state_bits=4))
+    two, net = score_at_precision(result.model, corpus, result.head, Precision(weight_bits=2, state_bits=4))
     assert two["validation_accuracy"] < fp32["validation_accuracy"]
     assert two["weight_bits"] == 2 and two["state_bits"] == 4 and 0.0 <= two["state_overflow_rate"] <= 1.0
     assert all(getattr(m, "weight_bits", None) == 2 for m in net.modules() if isinstance(m, torch.nn.Linear))
