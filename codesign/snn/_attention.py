@@ -238,7 +238,7 @@ class RepSSA(Probed, nn.Module):
             scores = (scores * self.scale + bias).masked_fill(key_pad, float("-inf")).softmax(dim=-1)
         if probed:
             probe_op(self, "score", kind="elementwise", in_shape=(self.heads, length),
-                     out_shape=(self.heads, length), timesteps=t * length,
+                     out_shape=(self.heads, length), steps=t * length,
                      aux_ops=float(t * n * int((mask != 0).sum())))
             # V is the streamed operand: each nonzero v pairs with the nonzero scores of its key.
             probe_matmul(self, "av", vh.transpose(-1, -2), scores.transpose(-1, -2), steps=t * length,

@@ -10,17 +10,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Literal
 
 from torch import nn
 
-from codesign.snn._config import ModelConfig
+from codesign.snn._config import Head, ModelConfig
 from codesign.snn._mamba import build_mamba
 from codesign.snn._neurons import neuron_spike_levels
 from codesign.snn._spikeformer import build_spikeformer
 from codesign.snn._srnn import build_srnn, srnn_spike_levels
 
-Head = Literal["classify", "ctc"]
 Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
 
 #: Builder per ``ModelConfig.family`` (read-only; add a family with one line here).

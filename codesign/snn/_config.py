@@ -22,6 +22,11 @@ from pydantic import BeforeValidator, Field, TypeAdapter, model_validator
 
 from codesign.config import Spec, load_yaml, parse_typed
 
+#: A network's output head: one label per utterance, or a CTC token sequence.
+Head = Literal["classify", "ctc"]
+#: What one traced operation is (``codesign.snn.probe_op`` reports it; ``codesign.trace`` keeps it).
+LayerKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
+
 
 def max_level(bits: int, signed: bool) -> int:
     """Largest level of a ``bits``-bit code: ``2^b − 1``, or ``max(1, 2^(b−1) − 1)`` signed."""

@@ -130,7 +130,7 @@ class MambaBlock(Probed, HoldsState, nn.Module):
         n, inner = self.n_state, self.inner
         events = float((x != 0).sum())
         probe_op(
-            self, "scan", kind="state_update", in_shape=(inner,), out_shape=(inner,), timesteps=steps,
+            self, "scan", kind="state_update", in_shape=(inner,), out_shape=(inner,), steps=steps,
             inputs=x, outputs=states, effective_ops=2.0 * n * inner * steps + (n + 1) * events,
             dense_macs=(3.0 * n + 1) * inner * steps, neuron_updates=float(n * inner * steps),
             state_size=n * inner, aux_ops=float((n + 1) * inner * steps),
@@ -139,7 +139,7 @@ class MambaBlock(Probed, HoldsState, nn.Module):
             weight_nonzero=int((self.a_log.exp() != 0).sum()) + int((self.d_skip != 0).sum()), levels=0,
         )
         probe_op(
-            self, "gate", kind="elementwise", in_shape=(inner,), out_shape=(inner,), timesteps=steps,
+            self, "gate", kind="elementwise", in_shape=(inner,), out_shape=(inner,), steps=steps,
             inputs=gate, effective_ops=2.0 * float((gate != 0).sum()), dense_macs=2.0 * inner * steps,
             aux_ops=2.0 * float((gate != 0).sum()),
         )

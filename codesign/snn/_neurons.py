@@ -176,7 +176,7 @@ class SpikingNeuron(Probed, HoldsState, ActivityReporter):
                 kind="state_update",
                 in_shape=(channels,),
                 out_shape=(channels,),
-                timesteps=max(1, x.numel() // max(1, channels)),
+                steps=max(1, x.numel() // max(1, channels)),
                 inputs=x,
                 outputs=out,
                 neuron_updates=float(x.numel()),
@@ -336,7 +336,7 @@ class FATReLU(Probed, nn.Module):
         if is_probed(self):
             channels = int(x.shape[-1])
             probe_op(self, "activation", kind="elementwise", in_shape=(channels,), out_shape=(channels,),
-                     timesteps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
+                     steps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
                      neuron_updates=float(x.numel()), aux_ops=float(x.numel()), levels=0)
         return out
 

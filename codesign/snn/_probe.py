@@ -12,15 +12,16 @@ import from further down the data flow.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from codesign.snn._config import LayerKind
+
 #: Attribute a recorder sets on a module for the duration of one traced pass.
 PROBE_ATTR = "_codesign_probe"
 
-OpKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
 
 
 class ProbeSink(Protocol):
@@ -55,10 +56,10 @@ def probe_op(
     module: nn.Module,
     op: str,
     *,
-    kind: OpKind,
+    kind: LayerKind,
     in_shape: tuple[int, ...],
     out_shape: tuple[int, ...],
-    timesteps: int,
+    steps: int,
     inputs: torch.Tensor | None = None,
     outputs: torch.Tensor | None = None,
     effective_ops: float = 0.0,
@@ -77,7 +78,8 @@ def probe_op(
         op: the operation's short name, unique within the module.
         kind: the trace layer kind.
         in_shape, out_shape: per-step shapes without the batch dimension.
-        timesteps: steps this operation runs in this call (frames x T).
+        steps: steps this operation runs in this call (frames x T; ``ModelConfig.timesteps``
+            is T alone).
         inputs: the operation's input activations; nonzeros are events, integer levels summed.
         outputs: its output activations (spikes/levels), if it produces any.
         effective_ops: operations caused by the nonzero inputs in this call.
@@ -97,7 +99,7 @@ def probe_op(
         kind=kind,
         in_shape=tuple(int(s) for s in in_shape),
         out_shape=tuple(int(s) for s in out_shape),
-        timesteps=int(timesteps),
+        steps=int(steps),
         inputs=None if inputs is None else inputs.detach(),
         outputs=None if outputs is None else outputs.detach(),
         effective_ops=float(effective_ops),
@@ -153,7 +155,7 @@ def probe_matmul(
         kind="spike_matmul",
         in_shape=in_shape if in_shape is not None else (int(a.shape[-1]),),
         out_shape=out_shape if out_shape is not None else (int(b.shape[-1]),),
-        timesteps=max(1, steps),
+        steps=max(1, steps),
         inputs=a,
         effective_ops=float(pairs.sum()),
         dense_macs=float(dense.sum()),

@@ -7,18 +7,14 @@ contract shared by every family is in docs/models.md.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from codesign.snn._attention import RepSSA, batch_norm_last
-from codesign.snn._config import ModelConfig, SpikeformerConfig
+from codesign.snn._config import Head, ModelConfig, SpikeformerConfig
 from codesign.snn._neurons import FATReLU, make_neuron
 from codesign.snn._probe import Probed, is_probed, probe_op
-
-Head = Literal["classify", "ctc"]
 
 #: Front-end conv strides per total subsampling factor.
 _STRIDES: dict[int, tuple[int, int]] = {1: (1, 1), 2: (2, 1), 4: (2, 2)}
@@ -64,7 +60,7 @@ class SpikeformerBlock(Probed, nn.Module):
         u = u + self.dropout(batch_norm_last(self.bn2, self.fc2(h)))
         if is_probed(self):
             probe_op(self, "residual", kind="elementwise", in_shape=(u.shape[-1],), out_shape=(u.shape[-1],),
-                     timesteps=u.shape[0] * u.shape[2], aux_ops=float(2 * u.numel()))
+                     steps=u.shape[0] * u.shape[2], aux_ops=float(2 * u.numel()))
         return u
 
 

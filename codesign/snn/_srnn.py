@@ -115,7 +115,7 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
                 steps_total = int(mask.sum())
                 probe_op(
                     self, "input_accumulator", kind="elementwise", in_shape=(2 * self.width,),
-                    out_shape=(2 * self.width,), timesteps=steps_total,
+                    out_shape=(2 * self.width,), steps=steps_total,
                     neuron_updates=float(2 * self.width * steps_total), aux_ops=float(2 * self.width * steps_total),
                     state_size=2 * self.width, levels=0,
                 )
@@ -153,7 +153,7 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
             steps_total = int(mask.sum())
             probe_op(
                 self, "neuron", kind="state_update", in_shape=(self.width,), out_shape=(self.width,),
-                timesteps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
+                steps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
                 state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
             )
         return levels, read_scale
@@ -199,13 +199,13 @@ class ReferenceRNNLayer(Probed, nn.Module):
             ("recurrent", previous, self.width, self.rnn.get_parameter("weight_hh_l0")),
         ):
             probe_op(
-                self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), timesteps=steps,
+                self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), steps=steps,
                 inputs=inputs, effective_ops=float((inputs != 0).sum()) * rows,
                 dense_macs=float(rows * n_in * steps), weight_count=weight.numel() + rows,
                 weight_nonzero=int((weight != 0).sum()) + rows, levels=0,
             )
         probe_op(
-            self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), timesteps=steps,
+            self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps,
             outputs=h[mask], neuron_updates=float(self.width * steps),
             state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps,
         )
@@ -286,7 +286,7 @@ class SRNNModel(Probed, nn.Module):
             per_value = 4.0 if delta else 3.0
             probe_op(
                 self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
-                timesteps=steps, inputs=x, outputs=quantised.abs(),
+                steps=steps, inputs=x, outputs=quantised.abs(),
                 neuron_updates=float(n_in * steps), aux_ops=per_value * n_in * steps,
             )
         return quantised

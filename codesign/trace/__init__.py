@@ -7,6 +7,7 @@ it. Never computes chip energy.
 
 from __future__ import annotations
 
+from codesign.snn._config import LayerKind
 from codesign.trace._metrics import (
     ENERGY_AC_PJ,
     ENERGY_MAC_PJ,
@@ -33,7 +34,6 @@ from codesign.trace._recorder import (
 )
 from codesign.trace._schema import (
     TRACE_VERSION,
-    LayerKind,
     LayerTrace,
     ModelStats,
     TraceMeta,

@@ -27,7 +27,8 @@ from codesign.snn import (
     fuse_model,
     spike_levels_of,
 )
-from codesign.trace._schema import LayerKind, LayerTrace, ModelStats, TraceMeta, WorkloadTrace
+from codesign.snn._config import LayerKind
+from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
 MAX_SAMPLE_STEPS = 4096
@@ -215,7 +216,7 @@ class TraceRecorder:
         path = self._names.get(id(module), type(module).__name__)
         name = f"{path}.{op}" if path else op
         entry = self._entry(name, counts["kind"], counts["in_shape"], counts["out_shape"])
-        entry.steps += counts["timesteps"]  # probe_op's "timesteps" is steps too (frames x T)
+        entry.steps += counts["steps"]
         entry.effective_ops += counts["effective_ops"]
         inputs = counts.get("inputs")
         if counts["kind"] in ("synaptic_dense", "synaptic_conv") and inputs is not None and _is_binary(inputs):

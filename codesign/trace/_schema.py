@@ -20,20 +20,20 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from codesign._io import write_atomic
 from codesign.config import MEASURED, ConfigError, Spec, parse_spec
+from codesign.snn._config import LayerKind
 
 #: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
 TRACE_VERSION = 2
 #: Versions :func:`load_trace` reads (older ones are upgraded as they are read).
 READABLE_TRACE_VERSIONS = (1, 2)
 
-LayerKind = Literal["synaptic_dense", "synaptic_conv", "spike_matmul", "state_update", "elementwise"]
 
 
 class LayerTrace(Spec):
