@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     model_cfg, budget, corpus_cfg = build_configs(args)
     from codesign._io import write_json_atomic
     from codesign.data import load_corpus
-    from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
+    from codesign.trace import save_trace, trace_metrics, trace_split
     from codesign.train import TrainingDiverged, save_train_result, train
 
     progress = not args.no_progress
@@ -90,8 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"codesign: training diverged: {err}", file=sys.stderr)
         return 1
-    features, lengths = evaluation_batch(corpus.test)
-    trace = record_trace(result.model, features, lengths, model_cfg)
+    trace = trace_split(result.model, corpus.test, model_cfg)
     energy = trace_metrics(trace)
     out = Path(args.out or f"runs/train/{args.model}-{args.task}-seed{args.seed}")
     paths = save_train_result(result, out)

@@ -198,11 +198,9 @@ def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | N
 
 def _retrace(config: BundleConfig, corpus: Any, quantised: Any) -> Any:
     """The trace of the quantised network on the bundle's trace split and batch, as the study recorded it."""
-    from codesign.trace import record_trace
+    from codesign.trace import trace_split
 
-    split = getattr(corpus, config.trace_split)
-    n = min(config.trace_batch, len(split.features))
-    return record_trace(quantised, split.features[:n], split.feature_lengths[:n], config.network_config)
+    return trace_split(quantised, getattr(corpus, config.trace_split), config.network_config, config.trace_batch)
 
 
 def _integer_weights_row(bundle: Path, quantised: Any, bits: int) -> Comparison:

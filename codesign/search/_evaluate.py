@@ -380,7 +380,7 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
     entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}")
     done = posixpath.join(entry, "metrics.json")
     if not space.has(done):
-        from codesign.trace import evaluation_batch, record_trace, save_trace, trace_metrics
+        from codesign.trace import save_trace, trace_metrics, trace_split
         from codesign.train import score_at_precision
 
         # a rung only ranks networks (validation); the full budget also scores the test split
@@ -388,8 +388,7 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
         scored, net = score_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
-        features, lengths = evaluation_batch(corpus.validation, study.trace_batch)
-        trace = record_trace(net, features, lengths, model_cfg)
+        trace = trace_split(net, corpus.validation, model_cfg, study.trace_batch)
         made = Path(tempfile.mkdtemp(prefix="score.", dir=space.scratch))
         save_trace(trace, made / "trace.npz")
         # the task metrics are the quantised network's; the float network's stay beside them

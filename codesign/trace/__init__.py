@@ -31,6 +31,7 @@ from codesign.trace._recorder import (
     evaluation_batch,
     model_stats,
     record_trace,
+    trace_split,
 )
 from codesign.trace._schema import (
     TRACE_VERSION,
@@ -70,6 +71,7 @@ __all__ = [
     "synaptic_operations",
     "theoretical_energy_pj",
     "trace_metrics",
+    "trace_split",
     "trace_to_json",
     "unit_activation_sparsity",
     "weight_footprint_bytes",

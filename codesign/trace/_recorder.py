@@ -387,3 +387,11 @@ def record_trace(
         model=model_stats(inference),
     )
     return WorkloadTrace(meta=meta, spike_samples=recorder.spike_samples() if sample_spikes else {})
+
+
+def trace_split(model: nn.Module, split: Any, cfg: ModelConfig, size: int = EVALUATION_BATCH_SIZE) -> WorkloadTrace:
+    """The trace of ``model`` on a split's fixed evaluation batch (:func:`evaluation_batch`): what
+    ``codesign train`` records on the test split, a study on the validation split at each
+    precision, and ``codesign evaluate`` re-records from a bundle."""
+    features, lengths = evaluation_batch(split, size)
+    return record_trace(model, features, lengths, cfg)
