@@ -12,8 +12,10 @@ seed, one trial at a time (so no trial waits for another to be told):
 Overhead of one trial = (Optuna's tell time - its ask time) - the evaluation's own wall time:
 scheduling, shipping the task, the corpus from the object store, returning the files and the
 driver writing them into the artifact store and the record into storage. Median over trials.
-Bytes per trial: the files a trial returns through Ray (weights, trace, scores, cost report);
-the corpus crosses once per node and is reported apart. Needs root (mount namespaces).
+Bytes per trial: the files a trial returns through Ray (weights, trace, scores, cost report)
+plus what workers read of the training cache through the driver's store actor; a task's own
+arguments (parameters, the spec: a few kB) are not counted, and the corpus crosses once per
+node and is reported apart. Needs root (mount namespaces).
 Writes benchmarks/results/cluster_overhead.json.
 
     PYTHONPATH=$PWD python benchmarks/cluster_overhead.py [--trials 6]
@@ -64,8 +66,9 @@ def _measure(outcome: Any) -> dict[str, Any]:
         "overhead_ms_median": round(statistics.median(overheads), 1),
         "overhead_ms_mean": round(statistics.fmean(overheads), 1),
         "overhead_ms_per_trial": [round(x, 1) for x in overheads],
-        "artifact_bytes": outcome.artifact_bytes,
-        "bytes_per_trial": round(outcome.artifact_bytes / max(1, len(overheads))),
+        "returned_bytes": outcome.artifact_bytes,
+        "served_bytes": outcome.served_bytes,
+        "bytes_per_trial": round((outcome.artifact_bytes + outcome.served_bytes) / max(1, len(overheads))),
         "worker_nodes": sorted(nodes),
     }
 

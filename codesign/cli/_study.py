@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
                         log_to_driver=args.verbose)
     if spec.confirm.seeds and outcome.front:
         _confirm_at_end(outcome, spec)
-    _print_outcome(outcome, spec)
+    _print_outcome(outcome, spec, args.runs_dir)
     return 0
 
 
@@ -129,15 +129,16 @@ def _confirm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(outcome: Any) -> Path:
+def _write_report(outcome: Any, runs_dir: str) -> Path:
     """The study's report page (``codesign.report``): next to its artifacts, or, when they are
-    in a URL store (``s3://…``), in ``report/<name>.html`` here, where a browser can open it."""
+    in a URL store (``s3://…``), in the runs folder (``<runs>/<name>/report.html``, beside the
+    default storage), where a browser can open it."""
     from codesign.report import write_report
     from codesign.search import load_stored_study
     from codesign.search._store import is_url
 
-    out = (Path("report") / f"{outcome.name}.html" if is_url(outcome.artifact_dir)
-           else Path(outcome.artifact_dir) / "report.html")
+    out = Path(runs_dir if is_url(outcome.artifact_dir) else outcome.artifact_dir)
+    out = out / outcome.name / "report.html" if is_url(outcome.artifact_dir) else out / "report.html"
     write_report(load_stored_study(outcome.name, outcome.storage_url), out, outcome.artifact_dir)
     return out
 
@@ -162,7 +163,7 @@ def _resume(args: argparse.Namespace) -> int:
                            log_to_driver=args.verbose)
     from codesign.search import load_stored_study
 
-    _print_outcome(outcome, stored_spec(load_stored_study(args.name, outcome.storage_url)))
+    _print_outcome(outcome, stored_spec(load_stored_study(args.name, outcome.storage_url)), args.runs_dir)
     return 0
 
 
@@ -379,7 +380,7 @@ def _print_recommended(outcome: Any, spec: Any) -> None:
     print(f"confirm the whole front: codesign study confirm {outcome.name} --seeds 3")
 
 
-def _print_outcome(outcome: Any, spec: Any) -> None:
+def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
     counts = outcome.counts
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "
@@ -393,7 +394,7 @@ def _print_outcome(outcome: Any, spec: Any) -> None:
                        _confirmed(load_stored_study(outcome.name, outcome.storage_url), outcome.front)))
     _print_recommended(outcome, spec)
     print()
-    print(f"report:    {_write_report(outcome)}")
+    print(f"report:    {_write_report(outcome, runs_dir)}")
     print(f"storage:   {outcome.storage_url}")
     print(f"artifacts: {outcome.artifact_dir}")
     print(f"status:    codesign study status {outcome.name}"

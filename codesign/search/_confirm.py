@@ -16,6 +16,7 @@ index into a nested record's ``hw_front``, None for a joint trial), read back wi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -151,9 +152,12 @@ def confirm_points(
                 params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
                 folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}")))
     started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
-    reader, store_actor = serve_store(store)
+    store_actor = None
+    left: list[Any] = []
     try:
-        remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial, max_retries=0)
+        reader, store_actor = serve_store(store)
+        remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
+                                              num_gpus=spec.execution.gpus_per_trial, max_retries=0)
         corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
         refs = {
             remote.remote(evaluate, replace(task, store=reader), corpus_ref): (point, chip, seed)
@@ -176,6 +180,9 @@ def confirm_points(
                 progress(f"confirm: trial {point.trial}{'' if chip is None else f' chip {chip}'} seed {seed} "
                          f"({done}/{len(jobs)})")
     finally:
+        for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
         if store_actor is not None:
             ray.kill(store_actor)
         if started_ray:

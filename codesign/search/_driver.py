@@ -78,7 +78,7 @@ from codesign.search._storage import (
     open_storage,
     stored_spec,
 )
-from codesign.search._store import ArtifactStore, serve_store
+from codesign.search._store import ArtifactStore, StoreReader, serve_store
 from codesign.search._strategy import strategy_of
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
@@ -108,6 +108,8 @@ class StudyOutcome:
         hypervolume: of the feasible points (see ``study_hypervolume``).
         stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
         artifact_bytes: bytes of files workers returned through Ray in this run.
+        served_bytes: bytes of the training cache workers read through the driver's store
+            actor in this run (0 for a URL store, which workers read directly).
     """
 
     name: str
@@ -119,6 +121,7 @@ class StudyOutcome:
     hypervolume: float
     stopped_by: str
     artifact_bytes: int = 0
+    served_bytes: int = 0
 
 
 @dataclass
@@ -169,14 +172,14 @@ def run_study(
         StudyInUse: another driver runs the study and its storage takes one driver only.
     """
     url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
-    store = ArtifactStore(spec.artifacts or runs_dir)
+    store = _artifact_store(spec, runs_dir)
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
     study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
     try:
         corpus = None
-        if evaluate is None:
+        if evaluate is None or evaluate is default_evaluate():
             from codesign.search._evaluate import prepare_study
 
             corpus = prepare_study(spec, progress=progress)
@@ -184,6 +187,29 @@ def run_study(
         return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
     finally:
         lease.release()
+
+
+def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
+    """The study's artifact store, checked before anything is stored: a URL store is written,
+    read back and cleaned, so a store the driver cannot use fails now, not after each trial.
+    A Ray client driver (``ray://``) runs off the cluster, so it needs a URL store.
+
+    Raises:
+        ConfigError: an unknown or unusable store (``artifacts`` / ``--artifact-store``).
+    """
+    root = spec.artifacts or str(runs_dir)
+    expected = "an artifact store codesign can write and read (a folder, or a URL pyarrow.fs or fsspec knows)"
+    try:
+        store = ArtifactStore(root)
+        if not store.is_local:
+            store.check()
+    except Exception as err:  # pyarrow, fsspec and cloud SDKs raise many types
+        raise ConfigError(None, "artifacts", expected, got=root,
+                          hint=f"{type(err).__name__}: {err} (study key 'artifacts' or --artifact-store)") from None
+    if store.is_local and (spec.execution.address or "").startswith("ray://"):
+        raise ConfigError(None, "artifacts", "a URL artifact store every node reaches (s3://…) for a Ray "
+                          "client driver (ray://), which runs off the cluster", got=root)
+    return store
 
 
 def resume_study(
@@ -289,6 +315,11 @@ def _open_or_create(
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
         if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
             old = stored_spec(study)  # (a study with neither: another driver is creating it)
+        recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+        if recorded and recorded != artifact_dir:  # its earlier trials' files are there
+            raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
+                              got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
+                              "or choose another study name")
         if old is not None and old.search_identity() != spec.search_identity():
             changed = sorted(
                 k for k in set(old.search_identity()) | set(spec.search_identity())
@@ -361,6 +392,7 @@ def _drive(
     started_ray = _ensure_ray(spec, log_to_driver)
     store_actor = None
     bar = None
+    served = 0
     try:
         if store.is_local:  # records name cache files as ../_train_cache/..., through the study's folder
             Path(store.url(spec.name)).mkdir(parents=True, exist_ok=True)
@@ -380,10 +412,13 @@ def _drive(
         if bar is not None:
             bar.close()
         if store_actor is not None:
+            with contextlib.suppress(Exception):  # only a figure: never mask the run's own error
+                served = int(ray.get(store_actor.bytes_served.remote(), timeout=30))
             ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes)
+    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes,
+                    served)
 
 
 class _Driver:
@@ -391,7 +426,7 @@ class _Driver:
     rung, and this run's counters (see the module docstring for the rules it applies)."""
 
     def __init__(self, study: optuna.Study, spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn,
-                 lease: DriverLease, reader: Any, corpus_ref: Any, progress: bool) -> None:
+                 lease: DriverLease, reader: StoreReader, corpus_ref: Any, progress: bool) -> None:
         import ray
 
         self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
@@ -585,14 +620,25 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
             address = os.environ["RAY_ADDRESS"]
-        _forget_cached_token()
+        from ray.exceptions import AuthenticationError
+
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
-                     logging_level=logging.WARNING)
-        except ConnectionError as err:
-            raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
-                              hint=f"{err}; start one with `ray start --head`, or set RAY_ADDRESS "
-                              "and pass --address auto") from None
+            # Ray may set RAY_AUTH_MODE in this process while joining (a token file found); put
+            # it back after, so that a later local cluster here still gets its own token
+            with _restored_env("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
+                _forget_cached_token()
+                ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver,
+                         logging_level=logging.WARNING)
+        except AuthenticationError as err:
+            raise ConfigError(None, "execution.address", "the token of the Ray cluster at this address",
+                              got=address, hint=f"{_first_sentence(err)}; export RAY_AUTH_MODE=token and "
+                              "RAY_AUTH_TOKEN as on the cluster's nodes (docs/cluster.md)") from None
+        except (ConnectionError, RuntimeError, TimeoutError) as err:
+            raise ConfigError(None, "execution.address", "the address of a running Ray cluster this machine "
+                              "is a node of", got=address,
+                              hint=f"{_first_sentence(err)}; start one with `ray start --head`, join this "
+                              "machine with `ray start --address`, or set RAY_ADDRESS and pass --address auto"
+                              ) from None
     else:
         cpus = max(1, math.ceil(spec.execution.workers * spec.execution.cpus_per_trial))
         # address="local": a new cluster, never one another process on this machine started
@@ -619,6 +665,24 @@ def _forget_cached_token() -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
+def _first_sentence(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text.split(". ")[0][:300]
+
+
+@contextlib.contextmanager
+def _restored_env(*names: str) -> Iterator[None]:
+    old = {n: os.environ.get(n) for n in names}
+    try:
+        yield
+    finally:
+        for n, v in old.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
 @contextlib.contextmanager
 def _own_token() -> Iterator[None]:
     """While a local cluster starts: token authentication with a fresh random token, unless the
@@ -629,17 +693,9 @@ def _own_token() -> Iterator[None]:
     if "RAY_AUTH_MODE" in os.environ:
         yield
         return
-    names = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")
-    old = {n: os.environ.get(n) for n in names}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
-    try:
+    with _restored_env("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
         yield
-    finally:
-        for n, v in old.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
 
 
 @contextlib.contextmanager
@@ -898,7 +954,7 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
 
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
-             stopped_by: str, artifact_bytes: int = 0) -> StudyOutcome:
+             stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0) -> StudyOutcome:
     points = study_points(study.get_trials(deepcopy=False))
     return StudyOutcome(
         name=spec.name,
@@ -910,4 +966,5 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, 
         hypervolume=study_hypervolume(points, spec.objectives, spec.reference),
         stopped_by=stopped_by,
         artifact_bytes=artifact_bytes,
+        served_bytes=served_bytes,
     )

@@ -356,9 +356,11 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
         rungs_dir = posixpath.join(key_dir, "rungs")
         earlier = [name for name in space.list(rungs_dir) if name.isdigit()
                    and (last := until_epoch or train_cfg.epochs) is not None and int(name) < last
+                   and space.has(posixpath.join(rungs_dir, name, "result.json"))
                    and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
-        if earlier:
-            resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, earlier[-1], "checkpoint.pt")))
+        if earlier:  # the latest rung below this one (an entry is whole once its result.json is there)
+            latest = max(earlier, key=int)
+            resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, latest, "checkpoint.pt")))
         result = train(model_cfg, corpus, train_cfg, seed=study.seed,
                        until_epoch=None if full else until_epoch, resume=resume)
         made = Path(tempfile.mkdtemp(prefix="train.", dir=space.scratch))

@@ -147,10 +147,15 @@ class StudyView:
         if self.artifact_url is not None:
             import posixpath
 
-            from codesign.search._store import study_store
+            from codesign.search._store import ArtifactStore, split_study_dir
 
-            study_name = self.artifact_url.rstrip("/").rsplit("/", 1)[1]
-            return study_store(self.artifact_url).local_file(posixpath.normpath(posixpath.join(study_name, rel)))
+            root, study_name = split_study_dir(self.artifact_url)
+            store_rel = posixpath.normpath(posixpath.join(study_name, rel))
+            store = ArtifactStore(root)
+            try:
+                return store.local_file(store_rel)
+            except FileNotFoundError:  # its URL as a path that does not exist: readers say "not found"
+                return Path(store.url(store_rel))
         path = Path(rel)
         if path.is_absolute():
             return path

@@ -51,6 +51,29 @@ def is_url(root: str | Path) -> bool:
     return "://" in str(root)
 
 
+def join_url(root: str, rel: str) -> str:
+    """``rel`` under a store URL, keeping its query (``s3://b/runs?endpoint_override=h:9000``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(root)
+    path = posixpath.join(parts.path, rel) if rel else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def split_study_dir(artifact_dir: str | Path) -> tuple[str, str]:
+    """(store root, study name) of a study's folder as the study records it (``<root>/<name>``,
+    a path or a URL): the one place that split is made."""
+    text = str(artifact_dir)
+    if is_url(text):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(text)
+        head, name = posixpath.split(parts.path.rstrip("/"))
+        return urlunsplit((parts.scheme, parts.netloc, head, parts.query, parts.fragment)), name
+    path = Path(text)
+    return str(path.parent), path.name
+
+
 class ArtifactStore:
     """An artifact store rooted at a local folder or a URL (see the module docstring).
 
@@ -80,7 +103,7 @@ class ArtifactStore:
         rel = _clean(rel)
         if not rel:
             return self.root
-        return posixpath.join(self.root, rel) if not self.is_local else str(Path(self.root) / rel)
+        return join_url(self.root, rel) if not self.is_local else str(Path(self.root) / rel)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -116,15 +139,42 @@ class ArtifactStore:
 
     def local_file(self, rel: str) -> Path:
         """A local file with the contents of ``rel``: the file itself for a local store, else a
-        copy downloaded once into a per-user cache (``$XDG_CACHE_HOME/codesign/artifacts``)."""
+        copy in a per-user cache (``$XDG_CACHE_HOME/codesign/artifacts``), downloaded once for
+        the immutable training cache and again on every call for a trial's own files (which a
+        later run may replace).
+
+        Raises:
+            FileNotFoundError: no such file in a URL store.
+        """
         if self.is_local:
             return Path(self.root) / _clean(rel)
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codesign" / "artifacts"
         target = cache / hashlib.sha256(self.root.encode()).hexdigest()[:16] / _clean(rel)
-        if not target.is_file():
+        immutable = _clean(rel).startswith(TRAIN_CACHE_DIR + "/")
+        if not (immutable and target.is_file()):
             data = self.read(rel)
             write_atomic(target, lambda tmp: tmp.write_bytes(data))
         return target
+
+    def check(self) -> None:
+        """Write, read back and delete a marker, so that a store the driver cannot use fails
+        before any trial trains (not after each one).
+
+        Raises:
+            OSError or an error of the filesystem library: the store cannot be written or read.
+        """
+        import uuid
+
+        rel = f".codesign-check-{uuid.uuid4().hex}"
+        self.write(rel, b"ok")
+        try:
+            if self.read(rel) != b"ok":
+                raise OSError(f"{self.url(rel)} read back different bytes")
+        finally:
+            if self.is_local:
+                (Path(self.root) / rel).unlink(missing_ok=True)
+            else:
+                self._fs.delete_file(self._path(rel))
 
     # --- writing (the driver only) -----------------------------------------------------------
 
@@ -133,9 +183,16 @@ class ArtifactStore:
         if self.is_local:
             write_atomic(Path(self.root) / _clean(rel), lambda tmp: tmp.write_bytes(data))
             return
-        self._fs.create_dir(posixpath.dirname(self._path(rel)), recursive=True)
-        with self._fs.open_output_stream(self._path(rel)) as stream:
+        import uuid
+
+        final = self._path(rel)
+        self._fs.create_dir(posixpath.dirname(final), recursive=True)
+        # a private name, then a move: a reader never sees part of a file (an object store's
+        # put is whole anyway; a mounted or local filesystem's write is not)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        with self._fs.open_output_stream(tmp) as stream:
             stream.write(data)
+        self._fs.move(tmp, final)
 
     def publish(self, rel: str, files: Mapping[str, bytes]) -> bool:
         """Publish an immutable entry (folder ``rel`` with ``files``, names relative to it).
@@ -167,13 +224,6 @@ class ArtifactStore:
             self.write(posixpath.join(rel, name), data)
         return True
 
-    def remove_tree(self, rel: str) -> None:
-        """Delete folder ``rel`` and everything in it (``study delete``)."""
-        if self.is_local:
-            shutil.rmtree(Path(self.root) / _clean(rel), ignore_errors=True)
-        else:
-            self._fs.delete_dir(self._path(rel))
-
     def _path(self, rel: str) -> str:
         rel = _clean(rel)
         return posixpath.join(self._base, rel) if rel else self._base
@@ -181,8 +231,7 @@ class ArtifactStore:
 
 def study_store(artifact_dir: str | Path) -> ArtifactStore:
     """The store a study's folder (``<root>/<name>``, as the study records it) lives in."""
-    text = str(artifact_dir).rstrip("/")
-    return ArtifactStore(text.rsplit("/", 1)[0] if is_url(text) else Path(text).parent)
+    return ArtifactStore(split_study_dir(artifact_dir)[0])
 
 
 def _clean(rel: str) -> str:
@@ -237,16 +286,22 @@ class DriverStoreReader:
 
 
 class _StoreServer:
-    """The Ray actor behind :class:`DriverStoreReader` (read-only)."""
+    """The Ray actor behind :class:`DriverStoreReader` (read-only); counts the bytes it serves."""
 
     def __init__(self, root: str) -> None:
         self._store = ArtifactStore(root)
+        self._served = 0
 
     def exists(self, rel: str) -> bool:
         return self._store.exists(rel)
 
     def read(self, rel: str) -> bytes:
-        return self._store.read(rel)
+        data = self._store.read(rel)
+        self._served += len(data)
+        return data
+
+    def bytes_served(self) -> int:
+        return self._served
 
     def list(self, rel: str) -> list[str]:
         return self._store.list(rel)
@@ -265,7 +320,7 @@ def serve_store(store: ArtifactStore) -> tuple[StoreReader, Any]:
 
     here = ray.get_runtime_context().get_node_id()
     actor = ray.remote(_StoreServer).options(
-        num_cpus=0, max_concurrency=8,
+        num_cpus=0, max_concurrency=8, max_restarts=-1, max_task_retries=3,  # stateless: restart freely
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
     ).remote(store.root)
     return DriverStoreReader(actor), actor

@@ -83,9 +83,17 @@ class TrialResult:
 
     def save(self, store: ArtifactStore) -> None:
         """Write the files into the store; entries parent-first (a score entry lives inside
-        its network's entry)."""
+        its network's entry). When another trial published the same network first with other
+        weights (training is deterministic from the seed, so only on unlike machines), the
+        entries this result made inside it (scores of *its* weights) are dropped, not mixed in."""
+        lost: list[str] = []
         for rel in sorted(self.entries, key=lambda r: r.count("/")):
-            store.publish(rel, self.entries[rel])
+            if any(rel.startswith(parent + "/") for parent in lost):
+                continue
+            files = self.entries[rel]
+            if not store.publish(rel, files) and "weights.safetensors" in files \
+                    and store.read(posixpath.join(rel, "weights.safetensors")) != files["weights.safetensors"]:
+                lost.append(rel)
         for rel, data in self.files.items():
             store.write(rel, data)
 

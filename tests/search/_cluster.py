@@ -44,22 +44,39 @@ def namespaces_permitted() -> str | None:
     return None
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process and everything it started (its own process group)."""
-    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc): Ray's raylet puts its workers in process groups
+    of their own, so a process group alone does not reach them."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process, its process group and every process below it, by PID."""
+    below = _descendants(proc.pid)
+    for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
         try:
             proc.wait(wait_s)
-            time.sleep(1.0)  # children of the group may outlive the leader by a moment
+            break
         except subprocess.TimeoutExpired:
             continue
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    time.sleep(1.0)  # let the raylet stop its workers itself first
+    for pid in [*below, *_descendants(proc.pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _wait_for_nodes(address: str, env: dict[str, str], count: int, timeout_s: float = 120.0) -> None:
@@ -88,10 +105,11 @@ def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1) -> Iterato
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--object-store-memory", str(200 * 1024 * 1024), "--disable-usage-stats",
               "--block"]
+    head_log, node_b_log = (logs / "head.log").open("wb"), (logs / "node_b.log").open("wb")
     head = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--include-dashboard", "false", *common[2:], "--num-cpus", str(head_cpus)],
-        env=env, stdout=(logs / "head.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        env=env, stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True)
     procs = [head]
     try:
         _wait_for_nodes(address, env, 1)
@@ -103,11 +121,13 @@ def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1) -> Iterato
                   f"{NODE_B_IP} --resources '{{\"node_b\": 1}}' {' '.join(common)}")
         procs.append(subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", node_b],
-            env=env, stdout=(logs / "node_b.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
+            env=env, stdout=node_b_log, stderr=subprocess.STDOUT, start_new_session=True))
         _wait_for_nodes(address, env, 2)
         yield address, env
     finally:
         for proc in reversed(procs):
             _stop(proc)
+        head_log.close()
+        node_b_log.close()
 
 

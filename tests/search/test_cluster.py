@@ -69,6 +69,17 @@ def test_a_study_on_two_nodes_that_share_no_files(two_nodes: tuple[str, dict[str
         for rel in record.artifacts.values():
             assert (runs / "cluster" / rel).is_file(), rel
 
+    # the same study again under another name: every network is in the training cache, which a
+    # trial on the second node can only have read through the driver's store actor
+    again = _codesign(["study", "run", "cluster.yaml", "--runs-dir", str(runs), "--address", address,
+                       "--set", "name=cluster_again", "--no-progress"], env, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rerun = load_stored_study("cluster_again", f"sqlite:///{runs / 'cluster_again' / 'study.db'}")
+    rerecords = [record_of(t.user_attrs) for t in rerun.trials]
+    assert all(r.cache_hit and not r.trained for r in rerecords), [r.error for r in rerecords]
+    assert NODE_B_IP in {r.worker_node_ip for r in rerecords}
+    assert [r.metrics["accuracy"] for r in rerecords] == [records[n].metrics["accuracy"] for n in sorted(records)]
+
     from codesign.report._parallel import parallel_coordinates_info
     from codesign.search import study_view
 

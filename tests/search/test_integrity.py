@@ -279,7 +279,7 @@ def test_resume_says_trials_is_the_total_and_keeps_the_stored_budget(
     run_study(_spec(toy, budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     monkeypatch.setattr(driver, "default_evaluate", lambda: toy.quadratic)
     monkeypatch.setattr(real_evaluation, "prepare_study", lambda spec, progress: None)  # no corpus
-    monkeypatch.setattr(study_cli, "_write_report", lambda outcome: "(not drawn)")
+    monkeypatch.setattr(study_cli, "_write_report", lambda outcome, runs_dir: "(not drawn)")
     capsys.readouterr()
     assert main(["study", "resume", "toy", "--runs-dir", str(tmp_path), "--trials", "3", "--no-progress"]) == 0
     err = capsys.readouterr().err

@@ -57,3 +57,47 @@ def test_a_study_writes_every_file_into_a_url_store_and_the_report_reads_it_back
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     local = view.artifact_path(view.trials[0], "calls")
     assert local is not None and local.is_file() and str(local).startswith(str(tmp_path / "cache"))
+
+
+def test_an_unusable_store_is_one_error_before_anything_is_stored(toy, tmp_path: Path) -> None:
+    from codesign.config import ConfigError
+
+    spec = parse_study({**toy.TOY_SPEC, "artifacts": "s4://no-such-scheme/runs"})
+    with pytest.raises(ConfigError) as info:
+        run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path / "runs", progress=False)
+    assert info.value.key == "artifacts" and "s4://no-such-scheme/runs" in str(info.value)
+    assert not (tmp_path / "runs").exists()  # no storage, no folder
+
+
+def test_a_study_keeps_the_artifact_folder_it_was_first_run_with(toy, tmp_path: Path) -> None:
+    from codesign.config import ConfigError
+
+    spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 2}})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path / "first", storage=url, progress=False)
+    with pytest.raises(ConfigError) as info:
+        run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path / "second", storage=url, progress=False)
+    assert info.value.key == "artifacts" and str(tmp_path / "first" / "toy") in str(info.value)
+    assert len(load_stored_study("toy", url).trials) == 2  # nothing was added
+
+
+def test_a_result_whose_network_lost_the_race_with_other_weights_keeps_out_of_it(tmp_path: Path) -> None:
+    """Two trials trained the same cache entry; the second's weights differ (unlike machines):
+    its scores, computed from its own weights, must not land inside the first's entry."""
+    from codesign.search import TrialRecord, TrialResult
+
+    store = ArtifactStore(tmp_path)
+    first = TrialResult(TrialRecord(), entries={
+        "_train_cache/k/full": {"weights.safetensors": b"A", "result.json": b"{}"},
+        "_train_cache/k/full/scores/w4": {"trace.npz": b"from A", "metrics.json": b"{}"}})
+    first.save(store)
+    same = TrialResult(TrialRecord(), entries={
+        "_train_cache/k/full": {"weights.safetensors": b"A", "result.json": b"{}"},
+        "_train_cache/k/full/scores/w8": {"trace.npz": b"from A too", "metrics.json": b"{}"}})
+    same.save(store)  # the same weights: its other precision's scores belong there
+    other = TrialResult(TrialRecord(), entries={
+        "_train_cache/k/full": {"weights.safetensors": b"B", "result.json": b"{}"},
+        "_train_cache/k/full/scores/w2": {"trace.npz": b"from B", "metrics.json": b"{}"}})
+    other.save(store)
+    assert store.list("_train_cache/k/full/scores") == ["w4", "w8"]
+    assert store.read("_train_cache/k/full/weights.safetensors") == b"A"
