@@ -282,7 +282,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 #: Parameter groups of a design, in the order the front shows them.
-GROUPS = (("snn", "network"), ("hw", "chip"))
+GROUPS = (("snn", "network"), ("train", "training"), ("hw", "chip"))
 
 
 def format_front(front: list[Any], spec: Any, confirmed: dict[tuple[int, int | None], Any] | None = None) -> str:
@@ -290,7 +290,7 @@ def format_front(front: list[Any], spec: Any, confirmed: dict[tuple[int, int | N
 
     Columns: trial, the chip index for a nested study, the objectives (``mean±std`` over the
     confirmation seeds where the point was confirmed), then the parameters that differ between
-    front members grouped as network (``snn.*``) and chip (``hw.*``), each group under its own
+    front members grouped as network (``snn.*``), training (``train.*``) and chip (``hw.*``), each under its own
     heading. Parameters equal on every member are listed once below the table, so the chip
     is always visible.
     """

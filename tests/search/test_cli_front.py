@@ -132,3 +132,22 @@ def test_no_progress_prints_one_line_per_trial(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr()
     assert out.out == "trial 3 complete: accuracy=0.25; feasible; 12.3 s [2/4 done]\n"
     assert CONFIRMED_ATTR not in out.err and out.err == ""
+
+
+def test_front_shows_training_parameters_in_their_own_group() -> None:
+    """``train.*`` (the learning rate) is part of a design: the front table shows it."""
+    import sys
+
+    from codesign.cli._study import format_front
+    from codesign.search import DesignPoint, parse_study
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _toy import TOY_SPEC
+
+    spec = parse_study(TOY_SPEC)
+    front = [DesignPoint(trial=i, params={"train.learning_rate": lr, "train.batch_size": 16, "snn.neuron": "lif"},
+                         objectives={"wer": w, "energy_uj": e}, constraints={}, metrics={})
+             for i, (lr, w, e) in enumerate([(0.01, 0.2, 0.5), (0.05, 0.3, 0.4)])]
+    table = format_front(front, spec)
+    assert "training (train.*)" in table and "learning_rate" in table and "0.05" in table
+    assert "train.batch_size=16" in table  # equal on every design: listed once below
