@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codesign.report._labels import GROUPS, group_of
 from codesign.search import StudyView
+
+if TYPE_CHECKING:
+    from codesign.search import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,11 @@ class ParallelCoordinatesInfo:
     by_importance: bool = False
 
 
-def node_of(view: StudyView, trial: int) -> str:
-    """The Ray node that ran ``trial`` (its address, else its id), "" when unknown."""
-    record = view.trial(trial).record
+def _node_of(record: TrialRecord | None) -> str:
+    """The Ray node that ran a trial (its address, else its id), "" when unknown."""
     if record is None:
         return ""
-    return record.worker_node_ip or record.worker_node_id[:12] or record.worker_host
+    return str(record.worker_node_ip or record.worker_node_id[:12] or record.worker_host)
 
 
 def parallel_coordinates_info(view: StudyView, group: str | None = None,
@@ -119,7 +122,8 @@ def parallel_coordinates_info(view: StudyView, group: str | None = None,
         column = tuple(float(t.values[i]) for t in lines)
         axes.append(Axis(name, column, None, False, objective=True))
         colour_by[name] = column
-    nodes = [node_of(view, t.trial) for t in lines]
+    node_by_trial = {t.number: _node_of(t.record) for t in view.trials}
+    nodes = [node_by_trial.get(t.trial, "") for t in lines]
     if len(set(nodes)) > 1:  # a cluster run: which node ran each design
         node_names = sorted(set(nodes))
         colour_by["node"] = tuple(float(node_names.index(n)) for n in nodes)

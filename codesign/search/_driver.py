@@ -711,18 +711,15 @@ def _loopback_only() -> Iterator[None]:
     from ray._private import ray_constants
 
     var = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-    old_env, old_flag = os.environ.get(var), getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
-    os.environ[var] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        if old_env is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = old_env
-        if old_flag is not None:
-            ray_constants.ENABLE_RAY_CLUSTER = old_flag
+    old_flag = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    with _restored_env(var):
+        os.environ[var] = "0"
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        try:
+            yield
+        finally:
+            if old_flag is not None:
+                ray_constants.ENABLE_RAY_CLUSTER = old_flag
 
 
 def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:

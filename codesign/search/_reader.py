@@ -11,6 +11,7 @@ Never runs or changes a trial.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from codesign.search._confirm import confirmed_figures
 from codesign.search._front import REFERENCE_ATTR, DesignPoint, trial_points
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
-from codesign.search._store import is_url
+from codesign.search._store import ArtifactStore, is_url, split_study_dir
 
 
 def open_study(name: str, storage: str | BaseStorage) -> optuna.Study:
@@ -147,11 +148,9 @@ class StudyView:
         if self.artifact_url is not None:
             import posixpath
 
-            from codesign.search._store import ArtifactStore, split_study_dir
-
             root, study_name = split_study_dir(self.artifact_url)
             store_rel = posixpath.normpath(posixpath.join(study_name, rel))
-            store = ArtifactStore(root)
+            store = _url_store(root)
             try:
                 return store.local_file(store_rel)
             except FileNotFoundError:  # its URL as a path that does not exist: readers say "not found"
@@ -264,3 +263,10 @@ def _names_from_spec(spec: Any) -> tuple[str, ...] | None:
                 return None
         return tuple(names)
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _url_store(root: str) -> ArtifactStore:
+    """One filesystem per URL store root for a reader's many artifact reads (opening it may
+    resolve a bucket's region over the network)."""
+    return ArtifactStore(root)

@@ -46,6 +46,13 @@ TOY_SPEC: dict[str, Any] = {
 }
 
 
+def spec(**changes: Any) -> StudySpec:
+    """The toy study with top-level keys replaced."""
+    from codesign.search import parse_study
+
+    return parse_study({**TOY_SPEC, **changes})
+
+
 def _quadratic_record(task: TrialTask) -> TrialRecord:
     """Two conflicting quadratics of the learning rate; area grows with dropout."""
     params, spec = task.params, task.spec

@@ -18,7 +18,6 @@ from codesign.search import (
     INTERRUPTED_ATTR,
     SPEC_ATTR,
     load_stored_study,
-    parse_study,
     record_of,
     resume_study,
     run_study,
@@ -29,12 +28,8 @@ HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 
 
-def _spec(toy, **changes):
-    return parse_study({**toy.TOY_SPEC, **changes})
-
-
 def test_study_completes_with_records_and_stored_spec(toy, tmp_path: Path) -> None:
-    spec = _spec(toy, sampler={"name": "nsga2", "population_size": 4})
+    spec = toy.spec(sampler={"name": "nsga2", "population_size": 4})
     outcome = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
 
     assert outcome.counts["complete"] == 6 and outcome.counts["fail"] == 0
@@ -57,16 +52,16 @@ def test_study_completes_with_records_and_stored_spec(toy, tmp_path: Path) -> No
 
 def test_journal_storage_and_continuing_the_same_study(toy, tmp_path: Path) -> None:
     url = f"journal:///{tmp_path}/j.log"
-    spec = _spec(toy, budget={"trials": 3})
+    spec = toy.spec(budget={"trials": 3})
     first = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, storage=url, progress=False)
     assert first.counts["complete"] == 3
-    more = run_study(_spec(toy, budget={"trials": 5}), evaluate=toy.quadratic, runs_dir=tmp_path,
+    more = run_study(toy.spec(budget={"trials": 5}), evaluate=toy.quadratic, runs_dir=tmp_path,
                      storage=url, progress=False)
     assert (more.told, more.counts["complete"]) == (2, 5)
 
 
 def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: Path) -> None:
-    spec = _spec(toy, budget={"trials": 8}, execution={"workers": 2, "trial_timeout_s": 30, "retries": 1})
+    spec = toy.spec(budget={"trials": 8}, execution={"workers": 2, "trial_timeout_s": 30, "retries": 1})
     outcome = run_study(spec, evaluate=toy.misbehaving, runs_dir=tmp_path, progress=False)
 
     study = load_stored_study("toy", outcome.storage_url)

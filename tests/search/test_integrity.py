@@ -26,7 +26,6 @@ from codesign.search import (
     StudyInUse,
     load_stored_study,
     open_storage,
-    parse_study,
     resume_study,
     run_study,
     stored_spec,
@@ -38,10 +37,6 @@ HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 
 
-def _spec(toy, **changes):
-    return parse_study({**toy.TOY_SPEC, **changes})
-
-
 def _points(study: optuna.Study) -> list[tuple]:
     """The searched points of trials that ran (not interrupted, not redrawn duplicates)."""
     return [tuple(sorted(t.params.items())) for t in study.trials
@@ -49,7 +44,7 @@ def _points(study: optuna.Study) -> list[tuple]:
 
 
 def test_resuming_twice_continues_the_search_without_repeating_a_point(toy, tmp_path: Path) -> None:
-    spec = _spec(toy, budget={"trials": 3})
+    spec = toy.spec(budget={"trials": 3})
     run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     resume_study("toy", runs_dir=tmp_path, evaluate=toy.quadratic, trials=6, progress=False)
     outcome = resume_study("toy", runs_dir=tmp_path, evaluate=toy.quadratic, trials=9, progress=False)
@@ -68,7 +63,7 @@ def test_a_small_discrete_space_is_searched_without_repeats(toy, tmp_path: Path)
         "snn.dropout": {"type": "categorical", "choices": [0.0, 0.2]},
         "snn.family": "spikeformer",
     }}
-    spec = _spec(toy, space=[space], budget={"trials": 6}, execution={"workers": 1, "trial_timeout_s": 300})
+    spec = toy.spec(space=[space], budget={"trials": 6}, execution={"workers": 1, "trial_timeout_s": 300})
     outcome = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     points = _points(load_stored_study("toy", outcome.storage_url))
     assert len(points) == 6 and len(set(points)) == 6  # every one of the 6 points, once
@@ -103,7 +98,7 @@ def test_ctrl_c_while_asking_leaves_no_running_trial(toy, tmp_path: Path, monkey
             return real_suggest(trial, space)
 
         monkeypatch.setattr(driver, "suggest", suggest)
-    spec = _spec(toy, budget={"trials": 6})
+    spec = toy.spec(budget={"trials": 6})
     with pytest.raises(KeyboardInterrupt):
         run_study(spec, evaluate=toy.sleepy, runs_dir=tmp_path, progress=False)
 
@@ -215,7 +210,7 @@ def test_two_drivers_share_one_study(toy, ray_cluster: str, tmp_path: Path, requ
     other = _toy_driver(tmp_path, ray_cluster, trials=8, storage=url, sleep_s="1.5")
     try:
         _wait_until_running(other, url, "the other driver")  # join once it runs a trial
-        mine = run_study(_spec(toy, budget={"trials": 8}), evaluate=toy.quadratic, runs_dir=tmp_path,
+        mine = run_study(toy.spec(budget={"trials": 8}), evaluate=toy.quadratic, runs_dir=tmp_path,
                          storage=url, progress=False)
         out, _ = other.communicate(timeout=120)
     finally:
@@ -253,7 +248,7 @@ def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: p
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
     before = ray_constants.ENABLE_RAY_CLUSTER
-    assert _ensure_ray(_spec(toy), log_to_driver=False) is True
+    assert _ensure_ray(toy.spec(), log_to_driver=False) is True
     assert seen["address"] == "local" and seen["_node_ip_address"] == "127.0.0.1"
     assert seen["cluster_mode"] is False and seen["env"] == "0"  # 127.0.0.1 is not re-resolved
     assert ray_constants.ENABLE_RAY_CLUSTER == before  # put back for later --address joins
@@ -261,9 +256,9 @@ def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: p
 
 def test_a_changed_budget_from_the_study_file_is_stored_and_said(toy, tmp_path: Path,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    run_study(_spec(toy, budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
+    run_study(toy.spec(budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     with caplog.at_level("WARNING", logger="codesign.search"):
-        outcome = run_study(_spec(toy, budget={"trials": 3}), evaluate=toy.quadratic, runs_dir=tmp_path,
+        outcome = run_study(toy.spec(budget={"trials": 3}), evaluate=toy.quadratic, runs_dir=tmp_path,
                             progress=False)
     assert "stored budget 2 trials changed to 3 trials" in caplog.text
     assert stored_spec(load_stored_study("toy", outcome.storage_url)).budget.trials == 3
@@ -276,7 +271,7 @@ def test_resume_says_trials_is_the_total_and_keeps_the_stored_budget(
     import codesign.search._driver as driver
     import codesign.search._evaluate as real_evaluation
 
-    run_study(_spec(toy, budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
+    run_study(toy.spec(budget={"trials": 2}), evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     monkeypatch.setattr(driver, "default_evaluate", lambda: toy.quadratic)
     monkeypatch.setattr(real_evaluation, "prepare_study", lambda spec, progress: None)  # no corpus
     monkeypatch.setattr(study_cli, "_write_report", lambda outcome, runs_dir: "(not drawn)")
