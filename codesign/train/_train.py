@@ -179,7 +179,10 @@ def _loss(out: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor, t
 
 @torch.no_grad()
 def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[str, ...]) -> dict[str, float]:
-    """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC).
+    """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC),
+    and ``distinct_outputs``: how many different answers it gave (classes predicted, or
+    distinct transcripts, the empty one included); 1 marks a network that says one thing
+    whatever it hears (``codesign.search.is_degenerate``).
 
     Raises:
         ValueError: an empty split.
@@ -200,12 +203,15 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
             hyps.extend(ctc_greedy_decode(out, out_lengths, blank=0))
             refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
     if head == "classify":
-        return {"accuracy": accuracy(torch.cat(outputs), split.targets)}
+        logits = torch.cat(outputs)
+        return {"accuracy": accuracy(logits, split.targets),
+                "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
     ref_words = [[vocabulary[t] for t in r] for r in refs]
     hyp_words = [[vocabulary[t] for t in h] for h in hyps]
     return {
         "wer": word_error_rate(ref_words, hyp_words),
         "cer": char_error_rate([" ".join(r) for r in ref_words], [" ".join(h) for h in hyp_words]),
+        "distinct_outputs": float(len({tuple(h) for h in hyps})),
     }
 
 
