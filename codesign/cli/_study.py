@@ -274,7 +274,11 @@ def _front(args: argparse.Namespace) -> int:
     study = open_study(args.name, args.storage or default_url(args))
     view = study_view(study)
     rec, _ = _recommendation(study, view)
-    text = front_text(view, stored_spec(study), rec, study=study, wide=args.wide, columns=args.columns,
+    try:
+        spec = stored_spec(study)
+    except ConfigError:  # a study written by other tools: no parameter order of its own
+        spec = None
+    text = front_text(view, spec, rec, study=study, wide=args.wide, columns=args.columns,
                       sort=args.sort, fmt=args.format)
     print(text, end="" if text.endswith("\n") else "\n")
     return 0
@@ -393,7 +397,7 @@ def front_params(rows: list[dict[str, Any]], spec: Any, study: Any = None, view:
     the search space's order); the chip's bits are the precision column, so left out."""
     params = [k for k in rows[0] if k.startswith(PARAM_PREFIXES) and k not in ("hw.weight_bits", "hw.state_bits")]
     varying = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1]
-    order = {k: i for i, k in enumerate(spec.search_space().parameters)}
+    order = {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
     importance: dict[str, float] = {}
     if study is not None and view is not None:
         from codesign.search import combined_importance, importance_infos
