@@ -99,7 +99,9 @@ class DesignPoint:
 
     @property
     def label(self) -> str:
-        return f"design {self.point_id}" + (f" ({self.reference})" if self.reference else "")
+        """``design 12.3 (trial 12 / chip 3)``, the reference's name after it for a reference point."""
+        where = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        return f"design {self.point_id} ({where})" + (f" ({self.reference})" if self.reference else "")
 
     @property
     def marks(self) -> tuple[str, ...]:
