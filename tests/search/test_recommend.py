@@ -40,7 +40,7 @@ def test_design_ids_read_back_in_one_place() -> None:
     assert _point(12, 0.5, 1.0, chip=3).point_id == "12.3" and _point(12, 0.5, 1.0).point_id == "12"
     assert parse_point_id("12.3") == (12, 3) and parse_point_id(" 7 ") == (7, None)
     for bad in ("", "x", "1.", "1.2.3", "-1", "1.a"):
-        with pytest.raises(ValueError, match="TRIAL or TRIAL.CHIP"):
+        with pytest.raises(ValueError, match=r"TRIAL or TRIAL\.CHIP"):
             parse_point_id(bad)
 
 
