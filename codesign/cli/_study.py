@@ -261,10 +261,15 @@ def _status(args: argparse.Namespace) -> int:
     print(f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
           f"{floor if floor is not None else '(none)'}, {degenerate} degenerate); "
           f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
-    rec, stored = _recommendation(study)
+    from codesign.search import no_recommendation_reason, study_view
+
+    view = study_view(study)
+    rec, stored = _recommendation(study, view)
     if rec is not None:
         print(f"recommended: {rec.short()}" + ("" if stored else " (computed now; not stored yet)"))
         print(f"  {rec.rationale}")
+    else:
+        print(f"recommended: none; {no_recommendation_reason(view)}")
     return 0
 
 
@@ -486,7 +491,10 @@ def _print_recommended(outcome: Any) -> None:
     stored = recommendation_of(load_stored_study(outcome.name, outcome.storage_url))
     rec = stored if stored is not None else rec
     if rec is None:
-        print("\nno recommendation: no feasible design above the accuracy floor")
+        from codesign.search import no_recommendation_reason, study_view
+
+        view = study_view(load_stored_study(outcome.name, outcome.storage_url))
+        print(f"\nno recommendation: {no_recommendation_reason(view)}")
         return
     print(f"\nrecommended design: {rec.short()}")
     print(f"  {rec.rationale}")

@@ -197,6 +197,19 @@ def recommend(view: StudyView) -> Recommendation | None:
     return replace(rec, rationale=rationale(rec, objectives, len(front)))
 
 
+def no_recommendation_reason(view: StudyView) -> str:
+    """Why :func:`recommend` names no design, in one sentence."""
+    floor = f"the accuracy floor ({view.floor})" if view.floor is not None else "no floor"
+    if not pareto_front(view.points, view.objectives):
+        feasible = sum(1 for p in view.points if p.feasible)
+        return (f"no design is feasible, above {floor} and not degenerate ({len(view.points)} design points, "
+                f"{feasible} feasible)")
+    policy, _ = _policy_of(view)
+    if policy != KNEE:
+        return f"no design on the front meets the pick expression '{policy}'"
+    return f"no candidate holds {floor} on its confirmed means over seeds"
+
+
 def _stds(point: DesignPoint, objectives: Mapping[str, str]) -> dict[str, float]:
     c = point.confirmed
     return {n: float(c.std.get(n, 0.0)) for n in objectives} if c is not None else {}
@@ -296,6 +309,7 @@ __all__ = [
     "RECOMMENDED_LINE_ATTR",
     "Recommendation",
     "knee_order",
+    "no_recommendation_reason",
     "recommend",
     "recommendation_candidates",
     "recommendation_of",

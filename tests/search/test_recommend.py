@@ -142,3 +142,16 @@ def test_run_and_confirm_store_the_recommendation_and_export_finds_it(toy, tmp_p
         select_point(view, point="99")
     with pytest.raises(ConfigError, match="exactly one"):
         select_point(view, point="1", recommended=True)
+
+
+def test_no_recommendation_when_no_candidate_holds_the_floor_confirmed() -> None:
+    from codesign.search import no_recommendation_reason
+
+    front = [_point(0, 0.20, 0.5), _point(1, 0.12, 0.1)]
+    confirmed = [_confirmed(front[0], 0.06, 0.01, 0.5), _confirmed(front[1], 0.05, 0.01, 0.1)]
+    view = _view(confirmed, {})
+    assert recommend(view) is None  # type: ignore[arg-type]
+    assert "confirmed means" in no_recommendation_reason(view)  # type: ignore[arg-type]
+    empty = _view([_point(0, 0.01, 0.5)], {})
+    assert recommend(empty) is None  # type: ignore[arg-type]
+    assert "above the accuracy floor" in no_recommendation_reason(empty)  # type: ignore[arg-type]
