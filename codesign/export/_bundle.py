@@ -68,6 +68,8 @@ class StudyProvenance(Spec):
     state: str
     datetime_complete: str | None = None
     strategy: str = "joint"
+    point_id: str | None = Field(None, description="the design's study-wide id (12.3); None in older bundles")
+    recommended: bool = Field(False, description="the study's recommended design when exported")
 
 
 class BundleConfig(Spec):
@@ -289,7 +291,8 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
         code_commit=code_commit(),
         study=StudyProvenance(
             name=view.name, storage=storage, trial=t.number, chip_index=point.chip, state=t.state,
-            datetime_complete=datetime_complete, strategy=record.strategy,
+            datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
+            recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
         ),
         seed=int(summary.get("seed", spec.get("seed", 0))),
         corpus=dict(spec.get("corpus", {})),
