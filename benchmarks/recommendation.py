@@ -126,7 +126,7 @@ def main() -> None:
         "seeds": args.seeds,
         "overrides": sets,
     }
-    command = shlex.join(["PYTHONPATH=$PWD", "python", "benchmarks/recommendation.py", *sys.argv[1:]])
+    command = "PYTHONPATH=$PWD " + shlex.join(["python", "benchmarks/recommendation.py", *sys.argv[1:]])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "recommendation", "command": command, "figures": figures,
