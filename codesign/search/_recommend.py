@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Study user attribute holding the recommendation (JSON, see :class:`Recommendation`).
 RECOMMENDATION_ATTR = "codesign.recommendation"
+#: Study user attribute: the recommendation in one line for people (optuna-dashboard).
+RECOMMENDED_LINE_ATTR = "codesign.recommended"
 #: The default policy.
 KNEE = "knee"
 
@@ -278,10 +280,6 @@ def store_recommendation(study: optuna.Study, view: StudyView | None = None) -> 
     study.set_user_attr(RECOMMENDATION_ATTR, rec.to_dict())
     study.set_user_attr(RECOMMENDED_LINE_ATTR, (rec.short() + ": " + rec.rationale)[:1000])
     return rec
-
-
-#: Study user attribute: the recommendation in one line for people (optuna-dashboard).
-RECOMMENDED_LINE_ATTR = "codesign.recommended"
 
 
 def recommendation_of(source: StudyView | optuna.Study | Mapping[str, Any]) -> Recommendation | None:
