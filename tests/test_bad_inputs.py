@@ -256,6 +256,11 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["--columns", "nope"]),
     ("front-unknown-sort", ["study", "front", "bad", *STORED, "--sort", "enrgy_uj"], {"stored.db": "STUDY"},
      ["--sort", "energy_uj"]),
+    ("confirm-unknown-point", ["study", "confirm", "bad", *STORED, "--points", "1.x"], {"stored.db": "STUDY"},
+     ["--point", "TRIAL or TRIAL.CHIP"]),
+    ("run-set-floor-bad", [*RUN, "--set", "floor=loud"], BASE, ["--set floor", "auto", "none"]),
+    ("run-set-recommend-policy-bad", [*RUN, "--set", "recommend.policy=smallest energy"], BASE,
+     ["--set recommend.policy", "pick expression"]),
     # ---- command-line values
     ("resume-trials-zero", ["study", "resume", "bad", "--trials", "0"], {}, ["--trials", "positive integer"]),
     ("run-seconds-inf", [*RUN, "--seconds", "inf"], BASE, ["--seconds", "positive number"]),

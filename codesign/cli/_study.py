@@ -61,6 +61,8 @@ def register(subparsers: Any) -> None:
     confirm.add_argument("--scope", choices=("front", "recommended"), default="front",
                          help="every front member (default) or the recommendation's candidates (confirm.k designs "
                               "nearest the knee)")
+    confirm.add_argument("--points", metavar="IDS",
+                         help="comma-separated design ids to confirm instead of a scope, e.g. 12.3,4.1")
     confirm.add_argument("--workers", type=positive_int, help="evaluations in flight (default: the study's)")
     confirm.set_defaults(func=_confirm)
 
@@ -166,10 +168,17 @@ def _confirm(args: argparse.Namespace) -> int:
     from codesign.search import confirm_study, default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
+    ids = [i for i in args.points.split(",") if i.strip()] if args.points else None
+    if ids:  # refused before the storage is opened for writing
+        from codesign.search import study_view
+
+        view = study_view(load_stored_study(args.name, url))
+        for i in ids:
+            view.point_by_id(i)
     study = load_stored_study(args.name, url, writable=True)
     try:
         confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
-                                  progress=lambda line: print(line, flush=True))
+                                  progress=lambda line: print(line, flush=True), ids=ids)
     except ValueError as err:
         raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
                           "a study with a feasible front and at least 2 seeds", hint=str(err)) from None

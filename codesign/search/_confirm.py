@@ -20,7 +20,7 @@ import contextlib
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -214,16 +214,24 @@ def _store(study: optuna.Study, confirmed: list[ConfirmedPoint]) -> None:
 def confirm_study(
     study: optuna.Study, seeds: int, scope: str = "front", *, evaluate: EvaluateFn | None = None,
     workers: int | None = None, progress: Callable[[str], None] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[ConfirmedPoint]:
-    """Confirm a stored study's front (``scope="front"``) or the candidates of its
+    """Confirm a stored study's front (``scope="front"``), the candidates of its
     recommendation (``scope="recommended"``: the ``confirm.k`` front designs nearest the knee,
-    or the pick policy's k best; :func:`codesign.search.recommendation_candidates`), then
-    store the recommendation chosen on the confirmed means (see :func:`confirm_points`)."""
+    or the pick policy's k best; :func:`codesign.search.recommendation_candidates`) or the
+    designs of ``ids`` (``["12.3", "4"]``, in place of the scope), then store the
+    recommendation chosen on the confirmed means (see :func:`confirm_points`).
+
+    Raises:
+        ConfigError: an id that names no design point of the study (key ``--point``).
+    """
     from codesign.search._reader import study_view
     from codesign.search._recommend import recommendation_candidates, store_recommendation
 
     view = study_view(study)
-    if scope == "recommended":
+    if ids:
+        front = [view.point_by_id(i) for i in ids]
+    elif scope == "recommended":
         front = recommendation_candidates(view)
     elif scope == "front":
         front = pareto_front(view.points, view.objectives)

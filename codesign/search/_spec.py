@@ -13,7 +13,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
 
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
 from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
@@ -230,18 +230,21 @@ class StudySpec(Spec):
             raise ValueError("an Optuna storage URL (sqlite:///file.db, postgresql://..., journal:///file.log)")
         return value
 
-    @model_validator(mode="after")
-    def _floor(self) -> StudySpec:
+    @field_validator("floor")
+    @classmethod
+    def _floor(cls, value: str, info: ValidationInfo) -> str:
+        corpus = info.data.get("corpus")
+        task = corpus.task if isinstance(corpus, CorpusConfig) else "commands"
         try:
-            accuracy_floor(self.corpus.task, self.floor)
+            floor = accuracy_floor(task, value)
         except ValueError as err:
-            raise ValueError(f"floor: {err}") from None
-        floor = self.floor_condition()
-        bad = unmeasured_metric([floor.name], self.corpus.task) if floor is not None else None
+            raise ValueError(f"'auto', 'none' or a condition on the task metric such as 'accuracy >= 0.5' "
+                             f"({err})") from None
+        bad = unmeasured_metric([floor.name], task) if floor is not None else None
         if bad is not None:
-            raise ValueError(f"floor on a metric the task measures: task '{self.corpus.task}' measures {bad[1]}, "
+            raise ValueError(f"a floor on the metric the task measures: task '{task}' measures {bad[1]}, "
                              f"not '{bad[0]}'")
-        return self
+        return value
 
     def floor_condition(self) -> Condition | None:
         """The accuracy floor (:func:`codesign.search.accuracy_floor` of the task and ``floor``)."""

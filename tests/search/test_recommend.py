@@ -142,6 +142,11 @@ def test_run_and_confirm_store_the_recommendation_and_export_finds_it(toy, tmp_p
         select_point(view, point="99")
     with pytest.raises(ConfigError, match="exactly one"):
         select_point(view, point="1", recommended=True)
+    # any designs by id (`study confirm --points 3,1`)
+    other = next(p for p in view.points if p.point_id not in rec.candidates)
+    writable = load_stored_study(spec.name, outcome.storage_url, writable=True)
+    by_id = confirm_study(writable, 2, ids=[other.point_id], evaluate=toy.seeded)
+    assert [(c.trial, c.chip) for c in by_id] == [other.key]
 
 
 def test_no_recommendation_when_no_candidate_holds_the_floor_confirmed() -> None:
