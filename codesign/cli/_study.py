@@ -157,7 +157,7 @@ def _confirm_at_end(outcome: Any, spec: Any) -> None:
     """The main job's own confirmation: the spec's scope, with its seeds."""
     from codesign.search import confirm_study, load_stored_study
 
-    what = "front" if spec.confirm.scope == "front" else f"{spec.confirm.k} candidates of the recommendation"
+    what = "front" if spec.confirm.scope == "front" else f"recommendation's candidates (up to {spec.confirm.k})"
     print(f"\nconfirming the {what} with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
     confirm_study(load_stored_study(outcome.name, outcome.storage_url, writable=True), spec.confirm.seeds,
                   spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
