@@ -260,7 +260,7 @@ def _status(args: argparse.Namespace) -> int:
     print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if spec.budget.trials:
         print(f"budget: {spec.budget.trials} trials")
-    best = best_per_objective([p for p in points if p.eligible], spec.objectives)
+    best = best_per_objective(points, spec.objectives)
     for name, direction in spec.objectives.items():
         shown = f"{best[name]:.6g}" if name in best else "-"
         print(f"best {name} ({direction}): {shown}")
