@@ -132,6 +132,10 @@ def render_report(data: ReportData) -> str:
         if info.source is not None:
             parts.append(f"<p class='src'>from {html.escape(_shown_path(view, info.source))} "
                          "in the study's artifacts</p>")
+        elif not info.empty:
+            parts.append(f"<p class='src'>{html.escape(info.method)}</p>")
+        if info.check is not None:
+            parts.append(f"<p class='warn'>{html.escape(info.check)}</p>")
     title = f"codesign study {html.escape(view.name)}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -379,6 +379,17 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     return fig
 
 
+def _wrap(parts: list[str], width: int = 110) -> list[str]:
+    """Parts joined by `` · `` into lines of at most about ``width`` characters."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Figure:
     """Stacked energy per layer by category, and energy per category; costs in the title."""
     fig = make_subplots(
@@ -409,29 +420,58 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         fig.add_annotation(
             text=info.note or "no layer table", showarrow=False, xref="x domain", yref="y domain", x=0.5, y=0.5
         )
-    fig.add_trace(
-        go.Bar(
-            x=[c.replace("_", " ") for c in info.energy_by_category_pj],
-            y=list(info.energy_by_category_pj.values()),
-            marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
-            showlegend=False,
-            name="by category",
-        ),
-        row=1,
-        col=2,
-    )
-    figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ per inference"]
+    if info.energy_by_category_pj:
+        fig.add_trace(
+            go.Bar(
+                x=[c.replace("_", " ") for c in info.energy_by_category_pj],
+                y=list(info.energy_by_category_pj.values()),
+                marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
+                showlegend=False,
+                name="this design",
+            ),
+            row=1,
+            col=2,
+        )
+    else:
+        fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=2)
+    read = [s for s in info.seeds if s.energy_by_category_pj]
+    for k, seed in enumerate(read):
+        fig.add_trace(
+            go.Scatter(
+                x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
+                y=list(seed.energy_by_category_pj.values()),
+                mode="markers",
+                marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
+                name="confirmation runs (one mark per seed)",
+                legendgroup="seeds",
+                showlegend=k == 0,
+                text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
+                hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    if info.empty:
+        figures = [f"no energy figures: {info.note or 'no cost report'}"]
+    else:
+        figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ per inference"]
     if info.cycles is not None and math.isfinite(info.cycles):
         figures.append(f"{info.cycles:.4g} cycles")
     if info.latency_ms is not None:
         figures.append(f"{info.latency_ms:.4g} ms")
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
+    if read:
+        totals = ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read)
+        figures.append(f"confirmation runs: {totals}")
+    missing = [x for x in info.seeds if not x.energy_by_category_pj]
+    if missing:
+        figures.append("confirmation cost reports " + "; ".join(f"seed {x.seed} {x.note}" for x in missing))
     fig.update_layout(
-        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{' · '.join(figures)}</sup>"},
-        height=520,
+        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(_wrap(figures))}</sup>"},
+        height=520 + 18 * (len(_wrap(figures)) - 1),
         legend=_LEGEND_ABOVE,
-        margin={"t": 140},
+        margin={"t": 140 + 18 * (len(_wrap(figures)) - 1)},
     )
     fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
     fig.update_xaxes(automargin=True, tickangle=-45)

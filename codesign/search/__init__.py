@@ -15,6 +15,13 @@ from codesign.search._confirm import (
     confirmed_for,
     recommended_point,
 )
+from codesign.search._design import (
+    confirmation_cost_reports,
+    confirmation_folder,
+    point_chip,
+    point_trace,
+    study_file,
+)
 from codesign.search._driver import (
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
@@ -170,6 +177,8 @@ __all__ = [
     "condition_of",
     "condition_tokens",
     "confirm_points",
+    "confirmation_cost_reports",
+    "confirmation_folder",
     "confirm_study",
     "confirmed_figures",
     "confirmed_for",
@@ -193,6 +202,8 @@ __all__ = [
     "open_study",
     "pareto_front",
     "pareto_mask",
+    "point_chip",
+    "point_trace",
     "parse_condition",
     "parse_constraint",
     "parse_space",
@@ -212,6 +223,7 @@ __all__ = [
     "strategy_of",
     "study_artifact_dir",
     "study_counts",
+    "study_file",
     "study_hypervolume",
     "study_points",
     "study_store",

@@ -242,43 +242,99 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
     assert all(i.reason is not None for i in importance_infos(study, view))
 
 
-def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
-    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points."""
-    from codesign.search import RECORD_ATTR, HardwarePoint, TrialRecord
+def _nested_study(tmp_path: Path, *, trace_for_second: bool = True) -> optuna.Study:
+    """Two nested trials as the driver stores them: each network's hardware set (chips of the
+    edge_kws base with their hw.* parameters), one real trace per precision in the study's
+    artifact folder, the per-chip energy the vectorised chip model gave."""
+    from codesign.hardware import estimate_cost_batch, load_chip, synthetic_trace
+    from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, HardwarePoint, TrialRecord
+    from codesign.trace import save_trace
 
     storage = f"sqlite:///{tmp_path / 'n.db'}"
     study = optuna.create_study(study_name="nested", storage=storage, directions=["minimize", "minimize"])
     study.set_metric_names(["wer", "energy_uj"])
-    chips = [  # (cores, energy_uj, feasible)
-        [(1, 4.0, True), (2, 3.0, True), (4, 2.5, False)],
-        [(1, 6.0, True), (8, 1.0, True)],
+    study.set_user_attr(ARTIFACT_DIR_ATTR, str(tmp_path / "nested"))
+    base = load_chip("edge_kws", {"weight_sram_kb_per_core": 256.0})
+    chips = [  # (cores, weight_bits, feasible)
+        [(1, 4, True), (2, 8, True), (4, 4, False)],
+        [(1, 8, True), (8, 4, True)],
     ]
-    for wer, sets in zip((0.1, 0.2), chips, strict=True):
+    for n, (wer, sets) in enumerate(zip((0.1, 0.2), chips, strict=True)):
         trial = study.ask()
         trial.suggest_int("snn.width", 16, 128)
-        front = [
-            HardwarePoint(params={"hw.cores": c}, objectives={"wer": wer, "energy_uj": e},
-                          constraints={"area_mm2": -1.0 if ok else 1.0}, metrics={"energy_uj": e})
-            for c, e, ok in sets
-        ]
-        best = min(e for _, e, ok in sets if ok)
-        rec = TrialRecord(params=trial.params, objectives={"wer": wer, "energy_uj": best},
-                          constraints={"area_mm2": -1.0}, metrics={"wer": wer}, strategy="nested", hw_front=front)
+        traces = {}
+        for bits in sorted({b for _, b, _ in sets}):
+            rel = f"../_train_cache/net{n}/full/scores/w{bits}s12-b4/trace.npz"
+            path = tmp_path / "nested" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if n == 0 or trace_for_second:
+                save_trace(synthetic_trace(3, seed=10 * n + bits, steps=8, widths=[40, 64, 64, 22]), path)
+            traces[bits] = rel
+        front = []
+        for c, bits, ok in sets:
+            from codesign.trace import load_trace
+
+            path = tmp_path / "nested" / traces[bits]
+            energy = float(estimate_cost_batch(load_trace(path), {"cores": np.array([c]),
+                                                                  "weight_bits": np.array([bits])},
+                                               base=base).energy_uj[0]) if path.is_file() else 1e-6 * c
+            front.append(HardwarePoint(params={"hw.cores": c, "hw.weight_bits": bits},
+                                       objectives={"wer": wer + 0.01 * (bits == 4), "energy_uj": energy},
+                                       constraints={"area_mm2": -1.0 if ok else 1.0},
+                                       metrics={"energy_uj": energy, "weight_bits": float(bits)}, trace=traces[bits]))
+        best = min((p for p in front if p.feasible), key=lambda p: p.objectives["energy_uj"])
+        rec = TrialRecord(params=trial.params, objectives=best.objectives, constraints={"area_mm2": -1.0},
+                          metrics={"wer": wer}, strategy="nested", hw_front=front, chip_config=base,
+                          artifacts={f"trace@w{b}s12": r for b, r in traces.items()})
         trial.set_user_attr(RECORD_ATTR, rec.to_dict())
-        study.tell(trial, [wer, best])
-    view = study_view(load_study("nested", storage))
+        study.tell(trial, list(best.objectives.values()))
+    return study
+
+
+def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
+    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points;
+    each front point's breakdown is the chip model on its trace at its chip's precision."""
+    from codesign.hardware import estimate_cost
+    from codesign.trace import load_trace
+
+    study = _nested_study(tmp_path)
+    view = study_view(study)
     assert [p.key for p in view.points] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
     assert view.point((0, 1)).params["hw.cores"] == 2
-    # (0.1, 3.0) and (0.2, 1.0) are the front; (0.1, 2.5) is infeasible; the rest dominated.
-    assert front_keys(view) == ((0, 1), (1, 1))
     info = pareto_front_info(view)
     assert {p.kind: p.keys for p in info.points}["infeasible"] == ((0, 2),)
-    assert "trial 0 / chip 1" in next(p for p in info.points if p.kind == "front").hover[0]
-    b0, b1 = breakdown_infos(view, info.front)
-    assert b0.chip == 1 and b0.note is not None and "nested" in b0.note
-    assert (b1.number, b1.chip) == (1, 1)
-    hv = hypervolume_info(view, reference_point=(1.0, 10.0))
-    assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))
+    assert all(not view.point(k).params["hw.cores"] == 4 for k in info.front)
+    breakdowns = breakdown_infos(view, info.front)
+    assert breakdowns
+    for b in breakdowns:
+        point = view.point((b.number, b.chip))
+        assert b.chip is not None and b.note is None and b.check is None, b.note
+        assert b.energy_by_layer_category_pj is not None and b.layers and b.total_energy_pj > 0
+        # the same figure the search stored for this chip (vectorised model), from this chip's trace
+        assert b.total_energy_pj / 1e6 == pytest.approx(point.metrics["energy_uj"], rel=1e-9)
+        bits = point.params["hw.weight_bits"]
+        record = view.trial(b.number).record
+        trace = load_trace(tmp_path / "nested" / record.artifacts[f"trace@w{bits}s12"])
+        chip = record.chip_config.model_copy(update={"cores": point.params["hw.cores"], "weight_bits": bits})
+        assert b.total_energy_pj == pytest.approx(estimate_cost(trace, chip).total_energy_pj, rel=1e-12)
+        assert f"w{bits}s12" in b.method and b.area_mm2 is not None and b.latency_ms is not None
+    hv = hypervolume_info(view, reference_point=(1.0, 100.0))
+    assert hv.reason is None and hv.values[-1] >= hv.values[0] > 0
+
+
+def test_nested_breakdown_says_why_when_it_cannot_be_computed(tmp_path: Path) -> None:
+    """A nested design whose trace is gone: the panel names the missing file, never empty-handed."""
+    from codesign.report import render_report, report_data
+
+    study = _nested_study(tmp_path, trace_for_second=False)
+    view = study_view(study)
+    infos = {(b.number, b.chip): b for b in breakdown_infos(view, pareto_front_info(view).front)}
+    missing = [b for k, b in infos.items() if k[0] == 1]
+    assert missing and all(b.empty and b.note is not None and "trace not found at ../_train_cache/net1/" in b.note
+                           for b in missing)
+    assert all(not b.empty for k, b in infos.items() if k[0] == 0)
+    page = render_report(report_data(study))
+    assert "no per-chip cost report" not in page and "trace not found at ..\\u002f_train_cache\\u002fnet1" in page
 
 
 def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> None:
