@@ -4,6 +4,7 @@ self-contained HTML file with plotly.js embedded, so it opens offline."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ class ReportData:
     parallel: tuple[ParallelCoordinatesInfo, ...]
     importances: tuple[ImportanceInfo, ...]
     breakdowns: tuple[BreakdownInfo, ...]
+    #: HTML placed in the summary right after the study's counts: the decision the study
+    #: supports (a recommendation's rationale, the accuracy floor); None: nothing there.
+    decision: str | None = None
 
     @property
     def n_figures(self) -> int:
@@ -103,9 +107,9 @@ def render_report(data: ReportData) -> str:
         "front; infeasible points violate a constraint. Trials with no objective values are in the "
         "strip under each plot: pruned before training (the chip failed a cheap check) or failed. "
         "Trials that successive halving stopped early are drawn at their lower-budget figures. "
-        "Hover "
-        "any point for its reason, its network (snn.*) and chip (hw.*) parameters and its "
-        "metrics."
+        "Colour is the chip's precision (weight and state bits), shape the network (its trial). "
+        "Energy and latency axes are logarithmic (the buttons above each plot switch to linear). "
+        "Hover a point for its figures; click it for the full design (every parameter and metric)."
         + (" Green diamonds with error bars are confirmed points: mean ± standard deviation over "
            "the confirmation seeds." if data.pareto.confirmed is not None else "")
         + "</p>"
@@ -137,16 +141,52 @@ def render_report(data: ReportData) -> str:
         if info.check is not None:
             parts.append(f"<p class='warn'>{html.escape(info.check)}</p>")
     title = f"codesign study {html.escape(view.name)}"
+    parts.append(_design_panel(data))
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th{background:#f3f3f3}.src{color:#777;font-size:small}"
-        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}</style>"
+        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}"
+        ".warn{color:#a33}"
+        "#design-panel{position:fixed;top:1em;right:1em;width:30em;max-height:90vh;overflow:auto;"
+        "background:#fff;border:1px solid #888;box-shadow:0 2px 12px rgba(0,0,0,.25);padding:.6em 1em;"
+        "z-index:1000;font-size:small}"
+        "#design-panel td,#design-panel th{text-align:left}#design-panel th{background:#eef}"
+        "#design-panel button{float:right}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
     )
+
+
+#: The script that opens a design's full description when its point is clicked: every Plotly
+#: plot's ``plotly_click`` reads the point's ``customdata`` (its design id) and fills the panel.
+_PANEL_JS = """
+(function(){
+var designs=JSON.parse(document.getElementById('design-data').textContent);
+var panel=document.getElementById('design-panel');
+function esc(t){var d=document.createElement('div');d.textContent=String(t);return d.innerHTML;}
+function show(id){var d=designs[id];if(!d)return;
+  var h='<button onclick="this.parentNode.hidden=true">close</button><b>design '+esc(id)+'</b><table>';
+  d.forEach(function(sec){h+='<tr><th colspan=2>'+esc(sec[0])+'</th></tr>';
+    sec[1].forEach(function(r){h+='<tr><td>'+esc(r[0])+'</td><td>'+esc(r[1])+'</td></tr>';});});
+  panel.innerHTML=h+'</table>';panel.hidden=false;}
+window.codesignShowDesign=show;
+function hook(){document.querySelectorAll('.js-plotly-plot').forEach(function(p){
+  if(p.on&&!p.__codesignClick){p.__codesignClick=true;p.on('plotly_click',function(e){
+    var pt=e&&e.points&&e.points[0];if(pt&&pt.customdata!==undefined)show(String(pt.customdata));});}});}
+if(document.readyState==='complete')hook();else window.addEventListener('load',hook);
+})();
+"""
+
+
+def _design_panel(data: ReportData) -> str:
+    """The panel a click on a scatter point opens, and every drawn design's full description."""
+    designs = json.dumps(data.pareto.designs).replace("</", "<\\/")
+    return ("<div id='design-panel' hidden></div>"
+            f"<script type='application/json' id='design-data'>{designs}</script>"
+            f"<script>{_PANEL_JS}</script>")
 
 
 def _shown_path(view: StudyView, path: Path) -> str:
@@ -182,6 +222,8 @@ def _summary(data: ReportData) -> str:
             (failed, "failed: no objective values")) if n),
         f"Objectives: {objectives}.",
     ]
+    if data.decision:
+        lines.append("</p>" + data.decision + "<p>")
     if refs:
         lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
     lines.append("</p>")

@@ -41,7 +41,7 @@ _STYLE: dict[str, _Marker] = {
                "size": 9},
     "stopped": {"name": "stopped early by successive halving (lower budget)", "color": "#8c564b",
                 "symbol": "circle-open", "size": 8},
-    "failed": {"name": "failed", "color": "#ff7f0e", "symbol": "triangle-down-open", "size": 9},
+    "failed": {"name": "failed", "color": "#444444", "symbol": "triangle-down-open", "size": 9},
     "confirmed": {"name": "confirmed: mean ± std over seeds", "color": "#2ca02c", "symbol": "diamond-open",
                   "size": 12},
 }
@@ -63,11 +63,142 @@ def _legend_name(points: ParetoPoints) -> str:
     return f"{_STYLE[points.kind]['name']} ({len(points.keys)})"
 
 
+#: Colours of chip precisions (weight x state bits), in order of increasing bits; green is
+#: left for confirmed points and red for violations.
+_PRECISION_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f",
+                      "#393b79", "#637939")
+#: Marker symbols of networks (a trial's network), cycled; each has an ``-open`` form.
+_NETWORK_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "pentagon", "hexagon",
+                    "star", "hourglass", "bowtie", "triangle-left", "triangle-right", "hexagram", "star-square",
+                    "octagon", "star-diamond")
+
+
+def _precision_order(label: str) -> tuple[int, int, str]:
+    if label.startswith("w") and "s" in label:
+        w, _, st = label[1:].partition("s")
+        if w.isdigit() and st.isdigit():
+            return (int(w), int(st), label)
+    return (99, 99, label)
+
+
+def precision_colours(info: ParetoFrontInfo) -> dict[str, str]:
+    """Chip precision label -> colour, fewest bits first."""
+    labels = sorted({p for pts in info.points for p in pts.precisions}, key=_precision_order)
+    return {label: _PRECISION_COLOURS[k % len(_PRECISION_COLOURS)] for k, label in enumerate(labels)}
+
+
+def network_symbols(info: ParetoFrontInfo) -> dict[int, str]:
+    """Trial (network) number -> marker symbol, in trial order."""
+    numbers = sorted({n for pts in info.points for n in pts.numbers})
+    return {n: _NETWORK_SYMBOLS[k % len(_NETWORK_SYMBOLS)] for k, n in enumerate(numbers)}
+
+
+def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
+    """The design points of one scatter: coloured by chip precision, shaped by network; front
+    points filled and outlined, dominated ones open, infeasible ones faded crosses, reference
+    points black stars. One legend entry per precision (its front points); the others share
+    its legend group, so a click on the legend shows or hides a whole precision."""
+    colours, symbols = precision_colours(info), network_symbols(info)
+    traces = []
+    shown: set[str] = set()
+    front_counts: dict[str, int] = {}
+    for pts in info.points:
+        if pts.kind == "front":
+            for label in pts.precisions:
+                front_counts[label] = front_counts.get(label, 0) + 1
+    for pts in info.points:
+        precisions = pts.precisions or ("",) * len(pts.keys)
+        for label in sorted(set(precisions), key=_precision_order):
+            rows = [r for r, p in enumerate(precisions) if p == label]
+            colour = colours.get(label, "#7f7f7f")
+            marker: dict[str, object]
+            if pts.kind == "reference":
+                marker = {"color": "#000000", "symbol": "star", "size": 14}
+                name, legend = f"{_STYLE['reference']['name']} ({len(rows)})", True
+            else:
+                base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
+                if pts.kind == "front":
+                    marker = {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
+                elif pts.kind == "dominated":
+                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
+                              "line": {"width": 1.5}, "opacity": 0.75}
+                else:
+                    marker = {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
+                              "opacity": 0.45}
+                name, legend = label, False
+                if label not in shown:  # the legend entry: a plain dot in the precision's colour
+                    shown.add(label)
+                    traces.append(go.Scatter(
+                        x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
+                        name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
+                        marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
+            traces.append(go.Scatter(
+                x=pts.values[rows, i], y=pts.values[rows, j], mode="markers", name=name,
+                legendgroup=f"precision {label}" if pts.kind != "reference" else "reference",
+                showlegend=legend, marker=marker,
+                text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
+                customdata=[pts.ids[r] for r in rows] if pts.ids else None,
+            ))
+    return traces
+
+
+def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False, k: int = 0) -> list[go.BaseTraceType]:
+    """The marked design points (:class:`MarkedPoint`), drawn over their ordinary marks."""
+    traces: list[go.BaseTraceType] = []
+    for mark in info.marked:
+        found = next(((pts, pts.keys.index(mark.key)) for pts in info.points if mark.key in pts.keys), None)
+        if found is None:
+            continue
+        pts, row = found
+        ident = [pts.ids[row]] if pts.ids else None
+        if three_d:
+            traces.append(go.Scatter3d(
+                x=[pts.values[row, i]], y=[pts.values[row, j]], z=[pts.values[row, k]], mode="markers",
+                name=mark.label, text=[mark.hover], hovertemplate="%{text}<extra></extra>", customdata=ident,
+                marker={"color": mark.color, "symbol": "diamond-open", "size": mark.size // 2 + 2}))
+        else:
+            traces.append(go.Scatter(
+                x=[pts.values[row, i]], y=[pts.values[row, j]], mode="markers", name=mark.label,
+                text=[mark.hover], hovertemplate="%{text}<extra></extra>", customdata=ident,
+                marker={"color": mark.color, "symbol": mark.symbol, "size": mark.size, "line": {"width": 2.5}}))
+    return traces
+
+
+def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
+    """A toggle between log and linear axes for the objectives that are log by default."""
+    x_log, y_log = info.is_log(i), info.is_log(j)
+    if not (x_log or y_log):
+        return []
+
+    def layout(kind: str) -> dict[str, str]:
+        out = {}
+        if x_log:
+            out["xaxis.type"] = kind
+            if strip:
+                out["xaxis2.type"] = kind
+        if y_log:
+            out["yaxis.type"] = kind
+        return out
+
+    which = " and ".join(w for w, on in (("x", x_log), ("y", y_log)) if on)
+    return [{
+        "type": "buttons", "direction": "right", "showactive": True, "active": 0,
+        "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom", "pad": {"b": 4},
+        "buttons": [
+            {"label": f"log {which}", "method": "relayout", "args": [layout("log")]},
+            {"label": "linear axes", "method": "relayout", "args": [layout("linear")]},
+        ],
+    }]
+
+
 def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     """One 2-D scatter per objective pair, then a 3-D scatter when there are 3+ objectives.
 
-    Pruned and failed trials have no objective values; each 2-D scatter shows them in a strip
-    under the plot (at their measured x value where the record has one), hover giving the reason.
+    Points are coloured by chip precision and shaped by network (:func:`_design_traces`);
+    energies and latencies are on log axes, with a button to switch to linear. Each point
+    carries its design id (``customdata``) so that a click opens the full design. Pruned and
+    failed trials have no objective values; each 2-D scatter shows them in a strip under the
+    plot (at their measured x value where the record has one), hover giving the reason.
     """
     figures = []
     for i, j in info.pairs:
@@ -78,20 +209,8 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
         else:
             fig = go.Figure()
         cell = {"row": 1, "col": 1} if strip else {}
-        for pts in info.points:
-            style = _STYLE[pts.kind]
-            fig.add_trace(
-                go.Scatter(
-                    x=pts.values[:, i],
-                    y=pts.values[:, j],
-                    mode="markers",
-                    name=_legend_name(pts),
-                    text=list(pts.hover),
-                    hovertemplate="%{text}<extra></extra>",
-                    marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                ),
-                **cell,
-            )
+        for trace in _design_traces(info, i, j):
+            fig.add_trace(trace, **cell)
         if info.confirmed is not None:
             c = info.confirmed
             style = _STYLE["confirmed"]
@@ -122,25 +241,40 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     ),
                     **cell,
                 )
+        for trace in _marked_traces(info, i, j):
+            fig.add_trace(trace, **cell)
         if strip:
             _unevaluated_strip(fig, info, i, j)
+        key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
+               "Pareto front · open: dominated · faint ×: infeasible")
         fig.update_layout(
             title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
-                           f"{metric_label(info.objective_names[j])}", "y": 0.98, "yanchor": "top"},
-            height=560 if strip else 500,
+                           f"{metric_label(info.objective_names[j])}<br><sup>{key}</sup>",
+                   "y": 0.98, "yanchor": "top"},
+            height=600 if strip else 540,
             legend=_LEGEND_ABOVE,
-            margin={"t": 120},
+            margin={"t": 150},
+            updatemenus=_axis_menu(info, i, j, strip),
+            clickmode="event",
         )
-        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]), **cell)
+        # few ticks on a log axis: within a decade plotly would label every digit, and they collide
+        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
+                         type="log" if info.is_log(j) else "linear", nticks=8 if info.is_log(j) else None, **cell)
         fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
                          **({"row": 2, "col": 1} if strip else {}))
+        fig.update_xaxes(type="log" if info.is_log(i) else "linear", nticks=10 if info.is_log(i) else None)
         figures.append(fig)
     if info.triple is not None:
         i, j, k = info.triple
         fig = go.Figure()
+        colours = precision_colours(info)
         for pts in info.points:
             style = _STYLE[pts.kind]
-            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle")
+            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
+                                                       else "circle-open")
+            colour: object = style["color"]
+            if pts.precisions and pts.kind != "reference":
+                colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
             fig.add_trace(
                 go.Scatter3d(
                     x=pts.values[:, i],
@@ -150,17 +284,24 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     name=_legend_name(pts),
                     text=list(pts.hover),
                     hovertemplate="%{text}<extra></extra>",
-                    marker={"color": style["color"], "symbol": symbol, "size": int(style["size"]) // 2 + 2},
+                    customdata=list(pts.ids) if pts.ids else None,
+                    marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
+                            "opacity": 0.45 if pts.kind == "infeasible" else 1.0},
                 )
             )
+        for trace in _marked_traces(info, i, j, three_d=True, k=k):
+            fig.add_trace(trace)
         names = info.objective_names
         fig.update_layout(
             title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
                    "y": 0.98, "yanchor": "top"},
             scene={
-                "xaxis_title": short_metric_label(names[i]).replace("<br>", " "),
-                "yaxis_title": short_metric_label(names[j]).replace("<br>", " "),
-                "zaxis_title": short_metric_label(names[k]).replace("<br>", " "),
+                "xaxis": {"title": short_metric_label(names[i]).replace("<br>", " "),
+                          "type": "log" if info.is_log(i) else "linear"},
+                "yaxis": {"title": short_metric_label(names[j]).replace("<br>", " "),
+                          "type": "log" if info.is_log(j) else "linear"},
+                "zaxis": {"title": short_metric_label(names[k]).replace("<br>", " "),
+                          "type": "log" if info.is_log(k) else "linear"},
             },
             legend=_LEGEND_ABOVE,
             margin={"t": 110},
@@ -190,7 +331,11 @@ def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) ->
         row = _unevaluated_row(group)
         rows.append(row)
         known = group.known[:, i]
-        spread = lo + (np.arange(len(known)) + 0.5) / len(known) * (hi - lo)
+        fraction = (np.arange(len(known)) + 0.5) / len(known)
+        if info.is_log(i) and lo > 0:
+            spread = lo * (hi / lo) ** fraction
+        else:
+            spread = lo + fraction * (hi - lo)
         x = np.where(np.isfinite(known), known, spread)
         measured = np.isfinite(known)
         hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")

@@ -14,6 +14,7 @@ from report_studies import (
     LAYERS,
     OBJECTIVES,
     PLANNED,
+    nested_study,
     random_plans,
     write_study,
 )
@@ -91,10 +92,17 @@ def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str
     row = front_pts.numbers.index(5)
     np.testing.assert_allclose(front_pts.values[row], PLANNED[5].values)
     hover = front_pts.hover[row]
-    assert "trial 5" in hover and "accuracy=0.75" in hover
-    # every parameter, grouped: the chip is never cut off by a "... more" line
-    network, chip = hover.index("<i>network (snn.*)</i>"), hover.index("<i>chip (hw.*)</i>")
+    # a short hover (at most 8 lines): id, objectives, network and chip in a line each
+    assert hover.count("<br>") + 1 <= 8 and "design 5" in hover and "trial 5" in hover and "wer = 0.25" in hover
+    network, chip = hover.index("<i>network</i>"), hover.index("<i>chip</i>")
     assert network < hover.index("width=16") < chip < hover.index("sram_kb=64") and "cores=2" in hover
+    assert front_pts.ids[row] == "5"
+    # a click opens the full design: every parameter, grouped, and every metric
+    sections = dict(info.designs["5"])
+    assert dict(sections["network (snn.*)"]) == {"width": "16", "levels": "2", "neuron": "lif"}
+    assert dict(sections["chip (hw.*)"])["sram_kb"] == "64" and dict(sections["metrics"])["accuracy"] == "0.75"
+    assert set(info.designs) == {str(n) for n in range(10) if n not in (3, 8)}  # every drawn point
+    assert info.log_axes == (False, True, True)  # energy and area span decades: log by default
     infeasible = next(p for p in info.points if p.kind == "infeasible")
     assert "violates: area_mm2 = 2" in infeasible.hover[0]
     # trials without objective values are their own classes, with the reason
@@ -242,62 +250,13 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
     assert all(i.reason is not None for i in importance_infos(study, view))
 
 
-def _nested_study(tmp_path: Path, *, trace_for_second: bool = True) -> optuna.Study:
-    """Two nested trials as the driver stores them: each network's hardware set (chips of the
-    edge_kws base with their hw.* parameters), one real trace per precision in the study's
-    artifact folder, the per-chip energy the vectorised chip model gave."""
-    from codesign.hardware import estimate_cost_batch, load_chip, synthetic_trace
-    from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, HardwarePoint, TrialRecord
-    from codesign.trace import save_trace
-
-    storage = f"sqlite:///{tmp_path / 'n.db'}"
-    study = optuna.create_study(study_name="nested", storage=storage, directions=["minimize", "minimize"])
-    study.set_metric_names(["wer", "energy_uj"])
-    study.set_user_attr(ARTIFACT_DIR_ATTR, str(tmp_path / "nested"))
-    base = load_chip("edge_kws", {"weight_sram_kb_per_core": 256.0})
-    chips = [  # (cores, weight_bits, feasible)
-        [(1, 4, True), (2, 8, True), (4, 4, False)],
-        [(1, 8, True), (8, 4, True)],
-    ]
-    for n, (wer, sets) in enumerate(zip((0.1, 0.2), chips, strict=True)):
-        trial = study.ask()
-        trial.suggest_int("snn.width", 16, 128)
-        traces = {}
-        for bits in sorted({b for _, b, _ in sets}):
-            rel = f"../_train_cache/net{n}/full/scores/w{bits}s12-b4/trace.npz"
-            path = tmp_path / "nested" / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if n == 0 or trace_for_second:
-                save_trace(synthetic_trace(3, seed=10 * n + bits, steps=8, widths=[40, 64, 64, 22]), path)
-            traces[bits] = rel
-        front = []
-        for c, bits, ok in sets:
-            from codesign.trace import load_trace
-
-            path = tmp_path / "nested" / traces[bits]
-            energy = float(estimate_cost_batch(load_trace(path), {"cores": np.array([c]),
-                                                                  "weight_bits": np.array([bits])},
-                                               base=base).energy_uj[0]) if path.is_file() else 1e-6 * c
-            front.append(HardwarePoint(params={"hw.cores": c, "hw.weight_bits": bits},
-                                       objectives={"wer": wer + 0.01 * (bits == 4), "energy_uj": energy},
-                                       constraints={"area_mm2": -1.0 if ok else 1.0},
-                                       metrics={"energy_uj": energy, "weight_bits": float(bits)}, trace=traces[bits]))
-        best = min((p for p in front if p.feasible), key=lambda p: p.objectives["energy_uj"])
-        rec = TrialRecord(params=trial.params, objectives=best.objectives, constraints={"area_mm2": -1.0},
-                          metrics={"wer": wer}, strategy="nested", hw_front=front, chip_config=base,
-                          artifacts={f"trace@w{b}s12": r for b, r in traces.items()})
-        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
-        study.tell(trial, list(best.objectives.values()))
-    return study
-
-
 def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
     """A ``nested`` trial's hardware set: each chip is a design point; the front is over points;
     each front point's breakdown is the chip model on its trace at its chip's precision."""
     from codesign.hardware import estimate_cost
     from codesign.trace import load_trace
 
-    study = _nested_study(tmp_path)
+    study = nested_study(tmp_path)
     view = study_view(study)
     assert [p.key for p in view.points] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
     assert view.point((0, 1)).params["hw.cores"] == 2
@@ -318,6 +277,15 @@ def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
         chip = record.chip_config.model_copy(update={"cores": point.params["hw.cores"], "weight_bits": bits})
         assert b.total_energy_pj == pytest.approx(estimate_cost(trace, chip).total_energy_pj, rel=1e-12)
         assert f"w{bits}s12" in b.method and b.area_mm2 is not None and b.latency_ms is not None
+    # the confirmed design also shows the cost reports its confirmation runs wrote, per seed
+    confirmed = next(b for b in breakdowns if (b.number, b.chip) == (0, 1))
+    assert [s.seed for s in confirmed.seeds] == [0, 1, 2]
+    s0, s1, s2 = confirmed.seeds
+    assert s1.total_energy_pj == pytest.approx(1.1 * s0.total_energy_pj) and s0.total_energy_pj > 0
+    assert s0.latency_ms is not None and s0.note is None
+    assert not s2.energy_by_category_pj and s2.note == (
+        "not found at trials/00000-confirm-chip1-seed2/cost_report.json in the study's artifacts folder 'nested'")
+    assert all(not b.seeds for b in breakdowns if (b.number, b.chip) != (0, 1))
     hv = hypervolume_info(view, reference_point=(1.0, 100.0))
     assert hv.reason is None and hv.values[-1] >= hv.values[0] > 0
 
@@ -326,7 +294,7 @@ def test_nested_breakdown_says_why_when_it_cannot_be_computed(tmp_path: Path) ->
     """A nested design whose trace is gone: the panel names the missing file, never empty-handed."""
     from codesign.report import render_report, report_data
 
-    study = _nested_study(tmp_path, trace_for_second=False)
+    study = nested_study(tmp_path, trace_for_second=False)
     view = study_view(study)
     infos = {(b.number, b.chip): b for b in breakdown_infos(view, pareto_front_info(view).front)}
     missing = [b for k, b in infos.items() if k[0] == 1]
