@@ -230,6 +230,8 @@ def export_bundle(
     with staged_directory(out) as tmp:
         (tmp / CONFIG_FILE).write_text(
             "# codesign bundle: rebuild with `codesign evaluate <this directory>`\n"
+            "# objectives and the plain accuracy/wer/cer in metrics are on the validation split (what the\n"
+            "# search selected on); test_* on the held-out test split\n"
             + yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
         shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
         shutil.copyfile(trace_path, tmp / TRACE_FILE)

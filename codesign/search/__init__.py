@@ -107,6 +107,7 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
+from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
@@ -142,6 +143,7 @@ __all__ = [
     "SUMMARY_ATTR",
     "SUMMARY_MAX_CHARS",
     "TRAIN_CACHE_DIR",
+    "VALIDATION_METRICS",
     "VERSION_ATTR",
     "ArtifactStore",
     "Condition",
@@ -216,6 +218,7 @@ __all__ = [
     "resume_study",
     "run_study",
     "sample_points",
+    "split_named",
     "split_params",
     "storage_policy",
     "stored_spec",

@@ -64,9 +64,10 @@ def study_file(view: StudyView, rel: str) -> Path:
 
 def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
     """The chip of ``point``: its trial's chip; for a nested point, the study's base chip (the
-    record's ``chip_config``) with the point's ``hw.*`` parameters. A chip that differs from
-    the base is named ``<base> [trial T chip K]`` and its description lists what changed, so
-    no label still describes the preset it was derived from.
+    record's ``chip_config``) with the point's ``hw.*`` parameters. A chip the search set
+    ``hw.*`` parameters of is named ``<base> [trial T chip K]`` and described by those
+    parameters, so that no label still describes the preset it was derived from (a preset's
+    "4-core ... 1 mm^2" is not true of the 16-core chip the search made of it).
 
     Raises:
         ValueError: the record stores no chip (written before the chip was recorded).
@@ -75,16 +76,17 @@ def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
 
     if record.chip_config is None:
         raise ValueError(f"trial {point.trial}: its record stores no chip configuration")
-    base = record.chip_config.to_dict()
-    if point.chip is None:
+    fields = record.chip_config.to_dict()
+    searched = split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2]
+    if not searched:
         return record.chip_config
-    changes = split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2]
-    changed = {k: v for k, v in changes.items() if base.get(k) != v}
-    fields = {**base, **changes}
-    if changed:
-        fields["name"] = f"{base.get('name', 'custom')} [trial {point.trial} chip {point.chip}]"
-        fields["description"] = (f"derived from {base.get('name', 'custom')} by the search: "
-                                 + ", ".join(f"{k} {base.get(k)} -> {v}" for k, v in sorted(changed.items())))
+    fields.update(searched)
+    base = str(fields.get("name", "custom")).split(" [", 1)[0]
+    where = f"trial {point.trial}" + (f" chip {point.chip}" if point.chip is not None else "")
+    fields["name"] = f"{base} [{where}]"
+    fields["description"] = (f"{base} with the search's {', '.join(f'{k}={v}' for k, v in sorted(searched.items()))}"
+                             f" ({fields.get('cores')} cores, {fields.get('weight_bits')}-bit weights, "
+                             f"{fields.get('state_bits')}-bit state)")
     return ChipConfig.model_validate(fields)
 
 

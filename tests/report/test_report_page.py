@@ -102,7 +102,7 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     assert [f["title"].split(" (")[0] for f in panels] == ["Network parameters", "Chip parameters"]
     assert panels[0]["axis_titles"] == 9 + 3 and panels[1]["axis_titles"] == 8 + 3  # paged; all 8 hw.*
     scatter = figures[0]
-    assert scatter["title"].startswith("Pareto front: accuracy (fraction correct) vs energy per inference (µJ)")
+    assert scatter["title"].startswith("Pareto front: validation accuracy (fraction correct) vs energy per inference (µJ)")
     legend = " | ".join(scatter["legend"])
     # one entry per chip precision (colour); front, dominated and infeasible are told by the marker
     precisions = [e for e in scatter["legend"] if " on the front" in e]
