@@ -147,7 +147,7 @@ def test_nested_study_page_has_full_breakdowns_log_axes_and_a_design_panel(tmp_p
     confirmed = next(f for f in panels if f["title"].startswith("Trial 0 / chip 1"))
     assert "confirmation runs: seed 0" in confirmed["subtitle"]
     scatter = figures[0]
-    assert scatter["title"].startswith("Pareto front: word error rate")
+    assert scatter["title"].startswith("Pareto front: validation word error rate")
     assert scatter["axis_types"] == {"x": "linear", "y": "log"}
     assert [e for e in scatter["legend"] if "on the front" in e] and all(
         e.startswith(("w4s12", "w8s12")) for e in scatter["legend"] if "on the front" in e)
