@@ -225,6 +225,41 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     )
 
 
+#: Two points closer than this fraction of a plot's width or height (a log axis: of a decade)
+#: are drawn as one mark: the marks of two front designs lie on top of each other.
+COINCIDENT_FRACTION = 0.01
+
+
+def coincident_front(info: ParetoFrontInfo, i: int, j: int) -> list[tuple[int, ...]]:
+    """Groups of front points (rows of the front's :class:`ParetoPoints`) that one 2-D scatter
+    of objectives ``i`` and ``j`` draws on top of each other: within :data:`COINCIDENT_FRACTION`
+    of the axis span on both axes (of a decade on a log axis). With three objectives a nested
+    network's chips that differ only in latency (more cores, a faster clock) have the same
+    accuracy and nearly the same energy, so they coincide in the accuracy-energy view although
+    each is on the front; the scatter marks each group with its size."""
+    front = next((p for p in info.points if p.kind == "front"), None)
+    if front is None or len(front.keys) < 2:
+        return []
+    scaled = []
+    for k in (i, j):
+        column = front.values[:, k]
+        if info.is_log(k):
+            scaled.append(np.log10(column))
+        else:
+            span = float(column.max() - column.min()) or 1.0
+            scaled.append(column / span)
+    xy = np.stack(scaled, axis=1)
+    left = list(range(len(xy)))
+    groups = []
+    while left:
+        first = left.pop(0)
+        near = [r for r in left if (np.abs(xy[r] - xy[first]) <= COINCIDENT_FRACTION).all()]
+        if near:
+            groups.append((first, *near))
+            left = [r for r in left if r not in near]
+    return groups
+
+
 def design_id(key: Key) -> str:
     """A design point's id on the page: ``12.3`` for trial 12's chip 3, ``12`` for a joint trial."""
     return f"{key[0]}" if key[1] is None else f"{key[0]}.{key[1]}"

@@ -20,7 +20,13 @@ from codesign.report._breakdown import BreakdownInfo
 from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import Axis, ParallelCoordinatesInfo
-from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints, Unevaluated
+from codesign.report._pareto import (
+    HypervolumeInfo,
+    ParetoFrontInfo,
+    ParetoPoints,
+    Unevaluated,
+    coincident_front,
+)
 
 
 class _Marker(TypedDict):
@@ -164,6 +170,27 @@ def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False,
     return traces
 
 
+def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: int, j: int) -> go.Scatter:
+    """A ``×n`` label beside each group of front points drawn on top of each other, its hover
+    naming every design of the group with the objectives this view does not show."""
+    front = next(p for p in info.points if p.kind == "front")
+    others = [k for k in range(len(info.objective_names)) if k not in (i, j)]
+    hover = []
+    for group in groups:
+        lines = [f"<b>{len(group)} front designs here</b>"]
+        for r in group[:6]:
+            rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
+            lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
+        if len(group) > 6:
+            lines.append(f"… and {len(group) - 6} more")
+        hover.append("<br>".join(lines))
+    return go.Scatter(
+        x=[front.values[g[0], i] for g in groups], y=[front.values[g[0], j] for g in groups], mode="text",
+        text=[f"×{len(g)}" for g in groups], textposition="top right", textfont={"size": 12, "color": "#222"},
+        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False, name="coincident",
+        customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
+
+
 def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
     """A toggle between log and linear axes for the objectives that are log by default."""
     x_log, y_log = info.is_log(i), info.is_log(j)
@@ -243,10 +270,18 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                 )
         for trace in _marked_traces(info, i, j):
             fig.add_trace(trace, **cell)
+        groups = coincident_front(info, i, j)
+        if groups:
+            fig.add_trace(_coincident_trace(info, groups, i, j), **cell)
         if strip:
             _unevaluated_strip(fig, info, i, j)
         key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
                "Pareto front · open: dominated · faint ×: infeasible")
+        if groups:
+            hidden = sum(len(g) for g in groups)
+            key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
+                    f"{', '.join(n for k, n in enumerate(info.objective_names) if k not in (i, j)) or 'nothing shown'}"
+                    "); hover the label for their ids")
         fig.update_layout(
             title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
                            f"{metric_label(info.objective_names[j])}<br><sup>{key}</sup>",
@@ -257,12 +292,12 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
             updatemenus=_axis_menu(info, i, j, strip),
             clickmode="event",
         )
-        # few ticks on a log axis: within a decade plotly would label every digit, and they collide
+        # log axes labelled at 1, 2 and 5 of each decade: every digit would collide
         fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
-                         type="log" if info.is_log(j) else "linear", nticks=8 if info.is_log(j) else None, **cell)
+                         type="log" if info.is_log(j) else "linear", dtick="D2" if info.is_log(j) else None, **cell)
         fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
                          **({"row": 2, "col": 1} if strip else {}))
-        fig.update_xaxes(type="log" if info.is_log(i) else "linear", nticks=10 if info.is_log(i) else None)
+        fig.update_xaxes(type="log" if info.is_log(i) else "linear", dtick="D2" if info.is_log(i) else None)
         figures.append(fig)
     if info.triple is not None:
         i, j, k = info.triple
@@ -614,9 +649,9 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         figures.append("confirmation cost reports " + "; ".join(f"seed {x.seed} {x.note}" for x in missing))
     fig.update_layout(
         title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(_wrap(figures))}</sup>"},
-        height=520 + 18 * (len(_wrap(figures)) - 1),
-        legend=_LEGEND_ABOVE,
-        margin={"t": 140 + 18 * (len(_wrap(figures)) - 1)},
+        height=540 + 18 * (len(_wrap(figures)) - 1),
+        legend={**_LEGEND_ABOVE, "y": 1.1},
+        margin={"t": 160 + 18 * (len(_wrap(figures)) - 1)},
     )
     fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
     fig.update_xaxes(automargin=True, tickangle=-45)

@@ -349,3 +349,18 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
     assert param_label("train.learning_rate", log=True) == "learning<br>rate (log10)"
     assert param_label("snn.width") == "width"
+
+
+def test_front_points_drawn_on_top_of_each_other_are_grouped() -> None:
+    """Two front designs equal in the two objectives a scatter shows (they differ only in the
+    third) would hide one another: the scatter's data names them as one group."""
+    from codesign.report._pareto import coincident_front
+
+    view = _view([(0.5, 1.0, 3.0), (0.5, 1.001, 2.0), (0.2, 5.0, 1.0), (0.9, 0.5, 9.0)],
+                 ("minimize", "minimize", "minimize"))
+    info = pareto_front_info(view)
+    front = next(p for p in info.points if p.kind == "front")
+    assert len(front.keys) == 4
+    groups = coincident_front(info, 0, 1)
+    assert [tuple(front.keys[r][0] for r in g) for g in groups] == [(0, 1)]
+    assert coincident_front(info, 0, 2) == [] and coincident_front(info, 1, 2) == []
