@@ -280,7 +280,8 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
                    "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2}
         constraints = {"area_mm2 <= 4": area - 4, "latency_ms <= 100": latency - 100, "fits_on_chip": 0.0}
         rec = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
-                          constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0)
+                          constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0,
+                          cpu_time_s=10.0 + width / 8)
         if i in STOPPED:  # successive halving did not promote it: its rung's record, told PRUNED
             rec = rec.model_copy(update={"pruned": "stopped by successive halving at 2 epochs (rung 0)",
                                          "rung_epoch": 2})
