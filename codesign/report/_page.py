@@ -19,7 +19,13 @@ from codesign.report._breakdown import BreakdownInfo, breakdown_infos
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
-from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info
+from codesign.report._pareto import (
+    HypervolumeInfo,
+    ParetoFrontInfo,
+    design_id,
+    hypervolume_info,
+    pareto_front_info,
+)
 from codesign.report._render import (
     breakdown_figure,
     hypervolume_figure,
@@ -27,7 +33,7 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.search import StudyView, TrialView, study_view
+from codesign.search import StudyView, TrialView, split_named, study_view
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ def render_report(data: ReportData) -> str:
         parts.append("<p>No feasible trial has finished, so the front is empty.</p>")
     for info in data.breakdowns:
         point = view.point((info.number, info.chip))
-        objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
+        objectives = ", ".join(f"{split_named(n)}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
         parts.append(figure(breakdown_figure(info, point.label, objectives)))
         if info.source is not None:
             parts.append(f"<p class='src'>from {html.escape(_shown_path(view, info.source))} "
@@ -259,7 +265,8 @@ def _summary(data: ReportData) -> str:
                 if varying[g]:
                     items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
                     cells += f"<td class='params'>{html.escape(items)}</td>"
-            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}</tr>")
+            rows.append(f"<tr><td><b>{design_id(point.key)}</b><br><small>{html.escape(point.label)}</small></td>"
+                        f"{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
         lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "
                      "designs (hover a point for all of them).</p>")

@@ -27,6 +27,7 @@ from codesign.search import (
     minimisation_signs,
     pareto_front,
     pareto_mask,
+    split_named,
 )
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
@@ -309,7 +310,7 @@ def design_table(view: StudyView, point: DesignPoint,
     rows = []
     for n, v in zip(view.objective_names, point.values, strict=True):
         spread = point.confirmed.spread(n) if point.confirmed is not None else None
-        rows.append((n, _fmt(v) + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])} over "
+        rows.append((split_named(n), _fmt(v) + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])} over "
                                    f"{len(point.confirmed.seeds)} seeds)" if spread and point.confirmed else "")))
     sections.append(("objectives", tuple(rows)))
     if point.constraints:
@@ -410,7 +411,8 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     objectives = []
     for n, v in zip(view.objective_names, point.values, strict=True):
         spread = point.confirmed.spread(n) if point.confirmed is not None else None
-        objectives.append(f"{n} = {_fmt(v)}" + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
+        objectives.append(f"{split_named(n)} = {_fmt(v)}"
+                          + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
     tail = []
     if not point.feasible:
         tail.append(_cut("violates: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0)))
