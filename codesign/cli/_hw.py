@@ -318,7 +318,7 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
         metrics, trace = scores[key]
         sub = {k: np.asarray(v)[rows] for k, v in columns.items()}
         part = sweep_table(trace, chip, sub)
-        for name in (task, task.replace("validation_", "test_")):
+        for name in (task.replace("validation_", "test_"), task):  # validation first, then test
             part.insert(0, name, float(metrics[name]) if name in metrics else float("nan"))
         part.index = rows
         parts.append(part)
