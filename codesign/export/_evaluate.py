@@ -172,8 +172,8 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     precision = config.precision
     rows: list[Comparison] = []
     _say(say, f"scoring the test split at {precision.label} ({len(corpus.test)} utterances)")
-    with torch.no_grad():
-        scored, quantised = score_at_precision(net, corpus, config.head, precision)
+    with torch.no_grad():  # only the test split is compared: the validation pass would be wasted time
+        scored, quantised = score_at_precision(net, corpus, config.head, precision, splits=("test",))
     for name in ("accuracy", "wer"):
         stored = config.metrics.get(f"test_{name}")
         if stored is not None and f"test_{name}" in scored:
