@@ -41,13 +41,17 @@ from codesign.report._parallel import (
     parallel_coordinates_infos,
 )
 from codesign.report._pareto import (
+    MAX_HOVER_LINES,
     ConfirmedSpread,
     HypervolumeInfo,
+    MarkedPoint,
     ParetoFrontInfo,
     ParetoPoints,
     Unevaluated,
     confirmed_spread,
     default_reference_point,
+    design_id,
+    design_table,
     front_keys,
     front_numbers,
     hypervolume_info,
@@ -69,6 +73,7 @@ from codesign.search import open_study as load_study
 
 __all__ = [
     "COST_REPORT_ARTIFACT",
+    "MAX_HOVER_LINES",
     "MIN_TRIALS_FOR_IMPORTANCE",
     "REFERENCE_ATTR",
     "REFERENCE_MARGIN",
@@ -81,6 +86,7 @@ __all__ = [
     "ConfirmedSpread",
     "HypervolumeInfo",
     "ImportanceInfo",
+    "MarkedPoint",
     "ParallelCoordinatesInfo",
     "ParetoFrontInfo",
     "ParetoPoints",
@@ -97,6 +103,8 @@ __all__ = [
     "combined_importance",
     "confirmed_spread",
     "default_reference_point",
+    "design_id",
+    "design_table",
     "front_keys",
     "front_numbers",
     "hypervolume_info",

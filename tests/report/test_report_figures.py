@@ -364,3 +364,24 @@ def test_front_points_drawn_on_top_of_each_other_are_grouped() -> None:
     groups = coincident_front(info, 0, 1)
     assert [tuple(front.keys[r][0] for r in g) for g in groups] == [(0, 1)]
     assert coincident_front(info, 0, 2) == [] and coincident_front(info, 1, 2) == []
+
+
+def test_marked_points_and_the_decision_slot_reach_the_page(sqlite_study: tuple[str, str, Path]) -> None:
+    """A caller's marks (e.g. a recommended design) are drawn on every scatter at the design's
+    values, and its decision paragraph sits in the summary."""
+    import dataclasses
+
+    from codesign.report import MarkedPoint, render_report, report_data
+    from codesign.report._render import pareto_figures
+
+    url, name, _ = sqlite_study
+    data = report_data(load_study(name, url))
+    key = data.pareto.front[0]
+    pareto = dataclasses.replace(data.pareto, marked=(MarkedPoint(key, "recommended", "why"),))
+    figures = pareto_figures(pareto)
+    point = data.view.point(key)
+    for fig, (i, j) in zip(figures, pareto.pairs, strict=False):
+        mark = next(t for t in fig.data if t.name == "recommended")
+        assert (mark.x[0], mark.y[0]) == (point.values[i], point.values[j]) and mark.customdata[0] == str(key[0])
+    page = render_report(dataclasses.replace(data, pareto=pareto, decision="<p id='why'>because</p>"))
+    assert "<p id='why'>because</p>" in page and page.index("id='why'") < page.index("Pareto front</h2>")
