@@ -65,3 +65,22 @@ def test_cli_compare_prints_and_writes_the_page(two_studies: tuple[str, Path], t
     assert main(["study", "compare", "qs_a", "hand", "--storage", url]) == 2
     assert "same objectives" in capsys.readouterr().err
     optuna.delete_study(study_name="hand", storage=url)
+
+
+@pytest.mark.browser
+def test_compare_page_draws_in_headless_chromium(two_studies: tuple[str, Path], tmp_path: Path) -> None:
+    from report_chromium import check_page, find_chromium
+
+    from codesign.report import write_comparison
+
+    if find_chromium() is None:
+        pytest.skip("headless Chromium not found (install Debian's 'chromium' package: make browser)")
+    url, _ = two_studies
+    out = tmp_path / "compare.html"
+    write_comparison([load_study(n, url) for n in ("qs_a", "qs_b")], out)
+    result, _ = check_page(out, tmp_path, screenshot=False)
+    assert result["errors"] == [] and result["plots"] == result["drawn"] == 4
+    figures = result["figures"]
+    assert isinstance(figures, list)
+    assert figures[0]["axis_types"] == {"x": "linear", "y": "log"}  # accuracy vs energy
+    assert all(f["legend_clipped"] == [] for f in figures)
