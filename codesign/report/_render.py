@@ -191,6 +191,21 @@ def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: i
         customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
 
 
+def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
+    """Ticks of a log axis at 1, 2 and 5 times the powers of ten the drawn values span, printed
+    in full (plotly's own log ticks print every digit of a decade as a small superscript)."""
+    if not info.is_log(k):
+        return {}
+    values = np.concatenate([p.values[:, k] for p in info.points] or [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return {}
+    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if values.min() / 2.5 <= t <= values.max() * 2.5]
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
 def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
     """A toggle between log and linear axes for the objectives that are log by default."""
     x_log, y_log = info.is_log(i), info.is_log(j)
@@ -199,12 +214,13 @@ def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[
 
     def layout(kind: str) -> dict[str, str]:
         out = {}
+        mode = "array" if kind == "log" else "auto"  # 1-2-5 ticks on log axes, plotly's on linear ones
         if x_log:
-            out["xaxis.type"] = kind
+            out.update({"xaxis.type": kind, "xaxis.tickmode": mode})
             if strip:
-                out["xaxis2.type"] = kind
+                out.update({"xaxis2.type": kind, "xaxis2.tickmode": mode})
         if y_log:
-            out["yaxis.type"] = kind
+            out.update({"yaxis.type": kind, "yaxis.tickmode": mode})
         return out
 
     which = " and ".join(w for w, on in (("x", x_log), ("y", y_log)) if on)
@@ -292,12 +308,11 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
             updatemenus=_axis_menu(info, i, j, strip),
             clickmode="event",
         )
-        # log axes labelled at 1, 2 and 5 of each decade: every digit would collide
         fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
-                         type="log" if info.is_log(j) else "linear", dtick="D2" if info.is_log(j) else None, **cell)
+                         type="log" if info.is_log(j) else "linear", **_log_ticks(info, j), **cell)
         fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
                          **({"row": 2, "col": 1} if strip else {}))
-        fig.update_xaxes(type="log" if info.is_log(i) else "linear", dtick="D2" if info.is_log(i) else None)
+        fig.update_xaxes(type="log" if info.is_log(i) else "linear", **_log_ticks(info, i))
         figures.append(fig)
     if info.triple is not None:
         i, j, k = info.triple
