@@ -265,11 +265,13 @@ def _summary(data: ReportData) -> str:
                 if varying[g]:
                     items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
                     cells += f"<td class='params'>{html.escape(items)}</td>"
-            rows.append(f"<tr><td><b>{design_id(point.key)}</b><br><small>{html.escape(point.label)}</small></td>"
+            ident = design_id(point.key)
+            rows.append(f"<tr><td><b><a href='#' onclick=\"codesignShowDesign('{ident}');return false\" "
+                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small></td>"
                         f"{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
         lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "
-                     "designs (hover a point for all of them).</p>")
+                     "designs (click a design id, or a point, for all of them).</p>")
         if data.pareto.confirmed is not None:
             lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
     for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early")):

@@ -151,6 +151,7 @@ def test_nested_study_page_has_full_breakdowns_log_axes_and_a_design_panel(tmp_p
     assert scatter["axis_types"] == {"x": "linear", "y": "log"}
     assert [e for e in scatter["legend"] if "on the front" in e] and all(
         e.startswith(("w4s12", "w8s12")) for e in scatter["legend"] if "on the front" in e)
+    assert "codesignShowDesign('0.1')" in out.read_text(encoding="utf-8")  # the front table's ids open it too
     click = result["click"]
     assert isinstance(click, dict) and click["shown"] and f"design {click['id']}" in click["text"]
     assert "network (snn.*)" in click["text"] and "chip (hw.*)" in click["text"] and "cores" in click["text"]
