@@ -17,7 +17,8 @@ from codesign import __version__
 from codesign.config import ConfigError
 
 #: Command modules, in the order they appear in ``codesign --help``.
-_COMMANDS = ("data", "train", "hw", "study", "report", "export", "evaluate")
+#: (``compare`` adds ``codesign study compare`` to the group ``study`` made.)
+_COMMANDS = ("data", "train", "hw", "study", "compare", "report", "export", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,17 +19,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("bundle", metavar="DIR", help="bundle directory written by codesign export")
     p.add_argument("--cache-dir", help="corpus cache root (default: codesign's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar while a corpus is built")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress lines on stderr (and no bar while a corpus is built)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from codesign.cli._progress import stderr_steps
     from codesign.export import evaluate_bundle
 
-    report = evaluate_bundle(args.bundle, cache_dir=args.cache_dir, progress=not args.no_progress)
+    report = evaluate_bundle(args.bundle, cache_dir=args.cache_dir, progress=not args.no_progress,
+                             say=stderr_steps(not args.no_progress))
     prov = report.config.study
     print(f"bundle {report.bundle}: study {prov.name}, trial {prov.trial}"
           + (f" chip {prov.chip_index}" if prov.chip_index is not None else ""))
+    selected = {k: v for k, v in report.config.metrics.items() if k in ("validation_accuracy", "validation_wer")}
+    print("task metric re-measured on the held-out test split (test_*); the search selected on the validation split"
+          + (": " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in selected.items()) if selected else ""))
     print(report.table())
     print("all figures agree" if report.ok else "some figures DIFFER from the stored ones")
     return 0 if report.ok else 1

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import optuna
 
     from codesign.export import export_bundle, select_point
-    from codesign.search import default_storage_url, open_study, study_view
+    from codesign.search import default_storage_url, open_study, split_named, study_view
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = args.storage or default_storage_url(args.name, args.runs_dir)
@@ -49,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     finished = study.get_trials(deepcopy=False)[point.trial].datetime_complete
     result = export_bundle(view, point, args.out, storage=url,
                            datetime_complete=finished.isoformat() if finished else None)
-    values = ", ".join(f"{k}={v:.4g}" for k, v in result.config.objectives.items())
-    print(f"exported design {point.point_id} of study {view.name} ({values}; validation split) to {result.path}")
+    values = ", ".join(f"{split_named(k)}={v:.4g}" for k, v in result.config.objectives.items())
+    print(f"exported design {point.point_id} of study {view.name} ({values}) to {result.path}")
+    tested = {k: v for k, v in result.config.metrics.items() if k in ("test_accuracy", "test_wer")}
+    if tested:
+        print("on the held-out test split: " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in tested.items()))
     if args.recommended:
         from codesign.search import recommendation_of
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
           + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))
     if result.config.confirmed is not None:
         c = result.config.confirmed
-        spread = ", ".join(f"{k} {c['mean'][k]:.4g} ± {c['std'][k]:.2g}" for k in result.config.objectives
+        spread = ", ".join(f"{split_named(k)} {c['mean'][k]:.4g} ± {c['std'][k]:.2g}" for k in result.config.objectives
                            if k in c["mean"])
         print(f"confirmed over seeds {c['seeds']}: {spread}")
     if not point.feasible:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from codesign.config import ConfigError, parse_set_args
@@ -21,8 +22,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     def common(p: argparse.ArgumentParser) -> None:
         source = p.add_mutually_exclusive_group(required=True)
         source.add_argument("--trace", help="workload trace (.npz from the recorder)")
-        source.add_argument("--bundle", help="an exported design bundle: re-cost its network on --chip")
-        p.add_argument("--chip", default="generic_45nm", help="preset name or hw_models/<preset>.yaml")
+        source.add_argument("--bundle", help="an exported design bundle: its network on its own chip, or on --chip")
+        p.add_argument("--chip", default=None,
+                       help="preset name or hw_models/<preset>.yaml (default: the bundle's own chip with "
+                            "--bundle, generic_45nm with --trace)")
+        p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a chip field (repeatable), e.g. --set cores=8")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -76,10 +80,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     syn.set_defaults(func=_synthetic)
 
 
-def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
+#: The chip of ``--trace`` without ``--chip``.
+DEFAULT_CHIP = "generic_45nm"
+
+
+def _chip(args: argparse.Namespace) -> ChipConfig:
+    """``--chip`` with ``--set`` overrides; without ``--chip``, the bundle's own chip (with
+    ``--bundle``) or :data:`DEFAULT_CHIP`."""
     from codesign.hardware import load_chip
 
-    chip = load_chip(args.chip, parse_set_args(args.overrides))
+    overrides = parse_set_args(args.overrides)
+    if args.chip is None and args.bundle:
+        from codesign.export import bundle_chip
+
+        return bundle_chip(args.bundle, overrides)
+    return load_chip(args.chip or DEFAULT_CHIP, overrides)
+
+
+def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
+    chip = _chip(args)
     if args.bundle:
         from codesign.export import bundle_trace
 
@@ -89,9 +108,18 @@ def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
     return load_trace(args.trace), chip
 
 
-def _summary(report: CostReport) -> str:
+def _chip_line(chip: ChipConfig) -> str:
+    """What the chip is, from its fields (never from its description, which may describe the
+    preset it was derived from)."""
+    return (f"  {chip.cores} cores x {chip.pes_per_core} PEs, {chip.weight_bits}-bit weights, "
+            f"{chip.state_bits}-bit state, {chip.clock_mhz:g} MHz, {chip.node_nm} nm"
+            + (f", {chip.voltage_v:g} V" if chip.voltage_v is not None else ""))
+
+
+def _summary(report: CostReport, chip: ChipConfig | None = None) -> str:
     lines = [
         f"chip {report.chip_name}: {'feasible' if report.feasible else 'INFEASIBLE'}",
+        *([_chip_line(chip)] if chip is not None else []),
         f"  energy   {report.energy_uj:.6g} uJ per inference",
         f"  cycles   {report.cycles:.6g}   latency {report.latency_ms:.6g} ms   "
         f"throughput {report.throughput_per_s:.6g} /s",
@@ -105,24 +133,33 @@ def _summary(report: CostReport) -> str:
 
 def _precision_note(rescored: Rescored) -> str:
     """What the other chip's precision does to the bundle's network, in words."""
+    from codesign.search import split_named
+
     names = [k for k in ("test_accuracy", "test_wer", "validation_accuracy", "validation_wer") if k in rescored.metrics]
     if not rescored.precision_changed:
-        return "network: same weight and state bits as the bundle's chip; its stored scores hold\n"
-    figures = ", ".join(f"{k} {rescored.metrics[k]:.4g} (bundle {rescored.stored_metrics.get(k, float('nan')):.4g})"
-                        for k in names)
+        held = ", ".join(f"{split_named(k)} {rescored.metrics[k]:.4g}" for k in names)
+        return ("network: same weight and state bits as the bundle's chip; its stored scores hold"
+                + (f": {held}" if held else "") + "\n")
+    figures = ", ".join(f"{split_named(k)} {rescored.metrics[k]:.4g} "
+                        f"(bundle {rescored.stored_metrics.get(k, float('nan')):.4g})" for k in names)
     return ("network: this chip holds it at other weight/state bits, so it was re-quantised and re-scored: "
             f"{figures}\n")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from codesign.hardware import estimate_cost, load_chip
+    from codesign.cli._progress import stderr_steps
+    from codesign.hardware import estimate_cost
 
     rescored = None
+    say = stderr_steps(not args.no_progress)
     if args.bundle:
         from codesign.export import rescore_bundle
 
-        rescored = rescore_bundle(args.bundle, load_chip(args.chip, parse_set_args(args.overrides)),
-                                  progress=not args.json)
+        chip = _chip(args)
+        if say is not None:
+            source = f"--chip {args.chip}" if args.chip else "the bundle's own chip"
+            say(f"chip: {source} ({chip.name})")
+        rescored = rescore_bundle(args.bundle, chip, progress=not args.no_progress and not args.json, say=say)
         report = rescored.report
     else:
         trace, chip = _load(args)
@@ -136,7 +173,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     if rescored is not None:
         print(_precision_note(rescored))
-    print(_summary(report))
+    print(_summary(report, chip))
     print("\nenergy per inference (pJ), layers x categories:")
     print(report.energy_table().to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
@@ -209,24 +246,87 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         columns = grid_columns(_parse_grid(args.grid))
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    table = sweep_table(trace, chip, columns)
+    notes: list[str] = []
+    if args.bundle:
+        table, task_metric, notes = _bundle_sweep(args, chip, columns)
+        objectives = [task_metric, *objectives]
+    else:
+        table, task_metric = sweep_table(trace, chip, columns), None
     unknown = [o for o in objectives if o not in table.columns]
     if unknown:
         raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
     feasible = table[table["feasible"]]
+    if task_metric is not None:
+        feasible = feasible[feasible[task_metric].notna()]
     if feasible.empty:
         reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
         raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
-                          hint="; ".join(reasons[:3]))
-    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float))]
-    front = front.drop(columns=["reasons"]).sort_values(objectives).reset_index(drop=True)
+                          hint="; ".join(reasons[:3] + notes[:1]))
+    signs = [-1.0 if o == "validation_accuracy" else 1.0 for o in objectives]  # accuracy is maximised
+    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float) * signs)]
+    front = front.drop(columns=["reasons"]).sort_values(
+        objectives, ascending=[s > 0 for s in signs]).reset_index(drop=True)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(front.to_json(orient="records", indent=2))
         return 0
-    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; "
-          f"minimising {', '.join(objectives)}):")
+    goals = ", ".join(("maximising " if s < 0 else "minimising ") + o for o, s in zip(objectives, signs, strict=True))
+    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; {goals}):")
+    if task_metric is not None:
+        print("the network re-quantised and re-scored at each chip's precision: validation_* on the split the "
+              "search selected on, test_* on the held-out test split")
     print(front.to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
+
+
+def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str, Any]) -> tuple[Any, str, list[str]]:
+    """The sweep of a bundle's network: the chips grouped by precision (weight_bits,
+    state_bits), the network scored once per precision (its own keeps the stored scores), each
+    group costed on that precision's trace; the task metrics of each chip's precision beside
+    its costs. Returns the table, the task metric the front maximises or minimises
+    (``validation_accuracy`` or ``validation_wer``) and notes on precisions the network cannot
+    be held in (their chips have no task metric and stay off the front)."""
+    import numpy as np
+    import pandas as pd
+
+    from codesign.cli._progress import stderr_steps
+    from codesign.export import bundle_scores, load_bundle_config
+    from codesign.hardware import sweep_table
+
+    say = stderr_steps(not args.no_progress)
+    n = len(next(iter(columns.values()))) if columns else 1
+    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
+                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (w, st) in enumerate(bits.tolist()):
+        groups.setdefault((int(w), int(st)), []).append(i)
+    if say is not None:
+        say(f"{n} chips at {len(groups)} precisions: " + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in
+                                                                    sorted(groups.items())))
+    config = load_bundle_config(args.bundle)
+    task = "validation_wer" if config.head == "ctc" else "validation_accuracy"
+    errors: dict[tuple[int, int], str] = {}
+    scores = bundle_scores(args.bundle, list(groups), progress=not args.no_progress and not args.json, say=say,
+                           errors=errors)
+    notes = [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
+             "are left out" for (w, st), why in sorted(errors.items())]
+    parts = []
+    for key, rows in sorted(groups.items()):
+        if key not in scores:
+            continue
+        metrics, trace = scores[key]
+        sub = {k: np.asarray(v)[rows] for k, v in columns.items()}
+        part = sweep_table(trace, chip, sub)
+        for name in (task.replace("validation_", "test_"), task):  # validation first, then test
+            part.insert(0, name, float(metrics[name]) if name in metrics else float("nan"))
+        part.index = rows
+        parts.append(part)
+    if not parts:
+        raise ConfigError(None, "--space" if args.space else "--grid", "a chip precision the network can be held in",
+                          hint="; ".join(notes))
+    table = pd.concat(parts).sort_index()
+    return table, task, notes
 
 
 def _crosscheck(args: argparse.Namespace) -> int:

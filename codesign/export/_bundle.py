@@ -243,6 +243,8 @@ def export_bundle(
     with staged_directory(out) as tmp:
         (tmp / CONFIG_FILE).write_text(
             "# codesign bundle: rebuild with `codesign evaluate <this directory>`\n"
+            "# objectives and the plain accuracy/wer/cer in metrics are on the validation split (what the\n"
+            "# search selected on); test_* on the held-out test split\n"
             + yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
         shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
         shutil.copyfile(trace_path, tmp / TRACE_FILE)
@@ -269,15 +271,15 @@ def bundle_network(config: BundleConfig, weights: Path) -> nn.Module:
 
 
 def _point_chip(record: Any, point: DesignPoint) -> Any:
-    """The chip of a design point: the trial's chip; for a nested point, the study's base chip
-    with this point's ``hw.*`` parameters."""
-    from codesign.hardware import ChipConfig
-    from codesign.search import split_params
+    """The chip of a design point (:func:`codesign.search.point_chip`: a nested point's chip is
+    the study's base chip with its ``hw.*`` parameters, named and described as that chip)."""
+    from codesign.search import point_chip
 
-    chip_fields = record.chip_config.to_dict() if record.chip_config is not None else {}
-    if point.chip is not None:
-        chip_fields.update(split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2])
-    return ChipConfig.model_validate(chip_fields)
+    try:
+        return point_chip(record, point)
+    except ValueError as err:
+        raise ConfigError(None, "--trial", "a trial whose record stores its chip", got=point.trial,
+                          hint=str(err)) from None
 
 
 def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: Any,

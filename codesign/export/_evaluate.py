@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,13 @@ METRIC_ABS_TOL = 1e-6
 CHIP_REL_TOL = 1e-6
 #: Chip figures compared.
 CHIP_FIGURES = ("energy_uj", "cycles", "latency_ms", "area_mm2", "sram_used_kb")
+#: Says what a long step is doing (a line on stderr from the CLI); None: silent.
+Say = Callable[[str], None] | None
+
+
+def _say(say: Say, message: str) -> None:
+    if say is not None:
+        say(message)
 
 
 @dataclass(frozen=True)
@@ -133,13 +141,16 @@ def bundle_trace(bundle: str | Path) -> WorkloadTrace:
     return load_trace(bundle / TRACE_FILE)
 
 
-def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, progress: bool = False) -> EvaluationReport:
+def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, progress: bool = False,
+                    say: Say = None) -> EvaluationReport:
     """Check, rebuild and re-score a bundle; compare every figure with the stored one.
 
     Args:
         bundle: the bundle directory.
         cache_dir: corpus cache root (default: codesign.data's).
         progress: show progress while a corpus is synthesised.
+        say: called with a line for each step (checking, rebuilding, corpus, scoring, tracing,
+            costing), before the step runs.
 
     Raises:
         ConfigError: a bundle file is missing, truncated or edited (named), or its config or
@@ -152,13 +163,17 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     from codesign.train import score_at_precision
 
     bundle = Path(bundle)
+    _say(say, "checking every file against manifest.json")
     config = load_bundle_config(bundle)
+    _say(say, "rebuilding the network from config.yaml and its weights")
     net = load_bundle_model(bundle, config)
+    _say(say, "loading its corpus (from the cache, or synthesised)")
     corpus = _bundle_corpus(bundle, config, cache_dir, progress)
     precision = config.precision
     rows: list[Comparison] = []
-    with torch.no_grad():
-        scored, quantised = score_at_precision(net, corpus, config.head, precision)
+    _say(say, f"scoring the test split at {precision.label} ({len(corpus.test)} utterances)")
+    with torch.no_grad():  # only the test split is compared: the validation pass would be wasted time
+        scored, quantised = score_at_precision(net, corpus, config.head, precision, splits=("test",))
     for name in ("accuracy", "wer"):
         stored = config.metrics.get(f"test_{name}")
         if stored is not None and f"test_{name}" in scored:
@@ -172,6 +187,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     chip = ChipConfig.model_validate(config.chip)
     stored_report = CostReport.from_dict(json.loads((bundle / COST_REPORT_FILE).read_text(encoding="utf-8")))
     stored_figures = stored_report.metrics()
+    _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
     on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()
     on_new = estimate_cost(_retrace(config, corpus, quantised), chip).metrics()
     for name in CHIP_FIGURES:
@@ -243,8 +259,26 @@ class Rescored:
     stored_metrics: dict[str, float]
 
 
+def bundle_chip(bundle: str | Path, overrides: dict[str, Any] | None = None) -> ChipConfig:
+    """The bundle's own chip (``config.yaml``'s ``chip``), with ``--set`` overrides applied.
+
+    Raises:
+        ConfigError: the bundle is damaged, or an override makes no valid chip (key named).
+    """
+    from codesign.config import apply_overrides, parse_spec
+    from codesign.hardware import ChipConfig
+
+    bundle = Path(bundle)
+    config = load_bundle_config(bundle)
+    data = dict(config.chip)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        data["name"] = f"{config.chip.get('name', 'custom')} with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return parse_spec(ChipConfig, data, file=bundle / "config.yaml", key_prefix="chip")
+
+
 def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir: str | Path | None = None,
-                   progress: bool = False) -> Rescored:
+                   progress: bool = False, say: Say = None) -> Rescored:
     """The bundle's network on ``chip``: re-cost it, and re-score its accuracy when the chip's
     weight or state bits differ from the bundle chip's (a chip's precision changes what the
     network computes, so it changes the score).
@@ -266,9 +300,63 @@ def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir:
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
     precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
     if precision == config.precision:
+        _say(say, f"costing the bundle's trace on {chip.name} (same precision, {precision.label}: "
+                  "the stored scores hold)")
         return Rescored(recost_bundle(bundle, chip), False, stored, stored)
-    net = load_bundle_model(bundle, config)
-    corpus = _bundle_corpus(bundle, config, cache_dir, progress)
-    with torch.no_grad():
-        scored, quantised = score_at_precision(net, corpus, config.head, precision)
-    return Rescored(estimate_cost(_retrace(config, corpus, quantised), chip), True, scored, stored)
+    _say(say, f"{chip.name} holds the network at {precision.label}, the bundle at {config.precision.label}: "
+              "re-quantising and re-scoring it")
+    scores = bundle_scores(bundle, [(precision.weight_bits, precision.state_bits)], cache_dir, progress, say)
+    scored, trace = scores[(precision.weight_bits, precision.state_bits)]
+    _say(say, f"costing the re-recorded trace on {chip.name}")
+    return Rescored(estimate_cost(trace, chip), True, scored, stored)
+
+
+def bundle_scores(bundle: str | Path, precisions: Iterable[tuple[int, int]], cache_dir: str | Path | None = None,
+                  progress: bool = False, say: Say = None, errors: dict[tuple[int, int], str] | None = None,
+                  ) -> dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]]:
+    """The bundle's network at each (weight_bits, state_bits): its task metrics on the
+    validation and test splits (``validation_accuracy``, ``test_accuracy``, ...) and its trace
+    as a chip of that precision runs it. The bundle's own precision keeps its stored scores
+    and trace; any other is re-quantised from the float weights and re-scored (the corpus is
+    loaded once).
+
+    Args:
+        errors: when given, a precision the network cannot be held in is left out of the
+            result and its reason put here, instead of raising.
+
+    Raises:
+        ValueError: a precision the network cannot be held in (``codesign.snn.quantise_network``).
+    """
+    import torch
+
+    from codesign.snn import Precision
+    from codesign.train import score_at_precision
+
+    bundle = Path(bundle)
+    config = load_bundle_config(bundle)
+    own = (config.precision.weight_bits, config.precision.state_bits)
+    stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
+    out: dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]] = {}
+    net: nn.Module | None = None
+    corpus: Any = None
+    for bits in sorted(set(precisions)):
+        if bits == own:
+            out[bits] = (stored, bundle_trace(bundle))
+            continue
+        precision = Precision(weight_bits=bits[0], state_bits=bits[1])
+        if net is None:
+            net = load_bundle_model(bundle, config)
+            _say(say, "loading the bundle's corpus (from the cache, or synthesised)")
+            corpus = _bundle_corpus(bundle, config, cache_dir, progress)
+        _say(say, f"scoring the network at {precision.label} (validation and test splits) and recording its trace")
+        try:
+            with torch.no_grad():
+                scored, quantised = score_at_precision(net, corpus, config.head, precision)
+        except ValueError as err:
+            if errors is None:
+                raise
+            errors[bits] = str(err)
+            continue
+        out[bits] = ({k: v for k, v in scored.items() if k.startswith(("test_", "validation_"))},
+                     _retrace(config, corpus, quantised))
+    return out

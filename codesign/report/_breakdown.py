@@ -1,20 +1,58 @@
 """Energy breakdown (layer x category), cycles and area of each Pareto-front member.
 
-Reads the TrialRecord and the cost-report artifact it names; never re-costs a trial.
+A joint trial's breakdown is the cost report its evaluation stored. A nested trial stores one
+trace per chip precision, not a cost report per chip, so a nested design's breakdown is
+computed here: the chip model (``codesign.hardware.estimate_cost``, a pure function of the
+trace and the chip) on the network's stored trace at that chip's precision, for that chip
+(:func:`codesign.search.point_trace`, :func:`codesign.search.point_chip`). Nothing is
+re-trained. A confirmed design also gets the cost reports its confirmation runs wrote, one per
+seed. A panel that cannot be filled says exactly why (:attr:`BreakdownInfo.note`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from codesign.search import StudyView
+from codesign.search import (
+    DesignPoint,
+    StudyView,
+    TrialView,
+    confirmation_cost_reports,
+    point_chip,
+    point_trace,
+)
 
 COST_REPORT_ARTIFACT = "cost_report"
+#: A recomputed breakdown whose total differs from the energy the search stored by more than
+#: this fraction is flagged: the chip model changed since the study ran.
+RECOMPUTED_REL_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class SeedCost:
+    """One confirmation run's cost report (a design re-trained with another seed).
+
+    Attributes:
+        seed: the training seed; source: the report's path relative to the study's folder.
+        energy_by_category_pj: per-category energy, empty when the report could not be read.
+        latency_ms: its latency (None when unread); note: why it could not be read, else None.
+    """
+
+    seed: int
+    source: str
+    energy_by_category_pj: dict[str, float]
+    latency_ms: float | None
+    note: str | None = None
+
+    @property
+    def total_energy_pj(self) -> float:
+        return float(sum(self.energy_by_category_pj.values()))
 
 
 @dataclass(frozen=True)
@@ -28,8 +66,13 @@ class BreakdownInfo:
             report could not be read (``note`` says why).
         energy_by_category_pj: per-category totals (from the report, else from the record).
         cycles, latency_ms, area_mm2: the chip figures (None when neither source has them).
-        source: the cost-report file the table came from, or None.
+        source: the cost-report file the table came from, or None (recomputed, or missing).
         note: why the layer table is missing, else None.
+        method: how the table was obtained, in words (``stored cost report``, or ``chip model
+            on the stored trace ...`` for a nested design).
+        check: a recomputed table whose total differs from what the search stored, in words;
+            else None.
+        seeds: the confirmation runs' cost reports of a confirmed design, by seed.
     """
 
     number: int
@@ -43,6 +86,9 @@ class BreakdownInfo:
     area_mm2: float | None
     source: Path | None
     note: str | None
+    method: str = "stored cost report"
+    check: str | None = None
+    seeds: tuple[SeedCost, ...] = field(default_factory=tuple)
 
     @property
     def energy_by_layer_pj(self) -> dict[str, float]:
@@ -56,6 +102,11 @@ class BreakdownInfo:
             return float(self.energy_by_layer_category_pj.sum())
         return float(sum(self.energy_by_category_pj.values()))
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw: no layer table and no category figure."""
+        return self.energy_by_layer_category_pj is None and not self.energy_by_category_pj
+
 
 def read_cost_report(path: Path) -> dict[str, Any]:
     """Read a cost-report JSON artifact into the fields the breakdown needs.
@@ -67,7 +118,16 @@ def read_cost_report(path: Path) -> dict[str, Any]:
     Raises:
         ValueError: the file is not a cost report.
     """
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return cost_fields(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+def cost_fields(data: Any, where: str = "cost report") -> dict[str, Any]:
+    """The fields the breakdown needs from a cost report's dict (``CostReport.to_dict()``).
+
+    Raises:
+        ValueError: ``data`` is not a cost report (``where`` names it in the message).
+    """
+    path = where
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     table = data.get("energy_pj")
@@ -98,29 +158,33 @@ def breakdown_infos(
 
 
 def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> BreakdownInfo:
+    """The breakdown of one design point: a joint trial's stored cost report, a nested
+    design's recomputed from its trace and chip; with its confirmation runs' cost reports."""
     number, chip = (key, None) if isinstance(key, int) else key
     trial = view.trial(number)
     point = view.point((number, chip))
     metrics = point.metrics
-    by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None else {}
-    path = view.artifact_path(trial, COST_REPORT_ARTIFACT)
+    by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None and chip is None else {}
+    path: Path | None = None
     report: dict[str, Any] = {}
     note = None
+    method = "stored cost report"
+    check = None
     if chip is not None:
-        # A nested trial's cost report is for the trial's own chip, not each chip of its set.
-        path, by_category = None, {}
-        note = "nested strategy: no per-chip cost report is stored; chip figures from the record"
-    elif path is None:
-        note = "the trial record names no cost_report artifact"
-    elif not path.is_file():
-        # the record's own (relative) path: the page must not carry this machine's paths
-        folder = f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
-        note = f"cost report not found at {_recorded(trial)} in the study's {folder}"
+        # A nested trial stores a trace per precision, not a cost report per chip: cost it here.
+        report, note, method, check = _recomputed(view, trial, point)
     else:
-        try:
-            report = read_cost_report(path)
-        except (ValueError, OSError) as err:
-            note = "cost report unreadable: " + str(err).replace(str(path), _recorded(trial))
+        path = view.artifact_path(trial, COST_REPORT_ARTIFACT)
+        if path is None:
+            note = "the trial record names no cost_report artifact"
+        elif not path.is_file():
+            # the record's own (relative) path: the page must not carry this machine's paths
+            note = f"cost report not found at {_recorded(trial)} in the study's {_folder(view)}"
+        else:
+            try:
+                report = read_cost_report(path)
+            except (ValueError, OSError) as err:
+                note = "cost report unreadable: " + str(err).replace(str(path), _recorded(trial))
     energy = report.get("energy_pj")
     if energy is not None:
         by_category = {
@@ -144,7 +208,71 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
         area_mm2=pick("area_mm2"),
         source=path if energy is not None else None,
         note=note,
+        method=method,
+        check=check,
+        seeds=_seed_costs(view, point),
     )
+
+
+def _recomputed(view: StudyView, trial: TrialView, point: DesignPoint) -> tuple[dict[str, Any], str | None, str, str | None]:
+    """A nested design's cost report: the chip model on the network's stored trace at the
+    chip's precision, for the chip. Returns (report fields, note, method, check)."""
+    from codesign.hardware import estimate_cost
+    from codesign.trace import load_trace
+
+    method = "chip model on the network's stored trace at this chip's precision"
+    record = trial.record
+    if record is None:
+        return {}, "the trial stores no record, so neither its chip nor its trace is known", method, None
+    if point.chip is not None and point.chip >= len(record.hw_front):
+        return {}, f"chip {point.chip} is not in the record's hardware front ({len(record.hw_front)} chips)", method, None
+    try:
+        chip = point_chip(record, point)
+    except ValueError as err:
+        return {}, f"cannot rebuild the chip: {err}", method, None
+    found = point_trace(view, record, point)
+    if found is None:
+        return ({}, f"the record names no trace at this chip's precision (w{chip.weight_bits}s{chip.state_bits}), "
+                "so its energy cannot be broken down", method, None)
+    rel, path = found
+    if not path.is_file():
+        return {}, f"trace not found at {rel} in the study's {_folder(view)}", method, None
+    try:
+        cost = estimate_cost(load_trace(path), chip)
+        report = cost_fields(cost.to_dict())
+    except (ValueError, OSError) as err:
+        return {}, "trace unreadable: " + str(err).replace(str(path), rel), method, None
+    method = f"chip model on the stored trace {rel} (w{chip.weight_bits}s{chip.state_bits}), for this chip"
+    check = None
+    stored = point.metrics.get("energy_uj")
+    if stored is not None and math.isfinite(stored) and \
+            abs(cost.energy_uj - stored) > RECOMPUTED_REL_TOL * max(abs(stored), 1e-30):
+        check = (f"recomputed {cost.energy_uj:.4g} µJ, but the search stored {stored:.4g} µJ: "
+                 "the chip model changed since the study ran")
+    return report, None, method, check
+
+
+def _seed_costs(view: StudyView, point: DesignPoint) -> tuple[SeedCost, ...]:
+    """The cost reports the confirmation runs of ``point`` wrote, one per seed."""
+    out = []
+    for seed, (rel, path) in sorted(confirmation_cost_reports(view, point).items()):
+        if not path.is_file():
+            out.append(SeedCost(seed, rel, {}, None, f"not found at {rel} in the study's {_folder(view)}"))
+            continue
+        try:
+            fields = read_cost_report(path)
+        except (ValueError, OSError) as err:
+            out.append(SeedCost(seed, rel, {}, None, "unreadable: " + str(err).replace(str(path), rel)))
+            continue
+        by_category = {c: float(v) for c, v in zip(fields["categories"], fields["energy_pj"].sum(axis=0), strict=True)}
+        out.append(SeedCost(seed, rel, by_category, fields.get("latency_ms")))
+    return tuple(out)
+
+
+def _folder(view: StudyView) -> str:
+    if view.artifact_url is not None:
+        return "artifact store"
+    return f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
 
 
 def _recorded(trial: Any) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 #: Metric -> what it measures, with its unit (the axis titles of every plot).
 METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy (fraction correct)",
-    "wer": "word error rate (fraction)",
-    "cer": "character error rate (fraction)",
+    "accuracy": "validation accuracy (fraction correct)",
+    "wer": "validation word error rate (fraction)",
+    "cer": "validation character error rate (fraction)",
+    "test_accuracy": "test accuracy (fraction correct)",
+    "test_wer": "test word error rate (fraction)",
     "loss": "validation loss",
     "activation_sparsity": "activation sparsity (fraction zero)",
     "energy_uj": "energy per inference (µJ)",

@@ -4,6 +4,7 @@ self-contained HTML file with plotly.js embedded, so it opens offline."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,13 @@ from codesign.report._breakdown import BreakdownInfo, breakdown_infos
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
-from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, hypervolume_info, pareto_front_info
+from codesign.report._pareto import (
+    HypervolumeInfo,
+    ParetoFrontInfo,
+    design_id,
+    hypervolume_info,
+    pareto_front_info,
+)
 from codesign.report._render import (
     breakdown_figure,
     hypervolume_figure,
@@ -26,7 +33,7 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.search import StudyView, TrialView, study_view
+from codesign.search import StudyView, TrialView, split_named, study_view
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class ReportData:
     parallel: tuple[ParallelCoordinatesInfo, ...]
     importances: tuple[ImportanceInfo, ...]
     breakdowns: tuple[BreakdownInfo, ...]
+    #: HTML placed in the summary right after the study's counts: the decision the study
+    #: supports (a recommendation's rationale, the accuracy floor); None: nothing there.
+    decision: str | None = None
 
     @property
     def n_figures(self) -> int:
@@ -103,9 +113,9 @@ def render_report(data: ReportData) -> str:
         "front; infeasible points violate a constraint. Trials with no objective values are in the "
         "strip under each plot: pruned before training (the chip failed a cheap check) or failed. "
         "Trials that successive halving stopped early are drawn at their lower-budget figures. "
-        "Hover "
-        "any point for its reason, its network (snn.*) and chip (hw.*) parameters and its "
-        "metrics."
+        "Colour is the chip's precision (weight and state bits), shape the network (its trial). "
+        "Energy and latency axes are logarithmic (the buttons above each plot switch to linear). "
+        "Hover a point for its figures; click it for the full design (every parameter and metric)."
         + (" Green diamonds with error bars are confirmed points: mean ± standard deviation over "
            "the confirmation seeds." if data.pareto.confirmed is not None else "")
         + "</p>"
@@ -127,22 +137,62 @@ def render_report(data: ReportData) -> str:
         parts.append("<p>No feasible trial has finished, so the front is empty.</p>")
     for info in data.breakdowns:
         point = view.point((info.number, info.chip))
-        objectives = ", ".join(f"{n}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
+        objectives = ", ".join(f"{split_named(n)}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
         parts.append(figure(breakdown_figure(info, point.label, objectives)))
         if info.source is not None:
             parts.append(f"<p class='src'>from {html.escape(_shown_path(view, info.source))} "
                          "in the study's artifacts</p>")
+        elif not info.empty:
+            parts.append(f"<p class='src'>{html.escape(info.method)}</p>")
+        if info.check is not None:
+            parts.append(f"<p class='warn'>{html.escape(info.check)}</p>")
     title = f"codesign study {html.escape(view.name)}"
+    parts.append(_design_panel(data))
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th{background:#f3f3f3}.src{color:#777;font-size:small}"
-        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}</style>"
+        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}"
+        ".warn{color:#a33}"
+        "#design-panel{position:fixed;top:1em;right:1em;width:30em;max-height:90vh;overflow:auto;"
+        "background:#fff;border:1px solid #888;box-shadow:0 2px 12px rgba(0,0,0,.25);padding:.6em 1em;"
+        "z-index:1000;font-size:small}"
+        "#design-panel td,#design-panel th{text-align:left}#design-panel th{background:#eef}"
+        "#design-panel button{float:right}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
     )
+
+
+#: The script that opens a design's full description when its point is clicked: every Plotly
+#: plot's ``plotly_click`` reads the point's ``customdata`` (its design id) and fills the panel.
+_PANEL_JS = """
+(function(){
+var designs=JSON.parse(document.getElementById('design-data').textContent);
+var panel=document.getElementById('design-panel');
+function esc(t){var d=document.createElement('div');d.textContent=String(t);return d.innerHTML;}
+function show(id){var d=designs[id];if(!d)return;
+  var h='<button onclick="this.parentNode.hidden=true">close</button><b>design '+esc(id)+'</b><table>';
+  d.forEach(function(sec){h+='<tr><th colspan=2>'+esc(sec[0])+'</th></tr>';
+    sec[1].forEach(function(r){h+='<tr><td>'+esc(r[0])+'</td><td>'+esc(r[1])+'</td></tr>';});});
+  panel.innerHTML=h+'</table>';panel.hidden=false;}
+window.codesignShowDesign=show;
+function hook(){document.querySelectorAll('.js-plotly-plot').forEach(function(p){
+  if(p.on&&!p.__codesignClick){p.__codesignClick=true;p.on('plotly_click',function(e){
+    var pt=e&&e.points&&e.points[0];if(pt&&pt.customdata!==undefined)show(String(pt.customdata));});}});}
+if(document.readyState==='complete')hook();else window.addEventListener('load',hook);
+})();
+"""
+
+
+def _design_panel(data: ReportData) -> str:
+    """The panel a click on a scatter point opens, and every drawn design's full description."""
+    designs = json.dumps(data.pareto.designs).replace("</", "<\\/")
+    return ("<div id='design-panel' hidden></div>"
+            f"<script type='application/json' id='design-data'>{designs}</script>"
+            f"<script>{_PANEL_JS}</script>")
 
 
 def _shown_path(view: StudyView, path: Path) -> str:
@@ -178,6 +228,8 @@ def _summary(data: ReportData) -> str:
             (failed, "failed: no objective values")) if n),
         f"Objectives: {objectives}.",
     ]
+    if data.decision:
+        lines.append("</p>" + data.decision + "<p>")
     if refs:
         lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
     lines.append("</p>")
@@ -213,10 +265,13 @@ def _summary(data: ReportData) -> str:
                 if varying[g]:
                     items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
                     cells += f"<td class='params'>{html.escape(items)}</td>"
-            rows.append(f"<tr><td>{html.escape(point.label)}</td>{cells}</tr>")
+            ident = design_id(point.key)
+            rows.append(f"<tr><td><b><a href='#' onclick=\"codesignShowDesign('{ident}');return false\" "
+                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small></td>"
+                        f"{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
         lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "
-                     "designs (hover a point for all of them).</p>")
+                     "designs (click a design id, or a point, for all of them).</p>")
         if data.pareto.confirmed is not None:
             lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
     for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early")):

@@ -10,7 +10,7 @@ its reference point.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -20,17 +20,24 @@ from codesign.search import (
     REFERENCE_MARGIN,
     DesignPoint,
     StudyView,
+    TrialRecord,
     TrialView,
     hypervolume,
     hypervolume_reference,
     minimisation_signs,
     pareto_front,
     pareto_mask,
+    split_named,
 )
 
 PointKind = Literal["front", "dominated", "infeasible", "reference"]
 POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
 Key = tuple[int, "int | None"]
+#: Lines a point's hover holds at most: its id, objectives, chip and network; a click on the
+#: point opens the full design.
+MAX_HOVER_LINES = 8
+#: Objectives that span decades across a front, drawn on log axes by default.
+LOG_OBJECTIVE_PREFIXES = ("energy", "latency", "cycles", "area", "edp", "power")
 #: Why a trial has no design point: pruned before training, stopped early, or failed.
 UnevaluatedKind = Literal["pruned", "stopped", "failed"]
 
@@ -76,10 +83,30 @@ class ParetoPoints:
     keys: tuple[Key, ...]
     values: np.ndarray
     hover: tuple[str, ...]
+    ids: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ()
 
     @property
     def numbers(self) -> tuple[int, ...]:
         return tuple(k[0] for k in self.keys)
+
+
+@dataclass(frozen=True)
+class MarkedPoint:
+    """A design point drawn with a marker of its own on every scatter, over its ordinary mark
+    (e.g. the recommended design, or the runner-up).
+
+    Attributes:
+        key: (trial, chip) of the design point; label: the legend entry; hover: its hover text.
+        color, symbol, size: how the mark is drawn (Plotly marker colour, symbol, size in px).
+    """
+
+    key: Key
+    label: str
+    hover: str
+    color: str = "#000000"
+    symbol: str = "star-open"
+    size: int = 22
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,12 @@ class ParetoFrontInfo:
         front: keys of the front points, best first by the first objective.
         confirmed: the confirmed points' spread, or None when no point was confirmed.
         unevaluated: pruned and failed trials (one :class:`Unevaluated` per kind present).
+        log_axes: per objective, whether its axis is logarithmic by default: energies,
+            latencies, cycles and areas (quantities that span decades), when all positive.
+        marked: design points drawn with a marker of their own (:class:`MarkedPoint`), e.g.
+            the recommended design; empty unless a caller adds them.
+        designs: design id -> its full description, as sections of (name, value) rows: what a
+            click on a point opens (:func:`design_table`).
     """
 
     objective_names: tuple[str, ...]
@@ -143,6 +176,13 @@ class ParetoFrontInfo:
     front: tuple[Key, ...]
     confirmed: ConfirmedSpread | None = None
     unevaluated: tuple[Unevaluated, ...] = ()
+    log_axes: tuple[bool, ...] = ()
+    marked: tuple[MarkedPoint, ...] = ()
+    designs: dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = field(default_factory=dict)
+
+    def is_log(self, index: int) -> bool:
+        """Objective ``index`` is drawn on a log axis by default (a toggle switches to linear)."""
+        return bool(self.log_axes) and self.log_axes[index]
 
 
 def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
@@ -151,6 +191,7 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     front = tuple(p.key for p in _front(view))
     front_set = frozenset(front)
     drawn = [*view.points, *view.references]
+    varying = _varying(view.points)
     points = []
     for kind in POINT_KINDS:
         members = [p for p in drawn if point_kind(p, front_set) == kind]
@@ -161,9 +202,16 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
                 kind=kind,
                 keys=tuple(p.key for p in members),
                 values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
-                hover=tuple(hover_text(view, p) for p in members),
+                hover=tuple(hover_text(view, p, kind, varying) for p in members),
+                ids=tuple(design_id(p.key) for p in members),
+                precisions=tuple(precision_label(view, p) for p in members),
             )
         )
+    values = np.array([p.values for p in drawn], dtype=np.float64).reshape(-1, m)
+    log_axes = tuple(
+        n.startswith(LOG_OBJECTIVE_PREFIXES) and len(values) > 0 and bool((values[:, k] > 0).all())
+        for k, n in enumerate(view.objective_names)
+    )
     return ParetoFrontInfo(
         objective_names=view.objective_names,
         directions=view.directions,
@@ -173,7 +221,109 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
         front=front,
         confirmed=confirmed_spread(view),
         unevaluated=unevaluated_trials(view),
+        log_axes=log_axes,
+        designs={design_id(p.key): design_table(view, p, point_kind(p, front_set)) for p in drawn},
     )
+
+
+#: Two points closer than this fraction of a plot's width or height (a log axis: of a decade)
+#: are drawn as one mark: the marks of two front designs lie on top of each other.
+COINCIDENT_FRACTION = 0.01
+
+
+def coincident_front(info: ParetoFrontInfo, i: int, j: int) -> list[tuple[int, ...]]:
+    """Groups of front points (rows of the front's :class:`ParetoPoints`) that one 2-D scatter
+    of objectives ``i`` and ``j`` draws on top of each other: within :data:`COINCIDENT_FRACTION`
+    of the axis span on both axes (of a decade on a log axis). With three objectives a nested
+    network's chips that differ only in latency (more cores, a faster clock) have the same
+    accuracy and nearly the same energy, so they coincide in the accuracy-energy view although
+    each is on the front; the scatter marks each group with its size."""
+    front = next((p for p in info.points if p.kind == "front"), None)
+    if front is None or len(front.keys) < 2:
+        return []
+    scaled = []
+    for k in (i, j):
+        column = front.values[:, k]
+        if info.is_log(k):
+            scaled.append(np.log10(column))
+        else:
+            span = float(column.max() - column.min()) or 1.0
+            scaled.append(column / span)
+    xy = np.stack(scaled, axis=1)
+    left = list(range(len(xy)))
+    groups = []
+    while left:
+        first = left.pop(0)
+        near = [r for r in left if (np.abs(xy[r] - xy[first]) <= COINCIDENT_FRACTION).all()]
+        if near:
+            groups.append((first, *near))
+            left = [r for r in left if r not in near]
+    return groups
+
+
+def design_id(key: Key) -> str:
+    """A design point's id on the page: ``12.3`` for trial 12's chip 3, ``12`` for a joint trial."""
+    return f"{key[0]}" if key[1] is None else f"{key[0]}.{key[1]}"
+
+
+def precision_label(view: StudyView, point: DesignPoint) -> str:
+    """The chip precision a design point was scored at, ``w4s12`` (weight and state bits), or
+    ``""`` when neither its parameters, its metrics nor its trial's chip say."""
+    bits = []
+    for name in ("weight_bits", "state_bits"):
+        value = point.params.get(f"hw.{name}", point.metrics.get(name))
+        if value is None:
+            record = _record(view, point.trial)
+            chip = record.chip_config if record is not None else None
+            value = getattr(chip, name, None)
+        if value is None:  # the study's base chip, as its spec stored it
+            chip_spec = (view.spec or {}).get("chip")
+            value = chip_spec.get(name) if isinstance(chip_spec, dict) else None
+        if not isinstance(value, (int, float)):
+            return ""
+        bits.append(int(value))
+    return "fp32" if bits == [32, 32] else f"w{bits[0]}s{bits[1]}"
+
+
+def _record(view: StudyView, number: int) -> TrialRecord | None:
+    try:
+        return view.trial(number).record
+    except KeyError:
+        return None
+
+
+def design_table(view: StudyView, point: DesignPoint,
+                 kind: str = "") -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The full description of a design point, as sections of (name, value) rows: objectives
+    (with the confirmed spread), constraints, the network's and the chip's parameters, and
+    every metric. What a click on a scatter point opens."""
+    sections: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    head = [("design", design_id(point.key)), ("trial", str(point.trial))]
+    if point.chip is not None:
+        head.append(("chip of the trial's hardware set", str(point.chip)))
+    if kind:
+        head.append(("on the plot", kind))
+    precision = precision_label(view, point)
+    if precision:
+        head.append(("chip precision", precision))
+    sections.append(("design point", tuple(head)))
+    rows = []
+    for n, v in zip(view.objective_names, point.values, strict=True):
+        spread = point.confirmed.spread(n) if point.confirmed is not None else None
+        rows.append((split_named(n), _fmt(v) + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])} over "
+                                   f"{len(point.confirmed.seeds)} seeds)" if spread and point.confirmed else "")))
+    sections.append(("objectives", tuple(rows)))
+    if point.constraints:
+        sections.append(("constraints (feasible when <= 0)",
+                         tuple((k, _fmt(v) + (" VIOLATED" if v > 0 else "")) for k, v in point.constraints.items())))
+    for prefix, heading in (*GROUPS.items(), ("", "other parameters")):
+        items = tuple((bare_name(k), _fmt(v)) for k, v in point.params.items() if group_of(k) == prefix)
+        if items:
+            sections.append((f"{heading} ({prefix}.*)" if prefix else heading, items))
+    metrics = tuple((k, _fmt(v)) for k, v in point.metrics.items() if k not in view.objective_names)
+    if metrics:
+        sections.append(("metrics", metrics))
+    return tuple(sections)
 
 
 def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
@@ -245,22 +395,44 @@ def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
     return "<br>".join(lines)
 
 
-def hover_text(view: StudyView, point: DesignPoint) -> str:
-    """Hover text: the point's label, objectives (± the confirmed spread), constraints violated,
-    every parameter grouped as network (``snn.*``) and chip (``hw.*``), then the metrics."""
-    lines = [f"<b>{point.label}</b>"]
+def _varying(points: tuple[DesignPoint, ...] | list[DesignPoint]) -> list[str]:
+    """Parameters whose value differs between design points, in first-seen order."""
+    names = dict.fromkeys(k for p in points for k in p.params)
+    return [k for k in names if len({repr(p.params.get(k)) for p in points}) > 1]
+
+
+def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: list[str] | None = None) -> str:
+    """Hover text of at most :data:`MAX_HOVER_LINES` lines: the point's id and label, its
+    objectives (± the confirmed spread), the constraints it violates, the chip (precision and
+    the parameters that differ between designs) and the network in one line each, and that a
+    click opens the full design (:func:`design_table`)."""
+    varying = _varying(view.points) if varying is None else varying
+    title = f"<b>design {design_id(point.key)}</b> · {point.label}" + (f" · {kind}" if kind else "")
+    objectives = []
     for n, v in zip(view.objective_names, point.values, strict=True):
         spread = point.confirmed.spread(n) if point.confirmed is not None else None
-        lines.append(f"{n} = {_fmt(v)}" + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
+        objectives.append(f"{split_named(n)} = {_fmt(v)}"
+                          + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
+    tail = []
     if not point.feasible:
-        violated = [f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0]
-        lines.append("violates: " + ", ".join(violated))
-    lines += _grouped(point.params)
-    metrics = [(k, v) for k, v in point.metrics.items() if k not in view.objective_names]
-    if metrics:
-        lines.append("<i>metrics</i>")
-        lines += _packed([f"{k}={_fmt(v)}" for k, v in metrics])
-    return "<br>".join(lines)
+        tail.append(_cut("violates: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0)))
+    precision = precision_label(view, point)
+    for prefix, heading in GROUPS.items():
+        items = [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
+                 if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
+        if prefix == "hw" and precision:
+            items.insert(0, precision)
+        if items:
+            tail.append(_cut(f"<i>{heading}</i>: " + " · ".join(items)))
+    tail.append("<i>click the point for the full design</i>")
+    room = MAX_HOVER_LINES - 1 - len(tail)
+    if len(objectives) > room:  # many objectives: two a line
+        objectives = _packed(objectives, width=40 * 2)
+    return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+
+
+def _cut(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _grouped(params: dict[str, object]) -> list[str]:

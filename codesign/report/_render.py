@@ -20,7 +20,13 @@ from codesign.report._breakdown import BreakdownInfo
 from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import Axis, ParallelCoordinatesInfo
-from codesign.report._pareto import HypervolumeInfo, ParetoFrontInfo, ParetoPoints, Unevaluated
+from codesign.report._pareto import (
+    HypervolumeInfo,
+    ParetoFrontInfo,
+    ParetoPoints,
+    Unevaluated,
+    coincident_front,
+)
 
 
 class _Marker(TypedDict):
@@ -41,7 +47,7 @@ _STYLE: dict[str, _Marker] = {
                "size": 9},
     "stopped": {"name": "stopped early by successive halving (lower budget)", "color": "#8c564b",
                 "symbol": "circle-open", "size": 8},
-    "failed": {"name": "failed", "color": "#ff7f0e", "symbol": "triangle-down-open", "size": 9},
+    "failed": {"name": "failed", "color": "#444444", "symbol": "triangle-down-open", "size": 9},
     "confirmed": {"name": "confirmed: mean ± std over seeds", "color": "#2ca02c", "symbol": "diamond-open",
                   "size": 12},
 }
@@ -63,11 +69,179 @@ def _legend_name(points: ParetoPoints) -> str:
     return f"{_STYLE[points.kind]['name']} ({len(points.keys)})"
 
 
+#: Colours of chip precisions (weight x state bits), in order of increasing bits; green is
+#: left for confirmed points and red for violations.
+_PRECISION_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f",
+                      "#393b79", "#637939")
+#: Marker symbols of networks (a trial's network), cycled; each has an ``-open`` form.
+_NETWORK_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "pentagon", "hexagon",
+                    "star", "hourglass", "bowtie", "triangle-left", "triangle-right", "hexagram", "star-square",
+                    "octagon", "star-diamond")
+
+
+def _precision_order(label: str) -> tuple[int, int, str]:
+    if label.startswith("w") and "s" in label:
+        w, _, st = label[1:].partition("s")
+        if w.isdigit() and st.isdigit():
+            return (int(w), int(st), label)
+    return (99, 99, label)
+
+
+def precision_colours(info: ParetoFrontInfo) -> dict[str, str]:
+    """Chip precision label -> colour, fewest bits first."""
+    labels = sorted({p for pts in info.points for p in pts.precisions}, key=_precision_order)
+    return {label: _PRECISION_COLOURS[k % len(_PRECISION_COLOURS)] for k, label in enumerate(labels)}
+
+
+def network_symbols(info: ParetoFrontInfo) -> dict[int, str]:
+    """Trial (network) number -> marker symbol, in trial order."""
+    numbers = sorted({n for pts in info.points for n in pts.numbers})
+    return {n: _NETWORK_SYMBOLS[k % len(_NETWORK_SYMBOLS)] for k, n in enumerate(numbers)}
+
+
+def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
+    """The design points of one scatter: coloured by chip precision, shaped by network; front
+    points filled and outlined, dominated ones open, infeasible ones faded crosses, reference
+    points black stars. One legend entry per precision (its front points); the others share
+    its legend group, so a click on the legend shows or hides a whole precision."""
+    colours, symbols = precision_colours(info), network_symbols(info)
+    traces = []
+    shown: set[str] = set()
+    front_counts: dict[str, int] = {}
+    for pts in info.points:
+        if pts.kind == "front":
+            for label in pts.precisions:
+                front_counts[label] = front_counts.get(label, 0) + 1
+    for pts in info.points:
+        precisions = pts.precisions or ("",) * len(pts.keys)
+        for label in sorted(set(precisions), key=_precision_order):
+            rows = [r for r, p in enumerate(precisions) if p == label]
+            colour = colours.get(label, "#7f7f7f")
+            marker: dict[str, object]
+            if pts.kind == "reference":
+                marker = {"color": "#000000", "symbol": "star", "size": 14}
+                name, legend = f"{_STYLE['reference']['name']} ({len(rows)})", True
+            else:
+                base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
+                if pts.kind == "front":
+                    marker = {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
+                elif pts.kind == "dominated":
+                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
+                              "line": {"width": 1.5}, "opacity": 0.75}
+                else:
+                    marker = {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
+                              "opacity": 0.45}
+                name, legend = label, False
+                if label not in shown:  # the legend entry: a plain dot in the precision's colour
+                    shown.add(label)
+                    traces.append(go.Scatter(
+                        x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
+                        name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
+                        marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
+            traces.append(go.Scatter(
+                x=pts.values[rows, i], y=pts.values[rows, j], mode="markers", name=name,
+                legendgroup=f"precision {label}" if pts.kind != "reference" else "reference",
+                showlegend=legend, marker=marker,
+                text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
+                customdata=[pts.ids[r] for r in rows] if pts.ids else None,
+            ))
+    return traces
+
+
+def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False, k: int = 0) -> list[go.BaseTraceType]:
+    """The marked design points (:class:`MarkedPoint`), drawn over their ordinary marks."""
+    traces: list[go.BaseTraceType] = []
+    for mark in info.marked:
+        found = next(((pts, pts.keys.index(mark.key)) for pts in info.points if mark.key in pts.keys), None)
+        if found is None:
+            continue
+        pts, row = found
+        ident = [pts.ids[row]] if pts.ids else None
+        if three_d:
+            traces.append(go.Scatter3d(
+                x=[pts.values[row, i]], y=[pts.values[row, j]], z=[pts.values[row, k]], mode="markers",
+                name=mark.label, text=[mark.hover], hovertemplate="%{text}<extra></extra>", customdata=ident,
+                marker={"color": mark.color, "symbol": "diamond-open", "size": mark.size // 2 + 2}))
+        else:
+            traces.append(go.Scatter(
+                x=[pts.values[row, i]], y=[pts.values[row, j]], mode="markers", name=mark.label,
+                text=[mark.hover], hovertemplate="%{text}<extra></extra>", customdata=ident,
+                marker={"color": mark.color, "symbol": mark.symbol, "size": mark.size, "line": {"width": 2.5}}))
+    return traces
+
+
+def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: int, j: int) -> go.Scatter:
+    """A ``×n`` label beside each group of front points drawn on top of each other, its hover
+    naming every design of the group with the objectives this view does not show."""
+    front = next(p for p in info.points if p.kind == "front")
+    others = [k for k in range(len(info.objective_names)) if k not in (i, j)]
+    hover = []
+    for group in groups:
+        lines = [f"<b>{len(group)} front designs here</b>"]
+        for r in group[:6]:
+            rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
+            lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
+        if len(group) > 6:
+            lines.append(f"… and {len(group) - 6} more")
+        hover.append("<br>".join(lines))
+    return go.Scatter(
+        x=[front.values[g[0], i] for g in groups], y=[front.values[g[0], j] for g in groups], mode="text",
+        text=[f"×{len(g)}" for g in groups], textposition="top right", textfont={"size": 12, "color": "#222"},
+        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False, name="coincident",
+        customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
+
+
+def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
+    """Ticks of a log axis at 1, 2 and 5 times the powers of ten the drawn values span, printed
+    in full (plotly's own log ticks print every digit of a decade as a small superscript)."""
+    if not info.is_log(k):
+        return {}
+    values = np.concatenate([p.values[:, k] for p in info.points] or [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return {}
+    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if values.min() / 2.5 <= t <= values.max() * 2.5]
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
+    """A toggle between log and linear axes for the objectives that are log by default."""
+    x_log, y_log = info.is_log(i), info.is_log(j)
+    if not (x_log or y_log):
+        return []
+
+    def layout(kind: str) -> dict[str, str]:
+        out = {}
+        mode = "array" if kind == "log" else "auto"  # 1-2-5 ticks on log axes, plotly's on linear ones
+        if x_log:
+            out.update({"xaxis.type": kind, "xaxis.tickmode": mode})
+            if strip:
+                out.update({"xaxis2.type": kind, "xaxis2.tickmode": mode})
+        if y_log:
+            out.update({"yaxis.type": kind, "yaxis.tickmode": mode})
+        return out
+
+    which = " and ".join(w for w, on in (("x", x_log), ("y", y_log)) if on)
+    return [{
+        "type": "buttons", "direction": "right", "showactive": True, "active": 0,
+        "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom", "pad": {"b": 4},
+        "buttons": [
+            {"label": f"log {which}", "method": "relayout", "args": [layout("log")]},
+            {"label": "linear axes", "method": "relayout", "args": [layout("linear")]},
+        ],
+    }]
+
+
 def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     """One 2-D scatter per objective pair, then a 3-D scatter when there are 3+ objectives.
 
-    Pruned and failed trials have no objective values; each 2-D scatter shows them in a strip
-    under the plot (at their measured x value where the record has one), hover giving the reason.
+    Points are coloured by chip precision and shaped by network (:func:`_design_traces`);
+    energies and latencies are on log axes, with a button to switch to linear. Each point
+    carries its design id (``customdata``) so that a click opens the full design. Pruned and
+    failed trials have no objective values; each 2-D scatter shows them in a strip under the
+    plot (at their measured x value where the record has one), hover giving the reason.
     """
     figures = []
     for i, j in info.pairs:
@@ -78,20 +252,8 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
         else:
             fig = go.Figure()
         cell = {"row": 1, "col": 1} if strip else {}
-        for pts in info.points:
-            style = _STYLE[pts.kind]
-            fig.add_trace(
-                go.Scatter(
-                    x=pts.values[:, i],
-                    y=pts.values[:, j],
-                    mode="markers",
-                    name=_legend_name(pts),
-                    text=list(pts.hover),
-                    hovertemplate="%{text}<extra></extra>",
-                    marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                ),
-                **cell,
-            )
+        for trace in _design_traces(info, i, j):
+            fig.add_trace(trace, **cell)
         if info.confirmed is not None:
             c = info.confirmed
             style = _STYLE["confirmed"]
@@ -122,25 +284,47 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     ),
                     **cell,
                 )
+        for trace in _marked_traces(info, i, j):
+            fig.add_trace(trace, **cell)
+        groups = coincident_front(info, i, j)
+        if groups:
+            fig.add_trace(_coincident_trace(info, groups, i, j), **cell)
         if strip:
             _unevaluated_strip(fig, info, i, j)
+        key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
+               "Pareto front · open: dominated · faint ×: infeasible")
+        if groups:
+            hidden = sum(len(g) for g in groups)
+            key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
+                    f"{', '.join(n for k, n in enumerate(info.objective_names) if k not in (i, j)) or 'nothing shown'}"
+                    "); hover the label for their ids")
         fig.update_layout(
             title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
-                           f"{metric_label(info.objective_names[j])}", "y": 0.98, "yanchor": "top"},
-            height=560 if strip else 500,
+                           f"{metric_label(info.objective_names[j])}<br><sup>{key}</sup>",
+                   "y": 0.98, "yanchor": "top"},
+            height=600 if strip else 540,
             legend=_LEGEND_ABOVE,
-            margin={"t": 120},
+            margin={"t": 150},
+            updatemenus=_axis_menu(info, i, j, strip),
+            clickmode="event",
         )
-        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]), **cell)
+        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
+                         type="log" if info.is_log(j) else "linear", **_log_ticks(info, j), **cell)
         fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
                          **({"row": 2, "col": 1} if strip else {}))
+        fig.update_xaxes(type="log" if info.is_log(i) else "linear", **_log_ticks(info, i))
         figures.append(fig)
     if info.triple is not None:
         i, j, k = info.triple
         fig = go.Figure()
+        colours = precision_colours(info)
         for pts in info.points:
             style = _STYLE[pts.kind]
-            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle")
+            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
+                                                       else "circle-open")
+            colour: object = style["color"]
+            if pts.precisions and pts.kind != "reference":
+                colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
             fig.add_trace(
                 go.Scatter3d(
                     x=pts.values[:, i],
@@ -150,17 +334,24 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     name=_legend_name(pts),
                     text=list(pts.hover),
                     hovertemplate="%{text}<extra></extra>",
-                    marker={"color": style["color"], "symbol": symbol, "size": int(style["size"]) // 2 + 2},
+                    customdata=list(pts.ids) if pts.ids else None,
+                    marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
+                            "opacity": 0.45 if pts.kind == "infeasible" else 1.0},
                 )
             )
+        for trace in _marked_traces(info, i, j, three_d=True, k=k):
+            fig.add_trace(trace)
         names = info.objective_names
         fig.update_layout(
             title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
                    "y": 0.98, "yanchor": "top"},
             scene={
-                "xaxis_title": short_metric_label(names[i]).replace("<br>", " "),
-                "yaxis_title": short_metric_label(names[j]).replace("<br>", " "),
-                "zaxis_title": short_metric_label(names[k]).replace("<br>", " "),
+                "xaxis": {"title": short_metric_label(names[i]).replace("<br>", " "),
+                          "type": "log" if info.is_log(i) else "linear"},
+                "yaxis": {"title": short_metric_label(names[j]).replace("<br>", " "),
+                          "type": "log" if info.is_log(j) else "linear"},
+                "zaxis": {"title": short_metric_label(names[k]).replace("<br>", " "),
+                          "type": "log" if info.is_log(k) else "linear"},
             },
             legend=_LEGEND_ABOVE,
             margin={"t": 110},
@@ -190,7 +381,11 @@ def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) ->
         row = _unevaluated_row(group)
         rows.append(row)
         known = group.known[:, i]
-        spread = lo + (np.arange(len(known)) + 0.5) / len(known) * (hi - lo)
+        fraction = (np.arange(len(known)) + 0.5) / len(known)
+        if info.is_log(i) and lo > 0:
+            spread = lo * (hi / lo) ** fraction
+        else:
+            spread = lo + fraction * (hi - lo)
         x = np.where(np.isfinite(known), known, spread)
         measured = np.isfinite(known)
         hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
@@ -379,6 +574,17 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     return fig
 
 
+def _wrap(parts: list[str], width: int = 110) -> list[str]:
+    """Parts joined by `` · `` into lines of at most about ``width`` characters."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Figure:
     """Stacked energy per layer by category, and energy per category; costs in the title."""
     fig = make_subplots(
@@ -409,29 +615,58 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         fig.add_annotation(
             text=info.note or "no layer table", showarrow=False, xref="x domain", yref="y domain", x=0.5, y=0.5
         )
-    fig.add_trace(
-        go.Bar(
-            x=[c.replace("_", " ") for c in info.energy_by_category_pj],
-            y=list(info.energy_by_category_pj.values()),
-            marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
-            showlegend=False,
-            name="by category",
-        ),
-        row=1,
-        col=2,
-    )
-    figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ per inference"]
+    if info.energy_by_category_pj:
+        fig.add_trace(
+            go.Bar(
+                x=[c.replace("_", " ") for c in info.energy_by_category_pj],
+                y=list(info.energy_by_category_pj.values()),
+                marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
+                showlegend=False,
+                name="this design",
+            ),
+            row=1,
+            col=2,
+        )
+    else:
+        fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=2)
+    read = [s for s in info.seeds if s.energy_by_category_pj]
+    for k, seed in enumerate(read):
+        fig.add_trace(
+            go.Scatter(
+                x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
+                y=list(seed.energy_by_category_pj.values()),
+                mode="markers",
+                marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
+                name="confirmation runs (one mark per seed)",
+                legendgroup="seeds",
+                showlegend=k == 0,
+                text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
+                hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    if info.empty:
+        figures = [f"no energy figures: {info.note or 'no cost report'}"]
+    else:
+        figures = [f"total {info.total_energy_pj / 1e6:.4g} µJ per inference"]
     if info.cycles is not None and math.isfinite(info.cycles):
         figures.append(f"{info.cycles:.4g} cycles")
     if info.latency_ms is not None:
         figures.append(f"{info.latency_ms:.4g} ms")
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
+    if read:
+        totals = ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read)
+        figures.append(f"confirmation runs: {totals}")
+    missing = [x for x in info.seeds if not x.energy_by_category_pj]
+    if missing:
+        figures.append("confirmation cost reports " + "; ".join(f"seed {x.seed} {x.note}" for x in missing))
     fig.update_layout(
-        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{' · '.join(figures)}</sup>"},
-        height=520,
-        legend=_LEGEND_ABOVE,
-        margin={"t": 140},
+        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(_wrap(figures))}</sup>"},
+        height=540 + 18 * (len(_wrap(figures)) - 1),
+        legend={**_LEGEND_ABOVE, "y": 1.1},
+        margin={"t": 160 + 18 * (len(_wrap(figures)) - 1)},
     )
     fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
     fig.update_xaxes(automargin=True, tickangle=-45)

@@ -14,6 +14,13 @@ from codesign.search._confirm import (
     confirmed_figures,
     confirmed_for,
 )
+from codesign.search._design import (
+    confirmation_cost_reports,
+    confirmation_folder,
+    point_chip,
+    point_trace,
+    study_file,
+)
 from codesign.search._driver import (
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
@@ -136,6 +143,7 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
+from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
@@ -178,6 +186,7 @@ __all__ = [
     "SUMMARY_ATTR",
     "SUMMARY_MAX_CHARS",
     "TRAIN_CACHE_DIR",
+    "VALIDATION_METRICS",
     "VERSION_ATTR",
     "ArtifactStore",
     "Condition",
@@ -221,6 +230,8 @@ __all__ = [
     "condition_of",
     "condition_tokens",
     "confirm_points",
+    "confirmation_cost_reports",
+    "confirmation_folder",
     "confirm_study",
     "confirmed_figures",
     "confirmed_for",
@@ -252,6 +263,8 @@ __all__ = [
     "open_study",
     "pareto_front",
     "pareto_mask",
+    "point_chip",
+    "point_trace",
     "parse_condition",
     "parse_constraint",
     "parse_filter",
@@ -274,6 +287,7 @@ __all__ = [
     "resume_study",
     "run_study",
     "sample_points",
+    "split_named",
     "split_params",
     "storage_policy",
     "store_recommendation",
@@ -282,6 +296,7 @@ __all__ = [
     "strategy_of",
     "study_artifact_dir",
     "study_counts",
+    "study_file",
     "study_hypervolume",
     "study_points",
     "study_store",

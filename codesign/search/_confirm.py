@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 
 from codesign.config import parse_spec
+from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
 from codesign.search._record import TrialRecord, record_of
 from codesign.search._spec import StudySpec
@@ -141,7 +142,7 @@ def confirm_points(
             data.update(seed=seed, strategy="joint", multi_fidelity=None)
             jobs.append((point, chip, seed, TrialTask(
                 params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
-                folder=f"{point.trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}")))
+                folder=confirmation_folder(point.trial, chip, seed))))
     started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
     store_actor = None
     left: list[Any] = []

@@ -157,6 +157,40 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     same = ["hw", "evaluate", "--bundle", str(out), "--chip", "edge_kws", "--set", f"cores={config.chip['cores']}"]
     assert main(same) == 0
     assert "its stored scores hold" in capsys.readouterr().out
+    # without --chip: the bundle's own chip, labelled as the chip it is (not the preset's "4-core")
+    assert config.chip["name"] == f"edge_kws [trial {config.study.trial}]"
+    assert config.chip["description"].startswith(f"edge_kws with the search's cores={config.chip['cores']}")
+    assert "4-core" not in config.chip["description"]
+    assert main(["hw", "evaluate", "--bundle", str(out), "--json", "--no-progress"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert own["chip_name"] == config.chip["name"] and np.asarray(own["energy_pj"]) == pytest.approx(np.asarray(stored["energy_pj"]))
+    assert own["area_mm2"] == pytest.approx(stored["area_mm2"]) and own["network"]["precision_changed"] is False
+    assert main(["hw", "evaluate", "--bundle", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"  {config.chip['cores']} cores x " in captured.out and "validation accuracy" in captured.out
+    assert "the bundle's own chip" in captured.err and "costing the bundle's trace" in captured.err  # progress
+    # a sweep re-scores the network at each precision it sweeps, and shows accuracy beside the costs
+    space = tmp / "precisions.yaml"
+    space.write_text(yaml.safe_dump({"parameters": {
+        "hw.weight_bits": {"type": "categorical", "choices": [2, 4, 8]},
+        "hw.cores": {"type": "categorical", "choices": [1, 4]}}}))
+    assert main(["hw", "sweep", "--bundle", str(out), "--space", str(space), "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert "scoring the network at w8s12" in captured.err and "scoring the network at w2s12" in captured.err
+    by_bits = {r["weight_bits"]: (r["validation_accuracy"], r["test_accuracy"]) for r in rows}
+    assert rows and all(0.0 <= r["validation_accuracy"] <= 1.0 for r in rows)
+    if 4 in by_bits:  # the bundle's own precision keeps its stored scores
+        assert by_bits[4] == (pytest.approx(config.metrics["validation_accuracy"]),
+                              pytest.approx(config.metrics["test_accuracy"]))
+    from codesign.export import bundle_scores
+
+    rescored = bundle_scores(out, [(2, 12), (8, 12)])
+    table_rows = {r["weight_bits"]: r for r in rows}
+    for bits in (2, 8):  # each precision's own scores, where its chips made the front
+        if bits in table_rows:
+            assert table_rows[bits]["validation_accuracy"] == pytest.approx(
+                rescored[(bits, 12)][0]["validation_accuracy"])
 
     # The comparison can fail: other weights (manifest rewritten to match) change the activity,
     # so the chip figures of the re-recorded trace no longer agree with the stored ones.

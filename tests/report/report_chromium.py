@@ -32,9 +32,12 @@ window.addEventListener('error',function(e){window.__errors.push(String(e.messag
 window.addEventListener('unhandledrejection',function(e){window.__errors.push('rejection: '+String(e.reason));});
 </script>"""
 
-# Per plot: its title, the legend's entries and any that lie outside the plot's box (clipped),
+# Per plot: its title and subtitle, its x and y axis types, how many positive bar values it
+# draws, the legend's entries and any that lie outside the plot's box (clipped),
 # and every pair of overlapping labels among the parallel-coordinates axis titles, the y tick
 # labels, and the axis titles against the title and the menus (bounding boxes, 1 px slack).
+# Then a click on the first point that carries a design id (Plotly's plotly_click event), and
+# whether the design panel opened with that design.
 _CHECK_JS = """<script>window.addEventListener('load',function(){setTimeout(function(){
 function boxes(root,sel){return Array.from(root.querySelectorAll(sel)).filter(function(e){
   return e.textContent.trim();}).map(function(e){var r=e.getBoundingClientRect();
@@ -51,9 +54,19 @@ plots.forEach(function(p){if(p._fullLayout&&p.querySelector('.main-svg'))drawn++
     legend:legend.map(function(r){return r.text;}),
     legend_clipped:legend.filter(function(r){return r.r>box.right+1||r.l<box.left-1||r.t<box.top-1||r.b>box.bottom+1;}).map(function(r){return r.text;}),
     axis_titles:axis.length,
+    axis_types:p._fullLayout?{x:(p._fullLayout.xaxis||{}).type||null,y:(p._fullLayout.yaxis||{}).type||null}:{},
+    bar_values:(p.data||[]).filter(function(t){return t.type==='bar';}).reduce(function(n,t){
+      return n+(t.y||[]).filter(function(v){return v!==null&&v>0;}).length;},0),
+    subtitle:(p._fullLayout&&p._fullLayout.title&&p._fullLayout.title.text||'').split('<br>').slice(1).join(' '),
     overlaps:overlaps(axis).concat(overlaps(axis,others)).concat(overlaps(boxes(p,'.ytick text'))).concat(overlaps(boxes(p,'.xtitle, .ytitle'),others))});});
+var click=null;var target=Array.from(plots).find(function(p){return (p.data||[]).some(function(t){
+  return t.customdata&&t.customdata.length;});});
+if(target&&target.emit){var trace=target.data.find(function(t){return t.customdata&&t.customdata.length;});
+  target.emit('plotly_click',{points:[{customdata:trace.customdata[0]}]});
+  var panel=document.getElementById('design-panel');
+  click={id:String(trace.customdata[0]),shown:!!panel&&!panel.hidden,text:panel?panel.textContent:''};}
 var pre=document.createElement('pre');pre.id='__check';
-pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,figures:figures,
+pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,figures:figures,click:click,
 main_svg:document.querySelectorAll('.main-svg').length,has_plotly:typeof Plotly!=='undefined'});
 document.body.appendChild(pre);},2500);});</script>"""
 

@@ -3,7 +3,8 @@
     PYTHONPATH=$PWD python tests/report/report_screenshots.py NAME --storage URL [--out docs/img]
 
 Writes the report page, then one PNG per part: the summary with the front table, the first
-Pareto scatter, the network and chip parallel-coordinate panels and the importances.
+Pareto scatter, the network and chip parallel-coordinate panels, the importances and one
+energy breakdown (the confirmed design's, else the first front member's).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
             "report-chip": ([f"fig-{pairs + 2}"], 580),
             "report-importance": ([f"fig-{pairs + 1 + len(data.parallel)}"], 1000),
         }
+        if data.breakdowns:  # the confirmed design's breakdown (else the first front member's)
+            shown = next((k for k, b in enumerate(data.breakdowns) if b.seeds), 0)
+            parts["report-breakdown"] = ([f"fig-{pairs + 2 + len(data.parallel) + shown}"], 620)
         for name, (keep, height) in parts.items():
             section_screenshot(page, out / f"{name}.png", keep, Path(tmp), height=height)
             print(out / f"{name}.png")

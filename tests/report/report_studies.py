@@ -280,7 +280,8 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
                    "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2}
         constraints = {"area_mm2 <= 4": area - 4, "latency_ms <= 100": latency - 100, "fits_on_chip": 0.0}
         rec = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
-                          constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0)
+                          constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0,
+                          cpu_time_s=10.0 + width / 8)
         if i in STOPPED:  # successive halving did not promote it: its rung's record, told PRUNED
             rec = rec.model_copy(update={"pruned": "stopped by successive halving at 2 epochs (rung 0)",
                                          "rung_epoch": 2})
@@ -297,4 +298,69 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
         for cname, cvalue in constraints.items():
             trial.set_constraint(cname, cvalue)
         study.tell(trial, [metrics[k] for k in spec.objectives])
+    return study
+
+
+def nested_study(tmp_path: Path, *, trace_for_second: bool = True) -> optuna.Study:
+    """Two nested trials as the driver stores them: each network's hardware set (chips of the
+    edge_kws base with their hw.* parameters), one real trace per precision in the study's
+    artifact folder, the per-chip energy the vectorised chip model gave."""
+    from codesign.hardware import estimate_cost_batch, load_chip, synthetic_trace
+    from codesign.search import ARTIFACT_DIR_ATTR, RECORD_ATTR, HardwarePoint, TrialRecord
+    from codesign.trace import save_trace
+
+    study = optuna.create_study(study_name="nested", storage=f"sqlite:///{tmp_path / 'n.db'}",
+                                directions=["minimize", "minimize"])
+    study.set_metric_names(["wer", "energy_uj"])
+    study.set_user_attr(ARTIFACT_DIR_ATTR, str(tmp_path / "nested"))
+    base = load_chip("edge_kws", {"weight_sram_kb_per_core": 256.0})
+    chips = [  # (cores, weight_bits, feasible)
+        [(1, 4, True), (2, 8, True), (4, 4, False)],
+        [(1, 8, True), (8, 4, True)],
+    ]
+    for n, (wer, sets) in enumerate(zip((0.1, 0.2), chips, strict=True)):
+        trial = study.ask()
+        trial.suggest_int("snn.width", 16, 128)
+        traces = {}
+        for bits in sorted({b for _, b, _ in sets}):
+            rel = f"../_train_cache/net{n}/full/scores/w{bits}s12-b4/trace.npz"
+            path = tmp_path / "nested" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if n == 0 or trace_for_second:
+                save_trace(synthetic_trace(3, seed=10 * n + bits, steps=8, widths=[40, 64, 64, 22]), path)
+            traces[bits] = rel
+        front = []
+        for c, bits, ok in sets:
+            from codesign.trace import load_trace
+
+            path = tmp_path / "nested" / traces[bits]
+            energy = float(estimate_cost_batch(load_trace(path), {"cores": np.array([c]),
+                                                                  "weight_bits": np.array([bits])},
+                                               base=base).energy_uj[0]) if path.is_file() else 1e-6 * c
+            front.append(HardwarePoint(params={"hw.cores": c, "hw.weight_bits": bits},
+                                       objectives={"wer": wer + 0.01 * (bits == 4), "energy_uj": energy},
+                                       constraints={"area_mm2": -1.0 if ok else 1.0},
+                                       metrics={"energy_uj": energy, "weight_bits": float(bits)}, trace=traces[bits]))
+        best = min((p for p in front if p.feasible), key=lambda p: p.objectives["energy_uj"])
+        rec = TrialRecord(params=trial.params, objectives=best.objectives, constraints={"area_mm2": -1.0},
+                          metrics={"wer": wer}, strategy="nested", hw_front=front, chip_config=base,
+                          artifacts={f"trace@w{b}s12": r for b, r in traces.items()})
+        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
+        study.tell(trial, list(best.objectives.values()))
+    # trial 0's chip 1 (the lowest WER) confirmed over seeds 0-2, as `codesign study confirm`
+    # stores it; the runs of seeds 0 and 1 left their cost reports, seed 2's is gone
+    from codesign.hardware import estimate_cost
+    from codesign.search import CONFIRMED_ATTR, confirmation_folder
+    from codesign.trace import load_trace
+
+    chip = base.model_copy(update={"cores": 2, "weight_bits": 8})
+    trace = load_trace(tmp_path / "nested" / "../_train_cache/net0/full/scores/w8s12-b4/trace.npz")
+    for seed in (0, 1):
+        report = estimate_cost(trace, chip).to_dict()
+        report["energy_pj"] = (np.asarray(report["energy_pj"]) * (1 + 0.1 * seed)).tolist()
+        path = tmp_path / "nested" / "trials" / confirmation_folder(0, 1, seed) / "cost_report.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(report))
+    study.set_user_attr(f"{CONFIRMED_ATTR}.0", {"seeds": [0, 1, 2], "points": [
+        {"chip": 1, "mean": {"wer": 0.12}, "std": {"wer": 0.01}, "values": {"wer": [0.11, 0.12, 0.13]}}]})
     return study

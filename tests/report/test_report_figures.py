@@ -14,6 +14,7 @@ from report_studies import (
     LAYERS,
     OBJECTIVES,
     PLANNED,
+    nested_study,
     random_plans,
     write_study,
 )
@@ -91,10 +92,17 @@ def test_front_is_feasible_non_dominated_candidates(stored_study: tuple[str, str
     row = front_pts.numbers.index(5)
     np.testing.assert_allclose(front_pts.values[row], PLANNED[5].values)
     hover = front_pts.hover[row]
-    assert "trial 5" in hover and "accuracy=0.75" in hover
-    # every parameter, grouped: the chip is never cut off by a "... more" line
-    network, chip = hover.index("<i>network (snn.*)</i>"), hover.index("<i>chip (hw.*)</i>")
+    # a short hover (at most 8 lines): id, objectives, network and chip in a line each
+    assert hover.count("<br>") + 1 <= 8 and "design 5" in hover and "trial 5" in hover and "wer = 0.25" in hover
+    network, chip = hover.index("<i>network</i>"), hover.index("<i>chip</i>")
     assert network < hover.index("width=16") < chip < hover.index("sram_kb=64") and "cores=2" in hover
+    assert front_pts.ids[row] == "5"
+    # a click opens the full design: every parameter, grouped, and every metric
+    sections = dict(info.designs["5"])
+    assert dict(sections["network (snn.*)"]) == {"width": "16", "levels": "2", "neuron": "lif"}
+    assert dict(sections["chip (hw.*)"])["sram_kb"] == "64" and dict(sections["metrics"])["accuracy"] == "0.75"
+    assert set(info.designs) == {str(n) for n in range(10) if n not in (3, 8)}  # every drawn point
+    assert info.log_axes == (False, True, True)  # energy and area span decades: log by default
     infeasible = next(p for p in info.points if p.kind == "infeasible")
     assert "violates: area_mm2 = 2" in infeasible.hover[0]
     # trials without objective values are their own classes, with the reason
@@ -243,42 +251,58 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
 
 
 def test_nested_trials_contribute_one_point_per_chip(tmp_path: Path) -> None:
-    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points."""
-    from codesign.search import RECORD_ATTR, HardwarePoint, TrialRecord
+    """A ``nested`` trial's hardware set: each chip is a design point; the front is over points;
+    each front point's breakdown is the chip model on its trace at its chip's precision."""
+    from codesign.hardware import estimate_cost
+    from codesign.trace import load_trace
 
-    storage = f"sqlite:///{tmp_path / 'n.db'}"
-    study = optuna.create_study(study_name="nested", storage=storage, directions=["minimize", "minimize"])
-    study.set_metric_names(["wer", "energy_uj"])
-    chips = [  # (cores, energy_uj, feasible)
-        [(1, 4.0, True), (2, 3.0, True), (4, 2.5, False)],
-        [(1, 6.0, True), (8, 1.0, True)],
-    ]
-    for wer, sets in zip((0.1, 0.2), chips, strict=True):
-        trial = study.ask()
-        trial.suggest_int("snn.width", 16, 128)
-        front = [
-            HardwarePoint(params={"hw.cores": c}, objectives={"wer": wer, "energy_uj": e},
-                          constraints={"area_mm2": -1.0 if ok else 1.0}, metrics={"energy_uj": e})
-            for c, e, ok in sets
-        ]
-        best = min(e for _, e, ok in sets if ok)
-        rec = TrialRecord(params=trial.params, objectives={"wer": wer, "energy_uj": best},
-                          constraints={"area_mm2": -1.0}, metrics={"wer": wer}, strategy="nested", hw_front=front)
-        trial.set_user_attr(RECORD_ATTR, rec.to_dict())
-        study.tell(trial, [wer, best])
-    view = study_view(load_study("nested", storage))
+    study = nested_study(tmp_path)
+    view = study_view(study)
     assert [p.key for p in view.points] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
     assert view.point((0, 1)).params["hw.cores"] == 2
-    # (0.1, 3.0) and (0.2, 1.0) are the front; (0.1, 2.5) is infeasible; the rest dominated.
-    assert front_keys(view) == ((0, 1), (1, 1))
     info = pareto_front_info(view)
     assert {p.kind: p.keys for p in info.points}["infeasible"] == ((0, 2),)
-    assert "trial 0 / chip 1" in next(p for p in info.points if p.kind == "front").hover[0]
-    b0, b1 = breakdown_infos(view, info.front)
-    assert b0.chip == 1 and b0.note is not None and "nested" in b0.note
-    assert (b1.number, b1.chip) == (1, 1)
-    hv = hypervolume_info(view, reference_point=(1.0, 10.0))
-    assert hv.values == pytest.approx(((1.0 - 0.1) * (10.0 - 3.0), 0.9 * 7.0 + 0.8 * 2.0))
+    assert all(not view.point(k).params["hw.cores"] == 4 for k in info.front)
+    breakdowns = breakdown_infos(view, info.front)
+    assert breakdowns
+    for b in breakdowns:
+        point = view.point((b.number, b.chip))
+        assert b.chip is not None and b.note is None and b.check is None, b.note
+        assert b.energy_by_layer_category_pj is not None and b.layers and b.total_energy_pj > 0
+        # the same figure the search stored for this chip (vectorised model), from this chip's trace
+        assert b.total_energy_pj / 1e6 == pytest.approx(point.metrics["energy_uj"], rel=1e-9)
+        bits = point.params["hw.weight_bits"]
+        record = view.trial(b.number).record
+        trace = load_trace(tmp_path / "nested" / record.artifacts[f"trace@w{bits}s12"])
+        chip = record.chip_config.model_copy(update={"cores": point.params["hw.cores"], "weight_bits": bits})
+        assert b.total_energy_pj == pytest.approx(estimate_cost(trace, chip).total_energy_pj, rel=1e-12)
+        assert f"w{bits}s12" in b.method and b.area_mm2 is not None and b.latency_ms is not None
+    # the confirmed design also shows the cost reports its confirmation runs wrote, per seed
+    confirmed = next(b for b in breakdowns if (b.number, b.chip) == (0, 1))
+    assert [s.seed for s in confirmed.seeds] == [0, 1, 2]
+    s0, s1, s2 = confirmed.seeds
+    assert s1.total_energy_pj == pytest.approx(1.1 * s0.total_energy_pj) and s0.total_energy_pj > 0
+    assert s0.latency_ms is not None and s0.note is None
+    assert not s2.energy_by_category_pj and s2.note == (
+        "not found at trials/00000-confirm-chip1-seed2/cost_report.json in the study's artifacts folder 'nested'")
+    assert all(not b.seeds for b in breakdowns if (b.number, b.chip) != (0, 1))
+    hv = hypervolume_info(view, reference_point=(1.0, 100.0))
+    assert hv.reason is None and hv.values[-1] >= hv.values[0] > 0
+
+
+def test_nested_breakdown_says_why_when_it_cannot_be_computed(tmp_path: Path) -> None:
+    """A nested design whose trace is gone: the panel names the missing file, never empty-handed."""
+    from codesign.report import render_report, report_data
+
+    study = nested_study(tmp_path, trace_for_second=False)
+    view = study_view(study)
+    infos = {(b.number, b.chip): b for b in breakdown_infos(view, pareto_front_info(view).front)}
+    missing = [b for k, b in infos.items() if k[0] == 1]
+    assert missing and all(b.empty and b.note is not None and "trace not found at ../_train_cache/net1/" in b.note
+                           for b in missing)
+    assert all(not b.empty for k, b in infos.items() if k[0] == 0)
+    page = render_report(report_data(study))
+    assert "no per-chip cost report" not in page and "trace not found at ..\\u002f_train_cache\\u002fnet1" in page
 
 
 def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> None:
@@ -325,3 +349,39 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     assert param_label("hw.weight_sram_kb_per_core") == "weight SRAM<br>per core (KB)"
     assert param_label("train.learning_rate", log=True) == "learning<br>rate (log10)"
     assert param_label("snn.width") == "width"
+
+
+def test_front_points_drawn_on_top_of_each_other_are_grouped() -> None:
+    """Two front designs equal in the two objectives a scatter shows (they differ only in the
+    third) would hide one another: the scatter's data names them as one group."""
+    from codesign.report._pareto import coincident_front
+
+    view = _view([(0.5, 1.0, 3.0), (0.5, 1.001, 2.0), (0.2, 5.0, 1.0), (0.9, 0.5, 9.0)],
+                 ("minimize", "minimize", "minimize"))
+    info = pareto_front_info(view)
+    front = next(p for p in info.points if p.kind == "front")
+    assert len(front.keys) == 4
+    groups = coincident_front(info, 0, 1)
+    assert [tuple(front.keys[r][0] for r in g) for g in groups] == [(0, 1)]
+    assert coincident_front(info, 0, 2) == [] and coincident_front(info, 1, 2) == []
+
+
+def test_marked_points_and_the_decision_slot_reach_the_page(sqlite_study: tuple[str, str, Path]) -> None:
+    """A caller's marks (e.g. a recommended design) are drawn on every scatter at the design's
+    values, and its decision paragraph sits in the summary."""
+    import dataclasses
+
+    from codesign.report import MarkedPoint, render_report, report_data
+    from codesign.report._render import pareto_figures
+
+    url, name, _ = sqlite_study
+    data = report_data(load_study(name, url))
+    key = data.pareto.front[0]
+    pareto = dataclasses.replace(data.pareto, marked=(MarkedPoint(key, "recommended", "why"),))
+    figures = pareto_figures(pareto)
+    point = data.view.point(key)
+    for fig, (i, j) in zip(figures, pareto.pairs, strict=False):
+        mark = next(t for t in fig.data if t.name == "recommended")
+        assert (mark.x[0], mark.y[0]) == (point.values[i], point.values[j]) and mark.customdata[0] == str(key[0])
+    page = render_report(dataclasses.replace(data, pareto=pareto, decision="<p id='why'>because</p>"))
+    assert "<p id='why'>because</p>" in page and page.index("id='why'") < page.index("Pareto front</h2>")

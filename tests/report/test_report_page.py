@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 import pytest
 from report_chromium import check_page, find_chromium, png_colours
-from report_studies import FRONT, quickstart_like_study, random_plans, write_study
+from report_studies import FRONT, nested_study, quickstart_like_study, random_plans, write_study
 
 from codesign.cli import main
 from codesign.report import load_study, report_data, write_report
@@ -102,10 +102,12 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     assert [f["title"].split(" (")[0] for f in panels] == ["Network parameters", "Chip parameters"]
     assert panels[0]["axis_titles"] == 9 + 3 and panels[1]["axis_titles"] == 8 + 3  # paged; all 8 hw.*
     scatter = figures[0]
-    assert scatter["title"].startswith("Pareto front: accuracy (fraction correct) vs energy per inference (µJ)")
+    assert scatter["title"].startswith("Pareto front: validation accuracy (fraction correct) vs energy per inference (µJ)")
     legend = " | ".join(scatter["legend"])
-    for kind in ("Pareto front (feasible)", "dominated (feasible)", "infeasible (violates a constraint)",
-                 "pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std",
+    # one entry per chip precision (colour); front, dominated and infeasible are told by the marker
+    precisions = [e for e in scatter["legend"] if " on the front" in e]
+    assert len(precisions) >= 2 and all(e.startswith("w") for e in precisions), scatter["legend"]
+    for kind in ("pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std",
                  "stopped early by successive halving (lower budget) (2)"):
         assert kind in legend, kind
     importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
@@ -121,6 +123,38 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     result, _ = check_page(crammed / "report.html", crammed, screenshot=False)
     network = next(f for f in result["figures"] if f["title"].startswith("Network parameters"))  # type: ignore[union-attr]
     assert network["axis_titles"] > 12 and network["overlaps"]
+
+
+@pytest.mark.browser
+def test_nested_study_page_has_full_breakdowns_log_axes_and_a_design_panel(tmp_path: Path) -> None:
+    """A nested study, as the default strategy stores it: every front member's breakdown panel
+    draws bars (computed from the network's trace at that chip's precision), the energy axis of
+    the front scatter is logarithmic, and a click on a point opens that design's parameters."""
+    if find_chromium() is None:
+        pytest.skip("headless Chromium not found (install Debian's 'chromium' package: make browser)")
+    study = nested_study(tmp_path)
+    out = tmp_path / "report.html"
+    data = write_report(study, out)
+    result, _ = check_page(out, tmp_path, screenshot=False)
+    assert result["errors"] == [] and result["drawn"] == data.n_figures
+    figures = result["figures"]
+    assert isinstance(figures, list)
+    panels = [f for f in figures if f["title"].startswith("Design ")]
+    assert len(panels) == len(data.breakdowns) >= 2
+    for panel in panels:  # never an empty breakdown panel
+        assert panel["bar_values"] > 0 and "no energy figures" not in panel["subtitle"], panel
+        assert "total 0 µJ" not in panel["subtitle"] and "µJ per inference" in panel["subtitle"]
+    confirmed = next(f for f in panels if f["title"].startswith("Design 0.1 "))
+    assert "confirmation runs: seed 0" in confirmed["subtitle"]
+    scatter = figures[0]
+    assert scatter["title"].startswith("Pareto front: validation word error rate")
+    assert scatter["axis_types"] == {"x": "linear", "y": "log"}
+    assert [e for e in scatter["legend"] if "on the front" in e] and all(
+        e.startswith(("w4s12", "w8s12")) for e in scatter["legend"] if "on the front" in e)
+    assert "codesignShowDesign('0.1')" in out.read_text(encoding="utf-8")  # the front table's ids open it too
+    click = result["click"]
+    assert isinstance(click, dict) and click["shown"] and f"design {click['id']}" in click["text"]
+    assert "network (snn.*)" in click["text"] and "chip (hw.*)" in click["text"] and "cores" in click["text"]
 
 
 def test_load_dependent_scores_are_labelled(own_sqlite_study: tuple[str, str, Path], tmp_path: Path) -> None:

@@ -1,0 +1,121 @@
+"""The stored files of one design point, for the readers that re-cost a design without
+re-training it (the report's breakdowns, the export's bundles).
+
+Owns, in one place:
+
+- the chip of a design point (:func:`point_chip`): the trial's chip, or for a ``nested`` point
+  the study's base chip with that point's ``hw.*`` parameters, labelled as the chip it is (a
+  preset's name and description describe the preset, not a swept chip);
+- the trace a design point was costed on (:func:`point_trace`): a joint trial's ``trace``, a
+  nested point's trace at its own chip's precision (``HardwarePoint.trace``);
+- the folder a confirmation run writes into (:func:`confirmation_folder`) and the cost reports
+  the confirmation runs of a design wrote (:func:`confirmation_cost_reports`);
+- resolving a study-relative store path to a readable local file (:func:`study_file`).
+
+Reads only; never runs or changes a trial.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codesign.search._front import DesignPoint
+from codesign.search._record import TrialRecord
+from codesign.search._space import split_params
+
+if TYPE_CHECKING:
+    from codesign.hardware import ChipConfig
+    from codesign.search._reader import StudyView
+
+#: The file a trial's evaluation writes its chip's cost report to, in its trial folder.
+COST_REPORT_FILE = "cost_report.json"
+
+
+def confirmation_folder(trial: int, chip: int | None, seed: int) -> str:
+    """The folder under ``<study>/trials/`` that the confirmation run of design point
+    (``trial``, ``chip``) with ``seed`` writes its files into (its own, so the trial's files
+    are never overwritten)."""
+    return f"{trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}"
+
+
+def study_file(view: StudyView, rel: str) -> Path:
+    """A path relative to the study's folder (as records name artifacts) as a local file:
+    under the study's artifact directory (the working directory when it names none), or
+    downloaded from a URL store on first use. A file that does not exist is returned as the
+    path it would have (readers say "not found")."""
+    if view.artifact_url is not None:
+        from codesign.search._reader import _url_store
+        from codesign.search._store import split_study_dir
+
+        root, study_name = split_study_dir(view.artifact_url)
+        store_rel = posixpath.normpath(posixpath.join(study_name, rel))
+        store = _url_store(root)
+        try:
+            return store.local_file(store_rel)
+        except FileNotFoundError:
+            return Path(store.url(store_rel))
+    path = Path(rel)
+    if path.is_absolute():
+        return path
+    return (view.artifact_dir if view.artifact_dir is not None else Path.cwd()) / path
+
+
+def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
+    """The chip of ``point``: its trial's chip; for a nested point, the study's base chip (the
+    record's ``chip_config``) with the point's ``hw.*`` parameters. A chip the search set
+    ``hw.*`` parameters of is named ``<base> [trial T chip K]`` and described by those
+    parameters, so that no label still describes the preset it was derived from (a preset's
+    "4-core ... 1 mm^2" is not true of the 16-core chip the search made of it).
+
+    Raises:
+        ValueError: the record stores no chip (written before the chip was recorded).
+    """
+    from codesign.hardware import ChipConfig
+
+    if record.chip_config is None:
+        raise ValueError(f"trial {point.trial}: its record stores no chip configuration")
+    fields = record.chip_config.to_dict()
+    searched = split_params({k: v for k, v in point.params.items() if k.startswith("hw.")})[2]
+    if not searched:
+        return record.chip_config
+    fields.update(searched)
+    base = str(fields.get("name", "custom")).split(" [", 1)[0]
+    where = f"trial {point.trial}" + (f" chip {point.chip}" if point.chip is not None else "")
+    fields["name"] = f"{base} [{where}]"
+    fields["description"] = (f"{base} with the search's {', '.join(f'{k}={v}' for k, v in sorted(searched.items()))}"
+                             f" ({fields.get('cores')} cores, {fields.get('weight_bits')}-bit weights, "
+                             f"{fields.get('state_bits')}-bit state)")
+    return ChipConfig.model_validate(fields)
+
+
+def point_trace(view: StudyView, record: TrialRecord, point: DesignPoint) -> tuple[str, Path] | None:
+    """The trace ``point`` was costed on, as (the path the record names, the local file), or
+    None when the record names none: a joint trial's ``trace`` artifact; a nested point's
+    trace at its chip's precision (its ``HardwarePoint.trace``, else the record's
+    ``trace@<precision>`` artifact)."""
+    rel: str | None = None
+    if point.chip is not None and point.chip < len(record.hw_front):
+        rel = record.hw_front[point.chip].trace or None
+        if rel is None:
+            chip = point_chip(record, point)
+            label = ("fp32" if chip.weight_bits == 32 and chip.state_bits == 32
+                     else f"w{chip.weight_bits}s{chip.state_bits}")  # codesign.snn.Precision.label
+            rel = record.artifacts.get(f"trace@{label}")
+    elif point.chip is None:
+        rel = record.artifacts.get("trace")
+    return (rel, study_file(view, rel)) if rel else None
+
+
+def confirmation_cost_reports(view: StudyView, point: DesignPoint) -> dict[int, tuple[str, Path]]:
+    """Seed -> (the path relative to the study's folder, the local file) of the cost report
+    each confirmation run of ``point`` wrote; empty when the point was not confirmed. A file
+    may be missing (the study's files moved): callers check."""
+    if point.confirmed is None:
+        return {}
+    out = {}
+    for seed in point.confirmed.seeds:
+        rel = posixpath.join("trials", confirmation_folder(point.trial, point.chip, seed), COST_REPORT_FILE)
+        out[int(seed)] = (rel, study_file(view, rel))
+    return out
