@@ -157,18 +157,23 @@ def test_empty_trace_and_bad_columns_are_config_errors(trace_factory: Any) -> No
         estimate_cost(empty, ChipConfig())
 
 
-def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
-    pruned = dict(GRADED, weight_count=50, weight_nonzero=10, levels=1, input_level_sum=30.0)
+def test_zero_weights_are_priced_once(trace_factory: Any) -> None:
+    # As the recorder writes a pruned layer: 10 of 50 weights nonzero, so one event meets
+    # 1 nonzero weight (fan_out) of the 5 it reaches (dense_macs / input_size).
+    pruned = dict(GRADED, weight_count=50, weight_nonzero=10, levels=1, input_level_sum=30.0,
+                  fan_out=1.0, dense_macs=500.0)
     trace = trace_factory(pruned)
+    # Without sparse_weights every stored weight is processed, zeros included ...
     assert _ops(trace) == 30 * 5
-    assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 5 * 10 / 50)
+    # ... with it only the nonzero ones, once (the trace's fan_out already excludes zeros).
+    assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 1)
     dense = estimate_cost(trace, ChipConfig(mapping_policy="pack"))
     sparse = estimate_cost(trace, ChipConfig(mapping_policy="pack", sparse_weights=True))
-    index_bits = 3  # ceil(log2(fan_out 5))
+    index_bits = 3  # ceil(log2(5 stored targets))
     assert dense.sram_used_kb == pytest.approx((50 * 8 + 5 * 16) / 8192)
     assert sparse.sram_used_kb == pytest.approx((10 * (8 + index_bits) + 5 * 16) / 8192)
     # each touched weight is read with its index
-    per_op = sparse.energy_by_category_pj["weight_memory"] / (30 * 5 * 10 / 50)
+    per_op = sparse.energy_by_category_pj["weight_memory"] / 30
     assert per_op == pytest.approx((8 + index_bits) / 8 * dense.energy_by_category_pj["weight_memory"] / (30 * 5))
 
 
