@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     )
     from codesign.hardware._simulator import SimulationReport, simulate
     from codesign.hardware._sweep import grid_columns, sweep_table
-    from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
+    from codesign.hardware._synthetic import lif_mlp_trace, random_chip_columns, synthetic_trace
     from codesign.hardware._technology import (
         HW_MODELS_DIR,
         TECHNOLOGY_FILE,
@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "simulate": "_simulator",
     "grid_columns": "_sweep",
     "sweep_table": "_sweep",
+    "lif_mlp_trace": "_synthetic",
     "random_chip_columns": "_synthetic",
     "synthetic_trace": "_synthetic",
     "HW_MODELS_DIR": "_technology",
@@ -119,4 +120,5 @@ __all__ = [
     "sram_read_64b_pj",
     "sweep_table",
     "synthetic_trace",
+    "lif_mlp_trace",
 ]

@@ -738,6 +738,50 @@ def pipeline_depth(layers: LayerArrays) -> int:
     return int(np.count_nonzero(~layers.local_input))
 
 
+def _release_bound(
+    placement: LayerPlacement, send: np.ndarray, host: np.ndarray, receive_each: np.ndarray,
+    receive_share: np.ndarray,
+) -> np.ndarray:
+    """The receive pipeline waits for its packets: a layer's packets leave as the layer before
+    it runs its neuron phase, which on its first core starts after the phases of the layers
+    that core held before (and the host's sends, on core 0); a layer split over several
+    cores releases only that core's share late. So a step lasts at least that (share-weighted)
+    start plus the receive work, on the layer's busiest core, of the layer and of every later
+    layer on that core. Layers hold contiguous core ranges in trace order, so both sums run
+    over neighbouring layers only; ``[chips]``, totals over the inference.
+    """
+    n_chips, n_layers = placement.need.shape
+    first = placement.core_first
+    last = placement.core_last - 1.0
+    single = placement.n_cores == 1
+    # Forward: when each layer's phase starts on its first core.
+    start = np.zeros((n_chips, n_layers))
+    core = np.zeros(n_chips)
+    acc = host.copy()
+    for i in range(n_layers):
+        start[:, i] = np.where(first[:, i] == core, acc, 0.0)
+        acc = np.where(single[:, i], start[:, i] + send[:, i], send[:, i] * placement.share_last[:, i])
+        core = last[:, i]
+    # Backward: receive work from each layer on, on its last core (later layers start there).
+    share_last = np.where(single, placement.share_first, placement.share_last)
+    suffix = np.zeros((n_chips, n_layers))
+    core = np.full(n_chips, -1.0)
+    acc = np.zeros(n_chips)
+    for i in range(n_layers - 1, -1, -1):
+        own = receive_each[:, i] + receive_share[:, i] * share_last[:, i]
+        suffix[:, i] = own + np.where(last[:, i] == core, acc, 0.0)
+        acc = np.where(single[:, i], suffix[:, i], receive_each[:, i] + receive_share[:, i] * placement.share_first[:, i])
+        core = first[:, i]
+    own_max = receive_each + receive_share * placement.share_max
+    wait = np.maximum(suffix, own_max)
+    # A layer split over several cores sends from all of them; only the first core's share
+    # of its packets waits for that core's earlier layers.
+    late = start * np.where(single, 1.0, placement.share_first)
+    release = np.hstack([np.zeros((n_chips, 1)), late[:, :-1]])
+    bound: np.ndarray = (release + wait).max(axis=1)
+    return bound
+
+
 def _parallel_cycles(
     layers: LayerArrays,
     columns: dict[str, np.ndarray],
@@ -765,7 +809,9 @@ def _parallel_cycles(
       synaptic operations on the PEs (at least the SRAM port's and off-chip weight reads).
 
     A step lasts as long as the busiest core's longer pipeline (summed over the layers it
-    holds; the inference's total over the steps, divided evenly), plus the deepest
+    holds; the inference's total over the steps, divided evenly), or, when longer, a
+    layer's packets' release plus the receive work waiting for them (:func:`_release_bound`),
+    plus the deepest
     multicast tree's trip and the barrier. An inference of ``n`` steps ends ``depth`` steps
     after its last input (spikes reach the next layer at the next step): ``n + depth`` steps.
 
@@ -801,6 +847,7 @@ def _parallel_cycles(
     send_cores = send_cores + host
     receive_cores = per_core(placement, receive_each, receive_share, n_cores)
     busiest = np.maximum(send_cores, receive_cores).max(axis=1)
+    busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
     trip = delivery.max(axis=1)

@@ -442,7 +442,7 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
         elif phases:
             send(-1, np.zeros(0, dtype=np.intp), phases, layer)
     # Route every packet (in send order) and queue its copies at the destination cores.
-    arrivals: dict[int, list[tuple[float, float]]] = {}
+    arrivals: dict[int, list[tuple[float, float, int]]] = {}
     for layer in running_layers:
         if layer not in packets or layers.local_input[layer]:
             continue
@@ -468,7 +468,7 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
                 service = float(replay.msg_in[layer]) + max(
                     ops_each / chip.pes_per_core, ops_each * sram_bits / word,
                     ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(core, []).append((when, service, layer))  # type: ignore[arg-type]
+                arrivals.setdefault(core, []).append((when, service, layer))
         layer_ops = fan_out * times.size if chip.zero_skipping else 0.0
         if not chip.zero_skipping:
             # A dense core sweeps every input of the step whatever arrived.
@@ -478,7 +478,7 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
             for core, share in zip(dest, shares, strict=True):
                 sweep = max(dense * share / chip.pes_per_core, dense * share * sram_bits / word,
                             dense * share * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(int(core), []).append((t0, sweep, layer))  # type: ignore[arg-type]
+                arrivals.setdefault(int(core), []).append((t0, sweep, layer))
         tally.ops[layer] += layer_ops
         tally.packets[layer] += times.size
         tally.copies[layer] += times.size * dest.size
@@ -491,12 +491,12 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
     for core, queue in arrivals.items():
         queue.sort(key=lambda item: item[0])
         arr = np.array([q[0] for q in queue])
-        service = np.array([q[1] for q in queue])
-        finish = _fifo_finish(arr, service)
+        served = np.array([q[1] for q in queue])
+        finish = _fifo_finish(arr, served)
         end = max(end, float(finish[-1]))
-        tally.busy[core] += float(service.sum())
-        for (_, s, layer) in queue:  # type: ignore[misc]
-            layer_receive[layer, core] += s
+        tally.busy[core] += float(served.sum())
+        for _, cost, layer in queue:
+            layer_receive[layer, core] += cost
     tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
     used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
     tally.stall[used] += (end - t0) - (send_clock[used] - t0)
