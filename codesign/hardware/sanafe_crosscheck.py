@@ -237,13 +237,16 @@ class _Placement:
         self.used = np.zeros(LOIHI_CORES, dtype=int)
 
     def take(self, core: int) -> int:
-        """The wanted core if it has room, else the next one that does."""
-        for offset in range(LOIHI_CORES):
-            c = (core + offset) % LOIHI_CORES
-            if self.used[c] < LOIHI_CORE_NEURONS:
-                self.used[c] += 1
-                return c
-        raise ValueError(f"the replay needs more than {LOIHI_CORES * LOIHI_CORE_NEURONS} neurons")
+        """The wanted core, if it has room.
+
+        Raises:
+            ValueError: it is full; moving the neuron elsewhere would replay another mapping.
+        """
+        if self.used[core] >= LOIHI_CORE_NEURONS:
+            raise ValueError(f"the replay puts more than {LOIHI_CORE_NEURONS} neurons (outputs and the input "
+                             f"neurons standing for their sources) on core {core}, more than a Loihi core holds")
+        self.used[core] += 1
+        return core
 
 
 @dataclass
