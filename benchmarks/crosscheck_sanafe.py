@@ -74,7 +74,7 @@ def chip_at(chip: ChipConfig, cores: int) -> ChipConfig:
 
 
 def summary(rows: list[dict[str, Any]], figure: str, source: str = "analytic") -> dict[str, Any]:
-    values = {f"{r['network']}@{r['cores']}": r[figure][source] for r in rows}
+    values = {f"{r['network']}@{r['cores']}": r[figure][source] for r in rows if source in r[figure]}
     return {**values, "max": max(abs(v) for v in values.values()), "pairs": len(values)}
 
 
@@ -109,9 +109,11 @@ def main() -> None:
                 row = {"network": name, **report.to_dict(), "cpu_s": time.process_time() - start}
                 rows[chip_name].append(row)
                 coverage[name] = report.coverage
+                simple = row["latency_rel_error_vs_sanafe_simple"].get("analytic", float("nan"))
                 print(f"{name:>14} {chip_name:>13} {cores:>4} cores {report.tiles:>3} tiles: energy "
                       f"{report.energy_rel_error():+.3f}, latency {report.latency_rel_error():+.3f} "
-                      f"(simulator {report.latency_rel_error('simulated'):+.3f})", flush=True)
+                      f"(simulator {report.latency_rel_error('simulated'):+.3f}; vs SANA-FE simple {simple:+.3f})",
+                      flush=True)
 
     main_chip = args.chips[0]
     figures: dict[str, Any] = {
@@ -120,6 +122,8 @@ def main() -> None:
         "latency_rel_error": summary(rows[main_chip], "latency_rel_error"),
         "simulator_energy_rel_error": summary(rows[main_chip], "energy_rel_error", "simulated"),
         "simulator_latency_rel_error": summary(rows[main_chip], "latency_rel_error", "simulated"),
+        # Against SANA-FE's simple timing model (no network interactions), for reference only.
+        "latency_rel_error_vs_sanafe_simple": summary(rows[main_chip], "latency_rel_error_vs_sanafe_simple"),
         "pairs": len(rows[main_chip]),
         "targets": TARGETS,
     }
@@ -137,7 +141,8 @@ def main() -> None:
         {"chip": chip, "network": r["network"], "cores": r["cores"], "tiles": r["tiles"], "steps": r["steps"],
          "energy_pj": r["total_energy_pj"], "latency_us": r["latency_us"],
          "energy_rel_error": r["energy_rel_error"]["analytic"], "latency_rel_error": r["latency_rel_error"]["analytic"],
-         "simulator_latency_rel_error": r["latency_rel_error"]["simulated"]}
+         "simulator_latency_rel_error": r["latency_rel_error"]["simulated"],
+         "latency_rel_error_vs_sanafe_simple": r["latency_rel_error_vs_sanafe_simple"].get("analytic")}
         for chip in args.chips for r in rows[chip]
     ]
     result = {"benchmark": args.name, "figures": figures, "pairs": table, "runs": rows,

@@ -123,7 +123,10 @@ class CrosscheckReport:
         tiles: Loihi tiles holding a neuron (SANA-FE's synchronisation table looks them up).
         energy_by_block_pj: per source (analytic, simulated, sanafe), pJ per block (synapse,
             dendrite, soma, network, other).
-        latency_us: per source, over the replayed steps (no pipeline fill).
+        latency_us: per source, over the replayed steps (no pipeline fill); ``sanafe`` is
+            SANA-FE's default (detailed) timing model, ``sanafe_simple`` its simple one (each
+            core's busier of neuron and message processing, the busiest core, the sync: no
+            network interactions), for reference.
         counts: per source where known: synaptic operations, messages, neuron updates, spikes.
         coverage: the replayed layers' share of codesign's energy for the whole trace.
     """
@@ -169,6 +172,10 @@ class CrosscheckReport:
             "counts": self.counts,
             "energy_rel_error": {s: self.energy_rel_error(s) for s in SOURCES[:2]},
             "latency_rel_error": {s: self.latency_rel_error(s) for s in SOURCES[:2]},
+            "latency_rel_error_vs_sanafe_simple": {
+                s: (self.latency_us[s] - self.latency_us["sanafe_simple"]) / self.latency_us["sanafe_simple"]
+                for s in SOURCES[:2] if self.latency_us.get("sanafe_simple")
+            },
         }
 
     def table(self) -> str:
@@ -190,6 +197,9 @@ class CrosscheckReport:
             if any(values):
                 lines.append(row(f"  {block}_pj", *values))
         lines.append(row("latency_us", *(self.latency_us[s] for s in SOURCES)))
+        if "sanafe_simple" in self.latency_us:
+            simple = self.latency_us["sanafe_simple"]
+            lines.append(row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"], simple))
         for key in self.counts["sanafe"]:
             lines.append(row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)))
         if self.skipped:
@@ -367,9 +377,14 @@ def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, me
                 unit += 1
             neuron.map_to_core(hw)
     chip = sanafe.SpikingChip(arch)
+    simple = sanafe.SpikingChip(arch)
     with _quiet_stdout():
         chip.load(net)
         result = chip.sim(steps, processing_threads=1, spike_trace=True)
+        # SANA-FE's own analytic timing model (each core's busier of neuron and message
+        # processing, the busiest core, plus the sync; no network interactions), for reference.
+        simple.load(net)
+        simple_time = float(simple.sim(steps, timing_model="simple", processing_threads=1)["sim_time"])
     fired = {layer.index: 0.0 for layer in layers}
     names = {f"out{layer.index}": layer.index for layer in layers}
     for step in result["spike_trace"]:
@@ -382,6 +397,7 @@ def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, me
     return {
         "energy_pj": {b: energy.get(b, 0.0) for b in BLOCKS},
         "latency_us": float(result["sim_time"]) * 1e6,
+        "latency_simple_us": simple_time * 1e6,
         "fired": fired,
         "tiles": len(tiles),
         "spikes": float(result["spikes"]),
@@ -524,6 +540,7 @@ def crosscheck(
             "analytic": analytic.latency_ms * 1e3 / fill,
             "simulated": simulated.latency_ms * 1e3 / fill,
             "sanafe": result["latency_us"],
+            "sanafe_simple": result["latency_simple_us"],
         },
         counts={
             "analytic": {"synaptic_ops": float(layer_work(replay_arrays, columns).synaptic_ops.sum()),
