@@ -195,3 +195,20 @@ def test_unicast_sync_and_the_spread_cap(trace_factory: Any) -> None:
     steps = max(layer.steps for layer in trace.layers)
     assert synced.cycles - multicast.cycles == pytest.approx(steps * 1000.0 * base.clock_mhz / 1000.0)
     assert estimate_cost(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons
+
+
+def test_sync_follows_the_tiles_in_use(trace_factory: Any) -> None:
+    """SANA-FE's table: 0.6 us for one busy tile, 1.0 for 2-3, 1.4 for 4-28 (2 x 2-core tiles)."""
+    trace = trace_factory(dict(GRADED, levels=1, input_level_sum=30.0))
+    chip = load_chip("loihi_sanafe")
+    clock_ghz = chip.clock_mhz / 1000.0
+    token = chip.noc_hop_latency_cycles * (16 + 8)  # the barrier token crosses the 16 x 8 mesh
+    steps = (10 + 1) * 1  # one layer: 10 steps of input, one step of pipeline fill
+    one_core = estimate_cost(trace, chip.model_copy(update={"mapping_policy": "pack"}))
+    assert one_core.barrier_cycles == pytest.approx(steps * (token + 600.0 * clock_ghz))
+    # spread over its 5 output neurons: cores 0-4 of the first row, tiles 0, 1, 2 (two cores each)
+    spread = estimate_cost(trace, chip)
+    assert spread.barrier_cycles == pytest.approx(steps * (token + 1000.0 * clock_ghz))
+    sequential = estimate_cost(trace, chip.model_copy(update={"mapping_policy": "pack",
+                                                              "execution": "layer_sequential"}))
+    assert sequential.barrier_cycles == pytest.approx(10 * (token + 600.0 * clock_ghz))
