@@ -6,7 +6,10 @@ configurations against one trace with numpy, as ``[chips, layers]`` arrays;
 :func:`layer_work`, :func:`action_energies` and the energy table
 (:func:`energy_by_category_pj`, with :func:`noc_energy_pj` and :func:`static_energy_pj`), so
 the two differ only in how they count events and cycles (:class:`ActionCounts`), never in what
-one action costs. Every equation is written out in docs/hardware.md.
+one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
+one after another (``layer_sequential``) or all at once, the busiest core's work setting the
+step (``timestep_parallel``, :func:`_parallel_cycles`). Every equation is written out in
+docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
 broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 bytes).
