@@ -799,7 +799,7 @@ def _parallel_cycles(
     step_barrier: np.ndarray,
     spread: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 4).
+    """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 3).
 
     Every core runs its share of every layer it holds in each timestep, with two pipelines
     that overlap (SANA-FE's Loihi: a core's neuron updates and sends, and its receiving of
@@ -817,8 +817,7 @@ def _parallel_cycles(
     A step lasts as long as the busiest core's longer pipeline (summed over the layers it
     holds; the inference's total over the steps, divided evenly), or, when longer, a
     layer's packets' release plus the receive work waiting for them (:func:`_release_bound`),
-    plus the deepest
-    multicast tree's trip and the barrier. An inference of ``n`` steps ends ``depth`` steps
+    plus the deepest multicast tree's trip and the barrier. An inference of ``n`` steps ends ``depth`` steps
     after its last input (spikes reach the next layer at the next step): ``n + depth`` steps.
 
     Returns:
@@ -851,7 +850,6 @@ def _parallel_cycles(
         offchip_cycles,
     )
     n_cores = int(columns["cores"].max())
-    zeros = np.zeros_like(send)
     send_cores = per_core(placement, extra_next, send, n_cores)
     host = np.zeros((n_chips, n_cores))
     host[:, 0] = sent[:, 0]
