@@ -110,6 +110,7 @@ __all__ = [
     "estimate_cost",
     "estimate_cost_batch",
     "grid_columns",
+    "lif_mlp_trace",
     "list_presets",
     "load_chip",
     "load_technology",
@@ -120,5 +121,4 @@ __all__ = [
     "sram_read_64b_pj",
     "sweep_table",
     "synthetic_trace",
-    "lif_mlp_trace",
 ]

@@ -7,6 +7,8 @@ the same workload.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from codesign.trace import LayerTrace, TraceMeta, WorkloadTrace
@@ -150,7 +152,7 @@ def lif_mlp_trace(
     spikes = (rng.random((steps, sizes[0])) < rate).astype(np.uint8)
     layers: list[LayerTrace] = []
     samples: dict[str, np.ndarray] = {}
-    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for index, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         weights = rng.normal(0.0, 1.5 / np.sqrt(n_in * rate), (n_in, n_out))
         weights[rng.random(weights.shape) < prune] = 0.0
         nonzero = weights != 0
