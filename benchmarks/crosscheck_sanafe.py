@@ -7,7 +7,7 @@ and recorded on its fixed evaluation batch with spike samples; and a plain LIF n
 in numpy: ``codesign.hardware.lif_mlp_trace``). Each is replayed whole through SANA-FE's
 Loihi (``codesign.hardware.sanafe_crosscheck``: every replayable layer at once, on the
 mapping codesign estimates, tiles in SANA-FE's order) beside codesign's analytic model and
-event-driven simulator, at 1, 4, 8, 16 cores and the full 128-core chip, for
+event-driven simulator, at 1, 4, 8, 16, 32 and 64 cores and the full 128-core chip, for
 ``loihi_sanafe`` (SANA-FE's constants) and ``loihi_like`` (Loihi's pre-silicon figures).
 
 Needs the optional extra: ``pip install 'codesign[sanafe]'`` (SANA-FE is GPL-3.0).
@@ -45,7 +45,7 @@ NETWORKS: dict[str, ModelConfig] = {
 LEARNING_RATE = {"spikeformer": 3e-3, "mamba_spiking": 3e-3, "srnn": 1e-2}
 #: The plain LIF network: codesign.hardware.lif_mlp_trace's arguments.
 LIF_MLP = {"sizes": (40, 256, 256, 128, 22), "steps": 20, "rate": 0.3, "prune": 0.5, "seed": 0}
-CORES = (1, 4, 8, 16, 128)
+CORES = (1, 4, 8, 16, 32, 64, 128)
 TARGETS = {"energy": 0.15, "latency": 0.25}
 
 

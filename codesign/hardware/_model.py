@@ -797,7 +797,6 @@ def _parallel_cycles(
     offchip_cycles: np.ndarray,
     delivery: np.ndarray,
     step_barrier: np.ndarray,
-    spread: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 3).
 
@@ -808,9 +807,7 @@ def _parallel_cycles(
     - send: per layer held, its neuron updates (``neuron_update_cycles`` each,
       ``spike_out_cycles`` more per spike, aux operations) on the neuron units, at least the
       state port's reads and writes; then one ``message_out_cycles`` per packet sent to the
-      next layer (per destination core without multicast), its share of the packets plus, per
-      step, the binomial spread of the busiest source's count (the layer-sequential egress's
-      Gaussian extreme);
+      next layer (per destination core without multicast), its share of the packets;
     - receive: per layer held, one ``message_in_cycles`` per packet taken in, then its
       synaptic operations on the PEs (at least the SRAM port's and off-chip weight reads).
 
@@ -838,11 +835,6 @@ def _parallel_cycles(
     sent = work.events * msg_out * copies
     send_next = np.hstack([sent[:, 1:], np.zeros((n_chips, 1))])
     send = send_neuron + send_next
-    # A step's events fall on the source cores at random: the busiest source core sends its
-    # share plus the binomial spread of its count (``spread``, per step, as in the
-    # layer-sequential egress), on whichever core that is.
-    extra = spread * layers.steps * msg_out * copies
-    extra_next = np.hstack([extra[:, 1:], np.zeros((n_chips, 1))])
     # Receive pipeline: every core holding a layer takes in each of its packets.
     receive_each = work.events * msg_in
     receive_share = np.maximum(
@@ -850,7 +842,7 @@ def _parallel_cycles(
         offchip_cycles,
     )
     n_cores = int(columns["cores"].max())
-    send_cores = per_core(placement, extra_next, send, n_cores)
+    send_cores = per_core(placement, np.zeros_like(send), send, n_cores)
     host = np.zeros((n_chips, n_cores))
     host[:, 0] = sent[:, 0]
     send_cores = send_cores + host
@@ -911,8 +903,7 @@ def _evaluate_chunk(
     src_cores = np.hstack([np.ones((placement.need.shape[0], 1)), placement.n_cores[:, :-1]])
     density = np.clip(layers.input_events / np.maximum(layers.input_size, 1e-12), 0.0, 1.0)
     src_events = events_step * src_share
-    src_spread = np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
-    src_events = src_events + src_spread
+    src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
     egress = src_events * msg_out * copies
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(columns)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
@@ -944,7 +935,7 @@ def _evaluate_chunk(
     if parallel.any():
         p_cycles, p_layer, p_barrier = _parallel_cycles(
             layers, columns, work, placement, msg_out, msg_in, copies, sram_bits_op, offchip_cycles * steps,
-            delivery, step_barrier, src_spread,
+            delivery, step_barrier,
         )
         cycles = np.where(parallel, p_cycles, cycles)
         layer_cycles = np.where(parallel[:, None], p_layer, layer_cycles)
