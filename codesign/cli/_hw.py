@@ -62,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a chip field (repeatable)")
     cc.add_argument("--seed", type=int, default=0, help="seed of the replayed synapses")
-    cc.add_argument("--max-steps", type=int, default=None, help="replay at most this many sample rows per layer")
+    cc.add_argument("--max-steps", type=int, default=None, help="replay at most this many sample rows")
+    cc.add_argument("--cores", type=int, nargs="+", default=None, metavar="N",
+                    help="also check the chip cut to these core counts (a mesh of ceil(sqrt(N)) columns; "
+                         "the chip's own count keeps its mesh)")
     cc.add_argument("--json", action="store_true", help="print JSON instead of the table")
     cc.set_defaults(func=_crosscheck)
 
@@ -332,7 +335,8 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
 def _crosscheck(args: argparse.Namespace) -> int:
     import sys
 
-    from codesign.hardware import load_chip
+    from codesign.config import parse_spec
+    from codesign.hardware import ChipConfig, load_chip
     from codesign.trace import load_trace
 
     chip = load_chip(args.chip, parse_set_args(args.overrides))
@@ -342,14 +346,26 @@ def _crosscheck(args: argparse.Namespace) -> int:
     # The only place the GPL-3.0 extra is reached; the module imports sanafe when it runs.
     from codesign.hardware.sanafe_crosscheck import SanafeMissing, crosscheck
 
+    chips = [chip]
+    for cores in args.cores or []:
+        if cores != chip.cores:
+            try:
+                chips.append(parse_spec(ChipConfig, {**chip.model_dump(), "cores": cores, "mesh_cols": None}))
+            except ConfigError as err:
+                raise ConfigError(None, "--cores", err.expected, got=cores) from None
+    reports = []
     try:
-        report = crosscheck(trace, chip, seed=args.seed, max_steps=args.max_steps)
+        for one in chips:
+            reports.append(crosscheck(trace, one, seed=args.seed, max_steps=args.max_steps))
     except SanafeMissing as err:
         print(f"codesign: {err}", file=sys.stderr)
         return 2
     except ValueError as err:
         raise ConfigError(args.trace, "", "a trace SANA-FE's Loihi can replay on this chip", hint=str(err)) from None
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=2))
+    else:
+        print("\n\n".join(r.table() for r in reports))
     return 0
 
 

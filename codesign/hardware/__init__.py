@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     )
     from codesign.hardware._simulator import SimulationReport, simulate
     from codesign.hardware._sweep import grid_columns, sweep_table
-    from codesign.hardware._synthetic import random_chip_columns, synthetic_trace
+    from codesign.hardware._synthetic import lif_mlp_trace, random_chip_columns, synthetic_trace
     from codesign.hardware._technology import (
         HW_MODELS_DIR,
         TECHNOLOGY_FILE,
@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "simulate": "_simulator",
     "grid_columns": "_sweep",
     "sweep_table": "_sweep",
+    "lif_mlp_trace": "_synthetic",
     "random_chip_columns": "_synthetic",
     "synthetic_trace": "_synthetic",
     "HW_MODELS_DIR": "_technology",
@@ -109,6 +110,7 @@ __all__ = [
     "estimate_cost",
     "estimate_cost_batch",
     "grid_columns",
+    "lif_mlp_trace",
     "list_presets",
     "load_chip",
     "load_technology",

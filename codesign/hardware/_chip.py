@@ -51,6 +51,24 @@ class ChipConfig(Spec):
             core either way.
         timestep_sync_ns: fixed time of the end-of-timestep synchronisation (a chip-wide
             barrier handshake, e.g. Loihi's), added to the barrier token's mesh crossing.
+        timestep_sync_ns_by_tiles: more synchronisation time by the number of tiles in use, as
+            SANA-FE's ``latency_sync`` table: ``{1: 600, 2: 1000, 4: 1400, 29: 1800}`` charges
+            1000 ns for 2-3 tiles (the entry of the largest key not above the tiles in use);
+            at most four entries; empty = none.
+        tile_cols, tile_rows: cores per tile along the mesh's columns and rows (Loihi: 2 x 2
+            cores share a router); the synchronisation counts the tiles holding a used core.
+        execution: how a timestep runs. ``layer_sequential``: one layer at a time, each layer's
+            busiest core ending before the next layer starts (an accelerator that runs one
+            layer at a time). ``timestep_parallel``: every core processes its share of every
+            layer in the same timestep and spikes reach the next layer at the next step
+            (Loihi, SANA-FE); a step lasts as long as the busiest core's work over all the
+            layers it holds, and an inference adds the pipeline fill (docs/hardware.md).
+        neuron_update_cycles: cycles one neuron unit takes per neuron update, state access
+            included (1 = one per cycle).
+        spike_out_cycles: extra neuron-unit cycles of an update that emits a spike.
+        message_out_cycles, message_in_cycles: cycles a source core spends sending one packet,
+            and a destination core spends taking one in, before its synaptic operations
+            (None = the packet's flits: one flit per cycle).
         hop_energy_ew_pj, hop_energy_ns_pj, spike_local_energy_pj: per-packet NoC energies
             (None = router + wire energy from the technology table).
         synaptic_op_energy_pj: energy of one synaptic operation including its weight read
@@ -91,6 +109,14 @@ class ChipConfig(Spec):
     noc_hop_latency_cycles: float = Field(2.0, ge=0.0)
     noc_multicast: bool = True
     timestep_sync_ns: float = Field(0.0, ge=0.0)
+    timestep_sync_ns_by_tiles: dict[int, float] = Field(default_factory=dict)
+    tile_cols: int = Field(1, ge=1)
+    tile_rows: int = Field(1, ge=1)
+    execution: Literal["layer_sequential", "timestep_parallel"] = "layer_sequential"
+    neuron_update_cycles: float = Field(1.0, gt=0.0)
+    spike_out_cycles: float = Field(0.0, ge=0.0)
+    message_out_cycles: float | None = Field(None, ge=0.0)
+    message_in_cycles: float | None = Field(None, ge=0.0)
     hop_energy_ew_pj: float | None = Field(None, ge=0.0)
     hop_energy_ns_pj: float | None = Field(None, ge=0.0)
     spike_local_energy_pj: float | None = Field(None, ge=0.0)
@@ -107,17 +133,45 @@ class ChipConfig(Spec):
     def _check(self) -> ChipConfig:
         if self.mesh_cols is not None and self.mesh_cols > self.cores:
             raise ValueError(f"mesh_cols <= cores ({self.mesh_cols} > {self.cores})")
+        table = self.timestep_sync_ns_by_tiles
+        if len(table) > SYNC_TABLE_SIZE:
+            raise ValueError(f"timestep_sync_ns_by_tiles: at most {SYNC_TABLE_SIZE} entries (got {len(table)})")
+        if any(k < 1 or v < 0 for k, v in table.items()):
+            raise ValueError("timestep_sync_ns_by_tiles: tile counts >= 1 and times >= 0")
         return self
+
+
+#: Entries a synchronisation table may have (each is two hidden ChipArray columns).
+SYNC_TABLE_SIZE = 4
+#: Hidden ChipArray columns of the synchronisation table: tile counts and times (NaN = unused).
+SYNC_TILE_COLUMNS = tuple(f"sync_tiles_{k}" for k in range(SYNC_TABLE_SIZE))
+SYNC_NS_COLUMNS = tuple(f"sync_ns_{k}" for k in range(SYNC_TABLE_SIZE))
+
+
+def _sync_columns(table: dict[int, float]) -> dict[str, float]:
+    """The table as hidden column values, sorted by tile count, NaN-padded."""
+    items = sorted(table.items())
+    out = {}
+    for k in range(SYNC_TABLE_SIZE):
+        tiles, ns = items[k] if k < len(items) else (float("nan"), float("nan"))
+        out[SYNC_TILE_COLUMNS[k]] = float(tiles)
+        out[SYNC_NS_COLUMNS[k]] = float(ns)
+    return out
 
 
 #: Yes/no fields, stored as 1/0 in a ChipArray.
 _BOOLS = ("zero_skipping", "sparse_weights", "noc_multicast")
 #: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
-_CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack")}
+_CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack"),
+            "execution": ("timestep_parallel", "layer_sequential")}
 #: ChipConfig fields that are labels, not model inputs.
 _LABEL_FIELDS = ("name", "description")
-#: Numeric columns of a ChipArray (everything but labels; bools and the overflow mode as 0/1).
-ARRAY_FIELDS: tuple[str, ...] = tuple(f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS)
+#: ChipConfig fields a ChipArray holds as hidden columns (a table is not one number).
+_TABLE_FIELDS = ("timestep_sync_ns_by_tiles",)
+#: Numeric columns of a ChipArray (everything but labels and tables; bools and choices as 0/1).
+ARRAY_FIELDS: tuple[str, ...] = tuple(
+    f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS and f not in _TABLE_FIELDS
+)
 
 
 def _column(field: str, value: Any) -> float:
@@ -125,8 +179,8 @@ def _column(field: str, value: Any) -> float:
         return float("nan")
     if field == "weight_overflow":
         return 1.0 if value == "spill" else 0.0
-    if field == "mapping_policy":
-        return 1.0 if value == "spread" else 0.0
+    if field in _CHOICES:
+        return 1.0 if value == _CHOICES[field][0] else 0.0
     return float(value)
 
 
@@ -135,7 +189,9 @@ class ChipArray:
     """Many chip configurations as one float64 column per ChipConfig field.
 
     ``None`` fields are NaN, yes/no fields are 0/1, ``weight_overflow`` is 1 for spill,
-    ``mapping_policy`` 1 for spread.
+    ``mapping_policy`` 1 for spread, ``execution`` 1 for timestep_parallel. The
+    synchronisation table is hidden columns (``sync_tiles_k``, ``sync_ns_k``), taken from
+    each config or from ``base``; it is not a searchable column.
     Build with :meth:`from_configs`, :meth:`from_columns` (validated, vectorised) or
     :func:`as_chip_array`.
     """
@@ -159,6 +215,9 @@ class ChipArray:
         if not chips:
             raise ConfigError(None, "chips", "at least one chip configuration")
         cols = {f: np.array([_column(f, getattr(c, f)) for c in chips], dtype=float) for f in ARRAY_FIELDS}
+        tables = [_sync_columns(c.timestep_sync_ns_by_tiles) for c in chips]
+        for key in (*SYNC_TILE_COLUMNS, *SYNC_NS_COLUMNS):
+            cols[key] = np.array([t[key] for t in tables], dtype=float)
         return cls(columns=cols, names=tuple(c.name for c in chips))
 
     @classmethod
@@ -195,6 +254,8 @@ class ChipArray:
         for f in ARRAY_FIELDS:
             arr = arrays[f] if f in arrays else np.array([_column(f, getattr(base, f))])
             cols[f] = np.broadcast_to(arr, (size,)).astype(float)
+        for key, value in _sync_columns(base.timestep_sync_ns_by_tiles).items():
+            cols[key] = np.full(size, value)
         _validate_columns(cols)
         return cls(columns=cols, names=(base.name,) * size)
 
@@ -214,6 +275,11 @@ class ChipArray:
                 data[f] = int(v)
             else:
                 data[f] = v
+        data["timestep_sync_ns_by_tiles"] = {
+            int(self.columns[t][index]): float(self.columns[n][index])
+            for t, n in zip(SYNC_TILE_COLUMNS, SYNC_NS_COLUMNS, strict=True)
+            if t in self.columns and not np.isnan(self.columns[t][index])
+        }
         data["name"] = self.names[index] if self.names else "custom"
         return parse_spec(ChipConfig, data)
 

@@ -6,7 +6,10 @@ configurations against one trace with numpy, as ``[chips, layers]`` arrays;
 :func:`layer_work`, :func:`action_energies` and the energy table
 (:func:`energy_by_category_pj`, with :func:`noc_energy_pj` and :func:`static_energy_pj`), so
 the two differ only in how they count events and cycles (:class:`ActionCounts`), never in what
-one action costs. Every equation is written out in docs/hardware.md.
+one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
+one after another (``layer_sequential``) or all at once, the busiest core's work setting the
+step (``timestep_parallel``, :func:`_parallel_cycles`). Every equation is written out in
+docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
 broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 bytes).
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from codesign.config import ConfigError
-from codesign.hardware._chip import ChipArray, ChipConfig, as_chip_array
+from codesign.hardware._chip import SYNC_NS_COLUMNS, SYNC_TILE_COLUMNS, ChipArray, ChipConfig, as_chip_array
 from codesign.hardware._report import (
     CATEGORIES,
     REASON_AREA,
@@ -53,12 +56,23 @@ _EPS = 1e-9
 _CHUNK = 4096
 
 
+def _stored_fan_out(layer: Any) -> float:
+    """Weights one input event reads when every stored weight is processed: a weight layer's
+    dense operations per input element (zeros included), never below its nonzero fan-out."""
+    if layer.kind in ("synaptic_dense", "synaptic_conv") and layer.weight_count > 0 and layer.input_size > 0:
+        return float(max(layer.fan_out, layer.dense_macs / layer.input_size))
+    return float(layer.fan_out)
+
+
 @dataclass(frozen=True)
 class LayerArrays:
     """The trace's chip-independent per-layer figures as ``[layers]`` float arrays.
 
     ``steps`` is how many steps each layer runs per inference (frames x T, the trace's
-    ``LayerTrace.steps``).
+    ``LayerTrace.steps``). ``fan_out`` is the synaptic operations of one input event with
+    nonzero weights only (the trace's); ``stored_fan_out`` the weights one event reads when
+    every stored weight is processed, zeros included (a weight layer's dense operations per
+    input element: the structural zeros of a fused projection count, they are stored).
     """
 
     names: tuple[str, ...]
@@ -69,6 +83,7 @@ class LayerArrays:
     has_weights: np.ndarray
     is_matmul: np.ndarray
     fan_out: np.ndarray
+    stored_fan_out: np.ndarray
     input_size: np.ndarray
     input_events: np.ndarray
     input_level_sum: np.ndarray
@@ -103,11 +118,13 @@ class LayerArrays:
             steps=col(lambda x: x.steps),
             weight_count=col(lambda x: x.weight_count),
             weight_density=col(lambda x: min(x.weight_nonzero, x.weight_count) / x.weight_count if x.weight_count else 1.0),
-            # A sparse synapse list stores each nonzero weight with the index of its target.
-            index_bits=col(lambda x: np.ceil(np.log2(max(round(x.fan_out), 2)))),
+            # A sparse synapse list stores each nonzero weight with the index of its target
+            # among the targets an input could reach (the stored fan-out).
+            index_bits=col(lambda x: np.ceil(np.log2(max(round(_stored_fan_out(x)), 2)))),
             has_weights=col(lambda x: x.weight_count > 0),
             is_matmul=col(lambda x: x.kind == "spike_matmul"),
             fan_out=col(lambda x: x.fan_out),
+            stored_fan_out=col(_stored_fan_out),
             input_size=col(lambda x: x.input_size),
             input_events=col(lambda x: x.input_events),
             input_level_sum=col(lambda x: x.input_level_sum if x.input_is_spike else x.input_events),
@@ -445,14 +462,17 @@ def layer_work(layers: LayerArrays, columns: dict[str, np.ndarray]) -> LayerWork
     ``graded_spike_bits`` hold its levels; otherwise a level-k spike is split into k binary
     events. Real-valued inputs travel as one event carrying a ``weight_bits``-wide value.
     With zero skipping off every input element is processed (``levels`` times on a chip that
-    splits graded spikes).
+    splits graded spikes). Zero weights are priced once: a chip without ``sparse_weights``
+    stores and processes every weight, zeros included (``stored_fan_out`` per event); one with
+    it stores and processes only the nonzero ones (the trace's ``fan_out``).
     """
     graded = layers.is_graded & (columns["graded_spike_bits"] >= layers.payload_bits)
     split = layers.is_graded & ~graded
     events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
     sparse = columns["sparse_weights"] > 0
-    # A sparse synapse list holds only nonzero weights: an event touches fan_out x density.
-    fan_out = layers.fan_out * np.where(sparse & (layers.has_weights > 0), layers.weight_density, 1.0)
+    # The trace's fan_out already leaves the zero weights out: a sparse synapse list (nonzero
+    # weights only) touches exactly those; a dense one reads every stored weight.
+    fan_out = np.where(sparse, layers.fan_out, layers.stored_fan_out)
     dense_ops = layers.input_size * fan_out * np.where(split, layers.levels, 1.0)
     ops = np.where(columns["zero_skipping"] > 0, events * fan_out, dense_ops)
     payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, columns["weight_bits"]))
@@ -636,12 +656,74 @@ def energy_by_category_pj(
     return np.stack([by_category[name] for name in CATEGORIES], axis=-1)
 
 
-def barrier_cycles(columns: dict[str, np.ndarray], derived: ChipDerived) -> np.ndarray:
+def used_cores(placement: LayerPlacement, cores: np.ndarray) -> np.ndarray:
+    """Cores holding at least part of a layer (a prefix of the row-major order), ``[chips, 1]``."""
+    end = placement.start[:, -1:] + placement.need[:, -1:]
+    used: np.ndarray = np.clip(np.ceil(end - _EPS), 1.0, cores)
+    return used
+
+
+def tiles_in_use(columns: dict[str, np.ndarray], derived: ChipDerived, used: np.ndarray) -> np.ndarray:
+    """Tiles (``tile_cols`` x ``tile_rows`` cores) holding one of the ``used`` first cores (row-major)."""
+    width, tile_w, tile_h = derived.mesh_cols, columns["tile_cols"], columns["tile_rows"]
+    row_last = np.ceil(used / width) - 1.0
+    band_last = np.floor(row_last / tile_h)
+    full_band = np.ceil(width / tile_w)
+    # The last band is full width when a row above its last one is (a full row).
+    last_band = np.where(row_last > band_last * tile_h, full_band, np.ceil((used - row_last * width) / tile_w))
+    tiles: np.ndarray = band_last * full_band + last_band
+    return tiles
+
+
+def sync_table_ns(columns: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
+    """The ``timestep_sync_ns_by_tiles`` entry of the largest tile count not above ``tiles`` (0: none)."""
+    out = np.zeros(np.broadcast_shapes(tiles.shape, columns["cores"].shape))
+    for tile_key, ns_key in zip(SYNC_TILE_COLUMNS, SYNC_NS_COLUMNS, strict=True):
+        if tile_key not in columns:
+            continue
+        threshold = columns[tile_key]
+        out = np.where(~np.isnan(threshold) & (tiles >= threshold), columns[ns_key], out)
+    return out
+
+
+def barrier_cycles(columns: dict[str, np.ndarray], derived: ChipDerived, placement: LayerPlacement) -> np.ndarray:
     """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops), plus the
-    chip's fixed synchronisation time ``timestep_sync_ns``."""
-    sync = columns["timestep_sync_ns"] * columns["clock_mhz"] / 1000.0
+    chip's synchronisation time, ``timestep_sync_ns`` and the ``timestep_sync_ns_by_tiles``
+    entry for the tiles in use."""
+    tiles = tiles_in_use(columns, derived, used_cores(placement, columns["cores"]))
+    sync = (columns["timestep_sync_ns"] + sync_table_ns(columns, tiles)) * columns["clock_mhz"] / 1000.0
     cycles: np.ndarray = columns["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
     return cycles
+
+
+def message_cycles(columns: dict[str, np.ndarray], work: LayerWork) -> tuple[np.ndarray, np.ndarray]:
+    """Cycles a source core spends sending one packet, and a destination core taking one in."""
+    out = np.where(np.isnan(columns["message_out_cycles"]), work.flits, columns["message_out_cycles"])
+    into = np.where(np.isnan(columns["message_in_cycles"]), work.flits, columns["message_in_cycles"])
+    return out, into
+
+
+def per_core(placement: LayerPlacement, each: np.ndarray, by_share: np.ndarray, n_cores: int) -> np.ndarray:
+    """Per-core sums over the layers a core holds: ``each`` on every core holding a layer, plus
+    ``by_share`` times the core's share of its neurons; ``[chips, n_cores]``."""
+    n_chips, n_layers = placement.need.shape
+    each = np.broadcast_to(each, (n_chips, n_layers))
+    by_share = np.broadcast_to(by_share, (n_chips, n_layers))
+    first = placement.core_first.astype(np.intp)
+    last = placement.core_last.astype(np.intp)
+    multi = placement.n_cores > 1
+    rows = np.broadcast_to(np.arange(n_chips)[:, None] * (n_cores + 1), (n_chips, n_layers))
+    # Interior cores (between the first and the last) all get the same load: a difference array.
+    interior = np.where(placement.n_cores > 2, each + by_share / placement.need, 0.0)
+    diff = np.zeros(n_chips * (n_cores + 1))
+    np.add.at(diff, (rows + first + 1).ravel(), interior.ravel())
+    np.add.at(diff, (rows + np.maximum(last - 1, first + 1)).ravel(), -interior.ravel())
+    loads = np.cumsum(diff.reshape(n_chips, n_cores + 1), axis=1)
+    flat = loads.reshape(-1)
+    np.add.at(flat, (rows + first).ravel(), (each + by_share * placement.share_first).ravel())
+    np.add.at(flat, (rows + last - 1).ravel(), np.where(multi, each + by_share * placement.share_last, 0.0).ravel())
+    out: np.ndarray = loads[:, :n_cores]
+    return out
 
 
 def offchip_bits_per_cycle(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -652,16 +734,141 @@ def offchip_bits_per_cycle(columns: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------------------------
+def pipeline_depth(layers: LayerArrays) -> int:
+    """Layers an input event passes through one step each on a timestep-parallel chip: those
+    that receive routed events (a neuron reading its synapses' accumulators in the same core
+    adds no step)."""
+    return int(np.count_nonzero(~layers.local_input))
+
+
+def _release_bound(
+    placement: LayerPlacement, send: np.ndarray, host: np.ndarray, receive_each: np.ndarray,
+    receive_share: np.ndarray,
+) -> np.ndarray:
+    """The receive pipeline waits for its packets: a layer's packets leave as the layer before
+    it runs its neuron phase, which on its first core starts after the phases of the layers
+    that core held before (and the host's sends, on core 0); a layer split over several
+    cores releases only that core's share late. So a step lasts at least that (share-weighted)
+    start plus the receive work, on the layer's busiest core, of the layer and of every later
+    layer on that core. Layers hold contiguous core ranges in trace order, so both sums run
+    over neighbouring layers only; ``[chips]``, totals over the inference.
+    """
+    n_chips, n_layers = placement.need.shape
+    first = placement.core_first
+    last = placement.core_last - 1.0
+    single = placement.n_cores == 1
+    # Forward: when each layer's phase starts on its first core.
+    start = np.zeros((n_chips, n_layers))
+    core = np.zeros(n_chips)
+    acc = host.copy()
+    for i in range(n_layers):
+        start[:, i] = np.where(first[:, i] == core, acc, 0.0)
+        acc = np.where(single[:, i], start[:, i] + send[:, i], send[:, i] * placement.share_last[:, i])
+        core = last[:, i]
+    # Backward: receive work from each layer on, on its last core (later layers start there).
+    share_last = np.where(single, placement.share_first, placement.share_last)
+    suffix = np.zeros((n_chips, n_layers))
+    core = np.full(n_chips, -1.0)
+    acc = np.zeros(n_chips)
+    for i in range(n_layers - 1, -1, -1):
+        own = receive_each[:, i] + receive_share[:, i] * share_last[:, i]
+        suffix[:, i] = own + np.where(last[:, i] == core, acc, 0.0)
+        acc = np.where(single[:, i], suffix[:, i], receive_each[:, i] + receive_share[:, i] * placement.share_first[:, i])
+        core = first[:, i]
+    own_max = receive_each + receive_share * placement.share_max
+    wait = np.maximum(suffix, own_max)
+    # A layer split over several cores sends from all of them; only the first core's share
+    # of its packets waits for that core's earlier layers.
+    late = start * np.where(single, 1.0, placement.share_first)
+    release = np.hstack([np.zeros((n_chips, 1)), late[:, :-1]])
+    bound: np.ndarray = (release + wait).max(axis=1)
+    return bound
+
+
+def _parallel_cycles(
+    layers: LayerArrays,
+    columns: dict[str, np.ndarray],
+    work: LayerWork,
+    placement: LayerPlacement,
+    msg_out: np.ndarray,
+    msg_in: np.ndarray,
+    copies: np.ndarray,
+    sram_bits_op: np.ndarray,
+    offchip_cycles: np.ndarray,
+    delivery: np.ndarray,
+    step_barrier: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 3).
+
+    Every core runs its share of every layer it holds in each timestep, with two pipelines
+    that overlap (SANA-FE's Loihi: a core's neuron updates and sends, and its receiving of
+    packets, run on their own timelines):
+
+    - send: per layer held, its neuron updates (``neuron_update_cycles`` each,
+      ``spike_out_cycles`` more per spike, aux operations) on the neuron units, at least the
+      state port's reads and writes; then one ``message_out_cycles`` per packet sent to the
+      next layer (per destination core without multicast), its share of the packets;
+    - receive: per layer held, one ``message_in_cycles`` per packet taken in, then its
+      synaptic operations on the PEs (at least the SRAM port's and off-chip weight reads).
+
+    A step lasts as long as the busiest core's longer pipeline (summed over the layers it
+    holds; the inference's total over the steps, divided evenly), or, when longer, a
+    layer's packets' release plus the receive work waiting for them (:func:`_release_bound`),
+    plus the deepest multicast tree's trip and the barrier. An inference of ``n`` steps ends ``depth`` steps
+    after its last input (spikes reach the next layer at the next step): ``n + depth`` steps.
+
+    Returns:
+        (cycles, per layer the busiest core's work on it over the inference, barrier cycles),
+        ``[chips]``, ``[chips, layers]``, ``[chips]``.
+    """
+    n_chips = placement.need.shape[0]
+    port_bits = columns["sram_word_bits"] * columns["sram_ports_per_core"]
+    units = columns["neuron_units_per_core"]
+    # Send pipeline, per layer: what scales with the core's share of the layer's neurons.
+    neuron = (
+        layers.neuron_updates * columns["neuron_update_cycles"] + layers.output_spikes * columns["spike_out_cycles"]
+        + layers.aux_ops
+    ) / units
+    state = layers.neuron_updates * 2.0 * columns["state_bits"] / port_bits
+    send_neuron = np.maximum(neuron, state)
+    # A layer's input packets leave the cores of the layer before it (the host, core 0, for the first).
+    sent = work.events * msg_out * copies
+    send_next = np.hstack([sent[:, 1:], np.zeros((n_chips, 1))])
+    send = send_neuron + send_next
+    # Receive pipeline: every core holding a layer takes in each of its packets.
+    receive_each = work.events * msg_in
+    receive_share = np.maximum(
+        np.maximum(work.synaptic_ops / columns["pes_per_core"], work.synaptic_ops * sram_bits_op / port_bits),
+        offchip_cycles,
+    )
+    n_cores = int(columns["cores"].max())
+    send_cores = per_core(placement, np.zeros_like(send), send, n_cores)
+    host = np.zeros((n_chips, n_cores))
+    host[:, 0] = sent[:, 0]
+    send_cores = send_cores + host
+    receive_cores = per_core(placement, receive_each, receive_share, n_cores)
+    busiest = np.maximum(send_cores, receive_cores).max(axis=1)
+    busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
+    n_steps = float(layers.steps.max())
+    steps_total = n_steps + pipeline_depth(layers)
+    trip = delivery.max(axis=1)
+    cycles = steps_total * (busiest / n_steps + trip + step_barrier)
+    layer_work_cycles = np.maximum(send * placement.share_max, receive_each + receive_share * placement.share_max)
+    return cycles, layer_work_cycles, steps_total * step_barrier
+
+
 def _evaluate_chunk(
     layers: LayerArrays,
     columns: dict[str, np.ndarray],
     tech: Technology,
     by_layer: bool,
     requirements: ChipRequirements,
+    mapping: LayerArrays | None = None,
 ) -> dict[str, np.ndarray]:
     derived = chip_derived(columns, tech)
     work = layer_work(layers, columns)
-    placement = map_layers(layers, columns, work)
+    placement = (map_layers(layers, columns, work) if mapping is None
+                 else map_layers(mapping, columns, layer_work(mapping, columns)))
     energies = action_energies(layers, columns, work, derived, tech)
     links_x, links_y, depth = tree_totals(placement, derived.mesh_cols)
     spilled = placement.spilled.astype(float)
@@ -679,12 +886,13 @@ def _evaluate_chunk(
 
     # -- cycles: per timestep, the busiest core of each layer ------------------------------
     steps = layers.steps
+    msg_out, msg_in = message_cycles(columns, work)
     ops_core = ops / steps * placement.share_max
     pe_cycles = ops_core / columns["pes_per_core"]
     sram_bits_op = work.operand_bits - work.weight_op_bits * spilled
     sram_cycles = ops_core * sram_bits_op / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
     events_step = work.events / steps
-    ingress = events_step * work.flits
+    ingress = events_step * msg_in
     src_share = np.hstack([np.ones((placement.need.shape[0], 1)), placement.share_max[:, :-1]])
     # Without multicast a source core sends one packet per destination core of the layer.
     copies = np.where(columns["noc_multicast"] > 0, 1.0, placement.n_cores)
@@ -696,12 +904,16 @@ def _evaluate_chunk(
     density = np.clip(layers.input_events / np.maximum(layers.input_size, 1e-12), 0.0, 1.0)
     src_events = events_step * src_share
     src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
-    egress = src_events * work.flits * copies
+    egress = src_events * msg_out * copies
     offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(columns)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
     network = np.maximum(ingress, egress)
     updates_core = updates / steps * placement.share_max
-    neuron_unit_cycles = (updates_core + layers.aux_ops / steps * placement.share_max) / columns["neuron_units_per_core"]
+    spikes_core = layers.output_spikes / steps * placement.share_max
+    neuron_unit_cycles = (
+        updates_core * columns["neuron_update_cycles"] + spikes_core * columns["spike_out_cycles"]
+        + layers.aux_ops / steps * placement.share_max
+    ) / columns["neuron_units_per_core"]
     state_cycles = (
         updates_core * 2.0 * columns["state_bits"] / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
     )
@@ -716,8 +928,18 @@ def _evaluate_chunk(
         np.maximum(compute, network + delivery),
     )
     layer_cycles = steps * (synaptic_phase + neuron_phase)
-    barrier = steps.max() * barrier_cycles(columns, derived)[:, 0]
+    step_barrier = barrier_cycles(columns, derived, placement)[:, 0]
+    barrier = steps.max() * step_barrier
     cycles = layer_cycles.sum(axis=1) + barrier
+    parallel = columns["execution"][:, 0] > 0
+    if parallel.any():
+        p_cycles, p_layer, p_barrier = _parallel_cycles(
+            layers, columns, work, placement, msg_out, msg_in, copies, sram_bits_op, offchip_cycles * steps,
+            delivery, step_barrier,
+        )
+        cycles = np.where(parallel, p_cycles, cycles)
+        layer_cycles = np.where(parallel[:, None], p_layer, layer_cycles)
+        barrier = np.where(parallel, p_barrier, barrier)
     latency_ms = cycles / (columns["clock_mhz"][:, 0] * 1e3)
 
     # -- energy per inference, [chips, layers, categories] ---------------------------------
@@ -779,6 +1001,7 @@ def estimate_cost_batch(
     by_layer: bool = False,
     tech: Technology | None = None,
     requirements: ChipRequirements | None = None,
+    mapping_trace: WorkloadTrace | None = None,
 ) -> BatchCostReport:
     """Evaluate many chip configurations against one trace at once.
 
@@ -791,6 +1014,8 @@ def estimate_cost_batch(
             (``energy_by_layer_category_pj``).
         tech: technology constants (hw_models/technology.yaml if None).
         requirements: a deadline and area budget to check (a study's, never the chip's).
+        mapping_trace: place the layers as this trace's would be placed (same layers, in the
+            same order); the cross-check costs replayed activity on the whole network's mapping.
 
     Returns:
         A BatchCostReport with one entry per chip, in input order.
@@ -801,10 +1026,15 @@ def estimate_cost_batch(
     tech = tech if tech is not None else load_technology()
     array = as_chip_array(chips, base=base)
     layers = LayerArrays.from_trace(trace)
+    mapping = None
+    if mapping_trace is not None:
+        mapping = LayerArrays.from_trace(mapping_trace)
+        if mapping.names != layers.names:
+            raise ConfigError(None, "mapping_trace", "a trace with the same layers in the same order")
     pieces: list[dict[str, np.ndarray]] = []
     for lo in range(0, array.size, _CHUNK):
         columns = {k: v[lo : lo + _CHUNK, None] for k, v in array.columns.items()}
-        pieces.append(_evaluate_chunk(layers, columns, tech, by_layer, requirements or ChipRequirements()))
+        pieces.append(_evaluate_chunk(layers, columns, tech, by_layer, requirements or ChipRequirements(), mapping))
     merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     return BatchCostReport(
         layer_names=layers.names,
@@ -816,14 +1046,15 @@ def estimate_cost_batch(
 
 def estimate_cost(
     trace: WorkloadTrace, chip: ChipConfig, *, tech: Technology | None = None,
-    requirements: ChipRequirements | None = None,
+    requirements: ChipRequirements | None = None, mapping_trace: WorkloadTrace | None = None,
 ) -> CostReport:
     """Cost of one inference of ``trace`` on ``chip``: the batch model on a batch of one.
 
     Returns:
         A CostReport; an infeasible chip is a report with ``feasible=False`` and reasons.
     """
-    return estimate_cost_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements).report(0)
+    return estimate_cost_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements,
+                               mapping_trace=mapping_trace).report(0)
 
 
 __all__ = [

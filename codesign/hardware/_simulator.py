@@ -3,8 +3,10 @@
 The reference the analytic model is checked against. It uses the same mapping
 (:func:`map_layers`), the same per-event work (:func:`layer_work`) and the same per-action
 energies (:func:`action_energies`) as the analytic model, but counts every event and every
-cycle instead of using averages. Per timestep, layer after layer (a timestep barrier after
-the last one):
+cycle instead of using averages. On a ``timestep_parallel`` chip every layer of a step runs at
+once (:func:`_run_step_parallel`: each core's send and receive pipelines, packets released as
+their sources' neuron phases run). On a ``layer_sequential`` chip, per timestep, layer after
+layer (a timestep barrier after the last one):
 
 1. the layer's input events are read from its spike sample: its rows are spread evenly over
    the layer's runs (repeated when the sample has fewer rows than runs). The sample is one
@@ -57,8 +59,10 @@ from codesign.hardware._model import (
     energy_by_category_pj,
     layer_work,
     map_layers,
+    message_cycles,
     noc_energy_pj,
     offchip_bits_per_cycle,
+    pipeline_depth,
     static_energy_pj,
 )
 from codesign.hardware._report import InferenceCost
@@ -204,16 +208,21 @@ class _Replay:
     placement_cores: list[tuple[np.ndarray, np.ndarray]]
     widths: list[int]
     rng: np.random.Generator
+    msg_out: np.ndarray
+    msg_in: np.ndarray
+    depth: int
 
     @classmethod
     def set_up(
-        cls, trace: WorkloadTrace, chip: ChipConfig, tech: Technology, seed: int, match_counts: bool
+        cls, trace: WorkloadTrace, chip: ChipConfig, tech: Technology, seed: int, match_counts: bool,
+        mapping_trace: WorkloadTrace | None = None,
     ) -> _Replay:
         layers = LayerArrays.from_trace(trace)
         columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
         derived = chip_derived(columns, tech)
         work = layer_work(layers, columns)
-        placement = map_layers(layers, columns, work)
+        mapping = LayerArrays.from_trace(mapping_trace) if mapping_trace is not None else layers
+        placement = map_layers(mapping, columns, layer_work(mapping, columns))
         energies = action_energies(layers, columns, work, derived, tech)
         n_layers = len(layers.names)
         steps = layers.steps.astype(int)
@@ -235,7 +244,7 @@ class _Replay:
             energies=energies,
             static_power_mw=float(derived.static_power_mw[0, 0]),
             mesh_cols=int(derived.mesh_cols[0, 0]),
-            barrier=float(barrier_cycles(columns, derived)[0, 0]),
+            barrier=float(barrier_cycles(columns, derived, placement)[0, 0]),
             sram_port_bits=float(chip.sram_word_bits * chip.sram_ports_per_core),
             offchip_rate=float(offchip_bits_per_cycle(columns)[0, 0]),
             samples=samples,
@@ -249,6 +258,9 @@ class _Replay:
             widths=[int(samples[i].shape[1]) if i in samples else max(int(layers.input_width[i]), 1)
                     for i in range(n_layers)],
             rng=np.random.default_rng(seed),
+            msg_out=np.broadcast_to(message_cycles(columns, work)[0], placement.need.shape)[0],
+            msg_in=np.broadcast_to(message_cycles(columns, work)[1], placement.need.shape)[0],
+            depth=pipeline_depth(layers),
         )
 
     def at(self, arr: np.ndarray, layer: int) -> float:
@@ -330,24 +342,167 @@ class _Tally:
 
 
 def _replay(replay: _Replay) -> _Tally:
-    """Run every layer at every step it runs, in order, with a barrier after each step."""
+    """Run every layer at every step it runs, with a barrier after each step: layer after
+    layer on a ``layer_sequential`` chip, all at once on a ``timestep_parallel`` one."""
     n_layers = len(replay.layers.names)
     tally = _Tally.empty(n_layers, int(replay.chip.cores))
     executions = np.zeros(n_layers, dtype=int)
     n_steps = replay.n_steps
+    parallel = replay.chip.execution == "timestep_parallel"
     for t in range(n_steps):
+        running = []
         for layer in range(n_layers):
             steps = replay.steps[layer]
             if (t + 1) * steps // n_steps == t * steps // n_steps:
                 continue
-            k = int(executions[layer])
+            running.append((layer, int(executions[layer])))
             executions[layer] += 1
-            tally.clock = _run_layer(replay, layer, k, tally.clock, tally)
+        if parallel:
+            tally.clock = _run_step_parallel(replay, running, tally.clock, tally)
+        else:
+            for layer, k in running:
+                tally.clock = _run_layer(replay, layer, k, tally.clock, tally)
         tally.clock += replay.barrier
+    if parallel and n_steps:
+        # The pipeline fill: the last input's spikes reach the deepest layer ``depth`` steps
+        # later; those steps are charged at the mean step's length.
+        tally.clock *= (n_steps + replay.depth) / n_steps
     for key, per_layer in (("synaptic_ops", tally.ops), ("packets", tally.packets),
                            ("packet_copies", tally.copies), ("hops_x", tally.hops_x), ("hops_y", tally.hops_y)):
         tally.counts[key] = float(per_layer.sum())
     return tally
+
+
+def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: float, tally: _Tally) -> float:
+    """One timestep of a ``timestep_parallel`` chip starting at cycle ``t0``; returns its end.
+
+    Each core's send pipeline runs, in trace order, the neuron phase of each layer it holds
+    (its share of the layer's updates) followed by the packets that layer sends on to the
+    next one, interleaved with the updates (the host, core 0, sends the first layer's inputs
+    first). Packets cross the mesh with link contention; each destination core's receive
+    pipeline serves its packets in arrival order (``message_in_cycles``, then the synaptic
+    operations). The step ends when the busiest core's later pipeline ends.
+    """
+    chip, layers, work = replay.chip, replay.layers, replay.work
+    cols = replay.mesh_cols
+    word = replay.sram_port_bits
+    cores = int(chip.cores)
+    mesh = _Mesh(cores, cols, float(chip.noc_hop_latency_cycles))
+    send_clock = np.full(cores, t0)
+    layer_send = np.zeros((len(layers.names), cores))
+    layer_receive = np.zeros((len(layers.names), cores))
+    inputs = {layer: replay.events_of(layer, k) for layer, k in running}
+    packets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def sources(layer: int) -> np.ndarray:
+        idx, lev = inputs[layer]
+        tally.counts["events_from_samples" if layer in replay.samples else "events_synthesised"] += idx.size
+        src = replay.source_cores(layer, idx)
+        return np.repeat(src, lev) if bool(work.split[0, layer]) else src
+
+    def send(layer: int, src: np.ndarray, phases: dict[int, float], owner: int) -> None:
+        """Run ``owner``'s neuron phase on each core (``phases``), with the packets of ``layer``'s
+        input that the core sends interleaved evenly among its updates."""
+        dest, _ = replay.placement_cores[layer] if layer >= 0 else (np.zeros(0), None)
+        copies = 1 if chip.noc_multicast or layer < 0 else dest.size
+        cost = float(replay.msg_out[layer]) * copies if layer >= 0 else 0.0
+        times = np.empty(src.size)
+        for core in sorted(set(phases) | {int(c) for c in np.unique(src)}):
+            mine = np.flatnonzero(src == core)
+            phase = phases.get(core, 0.0)
+            k = np.arange(1, mine.size + 1)
+            times[mine] = send_clock[core] + phase * k / max(mine.size, 1) + cost * k
+            send_clock[core] += phase + cost * mine.size
+            layer_send[owner, core] += phase + cost * mine.size
+        if layer >= 0:
+            packets[layer] = (times, src)
+
+    running_layers = [layer for layer, _ in running]
+    if 0 in inputs:
+        send(0, sources(0), {}, 0)  # the host at core 0 sends the first layer's inputs
+    for layer in range(len(layers.names)):
+        phases: dict[int, float] = {}
+        if layer in inputs:
+            dest, shares = replay.placement_cores[layer]
+            steps = replay.steps[layer]
+            upd_step = layers.neuron_updates[layer] / steps
+            spikes_step = layers.output_spikes[layer] / steps
+            aux_step = layers.aux_ops[layer] / steps
+            for core, share in zip(dest, shares, strict=True):
+                neuron = max(
+                    (upd_step * chip.neuron_update_cycles + spikes_step * chip.spike_out_cycles + aux_step) * share
+                    / chip.neuron_units_per_core,
+                    upd_step * share * 2.0 * chip.state_bits / word,
+                )
+                phases[int(core)] = neuron
+                tally.busy[core] += neuron
+                tally.counts["state_sram_words"] += upd_step * share * 2.0 * chip.state_bits / chip.sram_word_bits
+            tally.counts["neuron_updates"] += upd_step
+        nxt = layer + 1
+        if nxt in inputs:
+            send(nxt, sources(nxt), phases, layer)
+        elif phases:
+            send(-1, np.zeros(0, dtype=np.intp), phases, layer)
+    # Route every packet (in send order) and queue its copies at the destination cores.
+    arrivals: dict[int, list[tuple[float, float, int]]] = {}
+    for layer in running_layers:
+        if layer not in packets or layers.local_input[layer]:
+            continue
+        times, src = packets[layer]
+        dest, shares = replay.placement_cores[layer]
+        flits = replay.at(work.flits, layer)
+        columns: dict[int, list[tuple[int, int]]] = {}
+        for core in dest:
+            columns.setdefault(int(core) % cols, []).append((int(core) // cols, int(core)))
+        fan_out = replay.at(work.fan_out, layer)
+        spilled = bool(replay.placement.spilled[0, layer])
+        weight_op_bits = replay.at(work.weight_op_bits, layer)
+        sram_bits = replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
+        streams = spilled and bool(layers.has_weights[layer])
+        share_of = dict(zip((int(c) for c in dest), shares, strict=True))
+        hops_x = hops_y = 0
+        for j in np.argsort(times, kind="stable"):
+            at, tree_x, tree_y = mesh.multicast(int(src[j]), columns, float(times[j]), flits)
+            hops_x += tree_x
+            hops_y += tree_y
+            for core, when in at.items():
+                ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
+                service = float(replay.msg_in[layer]) + max(
+                    ops_each / chip.pes_per_core, ops_each * sram_bits / word,
+                    ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
+                arrivals.setdefault(core, []).append((when, service, layer))
+        layer_ops = fan_out * times.size if chip.zero_skipping else 0.0
+        if not chip.zero_skipping:
+            # A dense core sweeps every input of the step whatever arrived.
+            split = bool(work.split[0, layer])
+            dense = layers.input_size[layer] / replay.steps[layer] * fan_out * (layers.levels[layer] if split else 1.0)
+            layer_ops = dense
+            for core, share in zip(dest, shares, strict=True):
+                sweep = max(dense * share / chip.pes_per_core, dense * share * sram_bits / word,
+                            dense * share * weight_op_bits / replay.offchip_rate if streams else 0.0)
+                arrivals.setdefault(int(core), []).append((t0, sweep, layer))
+        tally.ops[layer] += layer_ops
+        tally.packets[layer] += times.size
+        tally.copies[layer] += times.size * dest.size
+        tally.hops_x[layer] += hops_x
+        tally.hops_y[layer] += hops_y
+        tally.counts["weight_sram_words"] += layer_ops * sram_bits / chip.sram_word_bits
+        if streams:
+            tally.counts["offchip_bits"] += layer_ops * weight_op_bits
+    end = float(send_clock.max())
+    for core, queue in arrivals.items():
+        queue.sort(key=lambda item: item[0])
+        arr = np.array([q[0] for q in queue])
+        served = np.array([q[1] for q in queue])
+        finish = _fifo_finish(arr, served)
+        end = max(end, float(finish[-1]))
+        tally.busy[core] += float(served.sum())
+        for _, cost, layer in queue:
+            layer_receive[layer, core] += cost
+    tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
+    used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
+    tally.stall[used] += (end - t0) - (send_clock[used] - t0)
+    return end
 
 
 def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) -> float:
@@ -461,6 +616,7 @@ def simulate(
     tech: Technology | None = None,
     seed: int = 0,
     match_counts: bool = True,
+    mapping_trace: WorkloadTrace | None = None,
 ) -> SimulationReport:
     """Replay ``trace`` on ``chip`` event by event (see the module docstring for the model).
 
@@ -472,8 +628,10 @@ def simulate(
         match_counts: replay each sample's pattern with its event count matched to the trace's
             average inference (the sample is one utterance, the trace a batch average), so the
             simulator counts the inference the analytic model costs; False replays the sample as is.
+        mapping_trace: place the layers as this trace's would be (as :func:`estimate_cost`).
     """
-    replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts)
+    replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts,
+                            mapping_trace)
     tally = _replay(replay)
     cycles = tally.clock
     latency_ms = cycles / (chip.clock_mhz * 1e3)

@@ -7,6 +7,8 @@ the same workload.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from codesign.trace import LayerTrace, TraceMeta, WorkloadTrace
@@ -126,3 +128,57 @@ def random_chip_columns(n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
         "noc_hop_latency_cycles": rng.choice([1.0, 2.0, 3.0], n),
         "weight_overflow": (rng.random(n) < 0.5).astype(float),
     }
+
+
+def lif_mlp_trace(
+    sizes: tuple[int, ...] = (40, 256, 256, 128, 22),
+    *,
+    steps: int = 20,
+    rate: float = 0.3,
+    prune: float = 0.5,
+    seed: int = 0,
+    threshold: float = 1.0,
+    leak: float = 0.9,
+) -> WorkloadTrace:
+    """A plain multi-layer LIF network, seeded and simulated in numpy: its trace and samples.
+
+    Poisson input spikes (``rate`` per input and step) drive ``len(sizes) - 1`` dense layers
+    of Gaussian weights (std ``1.5 / sqrt(fan_in * rate)``) with a ``prune`` fraction set to
+    zero, each followed by LIF neurons (``v = leak * v + input``, spike and reset at
+    ``threshold``). The trace lists each layer (``fc{l}``, its spike sample, its nonzero
+    fan-out and dense operations) and its neurons (``lif{l}``), as the recorder would.
+    """
+    rng = np.random.default_rng(seed)
+    spikes = (rng.random((steps, sizes[0])) < rate).astype(np.uint8)
+    layers: list[LayerTrace] = []
+    samples: dict[str, np.ndarray] = {}
+    for index, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        weights = rng.normal(0.0, 1.5 / np.sqrt(n_in * rate), (n_in, n_out))
+        weights[rng.random(weights.shape) < prune] = 0.0
+        nonzero = weights != 0
+        events = float(spikes.sum())
+        ops = float((spikes.astype(float) @ nonzero).sum())
+        samples[f"fc{index}"] = spikes.copy()
+        layers.append(LayerTrace(
+            name=f"fc{index}", kind="synaptic_dense", in_shape=(n_in,), out_shape=(n_out,), steps=steps,
+            weight_count=int(weights.size), weight_nonzero=int(nonzero.sum()), weight_bits=8,
+            fan_out=ops / events if events else 0.0, input_size=float(steps * n_in), input_events=events,
+            input_level_sum=events, input_is_spike=True, levels=1, dense_macs=float(steps * n_in * n_out),
+            binary_input_ops=ops,
+        ))
+        potential = np.zeros(n_out)
+        out = np.zeros((steps, n_out), dtype=np.uint8)
+        for t in range(steps):
+            potential = leak * potential + spikes[t] @ weights
+            fire = potential >= threshold
+            out[t] = fire
+            potential[fire] = 0.0
+        layers.append(LayerTrace(
+            name=f"lif{index}", kind="state_update", in_shape=(n_out,), out_shape=(n_out,), steps=steps,
+            input_size=float(steps * n_out), input_events=float(steps * n_out), neuron_updates=float(steps * n_out),
+            output_spikes=float(out.sum()), output_level_sum=float(out.sum()), state_size=n_out, neuron_output=True,
+        ))
+        spikes = out
+    meta = TraceMeta(family="lif_mlp", variant="spiking", model_hash=f"lif_mlp-{'-'.join(map(str, sizes))}-s{seed}",
+                     batch_size=1, frames=float(steps), layers=tuple(layers))
+    return WorkloadTrace(meta=meta, spike_samples=samples)

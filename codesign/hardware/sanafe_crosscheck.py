@@ -8,24 +8,37 @@ energy and 25 % of its latency. SANA-FE is GPL-3.0 and codesign Apache-2.0: this
 an optional extra (``pip install 'codesign[sanafe]'``), imported only by ``codesign hw
 crosscheck`` and the benchmark, never by ``codesign.hardware`` or any other core module.
 
-How a trace is replayed (per weight layer whose inputs are spikes and that has a spike sample):
+How a trace is replayed: the whole network at once, on the mapping codesign estimates for it.
 
-- the layer runs alone, one SANA-FE timestep per sample row (one frame of one spiking step),
-  so that the layers' latencies add up as codesign's layer-sequential model assumes;
-- its inputs are SANA-FE ``input`` neurons fed with the sample's real spike trains. Loihi's
-  spikes are binary, so a level-k input is k copies of the input neuron firing in the same
-  step (codesign's "split" graded spikes); the inputs sit on core 0 (codesign's host), spilling
-  onto the next cores past SANA-FE's 1024 input units per core;
-- its outputs are LIF neurons (threshold 4, weights 1), placed on the cores codesign's mapping
-  gives the layer. Each input connects to ``fan_out`` of them (the trace's mean synapses per
-  event, drawn at random, seeded), so synaptic operations equal the trace's;
-- codesign's analytic model and its event-driven simulator cost the same replay: a two-entry
-  trace (the layer with the sample's counts, then its output neurons with SANA-FE's update
-  and spike counts) on the same chip.
+- Every weight layer whose inputs are spikes and that has a spike sample is replayed; all of
+  them run in the same SANA-FE timesteps, one per sample row (the first ``R`` rows of each,
+  ``R`` the shortest sample), as a ``timestep_parallel`` chip runs them.
+- Where each layer sits is codesign's own mapping of the whole trace (:func:`map_layers` on
+  the full trace, the policy and core count of the chip), so the cores, the tiles in use and
+  the hops are the ones codesign priced. codesign's cores are numbered row-major on its mesh;
+  a Loihi tile is 2 x 2 of them, and SANA-FE numbers its tiles column-major (tile ``x * 4 +
+  y`` on its 8 x 4 grid), which :func:`loihi_core` follows.
+- A replayed layer's inputs are SANA-FE ``input`` neurons fed with the sample's spike trains,
+  on the cores of the layer before it in the trace (the host, core 0, for the first), each
+  input on the core codesign's simulator gives it. Loihi's spikes are binary, so a level-k
+  input is k input neurons firing in the same step (codesign's split graded spikes).
+- Its outputs are LIF neurons (threshold 4) on the layer's cores. Each input connects to
+  the stored fan-out of the layer (every stored weight, zeros included, on a chip without
+  ``sparse_weights``; only the nonzero ones with it), drawn at random (seeded); a fraction
+  of them, the layer's nonzero fan-out, has weight 1, the rest weight 0. SANA-FE processes
+  every listed synapse, so its synaptic operations are those codesign charges.
+- Cores codesign uses that hold no replayed neuron get one silent input neuron (no cost), so
+  SANA-FE's synchronisation sees the tiles in use that codesign's does.
+- codesign's analytic model and its event-driven simulator cost the replayed trace (the full
+  trace's layers, the replayed ones with the sample's counts and SANA-FE's output spikes,
+  the others idle) on the full trace's mapping (``mapping_trace``).
+- Latency is compared over the ``R`` replayed steps, without the pipeline fill: the replay
+  drives every layer from its recorded spikes at once, so SANA-FE has no fill to show.
 
-Not replayed (reported as skipped with the reason): layers with real-valued inputs (Loihi
-takes spikes only; the host computes them), activation-activation products (attention,
-no stored weights to map) and state updates (scans), which SANA-FE's Loihi cannot express.
+Not replayed (reported as skipped with the reason, and idle on both sides): layers with
+real-valued inputs (Loihi takes spikes only; the host computes them), activation-activation
+products (attention, no stored weights to map) and state updates (scans), which SANA-FE's
+Loihi cannot express. ``coverage`` is the replayed layers' share of the whole trace's energy.
 """
 
 from __future__ import annotations
@@ -44,10 +57,19 @@ from typing import Any
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
-from codesign.hardware._model import LayerArrays, core_shares, estimate_cost, layer_work, map_layers
+from codesign.hardware._model import (
+    LayerArrays,
+    _stored_fan_out,
+    core_shares,
+    estimate_cost,
+    layer_work,
+    map_layers,
+    pipeline_depth,
+    used_cores,
+)
 from codesign.hardware._report import CATEGORIES
 from codesign.hardware._simulator import simulate
-from codesign.trace import LayerTrace, TraceMeta, WorkloadTrace
+from codesign.trace import LayerTrace, WorkloadTrace
 
 INSTALL_HINT = "pip install 'codesign[sanafe]'"
 #: SANA-FE's energy blocks, and where codesign's categories fall among them.
@@ -90,52 +112,39 @@ def import_sanafe() -> Any:
 
 
 @dataclass(frozen=True)
-class LayerCrosscheck:
-    """One replayed layer: the same spikes costed by the three models.
+class CrosscheckReport:
+    """Analytic model, event-driven simulator and SANA-FE on the same replayed network.
 
     Attributes:
-        name: the trace layer.
-        steps: SANA-FE timesteps (sample rows).
-        input_spikes: binary input spikes replayed (the sample's level sum).
-        synaptic_ops: synaptic operations (input spikes x synapses).
-        output_neurons, output_spikes: the LIF outputs and how often SANA-FE fired them.
+        chip, cores: the chip codesign costs (its core count).
+        architecture: SANA-FE's architecture file.
+        layers: the replayed layers; ``skipped`` every other weight or product layer, with why.
+        steps: SANA-FE timesteps replayed (sample rows).
+        tiles: Loihi tiles holding a neuron (SANA-FE's synchronisation table looks them up).
         energy_by_block_pj: per source (analytic, simulated, sanafe), pJ per block (synapse,
-            dendrite, soma, network, other); ``energy_pj`` in :meth:`CrosscheckReport.to_dict`.
-        latency_us: per source.
+            dendrite, soma, network, other).
+        latency_us: per source, over the replayed steps (no pipeline fill); ``sanafe`` is
+            SANA-FE's default (detailed) timing model, ``sanafe_simple`` its simple one (each
+            core's busier of neuron and message processing, the busiest core, the sync: no
+            network interactions), for reference.
+        counts: per source where known: synaptic operations, messages, neuron updates, spikes.
+        coverage: the replayed layers' share of codesign's energy for the whole trace.
     """
 
-    name: str
+    chip: str
+    cores: int
+    architecture: str
+    layers: tuple[str, ...]
     steps: int
-    input_spikes: float
-    synaptic_ops: float
-    output_neurons: int
-    output_spikes: float
+    tiles: int
     energy_by_block_pj: dict[str, dict[str, float]]
     latency_us: dict[str, float]
-
-
-@dataclass(frozen=True)
-class CrosscheckReport:
-    """Analytic model, event-driven simulator and SANA-FE on the same replayed spikes."""
-
-    chip: str
-    architecture: str
-    layers: tuple[LayerCrosscheck, ...]
+    counts: dict[str, dict[str, float]]
     skipped: dict[str, str] = field(default_factory=dict)
     coverage: float = 0.0
 
     def total_energy_pj(self, source: str) -> float:
-        return sum(sum(layer.energy_by_block_pj[source].values()) for layer in self.layers)
-
-    def energy_by_block_pj(self, source: str) -> dict[str, float]:
-        blocks = {b: 0.0 for b in (*BLOCKS, "other")}
-        for layer in self.layers:
-            for block, value in layer.energy_by_block_pj[source].items():
-                blocks[block] += value
-        return blocks
-
-    def latency_us(self, source: str) -> float:
-        return sum(layer.latency_us[source] for layer in self.layers)
+        return float(sum(self.energy_by_block_pj[source].values()))
 
     def energy_rel_error(self, source: str = "analytic") -> float:
         """``(source − SANA-FE) / SANA-FE`` on total energy."""
@@ -144,40 +153,37 @@ class CrosscheckReport:
 
     def latency_rel_error(self, source: str = "analytic") -> float:
         """``(source − SANA-FE) / SANA-FE`` on latency."""
-        ref = self.latency_us("sanafe")
-        return (self.latency_us(source) - ref) / ref if ref else 0.0
+        ref = self.latency_us["sanafe"]
+        return (self.latency_us[source] - ref) / ref if ref else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "chip": self.chip,
+            "cores": self.cores,
             "architecture": self.architecture,
+            "layers": list(self.layers),
+            "steps": self.steps,
+            "tiles": self.tiles,
             "coverage": self.coverage,
             "skipped": dict(self.skipped),
             "total_energy_pj": {s: self.total_energy_pj(s) for s in SOURCES},
-            "energy_by_block_pj": {s: self.energy_by_block_pj(s) for s in SOURCES},
-            "latency_us": {s: self.latency_us(s) for s in SOURCES},
+            "energy_by_block_pj": self.energy_by_block_pj,
+            "latency_us": self.latency_us,
+            "counts": self.counts,
             "energy_rel_error": {s: self.energy_rel_error(s) for s in SOURCES[:2]},
             "latency_rel_error": {s: self.latency_rel_error(s) for s in SOURCES[:2]},
-            "layers": [
-                {
-                    "name": layer.name,
-                    "steps": layer.steps,
-                    "input_spikes": layer.input_spikes,
-                    "synaptic_ops": layer.synaptic_ops,
-                    "output_neurons": layer.output_neurons,
-                    "output_spikes": layer.output_spikes,
-                    "energy_pj": layer.energy_by_block_pj,
-                    "latency_us": layer.latency_us,
-                }
-                for layer in self.layers
-            ],
+            "latency_rel_error_vs_sanafe_simple": {
+                s: (self.latency_us[s] - self.latency_us["sanafe_simple"]) / self.latency_us["sanafe_simple"]
+                for s in SOURCES[:2] if self.latency_us.get("sanafe_simple")
+            },
         }
 
     def table(self) -> str:
-        """The comparison as text: totals, blocks, then per layer (analytic vs SANA-FE)."""
+        """The comparison as text: totals and blocks, analytic and simulated against SANA-FE."""
         lines = [
-            f"chip {self.chip} vs SANA-FE {self.architecture}: {len(self.layers)} replayed layers "
-            f"carrying {100 * self.coverage:.1f}% of the analytic energy of the whole trace",
+            f"chip {self.chip} ({self.cores} cores, {self.tiles} tiles in use) vs SANA-FE {self.architecture}: "
+            f"{len(self.layers)} replayed layers over {self.steps} steps, carrying {100 * self.coverage:.1f}% "
+            "of the analytic energy of the whole trace",
             f"{'figure':<26}{'analytic':>14}{'simulated':>14}{'SANA-FE':>14}{'analytic err':>14}",
         ]
 
@@ -187,26 +193,15 @@ class CrosscheckReport:
 
         lines.append(row("energy_pj", *(self.total_energy_pj(s) for s in SOURCES)))
         for block in (*BLOCKS, "other"):
-            values = [self.energy_by_block_pj(s)[block] for s in SOURCES]
+            values = [self.energy_by_block_pj[s][block] for s in SOURCES]
             if any(values):
                 lines.append(row(f"  {block}_pj", *values))
-        lines.append(row("latency_us", *(self.latency_us(s) for s in SOURCES)))
-        lines.append("")
-        lines.append(f"{'layer':<34}{'spikes':>10}{'syn ops':>12}{'energy err':>12}{'latency err':>13}"
-                     f"{'synapse':>9}{'soma':>9}{'network':>9}")
-        for layer in self.layers:
-            a, f = layer.energy_by_block_pj["analytic"], layer.energy_by_block_pj["sanafe"]
-            ea, ef = sum(a.values()), sum(f.values())
-            la, lf = layer.latency_us["analytic"], layer.latency_us["sanafe"]
-
-            def err(x: float, y: float) -> str:
-                return f"{(x - y) / y:+.1%}" if y else "-"
-
-            lines.append(
-                f"{layer.name:<34}{layer.input_spikes:>10.6g}{layer.synaptic_ops:>12.6g}{err(ea, ef):>12}"
-                f"{err(la, lf):>13}{err(a['synapse'], f['synapse']):>9}{err(a['soma'], f['soma']):>9}"
-                f"{err(a['network'], f['network']):>9}"
-            )
+        lines.append(row("latency_us", *(self.latency_us[s] for s in SOURCES)))
+        if "sanafe_simple" in self.latency_us:
+            simple = self.latency_us["sanafe_simple"]
+            lines.append(row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"], simple))
+        for key in self.counts["sanafe"]:
+            lines.append(row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)))
         if self.skipped:
             lines.append("")
             lines.append("not replayed: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items()))
@@ -232,24 +227,17 @@ def replayable(trace: WorkloadTrace) -> tuple[list[str], dict[str, str]]:
     return names, skipped
 
 
-def _connectivity(layer: LayerTrace, n_inputs: int, rng: np.random.Generator) -> tuple[int, list[np.ndarray]]:
-    """Output neurons and, per input, the outputs it reaches: ``fan_out`` on average."""
-    fan_out = float(layer.fan_out)
-    n_out = max(int(np.prod(layer.out_shape)) if layer.out_shape else 1, math.ceil(fan_out))
-    base = math.floor(fan_out)
-    counts = base + (rng.random(n_inputs) < fan_out - base)
-    counts = np.minimum(counts, n_out)
-    targets = [np.sort(rng.choice(n_out, size=int(k), replace=False)) for k in counts]
-    return n_out, targets
+def loihi_core(core: int, mesh_cols: int) -> tuple[int, int]:
+    """codesign core index (row-major on a ``mesh_cols``-wide mesh) -> SANA-FE Loihi (tile, core).
 
-
-def _loihi_core(core: int, mesh_cols: int) -> tuple[int, int]:
-    """codesign core index (row-major mesh) -> SANA-FE Loihi (tile, core): a tile is 2 x 2 cores."""
-    if mesh_cols == 2 * LOIHI_TILES_X:
-        x, y = core % mesh_cols, core // mesh_cols
-        tile = (y // 2) * LOIHI_TILES_X + x // 2
-        return tile, (y % 2) * 2 + x % 2
-    return core // LOIHI_CORES_PER_TILE, core % LOIHI_CORES_PER_TILE
+    A tile is 2 x 2 cores of the mesh; SANA-FE numbers its 8 x 4 tiles column-major (tile
+    ``x * 4 + y``), so mesh geometry and hop counts are the same on both sides.
+    """
+    x, y = core % mesh_cols, core // mesh_cols
+    tile_x, tile_y = x // 2, y // 2
+    if tile_x >= LOIHI_TILES_X or tile_y >= LOIHI_TILES_Y:
+        raise ValueError(f"core {core} of a {mesh_cols}-column mesh lies outside SANA-FE's 8 x 4 Loihi tiles")
+    return tile_x * LOIHI_TILES_Y + tile_y, (y % 2) * 2 + x % 2
 
 
 class _Placement:
@@ -259,41 +247,161 @@ class _Placement:
         self.used = np.zeros(LOIHI_CORES, dtype=int)
 
     def take(self, core: int) -> int:
-        """The wanted core if it has room, else the next one that does."""
-        for offset in range(LOIHI_CORES):
-            c = (core + offset) % LOIHI_CORES
-            if self.used[c] < LOIHI_CORE_NEURONS:
-                self.used[c] += 1
-                return c
-        raise ValueError(f"the replay needs more than {LOIHI_CORES * LOIHI_CORE_NEURONS} neurons")
+        """The wanted core, if it has room.
+
+        Raises:
+            ValueError: it is full; moving the neuron elsewhere would replay another mapping.
+        """
+        if self.used[core] >= LOIHI_CORE_NEURONS:
+            raise ValueError(f"the replay puts more than {LOIHI_CORE_NEURONS} neurons (outputs and the input "
+                             f"neurons standing for their sources) on core {core}, more than a Loihi core holds")
+        self.used[core] += 1
+        return core
 
 
-def _replay_trace(layer: LayerTrace, sample: np.ndarray, fan_out: float, n_out: int, fired: float) -> WorkloadTrace:
-    """The layer with the sample's counts, then its output neurons: what SANA-FE runs."""
-    rows, width = sample.shape
-    level_sum = float(sample.sum())
-    syn = layer.model_copy(update={
-        "steps": rows,
-        "input_size": float(rows * width),
-        "input_events": float(np.count_nonzero(sample)),
-        "input_level_sum": level_sum,
-        "levels": int(sample.max()),
-        "fan_out": fan_out,
-        "binary_input_ops": 0.0,
-        "output_spikes": 0.0,
-        "output_level_sum": 0.0,
-        "neuron_updates": 0.0,
-        "aux_ops": 0.0,
-        "dense_macs": float(rows * width * n_out),
-    })
-    soma = LayerTrace(
-        name=f"{layer.name}.outputs", kind="state_update", in_shape=(n_out,), out_shape=(n_out,),
-        steps=rows, neuron_updates=float(n_out * rows), output_spikes=fired, output_level_sum=fired,
-        state_size=n_out, neuron_output=True,
-    )
-    meta = TraceMeta(family="replay", variant=layer.name, model_hash="", batch_size=1, frames=float(rows),
-                     layers=(syn, soma))
-    return WorkloadTrace(meta=meta, spike_samples={layer.name: sample})
+@dataclass
+class _Layer:
+    """One replayed layer: its sample rows, connections and cores."""
+
+    index: int
+    name: str
+    sample: np.ndarray
+    n_out: int
+    targets: list[np.ndarray]
+    weights: list[np.ndarray]
+    out_cores: np.ndarray
+    in_cores: np.ndarray
+    fan_out_nonzero: float
+    fan_out_stored: float
+
+
+def _connect(layer: LayerTrace, width: int, sparse: bool, rng: np.random.Generator
+             ) -> tuple[int, list[np.ndarray], list[np.ndarray]]:
+    """Output neurons and, per input, its targets and their weights (1 nonzero, 0 zero)."""
+    stored = _stored_fan_out(layer)
+    nonzero = float(layer.fan_out)
+    per_input = nonzero if sparse else stored
+    n_out = max(int(np.prod(layer.out_shape)) if layer.out_shape else 1, math.ceil(per_input))
+    base = math.floor(per_input)
+    counts = np.minimum(base + (rng.random(width) < per_input - base), n_out)
+    p_nonzero = nonzero / per_input if per_input > 0 else 0.0
+    targets = [np.sort(rng.choice(n_out, size=int(k), replace=False)) for k in counts]
+    weights = [(rng.random(t.size) < p_nonzero).astype(float) for t in targets]
+    return n_out, targets, weights
+
+
+def _by_share(cores: np.ndarray, shares: np.ndarray, n: int) -> np.ndarray:
+    """The core of each of ``n`` positions when ``cores`` hold ``shares`` of them in order."""
+    slot = np.searchsorted(np.cumsum(shares), (np.arange(n) + 0.5) / n, side="right")
+    return cores[np.minimum(slot, len(cores) - 1)]
+
+
+def _interleaved(entries: list[tuple[int, Any, list[bool] | None]]) -> list[tuple[Any, list[bool] | None]]:
+    """A core's neurons in processing order: by layer, each layer's neurons (no spike train)
+    with the input neurons it drives (tagged with that layer) spread evenly among them."""
+    by_layer: dict[int, tuple[list[Any], list[tuple[Any, list[bool]]]]] = {}
+    for layer, neuron, spikes in entries:
+        neurons, sends = by_layer.setdefault(layer, ([], []))
+        if spikes is None:
+            neurons.append(neuron)
+        else:
+            sends.append((neuron, spikes))
+    out: list[tuple[Any, list[bool] | None]] = []
+    for layer in sorted(by_layer):
+        neurons, sends = by_layer[layer]
+        if not neurons:
+            out += sends
+            continue
+        # send k goes after neuron floor((k + 1) * n / m) - 1: evenly through the sweep
+        marks = [((k + 1) * len(neurons)) // max(len(sends), 1) for k in range(len(sends))]
+        k = 0
+        for i, neuron in enumerate(neurons):
+            out.append((neuron, None))
+            while k < len(sends) and marks[k] <= i + 1:
+                out.append(sends[k])
+                k += 1
+        out += sends[k:]
+    return out
+
+
+def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, mesh_cols: int,
+                steps: int) -> dict[str, Any]:
+    """Simulate the replayed network on SANA-FE's Loihi; energies in pJ, time in µs."""
+    arch = sanafe.load_arch(arch_path)
+    net = sanafe.Network()
+    placement = _Placement()
+    loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
+    # Neurons a core processes, in order: a core sweeps the neurons of each layer it holds, and
+    # the inputs a layer's neurons send on (the next layer's input neurons) are interleaved
+    # among them, as a spike leaves right after its neuron's update.
+    order: dict[int, list[tuple[int, Any, list[bool] | None]]] = {}
+
+    def queue(neuron: Any, core: int, layer: int, spikes: list[bool] | None) -> None:
+        order.setdefault(placement.take(core), []).append((layer, neuron, spikes))
+
+    for layer in layers:
+        outputs = net.create_neuron_group(
+            f"out{layer.index}", layer.n_out, model_attributes={"threshold": OUTPUT_THRESHOLD},
+            soma_hw_name="loihi_lif", default_synapse_hw_name="loihi_dense_synapse",
+        )
+        sample = layer.sample
+        for c in range(int(sample.max())):
+            sources = [j for j in range(sample.shape[1]) if int(sample[:, j].max()) > c]
+            if not sources:
+                continue
+            group = net.create_neuron_group(f"in{layer.index}_{c}", len(sources), soma_hw_name="loihi_inputs[0]")
+            pairs: list[tuple[int, int]] = []
+            weights: list[float] = []
+            for k, (neuron, j) in enumerate(zip(group.neurons, sources, strict=True)):
+                queue(neuron, int(layer.in_cores[j]), layer.index - 1, [bool(v) for v in (sample[:, j] > c)])
+                pairs += [(k, int(t)) for t in layer.targets[j]]
+                weights += [float(w) for w in layer.weights[j]]
+            if pairs:
+                group.connect_neurons_sparse(outputs, {"weight": weights}, pairs)
+        for i, neuron in enumerate(outputs.neurons):
+            neuron.set_attributes(log_spikes=True)
+            queue(neuron, int(layer.out_cores[i]), layer.index, None)
+    # Cores codesign uses but no replayed neuron sits on: one silent input neuron each.
+    idle = [c for c in range(used) if c not in order]
+    if idle:
+        group = net.create_neuron_group("idle", len(idle), soma_hw_name="loihi_inputs[0]")
+        for neuron, core in zip(group.neurons, idle, strict=True):
+            queue(neuron, core, -1, [False] * steps)
+    for core, entries in order.items():
+        tile, offset = loihi_core(core, mesh_cols)
+        hw = loihi_cores[tile][offset]
+        unit = 0
+        for neuron, spikes in _interleaved(entries):
+            if spikes is not None:
+                neuron.set_attributes(soma_hw_name=f"loihi_inputs[{unit}]", model_attributes={"spikes": spikes})
+                unit += 1
+            neuron.map_to_core(hw)
+    chip = sanafe.SpikingChip(arch)
+    simple = sanafe.SpikingChip(arch)
+    with _quiet_stdout():
+        chip.load(net)
+        result = chip.sim(steps, processing_threads=1, spike_trace=True)
+        # SANA-FE's own analytic timing model (each core's busier of neuron and message
+        # processing, the busiest core, plus the sync; no network interactions), for reference.
+        simple.load(net)
+        simple_time = float(simple.sim(steps, timing_model="simple", processing_threads=1)["sim_time"])
+    fired = {layer.index: 0.0 for layer in layers}
+    names = {f"out{layer.index}": layer.index for layer in layers}
+    for step in result["spike_trace"]:
+        for address in step:
+            index = names.get(str(address.group_name))
+            if index is not None:
+                fired[index] += 1.0
+    energy = {k: float(v) * 1e12 for k, v in result["energy"].items()}
+    tiles = {loihi_core(c, mesh_cols)[0] for c in order}
+    return {
+        "energy_pj": {b: energy.get(b, 0.0) for b in BLOCKS},
+        "latency_us": float(result["sim_time"]) * 1e6,
+        "latency_simple_us": simple_time * 1e6,
+        "fired": fired,
+        "tiles": len(tiles),
+        "spikes": float(result["spikes"]),
+    }
 
 
 @contextlib.contextmanager
@@ -311,54 +419,6 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def _run_sanafe(
-    sanafe: Any, arch_path: str, sample: np.ndarray, targets: list[np.ndarray], n_out: int,
-    out_cores: np.ndarray, mesh_cols: int,
-) -> dict[str, Any]:
-    """Simulate one layer's replay on SANA-FE's Loihi; energies in pJ, time in µs."""
-    arch = sanafe.load_arch(arch_path)
-    net = sanafe.Network()
-    rows = sample.shape[0]
-    placement = _Placement()
-    loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
-    outputs = net.create_neuron_group(
-        "outputs", n_out, model_attributes={"threshold": OUTPUT_THRESHOLD},
-        soma_hw_name="loihi_lif", default_synapse_hw_name="loihi_dense_synapse",
-    )
-    for i, neuron in enumerate(outputs.neurons):
-        tile, core = _loihi_core(placement.take(int(out_cores[i])), mesh_cols)
-        neuron.map_to_core(loihi_cores[tile][core])
-    # One group per copy level c: input j's copy c fires when its level exceeds c.
-    unit_of_core: dict[int, int] = {}
-    for c in range(int(sample.max())):
-        sources = [j for j in range(sample.shape[1]) if int(sample[:, j].max()) > c]
-        if not sources:
-            continue
-        group = net.create_neuron_group(f"inputs_{c}", len(sources), soma_hw_name="loihi_inputs[0]")
-        pairs = []
-        for k, (neuron, j) in enumerate(zip(group.neurons, sources, strict=True)):
-            where = placement.take(0)
-            unit = unit_of_core.get(where, 0)
-            unit_of_core[where] = unit + 1
-            train = [bool(v) for v in (sample[:, j] > c)]
-            neuron.set_attributes(soma_hw_name=f"loihi_inputs[{unit}]", model_attributes={"spikes": train})
-            tile, core = _loihi_core(where, mesh_cols)
-            neuron.map_to_core(loihi_cores[tile][core])
-            pairs += [(k, int(t)) for t in targets[j]]
-        if pairs:
-            group.connect_neurons_sparse(outputs, {"weight": [1.0] * len(pairs)}, pairs)
-    chip = sanafe.SpikingChip(arch)
-    with _quiet_stdout():
-        chip.load(net)
-        result = chip.sim(rows, processing_threads=1)
-    energy = {k: float(v) * 1e12 for k, v in result["energy"].items()}
-    input_spikes = float(sample.sum())
-    return {
-        "energy_pj": {b: energy.get(b, 0.0) for b in BLOCKS},
-        "latency_us": float(result["sim_time"]) * 1e6,
-        "output_spikes": max(float(result["neurons_fired"]) - input_spikes, 0.0),
-    }
-
 
 def _blocks(energy_by_category: dict[str, float]) -> dict[str, float]:
     blocks = {b: 0.0 for b in (*BLOCKS, "other")}
@@ -367,23 +427,59 @@ def _blocks(energy_by_category: dict[str, float]) -> dict[str, float]:
     return blocks
 
 
+def _replay_trace(trace: WorkloadTrace, layers: list[_Layer], fired: dict[int, float], steps: int) -> WorkloadTrace:
+    """The whole trace with the replayed layers' counts and every other layer idle."""
+    replayed = {layer.index: layer for layer in layers}
+    out = []
+    for i, layer in enumerate(trace.layers):
+        idle = {"steps": steps, "input_events": 0.0, "input_level_sum": 0.0, "input_size": 0.0, "fan_out": 0.0,
+                "output_spikes": 0.0, "output_level_sum": 0.0, "neuron_updates": 0.0, "aux_ops": 0.0,
+                "dense_macs": 0.0, "binary_input_ops": 0.0, "state_overflows": 0.0}
+        if i in replayed:
+            r = replayed[i]
+            rows, width = r.sample.shape
+            levels = r.sample.sum(axis=0).astype(float)
+            level_sum = float(levels.sum())
+            nonzero = np.array([w.sum() for w in r.weights])
+            stored = np.array([t.size for t in r.targets], dtype=float)
+            # Synaptic operations as SANA-FE counts them: every listed synapse of every input spike.
+            fan_nonzero = float((levels * nonzero).sum() / level_sum) if level_sum else 0.0
+            fan_stored = float((levels * stored).sum() / level_sum) if level_sum else 0.0
+            idle.update({
+                "input_size": float(rows * width),
+                "input_events": float(np.count_nonzero(r.sample)),
+                "input_level_sum": level_sum,
+                "levels": int(r.sample.max()),
+                "fan_out": fan_nonzero,
+                "dense_macs": float(rows * width) * fan_stored,
+                "neuron_updates": float(r.n_out * rows),
+                "output_spikes": fired[i],
+                "output_level_sum": fired[i],
+            })
+        out.append(layer.model_copy(update=idle))
+    meta = trace.meta.model_copy(update={"layers": tuple(out), "frames": float(steps)})
+    samples = {r.name: r.sample.astype(np.uint8) for r in layers}
+    return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
 def crosscheck(
     trace: WorkloadTrace, chip: ChipConfig, *, seed: int = 0, max_steps: int | None = None
 ) -> CrosscheckReport:
-    """Replay a trace's real spike samples through SANA-FE's Loihi and codesign's two models.
+    """Replay a whole network's spike samples through SANA-FE's Loihi and codesign's two models.
 
     Args:
         trace: a recorded trace with spike samples.
-        chip: the chip codesign costs (its mapping places the outputs; at most 128 cores).
+        chip: the chip codesign costs (its mapping places the neurons; at most 128 cores, a
+            mesh at most 16 cores wide and 8 high).
         seed: seed of the random synapses (each layer's is derived from it and its name).
-        max_steps: replay at most this many sample rows per layer (None: all).
+        max_steps: replay at most this many sample rows (None: the shortest sample's).
 
     Returns:
-        The per-layer and total comparison.
+        The comparison of the whole replay.
 
     Raises:
         SanafeMissing: SANA-FE is not installed.
-        ValueError: the chip has more cores than SANA-FE's Loihi, or nothing can be replayed.
+        ValueError: the chip does not fit SANA-FE's Loihi, or nothing can be replayed.
     """
     sanafe = import_sanafe()
     if chip.cores > LOIHI_CORES:
@@ -393,51 +489,65 @@ def crosscheck(
     if not names:
         raise ValueError("no layer of the trace can be replayed (weight layers with spike inputs and a spike sample)")
     mesh_cols = chip.mesh_cols or math.ceil(math.sqrt(chip.cores))
-    full = estimate_cost(trace, chip)
-    by_layer = full.energy_by_layer_pj
-    out: list[LayerCrosscheck] = []
+    if mesh_cols > 2 * LOIHI_TILES_X or math.ceil(chip.cores / mesh_cols) > 2 * LOIHI_TILES_Y:
+        raise ValueError(f"a {mesh_cols}-column mesh of {chip.cores} cores does not fit SANA-FE's 16 x 8 Loihi cores")
+    steps = min(trace.spike_samples[n].shape[0] for n in names)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    # codesign's own mapping of the whole network.
+    arrays = LayerArrays.from_trace(trace)
+    columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
+    placement = map_layers(arrays, columns, layer_work(arrays, columns))
+    used = int(used_cores(placement, columns["cores"])[0, 0])
+    index = {layer.name: i for i, layer in enumerate(trace.layers)}
+    layers: list[_Layer] = []
     for name in names:
-        layer = trace.layer(name)
-        sample = trace.spike_samples[name].astype(np.int64)
-        if max_steps is not None:
-            sample = sample[:max_steps]
+        i = index[name]
+        layer = trace.layers[i]
+        sample = trace.spike_samples[name][:steps].astype(np.int64)
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        n_out, targets = _connectivity(layer, sample.shape[1], rng)
-        synapses = np.array([t.size for t in targets], dtype=float)
-        level_sum = float(sample.sum())
-        fan_out = float((sample.sum(axis=0) * synapses).sum() / level_sum) if level_sum else 0.0
-        probe = _replay_trace(layer, sample, fan_out, n_out, 0.0)
-        arrays = LayerArrays.from_trace(probe)
-        columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
-        placement = map_layers(arrays, columns, layer_work(arrays, columns))
-        cores, shares = core_shares(placement, 0, 0)
-        slot = np.searchsorted(np.cumsum(shares), (np.arange(n_out) + 0.5) / n_out, side="right")
-        out_cores = cores[np.minimum(slot, len(cores) - 1)]
-        result = _run_sanafe(sanafe, arch_path, sample, targets, n_out, out_cores, mesh_cols)
-        replay = _replay_trace(layer, sample, fan_out, n_out, result["output_spikes"])
-        analytic = estimate_cost(replay, chip)
-        simulated = simulate(replay, chip, seed=seed, match_counts=False)
-        out.append(LayerCrosscheck(
-            name=name,
-            steps=int(sample.shape[0]),
-            input_spikes=level_sum,
-            synaptic_ops=level_sum * fan_out,
-            output_neurons=n_out,
-            output_spikes=result["output_spikes"],
-            energy_by_block_pj={
-                "analytic": _blocks(analytic.energy_by_category_pj),
-                "simulated": _blocks(simulated.energy_by_category_pj),
-                "sanafe": {**result["energy_pj"], "other": 0.0},
-            },
-            latency_us={
-                "analytic": analytic.latency_ms * 1e3,
-                "simulated": simulated.latency_ms * 1e3,
-                "sanafe": result["latency_us"],
-            },
-        ))
+        n_out, targets, weights = _connect(layer, sample.shape[1], chip.sparse_weights, rng)
+        cores, shares = core_shares(placement, 0, i)
+        if i == 0:
+            in_cores = np.zeros(sample.shape[1], dtype=np.intp)
+        else:
+            src, src_shares = core_shares(placement, 0, i - 1)
+            in_cores = _by_share(src, src_shares, sample.shape[1])
+        layers.append(_Layer(index=i, name=name, sample=sample, n_out=n_out, targets=targets, weights=weights,
+                             out_cores=_by_share(cores, shares, n_out), in_cores=in_cores,
+                             fan_out_nonzero=float(layer.fan_out), fan_out_stored=_stored_fan_out(layer)))
+    result = _run_sanafe(sanafe, arch_path, layers, used, mesh_cols, steps)
+    replay = _replay_trace(trace, layers, result["fired"], steps)
+    analytic = estimate_cost(replay, chip, mapping_trace=trace)
+    simulated = simulate(replay, chip, seed=seed, match_counts=False, mapping_trace=trace)
+    # Over the replayed steps: a timestep-parallel chip's pipeline fill is not part of the replay.
+    replay_arrays = LayerArrays.from_trace(replay)
+    n_steps = float(replay_arrays.steps.max())
+    fill = (n_steps + pipeline_depth(replay_arrays)) / n_steps if chip.execution == "timestep_parallel" else 1.0
+    full = estimate_cost(trace, chip)
     total = float(full.total_energy_pj)
-    covered = sum(float(by_layer[n]) for n in names if n in by_layer)
+    covered = sum(float(full.energy_by_layer_pj[n]) for n in names)
+    ops = float(np.sum([(r.sample.sum(axis=0) * np.array([t.size for t in r.targets])).sum() for r in layers]))
     return CrosscheckReport(
-        chip=chip.name, architecture="loihi (sanafe/examples/loihi.yaml)", layers=tuple(out),
+        chip=chip.name, cores=chip.cores, architecture="loihi (sanafe/examples/loihi.yaml)",
+        layers=tuple(names), steps=steps, tiles=result["tiles"],
+        energy_by_block_pj={
+            "analytic": _blocks(analytic.energy_by_category_pj),
+            "simulated": _blocks(simulated.energy_by_category_pj),
+            "sanafe": {**result["energy_pj"], "other": 0.0},
+        },
+        latency_us={
+            "analytic": analytic.latency_ms * 1e3 / fill,
+            "simulated": simulated.latency_ms * 1e3 / fill,
+            "sanafe": result["latency_us"],
+            "sanafe_simple": result["latency_simple_us"],
+        },
+        counts={
+            "analytic": {"synaptic_ops": float(layer_work(replay_arrays, columns).synaptic_ops.sum()),
+                         "output_spikes": float(replay_arrays.output_spikes.sum())},
+            "simulated": {"synaptic_ops": float(simulated.counts["synaptic_ops"]),
+                          "output_spikes": float(replay_arrays.output_spikes.sum())},
+            "sanafe": {"synaptic_ops": ops, "output_spikes": float(sum(result["fired"].values()))},
+        },
         skipped=skipped, coverage=covered / total if total else 0.0,
     )

@@ -90,3 +90,19 @@ def test_columns_accept_none_and_refuse_words() -> None:
         ChipArray.from_columns({"cores": np.array([2, "many"], dtype=object)})
     with pytest.raises(ConfigError, match=r"cores\[0\]"):
         ChipArray.from_columns({"cores": np.array([None, 4], dtype=object)})
+
+
+def test_execution_and_sync_table_travel_in_columns() -> None:
+    base = load_chip("loihi_sanafe")
+    assert base.execution == "timestep_parallel"
+    assert base.timestep_sync_ns_by_tiles == {1: 600.0, 2: 1000.0, 4: 1400.0, 29: 1800.0}
+    grid = as_chip_array({"cores": np.array([4, 128]), "mesh_cols": np.array([2, 16]),
+                          "execution": np.array(["layer_sequential", "timestep_parallel"])}, base=base)
+    assert list(grid["execution"]) == [0.0, 1.0]
+    assert grid.config(0).execution == "layer_sequential"
+    # The table is not a searchable column: it comes from the base chip, whole.
+    assert grid.config(1).timestep_sync_ns_by_tiles == base.timestep_sync_ns_by_tiles
+    with pytest.raises(ConfigError, match="at most 4 entries"):
+        load_chip("loihi_sanafe", {"timestep_sync_ns_by_tiles": {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0, 5: 5.0}})
+    with pytest.raises(ConfigError, match="execution"):
+        ChipArray.from_columns({"execution": np.array(["sometimes"])})

@@ -14,7 +14,8 @@ EXACT = 1e-12
 
 
 def test_two_layer_network_on_generic_45nm(golden_trace: WorkloadTrace, generic: ChipConfig) -> None:
-    chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "pack"})  # 4 x 4 mesh, fewest cores
+    # 4 x 4 mesh, fewest cores, one layer at a time (the parallel execution is the next test)
+    chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "pack", "execution": "layer_sequential"})
     report = estimate_cost(golden_trace, chip)
 
     # --- constants (hw_models/technology.yaml, Horowitz ISSCC 2014, 45 nm, nominal 0.9 V) ---
@@ -86,3 +87,33 @@ def test_two_layer_network_on_generic_45nm(golden_trace: WorkloadTrace, generic:
     assert report.total_energy_pj == pytest.approx(expected.sum(), rel=EXACT)
     assert report.sram_used_kb == pytest.approx((32 * 8 + 16 * 8 + 8 * 16 + 2 * 16) / 8192, rel=EXACT)
     assert report.feasible and report.reasons == ()
+
+
+def test_two_layer_network_timestep_parallel(golden_trace: WorkloadTrace, generic: ChipConfig) -> None:
+    """The same network when every core runs every layer each step (generic_45nm's execution)."""
+    chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "pack"})
+    assert chip.execution == "timestep_parallel"
+    sequential = estimate_cost(golden_trace, chip.model_copy(update={"execution": "layer_sequential"}))
+    report = estimate_cost(golden_trace, chip)
+    # Both layers on core 0, a packet is one 32-bit flit: 1 cycle to send, 1 to take in.
+    # send pipeline of core 0 over the inference:
+    #   fc1: max(80 updates / 4 units, 80 x 2 x 16 bits / 64-bit port) = 40, then its 12 spikes
+    #        sent on to fc2 = 12; fc2: max(20 / 4, 20 x 32 / 64) = 10; the host's 20 packets = 20
+    send = 40 + 12 + 10 + 20
+    # receive pipeline: fc1 20 packets + max(160 ops / 8 PEs, 160 x 8 / 64) = 40;
+    #                   fc2 12 packets + max(24 / 8, 24 x 8 / 64) = 15
+    receive = 40 + 15
+    assert send > receive
+    # 10 steps of input, then 2 steps for the last input to reach fc2's neurons; no hop (one
+    # core); barrier 2 cycles per hop x (4 + 4) per step.
+    cycles = (10 + 2) * (send / 10 + 0 + 16)
+    assert report.cycles == pytest.approx(cycles, rel=EXACT)
+    assert report.barrier_cycles == pytest.approx(12 * 16, rel=EXACT)
+    # per layer: the busiest core's longer pipeline on it (the static energy's split)
+    assert list(report.cycles_by_layer) == pytest.approx([52.0, 15.0], rel=EXACT)
+    # the energy of the actions does not depend on the schedule, only leakage does
+    dynamic = [c for c in CATEGORIES if c != "static"]
+    assert [report.energy_by_category_pj[c] for c in dynamic] == pytest.approx(
+        [sequential.energy_by_category_pj[c] for c in dynamic], rel=EXACT)
+    static = sequential.energy_by_category_pj["static"] * report.latency_ms / sequential.latency_ms
+    assert report.energy_by_category_pj["static"] == pytest.approx(static, rel=EXACT)

@@ -157,18 +157,23 @@ def test_empty_trace_and_bad_columns_are_config_errors(trace_factory: Any) -> No
         estimate_cost(empty, ChipConfig())
 
 
-def test_sparse_weight_storage_skips_pruned_weights(trace_factory: Any) -> None:
-    pruned = dict(GRADED, weight_count=50, weight_nonzero=10, levels=1, input_level_sum=30.0)
+def test_zero_weights_are_priced_once(trace_factory: Any) -> None:
+    # As the recorder writes a pruned layer: 10 of 50 weights nonzero, so one event meets
+    # 1 nonzero weight (fan_out) of the 5 it reaches (dense_macs / input_size).
+    pruned = dict(GRADED, weight_count=50, weight_nonzero=10, levels=1, input_level_sum=30.0,
+                  fan_out=1.0, dense_macs=500.0)
     trace = trace_factory(pruned)
+    # Without sparse_weights every stored weight is processed, zeros included ...
     assert _ops(trace) == 30 * 5
-    assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 5 * 10 / 50)
+    # ... with it only the nonzero ones, once (the trace's fan_out already excludes zeros).
+    assert _ops(trace, sparse_weights=True) == pytest.approx(30 * 1)
     dense = estimate_cost(trace, ChipConfig(mapping_policy="pack"))
     sparse = estimate_cost(trace, ChipConfig(mapping_policy="pack", sparse_weights=True))
-    index_bits = 3  # ceil(log2(fan_out 5))
+    index_bits = 3  # ceil(log2(5 stored targets))
     assert dense.sram_used_kb == pytest.approx((50 * 8 + 5 * 16) / 8192)
     assert sparse.sram_used_kb == pytest.approx((10 * (8 + index_bits) + 5 * 16) / 8192)
     # each touched weight is read with its index
-    per_op = sparse.energy_by_category_pj["weight_memory"] / (30 * 5 * 10 / 50)
+    per_op = sparse.energy_by_category_pj["weight_memory"] / 30
     assert per_op == pytest.approx((8 + index_bits) / 8 * dense.energy_by_category_pj["weight_memory"] / (30 * 5))
 
 
@@ -190,3 +195,20 @@ def test_unicast_sync_and_the_spread_cap(trace_factory: Any) -> None:
     steps = max(layer.steps for layer in trace.layers)
     assert synced.cycles - multicast.cycles == pytest.approx(steps * 1000.0 * base.clock_mhz / 1000.0)
     assert estimate_cost(trace, base).utilisation["cores"] <= 5 / 64 + 1e-9  # 5 output neurons
+
+
+def test_sync_follows_the_tiles_in_use(trace_factory: Any) -> None:
+    """SANA-FE's table: 0.6 us for one busy tile, 1.0 for 2-3, 1.4 for 4-28 (2 x 2-core tiles)."""
+    trace = trace_factory(dict(GRADED, levels=1, input_level_sum=30.0))
+    chip = load_chip("loihi_sanafe")
+    clock_ghz = chip.clock_mhz / 1000.0
+    token = chip.noc_hop_latency_cycles * (16 + 8)  # the barrier token crosses the 16 x 8 mesh
+    steps = (10 + 1) * 1  # one layer: 10 steps of input, one step of pipeline fill
+    one_core = estimate_cost(trace, chip.model_copy(update={"mapping_policy": "pack"}))
+    assert one_core.barrier_cycles == pytest.approx(steps * (token + 600.0 * clock_ghz))
+    # spread over its 5 output neurons: cores 0-4 of the first row, tiles 0, 1, 2 (two cores each)
+    spread = estimate_cost(trace, chip)
+    assert spread.barrier_cycles == pytest.approx(steps * (token + 1000.0 * clock_ghz))
+    sequential = estimate_cost(trace, chip.model_copy(update={"mapping_policy": "pack",
+                                                              "execution": "layer_sequential"}))
+    assert sequential.barrier_cycles == pytest.approx(10 * (token + 600.0 * clock_ghz))
