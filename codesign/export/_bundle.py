@@ -32,6 +32,7 @@ from pydantic import Field
 
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
+from codesign._resources import checkout_root
 from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
@@ -125,7 +126,9 @@ class ExportResult:
 
 def code_commit() -> str | None:
     """The git commit of the codesign checkout (``+dirty`` when it has local changes), if any."""
-    root = Path(__file__).resolve().parents[2]
+    root = checkout_root()
+    if root is None:  # an installed wheel: no checkout to ask
+        return None
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()

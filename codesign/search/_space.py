@@ -37,6 +37,7 @@ from optuna.distributions import (
 )
 from pydantic import Field, model_validator
 
+from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, load_yaml, parse_spec
 
 if TYPE_CHECKING:
@@ -203,7 +204,9 @@ def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "")
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    """Read and validate one ``search_spaces/*.yaml`` file."""
+    """Read and validate one ``search_spaces/*.yaml`` file (a file on disk wins; else a space
+    shipped with codesign: ``search_spaces/accelerator.yaml`` from any working folder)."""
+    path = shipped_or_path(path, "search_spaces")
     return parse_space(load_yaml(path), file=path)
 
 
