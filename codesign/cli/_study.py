@@ -96,10 +96,22 @@ def _run(args: argparse.Namespace) -> int:
                           seconds=args.seconds, artifacts=args.artifact_store)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
-    if spec.confirm.seeds and outcome.front:
+    if spec.confirm.seeds and outcome.front and outcome.failure() is None:
         _confirm_at_end(outcome, spec)
     _print_outcome(outcome, spec, args.runs_dir)
-    return 0
+    return _exit_status(outcome)
+
+
+def _exit_status(outcome: Any) -> int:
+    """1 with a one-line summary on stderr when the run failed as a whole (every trial failed,
+    or one failed for a reason every trial shares), else 0."""
+    import sys
+
+    failure = outcome.failure()
+    if failure is None:
+        return 0
+    print(f"error: {failure}", file=sys.stderr)
+    return 1
 
 
 def _confirm_at_end(outcome: Any, spec: Any) -> None:
@@ -164,7 +176,7 @@ def _resume(args: argparse.Namespace) -> int:
     from codesign.search import load_stored_study
 
     _print_outcome(outcome, stored_spec(load_stored_study(args.name, outcome.storage_url)), args.runs_dir)
-    return 0
+    return _exit_status(outcome)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -33,10 +33,12 @@ again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import math
 import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -122,6 +124,36 @@ class StudyOutcome:
     stopped_by: str
     artifact_bytes: int = 0
     served_bytes: int = 0
+    failed: int = 0
+    fatal: str | None = None
+    first_error: str | None = None
+
+    def failure(self) -> str | None:
+        """One line saying why this run failed as a whole, or None: a trial failed for a reason
+        that fails every trial (``fatal``: the run stopped starting trials), or every trial this
+        run told failed."""
+        if self.fatal is not None:
+            return (f"study '{self.name}' stopped: a trial failed for a reason every trial would share: "
+                    f"{_one_line(self.fatal)}")
+        if self.told and self.failed == self.told:
+            return (f"study '{self.name}' failed: all {self.told} trial(s) of this run failed; the first: "
+                    f"{_one_line(self.first_error or 'no reason recorded')}")
+        return None
+
+
+#: A trial that fails with one of these fails for a reason of the study or the installation
+#: (a missing file, a bad config, a missing module), which every later trial would share.
+FATAL_ERRORS = ("ConfigError", "FileNotFoundError", "ModuleNotFoundError", "ImportError")
+
+
+def is_fatal(error: str | None) -> bool:
+    """Whether a trial's error (``"<ExceptionType>: message"``) fails every trial alike."""
+    return error is not None and error.split(":", 1)[0].strip() in FATAL_ERRORS
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
@@ -176,17 +208,101 @@ def run_study(
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
-    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+    # the cluster first: one that is not there, or cannot run a trial, is one error before the
+    # study is created or its lease taken (_drive then finds Ray connected and leaves it to us)
+    _check_reachable(spec)
+    started_ray = _ensure_ray(spec, log_to_driver)
     try:
-        corpus = None
-        if evaluate is None or evaluate is default_evaluate():
-            from codesign.search._evaluate import prepare_study
+        _check_resources(spec)
+        study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+        try:
+            corpus = None
+            if evaluate is None or evaluate is default_evaluate():
+                from codesign.search._evaluate import prepare_study
 
-            corpus = prepare_study(spec, progress=progress)
-            evaluate = default_evaluate()
-        return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+                corpus = prepare_study(spec, progress=progress)
+                evaluate = default_evaluate()
+            return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+        finally:
+            lease.release()
     finally:
-        lease.release()
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+#: How long the driver waits for an ``--address`` to accept a connection before it says so.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _check_reachable(spec: StudySpec) -> None:
+    """An ``execution.address`` where nothing accepts a connection is one error within
+    ``CONNECT_TIMEOUT_S`` (``ray.init`` would retry for minutes).
+
+    Raises:
+        ConfigError: nothing listens at the address (``auto``: the one ``RAY_ADDRESS`` or the
+            latest local ``ray start`` names).
+    """
+    address = spec.execution.address
+    if not address:
+        return
+    target: str | None = address
+    if address == "auto":
+        target = os.environ.get("RAY_ADDRESS") or None
+        if target is None:
+            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
+                from ray._private.services import get_ray_address_from_environment
+
+                target = get_ray_address_from_environment("auto", None)
+            except Exception:  # none: ray.init says so itself, at once
+                return
+    if not target or target in ("auto", "local"):
+        return
+    hostport = target.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
+                          got=address) from None
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", port_number), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
+                          hint=f"nothing accepted a connection at {host}:{port_number} within "
+                          f"{CONNECT_TIMEOUT_S:g} s ({err.strerror or type(err).__name__}); start one with "
+                          "`ray start --head` or fix --address / RAY_ADDRESS") from None
+
+
+def _check_resources(spec: StudySpec) -> None:
+    """The cluster has a node that can run one trial (its CPUs and GPUs), checked once before
+    the study starts: a trial no node can take would wait until its timeout, and so would every
+    other.
+
+    Raises:
+        ConfigError: no live node has ``execution.cpus_per_trial`` CPUs and
+            ``gpus_per_trial`` GPUs.
+    """
+    import ray
+
+    need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
+    nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
+
+    def has(node: dict[str, Any], name: str, amount: float) -> bool:
+        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
+        return
+    seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
+        raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
+                          f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
+                          "on CPUs")
+    raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
+                      f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
+                      "cpus_per_trial")
 
 
 def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
@@ -417,8 +533,10 @@ def _drive(
             ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes,
-                    served)
+    outcome = _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by,
+                       driver.moved_bytes, served)
+    return dataclasses.replace(outcome, failed=driver.failed_now, fatal=driver.fatal,
+                               first_error=driver.first_error)
 
 
 class _Driver:
@@ -447,6 +565,9 @@ class _Driver:
         self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
                           and DUPLICATE_ATTR not in t.user_attrs)
         self.told = 0  # by this run
+        self.failed_now = 0  # failed in this run (for the exit status)
+        self.first_error: str | None = None
+        self.fatal: str | None = None  # set: a failure every trial would share; start no more
         self.moved_bytes = 0
         self.stopped_by = "trials"
         self.budget_trials = spec.budget.trials
@@ -488,6 +609,8 @@ class _Driver:
         may_start = True
         if time.monotonic() >= self.deadline:
             self.stopped_by = "seconds"
+            room, may_start = 0, False
+        if self.fatal is not None:  # every further trial would fail the same way
             room, may_start = 0, False
         share = self.lease.policy == "share"
         if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
@@ -532,6 +655,13 @@ class _Driver:
     def tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         try:
             self._tell(p, record, values)
+            if values is None and record.error is not None and record.pruned is None:
+                self.failed_now += 1
+                self.first_error = self.first_error or record.error
+                if self.fatal is None and is_fatal(record.error):
+                    self.fatal = f"trial {p.trial.number}: {record.error}"
+                    self.bar.write(f"stopping: trial {p.trial.number} failed for a reason every trial would "
+                                   "share; no further trial is started")
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as err:
             if not self.study._storage.get_trial(p.trial._trial_id).state.is_finished():
                 raise

@@ -128,6 +128,22 @@ def misbehaving(task: TrialTask) -> TrialResult:
     return quadratic(task)
 
 
+def broken(task: TrialTask) -> TrialResult:
+    """Every trial raises an error of its own (not one every trial shares by its type)."""
+    raise RuntimeError(f"broken trial {task.trial_number}")
+
+
+def misconfigured(task: TrialTask) -> TrialResult:
+    """Trial 0 fails at once with a ConfigError (a failure every trial would share); the others
+    take a moment and complete."""
+    if task.trial_number == 0:
+        from codesign.config import ConfigError
+
+        raise ConfigError("/nowhere/technology.yaml", "", "an existing YAML file", hint="file not found")
+    time.sleep(1.0)
+    return quadratic(task)
+
+
 def burn(task: TrialTask) -> TrialResult:
     """CPU-bound: a fixed amount of pure-Python arithmetic, then ``quadratic``."""
     n = int(os.environ.get("TOY_BURN_N", "3000000"))
