@@ -232,8 +232,9 @@ def run_study(
             ray.shutdown()
 
 
-#: How long the driver waits for an ``--address`` to accept a connection before it says so.
-CONNECT_TIMEOUT_S = 10.0
+#: How long the driver waits for an ``--address`` to accept a connection before it says so
+#: (a head started a moment ago may not listen yet: refused connections are retried until then).
+CONNECT_TIMEOUT_S = 15.0
 
 
 def _check_reachable(spec: StudySpec) -> None:
@@ -266,13 +267,19 @@ def _check_reachable(spec: StudySpec) -> None:
     except ValueError:
         raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
                           got=address) from None
-    try:
-        socket.create_connection((host.strip("[]") or "127.0.0.1", port_number), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as err:
-        raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
-                          hint=f"nothing accepted a connection at {host}:{port_number} within "
-                          f"{CONNECT_TIMEOUT_S:g} s ({err.strerror or type(err).__name__}); start one with "
-                          "`ray start --head` or fix --address / RAY_ADDRESS") from None
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            left = max(0.5, deadline - time.monotonic())
+            socket.create_connection((host.strip("[]") or "127.0.0.1", port_number), timeout=left).close()
+            return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
+                                  hint=f"nothing accepted a connection at {host}:{port_number} within "
+                                  f"{CONNECT_TIMEOUT_S:g} s ({err.strerror or type(err).__name__}); start one "
+                                  "with `ray start --head` or fix --address / RAY_ADDRESS") from None
+        time.sleep(0.5)
 
 
 def _check_resources(spec: StudySpec) -> None:
