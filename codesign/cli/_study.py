@@ -96,9 +96,18 @@ def _run(args: argparse.Namespace) -> int:
                           seconds=args.seconds, artifacts=args.artifact_store)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
+    confirm_error = None
     if spec.confirm.seeds and outcome.front and outcome.failure() is None:
-        _confirm_at_end(outcome, spec)
+        try:
+            _confirm_at_end(outcome, spec)
+        except RuntimeError as err:  # the study itself is stored and reported; the confirmation is not
+            confirm_error = f"the confirmation failed: {err}"
     _print_outcome(outcome, spec, args.runs_dir)
+    if confirm_error is not None:
+        import sys
+
+        print(f"error: {confirm_error}", file=sys.stderr)
+        return 1
     return _exit_status(outcome)
 
 
@@ -136,6 +145,11 @@ def _confirm(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
                           "a study with a feasible front and at least 2 seeds", hint=str(err)) from None
+    except RuntimeError as err:  # an evaluation failed: nothing was stored
+        import sys
+
+        print(f"error: the confirmation of '{args.name}' failed: {err}", file=sys.stderr)
+        return 1
     print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
           f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
     return 0

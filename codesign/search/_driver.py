@@ -875,8 +875,7 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     import ray
     from ray import exceptions as rex
 
-    died = (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
-            rex.ObjectLostError, rex.OwnerDiedError)
+    died = worker_died_errors()
     try:
         result: TrialResult = ray.get(ref)
     except died as err:
@@ -912,6 +911,15 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     except ValueError as err:
         return record.model_copy(update={"error": str(err)}), None, result.size_bytes
     return record, values, result.size_bytes
+
+
+def worker_died_errors() -> tuple[type[BaseException], ...]:
+    """The Ray errors that mean the worker or its node died, not the evaluation: the task is
+    run again elsewhere (``execution.retries`` times) by the driver and by the confirmation."""
+    from ray import exceptions as rex
+
+    return (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
+            rex.ObjectLostError, rex.OwnerDiedError)
 
 
 def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:

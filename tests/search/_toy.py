@@ -128,6 +128,17 @@ def misbehaving(task: TrialTask) -> TrialResult:
     return quadratic(task)
 
 
+def seeded_dies_once(task: TrialTask) -> TrialResult:
+    """``seeded``, but a confirmation's evaluation (a task with a ``folder``) kills its worker
+    the first time each one runs (markers in ``TOY_MARKER_DIR``): a node lost mid-confirmation."""
+    if task.folder:
+        marker = Path(os.environ["TOY_MARKER_DIR"]) / f"died-{task.folder}"
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)
+    return seeded(task)
+
+
 def broken(task: TrialTask) -> TrialResult:
     """Every trial raises an error of its own (not one every trial shares by its type)."""
     raise RuntimeError(f"broken trial {task.trial_number}")
