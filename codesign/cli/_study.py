@@ -9,6 +9,14 @@ from typing import Any
 from codesign.cli._args import positive_float, positive_int
 
 
+def masked_url(url: str) -> str:
+    """A storage URL with its password masked (``codesign.search.masked_url``, loaded on use:
+    this module imports no Optuna before a command needs it)."""
+    from codesign.search._storage import masked_url as mask
+
+    return mask(url)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("study", help="run, resume and inspect co-design studies")
     sub = parser.add_subparsers(dest="study_command", metavar="ACTION", required=True)
@@ -59,6 +67,8 @@ def register(subparsers: Any) -> None:
     delete.add_argument("name")
     _where_args(delete)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--force", action="store_true",
+                        help="stop the drivers running the study on this machine first (else a running study is refused)")
     delete.set_defaults(func=_delete)
 
     # The trial table is the report package's; `codesign study table` is where users look for it.
@@ -151,7 +161,7 @@ def _confirm(args: argparse.Namespace) -> int:
         print(f"error: the confirmation of '{args.name}' failed: {err}", file=sys.stderr)
         return 1
     print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
-          f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
+          f"(stored in {masked_url(url)}); `codesign study front {args.name}` shows mean and spread")
     return 0
 
 
@@ -208,7 +218,7 @@ def _list(args: argparse.Namespace) -> int:
             return 0
     for url in urls:
         for summary in optuna.get_all_study_summaries(open_storage(url, create=False), include_best_trial=False):
-            print(f"{summary.study_name:<24} {summary.n_trials:>6} trials   {url}")
+            print(f"{summary.study_name:<24} {summary.n_trials:>6} trials   {masked_url(url)}")
     return 0
 
 
@@ -220,7 +230,7 @@ def _status(args: argparse.Namespace) -> int:
     spec = stored_spec(study)
     counts = study_counts(study)
     points = study_points(study.get_trials(deepcopy=False))
-    print(f"study {spec.name}  ({spec.strategy}, sampler {spec.sampler.name}, storage {url})")
+    print(f"study {spec.name}  ({spec.strategy}, sampler {spec.sampler.name}, storage {masked_url(url)})")
     print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if spec.budget.trials:
         print(f"budget: {spec.budget.trials} trials")
@@ -246,6 +256,49 @@ def _front(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_live_drivers(study: Any, name: str, force: bool, wait_s: float = 120.0) -> None:
+    """A study a driver (or a confirmation) holds is not deleted under it: refused, or with
+    ``--force`` its drivers on this machine are stopped (SIGTERM: they fail their unfinished
+    trials and release their leases) and waited for.
+
+    Raises:
+        ConfigError: a live driver and no ``--force``; one on another machine; one that did not
+            stop within ``wait_s``.
+    """
+    import contextlib
+    import os
+    import signal
+    import socket
+    import time
+
+    from codesign.config import ConfigError
+    from codesign.search import live_drivers
+
+    live = live_drivers(study)
+    if not live:
+        return
+    who = ", ".join(f"{d} (since {lease.since_text})" for d, lease in sorted(live.items()))
+    if not force:
+        raise ConfigError(None, name, "a study no driver is running",
+                          hint=f"driver {who} holds it; stop it first, or pass --force to stop it")
+    here = socket.gethostname()
+    remote = [d for d, lease in live.items() if lease.host != here]
+    if remote:
+        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
+                          got=", ".join(sorted(remote)))
+    for lease in live.values():
+        if lease.pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(lease.pid, signal.SIGTERM)
+            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
+    deadline = time.monotonic() + wait_s
+    while live and time.monotonic() < deadline:
+        time.sleep(0.5)
+        live = live_drivers(study)  # (read from storage each time)
+    if live:
+        raise ConfigError(None, "--force", f"drivers that stop within {wait_s:g} s", got=", ".join(sorted(live)))
+
+
 def _delete(args: argparse.Namespace) -> int:
     import shutil
 
@@ -255,6 +308,7 @@ def _delete(args: argparse.Namespace) -> int:
     from codesign.search._storage import storage_file
 
     study, url = _load(args)  # read-only: a missing storage or study is refused before anything is written
+    _stop_live_drivers(study, args.name, force=args.force)
     storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
     artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
@@ -268,7 +322,7 @@ def _delete(args: argparse.Namespace) -> int:
     others = [n for n in optuna.get_all_study_names(storage) if n != args.name]
     remove_dir = (artifact_dir is not None and artifact_dir.name == args.name and artifact_dir.is_dir()
                   and not (db is not None and db.resolve().parent == artifact_dir.resolve() and others))
-    what = f"study '{args.name}' ({n_trials} trials) from {url}"
+    what = f"study '{args.name}' ({n_trials} trials) from {masked_url(url)}"
     if remove_dir:
         what += f" and its artifacts folder {artifact_dir}"
     elif remote:
@@ -421,8 +475,8 @@ def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
     _print_recommended(outcome, spec)
     print()
     print(f"report:    {_write_report(outcome, runs_dir)}")
-    print(f"storage:   {outcome.storage_url}")
+    print(f"storage:   {masked_url(outcome.storage_url)}")
     print(f"artifacts: {outcome.artifact_dir}")
     print(f"status:    codesign study status {outcome.name}"
-          + ("" if outcome.storage_url.endswith(f"{outcome.name}/study.db") else f" --storage {outcome.storage_url}"))
-    print(f"dashboard: optuna-dashboard {outcome.storage_url}")
+          + ("" if outcome.storage_url.endswith(f"{outcome.name}/study.db") else f" --storage {masked_url(outcome.storage_url)}"))
+    print(f"dashboard: optuna-dashboard {masked_url(outcome.storage_url)}")

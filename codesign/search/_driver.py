@@ -75,6 +75,7 @@ from codesign.search._record import (
 from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
+    checkpoint,
     default_storage_url,
     load_stored_study,
     open_storage,
@@ -224,6 +225,7 @@ def run_study(
                 evaluate = default_evaluate()
             return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
         finally:
+            checkpoint(url)  # study.db alone then holds every trial of the run
             lease.release()
     finally:
         if started_ray:
@@ -1009,8 +1011,9 @@ def _finished_points(study: optuna.Study) -> dict[tuple[tuple[str, str], ...], i
 def _shared_counts(study: optuna.Study, lease: DriverLease) -> tuple[int, int]:
     """(finished trials counted by the budget, trials other drivers are running now)."""
     trials = study.get_trials(deepcopy=False)
-    elsewhere = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)
-                    and t.user_attrs.get(OWNER_ATTR) != lease.driver)
+    # (a WAITING trial is a queued point, re-asked after a driver stopped: no driver runs it,
+    # and the next ask of any driver takes it, so it is not counted as in flight)
+    elsewhere = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get(OWNER_ATTR) != lease.driver)
     return _budget_count(trials), elsewhere
 
 
