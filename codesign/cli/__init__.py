@@ -43,12 +43,24 @@ class Terminated(KeyboardInterrupt):
     lease and stops Ray) and ends with status 143."""
 
 
+_TERMINATED: list[bool] = []  # a SIGTERM arrived while a command ran
+
+
+def terminated() -> bool:
+    """Whether a SIGTERM interrupted the command (Ray may re-raise the :class:`Terminated` it
+    caught inside a call as a plain KeyboardInterrupt; this tells the two apart)."""
+    return bool(_TERMINATED)
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While a command runs: SIGTERM raises :class:`Terminated` (in the main thread only; the
     previous handler is put back after)."""
     def raise_terminated(signum: int, frame: object) -> None:
+        _TERMINATED.append(True)
         raise Terminated()
+
+    _TERMINATED.clear()
 
     try:
         old = signal.signal(signal.SIGTERM, raise_terminated)
@@ -72,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"codesign: error: {err}", file=sys.stderr)
         return 2
-    except Terminated:
-        print("codesign: terminated", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (Terminated among them)
+        if terminated():
+            print("codesign: terminated", file=sys.stderr)
+            return 143
         print("codesign: interrupted", file=sys.stderr)
         return 130
     return int(status or 0)

@@ -96,6 +96,7 @@ from codesign.search._spec import ConfirmSpec, MultiFidelitySpec, StudySpec, loa
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
+    masked_url,
     open_storage,
     stored_spec,
     study_artifact_dir,
@@ -189,6 +190,7 @@ __all__ = [
     "minimisation_signs",
     "nondominated_ranks",
     "objective_values",
+    "masked_url",
     "open_storage",
     "open_study",
     "pareto_front",

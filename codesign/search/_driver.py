@@ -225,8 +225,8 @@ def run_study(
                 evaluate = default_evaluate()
             return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
         finally:
-            checkpoint(url)  # study.db alone then holds every trial of the run
             lease.release()
+            checkpoint(url)  # the last write done: study.db alone then holds every trial of the run
     finally:
         if started_ray:
             import ray
@@ -755,6 +755,32 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
 
     if ray.is_initialized():
         return False
+    with _python_sigterm_kept():
+        _init_ray(spec, log_to_driver)
+    return True
+
+
+@contextlib.contextmanager
+def _python_sigterm_kept() -> Iterator[None]:
+    """Ray's core worker installs a SIGTERM handler of its own in the driver that logs a stack
+    and aborts the process (status -6, no cleanup). The handler Python had (the CLI's, which
+    raises so the driver fails its unfinished trials and releases its lease) is put back."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _init_ray(spec: StudySpec, log_to_driver: bool) -> None:
+    """``ray.init`` for :func:`_ensure_ray`."""
+    import ray
+
     if spec.execution.address:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
@@ -788,7 +814,6 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=log_to_driver,
                      logging_level=logging.WARNING)
-    return True
 
 
 def _forget_cached_token() -> None:

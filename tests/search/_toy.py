@@ -183,12 +183,17 @@ def main(argv: list[str]) -> int:
     if args.address:
         data["execution"] = {**data["execution"], "address": args.address}
     spec: StudySpec = parse_study(data)
+    from codesign.cli import terminate_as_interrupt, terminated
+
     try:
-        outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
-                            storage=args.storage, progress=False)
+        with terminate_as_interrupt():
+            outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
+                                storage=args.storage, progress=False)
     except ConfigError as err:  # e.g. StudyInUse: as the CLI does
         print(f"codesign: error: {err}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:  # as the CLI does
+        return 143 if terminated() else 130
     print("COUNTS", outcome.counts, "TOLD", outcome.told, flush=True)
     return 0
 
