@@ -76,6 +76,7 @@ from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
     checkpoint,
+    masked_url,
     default_storage_url,
     load_stored_study,
     open_storage,
@@ -224,6 +225,10 @@ def run_study(
                 corpus = prepare_study(spec, progress=progress)
                 evaluate = default_evaluate()
             return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+        except optuna.exceptions.StorageInternalError as err:  # a full disk, a lost database server
+            raise ConfigError(None, "storage", "a storage this driver can write", got=masked_url(url),
+                              hint=f"{_root_cause(err)}; what it holds stays readable: make room and "
+                              f"`codesign study resume {spec.name}`") from None
         finally:
             lease.release()
             checkpoint(url)  # the last write done: study.db alone then holds every trial of the run
@@ -829,6 +834,13 @@ def _forget_cached_token() -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
+def _root_cause(err: BaseException) -> str:
+    """The innermost cause's ``Type: message`` (``OperationalError: database or disk is full``)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return f"{type(err).__name__}: {_first_sentence(err)}"
+
+
 def _first_sentence(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return text.split(". ")[0][:300]
@@ -976,14 +988,15 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     as interrupted, re-ask them (a re-asked trial's rungs come from the training cache)."""
     import ray
 
-    for ref, p in pending.items():
-        try:
+    for ref in pending:
+        with contextlib.suppress(Exception):
             ray.cancel(ref, force=True)
-        except Exception:
-            pass
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
-    for p in waiting:
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    try:
+        for p in [*pending.values(), *waiting]:
+            _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    except Exception as err:  # the storage failed (a full disk): never mask the run's own error;
+        # the trials stay RUNNING and the next driver re-asks them (its lease is gone)
+        _LOG.warning("could not fail this driver's unfinished trials: %s", err)
     pending.clear()
 
 

@@ -154,3 +154,36 @@ def test_storage_passwords_are_masked_in_messages(tmp_path: Path, capsys: pytest
     status = main(["study", "status", "toy", "--storage", "postgresql://me:s3cret@127.0.0.1:1/studies"])
     err = capsys.readouterr().err
     assert status == 2 and "s3cret" not in err and "me:***@127.0.0.1:1" in err, err
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 300 KiB tmpfs (needs root and mount permission; skips saying why otherwise)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (mount -t tmpfs: {mounted.stderr.strip() or 'not root'})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_one_error_and_the_study_stays_readable_and_resumable(
+        toy, ray_cluster: str, small_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, str(HERE / "_toy.py"), "--runs-dir", str(small_disk), "--address",
+                          ray_cluster, "--trials", "200", "--evaluator", "quadratic"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "database or disk is full" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    url = f"sqlite:///{small_disk}/toy/study.db"
+    assert main(["study", "status", "toy", "--storage", url]) == 0  # readable, not "malformed"
+    capsys.readouterr()
+
+    subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)  # room made
+    outcome = resume_study("toy", storage=url, runs_dir=small_disk, trials=4, evaluate=toy.quadratic,
+                           progress=False)
+    assert outcome.counts["running"] == 0 and outcome.counts["complete"] >= 4
