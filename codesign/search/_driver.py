@@ -76,9 +76,9 @@ from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
     checkpoint,
-    masked_url,
     default_storage_url,
     load_stored_study,
+    masked_url,
     open_storage,
     stored_spec,
 )
