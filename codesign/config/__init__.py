@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from codesign.config._errors import ConfigError
 from codesign.config._overrides import apply_overrides, parse_set_args
-from codesign.config._spec import MEASURED, Spec, load_spec, parse_spec, parse_typed, stable_hash
+from codesign.config._spec import (
+    MEASURED,
+    NAME_MAX,
+    NAME_PATTERN,
+    SEED_MAX,
+    Spec,
+    load_spec,
+    parse_spec,
+    parse_typed,
+    stable_hash,
+)
 from codesign.config._yaml import load_yaml
 
 __all__ = [
     "MEASURED",
+    "NAME_MAX",
+    "NAME_PATTERN",
+    "SEED_MAX",
     "ConfigError",
     "Spec",
     "apply_overrides",

@@ -42,6 +42,14 @@ class Spec(BaseModel):
 
 #: The config of a Spec that holds measurements rather than user input (records, traces):
 #: ``inf`` may be a true figure there.
+#: The largest seed a spec takes: numpy's generators take 0 .. 2**32 - 1, and a study derives
+#: further seeds from its own (the confirmation's seed + i, per-trial seeds), so half of that.
+SEED_MAX = 2**31 - 1
+#: The longest name of a study (it names a folder, ``runs/<name>/``, and files in it).
+NAME_MAX = 100
+#: A name that is safe as one path component on every platform: letters, digits, ``_.-``.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
 MEASURED = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=True)
 
 

@@ -16,7 +16,16 @@ from typing import Any, Literal
 from pydantic import Field, field_serializer, field_validator, model_validator
 
 from codesign._resources import shipped_or_path
-from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.config import (
+    NAME_MAX,
+    NAME_PATTERN,
+    SEED_MAX,
+    ConfigError,
+    Spec,
+    apply_overrides,
+    load_yaml,
+    parse_spec,
+)
 from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
 from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
 from codesign.search._objectives import METRICS, Constraint, parse_constraint, unmeasured_metric
@@ -140,9 +149,9 @@ class StudySpec(Spec):
             fake-quantised at the chip's bits). ``weight_bits: 32`` on a chip is float.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     model: ModelConfig = Field(default_factory=default_model_config)
     fidelity: TrainConfig = Field(default_factory=TrainConfig)
