@@ -8,6 +8,7 @@ subclasses next to the code that uses them (``codesign.snn.ModelConfig``,
 from __future__ import annotations
 
 from codesign.config._errors import ConfigError
+from codesign.config._json import MAX_JSON_DEPTH, check_json_limits, load_json, load_json_text
 from codesign.config._overrides import apply_overrides, parse_set_args
 from codesign.config._spec import (
     MEASURED,
@@ -23,6 +24,7 @@ from codesign.config._spec import (
 from codesign.config._yaml import load_yaml
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MEASURED",
     "NAME_MAX",
     "NAME_PATTERN",
@@ -30,6 +32,9 @@ __all__ = [
     "ConfigError",
     "Spec",
     "apply_overrides",
+    "check_json_limits",
+    "load_json",
+    "load_json_text",
     "load_spec",
     "load_yaml",
     "parse_set_args",

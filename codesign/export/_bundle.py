@@ -33,7 +33,7 @@ from pydantic import Field
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
 from codesign._resources import checkout_root
-from codesign.config import MEASURED, ConfigError, Spec, load_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.export._pick import pick_point
@@ -218,7 +218,7 @@ def export_bundle(
     summary_path = _artifact(view, t, "train_result")
     weights_path = _artifact(view, t, "weights")
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = load_json_text(summary_path.read_text(encoding="utf-8"), summary_path, what="a training summary (JSON)")
     except (OSError, ValueError) as err:
         raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
     chip = _point_chip(record, point)
@@ -309,7 +309,7 @@ def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignP
 
     if point.chip is None:
         cost_path = _artifact(view, t, "cost_report")
-        CostReport.from_dict(json.loads(cost_path.read_text(encoding="utf-8")))  # refuse a damaged one
+        CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:
         path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")
@@ -356,4 +356,7 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     bundle = Path(bundle)
     if verify:
         verify_bundle(bundle, REQUIRED_FILES)
-    return load_spec(BundleConfig, bundle / CONFIG_FILE)
+    config = load_spec(BundleConfig, bundle / CONFIG_FILE)
+    if verify and config.chip.get("weight_bits") != 32:  # a chip's integer weights are part of it
+        verify_bundle(bundle, (*REQUIRED_FILES, WEIGHTS_INT_FILE))
+    return config
