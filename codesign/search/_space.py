@@ -85,6 +85,8 @@ class FloatParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step is not None:
             raise ValueError("either log or step, not both (Optuna cannot sample a stepped log range)")
+        if self.step is not None and self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low:g}")
         return self
 
     def distribution(self) -> FloatDistribution:
@@ -105,6 +107,8 @@ class IntParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step != 1:
             raise ValueError("step 1 with log (Optuna cannot sample a stepped log range)")
+        if self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low}")
         return self
 
     def distribution(self) -> IntDistribution:
@@ -121,6 +125,8 @@ class CategoricalParam(_Param):
     def _check(self) -> CategoricalParam:
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise ValueError("choices without repeats")
+        if len(set(self.choices)) != len(self.choices):  # true == 1 == 1.0 in Python and in Optuna
+            raise ValueError("choices that differ as values (true and 1, or 1 and 1.0, are one value)")
         return self
 
     def distribution(self) -> CategoricalDistribution:

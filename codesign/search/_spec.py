@@ -206,8 +206,12 @@ class StudySpec(Spec):
     @field_validator("constraints")
     @classmethod
     def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        given: dict[str, str] = {}
         for text in value:
-            parse_constraint(text)
+            name = parse_constraint(text).name
+            if name in given:  # one name, one constraint value stored per trial
+                raise ValueError(f"constraints with distinct names: '{given[name]}' and '{text}' are both '{name}'")
+            given[name] = text
         return value
 
     @model_validator(mode="after")
