@@ -73,3 +73,44 @@ def test_an_unreachable_address_is_one_error_before_the_study(tmp_path: Path) ->
     assert "execution.address" in run.stderr and "nothing accepted a connection at 127.0.0.1:1" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "runs" / "toy" / "study.db").exists()  # no study created, no lease taken
+
+
+@pytest.mark.slow
+def test_a_zero_cpu_head_with_no_worker_is_one_error_before_the_study(tmp_path: Path) -> None:
+    """The KubeRay example's head (num-cpus 0) with its workers gone: no trial could start."""
+    import os
+    import signal
+    import socket
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _toy
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import secrets
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    head = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}",
+         "--node-ip-address=127.0.0.1", "--num-cpus=0", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        (tmp_path / "toy.yaml").write_text(yaml.safe_dump(_toy.TOY_SPEC, sort_keys=False))
+        run = subprocess.run([sys.executable, "-m", "codesign", "study", "run", "toy.yaml", "--runs-dir", "runs",
+                              "--address", f"127.0.0.1:{port}", "--no-progress"],
+                             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    finally:
+        head.send_signal(signal.SIGTERM)  # --block: ending it stops what it started (never `ray stop`)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "execution.cpus_per_trial" in run.stderr and "0 CPU, 0 GPU" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "runs" / "toy" / "study.db").exists()  # no study, no lease, no trial timed out
