@@ -10,6 +10,7 @@ from __future__ import annotations
 from codesign.config._errors import ConfigError
 from codesign.config._json import MAX_JSON_DEPTH, check_json_limits, load_json, load_json_text
 from codesign.config._overrides import apply_overrides, parse_set_args
+from codesign.config._paths import check_output_dir, check_output_file
 from codesign.config._spec import (
     MEASURED,
     NAME_MAX,
@@ -33,6 +34,8 @@ __all__ = [
     "Spec",
     "apply_overrides",
     "check_json_limits",
+    "check_output_dir",
+    "check_output_file",
     "load_json",
     "load_json_text",
     "load_spec",

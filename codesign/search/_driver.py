@@ -51,7 +51,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign import __version__
-from codesign.config import ConfigError, parse_spec
+from codesign.config import ConfigError, check_output_dir, parse_spec
 from codesign.search._front import (
     DesignPoint,
     pareto_front,
@@ -334,7 +334,8 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
                           got=root, hint="memory:// keeps the trials' files only while the driver runs "
                           "(study key 'artifacts' or --artifact-store)")
     if "://" not in root:
-        _check_folder(Path(root), "artifacts" if spec.artifacts else "--runs-dir")
+        check_output_dir(root, "artifacts" if spec.artifacts else "--runs-dir",
+                         "a folder (trial files and the default storage go there)")
     try:
         store = ArtifactStore(root)
         if not store.is_local:
@@ -346,26 +347,6 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
         raise ConfigError(None, "artifacts", "a URL artifact store every node reaches (s3://…) for a Ray "
                           "client driver (ray://), which runs off the cluster", got=root)
     return store
-
-
-def _check_folder(folder: Path, key: str) -> None:
-    """A folder the driver will write into, checked before any work: not a file, and in a
-    place this process may write (the folder, or the nearest one above it that exists).
-
-    Raises:
-        ConfigError: naming ``key`` (``--runs-dir`` or the study's ``artifacts``).
-    """
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(None, key, "a folder (trial files and the default storage go there)", got=str(folder),
-                          hint="it is a file")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(None, key, "a folder path", got=str(folder), hint=f"{existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(None, key, "a folder this process may write", got=str(folder),
-                          hint=f"{existing} is read-only for this user")
 
 
 def resume_study(
