@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codesign.config import ConfigError, parse_spec
+from codesign.config import ConfigError, check_output_dir, parse_spec
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +51,8 @@ def _prepare(args: argparse.Namespace) -> int:
         raise ConfigError(None, flag, err.expected, got=err.got, hint=err.hint) from None
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", "a corpus cache folder")
     started = time.perf_counter()
     corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
     seconds = time.perf_counter() - started

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codesign.config import Spec, stable_hash
+from codesign.config import SEED_MAX, Spec, stable_hash
 
 Task = Literal["commands", "digits"]
 DifficultyName = Literal["easy", "default", "hard"]
@@ -199,7 +199,7 @@ class CorpusConfig(Spec):
         "commands", description="commands: keyword classes; digits: connected digit strings (CTC)"
     )
     size: int = Field(4000, ge=30, le=1_000_000, description="utterances in all splits together")
-    seed: int = Field(0, ge=0, description="seeds speakers, texts and augmentation")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seeds speakers, texts and augmentation")
     difficulty: Difficulty = Field(Difficulty(), description="preset name or settings over a preset")
     n_speakers: int | None = Field(
         None, ge=3, le=100_000, description="distinct speakers; None: size/20 clamped to [10, 500]"

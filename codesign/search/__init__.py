@@ -139,6 +139,7 @@ from codesign.search._spec import (
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
+    masked_url,
     open_storage,
     stored_spec,
     study_artifact_dir,
@@ -254,6 +255,7 @@ __all__ = [
     "load_study",
     "make_sampler",
     "mark_points",
+    "masked_url",
     "merge_spaces",
     "minimisation_signs",
     "no_recommendation_reason",

@@ -33,10 +33,12 @@ again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import math
 import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -49,7 +51,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign import __version__
-from codesign.config import ConfigError, parse_spec
+from codesign.config import ConfigError, check_output_dir, parse_spec
 from codesign.search._front import (
     POINT_ATTR,
     DesignPoint,
@@ -76,8 +78,10 @@ from codesign.search._record import (
 from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
+    checkpoint,
     default_storage_url,
     load_stored_study,
+    masked_url,
     open_storage,
     stored_spec,
 )
@@ -127,6 +131,36 @@ class StudyOutcome:
     artifact_bytes: int = 0
     served_bytes: int = 0
     recommendation: Recommendation | None = None
+    failed: int = 0
+    fatal: str | None = None
+    first_error: str | None = None
+
+    def failure(self) -> str | None:
+        """One line saying why this run failed as a whole, or None: a trial failed for a reason
+        that fails every trial (``fatal``: the run stopped starting trials), or every trial this
+        run told failed."""
+        if self.fatal is not None:
+            return (f"study '{self.name}' stopped: a trial failed for a reason every trial would share: "
+                    f"{_one_line(self.fatal)}")
+        if self.told and self.failed == self.told:
+            return (f"study '{self.name}' failed: all {self.told} trial(s) of this run failed; the first: "
+                    f"{_one_line(self.first_error or 'no reason recorded')}")
+        return None
+
+
+#: A trial that fails with one of these fails for a reason of the study or the installation
+#: (a missing file, a bad config, a missing module), which every later trial would share.
+FATAL_ERRORS = ("ConfigError", "FileNotFoundError", "ModuleNotFoundError", "ImportError")
+
+
+def is_fatal(error: str | None) -> bool:
+    """Whether a trial's error (``"<ExceptionType>: message"``) fails every trial alike."""
+    return error is not None and error.split(":", 1)[0].strip() in FATAL_ERRORS
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
@@ -181,17 +215,113 @@ def run_study(
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
-    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+    # the cluster first: one that is not there, or cannot run a trial, is one error before the
+    # study is created or its lease taken (_drive then finds Ray connected and leaves it to us)
+    _check_reachable(spec)
+    started_ray = _ensure_ray(spec, log_to_driver)
     try:
-        corpus = None
-        if evaluate is None or evaluate is default_evaluate():
-            from codesign.search._evaluate import prepare_study
+        _check_resources(spec)
+        study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+        try:
+            corpus = None
+            if evaluate is None or evaluate is default_evaluate():
+                from codesign.search._evaluate import prepare_study
 
-            corpus = prepare_study(spec, progress=progress)
-            evaluate = default_evaluate()
-        return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+                corpus = prepare_study(spec, progress=progress)
+                evaluate = default_evaluate()
+            return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+        except optuna.exceptions.StorageInternalError as err:  # a full disk, a lost database server
+            raise ConfigError(None, "storage", "a storage this driver can write", got=masked_url(url),
+                              hint=f"{_root_cause(err)}; what it holds stays readable: make room and "
+                              f"`codesign study resume {spec.name}`") from None
+        finally:
+            lease.release()
+            checkpoint(url)  # the last write done: study.db alone then holds every trial of the run
     finally:
-        lease.release()
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+#: How long the driver waits for an ``--address`` to accept a connection before it says so
+#: (a head started a moment ago may not listen yet: refused connections are retried until then).
+CONNECT_TIMEOUT_S = 15.0
+
+
+def _check_reachable(spec: StudySpec) -> None:
+    """An ``execution.address`` where nothing accepts a connection is one error within
+    ``CONNECT_TIMEOUT_S`` (``ray.init`` would retry for minutes).
+
+    Raises:
+        ConfigError: nothing listens at the address (``auto``: the one ``RAY_ADDRESS`` or the
+            latest local ``ray start`` names).
+    """
+    address = spec.execution.address
+    if not address:
+        return
+    target: str | None = address
+    if address == "auto":
+        target = os.environ.get("RAY_ADDRESS") or None
+        if target is None:
+            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
+                from ray._private.services import get_ray_address_from_environment
+
+                target = get_ray_address_from_environment("auto", None)
+            except Exception:  # none: ray.init says so itself, at once
+                return
+    if not target or target in ("auto", "local"):
+        return
+    hostport = target.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
+                          got=address) from None
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            left = max(0.5, deadline - time.monotonic())
+            socket.create_connection((host.strip("[]") or "127.0.0.1", port_number), timeout=left).close()
+            return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
+                                  hint=f"nothing accepted a connection at {host}:{port_number} within "
+                                  f"{CONNECT_TIMEOUT_S:g} s ({err.strerror or type(err).__name__}); start one "
+                                  "with `ray start --head` or fix --address / RAY_ADDRESS") from None
+        time.sleep(0.5)
+
+
+def _check_resources(spec: StudySpec) -> None:
+    """The cluster has a node that can run one trial (its CPUs and GPUs), checked once before
+    the study starts: a trial no node can take would wait until its timeout, and so would every
+    other.
+
+    Raises:
+        ConfigError: no live node has ``execution.cpus_per_trial`` CPUs and
+            ``gpus_per_trial`` GPUs.
+    """
+    import ray
+
+    need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
+    nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
+
+    def has(node: dict[str, Any], name: str, amount: float) -> bool:
+        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
+        return
+    seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
+        raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
+                          f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
+                          "on CPUs")
+    raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
+                      f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
+                      "cpus_per_trial")
 
 
 def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
@@ -204,6 +334,13 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
     """
     root = spec.artifacts or str(runs_dir)
     expected = "an artifact store codesign can write and read (a folder, or a URL pyarrow.fs or fsspec knows)"
+    if root.split("://", 1)[0].lower() == "memory" and "://" in root:
+        raise ConfigError(None, "artifacts", "an artifact store that outlives this process (a folder, s3://, gs://, ...)",
+                          got=root, hint="memory:// keeps the trials' files only while the driver runs "
+                          "(study key 'artifacts' or --artifact-store)")
+    if "://" not in root:
+        check_output_dir(root, "artifacts" if spec.artifacts else "--runs-dir",
+                         "a folder (trial files and the default storage go there)")
     try:
         store = ArtifactStore(root)
         if not store.is_local:
@@ -422,8 +559,10 @@ def _drive(
             ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes,
-                    served)
+    outcome = _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by,
+                       driver.moved_bytes, served)
+    return dataclasses.replace(outcome, failed=driver.failed_now, fatal=driver.fatal,
+                               first_error=driver.first_error)
 
 
 class _Driver:
@@ -453,6 +592,9 @@ class _Driver:
         self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
                           and DUPLICATE_ATTR not in t.user_attrs)
         self.told = 0  # by this run
+        self.failed_now = 0  # failed in this run (for the exit status)
+        self.first_error: str | None = None
+        self.fatal: str | None = None  # set: a failure every trial would share; start no more
         self.moved_bytes = 0
         self.stopped_by = "trials"
         self.budget_trials = spec.budget.trials
@@ -494,6 +636,8 @@ class _Driver:
         may_start = True
         if time.monotonic() >= self.deadline:
             self.stopped_by = "seconds"
+            room, may_start = 0, False
+        if self.fatal is not None:  # every further trial would fail the same way
             room, may_start = 0, False
         share = self.lease.policy == "share"
         if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
@@ -538,6 +682,13 @@ class _Driver:
     def tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         try:
             self._tell(p, record, values)
+            if values is None and record.error is not None and record.pruned is None:
+                self.failed_now += 1
+                self.first_error = self.first_error or record.error
+                if self.fatal is None and is_fatal(record.error):
+                    self.fatal = f"trial {p.trial.number}: {record.error}"
+                    self.bar.write(f"stopping: trial {p.trial.number} failed for a reason every trial would "
+                                   "share; no further trial is started")
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as err:
             if not self.study._storage.get_trial(p.trial._trial_id).state.is_finished():
                 raise
@@ -625,6 +776,32 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
 
     if ray.is_initialized():
         return False
+    with _python_sigterm_kept():
+        _init_ray(spec, log_to_driver)
+    return True
+
+
+@contextlib.contextmanager
+def _python_sigterm_kept() -> Iterator[None]:
+    """Ray's core worker installs a SIGTERM handler of its own in the driver that logs a stack
+    and aborts the process (status -6, no cleanup). The handler Python had (the CLI's, which
+    raises so the driver fails its unfinished trials and releases its lease) is put back."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _init_ray(spec: StudySpec, log_to_driver: bool) -> None:
+    """``ray.init`` for :func:`_ensure_ray`."""
+    import ray
+
     if spec.execution.address:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
@@ -658,7 +835,6 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=log_to_driver,
                      logging_level=logging.WARNING)
-    return True
 
 
 def _forget_cached_token() -> None:
@@ -672,6 +848,13 @@ def _forget_cached_token() -> None:
         return
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost cause's ``Type: message`` (``OperationalError: database or disk is full``)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return f"{type(err).__name__}: {_first_sentence(err)}"
 
 
 def _first_sentence(err: BaseException) -> str:
@@ -747,8 +930,7 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     import ray
     from ray import exceptions as rex
 
-    died = (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
-            rex.ObjectLostError, rex.OwnerDiedError)
+    died = worker_died_errors()
     try:
         result: TrialResult = ray.get(ref)
     except died as err:
@@ -786,6 +968,15 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     return record, values, result.size_bytes
 
 
+def worker_died_errors() -> tuple[type[BaseException], ...]:
+    """The Ray errors that mean the worker or its node died, not the evaluation: the task is
+    run again elsewhere (``execution.retries`` times) by the driver and by the confirmation."""
+    from ray import exceptions as rex
+
+    return (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
+            rex.ObjectLostError, rex.OwnerDiedError)
+
+
 def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
     if tb:
         _LOG.debug("trial %d failed:\n%s", p.trial.number, tb)
@@ -813,14 +1004,15 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     as interrupted, re-ask them (a re-asked trial's rungs come from the training cache)."""
     import ray
 
-    for ref, p in pending.items():
-        try:
+    for ref in pending:
+        with contextlib.suppress(Exception):
             ray.cancel(ref, force=True)
-        except Exception:
-            pass
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
-    for p in waiting:
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    try:
+        for p in [*pending.values(), *waiting]:
+            _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    except Exception as err:  # the storage failed (a full disk): never mask the run's own error;
+        # the trials stay RUNNING and the next driver re-asks them (its lease is gone)
+        _LOG.warning("could not fail this driver's unfinished trials: %s", err)
     pending.clear()
 
 
@@ -873,8 +1065,9 @@ def _finished_points(study: optuna.Study) -> dict[tuple[tuple[str, str], ...], i
 def _shared_counts(study: optuna.Study, lease: DriverLease) -> tuple[int, int]:
     """(finished trials counted by the budget, trials other drivers are running now)."""
     trials = study.get_trials(deepcopy=False)
-    elsewhere = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)
-                    and t.user_attrs.get(OWNER_ATTR) != lease.driver)
+    # (a WAITING trial is a queued point, re-asked after a driver stopped: no driver runs it,
+    # and the next ask of any driver takes it, so it is not counted as in flight)
+    elsewhere = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get(OWNER_ATTR) != lease.driver)
     return _budget_count(trials), elsewhere
 
 

@@ -37,6 +37,7 @@ from optuna.distributions import (
 )
 from pydantic import Field, model_validator
 
+from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, load_yaml, parse_spec
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class FloatParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step is not None:
             raise ValueError("either log or step, not both (Optuna cannot sample a stepped log range)")
+        if self.step is not None and self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low:g}")
         return self
 
     def distribution(self) -> FloatDistribution:
@@ -104,6 +107,8 @@ class IntParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step != 1:
             raise ValueError("step 1 with log (Optuna cannot sample a stepped log range)")
+        if self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low}")
         return self
 
     def distribution(self) -> IntDistribution:
@@ -120,6 +125,8 @@ class CategoricalParam(_Param):
     def _check(self) -> CategoricalParam:
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise ValueError("choices without repeats")
+        if len(set(self.choices)) != len(self.choices):  # true == 1 == 1.0 in Python and in Optuna
+            raise ValueError("choices that differ as values (true and 1, or 1 and 1.0, are one value)")
         return self
 
     def distribution(self) -> CategoricalDistribution:
@@ -203,7 +210,9 @@ def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "")
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    """Read and validate one ``search_spaces/*.yaml`` file."""
+    """Read and validate one ``search_spaces/*.yaml`` file (a file on disk wins; else a space
+    shipped with codesign: ``search_spaces/accelerator.yaml`` from any working folder)."""
+    path = shipped_or_path(path, "search_spaces")
     return parse_space(load_yaml(path), file=path)
 
 

@@ -15,7 +15,17 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
 
-from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign._resources import shipped_or_path
+from codesign.config import (
+    NAME_MAX,
+    NAME_PATTERN,
+    SEED_MAX,
+    ConfigError,
+    Spec,
+    apply_overrides,
+    load_yaml,
+    parse_spec,
+)
 from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
 from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
 from codesign.search._objectives import (
@@ -174,9 +184,9 @@ class StudySpec(Spec):
             fake-quantised at the chip's bits). ``weight_bits: 32`` on a chip is float.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     model: ModelConfig = Field(default_factory=default_model_config)
     fidelity: TrainConfig = Field(default_factory=TrainConfig)
@@ -253,8 +263,12 @@ class StudySpec(Spec):
     @field_validator("constraints")
     @classmethod
     def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        given: dict[str, str] = {}
         for text in value:
-            parse_constraint(text)
+            name = parse_constraint(text).name
+            if name in given:  # one name, one constraint value stored per trial
+                raise ValueError(f"constraints with distinct names: '{given[name]}' and '{text}' are both '{name}'")
+            given[name] = text
         return value
 
     @model_validator(mode="after")
@@ -333,7 +347,8 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
         resolved: list[tuple[SearchSpace, str | Path | None]] = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
-                path = _existing(base / entry, file, f"space[{i}]", "search-space file")
+                path = _existing(shipped_or_path(base / entry, "search_spaces"), file, f"space[{i}]",
+                                 "search-space file")
                 resolved.append((load_space(path), path))
             else:
                 resolved.append((parse_space(entry, file=file, key_prefix=f"space[{i}]"), file))
@@ -342,7 +357,8 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
     chip = data.get("chip")
     if isinstance(chip, str):
         data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
+        data["chip"] = load_chip_preset(_existing(shipped_or_path(base / chip, "hw_models"), file, "chip",
+                                                  "chip preset file"))
     spec = parse_spec(StudySpec, data, file=file)
     _check_families(spec, file)
     return spec
@@ -367,6 +383,7 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     Raises:
         ConfigError: the first problem; one caused by an override names ``--set`` and its key.
     """
+    path = shipped_or_path(path, "studies")  # a file on disk wins; else a study shipped with codesign
     data = load_yaml(path)
     if not overrides:
         return parse_study(data, file=path)
@@ -377,7 +394,8 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     if isinstance(chip, str) and any(k.startswith("chip.") for k in overrides):
         # a preset file named in the study: its fields become the base that chip.* overrides edit
         data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(_existing(Path(path).parent / chip, path, "chip", "chip preset file"))
+        data["chip"] = load_chip_preset(_existing(shipped_or_path(path.parent / chip, "hw_models"), path, "chip",
+                                                  "chip preset file"))
     for key in overrides:
         top = key.split(".", 1)[0]
         if top not in StudySpec.model_fields:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from codesign._io import write_atomic
-from codesign.config import MEASURED, ConfigError, Spec, parse_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_json_text, parse_spec
 from codesign.snn._config import LayerKind
 
 #: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
@@ -202,6 +203,7 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "", "an existing trace file (.npz)", hint="file not found")
+    _check_unpacked_size(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
@@ -212,16 +214,47 @@ def load_trace(path: str | Path) -> WorkloadTrace:
             samples = {k[len("spikes/") :]: npz[k] for k in npz.files if k.startswith("spikes/")}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ConfigError(path, "__trace__", "trace metadata as JSON", hint=str(err)) from None
+    data = load_json_text(raw, path, "__trace__", "trace metadata as JSON")
     version = data.get("version") if isinstance(data, dict) else None
     if version not in READABLE_TRACE_VERSIONS:
         readable = " or ".join(str(v) for v in READABLE_TRACE_VERSIONS)
         raise ConfigError(path, "version", f"trace version {readable}", got=version)
     meta = parse_spec(TraceMeta, _upgrade(data), file=path)
     return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+#: The most a trace may unpack to (its arrays' sizes as their headers declare them, and each
+#: member's stated size): a real trace is a few MB; a "zip bomb" would allocate gigabytes.
+MAX_TRACE_UNPACKED_BYTES = 512 * 1024 * 1024
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a trace whose arrays would unpack to more than ``MAX_TRACE_UNPACKED_BYTES``,
+    reading only the zip directory and each array's header (numpy allocates an array whole,
+    from its header's shape, before it reads the data)."""
+    if not zipfile.is_zipfile(path):
+        return  # np.load's own checks name it (a .npy array, or not numpy at all)
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                declared = 0
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as fh:
+                        major, _minor = np.lib.format.read_magic(fh)
+                        read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                                       else np.lib.format.read_array_header_2_0)
+                        shape, _fortran, dtype = read_header(fh)
+                        declared = math.prod(shape) * dtype.itemsize
+                total += max(declared, info.file_size)
+                if total > MAX_TRACE_UNPACKED_BYTES:
+                    raise ConfigError(path, info.filename.removesuffix(".npy"),
+                                      f"a trace that unpacks to at most {MAX_TRACE_UNPACKED_BYTES} bytes",
+                                      hint=f"its arrays unpack to over {total} bytes")
+    except ConfigError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:

@@ -128,6 +128,33 @@ def misbehaving(task: TrialTask) -> TrialResult:
     return quadratic(task)
 
 
+def seeded_dies_once(task: TrialTask) -> TrialResult:
+    """``seeded``, but a confirmation's evaluation (a task with a ``folder``) kills its worker
+    the first time each one runs (markers in ``TOY_MARKER_DIR``): a node lost mid-confirmation."""
+    if task.folder:
+        marker = Path(os.environ["TOY_MARKER_DIR"]) / f"died-{task.folder}"
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)
+    return seeded(task)
+
+
+def broken(task: TrialTask) -> TrialResult:
+    """Every trial raises an error of its own (not one every trial shares by its type)."""
+    raise RuntimeError(f"broken trial {task.trial_number}")
+
+
+def misconfigured(task: TrialTask) -> TrialResult:
+    """Trial 0 fails at once with a ConfigError (a failure every trial would share); the others
+    take a moment and complete."""
+    if task.trial_number == 0:
+        from codesign.config import ConfigError
+
+        raise ConfigError("/nowhere/technology.yaml", "", "an existing YAML file", hint="file not found")
+    time.sleep(1.0)
+    return quadratic(task)
+
+
 def burn(task: TrialTask) -> TrialResult:
     """CPU-bound: a fixed amount of pure-Python arithmetic, then ``quadratic``."""
     n = int(os.environ.get("TOY_BURN_N", "3000000"))
@@ -156,12 +183,17 @@ def main(argv: list[str]) -> int:
     if args.address:
         data["execution"] = {**data["execution"], "address": args.address}
     spec: StudySpec = parse_study(data)
+    from codesign.cli import terminate_as_interrupt, terminated
+
     try:
-        outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
-                            storage=args.storage, progress=False)
+        with terminate_as_interrupt():
+            outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
+                                storage=args.storage, progress=False)
     except ConfigError as err:  # e.g. StudyInUse: as the CLI does
         print(f"codesign: error: {err}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:  # as the CLI does
+        return 143 if terminated() else 130
     print("COUNTS", outcome.counts, "TOLD", outcome.told, flush=True)
     return 0
 
