@@ -68,9 +68,11 @@ def test_a_confirmation_whose_workers_die_retries_them_and_holds_a_lease(toy, tm
     study = load_stored_study(spec.name, outcome.storage_url, writable=True)
     lines: list[str] = []
     # every evaluation's worker dies once (as when its node is lost) and runs again elsewhere
+    candidates = recommendation_candidates(study_view(study))  # the k designs nearest the knee
     confirmed = confirm_study(study, 2, "recommended", evaluate=toy.seeded_dies_once, progress=lines.append)
-    assert len(confirmed) == 1 and confirmed[0].std["wer"] == pytest.approx(0.01 / 2**0.5)
-    assert sum("worker died" in line for line in lines) == 2, lines
+    assert len(confirmed) == len(candidates) >= 1
+    assert all(c.std["wer"] == pytest.approx(0.01 / 2**0.5) for c in confirmed)
+    assert sum("worker died" in line for line in lines) == 2 * len(candidates), lines
     assert not live_drivers(study)  # its lease is released at the end
 
     holder = DriverLease.acquire(study, "refuse")  # a driver holds the study: the confirmation waits its turn
