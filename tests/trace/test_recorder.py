@@ -50,7 +50,7 @@ def test_counts_match_hand_count() -> None:
     assert fc1.effective_ops == pytest.approx(2.5)
     assert (fc1.weight_count, fc1.weight_nonzero) == (12, 6)
     # Neuron: 6 + 3 updates, 2 + 1 spikes.
-    assert (sn.kind, sn.neuron_updates, sn.output_spikes, sn.output_level_sum) == ("state_update", 4.5, 1.5, 1.5)
+    assert (sn.kind, sn.neuron_evaluations, sn.output_spikes, sn.output_level_sum) == ("state_update", 4.5, 1.5, 1.5)
     # fc2, spike inputs: [0,1,1] -> input 1 reaches 2 outputs, input 2 one: 3 ops; [0,0,1] -> 1 op.
     assert fc2.input_is_spike and fc2.levels == 1
     assert (fc2.input_events, fc2.input_level_sum, fc2.dense_macs) == (1.5, 1.5, 9.0)

@@ -17,7 +17,7 @@ def _trace() -> WorkloadTrace:
         name="fc1", kind="synaptic_dense", in_shape=(4,), out_shape=(3,), steps=5,
         weight_count=12, weight_nonzero=10, weight_bits=8, fan_out=3.0, input_size=20.0,
         input_events=7.0, input_level_sum=11.0, input_is_spike=True, levels=4,
-        output_spikes=6.0, output_level_sum=9.0, neuron_updates=15.0, dense_macs=60.0,
+        output_spikes=6.0, output_level_sum=9.0, neuron_evaluations=15.0, dense_macs=60.0,
     )
     meta = TraceMeta(family="spikeformer", variant="spiking", model_hash="abc", batch_size=2,
                      frames=5.0, layers=(layer,))
