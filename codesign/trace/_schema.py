@@ -11,6 +11,12 @@ that only takes binary spikes pays ``input_level_sum`` events.
 A layer's ``steps`` counts every step it runs in one inference (frames x T, or the positions a
 layer is applied at); it is not ``ModelConfig.timesteps``, the T of one frame. Version 1 files
 named it ``timesteps``; :func:`load_trace` reads them.
+
+Two neuron counts, under two names: ``neuron_evaluations`` is every neuron (or state element)
+evaluated at every step, what a chip that updates each neuron each step pays (the chip model's
+cost basis); ``membrane_updates`` is NeuroBench's count, the membranes whose value changed
+(every membrane on an utterance's first step). Version 1 and 2 files named the first
+``neuron_updates`` and did not record the second (``None`` when read).
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from codesign._io import write_atomic
 from codesign.config import MEASURED, ConfigError, Spec, load_json_text, parse_spec
 from codesign.snn._config import LayerKind
 
-#: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
-TRACE_VERSION = 2
+#: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``. 3: its
+#: ``neuron_updates`` became ``neuron_evaluations``, and ``membrane_updates`` was added.
+TRACE_VERSION = 3
 #: Versions :func:`load_trace` reads (older ones are upgraded as they are read).
-READABLE_TRACE_VERSIONS = (1, 2)
+READABLE_TRACE_VERSIONS = (1, 2, 3)
 
 
 
@@ -60,7 +67,12 @@ class LayerTrace(Spec):
         levels: largest level an input can take (1 = binary spikes; 0 = real-valued).
         output_spikes: nonzero outputs per inference.
         output_level_sum: sum of output levels (spikes of level k count k).
-        neuron_updates: membrane/state updates per inference.
+        neuron_evaluations: neuron/state evaluations per inference: every neuron (state
+            element) at every step it runs, changed or not (the chip model's cost basis).
+        membrane_updates: NeuroBench's membrane updates per inference: membranes whose value
+            changed in a step, every membrane counting on the first step of an utterance; 0
+            for entries without a membrane (IMLS, ReLU, scans, gates). None: not recorded (a
+            trace written before version 3).
         dense_macs: multiply-accumulates if every input were processed densely.
         aux_ops: extra elementwise operations per inference that inference pays
             (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
@@ -94,7 +106,8 @@ class LayerTrace(Spec):
     levels: int = Field(0, ge=0)
     output_spikes: float = Field(0.0, ge=0.0)
     output_level_sum: float = Field(0.0, ge=0.0)
-    neuron_updates: float = Field(0.0, ge=0.0)
+    neuron_evaluations: float = Field(0.0, ge=0.0)
+    membrane_updates: float | None = Field(None, ge=0.0)
     dense_macs: float = Field(0.0, ge=0.0)
     aux_ops: float = Field(0.0, ge=0.0)
     state_size: int = Field(0, ge=0)
@@ -257,15 +270,23 @@ def _check_unpacked_size(path: Path) -> None:
         raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
 
 
+#: Layer keys renamed since each older version (old name: current name).
+_RENAMED_SINCE: dict[int, dict[str, str]] = {
+    1: {"timesteps": "steps", "neuron_updates": "neuron_evaluations"},
+    2: {"neuron_updates": "neuron_evaluations"},
+}
+
+
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """Trace metadata of a readable version in the current layout (version 1: each layer's
-    ``timesteps`` is its ``steps``)."""
-    if data.get("version") == 1:
+    ``timesteps`` is its ``steps``; versions 1 and 2: its ``neuron_updates`` is its
+    ``neuron_evaluations``, and its ``membrane_updates`` was not recorded)."""
+    renamed = _RENAMED_SINCE.get(data.get("version", TRACE_VERSION), {})
+    if renamed:
         data = {**data, "version": TRACE_VERSION}
         if isinstance(data.get("layers"), list):
             data["layers"] = [
-                {("steps" if key == "timesteps" else key): value for key, value in layer.items()}
-                if isinstance(layer, dict) else layer
+                {renamed.get(key, key): value for key, value in layer.items()} if isinstance(layer, dict) else layer
                 for layer in data["layers"]
             ]
     return data
