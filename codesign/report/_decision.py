@@ -5,7 +5,8 @@ Reads the recommendation the study stored (:func:`codesign.search.recommendation
 by ``study run`` and ``study confirm``), or, for a study that stored none, the one the policy
 gives now on the stored figures (as ``codesign study status`` does, and says so); never
 chooses a design itself (the policy is :mod:`codesign.search._recommend`'s). Everything
-interpolated into the HTML is escaped.
+interpolated into the page's HTML is escaped (``html.escape``), and into Plotly's hovers
+passed through :func:`~codesign.report._pareto.plot_text`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import html
 
 from codesign.report._labels import metric_label
-from codesign.report._pareto import MarkedPoint
+from codesign.report._pareto import MarkedPoint, plot_text
 from codesign.search import (
     KNEE,
     DesignPoint,
@@ -56,14 +57,14 @@ def marked_points(view: StudyView, rec: Recommendation | None) -> tuple[MarkedPo
     if rec is None or _point(view, rec.point_id) is None:
         return ()
     how = f"confirmed over seeds {', '.join(str(s) for s in rec.seeds)}" if rec.confirmed else "one seed, not confirmed"
-    lines = [f"<b>recommended: design {html.escape(rec.point_id)}</b>",
-             html.escape(f"policy: {_policy_words(rec)}; {how}"),
-             *(html.escape(t) for t in _figures(rec, False, view.objective_names)),
+    lines = [f"<b>recommended: design {plot_text(rec.point_id)}</b>",
+             plot_text(f"policy: {_policy_words(rec)}; {how}"),
+             *(plot_text(t) for t in _figures(rec, False, view.objective_names)),
              "<i>click the point for the full design</i>"]
     marks = [MarkedPoint(rec.key, f"recommended: design {rec.point_id}", "<br>".join(lines))]
     if rec.runner_up is not None and _point(view, rec.runner_up) is not None:
-        lines = [f"<b>runner-up: design {html.escape(rec.runner_up)}</b>",
-                 *(html.escape(t) for t in _figures(rec, True, view.objective_names)),
+        lines = [f"<b>runner-up: design {plot_text(rec.runner_up)}</b>",
+                 *(plot_text(t) for t in _figures(rec, True, view.objective_names)),
                  "<i>click the point for the full design</i>"]
         marks.append(MarkedPoint(parse_point_id(rec.runner_up), f"runner-up: design {rec.runner_up}",
                                  "<br>".join(lines), color="#666666", symbol="circle-open", size=18))

@@ -120,7 +120,7 @@ class FloorLine:
 
     Attributes:
         index: the objective the floor bounds (``accuracy`` or ``wer``); value: the bound.
-        label: the floor in words (``accuracy >= 0.0909``).
+        label: the floor in words, as the plots print it (``accuracy ≥ 0.0909``).
     """
 
     index: int
@@ -254,7 +254,15 @@ def floor_line(view: StudyView) -> FloorLine | None:
     floor = view.floor
     if floor is None or floor.name not in view.objective_names:
         return None
-    return FloorLine(view.objective_names.index(floor.name), float(floor.value), str(floor))
+    return FloorLine(view.objective_names.index(floor.name), float(floor.value), plot_text(str(floor)))
+
+
+def plot_text(text: str) -> str:
+    """``text`` (plain, from a study) for Plotly's labels and hovers: ``>=``, ``<=``, ``>``,
+    ``<`` as ``≥``, ``≤``, ``＞``, ``＜``. Plotly reads its text as a few HTML tags and shows a
+    bare ``>`` as ``&gt;``, so these characters never reach it: no text of a study can open a
+    tag on the plot."""
+    return text.replace(">=", "≥").replace("<=", "≤").replace(">", "＞").replace("<", "＜")
 
 
 #: Two points closer than this fraction of a plot's width or height (a log axis: of a decade)
@@ -473,7 +481,7 @@ def _off_front(view: StudyView, point: DesignPoint) -> str:
     degenerate (its network gives one answer everywhere); ``""`` for an eligible one."""
     why = []
     if point.below_floor:
-        why.append(f"below the accuracy floor ({view.floor})" if view.floor is not None else "below the accuracy floor")
+        why.append(f"below the accuracy floor ({plot_text(str(view.floor))})" if view.floor is not None else "below the accuracy floor")
     if point.degenerate:
         why.append("degenerate (one answer for every input)")
     return ("off the front: " + "; ".join(why)) if why else ""

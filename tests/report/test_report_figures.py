@@ -419,4 +419,4 @@ def test_page_hypervolume_is_study_status_hypervolume(tmp_path: Path, capsys: py
     kinds = {p.kind: p for p in pareto_front_info(view).points}
     below_pts = kinds["below_floor"]
     assert set(below_pts.keys) == {p.key for p in below}
-    assert all("below the accuracy floor (accuracy >= 0.0909" in h for h in below_pts.hover)
+    assert all("below the accuracy floor (accuracy ≥ 0.0909" in h for h in below_pts.hover)

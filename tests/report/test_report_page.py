@@ -12,6 +12,7 @@ from report_studies import FRONT, nested_study, quickstart_like_study, random_pl
 
 from codesign.cli import main
 from codesign.report import load_study, report_data, write_report
+from codesign.search import recommendation_of, store_recommendation
 
 
 def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> None:
@@ -87,8 +88,11 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", artifacts, n=30)
+    rec = store_recommendation(study)  # what `study run` and `study confirm` end with
+    assert rec is not None and recommendation_of(study) == rec
     out = tmp_path / "report.html"
     data = write_report(study, out)
+    assert f"<h3 id='recommendation'>Recommended design: {rec.point_id}</h3>" in out.read_text(encoding="utf-8")
     assert [p.group for p in data.parallel] == ["snn", "hw"]
     assert "/tmp" not in out.read_text(encoding="utf-8") and str(tmp_path) not in out.read_text(encoding="utf-8")
     result, _ = check_page(out, tmp_path, screenshot=False)
@@ -110,6 +114,15 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     for kind in ("pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std",
                  "stopped early by successive halving (lower budget) (2)"):
         assert kind in legend, kind
+    # the recommended design is marked on every scatter, the accuracy floor drawn where accuracy is an axis
+    scatters = [f for f in figures if f["title"].startswith("Pareto front")]
+    assert len(scatters) == len(data.pareto.pairs) + 1
+    for fig in scatters:
+        assert f"recommended: design {rec.point_id}" in fig["legend"], (fig["title"], fig["legend"])
+        if rec.runner_up is not None:
+            assert f"runner-up: design {rec.runner_up}" in fig["legend"]
+    floors = [f for f in scatters if "floor: accuracy ≥ 0.0909" in " ".join(f["annotations"])]
+    assert len(floors) == 2, [f["annotations"] for f in scatters]  # accuracy vs energy, accuracy vs latency
     importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
     assert len(importance["legend"]) == 3
 
