@@ -186,3 +186,30 @@ def test_load_dependent_scores_are_labelled(own_sqlite_study: tuple[str, str, Pa
         user_attrs={**trial.user_attrs, RECORD_ATTR: record.to_dict()}))
     write_report(load_study(name, url), out)
     assert "Load-dependent scores:</b> 1 trials" in out.read_text(encoding="utf-8")
+
+
+def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path) -> None:
+    """The summary's decision comes from the stored recommendation (policy, figures beside the
+    runner-up's, the stored rationale, escaped); with every design below the floor it says why
+    there is none, in the words of ``codesign study status``."""
+    import html
+
+    from codesign.search import SPEC_ATTR, no_recommendation_reason, study_view
+
+    study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", tmp_path, n=12)
+    rec = store_recommendation(study)
+    assert rec is not None
+    data = report_data(study)
+    assert data.decision is not None and data.pareto.marked[0].key == rec.key
+    assert f"Recommended design: {rec.point_id}" in data.decision and html.escape(rec.rationale) in data.decision
+    assert "computed now" not in data.decision and "<td>runner-up: design" in data.decision
+    assert "accuracy &gt;= 0.0909" in data.decision and "accuracy >= " not in data.decision  # escaped
+    # a floor no design meets: no recommendation, and the page says why
+    spec = dict(study.user_attrs[SPEC_ATTR], floor="accuracy >= 0.99")
+    study.set_user_attr(SPEC_ATTR, spec)
+    assert store_recommendation(study) is None and recommendation_of(study) is None  # the old one is cleared
+    data = report_data(study)
+    reason = no_recommendation_reason(study_view(study))
+    assert data.pareto.marked == () and "No recommended design" in (data.decision or "")
+    assert html.escape(reason[1:]) in (data.decision or "") and "accuracy floor" in reason
+    assert {p.kind for p in data.pareto.points} >= {"below_floor"} and "front" not in {p.kind for p in data.pareto.points}
