@@ -275,8 +275,10 @@ def _summary(data: ReportData) -> str:
                     items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
                     cells += f"<td class='params'>{html.escape(items)}</td>"
             ident = design_id(point.key)
+            marks = "".join(f"<br><b>{html.escape(m.label.split(':')[0])}</b>" for m in data.pareto.marked
+                            if m.key == point.key)
             rows.append(f"<tr><td><b><a href='#' onclick=\"codesignShowDesign('{ident}');return false\" "
-                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small></td>"
+                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small>{marks}</td>"
                         f"{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
         lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "

@@ -166,7 +166,7 @@ def section_screenshot(page: Path, out: Path, keep: list[str], workdir: Path, wi
     script = (
         "<script>window.addEventListener('load',function(){var keep=" + json.dumps(keep) + ";"
         "Array.from(document.body.children).forEach(function(e){"
-        "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='P'&&"
+        "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='H3'||e.tagName==='P'&&"
         "!e.querySelector('.plotly-graph-div')||e.tagName==='TABLE'||e.tagName==='DETAILS'):"
         "(e.id===k||e.querySelector('#'+k));});"
         "if(!ok)e.style.display='none';});window.dispatchEvent(new Event('resize'));});</script>"

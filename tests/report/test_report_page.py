@@ -11,7 +11,7 @@ from report_chromium import check_page, find_chromium, png_colours
 from report_studies import FRONT, nested_study, quickstart_like_study, random_plans, write_study
 
 from codesign.cli import main
-from codesign.report import load_study, report_data, write_report
+from codesign.report import load_study, render_report, report_data, write_report
 from codesign.search import recommendation_of, store_recommendation
 
 
@@ -203,6 +203,8 @@ def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path
     assert data.decision is not None and data.pareto.marked[0].key == rec.key
     assert f"Recommended design: {rec.point_id}" in data.decision and html.escape(rec.rationale) in data.decision
     assert "computed now" not in data.decision and "<td>runner-up: design" in data.decision
+    assert f"{rec.point_id}</a></b><br><small>design {rec.point_id} " in render_report(data)
+    assert "</small><br><b>recommended</b></td>" in render_report(data)  # its row of the front table
     assert "accuracy &gt;= 0.0909" in data.decision and "accuracy >= " not in data.decision  # escaped
     # a floor no design meets: no recommendation, and the page says why
     spec = dict(study.user_attrs[SPEC_ATTR], floor="accuracy >= 0.99")
