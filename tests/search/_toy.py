@@ -42,7 +42,7 @@ TOY_SPEC: dict[str, Any] = {
     "constraints": ["area_mm2 <= 0.8"],
     "sampler": {"name": "random"},
     "budget": {"trials": 6},
-    "execution": {"workers": 2, "trial_timeout_s": 300},
+    "execution": {"workers": 2, "trial_cpu_s": 300},
 }
 
 
@@ -110,7 +110,7 @@ def sleepy(task: TrialTask) -> TrialResult:
 
 def misbehaving(task: TrialTask) -> TrialResult:
     """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once (its
-    marker file is in ``TOY_MARKER_DIR``), 7 hangs."""
+    marker file is in ``TOY_MARKER_DIR``), 6 computes forever, 7 hangs."""
     number = task.trial_number
     if number == 1:
         raise RuntimeError("boom in trial 1")
@@ -123,6 +123,10 @@ def misbehaving(task: TrialTask) -> TrialResult:
         if not marker.exists():
             marker.write_text("x")
             os._exit(1)
+    if number == 6:
+        acc = 0
+        while True:
+            acc = (acc + 1) % 1_000_003
     if number == 7:
         time.sleep(120)
     return quadratic(task)
