@@ -142,6 +142,34 @@ def burn(task: TrialTask) -> TrialResult:
     return TrialResult(record.model_copy(update={"metrics": {**record.metrics, "burn_checksum": float(acc)}}))
 
 
+def _steady_work(task: TrialTask, loaded: bool) -> TrialResult:
+    """``quadratic`` after a fixed amount of CPU work that grows with dropout (0.05-0.25 CPU-s);
+    a learning rate above 0.75 computes forever. ``loaded``: after every slice of work the
+    task sleeps as long as the slice took (as if a CPU-bound neighbour shared its core), three
+    times as long on odd trial numbers, so wall times double or more and trials finish in
+    another order, while the work done is the same."""
+    x, y = float(task.params["train.learning_rate"]), float(task.params["snn.dropout"])
+    budget = math.inf if x > 0.75 else 0.05 + 0.4 * y
+    stretch = (3.0 if task.trial_number % 2 else 1.0) if loaded else 0.0
+    used, acc = 0.0, 0
+    while used < budget:
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(20_000):
+            acc = (acc + i * i) % 1_000_003
+        used += time.process_time() - c0
+        if stretch:
+            time.sleep(stretch * (time.perf_counter() - t0))
+    return quadratic(task)
+
+
+def steady(task: TrialTask) -> TrialResult:
+    return _steady_work(task, loaded=False)
+
+
+def steady_loaded(task: TrialTask) -> TrialResult:
+    return _steady_work(task, loaded=True)
+
+
 def main(argv: list[str]) -> int:
     import argparse
 

@@ -86,6 +86,31 @@ def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: 
     assert all(t.values is None for t in study.trials if t.state == TrialState.FAIL)
 
 
+def test_the_same_study_on_an_idle_machine_and_beside_a_load_that_doubles_wall_time(toy, tmp_path: Path) -> None:
+    """The per-trial limit counts the trial's CPU seconds and the look-ahead schedule is fixed, so
+    a load that stretches every trial's wall time (and reorders their completions) changes no
+    trial: the same parameters, states and values, trial by trial, the same trial over the limit."""
+    spec = toy.spec(sampler={"name": "tpe", "n_startup_trials": 3}, budget={"trials": 6},
+                    execution={"workers": 2, "lookahead": 1, "trial_cpu_s": 1.0, "trial_stall_s": 60})
+    runs = []
+    for name, evaluate in (("idle", toy.steady), ("loaded", toy.steady_loaded)):
+        outcome = run_study(spec, evaluate=evaluate, runs_dir=tmp_path / name, progress=False)
+        study = load_stored_study("toy", outcome.storage_url)
+        runs.append((outcome, [(t.number, t.state, t.params, t.values) for t in study.trials],
+                     {t.number: record_of(t.user_attrs) for t in study.trials}))
+    (idle, idle_trials, idle_records), (loaded, loaded_trials, loaded_records) = runs
+    assert idle_trials == loaded_trials
+    over = [n for n, state, params, _ in idle_trials if params["train.learning_rate"] > 0.75]
+    assert over  # a trial computing forever is stopped by its CPU time, on both machines
+    for records in (idle_records, loaded_records):
+        assert all("over the per-trial limit of 1 (execution.trial_cpu_s)" in records[n].error for n in over)
+        # no other trial failed, though a queued one waited for a worker longer than 1 s
+        assert [n for n, r in records.items() if r.error is not None] == over
+    for outcome in (idle, loaded):
+        assert outcome.told == 6 and outcome.worker_utilisation is not None
+        assert 0.0 < outcome.worker_utilisation <= 1.0 and outcome.busy_s > 0.0
+
+
 def _toy_driver(runs_dir: Path, address: str, trials: int, env_extra: dict[str, str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_extra}
     return subprocess.Popen(
