@@ -437,6 +437,7 @@ def _drive(
         bar = driver.bar
         try:
             driver.run()
+            _record_run(study, spec, driver)
         except BaseException:
             untold = [p for p in driver.queue if p.outcome is not None]  # finished, not yet told
             _abandon(study, driver.pending, list(driver.waiting.values()) + untold)
@@ -694,6 +695,23 @@ class _Driver:
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
                         self.spec.reference)
+
+
+#: Study user attribute: one entry per driver run that finished, with its worker utilisation.
+RUNS_ATTR = "codesign.runs"
+
+
+def _record_run(study: optuna.Study, spec: StudySpec, driver: _Driver) -> None:
+    """Append this run's schedule figures to the study's ``codesign.runs``."""
+    available = spec.execution.workers * driver.search_s
+    runs = list(study.user_attrs.get(RUNS_ATTR, []))
+    runs.append({
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "told": driver.told, "workers": spec.execution.workers, "lookahead": spec.execution.lookahead,
+        "busy_s": driver.busy_s, "search_s": driver.search_s,
+        "worker_utilisation": min(1.0, driver.busy_s / available) if available > 0 else None,
+    })
+    study.set_user_attr(RUNS_ATTR, runs)
 
 
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:

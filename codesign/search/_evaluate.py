@@ -441,7 +441,7 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
     figures, and the trace's NeuroBench figures."""
     headline = "accuracy" if head == "classify" else "wer"
     metrics = {k: float(v) for k, v in train_metrics.items()}
-    for name in ("accuracy", "wer", "cer"):
+    for name in ("accuracy", "wer", "cer", "unknown_recall"):
         if f"validation_{name}" in metrics:
             metrics[name] = metrics[f"validation_{name}"]
     if headline not in metrics:
@@ -511,7 +511,7 @@ def _hardware_sweep(
         }
         network = {k: v for k, v in scored.metrics.items()
                    if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", "state_overflow_rate", "weight_bits", "state_bits",
+                            "test_wer", "unknown_recall", "test_unknown_recall", "state_overflow_rate", "weight_bits", "state_bits",
                             "activation_sparsity", "footprint_bytes")}
         for j, i in enumerate(members):
             chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}

@@ -23,7 +23,13 @@ from tqdm.auto import tqdm
 
 from codesign.snn import Head, ModelConfig, Precision, build_model, firing_rates
 from codesign.train._config import TrainConfig
-from codesign.train._metrics import accuracy, char_error_rate, ctc_greedy_decode, word_error_rate
+from codesign.train._metrics import (
+    accuracy,
+    char_error_rate,
+    class_recall,
+    ctc_greedy_decode,
+    word_error_rate,
+)
 
 if TYPE_CHECKING:
     from codesign.data import Corpus, CorpusSplit
@@ -200,7 +206,16 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
             hyps.extend(ctc_greedy_decode(out, out_lengths, blank=0))
             refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
     if head == "classify":
-        return {"accuracy": accuracy(torch.cat(outputs), split.targets)}
+        logits = torch.cat(outputs)
+        metrics = {"accuracy": accuracy(logits, split.targets)}
+        # how often a word outside the keywords is answered `unknown` (a network can score well
+        # on the keywords and still call every unknown word a keyword)
+        from codesign.data import UNKNOWN
+
+        recall = class_recall(logits, split.targets, vocabulary.index(UNKNOWN)) if UNKNOWN in vocabulary else None
+        if recall is not None:
+            metrics["unknown_recall"] = recall
+        return metrics
     ref_words = [[vocabulary[t] for t in r] for r in refs]
     hyp_words = [[vocabulary[t] for t in h] for h in hyps]
     return {
