@@ -81,6 +81,7 @@ def run_once(tmp: Path, label: str, sets: list[str] = ()) -> dict[str, Any]:  # 
             "rungs": [{"epoch": r["epoch"], "objectives": r["objectives"]} for r in rungs],
             "objectives": record.objectives if record is not None else None,
             "epochs_completed": epochs,
+            "error": record.error if record is not None else None,
         })
     confirmed = {k: v for k, v in study.user_attrs.items() if k.startswith("codesign.confirmed.")}
     run = (study.user_attrs.get(RUNS_ATTR) or [{}])[-1]
