@@ -51,7 +51,14 @@ def _burn(stop: Any) -> None:
 
 
 def run_once(tmp: Path, label: str, sets: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    from codesign.search import RUNS_ATTR, load_stored_study, pareto_front, record_of, stored_spec, study_points
+    from codesign.search import (
+        RUNS_ATTR,
+        load_stored_study,
+        pareto_front,
+        record_of,
+        stored_spec,
+        study_points,
+    )
 
     runs, cache = tmp / label / "runs", tmp / label / "cache"
     env = {**os.environ, "CODESIGN_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}

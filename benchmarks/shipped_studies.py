@@ -58,7 +58,10 @@ def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, An
     trials = []
     for t in study.get_trials(deepcopy=False):
         record = record_of(t.user_attrs)
-        float_metric = None if record is None else record.metrics.get(f"float_validation_{metric}")
+        # the float network's validation metric: ``float_validation_*`` beside the chip's figures
+        # (joint), or the training run's own ``validation_*`` (a nested record's metrics)
+        float_metric = None if record is None else record.metrics.get(
+            f"float_validation_{metric}", record.metrics.get(f"validation_{metric}"))
         trials.append({
             "number": t.number, "state": t.state.name, "params": t.params,
             "float_validation": float_metric,
@@ -96,19 +99,25 @@ def main() -> None:
     parser.add_argument("--studies", nargs="*", help="study names (default: every file in studies/)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a study override for a shrunken check of this script")
+    parser.add_argument("--runs-dir", help="where the studies are stored (default: a temporary folder)")
     args = parser.parse_args()
     sets = {k: _value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     paths = sorted((ROOT / "studies").glob("*.yaml"))
     if args.studies:
         paths = [p for p in paths if p.stem in args.studies]
+    name = "shipped_studies-shrunk" if args.set else "shipped_studies"
     figures, details = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(args.runs_dir) if args.runs_dir else Path(tmp)
         for path in paths:
-            result = run_study_draws(path, args.draws, args.corpus_size, sets, Path(tmp))
+            result = run_study_draws(path, args.draws, args.corpus_size, sets, runs)
             figures[path.stem], details[path.stem] = result["figures"], result["details"]
             print(path.stem, result["figures"], flush=True)
-    name = "shipped_studies-shrunk" if args.set else "shipped_studies"
-    print(write_result(name, figures, details))
+            write_result(name, figures, details)  # each study as it finishes
+    print(RESULTS_NOTE.format(name=name))
+
+
+RESULTS_NOTE = "wrote benchmarks/results/{name}.json"
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,7 @@ class _Pending:
     outcome: tuple[TrialRecord, list[float] | None] | None = None
     busy_s: float = 0.0  # wall seconds its task ran (its heartbeat's clock, then its own)
     cpu_s: float = 0.0  # CPU seconds its task reported
-    progress_cpu_s: float = -math.inf  # CPU seconds at the last progress (>= 1 CPU-s more)
+    progress_cpu_s: float = -math.inf  # its evaluation thread's CPU seconds at the last progress
     progress_at: float = math.nan  # when that was (driver clock); NaN until its first heartbeat
 
     @property
@@ -571,9 +571,9 @@ class _Driver:
         for ref, p in list(self.pending.items()):
             if p.key not in beats:
                 continue
-            p.cpu_s, p.busy_s = beats[p.key]
-            if p.cpu_s >= p.progress_cpu_s + 1.0:
-                p.progress_cpu_s, p.progress_at = p.cpu_s, now
+            p.cpu_s, p.busy_s, task_cpu_s = beats[p.key]
+            if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
+                p.progress_cpu_s, p.progress_at = task_cpu_s, now
             reason = None
             if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
                 reason = (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
@@ -706,7 +706,7 @@ def _record_run(study: optuna.Study, spec: StudySpec, driver: _Driver) -> None:
     available = spec.execution.workers * driver.search_s
     runs = list(study.user_attrs.get(RUNS_ATTR, []))
     runs.append({
-        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "told": driver.told, "workers": spec.execution.workers, "lookahead": spec.execution.lookahead,
         "busy_s": driver.busy_s, "search_s": driver.search_s,
         "worker_utilisation": min(1.0, driver.busy_s / available) if available > 0 else None,
@@ -858,6 +858,11 @@ def _loopback_only() -> Iterator[None]:
         finally:
             if old_flag is not None:
                 ray_constants.ENABLE_RAY_CLUSTER = old_flag
+
+
+#: CPU seconds of a trial's evaluation thread that count as progress for ``trial_stall_s``: a
+#: hung thread uses none, and one starved by load still gets this much in a few minutes.
+_PROGRESS_CPU_S = 0.25
 
 
 def _next_wakeup(limited: bool, deadline: float) -> float:

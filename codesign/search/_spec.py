@@ -20,6 +20,8 @@ from codesign.data import CorpusConfig  # configs only: the corpus loaders impor
 from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
 from codesign.search._objectives import METRICS, Constraint, parse_constraint, unmeasured_metric
 from codesign.search._space import (
+    FloatParam,
+    IntParam,
     SearchSpace,
     check_families,
     load_space,
@@ -71,8 +73,9 @@ class ExecutionSpec(Spec):
         "FAILs; CPU time, not wall time, so machine load never decides it; a trial not yet started uses none",
     )
     trial_stall_s: float | None = Field(
-        600.0, gt=0.0, description="a trial that has started and then makes no CPU progress (under 1 CPU second) "
-        "for this many seconds FAILs as stalled (a hang); a trial that is only slowed by load still progresses",
+        600.0, gt=0.0, description="a trial that has started and whose evaluation thread then makes no CPU progress "
+        "(under 0.25 CPU seconds) for this many seconds FAILs as stalled (a hang); a trial only slowed by load "
+        "still progresses",
     )
     retries: int = Field(1, ge=0, le=5, description="re-runs of a trial whose worker process died")
     tell_order: Literal["submission", "completion"] = Field(
@@ -376,7 +379,12 @@ def check_chip_space(spec: StudySpec, file: str | Path | None = None,
             if not name.startswith("hw.") or field not in ChipConfig.model_fields:
                 continue
             domain = space_domain(param)
-            values = domain if domain is not None else [getattr(param, "low"), getattr(param, "high")]
+            if domain is not None:
+                values = domain
+            elif isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
+                values = [param.low, param.high]
+            else:
+                continue
             for value in values:
                 reason = problem({**base, field: value})
                 if reason is None:

@@ -11,6 +11,7 @@ record and every file the study keeps as bytes; the driver writes them into the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
 import socket
 import threading
@@ -112,18 +113,21 @@ BEAT_S = 1.0
 
 
 class TrialMonitor:
-    """What the running trials report (a Ray actor of the driver, no CPU): each task's CPU
-    seconds so far, under the key the driver gave it, and the wall seconds it ran. The driver
-    applies its per-trial limits to these figures, never to the time since it submitted a task
-    (a task queued behind others, or slowed by load, is not charged for that)."""
+    """What the running trials report (a Ray actor of the driver, no CPU): under the key the
+    driver gave each task, its process's CPU seconds so far (every thread: what the CPU limit
+    counts), the wall seconds it ran, and the CPU seconds of the thread running the evaluation
+    (what shows progress: Ray's and the heartbeat's own threads use a little CPU even while the
+    evaluation hangs). The driver applies its per-trial limits to these figures, never to the
+    time since it submitted a task (a task queued behind others, or slowed by load, is not
+    charged for that)."""
 
     def __init__(self) -> None:
-        self.beats: dict[str, tuple[float, float]] = {}
+        self.beats: dict[str, tuple[float, float, float]] = {}
 
-    def beat(self, key: str, cpu_s: float, wall_s: float) -> None:
-        self.beats[key] = (cpu_s, wall_s)
+    def beat(self, key: str, cpu_s: float, wall_s: float, task_cpu_s: float) -> None:
+        self.beats[key] = (cpu_s, wall_s, task_cpu_s)
 
-    def read(self) -> dict[str, tuple[float, float]]:
+    def read(self) -> dict[str, tuple[float, float, float]]:
         return dict(self.beats)
 
     def forget(self, keys: list[str]) -> None:
@@ -133,19 +137,24 @@ class TrialMonitor:
 
 @contextlib.contextmanager
 def _heartbeat(monitor: Any, key: str) -> Iterator[None]:
-    """While the body runs: every :data:`BEAT_S`, tell ``monitor`` this process's CPU seconds
-    and the wall seconds since the task started (from a daemon thread, so a trial stuck in a
-    blocking call still reports that it makes no progress)."""
+    """While the body runs: every :data:`BEAT_S`, tell ``monitor`` this process's CPU seconds,
+    the wall seconds since the task started and this thread's CPU seconds (from a daemon
+    thread, so a trial stuck in a blocking call still reports that it makes no progress)."""
     if monitor is None:
         yield
         return
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    try:  # the CPU clock of this thread (the one running the evaluation), readable from another
+        clock = time.pthread_getcpuclockid(threading.get_ident())
+        task_cpu: Callable[[], float] = functools.partial(time.clock_gettime, clock)
+    except (AttributeError, OSError):  # no per-thread CPU clocks here: the process's
+        task_cpu = time.process_time
+    cpu0, wall0, task0 = time.process_time(), time.monotonic(), task_cpu()
     stop = threading.Event()
 
     def beat() -> None:
         while True:
             with contextlib.suppress(Exception):  # the driver is gone or busy: the task goes on
-                monitor.beat.remote(key, time.process_time() - cpu0, time.monotonic() - wall0)
+                monitor.beat.remote(key, time.process_time() - cpu0, time.monotonic() - wall0, task_cpu() - task0)
             if stop.wait(BEAT_S):
                 return
 
