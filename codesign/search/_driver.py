@@ -894,7 +894,12 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
         return _failed(p, "; ".join(p.history)), None, 0, None
     except rex.RayTaskError as err:
         cause = err.cause if getattr(err, "cause", None) is not None else err
-        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None, 0, None
+        if isinstance(cause, ConfigError) and cause.file is None:
+            # trial parameters that make no valid config: say so, not "<command line>"
+            reason = f"invalid trial parameters: {_config_problem(cause)}"
+        else:
+            reason = f"{type(cause).__name__}: {cause}"
+        return _failed(p, reason, tb=str(err)), None, 0, None
     except rex.RayError as err:
         return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
     except Exception as err:  # e.g. an exception type that cannot be unpickled here
@@ -921,6 +926,12 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     except ValueError as err:
         return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
     return record, values, result.size_bytes, busy
+
+
+def _config_problem(err: ConfigError) -> str:
+    """A ConfigError's key, expectation and value, without the file it never had."""
+    return (f"key '{err.key}': " if err.key else "") + f"expected {err.expected}" + (
+        f", got {err.got!r}" if err.got is not None else "") + (f" ({err.hint})" if err.hint else "")
 
 
 def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:

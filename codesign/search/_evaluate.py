@@ -272,7 +272,7 @@ class InvalidChips(ValueError):
 
 
 def _chip_problem(err: ConfigError) -> str:
-    """What makes a chip invalid, without the file and key a study-level ConfigError adds."""
+    """What makes a chip invalid, without the file a study-level ConfigError names."""
     return f"{err.key}: expected {err.expected}" + (f", got {err.got!r}" if err.got is not None else "")
 
 

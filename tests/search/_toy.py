@@ -110,7 +110,8 @@ def sleepy(task: TrialTask) -> TrialResult:
 
 def misbehaving(task: TrialTask) -> TrialResult:
     """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once (its
-    marker file is in ``TOY_MARKER_DIR``), 6 computes forever, 7 hangs."""
+    marker file is in ``TOY_MARKER_DIR``), 5 has parameters that make no valid config, 6 computes
+    forever, 7 hangs."""
     number = task.trial_number
     if number == 1:
         raise RuntimeError("boom in trial 1")
@@ -123,6 +124,10 @@ def misbehaving(task: TrialTask) -> TrialResult:
         if not marker.exists():
             marker.write_text("x")
             os._exit(1)
+    if number == 5:
+        from codesign.config import ConfigError
+
+        raise ConfigError(None, "snn.heads", "a divisor of snn.width", got=3)
     if number == 6:
         acc = 0
         while True:

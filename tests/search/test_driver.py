@@ -78,8 +78,10 @@ def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: 
     assert by_number[6].state == TrialState.FAIL and "over the per-trial limit of 3 (execution.trial_cpu_s)" \
         in records[6].error
     assert by_number[7].state == TrialState.FAIL and "stalled: no CPU progress for 6 s" in records[7].error
-    assert all(by_number[n].state == TrialState.COMPLETE for n in (0, 5))
-    assert outcome.counts == {"complete": 3, "fail": 5, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0,
+    assert by_number[5].state == TrialState.FAIL
+    assert records[5].error == "invalid trial parameters: key 'snn.heads': expected a divisor of snn.width, got 3"
+    assert by_number[0].state == TrialState.COMPLETE
+    assert outcome.counts == {"complete": 2, "fail": 6, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0,
                               "duplicate": 0, "stopped": 0}
     assert outcome.told == 8
     # a failure never carries values
