@@ -6,9 +6,9 @@ injectable: a top-level, picklable ``evaluate(TrialTask) -> TrialResult``
 (``codesign.search._task``).
 
 Schedule (``execution.lookahead``, ``execution.tell_order``): ``workers x (1 + lookahead)``
-trials are asked and not yet told at once; Ray runs ``workers`` of them and queues the rest,
-so a worker that finishes picks up a queued trial at once, while an older, slower trial still
-runs. Results are told in submission order (the default), and a new trial is asked only after
+trials are asked and not yet told at once; ``workers`` of them run as Ray tasks and the driver
+queues the rest, so a worker that finishes picks up a queued trial at once, while an older,
+slower trial still runs. Results are told in submission order (the default), and a new trial is asked only after
 a tell, so what the sampler has seen when it asks trial *n* is the same on an idle and on a
 loaded machine: the study depends only on its seed and history, never on timing. Worker
 utilisation (busy worker-seconds over ``workers`` x the search's wall seconds) is measured
@@ -439,7 +439,8 @@ def _drive(
             driver.run()
             _record_run(study, spec, driver)
         except BaseException:
-            untold = [p for p in driver.queue if p.outcome is not None]  # finished, not yet told
+            running = set(map(id, driver.pending.values()))
+            untold = [p for p in driver.queue if id(p) not in running]  # finished or not started yet
             _abandon(study, driver.pending, list(driver.waiting.values()) + untold)
             _requeue_own(study, lease)
             raise
@@ -530,6 +531,7 @@ class _Driver:
                 for ref in ready:
                     self._receive(ref)
                 self._check_limits()
+                self._dispatch()  # a worker freed: the next asked job starts now, told or not
         for number in self.scheduler.paused():
             p = self.waiting.pop(number)
             _prune_paused(self.study, p)
@@ -594,7 +596,7 @@ class _Driver:
 
     def _start_jobs(self) -> None:
         """Fill the queue up to ``workers x (1 + lookahead)`` jobs asked and not yet told: new
-        trials within the budget, or promoted ones. Ray runs ``workers`` of them at once."""
+        trials within the budget, or promoted ones. ``_dispatch`` starts ``workers`` of them at once."""
         room = self.spec.execution.in_flight - len(self.queue)
         may_start = True
         if time.monotonic() >= self.deadline:
@@ -623,13 +625,25 @@ class _Driver:
                 trial, params = paused.trial, paused.params
             p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch)
             self.queue.append(p)
-            self._submit(p)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
+        Ray: a task waiting in Ray's queue would start whenever a running one blocks in
+        ``ray.get`` (reading the store), and more trials than workers would share the CPUs."""
+        running = set(map(id, self.pending.values()))
+        for p in self.queue:
+            if len(self.pending) >= self.spec.execution.workers:
+                return
+            if p.outcome is None and id(p) not in running:
+                self._submit(p)
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
                          store=self.reader)
+        p.started = time.monotonic()
         if self.first_submit is None:
-            self.first_submit = time.monotonic()
+            self.first_submit = p.started
         self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref, self.monitor, p.key)] = p
 
     def _receive(self, ref: Any) -> None:
@@ -642,7 +656,7 @@ class _Driver:
             p.attempts += 1
             p.started = time.monotonic()
             p.busy_s, p.progress_cpu_s, p.progress_at = 0.0, -math.inf, math.nan
-            self._submit(p)
+            self._dispatch()
             return
         record, values, size, busy_s = outcome
         self.moved_bytes += size

@@ -167,6 +167,22 @@ def _steady_work(task: TrialTask, loaded: bool) -> TrialResult:
     return quadratic(task)
 
 
+def _nap() -> None:
+    time.sleep(0.3)
+
+
+def blocking(task: TrialTask) -> TrialResult:
+    """``quadratic`` that waits on a nested Ray task (as reading the store does), recording when
+    it started and ended (``started``/``ended`` metrics, seconds since the epoch)."""
+    import ray
+
+    started = time.time()
+    ray.get(ray.remote(num_cpus=0)(_nap).remote())  # blocked in ray.get: Ray lends out its CPU
+    record = _quadratic_record(task)
+    return TrialResult(record.model_copy(update={"metrics": {**record.metrics, "started": started,
+                                                             "ended": time.time()}}))
+
+
 def steady(task: TrialTask) -> TrialResult:
     return _steady_work(task, loaded=False)
 

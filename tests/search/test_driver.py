@@ -113,6 +113,18 @@ def test_the_same_study_on_an_idle_machine_and_beside_a_load_that_doubles_wall_t
         assert 0.0 < outcome.worker_utilisation <= 1.0 and outcome.busy_s > 0.0
 
 
+def test_no_more_trials_run_at_once_than_workers_whatever_the_look_ahead(toy, tmp_path: Path) -> None:
+    """Asked trials wait in the driver, not in Ray's queue: a queued Ray task would start while a
+    running one blocks in ray.get (as reading the store does), and trials would share the CPUs."""
+    spec = toy.spec(budget={"trials": 4}, execution={"workers": 1, "lookahead": 2})
+    outcome = run_study(spec, evaluate=toy.blocking, runs_dir=tmp_path, progress=False)
+    study = load_stored_study("toy", outcome.storage_url)
+    spans = sorted((t.user_attrs["codesign.record"]["metrics"]["started"],
+                    t.user_attrs["codesign.record"]["metrics"]["ended"]) for t in study.trials)
+    assert len(spans) == 4
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+
+
 def _toy_driver(runs_dir: Path, address: str, trials: int, env_extra: dict[str, str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_extra}
     return subprocess.Popen(
