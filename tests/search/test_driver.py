@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -122,7 +123,7 @@ def test_no_more_trials_run_at_once_than_workers_whatever_the_look_ahead(toy, tm
     spans = sorted((t.user_attrs["codesign.record"]["metrics"]["started"],
                     t.user_attrs["codesign.record"]["metrics"]["ended"]) for t in study.trials)
     assert len(spans) == 4
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
 def _toy_driver(runs_dir: Path, address: str, trials: int, env_extra: dict[str, str]) -> subprocess.Popen:
