@@ -8,9 +8,9 @@ injectable: a top-level, picklable ``evaluate(TrialTask) -> TrialResult``
 Schedule (``execution.lookahead``, ``execution.tell_order``): ``workers x (1 + lookahead)``
 trials are asked and not yet told at once; ``workers`` of them run as Ray tasks and the driver
 queues the rest, so a worker that finishes picks up a queued trial at once, while an older,
-slower trial still runs. Results are told in submission order (the default), and a new trial is asked only after
-a tell, so what the sampler has seen when it asks trial *n* is the same on an idle and on a
-loaded machine: the study depends only on its seed and history, never on timing. Worker
+slower trial still runs. Results are told in submission order (the default), and a new trial
+is asked only after a tell, so what the sampler has seen when it asks trial *n* is the same on
+an idle and on a loaded machine: the study depends only on its seed and history, never on timing. Worker
 utilisation (busy worker-seconds over ``workers`` x the search's wall seconds) is measured
 and returned (``StudyOutcome.worker_utilisation``).
 
@@ -146,8 +146,8 @@ class StudyOutcome:
 
 @dataclass
 class _Pending:
-    """One job asked (or promoted) and not yet told: running, queued in Ray, or finished and
-    waiting for its turn to be told (``outcome``)."""
+    """One job asked (or promoted) and not yet told: waiting in the driver's queue for a free
+    worker, running as a Ray task, or finished and waiting for its turn to be told (``outcome``)."""
 
     trial: optuna.Trial
     params: dict[str, Any]
@@ -491,7 +491,7 @@ class _Driver:
         self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
         self.last_requeue = time.monotonic()
         self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
-        self.pending: dict[Any, _Pending] = {}  # running or queued in Ray, by task ref
+        self.pending: dict[Any, _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
         self.queue: list[_Pending] = []  # asked (or promoted) and not yet told, in submission order
         self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
         self.busy_s = 0.0
