@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from codesign.search import (
     INTERRUPTED_ATTR,
+    RUNS_ATTR,
     SPEC_ATTR,
     load_stored_study,
     record_of,
@@ -101,6 +102,8 @@ def test_the_same_study_on_an_idle_machine_and_beside_a_load_that_doubles_wall_t
         study = load_stored_study("toy", outcome.storage_url)
         runs.append((outcome, [(t.number, t.state, t.params, t.values) for t in study.trials],
                      {t.number: record_of(t.user_attrs) for t in study.trials}))
+        # the run's schedule figures are stored with the study (benchmarks read them from there)
+        assert study.user_attrs[RUNS_ATTR][-1]["worker_utilisation"] == outcome.worker_utilisation
     (idle, idle_trials, idle_records), (loaded, loaded_trials, loaded_records) = runs
     assert idle_trials == loaded_trials
     over = [n for n, state, params, _ in idle_trials if params["train.learning_rate"] > 0.75]
