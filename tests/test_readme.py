@@ -32,7 +32,8 @@ def readme_walkthrough() -> list[list[str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     found = re.search(r"After the quickstart.*?```bash\n(.*?)```", text, re.S)
     assert found is not None, "README has no walkthrough block after 'After the quickstart'"
-    return [shlex.split(line, comments=True) for line in found.group(1).splitlines() if line.strip()]
+    steps = [shlex.split(line, comments=True) for line in found.group(1).splitlines() if line.strip()]
+    return [s for s in steps if s]  # a comment line is no step
 
 
 def quickstart_command() -> list[str]:
@@ -95,15 +96,27 @@ def test_readme_walkthrough_runs_as_written(ray_cluster: str, tmp_path: Path, mo
             assert complete
             for trial in complete:
                 attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
-                assert attrs["codesign.summary"].startswith("accuracy=")  # whole, not cut at 1,024
+                assert re.match(r"(degenerate .*: )?accuracy=", attrs["codesign.summary"])  # whole, not cut
                 assert not attrs["codesign.summary"].endswith("…")
+            # the design points, which the dashboard cannot draw, are trial attributes it shows
+            points = [a["value"] for t in complete for a in t["user_attrs"]  # type: ignore[index]
+                      if a["key"].startswith("codesign.point.")]
+            assert points and all(re.match(r"design \d+\.\d+: accuracy=", p) for p in points)
             continue
         assert argv[0] == "codesign", argv
         status = main(argv[1:])
         captured = capsys.readouterr()
         assert status == 0, (argv, captured.out[-2000:], captured.err[-2000:])
+        if argv[1:3] == ["study", "status"]:
+            assert "recommended: design " in captured.out and "runner-up" in captured.out
         if argv[1:3] == ["study", "front"]:
-            assert "chip (hw.*)" in captured.out or "hw.cores=" in captured.out
-            assert captured.out.splitlines()[1].split()[:2] == ["trial", "chip"]  # nested: the chip index
-            assert "±" in captured.out  # the recommended design was confirmed over 2 seeds
+            lines = captured.out.splitlines()
+            assert lines[0].split()[0] == "id" and "precision" in lines[0]
+            assert all(len(line) <= 120 for line in lines[: len(lines) - 4])
+            assert re.search(r"^\s*\d+\.\d+\*", captured.out, re.M)  # nested ids; * the recommended one
+            assert "±" in captured.out  # the recommendation's candidates were confirmed over 2 seeds
+        if argv[1:3] == ["study", "points"]:
+            header = captured.out.splitlines()[0].split(",")
+            assert header[:2] == ["id", "trial"] and "hw.weight_bits" in header and "below_floor" in header
     assert (tmp_path / "report.html").is_file() and (tmp_path / "best" / "manifest.json").is_file()
+    assert (tmp_path / "recommended" / "manifest.json").is_file()

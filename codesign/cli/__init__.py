@@ -2,6 +2,7 @@
 
 Each ``codesign.cli._<name>`` module exposes ``register(subparsers)``. Bad input
 (:class:`codesign.config.ConfigError`) prints one message on stderr and exits with status 2.
+A closed output pipe (``codesign study front NAME | head``) ends every command quietly.
 """
 
 from __future__ import annotations
@@ -46,7 +47,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codesign: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
     return int(status or 0)
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``codesign study front NAME | head``): end quietly.
+
+    Python's own flush at exit would raise again on the closed descriptor, so stdout is
+    pointed at /dev/null first; 141 is the shell's status for a death by SIGPIPE.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to quiet
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""``codesign export NAME (--trial N | --pick EXPR) --out DIR``: bundle one stored design point."""
+"""``codesign export NAME (--trial N [--chip K] | --point ID | --pick EXPR | --recommended) --out DIR``:
+bundle one stored design point."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "export",
         help="export a stored design point as a bundle (configs, weights, trace, cost, NIR)",
         description=(
-            "Pick a finished trial of a stored study and write its bundle. --pick takes "
+            "Pick a design point of a stored study and write its bundle: --recommended (the study's "
+            "recommendation), --point 12.3 (a design id), --trial N [--chip K], or --pick, which takes "
             "'min|max|best NAME [where NAME OP NUMBER | NAME in top K[%] [and ...]]', e.g. "
             "--pick \"min energy_uj where wer <= 0.05\" or --pick \"min energy_uj where accuracy in top 3\"."
         ),
@@ -20,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--trial", type=int, help="trial number")
     which.add_argument("--pick", help="pick expression, e.g. \"min energy_uj where wer <= 0.05\"")
+    which.add_argument("--point", metavar="ID", help="design id from `codesign study front|points`: 12.3 (trial 12, "
+                       "chip 3) or 12 (a joint trial)")
+    which.add_argument("--recommended", action="store_true",
+                       help="the design the study recommends (codesign study status names it)")
     p.add_argument("--chip", type=int, help="chip index within a nested trial's hardware set")
     p.add_argument("--out", required=True, help="bundle directory to create (new or empty)")
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUNS_DIR/NAME/study.db)")
@@ -38,12 +44,19 @@ def run(args: argparse.Namespace) -> int:
     url = args.storage or default_storage_url(args.name, args.runs_dir)
     study = open_study(args.name, url)
     view = study_view(study, args.artifacts)
-    point = select_point(view, trial=args.trial, chip=args.chip, pick=args.pick)
+    point = select_point(view, trial=args.trial, chip=args.chip, pick=args.pick, point=args.point,
+                         recommended=args.recommended)
     finished = study.get_trials(deepcopy=False)[point.trial].datetime_complete
     result = export_bundle(view, point, args.out, storage=url,
                            datetime_complete=finished.isoformat() if finished else None)
     values = ", ".join(f"{k}={v:.4g}" for k, v in result.config.objectives.items())
-    print(f"exported {point.label} of study {view.name} ({values}) to {result.path}")
+    print(f"exported design {point.point_id} of study {view.name} ({values}; validation split) to {result.path}")
+    if args.recommended:
+        from codesign.search import recommendation_of
+
+        rec = recommendation_of(view)
+        if rec is not None:
+            print(f"recommended: {rec.short()}\n  {rec.rationale}")
     precision = result.config.precision
     print(f"scored as its chip holds it: {precision.weight_bits}-bit weights, {precision.state_bits}-bit state"
           + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))

@@ -1,4 +1,5 @@
-"""``codesign study run|resume|list|status|front|delete``: thin commands over :mod:`codesign.search`."""
+"""``codesign study run|resume|list|status|confirm|front|points|delete``: thin commands over
+:mod:`codesign.search` (the design-point tables are :mod:`codesign.cli._table`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from codesign.cli._args import positive_float, positive_int
+from codesign.cli._table import (
+    MAX_PARAMS,
+    MAX_WIDTH,
+    aligned,
+    cell,
+    check_columns,
+    machine_text,
+    objective_cell,
+    sort_rows,
+    width_of,
+)
+from codesign.config import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -46,14 +59,41 @@ def register(subparsers: Any) -> None:
     _where_args(confirm)
     confirm.add_argument("--seeds", type=positive_int, default=3, help="seeds per design (>= 2; default 3)")
     confirm.add_argument("--scope", choices=("front", "recommended"), default="front",
-                         help="every front member (default) or the recommended design")
+                         help="every front member (default) or the recommendation's candidates (confirm.k designs "
+                              "nearest the knee)")
+    confirm.add_argument("--points", metavar="IDS",
+                         help="comma-separated design ids to confirm instead of a scope, e.g. 12.3,4.1")
     confirm.add_argument("--workers", type=positive_int, help="evaluations in flight (default: the study's)")
     confirm.set_defaults(func=_confirm)
 
-    front = sub.add_parser("front", help="print a study's Pareto front")
+    front = sub.add_parser(
+        "front", help="print a study's Pareto front (id, objectives, precision, the parameters that matter most)",
+        description="One row per design on the front; the recommended design is marked *. By default the id, "
+        "the objectives (mean±std where confirmed), the chip precision and at most 6 parameters, the most "
+        "important first, within 120 columns.")
     front.add_argument("name")
     _where_args(front)
+    front.add_argument("--wide", action="store_true", help="every column of the design-point table")
+    front.add_argument("--columns", help="comma-separated columns (e.g. id,accuracy,energy_uj,hw.cores or width)")
+    front.add_argument("--sort", help="sort by a column; --sort=-NAME sorts descending (default: the first objective, best first)")
+    front.add_argument("--format", default="table", choices=("table", "csv", "json", "markdown"),
+                       help="table (default), csv, json or markdown")
     front.set_defaults(func=_front)
+
+    points = sub.add_parser(
+        "points", help="every design point (network x chip) with every parameter, objective, constraint, "
+        "precision and confirmation as columns",
+        description="One row per design point, on the front or not. --filter takes the pick grammar's conditions, "
+        "e.g. --filter \"accuracy >= 0.5 and hw.weight_bits <= 4\" or --filter \"accuracy in top 5\".")
+    points.add_argument("name")
+    _where_args(points)
+    points.add_argument("--format", default="csv", choices=("csv", "parquet", "json"),
+                        help="csv (default), parquet (needs --out) or json")
+    points.add_argument("--filter", help="conditions 'NAME OP NUMBER [and ...]' (the --pick grammar after 'where')")
+    points.add_argument("--sort", help="sort by a column; --sort=-NAME sorts descending")
+    points.add_argument("--columns", help="comma-separated columns to keep (default: all)")
+    points.add_argument("--out", help="output file (default: stdout; required for parquet)")
+    points.set_defaults(func=_points)
 
     delete = sub.add_parser("delete", help="delete a stored study (asks first) and its artifacts folder")
     delete.add_argument("name")
@@ -102,12 +142,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
+    """The stored recommendation, else one computed now (read-only): (recommendation or None,
+    stored)."""
+    from codesign.search import recommend, recommendation_of, study_view
+
+    stored = recommendation_of(study)
+    if stored is not None:
+        return stored, True
+    return recommend(view if view is not None else study_view(study)), False
+
+
 def _confirm_at_end(outcome: Any, spec: Any) -> None:
     """The main job's own confirmation: the spec's scope, with its seeds."""
     from codesign.search import confirm_study, load_stored_study
 
-    print(f"\nconfirming the {'front' if spec.confirm.scope == 'front' else 'recommended design'} "
-          f"with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
+    what = "front" if spec.confirm.scope == "front" else f"recommendation's candidates (up to {spec.confirm.k})"
+    print(f"\nconfirming the {what} with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
     confirm_study(load_stored_study(outcome.name, outcome.storage_url, writable=True), spec.confirm.seeds,
                   spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
 
@@ -117,15 +168,25 @@ def _confirm(args: argparse.Namespace) -> int:
     from codesign.search import confirm_study, default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
+    ids = [i for i in args.points.split(",") if i.strip()] if args.points else None
+    if ids:  # refused before the storage is opened for writing
+        from codesign.search import study_view
+
+        view = study_view(load_stored_study(args.name, url))
+        for i in ids:
+            view.point_by_id(i)
     study = load_stored_study(args.name, url, writable=True)
     try:
         confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
-                                  progress=lambda line: print(line, flush=True))
+                                  progress=lambda line: print(line, flush=True), ids=ids)
     except ValueError as err:
         raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
                           "a study with a feasible front and at least 2 seeds", hint=str(err)) from None
     print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
           f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
+    rec, _ = _recommendation(load_stored_study(args.name, url))
+    if rec is not None:
+        print(f"recommended: {rec.short()}\n  {rec.rationale}")
     return 0
 
 
@@ -193,7 +254,8 @@ def _status(args: argparse.Namespace) -> int:
     study, url = _load(args)
     spec = stored_spec(study)
     counts = study_counts(study)
-    points = study_points(study.get_trials(deepcopy=False))
+    floor = spec.floor_condition()
+    points = study_points(study.get_trials(deepcopy=False), floor)
     print(f"study {spec.name}  ({spec.strategy}, sampler {spec.sampler.name}, storage {url})")
     print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if spec.budget.trials:
@@ -203,21 +265,85 @@ def _status(args: argparse.Namespace) -> int:
         shown = f"{best[name]:.6g}" if name in best else "-"
         print(f"best {name} ({direction}): {shown}")
     feasible = sum(1 for p in points if p.feasible)
-    print(f"design points: {len(points)} ({feasible} feasible); "
+    below = sum(1 for p in points if p.feasible and p.below_floor)
+    degenerate = sum(1 for p in points if p.feasible and p.degenerate)
+    print(f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
+          f"{floor if floor is not None else '(none)'}, {degenerate} degenerate); "
           f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
+    from codesign.search import no_recommendation_reason, study_view
+
+    view = study_view(study)
+    rec, stored = _recommendation(study, view)
+    if rec is not None:
+        print(f"recommended: {rec.short()}" + ("" if stored else " (computed now; not stored yet)"))
+        print(f"  {rec.rationale}")
+    else:
+        print(f"recommended: none; {no_recommendation_reason(view)}")
     return 0
 
 
 def _front(args: argparse.Namespace) -> int:
-    from codesign.search import pareto_front, stored_spec, study_points
+    from codesign.search import open_study, stored_spec, study_view
 
-    study, _ = _load(args)
-    spec = stored_spec(study)
-    trials = study.get_trials(deepcopy=False)
-    points = study_points(trials)
-    front = pareto_front(points, spec.objectives)
-    print(format_front(front, spec, _confirmed(study, front)))
+    study = open_study(args.name, args.storage or default_url(args))
+    view = study_view(study)
+    rec, _ = _recommendation(study, view)
+    try:
+        spec = stored_spec(study)
+    except ConfigError:  # a study written by other tools: no parameter order of its own
+        spec = None
+    text = front_text(view, spec, rec, study=study, wide=args.wide, columns=args.columns,
+                      sort=args.sort, fmt=args.format)
+    print(text, end="" if text.endswith("\n") else "\n")
     return 0
+
+
+def _points(args: argparse.Namespace) -> int:
+    import sys
+
+    from codesign.search import design_rows, filter_points, open_study, parse_filter, study_view
+
+    study = open_study(args.name, args.storage or default_url(args))
+    view = study_view(study)
+    rec, _ = _recommendation(study, view)
+    rows = design_rows(view, rec.point_id if rec is not None else None)
+    available = _columns_of(rows, view)
+    if args.filter:
+        kept = {p.point_id for p in filter_points(view.points, parse_filter(args.filter), view.objectives, view.name)}
+        rows = [r for r in rows if r["id"] in kept]
+    rows = sort_rows(rows, args.sort, available)
+    columns = check_columns(args.columns.split(","), available) if args.columns else available
+    if args.format == "parquet":
+        if not args.out:
+            raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
+        import pandas as pd
+
+        from codesign._io import write_atomic
+
+        frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+        for col in frame.columns:  # a column mixing types (int here, str there) as text
+            if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
+                frame[col] = frame[col].map(lambda v: None if v is None else str(v))
+        write_atomic(args.out, lambda tmp: frame.to_parquet(tmp, index=False))
+        print(f"wrote {len(rows)} design points to {args.out}", file=sys.stderr)
+        return 0
+    text = machine_text(rows, columns, args.format)
+    if args.out:
+        from codesign._io import write_text_atomic
+
+        write_text_atomic(args.out, text)
+        print(f"wrote {len(rows)} design points to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _columns_of(rows: list[dict[str, Any]], view: Any) -> list[str]:
+    """Every column of ``rows`` in first-seen order (the objectives' when there is no row)."""
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    return list(columns) or ["id", *view.objective_names]
 
 
 def _delete(args: argparse.Namespace) -> int:
@@ -262,18 +388,6 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirmed(study: Any, points: list[Any]) -> dict[tuple[int, int | None], Any]:
-    """The confirmed figures of ``points`` (study attributes ``codesign.confirmed.<trial>``)."""
-    from codesign.search import confirmed_figures
-
-    out: dict[tuple[int, int | None], Any] = {}
-    for p in points:
-        figures = confirmed_figures(study.user_attrs, p.trial, p.chip)
-        if figures is not None:
-            out[(p.trial, p.chip)] = figures
-    return out
-
-
 def _load(args: argparse.Namespace) -> tuple[Any, str]:
     from codesign.search import default_storage_url, load_stored_study
 
@@ -281,103 +395,121 @@ def _load(args: argparse.Namespace) -> tuple[Any, str]:
     return load_stored_study(args.name, url), url
 
 
-#: Parameter groups of a design, in the order the front shows them.
-GROUPS = (("snn", "network"), ("train", "training"), ("hw", "chip"))
+def default_url(args: argparse.Namespace) -> str:
+    from codesign.search import default_storage_url
+
+    return str(default_storage_url(args.name, args.runs_dir))
 
 
-def format_front(front: list[Any], spec: Any, confirmed: dict[tuple[int, int | None], Any] | None = None) -> str:
-    """The Pareto table, one row per design (a network on a chip).
+#: Parameter namespaces a design's columns come from.
+PARAM_PREFIXES = ("snn.", "train.", "hw.")
 
-    Columns: trial, the chip index for a nested study, the objectives (``mean±std`` over the
-    confirmation seeds where the point was confirmed), then the parameters that differ between
-    front members grouped as network (``snn.*``), training (``train.*``) and chip (``hw.*``), each under its own
-    heading. Parameters equal on every member are listed once below the table, so the chip
-    is always visible.
-    """
+
+def front_params(rows: list[dict[str, Any]], spec: Any, study: Any = None, view: Any = None) -> list[str]:
+    """The parameters that differ between front designs, the most important first
+    (``codesign.search.importance_infos`` over the study's trials where it has enough, then
+    the search space's order); the chip's bits are the precision column, so left out."""
+    params = [k for k in rows[0] if k.startswith(PARAM_PREFIXES) and k not in ("hw.weight_bits", "hw.state_bits")]
+    varying = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1]
+    order = {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
+    importance: dict[str, float] = {}
+    if study is not None and view is not None:
+        from codesign.search import combined_importance, importance_infos
+
+        try:
+            importance = combined_importance(importance_infos(study, view))
+        except (ValueError, RuntimeError):  # a degenerate sample: rank by the space's order
+            importance = {}
+    return sorted(varying, key=lambda k: (-importance.get(k, -1.0), order.get(k, len(order)), k))
+
+
+def front_text(view: Any, spec: Any, rec: Any = None, *, study: Any = None, wide: bool = False,
+               columns: str | None = None, sort: str | None = None, fmt: str = "table") -> str:
+    """The Pareto front as text: an aligned table within :data:`MAX_WIDTH` columns (id with the
+    recommended design marked ``*``, objectives with ``mean±std`` where confirmed, precision,
+    at most :data:`MAX_PARAMS` parameters by importance), or csv/json/markdown of the same
+    columns; ``wide`` takes every column, ``columns`` names them."""
+    import dataclasses
+
+    from codesign.search import design_rows, pareto_front
+
+    front = pareto_front(view.points, view.objectives)
+    off = [p for p in view.points if p.feasible and not p.eligible]
+    note = (f"{len(off)} feasible design(s) kept off the front: below the floor ({view.floor}) or degenerate; "
+            f"codesign study points {view.name} lists them") if off else ""
     if not front:
-        return "(no feasible completed design point yet)"
-    confirmed = confirmed or {}
-    names = list(spec.objectives)
-    order = list(spec.search_space().parameters)
-    order += sorted({k for p in front for k in p.params} - set(order))
-    nested = any(p.chip is not None for p in front)
-    columns: list[tuple[str, str, list[str]]] = []  # (group heading, header, cells)
-    columns.append(("", "trial", [str(p.trial) for p in front]))
-    if nested:
-        columns.append(("", "chip", [str(p.chip) for p in front]))
-    for n in names:
-        cells = []
-        for p in front:
-            figures = confirmed.get((p.trial, p.chip))
-            spread = figures.spread(n) if figures is not None else None
-            cells.append(f"{spread[0]:.4g}±{spread[1]:.2g}" if spread else f"{p.objectives[n]:.4g}")
-        columns.append(("objectives", f"{n} ({spec.objectives[n]})", cells))
-    same: list[str] = []
-    for prefix, heading in GROUPS:
-        for k in (k for k in order if k.startswith(prefix + ".")):
-            values = [p.params.get(k) for p in front]
-            if len({repr(v) for v in values}) > 1:
-                columns.append((f"{heading} ({prefix}.*)", k[len(prefix) + 1:], [_short(v) for v in values]))
-            elif values[0] is not None:
-                same.append(f"{k}={_short(values[0])}")
-    widths = [max(len(h), *(len(c) for c in cells)) for _, h, cells in columns]
-    groups_line = _group_line([g for g, _, _ in columns], widths)
-    header = "  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths, strict=True))
-    rule = "  ".join("-" * w for w in widths)
-    rows = ["  ".join(cells[i].rjust(w) for (_, _, cells), w in zip(columns, widths, strict=True))
-            for i in range(len(front))]
-    lines = [groups_line, header, rule, *rows]
-    if same:
-        lines.append("same on every design: " + " ".join(same))
-    if confirmed and any((p.trial, p.chip) in confirmed for p in front):
+        return "(no design point on the front yet: none is feasible above the accuracy floor)" + (
+            "\n" + note if note else "")
+    rows = design_rows(dataclasses.replace(view, points=tuple(front)), rec.point_id if rec is not None else None)
+    available = _columns_of(rows, view)
+    rows = sort_rows(rows, sort, available)
+    objectives = list(view.objective_names)
+    confirmed = any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
+    if columns:
+        chosen = check_columns(columns.split(","), available)
+    elif wide:
+        chosen = available
+    else:
+        chosen = ["id", *objectives, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+    if fmt != "table":
+        if confirmed and not wide:
+            chosen = [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
+        if "recommended" not in chosen and not columns:
+            chosen.insert(1, "recommended")
+        return machine_text(rows, chosen, fmt)
+
+    def header(c: str) -> str:
+        if c in view.objectives:
+            return f"{c} ({view.objectives[c]})"
+        short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
+        clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
+        return c if clash else short
+
+    def cells(c: str) -> list[str]:
+        if c == "id":
+            return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
+        if c in view.objectives:
+            return [objective_cell(r, c) for r in rows]
+        return [cell(r.get(c)) for r in rows]
+
+    while True:
+        table = {c: cells(c) for c in chosen}
+        heads = [header(c) for c in chosen]
+        body = [[table[c][i] for c in chosen] for i in range(len(rows))]
+        params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
+        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
+            break
+        chosen.remove(params[-1])
+    lines = aligned(heads, body)
+    if rec is not None:
+        lines.append(f"* recommended: {rec.short()}")
+    if confirmed:
         lines.append("mean±std: over the confirmation seeds (codesign study confirm); others: one seed")
+    if note:
+        lines.append(note)
+    if not wide and not columns:
+        lines.append("more: --wide (every column), --columns a,b,c, --sort NAME, --format csv|json|markdown")
     return "\n".join(lines)
 
 
-def _group_line(groups: list[str], widths: list[int]) -> str:
-    """Headings spanning their columns: ``objectives ───  network (snn.*) ───  chip (hw.*) ──``."""
-    out: list[str] = []
-    i = 0
-    while i < len(groups):
-        j = i
-        while j + 1 < len(groups) and groups[j + 1] == groups[i]:
-            j += 1
-        span = sum(widths[i : j + 1]) + 2 * (j - i)
-        text = groups[i]
-        out.append((text + " " + "─" * max(0, span - len(text) - 1)) if text else " " * span)
-        i = j + 1
-    return "  ".join(out).rstrip()
+def _print_recommended(outcome: Any) -> None:
+    """The design the study recommends, with its rationale and how to export it."""
+    rec = getattr(outcome, "recommendation", None)
+    from codesign.search import load_stored_study, recommendation_of
 
+    stored = recommendation_of(load_stored_study(outcome.name, outcome.storage_url))
+    rec = stored if stored is not None else rec
+    if rec is None:
+        from codesign.search import no_recommendation_reason, study_view
 
-def _short(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _print_recommended(outcome: Any, spec: Any) -> None:
-    """The design the study recommends, with its confirmed spread when it has one."""
-    from codesign.search import confirmed_for, load_stored_study, recommended_point
-
-    best = recommended_point(outcome.front, spec)
-    if best is None:
+        view = study_view(load_stored_study(outcome.name, outcome.storage_url))
+        print(f"\nno recommendation: {no_recommendation_reason(view)}")
         return
-    study = load_stored_study(outcome.name, outcome.storage_url)
-    confirmed = confirmed_for(study, best)
-    hw = {k: v for k, v in best.params.items() if k.startswith("hw.")}
-    print(f"\nrecommended design: trial {best.trial} (best {next(iter(spec.objectives))}); chip "
-          + ", ".join(f"{k[3:]}={_short(v)}" for k, v in hw.items()))
-    for name in spec.objectives:
-        line = f"  {name:<12} {best.objectives[name]:.4g}"
-        if confirmed is not None and name in confirmed.mean:
-            line += (f"   confirmed over seeds {list(confirmed.seeds)}: {confirmed.mean[name]:.4g} "
-                     f"± {confirmed.std[name]:.2g}")
-        print(line)
-    if confirmed is None:
-        print(f"  (not confirmed: codesign study confirm {outcome.name} --scope recommended)")
-    print(f"confirm the whole front: codesign study confirm {outcome.name} --seeds 3")
+    print(f"\nrecommended design: {rec.short()}")
+    print(f"  {rec.rationale}")
+    if not rec.confirmed:
+        print(f"  (confirm it: codesign study confirm {outcome.name} --scope recommended)")
+    print(f"  export it: codesign export {outcome.name} --recommended --out {outcome.name}_recommended/")
 
 
 def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
@@ -388,11 +520,13 @@ def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
           f"(infeasible chip), {counts.get('stopped', 0)} stopped early by successive halving, "
           f"{counts['fail'] - counts['interrupted'] - counts.get('duplicate', 0)} failed trials; "
           f"hypervolume {outcome.hypervolume:.4f})")
-    from codesign.search import load_stored_study
+    from codesign.search import load_stored_study, study_view
 
-    print(format_front(outcome.front, spec,
-                       _confirmed(load_stored_study(outcome.name, outcome.storage_url), outcome.front)))
-    _print_recommended(outcome, spec)
+    study = load_stored_study(outcome.name, outcome.storage_url)
+    view = study_view(study)
+    rec, _ = _recommendation(study, view)
+    print(front_text(view, spec, rec, study=study))
+    _print_recommended(outcome)
     print()
     print(f"report:    {_write_report(outcome, runs_dir)}")
     print(f"storage:   {outcome.storage_url}")

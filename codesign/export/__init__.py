@@ -38,8 +38,13 @@ from codesign.export._evaluate import (
 )
 from codesign.export._manifest import MANIFEST, sha256_file, verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
-from codesign.export._pick import Pick, Rank, parse_pick, pick_point
-from codesign.search import Condition  # re-exported: a --pick condition is a search condition
+from codesign.search import (  # the pick language is codesign.search's
+    Condition,  # re-exported: a --pick condition is a search condition
+    Pick,
+    Rank,
+    parse_pick,
+    pick_point,
+)
 
 __all__ = [
     "CHIP_FIGURES",

@@ -35,8 +35,7 @@ from codesign._io import publish_directory, staged_directory
 from codesign.config import MEASURED, ConfigError, Spec, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
-from codesign.export._pick import pick_point
-from codesign.search import DesignPoint, StudyView, TrialView
+from codesign.search import DesignPoint, StudyView, TrialView, pick_point, recommendation_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -69,6 +68,8 @@ class StudyProvenance(Spec):
     state: str
     datetime_complete: str | None = None
     strategy: str = "joint"
+    point_id: str | None = Field(None, description="the design's study-wide id (12.3); None in older bundles")
+    recommended: bool = Field(False, description="the study's recommended design when exported")
 
 
 class BundleConfig(Spec):
@@ -137,18 +138,30 @@ def code_commit() -> str | None:
 
 
 def select_point(view: StudyView, trial: int | None = None, chip: int | None = None,
-                 pick: str | None = None) -> DesignPoint:
-    """The design point to export: ``--trial N [--chip K]`` or ``--pick EXPR``.
+                 pick: str | None = None, point: str | None = None, recommended: bool = False) -> DesignPoint:
+    """The design point to export: ``--trial N [--chip K]``, ``--point ID`` (``12.3``),
+    ``--pick EXPR`` or ``--recommended`` (the study's stored recommendation).
 
     Raises:
-        ConfigError: neither or both given; the trial does not exist, failed, was pruned
-            (never trained) or is unfinished; a nested trial without ``--chip``; a pick
-            expression that is malformed or matches nothing.
+        ConfigError: none or several given; the trial does not exist, failed, was pruned
+            (never trained) or is unfinished; a nested trial without ``--chip``; an unknown
+            design id; a pick expression that is malformed or matches nothing; no stored
+            recommendation.
     """
-    if (trial is None) == (pick is None):
-        raise ConfigError(None, "--trial/--pick", "exactly one of --trial N or --pick EXPR")
+    if sum(x is not None for x in (trial, pick, point)) + int(recommended) != 1:
+        raise ConfigError(None, "--trial/--point/--pick/--recommended",
+                          "exactly one of --trial N, --point ID, --pick EXPR or --recommended")
     if pick is not None:
         return pick_point(view, pick)
+    if point is not None:
+        return view.point_by_id(point)
+    if recommended:
+        rec = recommendation_of(view)
+        if rec is None:
+            raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
+                              hint="a finished `codesign study run` or `codesign study confirm` stores it; "
+                                   "`codesign study status` shows it")
+        return view.point_by_id(rec.point_id)
     assert trial is not None
     try:
         t = view.trial(trial)
@@ -278,7 +291,8 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
         code_commit=code_commit(),
         study=StudyProvenance(
             name=view.name, storage=storage, trial=t.number, chip_index=point.chip, state=t.state,
-            datetime_complete=datetime_complete, strategy=record.strategy,
+            datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
+            recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
         ),
         seed=int(summary.get("seed", spec.get("seed", 0))),
         corpus=dict(spec.get("corpus", {})),

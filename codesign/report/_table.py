@@ -20,7 +20,8 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
     """One row per trial with flattened columns.
 
     Columns: ``number``, ``state``, ``feasible``, ``on_front``, ``reference``, ``error``,
-    ``wall_time_s``, ``trained``, ``cache_hit``, ``worker_host``, ``worker_node_id``,
+    ``wall_time_s``, ``trained``, ``cache_hit``, ``degenerate`` (the network outputs a constant
+    or nothing: ``codesign.search.is_degenerate``), ``worker_host``, ``worker_node_id``,
     ``worker_node_ip`` (the Ray node that ran it), then ``objectives.<name>``,
     ``constraints.<name>``, ``metrics.<name>``, ``energy_pj.<category>`` and
     ``params.<name>`` (``snn.*`` / ``hw.*``), each absent value NaN/None.
@@ -46,6 +47,7 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
             "wall_time_s": rec.wall_time_s if rec is not None else None,
             "trained": rec.trained if rec is not None else None,
             "cache_hit": rec.cache_hit if rec is not None else None,
+            "degenerate": rec.degenerate if rec is not None else None,
             "worker_host": rec.worker_host if rec is not None else None,
             "worker_node_id": rec.worker_node_id if rec is not None else None,
             "worker_node_ip": rec.worker_node_ip if rec is not None else None,

@@ -1,8 +1,8 @@
 """Confirmed fronts: re-training front members at full fidelity over several seeds.
 
 A search scores each candidate once, with one seed (and, in a multi-fidelity study, often
-at a rung). :func:`confirm_study` re-evaluates design points (every front member, or the one
-the study recommends) with ``seeds`` training seeds at the full budget, each on its own chip
+at a rung). :func:`confirm_study` re-evaluates design points (every front member, or the
+candidates of the study's recommendation, :mod:`codesign.search._recommend`) with ``seeds`` training seeds at the full budget, each on its own chip
 (a nested point is evaluated as the joint design it is: its network on its chip), and
 stores the mean and standard deviation of every metric. Hardware figures follow each seed's
 trace, since each seed's network has its own activity.
@@ -20,14 +20,14 @@ import contextlib
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
 
 from codesign.config import parse_spec
-from codesign.search._front import DesignPoint, pareto_front, study_points
+from codesign.search._front import DesignPoint, pareto_front, point_id_of
 from codesign.search._record import TrialRecord, record_of
 from codesign.search._spec import StudySpec
 from codesign.search._store import serve_store, study_store
@@ -78,15 +78,6 @@ def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | N
     if record is None:
         return None
     return confirmed_figures(study.user_attrs, point.trial, _chip_index(point, record))
-
-
-def recommended_point(front: list[DesignPoint], spec: StudySpec) -> DesignPoint | None:
-    """The design the study recommends: the front member best in its first objective (e.g.
-    the most accurate), ties broken by the next objectives."""
-    if not front:
-        return None
-    keys = [(name, 1.0 if direction == "min" else -1.0) for name, direction in spec.objectives.items()]
-    return min(front, key=lambda p: tuple(sign * p.objectives[name] for name, sign in keys))
 
 
 def _chip_index(point: DesignPoint, record: TrialRecord) -> int | None:
@@ -177,7 +168,7 @@ def confirm_points(
             results.setdefault((point.trial, chip), {})[seed] = record.metrics
             if progress is not None:
                 done = sum(len(v) for v in results.values())
-                progress(f"confirm: trial {point.trial}{'' if chip is None else f' chip {chip}'} seed {seed} "
+                progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
                          f"({done}/{len(jobs)})")
     finally:
         for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
@@ -223,21 +214,35 @@ def _store(study: optuna.Study, confirmed: list[ConfirmedPoint]) -> None:
 def confirm_study(
     study: optuna.Study, seeds: int, scope: str = "front", *, evaluate: EvaluateFn | None = None,
     workers: int | None = None, progress: Callable[[str], None] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[ConfirmedPoint]:
-    """Confirm a stored study's front (``scope="front"``) or its recommended design
-    (``scope="recommended"``); see :func:`confirm_points`."""
-    from codesign.search._storage import stored_spec
+    """Confirm a stored study's front (``scope="front"``), the candidates of its
+    recommendation (``scope="recommended"``: the ``confirm.k`` front designs nearest the knee,
+    or the pick policy's k best; :func:`codesign.search.recommendation_candidates`) or the
+    designs of ``ids`` (``["12.3", "4"]``, in place of the scope), then store the
+    recommendation chosen on the confirmed means (see :func:`confirm_points`).
 
-    spec = stored_spec(study)
-    front = pareto_front(study_points(study.get_trials(deepcopy=False)), spec.objectives)
-    if scope == "recommended":
-        best = recommended_point(front, spec)
-        front = [best] if best is not None else []
-    elif scope != "front":
+    Raises:
+        ConfigError: an id that names no design point of the study (key ``--point``).
+    """
+    from codesign.search._reader import study_view
+    from codesign.search._recommend import recommendation_candidates, store_recommendation
+
+    view = study_view(study)
+    if ids:
+        front = [view.point_by_id(i) for i in ids]
+    elif scope == "recommended":
+        front = recommendation_candidates(view)
+    elif scope == "front":
+        front = pareto_front(view.points, view.objectives)
+    else:
         raise ValueError(f"scope 'front' or 'recommended', got {scope!r}")
     if not front:
-        raise ValueError(f"study '{spec.name}' has no feasible completed design point to confirm")
-    return confirm_points(study, front, seeds, evaluate=evaluate, workers=workers, progress=progress)
+        raise ValueError(f"study '{study.study_name}' has no feasible completed design point above the accuracy "
+                         "floor to confirm")
+    confirmed = confirm_points(study, front, seeds, evaluate=evaluate, workers=workers, progress=progress)
+    store_recommendation(study)
+    return confirmed
 
 
 __all__ = [
@@ -248,5 +253,4 @@ __all__ = [
     "confirm_study",
     "confirmed_figures",
     "confirmed_for",
-    "recommended_point",
 ]

@@ -64,8 +64,10 @@ from optuna.trial import FrozenTrial, TrialState
 from codesign import __version__
 from codesign.config import ConfigError, parse_spec
 from codesign.search._front import (
+    POINT_ATTR,
     DesignPoint,
     pareto_front,
+    point_summary,
     record_points,
     study_hypervolume,
     study_points,
@@ -73,6 +75,7 @@ from codesign.search._front import (
 from codesign.search._lease import OWNER_ATTR, DriverLease, live_drivers, storage_policy
 from codesign.search._objectives import objective_values
 from codesign.search._progress import Progress, trial_line
+from codesign.search._recommend import Recommendation
 from codesign.search._record import (
     ARTIFACT_DIR_ATTR,
     RECORD_ATTR,
@@ -117,8 +120,9 @@ class StudyOutcome:
         counts: trials by state (``complete``, ``fail``, ``running``, ``waiting``) in storage,
             plus ``interrupted`` (failed because a driver stopped; their params re-asked).
         told: trials this run told (complete + fail).
-        front: the study's feasible Pareto front (design points).
-        hypervolume: of the feasible points (see ``study_hypervolume``).
+        front: the study's Pareto front of eligible design points (feasible, above the floor,
+            not degenerate).
+        hypervolume: of the eligible points (see ``study_hypervolume``).
         stopped_by: ``trials`` | ``seconds`` (the budget that ended the run).
         artifact_bytes: bytes of files workers returned through Ray in this run.
         served_bytes: bytes of the training cache workers read through the driver's store
@@ -139,6 +143,7 @@ class StudyOutcome:
     stopped_by: str
     artifact_bytes: int = 0
     served_bytes: int = 0
+    recommendation: Recommendation | None = None
     busy_s: float = 0.0
     search_s: float = 0.0
     worker_utilisation: float | None = None
@@ -479,7 +484,8 @@ class _Driver:
             retry_exceptions=False,
         )
         trials = study.get_trials(deepcopy=False)
-        self.points = study_points(trials)
+        self.floor = spec.floor_condition()
+        self.points = study_points(trials, self.floor)
         self.finished = _budget_count(trials)  # counted by the budget, by every run so far
         self.started = self.finished
         self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
@@ -685,6 +691,9 @@ class _Driver:
             _record_rung(p.trial, record)
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
         p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
+        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
+        for point in new_points:  # one line per design point, for optuna-dashboard (which shows trials)
+            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
         if values is None and record.pruned is not None and record.error is None:
             for name in self.constraint_names:
                 if name in record.constraints:
@@ -699,7 +708,7 @@ class _Driver:
             for name in self.constraint_names:
                 p.trial.set_constraint(name, record.constraints[name])
             self.study.tell(p.trial, values)
-            self.points.extend(record_points(p.trial.number, record))
+            self.points.extend(new_points)
         self.told += 1
         self.finished += 1
         if values is not None:
@@ -1109,7 +1118,10 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
              stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0, busy_s: float = 0.0,
              search_s: float = 0.0) -> StudyOutcome:
-    points = study_points(study.get_trials(deepcopy=False))
+    from codesign.search._recommend import store_recommendation
+
+    points = study_points(study.get_trials(deepcopy=False), spec.floor_condition())
+    recommendation = store_recommendation(study)
     available = spec.execution.workers * search_s
     return StudyOutcome(
         name=spec.name,
@@ -1122,6 +1134,7 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, 
         stopped_by=stopped_by,
         artifact_bytes=artifact_bytes,
         served_bytes=served_bytes,
+        recommendation=recommendation,
         busy_s=busy_s,
         search_s=search_s,
         worker_utilisation=min(1.0, busy_s / available) if available > 0 else None,

@@ -46,8 +46,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.config import ConfigError, parse_spec, stable_hash
-from codesign.search._front import DesignPoint, as_minimisation, pareto_mask
-from codesign.search._objectives import FITS_ON_CHIP, constraint_values, objective_values
+from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_mask
+from codesign.search._objectives import (
+    DISTINCT_OUTPUTS,
+    FITS_ON_CHIP,
+    constraint_values,
+    is_degenerate,
+    objective_values,
+)
 from codesign.search._record import HardwarePoint, TrialRecord
 from codesign.search._space import chip_columns, sample_points, split_params
 from codesign.search._spec import StudySpec
@@ -204,6 +210,7 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
         artifacts=artifacts,
         trained=not trained.hit,
         cache_hit=trained.hit,
+        degenerate=is_degenerate(metrics),
     )
 
 
@@ -225,6 +232,8 @@ def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg:
         trained=not hit,
         cache_hit=hit,
         hw_front=front,
+        degenerate=all(is_degenerate(p.metrics) for p in front) if front else is_degenerate(
+            {k.removeprefix("validation_"): v for k, v in metrics.items()}),
     )
 
 
@@ -441,7 +450,7 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
     figures, and the trace's NeuroBench figures."""
     headline = "accuracy" if head == "classify" else "wer"
     metrics = {k: float(v) for k, v in train_metrics.items()}
-    for name in ("accuracy", "wer", "cer", "unknown_recall"):
+    for name in ("accuracy", "wer", "cer", "unknown_recall", DISTINCT_OUTPUTS):
         if f"validation_{name}" in metrics:
             metrics[name] = metrics[f"validation_{name}"]
     if headline not in metrics:
@@ -511,7 +520,7 @@ def _hardware_sweep(
         }
         network = {k: v for k, v in scored.metrics.items()
                    if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", "unknown_recall", "test_unknown_recall", "state_overflow_rate", "weight_bits", "state_bits",
+                            "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
                             "activation_sparsity", "footprint_bytes")}
         for j, i in enumerate(members):
             chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
@@ -526,7 +535,9 @@ def _hardware_sweep(
     feasible = [c for c in candidates if c.feasible]
     front_points = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
                     if keep] if feasible else []
-    chosen = _compromise(front_points, study) if front_points else min(
+    # told to the sampler: a design above the floor that says something, where the network has one
+    usable = [c for c in mark_points(front_points, study.floor_condition()) if c.eligible]
+    chosen = _compromise(usable or front_points, study) if front_points else min(
         candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
     front = [HardwarePoint(params={k: v for k, v in c.params.items() if k != "trace"}, objectives=c.objectives,
                            constraints=c.constraints, metrics=c.metrics, trace=str(c.params["trace"]))

@@ -2,13 +2,19 @@
 
 A *design point* is one network on one chip with its objectives and constraint values: a
 ``joint`` trial is one point, a ``nested`` trial holds one point per chip of its hardware
-Pareto set. The study's front is the non-dominated set of its feasible design points.
+Pareto set. Each has a study-wide id, ``"12.3"`` (trial 12, chip 3) or ``"12"`` (a joint
+trial): :attr:`DesignPoint.point_id`, read back by :func:`parse_point_id`, the one place
+that text becomes a point. The study's front is the non-dominated set of its *eligible*
+design points: feasible, above the task's accuracy floor and not degenerate (a point below
+the floor or degenerate stays stored, marked, and is kept off the front and out of the
+hypervolume).
 
 This module owns, for every reader of a study (the driver, ``codesign study``, the report
 and the export):
 
-- the one design point (:class:`DesignPoint`) and the one rule that says which design points
-  a stored trial holds (:func:`trial_points`);
+- the one design point (:class:`DesignPoint`), its id (:func:`parse_point_id`), its marks
+  (:func:`mark_points`: below the floor, degenerate) and the one rule that says which design
+  points a stored trial holds (:func:`trial_points`);
 - the one min/max vocabulary: objectives are ``{name: "min" | "max"}`` and every comparison
   is made on losses, maximised objectives negated (:func:`minimisation_signs`,
   :func:`as_minimisation`);
@@ -31,6 +37,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from codesign.search._objectives import Condition, is_degenerate
 from codesign.search._record import TrialRecord, record_of
 
 if TYPE_CHECKING:
@@ -56,6 +63,8 @@ class DesignPoint:
         reference: label of a reference point (e.g. ``"ANN twin"``), else None.
         confirmed: mean and std over the confirmation seeds (study attribute
             ``codesign.confirmed.<trial>``), when a study reader attached them.
+        degenerate: the network outputs a constant or nothing (:func:`is_degenerate`).
+        below_floor: the point misses the study's accuracy floor (:func:`mark_points`).
     """
 
     trial: int
@@ -66,10 +75,17 @@ class DesignPoint:
     chip: int | None = None
     reference: str | None = None
     confirmed: ConfirmedPoint | None = None
+    degenerate: bool = False
+    below_floor: bool = False
 
     @property
     def feasible(self) -> bool:
         return all(v <= 0.0 for v in self.constraints.values())
+
+    @property
+    def eligible(self) -> bool:
+        """Feasible, not degenerate and above the floor: what fronts and hypervolumes are made of."""
+        return self.feasible and not self.degenerate and not self.below_floor
 
     @property
     def key(self) -> tuple[int, int | None]:
@@ -77,9 +93,22 @@ class DesignPoint:
         return (self.trial, self.chip)
 
     @property
+    def point_id(self) -> str:
+        """The study-wide id: ``"12.3"`` (trial 12, chip 3) or ``"12"`` (a joint trial)."""
+        return point_id_of(self.key)
+
+    @property
     def label(self) -> str:
-        text = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
-        return text + (f" ({self.reference})" if self.reference else "")
+        """``design 12.3 (trial 12 / chip 3)``, the reference's name after it for a reference point."""
+        where = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        return f"design {self.point_id} ({where})" + (f" ({self.reference})" if self.reference else "")
+
+    @property
+    def marks(self) -> tuple[str, ...]:
+        """Why the point is off the front though stored: ``infeasible``, ``degenerate``,
+        ``below floor`` (empty for an eligible point)."""
+        return tuple(m for m, on in (("infeasible", not self.feasible), ("degenerate", self.degenerate),
+                                     ("below floor", self.below_floor)) if on)
 
     @property
     def values(self) -> tuple[float, ...]:
@@ -91,17 +120,68 @@ class DesignPoint:
         return tuple(float(self.objectives[n]) for n in names)
 
 
-def record_points(trial_number: int, record: TrialRecord) -> list[DesignPoint]:
-    """The design points a completed trial's record holds (its strategy says which)."""
+#: Trial user attribute prefix: one line per design point of the trial
+#: (``codesign.point.12.3``), for optuna-dashboard, which shows trials, not design points.
+POINT_ATTR = "codesign.point"
+
+
+def point_summary(point: DesignPoint, limit: int = 1000) -> str:
+    """One line for people (optuna-dashboard): the id, objectives, marks and chip parameters."""
+    head = f"design {point.point_id}: " + ", ".join(f"{k}={v:.4g}" for k, v in point.objectives.items())
+    if point.marks:
+        head += " [" + ", ".join(point.marks) + "]"
+    hw = " ".join(f"{k[3:]}={v:.4g}" if isinstance(v, float) else f"{k[3:]}={v}"
+                  for k, v in point.params.items() if k.startswith("hw."))
+    text = head + (f" | hw: {hw}" if hw else "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def point_id_of(key: tuple[int, int | None]) -> str:
+    """The id of design point ``(trial, chip)``: ``"12.3"``, or ``"12"`` for a joint trial."""
+    trial, chip = key
+    return f"{trial}" if chip is None else f"{trial}.{chip}"
+
+
+def parse_point_id(text: str) -> tuple[int, int | None]:
+    """``"12.3"`` -> ``(12, 3)``, ``"12"`` -> ``(12, None)``: the one reading of a design id.
+
+    Raises:
+        ValueError: anything else, in a few words.
+    """
+    head, dot, tail = text.strip().partition(".")
+    if not head.isdigit() or (dot and not tail.isdigit()):
+        raise ValueError(f"a design id is TRIAL or TRIAL.CHIP (e.g. 12 or 12.3), got '{text}'")
+    return int(head), (int(tail) if dot else None)
+
+
+def mark_points(points: Iterable[DesignPoint], floor: Condition | None) -> list[DesignPoint]:
+    """``points`` with their marks set from their metrics: ``degenerate``
+    (:func:`~codesign.search.is_degenerate`) and ``below_floor`` (the floor's metric was
+    measured and misses it; a point that never measured it is not marked)."""
+    out = []
+    for p in points:
+        below = False
+        if floor is not None:
+            value = p.objectives.get(floor.name, p.metrics.get(floor.name))
+            below = value is not None and math.isfinite(float(value)) and not floor.holds(float(value))
+        out.append(dataclasses.replace(p, degenerate=is_degenerate({**p.metrics, **p.objectives}),
+                                       below_floor=below))
+    return out
+
+
+def record_points(trial_number: int, record: TrialRecord, floor: Condition | None = None) -> list[DesignPoint]:
+    """The design points a completed trial's record holds (its strategy says which), marked
+    against ``floor`` (:func:`mark_points`)."""
     from codesign.search._strategy import strategy_named
 
-    return strategy_named(record.strategy).points(trial_number, record)
+    return mark_points(strategy_named(record.strategy).points(trial_number, record), floor)
 
 
 def trial_points(
     trial: optuna.trial.FrozenTrial,
     record: TrialRecord | None,
     objective_names: Sequence[str] | None = None,
+    floor: Condition | None = None,
 ) -> list[DesignPoint]:
     """The design points of one stored trial: the one rule every reader of a study follows.
 
@@ -116,6 +196,7 @@ def trial_points(
         trial: a stored trial; record: its TrialRecord, or None when it has none.
         objective_names: the study's objective names in Optuna's value order; None keeps
             every point the record holds and makes none for a trial without one.
+        floor: the study's accuracy floor; points are marked against it (:func:`mark_points`).
     """
     if trial.state != TrialState.COMPLETE or trial.values is None:
         return []
@@ -123,7 +204,7 @@ def trial_points(
         return []
     if record is not None and (record.error is not None or record.pruned is not None):
         return []
-    points = record_points(trial.number, record) if record is not None else []
+    points = record_points(trial.number, record, floor) if record is not None else []
     if objective_names is None:
         return points
     points = [dataclasses.replace(p, objectives={n: p.objectives[n] for n in objective_names})
@@ -133,19 +214,19 @@ def trial_points(
     constraints = dict(record.constraints) if record is not None and record.constraints else {}
     if not constraints:
         constraints = {str(k): float(v) for k, v in trial.constraints.items()}
-    return [DesignPoint(
+    return mark_points([DesignPoint(
         trial.number, dict(trial.params), dict(zip(objective_names, (float(v) for v in trial.values), strict=True)),
         constraints, dict(record.metrics) if record is not None else {},
-    )]
+    )], floor)
 
 
-def study_points(trials: Iterable[optuna.trial.FrozenTrial]) -> list[DesignPoint]:
+def study_points(trials: Iterable[optuna.trial.FrozenTrial], floor: Condition | None = None) -> list[DesignPoint]:
     """Every design point of the study's completed trials that carry a record (reference
-    trials, flagged :data:`REFERENCE_ATTR`, are none)."""
+    trials, flagged :data:`REFERENCE_ATTR`, are none), marked against ``floor``."""
     points: list[DesignPoint] = []
     for trial in trials:
         if trial.state == TrialState.COMPLETE and not trial.user_attrs.get(REFERENCE_ATTR):
-            points.extend(trial_points(trial, record_of(trial.user_attrs)))
+            points.extend(trial_points(trial, record_of(trial.user_attrs), floor=floor))
     return points
 
 
@@ -240,8 +321,9 @@ def promotion_order(values: np.ndarray, feasible: np.ndarray) -> np.ndarray:
 
 
 def pareto_front(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> list[DesignPoint]:
-    """The feasible non-dominated points, sorted by the first objective."""
-    feasible = [p for p in points if p.feasible]
+    """The non-dominated eligible points (:attr:`DesignPoint.eligible`: feasible, above the
+    floor, not degenerate), sorted by the first objective."""
+    feasible = [p for p in points if p.eligible]
     if not feasible:
         return []
     values = as_minimisation(feasible, objectives)
@@ -310,11 +392,14 @@ def default_reference(losses: np.ndarray) -> np.ndarray:
 def hypervolume_reference(
     losses: np.ndarray, objectives: Mapping[str, str], reference: Mapping[str, float] | None = None
 ) -> np.ndarray:
-    """The hypervolume reference point of feasible ``losses`` ``[n, k]`` (n >= 1), as losses.
+    """The hypervolume reference point of the eligible points' ``losses`` ``[n, k]`` (n >= 1:
+    feasible, above the floor, not degenerate), as losses.
 
     The study's ``reference`` (in objective units) for the objectives it names, and
-    :func:`default_reference` for the others: the one rule the progress bar,
-    ``codesign study status`` and the report's hypervolume plot all use.
+    :func:`default_reference` for the others (the nadir of those points widened by
+    :data:`REFERENCE_MARGIN` of their range, so a point far below the floor never stretches
+    it): the one rule the progress bar, ``codesign study status`` and the report's
+    hypervolume plot all use.
     """
     signs = minimisation_signs(objectives)
     ref = default_reference(np.asarray(losses, dtype=float))
@@ -329,13 +414,14 @@ def study_hypervolume(
     objectives: Mapping[str, str],
     reference: Mapping[str, float] | None = None,
 ) -> float:
-    """Hypervolume of the feasible points, in the product of the objectives' units.
+    """Hypervolume of the eligible points (feasible, above the floor, not degenerate), in the
+    product of the objectives' units.
 
     The reference point is :func:`hypervolume_reference`'s. With a full reference in the spec
     the figure never decreases as trials are added; the progress bar, ``codesign study
     status`` and the report's hypervolume plot all show this same number.
     """
-    feasible = [p for p in points if p.feasible]
+    feasible = [p for p in points if p.eligible]
     if not feasible:
         return 0.0
     values = as_minimisation(feasible, objectives)

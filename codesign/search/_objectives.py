@@ -13,6 +13,12 @@ What a chip cannot represent is measured, so studies can constrain it:
 ``split_spike_fraction`` (spike events the chip's ``graded_spike_bits`` cannot carry in one
 event, so it splits them), e.g. ``state_overflow_rate <= 0.01``.
 
+Also owns what a usable network is: the accuracy *floor* of a task (:func:`accuracy_floor`,
+clearly above chance: ``accuracy >= 2 x chance`` for classification, ``wer <= 0.9`` for
+digits) and a *degenerate* network, one that outputs a constant or nothing
+(:func:`is_degenerate`: one distinct output over the validation split, or WER 1.0 when that
+count was not measured). Both are marks on stored design points, never reasons to drop them.
+
 Also owns the one condition grammar, ``NAME OP NUMBER`` (:func:`parse_condition`,
 :class:`Condition`), that constraints and ``codesign export --pick`` both read: a constraint
 is a condition on a known metric with ``<=`` or ``>=`` (or ``fits_on_chip``).
@@ -62,6 +68,59 @@ def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None
     return None
 
 FITS_ON_CHIP = "fits_on_chip"
+
+#: Metric: how many distinct outputs the network gave over a split (classes predicted, or
+#: distinct decoded token sequences, the empty one included); 1 is a network that says one
+#: thing whatever it hears. The plain name is the validation split's.
+DISTINCT_OUTPUTS = "distinct_outputs"
+
+#: The floor a task's designs must clear to be on a front, by task: a condition text, or a
+#: multiple of chance for classification (chance = 1 / classes).
+FLOOR_CHANCE_MULTIPLE = 2.0
+FLOOR_WER = 0.9
+
+
+def chance_accuracy(task: str) -> float | None:
+    """Accuracy of a uniform guess on a classification task (None for a CTC task)."""
+    if task != "commands":
+        return None
+    from codesign.data import COMMAND_CLASSES
+
+    return 1.0 / len(COMMAND_CLASSES)
+
+
+def accuracy_floor(task: str, given: str | None = "auto") -> Condition | None:
+    """The floor of ``task``: the default (``given`` ``"auto"``: ``accuracy >= 2 x chance``
+    on ``commands``, ``wer <= 0.9`` on ``digits``), a study's own condition (``"accuracy >=
+    0.3"``), or None (``given`` ``"none"`` or None).
+
+    Raises:
+        ValueError: ``given`` is not ``auto``, ``none`` or a condition on a task metric.
+    """
+    if given is None or given == "none":
+        return None
+    if given == "auto":
+        chance = chance_accuracy(task)
+        if chance is not None:
+            return Condition("accuracy", ">=", round(FLOOR_CHANCE_MULTIPLE * chance, 6))
+        return Condition("wer", "<=", FLOOR_WER) if task == "digits" else None
+    condition = parse_condition(given)
+    measured = {m for ms in TASK_METRICS.values() for m in ms}
+    if condition.name not in measured:
+        raise ValueError(f"'auto', 'none' or a condition on a task metric ({', '.join(sorted(measured))}), "
+                         f"got '{given}'")
+    return condition
+
+
+def is_degenerate(metrics: Mapping[str, float]) -> bool:
+    """Whether a network says nothing useful: one distinct output over the validation split
+    (a constant class, or the same transcript, often the empty one, for every utterance), or,
+    where that count was not measured (older records), a WER of 1.0 (no word right)."""
+    distinct = metrics.get(DISTINCT_OUTPUTS)
+    if distinct is not None and math.isfinite(float(distinct)):
+        return float(distinct) <= 1.0
+    wer = metrics.get("wer")
+    return wer is not None and float(wer) >= 1.0 - EQUAL_REL_TOL
 
 #: The comparison operators of a condition, for constraints and ``--pick`` alike.
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

@@ -11,8 +11,9 @@ from codesign.search._record import TrialRecord
 
 
 def best_per_objective(points: Sequence[DesignPoint], objectives: Mapping[str, str]) -> dict[str, float]:
-    """Best feasible value of each objective (each may come from a different point)."""
-    feasible = [p for p in points if p.feasible]
+    """Best value of each objective over the eligible points (feasible, above the floor, not
+    degenerate; each objective's best may come from a different point)."""
+    feasible = [p for p in points if p.eligible]
     out: dict[str, float] = {}
     for name, direction in objectives.items():
         values = [p.objectives[name] for p in feasible]

@@ -23,7 +23,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from codesign.config import ConfigError
 from codesign.search._confirm import confirmed_figures
-from codesign.search._front import REFERENCE_ATTR, DesignPoint, trial_points
+from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id, trial_points
+from codesign.search._objectives import Condition, accuracy_floor
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
 from codesign.search._store import ArtifactStore, is_url, split_study_dir
@@ -112,6 +113,31 @@ class StudyView:
     artifact_url: str | None = None
     points: tuple[DesignPoint, ...] = ()
     references: tuple[DesignPoint, ...] = ()
+    user_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def floor(self) -> Condition | None:
+        """The study's accuracy floor (:func:`~codesign.search.accuracy_floor` of its task and
+        its ``floor`` key): design points missing it are marked ``below_floor``."""
+        return floor_of(self.spec)
+
+    def point_by_id(self, text: str) -> DesignPoint:
+        """The design point of id ``text`` (``"12.3"``, ``"12"``).
+
+        Raises:
+            ConfigError: not an id, or no such design point (the message lists a few).
+        """
+        try:
+            key = parse_point_id(text)
+        except ValueError as err:
+            raise ConfigError(None, "--point", "TRIAL or TRIAL.CHIP", got=text, hint=str(err)) from None
+        try:
+            return self.point(key)
+        except KeyError:
+            ids = [p.point_id for p in self.points]
+            raise ConfigError(None, "--point", f"a design id of study '{self.name}'", got=text,
+                              hint="ids there: " + (", ".join(ids[:12]) + (" …" if len(ids) > 12 else "")
+                                                    if ids else "none")) from None
 
     @property
     def objectives(self) -> dict[str, str]:
@@ -187,9 +213,10 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
     points: list[DesignPoint] = []
     references: list[DesignPoint] = []
+    floor = floor_of(spec if isinstance(spec, dict) else None)
     for t, view, record in zip(frozen, trials, records, strict=True):
         found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.chip))
-                 for p in trial_points(t, record, names)]
+                 for p in trial_points(t, record, names, floor=floor)]
         (references if view.reference is not None else points).extend(found)
     return StudyView(
         name=study.study_name,
@@ -202,7 +229,19 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         log_params=log_params,
         points=tuple(points),
         references=tuple(references),
+        user_attrs=dict(attrs),
     )
+
+
+def floor_of(spec: dict[str, Any] | None) -> Condition | None:
+    """The accuracy floor of a stored spec dict (its task's default unless it sets ``floor``;
+    an unreadable one is the default)."""
+    spec = spec or {}
+    task = str((spec.get("corpus") or {}).get("task", "commands"))
+    try:
+        return accuracy_floor(task, spec.get("floor", "auto"))
+    except ValueError:
+        return accuracy_floor(task)
 
 
 def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:

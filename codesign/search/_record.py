@@ -85,6 +85,10 @@ class TrialRecord(Spec):
             budget (a rung); None at full fidelity.
         load_dependent: the training budget was wall-clock seconds (equal-time mode), so the
             metrics depend on the machine's load and are not reproducible from the seed.
+        degenerate: the network outputs a constant or nothing (one class everywhere, the
+            same transcript for every utterance, WER 1.0): ``codesign.search.is_degenerate``
+            of its metrics (a nested trial: of every chip's). Its design points are marked
+            and never on a front; the trial is still COMPLETE with its values.
     """
 
     model_config = MEASURED
@@ -112,6 +116,7 @@ class TrialRecord(Spec):
     hw_front: list[HardwarePoint] = Field(default_factory=list)
     rung_epoch: int | None = None
     load_dependent: bool = False
+    degenerate: bool = False
 
     @field_validator("model_config_", "chip_config", "train_config", mode="before")
     @classmethod
@@ -144,7 +149,8 @@ def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     elif record.pruned is not None:
         head = f"pruned before training: {record.pruned}"
     else:
-        head = ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
+        head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
+            f"{k}={_short(v)}" for k, v in record.objectives.items())
         violated = [k for k, v in record.constraints.items() if v > 0]
         head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
         if record.hw_front:

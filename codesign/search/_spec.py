@@ -13,12 +13,19 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
 
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
 from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
 from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
-from codesign.search._objectives import METRICS, Constraint, parse_constraint, unmeasured_metric
+from codesign.search._objectives import (
+    METRICS,
+    Condition,
+    Constraint,
+    accuracy_floor,
+    parse_constraint,
+    unmeasured_metric,
+)
 from codesign.search._space import (
     FloatParam,
     IntParam,
@@ -140,14 +147,37 @@ class ConfirmSpec(Spec):
 
     seeds: int = Field(0, ge=0, le=20, description="seeds per design (0: confirm nothing at the end of a run)")
     scope: Literal["recommended", "front"] = Field(
-        "recommended", description="the recommended design (best in the first objective) or the whole front"
+        "recommended", description="the k candidates of the recommendation (the front designs nearest the knee, "
+        "or the pick policy's k best) or the whole front",
     )
+    k: int = Field(3, ge=1, le=50, description="candidates of the recommendation confirmed (scope 'recommended')")
 
     @field_validator("seeds")
     @classmethod
     def _spread(cls, value: int) -> int:
         if value == 1:
             raise ValueError("0 (off) or at least 2 seeds: one seed has no spread")
+        return value
+
+
+class RecommendSpec(Spec):
+    """How the study names the design to build (``codesign.search._recommend``)."""
+
+    policy: str = Field(
+        "knee", description="knee: the design nearest the utopia point of the front, each objective scaled to the "
+        "front's range; or a pick expression, e.g. 'min energy_uj where accuracy in top 3'",
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value != "knee":
+            from codesign.search._pick import parse_pick
+
+            try:
+                parse_pick(value)
+            except ConfigError as err:
+                raise ValueError(f"'knee' or a pick expression: {err.hint or err.expected}") from None
         return value
 
 
@@ -166,7 +196,12 @@ class StudySpec(Spec):
         chip: the base chip (the preset, inlined); ``hw.*`` parameters override its fields.
         chip_preset: where the chip preset came from, for people.
         objectives: metric -> ``min`` | ``max``, in order.
-        reference: optional hypervolume reference point per objective (else the worst seen).
+        reference: optional hypervolume reference point per objective (else the nadir of the
+            eligible points widened by 10 % of their range).
+        floor: the accuracy floor a design must clear to be on the front and in the
+            hypervolume: ``auto`` (``accuracy >= 2 x chance``, ``wer <= 0.9``), ``none``, or a
+            condition such as ``"accuracy >= 0.5"``. Designs below it stay stored, marked.
+        recommend: the recommendation policy (:class:`RecommendSpec`).
         constraints: ``"area_mm2 <= 10"``, ``"latency_ms <= 20"``, ``"fits_on_chip"``.
         strategy: what a trial is: ``joint`` (one network on one chip) or ``nested`` (one
             network on a hardware sweep); ``codesign.search._strategy``.
@@ -189,6 +224,8 @@ class StudySpec(Spec):
     chip_preset: str = ""
     objectives: dict[str, Literal["min", "max"]] = Field(min_length=1)
     reference: dict[str, float] = Field(default_factory=dict)
+    floor: str = Field("auto", description="auto (2 x chance accuracy, wer <= 0.9), none, or 'accuracy >= 0.5'")
+    recommend: RecommendSpec = Field(default_factory=RecommendSpec)
     constraints: tuple[str, ...] = ()
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
@@ -231,6 +268,26 @@ class StudySpec(Spec):
         if value is not None and "://" not in value:
             raise ValueError("an Optuna storage URL (sqlite:///file.db, postgresql://..., journal:///file.log)")
         return value
+
+    @field_validator("floor")
+    @classmethod
+    def _floor(cls, value: str, info: ValidationInfo) -> str:
+        corpus = info.data.get("corpus")
+        task = corpus.task if isinstance(corpus, CorpusConfig) else "commands"
+        try:
+            floor = accuracy_floor(task, value)
+        except ValueError as err:
+            raise ValueError(f"'auto', 'none' or a condition on the task metric such as 'accuracy >= 0.5' "
+                             f"({err})") from None
+        bad = unmeasured_metric([floor.name], task) if floor is not None else None
+        if bad is not None:
+            raise ValueError(f"a floor on the metric the task measures: task '{task}' measures {bad[1]}, "
+                             f"not '{bad[0]}'")
+        return value
+
+    def floor_condition(self) -> Condition | None:
+        """The accuracy floor (:func:`codesign.search.accuracy_floor` of the task and ``floor``)."""
+        return accuracy_floor(self.corpus.task, self.floor)
 
     @field_validator("constraints")
     @classmethod
@@ -293,7 +350,7 @@ class StudySpec(Spec):
     def search_identity(self) -> dict[str, Any]:
         """What defines the search (a study can continue only under the same identity)."""
         data = self.to_dict()
-        for key in ("budget", "execution", "storage", "artifacts", "description", "confirm"):
+        for key in ("budget", "execution", "storage", "artifacts", "description", "confirm", "floor", "recommend"):
             data.pop(key, None)
         return data
 

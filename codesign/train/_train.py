@@ -185,7 +185,10 @@ def _loss(out: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor, t
 
 @torch.no_grad()
 def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tuple[str, ...]) -> dict[str, float]:
-    """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC).
+    """Task metrics of ``model`` on ``split``: ``accuracy``, or ``wer`` and ``cer`` (greedy CTC),
+    and ``distinct_outputs``: how many different answers it gave (classes predicted, or
+    distinct transcripts, the empty one included); 1 marks a network that says one thing
+    whatever it hears (``codesign.search.is_degenerate``).
 
     Raises:
         ValueError: an empty split.
@@ -207,7 +210,8 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
             refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
     if head == "classify":
         logits = torch.cat(outputs)
-        metrics = {"accuracy": accuracy(logits, split.targets)}
+        metrics = {"accuracy": accuracy(logits, split.targets),
+                   "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
         # how often a word outside the keywords is answered `unknown` (a network can score well
         # on the keywords and still call every unknown word a keyword)
         from codesign.data import UNKNOWN
@@ -221,6 +225,7 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
     return {
         "wer": word_error_rate(ref_words, hyp_words),
         "cer": char_error_rate([" ".join(r) for r in ref_words], [" ".join(h) for h in hyp_words]),
+        "distinct_outputs": float(len({tuple(h) for h in hyps})),
     }
 
 

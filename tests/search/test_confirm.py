@@ -14,10 +14,11 @@ from codesign.search import (
     load_stored_study,
     pareto_front,
     parse_study,
-    recommended_point,
+    recommendation_candidates,
     run_study,
     stored_spec,
     study_points,
+    study_view,
 )
 
 
@@ -48,10 +49,10 @@ def test_confirm_recommended_and_cli_refusals(toy, tmp_path: Path, capsys: pytes
     spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 3}})
     outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
     study = load_stored_study(spec.name, outcome.storage_url, writable=True)
-    best = recommended_point(pareto_front(study_points(study.trials), spec.objectives), stored_spec(study))
-    assert best is not None
-    assert best.objectives["wer"] == min(p.objectives["wer"] for p in study_points(study.trials) if p.feasible)
+    candidates = recommendation_candidates(study_view(study))
+    assert 1 <= len(candidates) <= stored_spec(study).confirm.k
+    assert {p.key for p in candidates} <= {p.key for p in pareto_front(study_points(study.trials), spec.objectives)}
     confirmed = confirm_study(study, 2, "recommended", evaluate=toy.seeded)
-    assert [(c.trial, c.chip) for c in confirmed] == [(best.trial, None)]
+    assert sorted((c.trial, c.chip) for c in confirmed) == sorted(p.key for p in candidates)
     assert main(["study", "confirm", "toy", "--runs-dir", str(tmp_path), "--seeds", "1"]) == 2
     assert "2 seeds" in capsys.readouterr().err

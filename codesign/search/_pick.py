@@ -1,5 +1,9 @@
 """The pick language: choose one stored design point by a goal and conditions.
 
+Lives in ``codesign.search`` because a study's ``recommend:`` policy may be a pick expression
+(:mod:`codesign.search._recommend`); ``codesign export --pick`` reads the same functions
+(re-exported by ``codesign.export``).
+
 Grammar (case-sensitive names, whitespace-separated tokens)::
 
     pick      := ("min" | "max" | "best") NAME [ "where" condition ( "and" condition )* ]
@@ -16,20 +20,26 @@ numeric parameter (``snn.levels``). ``best`` and ``in top`` are rank-based: they
 objective's direction (``best accuracy`` is ``max accuracy`` when accuracy is maximised) and
 need no threshold, so an expression such as ``min energy_uj where accuracy in top 3`` (the
 cheapest of the three most accurate points) matches in every study with a feasible point.
-``top K`` keeps the K best feasible points by that objective, ``top P%`` the best P percent
-(at least one). Only the study's feasible design points are considered
-(never a failed trial, an infeasible design point or a reference point); ties go to the
-lowest trial number.
+``top K`` keeps the K best eligible points by that objective, ``top P%`` the best P percent
+(at least one). Only the study's eligible design points are considered: feasible, above the
+accuracy floor and not degenerate (never a failed trial, an infeasible, degenerate or
+below-floor design point, or a reference point); ties go to the lowest trial number, then chip.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from codesign.config import ConfigError
-from codesign.search import OPERATORS, Condition, DesignPoint, StudyView, condition_of, condition_tokens
+from codesign.search._front import DesignPoint
+from codesign.search._objectives import OPERATORS, Condition, condition_of, condition_tokens
+
+if TYPE_CHECKING:
+    from codesign.search._reader import StudyView
 
 _GRAMMAR = ("'min|max|best NAME [where NAME OP NUMBER | NAME in top K | NAME in top P% [and ...]]' "
             "with OP one of <= < >= > == !=")
@@ -88,29 +98,74 @@ def parse_pick(text: str) -> Pick:
     if rest:
         if rest[0] != "where":
             raise _error(text, f"expected 'where' after '{goal} {name}', got '{rest[0]}'")
-        rest = rest[1:]
-        while True:
-            if len(rest) < 3:
-                raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
-            cname, op, raw = rest[:3]
-            _check_name(text, cname)
-            if op == "in":
-                conditions.append(_rank(text, cname, rest[2:]))
-                rest = rest[4:]  # NAME in top K
-                if rest and rest[0] == "%":  # "top 50 %"
-                    rest = rest[1:]
-            else:
-                try:
-                    conditions.append(condition_of(cname, op, raw))
-                except ValueError as err:
-                    raise _error(text, str(err)) from None
-                rest = rest[3:]
-            if not rest:
-                break
-            if rest[0] != "and":
-                raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
-            rest = rest[1:]
+        conditions = _conditions(text, rest[1:])
     return Pick(goal, name, tuple(conditions))
+
+
+def parse_filter(text: str) -> tuple[Condition | Rank, ...]:
+    """The conditions of a filter: what follows ``where`` in a pick expression
+    (``"accuracy >= 0.5 and hw.weight_bits <= 4"``, ``"accuracy in top 5"``).
+
+    Raises:
+        ConfigError: the text does not follow the grammar (key ``--filter``).
+    """
+    try:
+        return tuple(_conditions(text, _tokenise(text)))
+    except ConfigError as err:
+        raise ConfigError(None, "--filter", "'NAME OP NUMBER | NAME in top K[%] [and ...]' with OP one of "
+                          "<= < >= > == !=", got=text, hint=err.hint) from None
+
+
+def filter_points(points: Sequence[DesignPoint], conditions: Sequence[Condition | Rank],
+                  objectives: Mapping[str, str], study: str = "the study") -> list[DesignPoint]:
+    """The ``points`` that meet every condition (a rank condition ranks among ``points``);
+    a point that never measured a condition's name does not meet it.
+
+    Raises:
+        ConfigError: a name no point measured (with a close match; key ``--filter``).
+    """
+    names = _known(objectives, points)
+    for cond in conditions:
+        if cond.name not in names and points:
+            close = difflib.get_close_matches(cond.name, names, n=1)
+            raise ConfigError(None, "--filter", "a name among: " + ", ".join(names), got=str(cond),
+                              hint=f"'{cond.name}' is not measured in study '{study}'"
+                              + (f"; did you mean '{close[0]}'?" if close else ""))
+    left = list(points)
+    for cond in conditions:
+        if isinstance(cond, Rank):
+            top = set(_ranked(objectives, list(points), cond.name, str(cond), study)[: cond.size(len(points))])
+            left = [p for p in left if p.key in top]
+        else:
+            left = [p for p in left if (v := _value(objectives, p, cond.name)) is not None and cond.holds(v)]
+    return left
+
+
+def _conditions(text: str, rest: list[str]) -> list[Condition | Rank]:
+    """Conditions joined by ``and`` from ``rest`` (the tokens after ``where``)."""
+    conditions: list[Condition | Rank] = []
+    while True:
+        if len(rest) < 3:
+            raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
+        cname, op, raw = rest[:3]
+        _check_name(text, cname)
+        if op == "in":
+            conditions.append(_rank(text, cname, rest[2:]))
+            rest = rest[4:]  # NAME in top K
+            if rest and rest[0] == "%":  # "top 50 %"
+                rest = rest[1:]
+        else:
+            try:
+                conditions.append(condition_of(cname, op, raw))
+            except ValueError as err:
+                raise _error(text, str(err)) from None
+            rest = rest[3:]
+        if not rest:
+            break
+        if rest[0] != "and":
+            raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
+        rest = rest[1:]
+    return conditions
 
 
 def _rank(text: str, name: str, rest: list[str]) -> Rank:
@@ -143,8 +198,8 @@ def _check_name(text: str, name: str) -> None:
         raise _error(text, f"expected a metric name, got the keyword '{name}'")
 
 
-def _value(view: StudyView, point: DesignPoint, name: str) -> float | None:
-    if name in view.objective_names:
+def _value(objectives: Mapping[str, str], point: DesignPoint, name: str) -> float | None:
+    if name in objectives:
         return float(point.objectives[name])
     if name in point.metrics:
         return float(point.metrics[name])
@@ -155,63 +210,79 @@ def _value(view: StudyView, point: DesignPoint, name: str) -> float | None:
 
 
 def known_names(view: StudyView) -> list[str]:
-    names: dict[str, None] = dict.fromkeys(view.objective_names)
-    for t in view.points:
+    return _known(view.objectives, view.points)
+
+
+def _known(objectives: Mapping[str, str], points: Sequence[DesignPoint]) -> list[str]:
+    names: dict[str, None] = dict.fromkeys(objectives)
+    for t in points:
         names.update(dict.fromkeys(t.metrics))
         names.update(dict.fromkeys(k for k, v in t.params.items() if isinstance(v, (int, float))))
     return list(names)
 
 
 def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
-    """The feasible design point of a finished candidate that best meets ``pick``.
+    """The eligible design point of a finished candidate that best meets ``pick``.
 
     Raises:
         ConfigError: a name the study never measured (with a close match), or no trial
             matches (the message says how many candidates each condition left).
     """
+    return picked(view.points, pick, view.objectives, view.name)[0]
+
+
+def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[str, str],
+           study: str = "the study") -> list[DesignPoint]:
+    """The eligible ``points`` that meet ``pick``'s conditions, best first by its goal (ties:
+    lower trial, then chip): the pick's answer and its runners-up.
+
+    Raises:
+        ConfigError: as :func:`pick_point`.
+    """
     text = pick if isinstance(pick, str) else str(pick)
     pick = parse_pick(pick) if isinstance(pick, str) else pick
-    names = known_names(view)
+    names = _known(objectives, points)
     for name in [pick.name, *(c.name for c in pick.conditions)]:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
-            hint = f"'{name}' is not measured in study '{view.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            hint = f"'{name}' is not measured in study '{study}'" + (f"; did you mean '{close[0]}'?" if close else "")
             raise ConfigError(None, "--pick", "a name among: " + ", ".join(names), got=text, hint=hint)
-    candidates = [p for p in view.points if p.feasible]
+    candidates = [p for p in points if p.eligible]
     if not candidates:
-        raise ConfigError(None, "--pick", f"a finished feasible trial in study '{view.name}'", got=text,
-                          hint="the study has none yet")
+        raise ConfigError(None, "--pick", f"a finished feasible design above the accuracy floor in study '{study}'",
+                          got=text, hint="the study has none yet")
     left = candidates
     counts = []
     for cond in pick.conditions:
         if isinstance(cond, Rank):
-            top = set(_ranked(view, candidates, cond.name, text)[: cond.size(len(candidates))])
+            top = set(_ranked(objectives, candidates, cond.name, text, study)[: cond.size(len(candidates))])
             left = [t for t in left if t.key in top]
         else:
-            left = [t for t in left if (v := _value(view, t, cond.name)) is not None and cond.holds(v)]
+            left = [t for t in left if (v := _value(objectives, t, cond.name)) is not None and cond.holds(v)]
         counts.append(f"{cond}: {len(left)} left")
-    scored = [(v, t) for t in left if (v := _value(view, t, pick.name)) is not None]
+    scored = [(v, t) for t in left if (v := _value(objectives, t, pick.name)) is not None]
     if not scored:
         raise ConfigError(
             None, "--pick", "an expression some finished feasible trial meets", got=text,
             hint=f"of {len(candidates)} feasible trials: " + "; ".join(counts or [f"none has {pick.name}"]),
         )
-    goal = _direction(view, pick.name, text) if pick.goal == "best" else pick.goal
+    goal = _direction(objectives, pick.name, text, study) if pick.goal == "best" else pick.goal
     sign = 1.0 if goal == "min" else -1.0
-    return min(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))[1]
+    return [t for _, t in sorted(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))]
 
 
-def _direction(view: StudyView, name: str, text: str) -> str:
+def _direction(objectives: Mapping[str, str], name: str, text: str, study: str) -> str:
     """``min`` or ``max``: the direction of objective ``name``, which rank-based picks need."""
-    if name not in view.objective_names:
+    if name not in objectives:
         raise ConfigError(None, "--pick", "an objective after 'best' or before 'in top' ("
-                          + ", ".join(view.objective_names) + ")", got=text,
-                          hint=f"'{name}' has no direction in study '{view.name}'; use min/max or a threshold")
-    return view.objectives[name]
+                          + ", ".join(objectives) + ")", got=text,
+                          hint=f"'{name}' has no direction in study '{study}'; use min/max or a threshold")
+    return objectives[name]
 
 
-def _ranked(view: StudyView, points: list[DesignPoint], name: str, text: str) -> list[tuple[int, int | None]]:
+def _ranked(objectives: Mapping[str, str], points: list[DesignPoint], name: str, text: str,
+            study: str) -> list[tuple[int, int | None]]:
     """Keys of ``points`` best first by objective ``name`` (ties: lower trial, then chip)."""
-    sign = 1.0 if _direction(view, name, text) == "min" else -1.0
-    scored = [(v, p) for p in points if (v := _value(view, p, name)) is not None]
+    sign = 1.0 if _direction(objectives, name, text, study) == "min" else -1.0
+    scored = [(v, p) for p in points if (v := _value(objectives, p, name)) is not None]
     return [p.key for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].chip or 0))]

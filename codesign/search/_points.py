@@ -1,0 +1,77 @@
+"""Design-point rows: one flat row per network x chip of a study, every figure a column.
+
+The one table of design points (``codesign study points``, ``codesign study front``, the
+report's design table and its data): :func:`design_rows` turns a :class:`StudyView` into
+plain dicts, no pandas, so ``study front`` starts without loading the report package.
+
+Columns, in this order: ``id`` (``"12.3"``), ``trial``, ``chip``, ``on_front``,
+``recommended``, ``eligible``, ``feasible``, ``degenerate``, ``below_floor``, ``precision``
+(``w4s8``: the chip's weight and state bits), the objectives under their names, then
+``<objective>.mean`` / ``<objective>.std`` and ``confirmed.seeds`` (confirmation over seeds,
+None where not confirmed), ``constraints.<name>``, the parameters under their own dotted
+names (``snn.width``, ``train.learning_rate``, ``hw.cores``) and ``metrics.<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from codesign.search._front import DesignPoint, pareto_front
+
+if TYPE_CHECKING:
+    from codesign.search._reader import StudyView
+
+
+def precision_of(point: DesignPoint, chip: Mapping[str, Any] | None = None) -> str:
+    """``w<weight bits>s<state bits>`` of the point's chip: its measured bits, else its
+    ``hw.*`` parameters, else ``chip`` (the trial's or the study's chip fields), else the
+    ChipConfig defaults."""
+    from codesign.hardware import ChipConfig  # configs only
+
+    bits = []
+    for name in ("weight_bits", "state_bits"):
+        value = point.metrics.get(name, point.params.get(f"hw.{name}"))
+        if value is None:
+            value = (chip or {}).get(name, ChipConfig.model_fields[name].default)
+        bits.append(int(float(value)))
+    return f"w{bits[0]}s{bits[1]}"
+
+
+def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[str, Any]]:
+    """One row per design point of ``view`` (see the module docstring for the columns), in
+    trial then chip order. ``recommended`` is the recommended design's id (None: none)."""
+    front = {p.key for p in pareto_front(view.points, view.objectives)}
+    params: list[str] = []
+    for p in view.points:
+        params.extend(k for k in p.params if k not in params and k != "trace")
+    base = dict((view.spec or {}).get("chip") or {})
+    chips: dict[int, dict[str, Any]] = {}
+    for t in view.trials:
+        if t.record is not None and t.record.chip_config is not None:
+            chips[t.number] = t.record.chip_config.to_dict()
+    return [_row(p, view.objectives, p.key in front, p.point_id == recommended, params, chips.get(p.trial, base))
+            for p in view.points]
+
+
+def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommended: bool,
+         params: Sequence[str], chip: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": p.point_id, "trial": p.trial, "chip": p.chip, "on_front": on_front, "recommended": recommended,
+        "eligible": p.eligible, "feasible": p.feasible, "degenerate": p.degenerate, "below_floor": p.below_floor,
+        "precision": precision_of(p, chip),
+    }
+    row.update({n: p.objectives.get(n) for n in objectives})
+    c = p.confirmed
+    for n in objectives:
+        spread = c.spread(n) if c is not None else None
+        row[f"{n}.mean"] = spread[0] if spread else None
+        row[f"{n}.std"] = spread[1] if spread else None
+    row["confirmed.seeds"] = len(c.seeds) if c is not None else None
+    row.update({f"constraints.{k}": v for k, v in p.constraints.items()})
+    row.update({k: p.params.get(k) for k in params})
+    row.update({f"metrics.{k}": v for k, v in p.metrics.items()})
+    return row
+
+
+__all__ = ["design_rows", "precision_of"]
