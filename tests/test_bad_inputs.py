@@ -90,7 +90,7 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
     ("study-unknown-objective", RUN, {**BASE, "study.yaml": _study(objectives={"wr": "min"})},
      ["study.yaml", "'objectives'", "did you mean 'wer'"]),
     ("study-objective-not-measured-by-task", RUN,
-     {**BASE, "study.yaml": _study(corpus={"task": "commands"})}, ["study.yaml", "task 'commands' measures accuracy, not 'wer'"]),
+     {**BASE, "study.yaml": _study(corpus={"task": "commands"})}, ["study.yaml", "task 'commands' measures accuracy, unknown_recall, not 'wer'"]),
     ("study-accuracy-on-digits", RUN, {**BASE, "study.yaml": _study(objectives={"accuracy": "max"})},
      ["study.yaml", "task 'digits' measures wer, cer, not 'accuracy'"]),
     ("study-objective-loss", RUN, {**BASE, "study.yaml": _study(objectives={"loss": "min"})},
