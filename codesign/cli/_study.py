@@ -611,6 +611,9 @@ def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
     print(f"report:    {_write_report(outcome, runs_dir)}")
     print(f"storage:   {masked_url(outcome.storage_url)}")
     print(f"artifacts: {outcome.artifact_dir}")
+    if getattr(outcome, "worker_utilisation", None) is not None:
+        print(f"workers:   busy {outcome.worker_utilisation:.0%} of the search ({outcome.busy_s:.0f} worker-s "
+              f"of {spec.execution.workers} x {outcome.search_s:.0f} s)")
     print(f"status:    codesign study status {outcome.name}"
           + ("" if outcome.storage_url.endswith(f"{outcome.name}/study.db") else f" --storage {masked_url(outcome.storage_url)}"))
     print(f"dashboard: optuna-dashboard {masked_url(outcome.storage_url)}")

@@ -1,9 +1,18 @@
 """The Ray ask/tell driver: the only writer to a study's storage.
 
 ``run_study`` is a loop over Optuna's ``ask``/``tell`` (like ``Study.optimize``), with Ray
-tasks as the workers: ``workers`` trials in flight, each a task with declared resources,
-told as they complete (``ray.wait``). The evaluation function is injectable: a top-level,
-picklable ``evaluate(TrialTask) -> TrialResult`` (``codesign.search._task``).
+tasks as the workers, each a task with declared resources. The evaluation function is
+injectable: a top-level, picklable ``evaluate(TrialTask) -> TrialResult``
+(``codesign.search._task``).
+
+Schedule (``execution.lookahead``, ``execution.tell_order``): ``workers x (1 + lookahead)``
+trials are asked and not yet told at once; ``workers`` of them run as Ray tasks and the driver
+queues the rest, so a worker that finishes picks up a queued trial at once, while an older,
+slower trial still runs. Results are told in submission order (the default), and a new trial
+is asked only after a tell, so what the sampler has seen when it asks trial *n* is the same on
+an idle and on a loaded machine: the study depends only on its seed and history, never on timing. Worker
+utilisation (busy worker-seconds over ``workers`` x the search's wall seconds) is measured
+and returned (``StudyOutcome.worker_utilisation``).
 
 Workers share nothing with the driver but Ray: each task gets a reader of the artifact store
 (served from this process's node when the store is a local folder) and the corpus from Ray's
@@ -13,7 +22,11 @@ bytes; this driver writes them into the artifact store.
 Failure rules (a failure is never a score):
 - the evaluation raises, returns an error, or returns a NaN/missing objective -> FAIL with
   the reason in the record;
-- a trial running past ``execution.trial_timeout_s`` is cancelled (its worker killed) -> FAIL;
+- a trial whose worker has used more than ``execution.trial_cpu_s`` CPU seconds, or that
+  started and then made no CPU progress for ``execution.trial_stall_s`` seconds (a hang), is
+  cancelled (its worker killed) -> FAIL. Running tasks report their CPU time to the driver
+  (``TrialMonitor``, a heartbeat a second): the limits follow the trial's own work, so a
+  machine's load never decides a result, and a trial still queued is charged nothing;
 - the worker process dies (Ray ``WorkerCrashedError`` and kin) -> the trial is run again
   ``execution.retries`` times, then FAIL; the study goes on;
 - the evaluation's cheap chip check finds the network cannot fit (or breaks an
@@ -41,7 +54,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +100,7 @@ from codesign.search._storage import (
 )
 from codesign.search._store import ArtifactStore, StoreReader, serve_store
 from codesign.search._strategy import strategy_of
-from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
+from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -118,6 +131,10 @@ class StudyOutcome:
         artifact_bytes: bytes of files workers returned through Ray in this run.
         served_bytes: bytes of the training cache workers read through the driver's store
             actor in this run (0 for a URL store, which workers read directly).
+        busy_s: worker-seconds this run's trials ran (each task's own clock; from its last
+            heartbeat for one that raised or was stopped).
+        search_s: wall seconds from the first submission to the last tell of this run.
+        worker_utilisation: ``busy_s / (workers * search_s)`` (None when nothing ran).
     """
 
     name: str
@@ -134,6 +151,9 @@ class StudyOutcome:
     failed: int = 0
     fatal: str | None = None
     first_error: str | None = None
+    busy_s: float = 0.0
+    search_s: float = 0.0
+    worker_utilisation: float | None = None
 
     def failure(self) -> str | None:
         """One line saying why this run failed as a whole, or None: a trial failed for a reason
@@ -165,6 +185,9 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 @dataclass
 class _Pending:
+    """One job asked (or promoted) and not yet told: waiting in the driver's queue for a free
+    worker, running as a Ray task, or finished and waiting for its turn to be told (``outcome``)."""
+
     trial: optuna.Trial
     params: dict[str, Any]
     started: float
@@ -172,6 +195,16 @@ class _Pending:
     history: list[str] = field(default_factory=list)
     rung: int = 0
     until_epoch: int | None = None
+    outcome: tuple[TrialRecord, list[float] | None] | None = None
+    busy_s: float = 0.0  # wall seconds its task ran (its heartbeat's clock, then its own)
+    cpu_s: float = 0.0  # CPU seconds its task reported
+    progress_cpu_s: float = -math.inf  # its evaluation thread's CPU seconds at the last progress
+    progress_at: float = math.nan  # when that was (driver clock); NaN until its first heartbeat
+
+    @property
+    def key(self) -> str:
+        """This attempt's name in the trial monitor."""
+        return f"{self.trial.number}-r{self.rung}-a{self.attempts}"
 
 
 def default_evaluate() -> EvaluateFn:
@@ -546,10 +579,15 @@ def _drive(
         bar = driver.bar
         try:
             driver.run()
+            _record_run(study, spec, driver)
         except BaseException:
-            _abandon(study, driver.pending, list(driver.waiting.values()))
+            running = set(map(id, driver.pending.values()))
+            untold = [p for p in driver.queue if id(p) not in running]  # finished or not started yet
+            _abandon(study, driver.pending, list(driver.waiting.values()) + untold)
             _requeue_own(study, lease)
             raise
+        finally:
+            driver.close()
     finally:
         if bar is not None:
             bar.close()
@@ -560,7 +598,7 @@ def _drive(
         if started_ray:
             ray.shutdown()
     outcome = _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by,
-                       driver.moved_bytes, served)
+                       driver.moved_bytes, served, driver.busy_s, driver.search_s)
     return dataclasses.replace(outcome, failed=driver.failed_now, fatal=driver.fatal,
                                first_error=driver.first_error)
 
@@ -601,28 +639,47 @@ class _Driver:
         self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
         self.last_requeue = time.monotonic()
         self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
-        self.pending: dict[Any, _Pending] = {}
+        self.pending: dict[Any, _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
+        self.queue: list[_Pending] = []  # asked (or promoted) and not yet told, in submission order
         self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
+        self.busy_s = 0.0
+        self.search_s = 0.0
+        self.first_submit: float | None = None
+        ex = spec.execution
+        self.limited = ex.trial_cpu_s is not None or ex.trial_stall_s is not None
+        # (an actor handle: Ray's stubs do not type its methods' .remote)
+        self.monitor: Any = ray.remote(num_cpus=0)(TrialMonitor).remote() if self.limited else None
         self.constraint_names = [c.name for c in spec.parsed_constraints()]
         self.sign = np.array([1.0 if d == "min" else -1.0 for d in spec.objectives.values()])
+
+    def close(self) -> None:
+        """Stop the trial monitor."""
+        import ray
+
+        if self.monitor is not None:
+            with contextlib.suppress(Exception):
+                ray.kill(self.monitor)
+            self.monitor = None
 
     def run(self) -> None:
         import ray
 
         while True:
             self._start_jobs()
-            if not self.pending:
+            # one tell, then one ask: the sampler has seen exactly the same told trials at each
+            # ask however many results arrived at once
+            while self._tell_next():
+                self._start_jobs()
+            if not self.queue:
                 break
             self._update_bar()
-            wait_s = _next_wakeup(self.pending, self.spec.execution.trial_timeout_s, self.deadline)
-            # In submission order (the default), results are told in the order trials were asked,
-            # whatever finished first, so the sampler and the scheduler see the same history on
-            # an idle or a loaded machine and the study is reproducible from its seed.
-            watch = list(self.pending)[:1] if self.spec.execution.tell_order == "submission" else list(self.pending)
-            ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
-            for ref in ready:
-                self._receive(ref)
-            _expire(self.pending, self.spec, self.tell)
+            if self.pending:
+                wait_s = _next_wakeup(self.limited, self.deadline)
+                ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=wait_s)
+                for ref in ready:
+                    self._receive(ref)
+                self._check_limits()
+                self._dispatch()  # a worker freed: the next asked job starts now, told or not
         for number in self.scheduler.paused():
             p = self.waiting.pop(number)
             _prune_paused(self.study, p)
@@ -630,9 +687,65 @@ class _Driver:
             self.finished += 1
             self.bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
 
+    def _tell_next(self) -> bool:
+        """Tell one finished job, if there is one to tell: in submission order the head of the
+        queue once it has finished (a finished job behind a running one waits; its worker has
+        moved on to a queued job); in completion order the oldest finished one."""
+        in_order = self.spec.execution.tell_order == "submission"
+        for i, p in enumerate(self.queue[:1] if in_order else self.queue):
+            if p.outcome is None:
+                continue
+            del self.queue[i]
+            record, values = p.outcome
+            self.busy_s += p.busy_s
+            if self.first_submit is not None:
+                self.search_s = time.monotonic() - self.first_submit
+            self.tell(p, record, values)
+            return True
+        return False
+
+    def _check_limits(self) -> None:
+        """Stop the running tasks past the per-trial CPU limit, or stalled, by their heartbeats
+        (a task with none yet has not started, and is charged nothing)."""
+        import ray
+
+        if self.monitor is None or not self.pending:
+            return
+        ex = self.spec.execution
+        try:
+            beats = ray.get(self.monitor.read.remote(), timeout=30)
+        except Exception as err:  # the monitor is busy or gone: the limits wait for the next round
+            _LOG.warning("could not read the trial monitor: %s", err)
+            return
+        now = time.monotonic()
+        for ref, p in list(self.pending.items()):
+            if p.key not in beats:
+                continue
+            p.cpu_s, p.busy_s, task_cpu_s = beats[p.key]
+            if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
+                p.progress_cpu_s, p.progress_at = task_cpu_s, now
+            reason = None
+            if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
+                reason = (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
+                          "(execution.trial_cpu_s)")
+            elif ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
+                reason = (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
+                          f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+            if reason is not None:
+                ray.cancel(ref, force=True)
+                del self.pending[ref]
+                p.outcome = (_failed(p, reason), None)
+                self._forget(p)
+
+    def _forget(self, p: _Pending) -> None:
+        if self.monitor is not None:
+            with contextlib.suppress(Exception):
+                self.monitor.forget.remote([p.key])
+
     def _start_jobs(self) -> None:
-        """Fill the free workers: new trials within the budget, or promoted ones."""
-        room = self.spec.execution.workers - len(self.pending)
+        """Fill the queue up to ``workers x (1 + lookahead)`` jobs asked and not yet told: new
+        trials within the budget, or promoted ones. ``_dispatch`` starts ``workers`` of them at once."""
+        room = self.spec.execution.in_flight - len(self.queue)
         may_start = True
         if time.monotonic() >= self.deadline:
             self.stopped_by = "seconds"
@@ -647,7 +760,7 @@ class _Driver:
         if self.budget_trials is not None:
             if share and room > 0:  # other drivers' trials count too
                 finished_all, elsewhere = _shared_counts(self.study, self.lease)
-                in_use = max(self.started, finished_all + elsewhere + len(self.pending) + len(self.waiting))
+                in_use = max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
             may_start = may_start and in_use < self.budget_trials
         for _ in range(max(room, 0)):
             job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
@@ -660,24 +773,46 @@ class _Driver:
             else:
                 paused = self.waiting.pop(job.trial)
                 trial, params = paused.trial, paused.params
-            self._submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
+            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch)
+            self.queue.append(p)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
+        Ray: a task waiting in Ray's queue would start whenever a running one blocks in
+        ``ray.get`` (reading the store), and more trials than workers would share the CPUs."""
+        running = set(map(id, self.pending.values()))
+        for p in self.queue:
+            if len(self.pending) >= self.spec.execution.workers:
+                return
+            if p.outcome is None and id(p) not in running:
+                self._submit(p)
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
                          store=self.reader)
-        self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref)] = p
+        p.started = time.monotonic()
+        if self.first_submit is None:
+            self.first_submit = p.started
+        self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref, self.monitor, p.key)] = p
 
     def _receive(self, ref: Any) -> None:
+        """Read a finished task: its outcome waits in the queue for its turn to be told."""
         p = self.pending.pop(ref)
+        self._forget(p)
         outcome = _collect(ref, p, self.spec, self.store)
         if isinstance(outcome, str):  # "retry": the worker died and retries are left
+            self.busy_s += p.busy_s
             p.attempts += 1
             p.started = time.monotonic()
-            self._submit(p)
+            p.busy_s, p.progress_cpu_s, p.progress_at = 0.0, -math.inf, math.nan
+            self._dispatch()
             return
-        record, values, size = outcome
+        record, values, size, busy_s = outcome
         self.moved_bytes += size
-        self.tell(p, record, values)
+        if busy_s is not None:
+            p.busy_s = busy_s
+        p.outcome = (record, values)
 
     def tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         try:
@@ -734,6 +869,23 @@ class _Driver:
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
                         self.spec.reference)
+
+
+#: Study user attribute: one entry per driver run that finished, with its worker utilisation.
+RUNS_ATTR = "codesign.runs"
+
+
+def _record_run(study: optuna.Study, spec: StudySpec, driver: _Driver) -> None:
+    """Append this run's schedule figures to the study's ``codesign.runs``."""
+    available = spec.execution.workers * driver.search_s
+    runs = list(study.user_attrs.get(RUNS_ATTR, []))
+    runs.append({
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "told": driver.told, "workers": spec.execution.workers, "lookahead": spec.execution.lookahead,
+        "busy_s": driver.busy_s, "search_s": driver.search_s,
+        "worker_utilisation": min(1.0, driver.busy_s / available) if available > 0 else None,
+    })
+    study.set_user_attr(RUNS_ATTR, runs)
 
 
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
@@ -914,19 +1066,25 @@ def _loopback_only() -> Iterator[None]:
                 ray_constants.ENABLE_RAY_CLUSTER = old_flag
 
 
-def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:
+#: CPU seconds of a trial's evaluation thread that count as progress for ``trial_stall_s``: a
+#: hung thread uses none, and one starved by load still gets this much in a few minutes.
+_PROGRESS_CPU_S = 0.25
+
+
+def _next_wakeup(limited: bool, deadline: float) -> float:
+    """Seconds to wait for a result before the loop looks again: at the run's deadline, and every
+    heartbeat's second while per-trial limits apply."""
     now = time.monotonic()
     wake = deadline - now if math.isfinite(deadline) else 5.0
-    if timeout_s is not None:
-        wake = min(wake, *(p.started + timeout_s - now for p in pending.values()))
-    return max(0.05, min(wake, 5.0))
+    return max(0.05, min(wake, BEAT_S if limited else 5.0))
 
 
 def _collect(ref: Any, p: _Pending, spec: StudySpec,
-             store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int] | str:
+             store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int, float | None] | str:
     """Read a finished task and write its files into the artifact store: ``"retry"`` for a dead
-    worker with retries left, else the record, its objective values (None for a failed trial)
-    and the bytes of files it returned."""
+    worker with retries left, else the record, its objective values (None for a failed trial),
+    the bytes of files it returned and the wall seconds its worker spent (None when the task
+    returned no result)."""
     import ray
     from ray import exceptions as rex
 
@@ -938,21 +1096,28 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
         if p.attempts <= spec.execution.retries:
             _LOG.warning("trial %d: worker died, retrying", p.trial.number)
             return "retry"
-        return _failed(p, "; ".join(p.history)), None, 0
+        return _failed(p, "; ".join(p.history)), None, 0, None
     except rex.RayTaskError as err:
         cause = err.cause if getattr(err, "cause", None) is not None else err
-        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None, 0
+        if isinstance(cause, ConfigError) and cause.file is None:
+            # trial parameters that make no valid config: say so, not "<command line>"
+            reason = f"invalid trial parameters: {_config_problem(cause)}"
+        else:
+            reason = f"{type(cause).__name__}: {cause}"
+        return _failed(p, reason, tb=str(err)), None, 0, None
     except rex.RayError as err:
-        return _failed(p, f"{type(err).__name__}: {err}"), None, 0
+        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
     except Exception as err:  # e.g. an exception type that cannot be unpickled here
-        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    busy = result.busy_s
     try:
         result.save(store)
     except Exception as err:  # the store refused: the trial's files are not kept, so it failed
-        return _failed(p, f"could not write its artifacts to {store.root}: {type(err).__name__}: {err}"), None, 0
+        return (_failed(p, f"could not write its artifacts to {store.root}: {type(err).__name__}: {err}"), None, 0,
+                busy)
     record = result.record.model_copy(update={"attempts": p.attempts})
     if record.error is not None or record.pruned is not None:
-        return record, None, result.size_bytes
+        return record, None, result.size_bytes, busy
     try:
         values = objective_values(record.objectives, list(spec.objectives))
         if spec.constraints:
@@ -964,8 +1129,14 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
             if bad:
                 raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
     except ValueError as err:
-        return record.model_copy(update={"error": str(err)}), None, result.size_bytes
-    return record, values, result.size_bytes
+        return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
+    return record, values, result.size_bytes, busy
+
+
+def _config_problem(err: ConfigError) -> str:
+    """A ConfigError's key, expectation and value, without the file it never had."""
+    return (f"key '{err.key}': " if err.key else "") + f"expected {err.expected}" + (
+        f", got {err.got!r}" if err.got is not None else "") + (f" ({err.hint})" if err.hint else "")
 
 
 def worker_died_errors() -> tuple[type[BaseException], ...]:
@@ -982,21 +1153,6 @@ def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
         _LOG.debug("trial %d failed:\n%s", p.trial.number, tb)
     return TrialRecord(params=p.params, error=reason, attempts=p.attempts,
                        wall_time_s=time.monotonic() - p.started)
-
-
-def _expire(pending: dict[Any, _Pending], spec: StudySpec, tell: Callable[..., None]) -> None:
-    """Cancel (kill) tasks past the per-trial timeout and fail their trials."""
-    import ray
-
-    limit = spec.execution.trial_timeout_s
-    if limit is None:
-        return
-    now = time.monotonic()
-    for ref, p in list(pending.items()):
-        if now - p.started > limit:
-            ray.cancel(ref, force=True)
-            del pending[ref]
-            tell(p, _failed(p, f"exceeded the per-trial timeout of {limit:g} s"), None)
 
 
 def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_Pending] = ()) -> None:  # type: ignore[assignment]
@@ -1153,11 +1309,13 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
 
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
-             stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0) -> StudyOutcome:
+             stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0, busy_s: float = 0.0,
+             search_s: float = 0.0) -> StudyOutcome:
     from codesign.search._recommend import store_recommendation
 
     points = study_points(study.get_trials(deepcopy=False), spec.floor_condition())
     recommendation = store_recommendation(study)
+    available = spec.execution.workers * search_s
     return StudyOutcome(
         name=spec.name,
         storage_url=url,
@@ -1170,4 +1328,7 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, 
         artifact_bytes=artifact_bytes,
         served_bytes=served_bytes,
         recommendation=recommendation,
+        busy_s=busy_s,
+        search_s=search_s,
+        worker_utilisation=min(1.0, busy_s / available) if available > 0 else None,
     )

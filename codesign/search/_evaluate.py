@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.config import parse_spec, stable_hash
+from codesign.config import ConfigError, parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_mask
 from codesign.search._objectives import (
     DISTINCT_OUTPUTS,
@@ -182,8 +182,11 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     from codesign.trace import load_trace
 
     study = task.spec
-    chip = study.chip_for(chip_over)
-    precision = chip_precision(chip)
+    try:
+        chip = study.chip_for(chip_over)
+        precision = chip_precision(chip)
+    except ConfigError as err:  # the drawn hw.* values make no chip: an infeasible design, not a failure
+        return TrialRecord(**base, pruned=f"invalid chip: {_chip_problem(err)}")
     base = {**base, "chip_config": chip}
     pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
     if pruned is not None:
@@ -214,8 +217,11 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
 def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
             train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus) -> TrialRecord:
     """One network on the study's hardware sweep."""
-    front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
-        space, task, model_cfg, train_cfg, corpus_cfg, corpus)
+    try:
+        front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
+            space, task, model_cfg, train_cfg, corpus_cfg, corpus)
+    except InvalidChips as err:
+        return TrialRecord(**base, chip_config=task.spec.chip, pruned=f"invalid chip: {err}")
     return TrialRecord(
         **base,
         chip_config=task.spec.chip,
@@ -268,6 +274,31 @@ def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
         return None
     reasons = list(report.reasons)  # no requirements were given, so these are fit reasons only
     return metrics, constraints, "infeasible chip before training: " + "; ".join(violated + reasons)
+
+
+class InvalidChips(ValueError):
+    """No chip of a nested sweep is a valid chip (the study's base chip with its ``hw.*`` values)."""
+
+
+def _chip_problem(err: ConfigError) -> str:
+    """What makes a chip invalid, without the file a study-level ConfigError names."""
+    return f"{err.key}: expected {err.expected}" + (f", got {err.got!r}" if err.got is not None else "")
+
+
+def _valid_chip(base: ChipConfig, point: dict[str, Any]) -> bool:
+    return _chip_problem_of(base, point) is None
+
+
+def _chip_problem_of(base: ChipConfig, point: dict[str, Any]) -> str | None:
+    from codesign.hardware import ChipConfig
+
+    fields = {k.partition(".")[2]: v for k, v in point.items() if k.startswith("hw.")}
+    try:
+        chip = parse_spec(ChipConfig, {**base.to_dict(), **fields}, key_prefix="hw")
+        chip_precision(chip)
+    except ConfigError as err:
+        return _chip_problem(err)
+    return None
 
 
 def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
@@ -419,7 +450,7 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
     figures, and the trace's NeuroBench figures."""
     headline = "accuracy" if head == "classify" else "wer"
     metrics = {k: float(v) for k, v in train_metrics.items()}
-    for name in ("accuracy", "wer", "cer", DISTINCT_OUTPUTS):
+    for name in ("accuracy", "wer", "cer", "unknown_recall", DISTINCT_OUTPUTS):
         if f"validation_{name}" in metrics:
             metrics[name] = metrics[f"validation_{name}"]
     if headline not in metrics:
@@ -450,8 +481,12 @@ def _hardware_sweep(
 
     study, until_epoch = task.spec, task.until_epoch
     hw_space = study.search_space().subspace("hw")
-    points = sample_points(hw_space, study.nested.hw_points, study.seed)
     base = study.chip
+    drawn = sample_points(hw_space, study.nested.hw_points, study.seed)
+    points = [p for p in drawn if _valid_chip(base, p)]  # a pair of hw.* values can make no chip
+    if not points:
+        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
+                           f"{_chip_problem_of(base, drawn[0])}")
     base_values = base.to_dict()
     constraints_spec = study.parsed_constraints()
     groups: dict[tuple[int, int], list[int]] = {}
@@ -485,7 +520,7 @@ def _hardware_sweep(
         }
         network = {k: v for k, v in scored.metrics.items()
                    if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
+                            "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
                             "activation_sparsity", "footprint_bytes")}
         for j, i in enumerate(members):
             chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}

@@ -262,7 +262,7 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
                     "a condition on a parameter defined earlier in the space",
                     hint="move the parameter below the one it depends on",
                 )
-            domain = _domain(seen[cond_name])
+            domain = space_domain(seen[cond_name])
             values = wanted if isinstance(wanted, list) else [wanted]
             if domain is not None:
                 for value in values:
@@ -309,7 +309,7 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
     from codesign.snn import FAMILY_CONFIGS, MODEL_FIELDS
 
     family_param = space.parameters.get("snn.family")
-    domain = _domain(family_param) if family_param is not None else None
+    domain = space_domain(family_param) if family_param is not None else None
     if family_param is None and base_family is None:
         return
     families = [str(f) for f in domain] if domain is not None else [str(base_family)]
@@ -329,7 +329,7 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
             )
 
 
-def _domain(param: Any) -> list[Any] | None:
+def space_domain(param: Any) -> list[Any] | None:
     """The finite set of values a parameter takes, or None for a continuous range."""
     if isinstance(param, FixedParam):
         return [param.value]
@@ -406,7 +406,7 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     grid is returned (conditions applied, duplicates removed); otherwise ``n`` points are drawn
     uniformly (log-uniformly for ``log`` parameters) with ``seed``.
     """
-    domains = {name: _domain(p) for name, p in space.parameters.items()}
+    domains = {name: space_domain(p) for name, p in space.parameters.items()}
     if all(d is not None for d in domains.values()):
         size = math.prod(len(d) for d in domains.values() if d is not None)
         if size <= n:
@@ -445,7 +445,7 @@ def _draw(param: Any, rng: np.random.Generator) -> Any:
         return param.value
     if isinstance(param, CategoricalParam):
         return param.choices[int(rng.integers(len(param.choices)))]
-    domain = _domain(param)
+    domain = space_domain(param)
     if domain is not None and not param.log:
         value = domain[int(rng.integers(len(domain)))]
         return int(value) if isinstance(param, IntParam) else float(value)

@@ -83,7 +83,7 @@ def _codesign(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Com
 def test_a_study_on_two_nodes_that_share_no_files(two_nodes: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     address, env = two_nodes
     data = tiny_spec_data("joint", trials=4)
-    data.update(name="cluster", execution={"workers": 2, "cpus_per_trial": 1, "trial_timeout_s": 600})
+    data.update(name="cluster", execution={"workers": 2, "cpus_per_trial": 1, "trial_cpu_s": 600})
     # every chip feasible, so that every trial trains and leaves weights to export
     data["constraints"] = []
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
