@@ -1,4 +1,4 @@
-"""``codesign data``: prepare (synthesise and cache) a corpus, and list cached corpora."""
+"""``codesign data``: prepare (synthesise and cache) a corpus, import a real dataset, list cached corpora."""
 
 from __future__ import annotations
 
@@ -25,6 +25,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     prepare.add_argument("--workers", type=int, default=None, help="generation processes (default 2)")
     prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     prepare.set_defaults(func=_prepare)
+
+    imp = sub.add_parser("import", help="turn a real dataset folder into a study corpus")
+    imp.add_argument("root", type=Path, help="the dataset folder, in its own layout (docs/data.md)")
+    imp.add_argument("--format", required=True, help="speech_commands, librispeech or shd")
+    imp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder to write (default <cache root>/imported/<format>-<hash>)",
+    )
+    imp.add_argument(
+        "--keywords",
+        default=None,
+        help="speech_commands: comma-separated words to keep; the rest become unknown",
+    )
+    imp.add_argument(
+        "--max-utterances", type=int, default=None, help="librispeech: at most this many per split"
+    )
+    imp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    imp.set_defaults(func=_import)
 
     info = sub.add_parser("info", help="list cached corpora and their manifests")
     info.add_argument("--task", default=None, help="only corpora of this task")
@@ -69,6 +89,41 @@ def _prepare(args: argparse.Namespace) -> int:
         f"  features: {corpus.n_features} log-mel bins every {corpus.frame_ms:g} ms; {len(corpus.vocabulary)} labels"
     )
     print(f"  time:     {seconds:.2f} s")
+    for split in ("train", "validation", "test"):
+        voices = corpus.voices_of(split)
+        print(f"  {split:<10} engines {', '.join(corpus.engines_of(split)) or '-'}: {len(voices)} voices")
+    for note in corpus.manifest.get("notes", []):
+        print(f"  note: {note}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from codesign.data._import import IMPORT_FORMATS, import_corpus
+
+    if args.format not in IMPORT_FORMATS:
+        raise ConfigError(None, "--format", f"one of {', '.join(IMPORT_FORMATS)}", got=args.format)
+    if args.max_utterances is not None and args.max_utterances < 1:
+        raise ConfigError(None, "--max-utterances", "a positive number", got=args.max_utterances)
+    keywords = None if args.keywords is None else [w.strip() for w in args.keywords.split(",") if w.strip()]
+    started = time.perf_counter()
+    path, corpus = import_corpus(
+        args.format,
+        args.root,
+        out=args.out,
+        keywords=keywords,
+        max_utterances=args.max_utterances,
+        progress=not args.no_progress,
+    )
+    print(
+        f"imported {args.format} from {args.root}: task {corpus.task} ({corpus.kind}, metric {corpus.metric})"
+    )
+    for split in ("train", "validation", "test"):
+        print(
+            f"  {split:<10} {len(corpus.split(split)):>7} utterances  {len(set(corpus.split(split).speakers)):>4} speakers"
+        )
+    print(f"  folder:   {path}")
+    print(f"  time:     {time.perf_counter() - started:.2f} s")
+    print(f"  in a study: corpus: {{task: {corpus.task}, imported: {path}}}")
     return 0
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from codesign.config import Spec, stable_hash
 
-Task = Literal["commands", "digits"]
+#: ``commands`` and ``digits`` are synthesised (or imported); ``shd`` and ``librispeech`` are
+#: only imported (``codesign data import``).
+Task = Literal["commands", "digits", "shd", "librispeech"]
 DifficultyName = Literal["easy", "default", "hard"]
 #: The synthesis engines a corpus may use (codesign.data._engines.ENGINES).
 EngineName = Literal["espeak", "flite", "festival", "espeak-mbrola"]
@@ -278,6 +281,10 @@ class CorpusConfig(Spec):
     split: SplitFractions = SplitFractions()
     engines: EngineSplit = Field(EngineSplit(), description="training and held-out synthesis engines")
     features: FeatureConfig = FeatureConfig()
+    imported: str | None = Field(
+        None,
+        description="a folder written by `codesign data import`: read that recorded corpus instead of synthesising",
+    )
     clip_s: float = Field(1.0, ge=0.5, le=5.0, description="commands: fixed clip length in seconds")
     min_digits: int = Field(1, ge=1, le=20, description="digits: shortest string")
     max_digits: int = Field(7, ge=1, le=20, description="digits: longest string")
@@ -287,6 +294,10 @@ class CorpusConfig(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> CorpusConfig:
+        if self.task in ("shd", "librispeech") and self.imported is None:
+            raise ValueError(
+                f"task {self.task!r} only with imported: a folder written by `codesign data import`"
+            )
         if self.min_digits > self.max_digits:
             raise ValueError(f"min_digits <= max_digits (got {self.min_digits} > {self.max_digits})")
         speakers = self.speaker_count
@@ -315,6 +326,10 @@ class CorpusConfig(Spec):
         from codesign.data._engines import engine_inventory
 
         data = self.to_dict()
+        if self.imported is not None:
+            manifest = Path(self.imported).expanduser() / "manifest.json"
+            data["imported_manifest"] = manifest.read_text() if manifest.is_file() else None
+            return stable_hash(data)
         data["n_speakers"] = self.speaker_count
         data["generator_version"] = GENERATOR_VERSION
         data["engine_inventory"] = engine_inventory(self.engines.train + self.engines.heldout)

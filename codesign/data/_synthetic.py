@@ -255,6 +255,8 @@ def load_corpus(
     Raises:
         ConfigError: the cache entry exists but a file in it is damaged (the message names it).
     """
+    if cfg.imported is not None:
+        return _read_imported(cfg)
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
     entry = root / cfg.cache_key()
     if (entry / "manifest.json").is_file():
@@ -323,10 +325,38 @@ def _generate(
     return manifest, tensors
 
 
+def _read_imported(cfg: CorpusConfig) -> Corpus:
+    """The corpus of a folder written by ``codesign data import``, checked against ``cfg.task``."""
+    assert cfg.imported is not None
+    entry = Path(cfg.imported).expanduser()
+    if not (entry / "manifest.json").is_file():
+        raise ConfigError(
+            None,
+            "corpus.imported",
+            "a folder written by `codesign data import`",
+            got=str(entry),
+            hint="it has no manifest.json",
+        )
+    corpus = read_corpus_folder(entry, cache_hit=True)
+    if corpus.task != cfg.task:
+        raise ConfigError(
+            entry / "manifest.json", "task", f"the corpus config's task {cfg.task!r}", got=corpus.task
+        )
+    return corpus
+
+
+def read_corpus_folder(entry: Path, cache_hit: bool) -> Corpus:
+    """A corpus folder (a cache entry or an imported dataset) as a :class:`Corpus`."""
+    return _read_corpus(entry, cache_hit)
+
+
 def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
     manifest = read_manifest(entry)
     try:
         vocabulary = tuple(str(v) for v in manifest["vocabulary"])
+        token_unit = manifest.get("token_unit", "word")
+        if token_unit not in ("word", "character"):
+            raise ValueError(f"token_unit {token_unit!r}")
         speakers = {s: tuple(str(x) for x in manifest["speakers"][s]) for s in SPLITS}
         task, kind = str(manifest["task"]), manifest["corpus_kind"]
         n_features, frame_ms = int(manifest["n_features"]), float(manifest["frame_ms"])
@@ -359,7 +389,8 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         test=splits["test"],
         feature_mean=stats["mean"],
         feature_std=stats["std"],
-        source=f"synthetic:{entry.name}",
+        source=str(manifest["source"]) if "imported" in manifest else f"synthetic:{entry.name}",
+        token_unit=token_unit,
         cache_path=entry,
         cache_hit=cache_hit,
         manifest=manifest,
