@@ -58,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _prepare(args: argparse.Namespace) -> int:
     from codesign.data import CorpusConfig, load_corpus
 
+    if args.task not in ("commands", "digits"):
+        raise ConfigError(
+            None, "--task", "'commands' or 'digits'", got=args.task, hint="recorded datasets: codesign data import"
+        )
     data: dict[str, Any] = {"task": args.task}
     for key in ("size", "seed", "difficulty"):
         value = getattr(args, key)

@@ -44,7 +44,10 @@ def test_prepare_then_hit_then_info(tmp_path: Path, capsys: pytest.CaptureFixtur
     ("argv", "fragment"),
     [
         (["data", "prepare", "--task", "phonemes"], "'commands' or 'digits'"),
-        (["data", "prepare", "--task", "commands", "--size", "3"], "key '--size': expected greater than or equal to 30"),
+        (
+            ["data", "prepare", "--task", "commands", "--size", "3"],
+            "key '--size': expected greater than or equal to 30",
+        ),
         (["data", "prepare", "--task", "commands", "--difficulty", "brutal"], "'easy', 'default' or 'hard'"),
         (["data", "prepare", "--task", "commands", "--workers", "0"], "--workers"),
         (["data", "info", "--task", "phonemes"], "--task"),

@@ -219,7 +219,12 @@ def _import_and_use(fmt: str, root: Path, out: Path, task: str, extra: list[str]
     from codesign.cli import main
     from codesign.data import CorpusConfig, load_corpus
 
-    assert main(["data", "import", str(root), "--format", fmt, "--out", str(out), "--no-progress", *(extra or [])]) == 0
+    assert (
+        main(
+            ["data", "import", str(root), "--format", fmt, "--out", str(out), "--no-progress", *(extra or [])]
+        )
+        == 0
+    )
     corpus = load_corpus(CorpusConfig(task=task, imported=str(out)))  # type: ignore[arg-type]
     assert corpus.task == task and corpus.cache_hit and corpus.engines_of("test") == ()
     assert corpus.measured_on("test")["source"] == str(root.resolve())
@@ -256,7 +261,9 @@ def test_import_librispeech_keeps_character_tokens(librispeech: Path, tmp_path: 
     direct = load_librispeech(librispeech)
     assert corpus.token_unit == "character" and corpus.vocabulary == LIBRISPEECH_TOKENS
     assert torch.equal(corpus.test.targets, direct.test.targets)
-    assert corpus.to_words(corpus.test.targets[0].tolist()) == direct.to_words(direct.test.targets[0].tolist())
+    assert corpus.to_words(corpus.test.targets[0].tolist()) == direct.to_words(
+        direct.test.targets[0].tolist()
+    )
 
 
 def test_import_shd(tmp_path: Path) -> None:
