@@ -91,7 +91,7 @@ def test_a_missing_training_engine_is_named_and_all_missing_is_an_error(
     only_flite = CorpusConfig(
         task="commands", size=60, seed=1, n_speakers=10, engines={"train": ["flite"], "heldout": []}
     )
-    with pytest.raises(ConfigError, match="engines.train"):
+    with pytest.raises(ConfigError, match=r"engines\.train"):
         plan_corpus(only_flite)
 
 
