@@ -1,9 +1,10 @@
 """Speech synthesis engines: which are installed, their English voices, and batch synthesis with flite and festival.
 
 eSpeak NG (through ``espeakng_loader``, see :mod:`codesign.data._espeak`) is always present.
-flite and festival are Debian programs (``make engines`` installs them where it can); each is
-run as a fresh process per shard of utterances, so its output depends only on the utterance
-(voice, rate, text) and never on which worker renders which shard. eSpeak NG's MBROLA voices
+flite and festival come from Debian (``make engines`` installs them where it can). flite runs
+in process through ``libflite`` (ctypes); festival runs as one fresh process per shard of
+utterances. Neither keeps state from one text to the next, so an utterance's audio depends
+only on its voice, rate and text, never on which worker renders which shard. eSpeak NG's MBROLA voices
 need the ``mbrola`` program and voice data, which Debian bookworm does not package: the
 ``espeak-mbrola`` engine is therefore reported missing unless ``mbrola`` is on the PATH.
 
@@ -12,6 +13,7 @@ Runs inside generation worker processes, so it imports the standard library and 
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import subprocess
 import tempfile
@@ -41,7 +43,9 @@ MBROLA_VOICES: tuple[str, ...] = ("mb-en1", "mb-us1", "mb-us2", "mb-us3")
 #: The speaking rate each engine's ``rate_wpm`` is relative to: a speaker at ``rate_wpm`` gets a
 #: duration stretch of ``NOMINAL_WPM / rate_wpm`` in flite and festival.
 NOMINAL_WPM = 170
-#: Seconds a flite or festival process may take for one shard before the corpus fails.
+#: Debian's flite library (package libflite1); voices are ``libflite_cmu_us_<voice>.so.1``.
+FLITE_LIBRARY = "libflite.so.1"
+#: Seconds a festival process may take for one shard before the corpus fails.
 _PROCESS_TIMEOUT_S = 600
 
 
@@ -73,17 +77,19 @@ def engine_status(name: str) -> EngineStatus:
             name, tuple(f"{a}+{v}" for a in accents for v in variants), f"espeakng-loader {version}"
         )
     if name == "flite":
-        binary = shutil.which("flite")
-        if binary is None:
+        try:
+            _flite()
+        except OSError:
             return EngineStatus(
-                name, (), "", "the flite program is not installed (Debian package flite; make engines)"
+                name,
+                (),
+                "",
+                f"{FLITE_LIBRARY} is not installed (Debian packages flite, libflite1; make engines)",
             )
-        listed = _run([binary, "-lv"]).replace("Voices available:", "").split()
-        voices = tuple(v for v in FLITE_VOICES if v in listed)
-        version = _run([binary, "--version"]).strip().splitlines()[0] if voices else ""
-        return EngineStatus(
-            name, voices, version, None if voices else f"flite lists none of {', '.join(FLITE_VOICES)}"
-        )
+        voices = tuple(v for v in FLITE_VOICES if _flite_loads(v))
+        version = f"libflite1 {_debian_version('libflite1')}"
+        missing = None if voices else f"libflite has none of the voices {', '.join(FLITE_VOICES)}"
+        return EngineStatus(name, voices, version, missing)
     if name == "festival":
         binary = shutil.which("festival")
         if binary is None:
@@ -120,6 +126,20 @@ def engine_inventory(names: Sequence[str]) -> dict[str, dict[str, object]]:
         if not status.available:
             out[name]["missing_reason"] = status.missing_reason
     return out
+
+
+def _debian_version(package: str) -> str:
+    """A Debian package's version from dpkg's status file, or ``unknown``."""
+    try:
+        text = Path("/var/lib/dpkg/status").read_text(errors="replace")
+    except OSError:
+        return "unknown"
+    for block in text.split("\n\n"):
+        if block.startswith(f"Package: {package}\n"):
+            for line in block.splitlines():
+                if line.startswith("Version: "):
+                    return line.split(" ", 1)[1]
+    return "unknown"
 
 
 def _distribution_version(name: str) -> str:
@@ -160,35 +180,95 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     return samples.astype(np.float64) / 32768.0, rate
 
 
+class _FliteWave(ctypes.Structure):
+    """flite's ``cst_wave`` (cst_wave.h)."""
+
+    _fields_ = [
+        ("type", ctypes.c_char_p),
+        ("sample_rate", ctypes.c_int),
+        ("num_samples", ctypes.c_int),
+        ("num_channels", ctypes.c_int),
+        ("samples", ctypes.POINTER(ctypes.c_short)),
+    ]
+
+
+class _FliteVoice(ctypes.Structure):
+    """The head of flite's ``cst_voice`` (cst_voice.h): its name and feature set."""
+
+    _fields_ = [("name", ctypes.c_char_p), ("features", ctypes.c_void_p)]
+
+
+@cache
+def _flite() -> ctypes.CDLL:
+    """Debian's libflite, initialised once per process (flite keeps no state between texts)."""
+    lib = ctypes.CDLL(FLITE_LIBRARY)
+    lib.flite_init()
+    lib.flite_text_to_wave.restype = ctypes.POINTER(_FliteWave)
+    lib.flite_text_to_wave.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.feat_set_float.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_float]
+    lib.feat_set_float.restype = None
+    lib.delete_wave.argtypes = [ctypes.POINTER(_FliteWave)]
+    lib.delete_wave.restype = None
+    return lib
+
+
+@cache
+def _flite_voice(name: str) -> ctypes._Pointer[_FliteVoice]:
+    """A registered flite voice (``libflite_cmu_us_<name>.so.1``), once per process."""
+    _flite()
+    voice_lib = ctypes.CDLL(f"libflite_cmu_us_{name}.so.1")
+    register = getattr(voice_lib, f"register_cmu_us_{name}")
+    register.restype = ctypes.POINTER(_FliteVoice)
+    register.argtypes = [ctypes.c_char_p]
+    voice: ctypes._Pointer[_FliteVoice] = register(None)
+    if not voice:
+        raise RuntimeError(f"flite could not register voice {name}")
+    _voice_libraries.append(voice_lib)
+    return voice
+
+
+_voice_libraries: list[ctypes.CDLL] = []
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None)
+    libc.srand.argtypes = [ctypes.c_uint]
+    libc.srand.restype = None
+    return libc
+
+
+def _flite_loads(voice: str) -> bool:
+    try:
+        _flite_voice(voice)
+    except (OSError, AttributeError, RuntimeError):
+        return False
+    return True
+
+
 def synthesize_flite(requests: Sequence[SynthesisRequest]) -> dict[int, tuple[np.ndarray, int]]:
-    """Speak each request with the flite program (one process per text); ``key -> (audio, rate)``."""
-    binary = shutil.which("flite")
-    if binary is None:
-        raise RuntimeError(engine_status("flite").missing_reason)
+    """Speak each request with Debian's libflite, in this process; ``key -> (audio, rate)``.
+
+    flite keeps no state between texts (its duration stretch is set before each one), so
+    a text sounds the same whatever was said before it (its clunit voices' use of libc's
+    ``rand`` is reseeded per text).
+    """
+    lib = _flite()
     out: dict[int, tuple[np.ndarray, int]] = {}
-    with tempfile.TemporaryDirectory(prefix="codesign-flite-") as tmp:
-        for r in requests:
-            path = Path(tmp) / f"{r.key}.wav"
-            stretch = NOMINAL_WPM / r.rate_wpm
-            cmd = [
-                binary,
-                "-voice",
-                r.voice,
-                "--setf",
-                f"duration_stretch={stretch:.4f}",
-                "-t",
-                r.text,
-                "-o",
-                str(path),
-            ]
-            done = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=_PROCESS_TIMEOUT_S, check=False
-            )
-            if done.returncode != 0 or not path.is_file():
-                raise RuntimeError(
-                    f"flite could not speak {r.text!r} with voice {r.voice}: {done.stderr.strip()}"
-                )
-            out[r.key] = read_wav(path)
+    for r in requests:
+        voice = _flite_voice(r.voice)
+        # flite's unit-selection voices draw from libc's rand(): reseed it as a fresh flite
+        # process starts (glibc's default seed 1), so history never changes a text's audio.
+        _libc().srand(1)
+        lib.feat_set_float(voice.contents.features, b"duration_stretch", NOMINAL_WPM / r.rate_wpm)
+        wave_ptr = lib.flite_text_to_wave(r.text.encode("utf-8"), ctypes.cast(voice, ctypes.c_void_p))
+        if not wave_ptr or wave_ptr.contents.num_samples <= 0:
+            raise RuntimeError(f"flite could not speak {r.text!r} with voice {r.voice}")
+        w = wave_ptr.contents
+        samples = np.ctypeslib.as_array(w.samples, shape=(w.num_samples * w.num_channels,))
+        audio = samples[:: w.num_channels].astype(np.float64) / 32768.0
+        out[r.key] = (audio, int(w.sample_rate))
+        lib.delete_wave(wave_ptr)
     return out
 
 
