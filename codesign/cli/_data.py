@@ -60,7 +60,11 @@ def _prepare(args: argparse.Namespace) -> int:
 
     if args.task not in ("commands", "digits"):
         raise ConfigError(
-            None, "--task", "'commands' or 'digits'", got=args.task, hint="recorded datasets: codesign data import"
+            None,
+            "--task",
+            "'commands' or 'digits'",
+            got=args.task,
+            hint="recorded datasets: codesign data import",
         )
     data: dict[str, Any] = {"task": args.task}
     for key in ("size", "seed", "difficulty"):
@@ -164,4 +168,10 @@ def _info(args: argparse.Namespace) -> int:
             f"utterances, {speakers.get('train', '?')}/{speakers.get('validation', '?')}/{speakers.get('test', '?')} "
             f"speakers, made {m.get('created_utc', '?')} by codesign {m.get('codesign_version', '?')}"
         )
+        engines = m.get("engines")
+        if isinstance(engines, dict) and any(engines.values()):
+            listed = "; ".join(f"{k} {'+'.join(v) or '-'}" for k, v in engines.items() if isinstance(v, list))
+            print(f"      engines: {listed}")
+        for note in m.get("notes", []) or []:
+            print(f"      note: {note}")
     return 0

@@ -410,6 +410,13 @@ def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None 
     """
     if split not in SPLITS:
         raise ConfigError(None, "split", f"one of {', '.join(SPLITS)}", got=split)
+    if cfg.imported is not None:
+        raise ConfigError(
+            None,
+            "imported",
+            "a synthetic corpus config (an imported corpus keeps no audio)",
+            got=cfg.imported,
+        )
     plan = plan_corpus(cfg)
     members = [i for i, u in enumerate(plan.utterances) if u.split == split]
     chosen = list(range(len(members))) if indices is None else list(indices)
