@@ -19,6 +19,9 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
     PYTHONPATH=$PWD python benchmarks/transfer.py
     PYTHONPATH=$PWD python benchmarks/transfer.py --size 300 --large-size 0 --digits-size 200 \
         --epochs 1 --out /tmp/transfer.json                       # a quick check of the script
+    PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
+        --difficulty '{"preset": "easy", "telephone_probability": 0.3}' --out /tmp/telephone.json
+                                                  # one channel effect's effect on the held-out engine
 """
 
 from __future__ import annotations
@@ -143,12 +146,22 @@ def main() -> None:
     parser.add_argument("--reference-epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument(
+        "--difficulty",
+        default=None,
+        help="commands difficulty preset or JSON mapping over one (default: the quickstart's), "
+        "to measure a channel effect on the held-out engine",
+    )
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     study = yaml.safe_load(QUICKSTART.read_text())
     quick_corpus = dict(study["corpus"])
+    if args.difficulty is not None:
+        quick_corpus["difficulty"] = (
+            json.loads(args.difficulty) if args.difficulty.lstrip().startswith("{") else args.difficulty
+        )
     size = args.size if args.size is not None else int(quick_corpus["size"])
     speakers_per_utt = int(quick_corpus.get("n_speakers", 40)) / int(quick_corpus["size"])
     snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
@@ -165,6 +178,7 @@ def main() -> None:
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
         corpora[f"commands{suffix}"] = {
             "cache_key": cfg.cache_key(),
+            "difficulty": cfg.difficulty.to_dict(),
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
