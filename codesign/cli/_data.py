@@ -20,6 +20,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     prepare.add_argument("--seed", type=int, default=None, help="corpus seed (default 0)")
     prepare.add_argument("--difficulty", default=None, help="easy, default or hard")
     prepare.add_argument(
+        "--train-engines", default=None, help="comma-separated training engines (default espeak,flite)"
+    )
+    prepare.add_argument(
+        "--heldout-engines",
+        default=None,
+        help="comma-separated held-out engines, '' for none (default festival)",
+    )
+    prepare.add_argument(
         "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
     )
     prepare.add_argument("--workers", type=int, default=None, help="generation processes (default 2)")
@@ -71,11 +79,21 @@ def _prepare(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             data[key] = value
+    engines: dict[str, list[str]] = {}
+    for role, value in (("train", args.train_engines), ("heldout", args.heldout_engines)):
+        if value is not None:
+            engines[role] = [e.strip() for e in value.split(",") if e.strip()]
+    if engines:
+        data["engines"] = engines
     try:
         cfg = parse_spec(CorpusConfig, data)
     except ConfigError as err:
         # Name the flag the user typed (--difficulty), not the config key (difficulty.preset).
-        flag = "--" + err.key.split(".", 1)[0].replace("_", "-") if err.key else ""
+        parts = err.key.split(".") if err.key else []
+        if parts[:1] == ["engines"]:
+            flag = f"--{parts[1]}-engines" if len(parts) > 1 else "--train-engines/--heldout-engines"
+        else:
+            flag = "--" + parts[0].replace("_", "-") if parts else ""
         raise ConfigError(None, flag, err.expected, got=err.got, hint=err.hint) from None
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)

@@ -52,6 +52,8 @@ def test_prepare_then_hit_then_info(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["data", "prepare", "--task", "commands", "--difficulty", "brutal"], "'easy', 'default' or 'hard'"),
         (["data", "prepare", "--task", "commands", "--workers", "0"], "--workers"),
         (["data", "info", "--task", "phonemes"], "--task"),
+        (["data", "prepare", "--task", "commands", "--heldout-engines", "espeak"], "not both"),
+        (["data", "prepare", "--task", "commands", "--train-engines", "sapi"], "key '--train-engines'"),
     ],
 )
 def test_bad_input_exits_2_with_one_message(
