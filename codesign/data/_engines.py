@@ -32,7 +32,7 @@ ENGINES: tuple[str, ...] = ("espeak", "flite", "festival", "espeak-mbrola")
 #: only times of day and is left out).
 FLITE_VOICES: tuple[str, ...] = ("kal", "kal16", "awb", "rms", "slt")
 #: Where Debian's festival voice packages put English voices, and the voices looked for there
-#: (``festvox-kallpc16k``, ``festvox-kdlpc16k``, ``festvox-us-slt-hts``, and the 8 kHz ones).
+#: (``festvox-kallpc16k``, ``festvox-kdlpc16k``, ``festvox-us-slt-hts``; the ``cmu_us_*`` ones where installed).
 FESTIVAL_VOICE_DIRS: tuple[str, ...] = ("/usr/share/festival/voices/english", "/usr/share/festival/voices/us")
 FESTIVAL_VOICES: tuple[str, ...] = (
     "kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts", "cmu_us_awb_arctic_clunits",
