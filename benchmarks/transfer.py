@@ -85,12 +85,27 @@ def _wer(model: nn.Module, corpus: Corpus, split: CorpusSplit) -> float:
     return word_error_rate(refs, hyps)
 
 
-def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, float | int | None]:
+def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
     unknown = corpus.vocabulary.index(UNKNOWN)
     val = _classify(model, corpus.validation)
     test = _classify(model, corpus.test)
     is_unknown = corpus.test.targets == unknown
+    by_engine = {
+        e: float(
+            (val == corpus.validation.targets)[torch.tensor([x == e for x in corpus.validation.engines])]
+            .float()
+            .mean()
+        )
+        for e in sorted(set(corpus.validation.engines))
+    }
+    voices = [s.split("/", 1)[0] for s in corpus.test.speakers]
+    by_voice = {
+        v: float((test == corpus.test.targets)[torch.tensor([x == v for x in voices])].float().mean())
+        for v in sorted(set(voices))
+    }
     return {
+        "validation_accuracy_by_engine": by_engine,
+        "heldout_engine_accuracy_by_voice": by_voice,
         "validation_accuracy": float((val == corpus.validation.targets).float().mean()),
         "heldout_engine_accuracy": float((test == corpus.test.targets).float().mean()),
         # None (JSON null) when the test split has no unknown word to recall
