@@ -185,6 +185,31 @@ def main() -> None:
     figures: dict[str, dict[str, Any]] = {}
     corpora: dict[str, Any] = {}
     started = time.perf_counter()
+
+    def write(complete: bool) -> None:
+        """Write what is measured so far, so a run stopped early keeps its finished models."""
+        result = {
+            "benchmark": "transfer",
+            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
+            "complete": complete,
+            "models": {
+                "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
+                "cnn": f"corpus_learnability.py's KeywordNet (commands) / DigitNet conv + bi-GRU (digits), "
+                f"{ref_epochs} epochs",
+            },
+            "figures": figures,
+            "corpora": corpora,
+            "goal": {
+                "cnn.heldout_engine_accuracy": ">= 0.80",
+                "snn.heldout_engine_accuracy": ">= 0.75",
+                "cnn.digits_heldout_engine_wer": "<= 0.12",
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
     sizes = [(size, "")] + ([(args.large_size, f"_{args.large_size}")] if args.large_size else [])
     for n, suffix in sizes:
         cfg = CorpusConfig.model_validate(
@@ -197,12 +222,15 @@ def main() -> None:
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
-        for name, model in (
-            (f"snn{suffix}", _train_snn(corpus, study, snn_epochs, args.seed)),
-            (f"cnn{suffix}", _train_reference(corpus, ref_epochs, args.seed)),
-        ):
+        for name in (f"snn{suffix}", f"cnn{suffix}"):
+            model = (
+                _train_snn(corpus, study, snn_epochs, args.seed)
+                if name.startswith("snn")
+                else _train_reference(corpus, ref_epochs, args.seed)
+            )
             figures[name] = _classification_scores(model, corpus)
             print(name, json.dumps(figures[name]), flush=True)
+            write(complete=False)
     if args.digits_size:
         cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
@@ -211,32 +239,17 @@ def main() -> None:
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
-        for name, model in (
-            ("snn", _train_snn(corpus, study, snn_epochs, args.seed)),
-            ("cnn", _train_reference(corpus, ref_epochs, args.seed)),
-        ):
+        for name in ("snn", "cnn"):
+            model = (
+                _train_snn(corpus, study, snn_epochs, args.seed)
+                if name == "snn"
+                else _train_reference(corpus, ref_epochs, args.seed)
+            )
             figures.setdefault(name, {})["digits_validation_wer"] = _wer(model, corpus, corpus.validation)
             figures[name]["digits_heldout_engine_wer"] = _wer(model, corpus, corpus.test)
             print(name, "digits", json.dumps(figures[name]), flush=True)
-    result = {
-        "benchmark": "transfer",
-        "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
-        "models": {
-            "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
-            "cnn": f"corpus_learnability.py's KeywordNet (commands) / DigitNet conv + bi-GRU (digits), {ref_epochs} epochs",
-        },
-        "figures": figures,
-        "corpora": corpora,
-        "goal": {
-            "cnn.heldout_engine_accuracy": ">= 0.80",
-            "snn.heldout_engine_accuracy": ">= 0.75",
-            "cnn.digits_heldout_engine_wer": "<= 0.12",
-        },
-        "seconds": round(time.perf_counter() - started, 1),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+            write(complete=False)
+    write(complete=True)
     print(f"wrote {args.out}")
 
 
