@@ -186,12 +186,17 @@ def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
 
 def _confirm_at_end(outcome: Any, spec: Any) -> None:
     """The main job's own confirmation: the spec's scope, with its seeds."""
-    from codesign.search import confirm_study, load_stored_study
+    from codesign.search import confirm_study, load_stored_study, recommendation_candidates, study_view
 
+    study = load_stored_study(outcome.name, outcome.storage_url, writable=True)
+    if spec.confirm.scope != "front" and not recommendation_candidates(study_view(study)):
+        # nothing meets the recommendation policy: there is nothing to confirm, and the
+        # outcome below says why there is no recommendation
+        print("\nnothing to confirm: no design meets the recommendation policy", flush=True)
+        return
     what = "front" if spec.confirm.scope == "front" else f"recommendation's candidates (up to {spec.confirm.k})"
     print(f"\nconfirming the {what} with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
-    confirm_study(load_stored_study(outcome.name, outcome.storage_url, writable=True), spec.confirm.seeds,
-                  spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
+    confirm_study(study, spec.confirm.seeds, spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
 
 
 def _confirm(args: argparse.Namespace) -> int:

@@ -342,6 +342,8 @@ def _read_imported(cfg: CorpusConfig) -> Corpus:
         raise ConfigError(
             entry / "manifest.json", "task", f"the corpus config's task {cfg.task!r}", got=corpus.task
         )
+    # the key the driver computed travels with the corpus: a worker never re-reads the folder
+    corpus.manifest.setdefault("cache_key", cfg.cache_key())
     return corpus
 
 

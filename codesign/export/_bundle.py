@@ -162,8 +162,9 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
         rec = recommendation_of(view)
         if rec is None:
             raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
-                              hint="a finished `codesign study run` or `codesign study confirm` stores it; "
-                                   "`codesign study status` shows it")
+                              hint="a recommendation is exported once it is confirmed and stored: run "
+                                   f"`codesign study confirm {view.name} --scope recommended` "
+                                   "(a finished `codesign study run` does this itself)")
         return view.point_by_id(rec.point_id)
     assert trial is not None
     try:

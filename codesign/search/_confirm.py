@@ -159,13 +159,22 @@ def confirm_points(
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
         corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
-        refs = {
-            remote.remote(evaluate, replace(task, store=reader), corpus_ref): (point, chip, seed, task)
-            for point, chip, seed, task in jobs
-        }
-        attempts = dict.fromkeys(refs, 1)
+        # at most `workers` tasks in Ray at once, as the driver starts them: a task queued in Ray
+        # would start whenever a running one blocks reading the store, and share its CPUs
+        in_flight = workers if workers is not None else spec.execution.workers
+        queued = list(jobs)
+        refs: dict[Any, tuple[DesignPoint, int | None, int, TrialTask]] = {}
+        attempts: dict[Any, int] = {}
+
+        def submit() -> None:
+            while queued and len(left) < in_flight:
+                job = queued.pop(0)
+                ref = remote.remote(evaluate, replace(job[3], store=reader), corpus_ref)
+                refs[ref], attempts[ref] = job, 1
+                left.append(ref)
+
         results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
-        left = list(refs)
+        submit()
         while left:
             ready, left = ray.wait(left, num_returns=1)
             point, chip, seed, task = refs[ready[0]]
@@ -193,6 +202,7 @@ def confirm_points(
                 done = sum(len(v) for v in results.values())
                 progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
                          f"({done}/{len(jobs)})")
+            submit()  # the freed worker takes the next job
     finally:
         for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
             with contextlib.suppress(Exception):

@@ -312,7 +312,7 @@ def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
 
 
 def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig, seed: int,
-                 trace_batch: int) -> str:
+                 trace_batch: int, corpus_key: str | None = None) -> str:
     """Cache key of one trained network: what changes its weights (the model, the training
     budget including QAT bits, the corpus and the seed). Scoring precisions and rungs live
     inside the entry.
@@ -320,10 +320,14 @@ def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: Cor
     The model is its family's config (``codesign.snn.ModelConfig``), so only fields that
     family's network reads are hashed: a Mamba's key does not move with a Spikeformer field.
     (Keys made before the families were split hashed every family's fields; those cache
-    entries are simply not found again, and the networks are retrained once.)"""
+    entries are simply not found again, and the networks are retrained once.)
+
+    ``corpus_key`` is the key of the corpus the driver loaded (its manifest's ``cache_key``):
+    a worker never recomputes it, because the key names the engines installed where the corpus
+    was made, and a worker node with other engines (or none) must find the same entries."""
     del trace_batch  # the trace is recorded per precision inside the entry, keyed there
     return stable_hash({
-        "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
+        "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_key or corpus_cfg.cache_key(),
         "seed": seed,
     })
 
@@ -381,8 +385,9 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
     """
     from codesign.train import load_checkpoint, save_checkpoint, save_train_result, train
 
+    corpus_key = corpus.manifest.get("cache_key") if isinstance(corpus.manifest, dict) else None
     key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
-                                                           study.trace_batch))
+                                                           study.trace_batch, str(corpus_key) if corpus_key else None))
     full = until_epoch is None or until_epoch == train_cfg.epochs
     # the full run and each rung are separate immutable entries beside each other
     entry = posixpath.join(key_dir, "full") if full else posixpath.join(key_dir, "rungs", f"{until_epoch:03d}")
@@ -418,8 +423,12 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
 def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precision, model_cfg: ModelConfig,
                   corpus: Corpus, study: StudySpec) -> ScoredNetwork:
     """The network's metrics and trace at ``precision``, cached in its entry under
-    ``scores/<precision label>/`` (one validation pass and one trace per distinct precision)."""
-    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}")
+    ``scores/<precision label>-b<trace batch>-t<trace version>/`` (one validation pass and one
+    trace per distinct precision; a new trace version scores again, so no entry holds metrics
+    under an older meaning)."""
+    from codesign.trace import TRACE_VERSION
+
+    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}")
     done = posixpath.join(entry, "metrics.json")
     if not space.has(done):
         from codesign.trace import save_trace, trace_metrics, trace_split
