@@ -39,7 +39,7 @@ def _write(tmp_path: Path, **changes: object) -> Path:
         ({"constraints": ["area_mm2 < 4"]}, "constraints", "'<metric> <= <number>'"),
         ({"sampler": {"name": "cmaes"}}, "sampler.name", "'nsga2', 'tpe', 'gp' or 'random'"),
         ({"budget": {"trials": None, "seconds": None}}, "budget", "a budget"),
-        ({"corpus": {"task": "command"}}, "corpus.task", "'commands' or 'digits'"),
+        ({"corpus": {"task": "command"}}, "corpus.task", "'commands', 'digits', 'shd' or 'librispeech'"),
         ({"chip": {"cores": 0}}, "chip.cores", "greater than or equal to 1"),
         ({"fidelity": {"epochs": 0}}, "fidelity.epochs", "greater than or equal to 1"),
         ({"reference": {"wer": 1.0}}, "", "reference points only for objectives"),
