@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -222,12 +223,21 @@ def _render_all(
             return
         # fork: workers need only numpy, scipy and a private eSpeak, never torch's thread pools.
         method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with mp.get_context(method).Pool(min(workers, len(jobs))) as pool:
+        with mp.get_context(method).Pool(min(workers, len(jobs)), initializer=_worker_signals) as pool:
             for shard, waves in pool.imap(work, jobs):
                 bar.update(len(waves))
                 yield shard * SHARD_SIZE, waves
     finally:
         bar.close()
+
+
+def _worker_signals() -> None:
+    """A forked worker takes the default signal dispositions, not its parent's: the pool ends
+    its workers with SIGTERM, and a command's SIGTERM handler (``codesign.cli``, which raises
+    in the main thread to clean up) inherited by a worker made it linger, waiting on the pool's
+    lock while the parent waited for it. Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
