@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import optuna
 
     from codesign.export import export_bundle, select_point
-    from codesign.search import default_storage_url, open_study, split_named, study_view
+    from codesign.search import default_storage_url, measured_on_lines, open_study, split_named, study_view
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     check_output_dir(args.out, "--out", "a new or empty folder for the bundle")
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     tested = {k: v for k, v in result.config.metrics.items() if k in ("test_accuracy", "test_wer")}
     if tested:
         print("on the held-out test split: " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in tested.items()))
+    for line in measured_on_lines(result.config.measured_on):
+        print(f"  measured on the {line}")
     if args.recommended:
         from codesign.search import recommendation_of
 

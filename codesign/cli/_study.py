@@ -570,11 +570,24 @@ def front_text(view: Any, spec: Any, rec: Any = None, *, study: Any = None, wide
         lines.append(f"* recommended: {rec.short()}")
     if confirmed:
         lines.append("mean±std: over the confirmation seeds (codesign study confirm); others: one seed")
+    lines.extend(measured_on_text(view))
     if note:
         lines.append(note)
     if not wide and not columns:
         lines.append("more: --wide (every column), --columns a,b,c, --sort NAME, --format csv|json|markdown")
     return "\n".join(lines)
+
+
+def measured_on_text(view: Any) -> list[str]:
+    """What the study's task metrics were measured on, from its records (one line per split),
+    and a warning when trials disagree; nothing for records that predate it."""
+    from codesign.search import measured_on_lines
+
+    lines = [f"measured on the {line}" for line in measured_on_lines(view.measured_on)]
+    if lines and view.measured_on_varies:
+        lines.append("(trials were measured on different engines or voices: the measured_on.* columns of "
+                     f"codesign study points {view.name} say which)")
+    return lines
 
 
 def _print_recommended(outcome: Any) -> None:

@@ -3,7 +3,9 @@
 A bundle directory holds:
 
 - ``config.yaml``: model, chip, training and corpus configs, seed, head and sizes, the study
-  and trial it came from, the code version, and the stored objectives/constraints/metrics;
+  and trial it came from, the code version, the stored objectives/constraints/metrics, and
+  ``measured_on``: the engines and voices of each split its task metrics were measured on
+  (the trial record's, as its evaluation found them);
 - ``weights.safetensors``: the trained weights (training form, float; ``load_state_dict`` target);
 - ``weights_int.safetensors`` (chips below 32-bit weights): the weights as the chip stores them,
   ``<layer>.<param>.levels`` (integers) and ``<layer>.<param>.scale`` (float32 per output
@@ -98,6 +100,11 @@ class BundleConfig(Spec):
     precision_mode: str = Field("ptq", description="how the chip's precision reached training: ptq | qat")
     confirmed: dict[str, Any] | None = Field(
         None, description="the design's figures over confirmation seeds: {seeds, mean, std} (codesign study confirm)"
+    )
+    measured_on: dict[str, Any] = Field(
+        default_factory=dict,
+        description="split -> {source, split, engines, voices, heldout_engines} its task metrics were measured "
+                    "on (the trial record's; empty in older bundles)",
     )
 
     @property
@@ -248,7 +255,9 @@ def export_bundle(
         (tmp / CONFIG_FILE).write_text(
             "# codesign bundle: rebuild with `codesign evaluate <this directory>`\n"
             "# objectives and the plain accuracy/wer/cer in metrics are on the validation split (what the\n"
-            "# search selected on); test_* on the held-out test split\n"
+            "# search selected on); test_* on the held-out test split, and heldout_engine_* the same figures\n"
+            "# where that split's engines were never heard in training; measured_on names each split's engines\n"
+            "# and voices\n"
             + yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
         shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
         shutil.copyfile(trace_path, tmp / TRACE_FILE)
@@ -317,6 +326,7 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
         precision_mode=str(spec.get("precision", "ptq")),
         confirmed=None if point.confirmed is None else {
             "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
+        measured_on={split: m.to_dict() for split, m in record.measured_on.items()},
     )
 
 

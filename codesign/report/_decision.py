@@ -12,6 +12,7 @@ passed through :func:`~codesign.report._pareto.plot_text`.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 
 from codesign.report._labels import metric_label
 from codesign.report._pareto import MarkedPoint, plot_text
@@ -20,6 +21,7 @@ from codesign.search import (
     DesignPoint,
     Recommendation,
     StudyView,
+    measured_on_lines,
     no_recommendation_reason,
     parse_point_id,
     recommend,
@@ -28,6 +30,21 @@ from codesign.search import (
 
 #: Metrics shown beside the objectives in the decision's table when they are no objective.
 _COST_METRICS = ("energy_uj", "latency_ms", "area_mm2")
+#: Task metrics shown beside the objectives when they are no objective: the validation figure
+#: the search selected on, then the same on the engines never heard in training (and, for
+#: keywords, how often an unknown word spoken by them is answered ``unknown``).
+TASK_COLUMNS = ("accuracy", "heldout_engine_accuracy", "heldout_engine_unknown_recall",
+                "wer", "heldout_engine_wer")
+
+
+def task_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list[str]:
+    """The :data:`TASK_COLUMNS` that are no objective of ``view`` and that one of ``points``
+    measured (in its metrics or its confirmed means)."""
+    measured = set()
+    for p in points:
+        if p is not None:
+            measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
+    return [n for n in TASK_COLUMNS if n in measured and n not in view.objective_names]
 
 
 def study_recommendation(view: StudyView) -> tuple[Recommendation | None, bool]:
@@ -80,6 +97,9 @@ def _policy_words(rec: Recommendation) -> str:
 def _cell(mean: dict[str, float], std: dict[str, float], name: str, point: DesignPoint | None) -> str:
     if name in mean:
         return html.escape(f"{mean[name]:.4g}" + (f" ± {std[name]:.2g}" if name in std else ""))
+    spread = point.confirmed.spread(name) if point is not None and point.confirmed is not None else None
+    if spread is not None:  # a figure the choice did not use, over the same confirmation seeds
+        return html.escape(f"{spread[0]:.4g} ± {spread[1]:.2g}")
     if point is not None and name in point.metrics:
         return html.escape(f"{point.metrics[name]:.4g}")
     return "–"
@@ -103,8 +123,8 @@ def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> 
     point, runner = _point(view, rec.point_id), _point(view, rec.runner_up)
     how = (f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
            if rec.confirmed else "not confirmed: the search's single-seed figures (codesign study confirm)")
-    names = [*view.objective_names, *(m for m in _COST_METRICS if m not in view.objective_names
-                                      and point is not None and m in point.metrics)]
+    names = [*view.objective_names, *task_columns(view, (point, runner)),
+             *(m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics)]
     head = "<th></th>" + "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in names)
     rows = [f"<tr><td><b>recommended: design {html.escape(rec.point_id)}</b></td>"
             + "".join(f"<td>{_cell(rec.mean, rec.std, n, point)}</td>" for n in names) + "</tr>"]
@@ -118,5 +138,20 @@ def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> 
     return (f"<h3 id='recommendation'>Recommended design: {html.escape(rec.point_id)}</h3>"
             f"<p><b>{label}</b>, by the policy <b>{html.escape(_policy_words(rec))}</b>; {html.escape(how)}."
             f"{where} It is the black open star on every scatter (the runner-up: the grey open circle).</p>"
-            f"<table class='decision'><tr>{head}</tr>{''.join(rows)}</table>"
-            f"<p>{html.escape(rec.rationale)}</p>" + floor_text)
+            f"<table class='decision'><tr>{head}</tr>{''.join(rows)}</table>" + _measured_note(view, names)
+            + f"<p>{html.escape(rec.rationale)}</p>" + floor_text)
+
+
+def _measured_note(view: StudyView, names: Iterable[str]) -> str:
+    """What the table's task metrics were measured on: validation speakers of the training
+    engines, and the held-out engines' speakers (from the trials' records)."""
+    shown = [n for n in names if n in TASK_COLUMNS or n.startswith(("heldout_engine_", "test_"))
+             or n in ("accuracy", "wer", "cer", "unknown_recall")]
+    if not shown:
+        return ""
+    lines = measured_on_lines(view.measured_on)
+    if not lines:
+        return ("<p class='src'>The study's records do not say which engines and voices its scores were "
+                "measured on (stored before codesign kept it).</p>")
+    return ("<p class='src'>Task metrics measured on the " + "; the ".join(html.escape(x) for x in lines)
+            + ".</p>")

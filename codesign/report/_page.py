@@ -17,7 +17,7 @@ from plotly.offline import get_plotlyjs
 from codesign import __version__
 from codesign._io import write_text_atomic
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
-from codesign.report._decision import decision_html, marked_points, study_recommendation
+from codesign.report._decision import decision_html, marked_points, study_recommendation, task_columns
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
@@ -35,7 +35,7 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.search import StudyView, TrialView, split_named, study_view
+from codesign.search import StudyView, TrialView, measured_on_lines, split_named, study_view
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,12 @@ def _summary(data: ReportData) -> str:
             (failed, "failed: no objective values")) if n),
         f"Objectives: {objectives}.",
     ]
+    measured = measured_on_lines(view.measured_on)
+    if measured:
+        lines.append("</p><p id='measured-on'>Scores measured on: " + "; ".join(
+            f"the {html.escape(m)}" for m in measured) + "."
+            + (" <span class='warn'>Trials were measured on different engines or voices (a study continued "
+               "on a machine with other engines installed).</span>" if view.measured_on_varies else ""))
     if data.decision:
         lines.append("</p>" + data.decision + "<p>")
     if refs:
@@ -250,9 +256,10 @@ def _summary(data: ReportData) -> str:
     if data.pareto.front:
         extra = [(k, unit) for k, unit in (("cycles", "cycles"), ("latency_ms", "latency (ms)"),
                                            ("area_mm2", "area (mm²)")) if k not in view.objective_names]
-        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in view.objective_names)
-        head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
         members = [view.point((info.number, info.chip)) for info in data.breakdowns]
+        tasks = task_columns(view, members)
+        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in (*view.objective_names, *tasks))
+        head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
         varying = {
             g: [k for k in dict.fromkeys(k for p in members for k in p.params)
                 if group_of(k) == g and len({repr(p.params.get(k)) for p in members}) > 1]
@@ -267,6 +274,11 @@ def _summary(data: ReportData) -> str:
                 spread = point.confirmed.spread(n) if point.confirmed is not None else None
                 cells += f"<td>{v:.4g}" + (f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "")
                 cells += "</td>"
+            for n in tasks:  # validation and held-out-engine figures the search did not select on
+                spread = point.confirmed.spread(n) if point.confirmed is not None else None
+                shown = point.metrics.get(n)
+                cells += (f"<td>{shown:.4g}" if shown is not None else "<td>–") + (
+                    f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "") + "</td>"
             for key, _ in extra:
                 x = getattr(info, key)
                 cells += f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"

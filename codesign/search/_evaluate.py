@@ -57,6 +57,7 @@ from codesign.search._objectives import (
 from codesign.search._record import HardwarePoint, TrialRecord
 from codesign.search._space import chip_columns, sample_points, split_params
 from codesign.search._spec import StudySpec
+from codesign.search._splits import HELDOUT_ENGINE, heldout_engine_metrics, is_heldout_engine_split
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
 from codesign.search._task import TrialResult, TrialTask
 
@@ -77,10 +78,35 @@ _FIT_CHECK_UTTERANCES = 1
 def prepare_study(spec: StudySpec, progress: bool = True) -> Corpus:
     """Work every trial shares, done once by the driver before trials start: the corpus,
     synthesised (or read from this machine's corpus cache), for the driver to put into Ray's
-    object store."""
+    object store.
+
+    Raises:
+        ConfigError: the study selects on a ``heldout_engine_*`` metric and the corpus has no
+            held-out-engine test split (its held-out engine is not installed here).
+    """
     from codesign.data import load_corpus
 
-    return load_corpus(spec.corpus, progress=progress)
+    corpus = load_corpus(spec.corpus, progress=progress)
+    used = spec.heldout_engine_metrics_used()
+    test = corpus.measured_on("test")
+    if used and not is_heldout_engine_split(test):
+        missing = corpus.manifest.get("missing_engines") if isinstance(corpus.manifest, dict) else None
+        raise ConfigError(None, "corpus.engines.heldout",
+                          f"a held-out engine installed on this machine to measure {', '.join(used)}",
+                          got=list(spec.corpus.engines.heldout),
+                          hint=f"the test split holds {', '.join(test['engines']) or 'no engine'}, all heard in "
+                               f"training" + (f"; missing: {', '.join(missing)}" if missing else ""))
+    return corpus
+
+
+def measured_on(corpus: Corpus, metrics: dict[str, float]) -> dict[str, Any]:
+    """What a trial's task metrics were measured on: ``Corpus.measured_on`` of the validation
+    split, and of the test split when ``metrics`` hold a test-split figure (``test_*``,
+    ``heldout_engine_*``; a rung often scores validation only)."""
+    splits = ["validation"]
+    if any(k.startswith(("test_", HELDOUT_ENGINE)) for k in metrics):
+        splits.append("test")
+    return {split: corpus.measured_on(split) for split in splits}
 
 
 def chip_precision(chip: ChipConfig) -> Precision:
@@ -211,6 +237,7 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
         trained=not trained.hit,
         cache_hit=trained.hit,
         degenerate=is_degenerate(metrics),
+        measured_on=measured_on(corpus, metrics),
     )
 
 
@@ -234,6 +261,7 @@ def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg:
         hw_front=front,
         degenerate=all(is_degenerate(p.metrics) for p in front) if front else is_degenerate(
             {k.removeprefix("validation_"): v for k, v in metrics.items()}),
+        measured_on=measured_on(corpus, {**metrics, **{k: v for p in front for k, v in p.metrics.items()}}),
     )
 
 
@@ -428,14 +456,18 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
     under an older meaning)."""
     from codesign.trace import TRACE_VERSION
 
-    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}")
+    # a rung only ranks networks (validation), unless the study selects on a held-out-engine
+    # metric (the test split, a forward pass over a tenth of the corpus); the full budget also
+    # scores the test split. A rung scored on both splits is its own entry.
+    test_at_rung = trained.is_rung and bool(study.heldout_engine_metrics_used())
+    splits = ("validation",) if trained.is_rung and not test_at_rung else ("validation", "test")
+    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}"
+                           + ("-test" if test_at_rung else ""))
     done = posixpath.join(entry, "metrics.json")
     if not space.has(done):
         from codesign.trace import save_trace, trace_metrics, trace_split
         from codesign.train import score_at_precision
 
-        # a rung only ranks networks (validation); the full budget also scores the test split
-        splits = ("validation",) if trained.is_rung else ("validation", "test")
         scored, net = score_at_precision(trained.network(), corpus, trained.head, precision, splits=splits)
         # the fixed evaluation batch: the first ``trace_batch`` validation utterances, which is
         # what codesign.export re-records a bundle's trace on (its ``trace_split``)
@@ -449,8 +481,10 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
         metrics = _network_metrics({**network, **scored}, trained.head, trace_metrics(trace).to_dict())
         (made / "metrics.json").write_text(json.dumps(metrics, indent=1))
         space.add_entry(entry, made, last="metrics.json")
-    return ScoredNetwork(metrics=json.loads(space.fetch(done).read_text()),
-                         paths={"trace": posixpath.join(entry, "trace.npz")})
+    metrics = json.loads(space.fetch(done).read_text())
+    # the test split's figures again under the held-out-engine name, when that is what it holds
+    metrics.update(heldout_engine_metrics(metrics, corpus.measured_on("test")))
+    return ScoredNetwork(metrics=metrics, paths={"trace": posixpath.join(entry, "trace.npz")})
 
 
 def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: dict[str, float]) -> dict[str, float]:
@@ -528,7 +562,7 @@ def _hardware_sweep(
             "split_spike_fraction": batch.split_spike_fraction, FITS_ON_CHIP: fits,
         }
         network = {k: v for k, v in scored.metrics.items()
-                   if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
+                   if k.startswith(HELDOUT_ENGINE) or k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
                             "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
                             "activation_sparsity", "footprint_bytes")}
         for j, i in enumerate(members):

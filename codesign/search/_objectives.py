@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from codesign.search._splits import HELDOUT_ENGINE, TASK_METRIC_NAMES
+
 #: Metrics the evaluation pipeline measures, with the direction that is better.
 METRICS: dict[str, str] = {
     "accuracy": "max",
@@ -50,9 +52,17 @@ METRICS: dict[str, str] = {
     "weight_bits": "min",
     "state_bits": "min",
 }
+#: Each task metric again, measured on the held-out-engine split (``heldout_engine_accuracy``:
+#: the test split, whose speakers use synthesis engines never heard in training; see
+#: ``codesign.search._splits``), with the same direction.
+METRICS.update({f"{HELDOUT_ENGINE}{m}": METRICS[m] for m in TASK_METRIC_NAMES})
 
-#: The task metric each task's training measures (the other task metrics are never measured).
-TASK_METRICS: dict[str, tuple[str, ...]] = {"commands": ("accuracy", "unknown_recall"), "digits": ("wer", "cer")}
+#: The task metric each task's training measures (the other task metrics are never measured),
+#: on the validation split and on the held-out-engine split.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    task: (*names, *(f"{HELDOUT_ENGINE}{m}" for m in names))
+    for task, names in (("commands", ("accuracy", "unknown_recall")), ("digits", ("wer", "cer")))
+}
 
 
 def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None:

@@ -9,7 +9,10 @@ Columns, in this order: ``id`` (``"12.3"``), ``trial``, ``chip``, ``on_front``,
 (``w4s8``: the chip's weight and state bits), the objectives under their names, then
 ``<objective>.mean`` / ``<objective>.std`` and ``confirmed.seeds`` (confirmation over seeds,
 None where not confirmed), ``constraints.<name>``, the parameters under their own dotted
-names (``snn.width``, ``train.learning_rate``, ``hw.cores``) and ``metrics.<name>``.
+names (``snn.width``, ``train.learning_rate``, ``hw.cores``), ``metrics.<name>``, then
+``measured_on.<split>.engines`` and ``measured_on.<split>.voices`` (``validation``, and
+``test`` where the trial scored it; comma-separated, from the trial record's ``measured_on``):
+what the point's task metrics were measured on.
 """
 
 from __future__ import annotations
@@ -47,11 +50,15 @@ def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[st
         params.extend(k for k in p.params if k not in params and k != "trace")
     base = dict((view.spec or {}).get("chip") or {})
     chips: dict[int, dict[str, Any]] = {}
+    measured: dict[int, dict[str, Any]] = {}
     for t in view.trials:
         if t.record is not None and t.record.chip_config is not None:
             chips[t.number] = t.record.chip_config.to_dict()
-    return [_row(p, view.objectives, p.key in front, p.point_id == recommended, params, chips.get(p.trial, base))
-            for p in view.points]
+        if t.record is not None:
+            measured[t.number] = {f"measured_on.{split}.{what}": ",".join(getattr(m, what))
+                                  for split, m in t.record.measured_on.items() for what in ("engines", "voices")}
+    return [{**_row(p, view.objectives, p.key in front, p.point_id == recommended, params, chips.get(p.trial, base)),
+             **measured.get(p.trial, {})} for p in view.points]
 
 
 def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommended: bool,

@@ -150,6 +150,30 @@ class StudyView:
         given = (self.spec or {}).get("reference") or {}
         return {n: float(given[n]) for n in self.objective_names if n in given}
 
+    @property
+    def measured_on(self) -> dict[str, dict[str, Any]]:
+        """What the study's task metrics were measured on (split -> ``MeasuredOn`` as a dict),
+        as its trials' records store it: the first record that scored the most splits (a full-
+        budget trial scores validation and test; a rung, validation); empty for a study whose
+        records predate it. :attr:`measured_on_varies` says whether trials disagree."""
+        found = self._measured_on_all()
+        return max(found, key=len) if found else {}
+
+    @property
+    def measured_on_varies(self) -> bool:
+        """Whether the trials' records name different engines or voices for one split (a
+        study continued on a machine with other engines installed)."""
+        by_split: dict[str, list[dict[str, Any]]] = {}
+        for m in self._measured_on_all():
+            for split, what in m.items():
+                if what not in by_split.setdefault(split, []):
+                    by_split[split].append(what)
+        return any(len(v) > 1 for v in by_split.values())
+
+    def _measured_on_all(self) -> list[dict[str, dict[str, Any]]]:
+        return [{k: v.to_dict() for k, v in t.record.measured_on.items()} for t in self.trials
+                if t.record is not None and t.record.measured_on]
+
     def point(self, key: tuple[int, int | None]) -> DesignPoint:
         for p in (*self.points, *self.references):
             if p.key == key:

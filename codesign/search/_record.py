@@ -49,6 +49,27 @@ class HardwarePoint(Spec):
         return all(v <= 0.0 for v in self.constraints.values())
 
 
+class MeasuredOn(Spec):
+    """What a split's scores were measured on: ``codesign.data.Corpus.measured_on(split)``,
+    stored as the evaluation found it (never recomputed by a reader).
+
+    Attributes:
+        source: the corpus (``synthetic:<cache key>`` or an imported folder).
+        split: ``validation`` or ``test``.
+        engines: the synthesis engines of the split's speakers (empty for recorded speech).
+        voices: the ``engine:voice`` names its speakers use.
+        heldout_engines: those of ``engines`` no training speaker uses.
+    """
+
+    model_config = MEASURED
+
+    source: str = ""
+    split: str
+    engines: list[str] = Field(default_factory=list)
+    voices: list[str] = Field(default_factory=list)
+    heldout_engines: list[str] = Field(default_factory=list)
+
+
 class TrialRecord(Spec):
     """One evaluated candidate.
 
@@ -89,6 +110,10 @@ class TrialRecord(Spec):
             same transcript for every utterance, WER 1.0): ``codesign.search.is_degenerate``
             of its metrics (a nested trial: of every chip's). Its design points are marked
             and never on a front; the trial is still COMPLETE with its values.
+        measured_on: split -> what its task metrics were measured on (``validation``: the
+            plain ``accuracy``/``wer`` and ``validation_*``; ``test``: ``test_*`` and
+            ``heldout_engine_*``), one :class:`MeasuredOn` per split the trial scored; empty
+            for a trial that scored none and in records stored before it was kept.
     """
 
     model_config = MEASURED
@@ -117,6 +142,7 @@ class TrialRecord(Spec):
     rung_epoch: int | None = None
     load_dependent: bool = False
     degenerate: bool = False
+    measured_on: dict[str, MeasuredOn] = Field(default_factory=dict)
 
     @field_validator("model_config_", "chip_config", "train_config", mode="before")
     @classmethod

@@ -46,6 +46,7 @@ from codesign.search._space import (
     parse_space,
     space_domain,
 )
+from codesign.search._splits import HELDOUT_ENGINE
 from codesign.snn import (  # configs only: networks load on first use
     FAMILY_CONFIGS,
     ModelConfig,
@@ -321,6 +322,12 @@ class StudySpec(Spec):
             bad = unmeasured_metric(names, task)
             if bad is not None:
                 raise ValueError(f"{what} the task measures: task '{task}' measures {bad[1]}, not '{bad[0]}'")
+        heldout = self.heldout_engine_metrics_used()
+        if heldout and (self.corpus.imported is not None or not self.corpus.engines.heldout):
+            raise ValueError(f"a corpus with an engine held out (corpus.engines.heldout) to measure "
+                             f"{', '.join(heldout)}: this study's corpus "
+                             + ("is imported recorded speech" if self.corpus.imported is not None
+                                else "holds no engine out"))
         if self.strategy == "nested" and not self.search_space().names("hw"):
             raise ValueError("hw.* parameters in the space for strategy 'nested'")
         if self.multi_fidelity is not None:
@@ -356,6 +363,15 @@ class StudySpec(Spec):
 
     def parsed_constraints(self) -> list[Constraint]:
         return [parse_constraint(c) for c in self.constraints]
+
+    def heldout_engine_metrics_used(self) -> list[str]:
+        """The ``heldout_engine_*`` metrics the study selects on (objectives, constraints,
+        floor): each trial then also scores the test split at a rung, and the corpus must hold
+        an engine out."""
+        floor = self.floor_condition()
+        names = [*self.objectives, *(c.metric for c in self.parsed_constraints()),
+                 *((floor.name,) if floor is not None else ())]
+        return list(dict.fromkeys(n for n in names if n.startswith(HELDOUT_ENGINE)))
 
     def directions(self) -> list[Literal["minimize", "maximize"]]:
         """Optuna directions in objective order."""
