@@ -37,14 +37,25 @@ TASK_COLUMNS = ("accuracy", "heldout_engine_accuracy", "heldout_engine_unknown_r
                 "wer", "heldout_engine_wer")
 
 
-def task_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list[str]:
-    """The :data:`TASK_COLUMNS` that are no objective of ``view`` and that one of ``points``
-    measured (in its metrics or its confirmed means)."""
-    measured = set()
+#: The held-out-engine figures shown right after their validation figure.
+_BESIDE = {"accuracy": ("heldout_engine_accuracy", "heldout_engine_unknown_recall"), "wer": ("heldout_engine_wer",)}
+
+
+def table_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list[str]:
+    """The objectives of ``view`` with the :data:`TASK_COLUMNS` one of ``points`` measured (in
+    its metrics or its confirmed means) that are no objective: each held-out-engine figure
+    right after its validation figure, the others after the objectives."""
+    measured: set[str] = set()
     for p in points:
         if p is not None:
             measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
-    return [n for n in TASK_COLUMNS if n in measured and n not in view.objective_names]
+    extra = [n for n in TASK_COLUMNS if n in measured and n not in view.objective_names]
+    columns: list[str] = []
+    for name in (*view.objective_names, *extra):
+        if name not in columns:
+            columns.append(name)
+            columns.extend(m for m in _BESIDE.get(name, ()) if m in extra and m not in columns)
+    return columns
 
 
 def study_recommendation(view: StudyView) -> tuple[Recommendation | None, bool]:
@@ -123,7 +134,7 @@ def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> 
     point, runner = _point(view, rec.point_id), _point(view, rec.runner_up)
     how = (f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
            if rec.confirmed else "not confirmed: the search's single-seed figures (codesign study confirm)")
-    names = [*view.objective_names, *task_columns(view, (point, runner)),
+    names = [*table_columns(view, (point, runner)),
              *(m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics)]
     head = "<th></th>" + "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in names)
     rows = [f"<tr><td><b>recommended: design {html.escape(rec.point_id)}</b></td>"

@@ -17,7 +17,7 @@ from plotly.offline import get_plotlyjs
 from codesign import __version__
 from codesign._io import write_text_atomic
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
-from codesign.report._decision import decision_html, marked_points, study_recommendation, task_columns
+from codesign.report._decision import decision_html, marked_points, study_recommendation, table_columns
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
@@ -257,8 +257,8 @@ def _summary(data: ReportData) -> str:
         extra = [(k, unit) for k, unit in (("cycles", "cycles"), ("latency_ms", "latency (ms)"),
                                            ("area_mm2", "area (mm²)")) if k not in view.objective_names]
         members = [view.point((info.number, info.chip)) for info in data.breakdowns]
-        tasks = task_columns(view, members)
-        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in (*view.objective_names, *tasks))
+        columns = table_columns(view, members)  # the objectives, held-out-engine figures beside validation ones
+        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in columns)
         head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
         varying = {
             g: [k for k in dict.fromkeys(k for p in members for k in p.params)
@@ -270,13 +270,9 @@ def _summary(data: ReportData) -> str:
         for info in data.breakdowns:
             point = view.point((info.number, info.chip))
             cells = ""
-            for n, v in zip(view.objective_names, point.values, strict=True):
+            for n in columns:
+                shown = point.objectives.get(n, point.metrics.get(n))
                 spread = point.confirmed.spread(n) if point.confirmed is not None else None
-                cells += f"<td>{v:.4g}" + (f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "")
-                cells += "</td>"
-            for n in tasks:  # validation and held-out-engine figures the search did not select on
-                spread = point.confirmed.spread(n) if point.confirmed is not None else None
-                shown = point.metrics.get(n)
                 cells += (f"<td>{shown:.4g}" if shown is not None else "<td>–") + (
                     f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "") + "</td>"
             for key, _ in extra:

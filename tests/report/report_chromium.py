@@ -37,7 +37,8 @@ window.addEventListener('unhandledrejection',function(e){window.__errors.push('r
 # and every pair of overlapping labels among the parallel-coordinates axis titles, the y tick
 # labels, and the axis titles against the title and the menus (bounding boxes, 1 px slack).
 # Then a click on the first point that carries a design id (Plotly's plotly_click event), and
-# whether the design panel opened with that design.
+# whether the design panel opened with that design. And the text as drawn of the paragraph that
+# says what the scores were measured on and of the decision's table.
 _CHECK_JS = """<script>window.addEventListener('load',function(){setTimeout(function(){
 function boxes(root,sel){return Array.from(root.querySelectorAll(sel)).filter(function(e){
   return e.textContent.trim();}).map(function(e){var r=e.getBoundingClientRect();
@@ -68,7 +69,9 @@ if(target&&target.emit){var trace=target.data.find(function(t){return t.customda
   click={id:String(trace.customdata[0]),shown:!!panel&&!panel.hidden,text:panel?panel.textContent:''};}
 var pre=document.createElement('pre');pre.id='__check';
 pre.textContent=JSON.stringify({errors:window.__errors,plots:plots.length,drawn:drawn,figures:figures,click:click,
-main_svg:document.querySelectorAll('.main-svg').length,has_plotly:typeof Plotly!=='undefined'});
+main_svg:document.querySelectorAll('.main-svg').length,has_plotly:typeof Plotly!=='undefined',
+texts:{measured_on:(document.getElementById('measured-on')||{}).innerText||null,
+  decision:(document.querySelector('table.decision')||{}).innerText||null}});
 document.body.appendChild(pre);},2500);});</script>"""
 
 

@@ -232,6 +232,14 @@ def random_plans(n: int, seed: int = 0) -> tuple[Planned, ...]:
 
 
 CONFIRM_ACCURACY = 0.3
+#: What quickstart_like_study's scores were measured on (a record's ``measured_on``, as
+#: ``codesign.data.Corpus.measured_on`` gives it for the default corpus).
+MEASURED_ON = {
+    "validation": {"source": "synthetic:0123abcd", "split": "validation", "engines": ["espeak", "flite"],
+                   "voices": ["espeak:en+m3", "espeak:en-us+f2", "flite:slt"], "heldout_engines": []},
+    "test": {"source": "synthetic:0123abcd", "split": "test", "engines": ["festival"],
+             "voices": ["festival:kal_diphone", "festival:ked_diphone"], "heldout_engines": ["festival"]},
+}
 #: Trials of quickstart_like_study that successive halving stops at its first rung.
 STOPPED = (11, 17)
 
@@ -277,11 +285,13 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
         energy = float(0.05 * width * int(params.get("snn.timesteps", 1)) / max(cores, 1) ** 0.3 + rng.uniform(0, 2))
         latency = float(200.0 / float(params["hw.clock_mhz"]) * 8 / cores + rng.uniform(0, 1))
         metrics = {"accuracy": accuracy, "energy_uj": energy, "latency_ms": latency, "area_mm2": area,
-                   "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2}
+                   "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2,
+                   # the held-out engine transfers worse (issue 25's measured gap), unknown words rarely said
+                   "heldout_engine_accuracy": 0.55 * accuracy, "heldout_engine_unknown_recall": 0.2 + width / 1000}
         constraints = {"area_mm2 <= 4": area - 4, "latency_ms <= 100": latency - 100, "fits_on_chip": 0.0}
         rec = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
                           constraints=constraints, metrics=metrics, trained=True, wall_time_s=20.0,
-                          cpu_time_s=10.0 + width / 8)
+                          cpu_time_s=10.0 + width / 8, measured_on=MEASURED_ON)
         if i in STOPPED:  # successive halving did not promote it: its rung's record, told PRUNED
             rec = rec.model_copy(update={"pruned": "stopped by successive halving at 2 epochs (rung 0)",
                                          "rung_epoch": 2})
@@ -292,8 +302,10 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
         if accuracy >= CONFIRM_ACCURACY and area <= 4:
             study.set_user_attr(f"{CONFIRMED_ATTR}.{trial.number}", {  # where `codesign study confirm` stores it
                 "seeds": [0, 1, 2],
-                "points": [{"chip": None, "mean": {k: metrics[k] * 0.97 for k in spec.objectives},
-                            "std": {"accuracy": 0.02, "energy_uj": 0.1 * energy, "latency_ms": 0.5}}],
+                "points": [{"chip": None, "mean": {k: metrics[k] * 0.97 for k in (*spec.objectives,
+                                                                                   "heldout_engine_accuracy")},
+                            "std": {"accuracy": 0.02, "energy_uj": 0.1 * energy, "latency_ms": 0.5,
+                                    "heldout_engine_accuracy": 0.04}}],
             })
         for cname, cvalue in constraints.items():
             trial.set_constraint(cname, cvalue)

@@ -125,6 +125,12 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     assert len(floors) == 2, [f["annotations"] for f in scatters]  # accuracy vs energy, accuracy vs latency
     importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
     assert len(importance["legend"]) == 3
+    # what the scores were measured on, as drawn: engines and voices of both splits, and the
+    # held-out-engine accuracy beside the validation accuracy in the decision's table
+    texts = result["texts"]
+    assert isinstance(texts, dict)
+    assert "espeak, flite" in texts["measured_on"] and "festival:kal_diphone" in texts["measured_on"]
+    assert "held-out-engine accuracy" in texts["decision"] and "validation accuracy" in texts["decision"]
 
     # the check finds overlaps: every parameter axis in one panel, as the report used to draw them
     import codesign.report._render as render
@@ -215,3 +221,57 @@ def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path
     assert data.pareto.marked == () and "No recommended design" in (data.decision or "")
     assert html.escape(reason[1:]) in (data.decision or "") and "accuracy floor" in reason
     assert {p.kind for p in data.pareto.points} >= {"below_floor"} and "front" not in {p.kind for p in data.pareto.points}
+
+
+def test_decision_shows_heldout_engine_accuracy_beside_validation_and_what_each_was_measured_on(
+        tmp_path: Path) -> None:
+    """Confirmed designs: the decision's table has the held-out-engine accuracy (confirmed mean
+    ± std) and unknown recall beside the validation accuracy, and the page names the engines
+    and voices of each split, from the records; a study whose records predate it says so."""
+    import html
+
+    from report_studies import MEASURED_ON
+
+    from codesign.search import RECORD_ATTR, record_of
+
+    from codesign.search import CONFIRMED_ATTR, recommendation_candidates, study_view
+
+    study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", tmp_path, n=12)
+    for point in recommendation_candidates(study_view(study)):  # confirmed as `study confirm` stores it
+        figures = {k: v for k, v in point.metrics.items() if k in (*point.objectives, "heldout_engine_accuracy")}
+        study.set_user_attr(f"{CONFIRMED_ATTR}.{point.trial}", {"seeds": [0, 1, 2], "points": [
+            {"chip": None, "mean": {k: 0.97 * v for k, v in figures.items()}, "std": dict.fromkeys(figures, 0.04)}]})
+    rec = store_recommendation(study)
+    assert rec is not None and rec.confirmed
+    data = report_data(study)
+    decision = data.decision or ""
+    heads = re.findall(r"<th>([^<]*)</th>", decision.split("</tr>")[0])
+    validation = heads.index("validation accuracy (fraction correct)")
+    heldout = heads.index(html.escape("held-out-engine accuracy (fraction correct, engines never heard in training)"))
+    assert heldout == validation + 1 and "held-out-engine unknown recall" in heads[heldout + 1]
+    mean = study.user_attrs[f"codesign.confirmed.{rec.key[0]}"]["points"][0]["mean"]["heldout_engine_accuracy"]
+    assert f"<td>{mean:.4g} ± 0.04</td>" in decision.split("</tr>")[1]  # the recommended row: confirmed
+    assert "Task metrics measured on the validation split" in decision and "festival:ked_diphone" in decision
+    page = render_report(data)
+    measured = page.split("<p id='measured-on'>")[1].split("</p>")[0]
+    for split in MEASURED_ON.values():
+        assert all(v in measured for v in split["voices"]) and all(e in measured for e in split["engines"])
+    assert "held-out-engine (test) split, engines never heard in training: festival" in measured
+    # the front members' table too: the held-out-engine accuracy column, its confirmed spread small
+    assert "<th>held-out-engine accuracy (fraction correct, engines never heard in training)</th>" in page
+
+    # records from before codesign kept it: nothing claimed, and the decision says it is not known
+    old = optuna.create_study(study_name="old", storage=optuna.storages.InMemoryStorage(),
+                              directions=study.directions)
+    old.set_metric_names(study.metric_names)
+    for key, value in study.user_attrs.items():
+        old.set_user_attr(key, value)
+    for trial in study.trials:
+        record = record_of(trial.user_attrs)
+        attrs = {**trial.user_attrs, RECORD_ATTR: record.model_copy(update={"measured_on": {}}).to_dict()}
+        old.add_trial(optuna.trial.create_trial(state=trial.state, params=trial.params, distributions=trial.distributions,
+                                                values=trial.values, user_attrs=attrs,
+                                                system_attrs=trial.system_attrs))
+    data = report_data(old)
+    assert "id='measured-on'" not in render_report(data)
+    assert "do not say which engines and voices" in (data.decision or "")
