@@ -43,8 +43,11 @@ def _metrics(rng: np.random.Generator) -> dict[str, float]:
 
 
 def write_stored_study(runs: Path, name: str, strategy: str = "joint", trials: int = 8, seed: int = 0,
-                       confirmed: dict[int, dict[str, Any]] | None = None) -> StudySpec:
-    """A study ``name`` under ``runs`` with ``trials`` complete trials (nested: 3 chips each)."""
+                       confirmed: dict[int, dict[str, Any]] | None = None,
+                       measured_on: list[dict[str, Any]] | None = None) -> StudySpec:
+    """A study ``name`` under ``runs`` with ``trials`` complete trials (nested: 3 chips each);
+    ``measured_on``: the records' ``measured_on``, trial ``n`` taking entry ``n`` modulo its
+    length (none by default, as in records stored before codesign kept it)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = quickstart_spec(name, strategy)
     storage = open_storage(default_storage_url(name, runs), create=True)
@@ -74,7 +77,8 @@ def write_stored_study(runs: Path, name: str, strategy: str = "joint", trials: i
                                               metrics=chip_metrics))
         record = TrialRecord(params=params, objectives={k: metrics[k] for k in spec.objectives},
                              constraints={"area_mm2 <= 4": metrics["area_mm2"] - 4}, metrics=metrics,
-                             trained=True, strategy=strategy, hw_front=hw_front, wall_time_s=1.0)
+                             trained=True, strategy=strategy, hw_front=hw_front, wall_time_s=1.0,
+                             measured_on=measured_on[n % len(measured_on)] if measured_on else {})
         trial.set_user_attr(RECORD_ATTR, record.to_dict())
         if confirmed and n in confirmed:  # where `codesign study confirm` stores it
             study.set_user_attr(f"{CONFIRMED_ATTR}.{trial.number}", confirmed[n])
