@@ -93,11 +93,18 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             os.environ["CODESIGN_CACHE_DIR"] = old_cache
 
 
+def raw_measured_on(bundle: Path) -> object:
+    """``measured_on`` as the bundle's config.yaml holds it."""
+    return yaml.safe_load((bundle / "config.yaml").read_text())["measured_on"]
+
+
 def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     url, tmp = tiny_study
     out = tmp / "bundle"
     assert main(["export", "tiny", "--storage", url, "--pick", "min energy_uj where accuracy >= 0", "--out", str(out)]) == 0
-    assert "exported design " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "exported design " in printed
+    assert "measured on the held-out-engine (test) split, engines never heard in training: festival" in printed
     names = {p.name for p in out.iterdir()}
     assert names == {"config.yaml", "weights.safetensors", "trace.npz", "cost_report.json", "train_result.json",
                      "network.nir", "manifest.json", "weights_int.safetensors"}  # a 4-bit chip: integer weights too
@@ -106,6 +113,11 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert config.study.name == "tiny" and config.study.storage == url
     assert config.corpus["size"] == 120 and config.seed == 0 and config.head == "classify"
     assert config.codesign_version and "test_accuracy" in config.metrics
+    # what the figures were measured on travels with them, from the trial's record
+    assert config.metrics["heldout_engine_accuracy"] == config.metrics["test_accuracy"]
+    assert config.measured_on["test"]["engines"] == config.measured_on["test"]["heldout_engines"] == ["festival"]
+    assert config.measured_on["validation"]["voices"] and "festival" not in config.measured_on["validation"]["engines"]
+    assert raw_measured_on(out) == config.measured_on
     raw = yaml.safe_load((out / "config.yaml").read_text())
     assert raw["chip"]["cores"] in (1, 4)
 
