@@ -541,6 +541,8 @@ def front_text(view: Any, spec: Any, rec: Any = None, *, study: Any = None, wide
             chosen = [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
         if "recommended" not in chosen and not columns:
             chosen.insert(1, "recommended")
+        if not columns:  # what the task metrics were measured on (the table says it under itself)
+            chosen += [c for c in available if c.startswith("measured_on.") and c not in chosen]
         return machine_text(rows, chosen, fmt)
 
     def header(c: str) -> str:

@@ -137,6 +137,9 @@ def test_front_and_points_name_the_engines_and_voices(tmp_path: Path, capsys: py
     assert ("measured on the held-out-engine (test) split, engines never heard in training: festival; "
             "1 voice(s): festival:kal_diphone") in out
     assert "different engines or voices" not in out
+    assert main(["study", "front", "m", "--runs-dir", str(tmp_path), "--format", "json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(r["measured_on.test.voices"] == "festival:kal_diphone" for r in front)
     assert main(["study", "points", "m", "--runs-dir", str(tmp_path), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(r["measured_on.test.engines"] == "festival" for r in rows)
