@@ -21,6 +21,7 @@ from codesign.search import (
     DesignPoint,
     Recommendation,
     StudyView,
+    is_heldout_engine_split,
     measured_on_lines,
     no_recommendation_reason,
     parse_point_id,
@@ -105,14 +106,15 @@ def _policy_words(rec: Recommendation) -> str:
     return f"pick '{rec.policy}'"
 
 
-def _cell(mean: dict[str, float], std: dict[str, float], name: str, point: DesignPoint | None) -> str:
+def _cell(mean: dict[str, float], std: dict[str, float], name: str, point: DesignPoint | None,
+          confirmed: bool = False) -> str:
     if name in mean:
         return html.escape(f"{mean[name]:.4g}" + (f" ± {std[name]:.2g}" if name in std else ""))
     spread = point.confirmed.spread(name) if point is not None and point.confirmed is not None else None
     if spread is not None:  # a figure the choice did not use, over the same confirmation seeds
         return html.escape(f"{spread[0]:.4g} ± {spread[1]:.2g}")
-    if point is not None and name in point.metrics:
-        return html.escape(f"{point.metrics[name]:.4g}")
+    if point is not None and name in point.metrics:  # the search's figure: one seed
+        return html.escape(f"{point.metrics[name]:.4g}" + (" (one seed)" if confirmed else ""))
     return "–"
 
 
@@ -138,10 +140,11 @@ def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> 
              *(m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics)]
     head = "<th></th>" + "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in names)
     rows = [f"<tr><td><b>recommended: design {html.escape(rec.point_id)}</b></td>"
-            + "".join(f"<td>{_cell(rec.mean, rec.std, n, point)}</td>" for n in names) + "</tr>"]
+            + "".join(f"<td>{_cell(rec.mean, rec.std, n, point, rec.confirmed)}</td>" for n in names) + "</tr>"]
     if rec.runner_up is not None:
         rows.append(f"<tr><td>runner-up: design {html.escape(rec.runner_up)}</td>"
-                    + "".join(f"<td>{_cell(rec.runner_up_mean, rec.runner_up_std, n, runner)}</td>" for n in names)
+                    + "".join(f"<td>{_cell(rec.runner_up_mean, rec.runner_up_std, n, runner, rec.confirmed)}</td>"
+                              for n in names)
                     + "</tr>")
     where = "" if stored else (" <span class='warn'>(computed now from the stored figures; the study has not "
                                "stored a recommendation: study run and study confirm store one)</span>")
@@ -160,9 +163,17 @@ def _measured_note(view: StudyView, names: Iterable[str]) -> str:
              or n in ("accuracy", "wer", "cer", "unknown_recall")]
     if not shown:
         return ""
-    lines = measured_on_lines(view.measured_on)
-    if not lines:
+    measured = view.measured_on
+    if not measured:
         return ("<p class='src'>The study's records do not say which engines and voices its scores were "
                 "measured on (stored before codesign kept it).</p>")
-    return ("<p class='src'>Task metrics measured on the " + "; the ".join(html.escape(x) for x in lines)
-            + ".</p>")
+    said = []
+    for split, what in (("validation", "validation figures: unseen speakers of"),
+                        ("test", "held-out-engine figures: speakers of")):
+        engines = (measured.get(split) or {}).get("engines") or []
+        if engines and (split == "validation" or is_heldout_engine_split(measured[split])):
+            said.append(f"{what} {', '.join(engines)}" + (", never heard in training" if split == "test" else ""))
+    if not said:  # recorded speech: its source
+        return "<p class='src'>Task metrics measured on the " + html.escape("; the ".join(measured_on_lines(measured))) \
+            + ".</p>"
+    return "<p class='src'>" + html.escape("; ".join(said)) + " (the voices: under the objectives above).</p>"
