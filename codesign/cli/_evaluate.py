@@ -37,5 +37,12 @@ def run(args: argparse.Namespace) -> int:
     print("task metric re-measured on the held-out test split (test_*); the search selected on the validation split"
           + (": " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in selected.items()) if selected else ""))
     print(report.table())
+    from codesign.search import measured_on_lines
+
+    for line in measured_on_lines({"test": report.measured_on}):
+        print(f"re-scored on the {line}")
+    if report.measured_on_differs:
+        print(f"the test split here is NOT the one the stored figures were measured on ({report.measured_on_differs}): "
+              "an engine or voice installed here differs from the machine that ran the study")
     print("all figures agree" if report.ok else "some figures DIFFER from the stored ones")
     return 0 if report.ok else 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,11 @@ class EvaluationReport:
     bundle: Path
     config: BundleConfig
     comparisons: tuple[Comparison, ...]
+    #: What the re-scored test split held here (``Corpus.measured_on("test")`` of the corpus
+    #: regenerated on this machine), and, when it is not what the stored figures were measured
+    #: on (the bundle's ``measured_on``), what differs.
+    measured_on: dict[str, Any] = field(default_factory=dict)
+    measured_on_differs: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -198,7 +203,23 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     for r in rows:
         if not (math.isfinite(r.stored) and math.isfinite(r.new)):
             raise ValueError(f"{r.name}: non-finite figure (stored {r.stored}, new {r.new})")
-    return EvaluationReport(bundle, config, tuple(rows))
+    here = corpus.measured_on("test")
+    return EvaluationReport(bundle, config, tuple(rows), here,
+                            measured_on_difference(config.measured_on.get("test"), here))
+
+
+def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) -> str | None:
+    """What differs between the split a bundle's figures were measured on (``stored``, from its
+    ``measured_on``; None in older bundles) and the one re-scored here, in words; None when
+    they hold the same engines and voices (or the bundle does not say)."""
+    if not stored:
+        return None
+    diffs = []
+    for what in ("engines", "voices"):
+        was, now = list(stored.get(what) or []), list(here.get(what) or [])
+        if sorted(was) != sorted(now):
+            diffs.append(f"{what}: stored {', '.join(was) or 'none'}; here {', '.join(now) or 'none'}")
+    return "; ".join(diffs) or None
 
 
 def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Any:

@@ -133,6 +133,8 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert {c.source for c in report.comparisons} >= {"chip model, stored trace", "chip model, re-recorded trace",
                                                        "integer weights x scales"}
     assert test_row.source == "test split, rebuilt at w4s12"
+    # re-scored on the same engines and voices the stored figures name (same machine)
+    assert report.measured_on == config.measured_on["test"] and report.measured_on_differs is None
     # the NIR graph carries the chip's 4-bit weights: at most 2^4 values per output channel
     import nir
     import numpy as np
@@ -144,6 +146,8 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert main(["evaluate", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "test_accuracy" in printed and "all figures agree" in printed
+    assert "re-scored on the held-out-engine (test) split, engines never heard in training: festival" in printed
+    assert "NOT the one" not in printed
 
     # Another chip: same network, other costs.
     from codesign.hardware import ChipConfig
@@ -266,3 +270,16 @@ def test_export_by_trial_and_refusals(tiny_study: tuple[str, Path], capsys: pyte
     (edited / "config.yaml").write_text(text.replace("seed: 0", "seed: 1", 1))
     with pytest.raises(ConfigError, match=r"config.yaml: edited"):
         load_bundle_config(edited)
+
+
+def test_a_test_split_of_other_engines_or_voices_than_the_stored_figures_is_named() -> None:
+    """A machine without the study's held-out engine regenerates another test split: the
+    re-evaluation says what differs instead of comparing silently."""
+    from codesign.export._evaluate import measured_on_difference
+
+    stored = {"split": "test", "engines": ["festival"], "voices": ["festival:kal_diphone", "festival:ked_diphone"]}
+    assert measured_on_difference(stored, dict(stored, voices=stored["voices"][::-1])) is None
+    assert measured_on_difference(None, {"engines": ["espeak"]}) is None  # an older bundle says nothing
+    text = measured_on_difference(stored, {"engines": ["espeak"], "voices": ["espeak:en+m1"]})
+    assert text == ("engines: stored festival; here espeak; voices: stored festival:kal_diphone, "
+                    "festival:ked_diphone; here espeak:en+m1")
