@@ -137,6 +137,7 @@ from codesign.search._spec import (
     load_study,
     parse_study,
 )
+from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
@@ -145,7 +146,6 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
-from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
@@ -233,9 +233,9 @@ __all__ = [
     "condition_of",
     "condition_tokens",
     "confirm_points",
+    "confirm_study",
     "confirmation_cost_reports",
     "confirmation_folder",
-    "confirm_study",
     "confirmed_figures",
     "confirmed_for",
     "constraint_values",
@@ -267,8 +267,6 @@ __all__ = [
     "open_study",
     "pareto_front",
     "pareto_mask",
-    "point_chip",
-    "point_trace",
     "parse_condition",
     "parse_constraint",
     "parse_filter",
@@ -278,8 +276,10 @@ __all__ = [
     "parse_study",
     "pick_point",
     "picked",
+    "point_chip",
     "point_id_of",
     "point_summary",
+    "point_trace",
     "precision_of",
     "promotion_order",
     "recommend",
