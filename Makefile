@@ -52,9 +52,11 @@ engines:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ENGINE_PACKAGES) >/dev/null) \
 	  || echo "note: flite/festival not installed; corpora will name them missing and their tests skip"; }
 
-# The type check first (strict mypy with the pydantic plugin, [tool.mypy] in pyproject.toml):
-# make stops at the first failing command, so a type error fails `make test` like a test does.
+# The lint and type checks first (ruff with [tool.ruff] and strict mypy with the pydantic plugin,
+# [tool.mypy] in pyproject.toml): make stops at the first failing command, so a lint or type error
+# fails `make test` like a test does.
 test: $(STAMP) browser postgres engines
+	$(BIN)/python -m ruff check codesign tests benchmarks
 	$(BIN)/python -m mypy codesign
 	$(BIN)/python -m pytest -q
 

@@ -72,7 +72,7 @@ def run_once(tmp: Path, label: str, sets: list[str] = ()) -> dict[str, Any]:  # 
         sys.exit(f"quickstart failed ({done.returncode}):\n{done.stderr[-3000:]}")
     study = load_stored_study("quickstart", f"sqlite:///{runs / 'quickstart' / 'study.db'}")
     spec = stored_spec(study)
-    points = study_points(study.get_trials(deepcopy=False))
+    points = study_points(study.get_trials(deepcopy=False), spec.floor_condition())  # the front the user sees
     front = pareto_front(points, spec.objectives)
     trials = []
     budget_ok = True

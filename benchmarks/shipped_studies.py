@@ -73,7 +73,7 @@ def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, An
         })
     trained = [t for t in trials if t["float_validation"] is not None]
     learned = [t for t in trained if (t["float_validation"] >= bar if direction == "max" else t["float_validation"] <= bar)]
-    front = pareto_front(study_points(study.get_trials(deepcopy=False)), spec.objectives)
+    front = pareto_front(study_points(study.get_trials(deepcopy=False), spec.floor_condition()), spec.objectives)
     best_point = (max if direction == "max" else min)(front, key=lambda p: p.objectives[metric], default=None)
     figures: dict[str, Any] = {
         "learned_fraction": len(learned) / len(trained) if trained else None,

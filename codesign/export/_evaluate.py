@@ -307,11 +307,9 @@ def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir:
         bundle: an exported bundle directory (checked against its manifest).
         chip: a ``ChipConfig``, a preset name or a chip YAML file.
     """
-    import torch
 
     from codesign.hardware import ChipConfig, estimate_cost, load_chip
     from codesign.snn import Precision
-    from codesign.train import score_at_precision
 
     if not isinstance(chip, ChipConfig):
         chip = load_chip(str(chip))
