@@ -18,12 +18,15 @@ Writes benchmarks/results/shipped_studies.json (with ``--set``, which shrinks th
 check of this script, shipped_studies-shrunk.json).
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/shipped_studies.py [--draws 8] [--corpus-size 1500]
-        [--studies quickstart ...] [--set KEY=VALUE ...]
+        [--studies quickstart ...] [--keep-others] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -99,6 +102,8 @@ def main() -> None:
     parser.add_argument("--studies", nargs="*", help="study names, run in this order (default: every file in studies/)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a study override for a shrunken check of this script")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the figures of the studies not run now from the existing result file")
     parser.add_argument("--runs-dir", help="where the studies are stored (default: a temporary folder)")
     args = parser.parse_args()
     sets = {k: _value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
@@ -110,17 +115,31 @@ def main() -> None:
         paths = [ROOT / "studies" / f"{stem}.yaml" for stem in args.studies]
     name = "shipped_studies-shrunk" if args.set else "shipped_studies"
     figures, details = {}, {}
+    if args.keep_others:  # studies measured by an earlier run stay, each with the command that made it
+        earlier = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+        for stem, figs in earlier["figures"].items():
+            if stem not in {p.stem for p in paths}:
+                figures[stem] = figs
+                details[stem] = {**earlier["details"][stem], "command": earlier["details"][stem].get(
+                    "command", earlier["command"]), "when_utc": earlier["details"][stem].get(
+                    "when_utc", earlier["when_utc"])}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(args.runs_dir) if args.runs_dir else Path(tmp)
         for path in paths:
             result = run_study_draws(path, args.draws, args.corpus_size, sets, runs)
-            figures[path.stem], details[path.stem] = result["figures"], result["details"]
+            figures[path.stem] = result["figures"]
+            details[path.stem] = {**result["details"], "command": COMMAND, "when_utc": _now()}
             print(path.stem, result["figures"], flush=True)
             write_result(name, figures, details)  # each study as it finishes
     print(RESULTS_NOTE.format(name=name))
 
 
 RESULTS_NOTE = "wrote benchmarks/results/{name}.json"
+COMMAND = "PYTHONPATH=$PWD python benchmarks/" + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 if __name__ == "__main__":
