@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 
 from codesign.config import parse_spec
+from codesign.search._cluster import ensure_ray, worker_died_errors
 from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
 from codesign.search._record import TrialRecord, record_of
@@ -115,7 +116,6 @@ def confirm_points(
     """
     import ray
 
-    from codesign.search._driver import _ensure_ray, worker_died_errors
     from codesign.search._lease import DriverLease
     from codesign.search._record import ARTIFACT_DIR_ATTR
     from codesign.search._storage import stored_spec
@@ -154,7 +154,7 @@ def confirm_points(
     store_actor = None
     left: list[Any] = []
     try:
-        started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
+        started_ray = ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
         reader, store_actor = serve_store(store)
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
