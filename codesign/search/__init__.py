@@ -5,15 +5,8 @@ Owns choosing and scoring candidates and writing them to storage; never plots.
 
 from __future__ import annotations
 
-from codesign.search._confirm import (
-    CONFIRMED_AT_ATTR,
-    CONFIRMED_ATTR,
-    ConfirmedPoint,
-    confirm_points,
-    confirm_study,
-    confirmed_figures,
-    confirmed_for,
-)
+from codesign.search._confirm import confirm_points, confirm_study, confirmed_for
+from codesign.search._confirmed import CONFIRMED_AT_ATTR, CONFIRMED_ATTR, ConfirmedPoint, confirmed_figures
 from codesign.search._design import (
     confirmation_cost_reports,
     confirmation_folder,
@@ -52,10 +45,7 @@ from codesign.search._front import (
     point_id_of,
     point_summary,
     promotion_order,
-    record_points,
     study_hypervolume,
-    study_points,
-    trial_points,
 )
 from codesign.search._importance import (
     MIN_TRIALS_FOR_IMPORTANCE,
@@ -90,9 +80,9 @@ from codesign.search._objectives import (
     parse_condition,
     parse_constraint,
 )
-from codesign.search._pick import Pick, Rank, filter_points, parse_filter, parse_pick, pick_point, picked
+from codesign.search._pick import Pick, Rank, filter_points, parse_filter, parse_pick, picked
 from codesign.search._points import design_rows, precision_of
-from codesign.search._reader import StudyView, TrialView, floor_of, open_study, study_view
+from codesign.search._reader import StudyView, TrialView, floor_of, open_study, pick_point, study_view
 from codesign.search._recommend import (
     KNEE,
     RECOMMENDATION_ATTR,
@@ -137,6 +127,7 @@ from codesign.search._spec import (
     load_study,
     parse_study,
 )
+from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
@@ -145,7 +136,6 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
-from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
@@ -160,6 +150,7 @@ from codesign.search._strategy import (
     strategy_of,
 )
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask
+from codesign.search._trials import record_points, study_points, trial_points
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",

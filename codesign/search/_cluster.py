@@ -28,7 +28,6 @@ from typing import Any
 from codesign.config import ConfigError
 from codesign.search._spec import StudySpec
 
-
 #: How long the driver waits for an ``--address`` to accept a connection before it says so
 #: (a head started a moment ago may not listen yet: refused connections are retried until then).
 CONNECT_TIMEOUT_S = 15.0

@@ -7,11 +7,8 @@ candidates of the study's recommendation, :mod:`codesign.search._recommend`) wit
 stores the mean and standard deviation of every metric. Hardware figures follow each seed's
 trace, since each seed's network has its own activity.
 
-Storage: finished Optuna trials are immutable, so the confirmation is a study user attribute
-``codesign.confirmed.<trial>`` = ``{"seeds": [...], "points": [{"chip": int | None, "mean":
-{metric: value}, "std": {metric: value}, "values": {metric: [per seed]}}]}`` (``chip`` is the
-index into a nested record's ``hw_front``, None for a joint trial), read back with
-:func:`confirmed_figures`. ``codesign.confirmed_at`` marks when the front was confirmed.
+The figures are stored as study user attributes (``codesign.confirmed.<trial>``), in the form
+:mod:`codesign.search._confirmed` owns and every study reader reads.
 """
 
 from __future__ import annotations
@@ -19,58 +16,21 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import optuna
 
 from codesign.config import parse_spec
 from codesign.search._cluster import ensure_ray, worker_died_errors
+from codesign.search._confirmed import ConfirmedPoint, confirmed_figures, store_confirmed
 from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
 from codesign.search._record import TrialRecord, record_of
 from codesign.search._spec import StudySpec
 from codesign.search._store import serve_store, study_store
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
-
-#: Study user attribute prefix of one trial's confirmed figures.
-CONFIRMED_ATTR = "codesign.confirmed"
-#: Study user attribute: when the study's front was last confirmed, and how.
-CONFIRMED_AT_ATTR = "codesign.confirmed_at"
-
-
-
-@dataclass(frozen=True)
-class ConfirmedPoint:
-    """One design point's figures over the confirmation seeds."""
-
-    trial: int
-    chip: int | None
-    seeds: tuple[int, ...]
-    mean: dict[str, float]
-    std: dict[str, float]
-    values: dict[str, list[float]]
-
-    def spread(self, metric: str) -> tuple[float, float] | None:
-        """(mean, std) of ``metric`` over the seeds, or None when it was not re-measured
-        (what the report's error bars and ``study front``'s ``±`` show)."""
-        if metric not in self.mean:
-            return None
-        return self.mean[metric], self.std.get(metric, 0.0)
-
-
-def confirmed_figures(study_attrs: Mapping[str, Any], trial: int, chip: int | None = None) -> ConfirmedPoint | None:
-    """The confirmed figures of design point (``trial``, ``chip``), or None when not confirmed."""
-    raw = study_attrs.get(f"{CONFIRMED_ATTR}.{trial}")
-    if not isinstance(raw, dict):
-        return None
-    for point in raw.get("points", []):
-        if point.get("chip") == chip:
-            return ConfirmedPoint(trial, chip, tuple(raw.get("seeds", [])), dict(point["mean"]), dict(point["std"]),
-                                  {k: list(v) for k, v in point.get("values", {}).items()})
-    return None
 
 
 def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
@@ -221,7 +181,7 @@ def confirm_points(
         confirmed.append(ConfirmedPoint(trial, chip, tuple(seed_list),
                                         {n: statistics.fmean(v) for n, v in values.items()},
                                         {n: statistics.stdev(v) for n, v in values.items()}, values))
-    _store(study, confirmed)
+    store_confirmed(study, confirmed)
     return confirmed
 
 
@@ -229,21 +189,6 @@ def _with_workers(spec: StudySpec, workers: int) -> StudySpec:
     data = spec.to_dict()
     data["execution"]["workers"] = workers
     return parse_spec(StudySpec, data)
-
-
-def _store(study: optuna.Study, confirmed: list[ConfirmedPoint]) -> None:
-    by_trial: dict[int, list[ConfirmedPoint]] = {}
-    for point in confirmed:
-        by_trial.setdefault(point.trial, []).append(point)
-    for trial, points in by_trial.items():
-        existing = study.user_attrs.get(f"{CONFIRMED_ATTR}.{trial}") or {"points": []}
-        kept = [p for p in existing.get("points", []) if p.get("chip") not in {q.chip for q in points}]
-        study.set_user_attr(f"{CONFIRMED_ATTR}.{trial}", {
-            "seeds": list(points[0].seeds),
-            "points": kept + [{"chip": p.chip, "mean": p.mean, "std": p.std, "values": p.values} for p in points],
-        })
-    study.set_user_attr(CONFIRMED_AT_ATTR, {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                            "points": [[p.trial, p.chip] for p in confirmed]})
 
 
 def confirm_study(
@@ -281,11 +226,7 @@ def confirm_study(
 
 
 __all__ = [
-    "CONFIRMED_ATTR",
-    "CONFIRMED_AT_ATTR",
-    "ConfirmedPoint",
     "confirm_points",
     "confirm_study",
-    "confirmed_figures",
     "confirmed_for",
 ]

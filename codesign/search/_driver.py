@@ -74,9 +74,7 @@ from codesign.search._front import (
     DesignPoint,
     pareto_front,
     point_summary,
-    record_points,
     study_hypervolume,
-    study_points,
 )
 from codesign.search._lease import OWNER_ATTR, DriverLease, live_drivers, storage_policy
 from codesign.search._objectives import objective_values
@@ -105,6 +103,7 @@ from codesign.search._storage import (
 from codesign.search._store import ArtifactStore, StoreReader, serve_store
 from codesign.search._strategy import strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
+from codesign.search._trials import record_points, study_points
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"

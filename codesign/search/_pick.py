@@ -2,7 +2,8 @@
 
 Lives in ``codesign.search`` because a study's ``recommend:`` policy may be a pick expression
 (:mod:`codesign.search._recommend`); ``codesign export --pick`` reads the same functions
-(re-exported by ``codesign.export``).
+(re-exported by ``codesign.export``). Applying a pick to a study view (``pick_point``) is
+:mod:`codesign.search._reader`'s, so this module imports no study reader.
 
 Grammar (case-sensitive names, whitespace-separated tokens)::
 
@@ -32,14 +33,10 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from codesign.config import ConfigError
 from codesign.search._front import DesignPoint
 from codesign.search._objectives import OPERATORS, Condition, condition_of, condition_tokens
-
-if TYPE_CHECKING:
-    from codesign.search._reader import StudyView
 
 _GRAMMAR = ("'min|max|best NAME [where NAME OP NUMBER | NAME in top K | NAME in top P% [and ...]]' "
             "with OP one of <= < >= > == !=")
@@ -211,26 +208,12 @@ def _value(objectives: Mapping[str, str], point: DesignPoint, name: str) -> floa
     return None
 
 
-def known_names(view: StudyView) -> list[str]:
-    return _known(view.objectives, view.points)
-
-
 def _known(objectives: Mapping[str, str], points: Sequence[DesignPoint]) -> list[str]:
     names: dict[str, None] = dict.fromkeys(objectives)
     for t in points:
         names.update(dict.fromkeys(t.metrics))
         names.update(dict.fromkeys(k for k, v in t.params.items() if isinstance(v, (int, float))))
     return list(names)
-
-
-def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
-    """The eligible design point of a finished candidate that best meets ``pick``.
-
-    Raises:
-        ConfigError: a name the study never measured (with a close match), or no trial
-            matches (the message says how many candidates each condition left).
-    """
-    return picked(view.points, pick, view.objectives, view.name)[0]
 
 
 def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[str, str],

@@ -3,7 +3,7 @@
 Owns opening a stored study for reading by name (:func:`open_study`, from a URL or a storage
 object) and turning its trials and their :class:`~codesign.search.TrialRecord` user
 attributes into a :class:`StudyView`: every trial as a :class:`TrialView`, and the study's
-:class:`~codesign.search.DesignPoint` s, found by :func:`~codesign.search._front.trial_points`
+:class:`~codesign.search.DesignPoint` s, found by :func:`~codesign.search._trials.trial_points`
 (the same rule the driver and ``codesign study front`` use) with their confirmed figures.
 Never runs or changes a trial.
 """
@@ -22,12 +22,14 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign.config import ConfigError
-from codesign.search._confirm import confirmed_figures
-from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id, trial_points
+from codesign.search._confirmed import confirmed_figures
+from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id
 from codesign.search._objectives import Condition, accuracy_floor
+from codesign.search._pick import Pick, picked
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
 from codesign.search._store import ArtifactStore, is_url, split_study_dir
+from codesign.search._trials import trial_points
 
 
 def open_study(name: str, storage: str | BaseStorage) -> optuna.Study:
@@ -237,6 +239,16 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         references=tuple(references),
         user_attrs=dict(attrs),
     )
+
+
+def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
+    """The eligible design point of a finished candidate that best meets ``pick``.
+
+    Raises:
+        ConfigError: a name the study never measured (with a close match), or no trial
+            matches (the message says how many candidates each condition left).
+    """
+    return picked(view.points, pick, view.objectives, view.name)[0]
 
 
 def floor_of(spec: dict[str, Any] | None) -> Condition | None:
