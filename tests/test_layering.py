@@ -39,15 +39,21 @@ def _imported_packages(path: Path) -> set[str]:
     return found
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def modules_of(package: Path = PACKAGE) -> dict[str, Path]:
+    """Every module of ``package`` (a source folder) by dotted name, a package's ``__init__``
+    under the package's name."""
+    out = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
 
 
-MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+MODULES = modules_of()
 
 
-def _imported_modules(name: str, source: str, is_package: bool = False) -> set[str]:
+def _imported_modules(name: str, source: str, is_package: bool = False,
+                      modules: dict[str, Path] = MODULES) -> set[str]:
     """The codesign modules module ``name`` (its ``source``) imports, by any import statement
     anywhere in it; ``from X import y`` is module ``X.y`` when that is a module, else ``X``."""
     found: set[str] = set()
@@ -59,16 +65,19 @@ def _imported_modules(name: str, source: str, is_package: bool = False) -> set[s
             if node.level:  # relative: from the module's package, one level up per extra dot
                 package = name.split(".") if is_package else name.split(".")[:-1]
                 base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
-            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names)
-    return {m for m in found if m in MODULES and m != name}
+            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names)
+    return {m for m in found if m in modules and m != name}
 
 
-def _import_graph() -> dict[str, set[str]]:
-    return {name: _imported_modules(name, path.read_text(encoding="utf-8"), path.name == "__init__.py")
-            for name, path in MODULES.items()}
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the modules of the same source tree it imports (benchmarks/code_structure.py
+    counts cycles with it too)."""
+    modules = modules_of(package)
+    return {name: _imported_modules(name, path.read_text(encoding="utf-8"), path.name == "__init__.py", modules)
+            for name, path in modules.items()}
 
 
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """One cycle (``[a, b, ..., a]``) per strongly connected group of more than one module."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -114,8 +123,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_cycle_finder_finds_a_cycle_and_only_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
-    assert _cycles(graph) == [["a", "b", "c", "a"]]
-    assert _cycles({"a": {"b"}, "b": set()}) == []
+    assert import_cycles(graph) == [["a", "b", "c", "a"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_function_body_and_type_checking_imports_are_dependencies() -> None:
@@ -136,7 +145,7 @@ def test_function_body_and_type_checking_imports_are_dependencies() -> None:
 
 
 def test_no_import_cycle_between_modules() -> None:
-    cycles = [" -> ".join(cycle) for cycle in _cycles(_import_graph())]
+    cycles = [" -> ".join(cycle) for cycle in import_cycles(import_graph())]
     assert not cycles, cycles
 
 
