@@ -289,7 +289,7 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
 
 
 def _objective_names(
-    study: optuna.Study, spec: Any, trials: tuple[TrialView, ...], n: int
+    study: optuna.Study, spec: object, trials: tuple[TrialView, ...], n: int
 ) -> tuple[str, ...]:
     """Objective names: Optuna's metric names, else the records' objective keys, else the spec."""
     if study.metric_names is not None and len(study.metric_names) == n:
@@ -303,7 +303,7 @@ def _objective_names(
     return tuple(f"objective_{i}" for i in range(n))
 
 
-def _names_from_spec(spec: Any) -> tuple[str, ...] | None:
+def _names_from_spec(spec: object) -> tuple[str, ...] | None:
     objectives = spec.get("objectives") if isinstance(spec, dict) else None
     if isinstance(objectives, dict):
         return tuple(str(k) for k in objectives)

@@ -110,7 +110,7 @@ class ExecutionSpec(Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _renamed(cls, data: Any) -> Any:
+    def _renamed(cls, data: object) -> object:
         # trial_timeout_s (wall seconds from submission, until 0.x) is now a CPU-time limit:
         # stored studies and study files that name it read as trial_cpu_s
         if isinstance(data, dict) and "trial_timeout_s" in data:
@@ -369,7 +369,7 @@ class StudySpec(Spec):
         return data
 
 
-def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
+def parse_study(data: object, file: str | Path | None = None) -> StudySpec:
     """Validate a study mapping, reading its ``space`` and ``chip`` files relative to ``file``.
 
     Raises:
@@ -479,7 +479,7 @@ def check_chip_space(spec: StudySpec, file: str | Path | None = None,
                 )
 
 
-def _yaml_scalar(value: Any) -> str:
+def _yaml_scalar(value: object) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
