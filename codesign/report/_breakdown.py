@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -251,6 +251,6 @@ def _folder(view: StudyView) -> str:
     return f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
 
 
-def _recorded(trial: Any) -> str:
+def _recorded(trial: TrialView) -> str:
     """The cost-report path as the record names it (relative to the artifact directory)."""
     return str(trial.record.artifacts.get(COST_REPORT_ARTIFACT, "")) if trial.record is not None else ""
