@@ -29,7 +29,7 @@ from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
 from codesign.search._record import TrialRecord, record_of
 from codesign.search._spec import StudySpec
-from codesign.search._store import serve_store, study_store
+from codesign.search._store import ArtifactStore, serve_store, study_store
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 
@@ -74,8 +74,6 @@ def confirm_points(
         RuntimeError: an evaluation failed (a confirmation is never partial).
         StudyInUse: a driver holds the study.
     """
-    import ray
-
     from codesign.search._lease import DriverLease
     from codesign.search._record import ARTIFACT_DIR_ATTR
     from codesign.search._storage import stored_spec
@@ -93,9 +91,29 @@ def confirm_points(
 
         corpus = prepare_study(spec, progress=False)
         evaluate = evaluate_trial
-    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
-    jobs: list[tuple[DesignPoint, int | None, int, TrialTask]] = []
     seed_list = [spec.seed + i for i in range(seeds)]
+    jobs = _jobs(study, spec, points, seed_list)
+    lease = DriverLease.acquire(study, "refuse")  # before anything runs: a refused one changes nothing
+    try:
+        results = _run(jobs, spec, store, evaluate, corpus, workers, progress)
+    finally:
+        lease.release()
+    confirmed = [_confirmed_point(trial, chip, by_seed, seed_list) for (trial, chip), by_seed in results.items()]
+    store_confirmed(study, confirmed)
+    return confirmed
+
+
+#: One evaluation of a confirmation: the design point, its chip's index, the seed and the task.
+_Job = tuple[DesignPoint, int | None, int, TrialTask]
+#: What a confirmation measured: (trial, chip) -> seed -> metrics.
+_Results = dict[tuple[int, int | None], dict[int, dict[str, float]]]
+
+
+def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_list: list[int]) -> list[_Job]:
+    """One joint evaluation per point and seed: the point's network parameters with its chip's,
+    at full fidelity, in the point's own confirmation folder."""
+    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    jobs: list[_Job] = []
     for point in points:
         record = records.get(point.trial)
         if record is None:
@@ -109,7 +127,20 @@ def confirm_points(
             jobs.append((point, chip, seed, TrialTask(
                 params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
                 folder=confirmation_folder(point.trial, chip, seed))))
-    lease = DriverLease.acquire(study, "refuse")  # before anything runs: a refused one changes nothing
+    return jobs
+
+
+def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Any,
+         workers: int | None, progress: Callable[[str], None] | None) -> _Results:
+    """Run ``jobs`` as Ray tasks, at most ``workers`` at once, a task whose worker died again
+    elsewhere (``execution.retries`` times); each result's files go into ``store``. Returns
+    each design point's metrics by seed.
+
+    Raises:
+        RuntimeError: an evaluation failed, or its worker died too often (the others are cancelled).
+    """
+    import ray
+
     started_ray = False
     store_actor = None
     left: list[Any] = []
@@ -123,7 +154,7 @@ def confirm_points(
         # would start whenever a running one blocks reading the store, and share its CPUs
         in_flight = workers if workers is not None else spec.execution.workers
         queued = list(jobs)
-        refs: dict[Any, tuple[DesignPoint, int | None, int, TrialTask]] = {}
+        refs: dict[Any, _Job] = {}
         attempts: dict[Any, int] = {}
 
         def submit() -> None:
@@ -133,7 +164,7 @@ def confirm_points(
                 refs[ref], attempts[ref] = job, 1
                 left.append(ref)
 
-        results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
+        results: _Results = {}
         submit()
         while left:
             ready, left = ray.wait(left, num_returns=1)
@@ -152,12 +183,7 @@ def confirm_points(
                     progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
                              f"retrying (attempt {tries + 1})")
                 continue
-            result.save(store)
-            record = result.record
-            if record.error is not None or record.pruned is not None:
-                raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
-                                   f"{record.error or record.pruned}")
-            results.setdefault((point.trial, chip), {})[seed] = record.metrics
+            results.setdefault((point.trial, chip), {})[seed] = _metrics(result, store, point, seed)
             if progress is not None:
                 done = sum(len(v) for v in results.values())
                 progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
@@ -172,17 +198,31 @@ def confirm_points(
                 ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-        lease.release()
-    confirmed = []
-    for (trial, chip), by_seed in results.items():
-        names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
-        values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
-                  if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
-        confirmed.append(ConfirmedPoint(trial, chip, tuple(seed_list),
-                                        {n: statistics.fmean(v) for n, v in values.items()},
-                                        {n: statistics.stdev(v) for n, v in values.items()}, values))
-    store_confirmed(study, confirmed)
-    return confirmed
+    return results
+
+
+def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed: int) -> dict[str, float]:
+    """A finished evaluation's metrics, its files saved into ``store``.
+
+    Raises:
+        RuntimeError: the evaluation failed or was pruned.
+    """
+    result.save(store)
+    record = result.record
+    if record.error is not None or record.pruned is not None:
+        raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
+                           f"{record.error or record.pruned}")
+    return record.metrics
+
+
+def _confirmed_point(trial: int, chip: int | None, by_seed: dict[int, dict[str, float]],
+                     seed_list: list[int]) -> ConfirmedPoint:
+    """Mean and spread of every metric all seeds measured finite."""
+    names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
+    values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
+              if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
+    return ConfirmedPoint(trial, chip, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
+                          {n: statistics.stdev(v) for n, v in values.items()}, values)
 
 
 def _with_workers(spec: StudySpec, workers: int) -> StudySpec:

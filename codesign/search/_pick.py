@@ -123,19 +123,30 @@ def filter_points(points: Sequence[DesignPoint], conditions: Sequence[Condition 
     """
     names = _known(objectives, points)
     for cond in conditions:
-        if cond.name not in names and points:
-            close = difflib.get_close_matches(cond.name, names, n=1)
-            raise ConfigError(None, "--filter", "a name among: " + ", ".join(names), got=str(cond),
-                              hint=f"'{cond.name}' is not measured in study '{study}'"
-                              + (f"; did you mean '{close[0]}'?" if close else ""))
+        if points:
+            _refuse_unknown(cond.name, names, "--filter", str(cond), study)
     left = list(points)
     for cond in conditions:
-        if isinstance(cond, Rank):
-            top = set(_ranked(objectives, list(points), cond.name, str(cond), study)[: cond.size(len(points))])
-            left = [p for p in left if p.key in top]
-        else:
-            left = [p for p in left if (v := _value(objectives, p, cond.name)) is not None and cond.holds(v)]
+        left = _meeting(left, cond, points, objectives, str(cond), study)
     return left
+
+
+def _refuse_unknown(name: str, names: list[str], key: str, got: str, study: str) -> None:
+    """A ConfigError (``key``, with a close match) when ``name`` is not among the measured ``names``."""
+    if name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=1)
+    raise ConfigError(None, key, "a name among: " + ", ".join(names), got=got,
+                      hint=f"'{name}' is not measured in study '{study}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+
+
+def _meeting(left: list[DesignPoint], cond: Condition | Rank, among: Sequence[DesignPoint],
+             objectives: Mapping[str, str], text: str, study: str) -> list[DesignPoint]:
+    """The points of ``left`` that meet ``cond``; a rank condition ranks among ``among``."""
+    if isinstance(cond, Rank):
+        top = set(_ranked(objectives, list(among), cond.name, text, study)[: cond.size(len(among))])
+        return [p for p in left if p.key in top]
+    return [p for p in left if (v := _value(objectives, p, cond.name)) is not None and cond.holds(v)]
 
 
 def _conditions(text: str, rest: list[str]) -> list[Condition | Rank]:
@@ -228,10 +239,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     pick = parse_pick(pick) if isinstance(pick, str) else pick
     names = _known(objectives, points)
     for name in [pick.name, *(c.name for c in pick.conditions)]:
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"'{name}' is not measured in study '{study}'" + (f"; did you mean '{close[0]}'?" if close else "")
-            raise ConfigError(None, "--pick", "a name among: " + ", ".join(names), got=text, hint=hint)
+        _refuse_unknown(name, names, "--pick", text, study)
     candidates = [p for p in points if p.eligible]
     if not candidates:
         raise ConfigError(None, "--pick", f"a finished feasible design above the accuracy floor in study '{study}'",
@@ -239,11 +247,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     left = candidates
     counts = []
     for cond in pick.conditions:
-        if isinstance(cond, Rank):
-            top = set(_ranked(objectives, candidates, cond.name, text, study)[: cond.size(len(candidates))])
-            left = [t for t in left if t.key in top]
-        else:
-            left = [t for t in left if (v := _value(objectives, t, cond.name)) is not None and cond.holds(v)]
+        left = _meeting(left, cond, candidates, objectives, text, study)
         counts.append(f"{cond}: {len(left)} left")
     scored = [(v, t) for t in left if (v := _value(objectives, t, pick.name)) is not None]
     if not scored:
