@@ -18,7 +18,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -27,10 +27,17 @@ from codesign.search._cluster import ensure_ray, worker_died_errors
 from codesign.search._confirmed import ConfirmedPoint, confirmed_figures, store_confirmed
 from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
-from codesign.search._record import TrialRecord, record_of
+from codesign.search._lease import DriverLease
+from codesign.search._reader import study_view
+from codesign.search._recommend import recommendation_candidates, store_recommendation
+from codesign.search._record import ARTIFACT_DIR_ATTR, TrialRecord, record_of
 from codesign.search._spec import StudySpec
+from codesign.search._storage import stored_spec
 from codesign.search._store import ArtifactStore, serve_store, study_store
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
+
+if TYPE_CHECKING:
+    from codesign.data import Corpus
 
 
 def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
@@ -74,9 +81,6 @@ def confirm_points(
         RuntimeError: an evaluation failed (a confirmation is never partial).
         StudyInUse: a driver holds the study.
     """
-    from codesign.search._lease import DriverLease
-    from codesign.search._record import ARTIFACT_DIR_ATTR
-    from codesign.search._storage import stored_spec
 
     if seeds < 2:
         raise ValueError(f"at least 2 seeds to measure a spread, got {seeds}")
@@ -130,7 +134,7 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
     return jobs
 
 
-def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Any,
+def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
          workers: int | None, progress: Callable[[str], None] | None) -> _Results:
     """Run ``jobs`` as Ray tasks, at most ``workers`` at once, a task whose worker died again
     elsewhere (``execution.retries`` times); each result's files go into ``store``. Returns
@@ -245,8 +249,6 @@ def confirm_study(
     Raises:
         ConfigError: an id that names no design point of the study (key ``--point``).
     """
-    from codesign.search._reader import study_view
-    from codesign.search._recommend import recommendation_candidates, store_recommendation
 
     view = study_view(study)
     if ids:

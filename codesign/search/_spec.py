@@ -36,6 +36,7 @@ from codesign.search._objectives import (
     parse_constraint,
     unmeasured_metric,
 )
+from codesign.search._pick import parse_pick
 from codesign.search._space import (
     FloatParam,
     IntParam,
@@ -182,8 +183,6 @@ class RecommendSpec(Spec):
     @classmethod
     def _policy(cls, value: str) -> str:
         if value != "knee":
-            from codesign.search._pick import parse_pick
-
             try:
                 parse_pick(value)
             except ConfigError as err:
