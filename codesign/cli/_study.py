@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -540,32 +539,20 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     confirmed = any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
     if columns:
         chosen = check_columns(columns.split(","), available)
+    elif wide:
+        chosen = available
     else:
-        chosen = available if wide else ["id", *objectives, "precision",
-                                         *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+        chosen = ["id", *objectives, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
     if fmt != "table":
         if confirmed and not wide:
             chosen = [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
         if "recommended" not in chosen and not columns:
             chosen.insert(1, "recommended")
         return machine_text(rows, chosen, fmt)
-    heads, body = _front_table(rows, chosen, view.objectives, fit=not (wide or columns))
-    notes = [f"* recommended: {rec.short()}" if rec is not None else "",
-             "mean±std: over the confirmation seeds (codesign study confirm); others: one seed" if confirmed else "",
-             note,
-             "" if wide or columns else "more: --wide (every column), --columns a,b,c, --sort NAME, "
-             "--format csv|json|markdown"]
-    return "\n".join([*aligned(heads, body), *(n for n in notes if n)])
-
-
-def _front_table(rows: list[dict[str, Any]], chosen: list[str], objectives: Mapping[str, str],
-                 fit: bool) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the front table; with ``fit``, the last parameter columns are left
-    out until it fits within :data:`MAX_WIDTH` (``chosen`` is shortened in place)."""
 
     def header(c: str) -> str:
-        if c in objectives:
-            return f"{c} ({objectives[c]})"
+        if c in view.objectives:
+            return f"{c} ({view.objectives[c]})"
         short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
         clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
         return c if clash else short
@@ -573,7 +560,7 @@ def _front_table(rows: list[dict[str, Any]], chosen: list[str], objectives: Mapp
     def cells(c: str) -> list[str]:
         if c == "id":
             return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
-        if c in objectives:
+        if c in view.objectives:
             return [objective_cell(r, c) for r in rows]
         return [cell(r.get(c)) for r in rows]
 
@@ -582,9 +569,19 @@ def _front_table(rows: list[dict[str, Any]], chosen: list[str], objectives: Mapp
         heads = [header(c) for c in chosen]
         body = [[table[c][i] for c in chosen] for i in range(len(rows))]
         params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
-        if not fit or width_of(heads, body) <= MAX_WIDTH or not params:
-            return heads, body
+        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
+            break
         chosen.remove(params[-1])
+    lines = aligned(heads, body)
+    if rec is not None:
+        lines.append(f"* recommended: {rec.short()}")
+    if confirmed:
+        lines.append("mean±std: over the confirmation seeds (codesign study confirm); others: one seed")
+    if note:
+        lines.append(note)
+    if not wide and not columns:
+        lines.append("more: --wide (every column), --columns a,b,c, --sort NAME, --format csv|json|markdown")
+    return "\n".join(lines)
 
 
 def _print_recommended(outcome: StudyOutcome) -> None:
