@@ -584,7 +584,7 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     return "\n".join(lines)
 
 
-def _print_recommended(outcome: StudyOutcome) -> None:
+def _print_recommended(outcome: Any) -> None:
     """The design the study recommends, with its rationale and how to export it."""
     rec = getattr(outcome, "recommendation", None)
     from codesign.search import load_stored_study, recommendation_of

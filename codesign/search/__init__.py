@@ -127,7 +127,6 @@ from codesign.search._spec import (
     load_study,
     parse_study,
 )
-from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._storage import (
     default_storage_url,
     load_stored_study,
@@ -136,6 +135,7 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
+from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
     Job,
