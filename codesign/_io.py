@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 
 def write_atomic(out: str | Path, write: Callable[[Path], object]) -> Path:
@@ -52,7 +51,7 @@ def write_text_atomic(out: str | Path, text: str) -> Path:
     return write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json_atomic(out: str | Path, data: Any, indent: int | None = 2) -> Path:
+def write_json_atomic(out: str | Path, data: object, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON to ``out`` atomically (``json.dumps(data, indent=indent)``)."""
     return write_text_atomic(out, json.dumps(data, indent=indent))
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     study = subparsers.choices.get("study")
     group = next((a for a in study._actions if isinstance(a, argparse._SubParsersAction)), None) if study else None
-    target: Any = group if group is not None else subparsers
+    target = group if group is not None else subparsers
     p = target.add_parser(
         "compare",
         help="compare stored studies: fronts, hypervolume against CPU time, best design of each",

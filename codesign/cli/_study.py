@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codesign.cli._args import positive_float, positive_int
 from codesign.cli._table import (
@@ -21,6 +21,11 @@ from codesign.cli._table import (
 )
 from codesign.config import ConfigError
 
+if TYPE_CHECKING:
+    import optuna
+
+    from codesign.search import Recommendation, StudyOutcome, StudySpec, StudyView
+
 
 def masked_url(url: str) -> str:
     """A storage URL with its password masked (``codesign.search.masked_url``, loaded on use:
@@ -30,7 +35,7 @@ def masked_url(url: str) -> str:
     return mask(url)
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("study", help="run, resume and inspect co-design studies")
     sub = parser.add_subparsers(dest="study_command", metavar="ACTION", required=True)
 
@@ -161,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     return _exit_status(outcome)
 
 
-def _exit_status(outcome: Any) -> int:
+def _exit_status(outcome: StudyOutcome) -> int:
     """1 with a one-line summary on stderr when the run failed as a whole (every trial failed,
     or one failed for a reason every trial shares), else 0."""
     import sys
@@ -173,7 +178,7 @@ def _exit_status(outcome: Any) -> int:
     return 1
 
 
-def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
+def _recommendation(study: optuna.Study, view: StudyView | None = None) -> tuple[Recommendation | None, bool]:
     """The stored recommendation, else one computed now (read-only): (recommendation or None,
     stored)."""
     from codesign.search import recommend, recommendation_of, study_view
@@ -184,7 +189,7 @@ def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
     return recommend(view if view is not None else study_view(study)), False
 
 
-def _confirm_at_end(outcome: Any, spec: Any) -> None:
+def _confirm_at_end(outcome: StudyOutcome, spec: StudySpec) -> None:
     """The main job's own confirmation: the spec's scope, with its seeds."""
     from codesign.search import confirm_study, load_stored_study, recommendation_candidates, study_view
 
@@ -231,7 +236,7 @@ def _confirm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(outcome: Any, runs_dir: str) -> Path:
+def _write_report(outcome: StudyOutcome, runs_dir: str) -> Path:
     """The study's report page (``codesign.report``): next to its artifacts, or, when they are
     in a URL store (``s3://…``), in the runs folder (``<runs>/<name>/report.html``, beside the
     default storage), where a browser can open it."""
@@ -379,7 +384,7 @@ def _points(args: argparse.Namespace) -> int:
     return 0
 
 
-def _columns_of(rows: list[dict[str, Any]], view: Any) -> list[str]:
+def _columns_of(rows: list[dict[str, Any]], view: StudyView) -> list[str]:
     """Every column of ``rows`` in first-seen order (the objectives' when there is no row)."""
     columns: dict[str, None] = {}
     for r in rows:
@@ -387,7 +392,7 @@ def _columns_of(rows: list[dict[str, Any]], view: Any) -> list[str]:
     return list(columns) or ["id", *view.objective_names]
 
 
-def _stop_live_drivers(study: Any, name: str, force: bool, wait_s: float = 120.0) -> None:
+def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: float = 120.0) -> None:
     """A study a driver (or a confirmation) holds is not deleted under it: refused, or with
     ``--force`` its drivers on this machine are stopped (SIGTERM: they fail their unfinished
     trials and release their leases) and waited for.
@@ -490,7 +495,8 @@ def default_url(args: argparse.Namespace) -> str:
 PARAM_PREFIXES = ("snn.", "train.", "hw.")
 
 
-def front_params(rows: list[dict[str, Any]], spec: Any, study: Any = None, view: Any = None) -> list[str]:
+def front_params(rows: list[dict[str, Any]], spec: StudySpec | None, study: optuna.Study | None = None,
+                 view: StudyView | None = None) -> list[str]:
     """The parameters that differ between front designs, the most important first
     (``codesign.search.importance_infos`` over the study's trials where it has enough, then
     the search space's order); the chip's bits are the precision column, so left out."""
@@ -508,7 +514,8 @@ def front_params(rows: list[dict[str, Any]], spec: Any, study: Any = None, view:
     return sorted(varying, key=lambda k: (-importance.get(k, -1.0), order.get(k, len(order)), k))
 
 
-def front_text(view: Any, spec: Any, rec: Any = None, *, study: Any = None, wide: bool = False,
+def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | None = None, *,
+               study: optuna.Study | None = None, wide: bool = False,
                columns: str | None = None, sort: str | None = None, fmt: str = "table") -> str:
     """The Pareto front as text: an aligned table within :data:`MAX_WIDTH` columns (id with the
     recommended design marked ``*``, objectives with ``mean±std`` where confirmed, precision,
@@ -612,7 +619,7 @@ def _print_recommended(outcome: Any) -> None:
     print(f"  export it: codesign export {outcome.name} --recommended --out {outcome.name}_recommended/")
 
 
-def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
+def _print_outcome(outcome: StudyOutcome, spec: StudySpec, runs_dir: str) -> None:
     counts = outcome.counts
     print()
     print(f"Pareto front of '{outcome.name}': {len(outcome.front)} design points "

@@ -33,7 +33,7 @@ def objective_cell(row: Mapping[str, Any], name: str) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def cell(value: Any) -> str:
+def cell(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, bool):
@@ -118,7 +118,7 @@ def machine_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt:
     raise ConfigError(None, "--format", "one of " + ", ".join(FRONT_FORMATS), got=fmt)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

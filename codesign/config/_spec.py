@@ -69,20 +69,20 @@ def _refuse_bool_numbers(cls: type[BaseModel], data: dict[str, Any], file: str |
             _refuse_bool_numbers(field.annotation, value, file, where)
 
 
-def _number_not_bool(annotation: Any) -> bool:
+def _number_not_bool(annotation: object) -> bool:
     """Whether a field's type reads numbers (int or float, possibly optional) and no bool."""
     args = get_args(annotation) if get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
     return bool({int, float} & set(args)) and bool not in args
 
 
-def stable_hash(data: Any) -> str:
+def stable_hash(data: object) -> str:
     """Hash of ``data``'s canonical JSON (sorted keys), 16 hex digits."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_spec(
-    cls: type[S], data: Any, file: str | Path | None = None, key_prefix: str = ""
+    cls: type[S], data: object, file: str | Path | None = None, key_prefix: str = ""
 ) -> S:
     """Validate ``data`` into ``cls``.
 
@@ -105,7 +105,7 @@ def parse_spec(
 
 
 def parse_typed(
-    adapter: TypeAdapter[T], data: Any, file: str | Path | None = None, key_prefix: str = ""
+    adapter: TypeAdapter[T], data: object, file: str | Path | None = None, key_prefix: str = ""
 ) -> T:
     """Validate ``data`` into a type that is not one class, such as a discriminated union of
     Specs (``codesign.snn.ModelConfig``); errors as :func:`parse_spec`'s.
@@ -128,7 +128,7 @@ def load_spec(cls: type[S], path: str | Path) -> S:
 
 
 def _to_config_error(
-    cls: Any, err: pydantic.ValidationError, file: str | Path | None, key_prefix: str
+    cls: object, err: pydantic.ValidationError, file: str | Path | None, key_prefix: str
 ) -> ConfigError:
     first = err.errors(include_url=False)[0]
     # pydantic puts validator names and the tag of a discriminated union's member in loc;
@@ -166,12 +166,12 @@ def _to_config_error(
     return ConfigError(file, key, expected, got=got if not isinstance(got, dict) else None)
 
 
-def _walk(loc: list[str], annotation: Any) -> tuple[list[str], type[BaseModel] | None, dict[str, type[BaseModel]]]:
+def _walk(loc: list[str], annotation: object) -> tuple[list[str], type[BaseModel] | None, dict[str, type[BaseModel]]]:
     """Follow an error's ``loc`` through the specs: the field names in it (validator names and
     union tags dropped), the model that holds its last part, and, when that model is one member
     of a tagged union, the other members by tag."""
     kept: list[str] = []
-    current: Any = annotation
+    current: object = annotation
     holder: type[BaseModel] | None = None
     siblings: dict[str, type[BaseModel]] = {}
     for part in loc:
@@ -194,7 +194,7 @@ def _walk(loc: list[str], annotation: Any) -> tuple[list[str], type[BaseModel] |
     return kept, (last[0] if len(last) == 1 else None), siblings
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
+def _models_in(annotation: object) -> list[type[BaseModel]]:
     """The BaseModel classes an annotation may hold (through Annotated, unions and Optional)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
@@ -206,7 +206,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return []
 
 
-def _element_type(annotation: Any) -> Any:
+def _element_type(annotation: object) -> object:
     """The value type inside a container annotation (dict values, list/tuple items), else None."""
     origin = get_origin(annotation)
     if origin is Annotated:

@@ -67,7 +67,7 @@ class EngineStatus:
 def engine_status(name: str) -> EngineStatus:
     """Probe one engine (cached per process): installed voices and version, or the reason it is missing."""
     if name == "espeak":
-        from codesign.data._speakers import available_voices
+        from codesign.data._espeak import available_voices
 
         accents, variants = available_voices()
         import espeakng_loader

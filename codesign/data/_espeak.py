@@ -6,6 +6,9 @@ calls; ``espeak_Terminate`` does not reset them). For a corpus that is identical
 order workers render it in, each :class:`ESpeak` loads its own private copy of the shared
 library (fresh C globals), is used for one fixed block of utterances, and is closed.
 Parallel generation uses processes, never threads.
+
+Also owns which English voices the shipped voice data holds (:func:`available_voices`), which
+the speakers draw from and the engine inventory reports.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,36 @@ def data_path() -> Path:
     import espeakng_loader
 
     return Path(espeakng_loader.get_data_path())
+
+
+#: English accents eSpeak NG may ship (``espeak-ng-data/lang/gmw``); those present are used.
+ACCENT_CANDIDATES: tuple[str, ...] = (
+    "en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd", "en-us-nyc",
+)  # fmt: skip
+
+#: Voice variants (``espeak-ng-data/voices/!v``) that still sound like one human talker; the
+#: robotic and novelty ones (robosoft*, UniRobot, Demonic, ...) are left out.
+VARIANT_CANDIDATES: tuple[str, ...] = (
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "croak", "whisper", "whisperf",
+    "adam", "Alex", "Andy", "Annie", "aunty", "belinda", "benjamin", "boris", "david", "ed",
+    "edward", "grandma", "grandpa", "ian", "john", "linda", "max", "michel", "norbert",
+    "paul", "quincy", "rob", "robert", "shelby", "steph", "travis", "victor", "zac",
+)  # fmt: skip
+
+
+@cache
+def available_voices() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The (accents, variants) of the candidates that exist in the shipped voice data."""
+    root = data_path()
+    lang_files = {p.name.lower() for p in (root / "lang").rglob("*") if p.is_file()}
+    accents = tuple(a for a in ACCENT_CANDIDATES if a in lang_files)
+    variant_dir = root / "voices" / "!v"
+    variants = tuple(v for v in VARIANT_CANDIDATES if (variant_dir / v).is_file())
+    if not accents or not variants:
+        raise RuntimeError(f"eSpeak NG data at {root} holds no English accents or voice variants")
+    return accents, variants
 
 
 class ESpeak:

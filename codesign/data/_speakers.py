@@ -3,41 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
 from codesign.data._config import Difficulty
-from codesign.data._espeak import data_path
-
-#: English accents eSpeak NG may ship (``espeak-ng-data/lang/gmw``); those present are used.
-ACCENT_CANDIDATES: tuple[str, ...] = (
-    "en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
-    "en-gb-x-gbcwmd", "en-us-nyc",
-)  # fmt: skip
-
-#: Voice variants (``espeak-ng-data/voices/!v``) that still sound like one human talker; the
-#: robotic and novelty ones (robosoft*, UniRobot, Demonic, ...) are left out.
-VARIANT_CANDIDATES: tuple[str, ...] = (
-    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
-    "klatt", "klatt2", "klatt3", "croak", "whisper", "whisperf",
-    "adam", "Alex", "Andy", "Annie", "aunty", "belinda", "benjamin", "boris", "david", "ed",
-    "edward", "grandma", "grandpa", "ian", "john", "linda", "max", "michel", "norbert",
-    "paul", "quincy", "rob", "robert", "shelby", "steph", "travis", "victor", "zac",
-)  # fmt: skip
-
-
-@cache
-def available_voices() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The (accents, variants) of the candidates that exist in the shipped voice data."""
-    root = data_path()
-    lang_files = {p.name.lower() for p in (root / "lang").rglob("*") if p.is_file()}
-    accents = tuple(a for a in ACCENT_CANDIDATES if a in lang_files)
-    variant_dir = root / "voices" / "!v"
-    variants = tuple(v for v in VARIANT_CANDIDATES if (variant_dir / v).is_file())
-    if not accents or not variants:
-        raise RuntimeError(f"eSpeak NG data at {root} holds no English accents or voice variants")
-    return accents, variants
+from codesign.data._espeak import available_voices
 
 
 @dataclass(frozen=True)

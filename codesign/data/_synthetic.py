@@ -30,9 +30,10 @@ from codesign.data._cache import default_cache_root, read_manifest, read_tensors
 from codesign.data._config import GENERATOR_VERSION, CorpusConfig
 from codesign.data._corpus import SPLITS, Corpus, CorpusKind, CorpusSplit, assemble_split, feature_statistics
 from codesign.data._engines import engine_inventory, engine_status
+from codesign.data._espeak import available_voices
 from codesign.data._features import log_mel
 from codesign.data._render import RenderSettings, UtterancePlan, render_shard
-from codesign.data._speakers import Speaker, available_voices, draw_speakers
+from codesign.data._speakers import Speaker, draw_speakers
 from codesign.data._vocabulary import (
     BABBLE_WORDS,
     COMMAND_CLASSES,

@@ -11,14 +11,14 @@ seed. A panel that cannot be filled says exactly why (:attr:`BreakdownInfo.note`
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from codesign.config import load_json
 from codesign.search import (
     DesignPoint,
     StudyView,
@@ -27,6 +27,9 @@ from codesign.search import (
     point_chip,
     point_trace,
 )
+
+if TYPE_CHECKING:
+    from codesign.hardware import CostReport
 
 COST_REPORT_ARTIFACT = "cost_report"
 #: A recomputed breakdown whose total differs from the energy the search stored by more than
@@ -108,46 +111,23 @@ class BreakdownInfo:
         return self.energy_by_layer_category_pj is None and not self.energy_by_category_pj
 
 
-def read_cost_report(path: Path) -> dict[str, Any]:
-    """Read a cost-report JSON artifact into the fields the breakdown needs.
-
-    Returns:
-        ``layers``, ``categories``, ``energy_pj`` ([layers, categories] array) and the scalars
-        ``cycles``, ``latency_ms``, ``area_mm2`` that the file holds.
+def read_cost_report(path: Path) -> CostReport:
+    """Read a ``cost_report.json`` artifact with the one parser, ``CostReport.from_dict``
+    (strict: every figure the chip model writes, its energy categories; a file written before
+    the typed feasibility fields loads with their defaults).
 
     Raises:
-        ValueError: the file is not a cost report.
+        ValueError: the file is not a cost report (its path and what is wrong).
     """
-    return cost_fields(json.loads(path.read_text(encoding="utf-8")), str(path))
+    from codesign.hardware import CostReport
 
-
-def cost_fields(data: Any, where: str = "cost report") -> dict[str, Any]:
-    """The fields the breakdown needs from a cost report's dict (``CostReport.to_dict()``).
-
-    Raises:
-        ValueError: ``data`` is not a cost report (``where`` names it in the message).
-    """
-    path = where
+    data = load_json(path, "a cost report (JSON)")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
-    table = data.get("energy_pj")
-    if isinstance(table, dict) and "layers" in table:
-        layers, categories, values = table["layers"], table["categories"], table["values"]
-    else:
-        layers = data.get("layer_names", data.get("layers"))
-        categories, values = data.get("categories"), table
-    if not (isinstance(layers, list) and isinstance(categories, list) and isinstance(values, list)):
-        raise ValueError(f"{path}: no energy_pj table (layers x categories)")
-    energy = np.asarray(values, dtype=np.float64).reshape(len(layers), len(categories))
-    out: dict[str, Any] = {
-        "layers": tuple(str(x) for x in layers),
-        "categories": tuple(str(x) for x in categories),
-        "energy_pj": energy,
-    }
-    for key in ("cycles", "latency_ms", "area_mm2"):
-        if isinstance(data.get(key), (int, float)):
-            out[key] = float(data[key])
-    return out
+    try:
+        return CostReport.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a cost report ({type(err).__name__}: {err})") from None
 
 
 def breakdown_infos(
@@ -166,7 +146,7 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
     metrics = point.metrics
     by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None and chip is None else {}
     path: Path | None = None
-    report: dict[str, Any] = {}
+    report: CostReport | None = None
     note = None
     method = "stored cost report"
     check = None
@@ -185,28 +165,25 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
                 report = read_cost_report(path)
             except (ValueError, OSError) as err:
                 note = "cost report unreadable: " + str(err).replace(str(path), _recorded(trial))
-    energy = report.get("energy_pj")
-    if energy is not None:
-        by_category = {
-            c: float(v) for c, v in zip(report["categories"], energy.sum(axis=0), strict=True)
-        }
+    if report is not None:
+        by_category = report.energy_by_category_pj
 
     def pick(key: str) -> float | None:
-        if key in report:
-            return float(report[key])
+        if report is not None:
+            return float(getattr(report, key))
         return float(metrics[key]) if key in metrics else None
 
     return BreakdownInfo(
         number=number,
         chip=chip,
-        layers=report.get("layers", ()),
-        categories=report.get("categories", tuple(by_category)),
-        energy_by_layer_category_pj=energy,
+        layers=report.layer_names if report is not None else (),
+        categories=tuple(by_category),
+        energy_by_layer_category_pj=report.energy_by_layer_category_pj if report is not None else None,
         energy_by_category_pj=by_category,
         cycles=pick("cycles"),
         latency_ms=pick("latency_ms"),
         area_mm2=pick("area_mm2"),
-        source=path if energy is not None else None,
+        source=path if report is not None else None,
         note=note,
         method=method,
         check=check,
@@ -214,34 +191,34 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
     )
 
 
-def _recomputed(view: StudyView, trial: TrialView, point: DesignPoint) -> tuple[dict[str, Any], str | None, str, str | None]:
+def _recomputed(view: StudyView, trial: TrialView,
+                point: DesignPoint) -> tuple[CostReport | None, str | None, str, str | None]:
     """A nested design's cost report: the chip model on the network's stored trace at the
-    chip's precision, for the chip. Returns (report fields, note, method, check)."""
+    chip's precision, for the chip. Returns (the report or None, note, method, check)."""
     from codesign.hardware import estimate_cost
     from codesign.trace import load_trace
 
     method = "chip model on the network's stored trace at this chip's precision"
     record = trial.record
     if record is None:
-        return {}, "the trial stores no record, so neither its chip nor its trace is known", method, None
+        return None, "the trial stores no record, so neither its chip nor its trace is known", method, None
     if point.chip is not None and point.chip >= len(record.hw_front):
-        return {}, f"chip {point.chip} is not in the record's hardware front ({len(record.hw_front)} chips)", method, None
+        return None, f"chip {point.chip} is not in the record's hardware front ({len(record.hw_front)} chips)", method, None
     try:
         chip = point_chip(record, point)
     except ValueError as err:
-        return {}, f"cannot rebuild the chip: {err}", method, None
+        return None, f"cannot rebuild the chip: {err}", method, None
     found = point_trace(view, record, point)
     if found is None:
-        return ({}, f"the record names no trace at this chip's precision (w{chip.weight_bits}s{chip.state_bits}), "
+        return (None, f"the record names no trace at this chip's precision (w{chip.weight_bits}s{chip.state_bits}), "
                 "so its energy cannot be broken down", method, None)
     rel, path = found
     if not path.is_file():
-        return {}, f"trace not found at {rel} in the study's {_folder(view)}", method, None
+        return None, f"trace not found at {rel} in the study's {_folder(view)}", method, None
     try:
         cost = estimate_cost(load_trace(path), chip)
-        report = cost_fields(cost.to_dict())
     except (ValueError, OSError) as err:
-        return {}, "trace unreadable: " + str(err).replace(str(path), rel), method, None
+        return None, "trace unreadable: " + str(err).replace(str(path), rel), method, None
     method = f"chip model on the stored trace {rel} (w{chip.weight_bits}s{chip.state_bits}), for this chip"
     check = None
     stored = point.metrics.get("energy_uj")
@@ -249,7 +226,7 @@ def _recomputed(view: StudyView, trial: TrialView, point: DesignPoint) -> tuple[
             abs(cost.energy_uj - stored) > RECOMPUTED_REL_TOL * max(abs(stored), 1e-30):
         check = (f"recomputed {cost.energy_uj:.4g} µJ, but the search stored {stored:.4g} µJ: "
                  "the chip model changed since the study ran")
-    return report, None, method, check
+    return cost, None, method, check
 
 
 def _seed_costs(view: StudyView, point: DesignPoint) -> tuple[SeedCost, ...]:
@@ -260,12 +237,11 @@ def _seed_costs(view: StudyView, point: DesignPoint) -> tuple[SeedCost, ...]:
             out.append(SeedCost(seed, rel, {}, None, f"not found at {rel} in the study's {_folder(view)}"))
             continue
         try:
-            fields = read_cost_report(path)
+            cost = read_cost_report(path)
         except (ValueError, OSError) as err:
             out.append(SeedCost(seed, rel, {}, None, "unreadable: " + str(err).replace(str(path), rel)))
             continue
-        by_category = {c: float(v) for c, v in zip(fields["categories"], fields["energy_pj"].sum(axis=0), strict=True)}
-        out.append(SeedCost(seed, rel, by_category, fields.get("latency_ms")))
+        out.append(SeedCost(seed, rel, cost.energy_by_category_pj, cost.latency_ms))
     return tuple(out)
 
 
@@ -275,6 +251,6 @@ def _folder(view: StudyView) -> str:
     return f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
 
 
-def _recorded(trial: Any) -> str:
+def _recorded(trial: TrialView) -> str:
     """The cost-report path as the record names it (relative to the artifact directory)."""
     return str(trial.record.artifacts.get(COST_REPORT_ARTIFACT, "")) if trial.record is not None else ""

@@ -5,15 +5,8 @@ Owns choosing and scoring candidates and writing them to storage; never plots.
 
 from __future__ import annotations
 
-from codesign.search._confirm import (
-    CONFIRMED_AT_ATTR,
-    CONFIRMED_ATTR,
-    ConfirmedPoint,
-    confirm_points,
-    confirm_study,
-    confirmed_figures,
-    confirmed_for,
-)
+from codesign.search._confirm import confirm_points, confirm_study, confirmed_for
+from codesign.search._confirmed import CONFIRMED_AT_ATTR, CONFIRMED_ATTR, ConfirmedPoint, confirmed_figures
 from codesign.search._design import (
     confirmation_cost_reports,
     confirmation_folder,
@@ -52,10 +45,7 @@ from codesign.search._front import (
     point_id_of,
     point_summary,
     promotion_order,
-    record_points,
     study_hypervolume,
-    study_points,
-    trial_points,
 )
 from codesign.search._importance import (
     MIN_TRIALS_FOR_IMPORTANCE,
@@ -90,9 +80,9 @@ from codesign.search._objectives import (
     parse_condition,
     parse_constraint,
 )
-from codesign.search._pick import Pick, Rank, filter_points, parse_filter, parse_pick, pick_point, picked
+from codesign.search._pick import Pick, Rank, filter_points, parse_filter, parse_pick, picked
 from codesign.search._points import design_rows, precision_of
-from codesign.search._reader import StudyView, TrialView, floor_of, open_study, study_view
+from codesign.search._reader import StudyView, TrialView, floor_of, open_study, pick_point, study_view
 from codesign.search._recommend import (
     KNEE,
     RECOMMENDATION_ATTR,
@@ -168,6 +158,7 @@ from codesign.search._strategy import (
     strategy_of,
 )
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask
+from codesign.search._trials import record_points, study_points, trial_points
 
 __all__ = [
     "ARTIFACT_DIR_ATTR",

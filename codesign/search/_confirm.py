@@ -7,11 +7,8 @@ candidates of the study's recommendation, :mod:`codesign.search._recommend`) wit
 stores the mean and standard deviation of every metric. Hardware figures follow each seed's
 trace, since each seed's network has its own activity.
 
-Storage: finished Optuna trials are immutable, so the confirmation is a study user attribute
-``codesign.confirmed.<trial>`` = ``{"seeds": [...], "points": [{"chip": int | None, "mean":
-{metric: value}, "std": {metric: value}, "values": {metric: [per seed]}}]}`` (``chip`` is the
-index into a nested record's ``hw_front``, None for a joint trial), read back with
-:func:`confirmed_figures`. ``codesign.confirmed_at`` marks when the front was confirmed.
+The figures are stored as study user attributes (``codesign.confirmed.<trial>``), in the form
+:mod:`codesign.search._confirmed` owns and every study reader reads.
 """
 
 from __future__ import annotations
@@ -19,57 +16,28 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from codesign.config import parse_spec
+from codesign.search._cluster import ensure_ray, worker_died_errors
+from codesign.search._confirmed import ConfirmedPoint, confirmed_figures, store_confirmed
 from codesign.search._design import confirmation_folder
 from codesign.search._front import DesignPoint, pareto_front, point_id_of
-from codesign.search._record import TrialRecord, record_of
+from codesign.search._lease import DriverLease
+from codesign.search._reader import study_view
+from codesign.search._recommend import recommendation_candidates, store_recommendation
+from codesign.search._record import ARTIFACT_DIR_ATTR, TrialRecord, record_of
 from codesign.search._spec import StudySpec
-from codesign.search._store import serve_store, study_store
+from codesign.search._storage import stored_spec
+from codesign.search._store import ArtifactStore, serve_store, study_store
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
-#: Study user attribute prefix of one trial's confirmed figures.
-CONFIRMED_ATTR = "codesign.confirmed"
-#: Study user attribute: when the study's front was last confirmed, and how.
-CONFIRMED_AT_ATTR = "codesign.confirmed_at"
-
-
-
-@dataclass(frozen=True)
-class ConfirmedPoint:
-    """One design point's figures over the confirmation seeds."""
-
-    trial: int
-    chip: int | None
-    seeds: tuple[int, ...]
-    mean: dict[str, float]
-    std: dict[str, float]
-    values: dict[str, list[float]]
-
-    def spread(self, metric: str) -> tuple[float, float] | None:
-        """(mean, std) of ``metric`` over the seeds, or None when it was not re-measured
-        (what the report's error bars and ``study front``'s ``±`` show)."""
-        if metric not in self.mean:
-            return None
-        return self.mean[metric], self.std.get(metric, 0.0)
-
-
-def confirmed_figures(study_attrs: Mapping[str, Any], trial: int, chip: int | None = None) -> ConfirmedPoint | None:
-    """The confirmed figures of design point (``trial``, ``chip``), or None when not confirmed."""
-    raw = study_attrs.get(f"{CONFIRMED_ATTR}.{trial}")
-    if not isinstance(raw, dict):
-        return None
-    for point in raw.get("points", []):
-        if point.get("chip") == chip:
-            return ConfirmedPoint(trial, chip, tuple(raw.get("seeds", [])), dict(point["mean"]), dict(point["std"]),
-                                  {k: list(v) for k, v in point.get("values", {}).items()})
-    return None
+if TYPE_CHECKING:
+    from codesign.data import Corpus
 
 
 def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
@@ -113,12 +81,6 @@ def confirm_points(
         RuntimeError: an evaluation failed (a confirmation is never partial).
         StudyInUse: a driver holds the study.
     """
-    import ray
-
-    from codesign.search._driver import _ensure_ray, worker_died_errors
-    from codesign.search._lease import DriverLease
-    from codesign.search._record import ARTIFACT_DIR_ATTR
-    from codesign.search._storage import stored_spec
 
     if seeds < 2:
         raise ValueError(f"at least 2 seeds to measure a spread, got {seeds}")
@@ -133,9 +95,29 @@ def confirm_points(
 
         corpus = prepare_study(spec, progress=False)
         evaluate = evaluate_trial
-    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
-    jobs: list[tuple[DesignPoint, int | None, int, TrialTask]] = []
     seed_list = [spec.seed + i for i in range(seeds)]
+    jobs = _jobs(study, spec, points, seed_list)
+    lease = DriverLease.acquire(study, "refuse")  # before anything runs: a refused one changes nothing
+    try:
+        results = _run(jobs, spec, store, evaluate, corpus, workers, progress)
+    finally:
+        lease.release()
+    confirmed = [_confirmed_point(trial, chip, by_seed, seed_list) for (trial, chip), by_seed in results.items()]
+    store_confirmed(study, confirmed)
+    return confirmed
+
+
+#: One evaluation of a confirmation: the design point, its chip's index, the seed and the task.
+_Job = tuple[DesignPoint, int | None, int, TrialTask]
+#: What a confirmation measured: (trial, chip) -> seed -> metrics.
+_Results = dict[tuple[int, int | None], dict[int, dict[str, float]]]
+
+
+def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_list: list[int]) -> list[_Job]:
+    """One joint evaluation per point and seed: the point's network parameters with its chip's,
+    at full fidelity, in the point's own confirmation folder."""
+    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    jobs: list[_Job] = []
     for point in points:
         record = records.get(point.trial)
         if record is None:
@@ -149,12 +131,25 @@ def confirm_points(
             jobs.append((point, chip, seed, TrialTask(
                 params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
                 folder=confirmation_folder(point.trial, chip, seed))))
-    lease = DriverLease.acquire(study, "refuse")  # before anything runs: a refused one changes nothing
+    return jobs
+
+
+def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
+         workers: int | None, progress: Callable[[str], None] | None) -> _Results:
+    """Run ``jobs`` as Ray tasks, at most ``workers`` at once, a task whose worker died again
+    elsewhere (``execution.retries`` times); each result's files go into ``store``. Returns
+    each design point's metrics by seed.
+
+    Raises:
+        RuntimeError: an evaluation failed, or its worker died too often (the others are cancelled).
+    """
+    import ray
+
     started_ray = False
     store_actor = None
     left: list[Any] = []
     try:
-        started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
+        started_ray = ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
         reader, store_actor = serve_store(store)
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
@@ -163,7 +158,7 @@ def confirm_points(
         # would start whenever a running one blocks reading the store, and share its CPUs
         in_flight = workers if workers is not None else spec.execution.workers
         queued = list(jobs)
-        refs: dict[Any, tuple[DesignPoint, int | None, int, TrialTask]] = {}
+        refs: dict[Any, _Job] = {}
         attempts: dict[Any, int] = {}
 
         def submit() -> None:
@@ -173,7 +168,7 @@ def confirm_points(
                 refs[ref], attempts[ref] = job, 1
                 left.append(ref)
 
-        results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
+        results: _Results = {}
         submit()
         while left:
             ready, left = ray.wait(left, num_returns=1)
@@ -192,12 +187,7 @@ def confirm_points(
                     progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
                              f"retrying (attempt {tries + 1})")
                 continue
-            result.save(store)
-            record = result.record
-            if record.error is not None or record.pruned is not None:
-                raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
-                                   f"{record.error or record.pruned}")
-            results.setdefault((point.trial, chip), {})[seed] = record.metrics
+            results.setdefault((point.trial, chip), {})[seed] = _metrics(result, store, point, seed)
             if progress is not None:
                 done = sum(len(v) for v in results.values())
                 progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
@@ -212,38 +202,37 @@ def confirm_points(
                 ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-        lease.release()
-    confirmed = []
-    for (trial, chip), by_seed in results.items():
-        names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
-        values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
-                  if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
-        confirmed.append(ConfirmedPoint(trial, chip, tuple(seed_list),
-                                        {n: statistics.fmean(v) for n, v in values.items()},
-                                        {n: statistics.stdev(v) for n, v in values.items()}, values))
-    _store(study, confirmed)
-    return confirmed
+    return results
+
+
+def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed: int) -> dict[str, float]:
+    """A finished evaluation's metrics, its files saved into ``store``.
+
+    Raises:
+        RuntimeError: the evaluation failed or was pruned.
+    """
+    result.save(store)
+    record = result.record
+    if record.error is not None or record.pruned is not None:
+        raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: "
+                           f"{record.error or record.pruned}")
+    return record.metrics
+
+
+def _confirmed_point(trial: int, chip: int | None, by_seed: dict[int, dict[str, float]],
+                     seed_list: list[int]) -> ConfirmedPoint:
+    """Mean and spread of every metric all seeds measured finite."""
+    names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
+    values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
+              if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
+    return ConfirmedPoint(trial, chip, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
+                          {n: statistics.stdev(v) for n, v in values.items()}, values)
 
 
 def _with_workers(spec: StudySpec, workers: int) -> StudySpec:
     data = spec.to_dict()
     data["execution"]["workers"] = workers
     return parse_spec(StudySpec, data)
-
-
-def _store(study: optuna.Study, confirmed: list[ConfirmedPoint]) -> None:
-    by_trial: dict[int, list[ConfirmedPoint]] = {}
-    for point in confirmed:
-        by_trial.setdefault(point.trial, []).append(point)
-    for trial, points in by_trial.items():
-        existing = study.user_attrs.get(f"{CONFIRMED_ATTR}.{trial}") or {"points": []}
-        kept = [p for p in existing.get("points", []) if p.get("chip") not in {q.chip for q in points}]
-        study.set_user_attr(f"{CONFIRMED_ATTR}.{trial}", {
-            "seeds": list(points[0].seeds),
-            "points": kept + [{"chip": p.chip, "mean": p.mean, "std": p.std, "values": p.values} for p in points],
-        })
-    study.set_user_attr(CONFIRMED_AT_ATTR, {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                            "points": [[p.trial, p.chip] for p in confirmed]})
 
 
 def confirm_study(
@@ -260,8 +249,6 @@ def confirm_study(
     Raises:
         ConfigError: an id that names no design point of the study (key ``--point``).
     """
-    from codesign.search._reader import study_view
-    from codesign.search._recommend import recommendation_candidates, store_recommendation
 
     view = study_view(study)
     if ids:
@@ -281,11 +268,7 @@ def confirm_study(
 
 
 __all__ = [
-    "CONFIRMED_ATTR",
-    "CONFIRMED_AT_ATTR",
-    "ConfirmedPoint",
     "confirm_points",
     "confirm_study",
-    "confirmed_figures",
     "confirmed_for",
 ]

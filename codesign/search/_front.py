@@ -12,9 +12,10 @@ hypervolume).
 This module owns, for every reader of a study (the driver, ``codesign study``, the report
 and the export):
 
-- the one design point (:class:`DesignPoint`), its id (:func:`parse_point_id`), its marks
-  (:func:`mark_points`: below the floor, degenerate) and the one rule that says which design
-  points a stored trial holds (:func:`trial_points`);
+- the one design point (:class:`DesignPoint`), its id (:func:`parse_point_id`) and its marks
+  (:func:`mark_points`: below the floor, degenerate); which design points a stored trial
+  holds is :mod:`codesign.search._trials`' (it asks the trial's strategy, which builds
+  design points from this module: so this module imports no strategy);
 - the one min/max vocabulary: objectives are ``{name: "min" | "max"}`` and every comparison
   is made on losses, maximised objectives negated (:func:`minimisation_signs`,
   :func:`as_minimisation`);
@@ -34,14 +35,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
-from optuna.trial import TrialState
 
 from codesign.search._objectives import Condition, is_degenerate
-from codesign.search._record import TrialRecord, record_of
 
 if TYPE_CHECKING:
-    from codesign.search._confirm import ConfirmedPoint
+    from codesign.search._confirmed import ConfirmedPoint
 
 #: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
 #: twin); its value is the label shown in plots. Such trials are never design points of the
@@ -167,67 +165,6 @@ def mark_points(points: Iterable[DesignPoint], floor: Condition | None) -> list[
         out.append(dataclasses.replace(p, degenerate=is_degenerate({**p.metrics, **p.objectives}),
                                        below_floor=below))
     return out
-
-
-def record_points(trial_number: int, record: TrialRecord, floor: Condition | None = None) -> list[DesignPoint]:
-    """The design points a completed trial's record holds (its strategy says which), marked
-    against ``floor`` (:func:`mark_points`)."""
-    from codesign.search._strategy import strategy_named
-
-    return mark_points(strategy_named(record.strategy).points(trial_number, record), floor)
-
-
-def trial_points(
-    trial: optuna.trial.FrozenTrial,
-    record: TrialRecord | None,
-    objective_names: Sequence[str] | None = None,
-    floor: Condition | None = None,
-) -> list[DesignPoint]:
-    """The design points of one stored trial: the one rule every reader of a study follows.
-
-    Only a trial that completed with finite objective values holds any, and none when its
-    record names an error or a pruning reason. A record's points are its strategy's
-    (:func:`record_points`); with ``objective_names`` given, only those that carry every
-    objective are kept, and a trial left with none (written without a record, or a ``nested``
-    trial none of whose chips was feasible) is one point of Optuna's values under those names,
-    the trial's parameters and the record's constraints (else Optuna's) and metrics.
-
-    Args:
-        trial: a stored trial; record: its TrialRecord, or None when it has none.
-        objective_names: the study's objective names in Optuna's value order; None keeps
-            every point the record holds and makes none for a trial without one.
-        floor: the study's accuracy floor; points are marked against it (:func:`mark_points`).
-    """
-    if trial.state != TrialState.COMPLETE or trial.values is None:
-        return []
-    if not all(math.isfinite(v) for v in trial.values):
-        return []
-    if record is not None and (record.error is not None or record.pruned is not None):
-        return []
-    points = record_points(trial.number, record, floor) if record is not None else []
-    if objective_names is None:
-        return points
-    points = [dataclasses.replace(p, objectives={n: p.objectives[n] for n in objective_names})
-              for p in points if all(n in p.objectives for n in objective_names)]
-    if points or len(objective_names) != len(trial.values):
-        return points
-    constraints = dict(record.constraints) if record is not None and record.constraints else {}
-    if not constraints:
-        constraints = {str(k): float(v) for k, v in trial.constraints.items()}
-    return mark_points([DesignPoint(
-        trial.number, dict(trial.params), dict(zip(objective_names, (float(v) for v in trial.values), strict=True)),
-        constraints, dict(record.metrics) if record is not None else {},
-    )], floor)
-
-
-def study_points(trials: Iterable[optuna.trial.FrozenTrial], floor: Condition | None = None) -> list[DesignPoint]:
-    """Every design point of the study's completed trials that carry a record (reference
-    trials, flagged :data:`REFERENCE_ATTR`, are none), marked against ``floor``."""
-    points: list[DesignPoint] = []
-    for trial in trials:
-        if trial.state == TrialState.COMPLETE and not trial.user_attrs.get(REFERENCE_ATTR):
-            points.extend(trial_points(trial, record_of(trial.user_attrs), floor=floor))
-    return points
 
 
 def minimisation_signs(objectives: Mapping[str, str]) -> np.ndarray:

@@ -107,7 +107,7 @@ class Lease:
         return True
 
     @staticmethod
-    def parse(raw: Any) -> Lease | None:
+    def parse(raw: object) -> Lease | None:
         try:
             return Lease(**raw) if isinstance(raw, dict) else None
         except TypeError:

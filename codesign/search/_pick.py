@@ -2,7 +2,8 @@
 
 Lives in ``codesign.search`` because a study's ``recommend:`` policy may be a pick expression
 (:mod:`codesign.search._recommend`); ``codesign export --pick`` reads the same functions
-(re-exported by ``codesign.export``).
+(re-exported by ``codesign.export``). Applying a pick to a study view (``pick_point``) is
+:mod:`codesign.search._reader`'s, so this module imports no study reader.
 
 Grammar (case-sensitive names, whitespace-separated tokens)::
 
@@ -32,14 +33,10 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from codesign.config import ConfigError
 from codesign.search._front import DesignPoint
 from codesign.search._objectives import OPERATORS, Condition, condition_of, condition_tokens
-
-if TYPE_CHECKING:
-    from codesign.search._reader import StudyView
 
 _GRAMMAR = ("'min|max|best NAME [where NAME OP NUMBER | NAME in top K | NAME in top P% [and ...]]' "
             "with OP one of <= < >= > == !=")
@@ -126,19 +123,30 @@ def filter_points(points: Sequence[DesignPoint], conditions: Sequence[Condition 
     """
     names = _known(objectives, points)
     for cond in conditions:
-        if cond.name not in names and points:
-            close = difflib.get_close_matches(cond.name, names, n=1)
-            raise ConfigError(None, "--filter", "a name among: " + ", ".join(names), got=str(cond),
-                              hint=f"'{cond.name}' is not measured in study '{study}'"
-                              + (f"; did you mean '{close[0]}'?" if close else ""))
+        if points:
+            _refuse_unknown(cond.name, names, "--filter", str(cond), study)
     left = list(points)
     for cond in conditions:
-        if isinstance(cond, Rank):
-            top = set(_ranked(objectives, list(points), cond.name, str(cond), study)[: cond.size(len(points))])
-            left = [p for p in left if p.key in top]
-        else:
-            left = [p for p in left if (v := _value(objectives, p, cond.name)) is not None and cond.holds(v)]
+        left = _meeting(left, cond, points, objectives, str(cond), study)
     return left
+
+
+def _refuse_unknown(name: str, names: list[str], key: str, got: str, study: str) -> None:
+    """A ConfigError (``key``, with a close match) when ``name`` is not among the measured ``names``."""
+    if name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=1)
+    raise ConfigError(None, key, "a name among: " + ", ".join(names), got=got,
+                      hint=f"'{name}' is not measured in study '{study}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+
+
+def _meeting(left: list[DesignPoint], cond: Condition | Rank, among: Sequence[DesignPoint],
+             objectives: Mapping[str, str], text: str, study: str) -> list[DesignPoint]:
+    """The points of ``left`` that meet ``cond``; a rank condition ranks among ``among``."""
+    if isinstance(cond, Rank):
+        top = set(_ranked(objectives, list(among), cond.name, text, study)[: cond.size(len(among))])
+        return [p for p in left if p.key in top]
+    return [p for p in left if (v := _value(objectives, p, cond.name)) is not None and cond.holds(v)]
 
 
 def _conditions(text: str, rest: list[str]) -> list[Condition | Rank]:
@@ -211,26 +219,12 @@ def _value(objectives: Mapping[str, str], point: DesignPoint, name: str) -> floa
     return None
 
 
-def known_names(view: StudyView) -> list[str]:
-    return _known(view.objectives, view.points)
-
-
 def _known(objectives: Mapping[str, str], points: Sequence[DesignPoint]) -> list[str]:
     names: dict[str, None] = dict.fromkeys(objectives)
     for t in points:
         names.update(dict.fromkeys(t.metrics))
         names.update(dict.fromkeys(k for k, v in t.params.items() if isinstance(v, (int, float))))
     return list(names)
-
-
-def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
-    """The eligible design point of a finished candidate that best meets ``pick``.
-
-    Raises:
-        ConfigError: a name the study never measured (with a close match), or no trial
-            matches (the message says how many candidates each condition left).
-    """
-    return picked(view.points, pick, view.objectives, view.name)[0]
 
 
 def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[str, str],
@@ -245,10 +239,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     pick = parse_pick(pick) if isinstance(pick, str) else pick
     names = _known(objectives, points)
     for name in [pick.name, *(c.name for c in pick.conditions)]:
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"'{name}' is not measured in study '{study}'" + (f"; did you mean '{close[0]}'?" if close else "")
-            raise ConfigError(None, "--pick", "a name among: " + ", ".join(names), got=text, hint=hint)
+        _refuse_unknown(name, names, "--pick", text, study)
     candidates = [p for p in points if p.eligible]
     if not candidates:
         raise ConfigError(None, "--pick", f"a finished feasible design above the accuracy floor in study '{study}'",
@@ -256,11 +247,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     left = candidates
     counts = []
     for cond in pick.conditions:
-        if isinstance(cond, Rank):
-            top = set(_ranked(objectives, candidates, cond.name, text, study)[: cond.size(len(candidates))])
-            left = [t for t in left if t.key in top]
-        else:
-            left = [t for t in left if (v := _value(objectives, t, cond.name)) is not None and cond.holds(v)]
+        left = _meeting(left, cond, candidates, objectives, text, study)
         counts.append(f"{cond}: {len(left)} left")
     scored = [(v, t) for t in left if (v := _value(objectives, t, pick.name)) is not None]
     if not scored:

@@ -3,7 +3,7 @@
 Owns opening a stored study for reading by name (:func:`open_study`, from a URL or a storage
 object) and turning its trials and their :class:`~codesign.search.TrialRecord` user
 attributes into a :class:`StudyView`: every trial as a :class:`TrialView`, and the study's
-:class:`~codesign.search.DesignPoint` s, found by :func:`~codesign.search._front.trial_points`
+:class:`~codesign.search.DesignPoint` s, found by :func:`~codesign.search._trials.trial_points`
 (the same rule the driver and ``codesign study front`` use) with their confirmed figures.
 Never runs or changes a trial.
 """
@@ -22,12 +22,14 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign.config import ConfigError
-from codesign.search._confirm import confirmed_figures
-from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id, trial_points
+from codesign.search._confirmed import confirmed_figures
+from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id
 from codesign.search._objectives import Condition, accuracy_floor
+from codesign.search._pick import Pick, picked
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
 from codesign.search._store import ArtifactStore, is_url, split_study_dir
+from codesign.search._trials import trial_points
 
 
 def open_study(name: str, storage: str | BaseStorage) -> optuna.Study:
@@ -263,6 +265,16 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     )
 
 
+def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
+    """The eligible design point of a finished candidate that best meets ``pick``.
+
+    Raises:
+        ConfigError: a name the study never measured (with a close match), or no trial
+            matches (the message says how many candidates each condition left).
+    """
+    return picked(view.points, pick, view.objectives, view.name)[0]
+
+
 def floor_of(spec: dict[str, Any] | None) -> Condition | None:
     """The accuracy floor of a stored spec dict (its task's default unless it sets ``floor``;
     an unreadable one is the default)."""
@@ -301,7 +313,7 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
 
 
 def _objective_names(
-    study: optuna.Study, spec: Any, trials: tuple[TrialView, ...], n: int
+    study: optuna.Study, spec: object, trials: tuple[TrialView, ...], n: int
 ) -> tuple[str, ...]:
     """Objective names: Optuna's metric names, else the records' objective keys, else the spec."""
     if study.metric_names is not None and len(study.metric_names) == n:
@@ -315,7 +327,7 @@ def _objective_names(
     return tuple(f"objective_{i}" for i in range(n))
 
 
-def _names_from_spec(spec: Any) -> tuple[str, ...] | None:
+def _names_from_spec(spec: object) -> tuple[str, ...] | None:
     objectives = spec.get("objectives") if isinstance(spec, dict) else None
     if isinstance(objectives, dict):
         return tuple(str(k) for k in objectives)

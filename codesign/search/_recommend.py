@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_front
+from codesign.config import ConfigError
+from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_front, parse_point_id
 from codesign.search._objectives import Condition
+from codesign.search._pick import picked
+from codesign.search._reader import StudyView, study_view
 
 if TYPE_CHECKING:
     import optuna
-
-    from codesign.search._reader import StudyView
 
 #: Study user attribute holding the recommendation (JSON, see :class:`Recommendation`).
 RECOMMENDATION_ATTR = "codesign.recommendation"
@@ -82,8 +83,6 @@ class Recommendation:
     @property
     def key(self) -> tuple[int, int | None]:
         """``(trial, chip)`` of the recommended design."""
-        from codesign.search._front import parse_point_id
-
         return parse_point_id(self.point_id)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,9 +131,6 @@ def _policy_order(points: Sequence[DesignPoint], front: Sequence[DesignPoint], o
     eligible = [p for p in points if p.eligible]
     if policy == KNEE:
         return knee_order(eligible, front, objectives)
-    from codesign.config import ConfigError
-    from codesign.search._pick import picked
-
     try:
         return picked(eligible, policy, objectives, study)
     except ConfigError:  # nothing meets the expression among these points
@@ -269,8 +265,6 @@ def store_recommendation(study: optuna.Study, view: StudyView | None = None) -> 
     """Compute the study's recommendation (:func:`recommend`) and store it on the (writable)
     study as :data:`RECOMMENDATION_ATTR` with a one-line ``codesign.recommended`` beside it
     (optuna-dashboard shows study user attributes); an old one is removed when there is none."""
-    from codesign.search._reader import study_view
-
     rec = recommend(view if view is not None else study_view(study))
     if rec is None:
         if RECOMMENDATION_ATTR in study.user_attrs:
@@ -285,8 +279,6 @@ def store_recommendation(study: optuna.Study, view: StudyView | None = None) -> 
 def recommendation_of(source: StudyView | optuna.Study | Mapping[str, Any]) -> Recommendation | None:
     """The stored recommendation of a study view, a study or its user attributes, or None
     (none stored yet, or a study from before recommendations)."""
-    from codesign.search._reader import StudyView
-
     if isinstance(source, StudyView):
         attrs: Mapping[str, Any] = source.user_attrs
     elif isinstance(source, Mapping):

@@ -183,7 +183,7 @@ class SearchSpace(Spec):
 # Loading and validation
 
 
-def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "") -> SearchSpace:
+def parse_space(data: object, file: str | Path | None = None, key_prefix: str = "") -> SearchSpace:
     """Validate a space mapping (``{description?, parameters}``) into a :class:`SearchSpace`.
 
     A bare scalar as a parameter definition means ``{type: fixed, value: <scalar>}``.
@@ -329,7 +329,7 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
             )
 
 
-def space_domain(param: Any) -> list[Any] | None:
+def space_domain(param: FloatParam | IntParam | CategoricalParam | FixedParam) -> list[Any] | None:
     """The finite set of values a parameter takes, or None for a continuous range."""
     if isinstance(param, FixedParam):
         return [param.value]
@@ -440,7 +440,7 @@ def _apply_conditions(space: SearchSpace, values: dict[str, Any]) -> dict[str, A
     return point
 
 
-def _draw(param: Any, rng: np.random.Generator) -> Any:
+def _draw(param: FloatParam | IntParam | CategoricalParam | FixedParam, rng: np.random.Generator) -> object:
     if isinstance(param, FixedParam):
         return param.value
     if isinstance(param, CategoricalParam):

@@ -36,6 +36,7 @@ from codesign.search._objectives import (
     parse_constraint,
     unmeasured_metric,
 )
+from codesign.search._pick import parse_pick
 from codesign.search._space import (
     FloatParam,
     IntParam,
@@ -111,7 +112,7 @@ class ExecutionSpec(Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _renamed(cls, data: Any) -> Any:
+    def _renamed(cls, data: object) -> object:
         # trial_timeout_s (wall seconds from submission, until 0.x) is now a CPU-time limit:
         # stored studies and study files that name it read as trial_cpu_s
         if isinstance(data, dict) and "trial_timeout_s" in data:
@@ -183,8 +184,6 @@ class RecommendSpec(Spec):
     @classmethod
     def _policy(cls, value: str) -> str:
         if value != "knee":
-            from codesign.search._pick import parse_pick
-
             try:
                 parse_pick(value)
             except ConfigError as err:
@@ -385,7 +384,7 @@ class StudySpec(Spec):
         return data
 
 
-def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
+def parse_study(data: object, file: str | Path | None = None) -> StudySpec:
     """Validate a study mapping, reading its ``space`` and ``chip`` files relative to ``file``.
 
     Raises:
@@ -495,7 +494,7 @@ def check_chip_space(spec: StudySpec, file: str | Path | None = None,
                 )
 
 
-def _yaml_scalar(value: Any) -> str:
+def _yaml_scalar(value: object) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 

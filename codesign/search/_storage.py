@@ -20,13 +20,16 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import optuna
 
 from codesign.config import ConfigError, parse_spec
 from codesign.search._record import SPEC_ATTR
 from codesign.search._spec import StudySpec
+
+if TYPE_CHECKING:
+    import sqlite3
 
 JOURNAL_PREFIX = "journal:///"
 
@@ -232,7 +235,7 @@ def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
     """
     from sqlalchemy import event
 
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -268,7 +271,7 @@ def stored_spec(study: optuna.Study) -> StudySpec:
     Raises:
         ConfigError: the study was not created by codesign.
     """
-    raw: Any = study.user_attrs.get(SPEC_ATTR)
+    raw: object = study.user_attrs.get(SPEC_ATTR)
     if raw is None:
         raise ConfigError(None, study.study_name, "a study created by codesign (it has no stored spec)")
     return parse_spec(StudySpec, raw, file=None, key_prefix=SPEC_ATTR)

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
         SPIKE_LEVELS,
         Builder,
         build_model,
-        fuse_model,
         spike_levels_of,
     )
     from codesign.snn._config import (
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
         load_model_config,
         parse_model_config,
     )
+    from codesign.snn._fuse import fuse_model
     from codesign.snn._mamba import MambaBlock, MambaModel, build_mamba, stack_frames
     from codesign.snn._neurons import (
         IMLS,
@@ -96,7 +96,7 @@ _EXPORTS: dict[str, str] = {
     "Head": "_config",
     "LayerKind": "_config",
     "build_model": "_build",
-    "fuse_model": "_build",
+    "fuse_model": "_fuse",
     "spike_levels_of": "_build",
     "FAMILY_CONFIGS": "_config",
     "MODEL_FIELDS": "_config",

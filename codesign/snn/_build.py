@@ -7,7 +7,6 @@ docs/models.md.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from types import MappingProxyType
 
@@ -75,17 +74,3 @@ def spike_levels_of(cfg: ModelConfig) -> int:
     if levels is None:
         raise ValueError(f"no spike levels for family {cfg.family!r}; known: {sorted(SPIKE_LEVELS)}")
     return levels(cfg)
-
-
-def fuse_model(model: nn.Module, copy_first: bool = True) -> nn.Module:
-    """The inference form of ``model``: every ``fuse()`` applied (on a deep copy by default), eval mode."""
-    target = copy.deepcopy(model) if copy_first else model
-    fuse = getattr(target, "fuse", None)
-    if callable(fuse):
-        fuse()
-    else:
-        for module in target.modules():
-            fuse_module = getattr(module, "fuse", None)
-            if module is not target and callable(fuse_module):
-                fuse_module()
-    return target.eval()

@@ -32,6 +32,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from codesign.config import Spec
+from codesign.snn._fuse import fuse_model
 
 __all__ = [
     "FLOAT_BITS",
@@ -282,8 +283,6 @@ def quantise_network(
         ValueError: a precision the chip cannot represent, or state quantisation of a module
             whose state torch keeps internally (the GRU/LSTM references).
     """
-    from codesign.snn._build import fuse_model
-
     net = fuse_model(model)  # a deep copy in inference form: the argument is untouched
     tensors = 0
     for _, module, name in _weight_tensors(net):

@@ -10,7 +10,7 @@ entry and removes them on exit, so no state outlives the pass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ from codesign.snn import (
 )
 from codesign.snn._config import LayerKind
 from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
+
+if TYPE_CHECKING:
+    from codesign.data import CorpusSplit
 
 #: Rows kept per layer in the spike sample (one utterance), to bound trace files.
 MAX_SAMPLE_STEPS = 4096
@@ -336,7 +339,7 @@ def model_stats(model: nn.Module) -> ModelStats:
 EVALUATION_BATCH_SIZE = 16
 
 
-def evaluation_batch(split: Any, size: int = EVALUATION_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluation_batch(split: CorpusSplit, size: int = EVALUATION_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed evaluation batch of a corpus split: its first ``size`` utterances, trimmed.
 
     Args:
@@ -405,7 +408,7 @@ def record_trace(
     return WorkloadTrace(meta=meta, spike_samples=recorder.spike_samples() if sample_spikes else {})
 
 
-def trace_split(model: nn.Module, split: Any, cfg: ModelConfig, size: int = EVALUATION_BATCH_SIZE) -> WorkloadTrace:
+def trace_split(model: nn.Module, split: CorpusSplit, cfg: ModelConfig, size: int = EVALUATION_BATCH_SIZE) -> WorkloadTrace:
     """The trace of ``model`` on a split's fixed evaluation batch (:func:`evaluation_batch`): what
     ``codesign train`` records on the test split, a study on the validation split at each
     precision, and ``codesign evaluate`` re-records from a bundle."""

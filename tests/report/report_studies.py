@@ -80,19 +80,19 @@ def distributions() -> dict[str, optuna.distributions.BaseDistribution]:
 
 
 def cost_report_dict(energy_uj: float, area_mm2: float, seed: int) -> dict[str, object]:
-    """A cost report whose layer x category table sums to ``energy_uj``."""
+    """A cost report, as the chip model writes it, whose layer x category table sums to ``energy_uj``."""
+    from codesign.hardware import CostReport
+
     rng = np.random.default_rng(seed)
     share = rng.random((len(LAYERS), len(CATEGORIES)))
     table = share / share.sum() * energy_uj * 1e6
-    return {
-        "chip_name": f"chip{seed}",
-        "layer_names": list(LAYERS),
-        "categories": list(CATEGORIES),
-        "energy_pj": table.tolist(),
-        "cycles": 1000.0 * (seed + 1),
-        "latency_ms": 0.5 * (seed + 1),
-        "area_mm2": area_mm2,
-    }
+    cycles = 1000.0 * (seed + 1)
+    return CostReport(
+        chip_name=f"chip{seed}", layer_names=LAYERS, energy_by_layer_category_pj=table, cycles=cycles,
+        cycles_by_layer=np.full(len(LAYERS), cycles / len(LAYERS)), barrier_cycles=0.0, latency_ms=0.5 * (seed + 1),
+        throughput_per_s=2000.0 / (seed + 1), area_mm2=area_mm2, sram_used_kb=10.0, weight_kb=8.0, offchip_bits=0.0,
+        utilisation={"pe": 0.5, "neuron_units": 0.5, "cores": 1.0}, feasible=True,
+    ).to_dict()
 
 
 def write_study(storage: optuna.storages.BaseStorage | str, name: str, artifact_dir: Path,

@@ -237,7 +237,7 @@ def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: p
     import ray
     from ray._private import ray_constants
 
-    from codesign.search._driver import _ensure_ray
+    from codesign.search._cluster import ensure_ray
 
     seen: dict = {}
 
@@ -248,7 +248,7 @@ def test_a_local_cluster_the_driver_starts_binds_to_loopback(toy, monkeypatch: p
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
     before = ray_constants.ENABLE_RAY_CLUSTER
-    assert _ensure_ray(toy.spec(), log_to_driver=False) is True
+    assert ensure_ray(toy.spec(), log_to_driver=False) is True
     assert seen["address"] == "local" and seen["_node_ip_address"] == "127.0.0.1"
     assert seen["cluster_mode"] is False and seen["env"] == "0"  # 127.0.0.1 is not re-resolved
     assert ray_constants.ENABLE_RAY_CLUSTER == before  # put back for later --address joins
