@@ -148,11 +148,15 @@ from codesign.search._storage import (
 from codesign.search._splits import VALIDATION_METRICS, split_named
 from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
 from codesign.search._strategy import (
+    SYNAPTIC_OPS,
+    HardwareFirst,
     Job,
     Joint,
     MultiFidelity,
     Nested,
+    NetworkThenChip,
     Scheduler,
+    Sequential,
     SingleFidelity,
     Strategy,
     SuccessiveHalving,
@@ -162,6 +166,7 @@ from codesign.search._strategy import (
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask
 
 __all__ = [
+    "SYNAPTIC_OPS",
     "ARTIFACT_DIR_ATTR",
     "CONFIRMED_ATTR",
     "CONFIRMED_AT_ATTR",
@@ -200,17 +205,20 @@ __all__ = [
     "EvaluateFn",
     "HardwarePoint",
     "ImportanceInfo",
+    "HardwareFirst",
     "Job",
     "Joint",
     "Lease",
     "MultiFidelity",
     "MultiFidelitySpec",
     "Nested",
+    "NetworkThenChip",
     "Pick",
     "Rank",
     "RecommendSpec",
     "Recommendation",
     "Scheduler",
+    "Sequential",
     "SearchSpace",
     "SingleFidelity",
     "StoreReader",

@@ -42,6 +42,7 @@ from codesign.search._record import TrialRecord, record_of
 
 if TYPE_CHECKING:
     from codesign.search._confirm import ConfirmedPoint
+    from codesign.search._strategy import Strategy
 
 #: Trial user attribute marking a reference point that is not a search candidate (e.g. the ANN
 #: twin); its value is the label shown in plots. Such trials are never design points of the
@@ -172,9 +173,13 @@ def mark_points(points: Iterable[DesignPoint], floor: Condition | None) -> list[
 def record_points(trial_number: int, record: TrialRecord, floor: Condition | None = None) -> list[DesignPoint]:
     """The design points a completed trial's record holds (its strategy says which), marked
     against ``floor`` (:func:`mark_points`)."""
+    return mark_points(_strategy_of_record(record).points(trial_number, record), floor)
+
+
+def _strategy_of_record(record: TrialRecord) -> Strategy:
     from codesign.search._strategy import strategy_named
 
-    return mark_points(strategy_named(record.strategy).points(trial_number, record), floor)
+    return strategy_named(record.strategy)
 
 
 def trial_points(
@@ -204,6 +209,8 @@ def trial_points(
         return []
     if record is not None and (record.error is not None or record.pruned is not None):
         return []
+    if record is not None and not _strategy_of_record(record).holds_designs(record):
+        return []  # e.g. a network searched without a chip: its told values are no design
     points = record_points(trial.number, record, floor) if record is not None else []
     if objective_names is None:
         return points
