@@ -1,0 +1,127 @@
+"""The premise, measured: does co-design beat designing the network first and the chip second?
+
+The quickstart study (studies/quickstart.yaml: its corpus, spaces, chip, objectives and
+constraints) is searched by six strategies over ``--seeds`` seeds, each run with a network
+budget of ``--networks``:
+
+- ``nested``: co-design, each network costed on the quickstart's hardware sweep (the default);
+- ``multi_fidelity``: nested + MO-ASHA (rungs 2/6 of 12 epochs, eta 3);
+- ``joint``: co-design, NSGA-II sampling network and chip together;
+- ``random``: joint with the random sampler;
+- ``sequential``: the network first (searched for accuracy alone, no chip), then the
+  quickstart's hardware sweep for the ``k`` (3) most accurate networks at their precisions;
+- ``hardware_first``: the chip first: the quickstart's chip preset (hw_models/edge_kws.yaml)
+  as it is, networks searched for it.
+
+Trials per run (so that each spends about the same CPU time): ``networks`` for nested and
+hardware_first, ``networks + k`` for sequential (its k sweeps reuse trained networks),
+``1.5 x networks`` for joint and random (some of their trials are pruned before training),
+``3 x networks`` for MO-ASHA (most of its trials stop at 2 epochs).
+
+Every evaluation records its CPU seconds, so the hypervolume each run had reached after the
+same CPU time is read off its history (``benchmarks/fidelity.py``'s method and reference
+point: accuracy 0, 50 uJ, 100 ms; the quickstart's constraints for all): robust to a busy
+machine, where wall time is not. Figures per strategy: ``hv_mean``/``hv_std`` over seeds at
+``cpu_budget_s`` (the least total CPU any run spent), and ``hv_curve``, [CPU seconds, mean
+hypervolume over seeds] up to that strategy's least total CPU. The ratios
+``nested_over_sequential`` and ``nested_over_hardware_first`` (best co-design mean over each
+baseline's) answer the premise (the goal is 1.2).
+
+Writes benchmarks/results/premise.json after every (strategy, seed) run, so an interrupted
+run leaves what it measured.
+
+    PYTHONPATH=$PWD python benchmarks/premise.py [--networks 24] [--seeds 0 1 2]
+        [--strategies nested multi_fidelity joint random sequential hardware_first]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fidelity import MULTI_FIDELITY, QUICKSTART, hv_at, run_variant
+from spikeformer_common import write_result
+
+STRATEGIES = ["nested", "multi_fidelity", "joint", "random", "sequential", "hardware_first"]
+#: Trials of a run per network of the budget (see the module docstring).
+TRIALS_PER_NETWORK = {"nested": 1.0, "multi_fidelity": 3.0, "joint": 1.5, "random": 1.5, "sequential": 1.0,
+                      "hardware_first": 1.0}
+#: Points of each hypervolume curve.
+CURVE_POINTS = 24
+CO_DESIGN = ("nested", "multi_fidelity")
+
+
+def trials_for(name: str, networks: int, k: int) -> int:
+    return round(networks * TRIALS_PER_NETWORK[name]) + (k if name == "sequential" else 0)
+
+
+def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float) -> list[list[float]]:
+    """[CPU seconds, mean hypervolume over the runs] at ``CURVE_POINTS`` even steps to ``until_s``."""
+    steps = [until_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS)]
+    return [[s, statistics.fmean(hv_at(r["events"], s, spec) for r in runs)] for s in steps]
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+    """The figures of the runs so far (strategies with at least one run)."""
+    budget = min(r["cpu_s"] for rs in runs.values() for r in rs)
+    figures: dict[str, Any] = {"cpu_budget_s": budget}
+    for name, rs in runs.items():
+        values = [hv_at(r["events"], budget, spec) for r in rs]
+        figures[name] = {
+            "hv_mean": statistics.fmean(values),
+            "hv_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "hv_values": values,
+            "seeds": [r["seed"] for r in rs],
+            "final_hv_mean": statistics.fmean(r["final_hypervolume"] for r in rs),
+            "cpu_s_mean": statistics.fmean(r["cpu_s"] for r in rs),
+            "hv_curve": _curve(rs, spec, min(r["cpu_s"] for r in rs)),
+        }
+    co = [figures[n]["hv_mean"] for n in CO_DESIGN if n in figures]
+    for baseline in ("sequential", "hardware_first"):
+        if co and baseline in figures and figures[baseline]["hv_mean"] > 0:
+            figures[f"nested_over_{baseline}"] = max(co) / figures[baseline]["hv_mean"]
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", type=int, default=24, help="network budget of each run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--strategies", nargs="+", default=STRATEGIES, choices=STRATEGIES)
+    parser.add_argument("--k", type=int, default=3, help="networks the sequential strategy sweeps")
+    parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
+    args = parser.parse_args()
+
+    from codesign.config import parse_spec
+    from codesign.search import StudySpec, load_study
+
+    data = load_study(QUICKSTART).to_dict()
+    data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
+    data["sequential"] = {"k": args.k}
+    spec = parse_spec(StudySpec, data)
+    trials = {name: trials_for(name, args.networks, args.k) for name in args.strategies}
+    details: dict[str, Any] = {
+        "study": "studies/quickstart.yaml", "networks": args.networks, "seeds": args.seeds,
+        "strategies": args.strategies, "trials": trials, "sequential_k": args.k,
+        "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
+        "order": "seed by seed, every strategy per seed",
+    }
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:  # seed by seed: an interrupted run leaves every strategy's first seeds
+            for name in args.strategies:
+                run = run_variant(spec, name, seed, trials[name], Path(tmp) / name)
+                runs.setdefault(name, []).append(run)
+                details["runs"] = {n: [{k: v for k, v in r.items() if k != "events"}
+                                       | {"cpu_s_per_evaluation": [e["cpu_s"] for e in r["events"]]} for r in rs]
+                                   for n, rs in runs.items()}
+                print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
