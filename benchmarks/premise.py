@@ -14,29 +14,35 @@ budget of ``--networks``:
   as it is, networks searched for it.
 
 Trials per run (so that each spends about the same CPU time): ``networks`` for nested and
-hardware_first, ``networks + k`` for sequential (its k sweeps reuse trained networks),
-``1.5 x networks`` for joint and random (some of their trials are pruned before training),
-``3 x networks`` for MO-ASHA (most of its trials stop at 2 epochs).
+hardware_first; ``networks`` in all for sequential, ``networks - k`` searched and ``k`` swept
+(a sweep reuses its trained network, so sequential is the cheapest run and has its designs
+before the common budget; it has none before its sweeps); ``1.5 x networks`` for joint and
+random (some of their trials are pruned before training); ``3 x networks`` for MO-ASHA (most of
+its trials stop at 2 epochs).
 
 Every evaluation records its CPU seconds, so the hypervolume each run had reached after the
 same CPU time is read off its history (``benchmarks/fidelity.py``'s method and reference
 point: accuracy 0, 50 uJ, 100 ms; the quickstart's constraints for all): robust to a busy
 machine, where wall time is not. Figures per strategy: ``hv_mean``/``hv_std`` over seeds at
-``cpu_budget_s`` (the least total CPU any run spent), and ``hv_curve``, [CPU seconds, mean
-hypervolume over seeds] up to that strategy's least total CPU. The ratios
+``cpu_budget_s`` (the least total CPU any run spent), ``hv_curve``, [CPU seconds, mean
+hypervolume over seeds] up to that strategy's least total CPU, and ``final_hv_mean`` with
+``cpu_s_mean``, the hypervolume each run ended with and the CPU it spent. The ratios
 ``nested_over_sequential`` and ``nested_over_hardware_first`` (best co-design mean over each
 baseline's) answer the premise (the goal is 1.2).
 
 Writes benchmarks/results/premise.json after every (strategy, seed) run, so an interrupted
-run leaves what it measured.
+run leaves what it measured; runs go seed by seed for nested, sequential and hardware_first
+first, then for the others (:func:`run_order`).
 
     PYTHONPATH=$PWD python benchmarks/premise.py [--networks 24] [--seeds 0 1 2]
         [--strategies nested multi_fidelity joint random sequential hardware_first]
+    PYTHONPATH=$PWD python benchmarks/premise.py --table   # the curves as a markdown table
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -53,15 +59,24 @@ TRIALS_PER_NETWORK = {"nested": 1.0, "multi_fidelity": 3.0, "joint": 1.5, "rando
 #: Points of each hypervolume curve.
 CURVE_POINTS = 24
 CO_DESIGN = ("nested", "multi_fidelity")
+PREMISE = ("nested", "sequential", "hardware_first")
 
 
-def trials_for(name: str, networks: int, k: int) -> int:
-    return round(networks * TRIALS_PER_NETWORK[name]) + (k if name == "sequential" else 0)
+def run_order(strategies: list[str], seeds: list[int]) -> list[tuple[int, str]]:
+    """Seed by seed, first for the premise's three (nested and the two baselines), then for the
+    others: a run stopped early leaves whole seeds of the comparison that matters most."""
+    first = [n for n in strategies if n in PREMISE]
+    rest = [n for n in strategies if n not in PREMISE]
+    return [(seed, n) for group in (first, rest) for seed in seeds for n in group]
+
+
+def trials_for(name: str, networks: int) -> int:
+    return round(networks * TRIALS_PER_NETWORK[name])
 
 
 def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float) -> list[list[float]]:
     """[CPU seconds, mean hypervolume over the runs] at ``CURVE_POINTS`` even steps to ``until_s``."""
-    steps = [until_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS)]
+    steps = [until_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS - 1)] + [until_s]
     return [[s, statistics.fmean(hv_at(r["events"], s, spec) for r in runs)] for s in steps]
 
 
@@ -76,7 +91,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any
             "hv_std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "hv_values": values,
             "seeds": [r["seed"] for r in rs],
-            "final_hv_mean": statistics.fmean(r["final_hypervolume"] for r in rs),
+            "final_hv_mean": statistics.fmean(hv_at(r["events"], math.inf, spec) for r in rs),
             "cpu_s_mean": statistics.fmean(r["cpu_s"] for r in rs),
             "hv_curve": _curve(rs, spec, min(r["cpu_s"] for r in rs)),
         }
@@ -87,6 +102,25 @@ def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any
     return figures
 
 
+def curve_table(result: dict[str, Any], rows: int = 8) -> str:
+    """The hypervolume curves of a written result as a markdown table (docs/benchmarks.md):
+    one row per CPU budget, one column per strategy (mean over its seeds; blank past the least
+    CPU any of its runs spent)."""
+    figures = result["figures"]
+    names = [n for n in STRATEGIES if n in figures]
+    until = max(figures[n]["hv_curve"][-1][0] for n in names)
+    steps = [until * (i + 1) / rows for i in range(rows)]
+    lines = ["| CPU-s | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for step in steps:
+        cells = []
+        for n in names:
+            curve = figures[n]["hv_curve"]
+            below = [hv for cpu, hv in curve if cpu <= step + 1e-9]
+            cells.append(f"{below[-1]:.0f}" if below and step <= curve[-1][0] + 1e-9 else "")
+        lines.append(f"| {step:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=24, help="network budget of each run")
@@ -94,7 +128,13 @@ def main() -> int:
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES, choices=STRATEGIES)
     parser.add_argument("--k", type=int, default=3, help="networks the sequential strategy sweeps")
     parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
+    parser.add_argument("--table", action="store_true", help="print the written result's curves as markdown")
     args = parser.parse_args()
+    if args.table:
+        import json
+
+        print(curve_table(json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())))
+        return 0
 
     from codesign.config import parse_spec
     from codesign.search import StudySpec, load_study
@@ -103,23 +143,24 @@ def main() -> int:
     data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
     data["sequential"] = {"k": args.k}
     spec = parse_spec(StudySpec, data)
-    trials = {name: trials_for(name, args.networks, args.k) for name in args.strategies}
+    trials = {name: trials_for(name, args.networks) for name in args.strategies}
+    if "sequential" in trials and trials["sequential"] <= args.k:
+        parser.error(f"--networks above --k ({args.k}): sequential searches networks - k and sweeps k")
     details: dict[str, Any] = {
         "study": "studies/quickstart.yaml", "networks": args.networks, "seeds": args.seeds,
         "strategies": args.strategies, "trials": trials, "sequential_k": args.k,
         "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
-        "order": "seed by seed, every strategy per seed",
+        "order": "seed by seed for nested, sequential, hardware_first; then seed by seed for the others",
     }
     runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:  # seed by seed: an interrupted run leaves every strategy's first seeds
-            for name in args.strategies:
-                run = run_variant(spec, name, seed, trials[name], Path(tmp) / name)
-                runs.setdefault(name, []).append(run)
-                details["runs"] = {n: [{k: v for k, v in r.items() if k != "events"}
-                                       | {"cpu_s_per_evaluation": [e["cpu_s"] for e in r["events"]]} for r in rs]
-                                   for n, rs in runs.items()}
-                print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+        for seed, name in run_order(args.strategies, args.seeds):
+            run = run_variant(spec, name, seed, trials[name], Path(tmp) / name)
+            runs.setdefault(name, []).append(run)
+            details["runs"] = {n: [{k: v for k, v in r.items() if k != "events"}
+                                   | {"cpu_s_per_evaluation": [e["cpu_s"] for e in r["events"]]} for r in rs]
+                               for n, rs in runs.items()}
+            print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
     return 0
 
 
