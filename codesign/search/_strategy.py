@@ -355,8 +355,9 @@ class Sequential(Nested):
     (training comes from the cache); their hardware Pareto sets are the study's designs, with
     the usual study-wide ids.
 
-    A sequential study runs its two stages in one run: resuming an interrupted one starts the
-    schedule again over the budget that is left.
+    A sequential study runs its two stages in one run: the schedule is not rebuilt from storage,
+    so a resumed, interrupted sequential study searches networks again over the budget that is
+    left and may end with no stage-1 sweep; run it again under a new name instead.
     """
 
     name = "sequential"
