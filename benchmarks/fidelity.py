@@ -113,7 +113,7 @@ def _variant(spec: Any, name: str, seed: int, trials: int) -> Any:
     return parse_spec(StudySpec, data)
 
 
-def _evaluations(study: Any) -> list[dict[str, Any]]:
+def evaluations(study: Any) -> list[dict[str, Any]]:
     """Every evaluation a run made, in the order it was told: (time, CPU seconds, the design
     points it added to the study, which only full-budget completions do)."""
     from optuna.trial import TrialState
@@ -140,8 +140,9 @@ def _evaluations(study: Any) -> list[dict[str, Any]]:
 HV_REFERENCE = {"accuracy": 0.0, "energy_uj": 50.0, "latency_ms": 100.0}
 
 
-def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any) -> float:
-    """Hypervolume of the design points told before the run had spent ``cpu_s`` CPU seconds."""
+def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any, reference: dict[str, float] | None = None) -> float:
+    """Hypervolume of the design points told before the run had spent ``cpu_s`` CPU seconds
+    (reference: ``reference``, else the study's, else :data:`HV_REFERENCE`)."""
     from codesign.search import study_hypervolume
 
     spent, points = 0.0, []
@@ -150,7 +151,7 @@ def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any) -> float:
         if spent > cpu_s:
             break
         points.extend(e["points"])
-    return study_hypervolume(points, spec.objectives, spec.reference or HV_REFERENCE)
+    return study_hypervolume(points, spec.objectives, reference or spec.reference or HV_REFERENCE)
 
 
 def run_variant(spec: Any, name: str, seed: int, trials: int, runs_dir: Path) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def run_variant(spec: Any, name: str, seed: int, trials: int, runs_dir: Path) ->
     variant = _variant(spec, name, seed, trials)
     start = time.perf_counter()
     outcome = run_study(variant, runs_dir=runs_dir, progress=False)
-    events = _evaluations(load_stored_study(variant.name, outcome.storage_url))
+    events = evaluations(load_stored_study(variant.name, outcome.storage_url))
     run = {"seed": seed, "trials": trials, "events": events, "counts": outcome.counts,
            "final_hypervolume": outcome.hypervolume, "cpu_s": sum(e["cpu_s"] for e in events),
            "wall_s": time.perf_counter() - start}

@@ -30,6 +30,13 @@ hypervolume over seeds] up to that strategy's least total CPU, and ``final_hv_me
 ``nested_over_sequential`` and ``nested_over_hardware_first`` (best co-design mean over each
 baseline's) answer the premise (the goal is 1.2).
 
+The fixed reference lies 20-40x past the quickstart's fronts in energy and latency, so that
+hypervolume mostly measures the best accuracy found. ``figures.pooled_reference`` repeats
+every figure at one reference near the fronts: the nadir of all runs' design points above
+the study's floor, widened by 10 % (how a study sets its own), the same for every strategy.
+``details.runs`` keeps each evaluation's CPU seconds and its eligible points' objective values.
+``--from-studies DIR`` recomputes everything from copies of the studies a run made.
+
 Writes benchmarks/results/premise.json after every (strategy, seed) run, so an interrupted
 run leaves what it measured; runs go seed by seed for nested, sequential and hardware_first
 first, then for the others (:func:`run_order`).
@@ -49,7 +56,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fidelity import MULTI_FIDELITY, QUICKSTART, hv_at, run_variant
+from fidelity import HV_REFERENCE, MULTI_FIDELITY, QUICKSTART, evaluations, hv_at, run_variant
 from spikeformer_common import write_result
 
 STRATEGIES = ["nested", "multi_fidelity", "joint", "random", "sequential", "hardware_first"]
@@ -74,32 +81,87 @@ def trials_for(name: str, networks: int) -> int:
     return round(networks * TRIALS_PER_NETWORK[name])
 
 
-def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float) -> list[list[float]]:
+def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float,
+           reference: dict[str, float] | None = None) -> list[list[float]]:
     """[CPU seconds, mean hypervolume over the runs] at ``CURVE_POINTS`` even steps to ``until_s``."""
     steps = [until_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS - 1)] + [until_s]
-    return [[s, statistics.fmean(hv_at(r["events"], s, spec) for r in runs)] for s in steps]
+    return [[s, statistics.fmean(hv_at(r["events"], s, spec, reference) for r in runs)] for s in steps]
 
 
-def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
-    """The figures of the runs so far (strategies with at least one run)."""
-    budget = min(r["cpu_s"] for rs in runs.values() for r in rs)
-    figures: dict[str, Any] = {"cpu_budget_s": budget}
+def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float]:
+    """The reference point of every run's design points together, as a study sets its own (the
+    nadir of the points above the floor, feasible and not degenerate, widened by 10 % of their
+    range; ``codesign.search.hypervolume_reference``): one point for all, near the fronts."""
+    from codesign.search import as_minimisation, hypervolume_reference, minimisation_signs
+
+    eligible = [p for rs in runs.values() for r in rs for e in r["events"] for p in e["points"] if p.eligible]
+    losses = as_minimisation(eligible, spec.objectives)
+    ref = hypervolume_reference(losses, spec.objectives) * minimisation_signs(spec.objectives)
+    return {name: float(v) for name, v in zip(spec.objectives, ref, strict=True)}
+
+
+def _figures(runs: dict[str, list[dict[str, Any]]], spec: Any, budget: float,
+             reference: dict[str, float] | None) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
     for name, rs in runs.items():
-        values = [hv_at(r["events"], budget, spec) for r in rs]
+        values = [hv_at(r["events"], budget, spec, reference) for r in rs]
         figures[name] = {
             "hv_mean": statistics.fmean(values),
             "hv_std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "hv_values": values,
             "seeds": [r["seed"] for r in rs],
-            "final_hv_mean": statistics.fmean(hv_at(r["events"], math.inf, spec) for r in rs),
+            "final_hv_mean": statistics.fmean(hv_at(r["events"], math.inf, spec, reference) for r in rs),
             "cpu_s_mean": statistics.fmean(r["cpu_s"] for r in rs),
-            "hv_curve": _curve(rs, spec, min(r["cpu_s"] for r in rs)),
+            "hv_curve": _curve(rs, spec, min(r["cpu_s"] for r in rs), reference),
         }
     co = [figures[n]["hv_mean"] for n in CO_DESIGN if n in figures]
     for baseline in ("sequential", "hardware_first"):
         if co and baseline in figures and figures[baseline]["hv_mean"] > 0:
             figures[f"nested_over_{baseline}"] = max(co) / figures[baseline]["hv_mean"]
     return figures
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+    """The figures of the runs so far (strategies with at least one run): at the fixed reference
+    (:data:`fidelity.HV_REFERENCE`, design points not marked against the floor, as
+    fidelity.py measures), and under ``pooled_reference`` at the pooled reference (points
+    marked against the study's floor)."""
+    from codesign.search import mark_points
+
+    budget = min(r["cpu_s"] for rs in runs.values() for r in rs)
+    figures: dict[str, Any] = {"cpu_budget_s": budget, "reference": HV_REFERENCE,
+                               **_figures(runs, spec, budget, None)}
+    floor = spec.floor_condition()
+    marked = {n: [{**r, "events": [{**e, "points": mark_points(e["points"], floor)} for e in r["events"]]}
+                  for r in rs] for n, rs in runs.items()}
+    reference = pooled_reference(marked, spec)
+    figures["pooled_reference"] = {"reference": reference, **_figures(marked, spec, budget, reference)}
+    return figures
+
+
+def _details_of(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+    """Each run without its design points, but with each evaluation's CPU seconds and the
+    objective values of the eligible points it added (enough to recompute any hypervolume)."""
+    return {n: [{k: v for k, v in r.items() if k != "events"}
+                | {"evaluations": [{"cpu_s": e["cpu_s"], "points": [p.values_of(spec.objectives) for p in e["points"]
+                                                                     if p.eligible]} for e in r["events"]]}
+                for r in rs] for n, rs in runs.items()}
+
+
+def from_studies(folder: Path, spec: Any) -> dict[str, list[dict[str, Any]]]:
+    """The runs of copies of the studies a run made (``fidelity_<strategy>_<seed>.db``, SQLite),
+    read exactly as the run reads them."""
+    from codesign.search import load_stored_study, study_counts
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("fidelity_*_*.db")):
+        name, seed = path.stem.removeprefix("fidelity_").rsplit("_", 1)
+        study = load_stored_study(path.stem, f"sqlite:///{path}")
+        events = evaluations(study)
+        runs.setdefault(name, []).append({
+            "seed": int(seed), "trials": len(study.trials), "events": events, "counts": study_counts(study),
+            "cpu_s": sum(e["cpu_s"] for e in events)})
+    return {n: sorted(runs[n], key=lambda r: r["seed"]) for n in STRATEGIES if n in runs}
 
 
 def curve_table(result: dict[str, Any], rows: int = 8) -> str:
@@ -129,6 +191,10 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=3, help="networks the sequential strategy sweeps")
     parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
     parser.add_argument("--table", action="store_true", help="print the written result's curves as markdown")
+    parser.add_argument("--from-studies", type=Path, default=None,
+                        help="recompute the figures from copies of the studies a run made (study databases "
+                        "fidelity_<strategy>_<seed>.db in this folder) instead of running")
+    parser.add_argument("--measured-by", default=None, help="with --from-studies: the command that made them")
     args = parser.parse_args()
     if args.table:
         import json
@@ -152,14 +218,19 @@ def main() -> int:
         "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
         "order": "seed by seed for nested, sequential, hardware_first; then seed by seed for the others",
     }
-    runs: dict[str, list[dict[str, Any]]] = {}
+    runs: dict[str, list[dict[str, Any]]]
+    if args.from_studies is not None:
+        runs = from_studies(args.from_studies, spec)
+        details.update(strategies=list(runs), seeds=sorted({r["seed"] for rs in runs.values() for r in rs}),
+                       measured_by=args.measured_by, runs=_details_of(runs, spec))
+        print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+        return 0
+    runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed, name in run_order(args.strategies, args.seeds):
             run = run_variant(spec, name, seed, trials[name], Path(tmp) / name)
             runs.setdefault(name, []).append(run)
-            details["runs"] = {n: [{k: v for k, v in r.items() if k != "events"}
-                                   | {"cpu_s_per_evaluation": [e["cpu_s"] for e in r["events"]]} for r in rs]
-                               for n, rs in runs.items()}
+            details["runs"] = _details_of(runs, spec)
             print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
     return 0
 
