@@ -157,9 +157,13 @@ def from_studies(folder: Path, spec: Any) -> dict[str, list[dict[str, Any]]]:
     for path in sorted(folder.glob("fidelity_*_*.db")):
         name, seed = path.stem.removeprefix("fidelity_").rsplit("_", 1)
         study = load_stored_study(path.stem, f"sqlite:///{path}")
+        counts = study_counts(study)
+        if counts["running"] or counts["waiting"] or counts["interrupted"]:
+            print(f"{path.name}: an unfinished run, left out ({counts})", file=sys.stderr)
+            continue
         events = evaluations(study)
         runs.setdefault(name, []).append({
-            "seed": int(seed), "trials": len(study.trials), "events": events, "counts": study_counts(study),
+            "seed": int(seed), "trials": len(study.trials), "events": events, "counts": counts,
             "cpu_s": sum(e["cpu_s"] for e in events)})
     return {n: sorted(runs[n], key=lambda r: r["seed"]) for n in STRATEGIES if n in runs}
 
