@@ -168,11 +168,11 @@ def from_studies(folder: Path, spec: Any) -> dict[str, list[dict[str, Any]]]:
     return {n: sorted(runs[n], key=lambda r: r["seed"]) for n in STRATEGIES if n in runs}
 
 
-def curve_table(result: dict[str, Any], rows: int = 8) -> str:
-    """The hypervolume curves of a written result as a markdown table (docs/benchmarks.md):
-    one row per CPU budget, one column per strategy (mean over its seeds; blank past the least
-    CPU any of its runs spent)."""
-    figures = result["figures"]
+def curve_table(figures: dict[str, Any], rows: int = 8) -> str:
+    """Hypervolume curves (``figures`` of a written result, or its ``pooled_reference``) as a
+    markdown table (docs/benchmarks.md): one row per CPU budget, one column per strategy (mean
+    over its seeds at the last curve point at or below that budget; blank past the least CPU
+    any of its runs spent)."""
     names = [n for n in STRATEGIES if n in figures]
     until = max(figures[n]["hv_curve"][-1][0] for n in names)
     steps = [until * (i + 1) / rows for i in range(rows)]
@@ -203,7 +203,10 @@ def main() -> int:
     if args.table:
         import json
 
-        print(curve_table(json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())))
+        figures = json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())["figures"]
+        print(f"fixed reference {figures['reference']}:\n\n{curve_table(figures)}\n")
+        pooled = figures["pooled_reference"]
+        print(f"pooled reference {pooled['reference']}:\n\n{curve_table(pooled)}")
         return 0
 
     from codesign.config import parse_spec
