@@ -106,12 +106,14 @@ def _variant(spec: Any, name: str, seed: int, trials: int) -> Any:
         data.update(strategy="joint", multi_fidelity=None)
         if name == "random":
             data["sampler"] = {"name": "random"}
+    elif name in ("sequential", "hardware_first"):  # the baselines of benchmarks/premise.py
+        data.update(strategy=name, multi_fidelity=None)
     elif name != "multi_fidelity":
         raise ValueError(name)
     return parse_spec(StudySpec, data)
 
 
-def _evaluations(study: Any) -> list[dict[str, Any]]:
+def evaluations(study: Any) -> list[dict[str, Any]]:
     """Every evaluation a run made, in the order it was told: (time, CPU seconds, the design
     points it added to the study, which only full-budget completions do)."""
     from optuna.trial import TrialState
@@ -138,8 +140,9 @@ def _evaluations(study: Any) -> list[dict[str, Any]]:
 HV_REFERENCE = {"accuracy": 0.0, "energy_uj": 50.0, "latency_ms": 100.0}
 
 
-def _hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any) -> float:
-    """Hypervolume of the design points told before the run had spent ``cpu_s`` CPU seconds."""
+def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any, reference: dict[str, float] | None = None) -> float:
+    """Hypervolume of the design points told before the run had spent ``cpu_s`` CPU seconds
+    (reference: ``reference``, else the study's, else :data:`HV_REFERENCE`)."""
     from codesign.search import study_hypervolume
 
     spent, points = 0.0, []
@@ -148,7 +151,24 @@ def _hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any) -> float:
         if spent > cpu_s:
             break
         points.extend(e["points"])
-    return study_hypervolume(points, spec.objectives, spec.reference or HV_REFERENCE)
+    return study_hypervolume(points, spec.objectives, reference or spec.reference or HV_REFERENCE)
+
+
+def run_variant(spec: Any, name: str, seed: int, trials: int, runs_dir: Path) -> dict[str, Any]:
+    """One run of the study by strategy ``name`` (:func:`_variant`): its evaluations (time, CPU
+    seconds, design points), trial counts, final hypervolume, total CPU and wall seconds."""
+    from codesign.search import load_stored_study, run_study
+
+    variant = _variant(spec, name, seed, trials)
+    start = time.perf_counter()
+    outcome = run_study(variant, runs_dir=runs_dir, progress=False)
+    events = evaluations(load_stored_study(variant.name, outcome.storage_url))
+    run = {"seed": seed, "trials": trials, "events": events, "counts": outcome.counts,
+           "final_hypervolume": outcome.hypervolume, "cpu_s": sum(e["cpu_s"] for e in events),
+           "wall_s": time.perf_counter() - start}
+    print(f"{name} seed {seed}: hypervolume {outcome.hypervolume:.4g}, cpu {run['cpu_s']:.0f} s, {outcome.counts}",
+          file=sys.stderr, flush=True)
+    return run
 
 
 def hv_at_equal_cpu(spec: Any, strategies: list[str], seeds: list[int], trials: dict[str, int],
@@ -157,26 +177,15 @@ def hv_at_equal_cpu(spec: Any, strategies: list[str], seeds: list[int], trials: 
     the same CPU time: ``cpu_budget_s``, or the least total CPU any run spent. CPU time is
     measured per evaluation (``TrialRecord.cpu_time_s``), so the comparison holds on a busy
     machine, where wall time would not."""
-    from codesign.search import load_stored_study, run_study
-
     runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in strategies:
             for seed in seeds:
-                variant = _variant(spec, name, seed, trials[name])
-                start = time.perf_counter()
-                outcome = run_study(variant, runs_dir=Path(tmp) / name, progress=False)
-                events = _evaluations(load_stored_study(variant.name, outcome.storage_url))
-                runs.setdefault(name, []).append({
-                    "seed": seed, "events": events, "counts": outcome.counts, "final_hypervolume": outcome.hypervolume,
-                    "cpu_s": sum(e["cpu_s"] for e in events), "wall_s": time.perf_counter() - start,
-                })
-                print(f"{name} seed {seed}: hypervolume {outcome.hypervolume:.4g}, cpu "
-                      f"{runs[name][-1]['cpu_s']:.0f} s, {outcome.counts}", file=sys.stderr, flush=True)
+                runs.setdefault(name, []).append(run_variant(spec, name, seed, trials[name], Path(tmp) / name))
     budget = cpu_budget_s or min(r["cpu_s"] for rs in runs.values() for r in rs)
     results: dict[str, Any] = {"cpu_budget_s": budget}
     for name, rs in runs.items():
-        values = [_hv_at(r["events"], budget, spec) for r in rs]
+        values = [hv_at(r["events"], budget, spec) for r in rs]
         results[name] = {
             "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "values": values,

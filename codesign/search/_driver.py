@@ -52,6 +52,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,6 @@ from codesign.search._front import (
     study_hypervolume,
 )
 from codesign.search._lease import OWNER_ATTR, DriverLease, live_drivers, storage_policy
-from codesign.search._objectives import objective_values
 from codesign.search._progress import Progress, trial_line
 from codesign.search._recommend import Recommendation
 from codesign.search._record import (
@@ -198,6 +198,7 @@ class _Pending:
     history: list[str] = field(default_factory=list)
     rung: int = 0
     until_epoch: int | None = None
+    stage: int = 0
     outcome: tuple[TrialRecord, list[float] | None] | None = None
     busy_s: float = 0.0  # wall seconds its task ran (its heartbeat's clock, then its own)
     cpu_s: float = 0.0  # CPU seconds its task reported
@@ -536,7 +537,7 @@ class _Driver:
 
         self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
         self.reader, self.corpus_ref = reader, corpus_ref
-        strategy = strategy_of(spec)
+        self.strategy = strategy = strategy_of(spec)
         self.scheduler = strategy.scheduler(spec)
         self.ask_space = strategy.ask_space(spec.search_space())
         self.remote = ray.remote(run_task).options(
@@ -690,13 +691,13 @@ class _Driver:
             if job is None:
                 break
             if job.trial is None:
-                trial, params = _ask(self.study, self.ask_space, self.lease)
+                trial, params = _ask(self.study, self.ask_space, self.lease, job.params)
                 self.started += 1
                 in_use += 1
             else:
                 paused = self.waiting.pop(job.trial)
                 trial, params = paused.trial, paused.params
-            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch)
+            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch, stage=job.stage)
             self.queue.append(p)
         self._dispatch()
 
@@ -722,7 +723,7 @@ class _Driver:
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
-                         store=self.reader)
+                         store=self.reader, stage=p.stage)
         p.started = time.monotonic()
         if self.first_submit is None:
             self.first_submit = p.started
@@ -788,8 +789,8 @@ class _Driver:
             self.failed += 1
             self.bar.write(f"trial {p.trial.number} failed: {record.error}")
         else:
-            for name in self.constraint_names:
-                p.trial.set_constraint(name, record.constraints[name])
+            for name, value in self.strategy.told(record, self.spec)[1].items():
+                p.trial.set_constraint(name, value)
             self.study.tell(p.trial, values)
             self.points.extend(new_points)
         self.told += 1
@@ -904,15 +905,7 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     if record.error is not None or record.pruned is not None:
         return record, None, result.size_bytes, busy
     try:
-        values = objective_values(record.objectives, list(spec.objectives))
-        if spec.constraints:
-            names = [c.name for c in spec.parsed_constraints()]
-            missing = [n for n in names if n not in record.constraints]
-            if missing:
-                raise ValueError(f"constraint '{missing[0]}' has no value")
-            bad = [n for n in names if not math.isfinite(record.constraints[n])]
-            if bad:
-                raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
+        values = strategy_of(spec).told(record, spec)[0]  # what its strategy tells the sampler
     except ValueError as err:
         return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
     return record, values, result.size_bytes, busy
@@ -948,14 +941,26 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     pending.clear()
 
 
-def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> tuple[optuna.Trial, dict[str, Any]]:
+def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease,
+         fixed: Mapping[str, Any] | None = None) -> tuple[optuna.Trial, dict[str, Any]]:
     """Ask a trial, name this driver on it and suggest its point, as one step: a failure or
     Ctrl-C part-way fails the trial as interrupted instead of leaving it RUNNING unrecorded.
 
     A point the study has already finished is not asked again: that trial is told FAIL with
     ``DUPLICATE_ATTR`` (not counted against the budget) and another is drawn, up to
-    ``_MAX_REDRAWS`` times (a small discrete space may be exhausted).
+    ``_MAX_REDRAWS`` times (a small discrete space may be exhausted). With ``fixed`` (a job
+    whose parameters its strategy chose, ``Job.params``) the trial takes those values, finished
+    before or not.
     """
+    if fixed is not None:
+        with _fixed_sampler(study, fixed):
+            trial = study.ask()
+            try:
+                trial.set_user_attr(OWNER_ATTR, lease.driver)
+                return trial, suggest(trial, ask_space)
+            except BaseException:
+                _mark_interrupted(study, trial.number, {}, dict(trial.params), "the driver stopped while asking it")
+                raise
     done: dict[tuple[tuple[str, str], ...], int] | None = None
     for attempt in range(_MAX_REDRAWS + 1):
         trial = study.ask()
@@ -977,6 +982,19 @@ def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease) -> tuple[optun
                               "the driver stopped while asking it")
             raise
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _fixed_sampler(study: optuna.Study, fixed: Mapping[str, Any]) -> Iterator[None]:
+    """While a trial is asked and suggested: the study's sampler with ``fixed`` values."""
+    sampler = study.sampler
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.sampler = optuna.samplers.PartialFixedSampler(dict(fixed), sampler)
+    try:
+        yield
+    finally:
+        study.sampler = sampler
 
 
 def _point_key(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -14,13 +14,17 @@ study keeps (the cost report, new cache entries) as bytes in its :class:`TrialRe
 driver writes them into the artifact store. The corpus arrives through Ray's object store
 (``task.corpus``), so a worker node never synthesises it.
 
-Strategies:
-- ``joint``: the trial's ``hw.*`` parameters give one chip; one design point, scored at that
-  chip's ``weight_bits``/``state_bits``.
-- ``nested``: the trial only has ``snn.*`` parameters; the network is scored once per distinct
-  precision among the swept chips, and each precision's trace is evaluated on its chips at
-  once (the vectorised chip model). The record keeps that network's hardware Pareto set, each
-  point with the accuracy at its own precision.
+What a trial evaluates is its strategy's decision (``Strategy.evaluate``,
+``codesign.search._strategy``), composed from three evaluations (:class:`_Run`):
+- on one chip (``joint``, ``hardware_first``): the trial's ``hw.*`` parameters, if any, give
+  one chip; one design point, scored at that chip's ``weight_bits``/``state_bits``;
+- on the hardware sweep (``nested``, ``sequential``'s second stage): the trial only has
+  ``snn.*`` parameters; the network is scored once per distinct precision among the swept
+  chips, and each precision's trace is evaluated on its chips at once (the vectorised chip
+  model). The record keeps that network's hardware Pareto set, each point with the accuracy at
+  its own precision;
+- the network alone (``sequential``'s first stage): trained and scored in float, with its
+  trace's NeuroBench figures and no chip.
 
 Precision modes (``StudySpec.precision``): ``ptq`` trains one float network and quantises it
 per precision; ``qat`` trains one network per weight width, fake-quantised while it learns.
@@ -59,6 +63,7 @@ from codesign.search._space import chip_columns, sample_points, split_params
 from codesign.search._spec import StudySpec
 from codesign.search._splits import HELDOUT_ENGINE, heldout_engine_metrics, is_heldout_engine_split
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
+from codesign.search._strategy import SYNAPTIC_OPS, strategy_of
 from codesign.search._task import TrialResult, TrialTask
 
 if TYPE_CHECKING:
@@ -193,13 +198,69 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     }
     with tempfile.TemporaryDirectory(prefix="codesign-trial.") as scratch:
         space = _Workspace(task.store, Path(scratch))
-        if study.strategy == "joint":
-            record = _joint(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over)
-        else:
-            record = _nested(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus)
+        run = _Run(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over)
+        record = strategy_of(study).evaluate(run)
     record = record.model_copy(update={"wall_time_s": time.perf_counter() - started,
                                        "cpu_time_s": time.process_time() - cpu_started})
     return TrialResult(record=record, files=space.files, entries=space.entries)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One trial's evaluations (``codesign.search._strategy.TrialRun``): what its strategy
+    composes the trial from."""
+
+    task: TrialTask
+    space: _Workspace
+    base: dict[str, Any]
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    corpus_cfg: CorpusConfig
+    corpus: Corpus
+    chip_over: dict[str, Any]
+
+    @property
+    def stage(self) -> int:
+        return self.task.stage
+
+    def on_chip(self) -> TrialRecord:
+        return _joint(self.task, self.space, self.base, self.model_cfg, self.train_cfg, self.corpus_cfg, self.corpus,
+                      self.chip_over)
+
+    def on_sweep(self) -> TrialRecord:
+        return _nested(self.task, self.space, self.base, self.model_cfg, self.train_cfg, self.corpus_cfg,
+                       self.corpus)
+
+    def network_only(self) -> TrialRecord:
+        return _network(self.task, self.space, self.base, self.model_cfg, self.train_cfg, self.corpus_cfg,
+                        self.corpus)
+
+
+def _network(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
+             train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus) -> TrialRecord:
+    """The network alone, with no chip: trained (in float for ``ptq``, as every precision's
+    scoring starts from it), scored in float on the fixed evaluation batch, with its trace's
+    NeuroBench figures. Its objectives are the study's objectives the network measures alone
+    (the task metric); chip objectives and constraints are absent."""
+    from codesign.snn import Precision
+
+    study = task.spec
+    precision = Precision()
+    trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
+                            task.until_epoch)
+    scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
+    metrics = dict(scored.metrics)
+    metrics[SYNAPTIC_OPS] = metrics["synaptic_macs_effective"] + metrics["synaptic_acs_effective"]
+    artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
+    return TrialRecord(
+        **base,
+        objectives={name: metrics[name] for name in study.objectives if name in metrics},
+        metrics=metrics,
+        artifacts=artifacts,
+        trained=not trained.hit,
+        cache_hit=trained.hit,
+        degenerate=is_degenerate(metrics),
+    )
 
 
 def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,

@@ -29,6 +29,7 @@ from codesign.search._pick import Pick, picked
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._storage import load_stored_study
 from codesign.search._store import ArtifactStore, is_url, split_study_dir
+from codesign.search._strategy import strategy_named
 from codesign.search._trials import trial_points
 
 
@@ -57,7 +58,8 @@ class TrialView:
         number: Optuna's trial number.
         state: ``COMPLETE``, ``FAIL``, ``PRUNED``, ``RUNNING`` or ``WAITING``.
         values: objective values in the study's objective order, or None when the trial has
-            none (failed, running, or an infeasible chip that was never trained).
+            none (failed, running, an infeasible chip that was never trained, or a trial that
+            holds no design, such as a network ``sequential`` searched without a chip).
         params: the trial's raw parameters.
         record: its TrialRecord, or None if the driver stored none.
         constraints: constraint name -> value (feasible when all <= 0).
@@ -295,6 +297,8 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
         values = tuple(float(v) for v in t.values)
         if not all(math.isfinite(v) for v in values):
             values = None
+        if record is not None and not strategy_named(record.strategy).holds_designs(record):
+            values = None  # what its sampler was told, not a design's figures (sequential's networks)
     reference = t.user_attrs.get(REFERENCE_ATTR)
     error = record.error if record is not None else None
     if error is None and t.state == TrialState.FAIL:

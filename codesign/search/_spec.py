@@ -48,6 +48,7 @@ from codesign.search._space import (
     space_domain,
 )
 from codesign.search._splits import HELDOUT_ENGINE
+from codesign.search._strategy import strategy_named
 from codesign.snn import (  # configs only: networks load on first use
     FAMILY_CONFIGS,
     ModelConfig,
@@ -133,6 +134,20 @@ class NestedSpec(Spec):
     hw_points: int = Field(512, ge=1, description="grid size cap / random sample size of the hw space")
 
 
+class SequentialSpec(Spec):
+    """The ``sequential`` strategy (network first, chip second; ``codesign.search._strategy``):
+    ``budget.trials - k`` networks are searched for the task metric alone (optionally with a
+    hardware-agnostic operation count), then the ``k`` best are each costed on the ``nested``
+    hardware sweep, one trial per network."""
+
+    k: int = Field(3, ge=1, le=50, description="best networks of the network search swept over the chip space")
+    proxy: Literal["none", "synops"] = Field(
+        "none", description="none: the network search sees the task metric alone; synops: also NeuroBench's "
+        "effective synaptic operations (MACs + ACs of the float network's trace), minimised in place of every "
+        "chip objective",
+    )
+
+
 class MultiFidelitySpec(Spec):
     """Multi-objective asynchronous successive halving (MO-ASHA) over training epochs.
 
@@ -213,8 +228,12 @@ class StudySpec(Spec):
             condition such as ``"accuracy >= 0.5"``. Designs below it stay stored, marked.
         recommend: the recommendation policy (:class:`RecommendSpec`).
         constraints: ``"area_mm2 <= 10"``, ``"latency_ms <= 20"``, ``"fits_on_chip"``.
-        strategy: what a trial is: ``joint`` (one network on one chip) or ``nested`` (one
-            network on a hardware sweep); ``codesign.search._strategy``.
+        strategy: what a trial is: ``joint`` (one network on one chip), ``nested`` (one
+            network on a hardware sweep), or one of the two baselines co-design is measured
+            against: ``sequential`` (networks searched without a chip, then the best ``k``
+            swept over the chip space; :class:`SequentialSpec`) and ``hardware_first`` (the
+            study's chip fixed, networks searched for it); ``codesign.search._strategy``.
+        sequential: the ``sequential`` strategy's network count and proxy.
         multi_fidelity: MO-ASHA rungs (see :class:`MultiFidelitySpec`), or None.
         trace_batch: utterances of the fixed evaluation batch (the first validation
             utterances, ``codesign.trace.evaluation_batch``) the trace is recorded on.
@@ -239,8 +258,9 @@ class StudySpec(Spec):
     constraints: tuple[str, ...] = ()
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
-    strategy: Literal["joint", "nested"] = "joint"
+    strategy: Literal["joint", "nested", "sequential", "hardware_first"] = "joint"
     nested: NestedSpec = Field(default_factory=NestedSpec)
+    sequential: SequentialSpec = Field(default_factory=SequentialSpec)
     confirm: ConfirmSpec = Field(default_factory=ConfirmSpec)
     multi_fidelity: MultiFidelitySpec | None = Field(
         None, description="MO-ASHA over training epochs; None trains every trial its full budget"
@@ -327,8 +347,7 @@ class StudySpec(Spec):
                              f"{', '.join(heldout)}: this study's corpus "
                              + ("is imported recorded speech" if self.corpus.imported is not None
                                 else "holds no engine out"))
-        if self.strategy == "nested" and not self.search_space().names("hw"):
-            raise ValueError("hw.* parameters in the space for strategy 'nested'")
+        strategy_named(self.strategy).check(self)
         if self.multi_fidelity is not None:
             if self.fidelity.epochs is None or self.fidelity.seconds is not None:
                 raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")

@@ -5,12 +5,19 @@ answer with ``if strategy == "nested"``:
 
 - which parameters Optuna asks (:meth:`Strategy.ask_space`);
 - what design points a trial's record holds (:meth:`Strategy.points`);
-- how trials are scheduled (:meth:`Strategy.scheduler`): all at full fidelity, or by
-  multi-objective asynchronous successive halving.
+- how trials are scheduled (:meth:`Strategy.scheduler`): all at full fidelity, by
+  multi-objective asynchronous successive halving, or in two stages;
+- what a trial evaluates (:meth:`Strategy.evaluate`, composed from the evaluations a
+  :class:`TrialRun` offers: the network on one chip, on the hardware sweep, or alone);
+- what the sampler is told (:meth:`Strategy.told`) and which studies it can run
+  (:meth:`Strategy.check`).
 
 Implementations: :class:`Joint` (one network on one chip per trial), :class:`Nested` (one
-network per trial, swept over the hardware space), and :class:`MultiFidelity`, which wraps
-either and schedules it by MO-ASHA over rungs of training epochs (:class:`SuccessiveHalving`).
+network per trial, swept over the hardware space), the two baselines co-design is measured
+against, :class:`Sequential` (networks first, searched without a chip; then the ``k`` best
+swept over the chip space) and :class:`HardwareFirst` (the study's chip fixed, networks
+searched for it), and :class:`MultiFidelity`, which wraps joint, nested or hardware_first and
+schedules it by MO-ASHA over rungs of training epochs (:class:`SuccessiveHalving`).
 :func:`strategy_of` builds the one a study spec asks for.
 
 Schedulers are plain bookkeeping, with no Optuna or Ray in them: the driver asks
@@ -20,19 +27,66 @@ job returned, and the scheduler says whether the trial is complete or paused at 
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from codesign.search._front import DesignPoint, promotion_order
+from codesign.search._objectives import Constraint, objective_values
 from codesign.search._record import TrialRecord
 
 if TYPE_CHECKING:
     from codesign.search._space import SearchSpace
-    from codesign.search._spec import StudySpec
+
+
+class _Budget(Protocol):
+    @property
+    def trials(self) -> int | None: ...
+
+
+class _Epochs(Protocol):
+    @property
+    def epochs(self) -> int | None: ...
+
+
+class _Sequential(Protocol):
+    @property
+    def k(self) -> int: ...
+    @property
+    def proxy(self) -> str: ...
+
+
+class _Rungs(Protocol):
+    @property
+    def rungs(self) -> tuple[int, ...]: ...
+    @property
+    def reduction_factor(self) -> int: ...
+
+
+class StudySpec(Protocol):
+    """What a strategy reads of a study spec (:class:`codesign.search.StudySpec` is one). A
+    protocol rather than the spec's class, because the spec asks its strategy to check it
+    (:meth:`Strategy.check`) when it is validated: the spec module imports this one, never
+    the other way round."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def objectives(self) -> Mapping[str, str]: ...
+    @property
+    def budget(self) -> _Budget: ...
+    @property
+    def fidelity(self) -> _Epochs: ...
+    @property
+    def sequential(self) -> _Sequential: ...
+    @property
+    def multi_fidelity(self) -> _Rungs | None: ...
+    def search_space(self) -> SearchSpace: ...
+    def parsed_constraints(self) -> Sequence[Constraint]: ...
 
 
 @dataclass(frozen=True)
@@ -43,11 +97,16 @@ class Job:
         trial: the trial number to continue (None: ask the sampler for a new trial).
         rung: index into the scheduler's rungs.
         until_epoch: the epoch to train to (None: the full budget).
+        params: a new trial whose searched parameters are these (not drawn by the sampler),
+            e.g. a network of the first stage of :class:`Sequential` to sweep; None: sampled.
+        stage: what the strategy evaluates for this job (:attr:`TrialRun.stage`).
     """
 
     trial: int | None
     rung: int
     until_epoch: int | None
+    params: Mapping[str, Any] | None = None
+    stage: int = 0
 
 
 class Scheduler(ABC):
@@ -157,6 +216,73 @@ class SuccessiveHalving(Scheduler):
         return [e.trial for rung in self.results[:-1] for e in rung if not e.promoted]
 
 
+@dataclass
+class NetworkThenChip(Scheduler):
+    """The :class:`Sequential` schedule: ``networks`` sampled trials (stage 0), then, once
+    every one of them is told, one trial per network among the ``k`` best (stage 1), with
+    that network's parameters.
+
+    The best are ordered by :func:`~codesign.search._front.promotion_order` of the values the
+    sampler was told (non-dominated rank, then crowding distance): the task metric alone, or
+    with the proxy. Failed or pruned networks are never chosen.
+    """
+
+    networks: int
+    k: int
+    issued: int = 0
+    told: int = 0
+    results: list[tuple[dict[str, Any], np.ndarray]] = field(default_factory=list)
+    sweeps: list[dict[str, Any]] | None = None
+
+    def next_job(self, may_start_new: bool) -> Job | None:
+        if not may_start_new:
+            return None
+        if self.issued < self.networks:
+            self.issued += 1
+            return Job(None, 0, None)
+        if self.told < self.issued:  # the chips wait for the whole network search
+            return None
+        if self.sweeps is None:
+            order: list[int] = []
+            if self.results:
+                values = np.array([v for _, v in self.results]).reshape(len(self.results), -1)
+                order = [int(i) for i in promotion_order(values, np.ones(len(self.results), dtype=bool))]
+            self.sweeps = [self.results[i][0] for i in order[: self.k]]
+        if not self.sweeps:
+            return None
+        return Job(None, 0, None, params=self.sweeps.pop(0), stage=1)
+
+    def on_result(self, trial: int, rung: int, record: TrialRecord, minimised: np.ndarray | None) -> str:
+        self.told += 1
+        if self.sweeps is None and minimised is not None:
+            self.results.append((dict(record.params), np.asarray(minimised, dtype=float)))
+        return "complete"
+
+
+class TrialRun(Protocol):
+    """The evaluations a strategy composes one trial from (``codesign.search._evaluate``);
+    each returns the trial's record."""
+
+    @property
+    def stage(self) -> int:
+        """The job's stage (:attr:`Job.stage`)."""
+
+    def on_chip(self) -> TrialRecord:
+        """The network on one chip: the study's chip with the trial's ``hw.*`` values."""
+
+    def on_sweep(self) -> TrialRecord:
+        """The network on the study's hardware sweep: its hardware Pareto set."""
+
+    def network_only(self) -> TrialRecord:
+        """The network trained and scored in float, with no chip: the task metric and the
+        trace's NeuroBench figures (:data:`SYNAPTIC_OPS`), no design point."""
+
+
+#: NeuroBench's effective synaptic operations (MACs + ACs) of a network's float trace, the
+#: hardware-agnostic cost the ``sequential`` strategy's proxy minimises.
+SYNAPTIC_OPS = "synaptic_ops_effective"
+
+
 class Strategy(ABC):
     """What one trial is and how trials are scheduled (see the module docstring)."""
 
@@ -170,9 +296,43 @@ class Strategy(ABC):
     def points(self, trial_number: int, record: TrialRecord) -> list[DesignPoint]:
         """The design points a completed trial's record holds."""
 
+    @abstractmethod
+    def evaluate(self, run: TrialRun) -> TrialRecord:
+        """Evaluate one trial (inside its worker)."""
+
     def scheduler(self, spec: StudySpec) -> Scheduler:
         """How trials run: at full fidelity unless a wrapper says otherwise."""
         return SingleFidelity()
+
+    def check(self, spec: StudySpec) -> None:
+        """Refuse a study this strategy cannot run.
+
+        Raises:
+            ValueError: what the study lacks, in a few words.
+        """
+        return None  # every study, unless a strategy says otherwise
+
+    def holds_designs(self, record: TrialRecord) -> bool:
+        """Whether a completed trial is a design (a network on a chip); a trial that is not
+        has no design point, and readers never make one of its told values."""
+        return True
+
+    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+        """The objective values (study order) and constraint values the sampler is told for a
+        completed record.
+
+        Raises:
+            ValueError: an objective or constraint missing or not finite (the trial fails).
+        """
+        values = objective_values(record.objectives, list(spec.objectives))
+        names = [c.name for c in spec.parsed_constraints()]
+        missing = [n for n in names if n not in record.constraints]
+        if missing:
+            raise ValueError(f"constraint '{missing[0]}' has no value")
+        bad = [n for n in names if not math.isfinite(record.constraints[n])]
+        if bad:
+            raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
+        return values, {n: record.constraints[n] for n in names}
 
 
 class Joint(Strategy):
@@ -186,6 +346,20 @@ class Joint(Strategy):
     def points(self, trial_number: int, record: TrialRecord) -> list[DesignPoint]:
         return [DesignPoint(trial_number, dict(record.params), dict(record.objectives), dict(record.constraints),
                             dict(record.metrics))]
+
+    def evaluate(self, run: TrialRun) -> TrialRecord:
+        return run.on_chip()
+
+
+class HardwareFirst(Joint):
+    """The chip first: the study's chip (its preset, with any fields the study sets) is fixed,
+    and Optuna samples networks (``snn.*``, ``train.*``) for it; the space's ``hw.*``
+    parameters are not drawn. One design point per trial, as ``joint``."""
+
+    name = "hardware_first"
+
+    def ask_space(self, space: SearchSpace) -> SearchSpace:
+        return space.subspace("snn", "train")
 
 
 class Nested(Strategy):
@@ -205,9 +379,73 @@ class Nested(Strategy):
             for i, hw in enumerate(record.hw_front)
         ]
 
+    def evaluate(self, run: TrialRun) -> TrialRecord:
+        return run.on_sweep()
+
+    def check(self, spec: StudySpec) -> None:
+        if not spec.search_space().names("hw"):
+            raise ValueError(f"hw.* parameters in the space for strategy '{self.name}'")
+
+
+class Sequential(Nested):
+    """The network first, the chip second (the usual practice co-design is measured against).
+
+    Stage 0: ``budget.trials - sequential.k`` networks are searched with no chip: each is
+    trained and scored in float (:meth:`TrialRun.network_only`), and the sampler is told its
+    task metric, every chip objective as 0 (unknown, so it ranks networks by the task metric
+    alone) or, with ``sequential.proxy: synops``, as NeuroBench's effective synaptic
+    operations, and no constraint. These trials are COMPLETE but hold no design point.
+    Stage 1: the ``k`` best networks (:class:`NetworkThenChip`) are each one more trial, with
+    the network's parameters, costed on the ``nested`` hardware sweep at each chip's precision
+    (training comes from the cache); their hardware Pareto sets are the study's designs, with
+    the usual study-wide ids.
+
+    A sequential study runs its two stages in one run: the schedule is not rebuilt from storage,
+    so a resumed, interrupted sequential study searches networks again over the budget that is
+    left and may end with no stage-1 sweep; run it again under a new name instead.
+    """
+
+    name = "sequential"
+
+    def evaluate(self, run: TrialRun) -> TrialRecord:
+        return run.network_only() if run.stage == 0 else run.on_sweep()
+
+    def scheduler(self, spec: StudySpec) -> Scheduler:
+        assert spec.budget.trials is not None  # check() requires it
+        return NetworkThenChip(networks=spec.budget.trials - spec.sequential.k, k=spec.sequential.k)
+
+    def check(self, spec: StudySpec) -> None:
+        super().check(spec)
+        k = spec.sequential.k
+        if spec.budget.trials is None or spec.budget.trials <= k:
+            raise ValueError(f"budget.trials above sequential.k ({k}) for strategy 'sequential': budget.trials - k "
+                             "networks are searched, then the k best are swept over the chips")
+        if spec.multi_fidelity is not None:
+            raise ValueError("no multi_fidelity for strategy 'sequential' (its schedule is its two stages)")
+
+    def holds_designs(self, record: TrialRecord) -> bool:
+        return record.chip_config is not None  # stage 0 records have no chip
+
+    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+        if self.holds_designs(record):
+            return super().told(record, spec)
+        proxy = spec.sequential.proxy == "synops"
+        values = []
+        for name, direction in spec.objectives.items():
+            if name in record.objectives:
+                values.append(record.objectives[name])
+            elif proxy:
+                ops = record.metrics[SYNAPTIC_OPS]
+                values.append(ops if direction == "min" else -ops)
+            else:
+                values.append(0.0)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"a network objective is not finite: {values}")
+        return values, {}
+
 
 class MultiFidelity(Strategy):
-    """A joint or nested strategy scheduled by MO-ASHA over rungs of training epochs."""
+    """A joint, nested or hardware_first strategy scheduled by MO-ASHA over rungs of training epochs."""
 
     def __init__(self, base: Strategy, rungs: tuple[int, ...], reduction_factor: int) -> None:
         self.base, self.rungs, self.reduction_factor = base, rungs, reduction_factor
@@ -219,16 +457,31 @@ class MultiFidelity(Strategy):
     def points(self, trial_number: int, record: TrialRecord) -> list[DesignPoint]:
         return self.base.points(trial_number, record)
 
+    def evaluate(self, run: TrialRun) -> TrialRecord:
+        return self.base.evaluate(run)
+
+    def check(self, spec: StudySpec) -> None:
+        self.base.check(spec)
+
+    def holds_designs(self, record: TrialRecord) -> bool:
+        return self.base.holds_designs(record)
+
+    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+        return self.base.told(record, spec)
+
     def scheduler(self, spec: StudySpec) -> Scheduler:
         return SuccessiveHalving(self.rungs, self.reduction_factor)
 
 
 #: The trial kinds by the name records and specs store.
-STRATEGIES: Mapping[str, Strategy] = {"joint": Joint(), "nested": Nested()}
+STRATEGIES: Mapping[str, Strategy] = {
+    "joint": Joint(), "nested": Nested(), "sequential": Sequential(), "hardware_first": HardwareFirst(),
+}
 
 
 def strategy_named(name: str) -> Strategy:
-    """The trial kind a record or spec names (``joint`` | ``nested``)."""
+    """The trial kind a record or spec names (``joint`` | ``nested`` | ``sequential`` |
+    ``hardware_first``)."""
     try:
         return STRATEGIES[name]
     except KeyError:

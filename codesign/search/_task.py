@@ -42,6 +42,8 @@ class TrialTask:
             the full budget.
         store: read access to the artifact store (training cache); None: the evaluation must
             not need one.
+        stage: what the strategy evaluates for this job (``Job.stage``: e.g. the network
+            alone or on the chip sweep for ``sequential``).
         corpus: the study's corpus, put into Ray's object store once by the driver; None: the
             worker loads it itself (a direct call outside Ray).
     """
@@ -53,6 +55,7 @@ class TrialTask:
     until_epoch: int | None = None
     store: StoreReader | None = None
     corpus: Corpus | None = None
+    stage: int = 0
 
     @property
     def trial_dir(self) -> str:

@@ -56,6 +56,8 @@ def trial_points(
         return []
     if record is not None and (record.error is not None or record.pruned is not None):
         return []
+    if record is not None and not strategy_named(record.strategy).holds_designs(record):
+        return []  # e.g. a network searched without a chip: its told values are no design
     points = record_points(trial.number, record, floor) if record is not None else []
     if objective_names is None:
         return points

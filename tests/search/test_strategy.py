@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _toy import TOY_SPEC
 from optuna.trial import TrialState
 
 from codesign.search import (
     RUNGS_ATTR,
+    HardwareFirst,
     Joint,
     MultiFidelity,
     Nested,
+    NetworkThenChip,
+    Sequential,
     SuccessiveHalving,
     TrialRecord,
     load_stored_study,
@@ -104,3 +109,66 @@ def test_driver_runs_successive_halving_and_stopped_trials_never_reach_the_front
     # only the full-fidelity trial is a design point
     assert {p.trial for p in study_points(study.trials)} == {winner.number}
     assert {p.trial for p in outcome.front} == {winner.number}
+
+
+def test_network_then_chip_sweeps_the_k_most_accurate_networks_after_the_whole_search() -> None:
+    """sequential's schedule: the network search first, then one job per network among the k
+    best by what the sampler was told (here accuracy alone: chip objectives told as 0)."""
+    sched = NetworkThenChip(networks=4, k=2)
+    starts = [sched.next_job(may_start_new=True) for _ in range(4)]
+    assert all(j is not None and j.trial is None and j.params is None and j.stage == 0 for j in starts)
+    assert sched.next_job(may_start_new=True) is None  # the chips wait for every network
+    accuracy = {0: 0.4, 1: 0.9, 2: 0.7}
+    for trial, acc in accuracy.items():
+        record = TrialRecord(params={"snn.width": 16 * (trial + 1)})
+        assert sched.on_result(trial, 0, record, np.array([-acc, 0.0, 0.0])) == "complete"
+    assert sched.next_job(may_start_new=True) is None  # trial 3 is not told yet
+    sched.on_result(3, 0, TrialRecord(params={"snn.width": 64}, error="diverged"), None)  # never chosen
+    sweeps = [sched.next_job(may_start_new=True) for _ in range(2)]
+    assert [j.params for j in sweeps] == [{"snn.width": 32}, {"snn.width": 48}]
+    assert all(j.stage == 1 and j.trial is None for j in sweeps)
+    assert sched.next_job(may_start_new=True) is None
+    assert sched.next_job(may_start_new=False) is None
+
+
+def test_sequential_tells_the_sampler_the_task_metric_and_its_proxy_without_a_chip(toy) -> None:
+    from codesign.search import SYNAPTIC_OPS
+
+    network = TrialRecord(strategy="sequential", objectives={"wer": 0.3}, metrics={"wer": 0.3, SYNAPTIC_OPS: 5e4})
+    spec = parse_study({**toy.TOY_SPEC, **_HW_SPACE, "strategy": "sequential"})
+    sequential = strategy_of(spec)
+    assert isinstance(sequential, Sequential) and not sequential.holds_designs(network)
+    assert sequential.told(network, spec) == ([0.3, 0.0], {})  # chip objective unknown: 0; no constraint
+    proxy = parse_study({**toy.TOY_SPEC, **_HW_SPACE, "strategy": "sequential", "sequential": {"proxy": "synops"}})
+    assert sequential.told(network, proxy) == ([0.3, 5e4], {})
+    # a swept network is a design: told as any other, and a missing constraint fails it
+    chip = network.model_copy(update={"chip_config": spec.chip, "objectives": {"wer": 0.3, "energy_uj": 2.0},
+                                      "constraints": {"area_mm2 <= 0.8": -0.1}})
+    assert sequential.holds_designs(chip)
+    assert sequential.told(chip, spec) == ([0.3, 2.0], {"area_mm2 <= 0.8": -0.1})
+    with pytest.raises(ValueError, match="area_mm2"):
+        sequential.told(chip.model_copy(update={"constraints": {}}), spec)
+
+
+#: A hardware space for the toy study (sequential sweeps it).
+_HW_SPACE = {"space": [*TOY_SPEC["space"], {"parameters": {"hw.cores": {"type": "categorical", "choices": [1, 2]}}}]}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"budget": {"trials": 3}, "sequential": {"k": 3}}, "budget.trials above sequential.k"),
+    ({"fidelity": {"epochs": 9}, "multi_fidelity": {"rungs": [1, 3]}}, "no multi_fidelity for strategy 'sequential'"),
+    ({"space": TOY_SPEC["space"]}, "hw.* parameters in the space for strategy 'sequential'"),
+])
+def test_a_sequential_study_it_cannot_run_is_refused(toy, changes, message) -> None:
+    from codesign.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_study({**toy.TOY_SPEC, **_HW_SPACE, "strategy": "sequential", **changes})
+
+
+def test_hardware_first_fixes_the_chip_and_samples_networks(toy) -> None:
+    spec = parse_study({**toy.TOY_SPEC, **_HW_SPACE, "strategy": "hardware_first"})
+    strategy = strategy_of(spec)
+    assert isinstance(strategy, HardwareFirst)
+    assert strategy.ask_space(spec.search_space()).names("hw") == []
+    assert "hw.cores" in Joint().ask_space(spec.search_space()).names("hw")

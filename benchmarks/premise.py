@@ -1,0 +1,246 @@
+"""The premise, measured: does co-design beat designing the network first and the chip second?
+
+The quickstart study (studies/quickstart.yaml: its corpus, spaces, chip, objectives and
+constraints) is searched by six strategies over ``--seeds`` seeds, each run with a network
+budget of ``--networks``:
+
+- ``nested``: co-design, each network costed on the quickstart's hardware sweep (the default);
+- ``multi_fidelity``: nested + MO-ASHA (rungs 2/6 of 12 epochs, eta 3);
+- ``joint``: co-design, NSGA-II sampling network and chip together;
+- ``random``: joint with the random sampler;
+- ``sequential``: the network first (searched for accuracy alone, no chip), then the
+  quickstart's hardware sweep for the ``k`` (3) most accurate networks at their precisions;
+- ``hardware_first``: the chip first: the quickstart's chip preset (hw_models/edge_kws.yaml)
+  as it is, networks searched for it.
+
+Trials per run (so that each spends about the same CPU time): ``networks`` for nested and
+hardware_first; ``networks`` in all for sequential, ``networks - k`` searched and ``k`` swept
+(a sweep reuses its trained network, so sequential is the cheapest run and has its designs
+before the common budget; it has none before its sweeps); ``1.5 x networks`` for joint and
+random (some of their trials are pruned before training); ``3 x networks`` for MO-ASHA (most of
+its trials stop at 2 epochs).
+
+Every evaluation records its CPU seconds, so the hypervolume each run had reached after the
+same CPU time is read off its history (``benchmarks/fidelity.py``'s method and reference
+point: accuracy 0, 50 uJ, 100 ms; the quickstart's constraints for all): robust to a busy
+machine, where wall time is not. Figures per strategy: ``hv_mean``/``hv_std`` over seeds at
+``cpu_budget_s`` (the least total CPU any run spent), ``hv_curve``, [CPU seconds, mean
+hypervolume over seeds] up to that strategy's least total CPU, and ``final_hv_mean`` with
+``cpu_s_mean``, the hypervolume each run ended with and the CPU it spent. The ratios
+``nested_over_sequential`` and ``nested_over_hardware_first`` (best co-design mean over each
+baseline's) answer the premise (the goal is 1.2).
+
+The fixed reference lies 20-40x past the quickstart's fronts in energy and latency, so that
+hypervolume mostly measures the best accuracy found. ``figures.pooled_reference`` repeats
+every figure at one reference near the fronts: the nadir of all runs' design points above
+the study's floor, widened by 10 % (how a study sets its own), the same for every strategy.
+``details.runs`` keeps each evaluation's CPU seconds and its eligible points' objective values.
+``--from-studies DIR`` recomputes everything from copies of the studies a run made.
+
+Writes benchmarks/results/premise.json after every (strategy, seed) run, so an interrupted
+run leaves what it measured; runs go seed by seed for nested, sequential and hardware_first
+first, then for the others (:func:`run_order`).
+
+    PYTHONPATH=$PWD python benchmarks/premise.py [--networks 24] [--seeds 0 1 2]
+        [--strategies nested multi_fidelity joint random sequential hardware_first]
+    PYTHONPATH=$PWD python benchmarks/premise.py --table   # the curves as a markdown table
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fidelity import HV_REFERENCE, MULTI_FIDELITY, QUICKSTART, evaluations, hv_at, run_variant
+from spikeformer_common import write_result
+
+STRATEGIES = ["nested", "multi_fidelity", "joint", "random", "sequential", "hardware_first"]
+#: Trials of a run per network of the budget (see the module docstring).
+TRIALS_PER_NETWORK = {"nested": 1.0, "multi_fidelity": 3.0, "joint": 1.5, "random": 1.5, "sequential": 1.0,
+                      "hardware_first": 1.0}
+#: Points of each hypervolume curve.
+CURVE_POINTS = 24
+CO_DESIGN = ("nested", "multi_fidelity")
+PREMISE = ("nested", "sequential", "hardware_first")
+
+
+def run_order(strategies: list[str], seeds: list[int]) -> list[tuple[int, str]]:
+    """Seed by seed, first for the premise's three (nested and the two baselines), then for the
+    others: a run stopped early leaves whole seeds of the comparison that matters most."""
+    first = [n for n in strategies if n in PREMISE]
+    rest = [n for n in strategies if n not in PREMISE]
+    return [(seed, n) for group in (first, rest) for seed in seeds for n in group]
+
+
+def trials_for(name: str, networks: int) -> int:
+    return round(networks * TRIALS_PER_NETWORK[name])
+
+
+def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float,
+           reference: dict[str, float] | None = None) -> list[list[float]]:
+    """[CPU seconds, mean hypervolume over the runs] at ``CURVE_POINTS`` even steps to ``until_s``."""
+    steps = [until_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS - 1)] + [until_s]
+    return [[s, statistics.fmean(hv_at(r["events"], s, spec, reference) for r in runs)] for s in steps]
+
+
+def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float]:
+    """The reference point of every run's design points together, as a study sets its own (the
+    nadir of the points above the floor, feasible and not degenerate, widened by 10 % of their
+    range; ``codesign.search.hypervolume_reference``): one point for all, near the fronts."""
+    from codesign.search import as_minimisation, hypervolume_reference, minimisation_signs
+
+    eligible = [p for rs in runs.values() for r in rs for e in r["events"] for p in e["points"] if p.eligible]
+    losses = as_minimisation(eligible, spec.objectives)
+    ref = hypervolume_reference(losses, spec.objectives) * minimisation_signs(spec.objectives)
+    return {name: float(v) for name, v in zip(spec.objectives, ref, strict=True)}
+
+
+def _figures(runs: dict[str, list[dict[str, Any]]], spec: Any, budget: float,
+             reference: dict[str, float] | None) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for name, rs in runs.items():
+        values = [hv_at(r["events"], budget, spec, reference) for r in rs]
+        figures[name] = {
+            "hv_mean": statistics.fmean(values),
+            "hv_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "hv_values": values,
+            "seeds": [r["seed"] for r in rs],
+            "final_hv_mean": statistics.fmean(hv_at(r["events"], math.inf, spec, reference) for r in rs),
+            "cpu_s_mean": statistics.fmean(r["cpu_s"] for r in rs),
+            "hv_curve": _curve(rs, spec, min(r["cpu_s"] for r in rs), reference),
+        }
+    co = [figures[n]["hv_mean"] for n in CO_DESIGN if n in figures]
+    for baseline in ("sequential", "hardware_first"):
+        if co and baseline in figures and figures[baseline]["hv_mean"] > 0:
+            figures[f"nested_over_{baseline}"] = max(co) / figures[baseline]["hv_mean"]
+    return figures
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+    """The figures of the runs so far (strategies with at least one run): at the fixed reference
+    (:data:`fidelity.HV_REFERENCE`, design points not marked against the floor, as
+    fidelity.py measures), and under ``pooled_reference`` at the pooled reference (points
+    marked against the study's floor)."""
+    from codesign.search import mark_points
+
+    budget = min(r["cpu_s"] for rs in runs.values() for r in rs)
+    figures: dict[str, Any] = {"cpu_budget_s": budget, "reference": HV_REFERENCE,
+                               **_figures(runs, spec, budget, None)}
+    floor = spec.floor_condition()
+    marked = {n: [{**r, "events": [{**e, "points": mark_points(e["points"], floor)} for e in r["events"]]}
+                  for r in rs] for n, rs in runs.items()}
+    reference = pooled_reference(marked, spec)
+    figures["pooled_reference"] = {"reference": reference, **_figures(marked, spec, budget, reference)}
+    return figures
+
+
+def _details_of(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+    """Each run without its design points, but with each evaluation's CPU seconds and the
+    objective values of the eligible points it added (enough to recompute any hypervolume)."""
+    return {n: [{k: v for k, v in r.items() if k != "events"}
+                | {"evaluations": [{"cpu_s": e["cpu_s"], "points": [p.values_of(spec.objectives) for p in e["points"]
+                                                                     if p.eligible]} for e in r["events"]]}
+                for r in rs] for n, rs in runs.items()}
+
+
+def from_studies(folder: Path, spec: Any) -> dict[str, list[dict[str, Any]]]:
+    """The runs of copies of the studies a run made (``fidelity_<strategy>_<seed>.db``, SQLite),
+    read exactly as the run reads them."""
+    from codesign.search import load_stored_study, study_counts
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("fidelity_*_*.db")):
+        name, seed = path.stem.removeprefix("fidelity_").rsplit("_", 1)
+        study = load_stored_study(path.stem, f"sqlite:///{path}")
+        counts = study_counts(study)
+        if counts["running"] or counts["waiting"] or counts["interrupted"]:
+            print(f"{path.name}: an unfinished run, left out ({counts})", file=sys.stderr)
+            continue
+        events = evaluations(study)
+        runs.setdefault(name, []).append({
+            "seed": int(seed), "trials": len(study.trials), "events": events, "counts": counts,
+            "cpu_s": sum(e["cpu_s"] for e in events)})
+    return {n: sorted(runs[n], key=lambda r: r["seed"]) for n in STRATEGIES if n in runs}
+
+
+def curve_table(figures: dict[str, Any], rows: int = 8) -> str:
+    """Hypervolume curves (``figures`` of a written result, or its ``pooled_reference``) as a
+    markdown table (docs/benchmarks.md): one row per CPU budget, one column per strategy (mean
+    over its seeds at the last curve point at or below that budget; blank past the least CPU
+    any of its runs spent)."""
+    names = [n for n in STRATEGIES if n in figures]
+    until = max(figures[n]["hv_curve"][-1][0] for n in names)
+    steps = [until * (i + 1) / rows for i in range(rows)]
+    lines = ["| CPU-s | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for step in steps:
+        cells = []
+        for n in names:
+            curve = figures[n]["hv_curve"]
+            below = [hv for cpu, hv in curve if cpu <= step + 1e-9]
+            cells.append(f"{below[-1]:.0f}" if below and step <= curve[-1][0] + 1e-9 else "")
+        lines.append(f"| {step:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", type=int, default=24, help="network budget of each run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--strategies", nargs="+", default=STRATEGIES, choices=STRATEGIES)
+    parser.add_argument("--k", type=int, default=3, help="networks the sequential strategy sweeps")
+    parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
+    parser.add_argument("--table", action="store_true", help="print the written result's curves as markdown")
+    parser.add_argument("--from-studies", type=Path, default=None,
+                        help="recompute the figures from copies of the studies a run made (study databases "
+                        "fidelity_<strategy>_<seed>.db in this folder) instead of running")
+    parser.add_argument("--measured-by", default=None, help="with --from-studies: the command that made them")
+    args = parser.parse_args()
+    if args.table:
+        import json
+
+        figures = json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())["figures"]
+        print(f"fixed reference {figures['reference']}:\n\n{curve_table(figures)}\n")
+        pooled = figures["pooled_reference"]
+        print(f"pooled reference {pooled['reference']}:\n\n{curve_table(pooled)}")
+        return 0
+
+    from codesign.config import parse_spec
+    from codesign.search import StudySpec, load_study
+
+    data = load_study(QUICKSTART).to_dict()
+    data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
+    data["sequential"] = {"k": args.k}
+    spec = parse_spec(StudySpec, data)
+    trials = {name: trials_for(name, args.networks) for name in args.strategies}
+    if "sequential" in trials and trials["sequential"] <= args.k:
+        parser.error(f"--networks above --k ({args.k}): sequential searches networks - k and sweeps k")
+    details: dict[str, Any] = {
+        "study": "studies/quickstart.yaml", "networks": args.networks, "seeds": args.seeds,
+        "strategies": args.strategies, "trials": trials, "sequential_k": args.k,
+        "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
+        "order": "seed by seed for nested, sequential, hardware_first; then seed by seed for the others",
+    }
+    runs: dict[str, list[dict[str, Any]]]
+    if args.from_studies is not None:
+        runs = from_studies(args.from_studies, spec)
+        details.update(strategies=list(runs), seeds=sorted({r["seed"] for rs in runs.values() for r in rs}),
+                       measured_by=args.measured_by, runs=_details_of(runs, spec))
+        print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+        return 0
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, name in run_order(args.strategies, args.seeds):
+            run = run_variant(spec, name, seed, trials[name], Path(tmp) / name)
+            runs.setdefault(name, []).append(run)
+            details["runs"] = _details_of(runs, spec)
+            print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
