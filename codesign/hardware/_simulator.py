@@ -41,7 +41,9 @@ maps it, and which events each layer run replays), the event replay (:func:`_rep
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -168,6 +170,81 @@ class _Mesh:
                 self.free[slot] = when + flits
                 arrival[core] = when + flits
         return arrival, x_links, y_links
+
+
+class _Congestion:
+    """The NoC congestion delay of SANA-FE's detailed timing model (SANA-FE 2.x,
+    ``src/schedule.cpp``: ``schedule_handle_message``, ``NocInfo::update_message_density``,
+    ``NocInfo::calculate_route_congestion``, ``NocInfo::update_rolling_averages``;
+    github.com/SLAM-Lab/SANA-FE).
+
+    A message is in the NoC from when it is sent until its destination core starts taking it
+    in (its ``received_timestamp``: arrival, or later when that core is still busy). While in
+    the NoC it adds ``1 / (hops + 2)`` to each of the ``hops + 1`` links of its dimension-order
+    route: the source's injection link, then per node after the source the link it enters
+    by. A new message on a route of ``h`` hops is delayed by
+
+        ``max(min hop delay, density summed along its route x mean receive time of the
+        messages in the NoC / (h + 1))``
+
+    (the mean is over the in-flight messages' ``processing_delay``: message-in plus the
+    synaptic work at the destination). As in SANA-FE the routers are per tile
+    (``tile_cols`` x ``tile_rows`` cores; each core has its own injection port), so ``h``
+    counts tile hops here; the mesh trip itself stays codesign's. SANA-FE's blocking term (density above ``(h + 1) x buffer`` delays
+    the sender) is left out: with Loihi's 16-message link buffers it does not fire in the
+    cross-check (docs/hardware.md, section 3). The rule and its constants are SANA-FE's; none
+    was fitted.
+    """
+
+    def __init__(self, cols: int, tile_cols: int, tile_rows: int) -> None:
+        self.cols, self.tile_cols, self.tile_rows = cols, tile_cols, tile_rows
+        self.density: dict[tuple[int, int, int], float] = {}
+        self.in_noc: list[tuple[float, int, int, int, float]] = []
+        self.serial = 0
+        self.receive_sum = 0.0
+
+    def route(self, src: int, dest: int) -> list[tuple[int, int, int]]:
+        """The ``hops + 1`` links of the XY route between the cores' tiles: (tile x, tile y,
+        port entered by), the source tile's port being its core's injection port."""
+        cols, tw, th = self.cols, self.tile_cols, self.tile_rows
+        x, y = (src % cols) // tw, (src // cols) // th
+        dx, dy = (dest % cols) // tw, (dest // cols) // th
+        links = [(x, y, _EJECT + ((src // cols) % th) * tw + (src % cols) % tw)]
+        east, south = dx > x, dy > y
+        while x != dx:
+            x += 1 if east else -1
+            links.append((x, y, _EAST if east else _WEST))
+        while y != dy:
+            y += 1 if south else -1
+            links.append((x, y, _SOUTH if south else _NORTH))
+        return links
+
+    def settle(self, now: float) -> None:
+        """Take out of the NoC every message received by ``now`` (``noc_update_all_tracked_messages``)."""
+        while self.in_noc and self.in_noc[0][0] <= now:
+            _, _, src, dest, service = heapq.heappop(self.in_noc)
+            self._track(src, dest, service, -1.0)
+
+    def _track(self, src: int, dest: int, service: float, sign: float) -> None:
+        links = self.route(src, dest)
+        step = sign / (len(links) + 1.0)
+        for link in links:
+            self.density[link] = self.density.get(link, 0.0) + step
+        self.receive_sum += sign * service
+
+    def delay(self, src: int, dest: int) -> float:
+        """The congestion delay of a message sent now from ``src`` to ``dest`` (cycles)."""
+        if not self.in_noc:
+            return 0.0
+        links = self.route(src, dest)
+        along = sum(self.density.get(link, 0.0) for link in links)
+        return max(along, 0.0) * (self.receive_sum / len(self.in_noc)) / len(links)
+
+    def enter(self, src: int, dest: int, received: float, service: float) -> None:
+        """A message enters the NoC until cycle ``received``."""
+        self.serial += 1
+        heapq.heappush(self.in_noc, (received, self.serial, src, dest, service))
+        self._track(src, dest, service, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -443,8 +520,13 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
             send(nxt, sources(nxt), phases, layer)
         elif phases:
             send(-1, np.zeros(0, dtype=np.intp), phases, layer)
-    # Route every packet (in send order) and queue its copies at the destination cores.
-    arrivals: dict[int, list[tuple[float, float, int]]] = {}
+    # Route every packet and queue its copies at the destination cores, all layers' packets in
+    # one global send order (SANA-FE's detailed scheduler pops messages by sent time), each copy
+    # delayed by the NoC's congestion (:class:`_Congestion`) when that exceeds its mesh trip.
+    noc = _Congestion(cols, int(chip.tile_cols), int(chip.tile_rows))
+    core_free = np.full(cores, t0)
+    contexts: dict[int, tuple[Any, ...]] = {}
+    order: list[tuple[float, int, int]] = []
     for layer in running_layers:
         if layer not in packets or layers.local_input[layer]:
             continue
@@ -460,45 +542,46 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
         sram_bits = replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
         streams = spilled and bool(layers.has_weights[layer])
         share_of = dict(zip((int(c) for c in dest), shares, strict=True))
-        hops_x = hops_y = 0
-        for j in np.argsort(times, kind="stable"):
-            at, tree_x, tree_y = mesh.multicast(int(src[j]), columns, float(times[j]), flits)
-            hops_x += tree_x
-            hops_y += tree_y
-            for core, when in at.items():
-                ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
-                service = float(replay.msg_in[layer]) + max(
-                    ops_each / chip.pes_per_core, ops_each * sram_bits / word,
-                    ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(core, []).append((when, service, layer))
+        contexts[layer] = (times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of)
+        order.extend((float(times[j]), layer, int(j)) for j in range(times.size))
         layer_ops = fan_out * times.size if chip.zero_skipping else 0.0
         if not chip.zero_skipping:
-            # A dense core sweeps every input of the step whatever arrived.
+            # A dense core sweeps every input of the step whatever arrived (first, from t0).
             split = bool(work.split[0, layer])
             dense = layers.input_size[layer] / replay.steps[layer] * fan_out * (layers.levels[layer] if split else 1.0)
             layer_ops = dense
             for core, share in zip(dest, shares, strict=True):
                 sweep = max(dense * share / chip.pes_per_core, dense * share * sram_bits / word,
                             dense * share * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(int(core), []).append((t0, sweep, layer))
+                core_free[int(core)] += sweep
+                tally.busy[int(core)] += sweep
+                layer_receive[layer, int(core)] += sweep
         tally.ops[layer] += layer_ops
         tally.packets[layer] += times.size
         tally.copies[layer] += times.size * dest.size
-        tally.hops_x[layer] += hops_x
-        tally.hops_y[layer] += hops_y
         tally.counts["weight_sram_words"] += layer_ops * sram_bits / chip.sram_word_bits
         if streams:
             tally.counts["offchip_bits"] += layer_ops * weight_op_bits
-    end = float(send_clock.max())
-    for core, queue in arrivals.items():
-        queue.sort(key=lambda item: item[0])
-        arr = np.array([q[0] for q in queue])
-        served = np.array([q[1] for q in queue])
-        finish = _fifo_finish(arr, served)
-        end = max(end, float(finish[-1]))
-        tally.busy[core] += float(served.sum())
-        for _, cost, layer in queue:
-            layer_receive[layer, core] += cost
+    order.sort(key=lambda item: item[0])
+    for sent, layer, j in order:
+        times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of = contexts[layer]
+        source = int(src[j])
+        at, tree_x, tree_y = mesh.multicast(source, columns, sent, flits)
+        tally.hops_x[layer] += tree_x
+        tally.hops_y[layer] += tree_y
+        noc.settle(sent)
+        for core, when in at.items():
+            ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
+            service = float(replay.msg_in[layer]) + max(
+                ops_each / chip.pes_per_core, ops_each * sram_bits / word,
+                ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
+            arrival = sent + max(when - sent, noc.delay(source, core))
+            received = max(core_free[core], arrival)
+            core_free[core] = received + service
+            noc.enter(source, core, received, service)
+            tally.busy[core] += service
+            layer_receive[layer, core] += service
+    end = max(float(send_clock.max()), float(core_free.max()))
     tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
     used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
     tally.stall[used] += (end - t0) - (send_clock[used] - t0)
