@@ -785,6 +785,39 @@ def _release_bound(
     return bound
 
 
+def congestion_cycles(
+    columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
+) -> np.ndarray:
+    """Cycles the NoC takes, per packet copy, to deliver a layer's input stream under SANA-FE's
+    congestion rule, ``[chips, layers]``.
+
+    SANA-FE's detailed timing model (``src/schedule.cpp``, ``schedule_handle_message``;
+    github.com/SLAM-Lab/SANA-FE) delays a message on a route of ``h`` tile hops by
+    ``density along the route x mean receive time of the messages in flight / (h + 1)``; a
+    message stays in flight until its destination core starts taking it in, adding
+    ``1 / (h + 2)`` to each of the route's ``h + 1`` links. A stream of messages sharing their
+    route, sent every ``g`` cycles and each taking ``s`` to receive, then arrives one every
+    ``max(g, s / (h + 2))`` cycles: with arrivals every ``tau`` the ``k``-th message finds
+    ``k (1 - g / tau)`` in flight and is delayed ``k (1 - g / tau) s / (h + 2)``, which is
+    linear in ``k`` only for ``tau = g`` or ``tau = s / (h + 2)``. A layer's destination cores
+    are one contiguous range, so its copies are taken to share their route (an upper bound of
+    the density: copies to different tiles share only a prefix of it, at least the source
+    core's injection link); ``h`` is the tile-hop distance
+    between the source and destination ranges' middle cores (the host, core 0, for the
+    first layer) and ``s`` the mean receive time of one copy (``message_in_cycles`` plus its
+    synaptic work). The returned ``s / (h + 2)`` is the network pipeline's time per copy; the
+    sender itself is not held back (SANA-FE only blocks it when a route holds more than its
+    buffers, not modelled).
+    """
+    tw, th = columns["tile_cols"], columns["tile_rows"]
+    middle = np.floor((placement.core_first + placement.core_last - 1.0) / 2.0)
+    source = np.hstack([np.zeros((middle.shape[0], 1)), middle[:, :-1]])
+    hops = (np.abs(np.floor((middle % mesh_cols) / tw) - np.floor((source % mesh_cols) / tw))
+            + np.abs(np.floor(np.floor(middle / mesh_cols) / th) - np.floor(np.floor(source / mesh_cols) / th)))
+    per_copy: np.ndarray = receive / (hops + 2.0)
+    return per_copy
+
+
 def _parallel_cycles(
     layers: LayerArrays,
     columns: dict[str, np.ndarray],
@@ -797,6 +830,7 @@ def _parallel_cycles(
     offchip_cycles: np.ndarray,
     delivery: np.ndarray,
     step_barrier: np.ndarray,
+    mesh_cols: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 3).
 
@@ -847,7 +881,14 @@ def _parallel_cycles(
     host[:, 0] = sent[:, 0]
     send_cores = send_cores + host
     receive_cores = per_core(placement, receive_each, receive_share, n_cores)
-    busiest = np.maximum(send_cores, receive_cores).max(axis=1)
+    # Network pipeline (SANA-FE's congestion, :func:`congestion_cycles`): a source core's
+    # copies reach their layer one every s / (h + 2) cycles at best.
+    copy_receive = msg_in + receive_share / np.maximum(work.events * placement.n_cores, 1e-12)
+    jammed = work.events * copies * congestion_cycles(columns, placement, mesh_cols, copy_receive)
+    network_cores = per_core(placement, np.zeros_like(jammed),
+                             np.hstack([jammed[:, 1:], np.zeros((n_chips, 1))]), n_cores)
+    network_cores[:, 0] += jammed[:, 0]
+    busiest = np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1)
     busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
@@ -935,7 +976,7 @@ def _evaluate_chunk(
     if parallel.any():
         p_cycles, p_layer, p_barrier = _parallel_cycles(
             layers, columns, work, placement, msg_out, msg_in, copies, sram_bits_op, offchip_cycles * steps,
-            delivery, step_barrier,
+            delivery, step_barrier, derived.mesh_cols,
         )
         cycles = np.where(parallel, p_cycles, cycles)
         layer_cycles = np.where(parallel[:, None], p_layer, layer_cycles)
