@@ -792,7 +792,7 @@ def congestion_cycles(
     congestion rule, ``[chips, layers]``.
 
     SANA-FE's detailed timing model (``src/schedule.cpp``, ``schedule_handle_message``;
-    github.com/SLAM-Lab/SANA-FE) delays a message on a route of ``h`` tile hops by
+    github.com/SLAM-Lab/SANA-FE at 8951ab0) delays a message on a route of ``h`` tile hops by
     ``density along the route x mean receive time of the messages in flight / (h + 1)``; a
     message stays in flight until its destination core starts taking it in, adding
     ``1 / (h + 2)`` to each of the route's ``h + 1`` links. A stream of messages sharing their
