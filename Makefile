@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: quickstart test setup browser postgres bench clean
+.PHONY: quickstart test setup browser postgres engines bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps neurobench==2.3.0 snntorch==1.0.0
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) engines
 
 quickstart: $(STAMP)
 	$(BIN)/codesign study run studies/quickstart.yaml
@@ -40,9 +40,21 @@ postgres:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	  || echo "note: postgresql not installed; the PostgreSQL tests will skip"; }
 
+# The speech synthesisers of the corpus besides eSpeak NG (docs/data.md): flite and festival with
+# their English voices, installed from Debian where we are root and apt works; otherwise the
+# corpus leaves them out, says so in its manifest, and their tests skip and say why.
+# (eSpeak NG's MBROLA voices would need the mbrola program, which Debian bookworm lacks.)
+ENGINE_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+engines:
+	@{ command -v flite >/dev/null 2>&1 && command -v festival >/dev/null 2>&1 \
+	  && ls /usr/share/festival/voices/english/kal_diphone >/dev/null 2>&1; } \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ENGINE_PACKAGES) >/dev/null) \
+	  || echo "note: flite/festival not installed; corpora will name them missing and their tests skip"; }
+
 # The type check first (strict mypy with the pydantic plugin, [tool.mypy] in pyproject.toml):
 # make stops at the first failing command, so a type error fails `make test` like a test does.
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres engines
 	$(BIN)/python -m mypy codesign
 	$(BIN)/python -m pytest -q
 

@@ -29,7 +29,7 @@ SPEC: dict[str, Any] = {
     "space": [{"parameters": {"train.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}],
     "objectives": {"loss": "min"},
     "sampler": {"name": "random"},
-    "execution": {"trial_timeout_s": 600},
+    "execution": {"trial_cpu_s": 600},
 }
 
 

@@ -46,6 +46,7 @@ CHIP = (ROOT / "hw_models" / "generic_45nm.yaml").read_text()
 BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
 )
+HUNDRED = ",".join(str(i) for i in range(1, 101))
 DEEP = "name: x\nspace: " + "[" * 200 + "]" * 200 + "\n"
 BIG = "name: x\ndescription: '" + "x" * (2 << 20) + "'\n"
 
@@ -90,7 +91,7 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
     ("study-unknown-objective", RUN, {**BASE, "study.yaml": _study(objectives={"wr": "min"})},
      ["study.yaml", "'objectives'", "did you mean 'wer'"]),
     ("study-objective-not-measured-by-task", RUN,
-     {**BASE, "study.yaml": _study(corpus={"task": "commands"})}, ["study.yaml", "task 'commands' measures accuracy, not 'wer'"]),
+     {**BASE, "study.yaml": _study(corpus={"task": "commands"})}, ["study.yaml", "task 'commands' measures accuracy, unknown_recall, not 'wer'"]),
     ("study-accuracy-on-digits", RUN, {**BASE, "study.yaml": _study(objectives={"accuracy": "max"})},
      ["study.yaml", "task 'digits' measures wer, cer, not 'accuracy'"]),
     ("study-objective-loss", RUN, {**BASE, "study.yaml": _study(objectives={"loss": "min"})},
@@ -119,8 +120,8 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["study.yaml", "'budget.trials'"]),
     ("study-workers-string", RUN, {**BASE, "study.yaml": _study(execution={"workers": "two"})},
      ["study.yaml", "'execution.workers'"]),
-    ("study-timeout-inf", RUN, {**BASE, "study.yaml": _study(execution={"trial_timeout_s": float("inf")})},
-     ["study.yaml", "'execution.trial_timeout_s'", "finite"]),
+    ("study-timeout-inf", RUN, {**BASE, "study.yaml": _study(execution={"trial_cpu_s": float("inf")})},
+     ["study.yaml", "'execution.trial_cpu_s'", "finite"]),
     ("study-sampler", RUN, {**BASE, "study.yaml": _study(sampler={"name": "cmaes"})},
      ["study.yaml", "'sampler.name'"]),
     ("study-storage-key-not-url", RUN, {**BASE, "study.yaml": _study(storage="runs/x.db")},
@@ -133,6 +134,19 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["study.yaml", "'space[0]'", "an existing search-space file"]),
     ("study-chip-file-missing", RUN, {"study.yaml": _study(), "space.yaml": _space()},
      ["study.yaml", "'chip'", "an existing chip preset file"]),
+    ("study-seed-negative", RUN, {**BASE, "study.yaml": _study(seed=-1)}, ["study.yaml", "'seed'", "greater than or equal to 0"]),
+    ("study-seed-past-numpy", RUN, {**BASE, "study.yaml": _study(seed=2**70)}, ["study.yaml", "'seed'", "less than or equal to 2147483647"]),
+    ("study-corpus-seed-past-numpy", RUN, {**BASE, "study.yaml": _study(corpus={"task": "digits", "seed": 2**40})},
+     ["study.yaml", "'corpus.seed'", "less than or equal to 2147483647"]),
+    ("study-name-too-long", RUN, {**BASE, "study.yaml": _study(name="a" * 300)}, ["study.yaml", "'name'", "at most 100 characters"]),
+    ("study-name-not-path-safe", RUN, {**BASE, "study.yaml": _study(name="../up")}, ["study.yaml", "'name'", "pattern"]),
+    ("study-key-is-a-list", RUN, {**BASE, "study.yaml": "name: x\n? [a]\n: 1\n"},
+     ["study.yaml", "valid YAML", "a key that is a list or a mapping"]),
+    ("study-constraint-names-collapse", RUN,
+     {**BASE, "study.yaml": _study(constraints=["area_mm2 <= 4", "area_mm2<=4.0"])},
+     ["study.yaml", "'constraints'", "are both 'area_mm2 <= 4'"]),
+    ("study-inline-chip-bool-cores", RUN, {**BASE, "study.yaml": _study(chip={"cores": True})},
+     ["study.yaml", "'chip.cores'", "a number, not true/false"]),
     ("study-inline-chip-inf", RUN, {**BASE, "study.yaml": _study(chip={"clock_mhz": float("inf")})},
      ["study.yaml", "'chip.clock_mhz'", "finite"]),
     # ---- search spaces
@@ -160,6 +174,10 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["space.yaml", "snn.heads", "family 'mamba'", "a field of family 'spikeformer' only"]),
     ("study-model-field-of-another-family", RUN, {**BASE, "study.yaml": _study(model={"family": "mamba", "heads": 2})},
      ["study.yaml", "'model.heads'", "a field of family 'spikeformer', not of family 'mamba'"]),
+    ("space-categorical-true-and-1", RUN, {**BASE, "space.yaml": _space(**{"snn.levels": {"type": "categorical", "choices": [True, 1]}})},
+     ["space.yaml", "snn.levels", "choices that differ as values"]),
+    ("space-int-step-past-range", RUN, {**BASE, "space.yaml": _space(**{"snn.levels": {"type": "int", "low": 1, "high": 4, "step": 10}})},
+     ["space.yaml", "snn.levels", "a step of at most high - low = 3"]),
     ("space-alias-bomb", RUN, {**BASE, "space.yaml": BOMB}, ["space.yaml", "alias expansion"]),
     ("space-deep", RUN, {**BASE, "space.yaml": DEEP}, ["space.yaml", "levels of nesting"]),
     ("space-empty", RUN, {**BASE, "space.yaml": ""}, ["space.yaml", "empty"]),
@@ -170,6 +188,9 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["chip.yaml", "'clock_mhz'"]),
     ("chip-sram-1e999", HW, {"chip.yaml": _raw_chip("weight_sram_kb_per_core: 1e999").replace("weight_sram_kb_per_core: 64.0", "")},
      ["chip.yaml", "'weight_sram_kb_per_core'"]),
+    ("chip-cores-yes", HW, {"chip.yaml": _raw_chip("cores: yes").replace("cores: 16", "")},
+     ["chip.yaml", "'cores'", "a number, not true/false"]),
+    ("chip-clock-subnormal", HW, {"chip.yaml": _chip(clock_mhz=5e-324)}, ["chip.yaml", "'clock_mhz'", "greater than or equal to 0.001"]),
     ("chip-cores-zero", HW, {"chip.yaml": _chip(cores=0)}, ["chip.yaml", "'cores'"]),
     ("chip-unknown-key", HW, {"chip.yaml": _chip(coress=4)}, ["chip.yaml", "'coress'", "did you mean 'cores'"]),
     ("chip-alias-bomb", HW, {"chip.yaml": BOMB}, ["chip.yaml", "alias expansion"]),
@@ -180,6 +201,8 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
     ("set-cores-word", [*HW, "--set", "cores=many"], {"chip.yaml": CHIP}, ["<command line>", "--set cores"]),
     ("set-unknown-key", [*HW, "--set", "corse=4"], {"chip.yaml": CHIP}, ["<command line>", "--set corse", "did you mean"]),
     ("set-no-equals", [*HW, "--set", "cores"], {"chip.yaml": CHIP}, ["<command line>", "--set", "key=value"]),
+    ("set-seed-negative", [*RUN, "--set", "seed=-1"], BASE, ["<command line>", "--set seed", "greater than or equal to 0"]),
+    ("set-complex-key", [*RUN, "--set", "name={[a]: 1}"], BASE, ["<command line>", "--set name", "pattern"]),
     ("set-alias-bomb", [*HW, "--set", "cores=" + BOMB.replace("\n", ", ").join("{}")], {"chip.yaml": CHIP},
      ["--set cores", "alias expansion"]),
     # ---- traces
@@ -188,7 +211,17 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
      ["trace.npy", "(.npy)"]),
     ("trace-text", HW, {"chip.yaml": CHIP, "trace.npz": "not a trace\n"}, ["trace.npz", "a trace file written by codesign"]),
     ("trace-foreign-npz", HW, {"chip.yaml": CHIP, "trace.npz": "NPZ"}, ["trace.npz", "a trace file written by codesign"]),
+    ("trace-zip-bomb", HW, {"chip.yaml": CHIP, "trace.npz": "BOMB"},
+     ["trace.npz", "'__trace__'", "a trace that unpacks to at most 536870912 bytes"]),
+    ("trace-deep-json", HW, {"chip.yaml": CHIP, "trace.npz": "DEEPTRACE"},
+     ["trace.npz", "'__trace__'", "nested at most 64 levels deep"]),
+    ("sweep-grid-too-large", ["hw", "sweep", "--trace", "trace.npz", "--grid", *[f"{k}={HUNDRED}" for k in
+                              ("cores", "pes_per_core", "clock_mhz", "weight_sram_kb_per_core")]],
+     {}, ["--grid", "a grid of at most 1000000 chips", "= 100000000 chips"]),
     # ---- bundles
+    ("bundle-manifest-deep", ["evaluate", "bundle"], {"bundle/manifest.json": "[" * 100_000 + "]" * 100_000},
+     ["manifest.json", "nested at most 64 levels deep"]),
+    ("bundle-symlink", ["evaluate", "bundle"], {"BUNDLE": "link:trace.npz"}, ["bundle", "trace.npz", "no symbolic links"]),
     ("bundle-missing", ["evaluate", "bundle"], {}, ["bundle", "an exported bundle directory"]),
     ("bundle-no-manifest", ["evaluate", "bundle"], {"bundle/config.yaml": "a: 1\n"}, ["manifest.json", "file not found"]),
     ("bundle-manifest-garbage", ["evaluate", "bundle"], {"bundle/manifest.json": "{not json"}, ["manifest.json", "a bundle manifest"]),
@@ -265,6 +298,23 @@ CASES: list[tuple[str, list[str], dict[str, Any], list[str]]] = [
     ("resume-trials-zero", ["study", "resume", "bad", "--trials", "0"], {}, ["--trials", "positive integer"]),
     ("run-seconds-inf", [*RUN, "--seconds", "inf"], BASE, ["--seconds", "positive number"]),
     ("run-seconds-nan", [*RUN, "--seconds", "nan"], BASE, ["--seconds", "positive number"]),
+    ("run-artifact-store-memory", [*RUN, "--artifact-store", "memory://x"], BASE,
+     ["'artifacts'", "outlives this process", "memory://x"]),
+    ("run-runs-dir-is-a-file", [*RUN, "--runs-dir", "afile"], {**BASE, "afile": "x"}, ["--runs-dir", "a folder", "it is a file"]),
+    ("run-runs-dir-under-a-file", [*RUN, "--runs-dir", "afile/runs"], {**BASE, "afile": "x"},
+     ["--runs-dir", "afile is a file"]),
+    ("data-cache-dir-is-a-file", ["data", "prepare", "--task", "commands", "--size", "60", "--cache-dir", "afile"],
+     {"afile": "x"}, ["--cache-dir", "a corpus cache folder", "it is a file"]),
+    ("train-out-is-a-file", ["train", "--model", "spikeformer", "--task", "commands", "--out", "afile"], {"afile": "x"},
+     ["--out", "a folder for the training results", "it is a file"]),
+    ("report-out-is-a-folder", ["report", "bad", *STORED, "--out", "afolder"], {"stored.db": "STUDY", "afolder/x": "x"},
+     ["--out", "a report file", "it is a folder"]),
+    ("export-out-under-a-file", ["export", "bad", *STORED, "--trial", "0", "--out", "afile/bundle"],
+     {"stored.db": "STUDY", "afile": "x"}, ["--out", "afile is a file"]),
+    ("pick-top-inf", ["export", "bad", *STORED, "--pick", "min energy_uj where wer in top inf", "--out", "out"],
+     {"stored.db": "STUDY"}, ["--pick", "a finite count or percentage"]),
+    ("pick-top-nan", ["export", "bad", *STORED, "--pick", "min energy_uj where wer in top nan", "--out", "out"],
+     {"stored.db": "STUDY"}, ["--pick", "a finite count or percentage"]),
 ]
 
 #: Cases also run as a real process, to prove the exit status a shell sees.
@@ -300,7 +350,17 @@ def materials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     for name in REQUIRED_FILES:
         (bundle / name).write_bytes(b"content of " + name.encode())
     write_manifest(bundle)
-    out = {"STUDY": (tmp / "s.db").read_bytes(), "FOREIGN": (tmp / "f.db").read_bytes(),
+    # a zip bomb: an array header that claims 8 GiB; trace metadata nested 100,000 deep
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**30,)})
+    with zipfile.ZipFile(tmp / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("__trace__.npy", header.getvalue() + bytes(1000))
+    np.savez(tmp / "deep.npz", __trace__=np.array("[" * 100_000 + "]" * 100_000))
+    out = {"STUDY": (tmp / "s.db").read_bytes(), "BOMB": (tmp / "bomb.npz").read_bytes(),
+           "DEEPTRACE": (tmp / "deep.npz").read_bytes(), "FOREIGN": (tmp / "f.db").read_bytes(),
            "TRACE": (tmp / "t.npz").read_bytes(), "NPY": (tmp / "a.npy").read_bytes(),
            "NPZ": (tmp / "other.npz").read_bytes()}
     for p in bundle.iterdir():
@@ -313,6 +373,7 @@ def _materialise(folder: Path, files: dict[str, Any], materials: dict[str, bytes
     if "trace.npz" in argv:
         files.setdefault("trace.npz", "TRACE")
     bundle = files.pop("BUNDLE", None)
+    links: dict[str, bytes] = {}  # bundle files that are symbolic links to a copy outside it
     if bundle is not None:
         manifest = json.loads(materials["bundle/manifest.json"])
         for key, raw in materials.items():
@@ -330,6 +391,8 @@ def _materialise(folder: Path, files: dict[str, Any], materials: dict[str, bytes
                 files[f"bundle/{name}"] = files[f"bundle/{name}"][:-3]
             elif how == "remove":
                 del files[f"bundle/{name}"]
+            elif how == "link":
+                links[f"bundle/{name}"] = files.pop(f"bundle/{name}")
         files["bundle/manifest.json"] = json.dumps(manifest)
     for name, content in files.items():
         if content is None:
@@ -339,6 +402,10 @@ def _materialise(folder: Path, files: dict[str, Any], materials: dict[str, bytes
         if isinstance(content, str) and content in materials:
             content = materials[content]
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for name, content in links.items():
+        outside = folder / f"outside-{Path(name).name}"
+        outside.write_bytes(content)
+        (folder / name).symlink_to(outside)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | None]:

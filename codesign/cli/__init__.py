@@ -1,17 +1,20 @@
 """The ``codesign`` command: thin sub-commands over the package, no logic of their own.
 
 Each ``codesign.cli._<name>`` module exposes ``register(subparsers)``. Bad input
-(:class:`codesign.config.ConfigError`) prints one message on stderr and exits with status 2.
-A closed output pipe (``codesign study front NAME | head``) ends every command quietly.
+(:class:`codesign.config.ConfigError`) prints one message on stderr and exits with status 2;
+Ctrl-C ends with 130 and SIGTERM with 143, both after the command cleaned up. A closed output
+pipe (``codesign study front NAME | head``) ends every command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from codesign import __version__
 from codesign.config import ConfigError
@@ -36,16 +39,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that a command
+    cleans up the same way (a driver fails its unfinished trials as interrupted, releases its
+    lease and stops Ray) and ends with status 143."""
+
+
+_TERMINATED: list[bool] = []  # a SIGTERM arrived while a command ran
+
+
+def terminated() -> bool:
+    """Whether a SIGTERM interrupted the command (Ray may re-raise the :class:`Terminated` it
+    caught inside a call as a plain KeyboardInterrupt; this tells the two apart)."""
+    return bool(_TERMINATED)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs: SIGTERM raises :class:`Terminated` (in the main thread only; the
+    previous handler is put back after)."""
+    def raise_terminated(signum: int, frame: object) -> None:
+        _TERMINATED.append(True)
+        raise Terminated()
+
+    _TERMINATED.clear()
+
+    try:
+        old = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``codesign`` console script; returns the exit status."""
+    """Entry point of the ``codesign`` console script; returns the exit status (2 for bad
+    input, 130 after Ctrl-C, 143 after SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.func(args)
+        with terminate_as_interrupt():
+            status = args.func(args)
     except ConfigError as err:
         print(f"codesign: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (Terminated among them)
+        if terminated():
+            print("codesign: terminated", file=sys.stderr)
+            return 143
         print("codesign: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

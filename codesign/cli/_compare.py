@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=("Reads each study through its storage (--storage for all of them, else each study's "
                      "default sqlite:///RUNS_DIR/NAME/study.db) and prints, per study, its trials, design "
                      "points, front, CPU seconds and hypervolume against one reference point for all of "
-                     "them (the pooled feasible points' worst values, widened), then its best design per "
+                     "them (the pooled eligible points' worst values, widened), then its best design per "
                      "objective. --out writes a page with the fronts overlaid and hypervolume against CPU "
                      "time."),
     )

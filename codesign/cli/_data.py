@@ -1,4 +1,4 @@
-"""``codesign data``: prepare (synthesise and cache) a corpus, and list cached corpora."""
+"""``codesign data``: prepare (synthesise and cache) a corpus, import a real dataset, list cached corpora."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codesign.config import ConfigError, parse_spec
+from codesign.config import ConfigError, check_output_dir, parse_spec
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,11 +20,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     prepare.add_argument("--seed", type=int, default=None, help="corpus seed (default 0)")
     prepare.add_argument("--difficulty", default=None, help="easy, default or hard")
     prepare.add_argument(
+        "--train-engines", default=None, help="comma-separated training engines (default espeak,flite)"
+    )
+    prepare.add_argument(
+        "--heldout-engines",
+        default=None,
+        help="comma-separated held-out engines, '' for none (default festival)",
+    )
+    prepare.add_argument(
         "--cache-dir", type=Path, default=None, help="cache root (default $CODESIGN_CACHE_DIR/corpus)"
     )
     prepare.add_argument("--workers", type=int, default=None, help="generation processes (default 2)")
     prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     prepare.set_defaults(func=_prepare)
+
+    imp = sub.add_parser("import", help="turn a real dataset folder into a study corpus")
+    imp.add_argument("root", type=Path, help="the dataset folder, in its own layout (docs/data.md)")
+    imp.add_argument("--format", required=True, help="speech_commands, librispeech or shd")
+    imp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder to write (default <cache root>/imported/<format>-<hash>)",
+    )
+    imp.add_argument(
+        "--keywords",
+        default=None,
+        help="speech_commands: comma-separated words to keep; the rest become unknown",
+    )
+    imp.add_argument(
+        "--max-utterances", type=int, default=None, help="librispeech: at most this many per split"
+    )
+    imp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    imp.set_defaults(func=_import)
 
     info = sub.add_parser("info", help="list cached corpora and their manifests")
     info.add_argument("--task", default=None, help="only corpora of this task")
@@ -38,19 +66,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _prepare(args: argparse.Namespace) -> int:
     from codesign.data import CorpusConfig, load_corpus
 
+    if args.task not in ("commands", "digits"):
+        raise ConfigError(
+            None,
+            "--task",
+            "'commands' or 'digits'",
+            got=args.task,
+            hint="recorded datasets: codesign data import",
+        )
     data: dict[str, Any] = {"task": args.task}
     for key in ("size", "seed", "difficulty"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value
+    engines: dict[str, list[str]] = {}
+    for role, value in (("train", args.train_engines), ("heldout", args.heldout_engines)):
+        if value is not None:
+            engines[role] = [e.strip() for e in value.split(",") if e.strip()]
+    if engines:
+        data["engines"] = engines
     try:
         cfg = parse_spec(CorpusConfig, data)
     except ConfigError as err:
         # Name the flag the user typed (--difficulty), not the config key (difficulty.preset).
-        flag = "--" + err.key.split(".", 1)[0].replace("_", "-") if err.key else ""
+        parts = err.key.split(".") if err.key else []
+        if parts[:1] == ["engines"]:
+            flag = f"--{parts[1]}-engines" if len(parts) > 1 else "--train-engines/--heldout-engines"
+        else:
+            flag = "--" + parts[0].replace("_", "-") if parts else ""
         raise ConfigError(None, flag, err.expected, got=err.got, hint=err.hint) from None
     if args.workers is not None and args.workers < 1:
         raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", "a corpus cache folder")
     started = time.perf_counter()
     corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
     seconds = time.perf_counter() - started
@@ -69,6 +117,41 @@ def _prepare(args: argparse.Namespace) -> int:
         f"  features: {corpus.n_features} log-mel bins every {corpus.frame_ms:g} ms; {len(corpus.vocabulary)} labels"
     )
     print(f"  time:     {seconds:.2f} s")
+    for split in ("train", "validation", "test"):
+        voices = corpus.voices_of(split)
+        print(f"  {split:<10} engines {', '.join(corpus.engines_of(split)) or '-'}: {len(voices)} voices")
+    for note in corpus.manifest.get("notes", []):
+        print(f"  note: {note}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from codesign.data._import import IMPORT_FORMATS, import_corpus
+
+    if args.format not in IMPORT_FORMATS:
+        raise ConfigError(None, "--format", f"one of {', '.join(IMPORT_FORMATS)}", got=args.format)
+    if args.max_utterances is not None and args.max_utterances < 1:
+        raise ConfigError(None, "--max-utterances", "a positive number", got=args.max_utterances)
+    keywords = None if args.keywords is None else [w.strip() for w in args.keywords.split(",") if w.strip()]
+    started = time.perf_counter()
+    path, corpus = import_corpus(
+        args.format,
+        args.root,
+        out=args.out,
+        keywords=keywords,
+        max_utterances=args.max_utterances,
+        progress=not args.no_progress,
+    )
+    print(
+        f"imported {args.format} from {args.root}: task {corpus.task} ({corpus.kind}, metric {corpus.metric})"
+    )
+    for split in ("train", "validation", "test"):
+        print(
+            f"  {split:<10} {len(corpus.split(split)):>7} utterances  {len(set(corpus.split(split).speakers)):>4} speakers"
+        )
+    print(f"  folder:   {path}")
+    print(f"  time:     {time.perf_counter() - started:.2f} s")
+    print(f"  in a study: corpus: {{task: {corpus.task}, imported: {path}}}")
     return 0
 
 
@@ -105,4 +188,10 @@ def _info(args: argparse.Namespace) -> int:
             f"utterances, {speakers.get('train', '?')}/{speakers.get('validation', '?')}/{speakers.get('test', '?')} "
             f"speakers, made {m.get('created_utc', '?')} by codesign {m.get('codesign_version', '?')}"
         )
+        engines = m.get("engines")
+        if isinstance(engines, dict) and any(engines.values()):
+            listed = "; ".join(f"{k} {'+'.join(v) or '-'}" for k, v in engines.items() if isinstance(v, list))
+            print(f"      engines: {listed}")
+        for note in m.get("notes", []) or []:
+            print(f"      note: {note}")
     return 0

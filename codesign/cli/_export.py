@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from codesign.config import check_output_dir
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from codesign.search import default_storage_url, open_study, split_named, study_view
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_output_dir(args.out, "--out", "a new or empty folder for the bundle")
     url = args.storage or default_storage_url(args.name, args.runs_dir)
     study = open_study(args.name, url)
     view = study_view(study, args.artifacts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codesign.config import ConfigError
+from codesign.config import ConfigError, check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,6 +59,8 @@ def run_table(args: argparse.Namespace) -> int:
     from codesign.search import default_storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.out:
+        check_output_file(args.out, "--out", "a table file to write")
     study = load_study(args.table_name, args.storage or default_storage_url(args.table_name, args.runs_dir))
     frame = trials_dataframe(study_view(study, args.artifacts), front_only=args.front_only)
     text = write_table(frame, args.format, args.out)
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(None, "NAME", "one study name (or: table NAME)", got=f"{args.name} {args.table_name}")
     if not args.out:
         raise ConfigError(None, "--out", "the report file to write (e.g. --out report.html)")
+    check_output_file(args.out, "--out", "a report file to write (.html)")
     study = load_study(args.name, args.storage or default_storage_url(args.name, args.runs_dir))
     data = write_report(study, args.out, artifact_dir=args.artifacts)
     print(

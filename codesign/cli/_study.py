@@ -22,6 +22,14 @@ from codesign.cli._table import (
 from codesign.config import ConfigError
 
 
+def masked_url(url: str) -> str:
+    """A storage URL with its password masked (``codesign.search.masked_url``, loaded on use:
+    this module imports no Optuna before a command needs it)."""
+    from codesign.search._storage import masked_url as mask
+
+    return mask(url)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("study", help="run, resume and inspect co-design studies")
     sub = parser.add_subparsers(dest="study_command", metavar="ACTION", required=True)
@@ -99,6 +107,8 @@ def register(subparsers: Any) -> None:
     delete.add_argument("name")
     _where_args(delete)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--force", action="store_true",
+                        help="stop the drivers running the study on this machine first (else a running study is refused)")
     delete.set_defaults(func=_delete)
 
     # The trial table is the report package's; `codesign study table` is where users look for it.
@@ -136,10 +146,31 @@ def _run(args: argparse.Namespace) -> int:
                           seconds=args.seconds, artifacts=args.artifact_store)
     outcome = run_study(spec, runs_dir=args.runs_dir, storage=args.storage, progress=not args.no_progress,
                         log_to_driver=args.verbose)
-    if spec.confirm.seeds and outcome.front:
-        _confirm_at_end(outcome, spec)
+    confirm_error = None
+    if spec.confirm.seeds and outcome.front and outcome.failure() is None:
+        try:
+            _confirm_at_end(outcome, spec)
+        except RuntimeError as err:  # the study itself is stored and reported; the confirmation is not
+            confirm_error = f"the confirmation failed: {err}"
     _print_outcome(outcome, spec, args.runs_dir)
-    return 0
+    if confirm_error is not None:
+        import sys
+
+        print(f"error: {confirm_error}", file=sys.stderr)
+        return 1
+    return _exit_status(outcome)
+
+
+def _exit_status(outcome: Any) -> int:
+    """1 with a one-line summary on stderr when the run failed as a whole (every trial failed,
+    or one failed for a reason every trial shares), else 0."""
+    import sys
+
+    failure = outcome.failure()
+    if failure is None:
+        return 0
+    print(f"error: {failure}", file=sys.stderr)
+    return 1
 
 
 def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
@@ -155,12 +186,17 @@ def _recommendation(study: Any, view: Any = None) -> tuple[Any, bool]:
 
 def _confirm_at_end(outcome: Any, spec: Any) -> None:
     """The main job's own confirmation: the spec's scope, with its seeds."""
-    from codesign.search import confirm_study, load_stored_study
+    from codesign.search import confirm_study, load_stored_study, recommendation_candidates, study_view
 
+    study = load_stored_study(outcome.name, outcome.storage_url, writable=True)
+    if spec.confirm.scope != "front" and not recommendation_candidates(study_view(study)):
+        # nothing meets the recommendation policy: there is nothing to confirm, and the
+        # outcome below says why there is no recommendation
+        print("\nnothing to confirm: no design meets the recommendation policy", flush=True)
+        return
     what = "front" if spec.confirm.scope == "front" else f"recommendation's candidates (up to {spec.confirm.k})"
     print(f"\nconfirming the {what} with {spec.confirm.seeds} seeds at full fidelity ...", flush=True)
-    confirm_study(load_stored_study(outcome.name, outcome.storage_url, writable=True), spec.confirm.seeds,
-                  spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
+    confirm_study(study, spec.confirm.seeds, spec.confirm.scope, progress=lambda line: print("  " + line, flush=True))
 
 
 def _confirm(args: argparse.Namespace) -> int:
@@ -182,8 +218,13 @@ def _confirm(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ConfigError(None, "--seeds" if "seeds" in str(err) else args.name,
                           "a study with a feasible front and at least 2 seeds", hint=str(err)) from None
+    except RuntimeError as err:  # an evaluation failed: nothing was stored
+        import sys
+
+        print(f"error: the confirmation of '{args.name}' failed: {err}", file=sys.stderr)
+        return 1
     print(f"confirmed {len(confirmed)} design point(s) of '{args.name}' with {args.seeds} seeds "
-          f"(stored in {url}); `codesign study front {args.name}` shows mean and spread")
+          f"(stored in {masked_url(url)}); `codesign study front {args.name}` shows mean and spread")
     rec, _ = _recommendation(load_stored_study(args.name, url))
     if rec is not None:
         print(f"recommended: {rec.short()}\n  {rec.rationale}")
@@ -225,7 +266,7 @@ def _resume(args: argparse.Namespace) -> int:
     from codesign.search import load_stored_study
 
     _print_outcome(outcome, stored_spec(load_stored_study(args.name, outcome.storage_url)), args.runs_dir)
-    return 0
+    return _exit_status(outcome)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -243,7 +284,7 @@ def _list(args: argparse.Namespace) -> int:
             return 0
     for url in urls:
         for summary in optuna.get_all_study_summaries(open_storage(url, create=False), include_best_trial=False):
-            print(f"{summary.study_name:<24} {summary.n_trials:>6} trials   {url}")
+            print(f"{summary.study_name:<24} {summary.n_trials:>6} trials   {masked_url(url)}")
     return 0
 
 
@@ -256,7 +297,7 @@ def _status(args: argparse.Namespace) -> int:
     counts = study_counts(study)
     floor = spec.floor_condition()
     points = study_points(study.get_trials(deepcopy=False), floor)
-    print(f"study {spec.name}  ({spec.strategy}, sampler {spec.sampler.name}, storage {url})")
+    print(f"study {spec.name}  ({spec.strategy}, sampler {spec.sampler.name}, storage {masked_url(url)})")
     print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if spec.budget.trials:
         print(f"budget: {spec.budget.trials} trials")
@@ -346,6 +387,49 @@ def _columns_of(rows: list[dict[str, Any]], view: Any) -> list[str]:
     return list(columns) or ["id", *view.objective_names]
 
 
+def _stop_live_drivers(study: Any, name: str, force: bool, wait_s: float = 120.0) -> None:
+    """A study a driver (or a confirmation) holds is not deleted under it: refused, or with
+    ``--force`` its drivers on this machine are stopped (SIGTERM: they fail their unfinished
+    trials and release their leases) and waited for.
+
+    Raises:
+        ConfigError: a live driver and no ``--force``; one on another machine; one that did not
+            stop within ``wait_s``.
+    """
+    import contextlib
+    import os
+    import signal
+    import socket
+    import time
+
+    from codesign.config import ConfigError
+    from codesign.search import live_drivers
+
+    live = live_drivers(study)
+    if not live:
+        return
+    who = ", ".join(f"{d} (since {lease.since_text})" for d, lease in sorted(live.items()))
+    if not force:
+        raise ConfigError(None, name, "a study no driver is running",
+                          hint=f"driver {who} holds it; stop it first, or pass --force to stop it")
+    here = socket.gethostname()
+    remote = [d for d, lease in live.items() if lease.host != here]
+    if remote:
+        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
+                          got=", ".join(sorted(remote)))
+    for lease in live.values():
+        if lease.pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(lease.pid, signal.SIGTERM)
+            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
+    deadline = time.monotonic() + wait_s
+    while live and time.monotonic() < deadline:
+        time.sleep(0.5)
+        live = live_drivers(study)  # (read from storage each time)
+    if live:
+        raise ConfigError(None, "--force", f"drivers that stop within {wait_s:g} s", got=", ".join(sorted(live)))
+
+
 def _delete(args: argparse.Namespace) -> int:
     import shutil
 
@@ -355,6 +439,7 @@ def _delete(args: argparse.Namespace) -> int:
     from codesign.search._storage import storage_file
 
     study, url = _load(args)  # read-only: a missing storage or study is refused before anything is written
+    _stop_live_drivers(study, args.name, force=args.force)
     storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
     artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
@@ -368,7 +453,7 @@ def _delete(args: argparse.Namespace) -> int:
     others = [n for n in optuna.get_all_study_names(storage) if n != args.name]
     remove_dir = (artifact_dir is not None and artifact_dir.name == args.name and artifact_dir.is_dir()
                   and not (db is not None and db.resolve().parent == artifact_dir.resolve() and others))
-    what = f"study '{args.name}' ({n_trials} trials) from {url}"
+    what = f"study '{args.name}' ({n_trials} trials) from {masked_url(url)}"
     if remove_dir:
         what += f" and its artifacts folder {artifact_dir}"
     elif remote:
@@ -529,8 +614,11 @@ def _print_outcome(outcome: Any, spec: Any, runs_dir: str) -> None:
     _print_recommended(outcome)
     print()
     print(f"report:    {_write_report(outcome, runs_dir)}")
-    print(f"storage:   {outcome.storage_url}")
+    print(f"storage:   {masked_url(outcome.storage_url)}")
     print(f"artifacts: {outcome.artifact_dir}")
+    if getattr(outcome, "worker_utilisation", None) is not None:
+        print(f"workers:   busy {outcome.worker_utilisation:.0%} of the search ({outcome.busy_s:.0f} worker-s "
+              f"of {spec.execution.workers} x {outcome.search_s:.0f} s)")
     print(f"status:    codesign study status {outcome.name}"
-          + ("" if outcome.storage_url.endswith(f"{outcome.name}/study.db") else f" --storage {outcome.storage_url}"))
-    print(f"dashboard: optuna-dashboard {outcome.storage_url}")
+          + ("" if outcome.storage_url.endswith(f"{outcome.name}/study.db") else f" --storage {masked_url(outcome.storage_url)}"))
+    print(f"dashboard: optuna-dashboard {masked_url(outcome.storage_url)}")

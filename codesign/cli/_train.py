@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from codesign.cli._args import positive_float, positive_int
+from codesign.config import check_output_dir
 
 if TYPE_CHECKING:
     from codesign.data import CorpusConfig
@@ -84,6 +84,11 @@ def _run(args: argparse.Namespace) -> int:
     from codesign.train import TrainingDiverged, save_train_result, train
 
     progress = not args.no_progress
+    # where the results go, checked before the corpus is made or anything trained
+    out = check_output_dir(args.out or f"runs/train/{args.model}-{args.task}-seed{args.seed}", "--out",
+                           "a folder for the training results")
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", "a corpus cache folder")
     corpus = load_corpus(corpus_cfg, cache_dir=args.cache_dir, progress=progress)
     try:
         result = train(model_cfg, corpus, budget, seed=args.seed, progress=progress)
@@ -92,7 +97,6 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     trace = trace_split(result.model, corpus.test, model_cfg)
     energy = trace_metrics(trace)
-    out = Path(args.out or f"runs/train/{args.model}-{args.task}-seed{args.seed}")
     paths = save_train_result(result, out)
     paths["trace"] = save_trace(trace, out / "trace.npz")
     summary = {**result.to_dict(), "trace_metrics": energy.to_dict(), "corpus_config": corpus_cfg.to_dict()}

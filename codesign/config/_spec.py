@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
@@ -40,9 +42,37 @@ class Spec(BaseModel):
         return stable_hash(self.to_dict())
 
 
+#: The largest seed a spec takes: numpy's generators take 0 .. 2**32 - 1, and a study derives
+#: further seeds from its own (the confirmation's seed + i, per-trial seeds), so half of that.
+SEED_MAX = 2**31 - 1
+#: The longest name of a study (it names a folder, ``runs/<name>/``, and files in it).
+NAME_MAX = 100
+#: A name that is safe as one path component on every platform: letters, digits, ``_.-``.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
 #: The config of a Spec that holds measurements rather than user input (records, traces):
 #: ``inf`` may be a true figure there.
 MEASURED = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=True)
+
+
+def _refuse_bool_numbers(cls: type[BaseModel], data: dict[str, Any], file: str | Path | None, prefix: str) -> None:
+    """``true``/``false`` where a Spec reads a number (``cores: yes``) is refused: pydantic
+    would take it as 1 or 0. Checked in the mapping and in the nested Specs' mappings."""
+    for key, value in data.items():
+        field = cls.model_fields.get(key) if isinstance(key, str) else None
+        if field is None:
+            continue
+        where = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, bool) and _number_not_bool(field.annotation):
+            raise ConfigError(file, where, "a number, not true/false", got=value)
+        if isinstance(value, dict) and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            _refuse_bool_numbers(field.annotation, value, file, where)
+
+
+def _number_not_bool(annotation: Any) -> bool:
+    """Whether a field's type reads numbers (int or float, possibly optional) and no bool."""
+    args = get_args(annotation) if get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    return bool({int, float} & set(args)) and bool not in args
 
 
 def stable_hash(data: Any) -> str:
@@ -67,6 +97,7 @@ def parse_spec(
     """
     if not isinstance(data, dict):
         raise ConfigError(file, key_prefix, f"a mapping of {cls.__name__} keys", got=data)
+    _refuse_bool_numbers(cls, data, file, key_prefix)
     try:
         return cls.model_validate(data)
     except pydantic.ValidationError as err:

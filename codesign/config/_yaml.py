@@ -73,11 +73,16 @@ def safe_load_text(text: str) -> Any:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one, and keys
+    that are not single values (a list or mapping as a key fails inside PyYAML as TypeError)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # ``{[a]: 1}``: a key Python cannot hash
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    "found a key that is a list or a mapping (keys are single values)", key_node.start_mark)
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise _DuplicateKey(str(key), key_node.start_mark.line + 1, seen[key])

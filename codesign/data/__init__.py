@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "plan_corpus": "_synthetic",
     "COMMAND_CLASSES": "_vocabulary",
     "DIGIT_TOKENS": "_vocabulary",
+    "UNKNOWN": "_vocabulary",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -67,6 +68,7 @@ __all__ = [
     "DIGIT_TOKENS",
     "LIBRISPEECH_TOKENS",
     "SPLITS",
+    "UNKNOWN",
     "Corpus",
     "CorpusConfig",
     "CorpusSplit",

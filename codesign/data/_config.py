@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codesign.config import Spec, stable_hash
+from codesign.config import SEED_MAX, Spec, stable_hash
 
-Task = Literal["commands", "digits"]
+#: ``commands`` and ``digits`` are synthesised (or imported); ``shd`` and ``librispeech`` are
+#: only imported (``codesign data import``).
+Task = Literal["commands", "digits", "shd", "librispeech"]
 DifficultyName = Literal["easy", "default", "hard"]
+#: The synthesis engines a corpus may use (codesign.data._engines.ENGINES).
+EngineName = Literal["espeak", "flite", "festival", "espeak-mbrola"]
 
 #: Background talkers synthesised per generation shard, so the most one utterance's babble mixes.
 MAX_BABBLE_TALKERS = 6
 
 #: Bumped whenever the generator's output for a given config changes, so stale caches miss.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def _check_range(value: tuple[float, float], name: str) -> tuple[float, float]:
@@ -39,6 +44,9 @@ DIFFICULTY_PRESETS: dict[str, dict[str, object]] = {
         "snr_db": (20.0, 30.0),
         "babble_probability": 0.0,
         "shift_s": 0.05,
+        "reverb_probability": 0.0,
+        "telephone_probability": 0.0,
+        "tilt_db_per_octave": (0.0, 0.0),
     },
     "default": {},
     "hard": {
@@ -53,6 +61,10 @@ DIFFICULTY_PRESETS: dict[str, dict[str, object]] = {
         "babble_snr_db": (0.0, 10.0),
         "babble_talkers": (2, 5),
         "shift_s": 0.2,
+        "reverb_probability": 0.6,
+        "rt60_s": (0.2, 1.0),
+        "telephone_probability": 0.3,
+        "tilt_db_per_octave": (-6.0, 6.0),
     },
 }
 
@@ -83,6 +95,25 @@ class Difficulty(Spec):
     babble_snr_db: tuple[float, float] = Field((8.0, 20.0), description="speech-to-babble ratio")
     babble_talkers: tuple[int, int] = Field((1, 3), description="other speakers mixed into the babble")
     shift_s: float = Field(0.1, ge=0.0, le=1.0, description="largest random time shift of the speech")
+    reverb_probability: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="chance the speech is convolved with a synthetic room impulse response",
+    )
+    rt60_s: tuple[float, float] = Field(
+        (0.15, 0.6), description="reverberation time of the synthetic room (60 dB decay), seconds"
+    )
+    direct_to_reverb_db: tuple[float, float] = Field(
+        (0.0, 12.0), description="energy of the direct path over the reverberant tail"
+    )
+    telephone_probability: float = Field(
+        0.15, ge=0.0, le=1.0,
+        description="chance of a telephone channel: 300-3400 Hz band, resampled through 8 kHz",
+    )  # fmt: skip
+    tilt_db_per_octave: tuple[float, float] = Field(
+        (-3.0, 3.0), description="spectral tilt of the microphone/channel around 1 kHz, dB per octave"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -124,10 +155,53 @@ class Difficulty(Spec):
             raise ValueError(f"a babble_talkers range within [1, {MAX_BABBLE_TALKERS}] with low <= high")
         return v
 
-    @field_validator("gain_db", "snr_db", "babble_snr_db")
+    @field_validator("gain_db", "snr_db", "babble_snr_db", "direct_to_reverb_db")
     @classmethod
     def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, "decibel")
+
+    @field_validator("rt60_s")
+    @classmethod
+    def _rt60(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0.05 <= v[0] <= v[1] <= 3.0:
+            raise ValueError("an rt60_s range within [0.05, 3.0] seconds with low <= high")
+        return v
+
+    @field_validator("tilt_db_per_octave")
+    @classmethod
+    def _tilt(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not -12.0 <= v[0] <= v[1] <= 12.0:
+            raise ValueError("a tilt_db_per_octave range within [-12, 12] dB per octave with low <= high")
+        return v
+
+
+class EngineSplit(Spec):
+    """Which synthesis engines speak the training speakers and which are held out.
+
+    Validation holds unseen speakers of the ``train`` engines; the test split holds speakers
+    of the ``heldout`` engines only, so a test score measures transfer to an engine never
+    heard in training. With ``heldout`` empty the test split holds unseen speakers of the
+    training engines (the corpus of generator version 3 and before, when ``train`` is
+    ``[espeak]``). An engine that is not installed is left out and named in the manifest.
+    """
+
+    train: tuple[EngineName, ...] = Field(
+        ("espeak", "flite"), description="engines whose speakers form the train and validation splits"
+    )
+    heldout: tuple[EngineName, ...] = Field(
+        ("festival",), description="engines never heard in training; their speakers form the test split"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EngineSplit:
+        if not self.train:
+            raise ValueError("at least one training engine")
+        if len(set(self.train)) != len(self.train) or len(set(self.heldout)) != len(self.heldout):
+            raise ValueError("each engine named once")
+        both = set(self.train) & set(self.heldout)
+        if both:
+            raise ValueError(f"an engine either trains or is held out, not both ({', '.join(sorted(both))})")
+        return self
 
 
 class SplitFractions(Spec):
@@ -199,13 +273,18 @@ class CorpusConfig(Spec):
         "commands", description="commands: keyword classes; digits: connected digit strings (CTC)"
     )
     size: int = Field(4000, ge=30, le=1_000_000, description="utterances in all splits together")
-    seed: int = Field(0, ge=0, description="seeds speakers, texts and augmentation")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seeds speakers, texts and augmentation")
     difficulty: Difficulty = Field(Difficulty(), description="preset name or settings over a preset")
     n_speakers: int | None = Field(
         None, ge=3, le=100_000, description="distinct speakers; None: size/20 clamped to [10, 500]"
     )
     split: SplitFractions = SplitFractions()
+    engines: EngineSplit = Field(EngineSplit(), description="training and held-out synthesis engines")
     features: FeatureConfig = FeatureConfig()
+    imported: str | None = Field(
+        None,
+        description="a folder written by `codesign data import`: read that recorded corpus instead of synthesising",
+    )
     clip_s: float = Field(1.0, ge=0.5, le=5.0, description="commands: fixed clip length in seconds")
     min_digits: int = Field(1, ge=1, le=20, description="digits: shortest string")
     max_digits: int = Field(7, ge=1, le=20, description="digits: longest string")
@@ -215,6 +294,10 @@ class CorpusConfig(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> CorpusConfig:
+        if self.task in ("shd", "librispeech") and self.imported is None:
+            raise ValueError(
+                f"task {self.task!r} only with imported: a folder written by `codesign data import`"
+            )
         if self.min_digits > self.max_digits:
             raise ValueError(f"min_digits <= max_digits (got {self.min_digits} > {self.max_digits})")
         speakers = self.speaker_count
@@ -237,8 +320,17 @@ class CorpusConfig(Spec):
 
     def cache_key(self) -> str:
         """Hash naming this corpus on disk: the config (presets expanded), the speaker count
-        and the generator version, so a preset retuned in code never serves an old cache."""
+        and the generator version, so a preset retuned in code never serves an old cache; and
+        the engines found on this machine (versions and voices), so installing or removing
+        one never serves a corpus made without it."""
+        from codesign.data._engines import engine_inventory
+
         data = self.to_dict()
+        if self.imported is not None:
+            manifest = Path(self.imported).expanduser() / "manifest.json"
+            data["imported_manifest"] = manifest.read_text() if manifest.is_file() else None
+            return stable_hash(data)
         data["n_speakers"] = self.speaker_count
         data["generator_version"] = GENERATOR_VERSION
+        data["engine_inventory"] = engine_inventory(self.engines.train + self.engines.heldout)
         return stable_hash(data)

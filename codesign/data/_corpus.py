@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import torch
 
+from codesign.data._speakers import engine_of
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: What a corpus's targets are: one class index per utterance, or a CTC token sequence.
 CorpusKind = Literal["classification", "ctc"]
@@ -37,6 +39,11 @@ class CorpusSplit:
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The synthesis engine of each utterance (``""`` for recorded speech), from its speaker id."""
+        return tuple(engine_of(s) for s in self.speakers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +102,34 @@ class Corpus:
         if self.token_unit == "word":
             return names
         return "".join(names).split()
+
+    def engines_of(self, split: str) -> tuple[str, ...]:
+        """The synthesis engines whose speakers a split holds (e.g. ``("festival",)`` for the
+        test split of the default corpus); ``()`` for recorded corpora."""
+        self.split(split)
+        return tuple(str(e) for e in self.manifest.get("engines", {}).get(split, ()))
+
+    def voices_of(self, split: str) -> tuple[str, ...]:
+        """The ``engine:voice`` names a split's speakers use; ``()`` for recorded corpora."""
+        self.split(split)
+        return tuple(str(v) for v in self.manifest.get("voices", {}).get(split, ()))
+
+    @property
+    def heldout_engines(self) -> tuple[str, ...]:
+        """Engines of the test split that no training speaker uses: what the test score transfers to."""
+        return tuple(e for e in self.engines_of("test") if e not in self.engines_of("train"))
+
+    def measured_on(self, split: str) -> dict[str, Any]:
+        """What a score on ``split`` was measured on, for records and reports: the corpus
+        source, the split, its engines and voices, and whether they were heard in training."""
+        engines = self.engines_of(split)
+        return {
+            "source": self.source,
+            "split": split,
+            "engines": list(engines),
+            "voices": list(self.voices_of(split)),
+            "heldout_engines": [e for e in engines if e not in self.engines_of("train")],
+        }
 
     def split(self, name: str) -> CorpusSplit:
         """The split called ``name`` (``train``, ``validation`` or ``test``)."""

@@ -1,9 +1,11 @@
-"""Rendering planned utterances to waveforms: synthesis, resampling, speed, gain, shift, babble, noise.
+"""Rendering planned utterances to waveforms: synthesis, resampling, speed, gain, shift, room, babble,
+noise, spectral tilt and telephone channel.
 
 Runs inside generation worker processes, so it imports numpy and scipy only. A block of
-utterances (a shard) is rendered in order by one fresh :class:`ESpeak`, and every random
-choice comes from the utterance's own seed, so the audio does not depend on which worker
-renders which shard.
+utterances (a shard) is rendered in order by one fresh :class:`ESpeak` (and, for its flite
+and festival utterances, fresh flite and festival processes), and every random choice comes
+from the utterance's own seed, so the audio does not depend on which worker renders which
+shard.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from functools import lru_cache
 from math import gcd
 
 import numpy as np
-from scipy.signal import firwin, resample_poly
+from scipy.signal import butter, fftconvolve, firwin, resample_poly, sosfilt
 
 from codesign.data._config import MAX_BABBLE_TALKERS, Difficulty
+from codesign.data._engines import SynthesisRequest, synthesize_festival, synthesize_flite
 from codesign.data._espeak import ESpeak
 from codesign.data._speakers import Speaker
 
@@ -34,6 +37,12 @@ BABBLE_BANK = MAX_BABBLE_TALKERS
 #: one FFT per colour per shard instead of one per utterance).
 NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "brown")
 NOISE_BANK_SAMPLES = 1 << 15
+#: The telephone channel: a 4th-order Butterworth band-pass, then down to 8 kHz and back.
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
+TELEPHONE_RATE_HZ = 8000
+#: Spectral tilt pivots here (0 dB change at 1 kHz) and stops growing below this frequency.
+_TILT_PIVOT_HZ = 1000.0
+_TILT_FLOOR_HZ = 50.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,27 @@ def render_shard(
         needs_babble = settings.difficulty.babble_probability > 0
         bank = [_babble_talker(tts, rng, settings) for _ in range(BABBLE_BANK)] if needs_babble else []
         noise = {colour: coloured_noise(rng, NOISE_BANK_SAMPLES, colour) for colour in NOISE_COLOURS}
-        return [render_utterance(tts, plan, settings, bank, noise) for plan in plans]
+        raw = synthesize_other_engines(plans)
+        return [render_utterance(tts, plan, settings, bank, noise, raw.get(plan.index)) for plan in plans]
+
+
+def synthesize_other_engines(plans: Sequence[UtterancePlan]) -> dict[int, tuple[np.ndarray, int]]:
+    """Raw audio ``(samples in [-1, 1], rate)`` of the flite and festival utterances of a shard, by index.
+
+    Neither engine keeps state between texts, so one process per engine and shard (one per
+    text for flite) gives each utterance the audio it would get alone.
+    """
+    requests: dict[str, list[SynthesisRequest]] = {"flite": [], "festival": []}
+    for plan in plans:
+        if plan.words and plan.speaker.engine in requests:
+            requests[plan.speaker.engine].append(
+                SynthesisRequest(plan.index, plan.speaker.voice, plan.speaker.rate_wpm, " ".join(plan.words))
+            )
+        elif plan.words and plan.speaker.engine != "espeak":
+            raise RuntimeError(f"no renderer for engine {plan.speaker.engine!r}")
+    out = synthesize_flite(requests["flite"]) if requests["flite"] else {}
+    out.update(synthesize_festival(requests["festival"]) if requests["festival"] else {})
+    return out
 
 
 def render_utterance(
@@ -80,10 +109,16 @@ def render_utterance(
     settings: RenderSettings,
     babble_bank: Sequence[np.ndarray],
     noise_bank: Mapping[str, np.ndarray],
+    raw: tuple[np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """One utterance's waveform at ``settings.sample_rate``, float32.
 
-    Babble and noise are random segments of the shard's banks (unit-RMS noise per colour).
+    ``raw`` is the engine's audio for a flite or festival speaker (eSpeak NG speaks through
+    ``tts`` here, in shard order). The chain is: speech at its speed and gain, placed in the
+    clip, the room (reverberation), babble and noise in that room, the microphone's spectral
+    tilt, and last the telephone channel. Babble and noise are random segments of the shard's
+    banks (unit-RMS noise per colour). Every random value is drawn whether or not its effect
+    applies, so changing one probability does not reshuffle the others.
     """
     rng = np.random.default_rng(plan.seed)
     d = settings.difficulty
@@ -91,12 +126,26 @@ def render_utterance(
     speed = rng.uniform(*d.speed)
     gain = 10 ** (rng.uniform(*d.gain_db) / 20)
     level = REFERENCE_RMS * gain
+    reverb = rng.random() < d.reverb_probability
+    rt60_s = rng.uniform(*d.rt60_s)
+    drr_db = rng.uniform(*d.direct_to_reverb_db)
+    rir_seed = int(rng.integers(2**63))
+    tilt_db = rng.uniform(*d.tilt_db_per_octave)
+    telephone = rng.random() < d.telephone_probability
 
-    if plan.words:
+    if plan.words and plan.speaker.engine != "espeak":
+        if raw is None:
+            raise RuntimeError(f"utterance {plan.index}: no {plan.speaker.engine} audio was synthesised")
+        speech = shape_speech(raw[0], raw[1], sr, speed) * gain
+    elif plan.words:
         speech = speak(tts, " ".join(plan.words), plan.speaker, sr, speed)
         speech *= gain
     else:
         speech = np.zeros(0, dtype=np.float64)
+    if reverb and speech.size:
+        speech = reverberate(
+            speech, room_impulse_response(np.random.default_rng(rir_seed), sr, rt60_s, drr_db)
+        )
 
     shift = round(d.shift_s * sr)
     if settings.clip_s is not None:
@@ -125,20 +174,83 @@ def render_utterance(
         start = int(rng.integers(0, len(source)))
         noise = source[(start + np.arange(length)) % len(source)]
         out += noise * (level / _rms(noise) / 10 ** (rng.uniform(*d.snr_db) / 20))
+    if tilt_db != 0.0:
+        out = spectral_tilt(out, sr, tilt_db)
+    if telephone:
+        out = telephone_channel(out, sr)
     return out.astype(np.float32)
 
 
 def speak(tts: ESpeak, text: str, speaker: Speaker, sample_rate: int, speed: float = 1.0) -> np.ndarray:
     """Synthesise ``text``, trim silence, resample to ``sample_rate`` at ``speed``, scale to REFERENCE_RMS."""
     raw = tts.synthesize(text, speaker.voice, speaker.rate_wpm, speaker.pitch, speaker.pitch_range)
-    audio = _trim(raw.astype(np.float64) / 32768.0, tts.sample_rate_hz)
+    return shape_speech(raw.astype(np.float64) / 32768.0, tts.sample_rate_hz, sample_rate, speed)
+
+
+def shape_speech(audio: np.ndarray, source_rate: int, sample_rate: int, speed: float = 1.0) -> np.ndarray:
+    """Trim an engine's silence, resample from ``source_rate`` to ``sample_rate`` at ``speed``, scale to REFERENCE_RMS."""
+    audio = _trim(audio, source_rate)
     # Playing a signal resampled to sample_rate/speed at sample_rate makes it speed times faster.
     target = max(_RATE_STEP_HZ, round(sample_rate / speed / _RATE_STEP_HZ) * _RATE_STEP_HZ)
-    g = gcd(target, tts.sample_rate_hz)
-    up, down = target // g, tts.sample_rate_hz // g
+    g = gcd(target, source_rate)
+    up, down = target // g, source_rate // g
     if up != down:
         audio = resample_poly(audio, up, down, window=_lowpass(up, down))
     return audio * (REFERENCE_RMS / _rms(audio))
+
+
+def room_impulse_response(
+    rng: np.random.Generator, sample_rate: int, rt60_s: float, drr_db: float
+) -> np.ndarray:
+    """A synthetic room: a unit direct path, then exponentially decaying Gaussian noise.
+
+    The tail starts 2.5 ms after the direct path (early reflections), decays by 60 dB in
+    ``rt60_s`` seconds, is cut at that point, and carries ``drr_db`` less energy than the
+    direct path.
+    """
+    onset = max(1, round(0.0025 * sample_rate))
+    n = max(onset + 1, round(rt60_s * sample_rate))
+    t = np.arange(n - onset) / sample_rate
+    tail = rng.standard_normal(n - onset) * np.exp(-6.9078 * t / rt60_s)  # ln(1000): 60 dB in amplitude
+    tail *= np.sqrt(10 ** (-drr_db / 10) / max(float(np.sum(tail**2)), 1e-12))
+    rir = np.zeros(n)
+    rir[0] = 1.0
+    rir[onset:] = tail
+    return rir
+
+
+def reverberate(speech: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """``speech`` heard in the room ``rir``, its tail cut to the speech's length plus 0.1 of the RIR, at the same RMS."""
+    wet: np.ndarray = fftconvolve(speech, rir)[: len(speech) + len(rir) // 10]
+    return wet * (_rms(speech) / _rms(wet))
+
+
+def spectral_tilt(audio: np.ndarray, sample_rate: int, db_per_octave: float) -> np.ndarray:
+    """Tilt the spectrum by ``db_per_octave`` around 1 kHz (a brighter or duller microphone), same RMS."""
+    if audio.size == 0:
+        return audio
+    spectrum = np.fft.rfft(audio)
+    f = np.maximum(np.fft.rfftfreq(len(audio), 1.0 / sample_rate), _TILT_FLOOR_HZ)
+    spectrum *= 10 ** (db_per_octave * np.log2(f / _TILT_PIVOT_HZ) / 20)
+    tilted = np.fft.irfft(spectrum, n=len(audio))
+    return tilted * (_rms(audio) / _rms(tilted))
+
+
+def telephone_channel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A narrow-band telephone line: 300-3400 Hz band-pass, resampled to 8 kHz and back, same length."""
+    if audio.size == 0:
+        return audio
+    low, high = TELEPHONE_BAND_HZ
+    high = min(high, 0.45 * sample_rate)
+    sos = butter(4, (low, high), btype="bandpass", fs=sample_rate, output="sos")
+    band: np.ndarray = sosfilt(sos, audio)
+    g = gcd(TELEPHONE_RATE_HZ, sample_rate)
+    up, down = TELEPHONE_RATE_HZ // g, sample_rate // g
+    if up != down:
+        narrow = resample_poly(band, up, down, window=_lowpass(up, down))
+        band = resample_poly(narrow, down, up, window=_lowpass(down, up))[: len(audio)]
+        band = np.pad(band, (0, len(audio) - len(band)))
+    return band
 
 
 def coloured_noise(rng: np.random.Generator, length: int, colour: str) -> np.ndarray:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from codesign.config import ConfigError
 from codesign.data._cache import default_cache_root, read_manifest, read_tensors, write_entry
 from codesign.data._config import GENERATOR_VERSION, CorpusConfig
 from codesign.data._corpus import SPLITS, Corpus, CorpusKind, CorpusSplit, assemble_split, feature_statistics
+from codesign.data._engines import engine_inventory, engine_status
 from codesign.data._features import log_mel
 from codesign.data._render import RenderSettings, UtterancePlan, render_shard
 from codesign.data._speakers import Speaker, available_voices, draw_speakers
@@ -59,24 +61,92 @@ class PlannedUtterance:
 
 @dataclass(frozen=True)
 class CorpusPlan:
-    """The whole corpus before any audio exists."""
+    """The whole corpus before any audio exists.
+
+    ``missing_engines`` maps each configured engine that is not installed to its role
+    (``train`` or ``heldout``), the reason and the splits it would have spoken; ``notes``
+    says the same in sentences (printed when the corpus is generated, kept in the manifest).
+    """
 
     utterances: tuple[PlannedUtterance, ...]
     speakers: dict[str, tuple[Speaker, ...]]
     vocabulary: tuple[str, ...]
+    missing_engines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _resolve_engines(
+    cfg: CorpusConfig,
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, dict[str, Any]], list[str]]:
+    """The installed training and held-out engines with their voices, the missing ones, and notes."""
+    missing: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    train: dict[str, tuple[str, ...]] = {}
+    heldout: dict[str, tuple[str, ...]] = {}
+    for role, names, found in (
+        ("train", cfg.engines.train, train),
+        ("heldout", cfg.engines.heldout, heldout),
+    ):
+        for name in names:
+            status = engine_status(name)
+            if status.available:
+                found[name] = status.voices
+                continue
+            affects = ["train", "validation"] if role == "train" else ["test"]
+            missing[name] = {"role": role, "reason": status.missing_reason, "affects": affects}
+            notes.append(
+                f"engine {name} ({'training' if role == 'train' else 'held out'}) is missing: "
+                f"{status.missing_reason}; the {' and '.join(affects)} split{'s' if len(affects) > 1 else ''} "
+                f"{'have' if len(affects) > 1 else 'has'} no {name} speakers"
+            )
+    if not train:
+        raise ConfigError(
+            None,
+            "engines.train",
+            "at least one installed training engine",
+            got=list(cfg.engines.train),
+            hint="; ".join(notes),
+        )
+    if cfg.engines.heldout and not heldout:
+        notes.append(
+            "no held-out engine is installed, so the test split holds unseen speakers of the training "
+            f"engines ({', '.join(train)}) and measures no transfer to another engine"
+        )
+    return train, heldout, missing, notes
 
 
 def plan_corpus(cfg: CorpusConfig) -> CorpusPlan:
-    """Draw speakers, split them, and choose every utterance's words, label and seed from ``cfg.seed``."""
+    """Draw speakers, split them, and choose every utterance's words, label and seed from ``cfg.seed``.
+
+    Training-engine speakers form the train and validation splits (validation: speakers not
+    in train); held-out-engine speakers form the test split. Without an installed held-out
+    engine the test split takes unseen training-engine speakers, as the notes say.
+    """
     rng = np.random.default_rng(cfg.seed)
-    speakers = draw_speakers(rng, cfg.speaker_count, cfg.difficulty)
+    train_engines, heldout_engines, missing, notes = _resolve_engines(cfg)
     fractions = cfg.split
-    n_val_spk = max(1, round(len(speakers) * fractions.validation))
-    n_test_spk = max(1, round(len(speakers) * fractions.test))
+    n_total = cfg.speaker_count
+    n_val_spk = max(1, round(n_total * fractions.validation))
+    n_test_spk = max(1, round(n_total * fractions.test))
+    try:
+        if heldout_engines:
+            known = draw_speakers(rng, n_total - n_test_spk, cfg.difficulty, train_engines)
+            test_speakers = draw_speakers(rng, n_test_spk, cfg.difficulty, heldout_engines)
+        else:
+            known = draw_speakers(rng, n_total, cfg.difficulty, train_engines)
+            known, test_speakers = known[: n_total - n_test_spk], known[n_total - n_test_spk :]
+    except ValueError as err:
+        raise ConfigError(
+            None,
+            "n_speakers",
+            "a speaker count the engines' voices and rates can give",
+            got=n_total,
+            hint=str(err),
+        ) from None
     by_split = {
-        "train": tuple(speakers[: len(speakers) - n_val_spk - n_test_spk]),
-        "validation": tuple(speakers[len(speakers) - n_val_spk - n_test_spk : len(speakers) - n_test_spk]),
-        "test": tuple(speakers[len(speakers) - n_test_spk :]),
+        "train": tuple(known[: len(known) - n_val_spk]),
+        "validation": tuple(known[len(known) - n_val_spk :]),
+        "test": tuple(test_speakers),
     }
     n_val = max(1, round(cfg.size * fractions.validation))
     n_test = max(1, round(cfg.size * fractions.test))
@@ -94,7 +164,7 @@ def plan_corpus(cfg: CorpusConfig) -> CorpusPlan:
                 index=len(utterances), speaker=pool[order[i]], words=words, seed=int(rng.integers(2**63))
             )
             utterances.append(PlannedUtterance(split, plan, target))
-    return CorpusPlan(tuple(utterances), by_split, vocabulary)
+    return CorpusPlan(tuple(utterances), by_split, vocabulary, missing, tuple(notes))
 
 
 def _draw_words(rng: np.random.Generator, cfg: CorpusConfig) -> tuple[tuple[str, ...], int | tuple[int, ...]]:
@@ -153,12 +223,21 @@ def _render_all(
             return
         # fork: workers need only numpy, scipy and a private eSpeak, never torch's thread pools.
         method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with mp.get_context(method).Pool(min(workers, len(jobs))) as pool:
+        with mp.get_context(method).Pool(min(workers, len(jobs)), initializer=_worker_signals) as pool:
             for shard, waves in pool.imap(work, jobs):
                 bar.update(len(waves))
                 yield shard * SHARD_SIZE, waves
     finally:
         bar.close()
+
+
+def _worker_signals() -> None:
+    """A forked worker takes the default signal dispositions, not its parent's: the pool ends
+    its workers with SIGTERM, and a command's SIGTERM handler (``codesign.cli``, which raises
+    in the main thread to clean up) inherited by a worker made it linger, waiting on the pool's
+    lock while the parent waited for it. Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
@@ -186,6 +265,8 @@ def load_corpus(
     Raises:
         ConfigError: the cache entry exists but a file in it is damaged (the message names it).
     """
+    if cfg.imported is not None:
+        return _read_imported(cfg)
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
     entry = root / cfg.cache_key()
     if (entry / "manifest.json").is_file():
@@ -201,6 +282,8 @@ def _generate(
     cfg: CorpusConfig, workers: int, progress: bool
 ) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     plan = plan_corpus(cfg)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
     features: list[torch.Tensor] = []
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
         assert first == len(features)  # imap keeps plan order
@@ -243,14 +326,49 @@ def _generate(
         "sizes": {s: int(tensors[s]["targets"].shape[0]) for s in SPLITS},
         "frames": {s: int(tensors[s]["features"].shape[1]) for s in SPLITS},
         "speakers": speaker_ids,
+        "engines": {s: sorted({sp.engine for sp in plan.speakers[s]}) for s in SPLITS},
+        "voices": {s: sorted({f"{sp.engine}:{sp.voice}" for sp in plan.speakers[s]}) for s in SPLITS},
+        "engine_inventory": engine_inventory(cfg.engines.train + cfg.engines.heldout),
+        "missing_engines": plan.missing_engines,
+        "notes": list(plan.notes),
     }
     return manifest, tensors
+
+
+def _read_imported(cfg: CorpusConfig) -> Corpus:
+    """The corpus of a folder written by ``codesign data import``, checked against ``cfg.task``."""
+    assert cfg.imported is not None
+    entry = Path(cfg.imported).expanduser()
+    if not (entry / "manifest.json").is_file():
+        raise ConfigError(
+            None,
+            "corpus.imported",
+            "a folder written by `codesign data import`",
+            got=str(entry),
+            hint="it has no manifest.json",
+        )
+    corpus = read_corpus_folder(entry, cache_hit=True)
+    if corpus.task != cfg.task:
+        raise ConfigError(
+            entry / "manifest.json", "task", f"the corpus config's task {cfg.task!r}", got=corpus.task
+        )
+    # the key the driver computed travels with the corpus: a worker never re-reads the folder
+    corpus.manifest.setdefault("cache_key", cfg.cache_key())
+    return corpus
+
+
+def read_corpus_folder(entry: Path, cache_hit: bool) -> Corpus:
+    """A corpus folder (a cache entry or an imported dataset) as a :class:`Corpus`."""
+    return _read_corpus(entry, cache_hit)
 
 
 def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
     manifest = read_manifest(entry)
     try:
         vocabulary = tuple(str(v) for v in manifest["vocabulary"])
+        token_unit = manifest.get("token_unit", "word")
+        if token_unit not in ("word", "character"):
+            raise ValueError(f"token_unit {token_unit!r}")
         speakers = {s: tuple(str(x) for x in manifest["speakers"][s]) for s in SPLITS}
         task, kind = str(manifest["task"]), manifest["corpus_kind"]
         n_features, frame_ms = int(manifest["n_features"]), float(manifest["frame_ms"])
@@ -283,7 +401,8 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         test=splits["test"],
         feature_mean=stats["mean"],
         feature_std=stats["std"],
-        source=f"synthetic:{entry.name}",
+        source=str(manifest["source"]) if "imported" in manifest else f"synthetic:{entry.name}",
+        token_unit=token_unit,
         cache_path=entry,
         cache_hit=cache_hit,
         manifest=manifest,
@@ -303,6 +422,13 @@ def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None 
     """
     if split not in SPLITS:
         raise ConfigError(None, "split", f"one of {', '.join(SPLITS)}", got=split)
+    if cfg.imported is not None:
+        raise ConfigError(
+            None,
+            "imported",
+            "a synthetic corpus config (an imported corpus keeps no audio)",
+            got=cfg.imported,
+        )
     plan = plan_corpus(cfg)
     members = [i for i, u in enumerate(plan.utterances) if u.split == split]
     chosen = list(range(len(members))) if indices is None else list(indices)

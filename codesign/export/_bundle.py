@@ -32,7 +32,8 @@ from pydantic import Field
 
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
-from codesign.config import MEASURED, ConfigError, Spec, load_spec
+from codesign._resources import checkout_root
+from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.search import DesignPoint, StudyView, TrialView, pick_point, recommendation_of
@@ -126,7 +127,9 @@ class ExportResult:
 
 def code_commit() -> str | None:
     """The git commit of the codesign checkout (``+dirty`` when it has local changes), if any."""
-    root = Path(__file__).resolve().parents[2]
+    root = checkout_root()
+    if root is None:  # an installed wheel: no checkout to ask
+        return None
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()
@@ -159,8 +162,9 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
         rec = recommendation_of(view)
         if rec is None:
             raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
-                              hint="a finished `codesign study run` or `codesign study confirm` stores it; "
-                                   "`codesign study status` shows it")
+                              hint="a recommendation is exported once it is confirmed and stored: run "
+                                   f"`codesign study confirm {view.name} --scope recommended` "
+                                   "(a finished `codesign study run` does this itself)")
         return view.point_by_id(rec.point_id)
     assert trial is not None
     try:
@@ -228,7 +232,7 @@ def export_bundle(
     summary_path = _artifact(view, t, "train_result")
     weights_path = _artifact(view, t, "weights")
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = load_json_text(summary_path.read_text(encoding="utf-8"), summary_path, what="a training summary (JSON)")
     except (OSError, ValueError) as err:
         raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
     chip = _point_chip(record, point)
@@ -322,7 +326,7 @@ def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignP
 
     if point.chip is None:
         cost_path = _artifact(view, t, "cost_report")
-        CostReport.from_dict(json.loads(cost_path.read_text(encoding="utf-8")))  # refuse a damaged one
+        CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:
         path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")
@@ -369,4 +373,7 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     bundle = Path(bundle)
     if verify:
         verify_bundle(bundle, REQUIRED_FILES)
-    return load_spec(BundleConfig, bundle / CONFIG_FILE)
+    config = load_spec(BundleConfig, bundle / CONFIG_FILE)
+    if verify and config.chip.get("weight_bits") != 32:  # a chip's integer weights are part of it
+        verify_bundle(bundle, (*REQUIRED_FILES, WEIGHTS_INT_FILE))
+    return config

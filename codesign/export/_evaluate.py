@@ -10,14 +10,13 @@ re-quantising it when that chip's precision differs.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codesign.config import ConfigError
+from codesign.config import ConfigError, load_json
 from codesign.export._bundle import (
     COST_REPORT_FILE,
     TRACE_FILE,
@@ -185,7 +184,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
 
     chip = ChipConfig.model_validate(config.chip)
-    stored_report = CostReport.from_dict(json.loads((bundle / COST_REPORT_FILE).read_text(encoding="utf-8")))
+    stored_report = CostReport.from_dict(load_json(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
     stored_figures = stored_report.metrics()
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
     on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()

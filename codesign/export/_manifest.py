@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codesign.config import ConfigError
+from codesign.config import ConfigError, check_json_limits
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -51,11 +51,15 @@ def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[st
     if not path.is_file():
         raise ConfigError(path, "", "a bundle manifest (manifest.json)", hint="file not found; not a codesign bundle?")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        check_json_limits(text, path, what="a bundle manifest (JSON)")
+        manifest = json.loads(text)
         files = manifest["files"] if isinstance(manifest, dict) else None
         if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION \
                 or not isinstance(files, dict):
             raise ValueError("unknown manifest version")
+    except ConfigError:  # too deep or too large: its own message
+        raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise ConfigError(path, "", f"a bundle manifest of version {MANIFEST_VERSION}", hint=str(err)) from None
     for name, entry in files.items():
@@ -72,8 +76,16 @@ def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[st
         raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(required),
                           hint=f"{', '.join(unlisted)} not listed")
     problems = []
+    inside = bundle.resolve()
+    links = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_symlink())
+    if links:  # verification would follow them out of the bundle
+        raise ConfigError(bundle, links[0], "a bundle that holds its files itself (no symbolic links)",
+                          hint=f"symbolic links: {', '.join(links[:5])}")
     for name, entry in files.items():
         target = bundle / name
+        if not target.resolve().is_relative_to(inside):
+            problems.append(f"{name}: outside the bundle")
+            continue
         if not target.is_file():
             problems.append(f"{name}: missing")
             continue

@@ -19,6 +19,7 @@ import numpy as np
 from annotated_types import Ge, Gt, Le
 from pydantic import Field, model_validator
 
+from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
 from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
 
@@ -101,7 +102,7 @@ class ChipConfig(Spec):
     graded_spike_bits: int = Field(0, ge=0, le=8)
     zero_skipping: bool = True
     sparse_weights: bool = False
-    clock_mhz: float = Field(200.0, gt=0.0)
+    clock_mhz: float = Field(200.0, ge=1e-3)  # (a clock of 5e-324 MHz made every latency infinite)
     voltage_v: float | None = Field(None, gt=0.0)
     node_nm: Node = 45
     noc_link_bits: int = Field(32, ge=1)
@@ -368,7 +369,7 @@ def load_chip(preset: str | Path, overrides: dict[str, Any] | None = None) -> Ch
         ConfigError: unknown preset (with a close match), unknown key (with a suggestion),
             a node with no technology constants, zero cores, negative SRAM, ...
     """
-    path = Path(preset)
+    path = shipped_or_path(preset, "hw_models")  # a file on disk wins, else a shipped preset file
     if not path.is_file():
         names = list_presets()
         if str(preset) in names:

@@ -135,8 +135,8 @@ class LayerArrays:
             payload_bits=payload,
             input_width=col(lambda x: int(np.prod(x.in_shape)) if x.in_shape else 1),
             output_width=col(lambda x: int(np.prod(x.out_shape)) if x.out_shape else 1),
-            output_spikes=col(lambda x: min(x.output_spikes, x.neuron_updates)),
-            neuron_updates=col(lambda x: x.neuron_updates),
+            output_spikes=col(lambda x: min(x.output_spikes, x.neuron_evaluations)),
+            neuron_updates=col(lambda x: x.neuron_evaluations),
             aux_ops=col(lambda x: x.aux_ops),
             state_size=col(lambda x: x.state_size),
             # No synapses and real-valued inputs: the layer reads its producer's accumulators

@@ -89,7 +89,7 @@ def synthetic_trace(
                 levels=0 if real else level_list[i],
                 output_spikes=float(np.count_nonzero(nxt)),
                 output_level_sum=float(nxt.sum(dtype=np.int64)),
-                neuron_updates=float(steps * out_w),
+                neuron_evaluations=float(steps * out_w),
                 dense_macs=float(sample.size * out_w),
                 aux_ops=0.0,
                 state_size=out_w,
@@ -175,7 +175,7 @@ def lif_mlp_trace(
             potential[fire] = 0.0
         layers.append(LayerTrace(
             name=f"lif{index}", kind="state_update", in_shape=(n_out,), out_shape=(n_out,), steps=steps,
-            input_size=float(steps * n_out), input_events=float(steps * n_out), neuron_updates=float(steps * n_out),
+            input_size=float(steps * n_out), input_events=float(steps * n_out), neuron_evaluations=float(steps * n_out),
             output_spikes=float(out.sum()), output_level_sum=float(out.sum()), state_size=n_out, neuron_output=True,
         ))
         spikes = out

@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, model_validator
 
+from codesign._resources import shipped_dir
 from codesign.config import Spec, load_spec
 
-#: Folder of chip presets and the technology table, at the repository root.
-HW_MODELS_DIR = Path(__file__).resolve().parents[2] / "hw_models"
+#: Folder of chip presets and the technology table: the checkout's ``hw_models/``, or the copy
+#: installed with the wheel (``codesign._resources``).
+HW_MODELS_DIR = shipped_dir("hw_models")
 TECHNOLOGY_FILE = HW_MODELS_DIR / "technology.yaml"
 
 

@@ -433,7 +433,7 @@ def _replay_trace(trace: WorkloadTrace, layers: list[_Layer], fired: dict[int, f
     out = []
     for i, layer in enumerate(trace.layers):
         idle = {"steps": steps, "input_events": 0.0, "input_level_sum": 0.0, "input_size": 0.0, "fan_out": 0.0,
-                "output_spikes": 0.0, "output_level_sum": 0.0, "neuron_updates": 0.0, "aux_ops": 0.0,
+                "output_spikes": 0.0, "output_level_sum": 0.0, "neuron_evaluations": 0.0, "aux_ops": 0.0,
                 "dense_macs": 0.0, "binary_input_ops": 0.0, "state_overflows": 0.0}
         if i in replayed:
             r = replayed[i]
@@ -452,7 +452,7 @@ def _replay_trace(trace: WorkloadTrace, layers: list[_Layer], fired: dict[int, f
                 "levels": int(r.sample.max()),
                 "fan_out": fan_nonzero,
                 "dense_macs": float(rows * width) * fan_stored,
-                "neuron_updates": float(r.n_out * rows),
+                "neuron_evaluations": float(r.n_out * rows),
                 "output_spikes": fired[i],
                 "output_level_sum": fired[i],
             })

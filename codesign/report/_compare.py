@@ -4,7 +4,7 @@ design of each (``codesign study compare A B [C...]``).
 Every study is read through ``codesign.search.study_view`` and every figure uses the search's
 own rules (:func:`codesign.search.pareto_front`, :func:`codesign.search.hypervolume`), with
 one reference point for all the studies: :func:`codesign.search.hypervolume_reference` of
-their pooled feasible design points, so the hypervolumes are comparable. The x axis of the
+their pooled eligible design points (feasible, above the floor), so the hypervolumes are comparable. The x axis of the
 hypervolume curve is the CPU seconds the trials took (``TrialRecord.cpu_time_s``, summed in
 trial order), which does not depend on how busy the machine was. Nothing is re-evaluated.
 """
@@ -62,7 +62,7 @@ class StudySummary:
         trials, complete, failed, pruned: trial counts; points: its design points.
         front: its Pareto front (feasible, non-dominated design points), best first.
         cpu_s: cumulative CPU seconds after each trial, in trial order (``TrialRecord.cpu_time_s``).
-        hypervolume: the hypervolume of the feasible front after each trial (same order), against
+        hypervolume: the hypervolume of the eligible front after each trial (same order), against
             the comparison's common reference point.
         best: the best design per objective.
     """
@@ -122,9 +122,10 @@ def comparison_data(studies: list[optuna.Study] | list[StudyView]) -> Comparison
                               got=f"{first.name}: {_objectives(first)}; {v.name}: {_objectives(v)}")
     objectives = first.objectives
     signs = minimisation_signs(objectives)
-    pooled = [p.values for v in views for p in v.points if p.feasible]
+    pooled = [p.values for v in views for p in v.points if p.eligible]
     if not pooled:
-        raise ConfigError(None, "NAME", "studies with at least one feasible design point",
+        raise ConfigError(None, "NAME", "studies with at least one eligible design point (feasible, above the "
+                          "accuracy floor, not degenerate)",
                           got=", ".join(v.name for v in views))
     ref_loss = hypervolume_reference(np.array(pooled) * signs, objectives)
     summaries = tuple(_summary(v, ref_loss, signs) for v in views)
@@ -148,9 +149,9 @@ def _summary(view: StudyView, ref_loss: np.ndarray, signs: np.ndarray) -> StudyS
         if t.reference is not None or t.state not in ("COMPLETE", "FAIL", "PRUNED"):
             continue
         total += float(t.record.cpu_time_s) if t.record is not None else 0.0
-        feasible = [p.values for p in by_trial.get(t.number, []) if p.feasible]
-        if feasible:
-            kept = np.vstack([kept, np.array(feasible) * signs])
+        eligible = [p.values for p in by_trial.get(t.number, []) if p.eligible]
+        if eligible:
+            kept = np.vstack([kept, np.array(eligible) * signs])
             kept = kept[pareto_mask(kept)]
         cpu.append(total)
         hv.append(hypervolume(kept, ref_loss))
@@ -179,7 +180,7 @@ def comparison_table(data: ComparisonData) -> str:
     """The comparison as plain text: one block per study (counts, CPU time, hypervolume
     against the common reference, and its best design per objective)."""
     ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(data.objective_names, data.reference_point, strict=True))
-    lines = [f"{len(data.studies)} studies; hypervolume against one reference for all ({ref}: the pooled feasible "
+    lines = [f"{len(data.studies)} studies; hypervolume against one reference for all ({ref}: the pooled eligible "
              "points' worst values, widened)", ""]
     head = f"{'study':<20} {'strategy':<22} {'trials':>7} {'failed':>7} {'points':>7} {'front':>6} {'CPU s':>9} {'hypervolume':>12}"
     lines += [head, "-" * len(head)]
@@ -248,7 +249,7 @@ def comparison_figures(data: ComparisonData) -> list[object]:
     ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, data.reference_point, strict=True))
     fig.update_layout(title=f"Hypervolume against CPU time<br><sup>one reference for all studies: {ref}</sup>",
                       xaxis_title="CPU seconds of the trials so far (summed in trial order)",
-                      yaxis_title="hypervolume of the feasible front", height=460)
+                      yaxis_title="hypervolume of the eligible front", height=460)
     figures.append(fig)
     return figures
 

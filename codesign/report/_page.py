@@ -3,6 +3,7 @@ self-contained HTML file with plotly.js embedded, so it opens offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections import Counter
@@ -16,6 +17,7 @@ from plotly.offline import get_plotlyjs
 from codesign import __version__
 from codesign._io import write_text_atomic
 from codesign.report._breakdown import BreakdownInfo, breakdown_infos
+from codesign.report._decision import decision_html, marked_points, study_recommendation
 from codesign.report._importance import ImportanceInfo, combined_importance, importance_infos
 from codesign.report._labels import GROUPS, bare_name, group_of, metric_label
 from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordinates_infos
@@ -62,11 +64,14 @@ def report_data(
     artifact_dir: str | Path | None = None,
     reference_point: tuple[float, ...] | None = None,
 ) -> ReportData:
-    """Compute every figure's data for ``study`` (no plotting)."""
+    """Compute every figure's data for ``study`` (no plotting): the recommended design (stored,
+    else the policy's now) is marked on every scatter and explained in the summary."""
     view = study_view(study, artifact_dir)
-    pareto = pareto_front_info(view)
+    rec, stored = study_recommendation(view)
+    pareto = dataclasses.replace(pareto_front_info(view), marked=marked_points(view, rec))
     importances = importance_infos(study, view)
     return ReportData(
+        decision=decision_html(view, rec, stored) if view.objective_names else None,
         view=view,
         pareto=pareto,
         hypervolume=hypervolume_info(view, reference_point),
@@ -109,8 +114,12 @@ def render_report(data: ReportData) -> str:
     parts.append(_summary(data))
     parts.append("<h2>Pareto front</h2>")
     parts.append(
-        "<p>Feasible design points that no other feasible point beats on every objective are the "
-        "front; infeasible points violate a constraint. Trials with no objective values are in the "
+        "<p>Eligible design points (feasible, above the accuracy floor, not degenerate) that no other "
+        "eligible point beats on every objective are the front; infeasible points violate a constraint, "
+        "and points below the floor (the dashed line) or degenerate are drawn faded. "
+        + ("The black open star is the recommended design, the grey open circle its runner-up. "
+           if data.pareto.marked else "")
+        + "Trials with no objective values are in the "
         "strip under each plot: pruned before training (the chip failed a cheap check) or failed. "
         "Trials that successive halving stopped early are drawn at their lower-budget figures. "
         "Colour is the chip's precision (weight and state bits), shape the network (its trial). "
@@ -152,7 +161,7 @@ def render_report(data: ReportData) -> str:
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        "table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th{background:#f3f3f3}.src{color:#777;font-size:small}"
         "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}"
         ".warn{color:#a33}"
@@ -266,8 +275,10 @@ def _summary(data: ReportData) -> str:
                     items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
                     cells += f"<td class='params'>{html.escape(items)}</td>"
             ident = design_id(point.key)
+            marks = "".join(f"<br><b>{html.escape(m.label.split(':')[0])}</b>" for m in data.pareto.marked
+                            if m.key == point.key)
             rows.append(f"<tr><td><b><a href='#' onclick=\"codesignShowDesign('{ident}');return false\" "
-                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small></td>"
+                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small>{marks}</td>"
                         f"{cells}</tr>")
         lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
         lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "

@@ -1,10 +1,12 @@
 """Pareto-front and hypervolume data, computed without any plotting library.
 
-Owns dominance (over feasible, finished candidates only), the front members, the points each
-scatter draws (feasible front / dominated / infeasible / reference, the confirmed spread of
-confirmed points, and the trials that have no objective values: pruned before training or
-failed, with their reasons), and the hypervolume of the feasible front as trials arrive, with
-its reference point.
+Owns dominance (over eligible, finished candidates only: feasible, above the accuracy floor,
+not degenerate), the front members, the points each scatter draws (eligible front / dominated /
+below the floor or degenerate / infeasible / reference, the confirmed spread of confirmed
+points, and the trials that have no objective values: pruned before training or failed, with
+their reasons), where the floor lies on the scatters, and the hypervolume of the eligible
+front as trials arrive, with its reference point (the one rule of ``codesign study status``:
+:func:`codesign.search.hypervolume_reference` of the eligible points).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from codesign.search import (
     split_named,
 )
 
-PointKind = Literal["front", "dominated", "infeasible", "reference"]
-POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "infeasible", "reference")
+PointKind = Literal["front", "dominated", "below_floor", "infeasible", "reference"]
+POINT_KINDS: tuple[PointKind, ...] = ("front", "dominated", "below_floor", "infeasible", "reference")
 Key = tuple[int, "int | None"]
 #: Lines a point's hover holds at most: its id, objectives, chip and network; a click on the
 #: point opens the full design.
@@ -65,6 +67,8 @@ def point_kind(point: DesignPoint, front: frozenset[Key] | set[Key]) -> PointKin
         return "reference"
     if not point.feasible:
         return "infeasible"
+    if not point.eligible:  # below the accuracy floor or degenerate: stored, never on the front
+        return "below_floor"
     return "front" if point.key in front else "dominated"
 
 
@@ -73,7 +77,8 @@ class ParetoPoints:
     """The points of one kind in a Pareto plot.
 
     Attributes:
-        kind: front | dominated | infeasible | reference.
+        kind: front | dominated | below_floor (feasible, but below the accuracy floor or
+            degenerate: off the front) | infeasible | reference.
         keys: (trial, chip) of each point (chip None for a joint trial).
         values: [n, m] objective values in the study's objective order.
         hover: one text per point (params and metrics, HTML line breaks).
@@ -107,6 +112,20 @@ class MarkedPoint:
     color: str = "#000000"
     symbol: str = "star-open"
     size: int = 22
+
+
+@dataclass(frozen=True)
+class FloorLine:
+    """The accuracy floor on the scatters: a line at ``value`` on objective ``index``'s axis.
+
+    Attributes:
+        index: the objective the floor bounds (``accuracy`` or ``wer``); value: the bound.
+        label: the floor in words, as the plots print it (``accuracy ≥ 0.0909``).
+    """
+
+    index: int
+    value: float
+    label: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +183,7 @@ class ParetoFrontInfo:
             latencies, cycles and areas (quantities that span decades), when all positive.
         marked: design points drawn with a marker of their own (:class:`MarkedPoint`), e.g.
             the recommended design; empty unless a caller adds them.
+        floor: the accuracy floor, when it bounds one of the objectives (:class:`FloorLine`).
         designs: design id -> its full description, as sections of (name, value) rows: what a
             click on a point opens (:func:`design_table`).
     """
@@ -178,6 +198,7 @@ class ParetoFrontInfo:
     unevaluated: tuple[Unevaluated, ...] = ()
     log_axes: tuple[bool, ...] = ()
     marked: tuple[MarkedPoint, ...] = ()
+    floor: FloorLine | None = None
     designs: dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = field(default_factory=dict)
 
     def is_log(self, index: int) -> bool:
@@ -222,8 +243,26 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
         confirmed=confirmed_spread(view),
         unevaluated=unevaluated_trials(view),
         log_axes=log_axes,
+        floor=floor_line(view),
         designs={design_id(p.key): design_table(view, p, point_kind(p, front_set)) for p in drawn},
     )
+
+
+def floor_line(view: StudyView) -> FloorLine | None:
+    """Where the study's accuracy floor lies on the scatters, or None when it bounds no
+    objective (no floor, or a floor on a metric that is not an objective)."""
+    floor = view.floor
+    if floor is None or floor.name not in view.objective_names:
+        return None
+    return FloorLine(view.objective_names.index(floor.name), float(floor.value), plot_text(str(floor)))
+
+
+def plot_text(text: str) -> str:
+    """``text`` (plain, from a study) for Plotly's labels and hovers: ``>=``, ``<=``, ``>``,
+    ``<`` as ``≥``, ``≤``, ``＞``, ``＜``. Plotly reads its text as a few HTML tags and shows a
+    bare ``>`` as ``&gt;``, so these characters never reach it: no text of a study can open a
+    tag on the plot."""
+    return text.replace(">=", "≥").replace("<=", "≤").replace(">", "＞").replace("<", "＜")
 
 
 #: Two points closer than this fraction of a plot's width or height (a log axis: of a decade)
@@ -302,7 +341,10 @@ def design_table(view: StudyView, point: DesignPoint,
     if point.chip is not None:
         head.append(("chip of the trial's hardware set", str(point.chip)))
     if kind:
-        head.append(("on the plot", kind))
+        head.append(("on the plot", kind.replace("_", " ")))
+    off = _off_front(view, point)
+    if off:
+        head.append(("off the front", off.removeprefix("off the front: ")))
     precision = precision_label(view, point)
     if precision:
         head.append(("chip precision", precision))
@@ -407,7 +449,7 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     the parameters that differ between designs) and the network in one line each, and that a
     click opens the full design (:func:`design_table`)."""
     varying = _varying(view.points) if varying is None else varying
-    title = f"<b>design {design_id(point.key)}</b> · {point.label}" + (f" · {kind}" if kind else "")
+    title = f"<b>design {design_id(point.key)}</b> · {point.label}" + (f" · {kind.replace('_', ' ')}" if kind else "")
     objectives = []
     for n, v in zip(view.objective_names, point.values, strict=True):
         spread = point.confirmed.spread(n) if point.confirmed is not None else None
@@ -416,6 +458,9 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     tail = []
     if not point.feasible:
         tail.append(_cut("violates: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0)))
+    off = _off_front(view, point)
+    if off:
+        tail.append(_cut(off))
     precision = precision_label(view, point)
     for prefix, heading in GROUPS.items():
         items = [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
@@ -429,6 +474,17 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     if len(objectives) > room:  # many objectives: two a line
         objectives = _packed(objectives, width=40 * 2)
     return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+
+
+def _off_front(view: StudyView, point: DesignPoint) -> str:
+    """Why a stored, feasible design point is kept off the front: below the accuracy floor,
+    degenerate (its network gives one answer everywhere); ``""`` for an eligible one."""
+    why = []
+    if point.below_floor:
+        why.append(f"below the accuracy floor ({plot_text(str(view.floor))})" if view.floor is not None else "below the accuracy floor")
+    if point.degenerate:
+        why.append("degenerate (one answer for every input)")
+    return ("off the front: " + "; ".join(why)) if why else ""
 
 
 def _cut(text: str, width: int = 90) -> str:
@@ -465,14 +521,14 @@ def _fmt(value: object) -> str:
 
 @dataclass(frozen=True)
 class HypervolumeInfo:
-    """Hypervolume of the feasible front after each finished trial.
+    """Hypervolume of the eligible front after each finished trial.
 
     Attributes:
         trial_numbers: trial numbers in order.
         values: hypervolume after that trial, in the product of the objectives' units.
         reference_point: the reference point in objective units (study direction kept).
         reference_source: where the reference point came from, in words.
-        reason: why there is no curve (fewer than two objectives, no feasible point), else None.
+        reason: why there is no curve (fewer than two objectives, no eligible point), else None.
     """
 
     trial_numbers: tuple[int, ...]
@@ -483,29 +539,32 @@ class HypervolumeInfo:
 
 
 def default_reference_point(view: StudyView) -> tuple[float, ...] | None:
-    """Worst feasible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range
+    """Worst eligible value per objective pushed outward by :data:`REFERENCE_MARGIN` of its range
     (:func:`codesign.search.default_reference`), in objective units.
 
-    Returns None when no feasible design point exists.
+    Returns None when no eligible design point exists.
     """
     return _reference_point(view, {})
 
 
 def _reference_point(view: StudyView, given: dict[str, float]) -> tuple[float, ...] | None:
-    """:func:`codesign.search.hypervolume_reference` of the feasible points, in objective units
-    (None without a feasible point)."""
-    feasible = [p.values for p in view.points if p.feasible]
-    if not feasible:
+    """:func:`codesign.search.hypervolume_reference` of the eligible points (feasible, above
+    the floor, not degenerate: those of :func:`codesign.search.study_hypervolume`), in
+    objective units (None without an eligible point)."""
+    eligible = [p.values for p in view.points if p.eligible]
+    if not eligible:
         return None
     signs = minimisation_signs(view.objectives)
-    ref_loss = hypervolume_reference(np.array(feasible) * signs, view.objectives, given)
+    ref_loss = hypervolume_reference(np.array(eligible) * signs, view.objectives, given)
     return tuple(float(x) for x in ref_loss * signs)
 
 
 def hypervolume_info(
     view: StudyView, reference_point: tuple[float, ...] | None = None
 ) -> HypervolumeInfo:
-    """Hypervolume history of ``view``'s feasible design points.
+    """Hypervolume history of ``view``'s eligible design points (feasible, above the floor, not
+    degenerate): after the last trial it equals :func:`codesign.search.study_hypervolume`, the
+    figure of ``codesign study status``.
 
     Args:
         view: the study.
@@ -518,7 +577,7 @@ def hypervolume_info(
     if reference_point is None:
         given = view.reference
         reference_point = _reference_point(view, given)
-        how = f"worst feasible value + {REFERENCE_MARGIN:g} x range, from this study"
+        how = f"worst eligible value + {REFERENCE_MARGIN:g} x range, from this study"
         named = [n for n in view.objective_names if n in given]
         source = (f"study spec for {', '.join(named)}; " if named else "") + (
             how if len(named) < m else ""
@@ -527,7 +586,7 @@ def hypervolume_info(
     if m < 2:
         return HypervolumeInfo((), (), reference_point or (), source, "hypervolume needs two objectives or more")
     if reference_point is None:
-        return HypervolumeInfo((), (), (), source, "no feasible design point yet")
+        return HypervolumeInfo((), (), (), source, "no eligible design point yet (feasible, above the floor)")
     if len(reference_point) != m:
         raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
     signs = minimisation_signs(view.objectives)
@@ -539,10 +598,10 @@ def hypervolume_info(
     values: list[float] = []
     kept = np.empty((0, m))
     for number in sorted(by_trial):
-        feasible = [p.values for p in by_trial[number] if p.feasible]
-        if feasible:
+        eligible = [p.values for p in by_trial[number] if p.eligible]
+        if eligible:
             # the front so far: the hypervolume of the points kept is that of all points seen
-            kept = np.vstack([kept, np.array(feasible) * signs])
+            kept = np.vstack([kept, np.array(eligible) * signs])
             kept = kept[pareto_mask(kept)]
         numbers.append(number)
         values.append(hypervolume(kept, ref_loss))

@@ -41,6 +41,8 @@ class _Marker(TypedDict):
 _STYLE: dict[str, _Marker] = {
     "front": {"name": "Pareto front (feasible)", "color": "#1f77b4", "symbol": "circle", "size": 10},
     "dominated": {"name": "dominated (feasible)", "color": "#9ecae1", "symbol": "circle", "size": 7},
+    "below_floor": {"name": "below the accuracy floor or degenerate (off the front)", "color": "#bbbbbb",
+                    "symbol": "circle-open", "size": 7},
     "infeasible": {"name": "infeasible (violates a constraint)", "color": "#d62728", "symbol": "x", "size": 7},
     "reference": {"name": "reference (e.g. ANN twin)", "color": "#000000", "symbol": "star", "size": 14},
     "pruned": {"name": "pruned before training (infeasible chip)", "color": "#7f7f7f", "symbol": "x-thin-open",
@@ -101,8 +103,8 @@ def network_symbols(info: ParetoFrontInfo) -> dict[int, str]:
 
 def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
     """The design points of one scatter: coloured by chip precision, shaped by network; front
-    points filled and outlined, dominated ones open, infeasible ones faded crosses, reference
-    points black stars. One legend entry per precision (its front points); the others share
+    points filled and outlined, dominated ones open, those below the accuracy floor (or
+    degenerate) open and faded, infeasible ones faded crosses, reference points black stars. One legend entry per precision (its front points); the others share
     its legend group, so a click on the legend shows or hides a whole precision."""
     colours, symbols = precision_colours(info), network_symbols(info)
     traces = []
@@ -128,6 +130,9 @@ def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
                 elif pts.kind == "dominated":
                     marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
                               "line": {"width": 1.5}, "opacity": 0.75}
+                elif pts.kind == "below_floor":
+                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 7,
+                              "line": {"width": 1}, "opacity": 0.3}
                 else:
                     marker = {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
                               "opacity": 0.45}
@@ -168,6 +173,19 @@ def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False,
                 text=[mark.hover], hovertemplate="%{text}<extra></extra>", customdata=ident,
                 marker={"color": mark.color, "symbol": mark.symbol, "size": mark.size, "line": {"width": 2.5}}))
     return traces
+
+
+def _floor_line(fig: go.Figure, info: ParetoFrontInfo, i: int, cell: dict[str, int]) -> None:
+    """The accuracy floor as a dashed line across the scatter, on the axis of the objective it
+    bounds (x when that objective is ``i``, else y), labelled with the floor."""
+    assert info.floor is not None
+    style = {"line_dash": "dash", "line_color": "#a33", "line_width": 1.5,
+             "annotation_text": f"floor: {info.floor.label}", "annotation_font_color": "#a33",
+             "annotation_font_size": 11}
+    if info.floor.index == i:
+        fig.add_vline(x=info.floor.value, annotation_position="top right", **style, **cell)
+    else:
+        fig.add_hline(y=info.floor.value, annotation_position="bottom right", **style, **cell)
 
 
 def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: int, j: int) -> go.Scatter:
@@ -293,6 +311,11 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
             _unevaluated_strip(fig, info, i, j)
         key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
                "Pareto front · open: dominated · faint ×: infeasible")
+        if info.floor is not None and info.floor.index in (i, j):
+            _floor_line(fig, info, i, cell)
+            key += f"<br>dashed: the accuracy floor ({info.floor.label}); faded: below it or degenerate, off the front"
+        elif any(p.kind == "below_floor" for p in info.points):
+            key += "<br>faded: below the accuracy floor or degenerate, off the front"
         if groups:
             hidden = sum(len(g) for g in groups)
             key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
@@ -336,7 +359,7 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
                     hovertemplate="%{text}<extra></extra>",
                     customdata=list(pts.ids) if pts.ids else None,
                     marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
-                            "opacity": 0.45 if pts.kind == "infeasible" else 1.0},
+                            "opacity": {"infeasible": 0.45, "below_floor": 0.3}.get(pts.kind, 1.0)},
                 )
             )
         for trace in _marked_traces(info, i, j, three_d=True, k=k):
@@ -416,10 +439,10 @@ def hypervolume_figure(info: HypervolumeInfo, objective_names: tuple[str, ...]) 
         fig.add_trace(
             go.Scatter(x=list(info.trial_numbers), y=list(info.values), mode="lines+markers", name="hypervolume")
         )
-        title = f"Hypervolume of the feasible front<br><sup>reference point: {ref} — {info.reference_source}</sup>"
+        title = f"Hypervolume of the eligible front (feasible, above the accuracy floor)<br><sup>reference point: {ref} — {info.reference_source}</sup>"
     else:
         fig.add_annotation(text=info.reason, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        title = "Hypervolume of the feasible front"
+        title = "Hypervolume of the eligible front (feasible, above the accuracy floor)"
     fig.update_layout(title=title, xaxis_title="trial number",
                       yaxis_title="hypervolume (product of the objectives' units)", height=420)
     return fig

@@ -104,13 +104,19 @@ def confirm_points(
     """Re-evaluate ``points`` with ``seeds`` seeds (the study's seed and the next ones) at full
     fidelity, as Ray tasks, and store their mean and spread on the study.
 
+    A confirmation holds a driver lease on the study while it runs (a driver, or another
+    confirmation, running on it is refused, and it on them), and retries an evaluation whose
+    worker or node died on another, up to ``execution.retries`` times, as the driver does.
+
     Raises:
         ValueError: ``seeds`` < 2 (one seed has no spread), or a point's record is missing.
         RuntimeError: an evaluation failed (a confirmation is never partial).
+        StudyInUse: a driver holds the study.
     """
     import ray
 
-    from codesign.search._driver import _ensure_ray
+    from codesign.search._driver import _ensure_ray, worker_died_errors
+    from codesign.search._lease import DriverLease
     from codesign.search._record import ARTIFACT_DIR_ATTR
     from codesign.search._storage import stored_spec
 
@@ -143,24 +149,49 @@ def confirm_points(
             jobs.append((point, chip, seed, TrialTask(
                 params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
                 folder=confirmation_folder(point.trial, chip, seed))))
-    started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
+    lease = DriverLease.acquire(study, "refuse")  # before anything runs: a refused one changes nothing
+    started_ray = False
     store_actor = None
     left: list[Any] = []
     try:
+        started_ray = _ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
         reader, store_actor = serve_store(store)
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
         corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
-        refs = {
-            remote.remote(evaluate, replace(task, store=reader), corpus_ref): (point, chip, seed)
-            for point, chip, seed, task in jobs
-        }
+        # at most `workers` tasks in Ray at once, as the driver starts them: a task queued in Ray
+        # would start whenever a running one blocks reading the store, and share its CPUs
+        in_flight = workers if workers is not None else spec.execution.workers
+        queued = list(jobs)
+        refs: dict[Any, tuple[DesignPoint, int | None, int, TrialTask]] = {}
+        attempts: dict[Any, int] = {}
+
+        def submit() -> None:
+            while queued and len(left) < in_flight:
+                job = queued.pop(0)
+                ref = remote.remote(evaluate, replace(job[3], store=reader), corpus_ref)
+                refs[ref], attempts[ref] = job, 1
+                left.append(ref)
+
         results: dict[tuple[int, int | None], dict[int, dict[str, float]]] = {}
-        left = list(refs)
+        submit()
         while left:
             ready, left = ray.wait(left, num_returns=1)
-            point, chip, seed = refs[ready[0]]
-            result: TrialResult = ray.get(ready[0])
+            point, chip, seed, task = refs[ready[0]]
+            try:
+                result: TrialResult = ray.get(ready[0])
+            except worker_died_errors() as err:  # a lost worker or node: run it again elsewhere
+                tries = attempts[ready[0]]
+                if tries > spec.execution.retries:
+                    raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: its worker "
+                                       f"died {tries} time(s) ({type(err).__name__})") from None
+                again = remote.remote(evaluate, replace(task, store=reader), corpus_ref)
+                refs[again], attempts[again] = refs[ready[0]], tries + 1
+                left.append(again)
+                if progress is not None:
+                    progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
+                             f"retrying (attempt {tries + 1})")
+                continue
             result.save(store)
             record = result.record
             if record.error is not None or record.pruned is not None:
@@ -171,14 +202,17 @@ def confirm_points(
                 done = sum(len(v) for v in results.values())
                 progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
                          f"({done}/{len(jobs)})")
+            submit()  # the freed worker takes the next job
     finally:
         for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
         if store_actor is not None:
-            ray.kill(store_actor)
+            with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
+                ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
+        lease.release()
     confirmed = []
     for (trial, chip), by_seed in results.items():
         names = sorted(set.intersection(*(set(m) for m in by_seed.values())))

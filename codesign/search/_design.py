@@ -41,25 +41,8 @@ def confirmation_folder(trial: int, chip: int | None, seed: int) -> str:
 
 
 def study_file(view: StudyView, rel: str) -> Path:
-    """A path relative to the study's folder (as records name artifacts) as a local file:
-    under the study's artifact directory (the working directory when it names none), or
-    downloaded from a URL store on first use. A file that does not exist is returned as the
-    path it would have (readers say "not found")."""
-    if view.artifact_url is not None:
-        from codesign.search._reader import _url_store
-        from codesign.search._store import split_study_dir
-
-        root, study_name = split_study_dir(view.artifact_url)
-        store_rel = posixpath.normpath(posixpath.join(study_name, rel))
-        store = _url_store(root)
-        try:
-            return store.local_file(store_rel)
-        except FileNotFoundError:
-            return Path(store.url(store_rel))
-    path = Path(rel)
-    if path.is_absolute():
-        return path
-    return (view.artifact_dir if view.artifact_dir is not None else Path.cwd()) / path
+    """A path relative to the study's folder as a local file (:meth:`StudyView.file`)."""
+    return view.file(rel)
 
 
 def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:

@@ -1,9 +1,18 @@
 """The Ray ask/tell driver: the only writer to a study's storage.
 
 ``run_study`` is a loop over Optuna's ``ask``/``tell`` (like ``Study.optimize``), with Ray
-tasks as the workers: ``workers`` trials in flight, each a task with declared resources,
-told as they complete (``ray.wait``). The evaluation function is injectable: a top-level,
-picklable ``evaluate(TrialTask) -> TrialResult`` (``codesign.search._task``).
+tasks as the workers, each a task with declared resources. The evaluation function is
+injectable: a top-level, picklable ``evaluate(TrialTask) -> TrialResult``
+(``codesign.search._task``).
+
+Schedule (``execution.lookahead``, ``execution.tell_order``): ``workers x (1 + lookahead)``
+trials are asked and not yet told at once; ``workers`` of them run as Ray tasks and the driver
+queues the rest, so a worker that finishes picks up a queued trial at once, while an older,
+slower trial still runs. Results are told in submission order (the default), and a new trial
+is asked only after a tell, so what the sampler has seen when it asks trial *n* is the same on
+an idle and on a loaded machine: the study depends only on its seed and history, never on timing. Worker
+utilisation (busy worker-seconds over ``workers`` x the search's wall seconds) is measured
+and returned (``StudyOutcome.worker_utilisation``).
 
 Workers share nothing with the driver but Ray: each task gets a reader of the artifact store
 (served from this process's node when the store is a local folder) and the corpus from Ray's
@@ -13,7 +22,11 @@ bytes; this driver writes them into the artifact store.
 Failure rules (a failure is never a score):
 - the evaluation raises, returns an error, or returns a NaN/missing objective -> FAIL with
   the reason in the record;
-- a trial running past ``execution.trial_timeout_s`` is cancelled (its worker killed) -> FAIL;
+- a trial whose worker has used more than ``execution.trial_cpu_s`` CPU seconds, or that
+  started and then made no CPU progress for ``execution.trial_stall_s`` seconds (a hang), is
+  cancelled (its worker killed) -> FAIL. Running tasks report their CPU time to the driver
+  (``TrialMonitor``, a heartbeat a second): the limits follow the trial's own work, so a
+  machine's load never decides a result, and a trial still queued is charged nothing;
 - the worker process dies (Ray ``WorkerCrashedError`` and kin) -> the trial is run again
   ``execution.retries`` times, then FAIL; the study goes on;
 - the evaluation's cheap chip check finds the network cannot fit (or breaks an
@@ -33,13 +46,15 @@ again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import math
 import os
+import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +64,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign import __version__
-from codesign.config import ConfigError, parse_spec
+from codesign.config import ConfigError, check_output_dir, parse_spec
 from codesign.search._front import (
     POINT_ATTR,
     DesignPoint,
@@ -76,14 +91,16 @@ from codesign.search._record import (
 from codesign.search._space import suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
+    checkpoint,
     default_storage_url,
     load_stored_study,
+    masked_url,
     open_storage,
     stored_spec,
 )
 from codesign.search._store import ArtifactStore, StoreReader, serve_store
 from codesign.search._strategy import strategy_of
-from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
+from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -114,6 +131,10 @@ class StudyOutcome:
         artifact_bytes: bytes of files workers returned through Ray in this run.
         served_bytes: bytes of the training cache workers read through the driver's store
             actor in this run (0 for a URL store, which workers read directly).
+        busy_s: worker-seconds this run's trials ran (each task's own clock; from its last
+            heartbeat for one that raised or was stopped).
+        search_s: wall seconds from the first submission to the last tell of this run.
+        worker_utilisation: ``busy_s / (workers * search_s)`` (None when nothing ran).
     """
 
     name: str
@@ -127,10 +148,46 @@ class StudyOutcome:
     artifact_bytes: int = 0
     served_bytes: int = 0
     recommendation: Recommendation | None = None
+    failed: int = 0
+    fatal: str | None = None
+    first_error: str | None = None
+    busy_s: float = 0.0
+    search_s: float = 0.0
+    worker_utilisation: float | None = None
+
+    def failure(self) -> str | None:
+        """One line saying why this run failed as a whole, or None: a trial failed for a reason
+        that fails every trial (``fatal``: the run stopped starting trials), or every trial this
+        run told failed."""
+        if self.fatal is not None:
+            return (f"study '{self.name}' stopped: a trial failed for a reason every trial would share: "
+                    f"{_one_line(self.fatal)}")
+        if self.told and self.failed == self.told:
+            return (f"study '{self.name}' failed: all {self.told} trial(s) of this run failed; the first: "
+                    f"{_one_line(self.first_error or 'no reason recorded')}")
+        return None
+
+
+#: A trial that fails with one of these fails for a reason of the study or the installation
+#: (a missing file, a bad config, a missing module), which every later trial would share.
+FATAL_ERRORS = ("ConfigError", "FileNotFoundError", "ModuleNotFoundError", "ImportError")
+
+
+def is_fatal(error: str | None) -> bool:
+    """Whether a trial's error (``"<ExceptionType>: message"``) fails every trial alike."""
+    return error is not None and error.split(":", 1)[0].strip() in FATAL_ERRORS
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
 class _Pending:
+    """One job asked (or promoted) and not yet told: waiting in the driver's queue for a free
+    worker, running as a Ray task, or finished and waiting for its turn to be told (``outcome``)."""
+
     trial: optuna.Trial
     params: dict[str, Any]
     started: float
@@ -138,6 +195,16 @@ class _Pending:
     history: list[str] = field(default_factory=list)
     rung: int = 0
     until_epoch: int | None = None
+    outcome: tuple[TrialRecord, list[float] | None] | None = None
+    busy_s: float = 0.0  # wall seconds its task ran (its heartbeat's clock, then its own)
+    cpu_s: float = 0.0  # CPU seconds its task reported
+    progress_cpu_s: float = -math.inf  # its evaluation thread's CPU seconds at the last progress
+    progress_at: float = math.nan  # when that was (driver clock); NaN until its first heartbeat
+
+    @property
+    def key(self) -> str:
+        """This attempt's name in the trial monitor."""
+        return f"{self.trial.number}-r{self.rung}-a{self.attempts}"
 
 
 def default_evaluate() -> EvaluateFn:
@@ -181,17 +248,113 @@ def run_study(
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
-    study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+    # the cluster first: one that is not there, or cannot run a trial, is one error before the
+    # study is created or its lease taken (_drive then finds Ray connected and leaves it to us)
+    _check_reachable(spec)
+    started_ray = _ensure_ray(spec, log_to_driver)
     try:
-        corpus = None
-        if evaluate is None or evaluate is default_evaluate():
-            from codesign.search._evaluate import prepare_study
+        _check_resources(spec)
+        study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+        try:
+            corpus = None
+            if evaluate is None or evaluate is default_evaluate():
+                from codesign.search._evaluate import prepare_study
 
-            corpus = prepare_study(spec, progress=progress)
-            evaluate = default_evaluate()
-        return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+                corpus = prepare_study(spec, progress=progress)
+                evaluate = default_evaluate()
+            return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
+        except optuna.exceptions.StorageInternalError as err:  # a full disk, a lost database server
+            raise ConfigError(None, "storage", "a storage this driver can write", got=masked_url(url),
+                              hint=f"{_root_cause(err)}; what it holds stays readable: make room and "
+                              f"`codesign study resume {spec.name}`") from None
+        finally:
+            lease.release()
+            checkpoint(url)  # the last write done: study.db alone then holds every trial of the run
     finally:
-        lease.release()
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+#: How long the driver waits for an ``--address`` to accept a connection before it says so
+#: (a head started a moment ago may not listen yet: refused connections are retried until then).
+CONNECT_TIMEOUT_S = 15.0
+
+
+def _check_reachable(spec: StudySpec) -> None:
+    """An ``execution.address`` where nothing accepts a connection is one error within
+    ``CONNECT_TIMEOUT_S`` (``ray.init`` would retry for minutes).
+
+    Raises:
+        ConfigError: nothing listens at the address (``auto``: the one ``RAY_ADDRESS`` or the
+            latest local ``ray start`` names).
+    """
+    address = spec.execution.address
+    if not address:
+        return
+    target: str | None = address
+    if address == "auto":
+        target = os.environ.get("RAY_ADDRESS") or None
+        if target is None:
+            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
+                from ray._private.services import get_ray_address_from_environment
+
+                target = get_ray_address_from_environment("auto", None)
+            except Exception:  # none: ray.init says so itself, at once
+                return
+    if not target or target in ("auto", "local"):
+        return
+    hostport = target.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
+                          got=address) from None
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            left = max(0.5, deadline - time.monotonic())
+            socket.create_connection((host.strip("[]") or "127.0.0.1", port_number), timeout=left).close()
+            return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ConfigError(None, "execution.address", "the address of a running Ray cluster", got=address,
+                                  hint=f"nothing accepted a connection at {host}:{port_number} within "
+                                  f"{CONNECT_TIMEOUT_S:g} s ({err.strerror or type(err).__name__}); start one "
+                                  "with `ray start --head` or fix --address / RAY_ADDRESS") from None
+        time.sleep(0.5)
+
+
+def _check_resources(spec: StudySpec) -> None:
+    """The cluster has a node that can run one trial (its CPUs and GPUs), checked once before
+    the study starts: a trial no node can take would wait until its timeout, and so would every
+    other.
+
+    Raises:
+        ConfigError: no live node has ``execution.cpus_per_trial`` CPUs and
+            ``gpus_per_trial`` GPUs.
+    """
+    import ray
+
+    need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
+    nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
+
+    def has(node: dict[str, Any], name: str, amount: float) -> bool:
+        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
+        return
+    seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
+        raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
+                          f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
+                          "on CPUs")
+    raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
+                      f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
+                      "cpus_per_trial")
 
 
 def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
@@ -204,6 +367,13 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
     """
     root = spec.artifacts or str(runs_dir)
     expected = "an artifact store codesign can write and read (a folder, or a URL pyarrow.fs or fsspec knows)"
+    if root.split("://", 1)[0].lower() == "memory" and "://" in root:
+        raise ConfigError(None, "artifacts", "an artifact store that outlives this process (a folder, s3://, gs://, ...)",
+                          got=root, hint="memory:// keeps the trials' files only while the driver runs "
+                          "(study key 'artifacts' or --artifact-store)")
+    if "://" not in root:
+        check_output_dir(root, "artifacts" if spec.artifacts else "--runs-dir",
+                         "a folder (trial files and the default storage go there)")
     try:
         store = ArtifactStore(root)
         if not store.is_local:
@@ -409,10 +579,15 @@ def _drive(
         bar = driver.bar
         try:
             driver.run()
+            _record_run(study, spec, driver)
         except BaseException:
-            _abandon(study, driver.pending, list(driver.waiting.values()))
+            running = set(map(id, driver.pending.values()))
+            untold = [p for p in driver.queue if id(p) not in running]  # finished or not started yet
+            _abandon(study, driver.pending, list(driver.waiting.values()) + untold)
             _requeue_own(study, lease)
             raise
+        finally:
+            driver.close()
     finally:
         if bar is not None:
             bar.close()
@@ -422,8 +597,10 @@ def _drive(
             ray.kill(store_actor)
         if started_ray:
             ray.shutdown()
-    return _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by, driver.moved_bytes,
-                    served)
+    outcome = _outcome(study, spec, url, store.url(spec.name), driver.told, driver.stopped_by,
+                       driver.moved_bytes, served, driver.busy_s, driver.search_s)
+    return dataclasses.replace(outcome, failed=driver.failed_now, fatal=driver.fatal,
+                               first_error=driver.first_error)
 
 
 class _Driver:
@@ -453,34 +630,56 @@ class _Driver:
         self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
                           and DUPLICATE_ATTR not in t.user_attrs)
         self.told = 0  # by this run
+        self.failed_now = 0  # failed in this run (for the exit status)
+        self.first_error: str | None = None
+        self.fatal: str | None = None  # set: a failure every trial would share; start no more
         self.moved_bytes = 0
         self.stopped_by = "trials"
         self.budget_trials = spec.budget.trials
         self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
         self.last_requeue = time.monotonic()
         self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
-        self.pending: dict[Any, _Pending] = {}
+        self.pending: dict[Any, _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
+        self.queue: list[_Pending] = []  # asked (or promoted) and not yet told, in submission order
         self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
+        self.busy_s = 0.0
+        self.search_s = 0.0
+        self.first_submit: float | None = None
+        ex = spec.execution
+        self.limited = ex.trial_cpu_s is not None or ex.trial_stall_s is not None
+        # (an actor handle: Ray's stubs do not type its methods' .remote)
+        self.monitor: Any = ray.remote(num_cpus=0)(TrialMonitor).remote() if self.limited else None
         self.constraint_names = [c.name for c in spec.parsed_constraints()]
         self.sign = np.array([1.0 if d == "min" else -1.0 for d in spec.objectives.values()])
+
+    def close(self) -> None:
+        """Stop the trial monitor."""
+        import ray
+
+        if self.monitor is not None:
+            with contextlib.suppress(Exception):
+                ray.kill(self.monitor)
+            self.monitor = None
 
     def run(self) -> None:
         import ray
 
         while True:
             self._start_jobs()
-            if not self.pending:
+            # one tell, then one ask: the sampler has seen exactly the same told trials at each
+            # ask however many results arrived at once
+            while self._tell_next():
+                self._start_jobs()
+            if not self.queue:
                 break
             self._update_bar()
-            wait_s = _next_wakeup(self.pending, self.spec.execution.trial_timeout_s, self.deadline)
-            # In submission order (the default), results are told in the order trials were asked,
-            # whatever finished first, so the sampler and the scheduler see the same history on
-            # an idle or a loaded machine and the study is reproducible from its seed.
-            watch = list(self.pending)[:1] if self.spec.execution.tell_order == "submission" else list(self.pending)
-            ready, _ = ray.wait(watch, num_returns=1, timeout=wait_s)
-            for ref in ready:
-                self._receive(ref)
-            _expire(self.pending, self.spec, self.tell)
+            if self.pending:
+                wait_s = _next_wakeup(self.limited, self.deadline)
+                ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=wait_s)
+                for ref in ready:
+                    self._receive(ref)
+                self._check_limits()
+                self._dispatch()  # a worker freed: the next asked job starts now, told or not
         for number in self.scheduler.paused():
             p = self.waiting.pop(number)
             _prune_paused(self.study, p)
@@ -488,12 +687,70 @@ class _Driver:
             self.finished += 1
             self.bar.write(f"trial {number} stopped at rung {p.rung} ({p.until_epoch} epochs): not promoted")
 
+    def _tell_next(self) -> bool:
+        """Tell one finished job, if there is one to tell: in submission order the head of the
+        queue once it has finished (a finished job behind a running one waits; its worker has
+        moved on to a queued job); in completion order the oldest finished one."""
+        in_order = self.spec.execution.tell_order == "submission"
+        for i, p in enumerate(self.queue[:1] if in_order else self.queue):
+            if p.outcome is None:
+                continue
+            del self.queue[i]
+            record, values = p.outcome
+            self.busy_s += p.busy_s
+            if self.first_submit is not None:
+                self.search_s = time.monotonic() - self.first_submit
+            self.tell(p, record, values)
+            return True
+        return False
+
+    def _check_limits(self) -> None:
+        """Stop the running tasks past the per-trial CPU limit, or stalled, by their heartbeats
+        (a task with none yet has not started, and is charged nothing)."""
+        import ray
+
+        if self.monitor is None or not self.pending:
+            return
+        ex = self.spec.execution
+        try:
+            beats = ray.get(self.monitor.read.remote(), timeout=30)
+        except Exception as err:  # the monitor is busy or gone: the limits wait for the next round
+            _LOG.warning("could not read the trial monitor: %s", err)
+            return
+        now = time.monotonic()
+        for ref, p in list(self.pending.items()):
+            if p.key not in beats:
+                continue
+            p.cpu_s, p.busy_s, task_cpu_s = beats[p.key]
+            if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
+                p.progress_cpu_s, p.progress_at = task_cpu_s, now
+            reason = None
+            if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
+                reason = (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
+                          "(execution.trial_cpu_s)")
+            elif ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
+                reason = (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
+                          f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+            if reason is not None:
+                ray.cancel(ref, force=True)
+                del self.pending[ref]
+                p.outcome = (_failed(p, reason), None)
+                self._forget(p)
+
+    def _forget(self, p: _Pending) -> None:
+        if self.monitor is not None:
+            with contextlib.suppress(Exception):
+                self.monitor.forget.remote([p.key])
+
     def _start_jobs(self) -> None:
-        """Fill the free workers: new trials within the budget, or promoted ones."""
-        room = self.spec.execution.workers - len(self.pending)
+        """Fill the queue up to ``workers x (1 + lookahead)`` jobs asked and not yet told: new
+        trials within the budget, or promoted ones. ``_dispatch`` starts ``workers`` of them at once."""
+        room = self.spec.execution.in_flight - len(self.queue)
         may_start = True
         if time.monotonic() >= self.deadline:
             self.stopped_by = "seconds"
+            room, may_start = 0, False
+        if self.fatal is not None:  # every further trial would fail the same way
             room, may_start = 0, False
         share = self.lease.policy == "share"
         if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
@@ -503,7 +760,7 @@ class _Driver:
         if self.budget_trials is not None:
             if share and room > 0:  # other drivers' trials count too
                 finished_all, elsewhere = _shared_counts(self.study, self.lease)
-                in_use = max(self.started, finished_all + elsewhere + len(self.pending) + len(self.waiting))
+                in_use = max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
             may_start = may_start and in_use < self.budget_trials
         for _ in range(max(room, 0)):
             job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
@@ -516,28 +773,66 @@ class _Driver:
             else:
                 paused = self.waiting.pop(job.trial)
                 trial, params = paused.trial, paused.params
-            self._submit(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch))
+            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch)
+            self.queue.append(p)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
+        Ray: a task waiting in Ray's queue would start whenever a running one blocks in
+        ``ray.get`` (reading the store), and more trials than workers would share the CPUs."""
+        running = set(map(id, self.pending.values()))
+        if self.fatal is not None or time.monotonic() >= self.deadline:
+            # asked but not started: none starts after the deadline or a failure every trial
+            # shares; each is left for a resume to ask again, never run and never scored
+            why = ("not started: a trial failed for a reason every trial shares" if self.fatal is not None
+                   else "not started: budget.seconds reached")
+            for p in [q for q in self.queue if q.outcome is None and id(q) not in running]:
+                self.queue.remove(p)
+                _mark_interrupted(self.study, p.trial.number, p.trial.params, p.params, why)
+            return
+        for p in self.queue:
+            if len(self.pending) >= self.spec.execution.workers:
+                return
+            if p.outcome is None and id(p) not in running:
+                self._submit(p)
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
                          store=self.reader)
-        self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref)] = p
+        p.started = time.monotonic()
+        if self.first_submit is None:
+            self.first_submit = p.started
+        self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref, self.monitor, p.key)] = p
 
     def _receive(self, ref: Any) -> None:
+        """Read a finished task: its outcome waits in the queue for its turn to be told."""
         p = self.pending.pop(ref)
+        self._forget(p)
         outcome = _collect(ref, p, self.spec, self.store)
         if isinstance(outcome, str):  # "retry": the worker died and retries are left
+            self.busy_s += p.busy_s
             p.attempts += 1
             p.started = time.monotonic()
-            self._submit(p)
+            p.busy_s, p.progress_cpu_s, p.progress_at = 0.0, -math.inf, math.nan
+            self._dispatch()
             return
-        record, values, size = outcome
+        record, values, size, busy_s = outcome
         self.moved_bytes += size
-        self.tell(p, record, values)
+        if busy_s is not None:
+            p.busy_s = busy_s
+        p.outcome = (record, values)
 
     def tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         try:
             self._tell(p, record, values)
+            if values is None and record.error is not None and record.pruned is None:
+                self.failed_now += 1
+                self.first_error = self.first_error or record.error
+                if self.fatal is None and is_fatal(record.error):
+                    self.fatal = f"trial {p.trial.number}: {record.error}"
+                    self.bar.write(f"stopping: trial {p.trial.number} failed for a reason every trial would "
+                                   "share; no further trial is started")
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as err:
             if not self.study._storage.get_trial(p.trial._trial_id).state.is_finished():
                 raise
@@ -585,6 +880,23 @@ class _Driver:
                         self.spec.reference)
 
 
+#: Study user attribute: one entry per driver run that finished, with its worker utilisation.
+RUNS_ATTR = "codesign.runs"
+
+
+def _record_run(study: optuna.Study, spec: StudySpec, driver: _Driver) -> None:
+    """Append this run's schedule figures to the study's ``codesign.runs``."""
+    available = spec.execution.workers * driver.search_s
+    runs = list(study.user_attrs.get(RUNS_ATTR, []))
+    runs.append({
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "told": driver.told, "workers": spec.execution.workers, "lookahead": spec.execution.lookahead,
+        "busy_s": driver.busy_s, "search_s": driver.search_s,
+        "worker_utilisation": min(1.0, driver.busy_s / available) if available > 0 else None,
+    })
+    study.set_user_attr(RUNS_ATTR, runs)
+
+
 def _record_rung(trial: optuna.Trial, record: TrialRecord) -> None:
     """Append a rung's figures to the trial's ``codesign.rungs`` and keep its record current."""
     rungs = list(trial.user_attrs.get(RUNGS_ATTR, []))
@@ -625,6 +937,32 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
 
     if ray.is_initialized():
         return False
+    with _python_sigterm_kept():
+        _init_ray(spec, log_to_driver)
+    return True
+
+
+@contextlib.contextmanager
+def _python_sigterm_kept() -> Iterator[None]:
+    """Ray's core worker installs a SIGTERM handler of its own in the driver that logs a stack
+    and aborts the process (status -6, no cleanup). The handler Python had (the CLI's, which
+    raises so the driver fails its unfinished trials and releases its lease) is put back."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _init_ray(spec: StudySpec, log_to_driver: bool) -> None:
+    """``ray.init`` for :func:`_ensure_ray`."""
+    import ray
+
     if spec.execution.address:
         address = spec.execution.address
         if address == "auto" and os.environ.get("RAY_ADDRESS"):
@@ -658,7 +996,6 @@ def _ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
             ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 1024 * 1024,
                      _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=log_to_driver,
                      logging_level=logging.WARNING)
-    return True
 
 
 def _forget_cached_token() -> None:
@@ -672,6 +1009,13 @@ def _forget_cached_token() -> None:
         return
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost cause's ``Type: message`` (``OperationalError: database or disk is full``)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return f"{type(err).__name__}: {_first_sentence(err)}"
 
 
 def _first_sentence(err: BaseException) -> str:
@@ -731,24 +1075,29 @@ def _loopback_only() -> Iterator[None]:
                 ray_constants.ENABLE_RAY_CLUSTER = old_flag
 
 
-def _next_wakeup(pending: dict[Any, _Pending], timeout_s: float | None, deadline: float) -> float:
+#: CPU seconds of a trial's evaluation thread that count as progress for ``trial_stall_s``: a
+#: hung thread uses none, and one starved by load still gets this much in a few minutes.
+_PROGRESS_CPU_S = 0.25
+
+
+def _next_wakeup(limited: bool, deadline: float) -> float:
+    """Seconds to wait for a result before the loop looks again: at the run's deadline, and every
+    heartbeat's second while per-trial limits apply."""
     now = time.monotonic()
     wake = deadline - now if math.isfinite(deadline) else 5.0
-    if timeout_s is not None:
-        wake = min(wake, *(p.started + timeout_s - now for p in pending.values()))
-    return max(0.05, min(wake, 5.0))
+    return max(0.05, min(wake, BEAT_S if limited else 5.0))
 
 
 def _collect(ref: Any, p: _Pending, spec: StudySpec,
-             store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int] | str:
+             store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int, float | None] | str:
     """Read a finished task and write its files into the artifact store: ``"retry"`` for a dead
-    worker with retries left, else the record, its objective values (None for a failed trial)
-    and the bytes of files it returned."""
+    worker with retries left, else the record, its objective values (None for a failed trial),
+    the bytes of files it returned and the wall seconds its worker spent (None when the task
+    returned no result)."""
     import ray
     from ray import exceptions as rex
 
-    died = (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
-            rex.ObjectLostError, rex.OwnerDiedError)
+    died = worker_died_errors()
     try:
         result: TrialResult = ray.get(ref)
     except died as err:
@@ -756,21 +1105,28 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
         if p.attempts <= spec.execution.retries:
             _LOG.warning("trial %d: worker died, retrying", p.trial.number)
             return "retry"
-        return _failed(p, "; ".join(p.history)), None, 0
+        return _failed(p, "; ".join(p.history)), None, 0, None
     except rex.RayTaskError as err:
         cause = err.cause if getattr(err, "cause", None) is not None else err
-        return _failed(p, f"{type(cause).__name__}: {cause}", tb=str(err)), None, 0
+        if isinstance(cause, ConfigError) and cause.file is None:
+            # trial parameters that make no valid config: say so, not "<command line>"
+            reason = f"invalid trial parameters: {_config_problem(cause)}"
+        else:
+            reason = f"{type(cause).__name__}: {cause}"
+        return _failed(p, reason, tb=str(err)), None, 0, None
     except rex.RayError as err:
-        return _failed(p, f"{type(err).__name__}: {err}"), None, 0
+        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
     except Exception as err:  # e.g. an exception type that cannot be unpickled here
-        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    busy = result.busy_s
     try:
         result.save(store)
     except Exception as err:  # the store refused: the trial's files are not kept, so it failed
-        return _failed(p, f"could not write its artifacts to {store.root}: {type(err).__name__}: {err}"), None, 0
+        return (_failed(p, f"could not write its artifacts to {store.root}: {type(err).__name__}: {err}"), None, 0,
+                busy)
     record = result.record.model_copy(update={"attempts": p.attempts})
     if record.error is not None or record.pruned is not None:
-        return record, None, result.size_bytes
+        return record, None, result.size_bytes, busy
     try:
         values = objective_values(record.objectives, list(spec.objectives))
         if spec.constraints:
@@ -782,8 +1138,23 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
             if bad:
                 raise ValueError(f"constraint '{bad[0]}' is {record.constraints[bad[0]]}")
     except ValueError as err:
-        return record.model_copy(update={"error": str(err)}), None, result.size_bytes
-    return record, values, result.size_bytes
+        return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
+    return record, values, result.size_bytes, busy
+
+
+def _config_problem(err: ConfigError) -> str:
+    """A ConfigError's key, expectation and value, without the file it never had."""
+    return (f"key '{err.key}': " if err.key else "") + f"expected {err.expected}" + (
+        f", got {err.got!r}" if err.got is not None else "") + (f" ({err.hint})" if err.hint else "")
+
+
+def worker_died_errors() -> tuple[type[BaseException], ...]:
+    """The Ray errors that mean the worker or its node died, not the evaluation: the task is
+    run again elsewhere (``execution.retries`` times) by the driver and by the confirmation."""
+    from ray import exceptions as rex
+
+    return (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError, rex.OutOfMemoryError,
+            rex.ObjectLostError, rex.OwnerDiedError)
 
 
 def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
@@ -793,34 +1164,20 @@ def _failed(p: _Pending, reason: str, tb: str | None = None) -> TrialRecord:
                        wall_time_s=time.monotonic() - p.started)
 
 
-def _expire(pending: dict[Any, _Pending], spec: StudySpec, tell: Callable[..., None]) -> None:
-    """Cancel (kill) tasks past the per-trial timeout and fail their trials."""
-    import ray
-
-    limit = spec.execution.trial_timeout_s
-    if limit is None:
-        return
-    now = time.monotonic()
-    for ref, p in list(pending.items()):
-        if now - p.started > limit:
-            ray.cancel(ref, force=True)
-            del pending[ref]
-            tell(p, _failed(p, f"exceeded the per-trial timeout of {limit:g} s"), None)
-
-
 def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_Pending] = ()) -> None:  # type: ignore[assignment]
     """On interruption: stop in-flight tasks, fail their trials (and those paused at a rung)
     as interrupted, re-ask them (a re-asked trial's rungs come from the training cache)."""
     import ray
 
-    for ref, p in pending.items():
-        try:
+    for ref in pending:
+        with contextlib.suppress(Exception):
             ray.cancel(ref, force=True)
-        except Exception:
-            pass
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
-    for p in waiting:
-        _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    try:
+        for p in [*pending.values(), *waiting]:
+            _mark_interrupted(study, p.trial.number, p.trial.params, p.params, "the driver was interrupted")
+    except Exception as err:  # the storage failed (a full disk): never mask the run's own error;
+        # the trials stay RUNNING and the next driver re-asks them (its lease is gone)
+        _LOG.warning("could not fail this driver's unfinished trials: %s", err)
     pending.clear()
 
 
@@ -873,8 +1230,9 @@ def _finished_points(study: optuna.Study) -> dict[tuple[tuple[str, str], ...], i
 def _shared_counts(study: optuna.Study, lease: DriverLease) -> tuple[int, int]:
     """(finished trials counted by the budget, trials other drivers are running now)."""
     trials = study.get_trials(deepcopy=False)
-    elsewhere = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)
-                    and t.user_attrs.get(OWNER_ATTR) != lease.driver)
+    # (a WAITING trial is a queued point, re-asked after a driver stopped: no driver runs it,
+    # and the next ask of any driver takes it, so it is not counted as in flight)
+    elsewhere = sum(1 for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get(OWNER_ATTR) != lease.driver)
     return _budget_count(trials), elsewhere
 
 
@@ -960,11 +1318,13 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
 
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
-             stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0) -> StudyOutcome:
+             stopped_by: str, artifact_bytes: int = 0, served_bytes: int = 0, busy_s: float = 0.0,
+             search_s: float = 0.0) -> StudyOutcome:
     from codesign.search._recommend import store_recommendation
 
     points = study_points(study.get_trials(deepcopy=False), spec.floor_condition())
     recommendation = store_recommendation(study)
+    available = spec.execution.workers * search_s
     return StudyOutcome(
         name=spec.name,
         storage_url=url,
@@ -977,4 +1337,7 @@ def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, 
         artifact_bytes=artifact_bytes,
         served_bytes=served_bytes,
         recommendation=recommendation,
+        busy_s=busy_s,
+        search_s=search_s,
+        worker_utilisation=min(1.0, busy_s / available) if available > 0 else None,
     )

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.config import parse_spec, stable_hash
+from codesign.config import ConfigError, parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_mask
 from codesign.search._objectives import (
     DISTINCT_OUTPUTS,
@@ -182,8 +182,11 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     from codesign.trace import load_trace
 
     study = task.spec
-    chip = study.chip_for(chip_over)
-    precision = chip_precision(chip)
+    try:
+        chip = study.chip_for(chip_over)
+        precision = chip_precision(chip)
+    except ConfigError as err:  # the drawn hw.* values make no chip: an infeasible design, not a failure
+        return TrialRecord(**base, pruned=f"invalid chip: {_chip_problem(err)}")
     base = {**base, "chip_config": chip}
     pruned = _cheap_chip_check(model_cfg, corpus, chip, study)
     if pruned is not None:
@@ -214,8 +217,11 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
 def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
             train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus) -> TrialRecord:
     """One network on the study's hardware sweep."""
-    front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
-        space, task, model_cfg, train_cfg, corpus_cfg, corpus)
+    try:
+        front, objectives, constraints, artifacts, hit, metrics = _hardware_sweep(
+            space, task, model_cfg, train_cfg, corpus_cfg, corpus)
+    except InvalidChips as err:
+        return TrialRecord(**base, chip_config=task.spec.chip, pruned=f"invalid chip: {err}")
     return TrialRecord(
         **base,
         chip_config=task.spec.chip,
@@ -270,6 +276,31 @@ def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
     return metrics, constraints, "infeasible chip before training: " + "; ".join(violated + reasons)
 
 
+class InvalidChips(ValueError):
+    """No chip of a nested sweep is a valid chip (the study's base chip with its ``hw.*`` values)."""
+
+
+def _chip_problem(err: ConfigError) -> str:
+    """What makes a chip invalid, without the file a study-level ConfigError names."""
+    return f"{err.key}: expected {err.expected}" + (f", got {err.got!r}" if err.got is not None else "")
+
+
+def _valid_chip(base: ChipConfig, point: dict[str, Any]) -> bool:
+    return _chip_problem_of(base, point) is None
+
+
+def _chip_problem_of(base: ChipConfig, point: dict[str, Any]) -> str | None:
+    from codesign.hardware import ChipConfig
+
+    fields = {k.partition(".")[2]: v for k, v in point.items() if k.startswith("hw.")}
+    try:
+        chip = parse_spec(ChipConfig, {**base.to_dict(), **fields}, key_prefix="hw")
+        chip_precision(chip)
+    except ConfigError as err:
+        return _chip_problem(err)
+    return None
+
+
 def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
     """The chip model's CostReport for one chip, and 1.0 when the network fits on it (neither
     its weights nor its neuron state overflow the chip's SRAM), else 0.0. Deadlines and area
@@ -281,7 +312,7 @@ def _cost(trace: WorkloadTrace, chip: ChipConfig) -> tuple[CostReport, float]:
 
 
 def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig, seed: int,
-                 trace_batch: int) -> str:
+                 trace_batch: int, corpus_key: str | None = None) -> str:
     """Cache key of one trained network: what changes its weights (the model, the training
     budget including QAT bits, the corpus and the seed). Scoring precisions and rungs live
     inside the entry.
@@ -289,10 +320,14 @@ def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: Cor
     The model is its family's config (``codesign.snn.ModelConfig``), so only fields that
     family's network reads are hashed: a Mamba's key does not move with a Spikeformer field.
     (Keys made before the families were split hashed every family's fields; those cache
-    entries are simply not found again, and the networks are retrained once.)"""
+    entries are simply not found again, and the networks are retrained once.)
+
+    ``corpus_key`` is the key of the corpus the driver loaded (its manifest's ``cache_key``):
+    a worker never recomputes it, because the key names the engines installed where the corpus
+    was made, and a worker node with other engines (or none) must find the same entries."""
     del trace_batch  # the trace is recorded per precision inside the entry, keyed there
     return stable_hash({
-        "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_cfg.cache_key(),
+        "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_key or corpus_cfg.cache_key(),
         "seed": seed,
     })
 
@@ -350,8 +385,9 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
     """
     from codesign.train import load_checkpoint, save_checkpoint, save_train_result, train
 
+    corpus_key = corpus.manifest.get("cache_key") if isinstance(corpus.manifest, dict) else None
     key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
-                                                           study.trace_batch))
+                                                           study.trace_batch, str(corpus_key) if corpus_key else None))
     full = until_epoch is None or until_epoch == train_cfg.epochs
     # the full run and each rung are separate immutable entries beside each other
     entry = posixpath.join(key_dir, "full") if full else posixpath.join(key_dir, "rungs", f"{until_epoch:03d}")
@@ -387,8 +423,12 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
 def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precision, model_cfg: ModelConfig,
                   corpus: Corpus, study: StudySpec) -> ScoredNetwork:
     """The network's metrics and trace at ``precision``, cached in its entry under
-    ``scores/<precision label>/`` (one validation pass and one trace per distinct precision)."""
-    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}")
+    ``scores/<precision label>-b<trace batch>-t<trace version>/`` (one validation pass and one
+    trace per distinct precision; a new trace version scores again, so no entry holds metrics
+    under an older meaning)."""
+    from codesign.trace import TRACE_VERSION
+
+    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}")
     done = posixpath.join(entry, "metrics.json")
     if not space.has(done):
         from codesign.trace import save_trace, trace_metrics, trace_split
@@ -419,7 +459,7 @@ def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: 
     figures, and the trace's NeuroBench figures."""
     headline = "accuracy" if head == "classify" else "wer"
     metrics = {k: float(v) for k, v in train_metrics.items()}
-    for name in ("accuracy", "wer", "cer", DISTINCT_OUTPUTS):
+    for name in ("accuracy", "wer", "cer", "unknown_recall", DISTINCT_OUTPUTS):
         if f"validation_{name}" in metrics:
             metrics[name] = metrics[f"validation_{name}"]
     if headline not in metrics:
@@ -450,8 +490,12 @@ def _hardware_sweep(
 
     study, until_epoch = task.spec, task.until_epoch
     hw_space = study.search_space().subspace("hw")
-    points = sample_points(hw_space, study.nested.hw_points, study.seed)
     base = study.chip
+    drawn = sample_points(hw_space, study.nested.hw_points, study.seed)
+    points = [p for p in drawn if _valid_chip(base, p)]  # a pair of hw.* values can make no chip
+    if not points:
+        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
+                           f"{_chip_problem_of(base, drawn[0])}")
     base_values = base.to_dict()
     constraints_spec = study.parsed_constraints()
     groups: dict[tuple[int, int], list[int]] = {}
@@ -485,7 +529,7 @@ def _hardware_sweep(
         }
         network = {k: v for k, v in scored.metrics.items()
                    if k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
+                            "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
                             "activation_sparsity", "footprint_bytes")}
         for j, i in enumerate(members):
             chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}

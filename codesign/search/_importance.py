@@ -91,7 +91,12 @@ def importance_infos(
             infos.append(ImportanceInfo(objective, {}, len(trials), name, reason))
             continue
         sign = 1.0 if view.directions[i] == "minimize" else -1.0
-        sub = optuna.create_study(directions=[StudyDirection[d.upper()] for d in view.directions])
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line per objective
+        try:
+            sub = optuna.create_study(directions=[StudyDirection[d.upper()] for d in view.directions])
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         sub.add_trials(trials)
         with warnings.catch_warnings():
             # PED-ANOVA warns that it explains low target values; the sign above makes that so.

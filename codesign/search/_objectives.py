@@ -35,6 +35,7 @@ from dataclasses import dataclass
 #: Metrics the evaluation pipeline measures, with the direction that is better.
 METRICS: dict[str, str] = {
     "accuracy": "max",
+    "unknown_recall": "max",
     "wer": "min",
     "cer": "min",
     "activation_sparsity": "max",
@@ -51,7 +52,7 @@ METRICS: dict[str, str] = {
 }
 
 #: The task metric each task's training measures (the other task metrics are never measured).
-TASK_METRICS: dict[str, tuple[str, ...]] = {"commands": ("accuracy",), "digits": ("wer", "cer")}
+TASK_METRICS: dict[str, tuple[str, ...]] = {"commands": ("accuracy", "unknown_recall"), "digits": ("wer", "cer")}
 
 
 def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None:

@@ -179,6 +179,8 @@ def _rank(text: str, name: str, rest: list[str]) -> Rank:
         k = float(number)
     except ValueError:
         raise _error(text, f"'{raw}' is not a count or a percentage") from None
+    if not math.isfinite(k):  # (float() reads "inf" and "nan")
+        raise _error(text, f"a finite count or percentage after 'top', got {raw}")
     if percent and not 0 < k <= 100:
         raise _error(text, f"a percentage in (0, 100], got {raw}")
     if not percent and (k < 1 or k != int(k)):

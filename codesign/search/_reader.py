@@ -170,7 +170,13 @@ class StudyView:
         """
         if trial.record is None or name not in trial.record.artifacts:
             return None
-        rel = trial.record.artifacts[name]
+        return self.file(trial.record.artifacts[name])
+
+    def file(self, rel: str) -> Path:
+        """A path relative to the study's folder (as records name artifacts) as a local file:
+        under :attr:`artifact_dir` (the working directory when the study names none), or
+        downloaded from a URL store on first use. A file that does not exist is returned as
+        the path it would have (readers say "not found")."""
         if self.artifact_url is not None:
             import posixpath
 

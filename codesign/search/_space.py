@@ -37,6 +37,7 @@ from optuna.distributions import (
 )
 from pydantic import Field, model_validator
 
+from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, load_yaml, parse_spec
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class FloatParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step is not None:
             raise ValueError("either log or step, not both (Optuna cannot sample a stepped log range)")
+        if self.step is not None and self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low:g}")
         return self
 
     def distribution(self) -> FloatDistribution:
@@ -104,6 +107,8 @@ class IntParam(_Param):
         _check_range(self.low, self.high, self.log)
         if self.log and self.step != 1:
             raise ValueError("step 1 with log (Optuna cannot sample a stepped log range)")
+        if self.high > self.low and self.step > self.high - self.low:
+            raise ValueError(f"a step of at most high - low = {self.high - self.low}")
         return self
 
     def distribution(self) -> IntDistribution:
@@ -120,6 +125,8 @@ class CategoricalParam(_Param):
     def _check(self) -> CategoricalParam:
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise ValueError("choices without repeats")
+        if len(set(self.choices)) != len(self.choices):  # true == 1 == 1.0 in Python and in Optuna
+            raise ValueError("choices that differ as values (true and 1, or 1 and 1.0, are one value)")
         return self
 
     def distribution(self) -> CategoricalDistribution:
@@ -203,7 +210,9 @@ def parse_space(data: Any, file: str | Path | None = None, key_prefix: str = "")
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    """Read and validate one ``search_spaces/*.yaml`` file."""
+    """Read and validate one ``search_spaces/*.yaml`` file (a file on disk wins; else a space
+    shipped with codesign: ``search_spaces/accelerator.yaml`` from any working folder)."""
+    path = shipped_or_path(path, "search_spaces")
     return parse_space(load_yaml(path), file=path)
 
 
@@ -253,7 +262,7 @@ def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, pre
                     "a condition on a parameter defined earlier in the space",
                     hint="move the parameter below the one it depends on",
                 )
-            domain = _domain(seen[cond_name])
+            domain = space_domain(seen[cond_name])
             values = wanted if isinstance(wanted, list) else [wanted]
             if domain is not None:
                 for value in values:
@@ -300,7 +309,7 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
     from codesign.snn import FAMILY_CONFIGS, MODEL_FIELDS
 
     family_param = space.parameters.get("snn.family")
-    domain = _domain(family_param) if family_param is not None else None
+    domain = space_domain(family_param) if family_param is not None else None
     if family_param is None and base_family is None:
         return
     families = [str(f) for f in domain] if domain is not None else [str(base_family)]
@@ -320,7 +329,7 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
             )
 
 
-def _domain(param: Any) -> list[Any] | None:
+def space_domain(param: Any) -> list[Any] | None:
     """The finite set of values a parameter takes, or None for a continuous range."""
     if isinstance(param, FixedParam):
         return [param.value]
@@ -397,7 +406,7 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     grid is returned (conditions applied, duplicates removed); otherwise ``n`` points are drawn
     uniformly (log-uniformly for ``log`` parameters) with ``seed``.
     """
-    domains = {name: _domain(p) for name, p in space.parameters.items()}
+    domains = {name: space_domain(p) for name, p in space.parameters.items()}
     if all(d is not None for d in domains.values()):
         size = math.prod(len(d) for d in domains.values() if d is not None)
         if size <= n:
@@ -436,7 +445,7 @@ def _draw(param: Any, rng: np.random.Generator) -> Any:
         return param.value
     if isinstance(param, CategoricalParam):
         return param.choices[int(rng.integers(len(param.choices)))]
-    domain = _domain(param)
+    domain = space_domain(param)
     if domain is not None and not param.log:
         value = domain[int(rng.integers(len(domain)))]
         return int(value) if isinstance(param, IntParam) else float(value)

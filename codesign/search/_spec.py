@@ -15,7 +15,17 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_serializer, field_validator, model_validator
 
-from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign._resources import shipped_or_path
+from codesign.config import (
+    NAME_MAX,
+    NAME_PATTERN,
+    SEED_MAX,
+    ConfigError,
+    Spec,
+    apply_overrides,
+    load_yaml,
+    parse_spec,
+)
 from codesign.data import CorpusConfig  # configs only: the corpus loaders import torch on first use
 from codesign.hardware import ChipConfig  # configs only: the cost model loads on first use
 from codesign.search._objectives import (
@@ -26,7 +36,16 @@ from codesign.search._objectives import (
     parse_constraint,
     unmeasured_metric,
 )
-from codesign.search._space import SearchSpace, check_families, load_space, merge_spaces, parse_space
+from codesign.search._space import (
+    FloatParam,
+    IntParam,
+    SearchSpace,
+    check_families,
+    load_space,
+    merge_spaces,
+    parse_space,
+    space_domain,
+)
 from codesign.snn import (  # configs only: networks load on first use
     FAMILY_CONFIGS,
     ModelConfig,
@@ -66,14 +85,44 @@ class ExecutionSpec(Spec):
     cpus_per_trial: float = Field(1.0, gt=0.0)
     gpus_per_trial: float = Field(0.0, ge=0.0)
     address: str | None = Field(None, description="Ray cluster to join; None starts a local one")
-    trial_timeout_s: float | None = Field(1800.0, gt=0.0, description="a trial running longer fails")
+    trial_cpu_s: float | None = Field(
+        1800.0, gt=0.0, description="a safety limit: a trial whose worker has used more CPU seconds (every thread) "
+        "FAILs; CPU time, not wall time, so machine load never decides it; a trial not yet started uses none",
+    )
+    trial_stall_s: float | None = Field(
+        600.0, gt=0.0, description="a trial that has started and whose evaluation thread then makes no CPU progress "
+        "(under 0.25 CPU seconds) for this many seconds FAILs as stalled (a hang); a trial only slowed by load "
+        "still progresses",
+    )
     retries: int = Field(1, ge=0, le=5, description="re-runs of a trial whose worker process died")
     tell_order: Literal["submission", "completion"] = Field(
         "submission",
         description="submission: results are told in the order trials were asked, so a study is reproducible "
-        "from its seed on any machine load (a free worker may wait for an older trial); completion: as they "
-        "finish (no waiting, but the sampler's history, and so the study, depends on timing)",
+        "from its seed on any machine load; completion: as they finish (the sampler's history, and so the "
+        "study, depends on timing)",
     )
+    lookahead: int = Field(
+        1, ge=0, le=16, description="trials asked per worker beyond the one it runs: workers x (1 + lookahead) "
+        "trials are asked and not yet told at once, so a worker picks up a queued trial while an older, slower "
+        "one runs; a fixed number, so what the sampler has seen at each ask depends only on the seed and the "
+        "study's history, never on timing",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # trial_timeout_s (wall seconds from submission, until 0.x) is now a CPU-time limit:
+        # stored studies and study files that name it read as trial_cpu_s
+        if isinstance(data, dict) and "trial_timeout_s" in data:
+            data = dict(data)
+            old = data.pop("trial_timeout_s")
+            data.setdefault("trial_cpu_s", old)
+        return data
+
+    @property
+    def in_flight(self) -> int:
+        """Trials asked and not yet told at once: ``workers * (1 + lookahead)``."""
+        return self.workers * (1 + self.lookahead)
 
 
 class NestedSpec(Spec):
@@ -174,9 +223,9 @@ class StudySpec(Spec):
             fake-quantised at the chip's bits). ``weight_bits: 32`` on a chip is float.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     model: ModelConfig = Field(default_factory=default_model_config)
     fidelity: TrainConfig = Field(default_factory=TrainConfig)
@@ -253,8 +302,12 @@ class StudySpec(Spec):
     @field_validator("constraints")
     @classmethod
     def _parse_constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        given: dict[str, str] = {}
         for text in value:
-            parse_constraint(text)
+            name = parse_constraint(text).name
+            if name in given:  # one name, one constraint value stored per trial
+                raise ValueError(f"constraints with distinct names: '{given[name]}' and '{text}' are both '{name}'")
+            given[name] = text
         return value
 
     @model_validator(mode="after")
@@ -333,19 +386,101 @@ def parse_study(data: Any, file: str | Path | None = None) -> StudySpec:
         resolved: list[tuple[SearchSpace, str | Path | None]] = []
         for i, entry in enumerate(spaces):
             if isinstance(entry, str):
-                path = _existing(base / entry, file, f"space[{i}]", "search-space file")
+                path = _existing(shipped_or_path(base / entry, "search_spaces"), file, f"space[{i}]",
+                                 "search-space file")
                 resolved.append((load_space(path), path))
             else:
                 resolved.append((parse_space(entry, file=file, key_prefix=f"space[{i}]"), file))
         merge_spaces(resolved)  # a parameter defined in two files is an error naming both
         data["space"] = [s.to_dict() for s, _ in resolved]
+        space_files = [where for _, where in resolved]
+    else:
+        space_files = []
+    _resolve_chip(data, base, file)
+    spec = parse_spec(StudySpec, data, file=file)
+    _check_families(spec, file)
+    check_chip_space(spec, file, space_files)
+    return spec
+
+
+def _resolve_chip(data: dict[str, Any], base: Path, file: str | Path | None) -> None:
+    """Inline the study's chip preset (in place): ``chip: <preset file>``, or
+    ``chip: {preset: <preset file>, <field>: <value>, ...}`` (the preset with some fields
+    changed, e.g. ``mesh_cols: null`` where the space varies ``hw.cores``)."""
     chip = data.get("chip")
     if isinstance(chip, str):
         data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(_existing(base / chip, file, "chip", "chip preset file"))
-    spec = parse_spec(StudySpec, data, file=file)
-    _check_families(spec, file)
-    return spec
+        data["chip"] = load_chip_preset(_existing(shipped_or_path(base / chip, "hw_models"), file, "chip",
+                                                  "chip preset file"))
+    elif isinstance(chip, dict) and "preset" in chip:
+        preset = chip["preset"]
+        if not isinstance(preset, str):
+            raise ConfigError(file, "chip.preset", "a chip preset file (hw_models/*.yaml)", got=preset)
+        data["chip_preset"] = preset
+        fields = load_chip_preset(_existing(shipped_or_path(base / preset, "hw_models"), file, "chip.preset",
+                                                    "chip preset file"))
+        data["chip"] = {**fields, **{k: v for k, v in chip.items() if k != "preset"}}
+
+
+def check_chip_space(spec: StudySpec, file: str | Path | None = None,
+                     space_files: list[str | Path | None] | None = None) -> None:
+    """Every value a ``hw.*`` parameter can take makes a valid chip with the study's base chip
+    (its preset): a field the preset fixes and the space leaves alone must agree with each
+    value the space draws (``mesh_cols: 16`` fixed and ``hw.cores`` drawn from 1..16 do not).
+    A pair of varied fields can still make an invalid chip; such a draw is pruned as an
+    infeasible chip when the trial runs.
+
+    Raises:
+        ConfigError: the space parameter, the value, the preset and its conflicting field.
+    """
+    from pydantic import ValidationError
+
+    base = spec.chip.to_dict()
+    varied = {n.partition(".")[2] for s in spec.space for n in s.names("hw")}
+    preset = spec.chip_preset or "the study's chip"
+
+    def problem(fields: dict[str, Any]) -> str | None:
+        try:
+            ChipConfig.model_validate(fields)
+        except ValidationError as err:
+            first = err.errors()[0]
+            return str(first["msg"]).removeprefix("Value error, ")
+        return None
+
+    for i, space in enumerate(spec.space):
+        for name, param in space.parameters.items():
+            field = name.partition(".")[2]
+            if not name.startswith("hw.") or field not in ChipConfig.model_fields:
+                continue
+            domain = space_domain(param)
+            if domain is not None:
+                values = domain
+            elif isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
+                values = [param.low, param.high]
+            else:
+                continue
+            for value in values:
+                reason = problem({**base, field: value})
+                if reason is None:
+                    continue
+                fixed = [f for f in base if f not in varied and f != field and f in ChipConfig.model_fields
+                         and problem({**base, field: value, f: ChipConfig.model_fields[f].default}) is None]
+                where = (space_files or [])[i] if i < len(space_files or []) else None
+                culprit = ", ".join(f"{f} = {base[f]}" for f in fixed)
+                raise ConfigError(
+                    file, f"space[{i}].parameters.{name}",
+                    f"values that make a valid chip with the chip preset {preset}", got=value,
+                    hint=(f"{where or 'the space'} varies {name} over {domain if domain is not None else values}, "
+                          + (f"the preset fixes {culprit}" if fixed else "the preset's fields")
+                          + f", and together: {reason}; unset or change the preset's field in the study "
+                          + (f"(chip: {{preset: {preset}, {fixed[0]}: {_yaml_scalar(ChipConfig.model_fields[fixed[0]].default)}}}) "
+                             if fixed else "")
+                          + "or narrow the space"),
+                )
+
+
+def _yaml_scalar(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _existing(path: Path, file: str | Path | None, key: str, what: str) -> Path:
@@ -367,17 +502,16 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     Raises:
         ConfigError: the first problem; one caused by an override names ``--set`` and its key.
     """
+    path = shipped_or_path(path, "studies")  # a file on disk wins; else a study shipped with codesign
     data = load_yaml(path)
     if not overrides:
         return parse_study(data, file=path)
     if not isinstance(data, dict):
         raise ConfigError(path, "", "a mapping of StudySpec keys", got=data)
     data = dict(data)
-    chip = data.get("chip")
-    if isinstance(chip, str) and any(k.startswith("chip.") for k in overrides):
+    if any(k.startswith("chip.") for k in overrides):
         # a preset file named in the study: its fields become the base that chip.* overrides edit
-        data["chip_preset"] = chip
-        data["chip"] = load_chip_preset(_existing(Path(path).parent / chip, path, "chip", "chip preset file"))
+        _resolve_chip(data, Path(path).parent, path)
     for key in overrides:
         top = key.split(".", 1)[0]
         if top not in StudySpec.model_fields:

@@ -17,6 +17,8 @@ slashes then a relative path, four for an absolute one).
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,16 @@ from codesign.search._record import SPEC_ATTR
 from codesign.search._spec import StudySpec
 
 JOURNAL_PREFIX = "journal:///"
+
+_LOG = logging.getLogger("codesign.search")
+
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)([^@/?#]*)(@)")
+
+
+def masked_url(url: str) -> str:
+    """``url`` as it may be printed: a password in it (``postgresql://user:secret@host/db``)
+    replaced by ``***``, in messages, the run summary and ``study status``."""
+    return _PASSWORD.sub(r"\1***\3", url)
 
 
 def default_storage_url(name: str, runs_dir: str | Path = "runs") -> str:
@@ -89,7 +101,7 @@ def open_storage(
                               got=str(path), hint=f"{type(err).__name__}: {err}") from None
     if "://" not in url:
         raise ConfigError(file, key, "an Optuna storage URL (sqlite:///file.db, postgresql://..., "
-                          "journal:///file.log)", got=url)
+                          "journal:///file.log)", got=masked_url(url))
     url = _with_installed_driver(url)
     try:
         if create:
@@ -98,8 +110,8 @@ def open_storage(
             storage = optuna.storages.RDBStorage(_read_only_url(url, path), skip_table_creation=True)
             optuna.get_all_study_names(storage)  # a server database without Optuna's tables fails here
     except Exception as err:  # SQLAlchemy raises many types for a bad URL or driver
-        raise ConfigError(file, key, "a reachable Optuna storage URL", got=url,
-                          hint=_first_line(err)) from None
+        raise ConfigError(file, key, "a reachable Optuna storage URL", got=masked_url(url),
+                          hint=_first_line(err).replace(url, masked_url(url))) from None
     if url.startswith("sqlite") and create:
         _fast_sqlite(storage)
     return storage
@@ -164,17 +176,49 @@ def _check_sqlite_file(path: Path, file: str | Path | None, key: str) -> None:
         what = "an empty file" if not head else "not a SQLite database"
         raise ConfigError(file, key, "an Optuna storage (a SQLite file written by codesign or Optuna)",
                           got=str(path), hint=what)
-    try:  # immutable: read without taking locks or creating -wal/-shm files
-        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
+    def tables(query: str) -> set[str]:
+        con = sqlite3.connect(f"file:{path.resolve()}?{query}", uri=True)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             con.close()
+
+    try:
+        # read-only, through the write-ahead log: a driver that stopped without a checkpoint
+        # (killed, a full disk) may have left the newest pages, even the tables, only there
+        found = tables("mode=ro")
+    except sqlite3.OperationalError:
+        # a folder this process cannot write (no -shm can be made): the file alone, unlocked
+        try:
+            found = tables("mode=ro&immutable=1")
+        except sqlite3.DatabaseError as err:
+            raise ConfigError(file, key, "an Optuna storage", got=str(path),
+                              hint=f"unreadable SQLite: {err}") from None
     except sqlite3.DatabaseError as err:
         raise ConfigError(file, key, "an Optuna storage", got=str(path), hint=f"unreadable SQLite: {err}") from None
-    if not {"studies", "trials", "version_info"} <= tables:
+    if not {"studies", "trials", "version_info"} <= found:
         raise ConfigError(file, key, "an Optuna storage", got=str(path),
                           hint="a SQLite database without Optuna's tables; it was left unchanged")
+
+
+def checkpoint(url: str) -> None:
+    """Fold a SQLite storage's write-ahead log into the database file (``wal_checkpoint
+    (TRUNCATE)``), so that ``study.db`` alone holds every trial (a copy of it without its
+    ``-wal`` file is whole). Other storages: nothing to do. Never raises: a busy reader or a
+    full disk leaves the log for the next writer."""
+    import sqlite3
+
+    path = storage_file(url)
+    if path is None or not url.startswith("sqlite") or not path.is_file():
+        return
+    try:
+        con = sqlite3.connect(str(path), timeout=10)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+    except sqlite3.Error as err:
+        _LOG.warning("could not checkpoint %s: %s", path, err)
 
 
 def _fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
@@ -214,7 +258,7 @@ def load_stored_study(
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     except (KeyError, ValueError):  # Optuna raises either for an unknown name
         names = optuna.get_all_study_names(storage)
-        raise ConfigError(None, "NAME", f"a study in {url}", got=name,
+        raise ConfigError(None, "NAME", f"a study in {masked_url(url)}", got=name,
                           hint=f"studies there: {', '.join(names) or 'none'}") from None
 
 

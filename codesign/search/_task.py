@@ -10,9 +10,13 @@ record and every file the study keeps as bytes; the driver writes them into the 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import posixpath
 import socket
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +73,14 @@ class TrialResult:
         files: store path -> bytes: the trial's own files (written, replacing any old copy).
         entries: store folder -> {name: bytes}: immutable training-cache entries, published
             whole unless another trial published the same entry first.
+        busy_s: wall seconds the worker spent on the task (set by :func:`run_task`), for the
+            driver's worker utilisation.
     """
 
     record: TrialRecord
     files: Mapping[str, bytes] = field(default_factory=dict)
     entries: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    busy_s: float = 0.0
 
     @property
     def size_bytes(self) -> int:
@@ -101,13 +108,75 @@ class TrialResult:
 #: ``evaluate(task) -> TrialResult``: the driver's injectable evaluation.
 EvaluateFn = Callable[[TrialTask], TrialResult]
 
+#: Seconds between a running task's heartbeats to the driver's :class:`TrialMonitor`.
+BEAT_S = 1.0
 
-def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None) -> TrialResult:
+
+class TrialMonitor:
+    """What the running trials report (a Ray actor of the driver, no CPU): under the key the
+    driver gave each task, its process's CPU seconds so far (every thread: what the CPU limit
+    counts), the wall seconds it ran, and the CPU seconds of the thread running the evaluation
+    (what shows progress: Ray's and the heartbeat's own threads use a little CPU even while the
+    evaluation hangs). The driver applies its per-trial limits to these figures, never to the
+    time since it submitted a task (a task queued behind others, or slowed by load, is not
+    charged for that)."""
+
+    def __init__(self) -> None:
+        self.beats: dict[str, tuple[float, float, float]] = {}
+
+    def beat(self, key: str, cpu_s: float, wall_s: float, task_cpu_s: float) -> None:
+        self.beats[key] = (cpu_s, wall_s, task_cpu_s)
+
+    def read(self) -> dict[str, tuple[float, float, float]]:
+        return dict(self.beats)
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self.beats.pop(key, None)
+
+
+@contextlib.contextmanager
+def _heartbeat(monitor: Any, key: str) -> Iterator[None]:
+    """While the body runs: every :data:`BEAT_S`, tell ``monitor`` this process's CPU seconds,
+    the wall seconds since the task started and this thread's CPU seconds (from a daemon
+    thread, so a trial stuck in a blocking call still reports that it makes no progress)."""
+    if monitor is None:
+        yield
+        return
+    try:  # the CPU clock of this thread (the one running the evaluation), readable from another
+        clock = time.pthread_getcpuclockid(threading.get_ident())
+        task_cpu: Callable[[], float] = functools.partial(time.clock_gettime, clock)
+    except (AttributeError, OSError):  # no per-thread CPU clocks here: the process's
+        task_cpu = time.process_time
+    cpu0, wall0, task0 = time.process_time(), time.monotonic(), task_cpu()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # the driver is gone or busy: the task goes on
+                monitor.beat.remote(key, time.process_time() - cpu0, time.monotonic() - wall0, task_cpu() - task0)
+            if stop.wait(BEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name=f"codesign-heartbeat-{key}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None, monitor: Any = None,
+             key: str = "") -> TrialResult:
     """The Ray task body: the evaluation, with the corpus Ray resolved on this node and the
-    node that ran it written into the record."""
+    node that ran it written into the record; with a ``monitor`` (:class:`TrialMonitor`), it
+    reports its CPU time there under ``key`` while it runs. The result's ``busy_s`` is the wall
+    time this worker spent on it."""
+    started = time.monotonic()
     if corpus is not None:
         task = replace(task, corpus=corpus)
-    result = evaluate(task)
+    with _heartbeat(monitor, key):
+        result = evaluate(task)
     if not isinstance(result, TrialResult):
         raise TypeError(f"the evaluation returned {type(result).__name__}, not a TrialResult")
     import ray
@@ -118,4 +187,4 @@ def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None) -> Tr
         node_id = ray.get_runtime_context().get_node_id()
     record = result.record.model_copy(update={"worker_node_id": node_id, "worker_node_ip": node_ip,
                                               "worker_host": socket.gethostname()})
-    return replace(result, record=record)
+    return replace(result, record=record, busy_s=time.monotonic() - started)

@@ -132,7 +132,7 @@ class MambaBlock(Probed, HoldsState, nn.Module):
         probe_op(
             self, "scan", kind="state_update", in_shape=(inner,), out_shape=(inner,), steps=steps,
             inputs=x, outputs=states, effective_ops=2.0 * n * inner * steps + (n + 1) * events,
-            dense_macs=(3.0 * n + 1) * inner * steps, neuron_updates=float(n * inner * steps),
+            dense_macs=(3.0 * n + 1) * inner * steps, neuron_evaluations=float(n * inner * steps),
             state_size=n * inner, aux_ops=float((n + 1) * inner * steps),
             # the scan stores A (``a_log``, inner x n) and D (``d_skip``, inner)
             weight_count=self.a_log.numel() + self.d_skip.numel(),

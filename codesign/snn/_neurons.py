@@ -166,7 +166,14 @@ class SpikingNeuron(Probed, HoldsState, ActivityReporter):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 
-    def _finish(self, x: torch.Tensor, out: torch.Tensor, state_size: int, aux_ops: float) -> torch.Tensor:
+    def _finish(
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor,
+        state_size: int,
+        aux_ops: float,
+        membrane_changed: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         self.last_rate = out.mean() / self.max_level if self.training else None
         if is_probed(self):
             channels = int(x.shape[-1])
@@ -179,10 +186,11 @@ class SpikingNeuron(Probed, HoldsState, ActivityReporter):
                 steps=max(1, x.numel() // max(1, channels)),
                 inputs=x,
                 outputs=out,
-                neuron_updates=float(x.numel()),
+                neuron_evaluations=float(x.numel()),
                 state_size=state_size,
                 aux_ops=aux_ops,
                 levels=0,
+                membrane_changed=membrane_changed,
             )
         return out
 
@@ -232,14 +240,22 @@ class LIF(SpikingNeuron):
         """``x``: ``[T, ..., C]`` input currents; returns 0/1 spikes of the same shape."""
         v = torch.zeros_like(x[0])
         out = []
+        # NeuroBench's membrane: the integrated potential of each step (snnTorch's ``mem``),
+        # compared with the previous step's (the first with the zero initial membrane).
+        probed = is_probed(self)
+        changed, before = [], v
         for t in range(x.shape[0]):
             v = self.hold("membrane", self.decay * v + x[t])
+            if probed:
+                changed.append(v != before)
+                before = v
             s = spike(v - self.threshold, self.surrogate, self.slope)
             v = v - s * self.threshold if self.reset == "soft" else v * (1.0 - s)
             out.append(s)
         spikes = torch.stack(out)
         state = int(x.shape[-1]) if x.shape[0] > 1 else 0
-        return self._finish(x, spikes, state_size=state, aux_ops=0.0)
+        return self._finish(x, spikes, state_size=state, aux_ops=0.0,
+                            membrane_changed=torch.stack(changed) if probed else None)
 
 
 class IMLS(SpikingNeuron):
@@ -337,7 +353,7 @@ class FATReLU(Probed, nn.Module):
             channels = int(x.shape[-1])
             probe_op(self, "activation", kind="elementwise", in_shape=(channels,), out_shape=(channels,),
                      steps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
-                     neuron_updates=float(x.numel()), aux_ops=float(x.numel()), levels=0)
+                     neuron_evaluations=float(x.numel()), aux_ops=float(x.numel()), levels=0)
         return out
 
 

@@ -64,12 +64,13 @@ def probe_op(
     outputs: torch.Tensor | None = None,
     effective_ops: float = 0.0,
     dense_macs: float = 0.0,
-    neuron_updates: float = 0.0,
+    neuron_evaluations: float = 0.0,
     state_size: int = 0,
     aux_ops: float = 0.0,
     weight_count: int = 0,
     weight_nonzero: int = 0,
     levels: int | None = None,
+    membrane_changed: torch.Tensor | None = None,
 ) -> None:
     """Report one operation of ``module`` during a traced pass (no-op otherwise).
 
@@ -84,11 +85,15 @@ def probe_op(
         outputs: its output activations (spikes/levels), if it produces any.
         effective_ops: operations caused by the nonzero inputs in this call.
         dense_macs: operations if every input were processed.
-        neuron_updates: state/membrane updates in this call.
+        neuron_evaluations: neuron/state evaluations in this call (every element, every step).
         state_size: state elements kept between steps (per frame).
         aux_ops: extra inference operations in this call.
         weight_count, weight_nonzero: stored parameters this op reads.
         levels: largest input level if the inputs are spikes (None: let the recorder infer).
+        membrane_changed: for a neuron with a membrane, ``[steps, ...]`` in step order: whether
+            each membrane's value after the step differs from its value before it (the first
+            step compared with the initial state). The recorder turns it into NeuroBench's
+            membrane updates; None for units without a membrane.
     """
     sink = module.__dict__.get(PROBE_ATTR)
     if sink is None:
@@ -104,12 +109,13 @@ def probe_op(
         outputs=None if outputs is None else outputs.detach(),
         effective_ops=float(effective_ops),
         dense_macs=float(dense_macs),
-        neuron_updates=float(neuron_updates),
+        neuron_evaluations=float(neuron_evaluations),
         state_size=int(state_size),
         aux_ops=float(aux_ops),
         weight_count=int(weight_count),
         weight_nonzero=int(weight_nonzero),
         levels=levels,
+        membrane_changed=None if membrane_changed is None else membrane_changed.detach(),
     )
 
 

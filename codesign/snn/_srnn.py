@@ -116,7 +116,7 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
                 probe_op(
                     self, "input_accumulator", kind="elementwise", in_shape=(2 * self.width,),
                     out_shape=(2 * self.width,), steps=steps_total,
-                    neuron_updates=float(2 * self.width * steps_total), aux_ops=float(2 * self.width * steps_total),
+                    neuron_evaluations=float(2 * self.width * steps_total), aux_ops=float(2 * self.width * steps_total),
                     state_size=2 * self.width, levels=0,
                 )
         wf, wc = pre.chunk(2, dim=-1)
@@ -130,13 +130,18 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
         membrane = x.new_zeros(batch, self.width)
         level = x.new_zeros(batch, self.width)
         outputs, membranes = [], []
+        probed = is_probed(self)
+        changed = []  # NeuroBench's membrane updates: U's value changed in the step (valid frames)
         for n in range(steps):
             rf, rc = (self.u_rec(level) * read_scale).chunk(2, dim=-1)
             forget = torch.sigmoid(wf[:, n] + rf)
             candidate = torch.relu(wc[:, n] + rc)
             current = self.hold("current", forget * current + (1 - forget) * candidate)
+            before = membrane
             membrane = self.hold("membrane", membrane - level * scale + current)
             valid = mask[:, n, None]
+            if probed:
+                changed.append((membrane != before) & valid)
             membranes.append(membrane.detach()[mask[:, n]])
             level = self.quantiser.quantise(membrane, scale) * valid / scale
             # exact integers forward (q × scale / scale is not), straight-through backward
@@ -153,8 +158,9 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
             steps_total = int(mask.sum())
             probe_op(
                 self, "neuron", kind="state_update", in_shape=(self.width,), out_shape=(self.width,),
-                steps=steps_total, outputs=levels[mask], neuron_updates=float(self.width * steps_total),
+                steps=steps_total, outputs=levels[mask], neuron_evaluations=float(self.width * steps_total),
                 state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
+                membrane_changed=torch.stack(changed) if changed else None,
             )
         return levels, read_scale
 
@@ -206,7 +212,7 @@ class ReferenceRNNLayer(Probed, nn.Module):
             )
         probe_op(
             self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps,
-            outputs=h[mask], neuron_updates=float(self.width * steps),
+            outputs=h[mask], neuron_evaluations=float(self.width * steps),
             state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps,
         )
 
@@ -287,7 +293,7 @@ class SRNNModel(Probed, nn.Module):
             probe_op(
                 self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
                 steps=steps, inputs=x, outputs=quantised.abs(),
-                neuron_updates=float(n_in * steps), aux_ops=per_value * n_in * steps,
+                neuron_evaluations=float(n_in * steps), aux_ops=per_value * n_in * steps,
             )
         return quantised
 

@@ -16,8 +16,12 @@ algorithms and systems", Nature Communications 2025; definitions as implemented 
   nonzero weight; a call whose inputs are all -1, 0 or 1 is ACs, any other call MACs, so a
   graded (level > 1) spike is one MAC; dense counts every input and weight (padding is not an
   input);
-- ``membrane_updates``: neuron updates of the neurons with a membrane (``state_update``
-  neuron entries; NeuroBench itself sees only snnTorch neurons' membranes);
+- ``membrane_updates``: membranes whose value changed, summed over steps (NeuroBench
+  ``MembraneUpdates``: its hooks compare each snnTorch neuron's ``mem`` before and after every
+  call, and count the whole membrane on a neuron's first call of a sample). codesign's neurons
+  run their steps in one call, so each reports per step which membranes changed
+  (``LayerTrace.membrane_updates``); neurons without a membrane (IMLS, ReLU) count 0. None for
+  traces recorded before it was (version < 3);
 - ``theoretical_energy_neurobench_pj``: ``4.6 pJ x MACs + 0.9 pJ x ACs`` on those counts.
 
 **codesign's conventions** (what the chip model and the IML-Spikeformer comparison use):
@@ -30,6 +34,8 @@ algorithms and systems", Nature Communications 2025; definitions as implemented 
   twin's attention products);
 - ``attention_ops``: the activation-activation products alone (inside the two above);
 - ``scan_ops``: Mamba's scan (decay, input and read-out MACs; not in either energy);
+- ``neuron_evaluations``: every neuron with a membrane at every step, changed or not (the
+  count the chip model prices: a chip evaluates each neuron each step);
 - ``state_updates``: every state update (neurons, scan states, recurrent cells);
 - ``unit_activation_sparsity``: zero outputs over every unit with outputs, scan states and the
   SRNN's input quantiser included;
@@ -73,7 +79,7 @@ class TraceMetrics:
     synaptic_macs_effective: float
     synaptic_acs_effective: float
     synaptic_ops_dense: float
-    membrane_updates: float
+    membrane_updates: float | None
     footprint_bytes: float
     weight_footprint_bytes: float
     connection_sparsity: float
@@ -84,13 +90,15 @@ class TraceMetrics:
     real_input_macs: float
     attention_ops: float
     scan_ops: float
+    neuron_evaluations: float
     state_updates: float
     unit_activation_sparsity: float
     theoretical_energy_pj: float
     theoretical_energy_graded_pj: float
 
     def to_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
+        """Every recorded figure as a float (a figure the trace did not record is left out)."""
+        return {k: float(v) for k, v in asdict(self).items() if v is not None}
 
 
 def _is_neuron(layer: LayerTrace, trace: WorkloadTrace) -> bool:
@@ -125,7 +133,7 @@ def codesign_operations(trace: WorkloadTrace) -> dict[str, float]:
             if layer.kind == "spike_matmul":
                 attention += layer.binary_ops if layer.input_is_spike else layer.effective_ops
         elif layer.kind == "state_update":
-            updates += layer.neuron_updates
+            updates += layer.neuron_evaluations
             if not _is_neuron(layer, trace):
                 scan += layer.effective_ops
     return {
@@ -146,7 +154,7 @@ def activation_sparsity(trace: WorkloadTrace) -> float:
     units = fired = 0.0
     for layer in trace.layers:
         if _is_neuron(layer, trace):
-            units += layer.neuron_updates
+            units += layer.neuron_evaluations
             fired += layer.output_spikes
     return 1.0 - fired / units if units > 0 else 0.0
 
@@ -158,17 +166,29 @@ def unit_activation_sparsity(trace: WorkloadTrace) -> float:
     Raises:
         ValueError: the trace records no units.
     """
-    units = sum(layer.neuron_updates for layer in trace.layers if layer.kind in _UNITS)
+    units = sum(layer.neuron_evaluations for layer in trace.layers if layer.kind in _UNITS)
     fired = sum(layer.output_spikes for layer in trace.layers if layer.kind in _UNITS)
     if units <= 0:
         raise ValueError("the trace records no neuron or activation updates; activation sparsity is undefined")
     return 1.0 - fired / units
 
 
-def membrane_updates(trace: WorkloadTrace) -> float:
-    """Neuron (membrane) updates per inference: neuron entries with a state."""
+def membrane_updates(trace: WorkloadTrace) -> float | None:
+    """NeuroBench's membrane updates per inference: membranes whose value changed (see the
+    module docstring); None when the trace did not record them (version < 3)."""
+    counts = [layer.membrane_updates for layer in trace.layers]
+    if any(count is None for count in counts):
+        return None
+    return sum(count for count in counts if count is not None)
+
+
+def neuron_evaluations(trace: WorkloadTrace) -> float:
+    """Neuron evaluations per inference: every neuron with a membrane (``state_update`` neuron
+    entries) at every step, whether or not its membrane changed; the chip model's basis."""
     return sum(
-        layer.neuron_updates for layer in trace.layers if layer.kind == "state_update" and _is_neuron(layer, trace)
+        layer.neuron_evaluations
+        for layer in trace.layers
+        if layer.kind == "state_update" and _is_neuron(layer, trace)
     )
 
 
@@ -214,7 +234,7 @@ def trace_metrics(trace: WorkloadTrace) -> TraceMetrics:
     """Every figure of one trace, NeuroBench's and codesign's."""
     nb = synaptic_operations(trace)
     own = codesign_operations(trace)
-    units = any(layer.kind in _UNITS and layer.neuron_updates > 0 for layer in trace.layers)
+    units = any(layer.kind in _UNITS and layer.neuron_evaluations > 0 for layer in trace.layers)
     return TraceMetrics(
         activation_sparsity=activation_sparsity(trace),
         synaptic_macs_effective=nb["macs"],
@@ -230,6 +250,7 @@ def trace_metrics(trace: WorkloadTrace) -> TraceMetrics:
         real_input_macs=own["real_input_macs"],
         attention_ops=own["attention_ops"],
         scan_ops=own["scan_ops"],
+        neuron_evaluations=neuron_evaluations(trace),
         state_updates=own["state_updates"],
         unit_activation_sparsity=unit_activation_sparsity(trace) if units else 0.0,
         theoretical_energy_pj=theoretical_energy_pj(own["real_input_macs"], own["level_sum_acs"]),

@@ -53,7 +53,8 @@ class _Entry:
     declared_levels: int | None = None
     output_spikes: float = 0.0
     output_level_sum: float = 0.0
-    neuron_updates: float = 0.0
+    neuron_evaluations: float = 0.0
+    membrane_updates: float = 0.0
     effective_ops: float = 0.0
     binary_input_ops: float = 0.0
     dense_macs: float = 0.0
@@ -98,6 +99,7 @@ class TraceRecorder:
         self._handles: list[Any] = []
         self._probed: list[nn.Module] = []
         self._overflows_at_entry: dict[int, int] = {}
+        self._membranes_seen: set[str] = set()  # entries whose membranes stepped this utterance
         self.utterances = 0
 
     # -- lifetime ----------------------------------------------------------------------
@@ -138,6 +140,7 @@ class TraceRecorder:
     def end_utterance(self) -> None:
         """Mark the end of one utterance's forward pass (counts are averaged per utterance)."""
         self.utterances += 1
+        self._membranes_seen.clear()
 
     # -- receiving ---------------------------------------------------------------------
     def _entry(self, name: str, kind: LayerKind, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Entry:
@@ -226,7 +229,10 @@ class TraceRecorder:
         # scan states, gates or quantisers.
         entry.neuron_output = entry.neuron_output or isinstance(module, SpikingNeuron | FATReLU) or op == "neuron"
         entry.dense_macs += counts["dense_macs"]
-        entry.neuron_updates += counts["neuron_updates"]
+        entry.neuron_evaluations += counts["neuron_evaluations"]
+        changed = counts.get("membrane_changed")
+        if changed is not None and changed.shape[0] > 0:
+            entry.membrane_updates += self._membrane_updates(name, changed)
         entry.aux_ops += counts["aux_ops"]
         entry.state_size = max(entry.state_size, counts["state_size"])
         entry.weight_count = max(entry.weight_count, counts["weight_count"])
@@ -236,6 +242,15 @@ class TraceRecorder:
         if outputs is not None:
             entry.output_spikes += float((outputs != 0).sum())
             entry.output_level_sum += float(outputs.sum()) if bool(torch.equal(outputs, outputs.round())) else 0.0
+
+    def _membrane_updates(self, name: str, changed: torch.Tensor) -> float:
+        """NeuroBench's membrane updates of one call (``MembraneUpdates`` in neurobench 2.3.0):
+        the membranes whose value changed, except that on the first step a neuron takes in an
+        utterance every membrane counts (NeuroBench counts its first call's whole membrane)."""
+        if name in self._membranes_seen:
+            return float(changed.sum())
+        self._membranes_seen.add(name)
+        return float(changed[0].numel()) + float(changed[1:].sum())
 
     # -- results -----------------------------------------------------------------------
     def layers(self) -> tuple[LayerTrace, ...]:
@@ -271,7 +286,8 @@ class TraceRecorder:
                     levels=levels,
                     output_spikes=e.output_spikes * per,
                     output_level_sum=e.output_level_sum * per,
-                    neuron_updates=e.neuron_updates * per,
+                    neuron_evaluations=e.neuron_evaluations * per,
+                    membrane_updates=e.membrane_updates * per,
                     dense_macs=e.dense_macs * per,
                     aux_ops=e.aux_ops * per,
                     state_size=e.state_size,

@@ -11,12 +11,19 @@ that only takes binary spikes pays ``input_level_sum`` events.
 A layer's ``steps`` counts every step it runs in one inference (frames x T, or the positions a
 layer is applied at); it is not ``ModelConfig.timesteps``, the T of one frame. Version 1 files
 named it ``timesteps``; :func:`load_trace` reads them.
+
+Two neuron counts, under two names: ``neuron_evaluations`` is every neuron (or state element)
+evaluated at every step, what a chip that updates each neuron each step pays (the chip model's
+cost basis); ``membrane_updates`` is NeuroBench's count, the membranes whose value changed
+(every membrane on an utterance's first step). Version 1 and 2 files named the first
+``neuron_updates`` and did not record the second (``None`` when read).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +33,14 @@ import numpy as np
 from pydantic import Field
 
 from codesign._io import write_atomic
-from codesign.config import MEASURED, ConfigError, Spec, parse_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_json_text, parse_spec
 from codesign.snn._config import LayerKind
 
-#: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``.
-TRACE_VERSION = 2
+#: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``. 3: its
+#: ``neuron_updates`` became ``neuron_evaluations``, and ``membrane_updates`` was added.
+TRACE_VERSION = 3
 #: Versions :func:`load_trace` reads (older ones are upgraded as they are read).
-READABLE_TRACE_VERSIONS = (1, 2)
+READABLE_TRACE_VERSIONS = (1, 2, 3)
 
 
 
@@ -59,7 +67,12 @@ class LayerTrace(Spec):
         levels: largest level an input can take (1 = binary spikes; 0 = real-valued).
         output_spikes: nonzero outputs per inference.
         output_level_sum: sum of output levels (spikes of level k count k).
-        neuron_updates: membrane/state updates per inference.
+        neuron_evaluations: neuron/state evaluations per inference: every neuron (state
+            element) at every step it runs, changed or not (the chip model's cost basis).
+        membrane_updates: NeuroBench's membrane updates per inference: membranes whose value
+            changed in a step, every membrane counting on the first step of an utterance; 0
+            for entries without a membrane (IMLS, ReLU, scans, gates). None: not recorded (a
+            trace written before version 3).
         dense_macs: multiply-accumulates if every input were processed densely.
         aux_ops: extra elementwise operations per inference that inference pays
             (e.g. the IMLS input-aware threshold's mean-absolute-value reduction).
@@ -93,7 +106,8 @@ class LayerTrace(Spec):
     levels: int = Field(0, ge=0)
     output_spikes: float = Field(0.0, ge=0.0)
     output_level_sum: float = Field(0.0, ge=0.0)
-    neuron_updates: float = Field(0.0, ge=0.0)
+    neuron_evaluations: float = Field(0.0, ge=0.0)
+    membrane_updates: float | None = Field(None, ge=0.0)
     dense_macs: float = Field(0.0, ge=0.0)
     aux_ops: float = Field(0.0, ge=0.0)
     state_size: int = Field(0, ge=0)
@@ -202,6 +216,7 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "", "an existing trace file (.npz)", hint="file not found")
+    _check_unpacked_size(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
@@ -212,10 +227,7 @@ def load_trace(path: str | Path) -> WorkloadTrace:
             samples = {k[len("spikes/") :]: npz[k] for k in npz.files if k.startswith("spikes/")}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ConfigError(path, "__trace__", "trace metadata as JSON", hint=str(err)) from None
+    data = load_json_text(raw, path, "__trace__", "trace metadata as JSON")
     version = data.get("version") if isinstance(data, dict) else None
     if version not in READABLE_TRACE_VERSIONS:
         readable = " or ".join(str(v) for v in READABLE_TRACE_VERSIONS)
@@ -224,15 +236,57 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     return WorkloadTrace(meta=meta, spike_samples=samples)
 
 
+#: The most a trace may unpack to (its arrays' sizes as their headers declare them, and each
+#: member's stated size): a real trace is a few MB; a "zip bomb" would allocate gigabytes.
+MAX_TRACE_UNPACKED_BYTES = 512 * 1024 * 1024
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a trace whose arrays would unpack to more than ``MAX_TRACE_UNPACKED_BYTES``,
+    reading only the zip directory and each array's header (numpy allocates an array whole,
+    from its header's shape, before it reads the data)."""
+    if not zipfile.is_zipfile(path):
+        return  # np.load's own checks name it (a .npy array, or not numpy at all)
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                declared = 0
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as fh:
+                        major, _minor = np.lib.format.read_magic(fh)
+                        read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                                       else np.lib.format.read_array_header_2_0)
+                        shape, _fortran, dtype = read_header(fh)
+                        declared = math.prod(shape) * dtype.itemsize
+                total += max(declared, info.file_size)
+                if total > MAX_TRACE_UNPACKED_BYTES:
+                    raise ConfigError(path, info.filename.removesuffix(".npy"),
+                                      f"a trace that unpacks to at most {MAX_TRACE_UNPACKED_BYTES} bytes",
+                                      hint=f"its arrays unpack to over {total} bytes")
+    except ConfigError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
+
+
+#: Layer keys renamed since each older version (old name: current name).
+_RENAMED_SINCE: dict[int, dict[str, str]] = {
+    1: {"timesteps": "steps", "neuron_updates": "neuron_evaluations"},
+    2: {"neuron_updates": "neuron_evaluations"},
+}
+
+
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """Trace metadata of a readable version in the current layout (version 1: each layer's
-    ``timesteps`` is its ``steps``)."""
-    if data.get("version") == 1:
+    ``timesteps`` is its ``steps``; versions 1 and 2: its ``neuron_updates`` is its
+    ``neuron_evaluations``, and its ``membrane_updates`` was not recorded)."""
+    renamed = _RENAMED_SINCE.get(data.get("version", TRACE_VERSION), {})
+    if renamed:
         data = {**data, "version": TRACE_VERSION}
         if isinstance(data.get("layers"), list):
             data["layers"] = [
-                {("steps" if key == "timesteps" else key): value for key, value in layer.items()}
-                if isinstance(layer, dict) else layer
+                {renamed.get(key, key): value for key, value in layer.items()} if isinstance(layer, dict) else layer
                 for layer in data["layers"]
             ]
     return data

@@ -116,6 +116,15 @@ def ctc_greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int
     return out
 
 
+def class_recall(logits: torch.Tensor, targets: torch.Tensor, cls: int) -> float | None:
+    """Fraction of the rows of class ``cls`` whose highest-scoring class is ``cls`` (None when
+    no row is of that class)."""
+    mask = targets == cls
+    if not bool(mask.any()):
+        return None
+    return float((logits[mask].argmax(dim=-1) == cls).float().mean().item())
+
+
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of rows whose highest-scoring class is the target.
 

@@ -23,7 +23,13 @@ from tqdm.auto import tqdm
 
 from codesign.snn import Head, ModelConfig, Precision, build_model, firing_rates
 from codesign.train._config import TrainConfig
-from codesign.train._metrics import accuracy, char_error_rate, ctc_greedy_decode, word_error_rate
+from codesign.train._metrics import (
+    accuracy,
+    char_error_rate,
+    class_recall,
+    ctc_greedy_decode,
+    word_error_rate,
+)
 
 if TYPE_CHECKING:
     from codesign.data import Corpus, CorpusSplit
@@ -204,8 +210,16 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
             refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
     if head == "classify":
         logits = torch.cat(outputs)
-        return {"accuracy": accuracy(logits, split.targets),
-                "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
+        metrics = {"accuracy": accuracy(logits, split.targets),
+                   "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
+        # how often a word outside the keywords is answered `unknown` (a network can score well
+        # on the keywords and still call every unknown word a keyword)
+        from codesign.data import UNKNOWN
+
+        recall = class_recall(logits, split.targets, vocabulary.index(UNKNOWN)) if UNKNOWN in vocabulary else None
+        if recall is not None:
+            metrics["unknown_recall"] = recall
+        return metrics
     ref_words = [[vocabulary[t] for t in r] for r in refs]
     hyp_words = [[vocabulary[t] for t in h] for h in hyps]
     return {

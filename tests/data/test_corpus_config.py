@@ -34,7 +34,26 @@ def test_cache_key_follows_content_not_spelling() -> None:
 @pytest.mark.parametrize(
     ("data", "key", "fragment"),
     [
-        ({"task": "phonemes"}, "data.task", "'commands' or 'digits'"),
+        ({"task": "phonemes"}, "data.task", "'commands', 'digits', 'shd' or 'librispeech'"),
+        ({"task": "shd"}, "data", "only with imported"),
+        ({"difficulty": {"rt60_s": [0.5, 9]}}, "data.difficulty.rt60_s", "within [0.05, 3.0]"),
+        (
+            {"difficulty": {"tilt_db_per_octave": [3, -3]}},
+            "data.difficulty.tilt_db_per_octave",
+            "low <= high",
+        ),
+        (
+            {"difficulty": {"telephone_probability": 2}},
+            "data.difficulty.telephone_probability",
+            "less than or equal to 1",
+        ),
+        ({"engines": {"train": ["espeak"], "heldout": ["espeak"]}}, "data.engines", "not both"),
+        ({"engines": {"train": []}}, "data.engines", "at least one training engine"),
+        (
+            {"engines": {"train": ["sapi"]}},
+            "data.engines.train.0",
+            "'espeak', 'flite', 'festival' or 'espeak-mbrola'",
+        ),
         ({"size": 5}, "data.size", "greater than or equal to 30"),
         ({"difficulty": "medium"}, "data.difficulty.preset", "'easy', 'default' or 'hard'"),
         ({"difficulty": {"snr_db": [20, 0]}}, "data.difficulty.snr_db", "low <= high"),

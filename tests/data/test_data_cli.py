@@ -27,12 +27,13 @@ def test_prepare_then_hit_then_info(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "miss: generated" in first and "train" in first and "speakers" in first
+    assert "engines espeak" in first  # each split names the engines it was spoken by
     assert main(args) == 0
     second = capsys.readouterr().out
     assert "(hit)" in second
     assert main(["data", "info", "--cache-dir", str(tmp_path)]) == 0
     listing = capsys.readouterr().out
-    assert "1 cached corpora" in listing and "digits" in listing
+    assert "1 cached corpora" in listing and "digits" in listing and "engines: " in listing
     assert main(["data", "info", "--cache-dir", str(tmp_path), "--task", "commands"]) == 0
     assert "no cached corpora" in capsys.readouterr().out
     assert main(["data", "info", "--cache-dir", str(tmp_path), "--json"]) == 0
@@ -44,10 +45,15 @@ def test_prepare_then_hit_then_info(tmp_path: Path, capsys: pytest.CaptureFixtur
     ("argv", "fragment"),
     [
         (["data", "prepare", "--task", "phonemes"], "'commands' or 'digits'"),
-        (["data", "prepare", "--task", "commands", "--size", "3"], "key '--size': expected greater than or equal to 30"),
+        (
+            ["data", "prepare", "--task", "commands", "--size", "3"],
+            "key '--size': expected greater than or equal to 30",
+        ),
         (["data", "prepare", "--task", "commands", "--difficulty", "brutal"], "'easy', 'default' or 'hard'"),
         (["data", "prepare", "--task", "commands", "--workers", "0"], "--workers"),
         (["data", "info", "--task", "phonemes"], "--task"),
+        (["data", "prepare", "--task", "commands", "--heldout-engines", "espeak"], "not both"),
+        (["data", "prepare", "--task", "commands", "--train-engines", "sapi"], "key '--train-engines'"),
     ],
 )
 def test_bad_input_exits_2_with_one_message(

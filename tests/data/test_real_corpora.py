@@ -212,3 +212,76 @@ def test_feature_config_is_honoured(speech_commands: Path) -> None:
     )
     assert corpus.n_features == 20 and corpus.frame_ms == 20.0
     assert corpus.train.features.shape[1:] == (49, 20)
+
+
+def _import_and_use(fmt: str, root: Path, out: Path, task: str, extra: list[str] | None = None) -> None:
+    """``codesign data import`` writes a folder that ``load_corpus`` reads as the same corpus."""
+    from codesign.cli import main
+    from codesign.data import CorpusConfig, load_corpus
+
+    assert (
+        main(
+            ["data", "import", str(root), "--format", fmt, "--out", str(out), "--no-progress", *(extra or [])]
+        )
+        == 0
+    )
+    corpus = load_corpus(CorpusConfig(task=task, imported=str(out)))  # type: ignore[arg-type]
+    assert corpus.task == task and corpus.cache_hit and corpus.engines_of("test") == ()
+    assert corpus.measured_on("test")["source"] == str(root.resolve())
+    return None
+
+
+def test_import_speech_commands_is_a_study_corpus(
+    speech_commands: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codesign.data import CorpusConfig, load_corpus
+
+    out = tmp_path / "sc"
+    _import_and_use("speech_commands", speech_commands, out, "commands", ["--keywords", "yes,no"])
+    assert f"imported: {out}" in capsys.readouterr().out
+    direct = load_speech_commands(speech_commands, keywords=["yes", "no"], progress=False)
+    imported = load_corpus(CorpusConfig(task="commands", imported=str(out)))
+    assert imported.vocabulary == direct.vocabulary == ("yes", "no", "unknown")
+    for split in ("train", "validation", "test"):
+        assert torch.equal(imported.split(split).features, direct.split(split).features)
+        assert torch.equal(imported.split(split).targets, direct.split(split).targets)
+        assert imported.split(split).speakers == direct.split(split).speakers
+    # the task must match what was imported
+    with pytest.raises(ConfigError, match="task"):
+        load_corpus(CorpusConfig(task="digits", imported=str(out)))
+    with pytest.raises(ConfigError, match="codesign data import"):
+        load_corpus(CorpusConfig(task="commands", imported=str(tmp_path / "nothing")))
+
+
+def test_import_librispeech_keeps_character_tokens(librispeech: Path, tmp_path: Path) -> None:
+    from codesign.data import CorpusConfig, load_corpus
+
+    _import_and_use("librispeech", librispeech, tmp_path / "ls", "librispeech")
+    corpus = load_corpus(CorpusConfig(task="librispeech", imported=str(tmp_path / "ls")))
+    direct = load_librispeech(librispeech)
+    assert corpus.token_unit == "character" and corpus.vocabulary == LIBRISPEECH_TOKENS
+    assert torch.equal(corpus.test.targets, direct.test.targets)
+    assert corpus.to_words(corpus.test.targets[0].tolist()) == direct.to_words(
+        direct.test.targets[0].tolist()
+    )
+
+
+def test_import_shd(tmp_path: Path) -> None:
+    pytest.importorskip("h5py")
+    root = tmp_path / "shd"
+    root.mkdir()
+    _write_shd(root / "shd_train.h5", 40, [0, 1, 2, 3, 4], seed=0)
+    _write_shd(root / "shd_test.h5", 20, [5, 6], seed=1)
+    _import_and_use("shd", root, tmp_path / "out", "shd")
+
+
+def test_import_bad_format_or_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from codesign.cli import main
+
+    assert main(["data", "import", str(tmp_path), "--format", "timit"]) == 2
+    assert "--format" in capsys.readouterr().err
+    assert main(["data", "import", str(tmp_path / "absent"), "--format", "shd"]) == 2
+    with pytest.raises(ValueError, match="imported"):
+        from codesign.data import CorpusConfig
+
+        CorpusConfig(task="shd")

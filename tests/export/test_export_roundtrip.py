@@ -214,6 +214,22 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert main(["evaluate", str(swapped), "--no-progress"]) == 1
     assert "DIFFER" in capsys.readouterr().out
 
+    # A 4-bit chip's integer weights are part of its bundle: dropped from the manifest, refused.
+    dropped = tmp / "dropped"
+    shutil.copytree(out, dropped)
+    manifest = json.loads((dropped / "manifest.json").read_text())
+    del manifest["files"]["weights_int.safetensors"]
+    (dropped / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"weights_int.safetensors not listed"):
+        load_bundle_config(dropped)
+    # A symbolic link in a bundle is refused: verification would follow it out of the bundle.
+    linked = tmp / "linked"
+    shutil.copytree(out, linked)
+    (linked / "trace.npz").unlink()
+    (linked / "trace.npz").symlink_to(out / "trace.npz")
+    assert main(["evaluate", str(linked)]) == 2
+    assert "no symbolic links" in capsys.readouterr().err
+
     # A truncated or edited file is named, and evaluation refuses to run.
     weights = out / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:-10])

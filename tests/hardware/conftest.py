@@ -29,11 +29,11 @@ def two_layer_trace() -> WorkloadTrace:
         dict(name="fc1", in_shape=(4,), out_shape=(8,), steps=10, weight_count=32, weight_nonzero=32,
              weight_bits=8, fan_out=8.0, input_size=40.0, input_events=20.0, input_level_sum=0.0,
              input_is_spike=False, levels=0, output_spikes=12.0, output_level_sum=20.0,
-             neuron_updates=80.0, dense_macs=320.0, state_size=8),
+             neuron_evaluations=80.0, dense_macs=320.0, state_size=8),
         dict(name="fc2", in_shape=(8,), out_shape=(2,), steps=10, weight_count=16, weight_nonzero=16,
              weight_bits=8, fan_out=2.0, input_size=80.0, input_events=12.0, input_level_sum=20.0,
              input_is_spike=True, levels=3, output_spikes=3.0, output_level_sum=3.0,
-             neuron_updates=20.0, dense_macs=160.0, state_size=2),
+             neuron_evaluations=20.0, dense_macs=160.0, state_size=2),
     )
 
 

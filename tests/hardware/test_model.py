@@ -25,7 +25,7 @@ from codesign.trace import WorkloadTrace
 
 GRADED = dict(name="g", in_shape=(10,), out_shape=(5,), steps=10, weight_count=50, fan_out=5.0,
               input_size=100.0, input_events=30.0, input_level_sum=70.0, input_is_spike=True, levels=7,
-              output_spikes=10.0, neuron_updates=50.0, state_size=5)
+              output_spikes=10.0, neuron_evaluations=50.0, state_size=5)
 
 
 def _ops(trace: WorkloadTrace, **chip: object) -> float:

@@ -32,7 +32,7 @@ window.addEventListener('error',function(e){window.__errors.push(String(e.messag
 window.addEventListener('unhandledrejection',function(e){window.__errors.push('rejection: '+String(e.reason));});
 </script>"""
 
-# Per plot: its title and subtitle, its x and y axis types, how many positive bar values it
+# Per plot: its title and subtitle, its x and y axis types, its annotations' texts, how many positive bar values it
 # draws, the legend's entries and any that lie outside the plot's box (clipped),
 # and every pair of overlapping labels among the parallel-coordinates axis titles, the y tick
 # labels, and the axis titles against the title and the menus (bounding boxes, 1 px slack).
@@ -52,6 +52,7 @@ plots.forEach(function(p){if(p._fullLayout&&p.querySelector('.main-svg'))drawn++
   var others=boxes(p,'.gtitle').concat(boxes(p,'.updatemenu-header-group text'));
   figures.push({title:(p._fullLayout&&p._fullLayout.title&&p._fullLayout.title.text||'').split('<br>')[0],
     legend:legend.map(function(r){return r.text;}),
+    annotations:boxes(p,'.annotation-text').map(function(r){return r.text;}),
     legend_clipped:legend.filter(function(r){return r.r>box.right+1||r.l<box.left-1||r.t<box.top-1||r.b>box.bottom+1;}).map(function(r){return r.text;}),
     axis_titles:axis.length,
     axis_types:p._fullLayout?{x:(p._fullLayout.xaxis||{}).type||null,y:(p._fullLayout.yaxis||{}).type||null}:{},
@@ -165,7 +166,7 @@ def section_screenshot(page: Path, out: Path, keep: list[str], workdir: Path, wi
     script = (
         "<script>window.addEventListener('load',function(){var keep=" + json.dumps(keep) + ";"
         "Array.from(document.body.children).forEach(function(e){"
-        "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='P'&&"
+        "var ok=keep.some(function(k){return k==='#summary'?(e.tagName==='H1'||e.tagName==='H3'||e.tagName==='P'&&"
         "!e.querySelector('.plotly-graph-div')||e.tagName==='TABLE'||e.tagName==='DETAILS'):"
         "(e.id===k||e.querySelector('#'+k));});"
         "if(!ok)e.style.display='none';});window.dispatchEvent(new Event('resize'));});</script>"

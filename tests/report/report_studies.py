@@ -274,7 +274,7 @@ def quickstart_like_study(storage: optuna.storages.BaseStorage | str, name: str,
             continue
         width = int(params["snn.width"])
         accuracy = float(np.clip(0.1 + 0.003 * width + rng.normal(0, 0.03), 0.0, 1.0))
-        energy = float(0.05 * width * int(params["snn.timesteps"]) / max(cores, 1) ** 0.3 + rng.uniform(0, 2))
+        energy = float(0.05 * width * int(params.get("snn.timesteps", 1)) / max(cores, 1) ** 0.3 + rng.uniform(0, 2))
         latency = float(200.0 / float(params["hw.clock_mhz"]) * 8 / cores + rng.uniform(0, 1))
         metrics = {"accuracy": accuracy, "energy_uj": energy, "latency_ms": latency, "area_mm2": area,
                    "cycles": latency * 1e3 * float(params["hw.clock_mhz"]), "sram_used_kb": 40.0 + width / 2}

@@ -30,13 +30,13 @@ def test_compare_uses_one_reference_and_the_search_rules(two_studies: tuple[str,
     data = comparison_data(views)
     objectives = views[0].objectives
     signs = minimisation_signs(objectives)
-    pooled = np.array([p.values for v in views for p in v.points if p.feasible]) * signs
+    pooled = np.array([p.values for v in views for p in v.points if p.eligible]) * signs
     ref = hypervolume_reference(pooled, objectives)
     assert data.reference_point == pytest.approx(tuple(ref * signs))
     for view, summary in zip(views, data.studies, strict=True):
         front = pareto_front(view.points, objectives)
         assert [p.key for p in summary.front] == [p.key for p in front]
-        feasible = np.array([p.values for p in view.points if p.feasible]) * signs
+        feasible = np.array([p.values for p in view.points if p.eligible]) * signs
         assert summary.final_hypervolume == pytest.approx(hypervolume(feasible, ref))
         assert list(summary.hypervolume) == sorted(summary.hypervolume)  # a front only grows
         cpu = [t.record.cpu_time_s for t in view.trials if t.record is not None]

@@ -145,7 +145,7 @@ def test_hypervolume_3d_single_point_and_default_reference() -> None:
     ref = default_reference_point(view)
     assert ref == pytest.approx((2.0 + REFERENCE_MARGIN * 1.0, 4.0 + REFERENCE_MARGIN * 2.0, 5.0 + REFERENCE_MARGIN * 2.0))
     info = hypervolume_info(view)
-    assert info.reference_source == "worst feasible value + 0.1 x range, from this study"
+    assert info.reference_source == "worst eligible value + 0.1 x range, from this study"
     # Only trial 0 counts at the end (trial 1 is dominated): box (ref - p0).
     assert info.values[-1] == pytest.approx((2.1 - 1.0) * (4.2 - 2.0) * (5.2 - 3.0))
 
@@ -245,7 +245,7 @@ def test_empty_study_has_reasons_not_errors(tmp_path: Path) -> None:
     study = optuna.create_study(study_name="empty", storage=storage, directions=["minimize", "minimize"])
     view = study_view(load_study("empty", storage))
     assert front_numbers(view) == ()
-    assert hypervolume_info(view).reason == "no feasible design point yet"
+    assert hypervolume_info(view).reason == "no eligible design point yet (feasible, above the floor)"
     assert parallel_coordinates_info(view).reason is not None
     assert all(i.reason is not None for i in importance_infos(study, view))
 
@@ -385,3 +385,38 @@ def test_marked_points_and_the_decision_slot_reach_the_page(sqlite_study: tuple[
         assert (mark.x[0], mark.y[0]) == (point.values[i], point.values[j]) and mark.customdata[0] == str(key[0])
     page = render_report(dataclasses.replace(data, pareto=pareto, decision="<p id='why'>because</p>"))
     assert "<p id='why'>because</p>" in page and page.index("id='why'") < page.index("Pareto front</h2>")
+
+
+def test_page_hypervolume_is_study_status_hypervolume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The page's hypervolume (last point of its curve) is the figure ``codesign study status``
+    prints, on a stored nested study where feasible design points fall below the accuracy
+    floor: both count eligible points only, against the one reference point."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "search"))
+    try:
+        from _stored import write_stored_study
+    finally:
+        sys.path.pop(0)
+    from codesign.cli import main
+    from codesign.search import default_storage_url, hypervolume, hypervolume_reference, minimisation_signs
+
+    write_stored_study(tmp_path, "hv", strategy="nested", trials=8, seed=3)
+    assert main(["study", "status", "hv", "--runs-dir", str(tmp_path)]) == 0
+    printed = re.search(r"hypervolume (\S+)", capsys.readouterr().out)
+    assert printed is not None
+    view = study_view(load_study("hv", default_storage_url("hv", tmp_path)))
+    below = [p for p in view.points if p.feasible and not p.eligible]
+    assert below, "the study must hold feasible points below the floor for this check to mean anything"
+    info = hypervolume_info(view)
+    assert info.reason is None and info.values[-1] == pytest.approx(float(printed.group(1)), rel=1e-5)
+    # counting the feasible points instead (the page's old rule) gives another figure
+    signs = minimisation_signs(view.objectives)
+    feasible = np.array([p.values for p in view.points if p.feasible]) * signs
+    assert hypervolume(feasible, hypervolume_reference(feasible, view.objectives)) != pytest.approx(info.values[-1])
+    # the points below the floor are drawn as their own faded class, named so in their hover
+    kinds = {p.kind: p for p in pareto_front_info(view).points}
+    below_pts = kinds["below_floor"]
+    assert set(below_pts.keys) == {p.key for p in below}
+    assert all("below the accuracy floor (accuracy ≥ 0.0909" in h for h in below_pts.hover)

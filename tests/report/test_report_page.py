@@ -11,7 +11,8 @@ from report_chromium import check_page, find_chromium, png_colours
 from report_studies import FRONT, nested_study, quickstart_like_study, random_plans, write_study
 
 from codesign.cli import main
-from codesign.report import load_study, report_data, write_report
+from codesign.report import load_study, render_report, report_data, write_report
+from codesign.search import recommendation_of, store_recommendation
 
 
 def test_report_data_counts_every_plot(sqlite_study: tuple[str, str, Path]) -> None:
@@ -87,8 +88,11 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", artifacts, n=30)
+    rec = store_recommendation(study)  # what `study run` and `study confirm` end with
+    assert rec is not None and recommendation_of(study) == rec
     out = tmp_path / "report.html"
     data = write_report(study, out)
+    assert f"<h3 id='recommendation'>Recommended design: {rec.point_id}</h3>" in out.read_text(encoding="utf-8")
     assert [p.group for p in data.parallel] == ["snn", "hw"]
     assert "/tmp" not in out.read_text(encoding="utf-8") and str(tmp_path) not in out.read_text(encoding="utf-8")
     result, _ = check_page(out, tmp_path, screenshot=False)
@@ -110,6 +114,15 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
     for kind in ("pruned before training (infeasible chip) (6)", "failed (1)", "confirmed: mean ± std",
                  "stopped early by successive halving (lower budget) (2)"):
         assert kind in legend, kind
+    # the recommended design is marked on every scatter, the accuracy floor drawn where accuracy is an axis
+    scatters = [f for f in figures if f["title"].startswith("Pareto front")]
+    assert len(scatters) == len(data.pareto.pairs) + 1
+    for fig in scatters:
+        assert f"recommended: design {rec.point_id}" in fig["legend"], (fig["title"], fig["legend"])
+        if rec.runner_up is not None:
+            assert f"runner-up: design {rec.runner_up}" in fig["legend"]
+    floors = [f for f in scatters if "floor: accuracy ≥ 0.0909" in " ".join(f["annotations"])]
+    assert len(floors) == 2, [f["annotations"] for f in scatters]  # accuracy vs energy, accuracy vs latency
     importance = next(f for f in figures if f["title"].startswith("Parameter importance"))
     assert len(importance["legend"]) == 3
 
@@ -173,3 +186,32 @@ def test_load_dependent_scores_are_labelled(own_sqlite_study: tuple[str, str, Pa
         user_attrs={**trial.user_attrs, RECORD_ATTR: record.to_dict()}))
     write_report(load_study(name, url), out)
     assert "Load-dependent scores:</b> 1 trials" in out.read_text(encoding="utf-8")
+
+
+def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path) -> None:
+    """The summary's decision comes from the stored recommendation (policy, figures beside the
+    runner-up's, the stored rationale, escaped); with every design below the floor it says why
+    there is none, in the words of ``codesign study status``."""
+    import html
+
+    from codesign.search import SPEC_ATTR, no_recommendation_reason, study_view
+
+    study = quickstart_like_study(optuna.storages.InMemoryStorage(), "qs", tmp_path, n=12)
+    rec = store_recommendation(study)
+    assert rec is not None
+    data = report_data(study)
+    assert data.decision is not None and data.pareto.marked[0].key == rec.key
+    assert f"Recommended design: {rec.point_id}" in data.decision and html.escape(rec.rationale) in data.decision
+    assert "computed now" not in data.decision and "<td>runner-up: design" in data.decision
+    assert f"{rec.point_id}</a></b><br><small>design {rec.point_id} " in render_report(data)
+    assert "</small><br><b>recommended</b></td>" in render_report(data)  # its row of the front table
+    assert "accuracy &gt;= 0.0909" in data.decision and "accuracy >= " not in data.decision  # escaped
+    # a floor no design meets: no recommendation, and the page says why
+    spec = dict(study.user_attrs[SPEC_ATTR], floor="accuracy >= 0.99")
+    study.set_user_attr(SPEC_ATTR, spec)
+    assert store_recommendation(study) is None and recommendation_of(study) is None  # the old one is cleared
+    data = report_data(study)
+    reason = no_recommendation_reason(study_view(study))
+    assert data.pareto.marked == () and "No recommended design" in (data.decision or "")
+    assert html.escape(reason[1:]) in (data.decision or "") and "accuracy floor" in reason
+    assert {p.kind for p in data.pareto.points} >= {"below_floor"} and "front" not in {p.kind for p in data.pareto.points}

@@ -24,6 +24,24 @@ BIN = Path(sys.executable).parent
 NODE_B_IP = "127.0.0.2"
 
 
+#: The folders of a checkout that a wheel-installed node must not see.
+CHECKOUT_FOLDERS = ("codesign", "hw_models", "search_spaces", "studies")
+
+
+def checkouts() -> set[Path]:
+    """Every codesign checkout this interpreter could read: the one these tests run from, and the
+    folder an editable install of codesign points at (its ``direct_url.json``), if any."""
+    import importlib.metadata
+    import json
+
+    roots = {Path(__file__).resolve().parents[2]}
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError, TypeError, ValueError):
+        url = json.loads(importlib.metadata.distribution("codesign").read_text("direct_url.json") or "{}")
+        if url.get("url", "").startswith("file://"):
+            roots.add(Path(url["url"][len("file://"):]))
+    return roots
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,10 +111,16 @@ def _wait_for_nodes(address: str, env: dict[str, str], count: int, timeout_s: fl
 
 
 @contextlib.contextmanager
-def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1) -> Iterator[tuple[str, dict[str, str]]]:
+def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1,
+                     node_b_bin: Path | None = None) -> Iterator[tuple[str, dict[str, str]]]:
     """A Ray head on 127.0.0.1 and a second node (one CPU, resource ``node_b``) in its own mount
     namespace, where ``hide`` and the usual private folders are covered by tmpfs; yields
-    (address, environment for processes that join it: the token). Stopped by process group."""
+    (address, environment for processes that join it: the token). Stopped by process group.
+
+    With ``node_b_bin`` (the ``bin`` folder of an environment holding codesign's wheel,
+    ``tests/_wheel.py``) the second node runs that environment's Python with no ``PYTHONPATH``,
+    and every checkout of codesign (this one, and an editable install's) is hidden from it too:
+    its trials see codesign only as its site-packages hold it."""
     import espeakng_loader
 
     token = secrets.token_hex(32)
@@ -115,13 +139,19 @@ def two_node_cluster(logs: Path, hide: list[str], head_cpus: int = 1) -> Iterato
         _wait_for_nodes(address, env, 1)
         hidden = [*hide, "/tmp/ray", os.environ.get("CODESIGN_CACHE_DIR", ""),
                   str(Path.home() / ".cache" / "codesign"), str(Path(espeakng_loader.__file__).parent)]
+        ray_cmd = str(BIN / "ray")
+        node_b_env = env
+        if node_b_bin is not None:
+            hidden += [str(root / name) for root in checkouts() for name in CHECKOUT_FOLDERS]
+            ray_cmd = f"{node_b_bin / 'python'} -c 'from ray.scripts.scripts import main; main()'"
+            node_b_env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         mounts = " && ".join(f"mkdir -p {p} && mount -t tmpfs tmpfs {p}" for p in hidden if p)
         node_b = (f"{mounts} && mkdir -p /tmp/ray/home /tmp/ray/tmp && export HOME=/tmp/ray/home "
-                  f"TMPDIR=/tmp/ray/tmp && exec {BIN / 'ray'} start --address {address} --node-ip-address "
+                  f"TMPDIR=/tmp/ray/tmp && exec {ray_cmd} start --address {address} --node-ip-address "
                   f"{NODE_B_IP} --resources '{{\"node_b\": 1}}' {' '.join(common)}")
         procs.append(subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", node_b],
-            env=env, stdout=node_b_log, stderr=subprocess.STDOUT, start_new_session=True))
+            env=node_b_env, stdout=node_b_log, stderr=subprocess.STDOUT, start_new_session=True))
         _wait_for_nodes(address, env, 2)
         yield address, env
     finally:

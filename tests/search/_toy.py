@@ -42,7 +42,7 @@ TOY_SPEC: dict[str, Any] = {
     "constraints": ["area_mm2 <= 0.8"],
     "sampler": {"name": "random"},
     "budget": {"trials": 6},
-    "execution": {"workers": 2, "trial_timeout_s": 300},
+    "execution": {"workers": 2, "trial_cpu_s": 300},
 }
 
 
@@ -110,7 +110,8 @@ def sleepy(task: TrialTask) -> TrialResult:
 
 def misbehaving(task: TrialTask) -> TrialResult:
     """Trial 1 raises, 2 returns NaN, 3 kills its worker every time, 4 kills it once (its
-    marker file is in ``TOY_MARKER_DIR``), 7 hangs."""
+    marker file is in ``TOY_MARKER_DIR``), 5 has parameters that make no valid config, 6 computes
+    forever, 7 hangs."""
     number = task.trial_number
     if number == 1:
         raise RuntimeError("boom in trial 1")
@@ -123,8 +124,43 @@ def misbehaving(task: TrialTask) -> TrialResult:
         if not marker.exists():
             marker.write_text("x")
             os._exit(1)
+    if number == 5:
+        from codesign.config import ConfigError
+
+        raise ConfigError(None, "snn.heads", "a divisor of snn.width", got=3)
+    if number == 6:
+        acc = 0
+        while True:
+            acc = (acc + 1) % 1_000_003
     if number == 7:
         time.sleep(120)
+    return quadratic(task)
+
+
+def seeded_dies_once(task: TrialTask) -> TrialResult:
+    """``seeded``, but a confirmation's evaluation (a task with a ``folder``) kills its worker
+    the first time each one runs (markers in ``TOY_MARKER_DIR``): a node lost mid-confirmation."""
+    if task.folder:
+        marker = Path(os.environ["TOY_MARKER_DIR"]) / f"died-{task.folder}"
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)
+    return seeded(task)
+
+
+def broken(task: TrialTask) -> TrialResult:
+    """Every trial raises an error of its own (not one every trial shares by its type)."""
+    raise RuntimeError(f"broken trial {task.trial_number}")
+
+
+def misconfigured(task: TrialTask) -> TrialResult:
+    """Trial 0 fails at once with a ConfigError (a failure every trial would share); the others
+    take a moment and complete."""
+    if task.trial_number == 0:
+        from codesign.config import ConfigError
+
+        raise ConfigError("/nowhere/technology.yaml", "", "an existing YAML file", hint="file not found")
+    time.sleep(1.0)
     return quadratic(task)
 
 
@@ -136,6 +172,50 @@ def burn(task: TrialTask) -> TrialResult:
         acc = (acc + i * i) % 1_000_003
     record = _quadratic_record(task)
     return TrialResult(record.model_copy(update={"metrics": {**record.metrics, "burn_checksum": float(acc)}}))
+
+
+def _steady_work(task: TrialTask, loaded: bool) -> TrialResult:
+    """``quadratic`` after a fixed amount of CPU work that grows with dropout (0.05-0.25 CPU-s);
+    a learning rate above 0.75 computes forever. ``loaded``: after every slice of work the
+    task sleeps as long as the slice took (as if a CPU-bound neighbour shared its core), three
+    times as long on odd trial numbers, so wall times double or more and trials finish in
+    another order, while the work done is the same."""
+    x, y = float(task.params["train.learning_rate"]), float(task.params["snn.dropout"])
+    budget = math.inf if x > 0.75 else 0.05 + 0.4 * y
+    stretch = (3.0 if task.trial_number % 2 else 1.0) if loaded else 0.0
+    used, acc = 0.0, 0
+    while used < budget:
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(20_000):
+            acc = (acc + i * i) % 1_000_003
+        used += time.process_time() - c0
+        if stretch:
+            time.sleep(stretch * (time.perf_counter() - t0))
+    return quadratic(task)
+
+
+def _nap() -> None:
+    time.sleep(0.3)
+
+
+def blocking(task: TrialTask) -> TrialResult:
+    """``quadratic`` that waits on a nested Ray task (as reading the store does), recording when
+    it started and ended (``started``/``ended`` metrics, seconds since the epoch)."""
+    import ray
+
+    started = time.time()
+    ray.get(ray.remote(num_cpus=0)(_nap).remote())  # blocked in ray.get: Ray lends out its CPU
+    record = _quadratic_record(task)
+    return TrialResult(record.model_copy(update={"metrics": {**record.metrics, "started": started,
+                                                             "ended": time.time()}}))
+
+
+def steady(task: TrialTask) -> TrialResult:
+    return _steady_work(task, loaded=False)
+
+
+def steady_loaded(task: TrialTask) -> TrialResult:
+    return _steady_work(task, loaded=True)
 
 
 def main(argv: list[str]) -> int:
@@ -156,12 +236,17 @@ def main(argv: list[str]) -> int:
     if args.address:
         data["execution"] = {**data["execution"], "address": args.address}
     spec: StudySpec = parse_study(data)
+    from codesign.cli import terminate_as_interrupt, terminated
+
     try:
-        outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
-                            storage=args.storage, progress=False)
+        with terminate_as_interrupt():
+            outcome = run_study(spec, evaluate=globals()[args.evaluator], runs_dir=args.runs_dir,
+                                storage=args.storage, progress=False)
     except ConfigError as err:  # e.g. StudyInUse: as the CLI does
         print(f"codesign: error: {err}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:  # as the CLI does
+        return 143 if terminated() else 130
     print("COUNTS", outcome.counts, "TOLD", outcome.told, flush=True)
     return 0
 

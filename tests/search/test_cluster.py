@@ -3,7 +3,9 @@
 The head node runs on 127.0.0.1 beside the driver. The second node joins it from its own mount
 namespace (``unshare --mount``), where tmpfs folders hide the test's files (the runs folder, the
 corpus cache), Ray's session folder and the eSpeak NG package, and HOME and TMPDIR are its own:
-a trial that runs there can reach nothing of the driver's but Ray. Both nodes have one CPU and
+a trial that runs there can reach nothing of the driver's but Ray. Its codesign is the wheel,
+installed into a fresh environment (``tests/_wheel.py``) outside every hidden folder, and every
+checkout of codesign is hidden from it: its trials see only its site-packages. Both nodes have one CPU and
 the study runs two trials at a time, so trials land on both.
 
 Needs root (mount namespaces); skips saying so elsewhere. Every process is stopped by its
@@ -12,15 +14,18 @@ process group at the end.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from _cluster import NODE_B_IP, namespaces_permitted, two_node_cluster
+from _cluster import NODE_B_IP, checkouts, namespaces_permitted, two_node_cluster
 from _tiny import tiny_spec_data
+from _wheel import wheel_venv
 from optuna.trial import TrialState
 
 from codesign.search import load_stored_study, record_of
@@ -37,8 +42,37 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
     if why is not None:
         pytest.skip(why)
     hide = [str(tmp_path_factory.getbasetemp())]
-    with two_node_cluster(tmp_path_factory.mktemp("cluster-logs"), hide) as (address, env):
-        yield address, env
+    # the second node's codesign is the wheel, installed outside the folders it cannot see
+    wheel_dir = Path(tempfile.mkdtemp(prefix="codesign-wheel-"))
+    try:
+        node_b_bin = wheel_venv(wheel_dir)
+        with two_node_cluster(tmp_path_factory.mktemp("cluster-logs"), hide, node_b_bin=node_b_bin) as (address, env):
+            yield address, env
+    finally:
+        shutil.rmtree(wheel_dir, ignore_errors=True)
+
+
+def test_the_second_node_sees_codesign_only_as_its_wheel(two_nodes: tuple[str, dict[str, str]],
+                                                          tmp_path: Path) -> None:
+    address, env = two_nodes
+    probe = (
+        "import ray, sys\n"
+        "ray.init(address=sys.argv[1], logging_level='ERROR')\n"
+        "@ray.remote(resources={'node_b': 1}, num_cpus=0)\n"
+        "def where():\n"
+        "    import os, sys, codesign\n"
+        "    from codesign._resources import checkout_root, shipped_dir\n"
+        "    return [codesign.__file__, str(checkout_root()), str(shipped_dir('hw_models')),\n"
+        "            str(any(os.path.exists(os.path.join(r, 'codesign', '__init__.py')) for r in sys.argv[2:]))]\n"
+        "print('\\n'.join(ray.get(where.remote())))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, address, *map(str, checkouts())], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    codesign_file, root, hw_models, sees_checkout = out.stdout.strip().splitlines()[-4:]
+    assert "/site-packages/codesign/" in codesign_file and root == "None", out.stdout
+    assert hw_models.endswith("site-packages/codesign/_shipped/hw_models"), hw_models
+    assert sees_checkout == "False"  # no checkout's codesign/ is readable there
 
 
 def _codesign(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -49,7 +83,7 @@ def _codesign(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Com
 def test_a_study_on_two_nodes_that_share_no_files(two_nodes: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     address, env = two_nodes
     data = tiny_spec_data("joint", trials=4)
-    data.update(name="cluster", execution={"workers": 2, "cpus_per_trial": 1, "trial_timeout_s": 600})
+    data.update(name="cluster", execution={"workers": 2, "cpus_per_trial": 1, "trial_cpu_s": 600})
     # every chip feasible, so that every trial trains and leaves weights to export
     data["constraints"] = []
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(data, sort_keys=False))

@@ -56,3 +56,28 @@ def test_confirm_recommended_and_cli_refusals(toy, tmp_path: Path, capsys: pytes
     assert sorted((c.trial, c.chip) for c in confirmed) == sorted(p.key for p in candidates)
     assert main(["study", "confirm", "toy", "--runs-dir", str(tmp_path), "--seeds", "1"]) == 2
     assert "2 seeds" in capsys.readouterr().err
+
+
+def test_a_confirmation_whose_workers_die_retries_them_and_holds_a_lease(toy, tmp_path: Path) -> None:
+    from codesign.search import StudyInUse, live_drivers
+    from codesign.search._lease import DriverLease
+
+    spec = parse_study({**toy.TOY_SPEC, "seed": 11, "budget": {"trials": 3},
+                        "execution": {**toy.TOY_SPEC["execution"], "retries": 1}})
+    outcome = run_study(spec, evaluate=toy.seeded, runs_dir=tmp_path, progress=False)
+    study = load_stored_study(spec.name, outcome.storage_url, writable=True)
+    lines: list[str] = []
+    # every evaluation's worker dies once (as when its node is lost) and runs again elsewhere
+    candidates = recommendation_candidates(study_view(study))  # the k designs nearest the knee
+    confirmed = confirm_study(study, 2, "recommended", evaluate=toy.seeded_dies_once, progress=lines.append)
+    assert len(confirmed) == len(candidates) >= 1
+    assert all(c.std["wer"] == pytest.approx(0.01 / 2**0.5) for c in confirmed)
+    assert sum("worker died" in line for line in lines) == 2 * len(candidates), lines
+    assert not live_drivers(study)  # its lease is released at the end
+
+    holder = DriverLease.acquire(study, "refuse")  # a driver holds the study: the confirmation waits its turn
+    try:
+        with pytest.raises(StudyInUse):
+            confirm_study(study, 2, "recommended", evaluate=toy.seeded)
+    finally:
+        holder.release()

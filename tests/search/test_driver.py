@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from optuna.trial import TrialState
 
 from codesign.search import (
     INTERRUPTED_ATTR,
+    RUNS_ATTR,
     SPEC_ATTR,
     load_stored_study,
     record_of,
@@ -61,7 +63,8 @@ def test_journal_storage_and_continuing_the_same_study(toy, tmp_path: Path) -> N
 
 
 def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: Path) -> None:
-    spec = toy.spec(budget={"trials": 8}, execution={"workers": 2, "trial_timeout_s": 30, "retries": 1})
+    spec = toy.spec(budget={"trials": 8}, execution={"workers": 2, "trial_cpu_s": 3, "trial_stall_s": 6,
+                                                     "retries": 1})
     outcome = run_study(spec, evaluate=toy.misbehaving, runs_dir=tmp_path, progress=False)
 
     study = load_stored_study("toy", outcome.storage_url)
@@ -72,15 +75,58 @@ def test_raise_nan_dead_worker_and_timeout_each_end_as_specified(toy, tmp_path: 
     assert by_number[3].state == TrialState.FAIL and records[3].attempts == 2
     assert records[3].error.count("worker process died") == 2
     assert by_number[4].state == TrialState.COMPLETE and records[4].attempts == 2  # retried once, then fine
-    # (the timeout counts from submission, so it is generous: a crashed worker restarts slowly
-    # on a loaded machine, and at 12 s trial 1 once timed out before it could raise)
-    assert by_number[7].state == TrialState.FAIL and "per-trial timeout of 30 s" in records[7].error
-    assert all(by_number[n].state == TrialState.COMPLETE for n in (0, 5, 6))
-    assert outcome.counts == {"complete": 4, "fail": 4, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0,
+    # the limits follow the trial's own CPU time, not the time since it was submitted: a trial
+    # queued behind others, or a worker restarting slowly on a loaded machine, is not charged
+    assert by_number[6].state == TrialState.FAIL and "over the per-trial limit of 3 (execution.trial_cpu_s)" \
+        in records[6].error
+    assert by_number[7].state == TrialState.FAIL and "stalled: no CPU progress for 6 s" in records[7].error
+    assert by_number[5].state == TrialState.FAIL
+    assert records[5].error == "invalid trial parameters: key 'snn.heads': expected a divisor of snn.width, got 3"
+    assert by_number[0].state == TrialState.COMPLETE
+    assert outcome.counts == {"complete": 2, "fail": 6, "running": 0, "waiting": 0, "pruned": 0, "interrupted": 0,
                               "duplicate": 0, "stopped": 0}
     assert outcome.told == 8
     # a failure never carries values
     assert all(t.values is None for t in study.trials if t.state == TrialState.FAIL)
+
+
+def test_the_same_study_on_an_idle_machine_and_beside_a_load_that_doubles_wall_time(toy, tmp_path: Path) -> None:
+    """The per-trial limit counts the trial's CPU seconds and the look-ahead schedule is fixed, so
+    a load that stretches every trial's wall time (and reorders their completions) changes no
+    trial: the same parameters, states and values, trial by trial, the same trial over the limit."""
+    spec = toy.spec(sampler={"name": "tpe", "n_startup_trials": 3}, budget={"trials": 6},
+                    execution={"workers": 2, "lookahead": 1, "trial_cpu_s": 1.0, "trial_stall_s": 60})
+    runs = []
+    for name, evaluate in (("idle", toy.steady), ("loaded", toy.steady_loaded)):
+        outcome = run_study(spec, evaluate=evaluate, runs_dir=tmp_path / name, progress=False)
+        study = load_stored_study("toy", outcome.storage_url)
+        runs.append((outcome, [(t.number, t.state, t.params, t.values) for t in study.trials],
+                     {t.number: record_of(t.user_attrs) for t in study.trials}))
+        # the run's schedule figures are stored with the study (benchmarks read them from there)
+        assert study.user_attrs[RUNS_ATTR][-1]["worker_utilisation"] == outcome.worker_utilisation
+    (idle, idle_trials, idle_records), (loaded, loaded_trials, loaded_records) = runs
+    assert idle_trials == loaded_trials
+    over = [n for n, state, params, _ in idle_trials if params["train.learning_rate"] > 0.75]
+    assert over  # a trial computing forever is stopped by its CPU time, on both machines
+    for records in (idle_records, loaded_records):
+        assert all("over the per-trial limit of 1 (execution.trial_cpu_s)" in records[n].error for n in over)
+        # no other trial failed, though a queued one waited for a worker longer than 1 s
+        assert [n for n, r in records.items() if r.error is not None] == over
+    for outcome in (idle, loaded):
+        assert outcome.told == 6 and outcome.worker_utilisation is not None
+        assert 0.0 < outcome.worker_utilisation <= 1.0 and outcome.busy_s > 0.0
+
+
+def test_no_more_trials_run_at_once_than_workers_whatever_the_look_ahead(toy, tmp_path: Path) -> None:
+    """Asked trials wait in the driver, not in Ray's queue: a queued Ray task would start while a
+    running one blocks in ray.get (as reading the store does), and trials would share the CPUs."""
+    spec = toy.spec(budget={"trials": 4}, execution={"workers": 1, "lookahead": 2})
+    outcome = run_study(spec, evaluate=toy.blocking, runs_dir=tmp_path, progress=False)
+    study = load_stored_study("toy", outcome.storage_url)
+    spans = sorted((t.user_attrs["codesign.record"]["metrics"]["started"],
+                    t.user_attrs["codesign.record"]["metrics"]["ended"]) for t in study.trials)
+    assert len(spans) == 4
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
 def _toy_driver(runs_dir: Path, address: str, trials: int, env_extra: dict[str, str]) -> subprocess.Popen:

@@ -63,7 +63,7 @@ def test_a_small_discrete_space_is_searched_without_repeats(toy, tmp_path: Path)
         "snn.dropout": {"type": "categorical", "choices": [0.0, 0.2]},
         "snn.family": "spikeformer",
     }}
-    spec = toy.spec(space=[space], budget={"trials": 6}, execution={"workers": 1, "trial_timeout_s": 300})
+    spec = toy.spec(space=[space], budget={"trials": 6}, execution={"workers": 1, "trial_cpu_s": 300})
     outcome = run_study(spec, evaluate=toy.quadratic, runs_dir=tmp_path, progress=False)
     points = _points(load_stored_study("toy", outcome.storage_url))
     assert len(points) == 6 and len(set(points)) == 6  # every one of the 6 points, once

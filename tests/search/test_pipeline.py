@@ -125,3 +125,27 @@ def test_a_chip_that_cannot_hold_the_network_is_an_error_and_what_it_cannot_carr
     # state saturation and split spikes are measured metrics a study can constrain
     assert parse_constraint("state_overflow_rate <= 0.01").value({"state_overflow_rate": 0.05}) > 0
     assert parse_constraint("split_spike_fraction <= 0").value({"split_spike_fraction": 0.0}) <= 0
+
+
+@pytest.mark.parametrize("strategy", ["joint", "nested"])
+def test_a_drawn_chip_that_is_invalid_is_pruned_with_its_reason(strategy: str, tmp_path: Path,
+                                                                commands_corpus) -> None:
+    """A pair of hw.* values can make no chip (the load-time check sees one value at a time):
+    such a trial is PRUNED as infeasible, saying why, never a FAIL blamed on the command line."""
+    from codesign.search import ArtifactStore, TrialTask
+    from codesign.search._evaluate import evaluate_trial
+
+    data = _tiny(strategy, trials=1, nested={"hw_points": 4}).to_dict()
+    data["chip"] = {**data["chip"], "cores": 4}
+    data["space"][1]["parameters"] = {"hw.cores": {"type": "categorical", "choices": [1, 2]},
+                                      "hw.mesh_cols": {"type": "categorical", "choices": [3, 4]}}
+    spec = parse_spec(StudySpec, data)  # (parse_study would refuse mesh_cols 3 and 4 with cores 1)
+    params = {"snn.family": "spikeformer", "snn.variant": "spiking", "snn.width": 32, "snn.depth": 1}
+    if strategy == "joint":
+        params.update({"hw.cores": 2, "hw.mesh_cols": 3})
+    result = evaluate_trial(TrialTask(params=params, spec=spec, trial_number=0, store=ArtifactStore(tmp_path),
+                                      corpus=commands_corpus))
+    record = result.record
+    assert record.error is None and record.pruned is not None and not record.trained
+    assert record.pruned.startswith("invalid chip: ") and "mesh_cols <= cores" in record.pruned
+    assert "<command line>" not in record.pruned

@@ -107,3 +107,11 @@ def test_sweep_points_enumerate_a_finite_space_with_conditions() -> None:
     assert all(("snn.levels" in p) == (p["snn.neuron"] == "imls") for p in points)
     drawn = sample_points(space, n=5, seed=0)  # grid larger than n: random draws, seeded
     assert len(drawn) == 5 and drawn == sample_points(space, n=5, seed=0)
+
+
+@pytest.mark.parametrize("name", ["spikeformer.yaml", "spikeformer_quickstart.yaml", "mamba.yaml"])
+def test_shipped_spaces_never_draw_imls_at_more_than_one_timestep(name: str) -> None:
+    space = load_space(Path(__file__).resolve().parents[2] / "search_spaces" / name)
+    points = sample_points(space, 400, seed=0)
+    assert any(p.get("snn.neuron") == "imls" for p in points) and any(p.get("snn.timesteps", 1) > 1 for p in points)
+    assert not [p for p in points if p.get("snn.neuron") == "imls" and p.get("snn.timesteps", 1) > 1]

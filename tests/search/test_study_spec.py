@@ -39,7 +39,7 @@ def _write(tmp_path: Path, **changes: object) -> Path:
         ({"constraints": ["area_mm2 < 4"]}, "constraints", "'<metric> <= <number>'"),
         ({"sampler": {"name": "cmaes"}}, "sampler.name", "'nsga2', 'tpe', 'gp' or 'random'"),
         ({"budget": {"trials": None, "seconds": None}}, "budget", "a budget"),
-        ({"corpus": {"task": "command"}}, "corpus.task", "'commands' or 'digits'"),
+        ({"corpus": {"task": "command"}}, "corpus.task", "'commands', 'digits', 'shd' or 'librispeech'"),
         ({"chip": {"cores": 0}}, "chip.cores", "greater than or equal to 1"),
         ({"fidelity": {"epochs": 0}}, "fidelity.epochs", "greater than or equal to 1"),
         ({"reference": {"wer": 1.0}}, "", "reference points only for objectives"),
@@ -64,3 +64,30 @@ def test_paths_are_relative_to_the_study_file(tmp_path: Path) -> None:
     (tmp_path / "missing_chip.yaml").write_text("cores: 2\n")
     spec = load_study(path)
     assert spec.search_space().names() == ["snn.depth"] and spec.chip.cores == 2
+
+
+def test_a_preset_field_that_conflicts_with_the_space_is_named_when_the_study_loads(tmp_path: Path) -> None:
+    # loihi_like fixes a 16-column mesh; accelerator.yaml draws hw.cores from 1..16
+    path = _write(tmp_path, chip=str(ROOT / "hw_models" / "loihi_like.yaml"))
+    with pytest.raises(ConfigError) as info:
+        load_study(path)
+    err = info.value
+    assert err.file == str(path) and err.key == "space[1].parameters.hw.cores" and err.got == 1
+    text = str(err)
+    assert "loihi_like.yaml" in text and "accelerator.yaml" in text and "mesh_cols = 16" in text
+    assert "mesh_cols <= cores (16 > 1)" in text and "mesh_cols: null" in text
+    # the study may change the preset's field (and --set may too): then it loads
+    path = _write(tmp_path, chip={"preset": str(ROOT / "hw_models" / "loihi_like.yaml"), "mesh_cols": None})
+    spec = load_study(path)
+    assert spec.chip.mesh_cols is None and spec.chip.cores == 128 and spec.chip_preset.endswith("loihi_like.yaml")
+    assert parse_spec(StudySpec, spec.to_dict()) == spec
+    spec = load_study(_write(tmp_path, chip=str(ROOT / "hw_models" / "loihi_like.yaml")), {"chip.mesh_cols": None})
+    assert spec.chip.mesh_cols is None
+
+
+def test_the_old_wall_clock_timeout_key_reads_as_the_cpu_limit() -> None:
+    spec = load_study(ROOT / "studies" / "quickstart.yaml")
+    data = spec.to_dict()
+    data["execution"] = {"workers": 2, "trial_timeout_s": 99.0}  # a spec stored before the change
+    execution = parse_spec(StudySpec, data).execution
+    assert execution.trial_cpu_s == 99.0 and execution.in_flight == 2 * (1 + execution.lookahead)

@@ -147,7 +147,7 @@ def test_trace_records_scan_and_projections_and_round_trips(variant, tmp_path):
     scan = trace.layer("blocks.0.scan")
     inner, n_state = 2 * 16, 4
     assert scan.kind == "state_update"
-    assert scan.neuron_updates == pytest.approx(inner * n_state * steps)
+    assert scan.neuron_evaluations == pytest.approx(inner * n_state * steps)
     assert scan.state_size == inner * n_state
     # the scan stores A (a_log, inner x N) and D (d_skip, inner), not 2 N inner
     block = model.blocks[0]

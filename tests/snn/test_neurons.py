@@ -68,7 +68,7 @@ def test_imls_reports_threshold_reduction_cost() -> None:
     neuron(torch.randn(1, 5, 8))  # detached: no report
     assert len(sink.calls) == 1
     assert sink.calls[0]["aux_ops"] == 5 * (2 * 8 + 2)
-    assert sink.calls[0]["neuron_updates"] == 40
+    assert sink.calls[0]["neuron_evaluations"] == 40
 
 
 def test_lif_soft_and_hard_reset_by_hand() -> None:

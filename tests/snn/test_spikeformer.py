@@ -159,3 +159,22 @@ def test_mask_rows_scale_divides_each_frame_by_its_valid_mask_mass() -> None:
     per_channel = mass.repeat_interleave(8, dim=0).T  # [L, C]
     expected = captured["fixed"].reshape(12, 16) / fixed.scale / per_channel
     assert torch.allclose(captured["rows"].reshape(12, 16), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["spikeformer", "mamba"])
+def test_imls_at_more_timesteps_only_repeats_the_first(family: str) -> None:
+    """IMLS keeps no state across timesteps and the input is repeated over them, so every
+    timestep computes what the first did: T > 1 costs T x the work for the same output (why
+    the shipped spaces draw T > 1 only for LIF)."""
+    from codesign.snn import MambaConfig, SpikeformerConfig, build_model
+
+    outs = []
+    for timesteps in (1, 3):
+        torch.manual_seed(0)
+        cfg = (SpikeformerConfig(neuron="imls", timesteps=timesteps, width=32, depth=2, heads=2)
+               if family == "spikeformer" else MambaConfig(variant="spiking", neuron="imls", timesteps=timesteps,
+                                                            width=32, depth=2))
+        model = build_model(cfg, 10, 5, "classify").eval()
+        x = torch.randn(2, 30, 10, generator=torch.Generator().manual_seed(1)) * 3
+        outs.append(model(x, torch.tensor([30, 20]))[0])
+    torch.testing.assert_close(outs[0], outs[1])

@@ -155,7 +155,7 @@ def test_delta_input_code_is_sparser_and_its_first_layer_counts_change_events(tm
     assert delta.input_events < 0.5 * level.input_events
     steps = float((lengths + 1).div(2, rounding_mode="floor").float().mean())
     accumulator = traces["delta"].layer("layers.0.input_accumulator")
-    assert accumulator.neuron_updates == pytest.approx(2 * 16 * steps)  # one addition per unit and step
+    assert accumulator.neuron_evaluations == pytest.approx(2 * 16 * steps)  # one addition per unit and step
     assert not any(t.name.endswith("input_accumulator") for t in traces["level"].layers)
     # the running sums are additions: the multiplications are the events' and the cells' only
     mults = multiplications_per_inference(traces["delta"])
@@ -305,12 +305,12 @@ def test_trace_round_trips_and_counts_the_recurrence(variant, tmp_path):
     cells = [layer for layer in trace.layers if layer.kind == "state_update"]
     assert len(cells) == 2
     for cell in cells:
-        assert cell.neuron_updates == pytest.approx(width * steps)
+        assert cell.neuron_evaluations == pytest.approx(width * steps)
     mults = multiplications_per_inference(trace)
     if variant == "spiking":
         quantiser = trace.layer("input_quantiser")
         assert 0 < quantiser.output_spikes <= quantiser.output_level_sum
-        assert quantiser.output_spikes < quantiser.neuron_updates  # its units count for activity metrics
+        assert quantiser.output_spikes < quantiser.neuron_evaluations  # its units count for activity metrics
         from codesign.trace import trace_metrics
 
         assert 0.0 < trace_metrics(trace).activation_sparsity < 1.0

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from codesign.snn import LIF, PROBE_ATTR, Probed, SpikeformerConfig, build_model, probe_matmul
-from codesign.trace import load_trace, record_trace, save_trace, trace_metrics
+from codesign.trace import TraceRecorder, load_trace, record_trace, save_trace, trace_metrics
 
 
 class _Toy(nn.Module):
@@ -38,6 +38,22 @@ def _toy_trace():  # type: ignore[no-untyped-def]
     return record_trace(_Toy(), features, torch.tensor([2, 1]), cfg)
 
 
+def test_membrane_updates_count_changed_membranes() -> None:
+    """NeuroBench's membrane updates: membranes whose integrated value changed in a step, every
+    membrane on the neuron's first step of an utterance; evaluations count every step."""
+    lif = LIF(threshold=1.0, decay=0.5)
+    first = torch.tensor([[0.2, 0.0], [0.0, 0.0], [0.0, 0.4]]).reshape(3, 1, 1, 2)  # [T, batch, frames, C]
+    with TraceRecorder(lif) as recorder:
+        lif(first)  # channel 0: 0.2, 0.1, 0.05 (3); channel 1: 0 (first step), 0 (same), 0.4: 2
+        lif(torch.zeros(2, 1, 1, 2))  # a later call from the zero membrane: nothing changes
+        recorder.end_utterance()
+        lif(torch.zeros(2, 1, 1, 2))  # a new utterance: its first step counts every membrane
+        recorder.end_utterance()
+    (neuron,) = recorder.layers()
+    assert neuron.membrane_updates == pytest.approx((5 + 0 + 2) / 2)
+    assert neuron.neuron_evaluations == pytest.approx((6 + 4 + 4) / 2)
+
+
 def test_counts_match_hand_count() -> None:
     trace = _toy_trace()
     assert [layer.name for layer in trace.layers] == ["fc1", "sn.neuron", "fc2"]
@@ -50,7 +66,7 @@ def test_counts_match_hand_count() -> None:
     assert fc1.effective_ops == pytest.approx(2.5)
     assert (fc1.weight_count, fc1.weight_nonzero) == (12, 6)
     # Neuron: 6 + 3 updates, 2 + 1 spikes.
-    assert (sn.kind, sn.neuron_updates, sn.output_spikes, sn.output_level_sum) == ("state_update", 4.5, 1.5, 1.5)
+    assert (sn.kind, sn.neuron_evaluations, sn.output_spikes, sn.output_level_sum) == ("state_update", 4.5, 1.5, 1.5)
     # fc2, spike inputs: [0,1,1] -> input 1 reaches 2 outputs, input 2 one: 3 ops; [0,0,1] -> 1 op.
     assert fc2.input_is_spike and fc2.levels == 1
     assert (fc2.input_events, fc2.input_level_sum, fc2.dense_macs) == (1.5, 1.5, 9.0)
@@ -68,7 +84,8 @@ def test_counts_match_hand_count() -> None:
     assert metrics.synaptic_acs_effective == pytest.approx(2.0)
     assert metrics.theoretical_energy_neurobench_pj == pytest.approx(4.6 * 2.5 + 0.9 * 2.0)
     assert metrics.activation_sparsity == pytest.approx(1 - 1.5 / 4.5)
-    assert metrics.membrane_updates == pytest.approx(4.5)
+    # NeuroBench counts every membrane on a neuron's first step of an utterance; T = 1 here
+    assert metrics.membrane_updates == pytest.approx(4.5) and metrics.neuron_evaluations == pytest.approx(4.5)
     assert metrics.connection_sparsity == pytest.approx(1 - 10 / 18)
     # every parameter and buffer of the model: 18 weights plus the LIF's buffers
     model = _Toy()

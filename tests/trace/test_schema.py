@@ -17,7 +17,7 @@ def _trace() -> WorkloadTrace:
         name="fc1", kind="synaptic_dense", in_shape=(4,), out_shape=(3,), steps=5,
         weight_count=12, weight_nonzero=10, weight_bits=8, fan_out=3.0, input_size=20.0,
         input_events=7.0, input_level_sum=11.0, input_is_spike=True, levels=4,
-        output_spikes=6.0, output_level_sum=9.0, neuron_updates=15.0, dense_macs=60.0,
+        output_spikes=6.0, output_level_sum=9.0, neuron_evaluations=15.0, dense_macs=60.0,
     )
     meta = TraceMeta(family="spikeformer", variant="spiking", model_hash="abc", batch_size=2,
                      frames=5.0, layers=(layer,))
@@ -40,18 +40,37 @@ def test_truncated_file_is_a_clear_error(tmp_path: Path) -> None:
         load_trace(path)
 
 
-def test_version_1_files_still_load(tmp_path: Path) -> None:
-    """Version 1 named a layer's steps ``timesteps``; such files load as the same trace."""
-    trace = _trace()
+def _write_old(trace: WorkloadTrace, version: int, path: Path) -> Path:
+    """``trace`` in the layout of an older version: version 1 named a layer's steps
+    ``timesteps``; versions 1 and 2 named ``neuron_evaluations`` ``neuron_updates`` and had no
+    ``membrane_updates``."""
     meta = trace.meta.to_dict()
-    meta["version"] = 1
-    meta["layers"] = [{("timesteps" if k == "steps" else k): v for k, v in layer.items()} for layer in meta["layers"]]
-    path = tmp_path / "v1.npz"
+    meta["version"] = version
+    renamed = {"neuron_evaluations": "neuron_updates", **({"steps": "timesteps"} if version == 1 else {})}
+    meta["layers"] = [
+        {renamed.get(k, k): v for k, v in layer.items() if k != "membrane_updates"} for layer in meta["layers"]
+    ]
     with open(path, "wb") as fh:
         np.savez_compressed(fh, __trace__=np.array(json.dumps(meta)), **{"spikes/fc1": trace.spike_samples["fc1"]})
-    back = load_trace(path)
+    return path
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_versions_still_load(tmp_path: Path, version: int) -> None:
+    """Version 1 and 2 files load as the same trace, their ``neuron_updates`` as
+    ``neuron_evaluations`` and NeuroBench's membrane updates as not recorded."""
+    trace = _trace()
+    assert trace.layer("fc1").membrane_updates is None
+    back = load_trace(_write_old(trace, version, tmp_path / f"v{version}.npz"))
     assert back == trace
     assert back.meta.version == TRACE_VERSION and back.layer("fc1").steps == 5
+    assert back.layer("fc1").neuron_evaluations == 15.0 and back.layer("fc1").membrane_updates is None
+
+
+def test_membrane_updates_round_trip(tmp_path: Path) -> None:
+    layer = _trace().layer("fc1").model_copy(update={"membrane_updates": 12.5})
+    trace = WorkloadTrace(meta=_trace().meta.model_copy(update={"layers": (layer,)}), spike_samples={})
+    assert load_trace(save_trace(trace, tmp_path / "t.npz")).layer("fc1").membrane_updates == 12.5
 
 
 def test_unknown_version_is_refused(tmp_path: Path) -> None:
@@ -60,5 +79,5 @@ def test_unknown_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "v99.npz"
     with open(path, "wb") as fh:
         np.savez_compressed(fh, __trace__=np.array(json.dumps(meta)))
-    with pytest.raises(ConfigError, match="trace version 1 or 2"):
+    with pytest.raises(ConfigError, match="trace version 1 or 2 or 3"):
         load_trace(path)

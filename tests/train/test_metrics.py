@@ -81,3 +81,35 @@ def test_accuracy() -> None:
     with pytest.raises(ValueError, match="empty"):
         accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     assert math.isfinite(accuracy(logits, torch.tensor([1, 1, 1, 1])))
+
+
+def test_class_recall_counts_only_that_classes_rows() -> None:
+    from codesign.train._metrics import class_recall
+
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # predicts 1, 0, 1, 0
+    targets = torch.tensor([1, 1, 0, 1])
+    assert class_recall(logits, targets, 1) == pytest.approx(1 / 3)
+    assert class_recall(logits, targets, 0) == 0.0
+    assert class_recall(logits, torch.tensor([0, 0, 0, 0]), 1) is None  # no row of the class
+
+
+def test_commands_scores_report_the_unknown_class_recall(commands_corpus) -> None:
+    from codesign.data import UNKNOWN
+    from codesign.train._train import score_split
+
+    class Always(torch.nn.Module):  # answers one class for every utterance
+        def __init__(self, cls: int, n: int) -> None:
+            super().__init__()
+            self.cls, self.n = cls, n
+
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.nn.functional.one_hot(torch.full((x.shape[0],), self.cls), self.n).float(), lengths
+
+    vocab = tuple(commands_corpus.vocabulary)
+    unknown = vocab.index(UNKNOWN)
+    split = next(s for s in (commands_corpus.validation, commands_corpus.test, commands_corpus.train)
+                 if (s.targets == unknown).any())
+    scores = score_split(Always(unknown, len(vocab)), split, "classify", vocab)
+    assert scores["unknown_recall"] == 1.0
+    assert scores["accuracy"] == pytest.approx(float((split.targets == unknown).float().mean()))
+    assert score_split(Always(0 if unknown else 1, len(vocab)), split, "classify", vocab)["unknown_recall"] == 0.0

@@ -1,0 +1,127 @@
+"""Benchmark: do the shipped studies' spaces hold networks that learn at the shipped budget?
+
+For each study in ``studies/``: ``--draws`` random draws of its own space (``sampler: random``,
+its own chip, strategy, precision and epochs), run by the real driver on a
+``--corpus-size``-utterance corpus of the study's task (its other corpus keys kept). A drawn
+network *learned* when its float network reaches the task's bar on validation: accuracy >= 0.5
+(``commands``) or WER <= 0.5 (``digits``); draws pruned before training (an infeasible chip)
+trained nothing and are counted apart. Figures per study (issue "Every shipped study and
+family gives a front worth reading"):
+
+- ``learned_fraction``: learned / trained draws (goal >= 0.5);
+- ``best``: the best task metric on the study's feasible front (accuracy, or WER), as the
+  chip computes it;
+- ``failed``: FAILed trials (goal 0);
+- ``unknown_recall`` (commands): the ``unknown`` class recall of the best design's network.
+
+Writes benchmarks/results/shipped_studies.json (with ``--set``, which shrinks the runs for a
+check of this script, shipped_studies-shrunk.json).
+
+    PYTHONPATH=$PWD nice -n 10 python benchmarks/shipped_studies.py [--draws 8] [--corpus-size 1500]
+        [--studies quickstart ...] [--set KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from spikeformer_common import write_result
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The bar a network must reach to count as learned, by task: (metric, direction, bar).
+LEARNED = {"commands": ("accuracy", "max", 0.5), "digits": ("wer", "min", 0.5)}
+
+
+def _value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, Any], runs: Path) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    from codesign.search import load_stored_study, load_study, record_of, run_study, study_points
+    from codesign.search._front import pareto_front
+
+    overrides = {"corpus.size": corpus_size, "budget.trials": draws, "sampler.name": "random",
+                 "confirm.seeds": 0, **sets}
+    spec = load_study(path, overrides)
+    metric, direction, bar = LEARNED[spec.corpus.task]
+    start, cpu = time.perf_counter(), time.process_time()
+    outcome = run_study(spec, runs_dir=runs, progress=False)
+    study = load_stored_study(spec.name, outcome.storage_url)
+    trials = []
+    for t in study.get_trials(deepcopy=False):
+        record = record_of(t.user_attrs)
+        # the float network's validation metric: ``float_validation_*`` beside the chip's figures
+        # (joint), or the training run's own ``validation_*`` (a nested record's metrics)
+        float_metric = None if record is None else record.metrics.get(
+            f"float_validation_{metric}", record.metrics.get(f"validation_{metric}"))
+        trials.append({
+            "number": t.number, "state": t.state.name, "params": t.params,
+            "float_validation": float_metric,
+            "objectives": None if record is None else record.objectives,
+            "unknown_recall": None if record is None else record.metrics.get("unknown_recall"),
+            "error": None if record is None else record.error,
+            "pruned": None if record is None else record.pruned,
+            "cpu_time_s": None if record is None else record.cpu_time_s,
+        })
+    trained = [t for t in trials if t["float_validation"] is not None]
+    learned = [t for t in trained if (t["float_validation"] >= bar if direction == "max" else t["float_validation"] <= bar)]
+    front = pareto_front(study_points(study.get_trials(deepcopy=False)), spec.objectives)
+    best_point = (max if direction == "max" else min)(front, key=lambda p: p.objectives[metric], default=None)
+    figures: dict[str, Any] = {
+        "learned_fraction": len(learned) / len(trained) if trained else None,
+        "best": best_point.objectives[metric] if best_point is not None else None,
+        "metric": metric,
+        "failed": sum(1 for t in trials if t["state"] == TrialState.FAIL.name),
+        "trained": len(trained),
+        "pruned": sum(1 for t in trials if t["state"] == TrialState.PRUNED.name),
+        "learned": len(learned),
+    }
+    if spec.corpus.task == "commands":
+        figures["unknown_recall"] = None if best_point is None else best_point.metrics.get("unknown_recall")
+    details = {"overrides": {k: v for k, v in overrides.items()}, "epochs": spec.fidelity.epochs,
+               "wall_s": time.perf_counter() - start, "driver_cpu_s": time.process_time() - cpu,
+               "worker_utilisation": outcome.worker_utilisation, "trials": trials}
+    return {"figures": figures, "details": details}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=8)
+    parser.add_argument("--corpus-size", type=int, default=1500)
+    parser.add_argument("--studies", nargs="*", help="study names, run in this order (default: every file in studies/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a study override for a shrunken check of this script")
+    parser.add_argument("--runs-dir", help="where the studies are stored (default: a temporary folder)")
+    args = parser.parse_args()
+    sets = {k: _value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
+    paths = sorted((ROOT / "studies").glob("*.yaml"))
+    if args.studies:  # in the order given, so that the cheap studies can be measured first
+        unknown = sorted(set(args.studies) - {p.stem for p in paths})
+        if unknown:
+            parser.error(f"no such study in studies/: {', '.join(unknown)}")
+        paths = [ROOT / "studies" / f"{stem}.yaml" for stem in args.studies]
+    name = "shipped_studies-shrunk" if args.set else "shipped_studies"
+    figures, details = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(args.runs_dir) if args.runs_dir else Path(tmp)
+        for path in paths:
+            result = run_study_draws(path, args.draws, args.corpus_size, sets, runs)
+            figures[path.stem], details[path.stem] = result["figures"], result["details"]
+            print(path.stem, result["figures"], flush=True)
+            write_result(name, figures, details)  # each study as it finishes
+    print(RESULTS_NOTE.format(name=name))
+
+
+RESULTS_NOTE = "wrote benchmarks/results/{name}.json"
+
+
+if __name__ == "__main__":
+    main()

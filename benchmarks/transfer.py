@@ -1,0 +1,257 @@
+"""Benchmark: does accuracy hold on a synthesiser never heard in training? (issue #25)
+
+Trains the quickstart's network family (Spikeformer, ``studies/quickstart.yaml``'s base
+model and its 12-epoch budget, float weights) and a plain reference (the 3-layer conv net of
+``corpus_learnability.py`` for ``commands``, its conv + bi-GRU CTC net for ``digits``) on
+the training engines of the default corpus (eSpeak NG + flite), then scores them on the
+validation split (unseen speakers of those engines) and on the test split (festival, never
+heard in training). The ``commands`` corpus is the quickstart's (2,000 utterances, 40
+speakers, ``easy``) and the same at ``--large-size`` (8,000) utterances; ``digits`` uses
+``--digits-size`` utterances at the default difficulty.
+
+Writes benchmarks/results/transfer.json with, per model (``snn``, ``cnn`` at the
+quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
+``figures.<model>.validation_accuracy``, ``.heldout_engine_accuracy``,
+``.heldout_engine_unknown_recall`` (share of the test split's ``unknown`` words answered
+``unknown``), and for ``snn`` and ``cnn`` also ``.digits_validation_wer`` and
+``.digits_heldout_engine_wer``; ``measured_on`` names the engines and voices of each split.
+
+    PYTHONPATH=$PWD python benchmarks/transfer.py
+    PYTHONPATH=$PWD python benchmarks/transfer.py --size 300 --large-size 0 --digits-size 200 \
+        --epochs 1 --out /tmp/transfer.json                       # a quick check of the script
+    PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
+        --difficulty '{"preset": "easy", "telephone_probability": 0.3}' --out /tmp/telephone.json
+                                                  # one channel effect's effect on the held-out engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus_learnability import DigitNet, KeywordNet
+
+from codesign.data import Corpus, CorpusConfig, CorpusSplit, load_corpus
+from codesign.snn import parse_model_config
+from codesign.train import TrainConfig, ctc_greedy_decode, train, word_error_rate
+
+RESULT = Path(__file__).parent / "results" / "transfer.json"
+QUICKSTART = Path(__file__).parent.parent / "studies" / "quickstart.yaml"
+UNKNOWN = "unknown"
+
+
+def _rows(split: CorpusSplit, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = split.feature_lengths[idx]
+    return split.features[idx, : int(lengths.max())], lengths
+
+
+def _chunks(n: int, size: int, gen: torch.Generator | None = None) -> list[torch.Tensor]:
+    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    return list(order.split(size))
+
+
+def _classify(model: nn.Module, split: CorpusSplit) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        outs = []
+        for idx in _chunks(len(split), 256):
+            out = model(*_rows(split, idx))
+            outs.append(out[0] if isinstance(out, tuple) else out)
+    return torch.cat(outs).argmax(-1)
+
+
+def _wer(model: nn.Module, corpus: Corpus, split: CorpusSplit) -> float:
+    model.eval()
+    hyps: list[list[str]] = []
+    refs: list[list[str]] = []
+    with torch.no_grad():
+        for idx in _chunks(len(split), 256):
+            log_probs, out_lengths = model(*_rows(split, idx))
+            hyps += [corpus.to_words(h) for h in ctc_greedy_decode(log_probs, out_lengths)]
+            refs += [
+                corpus.to_words(split.targets[i, : split.target_lengths[i]].tolist()) for i in idx.tolist()
+            ]
+    return word_error_rate(refs, hyps)
+
+
+def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
+    unknown = corpus.vocabulary.index(UNKNOWN)
+    val = _classify(model, corpus.validation)
+    test = _classify(model, corpus.test)
+    is_unknown = corpus.test.targets == unknown
+    by_engine = {
+        e: float(
+            (val == corpus.validation.targets)[torch.tensor([x == e for x in corpus.validation.engines])]
+            .float()
+            .mean()
+        )
+        for e in sorted(set(corpus.validation.engines))
+    }
+    voices = [s.split("/", 1)[0] for s in corpus.test.speakers]
+    by_voice = {
+        v: float((test == corpus.test.targets)[torch.tensor([x == v for x in voices])].float().mean())
+        for v in sorted(set(voices))
+    }
+    return {
+        "validation_accuracy_by_engine": by_engine,
+        "heldout_engine_accuracy_by_voice": by_voice,
+        "validation_accuracy": float((val == corpus.validation.targets).float().mean()),
+        "heldout_engine_accuracy": float((test == corpus.test.targets).float().mean()),
+        # None (JSON null) when the test split has no unknown word to recall
+        "heldout_engine_unknown_recall": float((test[is_unknown] == unknown).float().mean())
+        if bool(is_unknown.any())
+        else None,
+        "heldout_engine_unknown_utterances": int(is_unknown.sum()),
+        "heldout_engine_answers_unknown_share": float((test == unknown).float().mean()),
+    }
+
+
+def _train_reference(corpus: Corpus, epochs: int, seed: int) -> nn.Module:
+    """The plain reference: KeywordNet (commands) or DigitNet (digits), AdamW, ``epochs`` epochs."""
+    torch.manual_seed(seed)
+    ctc = corpus.kind == "ctc"
+    model: nn.Module = (DigitNet if ctc else KeywordNet)(corpus.n_features, corpus.n_classes)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
+    loss_ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        model.train()
+        for idx in _chunks(len(corpus.train), 32 if ctc else 64, gen):
+            x, lengths = _rows(corpus.train, idx)
+            if ctc:
+                log_probs, out_lengths = model(x, lengths)
+                loss = loss_ctc(
+                    log_probs.transpose(0, 1),
+                    corpus.train.targets[idx],
+                    out_lengths,
+                    corpus.train.target_lengths[idx],
+                )
+            else:
+                loss = nn.functional.cross_entropy(model(x, lengths), corpus.train.targets[idx])
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+    return model
+
+
+def _train_snn(corpus: Corpus, study: dict[str, Any], epochs: int, seed: int) -> nn.Module:
+    model_cfg = parse_model_config(study["model"])
+    budget = TrainConfig.model_validate({**study["fidelity"], "epochs": epochs, "seconds": None})
+    return train(model_cfg, corpus, budget, seed).model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=None, help="commands corpus (default: the quickstart's)")
+    parser.add_argument("--large-size", type=int, default=8000, help="the larger commands corpus (0: skip)")
+    parser.add_argument("--digits-size", type=int, default=4000, help="digits corpus (0: skip)")
+    parser.add_argument("--epochs", type=int, default=None, help="SNN epochs (default: the quickstart's)")
+    parser.add_argument("--reference-epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument(
+        "--difficulty",
+        default=None,
+        help="commands difficulty preset or JSON mapping over one (default: the quickstart's), "
+        "to measure a channel effect on the held-out engine",
+    )
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    study = yaml.safe_load(QUICKSTART.read_text())
+    quick_corpus = dict(study["corpus"])
+    if args.difficulty is not None:
+        quick_corpus["difficulty"] = (
+            json.loads(args.difficulty) if args.difficulty.lstrip().startswith("{") else args.difficulty
+        )
+    size = args.size if args.size is not None else int(quick_corpus["size"])
+    speakers_per_utt = int(quick_corpus.get("n_speakers", 40)) / int(quick_corpus["size"])
+    snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
+    ref_epochs = args.reference_epochs if args.epochs is None else args.epochs
+
+    figures: dict[str, dict[str, Any]] = {}
+    corpora: dict[str, Any] = {}
+    started = time.perf_counter()
+
+    def write(complete: bool) -> None:
+        """Write what is measured so far, so a run stopped early keeps its finished models."""
+        result = {
+            "benchmark": "transfer",
+            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
+            "complete": complete,
+            "models": {
+                "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
+                "cnn": f"corpus_learnability.py's KeywordNet (commands) / DigitNet conv + bi-GRU (digits), "
+                f"{ref_epochs} epochs",
+            },
+            "figures": figures,
+            "corpora": corpora,
+            "goal": {
+                "cnn.heldout_engine_accuracy": ">= 0.80",
+                "snn.heldout_engine_accuracy": ">= 0.75",
+                "cnn.digits_heldout_engine_wer": "<= 0.12",
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    sizes = [(size, "")] + ([(args.large_size, f"_{args.large_size}")] if args.large_size else [])
+    for n, suffix in sizes:
+        cfg = CorpusConfig.model_validate(
+            {**quick_corpus, "size": n, "n_speakers": max(10, round(n * speakers_per_utt))}
+        )
+        corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
+        corpora[f"commands{suffix}"] = {
+            "cache_key": cfg.cache_key(),
+            "difficulty": cfg.difficulty.to_dict(),
+            "sizes": corpus.manifest["sizes"],
+            "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
+        }
+        for name in (f"snn{suffix}", f"cnn{suffix}"):
+            model = (
+                _train_snn(corpus, study, snn_epochs, args.seed)
+                if name.startswith("snn")
+                else _train_reference(corpus, ref_epochs, args.seed)
+            )
+            figures[name] = _classification_scores(model, corpus)
+            print(name, json.dumps(figures[name]), flush=True)
+            write(complete=False)
+    if args.digits_size:
+        cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
+        corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
+        corpora["digits"] = {
+            "cache_key": cfg.cache_key(),
+            "sizes": corpus.manifest["sizes"],
+            "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
+        }
+        for name in ("snn", "cnn"):
+            model = (
+                _train_snn(corpus, study, snn_epochs, args.seed)
+                if name == "snn"
+                else _train_reference(corpus, ref_epochs, args.seed)
+            )
+            figures.setdefault(name, {})["digits_validation_wer"] = _wer(model, corpus, corpus.validation)
+            figures[name]["digits_heldout_engine_wer"] = _wer(model, corpus, corpus.test)
+            print(name, "digits", json.dumps(figures[name]), flush=True)
+            write(complete=False)
+    write(complete=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

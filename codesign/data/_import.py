@@ -1,0 +1,121 @@
+"""Importing a real dataset on disk as a study corpus: load it once, write it as a corpus folder.
+
+``import_corpus`` runs one of the real-corpus loaders (:mod:`codesign.data._real`) and
+writes the result in the cache's entry layout (``manifest.json``, ``train.pt``,
+``validation.pt``, ``test.pt``, ``statistics.pt``). A study then names that folder as
+``corpus: {task: commands, imported: <folder>}`` and :func:`codesign.data.load_corpus`
+reads it instead of synthesising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from codesign import __version__
+from codesign.config import ConfigError, stable_hash
+from codesign.data._cache import default_cache_root, write_entry
+from codesign.data._config import FeatureConfig
+from codesign.data._corpus import SPLITS, Corpus
+
+ImportFormat = Literal["speech_commands", "librispeech", "shd"]
+IMPORT_FORMATS: tuple[str, ...] = ("speech_commands", "librispeech", "shd")
+
+
+def import_corpus(
+    fmt: str,
+    root: str | Path,
+    out: str | Path | None = None,
+    features: FeatureConfig | None = None,
+    keywords: Sequence[str] | None = None,
+    max_utterances: int | None = None,
+    progress: bool = True,
+) -> tuple[Path, Corpus]:
+    """Load the dataset at ``root`` in format ``fmt`` and write it as a corpus folder.
+
+    Args:
+        fmt: ``speech_commands``, ``librispeech`` or ``shd``.
+        root: the dataset folder, in the dataset's own layout (docs/data.md).
+        out: the folder to write; default ``<cache root>/imported/<fmt>-<hash>`` where the
+            hash covers the absolute root and the options.
+        features: log-mel settings (Speech Commands, LibriSpeech).
+        keywords: Speech Commands: keep these words as classes and map the rest to ``unknown``.
+        max_utterances: LibriSpeech: at most this many utterances per split.
+
+    Returns:
+        The folder written (or found complete already) and the corpus as read back from it.
+
+    Raises:
+        ConfigError: an unknown format, a missing folder, or a loader's error naming a file.
+    """
+    from codesign.data._real import load_librispeech, load_shd, load_speech_commands
+    from codesign.data._synthetic import read_corpus_folder
+
+    if fmt not in IMPORT_FORMATS:
+        raise ConfigError(None, "--format", f"one of {', '.join(IMPORT_FORMATS)}", got=fmt)
+    source = Path(root).expanduser().resolve()
+    if not source.is_dir():
+        raise ConfigError(source, "", f"a {fmt} dataset folder", hint="folder not found")
+    feats = features if features is not None else FeatureConfig()
+    options: dict[str, Any] = {"format": fmt, "root": str(source), "features": feats.to_dict()}
+    if keywords is not None:
+        options["keywords"] = list(keywords)
+    if max_utterances is not None:
+        options["max_utterances"] = max_utterances
+    target = (
+        Path(out).expanduser()
+        if out is not None
+        else default_cache_root() / "imported" / f"{fmt}-{stable_hash(options)}"
+    )
+    if fmt == "speech_commands":
+        corpus = load_speech_commands(source, features=feats, keywords=keywords, progress=progress)
+    elif fmt == "librispeech":
+        corpus = load_librispeech(source, features=feats, max_utterances=max_utterances)
+    else:
+        corpus = load_shd(source)
+    tensors: dict[str, dict[str, torch.Tensor]] = {
+        "statistics": {"mean": corpus.feature_mean, "std": corpus.feature_std}
+    }
+    speakers: dict[str, list[str]] = {}
+    for split in SPLITS:
+        part = corpus.split(split)
+        ids = sorted(set(part.speakers))
+        index_of = {s: i for i, s in enumerate(ids)}
+        speakers[split] = ids
+        tensors[split] = {
+            "features": part.features,
+            "feature_lengths": part.feature_lengths,
+            "targets": part.targets,
+            "target_lengths": part.target_lengths,
+            "speaker_index": torch.tensor([index_of[s] for s in part.speakers], dtype=torch.int64),
+        }
+    manifest: dict[str, Any] = {
+        **corpus.manifest,
+        "kind": "codesign-corpus",
+        "task": corpus.task,
+        "corpus_kind": corpus.kind,
+        "token_unit": corpus.token_unit,
+        "imported": options,
+        "source": str(source),
+        "codesign_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "vocabulary": list(corpus.vocabulary),
+        "n_features": corpus.n_features,
+        "frame_ms": corpus.frame_ms,
+        "sizes": {s: len(corpus.split(s)) for s in SPLITS},
+        "frames": {s: int(corpus.split(s).features.shape[1]) for s in SPLITS},
+        "speakers": speakers,
+        # recorded speech: no synthesis engine measured anything here
+        "engines": {s: [] for s in SPLITS},
+        "voices": {s: [] for s in SPLITS},
+    }
+    if target.exists() and not (target / "manifest.json").is_file():
+        raise ConfigError(
+            target, "", "a new or complete corpus folder", hint="it exists without a manifest.json"
+        )
+    written = write_entry(target.parent, target.name, manifest, tensors)
+    return written, read_corpus_folder(written, cache_hit=False)
