@@ -786,6 +786,35 @@ def _release_bound(
     return bound
 
 
+def _tile_weights(
+    columns: dict[str, np.ndarray], mesh_cols: np.ndarray, first: np.ndarray, end: np.ndarray,
+) -> dict[tuple[int, int], np.ndarray]:
+    """Share of the cores ``first .. end - 1`` (row-major) in each tile (tile x, tile y), ``[chips, layers]``."""
+    tw, th = columns["tile_cols"], columns["tile_rows"]
+    rows = np.ceil(columns["cores"] / mesh_cols)
+    n_tiles_y = int(np.ceil(rows / th).max())
+    n_tiles_x = int(np.ceil(mesh_cols / tw).max())
+    n = np.maximum(end - first, 1.0)
+    weight: dict[tuple[int, int], np.ndarray] = {}
+    for ty in range(n_tiles_y):
+        for tx in range(n_tiles_x):
+            count = np.zeros(np.broadcast_shapes(first.shape, mesh_cols.shape))
+            for dy in range(int(th.max())):
+                for dx in range(int(tw.max())):
+                    core = (ty * th + dy) * mesh_cols + tx * tw + dx
+                    inside = (dy < th) & (dx < tw) & (tx * tw + dx < mesh_cols) & (core >= first) & (core < end)
+                    count = count + inside
+            weight[(tx, ty)] = count / n
+    return weight
+
+
+def source_tile_share(columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray) -> np.ndarray:
+    """The largest share of each layer's cores in one tile, ``[chips, layers]``."""
+    weight = _tile_weights(columns, mesh_cols, placement.core_first, placement.core_last)
+    out: np.ndarray = np.max(np.stack(list(weight.values())), axis=0)
+    return out
+
+
 def congestion_cycles(
     columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
 ) -> np.ndarray:
@@ -800,22 +829,55 @@ def congestion_cycles(
     route, sent every ``g`` cycles and each taking ``s`` to receive, then arrives one every
     ``max(g, s / (h + 2))`` cycles: with arrivals every ``tau`` the ``k``-th message finds
     ``k (1 - g / tau)`` in flight and is delayed ``k (1 - g / tau) s / (h + 2)``, which is
-    linear in ``k`` only for ``tau = g`` or ``tau = s / (h + 2)``. A layer's destination cores
-    are one contiguous range, so its copies are taken to share their route (an upper bound of
-    the density: copies to different tiles share only a prefix of it, at least the source
-    core's injection link); ``h`` is the tile-hop distance
-    between the source and destination ranges' middle cores (the host, core 0, for the
-    first layer) and ``s`` the mean receive time of one copy (``message_in_cycles`` plus its
-    synaptic work). The returned ``s / (h + 2)`` is the network pipeline's time per copy; the
-    sender itself is not held back (SANA-FE only blocks it when a route holds more than its
-    buffers, not modelled).
+    linear in ``k`` only for ``tau = g`` or ``tau = s / (h + 2)``.
+
+    A layer's copies go to several destination tiles, along routes that share only part of
+    their links, so the copies are split by destination tile ``t`` (share ``w_t`` of the
+    layer's destination cores, ``L_t = h_t + 1`` links from the source): a copy to ``t``
+    finds the layer's other copies in flight on ``O_tu`` of its links (its own tile's: all
+    ``L_t``; another tile's: the source's injection link, plus the x hops both routes take
+    toward the same side, plus, in the same tile column, the y hops toward the same side:
+    dimension-order routes), and the same argument gives one copy every
+    ``s x sum_t w_t sum_u w_u O_tu / (L_t (L_t + 1))`` cycles (``s / (h + 2)`` when every
+    copy goes to one tile). The source is the middle core of the layer before (the host, core
+    0, for the first layer); ``receive`` is ``s``, the mean receive time of the messages in
+    flight (``message_in_cycles`` plus a copy's synaptic work). The sender itself is not held
+    back (SANA-FE only blocks it when a route holds more than its buffers, not modelled).
     """
     tw, th = columns["tile_cols"], columns["tile_rows"]
     middle = np.floor((placement.core_first + placement.core_last - 1.0) / 2.0)
     source = np.hstack([np.zeros((middle.shape[0], 1)), middle[:, :-1]])
-    hops = (np.abs(np.floor((middle % mesh_cols) / tw) - np.floor((source % mesh_cols) / tw))
-            + np.abs(np.floor(np.floor(middle / mesh_cols) / th) - np.floor(np.floor(source / mesh_cols) / th)))
-    per_copy: np.ndarray = receive / (hops + 2.0)
+    src_x = np.floor((source % mesh_cols) / tw)
+    src_y = np.floor(np.floor(source / mesh_cols) / th)
+    rows = np.ceil(columns["cores"] / mesh_cols)
+    tiles_x = np.ceil(mesh_cols / tw)
+    first, end = placement.core_first, placement.core_last
+    n_tiles_y = int(np.ceil(rows / th).max())
+    n_tiles_x = int(tiles_x.max())
+    weight = _tile_weights(columns, mesh_cols, first, end)
+    col_weight = {tx: sum(weight[(tx, ty)] for ty in range(n_tiles_y)) for tx in range(n_tiles_x)}
+    total = np.zeros_like(middle)
+    for (tx, ty), w in weight.items():
+        if not w.any():
+            continue
+        ox, oy = tx - src_x, ty - src_y
+        links = np.abs(ox) + np.abs(oy) + 1.0
+        # Mean links this tile's copies share with the layer's other copies (XY routes: the
+        # injection link; the x hops toward the same side; in the same column, the y hops
+        # toward the same side); its own tile's copies share the whole route.
+        shared = (1.0 - w) + w * links
+        for cx, cw in col_weight.items():
+            o = cx - src_x
+            side = (o * ox > 0)
+            others = cw - np.where(cx == tx, w, 0.0)
+            shared = shared + others * side * np.minimum(np.abs(o), np.abs(ox))
+        for cy in range(n_tiles_y):
+            if cy == ty:
+                continue
+            o = cy - src_y
+            shared = shared + weight[(tx, cy)] * (o * oy > 0) * np.minimum(np.abs(o), np.abs(oy))
+        total = total + w * shared / (links * (links + 1.0))
+    per_copy: np.ndarray = receive * total
     return per_copy
 
 
@@ -882,14 +944,22 @@ def _parallel_cycles(
     host[:, 0] = sent[:, 0]
     send_cores = send_cores + host
     receive_cores = per_core(placement, receive_each, receive_share, n_cores)
-    # Network pipeline (SANA-FE's congestion, :func:`congestion_cycles`): a source core's
-    # copies reach their layer one every s / (h + 2) cycles at best.
+    # Network pipeline (SANA-FE's congestion, :func:`congestion_cycles`): a source's copies
+    # reach their layer one every s x (shared links) / (h (h + 1)) cycles at best, s the mean
+    # receive time of the messages in flight, chip-wide (weighted by each layer's copies).
+    n_copies = work.events * copies
     copy_receive = msg_in + receive_share / np.maximum(work.events * placement.n_cores, 1e-12)
-    jammed = work.events * copies * congestion_cycles(columns, placement, mesh_cols, copy_receive)
+    mean_receive = (n_copies * copy_receive).sum(axis=1, keepdims=True) / np.maximum(
+        n_copies.sum(axis=1, keepdims=True), 1e-12)
+    jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive)
     network_cores = per_core(placement, np.zeros_like(jammed),
                              np.hstack([jammed[:, 1:], np.zeros((n_chips, 1))]), n_cores)
     network_cores[:, 0] += jammed[:, 0]
-    busiest = np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1)
+    # A layer's source cores in one tile send its copies along the same routes (all but their
+    # injection links): that tile's share of the layer's copies goes through one pipeline.
+    src_tile = np.hstack([np.ones((n_chips, 1)), source_tile_share(columns, placement, mesh_cols)[:, :-1]])
+    network_tile = (jammed * src_tile).max(axis=1)
+    busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
     busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
