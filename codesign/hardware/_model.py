@@ -817,6 +817,7 @@ def source_tile_share(columns: dict[str, np.ndarray], placement: LayerPlacement,
 
 def congestion_cycles(
     columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
+    sources: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """Cycles the NoC takes, per packet copy, to deliver a layer's input stream under SANA-FE's
     congestion rule, ``[chips, layers]``.
@@ -857,6 +858,8 @@ def congestion_cycles(
     weight = _tile_weights(columns, mesh_cols, first, end)
     col_weight = {tx: sum(weight[(tx, ty)] for ty in range(n_tiles_y)) for tx in range(n_tiles_x)}
     total = np.zeros_like(middle)
+    # Copies from the other source cores of a tile share every link but the injection link.
+    other_sources = 1.0 - 1.0 / np.maximum(sources, 1.0)
     for (tx, ty), w in weight.items():
         if not w.any():
             continue
@@ -876,7 +879,7 @@ def congestion_cycles(
                 continue
             o = cy - src_y
             shared = shared + weight[(tx, cy)] * (o * oy > 0) * np.minimum(np.abs(o), np.abs(oy))
-        total = total + w * shared / (links * (links + 1.0))
+        total = total + w * (shared - other_sources) / (links * (links + 1.0))
     per_copy: np.ndarray = receive * total
     return per_copy
 
@@ -957,8 +960,11 @@ def _parallel_cycles(
     network_cores[:, 0] += jammed[:, 0]
     # A layer's source cores in one tile send its copies along the same routes (all but their
     # injection links): that tile's share of the layer's copies goes through one pipeline.
-    src_tile = np.hstack([np.ones((n_chips, 1)), source_tile_share(columns, placement, mesh_cols)[:, :-1]])
-    network_tile = (jammed * src_tile).max(axis=1)
+    tile_share = source_tile_share(columns, placement, mesh_cols)
+    src_tile = np.hstack([np.ones((n_chips, 1)), tile_share[:, :-1]])
+    src_in_tile = np.hstack([np.ones((n_chips, 1)), (tile_share * placement.n_cores)[:, :-1]])
+    tile_jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, src_in_tile)
+    network_tile = (tile_jammed * src_tile).max(axis=1)
     busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
     busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
