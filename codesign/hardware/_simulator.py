@@ -234,13 +234,22 @@ class _Congestion:
             self.density[link] = self.density.get(link, 0.0) + step
         self.receive_sum += sign * service
 
+    def mean_receive(self) -> float:
+        """Mean receive time of the messages in the NoC (0 when none)."""
+        return self.receive_sum / len(self.in_noc) if self.in_noc else 0.0
+
+    def along(self, src: int, dest: int) -> tuple[float, int]:
+        """Messages in flight along the route from ``src`` to ``dest`` (the density summed over
+        its links), and its ``hops + 1`` links."""
+        links = self.route(src, dest)
+        return max(sum(self.density.get(link, 0.0) for link in links), 0.0), len(links)
+
     def delay(self, src: int, dest: int) -> float:
         """The congestion delay of a message sent now from ``src`` to ``dest`` (cycles)."""
         if not self.in_noc:
             return 0.0
-        links = self.route(src, dest)
-        along = sum(self.density.get(link, 0.0) for link in links)
-        return max(along, 0.0) * (self.receive_sum / len(self.in_noc)) / len(links)
+        along, n_links = self.along(src, dest)
+        return along * self.mean_receive() / n_links
 
     def enter(self, src: int, dest: int, received: float, service: float) -> None:
         """A message enters the NoC until cycle ``received``."""
@@ -564,14 +573,38 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
         tally.counts["weight_sram_words"] += layer_ops * sram_bits / chip.sram_word_bits
         if streams:
             tally.counts["offchip_bits"] += layer_ops * weight_op_bits
+    # Each source core sends its messages in order; one held back by a full route (SANA-FE's
+    # blocking: more than (hops + 1) x noc_buffer_messages in flight along it, held for the
+    # excess x the mean receive time) holds back everything the core sends after it.
     order.sort(key=lambda item: item[0])
+    per_source: dict[int, list[tuple[float, int, int]]] = {}
     for sent, layer, j in order:
+        per_source.setdefault(int(contexts[layer][1][j]), []).append((sent, layer, j))
+    held = np.zeros(cores)
+    position = dict.fromkeys(per_source, 0)
+    ready = [(msgs[0][0], source, 0) for source, msgs in per_source.items()]
+    heapq.heapify(ready)
+    buffer = chip.noc_buffer_messages
+    while ready:
+        sent, source, _ = heapq.heappop(ready)
+        _, layer, j = per_source[source][position[source]]
+        position[source] += 1
         times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of = contexts[layer]
-        source = int(src[j])
+        noc.settle(sent)
+        if buffer is not None:
+            excess = 0.0
+            for core in share_of:
+                along, n_links = noc.along(source, core)
+                excess = max(excess, along - n_links * buffer)
+            if excess > 0.0:
+                block = excess * noc.mean_receive()
+                held[source] += block
+                sent += block
+        if position[source] < len(per_source[source]):
+            heapq.heappush(ready, (per_source[source][position[source]][0] + held[source], source, position[source]))
         at, tree_x, tree_y = mesh.multicast(source, columns, sent, flits)
         tally.hops_x[layer] += tree_x
         tally.hops_y[layer] += tree_y
-        noc.settle(sent)
         for core, when in at.items():
             ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
             service = float(replay.msg_in[layer]) + max(
@@ -583,6 +616,7 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
             noc.enter(source, core, received, service)
             tally.busy[core] += service
             layer_receive[layer, core] += service
+    send_clock += held
     end = max(float(send_clock.max()), float(core_free.max()))
     tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
     used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
