@@ -9,11 +9,6 @@ Loihi (``codesign.hardware.sanafe_crosscheck``: every replayable layer at once, 
 mapping codesign estimates, tiles in SANA-FE's order) beside codesign's analytic model and
 event-driven simulator, at 1, 4, 8, 16, 32 and 64 cores and the full 128-core chip, for
 ``loihi_sanafe`` (SANA-FE's constants) and ``loihi_like`` (Loihi's pre-silicon figures).
-Where codesign's mapping puts more neurons on a core than a Loihi core holds (1024: the
-networks on 1 core, the Spikeformer on 4), the pair is replayed on a copy of SANA-FE's Loihi
-whose cores hold as many as needed, every per-event energy and latency unchanged (the pair's
-``neurons_per_core``; ``feasible`` says whether codesign finds the chip feasible at all);
-``--loihi-neuron-limit`` skips those pairs instead.
 
 Needs the optional extra: ``pip install 'codesign[sanafe]'`` (SANA-FE is GPL-3.0).
 Writes ``benchmarks/results/crosscheck_sanafe.json``: ``figures.energy_rel_error`` and
@@ -92,9 +87,6 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="sample rows replayed per network")
     parser.add_argument("--trace-dir", default="runs/crosscheck_sanafe", help="cache of the trained traces")
     parser.add_argument("--name", default="crosscheck_sanafe")
-    parser.add_argument("--loihi-neuron-limit", action="store_true",
-                        help="skip pairs that put more than a Loihi core's 1024 neurons on a core "
-                             "(default: replay them on SANA-FE's Loihi with the limit raised)")
     args = parser.parse_args()
     trace_dir = Path(args.trace_dir)
     trace_dir.mkdir(parents=True, exist_ok=True)
@@ -109,8 +101,7 @@ def main() -> None:
             for cores in args.cores:
                 start = time.process_time()
                 try:
-                    report = crosscheck(trace, chip_at(base, cores), max_steps=args.max_steps,
-                                        lift_neuron_limit=not args.loihi_neuron_limit)
+                    report = crosscheck(trace, chip_at(base, cores), max_steps=args.max_steps)
                 except ValueError as err:  # the mapping does not fit SANA-FE's Loihi: no pair
                     skipped.setdefault(chip_name, {})[f"{name}@{cores}"] = str(err)
                     print(f"{name:>14} {chip_name:>13} {cores:>4} cores: not replayable: {err}", flush=True)
@@ -148,7 +139,6 @@ def main() -> None:
     figures["skipped_pairs"] = skipped
     table = [
         {"chip": chip, "network": r["network"], "cores": r["cores"], "tiles": r["tiles"], "steps": r["steps"],
-         "neurons_per_core": r["neurons_per_core"], "feasible": r["feasible"],
          "energy_pj": r["total_energy_pj"], "latency_us": r["latency_us"],
          "energy_rel_error": r["energy_rel_error"]["analytic"], "latency_rel_error": r["latency_rel_error"]["analytic"],
          "simulator_latency_rel_error": r["latency_rel_error"]["simulated"],

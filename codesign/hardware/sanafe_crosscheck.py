@@ -48,12 +48,10 @@ import io
 import math
 import os
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,9 +129,6 @@ class CrosscheckReport:
             network interactions), for reference.
         counts: per source where known: synaptic operations, messages, neuron updates, spikes.
         coverage: the replayed layers' share of codesign's energy for the whole trace.
-        neurons_per_core: the neurons a SANA-FE core could hold in the replay (Loihi's 1024,
-            or more where ``lift_neuron_limit`` raised it).
-        feasible: whether codesign's model finds the chip feasible for the whole trace.
     """
 
     chip: str
@@ -147,8 +142,6 @@ class CrosscheckReport:
     counts: dict[str, dict[str, float]]
     skipped: dict[str, str] = field(default_factory=dict)
     coverage: float = 0.0
-    neurons_per_core: int = LOIHI_CORE_NEURONS
-    feasible: bool = True
 
     def total_energy_pj(self, source: str) -> float:
         return float(sum(self.energy_by_block_pj[source].values()))
@@ -172,8 +165,6 @@ class CrosscheckReport:
             "steps": self.steps,
             "tiles": self.tiles,
             "coverage": self.coverage,
-            "neurons_per_core": self.neurons_per_core,
-            "feasible": self.feasible,
             "skipped": dict(self.skipped),
             "total_energy_pj": {s: self.total_energy_pj(s) for s in SOURCES},
             "energy_by_block_pj": self.energy_by_block_pj,
@@ -250,11 +241,10 @@ def loihi_core(core: int, mesh_cols: int) -> tuple[int, int]:
 
 
 class _Placement:
-    """Neurons per SANA-FE core, never more than ``limit`` (a Loihi core holds 1024)."""
+    """Neurons per SANA-FE core, never more than a Loihi core holds."""
 
-    def __init__(self, limit: int = LOIHI_CORE_NEURONS) -> None:
+    def __init__(self) -> None:
         self.used = np.zeros(LOIHI_CORES, dtype=int)
-        self.limit = limit
 
     def take(self, core: int) -> int:
         """The wanted core, if it has room.
@@ -262,36 +252,11 @@ class _Placement:
         Raises:
             ValueError: it is full; moving the neuron elsewhere would replay another mapping.
         """
-        if self.used[core] >= self.limit:
-            raise ValueError(f"the replay puts more than {self.limit} neurons (outputs and the input "
+        if self.used[core] >= LOIHI_CORE_NEURONS:
+            raise ValueError(f"the replay puts more than {LOIHI_CORE_NEURONS} neurons (outputs and the input "
                              f"neurons standing for their sources) on core {core}, more than a Loihi core holds")
         self.used[core] += 1
         return core
-
-
-def _neurons_per_core(layers: list[_Layer], used: int) -> np.ndarray:
-    """Neurons the replay puts on each core: outputs, one input neuron per source and level,
-    and a silent one on each used core holding neither."""
-    counts = np.zeros(LOIHI_CORES, dtype=int)
-    for layer in layers:
-        np.add.at(counts, layer.out_cores, 1)
-        np.add.at(counts, layer.in_cores, layer.sample.max(axis=0))
-    counts[:used] = np.maximum(counts[:used], 1)
-    return counts
-
-
-def _arch_with_limit(arch_path: str, limit: int, folder: str) -> str:
-    """A copy of SANA-FE's Loihi architecture whose cores hold ``limit`` neurons (and input
-    units) instead of 1024; every energy and latency unchanged."""
-    text = Path(arch_path).read_text()
-    for old, new in ((f"max_neurons_supported: {LOIHI_CORE_NEURONS}", f"max_neurons_supported: {limit}"),
-                     (f"loihi_inputs[0..{LOIHI_CORE_NEURONS - 1}]", f"loihi_inputs[0..{limit - 1}]")):
-        if old not in text:
-            raise ValueError(f"SANA-FE's {arch_path} has no '{old}' to raise the neurons per core")
-        text = text.replace(old, new)
-    path = Path(folder) / "loihi_neurons.yaml"
-    path.write_text(text)
-    return str(path)
 
 
 @dataclass
@@ -360,11 +325,11 @@ def _interleaved(entries: list[tuple[int, Any, list[bool] | None]]) -> list[tupl
 
 
 def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, mesh_cols: int,
-                steps: int, limit: int = LOIHI_CORE_NEURONS) -> dict[str, Any]:
+                steps: int) -> dict[str, Any]:
     """Simulate the replayed network on SANA-FE's Loihi; energies in pJ, time in µs."""
     arch = sanafe.load_arch(arch_path)
     net = sanafe.Network()
-    placement = _Placement(limit)
+    placement = _Placement()
     loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
     # Neurons a core processes, in order: a core sweeps the neurons of each layer it holds, and
     # the inputs a layer's neurons send on (the next layer's input neurons) are interleaved
@@ -498,8 +463,7 @@ def _replay_trace(trace: WorkloadTrace, layers: list[_Layer], fired: dict[int, f
 
 
 def crosscheck(
-    trace: WorkloadTrace, chip: ChipConfig, *, seed: int = 0, max_steps: int | None = None,
-    lift_neuron_limit: bool = False,
+    trace: WorkloadTrace, chip: ChipConfig, *, seed: int = 0, max_steps: int | None = None
 ) -> CrosscheckReport:
     """Replay a whole network's spike samples through SANA-FE's Loihi and codesign's two models.
 
@@ -509,10 +473,6 @@ def crosscheck(
             mesh at most 16 cores wide and 8 high).
         seed: seed of the random synapses (each layer's is derived from it and its name).
         max_steps: replay at most this many sample rows (None: the shortest sample's).
-        lift_neuron_limit: where the mapping puts more neurons on a core than a Loihi core
-            holds (1024: a small chip holding a whole network), replay on a copy of SANA-FE's
-            Loihi whose cores hold as many as needed, every energy and latency unchanged
-            (``neurons_per_core`` in the report); otherwise such a chip is a ValueError.
 
     Returns:
         The comparison of the whole replay.
@@ -556,12 +516,7 @@ def crosscheck(
         layers.append(_Layer(index=i, name=name, sample=sample, n_out=n_out, targets=targets, weights=weights,
                              out_cores=_by_share(cores, shares, n_out), in_cores=in_cores,
                              fan_out_nonzero=float(layer.fan_out), fan_out_stored=_stored_fan_out(layer)))
-    needed = int(_neurons_per_core(layers, used).max())
-    limit = needed if lift_neuron_limit and needed > LOIHI_CORE_NEURONS else LOIHI_CORE_NEURONS
-    with tempfile.TemporaryDirectory() as folder:
-        if limit > LOIHI_CORE_NEURONS:
-            arch_path = _arch_with_limit(arch_path, limit, folder)
-        result = _run_sanafe(sanafe, arch_path, layers, used, mesh_cols, steps, limit)
+    result = _run_sanafe(sanafe, arch_path, layers, used, mesh_cols, steps)
     replay = _replay_trace(trace, layers, result["fired"], steps)
     analytic = estimate_cost(replay, chip, mapping_trace=trace)
     simulated = simulate(replay, chip, seed=seed, match_counts=False, mapping_trace=trace)
@@ -594,6 +549,5 @@ def crosscheck(
                           "output_spikes": float(replay_arrays.output_spikes.sum())},
             "sanafe": {"synaptic_ops": ops, "output_spikes": float(sum(result["fired"].values()))},
         },
-        skipped=skipped, coverage=covered / total if total else 0.0, neurons_per_core=limit,
-        feasible=bool(full.feasible),
+        skipped=skipped, coverage=covered / total if total else 0.0,
     )
