@@ -9,7 +9,7 @@ the two differ only in how they count events and cycles (:class:`ActionCounts`),
 one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
 one after another (``layer_sequential``) or all at once, the busiest core's work setting the
 step (``timestep_parallel``, :func:`_parallel_cycles`, with SANA-FE's NoC congestion in closed
-form, :func:`congestion_cycles`). Every equation is written out in
+form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`). Every equation is written out in
 docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they

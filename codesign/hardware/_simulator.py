@@ -6,7 +6,8 @@ energies (:func:`action_energies`) as the analytic model, but counts every event
 cycle instead of using averages. On a ``timestep_parallel`` chip every layer of a step runs at
 once (:func:`_run_step_parallel`: each core's send and receive pipelines, packets released as
 their sources' neuron phases run, each copy delayed by SANA-FE's NoC congestion rule,
-:class:`_Congestion`). On a ``layer_sequential`` chip, per timestep, layer after
+:class:`_Congestion`, and a sender held back while a route holds more messages than its
+link buffers, ``noc_buffer_messages``). On a ``layer_sequential`` chip, per timestep, layer after
 layer (a timestep barrier after the last one):
 
 1. the layer's input events are read from its spike sample: its rows are spread evenly over
