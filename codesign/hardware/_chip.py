@@ -58,6 +58,10 @@ class ChipConfig(Spec):
             at most four entries; empty = none.
         tile_cols, tile_rows: cores per tile along the mesh's columns and rows (Loihi: 2 x 2
             cores share a router); the synchronisation counts the tiles holding a used core.
+        noc_buffer_messages: messages one mesh link buffers (SANA-FE's ``link_buffer_size``);
+            on a ``timestep_parallel`` chip a source whose route holds more than ``(tile hops
+            + 1) x`` this many messages in flight is held back (backpressure). None =
+            unbounded buffers, a sender is never held back.
         execution: how a timestep runs. ``layer_sequential``: one layer at a time, each layer's
             busiest core ending before the next layer starts (an accelerator that runs one
             layer at a time). ``timestep_parallel``: every core processes its share of every
@@ -113,6 +117,7 @@ class ChipConfig(Spec):
     timestep_sync_ns_by_tiles: dict[int, float] = Field(default_factory=dict)
     tile_cols: int = Field(1, ge=1)
     tile_rows: int = Field(1, ge=1)
+    noc_buffer_messages: int | None = Field(None, ge=1)
     execution: Literal["layer_sequential", "timestep_parallel"] = "layer_sequential"
     neuron_update_cycles: float = Field(1.0, gt=0.0)
     spike_out_cycles: float = Field(0.0, ge=0.0)

@@ -8,7 +8,8 @@ configurations against one trace with numpy, as ``[chips, layers]`` arrays;
 the two differ only in how they count events and cycles (:class:`ActionCounts`), never in what
 one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
 one after another (``layer_sequential``) or all at once, the busiest core's work setting the
-step (``timestep_parallel``, :func:`_parallel_cycles`). Every equation is written out in
+step (``timestep_parallel``, :func:`_parallel_cycles`, with SANA-FE's NoC congestion in closed
+form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`). Every equation is written out in
 docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
@@ -785,6 +786,133 @@ def _release_bound(
     return bound
 
 
+@dataclass(frozen=True)
+class RouteSharing:
+    """Per layer, ``[chips, layers]``: how its copies share their routes (:func:`route_sharing`)."""
+
+    route: np.ndarray
+    injection: np.ndarray
+    tile_share: np.ndarray
+
+
+def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of one row per distinct row of the integer matrix ``key`` ``[n, k]``, and each row's
+    position among them (``key[index][inverse] == key``)."""
+    k = key.astype(np.int64)
+    low = k.min(axis=0)
+    span = k.max(axis=0) - low + 1
+    if float(np.prod(span.astype(float))) < 2.0**62:
+        radix = np.concatenate([[1], np.cumprod(span[:-1])])
+        _, index, inverse = np.unique((k - low) @ radix, return_index=True, return_inverse=True)
+    else:
+        _, index, inverse = np.unique(k, axis=0, return_index=True, return_inverse=True)
+    return index, inverse.reshape(-1)
+
+
+def route_sharing(columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray) -> RouteSharing:
+    """How each layer's copies share their dimension-order routes, by destination tile.
+
+    With ``w_t`` the share of the layer's destination cores in tile ``t`` and ``L_t`` the links
+    of the route to it from the source (the middle core of the layer before; the host, core
+    0, for the first layer): ``route = sum_t w_t sum_u w_u O_tu / (L_t (L_t + 1))``, ``O_tu``
+    the links a copy to ``t`` shares with a copy to ``u`` (``L_t`` for ``u = t``; otherwise
+    the injection link, the x hops both take toward the same side and, in the same tile
+    column, the y hops toward the same side); ``injection = sum_t w_t / (L_t (L_t + 1))``, the
+    injection link's part; ``tile_share`` the largest ``w_t``. The figures depend only on the
+    mesh, the tiles and the source and destination core ranges (integers), so they are
+    computed once per distinct geometry in the batch, as arrays over tiles (no Python loop).
+    """
+    first, end = placement.core_first, placement.core_last
+    n_chips, n_layers = first.shape
+    src_first = np.hstack([np.zeros((n_chips, 1)), first[:, :-1]])
+    src_end = np.hstack([np.ones((n_chips, 1)), end[:, :-1]])
+    fields = [np.broadcast_to(f, first.shape).reshape(-1) for f in (
+        mesh_cols, columns["cores"], columns["tile_cols"], columns["tile_rows"], first, end, src_first, src_end)]
+    index, inverse = _unique_rows(np.stack(fields, axis=1))
+    route, injection, tile_share = _route_sharing_of(*(f[index] for f in fields))
+    return RouteSharing(
+        route=route[inverse].reshape(n_chips, n_layers),
+        injection=injection[inverse].reshape(n_chips, n_layers),
+        tile_share=tile_share[inverse].reshape(n_chips, n_layers),
+    )
+
+
+def _route_sharing_of(
+    width: np.ndarray, cores: np.ndarray, tw: np.ndarray, th: np.ndarray, first: np.ndarray, end: np.ndarray,
+    src_first: np.ndarray, src_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`route_sharing` of ``[n]`` geometries: route, injection and tile share, each ``[n]``."""
+    n = np.maximum(end - first, 1.0)
+    source = np.floor((src_first + src_end - 1.0) / 2.0)
+    src_x = np.floor((source % width) / tw)[:, None]
+    src_y = np.floor(np.floor(source / width) / th)[:, None]
+    rows = np.ceil(cores / width)
+    r = np.arange(int(rows.max()), dtype=float)
+    # Columns of the range in each mesh row, [n, rows].
+    lo = np.clip(first[:, None] - r * width[:, None], 0.0, width[:, None])
+    hi = np.clip(end[:, None] - r * width[:, None], 0.0, width[:, None])
+    tx = np.arange(int(np.ceil(width / tw).max()), dtype=float)
+    x0 = tx * tw[:, None]  # [n, tile x]
+    x1 = np.minimum(x0 + tw[:, None], width[:, None])
+    # Cores of the range in each (tile column, row): [n, tile x, rows].
+    overlap = np.maximum(np.minimum(hi[:, None, :], x1[:, :, None]) - np.maximum(lo[:, None, :], x0[:, :, None]), 0.0)
+    ty = np.arange(int(np.ceil(rows / th).max()), dtype=float)
+    band = (np.floor(r / th[:, None])[:, None, :] == ty[None, :, None]).astype(float)  # [n, tile y, rows]
+    w = np.matmul(overlap, band.swapaxes(-1, -2)) / n[:, None, None]  # [n, tile x, tile y]
+    ox, oy = tx - src_x, ty - src_y  # [n, tile x], [n, tile y]
+    ax, ay = np.abs(ox), np.abs(oy)
+    links = ax[:, :, None] + ay[:, None, :] + 1.0
+    share_x = (ox[:, :, None] * ox[:, None, :] > 0) * np.minimum(ax[:, :, None], ax[:, None, :])
+    share_y = (oy[:, :, None] * oy[:, None, :] > 0) * np.minimum(ay[:, :, None], ay[:, None, :])
+    x_sum = np.matmul(share_x, w.sum(axis=-1)[:, :, None])  # [n, tile x, 1]
+    y_sum = np.matmul(w, share_y.swapaxes(-1, -2))  # [n, tile x, tile y]
+    # A tile's own copies share its whole route; take them out of the x and y sums.
+    shared = (1.0 - w) + w * links + x_sum - w * ax[:, :, None] + y_sum - w * ay[:, None, :]
+    per_link = w / (links * (links + 1.0))
+    return (per_link * shared).sum(axis=(1, 2)), per_link.sum(axis=(1, 2)), w.max(axis=(1, 2))
+
+def congestion_cycles(
+    columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
+    sources: np.ndarray | float = 1.0, sharing: RouteSharing | None = None,
+) -> np.ndarray:
+    """Cycles the NoC takes, per packet copy, to deliver a layer's input stream under SANA-FE's
+    congestion rule, ``[chips, layers]``.
+
+    SANA-FE's detailed timing model (``src/schedule.cpp``, ``schedule_handle_message``;
+    github.com/SLAM-Lab/SANA-FE at 8951ab0) delays a message on a route of ``h`` tile hops by
+    ``density along the route x mean receive time of the messages in flight / (h + 1)``; a
+    message stays in flight until its destination core starts taking it in, adding
+    ``1 / (h + 2)`` to each of the route's ``h + 1`` links. A stream of messages sharing their
+    route, sent every ``g`` cycles and each taking ``s`` to receive, then arrives one every
+    ``max(g, s / (h + 2))`` cycles: with arrivals every ``tau`` the ``k``-th message finds
+    ``k (1 - g / tau)`` in flight and is delayed ``k (1 - g / tau) s / (h + 2)``, which is
+    linear in ``k`` only for ``tau = g`` or ``tau = s / (h + 2)``.
+
+    A layer's copies go to several destination tiles, along routes that share only part of
+    their links, so the copies are split by destination tile ``t`` (share ``w_t`` of the
+    layer's destination cores, ``L_t = h_t + 1`` links from the source): a copy to ``t``
+    finds the layer's other copies in flight on ``O_tu`` of its links (its own tile's: all
+    ``L_t``; another tile's: the source's injection link, plus the x hops both routes take
+    toward the same side, plus, in the same tile column, the y hops toward the same side:
+    dimension-order routes), and the same argument gives one copy every
+    ``s x sum_t w_t sum_u w_u O_tu / (L_t (L_t + 1))`` cycles (``s / (h + 2)`` when every
+    copy goes to one tile). The source is the middle core of the layer before (the host, core
+    0, for the first layer); ``receive`` is ``s``, the mean receive time of the messages in
+    flight (``message_in_cycles`` plus a copy's synaptic work). With ``sources`` cores of one
+    source tile sending the layer's copies through one pipeline, a copy from another of them
+    shares every link but the injection link (``O_tu - 1``): ``s x (route - (1 - 1/sources) x
+    injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). The analytic model
+    has no blocking term (SANA-FE holds a sender back when a route holds more than its
+    buffers; the simulator models it).
+    """
+    sharing = route_sharing(columns, placement, mesh_cols) if sharing is None else sharing
+    # Copies from the other source cores of a tile share every link of their route but the
+    # injection link.
+    other_sources = 1.0 - 1.0 / np.maximum(sources, 1.0)
+    per_copy: np.ndarray = receive * (sharing.route - other_sources * sharing.injection)
+    return per_copy
+
+
 def _parallel_cycles(
     layers: LayerArrays,
     columns: dict[str, np.ndarray],
@@ -797,6 +925,7 @@ def _parallel_cycles(
     offchip_cycles: np.ndarray,
     delivery: np.ndarray,
     step_barrier: np.ndarray,
+    mesh_cols: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cycles of one inference on a ``timestep_parallel`` chip (docs/hardware.md, section 3).
 
@@ -847,7 +976,26 @@ def _parallel_cycles(
     host[:, 0] = sent[:, 0]
     send_cores = send_cores + host
     receive_cores = per_core(placement, receive_each, receive_share, n_cores)
-    busiest = np.maximum(send_cores, receive_cores).max(axis=1)
+    # Network pipeline (SANA-FE's congestion, :func:`congestion_cycles`): a source's copies
+    # reach their layer one every s x (shared links) / (h (h + 1)) cycles at best, s the mean
+    # receive time of the messages in flight, chip-wide (weighted by each layer's copies).
+    n_copies = work.events * copies
+    copy_receive = msg_in + receive_share / np.maximum(work.events * placement.n_cores, 1e-12)
+    mean_receive = (n_copies * copy_receive).sum(axis=1, keepdims=True) / np.maximum(
+        n_copies.sum(axis=1, keepdims=True), 1e-12)
+    sharing = route_sharing(columns, placement, mesh_cols)
+    jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, sharing=sharing)
+    network_cores = per_core(placement, np.zeros_like(jammed),
+                             np.hstack([jammed[:, 1:], np.zeros((n_chips, 1))]), n_cores)
+    network_cores[:, 0] += jammed[:, 0]
+    # A layer's source cores in one tile send its copies along the same routes (all but their
+    # injection links): that tile's share of the layer's copies goes through one pipeline.
+    tile_share = sharing.tile_share
+    src_tile = np.hstack([np.ones((n_chips, 1)), tile_share[:, :-1]])
+    src_in_tile = np.hstack([np.ones((n_chips, 1)), (tile_share * placement.n_cores)[:, :-1]])
+    tile_jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, src_in_tile, sharing)
+    network_tile = (tile_jammed * src_tile).max(axis=1)
+    busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
     busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
@@ -935,7 +1083,7 @@ def _evaluate_chunk(
     if parallel.any():
         p_cycles, p_layer, p_barrier = _parallel_cycles(
             layers, columns, work, placement, msg_out, msg_in, copies, sram_bits_op, offchip_cycles * steps,
-            delivery, step_barrier,
+            delivery, step_barrier, derived.mesh_cols,
         )
         cycles = np.where(parallel, p_cycles, cycles)
         layer_cycles = np.where(parallel[:, None], p_layer, layer_cycles)

@@ -5,7 +5,9 @@ The reference the analytic model is checked against. It uses the same mapping
 energies (:func:`action_energies`) as the analytic model, but counts every event and every
 cycle instead of using averages. On a ``timestep_parallel`` chip every layer of a step runs at
 once (:func:`_run_step_parallel`: each core's send and receive pipelines, packets released as
-their sources' neuron phases run). On a ``layer_sequential`` chip, per timestep, layer after
+their sources' neuron phases run, each copy delayed by SANA-FE's NoC congestion rule,
+:class:`_Congestion`, and a sender held back while a route holds more messages than its
+link buffers, ``noc_buffer_messages``). On a ``layer_sequential`` chip, per timestep, layer after
 layer (a timestep barrier after the last one):
 
 1. the layer's input events are read from its spike sample: its rows are spread evenly over
@@ -41,7 +43,9 @@ maps it, and which events each layer run replays), the event replay (:func:`_rep
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -168,6 +172,91 @@ class _Mesh:
                 self.free[slot] = when + flits
                 arrival[core] = when + flits
         return arrival, x_links, y_links
+
+
+class _Congestion:
+    """The NoC congestion delay of SANA-FE's detailed timing model (SANA-FE 2.x,
+    ``src/schedule.cpp``: ``schedule_handle_message``, ``NocInfo::update_message_density``,
+    ``NocInfo::calculate_route_congestion``, ``NocInfo::update_rolling_averages``;
+    github.com/SLAM-Lab/SANA-FE, read at commit 8951ab0; the cross-check runs sanafe 2.2.9).
+
+    A message is in the NoC from when it is sent until its destination core starts taking it
+    in (its ``received_timestamp``: arrival, or later when that core is still busy). While in
+    the NoC it adds ``1 / (hops + 2)`` to each of the ``hops + 1`` links of its dimension-order
+    route: the source's injection link, then per node after the source the link it enters
+    by. A new message on a route of ``h`` hops is delayed by
+
+        ``max(min hop delay, density summed along its route x mean receive time of the
+        messages in the NoC / (h + 1))``
+
+    (the mean is over the in-flight messages' ``processing_delay``: message-in plus the
+    synaptic work at the destination). As in SANA-FE the routers are per tile
+    (``tile_cols`` x ``tile_rows`` cores; each core has its own injection port), so ``h``
+    counts tile hops here; the mesh trip itself stays codesign's. SANA-FE's blocking term (a
+    route holding more than ``(h + 1) x buffer`` messages holds the sender back) is left out:
+    raising Loihi's link buffers from 16 to 100,000 messages barely changes SANA-FE's latency
+    (docs/hardware.md, section 6). The rule and its constants are SANA-FE's; none
+    was fitted.
+    """
+
+    def __init__(self, cols: int, tile_cols: int, tile_rows: int) -> None:
+        self.cols, self.tile_cols, self.tile_rows = cols, tile_cols, tile_rows
+        self.density: dict[tuple[int, int, int], float] = {}
+        self.in_noc: list[tuple[float, int, int, int, float]] = []
+        self.serial = 0
+        self.receive_sum = 0.0
+
+    def route(self, src: int, dest: int) -> list[tuple[int, int, int]]:
+        """The ``hops + 1`` links of the XY route between the cores' tiles: (tile x, tile y,
+        port entered by), the source tile's port being its core's injection port."""
+        cols, tw, th = self.cols, self.tile_cols, self.tile_rows
+        x, y = (src % cols) // tw, (src // cols) // th
+        dx, dy = (dest % cols) // tw, (dest // cols) // th
+        links = [(x, y, _EJECT + ((src // cols) % th) * tw + (src % cols) % tw)]
+        east, south = dx > x, dy > y
+        while x != dx:
+            x += 1 if east else -1
+            links.append((x, y, _EAST if east else _WEST))
+        while y != dy:
+            y += 1 if south else -1
+            links.append((x, y, _SOUTH if south else _NORTH))
+        return links
+
+    def settle(self, now: float) -> None:
+        """Take out of the NoC every message received by ``now`` (``noc_update_all_tracked_messages``)."""
+        while self.in_noc and self.in_noc[0][0] <= now:
+            _, _, src, dest, service = heapq.heappop(self.in_noc)
+            self._track(src, dest, service, -1.0)
+
+    def _track(self, src: int, dest: int, service: float, sign: float) -> None:
+        links = self.route(src, dest)
+        step = sign / (len(links) + 1.0)
+        for link in links:
+            self.density[link] = self.density.get(link, 0.0) + step
+        self.receive_sum += sign * service
+
+    def mean_receive(self) -> float:
+        """Mean receive time of the messages in the NoC (0 when none)."""
+        return self.receive_sum / len(self.in_noc) if self.in_noc else 0.0
+
+    def along(self, src: int, dest: int) -> tuple[float, int]:
+        """Messages in flight along the route from ``src`` to ``dest`` (the density summed over
+        its links), and its ``hops + 1`` links."""
+        links = self.route(src, dest)
+        return max(sum(self.density.get(link, 0.0) for link in links), 0.0), len(links)
+
+    def delay(self, src: int, dest: int) -> float:
+        """The congestion delay of a message sent now from ``src`` to ``dest`` (cycles)."""
+        if not self.in_noc:
+            return 0.0
+        along, n_links = self.along(src, dest)
+        return along * self.mean_receive() / n_links
+
+    def enter(self, src: int, dest: int, received: float, service: float) -> None:
+        """A message enters the NoC until cycle ``received``."""
+        self.serial += 1
+        heapq.heappush(self.in_noc, (received, self.serial, src, dest, service))
+        self._track(src, dest, service, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -443,8 +532,13 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
             send(nxt, sources(nxt), phases, layer)
         elif phases:
             send(-1, np.zeros(0, dtype=np.intp), phases, layer)
-    # Route every packet (in send order) and queue its copies at the destination cores.
-    arrivals: dict[int, list[tuple[float, float, int]]] = {}
+    # Route every packet and queue its copies at the destination cores, all layers' packets in
+    # one global send order (SANA-FE's detailed scheduler pops messages by sent time), each copy
+    # delayed by the NoC's congestion (:class:`_Congestion`) when that exceeds its mesh trip.
+    noc = _Congestion(cols, int(chip.tile_cols), int(chip.tile_rows))
+    core_free = np.full(cores, t0)
+    contexts: dict[int, tuple[Any, ...]] = {}
+    order: list[tuple[float, int, int]] = []
     for layer in running_layers:
         if layer not in packets or layers.local_input[layer]:
             continue
@@ -460,45 +554,71 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
         sram_bits = replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
         streams = spilled and bool(layers.has_weights[layer])
         share_of = dict(zip((int(c) for c in dest), shares, strict=True))
-        hops_x = hops_y = 0
-        for j in np.argsort(times, kind="stable"):
-            at, tree_x, tree_y = mesh.multicast(int(src[j]), columns, float(times[j]), flits)
-            hops_x += tree_x
-            hops_y += tree_y
-            for core, when in at.items():
-                ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
-                service = float(replay.msg_in[layer]) + max(
-                    ops_each / chip.pes_per_core, ops_each * sram_bits / word,
-                    ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(core, []).append((when, service, layer))
+        contexts[layer] = (times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of)
+        order.extend((float(times[j]), layer, int(j)) for j in range(times.size))
         layer_ops = fan_out * times.size if chip.zero_skipping else 0.0
         if not chip.zero_skipping:
-            # A dense core sweeps every input of the step whatever arrived.
+            # A dense core sweeps every input of the step whatever arrived (first, from t0).
             split = bool(work.split[0, layer])
             dense = layers.input_size[layer] / replay.steps[layer] * fan_out * (layers.levels[layer] if split else 1.0)
             layer_ops = dense
             for core, share in zip(dest, shares, strict=True):
                 sweep = max(dense * share / chip.pes_per_core, dense * share * sram_bits / word,
                             dense * share * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                arrivals.setdefault(int(core), []).append((t0, sweep, layer))
+                core_free[int(core)] += sweep
+                tally.busy[int(core)] += sweep
+                layer_receive[layer, int(core)] += sweep
         tally.ops[layer] += layer_ops
         tally.packets[layer] += times.size
         tally.copies[layer] += times.size * dest.size
-        tally.hops_x[layer] += hops_x
-        tally.hops_y[layer] += hops_y
         tally.counts["weight_sram_words"] += layer_ops * sram_bits / chip.sram_word_bits
         if streams:
             tally.counts["offchip_bits"] += layer_ops * weight_op_bits
-    end = float(send_clock.max())
-    for core, queue in arrivals.items():
-        queue.sort(key=lambda item: item[0])
-        arr = np.array([q[0] for q in queue])
-        served = np.array([q[1] for q in queue])
-        finish = _fifo_finish(arr, served)
-        end = max(end, float(finish[-1]))
-        tally.busy[core] += float(served.sum())
-        for _, cost, layer in queue:
-            layer_receive[layer, core] += cost
+    # Each source core sends its messages in order; one held back by a full route (SANA-FE's
+    # blocking: more than (hops + 1) x noc_buffer_messages in flight along it, held for the
+    # excess x the mean receive time) holds back everything the core sends after it.
+    order.sort(key=lambda item: item[0])
+    per_source: dict[int, list[tuple[float, int, int]]] = {}
+    for sent, layer, j in order:
+        per_source.setdefault(int(contexts[layer][1][j]), []).append((sent, layer, j))
+    held = np.zeros(cores)
+    position = dict.fromkeys(per_source, 0)
+    ready = [(msgs[0][0], source, 0) for source, msgs in per_source.items()]
+    heapq.heapify(ready)
+    buffer = chip.noc_buffer_messages
+    while ready:
+        sent, source, _ = heapq.heappop(ready)
+        _, layer, j = per_source[source][position[source]]
+        position[source] += 1
+        times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of = contexts[layer]
+        noc.settle(sent)
+        if buffer is not None:
+            excess = 0.0
+            for core in share_of:
+                along, n_links = noc.along(source, core)
+                excess = max(excess, along - n_links * buffer)
+            if excess > 0.0:
+                block = excess * noc.mean_receive()
+                held[source] += block
+                sent += block
+        if position[source] < len(per_source[source]):
+            heapq.heappush(ready, (per_source[source][position[source]][0] + held[source], source, position[source]))
+        at, tree_x, tree_y = mesh.multicast(source, columns, sent, flits)
+        tally.hops_x[layer] += tree_x
+        tally.hops_y[layer] += tree_y
+        for core, when in at.items():
+            ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
+            service = float(replay.msg_in[layer]) + max(
+                ops_each / chip.pes_per_core, ops_each * sram_bits / word,
+                ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
+            arrival = sent + max(when - sent, noc.delay(source, core))
+            received = max(core_free[core], arrival)
+            core_free[core] = received + service
+            noc.enter(source, core, received, service)
+            tally.busy[core] += service
+            layer_receive[layer, core] += service
+    send_clock += held
+    end = max(float(send_clock.max()), float(core_free.max()))
     tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
     used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
     tally.stall[used] += (end - t0) - (send_clock[used] - t0)

@@ -254,7 +254,8 @@ class _Placement:
         """
         if self.used[core] >= LOIHI_CORE_NEURONS:
             raise ValueError(f"the replay puts more than {LOIHI_CORE_NEURONS} neurons (outputs and the input "
-                             f"neurons standing for their sources) on core {core}, more than a Loihi core holds")
+                             f"neurons standing for their sources) on core {core}, more than a Loihi core holds "
+                             "(SANA-FE's dendrites hold at most 1024 per core, whatever the architecture file says)")
         self.used[core] += 1
         return core
 

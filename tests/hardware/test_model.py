@@ -212,3 +212,26 @@ def test_sync_follows_the_tiles_in_use(trace_factory: Any) -> None:
     sequential = estimate_cost(trace, chip.model_copy(update={"mapping_policy": "pack",
                                                               "execution": "layer_sequential"}))
     assert sequential.barrier_cycles == pytest.approx(10 * (token + 600.0 * clock_ghz))
+
+
+def test_congestion_cycles_per_copy_by_tile_hops(golden_trace: WorkloadTrace, generic: ChipConfig) -> None:
+    """SANA-FE's congestion rule in closed form, copies split by destination tile: one copy per
+    ``receive x sum_t w_t sum_u w_u O_tu / (L_t (L_t + 1))`` cycles (``receive / (tile hops +
+    2)`` when all go to one tile), from the middle core of the layer before (the host, core 0,
+    for the first layer); worked by hand."""
+    from codesign.hardware._chip import as_chip_array
+    from codesign.hardware._model import LayerArrays, congestion_cycles, layer_work, map_layers
+
+    chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "spread", "tile_cols": 2, "tile_rows": 2})
+    columns = {k: v[:, None] for k, v in as_chip_array(chip).columns.items()}
+    layers = LayerArrays.from_trace(golden_trace)
+    placement = map_layers(layers, columns, layer_work(layers, columns))
+    # fc1 on cores 0-7 (rows 0-1 of the 4-wide mesh), fc2 on cores 8-9 (row 2)
+    assert placement.core_first.tolist() == [[0.0, 8.0]]
+    assert placement.core_last.tolist() == [[8.0, 10.0]]
+    per_copy = congestion_cycles(columns, placement, np.array([[4.0]]), np.array([[6.0, 6.0]]))
+    # fc1: host core 0 (tile 0,0) -> cores 0,1,4,5 (tile 0,0: L = 1, w = 1/2) and 2,3,6,7
+    # (tile 1,0: L = 2, w = 1/2); the two tiles' routes share the injection link only:
+    # tile 0,0: 1/2 x (1/2 x 1 + 1/2 x 1) / (1 x 2) = 1/4; tile 1,0: 1/2 x (1/2 x 2 + 1/2 x 1) / (2 x 3) = 1/8
+    # fc2: from fc1's middle core 3 (tile 1,0) to cores 8-9 (tile 0,1, all copies): 2 hops, 1 / 4
+    assert per_copy[0].tolist() == pytest.approx([6.0 * 0.375, 6.0 * 0.25], rel=1e-12)

@@ -74,3 +74,18 @@ def test_two_cores_two_layers_timestep_latency_within_25_percent() -> None:
     # A layer-at-a-time chip sums the layers instead: slower than SANA-FE's parallel cores.
     sequential = crosscheck(trace, chip.model_copy(update={"execution": "layer_sequential"}))
     assert sequential.latency_us["analytic"] > report.latency_us["analytic"]
+
+
+def test_loihi_tiles_are_numbered_column_major_as_sanafe_does() -> None:
+    """codesign's row-major core on a 16-wide mesh -> SANA-FE's (tile x * 4 + tile y, core in tile):
+    a tile is 2 x 2 cores and SANA-FE's message trace numbers its 8 x 4 tiles down the columns."""
+    from codesign.hardware.sanafe_crosscheck import loihi_core
+
+    assert loihi_core(0, 16) == (0, 0)
+    assert loihi_core(1, 16) == (0, 1)  # same tile, next core along x
+    assert loihi_core(16, 16) == (0, 2)  # the row below, same tile
+    assert loihi_core(2, 16) == (4, 0)  # next tile along x: 4 tiles further on
+    assert loihi_core(32, 16) == (1, 0)  # next tile along y: the next tile number
+    assert loihi_core(127, 16) == (31, 3)
+    with pytest.raises(ValueError, match="outside"):
+        loihi_core(16, 17)  # column 16 is beyond the 8 tiles of 2 columns

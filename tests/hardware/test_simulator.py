@@ -14,7 +14,7 @@ from codesign.hardware import (
     simulate,
     synthetic_trace,
 )
-from codesign.hardware._simulator import _fifo_finish
+from codesign.hardware._simulator import _EAST, _EJECT, _Congestion, _fifo_finish
 
 
 def test_fifo_queue_matches_a_plain_loop() -> None:
@@ -105,3 +105,44 @@ def test_recorded_trace_of_a_real_network_agrees(family: str, variant: str) -> N
     assert analytic.cycles == pytest.approx(simulated.cycles, rel=0.15)
     assert analytic.total_energy_pj == pytest.approx(simulated.total_energy_pj, rel=0.05)
     assert simulated.counts["events_from_samples"] > 0
+
+
+def test_congestion_follows_sanafe_detailed_scheduler() -> None:
+    """SANA-FE's schedule_handle_message: delay = density along the route x mean receive time
+    of the in-flight messages / (tile hops + 1); each in-flight message adds 1 / (hops + 2) to
+    each of its route's hops + 1 links (worked by hand on a 4-column mesh of 2 x 2-core tiles)."""
+    noc = _Congestion(cols=4, tile_cols=2, tile_rows=2)
+    # core 0 (tile 0,0, port 0) -> core 2 (tile 1,0): its injection port, then tile 1 entered eastwards
+    assert noc.route(0, 2) == [(0, 0, _EJECT), (1, 0, _EAST)]
+    # core 5 (tile 0,0 at offset 1 * 2 + 1) -> core 4 (same tile): the injection port only
+    assert noc.route(5, 4) == [(0, 0, _EJECT + 3)]
+    assert noc.delay(0, 2) == 0.0  # an empty NoC adds nothing
+    noc.enter(0, 2, received=100.0, service=6.0)
+    # one message on the same route: density 2 x 1/3, mean receive 6, over h + 1 = 2 links
+    assert noc.delay(0, 2) == pytest.approx(2.0 / 3.0 * 6.0 / 2.0)
+    # core 1 -> core 3 (tile 0,0 port 1 -> tile 1,0): shares only the east link into tile 1
+    assert noc.delay(1, 3) == pytest.approx(1.0 / 3.0 * 6.0 / 2.0)
+    noc.enter(5, 4, received=50.0, service=2.0)
+    # a second message in flight elsewhere lowers the mean receive time to 4
+    assert noc.delay(0, 2) == pytest.approx(2.0 / 3.0 * 4.0 / 2.0)
+    noc.settle(60.0)  # the core-5 message was taken in at 50: out of the NoC
+    assert noc.delay(0, 2) == pytest.approx(2.0 / 3.0 * 6.0 / 2.0)
+    noc.settle(100.0)
+    assert noc.delay(0, 2) == 0.0
+
+
+def test_full_link_buffers_hold_the_sender_back() -> None:
+    """SANA-FE's blocking: a route holding more than (hops + 1) x noc_buffer_messages messages in
+    flight holds its sender back; unbounded buffers never do."""
+    from codesign.hardware import lif_mlp_trace, load_chip
+
+    trace = lif_mlp_trace((32, 64, 16), steps=8, rate=0.5, seed=2)
+    chip = load_chip("loihi_sanafe").model_copy(update={"cores": 4, "mesh_cols": 2})
+    unbounded = simulate(trace, chip.model_copy(update={"noc_buffer_messages": None}), seed=0)
+    huge = simulate(trace, chip.model_copy(update={"noc_buffer_messages": 10**6}), seed=0)
+    tight = simulate(trace, chip.model_copy(update={"noc_buffer_messages": 1}), seed=0)
+    assert huge.latency_ms == unbounded.latency_ms
+    assert tight.latency_ms > 1.05 * unbounded.latency_ms
+    # The analytic model has no blocking term: the buffers do not change it.
+    assert estimate_cost(trace, chip).latency_ms == estimate_cost(
+        trace, chip.model_copy(update={"noc_buffer_messages": None})).latency_ms
