@@ -309,8 +309,19 @@ def train(
         torch.set_num_threads(previous_threads)
 
 
+def _fused_qat_modules(net: nn.Module) -> list[nn.Module]:
+    """Modules that the chip runs in a fused form and that train that form themselves under QAT
+    (a ``set_qat_weight_bits`` method: the re-parameterisable projections)."""
+    return [m for m in net.modules() if callable(getattr(m, "set_qat_weight_bits", None))]
+
+
 def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
-    """Fake-quantise every synaptic weight in the forward pass (QAT); True when applied."""
+    """Train on the weights the chip holds (QAT); True when applied.
+
+    A module the chip runs fused (``_fused_qat_modules``) fake-quantises its fused weight
+    itself; every other synaptic weight is fake-quantised in the forward pass by a
+    parametrization. Either way the quantiser is ``quantise_weight``, the one scoring uses.
+    """
     from torch.nn.utils import parametrize
 
     from codesign.snn import FLOAT_BITS, WeightFakeQuant
@@ -319,8 +330,12 @@ def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
         return False
     if any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
         raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+    inside_fused: set[int] = set()
+    for module in _fused_qat_modules(net):
+        module.set_qat_weight_bits(bits)  # type: ignore[operator]  # found by duck typing above
+        inside_fused.update(id(m) for m in module.modules())
     for module in list(net.modules()):
-        if isinstance(module, nn.Linear | nn.Conv1d):
+        if isinstance(module, nn.Linear | nn.Conv1d) and id(module) not in inside_fused:
             parametrize.register_parametrization(module, "weight", WeightFakeQuant(bits))
     return True
 
@@ -330,6 +345,10 @@ def _qat_remove(net: nn.Module) -> None:
     weights load into a plain model, and scoring quantises them the same way again)."""
     from torch.nn.utils import parametrize
 
+    from codesign.snn import FLOAT_BITS
+
+    for module in _fused_qat_modules(net):
+        module.set_qat_weight_bits(FLOAT_BITS)  # type: ignore[operator]  # found by duck typing
     for module in list(net.modules()):
         if parametrize.is_parametrized(module, "weight"):
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
