@@ -23,6 +23,7 @@ from spikeformer_common import write_result
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
 from codesign.train import TrainConfig, score_at_precision, train
+from codesign.train._train import QAT_START_FRACTION
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)
@@ -97,7 +98,9 @@ def main() -> int:
         "seeds": args.seeds,
         "models": {m: MODELS[m].to_dict() for m in args.models},
         "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
-        "fixed point, range calibrated on 64 training utterances; 32 bits = float",
+        "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT trains the fused form the "
+        "chip runs, in float for the first qat_start_fraction of the budget, then on the grid",
+        "qat_start_fraction": QAT_START_FRACTION,
     }
     path = write_result("precision", {**figures, "figures_by_model": by_model}, details)
     print(path)

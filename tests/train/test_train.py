@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,15 @@ def test_qat_at_32_bits_is_float_training(commands_corpus: Corpus) -> None:
     plain = train(SMALL, commands_corpus, QUICK, seed=0)
     wide = train(SMALL, commands_corpus, QUICK.model_copy(update={"qat_weight_bits": 32}), seed=0)
     assert plain.loss_curve == wide.loss_curve
+
+
+def test_qat_trains_in_float_for_its_start_fraction_then_on_the_grid(commands_corpus: Corpus) -> None:
+    from codesign.train._train import QAT_START_FRACTION
+
+    budget = TrainConfig(epochs=2, batch_size=16)
+    plain = train(SMALL, commands_corpus, budget, seed=0)
+    qat = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0)
+    float_steps = math.ceil(QAT_START_FRACTION * len(plain.loss_curve))  # steps before progress reaches it
+    assert 0 < float_steps < len(plain.loss_curve)
+    assert qat.loss_curve[:float_steps] == plain.loss_curve[:float_steps]
+    assert qat.loss_curve[float_steps] != plain.loss_curve[float_steps]
