@@ -8,7 +8,7 @@ over seeds, on the test split. Writes ``benchmarks/results/precision.json``: ``f
 the Spikeformer's (``ptq``, ``qat``: weight bits -> metric; ``state_bits``: state bits ->
 metric; ``metric``), ``figures_by_model`` has both models.
 
-    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000]
+    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision]
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--name", default="precision", help="result file name (benchmarks/results/<name>.json)")
     args = parser.parse_args()
     corpus = load_corpus(CorpusConfig(task="digits", size=args.size, max_digits=4, seed=0), progress=False)
     by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate) for m in args.models}
@@ -102,7 +103,7 @@ def main() -> int:
         "chip runs, in float for the first qat_start_fraction of the budget, then on the grid",
         "qat_start_fraction": QAT_START_FRACTION,
     }
-    path = write_result("precision", {**figures, "figures_by_model": by_model}, details)
+    path = write_result(args.name, {**figures, "figures_by_model": by_model}, details)
     print(path)
     return 0
 
