@@ -6,7 +6,7 @@ float) and at every state width (weights float); and one quantisation-aware trai
 weight width below 32, scored at its width. The task metric (WER on ``digits``) is the mean
 over seeds, on the test split. Writes ``benchmarks/results/precision.json``: ``figures`` is
 the Spikeformer's (``ptq``, ``qat``: weight bits -> metric; ``state_bits``: state bits ->
-metric; ``metric``), ``figures_by_model`` has both models.
+metric; ``metric``), ``figures_by_model`` has each model run (``--models``; ``--name`` writes another file).
 
     PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision]
 """
