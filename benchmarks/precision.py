@@ -6,9 +6,9 @@ float) and at every state width (weights float); and one quantisation-aware trai
 weight width below 32, scored at its width. The task metric (WER on ``digits``) is the mean
 over seeds, on the test split. Writes ``benchmarks/results/precision.json``: ``figures`` is
 the Spikeformer's (``ptq``, ``qat``: weight bits -> metric; ``state_bits``: state bits ->
-metric; ``metric``), ``figures_by_model`` has both models.
+metric; ``metric``), ``figures_by_model`` has each model run (``--models``; ``--name`` writes another file).
 
-    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000]
+    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from spikeformer_common import write_result
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
 from codesign.train import TrainConfig, score_at_precision, train
+from codesign.train._train import QAT_START_FRACTION
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)
@@ -86,6 +87,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--name", default="precision", help="result file name (benchmarks/results/<name>.json)")
     args = parser.parse_args()
     corpus = load_corpus(CorpusConfig(task="digits", size=args.size, max_digits=4, seed=0), progress=False)
     by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate) for m in args.models}
@@ -97,9 +99,11 @@ def main() -> int:
         "seeds": args.seeds,
         "models": {m: MODELS[m].to_dict() for m in args.models},
         "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
-        "fixed point, range calibrated on 64 training utterances; 32 bits = float",
+        "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT trains the fused form the "
+        "chip runs, in float for the first qat_start_fraction of the budget, then on the grid",
+        "qat_start_fraction": QAT_START_FRACTION,
     }
-    path = write_result("precision", {**figures, "figures_by_model": by_model}, details)
+    path = write_result(args.name, {**figures, "figures_by_model": by_model}, details)
     print(path)
     return 0
 

@@ -1,7 +1,8 @@
 """HD-RepSSA: spiking self-attention with a hierarchical decay mask and re-parameterisable Q/K/V.
 
 Owns the hierarchical decay mask (:func:`decay_mask`, :func:`layer_gammas`), the
-re-parameterisable projection (:class:`RepProjection`) and the attention module
+re-parameterisable projection (:class:`RepProjection`, with quantisation-aware training of its
+fused form) and the attention module
 (:class:`RepSSA`, with a softmax ANN twin). Activations are time-major, channel-last:
 ``[T, N, L, C]`` (spiking timestep, batch, frames, channels).
 """
@@ -16,6 +17,7 @@ from torch import nn
 
 from codesign.snn._config import SpikeformerConfig
 from codesign.snn._neurons import make_neuron
+from codesign.snn._precision import FLOAT_BITS, quantise_weight, weight_levels
 from codesign.snn._probe import Probed, is_probed, probe_matmul, probe_op
 
 
@@ -87,6 +89,8 @@ class RepProjection(nn.Module):
     Training form: ``BN(Linear(x)) + BN(DepthwiseConv_k(x))`` over frames (the depthwise
     branch only when ``in == out`` and ``k > 1``). :meth:`fuse` folds both branches and their
     batch norms (eval statistics) into one ``Conv1d(in, out, k)`` with equal outputs.
+    Quantisation-aware training (:meth:`set_qat_weight_bits`) trains that folded layer on the
+    chip's weight grid, since the chip holds the folded weights, not the branches.
 
     Args:
         channels_in, channels_out: channel counts.
@@ -108,6 +112,9 @@ class RepProjection(nn.Module):
             self.temporal = nn.Conv1d(channels_in, channels_in, self.kernel, groups=channels_in, bias=False)
             self.bn_temporal = nn.BatchNorm1d(channels_out)
         self.fused: nn.Linear | nn.Conv1d | None = None
+        #: Weight bits the training-form forward fake-quantises the fused form to (32: float, the
+        #: two branches as such); see :meth:`set_qat_weight_bits`.
+        self.qat_weight_bits = FLOAT_BITS
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         """Pad ``[B, C, L]`` along frames so the conv keeps L frames."""
@@ -126,12 +133,68 @@ class RepProjection(nn.Module):
             else:
                 y = self.fused(self._pad(flat.transpose(1, 2))).transpose(1, 2)
             return y.reshape(*lead, length, self.channels_out)
+        if self.qat_weight_bits != FLOAT_BITS:
+            return self._qat_forward(flat).reshape(*lead, length, self.channels_out)
         assert self.linear is not None and self.bn_linear is not None
         y = batch_norm_last(self.bn_linear, self.linear(flat))
         if self.temporal is not None and self.bn_temporal is not None:
             t = self.temporal(self._pad(flat.transpose(1, 2))).transpose(1, 2)
             y = y + batch_norm_last(self.bn_temporal, t)
         return y.reshape(*lead, length, self.channels_out)
+
+    def set_qat_weight_bits(self, bits: int) -> None:
+        """Train the fused form at ``bits`` (quantisation-aware training); 32: train the branches.
+
+        With bits below 32 the training-form forward computes what the chip computes: the
+        branches folded into one layer (batch statistics while training, running statistics in
+        eval, as :meth:`fuse` does), its weight fake-quantised per output channel with a
+        straight-through gradient (``quantise_weight``), then one convolution. The branch
+        weights and batch norms stay the trained parameters, so :meth:`fuse` and the chip's
+        scoring read them unchanged.
+        """
+        weight_levels(bits)  # raises ValueError for a width a chip cannot hold
+        self.qat_weight_bits = bits
+
+    def _fold(
+        self, scale1: torch.Tensor, shift1: torch.Tensor, scale2: torch.Tensor | None, shift2: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of the one layer equal to both branches, each followed by the affine
+        ``scale * y + shift`` its batch norm applies. ``[out, in]`` (linear only) or ``[out, in, k]``."""
+        assert self.linear is not None
+        weight_linear = self.linear.weight * scale1[:, None]
+        bias = shift1.clone()
+        if self.temporal is None or scale2 is None or shift2 is None:
+            return weight_linear, bias
+        k = self.kernel
+        weight = torch.zeros(self.channels_out, self.channels_in, k, dtype=weight_linear.dtype,
+                             device=weight_linear.device)
+        # The linear branch acts on the current frame: the last tap (causal) or the centre.
+        current = k - 1 if self.causal else (k - 1) // 2
+        weight[:, :, current] += weight_linear
+        diag = torch.arange(self.channels_in, device=weight.device)
+        weight[diag, diag, :] += self.temporal.weight[:, 0, :] * scale2[:, None]
+        bias += shift2
+        return weight, bias
+
+    def _qat_forward(self, flat: torch.Tensor) -> torch.Tensor:
+        """The fused, fake-quantised layer on ``flat`` ``[B, L, C_in]`` -> ``[B, L, C_out]``."""
+        assert self.linear is not None and self.bn_linear is not None
+        if self.training:
+            scale1, shift1 = _bn_batch_affine(self.bn_linear, self.linear(flat))
+            scale2 = shift2 = None
+            if self.temporal is not None and self.bn_temporal is not None:
+                t = self.temporal(self._pad(flat.transpose(1, 2))).transpose(1, 2)
+                scale2, shift2 = _bn_batch_affine(self.bn_temporal, t)
+        else:
+            scale1, shift1 = _bn_affine(self.bn_linear)
+            scale2 = shift2 = None
+            if self.bn_temporal is not None:
+                scale2, shift2 = _bn_affine(self.bn_temporal)
+        weight, bias = self._fold(scale1, shift1, scale2, shift2)
+        weight = quantise_weight(weight, self.qat_weight_bits)
+        if weight.ndim == 2:
+            return F.linear(flat, weight, bias)
+        return F.conv1d(self._pad(flat.transpose(1, 2)), weight, bias).transpose(1, 2)
 
     @torch.no_grad()
     def fuse(self) -> None:
@@ -140,23 +203,15 @@ class RepProjection(nn.Module):
             return
         assert self.linear is not None and self.bn_linear is not None
         scale1, shift1 = _bn_affine(self.bn_linear)
-        weight_linear = self.linear.weight * scale1[:, None]
-        bias = shift1.clone()
-        if self.temporal is None or self.bn_temporal is None:
-            fused: nn.Linear | nn.Conv1d = nn.Linear(self.channels_in, self.channels_out, bias=True)
-            fused.weight.copy_(weight_linear)
-        else:
+        scale2 = shift2 = None
+        if self.temporal is not None and self.bn_temporal is not None:
             scale2, shift2 = _bn_affine(self.bn_temporal)
-            k = self.kernel
-            fused = nn.Conv1d(self.channels_in, self.channels_out, k, bias=True)
-            weight = torch.zeros(self.channels_out, self.channels_in, k, dtype=weight_linear.dtype)
-            # The linear branch acts on the current frame: the last tap (causal) or the centre.
-            current = k - 1 if self.causal else (k - 1) // 2
-            weight[:, :, current] += weight_linear
-            diag = torch.arange(self.channels_in)
-            weight[diag, diag, :] += self.temporal.weight[:, 0, :] * scale2[:, None]
-            fused.weight.copy_(weight)
-            bias += shift2
+        weight, bias = self._fold(scale1, shift1, scale2, shift2)
+        if weight.ndim == 2:
+            fused: nn.Linear | nn.Conv1d = nn.Linear(self.channels_in, self.channels_out, bias=True)
+        else:
+            fused = nn.Conv1d(self.channels_in, self.channels_out, self.kernel, bias=True)
+        fused.weight.copy_(weight)
         assert fused.bias is not None  # built with bias=True
         fused.bias.copy_(bias)
         fused.to(self.linear.weight.device)
@@ -169,6 +224,24 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     assert bn.running_var is not None and bn.running_mean is not None
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return scale, bn.bias - bn.running_mean * scale
+
+
+def _bn_batch_affine(bn: nn.BatchNorm1d, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training-mode batch norm of channel-last ``y`` as ``scale * y + shift`` from the batch's
+    statistics (differentiable, as batch norm's own gradient is); updates the running
+    statistics as ``bn`` would."""
+    flat = y.reshape(-1, y.shape[-1])
+    mean = flat.mean(dim=0)
+    var = flat.var(dim=0, unbiased=False)
+    if bn.running_mean is not None and bn.running_var is not None and bn.num_batches_tracked is not None:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            n = flat.shape[0]
+            bn.running_mean.lerp_(mean, momentum)
+            bn.running_var.lerp_(var * n / max(1, n - 1), momentum)
+    scale = bn.weight / torch.sqrt(var + bn.eps)
+    return scale, bn.bias - mean * scale
 
 
 class RepSSA(Probed, nn.Module):

@@ -114,7 +114,7 @@ def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
         return weight
     levels = weight_levels(bits)
     scale = _channel_scale(weight, bits)
-    zero = torch.zeros(weight.shape[0], dtype=torch.int32)
+    zero = torch.zeros(weight.shape[0], dtype=torch.int32, device=weight.device)
     return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -levels, levels)
 
 

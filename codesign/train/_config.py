@@ -28,8 +28,9 @@ class TrainConfig(Spec):
     threads: int = Field(1, ge=1, le=64, description="torch intra-op threads for this run")
     qat_weight_bits: int | None = Field(
         None, ge=2, le=32,
-        description="quantisation-aware training: synaptic weights fake-quantised to this many bits in every "
-        "forward pass (None or 32: float training; codesign.snn._precision has the convention)",
+        description="quantisation-aware training: float for the first half of the budget, then synaptic weights "
+        "fake-quantised to this many bits in every forward pass, in the fused form the chip runs (None or 32: "
+        "float training; codesign.snn._precision has the convention)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where to train: cuda when available (auto) or asked for, else cpu"

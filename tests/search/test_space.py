@@ -115,3 +115,25 @@ def test_shipped_spaces_never_draw_imls_at_more_than_one_timestep(name: str) -> 
     points = sample_points(space, 400, seed=0)
     assert any(p.get("snn.neuron") == "imls" for p in points) and any(p.get("snn.timesteps", 1) > 1 for p in points)
     assert not [p for p in points if p.get("snn.neuron") == "imls" and p.get("snn.timesteps", 1) > 1]
+
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("study", sorted(p.name for p in (_REPO / "studies").glob("*.yaml")))
+def test_no_shipped_study_trains_imls_at_more_than_one_timestep(study: str) -> None:
+    # IMLS keeps no state across timesteps: T > 1 repeats T = 1 at T times the work (docs/search.md);
+    # checked on the networks a study builds (its base model with the drawn snn.* overrides)
+    from codesign.search import load_study
+
+    spec = load_study(_REPO / "studies" / study)
+    for point in sample_points(spec.search_space(), 200, seed=0):
+        model = spec.model_for(split_params(point)[0])
+        assert not (getattr(model, "neuron", None) == "imls" and getattr(model, "timesteps", 1) > 1), point
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (_REPO / "search_spaces").glob("*.yaml")))
+def test_no_shipped_space_draws_imls_at_more_than_one_timestep(name: str) -> None:
+    points = sample_points(load_space(_REPO / "search_spaces" / name), 400, seed=0)
+    # a space that leaves the neuron to the base model (IMLS by default) must not draw T > 1 either
+    assert not [p for p in points if p.get("snn.neuron", "imls") == "imls" and p.get("snn.timesteps", 1) > 1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from codesign.snn import (
     decay_mask,
     fuse_model,
     layer_gammas,
+    quantise_weight,
 )
 
 
@@ -67,6 +70,57 @@ def test_fused_rep_projection_equals_branches(causal: bool, channels_out: int) -
     after = proj(x)
     assert proj.linear is None and proj.fused is not None
     assert torch.allclose(before, after, atol=1e-5)
+
+
+def _rep_projection_with_statistics(channels_out: int, causal: bool = False) -> RepProjection:
+    torch.manual_seed(0)
+    proj = RepProjection(12, channels_out, kernel=3, causal=causal)
+    for bn in (proj.bn_linear, proj.bn_temporal):
+        if bn is not None:
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.5, 0.5)
+    return proj
+
+
+@pytest.mark.parametrize("channels_out", [12, 20])
+def test_qat_of_a_rep_projection_trains_the_fused_form_with_batch_statistics(channels_out: int) -> None:
+    proj = _rep_projection_with_statistics(channels_out)
+    branches = copy.deepcopy(proj)
+    x = torch.randn(2, 3, 17, 12)
+    # at a width too fine to matter, the fused training form is the two branches with batch norm
+    proj.set_qat_weight_bits(24)
+    assert torch.allclose(proj(x), branches(x), atol=1e-5)
+    for ours, theirs in ((proj.bn_linear, branches.bn_linear), (proj.bn_temporal, branches.bn_temporal)):
+        if theirs is not None:  # the running statistics move exactly as batch norm moves them
+            assert ours is not None and ours.num_batches_tracked == theirs.num_batches_tracked == 1
+            assert torch.allclose(ours.running_mean, theirs.running_mean, atol=1e-6)
+            assert torch.allclose(ours.running_var, theirs.running_var, atol=1e-6)
+    # on a 2-bit grid it is not, and the gradient reaches every branch parameter through the STE
+    proj.set_qat_weight_bits(2)
+    out = proj(x)
+    assert not torch.allclose(out, branches(x), atol=1e-2)
+    out.square().sum().backward()
+    for name, param in proj.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("channels_out", [12, 20])
+def test_qat_of_a_rep_projection_in_eval_is_the_quantised_fused_layer(causal: bool, channels_out: int) -> None:
+    proj = _rep_projection_with_statistics(channels_out, causal).eval()
+    proj.set_qat_weight_bits(3)
+    x = torch.randn(2, 3, 17, 12)
+    with torch.no_grad():
+        trained_form = proj(x)
+        chip = copy.deepcopy(proj)
+        chip.fuse()
+        assert chip.fused is not None
+        chip.fused.weight.copy_(quantise_weight(chip.fused.weight, 3))
+        assert torch.equal(trained_form, chip(x))
+    with pytest.raises(ValueError, match="cannot be represented"):
+        proj.set_qat_weight_bits(1)
 
 
 @pytest.mark.parametrize("variant,attn_scale", [("spiking", "fixed"), ("spiking", "mask_rows"), ("ann", "fixed")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,50 @@ def test_qat_trains_on_the_weight_grid_and_saves_plain_weights(commands_corpus: 
     save_train_result(result, tmp_path)
     model, _ = load_trained_model(tmp_path)
     assert model is not None
+
+
+def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
+    from torch.nn.utils import parametrize
+
+    from codesign.snn import Precision, build_model, quantise_network
+    from codesign.train._train import _qat_parametrize, _qat_remove
+
+    torch.manual_seed(0)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
+    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
+    net.train()
+    for _ in range(3):  # batch-norm statistics away from their initial values
+        net(x, lengths)
+    assert _qat_parametrize(net, 3)
+    # the projections quantise their fused weight themselves: no grid on their branches
+    rep = net.blocks[0].attn.q_proj
+    assert not parametrize.is_parametrized(rep.linear) and parametrize.is_parametrized(net.classifier)
+    out, _ = net(x, lengths)
+    out.logsumexp(-1).sum().backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+    net.eval()
+    with torch.no_grad():
+        trained_form = net(x, lengths)[0]
+        _qat_remove(net)
+        chip, _ = quantise_network(net, Precision(weight_bits=3))
+        assert torch.equal(trained_form, chip(x, lengths)[0])  # what is trained is what is scored
+        assert not torch.equal(trained_form, net(x, lengths)[0])  # and it is not the float network
+
+
+def test_qat_at_32_bits_is_float_training(commands_corpus: Corpus) -> None:
+    plain = train(SMALL, commands_corpus, QUICK, seed=0)
+    wide = train(SMALL, commands_corpus, QUICK.model_copy(update={"qat_weight_bits": 32}), seed=0)
+    assert plain.loss_curve == wide.loss_curve
+
+
+def test_qat_trains_in_float_for_its_start_fraction_then_on_the_grid(commands_corpus: Corpus) -> None:
+    from codesign.train._train import QAT_START_FRACTION
+
+    budget = TrainConfig(epochs=2, batch_size=16)
+    plain = train(SMALL, commands_corpus, budget, seed=0)
+    qat = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0)
+    float_steps = math.ceil(QAT_START_FRACTION * len(plain.loss_curve))  # steps before progress reaches it
+    assert 0 < float_steps < len(plain.loss_curve)
+    assert qat.loss_curve[:float_steps] == plain.loss_curve[:float_steps]
+    assert qat.loss_curve[float_steps] != plain.loss_curve[float_steps]
