@@ -65,6 +65,7 @@ from codesign.search._splits import HELDOUT_ENGINE, heldout_engine_metrics, is_h
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
 from codesign.search._strategy import SYNAPTIC_OPS, strategy_of
 from codesign.search._task import TrialResult, TrialTask
+from codesign.train._config import QAT_SCHEME
 
 if TYPE_CHECKING:
     from torch import nn
@@ -415,10 +416,15 @@ def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: Cor
     a worker never recomputes it, because the key names the engines installed where the corpus
     was made, and a worker node with other engines (or none) must find the same entries."""
     del trace_batch  # the trace is recorded per precision inside the entry, keyed there
-    return stable_hash({
+    key: dict[str, object] = {
         "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_key or corpus_cfg.cache_key(),
         "seed": seed,
-    })
+    }
+    if train_cfg.qat_weight_bits is not None:
+        # how QAT trains is code, not config: a network QAT-trained by an earlier scheme (the
+        # fused projections quantised only at scoring) is never found again. Float keys unchanged.
+        key["qat_scheme"] = QAT_SCHEME
+    return stable_hash(key)
 
 
 @dataclass(frozen=True)

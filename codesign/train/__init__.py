@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "TrainConfig": "_config",
+    "QAT_SCHEME": "_config",
     "accuracy": "_metrics",
     "char_error_rate": "_metrics",
     "ctc_greedy_decode": "_metrics",
@@ -76,6 +77,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "CALIBRATION_UTTERANCES",
+    "QAT_SCHEME",
     "TrainCheckpoint",
     "TrainConfig",
     "TrainResult",

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from codesign.snn import FLOAT_BITS, Head, ModelConfig, Precision, build_model, firing_rates
-from codesign.train._config import TrainConfig
+from codesign.train._config import QAT_START_FRACTION, TrainConfig
 from codesign.train._metrics import (
     accuracy,
     char_error_rate,
@@ -41,12 +41,6 @@ PRUNE_END_FRACTION = 0.75
 PRUNE_START_FRACTION = 0.1
 #: The cosine schedule decays to this fraction of the peak learning rate.
 FINAL_LR_FRACTION = 0.05
-#: Quantisation-aware training fine-tunes a float network on the chip's grid: weights train in
-#: float for this fraction of the budget, then on the grid (as QAT is usually run from a
-#: float-trained network, Krishnamoorthi 2018, within the same budget). From step 0 the fused
-#: RepSSA projections' coarse grid (each channel's scale set by its diagonal taps) held most of
-#: their pointwise weights at level 0 and the network did not learn them: docs/models.md.
-QAT_START_FRACTION = 0.5
 #: Utterances per forward pass during evaluation.
 EVAL_BATCH = 64
 

@@ -140,3 +140,15 @@ def test_a_spec_and_record_stored_by_an_older_version_still_read() -> None:
     assert record.train_config is not None and record.train_config.epochs == 3
     assert record_of({"codesign.record": record.to_dict()}) == record
     assert isinstance(TrialRecord(model_config=SRNNConfig()).model_config_, SRNNConfig)
+
+
+def test_training_key_names_how_qat_trains_and_leaves_float_keys_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import codesign.search._evaluate as evaluate
+
+    model, corpus = SRNNConfig(), CorpusConfig()
+    float_train, qat_train = TrainConfig(), TrainConfig(qat_weight_bits=4)
+    before = training_key(model, float_train, corpus, 0, 16), training_key(model, qat_train, corpus, 0, 16)
+    monkeypatch.setattr(evaluate, "QAT_SCHEME", "some-later-scheme")
+    after = training_key(model, float_train, corpus, 0, 16), training_key(model, qat_train, corpus, 0, 16)
+    assert after[0] == before[0]  # float networks stay cached across QAT changes
+    assert after[1] != before[1]  # a QAT network trained by another scheme is never reused
