@@ -913,6 +913,35 @@ def congestion_cycles(
     return per_copy
 
 
+def blocked_send(
+    placement: LayerPlacement, receive_each: np.ndarray, receive_share: np.ndarray, copies: np.ndarray,
+    route: np.ndarray, mean_receive: np.ndarray, buffer_messages: np.ndarray, n_steps: float,
+) -> np.ndarray:
+    """The least send work of each layer's neuron phase when full link buffers hold its
+    sender back (SANA-FE's blocking), ``[chips, layers]``, totals over the inference, per unit
+    share of the layer (as ``send``); 0 where ``buffer_messages`` is NaN (unbounded).
+
+    SANA-FE (``schedule_handle_message``, ``src/schedule.cpp``) holds a message back while
+    the density of messages in flight along its route exceeds ``(h + 1) x link_buffer_size``,
+    by the excess x the mean receive time ``s`` of the messages in flight, and everything its
+    core sends after it. A copy of layer ``l + 1`` finds ``route_{l+1} x (h + 1)`` of its route's
+    density per copy of the layer in flight (:class:`RouteSharing`), so its source keeps at
+    most ``K = buffer_messages / route_{l+1}`` copies in flight (``(h + 2) x buffer`` when all
+    go to one tile): it sends its last copy no earlier than the layer's slowest destination
+    core has taken in all but ``K`` of them. Layer ``l``'s send work then lasts at least that
+    core's receive work on layer ``l + 1`` (``receive_each + receive_share x share_max``)
+    less ``K x s`` per step; the release bound (:func:`_release_bound`) carries the hold to the
+    layers the core sends after it.
+    """
+    n_chips, n_layers = placement.need.shape
+    slowest = receive_each + receive_share * placement.share_max
+    held_for = n_steps * np.broadcast_to(buffer_messages, (n_chips, 1)) / np.maximum(route, 1e-12) * mean_receive
+    blocked = np.where(copies > 0.0, np.maximum(slowest - held_for, 0.0), 0.0)
+    blocked = np.nan_to_num(blocked, nan=0.0)
+    out: np.ndarray = np.hstack([blocked[:, 1:], np.zeros((n_chips, 1))])
+    return out
+
+
 def _parallel_cycles(
     layers: LayerArrays,
     columns: dict[str, np.ndarray],
@@ -996,7 +1025,12 @@ def _parallel_cycles(
     tile_jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, src_in_tile, sharing)
     network_tile = (tile_jammed * src_tile).max(axis=1)
     busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
-    busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
+    release_send = send
+    if not np.isnan(columns["noc_buffer_messages"]).all():
+        release_send = np.maximum(send, blocked_send(
+            placement, receive_each, receive_share, n_copies, sharing.route, mean_receive,
+            columns["noc_buffer_messages"], float(layers.steps.max())))
+    busiest = np.maximum(busiest, _release_bound(placement, release_send, sent[:, 0], receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
     trip = delivery.max(axis=1)
