@@ -933,12 +933,11 @@ def blocked_send(
     less ``K x s`` per step; the release bound (:func:`_release_bound`) carries the hold to the
     layers the core sends after it.
     """
-    n_chips, n_layers = placement.need.shape
+    n_chips = placement.need.shape[0]
     slowest = receive_each + receive_share * placement.share_max
     held_for = n_steps * np.broadcast_to(buffer_messages, (n_chips, 1)) / np.maximum(route, 1e-12) * mean_receive
     blocked = np.where(copies > 0.0, np.maximum(slowest - held_for, 0.0), 0.0)
-    blocked = np.nan_to_num(blocked, nan=0.0)
-    out: np.ndarray = np.hstack([blocked[:, 1:], np.zeros((n_chips, 1))])
+    out: np.ndarray = np.nan_to_num(blocked, nan=0.0)
     return out
 
 
@@ -1025,12 +1024,15 @@ def _parallel_cycles(
     tile_jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, src_in_tile, sharing)
     network_tile = (tile_jammed * src_tile).max(axis=1)
     busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
-    release_send = send
+    # SANA-FE's blocking (:func:`blocked_send`): a sender held back by full link buffers sends
+    # what follows only once its copies' slowest destination has taken in all but a buffer's worth.
+    release_send, release_host = send, sent[:, 0]
     if not np.isnan(columns["noc_buffer_messages"]).all():
-        release_send = np.maximum(send, blocked_send(
-            placement, receive_each, receive_share, n_copies, sharing.route, mean_receive,
-            columns["noc_buffer_messages"], float(layers.steps.max())))
-    busiest = np.maximum(busiest, _release_bound(placement, release_send, sent[:, 0], receive_each, receive_share))
+        blocked = blocked_send(placement, receive_each, receive_share, n_copies, sharing.route, mean_receive,
+                               columns["noc_buffer_messages"], float(layers.steps.max()))
+        release_send = np.maximum(send, np.hstack([blocked[:, 1:], np.zeros((n_chips, 1))]))
+        release_host = np.maximum(release_host, blocked[:, 0])
+    busiest = np.maximum(busiest, _release_bound(placement, release_send, release_host, receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
     trip = delivery.max(axis=1)
