@@ -9,7 +9,8 @@ the two differ only in how they count events and cycles (:class:`ActionCounts`),
 one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
 one after another (``layer_sequential``) or all at once, the busiest core's work setting the
 step (``timestep_parallel``, :func:`_parallel_cycles`, with SANA-FE's NoC congestion in closed
-form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`). Every equation is written out in
+form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`;
+its blocking by full link buffers, :func:`blocked_send`). Every equation is written out in
 docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
@@ -901,9 +902,8 @@ def congestion_cycles(
     flight (``message_in_cycles`` plus a copy's synaptic work). With ``sources`` cores of one
     source tile sending the layer's copies through one pipeline, a copy from another of them
     shares every link but the injection link (``O_tu - 1``): ``s x (route - (1 - 1/sources) x
-    injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). The analytic model
-    has no blocking term (SANA-FE holds a sender back when a route holds more than its
-    buffers; the simulator models it).
+    injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). SANA-FE's blocking
+    (a sender held back while a route holds more than its buffers) is :func:`blocked_send`.
     """
     sharing = route_sharing(columns, placement, mesh_cols) if sharing is None else sharing
     # Copies from the other source cores of a tile share every link of their route but the
