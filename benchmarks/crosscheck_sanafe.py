@@ -87,7 +87,19 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="sample rows replayed per network")
     parser.add_argument("--trace-dir", default="runs/crosscheck_sanafe", help="cache of the trained traces")
     parser.add_argument("--name", default="crosscheck_sanafe")
+    parser.add_argument("--pairs", nargs="+", default=None, metavar="NETWORK@CORES",
+                        help="replay only these pairs (e.g. srnn@4 spikeformer@16; overrides --networks and --cores)")
     args = parser.parse_args()
+    selected: set[tuple[str, int]] | None = None
+    if args.pairs:
+        try:
+            selected = {(p.split("@")[0], int(p.split("@")[1])) for p in args.pairs}
+        except (IndexError, ValueError):
+            parser.error(f"--pairs takes NETWORK@CORES, got {args.pairs}")
+        unknown = {n for n, _ in selected} - {*NETWORKS, "lif_mlp"}
+        if unknown:
+            parser.error(f"--pairs: unknown networks {sorted(unknown)}; expected {[*NETWORKS, 'lif_mlp']}")
+        args.networks = [n for n in [*NETWORKS, "lif_mlp"] if any(n == m for m, _ in selected)]
     trace_dir = Path(args.trace_dir)
     trace_dir.mkdir(parents=True, exist_ok=True)
 
@@ -98,7 +110,7 @@ def main() -> None:
         trace = network_trace(name, args.epochs, trace_dir)
         for chip_name in args.chips:
             base = load_chip(chip_name)
-            for cores in args.cores:
+            for cores in args.cores if selected is None else sorted(c for m, c in selected if m == name):
                 start = time.process_time()
                 try:
                     report = crosscheck(trace, chip_at(base, cores), max_steps=args.max_steps)
@@ -145,7 +157,7 @@ def main() -> None:
          "latency_rel_error_vs_sanafe_simple": r["latency_rel_error_vs_sanafe_simple"].get("analytic")}
         for chip in args.chips for r in rows[chip]
     ]
-    result = {"benchmark": args.name, "figures": figures, "pairs": table, "runs": rows,
+    result = {"benchmark": args.name, "figures": figures, "selected_pairs": args.pairs, "pairs": table, "runs": rows,
               "train_epochs": args.epochs, "lif_mlp": LIF_MLP,
               "models": {n: NETWORKS[n].to_dict() for n in args.networks if n in NETWORKS}}
     path = write(args.name, result)

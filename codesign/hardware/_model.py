@@ -9,7 +9,8 @@ the two differ only in how they count events and cycles (:class:`ActionCounts`),
 one action costs. A chip's ``execution`` decides how a timestep's layers share the clock:
 one after another (``layer_sequential``) or all at once, the busiest core's work setting the
 step (``timestep_parallel``, :func:`_parallel_cycles`, with SANA-FE's NoC congestion in closed
-form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`). Every equation is written out in
+form, :func:`congestion_cycles`, its copies split by destination tile, :func:`route_sharing`;
+its blocking by full link buffers, :func:`blocked_send`). Every equation is written out in
 docs/hardware.md.
 
 Chip columns (``columns``) are ``{ChipConfig field: [chips, 1] float array}``, so that they
@@ -901,9 +902,8 @@ def congestion_cycles(
     flight (``message_in_cycles`` plus a copy's synaptic work). With ``sources`` cores of one
     source tile sending the layer's copies through one pipeline, a copy from another of them
     shares every link but the injection link (``O_tu - 1``): ``s x (route - (1 - 1/sources) x
-    injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). The analytic model
-    has no blocking term (SANA-FE holds a sender back when a route holds more than its
-    buffers; the simulator models it).
+    injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). SANA-FE's blocking
+    (a sender held back while a route holds more than its buffers) is :func:`blocked_send`.
     """
     sharing = route_sharing(columns, placement, mesh_cols) if sharing is None else sharing
     # Copies from the other source cores of a tile share every link of their route but the
@@ -911,6 +911,34 @@ def congestion_cycles(
     other_sources = 1.0 - 1.0 / np.maximum(sources, 1.0)
     per_copy: np.ndarray = receive * (sharing.route - other_sources * sharing.injection)
     return per_copy
+
+
+def blocked_send(
+    placement: LayerPlacement, receive_each: np.ndarray, receive_share: np.ndarray, copies: np.ndarray,
+    route: np.ndarray, mean_receive: np.ndarray, buffer_messages: np.ndarray, n_steps: float,
+) -> np.ndarray:
+    """The least send work of each layer's neuron phase when full link buffers hold its
+    sender back (SANA-FE's blocking), ``[chips, layers]``, totals over the inference, per unit
+    share of the layer (as ``send``); 0 where ``buffer_messages`` is NaN (unbounded).
+
+    SANA-FE (``schedule_handle_message``, ``src/schedule.cpp``) holds a message back while
+    the density of messages in flight along its route exceeds ``(h + 1) x link_buffer_size``,
+    by the excess x the mean receive time ``s`` of the messages in flight, and everything its
+    core sends after it. A copy of layer ``l + 1`` finds ``route_{l+1} x (h + 1)`` of its route's
+    density per copy of the layer in flight (:class:`RouteSharing`), so its source keeps at
+    most ``K = buffer_messages / route_{l+1}`` copies in flight (``(h + 2) x buffer`` when all
+    go to one tile): it sends its last copy no earlier than the layer's slowest destination
+    core has taken in all but ``K`` of them. Layer ``l``'s send work then lasts at least that
+    core's receive work on layer ``l + 1`` (``receive_each + receive_share x share_max``)
+    less ``K x s`` per step; the release bound (:func:`_release_bound`) carries the hold to the
+    layers the core sends after it.
+    """
+    n_chips = placement.need.shape[0]
+    slowest = receive_each + receive_share * placement.share_max
+    held_for = n_steps * np.broadcast_to(buffer_messages, (n_chips, 1)) / np.maximum(route, 1e-12) * mean_receive
+    blocked = np.where(copies > 0.0, np.maximum(slowest - held_for, 0.0), 0.0)
+    out: np.ndarray = np.nan_to_num(blocked, nan=0.0)
+    return out
 
 
 def _parallel_cycles(
@@ -996,7 +1024,15 @@ def _parallel_cycles(
     tile_jammed = n_copies * congestion_cycles(columns, placement, mesh_cols, mean_receive, src_in_tile, sharing)
     network_tile = (tile_jammed * src_tile).max(axis=1)
     busiest = np.maximum(np.maximum(np.maximum(send_cores, receive_cores), network_cores).max(axis=1), network_tile)
-    busiest = np.maximum(busiest, _release_bound(placement, send, sent[:, 0], receive_each, receive_share))
+    # SANA-FE's blocking (:func:`blocked_send`): a sender held back by full link buffers sends
+    # what follows only once its copies' slowest destination has taken in all but a buffer's worth.
+    release_send, release_host = send, sent[:, 0]
+    if not np.isnan(columns["noc_buffer_messages"]).all():
+        blocked = blocked_send(placement, receive_each, receive_share, n_copies, sharing.route, mean_receive,
+                               columns["noc_buffer_messages"], float(layers.steps.max()))
+        release_send = np.maximum(send, np.hstack([blocked[:, 1:], np.zeros((n_chips, 1))]))
+        release_host = np.maximum(release_host, blocked[:, 0])
+    busiest = np.maximum(busiest, _release_bound(placement, release_send, release_host, receive_each, receive_share))
     n_steps = float(layers.steps.max())
     steps_total = n_steps + pipeline_depth(layers)
     trip = delivery.max(axis=1)

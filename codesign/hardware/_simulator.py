@@ -192,10 +192,10 @@ class _Congestion:
     (the mean is over the in-flight messages' ``processing_delay``: message-in plus the
     synaptic work at the destination). As in SANA-FE the routers are per tile
     (``tile_cols`` x ``tile_rows`` cores; each core has its own injection port), so ``h``
-    counts tile hops here; the mesh trip itself stays codesign's. SANA-FE's blocking term (a
-    route holding more than ``(h + 1) x buffer`` messages holds the sender back) is left out:
-    raising Loihi's link buffers from 16 to 100,000 messages barely changes SANA-FE's latency
-    (docs/hardware.md, section 6). The rule and its constants are SANA-FE's; none
+    counts tile hops here; the mesh trip itself stays codesign's. SANA-FE's blocking (a route
+    holding more than ``(h + 1) x noc_buffer_messages`` messages holds the sender back by the
+    excess x the mean receive time) is applied by :func:`_run_step_parallel` with
+    :meth:`along` and :meth:`mean_receive`. The rules and their constants are SANA-FE's; none
     was fitted.
     """
 

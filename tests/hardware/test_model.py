@@ -235,3 +235,55 @@ def test_congestion_cycles_per_copy_by_tile_hops(golden_trace: WorkloadTrace, ge
     # tile 0,0: 1/2 x (1/2 x 1 + 1/2 x 1) / (1 x 2) = 1/4; tile 1,0: 1/2 x (1/2 x 2 + 1/2 x 1) / (2 x 3) = 1/8
     # fc2: from fc1's middle core 3 (tile 1,0) to cores 8-9 (tile 0,1, all copies): 2 hops, 1 / 4
     assert per_copy[0].tolist() == pytest.approx([6.0 * 0.375, 6.0 * 0.25], rel=1e-12)
+
+
+def test_blocked_send_holds_a_source_to_its_slowest_destination(golden_trace: WorkloadTrace,
+                                                                 generic: ChipConfig) -> None:
+    """SANA-FE's blocking in closed form: a source keeps at most ``buffer / route`` copies of a
+    layer in flight (``(tile hops + 2) x buffer`` on one route), so its send work on them lasts
+    at least the layer's slowest destination core's receive work less that many mean receive
+    times per step; nothing for unbounded buffers or a layer without copies. Worked by hand on
+    the congestion test's 2 x 2-tile geometry."""
+    from codesign.hardware._chip import as_chip_array
+    from codesign.hardware._model import LayerArrays, blocked_send, layer_work, map_layers, route_sharing
+
+    chip = generic.model_copy(update={"mesh_cols": 4, "mapping_policy": "spread", "tile_cols": 2, "tile_rows": 2})
+    columns = {k: v[:, None] for k, v in as_chip_array(chip).columns.items()}
+    layers = LayerArrays.from_trace(golden_trace)
+    placement = map_layers(layers, columns, layer_work(layers, columns))
+    route = route_sharing(columns, placement, np.array([[4.0]])).route
+    assert route[0].tolist() == pytest.approx([0.375, 0.25], rel=1e-12)  # as in the congestion test
+    # fc1 on 8 cores (largest share 1/8), fc2 on 2 (1/2); every core of a layer takes in each
+    # of its packets (100 and 300 cycles over the inference) plus its share of the synaptic
+    # work (800 each); 10 steps; a mean receive time of 6 cycles; buffers of 2 messages.
+    each, share = np.array([[100.0, 300.0]]), np.array([[800.0, 800.0]])
+    copies, mean_receive = np.array([[160.0, 24.0]]), np.array([[6.0]])
+    held = blocked_send(placement, each, share, copies, route, mean_receive, np.array([[2.0]]), 10.0)
+    # fc1: slowest core 100 + 800 / 8 = 200; in flight at most 2 / 0.375 copies x 6 cycles x 10
+    #      steps = 320 > 200: never held.
+    # fc2: slowest core 300 + 800 / 2 = 700; 2 / 0.25 x 6 x 10 = 480: held 220.
+    assert held[0].tolist() == pytest.approx([0.0, 220.0], rel=1e-12)
+    unbounded = blocked_send(placement, each, share, copies, route, mean_receive, np.array([[np.nan]]), 10.0)
+    assert unbounded[0].tolist() == [0.0, 0.0]
+    no_copies = blocked_send(placement, each, share, np.array([[160.0, 0.0]]), route, mean_receive,
+                             np.array([[2.0]]), 10.0)
+    assert no_copies[0].tolist() == [0.0, 0.0]
+
+
+def test_blocking_slows_only_parallel_chips_with_bounded_buffers() -> None:
+    """The blocking term holds senders back on a timestep-parallel chip whose link buffers are
+    small; unbounded buffers (and buffers too large to fill) leave the latency bit-identical,
+    and a layer-sequential chip never changes."""
+    from codesign.hardware import lif_mlp_trace
+
+    trace = lif_mlp_trace((40, 128, 128, 22), steps=10, rate=0.3, prune=0.5, seed=0)
+    chip = load_chip("loihi_sanafe").model_copy(update={"cores": 4, "mesh_cols": 2})
+
+    def latency(**update: object) -> float:
+        return float(estimate_cost(trace, chip.model_copy(update=update)).latency_ms)
+
+    unbounded = latency(noc_buffer_messages=None)
+    assert latency(noc_buffer_messages=10**6) == unbounded
+    assert latency(noc_buffer_messages=1) > 1.05 * unbounded
+    sequential = latency(execution="layer_sequential", noc_buffer_messages=None)
+    assert latency(execution="layer_sequential", noc_buffer_messages=1) == sequential
