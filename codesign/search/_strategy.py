@@ -67,7 +67,7 @@ class _Rungs(Protocol):
     def reduction_factor(self) -> int: ...
 
 
-class StudySpec(Protocol):
+class StrategySpec(Protocol):
     """What a strategy reads of a study spec (:class:`codesign.search.StudySpec` is one). A
     protocol rather than the spec's class, because the spec asks its strategy to check it
     (:meth:`Strategy.check`) when it is validated: the spec module imports this one, never
@@ -300,11 +300,11 @@ class Strategy(ABC):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         """Evaluate one trial (inside its worker)."""
 
-    def scheduler(self, spec: StudySpec) -> Scheduler:
+    def scheduler(self, spec: StrategySpec) -> Scheduler:
         """How trials run: at full fidelity unless a wrapper says otherwise."""
         return SingleFidelity()
 
-    def check(self, spec: StudySpec) -> None:
+    def check(self, spec: StrategySpec) -> None:
         """Refuse a study this strategy cannot run.
 
         Raises:
@@ -317,7 +317,7 @@ class Strategy(ABC):
         has no design point, and readers never make one of its told values."""
         return True
 
-    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+    def told(self, record: TrialRecord, spec: StrategySpec) -> tuple[list[float], dict[str, float]]:
         """The objective values (study order) and constraint values the sampler is told for a
         completed record.
 
@@ -382,7 +382,7 @@ class Nested(Strategy):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         return run.on_sweep()
 
-    def check(self, spec: StudySpec) -> None:
+    def check(self, spec: StrategySpec) -> None:
         if not spec.search_space().names("hw"):
             raise ValueError(f"hw.* parameters in the space for strategy '{self.name}'")
 
@@ -410,11 +410,11 @@ class Sequential(Nested):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         return run.network_only() if run.stage == 0 else run.on_sweep()
 
-    def scheduler(self, spec: StudySpec) -> Scheduler:
+    def scheduler(self, spec: StrategySpec) -> Scheduler:
         assert spec.budget.trials is not None  # check() requires it
         return NetworkThenChip(networks=spec.budget.trials - spec.sequential.k, k=spec.sequential.k)
 
-    def check(self, spec: StudySpec) -> None:
+    def check(self, spec: StrategySpec) -> None:
         super().check(spec)
         k = spec.sequential.k
         if spec.budget.trials is None or spec.budget.trials <= k:
@@ -426,7 +426,7 @@ class Sequential(Nested):
     def holds_designs(self, record: TrialRecord) -> bool:
         return record.chip_config is not None  # stage 0 records have no chip
 
-    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+    def told(self, record: TrialRecord, spec: StrategySpec) -> tuple[list[float], dict[str, float]]:
         if self.holds_designs(record):
             return super().told(record, spec)
         proxy = spec.sequential.proxy == "synops"
@@ -460,16 +460,16 @@ class MultiFidelity(Strategy):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         return self.base.evaluate(run)
 
-    def check(self, spec: StudySpec) -> None:
+    def check(self, spec: StrategySpec) -> None:
         self.base.check(spec)
 
     def holds_designs(self, record: TrialRecord) -> bool:
         return self.base.holds_designs(record)
 
-    def told(self, record: TrialRecord, spec: StudySpec) -> tuple[list[float], dict[str, float]]:
+    def told(self, record: TrialRecord, spec: StrategySpec) -> tuple[list[float], dict[str, float]]:
         return self.base.told(record, spec)
 
-    def scheduler(self, spec: StudySpec) -> Scheduler:
+    def scheduler(self, spec: StrategySpec) -> Scheduler:
         return SuccessiveHalving(self.rungs, self.reduction_factor)
 
 
@@ -488,7 +488,7 @@ def strategy_named(name: str) -> Strategy:
         raise ValueError(f"strategy one of {', '.join(STRATEGIES)}, got {name!r}") from None
 
 
-def strategy_of(spec: StudySpec) -> Strategy:
+def strategy_of(spec: StrategySpec) -> Strategy:
     """The strategy a study asks for: its trial kind, wrapped in MO-ASHA when the spec has
     ``multi_fidelity`` rungs."""
     base = strategy_named(spec.strategy)
