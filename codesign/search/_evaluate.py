@@ -65,7 +65,7 @@ from codesign.search._splits import HELDOUT_ENGINE, heldout_engine_metrics, is_h
 from codesign.search._store import TRAIN_CACHE_DIR, StoreReader
 from codesign.search._strategy import SYNAPTIC_OPS, strategy_of
 from codesign.search._task import TrialResult, TrialTask
-from codesign.train._config import QAT_SCHEME
+from codesign.train import QAT_SCHEME
 
 if TYPE_CHECKING:
     from torch import nn
