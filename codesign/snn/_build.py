@@ -17,6 +17,7 @@ from codesign.snn._mamba import build_mamba
 from codesign.snn._neurons import neuron_spike_levels
 from codesign.snn._spikeformer import build_spikeformer
 from codesign.snn._srnn import build_srnn, srnn_spike_levels
+from codesign.snn._synapse import check_layers
 
 Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
 
@@ -52,6 +53,8 @@ def build_model(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -
 
     Raises:
         ValueError: no builder for the family, bad sizes, or a variant the builder refuses.
+        UnsupportedLayer: the network holds parameters in a layer codesign would neither
+            quantise nor trace (``codesign.snn._synapse.check_layers``).
     """
     if n_features < 1 or n_outputs < 1:
         raise ValueError(f"n_features and n_outputs >= 1, got {n_features}, {n_outputs}")
@@ -60,7 +63,9 @@ def build_model(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -
     builder = BUILDERS.get(cfg.family)
     if builder is None:
         raise ValueError(f"no builder for family {cfg.family!r}; known: {sorted(BUILDERS)}")
-    return builder(cfg, n_features, n_outputs, head)
+    net = builder(cfg, n_features, n_outputs, head)
+    check_layers(net)
+    return net
 
 
 def spike_levels_of(cfg: ModelConfig) -> int:

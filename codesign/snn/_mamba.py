@@ -65,6 +65,8 @@ class MambaBlock(Probed, HoldsState, nn.Module):
 
     state_sites = ("scan",)
     state_op = "scan"
+    #: A and D of the scan, reported with the scan's own ``probe_op`` (``weight_count``).
+    non_synaptic_parameters = ("a_log", "d_skip")
 
     def __init__(self, cfg: MambaConfig, scan_method: ScanMethod = "auto") -> None:
         super().__init__()

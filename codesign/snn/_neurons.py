@@ -275,6 +275,9 @@ class IMLS(SpikingNeuron):
         slope: surrogate sharpness (in level units).
     """
 
+    #: ``scale`` (alpha or theta) is a threshold register, not a synapse.
+    non_synaptic_parameters = ("scale",)
+
     def __init__(
         self,
         levels: int = 4,

@@ -7,8 +7,9 @@ into the network a chip of that precision computes. The network side knows bits,
 
 Conventions (also in docs/models.md, "Precision"):
 
-- **Weights** (every ``nn.Linear``/``nn.Conv1d`` weight of the inference form, so the fused
-  RepSSA projections too, and the GRU/LSTM matrices): symmetric, per output channel (axis 0),
+- **Weights** (every synaptic weight of the inference form, as ``codesign.snn._synapse``
+  decides: the ``nn.Linear``/``nn.Conv1d`` weights, so the fused RepSSA projections too, and
+  the GRU/LSTM matrices): symmetric, per output channel (axis 0),
   zero point 0, ``scale_c = max|W_c| / L`` with ``L = 2^(b−1) − 1``; integer levels
   ``−L..L``, so at most ``2^b − 1`` distinct values per channel. Quantised with torch's own
   ``fake_quantize_per_channel_affine`` (its straight-through gradient serves QAT). Biases,
@@ -24,7 +25,7 @@ Conventions (also in docs/models.md, "Precision"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,7 @@ from torch import nn
 
 from codesign.config import Spec
 from codesign.snn._fuse import fuse_model
+from codesign.snn._synapse import check_layers, holds_hidden_state, synaptic_weights
 
 __all__ = [
     "FLOAT_BITS",
@@ -130,17 +132,6 @@ class WeightFakeQuant(nn.Module):
         return quantise_weight(weight, self.bits)
 
 
-def _weight_tensors(model: nn.Module) -> Iterator[tuple[str, nn.Module, str]]:
-    """(module path, module, parameter name) of every synaptic weight."""
-    for path, module in model.named_modules():
-        if isinstance(module, nn.Linear | nn.Conv1d):
-            yield path, module, "weight"
-        elif isinstance(module, nn.GRU | nn.LSTM):
-            for name, _ in module.named_parameters(recurse=False):
-                if name.startswith("weight_"):
-                    yield path, module, name
-
-
 @torch.no_grad()
 def integer_weights(model: nn.Module, bits: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Integer levels and per-channel scales of every synaptic weight, as a chip stores them.
@@ -154,7 +145,7 @@ def integer_weights(model: nn.Module, bits: int) -> dict[str, tuple[torch.Tensor
         raise ValueError("float weights (32 bits) have no integer form")
     dtype = torch.int8 if bits <= 8 else torch.int16 if bits <= 16 else torch.int32
     out = {}
-    for path, module, name in _weight_tensors(model):
+    for path, module, name in synaptic_weights(model):
         weight = getattr(module, name).detach()
         scale = _channel_scale(weight, bits)
         shape = (-1,) + (1,) * (weight.ndim - 1)
@@ -282,15 +273,17 @@ def quantise_network(
     Raises:
         ValueError: a precision the chip cannot represent, or state quantisation of a module
             whose state torch keeps internally (the GRU/LSTM references).
+        UnsupportedLayer: parameters in a layer that is neither synaptic nor declared otherwise.
     """
     net = fuse_model(model)  # a deep copy in inference form: the argument is untouched
+    check_layers(net)
     tensors = 0
-    for _, module, name in _weight_tensors(net):
+    for _, module, name in synaptic_weights(net):
         param = getattr(module, name)
         param.copy_(quantise_weight(param, precision.weight_bits))
         module.weight_bits = precision.weight_bits  # type: ignore[assignment]  # torch: Module attrs typed as tensors
         tensors += 1
-    if precision.state_bits != FLOAT_BITS and any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
+    if precision.state_bits != FLOAT_BITS and holds_hidden_state(net):
         raise ValueError(
             "state_bits below 32 cannot be applied to the gru/lstm references (torch keeps their state "
             "internally); score them with state_bits: 32"

@@ -228,6 +228,9 @@ class SRNNModel(Probed, nn.Module):
     valid steps.
     """
 
+    #: The head's bias, added after the level scale (a neuron bias register on a chip).
+    non_synaptic_parameters = ("head_bias",)
+
     def __init__(self, cfg: SRNNConfig, n_features: int, n_outputs: int, head: str) -> None:
         super().__init__()
         if head not in ("ctc", "classify"):

@@ -25,6 +25,7 @@ from codesign.snn import (
     SpikingNeuron,
     attach_probe,
     fuse_model,
+    hooked_synapses,
     spike_levels_of,
 )
 from codesign.snn._config import LayerKind
@@ -107,9 +108,9 @@ class TraceRecorder:
 
     # -- lifetime ----------------------------------------------------------------------
     def __enter__(self) -> TraceRecorder:
+        for module in hooked_synapses(self.model):
+            self._handles.append(module.register_forward_hook(self._layer_hook))
         for module in self.model.modules():
-            if isinstance(module, nn.Linear | nn.Conv1d):
-                self._handles.append(module.register_forward_hook(self._layer_hook))
             if isinstance(module, Probed):
                 attach_probe(module, self)
                 self._probed.append(module)

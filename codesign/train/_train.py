@@ -21,7 +21,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from codesign.snn import FLOAT_BITS, Head, ModelConfig, Precision, build_model, firing_rates
+from codesign.snn import (
+    FLOAT_BITS,
+    Head,
+    ModelConfig,
+    Precision,
+    build_model,
+    firing_rates,
+    holds_hidden_state,
+    synaptic_weights,
+)
 from codesign.train._config import QAT_START_FRACTION, TrainConfig
 from codesign.train._metrics import (
     accuracy,
@@ -122,18 +131,17 @@ def prune_schedule(progress: float, target: float) -> float:
 
 
 def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
-    """Synaptic weights subject to pruning: every ``nn.Linear`` and ``nn.Conv1d`` weight (its
-    float original where QAT parametrizes it)."""
+    """Synaptic weights subject to pruning: the prunable weights ``codesign.snn.synaptic_weights``
+    names (every ``nn.Linear`` and ``nn.Conv1d`` weight; its float original where QAT parametrizes it)."""
     from torch.nn.utils import parametrize
 
     out: dict[str, nn.Parameter] = {}
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear | nn.Conv1d):
-            key = f"{name}.weight" if name else "weight"
-            if parametrize.is_parametrized(module, "weight"):
-                out[key] = module.get_parameter("parametrizations.weight.original")
-            else:
-                out[key] = module.get_parameter("weight")
+    for path, module, name in synaptic_weights(model, prunable_only=True):
+        key = f"{path}.{name}" if path else name
+        if parametrize.is_parametrized(module, name):
+            out[key] = module.get_parameter(f"parametrizations.{name}.original")
+        else:
+            out[key] = module.get_parameter(name)
     return out
 
 
@@ -328,15 +336,15 @@ def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
 
     if bits is None or bits == FLOAT_BITS:
         return False
-    if any(isinstance(m, nn.GRU | nn.LSTM) for m in net.modules()):
+    if holds_hidden_state(net):
         raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
     inside_fused: set[int] = set()
     for module in _fused_qat_modules(net):
         module.set_qat_weight_bits(bits)  # type: ignore[operator]  # found by duck typing above
         inside_fused.update(id(m) for m in module.modules())
-    for module in list(net.modules()):
-        if isinstance(module, nn.Linear | nn.Conv1d) and id(module) not in inside_fused:
-            parametrize.register_parametrization(module, "weight", WeightFakeQuant(bits))
+    for _, module, name in list(synaptic_weights(net, prunable_only=True)):
+        if id(module) not in inside_fused:
+            parametrize.register_parametrization(module, name, WeightFakeQuant(bits))
     return True
 
 
