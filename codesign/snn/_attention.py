@@ -18,7 +18,7 @@ from torch import nn
 from codesign.snn._config import SpikeformerConfig
 from codesign.snn._neurons import make_neuron
 from codesign.snn._precision import FLOAT_BITS, quantise_weight, weight_levels
-from codesign.snn._probe import Probed, is_probed, probe_matmul, probe_op
+from codesign.snn._probe import OpCounts, Probed, is_probed, probe_matmul, probe_op
 
 
 def layer_gammas(
@@ -310,9 +310,9 @@ class RepSSA(Probed, nn.Module):
             key_pad = (~valid)[:, None, None, :]  # [N, 1, 1, L]
             scores = (scores * self.scale + bias).masked_fill(key_pad, float("-inf")).softmax(dim=-1)
         if probed:
-            probe_op(self, "score", kind="elementwise", in_shape=(self.heads, length),
+            probe_op(self, "score", OpCounts(kind="elementwise", in_shape=(self.heads, length),
                      out_shape=(self.heads, length), steps=t * length,
-                     aux_ops=float(t * n * int((mask != 0).sum())))
+                     aux_ops=float(t * n * int((mask != 0).sum()))))
             # V is the streamed operand: each nonzero v pairs with the nonzero scores of its key.
             probe_matmul(self, "av", vh.transpose(-1, -2), scores.transpose(-1, -2), steps=t * length,
                          in_shape=(width,), out_shape=(width,))

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from codesign.snn._config import MambaConfig, ModelConfig
 from codesign.snn._neurons import FATReLU, make_neuron
 from codesign.snn._precision import HoldsState
-from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._probe import OpCounts, Probed, is_probed, probe_op
 from codesign.snn._scan import ScanMethod, scan_states, selective_scan
 
 __all__ = ["MambaBlock", "MambaModel", "build_mamba", "stack_frames"]
@@ -132,18 +132,18 @@ class MambaBlock(Probed, HoldsState, nn.Module):
         n, inner = self.n_state, self.inner
         events = float((x != 0).sum())
         probe_op(
-            self, "scan", kind="state_update", in_shape=(inner,), out_shape=(inner,), steps=steps,
+            self, "scan", OpCounts(kind="state_update", in_shape=(inner,), out_shape=(inner,), steps=steps,
             inputs=x, outputs=states, effective_ops=2.0 * n * inner * steps + (n + 1) * events,
             dense_macs=(3.0 * n + 1) * inner * steps, neuron_evaluations=float(n * inner * steps),
             state_size=n * inner, aux_ops=float((n + 1) * inner * steps),
             # the scan stores A (``a_log``, inner x n) and D (``d_skip``, inner)
             weight_count=self.a_log.numel() + self.d_skip.numel(),
-            weight_nonzero=int((self.a_log.exp() != 0).sum()) + int((self.d_skip != 0).sum()), levels=0,
+            weight_nonzero=int((self.a_log.exp() != 0).sum()) + int((self.d_skip != 0).sum()), levels=0),
         )
         probe_op(
-            self, "gate", kind="elementwise", in_shape=(inner,), out_shape=(inner,), steps=steps,
+            self, "gate", OpCounts(kind="elementwise", in_shape=(inner,), out_shape=(inner,), steps=steps,
             inputs=gate, effective_ops=2.0 * float((gate != 0).sum()), dense_macs=2.0 * inner * steps,
-            aux_ops=2.0 * float((gate != 0).sum()),
+            aux_ops=2.0 * float((gate != 0).sum())),
         )
 
 

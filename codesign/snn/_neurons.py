@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from codesign.snn._config import ModelConfig, NeuronModelBase, Surrogate
 from codesign.snn._precision import HoldsState
-from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._probe import HookProbed, OpCounts
+from codesign.snn._time import Hold, no_hold, over_time
 
 SurrogateGrad = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -134,72 +135,113 @@ class ActivityReporter(nn.Module):
 
     ``last_rate`` is the mean output level over the largest level, of the latest training
     forward pass (None in eval), read by the activity regulariser through
-    :func:`firing_rates`. Spiking neurons and the SRNN's recurrent layers report one.
+    :func:`firing_rates`. Spiking neurons and the SRNN's recurrent layers report one. The
+    module only says what its activity is (:meth:`activity`); a forward hook, attached at
+    construction, keeps it, so no forward pass reports anything itself.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.last_rate: torch.Tensor | None = None
+        self.register_forward_hook(_keep_activity)
+
+    def activity(self, inputs: tuple[torch.Tensor, ...], output: object) -> torch.Tensor:
+        """The differentiable activity rate of one call (mean level over the largest level)."""
+        raise NotImplementedError
 
     def train(self, mode: bool = True) -> ActivityReporter:
         # A rate from an earlier pass holds its autograd graph; never carry it across modes.
         self.last_rate = None
         return super().train(mode)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         # Pickling and deep copies (Ray, fuse_model) must not drag an autograd graph along.
-        state: dict[str, Any] = super().__getstate__()  # type: ignore[no-untyped-call]  # torch: Module.__getstate__ is unannotated
+        state: dict[str, object] = super().__getstate__()  # type: ignore[no-untyped-call]  # torch: Module.__getstate__ is unannotated
         return {**state, "last_rate": None}
 
 
-class SpikingNeuron(Probed, HoldsState, ActivityReporter):
+def _keep_activity(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: object) -> None:
+    """The activity observer: a training call leaves its rate on the module (eval: None)."""
+    assert isinstance(module, ActivityReporter)  # the only modules that register it
+    module.last_rate = module.activity(inputs, output) if module.training else None
+
+
+def _neuron_counts(x: torch.Tensor, out: torch.Tensor, state_size: int, aux_ops: float,
+                   membrane_changed: torch.Tensor | None = None) -> OpCounts:
+    """What one call of a neuron over ``x`` ``[T, ..., C]`` does: every element is evaluated once."""
+    channels = int(x.shape[-1])
+    return OpCounts(
+        kind="state_update", in_shape=(channels,), out_shape=(channels,),
+        steps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
+        neuron_evaluations=float(x.numel()), state_size=state_size, aux_ops=aux_ops, levels=0,
+        membrane_changed=membrane_changed,
+    )
+
+
+def membrane_changes(membranes: list[torch.Tensor]) -> torch.Tensor:
+    """``[steps, ...]``: whether each step's membrane differs from the previous step's (the
+    first step's from the zero initial membrane): NeuroBench's membrane updates."""
+    after = torch.stack(membranes)
+    before = torch.cat([torch.zeros_like(after[:1]), after[:-1]])
+    return after != before
+
+
+class SpikingNeuron(HookProbed, HoldsState, ActivityReporter):
     """Base of the spiking neurons: integer outputs ``0..max_level``, a firing rate
     (``last_rate``, see :class:`ActivityReporter`) and a membrane a chip holds in
-    ``state_bits`` words (site ``membrane``, see :class:`~codesign.snn._precision.HoldsState`)."""
+    ``state_bits`` words (site ``membrane``, see :class:`~codesign.snn._precision.HoldsState`).
+
+    A neuron's dynamics are a pure step function of this module (``lif_step``,
+    ``imls_fire``); its ``forward`` only runs them (over time with
+    :func:`~codesign.snn._time.over_time`). Quantising its state, keeping its activity and
+    reporting it to a trace all attach from outside: the state formats through :meth:`hold`,
+    the activity hook, and :func:`~codesign.snn._probe.attach_probe`'s hooks, which ask
+    :meth:`probe_counts` what a call counted.
+    """
 
     max_level: int = 1
 
-    def hparams(self) -> dict[str, Any]:
+    def hparams(self) -> dict[str, object]:
         """The neuron's hyperparameters as plain values, for logs."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 
-    def _finish(
-        self,
-        x: torch.Tensor,
-        out: torch.Tensor,
-        state_size: int,
-        aux_ops: float,
-        membrane_changed: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        self.last_rate = out.mean() / self.max_level if self.training else None
-        if is_probed(self):
-            channels = int(x.shape[-1])
-            probe_op(
-                self,
-                "neuron",
-                kind="state_update",
-                in_shape=(channels,),
-                out_shape=(channels,),
-                steps=max(1, x.numel() // max(1, channels)),
-                inputs=x,
-                outputs=out,
-                neuron_evaluations=float(x.numel()),
-                state_size=state_size,
-                aux_ops=aux_ops,
-                levels=0,
-                membrane_changed=membrane_changed,
-            )
-        return out
+    def activity(self, inputs: tuple[torch.Tensor, ...], output: object) -> torch.Tensor:
+        assert isinstance(output, torch.Tensor)
+        return output.mean() / self.max_level
+
+
+class LIFParameters(NamedTuple):
+    """The constants of :func:`lif_step` (see :class:`LIF`)."""
+
+    threshold: float = 1.0
+    decay: float = 0.5
+    reset: str = "soft"
+    surrogate: Surrogate = "atan"
+    slope: float = 2.0
+
+
+def lif_step(
+    v: torch.Tensor, x: torch.Tensor, p: LIFParameters, hold: Hold = no_hold
+) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
+    """One step of a LIF neuron: ``(membrane, input current) -> (membrane, (spikes,))``.
+
+    ``v = hold(decay * v + x)`` (``hold``: the chip's state word, identity in float), a spike
+    where ``v >= threshold``, then the soft (subtract) or hard (zero) reset.
+    """
+    v = hold(p.decay * v + x)
+    s = spike(v - p.threshold, p.surrogate, p.slope)
+    v = v - s * p.threshold if p.reset == "soft" else v * (1.0 - s)
+    return v, (s,)
 
 
 class LIF(SpikingNeuron):
     """Leaky integrate-and-fire neuron over the leading time dimension, trained with BPTT.
 
     ``v[t] = decay * v[t-1] + x[t]``; a spike when ``v[t] >= threshold``; soft reset subtracts
-    the threshold, hard reset zeroes the membrane.
+    the threshold, hard reset zeroes the membrane (:func:`lif_step`).
 
     Args:
         threshold: firing threshold.
@@ -226,36 +268,72 @@ class LIF(SpikingNeuron):
             raise ValueError(f"decay in (0, 1), got {decay}")
         if threshold <= 0:
             raise ValueError(f"threshold > 0, got {threshold}")
-        self.threshold = float(threshold)
-        self.decay = float(decay)
-        self.reset = reset
-        self.surrogate: Surrogate = surrogate
-        self.slope = float(slope)
+        self.p = LIFParameters(float(threshold), float(decay), reset, surrogate, float(slope))
 
-    def hparams(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "decay": self.decay, "reset": self.reset,
-                "surrogate": self.surrogate, "slope": self.slope}
+    @property
+    def threshold(self) -> float:
+        return self.p.threshold
+
+    @property
+    def decay(self) -> float:
+        return self.p.decay
+
+    @property
+    def reset(self) -> str:
+        return self.p.reset
+
+    @property
+    def surrogate(self) -> Surrogate:
+        return self.p.surrogate
+
+    @property
+    def slope(self) -> float:
+        return self.p.slope
+
+    def hparams(self) -> dict[str, object]:
+        return dict(self.p._asdict())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``[T, ..., C]`` input currents; returns 0/1 spikes of the same shape."""
-        v = torch.zeros_like(x[0])
-        out = []
+        hold = self.holder("membrane")
+        _, (spikes,) = over_time(lambda v, x_t: lif_step(v, x_t, self.p, hold), torch.zeros_like(x[0]), x)
+        return spikes
+
+    def probe_counts(
+        self, inputs: tuple[torch.Tensor, ...], output: object, watched: dict[str, list[torch.Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
         # NeuroBench's membrane: the integrated potential of each step (snnTorch's ``mem``),
         # compared with the previous step's (the first with the zero initial membrane).
-        probed = is_probed(self)
-        changed, before = [], v
-        for t in range(x.shape[0]):
-            v = self.hold("membrane", self.decay * v + x[t])
-            if probed:
-                changed.append(v != before)
-                before = v
-            s = spike(v - self.threshold, self.surrogate, self.slope)
-            v = v - s * self.threshold if self.reset == "soft" else v * (1.0 - s)
-            out.append(s)
-        spikes = torch.stack(out)
+        (x,) = inputs
+        assert isinstance(output, torch.Tensor)
         state = int(x.shape[-1]) if x.shape[0] > 1 else 0
-        return self._finish(x, spikes, state_size=state, aux_ops=0.0,
-                            membrane_changed=torch.stack(changed) if probed else None)
+        return [("neuron", _neuron_counts(x, output, state, 0.0, membrane_changes(watched["membrane"])))]
+
+
+class IMLSParameters(NamedTuple):
+    """The constants of :func:`imls_fire` (see :class:`IMLS`)."""
+
+    levels: int = 4
+    adaptive: bool = True
+    surrogate: Surrogate = "atan"
+    slope: float = 2.0
+
+
+def imls_theta(x: torch.Tensor, scale: torch.Tensor, adaptive: bool) -> torch.Tensor:
+    """The IMLS threshold for input ``x`` (broadcastable to ``x``): ``alpha * mean|x|`` per
+    token when adaptive, else ``theta``; ``scale`` is alpha or theta."""
+    scale = scale.clamp(min=1e-3)
+    if adaptive:
+        return scale * x.abs().mean(dim=-1, keepdim=True) + 1e-6
+    return scale
+
+
+def imls_fire(x: torch.Tensor, scale: torch.Tensor, p: IMLSParameters, hold: Hold = no_hold) -> torch.Tensor:
+    """The IMLS neuron's step, stateless: integer levels ``clamp(floor(D x / theta), 0, D)`` of the
+    held input current ``hold(x)``. No state crosses timesteps, so it runs on every step at once."""
+    x = hold(x)  # the integrated input current at the firing step
+    u = p.levels * x / imls_theta(x, scale, p.adaptive)
+    return staircase(u, p.levels, p.surrogate, p.slope)
 
 
 class IMLS(SpikingNeuron):
@@ -265,7 +343,8 @@ class IMLS(SpikingNeuron):
     D-step integrate-and-fire neuron with soft reset and threshold ``theta`` fires for the
     constant input ``x``. With ``adaptive``, ``theta = alpha * mean(|x|)`` over the channels of
     each token, so the quantisation follows the input's scale; ``alpha`` is learnable. Else
-    ``theta`` itself is a learnable scalar. Each timestep of ``[T, ...]`` is independent.
+    ``theta`` itself is a learnable scalar. Each timestep of ``[T, ...]`` is independent
+    (:func:`imls_fire`).
 
     Args:
         levels: D, the largest level.
@@ -292,9 +371,7 @@ class IMLS(SpikingNeuron):
         if threshold <= 0:
             raise ValueError(f"threshold > 0, got {threshold}")
         self.max_level = int(levels)
-        self.adaptive = bool(adaptive)
-        self.surrogate: Surrogate = surrogate
-        self.slope = float(slope)
+        self.p = IMLSParameters(int(levels), bool(adaptive), surrogate, float(slope))
         # alpha (adaptive) or theta (fixed scale); learnable either way.
         self.scale = nn.Parameter(torch.tensor(float(threshold)))
 
@@ -302,30 +379,43 @@ class IMLS(SpikingNeuron):
     def levels(self) -> int:
         return self.max_level
 
-    def hparams(self) -> dict[str, Any]:
+    @property
+    def adaptive(self) -> bool:
+        return self.p.adaptive
+
+    @property
+    def surrogate(self) -> Surrogate:
+        return self.p.surrogate
+
+    @property
+    def slope(self) -> float:
+        return self.p.slope
+
+    def hparams(self) -> dict[str, object]:
         return {"levels": self.max_level, "threshold_init_or_alpha": float(self.scale.detach()),
                 "adaptive": self.adaptive, "surrogate": self.surrogate, "slope": self.slope}
 
     def theta(self, x: torch.Tensor) -> torch.Tensor:
         """The threshold for input ``x`` (broadcastable to ``x``)."""
-        scale = self.scale.clamp(min=1e-3)
-        if self.adaptive:
-            return scale * x.abs().mean(dim=-1, keepdim=True) + 1e-6
-        return scale
+        return imls_theta(x, self.scale, self.adaptive)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``[T, ..., C]``; returns integer levels 0..D of the same shape."""
-        x = self.hold("membrane", x)  # the integrated input current at the firing step
-        u = self.max_level * x / self.theta(x)
-        out = staircase(u, self.max_level, self.surrogate, self.slope)
+        return imls_fire(x, self.scale, self.p, self.holder("membrane"))
+
+    def probe_counts(
+        self, inputs: tuple[torch.Tensor, ...], output: object, watched: dict[str, list[torch.Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
+        (x,) = watched["membrane"]  # the input current as held at the firing step
+        assert isinstance(output, torch.Tensor)
         channels = int(x.shape[-1])
         tokens = x.numel() // max(1, channels)
         # Per token: C absolute values, C - 1 adds, a divide by C and a multiply by alpha.
         aux = float(tokens * (2 * channels + 2)) if self.adaptive else 0.0
-        return self._finish(x, out, state_size=0, aux_ops=aux)
+        return [("neuron", _neuron_counts(x, output, 0, aux))]
 
 
-class FATReLU(Probed, nn.Module):
+class FATReLU(HookProbed, nn.Module):
     """Forced-activation-threshold ReLU: ``x if x >= t else 0`` (real-valued, sparse).
 
     Args:
@@ -344,20 +434,26 @@ class FATReLU(Probed, nn.Module):
         self.register_buffer("threshold", torch.full(shape, float(threshold)))
         self.channels = channels
 
-    def hparams(self) -> dict[str, Any]:
+    def hparams(self) -> dict[str, object]:
         return {"threshold": float(self.threshold.mean()), "per_channel": self.channels is not None}
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.where(x >= self.threshold, x, torch.zeros_like(x))
-        if is_probed(self):
-            channels = int(x.shape[-1])
-            probe_op(self, "activation", kind="elementwise", in_shape=(channels,), out_shape=(channels,),
-                     steps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=out,
-                     neuron_evaluations=float(x.numel()), aux_ops=float(x.numel()), levels=0)
-        return out
+        return torch.where(x >= self.threshold, x, torch.zeros_like(x))
+
+    def probe_counts(
+        self, inputs: tuple[torch.Tensor, ...], output: object, watched: dict[str, list[torch.Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
+        (x,) = inputs
+        assert isinstance(output, torch.Tensor)
+        channels = int(x.shape[-1])
+        return [("activation", OpCounts(
+            kind="elementwise", in_shape=(channels,), out_shape=(channels,),
+            steps=max(1, x.numel() // max(1, channels)), inputs=x, outputs=output,
+            neuron_evaluations=float(x.numel()), aux_ops=float(x.numel()), levels=0,
+        ))]
 
 
 def make_neuron(cfg: NeuronModelBase, channels: int, threshold_scale: float = 1.0) -> nn.Module:

@@ -25,6 +25,7 @@ Conventions (also in docs/models.md, "Precision"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +35,9 @@ from torch import nn
 
 from codesign.config import Spec
 from codesign.snn._fuse import fuse_model
+from codesign.snn._probe import WATCH_ATTR
 from codesign.snn._synapse import check_layers, holds_hidden_state, synaptic_weights
+from codesign.snn._time import Hold
 
 __all__ = [
     "FLOAT_BITS",
@@ -197,18 +200,27 @@ class HoldsState:
     """Mixin for modules whose state a chip holds in ``state_bits`` words.
 
     A subclass names its sites in ``state_sites`` and passes each state tensor through
-    :meth:`hold`; with no format attached (training, float scoring) :meth:`hold` is the
-    identity. ``state_op`` names the trace entry its overflows are reported under.
+    :meth:`hold` (a step function takes it as ``hold``, :meth:`holder`); with no format
+    attached (training, float scoring) and no probe watching, :meth:`hold` is the identity. ``state_op`` names the trace entry its overflows are reported under.
     """
 
     state_sites: tuple[str, ...] = ("membrane",)
     state_op: str = "neuron"
 
     def hold(self, site: str, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the state word of ``site`` holds it (the identity without a format); a probe
+        attached from outside (``codesign.snn._probe``) sees every held value, in step order."""
         formats: dict[str, StateFormat] | None = self.__dict__.get("_state_formats")
-        if not formats:
-            return x
-        return formats[site](x)
+        if formats:
+            x = formats[site](x)
+        watched: dict[str, list[torch.Tensor]] | None = self.__dict__.get(WATCH_ATTR)
+        if watched is not None:
+            watched.setdefault(site, []).append(x.detach())
+        return x
+
+    def holder(self, site: str) -> Hold:
+        """:meth:`hold` of ``site`` as the ``hold`` a step function takes (``codesign.snn._time``)."""
+        return functools.partial(self.hold, site)
 
     def state_formats(self) -> dict[str, StateFormat]:
         return dict(self.__dict__.get("_state_formats") or {})

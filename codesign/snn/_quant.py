@@ -12,12 +12,14 @@ sigma-delta), which keeps the input's average. :func:`max_level` is the largest 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import Tensor, nn
 
 from codesign.snn._config import max_level  # defined with the configs, which must not import torch
+from codesign.snn._time import over_time
 
 __all__ = ["MultiBitQuantiser", "max_level", "quantise_with_error_feedback"]
 
@@ -122,14 +124,20 @@ def quantise_with_error_feedback(quantiser: MultiBitQuantiser, x: Tensor, bounde
     """
     quantiser.observe(x)
     scale = quantiser.scale()
-    error = torch.zeros_like(x[:, 0])
-    bound = max(1, quantiser.zero_threshold) * scale
-    out = []
-    for n in range(x.shape[1]):
-        target = x[:, n] + error
-        q = quantiser.quantise(target, scale)
-        error = (target - q).detach()
-        if bounded:
-            error = torch.maximum(torch.minimum(error, bound), -bound)
-        out.append(q)
-    return torch.stack(out, dim=1)
+    bound = max(1, quantiser.zero_threshold) * scale if bounded else None
+    step = functools.partial(error_feedback_step, quantiser=quantiser, scale=scale, bound=bound)
+    _, (out,) = over_time(step, torch.zeros_like(x[:, 0]), x.unbind(1), dim=1)
+    return out
+
+
+def error_feedback_step(
+    error: Tensor, x: Tensor, *, quantiser: MultiBitQuantiser, scale: Tensor, bound: Tensor | None
+) -> tuple[Tensor, tuple[Tensor]]:
+    """One step of :func:`quantise_with_error_feedback`: ``(carried error, x[n]) -> (error, (x̃[n],))``,
+    the error clipped to ``±bound`` when given."""
+    target = x + error
+    q = quantiser.quantise(target, scale)
+    error = (target - q).detach()
+    if bound is not None:
+        error = torch.maximum(torch.minimum(error, bound), -bound)
+    return error, (q,)

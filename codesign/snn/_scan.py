@@ -13,15 +13,19 @@ here). ``method="auto"`` picks the loop on CPU and the chunked form elsewhere.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from codesign.snn._time import Hold, no_hold, over_time
+
 __all__ = [
     "ScanMethod",
     "scan_states",
+    "scan_step",
     "selective_scan",
     "selective_scan_chunked",
     "selective_scan_sequential",
@@ -38,18 +42,23 @@ def scan_states(
     Args: as :func:`selective_scan_sequential` (without ``c``), plus ``hold``: applied to each
     new state (a chip's fixed-point state word, ``codesign.snn._precision``).
     """
-    batch, steps, channels = x.shape
+    batch, _, channels = x.shape
     # Decays and inputs of every step at once; only the state update itself is sequential.
     decay = torch.exp(delta[..., None] * a)  # [B, L, C, N]
     u = (delta * x)[..., None] * b[:, :, None, :]
-    s = x.new_zeros(batch, channels, a.shape[1])
-    states = []
-    for t in range(steps):
-        s = decay[:, t] * s + u[:, t]
-        if hold is not None:
-            s = hold(s)
-        states.append(s)
-    return torch.stack(states, dim=1)
+    _, (states,) = over_time(
+        functools.partial(scan_step, hold=hold or no_hold), x.new_zeros(batch, channels, a.shape[1]),
+        zip(decay.unbind(1), u.unbind(1), strict=True), dim=1,
+    )
+    return states
+
+
+def scan_step(s: Tensor, inputs: tuple[Tensor, Tensor], hold: Hold = no_hold) -> tuple[Tensor, tuple[Tensor]]:
+    """One step of the recurrence: ``s = hold(exp(Δ_t·A) ⊙ s + Δ_t·B_t·x_t)`` from this step's
+    ``(exp(Δ_t·A), Δ_t·B_t·x_t)``; the new state is also the step's output."""
+    decay, u = inputs
+    s = hold(decay * s + u)
+    return s, (s,)
 
 
 def selective_scan_sequential(

@@ -14,7 +14,7 @@ from torch import nn
 from codesign.snn._attention import RepSSA, batch_norm_last
 from codesign.snn._config import Head, ModelConfig, SpikeformerConfig
 from codesign.snn._neurons import FATReLU, make_neuron
-from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._probe import OpCounts, Probed, is_probed, probe_op
 
 #: Front-end conv strides per total subsampling factor.
 _STRIDES: dict[int, tuple[int, int]] = {1: (1, 1), 2: (2, 1), 4: (2, 2)}
@@ -59,8 +59,8 @@ class SpikeformerBlock(Probed, nn.Module):
         h = self.ffn_act(batch_norm_last(self.bn1, self.fc1(self.ffn_in(u))))
         u = u + self.dropout(batch_norm_last(self.bn2, self.fc2(h)))
         if is_probed(self):
-            probe_op(self, "residual", kind="elementwise", in_shape=(u.shape[-1],), out_shape=(u.shape[-1],),
-                     steps=u.shape[0] * u.shape[2], aux_ops=float(2 * u.numel()))
+            probe_op(self, "residual", OpCounts(kind="elementwise", in_shape=(u.shape[-1],), out_shape=(u.shape[-1],),
+                     steps=u.shape[0] * u.shape[2], aux_ops=float(2 * u.numel())))
         return u
 
 

@@ -19,16 +19,21 @@ way that paper does is ``codesign.trace.multiplications_per_inference``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codesign.snn._config import ModelConfig, SRNNConfig, max_level
 from codesign.snn._mamba import stack_frames
-from codesign.snn._neurons import ActivityReporter
+from codesign.snn._neurons import ActivityReporter, membrane_changes
 from codesign.snn._precision import HoldsState
-from codesign.snn._probe import Probed, is_probed, probe_op
+from codesign.snn._probe import HookProbed, OpCounts, Probed, is_probed, probe_op
 from codesign.snn._quant import MultiBitQuantiser, quantise_with_error_feedback
+from codesign.snn._time import Hold, over_time
 
 __all__ = [
     "ImprovedRecurrenceLayer",
@@ -56,7 +61,51 @@ def _masked_batch_norm(norm: nn.BatchNorm1d, x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
-class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
+class RecurrenceState(NamedTuple):
+    """What an improved-recurrence neuron keeps between steps: ``I``, ``U`` and its last level."""
+
+    current: Tensor
+    membrane: Tensor
+    level: Tensor
+
+
+def improved_recurrence_step(
+    state: RecurrenceState,
+    inputs: tuple[Tensor, Tensor, Tensor],
+    *,
+    recurrent: Callable[[Tensor], Tensor],
+    quantiser: MultiBitQuantiser,
+    scale: Tensor,
+    read_scale: Tensor,
+    hold_current: Hold,
+    hold_membrane: Hold,
+) -> tuple[RecurrenceState, tuple[Tensor, Tensor]]:
+    """One step of a layer of improved-recurrence neurons (the equations of the module docstring).
+
+    Args:
+        state: ``I``, ``U`` and the level ``y`` of the previous step (``[B, width]`` each).
+        inputs: this step's ``BN(W_f x̃)``, ``BN(W_c x̃)`` and its valid-frame mask ``[B, 1]``.
+        recurrent: ``U`` stacked (``y -> [U_f y, U_c y]``).
+        quantiser: the output quantiser; ``scale``: its level value for the pass.
+        read_scale: what the reading weights give one level.
+        hold_current, hold_membrane: the state words of ``I`` and ``U`` (identity in float).
+
+    Returns:
+        The new state, and (the level, the membrane held this step, detached).
+    """
+    wf, wc, valid = inputs
+    rf, rc = (recurrent(state.level) * read_scale).chunk(2, dim=-1)
+    forget = torch.sigmoid(wf + rf)
+    candidate = torch.relu(wc + rc)
+    current = hold_current(forget * state.current + (1 - forget) * candidate)
+    membrane = hold_membrane(state.membrane - state.level * scale + current)
+    level = quantiser.quantise(membrane, scale) * valid / scale
+    # exact integers forward (q × scale / scale is not), straight-through backward
+    level = level + (level.detach().round() - level.detach())
+    return RecurrenceState(current, membrane, level), (level, membrane.detach())
+
+
+class ImprovedRecurrenceLayer(HookProbed, HoldsState, ActivityReporter):
     """One layer of improved-recurrence spiking neurons; input and output ``[B, L, ·]``.
 
     ``y = Q(U)`` is ``level × scale`` in membrane units, as in the paper, and the soft reset
@@ -114,10 +163,10 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
             if is_probed(self):
                 steps_total = int(mask.sum())
                 probe_op(
-                    self, "input_accumulator", kind="elementwise", in_shape=(2 * self.width,),
+                    self, "input_accumulator", OpCounts(kind="elementwise", in_shape=(2 * self.width,),
                     out_shape=(2 * self.width,), steps=steps_total,
                     neuron_evaluations=float(2 * self.width * steps_total), aux_ops=float(2 * self.width * steps_total),
-                    state_size=2 * self.width, levels=0,
+                    state_size=2 * self.width, levels=0),
                 )
         wf, wc = pre.chunk(2, dim=-1)
         wf, wc = _masked_batch_norm(self.bn_f, wf, mask), _masked_batch_norm(self.bn_c, wc, mask)
@@ -125,44 +174,40 @@ class ImprovedRecurrenceLayer(Probed, HoldsState, ActivityReporter):
             self.quantiser.observe(torch.relu(wc[mask]))
         scale = self.quantiser.scale()
         read_scale = x.new_tensor(READ_FULL_SCALE / self.quantiser.max_level)
-        batch, steps = x.shape[:2]
-        current = x.new_zeros(batch, self.width)
-        membrane = x.new_zeros(batch, self.width)
-        level = x.new_zeros(batch, self.width)
-        outputs, membranes = [], []
-        probed = is_probed(self)
-        changed = []  # NeuroBench's membrane updates: U's value changed in the step (valid frames)
-        for n in range(steps):
-            rf, rc = (self.u_rec(level) * read_scale).chunk(2, dim=-1)
-            forget = torch.sigmoid(wf[:, n] + rf)
-            candidate = torch.relu(wc[:, n] + rc)
-            current = self.hold("current", forget * current + (1 - forget) * candidate)
-            before = membrane
-            membrane = self.hold("membrane", membrane - level * scale + current)
-            valid = mask[:, n, None]
-            if probed:
-                changed.append((membrane != before) & valid)
-            membranes.append(membrane.detach()[mask[:, n]])
-            level = self.quantiser.quantise(membrane, scale) * valid / scale
-            # exact integers forward (q × scale / scale is not), straight-through backward
-            level = level + (level.detach().round() - level.detach())
-            outputs.append(level)
-        # Padding frames must not move the range, so only valid membranes are observed.
-        self.quantiser.observe(torch.cat(membranes))
-        levels = torch.stack(outputs, dim=1)
-        self.last_rate = levels[mask].mean() / self.quantiser.max_level if self.training else None
-        if is_probed(self):
-            # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
-            # the nonzero levels); the neuron itself pays two elementwise multiplications per
-            # unit and step (F ⊙ I and (1 − F) ⊙ C), recorded as aux_ops. State: I and U.
-            steps_total = int(mask.sum())
-            probe_op(
-                self, "neuron", kind="state_update", in_shape=(self.width,), out_shape=(self.width,),
-                steps=steps_total, outputs=levels[mask], neuron_evaluations=float(self.width * steps_total),
-                state_size=2 * self.width, aux_ops=2.0 * self.width * steps_total,
-                membrane_changed=torch.stack(changed) if changed else None,
-            )
+        step = functools.partial(
+            improved_recurrence_step, recurrent=self.u_rec, quantiser=self.quantiser, scale=scale,
+            read_scale=read_scale, hold_current=self.holder("current"), hold_membrane=self.holder("membrane"),
+        )
+        zeros = x.new_zeros(x.shape[0], self.width)
+        inputs = zip(wf.unbind(1), wc.unbind(1), mask[..., None].unbind(1), strict=True)
+        _, (levels, membranes) = over_time(step, RecurrenceState(zeros, zeros, zeros), inputs, dim=1)
+        # Padding frames must not move the range, so only valid membranes are observed (in step order).
+        self.quantiser.observe(membranes.transpose(0, 1)[mask.T])
         return levels, read_scale
+
+    def activity(self, inputs: tuple[Tensor, ...], output: object) -> Tensor:
+        _, mask = inputs
+        assert isinstance(output, tuple)
+        levels: Tensor = output[0]
+        return levels[mask].mean() / self.quantiser.max_level
+
+    def probe_counts(
+        self, inputs: tuple[Tensor, ...], output: object, watched: dict[str, list[Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
+        # W and U are nn.Linear layers, recorded by the recorder's hooks (their inputs are
+        # the nonzero levels); the neuron itself pays two elementwise multiplications per
+        # unit and step (F ⊙ I and (1 − F) ⊙ C), recorded as aux_ops. State: I and U.
+        # NeuroBench's membrane updates: U's value changed in the step (valid frames).
+        _, mask = inputs
+        assert isinstance(output, tuple)
+        levels: Tensor = output[0]
+        steps_total = int(mask.sum())
+        changed = membrane_changes(watched["membrane"]) & mask.T[..., None]
+        return [("neuron", OpCounts(
+            kind="state_update", in_shape=(self.width,), out_shape=(self.width,), steps=steps_total,
+            outputs=levels[mask], neuron_evaluations=float(self.width * steps_total), state_size=2 * self.width,
+            aux_ops=2.0 * self.width * steps_total, membrane_changed=changed,
+        ))]
 
 
 class ReferenceRNNLayer(Probed, nn.Module):
@@ -205,15 +250,15 @@ class ReferenceRNNLayer(Probed, nn.Module):
             ("recurrent", previous, self.width, self.rnn.get_parameter("weight_hh_l0")),
         ):
             probe_op(
-                self, op, kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), steps=steps,
+                self, op, OpCounts(kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), steps=steps,
                 inputs=inputs, effective_ops=float((inputs != 0).sum()) * rows,
                 dense_macs=float(rows * n_in * steps), weight_count=weight.numel() + rows,
-                weight_nonzero=int((weight != 0).sum()) + rows, levels=0,
+                weight_nonzero=int((weight != 0).sum()) + rows, levels=0),
             )
         probe_op(
-            self, "cell", kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps,
+            self, "cell", OpCounts(kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps,
             outputs=h[mask], neuron_evaluations=float(self.width * steps),
-            state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps,
+            state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps),
         )
 
 
@@ -294,9 +339,9 @@ class SRNNModel(Probed, nn.Module):
             n_in, steps = x.shape[-1], int(rows)
             per_value = 4.0 if delta else 3.0
             probe_op(
-                self, "input_quantiser", kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
+                self, "input_quantiser", OpCounts(kind="elementwise", in_shape=(n_in,), out_shape=(n_in,),
                 steps=steps, inputs=x, outputs=quantised.abs(),
-                neuron_evaluations=float(n_in * steps), aux_ops=per_value * n_in * steps,
+                neuron_evaluations=float(n_in * steps), aux_ops=per_value * n_in * steps),
             )
         return quantised
 
