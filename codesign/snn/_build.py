@@ -1,44 +1,58 @@
 """``build_model``: one entry point that turns a ModelConfig into a network, by family.
 
-Each family registers its builder in :data:`BUILDERS` and how large its spikes get in
-:data:`SPIKE_LEVELS`, one line each. Every built model keeps the forward contract of
-docs/models.md.
+A family registers once, in its config class (``codesign.snn._config``): the class names
+its builder (``ModelBase.builder``, ``"<module>:<function>"``) and says how large its spikes
+get (``ModelBase.spike_levels``). :data:`BUILDERS` and :data:`SPIKE_LEVELS` are read-only views
+of the shipped families, derived from those classes. Every built model keeps the forward
+contract of docs/models.md, and holds parameters only in layers codesign quantises and
+traces (:func:`codesign.snn._synapse.check_layers`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from types import MappingProxyType
 
 from torch import nn
 
-from codesign.snn._config import Head, ModelConfig
-from codesign.snn._mamba import build_mamba
-from codesign.snn._neurons import neuron_spike_levels
-from codesign.snn._spikeformer import build_spikeformer
-from codesign.snn._srnn import build_srnn, srnn_spike_levels
+from codesign.snn._config import FAMILY_CONFIGS, Head, ModelBase, ModelConfig
 from codesign.snn._synapse import check_layers
 
 Builder = Callable[[ModelConfig, int, int, Head], nn.Module]
 
-#: Builder per ``ModelConfig.family`` (read-only; add a family with one line here).
+
+def builder_of(cls: type[ModelBase]) -> Builder:
+    """The builder a family's config class names (imported on first use).
+
+    Raises:
+        ValueError: the class names none, or a name that is not a function.
+    """
+    module_name, _, function = cls.builder.partition(":")
+    if not module_name or not function:
+        raise ValueError(f"{cls.__name__}.builder must be '<module>:<function>', got {cls.builder!r}")
+    builder = getattr(importlib.import_module(module_name), function, None)
+    if not callable(builder):
+        raise ValueError(f"{cls.__name__}.builder {cls.builder!r} names no function")
+    built: Builder = builder
+    return built
+
+
+#: Builder per shipped ``ModelConfig.family`` (read-only, from each config class's ``builder``).
 BUILDERS: MappingProxyType[str, Builder] = MappingProxyType(
-    {
-        "spikeformer": build_spikeformer,
-        "mamba": build_mamba,
-        "srnn": build_srnn,
-    }
+    {family: builder_of(cls) for family, cls in FAMILY_CONFIGS.items()}
 )
 
-#: The largest spike level a config of each family emits (0 when it does not spike): the
-#: Spikeformer and Mamba spike through their neurons (IMLS: D, LIF: 1), the SRNN through its
-#: multi-bit quantiser (2^b - 1).
+
+def _spike_levels(cfg: ModelConfig) -> int:
+    return cfg.spike_levels
+
+
+#: The largest spike level a config of each shipped family emits (0 when it does not spike):
+#: the Spikeformer and Mamba spike through their neurons (IMLS: D, LIF: 1), the SRNN through its
+#: multi-bit quantiser (2^b - 1). Read-only; each config class's ``spike_levels``.
 SPIKE_LEVELS: MappingProxyType[str, Callable[[ModelConfig], int]] = MappingProxyType(
-    {
-        "spikeformer": neuron_spike_levels,
-        "mamba": neuron_spike_levels,
-        "srnn": srnn_spike_levels,
-    }
+    {family: _spike_levels for family in FAMILY_CONFIGS}
 )
 
 
@@ -46,7 +60,7 @@ def build_model(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -
     """Build the network ``cfg`` describes.
 
     Args:
-        cfg: the model config; ``cfg.family`` picks the builder.
+        cfg: the model config; its class names the builder (``ModelBase.builder``).
         n_features: input features per frame.
         n_outputs: classes (``classify``) or CTC tokens with the blank at 0 (``ctc``).
         head: ``"classify"`` or ``"ctc"``.
@@ -60,22 +74,18 @@ def build_model(cfg: ModelConfig, n_features: int, n_outputs: int, head: Head) -
         raise ValueError(f"n_features and n_outputs >= 1, got {n_features}, {n_outputs}")
     if head not in ("classify", "ctc"):
         raise ValueError(f"head 'classify' or 'ctc', got {head!r}")
-    builder = BUILDERS.get(cfg.family)
-    if builder is None:
+    if not type(cfg).builder:
         raise ValueError(f"no builder for family {cfg.family!r}; known: {sorted(BUILDERS)}")
-    net = builder(cfg, n_features, n_outputs, head)
+    net = builder_of(type(cfg))(cfg, n_features, n_outputs, head)
     check_layers(net)
     return net
 
 
 def spike_levels_of(cfg: ModelConfig) -> int:
     """The largest spike level ``cfg``'s network emits (D for IMLS, 1 for LIF, ``2^b − 1`` for the
-    SRNN's b-bit quantised outputs, 0 non-spiking), by family through :data:`SPIKE_LEVELS`.
+    SRNN's b-bit quantised outputs, 0 non-spiking): its config's ``spike_levels``.
 
     Raises:
-        ValueError: no entry for the family.
+        ValueError: a family that does not say.
     """
-    levels = SPIKE_LEVELS.get(cfg.family)
-    if levels is None:
-        raise ValueError(f"no spike levels for family {cfg.family!r}; known: {sorted(SPIKE_LEVELS)}")
-    return levels(cfg)
+    return cfg.spike_levels

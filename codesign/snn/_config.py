@@ -16,7 +16,7 @@ keeps their own family's fields.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BeforeValidator, Field, TypeAdapter, model_validator
 
@@ -33,6 +33,7 @@ def max_level(bits: int, signed: bool) -> int:
     return max(1, (1 << (bits - 1)) - 1) if signed else (1 << bits) - 1
 
 
+#: The families' names (the CLI's choices; ``FAMILY_CONFIGS``' keys, which a test checks).
 Family = Literal["spikeformer", "mamba", "srnn"]
 NeuronKind = Literal["lif", "imls"]
 Surrogate = Literal["atan", "sigmoid", "triangle", "straight_through"]
@@ -40,9 +41,18 @@ Surrogate = Literal["atan", "sigmoid", "triangle", "straight_through"]
 
 class ModelBase(Spec):
     """Fields every family reads. The search samples ``snn.*`` parameters straight into the
-    fields of the family's config, so names are the search-space names."""
+    fields of the family's config, so names are the search-space names.
 
-    family: Family
+    A family's config class is the family's whole registration: its ``family`` literal, its
+    ``variant`` literal, where its builder lives (:attr:`builder`) and how large its spikes get
+    (:attr:`spike_levels`); ``codesign.snn.build_model`` and the trace read them from the config.
+    """
+
+    #: ``"<module>:<function>"`` of the family's builder ``(cfg, n_features, n_outputs, head) ->
+    #: nn.Module``, imported on first build (so reading a config never imports torch).
+    builder: ClassVar[str] = ""
+
+    family: str
     variant: str = "spiking"
 
     # -- topology -----------------------------------------------------------------------
@@ -71,6 +81,11 @@ class ModelBase(Spec):
         """Whether the network communicates with spikes (as opposed to an ANN reference)."""
         return self.variant == "spiking"
 
+    @property
+    def spike_levels(self) -> int:
+        """The largest spike level the network emits (0 when it does not spike)."""
+        raise ValueError(f"family {self.family!r} does not say how large its spikes get (ModelBase.spike_levels)")
+
 
 class NeuronModelBase(ModelBase):
     """Spikeformer and Mamba: networks of LIF or IMLS neurons (``codesign.snn.make_neuron``)."""
@@ -88,10 +103,18 @@ class NeuronModelBase(ModelBase):
         0.1, ge=0.0, description="FATReLU threshold (Spikeformer fatrelu FFN, event-driven Mamba)"
     )
 
+    @property
+    def spike_levels(self) -> int:
+        """D for IMLS, 1 for LIF, 0 when not spiking (the units are ReLU-like)."""
+        if not self.is_spiking:
+            return 0
+        return self.levels if self.neuron == "imls" else 1
+
 
 class SpikeformerConfig(NeuronModelBase):
     """The HD-RepSSA Spikeformer (``codesign.snn.build_spikeformer``)."""
 
+    builder: ClassVar[str] = "codesign.snn._spikeformer:build_spikeformer"
     family: Literal["spikeformer"] = "spikeformer"
     variant: Literal["spiking", "ann"] = "spiking"
 
@@ -130,6 +153,7 @@ class SpikeformerConfig(NeuronModelBase):
 class MambaConfig(NeuronModelBase):
     """Spiking, event-driven or dense Mamba (``codesign.snn.build_mamba``)."""
 
+    builder: ClassVar[str] = "codesign.snn._mamba:build_mamba"
     family: Literal["mamba"] = "mamba"
     variant: Literal["spiking", "event", "dense"] = "spiking"
 
@@ -141,6 +165,7 @@ class MambaConfig(NeuronModelBase):
 class SRNNConfig(ModelBase):
     """The improved-recurrence spiking RNN and its GRU/LSTM references (``codesign.snn.build_srnn``)."""
 
+    builder: ClassVar[str] = "codesign.snn._srnn:build_srnn"
     family: Literal["srnn"] = "srnn"
     variant: Literal["spiking", "gru", "lstm"] = "spiking"
 
@@ -182,6 +207,11 @@ class SRNNConfig(ModelBase):
         return self
 
     @property
+    def spike_levels(self) -> int:
+        """``2^b − 1`` for the b-bit multi-bit quantiser of the spiking variant, 0 for GRU/LSTM."""
+        return max_level(self.quant_bits, signed=False) if self.is_spiking else 0
+
+    @property
     def input_quant_bits(self) -> int:
         """Bits of the SRNN's signed input quantiser (``quant_input_bits``, else ``quant_bits``)."""
         return self.quant_bits if self.quant_input_bits is None else self.quant_input_bits
@@ -193,12 +223,12 @@ class SRNNConfig(ModelBase):
         return self.quant_zero_threshold if self.quant_input_zero_threshold is None else self.quant_input_zero_threshold
 
 
-#: The config class of each family (read-only by convention; a new family adds one line here,
-#: one member to :data:`ModelConfig` and a builder in ``codesign.snn._build``).
+#: The one table of families: a new family is its config class (above) and one member here.
+_FAMILIES = SpikeformerConfig | MambaConfig | SRNNConfig
+
+#: The config class of each family, by ``family`` (read-only by convention; from :data:`_FAMILIES`).
 FAMILY_CONFIGS: dict[str, type[ModelBase]] = {
-    "spikeformer": SpikeformerConfig,
-    "mamba": MambaConfig,
-    "srnn": SRNNConfig,
+    cls.model_fields["family"].default: cls for cls in get_args(_FAMILIES)
 }
 
 #: Variants each family accepts. ``ann``/``dense``/``gru``/``lstm`` are the non-spiking references.
@@ -237,7 +267,7 @@ def _is_flat_dump(data: dict[str, Any]) -> bool:
 
 
 ModelConfig = Annotated[
-    Annotated[SpikeformerConfig | MambaConfig | SRNNConfig, Field(discriminator="family")],
+    Annotated[_FAMILIES, Field(discriminator="family")],
     BeforeValidator(_family_and_legacy),
 ]
 """A network's config: one of the families, by ``family`` (see the module docstring)."""

@@ -474,12 +474,10 @@ def make_neuron(cfg: NeuronModelBase, channels: int, threshold_scale: float = 1.
 
 def neuron_spike_levels(cfg: ModelConfig) -> int:
     """The largest spike level of the neuron :func:`make_neuron` builds: D for IMLS, 1 for LIF,
-    0 when the config is not spiking (its units are ReLU-like)."""
+    0 when the config is not spiking (its units are ReLU-like); ``NeuronModelBase.spike_levels``."""
     if not isinstance(cfg, NeuronModelBase):
         raise ValueError(f"neuron_spike_levels needs a family with LIF/IMLS neurons, got {cfg.family!r}")
-    if not cfg.is_spiking:
-        return 0
-    return cfg.levels if cfg.neuron == "imls" else 1
+    return cfg.spike_levels
 
 
 def firing_rates(model: nn.Module) -> list[torch.Tensor]:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codesign.snn._config import ModelConfig, SRNNConfig, max_level
+from codesign.snn._config import ModelConfig, SRNNConfig
 from codesign.snn._mamba import stack_frames
 from codesign.snn._neurons import ActivityReporter, membrane_changes
 from codesign.snn._precision import HoldsState
@@ -368,4 +368,4 @@ def srnn_spike_levels(cfg: ModelConfig) -> int:
     quantiser of the spiking variant, 0 for the GRU/LSTM references."""
     if not isinstance(cfg, SRNNConfig):
         raise ValueError(f"srnn_spike_levels needs family 'srnn', got {cfg.family!r}")
-    return max_level(cfg.quant_bits, signed=False) if cfg.is_spiking else 0
+    return cfg.spike_levels
