@@ -68,7 +68,7 @@ class ModelBase(Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _known_variant(cls, data: Any) -> Any:
+    def _known_variant(cls, data: object) -> object:
         family = cls.model_fields["family"].default
         if isinstance(data, dict) and "variant" in data and family in VARIANTS:
             allowed = VARIANTS[family]
@@ -243,7 +243,7 @@ MODEL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _family_and_legacy(data: Any) -> Any:
+def _family_and_legacy(data: object) -> object:
     """A mapping without ``family`` is a Spikeformer; a flat config stored before the families
     were split (it holds fields of every family) keeps its own family's fields."""
     if not isinstance(data, dict):
@@ -275,7 +275,7 @@ ModelConfig = Annotated[
 _MODEL_CONFIG: TypeAdapter[ModelConfig] = TypeAdapter(ModelConfig)
 
 
-def parse_model_config(data: Any, file: str | Path | None = None, key_prefix: str = "") -> ModelConfig:
+def parse_model_config(data: object, file: str | Path | None = None, key_prefix: str = "") -> ModelConfig:
     """Validate a mapping into its family's config.
 
     Raises:

@@ -217,17 +217,26 @@ def score_split(model: nn.Module, split: CorpusSplit, head: str, vocabulary: tup
             hyps.extend(ctc_greedy_decode(out, out_lengths, blank=0))
             refs.extend(row[: int(n)].tolist() for row, n in zip(targets, target_lengths, strict=True))
     if head == "classify":
-        logits = torch.cat(outputs)
-        metrics = {"accuracy": accuracy(logits, split.targets),
-                   "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
-        # how often a word outside the keywords is answered `unknown` (a network can score well
-        # on the keywords and still call every unknown word a keyword)
-        from codesign.data import UNKNOWN
+        return _classification_metrics(torch.cat(outputs), split.targets, vocabulary)
+    return _ctc_metrics(refs, hyps, vocabulary)
 
-        recall = class_recall(logits, split.targets, vocabulary.index(UNKNOWN)) if UNKNOWN in vocabulary else None
-        if recall is not None:
-            metrics["unknown_recall"] = recall
-        return metrics
+
+def _classification_metrics(logits: torch.Tensor, targets: torch.Tensor, vocabulary: tuple[str, ...]) -> dict[str, float]:
+    """``accuracy``, ``distinct_outputs`` and, where the vocabulary has ``unknown``, its recall."""
+    metrics = {"accuracy": accuracy(logits, targets),
+               "distinct_outputs": float(len(torch.unique(logits.argmax(dim=-1))))}
+    # how often a word outside the keywords is answered `unknown` (a network can score well
+    # on the keywords and still call every unknown word a keyword)
+    from codesign.data import UNKNOWN
+
+    recall = class_recall(logits, targets, vocabulary.index(UNKNOWN)) if UNKNOWN in vocabulary else None
+    if recall is not None:
+        metrics["unknown_recall"] = recall
+    return metrics
+
+
+def _ctc_metrics(refs: list[list[int]], hyps: list[list[int]], vocabulary: tuple[str, ...]) -> dict[str, float]:
+    """``wer``, ``cer`` and ``distinct_outputs`` (distinct transcripts) of greedy CTC decodes."""
     ref_words = [[vocabulary[t] for t in r] for r in refs]
     hyp_words = [[vocabulary[t] for t in h] for h in hyps]
     return {
@@ -547,13 +556,75 @@ def _run_figures(net: nn.Module, run: _RunState, rates: list[float], wall_s: flo
     }
 
 
-def _train(
-    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
+@dataclass
+class _Session:
+    """One training call's moving parts: the network, its optimiser, RNG, pruner, stop policy
+    and counters, and the budget and config they follow."""
+
+    net: nn.Module
+    optimiser: torch.optim.Optimizer
+    generator: torch.Generator
+    pruner: _Pruner
+    stop: _StopPolicy
+    run: _RunState
+    budget: TrainConfig
+    cfg: ModelConfig
+    head: str
+    device: torch.device
+    qat: bool
+    start: float = field(default_factory=time.perf_counter)
+
+    def progress(self) -> float:
+        """The fraction of the budget spent now (see :meth:`_StopPolicy.progress`)."""
+        return self.stop.progress(self.run.step, time.perf_counter() - self.start)
+
+
+def _train_step(session: _Session, batch: tuple[torch.Tensor, ...]) -> None:
+    """One optimiser step on ``batch``: QAT bits for this point of the schedule, loss, clipped
+    gradients, the scheduled learning rate, then pruning to the schedule."""
+    budget, run = session.budget, session.run
+    if session.qat:
+        on = session.progress() >= QAT_START_FRACTION
+        _qat_set_bits(session.net, budget.qat_weight_bits if on and budget.qat_weight_bits else FLOAT_BITS)
+    loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget.learning_rate)
+    _backward(session.net, loss, session.optimiser, budget.grad_clip, run.step)
+    scale = lr_factor(session.progress(), budget.warmup_fraction)
+    for group in session.optimiser.param_groups:
+        group["lr"] = budget.learning_rate * scale
+    session.optimiser.step()
+    run.step += 1
+    run.loss_curve.append(float(loss.detach()))
+    session.pruner.follow(session.progress())
+
+
+def _train_epoch(session: _Session, split: CorpusSplit, bar: tqdm[None]) -> bool:
+    """One epoch (or its part up to the budget's end) in a seeded order; True when the run stops."""
+    epoch_start = time.perf_counter()
+    session.net.train()
+    n_train, batch_size = len(split), session.budget.batch_size
+    order = torch.randperm(n_train, generator=session.generator)
+    done = False
+    for first in range(0, n_train, batch_size):
+        _train_step(session, tuple(t.to(session.device) for t in _batch(split, order[first : first + batch_size])))
+        bar.update(1)
+        done = session.stop.budget_spent(session.run.step, time.perf_counter() - session.start)
+        if done:
+            break
+    session.run.epoch_times.append(time.perf_counter() - epoch_start)
+    session.run.epoch += 1
+    return done or session.stop.epoch_reached(session.run.epoch)
+
+
+def _open_session(
+    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, head: Head,
     until_epoch: int | None, resume: TrainCheckpoint | None,
-) -> TrainResult:
-    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
-    split = corpus.train
-    n_train = len(split)
+) -> _Session:
+    """The seeded network, optimiser, pruner and stop policy of a run (continued from ``resume``).
+
+    Raises:
+        ValueError: an empty training split, or ``until_epoch``/``resume`` that do not fit the budget.
+    """
+    n_train = len(corpus.train)
     if n_train == 0:
         raise ValueError("the training split is empty")
     if until_epoch is not None and (budget.epochs is None or not 1 <= until_epoch <= budget.epochs):
@@ -565,52 +636,38 @@ def _train(
     qat = _qat_parametrize(net, budget.qat_weight_bits)
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=budget.learning_rate, weight_decay=budget.weight_decay)
-    steps_per_epoch = math.ceil(n_train / budget.batch_size)
-    stop = _StopPolicy.of(budget, steps_per_epoch, until_epoch)
+    stop = _StopPolicy.of(budget, math.ceil(n_train / budget.batch_size), until_epoch)
     pruner = _Pruner(prunable_weights(net), cfg.prune_ratio)
     run = _RunState()
     if resume is not None:
         run = _restore(resume, net, optimiser, generator, pruner, device)
         if until_epoch is not None and until_epoch <= run.epoch:
             raise ValueError(f"the checkpoint is at epoch {run.epoch}; until_epoch must be later, got {until_epoch}")
+    return _Session(net, optimiser, generator, pruner, stop, run, budget, cfg, head, device, qat)
 
-    start = time.perf_counter()
+
+def _train(
+    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
+    until_epoch: int | None, resume: TrainCheckpoint | None,
+) -> TrainResult:
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
+    session = _open_session(cfg, corpus, budget, seed, head, until_epoch, resume)
+    net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
+    steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
     bar = tqdm(total=stop.total_steps, initial=run.step, disable=not progress,
                desc=f"train {cfg.family}/{cfg.variant}", unit="step")
     done = False
     try:
         while not done:
-            epoch_start = time.perf_counter()
-            net.train()
-            order = torch.randperm(n_train, generator=generator)
-            for first in range(0, n_train, budget.batch_size):
-                batch = tuple(t.to(device) for t in _batch(split, order[first : first + budget.batch_size]))
-                if qat:
-                    on = stop.progress(run.step, time.perf_counter() - start) >= QAT_START_FRACTION
-                    _qat_set_bits(net, budget.qat_weight_bits if on and budget.qat_weight_bits else FLOAT_BITS)
-                loss = _batch_loss(net, batch, head, cfg, run, budget.learning_rate)
-                _backward(net, loss, optimiser, budget.grad_clip, run.step)
-                scale = lr_factor(stop.progress(run.step, time.perf_counter() - start), budget.warmup_fraction)
-                for group in optimiser.param_groups:
-                    group["lr"] = budget.learning_rate * scale
-                optimiser.step()
-                run.step += 1
-                run.loss_curve.append(float(loss.detach()))
-                pruner.follow(stop.progress(run.step, time.perf_counter() - start))
-                bar.update(1)
-                done = stop.budget_spent(run.step, time.perf_counter() - start)
-                if done:
-                    break
-            run.epoch_times.append(time.perf_counter() - epoch_start)
-            run.epoch += 1
-            done = done or stop.epoch_reached(run.epoch)
+            done = _train_epoch(session, corpus.train, bar)
     finally:
         bar.close()
+    start = session.start
     rates = [float(r.detach()) for r in firing_rates(net)]
-    checkpoint = _checkpoint(net, optimiser, generator, pruner, run)
+    checkpoint = _checkpoint(net, session.optimiser, session.generator, pruner, run)
     if stop.completes_budget:
         pruner.finish()
-    if qat:
+    if session.qat:
         _qat_remove(net)
     net.to("cpu")
     wall = time.perf_counter() - start
