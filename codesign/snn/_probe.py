@@ -16,7 +16,7 @@ import from further down the data flow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -35,7 +35,7 @@ WATCH_ATTR = "_codesign_watched"
 class ProbeSink(Protocol):
     """What a recorder implements to receive operations reported by modules."""
 
-    def record_op(self, module: nn.Module, op: str, **counts: Any) -> None:
+    def record_op(self, module: nn.Module, op: str, **counts: object) -> None:
         """Receive one operation of ``module`` named ``op`` (see :func:`probe_op` for keys)."""
 
 

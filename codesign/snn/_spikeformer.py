@@ -14,7 +14,7 @@ from torch import nn
 from codesign.snn._attention import RepSSA, batch_norm_last
 from codesign.snn._config import Head, ModelConfig, SpikeformerConfig
 from codesign.snn._neurons import FATReLU, make_neuron
-from codesign.snn._probe import OpCounts, Probed, is_probed, probe_op
+from codesign.snn._probe import HookProbed, OpCounts
 
 #: Front-end conv strides per total subsampling factor.
 _STRIDES: dict[int, tuple[int, int]] = {1: (1, 1), 2: (2, 1), 4: (2, 2)}
@@ -30,7 +30,7 @@ def valid_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
 
 
-class SpikeformerBlock(Probed, nn.Module):
+class SpikeformerBlock(HookProbed, nn.Module):
     """``u = u + RepSSA(SN(u))``; ``u = u + FFN(SN(u))`` on a real-valued residual stream.
 
     Args:
@@ -57,11 +57,16 @@ class SpikeformerBlock(Probed, nn.Module):
         """``u``: ``[T, N, L, C]``; ``valid``: ``[N, L]``."""
         u = u + self.dropout(self.attn(self.attn_in(u), valid))
         h = self.ffn_act(batch_norm_last(self.bn1, self.fc1(self.ffn_in(u))))
-        u = u + self.dropout(batch_norm_last(self.bn2, self.fc2(h)))
-        if is_probed(self):
-            probe_op(self, "residual", OpCounts(kind="elementwise", in_shape=(u.shape[-1],), out_shape=(u.shape[-1],),
-                     steps=u.shape[0] * u.shape[2], aux_ops=float(2 * u.numel())))
-        return u
+        out: torch.Tensor = u + self.dropout(batch_norm_last(self.bn2, self.fc2(h)))
+        return out
+
+    def probe_counts(
+        self, inputs: tuple[torch.Tensor, ...], output: object, watched: dict[str, list[torch.Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
+        # the two residual additions, on every element of the stream
+        assert isinstance(output, torch.Tensor)
+        return [("residual", OpCounts(kind="elementwise", in_shape=(output.shape[-1],), out_shape=(output.shape[-1],),
+                                      steps=output.shape[0] * output.shape[2], aux_ops=float(2 * output.numel())))]
 
 
 class Spikeformer(nn.Module):

@@ -210,7 +210,7 @@ class ImprovedRecurrenceLayer(HookProbed, HoldsState, ActivityReporter):
         ))]
 
 
-class ReferenceRNNLayer(Probed, nn.Module):
+class ReferenceRNNLayer(HookProbed, nn.Module):
     """One GRU or LSTM layer (``torch.nn``), reporting its dense work to a trace recorder.
 
     Per step a GRU multiplies ``3H × (inputs + H)`` weights and does ``3H`` elementwise
@@ -237,29 +237,33 @@ class ReferenceRNNLayer(Probed, nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Hidden states ``[B, L, width]`` and a unit scale (same contract as the SNN layer)."""
         h, _ = self.rnn(x)
-        if is_probed(self):
-            self._probe(x, h, mask)
         return h, h.new_ones(())
 
-    def _probe(self, x: Tensor, h: Tensor, mask: Tensor) -> None:
+    def probe_counts(
+        self, inputs: tuple[Tensor, ...], output: object, watched: dict[str, list[Tensor]]
+    ) -> list[tuple[str, OpCounts]]:
+        x, mask = inputs
+        assert isinstance(output, tuple)
+        h: Tensor = output[0]
         steps = int(mask.sum())
         rows = self.gates * self.width
         previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)[mask]
-        for op, inputs, n_in, weight in (
+        ops = []
+        for op, op_inputs, n_in, weight in (
             ("input", x[mask], self.n_inputs, self.rnn.get_parameter("weight_ih_l0")),
             ("recurrent", previous, self.width, self.rnn.get_parameter("weight_hh_l0")),
         ):
-            probe_op(
-                self, op, OpCounts(kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), steps=steps,
-                inputs=inputs, effective_ops=float((inputs != 0).sum()) * rows,
-                dense_macs=float(rows * n_in * steps), weight_count=weight.numel() + rows,
-                weight_nonzero=int((weight != 0).sum()) + rows, levels=0),
-            )
-        probe_op(
-            self, "cell", OpCounts(kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps,
-            outputs=h[mask], neuron_evaluations=float(self.width * steps),
-            state_size=self.width * (1 if self.kind == "gru" else 2), aux_ops=3.0 * self.width * steps),
-        )
+            ops.append((op, OpCounts(
+                kind="synaptic_dense", in_shape=(n_in,), out_shape=(rows,), steps=steps, inputs=op_inputs,
+                effective_ops=float((op_inputs != 0).sum()) * rows, dense_macs=float(rows * n_in * steps),
+                weight_count=weight.numel() + rows, weight_nonzero=int((weight != 0).sum()) + rows, levels=0,
+            )))
+        ops.append(("cell", OpCounts(
+            kind="state_update", in_shape=(rows,), out_shape=(self.width,), steps=steps, outputs=h[mask],
+            neuron_evaluations=float(self.width * steps), state_size=self.width * (1 if self.kind == "gru" else 2),
+            aux_ops=3.0 * self.width * steps,
+        )))
+        return ops
 
 
 class SRNNModel(Probed, nn.Module):
