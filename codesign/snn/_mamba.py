@@ -107,8 +107,8 @@ class MambaBlock(Probed, HoldsState, nn.Module):
         a = -torch.exp(self.a_log)
         flat = (timesteps * batch, steps)
         x_flat, delta, b = x.reshape(*flat, self.inner), delta.reshape(*flat, self.inner), b.reshape(*flat, -1)
-        formats = self.state_formats()
-        hold = formats["scan"] if formats else None
+        # a fixed-point state word needs each state in turn (the loop); float state may take the chunked scan
+        hold = self.holder("scan") if self.state_formats() else None
         y = selective_scan(x_flat, delta, a, b, c.reshape(*flat, -1), method=self.scan_method, hold=hold)
         y = y.reshape(timesteps, batch, steps, self.inner)
         gate = self.act_z(z)
