@@ -2,9 +2,10 @@
 
 A search scores each candidate once, with one seed (and, in a multi-fidelity study, often
 at a rung). :func:`confirm_study` re-evaluates design points (every front member, or the
-candidates of the study's recommendation, :mod:`codesign.search._recommend`) with ``seeds`` training seeds at the full budget, each on its own chip
-(a nested point is evaluated as the joint design it is: its network on its chip), and
-stores the mean and standard deviation of every metric. Hardware figures follow each seed's
+candidates of the study's recommendation, :mod:`codesign.search._recommend`) with ``seeds``
+training seeds at the full budget, as the study's strategy confirms one of its designs
+(:meth:`Strategy.confirm`; the built-in ones: its network on its chip, so a swept chip is
+evaluated as the one design it is), and stores the mean and standard deviation of every metric. Hardware figures follow each seed's
 trace, since each seed's network has its own activity.
 
 The figures are stored as study user attributes (``codesign.confirmed.<trial>``), in the form
@@ -26,14 +27,15 @@ from codesign.config import parse_spec
 from codesign.search._cluster import ensure_ray, worker_died_errors
 from codesign.search._confirmed import ConfirmedPoint, confirmed_figures, store_confirmed
 from codesign.search._design import confirmation_folder
-from codesign.search._front import DesignPoint, pareto_front, point_id_of
+from codesign.search._front import DesignPoint, pareto_front
 from codesign.search._lease import DriverLease
 from codesign.search._reader import study_view
 from codesign.search._recommend import recommendation_candidates, store_recommendation
-from codesign.search._record import ARTIFACT_DIR_ATTR, TrialRecord, record_of
+from codesign.search._record import ARTIFACT_DIR_ATTR, record_of
 from codesign.search._spec import StudySpec
 from codesign.search._storage import stored_spec
 from codesign.search._store import ArtifactStore, serve_store, study_store
+from codesign.search._strategy import strategy_of
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 if TYPE_CHECKING:
@@ -41,23 +43,8 @@ if TYPE_CHECKING:
 
 
 def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
-    """The confirmed figures of a study's design point (its chip found in its record), or None."""
-    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == point.trial), None)
-    record = record_of(trial.user_attrs) if trial is not None else None
-    if record is None:
-        return None
-    return confirmed_figures(study.user_attrs, point.trial, _chip_index(point, record))
-
-
-def _chip_index(point: DesignPoint, record: TrialRecord) -> int | None:
-    """The index of a nested point's chip in its record's ``hw_front`` (None for joint)."""
-    if not record.hw_front:
-        return None
-    hw = {k: v for k, v in point.params.items() if k.startswith("hw.")}
-    for i, candidate in enumerate(record.hw_front):
-        if candidate.params == hw:
-            return i
-    raise ValueError(f"trial {point.trial}: the design point's chip is not in its hardware front")
+    """The confirmed figures of a study's design point, or None."""
+    return confirmed_figures(study.user_attrs, point.trial, point.member)
 
 
 def confirm_points(
@@ -102,35 +89,31 @@ def confirm_points(
         results = _run(jobs, spec, store, evaluate, corpus, workers, progress)
     finally:
         lease.release()
-    confirmed = [_confirmed_point(trial, chip, by_seed, seed_list) for (trial, chip), by_seed in results.items()]
+    confirmed = [_confirmed_point(trial, member, by_seed, seed_list) for (trial, member), by_seed in results.items()]
     store_confirmed(study, confirmed)
     return confirmed
 
 
-#: One evaluation of a confirmation: the design point, its chip's index, the seed and the task.
-_Job = tuple[DesignPoint, int | None, int, TrialTask]
-#: What a confirmation measured: (trial, chip) -> seed -> metrics.
+#: One evaluation of a confirmation: the design point, the seed and the task.
+_Job = tuple[DesignPoint, int, TrialTask]
+#: What a confirmation measured: (trial, member) -> seed -> metrics.
 _Results = dict[tuple[int, int | None], dict[int, dict[str, float]]]
 
 
 def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_list: list[int]) -> list[_Job]:
-    """One joint evaluation per point and seed: the point's network parameters with its chip's,
-    at full fidelity, in the point's own confirmation folder."""
-    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    """One evaluation per point and seed, by the study's strategy (:meth:`Strategy.confirm`):
+    the point's parameters (its network's and its chip's), at full fidelity, in the point's
+    own confirmation folder."""
+    recorded = {t.number for t in study.get_trials(deepcopy=False) if record_of(t.user_attrs) is not None}
+    strategy = strategy_of(spec)
     jobs: list[_Job] = []
     for point in points:
-        record = records.get(point.trial)
-        if record is None:
+        if point.trial not in recorded:
             raise ValueError(f"trial {point.trial} has no record to confirm")
-        chip = _chip_index(point, record)
-        params = {**{k: v for k, v in record.params.items() if not k.startswith("hw.")},
-                  **{k: v for k, v in point.params.items() if k.startswith("hw.")}}
         for seed in seed_list:
-            data = spec.to_dict()
-            data.update(seed=seed, strategy="joint", multi_fidelity=None)
-            jobs.append((point, chip, seed, TrialTask(
-                params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
-                folder=confirmation_folder(point.trial, chip, seed))))
+            jobs.append((point, seed, TrialTask(
+                params=dict(point.params), spec=spec.model_copy(update={"seed": seed}), trial_number=point.trial,
+                folder=confirmation_folder(point.trial, point.member, seed), strategy=strategy, confirm=True)))
     return jobs
 
 
@@ -164,7 +147,7 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
         def submit() -> None:
             while queued and len(left) < in_flight:
                 job = queued.pop(0)
-                ref = remote.remote(evaluate, replace(job[3], store=reader), corpus_ref)
+                ref = remote.remote(evaluate, replace(job[2], store=reader), corpus_ref)
                 refs[ref], attempts[ref] = job, 1
                 left.append(ref)
 
@@ -172,7 +155,7 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
         submit()
         while left:
             ready, left = ray.wait(left, num_returns=1)
-            point, chip, seed, task = refs[ready[0]]
+            point, seed, task = refs[ready[0]]
             try:
                 result: TrialResult = ray.get(ready[0])
             except worker_died_errors() as err:  # a lost worker or node: run it again elsewhere
@@ -187,10 +170,10 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
                     progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
                              f"retrying (attempt {tries + 1})")
                 continue
-            results.setdefault((point.trial, chip), {})[seed] = _metrics(result, store, point, seed)
+            results.setdefault(point.key, {})[seed] = _metrics(result, store, point, seed)
             if progress is not None:
                 done = sum(len(v) for v in results.values())
-                progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
+                progress(f"confirm: design {point.point_id} seed {seed} "
                          f"({done}/{len(jobs)})")
             submit()  # the freed worker takes the next job
     finally:
@@ -219,13 +202,13 @@ def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed
     return record.metrics
 
 
-def _confirmed_point(trial: int, chip: int | None, by_seed: dict[int, dict[str, float]],
+def _confirmed_point(trial: int, member: int | None, by_seed: dict[int, dict[str, float]],
                      seed_list: list[int]) -> ConfirmedPoint:
     """Mean and spread of every metric all seeds measured finite."""
     names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
     values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
               if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
-    return ConfirmedPoint(trial, chip, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
+    return ConfirmedPoint(trial, member, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
                           {n: statistics.stdev(v) for n, v in values.items()}, values)
 
 

@@ -189,18 +189,19 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     if task.store is None:
         raise ValueError("evaluate_trial needs the artifact store's reader (task.store)")
     full = until_epoch is None or until_epoch == train_cfg.epochs
+    strategy = task.strategy or strategy_of(study)
     base: dict[str, Any] = {
         "params": params,
         "model_config": model_cfg,
         "train_config": train_cfg,
-        "strategy": study.strategy,
+        "strategy": strategy.name,
         "rung_epoch": until_epoch if not full else None,
         "load_dependent": train_cfg.load_dependent,
     }
     with tempfile.TemporaryDirectory(prefix="codesign-trial.") as scratch:
         space = _Workspace(task.store, Path(scratch))
         run = _Run(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over)
-        record = strategy_of(study).evaluate(run)
+        record = strategy.confirm(run) if task.confirm else strategy.evaluate(run)
     record = record.model_copy(update={"wall_time_s": time.perf_counter() - started,
                                        "cpu_time_s": time.process_time() - cpu_started})
     return TrialResult(record=record, files=space.files, entries=space.entries)
