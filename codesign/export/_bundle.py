@@ -52,6 +52,10 @@ from codesign.search import (
 if TYPE_CHECKING:
     from torch import nn
 
+    from codesign.hardware import ChipConfig
+    from codesign.search import TrialRecord
+    from codesign.trace import WorkloadTrace
+
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
 TRACE_FILE = "trace.npz"
@@ -176,14 +180,23 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
     if point is not None:
         return view.point_by_id(point)
     if recommended:
-        rec = recommendation_of(view)
-        if rec is None:
-            raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
-                              hint="a recommendation is exported once it is confirmed and stored: run "
-                                   f"`codesign study confirm {view.name} --scope recommended` "
-                                   "(a finished `codesign study run` does this itself)")
-        return view.point_by_id(rec.point_id)
+        return _recommended_point(view)
     assert trial is not None
+    return _trial_point(view, trial, chip)
+
+
+def _recommended_point(view: StudyView) -> DesignPoint:
+    rec = recommendation_of(view)
+    if rec is None:
+        raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
+                          hint="a recommendation is exported once it is confirmed and stored: run "
+                               f"`codesign study confirm {view.name} --scope recommended` "
+                               "(a finished `codesign study run` does this itself)")
+    return view.point_by_id(rec.point_id)
+
+
+def _trial_point(view: StudyView, trial: int, chip: int | None) -> DesignPoint:
+    """``--trial N [--chip K]``: the trial's one design, or its design K of several (id ``N.K``)."""
     try:
         t = view.trial(trial)
     except KeyError:
@@ -194,7 +207,7 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
     if not points:
         raise ConfigError(None, "--trial", "a finished trial with objective values", got=trial)
     found = points[0] if len(points) == 1 else next((p for p in points if p.member == chip), None)
-    if found is None:  # (--chip names a design of a trial that holds several: ids 12.0 .. 12.N-1)
+    if found is None:
         raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of trial {trial}, which holds "
                           f"{len(points)} designs", got=chip)
     return found
@@ -223,11 +236,11 @@ def _artifact(view: StudyView, t: TrialView, name: str) -> Path:
     return path
 
 
-def _point_file(t: TrialView, stored: tuple[str, Path], what: str) -> Path:
+def _point_file(point: DesignPoint, stored: tuple[str, Path], what: str) -> Path:
     """The local file of a design's ``stored`` (path the record names, local path)."""
     rel, path = stored
     if not path.is_file():
-        raise ConfigError(path, "", f"the {what} of trial {t.number} ({rel})",
+        raise ConfigError(path, "", f"the {what} of design {point.point_id} ({rel})",
                           hint="file not found; pass --artifacts DIR if the study's files moved")
     return path
 
@@ -266,7 +279,7 @@ def export_bundle(
     if costed_on is None:
         raise ConfigError(None, "--trial", f"a trial whose record names the trace of its {precision.label} design",
                           got=t.number)
-    trace_path = _point_file(t, costed_on, "trace")
+    trace_path = _point_file(point, costed_on, "trace")
     config = _bundle_config(view, t, point, summary, chip, storage, datetime_complete)
     net = bundle_network(config, weights_path)
     trace = load_trace(trace_path)
@@ -282,7 +295,7 @@ def export_bundle(
         shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
         shutil.copyfile(trace_path, tmp / TRACE_FILE)
         shutil.copyfile(summary_path, tmp / TRAIN_RESULT_FILE)
-        _write_cost_report(tmp / COST_REPORT_FILE, view, t, point, trace, chip)
+        _write_cost_report(tmp / COST_REPORT_FILE, view, point, trace, chip)
         exported = _write_on_chip_network(tmp, net, config, precision)
         write_manifest(tmp)
         if not publish_directory(tmp, out):
@@ -303,7 +316,7 @@ def bundle_network(config: BundleConfig, weights: Path) -> nn.Module:
                         config.head, weights)  # type: ignore[arg-type]  # str: typing it Head would import torch
 
 
-def _point_chip(record: Any, point: DesignPoint) -> Any:
+def _point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
     """The chip of a design point (:func:`codesign.search.point_chip`: a nested point's chip is
     the study's base chip with its ``hw.*`` parameters, named and described as that chip)."""
     try:
@@ -313,7 +326,7 @@ def _point_chip(record: Any, point: DesignPoint) -> Any:
                           hint=str(err)) from None
 
 
-def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: Any,
+def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: ChipConfig,
                    storage: str | None, datetime_complete: str | None) -> BundleConfig:
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
@@ -348,14 +361,15 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
     )
 
 
-def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: Any, chip: Any) -> None:
+def _write_cost_report(path: Path, view: StudyView, point: DesignPoint, trace: WorkloadTrace,
+                       chip: ChipConfig) -> None:
     """The cost report: the one stored for the design (checked), else recomputed for its chip
     on its trace (a chip of a hardware sweep)."""
     from codesign.hardware import CostReport, estimate_cost
 
     stored = point_cost_report(view, point)
     if stored is not None:
-        cost_path = _point_file(t, stored, "cost report")
+        cost_path = _point_file(point, stored, "cost report")
         CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:

@@ -18,7 +18,7 @@ import contextlib
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -117,6 +117,34 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
     return jobs
 
 
+@dataclass
+class _InRay:
+    """The confirmation's tasks in Ray: at most ``in_flight`` at once, as the driver starts
+    them (a task queued in Ray would start whenever a running one blocks reading the store,
+    and share its CPUs); each ref with its job and attempt."""
+
+    start: Callable[[TrialTask], Any]
+    in_flight: int
+    queued: list[_Job]
+    refs: dict[Any, tuple[_Job, int]] = field(default_factory=dict)
+
+    def fill(self) -> None:
+        """Start queued jobs on the free workers."""
+        while self.queued and len(self.refs) < self.in_flight:
+            self.submit(self.queued.pop(0), 1)
+
+    def submit(self, job: _Job, attempt: int) -> None:
+        self.refs[self.start(job[2])] = (job, attempt)
+
+    def next_done(self) -> tuple[Any, _Job, int]:
+        """The next finished task (its ref, job and attempt), no longer in flight."""
+        import ray
+
+        ready, _ = ray.wait(list(self.refs), num_returns=1)
+        job, attempt = self.refs.pop(ready[0])
+        return ready[0], job, attempt
+
+
 def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
          workers: int | None, progress: Callable[[str], None] | None) -> _Results:
     """Run ``jobs`` as Ray tasks, at most ``workers`` at once, a task whose worker died again
@@ -128,57 +156,34 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
     """
     import ray
 
+    say = progress or (lambda _: None)
     started_ray = False
     store_actor = None
-    left: list[Any] = []
+    tasks = None
     try:
         started_ray = ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
         reader, store_actor = serve_store(store)
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
         corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
-        # at most `workers` tasks in Ray at once, as the driver starts them: a task queued in Ray
-        # would start whenever a running one blocks reading the store, and share its CPUs
-        in_flight = workers if workers is not None else spec.execution.workers
-        queued = list(jobs)
-        refs: dict[Any, _Job] = {}
-        attempts: dict[Any, int] = {}
-
-        def submit() -> None:
-            while queued and len(left) < in_flight:
-                job = queued.pop(0)
-                ref = remote.remote(evaluate, replace(job[2], store=reader), corpus_ref)
-                refs[ref], attempts[ref] = job, 1
-                left.append(ref)
-
+        tasks = _InRay(lambda task: remote.remote(evaluate, replace(task, store=reader), corpus_ref),
+                       workers if workers is not None else spec.execution.workers, list(jobs))
         results: _Results = {}
-        submit()
-        while left:
-            ready, left = ray.wait(left, num_returns=1)
-            point, seed, task = refs[ready[0]]
+        tasks.fill()
+        while tasks.refs:
+            ref, job, attempt = tasks.next_done()
+            point, seed, _ = job
             try:
-                result: TrialResult = ray.get(ready[0])
+                result: TrialResult = ray.get(ref)
             except worker_died_errors() as err:  # a lost worker or node: run it again elsewhere
-                tries = attempts[ready[0]]
-                if tries > spec.execution.retries:
-                    raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: its worker "
-                                       f"died {tries} time(s) ({type(err).__name__})") from None
-                again = remote.remote(evaluate, replace(task, store=reader), corpus_ref)
-                refs[again], attempts[again] = refs[ready[0]], tries + 1
-                left.append(again)
-                if progress is not None:
-                    progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
-                             f"retrying (attempt {tries + 1})")
+                _retry(tasks, job, attempt, err, spec.execution.retries, say)
                 continue
             results.setdefault(point.key, {})[seed] = _metrics(result, store, point, seed)
-            if progress is not None:
-                done = sum(len(v) for v in results.values())
-                progress(f"confirm: design {point.point_id} seed {seed} "
-                         f"({done}/{len(jobs)})")
-            submit()  # the freed worker takes the next job
+            say(f"confirm: design {point.point_id} seed {seed} ({sum(len(v) for v in results.values())}/{len(jobs)})")
+            tasks.fill()  # the freed worker takes the next job
     finally:
-        for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
-            with contextlib.suppress(Exception):
+        for ref in tasks.refs if tasks is not None else ():  # a failed confirmation stops the others
+            with contextlib.suppress(Exception):  # (on a joined cluster they would run on)
                 ray.cancel(ref, force=True)
         if store_actor is not None:
             with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
@@ -186,6 +191,22 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
         if started_ray:
             ray.shutdown()
     return results
+
+
+def _retry(tasks: _InRay, job: _Job, attempt: int, err: BaseException, retries: int,
+           say: Callable[[str], None]) -> None:
+    """Run a job whose worker died again elsewhere, up to ``retries`` times.
+
+    Raises:
+        RuntimeError: its worker died too often.
+    """
+    point, seed, _ = job
+    if attempt > retries:
+        raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: its worker "
+                           f"died {attempt} time(s) ({type(err).__name__})") from None
+    tasks.submit(job, attempt + 1)
+    say(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), retrying "
+        f"(attempt {attempt + 1})")
 
 
 def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed: int) -> dict[str, float]:

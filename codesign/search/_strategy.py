@@ -244,14 +244,18 @@ class NetworkThenChip(Scheduler):
         if self.told < self.issued:  # the chips wait for the whole network search
             return None
         if self.sweeps is None:
-            order: list[int] = []
-            if self.results:
-                values = np.array([v for _, v in self.results]).reshape(len(self.results), -1)
-                order = [int(i) for i in promotion_order(values, np.ones(len(self.results), dtype=bool))]
-            self.sweeps = [self.results[i][0] for i in order[: self.k]]
+            self.sweeps = self._best_networks()
         if not self.sweeps:
             return None
         return Job(None, 0, None, params=self.sweeps.pop(0), stage=1)
+
+    def _best_networks(self) -> list[dict[str, Any]]:
+        """The parameters of the ``k`` best networks told, best first."""
+        if not self.results:
+            return []
+        values = np.array([v for _, v in self.results]).reshape(len(self.results), -1)
+        order = promotion_order(values, np.ones(len(self.results), dtype=bool))
+        return [self.results[int(i)][0] for i in order[: self.k]]
 
     def on_result(self, trial: int, rung: int, record: TrialRecord, minimised: np.ndarray | None) -> str:
         self.told += 1
