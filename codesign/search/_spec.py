@@ -48,7 +48,7 @@ from codesign.search._space import (
     space_domain,
 )
 from codesign.search._splits import HELDOUT_ENGINE
-from codesign.search._strategy import STRATEGIES, strategy_named
+from codesign.search._strategy import STRATEGIES, is_registered, strategy_named
 from codesign.snn import (  # configs only: networks load on first use
     FAMILY_CONFIGS,
     ModelConfig,
@@ -298,11 +298,12 @@ class StudySpec(Spec):
     @field_validator("strategy")
     @classmethod
     def _registered_strategy(cls, value: str) -> str:
-        if value not in STRATEGIES:
+        if not is_registered(value):
             close = difflib.get_close_matches(value, list(STRATEGIES), n=1)
             raise ValueError(f"a registered strategy, one of {', '.join(STRATEGIES)}"
                              + (f" (did you mean '{close[0]}'?)" if close else "")
-                             + "; a strategy of your own is named by codesign.search.register_strategy first")
+                             + "; a strategy of your own is named by codesign.search.register_strategy first, "
+                             "or by an installed package's 'codesign.strategies' entry point")
         return value
 
     @field_validator("storage")

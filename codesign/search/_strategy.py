@@ -534,18 +534,36 @@ for _name, _cls in (("joint", Joint), ("nested", Nested), ("sequential", Sequent
 STRATEGIES: Mapping[str, Strategy] = MappingProxyType(_REGISTRY)
 
 
+#: The entry-point group an installed package names its strategies in, so that every process
+#: (a ``codesign`` command, a Ray worker) finds them without importing the package first:
+#: ``[project.entry-points."codesign.strategies"] my_kind = "my_package.strategies:MyKind"``.
+ENTRY_POINT_GROUP = "codesign.strategies"
+
+
+def is_registered(name: str) -> bool:
+    """Whether a strategy of that name is registered, or an installed package names one
+    (:data:`ENTRY_POINT_GROUP`, registered now)."""
+    if name not in _REGISTRY:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name == name:
+                register_strategy(name, ep.load())
+    return name in _REGISTRY
+
+
 def strategy_named(name: str) -> Strategy:
     """The trial kind a record or spec names (``joint`` | ``nested`` | ``sequential`` |
-    ``hardware_first``, or one added by :func:`register_strategy`).
+    ``hardware_first``, or one added by :func:`register_strategy` or an entry point).
 
     Raises:
         ValueError: no strategy of that name is registered (the names that are, in the message).
     """
-    try:
+    if is_registered(name):
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"strategy one of {', '.join(_REGISTRY)}, got {name!r} (a strategy of your own is "
-                         "named by codesign.search.register_strategy before its studies are run or read)") from None
+    raise ValueError(f"strategy one of {', '.join(_REGISTRY)}, got {name!r} (a strategy of your own is named by "
+                     "codesign.search.register_strategy before its studies are run or read, or by an entry point in "
+                     f"the '{ENTRY_POINT_GROUP}' group)")
 
 
 def strategy_of(spec: StrategySpec) -> Strategy:

@@ -112,3 +112,21 @@ def test_a_strategy_defined_outside_the_package_runs_a_real_study(
     assert [(c.trial, c.member) for c in confirmed] == [(1, 0)]
     assert confirmed[0].mean["toy_confirmed"] == 1.0 and "toy_evaluated" not in confirmed[0].mean
     assert study_view(load_stored_study(spec.name, outcome.storage_url)).point_by_id("1.0").confirmed == confirmed[0]
+
+
+def test_an_installed_package_names_its_strategy_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that never imported the package (a ``codesign`` command, a Ray worker) finds
+    its strategy through the ``codesign.strategies`` entry points."""
+    import importlib.metadata
+
+    from codesign.search import _strategy
+
+    point = importlib.metadata.EntryPoint("plugin_kind", "codesign.search._strategy:HardwareFirst",
+                                          _strategy.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group: [point] if group == _strategy.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(_strategy, "_REGISTRY", dict(_strategy._REGISTRY))  # (the session's registry untouched)
+    spec = parse_spec(StudySpec, tiny_spec_data("plugin_kind", trials=2))
+    assert spec.strategy == "plugin_kind" and _strategy.strategy_named("plugin_kind").name == "plugin_kind"
+    with pytest.raises(ValueError, match="strategy one of .*plugin_kind, got 'no_such_kind'"):
+        _strategy.strategy_named("no_such_kind")
