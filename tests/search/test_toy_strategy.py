@@ -128,5 +128,5 @@ def test_an_installed_package_names_its_strategy_by_entry_point(monkeypatch: pyt
     monkeypatch.setattr(_strategy, "_REGISTRY", dict(_strategy._REGISTRY))  # (the session's registry untouched)
     spec = parse_spec(StudySpec, tiny_spec_data("plugin_kind", trials=2))
     assert spec.strategy == "plugin_kind" and _strategy.strategy_named("plugin_kind").name == "plugin_kind"
-    with pytest.raises(ValueError, match="strategy one of .*plugin_kind, got 'no_such_kind'"):
+    with pytest.raises(ValueError, match=r"strategy one of .*plugin_kind, got 'no_such_kind'"):
         _strategy.strategy_named("no_such_kind")
