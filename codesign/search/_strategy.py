@@ -10,7 +10,15 @@ answer with ``if strategy == "nested"``:
 - what a trial evaluates (:meth:`Strategy.evaluate`, composed from the evaluations a
   :class:`TrialRun` offers: the network on one chip, on the hardware sweep, or alone);
 - what the sampler is told (:meth:`Strategy.told`) and which studies it can run
-  (:meth:`Strategy.check`).
+  (:meth:`Strategy.check`);
+- how a confirmation evaluates one of its design points again (:meth:`Strategy.confirm`).
+
+Every strategy is found by the name study specs and trial records store, in one registry
+(:func:`register_strategy`, :func:`strategy_named`; an installed package's strategies through
+the :data:`ENTRY_POINT_GROUP` entry points): a new strategy is one class and one registration,
+and nothing outside this module asks which strategy a study or a record has. The driver sends
+the strategy with each task (``TrialTask.strategy``), so a worker runs one its process never
+registered.
 
 Implementations: :class:`Joint` (one network on one chip per trial), :class:`Nested` (one
 network per trial, swept over the hardware space), the two baselines co-design is measured
@@ -18,7 +26,10 @@ against, :class:`Sequential` (networks first, searched without a chip; then the 
 swept over the chip space) and :class:`HardwareFirst` (the study's chip fixed, networks
 searched for it), and :class:`MultiFidelity`, which wraps joint, nested or hardware_first and
 schedules it by MO-ASHA over rungs of training epochs (:class:`SuccessiveHalving`).
-:func:`strategy_of` builds the one a study spec asks for.
+:func:`strategy_of` builds the one a study spec asks for. The design points a strategy
+builds (:meth:`Strategy.points`) say what each was costed on (its ``hw.*`` parameters, its
+trace, the cost report stored for it), so that readers ask the point, never the record's
+strategy-specific fields (a nested record's ``hw_front``).
 
 Schedulers are plain bookkeeping, with no Optuna or Ray in them: the driver asks
 :meth:`Scheduler.next_job` when a worker is free and tells :meth:`Scheduler.on_result` what a

@@ -97,7 +97,8 @@ def test_a_strategy_defined_outside_the_package_runs_a_real_study(
 
     view = study_view(study)
     assert [p.point_id for p in view.points] == ["0.0", "1.0"]  # the toy's points, read back
-    assert {p.key for p in outcome.front} == {p.key for p in pareto_front(view.points, view.objectives)}
+    assert outcome.front and {p.key for p in outcome.front} == {p.key for p in pareto_front(view.points,
+                                                                                          view.objectives)}
     infos = breakdown_infos(view, tuple(p.key for p in view.points))
     for info, point in zip(infos, view.points, strict=True):  # the design's own stored cost report
         assert info.note is None and info.method == "stored cost report", info.note
