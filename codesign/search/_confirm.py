@@ -39,6 +39,8 @@ from codesign.search._strategy import strategy_of
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
     from codesign.data import Corpus
 
 
@@ -182,15 +184,23 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
             say(f"confirm: design {point.point_id} seed {seed} ({sum(len(v) for v in results.values())}/{len(jobs)})")
             tasks.fill()  # the freed worker takes the next job
     finally:
-        for ref in tasks.refs if tasks is not None else ():  # a failed confirmation stops the others
-            with contextlib.suppress(Exception):  # (on a joined cluster they would run on)
-                ray.cancel(ref, force=True)
-        if store_actor is not None:
-            with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
-                ray.kill(store_actor)
-        if started_ray:
-            ray.shutdown()
+        _stop(tasks, store_actor, started_ray)
     return results
+
+
+def _stop(tasks: _InRay | None, store_actor: ActorHandle[Any] | None, started_ray: bool) -> None:
+    """Cancel the tasks still in flight (a failed confirmation stops the others: on a joined
+    cluster they would run on), end the store actor, and Ray when this confirmation started it."""
+    import ray
+
+    for ref in tasks.refs if tasks is not None else ():
+        with contextlib.suppress(Exception):
+            ray.cancel(ref, force=True)
+    if store_actor is not None:
+        with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
+            ray.kill(store_actor)
+    if started_ray:
+        ray.shutdown()
 
 
 def _retry(tasks: _InRay, job: _Job, attempt: int, err: BaseException, retries: int,
