@@ -38,10 +38,23 @@ from codesign._resources import checkout_root
 from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
-from codesign.search import DesignPoint, StudyView, TrialView, pick_point, recommendation_of
+from codesign.search import (
+    DesignPoint,
+    StudyView,
+    TrialView,
+    pick_point,
+    point_chip,
+    point_cost_report,
+    point_trace,
+    recommendation_of,
+)
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from codesign.hardware import ChipConfig
+    from codesign.search import TrialRecord
+    from codesign.trace import WorkloadTrace
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
@@ -67,7 +80,8 @@ class StudyProvenance(Spec):
     name: str
     storage: str | None = None
     trial: int
-    chip_index: int | None = Field(None, description="chip of a nested trial's hardware set")
+    chip_index: int | None = Field(None, description="the design's number among its trial's (the part after the dot "
+                                   "of point_id); None for a trial's one design")
     state: str
     datetime_complete: str | None = None
     strategy: str = "joint"
@@ -166,14 +180,23 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
     if point is not None:
         return view.point_by_id(point)
     if recommended:
-        rec = recommendation_of(view)
-        if rec is None:
-            raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
-                              hint="a recommendation is exported once it is confirmed and stored: run "
-                                   f"`codesign study confirm {view.name} --scope recommended` "
-                                   "(a finished `codesign study run` does this itself)")
-        return view.point_by_id(rec.point_id)
+        return _recommended_point(view)
     assert trial is not None
+    return _trial_point(view, trial, chip)
+
+
+def _recommended_point(view: StudyView) -> DesignPoint:
+    rec = recommendation_of(view)
+    if rec is None:
+        raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
+                          hint="a recommendation is exported once it is confirmed and stored: run "
+                               f"`codesign study confirm {view.name} --scope recommended` "
+                               "(a finished `codesign study run` does this itself)")
+    return view.point_by_id(rec.point_id)
+
+
+def _trial_point(view: StudyView, trial: int, chip: int | None) -> DesignPoint:
+    """``--trial N [--chip K]``: the trial's one design, or its design K of several (id ``N.K``)."""
     try:
         t = view.trial(trial)
     except KeyError:
@@ -183,12 +206,11 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
     points = [p for p in (*view.points, *view.references) if p.trial == trial]
     if not points:
         raise ConfigError(None, "--trial", "a finished trial with objective values", got=trial)
-    if len(points) > 1 and chip is None:
-        raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of nested trial {trial}")
-    for p in points:
-        if p.chip == chip or len(points) == 1:
-            return p
-    raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of trial {trial}", got=chip)
+    found = points[0] if len(points) == 1 else next((p for p in points if p.member == chip), None)
+    if found is None:
+        raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of trial {trial}, which holds "
+                          f"{len(points)} designs", got=chip)
+    return found
 
 
 def _check_exportable(t: TrialView) -> None:
@@ -210,6 +232,15 @@ def _artifact(view: StudyView, t: TrialView, name: str) -> Path:
         raise ConfigError(None, "--trial", f"a trial whose record names a '{name}' artifact", got=t.number)
     if not path.is_file():
         raise ConfigError(path, "", f"the '{name}' artifact of trial {t.number}",
+                          hint="file not found; pass --artifacts DIR if the study's files moved")
+    return path
+
+
+def _point_file(point: DesignPoint, stored: tuple[str, Path], what: str) -> Path:
+    """The local file of a design's ``stored`` (path the record names, local path)."""
+    rel, path = stored
+    if not path.is_file():
+        raise ConfigError(path, "", f"the {what} of design {point.point_id} ({rel})",
                           hint="file not found; pass --artifacts DIR if the study's files moved")
     return path
 
@@ -244,9 +275,11 @@ def export_bundle(
         raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
     chip = _point_chip(record, point)
     precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
-    # joint trials keep the trace of their chip's precision as "trace"; a nested trial keeps
-    # one per precision it swept, "trace@<precision>"
-    trace_path = _artifact(view, t, "trace" if "trace" in record.artifacts else f"trace@{precision.label}")
+    costed_on = point_trace(view, point)  # the trace the design was costed on, which its strategy named
+    if costed_on is None:
+        raise ConfigError(None, "--trial", f"a trial whose record names the trace of its {precision.label} design",
+                          got=t.number)
+    trace_path = _point_file(point, costed_on, "trace")
     config = _bundle_config(view, t, point, summary, chip, storage, datetime_complete)
     net = bundle_network(config, weights_path)
     trace = load_trace(trace_path)
@@ -262,7 +295,7 @@ def export_bundle(
         shutil.copyfile(weights_path, tmp / WEIGHTS_FILE)
         shutil.copyfile(trace_path, tmp / TRACE_FILE)
         shutil.copyfile(summary_path, tmp / TRAIN_RESULT_FILE)
-        _write_cost_report(tmp / COST_REPORT_FILE, view, t, point, trace, chip)
+        _write_cost_report(tmp / COST_REPORT_FILE, view, point, trace, chip)
         exported = _write_on_chip_network(tmp, net, config, precision)
         write_manifest(tmp)
         if not publish_directory(tmp, out):
@@ -283,11 +316,9 @@ def bundle_network(config: BundleConfig, weights: Path) -> nn.Module:
                         config.head, weights)  # type: ignore[arg-type]  # str: typing it Head would import torch
 
 
-def _point_chip(record: Any, point: DesignPoint) -> Any:
+def _point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
     """The chip of a design point (:func:`codesign.search.point_chip`: a nested point's chip is
     the study's base chip with its ``hw.*`` parameters, named and described as that chip)."""
-    from codesign.search import point_chip
-
     try:
         return point_chip(record, point)
     except ValueError as err:
@@ -295,7 +326,7 @@ def _point_chip(record: Any, point: DesignPoint) -> Any:
                           hint=str(err)) from None
 
 
-def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: Any,
+def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: ChipConfig,
                    storage: str | None, datetime_complete: str | None) -> BundleConfig:
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
@@ -305,7 +336,7 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
         codesign_version=__version__,
         code_commit=code_commit(),
         study=StudyProvenance(
-            name=view.name, storage=storage, trial=t.number, chip_index=point.chip, state=t.state,
+            name=view.name, storage=storage, trial=t.number, chip_index=point.member, state=t.state,
             datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
             recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
         ),
@@ -330,12 +361,15 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
     )
 
 
-def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: Any, chip: Any) -> None:
-    """The cost report: a joint trial's stored one (checked), a nested point's recomputed for its chip."""
+def _write_cost_report(path: Path, view: StudyView, point: DesignPoint, trace: WorkloadTrace,
+                       chip: ChipConfig) -> None:
+    """The cost report: the one stored for the design (checked), else recomputed for its chip
+    on its trace (a chip of a hardware sweep)."""
     from codesign.hardware import CostReport, estimate_cost
 
-    if point.chip is None:
-        cost_path = _artifact(view, t, "cost_report")
+    stored = point_cost_report(view, point)
+    if stored is not None:
+        cost_path = _point_file(point, stored, "cost report")
         CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:

@@ -1,8 +1,9 @@
 """Energy breakdown (layer x category), cycles and area of each Pareto-front member.
 
-A joint trial's breakdown is the cost report its evaluation stored. A nested trial stores one
-trace per chip precision, not a cost report per chip, so a nested design's breakdown is
-computed here: the chip model (``codesign.hardware.estimate_cost``, a pure function of the
+A design's breakdown is the cost report stored for it, where its strategy stored one (a joint
+trial's, :attr:`DesignPoint.cost_report`). A hardware sweep stores one trace per chip
+precision, not a cost report per chip, so the breakdown of a design without one is computed
+here: the chip model (``codesign.hardware.estimate_cost``, a pure function of the
 trace and the chip) on the network's stored trace at that chip's precision, for that chip
 (:func:`codesign.search.point_trace`, :func:`codesign.search.point_chip`). Nothing is
 re-trained. A confirmed design also gets the cost reports its confirmation runs wrote, one per
@@ -25,12 +26,14 @@ from codesign.search import (
     TrialView,
     confirmation_cost_reports,
     point_chip,
+    point_cost_report,
     point_trace,
 )
 
 if TYPE_CHECKING:
     from codesign.hardware import CostReport
 
+#: The record's artifact name of a design's stored cost report.
 COST_REPORT_ARTIFACT = "cost_report"
 #: A recomputed breakdown whose total differs from the energy the search stored by more than
 #: this fraction is flagged: the chip model changed since the study ran.
@@ -138,44 +141,32 @@ def breakdown_infos(
 
 
 def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> BreakdownInfo:
-    """The breakdown of one design point: a joint trial's stored cost report, a nested
-    design's recomputed from its trace and chip; with its confirmation runs' cost reports."""
-    number, chip = (key, None) if isinstance(key, int) else key
+    """The breakdown of one design point: the cost report stored for it (a joint trial's), or
+    one recomputed from its trace and chip (a chip of a hardware sweep); with its confirmation
+    runs' cost reports."""
+    number, member = (key, None) if isinstance(key, int) else key
     trial = view.trial(number)
-    point = view.point((number, chip))
-    metrics = point.metrics
-    by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None and chip is None else {}
-    path: Path | None = None
-    report: CostReport | None = None
-    note = None
-    method = "stored cost report"
-    check = None
-    if chip is not None:
-        # A nested trial stores a trace per precision, not a cost report per chip: cost it here.
+    point = view.point((number, member))
+    stored = point_cost_report(view, point)
+    if stored is not None:
+        report, note = _stored(view, stored)
+        method, check, path = "stored cost report", None, stored[1] if report is not None else None
+        # the record's own figures when its report cannot be read (the report is of this design)
+        by_category = dict(trial.record.energy_by_category_pj) if trial.record is not None else {}
+    else:  # no cost report per design is stored (a sweep stores a trace per precision): cost it here
         report, note, method, check = _recomputed(view, trial, point)
-    else:
-        path = view.artifact_path(trial, COST_REPORT_ARTIFACT)
-        if path is None:
-            note = "the trial record names no cost_report artifact"
-        elif not path.is_file():
-            # the record's own (relative) path: the page must not carry this machine's paths
-            note = f"cost report not found at {_recorded(trial)} in the study's {_folder(view)}"
-        else:
-            try:
-                report = read_cost_report(path)
-            except (ValueError, OSError) as err:
-                note = "cost report unreadable: " + str(err).replace(str(path), _recorded(trial))
+        path, by_category = None, {}
     if report is not None:
         by_category = report.energy_by_category_pj
 
     def pick(key: str) -> float | None:
         if report is not None:
             return float(getattr(report, key))
-        return float(metrics[key]) if key in metrics else None
+        return float(point.metrics[key]) if key in point.metrics else None
 
     return BreakdownInfo(
         number=number,
-        chip=chip,
+        chip=member,
         layers=report.layer_names if report is not None else (),
         categories=tuple(by_category),
         energy_by_layer_category_pj=report.energy_by_layer_category_pj if report is not None else None,
@@ -183,7 +174,7 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
         cycles=pick("cycles"),
         latency_ms=pick("latency_ms"),
         area_mm2=pick("area_mm2"),
-        source=path if report is not None else None,
+        source=path,
         note=note,
         method=method,
         check=check,
@@ -191,10 +182,22 @@ def breakdown_info(view: StudyView, key: tuple[int, int | None] | int) -> Breakd
     )
 
 
+def _stored(view: StudyView, stored: tuple[str, Path]) -> tuple[CostReport | None, str | None]:
+    """The cost report stored for a design, or None and why it cannot be read (the record's
+    own relative path in the note: the page must not carry this machine's paths)."""
+    rel, path = stored
+    if not path.is_file():
+        return None, f"cost report not found at {rel} in the study's {_folder(view)}"
+    try:
+        return read_cost_report(path), None
+    except (ValueError, OSError) as err:
+        return None, "cost report unreadable: " + str(err).replace(str(path), rel)
+
+
 def _recomputed(view: StudyView, trial: TrialView,
                 point: DesignPoint) -> tuple[CostReport | None, str | None, str, str | None]:
-    """A nested design's cost report: the chip model on the network's stored trace at the
-    chip's precision, for the chip. Returns (the report or None, note, method, check)."""
+    """A design's cost report where none is stored for it: the chip model on the trace it was
+    costed on, for its chip. Returns (the report or None, note, method, check)."""
     from codesign.hardware import estimate_cost
     from codesign.trace import load_trace
 
@@ -202,13 +205,11 @@ def _recomputed(view: StudyView, trial: TrialView,
     record = trial.record
     if record is None:
         return None, "the trial stores no record, so neither its chip nor its trace is known", method, None
-    if point.chip is not None and point.chip >= len(record.hw_front):
-        return None, f"chip {point.chip} is not in the record's hardware front ({len(record.hw_front)} chips)", method, None
     try:
         chip = point_chip(record, point)
     except ValueError as err:
         return None, f"cannot rebuild the chip: {err}", method, None
-    found = point_trace(view, record, point)
+    found = point_trace(view, point)
     if found is None:
         return (None, f"the record names no trace at this chip's precision (w{chip.weight_bits}s{chip.state_bits}), "
                 "so its energy cannot be broken down", method, None)
@@ -220,13 +221,17 @@ def _recomputed(view: StudyView, trial: TrialView,
     except (ValueError, OSError) as err:
         return None, "trace unreadable: " + str(err).replace(str(path), rel), method, None
     method = f"chip model on the stored trace {rel} (w{chip.weight_bits}s{chip.state_bits}), for this chip"
-    check = None
+    return cost, None, method, _recompute_check(cost, point)
+
+
+def _recompute_check(cost: CostReport, point: DesignPoint) -> str | None:
+    """Why a recomputed energy is not what the search stored, or None when it is."""
     stored = point.metrics.get("energy_uj")
     if stored is not None and math.isfinite(stored) and \
             abs(cost.energy_uj - stored) > RECOMPUTED_REL_TOL * max(abs(stored), 1e-30):
-        check = (f"recomputed {cost.energy_uj:.4g} µJ, but the search stored {stored:.4g} µJ: "
-                 "the chip model changed since the study ran")
-    return cost, None, method, check
+        return (f"recomputed {cost.energy_uj:.4g} µJ, but the search stored {stored:.4g} µJ: "
+                "the chip model changed since the study ran")
+    return None
 
 
 def _seed_costs(view: StudyView, point: DesignPoint) -> tuple[SeedCost, ...]:
@@ -249,8 +254,3 @@ def _folder(view: StudyView) -> str:
     if view.artifact_url is not None:
         return "artifact store"
     return f"artifacts folder '{view.artifact_dir.name}'" if view.artifact_dir is not None else "working folder"
-
-
-def _recorded(trial: TrialView) -> str:
-    """The cost-report path as the record names it (relative to the artifact directory)."""
-    return str(trial.record.artifacts.get(COST_REPORT_ARTIFACT, "")) if trial.record is not None else ""

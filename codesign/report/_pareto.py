@@ -338,8 +338,8 @@ def design_table(view: StudyView, point: DesignPoint,
     every metric. What a click on a scatter point opens."""
     sections: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     head = [("design", design_id(point.key)), ("trial", str(point.trial))]
-    if point.chip is not None:
-        head.append(("chip of the trial's hardware set", str(point.chip)))
+    if point.member is not None:
+        head.append(("design of its trial", str(point.member)))
     if kind:
         head.append(("on the plot", kind.replace("_", " ")))
     off = _off_front(view, point)

@@ -2,9 +2,10 @@
 
 A search scores each candidate once, with one seed (and, in a multi-fidelity study, often
 at a rung). :func:`confirm_study` re-evaluates design points (every front member, or the
-candidates of the study's recommendation, :mod:`codesign.search._recommend`) with ``seeds`` training seeds at the full budget, each on its own chip
-(a nested point is evaluated as the joint design it is: its network on its chip), and
-stores the mean and standard deviation of every metric. Hardware figures follow each seed's
+candidates of the study's recommendation, :mod:`codesign.search._recommend`) with ``seeds``
+training seeds at the full budget, as the study's strategy confirms one of its designs
+(:meth:`Strategy.confirm`; the built-in ones: its network on its chip, so a swept chip is
+evaluated as the one design it is), and stores the mean and standard deviation of every metric. Hardware figures follow each seed's
 trace, since each seed's network has its own activity.
 
 The figures are stored as study user attributes (``codesign.confirmed.<trial>``), in the form
@@ -17,7 +18,7 @@ import contextlib
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -26,38 +27,26 @@ from codesign.config import parse_spec
 from codesign.search._cluster import ensure_ray, worker_died_errors
 from codesign.search._confirmed import ConfirmedPoint, confirmed_figures, store_confirmed
 from codesign.search._design import confirmation_folder
-from codesign.search._front import DesignPoint, pareto_front, point_id_of
+from codesign.search._front import DesignPoint, pareto_front
 from codesign.search._lease import DriverLease
 from codesign.search._reader import study_view
 from codesign.search._recommend import recommendation_candidates, store_recommendation
-from codesign.search._record import ARTIFACT_DIR_ATTR, TrialRecord, record_of
+from codesign.search._record import ARTIFACT_DIR_ATTR, record_of
 from codesign.search._spec import StudySpec
 from codesign.search._storage import stored_spec
 from codesign.search._store import ArtifactStore, serve_store, study_store
+from codesign.search._strategy import strategy_of
 from codesign.search._task import EvaluateFn, TrialResult, TrialTask, run_task
 
 if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
     from codesign.data import Corpus
 
 
 def confirmed_for(study: optuna.Study, point: DesignPoint) -> ConfirmedPoint | None:
-    """The confirmed figures of a study's design point (its chip found in its record), or None."""
-    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == point.trial), None)
-    record = record_of(trial.user_attrs) if trial is not None else None
-    if record is None:
-        return None
-    return confirmed_figures(study.user_attrs, point.trial, _chip_index(point, record))
-
-
-def _chip_index(point: DesignPoint, record: TrialRecord) -> int | None:
-    """The index of a nested point's chip in its record's ``hw_front`` (None for joint)."""
-    if not record.hw_front:
-        return None
-    hw = {k: v for k, v in point.params.items() if k.startswith("hw.")}
-    for i, candidate in enumerate(record.hw_front):
-        if candidate.params == hw:
-            return i
-    raise ValueError(f"trial {point.trial}: the design point's chip is not in its hardware front")
+    """The confirmed figures of a study's design point, or None."""
+    return confirmed_figures(study.user_attrs, point.trial, point.member)
 
 
 def confirm_points(
@@ -102,36 +91,60 @@ def confirm_points(
         results = _run(jobs, spec, store, evaluate, corpus, workers, progress)
     finally:
         lease.release()
-    confirmed = [_confirmed_point(trial, chip, by_seed, seed_list) for (trial, chip), by_seed in results.items()]
+    confirmed = [_confirmed_point(trial, member, by_seed, seed_list) for (trial, member), by_seed in results.items()]
     store_confirmed(study, confirmed)
     return confirmed
 
 
-#: One evaluation of a confirmation: the design point, its chip's index, the seed and the task.
-_Job = tuple[DesignPoint, int | None, int, TrialTask]
-#: What a confirmation measured: (trial, chip) -> seed -> metrics.
+#: One evaluation of a confirmation: the design point, the seed and the task.
+_Job = tuple[DesignPoint, int, TrialTask]
+#: What a confirmation measured: (trial, member) -> seed -> metrics.
 _Results = dict[tuple[int, int | None], dict[int, dict[str, float]]]
 
 
 def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_list: list[int]) -> list[_Job]:
-    """One joint evaluation per point and seed: the point's network parameters with its chip's,
-    at full fidelity, in the point's own confirmation folder."""
-    records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    """One evaluation per point and seed, by the study's strategy (:meth:`Strategy.confirm`):
+    the point's parameters (its network's and its chip's), at full fidelity, in the point's
+    own confirmation folder."""
+    recorded = {t.number for t in study.get_trials(deepcopy=False) if record_of(t.user_attrs) is not None}
+    strategy = strategy_of(spec)
     jobs: list[_Job] = []
     for point in points:
-        record = records.get(point.trial)
-        if record is None:
+        if point.trial not in recorded:
             raise ValueError(f"trial {point.trial} has no record to confirm")
-        chip = _chip_index(point, record)
-        params = {**{k: v for k, v in record.params.items() if not k.startswith("hw.")},
-                  **{k: v for k, v in point.params.items() if k.startswith("hw.")}}
         for seed in seed_list:
-            data = spec.to_dict()
-            data.update(seed=seed, strategy="joint", multi_fidelity=None)
-            jobs.append((point, chip, seed, TrialTask(
-                params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
-                folder=confirmation_folder(point.trial, chip, seed))))
+            jobs.append((point, seed, TrialTask(
+                params=dict(point.params), spec=spec.model_copy(update={"seed": seed}), trial_number=point.trial,
+                folder=confirmation_folder(point.trial, point.member, seed), strategy=strategy, confirm=True)))
     return jobs
+
+
+@dataclass
+class _InRay:
+    """The confirmation's tasks in Ray: at most ``in_flight`` at once, as the driver starts
+    them (a task queued in Ray would start whenever a running one blocks reading the store,
+    and share its CPUs); each ref with its job and attempt."""
+
+    start: Callable[[TrialTask], Any]
+    in_flight: int
+    queued: list[_Job]
+    refs: dict[Any, tuple[_Job, int]] = field(default_factory=dict)
+
+    def fill(self) -> None:
+        """Start queued jobs on the free workers."""
+        while self.queued and len(self.refs) < self.in_flight:
+            self.submit(self.queued.pop(0), 1)
+
+    def submit(self, job: _Job, attempt: int) -> None:
+        self.refs[self.start(job[2])] = (job, attempt)
+
+    def next_done(self) -> tuple[Any, _Job, int]:
+        """The next finished task (its ref, job and attempt), no longer in flight."""
+        import ray
+
+        ready, _ = ray.wait(list(self.refs), num_returns=1)
+        job, attempt = self.refs.pop(ready[0])
+        return ready[0], job, attempt
 
 
 def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
@@ -145,64 +158,65 @@ def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: Eval
     """
     import ray
 
+    say = progress or (lambda _: None)
     started_ray = False
     store_actor = None
-    left: list[Any] = []
+    tasks = None
     try:
         started_ray = ensure_ray(spec if workers is None else _with_workers(spec, workers), False)
         reader, store_actor = serve_store(store)
         remote = ray.remote(run_task).options(num_cpus=spec.execution.cpus_per_trial,
                                               num_gpus=spec.execution.gpus_per_trial, max_retries=0)
         corpus_ref = ray.put(corpus)  # (None for an injected evaluation, which loads nothing)
-        # at most `workers` tasks in Ray at once, as the driver starts them: a task queued in Ray
-        # would start whenever a running one blocks reading the store, and share its CPUs
-        in_flight = workers if workers is not None else spec.execution.workers
-        queued = list(jobs)
-        refs: dict[Any, _Job] = {}
-        attempts: dict[Any, int] = {}
-
-        def submit() -> None:
-            while queued and len(left) < in_flight:
-                job = queued.pop(0)
-                ref = remote.remote(evaluate, replace(job[3], store=reader), corpus_ref)
-                refs[ref], attempts[ref] = job, 1
-                left.append(ref)
-
+        tasks = _InRay(lambda task: remote.remote(evaluate, replace(task, store=reader), corpus_ref),
+                       workers if workers is not None else spec.execution.workers, list(jobs))
         results: _Results = {}
-        submit()
-        while left:
-            ready, left = ray.wait(left, num_returns=1)
-            point, chip, seed, task = refs[ready[0]]
+        tasks.fill()
+        while tasks.refs:
+            ref, job, attempt = tasks.next_done()
+            point, seed, _ = job
             try:
-                result: TrialResult = ray.get(ready[0])
+                result: TrialResult = ray.get(ref)
             except worker_died_errors() as err:  # a lost worker or node: run it again elsewhere
-                tries = attempts[ready[0]]
-                if tries > spec.execution.retries:
-                    raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: its worker "
-                                       f"died {tries} time(s) ({type(err).__name__})") from None
-                again = remote.remote(evaluate, replace(task, store=reader), corpus_ref)
-                refs[again], attempts[again] = refs[ready[0]], tries + 1
-                left.append(again)
-                if progress is not None:
-                    progress(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), "
-                             f"retrying (attempt {tries + 1})")
+                _retry(tasks, job, attempt, err, spec.execution.retries, say)
                 continue
-            results.setdefault((point.trial, chip), {})[seed] = _metrics(result, store, point, seed)
-            if progress is not None:
-                done = sum(len(v) for v in results.values())
-                progress(f"confirm: design {point_id_of((point.trial, chip))} seed {seed} "
-                         f"({done}/{len(jobs)})")
-            submit()  # the freed worker takes the next job
+            results.setdefault(point.key, {})[seed] = _metrics(result, store, point, seed)
+            say(f"confirm: design {point.point_id} seed {seed} ({sum(len(v) for v in results.values())}/{len(jobs)})")
+            tasks.fill()  # the freed worker takes the next job
     finally:
-        for ref in left:  # a failed confirmation stops the others (on a joined cluster they would run on)
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
-        if store_actor is not None:
-            with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
-                ray.kill(store_actor)
-        if started_ray:
-            ray.shutdown()
+        _stop(tasks, store_actor, started_ray)
     return results
+
+
+def _stop(tasks: _InRay | None, store_actor: ActorHandle[Any] | None, started_ray: bool) -> None:
+    """Cancel the tasks still in flight (a failed confirmation stops the others: on a joined
+    cluster they would run on), end the store actor, and Ray when this confirmation started it."""
+    import ray
+
+    for ref in tasks.refs if tasks is not None else ():
+        with contextlib.suppress(Exception):
+            ray.cancel(ref, force=True)
+    if store_actor is not None:
+        with contextlib.suppress(Exception):  # a lost node may have taken the actor with it
+            ray.kill(store_actor)
+    if started_ray:
+        ray.shutdown()
+
+
+def _retry(tasks: _InRay, job: _Job, attempt: int, err: BaseException, retries: int,
+           say: Callable[[str], None]) -> None:
+    """Run a job whose worker died again elsewhere, up to ``retries`` times.
+
+    Raises:
+        RuntimeError: its worker died too often.
+    """
+    point, seed, _ = job
+    if attempt > retries:
+        raise RuntimeError(f"confirming trial {point.trial} with seed {seed} failed: its worker "
+                           f"died {attempt} time(s) ({type(err).__name__})") from None
+    tasks.submit(job, attempt + 1)
+    say(f"confirm: trial {point.trial} seed {seed}: worker died ({type(err).__name__}), retrying "
+        f"(attempt {attempt + 1})")
 
 
 def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed: int) -> dict[str, float]:
@@ -219,13 +233,13 @@ def _metrics(result: TrialResult, store: ArtifactStore, point: DesignPoint, seed
     return record.metrics
 
 
-def _confirmed_point(trial: int, chip: int | None, by_seed: dict[int, dict[str, float]],
+def _confirmed_point(trial: int, member: int | None, by_seed: dict[int, dict[str, float]],
                      seed_list: list[int]) -> ConfirmedPoint:
     """Mean and spread of every metric all seeds measured finite."""
     names = sorted(set.intersection(*(set(m) for m in by_seed.values())))
     values = {n: [float(by_seed[s][n]) for s in seed_list] for n in names
               if all(math.isfinite(float(by_seed[s][n])) for s in seed_list)}
-    return ConfirmedPoint(trial, chip, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
+    return ConfirmedPoint(trial, member, tuple(seed_list), {n: statistics.fmean(v) for n, v in values.items()},
                           {n: statistics.stdev(v) for n, v in values.items()}, values)
 
 

@@ -3,11 +3,11 @@ re-training it (the report's breakdowns, the export's bundles).
 
 Owns, in one place:
 
-- the chip of a design point (:func:`point_chip`): the trial's chip, or for a ``nested`` point
-  the study's base chip with that point's ``hw.*`` parameters, labelled as the chip it is (a
-  preset's name and description describe the preset, not a swept chip);
-- the trace a design point was costed on (:func:`point_trace`): a joint trial's ``trace``, a
-  nested point's trace at its own chip's precision (``HardwarePoint.trace``);
+- the chip of a design point (:func:`point_chip`): its record's chip with the point's ``hw.*``
+  parameters, labelled as the chip it is (a preset's name and description describe the
+  preset, not a chip the search made of it);
+- the trace a design point was costed on (:func:`point_trace`): the one its strategy named
+  (:attr:`DesignPoint.trace`);
 - the folder a confirmation run writes into (:func:`confirmation_folder`) and the cost reports
   the confirmation runs of a design wrote (:func:`confirmation_cost_reports`);
 - resolving a study-relative store path to a readable local file (:func:`study_file`).
@@ -33,11 +33,11 @@ if TYPE_CHECKING:
 COST_REPORT_FILE = "cost_report.json"
 
 
-def confirmation_folder(trial: int, chip: int | None, seed: int) -> str:
+def confirmation_folder(trial: int, member: int | None, seed: int) -> str:
     """The folder under ``<study>/trials/`` that the confirmation run of design point
-    (``trial``, ``chip``) with ``seed`` writes its files into (its own, so the trial's files
+    (``trial``, ``member``) with ``seed`` writes its files into (its own, so the trial's files
     are never overwritten)."""
-    return f"{trial:05d}-confirm-chip{'' if chip is None else chip}-seed{seed}"
+    return f"{trial:05d}-confirm-chip{'' if member is None else member}-seed{seed}"
 
 
 def study_file(view: StudyView, rel: str) -> Path:
@@ -46,8 +46,8 @@ def study_file(view: StudyView, rel: str) -> Path:
 
 
 def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
-    """The chip of ``point``: its trial's chip; for a nested point, the study's base chip (the
-    record's ``chip_config``) with the point's ``hw.*`` parameters. A chip the search set
+    """The chip of ``point``: its record's chip (``chip_config``: the trial's chip, or the
+    study's base chip of a hardware sweep) with the point's ``hw.*`` parameters. A chip the search set
     ``hw.*`` parameters of is named ``<base> [trial T chip K]`` and described by those
     parameters, so that no label still describes the preset it was derived from (a preset's
     "4-core ... 1 mm^2" is not true of the 16-core chip the search made of it).
@@ -65,30 +65,24 @@ def point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
         return record.chip_config
     fields.update(searched)
     base = str(fields.get("name", "custom")).split(" [", 1)[0]
-    where = f"trial {point.trial}" + (f" chip {point.chip}" if point.chip is not None else "")
-    fields["name"] = f"{base} [{where}]"
+    fields["name"] = f"{base} [{point.where}]"
     fields["description"] = (f"{base} with the search's {', '.join(f'{k}={v}' for k, v in sorted(searched.items()))}"
                              f" ({fields.get('cores')} cores, {fields.get('weight_bits')}-bit weights, "
                              f"{fields.get('state_bits')}-bit state)")
     return ChipConfig.model_validate(fields)
 
 
-def point_trace(view: StudyView, record: TrialRecord, point: DesignPoint) -> tuple[str, Path] | None:
-    """The trace ``point`` was costed on, as (the path the record names, the local file), or
-    None when the record names none: a joint trial's ``trace`` artifact; a nested point's
-    trace at its chip's precision (its ``HardwarePoint.trace``, else the record's
-    ``trace@<precision>`` artifact)."""
-    rel: str | None = None
-    if point.chip is not None and point.chip < len(record.hw_front):
-        rel = record.hw_front[point.chip].trace or None
-        if rel is None:
-            chip = point_chip(record, point)
-            label = ("fp32" if chip.weight_bits == 32 and chip.state_bits == 32
-                     else f"w{chip.weight_bits}s{chip.state_bits}")  # codesign.snn.Precision.label
-            rel = record.artifacts.get(f"trace@{label}")
-    elif point.chip is None:
-        rel = record.artifacts.get("trace")
-    return (rel, study_file(view, rel)) if rel else None
+def point_trace(view: StudyView, point: DesignPoint) -> tuple[str, Path] | None:
+    """The trace ``point`` was costed on (:attr:`DesignPoint.trace`, which its strategy
+    named), as (the path the record names, the local file), or None when it names none."""
+    return (point.trace, study_file(view, point.trace)) if point.trace else None
+
+
+def point_cost_report(view: StudyView, point: DesignPoint) -> tuple[str, Path] | None:
+    """The cost report stored for ``point`` itself (:attr:`DesignPoint.cost_report`), as (the
+    path the record names, the local file), or None when none is: its cost is recomputed from
+    its trace and chip."""
+    return (point.cost_report, study_file(view, point.cost_report)) if point.cost_report else None
 
 
 def confirmation_cost_reports(view: StudyView, point: DesignPoint) -> dict[int, tuple[str, Path]]:
@@ -99,6 +93,6 @@ def confirmation_cost_reports(view: StudyView, point: DesignPoint) -> dict[int, 
         return {}
     out = {}
     for seed in point.confirmed.seeds:
-        rel = posixpath.join("trials", confirmation_folder(point.trial, point.chip, seed), COST_REPORT_FILE)
+        rel = posixpath.join("trials", confirmation_folder(point.trial, point.member, seed), COST_REPORT_FILE)
         out[int(seed)] = (rel, study_file(view, rel))
     return out

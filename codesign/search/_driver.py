@@ -723,7 +723,7 @@ class _Driver:
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
-                         store=self.reader, stage=p.stage)
+                         store=self.reader, stage=p.stage, strategy=self.strategy)
         p.started = time.monotonic()
         if self.first_submit is None:
             self.first_submit = p.started

@@ -189,18 +189,19 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
     if task.store is None:
         raise ValueError("evaluate_trial needs the artifact store's reader (task.store)")
     full = until_epoch is None or until_epoch == train_cfg.epochs
+    strategy = task.strategy or strategy_of(study)
     base: dict[str, Any] = {
         "params": params,
         "model_config": model_cfg,
         "train_config": train_cfg,
-        "strategy": study.strategy,
+        "strategy": strategy.name,
         "rung_epoch": until_epoch if not full else None,
         "load_dependent": train_cfg.load_dependent,
     }
     with tempfile.TemporaryDirectory(prefix="codesign-trial.") as scratch:
         space = _Workspace(task.store, Path(scratch))
         run = _Run(task, space, base, model_cfg, train_cfg, corpus_cfg, corpus, chip_over)
-        record = strategy_of(study).evaluate(run)
+        record = strategy.confirm(run) if task.confirm else strategy.evaluate(run)
     record = record.model_copy(update={"wall_time_s": time.perf_counter() - started,
                                        "cpu_time_s": time.process_time() - cpu_started})
     return TrialResult(record=record, files=space.files, entries=space.entries)
@@ -637,10 +638,11 @@ def _hardware_sweep(
             metrics = {**scored.metrics, **chip_metrics}
             candidates.append(DesignPoint(
                 trial=-1,
-                params={**points[i], "trace": trace_rel},
+                params=dict(points[i]),
                 objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
                 constraints=constraint_values(metrics, constraints_spec),
                 metrics={**network, **chip_metrics},
+                trace=trace_rel,
             ))
     feasible = [c for c in candidates if c.feasible]
     front_points = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
@@ -649,9 +651,8 @@ def _hardware_sweep(
     usable = [c for c in mark_points(front_points, study.floor_condition()) if c.eligible]
     chosen = _compromise(usable or front_points, study) if front_points else min(
         candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
-    front = [HardwarePoint(params={k: v for k, v in c.params.items() if k != "trace"}, objectives=c.objectives,
-                           constraints=c.constraints, metrics=c.metrics, trace=str(c.params["trace"]))
-             for c in front_points]
+    front = [HardwarePoint(params=c.params, objectives=c.objectives, constraints=c.constraints, metrics=c.metrics,
+                           trace=c.trace or "") for c in front_points]
     return front, dict(chosen.objectives), dict(chosen.constraints), artifacts, all_hit, float_metrics
 
 

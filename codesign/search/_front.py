@@ -2,9 +2,11 @@
 
 A *design point* is one network on one chip with its objectives and constraint values: a
 ``joint`` trial is one point, a ``nested`` trial holds one point per chip of its hardware
-Pareto set. Each has a study-wide id, ``"12.3"`` (trial 12, chip 3) or ``"12"`` (a joint
-trial): :attr:`DesignPoint.point_id`, read back by :func:`parse_point_id`, the one place
-that text becomes a point. The study's front is the non-dominated set of its *eligible*
+Pareto set. Each has a study-wide id, ``"12.3"`` (trial 12, its design 3) or ``"12"`` (a
+trial that holds one design): :attr:`DesignPoint.point_id`, read back by
+:func:`parse_point_id`, the one place that text becomes a point. The trial's strategy numbers
+its designs and says what each was costed on (its chip's ``hw.*`` parameters, its trace, its
+stored cost report): readers ask the point, never the record's strategy-specific fields. The study's front is the non-dominated set of its *eligible*
 design points: feasible, above the task's accuracy floor and not degenerate (a point below
 the floor or degenerate stays stored, marked, and is kept off the front and out of the
 hypervolume).
@@ -57,7 +59,14 @@ class DesignPoint:
         objectives: objective name -> value, in the study's objective order; constraints:
             name -> value (feasible <= 0).
         metrics: everything measured for this point.
-        chip: the index of this chip in a ``nested`` trial's ``hw_front``; None for ``joint``.
+        member: its number among the designs its trial holds, the part after the dot of its
+            id (``12.3``); None when the trial holds one design. An id the trial's strategy
+            gives (:meth:`Strategy.points`), not an index into anything a reader opens.
+        trace: the study-relative path of the workload trace the design was costed on (None:
+            its record names none).
+        cost_report: the study-relative path of the cost report stored for this very design
+            (None: none is stored, e.g. a chip of a hardware sweep; a reader recomputes it
+            from :attr:`trace` and the chip).
         reference: label of a reference point (e.g. ``"ANN twin"``), else None.
         confirmed: mean and std over the confirmation seeds (study attribute
             ``codesign.confirmed.<trial>``), when a study reader attached them.
@@ -70,7 +79,9 @@ class DesignPoint:
     objectives: dict[str, float]
     constraints: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    chip: int | None = None
+    member: int | None = None
+    trace: str | None = None
+    cost_report: str | None = None
     reference: str | None = None
     confirmed: ConfirmedPoint | None = None
     degenerate: bool = False
@@ -87,18 +98,23 @@ class DesignPoint:
 
     @property
     def key(self) -> tuple[int, int | None]:
-        """``(trial, chip)``: which design point of the study this is."""
-        return (self.trial, self.chip)
+        """``(trial, member)``: which design point of the study this is."""
+        return (self.trial, self.member)
 
     @property
     def point_id(self) -> str:
-        """The study-wide id: ``"12.3"`` (trial 12, chip 3) or ``"12"`` (a joint trial)."""
+        """The study-wide id: ``"12.3"`` (trial 12, design 3) or ``"12"`` (a trial's one design)."""
         return point_id_of(self.key)
+
+    @property
+    def where(self) -> str:
+        """``trial 12 chip 3`` (``trial 12`` for a trial's one design): where it came from, in words."""
+        return f"trial {self.trial}" + ("" if self.member is None else f" chip {self.member}")
 
     @property
     def label(self) -> str:
         """``design 12.3 (trial 12 / chip 3)``, the reference's name after it for a reference point."""
-        where = f"trial {self.trial}" + (f" / chip {self.chip}" if self.chip is not None else "")
+        where = f"trial {self.trial}" + ("" if self.member is None else f" / chip {self.member}")
         return f"design {self.point_id} ({where})" + (f" ({self.reference})" if self.reference else "")
 
     @property
@@ -135,9 +151,9 @@ def point_summary(point: DesignPoint, limit: int = 1000) -> str:
 
 
 def point_id_of(key: tuple[int, int | None]) -> str:
-    """The id of design point ``(trial, chip)``: ``"12.3"``, or ``"12"`` for a joint trial."""
-    trial, chip = key
-    return f"{trial}" if chip is None else f"{trial}.{chip}"
+    """The id of design point ``(trial, member)``: ``"12.3"``, or ``"12"`` for a trial's one design."""
+    trial, member = key
+    return f"{trial}" if member is None else f"{trial}.{member}"
 
 
 def parse_point_id(text: str) -> tuple[int, int | None]:

@@ -257,7 +257,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
         )
     goal = _direction(objectives, pick.name, text, study) if pick.goal == "best" else pick.goal
     sign = 1.0 if goal == "min" else -1.0
-    return [t for _, t in sorted(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].chip or 0))]
+    return [t for _, t in sorted(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].member or 0))]
 
 
 def _direction(objectives: Mapping[str, str], name: str, text: str, study: str) -> str:
@@ -274,4 +274,4 @@ def _ranked(objectives: Mapping[str, str], points: list[DesignPoint], name: str,
     """Keys of ``points`` best first by objective ``name`` (ties: lower trial, then chip)."""
     sign = 1.0 if _direction(objectives, name, text, study) == "min" else -1.0
     scored = [(v, p) for p in points if (v := _value(objectives, p, name)) is not None]
-    return [p.key for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].chip or 0))]
+    return [p.key for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].member or 0))]

@@ -64,7 +64,7 @@ def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[st
 def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommended: bool,
          params: Sequence[str], chip: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "id": p.point_id, "trial": p.trial, "chip": p.chip, "on_front": on_front, "recommended": recommended,
+        "id": p.point_id, "trial": p.trial, "chip": p.member, "on_front": on_front, "recommended": recommended,
         "eligible": p.eligible, "feasible": p.feasible, "degenerate": p.degenerate, "below_floor": p.below_floor,
         "precision": precision_of(p, chip),
     }

@@ -249,7 +249,7 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     references: list[DesignPoint] = []
     floor = floor_of(spec if isinstance(spec, dict) else None)
     for t, view, record in zip(frozen, trials, records, strict=True):
-        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.chip))
+        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.member))
                  for p in trial_points(t, record, names, floor=floor)]
         (references if view.reference is not None else points).extend(found)
     return StudyView(

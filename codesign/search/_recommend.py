@@ -121,7 +121,7 @@ def knee_order(points: Sequence[DesignPoint], front: Sequence[DesignPoint],
     if not points:
         return []
     distance = np.linalg.norm(scaled_losses(points, front, objectives), axis=1)
-    order = sorted(range(len(points)), key=lambda i: (float(distance[i]), points[i].trial, points[i].chip or 0))
+    order = sorted(range(len(points)), key=lambda i: (float(distance[i]), points[i].trial, points[i].member or 0))
     return [points[i] for i in order]
 
 

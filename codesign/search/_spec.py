@@ -48,7 +48,7 @@ from codesign.search._space import (
     space_domain,
 )
 from codesign.search._splits import HELDOUT_ENGINE
-from codesign.search._strategy import strategy_named
+from codesign.search._strategy import STRATEGIES, is_registered, strategy_named
 from codesign.snn import (  # configs only: networks load on first use
     FAMILY_CONFIGS,
     ModelConfig,
@@ -232,7 +232,9 @@ class StudySpec(Spec):
             network on a hardware sweep), or one of the two baselines co-design is measured
             against: ``sequential`` (networks searched without a chip, then the best ``k``
             swept over the chip space; :class:`SequentialSpec`) and ``hardware_first`` (the
-            study's chip fixed, networks searched for it); ``codesign.search._strategy``.
+            study's chip fixed, networks searched for it); ``codesign.search._strategy``. A
+            strategy of one's own is a :class:`~codesign.search.Strategy` subclass named by
+            :func:`~codesign.search.register_strategy`.
         sequential: the ``sequential`` strategy's network count and proxy.
         multi_fidelity: MO-ASHA rungs (see :class:`MultiFidelitySpec`), or None.
         trace_batch: utterances of the fixed evaluation batch (the first validation
@@ -258,7 +260,8 @@ class StudySpec(Spec):
     constraints: tuple[str, ...] = ()
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
-    strategy: Literal["joint", "nested", "sequential", "hardware_first"] = "joint"
+    strategy: str = Field("joint", description="joint, nested, sequential, hardware_first, or a name given to "
+                          "codesign.search.register_strategy")
     nested: NestedSpec = Field(default_factory=NestedSpec)
     sequential: SequentialSpec = Field(default_factory=SequentialSpec)
     confirm: ConfirmSpec = Field(default_factory=ConfirmSpec)
@@ -290,6 +293,17 @@ class StudySpec(Spec):
                 close = difflib.get_close_matches(name, list(METRICS), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ValueError(f"a measured metric, one of {', '.join(sorted(METRICS))}, got '{name}'{hint}")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _registered_strategy(cls, value: str) -> str:
+        if not is_registered(value):
+            close = difflib.get_close_matches(value, list(STRATEGIES), n=1)
+            raise ValueError(f"a registered strategy, one of {', '.join(STRATEGIES)}"
+                             + (f" (did you mean '{close[0]}'?)" if close else "")
+                             + "; a strategy of your own is named by codesign.search.register_strategy first, "
+                             "or by an installed package's 'codesign.strategies' entry point")
         return value
 
     @field_validator("storage")

@@ -10,7 +10,15 @@ answer with ``if strategy == "nested"``:
 - what a trial evaluates (:meth:`Strategy.evaluate`, composed from the evaluations a
   :class:`TrialRun` offers: the network on one chip, on the hardware sweep, or alone);
 - what the sampler is told (:meth:`Strategy.told`) and which studies it can run
-  (:meth:`Strategy.check`).
+  (:meth:`Strategy.check`);
+- how a confirmation evaluates one of its design points again (:meth:`Strategy.confirm`).
+
+Every strategy is found by the name study specs and trial records store, in one registry
+(:func:`register_strategy`, :func:`strategy_named`; an installed package's strategies through
+the :data:`ENTRY_POINT_GROUP` entry points): a new strategy is one class and one registration,
+and nothing outside this module asks which strategy a study or a record has. The driver sends
+the strategy with each task (``TrialTask.strategy``), so a worker runs one its process never
+registered.
 
 Implementations: :class:`Joint` (one network on one chip per trial), :class:`Nested` (one
 network per trial, swept over the hardware space), the two baselines co-design is measured
@@ -18,7 +26,10 @@ against, :class:`Sequential` (networks first, searched without a chip; then the 
 swept over the chip space) and :class:`HardwareFirst` (the study's chip fixed, networks
 searched for it), and :class:`MultiFidelity`, which wraps joint, nested or hardware_first and
 schedules it by MO-ASHA over rungs of training epochs (:class:`SuccessiveHalving`).
-:func:`strategy_of` builds the one a study spec asks for.
+:func:`strategy_of` builds the one a study spec asks for. The design points a strategy
+builds (:meth:`Strategy.points`) say what each was costed on (its ``hw.*`` parameters, its
+trace, the cost report stored for it), so that readers ask the point, never the record's
+strategy-specific fields (a nested record's ``hw_front``).
 
 Schedulers are plain bookkeeping, with no Optuna or Ray in them: the driver asks
 :meth:`Scheduler.next_job` when a worker is free and tells :meth:`Scheduler.on_result` what a
@@ -31,13 +42,14 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from codesign.search._front import DesignPoint, promotion_order
 from codesign.search._objectives import Constraint, objective_values
-from codesign.search._record import TrialRecord
+from codesign.search._record import HardwarePoint, TrialRecord
 
 if TYPE_CHECKING:
     from codesign.search._space import SearchSpace
@@ -243,14 +255,18 @@ class NetworkThenChip(Scheduler):
         if self.told < self.issued:  # the chips wait for the whole network search
             return None
         if self.sweeps is None:
-            order: list[int] = []
-            if self.results:
-                values = np.array([v for _, v in self.results]).reshape(len(self.results), -1)
-                order = [int(i) for i in promotion_order(values, np.ones(len(self.results), dtype=bool))]
-            self.sweeps = [self.results[i][0] for i in order[: self.k]]
+            self.sweeps = self._best_networks()
         if not self.sweeps:
             return None
         return Job(None, 0, None, params=self.sweeps.pop(0), stage=1)
+
+    def _best_networks(self) -> list[dict[str, Any]]:
+        """The parameters of the ``k`` best networks told, best first."""
+        if not self.results:
+            return []
+        values = np.array([v for _, v in self.results]).reshape(len(self.results), -1)
+        order = promotion_order(values, np.ones(len(self.results), dtype=bool))
+        return [self.results[int(i)][0] for i in order[: self.k]]
 
     def on_result(self, trial: int, rung: int, record: TrialRecord, minimised: np.ndarray | None) -> str:
         self.told += 1
@@ -300,6 +316,13 @@ class Strategy(ABC):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         """Evaluate one trial (inside its worker)."""
 
+    def confirm(self, run: TrialRun) -> TrialRecord:
+        """Evaluate one of this strategy's design points again (a confirmation run, inside its
+        worker, at the full budget with another seed): the task's parameters are the point's
+        (:attr:`DesignPoint.params`, its network's and its chip's). By default the network on
+        that chip, whatever the trial was: a swept chip is confirmed as the one design it is."""
+        return run.on_chip()
+
     def scheduler(self, spec: StrategySpec) -> Scheduler:
         """How trials run: at full fidelity unless a wrapper says otherwise."""
         return SingleFidelity()
@@ -345,7 +368,8 @@ class Joint(Strategy):
 
     def points(self, trial_number: int, record: TrialRecord) -> list[DesignPoint]:
         return [DesignPoint(trial_number, dict(record.params), dict(record.objectives), dict(record.constraints),
-                            dict(record.metrics))]
+                            dict(record.metrics), trace=record.artifacts.get("trace"),
+                            cost_report=record.artifacts.get("cost_report"))]
 
     def evaluate(self, run: TrialRun) -> TrialRecord:
         return run.on_chip()
@@ -375,7 +399,7 @@ class Nested(Strategy):
         snn_params = {k: v for k, v in record.params.items() if not k.startswith("hw.")}
         return [
             DesignPoint(trial_number, {**snn_params, **hw.params}, dict(hw.objectives), dict(hw.constraints),
-                        {**record.metrics, **hw.metrics}, chip=i)
+                        {**record.metrics, **hw.metrics}, member=i, trace=hw.trace or _swept_trace(record, hw))
             for i, hw in enumerate(record.hw_front)
         ]
 
@@ -385,6 +409,17 @@ class Nested(Strategy):
     def check(self, spec: StrategySpec) -> None:
         if not spec.search_space().names("hw"):
             raise ValueError(f"hw.* parameters in the space for strategy '{self.name}'")
+
+
+def _swept_trace(record: TrialRecord, hw: HardwarePoint) -> str | None:
+    """The trace of a swept chip's precision, for a record written before each chip named its
+    own (:attr:`HardwarePoint.trace`): the record's ``trace@<precision>`` artifact."""
+    base = record.chip_config
+    bits = [hw.params.get(f"hw.{name}", getattr(base, name, None)) for name in ("weight_bits", "state_bits")]
+    if not all(isinstance(b, int) for b in bits):
+        return None
+    label = "fp32" if bits == [32, 32] else f"w{bits[0]}s{bits[1]}"  # codesign.snn.Precision.label
+    return record.artifacts.get(f"trace@{label}")
 
 
 class Sequential(Nested):
@@ -460,6 +495,9 @@ class MultiFidelity(Strategy):
     def evaluate(self, run: TrialRun) -> TrialRecord:
         return self.base.evaluate(run)
 
+    def confirm(self, run: TrialRun) -> TrialRecord:
+        return self.base.confirm(run)
+
     def check(self, spec: StrategySpec) -> None:
         self.base.check(spec)
 
@@ -473,19 +511,70 @@ class MultiFidelity(Strategy):
         return SuccessiveHalving(self.rungs, self.reduction_factor)
 
 
-#: The trial kinds by the name records and specs store.
-STRATEGIES: Mapping[str, Strategy] = {
-    "joint": Joint(), "nested": Nested(), "sequential": Sequential(), "hardware_first": HardwareFirst(),
-}
+_REGISTRY: dict[str, Strategy] = {}
+
+
+def register_strategy(name: str, cls: type[Strategy]) -> Strategy:
+    """Make ``cls`` the strategy a study spec or a stored record names ``name`` (``strategy:
+    name`` in a study YAML): the one step a new strategy takes besides its class, from any
+    module. Readers of a study find its strategy here, so a study of a strategy registered by
+    a plugin is read in a process that registered it. Returns the registered instance.
+
+    Raises:
+        ValueError: ``name`` is registered for another class, or is not a plain lowercase name.
+    """
+    if not name.replace("_", "").isalnum() or not name.islower():
+        raise ValueError(f"a strategy name of lowercase letters, digits and '_', got {name!r}")
+    known = _REGISTRY.get(name)
+    if known is not None:
+        if type(known) is cls:
+            return known  # registering the same class again (a module imported twice) changes nothing
+        raise ValueError(f"strategy '{name}' is already registered for {type(known).__qualname__}")
+    strategy = cls()
+    strategy.name = name
+    _REGISTRY[name] = strategy
+    return strategy
+
+
+for _name, _cls in (("joint", Joint), ("nested", Nested), ("sequential", Sequential),
+                    ("hardware_first", HardwareFirst)):
+    register_strategy(_name, _cls)
+
+#: The trial kinds by the name records and specs store (the built-in ones and any registered
+#: by :func:`register_strategy`; a read-only view).
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType(_REGISTRY)
+
+
+#: The entry-point group an installed package names its strategies in, so that every process
+#: (a ``codesign`` command, a Ray worker) finds them without importing the package first:
+#: ``[project.entry-points."codesign.strategies"] my_kind = "my_package.strategies:MyKind"``.
+ENTRY_POINT_GROUP = "codesign.strategies"
+
+
+def is_registered(name: str) -> bool:
+    """Whether a strategy of that name is registered, or an installed package names one
+    (:data:`ENTRY_POINT_GROUP`, registered now)."""
+    if name not in _REGISTRY:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name == name:
+                register_strategy(name, ep.load())
+    return name in _REGISTRY
 
 
 def strategy_named(name: str) -> Strategy:
     """The trial kind a record or spec names (``joint`` | ``nested`` | ``sequential`` |
-    ``hardware_first``)."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"strategy one of {', '.join(STRATEGIES)}, got {name!r}") from None
+    ``hardware_first``, or one added by :func:`register_strategy` or an entry point).
+
+    Raises:
+        ValueError: no strategy of that name is registered (the names that are, in the message).
+    """
+    if is_registered(name):
+        return _REGISTRY[name]
+    raise ValueError(f"strategy one of {', '.join(_REGISTRY)}, got {name!r} (a strategy of your own is named by "
+                     "codesign.search.register_strategy before its studies are run or read, or by an entry point in "
+                     f"the '{ENTRY_POINT_GROUP}' group)")
 
 
 def strategy_of(spec: StrategySpec) -> Strategy:

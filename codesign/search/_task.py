@@ -26,6 +26,7 @@ from codesign.search._store import ArtifactStore, StoreReader
 
 if TYPE_CHECKING:
     from codesign.data import Corpus
+    from codesign.search._strategy import Strategy
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class TrialTask:
             alone or on the chip sweep for ``sequential``).
         corpus: the study's corpus, put into Ray's object store once by the driver; None: the
             worker loads it itself (a direct call outside Ray).
+        strategy: the study's strategy, sent with the task so that a worker runs one
+            registered in the driver's process (``register_strategy``); None: the one the spec
+            names (:func:`~codesign.search.strategy_of`).
+        confirm: a confirmation run of one of the strategy's design points
+            (:meth:`Strategy.confirm`), not a trial of the search.
     """
 
     params: dict[str, Any]
@@ -56,6 +62,8 @@ class TrialTask:
     store: StoreReader | None = None
     corpus: Corpus | None = None
     stage: int = 0
+    strategy: Strategy | None = None
+    confirm: bool = False
 
     @property
     def trial_dir(self) -> str:

@@ -29,7 +29,7 @@ def test_confirm_records_mean_and_std_for_every_front_member(toy, tmp_path: Path
     front = pareto_front(study_points(study.trials), spec.objectives)
     assert front
     confirmed = confirm_study(study, 3, "front", evaluate=toy.seeded)
-    assert {(c.trial, c.chip) for c in confirmed} == {(p.trial, None) for p in front}
+    assert {(c.trial, c.member) for c in confirmed} == {(p.trial, None) for p in front}
     study = load_stored_study(spec.name, outcome.storage_url)
     for point in front:
         figures = confirmed_figures(study.user_attrs, point.trial)
@@ -53,7 +53,7 @@ def test_confirm_recommended_and_cli_refusals(toy, tmp_path: Path, capsys: pytes
     assert 1 <= len(candidates) <= stored_spec(study).confirm.k
     assert {p.key for p in candidates} <= {p.key for p in pareto_front(study_points(study.trials), spec.objectives)}
     confirmed = confirm_study(study, 2, "recommended", evaluate=toy.seeded)
-    assert sorted((c.trial, c.chip) for c in confirmed) == sorted(p.key for p in candidates)
+    assert sorted((c.trial, c.member) for c in confirmed) == sorted(p.key for p in candidates)
     assert main(["study", "confirm", "toy", "--runs-dir", str(tmp_path), "--seeds", "1"]) == 2
     assert "2 seeds" in capsys.readouterr().err
 

@@ -22,6 +22,6 @@ def test_spread_per_metric_and_chip() -> None:
     assert joint is not None and joint.seeds == (0, 1, 2)
     assert joint.spread("accuracy") == (0.31, 0.02)
     assert joint.spread("latency_ms") is None  # not re-measured: nothing to show
-    nested = confirmed_figures(ATTRS, 7, chip=2)
+    nested = confirmed_figures(ATTRS, 7, member=2)
     assert nested is not None and nested.spread("accuracy") == (0.29, 0.0)
-    assert confirmed_figures(ATTRS, 7, chip=0) is None and confirmed_figures(ATTRS, 5) is None
+    assert confirmed_figures(ATTRS, 7, member=0) is None and confirmed_figures(ATTRS, 5) is None

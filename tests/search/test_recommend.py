@@ -33,7 +33,7 @@ OBJECTIVES = {"accuracy": "max", "energy_uj": "min"}
 
 def _point(trial: int, acc: float, energy: float, chip: int | None = None, **metrics: float) -> DesignPoint:
     return DesignPoint(trial, {"hw.weight_bits": 4}, {"accuracy": acc, "energy_uj": energy}, {},
-                       {"accuracy": acc, "energy_uj": energy, **metrics}, chip=chip)
+                       {"accuracy": acc, "energy_uj": energy, **metrics}, member=chip)
 
 
 def test_design_ids_read_back_in_one_place() -> None:
@@ -85,7 +85,7 @@ def _view(points: list[DesignPoint], spec: dict[str, object]) -> object:
 
 
 def _confirmed(p: DesignPoint, acc: float, acc_std: float, energy: float) -> DesignPoint:
-    c = ConfirmedPoint(p.trial, p.chip, (0, 1, 2), {"accuracy": acc, "energy_uj": energy},
+    c = ConfirmedPoint(p.trial, p.member, (0, 1, 2), {"accuracy": acc, "energy_uj": energy},
                        {"accuracy": acc_std, "energy_uj": 0.0}, {})
     return dataclasses.replace(p, confirmed=c)
 
@@ -146,7 +146,7 @@ def test_run_and_confirm_store_the_recommendation_and_export_finds_it(toy, tmp_p
     other = next(p for p in view.points if p.point_id not in rec.candidates)
     writable = load_stored_study(spec.name, outcome.storage_url, writable=True)
     by_id = confirm_study(writable, 2, ids=[other.point_id], evaluate=toy.seeded)
-    assert [(c.trial, c.chip) for c in by_id] == [other.key]
+    assert [(c.trial, c.member) for c in by_id] == [other.key]
 
 
 def test_no_recommendation_when_no_candidate_holds_the_floor_confirmed() -> None:
