@@ -51,6 +51,7 @@ import numpy as np
 
 from codesign.config import ConfigError, parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_mask
+from codesign.search._metrics import chip_figures, chip_values, derived_figures, network_figures, with_derived
 from codesign.search._objectives import (
     DISTINCT_OUTPUTS,
     FITS_ON_CHIP,
@@ -252,6 +253,7 @@ def _network(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg
     scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
     metrics = dict(scored.metrics)
     metrics[SYNAPTIC_OPS] = metrics["synaptic_macs_effective"] + metrics["synaptic_acs_effective"]
+    metrics = with_derived(metrics)
     artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
     return TrialRecord(
         **base,
@@ -288,7 +290,7 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     space.files[cost_rel] = json.dumps(report.to_dict(), indent=1).encode()
     artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
     artifacts["cost_report"] = task.study_relative(cost_rel)
-    metrics = {**scored.metrics, **report.metrics(), FITS_ON_CHIP: fits}
+    metrics = with_derived({**scored.metrics, **report.metrics(), **chip_values(report), FITS_ON_CHIP: fits})
     return TrialRecord(
         **base,
         objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
@@ -621,19 +623,11 @@ def _hardware_sweep(
         artifacts[f"trace@{precision.label}"] = trace_rel
         columns = chip_columns([points[i] for i in members], base)
         batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
-        fits = batch.fits_on_chip.astype(float)
-        per_chip = {
-            "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
-            "latency_ms": batch.latency_ms, "area_mm2": batch.area_mm2, "sram_used_kb": batch.sram_used_kb,
-            "weight_kb": batch.weight_kb, "throughput_per_s": batch.throughput_per_s,
-            "split_spike_fraction": batch.split_spike_fraction, FITS_ON_CHIP: fits,
-        }
-        network = {k: v for k, v in scored.metrics.items()
-                   if k.startswith(HELDOUT_ENGINE) or k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
-                            "activation_sparsity", "footprint_bytes")}
+        per_chip = chip_figures(batch)  # every registered chip metric, one value per chip
+        network = network_figures(scored.metrics)
         for j, i in enumerate(members):
             chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
+            chip_metrics.update(derived_figures({**scored.metrics, **chip_metrics}))
             metrics = {**scored.metrics, **chip_metrics}
             candidates.append(DesignPoint(
                 trial=-1,

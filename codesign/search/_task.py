@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from codesign.search._metrics import Metric, extra_metrics, install_metrics
 from codesign.search._record import TrialRecord
 from codesign.search._spec import StudySpec
 from codesign.search._store import ArtifactStore, StoreReader
@@ -46,6 +47,8 @@ class TrialTask:
             alone or on the chip sweep for ``sequential``).
         corpus: the study's corpus, put into Ray's object store once by the driver; None: the
             worker loads it itself (a direct call outside Ray).
+        metrics: the metrics registered outside codesign where the task was made (a plugin's
+            or a test's objective), registered again in the worker by :func:`run_task`.
     """
 
     params: dict[str, Any]
@@ -56,6 +59,7 @@ class TrialTask:
     store: StoreReader | None = None
     corpus: Corpus | None = None
     stage: int = 0
+    metrics: tuple[Metric, ...] = field(default_factory=extra_metrics)
 
     @property
     def trial_dir(self) -> str:
@@ -176,6 +180,7 @@ def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None, monit
     reports its CPU time there under ``key`` while it runs. The result's ``busy_s`` is the wall
     time this worker spent on it."""
     started = time.monotonic()
+    install_metrics(task.metrics)
     if corpus is not None:
         task = replace(task, corpus=corpus)
     with _heartbeat(monitor, key):

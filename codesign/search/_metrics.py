@@ -1,0 +1,294 @@
+"""The one metric registry: every figure a trial measures, declared once.
+
+A :class:`Metric` knows its name (the key it is stored under in a trial record's ``metrics``,
+in a nested trial's ``hw_front[*].metrics``, and in ``objectives``/``constraints`` when a study
+selects on it), its unit, its direction (``min``/``max``: which way is better), its source
+(what measures it: :data:`SOURCES`) and the labels people read. Everything that needs to know
+about metrics reads this registry, never a list of its own:
+
+- a study's objectives, constraints and floor are validated against it
+  (``codesign.search._objectives.METRICS`` is a live view of its selectable metrics);
+- the evaluation reads every ``chip`` metric from the chip model's report, one chip
+  (``CostReport``) or a sweep of them (``BatchCostReport``, the nested strategy's hardware
+  sweep) by the same attribute, and computes every ``derived`` metric from the others, so a
+  metric works alike under every strategy (:func:`chip_figures`, :func:`with_derived`);
+- a nested trial's design points keep the network's registered metrics (:func:`network_figures`);
+- the report's axis labels (``codesign.report._labels``) and the terminal's trial tables read
+  :attr:`Metric.label`, :attr:`Metric.short_label` and :attr:`Metric.unit`.
+
+A new objective is one :func:`register_metric` call, inside the package (an entry in
+:data:`BUILTIN_METRICS`) or outside it (a plugin or a test). A metric registered outside the
+package travels with each trial's task to the Ray workers (``TrialTask.metrics``,
+:func:`extra_metrics` / :func:`install_metrics`), so its ``compute`` must pickle (a function
+defined in a function or registered by value with cloudpickle is sent whole); a process that
+later reads the study (``codesign study front``, the report) must register it too, as it must
+import any code the study names.
+
+Below every other module of ``codesign.search`` except ``_splits`` (task-metric names), so
+objectives, the spec, the evaluation, the pick language and the report can all read it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from codesign.search._splits import HELDOUT_ENGINE, TASK_METRIC_NAMES
+
+Direction = Literal["min", "max"]
+#: What measures a metric: ``network`` (scoring the network at the chip's precision, on the
+#: validation split under the plain name, ``test_*`` on the test split), ``heldout_engine``
+#: (the test split when it holds only synthesis engines never heard in training), ``trace``
+#: (the workload trace's NeuroBench figures), ``chip`` (the chip cost model: read from its
+#: report by :attr:`Metric.figure`) or ``derived`` (computed from the other metrics by
+#: :attr:`Metric.compute`).
+Source = Literal["network", "heldout_engine", "trace", "chip", "derived"]
+SOURCES: tuple[str, ...] = get_args(Source)
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured figure.
+
+    Attributes:
+        name: its key in a trial record's ``metrics`` (and ``objectives``), lower case with
+            underscores, the unit in the name where it has one (``energy_uj``).
+        direction: ``min`` or ``max``, whichever is better.
+        unit: what one unit is (``µJ``, ``fraction``); ``""`` for a count without one.
+        source: what measures it (:data:`SOURCES`).
+        label: what people read on an axis: what it measures, with its unit.
+        short: a narrow axis label (``<br>`` breaks a line); None: the name, wrapped.
+        selectable: whether a study may take it as an objective, a constraint or its floor
+            (False for figures stored beside the ones it selects on, such as ``test_accuracy``:
+            a study never selects on its test split).
+        figure: for ``chip``: the attribute of ``CostReport`` and ``BatchCostReport`` holding it.
+        compute: for ``derived``: its value from the trial's other metrics (a ``KeyError`` when
+            one it needs was not measured: the metric is then absent, and a study selecting on
+            it fails that trial saying so).
+        tasks: the corpus tasks that measure it (``commands``, ``digits``); None: every task.
+    """
+
+    name: str
+    direction: Direction
+    unit: str
+    source: Source
+    label: str
+    short: str | None = None
+    selectable: bool = True
+    figure: str | None = None
+    compute: Callable[[Mapping[str, float]], float] | None = None
+    tasks: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            (not _NAME.fullmatch(self.name), "a lower-case name of letters, digits and '_'"),
+            (self.direction not in ("min", "max"), "direction 'min' or 'max'"),
+            (self.source not in SOURCES, f"source one of {', '.join(SOURCES)}"),
+            ((self.source == "chip") != (self.figure is not None), "a figure exactly when its source is 'chip'"),
+            ((self.source == "derived") != (self.compute is not None),
+             "a compute function exactly when its source is 'derived'"),
+        ]
+        wrong = [what for bad, what in problems if bad]
+        if wrong:
+            raise ValueError(f"metric '{self.name}' needs " + "; ".join(wrong))
+
+
+_REGISTRY: dict[str, Metric] = {}
+#: Names registered by codesign itself (never replaced; see :func:`register_metric`).
+_BUILTIN: set[str] = set()
+
+
+def register_metric(metric: Metric, replace: bool = False) -> Metric:
+    """Add ``metric`` to the registry (``replace``: over an earlier one of the same name that
+    was registered outside codesign, e.g. by a worker receiving its task's metrics).
+
+    Raises:
+        ValueError: the name is taken (by codesign's own metric, always).
+    """
+    if metric.name in _REGISTRY and (metric.name in _BUILTIN or not replace):
+        raise ValueError(f"metric '{metric.name}' is registered already")
+    _REGISTRY[metric.name] = metric
+    return metric
+
+
+def unregister_metric(name: str) -> None:
+    """Remove a metric registered outside codesign (a test's, when it ends).
+
+    Raises:
+        ValueError: ``name`` is one of codesign's own metrics.
+    """
+    if name in _BUILTIN:
+        raise ValueError(f"metric '{name}' is codesign's own")
+    _REGISTRY.pop(name, None)
+
+
+def metric_named(name: str) -> Metric | None:
+    """The registered metric ``name``, or None."""
+    return _REGISTRY.get(name)
+
+
+def registered_metrics() -> tuple[Metric, ...]:
+    """Every registered metric, in registration order."""
+    return tuple(_REGISTRY.values())
+
+
+def extra_metrics() -> tuple[Metric, ...]:
+    """The metrics registered outside codesign (what a trial's task carries to its worker)."""
+    return tuple(m for name, m in _REGISTRY.items() if name not in _BUILTIN)
+
+
+def install_metrics(metrics: tuple[Metric, ...]) -> None:
+    """Register ``metrics`` (a task's :func:`extra_metrics`) in this process, replacing
+    earlier ones of the same name: what a worker does before it evaluates a trial."""
+    for metric in metrics:
+        register_metric(metric, replace=True)
+
+
+class DirectionView(Mapping[str, str]):
+    """Name -> direction of the selectable registered metrics, read live (a metric registered
+    later is in it): ``codesign.search.METRICS``."""
+
+    def __getitem__(self, name: str) -> str:
+        metric = _REGISTRY.get(name)
+        if metric is None or not metric.selectable:
+            raise KeyError(name)
+        return metric.direction
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([m.name for m in _REGISTRY.values() if m.selectable])
+
+    def __len__(self) -> int:
+        return sum(1 for m in _REGISTRY.values() if m.selectable)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def task_metrics() -> dict[str, tuple[str, ...]]:
+    """Task -> the selectable metrics only that task measures (``commands``: accuracy and
+    unknown recall, on validation and on the held-out-engine split; ``digits``: WER and CER)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for m in _REGISTRY.values():
+        for task in (m.tasks or ()) if m.selectable else ():
+            out[task] = (*out.get(task, ()), m.name)
+    return out
+
+
+def chip_figures(report: object) -> dict[str, npt.NDArray[np.float64]]:
+    """Every ``chip`` metric read from the chip model's report: a ``CostReport`` (0-d arrays)
+    or a ``BatchCostReport`` (one value per chip), as floats."""
+    return {m.name: np.asarray(getattr(report, m.figure), dtype=float)
+            for m in _REGISTRY.values() if m.figure is not None}
+
+
+def chip_values(report: object) -> dict[str, float]:
+    """Every ``chip`` metric of one chip's report (a ``CostReport``), as floats."""
+    return {name: float(value) for name, value in chip_figures(report).items()}
+
+
+def derived_figures(metrics: Mapping[str, float]) -> dict[str, float]:
+    """Every ``derived`` metric whose inputs are in ``metrics`` (one derived metric may read
+    another registered before it)."""
+    out: dict[str, float] = {}
+    for m in _REGISTRY.values():
+        if m.compute is None:
+            continue
+        try:
+            out[m.name] = float(m.compute({**metrics, **out}))
+        except KeyError:
+            continue
+    return out
+
+
+def with_derived(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` with :func:`derived_figures` added."""
+    return {**metrics, **derived_figures(metrics)}
+
+
+def network_figures(metrics: Mapping[str, float]) -> dict[str, float]:
+    """Of a scored network's ``metrics``, the registered ones measured without a chip (the
+    network's, the held-out engines' and the trace's): what each design point of a nested
+    trial keeps beside its chip's figures."""
+    return {k: v for k, v in metrics.items()
+            if (m := _REGISTRY.get(k)) is not None and m.source in ("network", "heldout_engine", "trace")}
+
+
+def _builtin(*metrics: Metric) -> None:
+    for m in metrics:
+        register_metric(m)
+        _BUILTIN.add(m.name)
+
+
+_FRACTION = "fraction"
+_builtin(
+    # selectable: the study's objectives, constraints and floor
+    Metric("accuracy", "max", _FRACTION, "network", "validation accuracy (fraction correct)", "accuracy",
+           tasks=("commands",)),
+    Metric("unknown_recall", "max", _FRACTION, "network",
+           "validation unknown recall (fraction of unknown words answered unknown)", tasks=("commands",)),
+    Metric("wer", "min", _FRACTION, "network", "validation word error rate (fraction)", "WER", tasks=("digits",)),
+    Metric("cer", "min", _FRACTION, "network", "validation character error rate (fraction)", "CER",
+           tasks=("digits",)),
+    Metric("activation_sparsity", "max", _FRACTION, "trace", "activation sparsity (fraction zero)"),
+    Metric("energy_uj", "min", "µJ", "chip", "energy per inference (µJ)", "energy<br>(µJ)", figure="energy_uj"),
+    Metric("energy_pj", "min", "pJ", "chip", "energy per inference (pJ)", selectable=False,
+           figure="total_energy_pj"),
+    Metric("cycles", "min", "cycles", "chip", "cycles per inference", "cycles", figure="cycles"),
+    Metric("latency_ms", "min", "ms", "chip", "latency per inference (ms)", "latency<br>(ms)", figure="latency_ms"),
+    Metric("area_mm2", "min", "mm²", "chip", "chip area (mm²)", "area<br>(mm²)", figure="area_mm2"),
+    Metric("sram_used_kb", "min", "KiB", "chip", "SRAM used (KB)", "SRAM used<br>(KB)", figure="sram_used_kb"),
+    Metric("weight_kb", "min", "KiB", "chip", "weight memory (KB)", selectable=False, figure="weight_kb"),
+    Metric("throughput_per_s", "max", "inferences/s", "chip", "throughput (inferences per second)",
+           selectable=False, figure="throughput_per_s"),
+    Metric("split_spike_fraction", "min", _FRACTION, "chip",
+           "spike events split for the chip's graded-spike width (fraction)", figure="split_spike_fraction"),
+    Metric("fits_on_chip", "max", "", "chip", "fits on chip", figure="fits_on_chip"),
+    Metric("state_overflow_rate", "min", _FRACTION, "network",
+           "state updates saturated at the chip's state bits (fraction)"),
+    Metric("weight_bits", "min", "bits", "network", "weight precision (bits)"),
+    Metric("state_bits", "min", "bits", "network", "state precision (bits)"),
+)
+_HELDOUT_LABELS = {"accuracy": ("held-out-engine accuracy (fraction correct)", "held-out-<br>engine acc."),
+                   "unknown_recall": ("held-out-engine unknown recall (fraction)", "held-out<br>unknown recall"),
+                   "wer": ("held-out-engine word error rate (fraction)", "held-out-<br>engine WER"),
+                   "cer": ("held-out-engine character error rate (fraction)", None)}
+_builtin(*(Metric(f"{HELDOUT_ENGINE}{name}", _REGISTRY[name].direction, _REGISTRY[name].unit, "heldout_engine",
+                  *_HELDOUT_LABELS[name], tasks=_REGISTRY[name].tasks)
+           for name in TASK_METRIC_NAMES))
+_builtin(
+    # stored beside the selectable ones, never selected on (a nested design point keeps them)
+    Metric("validation_accuracy", "max", _FRACTION, "network", "validation accuracy (fraction correct)",
+           selectable=False),
+    Metric("validation_wer", "min", _FRACTION, "network", "validation word error rate (fraction)", selectable=False),
+    Metric("test_accuracy", "max", _FRACTION, "network", "test accuracy (fraction correct)", selectable=False),
+    Metric("test_wer", "min", _FRACTION, "network", "test word error rate (fraction)", selectable=False),
+    Metric("test_unknown_recall", "max", _FRACTION, "network", "test unknown recall (fraction)", selectable=False),
+    Metric("distinct_outputs", "max", "outputs", "network",
+           "distinct outputs over the validation split", selectable=False),
+    Metric("footprint_bytes", "min", "bytes", "trace", "memory footprint (bytes)", selectable=False),
+)
+
+
+__all__ = [
+    "SOURCES",
+    "DirectionView",
+    "Metric",
+    "chip_figures",
+    "chip_values",
+    "derived_figures",
+    "extra_metrics",
+    "install_metrics",
+    "metric_named",
+    "network_figures",
+    "register_metric",
+    "registered_metrics",
+    "task_metrics",
+    "unregister_metric",
+    "with_derived",
+]
