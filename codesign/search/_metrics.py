@@ -219,15 +219,9 @@ def network_figures(metrics: Mapping[str, float]) -> dict[str, float]:
             if (m := _REGISTRY.get(k)) is not None and m.source in ("network", "heldout_engine", "trace")}
 
 
-def _builtin(*metrics: Metric) -> None:
-    for m in metrics:
-        register_metric(m)
-        _BUILTIN.add(m.name)
-
-
 _FRACTION = "fraction"
-_builtin(
-    # selectable: the study's objectives, constraints and floor
+#: The task metrics each task measures, on the validation split under their plain names.
+_TASK_METRICS: tuple[Metric, ...] = (
     Metric("accuracy", "max", _FRACTION, "network", "validation accuracy (fraction correct)", "accuracy",
            tasks=("commands",)),
     Metric("unknown_recall", "max", _FRACTION, "network",
@@ -235,6 +229,17 @@ _builtin(
     Metric("wer", "min", _FRACTION, "network", "validation word error rate (fraction)", "WER", tasks=("digits",)),
     Metric("cer", "min", _FRACTION, "network", "validation character error rate (fraction)", "CER",
            tasks=("digits",)),
+)
+_HELDOUT_LABELS = {"accuracy": ("held-out-engine accuracy (fraction correct)", "held-out-<br>engine acc."),
+                   "unknown_recall": ("held-out-engine unknown recall (fraction)", "held-out<br>unknown recall"),
+                   "wer": ("held-out-engine word error rate (fraction)", "held-out-<br>engine WER"),
+                   "cer": ("held-out-engine character error rate (fraction)", None)}
+
+#: codesign's own metrics, in the order they are registered (a nested design point's chip
+#: figures keep this order). A new metric of the package is one more entry here.
+BUILTIN_METRICS: tuple[Metric, ...] = (
+    # selectable: a study's objectives, constraints and floor
+    *_TASK_METRICS,
     Metric("activation_sparsity", "max", _FRACTION, "trace", "activation sparsity (fraction zero)"),
     Metric("energy_uj", "min", "µJ", "chip", "energy per inference (µJ)", "energy<br>(µJ)", figure="energy_uj"),
     Metric("energy_pj", "min", "pJ", "chip", "energy per inference (pJ)", selectable=False,
@@ -253,15 +258,9 @@ _builtin(
            "state updates saturated at the chip's state bits (fraction)"),
     Metric("weight_bits", "min", "bits", "network", "weight precision (bits)"),
     Metric("state_bits", "min", "bits", "network", "state precision (bits)"),
-)
-_HELDOUT_LABELS = {"accuracy": ("held-out-engine accuracy (fraction correct)", "held-out-<br>engine acc."),
-                   "unknown_recall": ("held-out-engine unknown recall (fraction)", "held-out<br>unknown recall"),
-                   "wer": ("held-out-engine word error rate (fraction)", "held-out-<br>engine WER"),
-                   "cer": ("held-out-engine character error rate (fraction)", None)}
-_builtin(*(Metric(f"{HELDOUT_ENGINE}{name}", _REGISTRY[name].direction, _REGISTRY[name].unit, "heldout_engine",
-                  *_HELDOUT_LABELS[name], tasks=_REGISTRY[name].tasks)
-           for name in TASK_METRIC_NAMES))
-_builtin(
+    # each task metric again on the held-out-engine split (codesign.search._splits)
+    *(Metric(f"{HELDOUT_ENGINE}{m.name}", m.direction, m.unit, "heldout_engine", *_HELDOUT_LABELS[m.name],
+             tasks=m.tasks) for m in _TASK_METRICS),
     # stored beside the selectable ones, never selected on (a nested design point keeps them)
     Metric("validation_accuracy", "max", _FRACTION, "network", "validation accuracy (fraction correct)",
            selectable=False),
@@ -273,9 +272,15 @@ _builtin(
            "distinct outputs over the validation split", selectable=False),
     Metric("footprint_bytes", "min", "bytes", "trace", "memory footprint (bytes)", selectable=False),
 )
+for _metric in BUILTIN_METRICS:
+    register_metric(_metric)
+    _BUILTIN.add(_metric.name)
+assert {m.name.removeprefix(HELDOUT_ENGINE) for m in BUILTIN_METRICS if m.source == "heldout_engine"} == set(
+    TASK_METRIC_NAMES), "one held-out-engine metric per task metric (codesign.search._splits)"
 
 
 __all__ = [
+    "BUILTIN_METRICS",
     "SOURCES",
     "DirectionView",
     "Metric",
