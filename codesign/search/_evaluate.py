@@ -588,65 +588,97 @@ def _hardware_sweep(
         nearest the front's utopia point after scaling each objective to [0, 1]), its
         artifacts, whether every training came from the cache, and the float network's metrics.
     """
-    from codesign.hardware import estimate_cost_batch
-    from codesign.trace import load_trace
-
-    study, until_epoch = task.spec, task.until_epoch
-    hw_space = study.search_space().subspace("hw")
-    base = study.chip
-    drawn = sample_points(hw_space, study.nested.hw_points, study.seed)
-    points = [p for p in drawn if _valid_chip(base, p)]  # a pair of hw.* values can make no chip
-    if not points:
-        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
-                           f"{_chip_problem_of(base, drawn[0])}")
-    base_values = base.to_dict()
-    constraints_spec = study.parsed_constraints()
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, point in enumerate(points):
-        bits = (int(point.get("hw.weight_bits", base_values["weight_bits"])),
-                int(point.get("hw.state_bits", base_values["state_bits"])))
-        groups.setdefault(bits, []).append(i)
+    study = task.spec
+    points = _swept_chips(study)
     candidates: list[DesignPoint] = []
     artifacts: dict[str, str] = {}
     all_hit = True
     float_metrics: dict[str, float] = {}
-    for (weight_bits, state_bits), members in sorted(groups.items()):
-        precision = chip_precision(base.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
+    for (weight_bits, state_bits), members in sorted(_precision_groups(points, study.chip).items()):
+        precision = chip_precision(study.chip.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
         trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
-                                until_epoch)
+                                task.until_epoch)
         all_hit = all_hit and trained.hit
         float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}
         scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
-        trace_rel = task.study_relative(scored.paths["trace"])
         artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
-        artifacts[f"trace@{precision.label}"] = trace_rel
-        columns = chip_columns([points[i] for i in members], base)
-        batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
-        per_chip = chip_figures(batch)  # every registered chip metric, one value per chip
-        network = network_figures(scored.metrics)
-        for j, i in enumerate(members):
-            chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
-            chip_metrics.update(derived_figures({**scored.metrics, **chip_metrics}))
-            metrics = {**scored.metrics, **chip_metrics}
-            candidates.append(DesignPoint(
-                trial=-1,
-                params={**points[i], "trace": trace_rel},
-                objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
-                constraints=constraint_values(metrics, constraints_spec),
-                metrics={**network, **chip_metrics},
-            ))
-    feasible = [c for c in candidates if c.feasible]
-    front_points = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
-                    if keep] if feasible else []
-    # told to the sampler: a design above the floor that says something, where the network has one
-    usable = [c for c in mark_points(front_points, study.floor_condition()) if c.eligible]
-    chosen = _compromise(usable or front_points, study) if front_points else min(
-        candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
+        artifacts[f"trace@{precision.label}"] = task.study_relative(scored.paths["trace"])
+        candidates += _costed_chips(space, task, scored, [points[i] for i in members])
+    front_points, chosen = _front_and_choice(candidates, study)
     front = [HardwarePoint(params={k: v for k, v in c.params.items() if k != "trace"}, objectives=c.objectives,
                            constraints=c.constraints, metrics=c.metrics, trace=str(c.params["trace"]))
              for c in front_points]
     return front, dict(chosen.objectives), dict(chosen.constraints), artifacts, all_hit, float_metrics
+
+
+def _swept_chips(study: StudySpec) -> list[dict[str, Any]]:
+    """The ``hw.*`` values of the nested sweep's chips (drawn from the study's hw space) that
+    make a valid chip with the study's base chip.
+
+    Raises:
+        InvalidChips: none does.
+    """
+    drawn = sample_points(study.search_space().subspace("hw"), study.nested.hw_points, study.seed)
+    points = [p for p in drawn if _valid_chip(study.chip, p)]  # a pair of hw.* values can make no chip
+    if not points:
+        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
+                           f"{_chip_problem_of(study.chip, drawn[0])}")
+    return points
+
+
+def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> dict[tuple[int, int], list[int]]:
+    """(weight_bits, state_bits) -> the indices of the ``points`` whose chip holds a network at
+    those bits (a point without ``hw.weight_bits``/``hw.state_bits`` has the base chip's)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, point in enumerate(points):
+        bits = (int(point.get("hw.weight_bits", base.weight_bits)), int(point.get("hw.state_bits", base.state_bits)))
+        groups.setdefault(bits, []).append(i)
+    return groups
+
+
+def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,
+                  chips: list[dict[str, Any]]) -> list[DesignPoint]:
+    """One design point per chip of ``chips`` (``hw.*`` values, all of the scored network's
+    precision), costed at once against the scored network's trace: every registered chip
+    metric (``codesign.search._metrics``) and the derived ones, beside the network's."""
+    from codesign.hardware import estimate_cost_batch
+    from codesign.trace import load_trace
+
+    study = task.spec
+    trace_rel = task.study_relative(scored.paths["trace"])
+    batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), chip_columns(chips, study.chip),
+                                base=study.chip)
+    per_chip = chip_figures(batch)  # every registered chip metric, one value per chip
+    network = network_figures(scored.metrics)
+    constraints = study.parsed_constraints()
+    points = []
+    for j, params in enumerate(chips):
+        chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
+        chip_metrics.update(derived_figures({**scored.metrics, **chip_metrics}))
+        metrics = {**scored.metrics, **chip_metrics}
+        points.append(DesignPoint(
+            trial=-1,
+            params={**params, "trace": trace_rel},
+            objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
+            constraints=constraint_values(metrics, constraints),
+            metrics={**network, **chip_metrics},
+        ))
+    return points
+
+
+def _front_and_choice(candidates: list[DesignPoint], study: StudySpec) -> tuple[list[DesignPoint], DesignPoint]:
+    """The sweep's Pareto set (feasible chips only) and the one design told to the sampler:
+    the compromise of the front's eligible members (above the floor, not degenerate; else of
+    the whole front), or, with no feasible chip, the candidate violating its constraints least."""
+    feasible = [c for c in candidates if c.feasible]
+    front = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
+             if keep] if feasible else []
+    if not front:
+        return front, min(candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
+    # told to the sampler: a design above the floor that says something, where the network has one
+    usable = [c for c in mark_points(front, study.floor_condition()) if c.eligible]
+    return front, _compromise(usable or front, study)
 
 
 def _compromise(front: list[DesignPoint], study: StudySpec) -> DesignPoint:
