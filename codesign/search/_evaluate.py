@@ -39,6 +39,7 @@ immutable and published whole by the driver.
 
 from __future__ import annotations
 
+import itertools
 import json
 import posixpath
 import tempfile
@@ -672,13 +673,17 @@ def _front_and_choice(candidates: list[DesignPoint], study: StudySpec) -> tuple[
     the compromise of the front's eligible members (above the floor, not degenerate; else of
     the whole front), or, with no feasible chip, the candidate violating its constraints least."""
     feasible = [c for c in candidates if c.feasible]
-    front = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
-             if keep] if feasible else []
-    if not front:
-        return front, min(candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
+    if not feasible:
+        return [], min(candidates, key=_violation)
+    front = list(itertools.compress(feasible, pareto_mask(as_minimisation(feasible, study.objectives))))
     # told to the sampler: a design above the floor that says something, where the network has one
     usable = [c for c in mark_points(front, study.floor_condition()) if c.eligible]
     return front, _compromise(usable or front, study)
+
+
+def _violation(point: DesignPoint) -> float:
+    """How far ``point`` is from meeting its constraints (0: it meets them all)."""
+    return sum(max(0.0, v) for v in point.constraints.values())
 
 
 def _compromise(front: list[DesignPoint], study: StudySpec) -> DesignPoint:
