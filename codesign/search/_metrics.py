@@ -16,13 +16,14 @@ about metrics reads this registry, never a list of its own:
 - the report's axis labels (``codesign.report._labels``) and the terminal's trial tables read
   :attr:`Metric.label`, :attr:`Metric.short_label` and :attr:`Metric.unit`.
 
-A new objective is one :func:`register_metric` call, inside the package (an entry in
-:data:`BUILTIN_METRICS`) or outside it (a plugin or a test). A metric registered outside the
-package travels with each trial's task to the Ray workers (``TrialTask.metrics``,
-:func:`extra_metrics` / :func:`install_metrics`), so its ``compute`` must pickle (a function
-defined in a function or registered by value with cloudpickle is sent whole); a process that
-later reads the study (``codesign study front``, the report) must register it too, as it must
-import any code the study names.
+A new objective is one :class:`Metric`: an entry of :data:`BUILTIN_METRICS` inside the
+package, or, outside it, one entry point of an installed package in the group
+:data:`ENTRY_POINT_GROUP` (every process, workers and the command line included, loads those
+on the first name it does not know: :func:`load_plugins`) or one :func:`register_metric`
+call in the driver's process (a script's or a test's). A metric registered by a call travels
+with each trial's task to the Ray workers (``TrialTask.metrics``, :func:`extra_metrics` /
+:func:`install_metrics`), so its ``compute`` must pickle (a function defined in a function is
+sent whole); a later process that reads the study knows it only if it registers it again.
 
 Below every other module of ``codesign.search`` except ``_splits`` (task-metric names), so
 objectives, the spec, the evaluation, the pick language and the report can all read it.
@@ -102,6 +103,40 @@ class Metric:
 _REGISTRY: dict[str, Metric] = {}
 #: Names registered by codesign itself (never replaced; see :func:`register_metric`).
 _BUILTIN: set[str] = set()
+#: The entry-point group an installed package declares its metrics in: each entry point is a
+#: :class:`Metric` or an iterable of them (``[project.entry-points."codesign.metrics"]``).
+ENTRY_POINT_GROUP = "codesign.metrics"
+#: Names registered from installed plugins (every process loads its own; never sent to workers).
+_PLUGIN: set[str] = set()
+_plugins_loaded = False
+
+
+def load_plugins() -> bool:
+    """Register the metrics installed packages declare (:data:`ENTRY_POINT_GROUP`), once per
+    process; True when this call loaded them. Called on the first name the registry does not
+    hold (so a study whose objective a plugin declares reads in any process, the command line
+    included) and by a worker before it evaluates, never at import (scanning the installed
+    packages' entry points takes about 0.1 s)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return False
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = point.load()
+        for metric in (loaded,) if isinstance(loaded, Metric) else tuple(loaded):
+            if metric.name not in _REGISTRY:
+                _PLUGIN.add(register_metric(metric).name)
+    return True
+
+
+def _lookup(name: str) -> Metric | None:
+    """The registered metric ``name``, after loading the plugins' when it is not there yet."""
+    metric = _REGISTRY.get(name)
+    if metric is None and load_plugins():
+        metric = _REGISTRY.get(name)
+    return metric
 
 
 def register_metric(metric: Metric, replace: bool = False) -> Metric:
@@ -126,11 +161,12 @@ def unregister_metric(name: str) -> None:
     if name in _BUILTIN:
         raise ValueError(f"metric '{name}' is codesign's own")
     _REGISTRY.pop(name, None)
+    _PLUGIN.discard(name)
 
 
 def metric_named(name: str) -> Metric | None:
-    """The registered metric ``name``, or None."""
-    return _REGISTRY.get(name)
+    """The registered metric ``name`` (a plugin's included), or None."""
+    return _lookup(name)
 
 
 def registered_metrics() -> tuple[Metric, ...]:
@@ -139,13 +175,16 @@ def registered_metrics() -> tuple[Metric, ...]:
 
 
 def extra_metrics() -> tuple[Metric, ...]:
-    """The metrics registered outside codesign (what a trial's task carries to its worker)."""
-    return tuple(m for name, m in _REGISTRY.items() if name not in _BUILTIN)
+    """The metrics registered in this process outside codesign and its plugins (what a trial's
+    task carries to its worker)."""
+    return tuple(m for name, m in _REGISTRY.items() if name not in _BUILTIN and name not in _PLUGIN)
 
 
 def install_metrics(metrics: tuple[Metric, ...]) -> None:
-    """Register ``metrics`` (a task's :func:`extra_metrics`) in this process, replacing
-    earlier ones of the same name: what a worker does before it evaluates a trial."""
+    """Load the installed plugins' metrics, then register ``metrics`` (a task's
+    :func:`extra_metrics`), replacing earlier ones of the same name: what a worker does before
+    it evaluates a trial."""
+    load_plugins()
     for metric in metrics:
         register_metric(metric, replace=True)
 
@@ -155,7 +194,7 @@ class DirectionView(Mapping[str, str]):
     later is in it): ``codesign.search.METRICS``."""
 
     def __getitem__(self, name: str) -> str:
-        metric = _REGISTRY.get(name)
+        metric = _lookup(name)
         if metric is None or not metric.selectable:
             raise KeyError(name)
         return metric.direction
@@ -281,6 +320,7 @@ assert {m.name.removeprefix(HELDOUT_ENGINE) for m in BUILTIN_METRICS if m.source
 
 __all__ = [
     "BUILTIN_METRICS",
+    "ENTRY_POINT_GROUP",
     "SOURCES",
     "DirectionView",
     "Metric",
@@ -289,6 +329,7 @@ __all__ = [
     "derived_figures",
     "extra_metrics",
     "install_metrics",
+    "load_plugins",
     "metric_named",
     "network_figures",
     "register_metric",

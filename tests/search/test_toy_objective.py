@@ -72,6 +72,36 @@ def test_a_registered_metric_is_an_objective_constraint_and_label_until_unregist
     register_metric(edp)  # for the fixture's teardown
 
 
+def test_an_installed_plugins_metric_is_known_in_any_process_on_first_use(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package declaring a metric under the ``codesign.metrics`` entry point: loaded on the
+    first name the registry does not know (a stored study read by the command line), and never
+    sent with a task (each worker loads its own plugins)."""
+    import importlib.metadata
+    import sys
+
+    from codesign.search import _metrics
+
+    (tmp_path / "toy_metric_plugin.py").write_text(
+        "from codesign.search import Metric\n"
+        "METRICS = [Metric('toy_plugin_edp', 'min', 'µJ·ms', 'derived', 'plugin energy-delay (µJ·ms)',\n"
+        "                  compute=lambda m: m['energy_uj'] * m['latency_ms'])]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    point = importlib.metadata.EntryPoint("toy", "toy_metric_plugin:METRICS", _metrics.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group: [point] if group == _metrics.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(_metrics, "_plugins_loaded", False)
+    try:
+        assert "toy_plugin_edp" not in _metrics._REGISTRY  # nothing scanned before a name is missing
+        spec = parse_spec(StudySpec, tiny_spec_data("joint", 2, objectives={"accuracy": "max", "toy_plugin_edp": "min"}))
+        assert spec.objectives["toy_plugin_edp"] == "min"
+        assert with_derived({"energy_uj": 2.0, "latency_ms": 0.5})["toy_plugin_edp"] == 1.0
+        assert "toy_plugin_edp" not in [m.name for m in _metrics.extra_metrics()]
+    finally:
+        unregister_metric("toy_plugin_edp")
+        sys.modules.pop("toy_metric_plugin", None)
+
+
 def test_a_metric_must_say_how_it_is_measured() -> None:
     with pytest.raises(ValueError, match="a compute function exactly when its source is 'derived'"):
         Metric("toy_without_compute", "min", "", "derived", "toy")
