@@ -358,8 +358,7 @@ def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
     n = _FIT_CHECK_UTTERANCES
     trace = record_trace(net, split.features[:n], split.feature_lengths[:n], model_cfg, sample_spikes=False)
     report, fits = _cost(trace, chip)
-    metrics = {"area_mm2": report.area_mm2, "sram_used_kb": report.sram_used_kb, "weight_kb": report.weight_kb,
-               FITS_ON_CHIP: fits}
+    metrics = {**chip_values(report, untrained=True), FITS_ON_CHIP: fits}
     activity_free = [c for c in study.parsed_constraints() if c.metric in metrics]
     constraints = constraint_values(metrics, activity_free)
     violated = [name for name, value in constraints.items() if value > 0]

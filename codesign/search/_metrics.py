@@ -73,6 +73,9 @@ class Metric:
             one it needs was not measured: the metric is then absent, and a study selecting on
             it fails that trial saying so).
         tasks: the corpus tasks that measure it (``commands``, ``digits``); None: every task.
+        untrained: for ``chip``: it does not depend on what the network learns (only on its
+            size and the chip), so the cheap check before training measures it and a
+            constraint on it can refuse a chip without training.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Metric:
     figure: str | None = None
     compute: Callable[[Mapping[str, float]], float] | None = None
     tasks: tuple[str, ...] | None = None
+    untrained: bool = False
 
     def __post_init__(self) -> None:
         problems = [
@@ -94,6 +98,7 @@ class Metric:
             ((self.source == "chip") != (self.figure is not None), "a figure exactly when its source is 'chip'"),
             ((self.source == "derived") != (self.compute is not None),
              "a compute function exactly when its source is 'derived'"),
+            (self.untrained and self.source != "chip", "source 'chip' to be measured untrained"),
         ]
         wrong = [what for bad, what in problems if bad]
         if wrong:
@@ -226,9 +231,11 @@ def chip_figures(report: object) -> dict[str, npt.NDArray[np.float64]]:
             for m in _REGISTRY.values() if m.figure is not None}
 
 
-def chip_values(report: object) -> dict[str, float]:
-    """Every ``chip`` metric of one chip's report (a ``CostReport``), as floats."""
-    return {name: float(value) for name, value in chip_figures(report).items()}
+def chip_values(report: object, untrained: bool = False) -> dict[str, float]:
+    """Every ``chip`` metric of one chip's report (a ``CostReport``), as floats (``untrained``:
+    only those the network's training cannot change, :attr:`Metric.untrained`)."""
+    return {name: float(value) for name, value in chip_figures(report).items()
+            if not untrained or _REGISTRY[name].untrained}
 
 
 def derived_figures(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -285,14 +292,14 @@ BUILTIN_METRICS: tuple[Metric, ...] = (
            figure="total_energy_pj"),
     Metric("cycles", "min", "cycles", "chip", "cycles per inference", "cycles", figure="cycles"),
     Metric("latency_ms", "min", "ms", "chip", "latency per inference (ms)", "latency<br>(ms)", figure="latency_ms"),
-    Metric("area_mm2", "min", "mm²", "chip", "chip area (mm²)", "area<br>(mm²)", figure="area_mm2"),
-    Metric("sram_used_kb", "min", "KiB", "chip", "SRAM used (KB)", "SRAM used<br>(KB)", figure="sram_used_kb"),
-    Metric("weight_kb", "min", "KiB", "chip", "weight memory (KB)", selectable=False, figure="weight_kb"),
+    Metric("area_mm2", "min", "mm²", "chip", "chip area (mm²)", "area<br>(mm²)", figure="area_mm2", untrained=True),
+    Metric("sram_used_kb", "min", "KiB", "chip", "SRAM used (KB)", "SRAM used<br>(KB)", figure="sram_used_kb", untrained=True),
+    Metric("weight_kb", "min", "KiB", "chip", "weight memory (KB)", selectable=False, figure="weight_kb", untrained=True),
     Metric("throughput_per_s", "max", "inferences/s", "chip", "throughput (inferences per second)",
            selectable=False, figure="throughput_per_s"),
     Metric("split_spike_fraction", "min", _FRACTION, "chip",
            "spike events split for the chip's graded-spike width (fraction)", figure="split_spike_fraction"),
-    Metric("fits_on_chip", "max", "", "chip", "fits on chip", figure="fits_on_chip"),
+    Metric("fits_on_chip", "max", "", "chip", "fits on chip", figure="fits_on_chip", untrained=True),
     Metric("state_overflow_rate", "min", _FRACTION, "network",
            "state updates saturated at the chip's state bits (fraction)"),
     Metric("weight_bits", "min", "bits", "network", "weight precision (bits)"),
