@@ -242,8 +242,7 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     Raises:
         ConfigError: as :func:`pick_point`.
     """
-    text = pick if isinstance(pick, str) else str(pick)
-    pick = parse_pick(pick) if isinstance(pick, str) else pick
+    text, pick = _text_and_pick(pick)
     names = _known(objectives, points)
     for name in [pick.name, *(c.name for c in pick.conditions)]:
         _refuse_unknown(name, names, "--pick", text, study)
@@ -257,6 +256,13 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
         )
     goal = _direction(objectives, pick.name, text, study) if pick.goal == "best" else pick.goal
     return _best_first(scored, goal)
+
+
+def _text_and_pick(pick: Pick | str) -> tuple[str, Pick]:
+    """A pick expression as its text (for messages) and parsed."""
+    if isinstance(pick, str):
+        return pick, parse_pick(pick)
+    return str(pick), pick
 
 
 def _eligible(points: Sequence[DesignPoint], text: str, study: str) -> list[DesignPoint]:
