@@ -14,7 +14,7 @@ about metrics reads this registry, never a list of its own:
   metric works alike under every strategy (:func:`chip_figures`, :func:`with_derived`);
 - a nested trial's design points keep the network's registered metrics (:func:`network_figures`);
 - the report's axis labels (``codesign.report._labels``) and the terminal's trial tables read
-  :attr:`Metric.label`, :attr:`Metric.short_label` and :attr:`Metric.unit`.
+  :attr:`Metric.label`, :attr:`Metric.short` and :attr:`Metric.unit`.
 
 A new objective is one :class:`Metric`: an entry of :data:`BUILTIN_METRICS` inside the
 package, or, outside it, one entry point of an installed package in the group
