@@ -16,6 +16,7 @@ from codesign.cli._table import (
     check_columns,
     machine_text,
     objective_cell,
+    objective_legend,
     sort_rows,
     width_of,
 )
@@ -579,6 +580,7 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
         lines.append(f"* recommended: {rec.short()}")
     if confirmed:
         lines.append("mean±std: over the confirmation seeds (codesign study confirm); others: one seed")
+    lines.extend(objective_legend(objectives))
     lines.extend(measured_on_text(view))
     if note:
         lines.append(note)

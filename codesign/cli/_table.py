@@ -12,6 +12,7 @@ import difflib
 import io
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,15 @@ def objective_cell(row: Mapping[str, Any], name: str) -> str:
         return f"{mean:.4g}±{(std or 0.0):.2g}"
     value = row.get(name)
     return "-" if value is None else f"{value:.4g}"
+
+
+def objective_legend(names: Sequence[str]) -> list[str]:
+    """What each objective column measures, with its unit (the metric registry's labels),
+    wrapped to :data:`MAX_WIDTH`; an unregistered name is left out."""
+    from codesign.search import metric_named
+
+    said = [f"{n} = {m.label}" for n in names if (m := metric_named(n)) is not None]
+    return textwrap.wrap("objectives: " + "; ".join(said), MAX_WIDTH, subsequent_indent="  ") if said else []
 
 
 def cell(value: object) -> str:

@@ -1,46 +1,10 @@
-"""Names people read in the report: metrics with their physical meaning and unit, parameters
-without their group prefix (the panel or hover section names the group), wrapped so that axis
-labels stay narrow."""
+"""Names people read in the report: metrics with their physical meaning and unit (declared
+with each metric in the registry, ``codesign.search.Metric``), parameters without their group
+prefix (the panel or hover section names the group), wrapped so that axis labels stay narrow."""
 
 from __future__ import annotations
 
-#: Metric -> what it measures, with its unit (the axis titles of every plot).
-METRIC_LABELS: dict[str, str] = {
-    "accuracy": "validation accuracy (fraction correct)",
-    "wer": "validation word error rate (fraction)",
-    "cer": "validation character error rate (fraction)",
-    "unknown_recall": "validation unknown recall (fraction of unknown words answered unknown)",
-    "test_accuracy": "test accuracy (fraction correct)",
-    "test_wer": "test word error rate (fraction)",
-    "heldout_engine_accuracy": "held-out-engine accuracy (fraction correct)",
-    "heldout_engine_unknown_recall": "held-out-engine unknown recall (fraction)",
-    "heldout_engine_wer": "held-out-engine word error rate (fraction)",
-    "heldout_engine_cer": "held-out-engine character error rate (fraction)",
-    "loss": "validation loss",
-    "activation_sparsity": "activation sparsity (fraction zero)",
-    "energy_uj": "energy per inference (µJ)",
-    "latency_ms": "latency per inference (ms)",
-    "area_mm2": "chip area (mm²)",
-    "sram_used_kb": "SRAM used (KB)",
-    "cycles": "cycles per inference",
-    "param_count": "parameters",
-    "fits_on_chip": "fits on chip",
-}
-
-#: Short axis labels for the parallel coordinates (two lines at most).
-SHORT_METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "wer": "WER",
-    "cer": "CER",
-    "heldout_engine_accuracy": "held-out-<br>engine acc.",
-    "heldout_engine_unknown_recall": "held-out<br>unknown recall",
-    "heldout_engine_wer": "held-out-<br>engine WER",
-    "energy_uj": "energy<br>(µJ)",
-    "latency_ms": "latency<br>(ms)",
-    "area_mm2": "area<br>(mm²)",
-    "sram_used_kb": "SRAM used<br>(KB)",
-    "cycles": "cycles",
-}
+from codesign.search import metric_named
 
 #: hw.* parameters (ChipConfig fields) whose unit is in their name.
 _PARAM_LABELS: dict[str, str] = {
@@ -60,12 +24,16 @@ _GROUP_OF_PREFIX: dict[str, str] = {"snn": "snn", "train": "snn", "hw": "hw"}
 
 
 def metric_label(name: str) -> str:
-    """``energy_uj`` -> ``energy per inference (µJ)``; unknown names unchanged."""
-    return METRIC_LABELS.get(name, name)
+    """``energy_uj`` -> ``energy per inference (µJ)``: the metric registry's label
+    (``codesign.search.Metric.label``); an unregistered name unchanged."""
+    metric = metric_named(name)
+    return metric.label if metric is not None else name
 
 
 def short_metric_label(name: str) -> str:
-    return SHORT_METRIC_LABELS.get(name, wrap(name.replace("_", " ")))
+    """The registry's narrow axis label (``energy<br>(µJ)``), else the name wrapped."""
+    metric = metric_named(name)
+    return metric.short if metric is not None and metric.short else wrap(name.replace("_", " "))
 
 
 def group_of(name: str) -> str:

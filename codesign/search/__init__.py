@@ -63,6 +63,14 @@ from codesign.search._lease import (
     live_drivers,
     storage_policy,
 )
+from codesign.search._metrics import (
+    SOURCES,
+    Metric,
+    metric_named,
+    register_metric,
+    registered_metrics,
+    unregister_metric,
+)
 from codesign.search._objectives import (
     CONSTRAINT_OPERATORS,
     DISTINCT_OUTPUTS,
@@ -192,6 +200,7 @@ __all__ = [
     "RELIABLE_TRIALS_FOR_IMPORTANCE",
     "RUNGS_ATTR",
     "RUNS_ATTR",
+    "SOURCES",
     "SPEC_ATTR",
     "SUMMARY_ATTR",
     "SUMMARY_MAX_CHARS",
@@ -213,6 +222,7 @@ __all__ = [
     "Joint",
     "Lease",
     "MeasuredOn",
+    "Metric",
     "MultiFidelity",
     "MultiFidelitySpec",
     "Nested",
@@ -275,6 +285,7 @@ __all__ = [
     "masked_url",
     "measured_on_lines",
     "merge_spaces",
+    "metric_named",
     "minimisation_signs",
     "no_recommendation_reason",
     "nondominated_ranks",
@@ -305,7 +316,9 @@ __all__ = [
     "record_of",
     "record_points",
     "record_summary",
+    "register_metric",
     "register_strategy",
+    "registered_metrics",
     "resume_study",
     "run_study",
     "sample_points",
@@ -325,5 +338,6 @@ __all__ = [
     "study_view",
     "suggest",
     "trial_points",
+    "unregister_metric",
     "with_overrides",
 ]

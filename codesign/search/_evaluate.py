@@ -39,6 +39,7 @@ immutable and published whole by the driver.
 
 from __future__ import annotations
 
+import itertools
 import json
 import posixpath
 import tempfile
@@ -51,6 +52,7 @@ import numpy as np
 
 from codesign.config import ConfigError, parse_spec, stable_hash
 from codesign.search._front import DesignPoint, as_minimisation, mark_points, pareto_mask
+from codesign.search._metrics import chip_figures, chip_values, derived_figures, network_figures, with_derived
 from codesign.search._objectives import (
     DISTINCT_OUTPUTS,
     FITS_ON_CHIP,
@@ -253,6 +255,7 @@ def _network(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg
     scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
     metrics = dict(scored.metrics)
     metrics[SYNAPTIC_OPS] = metrics["synaptic_macs_effective"] + metrics["synaptic_acs_effective"]
+    metrics = with_derived(metrics)
     artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
     return TrialRecord(
         **base,
@@ -289,7 +292,7 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     space.files[cost_rel] = json.dumps(report.to_dict(), indent=1).encode()
     artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
     artifacts["cost_report"] = task.study_relative(cost_rel)
-    metrics = {**scored.metrics, **report.metrics(), FITS_ON_CHIP: fits}
+    metrics = with_derived({**scored.metrics, **report.metrics(), **chip_values(report), FITS_ON_CHIP: fits})
     return TrialRecord(
         **base,
         objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
@@ -356,8 +359,7 @@ def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
     n = _FIT_CHECK_UTTERANCES
     trace = record_trace(net, split.features[:n], split.feature_lengths[:n], model_cfg, sample_spikes=False)
     report, fits = _cost(trace, chip)
-    metrics = {"area_mm2": report.area_mm2, "sram_used_kb": report.sram_used_kb, "weight_kb": report.weight_kb,
-               FITS_ON_CHIP: fits}
+    metrics = {**chip_values(report, untrained=True), FITS_ON_CHIP: fits}
     activity_free = [c for c in study.parsed_constraints() if c.metric in metrics]
     constraints = constraint_values(metrics, activity_free)
     violated = [name for name, value in constraints.items() if value > 0]
@@ -587,73 +589,101 @@ def _hardware_sweep(
         nearest the front's utopia point after scaling each objective to [0, 1]), its
         artifacts, whether every training came from the cache, and the float network's metrics.
     """
-    from codesign.hardware import estimate_cost_batch
-    from codesign.trace import load_trace
-
-    study, until_epoch = task.spec, task.until_epoch
-    hw_space = study.search_space().subspace("hw")
-    base = study.chip
-    drawn = sample_points(hw_space, study.nested.hw_points, study.seed)
-    points = [p for p in drawn if _valid_chip(base, p)]  # a pair of hw.* values can make no chip
-    if not points:
-        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
-                           f"{_chip_problem_of(base, drawn[0])}")
-    base_values = base.to_dict()
-    constraints_spec = study.parsed_constraints()
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, point in enumerate(points):
-        bits = (int(point.get("hw.weight_bits", base_values["weight_bits"])),
-                int(point.get("hw.state_bits", base_values["state_bits"])))
-        groups.setdefault(bits, []).append(i)
+    study = task.spec
+    points = _swept_chips(study)
     candidates: list[DesignPoint] = []
     artifacts: dict[str, str] = {}
     all_hit = True
     float_metrics: dict[str, float] = {}
-    for (weight_bits, state_bits), members in sorted(groups.items()):
-        precision = chip_precision(base.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
+    for (weight_bits, state_bits), members in sorted(_precision_groups(points, study.chip).items()):
+        precision = chip_precision(study.chip.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
         trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
-                                until_epoch)
+                                task.until_epoch)
         all_hit = all_hit and trained.hit
         float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}
         scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
-        trace_rel = task.study_relative(scored.paths["trace"])
         artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))
-        artifacts[f"trace@{precision.label}"] = trace_rel
-        columns = chip_columns([points[i] for i in members], base)
-        batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), columns, base=base)
-        fits = batch.fits_on_chip.astype(float)
-        per_chip = {
-            "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
-            "latency_ms": batch.latency_ms, "area_mm2": batch.area_mm2, "sram_used_kb": batch.sram_used_kb,
-            "weight_kb": batch.weight_kb, "throughput_per_s": batch.throughput_per_s,
-            "split_spike_fraction": batch.split_spike_fraction, FITS_ON_CHIP: fits,
-        }
-        network = {k: v for k, v in scored.metrics.items()
-                   if k.startswith(HELDOUT_ENGINE) or k in ("accuracy", "wer", "cer", "validation_accuracy", "validation_wer", "test_accuracy",
-                            "test_wer", "unknown_recall", "test_unknown_recall", DISTINCT_OUTPUTS, "state_overflow_rate", "weight_bits", "state_bits",
-                            "activation_sparsity", "footprint_bytes")}
-        for j, i in enumerate(members):
-            chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
-            metrics = {**scored.metrics, **chip_metrics}
-            candidates.append(DesignPoint(
-                trial=-1,
-                params=dict(points[i]),
-                objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
-                constraints=constraint_values(metrics, constraints_spec),
-                metrics={**network, **chip_metrics},
-                trace=trace_rel,
-            ))
-    feasible = [c for c in candidates if c.feasible]
-    front_points = [c for c, keep in zip(feasible, pareto_mask(as_minimisation(feasible, study.objectives)), strict=True)
-                    if keep] if feasible else []
-    # told to the sampler: a design above the floor that says something, where the network has one
-    usable = [c for c in mark_points(front_points, study.floor_condition()) if c.eligible]
-    chosen = _compromise(usable or front_points, study) if front_points else min(
-        candidates, key=lambda c: sum(max(0.0, v) for v in c.constraints.values()))
+        artifacts[f"trace@{precision.label}"] = task.study_relative(scored.paths["trace"])
+        candidates += _costed_chips(space, task, scored, [points[i] for i in members])
+    front_points, chosen = _front_and_choice(candidates, study)
     front = [HardwarePoint(params=c.params, objectives=c.objectives, constraints=c.constraints, metrics=c.metrics,
                            trace=c.trace or "") for c in front_points]
     return front, dict(chosen.objectives), dict(chosen.constraints), artifacts, all_hit, float_metrics
+
+
+def _swept_chips(study: StudySpec) -> list[dict[str, Any]]:
+    """The ``hw.*`` values of the nested sweep's chips (drawn from the study's hw space) that
+    make a valid chip with the study's base chip.
+
+    Raises:
+        InvalidChips: none does.
+    """
+    drawn = sample_points(study.search_space().subspace("hw"), study.nested.hw_points, study.seed)
+    points = [p for p in drawn if _valid_chip(study.chip, p)]  # a pair of hw.* values can make no chip
+    if not points:
+        raise InvalidChips(f"every one of the {len(drawn)} swept chips is invalid with the study's chip, e.g. "
+                           f"{_chip_problem_of(study.chip, drawn[0])}")
+    return points
+
+
+def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> dict[tuple[int, int], list[int]]:
+    """(weight_bits, state_bits) -> the indices of the ``points`` whose chip holds a network at
+    those bits (a point without ``hw.weight_bits``/``hw.state_bits`` has the base chip's)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, point in enumerate(points):
+        bits = (int(point.get("hw.weight_bits", base.weight_bits)), int(point.get("hw.state_bits", base.state_bits)))
+        groups.setdefault(bits, []).append(i)
+    return groups
+
+
+def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,
+                  chips: list[dict[str, Any]]) -> list[DesignPoint]:
+    """One design point per chip of ``chips`` (``hw.*`` values, all of the scored network's
+    precision), costed at once against the scored network's trace: every registered chip
+    metric (``codesign.search._metrics``) and the derived ones, beside the network's."""
+    from codesign.hardware import estimate_cost_batch
+    from codesign.trace import load_trace
+
+    study = task.spec
+    trace_rel = task.study_relative(scored.paths["trace"])
+    batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), chip_columns(chips, study.chip),
+                                base=study.chip)
+    per_chip = chip_figures(batch)  # every registered chip metric, one value per chip
+    network = network_figures(scored.metrics)
+    constraints = study.parsed_constraints()
+    points = []
+    for j, params in enumerate(chips):
+        chip_metrics = {k: float(v[j]) for k, v in per_chip.items()}
+        chip_metrics.update(derived_figures({**scored.metrics, **chip_metrics}))
+        metrics = {**scored.metrics, **chip_metrics}
+        points.append(DesignPoint(
+            trial=-1,
+            params=dict(params),
+            objectives=dict(zip(study.objectives, objective_values(metrics, list(study.objectives)), strict=True)),
+            constraints=constraint_values(metrics, constraints),
+            metrics={**network, **chip_metrics},
+            trace=trace_rel,
+        ))
+    return points
+
+
+def _front_and_choice(candidates: list[DesignPoint], study: StudySpec) -> tuple[list[DesignPoint], DesignPoint]:
+    """The sweep's Pareto set (feasible chips only) and the one design told to the sampler:
+    the compromise of the front's eligible members (above the floor, not degenerate; else of
+    the whole front), or, with no feasible chip, the candidate violating its constraints least."""
+    feasible = [c for c in candidates if c.feasible]
+    if not feasible:
+        return [], min(candidates, key=_violation)
+    front = list(itertools.compress(feasible, pareto_mask(as_minimisation(feasible, study.objectives))))
+    # told to the sampler: a design above the floor that says something, where the network has one
+    usable = [c for c in mark_points(front, study.floor_condition()) if c.eligible]
+    return front, _compromise(usable or front, study)
+
+
+def _violation(point: DesignPoint) -> float:
+    """How far ``point`` is from meeting its constraints (0: it meets them all)."""
+    return sum(max(0.0, v) for v in point.constraints.values())
 
 
 def _compromise(front: list[DesignPoint], study: StudySpec) -> DesignPoint:

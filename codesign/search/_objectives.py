@@ -32,44 +32,20 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from codesign.search._splits import HELDOUT_ENGINE, TASK_METRIC_NAMES
+from codesign.search._metrics import DirectionView, task_metrics
 
-#: Metrics the evaluation pipeline measures, with the direction that is better.
-METRICS: dict[str, str] = {
-    "accuracy": "max",
-    "unknown_recall": "max",
-    "wer": "min",
-    "cer": "min",
-    "activation_sparsity": "max",
-    "energy_uj": "min",
-    "latency_ms": "min",
-    "area_mm2": "min",
-    "sram_used_kb": "min",
-    "cycles": "min",
-    "fits_on_chip": "max",
-    "state_overflow_rate": "min",
-    "split_spike_fraction": "min",
-    "weight_bits": "min",
-    "state_bits": "min",
-}
-#: Each task metric again, measured on the held-out-engine split (``heldout_engine_accuracy``:
-#: the test split, whose speakers use synthesis engines never heard in training; see
-#: ``codesign.search._splits``), with the same direction.
-METRICS.update({f"{HELDOUT_ENGINE}{m}": METRICS[m] for m in TASK_METRIC_NAMES})
-
-#: The task metric each task's training measures (the other task metrics are never measured),
-#: on the validation split and on the held-out-engine split.
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    task: (*names, *(f"{HELDOUT_ENGINE}{m}" for m in names))
-    for task, names in (("commands", ("accuracy", "unknown_recall")), ("digits", ("wer", "cer")))
-}
+#: Metrics a study may select on (objectives, constraints, floor), with the direction that is
+#: better: a live view of the metric registry (``codesign.search._metrics``), where each is
+#: declared once, with its unit, source and labels; a metric registered later is in it.
+METRICS: Mapping[str, str] = DirectionView()
 
 
 def unmeasured_metric(names: Sequence[str], task: str) -> tuple[str, str] | None:
     """The first of ``names`` that a study of ``task`` never measures, with what it does
     measure instead (None when all are measured)."""
-    every_task_metric = {m for ms in TASK_METRICS.values() for m in ms}
-    measured = TASK_METRICS.get(task)
+    by_task = task_metrics()
+    every_task_metric = {m for ms in by_task.values() for m in ms}
+    measured = by_task.get(task)
     if measured is None:
         return None
     for name in names:
@@ -115,7 +91,7 @@ def accuracy_floor(task: str, given: str | None = "auto") -> Condition | None:
             return Condition("accuracy", ">=", round(FLOOR_CHANCE_MULTIPLE * chance, 6))
         return Condition("wer", "<=", FLOOR_WER) if task == "digits" else None
     condition = parse_condition(given)
-    measured = {m for ms in TASK_METRICS.values() for m in ms}
+    measured = {m for ms in task_metrics().values() for m in ms}
     if condition.name not in measured:
         raise ValueError(f"'auto', 'none' or a condition on a task metric ({', '.join(sorted(measured))}), "
                          f"got '{given}'")

@@ -153,27 +153,28 @@ def _conditions(text: str, rest: list[str]) -> list[Condition | Rank]:
     """Conditions joined by ``and`` from ``rest`` (the tokens after ``where``)."""
     conditions: list[Condition | Rank] = []
     while True:
-        if len(rest) < 3:
-            raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
-        cname, op, raw = rest[:3]
-        _check_name(text, cname)
-        if op == "in":
-            conditions.append(_rank(text, cname, rest[2:]))
-            rest = rest[4:]  # NAME in top K
-            if rest and rest[0] == "%":  # "top 50 %"
-                rest = rest[1:]
-        else:
-            try:
-                conditions.append(condition_of(cname, op, raw))
-            except ValueError as err:
-                raise _error(text, str(err)) from None
-            rest = rest[3:]
+        condition, rest = _condition(text, rest)
+        conditions.append(condition)
         if not rest:
-            break
+            return conditions
         if rest[0] != "and":
             raise _error(text, f"conditions are joined by 'and', got '{rest[0]}'")
         rest = rest[1:]
-    return conditions
+
+
+def _condition(text: str, rest: list[str]) -> tuple[Condition | Rank, list[str]]:
+    """The condition ``rest`` starts with, and the tokens after it."""
+    if len(rest) < 3:
+        raise _error(text, "a condition is 'NAME OP NUMBER'" + (f", got '{' '.join(rest)}'" if rest else ""))
+    cname, op, raw = rest[:3]
+    _check_name(text, cname)
+    if op == "in":  # NAME in top K, or "top 50 %"
+        after = rest[4:]
+        return _rank(text, cname, rest[2:]), after[1:] if after and after[0] == "%" else after
+    try:
+        return condition_of(cname, op, raw), rest[3:]
+    except ValueError as err:
+        raise _error(text, str(err)) from None
 
 
 def _rank(text: str, name: str, rest: list[str]) -> Rank:
@@ -187,13 +188,19 @@ def _rank(text: str, name: str, rest: list[str]) -> Rank:
         k = float(number)
     except ValueError:
         raise _error(text, f"'{raw}' is not a count or a percentage") from None
-    if not math.isfinite(k):  # (float() reads "inf" and "nan")
-        raise _error(text, f"a finite count or percentage after 'top', got {raw}")
-    if percent and not 0 < k <= 100:
-        raise _error(text, f"a percentage in (0, 100], got {raw}")
-    if not percent and (k < 1 or k != int(k)):
-        raise _error(text, f"a whole number of points >= 1, got {raw}")
+    problem = _rank_size_problem(k, percent)
+    if problem is not None:
+        raise _error(text, f"{problem}, got {raw}")
     return Rank(name, k, percent)
+
+
+def _rank_size_problem(k: float, percent: bool) -> str | None:
+    """What is wrong with ``top k`` (``percent``: ``top k%``), or None."""
+    if not math.isfinite(k):  # (float() reads "inf" and "nan")
+        return "a finite count or percentage after 'top'"
+    if percent:
+        return None if 0 < k <= 100 else "a percentage in (0, 100]"
+    return None if k >= 1 and k == int(k) else "a whole number of points >= 1"
 
 
 def _tokenise(text: str) -> list[str]:
@@ -235,20 +242,12 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
     Raises:
         ConfigError: as :func:`pick_point`.
     """
-    text = pick if isinstance(pick, str) else str(pick)
-    pick = parse_pick(pick) if isinstance(pick, str) else pick
+    text, pick = _text_and_pick(pick)
     names = _known(objectives, points)
     for name in [pick.name, *(c.name for c in pick.conditions)]:
         _refuse_unknown(name, names, "--pick", text, study)
-    candidates = [p for p in points if p.eligible]
-    if not candidates:
-        raise ConfigError(None, "--pick", f"a finished feasible design above the accuracy floor in study '{study}'",
-                          got=text, hint="the study has none yet")
-    left = candidates
-    counts = []
-    for cond in pick.conditions:
-        left = _meeting(left, cond, candidates, objectives, text, study)
-        counts.append(f"{cond}: {len(left)} left")
+    candidates = _eligible(points, text, study)
+    left, counts = _narrowed(candidates, pick.conditions, objectives, text, study)
     scored = [(v, t) for t in left if (v := _value(objectives, t, pick.name)) is not None]
     if not scored:
         raise ConfigError(
@@ -256,8 +255,45 @@ def picked(points: Sequence[DesignPoint], pick: Pick | str, objectives: Mapping[
             hint=f"of {len(candidates)} feasible trials: " + "; ".join(counts or [f"none has {pick.name}"]),
         )
     goal = _direction(objectives, pick.name, text, study) if pick.goal == "best" else pick.goal
+    return _best_first(scored, goal)
+
+
+def _text_and_pick(pick: Pick | str) -> tuple[str, Pick]:
+    """A pick expression as its text (for messages) and parsed."""
+    if isinstance(pick, str):
+        return pick, parse_pick(pick)
+    return str(pick), pick
+
+
+def _eligible(points: Sequence[DesignPoint], text: str, study: str) -> list[DesignPoint]:
+    """The eligible ``points`` (feasible, above the floor, not degenerate).
+
+    Raises:
+        ConfigError: there is none (key ``--pick``).
+    """
+    candidates = [p for p in points if p.eligible]
+    if not candidates:
+        raise ConfigError(None, "--pick", f"a finished feasible design above the accuracy floor in study '{study}'",
+                          got=text, hint="the study has none yet")
+    return candidates
+
+
+def _narrowed(candidates: list[DesignPoint], conditions: Sequence[Condition | Rank], objectives: Mapping[str, str],
+              text: str, study: str) -> tuple[list[DesignPoint], list[str]]:
+    """The ``candidates`` meeting every condition in turn (a rank condition ranks among all
+    candidates), and how many were left after each condition (for the message when none is)."""
+    left, counts = candidates, []
+    for cond in conditions:
+        left = _meeting(left, cond, candidates, objectives, text, study)
+        counts.append(f"{cond}: {len(left)} left")
+    return left, counts
+
+
+def _best_first(scored: list[tuple[float, DesignPoint]], goal: str) -> list[DesignPoint]:
+    """The points of ``(value, point)`` pairs, best value first by ``goal`` (``min``/``max``;
+    ties: lower trial, then chip)."""
     sign = 1.0 if goal == "min" else -1.0
-    return [t for _, t in sorted(scored, key=lambda vt: (sign * vt[0], vt[1].trial, vt[1].member or 0))]
+    return [p for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].member or 0))]
 
 
 def _direction(objectives: Mapping[str, str], name: str, text: str, study: str) -> str:
@@ -272,6 +308,6 @@ def _direction(objectives: Mapping[str, str], name: str, text: str, study: str) 
 def _ranked(objectives: Mapping[str, str], points: list[DesignPoint], name: str, text: str,
             study: str) -> list[tuple[int, int | None]]:
     """Keys of ``points`` best first by objective ``name`` (ties: lower trial, then chip)."""
-    sign = 1.0 if _direction(objectives, name, text, study) == "min" else -1.0
+    goal = _direction(objectives, name, text, study)
     scored = [(v, p) for p in points if (v := _value(objectives, p, name)) is not None]
-    return [p.key for _, p in sorted(scored, key=lambda vp: (sign * vp[0], vp[1].trial, vp[1].member or 0))]
+    return [p.key for p in _best_first(scored, goal)]

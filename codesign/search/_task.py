@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from codesign.search._metrics import Metric, extra_metrics, install_metrics
 from codesign.search._record import TrialRecord
 from codesign.search._spec import StudySpec
 from codesign.search._store import ArtifactStore, StoreReader
@@ -52,6 +53,8 @@ class TrialTask:
             names (:func:`~codesign.search.strategy_of`).
         confirm: a confirmation run of one of the strategy's design points
             (:meth:`Strategy.confirm`), not a trial of the search.
+        metrics: the metrics registered outside codesign where the task was made (a plugin's
+            or a test's objective), registered again in the worker by :func:`run_task`.
     """
 
     params: dict[str, Any]
@@ -64,6 +67,7 @@ class TrialTask:
     stage: int = 0
     strategy: Strategy | None = None
     confirm: bool = False
+    metrics: tuple[Metric, ...] = field(default_factory=extra_metrics)
 
     @property
     def trial_dir(self) -> str:
@@ -184,6 +188,7 @@ def run_task(evaluate: EvaluateFn, task: TrialTask, corpus: Corpus | None, monit
     reports its CPU time there under ``key`` while it runs. The result's ``busy_s`` is the wall
     time this worker spent on it."""
     started = time.monotonic()
+    install_metrics(task.metrics)
     if corpus is not None:
         task = replace(task, corpus=corpus)
     with _heartbeat(monitor, key):
