@@ -11,6 +11,7 @@ from the technology table.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from pydantic import Field, model_validator
 
 from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.hardware._energy import CORE_CATEGORIES, check_categories
 from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
 
 #: Process nodes the technology table has constants for.
@@ -86,6 +88,10 @@ class ChipConfig(Spec):
         mapping_policy: ``spread`` shares the cores memory leaves free among layers by their
             work (more parallelism, more traffic); ``pack`` uses as few cores as memory allows.
         static_power_mw_per_mm2: leakage (None = technology table).
+        energy_categories: the categories the chip's energy tables break energy into, in order
+            (default: the seven built in, ``codesign.hardware.CORE_CATEGORIES``); each a
+            registered ``CostCategory`` (``codesign.hardware.register_category``). A category
+            left out is not priced: list every one the chip spends energy on.
 
     A chip describes hardware only: a deadline or an area budget is a requirement of a study
     (its ``constraints``) or of one evaluation (``ChipRequirements``), never a chip field.
@@ -134,9 +140,15 @@ class ChipConfig(Spec):
     weight_overflow: Literal["spill", "infeasible"] = "infeasible"
     mapping_policy: Literal["spread", "pack"] = "spread"
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
+    energy_categories: tuple[str, ...] = CORE_CATEGORIES
 
     @model_validator(mode="after")
     def _check(self) -> ChipConfig:
+        try:
+            check_categories(self.energy_categories)
+        except ConfigError as err:
+            raise ValueError(f"energy_categories: {err.expected}" + (f", got {err.got!r}" if err.got else "")
+                             + (f" ({err.hint})" if err.hint else "")) from None
         if self.mesh_cols is not None and self.mesh_cols > self.cores:
             raise ValueError(f"mesh_cols <= cores ({self.mesh_cols} > {self.cores})")
         table = self.timestep_sync_ns_by_tiles
@@ -172,8 +184,8 @@ _CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spre
             "execution": ("timestep_parallel", "layer_sequential")}
 #: ChipConfig fields that are labels, not model inputs.
 _LABEL_FIELDS = ("name", "description")
-#: ChipConfig fields a ChipArray holds as hidden columns (a table is not one number).
-_TABLE_FIELDS = ("timestep_sync_ns_by_tiles",)
+#: ChipConfig fields a ChipArray holds beside its columns (a table or a list is not one number).
+_TABLE_FIELDS = ("timestep_sync_ns_by_tiles", "energy_categories")
 #: Numeric columns of a ChipArray (everything but labels and tables; bools and choices as 0/1).
 ARRAY_FIELDS: tuple[str, ...] = tuple(
     f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS and f not in _TABLE_FIELDS
@@ -191,6 +203,81 @@ def _column(field: str, value: Any) -> float:
 
 
 @dataclass(frozen=True, eq=False)
+class ChipColumns:
+    """A block of chips as the cost model reads them: one ``[chips, 1]`` float array per numeric
+    ChipConfig field (coded as in :class:`ChipArray`), so that they broadcast against
+    ``[chips, layers]``, read as attributes (``columns.cores``), never by a string key; the
+    synchronisation table as ``sync_tiles``/``sync_ns`` (one array per entry, NaN = unused) and
+    the chips' energy categories. Built by :meth:`ChipArray.block` (or :meth:`of`).
+    """
+
+    cores: np.ndarray
+    mesh_cols: np.ndarray
+    pes_per_core: np.ndarray
+    neuron_units_per_core: np.ndarray
+    weight_sram_kb_per_core: np.ndarray
+    state_sram_kb_per_core: np.ndarray
+    sram_ports_per_core: np.ndarray
+    sram_word_bits: np.ndarray
+    weight_bits: np.ndarray
+    state_bits: np.ndarray
+    graded_spike_bits: np.ndarray
+    zero_skipping: np.ndarray
+    sparse_weights: np.ndarray
+    clock_mhz: np.ndarray
+    voltage_v: np.ndarray
+    node_nm: np.ndarray
+    noc_link_bits: np.ndarray
+    noc_header_bits: np.ndarray
+    noc_hop_latency_cycles: np.ndarray
+    noc_multicast: np.ndarray
+    timestep_sync_ns: np.ndarray
+    tile_cols: np.ndarray
+    tile_rows: np.ndarray
+    noc_buffer_messages: np.ndarray
+    execution: np.ndarray
+    neuron_update_cycles: np.ndarray
+    spike_out_cycles: np.ndarray
+    message_out_cycles: np.ndarray
+    message_in_cycles: np.ndarray
+    hop_energy_ew_pj: np.ndarray
+    hop_energy_ns_pj: np.ndarray
+    spike_local_energy_pj: np.ndarray
+    synaptic_op_energy_pj: np.ndarray
+    neuron_update_energy_pj: np.ndarray
+    neuron_spike_energy_pj: np.ndarray
+    offchip_energy_pj_per_bit: np.ndarray
+    offchip_bandwidth_gb_per_s: np.ndarray
+    weight_overflow: np.ndarray
+    mapping_policy: np.ndarray
+    static_power_mw_per_mm2: np.ndarray
+    sync_tiles: tuple[np.ndarray, ...]
+    sync_ns: tuple[np.ndarray, ...]
+    categories: tuple[str, ...] = CORE_CATEGORIES
+
+    @property
+    def size(self) -> int:
+        return int(self.cores.shape[0])
+
+    @classmethod
+    def of(cls, columns: Mapping[str, np.ndarray] | ChipColumns,
+           categories: tuple[str, ...] = CORE_CATEGORIES) -> ChipColumns:
+        """The typed view of ``{field: [chips, 1] array}`` columns (ChipColumns pass through);
+        the hidden ``sync_tiles_k``/``sync_ns_k`` columns become the table (absent: none)."""
+        if isinstance(columns, ChipColumns):
+            return columns
+        nan = np.full_like(columns["cores"], np.nan)
+        return cls(**{f: columns[f] for f in ARRAY_FIELDS},
+                   sync_tiles=tuple(columns.get(k, nan) for k in SYNC_TILE_COLUMNS),
+                   sync_ns=tuple(columns.get(k, nan) for k in SYNC_NS_COLUMNS),
+                   categories=categories)
+
+
+#: What the cost model's column functions take: typed columns, or ``{field: [chips, 1] array}``.
+ColumnsLike = ChipColumns | Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
 class ChipArray:
     """Many chip configurations as one float64 column per ChipConfig field.
 
@@ -204,10 +291,15 @@ class ChipArray:
 
     columns: dict[str, np.ndarray]
     names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = CORE_CATEGORIES
 
     @property
     def size(self) -> int:
         return int(next(iter(self.columns.values())).shape[0])
+
+    def block(self, lo: int = 0, hi: int | None = None) -> ChipColumns:
+        """Chips ``lo .. hi - 1`` as the cost model's typed ``[chips, 1]`` columns."""
+        return ChipColumns.of({k: v[lo:hi, None] for k, v in self.columns.items()}, self.categories)
 
     def __len__(self) -> int:
         return self.size
@@ -220,11 +312,15 @@ class ChipArray:
         """Stack already-validated configs."""
         if not chips:
             raise ConfigError(None, "chips", "at least one chip configuration")
+        categories = chips[0].energy_categories
+        if any(c.energy_categories != categories for c in chips):
+            raise ConfigError(None, "energy_categories", "the same energy categories on every chip of a batch "
+                              "(one energy table)", got=sorted({c.energy_categories for c in chips}))
         cols = {f: np.array([_column(f, getattr(c, f)) for c in chips], dtype=float) for f in ARRAY_FIELDS}
         tables = [_sync_columns(c.timestep_sync_ns_by_tiles) for c in chips]
         for key in (*SYNC_TILE_COLUMNS, *SYNC_NS_COLUMNS):
             cols[key] = np.array([t[key] for t in tables], dtype=float)
-        return cls(columns=cols, names=tuple(c.name for c in chips))
+        return cls(columns=cols, names=tuple(c.name for c in chips), categories=categories)
 
     @classmethod
     def from_columns(cls, columns: dict[str, Any], base: ChipConfig | None = None) -> ChipArray:
@@ -263,7 +359,7 @@ class ChipArray:
         for key, value in _sync_columns(base.timestep_sync_ns_by_tiles).items():
             cols[key] = np.full(size, value)
         _validate_columns(cols)
-        return cls(columns=cols, names=(base.name,) * size)
+        return cls(columns=cols, names=(base.name,) * size, categories=base.energy_categories)
 
     def config(self, index: int) -> ChipConfig:
         """The ``index``-th chip as a validated ChipConfig."""
@@ -287,6 +383,7 @@ class ChipArray:
             if t in self.columns and not np.isnan(self.columns[t][index])
         }
         data["name"] = self.names[index] if self.names else "custom"
+        data["energy_categories"] = self.categories
         return parse_spec(ChipConfig, data)
 
 

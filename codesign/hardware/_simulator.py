@@ -50,24 +50,27 @@ from typing import Any
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
-from codesign.hardware._model import (
+from codesign.hardware._energy import (
     ActionCounts,
     ActionEnergies,
+    energy_by_category_pj,
+    noc_energy_pj,
+    static_energy_pj,
+)
+from codesign.hardware._model import (
     LayerArrays,
     LayerPlacement,
     LayerWork,
     action_energies,
     barrier_cycles,
+    check_weight_bits,
     chip_derived,
     core_shares,
-    energy_by_category_pj,
     layer_work,
     map_layers,
     message_cycles,
-    noc_energy_pj,
     offchip_bits_per_cycle,
     pipeline_depth,
-    static_energy_pj,
 )
 from codesign.hardware._report import InferenceCost
 from codesign.hardware._technology import Technology, load_technology
@@ -304,14 +307,15 @@ class _Replay:
     @classmethod
     def set_up(
         cls, trace: WorkloadTrace, chip: ChipConfig, tech: Technology, seed: int, match_counts: bool,
-        mapping_trace: WorkloadTrace | None = None,
+        placement: LayerPlacement | None = None,
     ) -> _Replay:
         layers = LayerArrays.from_trace(trace)
-        columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
+        columns = ChipArray.from_configs([chip]).block()
         derived = chip_derived(columns, tech)
         work = layer_work(layers, columns)
-        mapping = LayerArrays.from_trace(mapping_trace) if mapping_trace is not None else layers
-        placement = map_layers(mapping, columns, layer_work(mapping, columns))
+        if placement is None:
+            placement = map_layers(layers, columns, work)
+        placement.check_fits(layers, 1)
         energies = action_energies(layers, columns, work, derived, tech)
         n_layers = len(layers.names)
         steps = layers.steps.astype(int)
@@ -736,7 +740,8 @@ def simulate(
     tech: Technology | None = None,
     seed: int = 0,
     match_counts: bool = True,
-    mapping_trace: WorkloadTrace | None = None,
+    placement: LayerPlacement | None = None,
+    requantise: bool = False,
 ) -> SimulationReport:
     """Replay ``trace`` on ``chip`` event by event (see the module docstring for the model).
 
@@ -748,10 +753,17 @@ def simulate(
         match_counts: replay each sample's pattern with its event count matched to the trace's
             average inference (the sample is one utterance, the trace a batch average), so the
             simulator counts the inference the analytic model costs; False replays the sample as is.
-        mapping_trace: place the layers as this trace's would be (as :func:`estimate_cost`).
+        placement: where the layers sit (``codesign.hardware.place``; as :func:`estimate_cost`).
+        requantise: price a quantised trace's weights at the chip's bits (as :func:`estimate_cost`).
+
+    Raises:
+        ConfigError: a trace recorded at other weight bits than the chip's (without
+            ``requantise``), or a placement of other layers.
     """
+    if not requantise:
+        check_weight_bits(trace, chip.weight_bits)
     replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts,
-                            mapping_trace)
+                            placement)
     tally = _replay(replay)
     cycles = tally.clock
     latency_ms = cycles / (chip.clock_mhz * 1e3)
@@ -771,7 +783,8 @@ def simulate(
     return SimulationReport(
         chip_name=chip.name,
         layer_names=layers.names,
-        energy_by_layer_category_pj=energy_by_category_pj(energies, counts, noc, static),
+        categories=chip.energy_categories,
+        energy_by_layer_category_pj=energy_by_category_pj(energies, counts, noc, static, chip.energy_categories),
         cycles=cycles,
         cycles_by_layer=tally.cycles_by_layer,
         barrier_cycles=replay.barrier * replay.n_steps,

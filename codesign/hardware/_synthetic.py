@@ -2,7 +2,8 @@
 
 The per-layer counts of a synthetic trace are computed from its own spike samples, so the
 analytic model (which reads the counts) and the simulator (which replays the samples) see
-the same workload.
+the same workload. Their weights are float (``weight_bits`` 32): the chip model prices them
+at each chip's own ``weight_bits`` (``codesign.hardware.check_weight_bits``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def synthetic_trace(
                 steps=steps,
                 weight_count=0 if matmul else widths[i] * out_w,
                 weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
-                weight_bits=8,
+                weight_bits=32,  # a float network: priced at any chip's weight_bits
                 fan_out=float(out_w),
                 input_size=float(sample.size),
                 input_events=events,
@@ -161,7 +162,7 @@ def lif_mlp_trace(
         samples[f"fc{index}"] = spikes.copy()
         layers.append(LayerTrace(
             name=f"fc{index}", kind="synaptic_dense", in_shape=(n_in,), out_shape=(n_out,), steps=steps,
-            weight_count=int(weights.size), weight_nonzero=int(nonzero.sum()), weight_bits=8,
+            weight_count=int(weights.size), weight_nonzero=int(nonzero.sum()), weight_bits=32,
             fan_out=ops / events if events else 0.0, input_size=float(steps * n_in), input_events=events,
             input_level_sum=events, input_is_spike=True, levels=1, dense_macs=float(steps * n_in * n_out),
             binary_input_ops=ops,

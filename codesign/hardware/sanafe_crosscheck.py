@@ -31,7 +31,7 @@ How a trace is replayed: the whole network at once, on the mapping codesign esti
   SANA-FE's synchronisation sees the tiles in use that codesign's does.
 - codesign's analytic model and its event-driven simulator cost the replayed trace (the full
   trace's layers, the replayed ones with the sample's counts and SANA-FE's output spikes,
-  the others idle) on the full trace's mapping (``mapping_trace``).
+  the others idle) on the full trace's placement (:func:`place`, computed once: ``placement=``).
 - Latency is compared over the ``R`` replayed steps, without the pipeline fill: the replay
   drives every layer from its recorded spikes at once, so SANA-FE has no fill to show.
 
@@ -57,32 +57,24 @@ from typing import Any
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
+from codesign.hardware._energy import cost_category
 from codesign.hardware._model import (
     LayerArrays,
     _stored_fan_out,
     core_shares,
     estimate_cost,
     layer_work,
-    map_layers,
     pipeline_depth,
+    place,
     used_cores,
 )
-from codesign.hardware._report import CATEGORIES
 from codesign.hardware._simulator import simulate
 from codesign.trace import LayerTrace, WorkloadTrace
 
 INSTALL_HINT = "pip install 'codesign[sanafe]'"
-#: SANA-FE's energy blocks, and where codesign's categories fall among them.
+#: SANA-FE's energy blocks; where codesign's categories fall among them is each category's own
+#: ``sanafe_block`` (``codesign.hardware.CostCategory``).
 BLOCKS = ("synapse", "dendrite", "soma", "network")
-CATEGORY_BLOCK = {
-    "synaptic_compute": "synapse",
-    "weight_memory": "synapse",
-    "state_memory": "soma",
-    "neuron_update": "soma",
-    "noc": "network",
-    "offchip": "other",
-    "static": "other",
-}
 SOURCES = ("analytic", "simulated", "sanafe")
 
 #: SANA-FE's Loihi: 8 x 4 tiles of 4 cores, 1024 neurons and 1024 input units per core.
@@ -423,8 +415,9 @@ def _quiet_stdout() -> Iterator[None]:
 
 def _blocks(energy_by_category: dict[str, float]) -> dict[str, float]:
     blocks = {b: 0.0 for b in (*BLOCKS, "other")}
-    for category in CATEGORIES:
-        blocks[CATEGORY_BLOCK[category]] += float(energy_by_category[category])
+    for category, energy_pj in energy_by_category.items():
+        block = cost_category(category).sanafe_block
+        blocks[block if block in blocks else "other"] += float(energy_pj)
     return blocks
 
 
@@ -495,11 +488,10 @@ def crosscheck(
     steps = min(trace.spike_samples[n].shape[0] for n in names)
     if max_steps is not None:
         steps = min(steps, max_steps)
-    # codesign's own mapping of the whole network.
-    arrays = LayerArrays.from_trace(trace)
-    columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
-    placement = map_layers(arrays, columns, layer_work(arrays, columns))
-    used = int(used_cores(placement, columns["cores"])[0, 0])
+    # codesign's own mapping of the whole network: the one placement all three sources use.
+    placement = place(trace, chip)
+    columns = ChipArray.from_configs([chip]).block()
+    used = int(used_cores(placement, columns.cores)[0, 0])
     index = {layer.name: i for i, layer in enumerate(trace.layers)}
     layers: list[_Layer] = []
     for name in names:
@@ -519,8 +511,8 @@ def crosscheck(
                              fan_out_nonzero=float(layer.fan_out), fan_out_stored=_stored_fan_out(layer)))
     result = _run_sanafe(sanafe, arch_path, layers, used, mesh_cols, steps)
     replay = _replay_trace(trace, layers, result["fired"], steps)
-    analytic = estimate_cost(replay, chip, mapping_trace=trace)
-    simulated = simulate(replay, chip, seed=seed, match_counts=False, mapping_trace=trace)
+    analytic = estimate_cost(replay, chip, placement=placement)
+    simulated = simulate(replay, chip, seed=seed, match_counts=False, placement=placement)
     # Over the replayed steps: a timestep-parallel chip's pipeline fill is not part of the replay.
     replay_arrays = LayerArrays.from_trace(replay)
     n_steps = float(replay_arrays.steps.max())
