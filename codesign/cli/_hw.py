@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from codesign.config import ConfigError, parse_set_args
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from codesign.export import Rescored
     from codesign.hardware import ChipConfig, CostReport
     from codesign.trace import WorkloadTrace
@@ -30,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a chip field (repeatable), e.g. --set cores=8")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        p.add_argument("--requantise", action="store_true",
+                       help="--trace: price a quantised trace's weights at the chip's weight_bits when they differ "
+                            "from the bits it was recorded at (its activity stays the recorded network's); without "
+                            "it such a pair is refused. --bundle re-quantises and re-scores the network instead")
 
     ev = sub.add_parser("evaluate", help="analytic energy / cycles / area breakdown")
     common(ev)
@@ -100,15 +106,21 @@ def _chip(args: argparse.Namespace) -> ChipConfig:
     return load_chip(args.chip or DEFAULT_CHIP, overrides)
 
 
-def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
+def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTrace, ChipConfig]:
+    """The trace and the chip; a ``--trace`` recorded at other weight bits than the chip's is
+    refused (naming the file), unless ``--requantise``."""
     chip = _chip(args)
     if args.bundle:
         from codesign.export import bundle_trace
 
         return bundle_trace(args.bundle), chip
+    from codesign.hardware import check_weight_bits
     from codesign.trace import load_trace
 
-    return load_trace(args.trace), chip
+    trace = load_trace(args.trace)
+    if check_bits and not args.requantise:
+        check_weight_bits(trace, chip.weight_bits, file=args.trace)
+    return trace, chip
 
 
 def _chip_line(chip: ChipConfig) -> str:
@@ -166,7 +178,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         report = rescored.report
     else:
         trace, chip = _load(args)
-        report = estimate_cost(trace, chip)
+        report = estimate_cost(trace, chip, requantise=args.requantise)
     if args.json:
         data = report.to_dict()
         if rescored is not None:
@@ -183,14 +195,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from codesign.hardware import CATEGORIES, estimate_cost, simulate
+    from codesign.hardware import estimate_cost, simulate
 
     trace, chip = _load(args)
-    analytic = estimate_cost(trace, chip)
-    sim = simulate(trace, chip, seed=args.seed)
+    analytic = estimate_cost(trace, chip, requantise=args.requantise)
+    sim = simulate(trace, chip, seed=args.seed, requantise=args.requantise)
     rows = [("cycles", analytic.cycles, sim.cycles), ("latency_ms", analytic.latency_ms, sim.latency_ms),
             ("energy_pj", analytic.total_energy_pj, sim.total_energy_pj)]
-    rows += [(f"energy_{c}_pj", analytic.energy_by_category_pj[c], sim.energy_by_category_pj[c]) for c in CATEGORIES]
+    rows += [(f"energy_{c}_pj", analytic.energy_by_category_pj[c], sim.energy_by_category_pj[c])
+             for c in analytic.categories]
     if args.json:
         print(json.dumps({
             "analytic": analytic.to_dict(),
@@ -238,10 +251,31 @@ def _space_columns(path: str, base: ChipConfig, points: int, seed: int) -> dict[
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from codesign.hardware import grid_columns, sweep_table
-    from codesign.search import pareto_mask
+    trace, chip = _load(args, check_bits=False)  # the swept chips' bits are checked below
+    table, objectives, task_metric, notes = _sweep_table(args, trace, chip)
+    feasible, front, signs = _sweep_front(args, table, objectives, task_metric, notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(front.to_json(orient="records", indent=2))
+        return 0
+    goals = ", ".join(("maximising " if s < 0 else "minimising ") + o for o, s in zip(objectives, signs, strict=True))
+    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; {goals}):")
+    if task_metric is not None:
+        print("the network re-quantised and re-scored at each chip's precision: validation_* on the split the "
+              "search selected on, test_* on the held-out test split")
+    print(front.to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0
 
-    trace, chip = _load(args)
+
+def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfig
+                 ) -> tuple[pd.DataFrame, list[str], str | None, list[str]]:
+    """Every swept chip's figures (and, for a bundle, its precision's task metrics): the table,
+    the objectives, the task metric (None for a trace) and notes."""
+    import numpy as np
+
+    from codesign.hardware import check_weight_bits, grid_columns, sweep_table
+
     if bool(args.space) == bool(args.grid):
         raise ConfigError(None, "--space/--grid", "exactly one of --space FILE or --grid key=v1,v2,...")
     if args.space:
@@ -249,12 +283,20 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         columns = grid_columns(_parse_grid(args.grid))
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    notes: list[str] = []
     if args.bundle:
         table, task_metric, notes = _bundle_sweep(args, chip, columns)
-        objectives = [task_metric, *objectives]
-    else:
-        table, task_metric = sweep_table(trace, chip, columns), None
+        return table, [task_metric, *objectives], task_metric, notes
+    if not args.requantise:
+        check_weight_bits(trace, np.asarray(columns.get("weight_bits", [chip.weight_bits]), dtype=float),
+                          file=args.trace)
+    return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
+
+
+def _sweep_front(args: argparse.Namespace, table: pd.DataFrame, objectives: list[str], task_metric: str | None,
+                 notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
+    """The feasible chips, the Pareto-optimal ones among them (sorted) and each objective's sign."""
+    from codesign.search import pareto_mask
+
     unknown = [o for o in objectives if o not in table.columns]
     if unknown:
         raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
@@ -269,18 +311,7 @@ def _sweep(args: argparse.Namespace) -> int:
     front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float) * signs)]
     front = front.drop(columns=["reasons"]).sort_values(
         objectives, ascending=[s > 0 for s in signs]).reset_index(drop=True)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    if args.json:
-        print(front.to_json(orient="records", indent=2))
-        return 0
-    goals = ", ".join(("maximising " if s < 0 else "minimising ") + o for o, s in zip(objectives, signs, strict=True))
-    print(f"{len(front)} Pareto-optimal feasible chips of {len(table)} ({len(feasible)} feasible; {goals}):")
-    if task_metric is not None:
-        print("the network re-quantised and re-scored at each chip's precision: validation_* on the split the "
-              "search selected on, test_* on the held-out test split")
-    print(front.to_string(float_format=lambda v: f"{v:.4g}"))
-    return 0
+    return feasible, front, signs
 
 
 def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str, Any]) -> tuple[Any, str, list[str]]:

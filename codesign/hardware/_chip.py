@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 from annotated_types import Ge, Gt, Le
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
@@ -142,13 +142,16 @@ class ChipConfig(Spec):
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
     energy_categories: tuple[str, ...] = CORE_CATEGORIES
 
+    @field_validator("energy_categories")
+    @classmethod
+    def _registered(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return check_categories(names)
+        except ConfigError as err:
+            raise ValueError(err.expected + (f"; {err.got!r}: {err.hint}" if err.hint else "")) from None
+
     @model_validator(mode="after")
     def _check(self) -> ChipConfig:
-        try:
-            check_categories(self.energy_categories)
-        except ConfigError as err:
-            raise ValueError(f"energy_categories: {err.expected}" + (f", got {err.got!r}" if err.got else "")
-                             + (f" ({err.hint})" if err.hint else "")) from None
         if self.mesh_cols is not None and self.mesh_cols > self.cores:
             raise ValueError(f"mesh_cols <= cores ({self.mesh_cols} > {self.cores})")
         table = self.timestep_sync_ns_by_tiles

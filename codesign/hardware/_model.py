@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -1210,7 +1211,7 @@ def estimate_cost_batch(
     return BatchCostReport.concat(pieces)
 
 
-def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int) -> None:
+def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None) -> None:
     """Refuse a trace whose weights were quantised to other bits than a chip holds them in.
 
     ``weight_bits`` has one carrier into the cost model, the chip's (its column): a weight layer
@@ -1221,7 +1222,8 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int) 
     that of the trace's network.
 
     Raises:
-        ConfigError: keyed ``trace.layers[i].weight_bits``, naming both precisions.
+        ConfigError: keyed ``layers[i].weight_bits`` of the trace ``file`` (``trace.layers[i]...``
+            when no file is given), naming both precisions.
     """
     chip_bits = {int(b) for b in np.unique(np.asarray(chip_weight_bits, dtype=float))}
     for i, layer in enumerate(trace.layers):
@@ -1229,7 +1231,7 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int) 
             others = sorted(chip_bits - {layer.weight_bits})
             if others:
                 raise ConfigError(
-                    None, f"trace.layers[{i}].weight_bits",
+                    file, f"{'' if file else 'trace.'}layers[{i}].weight_bits",
                     f"the chip's weight_bits ({', '.join(map(str, others))}): the chip prices weights at its own bits",
                     got=layer.weight_bits,
                     hint=f"layer {layer.name} was recorded with {layer.weight_bits}-bit weights; record the trace "
