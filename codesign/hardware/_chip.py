@@ -11,19 +11,24 @@ from the technology table.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
+import numpy.typing as npt
 from annotated_types import Ge, Gt, Le
 from pydantic import Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
 from codesign.hardware._energy import CORE_CATEGORIES, check_categories
 from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Process nodes the technology table has constants for.
 Node = Literal[45, 28, 22, 14, 7]
@@ -193,13 +198,17 @@ _TABLE_FIELDS = ("timestep_sync_ns_by_tiles", "energy_categories")
 ARRAY_FIELDS: tuple[str, ...] = tuple(
     f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS and f not in _TABLE_FIELDS
 )
+#: Columns that hold whole numbers (integer fields, the node, yes/no and two-way choices).
+_INT_FIELDS = frozenset(
+    f for f in ARRAY_FIELDS
+    if f in ("node_nm", *_BOOLS, *_CHOICES) or ChipConfig.model_fields[f].annotation in (int, int | None)
+)
 
 
-def _column(field: str, value: Any) -> float:
+def _column(field: str, value: float | int | bool | str | None) -> float:
+    """A ChipConfig field's value as its ChipArray column codes it."""
     if value is None:
         return float("nan")
-    if field == "weight_overflow":
-        return 1.0 if value == "spill" else 0.0
     if field in _CHOICES:
         return 1.0 if value == _CHOICES[field][0] else 0.0
     return float(value)
@@ -311,14 +320,9 @@ class ChipArray:
         return self.columns[field]
 
     @classmethod
-    def from_configs(cls, chips: list[ChipConfig] | tuple[ChipConfig, ...]) -> ChipArray:
+    def from_configs(cls, chips: Sequence[ChipConfig]) -> ChipArray:
         """Stack already-validated configs."""
-        if not chips:
-            raise ConfigError(None, "chips", "at least one chip configuration")
-        categories = chips[0].energy_categories
-        if any(c.energy_categories != categories for c in chips):
-            raise ConfigError(None, "energy_categories", "the same energy categories on every chip of a batch "
-                              "(one energy table)", got=sorted({c.energy_categories for c in chips}))
+        categories = _shared_categories(chips)
         cols = {f: np.array([_column(f, getattr(c, f)) for c in chips], dtype=float) for f in ARRAY_FIELDS}
         tables = [_sync_columns(c.timestep_sync_ns_by_tiles) for c in chips]
         for key in (*SYNC_TILE_COLUMNS, *SYNC_NS_COLUMNS):
@@ -326,7 +330,7 @@ class ChipArray:
         return cls(columns=cols, names=tuple(c.name for c in chips), categories=categories)
 
     @classmethod
-    def from_columns(cls, columns: dict[str, Any], base: ChipConfig | None = None) -> ChipArray:
+    def from_columns(cls, columns: Mapping[str, npt.ArrayLike], base: ChipConfig | None = None) -> ChipArray:
         """Validate numpy columns (any subset of fields; the rest taken from ``base``).
 
         Raises:
@@ -339,17 +343,7 @@ class ChipArray:
         for key, raw in columns.items():
             if key in _LABEL_FIELDS:
                 continue
-            if key not in ARRAY_FIELDS:
-                close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
-                raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
-            if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
-                words = np.asarray(raw).astype(str)
-                bad = ~np.isin(words, list(_CHOICES[key]))
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
-                raw = words == _CHOICES[key][0]
-            arr = _as_float(key, raw)
+            arr = _column_values(key, raw)
             if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
                 raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
             size = max(size or 0, arr.shape[0])
@@ -366,20 +360,7 @@ class ChipArray:
 
     def config(self, index: int) -> ChipConfig:
         """The ``index``-th chip as a validated ChipConfig."""
-        data: dict[str, Any] = {}
-        for f in ARRAY_FIELDS:
-            v = float(self.columns[f][index])
-            ann = ChipConfig.model_fields[f].annotation
-            if np.isnan(v):
-                data[f] = None
-            elif f in _CHOICES:
-                data[f] = _CHOICES[f][0] if v else _CHOICES[f][1]
-            elif f in _BOOLS:
-                data[f] = bool(v)
-            elif ann in (int, int | None) or f == "node_nm":
-                data[f] = int(v)
-            else:
-                data[f] = v
+        data: dict[str, object] = {f: _field_value(f, float(self.columns[f][index])) for f in ARRAY_FIELDS}
         data["timestep_sync_ns_by_tiles"] = {
             int(self.columns[t][index]): float(self.columns[n][index])
             for t, n in zip(SYNC_TILE_COLUMNS, SYNC_NS_COLUMNS, strict=True)
@@ -390,7 +371,54 @@ class ChipArray:
         return parse_spec(ChipConfig, data)
 
 
-def _as_float(key: str, raw: Any) -> np.ndarray:
+def _shared_categories(chips: Sequence[ChipConfig]) -> tuple[str, ...]:
+    """The energy categories every chip of a batch declares (a batch holds one energy table).
+
+    Raises:
+        ConfigError: no chip, or chips that declare different categories.
+    """
+    if not chips:
+        raise ConfigError(None, "chips", "at least one chip configuration")
+    categories = {c.energy_categories for c in chips}
+    if len(categories) > 1:
+        raise ConfigError(None, "energy_categories", "the same energy categories on every chip of a batch "
+                          "(one energy table)", got=sorted(categories))
+    return chips[0].energy_categories
+
+
+def _field_value(field: str, value: float) -> float | int | bool | str | None:
+    """A ChipArray column value as the ChipConfig field takes it (the inverse of :func:`_column`)."""
+    if np.isnan(value):
+        return None
+    if field in _CHOICES:
+        return _CHOICES[field][0] if value else _CHOICES[field][1]
+    if field in _BOOLS:
+        return bool(value)
+    if field in _INT_FIELDS:
+        return int(value)
+    return value
+
+
+def _column_values(key: str, raw: npt.ArrayLike) -> np.ndarray:
+    """One column of :meth:`ChipArray.from_columns` as float64: an option's name is coded 0/1.
+
+    Raises:
+        ConfigError: an unknown field (with a close match), an unknown option or a non-number.
+    """
+    if key not in ARRAY_FIELDS:
+        close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
+        raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
+    if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
+        words = np.asarray(raw).astype(str)
+        bad = ~np.isin(words, list(_CHOICES[key]))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
+        raw = words == _CHOICES[key][0]
+    return _as_float(key, raw)
+
+
+def _as_float(key: str, raw: npt.ArrayLike) -> np.ndarray:
     """A column as float64 (None -> NaN, booleans -> 0/1); anything else non-numeric is refused."""
     values = np.asarray(raw, dtype=object).reshape(-1) if np.asarray(raw).dtype.kind == "O" else np.asarray(raw)
     try:
@@ -402,60 +430,69 @@ def _as_float(key: str, raw: Any) -> np.ndarray:
         raise ConfigError(None, key, "numbers", got=bad) from None
 
 
+def _first_bad(field: str, bad: np.ndarray, values: np.ndarray, expected: str) -> None:
+    """Raise for the first chip where ``bad`` holds (keyed ``field[index]``)."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(None, f"{field}[{i}]", expected, got=float(values[i]))
+
+
+def _bound_violations(info: FieldInfo, arr: np.ndarray, ok: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """Where a column breaks each of its field's bounds (``Ge``, ``Gt``, ``Le``), with the words."""
+    out = []
+    for meta in info.metadata:
+        if isinstance(meta, Ge):
+            out.append((ok & (arr < meta.ge), f"greater than or equal to {meta.ge}"))
+        elif isinstance(meta, Gt):
+            out.append((ok & (arr <= meta.gt), f"greater than {meta.gt}"))
+        elif isinstance(meta, Le):
+            out.append((ok & (arr > meta.le), f"less than or equal to {meta.le}"))
+    return out
+
+
+def _validate_field(field: str, arr: np.ndarray) -> None:
+    """One column against its ChipConfig field: set unless optional, within bounds, whole if integral."""
+    info = ChipConfig.model_fields[field]
+    nan = np.isnan(arr)
+    if nan.any() and type(None) not in getattr(info.annotation, "__args__", ()):
+        raise ConfigError(None, f"{field}[{int(np.argmax(nan))}]", "a number (this field cannot be left unset)")
+    ok = ~nan
+    for bad, words in _bound_violations(info, arr, ok):
+        _first_bad(field, bad, arr, words)
+    if field in _INT_FIELDS:
+        _first_bad(field, ok & (arr != np.round(arr)), arr, "a whole number")
+
+
 def _validate_columns(cols: dict[str, np.ndarray]) -> None:
     for f in ARRAY_FIELDS:
-        arr = cols[f]
-        info = ChipConfig.model_fields[f]
-        optional = type(None) in getattr(info.annotation, "__args__", ())
-        nan = np.isnan(arr)
-        if nan.any() and not optional:
-            i = int(np.argmax(nan))
-            raise ConfigError(None, f"{f}[{i}]", "a number (this field cannot be left unset)")
-        ok = ~nan
-        for meta in info.metadata:
-            bad = None
-            if isinstance(meta, Ge):
-                bad, words = ok & (arr < meta.ge), f"greater than or equal to {meta.ge}"
-            elif isinstance(meta, Gt):
-                bad, words = ok & (arr <= meta.gt), f"greater than {meta.gt}"
-            elif isinstance(meta, Le):
-                bad, words = ok & (arr > meta.le), f"less than or equal to {meta.le}"
-            if bad is not None and bad.any():
-                i = int(np.argmax(bad))
-                raise ConfigError(None, f"{f}[{i}]", words, got=float(arr[i]))
-        integral = f in ("node_nm", *_BOOLS, *_CHOICES) or info.annotation in (int, int | None)
-        if integral and (ok & (arr != np.round(arr))).any():
-            i = int(np.argmax(ok & (arr != np.round(arr))))
-            raise ConfigError(None, f"{f}[{i}]", "a whole number", got=float(arr[i]))
+        _validate_field(f, cols[f])
     for f in (*_BOOLS, *_CHOICES):
-        bad = ~np.isin(cols[f], (0.0, 1.0))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ConfigError(None, f"{f}[{i}]", "0 or 1 (false/true, or the option's name)", got=float(cols[f][i]))
+        _first_bad(f, ~np.isin(cols[f], (0.0, 1.0)), cols[f], "0 or 1 (false/true, or the option's name)")
     nodes = (45, 28, 22, 14, 7)
-    bad = ~np.isin(cols["node_nm"], nodes)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ConfigError(None, f"node_nm[{i}]", f"a node with technology constants, one of {nodes}",
-                          got=float(cols["node_nm"][i]))
-    bad = ~np.isnan(cols["mesh_cols"]) & (cols["mesh_cols"] > cols["cores"])
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ConfigError(None, f"mesh_cols[{i}]", "mesh_cols <= cores", got=float(cols["mesh_cols"][i]))
+    _first_bad("node_nm", ~np.isin(cols["node_nm"], nodes), cols["node_nm"],
+               f"a node with technology constants, one of {nodes}")
+    _first_bad("mesh_cols", ~np.isnan(cols["mesh_cols"]) & (cols["mesh_cols"] > cols["cores"]), cols["mesh_cols"],
+               "mesh_cols <= cores")
 
 
-def as_chip_array(chips: Any, base: ChipConfig | None = None) -> ChipArray:
+#: What the batch model takes as chips: a ChipArray, one or more ChipConfigs, a pandas
+#: DataFrame or a dict of arrays (columns named as ChipConfig fields).
+ChipsLike = Union["ChipArray", ChipConfig, Sequence[ChipConfig], Mapping[str, npt.ArrayLike], "pd.DataFrame"]
+
+
+def as_chip_array(chips: ChipsLike, base: ChipConfig | None = None) -> ChipArray:
     """Accept a ChipArray, a ChipConfig, a list of ChipConfigs, a pandas DataFrame or a dict of arrays."""
     if isinstance(chips, ChipArray):
         return chips
-    if isinstance(chips, ChipConfig):
-        return ChipArray.from_configs([chips])
-    if isinstance(chips, list | tuple) and chips and all(isinstance(c, ChipConfig) for c in chips):
-        return ChipArray.from_configs(list(chips))
-    if hasattr(chips, "to_dict") and hasattr(chips, "columns"):  # pandas DataFrame
-        return ChipArray.from_columns({str(c): chips[c].to_numpy() for c in chips.columns}, base=base)
-    if isinstance(chips, dict):
+    configs = [chips] if isinstance(chips, ChipConfig) else chips
+    if isinstance(configs, list | tuple) and configs and all(isinstance(c, ChipConfig) for c in configs):
+        return ChipArray.from_configs(configs)
+    if isinstance(chips, Mapping):
         return ChipArray.from_columns(chips, base=base)
+    frame_columns = getattr(chips, "columns", None)
+    if hasattr(chips, "to_dict") and frame_columns is not None:  # pandas DataFrame
+        frame: pd.DataFrame = chips  # duck-typed: pandas is not imported here
+        return ChipArray.from_columns({str(c): frame[c].to_numpy() for c in frame_columns}, base=base)
     raise ConfigError(None, "chips", "a ChipArray, ChipConfig(s), a DataFrame or a dict of arrays",
                       got=type(chips).__name__)
 

@@ -20,15 +20,14 @@ broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 byt
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from codesign.config import ConfigError
-from codesign.hardware._chip import ChipArray, ChipColumns, ChipConfig, ColumnsLike, as_chip_array
+from codesign.hardware._chip import ChipColumns, ChipConfig, ChipsLike, ColumnsLike, as_chip_array
 from codesign.hardware._energy import (
     ActionCounts,
     ActionEnergies,
@@ -56,9 +55,6 @@ from codesign.hardware._technology import (
     sram_read_64b_pj,
 )
 from codesign.trace import WorkloadTrace
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: The weight bits of a float (unquantised) network (``codesign.snn.Precision``'s 32).
 FLOAT_BITS = 32
@@ -278,7 +274,7 @@ class LayerPlacement:
 
 
 def place(
-    trace: WorkloadTrace | LayerArrays, chips: ChipArray | ChipConfig | list[ChipConfig], *,
+    trace: WorkloadTrace | LayerArrays, chips: ChipsLike, *,
     base: ChipConfig | None = None,
 ) -> LayerPlacement:
     """The mapping of a workload onto chips: where each layer's neurons sit (:func:`map_layers`).
@@ -1160,7 +1156,7 @@ def _evaluate_chunk(
 
 def estimate_cost_batch(
     trace: WorkloadTrace,
-    chips: ChipArray | ChipConfig | list[ChipConfig] | Mapping[str, object] | pd.DataFrame,
+    chips: ChipsLike,
     *,
     base: ChipConfig | None = None,
     by_layer: bool = False,
