@@ -292,6 +292,23 @@ def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfi
     return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
 
 
+def _feasible(args: argparse.Namespace, table: pd.DataFrame, task_metric: str | None,
+              notes: list[str]) -> pd.DataFrame:
+    """The feasible chips (with a task metric, for a bundle).
+
+    Raises:
+        ConfigError: none, with the commonest reasons.
+    """
+    feasible = table[table["feasible"]]
+    if task_metric is not None:
+        feasible = feasible[feasible[task_metric].notna()]
+    if feasible.empty:
+        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
+        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
+                          hint="; ".join(reasons[:3] + notes[:1]))
+    return feasible
+
+
 def _sweep_front(args: argparse.Namespace, table: pd.DataFrame, objectives: list[str], task_metric: str | None,
                  notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
     """The feasible chips, the Pareto-optimal ones among them (sorted) and each objective's sign."""
@@ -300,13 +317,7 @@ def _sweep_front(args: argparse.Namespace, table: pd.DataFrame, objectives: list
     unknown = [o for o in objectives if o not in table.columns]
     if unknown:
         raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
-    feasible = table[table["feasible"]]
-    if task_metric is not None:
-        feasible = feasible[feasible[task_metric].notna()]
-    if feasible.empty:
-        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
-        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
-                          hint="; ".join(reasons[:3] + notes[:1]))
+    feasible = _feasible(args, table, task_metric, notes)
     signs = [-1.0 if o == "validation_accuracy" else 1.0 for o in objectives]  # accuracy is maximised
     front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float) * signs)]
     front = front.drop(columns=["reasons"]).sort_values(
@@ -321,23 +332,16 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     its costs. Returns the table, the task metric the front maximises or minimises
     (``validation_accuracy`` or ``validation_wer``) and notes on precisions the network cannot
     be held in (their chips have no task metric and stay off the front)."""
-    import numpy as np
     import pandas as pd
 
     from codesign.cli._progress import stderr_steps
     from codesign.export import bundle_scores, load_bundle_config
-    from codesign.hardware import sweep_table
 
     say = stderr_steps(not args.no_progress)
-    n = len(next(iter(columns.values()))) if columns else 1
-    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
-                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (w, st) in enumerate(bits.tolist()):
-        groups.setdefault((int(w), int(st)), []).append(i)
+    groups = _precision_groups(columns, chip)
     if say is not None:
-        say(f"{n} chips at {len(groups)} precisions: " + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in
-                                                                    sorted(groups.items())))
+        say(f"{sum(map(len, groups.values()))} chips at {len(groups)} precisions: "
+            + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in sorted(groups.items())))
     config = load_bundle_config(args.bundle)
     task = "validation_wer" if config.head == "ctc" else "validation_accuracy"
     errors: dict[tuple[int, int], str] = {}
@@ -345,17 +349,8 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
                            errors=errors)
     notes = [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
              "are left out" for (w, st), why in sorted(errors.items())]
-    parts = []
-    for key, rows in sorted(groups.items()):
-        if key not in scores:
-            continue
-        metrics, trace = scores[key]
-        sub = {k: np.asarray(v)[rows] for k, v in columns.items()}
-        part = sweep_table(trace, chip, sub)
-        for name in (task.replace("validation_", "test_"), task):  # validation first, then test
-            part.insert(0, name, float(metrics[name]) if name in metrics else float("nan"))
-        part.index = rows
-        parts.append(part)
+    parts = [_precision_table(*scores[key], chip, columns, rows, task)
+             for key, rows in sorted(groups.items()) if key in scores]
     if not parts:
         raise ConfigError(None, "--space" if args.space else "--grid", "a chip precision the network can be held in",
                           hint="; ".join(notes))
@@ -363,11 +358,51 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     return table, task, notes
 
 
-def _crosscheck(args: argparse.Namespace) -> int:
-    import sys
+def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> dict[tuple[int, int], list[int]]:
+    """The swept chips' indices by (weight_bits, state_bits) (``chip``'s where not swept)."""
+    import numpy as np
 
+    n = len(next(iter(columns.values()))) if columns else 1
+    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
+                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (w, st) in enumerate(bits.tolist()):
+        groups.setdefault((int(w), int(st)), []).append(i)
+    return groups
+
+
+def _precision_table(metrics: dict[str, float], trace: WorkloadTrace, chip: ChipConfig, columns: dict[str, Any],
+                     rows: list[int], task: str) -> pd.DataFrame:
+    """The chips ``rows`` of one precision costed on that precision's trace, its task metrics in front."""
+    import numpy as np
+
+    from codesign.hardware import sweep_table
+
+    part = sweep_table(trace, chip, {k: np.asarray(v)[rows] for k, v in columns.items()})
+    for name in (task.replace("validation_", "test_"), task):  # validation first, then test
+        part.insert(0, name, float(metrics.get(name, float("nan"))))
+    part.index = rows
+    return part
+
+
+def _cut_chips(chip: ChipConfig, cores: list[int] | None) -> list[ChipConfig]:
+    """The chip, and the chip cut to each other core count of ``--cores`` (a square-ish mesh)."""
     from codesign.config import parse_spec
-    from codesign.hardware import ChipConfig, load_chip
+    from codesign.hardware import ChipConfig
+
+    chips = [chip]
+    for n in cores or []:
+        if n == chip.cores:
+            continue
+        try:
+            chips.append(parse_spec(ChipConfig, {**chip.model_dump(), "cores": n, "mesh_cols": None}))
+        except ConfigError as err:
+            raise ConfigError(None, "--cores", err.expected, got=n) from None
+    return chips
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    from codesign.hardware import load_chip
     from codesign.trace import load_trace
 
     chip = load_chip(args.chip, parse_set_args(args.overrides))
@@ -377,17 +412,9 @@ def _crosscheck(args: argparse.Namespace) -> int:
     # The only place the GPL-3.0 extra is reached; the module imports sanafe when it runs.
     from codesign.hardware.sanafe_crosscheck import SanafeMissing, crosscheck
 
-    chips = [chip]
-    for cores in args.cores or []:
-        if cores != chip.cores:
-            try:
-                chips.append(parse_spec(ChipConfig, {**chip.model_dump(), "cores": cores, "mesh_cols": None}))
-            except ConfigError as err:
-                raise ConfigError(None, "--cores", err.expected, got=cores) from None
-    reports = []
+    chips = _cut_chips(chip, args.cores)
     try:
-        for one in chips:
-            reports.append(crosscheck(trace, one, seed=args.seed, max_steps=args.max_steps))
+        reports = [crosscheck(trace, one, seed=args.seed, max_steps=args.max_steps) for one in chips]
     except SanafeMissing as err:
         print(f"codesign: {err}", file=sys.stderr)
         return 2

@@ -338,17 +338,8 @@ class ChipArray:
                 keyed ``field[index]``.
         """
         base = base if base is not None else ChipConfig()
-        size = None
-        arrays: dict[str, np.ndarray] = {}
-        for key, raw in columns.items():
-            if key in _LABEL_FIELDS:
-                continue
-            arr = _column_values(key, raw)
-            if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
-                raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
-            size = max(size or 0, arr.shape[0])
-            arrays[key] = arr
-        size = size or 1
+        arrays = {key: _column_values(key, raw) for key, raw in columns.items() if key not in _LABEL_FIELDS}
+        size = _common_size(arrays)
         cols = {}
         for f in ARRAY_FIELDS:
             arr = arrays[f] if f in arrays else np.array([_column(f, getattr(base, f))])
@@ -384,6 +375,20 @@ def _shared_categories(chips: Sequence[ChipConfig]) -> tuple[str, ...]:
         raise ConfigError(None, "energy_categories", "the same energy categories on every chip of a batch "
                           "(one energy table)", got=sorted(categories))
     return chips[0].energy_categories
+
+
+def _common_size(arrays: dict[str, np.ndarray]) -> int:
+    """The chips the columns describe: each column has that many values, or one for all.
+
+    Raises:
+        ConfigError: the first column whose length differs from those before it.
+    """
+    size = None
+    for key, arr in arrays.items():
+        if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
+            raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
+        size = max(size or 0, arr.shape[0])
+    return size or 1
 
 
 def _field_value(field: str, value: float) -> float | int | bool | str | None:
@@ -480,12 +485,21 @@ def _validate_columns(cols: dict[str, np.ndarray]) -> None:
 ChipsLike = Union["ChipArray", ChipConfig, Sequence[ChipConfig], Mapping[str, npt.ArrayLike], "pd.DataFrame"]
 
 
+def _configs_of(chips: object) -> list[ChipConfig]:
+    """``chips`` as ChipConfigs when it is one or a nonempty list or tuple of them, else empty."""
+    items = [chips] if isinstance(chips, ChipConfig) else chips
+    if not isinstance(items, list | tuple):
+        return []
+    configs = [c for c in items if isinstance(c, ChipConfig)]
+    return configs if len(configs) == len(items) else []
+
+
 def as_chip_array(chips: ChipsLike, base: ChipConfig | None = None) -> ChipArray:
     """Accept a ChipArray, a ChipConfig, a list of ChipConfigs, a pandas DataFrame or a dict of arrays."""
     if isinstance(chips, ChipArray):
         return chips
-    configs = [chips] if isinstance(chips, ChipConfig) else chips
-    if isinstance(configs, list | tuple) and configs and all(isinstance(c, ChipConfig) for c in configs):
+    configs = _configs_of(chips)
+    if configs:
         return ChipArray.from_configs(configs)
     if isinstance(chips, Mapping):
         return ChipArray.from_columns(chips, base=base)

@@ -318,16 +318,9 @@ class _Replay:
         energies = action_energies(layers, columns, work, derived, tech)
         n_layers = len(layers.names)
         steps = layers.steps.astype(int)
-        samples = {
-            i: sample for i, name in enumerate(layers.names)
-            if (sample := trace.spike_samples.get(name)) is not None and sample.size
-        }
-        events = {
-            i: sum(int(np.count_nonzero(sample[_rows_for(sample, steps[i], k)])) for k in range(steps[i]))
-            for i, sample in samples.items()
-        }
-        expected = sum(layers.input_events[i] for i in samples)
-        observed = sum(events.values())
+        samples = _replayed_samples(trace, layers)
+        count_ratio, activity_ratio = _activity_ratios(layers, samples, steps, match_counts)
+        msg_out, msg_in = message_cycles(columns, work)
         return cls(
             chip=chip,
             layers=layers,
@@ -343,15 +336,14 @@ class _Replay:
             scaled=tuple(layers.names[i] for i in range(n_layers) if i not in samples),
             steps=steps,
             n_steps=int(steps.max()),
-            count_ratio={i: (layers.input_events[i] / events[i] if events[i] else 1.0) for i in samples},
-            activity_ratio=1.0 if match_counts or not samples or expected <= 0 else observed / expected,
+            count_ratio=count_ratio,
+            activity_ratio=activity_ratio,
             match_counts=match_counts,
             placement_cores=[core_shares(placement, 0, i) for i in range(n_layers)],
-            widths=[int(samples[i].shape[1]) if i in samples else max(int(layers.input_width[i]), 1)
-                    for i in range(n_layers)],
+            widths=[_input_width(layers, samples, i) for i in range(n_layers)],
             rng=np.random.default_rng(seed),
-            msg_out=np.broadcast_to(message_cycles(columns, work)[0], placement.need.shape)[0],
-            msg_in=np.broadcast_to(message_cycles(columns, work)[1], placement.need.shape)[0],
+            msg_out=np.broadcast_to(msg_out, placement.need.shape)[0],
+            msg_in=np.broadcast_to(msg_in, placement.need.shape)[0],
             depth=pipeline_depth(layers),
         )
 
@@ -398,6 +390,34 @@ class _Replay:
         else:
             lev = np.ones(count)
         return idx, np.maximum(lev, 1).astype(np.int64)
+
+
+def _replayed_samples(trace: WorkloadTrace, layers: LayerArrays) -> dict[int, np.ndarray]:
+    """The trace's nonempty spike samples, by layer index."""
+    samples = ((i, trace.spike_samples.get(name)) for i, name in enumerate(layers.names))
+    return {i: sample for i, sample in samples if sample is not None and sample.size}
+
+
+def _activity_ratios(layers: LayerArrays, samples: dict[int, np.ndarray], steps: np.ndarray,
+                     match_counts: bool) -> tuple[dict[int, float], float]:
+    """Per sampled layer, trace events / the events its runs replay (1 when none), and the
+    factor of the synthesised layers' events (sample events / trace events of the sampled
+    layers without ``match_counts``, else 1)."""
+    events = {
+        i: sum(int(np.count_nonzero(sample[_rows_for(sample, steps[i], k)])) for k in range(steps[i]))
+        for i, sample in samples.items()
+    }
+    count_ratio = {i: (layers.input_events[i] / events[i] if events[i] else 1.0) for i in samples}
+    expected = sum(layers.input_events[i] for i in samples)
+    observed = sum(events.values())
+    return count_ratio, 1.0 if match_counts or not samples or expected <= 0 else observed / expected
+
+
+def _input_width(layers: LayerArrays, samples: dict[int, np.ndarray], layer: int) -> int:
+    """Input positions of a layer: its sample's width when it has one."""
+    if layer in samples:
+        return int(samples[layer].shape[1])
+    return max(int(layers.input_width[layer]), 1)
 
 
 def _rows_for(sample: np.ndarray, runs: int, k: int) -> np.ndarray:
