@@ -20,9 +20,9 @@ broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 byt
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -54,7 +54,7 @@ from codesign.hardware._technology import (
     mult_energy_pj,
     sram_read_64b_pj,
 )
-from codesign.trace import WorkloadTrace
+from codesign.trace import LayerTrace, WorkloadTrace
 
 #: The weight bits of a float (unquantised) network (``codesign.snn.Precision``'s 32).
 FLOAT_BITS = 32
@@ -69,7 +69,7 @@ _EPS = 1e-9
 _CHUNK = 4096
 
 
-def _stored_fan_out(layer: Any) -> float:
+def _stored_fan_out(layer: LayerTrace) -> float:
     """Weights one input event reads when every stored weight is processed: a weight layer's
     dense operations per input element (zeros included), never below its nonzero fan-out."""
     if layer.kind in ("synaptic_dense", "synaptic_conv") and layer.weight_count > 0 and layer.input_size > 0:
@@ -118,7 +118,7 @@ class LayerArrays:
         if not layers:
             raise ConfigError(None, "trace.layers", "a trace with at least one layer")
 
-        def col(getter: Any) -> np.ndarray:
+        def col(getter: Callable[[LayerTrace], float]) -> np.ndarray:
             return np.array([float(getter(layer)) for layer in layers])
 
         levels = col(lambda x: x.levels)

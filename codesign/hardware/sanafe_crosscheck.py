@@ -362,7 +362,7 @@ class _Network:
             neuron.set_attributes(log_spikes=True)
             self.queue(neuron, int(layer.out_cores[i]), layer.index, None)
 
-    def _add_inputs(self, layer: _Layer, level: int, sources: list[int], outputs: Any) -> None:
+    def _add_inputs(self, layer: _Layer, level: int, sources: list[int], outputs: object) -> None:
         """Input neurons firing where the sample's inputs ``sources`` exceed ``level``."""
         sample = layer.sample
         group = self.net.create_neuron_group(f"in{layer.index}_{level}", len(sources), soma_hw_name="loihi_inputs[0]")
