@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="override a chip field (repeatable), e.g. --set cores=8")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
         p.add_argument("--requantise", action="store_true",
-                       help="--trace: price a quantised trace's weights at the chip's weight_bits when they differ "
+                       help="price a quantised trace's weights at the chip's weight_bits when they differ "
                             "from the bits it was recorded at (its activity stays the recorded network's); without "
                             "it such a pair is refused. --bundle re-quantises and re-scores the network instead")
 
@@ -107,19 +107,21 @@ def _chip(args: argparse.Namespace) -> ChipConfig:
 
 
 def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTrace, ChipConfig]:
-    """The trace and the chip; a ``--trace`` recorded at other weight bits than the chip's is
-    refused (naming the file), unless ``--requantise``."""
+    """The trace (``--trace``, or the bundle's) and the chip; a trace recorded at other weight
+    bits than the chip's is refused (naming the file or bundle), unless ``--requantise``."""
+    from codesign.hardware import check_weight_bits
+
     chip = _chip(args)
     if args.bundle:
         from codesign.export import bundle_trace
 
-        return bundle_trace(args.bundle), chip
-    from codesign.hardware import check_weight_bits
-    from codesign.trace import load_trace
+        trace, source = bundle_trace(args.bundle), args.bundle
+    else:
+        from codesign.trace import load_trace
 
-    trace = load_trace(args.trace)
+        trace, source = load_trace(args.trace), args.trace
     if check_bits and not args.requantise:
-        check_weight_bits(trace, chip.weight_bits, file=args.trace)
+        check_weight_bits(trace, chip.weight_bits, file=source)
     return trace, chip
 
 
