@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument("--requantise", action="store_true",
                        help="price a quantised trace's weights at the chip's weight_bits when they differ "
                             "from the bits it was recorded at (its activity stays the recorded network's); without "
-                            "it such a pair is refused. --bundle re-quantises and re-scores the network instead")
+                            "it such a pair is refused (hw evaluate --bundle re-quantises and re-scores the network instead)")
 
     ev = sub.add_parser("evaluate", help="analytic energy / cycles / area breakdown")
     common(ev)
@@ -349,8 +349,7 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     errors: dict[tuple[int, int], str] = {}
     scores = bundle_scores(args.bundle, list(groups), progress=not args.no_progress and not args.json, say=say,
                            errors=errors)
-    notes = [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
-             "are left out" for (w, st), why in sorted(errors.items())]
+    notes = _unheld_notes(errors, groups)
     parts = [_precision_table(*scores[key], chip, columns, rows, task)
              for key, rows in sorted(groups.items()) if key in scores]
     if not parts:
@@ -358,6 +357,12 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
                           hint="; ".join(notes))
     table = pd.concat(parts).sort_index()
     return table, task, notes
+
+
+def _unheld_notes(errors: dict[tuple[int, int], str], groups: dict[tuple[int, int], list[int]]) -> list[str]:
+    """A note per precision the network cannot be held in, with why and how many chips it leaves out."""
+    return [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
+            "are left out" for (w, st), why in sorted(errors.items())]
 
 
 def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> dict[tuple[int, int], list[int]]:

@@ -1195,7 +1195,7 @@ def estimate_cost_batch(
     array = as_chip_array(chips, base=base)
     layers = LayerArrays.from_trace(trace)
     if not requantise:
-        check_weight_bits(trace, array["weight_bits"])
+        check_weight_bits(trace, array.block().weight_bits)
     if placement is not None:
         placement.check_fits(layers, array.size)
     requirements = requirements or ChipRequirements()

@@ -48,10 +48,7 @@ def synthetic_trace(
         weight_density: fraction of nonzero weights (pruning), recorded as ``weight_nonzero``.
     """
     rng = np.random.default_rng(seed)
-    if widths is None:
-        widths = [int(w) for w in rng.integers(32, 257, n_layers + 1)]
-    if len(widths) != n_layers + 1:
-        raise ValueError(f"widths needs {n_layers + 1} entries, got {len(widths)}")
+    widths = _widths(rng, widths, n_layers)
     # A layer's input levels; 0: real values (the first layer's, as uint8 samples up to 255).
     input_levels = [int(v) for v in _per_layer(levels, n_layers)]
     input_levels[0] = 0 if first_layer_real else input_levels[0]
@@ -65,6 +62,19 @@ def synthetic_trace(
     meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
                      frames=float(steps), layers=tuple(layers))
     return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def _widths(rng: np.random.Generator, widths: list[int] | None, n_layers: int) -> list[int]:
+    """The chain's ``n_layers + 1`` widths (random 32..256 if None).
+
+    Raises:
+        ValueError: a list of another length.
+    """
+    if widths is None:
+        widths = [int(w) for w in rng.integers(32, 257, n_layers + 1)]
+    if len(widths) != n_layers + 1:
+        raise ValueError(f"widths needs {n_layers + 1} entries, got {len(widths)}")
+    return widths
 
 
 def _per_layer(value: float | Sequence[float], n_layers: int) -> list[float]:

@@ -180,27 +180,34 @@ class CrosscheckReport:
             f"{len(self.layers)} replayed layers over {self.steps} steps, carrying {100 * self.coverage:.1f}% "
             "of the analytic energy of the whole trace",
             f"{'figure':<26}{'analytic':>14}{'simulated':>14}{'SANA-FE':>14}{'analytic err':>14}",
+            _row("energy_pj", *(self.total_energy_pj(s) for s in SOURCES)),
+            *self._block_rows(),
+            _row("latency_us", *(self.latency_us[s] for s in SOURCES)),
+            *self._simple_rows(),
+            *(_row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)) for key in self.counts["sanafe"]),
         ]
-
-        def row(name: str, a: float, s: float, f: float) -> str:
-            err = f"{(a - f) / f:+.1%}" if f else "-"
-            return f"{name:<26}{a:>14.6g}{s:>14.6g}{f:>14.6g}{err:>14}"
-
-        lines.append(row("energy_pj", *(self.total_energy_pj(s) for s in SOURCES)))
-        for block in (*BLOCKS, "other"):
-            values = [self.energy_by_block_pj[s][block] for s in SOURCES]
-            if any(values):
-                lines.append(row(f"  {block}_pj", *values))
-        lines.append(row("latency_us", *(self.latency_us[s] for s in SOURCES)))
-        if "sanafe_simple" in self.latency_us:
-            simple = self.latency_us["sanafe_simple"]
-            lines.append(row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"], simple))
-        for key in self.counts["sanafe"]:
-            lines.append(row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)))
         if self.skipped:
             lines.append("")
             lines.append("not replayed: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items()))
         return "\n".join(lines)
+
+    def _block_rows(self) -> list[str]:
+        """One row per energy block any source charges."""
+        rows = [(block, [self.energy_by_block_pj[s][block] for s in SOURCES]) for block in (*BLOCKS, "other")]
+        return [_row(f"  {block}_pj", *values) for block, values in rows if any(values)]
+
+    def _simple_rows(self) -> list[str]:
+        """The latencies against SANA-FE's simple timing model, when it was run."""
+        if "sanafe_simple" not in self.latency_us:
+            return []
+        return [_row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"],
+                     self.latency_us["sanafe_simple"])]
+
+
+def _row(name: str, a: float, s: float, f: float) -> str:
+    """One row of :meth:`CrosscheckReport.table`: analytic, simulated, SANA-FE and the analytic error."""
+    err = f"{(a - f) / f:+.1%}" if f else "-"
+    return f"{name:<26}{a:>14.6g}{s:>14.6g}{f:>14.6g}{err:>14}"
 
 
 def replayable(trace: WorkloadTrace) -> tuple[list[str], dict[str, str]]:
