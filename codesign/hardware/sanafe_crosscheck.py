@@ -342,9 +342,10 @@ _Entry = tuple[int, _Neuron, list[bool] | None]
 class _Network:
     """The replayed network as SANA-FE neurons, each queued on the core codesign's mapping gives it."""
 
-    def __init__(self, sanafe: ModuleType) -> None:
+    def __init__(self, sanafe: ModuleType, arch: Any) -> None:
         self.net = sanafe.Network()
         self.placement = _Placement()
+        self.loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
         # Neurons a core processes, in order: a core sweeps the neurons of each layer it holds,
         # and the inputs a layer's neurons send on (the next layer's input neurons) are
         # interleaved among them, as a spike leaves right after its neuron's update.
@@ -390,12 +391,11 @@ class _Network:
             for neuron, core in zip(group.neurons, idle, strict=True):
                 self.queue(neuron, core, -1, [False] * steps)
 
-    def map_to(self, arch: Any, mesh_cols: int) -> None:
+    def map_to(self, mesh_cols: int) -> None:
         """Each queued neuron onto its Loihi core, in processing order (inputs on the core's input units)."""
-        loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
         for core, entries in self.order.items():
             tile, offset = loihi_core(core, mesh_cols)
-            hw = loihi_cores[tile][offset]
+            hw = self.loihi_cores[tile][offset]
             unit = 0
             for neuron, spikes in _interleaved(entries):
                 if spikes is not None:
@@ -420,11 +420,11 @@ def _run_sanafe(sanafe: ModuleType, arch_path: str, layers: list[_Layer], used: 
                 steps: int) -> dict[str, Any]:
     """Simulate the replayed network on SANA-FE's Loihi; energies in pJ, time in µs."""
     arch = sanafe.load_arch(arch_path)
-    network = _Network(sanafe)
+    network = _Network(sanafe, arch)
     for layer in layers:
         network.add_layer(layer)
     network.add_idle(used, steps)
-    network.map_to(arch, mesh_cols)
+    network.map_to(mesh_cols)
     chip = sanafe.SpikingChip(arch)
     simple = sanafe.SpikingChip(arch)
     with _quiet_stdout():
