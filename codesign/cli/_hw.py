@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from codesign.config import ConfigError, parse_set_args
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from codesign.export import Rescored
     from codesign.hardware import ChipConfig, CostReport
     from codesign.trace import WorkloadTrace
@@ -30,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a chip field (repeatable), e.g. --set cores=8")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        p.add_argument("--requantise", action="store_true",
+                       help="price a quantised trace's weights at the chip's weight_bits when they differ "
+                            "from the bits it was recorded at (its activity stays the recorded network's); without "
+                            "it such a pair is refused (hw evaluate --bundle re-quantises and re-scores the network instead)")
 
     ev = sub.add_parser("evaluate", help="analytic energy / cycles / area breakdown")
     common(ev)
@@ -100,15 +106,23 @@ def _chip(args: argparse.Namespace) -> ChipConfig:
     return load_chip(args.chip or DEFAULT_CHIP, overrides)
 
 
-def _load(args: argparse.Namespace) -> tuple[WorkloadTrace, ChipConfig]:
+def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTrace, ChipConfig]:
+    """The trace (``--trace``, or the bundle's) and the chip; a trace recorded at other weight
+    bits than the chip's is refused (naming the file or bundle), unless ``--requantise``."""
+    from codesign.hardware import check_weight_bits
+
     chip = _chip(args)
     if args.bundle:
         from codesign.export import bundle_trace
 
-        return bundle_trace(args.bundle), chip
-    from codesign.trace import load_trace
+        trace, source = bundle_trace(args.bundle), args.bundle
+    else:
+        from codesign.trace import load_trace
 
-    return load_trace(args.trace), chip
+        trace, source = load_trace(args.trace), args.trace
+    if check_bits and not args.requantise:
+        check_weight_bits(trace, chip.weight_bits, file=source)
+    return trace, chip
 
 
 def _chip_line(chip: ChipConfig) -> str:
@@ -166,7 +180,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         report = rescored.report
     else:
         trace, chip = _load(args)
-        report = estimate_cost(trace, chip)
+        report = estimate_cost(trace, chip, requantise=args.requantise)
     if args.json:
         data = report.to_dict()
         if rescored is not None:
@@ -183,14 +197,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from codesign.hardware import CATEGORIES, estimate_cost, simulate
+    from codesign.hardware import estimate_cost, simulate
 
     trace, chip = _load(args)
-    analytic = estimate_cost(trace, chip)
-    sim = simulate(trace, chip, seed=args.seed)
+    analytic = estimate_cost(trace, chip, requantise=args.requantise)
+    sim = simulate(trace, chip, seed=args.seed, requantise=args.requantise)
     rows = [("cycles", analytic.cycles, sim.cycles), ("latency_ms", analytic.latency_ms, sim.latency_ms),
             ("energy_pj", analytic.total_energy_pj, sim.total_energy_pj)]
-    rows += [(f"energy_{c}_pj", analytic.energy_by_category_pj[c], sim.energy_by_category_pj[c]) for c in CATEGORIES]
+    rows += [(f"energy_{c}_pj", analytic.energy_by_category_pj[c], sim.energy_by_category_pj[c])
+             for c in analytic.categories]
     if args.json:
         print(json.dumps({
             "analytic": analytic.to_dict(),
@@ -238,37 +253,9 @@ def _space_columns(path: str, base: ChipConfig, points: int, seed: int) -> dict[
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from codesign.hardware import grid_columns, sweep_table
-    from codesign.search import pareto_mask
-
-    trace, chip = _load(args)
-    if bool(args.space) == bool(args.grid):
-        raise ConfigError(None, "--space/--grid", "exactly one of --space FILE or --grid key=v1,v2,...")
-    if args.space:
-        columns = _space_columns(args.space, chip, args.points, args.seed)
-    else:
-        columns = grid_columns(_parse_grid(args.grid))
-    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    notes: list[str] = []
-    if args.bundle:
-        table, task_metric, notes = _bundle_sweep(args, chip, columns)
-        objectives = [task_metric, *objectives]
-    else:
-        table, task_metric = sweep_table(trace, chip, columns), None
-    unknown = [o for o in objectives if o not in table.columns]
-    if unknown:
-        raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
-    feasible = table[table["feasible"]]
-    if task_metric is not None:
-        feasible = feasible[feasible[task_metric].notna()]
-    if feasible.empty:
-        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
-        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
-                          hint="; ".join(reasons[:3] + notes[:1]))
-    signs = [-1.0 if o == "validation_accuracy" else 1.0 for o in objectives]  # accuracy is maximised
-    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float) * signs)]
-    front = front.drop(columns=["reasons"]).sort_values(
-        objectives, ascending=[s > 0 for s in signs]).reset_index(drop=True)
+    trace, chip = _load(args, check_bits=False)  # the swept chips' bits are checked below
+    table, objectives, task_metric, notes = _sweep_table(args, trace, chip)
+    feasible, front, signs = _sweep_front(args, table, objectives, task_metric, notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
@@ -283,6 +270,63 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfig
+                 ) -> tuple[pd.DataFrame, list[str], str | None, list[str]]:
+    """Every swept chip's figures (and, for a bundle, its precision's task metrics): the table,
+    the objectives, the task metric (None for a trace) and notes."""
+    import numpy as np
+
+    from codesign.hardware import check_weight_bits, grid_columns, sweep_table
+
+    if bool(args.space) == bool(args.grid):
+        raise ConfigError(None, "--space/--grid", "exactly one of --space FILE or --grid key=v1,v2,...")
+    if args.space:
+        columns = _space_columns(args.space, chip, args.points, args.seed)
+    else:
+        columns = grid_columns(_parse_grid(args.grid))
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    if args.bundle:
+        table, task_metric, notes = _bundle_sweep(args, chip, columns)
+        return table, [task_metric, *objectives], task_metric, notes
+    if not args.requantise:
+        check_weight_bits(trace, np.asarray(columns.get("weight_bits", [chip.weight_bits]), dtype=float),
+                          file=args.trace)
+    return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
+
+
+def _feasible(args: argparse.Namespace, table: pd.DataFrame, task_metric: str | None,
+              notes: list[str]) -> pd.DataFrame:
+    """The feasible chips (with a task metric, for a bundle).
+
+    Raises:
+        ConfigError: none, with the commonest reasons.
+    """
+    feasible = table[table["feasible"]]
+    if task_metric is not None:
+        feasible = feasible[feasible[task_metric].notna()]
+    if feasible.empty:
+        reasons = sorted(set("; ".join(table["reasons"]).split("; ")) - {""})
+        raise ConfigError(None, "--grid" if args.grid else "--space", "at least one feasible chip",
+                          hint="; ".join(reasons[:3] + notes[:1]))
+    return feasible
+
+
+def _sweep_front(args: argparse.Namespace, table: pd.DataFrame, objectives: list[str], task_metric: str | None,
+                 notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
+    """The feasible chips, the Pareto-optimal ones among them (sorted) and each objective's sign."""
+    from codesign.search import pareto_mask
+
+    unknown = [o for o in objectives if o not in table.columns]
+    if unknown:
+        raise ConfigError(None, "--objectives", "metrics of the sweep: " + ", ".join(table.columns), got=unknown)
+    feasible = _feasible(args, table, task_metric, notes)
+    signs = [-1.0 if o == "validation_accuracy" else 1.0 for o in objectives]  # accuracy is maximised
+    front = feasible[pareto_mask(feasible[objectives].to_numpy(dtype=float) * signs)]
+    front = front.drop(columns=["reasons"]).sort_values(
+        objectives, ascending=[s > 0 for s in signs]).reset_index(drop=True)
+    return feasible, front, signs
+
+
 def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str, Any]) -> tuple[Any, str, list[str]]:
     """The sweep of a bundle's network: the chips grouped by precision (weight_bits,
     state_bits), the network scored once per precision (its own keeps the stored scores), each
@@ -290,41 +334,24 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     its costs. Returns the table, the task metric the front maximises or minimises
     (``validation_accuracy`` or ``validation_wer``) and notes on precisions the network cannot
     be held in (their chips have no task metric and stay off the front)."""
-    import numpy as np
     import pandas as pd
 
     from codesign.cli._progress import stderr_steps
     from codesign.export import bundle_scores, load_bundle_config
-    from codesign.hardware import sweep_table
 
     say = stderr_steps(not args.no_progress)
-    n = len(next(iter(columns.values()))) if columns else 1
-    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
-                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (w, st) in enumerate(bits.tolist()):
-        groups.setdefault((int(w), int(st)), []).append(i)
+    groups = _precision_groups(columns, chip)
     if say is not None:
-        say(f"{n} chips at {len(groups)} precisions: " + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in
-                                                                    sorted(groups.items())))
+        say(f"{sum(map(len, groups.values()))} chips at {len(groups)} precisions: "
+            + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in sorted(groups.items())))
     config = load_bundle_config(args.bundle)
     task = "validation_wer" if config.head == "ctc" else "validation_accuracy"
     errors: dict[tuple[int, int], str] = {}
     scores = bundle_scores(args.bundle, list(groups), progress=not args.no_progress and not args.json, say=say,
                            errors=errors)
-    notes = [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
-             "are left out" for (w, st), why in sorted(errors.items())]
-    parts = []
-    for key, rows in sorted(groups.items()):
-        if key not in scores:
-            continue
-        metrics, trace = scores[key]
-        sub = {k: np.asarray(v)[rows] for k, v in columns.items()}
-        part = sweep_table(trace, chip, sub)
-        for name in (task.replace("validation_", "test_"), task):  # validation first, then test
-            part.insert(0, name, float(metrics[name]) if name in metrics else float("nan"))
-        part.index = rows
-        parts.append(part)
+    notes = _unheld_notes(errors, groups)
+    parts = [_precision_table(*scores[key], chip, columns, rows, task)
+             for key, rows in sorted(groups.items()) if key in scores]
     if not parts:
         raise ConfigError(None, "--space" if args.space else "--grid", "a chip precision the network can be held in",
                           hint="; ".join(notes))
@@ -332,11 +359,57 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     return table, task, notes
 
 
-def _crosscheck(args: argparse.Namespace) -> int:
-    import sys
+def _unheld_notes(errors: dict[tuple[int, int], str], groups: dict[tuple[int, int], list[int]]) -> list[str]:
+    """A note per precision the network cannot be held in, with why and how many chips it leaves out."""
+    return [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
+            "are left out" for (w, st), why in sorted(errors.items())]
 
+
+def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> dict[tuple[int, int], list[int]]:
+    """The swept chips' indices by (weight_bits, state_bits) (``chip``'s where not swept)."""
+    import numpy as np
+
+    n = len(next(iter(columns.values()))) if columns else 1
+    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
+                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (w, st) in enumerate(bits.tolist()):
+        groups.setdefault((int(w), int(st)), []).append(i)
+    return groups
+
+
+def _precision_table(metrics: dict[str, float], trace: WorkloadTrace, chip: ChipConfig, columns: dict[str, Any],
+                     rows: list[int], task: str) -> pd.DataFrame:
+    """The chips ``rows`` of one precision costed on that precision's trace, its task metrics in front."""
+    import numpy as np
+
+    from codesign.hardware import sweep_table
+
+    part = sweep_table(trace, chip, {k: np.asarray(v)[rows] for k, v in columns.items()})
+    for name in (task.replace("validation_", "test_"), task):  # validation first, then test
+        part.insert(0, name, float(metrics.get(name, float("nan"))))
+    part.index = rows
+    return part
+
+
+def _cut_chips(chip: ChipConfig, cores: list[int] | None) -> list[ChipConfig]:
+    """The chip, and the chip cut to each other core count of ``--cores`` (a square-ish mesh)."""
     from codesign.config import parse_spec
-    from codesign.hardware import ChipConfig, load_chip
+    from codesign.hardware import ChipConfig
+
+    chips = [chip]
+    for n in cores or []:
+        if n == chip.cores:
+            continue
+        try:
+            chips.append(parse_spec(ChipConfig, {**chip.model_dump(), "cores": n, "mesh_cols": None}))
+        except ConfigError as err:
+            raise ConfigError(None, "--cores", err.expected, got=n) from None
+    return chips
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    from codesign.hardware import load_chip
     from codesign.trace import load_trace
 
     chip = load_chip(args.chip, parse_set_args(args.overrides))
@@ -346,17 +419,9 @@ def _crosscheck(args: argparse.Namespace) -> int:
     # The only place the GPL-3.0 extra is reached; the module imports sanafe when it runs.
     from codesign.hardware.sanafe_crosscheck import SanafeMissing, crosscheck
 
-    chips = [chip]
-    for cores in args.cores or []:
-        if cores != chip.cores:
-            try:
-                chips.append(parse_spec(ChipConfig, {**chip.model_dump(), "cores": cores, "mesh_cols": None}))
-            except ConfigError as err:
-                raise ConfigError(None, "--cores", err.expected, got=cores) from None
-    reports = []
+    chips = _cut_chips(chip, args.cores)
     try:
-        for one in chips:
-            reports.append(crosscheck(trace, one, seed=args.seed, max_steps=args.max_steps))
+        reports = [crosscheck(trace, one, seed=args.seed, max_steps=args.max_steps) for one in chips]
     except SanafeMissing as err:
         print(f"codesign: {err}", file=sys.stderr)
         return 2

@@ -115,7 +115,9 @@ def load_bundle_model(bundle: str | Path, config: BundleConfig | None = None) ->
 
 
 def recost_bundle(bundle: str | Path, chip: ChipConfig | str | Path) -> CostReport:
-    """The bundle's network on another chip: the chip model on the bundle's trace.
+    """The bundle's network on another chip: the chip model on the bundle's trace, its weights
+    priced at the chip's ``weight_bits`` (re-quantised, ``requantise=True``: the activity stays
+    the bundle network's; ``rescore_bundle`` re-records and re-scores it at the chip's bits).
 
     Args:
         bundle: an exported bundle directory (checked against its manifest).
@@ -129,7 +131,7 @@ def recost_bundle(bundle: str | Path, chip: ChipConfig | str | Path) -> CostRepo
 
     if not isinstance(chip, ChipConfig):
         chip = load_chip(str(chip))
-    return estimate_cost(bundle_trace(bundle), chip)
+    return estimate_cost(bundle_trace(bundle), chip, requantise=True)
 
 
 def bundle_trace(bundle: str | Path) -> WorkloadTrace:

@@ -1,7 +1,9 @@
 """Neuromorphic chip model: the chip template, presets, mapping, the vectorised analytic cost
 model and the event-driven simulator that checks it.
 
-Owns ``ChipConfig`` (hw_models/*.yaml presets), the technology constants
+Three inputs, as ZigZag separates them: the hardware (``ChipConfig``/``ChipArray``, which also
+declares its energy categories), the workload (``codesign.trace.WorkloadTrace``) and the
+mapping (``place`` -> ``LayerPlacement``). Owns ``ChipConfig`` (hw_models/*.yaml presets), the technology constants
 (hw_models/technology.yaml), ``estimate_cost``/``estimate_cost_batch`` -> ``CostReport``/``BatchCostReport``
 and ``simulate`` -> ``SimulationReport`` (both reports share ``InferenceCost``; both price their
 actions with one energy table). Never trains. Sizes named ``*_kb`` are KiB (1024 bytes).
@@ -19,17 +21,27 @@ if TYPE_CHECKING:
     from codesign.hardware._chip import (
         ARRAY_FIELDS,
         ChipArray,
+        ChipColumns,
         ChipConfig,
         as_chip_array,
         list_presets,
         load_chip,
     )
+    from codesign.hardware._energy import (
+        CORE_CATEGORIES,
+        CostCategory,
+        PricedActions,
+        cost_category,
+        register_category,
+    )
     from codesign.hardware._model import (
         LayerArrays,
         LayerPlacement,
+        check_weight_bits,
         estimate_cost,
         estimate_cost_batch,
         map_layers,
+        place,
     )
     from codesign.hardware._report import (
         CATEGORIES,
@@ -55,6 +67,14 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "ARRAY_FIELDS": "_chip",
     "ChipArray": "_chip",
+    "ChipColumns": "_chip",
+    "CORE_CATEGORIES": "_energy",
+    "CostCategory": "_energy",
+    "PricedActions": "_energy",
+    "cost_category": "_energy",
+    "register_category": "_energy",
+    "check_weight_bits": "_model",
+    "place": "_model",
     "ChipConfig": "_chip",
     "as_chip_array": "_chip",
     "list_presets": "_chip",
@@ -92,21 +112,27 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
     "ARRAY_FIELDS",
     "CATEGORIES",
+    "CORE_CATEGORIES",
     "HW_MODELS_DIR",
     "REASON_FLAGS",
     "TECHNOLOGY_FILE",
     "BatchCostReport",
     "ChipArray",
+    "ChipColumns",
     "ChipConfig",
     "ChipRequirements",
+    "CostCategory",
     "CostReport",
     "InferenceCost",
     "LayerArrays",
     "LayerPlacement",
+    "PricedActions",
     "SimulationReport",
     "Technology",
     "add_energy_pj",
     "as_chip_array",
+    "check_weight_bits",
+    "cost_category",
     "estimate_cost",
     "estimate_cost_batch",
     "grid_columns",
@@ -116,7 +142,9 @@ __all__ = [
     "load_technology",
     "map_layers",
     "mult_energy_pj",
+    "place",
     "random_chip_columns",
+    "register_category",
     "simulate",
     "sram_read_64b_pj",
     "sweep_table",

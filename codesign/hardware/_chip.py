@@ -11,17 +11,24 @@ from the technology table.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
+import numpy.typing as npt
 from annotated_types import Ge, Gt, Le
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from codesign._resources import shipped_or_path
 from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.hardware._energy import CORE_CATEGORIES, check_categories
 from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Process nodes the technology table has constants for.
 Node = Literal[45, 28, 22, 14, 7]
@@ -86,6 +93,10 @@ class ChipConfig(Spec):
         mapping_policy: ``spread`` shares the cores memory leaves free among layers by their
             work (more parallelism, more traffic); ``pack`` uses as few cores as memory allows.
         static_power_mw_per_mm2: leakage (None = technology table).
+        energy_categories: the categories the chip's energy tables break energy into, in order
+            (default: the seven built in, ``codesign.hardware.CORE_CATEGORIES``); each a
+            registered ``CostCategory`` (``codesign.hardware.register_category``). A category
+            left out is not priced: list every one the chip spends energy on.
 
     A chip describes hardware only: a deadline or an area budget is a requirement of a study
     (its ``constraints``) or of one evaluation (``ChipRequirements``), never a chip field.
@@ -134,6 +145,15 @@ class ChipConfig(Spec):
     weight_overflow: Literal["spill", "infeasible"] = "infeasible"
     mapping_policy: Literal["spread", "pack"] = "spread"
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
+    energy_categories: tuple[str, ...] = CORE_CATEGORIES
+
+    @field_validator("energy_categories")
+    @classmethod
+    def _registered(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return check_categories(names)
+        except ConfigError as err:
+            raise ValueError(err.expected + (f"; {err.got!r}: {err.hint}" if err.hint else "")) from None
 
     @model_validator(mode="after")
     def _check(self) -> ChipConfig:
@@ -172,22 +192,101 @@ _CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spre
             "execution": ("timestep_parallel", "layer_sequential")}
 #: ChipConfig fields that are labels, not model inputs.
 _LABEL_FIELDS = ("name", "description")
-#: ChipConfig fields a ChipArray holds as hidden columns (a table is not one number).
-_TABLE_FIELDS = ("timestep_sync_ns_by_tiles",)
+#: ChipConfig fields a ChipArray holds beside its columns (a table or a list is not one number).
+_TABLE_FIELDS = ("timestep_sync_ns_by_tiles", "energy_categories")
 #: Numeric columns of a ChipArray (everything but labels and tables; bools and choices as 0/1).
 ARRAY_FIELDS: tuple[str, ...] = tuple(
     f for f in ChipConfig.model_fields if f not in _LABEL_FIELDS and f not in _TABLE_FIELDS
 )
+#: Columns that hold whole numbers (integer fields, the node, yes/no and two-way choices).
+_INT_FIELDS = frozenset(
+    f for f in ARRAY_FIELDS
+    if f in ("node_nm", *_BOOLS, *_CHOICES) or ChipConfig.model_fields[f].annotation in (int, int | None)
+)
 
 
-def _column(field: str, value: Any) -> float:
+def _column(field: str, value: float | int | bool | str | None) -> float:
+    """A ChipConfig field's value as its ChipArray column codes it."""
     if value is None:
         return float("nan")
-    if field == "weight_overflow":
-        return 1.0 if value == "spill" else 0.0
     if field in _CHOICES:
         return 1.0 if value == _CHOICES[field][0] else 0.0
     return float(value)
+
+
+@dataclass(frozen=True, eq=False)
+class ChipColumns:
+    """A block of chips as the cost model reads them: one ``[chips, 1]`` float array per numeric
+    ChipConfig field (coded as in :class:`ChipArray`), so that they broadcast against
+    ``[chips, layers]``, read as attributes (``columns.cores``), never by a string key; the
+    synchronisation table as ``sync_tiles``/``sync_ns`` (one array per entry, NaN = unused) and
+    the chips' energy categories. Built by :meth:`ChipArray.block` (or :meth:`of`).
+    """
+
+    cores: np.ndarray
+    mesh_cols: np.ndarray
+    pes_per_core: np.ndarray
+    neuron_units_per_core: np.ndarray
+    weight_sram_kb_per_core: np.ndarray
+    state_sram_kb_per_core: np.ndarray
+    sram_ports_per_core: np.ndarray
+    sram_word_bits: np.ndarray
+    weight_bits: np.ndarray
+    state_bits: np.ndarray
+    graded_spike_bits: np.ndarray
+    zero_skipping: np.ndarray
+    sparse_weights: np.ndarray
+    clock_mhz: np.ndarray
+    voltage_v: np.ndarray
+    node_nm: np.ndarray
+    noc_link_bits: np.ndarray
+    noc_header_bits: np.ndarray
+    noc_hop_latency_cycles: np.ndarray
+    noc_multicast: np.ndarray
+    timestep_sync_ns: np.ndarray
+    tile_cols: np.ndarray
+    tile_rows: np.ndarray
+    noc_buffer_messages: np.ndarray
+    execution: np.ndarray
+    neuron_update_cycles: np.ndarray
+    spike_out_cycles: np.ndarray
+    message_out_cycles: np.ndarray
+    message_in_cycles: np.ndarray
+    hop_energy_ew_pj: np.ndarray
+    hop_energy_ns_pj: np.ndarray
+    spike_local_energy_pj: np.ndarray
+    synaptic_op_energy_pj: np.ndarray
+    neuron_update_energy_pj: np.ndarray
+    neuron_spike_energy_pj: np.ndarray
+    offchip_energy_pj_per_bit: np.ndarray
+    offchip_bandwidth_gb_per_s: np.ndarray
+    weight_overflow: np.ndarray
+    mapping_policy: np.ndarray
+    static_power_mw_per_mm2: np.ndarray
+    sync_tiles: tuple[np.ndarray, ...]
+    sync_ns: tuple[np.ndarray, ...]
+    categories: tuple[str, ...] = CORE_CATEGORIES
+
+    @property
+    def size(self) -> int:
+        return int(self.cores.shape[0])
+
+    @classmethod
+    def of(cls, columns: Mapping[str, np.ndarray] | ChipColumns,
+           categories: tuple[str, ...] = CORE_CATEGORIES) -> ChipColumns:
+        """The typed view of ``{field: [chips, 1] array}`` columns (ChipColumns pass through);
+        the hidden ``sync_tiles_k``/``sync_ns_k`` columns become the table (absent: none)."""
+        if isinstance(columns, ChipColumns):
+            return columns
+        nan = np.full_like(columns["cores"], np.nan)
+        return cls(**{f: columns[f] for f in ARRAY_FIELDS},
+                   sync_tiles=tuple(columns.get(k, nan) for k in SYNC_TILE_COLUMNS),
+                   sync_ns=tuple(columns.get(k, nan) for k in SYNC_NS_COLUMNS),
+                   categories=categories)
+
+
+#: What the cost model's column functions take: typed columns, or ``{field: [chips, 1] array}``.
+ColumnsLike = ChipColumns | Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,10 +303,15 @@ class ChipArray:
 
     columns: dict[str, np.ndarray]
     names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = CORE_CATEGORIES
 
     @property
     def size(self) -> int:
         return int(next(iter(self.columns.values())).shape[0])
+
+    def block(self, lo: int = 0, hi: int | None = None) -> ChipColumns:
+        """Chips ``lo .. hi - 1`` as the cost model's typed ``[chips, 1]`` columns."""
+        return ChipColumns.of({k: v[lo:hi, None] for k, v in self.columns.items()}, self.categories)
 
     def __len__(self) -> int:
         return self.size
@@ -216,18 +320,17 @@ class ChipArray:
         return self.columns[field]
 
     @classmethod
-    def from_configs(cls, chips: list[ChipConfig] | tuple[ChipConfig, ...]) -> ChipArray:
+    def from_configs(cls, chips: Sequence[ChipConfig]) -> ChipArray:
         """Stack already-validated configs."""
-        if not chips:
-            raise ConfigError(None, "chips", "at least one chip configuration")
+        categories = _shared_categories(chips)
         cols = {f: np.array([_column(f, getattr(c, f)) for c in chips], dtype=float) for f in ARRAY_FIELDS}
         tables = [_sync_columns(c.timestep_sync_ns_by_tiles) for c in chips]
         for key in (*SYNC_TILE_COLUMNS, *SYNC_NS_COLUMNS):
             cols[key] = np.array([t[key] for t in tables], dtype=float)
-        return cls(columns=cols, names=tuple(c.name for c in chips))
+        return cls(columns=cols, names=tuple(c.name for c in chips), categories=categories)
 
     @classmethod
-    def from_columns(cls, columns: dict[str, Any], base: ChipConfig | None = None) -> ChipArray:
+    def from_columns(cls, columns: Mapping[str, npt.ArrayLike], base: ChipConfig | None = None) -> ChipArray:
         """Validate numpy columns (any subset of fields; the rest taken from ``base``).
 
         Raises:
@@ -235,27 +338,8 @@ class ChipArray:
                 keyed ``field[index]``.
         """
         base = base if base is not None else ChipConfig()
-        size = None
-        arrays: dict[str, np.ndarray] = {}
-        for key, raw in columns.items():
-            if key in _LABEL_FIELDS:
-                continue
-            if key not in ARRAY_FIELDS:
-                close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
-                raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
-            if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
-                words = np.asarray(raw).astype(str)
-                bad = ~np.isin(words, list(_CHOICES[key]))
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
-                raw = words == _CHOICES[key][0]
-            arr = _as_float(key, raw)
-            if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
-                raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
-            size = max(size or 0, arr.shape[0])
-            arrays[key] = arr
-        size = size or 1
+        arrays = {key: _column_values(key, raw) for key, raw in columns.items() if key not in _LABEL_FIELDS}
+        size = _common_size(arrays)
         cols = {}
         for f in ARRAY_FIELDS:
             arr = arrays[f] if f in arrays else np.array([_column(f, getattr(base, f))])
@@ -263,34 +347,83 @@ class ChipArray:
         for key, value in _sync_columns(base.timestep_sync_ns_by_tiles).items():
             cols[key] = np.full(size, value)
         _validate_columns(cols)
-        return cls(columns=cols, names=(base.name,) * size)
+        return cls(columns=cols, names=(base.name,) * size, categories=base.energy_categories)
 
     def config(self, index: int) -> ChipConfig:
         """The ``index``-th chip as a validated ChipConfig."""
-        data: dict[str, Any] = {}
-        for f in ARRAY_FIELDS:
-            v = float(self.columns[f][index])
-            ann = ChipConfig.model_fields[f].annotation
-            if np.isnan(v):
-                data[f] = None
-            elif f in _CHOICES:
-                data[f] = _CHOICES[f][0] if v else _CHOICES[f][1]
-            elif f in _BOOLS:
-                data[f] = bool(v)
-            elif ann in (int, int | None) or f == "node_nm":
-                data[f] = int(v)
-            else:
-                data[f] = v
+        data: dict[str, object] = {f: _field_value(f, float(self.columns[f][index])) for f in ARRAY_FIELDS}
         data["timestep_sync_ns_by_tiles"] = {
             int(self.columns[t][index]): float(self.columns[n][index])
             for t, n in zip(SYNC_TILE_COLUMNS, SYNC_NS_COLUMNS, strict=True)
             if t in self.columns and not np.isnan(self.columns[t][index])
         }
         data["name"] = self.names[index] if self.names else "custom"
+        data["energy_categories"] = self.categories
         return parse_spec(ChipConfig, data)
 
 
-def _as_float(key: str, raw: Any) -> np.ndarray:
+def _shared_categories(chips: Sequence[ChipConfig]) -> tuple[str, ...]:
+    """The energy categories every chip of a batch declares (a batch holds one energy table).
+
+    Raises:
+        ConfigError: no chip, or chips that declare different categories.
+    """
+    if not chips:
+        raise ConfigError(None, "chips", "at least one chip configuration")
+    categories = {c.energy_categories for c in chips}
+    if len(categories) > 1:
+        raise ConfigError(None, "energy_categories", "the same energy categories on every chip of a batch "
+                          "(one energy table)", got=sorted(categories))
+    return chips[0].energy_categories
+
+
+def _common_size(arrays: dict[str, np.ndarray]) -> int:
+    """The chips the columns describe: each column has that many values, or one for all.
+
+    Raises:
+        ConfigError: the first column whose length differs from those before it.
+    """
+    size = None
+    for key, arr in arrays.items():
+        if size is not None and arr.shape[0] != size and arr.shape[0] != 1:
+            raise ConfigError(None, key, f"{size} values like the other columns", got=arr.shape[0])
+        size = max(size or 0, arr.shape[0])
+    return size or 1
+
+
+def _field_value(field: str, value: float) -> float | int | bool | str | None:
+    """A ChipArray column value as the ChipConfig field takes it (the inverse of :func:`_column`)."""
+    if np.isnan(value):
+        return None
+    if field in _CHOICES:
+        return _CHOICES[field][0] if value else _CHOICES[field][1]
+    if field in _BOOLS:
+        return bool(value)
+    if field in _INT_FIELDS:
+        return int(value)
+    return value
+
+
+def _column_values(key: str, raw: npt.ArrayLike) -> np.ndarray:
+    """One column of :meth:`ChipArray.from_columns` as float64: an option's name is coded 0/1.
+
+    Raises:
+        ConfigError: an unknown field (with a close match), an unknown option or a non-number.
+    """
+    if key not in ARRAY_FIELDS:
+        close = difflib.get_close_matches(key, ARRAY_FIELDS, n=1, cutoff=0.5)
+        raise ConfigError(None, key, "a ChipConfig field", hint=f"did you mean '{close[0]}'?" if close else None)
+    if key in _CHOICES and np.asarray(raw).dtype.kind in "OUS":
+        words = np.asarray(raw).astype(str)
+        bad = ~np.isin(words, list(_CHOICES[key]))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(None, f"{key}[{i}]", f"one of {_CHOICES[key]}", got=str(words[i]))
+        raw = words == _CHOICES[key][0]
+    return _as_float(key, raw)
+
+
+def _as_float(key: str, raw: npt.ArrayLike) -> np.ndarray:
     """A column as float64 (None -> NaN, booleans -> 0/1); anything else non-numeric is refused."""
     values = np.asarray(raw, dtype=object).reshape(-1) if np.asarray(raw).dtype.kind == "O" else np.asarray(raw)
     try:
@@ -302,60 +435,78 @@ def _as_float(key: str, raw: Any) -> np.ndarray:
         raise ConfigError(None, key, "numbers", got=bad) from None
 
 
+def _first_bad(field: str, bad: np.ndarray, values: np.ndarray, expected: str) -> None:
+    """Raise for the first chip where ``bad`` holds (keyed ``field[index]``)."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(None, f"{field}[{i}]", expected, got=float(values[i]))
+
+
+def _bound_violations(info: FieldInfo, arr: np.ndarray, ok: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """Where a column breaks each of its field's bounds (``Ge``, ``Gt``, ``Le``), with the words."""
+    out = []
+    for meta in info.metadata:
+        if isinstance(meta, Ge):
+            out.append((ok & (arr < meta.ge), f"greater than or equal to {meta.ge}"))
+        elif isinstance(meta, Gt):
+            out.append((ok & (arr <= meta.gt), f"greater than {meta.gt}"))
+        elif isinstance(meta, Le):
+            out.append((ok & (arr > meta.le), f"less than or equal to {meta.le}"))
+    return out
+
+
+def _validate_field(field: str, arr: np.ndarray) -> None:
+    """One column against its ChipConfig field: set unless optional, within bounds, whole if integral."""
+    info = ChipConfig.model_fields[field]
+    nan = np.isnan(arr)
+    if nan.any() and type(None) not in getattr(info.annotation, "__args__", ()):
+        raise ConfigError(None, f"{field}[{int(np.argmax(nan))}]", "a number (this field cannot be left unset)")
+    ok = ~nan
+    for bad, words in _bound_violations(info, arr, ok):
+        _first_bad(field, bad, arr, words)
+    if field in _INT_FIELDS:
+        _first_bad(field, ok & (arr != np.round(arr)), arr, "a whole number")
+
+
 def _validate_columns(cols: dict[str, np.ndarray]) -> None:
     for f in ARRAY_FIELDS:
-        arr = cols[f]
-        info = ChipConfig.model_fields[f]
-        optional = type(None) in getattr(info.annotation, "__args__", ())
-        nan = np.isnan(arr)
-        if nan.any() and not optional:
-            i = int(np.argmax(nan))
-            raise ConfigError(None, f"{f}[{i}]", "a number (this field cannot be left unset)")
-        ok = ~nan
-        for meta in info.metadata:
-            bad = None
-            if isinstance(meta, Ge):
-                bad, words = ok & (arr < meta.ge), f"greater than or equal to {meta.ge}"
-            elif isinstance(meta, Gt):
-                bad, words = ok & (arr <= meta.gt), f"greater than {meta.gt}"
-            elif isinstance(meta, Le):
-                bad, words = ok & (arr > meta.le), f"less than or equal to {meta.le}"
-            if bad is not None and bad.any():
-                i = int(np.argmax(bad))
-                raise ConfigError(None, f"{f}[{i}]", words, got=float(arr[i]))
-        integral = f in ("node_nm", *_BOOLS, *_CHOICES) or info.annotation in (int, int | None)
-        if integral and (ok & (arr != np.round(arr))).any():
-            i = int(np.argmax(ok & (arr != np.round(arr))))
-            raise ConfigError(None, f"{f}[{i}]", "a whole number", got=float(arr[i]))
+        _validate_field(f, cols[f])
     for f in (*_BOOLS, *_CHOICES):
-        bad = ~np.isin(cols[f], (0.0, 1.0))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ConfigError(None, f"{f}[{i}]", "0 or 1 (false/true, or the option's name)", got=float(cols[f][i]))
+        _first_bad(f, ~np.isin(cols[f], (0.0, 1.0)), cols[f], "0 or 1 (false/true, or the option's name)")
     nodes = (45, 28, 22, 14, 7)
-    bad = ~np.isin(cols["node_nm"], nodes)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ConfigError(None, f"node_nm[{i}]", f"a node with technology constants, one of {nodes}",
-                          got=float(cols["node_nm"][i]))
-    bad = ~np.isnan(cols["mesh_cols"]) & (cols["mesh_cols"] > cols["cores"])
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ConfigError(None, f"mesh_cols[{i}]", "mesh_cols <= cores", got=float(cols["mesh_cols"][i]))
+    _first_bad("node_nm", ~np.isin(cols["node_nm"], nodes), cols["node_nm"],
+               f"a node with technology constants, one of {nodes}")
+    _first_bad("mesh_cols", ~np.isnan(cols["mesh_cols"]) & (cols["mesh_cols"] > cols["cores"]), cols["mesh_cols"],
+               "mesh_cols <= cores")
 
 
-def as_chip_array(chips: Any, base: ChipConfig | None = None) -> ChipArray:
+#: What the batch model takes as chips: a ChipArray, one or more ChipConfigs, a pandas
+#: DataFrame or a dict of arrays (columns named as ChipConfig fields).
+ChipsLike = Union["ChipArray", ChipConfig, Sequence[ChipConfig], Mapping[str, npt.ArrayLike], "pd.DataFrame"]
+
+
+def _configs_of(chips: object) -> list[ChipConfig]:
+    """``chips`` as ChipConfigs when it is one or a nonempty list or tuple of them, else empty."""
+    items = [chips] if isinstance(chips, ChipConfig) else chips
+    if not isinstance(items, list | tuple):
+        return []
+    configs = [c for c in items if isinstance(c, ChipConfig)]
+    return configs if len(configs) == len(items) else []
+
+
+def as_chip_array(chips: ChipsLike, base: ChipConfig | None = None) -> ChipArray:
     """Accept a ChipArray, a ChipConfig, a list of ChipConfigs, a pandas DataFrame or a dict of arrays."""
     if isinstance(chips, ChipArray):
         return chips
-    if isinstance(chips, ChipConfig):
-        return ChipArray.from_configs([chips])
-    if isinstance(chips, list | tuple) and chips and all(isinstance(c, ChipConfig) for c in chips):
-        return ChipArray.from_configs(list(chips))
-    if hasattr(chips, "to_dict") and hasattr(chips, "columns"):  # pandas DataFrame
-        return ChipArray.from_columns({str(c): chips[c].to_numpy() for c in chips.columns}, base=base)
-    if isinstance(chips, dict):
+    configs = _configs_of(chips)
+    if configs:
+        return ChipArray.from_configs(configs)
+    if isinstance(chips, Mapping):
         return ChipArray.from_columns(chips, base=base)
+    frame_columns = getattr(chips, "columns", None)
+    if hasattr(chips, "to_dict") and frame_columns is not None:  # pandas DataFrame
+        frame: pd.DataFrame = chips  # duck-typed: pandas is not imported here
+        return ChipArray.from_columns({str(c): frame[c].to_numpy() for c in frame_columns}, base=base)
     raise ConfigError(None, "chips", "a ChipArray, ChipConfig(s), a DataFrame or a dict of arrays",
                       got=type(chips).__name__)
 

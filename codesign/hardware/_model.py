@@ -19,14 +19,22 @@ broadcast against ``[chips, layers]``. Sizes ending in ``_kb`` are KiB (1024 byt
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
 from codesign.config import ConfigError
-from codesign.hardware._chip import SYNC_NS_COLUMNS, SYNC_TILE_COLUMNS, ChipArray, ChipConfig, as_chip_array
+from codesign.hardware._chip import ChipColumns, ChipConfig, ChipsLike, ColumnsLike, as_chip_array
+from codesign.hardware._energy import (
+    ActionCounts,
+    ActionEnergies,
+    energy_by_category_pj,
+    noc_energy_pj,
+    static_energy_pj,
+)
 from codesign.hardware._report import (
     CATEGORIES,
     REASON_AREA,
@@ -46,7 +54,10 @@ from codesign.hardware._technology import (
     mult_energy_pj,
     sram_read_64b_pj,
 )
-from codesign.trace import WorkloadTrace
+from codesign.trace import LayerTrace, WorkloadTrace
+
+#: The weight bits of a float (unquantised) network (``codesign.snn.Precision``'s 32).
+FLOAT_BITS = 32
 
 #: Bits per KiB (the ``kb`` of every size name).
 _BITS_PER_KIB = 8192.0
@@ -58,7 +69,7 @@ _EPS = 1e-9
 _CHUNK = 4096
 
 
-def _stored_fan_out(layer: Any) -> float:
+def _stored_fan_out(layer: LayerTrace) -> float:
     """Weights one input event reads when every stored weight is processed: a weight layer's
     dense operations per input element (zeros included), never below its nonzero fan-out."""
     if layer.kind in ("synaptic_dense", "synaptic_conv") and layer.weight_count > 0 and layer.input_size > 0:
@@ -107,7 +118,7 @@ class LayerArrays:
         if not layers:
             raise ConfigError(None, "trace.layers", "a trace with at least one layer")
 
-        def col(getter: Any) -> np.ndarray:
+        def col(getter: Callable[[LayerTrace], float]) -> np.ndarray:
             return np.array([float(getter(layer)) for layer in layers])
 
         levels = col(lambda x: x.levels)
@@ -163,31 +174,31 @@ class ChipDerived:
     static_power_mw: np.ndarray
 
 
-def chip_derived(columns: dict[str, np.ndarray], tech: Technology) -> ChipDerived:
+def chip_derived(columns: ChipColumns, tech: Technology) -> ChipDerived:
     """Mesh shape, energy scaling, area and static power of each chip (``columns`` are ``[n, 1]``)."""
-    cores = columns["cores"]
-    mesh_cols = np.where(np.isnan(columns["mesh_cols"]), np.ceil(np.sqrt(cores)), columns["mesh_cols"])
+    cores = columns.cores
+    mesh_cols = np.where(np.isnan(columns.mesh_cols), np.ceil(np.sqrt(cores)), columns.mesh_cols)
     mesh_rows = np.ceil(cores / mesh_cols)
-    energy_factor, area_factor, nominal_v = tech.node_table(columns["node_nm"])
-    voltage_v = np.where(np.isnan(columns["voltage_v"]), nominal_v, columns["voltage_v"])
+    energy_factor, area_factor, nominal_v = tech.node_table(columns.node_nm)
+    voltage_v = np.where(np.isnan(columns.voltage_v), nominal_v, columns.voltage_v)
     voltage_ratio = voltage_v / nominal_v
-    weight_bits, state_bits = columns["weight_bits"], columns["state_bits"]
-    sram_mm2 = (columns["weight_sram_kb_per_core"] + columns["state_sram_kb_per_core"]) * tech.sram_mm2_per_kb
+    weight_bits, state_bits = columns.weight_bits, columns.state_bits
+    sram_mm2 = (columns.weight_sram_kb_per_core + columns.state_sram_kb_per_core) * tech.sram_mm2_per_kb
     # Every PE can multiply-accumulate (real-valued first layers); neuron units multiply (leak).
     pe_um2 = (add_area_um2(tech, state_bits) + mult_area_um2(tech, weight_bits, weight_bits)) * tech.logic_overhead
     neuron_unit_um2 = (
         mult_area_um2(tech, state_bits, state_bits) + 2.0 * add_area_um2(tech, state_bits)
     ) * tech.logic_overhead
-    router_mm2 = tech.router_area_mm2_per_bit * columns["noc_link_bits"]
+    router_mm2 = tech.router_area_mm2_per_bit * columns.noc_link_bits
     core_mm2 = (
         sram_mm2
-        + (columns["pes_per_core"] * pe_um2 + columns["neuron_units_per_core"] * neuron_unit_um2) * 1e-6
+        + (columns.pes_per_core * pe_um2 + columns.neuron_units_per_core * neuron_unit_um2) * 1e-6
         + router_mm2
         + tech.core_overhead_mm2
     ) * area_factor
     area = cores * core_mm2
-    density = np.where(np.isnan(columns["static_power_mw_per_mm2"]), tech.static_power_mw_per_mm2,
-                       columns["static_power_mw_per_mm2"])
+    density = np.where(np.isnan(columns.static_power_mw_per_mm2), tech.static_power_mw_per_mm2,
+                       columns.static_power_mw_per_mm2)
     return ChipDerived(
         cores=cores,
         mesh_cols=mesh_cols,
@@ -204,15 +215,17 @@ def chip_derived(columns: dict[str, np.ndarray], tech: Technology) -> ChipDerive
 # ---------------------------------------------------------------------------------------------
 # Mapping
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerPlacement:
     """Where each layer sits, as ``[chips, layers]`` arrays (per chip: ``weights_fit``,
-    ``state_fits``, ``weight_kb``, ``weight_kb_on_chip``, ``state_kb``, in KiB).
+    ``state_fits``, ``weight_kb``, ``weight_kb_on_chip``, ``state_kb``, in KiB): the mapping,
+    the cost model's third input beside the chip and the workload (:func:`place`).
 
     Layers are packed in trace order along the cores (row-major over the mesh) by memory
     need, in fractions of a core; a layer occupying ``[start, start + need)`` is split over
     cores ``core_first .. core_last - 1`` by output neurons, ``share_first``/``share_last``
     of its neurons on the first/last of them and ``1/need`` on each one in between.
+    ``layer_names`` are the layers placed (empty: not recorded). The arrays are read-only.
     """
 
     need: np.ndarray
@@ -229,10 +242,56 @@ class LayerPlacement:
     weight_kb: np.ndarray
     weight_kb_on_chip: np.ndarray
     state_kb: np.ndarray
+    layer_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
+    @property
+    def n_chips(self) -> int:
+        return int(self.need.shape[0])
+
+    def rows(self, lo: int, hi: int) -> LayerPlacement:
+        """The placement of chips ``lo .. hi - 1``."""
+        arrays = {name: getattr(self, name)[lo:hi] for name in self.__dataclass_fields__ if name != "layer_names"}
+        return dataclasses.replace(self, **arrays)
+
+    def check_fits(self, layers: LayerArrays, n_chips: int) -> None:
+        """Refuse a placement made for other layers or another number of chips.
+
+        Raises:
+            ConfigError: the layers or the chip count differ.
+        """
+        if self.layer_names and self.layer_names != layers.names:
+            raise ConfigError(None, "placement", "a placement of the trace's layers, in the same order",
+                              got=list(self.layer_names)[:4])
+        if self.n_chips != n_chips or self.need.shape[1] != len(layers.names):
+            raise ConfigError(None, "placement", f"a placement of {n_chips} chips x {len(layers.names)} layers",
+                              got=list(self.need.shape))
+
+
+def place(
+    trace: WorkloadTrace | LayerArrays, chips: ChipsLike, *,
+    base: ChipConfig | None = None,
+) -> LayerPlacement:
+    """The mapping of a workload onto chips: where each layer's neurons sit (:func:`map_layers`).
+
+    One of the cost model's three inputs (chip, workload, mapping): :func:`estimate_cost`,
+    :func:`estimate_cost_batch` and the simulator take it (``placement=``) and compute this
+    one when given none; the SANA-FE cross-check computes it once on the whole trace and
+    costs a replay of part of it on that same mapping.
+    """
+    layers = trace if isinstance(trace, LayerArrays) else LayerArrays.from_trace(trace)
+    columns = as_chip_array(chips, base=base).block()
+    placed = map_layers(layers, columns, layer_work(layers, columns))
+    return dataclasses.replace(placed, layer_names=layers.names)
 
 
 def map_layers(
-    layers: LayerArrays, columns: dict[str, np.ndarray], work: LayerWork | None = None
+    layers: LayerArrays, chips: ColumnsLike, work: LayerWork | None = None
 ) -> LayerPlacement:
     """Place layers on cores by weight- and state-memory capacity (see :class:`LayerPlacement`).
 
@@ -242,18 +301,20 @@ def map_layers(
     With ``mapping_policy: spread`` the cores left over after the memory need are shared
     out among the layers in proportion to their work (synaptic operations + neuron
     updates per inference, from ``work``), so that busy layers are split over more cores;
-    ``pack`` uses as few cores as memory allows.
+    ``pack`` uses as few cores as memory allows. :func:`place` is the mapping input of the
+    cost model; this is its arithmetic on ``[chips, 1]`` columns.
     """
-    cores = columns["cores"]
-    sparse = columns["sparse_weights"] > 0
+    columns = ChipColumns.of(chips)
+    cores = columns.cores
+    sparse = columns.sparse_weights > 0
     layer_weight_bits = np.where(
         sparse,
-        layers.weight_count * layers.weight_density * (columns["weight_bits"] + layers.index_bits),
-        layers.weight_count * columns["weight_bits"],
+        layers.weight_count * layers.weight_density * (columns.weight_bits + layers.index_bits),
+        layers.weight_count * columns.weight_bits,
     )
-    layer_state_bits = layers.state_size * columns["state_bits"]
-    need_weight_memory = layer_weight_bits / (columns["weight_sram_kb_per_core"] * _BITS_PER_KIB)
-    need_state_memory = layer_state_bits / (columns["state_sram_kb_per_core"] * _BITS_PER_KIB)
+    layer_state_bits = layers.state_size * columns.state_bits
+    need_weight_memory = layer_weight_bits / (columns.weight_sram_kb_per_core * _BITS_PER_KIB)
+    need_state_memory = layer_state_bits / (columns.state_sram_kb_per_core * _BITS_PER_KIB)
     need_state = np.maximum(need_state_memory, _MIN_NEED_CORES)
     need_full = np.maximum(need_weight_memory, need_state)
     spilled = np.cumsum(need_full, axis=1) > cores + _EPS
@@ -266,7 +327,7 @@ def map_layers(
         # A layer is split over cores by its output neurons, so it cannot use more cores than it
         # has output neurons (per step); the slack it cannot use stays idle.
         extra = np.minimum(extra, np.maximum(layers.output_width - need, 0.0))
-        need = need + extra * (columns["mapping_policy"] > 0)
+        need = need + extra * (columns.mapping_policy > 0)
     end = np.cumsum(need, axis=1)
     start = end - need
     state_fits = end[:, -1] <= cores[:, 0] + _EPS
@@ -457,7 +518,7 @@ class LayerWork:
     operand_bits: np.ndarray
 
 
-def layer_work(layers: LayerArrays, columns: dict[str, np.ndarray]) -> LayerWork:
+def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
     """Routed events and synaptic operations per inference on each chip.
 
     A layer's graded spikes travel as one event carrying a payload when the chip's
@@ -468,80 +529,58 @@ def layer_work(layers: LayerArrays, columns: dict[str, np.ndarray]) -> LayerWork
     stores and processes every weight, zeros included (``stored_fan_out`` per event); one with
     it stores and processes only the nonzero ones (the trace's ``fan_out``).
     """
-    graded = layers.is_graded & (columns["graded_spike_bits"] >= layers.payload_bits)
+    columns = ChipColumns.of(chips)
+    graded = layers.is_graded & (columns.graded_spike_bits >= layers.payload_bits)
     split = layers.is_graded & ~graded
     events = np.where(layers.local_input, 0.0, np.where(split, layers.input_level_sum, layers.input_events))
-    sparse = columns["sparse_weights"] > 0
+    sparse = columns.sparse_weights > 0
     # The trace's fan_out already leaves the zero weights out: a sparse synapse list (nonzero
     # weights only) touches exactly those; a dense one reads every stored weight.
     fan_out = np.where(sparse, layers.fan_out, layers.stored_fan_out)
     dense_ops = layers.input_size * fan_out * np.where(split, layers.levels, 1.0)
-    ops = np.where(columns["zero_skipping"] > 0, events * fan_out, dense_ops)
-    payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, columns["weight_bits"]))
-    packet_bits = columns["noc_header_bits"] + payload
+    ops = np.where(columns.zero_skipping > 0, events * fan_out, dense_ops)
+    payload = np.where(graded, layers.payload_bits, np.where(layers.is_spike, 0.0, columns.weight_bits))
+    packet_bits = columns.noc_header_bits + payload
     # Bits each synaptic op reads: a weight (with its target index when sparse), or
     # (spike_matmul) the other operand, kept in state memory.
-    weight_op_bits = layers.has_weights * (columns["weight_bits"] + np.where(sparse, layers.index_bits, 0.0))
-    operand_bits = weight_op_bits + layers.is_matmul * columns["state_bits"]
+    weight_op_bits = layers.has_weights * (columns.weight_bits + np.where(sparse, layers.index_bits, 0.0))
+    operand_bits = weight_op_bits + layers.is_matmul * columns.state_bits
     return LayerWork(
         graded=graded,
         split=split,
         events=events,
         synaptic_ops=ops,
         packet_bits=packet_bits,
-        flits=np.ceil(packet_bits / columns["noc_link_bits"]),
+        flits=np.ceil(packet_bits / columns.noc_link_bits),
         fan_out=fan_out,
         weight_op_bits=weight_op_bits,
         operand_bits=operand_bits,
     )
 
 
-@dataclass(frozen=True)
-class ActionEnergies:
-    """Energy of each action on each chip (pJ), ``[chips, layers]`` or broadcastable."""
-
-    synaptic_op: np.ndarray
-    weight_read_op: np.ndarray
-    operand_read_op: np.ndarray
-    offchip_bit: np.ndarray
-    neuron_update: np.ndarray
-    neuron_spike: np.ndarray
-    state_access_update: np.ndarray
-    aux_op: np.ndarray
-    packet_local: np.ndarray
-    hop_ew: np.ndarray
-    hop_ns: np.ndarray
-
-    def of_chip(self, chip: int, shape: tuple[int, int]) -> ActionEnergies:
-        """The energies of chip ``chip`` as ``[layers]`` arrays (``shape`` is ``[chips, layers]``)."""
-        return ActionEnergies(**{
-            name: np.broadcast_to(getattr(self, name), shape)[chip] for name in self.__dataclass_fields__
-        })
-
-
 def action_energies(
-    layers: LayerArrays, columns: dict[str, np.ndarray], work: LayerWork, derived: ChipDerived, tech: Technology
+    layers: LayerArrays, columns: ChipColumns, work: LayerWork, derived: ChipDerived, tech: Technology
 ) -> ActionEnergies:
     """Per-action energies from the technology rules, or the chip's own per-op figures when set."""
     scale = derived.energy_scale
-    weight_bits, state_bits = columns["weight_bits"], columns["state_bits"]
+    weight_bits, state_bits = columns.weight_bits, columns.state_bits
     add = add_energy_pj(tech, state_bits) * scale
     mac = mult_energy_pj(tech, weight_bits, weight_bits) * scale + add
     graded_mult = mult_energy_pj(tech, weight_bits, layers.payload_bits) * scale + add
     op = np.where(~layers.is_spike, mac, np.where(work.graded, graded_mult, add))
-    quoted_op = columns["synaptic_op_energy_pj"]
+    quoted_op = columns.synaptic_op_energy_pj
     has_quoted_op = ~np.isnan(quoted_op)
     op = np.where(has_quoted_op, quoted_op, op)
-    weight_sram_bit = sram_read_64b_pj(tech, columns["weight_sram_kb_per_core"]) / 64.0 * scale
-    state_sram_bit = sram_read_64b_pj(tech, columns["state_sram_kb_per_core"]) / 64.0 * scale
+    weight_sram_bit = sram_read_64b_pj(tech, columns.weight_sram_kb_per_core) / 64.0 * scale
+    state_sram_bit = sram_read_64b_pj(tech, columns.state_sram_kb_per_core) / 64.0 * scale
     # A chip that quotes a synaptic-op energy includes the weight read in it.
     weight_read = np.where(has_quoted_op, 0.0, work.weight_op_bits * weight_sram_bit)
     operand_read = state_bits * state_sram_bit * layers.is_matmul
-    quoted_update = columns["neuron_update_energy_pj"]
+    quoted_update = columns.neuron_update_energy_pj
     has_quoted_update = ~np.isnan(quoted_update)
     update = (mult_energy_pj(tech, state_bits, state_bits) + 2.0 * add_energy_pj(tech, state_bits)) * scale
     quoted_spike = np.where(
-        np.isnan(columns["neuron_spike_energy_pj"]), quoted_update, columns["neuron_spike_energy_pj"]
+        np.isnan(columns.neuron_spike_energy_pj), quoted_update, columns.neuron_spike_energy_pj
     )
     neuron_update = np.where(has_quoted_update, quoted_update, update)
     neuron_spike = np.where(has_quoted_update, quoted_spike, update)
@@ -551,7 +590,7 @@ def action_energies(
     local = work.packet_bits * tech.noc_router_pj_per_bit * scale
     hop = work.packet_bits * (tech.noc_router_pj_per_bit + tech.noc_wire_pj_per_bit_mm * pitch_mm) * scale
     offchip = np.where(
-        np.isnan(columns["offchip_energy_pj_per_bit"]), tech.dram_pj_per_bit, columns["offchip_energy_pj_per_bit"]
+        np.isnan(columns.offchip_energy_pj_per_bit), tech.dram_pj_per_bit, columns.offchip_energy_pj_per_bit
     )
     return ActionEnergies(
         synaptic_op=op,
@@ -562,100 +601,10 @@ def action_energies(
         neuron_spike=neuron_spike,
         state_access_update=state_access,
         aux_op=add,
-        packet_local=np.where(np.isnan(columns["spike_local_energy_pj"]), local, columns["spike_local_energy_pj"]),
-        hop_ew=np.where(np.isnan(columns["hop_energy_ew_pj"]), hop, columns["hop_energy_ew_pj"]),
-        hop_ns=np.where(np.isnan(columns["hop_energy_ns_pj"]), hop, columns["hop_energy_ns_pj"]),
+        packet_local=np.where(np.isnan(columns.spike_local_energy_pj), local, columns.spike_local_energy_pj),
+        hop_ew=np.where(np.isnan(columns.hop_energy_ew_pj), hop, columns.hop_energy_ew_pj),
+        hop_ns=np.where(np.isnan(columns.hop_energy_ns_pj), hop, columns.hop_energy_ns_pj),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# The energy table, shared by the analytic model and the simulator
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ActionCounts:
-    """How often each costed action happens in one inference, per layer.
-
-    ``[chips, layers]`` in the analytic model (expected counts from the trace's averages),
-    ``[layers]`` in the simulator (counted while replaying). The NoC's packet deliveries and
-    hops are priced by :func:`noc_energy_pj`.
-
-    Attributes:
-        synaptic_ops: synaptic operations.
-        weight_op_bits: weight bits each synaptic operation reads (:class:`LayerWork`).
-        weights_offchip: 1.0 where the layer's weights stream from off-chip memory (spilled),
-            else 0.0: its synaptic operations read no weight SRAM.
-        neuron_updates: neuron / state updates; ``output_spikes`` of them emit a spike.
-        output_spikes: updates that emit a spike.
-        aux_ops: auxiliary elementwise operations.
-    """
-
-    synaptic_ops: np.ndarray
-    weight_op_bits: np.ndarray
-    weights_offchip: np.ndarray
-    neuron_updates: np.ndarray
-    output_spikes: np.ndarray
-    aux_ops: np.ndarray
-
-    @cached_property
-    def offchip_bits(self) -> np.ndarray:
-        """Weight bits streamed from off-chip memory."""
-        bits: np.ndarray = self.synaptic_ops * self.weight_op_bits * self.weights_offchip
-        return bits
-
-
-def noc_energy_pj(
-    energies: ActionEnergies, deliveries: np.ndarray, hops_x: np.ndarray, hops_y: np.ndarray
-) -> np.ndarray:
-    """Energy of packet traffic: ``deliveries`` packet copies handed to a core, and link hops
-    along x (east-west) and y (north-south)."""
-    energy_pj: np.ndarray = deliveries * energies.packet_local + hops_x * energies.hop_ew + hops_y * energies.hop_ns
-    return energy_pj
-
-
-def static_energy_pj(
-    static_power_mw: np.ndarray | float, latency_ms: np.ndarray | float, cycles_by_layer: np.ndarray
-) -> np.ndarray:
-    """Leakage over the latency (mW x ms = 1e6 pJ), split over layers by their share of the cycles.
-
-    ``cycles_by_layer`` is ``[..., layers]``; ``static_power_mw`` and ``latency_ms`` are its
-    leading shape (one chip: scalars). Layers share equally when no layer takes a cycle.
-    """
-    total = np.asarray(static_power_mw * latency_ms * 1e6)
-    span = cycles_by_layer.sum(axis=-1, keepdims=True)
-    n_layers = cycles_by_layer.shape[-1]
-    fraction = np.where(span > 0, cycles_by_layer / np.where(span > 0, span, 1.0), 1.0 / n_layers)
-    return total[..., None] * fraction
-
-
-def energy_by_category_pj(
-    energies: ActionEnergies, counts: ActionCounts, noc_pj: np.ndarray, static_pj: np.ndarray
-) -> np.ndarray:
-    """Energy of one inference by layer and category: ``[..., layers, len(CATEGORIES)]`` pJ.
-
-    The one place that prices counted actions, for the analytic model and the simulator
-    alike. ``noc_pj`` comes from :func:`noc_energy_pj`, ``static_pj`` from :func:`static_energy_pj`.
-    """
-    ops = counts.synaptic_ops
-    updates = counts.neuron_updates
-    spikes = counts.output_spikes
-    synaptic = ops * energies.synaptic_op
-    weight_memory = ops * energies.weight_read_op * (1.0 - counts.weights_offchip)
-    state_memory = updates * energies.state_access_update + ops * energies.operand_read_op
-    neuron = (
-        (updates - spikes) * energies.neuron_update + spikes * energies.neuron_spike
-        + counts.aux_ops * energies.aux_op
-    )
-    offchip = counts.offchip_bits * energies.offchip_bit
-    by_category = {
-        "synaptic_compute": synaptic,
-        "weight_memory": weight_memory,
-        "state_memory": state_memory,
-        "neuron_update": neuron,
-        "noc": noc_pj,
-        "offchip": offchip,
-        "static": static_pj,
-    }
-    return np.stack([by_category[name] for name in CATEGORIES], axis=-1)
 
 
 def used_cores(placement: LayerPlacement, cores: np.ndarray) -> np.ndarray:
@@ -665,9 +614,9 @@ def used_cores(placement: LayerPlacement, cores: np.ndarray) -> np.ndarray:
     return used
 
 
-def tiles_in_use(columns: dict[str, np.ndarray], derived: ChipDerived, used: np.ndarray) -> np.ndarray:
+def tiles_in_use(columns: ChipColumns, derived: ChipDerived, used: np.ndarray) -> np.ndarray:
     """Tiles (``tile_cols`` x ``tile_rows`` cores) holding one of the ``used`` first cores (row-major)."""
-    width, tile_w, tile_h = derived.mesh_cols, columns["tile_cols"], columns["tile_rows"]
+    width, tile_w, tile_h = derived.mesh_cols, columns.tile_cols, columns.tile_rows
     row_last = np.ceil(used / width) - 1.0
     band_last = np.floor(row_last / tile_h)
     full_band = np.ceil(width / tile_w)
@@ -677,31 +626,28 @@ def tiles_in_use(columns: dict[str, np.ndarray], derived: ChipDerived, used: np.
     return tiles
 
 
-def sync_table_ns(columns: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
+def sync_table_ns(columns: ChipColumns, tiles: np.ndarray) -> np.ndarray:
     """The ``timestep_sync_ns_by_tiles`` entry of the largest tile count not above ``tiles`` (0: none)."""
-    out = np.zeros(np.broadcast_shapes(tiles.shape, columns["cores"].shape))
-    for tile_key, ns_key in zip(SYNC_TILE_COLUMNS, SYNC_NS_COLUMNS, strict=True):
-        if tile_key not in columns:
-            continue
-        threshold = columns[tile_key]
-        out = np.where(~np.isnan(threshold) & (tiles >= threshold), columns[ns_key], out)
+    out = np.zeros(np.broadcast_shapes(tiles.shape, columns.cores.shape))
+    for threshold, ns in zip(columns.sync_tiles, columns.sync_ns, strict=True):
+        out = np.where(~np.isnan(threshold) & (tiles >= threshold), ns, out)
     return out
 
 
-def barrier_cycles(columns: dict[str, np.ndarray], derived: ChipDerived, placement: LayerPlacement) -> np.ndarray:
+def barrier_cycles(columns: ChipColumns, derived: ChipDerived, placement: LayerPlacement) -> np.ndarray:
     """Cycles of one timestep barrier: a token crosses the mesh (columns + rows hops), plus the
     chip's synchronisation time, ``timestep_sync_ns`` and the ``timestep_sync_ns_by_tiles``
     entry for the tiles in use."""
-    tiles = tiles_in_use(columns, derived, used_cores(placement, columns["cores"]))
-    sync = (columns["timestep_sync_ns"] + sync_table_ns(columns, tiles)) * columns["clock_mhz"] / 1000.0
-    cycles: np.ndarray = columns["noc_hop_latency_cycles"] * (derived.mesh_cols + derived.mesh_rows) + sync
+    tiles = tiles_in_use(columns, derived, used_cores(placement, columns.cores))
+    sync = (columns.timestep_sync_ns + sync_table_ns(columns, tiles)) * columns.clock_mhz / 1000.0
+    cycles: np.ndarray = columns.noc_hop_latency_cycles * (derived.mesh_cols + derived.mesh_rows) + sync
     return cycles
 
 
-def message_cycles(columns: dict[str, np.ndarray], work: LayerWork) -> tuple[np.ndarray, np.ndarray]:
+def message_cycles(columns: ChipColumns, work: LayerWork) -> tuple[np.ndarray, np.ndarray]:
     """Cycles a source core spends sending one packet, and a destination core taking one in."""
-    out = np.where(np.isnan(columns["message_out_cycles"]), work.flits, columns["message_out_cycles"])
-    into = np.where(np.isnan(columns["message_in_cycles"]), work.flits, columns["message_in_cycles"])
+    out = np.where(np.isnan(columns.message_out_cycles), work.flits, columns.message_out_cycles)
+    into = np.where(np.isnan(columns.message_in_cycles), work.flits, columns.message_in_cycles)
     return out, into
 
 
@@ -728,9 +674,9 @@ def per_core(placement: LayerPlacement, each: np.ndarray, by_share: np.ndarray, 
     return out
 
 
-def offchip_bits_per_cycle(columns: dict[str, np.ndarray]) -> np.ndarray:
+def offchip_bits_per_cycle(columns: ChipColumns) -> np.ndarray:
     """Off-chip bandwidth in bits per clock cycle."""
-    return columns["offchip_bandwidth_gb_per_s"] * 8e9 / (columns["clock_mhz"] * 1e6)
+    return columns.offchip_bandwidth_gb_per_s * 8e9 / (columns.clock_mhz * 1e6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -810,7 +756,7 @@ def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, inverse.reshape(-1)
 
 
-def route_sharing(columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray) -> RouteSharing:
+def route_sharing(chips: ColumnsLike, placement: LayerPlacement, mesh_cols: np.ndarray) -> RouteSharing:
     """How each layer's copies share their dimension-order routes, by destination tile.
 
     With ``w_t`` the share of the layer's destination cores in tile ``t`` and ``L_t`` the links
@@ -823,12 +769,13 @@ def route_sharing(columns: dict[str, np.ndarray], placement: LayerPlacement, mes
     mesh, the tiles and the source and destination core ranges (integers), so they are
     computed once per distinct geometry in the batch, as arrays over tiles (no Python loop).
     """
+    columns = ChipColumns.of(chips)
     first, end = placement.core_first, placement.core_last
     n_chips, n_layers = first.shape
     src_first = np.hstack([np.zeros((n_chips, 1)), first[:, :-1]])
     src_end = np.hstack([np.ones((n_chips, 1)), end[:, :-1]])
     fields = [np.broadcast_to(f, first.shape).reshape(-1) for f in (
-        mesh_cols, columns["cores"], columns["tile_cols"], columns["tile_rows"], first, end, src_first, src_end)]
+        mesh_cols, columns.cores, columns.tile_cols, columns.tile_rows, first, end, src_first, src_end)]
     index, inverse = _unique_rows(np.stack(fields, axis=1))
     route, injection, tile_share = _route_sharing_of(*(f[index] for f in fields))
     return RouteSharing(
@@ -873,7 +820,7 @@ def _route_sharing_of(
     return (per_link * shared).sum(axis=(1, 2)), per_link.sum(axis=(1, 2)), w.max(axis=(1, 2))
 
 def congestion_cycles(
-    columns: dict[str, np.ndarray], placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
+    chips: ColumnsLike, placement: LayerPlacement, mesh_cols: np.ndarray, receive: np.ndarray,
     sources: np.ndarray | float = 1.0, sharing: RouteSharing | None = None,
 ) -> np.ndarray:
     """Cycles the NoC takes, per packet copy, to deliver a layer's input stream under SANA-FE's
@@ -905,7 +852,7 @@ def congestion_cycles(
     injection)`` (:class:`RouteSharing`; ``sharing`` if already computed). SANA-FE's blocking
     (a sender held back while a route holds more than its buffers) is :func:`blocked_send`.
     """
-    sharing = route_sharing(columns, placement, mesh_cols) if sharing is None else sharing
+    sharing = route_sharing(chips, placement, mesh_cols) if sharing is None else sharing
     # Copies from the other source cores of a tile share every link of their route but the
     # injection link.
     other_sources = 1.0 - 1.0 / np.maximum(sources, 1.0)
@@ -943,7 +890,7 @@ def blocked_send(
 
 def _parallel_cycles(
     layers: LayerArrays,
-    columns: dict[str, np.ndarray],
+    columns: ChipColumns,
     work: LayerWork,
     placement: LayerPlacement,
     msg_out: np.ndarray,
@@ -979,14 +926,14 @@ def _parallel_cycles(
         ``[chips]``, ``[chips, layers]``, ``[chips]``.
     """
     n_chips = placement.need.shape[0]
-    port_bits = columns["sram_word_bits"] * columns["sram_ports_per_core"]
-    units = columns["neuron_units_per_core"]
+    port_bits = columns.sram_word_bits * columns.sram_ports_per_core
+    units = columns.neuron_units_per_core
     # Send pipeline, per layer: what scales with the core's share of the layer's neurons.
     neuron = (
-        layers.neuron_updates * columns["neuron_update_cycles"] + layers.output_spikes * columns["spike_out_cycles"]
+        layers.neuron_updates * columns.neuron_update_cycles + layers.output_spikes * columns.spike_out_cycles
         + layers.aux_ops
     ) / units
-    state = layers.neuron_updates * 2.0 * columns["state_bits"] / port_bits
+    state = layers.neuron_updates * 2.0 * columns.state_bits / port_bits
     send_neuron = np.maximum(neuron, state)
     # A layer's input packets leave the cores of the layer before it (the host, core 0, for the first).
     sent = work.events * msg_out * copies
@@ -995,10 +942,10 @@ def _parallel_cycles(
     # Receive pipeline: every core holding a layer takes in each of its packets.
     receive_each = work.events * msg_in
     receive_share = np.maximum(
-        np.maximum(work.synaptic_ops / columns["pes_per_core"], work.synaptic_ops * sram_bits_op / port_bits),
+        np.maximum(work.synaptic_ops / columns.pes_per_core, work.synaptic_ops * sram_bits_op / port_bits),
         offchip_cycles,
     )
-    n_cores = int(columns["cores"].max())
+    n_cores = int(columns.cores.max())
     send_cores = per_core(placement, np.zeros_like(send), send, n_cores)
     host = np.zeros((n_chips, n_cores))
     host[:, 0] = sent[:, 0]
@@ -1027,9 +974,9 @@ def _parallel_cycles(
     # SANA-FE's blocking (:func:`blocked_send`): a sender held back by full link buffers sends
     # what follows only once its copies' slowest destination has taken in all but a buffer's worth.
     release_send, release_host = send, sent[:, 0]
-    if not np.isnan(columns["noc_buffer_messages"]).all():
+    if not np.isnan(columns.noc_buffer_messages).all():
         blocked = blocked_send(placement, receive_each, receive_share, n_copies, sharing.route, mean_receive,
-                               columns["noc_buffer_messages"], float(layers.steps.max()))
+                               columns.noc_buffer_messages, float(layers.steps.max()))
         release_send = np.maximum(send, np.hstack([blocked[:, 1:], np.zeros((n_chips, 1))]))
         release_host = np.maximum(release_host, blocked[:, 0])
     busiest = np.maximum(busiest, _release_bound(placement, release_send, release_host, receive_each, receive_share))
@@ -1041,45 +988,34 @@ def _parallel_cycles(
     return cycles, layer_work_cycles, steps_total * step_barrier
 
 
-def _evaluate_chunk(
-    layers: LayerArrays,
-    columns: dict[str, np.ndarray],
-    tech: Technology,
-    by_layer: bool,
-    requirements: ChipRequirements,
-    mapping: LayerArrays | None = None,
-) -> dict[str, np.ndarray]:
-    derived = chip_derived(columns, tech)
-    work = layer_work(layers, columns)
-    placement = (map_layers(layers, columns, work) if mapping is None
-                 else map_layers(mapping, columns, layer_work(mapping, columns)))
-    energies = action_energies(layers, columns, work, derived, tech)
-    links_x, links_y, depth = tree_totals(placement, derived.mesh_cols)
-    spilled = placement.spilled.astype(float)
-    ops = work.synaptic_ops
-    updates = layers.neuron_updates
-    counts = ActionCounts(
-        synaptic_ops=ops,
-        weight_op_bits=work.weight_op_bits,
-        weights_offchip=spilled,
-        neuron_updates=updates,
-        output_spikes=layers.output_spikes,
-        aux_ops=layers.aux_ops,
-    )
-    offchip_bits = counts.offchip_bits
+@dataclass(frozen=True)
+class _Timing:
+    """Cycles of one inference on each chip of a block: ``[chips]``, ``[chips, layers]``, ``[chips]``."""
 
-    # -- cycles: per timestep, the busiest core of each layer ------------------------------
-    steps = layers.steps
+    cycles: np.ndarray
+    cycles_by_layer: np.ndarray
+    barrier_cycles: np.ndarray
+    latency_ms: np.ndarray
+
+
+def _sequential_cycles(
+    layers: LayerArrays, columns: ChipColumns, work: LayerWork, placement: LayerPlacement, derived: ChipDerived,
+    counts: ActionCounts, depth: np.ndarray,
+) -> _Timing:
+    """Cycles per inference: per timestep, the busiest core of each layer (layer after layer on
+    a ``layer_sequential`` chip; :func:`_parallel_cycles` on a ``timestep_parallel`` one)."""
+    ops, updates, steps = work.synaptic_ops, layers.neuron_updates, layers.steps
+    spilled = counts.weights_offchip
     msg_out, msg_in = message_cycles(columns, work)
     ops_core = ops / steps * placement.share_max
-    pe_cycles = ops_core / columns["pes_per_core"]
+    pe_cycles = ops_core / columns.pes_per_core
     sram_bits_op = work.operand_bits - work.weight_op_bits * spilled
-    sram_cycles = ops_core * sram_bits_op / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
+    sram_cycles = ops_core * sram_bits_op / (columns.sram_word_bits * columns.sram_ports_per_core)
     events_step = work.events / steps
     ingress = events_step * msg_in
     src_share = np.hstack([np.ones((placement.need.shape[0], 1)), placement.share_max[:, :-1]])
     # Without multicast a source core sends one packet per destination core of the layer.
-    copies = np.where(columns["noc_multicast"] > 0, 1.0, placement.n_cores)
+    copies = np.where(columns.noc_multicast > 0, 1.0, placement.n_cores)
     # The busiest of n source cores: a step's events fall on the sources' inputs at random
     # (each input nonzero with probability p, the layer's input density), so the most loaded
     # one expects about mean + sqrt(mean (1 - p)) sqrt(2 ln n) of them (Gaussian extreme of
@@ -1089,25 +1025,25 @@ def _evaluate_chunk(
     src_events = events_step * src_share
     src_events = src_events + np.sqrt(src_events * (1.0 - density)) * np.sqrt(2.0 * np.log(src_cores))
     egress = src_events * msg_out * copies
-    offchip_cycles = offchip_bits / steps / offchip_bits_per_cycle(columns)
+    offchip_cycles = counts.offchip_bits / steps / offchip_bits_per_cycle(columns)
     compute = np.maximum(np.maximum(pe_cycles, sram_cycles), offchip_cycles)
     network = np.maximum(ingress, egress)
     updates_core = updates / steps * placement.share_max
     spikes_core = layers.output_spikes / steps * placement.share_max
     neuron_unit_cycles = (
-        updates_core * columns["neuron_update_cycles"] + spikes_core * columns["spike_out_cycles"]
+        updates_core * columns.neuron_update_cycles + spikes_core * columns.spike_out_cycles
         + layers.aux_ops / steps * placement.share_max
-    ) / columns["neuron_units_per_core"]
+    ) / columns.neuron_units_per_core
     state_cycles = (
-        updates_core * 2.0 * columns["state_bits"] / (columns["sram_word_bits"] * columns["sram_ports_per_core"])
+        updates_core * 2.0 * columns.state_bits / (columns.sram_word_bits * columns.sram_ports_per_core)
     )
     neuron_phase = np.maximum(neuron_unit_cycles, state_cycles)
-    delivery = np.where(events_step > 0, columns["noc_hop_latency_cycles"] * depth, 0.0)
+    delivery = np.where(events_step > 0, columns.noc_hop_latency_cycles * depth, 0.0)
     # Event-driven cores process each event after it arrives: the pipeline's bound plus the
     # last event's trip. A dense core sweeps all its inputs regardless and only has to wait
     # for the last event to arrive.
     synaptic_phase = np.where(
-        columns["zero_skipping"] > 0,
+        columns.zero_skipping > 0,
         np.maximum(compute, network) + delivery,
         np.maximum(compute, network + delivery),
     )
@@ -1115,7 +1051,7 @@ def _evaluate_chunk(
     step_barrier = barrier_cycles(columns, derived, placement)[:, 0]
     barrier = steps.max() * step_barrier
     cycles = layer_cycles.sum(axis=1) + barrier
-    parallel = columns["execution"][:, 0] > 0
+    parallel = columns.execution[:, 0] > 0
     if parallel.any():
         p_cycles, p_layer, p_barrier = _parallel_cycles(
             layers, columns, work, placement, msg_out, msg_in, copies, sram_bits_op, offchip_cycles * steps,
@@ -1124,70 +1060,114 @@ def _evaluate_chunk(
         cycles = np.where(parallel, p_cycles, cycles)
         layer_cycles = np.where(parallel[:, None], p_layer, layer_cycles)
         barrier = np.where(parallel, p_barrier, barrier)
-    latency_ms = cycles / (columns["clock_mhz"][:, 0] * 1e3)
+    return _Timing(cycles=cycles, cycles_by_layer=layer_cycles, barrier_cycles=barrier,
+                   latency_ms=cycles / (columns.clock_mhz[:, 0] * 1e3))
+
+
+def _reason_flags(
+    columns: ChipColumns, placement: LayerPlacement, latency_ms: np.ndarray, area: np.ndarray,
+    requirements: ChipRequirements,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bit flags of why each chip is infeasible (:data:`REASON_FLAGS`), the deadline and the
+    area budget (NaN: none)."""
+    shape = latency_ms.shape
+    flags = np.zeros(shape, dtype=np.int64)
+    weights_over = ~placement.weights_fit & (columns.weight_overflow[:, 0] == 0)
+    flags |= np.where(weights_over, REASON_WEIGHTS, 0)
+    flags |= np.where(~placement.state_fits, REASON_STATE, 0)
+    deadline = np.full(shape, np.nan if requirements.max_latency_ms is None else requirements.max_latency_ms)
+    flags |= np.where(~np.isnan(deadline) & (latency_ms > deadline), REASON_DEADLINE, 0)
+    budget = np.full(shape, np.nan if requirements.max_area_mm2 is None else requirements.max_area_mm2)
+    flags |= np.where(~np.isnan(budget) & (area > budget), REASON_AREA, 0)
+    return flags, deadline, budget
+
+
+def _evaluate_chunk(
+    layers: LayerArrays,
+    columns: ChipColumns,
+    tech: Technology,
+    by_layer: bool,
+    requirements: ChipRequirements,
+    placement: LayerPlacement | None = None,
+    chip_names: tuple[str, ...] = (),
+) -> BatchCostReport:
+    """Every figure of one block of chips (``columns``, ``[chips, 1]``) on one workload, placed
+    by ``placement`` (:func:`map_layers` of the workload when None)."""
+    derived = chip_derived(columns, tech)
+    work = layer_work(layers, columns)
+    placement = map_layers(layers, columns, work) if placement is None else placement
+    energies = action_energies(layers, columns, work, derived, tech)
+    links_x, links_y, depth = tree_totals(placement, derived.mesh_cols)
+    ops = work.synaptic_ops
+    updates = layers.neuron_updates
+    counts = ActionCounts(
+        synaptic_ops=ops,
+        weight_op_bits=work.weight_op_bits,
+        weights_offchip=placement.spilled.astype(float),
+        neuron_updates=updates,
+        output_spikes=layers.output_spikes,
+        aux_ops=layers.aux_ops,
+    )
+    timing = _sequential_cycles(layers, columns, work, placement, derived, counts, depth)
+    cycles, latency_ms = timing.cycles, timing.latency_ms
 
     # -- energy per inference, [chips, layers, categories] ---------------------------------
     # Every routed event reaches each core holding the layer and takes the tree's hops.
     noc = work.events * noc_energy_pj(energies, placement.n_cores, links_x, links_y)
-    static = static_energy_pj(derived.static_power_mw[:, 0], latency_ms, layer_cycles)
-    table = energy_by_category_pj(energies, counts, noc, static)
+    static = static_energy_pj(derived.static_power_mw[:, 0], latency_ms, timing.cycles_by_layer)
+    table = energy_by_category_pj(energies, counts, noc, static, columns.categories)
 
-    cores = columns["cores"][:, 0]
+    cores = columns.cores[:, 0]
     total_ops = ops.sum(axis=1)
     total_updates = (updates + layers.aux_ops).sum() + np.zeros_like(cores)
-
-    flags = np.zeros(cores.shape, dtype=np.int64)
-    weights_over = ~placement.weights_fit & (columns["weight_overflow"][:, 0] == 0)
-    flags |= np.where(weights_over, REASON_WEIGHTS, 0)
-    flags |= np.where(~placement.state_fits, REASON_STATE, 0)
-    deadline = np.full(cores.shape, np.nan if requirements.max_latency_ms is None else requirements.max_latency_ms)
-    flags |= np.where(~np.isnan(deadline) & (latency_ms > deadline), REASON_DEADLINE, 0)
     area = derived.area_mm2[:, 0]
-    budget = np.full(cores.shape, np.nan if requirements.max_area_mm2 is None else requirements.max_area_mm2)
-    flags |= np.where(~np.isnan(budget) & (area > budget), REASON_AREA, 0)
+    flags, deadline, budget = _reason_flags(columns, placement, latency_ms, area, requirements)
     spike_events = np.where(layers.is_graded, layers.input_events, 0.0).sum()
     split_events = np.where(work.split, layers.input_events, 0.0).sum(axis=1)
     split_fraction = split_events / spike_events if spike_events > 0 else np.zeros_like(split_events)
-
-    out = {
-        "energy_by_category_pj": table.sum(axis=1),
-        "cycles": cycles,
-        "cycles_by_layer": layer_cycles,
-        "barrier_cycles": barrier,
-        "latency_ms": latency_ms,
-        "throughput_per_s": 1e3 / latency_ms,
-        "area_mm2": area,
-        "sram_used_kb": placement.weight_kb_on_chip + placement.state_kb,
-        "weight_kb": placement.weight_kb,
-        "offchip_bits": offchip_bits.sum(axis=1),
-        "utilisation_pe": total_ops / (cores * columns["pes_per_core"][:, 0] * cycles),
-        "utilisation_neuron_units": total_updates / (cores * columns["neuron_units_per_core"][:, 0] * cycles),
-        "utilisation_cores": np.minimum(np.ceil(placement.start[:, -1] + placement.need[:, -1] - _EPS), cores) / cores,
-        "feasible": flags == 0,
-        "reason_flags": flags,
-        "weight_capacity_kb": cores * columns["weight_sram_kb_per_core"][:, 0],
-        "state_kb": placement.state_kb,
-        "state_capacity_kb": cores * columns["state_sram_kb_per_core"][:, 0],
-        "latency_deadline_ms": deadline,
-        "area_budget_mm2": budget,
-        "split_spike_fraction": split_fraction,
-    }
-    if by_layer:
-        out["energy_by_layer_category_pj"] = table
-    return out
+    return BatchCostReport(
+        layer_names=layers.names,
+        chip_names=chip_names,
+        categories=columns.categories,
+        energy_by_category_pj=table.sum(axis=1),
+        energy_by_layer_category_pj=table if by_layer else None,
+        cycles=cycles,
+        cycles_by_layer=timing.cycles_by_layer,
+        barrier_cycles=timing.barrier_cycles,
+        latency_ms=latency_ms,
+        throughput_per_s=1e3 / latency_ms,
+        area_mm2=area,
+        sram_used_kb=placement.weight_kb_on_chip + placement.state_kb,
+        weight_kb=placement.weight_kb,
+        offchip_bits=counts.offchip_bits.sum(axis=1),
+        utilisation_pe=total_ops / (cores * columns.pes_per_core[:, 0] * cycles),
+        utilisation_neuron_units=total_updates / (cores * columns.neuron_units_per_core[:, 0] * cycles),
+        utilisation_cores=np.minimum(np.ceil(placement.start[:, -1] + placement.need[:, -1] - _EPS), cores) / cores,
+        feasible=flags == 0,
+        reason_flags=flags,
+        weight_capacity_kb=cores * columns.weight_sram_kb_per_core[:, 0],
+        state_kb=placement.state_kb,
+        state_capacity_kb=cores * columns.state_sram_kb_per_core[:, 0],
+        latency_deadline_ms=deadline,
+        area_budget_mm2=budget,
+        split_spike_fraction=split_fraction,
+    )
 
 
 def estimate_cost_batch(
     trace: WorkloadTrace,
-    chips: ChipArray | ChipConfig | list[ChipConfig] | dict[str, Any] | Any,
+    chips: ChipsLike,
     *,
     base: ChipConfig | None = None,
     by_layer: bool = False,
     tech: Technology | None = None,
     requirements: ChipRequirements | None = None,
-    mapping_trace: WorkloadTrace | None = None,
+    placement: LayerPlacement | None = None,
+    requantise: bool = False,
 ) -> BatchCostReport:
     """Evaluate many chip configurations against one trace at once.
+
+    The three inputs: the chips (hardware), the trace (workload) and the placement (mapping).
 
     Args:
         trace: the workload.
@@ -1198,39 +1178,67 @@ def estimate_cost_batch(
             (``energy_by_layer_category_pj``).
         tech: technology constants (hw_models/technology.yaml if None).
         requirements: a deadline and area budget to check (a study's, never the chip's).
-        mapping_trace: place the layers as this trace's would be placed (same layers, in the
-            same order); the cross-check costs replayed activity on the whole network's mapping.
+        placement: where the layers sit on each chip (:func:`place`; the same layers in the
+            same order, one row per chip); None: :func:`place` of this trace. The cross-check
+            costs replayed activity on the whole network's placement.
+        requantise: price a quantised trace's weights at each chip's ``weight_bits`` even where
+            they differ from the bits the trace was recorded at (:func:`check_weight_bits`).
 
     Returns:
         A BatchCostReport with one entry per chip, in input order.
 
     Raises:
-        ConfigError: a bad chip value (field and index named) or an empty trace.
+        ConfigError: a bad chip value (field and index named), an empty trace, a placement of
+            other layers or chips, or a trace recorded at other weight bits than a chip's.
     """
     tech = tech if tech is not None else load_technology()
     array = as_chip_array(chips, base=base)
     layers = LayerArrays.from_trace(trace)
-    mapping = None
-    if mapping_trace is not None:
-        mapping = LayerArrays.from_trace(mapping_trace)
-        if mapping.names != layers.names:
-            raise ConfigError(None, "mapping_trace", "a trace with the same layers in the same order")
-    pieces: list[dict[str, np.ndarray]] = []
-    for lo in range(0, array.size, _CHUNK):
-        columns = {k: v[lo : lo + _CHUNK, None] for k, v in array.columns.items()}
-        pieces.append(_evaluate_chunk(layers, columns, tech, by_layer, requirements or ChipRequirements(), mapping))
-    merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-    return BatchCostReport(
-        layer_names=layers.names,
-        chip_names=array.names,
-        energy_by_layer_category_pj=merged.pop("energy_by_layer_category_pj", None),
-        **merged,
-    )
+    if not requantise:
+        check_weight_bits(trace, array.block().weight_bits)
+    if placement is not None:
+        placement.check_fits(layers, array.size)
+    requirements = requirements or ChipRequirements()
+    pieces = [
+        _evaluate_chunk(layers, array.block(lo, lo + _CHUNK), tech, by_layer, requirements,
+                        None if placement is None else placement.rows(lo, lo + _CHUNK), array.names[lo: lo + _CHUNK])
+        for lo in range(0, array.size, _CHUNK)
+    ]
+    return BatchCostReport.concat(pieces)
+
+
+def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None) -> None:
+    """Refuse a trace whose weights were quantised to other bits than a chip holds them in.
+
+    ``weight_bits`` has one carrier into the cost model, the chip's (its column): a weight layer
+    of the trace recorded at ``b < 32`` bits (a quantised network) is priced only on a chip of
+    ``b``-bit weights. A float trace (32 bits) is priced at any chip's bits: it is the network
+    before the chip's quantisation. ``requantise=True`` on the cost functions (``--requantise``
+    on ``codesign hw``) prices a quantised trace at the chip's bits anyway, its activity still
+    that of the trace's network.
+
+    Raises:
+        ConfigError: keyed ``layers[i].weight_bits`` of the trace ``file`` (``trace.layers[i]...``
+            when no file is given), naming both precisions.
+    """
+    chip_bits = {int(b) for b in np.unique(np.asarray(chip_weight_bits, dtype=float))}
+    for i, layer in enumerate(trace.layers):
+        if layer.weight_count > 0 and layer.weight_bits != FLOAT_BITS:
+            others = sorted(chip_bits - {layer.weight_bits})
+            if others:
+                raise ConfigError(
+                    file, f"{'' if file else 'trace.'}layers[{i}].weight_bits",
+                    f"the chip's weight_bits ({', '.join(map(str, others))}): the chip prices weights at its own bits",
+                    got=layer.weight_bits,
+                    hint=f"layer {layer.name} was recorded with {layer.weight_bits}-bit weights; record the trace "
+                         "at the chip's precision (hw evaluate --bundle re-quantises and re-scores the network), "
+                         "or pass --requantise (requantise=True) to price its weights at the chip's bits")
 
 
 def estimate_cost(
     trace: WorkloadTrace, chip: ChipConfig, *, tech: Technology | None = None,
-    requirements: ChipRequirements | None = None, mapping_trace: WorkloadTrace | None = None,
+    requirements: ChipRequirements | None = None, placement: LayerPlacement | None = None,
+    requantise: bool = False,
 ) -> CostReport:
     """Cost of one inference of ``trace`` on ``chip``: the batch model on a batch of one.
 
@@ -1238,7 +1246,7 @@ def estimate_cost(
         A CostReport; an infeasible chip is a report with ``feasible=False`` and reasons.
     """
     return estimate_cost_batch(trace, [chip], by_layer=True, tech=tech, requirements=requirements,
-                               mapping_trace=mapping_trace).report(0)
+                               placement=placement, requantise=requantise).report(0)
 
 
 __all__ = [
@@ -1247,10 +1255,12 @@ __all__ = [
     "ActionEnergies",
     "LayerArrays",
     "LayerPlacement",
+    "check_weight_bits",
     "energy_by_category_pj",
     "estimate_cost",
     "estimate_cost_batch",
     "map_layers",
     "noc_energy_pj",
+    "place",
     "static_energy_pj",
 ]

@@ -21,22 +21,19 @@ are frozen and carry no logic beyond views and (de)serialisation; the arithmetic
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-#: Energy categories, the columns of every energy table.
-CATEGORIES: tuple[str, ...] = (
-    "synaptic_compute",
-    "weight_memory",
-    "state_memory",
-    "neuron_update",
-    "noc",
-    "offchip",
-    "static",
-)
+from codesign.config import ConfigError
+from codesign.hardware._energy import CORE_CATEGORIES, check_categories
+
+#: The built-in energy categories, the columns of an energy table unless the chip declares its
+#: own (``ChipConfig.energy_categories``; a report names its own in ``categories``).
+CATEGORIES: tuple[str, ...] = CORE_CATEGORIES
 
 
 #: Bit flags of BatchCostReport.reason_flags.
@@ -73,8 +70,9 @@ class InferenceCost:
 
     Attributes:
         chip_name: the chip's label.
-        layer_names: rows of ``energy_by_layer_category_pj``.
-        energy_by_layer_category_pj: float array ``[layers, len(CATEGORIES)]``, pJ.
+        layer_names: rows of ``energy_by_layer_category_pj``; ``categories`` its columns (the
+            chip's ``energy_categories``).
+        energy_by_layer_category_pj: float array ``[layers, len(categories)]``, pJ.
         cycles: clock cycles per inference; ``cycles_by_layer`` splits them (timestep
             barriers are listed as ``barrier_cycles``).
         latency_ms: ``cycles`` at the chip's clock.
@@ -87,12 +85,17 @@ class InferenceCost:
     cycles_by_layer: np.ndarray
     barrier_cycles: float
     latency_ms: float
+    categories: tuple[str, ...] = field(default=CORE_CATEGORIES, kw_only=True)
 
     def __post_init__(self) -> None:
         for name in ("energy_by_layer_category_pj", "cycles_by_layer"):
             arr = np.array(getattr(self, name), dtype=float)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        object.__setattr__(self, "categories", tuple(self.categories))
+        if self.energy_by_layer_category_pj.shape[-1:] != (len(self.categories),):
+            raise ValueError(f"an energy table of {len(self.categories)} categories ({', '.join(self.categories)}), "
+                             f"got shape {self.energy_by_layer_category_pj.shape}")
 
     @property
     def total_energy_pj(self) -> float:
@@ -106,7 +109,7 @@ class InferenceCost:
     def energy_by_category_pj(self) -> dict[str, float]:
         """Energy summed over layers, by category (pJ)."""
         totals = self.energy_by_layer_category_pj.sum(axis=0)
-        return {c: float(v) for c, v in zip(CATEGORIES, totals, strict=True)}
+        return {c: float(v) for c, v in zip(self.categories, totals, strict=True)}
 
     @property
     def energy_by_layer_pj(self) -> dict[str, float]:
@@ -116,7 +119,8 @@ class InferenceCost:
 
     def energy_table(self) -> pd.DataFrame:
         """Layers x categories in pJ, with a ``total`` row and column."""
-        frame = pd.DataFrame(self.energy_by_layer_category_pj, index=list(self.layer_names), columns=list(CATEGORIES))
+        frame = pd.DataFrame(self.energy_by_layer_category_pj, index=list(self.layer_names),
+                             columns=list(self.categories))
         frame["total"] = frame.sum(axis=1)
         frame.loc["total"] = frame.sum(axis=0)
         return frame
@@ -189,7 +193,7 @@ class CostReport(InferenceCost):
         return {
             "chip_name": self.chip_name,
             "layer_names": list(self.layer_names),
-            "categories": list(CATEGORIES),
+            "categories": list(self.categories),
             "energy_pj": self.energy_by_layer_category_pj.tolist(),
             "cycles": self.cycles,
             "cycles_by_layer": self.cycles_by_layer.tolist(),
@@ -212,14 +216,23 @@ class CostReport(InferenceCost):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CostReport:
-        if tuple(data.get("categories", CATEGORIES)) != CATEGORIES:
-            raise ValueError(f"energy categories {CATEGORIES}, got {data.get('categories')}")
+        """The report :meth:`to_dict` wrote. Its ``categories`` are those its chip declared
+        (files written before they were stored hold the built-in ones), each a registered
+        category (``codesign.hardware.register_category``).
+
+        Raises:
+            ValueError: an unregistered category, or a table of another shape.
+        """
+        try:
+            categories = check_categories(data.get("categories", CORE_CATEGORIES))
+        except ConfigError as err:
+            raise ValueError(f"energy categories: {err.expected}, got {err.got!r}") from None
         fields = {k: v for k, v in data.items() if k != "categories"}
         fields["layer_names"] = tuple(fields["layer_names"])
         fields["reasons"] = tuple(fields["reasons"])
         fields["energy_by_layer_category_pj"] = np.asarray(fields.pop("energy_pj"), dtype=float).reshape(
-            len(fields["layer_names"]), len(CATEGORIES))
-        return cls(**fields)
+            len(fields["layer_names"]), len(categories))
+        return cls(**fields, categories=categories)
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,6 +269,20 @@ class BatchCostReport:
     latency_deadline_ms: np.ndarray
     area_budget_mm2: np.ndarray
     split_spike_fraction: np.ndarray
+    categories: tuple[str, ...] = CORE_CATEGORIES
+
+    @classmethod
+    def concat(cls, parts: list[BatchCostReport]) -> BatchCostReport:
+        """Blocks of chips of one workload (the batch model's chunks) as one report, in order."""
+        first = parts[0]
+        arrays = {
+            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in dataclasses.fields(cls)
+            if isinstance(getattr(first, f.name), np.ndarray)
+        }
+        return cls(layer_names=first.layer_names, chip_names=tuple(n for p in parts for n in p.chip_names),
+                   categories=first.categories,
+                   energy_by_layer_category_pj=arrays.pop("energy_by_layer_category_pj", None), **arrays)
 
     @property
     def weights_fit(self) -> np.ndarray:
@@ -298,7 +325,7 @@ class BatchCostReport:
             "utilisation_pe": self.utilisation_pe,
             "feasible": self.feasible,
         })
-        for j, cat in enumerate(CATEGORIES):
+        for j, cat in enumerate(self.categories):
             frame[f"{cat}_pj"] = self.energy_by_category_pj[:, j]
         return frame
 
@@ -309,6 +336,7 @@ class BatchCostReport:
         return CostReport(
             chip_name=self.chip_names[index] if self.chip_names else "custom",
             layer_names=self.layer_names,
+            categories=self.categories,
             energy_by_layer_category_pj=self.energy_by_layer_category_pj[index],
             cycles=float(self.cycles[index]),
             cycles_by_layer=self.cycles_by_layer[index],

@@ -45,29 +45,31 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
-from codesign.hardware._model import (
+from codesign.hardware._energy import (
     ActionCounts,
     ActionEnergies,
+    energy_by_category_pj,
+    noc_energy_pj,
+    static_energy_pj,
+)
+from codesign.hardware._model import (
     LayerArrays,
     LayerPlacement,
     LayerWork,
     action_energies,
     barrier_cycles,
+    check_weight_bits,
     chip_derived,
     core_shares,
-    energy_by_category_pj,
     layer_work,
     map_layers,
     message_cycles,
-    noc_energy_pj,
     offchip_bits_per_cycle,
     pipeline_depth,
-    static_energy_pj,
 )
 from codesign.hardware._report import InferenceCost
 from codesign.hardware._technology import Technology, load_technology
@@ -304,27 +306,21 @@ class _Replay:
     @classmethod
     def set_up(
         cls, trace: WorkloadTrace, chip: ChipConfig, tech: Technology, seed: int, match_counts: bool,
-        mapping_trace: WorkloadTrace | None = None,
+        placement: LayerPlacement | None = None,
     ) -> _Replay:
         layers = LayerArrays.from_trace(trace)
-        columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
+        columns = ChipArray.from_configs([chip]).block()
         derived = chip_derived(columns, tech)
         work = layer_work(layers, columns)
-        mapping = LayerArrays.from_trace(mapping_trace) if mapping_trace is not None else layers
-        placement = map_layers(mapping, columns, layer_work(mapping, columns))
+        if placement is None:
+            placement = map_layers(layers, columns, work)
+        placement.check_fits(layers, 1)
         energies = action_energies(layers, columns, work, derived, tech)
         n_layers = len(layers.names)
         steps = layers.steps.astype(int)
-        samples = {
-            i: sample for i, name in enumerate(layers.names)
-            if (sample := trace.spike_samples.get(name)) is not None and sample.size
-        }
-        events = {
-            i: sum(int(np.count_nonzero(sample[_rows_for(sample, steps[i], k)])) for k in range(steps[i]))
-            for i, sample in samples.items()
-        }
-        expected = sum(layers.input_events[i] for i in samples)
-        observed = sum(events.values())
+        samples = _replayed_samples(trace, layers)
+        count_ratio, activity_ratio = _activity_ratios(layers, samples, steps, match_counts)
+        msg_out, msg_in = message_cycles(columns, work)
         return cls(
             chip=chip,
             layers=layers,
@@ -340,15 +336,14 @@ class _Replay:
             scaled=tuple(layers.names[i] for i in range(n_layers) if i not in samples),
             steps=steps,
             n_steps=int(steps.max()),
-            count_ratio={i: (layers.input_events[i] / events[i] if events[i] else 1.0) for i in samples},
-            activity_ratio=1.0 if match_counts or not samples or expected <= 0 else observed / expected,
+            count_ratio=count_ratio,
+            activity_ratio=activity_ratio,
             match_counts=match_counts,
             placement_cores=[core_shares(placement, 0, i) for i in range(n_layers)],
-            widths=[int(samples[i].shape[1]) if i in samples else max(int(layers.input_width[i]), 1)
-                    for i in range(n_layers)],
+            widths=[_input_width(layers, samples, i) for i in range(n_layers)],
             rng=np.random.default_rng(seed),
-            msg_out=np.broadcast_to(message_cycles(columns, work)[0], placement.need.shape)[0],
-            msg_in=np.broadcast_to(message_cycles(columns, work)[1], placement.need.shape)[0],
+            msg_out=np.broadcast_to(msg_out, placement.need.shape)[0],
+            msg_in=np.broadcast_to(msg_in, placement.need.shape)[0],
             depth=pipeline_depth(layers),
         )
 
@@ -395,6 +390,34 @@ class _Replay:
         else:
             lev = np.ones(count)
         return idx, np.maximum(lev, 1).astype(np.int64)
+
+
+def _replayed_samples(trace: WorkloadTrace, layers: LayerArrays) -> dict[int, np.ndarray]:
+    """The trace's nonempty spike samples, by layer index."""
+    samples = ((i, trace.spike_samples.get(name)) for i, name in enumerate(layers.names))
+    return {i: sample for i, sample in samples if sample is not None and sample.size}
+
+
+def _activity_ratios(layers: LayerArrays, samples: dict[int, np.ndarray], steps: np.ndarray,
+                     match_counts: bool) -> tuple[dict[int, float], float]:
+    """Per sampled layer, trace events / the events its runs replay (1 when none), and the
+    factor of the synthesised layers' events (sample events / trace events of the sampled
+    layers without ``match_counts``, else 1)."""
+    events = {
+        i: sum(int(np.count_nonzero(sample[_rows_for(sample, steps[i], k)])) for k in range(steps[i]))
+        for i, sample in samples.items()
+    }
+    count_ratio = {i: (layers.input_events[i] / events[i] if events[i] else 1.0) for i in samples}
+    expected = sum(layers.input_events[i] for i in samples)
+    observed = sum(events.values())
+    return count_ratio, 1.0 if match_counts or not samples or expected <= 0 else observed / expected
+
+
+def _input_width(layers: LayerArrays, samples: dict[int, np.ndarray], layer: int) -> int:
+    """Input positions of a layer: its sample's width when it has one."""
+    if layer in samples:
+        return int(samples[layer].shape[1])
+    return max(int(layers.input_width[layer]), 1)
 
 
 def _rows_for(sample: np.ndarray, runs: int, k: int) -> np.ndarray:
@@ -462,6 +485,234 @@ def _replay(replay: _Replay) -> _Tally:
     return tally
 
 
+def _dest_columns(dest: np.ndarray, cols: int) -> dict[int, list[tuple[int, int]]]:
+    """A layer's destination cores by mesh column: column -> [(row, core), ...] (as :meth:`_Mesh.multicast` takes them)."""
+    columns: dict[int, list[tuple[int, int]]] = {}
+    for core in dest:
+        columns.setdefault(int(core) % cols, []).append((int(core) // cols, int(core)))
+    return columns
+
+
+@dataclass(frozen=True)
+class _WeightReads:
+    """What one synaptic operation of a layer reads on the chip: ``fan_out`` operations per
+    event, ``weight_op_bits`` of weight each, ``sram_bits`` from SRAM (a spilled layer's weights
+    come from off-chip instead: ``streams``)."""
+
+    fan_out: float
+    weight_op_bits: float
+    sram_bits: float
+    streams: bool
+
+    @classmethod
+    def of(cls, replay: _Replay, layer: int) -> _WeightReads:
+        work = replay.work
+        spilled = bool(replay.placement.spilled[0, layer])
+        weight_op_bits = replay.at(work.weight_op_bits, layer)
+        return cls(fan_out=replay.at(work.fan_out, layer), weight_op_bits=weight_op_bits,
+                   sram_bits=replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0),
+                   streams=spilled and bool(replay.layers.has_weights[layer]))
+
+
+@dataclass(frozen=True)
+class _Packets:
+    """One layer's input packets in a parallel step: send times and source cores, where they go."""
+
+    times: np.ndarray
+    src: np.ndarray
+    columns: dict[int, list[tuple[int, int]]]
+    flits: float
+    reads: _WeightReads
+    share_of: dict[int, float]
+
+
+class _ParallelStep:
+    """One timestep of a ``timestep_parallel`` chip (:func:`_run_step_parallel`): the send
+    pipelines, then the packets' routes and the receive pipelines."""
+
+    def __init__(self, replay: _Replay, running: list[tuple[int, int]], t0: float, tally: _Tally) -> None:
+        self.replay, self.t0, self.tally = replay, t0, tally
+        chip, n_layers = replay.chip, len(replay.layers.names)
+        self.cores = int(chip.cores)
+        self.mesh = _Mesh(self.cores, replay.mesh_cols, float(chip.noc_hop_latency_cycles))
+        self.send_clock = np.full(self.cores, t0)
+        self.core_free = np.full(self.cores, t0)
+        self.layer_send = np.zeros((n_layers, self.cores))
+        self.layer_receive = np.zeros((n_layers, self.cores))
+        self.running = [layer for layer, _ in running]
+        self.inputs = {layer: replay.events_of(layer, k) for layer, k in running}
+        self.packets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    # -- send pipelines ----------------------------------------------------------------------
+    def sources(self, layer: int) -> np.ndarray:
+        idx, lev = self.inputs[layer]
+        self.tally.counts["events_from_samples" if layer in self.replay.samples else "events_synthesised"] += idx.size
+        src = self.replay.source_cores(layer, idx)
+        return np.repeat(src, lev) if bool(self.replay.work.split[0, layer]) else src
+
+    def send(self, layer: int, src: np.ndarray, phases: dict[int, float], owner: int) -> None:
+        """Run ``owner``'s neuron phase on each core (``phases``), with the packets of ``layer``'s
+        input that the core sends interleaved evenly among its updates."""
+        replay = self.replay
+        dest, _ = replay.placement_cores[layer] if layer >= 0 else (np.zeros(0), None)
+        copies = 1 if replay.chip.noc_multicast or layer < 0 else dest.size
+        cost = float(replay.msg_out[layer]) * copies if layer >= 0 else 0.0
+        times = np.empty(src.size)
+        for core in sorted(set(phases) | {int(c) for c in np.unique(src)}):
+            mine = np.flatnonzero(src == core)
+            phase = phases.get(core, 0.0)
+            k = np.arange(1, mine.size + 1)
+            times[mine] = self.send_clock[core] + phase * k / max(mine.size, 1) + cost * k
+            self.send_clock[core] += phase + cost * mine.size
+            self.layer_send[owner, core] += phase + cost * mine.size
+        if layer >= 0:
+            self.packets[layer] = (times, src)
+
+    def neuron_phases(self, layer: int) -> dict[int, float]:
+        """Each core's share of the layer's neuron updates this step (cycles), counted."""
+        replay, chip, layers, tally = self.replay, self.replay.chip, self.replay.layers, self.tally
+        dest, shares = replay.placement_cores[layer]
+        steps = replay.steps[layer]
+        upd_step = layers.neuron_updates[layer] / steps
+        spikes_step = layers.output_spikes[layer] / steps
+        aux_step = layers.aux_ops[layer] / steps
+        phases: dict[int, float] = {}
+        for core, share in zip(dest, shares, strict=True):
+            neuron = max(
+                (upd_step * chip.neuron_update_cycles + spikes_step * chip.spike_out_cycles + aux_step) * share
+                / chip.neuron_units_per_core,
+                upd_step * share * 2.0 * chip.state_bits / replay.sram_port_bits,
+            )
+            phases[int(core)] = neuron
+            tally.busy[core] += neuron
+            tally.counts["state_sram_words"] += upd_step * share * 2.0 * chip.state_bits / chip.sram_word_bits
+        tally.counts["neuron_updates"] += upd_step
+        return phases
+
+    def run_sends(self) -> None:
+        """Every core's send pipeline: the host's inputs first, then per layer in trace order its
+        neuron phase with the packets it sends on."""
+        if 0 in self.inputs:
+            self.send(0, self.sources(0), {}, 0)  # the host at core 0 sends the first layer's inputs
+        for layer in range(len(self.replay.layers.names)):
+            phases = self.neuron_phases(layer) if layer in self.inputs else {}
+            nxt = layer + 1
+            if nxt in self.inputs:
+                self.send(nxt, self.sources(nxt), phases, layer)
+            elif phases:
+                self.send(-1, np.zeros(0, dtype=np.intp), phases, layer)
+
+    # -- receive pipelines -------------------------------------------------------------------
+    def prepare(self, layer: int) -> _Packets:
+        """A layer's packets ready to route, its synaptic operations counted (a dense core's
+        sweep of every input queued first, from the step's start)."""
+        replay, chip, tally = self.replay, self.replay.chip, self.tally
+        times, src = self.packets[layer]
+        dest, shares = replay.placement_cores[layer]
+        reads = _WeightReads.of(replay, layer)
+        layer_ops = reads.fan_out * times.size if chip.zero_skipping else 0.0
+        if not chip.zero_skipping:
+            layer_ops = self._dense_sweep(layer, dest, shares, reads)
+        tally.ops[layer] += layer_ops
+        tally.packets[layer] += times.size
+        tally.copies[layer] += times.size * dest.size
+        tally.counts["weight_sram_words"] += layer_ops * reads.sram_bits / chip.sram_word_bits
+        if reads.streams:
+            tally.counts["offchip_bits"] += layer_ops * reads.weight_op_bits
+        return _Packets(times=times, src=src, columns=_dest_columns(dest, replay.mesh_cols),
+                        flits=replay.at(replay.work.flits, layer), reads=reads,
+                        share_of=dict(zip((int(c) for c in dest), shares, strict=True)))
+
+    def _dense_sweep(self, layer: int, dest: np.ndarray, shares: np.ndarray, reads: _WeightReads) -> float:
+        """A dense core sweeps every input of the step whatever arrived (first, from t0)."""
+        replay, chip, layers, word = self.replay, self.replay.chip, self.replay.layers, self.replay.sram_port_bits
+        split = bool(replay.work.split[0, layer])
+        dense = layers.input_size[layer] / replay.steps[layer] * reads.fan_out * (layers.levels[layer] if split else 1.0)
+        for core, share in zip(dest, shares, strict=True):
+            sweep = max(dense * share / chip.pes_per_core, dense * share * reads.sram_bits / word,
+                        dense * share * reads.weight_op_bits / replay.offchip_rate if reads.streams else 0.0)
+            self.core_free[int(core)] += sweep
+            self.tally.busy[int(core)] += sweep
+            self.layer_receive[layer, int(core)] += sweep
+        return float(dense)
+
+    def route(self) -> None:
+        """Route every packet and queue its copies at the destination cores, all layers'
+        packets in one global send order (SANA-FE's detailed scheduler pops messages by sent
+        time), each copy delayed by the NoC's congestion (:class:`_Congestion`) when that
+        exceeds its mesh trip. Each source core sends its messages in order; one held back by a
+        full route (SANA-FE's blocking: more than (hops + 1) x noc_buffer_messages in flight
+        along it, held for the excess x the mean receive time) holds back everything the core
+        sends after it."""
+        chip = self.replay.chip
+        noc = _Congestion(self.replay.mesh_cols, int(chip.tile_cols), int(chip.tile_rows))
+        contexts: dict[int, _Packets] = {}
+        order: list[tuple[float, int, int]] = []
+        for layer in self.running:
+            if layer not in self.packets or self.replay.layers.local_input[layer]:
+                continue
+            contexts[layer] = self.prepare(layer)
+            order.extend((float(t), layer, j) for j, t in enumerate(contexts[layer].times))
+        order.sort(key=lambda item: item[0])
+        per_source: dict[int, list[tuple[float, int, int]]] = {}
+        for sent, layer, j in order:
+            per_source.setdefault(int(contexts[layer].src[j]), []).append((sent, layer, j))
+        held = np.zeros(self.cores)
+        position = dict.fromkeys(per_source, 0)
+        ready = [(msgs[0][0], source, 0) for source, msgs in per_source.items()]
+        heapq.heapify(ready)
+        while ready:
+            sent, source, _ = heapq.heappop(ready)
+            _, layer, _ = per_source[source][position[source]]
+            position[source] += 1
+            noc.settle(sent)
+            block = self._blocking(noc, source, contexts[layer])
+            held[source] += block
+            if position[source] < len(per_source[source]):
+                heapq.heappush(ready, (per_source[source][position[source]][0] + held[source], source,
+                                       position[source]))
+            self._deliver(noc, layer, source, sent + block, contexts[layer])
+        self.send_clock += held
+
+    def _blocking(self, noc: _Congestion, source: int, packets: _Packets) -> float:
+        """How long a full route holds the packet back (0 with unbounded buffers)."""
+        buffer = self.replay.chip.noc_buffer_messages
+        if buffer is None:
+            return 0.0
+        excess = 0.0
+        for core in packets.share_of:
+            along, n_links = noc.along(source, core)
+            excess = max(excess, along - n_links * buffer)
+        return excess * noc.mean_receive() if excess > 0.0 else 0.0
+
+    def _deliver(self, noc: _Congestion, layer: int, source: int, sent: float, packets: _Packets) -> None:
+        """Multicast one packet and queue its copies on their cores' receive pipelines."""
+        replay, chip, tally, reads = self.replay, self.replay.chip, self.tally, packets.reads
+        at, tree_x, tree_y = self.mesh.multicast(source, packets.columns, sent, packets.flits)
+        tally.hops_x[layer] += tree_x
+        tally.hops_y[layer] += tree_y
+        for core, when in at.items():
+            ops_each = reads.fan_out * packets.share_of[core] if chip.zero_skipping else 0.0
+            service = float(replay.msg_in[layer]) + max(
+                ops_each / chip.pes_per_core, ops_each * reads.sram_bits / replay.sram_port_bits,
+                ops_each * reads.weight_op_bits / replay.offchip_rate if reads.streams else 0.0)
+            arrival = sent + max(when - sent, noc.delay(source, core))
+            received = max(self.core_free[core], arrival)
+            self.core_free[core] = received + service
+            noc.enter(source, core, received, service)
+            tally.busy[core] += service
+            self.layer_receive[layer, core] += service
+
+    def finish(self) -> float:
+        """The step's end (the busiest core's later pipeline), its layers' spans and the stalls."""
+        t0, send_clock = self.t0, self.send_clock
+        end = max(float(send_clock.max()), float(self.core_free.max()))
+        self.tally.cycles_by_layer += np.maximum(self.layer_send, self.layer_receive).max(axis=1)
+        used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
+        self.tally.stall[used] += (end - t0) - (send_clock[used] - t0)
+        return end
+
+
 def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: float, tally: _Tally) -> float:
     """One timestep of a ``timestep_parallel`` chip starting at cycle ``t0``; returns its end.
 
@@ -472,179 +723,22 @@ def _run_step_parallel(replay: _Replay, running: list[tuple[int, int]], t0: floa
     pipeline serves its packets in arrival order (``message_in_cycles``, then the synaptic
     operations). The step ends when the busiest core's later pipeline ends.
     """
-    chip, layers, work = replay.chip, replay.layers, replay.work
-    cols = replay.mesh_cols
-    word = replay.sram_port_bits
-    cores = int(chip.cores)
-    mesh = _Mesh(cores, cols, float(chip.noc_hop_latency_cycles))
-    send_clock = np.full(cores, t0)
-    layer_send = np.zeros((len(layers.names), cores))
-    layer_receive = np.zeros((len(layers.names), cores))
-    inputs = {layer: replay.events_of(layer, k) for layer, k in running}
-    packets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def sources(layer: int) -> np.ndarray:
-        idx, lev = inputs[layer]
-        tally.counts["events_from_samples" if layer in replay.samples else "events_synthesised"] += idx.size
-        src = replay.source_cores(layer, idx)
-        return np.repeat(src, lev) if bool(work.split[0, layer]) else src
-
-    def send(layer: int, src: np.ndarray, phases: dict[int, float], owner: int) -> None:
-        """Run ``owner``'s neuron phase on each core (``phases``), with the packets of ``layer``'s
-        input that the core sends interleaved evenly among its updates."""
-        dest, _ = replay.placement_cores[layer] if layer >= 0 else (np.zeros(0), None)
-        copies = 1 if chip.noc_multicast or layer < 0 else dest.size
-        cost = float(replay.msg_out[layer]) * copies if layer >= 0 else 0.0
-        times = np.empty(src.size)
-        for core in sorted(set(phases) | {int(c) for c in np.unique(src)}):
-            mine = np.flatnonzero(src == core)
-            phase = phases.get(core, 0.0)
-            k = np.arange(1, mine.size + 1)
-            times[mine] = send_clock[core] + phase * k / max(mine.size, 1) + cost * k
-            send_clock[core] += phase + cost * mine.size
-            layer_send[owner, core] += phase + cost * mine.size
-        if layer >= 0:
-            packets[layer] = (times, src)
-
-    running_layers = [layer for layer, _ in running]
-    if 0 in inputs:
-        send(0, sources(0), {}, 0)  # the host at core 0 sends the first layer's inputs
-    for layer in range(len(layers.names)):
-        phases: dict[int, float] = {}
-        if layer in inputs:
-            dest, shares = replay.placement_cores[layer]
-            steps = replay.steps[layer]
-            upd_step = layers.neuron_updates[layer] / steps
-            spikes_step = layers.output_spikes[layer] / steps
-            aux_step = layers.aux_ops[layer] / steps
-            for core, share in zip(dest, shares, strict=True):
-                neuron = max(
-                    (upd_step * chip.neuron_update_cycles + spikes_step * chip.spike_out_cycles + aux_step) * share
-                    / chip.neuron_units_per_core,
-                    upd_step * share * 2.0 * chip.state_bits / word,
-                )
-                phases[int(core)] = neuron
-                tally.busy[core] += neuron
-                tally.counts["state_sram_words"] += upd_step * share * 2.0 * chip.state_bits / chip.sram_word_bits
-            tally.counts["neuron_updates"] += upd_step
-        nxt = layer + 1
-        if nxt in inputs:
-            send(nxt, sources(nxt), phases, layer)
-        elif phases:
-            send(-1, np.zeros(0, dtype=np.intp), phases, layer)
-    # Route every packet and queue its copies at the destination cores, all layers' packets in
-    # one global send order (SANA-FE's detailed scheduler pops messages by sent time), each copy
-    # delayed by the NoC's congestion (:class:`_Congestion`) when that exceeds its mesh trip.
-    noc = _Congestion(cols, int(chip.tile_cols), int(chip.tile_rows))
-    core_free = np.full(cores, t0)
-    contexts: dict[int, tuple[Any, ...]] = {}
-    order: list[tuple[float, int, int]] = []
-    for layer in running_layers:
-        if layer not in packets or layers.local_input[layer]:
-            continue
-        times, src = packets[layer]
-        dest, shares = replay.placement_cores[layer]
-        flits = replay.at(work.flits, layer)
-        columns: dict[int, list[tuple[int, int]]] = {}
-        for core in dest:
-            columns.setdefault(int(core) % cols, []).append((int(core) // cols, int(core)))
-        fan_out = replay.at(work.fan_out, layer)
-        spilled = bool(replay.placement.spilled[0, layer])
-        weight_op_bits = replay.at(work.weight_op_bits, layer)
-        sram_bits = replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
-        streams = spilled and bool(layers.has_weights[layer])
-        share_of = dict(zip((int(c) for c in dest), shares, strict=True))
-        contexts[layer] = (times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of)
-        order.extend((float(times[j]), layer, int(j)) for j in range(times.size))
-        layer_ops = fan_out * times.size if chip.zero_skipping else 0.0
-        if not chip.zero_skipping:
-            # A dense core sweeps every input of the step whatever arrived (first, from t0).
-            split = bool(work.split[0, layer])
-            dense = layers.input_size[layer] / replay.steps[layer] * fan_out * (layers.levels[layer] if split else 1.0)
-            layer_ops = dense
-            for core, share in zip(dest, shares, strict=True):
-                sweep = max(dense * share / chip.pes_per_core, dense * share * sram_bits / word,
-                            dense * share * weight_op_bits / replay.offchip_rate if streams else 0.0)
-                core_free[int(core)] += sweep
-                tally.busy[int(core)] += sweep
-                layer_receive[layer, int(core)] += sweep
-        tally.ops[layer] += layer_ops
-        tally.packets[layer] += times.size
-        tally.copies[layer] += times.size * dest.size
-        tally.counts["weight_sram_words"] += layer_ops * sram_bits / chip.sram_word_bits
-        if streams:
-            tally.counts["offchip_bits"] += layer_ops * weight_op_bits
-    # Each source core sends its messages in order; one held back by a full route (SANA-FE's
-    # blocking: more than (hops + 1) x noc_buffer_messages in flight along it, held for the
-    # excess x the mean receive time) holds back everything the core sends after it.
-    order.sort(key=lambda item: item[0])
-    per_source: dict[int, list[tuple[float, int, int]]] = {}
-    for sent, layer, j in order:
-        per_source.setdefault(int(contexts[layer][1][j]), []).append((sent, layer, j))
-    held = np.zeros(cores)
-    position = dict.fromkeys(per_source, 0)
-    ready = [(msgs[0][0], source, 0) for source, msgs in per_source.items()]
-    heapq.heapify(ready)
-    buffer = chip.noc_buffer_messages
-    while ready:
-        sent, source, _ = heapq.heappop(ready)
-        _, layer, j = per_source[source][position[source]]
-        position[source] += 1
-        times, src, columns, flits, fan_out, weight_op_bits, sram_bits, streams, share_of = contexts[layer]
-        noc.settle(sent)
-        if buffer is not None:
-            excess = 0.0
-            for core in share_of:
-                along, n_links = noc.along(source, core)
-                excess = max(excess, along - n_links * buffer)
-            if excess > 0.0:
-                block = excess * noc.mean_receive()
-                held[source] += block
-                sent += block
-        if position[source] < len(per_source[source]):
-            heapq.heappush(ready, (per_source[source][position[source]][0] + held[source], source, position[source]))
-        at, tree_x, tree_y = mesh.multicast(source, columns, sent, flits)
-        tally.hops_x[layer] += tree_x
-        tally.hops_y[layer] += tree_y
-        for core, when in at.items():
-            ops_each = fan_out * share_of[core] if chip.zero_skipping else 0.0
-            service = float(replay.msg_in[layer]) + max(
-                ops_each / chip.pes_per_core, ops_each * sram_bits / word,
-                ops_each * weight_op_bits / replay.offchip_rate if streams else 0.0)
-            arrival = sent + max(when - sent, noc.delay(source, core))
-            received = max(core_free[core], arrival)
-            core_free[core] = received + service
-            noc.enter(source, core, received, service)
-            tally.busy[core] += service
-            layer_receive[layer, core] += service
-    send_clock += held
-    end = max(float(send_clock.max()), float(core_free.max()))
-    tally.cycles_by_layer += np.maximum(layer_send, layer_receive).max(axis=1)
-    used = np.flatnonzero(send_clock > t0) if (send_clock > t0).any() else np.arange(1)
-    tally.stall[used] += (end - t0) - (send_clock[used] - t0)
-    return end
+    step = _ParallelStep(replay, running, t0, tally)
+    step.run_sends()
+    step.route()
+    return step.finish()
 
 
-def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) -> float:
-    """One run of one layer starting at cycle ``t0``: inject, route, serve, update; returns its end."""
-    chip, layers, work = replay.chip, replay.layers, replay.work
-    cols = replay.mesh_cols
-    word = replay.sram_port_bits
-    steps = replay.steps[layer]
+def _layer_arrivals(replay: _Replay, layer: int, src: np.ndarray, dest: np.ndarray, t0: float,
+                    tally: _Tally) -> np.ndarray:
+    """When each packet copy reaches its core, ``[packets x destination cores]`` flattened
+    (packet-major): injected one flit per cycle per source core in order, multicast with link
+    contention; the trees' hops counted."""
+    chip, cols = replay.chip, replay.mesh_cols
     mesh = _Mesh(int(chip.cores), cols, float(chip.noc_hop_latency_cycles))
-    idx, lev = replay.events_of(layer, k)
-    tally.counts["events_from_samples" if layer in replay.samples else "events_synthesised"] += idx.size
-    split = bool(work.split[0, layer])
-    if split:
-        src = np.repeat(replay.source_cores(layer, idx), lev)
-    else:
-        src = replay.source_cores(layer, idx)
     n_packets = src.size
-    dest, shares = replay.placement_cores[layer]
-    flits = replay.at(work.flits, layer)
-    columns: dict[int, list[tuple[int, int]]] = {}
-    for core in dest:
-        columns.setdefault(int(core) % cols, []).append((int(core) // cols, int(core)))
+    flits = replay.at(replay.work.flits, layer)
+    columns = _dest_columns(dest, cols)
     # Injection: a source core puts one flit per cycle on the mesh, packets in order.
     order = np.argsort(src, kind="stable")
     sorted_src = src[order]
@@ -662,50 +756,52 @@ def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) ->
             arrival[j, column_of[core]] = when
         hops_x += tree_x
         hops_y += tree_y
-    copy_dst = np.tile(dest, n_packets)
-    copy_share = np.tile(shares, n_packets)
-    arrival = arrival.reshape(-1)
-    fan_out = replay.at(work.fan_out, layer)
-    ops_copy = fan_out * copy_share
-    spilled = bool(replay.placement.spilled[0, layer])
-    weight_op_bits = replay.at(work.weight_op_bits, layer)
-    sram_bits = replay.at(work.operand_bits, layer) - (weight_op_bits if spilled else 0.0)
-    streams_weights = spilled and bool(layers.has_weights[layer])
-    if streams_weights:
-        # One chip-wide off-chip FIFO feeds the weights of every event, in arrival order.
-        by_arrival = np.argsort(arrival, kind="stable")
-        fetched = np.empty_like(arrival)
-        fetched[by_arrival] = _fifo_finish(arrival[by_arrival],
-                                           ops_copy[by_arrival] * weight_op_bits / replay.offchip_rate)
-        ready = fetched
-    else:
-        ready = arrival
-    zero_skip = chip.zero_skipping
-    dense_per_step = layers.input_size[layer] / steps * fan_out * (layers.levels[layer] if split else 1.0)
+    tally.hops_x[layer] += hops_x
+    tally.hops_y[layer] += hops_y
+    return arrival.reshape(-1)
+
+
+def _weights_ready(replay: _Replay, arrival: np.ndarray, ops_copy: np.ndarray, reads: _WeightReads) -> np.ndarray:
+    """When each copy's weights are at hand: on arrival, or (a spilled layer) once one
+    chip-wide off-chip FIFO has fed them, in arrival order."""
+    if not reads.streams:
+        return arrival
+    by_arrival = np.argsort(arrival, kind="stable")
+    fetched = np.empty_like(arrival)
+    fetched[by_arrival] = _fifo_finish(arrival[by_arrival], ops_copy[by_arrival] * reads.weight_op_bits
+                                       / replay.offchip_rate)
+    return fetched
+
+
+def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) -> float:
+    """One run of one layer starting at cycle ``t0``: inject, route, serve, update; returns its end."""
+    chip, layers, work = replay.chip, replay.layers, replay.work
+    word = replay.sram_port_bits
+    steps = replay.steps[layer]
+    idx, lev = replay.events_of(layer, k)
+    tally.counts["events_from_samples" if layer in replay.samples else "events_synthesised"] += idx.size
+    split = bool(work.split[0, layer])
+    src = np.repeat(replay.source_cores(layer, idx), lev) if split else replay.source_cores(layer, idx)
+    dest, shares = replay.placement_cores[layer]
+    arrival = _layer_arrivals(replay, layer, src, dest, t0, tally)
+    copy_dst = np.tile(dest, src.size)
+    reads = _WeightReads.of(replay, layer)
+    ready = _weights_ready(replay, arrival, reads.fan_out * np.tile(shares, src.size), reads)
+    dense_per_step = layers.input_size[layer] / steps * reads.fan_out * (layers.levels[layer] if split else 1.0)
     # A dense sweep of a spilled layer streams every weight it uses through the one
     # off-chip port, shared by all the layer's cores.
     dense_stream_end = t0
-    if not zero_skip and streams_weights:
-        dense_stream_end = t0 + dense_per_step * weight_op_bits / replay.offchip_rate
+    if not chip.zero_skipping and reads.streams:
+        dense_stream_end = t0 + dense_per_step * reads.weight_op_bits / replay.offchip_rate
     updates_step = layers.neuron_updates[layer] / steps
     aux_step = layers.aux_ops[layer] / steps
     layer_ops = 0.0
     ends: list[float] = []
     layer_busy: list[float] = []
     for core, share in zip(dest, shares, strict=True):
-        mine = copy_dst == core
-        arr = np.sort(ready[mine])
-        ops_each = fan_out * share
-        service_each = max(ops_each / chip.pes_per_core, ops_each * sram_bits / word)
-        if zero_skip:
-            finish = _fifo_finish(arr, np.full(arr.size, service_each))
-            syn_end = float(finish[-1]) if arr.size else t0
-            syn_busy = service_each * arr.size
-            core_ops = ops_each * arr.size
-        else:
-            core_ops = dense_per_step * share
-            syn_busy = max(core_ops / chip.pes_per_core, core_ops * sram_bits / word)
-            syn_end = max(t0 + syn_busy, dense_stream_end, float(arr[-1]) if arr.size else t0)
+        syn_end, syn_busy, core_ops = _core_synaptic_phase(
+            replay, np.sort(ready[copy_dst == core]), reads.fan_out * share, dense_per_step * share, reads, t0,
+            dense_stream_end)
         upd = updates_step * share
         neuron = max((upd + aux_step * share) / chip.neuron_units_per_core, upd * 2.0 * chip.state_bits / word)
         ends.append(syn_end + neuron)
@@ -713,20 +809,34 @@ def _run_layer(replay: _Replay, layer: int, k: int, t0: float, tally: _Tally) ->
         tally.busy[core] += syn_busy + neuron
         layer_ops += core_ops
         tally.counts["state_sram_words"] += upd * 2.0 * chip.state_bits / chip.sram_word_bits
-        tally.counts["weight_sram_words"] += core_ops * sram_bits / chip.sram_word_bits
+        tally.counts["weight_sram_words"] += core_ops * reads.sram_bits / chip.sram_word_bits
     layer_end = max(ends)
     # A stall is the part of the layer's span a holding core spends neither serving nor updating.
     tally.stall[dest] += (layer_end - t0) - np.array(layer_busy)
     tally.cycles_by_layer[layer] += layer_end - t0
     tally.ops[layer] += layer_ops
-    tally.packets[layer] += n_packets
+    tally.packets[layer] += src.size
     tally.copies[layer] += copy_dst.size
-    tally.hops_x[layer] += hops_x
-    tally.hops_y[layer] += hops_y
     tally.counts["neuron_updates"] += updates_step
-    if streams_weights:
-        tally.counts["offchip_bits"] += layer_ops * weight_op_bits
+    if reads.streams:
+        tally.counts["offchip_bits"] += layer_ops * reads.weight_op_bits
     return layer_end
+
+
+def _core_synaptic_phase(
+    replay: _Replay, arr: np.ndarray, ops_each: float, dense_ops: float, reads: _WeightReads, t0: float,
+    dense_stream_end: float,
+) -> tuple[float, float, float]:
+    """One core's synaptic phase of a layer run: its end, its busy cycles and its operations.
+    An event-driven core serves its copies (ready at ``arr``, sorted) in order, ``ops_each``
+    operations each; a dense one sweeps ``dense_ops`` whatever arrived."""
+    chip, word = replay.chip, replay.sram_port_bits
+    if chip.zero_skipping:
+        service_each = max(ops_each / chip.pes_per_core, ops_each * reads.sram_bits / word)
+        finish = _fifo_finish(arr, np.full(arr.size, service_each))
+        return (float(finish[-1]) if arr.size else t0), service_each * arr.size, ops_each * arr.size
+    syn_busy = max(dense_ops / chip.pes_per_core, dense_ops * reads.sram_bits / word)
+    return max(t0 + syn_busy, dense_stream_end, float(arr[-1]) if arr.size else t0), syn_busy, dense_ops
 
 
 def simulate(
@@ -736,7 +846,8 @@ def simulate(
     tech: Technology | None = None,
     seed: int = 0,
     match_counts: bool = True,
-    mapping_trace: WorkloadTrace | None = None,
+    placement: LayerPlacement | None = None,
+    requantise: bool = False,
 ) -> SimulationReport:
     """Replay ``trace`` on ``chip`` event by event (see the module docstring for the model).
 
@@ -748,10 +859,17 @@ def simulate(
         match_counts: replay each sample's pattern with its event count matched to the trace's
             average inference (the sample is one utterance, the trace a batch average), so the
             simulator counts the inference the analytic model costs; False replays the sample as is.
-        mapping_trace: place the layers as this trace's would be (as :func:`estimate_cost`).
+        placement: where the layers sit (``codesign.hardware.place``; as :func:`estimate_cost`).
+        requantise: price a quantised trace's weights at the chip's bits (as :func:`estimate_cost`).
+
+    Raises:
+        ConfigError: a trace recorded at other weight bits than the chip's (without
+            ``requantise``), or a placement of other layers.
     """
+    if not requantise:
+        check_weight_bits(trace, chip.weight_bits)
     replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts,
-                            mapping_trace)
+                            placement)
     tally = _replay(replay)
     cycles = tally.clock
     latency_ms = cycles / (chip.clock_mhz * 1e3)
@@ -771,7 +889,8 @@ def simulate(
     return SimulationReport(
         chip_name=chip.name,
         layer_names=layers.names,
-        energy_by_layer_category_pj=energy_by_category_pj(energies, counts, noc, static),
+        categories=chip.energy_categories,
+        energy_by_layer_category_pj=energy_by_category_pj(energies, counts, noc, static, chip.energy_categories),
         cycles=cycles,
         cycles_by_layer=tally.cycles_by_layer,
         barrier_cycles=replay.barrier * replay.n_steps,

@@ -38,8 +38,10 @@ def grid_columns(grid: dict[str, list[Any]]) -> dict[str, np.ndarray]:
     return {k: np.array([combo[i] for combo in combos], dtype=object) for i, k in enumerate(keys)}
 
 
-def sweep_table(trace: WorkloadTrace, base: ChipConfig, columns: dict[str, Any]) -> pd.DataFrame:
-    """Evaluate every chip of ``columns`` (on top of ``base``) against ``trace`` at once.
+def sweep_table(trace: WorkloadTrace, base: ChipConfig, columns: dict[str, Any], *,
+                requantise: bool = False) -> pd.DataFrame:
+    """Evaluate every chip of ``columns`` (on top of ``base``) against ``trace`` at once
+    (``requantise``: as :func:`estimate_cost_batch`).
 
     Returns:
         One row per chip: the swept parameters, then the batch metrics, ``feasible`` and
@@ -47,10 +49,11 @@ def sweep_table(trace: WorkloadTrace, base: ChipConfig, columns: dict[str, Any])
         CLI uses ``codesign.search.pareto_mask``, the search's one Pareto rule).
 
     Raises:
-        ConfigError: a bad parameter value (field and index named).
+        ConfigError: a bad parameter value (field and index named), or a quantised trace on
+            chips of other weight bits (without ``requantise``).
     """
     chips = ChipArray.from_columns(columns, base=base)
-    batch = estimate_cost_batch(trace, chips, base=base)
+    batch = estimate_cost_batch(trace, chips, base=base, requantise=requantise)
     params = pd.DataFrame({k: chips[k] for k in columns if k in ARRAY_FIELDS})
     table = pd.concat([params, batch.to_frame()], axis=1)
     table["reasons"] = ["; ".join(batch.reasons(i)) if not batch.feasible[i] else "" for i in range(len(batch))]

@@ -2,12 +2,14 @@
 
 The per-layer counts of a synthetic trace are computed from its own spike samples, so the
 analytic model (which reads the counts) and the simulator (which replays the samples) see
-the same workload.
+the same workload. Their weights are float (``weight_bits`` 32): the chip model prices them
+at each chip's own ``weight_bits`` (``codesign.hardware.check_weight_bits``).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,60 +48,80 @@ def synthetic_trace(
         weight_density: fraction of nonzero weights (pruning), recorded as ``weight_nonzero``.
     """
     rng = np.random.default_rng(seed)
+    widths = _widths(rng, widths, n_layers)
+    # A layer's input levels; 0: real values (the first layer's, as uint8 samples up to 255).
+    input_levels = [int(v) for v in _per_layer(levels, n_layers)]
+    input_levels[0] = 0 if first_layer_real else input_levels[0]
+    rate_list = _per_layer(rates, n_layers)
+    raw = [_spike_sample(rng, steps, widths[i], input_levels[i] or 255, float(rate_list[i]), burstiness)
+           for i in range(n_layers)]
+    raw.append((rng.random((steps, widths[-1])) < 0.1).astype(np.uint8))  # the last layer's outputs
+    layers = [_layer(f"layer{i}", raw[i], raw[i + 1], steps, levels=input_levels[i], matmul=i in matmul_layers,
+                     weight_density=weight_density) for i in range(n_layers)]
+    samples = {layer.name: raw[i] for i, layer in enumerate(layers) if i not in unsampled_layers}
+    meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
+                     frames=float(steps), layers=tuple(layers))
+    return WorkloadTrace(meta=meta, spike_samples=samples)
+
+
+def _widths(rng: np.random.Generator, widths: list[int] | None, n_layers: int) -> list[int]:
+    """The chain's ``n_layers + 1`` widths (random 32..256 if None).
+
+    Raises:
+        ValueError: a list of another length.
+    """
     if widths is None:
         widths = [int(w) for w in rng.integers(32, 257, n_layers + 1)]
     if len(widths) != n_layers + 1:
         raise ValueError(f"widths needs {n_layers + 1} entries, got {len(widths)}")
-    level_list = [levels] * n_layers if isinstance(levels, int) else list(levels)
-    rate_list = [rates] * n_layers if isinstance(rates, float | int) else list(rates)
-    samples: dict[str, np.ndarray] = {}
-    raw: list[np.ndarray] = []
-    for i in range(n_layers):
-        real = first_layer_real and i == 0
-        top = 255 if real else level_list[i]
-        step_rate = np.full((steps, 1), float(rate_list[i]))
-        if burstiness > 0:
-            step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (steps, 1))
-        active = rng.random((steps, widths[i])) < np.minimum(step_rate, 1.0)
-        values = rng.integers(1, top + 1, (steps, widths[i]))
-        raw.append((active * values).astype(np.uint8))
-    layers = []
-    for i in range(n_layers):
-        sample = raw[i]
-        real = first_layer_real and i == 0
-        out_w = widths[i + 1]
-        nxt = raw[i + 1] if i + 1 < n_layers else (rng.random((steps, out_w)) < 0.1).astype(np.uint8)
-        matmul = i in matmul_layers
-        events = float(np.count_nonzero(sample))
-        layers.append(
-            LayerTrace(
-                name=f"layer{i}",
-                kind="spike_matmul" if matmul else "synaptic_dense",
-                in_shape=(widths[i],),
-                out_shape=(out_w,),
-                steps=steps,
-                weight_count=0 if matmul else widths[i] * out_w,
-                weight_nonzero=0 if matmul else round(widths[i] * out_w * weight_density),
-                weight_bits=8,
-                fan_out=float(out_w),
-                input_size=float(sample.size),
-                input_events=events,
-                input_level_sum=0.0 if real else float(sample.sum(dtype=np.int64)),
-                input_is_spike=not real,
-                levels=0 if real else level_list[i],
-                output_spikes=float(np.count_nonzero(nxt)),
-                output_level_sum=float(nxt.sum(dtype=np.int64)),
-                neuron_evaluations=float(steps * out_w),
-                dense_macs=float(sample.size * out_w),
-                aux_ops=0.0,
-                state_size=out_w,
-            )
-        )
-        if i not in unsampled_layers:
-            samples[f"layer{i}"] = sample
-    meta = TraceMeta(family="synthetic", variant="spiking", model_hash=f"synthetic-{seed}", batch_size=1,
-                     frames=float(steps), layers=tuple(layers))
-    return WorkloadTrace(meta=meta, spike_samples=samples)
+    return widths
+
+
+def _per_layer(value: float | Sequence[float], n_layers: int) -> list[float]:
+    """One value per layer: ``value`` for all, or the sequence as given."""
+    return [float(value)] * n_layers if isinstance(value, int | float) else [float(v) for v in value]
+
+
+def _spike_sample(rng: np.random.Generator, steps: int, width: int, top: int, rate: float,
+                  burstiness: float) -> np.ndarray:
+    """``[steps, width]`` input levels 1..top, each nonzero with the step's probability."""
+    step_rate = np.full((steps, 1), rate)
+    if burstiness > 0:
+        step_rate = step_rate * rng.gamma(1.0 / burstiness, burstiness, (steps, 1))
+    active = rng.random((steps, width)) < np.minimum(step_rate, 1.0)
+    values = rng.integers(1, top + 1, (steps, width))
+    sample: np.ndarray = (active * values).astype(np.uint8)
+    return sample
+
+
+def _layer(name: str, sample: np.ndarray, nxt: np.ndarray, steps: int, *, levels: int, matmul: bool,
+           weight_density: float) -> LayerTrace:
+    """A dense (or spike_matmul) layer whose inputs are ``sample`` and outputs ``nxt``;
+    ``levels`` 0: real-valued inputs."""
+    real = levels == 0
+    in_w, out_w = sample.shape[1], nxt.shape[1]
+    return LayerTrace(
+        name=name,
+        kind="spike_matmul" if matmul else "synaptic_dense",
+        in_shape=(in_w,),
+        out_shape=(out_w,),
+        steps=steps,
+        weight_count=0 if matmul else in_w * out_w,
+        weight_nonzero=0 if matmul else round(in_w * out_w * weight_density),
+        weight_bits=32,  # a float network: priced at any chip's weight_bits
+        fan_out=float(out_w),
+        input_size=float(sample.size),
+        input_events=float(np.count_nonzero(sample)),
+        input_level_sum=0.0 if real else float(sample.sum(dtype=np.int64)),
+        input_is_spike=not real,
+        levels=levels,
+        output_spikes=float(np.count_nonzero(nxt)),
+        output_level_sum=float(nxt.sum(dtype=np.int64)),
+        neuron_evaluations=float(steps * out_w),
+        dense_macs=float(sample.size * out_w),
+        aux_ops=0.0,
+        state_size=out_w,
+    )
 
 
 def random_chip_columns(n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -161,7 +183,7 @@ def lif_mlp_trace(
         samples[f"fc{index}"] = spikes.copy()
         layers.append(LayerTrace(
             name=f"fc{index}", kind="synaptic_dense", in_shape=(n_in,), out_shape=(n_out,), steps=steps,
-            weight_count=int(weights.size), weight_nonzero=int(nonzero.sum()), weight_bits=8,
+            weight_count=int(weights.size), weight_nonzero=int(nonzero.sum()), weight_bits=32,
             fan_out=ops / events if events else 0.0, input_size=float(steps * n_in), input_events=events,
             input_level_sum=events, input_is_spike=True, levels=1, dense_macs=float(steps * n_in * n_out),
             binary_input_ops=ops,

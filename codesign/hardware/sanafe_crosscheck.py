@@ -31,7 +31,7 @@ How a trace is replayed: the whole network at once, on the mapping codesign esti
   SANA-FE's synchronisation sees the tiles in use that codesign's does.
 - codesign's analytic model and its event-driven simulator cost the replayed trace (the full
   trace's layers, the replayed ones with the sample's counts and SANA-FE's output spikes,
-  the others idle) on the full trace's mapping (``mapping_trace``).
+  the others idle) on the full trace's placement (:func:`place`, computed once: ``placement=``).
 - Latency is compared over the ``R`` replayed steps, without the pipeline fill: the replay
   drives every layer from its recorded spikes at once, so SANA-FE has no fill to show.
 
@@ -52,37 +52,31 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 
 from codesign.hardware._chip import ChipArray, ChipConfig
+from codesign.hardware._energy import cost_category
 from codesign.hardware._model import (
     LayerArrays,
+    LayerPlacement,
     _stored_fan_out,
     core_shares,
     estimate_cost,
     layer_work,
-    map_layers,
     pipeline_depth,
+    place,
     used_cores,
 )
-from codesign.hardware._report import CATEGORIES
 from codesign.hardware._simulator import simulate
 from codesign.trace import LayerTrace, WorkloadTrace
 
 INSTALL_HINT = "pip install 'codesign[sanafe]'"
-#: SANA-FE's energy blocks, and where codesign's categories fall among them.
+#: SANA-FE's energy blocks; where codesign's categories fall among them is each category's own
+#: ``sanafe_block`` (``codesign.hardware.CostCategory``).
 BLOCKS = ("synapse", "dendrite", "soma", "network")
-CATEGORY_BLOCK = {
-    "synaptic_compute": "synapse",
-    "weight_memory": "synapse",
-    "state_memory": "soma",
-    "neuron_update": "soma",
-    "noc": "network",
-    "offchip": "other",
-    "static": "other",
-}
 SOURCES = ("analytic", "simulated", "sanafe")
 
 #: SANA-FE's Loihi: 8 x 4 tiles of 4 cores, 1024 neurons and 1024 input units per core.
@@ -96,7 +90,7 @@ class SanafeMissing(RuntimeError):
     """SANA-FE is not installed (it is the optional extra ``codesign[sanafe]``)."""
 
 
-def import_sanafe() -> Any:
+def import_sanafe() -> ModuleType:
     """The ``sanafe`` module.
 
     Raises:
@@ -108,7 +102,8 @@ def import_sanafe() -> Any:
         raise SanafeMissing(
             f"SANA-FE is not installed; it is an optional extra (GPL-3.0): {INSTALL_HINT}"
         ) from None
-    return sanafe
+    module: ModuleType = sanafe
+    return module
 
 
 @dataclass(frozen=True)
@@ -185,27 +180,34 @@ class CrosscheckReport:
             f"{len(self.layers)} replayed layers over {self.steps} steps, carrying {100 * self.coverage:.1f}% "
             "of the analytic energy of the whole trace",
             f"{'figure':<26}{'analytic':>14}{'simulated':>14}{'SANA-FE':>14}{'analytic err':>14}",
+            _row("energy_pj", *(self.total_energy_pj(s) for s in SOURCES)),
+            *self._block_rows(),
+            _row("latency_us", *(self.latency_us[s] for s in SOURCES)),
+            *self._simple_rows(),
+            *(_row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)) for key in self.counts["sanafe"]),
         ]
-
-        def row(name: str, a: float, s: float, f: float) -> str:
-            err = f"{(a - f) / f:+.1%}" if f else "-"
-            return f"{name:<26}{a:>14.6g}{s:>14.6g}{f:>14.6g}{err:>14}"
-
-        lines.append(row("energy_pj", *(self.total_energy_pj(s) for s in SOURCES)))
-        for block in (*BLOCKS, "other"):
-            values = [self.energy_by_block_pj[s][block] for s in SOURCES]
-            if any(values):
-                lines.append(row(f"  {block}_pj", *values))
-        lines.append(row("latency_us", *(self.latency_us[s] for s in SOURCES)))
-        if "sanafe_simple" in self.latency_us:
-            simple = self.latency_us["sanafe_simple"]
-            lines.append(row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"], simple))
-        for key in self.counts["sanafe"]:
-            lines.append(row(key, *(self.counts[s].get(key, float("nan")) for s in SOURCES)))
         if self.skipped:
             lines.append("")
             lines.append("not replayed: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items()))
         return "\n".join(lines)
+
+    def _block_rows(self) -> list[str]:
+        """One row per energy block any source charges."""
+        rows = [(block, [self.energy_by_block_pj[s][block] for s in SOURCES]) for block in (*BLOCKS, "other")]
+        return [_row(f"  {block}_pj", *values) for block, values in rows if any(values)]
+
+    def _simple_rows(self) -> list[str]:
+        """The latencies against SANA-FE's simple timing model, when it was run."""
+        if "sanafe_simple" not in self.latency_us:
+            return []
+        return [_row("  vs SANA-FE simple", self.latency_us["analytic"], self.latency_us["simulated"],
+                     self.latency_us["sanafe_simple"])]
+
+
+def _row(name: str, a: float, s: float, f: float) -> str:
+    """One row of :meth:`CrosscheckReport.table`: analytic, simulated, SANA-FE and the analytic error."""
+    err = f"{(a - f) / f:+.1%}" if f else "-"
+    return f"{name:<26}{a:>14.6g}{s:>14.6g}{f:>14.6g}{err:>14}"
 
 
 def replayable(trace: WorkloadTrace) -> tuple[list[str], dict[str, str]]:
@@ -297,17 +299,17 @@ def _by_share(cores: np.ndarray, shares: np.ndarray, n: int) -> np.ndarray:
     return cores[np.minimum(slot, len(cores) - 1)]
 
 
-def _interleaved(entries: list[tuple[int, Any, list[bool] | None]]) -> list[tuple[Any, list[bool] | None]]:
+def _interleaved(entries: list[_Entry]) -> list[tuple[_Neuron, list[bool] | None]]:
     """A core's neurons in processing order: by layer, each layer's neurons (no spike train)
     with the input neurons it drives (tagged with that layer) spread evenly among them."""
-    by_layer: dict[int, tuple[list[Any], list[tuple[Any, list[bool]]]]] = {}
+    by_layer: dict[int, tuple[list[_Neuron], list[tuple[_Neuron, list[bool]]]]] = {}
     for layer, neuron, spikes in entries:
         neurons, sends = by_layer.setdefault(layer, ([], []))
         if spikes is None:
             neurons.append(neuron)
         else:
             sends.append((neuron, spikes))
-    out: list[tuple[Any, list[bool] | None]] = []
+    out: list[tuple[_Neuron, list[bool] | None]] = []
     for layer in sorted(by_layer):
         neurons, sends = by_layer[layer]
         if not neurons:
@@ -325,67 +327,85 @@ def _interleaved(entries: list[tuple[int, Any, list[bool] | None]]) -> list[tupl
     return out
 
 
-def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, mesh_cols: int,
-                steps: int) -> dict[str, Any]:
-    """Simulate the replayed network on SANA-FE's Loihi; energies in pJ, time in µs."""
-    arch = sanafe.load_arch(arch_path)
-    net = sanafe.Network()
-    placement = _Placement()
-    loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
-    # Neurons a core processes, in order: a core sweeps the neurons of each layer it holds, and
-    # the inputs a layer's neurons send on (the next layer's input neurons) are interleaved
-    # among them, as a spike leaves right after its neuron's update.
-    order: dict[int, list[tuple[int, Any, list[bool] | None]]] = {}
+class _Neuron(Protocol):
+    """What the replay does with a SANA-FE neuron (``sanafe.Neuron``)."""
 
-    def queue(neuron: Any, core: int, layer: int, spikes: list[bool] | None) -> None:
-        order.setdefault(placement.take(core), []).append((layer, neuron, spikes))
+    def set_attributes(self, **attributes: object) -> None: ...
 
-    for layer in layers:
-        outputs = net.create_neuron_group(
+    def map_to_core(self, core: object) -> None: ...
+
+
+#: A core's neurons as queued: (layer, neuron, its spike train or None for an output neuron).
+_Entry = tuple[int, _Neuron, list[bool] | None]
+
+
+class _Network:
+    """The replayed network as SANA-FE neurons, each queued on the core codesign's mapping gives it."""
+
+    def __init__(self, sanafe: ModuleType, arch: Any) -> None:
+        self.net = sanafe.Network()
+        self.placement = _Placement()
+        self.loihi_cores = [list(tile.cores) for tile in arch.tiles]  # pybind lists are rebuilt on each access
+        # Neurons a core processes, in order: a core sweeps the neurons of each layer it holds,
+        # and the inputs a layer's neurons send on (the next layer's input neurons) are
+        # interleaved among them, as a spike leaves right after its neuron's update.
+        self.order: dict[int, list[_Entry]] = {}
+
+    def queue(self, neuron: _Neuron, core: int, layer: int, spikes: list[bool] | None) -> None:
+        self.order.setdefault(self.placement.take(core), []).append((layer, neuron, spikes))
+
+    def add_layer(self, layer: _Layer) -> None:
+        """The layer's LIF outputs on its cores and, per input level, its input neurons (on the
+        cores of their sources) with their synapses."""
+        outputs = self.net.create_neuron_group(
             f"out{layer.index}", layer.n_out, model_attributes={"threshold": OUTPUT_THRESHOLD},
             soma_hw_name="loihi_lif", default_synapse_hw_name="loihi_dense_synapse",
         )
         sample = layer.sample
         for c in range(int(sample.max())):
             sources = [j for j in range(sample.shape[1]) if int(sample[:, j].max()) > c]
-            if not sources:
-                continue
-            group = net.create_neuron_group(f"in{layer.index}_{c}", len(sources), soma_hw_name="loihi_inputs[0]")
-            pairs: list[tuple[int, int]] = []
-            weights: list[float] = []
-            for k, (neuron, j) in enumerate(zip(group.neurons, sources, strict=True)):
-                queue(neuron, int(layer.in_cores[j]), layer.index - 1, [bool(v) for v in (sample[:, j] > c)])
-                pairs += [(k, int(t)) for t in layer.targets[j]]
-                weights += [float(w) for w in layer.weights[j]]
-            if pairs:
-                group.connect_neurons_sparse(outputs, {"weight": weights}, pairs)
+            if sources:
+                self._add_inputs(layer, c, sources, outputs)
         for i, neuron in enumerate(outputs.neurons):
             neuron.set_attributes(log_spikes=True)
-            queue(neuron, int(layer.out_cores[i]), layer.index, None)
-    # Cores codesign uses but no replayed neuron sits on: one silent input neuron each.
-    idle = [c for c in range(used) if c not in order]
-    if idle:
-        group = net.create_neuron_group("idle", len(idle), soma_hw_name="loihi_inputs[0]")
-        for neuron, core in zip(group.neurons, idle, strict=True):
-            queue(neuron, core, -1, [False] * steps)
-    for core, entries in order.items():
-        tile, offset = loihi_core(core, mesh_cols)
-        hw = loihi_cores[tile][offset]
-        unit = 0
-        for neuron, spikes in _interleaved(entries):
-            if spikes is not None:
-                neuron.set_attributes(soma_hw_name=f"loihi_inputs[{unit}]", model_attributes={"spikes": spikes})
-                unit += 1
-            neuron.map_to_core(hw)
-    chip = sanafe.SpikingChip(arch)
-    simple = sanafe.SpikingChip(arch)
-    with _quiet_stdout():
-        chip.load(net)
-        result = chip.sim(steps, processing_threads=1, spike_trace=True)
-        # SANA-FE's own analytic timing model (each core's busier of neuron and message
-        # processing, the busiest core, plus the sync; no network interactions), for reference.
-        simple.load(net)
-        simple_time = float(simple.sim(steps, timing_model="simple", processing_threads=1)["sim_time"])
+            self.queue(neuron, int(layer.out_cores[i]), layer.index, None)
+
+    def _add_inputs(self, layer: _Layer, level: int, sources: list[int], outputs: object) -> None:
+        """Input neurons firing where the sample's inputs ``sources`` exceed ``level``."""
+        sample = layer.sample
+        group = self.net.create_neuron_group(f"in{layer.index}_{level}", len(sources), soma_hw_name="loihi_inputs[0]")
+        pairs: list[tuple[int, int]] = []
+        weights: list[float] = []
+        for k, (neuron, j) in enumerate(zip(group.neurons, sources, strict=True)):
+            self.queue(neuron, int(layer.in_cores[j]), layer.index - 1, [bool(v) for v in (sample[:, j] > level)])
+            pairs += [(k, int(t)) for t in layer.targets[j]]
+            weights += [float(w) for w in layer.weights[j]]
+        if pairs:
+            group.connect_neurons_sparse(outputs, {"weight": weights}, pairs)
+
+    def add_idle(self, used: int, steps: int) -> None:
+        """Cores codesign uses but no replayed neuron sits on: one silent input neuron each."""
+        idle = [c for c in range(used) if c not in self.order]
+        if idle:
+            group = self.net.create_neuron_group("idle", len(idle), soma_hw_name="loihi_inputs[0]")
+            for neuron, core in zip(group.neurons, idle, strict=True):
+                self.queue(neuron, core, -1, [False] * steps)
+
+    def map_to(self, mesh_cols: int) -> None:
+        """Each queued neuron onto its Loihi core, in processing order (inputs on the core's input units)."""
+        for core, entries in self.order.items():
+            tile, offset = loihi_core(core, mesh_cols)
+            hw = self.loihi_cores[tile][offset]
+            unit = 0
+            for neuron, spikes in _interleaved(entries):
+                if spikes is not None:
+                    neuron.set_attributes(soma_hw_name=f"loihi_inputs[{unit}]", model_attributes={"spikes": spikes})
+                    unit += 1
+                neuron.map_to_core(hw)
+
+
+def _fired(result: dict[str, Any], layers: list[_Layer]) -> dict[int, float]:
+    """Output spikes of each replayed layer in SANA-FE's spike trace."""
     fired = {layer.index: 0.0 for layer in layers}
     names = {f"out{layer.index}": layer.index for layer in layers}
     for step in result["spike_trace"]:
@@ -393,13 +413,34 @@ def _run_sanafe(sanafe: Any, arch_path: str, layers: list[_Layer], used: int, me
             index = names.get(str(address.group_name))
             if index is not None:
                 fired[index] += 1.0
+    return fired
+
+
+def _run_sanafe(sanafe: ModuleType, arch_path: str, layers: list[_Layer], used: int, mesh_cols: int,
+                steps: int) -> dict[str, Any]:
+    """Simulate the replayed network on SANA-FE's Loihi; energies in pJ, time in µs."""
+    arch = sanafe.load_arch(arch_path)
+    network = _Network(sanafe, arch)
+    for layer in layers:
+        network.add_layer(layer)
+    network.add_idle(used, steps)
+    network.map_to(mesh_cols)
+    chip = sanafe.SpikingChip(arch)
+    simple = sanafe.SpikingChip(arch)
+    with _quiet_stdout():
+        chip.load(network.net)
+        result = chip.sim(steps, processing_threads=1, spike_trace=True)
+        # SANA-FE's own analytic timing model (each core's busier of neuron and message
+        # processing, the busiest core, plus the sync; no network interactions), for reference.
+        simple.load(network.net)
+        simple_time = float(simple.sim(steps, timing_model="simple", processing_threads=1)["sim_time"])
     energy = {k: float(v) * 1e12 for k, v in result["energy"].items()}
-    tiles = {loihi_core(c, mesh_cols)[0] for c in order}
+    tiles = {loihi_core(c, mesh_cols)[0] for c in network.order}
     return {
         "energy_pj": {b: energy.get(b, 0.0) for b in BLOCKS},
         "latency_us": float(result["sim_time"]) * 1e6,
         "latency_simple_us": simple_time * 1e6,
-        "fired": fired,
+        "fired": _fired(result, layers),
         "tiles": len(tiles),
         "spikes": float(result["spikes"]),
     }
@@ -423,8 +464,9 @@ def _quiet_stdout() -> Iterator[None]:
 
 def _blocks(energy_by_category: dict[str, float]) -> dict[str, float]:
     blocks = {b: 0.0 for b in (*BLOCKS, "other")}
-    for category in CATEGORIES:
-        blocks[CATEGORY_BLOCK[category]] += float(energy_by_category[category])
+    for category, energy_pj in energy_by_category.items():
+        block = cost_category(category).sanafe_block
+        blocks[block if block in blocks else "other"] += float(energy_pj)
     return blocks
 
 
@@ -463,6 +505,40 @@ def _replay_trace(trace: WorkloadTrace, layers: list[_Layer], fired: dict[int, f
     return WorkloadTrace(meta=meta, spike_samples=samples)
 
 
+def _loihi_mesh_cols(chip: ChipConfig) -> int:
+    """The chip's mesh width, once its cores are known to fit SANA-FE's 16 x 8 Loihi cores.
+
+    Raises:
+        ValueError: more cores than Loihi's, or a mesh wider or taller than its.
+    """
+    if chip.cores > LOIHI_CORES:
+        raise ValueError(f"chip has {chip.cores} cores; SANA-FE's Loihi has {LOIHI_CORES}")
+    mesh_cols = chip.mesh_cols or math.ceil(math.sqrt(chip.cores))
+    if mesh_cols > 2 * LOIHI_TILES_X or math.ceil(chip.cores / mesh_cols) > 2 * LOIHI_TILES_Y:
+        raise ValueError(f"a {mesh_cols}-column mesh of {chip.cores} cores does not fit SANA-FE's 16 x 8 Loihi cores")
+    return mesh_cols
+
+
+def _replayed_layer(trace: WorkloadTrace, i: int, steps: int, placement: LayerPlacement, sparse: bool,
+                    seed: int) -> _Layer:
+    """Layer ``i`` as replayed: its first ``steps`` sample rows, random synapses (seeded by the
+    seed and its name), outputs on its cores and inputs on its sources' (the host's, core 0, for
+    the first layer), as the placement puts them."""
+    layer = trace.layers[i]
+    sample = trace.spike_samples[layer.name][:steps].astype(np.int64)
+    rng = np.random.default_rng([seed, zlib.crc32(layer.name.encode())])
+    n_out, targets, weights = _connect(layer, sample.shape[1], sparse, rng)
+    cores, shares = core_shares(placement, 0, i)
+    if i == 0:
+        in_cores = np.zeros(sample.shape[1], dtype=np.intp)
+    else:
+        src, src_shares = core_shares(placement, 0, i - 1)
+        in_cores = _by_share(src, src_shares, sample.shape[1])
+    return _Layer(index=i, name=layer.name, sample=sample, n_out=n_out, targets=targets, weights=weights,
+                  out_cores=_by_share(cores, shares, n_out), in_cores=in_cores,
+                  fan_out_nonzero=float(layer.fan_out), fan_out_stored=_stored_fan_out(layer))
+
+
 def crosscheck(
     trace: WorkloadTrace, chip: ChipConfig, *, seed: int = 0, max_steps: int | None = None
 ) -> CrosscheckReport:
@@ -483,51 +559,28 @@ def crosscheck(
         ValueError: the chip does not fit SANA-FE's Loihi, or nothing can be replayed.
     """
     sanafe = import_sanafe()
-    if chip.cores > LOIHI_CORES:
-        raise ValueError(f"chip has {chip.cores} cores; SANA-FE's Loihi has {LOIHI_CORES}")
+    mesh_cols = _loihi_mesh_cols(chip)
     arch_path = str(resources.files("sanafe.examples").joinpath("loihi.yaml"))
     names, skipped = replayable(trace)
     if not names:
         raise ValueError("no layer of the trace can be replayed (weight layers with spike inputs and a spike sample)")
-    mesh_cols = chip.mesh_cols or math.ceil(math.sqrt(chip.cores))
-    if mesh_cols > 2 * LOIHI_TILES_X or math.ceil(chip.cores / mesh_cols) > 2 * LOIHI_TILES_Y:
-        raise ValueError(f"a {mesh_cols}-column mesh of {chip.cores} cores does not fit SANA-FE's 16 x 8 Loihi cores")
     steps = min(trace.spike_samples[n].shape[0] for n in names)
     if max_steps is not None:
         steps = min(steps, max_steps)
-    # codesign's own mapping of the whole network.
-    arrays = LayerArrays.from_trace(trace)
-    columns = {k: v[:, None] for k, v in ChipArray.from_configs([chip]).columns.items()}
-    placement = map_layers(arrays, columns, layer_work(arrays, columns))
-    used = int(used_cores(placement, columns["cores"])[0, 0])
+    # codesign's own mapping of the whole network: the one placement all three sources use.
+    placement = place(trace, chip)
+    columns = ChipArray.from_configs([chip]).block()
+    used = int(used_cores(placement, columns.cores)[0, 0])
     index = {layer.name: i for i, layer in enumerate(trace.layers)}
-    layers: list[_Layer] = []
-    for name in names:
-        i = index[name]
-        layer = trace.layers[i]
-        sample = trace.spike_samples[name][:steps].astype(np.int64)
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        n_out, targets, weights = _connect(layer, sample.shape[1], chip.sparse_weights, rng)
-        cores, shares = core_shares(placement, 0, i)
-        if i == 0:
-            in_cores = np.zeros(sample.shape[1], dtype=np.intp)
-        else:
-            src, src_shares = core_shares(placement, 0, i - 1)
-            in_cores = _by_share(src, src_shares, sample.shape[1])
-        layers.append(_Layer(index=i, name=name, sample=sample, n_out=n_out, targets=targets, weights=weights,
-                             out_cores=_by_share(cores, shares, n_out), in_cores=in_cores,
-                             fan_out_nonzero=float(layer.fan_out), fan_out_stored=_stored_fan_out(layer)))
+    layers = [_replayed_layer(trace, index[name], steps, placement, chip.sparse_weights, seed) for name in names]
     result = _run_sanafe(sanafe, arch_path, layers, used, mesh_cols, steps)
     replay = _replay_trace(trace, layers, result["fired"], steps)
-    analytic = estimate_cost(replay, chip, mapping_trace=trace)
-    simulated = simulate(replay, chip, seed=seed, match_counts=False, mapping_trace=trace)
+    analytic = estimate_cost(replay, chip, placement=placement)
+    simulated = simulate(replay, chip, seed=seed, match_counts=False, placement=placement)
     # Over the replayed steps: a timestep-parallel chip's pipeline fill is not part of the replay.
     replay_arrays = LayerArrays.from_trace(replay)
     n_steps = float(replay_arrays.steps.max())
     fill = (n_steps + pipeline_depth(replay_arrays)) / n_steps if chip.execution == "timestep_parallel" else 1.0
-    full = estimate_cost(trace, chip)
-    total = float(full.total_energy_pj)
-    covered = sum(float(full.energy_by_layer_pj[n]) for n in names)
     ops = float(np.sum([(r.sample.sum(axis=0) * np.array([t.size for t in r.targets])).sum() for r in layers]))
     return CrosscheckReport(
         chip=chip.name, cores=chip.cores, architecture="loihi (sanafe/examples/loihi.yaml)",
@@ -550,5 +603,13 @@ def crosscheck(
                           "output_spikes": float(replay_arrays.output_spikes.sum())},
             "sanafe": {"synaptic_ops": ops, "output_spikes": float(sum(result["fired"].values()))},
         },
-        skipped=skipped, coverage=covered / total if total else 0.0,
+        skipped=skipped, coverage=_coverage(trace, chip, names),
     )
+
+
+def _coverage(trace: WorkloadTrace, chip: ChipConfig, names: list[str]) -> float:
+    """The replayed layers' share of the whole trace's analytic energy on the chip."""
+    full = estimate_cost(trace, chip)
+    total = float(full.total_energy_pj)
+    covered = sum(float(full.energy_by_layer_pj[n]) for n in names)
+    return covered / total if total else 0.0

@@ -169,17 +169,19 @@ class TraceRecorder:
         entry.inputs_integer = entry.inputs_integer and is_int and levels != 0
         entry.seen_inputs = True
         if entry.inputs_integer:
-            magnitude = x.abs()
-            entry.input_level_sum += float(magnitude.sum())
-            if x.numel():
-                entry.max_level = max(entry.max_level, float(magnitude.max()))
-            if self.sample_spikes and self.utterances == 0:
-                kept = sum(s.shape[0] for s in entry.sample)
-                if kept < MAX_SAMPLE_STEPS:
-                    chunk = _channel_rows(magnitude)[: MAX_SAMPLE_STEPS - kept]
-                    entry.sample.append(chunk.clamp(0, 255).to(torch.uint8).cpu().numpy())
+            self._add_spike_levels(entry, x.abs())
         else:
             entry.sample.clear()
+
+    def _add_spike_levels(self, entry: _Entry, magnitude: torch.Tensor) -> None:
+        """Integer inputs' levels: their sum, their largest, and (first utterance) the spike sample."""
+        entry.input_level_sum += float(magnitude.sum())
+        if magnitude.numel():
+            entry.max_level = max(entry.max_level, float(magnitude.max()))
+        kept = sum(s.shape[0] for s in entry.sample)
+        if self.sample_spikes and self.utterances == 0 and kept < MAX_SAMPLE_STEPS:
+            chunk = _channel_rows(magnitude)[: MAX_SAMPLE_STEPS - kept]
+            entry.sample.append(chunk.clamp(0, 255).to(torch.uint8).cpu().numpy())
 
     def _layer_hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         assert isinstance(module, nn.Linear | nn.Conv1d)  # the only modules __enter__ hooks
@@ -312,6 +314,15 @@ class TraceRecorder:
         return samples
 
 
+def _synapse_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A module's own connection tensors, as NeuroBench's ``ConnectionSparsity`` counts them."""
+    if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
+        return [module.weight]
+    if isinstance(module, nn.RNNBase):
+        return [p for name, p in module.named_parameters(recurse=False) if name.startswith(("weight", "bias"))]
+    return []
+
+
 def model_stats(model: nn.Module) -> ModelStats:
     """Storage and connection counts of an inference model, as NeuroBench's static metrics take them.
 
@@ -323,16 +334,9 @@ def model_stats(model: nn.Module) -> ModelStats:
     """
     parameter_bytes = sum(t.numel() * t.element_size() for t in model.parameters())
     parameter_bytes += sum(t.numel() * t.element_size() for t in model.buffers())
-    synapses = nonzero = 0
-    for module in model.modules():
-        if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
-            tensors = [module.weight]
-        elif isinstance(module, nn.RNNBase):
-            tensors = [p for name, p in module.named_parameters(recurse=False) if name.startswith(("weight", "bias"))]
-        else:
-            continue
-        synapses += sum(t.numel() for t in tensors)
-        nonzero += sum(int((t != 0).sum()) for t in tensors)
+    tensors = [t for module in model.modules() for t in _synapse_tensors(module)]
+    synapses = sum(t.numel() for t in tensors)
+    nonzero = sum(int((t != 0).sum()) for t in tensors)
     return ModelStats(parameter_bytes=int(parameter_bytes), synapses=synapses, synapses_nonzero=nonzero)
 
 
