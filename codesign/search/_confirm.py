@@ -117,6 +117,7 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
     """One joint evaluation per point and seed: the point's network parameters with its chip's,
     at full fidelity, in the point's own confirmation folder."""
     records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    specs = {seed: _seed_spec(spec, seed) for seed in seed_list}  # validated once per seed, not per point
     jobs: list[_Job] = []
     for point in points:
         record = records.get(point.trial)
@@ -126,12 +127,17 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
         params = {**{k: v for k, v in record.params.items() if not k.startswith("hw.")},
                   **{k: v for k, v in point.params.items() if k.startswith("hw.")}}
         for seed in seed_list:
-            data = spec.to_dict()
-            data.update(seed=seed, strategy="joint", multi_fidelity=None)
             jobs.append((point, chip, seed, TrialTask(
-                params=params, spec=parse_spec(StudySpec, data), trial_number=point.trial,
+                params=params, spec=specs[seed], trial_number=point.trial,
                 folder=confirmation_folder(point.trial, chip, seed))))
     return jobs
+
+
+def _seed_spec(spec: StudySpec, seed: int) -> StudySpec:
+    """The study as one confirmation seed evaluates it: that seed, at full fidelity."""
+    data = spec.to_dict()
+    data.update(seed=seed, strategy="joint", multi_fidelity=None)
+    return parse_spec(StudySpec, data)
 
 
 def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
