@@ -30,18 +30,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
 from codesign._resources import checkout_root
 from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
+from codesign.data import CorpusConfig  # configs only
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
-from codesign.search import DesignPoint, StudyView, TrialView, pick_point, recommendation_of
+from codesign.hardware import ChipConfig  # configs only
+from codesign.search import DesignPoint, StudyView, TrialRecord, TrialView, pick_point, recommendation_of
+from codesign.snn import ModelConfig, default_model_config  # configs only
+from codesign.train import TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from codesign.snn import Precision
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
@@ -76,7 +82,11 @@ class StudyProvenance(Spec):
 
 
 class BundleConfig(Spec):
-    """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network."""
+    """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network.
+
+    ``corpus``, ``model``, ``chip`` and ``train`` are the typed configs the study used (a
+    bundle written when they were plain mappings reads into them, with the same defaults).
+    """
 
     model_config = MEASURED
 
@@ -84,10 +94,10 @@ class BundleConfig(Spec):
     code_commit: str | None = None
     study: StudyProvenance
     seed: int
-    corpus: dict[str, Any]
-    model: dict[str, Any]
-    chip: dict[str, Any]
-    train: dict[str, Any]
+    corpus: CorpusConfig
+    model: ModelConfig
+    chip: ChipConfig
+    train: TrainConfig
     head: str
     n_features: int = Field(ge=1)
     n_outputs: int = Field(ge=1)
@@ -107,19 +117,22 @@ class BundleConfig(Spec):
                     "on (the trial record's; empty in older bundles)",
     )
 
-    @property
-    def network_config(self) -> Any:
-        """``model`` as the typed ``codesign.snn.ModelConfig``."""
-        from codesign.snn import parse_model_config
-
-        return parse_model_config(self.model, key_prefix="model")
+    @field_serializer("corpus")
+    def _corpus_as_given(self, value: CorpusConfig) -> dict[str, Any]:
+        # the keys the study gave, as the study spec stores them; defaults fill in when read
+        return value.model_dump(mode="json", exclude_unset=True)
 
     @property
-    def precision(self) -> Any:
+    def network_config(self) -> ModelConfig:
+        """``model`` (kept for callers of the time it was a mapping)."""
+        return self.model
+
+    @property
+    def precision(self) -> Precision:
         """The precision the stored figures were scored at: the chip's weight and state bits."""
         from codesign.snn import Precision
 
-        return Precision(weight_bits=self.chip["weight_bits"], state_bits=self.chip["state_bits"])
+        return Precision(weight_bits=self.chip.weight_bits, state_bits=self.chip.state_bits)
 
 
 @dataclass(frozen=True)
@@ -283,7 +296,7 @@ def bundle_network(config: BundleConfig, weights: Path) -> nn.Module:
                         config.head, weights)  # type: ignore[arg-type]  # str: typing it Head would import torch
 
 
-def _point_chip(record: Any, point: DesignPoint) -> Any:
+def _point_chip(record: TrialRecord, point: DesignPoint) -> ChipConfig:
     """The chip of a design point (:func:`codesign.search.point_chip`: a nested point's chip is
     the study's base chip with its ``hw.*`` parameters, named and described as that chip)."""
     from codesign.search import point_chip
@@ -295,12 +308,12 @@ def _point_chip(record: Any, point: DesignPoint) -> Any:
                           hint=str(err)) from None
 
 
-def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: Any,
+def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: dict[str, Any], chip: ChipConfig,
                    storage: str | None, datetime_complete: str | None) -> BundleConfig:
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
     assert record is not None
-    spec = view.spec or {}
+    spec = view.spec
     return BundleConfig(
         codesign_version=__version__,
         code_commit=code_commit(),
@@ -309,21 +322,22 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
             datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
             recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
         ),
-        seed=int(summary.get("seed", spec.get("seed", 0))),
-        corpus=dict(spec.get("corpus", {})),
-        model=record.model_config_.to_dict() if record.model_config_ is not None else {},
-        chip=chip.to_dict(),
-        train=record.train_config.to_dict() if record.train_config is not None else {},
+        seed=int(summary.get("seed", spec.seed if spec is not None else 0)),
+        # a study or record too old to say: the defaults, as its evaluation used them
+        corpus=spec.corpus if spec is not None else CorpusConfig(),
+        model=record.model_config_ if record.model_config_ is not None else default_model_config(),
+        chip=chip,
+        train=record.train_config if record.train_config is not None else TrainConfig(),
         head=summary["head"],
         n_features=int(summary["n_features"]),
         n_outputs=int(summary["n_outputs"]),
-        trace_batch=int(spec.get("trace_batch", 32)),
+        trace_batch=spec.trace_batch if spec is not None else 32,
         params=dict(point.params),
         objectives=dict(zip(view.objective_names, point.values, strict=True)),
         constraints=dict(point.constraints),
         metrics={**{k: float(v) for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))},
                  **point.metrics},
-        precision_mode=str(spec.get("precision", "ptq")),
+        precision_mode=spec.precision if spec is not None else "ptq",
         confirmed=None if point.confirmed is None else {
             "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
         measured_on={split: m.to_dict() for split, m in record.measured_on.items()},
@@ -355,7 +369,7 @@ def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precisi
         _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, precision.weight_bits)
     probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
     exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
-                              {"codesign_model_config": json.dumps(config.model, sort_keys=True),
+                              {"codesign_model_config": json.dumps(config.model.to_dict(), sort_keys=True),
                                "codesign_weight_bits": str(precision.weight_bits)})
     nir.write(bundle / NIR_FILE, exported.graph)
     return exported
@@ -384,6 +398,6 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     if verify:
         verify_bundle(bundle, REQUIRED_FILES)
     config = load_spec(BundleConfig, bundle / CONFIG_FILE)
-    if verify and config.chip.get("weight_bits") != 32:  # a chip's integer weights are part of it
+    if verify and config.chip.weight_bits != 32:  # a chip's integer weights are part of it
         verify_bundle(bundle, (*REQUIRED_FILES, WEIGHTS_INT_FILE))
     return config

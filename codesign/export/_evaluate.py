@@ -162,7 +162,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     """
     import torch
 
-    from codesign.hardware import ChipConfig, CostReport, estimate_cost
+    from codesign.hardware import CostReport, estimate_cost
     from codesign.trace import load_trace
     from codesign.train import score_at_precision
 
@@ -188,7 +188,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     if not any(r.name.startswith("test_") for r in rows):
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
 
-    chip = ChipConfig.model_validate(config.chip)
+    chip = config.chip
     stored_report = CostReport.from_dict(load_json(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
     stored_figures = stored_report.metrics()
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
@@ -223,9 +223,9 @@ def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) 
 
 
 def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Any:
-    from codesign.data import CorpusConfig, load_corpus
+    from codesign.data import load_corpus
 
-    corpus = load_corpus(CorpusConfig.model_validate(config.corpus), cache_dir=cache_dir, progress=progress)
+    corpus = load_corpus(config.corpus, cache_dir=cache_dir, progress=progress)
     if corpus.n_features != config.n_features or len(corpus.vocabulary) != config.n_outputs:
         raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
                           got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
@@ -290,10 +290,10 @@ def bundle_chip(bundle: str | Path, overrides: dict[str, Any] | None = None) -> 
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
-    data = dict(config.chip)
-    if overrides:
-        data = apply_overrides(data, overrides)
-        data["name"] = f"{config.chip.get('name', 'custom')} with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    if not overrides:
+        return config.chip
+    data = apply_overrides(config.chip.to_dict(), overrides)
+    data["name"] = f"{config.chip.name} with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     return parse_spec(ChipConfig, data, file=bundle / "config.yaml", key_prefix="chip")
 
 
