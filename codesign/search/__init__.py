@@ -144,7 +144,16 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
-from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
+from codesign.search._store import (
+    TRAIN_CACHE_DIR,
+    ArtifactStore,
+    LocalArtifactStore,
+    StoreReader,
+    UrlArtifactStore,
+    open_store,
+    register_store_scheme,
+    study_store,
+)
 from codesign.search._strategy import (
     SYNAPTIC_OPS,
     HardwareFirst,
@@ -209,6 +218,7 @@ __all__ = [
     "Job",
     "Joint",
     "Lease",
+    "LocalArtifactStore",
     "MeasuredOn",
     "MultiFidelity",
     "MultiFidelitySpec",
@@ -233,6 +243,7 @@ __all__ = [
     "TrialResult",
     "TrialTask",
     "TrialView",
+    "UrlArtifactStore",
     "accuracy_floor",
     "as_minimisation",
     "chance_accuracy",
@@ -276,6 +287,7 @@ __all__ = [
     "nondominated_ranks",
     "objective_values",
     "open_storage",
+    "open_store",
     "open_study",
     "pareto_front",
     "pareto_mask",
@@ -300,6 +312,7 @@ __all__ = [
     "record_of",
     "record_points",
     "record_summary",
+    "register_store_scheme",
     "resume_study",
     "run_study",
     "sample_points",

@@ -98,9 +98,10 @@ from codesign.search._storage import (
     load_stored_study,
     masked_url,
     open_storage,
+    storage_label,
     stored_spec,
 )
-from codesign.search._store import ArtifactStore, StoreReader, serve_store
+from codesign.search._store import ArtifactStore, StoreReader, open_store, serve_store
 from codesign.search._strategy import strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
@@ -223,10 +224,11 @@ def run_study(
     *,
     evaluate: EvaluateFn | None = None,
     runs_dir: str | Path = "runs",
-    storage: str | None = None,
+    storage: str | optuna.storages.BaseStorage | None = None,
     progress: bool = True,
     log_to_driver: bool = False,
     record_spec: bool = True,
+    artifact_store: ArtifactStore | None = None,
 ) -> StudyOutcome:
     """Run (or continue) the study ``spec`` until its budget is spent.
 
@@ -237,18 +239,22 @@ def run_study(
         spec: the validated study (``execution``/``budget`` as this run should use them).
         evaluate: the evaluation function (default: the real pipeline).
         runs_dir: where the default storage, artifacts and training cache go.
-        storage: storage URL overriding ``spec.storage``.
+        storage: storage URL overriding ``spec.storage``, or an Optuna storage object (used as
+            it is: its kind, not a URL prefix, says whether other drivers may share it).
         progress: show the live progress bar.
         log_to_driver: forward worker stdout/stderr (off by default: it breaks the bar).
         record_spec: store ``spec`` (its budget and execution) with the study; ``resume``
             passes False, so that its overrides apply to that run only.
+        artifact_store: the artifact store to use in place of the one ``spec.artifacts`` (or
+            ``runs_dir``) names: any :class:`ArtifactStore`, checked before anything is stored.
 
     Raises:
         ConfigError: the stored study of that name has a different search.
         StudyInUse: another driver runs the study and its storage takes one driver only.
     """
-    url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
-    store = _artifact_store(spec, runs_dir)
+    target = storage or spec.storage or default_storage_url(spec.name, runs_dir)
+    url = storage_label(target)
+    store = _artifact_store(spec, runs_dir) if artifact_store is None else _checked_store(artifact_store, spec)
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
@@ -258,7 +264,7 @@ def run_study(
     started_ray = ensure_ray(spec, log_to_driver)
     try:
         check_resources(spec)
-        study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+        study, lease = _open_or_create(spec, target, artifact_dir, record_spec=record_spec, where=where)
         try:
             corpus = None
             if evaluate is None or evaluate is default_evaluate():
@@ -299,15 +305,29 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
         check_output_dir(root, "artifacts" if spec.artifacts else "--runs-dir",
                          "a folder (trial files and the default storage go there)")
     try:
-        store = ArtifactStore(root)
-        if not store.is_local:
-            store.check()
+        store = open_store(root)
     except Exception as err:  # pyarrow, fsspec and cloud SDKs raise many types
         raise ConfigError(None, "artifacts", expected, got=root,
                           hint=f"{type(err).__name__}: {err} (study key 'artifacts' or --artifact-store)") from None
+    return _checked_store(store, spec)
+
+
+def _checked_store(store: ArtifactStore, spec: StudySpec) -> ArtifactStore:
+    """``store`` once it has written, read back and cleaned a marker (a folder is checked as
+    the runs directory already), and reaches a Ray client driver's workers.
+
+    Raises:
+        ConfigError: the store cannot be used (key ``artifacts``).
+    """
+    try:
+        if not store.is_local:
+            store.check()
+    except Exception as err:  # pyarrow, fsspec and cloud SDKs raise many types
+        raise ConfigError(None, "artifacts", "an artifact store codesign can write and read", got=store.root,
+                          hint=f"{type(err).__name__}: {err} (study key 'artifacts' or --artifact-store)") from None
     if store.is_local and (spec.execution.address or "").startswith("ray://"):
         raise ConfigError(None, "artifacts", "a URL artifact store every node reaches (s3://…) for a Ray "
-                          "client driver (ray://), which runs off the cluster", got=root)
+                          "client driver (ray://), which runs off the cluster", got=store.root)
     return store
 
 
@@ -402,11 +422,12 @@ def sampler_seed(study_seed: int, finished: int, salt: str = "") -> int:
 
 
 def _open_or_create(
-    spec: StudySpec, url: str, artifact_dir: str, record_spec: bool = True, where: dict[str, str] | None = None
+    spec: StudySpec, target: str | optuna.storages.BaseStorage, artifact_dir: str, record_spec: bool = True,
+    where: dict[str, str] | None = None,
 ) -> tuple[optuna.Study, DriverLease]:
-    """Open or create the study and take this driver's lease on it (before writing anything
-    to the study: a refused second driver changes nothing)."""
-    storage = open_storage(url, create=True, **(where or {}))
+    """Open or create the study in ``target`` (a storage URL or object) and take this driver's
+    lease on it (before writing anything to the study: a refused second driver changes nothing)."""
+    storage = open_storage(target, create=True, **(where or {})) if isinstance(target, str) else target
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(spec)
     old: StudySpec | None = None
@@ -430,7 +451,7 @@ def _open_or_create(
             )
     else:
         study = _create_study(spec, storage, sampler)
-    lease = DriverLease.acquire(study, storage_policy(url))
+    lease = DriverLease.acquire(study, storage_policy(target))
     try:
         if study.metric_names != list(spec.objectives):
             with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads

@@ -30,7 +30,7 @@ from codesign.search._pick import Pick, picked
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
 from codesign.search._spec import StudySpec
 from codesign.search._storage import load_stored_study
-from codesign.search._store import ArtifactStore, is_url, split_study_dir
+from codesign.search._store import ArtifactStore, is_url, open_store, split_study_dir
 from codesign.search._strategy import strategy_named
 from codesign.search._trials import trial_points
 
@@ -372,4 +372,4 @@ def _names_from_spec(spec: object) -> tuple[str, ...] | None:
 def _url_store(root: str) -> ArtifactStore:
     """One filesystem per URL store root for a reader's many artifact reads (opening it may
     resolve a bucket's region over the network)."""
-    return ArtifactStore(root)
+    return open_store(root)

@@ -54,6 +54,16 @@ def study_artifact_dir(name: str, runs_dir: str | Path = "runs") -> Path:
     return (Path(runs_dir) / name).resolve()
 
 
+def storage_label(storage: str | optuna.storages.BaseStorage) -> str:
+    """How a storage is named in the run summary and messages: its URL, or, for a storage
+    object passed in, its database URL (SQL) or its kind."""
+    if isinstance(storage, str):
+        return storage
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return str(storage.url)
+    return f"<{type(storage).__name__}>"
+
+
 def storage_file(url: str) -> Path | None:
     """The local file behind a SQLite or journal URL, else None."""
     if url.startswith(JOURNAL_PREFIX):
