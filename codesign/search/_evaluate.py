@@ -633,7 +633,7 @@ def _hardware_sweep(
         batch = estimate_cost_batch(scored.trace(space), columns, base=base)
         fits = batch.fits_on_chip.astype(float)
         per_chip = {
-            "energy_uj": batch.energy_uj, "energy_pj": batch.total_energy_pj, "cycles": batch.cycles,
+            "energy_uj": batch.energy_uj, "energy_pj_total": batch.total_energy_pj, "cycles": batch.cycles,
             "latency_ms": batch.latency_ms, "area_mm2": batch.area_mm2, "sram_used_kb": batch.sram_used_kb,
             "weight_kb": batch.weight_kb, "throughput_per_s": batch.throughput_per_s,
             "split_spike_fraction": batch.split_spike_fraction, FITS_ON_CHIP: fits,

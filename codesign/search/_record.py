@@ -26,6 +26,16 @@ ARTIFACT_DIR_ATTR = "codesign.artifact_dir"
 #: which cuts user attributes at 1,024 characters (the full record is longer).
 SUMMARY_ATTR = "codesign.summary"
 SUMMARY_MAX_CHARS = 1000
+#: Metric keys stored under another name by earlier versions -> the name they have now (the
+#: scalar total energy was ``energy_pj``, a name cost reports used for their table).
+RENAMED_METRICS = {"energy_pj": "energy_pj_total"}
+
+
+def _current_metric_names(value: object) -> object:
+    """A stored metrics mapping with each key an earlier version used under its current name."""
+    if not isinstance(value, dict) or not RENAMED_METRICS.keys() & value.keys():
+        return value
+    return {RENAMED_METRICS.get(k, k): v for k, v in value.items()}
 
 
 class HardwarePoint(Spec):
@@ -43,6 +53,8 @@ class HardwarePoint(Spec):
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     trace: str = Field("", description="the trace at this chip's precision, relative to the artifact directory")
+
+    _metric_names = field_validator("metrics", mode="before")(_current_metric_names)
 
     @property
     def feasible(self) -> bool:
@@ -143,6 +155,8 @@ class TrialRecord(Spec):
     load_dependent: bool = False
     degenerate: bool = False
     measured_on: dict[str, MeasuredOn] = Field(default_factory=dict)
+
+    _metric_names = field_validator("metrics", mode="before")(_current_metric_names)
 
     @field_validator("model_config_", "chip_config", "train_config", mode="before")
     @classmethod

@@ -179,7 +179,8 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert "4-core" not in config.chip.description
     assert main(["hw", "evaluate", "--bundle", str(out), "--json", "--no-progress"]) == 0
     own = json.loads(capsys.readouterr().out)
-    assert own["chip_name"] == config.chip.name and np.asarray(own["energy_pj"]) == pytest.approx(np.asarray(stored["energy_pj"]))
+    assert own["chip_name"] == config.chip.name and np.asarray(own["energy_pj_by_layer_category"]) == pytest.approx(
+        np.asarray(stored["energy_pj_by_layer_category"]))
     assert own["area_mm2"] == pytest.approx(stored["area_mm2"]) and own["network"]["precision_changed"] is False
     assert main(["hw", "evaluate", "--bundle", str(out)]) == 0
     captured = capsys.readouterr()
