@@ -40,7 +40,15 @@ from codesign.data import CorpusConfig  # configs only
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
 from codesign.hardware import ChipConfig  # configs only
-from codesign.search import DesignPoint, StudyView, TrialRecord, TrialView, pick_point, recommendation_of
+from codesign.search import (
+    DesignPoint,
+    StudySpec,
+    StudyView,
+    TrialRecord,
+    TrialView,
+    pick_point,
+    recommendation_of,
+)
 from codesign.snn import ModelConfig, default_model_config  # configs only
 from codesign.train import TrainConfig
 
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from codesign.snn import Precision
+    from codesign.trace import WorkloadTrace
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
@@ -313,38 +322,56 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
     assert record is not None
-    spec = view.spec
+    study = _study_settings(view.spec)
     return BundleConfig(
         codesign_version=__version__,
         code_commit=code_commit(),
-        study=StudyProvenance(
-            name=view.name, storage=storage, trial=t.number, chip_index=point.chip, state=t.state,
-            datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
-            recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
-        ),
-        seed=int(summary.get("seed", spec.seed if spec is not None else 0)),
-        # a study or record too old to say: the defaults, as its evaluation used them
-        corpus=spec.corpus if spec is not None else CorpusConfig(),
-        model=record.model_config_ if record.model_config_ is not None else default_model_config(),
+        study=_provenance(view, t, record, point, storage, datetime_complete),
+        seed=int(summary.get("seed", study.pop("seed"))),
+        **study,
+        # a record too old to say: the defaults, as its evaluation used them
+        model=record.model_config_ or default_model_config(),
         chip=chip,
-        train=record.train_config if record.train_config is not None else TrainConfig(),
+        train=record.train_config or TrainConfig(),
         head=summary["head"],
         n_features=int(summary["n_features"]),
         n_outputs=int(summary["n_outputs"]),
-        trace_batch=spec.trace_batch if spec is not None else 32,
         params=dict(point.params),
         objectives=dict(zip(view.objective_names, point.values, strict=True)),
         constraints=dict(point.constraints),
-        metrics={**{k: float(v) for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))},
-                 **point.metrics},
-        precision_mode=spec.precision if spec is not None else "ptq",
+        metrics={**_numbers(summary.get("metrics", {})), **point.metrics},
         confirmed=None if point.confirmed is None else {
             "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
         measured_on={split: m.to_dict() for split, m in record.measured_on.items()},
     )
 
 
-def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: Any, chip: Any) -> None:
+def _study_settings(spec: StudySpec | None) -> dict[str, Any]:
+    """What a bundle takes from its study's spec (seed, corpus, trace batch, precision mode);
+    for a study whose stored spec this version does not read, the defaults of its time."""
+    if spec is None:
+        return {"seed": 0, "corpus": CorpusConfig(), "trace_batch": 32, "precision_mode": "ptq"}
+    return {"seed": spec.seed, "corpus": spec.corpus, "trace_batch": spec.trace_batch,
+            "precision_mode": spec.precision}
+
+
+def _provenance(view: StudyView, t: TrialView, record: TrialRecord, point: DesignPoint, storage: str | None,
+                datetime_complete: str | None) -> StudyProvenance:
+    rec = recommendation_of(view)
+    return StudyProvenance(
+        name=view.name, storage=storage, trial=t.number, chip_index=point.chip, state=t.state,
+        datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
+        recommended=rec is not None and rec.point_id == point.point_id,
+    )
+
+
+def _numbers(values: dict[str, object]) -> dict[str, float]:
+    """The numeric entries of a training summary's metrics."""
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+
+
+def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignPoint, trace: WorkloadTrace,
+                       chip: ChipConfig) -> None:
     """The cost report: a joint trial's stored one (checked), a nested point's recomputed for its chip."""
     from codesign.hardware import CostReport, estimate_cost
 
@@ -356,7 +383,7 @@ def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignP
         path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")
 
 
-def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precision: Any) -> NirExport:
+def _write_on_chip_network(bundle: Path, net: nn.Module, config: BundleConfig, precision: Precision) -> NirExport:
     """The network as the chip holds its weights (state precision needs no tensor): the integer
     weights below 32 bits, and the NIR graph."""
     import nir
@@ -375,7 +402,7 @@ def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precisi
     return exported
 
 
-def _write_integer_weights(path: Path, on_chip: Any, weight_bits: int) -> None:
+def _write_integer_weights(path: Path, on_chip: nn.Module, weight_bits: int) -> None:
     """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them."""
     from safetensors.torch import save_file
 

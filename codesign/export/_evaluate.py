@@ -30,7 +30,9 @@ from codesign.export._bundle import (
 if TYPE_CHECKING:
     from torch import nn
 
+    from codesign.data import Corpus
     from codesign.hardware import ChipConfig, CostReport
+    from codesign.snn import Precision
     from codesign.trace import WorkloadTrace
 
 #: Re-evaluation runs the same deterministic CPU code on the same inputs, so figures agree to
@@ -222,7 +224,7 @@ def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) 
     return "; ".join(diffs) or None
 
 
-def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Any:
+def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Corpus:
     from codesign.data import load_corpus
 
     corpus = load_corpus(config.corpus, cache_dir=cache_dir, progress=progress)
@@ -232,14 +234,14 @@ def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | N
     return corpus
 
 
-def _retrace(config: BundleConfig, corpus: Any, quantised: Any) -> Any:
+def _retrace(config: BundleConfig, corpus: Corpus, quantised: nn.Module) -> WorkloadTrace:
     """The trace of the quantised network on the bundle's trace split and batch, as the study recorded it."""
     from codesign.trace import trace_split
 
     return trace_split(quantised, getattr(corpus, config.trace_split), config.network_config, config.trace_batch)
 
 
-def _integer_weights_row(bundle: Path, quantised: Any, bits: int) -> Comparison:
+def _integer_weights_row(bundle: Path, quantised: nn.Module, bits: int) -> Comparison:
     """The stored integer weights times their scales against the rebuilt network's quantised
     weights: the largest absolute difference (0 when they are the same network)."""
     from safetensors.torch import load_file
@@ -345,36 +347,49 @@ def bundle_scores(bundle: str | Path, precisions: Iterable[tuple[int, int]], cac
     Raises:
         ValueError: a precision the network cannot be held in (``codesign.snn.quantise_network``).
     """
-    import torch
-
     from codesign.snn import Precision
-    from codesign.train import score_at_precision
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
     own = (config.precision.weight_bits, config.precision.state_bits)
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
     out: dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]] = {}
-    net: nn.Module | None = None
-    corpus: Any = None
+    loaded: tuple[nn.Module, Corpus] | None = None  # the network and corpus, once a precision needs them
     for bits in sorted(set(precisions)):
         if bits == own:
             out[bits] = (stored, bundle_trace(bundle))
             continue
         precision = Precision(weight_bits=bits[0], state_bits=bits[1])
-        if net is None:
-            net = load_bundle_model(bundle, config)
-            _say(say, "loading the bundle's corpus (from the cache, or synthesised)")
-            corpus = _bundle_corpus(bundle, config, cache_dir, progress)
-        _say(say, f"scoring the network at {precision.label} (validation and test splits) and recording its trace")
+        if loaded is None:
+            loaded = (load_bundle_model(bundle, config), _loaded_corpus(bundle, config, cache_dir, progress, say))
         try:
-            with torch.no_grad():
-                scored, quantised = score_at_precision(net, corpus, config.head, precision)
+            out[bits] = _scored_at(config, *loaded, precision, say)
         except ValueError as err:
             if errors is None:
                 raise
             errors[bits] = str(err)
-            continue
-        out[bits] = ({k: v for k, v in scored.items() if k.startswith(("test_", "validation_"))},
-                     _retrace(config, corpus, quantised))
     return out
+
+
+def _loaded_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool,
+                   say: Say) -> Corpus:
+    _say(say, "loading the bundle's corpus (from the cache, or synthesised)")
+    return _bundle_corpus(bundle, config, cache_dir, progress)
+
+
+def _scored_at(config: BundleConfig, net: nn.Module, corpus: Corpus, precision: Precision,
+               say: Say) -> tuple[dict[str, float], WorkloadTrace]:
+    """The network's validation and test metrics at ``precision`` and its trace there.
+
+    Raises:
+        ValueError: a precision the network cannot be held in.
+    """
+    import torch
+
+    from codesign.train import score_at_precision
+
+    _say(say, f"scoring the network at {precision.label} (validation and test splits) and recording its trace")
+    with torch.no_grad():
+        scored, quantised = score_at_precision(net, corpus, config.head, precision)
+    return ({k: v for k, v in scored.items() if k.startswith(("test_", "validation_"))},
+            _retrace(config, corpus, quantised))

@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -90,7 +90,7 @@ from codesign.search._record import (
     record_of,
     record_summary,
 )
-from codesign.search._space import suggest
+from codesign.search._space import SearchSpace, suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
     checkpoint,
@@ -105,6 +105,11 @@ from codesign.search._store import ArtifactStore, StoreReader, open_store, serve
 from codesign.search._strategy import strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+    from codesign.data import Corpus
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -254,7 +259,7 @@ def run_study(
     """
     target = storage or spec.storage or default_storage_url(spec.name, runs_dir)
     url = storage_label(target)
-    store = _artifact_store(spec, runs_dir) if artifact_store is None else _checked_store(artifact_store, spec)
+    store = _artifact_store(spec, runs_dir, artifact_store)
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
@@ -266,12 +271,7 @@ def run_study(
         check_resources(spec)
         study, lease = _open_or_create(spec, target, artifact_dir, record_spec=record_spec, where=where)
         try:
-            corpus = None
-            if evaluate is None or evaluate is default_evaluate():
-                from codesign.search._evaluate import prepare_study
-
-                corpus = prepare_study(spec, progress=progress)
-                evaluate = default_evaluate()
+            evaluate, corpus = _evaluation(spec, evaluate, progress)
             return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
         except optuna.exceptions.StorageInternalError as err:  # a full disk, a lost database server
             raise ConfigError(None, "storage", "a storage this driver can write", got=masked_url(url),
@@ -287,14 +287,26 @@ def run_study(
             ray.shutdown()
 
 
-def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
-    """The study's artifact store, checked before anything is stored: a URL store is written,
+def _evaluation(spec: StudySpec, evaluate: EvaluateFn | None, progress: bool) -> tuple[EvaluateFn, Corpus | None]:
+    """The evaluation function, and the corpus the real one needs (prepared once, here)."""
+    if evaluate is not None and evaluate is not default_evaluate():
+        return evaluate, None  # an injected evaluation loads nothing
+    from codesign.search._evaluate import prepare_study
+
+    return default_evaluate(), prepare_study(spec, progress=progress)
+
+
+def _artifact_store(spec: StudySpec, runs_dir: str | Path, given: ArtifactStore | None = None) -> ArtifactStore:
+    """The study's artifact store (``given``, else the one ``spec.artifacts`` or ``runs_dir``
+    names), checked before anything is stored: a store that is not a local folder is written,
     read back and cleaned, so a store the driver cannot use fails now, not after each trial.
     A Ray client driver (``ray://``) runs off the cluster, so it needs a URL store.
 
     Raises:
         ConfigError: an unknown or unusable store (``artifacts`` / ``--artifact-store``).
     """
+    if given is not None:
+        return _checked_store(given, spec)
     root = spec.artifacts or str(runs_dir)
     expected = "an artifact store codesign can write and read (a folder, or a URL pyarrow.fs or fsspec knows)"
     if root.split("://", 1)[0].lower() == "memory" and "://" in root:
@@ -474,7 +486,7 @@ def _open_or_create(
     return study, lease
 
 
-def _create_study(spec: StudySpec, storage: Any, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+def _create_study(spec: StudySpec, storage: optuna.storages.BaseStorage | str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     """Create the study; a driver that created it a moment earlier is fine (sharing storages)."""
     try:
         return optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
@@ -503,7 +515,7 @@ def _drive(
     progress: bool,
     log_to_driver: bool,
     lease: DriverLease,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
 ) -> StudyOutcome:
     """Set up what a run needs (Ray, the store's reader, the corpus in the object store, the
     progress bar), run the loop, and release them whatever happens."""
@@ -553,7 +565,7 @@ class _Driver:
     rung, and this run's counters (see the module docstring for the rules it applies)."""
 
     def __init__(self, study: optuna.Study, spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn,
-                 lease: DriverLease, reader: StoreReader, corpus_ref: Any, progress: bool) -> None:
+                 lease: DriverLease, reader: StoreReader, corpus_ref: ObjectRef[Corpus] | None, progress: bool) -> None:
         import ray
 
         self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
@@ -584,7 +596,7 @@ class _Driver:
         self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
         self.last_requeue = time.monotonic()
         self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
-        self.pending: dict[Any, _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
+        self.pending: dict[ObjectRef[TrialResult], _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
         self.queue: list[_Pending] = []  # asked (or promoted) and not yet told, in submission order
         self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
         self.busy_s = 0.0
@@ -750,7 +762,7 @@ class _Driver:
             self.first_submit = p.started
         self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref, self.monitor, p.key)] = p
 
-    def _receive(self, ref: Any) -> None:
+    def _receive(self, ref: ObjectRef[TrialResult]) -> None:
         """Read a finished task: its outcome waits in the queue for its turn to be told."""
         p = self.pending.pop(ref)
         self._forget(p)
@@ -886,7 +898,7 @@ def _next_wakeup(limited: bool, deadline: float) -> float:
     return max(0.05, min(wake, BEAT_S if limited else 5.0))
 
 
-def _collect(ref: Any, p: _Pending, spec: StudySpec,
+def _collect(ref: ObjectRef[TrialResult], p: _Pending, spec: StudySpec,
              store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int, float | None] | str:
     """Read a finished task and write its files into the artifact store: ``"retry"`` for a dead
     worker with retries left, else the record, its objective values (None for a failed trial),
@@ -962,7 +974,7 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     pending.clear()
 
 
-def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease,
+def _ask(study: optuna.Study, ask_space: SearchSpace, lease: DriverLease,
          fixed: Mapping[str, Any] | None = None) -> tuple[optuna.Trial, dict[str, Any]]:
     """Ask a trial, name this driver on it and suggest its point, as one step: a failure or
     Ctrl-C part-way fails the trial as interrupted instead of leaving it RUNNING unrecorded.

@@ -160,7 +160,7 @@ class TrialRecord(Spec):
 
     @field_validator("model_config_", "chip_config", "train_config", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
+    def _empty_is_none(cls, value: object) -> object:
         return None if value == {} else value
 
     def to_dict(self) -> dict[str, Any]:
@@ -204,5 +204,5 @@ def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -92,9 +92,9 @@ class ArtifactStore(abc.ABC):
     #: Where the store lives (a resolved folder, or a URL).
     root: str
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> ArtifactStore:
+    def __new__(cls, *args: object, **kwargs: object) -> ArtifactStore:
         # ArtifactStore(root) is chosen by the root, as pathlib.Path(...) chooses its flavour
-        chosen = _store_class(args[0] if args else kwargs["root"]) if cls is ArtifactStore else cls
+        chosen = _store_class(str(args[0] if args else kwargs["root"])) if cls is ArtifactStore else cls
         return super().__new__(chosen)
 
     def __repr__(self) -> str:
