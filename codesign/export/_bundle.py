@@ -35,7 +35,7 @@ from pydantic import Field, field_serializer
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
 from codesign._resources import checkout_root
-from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_json_object, load_spec
 from codesign.data import CorpusConfig  # configs only
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
@@ -260,10 +260,7 @@ def export_bundle(
     assert record is not None
     summary_path = _artifact(view, t, "train_result")
     weights_path = _artifact(view, t, "weights")
-    try:
-        summary = load_json_text(summary_path.read_text(encoding="utf-8"), summary_path, what="a training summary (JSON)")
-    except (OSError, ValueError) as err:
-        raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
+    summary = load_json_object(summary_path, "a training summary (JSON)")
     chip = _point_chip(record, point)
     precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
     # joint trials keep the trace of their chip's precision as "trace"; a nested trial keeps
@@ -377,7 +374,7 @@ def _write_cost_report(path: Path, view: StudyView, t: TrialView, point: DesignP
 
     if point.chip is None:
         cost_path = _artifact(view, t, "cost_report")
-        CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
+        CostReport.from_dict(load_json_object(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:
         path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codesign.config import ConfigError, load_json
+from codesign.config import ConfigError, load_json_object
 from codesign.export._bundle import (
     COST_REPORT_FILE,
     TRACE_FILE,
@@ -191,7 +191,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
 
     chip = config.chip
-    stored_report = CostReport.from_dict(load_json(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
+    stored_report = CostReport.from_dict(load_json_object(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
     stored_figures = stored_report.metrics()
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
     on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()
