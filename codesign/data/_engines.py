@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -66,55 +66,75 @@ class EngineStatus:
 @cache
 def engine_status(name: str) -> EngineStatus:
     """Probe one engine (cached per process): installed voices and version, or the reason it is missing."""
-    if name == "espeak":
-        from codesign.data._espeak import available_voices
+    probe = _PROBES.get(name)
+    if probe is None:
+        raise ValueError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}")
+    return probe()
 
-        accents, variants = available_voices()
-        import espeakng_loader
 
-        version = getattr(espeakng_loader, "__version__", "") or _distribution_version("espeakng-loader")
+def _espeak_status() -> EngineStatus:
+    from codesign.data._espeak import available_voices
+
+    accents, variants = available_voices()
+    import espeakng_loader
+
+    version = getattr(espeakng_loader, "__version__", "") or _distribution_version("espeakng-loader")
+    return EngineStatus(
+        "espeak", tuple(f"{a}+{v}" for a in accents for v in variants), f"espeakng-loader {version}"
+    )
+
+
+def _flite_status() -> EngineStatus:
+    try:
+        _flite()
+    except OSError:
         return EngineStatus(
-            name, tuple(f"{a}+{v}" for a in accents for v in variants), f"espeakng-loader {version}"
+            "flite",
+            (),
+            "",
+            f"{FLITE_LIBRARY} is not installed (Debian packages flite, libflite1; make engines)",
         )
-    if name == "flite":
-        try:
-            _flite()
-        except OSError:
-            return EngineStatus(
-                name,
-                (),
-                "",
-                f"{FLITE_LIBRARY} is not installed (Debian packages flite, libflite1; make engines)",
-            )
-        voices = tuple(v for v in FLITE_VOICES if _flite_loads(v))
-        version = f"libflite1 {_debian_version('libflite1')}"
-        missing = None if voices else f"libflite has none of the voices {', '.join(FLITE_VOICES)}"
-        return EngineStatus(name, voices, version, missing)
-    if name == "festival":
-        binary = shutil.which("festival")
-        if binary is None:
-            return EngineStatus(
-                name,
-                (),
-                "",
-                "the festival program is not installed (Debian packages festival, festvox-*; make engines)",
-            )
-        present = {p.name for d in FESTIVAL_VOICE_DIRS if Path(d).is_dir() for p in Path(d).iterdir()}
-        voices = tuple(v for v in FESTIVAL_VOICES if v in present)
-        version = _run([binary, "--version"]).strip().splitlines()[0] if voices else ""
+    voices = tuple(v for v in FLITE_VOICES if _flite_loads(v))
+    version = f"libflite1 {_debian_version('libflite1')}"
+    missing = None if voices else f"libflite has none of the voices {', '.join(FLITE_VOICES)}"
+    return EngineStatus("flite", voices, version, missing)
+
+
+def _festival_status() -> EngineStatus:
+    binary = shutil.which("festival")
+    if binary is None:
         return EngineStatus(
-            name,
-            voices,
-            version,
-            None if voices else "festival has no English voice (Debian package festvox-kallpc16k)",
+            "festival",
+            (),
+            "",
+            "the festival program is not installed (Debian packages festival, festvox-*; make engines)",
         )
-    if name == "espeak-mbrola":
-        if shutil.which("mbrola") is None:
-            return EngineStatus(
-                name, (), "", "the mbrola program is not installed (Debian bookworm has no mbrola package)"
-            )
-        return EngineStatus(name, (), "", "MBROLA voices through espeakng_loader are not supported yet")
-    raise ValueError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}")
+    present = {p.name for d in FESTIVAL_VOICE_DIRS if Path(d).is_dir() for p in Path(d).iterdir()}
+    voices = tuple(v for v in FESTIVAL_VOICES if v in present)
+    version = _run([binary, "--version"]).strip().splitlines()[0] if voices else ""
+    return EngineStatus(
+        "festival",
+        voices,
+        version,
+        None if voices else "festival has no English voice (Debian package festvox-kallpc16k)",
+    )
+
+
+def _mbrola_status() -> EngineStatus:
+    if shutil.which("mbrola") is None:
+        return EngineStatus(
+            "espeak-mbrola", (), "", "the mbrola program is not installed (Debian bookworm has no mbrola package)"
+        )
+    return EngineStatus("espeak-mbrola", (), "", "MBROLA voices through espeakng_loader are not supported yet")
+
+
+#: How each engine is probed (one entry per engine of :data:`ENGINES`).
+_PROBES: dict[str, Callable[[], EngineStatus]] = {
+    "espeak": _espeak_status,
+    "flite": _flite_status,
+    "festival": _festival_status,
+    "espeak-mbrola": _mbrola_status,
+}
 
 
 def engine_inventory(names: Sequence[str]) -> dict[str, dict[str, object]]:

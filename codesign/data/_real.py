@@ -156,32 +156,9 @@ def load_speech_commands(
     """
     features = features or FeatureConfig()
     root = Path(root)
-    if not root.is_dir():
-        raise ConfigError(root, "", _SC_EXPECTED, hint="directory not found")
-    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
-    if not words:
-        raise ConfigError(root, "", _SC_EXPECTED, hint="no word folders found")
-    if keywords is not None:
-        missing = [k for k in keywords if k not in words]
-        if missing:
-            raise ConfigError(root, "keywords", f"keywords that are word folders of {root}", got=missing)
-        vocabulary = (*keywords, UNKNOWN)
-    else:
-        vocabulary = tuple(words)
-    listed: dict[str, set[str]] = {}
-    for split, name in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
-        path = root / name
-        if not path.is_file():
-            raise ConfigError(
-                path, "", "the Speech Commands list of " + split + " files", hint="file not found"
-            )
-        entries = {line.strip() for line in path.read_text().splitlines() if line.strip()}
-        for entry in sorted(entries):
-            if not (root / entry).is_file():
-                raise ConfigError(
-                    root / entry, "", f"an audio file (listed in {name})", hint="file not found"
-                )
-        listed[split] = entries
+    words = _sc_words(root)
+    vocabulary = _sc_vocabulary(root, words, keywords)
+    listed = _sc_lists(root)
     files = sorted(f"{w}/{p.name}" for w in words for p in (root / w).glob("*.wav"))
     items: dict[str, list[tuple[torch.Tensor, Any, str]]] = {s: [] for s in SPLITS}
     length = round(clip_s * features.sample_rate)
@@ -202,6 +179,43 @@ def load_speech_commands(
             flush()
     flush()
     return _build("commands", "classification", vocabulary, items, features.frame_ms, str(root))
+
+
+def _sc_words(root: Path) -> list[str]:
+    """The word folders of a Speech Commands folder (``_``-folders skipped)."""
+    if not root.is_dir():
+        raise ConfigError(root, "", _SC_EXPECTED, hint="directory not found")
+    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    if not words:
+        raise ConfigError(root, "", _SC_EXPECTED, hint="no word folders found")
+    return words
+
+
+def _sc_vocabulary(root: Path, words: list[str], keywords: Sequence[str] | None) -> tuple[str, ...]:
+    """Each word a class, or the keywords and ``unknown`` (every keyword a word folder)."""
+    if keywords is None:
+        return tuple(words)
+    missing = [k for k in keywords if k not in words]
+    if missing:
+        raise ConfigError(root, "keywords", f"keywords that are word folders of {root}", got=missing)
+    return (*keywords, UNKNOWN)
+
+
+def _sc_lists(root: Path) -> dict[str, set[str]]:
+    """The validation and test lists: split -> the files listed (each one there)."""
+    listed: dict[str, set[str]] = {}
+    for split, name in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+        path = root / name
+        if not path.is_file():
+            raise ConfigError(
+                path, "", "the Speech Commands list of " + split + " files", hint="file not found"
+            )
+        entries = {line.strip() for line in path.read_text().splitlines() if line.strip()}
+        missing = next((entry for entry in sorted(entries) if not (root / entry).is_file()), None)
+        if missing is not None:
+            raise ConfigError(root / missing, "", f"an audio file (listed in {name})", hint="file not found")
+        listed[split] = entries
+    return listed
 
 
 def load_librispeech(

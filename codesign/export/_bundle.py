@@ -188,20 +188,24 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
     if point is not None:
         return view.point_by_id(point)
     if recommended:
-        rec = recommendation_of(view)
-        if rec is None:
-            raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
-                              hint="a recommendation is exported once it is confirmed and stored: run "
-                                   f"`codesign study confirm {view.name} --scope recommended` "
-                                   "(a finished `codesign study run` does this itself)")
-        return view.point_by_id(rec.point_id)
+        return _recommended_point(view)
     assert trial is not None
-    try:
-        t = view.trial(trial)
-    except KeyError:
-        raise ConfigError(None, "--trial", f"a trial number of study '{view.name}' (0..{len(view.trials) - 1})",
-                          got=trial) from None
-    _check_exportable(t)
+    return _trial_point(view, trial, chip)
+
+
+def _recommended_point(view: StudyView) -> DesignPoint:
+    rec = recommendation_of(view)
+    if rec is None:
+        raise ConfigError(None, "--recommended", f"a study with a stored recommendation ('{view.name}' has none)",
+                          hint="a recommendation is exported once it is confirmed and stored: run "
+                               f"`codesign study confirm {view.name} --scope recommended` "
+                               "(a finished `codesign study run` does this itself)")
+    return view.point_by_id(rec.point_id)
+
+
+def _trial_point(view: StudyView, trial: int, chip: int | None) -> DesignPoint:
+    """``--trial N [--chip K]``: the trial's design point (a nested trial's K-th chip)."""
+    _check_exportable(_trial_of(view, trial))
     points = [p for p in (*view.points, *view.references) if p.trial == trial]
     if not points:
         raise ConfigError(None, "--trial", "a finished trial with objective values", got=trial)
@@ -211,6 +215,14 @@ def select_point(view: StudyView, trial: int | None = None, chip: int | None = N
         if p.chip == chip or len(points) == 1:
             return p
     raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of trial {trial}", got=chip)
+
+
+def _trial_of(view: StudyView, trial: int) -> TrialView:
+    try:
+        return view.trial(trial)
+    except KeyError:
+        raise ConfigError(None, "--trial", f"a trial number of study '{view.name}' (0..{len(view.trials) - 1})",
+                          got=trial) from None
 
 
 def _check_exportable(t: TrialView) -> None:

@@ -164,8 +164,6 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     """
     import torch
 
-    from codesign.hardware import CostReport, estimate_cost
-    from codesign.trace import load_trace
     from codesign.train import score_at_precision
 
     bundle = Path(bundle)
@@ -176,38 +174,49 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     _say(say, "loading its corpus (from the cache, or synthesised)")
     corpus = _bundle_corpus(bundle, config, cache_dir, progress)
     precision = config.precision
-    rows: list[Comparison] = []
     _say(say, f"scoring the test split at {precision.label} ({len(corpus.test)} utterances)")
     with torch.no_grad():  # only the test split is compared: the validation pass would be wasted time
         scored, quantised = score_at_precision(net, corpus, config.head, precision, splits=("test",))
-    for name in ("accuracy", "wer"):
-        stored = config.metrics.get(f"test_{name}")
-        if stored is not None and f"test_{name}" in scored:
-            rows.append(Comparison(f"test_{name}", f"test split, rebuilt at {precision.label}", float(stored),
-                                   float(scored[f"test_{name}"]), METRIC_ABS_TOL, False))
+    rows = _task_rows(config, scored)
     if precision.weight_bits != 32:
         rows.append(_integer_weights_row(bundle, quantised, precision.weight_bits))
     if not any(r.name.startswith("test_") for r in rows):
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
-
-    chip = config.chip
-    stored_report = CostReport.from_dict(load_json_object(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
-    stored_figures = stored_report.metrics()
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
-    on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()
-    on_new = estimate_cost(_retrace(config, corpus, quantised), chip).metrics()
-    for name in CHIP_FIGURES:
-        rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
-                               CHIP_REL_TOL, True))
-    for name in CHIP_FIGURES:
-        rows.append(Comparison(name, "chip model, re-recorded trace", stored_figures[name], on_new[name],
-                               CHIP_REL_TOL, True))
+    rows += _chip_rows(bundle, config, _retrace(config, corpus, quantised))
     for r in rows:
         if not (math.isfinite(r.stored) and math.isfinite(r.new)):
             raise ValueError(f"{r.name}: non-finite figure (stored {r.stored}, new {r.new})")
     here = corpus.measured_on("test")
     return EvaluationReport(bundle, config, tuple(rows), here,
                             measured_on_difference(config.measured_on.get("test"), here))
+
+
+def _task_rows(config: BundleConfig, scored: dict[str, float]) -> list[Comparison]:
+    """The stored test-split task metrics beside the rebuilt network's."""
+    rows = []
+    for name in ("test_accuracy", "test_wer"):
+        stored = config.metrics.get(name)
+        if stored is not None and name in scored:
+            rows.append(Comparison(name, f"test split, rebuilt at {config.precision.label}", float(stored),
+                                   float(scored[name]), METRIC_ABS_TOL, False))
+    return rows
+
+
+def _chip_rows(bundle: Path, config: BundleConfig, retraced: WorkloadTrace) -> list[Comparison]:
+    """The stored cost report's figures beside the chip model's on the stored trace, then on
+    the re-recorded one."""
+    from codesign.hardware import CostReport, estimate_cost
+    from codesign.trace import load_trace
+
+    stored = CostReport.from_dict(load_json_object(bundle / COST_REPORT_FILE, "a cost report (JSON)")).metrics()
+    recomputed = {"chip model, stored trace": load_trace(bundle / TRACE_FILE),
+                  "chip model, re-recorded trace": retraced}
+    rows: list[Comparison] = []
+    for source, trace in recomputed.items():
+        figures = estimate_cost(trace, config.chip).metrics()
+        rows.extend(Comparison(name, source, stored[name], figures[name], CHIP_REL_TOL, True) for name in CHIP_FIGURES)
+    return rows
 
 
 def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) -> str | None:

@@ -486,7 +486,7 @@ def _open_or_create(
     return study, lease
 
 
-def _create_study(spec: StudySpec, storage: optuna.storages.BaseStorage | str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+def _create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     """Create the study; a driver that created it a moment earlier is fine (sharing storages)."""
     try:
         return optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,

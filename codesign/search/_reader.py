@@ -244,9 +244,6 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     frozen = study.get_trials(deepcopy=False)
     records = [record_of(t.user_attrs) if RECORD_ATTR in t.user_attrs else None for t in frozen]
     trials = tuple(_trial_view(t, r) for t, r in zip(frozen, records, strict=True))
-    log_params = frozenset(
-        name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False)
-    )
     names = _objective_names(study, raw_spec, trials, len(directions))
     if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
@@ -263,13 +260,26 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         directions=directions,
         trials=trials,
         spec=spec,
-        artifact_dir=Path(artifact_dir) if artifact_dir is not None and not is_url(artifact_dir) else None,
-        artifact_url=str(artifact_dir) if artifact_dir is not None and is_url(artifact_dir) else None,
-        log_params=log_params,
+        **_artifact_location(artifact_dir),
+        log_params=_log_params(frozen),
         points=tuple(points),
         references=tuple(references),
         user_attrs=dict(attrs),
     )
+
+
+def _log_params(frozen: list[FrozenTrial]) -> frozenset[str]:
+    """Parameters whose search distribution is log-scaled."""
+    return frozenset(name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False))
+
+
+def _artifact_location(artifact_dir: str | Path | None) -> dict[str, Any]:
+    """``artifact_dir`` (a folder) or ``artifact_url`` (a URL store's study folder)."""
+    if artifact_dir is None:
+        return {"artifact_dir": None, "artifact_url": None}
+    if is_url(artifact_dir):
+        return {"artifact_dir": None, "artifact_url": str(artifact_dir)}
+    return {"artifact_dir": Path(artifact_dir), "artifact_url": None}
 
 
 def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
@@ -307,9 +317,7 @@ def floor_of(spec: StudySpec | Mapping[str, Any] | None) -> Condition | None:
 
 
 def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
-    constraints = dict(record.constraints) if record is not None and record.constraints else {}
-    if not constraints:
-        constraints = {str(k): float(v) for k, v in t.constraints.items()}
+    constraints = _constraints(t, record)
     values: tuple[float, ...] | None = None
     if t.state == TrialState.COMPLETE and t.values is not None:
         values = tuple(float(v) for v in t.values)
@@ -317,10 +325,6 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
             values = None
         if record is not None and not strategy_named(record.strategy).holds_designs(record):
             values = None  # what its sampler was told, not a design's figures (sequential's networks)
-    reference = t.user_attrs.get(REFERENCE_ATTR)
-    error = record.error if record is not None else None
-    if error is None and t.state == TrialState.FAIL:
-        error = t.system_attrs.get("fail_reason")
     return TrialView(
         number=t.number,
         state=t.state.name,
@@ -329,9 +333,28 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
         record=record,
         constraints=constraints,
         feasible=all(v <= 0.0 for v in constraints.values()),
-        reference=str(reference) if reference else None,
-        error=error,
+        reference=_reference(t),
+        error=_error(t, record),
     )
+
+
+def _constraints(t: FrozenTrial, record: TrialRecord | None) -> dict[str, float]:
+    """The record's constraint values, else the ones Optuna holds."""
+    if record is not None and record.constraints:
+        return dict(record.constraints)
+    return {str(k): float(v) for k, v in t.constraints.items()}
+
+
+def _reference(t: FrozenTrial) -> str | None:
+    reference = t.user_attrs.get(REFERENCE_ATTR)
+    return str(reference) if reference else None
+
+
+def _error(t: FrozenTrial, record: TrialRecord | None) -> str | None:
+    """The record's failure reason, else Optuna's for a failed trial."""
+    if record is not None and record.error is not None:
+        return record.error
+    return t.system_attrs.get("fail_reason") if t.state == TrialState.FAIL else None
 
 
 def _objective_names(
@@ -354,17 +377,20 @@ def _names_from_spec(spec: object) -> tuple[str, ...] | None:
     if isinstance(objectives, dict):
         return tuple(str(k) for k in objectives)
     if isinstance(objectives, list):
-        names: list[str] = []
-        for item in objectives:
-            if isinstance(item, str):
-                names.append(item)
-            elif isinstance(item, dict) and "name" in item:
-                names.append(str(item["name"]))
-            elif isinstance(item, dict) and len(item) == 1:
-                names.append(str(next(iter(item))))
-            else:
-                return None
-        return tuple(names)
+        names = [_objective_name(item) for item in objectives]
+        return tuple(n for n in names if n is not None) if None not in names else None
+    return None
+
+
+def _objective_name(item: object) -> str | None:
+    """An objective's name in a list-form ``objectives`` (``name``, ``{name: ...}`` or
+    ``{"name": name, ...}``), else None."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and "name" in item:
+        return str(item["name"])
+    if isinstance(item, dict) and len(item) == 1:
+        return str(next(iter(item)))
     return None
 
 

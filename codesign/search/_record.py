@@ -182,26 +182,31 @@ def record_of(user_attrs: dict[str, Any]) -> TrialRecord | None:
 def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     """One line for people (optuna-dashboard, logs): outcome, objectives, constraints violated,
     then the ``snn.*``, ``train.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
-    if record.error is not None:
-        head = f"failed: {record.error}"
-    elif record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
-        head = f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
-    elif record.pruned is not None:
-        head = f"pruned before training: {record.pruned}"
-    else:
-        head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
-            f"{k}={_short(v)}" for k, v in record.objectives.items())
-        violated = [k for k, v in record.constraints.items() if v > 0]
-        head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
-        if record.hw_front:
-            head += f"; {len(record.hw_front)} chips on its hardware front"
-    parts = [head]
+    parts = [_outcome(record)]
     for group in NAMESPACES:
         items = [f"{k[len(group) + 1:]}={_short(v)}" for k, v in record.params.items() if k.startswith(group + ".")]
         if items:
             parts.append(f"{group}: " + " ".join(items))
     text = " | ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _outcome(record: TrialRecord) -> str:
+    """How the trial ended, in words: failed, stopped at a rung, pruned, or its objectives and
+    feasibility."""
+    if record.error is not None:
+        return f"failed: {record.error}"
+    if record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
+        return f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
+    if record.pruned is not None:
+        return f"pruned before training: {record.pruned}"
+    head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
+        f"{k}={_short(v)}" for k, v in record.objectives.items())
+    violated = [k for k, v in record.constraints.items() if v > 0]
+    head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
+    if record.hw_front:
+        head += f"; {len(record.hw_front)} chips on its hardware front"
+    return head
 
 
 def _short(value: object) -> str:
