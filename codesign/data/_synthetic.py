@@ -381,16 +381,7 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
             hint=f"delete {entry} to rebuild it",
         ) from None
     stats = read_tensors(entry, "statistics", ("mean", "std"))
-    splits: dict[str, CorpusSplit] = {}
-    for split in SPLITS:
-        t = read_tensors(entry, split, _TENSOR_KEYS)
-        idx = t["speaker_index"].tolist()
-        if idx and (min(idx) < 0 or max(idx) >= len(speakers[split])):
-            raise ConfigError(entry / f"{split}.pt", "speaker_index", "indices into the manifest's speakers")
-        splits[split] = CorpusSplit(
-            t["features"], t["feature_lengths"], t["targets"], t["target_lengths"],
-            tuple(speakers[split][i] for i in idx),
-        )  # fmt: skip
+    splits = {split: _read_split(entry, split, speakers[split]) for split in SPLITS}
     return Corpus(
         task=task,
         kind=kind,
@@ -408,6 +399,18 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         cache_hit=cache_hit,
         manifest=manifest,
     )
+
+
+def _read_split(entry: Path, split: str, speakers: tuple[str, ...]) -> CorpusSplit:
+    """One split's tensors, its speaker indices checked against the manifest's speakers."""
+    t = read_tensors(entry, split, _TENSOR_KEYS)
+    idx = t["speaker_index"].tolist()
+    if idx and (min(idx) < 0 or max(idx) >= len(speakers)):
+        raise ConfigError(entry / f"{split}.pt", "speaker_index", "indices into the manifest's speakers")
+    return CorpusSplit(
+        t["features"], t["feature_lengths"], t["targets"], t["target_lengths"],
+        tuple(speakers[i] for i in idx),
+    )  # fmt: skip
 
 
 def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -432,19 +435,29 @@ def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None 
         )
     plan = plan_corpus(cfg)
     members = [i for i, u in enumerate(plan.utterances) if u.split == split]
-    chosen = list(range(len(members))) if indices is None else list(indices)
-    for i in chosen:
-        if not 0 <= i < len(members):
-            raise ConfigError(None, "indices", f"row indices in [0, {len(members)}) of split {split}", got=i)
-    wanted = [members[i] for i in chosen]
-    settings = render_settings(cfg)
-    renders = [u.render for u in plan.utterances]
+    wanted = [members[i] for i in _rows(len(members), indices, split)]
+    by_index = _rendered(wanted, [u.render for u in plan.utterances], render_settings(cfg), cfg.seed)
+    return [by_index[g] for g in wanted]
+
+
+def _rendered(wanted: list[int], renders: list[UtterancePlan], settings: RenderSettings, seed: int) -> dict[int, np.ndarray]:
+    """The audio of the utterances ``wanted`` (plan indices): each shard they fall in replayed
+    from its start, up to the last one wanted."""
     by_index: dict[int, np.ndarray] = {}
     for shard in sorted({g // SHARD_SIZE for g in wanted}):
         start = shard * SHARD_SIZE
         last = max(g for g in wanted if g // SHARD_SIZE == shard)
         # A shard's audio depends on what its eSpeak spoke before, so replay from its start.
-        _, waves = _render_job((shard, renders[start : last + 1]), settings, cfg.seed)
+        _, waves = _render_job((shard, renders[start : last + 1]), settings, seed)
         for offset, wave in enumerate(waves):
             by_index[start + offset] = wave
-    return [by_index[g] for g in wanted]
+    return by_index
+
+
+def _rows(n: int, indices: Sequence[int] | None, split: str) -> list[int]:
+    """``indices`` (default: all ``n`` rows), each a row of the split."""
+    chosen = list(range(n)) if indices is None else list(indices)
+    for i in chosen:
+        if not 0 <= i < n:
+            raise ConfigError(None, "indices", f"row indices in [0, {n}) of split {split}", got=i)
+    return chosen
