@@ -295,22 +295,33 @@ def _generate(
     tensors: dict[str, dict[str, torch.Tensor]] = {"statistics": {"mean": mean, "std": std}}
     speaker_ids: dict[str, list[str]] = {}
     for split in SPLITS:
-        members = [i for i, u in enumerate(plan.utterances) if u.split == split]
-        ids = [s.id for s in plan.speakers[split]]
-        index_of = {sid: k for k, sid in enumerate(ids)}
-        spk = [plan.utterances[i].render.speaker.id for i in members]
-        built = assemble_split(
-            [features[i] for i in members], [plan.utterances[i].target for i in members], spk, mean, std, kind
-        )
-        tensors[split] = {
-            "features": built.features,
-            "feature_lengths": built.feature_lengths,
-            "targets": built.targets,
-            "target_lengths": built.target_lengths,
-            "speaker_index": torch.tensor([index_of[s] for s in spk], dtype=torch.int64),
-        }
-        speaker_ids[split] = ids
-    manifest: dict[str, Any] = {
+        tensors[split], speaker_ids[split] = _split_tensors(plan, split, features, mean, std, kind)
+    return _synthetic_manifest(cfg, plan, kind, tensors, speaker_ids), tensors
+
+
+def _split_tensors(plan: CorpusPlan, split: str, features: list[torch.Tensor], mean: torch.Tensor,
+                   std: torch.Tensor, kind: CorpusKind) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """One split's tensors (normalised with the training statistics) and its speakers' ids."""
+    members = [i for i, u in enumerate(plan.utterances) if u.split == split]
+    ids = [s.id for s in plan.speakers[split]]
+    index_of = {sid: k for k, sid in enumerate(ids)}
+    spk = [plan.utterances[i].render.speaker.id for i in members]
+    built = assemble_split(
+        [features[i] for i in members], [plan.utterances[i].target for i in members], spk, mean, std, kind
+    )
+    return {
+        "features": built.features,
+        "feature_lengths": built.feature_lengths,
+        "targets": built.targets,
+        "target_lengths": built.target_lengths,
+        "speaker_index": torch.tensor([index_of[s] for s in spk], dtype=torch.int64),
+    }, ids
+
+
+def _synthetic_manifest(cfg: CorpusConfig, plan: CorpusPlan, kind: CorpusKind,
+                        tensors: dict[str, dict[str, torch.Tensor]], speaker_ids: dict[str, list[str]]) -> dict[str, Any]:
+    """The synthetic corpus entry's manifest."""
+    return {
         "kind": "codesign-corpus",
         "task": cfg.task,
         "corpus_kind": kind,
@@ -333,7 +344,6 @@ def _generate(
         "missing_engines": plan.missing_engines,
         "notes": list(plan.notes),
     }
-    return manifest, tensors
 
 
 def _read_imported(cfg: CorpusConfig) -> Corpus:
