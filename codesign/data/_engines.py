@@ -292,6 +292,20 @@ def synthesize_flite(requests: Sequence[SynthesisRequest]) -> dict[int, tuple[np
     return out
 
 
+def _festival_script(requests: Sequence[SynthesisRequest], folder: Path) -> list[str]:
+    """The festival batch script's lines: per voice, each request's text saved as
+    ``<folder>/<key>.wav`` at its rate."""
+    lines = []
+    for voice in sorted({r.voice for r in requests}):
+        lines.append(f"(voice_{voice})")
+        for r in (r for r in requests if r.voice == voice):
+            text = r.text.replace("\\", " ").replace('"', " ")
+            stretch = NOMINAL_WPM / r.rate_wpm
+            lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
+            lines.append(f'(utt.save.wave (SynthText "{text}") "{folder / f"{r.key}.wav"}" \'riff)')
+    return lines
+
+
 def synthesize_festival(requests: Sequence[SynthesisRequest]) -> dict[int, tuple[np.ndarray, int]]:
     """Speak the requests with one festival process (a batch script, grouped by voice); ``key -> (audio, rate)``."""
     binary = shutil.which("festival")
@@ -300,16 +314,8 @@ def synthesize_festival(requests: Sequence[SynthesisRequest]) -> dict[int, tuple
     if not requests:
         return {}
     with tempfile.TemporaryDirectory(prefix="codesign-festival-") as tmp:
-        lines = []
-        for voice in sorted({r.voice for r in requests}):
-            lines.append(f"(voice_{voice})")
-            for r in (r for r in requests if r.voice == voice):
-                text = r.text.replace("\\", " ").replace('"', " ")
-                stretch = NOMINAL_WPM / r.rate_wpm
-                lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
-                lines.append(f'(utt.save.wave (SynthText "{text}") "{Path(tmp) / f"{r.key}.wav"}" \'riff)')
         script = Path(tmp) / "shard.scm"
-        script.write_text("\n".join(lines) + "\n")
+        script.write_text("\n".join(_festival_script(requests, Path(tmp))) + "\n")
         done = subprocess.run(
             [binary, "--batch", str(script)],
             capture_output=True,

@@ -76,6 +76,17 @@ class CorpusPlan:
     notes: tuple[str, ...] = ()
 
 
+def _missing_engine(name: str, role: str, reason: str | None) -> tuple[dict[str, Any], str]:
+    """What the manifest records of a missing engine, and the note that says what it costs."""
+    affects = ["train", "validation"] if role == "train" else ["test"]
+    note = (
+        f"engine {name} ({'training' if role == 'train' else 'held out'}) is missing: "
+        f"{reason}; the {' and '.join(affects)} split{'s' if len(affects) > 1 else ''} "
+        f"{'have' if len(affects) > 1 else 'has'} no {name} speakers"
+    )
+    return {"role": role, "reason": reason, "affects": affects}, note
+
+
 def _resolve_engines(
     cfg: CorpusConfig,
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, dict[str, Any]], list[str]]:
@@ -93,13 +104,8 @@ def _resolve_engines(
             if status.available:
                 found[name] = status.voices
                 continue
-            affects = ["train", "validation"] if role == "train" else ["test"]
-            missing[name] = {"role": role, "reason": status.missing_reason, "affects": affects}
-            notes.append(
-                f"engine {name} ({'training' if role == 'train' else 'held out'}) is missing: "
-                f"{status.missing_reason}; the {' and '.join(affects)} split{'s' if len(affects) > 1 else ''} "
-                f"{'have' if len(affects) > 1 else 'has'} no {name} speakers"
-            )
+            missing[name], note = _missing_engine(name, role, status.missing_reason)
+            notes.append(note)
     if not train:
         raise ConfigError(
             None,
