@@ -445,37 +445,12 @@ def _open_or_create(
     old: StudySpec | None = None
     if spec.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
-            old = stored_spec(study)  # (a study with neither: another driver is creating it)
-        recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-        if recorded and recorded != artifact_dir:  # its earlier trials' files are there
-            raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
-                              got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
-                              "or choose another study name")
-        if old is not None and old.search_identity() != spec.search_identity():
-            changed = sorted(
-                k for k in set(old.search_identity()) | set(spec.search_identity())
-                if old.search_identity().get(k) != spec.search_identity().get(k)
-            )
-            raise ConfigError(
-                None, spec.name, "the same search as the stored study of this name",
-                hint=f"differs in {', '.join(changed)}; choose another name or storage",
-            )
+        old = _stored_search(study, spec, artifact_dir)
     else:
         study = _create_study(spec, storage, sampler)
     lease = DriverLease.acquire(study, storage_policy(target))
     try:
-        if study.metric_names != list(spec.objectives):
-            with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
-        if record_spec or old is None:
-            if old is not None and old.budget != spec.budget:
-                _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
-                             _budget_text(old), _budget_text(spec))
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
-        study.set_user_attr(VERSION_ATTR, __version__)
-        study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
+        _record_study(study, spec, old, artifact_dir, record_spec)
         # every trial ever asked (not only finished ones) moves the seed on, so that a driver
         # stopped before finishing anything does not hand its successor the same draws
         asked = len(study.get_trials(deepcopy=False))
@@ -484,6 +459,50 @@ def _open_or_create(
         lease.release()
         raise
     return study, lease
+
+
+def _stored_search(study: optuna.Study, spec: StudySpec, artifact_dir: str) -> StudySpec | None:
+    """The spec a stored study holds (None while another driver is still creating it), once
+    it is known to be the same search, with its files in ``artifact_dir``.
+
+    Raises:
+        ConfigError: the study uses another artifact folder, or is another search.
+    """
+    old = None
+    if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
+        old = stored_spec(study)  # (a study with neither: another driver is creating it)
+    recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if recorded and recorded != artifact_dir:  # its earlier trials' files are there
+        raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
+                          got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
+                          "or choose another study name")
+    if old is not None and old.search_identity() != spec.search_identity():
+        changed = sorted(
+            k for k in set(old.search_identity()) | set(spec.search_identity())
+            if old.search_identity().get(k) != spec.search_identity().get(k)
+        )
+        raise ConfigError(
+            None, spec.name, "the same search as the stored study of this name",
+            hint=f"differs in {', '.join(changed)}; choose another name or storage",
+        )
+    return old
+
+
+def _record_study(study: optuna.Study, spec: StudySpec, old: StudySpec | None, artifact_dir: str,
+                  record_spec: bool) -> None:
+    """Store the objective names, the spec (unless a resume keeps the stored one), the code
+    version and the artifact folder on the study."""
+    if study.metric_names != list(spec.objectives):
+        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
+    if record_spec or old is None:
+        if old is not None and old.budget != spec.budget:
+            _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
+                         _budget_text(old), _budget_text(spec))
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(VERSION_ATTR, __version__)
+    study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
 
 
 def _create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
@@ -799,24 +818,11 @@ class _Driver:
     def _tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         minimised = None if values is None else np.asarray(values) * self.sign
         if self.scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
-            _record_rung(p.trial, record)
-            self.waiting[p.trial.number] = p
-            self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
-                           + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+            self._pause(p, record)
             return
-        if p.until_epoch is not None or p.rung > 0:
-            _record_rung(p.trial, record)
-        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
-        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
-        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
-        for point in new_points:  # one line per design point, for optuna-dashboard (which shows trials)
-            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        new_points = self._store_record(p, record, values)
         if values is None and record.pruned is not None and record.error is None:
-            for name in self.constraint_names:
-                if name in record.constraints:
-                    p.trial.set_constraint(name, record.constraints[name])
-            self.study.tell(p.trial, state=TrialState.PRUNED)
-            self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+            self._tell_pruned(p, record)
         elif values is None:
             self.study.tell(p.trial, state=TrialState.FAIL)
             self.failed += 1
@@ -831,6 +837,33 @@ class _Driver:
         if values is not None:
             self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
         self._update_bar()
+
+    def _pause(self, p: _Pending, record: TrialRecord) -> None:
+        """A trial stopped at a rung, waiting to be promoted or stopped."""
+        _record_rung(p.trial, record)
+        self.waiting[p.trial.number] = p
+        self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                       + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+
+    def _store_record(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> list[DesignPoint]:
+        """Store the record (and its rung) on the trial; its design points (none without values),
+        each also as a one-line attribute for optuna-dashboard (which shows trials)."""
+        if p.until_epoch is not None or p.rung > 0:
+            _record_rung(p.trial, record)
+        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
+        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
+        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
+        for point in new_points:
+            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        return new_points
+
+    def _tell_pruned(self, p: _Pending, record: TrialRecord) -> None:
+        """PRUNED with the constraint values it measured (an infeasible design, not a failure)."""
+        for name in self.constraint_names:
+            if name in record.constraints:
+                p.trial.set_constraint(name, record.constraints[name])
+        self.study.tell(p.trial, state=TrialState.PRUNED)
+        self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
 
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,

@@ -247,13 +247,7 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     names = _objective_names(study, raw_spec, trials, len(directions))
     if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
-    points: list[DesignPoint] = []
-    references: list[DesignPoint] = []
-    floor = floor_of(spec if spec is not None else raw_spec)
-    for t, view, record in zip(frozen, trials, records, strict=True):
-        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.chip))
-                 for p in trial_points(t, record, names, floor=floor)]
-        (references if view.reference is not None else points).extend(found)
+    points, references = _design_points(frozen, trials, records, names, floor_of(spec or raw_spec), attrs)
     return StudyView(
         name=study.study_name,
         objective_names=names,
@@ -266,6 +260,20 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
         references=tuple(references),
         user_attrs=dict(attrs),
     )
+
+
+def _design_points(frozen: list[FrozenTrial], trials: tuple[TrialView, ...], records: list[TrialRecord | None],
+                   names: tuple[str, ...], floor: Condition | None,
+                   attrs: dict[str, Any]) -> tuple[list[DesignPoint], list[DesignPoint]]:
+    """The design points of the search's trials and those of reference trials, each with its
+    confirmed figures."""
+    points: list[DesignPoint] = []
+    references: list[DesignPoint] = []
+    for t, view, record in zip(frozen, trials, records, strict=True):
+        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.chip))
+                 for p in trial_points(t, record, names, floor=floor)]
+        (references if view.reference is not None else points).extend(found)
+    return points, references
 
 
 def _log_params(frozen: list[FrozenTrial]) -> frozenset[str]:

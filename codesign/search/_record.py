@@ -200,6 +200,11 @@ def _outcome(record: TrialRecord) -> str:
         return f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
     if record.pruned is not None:
         return f"pruned before training: {record.pruned}"
+    return _completed(record)
+
+
+def _completed(record: TrialRecord) -> str:
+    """A completed trial in words: its objectives, feasibility and hardware front."""
     head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
         f"{k}={_short(v)}" for k, v in record.objectives.items())
     violated = [k for k, v in record.constraints.items() if v > 0]
