@@ -1096,14 +1096,20 @@ def _requeue_stale(study: optuna.Study, lease: DriverLease) -> None:
     now = _dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.user_attrs.get(OWNER_ATTR)
-        if owner == lease.driver or owner in live:
-            continue
-        if owner is None and live and t.datetime_start is not None \
-                and (now - t.datetime_start).total_seconds() < lease.ttl_s:
+        if not _stale(t, owner, lease, live, now):
             continue
         why = f"its driver {owner} stopped while it ran" if owner else "its driver stopped while asking it"
         fixed = t.system_attrs.get("fixed_params")
         _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params), why)
+
+
+def _stale(t: FrozenTrial, owner: object, lease: DriverLease, live: set[str], now: _dt.datetime) -> bool:
+    """A RUNNING trial whose driver is gone: not this driver's nor a live one's, and, when it
+    names no driver while another is alive, older than the lease expiry."""
+    if owner == lease.driver or owner in live:
+        return False
+    young = t.datetime_start is not None and (now - t.datetime_start).total_seconds() < lease.ttl_s
+    return not (owner is None and live and young)
 
 
 def _requeue_own(study: optuna.Study, lease: DriverLease) -> None:
@@ -1164,8 +1170,13 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
         counts[t.state.name.lower()] += 1
     counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
     counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
-    counts["stopped"] = sum(1 for t in trials if t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs)
+    counts["stopped"] = sum(1 for t in trials if _stopped_at_rung(t))
     return counts
+
+
+def _stopped_at_rung(t: FrozenTrial) -> bool:
+    """Pruned by successive halving at a rung (not before training)."""
+    return t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs
 
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,
