@@ -117,7 +117,7 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
     """One joint evaluation per point and seed: the point's network parameters with its chip's,
     at full fidelity, in the point's own confirmation folder."""
     records = {t.number: record_of(t.user_attrs) for t in study.get_trials(deepcopy=False)}
-    specs = {seed: _seed_spec(spec, seed) for seed in seed_list}  # validated once per seed, not per point
+    specs = _seed_specs(spec, seed_list)  # validated once per seed, not per point
     jobs: list[_Job] = []
     for point in points:
         record = records.get(point.trial)
@@ -133,11 +133,14 @@ def _jobs(study: optuna.Study, spec: StudySpec, points: list[DesignPoint], seed_
     return jobs
 
 
-def _seed_spec(spec: StudySpec, seed: int) -> StudySpec:
-    """The study as one confirmation seed evaluates it: that seed, at full fidelity."""
-    data = spec.to_dict()
-    data.update(seed=seed, strategy="joint", multi_fidelity=None)
-    return parse_spec(StudySpec, data)
+def _seed_specs(spec: StudySpec, seed_list: list[int]) -> dict[int, StudySpec]:
+    """The study as each confirmation seed evaluates it: that seed, at full fidelity."""
+    specs = {}
+    for seed in seed_list:
+        data = spec.to_dict()
+        data.update(seed=seed, strategy="joint", multi_fidelity=None)
+        specs[seed] = parse_spec(StudySpec, data)
+    return specs
 
 
 def _run(jobs: list[_Job], spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn, corpus: Corpus | None,
