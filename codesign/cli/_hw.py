@@ -209,7 +209,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "analytic": analytic.to_dict(),
-            "simulated": {"cycles": sim.cycles, "latency_ms": sim.latency_ms, "energy_pj": sim.energy_by_layer_category_pj.tolist(),
+            "simulated": {"cycles": sim.cycles, "latency_ms": sim.latency_ms, "energy_pj_by_layer_category": sim.energy_by_layer_category_pj.tolist(),
                           "counts": sim.counts, "core_busy_cycles": sim.core_busy_cycles.tolist(),
                           "core_stall_cycles": sim.core_stall_cycles.tolist(),
                           "scaled_layers": list(sim.scaled_layers)},

@@ -8,7 +8,14 @@ subclasses next to the code that uses them (``codesign.snn.ModelConfig``,
 from __future__ import annotations
 
 from codesign.config._errors import ConfigError
-from codesign.config._json import MAX_JSON_DEPTH, check_json_limits, load_json, load_json_text
+from codesign.config._json import (
+    MAX_JSON_DEPTH,
+    JsonValue,
+    check_json_limits,
+    load_json,
+    load_json_object,
+    load_json_text,
+)
 from codesign.config._overrides import apply_overrides, parse_set_args
 from codesign.config._paths import check_output_dir, check_output_file
 from codesign.config._spec import (
@@ -31,12 +38,14 @@ __all__ = [
     "NAME_PATTERN",
     "SEED_MAX",
     "ConfigError",
+    "JsonValue",
     "Spec",
     "apply_overrides",
     "check_json_limits",
     "check_output_dir",
     "check_output_file",
     "load_json",
+    "load_json_object",
     "load_json_text",
     "load_spec",
     "load_yaml",

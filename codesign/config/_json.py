@@ -9,10 +9,15 @@ one pass that skips string contents, and refuses it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 from codesign.config._errors import ConfigError
+
+#: A decoded JSON value (what :func:`load_json` returns): a reader narrows it to the shape it
+#: expects (``isinstance(data, dict)``) before it reads keys.
+JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 
 #: The deepest nesting a JSON input may have (codesign writes at most 6 levels).
 MAX_JSON_DEPTH = 64
@@ -20,27 +25,22 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
+#: A JSON string (to its closing quote, or to the end of an unterminated one), or a bracket.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+
+
 def json_depth(text: str) -> int:
-    """The deepest ``[``/``{`` nesting of ``text`` outside strings (no decoding)."""
+    """The deepest ``[``/``{`` nesting of ``text`` outside strings (no decoding; it stops
+    counting once past :data:`MAX_JSON_DEPTH`)."""
     depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
+    for token in _TOKENS.finditer(text):
+        kind = token.group()[0]  # a string token starts with its quote
+        if kind in "[{":
             depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_JSON_DEPTH:
-                    return deepest
-        elif ch in "]}":
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        elif kind in "]}":
             depth -= 1
     return deepest
 
@@ -59,7 +59,7 @@ def check_json_limits(text: str, file: str | Path | None, key: str = "", what: s
                           hint=f"it is nested deeper than {MAX_JSON_DEPTH}")
 
 
-def load_json_text(text: str, file: str | Path | None, key: str = "", what: str = "JSON") -> Any:
+def load_json_text(text: str, file: str | Path | None, key: str = "", what: str = "JSON") -> JsonValue:
     """Decode ``text`` within the limits above.
 
     Raises:
@@ -68,12 +68,13 @@ def load_json_text(text: str, file: str | Path | None, key: str = "", what: str 
     """
     check_json_limits(text, file, key, what)
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
+        return value
     except ValueError as err:  # JSONDecodeError, and a number too long to convert
         raise ConfigError(file, key, what, hint=str(err)[:200]) from None
 
 
-def load_json(path: str | Path, what: str = "JSON") -> Any:
+def load_json(path: str | Path, what: str = "JSON") -> JsonValue:
     """Read a JSON file within the limits above.
 
     Raises:
@@ -88,3 +89,15 @@ def load_json(path: str | Path, what: str = "JSON") -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(path, "", f"a readable {what} file", hint=str(err)) from None
     return load_json_text(text, path, what=what)
+
+
+def load_json_object(path: str | Path, what: str = "a JSON object") -> dict[str, JsonValue]:
+    """Read a JSON file that must hold an object (a cost report, a training summary).
+
+    Raises:
+        ConfigError: as :func:`load_json`, or the file holds another JSON value.
+    """
+    data = load_json(path, what)
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", what, hint=f"a JSON object, got {type(data).__name__}")
+    return data

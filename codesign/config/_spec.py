@@ -65,8 +65,14 @@ def _refuse_bool_numbers(cls: type[BaseModel], data: dict[str, Any], file: str |
         where = f"{prefix}.{key}" if prefix else key
         if isinstance(value, bool) and _number_not_bool(field.annotation):
             raise ConfigError(file, where, "a number, not true/false", got=value)
-        if isinstance(value, dict) and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            _refuse_bool_numbers(field.annotation, value, file, where)
+        nested = _spec_class(field.annotation)
+        if isinstance(value, dict) and nested is not None:
+            _refuse_bool_numbers(nested, value, file, where)
+
+
+def _spec_class(annotation: object) -> type[BaseModel] | None:
+    """The model class a field's annotation is exactly, else None."""
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def _number_not_bool(annotation: object) -> bool:
@@ -136,34 +142,45 @@ def _to_config_error(
     loc, model, siblings = _walk([str(part) for part in first["loc"]], cls)
     key = ".".join(p for p in [key_prefix, *loc] if p)
     kind = first["type"]
-    got = first.get("input")
     if kind == "extra_forbidden":
-        allowed = list(model.model_fields) if model is not None else []
-        close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else None
-        owners = [tag for tag, other in siblings.items() if loc[-1] in other.model_fields]
-        if owners and model is not None:
-            field = _tag_field(model)
-            hint = f"'{loc[-1]}' is a field of {field} {' and '.join(repr(o) for o in owners)}, not of {field} {_tag(model)!r}"
-        return ConfigError(
-            file, key, "one of the known keys: " + ", ".join(sorted(allowed)), hint=hint
-        )
+        return _unknown_key(file, key, loc[-1], model, siblings)
     if kind == "missing":
         return ConfigError(file, key, "this required key to be set")
     if kind == "union_tag_invalid":
-        ctx = first.get("ctx", {})
-        name = str(ctx.get("discriminator", "")).strip("'")
-        return ConfigError(file, ".".join(p for p in [key, name] if p), "one of " + str(ctx.get("expected_tags")),
-                           got=ctx.get("tag"))
-    message = first["msg"]
+        return _unknown_tag(file, key, first.get("ctx", {}))
+    got = first.get("input")
+    return ConfigError(file, key, _expected(first["msg"], kind), got=got if not isinstance(got, dict) else None)
+
+
+def _unknown_key(file: str | Path | None, key: str, name: str, model: type[BaseModel] | None,
+                 siblings: dict[str, type[BaseModel]]) -> ConfigError:
+    """A key the model does not have: the close match, or the union member that has it."""
+    allowed = list(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'?" if close else None
+    owners = [tag for tag, other in siblings.items() if name in other.model_fields]
+    if owners and model is not None:
+        field = _tag_field(model)
+        hint = f"'{name}' is a field of {field} {' and '.join(repr(o) for o in owners)}, not of {field} {_tag(model)!r}"
+    return ConfigError(file, key, "one of the known keys: " + ", ".join(sorted(allowed)), hint=hint)
+
+
+def _unknown_tag(file: str | Path | None, key: str, ctx: dict[str, object]) -> ConfigError:
+    """A discriminated union's tag that names no member."""
+    name = str(ctx.get("discriminator", "")).strip("'")
+    return ConfigError(file, ".".join(p for p in [key, name] if p), "one of " + str(ctx.get("expected_tags")),
+                       got=ctx.get("tag"))
+
+
+def _expected(message: str, kind: str) -> str:
+    """pydantic's message as what was expected (``input should be a valid integer`` -> ``a valid integer``)."""
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     expected = message[0].lower() + message[1:] if message else kind
     for prefix in ("input should be ", "input "):
         if expected.startswith(prefix):
-            expected = expected[len(prefix) :]
-            break
-    return ConfigError(file, key, expected, got=got if not isinstance(got, dict) else None)
+            return expected[len(prefix) :]
+    return expected
 
 
 def _walk(loc: list[str], annotation: object) -> tuple[list[str], type[BaseModel] | None, dict[str, type[BaseModel]]]:
@@ -178,20 +195,34 @@ def _walk(loc: list[str], annotation: object) -> tuple[list[str], type[BaseModel
         if part.startswith(("function-", "tagged-union[")):
             continue
         members = _models_in(current)
-        tags = {tag: m for m in members if len(members) > 1 and (tag := _tag(m)) is not None}
-        if part in tags:
+        tags = _tagged(members)
+        if part in tags:  # a union member's tag: the member, and the others beside it
             siblings = {t: m for t, m in tags.items() if t != part}
             current = tags[part]
             continue
         holder = members[0] if len(members) == 1 else None
         kept.append(part)
-        if holder is not None and part in holder.model_fields:
-            current = holder.model_fields[part].annotation
-            siblings = {}
-        else:
-            current = _element_type(current)
+        current, siblings = _field_or_element(holder, part, current, siblings)
+    return kept, _last_model(kept, current, holder), siblings
+
+
+def _tagged(members: list[type[BaseModel]]) -> dict[str, type[BaseModel]]:
+    """The members of a tagged union by tag (empty for one model)."""
+    return {tag: m for m in members if len(members) > 1 and (tag := _tag(m)) is not None}
+
+
+def _field_or_element(holder: type[BaseModel] | None, part: str, current: object,
+                      siblings: dict[str, type[BaseModel]]) -> tuple[object, dict[str, type[BaseModel]]]:
+    """The annotation ``part`` leads to: the holder's field, else the container's element type."""
+    if holder is not None and part in holder.model_fields:
+        return holder.model_fields[part].annotation, {}
+    return _element_type(current), siblings
+
+
+def _last_model(kept: list[str], current: object, holder: type[BaseModel] | None) -> type[BaseModel] | None:
+    """The one model that holds the last field of ``kept`` (the annotation's own when empty)."""
     last = _models_in(current) if not kept else ([holder] if holder is not None else [])
-    return kept, (last[0] if len(last) == 1 else None), siblings
+    return last[0] if len(last) == 1 else None
 
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
@@ -217,9 +248,14 @@ def _element_type(annotation: object) -> object:
     if origin in (list, tuple, set, frozenset) and args:
         return args[0]
     if origin is not None:  # a union: the one container among its members
-        inner = [_element_type(a) for a in args if get_origin(a) is not None]
-        return inner[0] if len(inner) == 1 else None
+        return _union_element(args)
     return None
+
+
+def _union_element(members: tuple[object, ...]) -> object:
+    """The element type of the one container among a union's members, else None."""
+    inner = [_element_type(a) for a in members if get_origin(a) is not None]
+    return inner[0] if len(inner) == 1 else None
 
 
 def _tag(model: type[BaseModel]) -> str | None:

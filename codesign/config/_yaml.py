@@ -8,8 +8,9 @@ nested aliases is a few lines that expand to billions of values).
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -21,6 +22,13 @@ MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 #: Most values (scalars and collections) after alias expansion.
 MAX_NODES = 100_000
+
+
+#: A value ``yaml.safe_load`` builds: JSON's, with any scalar as a mapping key, and YAML's
+#: timestamps, binary and sets.
+YamlValue: TypeAlias = (
+    "dict[Any, YamlValue] | list[YamlValue] | str | int | float | bool | bytes | datetime.date | set[Any] | None"
+)
 
 
 class YamlLimitError(Exception):
@@ -41,20 +49,12 @@ def check_limits(text: str) -> None:
     stack: list[list[Any]] = [[None, 0]]  # [anchor, expanded values so far]
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            stack.append([event.anchor, 0])
-            if len(stack) - 1 > MAX_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark else "?"
-                raise YamlLimitError(f"at most {MAX_DEPTH} levels of nesting (line {line} is deeper)")
+            _open_collection(stack, event)
             continue
-        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            anchor, count = stack.pop()
-            added = count + 1
-        elif isinstance(event, yaml.ScalarEvent):
-            anchor, added = event.anchor, 1
-        elif isinstance(event, yaml.AliasEvent):
-            anchor, added = None, anchors.get(event.anchor or "", 1)
-        else:
+        counted = _values(event, stack, anchors)
+        if counted is None:  # not a value (stream and document events)
             continue
+        anchor, added = counted
         if anchor is not None:
             anchors[anchor] = added
         stack[-1][1] += added
@@ -62,7 +62,28 @@ def check_limits(text: str) -> None:
             raise YamlLimitError(f"at most {MAX_NODES} values after alias expansion (aliases expand to more)")
 
 
-def safe_load_text(text: str) -> Any:
+def _open_collection(stack: list[list[Any]], event: yaml.CollectionStartEvent) -> None:
+    """A mapping or sequence starts: one level deeper, refused past :data:`MAX_DEPTH`."""
+    stack.append([event.anchor, 0])
+    if len(stack) - 1 > MAX_DEPTH:
+        line = event.start_mark.line + 1 if event.start_mark else "?"
+        raise YamlLimitError(f"at most {MAX_DEPTH} levels of nesting (line {line} is deeper)")
+
+
+def _values(event: yaml.Event, stack: list[list[Any]], anchors: dict[str, int]) -> tuple[str | None, int] | None:
+    """(the anchor it defines, the values it expands to) of a value's event, else None: a
+    closed collection counts itself and what it held, an alias what its anchor expands to."""
+    if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        anchor, count = stack.pop()
+        return anchor, count + 1
+    if isinstance(event, yaml.ScalarEvent):
+        return event.anchor, 1
+    if isinstance(event, yaml.AliasEvent):
+        return None, anchors.get(event.anchor or "", 1)
+    return None
+
+
+def safe_load_text(text: str) -> YamlValue:
     """``yaml.safe_load`` within the limits above, refusing duplicate keys.
 
     Raises:
@@ -95,11 +116,12 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first_line = key, line, first_line
 
 
-def _safe_load_unique(text: str) -> Any:
+def _safe_load_unique(text: str) -> YamlValue:
     """``yaml.safe_load`` that also refuses duplicate keys (the loader is a SafeLoader)."""
     loader = _UniqueKeyLoader(text)
     try:
-        return loader.get_single_data()
+        value: YamlValue = loader.get_single_data()
+        return value
     finally:
         loader.dispose()
 
@@ -112,6 +134,16 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
             or does not hold a mapping at its top level.
     """
     path = Path(path)
+    data = _parsed(_text_of(path), path)
+    if data is None:
+        raise ConfigError(path, "", "a YAML mapping", hint="the file holds no data")
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "a YAML mapping at the top level", got=type(data).__name__)
+    return data
+
+
+def _text_of(path: Path) -> str:
+    """The file's text: it exists, is within :data:`MAX_BYTES`, UTF-8 and not blank."""
     if not path.is_file():
         raise ConfigError(path, "", "an existing YAML file", hint="file not found")
     if path.stat().st_size > MAX_BYTES:
@@ -123,8 +155,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(path, "", "a readable UTF-8 YAML file", hint=str(err)) from err
     if not text.strip():
         raise ConfigError(path, "", "a YAML mapping", hint="the file is empty")
+    return text
+
+
+def _parsed(text: str, path: Path) -> YamlValue:
+    """``text`` loaded, each way it can fail as one ConfigError naming ``path``."""
     try:
-        data = safe_load_text(text)
+        return safe_load_text(text)
     except YamlLimitError as err:
         raise ConfigError(path, "", "a YAML file within codesign's limits", hint=str(err)) from None
     except _DuplicateKey as dup:
@@ -139,8 +176,3 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(path, "", "valid YAML", hint=f"{where}{problem}") from None
-    if data is None:
-        raise ConfigError(path, "", "a YAML mapping", hint="the file holds no data")
-    if not isinstance(data, dict):
-        raise ConfigError(path, "", "a YAML mapping at the top level", got=type(data).__name__)
-    return data

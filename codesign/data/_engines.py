@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -66,55 +66,75 @@ class EngineStatus:
 @cache
 def engine_status(name: str) -> EngineStatus:
     """Probe one engine (cached per process): installed voices and version, or the reason it is missing."""
-    if name == "espeak":
-        from codesign.data._espeak import available_voices
+    probe = _PROBES.get(name)
+    if probe is None:
+        raise ValueError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}")
+    return probe()
 
-        accents, variants = available_voices()
-        import espeakng_loader
 
-        version = getattr(espeakng_loader, "__version__", "") or _distribution_version("espeakng-loader")
+def _espeak_status() -> EngineStatus:
+    from codesign.data._espeak import available_voices
+
+    accents, variants = available_voices()
+    import espeakng_loader
+
+    version = getattr(espeakng_loader, "__version__", "") or _distribution_version("espeakng-loader")
+    return EngineStatus(
+        "espeak", tuple(f"{a}+{v}" for a in accents for v in variants), f"espeakng-loader {version}"
+    )
+
+
+def _flite_status() -> EngineStatus:
+    try:
+        _flite()
+    except OSError:
         return EngineStatus(
-            name, tuple(f"{a}+{v}" for a in accents for v in variants), f"espeakng-loader {version}"
+            "flite",
+            (),
+            "",
+            f"{FLITE_LIBRARY} is not installed (Debian packages flite, libflite1; make engines)",
         )
-    if name == "flite":
-        try:
-            _flite()
-        except OSError:
-            return EngineStatus(
-                name,
-                (),
-                "",
-                f"{FLITE_LIBRARY} is not installed (Debian packages flite, libflite1; make engines)",
-            )
-        voices = tuple(v for v in FLITE_VOICES if _flite_loads(v))
-        version = f"libflite1 {_debian_version('libflite1')}"
-        missing = None if voices else f"libflite has none of the voices {', '.join(FLITE_VOICES)}"
-        return EngineStatus(name, voices, version, missing)
-    if name == "festival":
-        binary = shutil.which("festival")
-        if binary is None:
-            return EngineStatus(
-                name,
-                (),
-                "",
-                "the festival program is not installed (Debian packages festival, festvox-*; make engines)",
-            )
-        present = {p.name for d in FESTIVAL_VOICE_DIRS if Path(d).is_dir() for p in Path(d).iterdir()}
-        voices = tuple(v for v in FESTIVAL_VOICES if v in present)
-        version = _run([binary, "--version"]).strip().splitlines()[0] if voices else ""
+    voices = tuple(v for v in FLITE_VOICES if _flite_loads(v))
+    version = f"libflite1 {_debian_version('libflite1')}"
+    missing = None if voices else f"libflite has none of the voices {', '.join(FLITE_VOICES)}"
+    return EngineStatus("flite", voices, version, missing)
+
+
+def _festival_status() -> EngineStatus:
+    binary = shutil.which("festival")
+    if binary is None:
         return EngineStatus(
-            name,
-            voices,
-            version,
-            None if voices else "festival has no English voice (Debian package festvox-kallpc16k)",
+            "festival",
+            (),
+            "",
+            "the festival program is not installed (Debian packages festival, festvox-*; make engines)",
         )
-    if name == "espeak-mbrola":
-        if shutil.which("mbrola") is None:
-            return EngineStatus(
-                name, (), "", "the mbrola program is not installed (Debian bookworm has no mbrola package)"
-            )
-        return EngineStatus(name, (), "", "MBROLA voices through espeakng_loader are not supported yet")
-    raise ValueError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}")
+    present = {p.name for d in FESTIVAL_VOICE_DIRS if Path(d).is_dir() for p in Path(d).iterdir()}
+    voices = tuple(v for v in FESTIVAL_VOICES if v in present)
+    version = _run([binary, "--version"]).strip().splitlines()[0] if voices else ""
+    return EngineStatus(
+        "festival",
+        voices,
+        version,
+        None if voices else "festival has no English voice (Debian package festvox-kallpc16k)",
+    )
+
+
+def _mbrola_status() -> EngineStatus:
+    if shutil.which("mbrola") is None:
+        return EngineStatus(
+            "espeak-mbrola", (), "", "the mbrola program is not installed (Debian bookworm has no mbrola package)"
+        )
+    return EngineStatus("espeak-mbrola", (), "", "MBROLA voices through espeakng_loader are not supported yet")
+
+
+#: How each engine is probed (one entry per engine of :data:`ENGINES`).
+_PROBES: dict[str, Callable[[], EngineStatus]] = {
+    "espeak": _espeak_status,
+    "flite": _flite_status,
+    "festival": _festival_status,
+    "espeak-mbrola": _mbrola_status,
+}
 
 
 def engine_inventory(names: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -272,6 +292,20 @@ def synthesize_flite(requests: Sequence[SynthesisRequest]) -> dict[int, tuple[np
     return out
 
 
+def _festival_script(requests: Sequence[SynthesisRequest], folder: Path) -> list[str]:
+    """The festival batch script's lines: per voice, each request's text saved as
+    ``<folder>/<key>.wav`` at its rate."""
+    lines = []
+    for voice in sorted({r.voice for r in requests}):
+        lines.append(f"(voice_{voice})")
+        for r in (r for r in requests if r.voice == voice):
+            text = r.text.replace("\\", " ").replace('"', " ")
+            stretch = NOMINAL_WPM / r.rate_wpm
+            lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
+            lines.append(f'(utt.save.wave (SynthText "{text}") "{folder / f"{r.key}.wav"}" \'riff)')
+    return lines
+
+
 def synthesize_festival(requests: Sequence[SynthesisRequest]) -> dict[int, tuple[np.ndarray, int]]:
     """Speak the requests with one festival process (a batch script, grouped by voice); ``key -> (audio, rate)``."""
     binary = shutil.which("festival")
@@ -280,16 +314,8 @@ def synthesize_festival(requests: Sequence[SynthesisRequest]) -> dict[int, tuple
     if not requests:
         return {}
     with tempfile.TemporaryDirectory(prefix="codesign-festival-") as tmp:
-        lines = []
-        for voice in sorted({r.voice for r in requests}):
-            lines.append(f"(voice_{voice})")
-            for r in (r for r in requests if r.voice == voice):
-                text = r.text.replace("\\", " ").replace('"', " ")
-                stretch = NOMINAL_WPM / r.rate_wpm
-                lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
-                lines.append(f'(utt.save.wave (SynthText "{text}") "{Path(tmp) / f"{r.key}.wav"}" \'riff)')
         script = Path(tmp) / "shard.scm"
-        script.write_text("\n".join(lines) + "\n")
+        script.write_text("\n".join(_festival_script(requests, Path(tmp))) + "\n")
         done = subprocess.run(
             [binary, "--batch", str(script)],
             capture_output=True,

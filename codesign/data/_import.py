@@ -26,6 +26,73 @@ ImportFormat = Literal["speech_commands", "librispeech", "shd"]
 IMPORT_FORMATS: tuple[str, ...] = ("speech_commands", "librispeech", "shd")
 
 
+def _options(fmt: str, source: Path, features: FeatureConfig, keywords: Sequence[str] | None,
+             max_utterances: int | None) -> dict[str, Any]:
+    """What the import was asked (stored in the manifest; its hash names the default folder)."""
+    options: dict[str, Any] = {"format": fmt, "root": str(source), "features": features.to_dict()}
+    if keywords is not None:
+        options["keywords"] = list(keywords)
+    if max_utterances is not None:
+        options["max_utterances"] = max_utterances
+    return options
+
+
+def _load(fmt: str, source: Path, features: FeatureConfig, keywords: Sequence[str] | None,
+          max_utterances: int | None, progress: bool) -> Corpus:
+    from codesign.data._real import load_librispeech, load_shd, load_speech_commands
+
+    if fmt == "speech_commands":
+        return load_speech_commands(source, features=features, keywords=keywords, progress=progress)
+    if fmt == "librispeech":
+        return load_librispeech(source, features=features, max_utterances=max_utterances)
+    return load_shd(source)
+
+
+def _tensors(corpus: Corpus) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, list[str]]]:
+    """The corpus folder's tensors (statistics and each split's) and each split's speakers."""
+    tensors: dict[str, dict[str, torch.Tensor]] = {
+        "statistics": {"mean": corpus.feature_mean, "std": corpus.feature_std}
+    }
+    speakers: dict[str, list[str]] = {}
+    for split in SPLITS:
+        part = corpus.split(split)
+        ids = sorted(set(part.speakers))
+        index_of = {s: i for i, s in enumerate(ids)}
+        speakers[split] = ids
+        tensors[split] = {
+            "features": part.features,
+            "feature_lengths": part.feature_lengths,
+            "targets": part.targets,
+            "target_lengths": part.target_lengths,
+            "speaker_index": torch.tensor([index_of[s] for s in part.speakers], dtype=torch.int64),
+        }
+    return tensors, speakers
+
+
+def _manifest(corpus: Corpus, options: dict[str, Any], source: Path, speakers: dict[str, list[str]]) -> dict[str, Any]:
+    """The imported corpus folder's manifest."""
+    return {
+        **corpus.manifest,
+        "kind": "codesign-corpus",
+        "task": corpus.task,
+        "corpus_kind": corpus.kind,
+        "token_unit": corpus.token_unit,
+        "imported": options,
+        "source": str(source),
+        "codesign_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "vocabulary": list(corpus.vocabulary),
+        "n_features": corpus.n_features,
+        "frame_ms": corpus.frame_ms,
+        "sizes": {s: len(corpus.split(s)) for s in SPLITS},
+        "frames": {s: int(corpus.split(s).features.shape[1]) for s in SPLITS},
+        "speakers": speakers,
+        # recorded speech: no synthesis engine measured anything here
+        "engines": {s: [] for s in SPLITS},
+        "voices": {s: [] for s in SPLITS},
+    }
+
+
 def import_corpus(
     fmt: str,
     root: str | Path,
@@ -52,7 +119,6 @@ def import_corpus(
     Raises:
         ConfigError: an unknown format, a missing folder, or a loader's error naming a file.
     """
-    from codesign.data._real import load_librispeech, load_shd, load_speech_commands
     from codesign.data._synthetic import read_corpus_folder
 
     if fmt not in IMPORT_FORMATS:
@@ -61,58 +127,15 @@ def import_corpus(
     if not source.is_dir():
         raise ConfigError(source, "", f"a {fmt} dataset folder", hint="folder not found")
     feats = features if features is not None else FeatureConfig()
-    options: dict[str, Any] = {"format": fmt, "root": str(source), "features": feats.to_dict()}
-    if keywords is not None:
-        options["keywords"] = list(keywords)
-    if max_utterances is not None:
-        options["max_utterances"] = max_utterances
+    options = _options(fmt, source, feats, keywords, max_utterances)
     target = (
         Path(out).expanduser()
         if out is not None
         else default_cache_root() / "imported" / f"{fmt}-{stable_hash(options)}"
     )
-    if fmt == "speech_commands":
-        corpus = load_speech_commands(source, features=feats, keywords=keywords, progress=progress)
-    elif fmt == "librispeech":
-        corpus = load_librispeech(source, features=feats, max_utterances=max_utterances)
-    else:
-        corpus = load_shd(source)
-    tensors: dict[str, dict[str, torch.Tensor]] = {
-        "statistics": {"mean": corpus.feature_mean, "std": corpus.feature_std}
-    }
-    speakers: dict[str, list[str]] = {}
-    for split in SPLITS:
-        part = corpus.split(split)
-        ids = sorted(set(part.speakers))
-        index_of = {s: i for i, s in enumerate(ids)}
-        speakers[split] = ids
-        tensors[split] = {
-            "features": part.features,
-            "feature_lengths": part.feature_lengths,
-            "targets": part.targets,
-            "target_lengths": part.target_lengths,
-            "speaker_index": torch.tensor([index_of[s] for s in part.speakers], dtype=torch.int64),
-        }
-    manifest: dict[str, Any] = {
-        **corpus.manifest,
-        "kind": "codesign-corpus",
-        "task": corpus.task,
-        "corpus_kind": corpus.kind,
-        "token_unit": corpus.token_unit,
-        "imported": options,
-        "source": str(source),
-        "codesign_version": __version__,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "vocabulary": list(corpus.vocabulary),
-        "n_features": corpus.n_features,
-        "frame_ms": corpus.frame_ms,
-        "sizes": {s: len(corpus.split(s)) for s in SPLITS},
-        "frames": {s: int(corpus.split(s).features.shape[1]) for s in SPLITS},
-        "speakers": speakers,
-        # recorded speech: no synthesis engine measured anything here
-        "engines": {s: [] for s in SPLITS},
-        "voices": {s: [] for s in SPLITS},
-    }
+    corpus = _load(fmt, source, feats, keywords, max_utterances, progress)
+    tensors, speakers = _tensors(corpus)
+    manifest = _manifest(corpus, options, source, speakers)
     if target.exists() and not (target / "manifest.json").is_file():
         raise ConfigError(
             target, "", "a new or complete corpus folder", hint="it exists without a manifest.json"

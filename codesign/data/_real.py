@@ -12,6 +12,7 @@ import string
 from collections.abc import Mapping, Sequence
 from math import gcd
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -156,32 +157,9 @@ def load_speech_commands(
     """
     features = features or FeatureConfig()
     root = Path(root)
-    if not root.is_dir():
-        raise ConfigError(root, "", _SC_EXPECTED, hint="directory not found")
-    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
-    if not words:
-        raise ConfigError(root, "", _SC_EXPECTED, hint="no word folders found")
-    if keywords is not None:
-        missing = [k for k in keywords if k not in words]
-        if missing:
-            raise ConfigError(root, "keywords", f"keywords that are word folders of {root}", got=missing)
-        vocabulary = (*keywords, UNKNOWN)
-    else:
-        vocabulary = tuple(words)
-    listed: dict[str, set[str]] = {}
-    for split, name in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
-        path = root / name
-        if not path.is_file():
-            raise ConfigError(
-                path, "", "the Speech Commands list of " + split + " files", hint="file not found"
-            )
-        entries = {line.strip() for line in path.read_text().splitlines() if line.strip()}
-        for entry in sorted(entries):
-            if not (root / entry).is_file():
-                raise ConfigError(
-                    root / entry, "", f"an audio file (listed in {name})", hint="file not found"
-                )
-        listed[split] = entries
+    words = _sc_words(root)
+    vocabulary = _sc_vocabulary(root, words, keywords)
+    listed = _sc_lists(root)
     files = sorted(f"{w}/{p.name}" for w in words for p in (root / w).glob("*.wav"))
     items: dict[str, list[tuple[torch.Tensor, Any, str]]] = {s: [] for s in SPLITS}
     length = round(clip_s * features.sample_rate)
@@ -202,6 +180,43 @@ def load_speech_commands(
             flush()
     flush()
     return _build("commands", "classification", vocabulary, items, features.frame_ms, str(root))
+
+
+def _sc_words(root: Path) -> list[str]:
+    """The word folders of a Speech Commands folder (``_``-folders skipped)."""
+    if not root.is_dir():
+        raise ConfigError(root, "", _SC_EXPECTED, hint="directory not found")
+    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    if not words:
+        raise ConfigError(root, "", _SC_EXPECTED, hint="no word folders found")
+    return words
+
+
+def _sc_vocabulary(root: Path, words: list[str], keywords: Sequence[str] | None) -> tuple[str, ...]:
+    """Each word a class, or the keywords and ``unknown`` (every keyword a word folder)."""
+    if keywords is None:
+        return tuple(words)
+    missing = [k for k in keywords if k not in words]
+    if missing:
+        raise ConfigError(root, "keywords", f"keywords that are word folders of {root}", got=missing)
+    return (*keywords, UNKNOWN)
+
+
+def _sc_lists(root: Path) -> dict[str, set[str]]:
+    """The validation and test lists: split -> the files listed (each one there)."""
+    listed: dict[str, set[str]] = {}
+    for split, name in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+        path = root / name
+        if not path.is_file():
+            raise ConfigError(
+                path, "", "the Speech Commands list of " + split + " files", hint="file not found"
+            )
+        entries = {line.strip() for line in path.read_text().splitlines() if line.strip()}
+        missing = next((entry for entry in sorted(entries) if not (root / entry).is_file()), None)
+        if missing is not None:
+            raise ConfigError(root / missing, "", f"an audio file (listed in {name})", hint="file not found")
+        listed[split] = entries
+    return listed
 
 
 def load_librispeech(
@@ -238,40 +253,120 @@ def load_librispeech(
         raise ConfigError(
             None, "subsets", "a subset for each of train, validation and test", got=sorted(subsets)
         )
-    items: dict[str, list[tuple[torch.Tensor, Any, str]]] = {s: [] for s in SPLITS}
-    for split in SPLITS:
-        folder = root / subsets[split]
-        if not folder.is_dir():
-            raise ConfigError(
-                folder, "", f"a LibriSpeech subset folder for the {split} split", hint="directory not found"
-            )
-        entries: list[tuple[Path, tuple[int, ...], str]] = []
-        for transcript in sorted(folder.glob("*/*/*.trans.txt")):
-            for number, line in enumerate(transcript.read_text().splitlines(), start=1):
-                if not line.strip():
-                    continue
-                utt_id, _, text = line.strip().partition(" ")
-                bad = sorted({c for c in text.lower() if c not in LIBRISPEECH_TOKENS[1:]})
-                if not text or bad:
-                    raise ConfigError(
-                        transcript, f"line {number}", "'<utterance-id> <TRANSCRIPT>' in upper-case letters, apostrophes and spaces",
-                        got=line.strip(),
-                    )  # fmt: skip
-                tokens = tuple(LIBRISPEECH_TOKENS.index(c) for c in " ".join(text.lower().split()))
-                entries.append((transcript.parent / f"{utt_id}.flac", tokens, utt_id.split("-", 1)[0]))
-        if max_utterances is not None:
-            entries = entries[:max_utterances]
-        for start in tqdm(
-            range(0, len(entries), 64), desc=f"reading LibriSpeech {split}", disable=not progress, leave=False
-        ):
-            chunk = entries[start : start + 64]
-            waves = [read_audio(path, features.sample_rate) for path, _, _ in chunk]
-            for (_, tokens, speaker), feat in zip(chunk, log_mel(waves, features), strict=True):
-                items[split].append((feat, tokens, speaker))
+    items = {split: _librispeech_split(root / subsets[split], split, features, max_utterances, progress)
+             for split in SPLITS}
     return _build(
         "librispeech", "ctc", LIBRISPEECH_TOKENS, items, features.frame_ms, str(root), token_unit="character",
         extra_manifest={"subsets": subsets},
     )  # fmt: skip
+
+
+def _librispeech_split(folder: Path, split: str, features: FeatureConfig, max_utterances: int | None,
+                       progress: bool) -> list[tuple[torch.Tensor, Any, str]]:
+    """One split's utterances from its subset folder: (features, tokens, speaker)."""
+    if not folder.is_dir():
+        raise ConfigError(
+            folder, "", f"a LibriSpeech subset folder for the {split} split", hint="directory not found"
+        )
+    entries = [entry for transcript in sorted(folder.glob("*/*/*.trans.txt"))
+               for entry in _librispeech_entries(transcript)]
+    if max_utterances is not None:
+        entries = entries[:max_utterances]
+    items: list[tuple[torch.Tensor, Any, str]] = []
+    for start in tqdm(
+        range(0, len(entries), 64), desc=f"reading LibriSpeech {split}", disable=not progress, leave=False
+    ):
+        chunk = entries[start : start + 64]
+        waves = [read_audio(path, features.sample_rate) for path, _, _ in chunk]
+        for (_, tokens, speaker), feat in zip(chunk, log_mel(waves, features), strict=True):
+            items.append((feat, tokens, speaker))
+    return items
+
+
+def _librispeech_entries(transcript: Path) -> list[tuple[Path, tuple[int, ...], str]]:
+    """(audio file, character tokens, speaker) of each line of one chapter's transcript.
+
+    Raises:
+        ConfigError: a line that is not ``<utterance-id> <TRANSCRIPT>`` over the token set.
+    """
+    entries: list[tuple[Path, tuple[int, ...], str]] = []
+    for number, line in enumerate(transcript.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        utt_id, _, text = line.strip().partition(" ")
+        bad = sorted({c for c in text.lower() if c not in LIBRISPEECH_TOKENS[1:]})
+        if not text or bad:
+            raise ConfigError(
+                transcript, f"line {number}", "'<utterance-id> <TRANSCRIPT>' in upper-case letters, apostrophes and spaces",
+                got=line.strip(),
+            )  # fmt: skip
+        tokens = tuple(LIBRISPEECH_TOKENS.index(c) for c in " ".join(text.lower().split()))
+        entries.append((transcript.parent / f"{utt_id}.flac", tokens, utt_id.split("-", 1)[0]))
+    return entries
+
+
+def _read_shd_file(h5py: ModuleType, path: Path) -> dict[str, Any]:
+    """One SHD file's spike trains, labels and speakers (and its class names, if it has them).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, lacks a dataset, or its datasets disagree
+            in length.
+    """
+    if not path.is_file():
+        raise ConfigError(path, "", "an SHD HDF5 file", hint="file not found")
+    try:
+        with h5py.File(path, "r") as f:
+            data: dict[str, Any] = {}
+            for key in ("spikes/times", "spikes/units", "labels", "extra/speaker"):
+                if key not in f:
+                    raise ConfigError(path, key, "this SHD dataset in the file")
+                data[key] = (
+                    [np.asarray(x) for x in f[key]] if key.startswith("spikes") else np.asarray(f[key])
+                )
+            data["keys"] = _shd_keys(f)
+    except OSError as err:
+        raise ConfigError(path, "", "a readable SHD HDF5 file", hint=str(err)) from None
+    if (
+        not len(data["labels"])
+        == len(data["spikes/times"])
+        == len(data["spikes/units"])
+        == len(data["extra/speaker"])
+    ):
+        raise ConfigError(path, "labels", "as many labels, speakers and spike trains as utterances")
+    return data
+
+
+def _shd_keys(f: Mapping[str, Any]) -> list[str] | None:
+    """The file's class names (``extra/keys``), or None."""
+    if "extra/keys" not in f:
+        return None
+    return [k.decode() if isinstance(k, bytes) else str(k) for k in f["extra/keys"]]
+
+
+def _shd_vocabulary(loaded: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """The training file's class names when it names every class, else ``"0"``, ``"1"``, ..."""
+    n_classes = int(max(int(d["labels"].max()) for d in loaded.values())) + 1
+    keys = loaded["train"]["keys"]
+    return tuple(keys) if keys and len(keys) >= n_classes else tuple(str(i) for i in range(n_classes))
+
+
+def _shd_validation_speakers(train: dict[str, Any], root: Path, fraction: float, seed: int) -> set[int]:
+    """The training speakers held out as validation (at least one), drawn with ``seed``."""
+    speakers = sorted({int(s) for s in train["extra/speaker"]})
+    if len(speakers) < 2:
+        raise ConfigError(
+            root / "shd_train.h5",
+            "extra/speaker",
+            "at least two training speakers to hold one out for validation",
+        )
+    order = np.random.default_rng(seed).permutation(speakers)
+    return {int(s) for s in order[: max(1, round(fraction * len(speakers)))]}
+
+
+def _shd_split(file: str, speaker: int, held_out: set[int]) -> str:
+    if file == "test":
+        return "test"
+    return "validation" if speaker in held_out else "train"
 
 
 def load_shd(
@@ -316,47 +411,11 @@ def load_shd(
     root = Path(root)
     loaded: dict[str, dict[str, Any]] = {}
     for name in ("train", "test"):
-        path = root / f"shd_{name}.h5"
-        if not path.is_file():
-            raise ConfigError(path, "", "an SHD HDF5 file", hint="file not found")
-        try:
-            with h5py.File(path, "r") as f:
-                data: dict[str, Any] = {}
-                for key in ("spikes/times", "spikes/units", "labels", "extra/speaker"):
-                    if key not in f:
-                        raise ConfigError(path, key, "this SHD dataset in the file")
-                    data[key] = (
-                        [np.asarray(x) for x in f[key]] if key.startswith("spikes") else np.asarray(f[key])
-                    )
-                data["keys"] = (
-                    [k.decode() if isinstance(k, bytes) else str(k) for k in f["extra/keys"]]
-                    if "extra/keys" in f
-                    else None
-                )
-        except OSError as err:
-            raise ConfigError(path, "", "a readable SHD HDF5 file", hint=str(err)) from None
-        if (
-            not len(data["labels"])
-            == len(data["spikes/times"])
-            == len(data["spikes/units"])
-            == len(data["extra/speaker"])
-        ):
-            raise ConfigError(path, "labels", "as many labels, speakers and spike trains as utterances")
-        loaded[name] = data
-    n_classes = int(max(int(d["labels"].max()) for d in loaded.values())) + 1
-    keys = loaded["train"]["keys"]
-    vocabulary = tuple(keys) if keys and len(keys) >= n_classes else tuple(str(i) for i in range(n_classes))
+        loaded[name] = _read_shd_file(h5py, root / f"shd_{name}.h5")
+    vocabulary = _shd_vocabulary(loaded)
     n_units = 700
     n_features = math.ceil(n_units / unit_pool)
-    train_speakers = sorted({int(s) for s in loaded["train"]["extra/speaker"]})
-    if len(train_speakers) < 2:
-        raise ConfigError(
-            root / "shd_train.h5",
-            "extra/speaker",
-            "at least two training speakers to hold one out for validation",
-        )
-    order = np.random.default_rng(seed).permutation(train_speakers)
-    held_out = {int(s) for s in order[: max(1, round(validation_fraction * len(train_speakers)))]}
+    held_out = _shd_validation_speakers(loaded["train"], root, validation_fraction, seed)
 
     items: dict[str, list[tuple[torch.Tensor, Any, str]]] = {s: [] for s in SPLITS}
     for name, data in loaded.items():
@@ -370,7 +429,6 @@ def load_shd(
             counts.index_put_(
                 (torch.from_numpy(t_idx), torch.from_numpy(u_idx)), torch.ones(len(t_idx)), accumulate=True
             )
-            split = "test" if name == "test" else "validation" if int(speaker) in held_out else "train"
-            items[split].append((counts, int(label), f"shd-{int(speaker)}"))
+            items[_shd_split(name, int(speaker), held_out)].append((counts, int(label), f"shd-{int(speaker)}"))
     return _build("shd", "classification", vocabulary, items, bin_ms, str(root), normalise=normalise,
                   extra_manifest={"bin_ms": bin_ms, "unit_pool": unit_pool})  # fmt: skip

@@ -103,6 +103,38 @@ def synthesize_other_engines(plans: Sequence[UtterancePlan]) -> dict[int, tuple[
     return out
 
 
+def _speech(tts: ESpeak, plan: UtterancePlan, raw: tuple[np.ndarray, int] | None, sr: int, speed: float,
+            gain: float) -> np.ndarray:
+    """The words spoken at ``speed`` and ``gain`` (eSpeak NG here, other engines' audio from
+    ``raw``); empty for an utterance without words."""
+    if plan.words and plan.speaker.engine != "espeak":
+        if raw is None:
+            raise RuntimeError(f"utterance {plan.index}: no {plan.speaker.engine} audio was synthesised")
+        return shape_speech(raw[0], raw[1], sr, speed) * gain
+    if plan.words:
+        speech = speak(tts, " ".join(plan.words), plan.speaker, sr, speed)
+        speech *= gain
+        return speech
+    return np.zeros(0, dtype=np.float64)
+
+
+def _placed(rng: np.random.Generator, speech: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, int, int]:
+    """(speech cut to the clip, its offset, the clip length): centred in a fixed-length clip,
+    or between margins, shifted at random by up to ``difficulty.shift_s``."""
+    sr = settings.sample_rate
+    shift = round(settings.difficulty.shift_s * sr)
+    if settings.clip_s is not None:
+        length = round(settings.clip_s * sr)
+        speech = speech[:length]
+        centre = (length - len(speech)) // 2
+        offset = int(np.clip(centre + rng.integers(-shift, shift + 1), 0, length - len(speech)))
+        return speech, offset, length
+    margin = round(0.05 * sr)
+    offset = margin + int(rng.integers(0, shift + 1))
+    length = offset + len(speech) + margin + int(rng.integers(0, shift + 1))
+    return speech, offset, length
+
+
 def render_utterance(
     tts: ESpeak,
     plan: UtterancePlan,
@@ -133,30 +165,13 @@ def render_utterance(
     tilt_db = rng.uniform(*d.tilt_db_per_octave)
     telephone = rng.random() < d.telephone_probability
 
-    if plan.words and plan.speaker.engine != "espeak":
-        if raw is None:
-            raise RuntimeError(f"utterance {plan.index}: no {plan.speaker.engine} audio was synthesised")
-        speech = shape_speech(raw[0], raw[1], sr, speed) * gain
-    elif plan.words:
-        speech = speak(tts, " ".join(plan.words), plan.speaker, sr, speed)
-        speech *= gain
-    else:
-        speech = np.zeros(0, dtype=np.float64)
+    speech = _speech(tts, plan, raw, sr, speed, gain)
     if reverb and speech.size:
         speech = reverberate(
             speech, room_impulse_response(np.random.default_rng(rir_seed), sr, rt60_s, drr_db)
         )
 
-    shift = round(d.shift_s * sr)
-    if settings.clip_s is not None:
-        length = round(settings.clip_s * sr)
-        speech = speech[:length]
-        centre = (length - len(speech)) // 2
-        offset = int(np.clip(centre + rng.integers(-shift, shift + 1), 0, length - len(speech)))
-    else:
-        margin = round(0.05 * sr)
-        offset = margin + int(rng.integers(0, shift + 1))
-        length = offset + len(speech) + margin + int(rng.integers(0, shift + 1))
+    speech, offset, length = _placed(rng, speech, settings)
     out = np.zeros(length, dtype=np.float64)
     out[offset : offset + len(speech)] = speech
 

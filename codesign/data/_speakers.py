@@ -51,6 +51,33 @@ def voice_of(speaker_id: str) -> str:
     return speaker_id.split("/", 1)[0] if ":" in speaker_id else ""
 
 
+def _espeak_engines() -> dict[str, tuple[str, ...]]:
+    """eSpeak NG alone, with its accent x variant pairs as voices."""
+    accents, variants = available_voices()
+    return {"espeak": tuple(f"{a}+{v}" for a in accents for v in variants)}
+
+
+def _next_voice(rng: np.random.Generator, voices: tuple[str, ...], orders: dict[str, np.ndarray],
+                drawn: dict[str, int], engine: str) -> str:
+    """The engine's next voice in its shuffled order, shuffled again once every voice was used."""
+    i = drawn[engine]
+    if i and i % len(voices) == 0:
+        orders[engine] = rng.permutation(len(voices))
+    drawn[engine] = i + 1
+    return voices[int(orders[engine][i % len(voices)])]
+
+
+def _speaker(rng: np.random.Generator, engine: str, voice: str, difficulty: Difficulty) -> Speaker:
+    """A speaker of ``voice`` with a drawn rate, pitch and pitch range (the last two eSpeak NG's only)."""
+    rate = int(rng.integers(difficulty.rate_wpm[0], difficulty.rate_wpm[1] + 1))
+    pitch = int(rng.integers(difficulty.pitch[0], difficulty.pitch[1] + 1))
+    pitch_range = int(rng.integers(difficulty.pitch_range[0], difficulty.pitch_range[1] + 1))
+    if engine == "espeak":
+        accent, variant = voice.split("+", 1)
+        return Speaker(accent, variant, rate, pitch, pitch_range)
+    return Speaker("", voice, rate, 0, 0, engine)
+
+
 def draw_speakers(
     rng: np.random.Generator,
     n: int,
@@ -70,8 +97,7 @@ def draw_speakers(
         ValueError: the engines' voices and the rate range cannot give ``n`` distinct speakers.
     """
     if engines is None:
-        accents, variants = available_voices()
-        engines = {"espeak": tuple(f"{a}+{v}" for a in accents for v in variants)}
+        engines = _espeak_engines()
     names = [e for e in engines if engines[e]]
     if not names:
         raise ValueError("no engine with voices to draw speakers from")
@@ -85,20 +111,8 @@ def draw_speakers(
         if attempts > 100 * n + 1000:
             raise ValueError(f"cannot draw {n} distinct speakers from {', '.join(names)} with these ranges")
         engine = names[(attempts - 1) % len(names)]
-        voices = engines[engine]
-        i = drawn[engine]
-        if i and i % len(voices) == 0:
-            orders[engine] = rng.permutation(len(voices))
-        voice = voices[orders[engine][i % len(voices)]]
-        drawn[engine] = i + 1
-        rate = int(rng.integers(difficulty.rate_wpm[0], difficulty.rate_wpm[1] + 1))
-        pitch = int(rng.integers(difficulty.pitch[0], difficulty.pitch[1] + 1))
-        pitch_range = int(rng.integers(difficulty.pitch_range[0], difficulty.pitch_range[1] + 1))
-        if engine == "espeak":
-            accent, variant = voice.split("+", 1)
-            speaker = Speaker(accent, variant, rate, pitch, pitch_range)
-        else:
-            speaker = Speaker("", voice, rate, 0, 0, engine)
+        voice = _next_voice(rng, engines[engine], orders, drawn, engine)
+        speaker = _speaker(rng, engine, voice, difficulty)
         if speaker not in seen:
             seen.add(speaker)
             speakers.append(speaker)

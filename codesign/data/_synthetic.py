@@ -76,6 +76,17 @@ class CorpusPlan:
     notes: tuple[str, ...] = ()
 
 
+def _missing_engine(name: str, role: str, reason: str | None) -> tuple[dict[str, Any], str]:
+    """What the manifest records of a missing engine, and the note that says what it costs."""
+    affects = ["train", "validation"] if role == "train" else ["test"]
+    note = (
+        f"engine {name} ({'training' if role == 'train' else 'held out'}) is missing: "
+        f"{reason}; the {' and '.join(affects)} split{'s' if len(affects) > 1 else ''} "
+        f"{'have' if len(affects) > 1 else 'has'} no {name} speakers"
+    )
+    return {"role": role, "reason": reason, "affects": affects}, note
+
+
 def _resolve_engines(
     cfg: CorpusConfig,
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, dict[str, Any]], list[str]]:
@@ -93,13 +104,8 @@ def _resolve_engines(
             if status.available:
                 found[name] = status.voices
                 continue
-            affects = ["train", "validation"] if role == "train" else ["test"]
-            missing[name] = {"role": role, "reason": status.missing_reason, "affects": affects}
-            notes.append(
-                f"engine {name} ({'training' if role == 'train' else 'held out'}) is missing: "
-                f"{status.missing_reason}; the {' and '.join(affects)} split{'s' if len(affects) > 1 else ''} "
-                f"{'have' if len(affects) > 1 else 'has'} no {name} speakers"
-            )
+            missing[name], note = _missing_engine(name, role, status.missing_reason)
+            notes.append(note)
     if not train:
         raise ConfigError(
             None,
@@ -295,22 +301,33 @@ def _generate(
     tensors: dict[str, dict[str, torch.Tensor]] = {"statistics": {"mean": mean, "std": std}}
     speaker_ids: dict[str, list[str]] = {}
     for split in SPLITS:
-        members = [i for i, u in enumerate(plan.utterances) if u.split == split]
-        ids = [s.id for s in plan.speakers[split]]
-        index_of = {sid: k for k, sid in enumerate(ids)}
-        spk = [plan.utterances[i].render.speaker.id for i in members]
-        built = assemble_split(
-            [features[i] for i in members], [plan.utterances[i].target for i in members], spk, mean, std, kind
-        )
-        tensors[split] = {
-            "features": built.features,
-            "feature_lengths": built.feature_lengths,
-            "targets": built.targets,
-            "target_lengths": built.target_lengths,
-            "speaker_index": torch.tensor([index_of[s] for s in spk], dtype=torch.int64),
-        }
-        speaker_ids[split] = ids
-    manifest: dict[str, Any] = {
+        tensors[split], speaker_ids[split] = _split_tensors(plan, split, features, mean, std, kind)
+    return _synthetic_manifest(cfg, plan, kind, tensors, speaker_ids), tensors
+
+
+def _split_tensors(plan: CorpusPlan, split: str, features: list[torch.Tensor], mean: torch.Tensor,
+                   std: torch.Tensor, kind: CorpusKind) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """One split's tensors (normalised with the training statistics) and its speakers' ids."""
+    members = [i for i, u in enumerate(plan.utterances) if u.split == split]
+    ids = [s.id for s in plan.speakers[split]]
+    index_of = {sid: k for k, sid in enumerate(ids)}
+    spk = [plan.utterances[i].render.speaker.id for i in members]
+    built = assemble_split(
+        [features[i] for i in members], [plan.utterances[i].target for i in members], spk, mean, std, kind
+    )
+    return {
+        "features": built.features,
+        "feature_lengths": built.feature_lengths,
+        "targets": built.targets,
+        "target_lengths": built.target_lengths,
+        "speaker_index": torch.tensor([index_of[s] for s in spk], dtype=torch.int64),
+    }, ids
+
+
+def _synthetic_manifest(cfg: CorpusConfig, plan: CorpusPlan, kind: CorpusKind,
+                        tensors: dict[str, dict[str, torch.Tensor]], speaker_ids: dict[str, list[str]]) -> dict[str, Any]:
+    """The synthetic corpus entry's manifest."""
+    return {
         "kind": "codesign-corpus",
         "task": cfg.task,
         "corpus_kind": kind,
@@ -333,7 +350,6 @@ def _generate(
         "missing_engines": plan.missing_engines,
         "notes": list(plan.notes),
     }
-    return manifest, tensors
 
 
 def _read_imported(cfg: CorpusConfig) -> Corpus:
@@ -381,16 +397,7 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
             hint=f"delete {entry} to rebuild it",
         ) from None
     stats = read_tensors(entry, "statistics", ("mean", "std"))
-    splits: dict[str, CorpusSplit] = {}
-    for split in SPLITS:
-        t = read_tensors(entry, split, _TENSOR_KEYS)
-        idx = t["speaker_index"].tolist()
-        if idx and (min(idx) < 0 or max(idx) >= len(speakers[split])):
-            raise ConfigError(entry / f"{split}.pt", "speaker_index", "indices into the manifest's speakers")
-        splits[split] = CorpusSplit(
-            t["features"], t["feature_lengths"], t["targets"], t["target_lengths"],
-            tuple(speakers[split][i] for i in idx),
-        )  # fmt: skip
+    splits = {split: _read_split(entry, split, speakers[split]) for split in SPLITS}
     return Corpus(
         task=task,
         kind=kind,
@@ -408,6 +415,18 @@ def _read_corpus(entry: Path, cache_hit: bool) -> Corpus:
         cache_hit=cache_hit,
         manifest=manifest,
     )
+
+
+def _read_split(entry: Path, split: str, speakers: tuple[str, ...]) -> CorpusSplit:
+    """One split's tensors, its speaker indices checked against the manifest's speakers."""
+    t = read_tensors(entry, split, _TENSOR_KEYS)
+    idx = t["speaker_index"].tolist()
+    if idx and (min(idx) < 0 or max(idx) >= len(speakers)):
+        raise ConfigError(entry / f"{split}.pt", "speaker_index", "indices into the manifest's speakers")
+    return CorpusSplit(
+        t["features"], t["feature_lengths"], t["targets"], t["target_lengths"],
+        tuple(speakers[i] for i in idx),
+    )  # fmt: skip
 
 
 def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -432,19 +451,29 @@ def load_waveforms(cfg: CorpusConfig, split: str, indices: Sequence[int] | None 
         )
     plan = plan_corpus(cfg)
     members = [i for i, u in enumerate(plan.utterances) if u.split == split]
-    chosen = list(range(len(members))) if indices is None else list(indices)
-    for i in chosen:
-        if not 0 <= i < len(members):
-            raise ConfigError(None, "indices", f"row indices in [0, {len(members)}) of split {split}", got=i)
-    wanted = [members[i] for i in chosen]
-    settings = render_settings(cfg)
-    renders = [u.render for u in plan.utterances]
+    wanted = [members[i] for i in _rows(len(members), indices, split)]
+    by_index = _rendered(wanted, [u.render for u in plan.utterances], render_settings(cfg), cfg.seed)
+    return [by_index[g] for g in wanted]
+
+
+def _rendered(wanted: list[int], renders: list[UtterancePlan], settings: RenderSettings, seed: int) -> dict[int, np.ndarray]:
+    """The audio of the utterances ``wanted`` (plan indices): each shard they fall in replayed
+    from its start, up to the last one wanted."""
     by_index: dict[int, np.ndarray] = {}
     for shard in sorted({g // SHARD_SIZE for g in wanted}):
         start = shard * SHARD_SIZE
         last = max(g for g in wanted if g // SHARD_SIZE == shard)
         # A shard's audio depends on what its eSpeak spoke before, so replay from its start.
-        _, waves = _render_job((shard, renders[start : last + 1]), settings, cfg.seed)
+        _, waves = _render_job((shard, renders[start : last + 1]), settings, seed)
         for offset, wave in enumerate(waves):
             by_index[start + offset] = wave
-    return [by_index[g] for g in wanted]
+    return by_index
+
+
+def _rows(n: int, indices: Sequence[int] | None, split: str) -> list[int]:
+    """``indices`` (default: all ``n`` rows), each a row of the split."""
+    chosen = list(range(n)) if indices is None else list(indices)
+    for i in chosen:
+        if not 0 <= i < n:
+            raise ConfigError(None, "indices", f"row indices in [0, {n}) of split {split}", got=i)
+    return chosen

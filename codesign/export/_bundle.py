@@ -30,17 +30,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from codesign import __version__
 from codesign._io import publish_directory, staged_directory
 from codesign._resources import checkout_root
-from codesign.config import MEASURED, ConfigError, Spec, load_json, load_json_text, load_spec
+from codesign.config import MEASURED, ConfigError, Spec, load_json_object, load_spec
+from codesign.data import CorpusConfig  # configs only
 from codesign.export._manifest import verify_bundle, write_manifest
 from codesign.export._nir import NirExport, network_to_nir
+from codesign.hardware import ChipConfig  # configs only
 from codesign.search import (
     DesignPoint,
+    StudySpec,
     StudyView,
+    TrialRecord,
     TrialView,
     pick_point,
     point_chip,
@@ -48,12 +52,13 @@ from codesign.search import (
     point_trace,
     recommendation_of,
 )
+from codesign.snn import ModelConfig, default_model_config  # configs only
+from codesign.train import TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from codesign.hardware import ChipConfig
-    from codesign.search import TrialRecord
+    from codesign.snn import Precision
     from codesign.trace import WorkloadTrace
 
 CONFIG_FILE = "config.yaml"
@@ -90,7 +95,11 @@ class StudyProvenance(Spec):
 
 
 class BundleConfig(Spec):
-    """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network."""
+    """``config.yaml`` of a bundle: everything needed to rebuild and re-score the network.
+
+    ``corpus``, ``model``, ``chip`` and ``train`` are the typed configs the study used (a
+    bundle written when they were plain mappings reads into them, with the same defaults).
+    """
 
     model_config = MEASURED
 
@@ -98,10 +107,10 @@ class BundleConfig(Spec):
     code_commit: str | None = None
     study: StudyProvenance
     seed: int
-    corpus: dict[str, Any]
-    model: dict[str, Any]
-    chip: dict[str, Any]
-    train: dict[str, Any]
+    corpus: CorpusConfig
+    model: ModelConfig
+    chip: ChipConfig
+    train: TrainConfig
     head: str
     n_features: int = Field(ge=1)
     n_outputs: int = Field(ge=1)
@@ -121,19 +130,22 @@ class BundleConfig(Spec):
                     "on (the trial record's; empty in older bundles)",
     )
 
-    @property
-    def network_config(self) -> Any:
-        """``model`` as the typed ``codesign.snn.ModelConfig``."""
-        from codesign.snn import parse_model_config
-
-        return parse_model_config(self.model, key_prefix="model")
+    @field_serializer("corpus")
+    def _corpus_as_given(self, value: CorpusConfig) -> dict[str, Any]:
+        # the keys the study gave, as the study spec stores them; defaults fill in when read
+        return value.model_dump(mode="json", exclude_unset=True)
 
     @property
-    def precision(self) -> Any:
+    def network_config(self) -> ModelConfig:
+        """``model`` (kept for callers of the time it was a mapping)."""
+        return self.model
+
+    @property
+    def precision(self) -> Precision:
         """The precision the stored figures were scored at: the chip's weight and state bits."""
         from codesign.snn import Precision
 
-        return Precision(weight_bits=self.chip["weight_bits"], state_bits=self.chip["state_bits"])
+        return Precision(weight_bits=self.chip.weight_bits, state_bits=self.chip.state_bits)
 
 
 @dataclass(frozen=True)
@@ -197,12 +209,7 @@ def _recommended_point(view: StudyView) -> DesignPoint:
 
 def _trial_point(view: StudyView, trial: int, chip: int | None) -> DesignPoint:
     """``--trial N [--chip K]``: the trial's one design, or its design K of several (id ``N.K``)."""
-    try:
-        t = view.trial(trial)
-    except KeyError:
-        raise ConfigError(None, "--trial", f"a trial number of study '{view.name}' (0..{len(view.trials) - 1})",
-                          got=trial) from None
-    _check_exportable(t)
+    _check_exportable(_trial_of(view, trial))
     points = [p for p in (*view.points, *view.references) if p.trial == trial]
     if not points:
         raise ConfigError(None, "--trial", "a finished trial with objective values", got=trial)
@@ -211,6 +218,14 @@ def _trial_point(view: StudyView, trial: int, chip: int | None) -> DesignPoint:
         raise ConfigError(None, "--chip", f"a chip index 0..{len(points) - 1} of trial {trial}, which holds "
                           f"{len(points)} designs", got=chip)
     return found
+
+
+def _trial_of(view: StudyView, trial: int) -> TrialView:
+    try:
+        return view.trial(trial)
+    except KeyError:
+        raise ConfigError(None, "--trial", f"a trial number of study '{view.name}' (0..{len(view.trials) - 1})",
+                          got=trial) from None
 
 
 def _check_exportable(t: TrialView) -> None:
@@ -269,10 +284,7 @@ def export_bundle(
     assert record is not None
     summary_path = _artifact(view, t, "train_result")
     weights_path = _artifact(view, t, "weights")
-    try:
-        summary = load_json_text(summary_path.read_text(encoding="utf-8"), summary_path, what="a training summary (JSON)")
-    except (OSError, ValueError) as err:
-        raise ConfigError(summary_path, "", "a training summary (JSON)", hint=str(err)) from None
+    summary = load_json_object(summary_path, "a training summary (JSON)")
     chip = _point_chip(record, point)
     precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
     costed_on = point_trace(view, point)  # the trace the design was costed on, which its strategy named
@@ -331,34 +343,52 @@ def _bundle_config(view: StudyView, t: TrialView, point: DesignPoint, summary: d
     """``config.yaml`` of the bundle of ``point``: its configs, provenance and stored figures."""
     record = t.record
     assert record is not None
-    spec = view.spec or {}
+    study = _study_settings(view.spec)
     return BundleConfig(
         codesign_version=__version__,
         code_commit=code_commit(),
-        study=StudyProvenance(
-            name=view.name, storage=storage, trial=t.number, chip_index=point.member, state=t.state,
-            datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
-            recommended=(rec := recommendation_of(view)) is not None and rec.point_id == point.point_id,
-        ),
-        seed=int(summary.get("seed", spec.get("seed", 0))),
-        corpus=dict(spec.get("corpus", {})),
-        model=record.model_config_.to_dict() if record.model_config_ is not None else {},
-        chip=chip.to_dict(),
-        train=record.train_config.to_dict() if record.train_config is not None else {},
+        study=_provenance(view, t, record, point, storage, datetime_complete),
+        seed=int(summary.get("seed", study.pop("seed"))),
+        **study,
+        # a record too old to say: the defaults, as its evaluation used them
+        model=record.model_config_ or default_model_config(),
+        chip=chip,
+        train=record.train_config or TrainConfig(),
         head=summary["head"],
         n_features=int(summary["n_features"]),
         n_outputs=int(summary["n_outputs"]),
-        trace_batch=int(spec.get("trace_batch", 32)),
         params=dict(point.params),
         objectives=dict(zip(view.objective_names, point.values, strict=True)),
         constraints=dict(point.constraints),
-        metrics={**{k: float(v) for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))},
-                 **point.metrics},
-        precision_mode=str(spec.get("precision", "ptq")),
+        metrics={**_numbers(summary.get("metrics", {})), **point.metrics},
         confirmed=None if point.confirmed is None else {
             "seeds": list(point.confirmed.seeds), "mean": dict(point.confirmed.mean), "std": dict(point.confirmed.std)},
         measured_on={split: m.to_dict() for split, m in record.measured_on.items()},
     )
+
+
+def _study_settings(spec: StudySpec | None) -> dict[str, Any]:
+    """What a bundle takes from its study's spec (seed, corpus, trace batch, precision mode);
+    for a study whose stored spec this version does not read, the defaults of its time."""
+    if spec is None:
+        return {"seed": 0, "corpus": CorpusConfig(), "trace_batch": 32, "precision_mode": "ptq"}
+    return {"seed": spec.seed, "corpus": spec.corpus, "trace_batch": spec.trace_batch,
+            "precision_mode": spec.precision}
+
+
+def _provenance(view: StudyView, t: TrialView, record: TrialRecord, point: DesignPoint, storage: str | None,
+                datetime_complete: str | None) -> StudyProvenance:
+    rec = recommendation_of(view)
+    return StudyProvenance(
+        name=view.name, storage=storage, trial=t.number, chip_index=point.member, state=t.state,
+        datetime_complete=datetime_complete, strategy=record.strategy, point_id=point.point_id,
+        recommended=rec is not None and rec.point_id == point.point_id,
+    )
+
+
+def _numbers(values: dict[str, object]) -> dict[str, float]:
+    """The numeric entries of a training summary's metrics."""
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
 
 
 def _write_cost_report(path: Path, view: StudyView, point: DesignPoint, trace: WorkloadTrace,
@@ -370,13 +400,13 @@ def _write_cost_report(path: Path, view: StudyView, point: DesignPoint, trace: W
     stored = point_cost_report(view, point)
     if stored is not None:
         cost_path = _point_file(point, stored, "cost report")
-        CostReport.from_dict(load_json(cost_path, "a cost report (JSON)"))  # refuse a damaged one
+        CostReport.from_dict(load_json_object(cost_path, "a cost report (JSON)"))  # refuse a damaged one
         shutil.copyfile(cost_path, path)
     else:
         path.write_text(json.dumps(estimate_cost(trace, chip).to_dict(), indent=2), encoding="utf-8")
 
 
-def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precision: Any) -> NirExport:
+def _write_on_chip_network(bundle: Path, net: nn.Module, config: BundleConfig, precision: Precision) -> NirExport:
     """The network as the chip holds its weights (state precision needs no tensor): the integer
     weights below 32 bits, and the NIR graph."""
     import nir
@@ -389,13 +419,13 @@ def _write_on_chip_network(bundle: Path, net: Any, config: BundleConfig, precisi
         _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, precision.weight_bits)
     probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
     exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
-                              {"codesign_model_config": json.dumps(config.model, sort_keys=True),
+                              {"codesign_model_config": json.dumps(config.model.to_dict(), sort_keys=True),
                                "codesign_weight_bits": str(precision.weight_bits)})
     nir.write(bundle / NIR_FILE, exported.graph)
     return exported
 
 
-def _write_integer_weights(path: Path, on_chip: Any, weight_bits: int) -> None:
+def _write_integer_weights(path: Path, on_chip: nn.Module, weight_bits: int) -> None:
     """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them."""
     from safetensors.torch import save_file
 
@@ -418,6 +448,6 @@ def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:
     if verify:
         verify_bundle(bundle, REQUIRED_FILES)
     config = load_spec(BundleConfig, bundle / CONFIG_FILE)
-    if verify and config.chip.get("weight_bits") != 32:  # a chip's integer weights are part of it
+    if verify and config.chip.weight_bits != 32:  # a chip's integer weights are part of it
         verify_bundle(bundle, (*REQUIRED_FILES, WEIGHTS_INT_FILE))
     return config

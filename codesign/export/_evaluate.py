@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codesign.config import ConfigError, load_json
+from codesign.config import ConfigError, load_json_object
 from codesign.export._bundle import (
     COST_REPORT_FILE,
     TRACE_FILE,
@@ -30,7 +30,9 @@ from codesign.export._bundle import (
 if TYPE_CHECKING:
     from torch import nn
 
+    from codesign.data import Corpus
     from codesign.hardware import ChipConfig, CostReport
+    from codesign.snn import Precision
     from codesign.trace import WorkloadTrace
 
 #: Re-evaluation runs the same deterministic CPU code on the same inputs, so figures agree to
@@ -164,8 +166,6 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     """
     import torch
 
-    from codesign.hardware import ChipConfig, CostReport, estimate_cost
-    from codesign.trace import load_trace
     from codesign.train import score_at_precision
 
     bundle = Path(bundle)
@@ -176,38 +176,49 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
     _say(say, "loading its corpus (from the cache, or synthesised)")
     corpus = _bundle_corpus(bundle, config, cache_dir, progress)
     precision = config.precision
-    rows: list[Comparison] = []
     _say(say, f"scoring the test split at {precision.label} ({len(corpus.test)} utterances)")
     with torch.no_grad():  # only the test split is compared: the validation pass would be wasted time
         scored, quantised = score_at_precision(net, corpus, config.head, precision, splits=("test",))
-    for name in ("accuracy", "wer"):
-        stored = config.metrics.get(f"test_{name}")
-        if stored is not None and f"test_{name}" in scored:
-            rows.append(Comparison(f"test_{name}", f"test split, rebuilt at {precision.label}", float(stored),
-                                   float(scored[f"test_{name}"]), METRIC_ABS_TOL, False))
+    rows = _task_rows(config, scored)
     if precision.weight_bits != 32:
         rows.append(_integer_weights_row(bundle, quantised, precision.weight_bits))
     if not any(r.name.startswith("test_") for r in rows):
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
-
-    chip = ChipConfig.model_validate(config.chip)
-    stored_report = CostReport.from_dict(load_json(bundle / COST_REPORT_FILE, "a cost report (JSON)"))
-    stored_figures = stored_report.metrics()
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
-    on_stored = estimate_cost(load_trace(bundle / TRACE_FILE), chip).metrics()
-    on_new = estimate_cost(_retrace(config, corpus, quantised), chip).metrics()
-    for name in CHIP_FIGURES:
-        rows.append(Comparison(name, "chip model, stored trace", stored_figures[name], on_stored[name],
-                               CHIP_REL_TOL, True))
-    for name in CHIP_FIGURES:
-        rows.append(Comparison(name, "chip model, re-recorded trace", stored_figures[name], on_new[name],
-                               CHIP_REL_TOL, True))
+    rows += _chip_rows(bundle, config, _retrace(config, corpus, quantised))
     for r in rows:
         if not (math.isfinite(r.stored) and math.isfinite(r.new)):
             raise ValueError(f"{r.name}: non-finite figure (stored {r.stored}, new {r.new})")
     here = corpus.measured_on("test")
     return EvaluationReport(bundle, config, tuple(rows), here,
                             measured_on_difference(config.measured_on.get("test"), here))
+
+
+def _task_rows(config: BundleConfig, scored: dict[str, float]) -> list[Comparison]:
+    """The stored test-split task metrics beside the rebuilt network's."""
+    rows = []
+    for name in ("test_accuracy", "test_wer"):
+        stored = config.metrics.get(name)
+        if stored is not None and name in scored:
+            rows.append(Comparison(name, f"test split, rebuilt at {config.precision.label}", float(stored),
+                                   float(scored[name]), METRIC_ABS_TOL, False))
+    return rows
+
+
+def _chip_rows(bundle: Path, config: BundleConfig, retraced: WorkloadTrace) -> list[Comparison]:
+    """The stored cost report's figures beside the chip model's on the stored trace, then on
+    the re-recorded one."""
+    from codesign.hardware import CostReport, estimate_cost
+    from codesign.trace import load_trace
+
+    stored = CostReport.from_dict(load_json_object(bundle / COST_REPORT_FILE, "a cost report (JSON)")).metrics()
+    recomputed = {"chip model, stored trace": load_trace(bundle / TRACE_FILE),
+                  "chip model, re-recorded trace": retraced}
+    rows: list[Comparison] = []
+    for source, trace in recomputed.items():
+        figures = estimate_cost(trace, config.chip).metrics()
+        rows.extend(Comparison(name, source, stored[name], figures[name], CHIP_REL_TOL, True) for name in CHIP_FIGURES)
+    return rows
 
 
 def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) -> str | None:
@@ -224,24 +235,24 @@ def measured_on_difference(stored: dict[str, Any] | None, here: dict[str, Any]) 
     return "; ".join(diffs) or None
 
 
-def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Any:
-    from codesign.data import CorpusConfig, load_corpus
+def _bundle_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool) -> Corpus:
+    from codesign.data import load_corpus
 
-    corpus = load_corpus(CorpusConfig.model_validate(config.corpus), cache_dir=cache_dir, progress=progress)
+    corpus = load_corpus(config.corpus, cache_dir=cache_dir, progress=progress)
     if corpus.n_features != config.n_features or len(corpus.vocabulary) != config.n_outputs:
         raise ConfigError(bundle / "config.yaml", "corpus", "a corpus matching the network's input and output sizes",
                           got=f"{corpus.n_features} features, {len(corpus.vocabulary)} outputs")
     return corpus
 
 
-def _retrace(config: BundleConfig, corpus: Any, quantised: Any) -> Any:
+def _retrace(config: BundleConfig, corpus: Corpus, quantised: nn.Module) -> WorkloadTrace:
     """The trace of the quantised network on the bundle's trace split and batch, as the study recorded it."""
     from codesign.trace import trace_split
 
     return trace_split(quantised, getattr(corpus, config.trace_split), config.network_config, config.trace_batch)
 
 
-def _integer_weights_row(bundle: Path, quantised: Any, bits: int) -> Comparison:
+def _integer_weights_row(bundle: Path, quantised: nn.Module, bits: int) -> Comparison:
     """The stored integer weights times their scales against the rebuilt network's quantised
     weights: the largest absolute difference (0 when they are the same network)."""
     from safetensors.torch import load_file
@@ -292,10 +303,10 @@ def bundle_chip(bundle: str | Path, overrides: dict[str, Any] | None = None) -> 
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
-    data = dict(config.chip)
-    if overrides:
-        data = apply_overrides(data, overrides)
-        data["name"] = f"{config.chip.get('name', 'custom')} with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    if not overrides:
+        return config.chip
+    data = apply_overrides(config.chip.to_dict(), overrides)
+    data["name"] = f"{config.chip.name} with " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     return parse_spec(ChipConfig, data, file=bundle / "config.yaml", key_prefix="chip")
 
 
@@ -347,36 +358,49 @@ def bundle_scores(bundle: str | Path, precisions: Iterable[tuple[int, int]], cac
     Raises:
         ValueError: a precision the network cannot be held in (``codesign.snn.quantise_network``).
     """
-    import torch
-
     from codesign.snn import Precision
-    from codesign.train import score_at_precision
 
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
     own = (config.precision.weight_bits, config.precision.state_bits)
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
     out: dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]] = {}
-    net: nn.Module | None = None
-    corpus: Any = None
+    loaded: tuple[nn.Module, Corpus] | None = None  # the network and corpus, once a precision needs them
     for bits in sorted(set(precisions)):
         if bits == own:
             out[bits] = (stored, bundle_trace(bundle))
             continue
         precision = Precision(weight_bits=bits[0], state_bits=bits[1])
-        if net is None:
-            net = load_bundle_model(bundle, config)
-            _say(say, "loading the bundle's corpus (from the cache, or synthesised)")
-            corpus = _bundle_corpus(bundle, config, cache_dir, progress)
-        _say(say, f"scoring the network at {precision.label} (validation and test splits) and recording its trace")
+        if loaded is None:
+            loaded = (load_bundle_model(bundle, config), _loaded_corpus(bundle, config, cache_dir, progress, say))
         try:
-            with torch.no_grad():
-                scored, quantised = score_at_precision(net, corpus, config.head, precision)
+            out[bits] = _scored_at(config, *loaded, precision, say)
         except ValueError as err:
             if errors is None:
                 raise
             errors[bits] = str(err)
-            continue
-        out[bits] = ({k: v for k, v in scored.items() if k.startswith(("test_", "validation_"))},
-                     _retrace(config, corpus, quantised))
     return out
+
+
+def _loaded_corpus(bundle: Path, config: BundleConfig, cache_dir: str | Path | None, progress: bool,
+                   say: Say) -> Corpus:
+    _say(say, "loading the bundle's corpus (from the cache, or synthesised)")
+    return _bundle_corpus(bundle, config, cache_dir, progress)
+
+
+def _scored_at(config: BundleConfig, net: nn.Module, corpus: Corpus, precision: Precision,
+               say: Say) -> tuple[dict[str, float], WorkloadTrace]:
+    """The network's validation and test metrics at ``precision`` and its trace there.
+
+    Raises:
+        ValueError: a precision the network cannot be held in.
+    """
+    import torch
+
+    from codesign.train import score_at_precision
+
+    _say(say, f"scoring the network at {precision.label} (validation and test splits) and recording its trace")
+    with torch.no_grad():
+        scored, quantised = score_at_precision(net, corpus, config.head, precision)
+    return ({k: v for k, v in scored.items() if k.startswith(("test_", "validation_"))},
+            _retrace(config, corpus, quantised))

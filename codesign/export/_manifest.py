@@ -48,6 +48,27 @@ def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[st
     path = bundle / MANIFEST
     if not bundle.is_dir():
         raise ConfigError(bundle, "", "an exported bundle directory", hint="not found")
+    manifest = _read_manifest(path)
+    files: dict[str, Any] = manifest["files"]
+    for name, entry in files.items():
+        _check_entry(path, name, entry)
+    _check_listed(path, files, required)
+    _refuse_links(bundle)
+    inside = bundle.resolve()
+    problems = [problem for name, entry in files.items() if (problem := _file_problem(bundle, inside, name, entry))]
+    if problems:
+        raise ConfigError(
+            bundle, "", "every bundle file as exported", hint="; ".join(problems)
+        )
+    return manifest
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of a known version, with its ``files`` mapping.
+
+    Raises:
+        ConfigError: no such file, too large or deep, not JSON, or another version.
+    """
     if not path.is_file():
         raise ConfigError(path, "", "a bundle manifest (manifest.json)", hint="file not found; not a codesign bundle?")
     try:
@@ -62,41 +83,54 @@ def verify_bundle(bundle: str | Path, required: tuple[str, ...] = ()) -> dict[st
         raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise ConfigError(path, "", f"a bundle manifest of version {MANIFEST_VERSION}", hint=str(err)) from None
-    for name, entry in files.items():
-        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
-                and isinstance(entry.get("bytes"), int) and not isinstance(entry.get("bytes"), bool)):
-            raise ConfigError(path, f"files.{name}", "an entry {sha256: <hex>, bytes: <int>}",
-                              got=entry if not isinstance(entry, dict) else None,
-                              hint=None if not isinstance(entry, dict) else
-                              f"it has {', '.join(f'{k}={type(v).__name__}' for k, v in entry.items()) or 'nothing'}")
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ConfigError(path, f"files.{name}", "a path inside the bundle")
+    return manifest
+
+
+def _check_listed(path: Path, files: dict[str, Any], required: tuple[str, ...]) -> None:
     unlisted = [n for n in required if n not in files]
     if unlisted:
         raise ConfigError(path, "files", "every core bundle file listed: " + ", ".join(required),
                           hint=f"{', '.join(unlisted)} not listed")
-    problems = []
-    inside = bundle.resolve()
+
+
+def _refuse_links(bundle: Path) -> None:
+    """Verification would follow a symbolic link out of the bundle."""
     links = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_symlink())
-    if links:  # verification would follow them out of the bundle
+    if links:
         raise ConfigError(bundle, links[0], "a bundle that holds its files itself (no symbolic links)",
                           hint=f"symbolic links: {', '.join(links[:5])}")
-    for name, entry in files.items():
-        target = bundle / name
-        if not target.resolve().is_relative_to(inside):
-            problems.append(f"{name}: outside the bundle")
-            continue
-        if not target.is_file():
-            problems.append(f"{name}: missing")
-            continue
-        size = target.stat().st_size
-        if size != entry["bytes"]:
-            how = "truncated" if size < entry["bytes"] else "grown"
-            problems.append(f"{name}: {how} ({size} bytes, manifest says {entry['bytes']})")
-        elif sha256_file(target) != entry["sha256"]:
-            problems.append(f"{name}: edited (sha256 differs from the manifest)")
-    if problems:
-        raise ConfigError(
-            bundle, "", "every bundle file as exported", hint="; ".join(problems)
-        )
-    return manifest
+
+
+def _is_entry(entry: object) -> bool:
+    """``{sha256: <str>, bytes: <int, not bool>}``."""
+    if not isinstance(entry, dict):
+        return False
+    size = entry.get("bytes")
+    return isinstance(entry.get("sha256"), str) and isinstance(size, int) and not isinstance(size, bool)
+
+
+def _check_entry(path: Path, name: str, entry: object) -> None:
+    """A manifest entry is ``{sha256: <hex>, bytes: <int>}`` for a path inside the bundle."""
+    if not _is_entry(entry):
+        raise ConfigError(path, f"files.{name}", "an entry {sha256: <hex>, bytes: <int>}",
+                          got=entry if not isinstance(entry, dict) else None,
+                          hint=None if not isinstance(entry, dict) else
+                          f"it has {', '.join(f'{k}={type(v).__name__}' for k, v in entry.items()) or 'nothing'}")
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ConfigError(path, f"files.{name}", "a path inside the bundle")
+
+
+def _file_problem(bundle: Path, inside: Path, name: str, entry: dict[str, Any]) -> str | None:
+    """What is wrong with one listed file (outside, missing, truncated, grown, edited), or None."""
+    target = bundle / name
+    if not target.resolve().is_relative_to(inside):
+        return f"{name}: outside the bundle"
+    if not target.is_file():
+        return f"{name}: missing"
+    size = target.stat().st_size
+    if size != entry["bytes"]:
+        how = "truncated" if size < entry["bytes"] else "grown"
+        return f"{name}: {how} ({size} bytes, manifest says {entry['bytes']})"
+    if sha256_file(target) != entry["sha256"]:
+        return f"{name}: edited (sha256 differs from the manifest)"
+    return None

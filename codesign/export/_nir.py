@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from codesign.snn import IMLS, LIF, FATReLU, fuse_model
+
+if TYPE_CHECKING:
+    import nir
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class NirExport:
         unconnected: node names whose input comes from an operation NIR cannot express.
     """
 
-    graph: Any
+    graph: nir.NIRGraph
     approximated: dict[str, str] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
     unconnected: tuple[str, ...] = ()
@@ -46,7 +49,7 @@ class _Call:
     name: str
     module: nn.Module
     inputs: tuple[torch.Tensor, ...]
-    output: Any
+    output: object
 
     @property
     def input(self) -> torch.Tensor | None:
@@ -91,7 +94,7 @@ class _GraphBuilder:
     def __post_init__(self) -> None:
         self.producer[self.features.data_ptr()] = "input"
 
-    def add(self, call: _Call, node: Any) -> None:
+    def add(self, call: _Call, node: nir.NIRNode) -> None:
         """A node for ``call`` (the first call of a module makes it), its input edge, its output."""
         name = _node_name(call.name)
         if name not in self.nodes:

@@ -8,8 +8,10 @@ Energy is per inference, in pJ. Its three shapes have three names:
   for a batch);
 - ``total_energy_pj`` (and ``energy_uj``): the scalar total.
 
-The metric keys stored in trial records (``"energy_pj"``, ``"energy_uj"``, ``"sram_used_kb"``,
-...) and the ``"energy_pj"`` table of a saved cost report keep their names.
+Stored keys say which shape they hold: the scalar total is the metric ``"energy_pj_total"`` in
+trial records (beside ``"energy_uj"``, ``"sram_used_kb"``, ...), and a saved cost report keeps
+the table as ``"energy_pj_by_layer_category"``. Files written when both were ``"energy_pj"``
+still load (:meth:`CostReport.from_dict`, ``codesign.search.record_of``).
 
 ``kb`` in every name here means KiB (1024 bytes), as in the chip fields
 (``weight_sram_kb_per_core``) and the SRAM literature the constants come from.
@@ -167,11 +169,10 @@ class CostReport(InferenceCost):
         return self.weights_fit and self.state_fits
 
     def metrics(self) -> dict[str, float]:
-        """Flat scalar metrics, the names search and report use (and trial records store:
-        ``energy_pj`` is the scalar total here)."""
+        """Flat scalar metrics, the names search and report use (and trial records store)."""
         return {
             "energy_uj": self.energy_uj,
-            "energy_pj": self.total_energy_pj,
+            "energy_pj_total": self.total_energy_pj,
             "cycles": self.cycles,
             "latency_ms": self.latency_ms,
             "throughput_per_s": self.throughput_per_s,
@@ -187,14 +188,13 @@ class CostReport(InferenceCost):
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict; :meth:`from_dict` is its inverse.
 
-        The table is stored under its historical key ``energy_pj`` (saved bundles and reports
-        read it), ``[layers, categories]``.
+        The table is stored as ``energy_pj_by_layer_category``, ``[layers, categories]``.
         """
         return {
             "chip_name": self.chip_name,
             "layer_names": list(self.layer_names),
             "categories": list(self.categories),
-            "energy_pj": self.energy_by_layer_category_pj.tolist(),
+            "energy_pj_by_layer_category": self.energy_by_layer_category_pj.tolist(),
             "cycles": self.cycles,
             "cycles_by_layer": self.cycles_by_layer.tolist(),
             "barrier_cycles": self.barrier_cycles,
@@ -230,7 +230,10 @@ class CostReport(InferenceCost):
         fields = {k: v for k, v in data.items() if k != "categories"}
         fields["layer_names"] = tuple(fields["layer_names"])
         fields["reasons"] = tuple(fields["reasons"])
-        fields["energy_by_layer_category_pj"] = np.asarray(fields.pop("energy_pj"), dtype=float).reshape(
+        table = fields.pop("energy_pj_by_layer_category", None)
+        if table is None:  # written before the key said its shape
+            table = fields.pop("energy_pj")
+        fields["energy_by_layer_category_pj"] = np.asarray(table, dtype=float).reshape(
             len(fields["layer_names"]), len(categories))
         return cls(**fields, categories=categories)
 

@@ -170,8 +170,8 @@ def _summary(view: StudyView, ref_loss: np.ndarray, signs: np.ndarray) -> StudyS
         best.append(BestDesign(name, design_id(top.key), top.label, dict(top.objectives), precision_label(view, top),
                                confirmed))
     states = [t.state for t in view.trials if t.reference is None]
-    spec = view.spec or {}
-    strategy = str(spec.get("strategy", "?")) + (" + MO-ASHA" if spec.get("multi_fidelity") else "")
+    spec = view.spec
+    strategy = (spec.strategy if spec is not None else "?") + (" + MO-ASHA" if spec and spec.multi_fidelity else "")
     return StudySummary(view.name, strategy, len(states), states.count("COMPLETE"), states.count("FAIL"),
                         states.count("PRUNED"), len(view.points), front, tuple(cpu), tuple(hv), tuple(best))
 

@@ -316,8 +316,7 @@ def precision_label(view: StudyView, point: DesignPoint) -> str:
             chip = record.chip_config if record is not None else None
             value = getattr(chip, name, None)
         if value is None:  # the study's base chip, as its spec stored it
-            chip_spec = (view.spec or {}).get("chip")
-            value = chip_spec.get(name) if isinstance(chip_spec, dict) else None
+            value = getattr(view.spec.chip, name) if view.spec is not None else None
         if not isinstance(value, (int, float)):
             return ""
         bits.append(int(value))

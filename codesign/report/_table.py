@@ -23,7 +23,7 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
     ``wall_time_s``, ``trained``, ``cache_hit``, ``degenerate`` (the network outputs a constant
     or nothing: ``codesign.search.is_degenerate``), ``worker_host``, ``worker_node_id``,
     ``worker_node_ip`` (the Ray node that ran it), then ``objectives.<name>``,
-    ``constraints.<name>``, ``metrics.<name>``, ``energy_pj.<category>`` and
+    ``constraints.<name>``, ``metrics.<name>``, ``energy_pj_by_category.<category>`` and
     ``params.<name>`` (``snn.*`` / ``hw.*``), each absent value NaN/None.
 
     Args:
@@ -56,7 +56,7 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
                              for i, name in enumerate(view.objective_names)}
         row["constraints"] = dict(t.constraints)
         row["metrics"] = dict(t.metrics)
-        row["energy_pj"] = dict(rec.energy_by_category_pj) if rec is not None else {}
+        row["energy_pj_by_category"] = dict(rec.energy_by_category_pj) if rec is not None else {}
         row["params"] = dict(t.params)
         rows.append(row)
     # one level of groups, flattened to "<group>.<name>"; a dotted name (snn.width) is kept
@@ -68,7 +68,7 @@ def trials_dataframe(study: optuna.Study | StudyView, front_only: bool = False) 
             + [f"objectives.{n}" for n in view.objective_names]
         )
     for col in frame.columns:
-        if col.startswith(("objectives.", "constraints.", "metrics.", "energy_pj.")):
+        if col.startswith(("objectives.", "constraints.", "metrics.", "energy_pj_by_category.")):
             frame[col] = pd.to_numeric(frame[col])
     return frame
 

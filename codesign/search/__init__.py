@@ -153,7 +153,16 @@ from codesign.search._storage import (
     stored_spec,
     study_artifact_dir,
 )
-from codesign.search._store import TRAIN_CACHE_DIR, ArtifactStore, StoreReader, study_store
+from codesign.search._store import (
+    TRAIN_CACHE_DIR,
+    ArtifactStore,
+    LocalArtifactStore,
+    StoreReader,
+    UrlArtifactStore,
+    open_store,
+    register_store_scheme,
+    study_store,
+)
 from codesign.search._strategy import (
     SYNAPTIC_OPS,
     HardwareFirst,
@@ -221,6 +230,7 @@ __all__ = [
     "Job",
     "Joint",
     "Lease",
+    "LocalArtifactStore",
     "MeasuredOn",
     "Metric",
     "MultiFidelity",
@@ -247,6 +257,7 @@ __all__ = [
     "TrialRun",
     "TrialTask",
     "TrialView",
+    "UrlArtifactStore",
     "accuracy_floor",
     "as_minimisation",
     "chance_accuracy",
@@ -291,6 +302,7 @@ __all__ = [
     "nondominated_ranks",
     "objective_values",
     "open_storage",
+    "open_store",
     "open_study",
     "pareto_front",
     "pareto_mask",
@@ -317,6 +329,7 @@ __all__ = [
     "record_points",
     "record_summary",
     "register_metric",
+    "register_store_scheme",
     "register_strategy",
     "registered_metrics",
     "resume_study",

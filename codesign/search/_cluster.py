@@ -42,18 +42,7 @@ def check_reachable(spec: StudySpec) -> None:
             latest local ``ray start`` names).
     """
     address = spec.execution.address
-    if not address:
-        return
-    target: str | None = address
-    if address == "auto":
-        target = os.environ.get("RAY_ADDRESS") or None
-        if target is None:
-            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
-                from ray._private.services import get_ray_address_from_environment
-
-                target = get_ray_address_from_environment("auto", None)
-            except Exception:  # none: ray.init says so itself, at once
-                return
+    target = _head_address(address) if address else None
     if not target or target in ("auto", "local"):
         return
     hostport = target.split("://", 1)[-1].rstrip("/")
@@ -63,6 +52,11 @@ def check_reachable(spec: StudySpec) -> None:
     except ValueError:
         raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
                           got=address) from None
+    _wait_for_head(address, host, port_number)
+
+
+def _wait_for_head(address: str | None, host: str, port_number: int) -> None:
+    """Connect to the head until it accepts, for up to :data:`CONNECT_TIMEOUT_S`."""
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while True:
         try:
@@ -78,6 +72,23 @@ def check_reachable(spec: StudySpec) -> None:
         time.sleep(0.5)
 
 
+def _head_address(address: str) -> str | None:
+    """The head an address names: itself, or for ``auto`` what ``ray.init("auto")`` reads
+    (``RAY_ADDRESS``, else the cluster ``ray start`` last started here); None when there is none."""
+    if address != "auto":
+        return address
+    from_env = os.environ.get("RAY_ADDRESS") or None
+    if from_env is not None:
+        return from_env
+    try:
+        from ray._private.services import get_ray_address_from_environment
+
+        found = get_ray_address_from_environment("auto", None)
+    except Exception:  # none: ray.init says so itself, at once
+        return None
+    return str(found) if found else None
+
+
 def check_resources(spec: StudySpec) -> None:
     """The cluster has a node that can run one trial (its CPUs and GPUs), checked once before
     the study starts: a trial no node can take would wait until its timeout, and so would every
@@ -91,19 +102,25 @@ def check_resources(spec: StudySpec) -> None:
 
     need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
     nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
-
-    def has(node: dict[str, Any], name: str, amount: float) -> bool:
-        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
-
-    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
+    if any(_has(n, "CPU", need_cpu) and _has(n, "GPU", need_gpu) for n in nodes):
         return
+    raise _too_small(nodes, need_cpu, need_gpu)
+
+
+def _has(node: dict[str, Any], name: str, amount: float) -> bool:
+    """The node has ``amount`` of resource ``name``."""
+    return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+
+def _too_small(nodes: list[dict[str, Any]], need_cpu: float, need_gpu: float) -> ConfigError:
+    """No node can run one trial: the GPUs when no node has enough, else the CPUs."""
     seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
                      f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
-    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
-        raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
-                          f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
-                          "on CPUs")
-    raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
+    if need_gpu and not any(_has(n, "GPU", need_gpu) for n in nodes):
+        return ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
+                           f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
+                           "on CPUs")
+    return ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
                       f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
                       "cpus_per_trial")
 

@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -90,7 +90,7 @@ from codesign.search._record import (
     record_of,
     record_summary,
 )
-from codesign.search._space import suggest
+from codesign.search._space import SearchSpace, suggest
 from codesign.search._spec import StudySpec
 from codesign.search._storage import (
     checkpoint,
@@ -98,12 +98,18 @@ from codesign.search._storage import (
     load_stored_study,
     masked_url,
     open_storage,
+    storage_label,
     stored_spec,
 )
-from codesign.search._store import ArtifactStore, StoreReader, serve_store
+from codesign.search._store import ArtifactStore, StoreReader, open_store, serve_store
 from codesign.search._strategy import strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+    from codesign.data import Corpus
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -223,10 +229,11 @@ def run_study(
     *,
     evaluate: EvaluateFn | None = None,
     runs_dir: str | Path = "runs",
-    storage: str | None = None,
+    storage: str | optuna.storages.BaseStorage | None = None,
     progress: bool = True,
     log_to_driver: bool = False,
     record_spec: bool = True,
+    artifact_store: ArtifactStore | None = None,
 ) -> StudyOutcome:
     """Run (or continue) the study ``spec`` until its budget is spent.
 
@@ -237,18 +244,22 @@ def run_study(
         spec: the validated study (``execution``/``budget`` as this run should use them).
         evaluate: the evaluation function (default: the real pipeline).
         runs_dir: where the default storage, artifacts and training cache go.
-        storage: storage URL overriding ``spec.storage``.
+        storage: storage URL overriding ``spec.storage``, or an Optuna storage object (used as
+            it is: its kind, not a URL prefix, says whether other drivers may share it).
         progress: show the live progress bar.
         log_to_driver: forward worker stdout/stderr (off by default: it breaks the bar).
         record_spec: store ``spec`` (its budget and execution) with the study; ``resume``
             passes False, so that its overrides apply to that run only.
+        artifact_store: the artifact store to use in place of the one ``spec.artifacts`` (or
+            ``runs_dir``) names: any :class:`ArtifactStore`, checked before anything is stored.
 
     Raises:
         ConfigError: the stored study of that name has a different search.
         StudyInUse: another driver runs the study and its storage takes one driver only.
     """
-    url = storage or spec.storage or default_storage_url(spec.name, runs_dir)
-    store = _artifact_store(spec, runs_dir)
+    target = storage or spec.storage or default_storage_url(spec.name, runs_dir)
+    url = storage_label(target)
+    store = _artifact_store(spec, runs_dir, artifact_store)
     artifact_dir = store.url(spec.name)
     # a URL from the study's own ``storage`` key is blamed on that key, not on --storage
     where = {"file": f"study '{spec.name}'", "key": "storage"} if spec.storage and not storage else {}
@@ -258,14 +269,9 @@ def run_study(
     started_ray = ensure_ray(spec, log_to_driver)
     try:
         check_resources(spec)
-        study, lease = _open_or_create(spec, url, artifact_dir, record_spec=record_spec, where=where)
+        study, lease = _open_or_create(spec, target, artifact_dir, record_spec=record_spec, where=where)
         try:
-            corpus = None
-            if evaluate is None or evaluate is default_evaluate():
-                from codesign.search._evaluate import prepare_study
-
-                corpus = prepare_study(spec, progress=progress)
-                evaluate = default_evaluate()
+            evaluate, corpus = _evaluation(spec, evaluate, progress)
             return _drive(study, spec, url, store, evaluate, progress, log_to_driver, lease, corpus)
         except optuna.exceptions.StorageInternalError as err:  # a full disk, a lost database server
             raise ConfigError(None, "storage", "a storage this driver can write", got=masked_url(url),
@@ -281,14 +287,26 @@ def run_study(
             ray.shutdown()
 
 
-def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
-    """The study's artifact store, checked before anything is stored: a URL store is written,
+def _evaluation(spec: StudySpec, evaluate: EvaluateFn | None, progress: bool) -> tuple[EvaluateFn, Corpus | None]:
+    """The evaluation function, and the corpus the real one needs (prepared once, here)."""
+    if evaluate is not None and evaluate is not default_evaluate():
+        return evaluate, None  # an injected evaluation loads nothing
+    from codesign.search._evaluate import prepare_study
+
+    return default_evaluate(), prepare_study(spec, progress=progress)
+
+
+def _artifact_store(spec: StudySpec, runs_dir: str | Path, given: ArtifactStore | None = None) -> ArtifactStore:
+    """The study's artifact store (``given``, else the one ``spec.artifacts`` or ``runs_dir``
+    names), checked before anything is stored: a store that is not a local folder is written,
     read back and cleaned, so a store the driver cannot use fails now, not after each trial.
     A Ray client driver (``ray://``) runs off the cluster, so it needs a URL store.
 
     Raises:
         ConfigError: an unknown or unusable store (``artifacts`` / ``--artifact-store``).
     """
+    if given is not None:
+        return _checked_store(given, spec)
     root = spec.artifacts or str(runs_dir)
     expected = "an artifact store codesign can write and read (a folder, or a URL pyarrow.fs or fsspec knows)"
     if root.split("://", 1)[0].lower() == "memory" and "://" in root:
@@ -299,15 +317,29 @@ def _artifact_store(spec: StudySpec, runs_dir: str | Path) -> ArtifactStore:
         check_output_dir(root, "artifacts" if spec.artifacts else "--runs-dir",
                          "a folder (trial files and the default storage go there)")
     try:
-        store = ArtifactStore(root)
-        if not store.is_local:
-            store.check()
+        store = open_store(root)
     except Exception as err:  # pyarrow, fsspec and cloud SDKs raise many types
         raise ConfigError(None, "artifacts", expected, got=root,
                           hint=f"{type(err).__name__}: {err} (study key 'artifacts' or --artifact-store)") from None
+    return _checked_store(store, spec)
+
+
+def _checked_store(store: ArtifactStore, spec: StudySpec) -> ArtifactStore:
+    """``store`` once it has written, read back and cleaned a marker (a folder is checked as
+    the runs directory already), and reaches a Ray client driver's workers.
+
+    Raises:
+        ConfigError: the store cannot be used (key ``artifacts``).
+    """
+    try:
+        if not store.is_local:
+            store.check()
+    except Exception as err:  # pyarrow, fsspec and cloud SDKs raise many types
+        raise ConfigError(None, "artifacts", "an artifact store codesign can write and read", got=store.root,
+                          hint=f"{type(err).__name__}: {err} (study key 'artifacts' or --artifact-store)") from None
     if store.is_local and (spec.execution.address or "").startswith("ray://"):
         raise ConfigError(None, "artifacts", "a URL artifact store every node reaches (s3://…) for a Ray "
-                          "client driver (ray://), which runs off the cluster", got=root)
+                          "client driver (ray://), which runs off the cluster", got=store.root)
     return store
 
 
@@ -402,47 +434,23 @@ def sampler_seed(study_seed: int, finished: int, salt: str = "") -> int:
 
 
 def _open_or_create(
-    spec: StudySpec, url: str, artifact_dir: str, record_spec: bool = True, where: dict[str, str] | None = None
+    spec: StudySpec, target: str | optuna.storages.BaseStorage, artifact_dir: str, record_spec: bool = True,
+    where: dict[str, str] | None = None,
 ) -> tuple[optuna.Study, DriverLease]:
-    """Open or create the study and take this driver's lease on it (before writing anything
-    to the study: a refused second driver changes nothing)."""
-    storage = open_storage(url, create=True, **(where or {}))
+    """Open or create the study in ``target`` (a storage URL or object) and take this driver's
+    lease on it (before writing anything to the study: a refused second driver changes nothing)."""
+    storage = open_storage(target, create=True, **(where or {})) if isinstance(target, str) else target
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(spec)
     old: StudySpec | None = None
     if spec.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
-            old = stored_spec(study)  # (a study with neither: another driver is creating it)
-        recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-        if recorded and recorded != artifact_dir:  # its earlier trials' files are there
-            raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
-                              got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
-                              "or choose another study name")
-        if old is not None and old.search_identity() != spec.search_identity():
-            changed = sorted(
-                k for k in set(old.search_identity()) | set(spec.search_identity())
-                if old.search_identity().get(k) != spec.search_identity().get(k)
-            )
-            raise ConfigError(
-                None, spec.name, "the same search as the stored study of this name",
-                hint=f"differs in {', '.join(changed)}; choose another name or storage",
-            )
+        old = _stored_search(study, spec, artifact_dir)
     else:
         study = _create_study(spec, storage, sampler)
-    lease = DriverLease.acquire(study, storage_policy(url))
+    lease = DriverLease.acquire(study, storage_policy(target))
     try:
-        if study.metric_names != list(spec.objectives):
-            with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
-        if record_spec or old is None:
-            if old is not None and old.budget != spec.budget:
-                _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
-                             _budget_text(old), _budget_text(spec))
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
-        study.set_user_attr(VERSION_ATTR, __version__)
-        study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
+        _record_study(study, spec, old, artifact_dir, record_spec)
         # every trial ever asked (not only finished ones) moves the seed on, so that a driver
         # stopped before finishing anything does not hand its successor the same draws
         asked = len(study.get_trials(deepcopy=False))
@@ -453,7 +461,51 @@ def _open_or_create(
     return study, lease
 
 
-def _create_study(spec: StudySpec, storage: Any, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+def _stored_search(study: optuna.Study, spec: StudySpec, artifact_dir: str) -> StudySpec | None:
+    """The spec a stored study holds (None while another driver is still creating it), once
+    it is known to be the same search, with its files in ``artifact_dir``.
+
+    Raises:
+        ConfigError: the study uses another artifact folder, or is another search.
+    """
+    old = None
+    if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
+        old = stored_spec(study)  # (a study with neither: another driver is creating it)
+    recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if recorded and recorded != artifact_dir:  # its earlier trials' files are there
+        raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
+                          got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
+                          "or choose another study name")
+    if old is not None and old.search_identity() != spec.search_identity():
+        changed = sorted(
+            k for k in set(old.search_identity()) | set(spec.search_identity())
+            if old.search_identity().get(k) != spec.search_identity().get(k)
+        )
+        raise ConfigError(
+            None, spec.name, "the same search as the stored study of this name",
+            hint=f"differs in {', '.join(changed)}; choose another name or storage",
+        )
+    return old
+
+
+def _record_study(study: optuna.Study, spec: StudySpec, old: StudySpec | None, artifact_dir: str,
+                  record_spec: bool) -> None:
+    """Store the objective names, the spec (unless a resume keeps the stored one), the code
+    version and the artifact folder on the study."""
+    if study.metric_names != list(spec.objectives):
+        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
+    if record_spec or old is None:
+        if old is not None and old.budget != spec.budget:
+            _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
+                         _budget_text(old), _budget_text(spec))
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(VERSION_ATTR, __version__)
+    study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
+
+
+def _create_study(spec: StudySpec, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     """Create the study; a driver that created it a moment earlier is fine (sharing storages)."""
     try:
         return optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
@@ -482,7 +534,7 @@ def _drive(
     progress: bool,
     log_to_driver: bool,
     lease: DriverLease,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
 ) -> StudyOutcome:
     """Set up what a run needs (Ray, the store's reader, the corpus in the object store, the
     progress bar), run the loop, and release them whatever happens."""
@@ -532,7 +584,7 @@ class _Driver:
     rung, and this run's counters (see the module docstring for the rules it applies)."""
 
     def __init__(self, study: optuna.Study, spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn,
-                 lease: DriverLease, reader: StoreReader, corpus_ref: Any, progress: bool) -> None:
+                 lease: DriverLease, reader: StoreReader, corpus_ref: ObjectRef[Corpus] | None, progress: bool) -> None:
         import ray
 
         self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
@@ -563,7 +615,7 @@ class _Driver:
         self.deadline = time.monotonic() + spec.budget.seconds if spec.budget.seconds else math.inf
         self.last_requeue = time.monotonic()
         self.bar = Progress(self.budget_trials, self.finished, progress, spec.name)
-        self.pending: dict[Any, _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
+        self.pending: dict[ObjectRef[TrialResult], _Pending] = {}  # running as Ray tasks (at most ``workers``), by task ref
         self.queue: list[_Pending] = []  # asked (or promoted) and not yet told, in submission order
         self.waiting: dict[int, _Pending] = {}  # paused at a rung (multi-fidelity)
         self.busy_s = 0.0
@@ -729,7 +781,7 @@ class _Driver:
             self.first_submit = p.started
         self.pending[self.remote.remote(self.evaluate, task, self.corpus_ref, self.monitor, p.key)] = p
 
-    def _receive(self, ref: Any) -> None:
+    def _receive(self, ref: ObjectRef[TrialResult]) -> None:
         """Read a finished task: its outcome waits in the queue for its turn to be told."""
         p = self.pending.pop(ref)
         self._forget(p)
@@ -766,24 +818,11 @@ class _Driver:
     def _tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         minimised = None if values is None else np.asarray(values) * self.sign
         if self.scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
-            _record_rung(p.trial, record)
-            self.waiting[p.trial.number] = p
-            self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
-                           + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+            self._pause(p, record)
             return
-        if p.until_epoch is not None or p.rung > 0:
-            _record_rung(p.trial, record)
-        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
-        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
-        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
-        for point in new_points:  # one line per design point, for optuna-dashboard (which shows trials)
-            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        new_points = self._store_record(p, record, values)
         if values is None and record.pruned is not None and record.error is None:
-            for name in self.constraint_names:
-                if name in record.constraints:
-                    p.trial.set_constraint(name, record.constraints[name])
-            self.study.tell(p.trial, state=TrialState.PRUNED)
-            self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+            self._tell_pruned(p, record)
         elif values is None:
             self.study.tell(p.trial, state=TrialState.FAIL)
             self.failed += 1
@@ -798,6 +837,33 @@ class _Driver:
         if values is not None:
             self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
         self._update_bar()
+
+    def _pause(self, p: _Pending, record: TrialRecord) -> None:
+        """A trial stopped at a rung, waiting to be promoted or stopped."""
+        _record_rung(p.trial, record)
+        self.waiting[p.trial.number] = p
+        self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                       + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+
+    def _store_record(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> list[DesignPoint]:
+        """Store the record (and its rung) on the trial; its design points (none without values),
+        each also as a one-line attribute for optuna-dashboard (which shows trials)."""
+        if p.until_epoch is not None or p.rung > 0:
+            _record_rung(p.trial, record)
+        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
+        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
+        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
+        for point in new_points:
+            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        return new_points
+
+    def _tell_pruned(self, p: _Pending, record: TrialRecord) -> None:
+        """PRUNED with the constraint values it measured (an infeasible design, not a failure)."""
+        for name in self.constraint_names:
+            if name in record.constraints:
+                p.trial.set_constraint(name, record.constraints[name])
+        self.study.tell(p.trial, state=TrialState.PRUNED)
+        self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
 
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
@@ -865,7 +931,7 @@ def _next_wakeup(limited: bool, deadline: float) -> float:
     return max(0.05, min(wake, BEAT_S if limited else 5.0))
 
 
-def _collect(ref: Any, p: _Pending, spec: StudySpec,
+def _collect(ref: ObjectRef[TrialResult], p: _Pending, spec: StudySpec,
              store: ArtifactStore) -> tuple[TrialRecord, list[float] | None, int, float | None] | str:
     """Read a finished task and write its files into the artifact store: ``"retry"`` for a dead
     worker with retries left, else the record, its objective values (None for a failed trial),
@@ -941,7 +1007,7 @@ def _abandon(study: optuna.Study, pending: dict[Any, _Pending], waiting: list[_P
     pending.clear()
 
 
-def _ask(study: optuna.Study, ask_space: Any, lease: DriverLease,
+def _ask(study: optuna.Study, ask_space: SearchSpace, lease: DriverLease,
          fixed: Mapping[str, Any] | None = None) -> tuple[optuna.Trial, dict[str, Any]]:
     """Ask a trial, name this driver on it and suggest its point, as one step: a failure or
     Ctrl-C part-way fails the trial as interrupted instead of leaving it RUNNING unrecorded.
@@ -1030,14 +1096,20 @@ def _requeue_stale(study: optuna.Study, lease: DriverLease) -> None:
     now = _dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.user_attrs.get(OWNER_ATTR)
-        if owner == lease.driver or owner in live:
-            continue
-        if owner is None and live and t.datetime_start is not None \
-                and (now - t.datetime_start).total_seconds() < lease.ttl_s:
+        if not _stale(t, owner, lease, live, now):
             continue
         why = f"its driver {owner} stopped while it ran" if owner else "its driver stopped while asking it"
         fixed = t.system_attrs.get("fixed_params")
         _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params), why)
+
+
+def _stale(t: FrozenTrial, owner: object, lease: DriverLease, live: set[str], now: _dt.datetime) -> bool:
+    """A RUNNING trial whose driver is gone: not this driver's nor a live one's, and, when it
+    names no driver while another is alive, older than the lease expiry."""
+    if owner == lease.driver or owner in live:
+        return False
+    young = t.datetime_start is not None and (now - t.datetime_start).total_seconds() < lease.ttl_s
+    return not (owner is None and live and young)
 
 
 def _requeue_own(study: optuna.Study, lease: DriverLease) -> None:
@@ -1098,8 +1170,13 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
         counts[t.state.name.lower()] += 1
     counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
     counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
-    counts["stopped"] = sum(1 for t in trials if t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs)
+    counts["stopped"] = sum(1 for t in trials if _stopped_at_rung(t))
     return counts
+
+
+def _stopped_at_rung(t: FrozenTrial) -> bool:
+    """Pruned by successive halving at a rung (not before training)."""
+    return t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs
 
 
 def _outcome(study: optuna.Study, spec: StudySpec, url: str, artifact_dir: str, told: int,

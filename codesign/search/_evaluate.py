@@ -271,8 +271,6 @@ def _network(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg
 def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: ModelConfig,
            train_cfg: TrainConfig, corpus_cfg: CorpusConfig, corpus: Corpus, chip_over: dict[str, Any]) -> TrialRecord:
     """One network on the trial's chip."""
-    from codesign.trace import load_trace
-
     study = task.spec
     try:
         chip = study.chip_for(chip_over)
@@ -287,7 +285,7 @@ def _joint(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg: 
     trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
                             task.until_epoch)
     scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
-    report, fits = _cost(load_trace(space.fetch(scored.paths["trace"])), chip)
+    report, fits = _cost(scored.trace(space), chip)
     cost_rel = posixpath.join(task.trial_dir, "cost_report.json")
     space.files[cost_rel] = json.dumps(report.to_dict(), indent=1).encode()
     artifacts = {name: task.study_relative(rel) for name, rel in {**trained.paths, **scored.paths}.items()}
@@ -467,10 +465,19 @@ class TrainedNetwork:
 @dataclass(frozen=True)
 class ScoredNetwork:
     """A trained network scored at one precision: its metrics and its trace (``paths["trace"]``,
-    a store path)."""
+    a store path; ``recorded``: the trace itself, when this call recorded it)."""
 
     metrics: dict[str, float]
     paths: dict[str, str] = field(default_factory=dict)
+    recorded: WorkloadTrace | None = None
+
+    def trace(self, space: _Workspace) -> WorkloadTrace:
+        """The trace: the one this call recorded, kept in memory, else read from the store."""
+        if self.recorded is not None:
+            return self.recorded
+        from codesign.trace import load_trace
+
+        return load_trace(space.fetch(self.paths["trace"]))
 
 
 def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig,
@@ -494,6 +501,7 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
     model = None
     if hit:
         space.fetch(posixpath.join(entry, "weights.safetensors"))
+        summary = json.loads(space.fetch(done).read_text())
     else:
         resume = None
         rungs_dir = posixpath.join(key_dir, "rungs")
@@ -512,7 +520,7 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
             save_checkpoint(result.checkpoint, made / "checkpoint.pt")
         space.add_entry(entry, made, last="result.json")
         model = result.model
-    summary = json.loads(space.fetch(done).read_text())
+        summary = result.to_dict()  # what result.json holds, kept rather than read back
     paths = {"weights": posixpath.join(entry, "weights.safetensors"), "train_result": done}
     return TrainedNetwork(entry=entry, folder=space.local(entry), hit=hit, metrics=summary["metrics"],
                           head=summary["head"], paths=paths, model=model)
@@ -534,7 +542,10 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
     entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}"
                            + ("-test" if test_at_rung else ""))
     done = posixpath.join(entry, "metrics.json")
-    if not space.has(done):
+    recorded = None
+    if space.has(done):
+        metrics = json.loads(space.fetch(done).read_text())
+    else:
         from codesign.trace import save_trace, trace_metrics, trace_split
         from codesign.train import score_at_precision
 
@@ -551,10 +562,10 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
         metrics = _network_metrics({**network, **scored}, trained.head, trace_metrics(trace).to_dict())
         (made / "metrics.json").write_text(json.dumps(metrics, indent=1))
         space.add_entry(entry, made, last="metrics.json")
-    metrics = json.loads(space.fetch(done).read_text())
+        recorded = trace  # the trace and metrics stay in memory: written once, never read back
     # the test split's figures again under the held-out-engine name, when that is what it holds
     metrics.update(heldout_engine_metrics(metrics, corpus.measured_on("test")))
-    return ScoredNetwork(metrics=metrics, paths={"trace": posixpath.join(entry, "trace.npz")})
+    return ScoredNetwork(metrics=metrics, paths={"trace": posixpath.join(entry, "trace.npz")}, recorded=recorded)
 
 
 def _network_metrics(train_metrics: dict[str, float], head: str, trace_figures: dict[str, float]) -> dict[str, float]:
@@ -647,7 +658,7 @@ def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,
 
     study = task.spec
     trace_rel = task.study_relative(scored.paths["trace"])
-    batch = estimate_cost_batch(load_trace(space.fetch(scored.paths["trace"])), chip_columns(chips, study.chip),
+    batch = estimate_cost_batch(scored.trace(space), chip_columns(chips, study.chip),
                                 base=study.chip)
     per_chip = chip_figures(batch)  # every registered chip metric, one value per chip
     network = network_figures(scored.metrics)

@@ -53,9 +53,12 @@ _ACTIVE: set[str] = set()  # drivers of this process that hold a lease now
 _ACTIVE_LOCK = threading.Lock()
 
 
-def storage_policy(url: str) -> Policy:
-    """``refuse`` for SQLite files (one driver per study), ``share`` for the rest."""
-    return "refuse" if url.startswith("sqlite") else "share"
+def storage_policy(storage: str | optuna.storages.BaseStorage) -> Policy:
+    """``refuse`` for SQLite (one driver per study), ``share`` for the rest; a storage object
+    by its kind (an ``RDBStorage`` by its database), not by how it was named."""
+    if isinstance(storage, optuna.storages.RDBStorage):
+        storage = str(storage.url)
+    return "refuse" if isinstance(storage, str) and storage.startswith("sqlite") else "share"
 
 
 def lease_ttl_s() -> float:

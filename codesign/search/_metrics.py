@@ -288,7 +288,7 @@ BUILTIN_METRICS: tuple[Metric, ...] = (
     *_TASK_METRICS,
     Metric("activation_sparsity", "max", _FRACTION, "trace", "activation sparsity (fraction zero)"),
     Metric("energy_uj", "min", "µJ", "chip", "energy per inference (µJ)", "energy<br>(µJ)", figure="energy_uj"),
-    Metric("energy_pj", "min", "pJ", "chip", "energy per inference (pJ)", selectable=False,
+    Metric("energy_pj_total", "min", "pJ", "chip", "energy per inference (pJ)", selectable=False,
            figure="total_energy_pj"),
     Metric("cycles", "min", "cycles", "chip", "cycles per inference", "cycles", figure="cycles"),
     Metric("latency_ms", "min", "ms", "chip", "latency per inference (ms)", "latency<br>(ms)", figure="latency_ms"),

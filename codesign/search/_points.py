@@ -48,7 +48,7 @@ def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[st
     params: list[str] = []
     for p in view.points:
         params.extend(k for k in p.params if k not in params and k != "trace")
-    base = dict((view.spec or {}).get("chip") or {})
+    base = view.spec.chip.to_dict() if view.spec is not None else {}
     chips: dict[int, dict[str, Any]] = {}
     measured: dict[int, dict[str, Any]] = {}
     for t in view.trials:

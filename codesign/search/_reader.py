@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,15 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from codesign.config import ConfigError
+from codesign.config import ConfigError, parse_spec
 from codesign.search._confirmed import confirmed_figures
 from codesign.search._front import REFERENCE_ATTR, DesignPoint, parse_point_id
 from codesign.search._objectives import Condition, accuracy_floor
 from codesign.search._pick import Pick, picked
 from codesign.search._record import ARTIFACT_DIR_ATTR, RECORD_ATTR, SPEC_ATTR, TrialRecord, record_of
+from codesign.search._spec import StudySpec
 from codesign.search._storage import load_stored_study
-from codesign.search._store import ArtifactStore, is_url, split_study_dir
+from codesign.search._store import ArtifactStore, is_url, open_store, split_study_dir
 from codesign.search._strategy import strategy_named
 from codesign.search._trials import trial_points
 
@@ -98,7 +100,9 @@ class StudyView:
         directions: Optuna's ``"minimize"`` / ``"maximize"`` per objective, as stored
             (:attr:`objectives` is the ``min``/``max`` form every computation uses).
         trials: every trial, in trial-number order.
-        spec: the study spec dict the driver stored (study attr ``codesign.spec``), or None.
+        spec: the study spec the driver stored (study attr ``codesign.spec``), typed; None
+            when the study stores none, or one this version does not read (its raw form stays
+            in :attr:`user_attrs`).
         artifact_dir: the directory TrialRecord artifact paths are relative to, if known.
         artifact_url: the study's folder when its artifact store is a URL (``s3://…``):
             artifact files are then downloaded on first use (``ArtifactStore.local_file``).
@@ -111,7 +115,7 @@ class StudyView:
     objective_names: tuple[str, ...]
     directions: tuple[str, ...]
     trials: tuple[TrialView, ...]
-    spec: dict[str, Any] | None
+    spec: StudySpec | None
     artifact_dir: Path | None
     log_params: frozenset[str] = frozenset()
     artifact_url: str | None = None
@@ -123,7 +127,7 @@ class StudyView:
     def floor(self) -> Condition | None:
         """The study's accuracy floor (:func:`~codesign.search.accuracy_floor` of its task and
         its ``floor`` key): design points missing it are marked ``below_floor``."""
-        return floor_of(self.spec)
+        return floor_of(self.spec if self.spec is not None else self.user_attrs.get(SPEC_ATTR))
 
     def point_by_id(self, text: str) -> DesignPoint:
         """The design point of id ``text`` (``"12.3"``, ``"12"``).
@@ -151,7 +155,7 @@ class StudyView:
     @property
     def reference(self) -> dict[str, float]:
         """The spec's hypervolume reference values by objective (empty when it names none)."""
-        given = (self.spec or {}).get("reference") or {}
+        given = self.spec.reference if self.spec is not None else {}
         return {n: float(given[n]) for n in self.objective_names if n in given}
 
     @property
@@ -235,36 +239,55 @@ def study_view(study: optuna.Study, artifact_dir: str | Path | None = None) -> S
     """
     directions = tuple(d.name.lower() for d in study.directions)
     attrs = study.user_attrs
-    spec = attrs.get(SPEC_ATTR)
+    raw_spec = attrs.get(SPEC_ATTR)
+    spec = _typed_spec(raw_spec)
     frozen = study.get_trials(deepcopy=False)
     records = [record_of(t.user_attrs) if RECORD_ATTR in t.user_attrs else None for t in frozen]
     trials = tuple(_trial_view(t, r) for t, r in zip(frozen, records, strict=True))
-    log_params = frozenset(
-        name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False)
-    )
-    names = _objective_names(study, spec, trials, len(directions))
+    names = _objective_names(study, raw_spec, trials, len(directions))
     if artifact_dir is None and attrs.get(ARTIFACT_DIR_ATTR):
         artifact_dir = attrs[ARTIFACT_DIR_ATTR]
-    points: list[DesignPoint] = []
-    references: list[DesignPoint] = []
-    floor = floor_of(spec if isinstance(spec, dict) else None)
-    for t, view, record in zip(frozen, trials, records, strict=True):
-        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.member))
-                 for p in trial_points(t, record, names, floor=floor)]
-        (references if view.reference is not None else points).extend(found)
+    points, references = _design_points(frozen, trials, records, names, floor_of(spec or raw_spec), attrs)
     return StudyView(
         name=study.study_name,
         objective_names=names,
         directions=directions,
         trials=trials,
-        spec=spec if isinstance(spec, dict) else None,
-        artifact_dir=Path(artifact_dir) if artifact_dir is not None and not is_url(artifact_dir) else None,
-        artifact_url=str(artifact_dir) if artifact_dir is not None and is_url(artifact_dir) else None,
-        log_params=log_params,
+        spec=spec,
+        **_artifact_location(artifact_dir),
+        log_params=_log_params(frozen),
         points=tuple(points),
         references=tuple(references),
         user_attrs=dict(attrs),
     )
+
+
+def _design_points(frozen: list[FrozenTrial], trials: tuple[TrialView, ...], records: list[TrialRecord | None],
+                   names: tuple[str, ...], floor: Condition | None,
+                   attrs: dict[str, Any]) -> tuple[list[DesignPoint], list[DesignPoint]]:
+    """The design points of the search's trials and those of reference trials, each with its
+    confirmed figures."""
+    points: list[DesignPoint] = []
+    references: list[DesignPoint] = []
+    for t, view, record in zip(frozen, trials, records, strict=True):
+        found = [dataclasses.replace(p, reference=view.reference, confirmed=confirmed_figures(attrs, p.trial, p.member))
+                 for p in trial_points(t, record, names, floor=floor)]
+        (references if view.reference is not None else points).extend(found)
+    return points, references
+
+
+def _log_params(frozen: list[FrozenTrial]) -> frozenset[str]:
+    """Parameters whose search distribution is log-scaled."""
+    return frozenset(name for t in frozen for name, d in t.distributions.items() if getattr(d, "log", False))
+
+
+def _artifact_location(artifact_dir: str | Path | None) -> dict[str, Any]:
+    """``artifact_dir`` (a folder) or ``artifact_url`` (a URL store's study folder)."""
+    if artifact_dir is None:
+        return {"artifact_dir": None, "artifact_url": None}
+    if is_url(artifact_dir):
+        return {"artifact_dir": None, "artifact_url": str(artifact_dir)}
+    return {"artifact_dir": Path(artifact_dir), "artifact_url": None}
 
 
 def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
@@ -277,10 +300,23 @@ def pick_point(view: StudyView, pick: Pick | str) -> DesignPoint:
     return picked(view.points, pick, view.objectives, view.name)[0]
 
 
-def floor_of(spec: dict[str, Any] | None) -> Condition | None:
-    """The accuracy floor of a stored spec dict (its task's default unless it sets ``floor``;
-    an unreadable one is the default)."""
-    spec = spec or {}
+def _typed_spec(raw: object) -> StudySpec | None:
+    """The stored spec as a StudySpec, or None when there is none or it does not validate
+    (a study written by another version, or by hand: its readers then fall back to defaults)."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return parse_spec(StudySpec, raw, key_prefix=SPEC_ATTR)
+    except ConfigError:
+        return None
+
+
+def floor_of(spec: StudySpec | Mapping[str, Any] | None) -> Condition | None:
+    """The accuracy floor of a study spec (its task's default unless it sets ``floor``), or of
+    a stored spec mapping that does not validate (an unreadable ``floor`` is the default)."""
+    if isinstance(spec, StudySpec):
+        return spec.floor_condition()
+    spec = spec if isinstance(spec, Mapping) else {}
     task = str((spec.get("corpus") or {}).get("task", "commands"))
     try:
         return accuracy_floor(task, spec.get("floor", "auto"))
@@ -289,9 +325,7 @@ def floor_of(spec: dict[str, Any] | None) -> Condition | None:
 
 
 def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
-    constraints = dict(record.constraints) if record is not None and record.constraints else {}
-    if not constraints:
-        constraints = {str(k): float(v) for k, v in t.constraints.items()}
+    constraints = _constraints(t, record)
     values: tuple[float, ...] | None = None
     if t.state == TrialState.COMPLETE and t.values is not None:
         values = tuple(float(v) for v in t.values)
@@ -299,10 +333,6 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
             values = None
         if record is not None and not strategy_named(record.strategy).holds_designs(record):
             values = None  # what its sampler was told, not a design's figures (sequential's networks)
-    reference = t.user_attrs.get(REFERENCE_ATTR)
-    error = record.error if record is not None else None
-    if error is None and t.state == TrialState.FAIL:
-        error = t.system_attrs.get("fail_reason")
     return TrialView(
         number=t.number,
         state=t.state.name,
@@ -311,9 +341,28 @@ def _trial_view(t: FrozenTrial, record: TrialRecord | None) -> TrialView:
         record=record,
         constraints=constraints,
         feasible=all(v <= 0.0 for v in constraints.values()),
-        reference=str(reference) if reference else None,
-        error=error,
+        reference=_reference(t),
+        error=_error(t, record),
     )
+
+
+def _constraints(t: FrozenTrial, record: TrialRecord | None) -> dict[str, float]:
+    """The record's constraint values, else the ones Optuna holds."""
+    if record is not None and record.constraints:
+        return dict(record.constraints)
+    return {str(k): float(v) for k, v in t.constraints.items()}
+
+
+def _reference(t: FrozenTrial) -> str | None:
+    reference = t.user_attrs.get(REFERENCE_ATTR)
+    return str(reference) if reference else None
+
+
+def _error(t: FrozenTrial, record: TrialRecord | None) -> str | None:
+    """The record's failure reason, else Optuna's for a failed trial."""
+    if record is not None and record.error is not None:
+        return record.error
+    return t.system_attrs.get("fail_reason") if t.state == TrialState.FAIL else None
 
 
 def _objective_names(
@@ -336,17 +385,20 @@ def _names_from_spec(spec: object) -> tuple[str, ...] | None:
     if isinstance(objectives, dict):
         return tuple(str(k) for k in objectives)
     if isinstance(objectives, list):
-        names: list[str] = []
-        for item in objectives:
-            if isinstance(item, str):
-                names.append(item)
-            elif isinstance(item, dict) and "name" in item:
-                names.append(str(item["name"]))
-            elif isinstance(item, dict) and len(item) == 1:
-                names.append(str(next(iter(item))))
-            else:
-                return None
-        return tuple(names)
+        names = [_objective_name(item) for item in objectives]
+        return tuple(n for n in names if n is not None) if None not in names else None
+    return None
+
+
+def _objective_name(item: object) -> str | None:
+    """An objective's name in a list-form ``objectives`` (``name``, ``{name: ...}`` or
+    ``{"name": name, ...}``), else None."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and "name" in item:
+        return str(item["name"])
+    if isinstance(item, dict) and len(item) == 1:
+        return str(next(iter(item)))
     return None
 
 
@@ -354,4 +406,4 @@ def _names_from_spec(spec: object) -> tuple[str, ...] | None:
 def _url_store(root: str) -> ArtifactStore:
     """One filesystem per URL store root for a reader's many artifact reads (opening it may
     resolve a bucket's region over the network)."""
-    return ArtifactStore(root)
+    return open_store(root)

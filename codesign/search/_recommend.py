@@ -36,6 +36,7 @@ from codesign.search._front import DesignPoint, as_minimisation, mark_points, pa
 from codesign.search._objectives import Condition
 from codesign.search._pick import picked
 from codesign.search._reader import StudyView, study_view
+from codesign.search._spec import ConfirmSpec
 
 if TYPE_CHECKING:
     import optuna
@@ -138,10 +139,9 @@ def _policy_order(points: Sequence[DesignPoint], front: Sequence[DesignPoint], o
 
 
 def _policy_of(view: StudyView) -> tuple[str, int]:
-    spec = view.spec or {}
-    policy = str((spec.get("recommend") or {}).get("policy", KNEE))
-    k = int((spec.get("confirm") or {}).get("k", 3))
-    return policy, k
+    if view.spec is None:  # no spec this version reads: the defaults
+        return KNEE, ConfirmSpec().k
+    return view.spec.recommend.policy, view.spec.confirm.k
 
 
 def recommendation_candidates(view: StudyView) -> list[DesignPoint]:

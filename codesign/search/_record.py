@@ -26,6 +26,16 @@ ARTIFACT_DIR_ATTR = "codesign.artifact_dir"
 #: which cuts user attributes at 1,024 characters (the full record is longer).
 SUMMARY_ATTR = "codesign.summary"
 SUMMARY_MAX_CHARS = 1000
+#: Metric keys stored under another name by earlier versions -> the name they have now (the
+#: scalar total energy was ``energy_pj``, a name cost reports used for their table).
+RENAMED_METRICS = {"energy_pj": "energy_pj_total"}
+
+
+def _current_metric_names(value: object) -> object:
+    """A stored metrics mapping with each key an earlier version used under its current name."""
+    if not isinstance(value, dict) or not RENAMED_METRICS.keys() & value.keys():
+        return value
+    return {RENAMED_METRICS.get(k, k): v for k, v in value.items()}
 
 
 class HardwarePoint(Spec):
@@ -43,6 +53,8 @@ class HardwarePoint(Spec):
     constraints: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     trace: str = Field("", description="the trace at this chip's precision, relative to the artifact directory")
+
+    _metric_names = field_validator("metrics", mode="before")(_current_metric_names)
 
     @property
     def feasible(self) -> bool:
@@ -144,9 +156,11 @@ class TrialRecord(Spec):
     degenerate: bool = False
     measured_on: dict[str, MeasuredOn] = Field(default_factory=dict)
 
+    _metric_names = field_validator("metrics", mode="before")(_current_metric_names)
+
     @field_validator("model_config_", "chip_config", "train_config", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
+    def _empty_is_none(cls, value: object) -> object:
         return None if value == {} else value
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,20 +182,7 @@ def record_of(user_attrs: dict[str, Any]) -> TrialRecord | None:
 def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     """One line for people (optuna-dashboard, logs): outcome, objectives, constraints violated,
     then the ``snn.*``, ``train.*`` and ``hw.*`` parameters; cut to ``limit`` characters with ``…``."""
-    if record.error is not None:
-        head = f"failed: {record.error}"
-    elif record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
-        head = f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
-    elif record.pruned is not None:
-        head = f"pruned before training: {record.pruned}"
-    else:
-        head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
-            f"{k}={_short(v)}" for k, v in record.objectives.items())
-        violated = [k for k, v in record.constraints.items() if v > 0]
-        head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
-        if record.hw_front:
-            head += f"; {len(record.hw_front)} chips on its hardware front"
-    parts = [head]
+    parts = [_outcome(record)]
     for group in NAMESPACES:
         items = [f"{k[len(group) + 1:]}={_short(v)}" for k, v in record.params.items() if k.startswith(group + ".")]
         if items:
@@ -190,5 +191,28 @@ def record_summary(record: TrialRecord, limit: int = SUMMARY_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _short(value: Any) -> str:
+def _outcome(record: TrialRecord) -> str:
+    """How the trial ended, in words: failed, stopped at a rung, pruned, or its objectives and
+    feasibility."""
+    if record.error is not None:
+        return f"failed: {record.error}"
+    if record.pruned is not None and record.objectives:  # stopped at a rung (multi-fidelity)
+        return f"{record.pruned}: " + ", ".join(f"{k}={_short(v)}" for k, v in record.objectives.items())
+    if record.pruned is not None:
+        return f"pruned before training: {record.pruned}"
+    return _completed(record)
+
+
+def _completed(record: TrialRecord) -> str:
+    """A completed trial in words: its objectives, feasibility and hardware front."""
+    head = ("degenerate (outputs a constant or nothing): " if record.degenerate else "") + ", ".join(
+        f"{k}={_short(v)}" for k, v in record.objectives.items())
+    violated = [k for k, v in record.constraints.items() if v > 0]
+    head += "; infeasible: " + ", ".join(violated) if violated else "; feasible"
+    if record.hw_front:
+        head += f"; {len(record.hw_front)} chips on its hardware front"
+    return head
+
+
+def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -54,6 +54,16 @@ def study_artifact_dir(name: str, runs_dir: str | Path = "runs") -> Path:
     return (Path(runs_dir) / name).resolve()
 
 
+def storage_label(storage: str | optuna.storages.BaseStorage) -> str:
+    """How a storage is named in the run summary and messages: its URL, or, for a storage
+    object passed in, its database URL (SQL) or its kind."""
+    if isinstance(storage, str):
+        return storage
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return str(storage.url)
+    return f"<{type(storage).__name__}>"
+
+
 def storage_file(url: str) -> Path | None:
     """The local file behind a SQLite or journal URL, else None."""
     if url.startswith(JOURNAL_PREFIX):
@@ -66,7 +76,7 @@ def storage_file(url: str) -> Path | None:
 
 def open_storage(
     url: str, create: bool, *, file: str | Path | None = None, key: str = "--storage"
-) -> optuna.storages.BaseStorage | str:
+) -> optuna.storages.BaseStorage:
     """The Optuna storage for ``url``.
 
     Args:
@@ -84,28 +94,44 @@ def open_storage(
     """
     path = storage_file(url)
     if path is not None:
-        if not path.exists():
-            if not create:
-                raise ConfigError(file, key, "an existing storage file", got=str(path),
-                                  hint="run the study first, or pass --storage / --runs-dir")
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.is_file():
-            raise ConfigError(file, key, "a storage file", got=str(path), hint="it is a directory")
-        elif url.startswith("sqlite"):
-            _check_sqlite_file(path, file, key)
+        _check_storage_file(url, path, create, file, key)
     if url.startswith(JOURNAL_PREFIX):
-        from optuna.storages.journal import JournalFileBackend
-
         assert path is not None
-        try:
-            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-        except Exception as err:  # a log line that is not Optuna's JSON
-            raise ConfigError(file, key, "an Optuna journal file (one JSON operation per line)",
-                              got=str(path), hint=f"{type(err).__name__}: {err}") from None
+        return _open_journal(path, file, key)
     if "://" not in url:
         raise ConfigError(file, key, "an Optuna storage URL (sqlite:///file.db, postgresql://..., "
                           "journal:///file.log)", got=masked_url(url))
-    url = _with_installed_driver(url)
+    return _open_rdb(_with_installed_driver(url), path, create, file, key)
+
+
+def _check_storage_file(url: str, path: Path, create: bool, file: str | Path | None, key: str) -> None:
+    """A local storage file exists (or, for the driver, its folder is made), is a file, and
+    (SQLite) is an Optuna storage."""
+    if not path.exists():
+        if not create:
+            raise ConfigError(file, key, "an existing storage file", got=str(path),
+                              hint="run the study first, or pass --storage / --runs-dir")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.is_file():
+        raise ConfigError(file, key, "a storage file", got=str(path), hint="it is a directory")
+    elif url.startswith("sqlite"):
+        _check_sqlite_file(path, file, key)
+
+
+def _open_journal(path: Path, file: str | Path | None, key: str) -> optuna.storages.BaseStorage:
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except Exception as err:  # a log line that is not Optuna's JSON
+        raise ConfigError(file, key, "an Optuna journal file (one JSON operation per line)",
+                          got=str(path), hint=f"{type(err).__name__}: {err}") from None
+
+
+def _open_rdb(url: str, path: Path | None, create: bool, file: str | Path | None,
+              key: str) -> optuna.storages.BaseStorage:
+    """An SQL storage: created with its tables (and SQLite's pragmas) for the driver, else
+    read-only and refused when it holds no Optuna tables."""
     try:
         if create:
             storage = _create_rdb_storage(url)

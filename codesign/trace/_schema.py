@@ -228,11 +228,12 @@ def load_trace(path: str | Path) -> WorkloadTrace:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         raise ConfigError(path, "", "a trace file written by codesign", hint=f"unreadable: {err}") from None
     data = load_json_text(raw, path, "__trace__", "trace metadata as JSON")
-    version = data.get("version") if isinstance(data, dict) else None
+    fields = data if isinstance(data, dict) else {}
+    version = fields.get("version")
     if version not in READABLE_TRACE_VERSIONS:
         readable = " or ".join(str(v) for v in READABLE_TRACE_VERSIONS)
         raise ConfigError(path, "version", f"trace version {readable}", got=version)
-    meta = parse_spec(TraceMeta, _upgrade(data), file=path)
+    meta = parse_spec(TraceMeta, _upgrade(fields), file=path)
     return WorkloadTrace(meta=meta, spike_samples=samples)
 
 

@@ -109,9 +109,9 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert names == {"config.yaml", "weights.safetensors", "trace.npz", "cost_report.json", "train_result.json",
                      "network.nir", "manifest.json", "weights_int.safetensors"}  # a 4-bit chip: integer weights too
     config = load_bundle_config(out)
-    assert config.precision.weight_bits == config.chip["weight_bits"] == 4
+    assert config.precision.weight_bits == config.chip.weight_bits == 4
     assert config.study.name == "tiny" and config.study.storage == url
-    assert config.corpus["size"] == 120 and config.seed == 0 and config.head == "classify"
+    assert config.corpus.size == 120 and config.seed == 0 and config.head == "classify"
     assert config.codesign_version and "test_accuracy" in config.metrics
     # what the figures were measured on travels with them, from the trial's record
     assert config.metrics["heldout_engine_accuracy"] == config.metrics["test_accuracy"]
@@ -153,7 +153,7 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     from codesign.hardware import ChipConfig
 
     stored = json.loads((out / "cost_report.json").read_text())
-    other = ChipConfig.model_validate({**config.chip, "cores": 1 if config.chip["cores"] == 4 else 4})
+    other = ChipConfig.model_validate({**config.chip.to_dict(), "cores": 1 if config.chip.cores == 4 else 4})
     recost = recost_bundle(out, other)
     assert recost.layer_names == tuple(stored["layer_names"])
     assert recost.area_mm2 != pytest.approx(stored["area_mm2"])
@@ -170,20 +170,21 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     assert main(["hw", "evaluate", "--bundle", str(out), "--chip", "loihi_like"]) == 0
     assert "re-quantised and re-scored" in capsys.readouterr().out
     # the bundle's own chip: same precision, its stored scores hold
-    same = ["hw", "evaluate", "--bundle", str(out), "--chip", "edge_kws", "--set", f"cores={config.chip['cores']}"]
+    same = ["hw", "evaluate", "--bundle", str(out), "--chip", "edge_kws", "--set", f"cores={config.chip.cores}"]
     assert main(same) == 0
     assert "its stored scores hold" in capsys.readouterr().out
     # without --chip: the bundle's own chip, labelled as the chip it is (not the preset's "4-core")
-    assert config.chip["name"] == f"edge_kws [trial {config.study.trial}]"
-    assert config.chip["description"].startswith(f"edge_kws with the search's cores={config.chip['cores']}")
-    assert "4-core" not in config.chip["description"]
+    assert config.chip.name == f"edge_kws [trial {config.study.trial}]"
+    assert config.chip.description.startswith(f"edge_kws with the search's cores={config.chip.cores}")
+    assert "4-core" not in config.chip.description
     assert main(["hw", "evaluate", "--bundle", str(out), "--json", "--no-progress"]) == 0
     own = json.loads(capsys.readouterr().out)
-    assert own["chip_name"] == config.chip["name"] and np.asarray(own["energy_pj"]) == pytest.approx(np.asarray(stored["energy_pj"]))
+    assert own["chip_name"] == config.chip.name and np.asarray(own["energy_pj_by_layer_category"]) == pytest.approx(
+        np.asarray(stored["energy_pj_by_layer_category"]))
     assert own["area_mm2"] == pytest.approx(stored["area_mm2"]) and own["network"]["precision_changed"] is False
     assert main(["hw", "evaluate", "--bundle", str(out)]) == 0
     captured = capsys.readouterr()
-    assert f"  {config.chip['cores']} cores x " in captured.out and "validation accuracy" in captured.out
+    assert f"  {config.chip.cores} cores x " in captured.out and "validation accuracy" in captured.out
     assert "the bundle's own chip" in captured.err and "costing the bundle's trace" in captured.err  # progress
     # a sweep re-scores the network at each precision it sweeps, and shows accuracy beside the costs
     space = tmp / "precisions.yaml"
@@ -215,12 +216,12 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
     from safetensors.torch import save_file
 
     from codesign.export import write_manifest
-    from codesign.snn import build_model, parse_model_config
+    from codesign.snn import build_model
 
     swapped = tmp / "swapped"
     shutil.copytree(out, swapped)
     torch.manual_seed(123)
-    fresh = build_model(parse_model_config(config.model), config.n_features, config.n_outputs, "classify")
+    fresh = build_model(config.model, config.n_features, config.n_outputs, "classify")
     save_file({k: v.contiguous() for k, v in fresh.state_dict().items()}, str(swapped / "weights.safetensors"))
     write_manifest(swapped)
     bad = evaluate_bundle(swapped, progress=False)

@@ -150,7 +150,7 @@ def _record(i: int, plan: Planned, values: tuple[float, ...], artifact_dir: Path
     rel = Path(f"trial_{i:04d}") / "cost_report.json"
     (artifact_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     (artifact_dir / rel).write_text(json.dumps(report))
-    by_category = dict(zip(CATEGORIES, np.asarray(report["energy_pj"]).sum(axis=0).tolist(), strict=True))
+    by_category = dict(zip(CATEGORIES, np.asarray(report["energy_pj_by_layer_category"]).sum(axis=0).tolist(), strict=True))
     return TrialRecord(
         params=plan.params,
         objectives=dict(zip(OBJECTIVES, values, strict=True)),
@@ -369,7 +369,8 @@ def nested_study(tmp_path: Path, *, trace_for_second: bool = True) -> optuna.Stu
     trace = load_trace(tmp_path / "nested" / "../_train_cache/net0/full/scores/w8s12-b4/trace.npz")
     for seed in (0, 1):
         report = estimate_cost(trace, chip).to_dict()
-        report["energy_pj"] = (np.asarray(report["energy_pj"]) * (1 + 0.1 * seed)).tolist()
+        report["energy_pj_by_layer_category"] = (np.asarray(report["energy_pj_by_layer_category"])
+                                                 * (1 + 0.1 * seed)).tolist()
         path = tmp_path / "nested" / "trials" / confirmation_folder(0, 1, seed) / "cost_report.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(report))

@@ -24,7 +24,7 @@ def test_dataframe_flattens_every_trial(stored_study: tuple[str, str, Path]) -> 
     for col in ("state", "feasible", "on_front", "reference", "error", "wall_time_s",
                 "objectives.wer", "objectives.energy_uj", "objectives.area_mm2",
                 "constraints.area_mm2", "constraints.fits_on_chip", "metrics.accuracy",
-                "metrics.cycles", "energy_pj.synaptic_compute", "params.snn.width", "params.hw.sram_kb"):
+                "metrics.cycles", "energy_pj_by_category.synaptic_compute", "params.snn.width", "params.hw.sram_kb"):
         assert col in frame.columns, col
     assert sorted(frame.loc[frame["on_front"], "number"]) == list(FRONT)
     row4 = frame.set_index("number").loc[4]

@@ -226,7 +226,7 @@ def test_front_shows_training_parameters_when_they_differ(tmp_path: Path) -> Non
                   for i, (lr, w, e) in enumerate([(0.01, 0.2, 0.5), (0.05, 0.3, 0.4)]))
     study = optuna.create_study(directions=spec.directions())
     view = dataclasses.replace(study_view(study), points=front, objective_names=("wer", "energy_uj"),
-                               spec=spec.to_dict())
+                               spec=spec)
     table = front_text(view, spec)
     assert "learning_rate" in table.splitlines()[0] and "0.05" in table
     assert "batch_size" not in table.splitlines()[0]  # equal on every design

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _tiny import tiny_spec_data
 
-from codesign.config import ConfigError
+from codesign.config import ConfigError, parse_spec
 from codesign.search import (
     Condition,
     ConfirmedPoint,
     DesignPoint,
+    StudySpec,
     accuracy_floor,
     is_degenerate,
     load_stored_study,
@@ -78,10 +80,15 @@ def test_degenerate_and_below_floor_points_stay_but_leave_the_front_and_hypervol
 
 
 def _view(points: list[DesignPoint], spec: dict[str, object]) -> object:
+    """A view of ``points`` whose study spec sets ``spec``'s sections (recommend, confirm, floor) and
+    leaves the others' defaults."""
+    data = tiny_spec_data("joint", trials=1)
+    del data["recommend"], data["confirm"], data["floor"]
+    typed = parse_spec(StudySpec, {**data, **spec})
     view = study_view(optuna.create_study(directions=["maximize", "minimize"]))
     return dataclasses.replace(view, points=tuple(mark_points(points, accuracy_floor("commands"))),
                                objective_names=tuple(OBJECTIVES), directions=("maximize", "minimize"),
-                               spec=spec)
+                               spec=typed)
 
 
 def _confirmed(p: DesignPoint, acc: float, acc_std: float, energy: float) -> DesignPoint:

@@ -101,3 +101,59 @@ def test_a_result_whose_network_lost_the_race_with_other_weights_keeps_out_of_it
     other.save(store)
     assert store.list("_train_cache/k/full/scores") == ["w4", "w8"]
     assert store.read("_train_cache/k/full/weights.safetensors") == b"A"
+
+
+class _DictStore(ArtifactStore):
+    """An artifact store of a kind codesign does not ship, defined here: files in a dict."""
+
+    def __init__(self, root: str = "dict://in-test") -> None:
+        self.root = root
+        self.files: dict[str, bytes] = {}
+
+    def exists(self, rel: str) -> bool:
+        return rel in self.files or any(k.startswith(rel.rstrip("/") + "/") for k in self.files)
+
+    def read(self, rel: str) -> bytes:
+        if rel not in self.files:
+            raise FileNotFoundError(rel)
+        return self.files[rel]
+
+    def list(self, rel: str) -> list[str]:
+        prefix = rel.rstrip("/") + "/"
+        return sorted({k[len(prefix):].split("/")[0] for k in self.files if k.startswith(prefix)})
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.files[rel] = data
+
+    def delete(self, rel: str) -> None:
+        self.files.pop(rel, None)
+
+
+def test_a_storage_and_an_artifact_store_defined_outside_the_package_are_passed_in(toy, tmp_path: Path) -> None:
+    """Neither is chosen from a URL: an Optuna storage object and an artifact store of the
+    test's own kind run a study, and nothing lands in the runs folder."""
+    import sys
+
+    import optuna
+    import ray.cloudpickle
+
+    from codesign.search import register_store_scheme, storage_policy
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers read the store pickled
+    storage = optuna.storages.InMemoryStorage()
+    store = _DictStore()
+    spec = parse_study({**toy.TOY_SPEC, "budget": {"trials": 3}, "fidelity": {"epochs": 2}})
+    outcome = run_study(spec, evaluate=toy.fidelity, runs_dir=tmp_path / "runs", storage=storage,
+                        artifact_store=store, progress=False)
+    assert outcome.storage_url == "<InMemoryStorage>" and outcome.artifact_dir == "dict://in-test/toy"
+    study = optuna.load_study(study_name="toy", storage=storage)
+    assert len(study.trials) == 3 and all(record_of(t.user_attrs).error is None for t in study.trials)
+    assert sorted(store.list("toy/calls")) == ["0-2", "1-2", "2-2"]  # written by the driver, into this store
+    assert not any(k.startswith(".codesign-check") for k in store.files)  # the store was checked and cleaned
+    assert not (tmp_path / "runs").exists()
+    assert storage_policy(storage) == "share"
+    assert storage_policy(optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'one.db'}")) == "refuse"
+    # registered for its scheme, a root names it as it names a folder or an s3:// store
+    register_store_scheme("dict", _DictStore)
+    assert type(ArtifactStore("dict://elsewhere")) is _DictStore
+    assert type(ArtifactStore(tmp_path)).__name__ == "LocalArtifactStore"
