@@ -654,7 +654,6 @@ def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,
     precision), costed at once against the scored network's trace: every registered chip
     metric (``codesign.search._metrics``) and the derived ones, beside the network's."""
     from codesign.hardware import estimate_cost_batch
-    from codesign.trace import load_trace
 
     study = task.spec
     trace_rel = task.study_relative(scored.paths["trace"])
