@@ -766,38 +766,61 @@ class _Driver:
     def _tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         minimised = None if values is None else np.asarray(values) * self.sign
         if self.scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
-            _record_rung(p.trial, record)
-            self.waiting[p.trial.number] = p
-            self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
-                           + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+            self._pause(p, record)
             return
-        if p.until_epoch is not None or p.rung > 0:
-            _record_rung(p.trial, record)
-        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
-        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
-        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
-        for point in new_points:  # one line per design point, for optuna-dashboard (which shows trials)
-            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        new_points = self._store_record(p, record, values)
         if values is None and record.pruned is not None and record.error is None:
-            for name in self.constraint_names:
-                if name in record.constraints:
-                    p.trial.set_constraint(name, record.constraints[name])
-            self.study.tell(p.trial, state=TrialState.PRUNED)
-            self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+            self._tell_pruned(p, record)
         elif values is None:
-            self.study.tell(p.trial, state=TrialState.FAIL)
-            self.failed += 1
-            self.bar.write(f"trial {p.trial.number} failed: {record.error}")
+            self._tell_failed(p, record)
         else:
-            for name, value in self.strategy.told(record, self.spec)[1].items():
-                p.trial.set_constraint(name, value)
-            self.study.tell(p.trial, values)
-            self.points.extend(new_points)
+            self._tell_complete(p, record, values, new_points)
         self.told += 1
         self.finished += 1
         if values is not None:
             self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
         self._update_bar()
+
+    def _pause(self, p: _Pending, record: TrialRecord) -> None:
+        """Keep a trial the scheduler paused at a rung until it is promoted or stopped."""
+        _record_rung(p.trial, record)
+        self.waiting[p.trial.number] = p
+        self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                       + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
+
+    def _store_record(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> list[DesignPoint]:
+        """Store a finished trial's record and summary (and its last rung's figures, for a trial
+        that ran in rungs), and one line per design point it made (for optuna-dashboard, which
+        shows trials); returns the points (none for a trial without values)."""
+        if p.until_epoch is not None or p.rung > 0:
+            _record_rung(p.trial, record)
+        p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
+        p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
+        new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
+        for point in new_points:
+            p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
+        return new_points
+
+    def _tell_pruned(self, p: _Pending, record: TrialRecord) -> None:
+        """Tell a trial the chip check pruned PRUNED, with the constraint values it has."""
+        for name in self.constraint_names:
+            if name in record.constraints:
+                p.trial.set_constraint(name, record.constraints[name])
+        self.study.tell(p.trial, state=TrialState.PRUNED)
+        self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+
+    def _tell_failed(self, p: _Pending, record: TrialRecord) -> None:
+        self.study.tell(p.trial, state=TrialState.FAIL)
+        self.failed += 1
+        self.bar.write(f"trial {p.trial.number} failed: {record.error}")
+
+    def _tell_complete(self, p: _Pending, record: TrialRecord, values: list[float],
+                       new_points: list[DesignPoint]) -> None:
+        """Tell a trial COMPLETE with its objective values and its strategy's constraint values."""
+        for name, value in self.strategy.told(record, self.spec)[1].items():
+            p.trial.set_constraint(name, value)
+        self.study.tell(p.trial, values)
+        self.points.extend(new_points)
 
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
