@@ -412,45 +412,71 @@ def _open_or_create(
     old: StudySpec | None = None
     if spec.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
-            old = stored_spec(study)  # (a study with neither: another driver is creating it)
-        recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-        if recorded and recorded != artifact_dir:  # its earlier trials' files are there
-            raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
-                              got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
-                              "or choose another study name")
-        if old is not None and old.search_identity() != spec.search_identity():
-            changed = sorted(
-                k for k in set(old.search_identity()) | set(spec.search_identity())
-                if old.search_identity().get(k) != spec.search_identity().get(k)
-            )
-            raise ConfigError(
-                None, spec.name, "the same search as the stored study of this name",
-                hint=f"differs in {', '.join(changed)}; choose another name or storage",
-            )
+        old = _stored_search(study, spec, artifact_dir)
     else:
         study = _create_study(spec, storage, sampler)
     lease = DriverLease.acquire(study, storage_policy(url))
     try:
-        if study.metric_names != list(spec.objectives):
-            with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
-        if record_spec or old is None:
-            if old is not None and old.budget != spec.budget:
-                _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
-                             _budget_text(old), _budget_text(spec))
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
-        study.set_user_attr(VERSION_ATTR, __version__)
-        study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
-        # every trial ever asked (not only finished ones) moves the seed on, so that a driver
-        # stopped before finishing anything does not hand its successor the same draws
-        asked = len(study.get_trials(deepcopy=False))
-        study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
+        _record_study(study, spec, lease, old, artifact_dir, record_spec)
     except BaseException:
         lease.release()
         raise
     return study, lease
+
+
+def _stored_search(study: optuna.Study, spec: StudySpec, artifact_dir: str) -> StudySpec | None:
+    """The spec stored with an existing study of ``spec``'s name (None while another driver is
+    still creating it), once checked that this run uses the study's artifact folder and search.
+
+    Raises:
+        ConfigError: another artifact folder, or another search, than the stored study's.
+    """
+    old: StudySpec | None = None
+    if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
+        old = stored_spec(study)  # (a study with neither: another driver is creating it)
+    recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if recorded and recorded != artifact_dir:  # its earlier trials' files are there
+        raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
+                          got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
+                          "or choose another study name")
+    if old is not None:
+        _check_same_search(old, spec)
+    return old
+
+
+def _check_same_search(old: StudySpec, spec: StudySpec) -> None:
+    """Refuse to continue the stored study ``old`` with a spec that searches something else."""
+    if old.search_identity() == spec.search_identity():
+        return
+    changed = sorted(
+        k for k in set(old.search_identity()) | set(spec.search_identity())
+        if old.search_identity().get(k) != spec.search_identity().get(k)
+    )
+    raise ConfigError(
+        None, spec.name, "the same search as the stored study of this name",
+        hint=f"differs in {', '.join(changed)}; choose another name or storage",
+    )
+
+
+def _record_study(study: optuna.Study, spec: StudySpec, lease: DriverLease, old: StudySpec | None,
+                  artifact_dir: str, record_spec: bool) -> None:
+    """Write what this run stores with the study (metric names, the spec unless a resume's
+    overrides must not be kept, version, artifact folder) and seed its sampler."""
+    if study.metric_names != list(spec.objectives):
+        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
+    if record_spec or old is None:
+        if old is not None and old.budget != spec.budget:
+            _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
+                         _budget_text(old), _budget_text(spec))
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(VERSION_ATTR, __version__)
+    study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
+    # every trial ever asked (not only finished ones) moves the seed on, so that a driver
+    # stopped before finishing anything does not hand its successor the same draws
+    asked = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
 
 
 def _create_study(spec: StudySpec, storage: Any, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
