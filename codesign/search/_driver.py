@@ -101,7 +101,7 @@ from codesign.search._storage import (
     stored_spec,
 )
 from codesign.search._store import ArtifactStore, StoreReader, serve_store
-from codesign.search._strategy import strategy_of
+from codesign.search._strategy import Job, strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
 
@@ -695,6 +695,21 @@ class _Driver:
     def _start_jobs(self) -> None:
         """Fill the queue up to ``workers x (1 + lookahead)`` jobs asked and not yet told: new
         trials within the budget, or promoted ones. ``_dispatch`` starts ``workers`` of them at once."""
+        room, may_start = self._room()
+        self._take_over_stale()
+        in_use = self._in_use(room)
+        if self.budget_trials is not None:
+            may_start = may_start and in_use < self.budget_trials
+        for _ in range(max(room, 0)):
+            job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
+            if job is None:
+                break
+            in_use += self._queue_job(job)
+        self._dispatch()
+
+    def _room(self) -> tuple[int, bool]:
+        """How many more jobs the queue takes, and whether a new trial may start: none once the
+        run's seconds are spent, or after a failure every further trial would share."""
         room = self.spec.execution.in_flight - len(self.queue)
         may_start = True
         if time.monotonic() >= self.deadline:
@@ -702,30 +717,38 @@ class _Driver:
             room, may_start = 0, False
         if self.fatal is not None:  # every further trial would fail the same way
             room, may_start = 0, False
-        share = self.lease.policy == "share"
-        if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
-            _requeue_stale(self.study, self.lease)  # a sharing driver that died: take its trials over
+        return room, may_start
+
+    def _take_over_stale(self) -> None:
+        """With a storage drivers share, take over the trials of a sharing driver that died
+        (looked for once per lease period)."""
+        if self.lease.policy == "share" and time.monotonic() - self.last_requeue > self.lease.ttl_s:
+            _requeue_stale(self.study, self.lease)
             self.last_requeue = time.monotonic()
-        in_use = self.started
-        if self.budget_trials is not None:
-            if share and room > 0:  # other drivers' trials count too
-                finished_all, elsewhere = _shared_counts(self.study, self.lease)
-                in_use = max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
-            may_start = may_start and in_use < self.budget_trials
-        for _ in range(max(room, 0)):
-            job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
-            if job is None:
-                break
-            if job.trial is None:
-                trial, params = _ask(self.study, self.ask_space, self.lease, job.params)
-                self.started += 1
-                in_use += 1
-            else:
-                paused = self.waiting.pop(job.trial)
-                trial, params = paused.trial, paused.params
-            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch, stage=job.stage)
-            self.queue.append(p)
-        self._dispatch()
+
+    def _in_use(self, room: int) -> int:
+        """Trials that count against the budget: those this run started, or with a shared
+        storage and room to fill, also every other driver's (finished and running) and this
+        driver's queued and paused ones."""
+        if self.budget_trials is None or self.lease.policy != "share" or room <= 0:
+            return self.started
+        finished_all, elsewhere = _shared_counts(self.study, self.lease)
+        return max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
+
+    def _queue_job(self, job: Job) -> int:
+        """Queue ``job``: a new trial, asked now, or a paused one promoted; returns the trials
+        it adds to the budget's count (1 for a new one)."""
+        if job.trial is None:
+            trial, params = _ask(self.study, self.ask_space, self.lease, job.params)
+            self.started += 1
+            asked = 1
+        else:
+            paused = self.waiting.pop(job.trial)
+            trial, params = paused.trial, paused.params
+            asked = 0
+        self.queue.append(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch,
+                                   stage=job.stage))
+        return asked
 
     def _dispatch(self) -> None:
         """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
