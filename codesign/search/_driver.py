@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -104,6 +104,9 @@ from codesign.search._store import ArtifactStore, StoreReader, serve_store
 from codesign.search._strategy import Job, strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -943,30 +946,9 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     worker with retries left, else the record, its objective values (None for a failed trial),
     the bytes of files it returned and the wall seconds its worker spent (None when the task
     returned no result)."""
-    import ray
-    from ray import exceptions as rex
-
-    died = worker_died_errors()
-    try:
-        result: TrialResult = ray.get(ref)
-    except died as err:
-        p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
-        if p.attempts <= spec.execution.retries:
-            _LOG.warning("trial %d: worker died, retrying", p.trial.number)
-            return "retry"
-        return _failed(p, "; ".join(p.history)), None, 0, None
-    except rex.RayTaskError as err:
-        cause = err.cause if getattr(err, "cause", None) is not None else err
-        if isinstance(cause, ConfigError) and cause.file is None:
-            # trial parameters that make no valid config: say so, not "<command line>"
-            reason = f"invalid trial parameters: {_config_problem(cause)}"
-        else:
-            reason = f"{type(cause).__name__}: {cause}"
-        return _failed(p, reason, tb=str(err)), None, 0, None
-    except rex.RayError as err:
-        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
-    except Exception as err:  # e.g. an exception type that cannot be unpickled here
-        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    result = _read_result(ref, p, spec)
+    if not isinstance(result, TrialResult):  # "retry", or the failed trial's outcome
+        return result
     busy = result.busy_s
     try:
         result.save(store)
@@ -981,6 +963,42 @@ def _collect(ref: Any, p: _Pending, spec: StudySpec,
     except ValueError as err:
         return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
     return record, values, result.size_bytes, busy
+
+
+def _read_result(ref: ObjectRef[TrialResult], p: _Pending,
+                 spec: StudySpec) -> TrialResult | str | tuple[TrialRecord, None, int, None]:
+    """A finished task's result; ``"retry"`` for a dead worker with retries left; or, when
+    there is no result to read, the failed trial's outcome as ``_collect`` returns it."""
+    import ray
+    from ray import exceptions as rex
+
+    died = worker_died_errors()
+    try:
+        result: TrialResult = ray.get(ref)
+    except died as err:
+        p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
+        if p.attempts <= spec.execution.retries:
+            _LOG.warning("trial %d: worker died, retrying", p.trial.number)
+            return "retry"
+        return _failed(p, "; ".join(p.history)), None, 0, None
+    except rex.RayTaskError as err:
+        return _failed(p, _task_error_reason(err), tb=str(err)), None, 0, None
+    except rex.RayError as err:
+        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
+    except Exception as err:  # e.g. an exception type that cannot be unpickled here
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    return result
+
+
+def _task_error_reason(err: BaseException) -> str:
+    """Why a task that raised failed: its cause's type and message."""
+    cause = getattr(err, "cause", None)  # (RayTaskError's: the exception the task raised)
+    if cause is None:
+        cause = err
+    if isinstance(cause, ConfigError) and cause.file is None:
+        # trial parameters that make no valid config: say so, not "<command line>"
+        return f"invalid trial parameters: {_config_problem(cause)}"
+    return f"{type(cause).__name__}: {cause}"
 
 
 def _config_problem(err: ConfigError) -> str:
