@@ -664,7 +664,6 @@ class _Driver:
 
         if self.monitor is None or not self.pending:
             return
-        ex = self.spec.execution
         try:
             beats = ray.get(self.monitor.read.remote(), timeout=30)
         except Exception as err:  # the monitor is busy or gone: the limits wait for the next round
@@ -674,21 +673,27 @@ class _Driver:
         for ref, p in list(self.pending.items()):
             if p.key not in beats:
                 continue
-            p.cpu_s, p.busy_s, task_cpu_s = beats[p.key]
-            if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
-                p.progress_cpu_s, p.progress_at = task_cpu_s, now
-            reason = None
-            if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
-                reason = (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
-                          "(execution.trial_cpu_s)")
-            elif ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
-                reason = (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
-                          f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+            reason = self._over_limit(p, beats[p.key], now)
             if reason is not None:
                 ray.cancel(ref, force=True)
                 del self.pending[ref]
                 p.outcome = (_failed(p, reason), None)
                 self._forget(p)
+
+    def _over_limit(self, p: _Pending, beat: tuple[float, float, float], now: float) -> str | None:
+        """Book a running task's heartbeat (CPU seconds, busy seconds, its evaluation thread's
+        CPU seconds) on its trial; why the trial must stop (over the CPU limit, or stalled), or None."""
+        ex = self.spec.execution
+        p.cpu_s, p.busy_s, task_cpu_s = beat
+        if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
+            p.progress_cpu_s, p.progress_at = task_cpu_s, now
+        if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
+            return (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
+                    "(execution.trial_cpu_s)")
+        if ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
+            return (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
+                    f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+        return None
 
     def _forget(self, p: _Pending) -> None:
         if self.monitor is not None:
