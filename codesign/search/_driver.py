@@ -764,19 +764,23 @@ class _Driver:
         ``ray.get`` (reading the store), and more trials than workers would share the CPUs."""
         running = set(map(id, self.pending.values()))
         if self.fatal is not None or time.monotonic() >= self.deadline:
-            # asked but not started: none starts after the deadline or a failure every trial
-            # shares; each is left for a resume to ask again, never run and never scored
-            why = ("not started: a trial failed for a reason every trial shares" if self.fatal is not None
-                   else "not started: budget.seconds reached")
-            for p in [q for q in self.queue if q.outcome is None and id(q) not in running]:
-                self.queue.remove(p)
-                _mark_interrupted(self.study, p.trial.number, p.trial.params, p.params, why)
+            self._drop_unstarted(running)
             return
         for p in self.queue:
             if len(self.pending) >= self.spec.execution.workers:
                 return
             if p.outcome is None and id(p) not in running:
                 self._submit(p)
+
+    def _drop_unstarted(self, running: set[int]) -> None:
+        """Take the asked jobs not started yet (not ``running``, by id) out of the queue: none
+        starts after the deadline or a failure every trial shares; each is left for a resume to
+        ask again, never run and never scored."""
+        why = ("not started: a trial failed for a reason every trial shares" if self.fatal is not None
+               else "not started: budget.seconds reached")
+        for p in [q for q in self.queue if q.outcome is None and id(q) not in running]:
+            self.queue.remove(p)
+            _mark_interrupted(self.study, p.trial.number, p.trial.params, p.params, why)
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
