@@ -1128,15 +1128,23 @@ def _requeue_stale(study: optuna.Study, lease: DriverLease) -> None:
     live = set(live_drivers(study)) - {lease.driver}
     now = _dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _left_behind(t, lease, live, now):
+            continue
         owner = t.user_attrs.get(OWNER_ATTR)
-        if owner == lease.driver or owner in live:
-            continue
-        if owner is None and live and t.datetime_start is not None \
-                and (now - t.datetime_start).total_seconds() < lease.ttl_s:
-            continue
         why = f"its driver {owner} stopped while it ran" if owner else "its driver stopped while asking it"
         fixed = t.system_attrs.get("fixed_params")
         _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params), why)
+
+
+def _left_behind(t: FrozenTrial, lease: DriverLease, live: set[str], now: _dt.datetime) -> bool:
+    """Whether the RUNNING trial ``t`` was left behind: its driver is neither this one nor one
+    of the ``live`` others, and a trial naming no driver is not younger than the lease expiry
+    while another driver is alive (that driver may be naming itself on it now)."""
+    owner = t.user_attrs.get(OWNER_ATTR)
+    if owner == lease.driver or owner in live:
+        return False
+    young = t.datetime_start is not None and (now - t.datetime_start).total_seconds() < lease.ttl_s
+    return not (owner is None and live and young)
 
 
 def _requeue_own(study: optuna.Study, lease: DriverLease) -> None:
