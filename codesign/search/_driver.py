@@ -1198,14 +1198,14 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
     """Trials by state, plus ``interrupted`` (failed because a driver stopped),
     ``duplicate`` (failed unrun: the point was already finished; another was drawn) and
     ``stopped`` (pruned by successive halving at a rung, among ``pruned``)."""
-    trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING,
                                          TrialState.WAITING, TrialState.PRUNED)}
-    for t in trials:
+    counts.update(interrupted=0, duplicate=0, stopped=0)
+    for t in study.get_trials(deepcopy=False):  # one pass, each trial adding to its counts
         counts[t.state.name.lower()] += 1
-    counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
-    counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
-    counts["stopped"] = sum(1 for t in trials if t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs)
+        counts["interrupted"] += bool(t.user_attrs.get(INTERRUPTED_ATTR))
+        counts["duplicate"] += DUPLICATE_ATTR in t.user_attrs
+        counts["stopped"] += t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs
     return counts
 
 
