@@ -580,8 +580,7 @@ class _Driver:
         self.points = study_points(trials, self.floor)
         self.finished = _budget_count(trials)  # counted by the budget, by every run so far
         self.started = self.finished
-        self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
-                          and DUPLICATE_ATTR not in t.user_attrs)
+        self.failed = _failed_count(trials)
         self.told = 0  # by this run
         self.failed_now = 0  # failed in this run (for the exit status)
         self.first_error: str | None = None
@@ -1192,6 +1191,12 @@ def _budget_count(trials: list[FrozenTrial]) -> int:
         or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
             and DUPLICATE_ATTR not in t.user_attrs)
     )
+
+
+def _failed_count(trials: list[FrozenTrial]) -> int:
+    """Trials failed for a reason of their own (not interrupted, not a redrawn duplicate)."""
+    return sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
+               and DUPLICATE_ATTR not in t.user_attrs)
 
 
 def study_counts(study: optuna.Study) -> dict[str, int]:
