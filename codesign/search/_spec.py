@@ -40,6 +40,7 @@ from codesign.search._pick import parse_pick
 from codesign.search._space import (
     FloatParam,
     IntParam,
+    Param,
     SearchSpace,
     check_families,
     load_space,
@@ -467,50 +468,76 @@ def check_chip_space(spec: StudySpec, file: str | Path | None = None,
     Raises:
         ConfigError: the space parameter, the value, the preset and its conflicting field.
     """
-    from pydantic import ValidationError
-
     base = spec.chip.to_dict()
-    varied = {n.partition(".")[2] for s in spec.space for n in s.names("hw")}
-    preset = spec.chip_preset or "the study's chip"
-
-    def problem(fields: dict[str, Any]) -> str | None:
-        try:
-            ChipConfig.model_validate(fields)
-        except ValidationError as err:
-            first = err.errors()[0]
-            return str(first["msg"]).removeprefix("Value error, ")
-        return None
-
     for i, space in enumerate(spec.space):
         for name, param in space.parameters.items():
             field = name.partition(".")[2]
-            if not name.startswith("hw.") or field not in ChipConfig.model_fields:
-                continue
-            domain = space_domain(param)
-            if domain is not None:
-                values = domain
-            elif isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
-                values = [param.low, param.high]
-            else:
-                continue
+            values = _chip_values(name, param)
             for value in values:
-                reason = problem({**base, field: value})
-                if reason is None:
-                    continue
-                fixed = [f for f in base if f not in varied and f != field and f in ChipConfig.model_fields
-                         and problem({**base, field: value, f: ChipConfig.model_fields[f].default}) is None]
-                where = (space_files or [])[i] if i < len(space_files or []) else None
-                culprit = ", ".join(f"{f} = {base[f]}" for f in fixed)
-                raise ConfigError(
-                    file, f"space[{i}].parameters.{name}",
-                    f"values that make a valid chip with the chip preset {preset}", got=value,
-                    hint=(f"{where or 'the space'} varies {name} over {domain if domain is not None else values}, "
-                          + (f"the preset fixes {culprit}" if fixed else "the preset's fields")
-                          + f", and together: {reason}; unset or change the preset's field in the study "
-                          + (f"(chip: {{preset: {preset}, {fixed[0]}: {_yaml_scalar(ChipConfig.model_fields[fixed[0]].default)}}}) "
-                             if fixed else "")
-                          + "or narrow the space"),
-                )
+                reason = _chip_problem({**base, field: value})
+                if reason is not None:
+                    raise _chip_space_error(spec, file, space_files, i, name, values, value, reason)
+
+
+def _chip_values(name: str, param: Param) -> list[Any]:
+    """The values of a ``hw.*`` parameter (a chip field) to check: its finite domain, or a
+    continuous range's ends; none for another parameter."""
+    if not name.startswith("hw.") or name.partition(".")[2] not in ChipConfig.model_fields:
+        return []
+    domain = space_domain(param)
+    if domain is not None:
+        return domain
+    if isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
+        return [param.low, param.high]
+    return []
+
+
+def _chip_problem(fields: dict[str, Any]) -> str | None:
+    """Why ``fields`` make no valid chip (the first validation message), or None."""
+    from pydantic import ValidationError
+
+    try:
+        ChipConfig.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        return str(first["msg"]).removeprefix("Value error, ")
+    return None
+
+
+def _chip_space_error(spec: StudySpec, file: str | Path | None, space_files: list[str | Path | None] | None,
+                      i: int, name: str, values: list[Any], value: object, reason: str) -> ConfigError:
+    """The error for ``value`` of the space parameter ``name`` (in ``spec.space[i]``), which
+    makes no valid chip with the base chip: names the preset's fields it conflicts with."""
+    base = spec.chip.to_dict()
+    field = name.partition(".")[2]
+    preset = spec.chip_preset or "the study's chip"
+    fixed = _conflicting_fields(spec, base, field, value)
+    where = (space_files or [])[i] if i < len(space_files or []) else None
+    return ConfigError(
+        file, f"space[{i}].parameters.{name}",
+        f"values that make a valid chip with the chip preset {preset}", got=value,
+        hint=_chip_space_hint(where, name, values, preset, fixed, base, reason),
+    )
+
+
+def _conflicting_fields(spec: StudySpec, base: dict[str, Any], field: str, value: object) -> list[str]:
+    """The base chip's fields the space leaves alone that, back at their defaults, would let
+    ``field = value`` make a valid chip."""
+    varied = {n.partition(".")[2] for s in spec.space for n in s.names("hw")}
+    return [f for f in base if f not in varied and f != field and f in ChipConfig.model_fields
+            and _chip_problem({**base, field: value, f: ChipConfig.model_fields[f].default}) is None]
+
+
+def _chip_space_hint(where: str | Path | None, name: str, values: list[Any], preset: str, fixed: list[str],
+                     base: dict[str, Any], reason: str) -> str:
+    """How to fix a space value the preset's fixed fields refuse (unset the field, or narrow the space)."""
+    culprit = ", ".join(f"{f} = {base[f]}" for f in fixed)
+    return (f"{where or 'the space'} varies {name} over {values}, "
+            + (f"the preset fixes {culprit}" if fixed else "the preset's fields")
+            + f", and together: {reason}; unset or change the preset's field in the study "
+            + (f"(chip: {{preset: {preset}, {fixed[0]}: {_yaml_scalar(ChipConfig.model_fields[fixed[0]].default)}}}) "
+               if fixed else "")
+            + "or narrow the space")
 
 
 def _yaml_scalar(value: object) -> str:
