@@ -333,31 +333,47 @@ class StudySpec(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> StudySpec:
+        self._check_reference()
+        self._check_measured()
+        self._check_heldout_corpus()
+        strategy_named(self.strategy).check(self)
+        self._check_rungs()
+        return self
+
+    def _check_reference(self) -> None:
         for name in self.reference:
             if name not in self.objectives:
                 raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
+
+    def _check_measured(self) -> None:
+        """Objectives and constraints are metrics the study's task measures."""
         task = self.corpus.task
         for what, names in (("objectives", list(self.objectives)),
                             ("constraints", [c.metric for c in self.parsed_constraints()])):
             bad = unmeasured_metric(names, task)
             if bad is not None:
                 raise ValueError(f"{what} the task measures: task '{task}' measures {bad[1]}, not '{bad[0]}'")
+
+    def _check_heldout_corpus(self) -> None:
+        """A study selecting on held-out-engine metrics has a generated corpus with an engine held out."""
         heldout = self.heldout_engine_metrics_used()
         if heldout and (self.corpus.imported is not None or not self.corpus.engines.heldout):
             raise ValueError(f"a corpus with an engine held out (corpus.engines.heldout) to measure "
                              f"{', '.join(heldout)}: this study's corpus "
                              + ("is imported recorded speech" if self.corpus.imported is not None
                                 else "holds no engine out"))
-        strategy_named(self.strategy).check(self)
-        if self.multi_fidelity is not None:
-            if self.fidelity.epochs is None or self.fidelity.seconds is not None:
-                raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")
-            if self.multi_fidelity.rungs[-1] >= self.fidelity.epochs:
-                raise ValueError(
-                    f"multi_fidelity rungs below fidelity.epochs ({self.fidelity.epochs}), got "
-                    f"{list(self.multi_fidelity.rungs)}"
-                )
-        return self
+
+    def _check_rungs(self) -> None:
+        """Multi-fidelity rungs are epochs below the fidelity's."""
+        if self.multi_fidelity is None:
+            return
+        if self.fidelity.epochs is None or self.fidelity.seconds is not None:
+            raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")
+        if self.multi_fidelity.rungs[-1] >= self.fidelity.epochs:
+            raise ValueError(
+                f"multi_fidelity rungs below fidelity.epochs ({self.fidelity.epochs}), got "
+                f"{list(self.multi_fidelity.rungs)}"
+            )
 
     def model_for(self, overrides: dict[str, Any]) -> ModelConfig:
         """The network of a trial: the base model with ``snn.*`` field overrides (see
