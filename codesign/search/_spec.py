@@ -589,6 +589,21 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     if any(k.startswith("chip.") for k in overrides):
         # a preset file named in the study: its fields become the base that chip.* overrides edit
         _resolve_chip(data, Path(path).parent, path)
+    _check_override_keys(overrides)
+    try:
+        return parse_study(apply_overrides(data, overrides), file=path)
+    except ConfigError as err:
+        if not _caused_by_override(err, overrides):
+            raise
+        raise ConfigError(None, f"--set {err.key}", err.expected, got=err.got, hint=err.hint) from None
+
+
+def _check_override_keys(overrides: dict[str, Any]) -> None:
+    """Each ``--set`` key starts with a study spec key other than ``space``.
+
+    Raises:
+        ConfigError: the first key that does not (key ``--set <key>``).
+    """
     for key in overrides:
         top = key.split(".", 1)[0]
         if top not in StudySpec.model_fields:
@@ -597,13 +612,12 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
                               hint=f"did you mean '{close[0]}'?" if close else None)
         if top == "space":
             raise ConfigError(None, f"--set {key}", "a key outside 'space' (edit the search-space file instead)")
-    try:
-        return parse_study(apply_overrides(data, overrides), file=path)
-    except ConfigError as err:
-        for key in overrides:
-            if err.key == key or err.key.startswith(key + ".") or (key.startswith(err.key + ".") and err.key):
-                raise ConfigError(None, f"--set {err.key}", err.expected, got=err.got, hint=err.hint) from None
-        raise
+
+
+def _caused_by_override(err: ConfigError, overrides: dict[str, Any]) -> bool:
+    """Whether ``err`` is about an overridden key: the key itself, a key under it, or one above it."""
+    return any(err.key == key or err.key.startswith(key + ".") or (key.startswith(err.key + ".") and err.key)
+               for key in overrides)
 
 
 def load_chip_preset(path: Path) -> dict[str, Any]:
