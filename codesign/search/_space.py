@@ -306,27 +306,56 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
     Raises:
         ConfigError: a field of another family, naming the parameter and how to fix it.
     """
-    from codesign.snn import FAMILY_CONFIGS, MODEL_FIELDS
+    from codesign.snn import MODEL_FIELDS
 
-    family_param = space.parameters.get("snn.family")
-    domain = space_domain(family_param) if family_param is not None else None
-    if family_param is None and base_family is None:
+    families = _space_families(space, base_family)
+    if families is None:
         return
-    families = [str(f) for f in domain] if domain is not None else [str(base_family)]
     for name, param in space.parameters.items():
         namespace, _, field = name.partition(".")
         if namespace != "snn" or field not in MODEL_FIELDS:
             continue
-        wanted = (param.when or {}).get("snn.family")
-        active = families if wanted is None else [f for f in families if f in (wanted if isinstance(wanted, list) else [wanted])]
-        wrong = [f for f in active if f in FAMILY_CONFIGS and field not in FAMILY_CONFIGS[f].model_fields]
+        wrong = _families_without(field, _active_families(param, families))
         if wrong:
-            owners = list(MODEL_FIELDS[field])
-            raise ConfigError(
-                file, _join(prefix, name), f"a field of family {' and '.join(repr(f) for f in wrong)}", got=field,
-                hint=f"'{field}' is a field of family {' and '.join(repr(o) for o in owners)} only"
-                + (f"; add when: {{snn.family: {owners[0] if len(owners) == 1 else owners}}}" if len(families) > 1 else ""),
-            )
+            raise _family_error(file, _join(prefix, name), field, wrong, families)
+
+
+def _space_families(space: SearchSpace, base_family: str | None) -> list[str] | None:
+    """The families ``space`` can build: ``snn.family``'s values, else ``base_family``; None
+    when neither says (nothing to check)."""
+    family_param = space.parameters.get("snn.family")
+    if family_param is None:
+        return None if base_family is None else [str(base_family)]
+    domain = space_domain(family_param)
+    return [str(f) for f in domain] if domain is not None else [str(base_family)]
+
+
+def _active_families(param: Param, families: list[str]) -> list[str]:
+    """The ``families`` a parameter is active with (its ``when`` on ``snn.family`` narrows them)."""
+    wanted = (param.when or {}).get("snn.family")
+    if wanted is None:
+        return families
+    allowed = wanted if isinstance(wanted, list) else [wanted]
+    return [f for f in families if f in allowed]
+
+
+def _families_without(field: str, families: list[str]) -> list[str]:
+    """The registered ``families`` whose ModelConfig has no ``field``."""
+    from codesign.snn import FAMILY_CONFIGS
+
+    return [f for f in families if f in FAMILY_CONFIGS and field not in FAMILY_CONFIGS[f].model_fields]
+
+
+def _family_error(file: str | Path | None, key: str, field: str, wrong: list[str], families: list[str]) -> ConfigError:
+    """A network field set for families it is not a field of, with the ``when`` that fixes it."""
+    from codesign.snn import MODEL_FIELDS
+
+    owners = list(MODEL_FIELDS[field])
+    return ConfigError(
+        file, key, f"a field of family {' and '.join(repr(f) for f in wrong)}", got=field,
+        hint=f"'{field}' is a field of family {' and '.join(repr(o) for o in owners)} only"
+        + (f"; add when: {{snn.family: {owners[0] if len(owners) == 1 else owners}}}" if len(families) > 1 else ""),
+    )
 
 
 def space_domain(param: FloatParam | IntParam | CategoricalParam | FixedParam) -> list[Any] | None:
