@@ -249,30 +249,36 @@ def known_fields() -> dict[str, tuple[str, ...]]:
 
 def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, prefix: str) -> None:
     fields = known_fields()
-    seen: dict[str, Any] = {}
+    seen: dict[str, Param] = {}
     for name, param in space.parameters.items():
         key = _join(prefix, name)
         _check_name(name, fields, file, key)
-        for cond_name, wanted in (param.when or {}).items():
-            ckey = f"{key}.when.{cond_name}"
-            if cond_name not in seen:
-                raise ConfigError(
-                    file,
-                    ckey,
-                    "a condition on a parameter defined earlier in the space",
-                    hint="move the parameter below the one it depends on",
-                )
-            domain = space_domain(seen[cond_name])
-            values = wanted if isinstance(wanted, list) else [wanted]
-            if domain is not None:
-                for value in values:
-                    if value not in domain:
-                        raise ConfigError(
-                            file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
-                        )
+        _check_conditions(param, seen, file, key)
         seen[name] = param
     if "snn.family" in space.parameters:
         check_families(space, None, file, prefix)
+
+
+def _check_conditions(param: Param, seen: Mapping[str, Param], file: str | Path | None, key: str) -> None:
+    """Each condition of ``param`` (at ``key``) is on a parameter defined earlier (``seen``)
+    and asks for values it can take."""
+    for cond_name, wanted in (param.when or {}).items():
+        ckey = f"{key}.when.{cond_name}"
+        if cond_name not in seen:
+            raise ConfigError(
+                file,
+                ckey,
+                "a condition on a parameter defined earlier in the space",
+                hint="move the parameter below the one it depends on",
+            )
+        domain = space_domain(seen[cond_name])
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if domain is not None:
+            for value in values:
+                if value not in domain:
+                    raise ConfigError(
+                        file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
+                    )
 
 
 def _check_name(name: str, fields: dict[str, tuple[str, ...]], file: str | Path | None, key: str) -> None:
