@@ -441,21 +441,30 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     grid is returned (conditions applied, duplicates removed); otherwise ``n`` points are drawn
     uniformly (log-uniformly for ``log`` parameters) with ``seed``.
     """
-    domains = {name: space_domain(p) for name, p in space.parameters.items()}
-    if all(d is not None for d in domains.values()):
-        size = math.prod(len(d) for d in domains.values() if d is not None)
-        if size <= n:
-            points: dict[str, dict[str, Any]] = {}
-            for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
-                point = _apply_conditions(space, dict(zip(domains, combo, strict=True)))
-                points.setdefault(repr(sorted(point.items())), point)
-            return list(points.values())
+    grid = _small_grid(space, n)
+    if grid is not None:
+        return grid
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         drawn = {name: _draw(p, rng) for name, p in space.parameters.items()}
         out.append(_apply_conditions(space, drawn))
     return out
+
+
+def _small_grid(space: SearchSpace, n: int) -> list[dict[str, Any]] | None:
+    """The full grid of ``space`` (conditions applied, duplicates removed) when every parameter
+    has a finite domain and the grid has at most ``n`` points; else None."""
+    domains = {name: space_domain(p) for name, p in space.parameters.items()}
+    if not all(d is not None for d in domains.values()):
+        return None
+    if math.prod(len(d) for d in domains.values() if d is not None) > n:
+        return None
+    points: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
+        point = _apply_conditions(space, dict(zip(domains, combo, strict=True)))
+        points.setdefault(repr(sorted(point.items())), point)
+    return list(points.values())
 
 
 def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[str, np.ndarray]:
