@@ -180,19 +180,26 @@ def recommend(view: StudyView) -> Recommendation | None:
     order = _policy_order(pool, front, objectives, policy, view.name)
     if not order:
         return None
-    best = order[0]
-    runner = order[1] if len(order) > 1 else None
-    seeds = best.confirmed.seeds if confirmed and best.confirmed is not None else ()
-    floor = str(view.floor) if view.floor is not None else None
-    rec = Recommendation(
-        point_id=best.point_id, policy=policy, rationale="", runner_up=runner.point_id if runner else None,
-        confirmed=bool(confirmed), seeds=tuple(seeds),
-        mean=dict(best.objectives), std=_stds(best, objectives) if confirmed else {},
-        runner_up_mean=dict(runner.objectives) if runner else {},
-        runner_up_std=_stds(runner, objectives) if runner and confirmed else {},
-        candidates=tuple(p.point_id for p in pool), floor=floor,
-    )
+    rec = _recommendation(order, pool, bool(confirmed), policy, objectives, view.floor)
     return replace(rec, rationale=rationale(rec, objectives, len(front)))
+
+
+def _recommendation(order: Sequence[DesignPoint], pool: Sequence[DesignPoint], confirmed: bool, policy: str,
+                    objectives: Mapping[str, str], floor: Condition | None) -> Recommendation:
+    """The recommendation of ``order``'s first design (the second, if any, its runner-up),
+    chosen among ``pool`` on confirmed means or not; its rationale is still to be written."""
+    best = order[0]
+    rec = Recommendation(
+        point_id=best.point_id, policy=policy, rationale="", confirmed=confirmed,
+        seeds=tuple(best.confirmed.seeds if confirmed and best.confirmed is not None else ()),
+        mean=dict(best.objectives), std=_stds(best, objectives) if confirmed else {},
+        candidates=tuple(p.point_id for p in pool), floor=str(floor) if floor is not None else None,
+    )
+    if len(order) < 2:
+        return rec
+    runner = order[1]
+    return replace(rec, runner_up=runner.point_id, runner_up_mean=dict(runner.objectives),
+                   runner_up_std=_stds(runner, objectives) if confirmed else {})
 
 
 def no_recommendation_reason(view: StudyView) -> str:
