@@ -233,22 +233,30 @@ def trade_text(rec: Recommendation, objectives: Mapping[str, str]) -> str:
         a, b = rec.mean.get(name), rec.runner_up_mean.get(name)
         if a is None or b is None:
             continue
-        sa, sb = rec.std.get(name), rec.runner_up_std.get(name)
-        better = a < b if direction == "min" else a > b
-        text = f"{name} {_figure(a, sa)} against {_figure(b, sb)}"
-        if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
-            text += " (the same)"
-        elif direction == "min" and a > 0 and b > 0:
-            ratio = max(a, b) / min(a, b)
-            text += f" ({ratio:.2g}× {'less' if better else 'more'})"
-        else:
-            text += f" ({'better' if better else 'worse'} by {abs(a - b):.3g}"
-            spread = max(sa or 0.0, sb or 0.0)
-            if spread > 0:
-                text += ", within one std" if abs(a - b) <= spread else ", beyond one std"
-            text += ")"
-        parts.append(text)
+        parts.append(_trade(name, direction, a, b, rec.std.get(name), rec.runner_up_std.get(name)))
     return f"Against the runner-up, design {rec.runner_up}: " + "; ".join(parts) + "."
+
+
+def _trade(name: str, direction: str, a: float, b: float, sa: float | None, sb: float | None) -> str:
+    """One objective's trade: the design's figure ``a`` (std ``sa``) against the runner-up's
+    ``b`` (``sb``): the same, a ratio (a positive figure minimised), or a difference."""
+    better = a < b if direction == "min" else a > b
+    text = f"{name} {_figure(a, sa)} against {_figure(b, sb)}"
+    if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+        return text + " (the same)"
+    if direction == "min" and a > 0 and b > 0:
+        ratio = max(a, b) / min(a, b)
+        return text + f" ({ratio:.2g}× {'less' if better else 'more'})"
+    return text + _difference(a, b, sa, sb, better)
+
+
+def _difference(a: float, b: float, sa: float | None, sb: float | None, better: bool) -> str:
+    """`` (better by 0.01, within one std)``: a difference, and how it compares with the larger std."""
+    text = f" ({'better' if better else 'worse'} by {abs(a - b):.3g}"
+    spread = max(sa or 0.0, sb or 0.0)
+    if spread > 0:
+        text += ", within one std" if abs(a - b) <= spread else ", beyond one std"
+    return text + ")"
 
 
 def rationale(rec: Recommendation, objectives: Mapping[str, str], front_size: int) -> str:
