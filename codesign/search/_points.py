@@ -83,15 +83,22 @@ def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommen
         "precision": precision_of(p, chip),
     }
     row.update({n: p.objectives.get(n) for n in objectives})
-    c = p.confirmed
+    row.update(_confirmed_columns(p.confirmed, objectives))
+    row.update({f"constraints.{k}": v for k, v in p.constraints.items()})
+    row.update({k: p.params.get(k) for k in params})
+    row.update({f"metrics.{k}": v for k, v in p.metrics.items()})
+    return row
+
+
+def _confirmed_columns(c: ConfirmedPoint | None, objectives: Mapping[str, str]) -> dict[str, Any]:
+    """``<objective>.mean`` / ``.std`` over the confirmation seeds, then ``confirmed.seeds``
+    (None throughout for a point not confirmed)."""
+    row: dict[str, Any] = {}
     for n in objectives:
         spread = c.spread(n) if c is not None else None
         row[f"{n}.mean"] = spread[0] if spread else None
         row[f"{n}.std"] = spread[1] if spread else None
     row["confirmed.seeds"] = len(c.seeds) if c is not None else None
-    row.update({f"constraints.{k}": v for k, v in p.constraints.items()})
-    row.update({k: p.params.get(k) for k in params})
-    row.update({f"metrics.{k}": v for k, v in p.metrics.items()})
     return row
 
 
