@@ -44,25 +44,51 @@ def check_reachable(spec: StudySpec) -> None:
     address = spec.execution.address
     if not address:
         return
-    target: str | None = address
-    if address == "auto":
-        target = os.environ.get("RAY_ADDRESS") or None
-        if target is None:
-            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
-                from ray._private.services import get_ray_address_from_environment
-
-                target = get_ray_address_from_environment("auto", None)
-            except Exception:  # none: ray.init says so itself, at once
-                return
+    target = _address_target(address)
     if not target or target in ("auto", "local"):
         return
-    hostport = target.split("://", 1)[-1].rstrip("/")
-    host, _, port = hostport.rpartition(":")
+    host, port_number = _host_port(target, address)
+    _wait_for_listener(host, port_number, address)
+
+
+def _address_target(address: str) -> str | None:
+    """The address ``execution.address`` names: itself, or for ``auto`` the one ``RAY_ADDRESS``
+    or the latest local ``ray start`` names (None: none, and ``ray.init`` says so itself, at once)."""
+    if address != "auto":
+        return address
+    target = os.environ.get("RAY_ADDRESS") or None
+    if target is not None:
+        return target
+    try:  # what ray.init("auto") reads: the cluster `ray start` last started here
+        from ray._private.services import get_ray_address_from_environment
+
+        found: str | None = get_ray_address_from_environment("auto", None)
+    except Exception:
+        return None
+    return found
+
+
+def _host_port(target: str, address: str) -> tuple[str, int]:
+    """The host and port of a cluster address (``ray://host:port``, ``host:port``).
+
+    Raises:
+        ConfigError: no port number (key ``execution.address``, naming ``address`` as given).
+    """
+    host, _, port = target.split("://", 1)[-1].rstrip("/").rpartition(":")
     try:
-        port_number = int(port)
+        return host, int(port)
     except ValueError:
         raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
                           got=address) from None
+
+
+def _wait_for_listener(host: str, port_number: int, address: str) -> None:
+    """Return once something accepts a connection at ``host:port_number``; refused connections
+    are retried for ``CONNECT_TIMEOUT_S`` (a head started a moment ago may not listen yet).
+
+    Raises:
+        ConfigError: nothing accepted one in time (key ``execution.address``).
+    """
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while True:
         try:
