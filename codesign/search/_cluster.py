@@ -117,21 +117,27 @@ def check_resources(spec: StudySpec) -> None:
 
     need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
     nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
-
-    def has(node: dict[str, Any], name: str, amount: float) -> bool:
-        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
-
-    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
+    if any(_has(n, "CPU", need_cpu) and _has(n, "GPU", need_gpu) for n in nodes):
         return
-    seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
-                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
-    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
+    seen = _nodes_text(nodes)
+    if need_gpu and not any(_has(n, "GPU", need_gpu) for n in nodes):
         raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
                           f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
                           "on CPUs")
     raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
                       f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
                       "cpus_per_trial")
+
+
+def _has(node: dict[str, Any], name: str, amount: float) -> bool:
+    """Whether a Ray node (``ray.nodes()``) has ``amount`` of the resource ``name``."""
+    return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+
+def _nodes_text(nodes: list[dict[str, Any]]) -> str:
+    """``host: 4 CPU, 0 GPU; ...`` for the live nodes (``no live node`` for none)."""
+    return "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
 
 
 def ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:
