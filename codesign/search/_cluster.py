@@ -44,51 +44,25 @@ def check_reachable(spec: StudySpec) -> None:
     address = spec.execution.address
     if not address:
         return
-    target = _address_target(address)
+    target: str | None = address
+    if address == "auto":
+        target = os.environ.get("RAY_ADDRESS") or None
+        if target is None:
+            try:  # what ray.init("auto") reads: the cluster `ray start` last started here
+                from ray._private.services import get_ray_address_from_environment
+
+                target = get_ray_address_from_environment("auto", None)
+            except Exception:  # none: ray.init says so itself, at once
+                return
     if not target or target in ("auto", "local"):
         return
-    host, port_number = _host_port(target, address)
-    _wait_for_listener(host, port_number, address)
-
-
-def _address_target(address: str) -> str | None:
-    """The address ``execution.address`` names: itself, or for ``auto`` the one ``RAY_ADDRESS``
-    or the latest local ``ray start`` names (None: none, and ``ray.init`` says so itself, at once)."""
-    if address != "auto":
-        return address
-    target = os.environ.get("RAY_ADDRESS") or None
-    if target is not None:
-        return target
-    try:  # what ray.init("auto") reads: the cluster `ray start` last started here
-        from ray._private.services import get_ray_address_from_environment
-
-        found: str | None = get_ray_address_from_environment("auto", None)
-    except Exception:
-        return None
-    return found
-
-
-def _host_port(target: str, address: str) -> tuple[str, int]:
-    """The host and port of a cluster address (``ray://host:port``, ``host:port``).
-
-    Raises:
-        ConfigError: no port number (key ``execution.address``, naming ``address`` as given).
-    """
-    host, _, port = target.split("://", 1)[-1].rstrip("/").rpartition(":")
+    hostport = target.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
     try:
-        return host, int(port)
+        port_number = int(port)
     except ValueError:
         raise ConfigError(None, "execution.address", "host:port of a Ray cluster's head (or auto)",
                           got=address) from None
-
-
-def _wait_for_listener(host: str, port_number: int, address: str) -> None:
-    """Return once something accepts a connection at ``host:port_number``; refused connections
-    are retried for ``CONNECT_TIMEOUT_S`` (a head started a moment ago may not listen yet).
-
-    Raises:
-        ConfigError: nothing accepted one in time (key ``execution.address``).
-    """
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while True:
         try:
@@ -117,27 +91,21 @@ def check_resources(spec: StudySpec) -> None:
 
     need_cpu, need_gpu = spec.execution.cpus_per_trial, spec.execution.gpus_per_trial
     nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
-    if any(_has(n, "CPU", need_cpu) and _has(n, "GPU", need_gpu) for n in nodes):
+
+    def has(node: dict[str, Any], name: str, amount: float) -> bool:
+        return float(node.get("Resources", {}).get(name, 0.0)) >= amount
+
+    if any(has(n, "CPU", need_cpu) and has(n, "GPU", need_gpu) for n in nodes):
         return
-    seen = _nodes_text(nodes)
-    if need_gpu and not any(_has(n, "GPU", need_gpu) for n in nodes):
+    seen = "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+    if need_gpu and not any(has(n, "GPU", need_gpu) for n in nodes):
         raise ConfigError(None, "execution.gpus_per_trial", f"at most the GPUs of one node of the cluster "
                           f"({need_gpu:g} asked)", hint=f"the cluster has {seen}; set gpus_per_trial: 0 to train "
                           "on CPUs")
     raise ConfigError(None, "execution.cpus_per_trial", f"at most the CPUs of one node of the cluster "
                       f"({need_cpu:g} asked)", hint=f"the cluster has {seen}; add a node with CPUs, or lower "
                       "cpus_per_trial")
-
-
-def _has(node: dict[str, Any], name: str, amount: float) -> bool:
-    """Whether a Ray node (``ray.nodes()``) has ``amount`` of the resource ``name``."""
-    return float(node.get("Resources", {}).get(name, 0.0)) >= amount
-
-
-def _nodes_text(nodes: list[dict[str, Any]]) -> str:
-    """``host: 4 CPU, 0 GPU; ...`` for the live nodes (``no live node`` for none)."""
-    return "; ".join(f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
-                     f"{n.get('Resources', {}).get('GPU', 0):g} GPU" for n in nodes) or "no live node"
 
 
 def ensure_ray(spec: StudySpec, log_to_driver: bool) -> bool:

@@ -415,71 +415,45 @@ def _open_or_create(
     old: StudySpec | None = None
     if spec.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
-        old = _stored_search(study, spec, artifact_dir)
+        if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
+            old = stored_spec(study)  # (a study with neither: another driver is creating it)
+        recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+        if recorded and recorded != artifact_dir:  # its earlier trials' files are there
+            raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
+                              got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
+                              "or choose another study name")
+        if old is not None and old.search_identity() != spec.search_identity():
+            changed = sorted(
+                k for k in set(old.search_identity()) | set(spec.search_identity())
+                if old.search_identity().get(k) != spec.search_identity().get(k)
+            )
+            raise ConfigError(
+                None, spec.name, "the same search as the stored study of this name",
+                hint=f"differs in {', '.join(changed)}; choose another name or storage",
+            )
     else:
         study = _create_study(spec, storage, sampler)
     lease = DriverLease.acquire(study, storage_policy(url))
     try:
-        _record_study(study, spec, lease, old, artifact_dir, record_spec)
+        if study.metric_names != list(spec.objectives):
+            with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
+        if record_spec or old is None:
+            if old is not None and old.budget != spec.budget:
+                _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
+                             _budget_text(old), _budget_text(spec))
+            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        study.set_user_attr(VERSION_ATTR, __version__)
+        study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
+        # every trial ever asked (not only finished ones) moves the seed on, so that a driver
+        # stopped before finishing anything does not hand its successor the same draws
+        asked = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
     except BaseException:
         lease.release()
         raise
     return study, lease
-
-
-def _stored_search(study: optuna.Study, spec: StudySpec, artifact_dir: str) -> StudySpec | None:
-    """The spec stored with an existing study of ``spec``'s name (None while another driver is
-    still creating it), once checked that this run uses the study's artifact folder and search.
-
-    Raises:
-        ConfigError: another artifact folder, or another search, than the stored study's.
-    """
-    old: StudySpec | None = None
-    if SPEC_ATTR in study.user_attrs or study.get_trials(deepcopy=False):
-        old = stored_spec(study)  # (a study with neither: another driver is creating it)
-    recorded = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-    if recorded and recorded != artifact_dir:  # its earlier trials' files are there
-        raise ConfigError(None, "artifacts", f"the artifact folder the study already uses, {recorded}",
-                          got=artifact_dir, hint="pass the --runs-dir / --artifact-store it was run with, "
-                          "or choose another study name")
-    if old is not None:
-        _check_same_search(old, spec)
-    return old
-
-
-def _check_same_search(old: StudySpec, spec: StudySpec) -> None:
-    """Refuse to continue the stored study ``old`` with a spec that searches something else."""
-    if old.search_identity() == spec.search_identity():
-        return
-    changed = sorted(
-        k for k in set(old.search_identity()) | set(spec.search_identity())
-        if old.search_identity().get(k) != spec.search_identity().get(k)
-    )
-    raise ConfigError(
-        None, spec.name, "the same search as the stored study of this name",
-        hint=f"differs in {', '.join(changed)}; choose another name or storage",
-    )
-
-
-def _record_study(study: optuna.Study, spec: StudySpec, lease: DriverLease, old: StudySpec | None,
-                  artifact_dir: str, record_spec: bool) -> None:
-    """Write what this run stores with the study (metric names, the spec unless a resume's
-    overrides must not be kept, version, artifact folder) and seed its sampler."""
-    if study.metric_names != list(spec.objectives):
-        with warnings.catch_warnings():  # experimental in Optuna, and what optuna-dashboard reads
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(spec.objectives))  # names in the dashboard, not "Objective 0"
-    if record_spec or old is None:
-        if old is not None and old.budget != spec.budget:
-            _LOG.warning("study %s: stored budget %s changed to %s (from the study file)", spec.name,
-                         _budget_text(old), _budget_text(spec))
-        study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    study.set_user_attr(VERSION_ATTR, __version__)
-    study.set_user_attr(ARTIFACT_DIR_ATTR, artifact_dir)
-    # every trial ever asked (not only finished ones) moves the seed on, so that a driver
-    # stopped before finishing anything does not hand its successor the same draws
-    asked = len(study.get_trials(deepcopy=False))
-    study.sampler = make_sampler(spec, asked, lease.driver if lease.others_alive() else "")
 
 
 def _create_study(spec: StudySpec, storage: Any, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
@@ -826,61 +800,38 @@ class _Driver:
     def _tell(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> None:
         minimised = None if values is None else np.asarray(values) * self.sign
         if self.scheduler.on_result(p.trial.number, p.rung, record, minimised) == "paused":
-            self._pause(p, record)
+            _record_rung(p.trial, record)
+            self.waiting[p.trial.number] = p
+            self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
+                           + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
             return
-        new_points = self._store_record(p, record, values)
-        if values is None and record.pruned is not None and record.error is None:
-            self._tell_pruned(p, record)
-        elif values is None:
-            self._tell_failed(p, record)
-        else:
-            self._tell_complete(p, record, values, new_points)
-        self.told += 1
-        self.finished += 1
-        if values is not None:
-            self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
-        self._update_bar()
-
-    def _pause(self, p: _Pending, record: TrialRecord) -> None:
-        """Keep a trial the scheduler paused at a rung until it is promoted or stopped."""
-        _record_rung(p.trial, record)
-        self.waiting[p.trial.number] = p
-        self.bar.write(f"trial {p.trial.number} reached rung {p.rung} ({p.until_epoch} epochs): "
-                       + ", ".join(f"{k} {v:.4g}" for k, v in record.objectives.items()))
-
-    def _store_record(self, p: _Pending, record: TrialRecord, values: list[float] | None) -> list[DesignPoint]:
-        """Store a finished trial's record and summary (and its last rung's figures, for a trial
-        that ran in rungs), and one line per design point it made (for optuna-dashboard, which
-        shows trials); returns the points (none for a trial without values)."""
         if p.until_epoch is not None or p.rung > 0:
             _record_rung(p.trial, record)
         p.trial.set_user_attr(RECORD_ATTR, record.to_dict())
         p.trial.set_user_attr(SUMMARY_ATTR, record_summary(record))
         new_points = record_points(p.trial.number, record, self.floor) if values is not None else []
-        for point in new_points:
+        for point in new_points:  # one line per design point, for optuna-dashboard (which shows trials)
             p.trial.set_user_attr(f"{POINT_ATTR}.{point.point_id}", point_summary(point))
-        return new_points
-
-    def _tell_pruned(self, p: _Pending, record: TrialRecord) -> None:
-        """Tell a trial the chip check pruned PRUNED, with the constraint values it has."""
-        for name in self.constraint_names:
-            if name in record.constraints:
-                p.trial.set_constraint(name, record.constraints[name])
-        self.study.tell(p.trial, state=TrialState.PRUNED)
-        self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
-
-    def _tell_failed(self, p: _Pending, record: TrialRecord) -> None:
-        self.study.tell(p.trial, state=TrialState.FAIL)
-        self.failed += 1
-        self.bar.write(f"trial {p.trial.number} failed: {record.error}")
-
-    def _tell_complete(self, p: _Pending, record: TrialRecord, values: list[float],
-                       new_points: list[DesignPoint]) -> None:
-        """Tell a trial COMPLETE with its objective values and its strategy's constraint values."""
-        for name, value in self.strategy.told(record, self.spec)[1].items():
-            p.trial.set_constraint(name, value)
-        self.study.tell(p.trial, values)
-        self.points.extend(new_points)
+        if values is None and record.pruned is not None and record.error is None:
+            for name in self.constraint_names:
+                if name in record.constraints:
+                    p.trial.set_constraint(name, record.constraints[name])
+            self.study.tell(p.trial, state=TrialState.PRUNED)
+            self.bar.write(f"trial {p.trial.number} pruned: {record.pruned}")
+        elif values is None:
+            self.study.tell(p.trial, state=TrialState.FAIL)
+            self.failed += 1
+            self.bar.write(f"trial {p.trial.number} failed: {record.error}")
+        else:
+            for name, value in self.strategy.told(record, self.spec)[1].items():
+                p.trial.set_constraint(name, value)
+            self.study.tell(p.trial, values)
+            self.points.extend(new_points)
+        self.told += 1
+        self.finished += 1
+        if values is not None:
+            self.bar.write(trial_line(p.trial.number, record, self.finished, self.budget_trials))
+        self._update_bar()
 
     def _update_bar(self) -> None:
         self.bar.update(self.finished, len(self.pending), self.failed, self.points, self.spec.objectives,
@@ -1127,23 +1078,15 @@ def _requeue_stale(study: optuna.Study, lease: DriverLease) -> None:
     live = set(live_drivers(study)) - {lease.driver}
     now = _dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _left_behind(t, lease, live, now):
-            continue
         owner = t.user_attrs.get(OWNER_ATTR)
+        if owner == lease.driver or owner in live:
+            continue
+        if owner is None and live and t.datetime_start is not None \
+                and (now - t.datetime_start).total_seconds() < lease.ttl_s:
+            continue
         why = f"its driver {owner} stopped while it ran" if owner else "its driver stopped while asking it"
         fixed = t.system_attrs.get("fixed_params")
         _mark_interrupted(study, t.number, dict(fixed or t.params), dict(t.params), why)
-
-
-def _left_behind(t: FrozenTrial, lease: DriverLease, live: set[str], now: _dt.datetime) -> bool:
-    """Whether the RUNNING trial ``t`` was left behind: its driver is neither this one nor one
-    of the ``live`` others, and a trial naming no driver is not younger than the lease expiry
-    while another driver is alive (that driver may be naming itself on it now)."""
-    owner = t.user_attrs.get(OWNER_ATTR)
-    if owner == lease.driver or owner in live:
-        return False
-    young = t.datetime_start is not None and (now - t.datetime_start).total_seconds() < lease.ttl_s
-    return not (owner is None and live and young)
 
 
 def _requeue_own(study: optuna.Study, lease: DriverLease) -> None:
@@ -1203,14 +1146,14 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
     """Trials by state, plus ``interrupted`` (failed because a driver stopped),
     ``duplicate`` (failed unrun: the point was already finished; another was drawn) and
     ``stopped`` (pruned by successive halving at a rung, among ``pruned``)."""
+    trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING,
                                          TrialState.WAITING, TrialState.PRUNED)}
-    counts.update(interrupted=0, duplicate=0, stopped=0)
-    for t in study.get_trials(deepcopy=False):  # one pass, each trial adding to its counts
+    for t in trials:
         counts[t.state.name.lower()] += 1
-        counts["interrupted"] += bool(t.user_attrs.get(INTERRUPTED_ATTR))
-        counts["duplicate"] += DUPLICATE_ATTR in t.user_attrs
-        counts["stopped"] += t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs
+    counts["interrupted"] = sum(1 for t in trials if t.user_attrs.get(INTERRUPTED_ATTR))
+    counts["duplicate"] = sum(1 for t in trials if DUPLICATE_ATTR in t.user_attrs)
+    counts["stopped"] = sum(1 for t in trials if t.state == TrialState.PRUNED and RUNGS_ATTR in t.user_attrs)
     return counts
 
 
