@@ -101,12 +101,14 @@ from codesign.search._storage import (
     stored_spec,
 )
 from codesign.search._store import ArtifactStore, StoreReader, serve_store
-from codesign.search._strategy import Job, strategy_of
+from codesign.search._strategy import strategy_of
 from codesign.search._task import BEAT_S, EvaluateFn, TrialMonitor, TrialResult, TrialTask, run_task
 from codesign.search._trials import record_points, study_points
 
 if TYPE_CHECKING:
     from ray import ObjectRef
+
+    from codesign.data import Corpus
 
 #: Trial user attribute marking a trial failed because its driver stopped, not because of it.
 INTERRUPTED_ATTR = "codesign.interrupted"
@@ -485,7 +487,7 @@ def _drive(
     progress: bool,
     log_to_driver: bool,
     lease: DriverLease,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
 ) -> StudyOutcome:
     """Set up what a run needs (Ray, the store's reader, the corpus in the object store, the
     progress bar), run the loop, and release them whatever happens."""
@@ -535,7 +537,7 @@ class _Driver:
     rung, and this run's counters (see the module docstring for the rules it applies)."""
 
     def __init__(self, study: optuna.Study, spec: StudySpec, store: ArtifactStore, evaluate: EvaluateFn,
-                 lease: DriverLease, reader: StoreReader, corpus_ref: Any, progress: bool) -> None:
+                 lease: DriverLease, reader: StoreReader, corpus_ref: ObjectRef[Corpus] | None, progress: bool) -> None:
         import ray
 
         self.study, self.spec, self.store, self.evaluate, self.lease = study, spec, store, evaluate, lease
@@ -685,7 +687,15 @@ class _Driver:
             job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
             if job is None:
                 break
-            in_use += self._queue_job(job)
+            if job.trial is None:
+                trial, params = _ask(self.study, self.ask_space, self.lease, job.params)
+                self.started += 1
+                in_use += 1
+            else:
+                paused = self.waiting.pop(job.trial)
+                trial, params = paused.trial, paused.params
+            p = _Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch, stage=job.stage)
+            self.queue.append(p)
         self._dispatch()
 
     def _room(self) -> tuple[int, bool]:
@@ -715,21 +725,6 @@ class _Driver:
             return self.started
         finished_all, elsewhere = _shared_counts(self.study, self.lease)
         return max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
-
-    def _queue_job(self, job: Job) -> int:
-        """Queue ``job``: a new trial, asked now, or a paused one promoted; returns the trials
-        it adds to the budget's count (1 for a new one)."""
-        if job.trial is None:
-            trial, params = _ask(self.study, self.ask_space, self.lease, job.params)
-            self.started += 1
-            asked = 1
-        else:
-            paused = self.waiting.pop(job.trial)
-            trial, params = paused.trial, paused.params
-            asked = 0
-        self.queue.append(_Pending(trial, params, time.monotonic(), rung=job.rung, until_epoch=job.until_epoch,
-                                   stage=job.stage))
-        return asked
 
     def _dispatch(self) -> None:
         """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
