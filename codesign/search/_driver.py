@@ -603,8 +603,7 @@ class _Driver:
         self.points = study_points(trials, self.floor)
         self.finished = _budget_count(trials)  # counted by the budget, by every run so far
         self.started = self.finished
-        self.failed = sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
-                          and DUPLICATE_ATTR not in t.user_attrs)
+        self.failed = _failed_count(trials)
         self.told = 0  # by this run
         self.failed_now = 0  # failed in this run (for the exit status)
         self.first_error: str | None = None
@@ -687,7 +686,6 @@ class _Driver:
 
         if self.monitor is None or not self.pending:
             return
-        ex = self.spec.execution
         try:
             beats = ray.get(self.monitor.read.remote(), timeout=30)
         except Exception as err:  # the monitor is busy or gone: the limits wait for the next round
@@ -697,21 +695,27 @@ class _Driver:
         for ref, p in list(self.pending.items()):
             if p.key not in beats:
                 continue
-            p.cpu_s, p.busy_s, task_cpu_s = beats[p.key]
-            if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
-                p.progress_cpu_s, p.progress_at = task_cpu_s, now
-            reason = None
-            if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
-                reason = (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
-                          "(execution.trial_cpu_s)")
-            elif ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
-                reason = (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
-                          f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+            reason = self._over_limit(p, beats[p.key], now)
             if reason is not None:
                 ray.cancel(ref, force=True)
                 del self.pending[ref]
                 p.outcome = (_failed(p, reason), None)
                 self._forget(p)
+
+    def _over_limit(self, p: _Pending, beat: tuple[float, float, float], now: float) -> str | None:
+        """Book a running task's heartbeat (CPU seconds, busy seconds, its evaluation thread's
+        CPU seconds) on its trial; why the trial must stop (over the CPU limit, or stalled), or None."""
+        ex = self.spec.execution
+        p.cpu_s, p.busy_s, task_cpu_s = beat
+        if task_cpu_s >= p.progress_cpu_s + _PROGRESS_CPU_S:
+            p.progress_cpu_s, p.progress_at = task_cpu_s, now
+        if ex.trial_cpu_s is not None and p.cpu_s > ex.trial_cpu_s:
+            return (f"used {p.cpu_s:.1f} CPU seconds, over the per-trial limit of {ex.trial_cpu_s:g} "
+                    "(execution.trial_cpu_s)")
+        if ex.trial_stall_s is not None and now - p.progress_at > ex.trial_stall_s:
+            return (f"stalled: no CPU progress for {ex.trial_stall_s:g} s (execution.trial_stall_s; "
+                    f"{p.cpu_s:.1f} CPU seconds in {p.busy_s:.0f} s)")
+        return None
 
     def _forget(self, p: _Pending) -> None:
         if self.monitor is not None:
@@ -721,22 +725,10 @@ class _Driver:
     def _start_jobs(self) -> None:
         """Fill the queue up to ``workers x (1 + lookahead)`` jobs asked and not yet told: new
         trials within the budget, or promoted ones. ``_dispatch`` starts ``workers`` of them at once."""
-        room = self.spec.execution.in_flight - len(self.queue)
-        may_start = True
-        if time.monotonic() >= self.deadline:
-            self.stopped_by = "seconds"
-            room, may_start = 0, False
-        if self.fatal is not None:  # every further trial would fail the same way
-            room, may_start = 0, False
-        share = self.lease.policy == "share"
-        if share and time.monotonic() - self.last_requeue > self.lease.ttl_s:
-            _requeue_stale(self.study, self.lease)  # a sharing driver that died: take its trials over
-            self.last_requeue = time.monotonic()
-        in_use = self.started
+        room, may_start = self._room()
+        self._take_over_stale()
+        in_use = self._in_use(room)
         if self.budget_trials is not None:
-            if share and room > 0:  # other drivers' trials count too
-                finished_all, elsewhere = _shared_counts(self.study, self.lease)
-                in_use = max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
             may_start = may_start and in_use < self.budget_trials
         for _ in range(max(room, 0)):
             job = self.scheduler.next_job(may_start and (self.budget_trials is None or in_use < self.budget_trials))
@@ -753,25 +745,57 @@ class _Driver:
             self.queue.append(p)
         self._dispatch()
 
+    def _room(self) -> tuple[int, bool]:
+        """How many more jobs the queue takes, and whether a new trial may start: none once the
+        run's seconds are spent, or after a failure every further trial would share."""
+        room = self.spec.execution.in_flight - len(self.queue)
+        may_start = True
+        if time.monotonic() >= self.deadline:
+            self.stopped_by = "seconds"
+            room, may_start = 0, False
+        if self.fatal is not None:  # every further trial would fail the same way
+            room, may_start = 0, False
+        return room, may_start
+
+    def _take_over_stale(self) -> None:
+        """With a storage drivers share, take over the trials of a sharing driver that died
+        (looked for once per lease period)."""
+        if self.lease.policy == "share" and time.monotonic() - self.last_requeue > self.lease.ttl_s:
+            _requeue_stale(self.study, self.lease)
+            self.last_requeue = time.monotonic()
+
+    def _in_use(self, room: int) -> int:
+        """Trials that count against the budget: those this run started, or with a shared
+        storage and room to fill, also every other driver's (finished and running) and this
+        driver's queued and paused ones."""
+        if self.budget_trials is None or self.lease.policy != "share" or room <= 0:
+            return self.started
+        finished_all, elsewhere = _shared_counts(self.study, self.lease)
+        return max(self.started, finished_all + elsewhere + len(self.queue) + len(self.waiting))
+
     def _dispatch(self) -> None:
         """Start asked jobs, oldest first, on the free workers. The driver keeps the queue, not
         Ray: a task waiting in Ray's queue would start whenever a running one blocks in
         ``ray.get`` (reading the store), and more trials than workers would share the CPUs."""
         running = set(map(id, self.pending.values()))
         if self.fatal is not None or time.monotonic() >= self.deadline:
-            # asked but not started: none starts after the deadline or a failure every trial
-            # shares; each is left for a resume to ask again, never run and never scored
-            why = ("not started: a trial failed for a reason every trial shares" if self.fatal is not None
-                   else "not started: budget.seconds reached")
-            for p in [q for q in self.queue if q.outcome is None and id(q) not in running]:
-                self.queue.remove(p)
-                _mark_interrupted(self.study, p.trial.number, p.trial.params, p.params, why)
+            self._drop_unstarted(running)
             return
         for p in self.queue:
             if len(self.pending) >= self.spec.execution.workers:
                 return
             if p.outcome is None and id(p) not in running:
                 self._submit(p)
+
+    def _drop_unstarted(self, running: set[int]) -> None:
+        """Take the asked jobs not started yet (not ``running``, by id) out of the queue: none
+        starts after the deadline or a failure every trial shares; each is left for a resume to
+        ask again, never run and never scored."""
+        why = ("not started: a trial failed for a reason every trial shares" if self.fatal is not None
+               else "not started: budget.seconds reached")
+        for p in [q for q in self.queue if q.outcome is None and id(q) not in running]:
+            self.queue.remove(p)
+            _mark_interrupted(self.study, p.trial.number, p.trial.params, p.params, why)
 
     def _submit(self, p: _Pending) -> None:
         task = TrialTask(params=p.params, spec=self.spec, trial_number=p.trial.number, until_epoch=p.until_epoch,
@@ -937,30 +961,9 @@ def _collect(ref: ObjectRef[TrialResult], p: _Pending, spec: StudySpec,
     worker with retries left, else the record, its objective values (None for a failed trial),
     the bytes of files it returned and the wall seconds its worker spent (None when the task
     returned no result)."""
-    import ray
-    from ray import exceptions as rex
-
-    died = worker_died_errors()
-    try:
-        result: TrialResult = ray.get(ref)
-    except died as err:
-        p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
-        if p.attempts <= spec.execution.retries:
-            _LOG.warning("trial %d: worker died, retrying", p.trial.number)
-            return "retry"
-        return _failed(p, "; ".join(p.history)), None, 0, None
-    except rex.RayTaskError as err:
-        cause = err.cause if getattr(err, "cause", None) is not None else err
-        if isinstance(cause, ConfigError) and cause.file is None:
-            # trial parameters that make no valid config: say so, not "<command line>"
-            reason = f"invalid trial parameters: {_config_problem(cause)}"
-        else:
-            reason = f"{type(cause).__name__}: {cause}"
-        return _failed(p, reason, tb=str(err)), None, 0, None
-    except rex.RayError as err:
-        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
-    except Exception as err:  # e.g. an exception type that cannot be unpickled here
-        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    result = _read_result(ref, p, spec)
+    if not isinstance(result, TrialResult):  # "retry", or the failed trial's outcome
+        return result
     busy = result.busy_s
     try:
         result.save(store)
@@ -975,6 +978,42 @@ def _collect(ref: ObjectRef[TrialResult], p: _Pending, spec: StudySpec,
     except ValueError as err:
         return record.model_copy(update={"error": str(err)}), None, result.size_bytes, busy
     return record, values, result.size_bytes, busy
+
+
+def _read_result(ref: ObjectRef[TrialResult], p: _Pending,
+                 spec: StudySpec) -> TrialResult | str | tuple[TrialRecord, None, int, None]:
+    """A finished task's result; ``"retry"`` for a dead worker with retries left; or, when
+    there is no result to read, the failed trial's outcome as ``_collect`` returns it."""
+    import ray
+    from ray import exceptions as rex
+
+    died = worker_died_errors()
+    try:
+        result: TrialResult = ray.get(ref)
+    except died as err:
+        p.history.append(f"attempt {p.attempts}: worker process died ({type(err).__name__})")
+        if p.attempts <= spec.execution.retries:
+            _LOG.warning("trial %d: worker died, retrying", p.trial.number)
+            return "retry"
+        return _failed(p, "; ".join(p.history)), None, 0, None
+    except rex.RayTaskError as err:
+        return _failed(p, _task_error_reason(err), tb=str(err)), None, 0, None
+    except rex.RayError as err:
+        return _failed(p, f"{type(err).__name__}: {err}"), None, 0, None
+    except Exception as err:  # e.g. an exception type that cannot be unpickled here
+        return _failed(p, f"{type(err).__name__} while reading the result: {err}"), None, 0, None
+    return result
+
+
+def _task_error_reason(err: BaseException) -> str:
+    """Why a task that raised failed: its cause's type and message."""
+    cause = getattr(err, "cause", None)  # (RayTaskError's: the exception the task raised)
+    if cause is None:
+        cause = err
+    if isinstance(cause, ConfigError) and cause.file is None:
+        # trial parameters that make no valid config: say so, not "<command line>"
+        return f"invalid trial parameters: {_config_problem(cause)}"
+    return f"{type(cause).__name__}: {cause}"
 
 
 def _config_problem(err: ConfigError) -> str:
@@ -1157,6 +1196,12 @@ def _budget_count(trials: list[FrozenTrial]) -> int:
         or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
             and DUPLICATE_ATTR not in t.user_attrs)
     )
+
+
+def _failed_count(trials: list[FrozenTrial]) -> int:
+    """Trials failed for a reason of their own (not interrupted, not a redrawn duplicate)."""
+    return sum(1 for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR)
+               and DUPLICATE_ATTR not in t.user_attrs)
 
 
 def study_counts(study: optuna.Study) -> dict[str, int]:

@@ -8,6 +8,7 @@ re-exports it for its page.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -78,37 +79,47 @@ def importance_infos(
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
     name = type(evaluator).__name__
     varying = _varying_params(trials)
+    reason = _no_importance_reason(len(trials), min_trials, varying)
     infos = []
     for i, objective in enumerate(view.objective_names):
-        reason = None
-        if len(trials) < min_trials:
-            reason = (
-                f"too few finished trials for importances: {len(trials)} < {min_trials}"
-            )
-        elif not varying:
-            reason = "no parameter takes more than one value across the finished trials"
         if reason is not None:
             infos.append(ImportanceInfo(objective, {}, len(trials), name, reason))
             continue
-        sign = 1.0 if view.directions[i] == "minimize" else -1.0
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line per objective
-        try:
-            sub = optuna.create_study(directions=[StudyDirection[d.upper()] for d in view.directions])
-        finally:
-            optuna.logging.set_verbosity(verbosity)
-        sub.add_trials(trials)
-        with warnings.catch_warnings():
-            # PED-ANOVA warns that it explains low target values; the sign above makes that so.
-            warnings.simplefilter("ignore", UserWarning)
-            values = optuna.importance.get_param_importances(
-                sub,
-                evaluator=evaluator,
-                params=varying,
-                target=partial(_signed_value, index=i, sign=sign),
-            )
+        values = _importances(trials, view.directions, i, evaluator, varying)
         infos.append(ImportanceInfo(objective, dict(values), len(trials), name, None))
     return tuple(infos)
+
+
+def _no_importance_reason(n_trials: int, min_trials: int, varying: list[str]) -> str | None:
+    """Why no importance can be computed (too few trials, or no parameter varies), or None."""
+    if n_trials < min_trials:
+        return f"too few finished trials for importances: {n_trials} < {min_trials}"
+    if not varying:
+        return "no parameter takes more than one value across the finished trials"
+    return None
+
+
+def _importances(trials: list[FrozenTrial], directions: Sequence[str], index: int,
+                 evaluator: optuna.importance.PedAnovaImportanceEvaluator, varying: list[str]) -> dict[str, float]:
+    """The parameter importances of objective ``index`` over ``trials``, by ``evaluator``, for
+    the ``varying`` parameters (a maximised objective is negated first)."""
+    sign = 1.0 if directions[index] == "minimize" else -1.0
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line per objective
+    try:
+        sub = optuna.create_study(directions=[StudyDirection[d.upper()] for d in directions])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    sub.add_trials(trials)
+    with warnings.catch_warnings():
+        # PED-ANOVA warns that it explains low target values; the sign above makes that so.
+        warnings.simplefilter("ignore", UserWarning)
+        return optuna.importance.get_param_importances(
+            sub,
+            evaluator=evaluator,
+            params=varying,
+            target=partial(_signed_value, index=index, sign=sign),
+        )
 
 
 def _varying_params(trials: list[FrozenTrial]) -> list[str]:

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from codesign.search._front import DesignPoint, pareto_front
 
 if TYPE_CHECKING:
-    from codesign.search._reader import StudyView
+    from codesign.search._confirmed import ConfirmedPoint
+    from codesign.search._reader import StudyView, TrialView
+    from codesign.search._record import TrialRecord
 
 
 def precision_of(point: DesignPoint, chip: Mapping[str, Any] | None = None) -> str:
@@ -45,20 +47,32 @@ def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[st
     """One row per design point of ``view`` (see the module docstring for the columns), in
     trial then chip order. ``recommended`` is the recommended design's id (None: none)."""
     front = {p.key for p in pareto_front(view.points, view.objectives)}
-    params: list[str] = []
-    for p in view.points:
-        params.extend(k for k in p.params if k not in params and k != "trace")
+    params = _param_names(view.points)
     base = view.spec.chip.to_dict() if view.spec is not None else {}
-    chips: dict[int, dict[str, Any]] = {}
-    measured: dict[int, dict[str, Any]] = {}
-    for t in view.trials:
-        if t.record is not None and t.record.chip_config is not None:
-            chips[t.number] = t.record.chip_config.to_dict()
-        if t.record is not None:
-            measured[t.number] = {f"measured_on.{split}.{what}": ",".join(getattr(m, what))
-                                  for split, m in t.record.measured_on.items() for what in ("engines", "voices")}
+    chips = _trial_chips(view.trials)
+    measured = {t.number: _measured_on_columns(t.record) for t in view.trials if t.record is not None}
     return [{**_row(p, view.objectives, p.key in front, p.point_id == recommended, params, chips.get(p.trial, base)),
              **measured.get(p.trial, {})} for p in view.points]
+
+
+def _param_names(points: Sequence[DesignPoint]) -> list[str]:
+    """Every parameter the points set, in first-seen order (not the trace's)."""
+    params: list[str] = []
+    for p in points:
+        params.extend(k for k in p.params if k not in params and k != "trace")
+    return params
+
+
+def _trial_chips(trials: Sequence[TrialView]) -> dict[int, dict[str, Any]]:
+    """The chip fields each trial's record holds, by trial number (trials without one left out)."""
+    return {t.number: t.record.chip_config.to_dict() for t in trials
+            if t.record is not None and t.record.chip_config is not None}
+
+
+def _measured_on_columns(record: TrialRecord) -> dict[str, str]:
+    """``measured_on.<split>.engines`` / ``.voices``: what each split's metrics were measured on."""
+    return {f"measured_on.{split}.{what}": ",".join(getattr(m, what))
+            for split, m in record.measured_on.items() for what in ("engines", "voices")}
 
 
 def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommended: bool,
@@ -69,15 +83,22 @@ def _row(p: DesignPoint, objectives: Mapping[str, str], on_front: bool, recommen
         "precision": precision_of(p, chip),
     }
     row.update({n: p.objectives.get(n) for n in objectives})
-    c = p.confirmed
+    row.update(_confirmed_columns(p.confirmed, objectives))
+    row.update({f"constraints.{k}": v for k, v in p.constraints.items()})
+    row.update({k: p.params.get(k) for k in params})
+    row.update({f"metrics.{k}": v for k, v in p.metrics.items()})
+    return row
+
+
+def _confirmed_columns(c: ConfirmedPoint | None, objectives: Mapping[str, str]) -> dict[str, Any]:
+    """``<objective>.mean`` / ``.std`` over the confirmation seeds, then ``confirmed.seeds``
+    (None throughout for a point not confirmed)."""
+    row: dict[str, Any] = {}
     for n in objectives:
         spread = c.spread(n) if c is not None else None
         row[f"{n}.mean"] = spread[0] if spread else None
         row[f"{n}.std"] = spread[1] if spread else None
     row["confirmed.seeds"] = len(c.seeds) if c is not None else None
-    row.update({f"constraints.{k}": v for k, v in p.constraints.items()})
-    row.update({k: p.params.get(k) for k in params})
-    row.update({f"metrics.{k}": v for k, v in p.metrics.items()})
     return row
 
 

@@ -180,19 +180,26 @@ def recommend(view: StudyView) -> Recommendation | None:
     order = _policy_order(pool, front, objectives, policy, view.name)
     if not order:
         return None
-    best = order[0]
-    runner = order[1] if len(order) > 1 else None
-    seeds = best.confirmed.seeds if confirmed and best.confirmed is not None else ()
-    floor = str(view.floor) if view.floor is not None else None
-    rec = Recommendation(
-        point_id=best.point_id, policy=policy, rationale="", runner_up=runner.point_id if runner else None,
-        confirmed=bool(confirmed), seeds=tuple(seeds),
-        mean=dict(best.objectives), std=_stds(best, objectives) if confirmed else {},
-        runner_up_mean=dict(runner.objectives) if runner else {},
-        runner_up_std=_stds(runner, objectives) if runner and confirmed else {},
-        candidates=tuple(p.point_id for p in pool), floor=floor,
-    )
+    rec = _recommendation(order, pool, bool(confirmed), policy, objectives, view.floor)
     return replace(rec, rationale=rationale(rec, objectives, len(front)))
+
+
+def _recommendation(order: Sequence[DesignPoint], pool: Sequence[DesignPoint], confirmed: bool, policy: str,
+                    objectives: Mapping[str, str], floor: Condition | None) -> Recommendation:
+    """The recommendation of ``order``'s first design (the second, if any, its runner-up),
+    chosen among ``pool`` on confirmed means or not; its rationale is still to be written."""
+    best = order[0]
+    rec = Recommendation(
+        point_id=best.point_id, policy=policy, rationale="", confirmed=confirmed,
+        seeds=tuple(best.confirmed.seeds if confirmed and best.confirmed is not None else ()),
+        mean=dict(best.objectives), std=_stds(best, objectives) if confirmed else {},
+        candidates=tuple(p.point_id for p in pool), floor=str(floor) if floor is not None else None,
+    )
+    if len(order) < 2:
+        return rec
+    runner = order[1]
+    return replace(rec, runner_up=runner.point_id, runner_up_mean=dict(runner.objectives),
+                   runner_up_std=_stds(runner, objectives) if confirmed else {})
 
 
 def no_recommendation_reason(view: StudyView) -> str:
@@ -226,22 +233,30 @@ def trade_text(rec: Recommendation, objectives: Mapping[str, str]) -> str:
         a, b = rec.mean.get(name), rec.runner_up_mean.get(name)
         if a is None or b is None:
             continue
-        sa, sb = rec.std.get(name), rec.runner_up_std.get(name)
-        better = a < b if direction == "min" else a > b
-        text = f"{name} {_figure(a, sa)} against {_figure(b, sb)}"
-        if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
-            text += " (the same)"
-        elif direction == "min" and a > 0 and b > 0:
-            ratio = max(a, b) / min(a, b)
-            text += f" ({ratio:.2g}× {'less' if better else 'more'})"
-        else:
-            text += f" ({'better' if better else 'worse'} by {abs(a - b):.3g}"
-            spread = max(sa or 0.0, sb or 0.0)
-            if spread > 0:
-                text += ", within one std" if abs(a - b) <= spread else ", beyond one std"
-            text += ")"
-        parts.append(text)
+        parts.append(_trade(name, direction, a, b, rec.std.get(name), rec.runner_up_std.get(name)))
     return f"Against the runner-up, design {rec.runner_up}: " + "; ".join(parts) + "."
+
+
+def _trade(name: str, direction: str, a: float, b: float, sa: float | None, sb: float | None) -> str:
+    """One objective's trade: the design's figure ``a`` (std ``sa``) against the runner-up's
+    ``b`` (``sb``): the same, a ratio (a positive figure minimised), or a difference."""
+    better = a < b if direction == "min" else a > b
+    text = f"{name} {_figure(a, sa)} against {_figure(b, sb)}"
+    if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+        return text + " (the same)"
+    if direction == "min" and a > 0 and b > 0:
+        ratio = max(a, b) / min(a, b)
+        return text + f" ({ratio:.2g}× {'less' if better else 'more'})"
+    return text + _difference(a, b, sa, sb, better)
+
+
+def _difference(a: float, b: float, sa: float | None, sb: float | None, better: bool) -> str:
+    """`` (better by 0.01, within one std)``: a difference, and how it compares with the larger std."""
+    text = f" ({'better' if better else 'worse'} by {abs(a - b):.3g}"
+    spread = max(sa or 0.0, sb or 0.0)
+    if spread > 0:
+        text += ", within one std" if abs(a - b) <= spread else ", beyond one std"
+    return text + ")"
 
 
 def rationale(rec: Recommendation, objectives: Mapping[str, str], front_size: int) -> str:

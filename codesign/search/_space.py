@@ -249,30 +249,36 @@ def known_fields() -> dict[str, tuple[str, ...]]:
 
 def _check_names_and_conditions(space: SearchSpace, file: str | Path | None, prefix: str) -> None:
     fields = known_fields()
-    seen: dict[str, Any] = {}
+    seen: dict[str, Param] = {}
     for name, param in space.parameters.items():
         key = _join(prefix, name)
         _check_name(name, fields, file, key)
-        for cond_name, wanted in (param.when or {}).items():
-            ckey = f"{key}.when.{cond_name}"
-            if cond_name not in seen:
-                raise ConfigError(
-                    file,
-                    ckey,
-                    "a condition on a parameter defined earlier in the space",
-                    hint="move the parameter below the one it depends on",
-                )
-            domain = space_domain(seen[cond_name])
-            values = wanted if isinstance(wanted, list) else [wanted]
-            if domain is not None:
-                for value in values:
-                    if value not in domain:
-                        raise ConfigError(
-                            file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
-                        )
+        _check_conditions(param, seen, file, key)
         seen[name] = param
     if "snn.family" in space.parameters:
         check_families(space, None, file, prefix)
+
+
+def _check_conditions(param: Param, seen: Mapping[str, Param], file: str | Path | None, key: str) -> None:
+    """Each condition of ``param`` (at ``key``) is on a parameter defined earlier (``seen``)
+    and asks for values it can take."""
+    for cond_name, wanted in (param.when or {}).items():
+        ckey = f"{key}.when.{cond_name}"
+        if cond_name not in seen:
+            raise ConfigError(
+                file,
+                ckey,
+                "a condition on a parameter defined earlier in the space",
+                hint="move the parameter below the one it depends on",
+            )
+        domain = space_domain(seen[cond_name])
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if domain is not None:
+            for value in values:
+                if value not in domain:
+                    raise ConfigError(
+                        file, ckey, f"one of the values {cond_name} can take: {list(domain)}", got=value
+                    )
 
 
 def _check_name(name: str, fields: dict[str, tuple[str, ...]], file: str | Path | None, key: str) -> None:
@@ -306,27 +312,56 @@ def check_families(space: SearchSpace, base_family: str | None, file: str | Path
     Raises:
         ConfigError: a field of another family, naming the parameter and how to fix it.
     """
-    from codesign.snn import FAMILY_CONFIGS, MODEL_FIELDS
+    from codesign.snn import MODEL_FIELDS
 
-    family_param = space.parameters.get("snn.family")
-    domain = space_domain(family_param) if family_param is not None else None
-    if family_param is None and base_family is None:
+    families = _space_families(space, base_family)
+    if families is None:
         return
-    families = [str(f) for f in domain] if domain is not None else [str(base_family)]
     for name, param in space.parameters.items():
         namespace, _, field = name.partition(".")
         if namespace != "snn" or field not in MODEL_FIELDS:
             continue
-        wanted = (param.when or {}).get("snn.family")
-        active = families if wanted is None else [f for f in families if f in (wanted if isinstance(wanted, list) else [wanted])]
-        wrong = [f for f in active if f in FAMILY_CONFIGS and field not in FAMILY_CONFIGS[f].model_fields]
+        wrong = _families_without(field, _active_families(param, families))
         if wrong:
-            owners = list(MODEL_FIELDS[field])
-            raise ConfigError(
-                file, _join(prefix, name), f"a field of family {' and '.join(repr(f) for f in wrong)}", got=field,
-                hint=f"'{field}' is a field of family {' and '.join(repr(o) for o in owners)} only"
-                + (f"; add when: {{snn.family: {owners[0] if len(owners) == 1 else owners}}}" if len(families) > 1 else ""),
-            )
+            raise _family_error(file, _join(prefix, name), field, wrong, families)
+
+
+def _space_families(space: SearchSpace, base_family: str | None) -> list[str] | None:
+    """The families ``space`` can build: ``snn.family``'s values, else ``base_family``; None
+    when neither says (nothing to check)."""
+    family_param = space.parameters.get("snn.family")
+    if family_param is None:
+        return None if base_family is None else [str(base_family)]
+    domain = space_domain(family_param)
+    return [str(f) for f in domain] if domain is not None else [str(base_family)]
+
+
+def _active_families(param: Param, families: list[str]) -> list[str]:
+    """The ``families`` a parameter is active with (its ``when`` on ``snn.family`` narrows them)."""
+    wanted = (param.when or {}).get("snn.family")
+    if wanted is None:
+        return families
+    allowed = wanted if isinstance(wanted, list) else [wanted]
+    return [f for f in families if f in allowed]
+
+
+def _families_without(field: str, families: list[str]) -> list[str]:
+    """The registered ``families`` whose ModelConfig has no ``field``."""
+    from codesign.snn import FAMILY_CONFIGS
+
+    return [f for f in families if f in FAMILY_CONFIGS and field not in FAMILY_CONFIGS[f].model_fields]
+
+
+def _family_error(file: str | Path | None, key: str, field: str, wrong: list[str], families: list[str]) -> ConfigError:
+    """A network field set for families it is not a field of, with the ``when`` that fixes it."""
+    from codesign.snn import MODEL_FIELDS
+
+    owners = list(MODEL_FIELDS[field])
+    return ConfigError(
+        file, key, f"a field of family {' and '.join(repr(f) for f in wrong)}", got=field,
+        hint=f"'{field}' is a field of family {' and '.join(repr(o) for o in owners)} only"
+        + (f"; add when: {{snn.family: {owners[0] if len(owners) == 1 else owners}}}" if len(families) > 1 else ""),
+    )
 
 
 def space_domain(param: FloatParam | IntParam | CategoricalParam | FixedParam) -> list[Any] | None:
@@ -406,21 +441,30 @@ def sample_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]
     grid is returned (conditions applied, duplicates removed); otherwise ``n`` points are drawn
     uniformly (log-uniformly for ``log`` parameters) with ``seed``.
     """
-    domains = {name: space_domain(p) for name, p in space.parameters.items()}
-    if all(d is not None for d in domains.values()):
-        size = math.prod(len(d) for d in domains.values() if d is not None)
-        if size <= n:
-            points: dict[str, dict[str, Any]] = {}
-            for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
-                point = _apply_conditions(space, dict(zip(domains, combo, strict=True)))
-                points.setdefault(repr(sorted(point.items())), point)
-            return list(points.values())
+    grid = _small_grid(space, n)
+    if grid is not None:
+        return grid
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         drawn = {name: _draw(p, rng) for name, p in space.parameters.items()}
         out.append(_apply_conditions(space, drawn))
     return out
+
+
+def _small_grid(space: SearchSpace, n: int) -> list[dict[str, Any]] | None:
+    """The full grid of ``space`` (conditions applied, duplicates removed) when every parameter
+    has a finite domain and the grid has at most ``n`` points; else None."""
+    domains = {name: space_domain(p) for name, p in space.parameters.items()}
+    if not all(d is not None for d in domains.values()):
+        return None
+    if math.prod(len(d) for d in domains.values() if d is not None) > n:
+        return None
+    points: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*domains.values()):  # type: ignore[arg-type]
+        point = _apply_conditions(space, dict(zip(domains, combo, strict=True)))
+        points.setdefault(repr(sorted(point.items())), point)
+    return list(points.values())
 
 
 def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[str, np.ndarray]:

@@ -40,6 +40,7 @@ from codesign.search._pick import parse_pick
 from codesign.search._space import (
     FloatParam,
     IntParam,
+    Param,
     SearchSpace,
     check_families,
     load_space,
@@ -346,31 +347,47 @@ class StudySpec(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> StudySpec:
+        self._check_reference()
+        self._check_measured()
+        self._check_heldout_corpus()
+        strategy_named(self.strategy).check(self)
+        self._check_rungs()
+        return self
+
+    def _check_reference(self) -> None:
         for name in self.reference:
             if name not in self.objectives:
                 raise ValueError(f"reference points only for objectives ({', '.join(self.objectives)}), got '{name}'")
+
+    def _check_measured(self) -> None:
+        """Objectives and constraints are metrics the study's task measures."""
         task = self.corpus.task
         for what, names in (("objectives", list(self.objectives)),
                             ("constraints", [c.metric for c in self.parsed_constraints()])):
             bad = unmeasured_metric(names, task)
             if bad is not None:
                 raise ValueError(f"{what} the task measures: task '{task}' measures {bad[1]}, not '{bad[0]}'")
+
+    def _check_heldout_corpus(self) -> None:
+        """A study selecting on held-out-engine metrics has a generated corpus with an engine held out."""
         heldout = self.heldout_engine_metrics_used()
         if heldout and (self.corpus.imported is not None or not self.corpus.engines.heldout):
             raise ValueError(f"a corpus with an engine held out (corpus.engines.heldout) to measure "
                              f"{', '.join(heldout)}: this study's corpus "
                              + ("is imported recorded speech" if self.corpus.imported is not None
                                 else "holds no engine out"))
-        strategy_named(self.strategy).check(self)
-        if self.multi_fidelity is not None:
-            if self.fidelity.epochs is None or self.fidelity.seconds is not None:
-                raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")
-            if self.multi_fidelity.rungs[-1] >= self.fidelity.epochs:
-                raise ValueError(
-                    f"multi_fidelity rungs below fidelity.epochs ({self.fidelity.epochs}), got "
-                    f"{list(self.multi_fidelity.rungs)}"
-                )
-        return self
+
+    def _check_rungs(self) -> None:
+        """Multi-fidelity rungs are epochs below the fidelity's."""
+        if self.multi_fidelity is None:
+            return
+        if self.fidelity.epochs is None or self.fidelity.seconds is not None:
+            raise ValueError("multi_fidelity rungs are epochs: fidelity needs epochs and no seconds")
+        if self.multi_fidelity.rungs[-1] >= self.fidelity.epochs:
+            raise ValueError(
+                f"multi_fidelity rungs below fidelity.epochs ({self.fidelity.epochs}), got "
+                f"{list(self.multi_fidelity.rungs)}"
+            )
 
     def model_for(self, overrides: dict[str, Any]) -> ModelConfig:
         """The network of a trial: the base model with ``snn.*`` field overrides (see
@@ -481,50 +498,76 @@ def check_chip_space(spec: StudySpec, file: str | Path | None = None,
     Raises:
         ConfigError: the space parameter, the value, the preset and its conflicting field.
     """
-    from pydantic import ValidationError
-
     base = spec.chip.to_dict()
-    varied = {n.partition(".")[2] for s in spec.space for n in s.names("hw")}
-    preset = spec.chip_preset or "the study's chip"
-
-    def problem(fields: dict[str, Any]) -> str | None:
-        try:
-            ChipConfig.model_validate(fields)
-        except ValidationError as err:
-            first = err.errors()[0]
-            return str(first["msg"]).removeprefix("Value error, ")
-        return None
-
     for i, space in enumerate(spec.space):
         for name, param in space.parameters.items():
             field = name.partition(".")[2]
-            if not name.startswith("hw.") or field not in ChipConfig.model_fields:
-                continue
-            domain = space_domain(param)
-            if domain is not None:
-                values = domain
-            elif isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
-                values = [param.low, param.high]
-            else:
-                continue
+            values = _chip_values(name, param)
             for value in values:
-                reason = problem({**base, field: value})
-                if reason is None:
-                    continue
-                fixed = [f for f in base if f not in varied and f != field and f in ChipConfig.model_fields
-                         and problem({**base, field: value, f: ChipConfig.model_fields[f].default}) is None]
-                where = (space_files or [])[i] if i < len(space_files or []) else None
-                culprit = ", ".join(f"{f} = {base[f]}" for f in fixed)
-                raise ConfigError(
-                    file, f"space[{i}].parameters.{name}",
-                    f"values that make a valid chip with the chip preset {preset}", got=value,
-                    hint=(f"{where or 'the space'} varies {name} over {domain if domain is not None else values}, "
-                          + (f"the preset fixes {culprit}" if fixed else "the preset's fields")
-                          + f", and together: {reason}; unset or change the preset's field in the study "
-                          + (f"(chip: {{preset: {preset}, {fixed[0]}: {_yaml_scalar(ChipConfig.model_fields[fixed[0]].default)}}}) "
-                             if fixed else "")
-                          + "or narrow the space"),
-                )
+                reason = _chip_problem({**base, field: value})
+                if reason is not None:
+                    raise _chip_space_error(spec, file, space_files, i, name, values, value, reason)
+
+
+def _chip_values(name: str, param: Param) -> list[Any]:
+    """The values of a ``hw.*`` parameter (a chip field) to check: its finite domain, or a
+    continuous range's ends; none for another parameter."""
+    if not name.startswith("hw.") or name.partition(".")[2] not in ChipConfig.model_fields:
+        return []
+    domain = space_domain(param)
+    if domain is not None:
+        return domain
+    if isinstance(param, (FloatParam, IntParam)):  # a continuous range: its ends
+        return [param.low, param.high]
+    return []
+
+
+def _chip_problem(fields: dict[str, Any]) -> str | None:
+    """Why ``fields`` make no valid chip (the first validation message), or None."""
+    from pydantic import ValidationError
+
+    try:
+        ChipConfig.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        return str(first["msg"]).removeprefix("Value error, ")
+    return None
+
+
+def _chip_space_error(spec: StudySpec, file: str | Path | None, space_files: list[str | Path | None] | None,
+                      i: int, name: str, values: list[Any], value: object, reason: str) -> ConfigError:
+    """The error for ``value`` of the space parameter ``name`` (in ``spec.space[i]``), which
+    makes no valid chip with the base chip: names the preset's fields it conflicts with."""
+    base = spec.chip.to_dict()
+    field = name.partition(".")[2]
+    preset = spec.chip_preset or "the study's chip"
+    fixed = _conflicting_fields(spec, base, field, value)
+    where = (space_files or [])[i] if i < len(space_files or []) else None
+    return ConfigError(
+        file, f"space[{i}].parameters.{name}",
+        f"values that make a valid chip with the chip preset {preset}", got=value,
+        hint=_chip_space_hint(where, name, values, preset, fixed, base, reason),
+    )
+
+
+def _conflicting_fields(spec: StudySpec, base: dict[str, Any], field: str, value: object) -> list[str]:
+    """The base chip's fields the space leaves alone that, back at their defaults, would let
+    ``field = value`` make a valid chip."""
+    varied = {n.partition(".")[2] for s in spec.space for n in s.names("hw")}
+    return [f for f in base if f not in varied and f != field and f in ChipConfig.model_fields
+            and _chip_problem({**base, field: value, f: ChipConfig.model_fields[f].default}) is None]
+
+
+def _chip_space_hint(where: str | Path | None, name: str, values: list[Any], preset: str, fixed: list[str],
+                     base: dict[str, Any], reason: str) -> str:
+    """How to fix a space value the preset's fixed fields refuse (unset the field, or narrow the space)."""
+    culprit = ", ".join(f"{f} = {base[f]}" for f in fixed)
+    return (f"{where or 'the space'} varies {name} over {values}, "
+            + (f"the preset fixes {culprit}" if fixed else "the preset's fields")
+            + f", and together: {reason}; unset or change the preset's field in the study "
+            + (f"(chip: {{preset: {preset}, {fixed[0]}: {_yaml_scalar(ChipConfig.model_fields[fixed[0]].default)}}}) "
+               if fixed else "")
+            + "or narrow the space")
 
 
 def _yaml_scalar(value: object) -> str:
@@ -560,6 +603,21 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     if any(k.startswith("chip.") for k in overrides):
         # a preset file named in the study: its fields become the base that chip.* overrides edit
         _resolve_chip(data, Path(path).parent, path)
+    _check_override_keys(overrides)
+    try:
+        return parse_study(apply_overrides(data, overrides), file=path)
+    except ConfigError as err:
+        if not _caused_by_override(err, overrides):
+            raise
+        raise ConfigError(None, f"--set {err.key}", err.expected, got=err.got, hint=err.hint) from None
+
+
+def _check_override_keys(overrides: dict[str, Any]) -> None:
+    """Each ``--set`` key starts with a study spec key other than ``space``.
+
+    Raises:
+        ConfigError: the first key that does not (key ``--set <key>``).
+    """
     for key in overrides:
         top = key.split(".", 1)[0]
         if top not in StudySpec.model_fields:
@@ -568,13 +626,12 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
                               hint=f"did you mean '{close[0]}'?" if close else None)
         if top == "space":
             raise ConfigError(None, f"--set {key}", "a key outside 'space' (edit the search-space file instead)")
-    try:
-        return parse_study(apply_overrides(data, overrides), file=path)
-    except ConfigError as err:
-        for key in overrides:
-            if err.key == key or err.key.startswith(key + ".") or (key.startswith(err.key + ".") and err.key):
-                raise ConfigError(None, f"--set {err.key}", err.expected, got=err.got, hint=err.hint) from None
-        raise
+
+
+def _caused_by_override(err: ConfigError, overrides: dict[str, Any]) -> bool:
+    """Whether ``err`` is about an overridden key: the key itself, a key under it, or one above it."""
+    return any(err.key == key or err.key.startswith(key + ".") or (key.startswith(err.key + ".") and err.key)
+               for key in overrides)
 
 
 def load_chip_preset(path: Path) -> dict[str, Any]:

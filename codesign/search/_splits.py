@@ -76,17 +76,25 @@ def measured_on_lines(measured_on: Mapping[str, Mapping[str, Any]]) -> list[str]
         m = measured_on.get(split)
         if m is None:
             continue
-        engines = list(m.get("engines") or ())
-        voices = list(m.get("voices") or ())
-        if split == "test" and is_heldout_engine_split(m):
-            what = "held-out-engine (test) split, engines never heard in training"
-        elif split == "test":
-            what = "test split, engines also heard in training" if engines else "test split"
-        else:
-            what = "validation split, unseen speakers of the training engines" if engines else "validation split"
-        if engines:
-            text = f"{what}: {', '.join(engines)}; {len(voices)} voice(s): {', '.join(voices)}"
-        else:
-            text = f"{what}: recorded speech ({m.get('source') or 'source not recorded'})"
-        lines.append(text)
+        lines.append(_split_line(split, m))
     return lines
+
+
+def _split_line(split: str, m: Mapping[str, Any]) -> str:
+    """One line of :func:`measured_on_lines`: the split, then its engines and voices, or the
+    recorded speech's source."""
+    engines = list(m.get("engines") or ())
+    voices = list(m.get("voices") or ())
+    what = _split_label(split, m, engines)
+    if engines:
+        return f"{what}: {', '.join(engines)}; {len(voices)} voice(s): {', '.join(voices)}"
+    return f"{what}: recorded speech ({m.get('source') or 'source not recorded'})"
+
+
+def _split_label(split: str, m: Mapping[str, Any], engines: list[str]) -> str:
+    """What the split is to people: held-out-engine test, test, or validation split."""
+    if split == "test" and is_heldout_engine_split(m):
+        return "held-out-engine (test) split, engines never heard in training"
+    if split == "test":
+        return "test split, engines also heard in training" if engines else "test split"
+    return "validation split, unseen speakers of the training engines" if engines else "validation split"

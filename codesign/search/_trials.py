@@ -50,26 +50,46 @@ def trial_points(
             every point the record holds and makes none for a trial without one.
         floor: the study's accuracy floor; points are marked against it (:func:`mark_points`).
     """
-    if trial.state != TrialState.COMPLETE or trial.values is None:
+    values = trial.values
+    if trial.state != TrialState.COMPLETE or values is None or not _holds_designs(values, record):
         return []
-    if not all(math.isfinite(v) for v in trial.values):
-        return []
-    if record is not None and (record.error is not None or record.pruned is not None):
-        return []
-    if record is not None and not strategy_named(record.strategy).holds_designs(record):
-        return []  # e.g. a network searched without a chip: its told values are no design
     points = record_points(trial.number, record, floor) if record is not None else []
     if objective_names is None:
         return points
-    points = [dataclasses.replace(p, objectives={n: p.objectives[n] for n in objective_names})
-              for p in points if all(n in p.objectives for n in objective_names)]
-    if points or len(objective_names) != len(trial.values):
+    points = _carrying(points, objective_names)
+    if points or len(objective_names) != len(values):
         return points
+    return _values_point(trial, values, record, objective_names, floor)
+
+
+def _holds_designs(values: Sequence[float], record: TrialRecord | None) -> bool:
+    """Whether a completed trial with these values and record holds design points: its values
+    are finite, its record (if any) names no error or pruning reason, and the record's strategy
+    says it holds designs (a network searched without a chip: its told values are no design)."""
+    if not all(math.isfinite(v) for v in values):
+        return False
+    if record is None:
+        return True
+    if record.error is not None or record.pruned is not None:
+        return False
+    return strategy_named(record.strategy).holds_designs(record)
+
+
+def _carrying(points: list[DesignPoint], objective_names: Sequence[str]) -> list[DesignPoint]:
+    """The points that carry every objective, with just those objectives."""
+    return [dataclasses.replace(p, objectives={n: p.objectives[n] for n in objective_names})
+            for p in points if all(n in p.objectives for n in objective_names)]
+
+
+def _values_point(trial: optuna.trial.FrozenTrial, values: Sequence[float], record: TrialRecord | None,
+                  objective_names: Sequence[str], floor: Condition | None) -> list[DesignPoint]:
+    """A trial's one point made from Optuna's values under ``objective_names``, its parameters,
+    the record's constraints (else Optuna's) and metrics, marked against ``floor``."""
     constraints = dict(record.constraints) if record is not None and record.constraints else {}
     if not constraints:
         constraints = {str(k): float(v) for k, v in trial.constraints.items()}
     return mark_points([DesignPoint(
-        trial.number, dict(trial.params), dict(zip(objective_names, (float(v) for v in trial.values), strict=True)),
+        trial.number, dict(trial.params), dict(zip(objective_names, (float(v) for v in values), strict=True)),
         constraints, dict(record.metrics) if record is not None else {},
     )], floor)
 
