@@ -11,17 +11,18 @@ trial order), which does not depend on how busy the machine was. Nothing is re-e
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import optuna
+from markupsafe import Markup
 
 from codesign._io import write_text_atomic
 from codesign.config import ConfigError
 from codesign.report._labels import metric_label
 from codesign.report._pareto import design_id, precision_label
+from codesign.report._templates import render
 from codesign.search import (
     DesignPoint,
     StudyView,
@@ -262,15 +263,12 @@ def write_comparison(studies: list[optuna.Study], out: str | Path) -> Comparison
     from codesign import __version__
 
     data = comparison_data(studies)
-    parts = [f"<h1>codesign: {html.escape(', '.join(s.name for s in data.studies))} compared</h1>",
-             f"<pre>{html.escape(comparison_table(data))}</pre>", "<h2>Fronts and hypervolume</h2>"]
+    figures = []
     for n, fig in enumerate(comparison_figures(data)):
         assert isinstance(fig, go.Figure)
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{n}",
-                                 config={"displaylogo": False, "responsive": True}))
-    text = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>codesign comparison</title>"
-            "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}pre{font-size:small}</style>"
-            f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>" + "\n".join(parts)
-            + f"<p style='color:#777;font-size:small'>codesign {__version__}</p></body></html>\n")
+        figures.append(Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{n}",
+                                          config={"displaylogo": False, "responsive": True})))
+    text = render("compare.html.j2", names=[s.name for s in data.studies], table=comparison_table(data),
+                  figures=figures, plotlyjs=Markup(get_plotlyjs()), version=__version__) + "\n"
     write_text_atomic(out, text)
     return data
