@@ -48,10 +48,7 @@ def table_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list
     """The objectives of ``view`` with the :data:`TASK_COLUMNS` one of ``points`` measured (in
     its metrics or its confirmed means) that are no objective: each held-out-engine figure
     right after its validation figure, the others after the objectives."""
-    measured: set[str] = set()
-    for p in points:
-        if p is not None:
-            measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
+    measured = _measured_metrics(points)
     extra = [n for n in TASK_COLUMNS if n in measured and n not in view.objective_names]
     columns: list[str] = []
     for name in (*view.objective_names, *extra):
@@ -59,6 +56,15 @@ def table_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list
             columns.append(name)
             columns.extend(m for m in _BESIDE.get(name, ()) if m in extra and m not in columns)
     return columns
+
+
+def _measured_metrics(points: Iterable[DesignPoint | None]) -> set[str]:
+    """Every metric one of ``points`` measured, in its metrics or its confirmed means."""
+    measured: set[str] = set()
+    for p in points:
+        if p is not None:
+            measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
+    return measured
 
 
 def study_recommendation(view: StudyView) -> tuple[Recommendation | None, bool]:
@@ -133,26 +139,47 @@ def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> 
     """The summary's decision: the recommended design, its policy, its figures (confirmed mean
     ± std where confirmed) beside the runner-up's, what it traded (the stored rationale), and
     the accuracy floor; or why there is no recommendation (``templates/decision.html.j2``)."""
-    floor = {"floor": view.floor,
-             "below": sum(1 for p in view.points if p.feasible and p.below_floor),
-             "degenerate": sum(1 for p in view.points if p.feasible and p.degenerate)}
+    floor = _floor(view)
     if rec is None:
         reason = no_recommendation_reason(view)
         return render("decision.html.j2", rec=None, reason=reason[:1].upper() + reason[1:], **floor)
     point, runner = _point(view, rec.point_id), _point(view, rec.runner_up)
-    how = (f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
-           if rec.confirmed else "not confirmed: the search's single-seed figures (codesign study confirm)")
-    names = [*table_columns(view, (point, runner)),
-             *(m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics)]
+    names = _decision_columns(view, point, runner)
+    return render("decision.html.j2", rec=rec, stored=stored, how=_how(rec), policy=_policy_words(rec),
+                  label=point.label if point is not None else f"design {rec.point_id}",
+                  head=[metric_label(n) for n in names], rows=_decision_rows(rec, point, runner, names),
+                  measured_note=_measured_note(view, names), **floor)
+
+
+def _floor(view: StudyView) -> dict[str, object]:
+    """The accuracy floor and how many feasible design points are below it or degenerate."""
+    return {"floor": view.floor,
+            "below": sum(p.feasible and p.below_floor for p in view.points),
+            "degenerate": sum(p.feasible and p.degenerate for p in view.points)}
+
+
+def _how(rec: Recommendation) -> str:
+    if rec.confirmed:
+        return f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
+    return "not confirmed: the search's single-seed figures (codesign study confirm)"
+
+
+def _decision_columns(view: StudyView, point: DesignPoint | None, runner: DesignPoint | None) -> list[str]:
+    """The table's metrics: :func:`table_columns`, then the cost figures the recommended design
+    has that are no objective."""
+    cost = [m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics]
+    return [*table_columns(view, (point, runner)), *cost]
+
+
+def _decision_rows(rec: Recommendation, point: DesignPoint | None, runner: DesignPoint | None,
+                   names: list[str]) -> list[_Row]:
+    """The recommended design's row, and the runner-up's when there is one."""
     rows = [_Row(f"recommended: design {rec.point_id}", True,
                  tuple(_cell(rec.mean, rec.std, n, point, rec.confirmed) for n in names))]
     if rec.runner_up is not None:
         rows.append(_Row(f"runner-up: design {rec.runner_up}", False,
                          tuple(_cell(rec.runner_up_mean, rec.runner_up_std, n, runner, rec.confirmed) for n in names)))
-    return render("decision.html.j2", rec=rec, stored=stored, how=how, policy=_policy_words(rec),
-                  label=point.label if point is not None else f"design {rec.point_id}",
-                  head=[metric_label(n) for n in names], rows=rows, measured_note=_measured_note(view, names),
-                  **floor)
+    return rows
 
 
 #: The task metrics whose table says what they were measured on.
@@ -166,7 +193,7 @@ def _measured_note(view: StudyView, names: Iterable[str]) -> str | None:
     """What the table's task metrics were measured on: validation speakers of the training
     engines, and the held-out engines' speakers (from the trials' records); None when the
     table has no task metric."""
-    if not any(n in TASK_COLUMNS or n in _TASK_METRICS or n.startswith(("heldout_engine_", "test_")) for n in names):
+    if not any(_is_task_metric(n) for n in names):
         return None
     measured = view.measured_on
     if not measured:
@@ -176,6 +203,10 @@ def _measured_note(view: StudyView, names: Iterable[str]) -> str | None:
     if not any(said):  # recorded speech: its source
         return "Task metrics measured on the " + "; the ".join(measured_on_lines(measured)) + "."
     return "; ".join(s for s in said if s) + " (the voices: under the objectives above)."
+
+
+def _is_task_metric(name: str) -> bool:
+    return name in TASK_COLUMNS or name in _TASK_METRICS or name.startswith(("heldout_engine_", "test_"))
 
 
 def _split_words(split: str, what: str, measured: dict[str, dict[str, Any]]) -> str | None:

@@ -260,48 +260,73 @@ _LISTED = (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early
 
 def _summary(data: ReportData) -> _Summary:
     view = data.view
-    states = Counter(t.state for t in view.trials)
-    kinds = {u.kind: len(u.numbers) for u in data.pareto.unevaluated}
     return _Summary(
         trials=len(view.trials),
-        states=tuple(f"{n} {s.lower()}" for s, n in sorted(states.items())),
+        states=_state_counts(view),
         points=len(view.points),
-        infeasible=sum(1 for p in view.points if not p.feasible),
+        infeasible=sum(not p.feasible for p in view.points),
         front=len(data.pareto.front),
-        unevaluated=tuple(f"{kinds[k]} trials {what}" for k, what in _UNEVALUATED if kinds.get(k, 0)),
-        objectives=tuple(f"{metric_label(n)} ({'min' if d == 'minimize' else 'max'})"
-                         for n, d in zip(view.objective_names, view.directions, strict=True)),
+        unevaluated=_unevaluated_notes(data.pareto),
+        objectives=_objective_words(view),
         measured=tuple(f"the {m}" for m in measured_on_lines(view.measured_on)),
         measured_varies=view.measured_on_varies,
         decision=Markup(data.decision) if data.decision else None,
         references=tuple(p.label for p in view.references),
-        load_dependent=sum(1 for t in view.trials if t.record is not None and t.record.load_dependent),
+        load_dependent=sum(t.record is not None and t.record.load_dependent for t in view.trials),
         table=_front_table(data) if data.pareto.front else None,
-        listed=tuple(_listed(view, state, what) for state, what in _LISTED
-                     if any(t.state == state for t in view.trials)),
+        listed=tuple(_listed(view, state, what) for state, what in _LISTED),
     )
+
+
+def _state_counts(view: StudyView) -> tuple[str, ...]:
+    """``8 complete``, ``1 fail``, …: trials by state, in the states' alphabetical order."""
+    states = Counter(t.state for t in view.trials)
+    return tuple(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+
+
+def _unevaluated_notes(pareto: ParetoFrontInfo) -> tuple[str, ...]:
+    """``2 trials failed: no objective values``, … for each kind of unevaluated trial present."""
+    kinds = {u.kind: len(u.numbers) for u in pareto.unevaluated}
+    return tuple(f"{kinds[k]} trials {what}" for k, what in _UNEVALUATED if kinds.get(k, 0))
+
+
+def _objective_words(view: StudyView) -> tuple[str, ...]:
+    """``energy per inference (µJ) (min)``, … for each objective."""
+    return tuple(f"{metric_label(n)} ({'min' if d == 'minimize' else 'max'})"
+                 for n, d in zip(view.objective_names, view.directions, strict=True))
 
 
 def _front_table(data: ReportData) -> _FrontTable:
     """The front members' table: the objectives (held-out-engine figures beside validation
     ones), the cost figures that are no objective, and the parameters that differ."""
     view = data.view
-    extra = [(k, unit) for k, unit in _COST_COLUMNS if k not in view.objective_names]
+    extra = tuple(key for key, _ in _COST_COLUMNS if key not in view.objective_names)
     members = [view.point((info.number, info.chip)) for info in data.breakdowns]
     columns = table_columns(view, members)
-    varying = {g: _varying(members, g) for g in GROUPS}
-    head = (*(metric_label(n) for n in columns), *(unit for _, unit in extra),
-            *(f"{GROUPS[g]} ({g}.*)" for g in GROUPS if varying[g]))
-    rows = tuple(
-        _Row(ident=design_id(point.key), label=point.label,
-             marks=tuple(m.label.split(":")[0] for m in data.pareto.marked if m.key == point.key),
-             figures=(*(_front_figure(point, n) for n in columns),
-                      *(_Figure(_g4(getattr(info, key))) for key, _ in extra)),
-             params=tuple(" · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
-                          for g in GROUPS if varying[g]))
-        for info, point in zip(data.breakdowns, members, strict=True)
+    varying = {g: names for g in GROUPS if (names := _varying(members, g))}
+    rows = tuple(_front_row(data.pareto, info, point, columns, extra, varying)
+                 for info, point in zip(data.breakdowns, members, strict=True))
+    return _FrontTable(_front_head(columns, extra, varying), rows, confirmed=data.pareto.confirmed is not None)
+
+
+def _front_head(columns: list[str], extra: tuple[str, ...], varying: dict[str, list[str]]) -> tuple[str, ...]:
+    """The table's headings after ``design``: metrics, cost figures, varying parameter groups."""
+    units = dict(_COST_COLUMNS)
+    return (*(metric_label(n) for n in columns), *(units[k] for k in extra),
+            *(f"{GROUPS[g]} ({g}.*)" for g in varying))
+
+
+def _front_row(pareto: ParetoFrontInfo, info: BreakdownInfo, point: DesignPoint, columns: list[str],
+               extra: tuple[str, ...], varying: dict[str, list[str]]) -> _Row:
+    """One front member: its id, label and marks, its figures, its varying parameters."""
+    return _Row(
+        ident=design_id(point.key),
+        label=point.label,
+        marks=tuple(m.label.split(":")[0] for m in pareto.marked if m.key == point.key),
+        figures=(*(_front_figure(point, n) for n in columns), *(_Figure(_g4(getattr(info, k))) for k in extra)),
+        params=tuple(" · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in names)
+                     for names in varying.values()),
     )
-    return _FrontTable(head, rows, confirmed=data.pareto.confirmed is not None)
 
 
 def _varying(members: list[DesignPoint], group: str) -> list[str]:
