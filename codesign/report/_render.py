@@ -21,6 +21,7 @@ from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import Axis, ParallelCoordinatesInfo
 from codesign.report._pareto import (
+    ConfirmedSpread,
     HypervolumeInfo,
     ParetoFrontInfo,
     ParetoPoints,
@@ -261,127 +262,163 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     failed trials have no objective values; each 2-D scatter shows them in a strip under the
     plot (at their measured x value where the record has one), hover giving the reason.
     """
-    figures = []
-    for i, j in info.pairs:
-        strip = any(g.kind != "stopped" or not (np.isfinite(g.known[:, i]) & np.isfinite(g.known[:, j])).all()
-                    for g in info.unevaluated)
-        if strip:
-            fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
-        else:
-            fig = go.Figure()
-        cell = {"row": 1, "col": 1} if strip else {}
-        for trace in _design_traces(info, i, j):
-            fig.add_trace(trace, **cell)
-        if info.confirmed is not None:
-            c = info.confirmed
-            style = _STYLE["confirmed"]
-            fig.add_trace(
-                go.Scatter(
-                    x=c.mean[:, i], y=c.mean[:, j], mode="markers",
-                    name=f"{style['name']} ({len(c.keys)})",
-                    text=list(c.hover), hovertemplate="%{text}<extra></extra>",
-                    error_x={"type": "data", "array": c.std[:, i].tolist(), "visible": True, "color": style["color"]},
-                    error_y={"type": "data", "array": c.std[:, j].tolist(), "visible": True, "color": style["color"]},
-                    marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                ),
-                **cell,
-            )
-        for group in info.unevaluated:
-            if group.kind != "stopped":
-                continue
-            both = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
-            if both.any():
-                style = _STYLE["stopped"]
-                fig.add_trace(
-                    go.Scatter(
-                        x=group.known[both, i], y=group.known[both, j], mode="markers",
-                        name=f"{style['name']} ({int(both.sum())})",
-                        text=[h for h, b in zip(group.hover, both, strict=True) if b],
-                        hovertemplate="%{text}<extra></extra>",
-                        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                    ),
-                    **cell,
-                )
-        for trace in _marked_traces(info, i, j):
-            fig.add_trace(trace, **cell)
-        groups = coincident_front(info, i, j)
-        if groups:
-            fig.add_trace(_coincident_trace(info, groups, i, j), **cell)
-        if strip:
-            _unevaluated_strip(fig, info, i, j)
-        key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
-               "Pareto front · open: dominated · faint ×: infeasible")
-        if info.floor is not None and info.floor.index in (i, j):
-            _floor_line(fig, info, i, cell)
-            key += f"<br>dashed: the accuracy floor ({info.floor.label}); faded: below it or degenerate, off the front"
-        elif any(p.kind == "below_floor" for p in info.points):
-            key += "<br>faded: below the accuracy floor or degenerate, off the front"
-        if groups:
-            hidden = sum(len(g) for g in groups)
-            key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
-                    f"{', '.join(n for k, n in enumerate(info.objective_names) if k not in (i, j)) or 'nothing shown'}"
-                    "); hover the label for their ids")
-        fig.update_layout(
-            title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
-                           f"{metric_label(info.objective_names[j])}<br><sup>{key}</sup>",
-                   "y": 0.98, "yanchor": "top"},
-            height=600 if strip else 540,
-            legend=_LEGEND_ABOVE,
-            margin={"t": 150},
-            updatemenus=_axis_menu(info, i, j, strip),
-            clickmode="event",
-        )
-        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
-                         type="log" if info.is_log(j) else "linear", **_log_ticks(info, j), **cell)
-        fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
-                         **({"row": 2, "col": 1} if strip else {}))
-        fig.update_xaxes(type="log" if info.is_log(i) else "linear", **_log_ticks(info, i))
-        figures.append(fig)
+    figures = [_pair_figure(info, i, j) for i, j in info.pairs]
     if info.triple is not None:
-        i, j, k = info.triple
-        fig = go.Figure()
-        colours = precision_colours(info)
-        for pts in info.points:
-            style = _STYLE[pts.kind]
-            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
-                                                       else "circle-open")
-            colour: object = style["color"]
-            if pts.precisions and pts.kind != "reference":
-                colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
-            fig.add_trace(
-                go.Scatter3d(
-                    x=pts.values[:, i],
-                    y=pts.values[:, j],
-                    z=pts.values[:, k],
-                    mode="markers",
-                    name=_legend_name(pts),
-                    text=list(pts.hover),
-                    hovertemplate="%{text}<extra></extra>",
-                    customdata=list(pts.ids) if pts.ids else None,
-                    marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
-                            "opacity": {"infeasible": 0.45, "below_floor": 0.3}.get(pts.kind, 1.0)},
-                )
-            )
-        for trace in _marked_traces(info, i, j, three_d=True, k=k):
-            fig.add_trace(trace)
-        names = info.objective_names
-        fig.update_layout(
-            title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
-                   "y": 0.98, "yanchor": "top"},
-            scene={
-                "xaxis": {"title": short_metric_label(names[i]).replace("<br>", " "),
-                          "type": "log" if info.is_log(i) else "linear"},
-                "yaxis": {"title": short_metric_label(names[j]).replace("<br>", " "),
-                          "type": "log" if info.is_log(j) else "linear"},
-                "zaxis": {"title": short_metric_label(names[k]).replace("<br>", " "),
-                          "type": "log" if info.is_log(k) else "linear"},
-            },
-            legend=_LEGEND_ABOVE,
-            margin={"t": 110},
-            height=640,
-        )
-        figures.append(fig)
+        figures.append(_triple_figure(info, *info.triple))
     return figures
+
+
+def _placed(group: Unevaluated, i: int, j: int) -> np.ndarray:
+    """Which of ``group``'s trials have both figures of the pair (i, j) (stopped trials do)."""
+    placed: np.ndarray = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
+    return placed
+
+
+def _needs_strip(info: ParetoFrontInfo, i: int, j: int) -> bool:
+    """Whether the pair's scatter has trials it cannot place: pruned, failed, or stopped ones
+    without both figures."""
+    return any(g.kind != "stopped" or not _placed(g, i, j).all() for g in info.unevaluated)
+
+
+def _pair_figure(info: ParetoFrontInfo, i: int, j: int) -> go.Figure:
+    """The 2-D scatter of objectives i (x) and j (y), with the strip of unplaced trials under it."""
+    strip = _needs_strip(info, i, j)
+    if strip:
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
+    else:
+        fig = go.Figure()
+    cell = {"row": 1, "col": 1} if strip else {}
+    groups = coincident_front(info, i, j)
+    for trace in _pair_traces(info, i, j, groups):
+        fig.add_trace(trace, **cell)
+    if strip:
+        _unevaluated_strip(fig, info, i, j)
+    floor = info.floor is not None and info.floor.index in (i, j)
+    if floor:
+        _floor_line(fig, info, i, cell)
+    fig.update_layout(
+        title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
+                       f"{metric_label(info.objective_names[j])}<br><sup>{_pair_key(info, i, j, groups, floor)}</sup>",
+               "y": 0.98, "yanchor": "top"},
+        height=600 if strip else 540,
+        legend=_LEGEND_ABOVE,
+        margin={"t": 150},
+        updatemenus=_axis_menu(info, i, j, strip),
+        clickmode="event",
+    )
+    fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
+                     type=_axis_type(info, j), **_log_ticks(info, j), **cell)
+    fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
+                     **({"row": 2, "col": 1} if strip else {}))
+    fig.update_xaxes(type=_axis_type(info, i), **_log_ticks(info, i))
+    return fig
+
+
+def _axis_type(info: ParetoFrontInfo, k: int) -> str:
+    return "log" if info.is_log(k) else "linear"
+
+
+def _pair_traces(info: ParetoFrontInfo, i: int, j: int, groups: list[tuple[int, ...]]) -> list[go.BaseTraceType]:
+    """The scatter's traces, bottom to top: designs, confirmed points, stopped trials, the
+    marked designs, the labels of coincident front designs."""
+    traces: list[go.BaseTraceType] = [*_design_traces(info, i, j)]
+    if info.confirmed is not None:
+        traces.append(_confirmed_trace(info.confirmed, i, j))
+    traces += [_stopped_trace(g, i, j) for g in info.unevaluated if g.kind == "stopped" and _placed(g, i, j).any()]
+    traces += _marked_traces(info, i, j)
+    if groups:
+        traces.append(_coincident_trace(info, groups, i, j))
+    return traces
+
+
+def _confirmed_trace(c: ConfirmedSpread, i: int, j: int) -> go.Scatter:
+    """Confirmed points: mean with ± std error bars on both axes."""
+    style = _STYLE["confirmed"]
+    return go.Scatter(
+        x=c.mean[:, i], y=c.mean[:, j], mode="markers",
+        name=f"{style['name']} ({len(c.keys)})",
+        text=list(c.hover), hovertemplate="%{text}<extra></extra>",
+        error_x={"type": "data", "array": c.std[:, i].tolist(), "visible": True, "color": style["color"]},
+        error_y={"type": "data", "array": c.std[:, j].tolist(), "visible": True, "color": style["color"]},
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+    )
+
+
+def _stopped_trace(group: Unevaluated, i: int, j: int) -> go.Scatter:
+    """Trials stopped by successive halving, at their lower-budget figures (those placed)."""
+    both = _placed(group, i, j)
+    style = _STYLE["stopped"]
+    return go.Scatter(
+        x=group.known[both, i], y=group.known[both, j], mode="markers",
+        name=f"{style['name']} ({int(both.sum())})",
+        text=[h for h, b in zip(group.hover, both, strict=True) if b],
+        hovertemplate="%{text}<extra></extra>",
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+    )
+
+
+def _pair_key(info: ParetoFrontInfo, i: int, j: int, groups: list[tuple[int, ...]], floor: bool) -> str:
+    """The scatter's subtitle: what colour, shape and fill mean, the floor, coincident designs."""
+    key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
+           "Pareto front · open: dominated · faint ×: infeasible") + _floor_key(info, floor)
+    if groups:
+        hidden = sum(len(g) for g in groups)
+        others = ", ".join(n for k, n in enumerate(info.objective_names) if k not in (i, j))
+        key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
+                f"{others or 'nothing shown'}); hover the label for their ids")
+    return key
+
+
+def _floor_key(info: ParetoFrontInfo, floor: bool) -> str:
+    """The subtitle's line on the accuracy floor: dashed where drawn, else what faded means."""
+    if floor and info.floor is not None:
+        return f"<br>dashed: the accuracy floor ({info.floor.label}); faded: below it or degenerate, off the front"
+    if any(p.kind == "below_floor" for p in info.points):
+        return "<br>faded: below the accuracy floor or degenerate, off the front"
+    return ""
+
+
+def _triple_figure(info: ParetoFrontInfo, i: int, j: int, k: int) -> go.Figure:
+    """The 3-D scatter of objectives i, j and k."""
+    fig = go.Figure()
+    colours = precision_colours(info)
+    for pts in info.points:
+        fig.add_trace(_triple_trace(pts, colours, i, j, k))
+    for trace in _marked_traces(info, i, j, three_d=True, k=k):
+        fig.add_trace(trace)
+    names = info.objective_names
+    fig.update_layout(
+        title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
+               "y": 0.98, "yanchor": "top"},
+        scene={f"{axis}axis": {"title": short_metric_label(names[n]).replace("<br>", " "), "type": _axis_type(info, n)}
+               for axis, n in zip("xyz", (i, j, k), strict=True)},
+        legend=_LEGEND_ABOVE,
+        margin={"t": 110},
+        height=640,
+    )
+    return fig
+
+
+def _triple_trace(pts: ParetoPoints, colours: dict[str, str], i: int, j: int, k: int) -> go.Scatter3d:
+    """One kind of point in the 3-D scatter, coloured by chip precision."""
+    style = _STYLE[pts.kind]
+    symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
+                                               else "circle-open")
+    colour: object = style["color"]
+    if pts.precisions and pts.kind != "reference":
+        colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
+    return go.Scatter3d(
+        x=pts.values[:, i],
+        y=pts.values[:, j],
+        z=pts.values[:, k],
+        mode="markers",
+        name=_legend_name(pts),
+        text=list(pts.hover),
+        hovertemplate="%{text}<extra></extra>",
+        customdata=list(pts.ids) if pts.ids else None,
+        marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
+                "opacity": {"infeasible": 0.45, "below_floor": 0.3}.get(pts.kind, 1.0)},
+    )
 
 
 def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) -> None:
