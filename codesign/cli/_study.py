@@ -526,54 +526,19 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     from codesign.search import design_rows, pareto_front
 
     front = pareto_front(view.points, view.objectives)
-    off = [p for p in view.points if p.feasible and not p.eligible]
-    note = (f"{len(off)} feasible design(s) kept off the front: below the floor ({view.floor}) or degenerate; "
-            f"codesign study points {view.name} lists them") if off else ""
+    note = _off_front_note(view)
     if not front:
-        return "(no design point on the front yet: none is feasible above the accuracy floor)" + (
-            "\n" + note if note else "")
+        return _no_front_text(note)
     rows = design_rows(dataclasses.replace(view, points=tuple(front)), rec.point_id if rec is not None else None)
     available = _columns_of(rows, view)
     rows = sort_rows(rows, sort, available)
     objectives = list(view.objective_names)
-    confirmed = any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
-    if columns:
-        chosen = check_columns(columns.split(","), available)
-    elif wide:
-        chosen = available
-    else:
-        chosen = ["id", *objectives, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+    confirmed = _any_confirmed(rows, objectives)
+    chosen = _front_columns(rows, available, view, spec, study, wide=wide, columns=columns)
     if fmt != "table":
-        if confirmed and not wide:
-            chosen = [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
-        if "recommended" not in chosen and not columns:
-            chosen.insert(1, "recommended")
-        if not columns:  # what the task metrics were measured on (the table says it under itself)
-            chosen += [c for c in available if c.startswith("measured_on.") and c not in chosen]
-        return machine_text(rows, chosen, fmt)
-
-    def header(c: str) -> str:
-        if c in view.objectives:
-            return f"{c} ({view.objectives[c]})"
-        short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
-        clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
-        return c if clash else short
-
-    def cells(c: str) -> list[str]:
-        if c == "id":
-            return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
-        if c in view.objectives:
-            return [objective_cell(r, c) for r in rows]
-        return [cell(r.get(c)) for r in rows]
-
-    while True:
-        table = {c: cells(c) for c in chosen}
-        heads = [header(c) for c in chosen]
-        body = [[table[c][i] for c in chosen] for i in range(len(rows))]
-        params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
-        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
-            break
-        chosen.remove(params[-1])
+        return machine_text(rows, _machine_columns(chosen, available, objectives, confirmed=confirmed, wide=wide,
+                                                   named=bool(columns)), fmt)
+    heads, body = _fitted_table(view, rows, chosen, wide=wide, columns=columns)
     lines = aligned(heads, body)
     if rec is not None:
         lines.append(f"* recommended: {rec.short()}")
@@ -587,7 +552,92 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     return "\n".join(lines)
 
 
-def measured_on_text(view: Any) -> list[str]:
+def _no_front_text(note: str) -> str:
+    return "(no design point on the front yet: none is feasible above the accuracy floor)" + ("\n" + note if note else "")
+
+
+def _off_front_note(view: StudyView) -> str:
+    """How many feasible designs the floor or degeneracy kept off the front ("" for none)."""
+    off = [p for p in view.points if p.feasible and not p.eligible]
+    if not off:
+        return ""
+    return (f"{len(off)} feasible design(s) kept off the front: below the floor ({view.floor}) or degenerate; "
+            f"codesign study points {view.name} lists them")
+
+
+def _any_confirmed(rows: list[dict[str, Any]], objectives: list[str]) -> bool:
+    """Whether a row has a confirmed mean of an objective."""
+    return any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
+
+
+def _front_columns(rows: list[dict[str, Any]], available: list[str], view: StudyView, spec: StudySpec | None,
+                   study: optuna.Study | None, *, wide: bool, columns: str | None) -> list[str]:
+    """The columns asked for (checked), every column (``wide``), or the default: id, the
+    objectives, the precision and the most important parameters that differ."""
+    if columns:
+        return check_columns(columns.split(","), available)
+    if wide:
+        return available
+    return ["id", *view.objective_names, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+
+
+def _machine_columns(chosen: list[str], available: list[str], objectives: list[str], *, confirmed: bool,
+                     wide: bool, named: bool) -> list[str]:
+    """csv/json/markdown columns: each objective with its confirmed mean and std (where
+    ``confirmed``, unless ``wide`` took every column), and, unless the columns were ``named``,
+    whether a design is recommended and what its task metrics were measured on."""
+    if confirmed and not wide:
+        chosen = _with_spread(chosen, objectives)
+    if "recommended" not in chosen and not named:
+        chosen.insert(1, "recommended")
+    if not named:  # what the task metrics were measured on (the table says it under itself)
+        chosen += [c for c in available if c.startswith("measured_on.") and c not in chosen]
+    return chosen
+
+
+def _with_spread(chosen: list[str], objectives: list[str]) -> list[str]:
+    """``accuracy`` -> ``accuracy``, ``accuracy.mean``, ``accuracy.std`` for each objective."""
+    return [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
+
+
+def _fitted_table(view: StudyView, rows: list[dict[str, Any]], chosen: list[str], *, wide: bool,
+                  columns: str | None) -> tuple[list[str], list[list[str]]]:
+    """Headings and cells of ``chosen``; for the default columns (not ``wide``, no ``columns``
+    named), the least important parameters dropped until the table is at most
+    :data:`MAX_WIDTH` wide."""
+    while True:
+        heads = [_front_header(view, chosen, c) for c in chosen]
+        body = _front_body(view, rows, chosen)
+        params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
+        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
+            return heads, body
+        chosen.remove(params[-1])
+
+
+def _front_header(view: StudyView, chosen: list[str], c: str) -> str:
+    """An objective with its direction; a parameter without its prefix unless two chosen
+    parameters would then read the same."""
+    if c in view.objectives:
+        return f"{c} ({view.objectives[c]})"
+    short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
+    clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
+    return c if clash else short
+
+
+def _front_cells(view: StudyView, rows: list[dict[str, Any]], c: str) -> list[str]:
+    if c == "id":
+        return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
+    if c in view.objectives:
+        return [objective_cell(r, c) for r in rows]
+    return [cell(r.get(c)) for r in rows]
+
+
+def _front_body(view: StudyView, rows: list[dict[str, Any]], chosen: list[str]) -> list[list[str]]:
+    table = {c: _front_cells(view, rows, c) for c in chosen}
+    return [[table[c][i] for c in chosen] for i in range(len(rows))]
+
+
+def measured_on_text(view: StudyView) -> list[str]:
     """What the study's task metrics were measured on, from its records (one line per split),
     and a warning when trials disagree; nothing for records that predate it."""
     from codesign.search import measured_on_lines
@@ -599,9 +649,9 @@ def measured_on_text(view: Any) -> list[str]:
     return lines
 
 
-def _print_recommended(outcome: Any) -> None:
+def _print_recommended(outcome: StudyOutcome) -> None:
     """The design the study recommends, with its rationale and how to export it."""
-    rec = getattr(outcome, "recommendation", None)
+    rec = outcome.recommendation
     from codesign.search import load_stored_study, recommendation_of
 
     stored = recommendation_of(load_stored_study(outcome.name, outcome.storage_url))
