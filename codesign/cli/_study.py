@@ -24,7 +24,7 @@ from codesign.config import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-    from codesign.search import Recommendation, StudyOutcome, StudySpec, StudyView
+    from codesign.search import DesignPoint, Recommendation, StudyOutcome, StudySpec, StudyView
 
 
 def masked_url(url: str) -> str:
@@ -310,12 +310,23 @@ def _status(args: argparse.Namespace) -> int:
     for name, direction in spec.objectives.items():
         shown = f"{best[name]:.6g}" if name in best else "-"
         print(f"best {name} ({direction}): {shown}")
-    feasible = sum(1 for p in points if p.feasible)
-    below = sum(1 for p in points if p.feasible and p.below_floor)
-    degenerate = sum(1 for p in points if p.feasible and p.degenerate)
-    print(f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
-          f"{floor if floor is not None else '(none)'}, {degenerate} degenerate); "
-          f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
+    print(_points_line(points, floor) + f"; hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
+    _print_recommendation(study)
+    return 0
+
+
+def _points_line(points: list[DesignPoint], floor: object) -> str:
+    """``design points: N (F feasible; off the front: B below the floor …, D degenerate)``."""
+    feasible = sum(p.feasible for p in points)
+    below = sum(p.feasible and p.below_floor for p in points)
+    degenerate = sum(p.feasible and p.degenerate for p in points)
+    return (f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
+            f"{floor if floor is not None else '(none)'}, {degenerate} degenerate)")
+
+
+def _print_recommendation(study: optuna.Study) -> None:
+    """The stored recommendation (or the one computed now, said so) and its rationale, or why
+    there is none."""
     from codesign.search import no_recommendation_reason, study_view
 
     view = study_view(study)
@@ -325,7 +336,6 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  {rec.rationale}")
     else:
         print(f"recommended: none; {no_recommendation_reason(view)}")
-    return 0
 
 
 def _front(args: argparse.Namespace) -> int:
@@ -347,7 +357,7 @@ def _front(args: argparse.Namespace) -> int:
 def _points(args: argparse.Namespace) -> int:
     import sys
 
-    from codesign.search import design_rows, filter_points, open_study, parse_filter, study_view
+    from codesign.search import design_rows, open_study, study_view
 
     study = open_study(args.name, args.storage or default_url(args))
     view = study_view(study)
@@ -355,23 +365,11 @@ def _points(args: argparse.Namespace) -> int:
     rows = design_rows(view, rec.point_id if rec is not None else None)
     available = _columns_of(rows, view)
     if args.filter:
-        kept = {p.point_id for p in filter_points(view.points, parse_filter(args.filter), view.objectives, view.name)}
-        rows = [r for r in rows if r["id"] in kept]
+        rows = _filtered(rows, view, args.filter)
     rows = sort_rows(rows, args.sort, available)
     columns = check_columns(args.columns.split(","), available) if args.columns else available
     if args.format == "parquet":
-        if not args.out:
-            raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
-        import pandas as pd
-
-        from codesign._io import write_atomic
-
-        frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-        for col in frame.columns:  # a column mixing types (int here, str there) as text
-            if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
-                frame[col] = frame[col].map(lambda v: None if v is None else str(v))
-        write_atomic(args.out, lambda tmp: frame.to_parquet(tmp, index=False))
-        print(f"wrote {len(rows)} design points to {args.out}", file=sys.stderr)
+        _write_parquet(rows, columns, args.out)
         return 0
     text = machine_text(rows, columns, args.format)
     if args.out:
@@ -382,6 +380,33 @@ def _points(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _filtered(rows: list[dict[str, Any]], view: StudyView, expression: str) -> list[dict[str, Any]]:
+    """The rows of the design points ``--filter`` keeps."""
+    from codesign.search import filter_points, parse_filter
+
+    kept = {p.point_id for p in filter_points(view.points, parse_filter(expression), view.objectives, view.name)}
+    return [r for r in rows if r["id"] in kept]
+
+
+def _write_parquet(rows: list[dict[str, Any]], columns: list[str], out: str | None) -> None:
+    """``columns`` of ``rows`` as a parquet file (written atomically); a column mixing types
+    (int here, str there) is written as text."""
+    import sys
+
+    if not out:
+        raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
+    import pandas as pd
+
+    from codesign._io import write_atomic
+
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    for col in frame.columns:  # a column mixing types (int here, str there) as text
+        if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
+            frame[col] = frame[col].map(lambda v: None if v is None else str(v))
+    write_atomic(out, lambda tmp: frame.to_parquet(tmp, index=False))
+    print(f"wrote {len(rows)} design points to {out}", file=sys.stderr)
 
 
 def _columns_of(rows: list[dict[str, Any]], view: StudyView) -> list[str]:
@@ -440,37 +465,23 @@ def _delete(args: argparse.Namespace) -> int:
 
     import optuna
 
-    from codesign.search import ARTIFACT_DIR_ATTR, open_storage, study_counts
+    from codesign.search import open_storage, study_counts
     from codesign.search._storage import storage_file
 
     study, url = _load(args)  # read-only: a missing storage or study is refused before anything is written
     _stop_live_drivers(study, args.name, force=args.force)
     storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
-    artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-    from codesign.search._store import is_url
-
-    remote = bool(artifacts) and is_url(artifacts)  # an object store: its files are the user's to remove
-    artifact_dir = Path(artifacts) if artifacts and not remote else None
-    # Only a folder named after the study (runs/NAME, the driver's default) is removed with it,
-    # and only once its storage holds no other study.
-    db = storage_file(url)
-    others = [n for n in optuna.get_all_study_names(storage) if n != args.name]
-    remove_dir = (artifact_dir is not None and artifact_dir.name == args.name and artifact_dir.is_dir()
-                  and not (db is not None and db.resolve().parent == artifact_dir.resolve() and others))
+    artifact_dir, remote = _artifact_folder(study)
+    remove_dir = artifact_dir is not None and _removable_folder(artifact_dir, args.name, storage_file(url), storage)
     what = f"study '{args.name}' ({n_trials} trials) from {masked_url(url)}"
     if remove_dir:
         what += f" and its artifacts folder {artifact_dir}"
-    elif remote:
-        what += f" (its artifacts in {artifacts} are left as they are)"
-    if not args.yes:
-        try:
-            answer = input(f"Delete {what}? [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
+    elif remote is not None:  # an object store: its files are the user's to remove
+        what += f" (its artifacts in {remote} are left as they are)"
+    if not args.yes and not _user_agrees(f"Delete {what}? [y/N] "):
+        print("nothing deleted")
+        return 1
     optuna.delete_study(study_name=args.name, storage=storage)
     if remove_dir and artifact_dir is not None:
         shutil.rmtree(artifact_dir)
@@ -478,7 +489,40 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, str]:
+def _artifact_folder(study: optuna.Study) -> tuple[Path | None, str | None]:
+    """The study's artifacts: (its local folder, else None; its object-store URL, else None)."""
+    from codesign.search import ARTIFACT_DIR_ATTR
+    from codesign.search._store import is_url
+
+    artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if not artifacts:
+        return None, None
+    if is_url(artifacts):
+        return None, str(artifacts)
+    return Path(artifacts), None
+
+
+def _removable_folder(artifact_dir: Path, name: str, db: Path | None,
+                      storage: optuna.storages.BaseStorage | str) -> bool:
+    """Only a folder named after the study (runs/NAME, the driver's default) is removed with
+    it, and only once its storage (a file in that folder) holds no other study."""
+    import optuna
+
+    others = [n for n in optuna.get_all_study_names(storage) if n != name]
+    shared = db is not None and db.resolve().parent == artifact_dir.resolve() and bool(others)
+    return artifact_dir.name == name and artifact_dir.is_dir() and not shared
+
+
+def _user_agrees(question: str) -> bool:
+    """Ask ``question`` on the terminal; only ``y`` or ``yes`` agrees (end of input does not)."""
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _load(args: argparse.Namespace) -> tuple[optuna.Study, str]:
     from codesign.search import default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
