@@ -22,9 +22,11 @@ from codesign.cli._table import (
 from codesign.config import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import optuna
 
-    from codesign.search import DesignPoint, Recommendation, StudyOutcome, StudySpec, StudyView
+    from codesign.search import DesignPoint, Lease, Recommendation, StudyOutcome, StudySpec, StudyView
 
 
 def masked_url(url: str) -> str:
@@ -209,13 +211,7 @@ def _confirm(args: argparse.Namespace) -> int:
     from codesign.search import confirm_study, default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
-    ids = [i for i in args.points.split(",") if i.strip()] if args.points else None
-    if ids:  # refused before the storage is opened for writing
-        from codesign.search import study_view
-
-        view = study_view(load_stored_study(args.name, url))
-        for i in ids:
-            view.point_by_id(i)
+    ids = _point_ids(args.points, args.name, url)
     study = load_stored_study(args.name, url, writable=True)
     try:
         confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
@@ -234,6 +230,19 @@ def _confirm(args: argparse.Namespace) -> int:
     if rec is not None:
         print(f"recommended: {rec.short()}\n  {rec.rationale}")
     return 0
+
+
+def _point_ids(points: str | None, name: str, url: str) -> list[str] | None:
+    """The design ids ``--points`` names (None: not given), each checked against the stored
+    study before its storage is opened for writing."""
+    ids = [i for i in points.split(",") if i.strip()] if points else None
+    if ids:
+        from codesign.search import load_stored_study, study_view
+
+        view = study_view(load_stored_study(name, url))
+        for i in ids:
+            view.point_by_id(i)
+    return ids
 
 
 def _write_report(outcome: StudyOutcome, runs_dir: str) -> Path:
@@ -426,10 +435,6 @@ def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: floa
         ConfigError: a live driver and no ``--force``; one on another machine; one that did not
             stop within ``wait_s``.
     """
-    import contextlib
-    import os
-    import signal
-    import socket
     import time
 
     from codesign.config import ConfigError
@@ -442,22 +447,40 @@ def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: floa
     if not force:
         raise ConfigError(None, name, "a study no driver is running",
                           hint=f"driver {who} holds it; stop it first, or pass --force to stop it")
-    here = socket.gethostname()
-    remote = [d for d, lease in live.items() if lease.host != here]
-    if remote:
-        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
-                          got=", ".join(sorted(remote)))
-    for lease in live.values():
-        if lease.pid != os.getpid():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(lease.pid, signal.SIGTERM)
-            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
+    _refuse_remote(live)
+    _terminate(live.values())
     deadline = time.monotonic() + wait_s
     while live and time.monotonic() < deadline:
         time.sleep(0.5)
         live = live_drivers(study)  # (read from storage each time)
     if live:
         raise ConfigError(None, "--force", f"drivers that stop within {wait_s:g} s", got=", ".join(sorted(live)))
+
+
+def _refuse_remote(live: dict[str, Lease]) -> None:
+    """--force stops drivers on this machine only: a ConfigError names those elsewhere."""
+    import socket
+
+    from codesign.config import ConfigError
+
+    here = socket.gethostname()
+    remote = [d for d, lease in live.items() if lease.host != here]
+    if remote:
+        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
+                          got=", ".join(sorted(remote)))
+
+
+def _terminate(leases: Iterable[Lease]) -> None:
+    """SIGTERM to each driver process holding a lease (never this process)."""
+    import contextlib
+    import os
+    import signal
+
+    for lease in leases:
+        if lease.pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(lease.pid, signal.SIGTERM)
+            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
 
 
 def _delete(args: argparse.Namespace) -> int:
@@ -546,16 +569,24 @@ def front_params(rows: list[dict[str, Any]], spec: StudySpec | None, study: optu
     the search space's order); the chip's bits are the precision column, so left out."""
     params = [k for k in rows[0] if k.startswith(PARAM_PREFIXES) and k not in ("hw.weight_bits", "hw.state_bits")]
     varying = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1]
-    order = {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
-    importance: dict[str, float] = {}
-    if study is not None and view is not None:
-        from codesign.search import combined_importance, importance_infos
-
-        try:
-            importance = combined_importance(importance_infos(study, view))
-        except (ValueError, RuntimeError):  # a degenerate sample: rank by the space's order
-            importance = {}
+    order = _space_order(spec)
+    importance = _importance(study, view) if study is not None and view is not None else {}
     return sorted(varying, key=lambda k: (-importance.get(k, -1.0), order.get(k, len(order)), k))
+
+
+def _space_order(spec: StudySpec | None) -> dict[str, int]:
+    """Parameter -> its position in the study's search space (empty without a spec)."""
+    return {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
+
+
+def _importance(study: optuna.Study, view: StudyView) -> dict[str, float]:
+    """Parameter -> importance over the study's trials; empty for a degenerate sample."""
+    from codesign.search import combined_importance, importance_infos
+
+    try:
+        return combined_importance(importance_infos(study, view))
+    except (ValueError, RuntimeError):  # a degenerate sample: rank by the space's order
+        return {}
 
 
 def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | None = None, *,
