@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from codesign.report._breakdown import BreakdownInfo
+from codesign.report._breakdown import BreakdownInfo, SeedCost
 from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import Axis, ParallelCoordinatesInfo
@@ -108,50 +108,65 @@ def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
     degenerate) open and faded, infeasible ones faded crosses, reference points black stars. One legend entry per precision (its front points); the others share
     its legend group, so a click on the legend shows or hides a whole precision."""
     colours, symbols = precision_colours(info), network_symbols(info)
-    traces = []
+    front_counts = _front_counts(info)
+    traces: list[go.Scatter] = []
     shown: set[str] = set()
-    front_counts: dict[str, int] = {}
-    for pts in info.points:
-        if pts.kind == "front":
-            for label in pts.precisions:
-                front_counts[label] = front_counts.get(label, 0) + 1
     for pts in info.points:
         precisions = pts.precisions or ("",) * len(pts.keys)
         for label in sorted(set(precisions), key=_precision_order):
             rows = [r for r, p in enumerate(precisions) if p == label]
             colour = colours.get(label, "#7f7f7f")
-            marker: dict[str, object]
-            if pts.kind == "reference":
-                marker = {"color": "#000000", "symbol": "star", "size": 14}
-                name, legend = f"{_STYLE['reference']['name']} ({len(rows)})", True
-            else:
-                base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
-                if pts.kind == "front":
-                    marker = {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
-                elif pts.kind == "dominated":
-                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
-                              "line": {"width": 1.5}, "opacity": 0.75}
-                elif pts.kind == "below_floor":
-                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 7,
-                              "line": {"width": 1}, "opacity": 0.3}
-                else:
-                    marker = {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
-                              "opacity": 0.45}
-                name, legend = label, False
-                if label not in shown:  # the legend entry: a plain dot in the precision's colour
-                    shown.add(label)
-                    traces.append(go.Scatter(
-                        x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
-                        name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
-                        marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
-            traces.append(go.Scatter(
-                x=pts.values[rows, i], y=pts.values[rows, j], mode="markers", name=name,
-                legendgroup=f"precision {label}" if pts.kind != "reference" else "reference",
-                showlegend=legend, marker=marker,
-                text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
-                customdata=[pts.ids[r] for r in rows] if pts.ids else None,
-            ))
+            if pts.kind != "reference" and label not in shown:  # the legend entry: a plain dot in the precision's colour
+                shown.add(label)
+                traces.append(go.Scatter(
+                    x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
+                    name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
+                    marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
+            traces.append(_points_trace(pts, rows, label, _design_marker(pts, rows, colour, symbols), i, j))
     return traces
+
+
+def _front_counts(info: ParetoFrontInfo) -> dict[str, int]:
+    """Chip precision label -> how many front points have it."""
+    counts: dict[str, int] = {}
+    for pts in info.points:
+        if pts.kind == "front":
+            for label in pts.precisions:
+                counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def _design_marker(pts: ParetoPoints, rows: list[int], colour: str, symbols: dict[int, str]) -> dict[str, object]:
+    """The marker of ``rows`` of ``pts`` by their kind: reference stars, front filled and
+    outlined, dominated open, below the floor open and faded, infeasible faded crosses."""
+    if pts.kind == "reference":
+        return {"color": "#000000", "symbol": "star", "size": 14}
+    base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
+    if pts.kind == "front":
+        return {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
+    if pts.kind == "dominated":
+        return {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
+                "line": {"width": 1.5}, "opacity": 0.75}
+    if pts.kind == "below_floor":
+        return {"color": colour, "symbol": [b + "-open" for b in base], "size": 7,
+                "line": {"width": 1}, "opacity": 0.3}
+    return {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
+            "opacity": 0.45}
+
+
+def _points_trace(pts: ParetoPoints, rows: list[int], label: str, marker: dict[str, object], i: int,
+                  j: int) -> go.Scatter:
+    """``rows`` of ``pts`` (one precision of one kind) in the scatter of objectives i and j;
+    reference points have their own legend entry, the others their precision's group."""
+    reference = pts.kind == "reference"
+    return go.Scatter(
+        x=pts.values[rows, i], y=pts.values[rows, j], mode="markers",
+        name=f"{_STYLE['reference']['name']} ({len(rows)})" if reference else label,
+        legendgroup="reference" if reference else f"precision {label}",
+        showlegend=reference, marker=marker,
+        text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
+        customdata=[pts.ids[r] for r in rows] if pts.ids else None,
+    )
 
 
 def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False, k: int = 0) -> list[go.BaseTraceType]:
@@ -194,20 +209,24 @@ def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: i
     naming every design of the group with the objectives this view does not show."""
     front = next(p for p in info.points if p.kind == "front")
     others = [k for k in range(len(info.objective_names)) if k not in (i, j)]
-    hover = []
-    for group in groups:
-        lines = [f"<b>{len(group)} front designs here</b>"]
-        for r in group[:6]:
-            rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
-            lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
-        if len(group) > 6:
-            lines.append(f"… and {len(group) - 6} more")
-        hover.append("<br>".join(lines))
+    hover = [_coincident_hover(info, front, group, others) for group in groups]
     return go.Scatter(
         x=[front.values[g[0], i] for g in groups], y=[front.values[g[0], j] for g in groups], mode="text",
         text=[f"×{len(g)}" for g in groups], textposition="top right", textfont={"size": 12, "color": "#222"},
         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False, name="coincident",
         customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
+
+
+def _coincident_hover(info: ParetoFrontInfo, front: ParetoPoints, group: tuple[int, ...], others: list[int]) -> str:
+    """The hover of one ``×n`` label: up to six of the group's designs, each with the
+    objectives this view does not show."""
+    lines = [f"<b>{len(group)} front designs here</b>"]
+    for r in group[:6]:
+        rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
+        lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
+    if len(group) > 6:
+        lines.append(f"… and {len(group) - 6} more")
+    return "<br>".join(lines)
 
 
 def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
@@ -656,56 +675,81 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
     )
     categories = list(info.categories) or list(info.energy_by_category_pj)
     colours = {c: _CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)] for k, c in enumerate(categories)}
-    if info.energy_by_layer_category_pj is not None:
-        for c, cat in enumerate(info.categories):
-            fig.add_trace(
-                go.Bar(
-                    x=list(info.layers),
-                    y=info.energy_by_layer_category_pj[:, c].tolist(),
-                    name=cat.replace("_", " "),
-                    marker_color=colours[cat],
-                    legendgroup=cat,
-                ),
-                row=1,
-                col=1,
-            )
-        fig.update_layout(barmode="stack")
-    else:
+    _layer_bars(fig, info, colours)
+    _category_bars(fig, info, colours)
+    read = [s for s in info.seeds if s.energy_by_category_pj]
+    for k, seed in enumerate(read):
+        fig.add_trace(_seed_marks(seed, first=k == 0), row=1, col=2)
+    figures = _wrap([*_cost_figures(info), *_seed_figures(info, read)])
+    fig.update_layout(
+        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(figures)}</sup>"},
+        height=540 + 18 * (len(figures) - 1),
+        legend={**_LEGEND_ABOVE, "y": 1.1},
+        margin={"t": 160 + 18 * (len(figures) - 1)},
+    )
+    fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
+    fig.update_xaxes(automargin=True, tickangle=-45)
+    return fig
+
+
+def _layer_bars(fig: go.Figure, info: BreakdownInfo, colours: dict[str, str]) -> None:
+    """The left panel: energy per layer stacked by category, or a note when there is no table."""
+    if info.energy_by_layer_category_pj is None:
         fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=1)
         fig.add_annotation(
             text=info.note or "no layer table", showarrow=False, xref="x domain", yref="y domain", x=0.5, y=0.5
         )
-    if info.energy_by_category_pj:
+        return
+    for c, cat in enumerate(info.categories):
         fig.add_trace(
             go.Bar(
-                x=[c.replace("_", " ") for c in info.energy_by_category_pj],
-                y=list(info.energy_by_category_pj.values()),
-                marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
-                showlegend=False,
-                name="this design",
+                x=list(info.layers),
+                y=info.energy_by_layer_category_pj[:, c].tolist(),
+                name=cat.replace("_", " "),
+                marker_color=colours[cat],
+                legendgroup=cat,
             ),
             row=1,
-            col=2,
+            col=1,
         )
-    else:
+    fig.update_layout(barmode="stack")
+
+
+def _category_bars(fig: go.Figure, info: BreakdownInfo, colours: dict[str, str]) -> None:
+    """The right panel: energy per category of this design (empty without figures)."""
+    if not info.energy_by_category_pj:
         fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=2)
-    read = [s for s in info.seeds if s.energy_by_category_pj]
-    for k, seed in enumerate(read):
-        fig.add_trace(
-            go.Scatter(
-                x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
-                y=list(seed.energy_by_category_pj.values()),
-                mode="markers",
-                marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
-                name="confirmation runs (one mark per seed)",
-                legendgroup="seeds",
-                showlegend=k == 0,
-                text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
-                hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
+        return
+    fig.add_trace(
+        go.Bar(
+            x=[c.replace("_", " ") for c in info.energy_by_category_pj],
+            y=list(info.energy_by_category_pj.values()),
+            marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
+            showlegend=False,
+            name="this design",
+        ),
+        row=1,
+        col=2,
+    )
+
+
+def _seed_marks(seed: SeedCost, first: bool) -> go.Scatter:
+    """One confirmation run's energy per category, as marks over the design's bars."""
+    return go.Scatter(
+        x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
+        y=list(seed.energy_by_category_pj.values()),
+        mode="markers",
+        marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
+        name="confirmation runs (one mark per seed)",
+        legendgroup="seeds",
+        showlegend=first,
+        text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
+        hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
+    )
+
+
+def _cost_figures(info: BreakdownInfo) -> list[str]:
+    """The subtitle's figures: total energy (or why there is none), cycles, latency, area."""
     if info.empty:
         figures = [f"no energy figures: {info.note or 'no cost report'}"]
     else:
@@ -716,18 +760,15 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         figures.append(f"{info.latency_ms:.4g} ms")
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
+    return figures
+
+
+def _seed_figures(info: BreakdownInfo, read: list[SeedCost]) -> list[str]:
+    """The confirmation runs' totals, and the runs whose cost report could not be read."""
+    figures = []
     if read:
-        totals = ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read)
-        figures.append(f"confirmation runs: {totals}")
+        figures.append("confirmation runs: " + ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read))
     missing = [x for x in info.seeds if not x.energy_by_category_pj]
     if missing:
         figures.append("confirmation cost reports " + "; ".join(f"seed {x.seed} {x.note}" for x in missing))
-    fig.update_layout(
-        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(_wrap(figures))}</sup>"},
-        height=540 + 18 * (len(_wrap(figures)) - 1),
-        legend={**_LEGEND_ABOVE, "y": 1.1},
-        margin={"t": 160 + 18 * (len(_wrap(figures)) - 1)},
-    )
-    fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
-    fig.update_xaxes(automargin=True, tickangle=-45)
-    return fig
+    return figures
