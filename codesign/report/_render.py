@@ -10,6 +10,7 @@ importances share one labelled axis so no label can spill into a neighbouring pa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TypedDict
 
 import numpy as np
@@ -208,8 +209,7 @@ def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: i
     """A ``×n`` label beside each group of front points drawn on top of each other, its hover
     naming every design of the group with the objectives this view does not show."""
     front = next(p for p in info.points if p.kind == "front")
-    others = [k for k in range(len(info.objective_names)) if k not in (i, j)]
-    hover = [_coincident_hover(info, front, group, others) for group in groups]
+    hover = [_coincident_hover(info, front, group, (i, j)) for group in groups]
     return go.Scatter(
         x=[front.values[g[0], i] for g in groups], y=[front.values[g[0], j] for g in groups], mode="text",
         text=[f"×{len(g)}" for g in groups], textposition="top right", textfont={"size": 12, "color": "#222"},
@@ -217,9 +217,10 @@ def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: i
         customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
 
 
-def _coincident_hover(info: ParetoFrontInfo, front: ParetoPoints, group: tuple[int, ...], others: list[int]) -> str:
+def _coincident_hover(info: ParetoFrontInfo, front: ParetoPoints, group: tuple[int, ...], shown: tuple[int, int]) -> str:
     """The hover of one ``×n`` label: up to six of the group's designs, each with the
-    objectives this view does not show."""
+    objectives this view does not show (those not in ``shown``)."""
+    others = [k for k in range(len(info.objective_names)) if k not in shown]
     lines = [f"<b>{len(group)} front designs here</b>"]
     for r in group[:6]:
         rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
@@ -238,10 +239,15 @@ def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):
         return {}
-    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if values.min() / 2.5 <= t <= values.max() * 2.5]
+    ticks = _ticks_125(float(values.min()), float(values.max()))
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def _ticks_125(lo: float, hi: float) -> list[float]:
+    """1, 2 and 5 times the powers of ten from ``lo`` to ``hi``, within a factor 2.5 of them."""
+    low, high = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
+    return [t for t in ticks if lo / 2.5 <= t <= hi * 2.5]
 
 
 def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
@@ -443,45 +449,63 @@ def _triple_trace(pts: ParetoPoints, colours: dict[str, str], i: int, j: int, k:
 def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) -> None:
     """Pruned / failed trials in the strip under a scatter (and stopped ones the scatter could
     not place): x where measured, else spread in trial order."""
+    lo, hi = _strip_range(info, i)
+    rows: list[str] = []
+    for group in info.unevaluated:
+        unplaced = _unplaced(group, i, j)
+        if unplaced is None:
+            continue
+        row = _unevaluated_row(unplaced)
+        rows.append(row)
+        fig.add_trace(_strip_trace(info, unplaced, row, i, lo, hi), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, showgrid=False,
+                     title_text="", row=2, col=1)
+
+
+def _strip_range(info: ParetoFrontInfo, i: int) -> tuple[float, float]:
+    """The x range the drawn points span on objective ``i`` (never empty)."""
     drawn = [p.values[:, i] for p in info.points if len(p.values)]
     values = np.concatenate(drawn) if drawn else np.zeros(0)
     values = values[np.isfinite(values)]
     lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
-    rows: list[str] = []
-    for group in info.unevaluated:
-        if group.kind == "stopped":
-            placed = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
-            if placed.all():
-                continue
-            group = Unevaluated(group.kind, tuple(n for n, p in zip(group.numbers, placed, strict=True) if not p),
-                                group.known[~placed], tuple(h for h, p in zip(group.hover, placed, strict=True) if not p))
-        row = _unevaluated_row(group)
-        rows.append(row)
-        known = group.known[:, i]
-        fraction = (np.arange(len(known)) + 0.5) / len(known)
-        if info.is_log(i) and lo > 0:
-            spread = lo * (hi / lo) ** fraction
-        else:
-            spread = lo + fraction * (hi - lo)
-        x = np.where(np.isfinite(known), known, spread)
-        measured = np.isfinite(known)
-        hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
-                 for h, m in zip(group.hover, measured, strict=True)]
-        style = _STYLE[group.kind]
-        fig.add_trace(
-            go.Scatter(
-                x=x.tolist(), y=[row] * len(x), mode="markers",
-                name=f"{style['name']} ({len(group.numbers)})",
-                text=hover, hovertemplate="%{text}<extra></extra>",
-                marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"],
-                        "line": {"width": 2, "color": style["color"]}},
-            ),
-            row=2, col=1,
-        )
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, showgrid=False,
-                     title_text="", row=2, col=1)
+    return lo, hi
+
+
+def _unplaced(group: Unevaluated, i: int, j: int) -> Unevaluated | None:
+    """The trials of ``group`` the scatter of (i, j) cannot place: all of a pruned or failed
+    group, the stopped ones missing a figure (None when there is none)."""
+    if group.kind != "stopped":
+        return group
+    placed = _placed(group, i, j)
+    if placed.all():
+        return None
+    return Unevaluated(group.kind, tuple(n for n, p in zip(group.numbers, placed, strict=True) if not p),
+                       group.known[~placed], tuple(h for h, p in zip(group.hover, placed, strict=True) if not p))
+
+
+def _strip_trace(info: ParetoFrontInfo, group: Unevaluated, row: str, i: int, lo: float, hi: float) -> go.Scatter:
+    """One kind of unplaced trial in the strip: at its measured x, else spread over [lo, hi]
+    in trial order (geometrically on a log axis)."""
+    known = group.known[:, i]
+    fraction = (np.arange(len(known)) + 0.5) / len(known)
+    if info.is_log(i) and lo > 0:
+        spread = lo * (hi / lo) ** fraction
+    else:
+        spread = lo + fraction * (hi - lo)
+    x = np.where(np.isfinite(known), known, spread)
+    measured = np.isfinite(known)
+    hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
+             for h, m in zip(group.hover, measured, strict=True)]
+    style = _STYLE[group.kind]
+    return go.Scatter(
+        x=x.tolist(), y=[row] * len(x), mode="markers",
+        name=f"{style['name']} ({len(group.numbers)})",
+        text=hover, hovertemplate="%{text}<extra></extra>",
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"],
+                "line": {"width": 2, "color": style["color"]}},
+    )
 
 
 def _unevaluated_row(group: Unevaluated) -> str:
@@ -516,9 +540,7 @@ def _dimension(axis_name: str, values: tuple[float, ...], ticks: tuple[str, ...]
 
 def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     """One parallel-coordinates panel: a group's parameters (paged), then the objectives."""
-    heading = GROUPS.get(info.group, "")
-    title = (f"{heading.capitalize()} parameters ({info.group}.*) of every finished design"
-             if heading else "Parameters of every finished design")
+    title = _parallel_title(info)
     fig = go.Figure()
     notes = _parallel_notes(info)
     if info.reason is not None:
@@ -556,35 +578,11 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             },
         )
     )
-    menus: list[dict[str, object]] = [{
-        "buttons": [
-            {
-                "label": f"colour by {name}",
-                "method": "restyle",
-                "args": [{"line.color": [list(info.colour_by[name])],
-                          "line.colorbar.title.text": short_metric_label(name)}],
-            }
-            for name in names
-        ],
-        "direction": "down", "x": 1.0, "xanchor": "right", "y": menu_y, "yanchor": "top",
-    }]
+    menus = [_colour_menu(info, menu_y)]
     if len(pages) > 1:
-        menus.append({
-            "buttons": [
-                {
-                    "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
-                    + (" (most important)" if k == 0 and info.by_importance else ""),
-                    "method": "restyle",
-                    "args": [{"dimensions": [dims(page)]}],
-                }
-                for k, page in enumerate(pages)
-            ],
-            "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
-        })
-    order = "most important first, " if info.by_importance else ("in the search space's order, " if info.group else "")
+        menus.append(_page_menu(info, pages, dims, menu_y))
     fig.update_layout(
-        title={"text": f"{title}<br><sup>{order}{len(params)} parameters that differ between designs"
-                       f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>",
+        title={"text": f"{title}<br><sup>{_parallel_subtitle(info, len(params), len(pages))}</sup>",
                "x": 0.02, "xanchor": "left", "y": 0.965, "yanchor": "top"},
         height=height,
         margin={"t": top, "l": 70, "r": 90, "b": bottom},
@@ -592,6 +590,54 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     )
     _add_notes(fig, notes)
     return fig
+
+
+def _parallel_title(info: ParallelCoordinatesInfo) -> str:
+    heading = GROUPS.get(info.group, "")
+    if heading:
+        return f"{heading.capitalize()} parameters ({info.group}.*) of every finished design"
+    return "Parameters of every finished design"
+
+
+def _colour_menu(info: ParallelCoordinatesInfo, menu_y: float) -> dict[str, object]:
+    """The 'colour by' menu: one entry per objective (and node)."""
+    return {
+        "buttons": [
+            {
+                "label": f"colour by {name}",
+                "method": "restyle",
+                "args": [{"line.color": [list(info.colour_by[name])],
+                          "line.colorbar.title.text": short_metric_label(name)}],
+            }
+            for name in info.colour_by
+        ],
+        "direction": "down", "x": 1.0, "xanchor": "right", "y": menu_y, "yanchor": "top",
+    }
+
+
+def _page_menu(info: ParallelCoordinatesInfo, pages: list[list[Axis]],
+               dims: Callable[[list[Axis]], list[dict[str, object]]], menu_y: float) -> dict[str, object]:
+    """The 'parameters' menu: one entry per page of :data:`MAX_PARAM_AXES` parameter axes
+    (``dims``: a page's dimensions, the objectives' after its parameters')."""
+    return {
+        "buttons": [
+            {
+                "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
+                + (" (most important)" if k == 0 and info.by_importance else ""),
+                "method": "restyle",
+                "args": [{"dimensions": [dims(page)]}],
+            }
+            for k, page in enumerate(pages)
+        ],
+        "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
+    }
+
+
+def _parallel_subtitle(info: ParallelCoordinatesInfo, n_params: int, n_pages: int) -> str:
+    """How the axes are ordered and paged."""
+    order = "most important first, " if info.by_importance else ("in the search space's order, " if info.group else "")
+    paged = f", {MAX_PARAM_AXES} at a time" if n_pages > 1 else ""
+    return f"{order}{n_params} parameters that differ between designs{paged}; then the objectives"
 
 
 def _parallel_notes(info: ParallelCoordinatesInfo) -> list[str]:
@@ -618,17 +664,8 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     evaluator = infos[0].evaluator if infos else ""
     n_trials = infos[0].n_trials if infos else 0
     if not shown:
-        reason = infos[0].reason if infos else "no objectives"
-        fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                           font={"size": 14})
-        fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=240,
-                          xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
-        return fig
-    best: dict[str, float] = {}
-    for info in shown:
-        for name, value in info.importances.items():
-            best[name] = max(best.get(name, 0.0), value)
-    order = sorted(best, key=lambda n: best[n])  # least important at the bottom of the axis
+        return _no_importance(fig, infos, evaluator)
+    order = _importance_order(shown)
     for k, info in enumerate(shown):
         fig.add_trace(
             go.Bar(
@@ -651,6 +688,26 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     )
     fig.update_yaxes(automargin=True)
     return fig
+
+
+def _no_importance(fig: go.Figure, infos: tuple[ImportanceInfo, ...], evaluator: str) -> go.Figure:
+    """The importance panel when none could be computed: why, in its middle."""
+    reason = infos[0].reason if infos else "no objectives"
+    fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font={"size": 14})
+    fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=240,
+                      xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
+    return fig
+
+
+def _importance_order(shown: list[ImportanceInfo]) -> list[str]:
+    """Parameters by their largest importance over the objectives, least important first (at
+    the bottom of the axis)."""
+    best: dict[str, float] = {}
+    for info in shown:
+        for name, value in info.importances.items():
+            best[name] = max(best.get(name, 0.0), value)
+    return sorted(best, key=lambda n: best[n])
 
 
 def _wrap(parts: list[str], width: int = 110) -> list[str]:
