@@ -216,23 +216,8 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     points = []
     for kind in POINT_KINDS:
         members = [p for p in drawn if point_kind(p, front_set) == kind]
-        if not members:
-            continue
-        points.append(
-            ParetoPoints(
-                kind=kind,
-                keys=tuple(p.key for p in members),
-                values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
-                hover=tuple(hover_text(view, p, kind, varying) for p in members),
-                ids=tuple(design_id(p.key) for p in members),
-                precisions=tuple(precision_label(view, p) for p in members),
-            )
-        )
-    values = np.array([p.values for p in drawn], dtype=np.float64).reshape(-1, m)
-    log_axes = tuple(
-        n.startswith(LOG_OBJECTIVE_PREFIXES) and len(values) > 0 and bool((values[:, k] > 0).all())
-        for k, n in enumerate(view.objective_names)
-    )
+        if members:
+            points.append(_points_of_kind(view, kind, members, varying))
     return ParetoFrontInfo(
         objective_names=view.objective_names,
         directions=view.directions,
@@ -242,9 +227,31 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
         front=front,
         confirmed=confirmed_spread(view),
         unevaluated=unevaluated_trials(view),
-        log_axes=log_axes,
+        log_axes=_log_axes(view, drawn),
         floor=floor_line(view),
         designs={design_id(p.key): design_table(view, p, point_kind(p, front_set)) for p in drawn},
+    )
+
+
+def _points_of_kind(view: StudyView, kind: PointKind, members: list[DesignPoint],
+                    varying: list[str]) -> ParetoPoints:
+    """The drawn points of one kind: keys, values, hovers, design ids, chip precisions."""
+    return ParetoPoints(
+        kind=kind,
+        keys=tuple(p.key for p in members),
+        values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, len(view.objective_names)),
+        hover=tuple(hover_text(view, p, kind, varying) for p in members),
+        ids=tuple(design_id(p.key) for p in members),
+        precisions=tuple(precision_label(view, p) for p in members),
+    )
+
+
+def _log_axes(view: StudyView, drawn: list[DesignPoint]) -> tuple[bool, ...]:
+    """Per objective: drawn on a log axis (an energy or latency whose drawn values are all positive)."""
+    values = np.array([p.values for p in drawn], dtype=np.float64).reshape(-1, len(view.objective_names))
+    return tuple(
+        n.startswith(LOG_OBJECTIVE_PREFIXES) and len(values) > 0 and bool((values[:, k] > 0).all())
+        for k, n in enumerate(view.objective_names)
     )
 
 
@@ -280,15 +287,22 @@ def coincident_front(info: ParetoFrontInfo, i: int, j: int) -> list[tuple[int, .
     front = next((p for p in info.points if p.kind == "front"), None)
     if front is None or len(front.keys) < 2:
         return []
-    scaled = []
-    for k in (i, j):
-        column = front.values[:, k]
-        if info.is_log(k):
-            scaled.append(np.log10(column))
-        else:
-            span = float(column.max() - column.min()) or 1.0
-            scaled.append(column / span)
-    xy = np.stack(scaled, axis=1)
+    return _near_groups(np.stack([_scaled(info, front.values[:, k], k) for k in (i, j)], axis=1))
+
+
+def _scaled(info: ParetoFrontInfo, column: np.ndarray, k: int) -> np.ndarray:
+    """Objective ``k``'s values in plot units: decades on a log axis, else its span."""
+    if info.is_log(k):
+        logged: np.ndarray = np.log10(column)
+        return logged
+    span = float(column.max() - column.min()) or 1.0
+    scaled: np.ndarray = column / span
+    return scaled
+
+
+def _near_groups(xy: np.ndarray) -> list[tuple[int, ...]]:
+    """Rows of ``xy`` within :data:`COINCIDENT_FRACTION` of a first one on both axes, grouped
+    (each row in one group at most; rows near no other in none)."""
     left = list(range(len(xy)))
     groups = []
     while left:
