@@ -388,20 +388,34 @@ def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
     if not confirmed:
         return None
     names = view.objective_names
-    mean = np.array([[(c.spread(n) or (v, 0.0))[0] for n, v in zip(names, p.values, strict=True)]
-                     for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
-    std = np.array([[(c.spread(n) or (v, 0.0))[1] for n, v in zip(names, p.values, strict=True)]
-                    for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
-    hover = []
-    for p, row_mean, row_std in zip(confirmed, mean, std, strict=True):
-        assert p.confirmed is not None
-        lines = [f"<b>{p.label}</b>, confirmed over {len(p.confirmed.seeds)} seeds "
-                 f"({', '.join(str(s) for s in p.confirmed.seeds)})"]
-        lines += [f"{n} = {_fmt(float(a))} ± {_fmt(float(s))}" for n, a, s in zip(names, row_mean, row_std, strict=True)]
-        hover.append("<br>".join(lines))
+    mean, std = _mean_std([_spreads(p, names) for p in confirmed])
+    hover = [_confirmed_hover(p, names, row_mean, row_std) for p, row_mean, row_std in zip(confirmed, mean, std, strict=True)]
     return ConfirmedSpread(tuple(p.key for p in confirmed), mean, std,
                            tuple(len(p.confirmed.seeds) for p in confirmed if p.confirmed is not None),
                            tuple(hover))
+
+
+def _spreads(point: DesignPoint, names: tuple[str, ...]) -> list[tuple[float, float]]:
+    """(mean, std) over the confirmation seeds per objective; the search's value and 0 for an
+    objective the confirmation did not re-measure."""
+    c = point.confirmed
+    assert c is not None
+    return [c.spread(n) or (v, 0.0) for n, v in zip(names, point.values, strict=True)]
+
+
+def _mean_std(spreads: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Points x objectives arrays of the means and of the stds."""
+    mean = np.array([[a for a, _ in row] for row in spreads], dtype=np.float64)
+    std = np.array([[s for _, s in row] for row in spreads], dtype=np.float64)
+    return mean, std
+
+
+def _confirmed_hover(point: DesignPoint, names: tuple[str, ...], row_mean: np.ndarray, row_std: np.ndarray) -> str:
+    assert point.confirmed is not None
+    seeds = point.confirmed.seeds
+    lines = [f"<b>{point.label}</b>, confirmed over {len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"]
+    lines += [f"{n} = {_fmt(float(a))} ± {_fmt(float(s))}" for n, a, s in zip(names, row_mean, row_std, strict=True)]
+    return "<br>".join(lines)
 
 
 def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
@@ -409,8 +423,7 @@ def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
     out = []
     kinds: tuple[tuple[UnevaluatedKind, str], ...] = (("pruned", "PRUNED"), ("stopped", "PRUNED"), ("failed", "FAIL"))
     for kind, state in kinds:
-        members = [t for t in view.trials if t.state == state and t.reference is None
-                   and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
+        members = _unevaluated_members(view, kind, state)
         if not members:
             continue
         known = np.array([[_known(t, n) for n in view.objective_names] for t in members],
@@ -418,6 +431,13 @@ def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
         out.append(Unevaluated(kind, tuple(t.number for t in members), known,
                                tuple(_unevaluated_hover(view, t, kind) for t in members)))
     return tuple(out)
+
+
+def _unevaluated_members(view: StudyView, kind: UnevaluatedKind, state: str) -> list[TrialView]:
+    """The study's own trials (not references) in ``state``; a PRUNED one is ``stopped`` when
+    it was scored at a rung, else ``pruned``."""
+    return [t for t in view.trials if t.state == state and t.reference is None
+            and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
 
 
 def _stopped(t: TrialView) -> bool:
@@ -433,22 +453,31 @@ def _known(t: TrialView, name: str) -> float:
 
 
 def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
+    lines = {"stopped": _stopped_lines, "pruned": _pruned_lines}.get(kind, _failed_lines)(t)
+    return "<br>".join([*lines, *_grouped(t.params)])
+
+
+def _stopped_lines(t: TrialView) -> list[str]:
+    """A trial successive halving stopped: why, and its figures at the rung it reached."""
     record = t.record
-    if kind == "stopped":
-        assert record is not None
-        lines = [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}"]
-        lines += [f"{n} = {_fmt(v)} (at {record.rung_epoch or (record.train_config.epochs if record.train_config is not None else None) or '?'} epochs)"
-                  for n, v in record.objectives.items()]
-    elif kind == "pruned":
-        reason = (record.pruned if record is not None else None) or "pruned"
-        lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
-        violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]
-        if violated:
-            lines.append("violates: " + ", ".join(violated))
-    else:
-        lines = [f"<b>trial {t.number}</b>: failed", t.error or "no reason recorded"]
-    lines += _grouped(t.params)
-    return "<br>".join(lines)
+    assert record is not None
+    epochs = record.rung_epoch or (record.train_config.epochs if record.train_config is not None else None) or "?"
+    return [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}",
+            *(f"{n} = {_fmt(v)} (at {epochs} epochs)" for n, v in record.objectives.items())]
+
+
+def _pruned_lines(t: TrialView) -> list[str]:
+    """A trial pruned before training: why, and the constraints its chip violated."""
+    reason = (t.record.pruned if t.record is not None else None) or "pruned"
+    lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
+    violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]
+    if violated:
+        lines.append("violates: " + ", ".join(violated))
+    return lines
+
+
+def _failed_lines(t: TrialView) -> list[str]:
+    return [f"<b>trial {t.number}</b>: failed", t.error or "no reason recorded"]
 
 
 def _varying(points: tuple[DesignPoint, ...] | list[DesignPoint]) -> list[str]:
