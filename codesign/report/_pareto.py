@@ -493,11 +493,23 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     click opens the full design (:func:`design_table`)."""
     varying = _varying(view.points) if varying is None else varying
     title = f"<b>design {design_id(point.key)}</b> · {point.label}" + (f" · {kind.replace('_', ' ')}" if kind else "")
-    objectives = []
-    for n, v in zip(view.objective_names, point.values, strict=True):
-        spread = point.confirmed.spread(n) if point.confirmed is not None else None
-        objectives.append(f"{split_named(n)} = {_fmt(v)}"
-                          + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
+    objectives = [_objective_line(point, n, v) for n, v in zip(view.objective_names, point.values, strict=True)]
+    tail = _hover_tail(view, point, varying)
+    room = MAX_HOVER_LINES - 1 - len(tail)
+    if len(objectives) > room:  # many objectives: two a line
+        objectives = _packed(objectives, width=40 * 2)
+    return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+
+
+def _objective_line(point: DesignPoint, name: str, value: float) -> str:
+    """``energy_uj = 1.2`` with the confirmed mean ± std where confirmed."""
+    spread = point.confirmed.spread(name) if point.confirmed is not None else None
+    return f"{split_named(name)} = {_fmt(value)}" + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else "")
+
+
+def _hover_tail(view: StudyView, point: DesignPoint, varying: list[str]) -> list[str]:
+    """The hover's lines after the objectives: violated constraints, why off the front, the
+    chip and the network (their varying parameters), and that a click opens the design."""
     tail = []
     if not point.feasible:
         tail.append(_cut("violates: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0)))
@@ -506,17 +518,19 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
         tail.append(_cut(off))
     precision = precision_label(view, point)
     for prefix, heading in GROUPS.items():
-        items = [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
-                 if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
+        items = _group_items(point, varying, prefix)
         if prefix == "hw" and precision:
             items.insert(0, precision)
         if items:
             tail.append(_cut(f"<i>{heading}</i>: " + " · ".join(items)))
     tail.append("<i>click the point for the full design</i>")
-    room = MAX_HOVER_LINES - 1 - len(tail)
-    if len(objectives) > room:  # many objectives: two a line
-        objectives = _packed(objectives, width=40 * 2)
-    return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+    return tail
+
+
+def _group_items(point: DesignPoint, varying: list[str], prefix: str) -> list[str]:
+    """``width=64`` for each varying parameter of the group (the chip's bits are its precision)."""
+    return [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
+            if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
 
 
 def _off_front(view: StudyView, point: DesignPoint) -> str:
@@ -618,22 +632,32 @@ def hypervolume_info(
     m = len(view.objective_names)
     source = "given"
     if reference_point is None:
-        given = view.reference
-        reference_point = _reference_point(view, given)
-        how = f"worst eligible value + {REFERENCE_MARGIN:g} x range, from this study"
-        named = [n for n in view.objective_names if n in given]
-        source = (f"study spec for {', '.join(named)}; " if named else "") + (
-            how if len(named) < m else ""
-        )
-        source = source.rstrip("; ")
+        reference_point = _reference_point(view, view.reference)
+        source = _reference_source(view)
     if m < 2:
         return HypervolumeInfo((), (), reference_point or (), source, "hypervolume needs two objectives or more")
     if reference_point is None:
         return HypervolumeInfo((), (), (), source, "no eligible design point yet (feasible, above the floor)")
     if len(reference_point) != m:
         raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
+    numbers, values = _history(view, np.array(reference_point, dtype=np.float64))
+    return HypervolumeInfo(numbers, values, tuple(reference_point), source, None)
+
+
+def _reference_source(view: StudyView) -> str:
+    """Where the default reference point comes from: the spec for the objectives it names,
+    this study's worst eligible values for the others."""
+    how = f"worst eligible value + {REFERENCE_MARGIN:g} x range, from this study"
+    named = [n for n in view.objective_names if n in view.reference]
+    source = (f"study spec for {', '.join(named)}; " if named else "") + (how if len(named) < len(view.objective_names) else "")
+    return source.rstrip("; ")
+
+
+def _history(view: StudyView, reference_point: np.ndarray) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(trial numbers, hypervolume of the eligible points up to each) in trial order."""
+    m = len(view.objective_names)
     signs = minimisation_signs(view.objectives)
-    ref_loss = np.array(reference_point, dtype=np.float64) * signs
+    ref_loss = reference_point * signs
     by_trial: dict[int, list[DesignPoint]] = {}
     for p in view.points:
         by_trial.setdefault(p.trial, []).append(p)
@@ -648,4 +672,4 @@ def hypervolume_info(
             kept = kept[pareto_mask(kept)]
         numbers.append(number)
         values.append(hypervolume(kept, ref_loss))
-    return HypervolumeInfo(tuple(numbers), tuple(values), tuple(reference_point), source, None)
+    return tuple(numbers), tuple(values)
