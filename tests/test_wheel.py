@@ -28,6 +28,9 @@ def test_every_package_and_shipped_file_is_in_the_wheel(tmp_path: Path) -> None:
         shipped = {f"codesign/_shipped/{folder}/{p.name}" for p in (ROOT / folder).glob("*.yaml")}
         assert shipped and shipped <= names, shipped - names
     assert "codesign/_shipped/hw_models/technology.yaml" in names
+    # the report pages' Jinja2 templates, read through importlib.resources
+    templates = {f"codesign/report/templates/{p.name}" for p in (ROOT / "codesign" / "report" / "templates").glob("*.j2")}
+    assert "codesign/report/templates/page.html.j2" in templates and templates <= names, templates - names
 
 
 def test_a_study_runs_from_the_wheel_in_a_folder_outside_the_checkout(tmp_path: Path) -> None:
@@ -61,3 +64,6 @@ def test_a_study_runs_from_the_wheel_in_a_folder_outside_the_checkout(tmp_path: 
          "print([t.user_attrs.get('error') for t in s.trials])"],
         cwd=work, env=env, capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
     assert states[0].split() == ["COMPLETE", "COMPLETE"], states
+    # the report page, rendered from the templates the wheel installed (no checkout to read them from)
+    page = (work / "runs" / "quickstart" / "report.html").read_text(encoding="utf-8")
+    assert "<h1>codesign study quickstart</h1>" in page and "id='design-data'" in page

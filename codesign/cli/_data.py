@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codesign.config import ConfigError, check_output_dir, parse_spec
+
+if TYPE_CHECKING:
+    from codesign.data import Corpus, CorpusConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,7 +67,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from codesign.data import CorpusConfig, load_corpus
+    from codesign.data import load_corpus
+
+    cfg = _corpus_config(args)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", "a corpus cache folder")
+    started = time.perf_counter()
+    corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
+    _print_corpus(cfg, corpus, time.perf_counter() - started)
+    return 0
+
+
+def _corpus_config(args: argparse.Namespace) -> CorpusConfig:
+    """The corpus ``data prepare`` asked for, checked; a bad value names the flag typed."""
+    from codesign.data import CorpusConfig
 
     if args.task not in ("commands", "digits"):
         raise ConfigError(
@@ -75,33 +93,32 @@ def _prepare(args: argparse.Namespace) -> int:
             hint="recorded datasets: codesign data import",
         )
     data: dict[str, Any] = {"task": args.task}
-    for key in ("size", "seed", "difficulty"):
-        value = getattr(args, key)
-        if value is not None:
-            data[key] = value
-    engines: dict[str, list[str]] = {}
-    for role, value in (("train", args.train_engines), ("heldout", args.heldout_engines)):
-        if value is not None:
-            engines[role] = [e.strip() for e in value.split(",") if e.strip()]
+    data.update({key: getattr(args, key) for key in ("size", "seed", "difficulty") if getattr(args, key) is not None})
+    engines = {role: _names(value) for role, value in (("train", args.train_engines), ("heldout", args.heldout_engines))
+               if value is not None}
     if engines:
         data["engines"] = engines
     try:
-        cfg = parse_spec(CorpusConfig, data)
+        return parse_spec(CorpusConfig, data)
     except ConfigError as err:
-        # Name the flag the user typed (--difficulty), not the config key (difficulty.preset).
-        parts = err.key.split(".") if err.key else []
-        if parts[:1] == ["engines"]:
-            flag = f"--{parts[1]}-engines" if len(parts) > 1 else "--train-engines/--heldout-engines"
-        else:
-            flag = "--" + parts[0].replace("_", "-") if parts else ""
-        raise ConfigError(None, flag, err.expected, got=err.got, hint=err.hint) from None
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(None, "--workers", "a positive number of processes", got=args.workers)
-    if args.cache_dir is not None:
-        check_output_dir(args.cache_dir, "--cache-dir", "a corpus cache folder")
-    started = time.perf_counter()
-    corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=not args.no_progress, workers=args.workers)
-    seconds = time.perf_counter() - started
+        raise ConfigError(None, _flag_of(err.key), err.expected, got=err.got, hint=err.hint) from None
+
+
+def _names(value: str) -> list[str]:
+    """``"espeak, flite"`` -> ``["espeak", "flite"]``."""
+    return [e.strip() for e in value.split(",") if e.strip()]
+
+
+def _flag_of(key: str | None) -> str:
+    """The flag the user typed (``--difficulty``) for a config key (``difficulty.preset``)."""
+    parts = key.split(".") if key else []
+    if parts[:1] == ["engines"]:
+        return f"--{parts[1]}-engines" if len(parts) > 1 else "--train-engines/--heldout-engines"
+    return "--" + parts[0].replace("_", "-") if parts else ""
+
+
+def _print_corpus(cfg: CorpusConfig, corpus: Corpus, seconds: float) -> None:
+    """What ``data prepare`` made: the corpus, its cache, its splits, its engines and voices."""
     speakers = corpus.manifest["speakers"]
     print(
         f"corpus {cfg.task} ({corpus.kind}, metric {corpus.metric}), seed {cfg.seed}, difficulty {cfg.difficulty.preset}"
@@ -122,7 +139,6 @@ def _prepare(args: argparse.Namespace) -> int:
         print(f"  {split:<10} engines {', '.join(corpus.engines_of(split)) or '-'}: {len(voices)} voices")
     for note in corpus.manifest.get("notes", []):
         print(f"  note: {note}")
-    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -158,13 +174,9 @@ def _import(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     import json
 
-    from codesign.data._cache import default_cache_root, list_entries
+    from codesign.data._cache import list_entries
 
-    if args.task is not None and args.task not in ("commands", "digits"):
-        raise ConfigError(None, "--task", "'commands' or 'digits'", got=args.task)
-    root = args.cache_dir if args.cache_dir is not None else default_cache_root()
-    if args.cache_dir is not None and not root.is_dir():
-        raise ConfigError(None, "--cache-dir", "an existing cache directory", got=str(root))
+    root = _cache_root(args)
     entries = [(p, m) for p, m in list_entries(root) if args.task is None or m.get("task") == args.task]
     if args.json:
         print(json.dumps([{"path": str(p), **m} for p, m in entries], indent=2))
@@ -174,24 +186,44 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(entries)} cached corpora under {root}")
     for path, m in entries:
-        sizes = m.get("sizes", {})
-        speakers = {k: len(v) for k, v in m.get("speakers", {}).items()}
-        config = m.get("config", {})
-        difficulty = (
-            config.get("difficulty", {}).get("preset", "?")
-            if isinstance(config.get("difficulty"), dict)
-            else "?"
-        )
-        print(
-            f"  {path.name}  {m.get('task', '?'):<8} seed {m.get('seed', '?'):<5} difficulty {difficulty:<7} "
-            f"train/val/test {sizes.get('train', '?')}/{sizes.get('validation', '?')}/{sizes.get('test', '?')} "
-            f"utterances, {speakers.get('train', '?')}/{speakers.get('validation', '?')}/{speakers.get('test', '?')} "
-            f"speakers, made {m.get('created_utc', '?')} by codesign {m.get('codesign_version', '?')}"
-        )
-        engines = m.get("engines")
-        if isinstance(engines, dict) and any(engines.values()):
-            listed = "; ".join(f"{k} {'+'.join(v) or '-'}" for k, v in engines.items() if isinstance(v, list))
-            print(f"      engines: {listed}")
-        for note in m.get("notes", []) or []:
-            print(f"      note: {note}")
+        print("\n".join(_entry_lines(path, m)))
     return 0
+
+
+def _cache_root(args: argparse.Namespace) -> Path:
+    """The cache ``data info`` lists (``--cache-dir``, which must exist, else the default),
+    after checking ``--task``."""
+    from codesign.data._cache import default_cache_root
+
+    if args.task is not None and args.task not in ("commands", "digits"):
+        raise ConfigError(None, "--task", "'commands' or 'digits'", got=args.task)
+    root: Path = args.cache_dir if args.cache_dir is not None else default_cache_root()
+    if args.cache_dir is not None and not root.is_dir():
+        raise ConfigError(None, "--cache-dir", "an existing cache directory", got=str(root))
+    return root
+
+
+def _entry_lines(path: Path, m: dict[str, Any]) -> list[str]:
+    """One cached corpus: its task, seed, difficulty, sizes, speakers and making; its engines
+    and notes."""
+    sizes = m.get("sizes", {})
+    speakers = {k: len(v) for k, v in m.get("speakers", {}).items()}
+    config = m.get("config", {})
+    difficulty = config.get("difficulty", {}).get("preset", "?") if isinstance(config.get("difficulty"), dict) else "?"
+    lines = [
+        f"  {path.name}  {m.get('task', '?'):<8} seed {m.get('seed', '?'):<5} difficulty {difficulty:<7} "
+        f"train/val/test {sizes.get('train', '?')}/{sizes.get('validation', '?')}/{sizes.get('test', '?')} "
+        f"utterances, {speakers.get('train', '?')}/{speakers.get('validation', '?')}/{speakers.get('test', '?')} "
+        f"speakers, made {m.get('created_utc', '?')} by codesign {m.get('codesign_version', '?')}"
+    ]
+    lines += _engines_lines(m.get("engines"))
+    lines += [f"      note: {note}" for note in m.get("notes", []) or []]
+    return lines
+
+
+def _engines_lines(engines: object) -> list[str]:
+    """``      engines: train espeak+flite; heldout festival``, or nothing when none is named."""
+    if not isinstance(engines, dict) or not any(engines.values()):
+        return []
+    listed = "; ".join(f"{k} {'+'.join(v) or '-'}" for k, v in engines.items() if isinstance(v, list))
+    return [f"      engines: {listed}"]

@@ -33,9 +33,8 @@ def run(args: argparse.Namespace) -> int:
     prov = report.config.study
     print(f"bundle {report.bundle}: study {prov.name}, trial {prov.trial}"
           + (f" chip {prov.chip_index}" if prov.chip_index is not None else ""))
-    selected = {k: v for k, v in report.config.metrics.items() if k in ("validation_accuracy", "validation_wer")}
     print("task metric re-measured on the held-out test split (test_*); the search selected on the validation split"
-          + (": " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in selected.items()) if selected else ""))
+          + _selected_on(report.config.metrics))
     print(report.table())
     from codesign.search import measured_on_lines
 
@@ -46,3 +45,9 @@ def run(args: argparse.Namespace) -> int:
               "an engine or voice installed here differs from the machine that ran the study")
     print("all figures agree" if report.ok else "some figures DIFFER from the stored ones")
     return 0 if report.ok else 1
+
+
+def _selected_on(metrics: dict[str, float]) -> str:
+    """``: validation accuracy 0.91``: the validation figures the search selected on, if stored."""
+    selected = {k: v for k, v in metrics.items() if k in ("validation_accuracy", "validation_wer")}
+    return (": " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in selected.items())) if selected else ""

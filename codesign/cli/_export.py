@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from codesign.config import check_output_dir
+
+if TYPE_CHECKING:
+    from codesign.export import ExportResult
+    from codesign.search import StudyView
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import optuna
 
     from codesign.export import export_bundle, select_point
-    from codesign.search import default_storage_url, measured_on_lines, open_study, split_named, study_view
+    from codesign.search import default_storage_url, open_study, split_named, study_view
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     check_output_dir(args.out, "--out", "a new or empty folder for the bundle")
@@ -54,28 +59,51 @@ def run(args: argparse.Namespace) -> int:
                            datetime_complete=finished.isoformat() if finished else None)
     values = ", ".join(f"{split_named(k)}={v:.4g}" for k, v in result.config.objectives.items())
     print(f"exported design {point.point_id} of study {view.name} ({values}) to {result.path}")
-    tested = {k: v for k, v in result.config.metrics.items() if k in ("test_accuracy", "test_wer")}
-    if tested:
-        print("on the held-out test split: " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in tested.items()))
-    for line in measured_on_lines(result.config.measured_on):
-        print(f"  measured on the {line}")
+    _print_measured(result)
     if args.recommended:
-        from codesign.search import recommendation_of
-
-        rec = recommendation_of(view)
-        if rec is not None:
-            print(f"recommended: {rec.short()}\n  {rec.rationale}")
-    precision = result.config.precision
-    print(f"scored as its chip holds it: {precision.weight_bits}-bit weights, {precision.state_bits}-bit state"
-          + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))
-    if result.config.confirmed is not None:
-        c = result.config.confirmed
-        spread = ", ".join(f"{split_named(k)} {c['mean'][k]:.4g} ± {c['std'][k]:.2g}" for k in result.config.objectives
-                           if k in c["mean"])
-        print(f"confirmed over seeds {c['seeds']}: {spread}")
+        _print_recommendation(view)
+    _print_precision(result)
+    _print_confirmed(result)
     if not point.feasible:
         print(f"note: {point.label} violates a constraint", file=sys.stderr)
     if result.nir.left_out or result.nir.approximated:
         print(f"NIR graph: {len(result.nir.graph.nodes)} nodes, {len(result.nir.approximated)} approximated, "
               f"{len(result.nir.left_out)} modules left out (see docs/nir.md and the graph's metadata)")
     return 0
+
+
+def _print_measured(result: ExportResult) -> None:
+    """The held-out test split's figures, and what each split was measured on."""
+    from codesign.search import measured_on_lines
+
+    tested = {k: v for k, v in result.config.metrics.items() if k in ("test_accuracy", "test_wer")}
+    if tested:
+        print("on the held-out test split: " + ", ".join(f"{k.replace('_', ' ', 1)} {v:.4g}" for k, v in tested.items()))
+    for line in measured_on_lines(result.config.measured_on):
+        print(f"  measured on the {line}")
+
+
+def _print_recommendation(view: StudyView) -> None:
+    from codesign.search import recommendation_of
+
+    rec = recommendation_of(view)
+    if rec is not None:
+        print(f"recommended: {rec.short()}\n  {rec.rationale}")
+
+
+def _print_precision(result: ExportResult) -> None:
+    """The precision the design was scored at, as its chip holds it."""
+    precision = result.config.precision
+    print(f"scored as its chip holds it: {precision.weight_bits}-bit weights, {precision.state_bits}-bit state"
+          + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))
+
+
+def _print_confirmed(result: ExportResult) -> None:
+    """The objectives' mean ± std over the confirmation seeds, when the design was confirmed."""
+    from codesign.search import split_named
+
+    if result.config.confirmed is not None:
+        c = result.config.confirmed
+        spread = ", ".join(f"{split_named(k)} {c['mean'][k]:.4g} ± {c['std'][k]:.2g}" for k in result.config.objectives
+                           if k in c["mean"])
+        print(f"confirmed over seeds {c['seeds']}: {spread}")

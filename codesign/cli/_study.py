@@ -23,9 +23,11 @@ from codesign.cli._table import (
 from codesign.config import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import optuna
 
-    from codesign.search import Recommendation, StudyOutcome, StudySpec, StudyView
+    from codesign.search import DesignPoint, Lease, Recommendation, StudyOutcome, StudySpec, StudyView
 
 
 def masked_url(url: str) -> str:
@@ -210,13 +212,7 @@ def _confirm(args: argparse.Namespace) -> int:
     from codesign.search import confirm_study, default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
-    ids = [i for i in args.points.split(",") if i.strip()] if args.points else None
-    if ids:  # refused before the storage is opened for writing
-        from codesign.search import study_view
-
-        view = study_view(load_stored_study(args.name, url))
-        for i in ids:
-            view.point_by_id(i)
+    ids = _point_ids(args.points, args.name, url)
     study = load_stored_study(args.name, url, writable=True)
     try:
         confirmed = confirm_study(study, args.seeds, args.scope, workers=args.workers,
@@ -235,6 +231,19 @@ def _confirm(args: argparse.Namespace) -> int:
     if rec is not None:
         print(f"recommended: {rec.short()}\n  {rec.rationale}")
     return 0
+
+
+def _point_ids(points: str | None, name: str, url: str) -> list[str] | None:
+    """The design ids ``--points`` names (None: not given), each checked against the stored
+    study before its storage is opened for writing."""
+    ids = [i for i in points.split(",") if i.strip()] if points else None
+    if ids:
+        from codesign.search import load_stored_study, study_view
+
+        view = study_view(load_stored_study(name, url))
+        for i in ids:
+            view.point_by_id(i)
+    return ids
 
 
 def _write_report(outcome: StudyOutcome, runs_dir: str) -> Path:
@@ -311,12 +320,23 @@ def _status(args: argparse.Namespace) -> int:
     for name, direction in spec.objectives.items():
         shown = f"{best[name]:.6g}" if name in best else "-"
         print(f"best {name} ({direction}): {shown}")
-    feasible = sum(1 for p in points if p.feasible)
-    below = sum(1 for p in points if p.feasible and p.below_floor)
-    degenerate = sum(1 for p in points if p.feasible and p.degenerate)
-    print(f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
-          f"{floor if floor is not None else '(none)'}, {degenerate} degenerate); "
-          f"hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
+    print(_points_line(points, floor) + f"; hypervolume {study_hypervolume(points, spec.objectives, spec.reference):.6g}")
+    _print_recommendation(study)
+    return 0
+
+
+def _points_line(points: list[DesignPoint], floor: object) -> str:
+    """``design points: N (F feasible; off the front: B below the floor …, D degenerate)``."""
+    feasible = sum(p.feasible for p in points)
+    below = sum(p.feasible and p.below_floor for p in points)
+    degenerate = sum(p.feasible and p.degenerate for p in points)
+    return (f"design points: {len(points)} ({feasible} feasible; off the front: {below} below the floor "
+            f"{floor if floor is not None else '(none)'}, {degenerate} degenerate)")
+
+
+def _print_recommendation(study: optuna.Study) -> None:
+    """The stored recommendation (or the one computed now, said so) and its rationale, or why
+    there is none."""
     from codesign.search import no_recommendation_reason, study_view
 
     view = study_view(study)
@@ -326,7 +346,6 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  {rec.rationale}")
     else:
         print(f"recommended: none; {no_recommendation_reason(view)}")
-    return 0
 
 
 def _front(args: argparse.Namespace) -> int:
@@ -348,7 +367,7 @@ def _front(args: argparse.Namespace) -> int:
 def _points(args: argparse.Namespace) -> int:
     import sys
 
-    from codesign.search import design_rows, filter_points, open_study, parse_filter, study_view
+    from codesign.search import design_rows, open_study, study_view
 
     study = open_study(args.name, args.storage or default_url(args))
     view = study_view(study)
@@ -356,23 +375,11 @@ def _points(args: argparse.Namespace) -> int:
     rows = design_rows(view, rec.point_id if rec is not None else None)
     available = _columns_of(rows, view)
     if args.filter:
-        kept = {p.point_id for p in filter_points(view.points, parse_filter(args.filter), view.objectives, view.name)}
-        rows = [r for r in rows if r["id"] in kept]
+        rows = _filtered(rows, view, args.filter)
     rows = sort_rows(rows, args.sort, available)
     columns = check_columns(args.columns.split(","), available) if args.columns else available
     if args.format == "parquet":
-        if not args.out:
-            raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
-        import pandas as pd
-
-        from codesign._io import write_atomic
-
-        frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-        for col in frame.columns:  # a column mixing types (int here, str there) as text
-            if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
-                frame[col] = frame[col].map(lambda v: None if v is None else str(v))
-        write_atomic(args.out, lambda tmp: frame.to_parquet(tmp, index=False))
-        print(f"wrote {len(rows)} design points to {args.out}", file=sys.stderr)
+        _write_parquet(rows, columns, args.out)
         return 0
     text = machine_text(rows, columns, args.format)
     if args.out:
@@ -383,6 +390,33 @@ def _points(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _filtered(rows: list[dict[str, Any]], view: StudyView, expression: str) -> list[dict[str, Any]]:
+    """The rows of the design points ``--filter`` keeps."""
+    from codesign.search import filter_points, parse_filter
+
+    kept = {p.point_id for p in filter_points(view.points, parse_filter(expression), view.objectives, view.name)}
+    return [r for r in rows if r["id"] in kept]
+
+
+def _write_parquet(rows: list[dict[str, Any]], columns: list[str], out: str | None) -> None:
+    """``columns`` of ``rows`` as a parquet file (written atomically); a column mixing types
+    (int here, str there) is written as text."""
+    import sys
+
+    if not out:
+        raise ConfigError(None, "--out", "an output file for parquet (a binary format)")
+    import pandas as pd
+
+    from codesign._io import write_atomic
+
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    for col in frame.columns:  # a column mixing types (int here, str there) as text
+        if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
+            frame[col] = frame[col].map(lambda v: None if v is None else str(v))
+    write_atomic(out, lambda tmp: frame.to_parquet(tmp, index=False))
+    print(f"wrote {len(rows)} design points to {out}", file=sys.stderr)
 
 
 def _columns_of(rows: list[dict[str, Any]], view: StudyView) -> list[str]:
@@ -402,10 +436,6 @@ def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: floa
         ConfigError: a live driver and no ``--force``; one on another machine; one that did not
             stop within ``wait_s``.
     """
-    import contextlib
-    import os
-    import signal
-    import socket
     import time
 
     from codesign.config import ConfigError
@@ -418,16 +448,8 @@ def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: floa
     if not force:
         raise ConfigError(None, name, "a study no driver is running",
                           hint=f"driver {who} holds it; stop it first, or pass --force to stop it")
-    here = socket.gethostname()
-    remote = [d for d, lease in live.items() if lease.host != here]
-    if remote:
-        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
-                          got=", ".join(sorted(remote)))
-    for lease in live.values():
-        if lease.pid != os.getpid():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(lease.pid, signal.SIGTERM)
-            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
+    _refuse_remote(live)
+    _terminate(live.values())
     deadline = time.monotonic() + wait_s
     while live and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -436,42 +458,54 @@ def _stop_live_drivers(study: optuna.Study, name: str, force: bool, wait_s: floa
         raise ConfigError(None, "--force", f"drivers that stop within {wait_s:g} s", got=", ".join(sorted(live)))
 
 
+def _refuse_remote(live: dict[str, Lease]) -> None:
+    """--force stops drivers on this machine only: a ConfigError names those elsewhere."""
+    import socket
+
+    from codesign.config import ConfigError
+
+    here = socket.gethostname()
+    remote = [d for d, lease in live.items() if lease.host != here]
+    if remote:
+        raise ConfigError(None, "--force", "drivers on this machine (a driver elsewhere is stopped there)",
+                          got=", ".join(sorted(remote)))
+
+
+def _terminate(leases: Iterable[Lease]) -> None:
+    """SIGTERM to each driver process holding a lease (never this process)."""
+    import contextlib
+    import os
+    import signal
+
+    for lease in leases:
+        if lease.pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(lease.pid, signal.SIGTERM)
+            print(f"stopping driver {lease.driver} (SIGTERM) ...", flush=True)
+
+
 def _delete(args: argparse.Namespace) -> int:
     import shutil
 
     import optuna
 
-    from codesign.search import ARTIFACT_DIR_ATTR, open_storage, study_counts
+    from codesign.search import open_storage, study_counts
     from codesign.search._storage import storage_file
 
     study, url = _load(args)  # read-only: a missing storage or study is refused before anything is written
     _stop_live_drivers(study, args.name, force=args.force)
     storage = open_storage(url, create=True)  # deleting writes; the file exists, as _load checked
     n_trials = sum(study_counts(study).values())
-    artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
-    from codesign.search._store import is_url
-
-    remote = bool(artifacts) and is_url(artifacts)  # an object store: its files are the user's to remove
-    artifact_dir = Path(artifacts) if artifacts and not remote else None
-    # Only a folder named after the study (runs/NAME, the driver's default) is removed with it,
-    # and only once its storage holds no other study.
-    db = storage_file(url)
-    others = [n for n in optuna.get_all_study_names(storage) if n != args.name]
-    remove_dir = (artifact_dir is not None and artifact_dir.name == args.name and artifact_dir.is_dir()
-                  and not (db is not None and db.resolve().parent == artifact_dir.resolve() and others))
+    artifact_dir, remote = _artifact_folder(study)
+    remove_dir = artifact_dir is not None and _removable_folder(artifact_dir, args.name, storage_file(url), storage)
     what = f"study '{args.name}' ({n_trials} trials) from {masked_url(url)}"
     if remove_dir:
         what += f" and its artifacts folder {artifact_dir}"
-    elif remote:
-        what += f" (its artifacts in {artifacts} are left as they are)"
-    if not args.yes:
-        try:
-            answer = input(f"Delete {what}? [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
+    elif remote is not None:  # an object store: its files are the user's to remove
+        what += f" (its artifacts in {remote} are left as they are)"
+    if not args.yes and not _user_agrees(f"Delete {what}? [y/N] "):
+        print("nothing deleted")
+        return 1
     optuna.delete_study(study_name=args.name, storage=storage)
     if remove_dir and artifact_dir is not None:
         shutil.rmtree(artifact_dir)
@@ -479,7 +513,40 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, str]:
+def _artifact_folder(study: optuna.Study) -> tuple[Path | None, str | None]:
+    """The study's artifacts: (its local folder, else None; its object-store URL, else None)."""
+    from codesign.search import ARTIFACT_DIR_ATTR
+    from codesign.search._store import is_url
+
+    artifacts = study.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if not artifacts:
+        return None, None
+    if is_url(artifacts):
+        return None, str(artifacts)
+    return Path(artifacts), None
+
+
+def _removable_folder(artifact_dir: Path, name: str, db: Path | None,
+                      storage: optuna.storages.BaseStorage | str) -> bool:
+    """Only a folder named after the study (runs/NAME, the driver's default) is removed with
+    it, and only once its storage (a file in that folder) holds no other study."""
+    import optuna
+
+    others = [n for n in optuna.get_all_study_names(storage) if n != name]
+    shared = db is not None and db.resolve().parent == artifact_dir.resolve() and bool(others)
+    return artifact_dir.name == name and artifact_dir.is_dir() and not shared
+
+
+def _user_agrees(question: str) -> bool:
+    """Ask ``question`` on the terminal; only ``y`` or ``yes`` agrees (end of input does not)."""
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _load(args: argparse.Namespace) -> tuple[optuna.Study, str]:
     from codesign.search import default_storage_url, load_stored_study
 
     url = args.storage or default_storage_url(args.name, args.runs_dir)
@@ -503,16 +570,24 @@ def front_params(rows: list[dict[str, Any]], spec: StudySpec | None, study: optu
     the search space's order); the chip's bits are the precision column, so left out."""
     params = [k for k in rows[0] if k.startswith(PARAM_PREFIXES) and k not in ("hw.weight_bits", "hw.state_bits")]
     varying = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1]
-    order = {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
-    importance: dict[str, float] = {}
-    if study is not None and view is not None:
-        from codesign.search import combined_importance, importance_infos
-
-        try:
-            importance = combined_importance(importance_infos(study, view))
-        except (ValueError, RuntimeError):  # a degenerate sample: rank by the space's order
-            importance = {}
+    order = _space_order(spec)
+    importance = _importance(study, view) if study is not None and view is not None else {}
     return sorted(varying, key=lambda k: (-importance.get(k, -1.0), order.get(k, len(order)), k))
+
+
+def _space_order(spec: StudySpec | None) -> dict[str, int]:
+    """Parameter -> its position in the study's search space (empty without a spec)."""
+    return {k: i for i, k in enumerate(spec.search_space().parameters)} if spec is not None else {}
+
+
+def _importance(study: optuna.Study, view: StudyView) -> dict[str, float]:
+    """Parameter -> importance over the study's trials; empty for a degenerate sample."""
+    from codesign.search import combined_importance, importance_infos
+
+    try:
+        return combined_importance(importance_infos(study, view))
+    except (ValueError, RuntimeError):  # a degenerate sample: rank by the space's order
+        return {}
 
 
 def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | None = None, *,
@@ -527,54 +602,19 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     from codesign.search import design_rows, pareto_front
 
     front = pareto_front(view.points, view.objectives)
-    off = [p for p in view.points if p.feasible and not p.eligible]
-    note = (f"{len(off)} feasible design(s) kept off the front: below the floor ({view.floor}) or degenerate; "
-            f"codesign study points {view.name} lists them") if off else ""
+    note = _off_front_note(view)
     if not front:
-        return "(no design point on the front yet: none is feasible above the accuracy floor)" + (
-            "\n" + note if note else "")
+        return _no_front_text(note)
     rows = design_rows(dataclasses.replace(view, points=tuple(front)), rec.point_id if rec is not None else None)
     available = _columns_of(rows, view)
     rows = sort_rows(rows, sort, available)
     objectives = list(view.objective_names)
-    confirmed = any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
-    if columns:
-        chosen = check_columns(columns.split(","), available)
-    elif wide:
-        chosen = available
-    else:
-        chosen = ["id", *objectives, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+    confirmed = _any_confirmed(rows, objectives)
+    chosen = _front_columns(rows, available, view, spec, study, wide=wide, columns=columns)
     if fmt != "table":
-        if confirmed and not wide:
-            chosen = [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
-        if "recommended" not in chosen and not columns:
-            chosen.insert(1, "recommended")
-        if not columns:  # what the task metrics were measured on (the table says it under itself)
-            chosen += [c for c in available if c.startswith("measured_on.") and c not in chosen]
-        return machine_text(rows, chosen, fmt)
-
-    def header(c: str) -> str:
-        if c in view.objectives:
-            return f"{c} ({view.objectives[c]})"
-        short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
-        clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
-        return c if clash else short
-
-    def cells(c: str) -> list[str]:
-        if c == "id":
-            return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
-        if c in view.objectives:
-            return [objective_cell(r, c) for r in rows]
-        return [cell(r.get(c)) for r in rows]
-
-    while True:
-        table = {c: cells(c) for c in chosen}
-        heads = [header(c) for c in chosen]
-        body = [[table[c][i] for c in chosen] for i in range(len(rows))]
-        params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
-        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
-            break
-        chosen.remove(params[-1])
+        return machine_text(rows, _machine_columns(chosen, available, objectives, confirmed=confirmed, wide=wide,
+                                                   named=bool(columns)), fmt)
+    heads, body = _fitted_table(view, rows, chosen, wide=wide, columns=columns)
     lines = aligned(heads, body)
     if rec is not None:
         lines.append(f"* recommended: {rec.short()}")
@@ -589,7 +629,92 @@ def front_text(view: StudyView, spec: StudySpec | None, rec: Recommendation | No
     return "\n".join(lines)
 
 
-def measured_on_text(view: Any) -> list[str]:
+def _no_front_text(note: str) -> str:
+    return "(no design point on the front yet: none is feasible above the accuracy floor)" + ("\n" + note if note else "")
+
+
+def _off_front_note(view: StudyView) -> str:
+    """How many feasible designs the floor or degeneracy kept off the front ("" for none)."""
+    off = [p for p in view.points if p.feasible and not p.eligible]
+    if not off:
+        return ""
+    return (f"{len(off)} feasible design(s) kept off the front: below the floor ({view.floor}) or degenerate; "
+            f"codesign study points {view.name} lists them")
+
+
+def _any_confirmed(rows: list[dict[str, Any]], objectives: list[str]) -> bool:
+    """Whether a row has a confirmed mean of an objective."""
+    return any(r.get(f"{n}.mean") is not None for r in rows for n in objectives)
+
+
+def _front_columns(rows: list[dict[str, Any]], available: list[str], view: StudyView, spec: StudySpec | None,
+                   study: optuna.Study | None, *, wide: bool, columns: str | None) -> list[str]:
+    """The columns asked for (checked), every column (``wide``), or the default: id, the
+    objectives, the precision and the most important parameters that differ."""
+    if columns:
+        return check_columns(columns.split(","), available)
+    if wide:
+        return available
+    return ["id", *view.objective_names, "precision", *front_params(rows, spec, study, view)[:MAX_PARAMS]]
+
+
+def _machine_columns(chosen: list[str], available: list[str], objectives: list[str], *, confirmed: bool,
+                     wide: bool, named: bool) -> list[str]:
+    """csv/json/markdown columns: each objective with its confirmed mean and std (where
+    ``confirmed``, unless ``wide`` took every column), and, unless the columns were ``named``,
+    whether a design is recommended and what its task metrics were measured on."""
+    if confirmed and not wide:
+        chosen = _with_spread(chosen, objectives)
+    if "recommended" not in chosen and not named:
+        chosen.insert(1, "recommended")
+    if not named:  # what the task metrics were measured on (the table says it under itself)
+        chosen += [c for c in available if c.startswith("measured_on.") and c not in chosen]
+    return chosen
+
+
+def _with_spread(chosen: list[str], objectives: list[str]) -> list[str]:
+    """``accuracy`` -> ``accuracy``, ``accuracy.mean``, ``accuracy.std`` for each objective."""
+    return [c2 for c in chosen for c2 in ([c, f"{c}.mean", f"{c}.std"] if c in objectives else [c])]
+
+
+def _fitted_table(view: StudyView, rows: list[dict[str, Any]], chosen: list[str], *, wide: bool,
+                  columns: str | None) -> tuple[list[str], list[list[str]]]:
+    """Headings and cells of ``chosen``; for the default columns (not ``wide``, no ``columns``
+    named), the least important parameters dropped until the table is at most
+    :data:`MAX_WIDTH` wide."""
+    while True:
+        heads = [_front_header(view, chosen, c) for c in chosen]
+        body = _front_body(view, rows, chosen)
+        params = [c for c in chosen if c.startswith(PARAM_PREFIXES)]
+        if wide or columns or width_of(heads, body) <= MAX_WIDTH or not params:
+            return heads, body
+        chosen.remove(params[-1])
+
+
+def _front_header(view: StudyView, chosen: list[str], c: str) -> str:
+    """An objective with its direction; a parameter without its prefix unless two chosen
+    parameters would then read the same."""
+    if c in view.objectives:
+        return f"{c} ({view.objectives[c]})"
+    short = c.split(".", 1)[1] if c.startswith(PARAM_PREFIXES) else c
+    clash = sum(1 for o in chosen if o.startswith(PARAM_PREFIXES) and o.split(".", 1)[1] == short) > 1
+    return c if clash else short
+
+
+def _front_cells(view: StudyView, rows: list[dict[str, Any]], c: str) -> list[str]:
+    if c == "id":
+        return [r["id"] + ("*" if r["recommended"] else "") for r in rows]
+    if c in view.objectives:
+        return [objective_cell(r, c) for r in rows]
+    return [cell(r.get(c)) for r in rows]
+
+
+def _front_body(view: StudyView, rows: list[dict[str, Any]], chosen: list[str]) -> list[list[str]]:
+    table = {c: _front_cells(view, rows, c) for c in chosen}
+    return [[table[c][i] for c in chosen] for i in range(len(rows))]
+
+
+def measured_on_text(view: StudyView) -> list[str]:
     """What the study's task metrics were measured on, from its records (one line per split),
     and a warning when trials disagree; nothing for records that predate it."""
     from codesign.search import measured_on_lines
@@ -601,9 +726,9 @@ def measured_on_text(view: Any) -> list[str]:
     return lines
 
 
-def _print_recommended(outcome: Any) -> None:
+def _print_recommended(outcome: StudyOutcome) -> None:
     """The design the study recommends, with its rationale and how to export it."""
-    rec = getattr(outcome, "recommendation", None)
+    rec = outcome.recommendation
     from codesign.search import load_stored_study, recommendation_of
 
     stored = recommendation_of(load_stored_study(outcome.name, outcome.storage_url))

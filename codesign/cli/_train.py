@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig, CorpusConfig]:
     """(ModelConfig, TrainConfig, CorpusConfig) from the arguments; bad input raises ConfigError."""
-    from codesign.config import ConfigError, parse_set_args, parse_spec
+    from codesign.config import parse_set_args, parse_spec
     from codesign.data import CorpusConfig
     from codesign.snn import MODEL_FIELDS, parse_model_config
     from codesign.train import TrainConfig
@@ -53,27 +53,41 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig, C
     overrides = parse_set_args(args.set)
     model_fields, train_fields = set(MODEL_FIELDS), set(TrainConfig.model_fields)
     for key in overrides:
-        if key not in model_fields | train_fields or key in ("family", "variant"):
-            allowed = sorted((model_fields | train_fields) - {"family", "variant"})
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "family and variant have their own options"
-            raise ConfigError(None, f"--set {key}", "a ModelConfig or TrainConfig field", hint=hint)
+        _check_set_key(key, model_fields | train_fields)
     model_data = {k: v for k, v in overrides.items() if k in model_fields}
     model_data["family"] = args.model
     if args.variant is not None:
         model_data["variant"] = args.variant
     model = parse_model_config(model_data, key_prefix="")
-    train_data = {k: v for k, v in overrides.items() if k in train_fields}
-    if args.epochs is not None:
-        train_data.update(epochs=args.epochs, seconds=None)
-    elif args.seconds is not None:
-        train_data.update(epochs=None, seconds=args.seconds)
-    budget = parse_spec(TrainConfig, train_data, key_prefix="")
+    budget = parse_spec(TrainConfig, _budget_data(args, {k: v for k, v in overrides.items() if k in train_fields}),
+                        key_prefix="")
     corpus_data: dict[str, Any] = {"task": args.task, "seed": args.seed}
     if args.size is not None:
         corpus_data["size"] = args.size
     corpus = parse_spec(CorpusConfig, corpus_data, key_prefix="")
     return model, budget, corpus
+
+
+def _check_set_key(key: str, fields: set[str]) -> None:
+    """A ``--set`` key names a ModelConfig or TrainConfig field other than family and variant
+    (they have their own options); else a ConfigError with the closest field."""
+    from codesign.config import ConfigError
+
+    if key in fields and key not in ("family", "variant"):
+        return
+    allowed = sorted(fields - {"family", "variant"})
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'?" if close else "family and variant have their own options"
+    raise ConfigError(None, f"--set {key}", "a ModelConfig or TrainConfig field", hint=hint)
+
+
+def _budget_data(args: argparse.Namespace, train_data: dict[str, Any]) -> dict[str, Any]:
+    """The training fields of ``--set`` with ``--epochs`` or ``--seconds`` as the budget."""
+    if args.epochs is not None:
+        train_data.update(epochs=args.epochs, seconds=None)
+    elif args.seconds is not None:
+        train_data.update(epochs=None, seconds=args.seconds)
+    return train_data
 
 
 def _run(args: argparse.Namespace) -> int:

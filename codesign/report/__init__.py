@@ -4,7 +4,9 @@
 Owns drawing stored trials (read through ``codesign.search.study_view``, the one study
 reader); never evaluates or re-runs a trial. Every figure
 is computed as plain data first (``*_info`` functions returning frozen dataclasses, tested
-without a browser) and drawn second (``codesign.report._render``).
+without a browser) and drawn second (``codesign.report._render``); the pages' HTML is laid out
+by autoescaped Jinja2 templates shipped in ``codesign/report/templates/``
+(``codesign.report._templates``).
 """
 
 from __future__ import annotations

@@ -11,17 +11,22 @@ trial order), which does not depend on how busy the machine was. Nothing is re-e
 
 from __future__ import annotations
 
-import html
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import optuna
+import plotly.graph_objects as go
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
 
+from codesign import __version__
 from codesign._io import write_text_atomic
 from codesign.config import ConfigError
 from codesign.report._labels import metric_label
-from codesign.report._pareto import design_id, precision_label
+from codesign.report._pareto import LOG_OBJECTIVE_PREFIXES, design_id, precision_label
+from codesign.report._templates import render
 from codesign.search import (
     DesignPoint,
     StudyView,
@@ -113,6 +118,28 @@ def comparison_data(studies: list[optuna.Study] | list[StudyView]) -> Comparison
         ConfigError: fewer than two studies, or studies whose objectives differ.
     """
     views = [s if isinstance(s, StudyView) else study_view(s) for s in studies]
+    _check_comparable(views)
+    first = views[0]
+    objectives = first.objectives
+    signs = minimisation_signs(objectives)
+    ref_loss = hypervolume_reference(np.array(_pooled_eligible(views)) * signs, objectives)
+    summaries = tuple(_summary(v, ref_loss, signs) for v in views)
+    return ComparisonData(first.objective_names, first.directions, tuple(float(x) for x in ref_loss * signs),
+                          summaries, tuple(views))
+
+
+def _pooled_eligible(views: list[StudyView]) -> list[tuple[float, ...]]:
+    """The objective values of every study's eligible design points (at least one)."""
+    pooled = [p.values for v in views for p in v.points if p.eligible]
+    if not pooled:
+        raise ConfigError(None, "NAME", "studies with at least one eligible design point (feasible, above the "
+                          "accuracy floor, not degenerate)",
+                          got=", ".join(v.name for v in views))
+    return pooled
+
+
+def _check_comparable(views: list[StudyView]) -> None:
+    """At least two studies, all with the first one's objectives and directions."""
     if len(views) < 2:
         raise ConfigError(None, "NAME", "at least two studies to compare", got=len(views))
     first = views[0]
@@ -120,17 +147,6 @@ def comparison_data(studies: list[optuna.Study] | list[StudyView]) -> Comparison
         if v.objective_names != first.objective_names or v.directions != first.directions:
             raise ConfigError(None, "NAME", "studies with the same objectives and directions",
                               got=f"{first.name}: {_objectives(first)}; {v.name}: {_objectives(v)}")
-    objectives = first.objectives
-    signs = minimisation_signs(objectives)
-    pooled = [p.values for v in views for p in v.points if p.eligible]
-    if not pooled:
-        raise ConfigError(None, "NAME", "studies with at least one eligible design point (feasible, above the "
-                          "accuracy floor, not degenerate)",
-                          got=", ".join(v.name for v in views))
-    ref_loss = hypervolume_reference(np.array(pooled) * signs, objectives)
-    summaries = tuple(_summary(v, ref_loss, signs) for v in views)
-    return ComparisonData(first.objective_names, first.directions, tuple(float(x) for x in ref_loss * signs),
-                          summaries, tuple(views))
 
 
 def _objectives(view: StudyView) -> str:
@@ -204,73 +220,89 @@ def _figure(name: str, value: float, spread: tuple[float, float] | None) -> str:
     return text + (f" (confirmed {spread[0]:.4g} ± {spread[1]:.2g})" if spread else "")
 
 
+#: One colour per study, in the order given.
+_STUDY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+
+
 def comparison_figures(data: ComparisonData) -> list[object]:
     """The overlaid fronts (one 2-D scatter per objective pair, one colour per study, its front
     joined by a line), and hypervolume against cumulative CPU seconds."""
-    import itertools
+    figures: list[object] = [_overlaid_fronts(data, i, j)
+                             for i, j in itertools.combinations(range(len(data.objective_names)), 2)]
+    figures.append(_hypervolume_over_cpu(data))
+    return figures
 
-    import plotly.graph_objects as go
 
-    from codesign.report._pareto import LOG_OBJECTIVE_PREFIXES
-
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+def _overlaid_fronts(data: ComparisonData, i: int, j: int) -> go.Figure:
+    """Every study's front and dominated feasible points on objectives i (x) and j (y)."""
     names = data.objective_names
-    figures: list[object] = []
-    for i, j in itertools.combinations(range(len(names)), 2):
-        fig = go.Figure()
-        for k, (s, view) in enumerate(zip(data.studies, data.views, strict=True)):
-            colour = colours[k % len(colours)]
-            others = [p for p in view.points if p.feasible and p.key not in {q.key for q in s.front}]
-            fig.add_trace(go.Scatter(
-                x=[p.values[i] for p in others], y=[p.values[j] for p in others], mode="markers",
-                name=f"{s.name}: dominated ({len(others)})", legendgroup=s.name, opacity=0.35,
-                marker={"color": colour, "size": 6, "symbol": "circle-open"},
-                text=[f"{s.name} design {design_id(p.key)}" for p in others],
-                hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"))
-            front = sorted(s.front, key=lambda p: p.values[i])
-            fig.add_trace(go.Scatter(
-                x=[p.values[i] for p in front], y=[p.values[j] for p in front], mode="markers",
-                name=f"{s.name}: front ({len(front)})", legendgroup=s.name,
-                marker={"color": colour, "size": 10, "line": {"width": 1, "color": "#222"}},
-                text=[f"<b>{s.name}</b> design {design_id(p.key)}" for p in front],
-                hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"))
-        for axis, index in (("xaxis", i), ("yaxis", j)):
-            values = [p.values[index] for v in data.views for p in v.points]
-            log = names[index].startswith(LOG_OBJECTIVE_PREFIXES) and bool(values) and min(values) > 0
-            fig.update_layout({axis: {"type": "log" if log else "linear", "title": metric_label(names[index])}})
-        fig.update_layout(title=f"Fronts overlaid: {metric_label(names[i])} vs {metric_label(names[j])}",
-                          height=520, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
-                          margin={"t": 130})
-        figures.append(fig)
+    fig = go.Figure()
+    for k, (s, view) in enumerate(zip(data.studies, data.views, strict=True)):
+        for trace in _study_traces(s, view, _STUDY_COLOURS[k % len(_STUDY_COLOURS)], i, j):
+            fig.add_trace(trace)
+    for axis, index in (("xaxis", i), ("yaxis", j)):
+        fig.update_layout({axis: {"type": _axis_type(data, index), "title": metric_label(names[index])}})
+    fig.update_layout(title=f"Fronts overlaid: {metric_label(names[i])} vs {metric_label(names[j])}",
+                      height=520, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+                      margin={"t": 130})
+    return fig
+
+
+def _study_traces(s: StudySummary, view: StudyView, colour: str, i: int, j: int) -> tuple[go.Scatter, go.Scatter]:
+    """One study's dominated feasible points (faint, open) and its front (filled)."""
+    return _dominated_trace(s, view, colour, i, j), _front_trace(s, colour, i, j)
+
+
+def _dominated_trace(s: StudySummary, view: StudyView, colour: str, i: int, j: int) -> go.Scatter:
+    on_front = {q.key for q in s.front}
+    others = [p for p in view.points if p.feasible and p.key not in on_front]
+    return go.Scatter(
+        x=[p.values[i] for p in others], y=[p.values[j] for p in others], mode="markers",
+        name=f"{s.name}: dominated ({len(others)})", legendgroup=s.name, opacity=0.35,
+        marker={"color": colour, "size": 6, "symbol": "circle-open"},
+        text=[f"{s.name} design {design_id(p.key)}" for p in others],
+        hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>")
+
+
+def _front_trace(s: StudySummary, colour: str, i: int, j: int) -> go.Scatter:
+    front = sorted(s.front, key=lambda p: p.values[i])
+    return go.Scatter(
+        x=[p.values[i] for p in front], y=[p.values[j] for p in front], mode="markers",
+        name=f"{s.name}: front ({len(front)})", legendgroup=s.name,
+        marker={"color": colour, "size": 10, "line": {"width": 1, "color": "#222"}},
+        text=[f"<b>{s.name}</b> design {design_id(p.key)}" for p in front],
+        hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>")
+
+
+def _axis_type(data: ComparisonData, index: int) -> str:
+    """``log`` for an energy or latency objective all of whose values are positive."""
+    values = [p.values[index] for v in data.views for p in v.points]
+    log = data.objective_names[index].startswith(LOG_OBJECTIVE_PREFIXES) and bool(values) and min(values) > 0
+    return "log" if log else "linear"
+
+
+def _hypervolume_over_cpu(data: ComparisonData) -> go.Figure:
+    """Each study's hypervolume against the CPU seconds its trials had used, one reference for all."""
     fig = go.Figure()
     for k, s in enumerate(data.studies):
         fig.add_trace(go.Scatter(x=list(s.cpu_s), y=list(s.hypervolume), mode="lines+markers", name=s.name,
-                                 line={"color": colours[k % len(colours)], "shape": "hv"}))
-    ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, data.reference_point, strict=True))
+                                 line={"color": _STUDY_COLOURS[k % len(_STUDY_COLOURS)], "shape": "hv"}))
+    ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(data.objective_names, data.reference_point, strict=True))
     fig.update_layout(title=f"Hypervolume against CPU time<br><sup>one reference for all studies: {ref}</sup>",
                       xaxis_title="CPU seconds of the trials so far (summed in trial order)",
                       yaxis_title="hypervolume of the eligible front", height=460)
-    figures.append(fig)
-    return figures
+    return fig
 
 
 def write_comparison(studies: list[optuna.Study], out: str | Path) -> ComparisonData:
     """Write the comparison page of ``studies`` to ``out`` (self-contained HTML) and return its data."""
-    import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
-
-    from codesign import __version__
-
     data = comparison_data(studies)
-    parts = [f"<h1>codesign: {html.escape(', '.join(s.name for s in data.studies))} compared</h1>",
-             f"<pre>{html.escape(comparison_table(data))}</pre>", "<h2>Fronts and hypervolume</h2>"]
+    figures = []
     for n, fig in enumerate(comparison_figures(data)):
         assert isinstance(fig, go.Figure)
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{n}",
-                                 config={"displaylogo": False, "responsive": True}))
-    text = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>codesign comparison</title>"
-            "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}pre{font-size:small}</style>"
-            f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>" + "\n".join(parts)
-            + f"<p style='color:#777;font-size:small'>codesign {__version__}</p></body></html>\n")
+        figures.append(Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{n}",
+                                          config={"displaylogo": False, "responsive": True})))
+    text = render("compare.html.j2", names=[s.name for s in data.studies], table=comparison_table(data),
+                  figures=figures, plotlyjs=Markup(get_plotlyjs()), version=__version__) + "\n"
     write_text_atomic(out, text)
     return data

@@ -5,17 +5,19 @@ Reads the recommendation the study stored (:func:`codesign.search.recommendation
 by ``study run`` and ``study confirm``), or, for a study that stored none, the one the policy
 gives now on the stored figures (as ``codesign study status`` does, and says so); never
 chooses a design itself (the policy is :mod:`codesign.search._recommend`'s). Everything
-interpolated into the page's HTML is escaped (``html.escape``), and into Plotly's hovers
-passed through :func:`~codesign.report._pareto.plot_text`.
+interpolated into the page's HTML is escaped by its template (``templates/decision.html.j2``,
+autoescaped), and into Plotly's hovers passed through :func:`~codesign.report._pareto.plot_text`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from codesign.report._labels import metric_label
 from codesign.report._pareto import MarkedPoint, plot_text
+from codesign.report._templates import render
 from codesign.search import (
     KNEE,
     DesignPoint,
@@ -46,10 +48,7 @@ def table_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list
     """The objectives of ``view`` with the :data:`TASK_COLUMNS` one of ``points`` measured (in
     its metrics or its confirmed means) that are no objective: each held-out-engine figure
     right after its validation figure, the others after the objectives."""
-    measured: set[str] = set()
-    for p in points:
-        if p is not None:
-            measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
+    measured = _measured_metrics(points)
     extra = [n for n in TASK_COLUMNS if n in measured and n not in view.objective_names]
     columns: list[str] = []
     for name in (*view.objective_names, *extra):
@@ -57,6 +56,15 @@ def table_columns(view: StudyView, points: Iterable[DesignPoint | None]) -> list
             columns.append(name)
             columns.extend(m for m in _BESIDE.get(name, ()) if m in extra and m not in columns)
     return columns
+
+
+def _measured_metrics(points: Iterable[DesignPoint | None]) -> set[str]:
+    """Every metric one of ``points`` measured, in its metrics or its confirmed means."""
+    measured: set[str] = set()
+    for p in points:
+        if p is not None:
+            measured |= set(p.metrics) | (set(p.confirmed.mean) if p.confirmed is not None else set())
+    return measured
 
 
 def study_recommendation(view: StudyView) -> tuple[Recommendation | None, bool]:
@@ -109,71 +117,102 @@ def _policy_words(rec: Recommendation) -> str:
 def _cell(mean: dict[str, float], std: dict[str, float], name: str, point: DesignPoint | None,
           confirmed: bool = False) -> str:
     if name in mean:
-        return html.escape(f"{mean[name]:.4g}" + (f" ± {std[name]:.2g}" if name in std else ""))
+        return f"{mean[name]:.4g}" + (f" ± {std[name]:.2g}" if name in std else "")
     spread = point.confirmed.spread(name) if point is not None and point.confirmed is not None else None
     if spread is not None:  # a figure the choice did not use, over the same confirmation seeds
-        return html.escape(f"{spread[0]:.4g} ± {spread[1]:.2g}")
+        return f"{spread[0]:.4g} ± {spread[1]:.2g}"
     if point is not None and name in point.metrics:  # the search's figure: one seed
-        return html.escape(f"{point.metrics[name]:.4g}" + (" (one seed)" if confirmed else ""))
+        return f"{point.metrics[name]:.4g}" + (" (one seed)" if confirmed else "")
     return "–"
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A design's row of the decision's table."""
+
+    title: str
+    recommended: bool
+    cells: tuple[str, ...]
 
 
 def decision_html(view: StudyView, rec: Recommendation | None, stored: bool) -> str:
     """The summary's decision: the recommended design, its policy, its figures (confirmed mean
     ± std where confirmed) beside the runner-up's, what it traded (the stored rationale), and
-    the accuracy floor; or why there is no recommendation."""
-    floor = view.floor
-    below = sum(1 for p in view.points if p.feasible and p.below_floor)
-    degenerate = sum(1 for p in view.points if p.feasible and p.degenerate)
-    floor_text = (f"<p class='src'>Accuracy floor: {html.escape(str(floor))} (dashed on the scatters). "
-                  f"{below} feasible design points below it and {degenerate} degenerate ones (one answer for "
-                  "every input) stay stored, drawn faded, and are kept off the front and out of the "
-                  "hypervolume.</p>") if floor is not None else ""
+    the accuracy floor; or why there is no recommendation (``templates/decision.html.j2``)."""
+    floor = _floor(view)
     if rec is None:
         reason = no_recommendation_reason(view)
-        return (f"<h3 id='recommendation'>No recommended design</h3>"
-                f"<p>{html.escape(reason[:1].upper() + reason[1:])}.</p>" + floor_text)
+        return render("decision.html.j2", rec=None, reason=reason[:1].upper() + reason[1:], **floor)
     point, runner = _point(view, rec.point_id), _point(view, rec.runner_up)
-    how = (f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
-           if rec.confirmed else "not confirmed: the search's single-seed figures (codesign study confirm)")
-    names = [*table_columns(view, (point, runner)),
-             *(m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics)]
-    head = "<th></th>" + "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in names)
-    rows = [f"<tr><td><b>recommended: design {html.escape(rec.point_id)}</b></td>"
-            + "".join(f"<td>{_cell(rec.mean, rec.std, n, point, rec.confirmed)}</td>" for n in names) + "</tr>"]
+    names = _decision_columns(view, point, runner)
+    return render("decision.html.j2", rec=rec, stored=stored, how=_how(rec), policy=_policy_words(rec),
+                  label=point.label if point is not None else f"design {rec.point_id}",
+                  head=[metric_label(n) for n in names], rows=_decision_rows(rec, point, runner, names),
+                  measured_note=_measured_note(view, names), **floor)
+
+
+def _floor(view: StudyView) -> dict[str, object]:
+    """The accuracy floor and how many feasible design points are below it or degenerate."""
+    return {"floor": view.floor,
+            "below": sum(p.feasible and p.below_floor for p in view.points),
+            "degenerate": sum(p.feasible and p.degenerate for p in view.points)}
+
+
+def _how(rec: Recommendation) -> str:
+    if rec.confirmed:
+        return f"confirmed over {len(rec.seeds)} seeds ({', '.join(str(s) for s in rec.seeds)}): mean ± std"
+    return "not confirmed: the search's single-seed figures (codesign study confirm)"
+
+
+def _decision_columns(view: StudyView, point: DesignPoint | None, runner: DesignPoint | None) -> list[str]:
+    """The table's metrics: :func:`table_columns`, then the cost figures the recommended design
+    has that are no objective."""
+    cost = [m for m in _COST_METRICS if m not in view.objective_names and point is not None and m in point.metrics]
+    return [*table_columns(view, (point, runner)), *cost]
+
+
+def _decision_rows(rec: Recommendation, point: DesignPoint | None, runner: DesignPoint | None,
+                   names: list[str]) -> list[_Row]:
+    """The recommended design's row, and the runner-up's when there is one."""
+    rows = [_Row(f"recommended: design {rec.point_id}", True,
+                 tuple(_cell(rec.mean, rec.std, n, point, rec.confirmed) for n in names))]
     if rec.runner_up is not None:
-        rows.append(f"<tr><td>runner-up: design {html.escape(rec.runner_up)}</td>"
-                    + "".join(f"<td>{_cell(rec.runner_up_mean, rec.runner_up_std, n, runner, rec.confirmed)}</td>"
-                              for n in names)
-                    + "</tr>")
-    where = "" if stored else (" <span class='warn'>(computed now from the stored figures; the study has not "
-                               "stored a recommendation: study run and study confirm store one)</span>")
-    label = html.escape(point.label) if point is not None else f"design {html.escape(rec.point_id)}"
-    return (f"<h3 id='recommendation'>Recommended design: {html.escape(rec.point_id)}</h3>"
-            f"<p><b>{label}</b>, by the policy <b>{html.escape(_policy_words(rec))}</b>; {html.escape(how)}."
-            f"{where} It is the black open star on every scatter (the runner-up: the grey open circle).</p>"
-            f"<table class='decision'><tr>{head}</tr>{''.join(rows)}</table>" + _measured_note(view, names)
-            + f"<p>{html.escape(rec.rationale)}</p>" + floor_text)
+        rows.append(_Row(f"runner-up: design {rec.runner_up}", False,
+                         tuple(_cell(rec.runner_up_mean, rec.runner_up_std, n, runner, rec.confirmed) for n in names)))
+    return rows
 
 
-def _measured_note(view: StudyView, names: Iterable[str]) -> str:
+#: The task metrics whose table says what they were measured on.
+_TASK_METRICS = ("accuracy", "wer", "cer", "unknown_recall")
+#: (split, what its figures are) in the note under the decision's table.
+_SPLIT_WORDS = (("validation", "validation figures: unseen speakers of"),
+                ("test", "held-out-engine figures: speakers of"))
+
+
+def _measured_note(view: StudyView, names: Iterable[str]) -> str | None:
     """What the table's task metrics were measured on: validation speakers of the training
-    engines, and the held-out engines' speakers (from the trials' records)."""
-    shown = [n for n in names if n in TASK_COLUMNS or n.startswith(("heldout_engine_", "test_"))
-             or n in ("accuracy", "wer", "cer", "unknown_recall")]
-    if not shown:
-        return ""
+    engines, and the held-out engines' speakers (from the trials' records); None when the
+    table has no task metric."""
+    if not any(_is_task_metric(n) for n in names):
+        return None
     measured = view.measured_on
     if not measured:
-        return ("<p class='src'>The study's records do not say which engines and voices its scores were "
-                "measured on (stored before codesign kept it).</p>")
-    said = []
-    for split, what in (("validation", "validation figures: unseen speakers of"),
-                        ("test", "held-out-engine figures: speakers of")):
-        engines = (measured.get(split) or {}).get("engines") or []
-        if engines and (split == "validation" or is_heldout_engine_split(measured[split])):
-            said.append(f"{what} {', '.join(engines)}" + (", never heard in training" if split == "test" else ""))
-    if not said:  # recorded speech: its source
-        return "<p class='src'>Task metrics measured on the " + html.escape("; the ".join(measured_on_lines(measured))) \
-            + ".</p>"
-    return "<p class='src'>" + html.escape("; ".join(said)) + " (the voices: under the objectives above).</p>"
+        return ("The study's records do not say which engines and voices its scores were "
+                "measured on (stored before codesign kept it).")
+    said = [_split_words(split, what, measured) for split, what in _SPLIT_WORDS]
+    if not any(said):  # recorded speech: its source
+        return "Task metrics measured on the " + "; the ".join(measured_on_lines(measured)) + "."
+    return "; ".join(s for s in said if s) + " (the voices: under the objectives above)."
+
+
+def _is_task_metric(name: str) -> bool:
+    return name in TASK_COLUMNS or name in _TASK_METRICS or name.startswith(("heldout_engine_", "test_"))
+
+
+def _split_words(split: str, what: str, measured: dict[str, dict[str, Any]]) -> str | None:
+    """``validation figures: unseen speakers of espeak, flite``, or None when the split names no
+    engines (or the test split is no held-out-engine split)."""
+    engines = (measured.get(split) or {}).get("engines") or []
+    if not engines or (split == "test" and not is_heldout_engine_split(measured[split])):
+        return None
+    return f"{what} {', '.join(engines)}" + (", never heard in training" if split == "test" else "")

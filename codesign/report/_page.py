@@ -4,14 +4,13 @@ self-contained HTML file with plotly.js embedded, so it opens offline."""
 from __future__ import annotations
 
 import dataclasses
-import html
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import plotly.graph_objects as go
+from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from codesign import __version__
@@ -24,6 +23,7 @@ from codesign.report._parallel import ParallelCoordinatesInfo, parallel_coordina
 from codesign.report._pareto import (
     HypervolumeInfo,
     ParetoFrontInfo,
+    UnevaluatedKind,
     design_id,
     hypervolume_info,
     pareto_front_info,
@@ -35,7 +35,8 @@ from codesign.report._render import (
     parallel_figure,
     pareto_figures,
 )
-from codesign.search import StudyView, TrialView, measured_on_lines, split_named, study_view
+from codesign.report._templates import render
+from codesign.search import DesignPoint, StudyView, TrialView, measured_on_lines, split_named, study_view
 
 
 @dataclass(frozen=True)
@@ -94,114 +95,83 @@ def write_report(
     return data
 
 
-def render_report(data: ReportData) -> str:
-    """The HTML page for ``data``: summary, Pareto plots, hypervolume, parameters, breakdowns."""
-    view = data.view
-    parts: list[str] = []
-    counter = iter(range(10_000))
+@dataclass(frozen=True)
+class _Member:
+    """One front member's part of the page: its breakdown figure and the notes under it."""
 
-    def figure(fig: go.Figure) -> str:
+    figure: Markup
+    source: str | None  # the cost report it was read from, relative to the artifacts
+    method: str | None  # how it was computed, when it was not read from a file
+    check: str | None  # a warning about its figures
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """Every figure of the page as HTML, numbered ``fig-0``, ``fig-1``, … in page order."""
+
+    pareto: tuple[Markup, ...]
+    hypervolume: Markup
+    parallel: tuple[Markup, ...]
+    importance: Markup
+    breakdowns: tuple[_Member, ...]
+
+
+class _FigureHtml:
+    """Plotly figures as page fragments, numbered in the order they are asked for."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def __call__(self, fig: go.Figure) -> Markup:
         height = fig.layout.height or 450
-        html: str = fig.to_html(
+        div: str = fig.to_html(
             full_html=False,
             include_plotlyjs=False,
-            div_id=f"fig-{next(counter)}",
+            div_id=f"fig-{self._count}",
             default_height=f"{height}px",
             config={"displaylogo": False, "responsive": True},
         )
-        return html
+        self._count += 1
+        return Markup(div)
 
-    parts.append(_summary(data))
-    parts.append("<h2>Pareto front</h2>")
-    parts.append(
-        "<p>Eligible design points (feasible, above the accuracy floor, not degenerate) that no other "
-        "eligible point beats on every objective are the front; infeasible points violate a constraint, "
-        "and points below the floor (the dashed line) or degenerate are drawn faded. "
-        + ("The black open star is the recommended design, the grey open circle its runner-up. "
-           if data.pareto.marked else "")
-        + "Trials with no objective values are in the "
-        "strip under each plot: pruned before training (the chip failed a cheap check) or failed. "
-        "Trials that successive halving stopped early are drawn at their lower-budget figures. "
-        "Colour is the chip's precision (weight and state bits), shape the network (its trial). "
-        "Energy and latency axes are logarithmic (the buttons above each plot switch to linear). "
-        "Hover a point for its figures; click it for the full design (every parameter and metric)."
-        + (" Green diamonds with error bars are confirmed points: mean ± standard deviation over "
-           "the confirmation seeds." if data.pareto.confirmed is not None else "")
-        + "</p>"
-    )
-    parts += [figure(f) for f in pareto_figures(data.pareto)]
-    parts.append("<h2>Hypervolume over trials</h2>")
-    parts.append(figure(hypervolume_figure(data.hypervolume, view.objective_names)))
-    parts.append("<h2>Parameters</h2>")
-    parts.append(
-        "<p>One line per design; the network's parameters and the chip's are in separate panels, "
-        "each ordered by importance (largest over the objectives) where importances could be "
-        "computed, and paged with the 'parameters' menu when there are many; the 'colour by' menu "
-        "recolours the lines by an objective.</p>"
-    )
-    parts += [figure(parallel_figure(info)) for info in data.parallel]
-    parts.append(figure(importance_figure(data.importances)))
-    parts.append("<h2>Front members: energy, cycles and area</h2>")
-    if not data.breakdowns:
-        parts.append("<p>No feasible trial has finished, so the front is empty.</p>")
-    for info in data.breakdowns:
-        point = view.point((info.number, info.chip))
-        objectives = ", ".join(f"{split_named(n)}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
-        parts.append(figure(breakdown_figure(info, point.label, objectives)))
-        if info.source is not None:
-            parts.append(f"<p class='src'>from {html.escape(_shown_path(view, info.source))} "
-                         "in the study's artifacts</p>")
-        elif not info.empty:
-            parts.append(f"<p class='src'>{html.escape(info.method)}</p>")
-        if info.check is not None:
-            parts.append(f"<p class='warn'>{html.escape(info.check)}</p>")
-    title = f"codesign study {html.escape(view.name)}"
-    parts.append(_design_panel(data))
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{title}</title>"
-        "<style>body{font-family:sans-serif;margin:1.5em 3em;color:#222}"
-        "table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-        "th{background:#f3f3f3}.src{color:#777;font-size:small}"
-        "td.params{text-align:left;font-size:small;min-width:26em;max-width:44em}"
-        ".warn{color:#a33}"
-        "#design-panel{position:fixed;top:1em;right:1em;width:30em;max-height:90vh;overflow:auto;"
-        "background:#fff;border:1px solid #888;box-shadow:0 2px 12px rgba(0,0,0,.25);padding:.6em 1em;"
-        "z-index:1000;font-size:small}"
-        "#design-panel td,#design-panel th{text-align:left}#design-panel th{background:#eef}"
-        "#design-panel button{float:right}</style>"
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-        f"<h1>{title}</h1>" + "\n".join(parts) + f"<p class='src'>codesign {__version__}</p></body></html>\n"
+
+def _figures(data: ReportData) -> _Figures:
+    """Draw every figure of ``data``, in the order the page shows them."""
+    view, html_of = data.view, _FigureHtml()
+    pareto = tuple(html_of(f) for f in pareto_figures(data.pareto))
+    hypervolume = html_of(hypervolume_figure(data.hypervolume, view.objective_names))
+    parallel = tuple(html_of(parallel_figure(info)) for info in data.parallel)
+    importance = html_of(importance_figure(data.importances))
+    return _Figures(pareto, hypervolume, parallel, importance,
+                    tuple(_member(view, info, html_of) for info in data.breakdowns))
+
+
+def _member(view: StudyView, info: BreakdownInfo, html_of: _FigureHtml) -> _Member:
+    point = view.point((info.number, info.chip))
+    objectives = ", ".join(f"{split_named(n)}={v:.4g}" for n, v in zip(view.objective_names, point.values, strict=True))
+    return _Member(
+        figure=html_of(breakdown_figure(info, point.label, objectives)),
+        source=_shown_path(view, info.source) if info.source is not None else None,
+        method=info.method if info.source is None and not info.empty else None,
+        check=info.check,
     )
 
 
-#: The script that opens a design's full description when its point is clicked: every Plotly
-#: plot's ``plotly_click`` reads the point's ``customdata`` (its design id) and fills the panel.
-_PANEL_JS = """
-(function(){
-var designs=JSON.parse(document.getElementById('design-data').textContent);
-var panel=document.getElementById('design-panel');
-function esc(t){var d=document.createElement('div');d.textContent=String(t);return d.innerHTML;}
-function show(id){var d=designs[id];if(!d)return;
-  var h='<button onclick="this.parentNode.hidden=true">close</button><b>design '+esc(id)+'</b><table>';
-  d.forEach(function(sec){h+='<tr><th colspan=2>'+esc(sec[0])+'</th></tr>';
-    sec[1].forEach(function(r){h+='<tr><td>'+esc(r[0])+'</td><td>'+esc(r[1])+'</td></tr>';});});
-  panel.innerHTML=h+'</table>';panel.hidden=false;}
-window.codesignShowDesign=show;
-function hook(){document.querySelectorAll('.js-plotly-plot').forEach(function(p){
-  if(p.on&&!p.__codesignClick){p.__codesignClick=true;p.on('plotly_click',function(e){
-    var pt=e&&e.points&&e.points[0];if(pt&&pt.customdata!==undefined)show(String(pt.customdata));});}});}
-if(document.readyState==='complete')hook();else window.addEventListener('load',hook);
-})();
-"""
-
-
-def _design_panel(data: ReportData) -> str:
-    """The panel a click on a scatter point opens, and every drawn design's full description."""
-    designs = json.dumps(data.pareto.designs).replace("</", "<\\/")
-    return ("<div id='design-panel' hidden></div>"
-            f"<script type='application/json' id='design-data'>{designs}</script>"
-            f"<script>{_PANEL_JS}</script>")
+def render_report(data: ReportData) -> str:
+    """The HTML page for ``data``: summary, Pareto plots, hypervolume, parameters, breakdowns
+    (``templates/page.html.j2``)."""
+    page = render(
+        "page.html.j2",
+        name=data.view.name,
+        plotlyjs=Markup(get_plotlyjs()),
+        summary=_summary(data),
+        figures=_figures(data),
+        marked=bool(data.pareto.marked),
+        confirmed=data.pareto.confirmed is not None,
+        designs=data.pareto.designs,
+        version=__version__,
+    )
+    return page + "\n"
 
 
 def _shown_path(view: StudyView, path: Path) -> str:
@@ -215,92 +185,169 @@ def _shown_path(view: StudyView, path: Path) -> str:
     return Path(path).name
 
 
-def _summary(data: ReportData) -> str:
+@dataclass(frozen=True)
+class _Figure:
+    """A figure in the front table: the search's value, and the confirmed mean ± std."""
+
+    shown: str
+    spread: str | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One front member in the summary's table."""
+
+    ident: str
+    label: str
+    marks: tuple[str, ...]
+    figures: tuple[_Figure, ...]
+    params: tuple[str, ...]  # per varying group: ``name=value · name=value``
+
+
+@dataclass(frozen=True)
+class _FrontTable:
+    head: tuple[str, ...]
+    rows: tuple[_Row, ...]
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class _Reason:
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """Failed, or pruned and stopped, trials with their reasons (the first 20)."""
+
+    count: int
+    what: str
+    trials: tuple[_Reason, ...]
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """What the summary says, as text and numbers; ``templates/summary.html.j2`` lays it out."""
+
+    trials: int
+    states: tuple[str, ...]
+    points: int
+    infeasible: int
+    front: int
+    unevaluated: tuple[str, ...]
+    objectives: tuple[str, ...]
+    measured: tuple[str, ...]
+    measured_varies: bool
+    decision: Markup | None
+    references: tuple[str, ...]
+    load_dependent: int
+    table: _FrontTable | None
+    listed: tuple[_Listed, ...]
+
+
+#: Trials with no objective values, by kind: what the summary says of them.
+_UNEVALUATED: tuple[tuple[UnevaluatedKind, str], ...] = (
+    ("pruned", "pruned before training (infeasible chip): no objective values"),
+    ("stopped", "stopped early by successive halving: figures at a lower budget only"),
+    ("failed", "failed: no objective values"),
+)
+#: Cost figures the front table shows when they are no objective: (BreakdownInfo field, heading).
+_COST_COLUMNS = (("cycles", "cycles"), ("latency_ms", "latency (ms)"), ("area_mm2", "area (mm²)"))
+#: Trials listed at the end of the summary, by state.
+_LISTED = (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early"))
+
+
+def _summary(data: ReportData) -> _Summary:
     view = data.view
-    states = Counter(t.state for t in view.trials)
-    infeasible = sum(1 for p in view.points if not p.feasible)
-    refs = view.references
-    objectives = ", ".join(
-        f"{html.escape(metric_label(n))} ({'min' if d == 'minimize' else 'max'})"
-        for n, d in zip(view.objective_names, view.directions, strict=True)
+    return _Summary(
+        trials=len(view.trials),
+        states=_state_counts(view),
+        points=len(view.points),
+        infeasible=sum(not p.feasible for p in view.points),
+        front=len(data.pareto.front),
+        unevaluated=_unevaluated_notes(data.pareto),
+        objectives=_objective_words(view),
+        measured=tuple(f"the {m}" for m in measured_on_lines(view.measured_on)),
+        measured_varies=view.measured_on_varies,
+        decision=Markup(data.decision) if data.decision else None,
+        references=tuple(p.label for p in view.references),
+        load_dependent=sum(t.record is not None and t.record.load_dependent for t in view.trials),
+        table=_front_table(data) if data.pareto.front else None,
+        listed=tuple(_listed(view, state, what) for state, what in _LISTED),
     )
-    kinds = {u.kind: len(u.numbers) for u in data.pareto.unevaluated}
-    pruned, stopped, failed = kinds.get("pruned", 0), kinds.get("stopped", 0), kinds.get("failed", 0)
-    lines = [
-        f"<p><b>{len(view.trials)}</b> trials: "
-        + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
-        + f". {len(view.points)} evaluated design points, {infeasible} of them infeasible (violate a "
-        f"constraint), {len(data.pareto.front)} on the front."
-        + "".join(f" {n} trials {what}." for n, what in (
-            (pruned, "pruned before training (infeasible chip): no objective values"),
-            (stopped, "stopped early by successive halving: figures at a lower budget only"),
-            (failed, "failed: no objective values")) if n),
-        f"Objectives: {objectives}.",
-    ]
-    measured = measured_on_lines(view.measured_on)
-    if measured:
-        lines.append("</p><p id='measured-on'>Scores measured on: " + "; ".join(
-            f"the {html.escape(m)}" for m in measured) + "."
-            + (" <span class='warn'>Trials were measured on different engines or voices (a study continued "
-               "on a machine with other engines installed).</span>" if view.measured_on_varies else ""))
-    if data.decision:
-        lines.append("</p>" + data.decision + "<p>")
-    if refs:
-        lines.append("Reference points: " + ", ".join(html.escape(p.label) for p in refs) + ".")
-    lines.append("</p>")
-    timed = [t.number for t in view.trials if t.record is not None and getattr(t.record, "load_dependent", False)]
-    if timed:
-        lines.append(f"<p class='warn'><b>Load-dependent scores:</b> {len(timed)} trials were trained for a "
-                     "wall-clock budget (<code>fidelity.seconds</code>, equal-time mode), so their figures depend "
-                     "on how busy the machine was and are not reproducible from the seed.</p>")
-    if data.pareto.front:
-        extra = [(k, unit) for k, unit in (("cycles", "cycles"), ("latency_ms", "latency (ms)"),
-                                           ("area_mm2", "area (mm²)")) if k not in view.objective_names]
-        members = [view.point((info.number, info.chip)) for info in data.breakdowns]
-        columns = table_columns(view, members)  # the objectives, held-out-engine figures beside validation ones
-        head = "".join(f"<th>{html.escape(metric_label(n))}</th>" for n in columns)
-        head += "".join(f"<th>{html.escape(unit)}</th>" for _, unit in extra)
-        varying = {
-            g: [k for k in dict.fromkeys(k for p in members for k in p.params)
-                if group_of(k) == g and len({repr(p.params.get(k)) for p in members}) > 1]
-            for g in GROUPS
-        }
-        head += "".join(f"<th>{GROUPS[g]} ({g}.*)</th>" for g in GROUPS if varying[g])
-        rows = []
-        for info in data.breakdowns:
-            point = view.point((info.number, info.chip))
-            cells = ""
-            for n in columns:
-                shown = point.objectives.get(n, point.metrics.get(n))
-                spread = point.confirmed.spread(n) if point.confirmed is not None else None
-                cells += (f"<td>{shown:.4g}" if shown is not None else "<td>–") + (
-                    f"<br><small>{spread[0]:.4g} ± {spread[1]:.2g}</small>" if spread else "") + "</td>"
-            for key, _ in extra:
-                x = getattr(info, key)
-                cells += f"<td>{x:.4g}</td>" if x is not None else "<td>–</td>"
-            for g in GROUPS:
-                if varying[g]:
-                    items = " · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in varying[g])
-                    cells += f"<td class='params'>{html.escape(items)}</td>"
-            ident = design_id(point.key)
-            marks = "".join(f"<br><b>{html.escape(m.label.split(':')[0])}</b>" for m in data.pareto.marked
-                            if m.key == point.key)
-            rows.append(f"<tr><td><b><a href='#' onclick=\"codesignShowDesign('{ident}');return false\" "
-                        f"title='the full design'>{ident}</a></b><br><small>{html.escape(point.label)}</small>{marks}</td>"
-                        f"{cells}</tr>")
-        lines.append("<table><tr><th>design</th>" + head + "</tr>" + "".join(rows) + "</table>")
-        lines.append("<p class='src'>network and chip columns: the parameters that differ between the front's "
-                     "designs (click a design id, or a point, for all of them).</p>")
-        if data.pareto.confirmed is not None:
-            lines.append("<p class='src'>small figures: mean ± std over the confirmation seeds.</p>")
-    for state, what in (("FAIL", "failed trials"), ("PRUNED", "trials pruned or stopped early")):
-        listed = [t for t in view.trials if t.state == state]
-        if listed:
-            items = "".join(
-                f"<li>trial {t.number}: {html.escape(_reason(t) or 'no reason recorded')}</li>" for t in listed[:20]
-            )
-            lines.append(f"<details><summary>{len(listed)} {what}</summary><ul>{items}</ul></details>")
-    return "\n".join(lines)
+
+
+def _state_counts(view: StudyView) -> tuple[str, ...]:
+    """``8 complete``, ``1 fail``, …: trials by state, in the states' alphabetical order."""
+    states = Counter(t.state for t in view.trials)
+    return tuple(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+
+
+def _unevaluated_notes(pareto: ParetoFrontInfo) -> tuple[str, ...]:
+    """``2 trials failed: no objective values``, … for each kind of unevaluated trial present."""
+    kinds = {u.kind: len(u.numbers) for u in pareto.unevaluated}
+    return tuple(f"{kinds[k]} trials {what}" for k, what in _UNEVALUATED if kinds.get(k, 0))
+
+
+def _objective_words(view: StudyView) -> tuple[str, ...]:
+    """``energy per inference (µJ) (min)``, … for each objective."""
+    return tuple(f"{metric_label(n)} ({'min' if d == 'minimize' else 'max'})"
+                 for n, d in zip(view.objective_names, view.directions, strict=True))
+
+
+def _front_table(data: ReportData) -> _FrontTable:
+    """The front members' table: the objectives (held-out-engine figures beside validation
+    ones), the cost figures that are no objective, and the parameters that differ."""
+    view = data.view
+    extra = tuple(key for key, _ in _COST_COLUMNS if key not in view.objective_names)
+    members = [view.point((info.number, info.chip)) for info in data.breakdowns]
+    columns = table_columns(view, members)
+    varying = {g: names for g in GROUPS if (names := _varying(members, g))}
+    rows = tuple(_front_row(data.pareto, info, point, columns, extra, varying)
+                 for info, point in zip(data.breakdowns, members, strict=True))
+    return _FrontTable(_front_head(columns, extra, varying), rows, confirmed=data.pareto.confirmed is not None)
+
+
+def _front_head(columns: list[str], extra: tuple[str, ...], varying: dict[str, list[str]]) -> tuple[str, ...]:
+    """The table's headings after ``design``: metrics, cost figures, varying parameter groups."""
+    units = dict(_COST_COLUMNS)
+    return (*(metric_label(n) for n in columns), *(units[k] for k in extra),
+            *(f"{GROUPS[g]} ({g}.*)" for g in varying))
+
+
+def _front_row(pareto: ParetoFrontInfo, info: BreakdownInfo, point: DesignPoint, columns: list[str],
+               extra: tuple[str, ...], varying: dict[str, list[str]]) -> _Row:
+    """One front member: its id, label and marks, its figures, its varying parameters."""
+    return _Row(
+        ident=design_id(point.key),
+        label=point.label,
+        marks=tuple(m.label.split(":")[0] for m in pareto.marked if m.key == point.key),
+        figures=(*(_front_figure(point, n) for n in columns), *(_Figure(_g4(getattr(info, k))) for k in extra)),
+        params=tuple(" · ".join(f"{bare_name(k)}={_short(point.params.get(k))}" for k in names)
+                     for names in varying.values()),
+    )
+
+
+def _varying(members: list[DesignPoint], group: str) -> list[str]:
+    """The parameters of ``group`` whose value differs between ``members``, in first-seen order."""
+    names = dict.fromkeys(k for p in members for k in p.params)
+    return [k for k in names if group_of(k) == group and len({repr(p.params.get(k)) for p in members}) > 1]
+
+
+def _front_figure(point: DesignPoint, name: str) -> _Figure:
+    spread = point.confirmed.spread(name) if point.confirmed is not None else None
+    return _Figure(_g4(point.objectives.get(name, point.metrics.get(name))),
+                   f"{spread[0]:.4g} ± {spread[1]:.2g}" if spread else None)
+
+
+def _g4(value: float | None) -> str:
+    return f"{value:.4g}" if value is not None else "–"
+
+
+def _listed(view: StudyView, state: str, what: str) -> _Listed:
+    listed = [t for t in view.trials if t.state == state]
+    return _Listed(len(listed), what, tuple(_Reason(t.number, _reason(t) or "no reason recorded") for t in listed[:20]))
 
 
 def _short(value: object) -> str:

@@ -216,23 +216,8 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
     points = []
     for kind in POINT_KINDS:
         members = [p for p in drawn if point_kind(p, front_set) == kind]
-        if not members:
-            continue
-        points.append(
-            ParetoPoints(
-                kind=kind,
-                keys=tuple(p.key for p in members),
-                values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, m),
-                hover=tuple(hover_text(view, p, kind, varying) for p in members),
-                ids=tuple(design_id(p.key) for p in members),
-                precisions=tuple(precision_label(view, p) for p in members),
-            )
-        )
-    values = np.array([p.values for p in drawn], dtype=np.float64).reshape(-1, m)
-    log_axes = tuple(
-        n.startswith(LOG_OBJECTIVE_PREFIXES) and len(values) > 0 and bool((values[:, k] > 0).all())
-        for k, n in enumerate(view.objective_names)
-    )
+        if members:
+            points.append(_points_of_kind(view, kind, members, varying))
     return ParetoFrontInfo(
         objective_names=view.objective_names,
         directions=view.directions,
@@ -242,9 +227,31 @@ def pareto_front_info(view: StudyView) -> ParetoFrontInfo:
         front=front,
         confirmed=confirmed_spread(view),
         unevaluated=unevaluated_trials(view),
-        log_axes=log_axes,
+        log_axes=_log_axes(view, drawn),
         floor=floor_line(view),
         designs={design_id(p.key): design_table(view, p, point_kind(p, front_set)) for p in drawn},
+    )
+
+
+def _points_of_kind(view: StudyView, kind: PointKind, members: list[DesignPoint],
+                    varying: list[str]) -> ParetoPoints:
+    """The drawn points of one kind: keys, values, hovers, design ids, chip precisions."""
+    return ParetoPoints(
+        kind=kind,
+        keys=tuple(p.key for p in members),
+        values=np.array([p.values for p in members], dtype=np.float64).reshape(-1, len(view.objective_names)),
+        hover=tuple(hover_text(view, p, kind, varying) for p in members),
+        ids=tuple(design_id(p.key) for p in members),
+        precisions=tuple(precision_label(view, p) for p in members),
+    )
+
+
+def _log_axes(view: StudyView, drawn: list[DesignPoint]) -> tuple[bool, ...]:
+    """Per objective: drawn on a log axis (an energy or latency whose drawn values are all positive)."""
+    values = np.array([p.values for p in drawn], dtype=np.float64).reshape(-1, len(view.objective_names))
+    return tuple(
+        n.startswith(LOG_OBJECTIVE_PREFIXES) and len(values) > 0 and bool((values[:, k] > 0).all())
+        for k, n in enumerate(view.objective_names)
     )
 
 
@@ -280,15 +287,22 @@ def coincident_front(info: ParetoFrontInfo, i: int, j: int) -> list[tuple[int, .
     front = next((p for p in info.points if p.kind == "front"), None)
     if front is None or len(front.keys) < 2:
         return []
-    scaled = []
-    for k in (i, j):
-        column = front.values[:, k]
-        if info.is_log(k):
-            scaled.append(np.log10(column))
-        else:
-            span = float(column.max() - column.min()) or 1.0
-            scaled.append(column / span)
-    xy = np.stack(scaled, axis=1)
+    return _near_groups(np.stack([_scaled(info, front.values[:, k], k) for k in (i, j)], axis=1))
+
+
+def _scaled(info: ParetoFrontInfo, column: np.ndarray, k: int) -> np.ndarray:
+    """Objective ``k``'s values in plot units: decades on a log axis, else its span."""
+    if info.is_log(k):
+        logged: np.ndarray = np.log10(column)
+        return logged
+    span = float(column.max() - column.min()) or 1.0
+    scaled: np.ndarray = column / span
+    return scaled
+
+
+def _near_groups(xy: np.ndarray) -> list[tuple[int, ...]]:
+    """Rows of ``xy`` within :data:`COINCIDENT_FRACTION` of a first one on both axes, grouped
+    (each row in one group at most; rows near no other in none)."""
     left = list(range(len(xy)))
     groups = []
     while left:
@@ -373,20 +387,34 @@ def confirmed_spread(view: StudyView) -> ConfirmedSpread | None:
     if not confirmed:
         return None
     names = view.objective_names
-    mean = np.array([[(c.spread(n) or (v, 0.0))[0] for n, v in zip(names, p.values, strict=True)]
-                     for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
-    std = np.array([[(c.spread(n) or (v, 0.0))[1] for n, v in zip(names, p.values, strict=True)]
-                    for p in confirmed for c in [p.confirmed] if c is not None], dtype=np.float64)
-    hover = []
-    for p, row_mean, row_std in zip(confirmed, mean, std, strict=True):
-        assert p.confirmed is not None
-        lines = [f"<b>{p.label}</b>, confirmed over {len(p.confirmed.seeds)} seeds "
-                 f"({', '.join(str(s) for s in p.confirmed.seeds)})"]
-        lines += [f"{n} = {_fmt(float(a))} ± {_fmt(float(s))}" for n, a, s in zip(names, row_mean, row_std, strict=True)]
-        hover.append("<br>".join(lines))
+    mean, std = _mean_std([_spreads(p, names) for p in confirmed])
+    hover = [_confirmed_hover(p, names, row_mean, row_std) for p, row_mean, row_std in zip(confirmed, mean, std, strict=True)]
     return ConfirmedSpread(tuple(p.key for p in confirmed), mean, std,
                            tuple(len(p.confirmed.seeds) for p in confirmed if p.confirmed is not None),
                            tuple(hover))
+
+
+def _spreads(point: DesignPoint, names: tuple[str, ...]) -> list[tuple[float, float]]:
+    """(mean, std) over the confirmation seeds per objective; the search's value and 0 for an
+    objective the confirmation did not re-measure."""
+    c = point.confirmed
+    assert c is not None
+    return [c.spread(n) or (v, 0.0) for n, v in zip(names, point.values, strict=True)]
+
+
+def _mean_std(spreads: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Points x objectives arrays of the means and of the stds."""
+    mean = np.array([[a for a, _ in row] for row in spreads], dtype=np.float64)
+    std = np.array([[s for _, s in row] for row in spreads], dtype=np.float64)
+    return mean, std
+
+
+def _confirmed_hover(point: DesignPoint, names: tuple[str, ...], row_mean: np.ndarray, row_std: np.ndarray) -> str:
+    assert point.confirmed is not None
+    seeds = point.confirmed.seeds
+    lines = [f"<b>{point.label}</b>, confirmed over {len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"]
+    lines += [f"{n} = {_fmt(float(a))} ± {_fmt(float(s))}" for n, a, s in zip(names, row_mean, row_std, strict=True)]
+    return "<br>".join(lines)
 
 
 def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
@@ -394,8 +422,7 @@ def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
     out = []
     kinds: tuple[tuple[UnevaluatedKind, str], ...] = (("pruned", "PRUNED"), ("stopped", "PRUNED"), ("failed", "FAIL"))
     for kind, state in kinds:
-        members = [t for t in view.trials if t.state == state and t.reference is None
-                   and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
+        members = _unevaluated_members(view, kind, state)
         if not members:
             continue
         known = np.array([[_known(t, n) for n in view.objective_names] for t in members],
@@ -403,6 +430,13 @@ def unevaluated_trials(view: StudyView) -> tuple[Unevaluated, ...]:
         out.append(Unevaluated(kind, tuple(t.number for t in members), known,
                                tuple(_unevaluated_hover(view, t, kind) for t in members)))
     return tuple(out)
+
+
+def _unevaluated_members(view: StudyView, kind: UnevaluatedKind, state: str) -> list[TrialView]:
+    """The study's own trials (not references) in ``state``; a PRUNED one is ``stopped`` when
+    it was scored at a rung, else ``pruned``."""
+    return [t for t in view.trials if t.state == state and t.reference is None
+            and (state != "PRUNED" or _stopped(t) == (kind == "stopped"))]
 
 
 def _stopped(t: TrialView) -> bool:
@@ -418,22 +452,31 @@ def _known(t: TrialView, name: str) -> float:
 
 
 def _unevaluated_hover(view: StudyView, t: TrialView, kind: str) -> str:
+    lines = {"stopped": _stopped_lines, "pruned": _pruned_lines}.get(kind, _failed_lines)(t)
+    return "<br>".join([*lines, *_grouped(t.params)])
+
+
+def _stopped_lines(t: TrialView) -> list[str]:
+    """A trial successive halving stopped: why, and its figures at the rung it reached."""
     record = t.record
-    if kind == "stopped":
-        assert record is not None
-        lines = [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}"]
-        lines += [f"{n} = {_fmt(v)} (at {record.rung_epoch or (record.train_config.epochs if record.train_config is not None else None) or '?'} epochs)"
-                  for n, v in record.objectives.items()]
-    elif kind == "pruned":
-        reason = (record.pruned if record is not None else None) or "pruned"
-        lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
-        violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]
-        if violated:
-            lines.append("violates: " + ", ".join(violated))
-    else:
-        lines = [f"<b>trial {t.number}</b>: failed", t.error or "no reason recorded"]
-    lines += _grouped(t.params)
-    return "<br>".join(lines)
+    assert record is not None
+    epochs = record.rung_epoch or (record.train_config.epochs if record.train_config is not None else None) or "?"
+    return [f"<b>trial {t.number}</b>: {record.pruned or 'stopped early'}",
+            *(f"{n} = {_fmt(v)} (at {epochs} epochs)" for n, v in record.objectives.items())]
+
+
+def _pruned_lines(t: TrialView) -> list[str]:
+    """A trial pruned before training: why, and the constraints its chip violated."""
+    reason = (t.record.pruned if t.record is not None else None) or "pruned"
+    lines = [f"<b>trial {t.number}</b>: pruned before training", reason]
+    violated = [f"{k} = {_fmt(v)}" for k, v in t.constraints.items() if v > 0]
+    if violated:
+        lines.append("violates: " + ", ".join(violated))
+    return lines
+
+
+def _failed_lines(t: TrialView) -> list[str]:
+    return [f"<b>trial {t.number}</b>: failed", t.error or "no reason recorded"]
 
 
 def _varying(points: tuple[DesignPoint, ...] | list[DesignPoint]) -> list[str]:
@@ -449,11 +492,23 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
     click opens the full design (:func:`design_table`)."""
     varying = _varying(view.points) if varying is None else varying
     title = f"<b>design {design_id(point.key)}</b> · {point.label}" + (f" · {kind.replace('_', ' ')}" if kind else "")
-    objectives = []
-    for n, v in zip(view.objective_names, point.values, strict=True):
-        spread = point.confirmed.spread(n) if point.confirmed is not None else None
-        objectives.append(f"{split_named(n)} = {_fmt(v)}"
-                          + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else ""))
+    objectives = [_objective_line(point, n, v) for n, v in zip(view.objective_names, point.values, strict=True)]
+    tail = _hover_tail(view, point, varying)
+    room = MAX_HOVER_LINES - 1 - len(tail)
+    if len(objectives) > room:  # many objectives: two a line
+        objectives = _packed(objectives, width=40 * 2)
+    return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+
+
+def _objective_line(point: DesignPoint, name: str, value: float) -> str:
+    """``energy_uj = 1.2`` with the confirmed mean ± std where confirmed."""
+    spread = point.confirmed.spread(name) if point.confirmed is not None else None
+    return f"{split_named(name)} = {_fmt(value)}" + (f" (confirmed {_fmt(spread[0])} ± {_fmt(spread[1])})" if spread else "")
+
+
+def _hover_tail(view: StudyView, point: DesignPoint, varying: list[str]) -> list[str]:
+    """The hover's lines after the objectives: violated constraints, why off the front, the
+    chip and the network (their varying parameters), and that a click opens the design."""
     tail = []
     if not point.feasible:
         tail.append(_cut("violates: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in point.constraints.items() if v > 0)))
@@ -462,17 +517,19 @@ def hover_text(view: StudyView, point: DesignPoint, kind: str = "", varying: lis
         tail.append(_cut(off))
     precision = precision_label(view, point)
     for prefix, heading in GROUPS.items():
-        items = [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
-                 if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
+        items = _group_items(point, varying, prefix)
         if prefix == "hw" and precision:
             items.insert(0, precision)
         if items:
             tail.append(_cut(f"<i>{heading}</i>: " + " · ".join(items)))
     tail.append("<i>click the point for the full design</i>")
-    room = MAX_HOVER_LINES - 1 - len(tail)
-    if len(objectives) > room:  # many objectives: two a line
-        objectives = _packed(objectives, width=40 * 2)
-    return "<br>".join([title, *objectives[:max(room, 1)], *tail][:MAX_HOVER_LINES])
+    return tail
+
+
+def _group_items(point: DesignPoint, varying: list[str], prefix: str) -> list[str]:
+    """``width=64`` for each varying parameter of the group (the chip's bits are its precision)."""
+    return [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
+            if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
 
 
 def _off_front(view: StudyView, point: DesignPoint) -> str:
@@ -574,22 +631,32 @@ def hypervolume_info(
     m = len(view.objective_names)
     source = "given"
     if reference_point is None:
-        given = view.reference
-        reference_point = _reference_point(view, given)
-        how = f"worst eligible value + {REFERENCE_MARGIN:g} x range, from this study"
-        named = [n for n in view.objective_names if n in given]
-        source = (f"study spec for {', '.join(named)}; " if named else "") + (
-            how if len(named) < m else ""
-        )
-        source = source.rstrip("; ")
+        reference_point = _reference_point(view, view.reference)
+        source = _reference_source(view)
     if m < 2:
         return HypervolumeInfo((), (), reference_point or (), source, "hypervolume needs two objectives or more")
     if reference_point is None:
         return HypervolumeInfo((), (), (), source, "no eligible design point yet (feasible, above the floor)")
     if len(reference_point) != m:
         raise ValueError(f"reference point has {len(reference_point)} values for {m} objectives")
+    numbers, values = _history(view, np.array(reference_point, dtype=np.float64))
+    return HypervolumeInfo(numbers, values, tuple(reference_point), source, None)
+
+
+def _reference_source(view: StudyView) -> str:
+    """Where the default reference point comes from: the spec for the objectives it names,
+    this study's worst eligible values for the others."""
+    how = f"worst eligible value + {REFERENCE_MARGIN:g} x range, from this study"
+    named = [n for n in view.objective_names if n in view.reference]
+    source = (f"study spec for {', '.join(named)}; " if named else "") + (how if len(named) < len(view.objective_names) else "")
+    return source.rstrip("; ")
+
+
+def _history(view: StudyView, reference_point: np.ndarray) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(trial numbers, hypervolume of the eligible points up to each) in trial order."""
+    m = len(view.objective_names)
     signs = minimisation_signs(view.objectives)
-    ref_loss = np.array(reference_point, dtype=np.float64) * signs
+    ref_loss = reference_point * signs
     by_trial: dict[int, list[DesignPoint]] = {}
     for p in view.points:
         by_trial.setdefault(p.trial, []).append(p)
@@ -604,4 +671,4 @@ def hypervolume_info(
             kept = kept[pareto_mask(kept)]
         numbers.append(number)
         values.append(hypervolume(kept, ref_loss))
-    return HypervolumeInfo(tuple(numbers), tuple(values), tuple(reference_point), source, None)
+    return tuple(numbers), tuple(values)

@@ -10,17 +10,19 @@ importances share one labelled axis so no label can spill into a neighbouring pa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TypedDict
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from codesign.report._breakdown import BreakdownInfo
+from codesign.report._breakdown import BreakdownInfo, SeedCost
 from codesign.report._importance import ImportanceInfo
 from codesign.report._labels import GROUPS, metric_label, param_label, short_metric_label
 from codesign.report._parallel import Axis, ParallelCoordinatesInfo
 from codesign.report._pareto import (
+    ConfirmedSpread,
     HypervolumeInfo,
     ParetoFrontInfo,
     ParetoPoints,
@@ -107,50 +109,65 @@ def _design_traces(info: ParetoFrontInfo, i: int, j: int) -> list[go.Scatter]:
     degenerate) open and faded, infeasible ones faded crosses, reference points black stars. One legend entry per precision (its front points); the others share
     its legend group, so a click on the legend shows or hides a whole precision."""
     colours, symbols = precision_colours(info), network_symbols(info)
-    traces = []
+    front_counts = _front_counts(info)
+    traces: list[go.Scatter] = []
     shown: set[str] = set()
-    front_counts: dict[str, int] = {}
-    for pts in info.points:
-        if pts.kind == "front":
-            for label in pts.precisions:
-                front_counts[label] = front_counts.get(label, 0) + 1
     for pts in info.points:
         precisions = pts.precisions or ("",) * len(pts.keys)
         for label in sorted(set(precisions), key=_precision_order):
             rows = [r for r, p in enumerate(precisions) if p == label]
             colour = colours.get(label, "#7f7f7f")
-            marker: dict[str, object]
-            if pts.kind == "reference":
-                marker = {"color": "#000000", "symbol": "star", "size": 14}
-                name, legend = f"{_STYLE['reference']['name']} ({len(rows)})", True
-            else:
-                base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
-                if pts.kind == "front":
-                    marker = {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
-                elif pts.kind == "dominated":
-                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
-                              "line": {"width": 1.5}, "opacity": 0.75}
-                elif pts.kind == "below_floor":
-                    marker = {"color": colour, "symbol": [b + "-open" for b in base], "size": 7,
-                              "line": {"width": 1}, "opacity": 0.3}
-                else:
-                    marker = {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
-                              "opacity": 0.45}
-                name, legend = label, False
-                if label not in shown:  # the legend entry: a plain dot in the precision's colour
-                    shown.add(label)
-                    traces.append(go.Scatter(
-                        x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
-                        name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
-                        marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
-            traces.append(go.Scatter(
-                x=pts.values[rows, i], y=pts.values[rows, j], mode="markers", name=name,
-                legendgroup=f"precision {label}" if pts.kind != "reference" else "reference",
-                showlegend=legend, marker=marker,
-                text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
-                customdata=[pts.ids[r] for r in rows] if pts.ids else None,
-            ))
+            if pts.kind != "reference" and label not in shown:  # the legend entry: a plain dot in the precision's colour
+                shown.add(label)
+                traces.append(go.Scatter(
+                    x=[None], y=[None], mode="markers", legendgroup=f"precision {label}", showlegend=True,
+                    name=f"{label or 'precision unknown'}: {front_counts.get(label, 0)} on the front",
+                    marker={"color": colour, "symbol": "circle", "size": 11}, hoverinfo="skip"))
+            traces.append(_points_trace(pts, rows, label, _design_marker(pts, rows, colour, symbols), i, j))
     return traces
+
+
+def _front_counts(info: ParetoFrontInfo) -> dict[str, int]:
+    """Chip precision label -> how many front points have it."""
+    counts: dict[str, int] = {}
+    for pts in info.points:
+        if pts.kind == "front":
+            for label in pts.precisions:
+                counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def _design_marker(pts: ParetoPoints, rows: list[int], colour: str, symbols: dict[int, str]) -> dict[str, object]:
+    """The marker of ``rows`` of ``pts`` by their kind: reference stars, front filled and
+    outlined, dominated open, below the floor open and faded, infeasible faded crosses."""
+    if pts.kind == "reference":
+        return {"color": "#000000", "symbol": "star", "size": 14}
+    base = [symbols.get(pts.keys[r][0], "circle") for r in rows]
+    if pts.kind == "front":
+        return {"color": colour, "symbol": base, "size": 12, "line": {"width": 1.5, "color": "#222"}}
+    if pts.kind == "dominated":
+        return {"color": colour, "symbol": [b + "-open" for b in base], "size": 8,
+                "line": {"width": 1.5}, "opacity": 0.75}
+    if pts.kind == "below_floor":
+        return {"color": colour, "symbol": [b + "-open" for b in base], "size": 7,
+                "line": {"width": 1}, "opacity": 0.3}
+    return {"color": colour, "symbol": "x-thin-open", "size": 8, "line": {"width": 2, "color": colour},
+            "opacity": 0.45}
+
+
+def _points_trace(pts: ParetoPoints, rows: list[int], label: str, marker: dict[str, object], i: int,
+                  j: int) -> go.Scatter:
+    """``rows`` of ``pts`` (one precision of one kind) in the scatter of objectives i and j;
+    reference points have their own legend entry, the others their precision's group."""
+    reference = pts.kind == "reference"
+    return go.Scatter(
+        x=pts.values[rows, i], y=pts.values[rows, j], mode="markers",
+        name=f"{_STYLE['reference']['name']} ({len(rows)})" if reference else label,
+        legendgroup="reference" if reference else f"precision {label}",
+        showlegend=reference, marker=marker,
+        text=[pts.hover[r] for r in rows], hovertemplate="%{text}<extra></extra>",
+        customdata=[pts.ids[r] for r in rows] if pts.ids else None,
+    )
 
 
 def _marked_traces(info: ParetoFrontInfo, i: int, j: int, three_d: bool = False, k: int = 0) -> list[go.BaseTraceType]:
@@ -192,21 +209,25 @@ def _coincident_trace(info: ParetoFrontInfo, groups: list[tuple[int, ...]], i: i
     """A ``×n`` label beside each group of front points drawn on top of each other, its hover
     naming every design of the group with the objectives this view does not show."""
     front = next(p for p in info.points if p.kind == "front")
-    others = [k for k in range(len(info.objective_names)) if k not in (i, j)]
-    hover = []
-    for group in groups:
-        lines = [f"<b>{len(group)} front designs here</b>"]
-        for r in group[:6]:
-            rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
-            lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
-        if len(group) > 6:
-            lines.append(f"… and {len(group) - 6} more")
-        hover.append("<br>".join(lines))
+    hover = [_coincident_hover(info, front, group, (i, j)) for group in groups]
     return go.Scatter(
         x=[front.values[g[0], i] for g in groups], y=[front.values[g[0], j] for g in groups], mode="text",
         text=[f"×{len(g)}" for g in groups], textposition="top right", textfont={"size": 12, "color": "#222"},
         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False, name="coincident",
         customdata=[front.ids[g[0]] for g in groups] if front.ids else None)
+
+
+def _coincident_hover(info: ParetoFrontInfo, front: ParetoPoints, group: tuple[int, ...], shown: tuple[int, int]) -> str:
+    """The hover of one ``×n`` label: up to six of the group's designs, each with the
+    objectives this view does not show (those not in ``shown``)."""
+    others = [k for k in range(len(info.objective_names)) if k not in shown]
+    lines = [f"<b>{len(group)} front designs here</b>"]
+    for r in group[:6]:
+        rest = ", ".join(f"{info.objective_names[k]} = {front.values[r, k]:.4g}" for k in others)
+        lines.append(f"design {front.ids[r] if front.ids else front.keys[r]}" + (f": {rest}" if rest else ""))
+    if len(group) > 6:
+        lines.append(f"… and {len(group) - 6} more")
+    return "<br>".join(lines)
 
 
 def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
@@ -218,10 +239,15 @@ def _log_ticks(info: ParetoFrontInfo, k: int) -> dict[str, object]:
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):
         return {}
-    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if values.min() / 2.5 <= t <= values.max() * 2.5]
+    ticks = _ticks_125(float(values.min()), float(values.max()))
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def _ticks_125(lo: float, hi: float) -> list[float]:
+    """1, 2 and 5 times the powers of ten from ``lo`` to ``hi``, within a factor 2.5 of them."""
+    low, high = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
+    return [t for t in ticks if lo / 2.5 <= t <= hi * 2.5]
 
 
 def _axis_menu(info: ParetoFrontInfo, i: int, j: int, strip: bool) -> list[dict[str, object]]:
@@ -261,171 +287,225 @@ def pareto_figures(info: ParetoFrontInfo) -> list[go.Figure]:
     failed trials have no objective values; each 2-D scatter shows them in a strip under the
     plot (at their measured x value where the record has one), hover giving the reason.
     """
-    figures = []
-    for i, j in info.pairs:
-        strip = any(g.kind != "stopped" or not (np.isfinite(g.known[:, i]) & np.isfinite(g.known[:, j])).all()
-                    for g in info.unevaluated)
-        if strip:
-            fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
-        else:
-            fig = go.Figure()
-        cell = {"row": 1, "col": 1} if strip else {}
-        for trace in _design_traces(info, i, j):
-            fig.add_trace(trace, **cell)
-        if info.confirmed is not None:
-            c = info.confirmed
-            style = _STYLE["confirmed"]
-            fig.add_trace(
-                go.Scatter(
-                    x=c.mean[:, i], y=c.mean[:, j], mode="markers",
-                    name=f"{style['name']} ({len(c.keys)})",
-                    text=list(c.hover), hovertemplate="%{text}<extra></extra>",
-                    error_x={"type": "data", "array": c.std[:, i].tolist(), "visible": True, "color": style["color"]},
-                    error_y={"type": "data", "array": c.std[:, j].tolist(), "visible": True, "color": style["color"]},
-                    marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                ),
-                **cell,
-            )
-        for group in info.unevaluated:
-            if group.kind != "stopped":
-                continue
-            both = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
-            if both.any():
-                style = _STYLE["stopped"]
-                fig.add_trace(
-                    go.Scatter(
-                        x=group.known[both, i], y=group.known[both, j], mode="markers",
-                        name=f"{style['name']} ({int(both.sum())})",
-                        text=[h for h, b in zip(group.hover, both, strict=True) if b],
-                        hovertemplate="%{text}<extra></extra>",
-                        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
-                    ),
-                    **cell,
-                )
-        for trace in _marked_traces(info, i, j):
-            fig.add_trace(trace, **cell)
-        groups = coincident_front(info, i, j)
-        if groups:
-            fig.add_trace(_coincident_trace(info, groups, i, j), **cell)
-        if strip:
-            _unevaluated_strip(fig, info, i, j)
-        key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
-               "Pareto front · open: dominated · faint ×: infeasible")
-        if info.floor is not None and info.floor.index in (i, j):
-            _floor_line(fig, info, i, cell)
-            key += f"<br>dashed: the accuracy floor ({info.floor.label}); faded: below it or degenerate, off the front"
-        elif any(p.kind == "below_floor" for p in info.points):
-            key += "<br>faded: below the accuracy floor or degenerate, off the front"
-        if groups:
-            hidden = sum(len(g) for g in groups)
-            key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
-                    f"{', '.join(n for k, n in enumerate(info.objective_names) if k not in (i, j)) or 'nothing shown'}"
-                    "); hover the label for their ids")
-        fig.update_layout(
-            title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
-                           f"{metric_label(info.objective_names[j])}<br><sup>{key}</sup>",
-                   "y": 0.98, "yanchor": "top"},
-            height=600 if strip else 540,
-            legend=_LEGEND_ABOVE,
-            margin={"t": 150},
-            updatemenus=_axis_menu(info, i, j, strip),
-            clickmode="event",
-        )
-        fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
-                         type="log" if info.is_log(j) else "linear", **_log_ticks(info, j), **cell)
-        fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
-                         **({"row": 2, "col": 1} if strip else {}))
-        fig.update_xaxes(type="log" if info.is_log(i) else "linear", **_log_ticks(info, i))
-        figures.append(fig)
+    figures = [_pair_figure(info, i, j) for i, j in info.pairs]
     if info.triple is not None:
-        i, j, k = info.triple
-        fig = go.Figure()
-        colours = precision_colours(info)
-        for pts in info.points:
-            style = _STYLE[pts.kind]
-            symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
-                                                       else "circle-open")
-            colour: object = style["color"]
-            if pts.precisions and pts.kind != "reference":
-                colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
-            fig.add_trace(
-                go.Scatter3d(
-                    x=pts.values[:, i],
-                    y=pts.values[:, j],
-                    z=pts.values[:, k],
-                    mode="markers",
-                    name=_legend_name(pts),
-                    text=list(pts.hover),
-                    hovertemplate="%{text}<extra></extra>",
-                    customdata=list(pts.ids) if pts.ids else None,
-                    marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
-                            "opacity": {"infeasible": 0.45, "below_floor": 0.3}.get(pts.kind, 1.0)},
-                )
-            )
-        for trace in _marked_traces(info, i, j, three_d=True, k=k):
-            fig.add_trace(trace)
-        names = info.objective_names
-        fig.update_layout(
-            title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
-                   "y": 0.98, "yanchor": "top"},
-            scene={
-                "xaxis": {"title": short_metric_label(names[i]).replace("<br>", " "),
-                          "type": "log" if info.is_log(i) else "linear"},
-                "yaxis": {"title": short_metric_label(names[j]).replace("<br>", " "),
-                          "type": "log" if info.is_log(j) else "linear"},
-                "zaxis": {"title": short_metric_label(names[k]).replace("<br>", " "),
-                          "type": "log" if info.is_log(k) else "linear"},
-            },
-            legend=_LEGEND_ABOVE,
-            margin={"t": 110},
-            height=640,
-        )
-        figures.append(fig)
+        figures.append(_triple_figure(info, *info.triple))
     return figures
+
+
+def _placed(group: Unevaluated, i: int, j: int) -> np.ndarray:
+    """Which of ``group``'s trials have both figures of the pair (i, j) (stopped trials do)."""
+    placed: np.ndarray = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
+    return placed
+
+
+def _needs_strip(info: ParetoFrontInfo, i: int, j: int) -> bool:
+    """Whether the pair's scatter has trials it cannot place: pruned, failed, or stopped ones
+    without both figures."""
+    return any(g.kind != "stopped" or not _placed(g, i, j).all() for g in info.unevaluated)
+
+
+def _pair_figure(info: ParetoFrontInfo, i: int, j: int) -> go.Figure:
+    """The 2-D scatter of objectives i (x) and j (y), with the strip of unplaced trials under it."""
+    strip = _needs_strip(info, i, j)
+    if strip:
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
+    else:
+        fig = go.Figure()
+    cell = {"row": 1, "col": 1} if strip else {}
+    groups = coincident_front(info, i, j)
+    for trace in _pair_traces(info, i, j, groups):
+        fig.add_trace(trace, **cell)
+    if strip:
+        _unevaluated_strip(fig, info, i, j)
+    floor = info.floor is not None and info.floor.index in (i, j)
+    if floor:
+        _floor_line(fig, info, i, cell)
+    fig.update_layout(
+        title={"text": f"Pareto front: {metric_label(info.objective_names[i])} vs "
+                       f"{metric_label(info.objective_names[j])}<br><sup>{_pair_key(info, i, j, groups, floor)}</sup>",
+               "y": 0.98, "yanchor": "top"},
+        height=600 if strip else 540,
+        legend=_LEGEND_ABOVE,
+        margin={"t": 150},
+        updatemenus=_axis_menu(info, i, j, strip),
+        clickmode="event",
+    )
+    fig.update_yaxes(title_text=_axis_title(info.objective_names[j], info.directions[j]),
+                     type=_axis_type(info, j), **_log_ticks(info, j), **cell)
+    fig.update_xaxes(title_text=_axis_title(info.objective_names[i], info.directions[i]),
+                     **({"row": 2, "col": 1} if strip else {}))
+    fig.update_xaxes(type=_axis_type(info, i), **_log_ticks(info, i))
+    return fig
+
+
+def _axis_type(info: ParetoFrontInfo, k: int) -> str:
+    return "log" if info.is_log(k) else "linear"
+
+
+def _pair_traces(info: ParetoFrontInfo, i: int, j: int, groups: list[tuple[int, ...]]) -> list[go.BaseTraceType]:
+    """The scatter's traces, bottom to top: designs, confirmed points, stopped trials, the
+    marked designs, the labels of coincident front designs."""
+    traces: list[go.BaseTraceType] = [*_design_traces(info, i, j)]
+    if info.confirmed is not None:
+        traces.append(_confirmed_trace(info.confirmed, i, j))
+    traces += [_stopped_trace(g, i, j) for g in info.unevaluated if g.kind == "stopped" and _placed(g, i, j).any()]
+    traces += _marked_traces(info, i, j)
+    if groups:
+        traces.append(_coincident_trace(info, groups, i, j))
+    return traces
+
+
+def _confirmed_trace(c: ConfirmedSpread, i: int, j: int) -> go.Scatter:
+    """Confirmed points: mean with ± std error bars on both axes."""
+    style = _STYLE["confirmed"]
+    return go.Scatter(
+        x=c.mean[:, i], y=c.mean[:, j], mode="markers",
+        name=f"{style['name']} ({len(c.keys)})",
+        text=list(c.hover), hovertemplate="%{text}<extra></extra>",
+        error_x={"type": "data", "array": c.std[:, i].tolist(), "visible": True, "color": style["color"]},
+        error_y={"type": "data", "array": c.std[:, j].tolist(), "visible": True, "color": style["color"]},
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+    )
+
+
+def _stopped_trace(group: Unevaluated, i: int, j: int) -> go.Scatter:
+    """Trials stopped by successive halving, at their lower-budget figures (those placed)."""
+    both = _placed(group, i, j)
+    style = _STYLE["stopped"]
+    return go.Scatter(
+        x=group.known[both, i], y=group.known[both, j], mode="markers",
+        name=f"{style['name']} ({int(both.sum())})",
+        text=[h for h, b in zip(group.hover, both, strict=True) if b],
+        hovertemplate="%{text}<extra></extra>",
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"]},
+    )
+
+
+def _pair_key(info: ParetoFrontInfo, i: int, j: int, groups: list[tuple[int, ...]], floor: bool) -> str:
+    """The scatter's subtitle: what colour, shape and fill mean, the floor, coincident designs."""
+    key = ("colour: chip precision (weight/state bits) · shape: network (trial) · filled, outlined: "
+           "Pareto front · open: dominated · faint ×: infeasible") + _floor_key(info, floor)
+    if groups:
+        hidden = sum(len(g) for g in groups)
+        others = ", ".join(n for k, n in enumerate(info.objective_names) if k not in (i, j))
+        key += (f"<br>×n: {hidden} front designs lie on top of another in this view (they differ in "
+                f"{others or 'nothing shown'}); hover the label for their ids")
+    return key
+
+
+def _floor_key(info: ParetoFrontInfo, floor: bool) -> str:
+    """The subtitle's line on the accuracy floor: dashed where drawn, else what faded means."""
+    if floor and info.floor is not None:
+        return f"<br>dashed: the accuracy floor ({info.floor.label}); faded: below it or degenerate, off the front"
+    if any(p.kind == "below_floor" for p in info.points):
+        return "<br>faded: below the accuracy floor or degenerate, off the front"
+    return ""
+
+
+def _triple_figure(info: ParetoFrontInfo, i: int, j: int, k: int) -> go.Figure:
+    """The 3-D scatter of objectives i, j and k."""
+    fig = go.Figure()
+    colours = precision_colours(info)
+    for pts in info.points:
+        fig.add_trace(_triple_trace(pts, colours, i, j, k))
+    for trace in _marked_traces(info, i, j, three_d=True, k=k):
+        fig.add_trace(trace)
+    names = info.objective_names
+    fig.update_layout(
+        title={"text": "Pareto front in 3-D: " + ", ".join(metric_label(names[n]) for n in (i, j, k)),
+               "y": 0.98, "yanchor": "top"},
+        scene={f"{axis}axis": {"title": short_metric_label(names[n]).replace("<br>", " "), "type": _axis_type(info, n)}
+               for axis, n in zip("xyz", (i, j, k), strict=True)},
+        legend=_LEGEND_ABOVE,
+        margin={"t": 110},
+        height=640,
+    )
+    return fig
+
+
+def _triple_trace(pts: ParetoPoints, colours: dict[str, str], i: int, j: int, k: int) -> go.Scatter3d:
+    """One kind of point in the 3-D scatter, coloured by chip precision."""
+    style = _STYLE[pts.kind]
+    symbol = {"x": "x", "star": "diamond"}.get(str(style["symbol"]), "circle" if pts.kind == "front"
+                                               else "circle-open")
+    colour: object = style["color"]
+    if pts.precisions and pts.kind != "reference":
+        colour = [colours.get(p, "#7f7f7f") for p in pts.precisions]
+    return go.Scatter3d(
+        x=pts.values[:, i],
+        y=pts.values[:, j],
+        z=pts.values[:, k],
+        mode="markers",
+        name=_legend_name(pts),
+        text=list(pts.hover),
+        hovertemplate="%{text}<extra></extra>",
+        customdata=list(pts.ids) if pts.ids else None,
+        marker={"color": colour, "symbol": symbol, "size": int(style["size"]) // 2 + 2,
+                "opacity": {"infeasible": 0.45, "below_floor": 0.3}.get(pts.kind, 1.0)},
+    )
 
 
 def _unevaluated_strip(fig: go.Figure, info: ParetoFrontInfo, i: int, j: int) -> None:
     """Pruned / failed trials in the strip under a scatter (and stopped ones the scatter could
     not place): x where measured, else spread in trial order."""
+    lo, hi = _strip_range(info, i)
+    rows: list[str] = []
+    for group in info.unevaluated:
+        unplaced = _unplaced(group, i, j)
+        if unplaced is None:
+            continue
+        row = _unevaluated_row(unplaced)
+        rows.append(row)
+        fig.add_trace(_strip_trace(info, unplaced, row, i, lo, hi), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, showgrid=False,
+                     title_text="", row=2, col=1)
+
+
+def _strip_range(info: ParetoFrontInfo, i: int) -> tuple[float, float]:
+    """The x range the drawn points span on objective ``i`` (never empty)."""
     drawn = [p.values[:, i] for p in info.points if len(p.values)]
     values = np.concatenate(drawn) if drawn else np.zeros(0)
     values = values[np.isfinite(values)]
     lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
-    rows: list[str] = []
-    for group in info.unevaluated:
-        if group.kind == "stopped":
-            placed = np.isfinite(group.known[:, i]) & np.isfinite(group.known[:, j])
-            if placed.all():
-                continue
-            group = Unevaluated(group.kind, tuple(n for n, p in zip(group.numbers, placed, strict=True) if not p),
-                                group.known[~placed], tuple(h for h, p in zip(group.hover, placed, strict=True) if not p))
-        row = _unevaluated_row(group)
-        rows.append(row)
-        known = group.known[:, i]
-        fraction = (np.arange(len(known)) + 0.5) / len(known)
-        if info.is_log(i) and lo > 0:
-            spread = lo * (hi / lo) ** fraction
-        else:
-            spread = lo + fraction * (hi - lo)
-        x = np.where(np.isfinite(known), known, spread)
-        measured = np.isfinite(known)
-        hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
-                 for h, m in zip(group.hover, measured, strict=True)]
-        style = _STYLE[group.kind]
-        fig.add_trace(
-            go.Scatter(
-                x=x.tolist(), y=[row] * len(x), mode="markers",
-                name=f"{style['name']} ({len(group.numbers)})",
-                text=hover, hovertemplate="%{text}<extra></extra>",
-                marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"],
-                        "line": {"width": 2, "color": style["color"]}},
-            ),
-            row=2, col=1,
-        )
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, showgrid=False,
-                     title_text="", row=2, col=1)
+    return lo, hi
+
+
+def _unplaced(group: Unevaluated, i: int, j: int) -> Unevaluated | None:
+    """The trials of ``group`` the scatter of (i, j) cannot place: all of a pruned or failed
+    group, the stopped ones missing a figure (None when there is none)."""
+    if group.kind != "stopped":
+        return group
+    placed = _placed(group, i, j)
+    if placed.all():
+        return None
+    return Unevaluated(group.kind, tuple(n for n, p in zip(group.numbers, placed, strict=True) if not p),
+                       group.known[~placed], tuple(h for h, p in zip(group.hover, placed, strict=True) if not p))
+
+
+def _strip_trace(info: ParetoFrontInfo, group: Unevaluated, row: str, i: int, lo: float, hi: float) -> go.Scatter:
+    """One kind of unplaced trial in the strip: at its measured x, else spread over [lo, hi]
+    in trial order (geometrically on a log axis)."""
+    known = group.known[:, i]
+    fraction = (np.arange(len(known)) + 0.5) / len(known)
+    if info.is_log(i) and lo > 0:
+        spread = lo * (hi / lo) ** fraction
+    else:
+        spread = lo + fraction * (hi - lo)
+    x = np.where(np.isfinite(known), known, spread)
+    measured = np.isfinite(known)
+    hover = [h + ("" if m else f"<br>(no {info.objective_names[i]}: drawn in trial order)")
+             for h, m in zip(group.hover, measured, strict=True)]
+    style = _STYLE[group.kind]
+    return go.Scatter(
+        x=x.tolist(), y=[row] * len(x), mode="markers",
+        name=f"{style['name']} ({len(group.numbers)})",
+        text=hover, hovertemplate="%{text}<extra></extra>",
+        marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"],
+                "line": {"width": 2, "color": style["color"]}},
+    )
 
 
 def _unevaluated_row(group: Unevaluated) -> str:
@@ -460,9 +540,7 @@ def _dimension(axis_name: str, values: tuple[float, ...], ticks: tuple[str, ...]
 
 def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     """One parallel-coordinates panel: a group's parameters (paged), then the objectives."""
-    heading = GROUPS.get(info.group, "")
-    title = (f"{heading.capitalize()} parameters ({info.group}.*) of every finished design"
-             if heading else "Parameters of every finished design")
+    title = _parallel_title(info)
     fig = go.Figure()
     notes = _parallel_notes(info)
     if info.reason is not None:
@@ -500,35 +578,11 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
             },
         )
     )
-    menus: list[dict[str, object]] = [{
-        "buttons": [
-            {
-                "label": f"colour by {name}",
-                "method": "restyle",
-                "args": [{"line.color": [list(info.colour_by[name])],
-                          "line.colorbar.title.text": short_metric_label(name)}],
-            }
-            for name in names
-        ],
-        "direction": "down", "x": 1.0, "xanchor": "right", "y": menu_y, "yanchor": "top",
-    }]
+    menus = [_colour_menu(info, menu_y)]
     if len(pages) > 1:
-        menus.append({
-            "buttons": [
-                {
-                    "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
-                    + (" (most important)" if k == 0 and info.by_importance else ""),
-                    "method": "restyle",
-                    "args": [{"dimensions": [dims(page)]}],
-                }
-                for k, page in enumerate(pages)
-            ],
-            "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
-        })
-    order = "most important first, " if info.by_importance else ("in the search space's order, " if info.group else "")
+        menus.append(_page_menu(info, pages, dims, menu_y))
     fig.update_layout(
-        title={"text": f"{title}<br><sup>{order}{len(params)} parameters that differ between designs"
-                       f"{f', {MAX_PARAM_AXES} at a time' if len(pages) > 1 else ''}; then the objectives</sup>",
+        title={"text": f"{title}<br><sup>{_parallel_subtitle(info, len(params), len(pages))}</sup>",
                "x": 0.02, "xanchor": "left", "y": 0.965, "yanchor": "top"},
         height=height,
         margin={"t": top, "l": 70, "r": 90, "b": bottom},
@@ -536,6 +590,54 @@ def parallel_figure(info: ParallelCoordinatesInfo) -> go.Figure:
     )
     _add_notes(fig, notes)
     return fig
+
+
+def _parallel_title(info: ParallelCoordinatesInfo) -> str:
+    heading = GROUPS.get(info.group, "")
+    if heading:
+        return f"{heading.capitalize()} parameters ({info.group}.*) of every finished design"
+    return "Parameters of every finished design"
+
+
+def _colour_menu(info: ParallelCoordinatesInfo, menu_y: float) -> dict[str, object]:
+    """The 'colour by' menu: one entry per objective (and node)."""
+    return {
+        "buttons": [
+            {
+                "label": f"colour by {name}",
+                "method": "restyle",
+                "args": [{"line.color": [list(info.colour_by[name])],
+                          "line.colorbar.title.text": short_metric_label(name)}],
+            }
+            for name in info.colour_by
+        ],
+        "direction": "down", "x": 1.0, "xanchor": "right", "y": menu_y, "yanchor": "top",
+    }
+
+
+def _page_menu(info: ParallelCoordinatesInfo, pages: list[list[Axis]],
+               dims: Callable[[list[Axis]], list[dict[str, object]]], menu_y: float) -> dict[str, object]:
+    """The 'parameters' menu: one entry per page of :data:`MAX_PARAM_AXES` parameter axes
+    (``dims``: a page's dimensions, the objectives' after its parameters')."""
+    return {
+        "buttons": [
+            {
+                "label": f"parameters {k * MAX_PARAM_AXES + 1}–{k * MAX_PARAM_AXES + len(page)}"
+                + (" (most important)" if k == 0 and info.by_importance else ""),
+                "method": "restyle",
+                "args": [{"dimensions": [dims(page)]}],
+            }
+            for k, page in enumerate(pages)
+        ],
+        "direction": "down", "x": 0.72, "xanchor": "right", "y": menu_y, "yanchor": "top",
+    }
+
+
+def _parallel_subtitle(info: ParallelCoordinatesInfo, n_params: int, n_pages: int) -> str:
+    """How the axes are ordered and paged."""
+    order = "most important first, " if info.by_importance else ("in the search space's order, " if info.group else "")
+    paged = f", {MAX_PARAM_AXES} at a time" if n_pages > 1 else ""
+    return f"{order}{n_params} parameters that differ between designs{paged}; then the objectives"
 
 
 def _parallel_notes(info: ParallelCoordinatesInfo) -> list[str]:
@@ -562,17 +664,8 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     evaluator = infos[0].evaluator if infos else ""
     n_trials = infos[0].n_trials if infos else 0
     if not shown:
-        reason = infos[0].reason if infos else "no objectives"
-        fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                           font={"size": 14})
-        fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=240,
-                          xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
-        return fig
-    best: dict[str, float] = {}
-    for info in shown:
-        for name, value in info.importances.items():
-            best[name] = max(best.get(name, 0.0), value)
-    order = sorted(best, key=lambda n: best[n])  # least important at the bottom of the axis
+        return _no_importance(fig, infos, evaluator)
+    order = _importance_order(shown)
     for k, info in enumerate(shown):
         fig.add_trace(
             go.Bar(
@@ -597,6 +690,26 @@ def importance_figure(infos: tuple[ImportanceInfo, ...]) -> go.Figure:
     return fig
 
 
+def _no_importance(fig: go.Figure, infos: tuple[ImportanceInfo, ...], evaluator: str) -> go.Figure:
+    """The importance panel when none could be computed: why, in its middle."""
+    reason = infos[0].reason if infos else "no objectives"
+    fig.add_annotation(text=str(reason), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font={"size": 14})
+    fig.update_layout(title=f"Parameter importance per objective ({evaluator})", height=240,
+                      xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
+    return fig
+
+
+def _importance_order(shown: list[ImportanceInfo]) -> list[str]:
+    """Parameters by their largest importance over the objectives, least important first (at
+    the bottom of the axis)."""
+    best: dict[str, float] = {}
+    for info in shown:
+        for name, value in info.importances.items():
+            best[name] = max(best.get(name, 0.0), value)
+    return sorted(best, key=lambda n: best[n])
+
+
 def _wrap(parts: list[str], width: int = 110) -> list[str]:
     """Parts joined by `` · `` into lines of at most about ``width`` characters."""
     lines: list[str] = []
@@ -619,56 +732,81 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
     )
     categories = list(info.categories) or list(info.energy_by_category_pj)
     colours = {c: _CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)] for k, c in enumerate(categories)}
-    if info.energy_by_layer_category_pj is not None:
-        for c, cat in enumerate(info.categories):
-            fig.add_trace(
-                go.Bar(
-                    x=list(info.layers),
-                    y=info.energy_by_layer_category_pj[:, c].tolist(),
-                    name=cat.replace("_", " "),
-                    marker_color=colours[cat],
-                    legendgroup=cat,
-                ),
-                row=1,
-                col=1,
-            )
-        fig.update_layout(barmode="stack")
-    else:
+    _layer_bars(fig, info, colours)
+    _category_bars(fig, info, colours)
+    read = [s for s in info.seeds if s.energy_by_category_pj]
+    for k, seed in enumerate(read):
+        fig.add_trace(_seed_marks(seed, first=k == 0), row=1, col=2)
+    figures = _wrap([*_cost_figures(info), *_seed_figures(info, read)])
+    fig.update_layout(
+        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(figures)}</sup>"},
+        height=540 + 18 * (len(figures) - 1),
+        legend={**_LEGEND_ABOVE, "y": 1.1},
+        margin={"t": 160 + 18 * (len(figures) - 1)},
+    )
+    fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
+    fig.update_xaxes(automargin=True, tickangle=-45)
+    return fig
+
+
+def _layer_bars(fig: go.Figure, info: BreakdownInfo, colours: dict[str, str]) -> None:
+    """The left panel: energy per layer stacked by category, or a note when there is no table."""
+    if info.energy_by_layer_category_pj is None:
         fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=1)
         fig.add_annotation(
             text=info.note or "no layer table", showarrow=False, xref="x domain", yref="y domain", x=0.5, y=0.5
         )
-    if info.energy_by_category_pj:
+        return
+    for c, cat in enumerate(info.categories):
         fig.add_trace(
             go.Bar(
-                x=[c.replace("_", " ") for c in info.energy_by_category_pj],
-                y=list(info.energy_by_category_pj.values()),
-                marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
-                showlegend=False,
-                name="this design",
+                x=list(info.layers),
+                y=info.energy_by_layer_category_pj[:, c].tolist(),
+                name=cat.replace("_", " "),
+                marker_color=colours[cat],
+                legendgroup=cat,
             ),
             row=1,
-            col=2,
+            col=1,
         )
-    else:
+    fig.update_layout(barmode="stack")
+
+
+def _category_bars(fig: go.Figure, info: BreakdownInfo, colours: dict[str, str]) -> None:
+    """The right panel: energy per category of this design (empty without figures)."""
+    if not info.energy_by_category_pj:
         fig.add_trace(go.Bar(x=[], y=[], showlegend=False), row=1, col=2)
-    read = [s for s in info.seeds if s.energy_by_category_pj]
-    for k, seed in enumerate(read):
-        fig.add_trace(
-            go.Scatter(
-                x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
-                y=list(seed.energy_by_category_pj.values()),
-                mode="markers",
-                marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
-                name="confirmation runs (one mark per seed)",
-                legendgroup="seeds",
-                showlegend=k == 0,
-                text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
-                hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
+        return
+    fig.add_trace(
+        go.Bar(
+            x=[c.replace("_", " ") for c in info.energy_by_category_pj],
+            y=list(info.energy_by_category_pj.values()),
+            marker_color=[colours.get(c, "#7f7f7f") for c in info.energy_by_category_pj],
+            showlegend=False,
+            name="this design",
+        ),
+        row=1,
+        col=2,
+    )
+
+
+def _seed_marks(seed: SeedCost, first: bool) -> go.Scatter:
+    """One confirmation run's energy per category, as marks over the design's bars."""
+    return go.Scatter(
+        x=[c.replace("_", " ") for c in seed.energy_by_category_pj],
+        y=list(seed.energy_by_category_pj.values()),
+        mode="markers",
+        marker={"symbol": "diamond-open", "size": 9, "color": "#2ca02c"},
+        name="confirmation runs (one mark per seed)",
+        legendgroup="seeds",
+        showlegend=first,
+        text=[f"seed {seed.seed}"] * len(seed.energy_by_category_pj),
+        hovertemplate="%{text}: %{y:.4g} pJ<extra></extra>",
+    )
+
+
+def _cost_figures(info: BreakdownInfo) -> list[str]:
+    """The subtitle's figures: total energy (or why there is none), cycles, latency, area."""
     if info.empty:
         figures = [f"no energy figures: {info.note or 'no cost report'}"]
     else:
@@ -679,18 +817,15 @@ def breakdown_figure(info: BreakdownInfo, label: str, objectives: str) -> go.Fig
         figures.append(f"{info.latency_ms:.4g} ms")
     if info.area_mm2 is not None:
         figures.append(f"{info.area_mm2:.4g} mm²")
+    return figures
+
+
+def _seed_figures(info: BreakdownInfo, read: list[SeedCost]) -> list[str]:
+    """The confirmation runs' totals, and the runs whose cost report could not be read."""
+    figures = []
     if read:
-        totals = ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read)
-        figures.append(f"confirmation runs: {totals}")
+        figures.append("confirmation runs: " + ", ".join(f"seed {x.seed} {x.total_energy_pj / 1e6:.4g} µJ" for x in read))
     missing = [x for x in info.seeds if not x.energy_by_category_pj]
     if missing:
         figures.append("confirmation cost reports " + "; ".join(f"seed {x.seed} {x.note}" for x in missing))
-    fig.update_layout(
-        title={"text": f"{label.capitalize()}: {objectives}<br><sup>{'<br>'.join(_wrap(figures))}</sup>"},
-        height=540 + 18 * (len(_wrap(figures)) - 1),
-        legend={**_LEGEND_ABOVE, "y": 1.1},
-        margin={"t": 160 + 18 * (len(_wrap(figures)) - 1)},
-    )
-    fig.update_yaxes(title_text="pJ per inference", row=1, col=1)
-    fig.update_xaxes(automargin=True, tickangle=-45)
-    return fig
+    return figures

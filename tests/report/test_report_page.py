@@ -198,7 +198,7 @@ def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path
     """The summary's decision comes from the stored recommendation (policy, figures beside the
     runner-up's, the stored rationale, escaped); with every design below the floor it says why
     there is none, in the words of ``codesign study status``."""
-    import html
+    from markupsafe import escape  # the templates' escaping (' is &#39;, not html.escape's &#x27;)
 
     from codesign.search import SPEC_ATTR, no_recommendation_reason, study_view
 
@@ -207,7 +207,7 @@ def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path
     assert rec is not None
     data = report_data(study)
     assert data.decision is not None and data.pareto.marked[0].key == rec.key
-    assert f"Recommended design: {rec.point_id}" in data.decision and html.escape(rec.rationale) in data.decision
+    assert f"Recommended design: {rec.point_id}" in data.decision and escape(rec.rationale) in data.decision
     assert "computed now" not in data.decision and "<td>runner-up: design" in data.decision
     assert f"{rec.point_id}</a></b><br><small>design {rec.point_id} " in render_report(data)
     assert "</small><br><b>recommended</b></td>" in render_report(data)  # its row of the front table
@@ -219,7 +219,7 @@ def test_summary_explains_the_recommendation_or_why_there_is_none(tmp_path: Path
     data = report_data(study)
     reason = no_recommendation_reason(study_view(study))
     assert data.pareto.marked == () and "No recommended design" in (data.decision or "")
-    assert html.escape(reason[1:]) in (data.decision or "") and "accuracy floor" in reason
+    assert escape(reason[1:]) in (data.decision or "") and "accuracy floor" in reason
     assert {p.kind for p in data.pareto.points} >= {"below_floor"} and "front" not in {p.kind for p in data.pareto.points}
 
 
@@ -274,3 +274,56 @@ def test_decision_shows_heldout_engine_accuracy_beside_validation_and_what_each_
     data = report_data(old)
     assert "id='measured-on'" not in render_report(data)
     assert "do not say which engines and voices" in (data.decision or "")
+
+
+#: User-provided text that would run as script if a page placed it unescaped.
+HOSTILE = "<script>alert('codesign')</script>"
+HOSTILE_ESCAPED = "&lt;script&gt;alert(&#39;codesign&#39;)&lt;/script&gt;"
+
+
+def test_user_text_is_escaped_by_the_templates(tmp_path: Path) -> None:
+    """A study name, a parameter value, an engine name, a reference label and a failure reason
+    that are HTML reach the page escaped (the templates autoescape), never as markup; the same
+    for the comparison page's study names."""
+    from optuna.distributions import CategoricalDistribution
+
+    from codesign.report import REFERENCE_ATTR, write_comparison
+    from codesign.search import RECORD_ATTR, MeasuredOn, TrialRecord
+
+    study = write_study(optuna.storages.InMemoryStorage(), HOSTILE, tmp_path)
+    best = next(t for t in study.trials if t.number == 0)
+    record = TrialRecord.model_validate(best.user_attrs[RECORD_ATTR])
+    engines = {"validation": MeasuredOn(source="synthetic:x", split="validation", engines=[HOSTILE],
+                                        voices=[f"{HOSTILE}:v1"])}
+    params = {**best.params, "snn.family": HOSTILE}
+    dists = {**best.distributions, "snn.family": CategoricalDistribution([HOSTILE])}
+    values = [0.01, 50.0, 3.0]  # the lowest WER: on the front, its parameters in the front table
+    hostile = record.model_copy(update={"params": params, "measured_on": engines,
+                                        "objectives": dict(zip(study.metric_names or (), values, strict=True))})
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=values,
+                                              user_attrs={RECORD_ATTR: hostile.to_dict()}))
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=[0.02, 40.0, 2.0],
+                                              user_attrs={RECORD_ATTR: hostile.to_dict(), REFERENCE_ATTR: HOSTILE}))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params=params, distributions=dists,
+                                              user_attrs={RECORD_ATTR: TrialRecord(params=params, error=HOSTILE).to_dict()}))
+    data = report_data(study)
+    page = render_report(data)
+    assert HOSTILE not in page
+    summary = page.split("<h2>Pareto front</h2>")[0]
+    assert f"<title>codesign study {HOSTILE_ESCAPED}</title>" in summary
+    assert f"<h1>codesign study {HOSTILE_ESCAPED}</h1>" in summary
+    assert f"family={HOSTILE_ESCAPED}</td>" in summary  # the parameter value, in the front members' table
+    measured = summary.split("<p id='measured-on'>")[1].split("</p>")[0]
+    assert f"unseen speakers of the training engines: {HOSTILE_ESCAPED}" in measured  # an engine name
+    assert f"(trial {len(study.trials) - 2}) ({HOSTILE_ESCAPED})." in summary  # a reference point's label
+    assert f"<li>trial {len(study.trials) - 1}: {HOSTILE_ESCAPED}</li>" in summary  # a failure reason
+    assert f"unseen speakers of {HOSTILE_ESCAPED}" in (data.decision or "")  # the decision's note
+    # the click panel's data is JSON that cannot end its <script> element
+    designs = page.split("id='design-data'>")[1].split("</script>")[0]
+    assert "<" not in designs and "\\u003cscript\\u003e" in designs
+
+    compared = tmp_path / "compare.html"
+    other = write_study(optuna.storages.InMemoryStorage(), "plain", tmp_path)
+    write_comparison([study, other], compared)
+    text = compared.read_text(encoding="utf-8")
+    assert HOSTILE not in text and f"<h1>codesign: {HOSTILE_ESCAPED}, plain compared</h1>" in text
