@@ -17,6 +17,8 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from codesign import __version__
+from codesign._signals import Terminated as Terminated  # re-exported: what a SIGTERM raises
+from codesign._signals import handle, received, reset
 from codesign.config import ConfigError
 
 #: Command modules, in the order they appear in ``codesign --help``.
@@ -39,40 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that a command
-    cleans up the same way (a driver fails its unfinished trials as interrupted, releases its
-    lease and stops Ray) and ends with status 143."""
-
-
-_TERMINATED: list[bool] = []  # a SIGTERM arrived while a command ran
-
-
 def terminated() -> bool:
     """Whether a SIGTERM interrupted the command (Ray may re-raise the :class:`Terminated` it
     caught inside a call as a plain KeyboardInterrupt; this tells the two apart)."""
-    return bool(_TERMINATED)
+    return received() == signal.SIGTERM
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While a command runs: SIGTERM raises :class:`Terminated` (in the main thread only; the
-    previous handler is put back after)."""
-    def raise_terminated(signum: int, frame: object) -> None:
-        _TERMINATED.append(True)
-        raise Terminated()
-
-    _TERMINATED.clear()
-
+    """While a command runs: SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`,
+    each noted first (:mod:`codesign._signals`), so that a loop can raise it again if the
+    garbage collector swallowed it (in the main thread only; the previous handlers are put back
+    after)."""
+    reset()
     try:
-        old = signal.signal(signal.SIGTERM, raise_terminated)
+        old = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, before in old.items():
+            signal.signal(sig, before)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

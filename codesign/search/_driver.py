@@ -62,6 +62,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign import __version__
+from codesign._signals import raise_if_signalled
 from codesign.config import ConfigError, check_output_dir, parse_spec
 from codesign.search._cluster import (
     check_reachable,
@@ -640,6 +641,7 @@ class _Driver:
         import ray
 
         while True:
+            raise_if_signalled()  # a Ctrl-C the garbage collector swallowed still stops the study
             self._start_jobs()
             # one tell, then one ask: the sampler has seen exactly the same told trials at each
             # ask however many results arrived at once
@@ -650,7 +652,7 @@ class _Driver:
             self._update_bar()
             if self.pending:
                 wait_s = _next_wakeup(self.limited, self.deadline)
-                ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=wait_s)
+                ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=wait_s)  # at most 5 s
                 for ref in ready:
                     self._receive(ref)
                 self._check_limits()
