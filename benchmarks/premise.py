@@ -95,13 +95,15 @@ def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float,
     return [[s, statistics.fmean(hv_at(r["events"], s, spec, reference) for r in runs)] for s in steps]
 
 
-def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float]:
+def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float] | None:
     """The reference point of every run's design points together, as a study sets its own (the
     nadir of the points above the floor, feasible and not degenerate, widened by 10 % of their
     range; ``codesign.search.hypervolume_reference``): one point for all, near the fronts."""
     from codesign.search import as_minimisation, hypervolume_reference, minimisation_signs
 
     eligible = [p for rs in runs.values() for r in rs for e in r["events"] for p in e["points"] if p.eligible]
+    if not eligible:
+        return None  # no run has a design above the floor yet: there is nothing to place a reference by
     losses = as_minimisation(eligible, spec.objectives)
     ref = hypervolume_reference(losses, spec.objectives) * minimisation_signs(spec.objectives)
     return {name: float(v) for name, v in zip(spec.objectives, ref, strict=True)}
@@ -198,6 +200,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any
     marked = {n: [{**r, "events": [{**e, "points": mark_points(e["points"], floor)} for e in r["events"]]}
                   for r in rs] for n, rs in runs.items()}
     reference = pooled_reference(marked, spec)
+    if reference is None:
+        figures["pooled_reference"] = None
+        return figures
     figures["pooled_reference"] = {"reference": reference, **_figures(marked, spec, budget, reference)}
     if "nested" in marked:
         figures["when_it_pays"] = top_k_share(marked["nested"], spec, reference)
