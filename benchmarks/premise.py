@@ -95,13 +95,15 @@ def _curve(runs: list[dict[str, Any]], spec: Any, until_s: float,
     return [[s, statistics.fmean(hv_at(r["events"], s, spec, reference) for r in runs)] for s in steps]
 
 
-def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float]:
+def pooled_reference(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, float] | None:
     """The reference point of every run's design points together, as a study sets its own (the
     nadir of the points above the floor, feasible and not degenerate, widened by 10 % of their
     range; ``codesign.search.hypervolume_reference``): one point for all, near the fronts."""
     from codesign.search import as_minimisation, hypervolume_reference, minimisation_signs
 
     eligible = [p for rs in runs.values() for r in rs for e in r["events"] for p in e["points"] if p.eligible]
+    if not eligible:
+        return None  # no run has a design above the floor yet: there is nothing to place a reference by
     losses = as_minimisation(eligible, spec.objectives)
     ref = hypervolume_reference(losses, spec.objectives) * minimisation_signs(spec.objectives)
     return {name: float(v) for name, v in zip(spec.objectives, ref, strict=True)}
@@ -128,6 +130,62 @@ def _figures(runs: dict[str, list[dict[str, Any]]], spec: Any, budget: float,
     return figures
 
 
+#: Network counts at which :func:`top_k_share` reads the front of the k most accurate networks.
+TOP_K = (1, 2, 3, 5, 8)
+#: Energy caps for :func:`top_k_share`, as quantiles of the energies of all eligible points.
+ENERGY_CAP_QUANTILES = (0.1, 0.25, 0.5)
+
+
+def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, float]) -> dict[str, Any]:
+    """When co-design pays, read off co-design's own runs: how much of each run's final front the
+    ``k`` most accurate networks it trained carry, had only their chips been swept (what
+    ``sequential`` keeps of the same networks).
+
+    Per run: every eligible design point, grouped by network (its trial); networks ranked by the
+    best accuracy any of their chips gives. ``hv_fraction[k]`` is the hypervolume (at
+    ``reference``) of the top-k networks' points over that of all points, mean over runs;
+    ``front_from_outside_top3`` the share of the run's non-dominated points whose network is not
+    among the 3 most accurate. Under an energy cap (a quantile of all points' energies),
+    ``best_accuracy_all``/``best_accuracy_top3`` are the best accuracy reachable with any network
+    or with the top 3 only. A fraction near 1 and equal accuracies mean the chip choice does not
+    depend on the network, and network-first loses nothing; a gap is what co-design can win."""
+    from codesign.search import pareto_front, study_hypervolume
+
+    fractions: dict[int, list[float]] = {k: [] for k in TOP_K}
+    outside: list[float] = []
+    caps: dict[float, dict[str, list[float]]] = {q: {"all": [], "top3": []} for q in ENERGY_CAP_QUANTILES}
+    for run in runs:
+        points = [p for e in run["events"] for p in e["points"] if p.eligible]
+        if not points:
+            continue
+        by_net: dict[int, list[Any]] = {}
+        for p in points:
+            by_net.setdefault(p.trial, []).append(p)
+        ranked = sorted(by_net, key=lambda t: -max(q.values_of(["accuracy"])[0] for q in by_net[t]))
+        total = study_hypervolume(points, spec.objectives, reference)
+        for k in TOP_K:
+            kept = [p for t in ranked[:k] for p in by_net[t]]
+            fractions[k].append(study_hypervolume(kept, spec.objectives, reference) / total if total > 0 else 0.0)
+        front = pareto_front(points, spec.objectives)
+        top3 = set(ranked[:3])
+        outside.append(sum(p.trial not in top3 for p in front) / len(front))
+        energies = sorted(p.values_of(["energy_uj"])[0] for p in points)
+        for q in ENERGY_CAP_QUANTILES:
+            cap = energies[min(int(q * len(energies)), len(energies) - 1)]
+            under = [p for p in points if p.values_of(["energy_uj"])[0] <= cap]
+            caps[q]["all"].append(max(p.values_of(["accuracy"])[0] for p in under))
+            top = [p for p in under if p.trial in top3]
+            caps[q]["top3"].append(max((p.values_of(["accuracy"])[0] for p in top), default=0.0))
+    return {
+        "hv_fraction": {str(k): statistics.fmean(v) for k, v in fractions.items() if v},
+        "front_from_outside_top3": statistics.fmean(outside) if outside else None,
+        "energy_caps": {str(q): {"best_accuracy_all": statistics.fmean(c["all"]),
+                                 "best_accuracy_top3": statistics.fmean(c["top3"])}
+                        for q, c in caps.items() if c["all"]},
+        "runs": len(outside),
+    }
+
+
 def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
     """The figures of the runs so far (strategies with at least one run): at the fixed reference
     (:data:`fidelity.HV_REFERENCE`, design points not marked against the floor, as
@@ -142,7 +200,12 @@ def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any
     marked = {n: [{**r, "events": [{**e, "points": mark_points(e["points"], floor)} for e in r["events"]]}
                   for r in rs] for n, rs in runs.items()}
     reference = pooled_reference(marked, spec)
+    if reference is None:
+        figures["pooled_reference"] = None
+        return figures
     figures["pooled_reference"] = {"reference": reference, **_figures(marked, spec, budget, reference)}
+    if "nested" in marked:
+        figures["when_it_pays"] = top_k_share(marked["nested"], spec, reference)
     return figures
 
 
@@ -194,6 +257,24 @@ def curve_table(figures: dict[str, Any], rows: int = 8) -> str:
     return "\n".join(lines)
 
 
+def plot(figures: dict[str, Any]) -> str:
+    """The hypervolume curves at the pooled reference as an SVG chart (docs/img/premise.svg):
+    one step curve per strategy, starting at (0, 0), its seeds named in the legend, with the
+    common CPU budget marked."""
+    from svg_chart import line_chart
+
+    pooled = figures["pooled_reference"]
+    series = {}
+    for name in STRATEGIES:
+        if name in pooled:
+            seeds = pooled[name]["seeds"]
+            label = f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+            series[label] = [(0.0, 0.0), *((float(c), float(h)) for c, h in pooled[name]["hv_curve"])]
+    return line_chart(series, title="Hypervolume against CPU seconds (quickstart space, mean over seeds)",
+                      x_label="CPU seconds spent by the run", y_label="hypervolume (pooled reference)",
+                      marker_x=float(figures["cpu_budget_s"]), marker_label="common budget")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=24, help="network budget of each run")
@@ -202,6 +283,11 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=3, help="networks the sequential strategy sweeps")
     parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
     parser.add_argument("--table", action="store_true", help="print the written result's curves as markdown")
+    parser.add_argument("--energy-cap-uj", type=float, default=None,
+                        help="add the constraint energy_uj <= this to the quickstart's (when co-design pays: an "
+                        "energy budget that only some networks meet); write to --out premise_energy_cap")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="write the written result's curves (pooled reference) as an SVG chart to this path")
     parser.add_argument("--from-studies", type=Path, default=None,
                         help="recompute the figures from copies of the studies a run made (study databases "
                         "fidelity_<strategy>_<seed>.db in this folder) instead of running")
@@ -209,6 +295,13 @@ def main() -> int:
     parser.add_argument("--runs-dir", type=Path, default=None,
                         help="keep the runs' studies here (default: a temporary folder, deleted at the end)")
     args = parser.parse_args()
+    if args.plot is not None:
+        import json
+
+        result = json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())
+        args.plot.write_text(plot(result["figures"]))
+        print(f"wrote {args.plot}", file=sys.stderr)
+        return 0
     if args.table:
         import json
 
@@ -227,6 +320,8 @@ def main() -> int:
     data = load_study(QUICKSTART).to_dict()
     data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
     data["sequential"] = {"k": args.k}
+    if args.energy_cap_uj is not None:
+        data["constraints"] = [*data.get("constraints", []), f"energy_uj <= {args.energy_cap_uj:g}"]
     spec = parse_spec(StudySpec, data)
     trials = {name: trials_for(name, args.networks) for name in args.strategies}
     if "sequential" in trials and trials["sequential"] <= args.k:
@@ -235,6 +330,7 @@ def main() -> int:
         "study": "studies/quickstart.yaml", "networks": args.networks, "seeds": args.seeds,
         "strategies": args.strategies, "trials": trials, "sequential_k": args.k,
         "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
+        "constraints": list(data["constraints"]),
         "order": "seed by seed for nested, sequential, hardware_first; then seed by seed for the others",
     }
     runs: dict[str, list[dict[str, Any]]]
