@@ -66,7 +66,8 @@ class BreakdownInfo:
     """One front point's costs.
 
     Attributes:
-        number: trial number; chip: the chip index within a nested trial, else None.
+        number: trial number; chip: the design's member id within its trial (``DesignPoint.member``:
+            set by its strategy, e.g. a nested trial's chip; None for a trial's only design).
         layers, categories: the energy table's row and column names (empty without a report).
         energy_by_layer_category_pj: [layers, categories] energy per inference in pJ, or None when the cost
             report could not be read (``note`` says why).
