@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from codesign._signals import Terminated, handle, raise_if_signalled, received, reset
+from codesign._signals import Terminated, handle, quiet_unraisable, raise_if_signalled, received, reset
 
 
 class _Thing:
@@ -40,3 +40,29 @@ def test_a_swallowed_signal_is_raised_again(signum: int, raised: type[BaseExcept
         reset()
     raise_if_signalled()  # after reset: nothing to raise
     assert received() is None
+
+
+def test_a_noted_interrupt_is_dropped_quietly_and_anything_else_reaches_the_previous_hook() -> None:
+    seen: list[BaseException | None] = []
+    hook = quiet_unraisable(lambda u: seen.append(u.exc_value))
+    reset()
+    try:
+        hook(_Unraisable(KeyboardInterrupt()))  # no signal noted: not ours, passed on
+        handle_noted = _noted(signal.SIGINT)
+        assert handle_noted == signal.SIGINT
+        hook(_Unraisable(KeyboardInterrupt()))  # a noted interrupt: dropped (raised again later)
+        hook(_Unraisable(ValueError("other")))  # anything else: passed on
+    finally:
+        reset()
+    assert [type(e) for e in seen] == [KeyboardInterrupt, ValueError]
+
+
+class _Unraisable:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc_value = exc
+
+
+def _noted(signum: int) -> int | None:
+    with pytest.raises(KeyboardInterrupt):
+        handle(signum, None)
+    return received()

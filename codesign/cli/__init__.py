@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 from codesign import __version__
 from codesign._signals import Terminated as Terminated  # re-exported: what a SIGTERM raises
-from codesign._signals import handle, received, reset
+from codesign._signals import handle, quiet_unraisable, received, reset
 from codesign.config import ConfigError
 
 #: Command modules, in the order they appear in ``codesign --help``.
@@ -59,9 +59,12 @@ def terminate_as_interrupt() -> Iterator[None]:
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
+    hook = sys.unraisablehook
+    sys.unraisablehook = quiet_unraisable(hook)  # a dropped interrupt is raised again, not printed
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for sig, before in old.items():
             signal.signal(sig, before)
 
