@@ -186,14 +186,15 @@ def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, floa
     }
 
 
-def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any) -> dict[str, Any]:
+def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any, cpu_budget_s: float | None = None) -> dict[str, Any]:
     """The figures of the runs so far (strategies with at least one run): at the fixed reference
     (:data:`fidelity.HV_REFERENCE`, design points not marked against the floor, as
     fidelity.py measures), and under ``pooled_reference`` at the pooled reference (points
     marked against the study's floor)."""
     from codesign.search import mark_points
 
-    budget = min(max(r["cpu_s"] for r in rs) for rs in runs.values())  # every run of one strategy ended
+    # every run of one strategy ended (or the budget given, to compare with another result's)
+    budget = cpu_budget_s or min(max(r["cpu_s"] for r in rs) for rs in runs.values())
     figures: dict[str, Any] = {"cpu_budget_s": budget, "reference": HV_REFERENCE,
                                **_figures(runs, spec, budget, None)}
     floor = spec.floor_condition()
@@ -291,6 +292,8 @@ def main() -> int:
     parser.add_argument("--from-studies", type=Path, default=None,
                         help="recompute the figures from copies of the studies a run made (study databases "
                         "fidelity_<strategy>_<seed>.db in this folder) instead of running")
+    parser.add_argument("--cpu-budget-s", type=float, default=None,
+                        help="with --from-studies: read every strategy at this CPU budget instead of the default one")
     parser.add_argument("--measured-by", default=None, help="with --from-studies: the command that made them")
     parser.add_argument("--runs-dir", type=Path, default=None,
                         help="keep the runs' studies here (default: a temporary folder, deleted at the end)")
@@ -338,7 +341,7 @@ def main() -> int:
         runs = from_studies(args.from_studies, spec)
         details.update(strategies=list(runs), seeds=sorted({r["seed"] for rs in runs.values() for r in rs}),
                        measured_by=args.measured_by, runs=_details_of(runs, spec))
-        print(write_result(args.out, summarise(runs, spec), details), file=sys.stderr, flush=True)
+        print(write_result(args.out, summarise(runs, spec, args.cpu_budget_s), details), file=sys.stderr, flush=True)
         return 0
     runs = {}
     with tempfile.TemporaryDirectory() as scratch:
