@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from codesign import __version__
-from codesign._signals import Terminated as Terminated  # re-exported: what a SIGTERM raises
 from codesign._signals import handle, quiet_unraisable, received, reset
 from codesign.config import ConfigError
 
@@ -42,14 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def terminated() -> bool:
-    """Whether a SIGTERM interrupted the command (Ray may re-raise the :class:`Terminated` it
+    """Whether a SIGTERM interrupted the command (Ray may re-raise the :class:`codesign._signals.Terminated` it
     caught inside a call as a plain KeyboardInterrupt; this tells the two apart)."""
     return received() == signal.SIGTERM
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While a command runs: SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`,
+    """While a command runs: SIGINT raises KeyboardInterrupt and SIGTERM :class:`codesign._signals.Terminated`,
     each noted first (:mod:`codesign._signals`), so that a loop can raise it again if the
     garbage collector swallowed it (in the main thread only; the previous handlers are put back
     after)."""
