@@ -24,7 +24,13 @@ from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
-from codesign.train import QAT_FINETUNE_FRACTION, QAT_FINETUNE_LR_FRACTION, TrainConfig, score_at_precision, train
+from codesign.train import (
+    QAT_FINETUNE_FRACTION,
+    QAT_FINETUNE_LR_FRACTION,
+    TrainConfig,
+    score_at_precision,
+    train,
+)
 from codesign.train._train import finetune_control
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)

@@ -12,7 +12,12 @@ from codesign._lazy import lazy_exports
 # Names are imported on first use (PEP 562), so that reading a config (ModelConfig, TrainConfig)
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
 if TYPE_CHECKING:
-    from codesign.train._config import QAT_FINETUNE_FRACTION, QAT_FINETUNE_LR_FRACTION, QAT_SCHEME, TrainConfig
+    from codesign.train._config import (
+        QAT_FINETUNE_FRACTION,
+        QAT_FINETUNE_LR_FRACTION,
+        QAT_SCHEME,
+        TrainConfig,
+    )
     from codesign.train._files import (
         load_checkpoint,
         load_network,
