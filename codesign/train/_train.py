@@ -560,7 +560,6 @@ class _Session:
     cfg: ModelConfig
     head: str
     device: torch.device
-    qat: bool
     start: float = field(default_factory=time.perf_counter)
 
     def progress(self) -> float:
@@ -628,7 +627,7 @@ def _open_session(
         run = _restore(resume, net, optimiser, generator, pruner, device)
         if until_epoch is not None and until_epoch <= run.epoch:
             raise ValueError(f"the checkpoint is at epoch {run.epoch}; until_epoch must be later, got {until_epoch}")
-    return _Session(net, optimiser, generator, pruner, stop, run, budget, cfg, head, device, qat=False)
+    return _Session(net, optimiser, generator, pruner, stop, run, budget, cfg, head, device)
 
 
 def _qat_bits(budget: TrainConfig) -> int | None:
@@ -659,7 +658,7 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
         pruner.held_sparsity = cfg.prune_ratio
     stop = _StopPolicy.of(tune, steps_per_epoch, None)
     return _Session(net, optimiser, float_session.generator, pruner, stop, _RunState(), tune, cfg,
-                    float_session.head, device, qat=bits != FLOAT_BITS)
+                    float_session.head, device)
 
 
 def _run_session(session: _Session, corpus: Corpus, progress: bool, desc: str) -> None:
