@@ -4,7 +4,9 @@ Owns the optimiser and schedule (AdamW, linear warmup then cosine), the activity
 gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResult` and
 :class:`TrainCheckpoint` (their files are ``codesign.train._files``). The run is split by
 responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
-the stop policy and schedule clock (:class:`_StopPolicy`), and scoring (:func:`score_splits`).
+the stop policy and schedule clock (:class:`_StopPolicy`), quantisation-aware training (the
+float run, then a fine-tune on the chip's grid: :func:`_finetune_session`, and its float
+control :func:`finetune_control`), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
 :class:`TrainingDiverged`; it never returns a score.
 """
