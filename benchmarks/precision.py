@@ -2,10 +2,12 @@
 
 For each model (the Spikeformer and the improved-recurrence SRNN, on ``digits``) and seed:
 one float training, scored after post-training quantisation at every weight width (state
-float) and at every state width (weights float); and one quantisation-aware training per
-weight width below 32, scored at its width. The task metric (WER on ``digits``) is the mean
-over seeds, on the test split. Writes ``benchmarks/results/precision.json``: ``figures`` is
-the Spikeformer's (``ptq``, ``qat``: weight bits -> metric; ``state_bits``: state bits ->
+float) and at every state width (weights float); one quantisation-aware training per weight
+width below 32 (``precision: qat``: the float run, then a fine-tune of a third of its epochs on
+the grid), scored at its width; and the control of QAT's extra epochs, the same fine-tune in
+float (``finetuned_float``). The task metric (WER on ``digits``) is the mean over seeds, on the
+test split. Writes ``benchmarks/results/precision.json``: ``figures`` is the Spikeformer's
+(``ptq``, ``qat``: weight bits -> metric; ``finetuned_float``; ``state_bits``: state bits ->
 metric; ``metric``), ``figures_by_model`` has each model run (``--models``; ``--name`` writes another file).
 
     PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision]
@@ -22,8 +24,14 @@ from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
-from codesign.train import TrainConfig, score_at_precision, train
-from codesign.train._train import QAT_START_FRACTION
+from codesign.train import (
+    QAT_FINETUNE_FRACTION,
+    QAT_FINETUNE_LR_FRACTION,
+    TrainConfig,
+    score_at_precision,
+    train,
+)
+from codesign.train._train import finetune_control
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)
@@ -46,6 +54,7 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
     qat: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
     state: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     overflow: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
+    finetuned: list[float] = []
     for seed in seeds:
         budget = TrainConfig(epochs=epochs, batch_size=32, learning_rate=lr, threads=1)
         start = time.perf_counter()
@@ -60,6 +69,9 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
             state[str(bits)].append(scored[key])
             overflow[str(bits)].append(scored["state_overflow_rate"])
         qat["32"].append(result.metrics[key])
+        control = finetune_control(cfg, corpus, budget, seed)
+        finetuned.append(control.metrics[key])
+        print(f"{name} seed {seed}: float fine-tuned {key} {finetuned[-1]:.4f}", file=sys.stderr, flush=True)
         for bits in WEIGHT_BITS[:-1]:
             trained = train(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed=seed)
             scored, _ = score_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
@@ -76,7 +88,8 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         "qat": mean(qat),
         "state_bits": mean(state),
         "state_overflow_rate": mean(overflow),
-        "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state},
+        "finetuned_float": statistics.fmean(finetuned),
+        "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state, "finetuned_float": finetuned},
     }
 
 
@@ -92,16 +105,19 @@ def main() -> int:
     corpus = load_corpus(CorpusConfig(task="digits", size=args.size, max_digits=4, seed=0), progress=False)
     by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate) for m in args.models}
     primary = by_model.get("spikeformer") or next(iter(by_model.values()))
-    figures = {k: primary[k] for k in ("metric", "ptq", "qat", "state_bits")}
+    figures = {k: primary[k] for k in ("metric", "ptq", "qat", "finetuned_float", "state_bits")}
     details = {
         "corpus": {"task": "digits", "size": args.size, "max_digits": 4, "seed": 0},
         "epochs": args.epochs,
         "seeds": args.seeds,
         "models": {m: MODELS[m].to_dict() for m in args.models},
         "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
-        "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT trains the fused form the "
-        "chip runs, in float for the first qat_start_fraction of the budget, then on the grid",
-        "qat_start_fraction": QAT_START_FRACTION,
+        "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT (precision: qat) is the float "
+        "run, then a fine-tune of qat_finetune_fraction of its epochs at qat_finetune_lr_fraction of its learning "
+        "rate on the grid, in the fused form the chip runs; finetuned_float is "
+        "that fine-tune with the weights left in float (what the extra epochs give without the grid)",
+        "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
+        "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,
     }
     path = write_result(args.name, {**figures, "figures_by_model": by_model}, details)
     print(path)

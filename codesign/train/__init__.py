@@ -12,7 +12,12 @@ from codesign._lazy import lazy_exports
 # Names are imported on first use (PEP 562), so that reading a config (ModelConfig, TrainConfig)
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
 if TYPE_CHECKING:
-    from codesign.train._config import TrainConfig
+    from codesign.train._config import (
+        QAT_FINETUNE_FRACTION,
+        QAT_FINETUNE_LR_FRACTION,
+        QAT_SCHEME,
+        TrainConfig,
+    )
     from codesign.train._files import (
         load_checkpoint,
         load_network,
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "TrainConfig": "_config",
+    "QAT_FINETUNE_FRACTION": "_config",
+    "QAT_FINETUNE_LR_FRACTION": "_config",
     "QAT_SCHEME": "_config",
     "accuracy": "_metrics",
     "char_error_rate": "_metrics",
@@ -77,6 +84,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "CALIBRATION_UTTERANCES",
+    "QAT_FINETUNE_FRACTION",
+    "QAT_FINETUNE_LR_FRACTION",
     "QAT_SCHEME",
     "TrainCheckpoint",
     "TrainConfig",

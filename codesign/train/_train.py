@@ -4,7 +4,9 @@ Owns the optimiser and schedule (AdamW, linear warmup then cosine), the activity
 gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResult` and
 :class:`TrainCheckpoint` (their files are ``codesign.train._files``). The run is split by
 responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
-the stop policy and schedule clock (:class:`_StopPolicy`), and scoring (:func:`score_splits`).
+the stop policy and schedule clock (:class:`_StopPolicy`), quantisation-aware training (the
+float run, then a fine-tune on the chip's grid: :func:`_finetune_session`, and its float
+control :func:`finetune_control`), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
 :class:`TrainingDiverged`; it never returns a score.
 """
@@ -31,7 +33,7 @@ from codesign.snn import (
     holds_hidden_state,
     synaptic_weights,
 )
-from codesign.train._config import QAT_START_FRACTION, TrainConfig
+from codesign.train._config import QAT_FINETUNE_FRACTION, QAT_FINETUNE_LR_FRACTION, TrainConfig
 from codesign.train._metrics import (
     accuracy,
     char_error_rate,
@@ -357,17 +359,6 @@ def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
     return True
 
 
-def _qat_set_bits(net: nn.Module, bits: int) -> None:
-    """Set the width every QAT quantiser of ``net`` rounds to (32: the quantisers pass float)."""
-    from codesign.snn import WeightFakeQuant
-
-    for module in _fused_qat_modules(net):
-        module.set_qat_weight_bits(bits)  # type: ignore[operator]  # found by duck typing
-    for module in net.modules():  # the parametrizations are submodules of the modules they quantise
-        if isinstance(module, WeightFakeQuant):
-            module.bits = bits
-
-
 def _qat_remove(net: nn.Module) -> None:
     """Drop the QAT parametrizations, keeping the float weights they quantise (so the saved
     weights load into a plain model, and scoring quantises them the same way again)."""
@@ -571,7 +562,6 @@ class _Session:
     cfg: ModelConfig
     head: str
     device: torch.device
-    qat: bool
     start: float = field(default_factory=time.perf_counter)
 
     def progress(self) -> float:
@@ -580,12 +570,9 @@ class _Session:
 
 
 def _train_step(session: _Session, batch: tuple[torch.Tensor, ...]) -> None:
-    """One optimiser step on ``batch``: QAT bits for this point of the schedule, loss, clipped
-    gradients, the scheduled learning rate, then pruning to the schedule."""
+    """One optimiser step on ``batch``: loss, clipped gradients, the scheduled learning rate,
+    then pruning to the schedule."""
     budget, run = session.budget, session.run
-    if session.qat:
-        on = session.progress() >= QAT_START_FRACTION
-        _qat_set_bits(session.net, budget.qat_weight_bits if on and budget.qat_weight_bits else FLOAT_BITS)
     loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget.learning_rate)
     _backward(session.net, loss, session.optimiser, budget.grad_clip, run.step)
     scale = lr_factor(session.progress(), budget.warmup_fraction)
@@ -633,7 +620,6 @@ def _open_session(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     net = build_model(cfg, corpus.n_features, len(corpus.vocabulary), head)
-    qat = _qat_parametrize(net, budget.qat_weight_bits)
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=budget.learning_rate, weight_decay=budget.weight_decay)
     stop = _StopPolicy.of(budget, math.ceil(n_train / budget.batch_size), until_epoch)
@@ -643,32 +629,91 @@ def _open_session(
         run = _restore(resume, net, optimiser, generator, pruner, device)
         if until_epoch is not None and until_epoch <= run.epoch:
             raise ValueError(f"the checkpoint is at epoch {run.epoch}; until_epoch must be later, got {until_epoch}")
-    return _Session(net, optimiser, generator, pruner, stop, run, budget, cfg, head, device, qat)
+    return _Session(net, optimiser, generator, pruner, stop, run, budget, cfg, head, device)
 
 
-def _train(
-    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
-    until_epoch: int | None, resume: TrainCheckpoint | None,
-) -> TrainResult:
-    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
-    session = _open_session(cfg, corpus, budget, seed, head, until_epoch, resume)
-    net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
-    steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
-    bar = tqdm(total=stop.total_steps, initial=run.step, disable=not progress,
-               desc=f"train {cfg.family}/{cfg.variant}", unit="step")
+def _qat_bits(budget: TrainConfig) -> int | None:
+    """The weight bits a run fine-tunes on (quantisation-aware training), None for float training."""
+    bits = budget.qat_weight_bits
+    return None if bits is None or bits == FLOAT_BITS else bits
+
+
+def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, steps_per_epoch: int) -> _Session:
+    """The QAT fine-tune after the float budget: the same network on the grid (the fused
+    projections quantise themselves, the other synaptic weights through parametrizations), a
+    fresh AdamW at ``QAT_FINETUNE_LR_FRACTION`` of the learning rate without warmup, for
+    ``QAT_FINETUNE_FRACTION`` of the budget; the float run's batch order goes on and its pruning
+    holds at the target.
+    """
+    net, device, cfg = float_session.net, float_session.device, float_session.cfg
+    _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
+    tune = budget.model_copy(update={
+        "epochs": None if budget.epochs is None else max(1, math.ceil(budget.epochs * QAT_FINETUNE_FRACTION)),
+        "seconds": None if budget.seconds is None else budget.seconds * QAT_FINETUNE_FRACTION,
+        "learning_rate": budget.learning_rate * QAT_FINETUNE_LR_FRACTION,
+        "warmup_fraction": 0.0,
+    })
+    optimiser = torch.optim.AdamW(net.parameters(), lr=tune.learning_rate, weight_decay=tune.weight_decay)
+    pruner = _Pruner(prunable_weights(net), cfg.prune_ratio)
+    if cfg.prune_ratio > 0:  # pruned in the float run: the fine-tune keeps those weights at zero
+        pruner.masks = magnitude_masks(pruner.weights, cfg.prune_ratio)
+        pruner.held_sparsity = cfg.prune_ratio
+    stop = _StopPolicy.of(tune, steps_per_epoch, None)
+    return _Session(net, optimiser, float_session.generator, pruner, stop, _RunState(), tune, cfg,
+                    float_session.head, device)
+
+
+def _run_session(session: _Session, corpus: Corpus, progress: bool, desc: str) -> None:
+    """Train ``session`` epoch by epoch until its stop policy says so."""
+    bar = tqdm(total=session.stop.total_steps, initial=session.run.step, disable=not progress, desc=desc, unit="step")
     done = False
     try:
         while not done:
             done = _train_epoch(session, corpus.train, bar)
     finally:
         bar.close()
+
+
+def finetune_control(model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int) -> TrainResult:
+    """The float run of ``budget``, then QAT's fine-tune with the weights left in float: the
+    control that tells what QAT's extra epochs give from what its grid costs (the precision
+    benchmark's ``finetuned_float``)."""
+    float_budget = budget.model_copy(update={"qat_weight_bits": None})
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(budget.threads)
+    try:
+        return _train(model, corpus, float_budget, seed, False, None, None, finetune_bits=FLOAT_BITS)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    cfg: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool,
+    until_epoch: int | None, resume: TrainCheckpoint | None, finetune_bits: int | None = None,
+) -> TrainResult:
+    """Float training over the budget; with ``qat_weight_bits`` (and the budget completed), then
+    the QAT fine-tune (:func:`_finetune_session`). A QAT run stopped at a rung is its float run so far.
+    ``finetune_bits`` (:func:`finetune_control`) fine-tunes at other bits than the budget's."""
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
+    bits = _qat_bits(budget) if finetune_bits is None else finetune_bits
+    float_budget = budget.model_copy(update={"qat_weight_bits": None}) if bits is not None else budget
+    session = _open_session(cfg, corpus, float_budget, seed, head, until_epoch, resume)
+    net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
+    steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
+    _run_session(session, corpus, progress, f"train {cfg.family}/{cfg.variant}")
     start = session.start
-    rates = [float(r.detach()) for r in firing_rates(net)]
     checkpoint = _checkpoint(net, session.optimiser, session.generator, pruner, run)
     if stop.completes_budget:
         pruner.finish()
-    if session.qat:
-        _qat_remove(net)
+        if bits is not None:
+            tune = _finetune_session(session, budget, bits, steps_per_epoch)
+            _run_session(tune, corpus, progress, f"qat {bits}-bit fine-tune")
+            tune.pruner.finish()
+            _qat_remove(net)
+            run = _RunState(step=run.step + tune.run.step, epoch=run.epoch + tune.run.epoch,
+                            loss_curve=run.loss_curve + tune.run.loss_curve,
+                            epoch_times=run.epoch_times + tune.run.epoch_times)
+    rates = [float(r.detach()) for r in firing_rates(net)]
     net.to("cpu")
     wall = time.perf_counter() - start
     net.eval()

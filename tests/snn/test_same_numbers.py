@@ -7,7 +7,9 @@ and IMLS, every variant kind) on a tiny fixed input it holds: the float forward 
 trace of the network as a ``w4s8`` chip holds it (every counted field of every layer), the
 scores and overflow rate at that precision, and the loss curve and firing rate of a one-epoch
 training run (one with quantisation-aware training). The comparison is exact: a refactor that
-moves any of these numbers by one rounding step fails here.
+moves any of these numbers by one rounding step fails here. The QAT entry
+(``spikeformer_lif_fatrelu_qat``) was re-recorded deliberately when QAT became the float run
+followed by a fine-tune on the grid (issue #24 item 6); every float entry stayed as recorded.
 """
 
 from __future__ import annotations

@@ -227,13 +227,18 @@ def test_qat_at_32_bits_is_float_training(commands_corpus: Corpus) -> None:
     assert plain.loss_curve == wide.loss_curve
 
 
-def test_qat_trains_in_float_for_its_start_fraction_then_on_the_grid(commands_corpus: Corpus) -> None:
-    from codesign.train._train import QAT_START_FRACTION
+def test_qat_is_the_float_run_then_a_fine_tune_on_the_grid(commands_corpus: Corpus) -> None:
+    from codesign.train import QAT_FINETUNE_FRACTION
 
-    budget = TrainConfig(epochs=2, batch_size=16)
+    budget = TrainConfig(epochs=3, batch_size=16)
     plain = train(SMALL, commands_corpus, budget, seed=0)
     qat = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0)
-    float_steps = math.ceil(QAT_START_FRACTION * len(plain.loss_curve))  # steps before progress reaches it
-    assert 0 < float_steps < len(plain.loss_curve)
-    assert qat.loss_curve[:float_steps] == plain.loss_curve[:float_steps]
-    assert qat.loss_curve[float_steps] != plain.loss_curve[float_steps]
+    float_steps = len(plain.loss_curve)
+    steps_per_epoch = math.ceil(len(commands_corpus.train) / 16)
+    # the whole float run, step for step, then a third of its epochs again on the 3-bit grid
+    assert qat.loss_curve[:float_steps] == plain.loss_curve
+    assert len(qat.loss_curve) == float_steps + math.ceil(3 * QAT_FINETUNE_FRACTION) * steps_per_epoch
+    assert qat.metrics["epochs_completed"] == 3 + math.ceil(3 * QAT_FINETUNE_FRACTION)
+    # stopped at a rung, a QAT run is its float run so far (the grid comes after the budget)
+    rung = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0, until_epoch=2)
+    assert rung.loss_curve == plain.loss_curve[: 2 * steps_per_epoch]
