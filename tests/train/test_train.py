@@ -192,6 +192,14 @@ def test_qat_trains_on_the_weight_grid_and_saves_plain_weights(commands_corpus: 
     assert model is not None
 
 
+def test_qat_fine_tune_holds_the_float_runs_pruning(commands_corpus: Corpus) -> None:
+    # every prunable weight, the parametrized ones outside the fused projections included
+    cfg = SMALL.model_copy(update={"prune_ratio": 0.3})
+    budget = TrainConfig(epochs=3, batch_size=16, qat_weight_bits=3)
+    result = train(cfg, commands_corpus, budget, seed=0)
+    assert result.metrics["weight_sparsity"] == pytest.approx(0.3, abs=0.01)
+
+
 def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
     from torch.nn.utils import parametrize
 
