@@ -698,6 +698,9 @@ def _train(
     bits = _qat_bits(budget) if finetune_bits is None else finetune_bits
     float_budget = budget.model_copy(update={"qat_weight_bits": None}) if bits is not None else budget
     session = _open_session(cfg, corpus, float_budget, seed, head, until_epoch, resume)
+    if bits is not None and bits != FLOAT_BITS and holds_hidden_state(session.net):
+        # refused before the float run, not after it: a rung of such a run would pass as PTQ
+        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
     net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
     steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
     _run_session(session, corpus, progress, f"train {cfg.family}/{cfg.variant}")

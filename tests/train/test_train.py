@@ -200,6 +200,18 @@ def test_qat_fine_tune_holds_the_float_runs_pruning(commands_corpus: Corpus) -> 
     assert result.metrics["weight_sparsity"] == pytest.approx(0.3, abs=0.01)
 
 
+def test_qat_of_a_gru_reference_is_refused_before_any_training(commands_corpus: Corpus) -> None:
+    from codesign.snn import SRNNConfig
+
+    gru = SRNNConfig(width=16, depth=1, variant="gru")
+    budget = TrainConfig(epochs=3, batch_size=16, qat_weight_bits=4)
+    # a rung ends before the fine-tune: refused there too, not passed off as a float (PTQ) run
+    with pytest.raises(ValueError, match="gru/lstm references is not supported"):
+        train(gru, commands_corpus, budget, seed=0, until_epoch=1)
+    with pytest.raises(ValueError, match="gru/lstm references is not supported"):
+        train(gru, commands_corpus, budget, seed=0)
+
+
 def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
     from torch.nn.utils import parametrize
 
