@@ -70,7 +70,7 @@ class TrainResult:
         metrics: ``validation_*``/``test_*`` task metrics (accuracy, or WER and CER), plus
             ``final_loss``, ``weight_sparsity``, ``firing_rate`` (mean level / D of the spiking
             neurons on the last training batch; 0 without spiking neurons), ``wall_time_s``,
-            ``time_per_epoch_s``, ``epochs_completed``, ``steps``.
+            ``time_per_epoch_s``, ``epochs_completed`` and ``steps`` (a fine-tune's, QAT or float, included).
         loss_curve: training loss per step.
         epoch_times_s: training wall time of each epoch (evaluation excluded).
         model: the trained network (eval mode), for tracing; not part of :meth:`to_dict`.
@@ -674,15 +674,23 @@ def _run_session(session: _Session, corpus: Corpus, progress: bool, desc: str) -
         bar.close()
 
 
-def finetune_control(model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int) -> TrainResult:
+def finetune_control(
+    model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool = False,
+    *, until_epoch: int | None = None, resume: TrainCheckpoint | None = None,
+) -> TrainResult:
     """The float run of ``budget``, then QAT's fine-tune with the weights left in float: the
     control that tells what QAT's extra epochs give from what its grid costs (the precision
-    benchmark's ``finetuned_float``)."""
+    benchmark's ``finetuned_float``), and the training of a 32-bit (float) chip in a
+    ``precision: qat`` study, so that every width there trains the same epochs.
+
+    Arguments and result as :func:`train` (``budget.qat_weight_bits`` is ignored); stopped at a
+    rung (``until_epoch``), it is its float run so far, as a QAT run is.
+    """
     float_budget = budget.model_copy(update={"qat_weight_bits": None})
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(budget.threads)
     try:
-        return _train(model, corpus, float_budget, seed, False, None, None, finetune_bits=FLOAT_BITS)
+        return _train(model, corpus, float_budget, seed, progress, until_epoch, resume, finetune_bits=FLOAT_BITS)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -710,7 +718,8 @@ def _train(
         pruner.finish()
         if bits is not None:
             tune = _finetune_session(session, budget, bits, steps_per_epoch)
-            _run_session(tune, corpus, progress, f"qat {bits}-bit fine-tune")
+            _run_session(tune, corpus, progress,
+                         "float fine-tune" if bits == FLOAT_BITS else f"qat {bits}-bit fine-tune")
             tune.pruner.finish()
             _qat_remove(net)
             run = _RunState(step=run.step + tune.run.step, epoch=run.epoch + tune.run.epoch,
