@@ -306,7 +306,11 @@ def train(
         model: the network to build (``codesign.snn.build_model``).
         corpus: the task; ``corpus.kind`` picks the head (classification or CTC).
         budget: epochs (or seconds: load-dependent), batch size, optimiser settings, threads,
-            QAT bits, device.
+            QAT bits, device. With ``qat_weight_bits`` below 32 the run is the float run of the
+            budget, then a fine-tune of ``ceil(epochs * QAT_FINETUNE_FRACTION)`` more epochs
+            (``ceil(epochs/3)``) on that weight grid (:func:`_finetune_session`): it trains
+            ``1 + ceil(epochs/3)/epochs`` of the float epochs, and its ``epochs_completed`` and
+            loss curve hold both parts.
         seed: seeds initialisation and batch order; equal seeds give equal results on CPU.
         progress: show a progress bar.
         until_epoch: stop after this epoch (a rung), at most ``budget.epochs``.
@@ -318,7 +322,8 @@ def train(
     Raises:
         TrainingDiverged: the loss or the gradient norm became NaN or infinite.
         ValueError: the corpus cannot be trained on (empty split, outputs shorter than
-            targets), or ``until_epoch``/``resume`` do not fit the budget.
+            targets), ``until_epoch``/``resume`` do not fit the budget, or QAT bits for a
+            GRU/LSTM reference (refused before any training).
     """
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(budget.threads)
@@ -642,8 +647,9 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
     """The QAT fine-tune after the float budget: the same network on the grid (the fused
     projections quantise themselves, the other synaptic weights through parametrizations), a
     fresh AdamW at ``QAT_FINETUNE_LR_FRACTION`` of the learning rate without warmup, for
-    ``QAT_FINETUNE_FRACTION`` of the budget; the float run's batch order goes on and its pruning
-    holds at the target.
+    ``QAT_FINETUNE_FRACTION`` of the budget (``ceil(epochs/3)`` epochs); the float run's batch
+    order goes on and its pruning holds at the target: every weight the float run pruned (the
+    parametrized ones' float originals included) stays zero.
     """
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
     _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
