@@ -28,10 +28,10 @@ from codesign.train import (
     QAT_FINETUNE_FRACTION,
     QAT_FINETUNE_LR_FRACTION,
     TrainConfig,
+    finetune_control,
     score_at_precision,
     train,
 )
-from codesign.train._train import finetune_control
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)

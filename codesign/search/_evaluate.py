@@ -334,8 +334,11 @@ def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg:
 
 def _qat(train_cfg: TrainConfig, precision: Precision, study: StudySpec) -> TrainConfig:
     """The training budget for ``precision``: float training for ``ptq`` (one network serves
-    every precision), weights fake-quantised at the chip's bits for ``qat``."""
-    if study.precision != "qat" or precision.weight_bits == 32:
+    every precision); for ``qat`` the float run then a fine-tune on the chip's weight grid, and
+    for a 32-bit (float) chip the same fine-tune in float (``qat_weight_bits`` 32, trained by
+    ``codesign.train.finetune_control``): every width of a QAT study trains the same epochs, so
+    a narrower chip does not win by its extra training alone."""
+    if study.precision != "qat":
         return train_cfg
     return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits})
 
@@ -488,7 +491,8 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
     ``<key>/rungs/<epoch>``, holding the checkpoint the next rung continues from, so a promoted
     trial is never retrained from scratch.
     """
-    from codesign.train import load_checkpoint, save_checkpoint, save_train_result, train
+    from codesign.snn import FLOAT_BITS
+    from codesign.train import finetune_control, load_checkpoint, save_checkpoint, save_train_result, train
 
     corpus_key = corpus.manifest.get("cache_key") if isinstance(corpus.manifest, dict) else None
     key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
@@ -512,8 +516,10 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
         if earlier:  # the latest rung below this one (an entry is whole once its result.json is there)
             latest = max(earlier, key=int)
             resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, latest, "checkpoint.pt")))
-        result = train(model_cfg, corpus, train_cfg, seed=study.seed,
-                       until_epoch=None if full else until_epoch, resume=resume)
+        # a QAT study's float chip: its float run, then the fine-tune its narrower chips get, in float
+        run = finetune_control if train_cfg.qat_weight_bits == FLOAT_BITS else train
+        result = run(model_cfg, corpus, train_cfg, seed=study.seed, until_epoch=None if full else until_epoch,
+                     resume=resume)
         made = Path(tempfile.mkdtemp(prefix="train.", dir=space.scratch))
         save_train_result(result, made)
         if result.checkpoint is not None and not full:

@@ -242,7 +242,9 @@ class StudySpec(Spec):
             utterances, ``codesign.trace.evaluation_batch``) the trace is recorded on.
         precision: how the chip's ``weight_bits``/``state_bits`` reach the network that is
             scored: ``ptq`` (train in float, score quantised) or ``qat`` (train with weights
-            fake-quantised at the chip's bits). ``weight_bits: 32`` on a chip is float.
+            fake-quantised at the chip's bits: the float run, then a fine-tune on the grid).
+            ``weight_bits: 32`` on a chip is float (in a ``qat`` study: the same fine-tune in
+            float, so every width trains the same epochs).
     """
 
     name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)

@@ -81,7 +81,10 @@ class UnsupportedLayer(ValueError):
 
 
 def _synapse_of(module: nn.Module) -> Synapse | None:
-    return SYNAPSES.get(type(module))
+    """The synapse of ``module``'s type; a layer a parametrization (QAT) wraps keeps its own type."""
+    from torch.nn.utils.parametrize import type_before_parametrizations
+
+    return SYNAPSES.get(type_before_parametrizations(module))
 
 
 def is_synaptic(module: nn.Module) -> bool:

@@ -19,8 +19,9 @@ QAT_FINETUNE_FRACTION = 1 / 3
 #: The fine-tune's peak learning rate over the budget's (then cosine to the same floor fraction).
 QAT_FINETUNE_LR_FRACTION = 0.1
 #: Names how QAT trains (what it quantises and when), for the training cache key of a QAT
-#: network: change it whenever QAT training changes what a given config learns.
-QAT_SCHEME = f"fused-projections/float-then-finetune-{QAT_FINETUNE_FRACTION:.3f}-lr{QAT_FINETUNE_LR_FRACTION}"
+#: network: change it whenever QAT training changes what a given config learns ("pruning-held":
+#: the fine-tune keeps every pruned weight at zero, not only the fused projections' branches).
+QAT_SCHEME = f"fused-projections/float-then-finetune-{QAT_FINETUNE_FRACTION:.3f}-lr{QAT_FINETUNE_LR_FRACTION}/pruning-held"
 
 
 class TrainConfig(Spec):

@@ -70,7 +70,7 @@ class TrainResult:
         metrics: ``validation_*``/``test_*`` task metrics (accuracy, or WER and CER), plus
             ``final_loss``, ``weight_sparsity``, ``firing_rate`` (mean level / D of the spiking
             neurons on the last training batch; 0 without spiking neurons), ``wall_time_s``,
-            ``time_per_epoch_s``, ``epochs_completed``, ``steps``.
+            ``time_per_epoch_s``, ``epochs_completed`` and ``steps`` (a fine-tune's, QAT or float, included).
         loss_curve: training loss per step.
         epoch_times_s: training wall time of each epoch (evaluation excluded).
         model: the trained network (eval mode), for tracing; not part of :meth:`to_dict`.
@@ -306,7 +306,11 @@ def train(
         model: the network to build (``codesign.snn.build_model``).
         corpus: the task; ``corpus.kind`` picks the head (classification or CTC).
         budget: epochs (or seconds: load-dependent), batch size, optimiser settings, threads,
-            QAT bits, device.
+            QAT bits, device. With ``qat_weight_bits`` below 32 the run is the float run of the
+            budget, then a fine-tune of ``ceil(epochs * QAT_FINETUNE_FRACTION)`` more epochs
+            (``ceil(epochs/3)``) on that weight grid (:func:`_finetune_session`): it trains
+            ``1 + ceil(epochs/3)/epochs`` of the float epochs, and its ``epochs_completed`` and
+            loss curve hold both parts.
         seed: seeds initialisation and batch order; equal seeds give equal results on CPU.
         progress: show a progress bar.
         until_epoch: stop after this epoch (a rung), at most ``budget.epochs``.
@@ -318,7 +322,8 @@ def train(
     Raises:
         TrainingDiverged: the loss or the gradient norm became NaN or infinite.
         ValueError: the corpus cannot be trained on (empty split, outputs shorter than
-            targets), or ``until_epoch``/``resume`` do not fit the budget.
+            targets), ``until_epoch``/``resume`` do not fit the budget, or QAT bits for a
+            GRU/LSTM reference (refused before any training).
     """
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(budget.threads)
@@ -642,8 +647,9 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
     """The QAT fine-tune after the float budget: the same network on the grid (the fused
     projections quantise themselves, the other synaptic weights through parametrizations), a
     fresh AdamW at ``QAT_FINETUNE_LR_FRACTION`` of the learning rate without warmup, for
-    ``QAT_FINETUNE_FRACTION`` of the budget; the float run's batch order goes on and its pruning
-    holds at the target.
+    ``QAT_FINETUNE_FRACTION`` of the budget (``ceil(epochs/3)`` epochs); the float run's batch
+    order goes on and its pruning holds at the target: every weight the float run pruned (the
+    parametrized ones' float originals included) stays zero.
     """
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
     _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
@@ -674,15 +680,23 @@ def _run_session(session: _Session, corpus: Corpus, progress: bool, desc: str) -
         bar.close()
 
 
-def finetune_control(model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int) -> TrainResult:
+def finetune_control(
+    model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, progress: bool = False,
+    *, until_epoch: int | None = None, resume: TrainCheckpoint | None = None,
+) -> TrainResult:
     """The float run of ``budget``, then QAT's fine-tune with the weights left in float: the
     control that tells what QAT's extra epochs give from what its grid costs (the precision
-    benchmark's ``finetuned_float``)."""
+    benchmark's ``finetuned_float``), and the training of a 32-bit (float) chip in a
+    ``precision: qat`` study, so that every width there trains the same epochs.
+
+    Arguments and result as :func:`train` (``budget.qat_weight_bits`` is ignored); stopped at a
+    rung (``until_epoch``), it is its float run so far, as a QAT run is.
+    """
     float_budget = budget.model_copy(update={"qat_weight_bits": None})
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(budget.threads)
     try:
-        return _train(model, corpus, float_budget, seed, False, None, None, finetune_bits=FLOAT_BITS)
+        return _train(model, corpus, float_budget, seed, progress, until_epoch, resume, finetune_bits=FLOAT_BITS)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -698,6 +712,9 @@ def _train(
     bits = _qat_bits(budget) if finetune_bits is None else finetune_bits
     float_budget = budget.model_copy(update={"qat_weight_bits": None}) if bits is not None else budget
     session = _open_session(cfg, corpus, float_budget, seed, head, until_epoch, resume)
+    if bits is not None and bits != FLOAT_BITS and holds_hidden_state(session.net):
+        # refused before the float run, not after it: a rung of such a run would pass as PTQ
+        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
     net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
     steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
     _run_session(session, corpus, progress, f"train {cfg.family}/{cfg.variant}")
@@ -707,7 +724,8 @@ def _train(
         pruner.finish()
         if bits is not None:
             tune = _finetune_session(session, budget, bits, steps_per_epoch)
-            _run_session(tune, corpus, progress, f"qat {bits}-bit fine-tune")
+            _run_session(tune, corpus, progress,
+                         "float fine-tune" if bits == FLOAT_BITS else f"qat {bits}-bit fine-tune")
             tune.pruner.finish()
             _qat_remove(net)
             run = _RunState(step=run.step + tune.run.step, epoch=run.epoch + tune.run.epoch,

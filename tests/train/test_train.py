@@ -15,6 +15,7 @@ from codesign.snn import SpikeformerConfig
 from codesign.train import (
     TrainConfig,
     TrainingDiverged,
+    finetune_control,
     load_trained_model,
     lr_factor,
     prune_schedule,
@@ -184,12 +185,36 @@ def test_ptq_at_two_bits_changes_a_trained_networks_accuracy(learnable_commands_
 def test_qat_trains_on_the_weight_grid_and_saves_plain_weights(commands_corpus: Corpus, tmp_path: Path) -> None:
     budget = TrainConfig(epochs=1, batch_size=16, qat_weight_bits=3)
     result = train(SMALL, commands_corpus, budget, seed=0)
-    plain = train(SMALL, commands_corpus, TrainConfig(epochs=1, batch_size=16), seed=0)
-    assert result.loss_curve != plain.loss_curve  # the forward pass saw 3-bit weights
+    control = finetune_control(SMALL, commands_corpus, budget, seed=0)
+    float_steps = math.ceil(len(commands_corpus.train) / 16)
+    assert result.loss_curve[:float_steps] == control.loss_curve[:float_steps]  # the same float run
+    # the same fine-tune, its forward pass on 3-bit weights: every step's loss differs from float's
+    tuned, tuned_float = result.loss_curve[float_steps:], control.loss_curve[float_steps:]
+    assert len(tuned) == len(tuned_float) > 0 and all(a != b for a, b in zip(tuned, tuned_float, strict=True))
     assert not any("parametrizations" in k for k in result.state_dict())
     save_train_result(result, tmp_path)
     model, _ = load_trained_model(tmp_path)
     assert model is not None
+
+
+def test_qat_fine_tune_holds_the_float_runs_pruning(commands_corpus: Corpus) -> None:
+    # every prunable weight, the parametrized ones outside the fused projections included
+    cfg = SMALL.model_copy(update={"prune_ratio": 0.3})
+    budget = TrainConfig(epochs=3, batch_size=16, qat_weight_bits=3)
+    result = train(cfg, commands_corpus, budget, seed=0)
+    assert result.metrics["weight_sparsity"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_qat_of_a_gru_reference_is_refused_before_any_training(commands_corpus: Corpus) -> None:
+    from codesign.snn import SRNNConfig
+
+    gru = SRNNConfig(width=16, depth=1, variant="gru")
+    budget = TrainConfig(epochs=3, batch_size=16, qat_weight_bits=4)
+    # a rung ends before the fine-tune: refused there too, not passed off as a float (PTQ) run
+    with pytest.raises(ValueError, match="gru/lstm references is not supported"):
+        train(gru, commands_corpus, budget, seed=0, until_epoch=1)
+    with pytest.raises(ValueError, match="gru/lstm references is not supported"):
+        train(gru, commands_corpus, budget, seed=0)
 
 
 def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
@@ -239,6 +264,10 @@ def test_qat_is_the_float_run_then_a_fine_tune_on_the_grid(commands_corpus: Corp
     assert qat.loss_curve[:float_steps] == plain.loss_curve
     assert len(qat.loss_curve) == float_steps + math.ceil(3 * QAT_FINETUNE_FRACTION) * steps_per_epoch
     assert qat.metrics["epochs_completed"] == 3 + math.ceil(3 * QAT_FINETUNE_FRACTION)
+    # the fine-tune is on the grid: the same fine-tune in float (finetune_control) loses otherwise
+    control = finetune_control(SMALL, commands_corpus, budget, seed=0)
+    assert control.loss_curve[:float_steps] == plain.loss_curve and len(control.loss_curve) == len(qat.loss_curve)
+    assert all(a != b for a, b in zip(qat.loss_curve[float_steps:], control.loss_curve[float_steps:], strict=True))
     # stopped at a rung, a QAT run is its float run so far (the grid comes after the budget)
     rung = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0, until_epoch=2)
     assert rung.loss_curve == plain.loss_curve[: 2 * steps_per_epoch]
