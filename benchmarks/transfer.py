@@ -22,6 +22,15 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
     PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
         --difficulty '{"preset": "easy", "telephone_probability": 0.3}' --out /tmp/telephone.json
                                                   # one channel effect's effect on the held-out engine
+    PYTHONPATH=$PWD python benchmarks/transfer.py --ablation --seeds 0 1 2
+
+``--ablation`` measures each channel effect by its effect on the held-out engine instead:
+the reference CNN (and the SNN with ``--ablation-models cnn snn``) is trained on the
+quickstart's corpus and on that corpus with one effect added at the ``default`` preset's
+setting (telephone, reverberation, spectral tilt; then all three), once per ``--seeds``
+training seed, and benchmarks/results/transfer_ablation.json records per variant and model
+the mean and per-seed validation and held-out-engine accuracy and the change from the
+quickstart's corpus.
 """
 
 from __future__ import annotations
@@ -42,11 +51,25 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus_learnability import DigitNet, KeywordNet
 
-from codesign.data import Corpus, CorpusConfig, CorpusSplit, load_corpus
+from codesign.data import Corpus, CorpusConfig, CorpusSplit, Difficulty, load_corpus
 from codesign.snn import parse_model_config
 from codesign.train import TrainConfig, ctc_greedy_decode, train, word_error_rate
 
 RESULT = Path(__file__).parent / "results" / "transfer.json"
+ABLATION_RESULT = Path(__file__).parent / "results" / "transfer_ablation.json"
+#: Each channel effect of the ablation at the ``default`` preset's setting, added alone to the
+#: quickstart's corpus (whose ``easy`` preset has none of them), then all together.
+_DEFAULT = Difficulty()
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "telephone": {"telephone_probability": _DEFAULT.telephone_probability},
+    "reverb": {
+        "reverb_probability": _DEFAULT.reverb_probability,
+        "rt60_s": list(_DEFAULT.rt60_s),
+        "direct_to_reverb_db": list(_DEFAULT.direct_to_reverb_db),
+    },
+    "tilt": {"tilt_db_per_octave": list(_DEFAULT.tilt_db_per_octave)},
+}
+ABLATIONS["all_three"] = {k: v for effect in list(ABLATIONS.values()) for k, v in effect.items()}
 QUICKSTART = Path(__file__).parent.parent / "studies" / "quickstart.yaml"
 UNKNOWN = "unknown"
 
@@ -152,6 +175,86 @@ def _train_snn(corpus: Corpus, study: dict[str, Any], epochs: int, seed: int) ->
     return train(model_cfg, corpus, budget, seed).model
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dict[str, Any]) -> None:
+    """Each channel effect's effect on the held-out engine (issue #25 item 2): same models,
+    same training, the quickstart's corpus with one effect added, mean over training seeds."""
+    base = Difficulty.model_validate(quick_corpus["difficulty"]).to_dict()
+    variants: dict[str, dict[str, Any]] = {"quickstart": base}
+    variants.update({name: {**base, **effect} for name, effect in ABLATIONS.items()})
+    snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
+    ref_epochs = args.reference_epochs if args.epochs is None else args.epochs
+    figures: dict[str, dict[str, Any]] = {}
+    corpora: dict[str, Any] = {}
+    started = time.perf_counter()
+
+    def write(complete: bool) -> None:
+        result = {
+            "benchmark": "transfer_ablation",
+            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
+            "complete": complete,
+            "what": "each channel effect added alone (then all three) to the quickstart's corpus at the "
+            "default preset's setting; held-out engine = festival, never heard in training; "
+            "delta = mean over seeds minus the quickstart corpus's mean",
+            "models": {
+                "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
+                "cnn": f"corpus_learnability.py's KeywordNet, {ref_epochs} epochs",
+            },
+            "seeds": args.seeds,
+            "figures": figures,
+            "corpora": corpora,
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        }
+        out = args.out if args.out != RESULT else ABLATION_RESULT
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+    for variant, difficulty in variants.items():
+        cfg = CorpusConfig.model_validate({**quick_corpus, "difficulty": difficulty})
+        corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
+        corpora[variant] = {
+            "cache_key": cfg.cache_key(),
+            "difficulty": cfg.difficulty.to_dict(),
+            "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
+        }
+        for model_name in args.ablation_models:
+            runs = []
+            for seed in args.seeds:
+                model = (
+                    _train_snn(corpus, study, snn_epochs, seed)
+                    if model_name == "snn"
+                    else _train_reference(corpus, ref_epochs, seed)
+                )
+                runs.append(_classification_scores(model, corpus))
+            row: dict[str, Any] = {
+                key: _mean([r[key] for r in runs])
+                for key in (
+                    "validation_accuracy",
+                    "heldout_engine_accuracy",
+                    "heldout_engine_answers_unknown_share",
+                )
+            }
+            row["per_seed"] = {
+                key: [r[key] for r in runs] for key in ("validation_accuracy", "heldout_engine_accuracy")
+            }
+            reference = figures.get("quickstart", {}).get(model_name)
+            if reference is not None:
+                row["delta_validation_accuracy"] = (
+                    row["validation_accuracy"] - reference["validation_accuracy"]
+                )
+                row["delta_heldout_engine_accuracy"] = (
+                    row["heldout_engine_accuracy"] - reference["heldout_engine_accuracy"]
+                )
+            figures.setdefault(variant, {})[model_name] = row
+            print(variant, model_name, json.dumps(row), flush=True)
+            write(complete=False)
+    write(complete=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=None, help="commands corpus (default: the quickstart's)")
@@ -167,6 +270,13 @@ def main() -> None:
         help="commands difficulty preset or JSON mapping over one (default: the quickstart's), "
         "to measure a channel effect on the held-out engine",
     )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="measure each channel effect's effect on the held-out engine (writes transfer_ablation.json)",
+    )
+    parser.add_argument("--ablation-models", nargs="+", choices=("cnn", "snn"), default=["cnn"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--ablation's training seeds")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -177,6 +287,9 @@ def main() -> None:
         quick_corpus["difficulty"] = (
             json.loads(args.difficulty) if args.difficulty.lstrip().startswith("{") else args.difficulty
         )
+    if args.ablation:
+        _ablation(args, study, quick_corpus)
+        return
     size = args.size if args.size is not None else int(quick_corpus["size"])
     speakers_per_utt = int(quick_corpus.get("n_speakers", 40)) / int(quick_corpus["size"])
     snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
