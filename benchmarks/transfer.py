@@ -108,6 +108,15 @@ def _wer(model: nn.Module, corpus: Corpus, split: CorpusSplit) -> float:
     return word_error_rate(refs, hyps)
 
 
+def _by_voice(predicted: torch.Tensor, split: CorpusSplit) -> dict[str, float]:
+    """Accuracy per ``engine:voice`` of the split's speakers."""
+    voices = [s.split("/", 1)[0] for s in split.speakers]
+    return {
+        v: float((predicted == split.targets)[torch.tensor([x == v for x in voices])].float().mean())
+        for v in sorted(set(voices))
+    }
+
+
 def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
     unknown = corpus.vocabulary.index(UNKNOWN)
     val = _classify(model, corpus.validation)
@@ -121,14 +130,10 @@ def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
         )
         for e in sorted(set(corpus.validation.engines))
     }
-    voices = [s.split("/", 1)[0] for s in corpus.test.speakers]
-    by_voice = {
-        v: float((test == corpus.test.targets)[torch.tensor([x == v for x in voices])].float().mean())
-        for v in sorted(set(voices))
-    }
     return {
         "validation_accuracy_by_engine": by_engine,
-        "heldout_engine_accuracy_by_voice": by_voice,
+        "validation_accuracy_by_voice": _by_voice(val, corpus.validation),
+        "heldout_engine_accuracy_by_voice": _by_voice(test, corpus.test),
         "validation_accuracy": float((val == corpus.validation.targets).float().mean()),
         "heldout_engine_accuracy": float((test == corpus.test.targets).float().mean()),
         # None (JSON null) when the test split has no unknown word to recall
@@ -323,8 +328,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    sizes = [(size, "")] + ([(args.large_size, f"_{args.large_size}")] if args.large_size else [])
-    for n, suffix in sizes:
+    def commands(n: int, suffix: str) -> None:
         cfg = CorpusConfig.model_validate(
             {**quick_corpus, "size": n, "n_speakers": max(10, round(n * speakers_per_utt))}
         )
@@ -344,6 +348,10 @@ def main() -> None:
             figures[name] = _classification_scores(model, corpus)
             print(name, json.dumps(figures[name]), flush=True)
             write(complete=False)
+
+    # the quickstart size, then digits, then the large size: the costliest last, so a run
+    # stopped early keeps the figures of the goal
+    commands(size, "")
     if args.digits_size:
         cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
@@ -362,6 +370,8 @@ def main() -> None:
             figures[name]["digits_heldout_engine_wer"] = _wer(model, corpus, corpus.test)
             print(name, "digits", json.dumps(figures[name]), flush=True)
             write(complete=False)
+    if args.large_size:
+        commands(args.large_size, f"_{args.large_size}")
     write(complete=True)
     print(f"wrote {args.out}")
 
