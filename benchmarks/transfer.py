@@ -23,6 +23,9 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
         --difficulty '{"preset": "easy", "telephone_probability": 0.3}' --out /tmp/telephone.json
                                                   # one channel effect's effect on the held-out engine
     PYTHONPATH=$PWD python benchmarks/transfer.py --ablation --seeds 0 1 2
+    PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
+        --corpus '{"n_speakers": 40}' --out benchmarks/results/transfer_40_speakers.json
+                                                  # a control: the quickstart corpus as it was
 
 ``--ablation`` measures each channel effect by its effect on the held-out engine instead:
 the reference CNN (and the SNN with ``--ablation-models cnn snn``) is trained on the
@@ -276,6 +279,11 @@ def main() -> None:
         "to measure a channel effect on the held-out engine",
     )
     parser.add_argument(
+        "--corpus",
+        default=None,
+        help="JSON mapping over the quickstart's commands corpus (e.g. n_speakers, engines), for controls",
+    )
+    parser.add_argument(
         "--ablation",
         action="store_true",
         help="measure each channel effect's effect on the held-out engine (writes transfer_ablation.json)",
@@ -288,6 +296,8 @@ def main() -> None:
 
     study = yaml.safe_load(QUICKSTART.read_text())
     quick_corpus = dict(study["corpus"])
+    if args.corpus is not None:
+        quick_corpus.update(json.loads(args.corpus))
     if args.difficulty is not None:
         quick_corpus["difficulty"] = (
             json.loads(args.difficulty) if args.difficulty.lstrip().startswith("{") else args.difficulty
