@@ -13,7 +13,8 @@ Writes benchmarks/results/transfer.json with, per model (``snn``, ``cnn`` at the
 quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
 ``figures.<model>.validation_accuracy``, ``.heldout_engine_accuracy``,
 ``.heldout_engine_unknown_recall`` (share of the test split's ``unknown`` words answered
-``unknown``), and for ``snn`` and ``cnn`` also ``.digits_validation_wer`` and
+``unknown``), for ``cnn*`` also ``.over_seeds`` (the same figures over ``--seed`` and
+``--reference-seeds``, with their means), and for ``snn`` and ``cnn`` also ``.digits_validation_wer`` and
 ``.digits_heldout_engine_wer``; ``measured_on`` names the engines and voices of each split.
 
     PYTHONPATH=$PWD python benchmarks/transfer.py
@@ -192,6 +193,24 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+def _over_seeds(
+    corpus: Corpus, epochs: int, seed: int, first: dict[str, Any], more: list[int]
+) -> dict[str, Any]:
+    """The reference's commands figures over ``seed`` (scored: ``first``) and ``more`` training
+    seeds (the held-out figure of one seed moves by several points from seed to seed)."""
+    others = [s for s in more if s != seed]
+    seeds = [seed, *others]
+    runs = [first] + [_classification_scores(_train_reference(corpus, epochs, s), corpus) for s in others]
+    keys = ("validation_accuracy", "heldout_engine_accuracy")
+    result: dict[str, Any] = {"seeds": seeds}
+    for key in keys:
+        values = [r[key] for r in runs if key in r]
+        if values:
+            result[key] = values
+            result[f"{key}_mean"] = _mean(values)
+    return result
+
+
 def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dict[str, Any]) -> None:
     """Each channel effect's effect on the held-out engine (issue #25 item 2): same models,
     same training, the quickstart's corpus with one effect added, mean over training seeds."""
@@ -295,6 +314,13 @@ def main() -> None:
     )
     parser.add_argument("--ablation-models", nargs="+", choices=("cnn", "snn"), default=["cnn"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--ablation's training seeds")
+    parser.add_argument(
+        "--reference-seeds",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="further training seeds of the commands reference, recorded under cnn*.over_seeds (none: skip)",
+    )
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -361,6 +387,10 @@ def main() -> None:
                 else _train_reference(corpus, ref_epochs, args.seed)
             )
             figures[name] = _classification_scores(model, corpus)
+            if name.startswith("cnn") and args.reference_seeds:
+                figures[name]["over_seeds"] = _over_seeds(
+                    corpus, ref_epochs, args.seed, dict(figures[name]), args.reference_seeds
+                )
             print(name, json.dumps(figures[name]), flush=True)
             write(complete=False)
 
