@@ -13,7 +13,8 @@ Writes benchmarks/results/transfer.json with, per model (``snn``, ``cnn`` at the
 quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
 ``figures.<model>.validation_accuracy``, ``.heldout_engine_accuracy``,
 ``.heldout_engine_unknown_recall`` (share of the test split's ``unknown`` words answered
-``unknown``), and for ``snn`` and ``cnn`` also ``.digits_validation_wer`` and
+``unknown``), for ``cnn*`` also ``.over_seeds`` (the same figures over ``--seed`` and
+``--reference-seeds``, with their means), and for ``snn`` and ``cnn`` also ``.digits_validation_wer`` and
 ``.digits_heldout_engine_wer``; ``measured_on`` names the engines and voices of each split.
 
     PYTHONPATH=$PWD python benchmarks/transfer.py
@@ -22,6 +23,18 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
     PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
         --difficulty '{"preset": "easy", "telephone_probability": 0.3}' --out /tmp/telephone.json
                                                   # one channel effect's effect on the held-out engine
+    PYTHONPATH=$PWD python benchmarks/transfer.py --ablation --seeds 0 1 2
+    PYTHONPATH=$PWD python benchmarks/transfer.py --large-size 0 --digits-size 0 \
+        --corpus '{"n_speakers": 40}' --out benchmarks/results/transfer_40_speakers.json
+                                                  # a control: the quickstart corpus as it was
+
+``--ablation`` measures each channel effect by its effect on the held-out engine instead:
+the reference CNN (and the SNN with ``--ablation-models cnn snn``) is trained on the
+quickstart's corpus and on that corpus with one effect added at the ``default`` preset's
+setting (telephone, reverberation, spectral tilt; then all three), once per ``--seeds``
+training seed, and benchmarks/results/transfer_ablation.json records per variant and model
+the mean and per-seed validation and held-out-engine accuracy and the change from the
+quickstart's corpus.
 """
 
 from __future__ import annotations
@@ -42,11 +55,25 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus_learnability import DigitNet, KeywordNet
 
-from codesign.data import Corpus, CorpusConfig, CorpusSplit, load_corpus
+from codesign.data import Corpus, CorpusConfig, CorpusSplit, Difficulty, load_corpus
 from codesign.snn import parse_model_config
 from codesign.train import TrainConfig, ctc_greedy_decode, train, word_error_rate
 
 RESULT = Path(__file__).parent / "results" / "transfer.json"
+ABLATION_RESULT = Path(__file__).parent / "results" / "transfer_ablation.json"
+#: Each channel effect of the ablation at the ``default`` preset's setting, added alone to the
+#: quickstart's corpus (whose ``easy`` preset has none of them), then all together.
+_DEFAULT = Difficulty()
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "telephone": {"telephone_probability": _DEFAULT.telephone_probability},
+    "reverb": {
+        "reverb_probability": _DEFAULT.reverb_probability,
+        "rt60_s": list(_DEFAULT.rt60_s),
+        "direct_to_reverb_db": list(_DEFAULT.direct_to_reverb_db),
+    },
+    "tilt": {"tilt_db_per_octave": list(_DEFAULT.tilt_db_per_octave)},
+}
+ABLATIONS["all_three"] = {k: v for effect in list(ABLATIONS.values()) for k, v in effect.items()}
 QUICKSTART = Path(__file__).parent.parent / "studies" / "quickstart.yaml"
 UNKNOWN = "unknown"
 
@@ -85,6 +112,15 @@ def _wer(model: nn.Module, corpus: Corpus, split: CorpusSplit) -> float:
     return word_error_rate(refs, hyps)
 
 
+def _by_voice(predicted: torch.Tensor, split: CorpusSplit) -> dict[str, float]:
+    """Accuracy per ``engine:voice`` of the split's speakers."""
+    voices = [s.split("/", 1)[0] for s in split.speakers]
+    return {
+        v: float((predicted == split.targets)[torch.tensor([x == v for x in voices])].float().mean())
+        for v in sorted(set(voices))
+    }
+
+
 def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
     unknown = corpus.vocabulary.index(UNKNOWN)
     val = _classify(model, corpus.validation)
@@ -98,14 +134,10 @@ def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
         )
         for e in sorted(set(corpus.validation.engines))
     }
-    voices = [s.split("/", 1)[0] for s in corpus.test.speakers]
-    by_voice = {
-        v: float((test == corpus.test.targets)[torch.tensor([x == v for x in voices])].float().mean())
-        for v in sorted(set(voices))
-    }
-    return {
+    scores = {
         "validation_accuracy_by_engine": by_engine,
-        "heldout_engine_accuracy_by_voice": by_voice,
+        "validation_accuracy_by_voice": _by_voice(val, corpus.validation),
+        "heldout_engine_accuracy_by_voice": _by_voice(test, corpus.test),
         "validation_accuracy": float((val == corpus.validation.targets).float().mean()),
         "heldout_engine_accuracy": float((test == corpus.test.targets).float().mean()),
         # None (JSON null) when the test split has no unknown word to recall
@@ -115,6 +147,11 @@ def _classification_scores(model: nn.Module, corpus: Corpus) -> dict[str, Any]:
         "heldout_engine_unknown_utterances": int(is_unknown.sum()),
         "heldout_engine_answers_unknown_share": float((test == unknown).float().mean()),
     }
+    if corpus.heldout_engines:
+        return scores
+    # no engine held out (a control): the test split is unseen speakers of the training
+    # engines, named test_* as study records name it
+    return {k.replace("heldout_engine_", "test_"): v for k, v in scores.items()}
 
 
 def _train_reference(corpus: Corpus, epochs: int, seed: int) -> nn.Module:
@@ -152,6 +189,104 @@ def _train_snn(corpus: Corpus, study: dict[str, Any], epochs: int, seed: int) ->
     return train(model_cfg, corpus, budget, seed).model
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _over_seeds(
+    corpus: Corpus, epochs: int, seed: int, first: dict[str, Any], more: list[int]
+) -> dict[str, Any]:
+    """The reference's commands figures over ``seed`` (scored: ``first``) and ``more`` training
+    seeds (the held-out figure of one seed moves by several points from seed to seed)."""
+    others = [s for s in more if s != seed]
+    seeds = [seed, *others]
+    runs = [first] + [_classification_scores(_train_reference(corpus, epochs, s), corpus) for s in others]
+    keys = ("validation_accuracy", "heldout_engine_accuracy")
+    result: dict[str, Any] = {"seeds": seeds}
+    for key in keys:
+        values = [r[key] for r in runs if key in r]
+        if values:
+            result[key] = values
+            result[f"{key}_mean"] = _mean(values)
+    return result
+
+
+def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dict[str, Any]) -> None:
+    """Each channel effect's effect on the held-out engine (issue #25 item 2): same models,
+    same training, the quickstart's corpus with one effect added, mean over training seeds."""
+    base = Difficulty.model_validate(quick_corpus["difficulty"]).to_dict()
+    variants: dict[str, dict[str, Any]] = {"quickstart": base}
+    variants.update({name: {**base, **effect} for name, effect in ABLATIONS.items()})
+    snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
+    ref_epochs = args.reference_epochs if args.epochs is None else args.epochs
+    figures: dict[str, dict[str, Any]] = {}
+    corpora: dict[str, Any] = {}
+    started = time.perf_counter()
+
+    def write(complete: bool) -> None:
+        result = {
+            "benchmark": "transfer_ablation",
+            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
+            "complete": complete,
+            "what": "each channel effect added alone (then all three) to the quickstart's corpus at the "
+            "default preset's setting; held-out engine = festival, never heard in training; "
+            "delta = mean over seeds minus the quickstart corpus's mean",
+            "models": {
+                "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
+                "cnn": f"corpus_learnability.py's KeywordNet, {ref_epochs} epochs",
+            },
+            "seeds": args.seeds,
+            "figures": figures,
+            "corpora": corpora,
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        }
+        out = args.out if args.out != RESULT else ABLATION_RESULT
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+    for variant, difficulty in variants.items():
+        cfg = CorpusConfig.model_validate({**quick_corpus, "difficulty": difficulty})
+        corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
+        corpora[variant] = {
+            "cache_key": cfg.cache_key(),
+            "difficulty": cfg.difficulty.to_dict(),
+            "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
+        }
+        for model_name in args.ablation_models:
+            runs = []
+            for seed in args.seeds:
+                model = (
+                    _train_snn(corpus, study, snn_epochs, seed)
+                    if model_name == "snn"
+                    else _train_reference(corpus, ref_epochs, seed)
+                )
+                runs.append(_classification_scores(model, corpus))
+            row: dict[str, Any] = {
+                key: _mean([r[key] for r in runs])
+                for key in (
+                    "validation_accuracy",
+                    "heldout_engine_accuracy",
+                    "heldout_engine_answers_unknown_share",
+                )
+            }
+            row["per_seed"] = {
+                key: [r[key] for r in runs] for key in ("validation_accuracy", "heldout_engine_accuracy")
+            }
+            reference = figures.get("quickstart", {}).get(model_name)
+            if reference is not None:
+                row["delta_validation_accuracy"] = (
+                    row["validation_accuracy"] - reference["validation_accuracy"]
+                )
+                row["delta_heldout_engine_accuracy"] = (
+                    row["heldout_engine_accuracy"] - reference["heldout_engine_accuracy"]
+                )
+            figures.setdefault(variant, {})[model_name] = row
+            print(variant, model_name, json.dumps(row), flush=True)
+            write(complete=False)
+    write(complete=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=None, help="commands corpus (default: the quickstart's)")
@@ -167,16 +302,40 @@ def main() -> None:
         help="commands difficulty preset or JSON mapping over one (default: the quickstart's), "
         "to measure a channel effect on the held-out engine",
     )
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        help="JSON mapping over the quickstart's commands corpus (e.g. n_speakers, engines), for controls",
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="measure each channel effect's effect on the held-out engine (writes transfer_ablation.json)",
+    )
+    parser.add_argument("--ablation-models", nargs="+", choices=("cnn", "snn"), default=["cnn"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--ablation's training seeds")
+    parser.add_argument(
+        "--reference-seeds",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="further training seeds of the commands reference, recorded under cnn*.over_seeds (none: skip)",
+    )
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     study = yaml.safe_load(QUICKSTART.read_text())
     quick_corpus = dict(study["corpus"])
+    if args.corpus is not None:
+        quick_corpus.update(json.loads(args.corpus))
     if args.difficulty is not None:
         quick_corpus["difficulty"] = (
             json.loads(args.difficulty) if args.difficulty.lstrip().startswith("{") else args.difficulty
         )
+    if args.ablation:
+        _ablation(args, study, quick_corpus)
+        return
     size = args.size if args.size is not None else int(quick_corpus["size"])
     speakers_per_utt = int(quick_corpus.get("n_speakers", 40)) / int(quick_corpus["size"])
     snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
@@ -210,8 +369,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    sizes = [(size, "")] + ([(args.large_size, f"_{args.large_size}")] if args.large_size else [])
-    for n, suffix in sizes:
+    def commands(n: int, suffix: str) -> None:
         cfg = CorpusConfig.model_validate(
             {**quick_corpus, "size": n, "n_speakers": max(10, round(n * speakers_per_utt))}
         )
@@ -229,8 +387,16 @@ def main() -> None:
                 else _train_reference(corpus, ref_epochs, args.seed)
             )
             figures[name] = _classification_scores(model, corpus)
+            if name.startswith("cnn") and args.reference_seeds:
+                figures[name]["over_seeds"] = _over_seeds(
+                    corpus, ref_epochs, args.seed, dict(figures[name]), args.reference_seeds
+                )
             print(name, json.dumps(figures[name]), flush=True)
             write(complete=False)
+
+    # the quickstart size, then digits, then the large size: the costliest last, so a run
+    # stopped early keeps the figures of the goal
+    commands(size, "")
     if args.digits_size:
         cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
@@ -249,6 +415,8 @@ def main() -> None:
             figures[name]["digits_heldout_engine_wer"] = _wer(model, corpus, corpus.test)
             print(name, "digits", json.dumps(figures[name]), flush=True)
             write(complete=False)
+    if args.large_size:
+        commands(args.large_size, f"_{args.large_size}")
     write(complete=True)
     print(f"wrote {args.out}")
 
