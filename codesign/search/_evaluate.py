@@ -431,6 +431,11 @@ def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: Cor
     return stable_hash(key)
 
 
+#: The entry beside a float network's ``full`` that holds its run's checkpoint, which the QAT
+#: fine-tune of every weight width starts from (``codesign.train.finetune``).
+FLOAT_CHECKPOINT_ENTRY = "full-checkpoint"
+
+
 @dataclass(frozen=True)
 class TrainedNetwork:
     """A trained network in the training cache.
@@ -484,47 +489,69 @@ class ScoredNetwork:
 
 
 def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: CorpusConfig,
-                  corpus: Corpus, study: StudySpec, until_epoch: int | None = None) -> TrainedNetwork:
+                  corpus: Corpus, study: StudySpec, until_epoch: int | None = None,
+                  keep_checkpoint: bool = False) -> TrainedNetwork:
     """Train the network, or read it from the training cache.
 
     With ``until_epoch`` (a rung) the run stops after that epoch; its entry is
     ``<key>/rungs/<epoch>``, holding the checkpoint the next rung continues from, so a promoted
     trial is never retrained from scratch.
+
+    A QAT budget (``qat_weight_bits``) shares its float run: at a rung the network is the float
+    network's rung (a QAT run stopped there is its float run so far), and the full budget is
+    ``codesign.train.finetune`` from the checkpoint of the float network's full run, kept
+    (``keep_checkpoint``) in the entry ``<float key>/full-checkpoint`` beside its ``full``; so a
+    ``precision: qat`` study trains the float budget once per network, not once per weight width.
     """
-    from codesign.snn import FLOAT_BITS
-    from codesign.train import finetune_control, load_checkpoint, save_checkpoint, save_train_result, train
+    from codesign.train import finetune, load_checkpoint, save_checkpoint, save_train_result, train
 
     corpus_key = corpus.manifest.get("cache_key") if isinstance(corpus.manifest, dict) else None
     key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
                                                            study.trace_batch, str(corpus_key) if corpus_key else None))
     full = until_epoch is None or until_epoch == train_cfg.epochs
+    float_cfg = train_cfg.model_copy(update={"qat_weight_bits": None})
+    qat = train_cfg.qat_weight_bits is not None
+    if qat and not full:
+        return _train_cached(space, model_cfg, float_cfg, corpus_cfg, corpus, study, until_epoch)
     # the full run and each rung are separate immutable entries beside each other
     entry = posixpath.join(key_dir, "full") if full else posixpath.join(key_dir, "rungs", f"{until_epoch:03d}")
     done = posixpath.join(entry, "result.json")
-    hit = space.has(done)
+    checkpoint_entry = posixpath.join(key_dir, FLOAT_CHECKPOINT_ENTRY)
+    want_checkpoint = keep_checkpoint and full and not qat
+    made_before = space.has(done)
+    hit = made_before and not (want_checkpoint and not space.has(posixpath.join(checkpoint_entry, "checkpoint.pt")))
     model = None
     if hit:
         space.fetch(posixpath.join(entry, "weights.safetensors"))
         summary = json.loads(space.fetch(done).read_text())
     else:
-        resume = None
-        rungs_dir = posixpath.join(key_dir, "rungs")
-        earlier = [name for name in space.list(rungs_dir) if name.isdigit()
-                   and (last := until_epoch or train_cfg.epochs) is not None and int(name) < last
-                   and space.has(posixpath.join(rungs_dir, name, "result.json"))
-                   and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
-        if earlier:  # the latest rung below this one (an entry is whole once its result.json is there)
-            latest = max(earlier, key=int)
-            resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, latest, "checkpoint.pt")))
-        # a QAT study's float chip: its float run, then the fine-tune its narrower chips get, in float
-        run = finetune_control if train_cfg.qat_weight_bits == FLOAT_BITS else train
-        result = run(model_cfg, corpus, train_cfg, seed=study.seed, until_epoch=None if full else until_epoch,
-                     resume=resume)
-        made = Path(tempfile.mkdtemp(prefix="train.", dir=space.scratch))
-        save_train_result(result, made)
-        if result.checkpoint is not None and not full:
+        if qat:  # the fine-tune alone, from the float run every width shares
+            float_run = _train_cached(space, model_cfg, float_cfg, corpus_cfg, corpus, study, keep_checkpoint=True)
+            start = load_checkpoint(space.fetch(posixpath.join(posixpath.dirname(float_run.entry),
+                                                                FLOAT_CHECKPOINT_ENTRY, "checkpoint.pt")))
+            result = finetune(model_cfg, corpus, train_cfg, seed=study.seed, start=start)
+        else:
+            resume = None
+            rungs_dir = posixpath.join(key_dir, "rungs")
+            earlier = [name for name in space.list(rungs_dir) if name.isdigit()
+                       and (last := until_epoch or train_cfg.epochs) is not None and int(name) < last
+                       and space.has(posixpath.join(rungs_dir, name, "result.json"))
+                       and space.has(posixpath.join(rungs_dir, name, "checkpoint.pt"))]
+            if earlier:  # the latest rung below this one (an entry is whole once its result.json is there)
+                latest = max(earlier, key=int)
+                resume = load_checkpoint(space.fetch(posixpath.join(rungs_dir, latest, "checkpoint.pt")))
+            result = train(model_cfg, corpus, train_cfg, seed=study.seed, until_epoch=None if full else until_epoch,
+                           resume=resume)
+        if not made_before:  # (a full entry made without its checkpoint is kept, and only that is added)
+            made = Path(tempfile.mkdtemp(prefix="train.", dir=space.scratch))
+            save_train_result(result, made)
+            if result.checkpoint is not None and not full:
+                save_checkpoint(result.checkpoint, made / "checkpoint.pt")
+            space.add_entry(entry, made, last="result.json")
+        if want_checkpoint and result.checkpoint is not None:
+            made = Path(tempfile.mkdtemp(prefix="checkpoint.", dir=space.scratch))
             save_checkpoint(result.checkpoint, made / "checkpoint.pt")
-        space.add_entry(entry, made, last="result.json")
+            space.add_entry(checkpoint_entry, made, last="checkpoint.pt")
         model = result.model
         summary = result.to_dict()  # what result.json holds, kept rather than read back
     paths = {"weights": posixpath.join(entry, "weights.safetensors"), "train_result": done}
@@ -596,7 +623,7 @@ def _hardware_sweep(
     """Evaluate the network on a sweep of the study's hw.* space, one precision at a time.
 
     The swept chips are grouped by their (weight_bits, state_bits); the network is scored once
-    per group at that precision (trained once per weight width for ``qat``), and each group's
+    per group at that precision (for ``qat``, fine-tuned once per weight width from one float run), and each group's
     chips are costed at once against that precision's trace. Every hardware point therefore
     carries the accuracy its own chip computes.
 
@@ -612,12 +639,17 @@ def _hardware_sweep(
     artifacts: dict[str, str] = {}
     all_hit = True
     float_metrics: dict[str, float] = {}
+    if study.precision == "qat":  # the float run every width's fine-tune starts from, and its metrics
+        float_run = _train_cached(space, model_cfg, train_cfg.model_copy(update={"qat_weight_bits": None}),
+                                  corpus_cfg, corpus, study, task.until_epoch, keep_checkpoint=True)
+        all_hit = float_run.hit
+        float_metrics = {k: float(v) for k, v in float_run.metrics.items()}
     for (weight_bits, state_bits), members in sorted(_precision_groups(points, study.chip).items()):
         precision = chip_precision(study.chip.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
         trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
                                 task.until_epoch)
         all_hit = all_hit and trained.hit
-        float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}
+        float_metrics = float_metrics or {k: float(v) for k, v in trained.metrics.items()}  # ptq: the float network
         scored = _score_cached(space, trained, precision, model_cfg, corpus, study)
         artifacts.setdefault("weights", task.study_relative(trained.paths["weights"]))
         artifacts.setdefault("train_result", task.study_relative(trained.paths["train_result"]))

@@ -6,7 +6,8 @@ gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResu
 responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
 the stop policy and schedule clock (:class:`_StopPolicy`), quantisation-aware training (the
 float run, then a fine-tune on the chip's grid: :func:`_finetune_session`, and its float
-control :func:`finetune_control`), and scoring (:func:`score_splits`).
+control :func:`finetune_control`; :func:`finetune` runs only the fine-tune, from the float
+run's checkpoint, so that one float run serves every width), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
 :class:`TrainingDiverged`; it never returns a score.
 """
@@ -715,9 +716,57 @@ def _train(
     if bits is not None and bits != FLOAT_BITS and holds_hidden_state(session.net):
         # refused before the float run, not after it: a rung of such a run would pass as PTQ
         raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
-    net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
     steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
     _run_session(session, corpus, progress, f"train {cfg.family}/{cfg.variant}")
+    return _finish(session, corpus, budget, seed, bits, progress, steps_per_epoch, earlier_wall_s=0.0)
+
+
+def finetune(
+    model: ModelConfig, corpus: Corpus, budget: TrainConfig, seed: int, start: TrainCheckpoint,
+    progress: bool = False,
+) -> TrainResult:
+    """Only the fine-tune of a QAT run (or of :func:`finetune_control`, for ``qat_weight_bits``
+    32), from the checkpoint of the float run that completed ``budget`` (``TrainResult.checkpoint``
+    of a float :func:`train` of the same model, corpus, budget less its QAT bits, and seed).
+
+    The result equals ``train`` (or ``finetune_control``) of ``budget`` straight through, weights
+    and metrics, bar the wall times: the checkpoint holds the batch order's and torch's RNG states,
+    so one float run serves every weight width of a ``precision: qat`` study. Its ``wall_time_s``
+    is the float run's epochs plus this fine-tune; its ``checkpoint`` is ``start`` again.
+
+    Raises:
+        ValueError: ``budget`` asks for no QAT bits, the checkpoint is not at the last epoch of
+            an epoch budget, or QAT bits for a GRU/LSTM reference.
+    """
+    bits = budget.qat_weight_bits
+    if bits is None:
+        raise ValueError("finetune needs qat_weight_bits (32: the float fine-tune of finetune_control)")
+    if budget.seconds is None and budget.epochs is not None and start.epoch != budget.epochs:
+        raise ValueError(f"the float run's checkpoint is at epoch {start.epoch}, not the budget's {budget.epochs}")
+    head: Head = "ctc" if corpus.kind == "ctc" else "classify"
+    float_budget = budget.model_copy(update={"qat_weight_bits": None})
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(budget.threads)
+    try:
+        session = _open_session(model, corpus, float_budget, seed, head, None, start)
+        if bits != FLOAT_BITS and holds_hidden_state(session.net):
+            raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+        steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
+        # finetune_control's result names the float budget it trained
+        return _finish(session, corpus, float_budget if bits == FLOAT_BITS else budget, seed, bits, progress,
+                       steps_per_epoch, earlier_wall_s=sum(session.run.epoch_times))
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _finish(session: _Session, corpus: Corpus, budget: TrainConfig, seed: int, bits: int | None, progress: bool,
+            steps_per_epoch: int, earlier_wall_s: float) -> TrainResult:
+    """After the float run of ``session`` (stopped at a rung or at the budget's end): its
+    checkpoint, then, at the budget's end, pruning to the target and the fine-tune at ``bits``
+    (None: none), and the scored result. ``earlier_wall_s``: wall time of the float run before
+    this call (a run continued from its checkpoint)."""
+    cfg, head = session.cfg, session.head
+    net, stop, run, pruner = session.net, session.stop, session.run, session.pruner
     start = session.start
     checkpoint = _checkpoint(net, session.optimiser, session.generator, pruner, run)
     if stop.completes_budget:
@@ -733,7 +782,7 @@ def _train(
                             epoch_times=run.epoch_times + tune.run.epoch_times)
     rates = [float(r.detach()) for r in firing_rates(net)]
     net.to("cpu")
-    wall = time.perf_counter() - start
+    wall = earlier_wall_s + time.perf_counter() - start
     net.eval()
     # a run stopped at a rung is only ranked (validation); the full budget also scores test
     metrics = score_splits(net, corpus, head, ("validation", "test") if stop.completes_budget else ("validation",))

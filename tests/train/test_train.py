@@ -271,3 +271,37 @@ def test_qat_is_the_float_run_then_a_fine_tune_on_the_grid(commands_corpus: Corp
     # stopped at a rung, a QAT run is its float run so far (the grid comes after the budget)
     rung = train(SMALL, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=0, until_epoch=2)
     assert rung.loss_curve == plain.loss_curve[: 2 * steps_per_epoch]
+
+
+#: Metrics that are wall-clock readings, so no two runs share them.
+WALL_CLOCK = ("wall_time_s", "time_per_epoch_s")
+
+
+def test_a_fine_tune_from_the_float_runs_checkpoint_equals_qat_straight_through(
+        commands_corpus: Corpus, tmp_path: Path) -> None:
+    from codesign.train import finetune, load_checkpoint, save_checkpoint
+
+    # with pruning: the checkpoint must carry the masks as well as the batch order and torch RNG states
+    cfg = SMALL.model_copy(update={"prune_ratio": 0.3})
+    budget = TrainConfig(epochs=3, batch_size=16)
+    float_run = train(cfg, commands_corpus, budget, seed=4)
+    assert float_run.checkpoint is not None
+    start = load_checkpoint(save_checkpoint(float_run.checkpoint, tmp_path / "float.pt"))
+    torch.manual_seed(123)  # whatever ran in between: the fine-tune restores the float run's RNGs
+    for bits, straight_run in ((3, train), (32, finetune_control)):
+        qat_budget = budget.model_copy(update={"qat_weight_bits": bits})
+        straight = straight_run(cfg, commands_corpus, qat_budget, seed=4)
+        shared = finetune(cfg, commands_corpus, qat_budget, seed=4, start=start)
+        got, want = shared.model.state_dict(), straight.model.state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+        assert shared.loss_curve == straight.loss_curve
+        assert {k: v for k, v in shared.metrics.items() if k not in WALL_CLOCK} == {
+            k: v for k, v in straight.metrics.items() if k not in WALL_CLOCK}
+        assert shared.train_config == straight.train_config
+        assert shared.metrics["wall_time_s"] > sum(float_run.epoch_times_s)  # the float run's time counts
+    with pytest.raises(ValueError, match="qat_weight_bits"):
+        finetune(cfg, commands_corpus, budget, seed=4, start=start)
+    rung = train(cfg, commands_corpus, budget, seed=4, until_epoch=1)
+    assert rung.checkpoint is not None
+    with pytest.raises(ValueError, match="epoch 1"):
+        finetune(cfg, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=4, start=rung.checkpoint)
