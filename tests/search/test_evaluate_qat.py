@@ -1,5 +1,7 @@
 """A ``precision: qat`` study trains every weight width for the same epochs: a 32-bit (float)
-chip gets the float run and the same fine-tune in float, not the float run alone."""
+chip gets the float run and the same fine-tune in float, not the float run alone; and it trains
+the float run once per network, each width fine-tuned from its checkpoint, to the very network
+QAT straight through gives."""
 
 from __future__ import annotations
 
@@ -9,10 +11,23 @@ import torch
 from _tiny import tiny_spec_data
 
 from codesign.config import parse_spec
-from codesign.search import ArtifactStore, StudySpec
-from codesign.search._evaluate import TrainedNetwork, _qat, _train_cached, _Workspace
+import codesign.train
+from codesign.search import ArtifactStore, StudySpec, TrialTask
+from codesign.search._evaluate import (
+    TrainedNetwork,
+    _precision_groups,
+    _qat,
+    _swept_chips,
+    _train_cached,
+    _Workspace,
+    evaluate_trial,
+)
+from codesign.search._space import split_params
 from codesign.snn import Precision
-from codesign.train import finetune_control
+from codesign.train import finetune_control, train
+
+#: Metrics that are wall-clock readings, so no two runs share them.
+WALL_CLOCK = ("wall_time_s", "time_per_epoch_s")
 
 
 def test_every_weight_width_of_a_qat_study_trains_the_same_epochs(tmp_path: Path, commands_corpus) -> None:
@@ -34,6 +49,64 @@ def test_every_weight_width_of_a_qat_study_trains_the_same_epochs(tmp_path: Path
     assert wide.metrics["epochs_completed"] == control.metrics["epochs_completed"]
     got, want = wide.network().state_dict(), control.model.state_dict()
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    # both were fine-tuned from one cached float run: the 4-bit network is QAT straight through's
+    straight = train(model_cfg, commands_corpus, _qat(train_cfg, Precision(weight_bits=4), study), seed=study.seed)
+    got, want = narrow.network().state_dict(), straight.model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    assert {k: v for k, v in narrow.metrics.items() if k not in WALL_CLOCK} == {
+        k: v for k, v in straight.metrics.items() if k not in WALL_CLOCK}
     ptq = parse_spec(StudySpec, tiny_spec_data("joint", trials=1))
     assert _qat(train_cfg, Precision(weight_bits=32), ptq) == train_cfg  # ptq: one float network, unchanged
     assert wide.entry != _train_cached(space, model_cfg, train_cfg, study.corpus, commands_corpus, ptq).entry
+
+
+def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
+        tmp_path: Path, commands_corpus, monkeypatch) -> None:
+    study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
+    assert {bits for bits, _ in _precision_groups(_swept_chips(study), study.chip)} == {2, 4, 8}
+    calls: list[str] = []
+
+    def counted(name: str, run):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(name)
+            return run(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(codesign.train, "train", counted("train", codesign.train.train))
+    monkeypatch.setattr(codesign.train, "finetune", counted("finetune", codesign.train.finetune))
+    params = {"snn.family": "spikeformer", "snn.variant": "spiking", "snn.width": 32, "snn.depth": 1}
+    task = TrialTask(params=params, spec=study, trial_number=0, store=ArtifactStore(tmp_path), corpus=commands_corpus)
+    made = evaluate_trial(task)
+    assert made.record.error is None and made.record.pruned is None, made.record
+    assert sorted(calls) == ["finetune"] * 3 + ["train"]  # the float budget once, then one fine-tune a width
+    # the trial's network metrics are the float run's, not the first width's QAT network's
+    model_over, train_over, _ = split_params(params)
+    train_cfg = study.train_for(train_over)
+    float_run = train(study.model_for(model_over), commands_corpus, train_cfg, seed=study.seed)
+    assert {k: v for k, v in made.record.metrics.items() if k not in WALL_CLOCK} == {
+        k: v for k, v in float_run.metrics.items() if k not in WALL_CLOCK}
+    assert made.record.metrics["epochs_completed"] == train_cfg.epochs
+
+
+def test_a_float_entry_cached_without_its_checkpoint_gets_one_and_serves_qat(tmp_path: Path, commands_corpus,
+                                                                            monkeypatch) -> None:
+    # a ptq study (or one from before the float run was shared) cached the float network alone
+    ptq = parse_spec(StudySpec, tiny_spec_data("joint", trials=1))
+    study = parse_spec(StudySpec, tiny_spec_data("joint", trials=1, precision="qat"))
+    model_cfg, train_cfg = study.model_for({}), study.train_for({})
+    (tmp_path / "scratch").mkdir()
+    space = _Workspace(ArtifactStore(tmp_path / "store"), tmp_path / "scratch")
+    plain = _train_cached(space, model_cfg, train_cfg, study.corpus, commands_corpus, ptq)
+    assert not space.has(plain.entry.removesuffix("full") + "full-checkpoint/checkpoint.pt")
+    before = dict(space.entries[plain.entry])
+    calls: list[str] = []
+    real = codesign.train.train
+    monkeypatch.setattr(codesign.train, "train", lambda *a, **k: calls.append("train") or real(*a, **k))
+    narrow = _train_cached(space, model_cfg, _qat(train_cfg, Precision(weight_bits=4), study), study.corpus,
+                           commands_corpus, study)
+    assert calls == ["train"]  # the float run again, for its checkpoint only: its entry stays as it was
+    assert space.has(plain.entry.removesuffix("full") + "full-checkpoint/checkpoint.pt")
+    assert space.entries[plain.entry] == before
+    straight = real(model_cfg, commands_corpus, _qat(train_cfg, Precision(weight_bits=4), study), seed=study.seed)
+    got, want = narrow.network().state_dict(), straight.model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
