@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from _tiny import tiny_spec_data
 
-from codesign.config import parse_spec
 import codesign.train
+from codesign.config import parse_spec
 from codesign.search import ArtifactStore, StudySpec, TrialTask
 from codesign.search._evaluate import (
     TrainedNetwork,
