@@ -27,12 +27,15 @@ What a trial evaluates is its strategy's decision (``Strategy.evaluate``,
   trace's NeuroBench figures and no chip.
 
 Precision modes (``StudySpec.precision``): ``ptq`` trains one float network and quantises it
-per precision; ``qat`` trains one network per weight width, fake-quantised while it learns.
+per precision; ``qat`` trains one network per weight width, fake-quantised while it learns: each
+fine-tuned from the one float run of the network (``codesign.train.finetune``), which is trained
+once and cached with its checkpoint.
 
 Training cache: ``_train_cache/<key>/`` in the artifact store holds one network (the key hashes
 model, training budget with QAT bits, corpus and seed): ``full/`` trained to the full budget
 and ``rungs/<epoch>/`` stopped at a rung, each with ``result.json`` and ``weights.safetensors``
-(a rung also with the checkpoint the next rung continues from), and under each its scores
+(a rung also with the checkpoint the next rung continues from; a float network a QAT study
+fine-tunes from also ``full-checkpoint/checkpoint.pt``), and under each its scores
 ``scores/<precision>-b<trace batch>/`` (``metrics.json`` and ``trace.npz``). Each entry is
 immutable and published whole by the driver.
 """
@@ -335,8 +338,8 @@ def _nested(task: TrialTask, space: _Workspace, base: dict[str, Any], model_cfg:
 def _qat(train_cfg: TrainConfig, precision: Precision, study: StudySpec) -> TrainConfig:
     """The training budget for ``precision``: float training for ``ptq`` (one network serves
     every precision); for ``qat`` the float run then a fine-tune on the chip's weight grid, and
-    for a 32-bit (float) chip the same fine-tune in float (``qat_weight_bits`` 32, trained by
-    ``codesign.train.finetune_control``): every width of a QAT study trains the same epochs, so
+    for a 32-bit (float) chip the same fine-tune in float (``qat_weight_bits`` 32, as
+    ``codesign.train.finetune_control`` trains it): every width of a QAT study trains the same epochs, so
     a narrower chip does not win by its extra training alone."""
     if study.precision != "qat":
         return train_cfg
