@@ -110,3 +110,32 @@ def test_a_float_entry_cached_without_its_checkpoint_gets_one_and_serves_qat(tmp
     straight = real(model_cfg, commands_corpus, _qat(train_cfg, Precision(weight_bits=4), study), seed=study.seed)
     got, want = narrow.network().state_dict(), straight.model.state_dict()
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_a_qat_rung_is_the_float_networks_rung_and_the_full_float_run_continues_it(
+        tmp_path: Path, commands_corpus, monkeypatch) -> None:
+    data = tiny_spec_data("joint", trials=1, precision="qat")
+    data["fidelity"] = {**data["fidelity"], "epochs": 2}
+    study = parse_spec(StudySpec, data)
+    model_cfg, train_cfg = study.model_for({}), study.train_for({})
+    (tmp_path / "scratch").mkdir()
+    space = _Workspace(ArtifactStore(tmp_path / "store"), tmp_path / "scratch")
+    calls: list[tuple[int | None, bool]] = []
+    real = codesign.train.train
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((kwargs.get("until_epoch"), kwargs.get("resume") is not None))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(codesign.train, "train", counted)
+
+    def trained(bits: int, until_epoch: int | None = None) -> TrainedNetwork:
+        return _train_cached(space, model_cfg, _qat(train_cfg, Precision(weight_bits=bits), study), study.corpus,
+                             commands_corpus, study, until_epoch)
+
+    rung4, rung8 = trained(4, 1), trained(8, 1)
+    float_rung = _train_cached(space, model_cfg, train_cfg, study.corpus, commands_corpus, study, 1)
+    assert rung4.entry == rung8.entry == float_rung.entry and rung8.hit and float_rung.hit
+    full4, full8 = trained(4), trained(8)
+    assert full4.entry != full8.entry and not full4.hit and not full8.hit
+    assert calls == [(1, False), (None, True)]  # the rung, then the float run on from it, once for both widths
