@@ -555,8 +555,12 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
             made = Path(tempfile.mkdtemp(prefix="checkpoint.", dir=space.scratch))
             save_checkpoint(result.checkpoint, made / "checkpoint.pt")
             space.add_entry(checkpoint_entry, made, last="checkpoint.pt")
-        model = result.model
-        summary = result.to_dict()  # what result.json holds, kept rather than read back
+        if made_before:  # the network is the stored one (this run was for its checkpoint)
+            space.fetch(posixpath.join(entry, "weights.safetensors"))
+            summary = json.loads(space.fetch(done).read_text())
+        else:
+            model = result.model
+            summary = result.to_dict()  # what result.json holds, kept rather than read back
     paths = {"weights": posixpath.join(entry, "weights.safetensors"), "train_result": done}
     return TrainedNetwork(entry=entry, folder=space.local(entry), hit=hit, metrics=summary["metrics"],
                           head=summary["head"], paths=paths, model=model)
