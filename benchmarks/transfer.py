@@ -211,6 +211,21 @@ def _over_seeds(
     return result
 
 
+def _write_result(path: Path, name: str, complete: bool, started: float, body: dict[str, Any]) -> None:
+    """Write one result file: the benchmark's name, the command that made it, whether it is
+    complete, ``body`` in its order, then the seconds since ``started`` and the load."""
+    result = {
+        "benchmark": name,
+        "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
+        "complete": complete,
+        **body,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dict[str, Any]) -> None:
     """Each channel effect's effect on the held-out engine (issue #25 item 2): same models,
     same training, the quickstart's corpus with one effect added, mean over training seeds."""
@@ -224,10 +239,8 @@ def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dic
     started = time.perf_counter()
 
     def write(complete: bool) -> None:
-        result = {
-            "benchmark": "transfer_ablation",
-            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
-            "complete": complete,
+        out = args.out if args.out != RESULT else ABLATION_RESULT
+        _write_result(out, "transfer_ablation", complete, started, {
             "what": "each channel effect added alone (then all three) to the quickstart's corpus at the "
             "default preset's setting; held-out engine = festival, never heard in training; "
             "delta = mean over seeds minus the quickstart corpus's mean",
@@ -238,12 +251,7 @@ def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dic
             "seeds": args.seeds,
             "figures": figures,
             "corpora": corpora,
-            "seconds": round(time.perf_counter() - started, 1),
-            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        }
-        out = args.out if args.out != RESULT else ABLATION_RESULT
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        })
 
     for variant, difficulty in variants.items():
         cfg = CorpusConfig.model_validate({**quick_corpus, "difficulty": difficulty})
@@ -347,10 +355,7 @@ def main() -> None:
 
     def write(complete: bool) -> None:
         """Write what is measured so far, so a run stopped early keeps its finished models."""
-        result = {
-            "benchmark": "transfer",
-            "command": "PYTHONPATH=$PWD python " + shlex.join(["benchmarks/transfer.py", *sys.argv[1:]]),
-            "complete": complete,
+        _write_result(args.out, "transfer", complete, started, {
             "models": {
                 "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
                 "cnn": f"corpus_learnability.py's KeywordNet (commands) / DigitNet conv + bi-GRU (digits), "
@@ -363,11 +368,7 @@ def main() -> None:
                 "snn.heldout_engine_accuracy": ">= 0.75",
                 "cnn.digits_heldout_engine_wer": "<= 0.12",
             },
-            "seconds": round(time.perf_counter() - started, 1),
-            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        })
 
     def commands(n: int, suffix: str) -> None:
         cfg = CorpusConfig.model_validate(
