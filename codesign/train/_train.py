@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -326,12 +328,26 @@ def train(
             targets), ``until_epoch``/``resume`` do not fit the budget, or QAT bits for a
             GRU/LSTM reference (refused before any training).
     """
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(budget.threads)
-    try:
+    with _torch_threads(budget.threads):
         return _train(model, corpus, budget, seed, progress, until_epoch, resume)
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with torch's intra-op threads set to ``threads`` (a budget's), then restore them."""
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _refuse_qat_of_hidden_state(net: nn.Module, bits: int | None) -> None:
+    """QAT (bits other than None or float) of a network holding a hidden state (the GRU/LSTM
+    references) is refused: the chip models have no quantised recurrent weights for them."""
+    if bits is not None and bits != FLOAT_BITS and holds_hidden_state(net):
+        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
 
 
 def _fused_qat_modules(net: nn.Module) -> list[nn.Module]:
@@ -353,8 +369,7 @@ def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
 
     if bits is None or bits == FLOAT_BITS:
         return False
-    if holds_hidden_state(net):
-        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+    _refuse_qat_of_hidden_state(net, bits)
     inside_fused: set[int] = set()
     for module in _fused_qat_modules(net):
         module.set_qat_weight_bits(bits)  # type: ignore[operator]  # found by duck typing above
@@ -694,12 +709,8 @@ def finetune_control(
     rung (``until_epoch``), it is its float run so far, as a QAT run is.
     """
     float_budget = budget.model_copy(update={"qat_weight_bits": None})
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(budget.threads)
-    try:
+    with _torch_threads(budget.threads):
         return _train(model, corpus, float_budget, seed, progress, until_epoch, resume, finetune_bits=FLOAT_BITS)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _train(
@@ -713,9 +724,8 @@ def _train(
     bits = _qat_bits(budget) if finetune_bits is None else finetune_bits
     float_budget = budget.model_copy(update={"qat_weight_bits": None}) if bits is not None else budget
     session = _open_session(cfg, corpus, float_budget, seed, head, until_epoch, resume)
-    if bits is not None and bits != FLOAT_BITS and holds_hidden_state(session.net):
-        # refused before the float run, not after it: a rung of such a run would pass as PTQ
-        raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+    # refused before the float run, not after it: a rung of such a run would pass as PTQ
+    _refuse_qat_of_hidden_state(session.net, bits)
     steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
     _run_session(session, corpus, progress, f"train {cfg.family}/{cfg.variant}")
     return _finish(session, corpus, budget, seed, bits, progress, steps_per_epoch, earlier_wall_s=0.0)
@@ -745,18 +755,13 @@ def finetune(
         raise ValueError(f"the float run's checkpoint is at epoch {start.epoch}, not the budget's {budget.epochs}")
     head: Head = "ctc" if corpus.kind == "ctc" else "classify"
     float_budget = budget.model_copy(update={"qat_weight_bits": None})
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(budget.threads)
-    try:
+    with _torch_threads(budget.threads):
         session = _open_session(model, corpus, float_budget, seed, head, None, start)
-        if bits != FLOAT_BITS and holds_hidden_state(session.net):
-            raise ValueError("quantisation-aware training of the gru/lstm references is not supported; use precision: ptq")
+        _refuse_qat_of_hidden_state(session.net, bits)
         steps_per_epoch = math.ceil(len(corpus.train) / budget.batch_size)
         # finetune_control's result names the float budget it trained
         return _finish(session, corpus, float_budget if bits == FLOAT_BITS else budget, seed, bits, progress,
                        steps_per_epoch, earlier_wall_s=sum(session.run.epoch_times))
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _finish(session: _Session, corpus: Corpus, budget: TrainConfig, seed: int, bits: int | None, progress: bool,
