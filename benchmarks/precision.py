@@ -4,13 +4,13 @@ For each model (the Spikeformer and the improved-recurrence SRNN, on ``digits``)
 one float training, scored after post-training quantisation at every weight width (state
 float) and at every state width (weights float); one quantisation-aware training per weight
 width below 32 (``precision: qat``: the float run, then a fine-tune of a third of its epochs on
-the grid), scored at its width; and the control of QAT's extra epochs, the same fine-tune in
+the grid that distils the float network, each from the float run's checkpoint), scored at its width; and the control of QAT's extra epochs, the same fine-tune in
 float (``finetuned_float``). The task metric (WER on ``digits``) is the mean over seeds, on the
 test split. Writes ``benchmarks/results/precision.json``: ``figures`` is the Spikeformer's
 (``ptq``, ``qat``: weight bits -> metric; ``finetuned_float``; ``state_bits``: state bits ->
 metric; ``metric``), ``figures_by_model`` has each model run (``--models``; ``--name`` writes another file).
 
-    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision]
+    PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision] [--qat-bits 2 4]
 """
 
 from __future__ import annotations
@@ -25,10 +25,15 @@ from spikeformer_common import write_result
 from codesign.data import CorpusConfig, load_corpus
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
 from codesign.train import (
+    QAT_DISTIL_TEMPERATURE,
+    QAT_DISTIL_WEIGHT,
+    QAT_FEATURE_DISTIL_WEIGHT,
     QAT_FINETUNE_FRACTION,
     QAT_FINETUNE_LR_FRACTION,
+    QAT_SCHEME,
+    QAT_TERNARY_LR_FRACTION,
     TrainConfig,
-    finetune_control,
+    finetune,
     score_at_precision,
     train,
 )
@@ -47,11 +52,12 @@ MODELS = {
 }
 
 
-def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, lr: float) -> dict:
+def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, lr: float,
+            qat_bits: tuple[int, ...] = WEIGHT_BITS[:-1]) -> dict:
     metric = "accuracy" if corpus.kind == "classification" else "wer"
     key = f"test_{metric}"
     ptq: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
-    qat: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
+    qat: dict[str, list[float]] = {str(b): [] for b in (*qat_bits, 32)}
     state: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     overflow: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     finetuned: list[float] = []
@@ -69,11 +75,15 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
             state[str(bits)].append(scored[key])
             overflow[str(bits)].append(scored["state_overflow_rate"])
         qat["32"].append(result.metrics[key])
-        control = finetune_control(cfg, corpus, budget, seed)
+        # every fine-tune starts from the float run's checkpoint (codesign.train.finetune: the
+        # same network and metrics as training it straight through, without rerunning the float run)
+        assert result.checkpoint is not None
+        control = finetune(cfg, corpus, budget.model_copy(update={"qat_weight_bits": 32}), seed, result.checkpoint)
         finetuned.append(control.metrics[key])
         print(f"{name} seed {seed}: float fine-tuned {key} {finetuned[-1]:.4f}", file=sys.stderr, flush=True)
-        for bits in WEIGHT_BITS[:-1]:
-            trained = train(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed=seed)
+        for bits in qat_bits:
+            trained = finetune(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed,
+                               result.checkpoint)
             scored, _ = score_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
             qat[str(bits)].append(scored[key])
             print(f"{name} seed {seed}: qat {bits} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
@@ -101,9 +111,12 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--name", default="precision", help="result file name (benchmarks/results/<name>.json)")
+    parser.add_argument("--qat-bits", type=int, nargs="+", default=list(WEIGHT_BITS[:-1]),
+                        choices=list(WEIGHT_BITS[:-1]), help="the weight widths QAT trains (a quicker partial run)")
     args = parser.parse_args()
     corpus = load_corpus(CorpusConfig(task="digits", size=args.size, max_digits=4, seed=0), progress=False)
-    by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate) for m in args.models}
+    by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate, tuple(args.qat_bits))
+                for m in args.models}
     primary = by_model.get("spikeformer") or next(iter(by_model.values()))
     figures = {k: primary[k] for k in ("metric", "ptq", "qat", "finetuned_float", "state_bits")}
     details = {
@@ -114,10 +127,20 @@ def main() -> int:
         "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
         "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT (precision: qat) is the float "
         "run, then a fine-tune of qat_finetune_fraction of its epochs at qat_finetune_lr_fraction of its learning "
-        "rate on the grid, in the fused form the chip runs; finetuned_float is "
-        "that fine-tune with the weights left in float (what the extra epochs give without the grid)",
+        "rate (qat_ternary_lr_fraction at 2 bits) on the grid, in the fused form the chip runs, distilling the "
+        "float run's network (output KL at qat_distil_temperature, weight qat_distil_weight, plus the fused "
+        "projections' outputs, weight qat_feature_distil_weight); at 2 bits (ternary) each channel's scale is the "
+        "fraction of its peak with the least squared error; finetuned_float is that fine-tune with the weights "
+        "left in float (what the extra epochs and the teacher give without the grid)",
+        "qat_scheme": QAT_SCHEME,
         "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
         "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,
+        "qat_ternary_lr_fraction": QAT_TERNARY_LR_FRACTION,
+        "qat_distil_weight": QAT_DISTIL_WEIGHT,
+        "qat_distil_temperature": QAT_DISTIL_TEMPERATURE,
+        "qat_feature_distil_weight": QAT_FEATURE_DISTIL_WEIGHT,
+        "training_cost": "float (ptq): the float run's epochs; qat and finetuned_float: those epochs plus "
+        "ceil(epochs * qat_finetune_fraction) fine-tune epochs, each step also a forward pass of the teacher",
     }
     path = write_result(args.name, {**figures, "figures_by_model": by_model}, details)
     print(path)

@@ -11,7 +11,11 @@ Conventions (also in docs/models.md, "Precision"):
   decides: the ``nn.Linear``/``nn.Conv1d`` weights, so the fused RepSSA projections too, and
   the GRU/LSTM matrices): symmetric, per output channel (axis 0),
   zero point 0, ``scale_c = max|W_c| / L`` with ``L = 2^(b−1) − 1``; integer levels
-  ``−L..L``, so at most ``2^b − 1`` distinct values per channel. Quantised with torch's own
+  ``−L..L``, so at most ``2^b − 1`` distinct values per channel. At 2 bits (ternary, ``L = 1``)
+  the peak would put every weight under ``max|W_c| / 2`` on 0 (in a fused RepSSA projection,
+  whose depthwise taps are about 10× the channel's RMS, all but those taps), so there
+  ``scale_c`` is the fraction of ``max|W_c|`` (40 steps from 0.05 to 1,
+  ``TERNARY_SCALE_FRACTIONS``) whose ternary levels hold the channel with the least squared error. Quantised with torch's own
   ``fake_quantize_per_channel_affine`` (its straight-through gradient serves QAT). Biases,
   batch-norm affines and the IMLS α stay in float: a chip folds them into the neuron's bias
   and threshold registers, which are state-precision words.
@@ -103,10 +107,30 @@ def weight_levels(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
+#: The fractions of ``max|W_c|`` a ternary (2-bit) channel's scale is chosen from (module docstring).
+TERNARY_SCALE_FRACTIONS = torch.linspace(0.05, 1.0, 40)
+
+
 def _channel_scale(weight: torch.Tensor, bits: int) -> torch.Tensor:
-    """Per-output-channel scale ``max|W_c| / L`` (float32, never 0)."""
-    peak = weight.detach().abs().reshape(weight.shape[0], -1).amax(dim=1)
-    return (peak / weight_levels(bits)).clamp_min(1e-12).to(torch.float32)
+    """Per-output-channel scale (float32, never 0): ``max|W_c| / L``, or at 2 bits (ternary)
+    :func:`_ternary_scale`."""
+    flat = weight.detach().reshape(weight.shape[0], -1)
+    peak = flat.abs().amax(dim=1)
+    levels = weight_levels(bits)
+    if levels == 1:
+        return _ternary_scale(flat, peak)
+    return (peak / levels).clamp_min(1e-12).to(torch.float32)
+
+
+def _ternary_scale(flat: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """Per row of ``flat`` ``[out, n]``, the scale among ``TERNARY_SCALE_FRACTIONS × peak`` whose
+    levels ``−1, 0, 1`` hold the row with the least squared error (the first such, on a tie)."""
+    fractions = TERNARY_SCALE_FRACTIONS.to(device=flat.device, dtype=flat.dtype)
+    scales = (fractions[:, None] * peak[None, :]).clamp_min(1e-12)  # [fractions, out]
+    levels = torch.clamp(torch.round(flat[None] / scales[..., None]), -1, 1)
+    error = ((levels * scales[..., None] - flat[None]) ** 2).sum(dim=-1)
+    best = error.argmin(dim=0)
+    return scales.gather(0, best[None])[0].to(torch.float32)
 
 
 def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:

@@ -13,10 +13,15 @@ from codesign._lazy import lazy_exports
 # does not import torch: `codesign --help` and `codesign study status` start in well under 1.5 s.
 if TYPE_CHECKING:
     from codesign.train._config import (
+        QAT_DISTIL_TEMPERATURE,
+        QAT_DISTIL_WEIGHT,
+        QAT_FEATURE_DISTIL_WEIGHT,
         QAT_FINETUNE_FRACTION,
         QAT_FINETUNE_LR_FRACTION,
         QAT_SCHEME,
+        QAT_TERNARY_LR_FRACTION,
         TrainConfig,
+        qat_finetune_lr_fraction,
     )
     from codesign.train._files import (
         load_checkpoint,
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
         TrainCheckpoint,
         TrainingDiverged,
         TrainResult,
+        distillation_loss,
+        feature_distillation_loss,
         finetune,
         finetune_control,
         lr_factor,
@@ -52,9 +59,14 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "TrainConfig": "_config",
+    "QAT_DISTIL_TEMPERATURE": "_config",
+    "QAT_DISTIL_WEIGHT": "_config",
+    "QAT_FEATURE_DISTIL_WEIGHT": "_config",
     "QAT_FINETUNE_FRACTION": "_config",
     "QAT_FINETUNE_LR_FRACTION": "_config",
     "QAT_SCHEME": "_config",
+    "QAT_TERNARY_LR_FRACTION": "_config",
+    "qat_finetune_lr_fraction": "_config",
     "accuracy": "_metrics",
     "char_error_rate": "_metrics",
     "ctc_greedy_decode": "_metrics",
@@ -69,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "_files",
     "load_network": "_files",
     "load_trained_model": "_files",
+    "distillation_loss": "_train",
+    "feature_distillation_loss": "_train",
     "finetune": "_train",
     "finetune_control": "_train",
     "lr_factor": "_train",
@@ -88,9 +102,13 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "CALIBRATION_UTTERANCES",
+    "QAT_DISTIL_TEMPERATURE",
+    "QAT_DISTIL_WEIGHT",
+    "QAT_FEATURE_DISTIL_WEIGHT",
     "QAT_FINETUNE_FRACTION",
     "QAT_FINETUNE_LR_FRACTION",
     "QAT_SCHEME",
+    "QAT_TERNARY_LR_FRACTION",
     "TrainCheckpoint",
     "TrainConfig",
     "TrainResult",
@@ -98,7 +116,9 @@ __all__ = [
     "accuracy",
     "char_error_rate",
     "ctc_greedy_decode",
+    "distillation_loss",
     "edit_distance",
+    "feature_distillation_loss",
     "finetune",
     "finetune_control",
     "load_checkpoint",
@@ -107,6 +127,7 @@ __all__ = [
     "lr_factor",
     "magnitude_masks",
     "prune_schedule",
+    "qat_finetune_lr_fraction",
     "resolve_device",
     "save_checkpoint",
     "save_train_result",

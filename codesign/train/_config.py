@@ -1,5 +1,6 @@
 """TrainConfig: the budget and optimiser settings of one short training run, and the names of
-how QAT trains (``QAT_FINETUNE_FRACTION``, ``QAT_FINETUNE_LR_FRACTION``, ``QAT_SCHEME``), which the training cache key reads."""
+how QAT trains (``QAT_FINETUNE_FRACTION``, :func:`qat_finetune_lr_fraction`, the ``QAT_DISTIL_*``
+weights, ``QAT_SCHEME``), which the training cache key reads."""
 
 from __future__ import annotations
 
@@ -18,10 +19,36 @@ from codesign.config import Spec
 QAT_FINETUNE_FRACTION = 1 / 3
 #: The fine-tune's peak learning rate over the budget's (then cosine to the same floor fraction).
 QAT_FINETUNE_LR_FRACTION = 0.1
+#: The same on a ternary (2-bit) grid: a weight changes level only by crossing half a step, a
+#: third of its channel's peak or more there against a fourteenth at 4 bits, so the fine-tune
+#: moves the weights further (precision benchmark, 3 seeds, test WER: 2 bits 0.772 at 0.1 and
+#: 0.702 at 0.3; 4 bits 0.503 at 0.1 and 0.505 at 0.3: docs/models.md).
+QAT_TERNARY_LR_FRACTION = 0.3
+#: The fine-tune distils the float run's network (frozen, eval mode, as it stood when the float
+#: run ended) into the network on the grid (Hinton et al. 2015; for low-bit QAT, e.g. Mishra &
+#: Marr 2018): its loss is the task loss plus ``QAT_DISTIL_WEIGHT × T² · KL(teacher ‖ student)``
+#: of the outputs at temperature ``T = QAT_DISTIL_TEMPERATURE`` (``codesign.train.distillation_loss``)
+#: plus ``QAT_FEATURE_DISTIL_WEIGHT ×`` the normalised squared distance of the outputs of the
+#: layers the chip runs fused (the RepSSA projections, which hold a 2-bit grid worst:
+#: ``codesign.train.feature_distillation_loss``). 0 turns a term off.
+QAT_DISTIL_WEIGHT = 1.0
+QAT_DISTIL_TEMPERATURE = 2.0
+QAT_FEATURE_DISTIL_WEIGHT = 1.0
 #: Names how QAT trains (what it quantises and when), for the training cache key of a QAT
 #: network: change it whenever QAT training changes what a given config learns ("pruning-held":
-#: the fine-tune keeps every pruned weight at zero, not only the fused projections' branches).
-QAT_SCHEME = f"fused-projections/float-then-finetune-{QAT_FINETUNE_FRACTION:.3f}-lr{QAT_FINETUNE_LR_FRACTION}/pruning-held"
+#: the fine-tune keeps every pruned weight at zero, not only the fused projections' branches;
+#: "distil": the teacher's terms; "ternary-mse": the 2-bit grid's scale, codesign.snn._precision).
+QAT_SCHEME = (
+    f"fused-projections/float-then-finetune-{QAT_FINETUNE_FRACTION:.3f}-lr{QAT_FINETUNE_LR_FRACTION}"
+    f"-ternary-lr{QAT_TERNARY_LR_FRACTION}/pruning-held"
+    f"/distil-w{QAT_DISTIL_WEIGHT}-T{QAT_DISTIL_TEMPERATURE}-fused{QAT_FEATURE_DISTIL_WEIGHT}/ternary-mse"
+)
+
+
+def qat_finetune_lr_fraction(bits: int) -> float:
+    """The QAT fine-tune's peak learning rate over the budget's at ``bits`` (32: the float
+    control's): ``QAT_TERNARY_LR_FRACTION`` at 2 bits, else ``QAT_FINETUNE_LR_FRACTION``."""
+    return QAT_TERNARY_LR_FRACTION if bits == 2 else QAT_FINETUNE_LR_FRACTION
 
 
 class TrainConfig(Spec):
@@ -44,8 +71,9 @@ class TrainConfig(Spec):
     qat_weight_bits: int | None = Field(
         None, ge=2, le=32,
         description="quantisation-aware training: the float budget, then a fine-tune of a third of it at a tenth of "
-        "the learning rate with the synaptic weights fake-quantised to this many bits in every forward pass, in "
-        "the fused form the chip runs (None or 32: float training; codesign.snn._precision has the convention)",
+        "the learning rate (three tenths at 2 bits), distilling the float network, with the synaptic weights "
+        "fake-quantised to this many bits in every forward pass, in the fused form the chip runs (None or 32: "
+        "float training; codesign.snn._precision has the convention)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where to train: cuda when available (auto) or asked for, else cpu"

@@ -5,7 +5,8 @@ gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResu
 :class:`TrainCheckpoint` (their files are ``codesign.train._files``). The run is split by
 responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
 the stop policy and schedule clock (:class:`_StopPolicy`), quantisation-aware training (the
-float run, then a fine-tune on the chip's grid: :func:`_finetune_session`, and its float
+float run, then a fine-tune on the chip's grid that distils the float network, :class:`_Teacher`:
+:func:`_finetune_session`, and its float
 control :func:`finetune_control`; :func:`finetune` runs only the fine-tune, from the float
 run's checkpoint, so that one float run serves every width), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
@@ -14,6 +15,8 @@ A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -36,7 +39,14 @@ from codesign.snn import (
     holds_hidden_state,
     synaptic_weights,
 )
-from codesign.train._config import QAT_FINETUNE_FRACTION, QAT_FINETUNE_LR_FRACTION, TrainConfig
+from codesign.train._config import (
+    QAT_DISTIL_TEMPERATURE,
+    QAT_DISTIL_WEIGHT,
+    QAT_FEATURE_DISTIL_WEIGHT,
+    QAT_FINETUNE_FRACTION,
+    TrainConfig,
+    qat_finetune_lr_fraction,
+)
 from codesign.train._metrics import (
     accuracy,
     char_error_rate,
@@ -480,8 +490,9 @@ class _RunState:
 
 
 def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg: ModelConfig,
-                run: _RunState, learning_rate: float) -> torch.Tensor:
-    """The training loss of one batch: the task loss plus the activity regulariser.
+                run: _RunState, learning_rate: float, teacher: _Teacher | None = None) -> torch.Tensor:
+    """The training loss of one batch: the task loss plus the activity regulariser, plus, with a
+    ``teacher`` (QAT's fine-tune), the distillation terms (:meth:`_Teacher.loss`).
 
     Raises:
         ValueError: CTC outputs shorter than their targets (checked on the first step).
@@ -495,6 +506,8 @@ def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg:
             "lower subsample or use longer utterances"
         )
     loss = _loss(out, out_lengths, targets, target_lengths, head)
+    if teacher is not None:
+        loss = loss + teacher.loss(out, features, lengths, out_lengths, head)
     if cfg.activity_target is not None and cfg.activity_weight > 0:
         rates = firing_rates(net)
         if rates:
@@ -506,6 +519,84 @@ def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg:
             f"(learning_rate={learning_rate}); the run has no score"
         )
     return loss
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor, head: str,
+                      temperature: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015): ``T² · KL(p_teacher,T ‖ p_student,T)``, the
+    outputs softened at temperature ``T``; per utterance (``classify``: logits ``[B, V]``) or per
+    output frame within ``lengths`` (``ctc``: log-probabilities ``[B, L, V]``, frames past an
+    utterance's length masked out), averaged. The ``T²`` keeps its gradient's scale that of the
+    task loss (Hinton et al.)."""
+    log_p_student = F.log_softmax(student / temperature, dim=-1)
+    log_p_teacher = F.log_softmax(teacher / temperature, dim=-1)
+    per_item = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=-1)
+    if head == "classify":
+        return temperature**2 * per_item.mean()
+    frames = torch.arange(per_item.shape[1], device=per_item.device)[None, :] < lengths.to(per_item.device)[:, None]
+    return temperature**2 * (per_item * frames).sum() / frames.sum().clamp_min(1)
+
+
+def feature_distillation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over paired layer outputs of ``mean((s − t)²) / var(t)``: how far each of the
+    student's layers is from the teacher's, relative to the teacher's own spread."""
+    if len(student) != len(teacher) or not student:
+        raise ValueError(f"paired layer outputs expected, got {len(student)} and {len(teacher)}")
+    terms = [((s - t) ** 2).mean() / (t.var() + 1e-6) for s, t in zip(student, teacher, strict=True)]
+    return torch.stack(terms).mean()
+
+
+@dataclass
+class _Teacher:
+    """The float run's network, frozen (eval mode, no gradients), that QAT's fine-tune distils
+    into the network on the grid (``QAT_DISTIL_*``): the outputs (:func:`distillation_loss`) and
+    the outputs of the layers the chip runs fused (:func:`feature_distillation_loss`), which
+    hold the grid worst (docs/models.md). Hooks on both networks keep those layers' outputs for
+    one step; :meth:`close` removes them."""
+
+    net: nn.Module
+    student_layers: list[torch.Tensor] = field(default_factory=list)
+    teacher_layers: list[torch.Tensor] = field(default_factory=list)
+    hooks: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, student: nn.Module) -> _Teacher:
+        """A frozen copy of ``student`` as it is now, hooked to it."""
+        net = copy.deepcopy(student).eval()
+        for param in net.parameters():
+            param.requires_grad_(False)
+        teacher = cls(net)
+        if QAT_FEATURE_DISTIL_WEIGHT > 0:
+            for module, kept in [(m, teacher.student_layers) for m in _fused_qat_modules(student)] + [
+                    (m, teacher.teacher_layers) for m in _fused_qat_modules(net)]:
+                teacher.hooks.append(module.register_forward_hook(functools.partial(_keep_output, kept)))
+        return teacher
+
+    def loss(self, out: torch.Tensor, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor,
+             head: str) -> torch.Tensor:
+        """The distillation terms of a step whose student forward gave ``out`` on ``features``."""
+        with torch.no_grad():
+            teacher_out, _ = self.net(features, lengths)
+        term = QAT_DISTIL_WEIGHT * distillation_loss(out, teacher_out, out_lengths, head, QAT_DISTIL_TEMPERATURE)
+        if self.student_layers:
+            term = term + QAT_FEATURE_DISTIL_WEIGHT * feature_distillation_loss(self.student_layers,
+                                                                                self.teacher_layers)
+        self.student_layers.clear()
+        self.teacher_layers.clear()
+        return term
+
+    def close(self) -> None:
+        """Remove the hooks (the student is scored and kept without them)."""
+        for hook in self.hooks:
+            hook.remove()
+        self.hooks.clear()
+        self.student_layers.clear()
+        self.teacher_layers.clear()
+
+
+def _keep_output(kept: list[torch.Tensor], module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+    """A forward hook: append ``output`` to ``kept``."""
+    kept.append(output)
 
 
 def _backward(net: nn.Module, loss: torch.Tensor, optimiser: torch.optim.Optimizer, grad_clip: float,
@@ -583,6 +674,7 @@ class _Session:
     cfg: ModelConfig
     head: str
     device: torch.device
+    teacher: _Teacher | None = None
     start: float = field(default_factory=time.perf_counter)
 
     def progress(self) -> float:
@@ -594,7 +686,7 @@ def _train_step(session: _Session, batch: tuple[torch.Tensor, ...]) -> None:
     """One optimiser step on ``batch``: loss, clipped gradients, the scheduled learning rate,
     then pruning to the schedule."""
     budget, run = session.budget, session.run
-    loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget.learning_rate)
+    loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget.learning_rate, session.teacher)
     _backward(session.net, loss, session.optimiser, budget.grad_clip, run.step)
     scale = lr_factor(session.progress(), budget.warmup_fraction)
     for group in session.optimiser.param_groups:
@@ -662,17 +754,19 @@ def _qat_bits(budget: TrainConfig) -> int | None:
 def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, steps_per_epoch: int) -> _Session:
     """The QAT fine-tune after the float budget: the same network on the grid (the fused
     projections quantise themselves, the other synaptic weights through parametrizations), a
-    fresh AdamW at ``QAT_FINETUNE_LR_FRACTION`` of the learning rate without warmup, for
+    fresh AdamW at ``qat_finetune_lr_fraction(bits)`` of the learning rate without warmup, for
     ``QAT_FINETUNE_FRACTION`` of the budget (``ceil(epochs/3)`` epochs); the float run's batch
     order goes on and its pruning holds at the target: every weight the float run pruned (the
-    parametrized ones' float originals included) stays zero.
+    parametrized ones' float originals included) stays zero. The float run's network, frozen,
+    is distilled into it (:class:`_Teacher`, ``QAT_DISTIL_*``).
     """
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
+    teacher = _Teacher.of(net)  # the float run's network, before the grid
     _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
     tune = budget.model_copy(update={
         "epochs": None if budget.epochs is None else max(1, math.ceil(budget.epochs * QAT_FINETUNE_FRACTION)),
         "seconds": None if budget.seconds is None else budget.seconds * QAT_FINETUNE_FRACTION,
-        "learning_rate": budget.learning_rate * QAT_FINETUNE_LR_FRACTION,
+        "learning_rate": budget.learning_rate * qat_finetune_lr_fraction(bits),
         "warmup_fraction": 0.0,
     })
     optimiser = torch.optim.AdamW(net.parameters(), lr=tune.learning_rate, weight_decay=tune.weight_decay)
@@ -682,7 +776,7 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
         pruner.held_sparsity = cfg.prune_ratio
     stop = _StopPolicy.of(tune, steps_per_epoch, None)
     return _Session(net, optimiser, float_session.generator, pruner, stop, _RunState(), tune, cfg,
-                    float_session.head, device)
+                    float_session.head, device, teacher)
 
 
 def _run_session(session: _Session, corpus: Corpus, progress: bool, desc: str) -> None:
@@ -781,6 +875,8 @@ def _finish(session: _Session, corpus: Corpus, budget: TrainConfig, seed: int, b
             _run_session(tune, corpus, progress,
                          "float fine-tune" if bits == FLOAT_BITS else f"qat {bits}-bit fine-tune")
             tune.pruner.finish()
+            if tune.teacher is not None:
+                tune.teacher.close()
             _qat_remove(net)
             run = _RunState(step=run.step + tune.run.step, epoch=run.epoch + tune.run.epoch,
                             loss_curve=run.loss_curve + tune.run.loss_curve,
