@@ -33,7 +33,7 @@ QAT_TERNARY_LR_FRACTION = 0.3
 #: ``codesign.train.feature_distillation_loss``). 0 turns a term off.
 QAT_DISTIL_WEIGHT = 1.0
 QAT_DISTIL_TEMPERATURE = 2.0
-QAT_FEATURE_DISTIL_WEIGHT = 1.0
+QAT_FEATURE_DISTIL_WEIGHT = 2.0
 #: Names how QAT trains (what it quantises and when), for the training cache key of a QAT
 #: network: change it whenever QAT training changes what a given config learns ("pruning-held":
 #: the fine-tune keeps every pruned weight at zero, not only the fused projections' branches;

@@ -538,11 +538,16 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: tor
 
 
 def feature_distillation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over paired layer outputs of ``mean((s − t)²) / var(t)``: how far each of the
-    student's layers is from the teacher's, relative to the teacher's own spread."""
+    """Mean over paired layer outputs of ``mean((s − t)²) / (mean(s²) + mean(t²))`` (``s`` held
+    constant in the denominator): how far each of the student's layers is from the teacher's,
+    relative to both outputs' size, so in [0, 2] whatever their scales (a teacher scored with
+    running batch-norm statistics that a short run has not settled can be far smaller than its
+    student under batch statistics; relative to the teacher's spread alone that gap was 1000×
+    the task loss)."""
     if len(student) != len(teacher) or not student:
         raise ValueError(f"paired layer outputs expected, got {len(student)} and {len(teacher)}")
-    terms = [((s - t) ** 2).mean() / (t.var() + 1e-6) for s, t in zip(student, teacher, strict=True)]
+    terms = [((s - t) ** 2).mean() / (s.detach().var() + t.var() + 1e-6)
+             for s, t in zip(student, teacher, strict=True)]
     return torch.stack(terms).mean()
 
 

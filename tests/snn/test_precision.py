@@ -26,11 +26,58 @@ def test_quantised_weights_take_at_most_2_to_the_b_values_per_output_channel(bit
     q = quantise_weight(weight, bits)
     for row in q:
         assert len(torch.unique(row)) <= 2**bits
-    # symmetric per-channel scale: each channel's largest magnitude is kept exactly
-    assert torch.allclose(q.abs().amax(dim=(1, 2)), weight.abs().amax(dim=(1, 2)))
-    # and the grid really is coarse: 2-bit weights are ternary
-    if bits == 2:
+    if bits == 2:  # the grid really is coarse: 2-bit weights are ternary
         assert all(len(torch.unique(row)) <= 3 for row in q)
+    else:  # symmetric per-channel scale: each channel's largest magnitude is kept exactly
+        assert torch.allclose(q.abs().amax(dim=(1, 2)), weight.abs().amax(dim=(1, 2)))
+
+
+def _ternary_at(weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``weight`` on levels -1, 0, 1 times a per-row ``scale``."""
+    return torch.clamp(torch.round(weight / scale[:, None]), -1, 1) * scale[:, None]
+
+
+def test_a_ternary_channel_is_held_with_less_error_than_its_peak_scale_gives() -> None:
+    torch.manual_seed(0)
+    weight = torch.randn(16, 64)
+    q = quantise_weight(weight, 2)
+    peak = weight.abs().amax(dim=1)
+    error = ((q - weight) ** 2).sum(dim=1)
+    peak_error = ((_ternary_at(weight, peak) - weight) ** 2).sum(dim=1)
+    assert bool((error < peak_error).all())
+    # no candidate scale (fractions of the peak) does better than the one chosen
+    for fraction in torch.linspace(0.05, 1.0, 40):
+        assert bool((error <= ((_ternary_at(weight, fraction * peak) - weight) ** 2).sum(dim=1) + 1e-5).all())
+    # a Gaussian row keeps about half its weights (the peak's scale keeps those above peak / 2)
+    assert 0.3 < float((q != 0).float().mean()) < 0.8
+    assert float((_ternary_at(weight, peak) != 0).float().mean()) < 0.25
+
+
+def test_a_fused_projection_row_keeps_its_dominant_depthwise_taps_at_2_bits() -> None:
+    # a fused RepSSA row: three depthwise taps about 10x the spread of its 64 pointwise weights;
+    # the least-squares scale keeps them near their size (a threshold on the mean magnitude, as
+    # ternary weight networks set it, would clip them to the pointwise weights' size)
+    torch.manual_seed(1)
+    weight = torch.zeros(64, 64, 3)
+    weight[:, :, 1] = torch.randn(64, 64)
+    diag = torch.arange(64)
+    weight[diag, diag, :] = 10.0
+    q = quantise_weight(weight, 2)
+    assert bool((q[diag, diag, :] >= 7.0).all())
+    mean_threshold_scale = 0.7 * weight.abs().reshape(64, -1).mean(dim=1)
+    assert bool((mean_threshold_scale < 1.0).all())
+
+
+def test_integer_weights_at_2_bits_are_ternary_levels_times_the_quantised_scale() -> None:
+    torch.manual_seed(2)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
+    fused, _ = quantise_network(net, Precision(weight_bits=2))
+    for name, (levels, scale) in integer_weights(fused, 2).items():
+        module_path, _, param = name.rpartition(".")
+        weight = getattr(fused.get_submodule(module_path), param)
+        assert int(levels.abs().max()) <= 1
+        shape = (-1,) + (1,) * (levels.ndim - 1)
+        assert torch.allclose(levels.float() * scale.reshape(shape), weight, atol=1e-6)
 
 
 def test_straight_through_gradient_reaches_the_float_weight() -> None:

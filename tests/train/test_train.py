@@ -305,3 +305,59 @@ def test_a_fine_tune_from_the_float_runs_checkpoint_equals_qat_straight_through(
     assert rung.checkpoint is not None
     with pytest.raises(ValueError, match="epoch 1"):
         finetune(cfg, commands_corpus, budget.model_copy(update={"qat_weight_bits": 3}), seed=4, start=rung.checkpoint)
+
+
+def test_distillation_loss_is_zero_for_the_teacher_itself_and_ignores_padding_frames() -> None:
+    from codesign.train import distillation_loss
+
+    torch.manual_seed(0)
+    teacher = torch.log_softmax(torch.randn(3, 7, 5), dim=-1)
+    student = torch.log_softmax(torch.randn(3, 7, 5), dim=-1)
+    lengths = torch.tensor([7, 4, 2])
+    assert float(distillation_loss(teacher, teacher, lengths, "ctc", 2.0)) == pytest.approx(0.0, abs=1e-6)
+    loss = distillation_loss(student, teacher, lengths, "ctc", 2.0)
+    assert float(loss) > 0
+    padded = student.clone()
+    padded[1, 4:] = torch.log_softmax(torch.randn(3, 5), dim=-1)  # frames past utterance 1's length
+    assert float(distillation_loss(padded, teacher, lengths, "ctc", 2.0)) == pytest.approx(float(loss))
+    logits = torch.randn(4, 6)
+    assert float(distillation_loss(logits, logits, torch.ones(4), "classify", 3.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(distillation_loss(torch.randn(4, 6), logits, torch.ones(4), "classify", 3.0)) > 0
+
+
+def test_feature_distillation_loss_stays_bounded_when_the_teachers_output_is_nearly_constant() -> None:
+    from codesign.train import feature_distillation_loss
+
+    torch.manual_seed(0)
+    student = torch.randn(2, 9, 4)
+    assert float(feature_distillation_loss([student], [student.clone()])) == pytest.approx(0.0, abs=1e-6)
+    quiet_teacher = 0.01 * torch.randn(2, 9, 4)  # spread 1e-4 of the student's
+    assert 0 < float(feature_distillation_loss([student], [quiet_teacher])) < 2.0
+    with pytest.raises(ValueError, match="paired"):
+        feature_distillation_loss([student], [])
+
+
+def test_the_qat_fine_tune_distils_the_float_network(commands_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    import codesign.train._train as train_module
+
+    budget = TrainConfig(epochs=2, batch_size=16, qat_weight_bits=2)
+    float_steps = 2 * math.ceil(len(commands_corpus.train) / 16)
+    distilled = train(SMALL, commands_corpus, budget, seed=0)
+    monkeypatch.setattr(train_module, "QAT_DISTIL_WEIGHT", 0.0)
+    monkeypatch.setattr(train_module, "QAT_FEATURE_DISTIL_WEIGHT", 0.0)
+    plain = train(SMALL, commands_corpus, budget, seed=0)
+    assert distilled.loss_curve[:float_steps] == plain.loss_curve[:float_steps]  # the same float run
+    # the first fine-tune step: the same network and batch, plus the teacher's terms (> 0)
+    assert distilled.loss_curve[float_steps] > plain.loss_curve[float_steps]
+    # the hooks that kept the fused projections' outputs for the teacher are gone
+    from codesign.snn._attention import RepProjection
+
+    projections = [m for m in distilled.model.modules() if isinstance(m, RepProjection)]
+    assert projections and not any(m._forward_hooks for m in projections)
+
+
+def test_a_ternary_fine_tune_moves_its_weights_further() -> None:
+    from codesign.train import QAT_FINETUNE_LR_FRACTION, QAT_TERNARY_LR_FRACTION, qat_finetune_lr_fraction
+
+    assert qat_finetune_lr_fraction(2) == QAT_TERNARY_LR_FRACTION > QAT_FINETUNE_LR_FRACTION
+    assert qat_finetune_lr_fraction(3) == qat_finetune_lr_fraction(4) == qat_finetune_lr_fraction(32)
