@@ -4,7 +4,8 @@ For each model (the Spikeformer and the improved-recurrence SRNN, on ``digits``)
 one float training, scored after post-training quantisation at every weight width (state
 float) and at every state width (weights float); one quantisation-aware training per weight
 width below 32 (``precision: qat``: the float run, then a fine-tune of a third of its epochs on
-the grid that distils the float network, each from the float run's checkpoint), scored at its width; and the control of QAT's extra epochs, the same fine-tune in
+the grid, at 2 bits distilling the float network, each from the float run's checkpoint), scored at
+its width; and the control of QAT's extra epochs, the same fine-tune in
 float (``finetuned_float``). The task metric (WER on ``digits``) is the mean over seeds, on the
 test split. Writes ``benchmarks/results/precision.json``: ``figures`` is the Spikeformer's
 (``ptq``, ``qat``: weight bits -> metric; ``finetuned_float``; ``state_bits``: state bits ->
@@ -127,11 +128,11 @@ def main() -> int:
         "convention": "weights symmetric per output channel, levels -(2^(b-1)-1)..2^(b-1)-1; state signed "
         "fixed point, range calibrated on 64 training utterances; 32 bits = float; QAT (precision: qat) is the float "
         "run, then a fine-tune of qat_finetune_fraction of its epochs at qat_finetune_lr_fraction of its learning "
-        "rate (qat_ternary_lr_fraction at 2 bits) on the grid, in the fused form the chip runs, distilling the "
-        "float run's network (output KL at qat_distil_temperature, weight qat_distil_weight, plus the fused "
-        "projections' outputs, weight qat_feature_distil_weight); at 2 bits (ternary) each channel's scale is the "
-        "fraction of its peak with the least squared error; finetuned_float is that fine-tune with the weights "
-        "left in float (what the extra epochs and the teacher give without the grid)",
+        "rate on the grid, in the fused form the chip runs; at 2 bits (ternary) at qat_ternary_lr_fraction of it, "
+        "distilling the float run's network (output KL at qat_distil_temperature, weight qat_distil_weight, plus "
+        "the fused projections' outputs, weight qat_feature_distil_weight), each channel's scale the fraction of "
+        "its peak with the least squared error; finetuned_float is that fine-tune with the weights left in float "
+        "(what the extra epochs give without the grid)",
         "qat_scheme": QAT_SCHEME,
         "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
         "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,
@@ -140,7 +141,8 @@ def main() -> int:
         "qat_distil_temperature": QAT_DISTIL_TEMPERATURE,
         "qat_feature_distil_weight": QAT_FEATURE_DISTIL_WEIGHT,
         "training_cost": "float (ptq): the float run's epochs; qat and finetuned_float: those epochs plus "
-        "ceil(epochs * qat_finetune_fraction) fine-tune epochs, each step also a forward pass of the teacher",
+        "ceil(epochs * qat_finetune_fraction) fine-tune epochs (at 2 bits each step also a forward pass of the "
+        "teacher)",
     }
     path = write_result(args.name, {**figures, "figures_by_model": by_model}, details)
     print(path)

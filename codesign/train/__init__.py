@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         QAT_SCHEME,
         QAT_TERNARY_LR_FRACTION,
         TrainConfig,
+        qat_distils,
         qat_finetune_lr_fraction,
     )
     from codesign.train._files import (
@@ -66,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "QAT_FINETUNE_LR_FRACTION": "_config",
     "QAT_SCHEME": "_config",
     "QAT_TERNARY_LR_FRACTION": "_config",
+    "qat_distils": "_config",
     "qat_finetune_lr_fraction": "_config",
     "accuracy": "_metrics",
     "char_error_rate": "_metrics",
@@ -127,6 +129,7 @@ __all__ = [
     "lr_factor",
     "magnitude_masks",
     "prune_schedule",
+    "qat_distils",
     "qat_finetune_lr_fraction",
     "resolve_device",
     "save_checkpoint",

@@ -5,8 +5,8 @@ gradual magnitude pruning, evaluation with the shared metrics, :class:`TrainResu
 :class:`TrainCheckpoint` (their files are ``codesign.train._files``). The run is split by
 responsibility: one step (:func:`_batch_loss`, :func:`_backward`), pruning (:class:`_Pruner`),
 the stop policy and schedule clock (:class:`_StopPolicy`), quantisation-aware training (the
-float run, then a fine-tune on the chip's grid that distils the float network, :class:`_Teacher`:
-:func:`_finetune_session`, and its float
+float run, then a fine-tune on the chip's grid, at 2 bits distilling the float network,
+:class:`_Teacher`: :func:`_finetune_session`, and its float
 control :func:`finetune_control`; :func:`finetune` runs only the fine-tune, from the float
 run's checkpoint, so that one float run serves every width), and scoring (:func:`score_splits`).
 A run is deterministic for a seed on CPU. A run whose loss turns NaN/inf raises
@@ -45,6 +45,7 @@ from codesign.train._config import (
     QAT_FEATURE_DISTIL_WEIGHT,
     QAT_FINETUNE_FRACTION,
     TrainConfig,
+    qat_distils,
     qat_finetune_lr_fraction,
 )
 from codesign.train._metrics import (
@@ -762,11 +763,11 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
     fresh AdamW at ``qat_finetune_lr_fraction(bits)`` of the learning rate without warmup, for
     ``QAT_FINETUNE_FRACTION`` of the budget (``ceil(epochs/3)`` epochs); the float run's batch
     order goes on and its pruning holds at the target: every weight the float run pruned (the
-    parametrized ones' float originals included) stays zero. The float run's network, frozen,
-    is distilled into it (:class:`_Teacher`, ``QAT_DISTIL_*``).
+    parametrized ones' float originals included) stays zero. On the ternary grid
+    (``qat_distils``) the float run's network, frozen, is distilled into it (:class:`_Teacher`).
     """
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
-    teacher = _Teacher.of(net)  # the float run's network, before the grid
+    teacher = _Teacher.of(net) if qat_distils(bits) else None  # the float run's network, before the grid
     _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
     tune = budget.model_copy(update={
         "epochs": None if budget.epochs is None else max(1, math.ceil(budget.epochs * QAT_FINETUNE_FRACTION)),

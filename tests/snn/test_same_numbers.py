@@ -9,8 +9,7 @@ scores and overflow rate at that precision, and the loss curve and firing rate o
 training run (one with quantisation-aware training). The comparison is exact: a refactor that
 moves any of these numbers by one rounding step fails here. The QAT entry
 (``spikeformer_lif_fatrelu_qat``) was re-recorded deliberately when QAT became the float run
-followed by a fine-tune on the grid (issue #24 item 6), and again when that fine-tune began to
-distil the float network; every float entry stayed as recorded.
+followed by a fine-tune on the grid (issue #24 item 6); every float entry stayed as recorded.
 """
 
 from __future__ import annotations

@@ -337,7 +337,7 @@ def test_feature_distillation_loss_stays_bounded_when_the_teachers_output_is_nea
         feature_distillation_loss([student], [])
 
 
-def test_the_qat_fine_tune_distils_the_float_network(commands_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ternary_qat_fine_tune_distils_the_float_network(commands_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     import codesign.train._train as train_module
 
     budget = TrainConfig(epochs=2, batch_size=16, qat_weight_bits=2)
@@ -354,6 +354,11 @@ def test_the_qat_fine_tune_distils_the_float_network(commands_corpus: Corpus, mo
 
     projections = [m for m in distilled.model.modules() if isinstance(m, RepProjection)]
     assert projections and not any(m._forward_hooks for m in projections)
+    # wider grids fine-tune without a teacher: turning its weights off changes nothing there
+    wide = budget.model_copy(update={"qat_weight_bits": 4})
+    without = train(SMALL, commands_corpus, wide, seed=0)
+    monkeypatch.undo()
+    assert train(SMALL, commands_corpus, wide, seed=0).loss_curve == without.loss_curve
 
 
 def test_a_ternary_fine_tune_moves_its_weights_further() -> None:
