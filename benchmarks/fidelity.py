@@ -138,11 +138,28 @@ def evaluations(study: Any) -> list[dict[str, Any]]:
 #: A fixed reference point, so that hypervolumes of different runs compare (the quickstart's
 #: own, until it let the data set it: its points above the floor, widened by 10 %).
 HV_REFERENCE = {"accuracy": 0.0, "energy_uj": 50.0, "latency_ms": 100.0}
+#: The same reference for a CTC study's quality objective: a network that gets every word wrong.
+WORST_WER = 1.0
+
+
+def fixed_reference(spec: Any) -> dict[str, float]:
+    """The reference point fixed for a study (not placed by its runs): per objective, the study's
+    own ``reference:`` value, else :data:`HV_REFERENCE`'s (``wer`` at :data:`WORST_WER`).
+
+    Raises:
+        ValueError: an objective has no fixed reference value (give the study a ``reference:``).
+    """
+    known = {**HV_REFERENCE, "wer": WORST_WER, **spec.reference}
+    missing = [name for name in spec.objectives if name not in known]
+    if missing:
+        raise ValueError(f"no fixed reference value for objective(s) {', '.join(missing)}: give the study a "
+                         "`reference:`")
+    return {name: known[name] for name in spec.objectives}
 
 
 def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any, reference: dict[str, float] | None = None) -> float:
     """Hypervolume of the design points told before the run had spent ``cpu_s`` CPU seconds
-    (reference: ``reference``, else the study's, else :data:`HV_REFERENCE`)."""
+    (reference: ``reference``, else :func:`fixed_reference`)."""
     from codesign.search import study_hypervolume
 
     spent, points = 0.0, []
@@ -151,7 +168,7 @@ def hv_at(events: list[dict[str, Any]], cpu_s: float, spec: Any, reference: dict
         if spent > cpu_s:
             break
         points.extend(e["points"])
-    return study_hypervolume(points, spec.objectives, reference or spec.reference or HV_REFERENCE)
+    return study_hypervolume(points, spec.objectives, reference or fixed_reference(spec))
 
 
 def run_variant(spec: Any, name: str, seed: int, trials: int, runs_dir: Path) -> dict[str, Any]:

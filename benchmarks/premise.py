@@ -1,8 +1,8 @@
 """The premise, measured: does co-design beat designing the network first and the chip second?
 
-The quickstart study (studies/quickstart.yaml: its corpus, spaces, chip, objectives and
-constraints) is searched by six strategies over ``--seeds`` seeds, each run with a network
-budget of ``--networks``:
+A study (``--study``, default the quickstart, studies/quickstart.yaml: its corpus, spaces,
+chip, objectives and constraints, with ``--set`` overrides) is searched by six strategies over
+``--seeds`` seeds, each run with a network budget of ``--networks``:
 
 - ``nested``: co-design, each network costed on the quickstart's hardware sweep (the default);
 - ``multi_fidelity``: nested + MO-ASHA (rungs 2/6 of 12 epochs, eta 3);
@@ -22,7 +22,7 @@ its trials stop at 2 epochs).
 
 Every evaluation records its CPU seconds, so the hypervolume each run had reached after the
 same CPU time is read off its history (``benchmarks/fidelity.py``'s method and reference
-point: accuracy 0, 50 uJ, 100 ms; the quickstart's constraints for all): robust to a busy
+point: accuracy 0 or WER 1, 50 uJ, 100 ms; the study's constraints for all): robust to a busy
 machine, where wall time is not. Figures per strategy: ``hv_mean``/``hv_std`` over seeds at
 ``cpu_budget_s``, ``hv_curve``, [CPU seconds, mean
 hypervolume over seeds] up to the most CPU any of that strategy's runs spent (a run that ended
@@ -51,6 +51,11 @@ first, then for the others (:func:`run_order`).
     PYTHONPATH=$PWD python benchmarks/premise.py [--networks 24] [--seeds 0 1 2]
         [--strategies nested multi_fidelity joint random sequential hardware_first]
     PYTHONPATH=$PWD python benchmarks/premise.py --table   # the curves as a markdown table
+    # the digits SRNN study, one (strategy, seed) run per process, assembled from their studies:
+    PYTHONPATH=$PWD python benchmarks/premise.py --study studies/digits_srnn_nested.yaml \
+        --set corpus.size=1500 --networks 12 --strategies nested --seeds 0 --runs-dir DIR --out premise_digits
+    PYTHONPATH=$PWD python benchmarks/premise.py --study studies/digits_srnn_nested.yaml \
+        --set corpus.size=1500 --networks 12 --from-studies FLAT_DIR --out premise_digits
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fidelity import HV_REFERENCE, MULTI_FIDELITY, QUICKSTART, evaluations, hv_at, run_variant
+from fidelity import MULTI_FIDELITY, QUICKSTART, evaluations, fixed_reference, hv_at, run_variant
 from spikeformer_common import write_result
 
 STRATEGIES = ["nested", "multi_fidelity", "joint", "random", "sequential", "hardware_first"]
@@ -136,9 +141,21 @@ TOP_K = (1, 2, 3, 5, 8)
 ENERGY_CAP_QUANTILES = (0.1, 0.25, 0.5)
 
 
+def quality_objective(spec: Any) -> tuple[str, float]:
+    """The study's objective that measures the network (``accuracy``, ``wer``, ...: a task
+    metric), and +1 if more is better, -1 if less is."""
+    from codesign.search import registered_metrics
+
+    measured = {m.name for m in registered_metrics() if m.tasks is not None and m.selectable}
+    for name, direction in spec.objectives.items():
+        if name in measured:
+            return name, 1.0 if direction == "max" else -1.0
+    raise ValueError(f"no task metric among the study's objectives ({', '.join(spec.objectives)})")
+
+
 def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, float]) -> dict[str, Any]:
     """When co-design pays, read off co-design's own runs: how much of each run's final front the
-    ``k`` most accurate networks it trained carry, had only their chips been swept (what
+    ``k`` most accurate networks (by :func:`quality_objective`) it trained carry, had only their chips been swept (what
     ``sequential`` keeps of the same networks).
 
     Per run: every eligible design point, grouped by network (its trial); networks ranked by the
@@ -146,10 +163,17 @@ def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, floa
     ``reference``) of the top-k networks' points over that of all points, mean over runs;
     ``front_from_outside_top3`` the share of the run's non-dominated points whose network is not
     among the 3 most accurate. Under an energy cap (a quantile of all points' energies),
-    ``best_accuracy_all``/``best_accuracy_top3`` are the best accuracy reachable with any network
-    or with the top 3 only. A fraction near 1 and equal accuracies mean the chip choice does not
+    ``best_accuracy_all``/``best_accuracy_top3`` are the best accuracy (or WER, ...) reachable with
+    any network or with the top 3 only (the fixed reference's value, accuracy 0 or WER 1, where
+    none fits). A fraction near 1 and equal accuracies mean the chip choice does not
     depend on the network, and network-first loses nothing; a gap is what co-design can win."""
     from codesign.search import pareto_front, study_hypervolume
+
+    quality, sign = quality_objective(spec)
+    worst = fixed_reference(spec)[quality]  # where no top-3 network fits under a cap
+
+    def score(p: Any) -> float:  # higher is better
+        return sign * float(p.values_of([quality])[0])
 
     fractions: dict[int, list[float]] = {k: [] for k in TOP_K}
     outside: list[float] = []
@@ -161,7 +185,7 @@ def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, floa
         by_net: dict[int, list[Any]] = {}
         for p in points:
             by_net.setdefault(p.trial, []).append(p)
-        ranked = sorted(by_net, key=lambda t: -max(q.values_of(["accuracy"])[0] for q in by_net[t]))
+        ranked = sorted(by_net, key=lambda t: -max(score(q) for q in by_net[t]))
         total = study_hypervolume(points, spec.objectives, reference)
         for k in TOP_K:
             kept = [p for t in ranked[:k] for p in by_net[t]]
@@ -173,9 +197,9 @@ def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, floa
         for q in ENERGY_CAP_QUANTILES:
             cap = energies[min(int(q * len(energies)), len(energies) - 1)]
             under = [p for p in points if p.values_of(["energy_uj"])[0] <= cap]
-            caps[q]["all"].append(max(p.values_of(["accuracy"])[0] for p in under))
+            caps[q]["all"].append(sign * max(score(p) for p in under))
             top = [p for p in under if p.trial in top3]
-            caps[q]["top3"].append(max((p.values_of(["accuracy"])[0] for p in top), default=0.0))
+            caps[q]["top3"].append(sign * max((score(p) for p in top), default=sign * worst))
     return {
         "hv_fraction": {str(k): statistics.fmean(v) for k, v in fractions.items() if v},
         "front_from_outside_top3": statistics.fmean(outside) if outside else None,
@@ -188,14 +212,14 @@ def top_k_share(runs: list[dict[str, Any]], spec: Any, reference: dict[str, floa
 
 def summarise(runs: dict[str, list[dict[str, Any]]], spec: Any, cpu_budget_s: float | None = None) -> dict[str, Any]:
     """The figures of the runs so far (strategies with at least one run): at the fixed reference
-    (:data:`fidelity.HV_REFERENCE`, design points not marked against the floor, as
+    (:func:`fidelity.fixed_reference`, design points not marked against the floor, as
     fidelity.py measures), and under ``pooled_reference`` at the pooled reference (points
     marked against the study's floor)."""
     from codesign.search import mark_points
 
     # every run of one strategy ended (or the budget given, to compare with another result's)
     budget = cpu_budget_s or min(max(r["cpu_s"] for r in rs) for rs in runs.values())
-    figures: dict[str, Any] = {"cpu_budget_s": budget, "reference": HV_REFERENCE,
+    figures: dict[str, Any] = {"cpu_budget_s": budget, "reference": fixed_reference(spec),
                                **_figures(runs, spec, budget, None)}
     floor = spec.floor_condition()
     marked = {n: [{**r, "events": [{**e, "points": mark_points(e["points"], floor)} for e in r["events"]]}
@@ -258,7 +282,7 @@ def curve_table(figures: dict[str, Any], rows: int = 8) -> str:
     return "\n".join(lines)
 
 
-def plot(figures: dict[str, Any]) -> str:
+def plot(figures: dict[str, Any], study: str = "studies/quickstart.yaml") -> str:
     """The hypervolume curves at the pooled reference as an SVG chart (docs/img/premise.svg):
     one step curve per strategy, starting at (0, 0), its seeds named in the legend, with the
     common CPU budget marked."""
@@ -271,13 +295,26 @@ def plot(figures: dict[str, Any]) -> str:
             seeds = pooled[name]["seeds"]
             label = f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
             series[label] = [(0.0, 0.0), *((float(c), float(h)) for c, h in pooled[name]["hv_curve"])]
-    return line_chart(series, title="Hypervolume against CPU seconds (quickstart space, mean over seeds)",
+    return line_chart(series, title=f"Hypervolume against CPU seconds ({Path(study).stem}, mean over seeds)",
                       x_label="CPU seconds spent by the run", y_label="hypervolume (pooled reference)",
                       marker_x=float(figures["cpu_budget_s"]), marker_label="common budget")
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout where it lies in it (as results name their inputs)."""
+    resolved = path.resolve()
+    root = Path(__file__).resolve().parents[1]
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", type=Path, default=QUICKSTART,
+                        help="the study searched (its corpus, spaces, chip, objectives, constraints and "
+                        "epochs; default: studies/quickstart.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the study (repeatable), as `codesign study run --set` does, "
+                        "e.g. --set corpus.size=1500")
     parser.add_argument("--networks", type=int, default=24, help="network budget of each run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES, choices=STRATEGIES)
@@ -285,7 +322,7 @@ def main() -> int:
     parser.add_argument("--out", default="premise", help="result name (benchmarks/results/<out>.json)")
     parser.add_argument("--table", action="store_true", help="print the written result's curves as markdown")
     parser.add_argument("--energy-cap-uj", type=float, default=None,
-                        help="add the constraint energy_uj <= this to the quickstart's (when co-design pays: an "
+                        help="add the constraint energy_uj <= this to the study's (when co-design pays: an "
                         "energy budget that only some networks meet); write to --out premise_energy_cap")
     parser.add_argument("--plot", type=Path, default=None,
                         help="write the written result's curves (pooled reference) as an SVG chart to this path")
@@ -302,7 +339,7 @@ def main() -> int:
         import json
 
         result = json.loads((Path(__file__).parent / "results" / f"{args.out}.json").read_text())
-        args.plot.write_text(plot(result["figures"]))
+        args.plot.write_text(plot(result["figures"], result["details"]["study"]))
         print(f"wrote {args.plot}", file=sys.stderr)
         return 0
     if args.table:
@@ -317,11 +354,16 @@ def main() -> int:
         print(f"Pooled reference ({ref(pooled['reference'])}):\n\n{curve_table(pooled)}")
         return 0
 
-    from codesign.config import parse_spec
+    from codesign.config import ConfigError, parse_set_args, parse_spec
     from codesign.search import StudySpec, load_study
 
-    data = load_study(QUICKSTART).to_dict()
-    data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
+    try:
+        data = load_study(args.study, parse_set_args(args.overrides)).to_dict()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if "multi_fidelity" in args.strategies:
+        data["multi_fidelity"] = MULTI_FIDELITY  # fidelity._variant drops it for all but multi_fidelity
     data["sequential"] = {"k": args.k}
     if args.energy_cap_uj is not None:
         data["constraints"] = [*data.get("constraints", []), f"energy_uj <= {args.energy_cap_uj:g}"]
@@ -330,7 +372,7 @@ def main() -> int:
     if "sequential" in trials and trials["sequential"] <= args.k:
         parser.error(f"--networks above --k ({args.k}): sequential searches networks - k and sweeps k")
     details: dict[str, Any] = {
-        "study": "studies/quickstart.yaml", "networks": args.networks, "seeds": args.seeds,
+        "study": _shown(args.study), "overrides": args.overrides, "networks": args.networks, "seeds": args.seeds,
         "strategies": args.strategies, "trials": trials, "sequential_k": args.k,
         "workers": spec.execution.workers, "hardware_first_chip": spec.chip_preset,
         "constraints": list(data["constraints"]),
