@@ -247,8 +247,26 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
-    return log_mel(waves, cfg.features)
+def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray], warps: Sequence[float]) -> list[torch.Tensor]:
+    return log_mel(waves, cfg.features, warps)
+
+
+#: Mixed into an utterance's seed for its VTLP factor: a stream of its own, so turning VTLP on
+#: leaves every other random choice of the corpus as it was.
+_VTLP_STREAM = 0x7715
+
+
+def vtlp_warps(cfg: CorpusConfig, plan: CorpusPlan) -> list[float]:
+    """Each planned utterance's VTLP factor: drawn from ``difficulty.vtlp_warp`` for the
+    training split, 1 for validation and test (an augmentation of what the network learns
+    from, never of what it is scored on)."""
+    low, high = cfg.difficulty.vtlp_warp
+    return [
+        float(np.random.default_rng([u.render.seed, _VTLP_STREAM]).uniform(low, high))
+        if u.split == "train" and (low, high) != (1.0, 1.0)
+        else 1.0
+        for u in plan.utterances
+    ]
 
 
 def default_workers() -> int:
@@ -292,9 +310,10 @@ def _generate(
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     features: list[torch.Tensor] = []
+    warps = vtlp_warps(cfg, plan)
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
         assert first == len(features)  # imap keeps plan order
-        features.extend(_featurise(cfg, waves))
+        features.extend(_featurise(cfg, waves, warps[first : first + len(waves)]))
     kind: CorpusKind = "classification" if cfg.task == "commands" else "ctc"
     train_features = [f for f, u in zip(features, plan.utterances, strict=True) if u.split == "train"]
     mean, std = feature_statistics(train_features)
