@@ -6,8 +6,9 @@ model and its 12-epoch budget, float weights) and a plain reference (the 3-layer
 the training engines of the default corpus (eSpeak NG + flite), then scores them on the
 validation split (unseen speakers of those engines) and on the test split (festival, never
 heard in training). The ``commands`` corpus is the quickstart's (2,000 utterances, 40
-speakers, ``easy``) and the same at ``--large-size`` (8,000) utterances; ``digits`` uses
-``--digits-size`` utterances at the default difficulty.
+speakers, ``easy``, per-utterance CMVN of the features) and the same at ``--large-size``
+(8,000) utterances; ``digits`` uses ``--digits-size`` utterances at the default difficulty,
+featurised as the quickstart's corpus is.
 
 Writes benchmarks/results/transfer.json with, per model (``snn``, ``cnn`` at the
 quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
@@ -28,7 +29,8 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
         --corpus '{"n_speakers": 40}' --out benchmarks/results/transfer_40_speakers.json
                                                   # a control: the quickstart corpus as it was
 
-``--ablation`` measures each channel effect by its effect on the held-out engine instead:
+``--ablation`` measures each channel effect (or, with ``--variants``, a feature or
+augmentation option: ``cmn``, ``cmvn``, ``vtlp``) by its effect on the held-out engine instead:
 the reference CNN (and the SNN with ``--ablation-models cnn snn``) is trained on the
 quickstart's corpus and on that corpus with one effect added at the ``default`` preset's
 setting (telephone, reverberation, spectral tilt; then all three), once per ``--seeds``
@@ -423,6 +425,7 @@ def main() -> None:
         corpora[f"commands{suffix}"] = {
             "cache_key": cfg.cache_key(),
             "difficulty": cfg.difficulty.to_dict(),
+            "features": cfg.features.to_dict(),
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
@@ -444,10 +447,14 @@ def main() -> None:
     # stopped early keeps the figures of the goal
     commands(size, "")
     if args.digits_size:
-        cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
+        # the default digits corpus, featurised as the quickstart's corpus is
+        cfg = CorpusConfig.model_validate(
+            {"task": "digits", "size": args.digits_size, "seed": args.seed, "features": quick_corpus.get("features", {})}
+        )
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
         corpora["digits"] = {
             "cache_key": cfg.cache_key(),
+            "features": cfg.features.to_dict(),
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
