@@ -388,6 +388,19 @@ def _read_imported(cfg: CorpusConfig) -> Corpus:
         raise ConfigError(
             entry / "manifest.json", "task", f"the corpus config's task {cfg.task!r}", got=corpus.task
         )
+    # the folder's features were computed at import: a network trained on normalised features
+    # and scored on unnormalised ones (or the reverse) would be scored on the wrong inputs
+    imported_features = (corpus.manifest.get("imported") or {}).get("features") or {}
+    norm = str(imported_features.get("utterance_normalisation", "none"))
+    if norm != cfg.features.utterance_normalisation:
+        raise ConfigError(
+            None,
+            "corpus.features.utterance_normalisation",
+            f"the imported folder's {norm!r} ({entry} was imported with it)",
+            got=cfg.features.utterance_normalisation,
+            hint="name the same in the corpus config, or import again with "
+            f"`codesign data import --utterance-normalisation {cfg.features.utterance_normalisation}`",
+        )
     # the key the driver computed travels with the corpus: a worker never re-reads the folder
     corpus.manifest.setdefault("cache_key", cfg.cache_key())
     return corpus
