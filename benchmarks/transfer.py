@@ -6,8 +6,9 @@ model and its 12-epoch budget, float weights) and a plain reference (the 3-layer
 the training engines of the default corpus (eSpeak NG + flite), then scores them on the
 validation split (unseen speakers of those engines) and on the test split (festival, never
 heard in training). The ``commands`` corpus is the quickstart's (2,000 utterances, 40
-speakers, ``easy``) and the same at ``--large-size`` (8,000) utterances; ``digits`` uses
-``--digits-size`` utterances at the default difficulty.
+speakers, ``easy``, per-utterance CMVN of the features) and the same at ``--large-size``
+(8,000) utterances; ``digits`` uses ``--digits-size`` utterances at the default difficulty,
+featurised as the quickstart's corpus is.
 
 Writes benchmarks/results/transfer.json with, per model (``snn``, ``cnn`` at the
 quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
@@ -28,7 +29,8 @@ quickstart size; ``snn_<N>``, ``cnn_<N>`` at the large size):
         --corpus '{"n_speakers": 40}' --out benchmarks/results/transfer_40_speakers.json
                                                   # a control: the quickstart corpus as it was
 
-``--ablation`` measures each channel effect by its effect on the held-out engine instead:
+``--ablation`` measures each channel effect (or, with ``--variants``, a feature or
+augmentation option: ``cmn``, ``cmvn``, ``vtlp``) by its effect on the held-out engine instead:
 the reference CNN (and the SNN with ``--ablation-models cnn snn``) is trained on the
 quickstart's corpus and on that corpus with one effect added at the ``default`` preset's
 setting (telephone, reverberation, spectral tilt; then all three), once per ``--seeds``
@@ -74,6 +76,15 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "tilt": {"tilt_db_per_octave": list(_DEFAULT.tilt_db_per_octave)},
 }
 ABLATIONS["all_three"] = {k: v for effect in list(ABLATIONS.values()) for k, v in effect.items()}
+#: Options over the quickstart's whole corpus config (features, augmentation) measured the same
+#: way with ``--variants``: per-utterance normalisation of the log-mel features (CMN, CMVN) and
+#: vocal-tract-length perturbation of the training split (factor 0.9-1.1).
+#: Names join with ``+`` (``cmvn+vtlp``) to measure options together.
+CORPUS_ABLATIONS: dict[str, dict[str, Any]] = {
+    "cmn": {"features": {"utterance_normalisation": "mean"}},
+    "cmvn": {"features": {"utterance_normalisation": "mean_var"}},
+    "vtlp": {"difficulty": {"vtlp_warp": [0.9, 1.1]}},
+}
 QUICKSTART = Path(__file__).parent.parent / "studies" / "quickstart.yaml"
 UNKNOWN = "unknown"
 
@@ -226,12 +237,38 @@ def _write_result(path: Path, name: str, complete: bool, started: float, body: d
     path.write_text(json.dumps(result, indent=2) + "\n")
 
 
+def _overrides(variant: str) -> dict[str, Any]:
+    """What a ``--variants`` name changes in the quickstart's corpus: ``{"difficulty": ...}``
+    for a channel effect, the option's mapping for a corpus option, merged for ``a+b``."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name in variant.split("+"):
+        if name in ABLATIONS:
+            part = {"difficulty": ABLATIONS[name]}
+        elif name in CORPUS_ABLATIONS:
+            part = CORPUS_ABLATIONS[name]
+        else:
+            known = ", ".join([*ABLATIONS, *CORPUS_ABLATIONS])
+            raise SystemExit(f"--variants: unknown variant {name!r} (known: {known}; join with +)")
+        for section, values in part.items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def _variant(quick_corpus: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The quickstart's corpus config with ``variant``'s overrides merged into its sections."""
+    config = dict(quick_corpus)
+    config["difficulty"] = Difficulty.model_validate(quick_corpus["difficulty"]).to_dict()
+    for section, values in _overrides(variant).items():
+        current = config.get(section) or {}
+        config[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return config
+
+
 def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dict[str, Any]) -> None:
     """Each channel effect's effect on the held-out engine (issue #25 item 2): same models,
     same training, the quickstart's corpus with one effect added, mean over training seeds."""
-    base = Difficulty.model_validate(quick_corpus["difficulty"]).to_dict()
-    variants: dict[str, dict[str, Any]] = {"quickstart": base}
-    variants.update({name: {**base, **effect} for name, effect in ABLATIONS.items()})
+    variants = {"quickstart": quick_corpus}
+    variants.update({name: _variant(quick_corpus, name) for name in args.variants})
     snn_epochs = args.epochs if args.epochs is not None else int(study["fidelity"]["epochs"])
     ref_epochs = args.reference_epochs if args.epochs is None else args.epochs
     figures: dict[str, dict[str, Any]] = {}
@@ -241,9 +278,10 @@ def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dic
     def write(complete: bool) -> None:
         out = args.out if args.out != RESULT else ABLATION_RESULT
         _write_result(out, "transfer_ablation", complete, started, {
-            "what": "each channel effect added alone (then all three) to the quickstart's corpus at the "
-            "default preset's setting; held-out engine = festival, never heard in training; "
-            "delta = mean over seeds minus the quickstart corpus's mean",
+            "what": "each variant (a channel effect at the default preset's setting, or a feature or "
+            "augmentation option; `a+b`: both) added to the quickstart's corpus; held-out engine = "
+            "festival, never heard in training; delta = mean over seeds minus the quickstart corpus's mean",
+            "variants": {name: _overrides(name) for name in args.variants},
             "models": {
                 "snn": f"{study['model']} trained {snn_epochs} epochs with the quickstart's fidelity (float weights)",
                 "cnn": f"corpus_learnability.py's KeywordNet, {ref_epochs} epochs",
@@ -253,12 +291,13 @@ def _ablation(args: argparse.Namespace, study: dict[str, Any], quick_corpus: dic
             "corpora": corpora,
         })
 
-    for variant, difficulty in variants.items():
-        cfg = CorpusConfig.model_validate({**quick_corpus, "difficulty": difficulty})
+    for variant, corpus_config in variants.items():
+        cfg = CorpusConfig.model_validate(corpus_config)
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
         corpora[variant] = {
             "cache_key": cfg.cache_key(),
             "difficulty": cfg.difficulty.to_dict(),
+            "features": cfg.features.to_dict(),
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
         for model_name in args.ablation_models:
@@ -321,6 +360,14 @@ def main() -> None:
         help="measure each channel effect's effect on the held-out engine (writes transfer_ablation.json)",
     )
     parser.add_argument("--ablation-models", nargs="+", choices=("cnn", "snn"), default=["cnn"])
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(ABLATIONS),
+        help=f"--ablation's variants of the quickstart corpus, each measured beside it: channel effects "
+        f"({', '.join(ABLATIONS)}) or corpus options ({', '.join(CORPUS_ABLATIONS)}); join with + "
+        "(default: the channel effects)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--ablation's training seeds")
     parser.add_argument(
         "--reference-seeds",
@@ -378,6 +425,7 @@ def main() -> None:
         corpora[f"commands{suffix}"] = {
             "cache_key": cfg.cache_key(),
             "difficulty": cfg.difficulty.to_dict(),
+            "features": cfg.features.to_dict(),
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }
@@ -399,10 +447,14 @@ def main() -> None:
     # stopped early keeps the figures of the goal
     commands(size, "")
     if args.digits_size:
-        cfg = CorpusConfig(task="digits", size=args.digits_size, seed=args.seed)
+        # the default digits corpus, featurised as the quickstart's corpus is
+        cfg = CorpusConfig.model_validate(
+            {"task": "digits", "size": args.digits_size, "seed": args.seed, "features": quick_corpus.get("features", {})}
+        )
         corpus = load_corpus(cfg, cache_dir=args.cache_dir, progress=False)
         corpora["digits"] = {
             "cache_key": cfg.cache_key(),
+            "features": cfg.features.to_dict(),
             "sizes": corpus.manifest["sizes"],
             "measured_on": {s: corpus.measured_on(s) for s in ("validation", "test")},
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from codesign.config import ConfigError, check_output_dir, parse_spec
 
@@ -53,6 +53,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     imp.add_argument(
         "--max-utterances", type=int, default=None, help="librispeech: at most this many per split"
+    )
+    imp.add_argument(
+        "--utterance-normalisation",
+        default="none",
+        help="speech_commands, librispeech: per-utterance normalisation of the log-mel features, "
+        "none, mean or mean_var (CMVN, the quickstart corpus's); a study reading the folder must name the same",
     )
     imp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     imp.set_defaults(func=_import)
@@ -142,6 +148,7 @@ def _print_corpus(cfg: CorpusConfig, corpus: Corpus, seconds: float) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from codesign.data._config import FeatureConfig, UtteranceNormalisation
     from codesign.data._import import IMPORT_FORMATS, import_corpus
 
     if args.format not in IMPORT_FORMATS:
@@ -149,11 +156,17 @@ def _import(args: argparse.Namespace) -> int:
     if args.max_utterances is not None and args.max_utterances < 1:
         raise ConfigError(None, "--max-utterances", "a positive number", got=args.max_utterances)
     keywords = None if args.keywords is None else [w.strip() for w in args.keywords.split(",") if w.strip()]
+    if args.utterance_normalisation not in get_args(UtteranceNormalisation):
+        raise ConfigError(
+            None, "--utterance-normalisation", "none, mean or mean_var", got=args.utterance_normalisation
+        )
+    features = FeatureConfig(utterance_normalisation=args.utterance_normalisation)
     started = time.perf_counter()
     path, corpus = import_corpus(
         args.format,
         args.root,
         out=args.out,
+        features=features,
         keywords=keywords,
         max_utterances=args.max_utterances,
         progress=not args.no_progress,
@@ -167,7 +180,9 @@ def _import(args: argparse.Namespace) -> int:
         )
     print(f"  folder:   {path}")
     print(f"  time:     {time.perf_counter() - started:.2f} s")
-    print(f"  in a study: corpus: {{task: {corpus.task}, imported: {path}}}")
+    norm = features.utterance_normalisation
+    named = "" if norm == "none" else f", features: {{utterance_normalisation: {norm}}}"
+    print(f"  in a study: corpus: {{task: {corpus.task}, imported: {path}{named}}}")
     return 0
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from codesign.config import SEED_MAX, Spec, stable_hash
 
@@ -15,6 +15,10 @@ Task = Literal["commands", "digits", "shd", "librispeech"]
 DifficultyName = Literal["easy", "default", "hard"]
 #: The synthesis engines a corpus may use (codesign.data._engines.ENGINES).
 EngineName = Literal["espeak", "flite", "festival", "espeak-mbrola"]
+#: Per-utterance normalisation of each log-mel channel, before the corpus statistics:
+#: ``none``; ``mean`` (cepstral mean normalisation: each channel minus its mean over the
+#: utterance's frames); ``mean_var`` (CMVN: also divided by its standard deviation).
+UtteranceNormalisation = Literal["none", "mean", "mean_var"]
 
 #: Background talkers synthesised per generation shard, so the most one utterance's babble mixes.
 MAX_BABBLE_TALKERS = 6
@@ -69,7 +73,24 @@ DIFFICULTY_PRESETS: dict[str, dict[str, object]] = {
 }
 
 
-class Difficulty(Spec):
+class _OmitAtDefault(Spec):
+    """A spec whose options added after corpora were cached leave its dumped form (and so every
+    cache key and config hash) unchanged while they keep their defaults: a corpus that does
+    not use an option is the same corpus as before it existed, and keeps its cache entry."""
+
+    _omit_at_default: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        fields = type(self).model_fields
+        for name in self._omit_at_default:
+            if getattr(self, name) == fields[name].default:
+                data.pop(name, None)
+        return data
+
+
+class Difficulty(_OmitAtDefault):
     """How hard the synthetic audio is: speaker spread, noise, babble and perturbations.
 
     Given as a preset name (``"hard"``) or a mapping; a mapping starts from its ``preset``
@@ -114,6 +135,13 @@ class Difficulty(Spec):
     tilt_db_per_octave: tuple[float, float] = Field(
         (-3.0, 3.0), description="spectral tilt of the microphone/channel around 1 kHz, dB per octave"
     )
+    vtlp_warp: tuple[float, float] = Field(
+        (1.0, 1.0),
+        description="vocal-tract-length perturbation of the training split only: each training "
+        "utterance's mel filterbank reads its spectrum warped by a factor drawn from this range",
+    )
+
+    _omit_at_default = ("vtlp_warp",)
 
     @model_validator(mode="before")
     @classmethod
@@ -165,6 +193,13 @@ class Difficulty(Spec):
     def _rt60(cls, v: tuple[float, float]) -> tuple[float, float]:
         if not 0.05 <= v[0] <= v[1] <= 3.0:
             raise ValueError("an rt60_s range within [0.05, 3.0] seconds with low <= high")
+        return v
+
+    @field_validator("vtlp_warp")
+    @classmethod
+    def _vtlp(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0.8 <= v[0] <= v[1] <= 1.25:
+            raise ValueError("a vtlp_warp range within [0.8, 1.25] with low <= high")
         return v
 
     @field_validator("tilt_db_per_octave")
@@ -219,8 +254,10 @@ class SplitFractions(Spec):
         return self
 
 
-class FeatureConfig(Spec):
+class FeatureConfig(_OmitAtDefault):
     """Log-mel filterbank settings, shared by the synthetic corpus and the real-corpus loaders."""
+
+    _omit_at_default = ("utterance_normalisation",)
 
     sample_rate: int = Field(16000, ge=8000, le=48000, description="audio is resampled to this rate")
     n_mels: int = Field(40, ge=1, le=256, description="mel bins per frame")
@@ -228,6 +265,11 @@ class FeatureConfig(Spec):
     hop_ms: float = Field(10.0, gt=0.0, le=100.0, description="time between frames")
     f_min_hz: float = Field(20.0, ge=0.0, description="bottom of the mel filterbank")
     f_max_hz: float | None = Field(None, gt=0.0, description="top of the mel filterbank; None: sample_rate/2")
+    utterance_normalisation: UtteranceNormalisation = Field(
+        "none",
+        description="per-utterance normalisation of each channel before the corpus statistics: "
+        "none, mean (cepstral mean normalisation) or mean_var (CMVN)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FeatureConfig:

@@ -247,8 +247,26 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
-    return log_mel(waves, cfg.features)
+def _featurise(cfg: CorpusConfig, waves: Sequence[np.ndarray], warps: Sequence[float]) -> list[torch.Tensor]:
+    return log_mel(waves, cfg.features, warps)
+
+
+#: Mixed into an utterance's seed for its VTLP factor: a stream of its own, so turning VTLP on
+#: leaves every other random choice of the corpus as it was.
+_VTLP_STREAM = 0x7715
+
+
+def vtlp_warps(cfg: CorpusConfig, plan: CorpusPlan) -> list[float]:
+    """Each planned utterance's VTLP factor: drawn from ``difficulty.vtlp_warp`` for the
+    training split, 1 for validation and test (an augmentation of what the network learns
+    from, never of what it is scored on)."""
+    low, high = cfg.difficulty.vtlp_warp
+    return [
+        float(np.random.default_rng([u.render.seed, _VTLP_STREAM]).uniform(low, high))
+        if u.split == "train" and (low, high) != (1.0, 1.0)
+        else 1.0
+        for u in plan.utterances
+    ]
 
 
 def default_workers() -> int:
@@ -292,9 +310,10 @@ def _generate(
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     features: list[torch.Tensor] = []
+    warps = vtlp_warps(cfg, plan)
     for first, waves in _render_all(cfg, plan, workers, progress, desc=f"synthesising {cfg.task}"):
         assert first == len(features)  # imap keeps plan order
-        features.extend(_featurise(cfg, waves))
+        features.extend(_featurise(cfg, waves, warps[first : first + len(waves)]))
     kind: CorpusKind = "classification" if cfg.task == "commands" else "ctc"
     train_features = [f for f, u in zip(features, plan.utterances, strict=True) if u.split == "train"]
     mean, std = feature_statistics(train_features)
@@ -368,6 +387,19 @@ def _read_imported(cfg: CorpusConfig) -> Corpus:
     if corpus.task != cfg.task:
         raise ConfigError(
             entry / "manifest.json", "task", f"the corpus config's task {cfg.task!r}", got=corpus.task
+        )
+    # the folder's features were computed at import: a network trained on normalised features
+    # and scored on unnormalised ones (or the reverse) would be scored on the wrong inputs
+    imported_features = (corpus.manifest.get("imported") or {}).get("features") or {}
+    norm = str(imported_features.get("utterance_normalisation", "none"))
+    if norm != cfg.features.utterance_normalisation:
+        raise ConfigError(
+            None,
+            "corpus.features.utterance_normalisation",
+            f"the imported folder's {norm!r} ({entry} was imported with it)",
+            got=cfg.features.utterance_normalisation,
+            hint="name the same in the corpus config, or import again with "
+            f"`codesign data import --utterance-normalisation {cfg.features.utterance_normalisation}`",
         )
     # the key the driver computed travels with the corpus: a worker never re-reads the folder
     corpus.manifest.setdefault("cache_key", cfg.cache_key())

@@ -62,6 +62,12 @@ def test_cache_key_follows_content_not_spelling() -> None:
         ({"split": {"train": 0.5, "validation": 0.1, "test": 0.1}}, "data.split", "sum to 1"),
         ({"features": {"hop_ms": 30}}, "data.features", "hop_ms <= win_ms"),
         ({"features": {"f_max_hz": 9000}}, "data.features", "sample_rate/2 = 8000"),
+        (
+            {"features": {"utterance_normalisation": "cmvn"}},
+            "data.features.utterance_normalisation",
+            "'none', 'mean' or 'mean_var'",
+        ),
+        ({"difficulty": {"vtlp_warp": [0.7, 1.1]}}, "data.difficulty.vtlp_warp", "within [0.8, 1.25]"),
         ({"task": "digits", "min_digits": 5, "max_digits": 3}, "data", "min_digits <= max_digits"),
         ({"size": 40, "n_speakers": 50}, "data", "n_speakers <= size"),
         ({"size": 30, "n_speakers": 4}, "data", "at least one speaker"),

@@ -285,3 +285,25 @@ def test_import_bad_format_or_folder_exits_2(tmp_path: Path, capsys: pytest.Capt
         from codesign.data import CorpusConfig
 
         CorpusConfig(task="shd")
+
+
+def test_import_with_cmvn_is_read_only_by_a_config_that_names_it(
+    speech_commands: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codesign.cli import main
+    from codesign.data import CorpusConfig, FeatureConfig, load_corpus
+
+    out = tmp_path / "sc_cmvn"
+    argv = ["data", "import", str(speech_commands), "--format", "speech_commands", "--out", str(out)]
+    assert main([*argv, "--no-progress", "--utterance-normalisation", "mean_var"]) == 0
+    assert "features: {utterance_normalisation: mean_var}" in capsys.readouterr().out
+    cmvn = FeatureConfig(utterance_normalisation="mean_var")
+    imported = load_corpus(CorpusConfig(task="commands", imported=str(out), features=cmvn))
+    direct = load_speech_commands(speech_commands, features=cmvn, progress=False)
+    assert torch.equal(imported.test.features, direct.test.features)
+    # a config that does not name the folder's normalisation is refused, naming the key
+    with pytest.raises(ConfigError, match="utterance_normalisation") as err:
+        load_corpus(CorpusConfig(task="commands", imported=str(out)))
+    assert "--utterance-normalisation none" in str(err.value)
+    assert main([*argv[:-2], "--out", str(tmp_path / "x"), "--utterance-normalisation", "cmvn"]) == 2
+    assert "--utterance-normalisation" in capsys.readouterr().err

@@ -130,7 +130,7 @@ def test_waveforms_are_the_audio_the_features_came_from(
     waves = load_waveforms(cfg, "test", [0, 3])
     assert [w.shape for w in waves] == [(16000,), (16000,)]
     assert all(w.dtype == np.float32 for w in waves)
-    feats = _featurise(cfg, waves)
+    feats = _featurise(cfg, waves, [1.0, 1.0])
     mean, std = commands_corpus.feature_mean, commands_corpus.feature_std
     for f, row in zip(feats, [0, 3], strict=True):
         assert torch.allclose((f - mean) / std, commands_corpus.test.features[row], atol=1e-4)
