@@ -77,8 +77,12 @@ def cnn_reference(corpus: Any, epochs: list[int], seeds: list[int]) -> dict[str,
     """The plain conv net of ``transfer.py`` (its ``_train_reference``, scored by its
     ``_classification_scores``) on ``corpus``: validation accuracy per training seed and epoch
     budget, the mean over seeds, and the best mean."""
+    import torch
     from transfer import _classification_scores, _train_reference
 
+    # one thread, as the studies' trials train: two OpenMP threads on a loaded 2-core machine
+    # spin waiting for each other (corpus_learnability.py's note)
+    torch.set_num_threads(1)
     by_epochs: dict[str, Any] = {}
     for n in epochs:
         runs = [_classification_scores(_train_reference(corpus, n, seed), corpus)["validation_accuracy"]
