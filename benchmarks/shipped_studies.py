@@ -12,6 +12,11 @@ family gives a front worth reading"):
 - ``best``: the best task metric on the study's feasible front (accuracy, or WER), as the
   chip computes it;
 - ``failed``: FAILed trials (goal 0);
+- ``cnn_reference`` (commands): what a plain conv net reaches on the same corpus, so that
+  ``best`` has an honest target: ``transfer.py``'s reference (``corpus_learnability.py``'s
+  KeywordNet, AdamW, its own training) trained for each of ``--reference-epochs`` (default: the
+  study's epochs) with ``--reference-seeds`` seeds, its validation accuracy per seed and mean, and
+  ``best_mean`` (the best of those means); ``gap_to_reference`` is ``best_mean - best``;
 - ``unknown_recall`` (commands): the ``unknown`` class recall of the best design's network as
   its chip computes it, on the validation split (what the search selects on), with
   ``test_unknown_recall`` beside it and ``unknown_utterances`` (how many ``unknown`` words each
@@ -24,6 +29,7 @@ check of this script, shipped_studies-shrunk.json).
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/shipped_studies.py [--draws 8] [--corpus-size 1500]
         [--studies quickstart ...] [--keep-others] [--set KEY=VALUE ...]
+        [--reference-epochs 25 80] [--reference-seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -67,7 +73,28 @@ def unknown_utterances(corpus: Any) -> dict[str, int]:
     return {split: int((corpus.split(split).targets == label).sum()) for split in ("validation", "test")}
 
 
-def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, Any], runs: Path) -> dict[str, Any]:
+def cnn_reference(corpus: Any, epochs: list[int], seeds: list[int]) -> dict[str, Any]:
+    """The plain conv net of ``transfer.py`` (its ``_train_reference``, scored by its
+    ``_classification_scores``) on ``corpus``: validation accuracy per training seed and epoch
+    budget, the mean over seeds, and the best mean."""
+    import torch
+    from transfer import _classification_scores, _train_reference
+
+    # one thread, as the studies' trials train: two OpenMP threads on a loaded 2-core machine
+    # spin waiting for each other (corpus_learnability.py's note)
+    torch.set_num_threads(1)
+    by_epochs: dict[str, Any] = {}
+    for n in epochs:
+        runs = [_classification_scores(_train_reference(corpus, n, seed), corpus)["validation_accuracy"]
+                for seed in seeds]
+        by_epochs[str(n)] = {"validation_accuracy": runs, "mean": sum(runs) / len(runs)}
+    return {"model": "transfer.py's reference: corpus_learnability.py's KeywordNet (3 strided convs, AdamW 3e-3)",
+            "seeds": seeds, "epochs": by_epochs, "best_mean": max(e["mean"] for e in by_epochs.values())}
+
+
+def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, Any], runs: Path,
+                    reference_epochs: list[int] | None = None, reference_seeds: tuple[int, ...] = (0, 1, 2),
+                    ) -> dict[str, Any]:
     from optuna.trial import TrialState
 
     from codesign.search import load_stored_study, load_study, record_of, run_study, study_points
@@ -114,7 +141,12 @@ def run_study_draws(path: Path, draws: int, corpus_size: int, sets: dict[str, An
 
         figures["unknown_recall"] = None if best_point is None else best_point.metrics.get("unknown_recall")
         figures["test_unknown_recall"] = None if best_point is None else best_point.metrics.get("test_unknown_recall")
-        figures["unknown_utterances"] = unknown_utterances(load_corpus(spec.corpus, progress=False))
+        corpus = load_corpus(spec.corpus, progress=False)
+        figures["unknown_utterances"] = unknown_utterances(corpus)
+        epochs = reference_epochs or [spec.fidelity.epochs or 20]
+        figures["cnn_reference"] = cnn_reference(corpus, epochs, list(reference_seeds))
+        if figures["best"] is not None:
+            figures["gap_to_reference"] = figures["cnn_reference"]["best_mean"] - figures["best"]
     details = {"overrides": {k: v for k, v in overrides.items()}, "epochs": spec.fidelity.epochs,
                "wall_s": time.perf_counter() - start, "driver_cpu_s": time.process_time() - cpu,
                "worker_utilisation": outcome.worker_utilisation, "trials": trials}
@@ -131,6 +163,10 @@ def main() -> None:
     parser.add_argument("--keep-others", action="store_true",
                         help="keep the figures of the studies not run now from the existing result file")
     parser.add_argument("--runs-dir", help="where the studies are stored (default: a temporary folder)")
+    parser.add_argument("--reference-epochs", type=int, nargs="+",
+                        help="commands studies: the plain conv net's training epochs (default: the study's)")
+    parser.add_argument("--reference-seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="commands studies: the plain conv net's training seeds")
     args = parser.parse_args()
     sets = {k: _value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     paths = sorted((ROOT / "studies").glob("*.yaml"))
@@ -152,7 +188,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(args.runs_dir) if args.runs_dir else Path(tmp)
         for path in paths:
-            result = run_study_draws(path, args.draws, args.corpus_size, sets, runs)
+            result = run_study_draws(path, args.draws, args.corpus_size, sets, runs,
+                                     args.reference_epochs, tuple(args.reference_seeds))
             figures[path.stem] = result["figures"]
             details[path.stem] = {**result["details"], "command": COMMAND, "when_utc": _now()}
             print(path.stem, result["figures"], flush=True)

@@ -14,6 +14,7 @@ from codesign._lazy import lazy_exports
 # Names are imported on first use (PEP 562), so that reading a study's CorpusConfig does not
 # import torch (the corpus loaders do).
 if TYPE_CHECKING:
+    from codesign.data._augment import SpecAugment, spec_augment
     from codesign.data._cache import default_cache_root
     from codesign.data._config import (
         DIFFICULTY_PRESETS,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from codesign.data._vocabulary import COMMAND_CLASSES, DIGIT_TOKENS
 
 _EXPORTS: dict[str, str] = {
+    "SpecAugment": "_augment",
+    "spec_augment": "_augment",
     "default_cache_root": "_cache",
     "DIFFICULTY_PRESETS": "_config",
     "CorpusConfig": "_config",
@@ -74,6 +77,7 @@ __all__ = [
     "CorpusSplit",
     "Difficulty",
     "FeatureConfig",
+    "SpecAugment",
     "SplitFractions",
     "default_cache_root",
     "load_corpus",
@@ -85,4 +89,5 @@ __all__ = [
     "mel_filterbank",
     "plan_corpus",
     "read_audio",
+    "spec_augment",
 ]

@@ -4,11 +4,12 @@ weights, ``QAT_SCHEME``), which the training cache key reads."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from codesign.config import Spec
+from codesign.data._augment import SpecAugment
 
 #: Quantisation-aware training fine-tunes the float network on the chip's grid (as QAT is
 #: usually run, from a float-trained network: Krishnamoorthi 2018; Esser et al. 2020): the run
@@ -59,6 +60,11 @@ def qat_finetune_lr_fraction(bits: int) -> float:
     return QAT_TERNARY_LR_FRACTION if bits == 2 else QAT_FINETUNE_LR_FRACTION
 
 
+#: Training options added after training cache keys existed, with the value that turns each off:
+#: :meth:`TrainConfig.key_dict` leaves them out of the key while they are off.
+OPT_IN_OFF: dict[str, object] = {"spec_augment": None, "label_smoothing": 0.0}
+
+
 class TrainConfig(Spec):
     """How long and how a candidate is trained. Part of the training cache key."""
 
@@ -83,9 +89,22 @@ class TrainConfig(Spec):
         "fake-quantised to this many bits in every forward pass, in the fused form the chip runs (None or 32: "
         "float training; codesign.snn._precision has the convention)",
     )
+    spec_augment: SpecAugment | None = Field(
+        None,
+        description="SpecAugment: time and frequency masks drawn afresh for each training batch "
+        "(codesign.data.spec_augment); None: off",
+    )
+    label_smoothing: float = Field(
+        0.0, ge=0.0, lt=1.0, description="classification: cross-entropy label smoothing (0: off; no effect on CTC)"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where to train: cuda when available (auto) or asked for, else cpu"
     )
+
+    def key_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the opt-in fields that are off (:data:`OPT_IN_OFF`), for the
+        training cache key: a budget that does not use them keeps the key it had before they existed."""
+        return {k: v for k, v in self.to_dict().items() if not (k in OPT_IN_OFF and v == OPT_IN_OFF[k])}
 
     @property
     def load_dependent(self) -> bool:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from codesign.data import spec_augment
 from codesign.snn import (
     FLOAT_BITS,
     Head,
@@ -199,9 +200,9 @@ def _batch(split: CorpusSplit, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 def _loss(out: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
-          head: str) -> torch.Tensor:
+          head: str, label_smoothing: float = 0.0) -> torch.Tensor:
     if head == "classify":
-        return F.cross_entropy(out, targets)
+        return F.cross_entropy(out, targets, label_smoothing=label_smoothing)
     # zero_infinity: an alignment made impossible by a repeated token only drops that utterance.
     return F.ctc_loss(out.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
                       reduction="mean", zero_infinity=True)
@@ -491,7 +492,7 @@ class _RunState:
 
 
 def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg: ModelConfig,
-                run: _RunState, learning_rate: float, teacher: _Teacher | None = None) -> torch.Tensor:
+                run: _RunState, budget: TrainConfig, teacher: _Teacher | None = None) -> torch.Tensor:
     """The training loss of one batch: the task loss plus the activity regulariser, plus, with a
     ``teacher`` (QAT's fine-tune), the distillation terms (:meth:`_Teacher.loss`).
 
@@ -506,7 +507,7 @@ def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg:
             "the model's output frames are fewer than the target tokens for some utterances; "
             "lower subsample or use longer utterances"
         )
-    loss = _loss(out, out_lengths, targets, target_lengths, head)
+    loss = _loss(out, out_lengths, targets, target_lengths, head, budget.label_smoothing)
     if teacher is not None:
         loss = loss + teacher.loss(out, features, lengths, out_lengths, head)
     if cfg.activity_target is not None and cfg.activity_weight > 0:
@@ -517,7 +518,7 @@ def _batch_loss(net: nn.Module, batch: tuple[torch.Tensor, ...], head: str, cfg:
     if not torch.isfinite(loss):
         raise TrainingDiverged(
             f"loss became {loss.item()} at epoch {run.epoch + 1}, step {run.step + 1} "
-            f"(learning_rate={learning_rate}); the run has no score"
+            f"(learning_rate={budget.learning_rate}); the run has no score"
         )
     return loss
 
@@ -692,7 +693,7 @@ def _train_step(session: _Session, batch: tuple[torch.Tensor, ...]) -> None:
     """One optimiser step on ``batch``: loss, clipped gradients, the scheduled learning rate,
     then pruning to the schedule."""
     budget, run = session.budget, session.run
-    loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget.learning_rate, session.teacher)
+    loss = _batch_loss(session.net, batch, session.head, session.cfg, run, budget, session.teacher)
     _backward(session.net, loss, session.optimiser, budget.grad_clip, run.step)
     scale = lr_factor(session.progress(), budget.warmup_fraction)
     for group in session.optimiser.param_groups:
@@ -710,8 +711,12 @@ def _train_epoch(session: _Session, split: CorpusSplit, bar: tqdm[None]) -> bool
     n_train, batch_size = len(split), session.budget.batch_size
     order = torch.randperm(n_train, generator=session.generator)
     done = False
+    augment = session.budget.spec_augment
     for first in range(0, n_train, batch_size):
-        _train_step(session, tuple(t.to(session.device) for t in _batch(split, order[first : first + batch_size])))
+        batch = _batch(split, order[first : first + batch_size])
+        if augment is not None:  # masks from the run's generator: a checkpoint continues them
+            batch = (spec_augment(batch[0], batch[1], augment, session.generator), *batch[1:])
+        _train_step(session, tuple(t.to(session.device) for t in batch))
         bar.update(1)
         done = session.stop.budget_spent(session.run.step, time.perf_counter() - session.start)
         if done:

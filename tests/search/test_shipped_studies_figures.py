@@ -72,3 +72,20 @@ def test_a_trials_unknown_recall_is_read_from_what_training_stores(commands_corp
     # a joint record keeps the float network's figures beside the chip's
     joint = {"validation_unknown_recall": 0.0, "float_validation_unknown_recall": 0.5}
     assert bench.trial_unknown_recall(joint)["float_validation_unknown_recall"] == 0.5
+
+
+def test_the_cnn_reference_is_transfer_pys_conv_net_per_seed_and_budget(commands_corpus: Corpus) -> None:
+    bench = _benchmark()
+    sys.path.insert(0, str(BENCHMARKS))  # transfer.py and its corpus_learnability.py
+    try:
+        ref = bench.cnn_reference(commands_corpus, [1, 2], [0, 1])
+        again = bench.cnn_reference(commands_corpus, [2], [1])
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert ref["seeds"] == [0, 1] and list(ref["epochs"]) == ["1", "2"]
+    for entry in ref["epochs"].values():
+        runs = entry["validation_accuracy"]
+        assert len(runs) == 2 and all(0.0 <= a <= 1.0 for a in runs)
+        assert entry["mean"] == sum(runs) / 2
+    assert ref["best_mean"] == max(e["mean"] for e in ref["epochs"].values())
+    assert again["epochs"]["2"]["validation_accuracy"] == ref["epochs"]["2"]["validation_accuracy"][1:]  # seeded

@@ -366,3 +366,35 @@ def test_a_ternary_fine_tune_moves_its_weights_further() -> None:
 
     assert qat_finetune_lr_fraction(2) == QAT_TERNARY_LR_FRACTION > QAT_FINETUNE_LR_FRACTION
     assert qat_finetune_lr_fraction(3) == qat_finetune_lr_fraction(4) == qat_finetune_lr_fraction(32)
+
+
+def test_spec_augment_masks_each_batch_repeatably_and_a_rung_continues_its_masks(commands_corpus: Corpus) -> None:
+    from codesign.data import SpecAugment
+
+    plain = TrainConfig(epochs=2, batch_size=16)
+    masked = plain.model_copy(update={"spec_augment": SpecAugment(time_mask_frames=20, freq_mask_bins=10)})
+    a = train(SMALL, commands_corpus, masked, seed=2)
+    assert a.loss_curve == train(SMALL, commands_corpus, masked, seed=2).loss_curve
+    assert a.loss_curve != train(SMALL, commands_corpus, plain, seed=2).loss_curve
+    rung = train(SMALL, commands_corpus, masked, seed=2, until_epoch=1)
+    assert train(SMALL, commands_corpus, masked, seed=2, resume=rung.checkpoint).loss_curve == a.loss_curve
+
+
+def test_label_smoothing_raises_the_loss_of_a_confident_network(commands_corpus: Corpus) -> None:
+    budget = TrainConfig(epochs=3, batch_size=16, learning_rate=5e-3)
+    sharp = train(SMALL, commands_corpus, budget, seed=0)
+    smooth = train(SMALL, commands_corpus, budget.model_copy(update={"label_smoothing": 0.3}), seed=0)
+    # the first step's loss is cross-entropy against targets of 0.7 + 0.3/22 instead of 1:
+    # a near-uniform network's loss is about ln(22) either way, later it cannot fall as far
+    assert smooth.loss_curve[0] == pytest.approx(sharp.loss_curve[0], rel=0.05)
+    assert smooth.metrics["final_loss"] > sharp.metrics["final_loss"]
+
+
+def test_opt_in_training_options_that_are_off_leave_the_cache_key_alone() -> None:
+    from codesign.data import SpecAugment
+
+    budget = TrainConfig(epochs=2)
+    assert "spec_augment" not in budget.key_dict() and "label_smoothing" not in budget.key_dict()
+    assert {k: v for k, v in budget.to_dict().items() if k not in ("spec_augment", "label_smoothing")} == budget.key_dict()
+    on = budget.model_copy(update={"spec_augment": SpecAugment(), "label_smoothing": 0.1}).key_dict()
+    assert on["spec_augment"] == SpecAugment().to_dict() and on["label_smoothing"] == 0.1
