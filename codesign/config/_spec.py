@@ -14,10 +14,10 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from codesign.config._errors import ConfigError
 from codesign.config._yaml import load_yaml
@@ -40,6 +40,24 @@ class Spec(BaseModel):
     def config_hash(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON form; equal configs hash equal."""
         return stable_hash(self.to_dict())
+
+
+class OmitAtDefault(Spec):
+    """A spec whose options added after its dumped form keyed caches (corpora, trained
+    networks) leave that form, and so every cache key and config hash, unchanged while they
+    keep their defaults: a config that does not use an option is the same config as before the
+    option existed, and keeps its cache entries. ``_omit_at_default`` names those options."""
+
+    _omit_at_default: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        fields = type(self).model_fields
+        for name in self._omit_at_default:
+            if getattr(self, name) == fields[name].default:
+                data.pop(name, None)
+        return data
 
 
 #: The largest seed a spec takes: numpy's generators take 0 .. 2**32 - 1, and a study derives

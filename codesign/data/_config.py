@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from codesign.config import SEED_MAX, Spec, stable_hash
+from codesign.config import SEED_MAX, OmitAtDefault, Spec, stable_hash
 
 #: ``commands`` and ``digits`` are synthesised (or imported); ``shd`` and ``librispeech`` are
 #: only imported (``codesign data import``).
@@ -73,24 +73,7 @@ DIFFICULTY_PRESETS: dict[str, dict[str, object]] = {
 }
 
 
-class _OmitAtDefault(Spec):
-    """A spec whose options added after corpora were cached leave its dumped form (and so every
-    cache key and config hash) unchanged while they keep their defaults: a corpus that does
-    not use an option is the same corpus as before it existed, and keeps its cache entry."""
-
-    _omit_at_default: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        fields = type(self).model_fields
-        for name in self._omit_at_default:
-            if getattr(self, name) == fields[name].default:
-                data.pop(name, None)
-        return data
-
-
-class Difficulty(_OmitAtDefault):
+class Difficulty(OmitAtDefault):
     """How hard the synthetic audio is: speaker spread, noise, babble and perturbations.
 
     Given as a preset name (``"hard"``) or a mapping; a mapping starts from its ``preset``
@@ -254,7 +237,7 @@ class SplitFractions(Spec):
         return self
 
 
-class FeatureConfig(_OmitAtDefault):
+class FeatureConfig(OmitAtDefault):
     """Log-mel filterbank settings, shared by the synthetic corpus and the real-corpus loaders."""
 
     _omit_at_default = ("utterance_normalisation",)

@@ -424,7 +424,7 @@ def training_key(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus_cfg: Cor
     was made, and a worker node with other engines (or none) must find the same entries."""
     del trace_batch  # the trace is recorded per precision inside the entry, keyed there
     key: dict[str, object] = {
-        "model": model_cfg.to_dict(), "train": train_cfg.key_dict(), "corpus": corpus_key or corpus_cfg.cache_key(),
+        "model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "corpus": corpus_key or corpus_cfg.cache_key(),
         "seed": seed,
     }
     if train_cfg.qat_weight_bits is not None:

@@ -4,11 +4,11 @@ weights, ``QAT_SCHEME``), which the training cache key reads."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from codesign.config import Spec
+from codesign.config import OmitAtDefault
 from codesign.data._augment import SpecAugment
 
 #: Quantisation-aware training fine-tunes the float network on the chip's grid (as QAT is
@@ -60,13 +60,12 @@ def qat_finetune_lr_fraction(bits: int) -> float:
     return QAT_TERNARY_LR_FRACTION if bits == 2 else QAT_FINETUNE_LR_FRACTION
 
 
-#: Training options added after training cache keys existed, with the value that turns each off:
-#: :meth:`TrainConfig.key_dict` leaves them out of the key while they are off.
-OPT_IN_OFF: dict[str, object] = {"spec_augment": None, "label_smoothing": 0.0}
+class TrainConfig(OmitAtDefault):
+    """How long and how a candidate is trained. Part of the training cache key; the options
+    added after trained networks were cached (SpecAugment, label smoothing) leave its dumped
+    form while they are off (:class:`~codesign.config.OmitAtDefault`)."""
 
-
-class TrainConfig(Spec):
-    """How long and how a candidate is trained. Part of the training cache key."""
+    _omit_at_default = ("spec_augment", "label_smoothing")
 
     epochs: int | None = Field(
         4, ge=1, description="budget in epochs: the schedule's length, reproducible from the seed (None: seconds)"
@@ -100,11 +99,6 @@ class TrainConfig(Spec):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where to train: cuda when available (auto) or asked for, else cpu"
     )
-
-    def key_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` without the opt-in fields that are off (:data:`OPT_IN_OFF`), for the
-        training cache key: a budget that does not use them keeps the key it had before they existed."""
-        return {k: v for k, v in self.to_dict().items() if not (k in OPT_IN_OFF and v == OPT_IN_OFF[k])}
 
     @property
     def load_dependent(self) -> bool:
