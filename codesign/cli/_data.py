@@ -160,6 +160,9 @@ def _import(args: argparse.Namespace) -> int:
         raise ConfigError(
             None, "--utterance-normalisation", "none, mean or mean_var", got=args.utterance_normalisation
         )
+    if args.format == "shd" and args.utterance_normalisation != "none":
+        raise ConfigError(None, "--utterance-normalisation", "none for shd (spike input, no log-mel features)",
+                          got=args.utterance_normalisation)
     features = FeatureConfig(utterance_normalisation=args.utterance_normalisation)
     started = time.perf_counter()
     path, corpus = import_corpus(

@@ -569,7 +569,7 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
 def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precision, model_cfg: ModelConfig,
                   corpus: Corpus, study: StudySpec) -> ScoredNetwork:
     """The network's metrics and trace at ``precision``, cached in its entry under
-    ``scores/<precision label>-b<trace batch>-t<trace version>/`` (one validation pass and one
+    ``scores/<precision cache label>-b<trace batch>-t<trace version>/`` (one validation pass and one
     trace per distinct precision; a new trace version scores again, so no entry holds metrics
     under an older meaning)."""
     from codesign.trace import TRACE_VERSION
@@ -579,7 +579,7 @@ def _score_cached(space: _Workspace, trained: TrainedNetwork, precision: Precisi
     # scores the test split. A rung scored on both splits is its own entry.
     test_at_rung = trained.is_rung and bool(study.heldout_engine_metrics_used())
     splits = ("validation",) if trained.is_rung and not test_at_rung else ("validation", "test")
-    entry = posixpath.join(trained.entry, "scores", f"{precision.label}-b{study.trace_batch}-t{TRACE_VERSION}"
+    entry = posixpath.join(trained.entry, "scores", f"{precision.cache_label}-b{study.trace_batch}-t{TRACE_VERSION}"
                            + ("-test" if test_at_rung else ""))
     done = posixpath.join(entry, "metrics.json")
     recorded = None

@@ -100,6 +100,13 @@ class Precision(Spec):
         """``w4s12``-style short name (``fp32`` for float)."""
         return "fp32" if self.is_float else f"w{self.weight_bits}s{self.state_bits}"
 
+    @property
+    def cache_label(self) -> str:
+        """:attr:`label` plus the version of its weight grid where that grid changed after
+        scores were cached (2 bits: ``-t2``, the least-squares ternary scale), so a cached
+        score at an older grid is never read as this one's."""
+        return self.label + (f"-t{TERNARY_GRID_VERSION}" if self.weight_bits == 2 else "")
+
 
 def weight_levels(bits: int) -> int:
     """Largest integer level ``L = 2^(b−1) − 1`` of a symmetric ``b``-bit weight."""
@@ -107,6 +114,9 @@ def weight_levels(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
+#: Version of the ternary (2-bit) grid, in :attr:`Precision.cache_label`: 2 since its scale is the
+#: least-squares one (1: ``max|W_c|``).
+TERNARY_GRID_VERSION = 2
 #: The fractions of ``max|W_c|`` a ternary (2-bit) channel's scale is chosen from (module docstring).
 TERNARY_SCALE_FRACTIONS = torch.linspace(0.05, 1.0, 40)
 

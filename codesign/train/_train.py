@@ -540,12 +540,14 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: tor
 
 
 def feature_distillation_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over paired layer outputs of ``mean((s − t)²) / (mean(s²) + mean(t²))`` (``s`` held
+    """Mean over paired layer outputs of ``mean((s − t)²) / (var(s) + var(t))`` (``s`` held
     constant in the denominator): how far each of the student's layers is from the teacher's,
-    relative to both outputs' size, so in [0, 2] whatever their scales (a teacher scored with
-    running batch-norm statistics that a short run has not settled can be far smaller than its
-    student under batch statistics; relative to the teacher's spread alone that gap was 1000×
-    the task loss)."""
+    relative to both outputs' spread, so at most about 2 whatever their scales while their means
+    agree (a teacher scored with running batch-norm statistics that a short run has not settled
+    can be far smaller than its student under batch statistics; relative to the teacher's spread
+    alone that gap was 1000× the task loss). A mean offset between them is not in the
+    denominator and can lift the term above 2; ``mean(s²) + mean(t²)`` would bound it, but the
+    2-bit figures in precision.json were measured with this form."""
     if len(student) != len(teacher) or not student:
         raise ValueError(f"paired layer outputs expected, got {len(student)} and {len(teacher)}")
     terms = [((s - t) ** 2).mean() / (s.detach().var() + t.var() + 1e-6)
@@ -883,12 +885,14 @@ def _finish(session: _Session, corpus: Corpus, budget: TrainConfig, seed: int, b
         pruner.finish()
         if bits is not None:
             tune = _finetune_session(session, budget, bits, steps_per_epoch)
-            _run_session(tune, corpus, progress,
-                         "float fine-tune" if bits == FLOAT_BITS else f"qat {bits}-bit fine-tune")
-            tune.pruner.finish()
-            if tune.teacher is not None:
-                tune.teacher.close()
-            _qat_remove(net)
+            try:
+                _run_session(tune, corpus, progress,
+                             "float fine-tune" if bits == FLOAT_BITS else f"qat {bits}-bit fine-tune")
+                tune.pruner.finish()
+            finally:  # a fine-tune that raises (e.g. diverges) leaves no hook or grid on the network
+                if tune.teacher is not None:
+                    tune.teacher.close()
+                _qat_remove(net)
             run = _RunState(step=run.step + tune.run.step, epoch=run.epoch + tune.run.epoch,
                             loss_curve=run.loss_curve + tune.run.loss_curve,
                             epoch_times=run.epoch_times + tune.run.epoch_times)

@@ -281,6 +281,9 @@ def test_import_bad_format_or_folder_exits_2(tmp_path: Path, capsys: pytest.Capt
     assert main(["data", "import", str(tmp_path), "--format", "timit"]) == 2
     assert "--format" in capsys.readouterr().err
     assert main(["data", "import", str(tmp_path / "absent"), "--format", "shd"]) == 2
+    # spike input has no log-mel features to normalise: asking for it is refused, not recorded
+    assert main(["data", "import", str(tmp_path), "--format", "shd", "--utterance-normalisation", "mean_var"]) == 2
+    assert "none for shd" in capsys.readouterr().err
     with pytest.raises(ValueError, match="imported"):
         from codesign.data import CorpusConfig
 

@@ -78,7 +78,12 @@ def test_multi_fidelity_nested_study_continues_promoted_networks_from_checkpoint
     full = json.loads(full_path.read_text())
     rung = json.loads((full_path.parents[1] / "rungs" / "001" / "result.json").read_text())
     assert full["loss_curve"][: len(rung["loss_curve"])] == rung["loss_curve"]
-    assert {p.trial for p in outcome.front} == {winner.number}
+    # the pruned networks never reach the front; the winner does unless each of its chips makes
+    # it answer one class everywhere (a 2-epoch toy can, e.g. on a ternary chip): degenerate
+    from codesign.search import is_degenerate
+
+    said_something = any(not is_degenerate(p.metrics) for p in record.hw_front)
+    assert {p.trial for p in outcome.front} == ({winner.number} if said_something else set())
 
 
 def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learnable_commands_config) -> None:

@@ -136,3 +136,12 @@ def test_gru_reference_refuses_state_quantisation() -> None:
     assert any(isinstance(m, nn.GRU) for m in net.modules())
     with pytest.raises(ValueError, match="gru/lstm"):
         quantise_network(net, Precision(state_bits=8), calibrate=lambda m: None)
+
+
+def test_a_2_bit_score_is_cached_under_its_grid_version() -> None:
+    """The ternary grid changed (least-squares scale): a score cached at the old grid, under the
+    plain label, is never read as the new grid's; wider grids keep their cached scores."""
+    from codesign.snn import Precision
+
+    assert Precision(weight_bits=2, state_bits=8).cache_label == "w2s8-t2"
+    assert Precision(weight_bits=4, state_bits=8).cache_label == Precision(weight_bits=4, state_bits=8).label
