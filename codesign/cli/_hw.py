@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from codesign.export import Rescored
     from codesign.hardware import ChipConfig, CostReport
+    from codesign.snn import Precision
     from codesign.trace import WorkloadTrace
 
 
@@ -121,7 +122,7 @@ def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTr
 
         trace, source = load_trace(args.trace), args.trace
     if check_bits and not args.requantise:
-        check_weight_bits(trace, chip.weight_bits, file=source)
+        check_weight_bits(trace, chip.weight_bits, file=source, chip_wide_weight_bits=chip.wide_weight_bits)
     return trace, chip
 
 
@@ -289,8 +290,10 @@ def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfi
         table, task_metric, notes = _bundle_sweep(args, chip, columns)
         return table, [task_metric, *objectives], task_metric, notes
     if not args.requantise:
+        wide = chip.wide_weight_bits
         check_weight_bits(trace, np.asarray(columns.get("weight_bits", [chip.weight_bits]), dtype=float),
-                          file=args.trace)
+                          file=args.trace, chip_wide_weight_bits=np.asarray(
+                              columns.get("wide_weight_bits", [np.nan if wide is None else wide]), dtype=float))
     return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
 
 
@@ -329,29 +332,29 @@ def _sweep_front(args: argparse.Namespace, table: pd.DataFrame, objectives: list
 
 def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str, Any]) -> tuple[Any, str, list[str]]:
     """The sweep of a bundle's network: the chips grouped by precision (weight_bits,
-    state_bits), the network scored once per precision (its own keeps the stored scores), each
-    group costed on that precision's trace; the task metrics of each chip's precision beside
-    its costs. Returns the table, the task metric the front maximises or minimises
-    (``validation_accuracy`` or ``validation_wer``) and notes on precisions the network cannot
-    be held in (their chips have no task metric and stay off the front)."""
+    state_bits, wide_weight_bits: ``codesign.search.chip_precision``), the network scored once
+    per precision (its own keeps the stored scores), each group costed on that precision's
+    trace; the task metrics of each chip's precision beside its costs. Returns the table, the
+    task metric the front maximises or minimises (``validation_accuracy`` or
+    ``validation_wer``) and notes on precisions the network cannot be held in (their chips
+    have no task metric and stay off the front)."""
     import pandas as pd
 
     from codesign.cli._progress import stderr_steps
     from codesign.export import bundle_scores, load_bundle_config
 
     say = stderr_steps(not args.no_progress)
-    groups = _precision_groups(columns, chip)
+    groups, notes = _precision_groups(columns, chip)
     if say is not None:
         say(f"{sum(map(len, groups.values()))} chips at {len(groups)} precisions: "
-            + ", ".join(f"w{w}s{st} ({len(v)})" for (w, st), v in sorted(groups.items())))
+            + ", ".join(f"{p.label} ({len(v)})" for p, v in groups.items()))
     config = load_bundle_config(args.bundle)
     task = "validation_wer" if config.head == "ctc" else "validation_accuracy"
-    errors: dict[tuple[int, int], str] = {}
+    errors: dict[Precision, str] = {}
     scores = bundle_scores(args.bundle, list(groups), progress=not args.no_progress and not args.json, say=say,
                            errors=errors)
-    notes = _unheld_notes(errors, groups)
-    parts = [_precision_table(*scores[key], chip, columns, rows, task)
-             for key, rows in sorted(groups.items()) if key in scores]
+    notes += [_unheld_note(p.label, why, len(groups[p])) for p, why in errors.items()]
+    parts = [_precision_table(*scores[key], chip, columns, rows, task) for key, rows in groups.items() if key in scores]
     if not parts:
         raise ConfigError(None, "--space" if args.space else "--grid", "a chip precision the network can be held in",
                           hint="; ".join(notes))
@@ -359,23 +362,33 @@ def _bundle_sweep(args: argparse.Namespace, chip: ChipConfig, columns: dict[str,
     return table, task, notes
 
 
-def _unheld_notes(errors: dict[tuple[int, int], str], groups: dict[tuple[int, int], list[int]]) -> list[str]:
-    """A note per precision the network cannot be held in, with why and how many chips it leaves out."""
-    return [f"w{w}s{st}: the network cannot be held at this precision ({why}); its {len(groups[(w, st)])} chips "
-            "are left out" for (w, st), why in sorted(errors.items())]
+def _unheld_note(label: str, why: str, chips: int) -> str:
+    """A note on a precision the network cannot be held in, with why and how many chips it leaves out."""
+    return f"{label}: the network cannot be held at this precision ({why}); its {chips} chips are left out"
 
 
-def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> dict[tuple[int, int], list[int]]:
-    """The swept chips' indices by (weight_bits, state_bits) (``chip``'s where not swept)."""
+def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> tuple[dict[Precision, list[int]], list[str]]:
+    """The swept chips' indices by the precision they hold the network in
+    (``codesign.search.chip_precision``; ``chip``'s fields where not swept), in label order,
+    and a note per group of bits no network can be held in (e.g. 1-bit weights)."""
     import numpy as np
 
+    from codesign.search import chip_precision
+
     n = len(next(iter(columns.values()))) if columns else 1
-    bits = np.stack([np.asarray(columns.get("weight_bits", np.full(n, chip.weight_bits))).astype(int),
-                     np.asarray(columns.get("state_bits", np.full(n, chip.state_bits))).astype(int)], axis=1)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (w, st) in enumerate(bits.tolist()):
-        groups.setdefault((int(w), int(st)), []).append(i)
-    return groups
+    names = ("weight_bits", "state_bits", "wide_weight_bits")
+    values = {name: np.asarray(columns[name], dtype=float) for name in names if name in columns}
+    groups: dict[Precision, list[int]] = {}
+    unheld: dict[str, tuple[str, list[int]]] = {}
+    for i in range(n):
+        fields = {name: None if np.isnan(v[i]) else int(v[i]) for name, v in values.items()}
+        try:
+            groups.setdefault(chip_precision(chip.model_copy(update=fields)), []).append(i)
+        except ConfigError as err:
+            label = f"w{fields.get('weight_bits', chip.weight_bits)}s{fields.get('state_bits', chip.state_bits)}"
+            unheld.setdefault(label, (err.expected, []))[1].append(i)
+    notes = [_unheld_note(label, why, len(rows)) for label, (why, rows) in sorted(unheld.items())]
+    return dict(sorted(groups.items(), key=lambda item: item[0].label)), notes
 
 
 def _precision_table(metrics: dict[str, float], trace: WorkloadTrace, chip: ChipConfig, columns: dict[str, Any],

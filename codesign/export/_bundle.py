@@ -46,6 +46,7 @@ from codesign.search import (
     StudyView,
     TrialRecord,
     TrialView,
+    chip_precision,
     pick_point,
     point_chip,
     point_cost_report,
@@ -142,10 +143,9 @@ class BundleConfig(Spec):
 
     @property
     def precision(self) -> Precision:
-        """The precision the stored figures were scored at: the chip's weight and state bits."""
-        from codesign.snn import Precision
-
-        return Precision(weight_bits=self.chip.weight_bits, state_bits=self.chip.state_bits)
+        """The precision the stored figures were scored at: the chip's weight and state bits (and
+        its wide layers' bits, ``codesign.search.chip_precision``)."""
+        return chip_precision(self.chip)
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def export_bundle(
     weights_path = _artifact(view, t, "weights")
     summary = load_json_object(summary_path, "a training summary (JSON)")
     chip = _point_chip(record, point)
-    precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
+    precision = chip_precision(chip)
     costed_on = point_trace(view, point)  # the trace the design was costed on, which its strategy named
     if costed_on is None:
         raise ConfigError(None, "--trial", f"a trial whose record names the trace of its {precision.label} design",
@@ -414,28 +414,37 @@ def _write_on_chip_network(bundle: Path, net: nn.Module, config: BundleConfig, p
 
     from codesign.snn import Precision, quantise_network
 
-    on_chip, _ = quantise_network(net, Precision(weight_bits=precision.weight_bits))
+    weights_only = Precision(weight_bits=precision.weight_bits, wide_weight_bits=precision.wide_weight_bits)
+    on_chip, _ = quantise_network(net, weights_only)
     if precision.weight_bits != Precision().weight_bits:
-        _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, precision.weight_bits)
+        _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, weights_only)
     probe = torch.zeros(1, NIR_PROBE_FRAMES, config.n_features)
     exported = network_to_nir(on_chip, probe, torch.tensor([NIR_PROBE_FRAMES]),
                               {"codesign_model_config": json.dumps(config.model.to_dict(), sort_keys=True),
-                               "codesign_weight_bits": str(precision.weight_bits)})
+                               "codesign_weight_bits": str(precision.weight_bits),
+                               **({} if precision.wide_weight_bits is None else
+                                  {"codesign_wide_weight_bits": str(precision.wide_weight_bits)})})
     nir.write(bundle / NIR_FILE, exported.graph)
     return exported
 
 
-def _write_integer_weights(path: Path, on_chip: nn.Module, weight_bits: int) -> None:
-    """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them."""
+def _write_integer_weights(path: Path, on_chip: nn.Module, precision: Precision) -> None:
+    """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them
+    (the wide layers, ``Precision.wide_weight_bits``, at their bits: named in the metadata)."""
     from safetensors.torch import save_file
 
     from codesign.snn import integer_weights
 
     tensors = {}
-    for name, (levels, scale) in integer_weights(on_chip, weight_bits).items():
+    wide = []
+    for name, (levels, scale, bits) in integer_weights(on_chip, precision).items():
         tensors[f"{name}.levels"], tensors[f"{name}.scale"] = levels.contiguous(), scale.contiguous()
-    save_file(tensors, str(path),
-              metadata={"weight_bits": str(weight_bits), "convention": "symmetric per output channel"})
+        if bits != precision.weight_bits:
+            wide.append(name)
+    metadata = {"weight_bits": str(precision.weight_bits), "convention": "symmetric per output channel"}
+    if precision.wide_weight_bits is not None:
+        metadata.update(wide_weight_bits=str(precision.wide_weight_bits), wide_weights=",".join(wide))
+    save_file(tensors, str(path), metadata=metadata)
 
 
 def load_bundle_config(bundle: str | Path, verify: bool = True) -> BundleConfig:

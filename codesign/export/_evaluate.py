@@ -181,7 +181,7 @@ def evaluate_bundle(bundle: str | Path, cache_dir: str | Path | None = None, pro
         scored, quantised = score_at_precision(net, corpus, config.head, precision, splits=("test",))
     rows = _task_rows(config, scored)
     if precision.weight_bits != 32:
-        rows.append(_integer_weights_row(bundle, quantised, precision.weight_bits))
+        rows.append(_integer_weights_row(bundle, quantised, precision))
     if not any(r.name.startswith("test_") for r in rows):
         raise ConfigError(bundle / "config.yaml", "metrics", "the stored test-split metric (test_accuracy or test_wer)")
     _say(say, "re-costing the stored trace and a re-recorded one on the bundle's chip")
@@ -252,19 +252,23 @@ def _retrace(config: BundleConfig, corpus: Corpus, quantised: nn.Module) -> Work
     return trace_split(quantised, getattr(corpus, config.trace_split), config.network_config, config.trace_batch)
 
 
-def _integer_weights_row(bundle: Path, quantised: nn.Module, bits: int) -> Comparison:
+def _integer_weights_row(bundle: Path, quantised: nn.Module, precision: Precision) -> Comparison:
     """The stored integer weights times their scales against the rebuilt network's quantised
-    weights: the largest absolute difference (0 when they are the same network)."""
+    weights: the largest absolute difference (0 when they are the same network); each layer's
+    integers within the bits it is held in (``quantise_network``'s ``weight_bits`` mark)."""
     from safetensors.torch import load_file
 
     path = bundle / WEIGHTS_INT_FILE
     if not path.is_file():
-        raise ConfigError(path, "", f"the integer weights of a {bits}-bit chip", hint="file not found")
+        raise ConfigError(path, "", f"the integer weights of a {precision.weight_bits}-bit chip",
+                          hint="file not found")
     stored = load_file(str(path))
     worst = 0.0
     for name, param in quantised.named_parameters():
         if f"{name}.levels" not in stored:
             continue
+        module_path = name.rpartition(".")[0]
+        bits = int(getattr(quantised.get_submodule(module_path), "weight_bits", precision.weight_bits))
         levels, scale = stored[f"{name}.levels"], stored[f"{name}.scale"]
         if int(levels.abs().max()) > 2 ** (bits - 1) - 1:
             raise ConfigError(path, f"{name}.levels", f"integers within the {bits}-bit range")
@@ -322,34 +326,34 @@ def rescore_bundle(bundle: str | Path, chip: ChipConfig | str | Path, cache_dir:
     """
 
     from codesign.hardware import ChipConfig, estimate_cost, load_chip
-    from codesign.snn import Precision
+    from codesign.search import chip_precision
 
     if not isinstance(chip, ChipConfig):
         chip = load_chip(str(chip))
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
-    precision = Precision(weight_bits=chip.weight_bits, state_bits=chip.state_bits)
+    precision = chip_precision(chip)
     if precision == config.precision:
         _say(say, f"costing the bundle's trace on {chip.name} (same precision, {precision.label}: "
                   "the stored scores hold)")
         return Rescored(recost_bundle(bundle, chip), False, stored, stored)
     _say(say, f"{chip.name} holds the network at {precision.label}, the bundle at {config.precision.label}: "
               "re-quantising and re-scoring it")
-    scores = bundle_scores(bundle, [(precision.weight_bits, precision.state_bits)], cache_dir, progress, say)
-    scored, trace = scores[(precision.weight_bits, precision.state_bits)]
+    scores = bundle_scores(bundle, [precision], cache_dir, progress, say)
+    scored, trace = scores[precision]
     _say(say, f"costing the re-recorded trace on {chip.name}")
     return Rescored(estimate_cost(trace, chip), True, scored, stored)
 
 
-def bundle_scores(bundle: str | Path, precisions: Iterable[tuple[int, int]], cache_dir: str | Path | None = None,
-                  progress: bool = False, say: Say = None, errors: dict[tuple[int, int], str] | None = None,
-                  ) -> dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]]:
-    """The bundle's network at each (weight_bits, state_bits): its task metrics on the
-    validation and test splits (``validation_accuracy``, ``test_accuracy``, ...) and its trace
-    as a chip of that precision runs it. The bundle's own precision keeps its stored scores
-    and trace; any other is re-quantised from the float weights and re-scored (the corpus is
-    loaded once).
+def bundle_scores(bundle: str | Path, precisions: Iterable[Precision], cache_dir: str | Path | None = None,
+                  progress: bool = False, say: Say = None, errors: dict[Precision, str] | None = None,
+                  ) -> dict[Precision, tuple[dict[str, float], WorkloadTrace]]:
+    """The bundle's network at each precision (``codesign.search.chip_precision`` of a chip):
+    its task metrics on the validation and test splits (``validation_accuracy``,
+    ``test_accuracy``, ...) and its trace as a chip of that precision runs it. The bundle's own
+    precision keeps its stored scores and trace; any other is re-quantised from the float
+    weights and re-scored (the corpus is loaded once).
 
     Args:
         errors: when given, a precision the network cannot be held in is left out of the
@@ -358,27 +362,24 @@ def bundle_scores(bundle: str | Path, precisions: Iterable[tuple[int, int]], cac
     Raises:
         ValueError: a precision the network cannot be held in (``codesign.snn.quantise_network``).
     """
-    from codesign.snn import Precision
-
     bundle = Path(bundle)
     config = load_bundle_config(bundle)
-    own = (config.precision.weight_bits, config.precision.state_bits)
+    own = config.precision
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
-    out: dict[tuple[int, int], tuple[dict[str, float], WorkloadTrace]] = {}
+    out: dict[Precision, tuple[dict[str, float], WorkloadTrace]] = {}
     loaded: tuple[nn.Module, Corpus] | None = None  # the network and corpus, once a precision needs them
-    for bits in sorted(set(precisions)):
-        if bits == own:
-            out[bits] = (stored, bundle_trace(bundle))
+    for precision in sorted(set(precisions), key=lambda p: p.label):
+        if precision == own:
+            out[precision] = (stored, bundle_trace(bundle))
             continue
-        precision = Precision(weight_bits=bits[0], state_bits=bits[1])
         if loaded is None:
             loaded = (load_bundle_model(bundle, config), _loaded_corpus(bundle, config, cache_dir, progress, say))
         try:
-            out[bits] = _scored_at(config, *loaded, precision, say)
+            out[precision] = _scored_at(config, *loaded, precision, say)
         except ValueError as err:
             if errors is None:
                 raise
-            errors[bits] = str(err)
+            errors[precision] = str(err)
     return out
 
 

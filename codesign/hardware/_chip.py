@@ -45,6 +45,13 @@ class ChipConfig(Spec):
         weight_sram_kb_per_core, state_sram_kb_per_core: SRAM per core (KiB: every ``kb`` is 1024 bytes).
         sram_ports_per_core: word ports of each SRAM (words per cycle); ``sram_word_bits`` wide.
         weight_bits, state_bits: stored weight and neuron-state precision.
+        wide_weight_bits: mixed precision, as 2-bit accelerators hold their most sensitive
+            layers wider: the wide layers of a network (``LayerTrace.wide_weights``: the
+            conv-fused RepSSA projections, ``codesign.snn.wide_weight_modules``) are stored,
+            read and multiplied at ``max(weight_bits, wide_weight_bits)`` bits, every other layer
+            at ``weight_bits``; the PEs' multipliers are sized for the wider word (area). The
+            network is quantised and scored the same way (``codesign.search.chip_precision``).
+            None (default): every layer at ``weight_bits``.
         graded_spike_bits: spike payload bits; 0 = binary spikes only (a level-k spike is then
             k events); a layer's graded spikes travel as one event when the payload holds its levels.
         zero_skipping: event-driven processing; off = every input element is processed.
@@ -114,6 +121,7 @@ class ChipConfig(Spec):
     sram_word_bits: int = Field(64, ge=8, le=1024)
     weight_bits: int = Field(8, ge=1, le=32)
     state_bits: int = Field(16, ge=1, le=32)
+    wide_weight_bits: int | None = Field(None, ge=2, le=24)
     graded_spike_bits: int = Field(0, ge=0, le=8)
     zero_skipping: bool = True
     sparse_weights: bool = False
@@ -233,6 +241,7 @@ class ChipColumns:
     sram_word_bits: np.ndarray
     weight_bits: np.ndarray
     state_bits: np.ndarray
+    wide_weight_bits: np.ndarray
     graded_spike_bits: np.ndarray
     zero_skipping: np.ndarray
     sparse_weights: np.ndarray

@@ -86,6 +86,8 @@ class LayerArrays:
     nonzero weights only (the trace's); ``stored_fan_out`` the weights one event reads when
     every stored weight is processed, zeros included (a weight layer's dense operations per
     input element: the structural zeros of a fused projection count, they are stored).
+    ``wide_weights`` marks the layers a chip with ``wide_weight_bits`` holds in those bits
+    (:func:`layer_weight_bits`).
     """
 
     names: tuple[str, ...]
@@ -94,6 +96,7 @@ class LayerArrays:
     weight_density: np.ndarray
     index_bits: np.ndarray
     has_weights: np.ndarray
+    wide_weights: np.ndarray
     is_matmul: np.ndarray
     fan_out: np.ndarray
     stored_fan_out: np.ndarray
@@ -135,6 +138,7 @@ class LayerArrays:
             # among the targets an input could reach (the stored fan-out).
             index_bits=col(lambda x: np.ceil(np.log2(max(round(_stored_fan_out(x)), 2)))),
             has_weights=col(lambda x: x.weight_count > 0),
+            wide_weights=col(lambda x: x.wide_weights).astype(bool),
             is_matmul=col(lambda x: x.kind == "spike_matmul"),
             fan_out=col(lambda x: x.fan_out),
             stored_fan_out=col(_stored_fan_out),
@@ -174,6 +178,21 @@ class ChipDerived:
     static_power_mw: np.ndarray
 
 
+def widest_weight_bits(columns: ChipColumns) -> np.ndarray:
+    """``[chips, 1]``: the widest weight word a chip stores and multiplies, ``max(weight_bits,
+    wide_weight_bits)`` (``weight_bits`` where it holds no wide layers)."""
+    return np.where(np.isnan(columns.wide_weight_bits), columns.weight_bits,
+                    np.maximum(columns.weight_bits, columns.wide_weight_bits))
+
+
+def layer_weight_bits(layers: LayerArrays, columns: ChipColumns) -> np.ndarray:
+    """``[chips, layers]``: the bits each chip holds each layer's weights in: the wide layers
+    (``LayerTrace.wide_weights``) at :func:`widest_weight_bits`, every other at ``weight_bits``
+    (mixed precision; ``ChipConfig.wide_weight_bits``). The one place the cost model reads a
+    layer's weight bits: capacity, weight reads, MAC energy and the trace check all use it."""
+    return np.where(layers.wide_weights, widest_weight_bits(columns), columns.weight_bits)
+
+
 def chip_derived(columns: ChipColumns, tech: Technology) -> ChipDerived:
     """Mesh shape, energy scaling, area and static power of each chip (``columns`` are ``[n, 1]``)."""
     cores = columns.cores
@@ -182,9 +201,10 @@ def chip_derived(columns: ChipColumns, tech: Technology) -> ChipDerived:
     energy_factor, area_factor, nominal_v = tech.node_table(columns.node_nm)
     voltage_v = np.where(np.isnan(columns.voltage_v), nominal_v, columns.voltage_v)
     voltage_ratio = voltage_v / nominal_v
-    weight_bits, state_bits = columns.weight_bits, columns.state_bits
+    weight_bits, state_bits = widest_weight_bits(columns), columns.state_bits
     sram_mm2 = (columns.weight_sram_kb_per_core + columns.state_sram_kb_per_core) * tech.sram_mm2_per_kb
-    # Every PE can multiply-accumulate (real-valued first layers); neuron units multiply (leak).
+    # Every PE can multiply-accumulate (real-valued first layers) at the widest weight word it
+    # holds (a mixed-precision chip's wide layers); neuron units multiply (leak).
     pe_um2 = (add_area_um2(tech, state_bits) + mult_area_um2(tech, weight_bits, weight_bits)) * tech.logic_overhead
     neuron_unit_um2 = (
         mult_area_um2(tech, state_bits, state_bits) + 2.0 * add_area_um2(tech, state_bits)
@@ -307,13 +327,14 @@ def map_layers(
     columns = ChipColumns.of(chips)
     cores = columns.cores
     sparse = columns.sparse_weights > 0
-    layer_weight_bits = np.where(
+    bits = layer_weight_bits(layers, columns)
+    stored_bits = np.where(
         sparse,
-        layers.weight_count * layers.weight_density * (columns.weight_bits + layers.index_bits),
-        layers.weight_count * columns.weight_bits,
+        layers.weight_count * layers.weight_density * (bits + layers.index_bits),
+        layers.weight_count * bits,
     )
     layer_state_bits = layers.state_size * columns.state_bits
-    need_weight_memory = layer_weight_bits / (columns.weight_sram_kb_per_core * _BITS_PER_KIB)
+    need_weight_memory = stored_bits / (columns.weight_sram_kb_per_core * _BITS_PER_KIB)
     need_state_memory = layer_state_bits / (columns.state_sram_kb_per_core * _BITS_PER_KIB)
     need_state = np.maximum(need_state_memory, _MIN_NEED_CORES)
     need_full = np.maximum(need_weight_memory, need_state)
@@ -343,7 +364,7 @@ def map_layers(
     share_first = np.clip(share_first, 0.0, 1.0)
     share_last = np.clip(share_last, 0.0, 1.0)
     share_max = np.maximum(np.maximum(share_first, share_last), np.where(n_cores > 2, 1.0 / need, 0.0))
-    weight_kb = layer_weight_bits.sum(axis=1) / _BITS_PER_KIB
+    weight_kb = stored_bits.sum(axis=1) / _BITS_PER_KIB
     return LayerPlacement(
         need=need,
         start=start,
@@ -357,7 +378,7 @@ def map_layers(
         weights_fit=np.logical_not(spilled.any(axis=1)),
         state_fits=state_fits,
         weight_kb=weight_kb,
-        weight_kb_on_chip=(layer_weight_bits * ~spilled).sum(axis=1) / _BITS_PER_KIB,
+        weight_kb_on_chip=(stored_bits * ~spilled).sum(axis=1) / _BITS_PER_KIB,
         state_kb=layer_state_bits.sum(axis=1) / _BITS_PER_KIB,
     )
 
@@ -543,7 +564,7 @@ def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
     packet_bits = columns.noc_header_bits + payload
     # Bits each synaptic op reads: a weight (with its target index when sparse), or
     # (spike_matmul) the other operand, kept in state memory.
-    weight_op_bits = layers.has_weights * (columns.weight_bits + np.where(sparse, layers.index_bits, 0.0))
+    weight_op_bits = layers.has_weights * (layer_weight_bits(layers, columns) + np.where(sparse, layers.index_bits, 0.0))
     operand_bits = weight_op_bits + layers.is_matmul * columns.state_bits
     return LayerWork(
         graded=graded,
@@ -563,7 +584,7 @@ def action_energies(
 ) -> ActionEnergies:
     """Per-action energies from the technology rules, or the chip's own per-op figures when set."""
     scale = derived.energy_scale
-    weight_bits, state_bits = columns.weight_bits, columns.state_bits
+    weight_bits, state_bits = layer_weight_bits(layers, columns), columns.state_bits
     add = add_energy_pj(tech, state_bits) * scale
     mac = mult_energy_pj(tech, weight_bits, weight_bits) * scale + add
     graded_mult = mult_energy_pj(tech, weight_bits, layers.payload_bits) * scale + add
@@ -1195,7 +1216,8 @@ def estimate_cost_batch(
     array = as_chip_array(chips, base=base)
     layers = LayerArrays.from_trace(trace)
     if not requantise:
-        check_weight_bits(trace, array.block().weight_bits)
+        block = array.block()
+        check_weight_bits(trace, block.weight_bits, chip_wide_weight_bits=block.wide_weight_bits)
     if placement is not None:
         placement.check_fits(layers, array.size)
     requirements = requirements or ChipRequirements()
@@ -1207,28 +1229,41 @@ def estimate_cost_batch(
     return BatchCostReport.concat(pieces)
 
 
-def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None) -> None:
+def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None,
+                      chip_wide_weight_bits: np.ndarray | int | None = None) -> None:
     """Refuse a trace whose weights were quantised to other bits than a chip holds them in.
 
-    ``weight_bits`` has one carrier into the cost model, the chip's (its column): a weight layer
-    of the trace recorded at ``b < 32`` bits (a quantised network) is priced only on a chip of
-    ``b``-bit weights. A float trace (32 bits) is priced at any chip's bits: it is the network
-    before the chip's quantisation. ``requantise=True`` on the cost functions (``--requantise``
-    on ``codesign hw``) prices a quantised trace at the chip's bits anyway, its activity still
-    that of the trace's network.
+    ``weight_bits`` has one carrier into the cost model, the chip's (its columns, read through
+    :func:`layer_weight_bits`): a weight layer of the trace recorded at ``b < 32`` bits (a
+    quantised network) is priced only on a chip that holds that layer in ``b`` bits
+    (``weight_bits``, or for a wide layer ``max(weight_bits, wide_weight_bits)``). A float
+    trace (32 bits) is priced at any chip's bits: it is the network before the chip's
+    quantisation. ``requantise=True`` on the cost functions (``--requantise`` on ``codesign
+    hw``) prices a quantised trace at the chip's bits anyway, its activity still that of the
+    trace's network.
+
+    Args:
+        chip_wide_weight_bits: the chips' ``wide_weight_bits`` (NaN or None: none), beside
+            ``chip_weight_bits``.
 
     Raises:
         ConfigError: keyed ``layers[i].weight_bits`` of the trace ``file`` (``trace.layers[i]...``
             when no file is given), naming both precisions.
     """
-    chip_bits = {int(b) for b in np.unique(np.asarray(chip_weight_bits, dtype=float))}
+    narrow, wide_in = (a.reshape(-1) for a in np.broadcast_arrays(
+        np.asarray(chip_weight_bits, dtype=float).reshape(-1),
+        np.asarray(np.nan if chip_wide_weight_bits is None else chip_wide_weight_bits, dtype=float).reshape(-1)))
+    wide = np.where(np.isnan(wide_in), narrow, np.maximum(narrow, wide_in))
     for i, layer in enumerate(trace.layers):
         if layer.weight_count > 0 and layer.weight_bits != FLOAT_BITS:
+            chip_bits = {int(b) for b in np.unique(wide if layer.wide_weights else narrow)}
             others = sorted(chip_bits - {layer.weight_bits})
             if others:
+                held = "the chip's wide_weight_bits" if layer.wide_weights and not np.isnan(wide_in).all() \
+                    else "the chip's weight_bits"
                 raise ConfigError(
                     file, f"{'' if file else 'trace.'}layers[{i}].weight_bits",
-                    f"the chip's weight_bits ({', '.join(map(str, others))}): the chip prices weights at its own bits",
+                    f"{held} ({', '.join(map(str, others))}): the chip prices weights at its own bits",
                     got=layer.weight_bits,
                     hint=f"layer {layer.name} was recorded with {layer.weight_bits}-bit weights; record the trace "
                          "at the chip's precision (hw evaluate --bundle re-quantises and re-scores the network), "

@@ -320,10 +320,13 @@ def design_id(key: Key) -> str:
 
 
 def precision_label(view: StudyView, point: DesignPoint) -> str:
-    """The chip precision a design point was scored at, ``w4s12`` (weight and state bits), or
-    ``""`` when neither its parameters, its metrics nor its trial's chip say."""
-    bits = []
-    for name in ("weight_bits", "state_bits"):
+    """The chip precision a design point was scored at, ``w4s12`` (weight and state bits;
+    ``w2x4s12``: its wide layers in 4 bits, ``Precision.label``), or ``""`` when neither its
+    parameters, its metrics nor its trial's chip say."""
+    from codesign.snn import Precision
+
+    bits: dict[str, int | None] = {}
+    for name in ("weight_bits", "state_bits", "wide_weight_bits"):
         value = point.params.get(f"hw.{name}", point.metrics.get(name))
         if value is None:
             record = _record(view, point.trial)
@@ -331,10 +334,16 @@ def precision_label(view: StudyView, point: DesignPoint) -> str:
             value = getattr(chip, name, None)
         if value is None:  # the study's base chip, as its spec stored it
             value = getattr(view.spec.chip, name) if view.spec is not None else None
+        if name == "wide_weight_bits":
+            bits[name] = int(value) if isinstance(value, (int, float)) else None
+            continue
         if not isinstance(value, (int, float)):
             return ""
-        bits.append(int(value))
-    return "fp32" if bits == [32, 32] else f"w{bits[0]}s{bits[1]}"
+        bits[name] = int(value)
+    try:
+        return Precision.model_validate(bits).label
+    except ValueError:  # bits no network is held in (a 1-bit chip): named as they are
+        return f"w{bits['weight_bits']}s{bits['state_bits']}"
 
 
 def _record(view: StudyView, number: int) -> TrialRecord | None:
@@ -529,7 +538,8 @@ def _hover_tail(view: StudyView, point: DesignPoint, varying: list[str]) -> list
 def _group_items(point: DesignPoint, varying: list[str], prefix: str) -> list[str]:
     """``width=64`` for each varying parameter of the group (the chip's bits are its precision)."""
     return [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
-            if k in point.params and group_of(k) == prefix and k not in ("hw.weight_bits", "hw.state_bits")]
+            if k in point.params and group_of(k) == prefix
+            and k not in ("hw.weight_bits", "hw.state_bits", "hw.wide_weight_bits")]
 
 
 def _off_front(view: StudyView, point: DesignPoint) -> str:

@@ -15,6 +15,7 @@ from codesign.search._design import (
     point_trace,
     study_file,
 )
+from codesign.search._evaluate import chip_precision
 from codesign.search._driver import (
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
@@ -266,6 +267,7 @@ __all__ = [
     "combined_importance",
     "condition_of",
     "condition_tokens",
+    "chip_precision",
     "confirm_points",
     "confirm_study",
     "confirmation_cost_reports",

@@ -121,15 +121,18 @@ def measured_on(corpus: Corpus, metrics: dict[str, float]) -> dict[str, Any]:
 
 
 def chip_precision(chip: ChipConfig) -> Precision:
-    """The precision a chip holds a network in (its ``weight_bits`` and ``state_bits``).
+    """The precision a chip holds a network in (its ``weight_bits`` and ``state_bits``, and its
+    ``wide_weight_bits`` where wider than ``weight_bits``: the wide layers' word, as the chip
+    model prices them, ``codesign.hardware.layer_weight_bits``). The one mapping from a chip to
+    the network's precision: training, scoring, the records and export all read it.
 
     Raises:
         ConfigError: bits the chip cannot represent a network in (e.g. 1-bit weights).
     """
     from codesign.snn import Precision
 
-    return parse_spec(Precision, {"weight_bits": chip.weight_bits, "state_bits": chip.state_bits},
-                      key_prefix="hw")
+    return parse_spec(Precision, {"weight_bits": chip.weight_bits, "state_bits": chip.state_bits,
+                                  "wide_weight_bits": chip.wide_weight_bits}, key_prefix="hw")
 
 
 class _Workspace:
@@ -343,7 +346,8 @@ def _qat(train_cfg: TrainConfig, precision: Precision, study: StudySpec) -> Trai
     a narrower chip does not win by its extra training alone."""
     if study.precision != "qat":
         return train_cfg
-    return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits})
+    return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits,
+                                        "qat_wide_weight_bits": precision.wide_weight_bits})
 
 
 def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
@@ -512,7 +516,7 @@ def _train_cached(space: _Workspace, model_cfg: ModelConfig, train_cfg: TrainCon
     key_dir = posixpath.join(TRAIN_CACHE_DIR, training_key(model_cfg, train_cfg, corpus_cfg, study.seed,
                                                            study.trace_batch, str(corpus_key) if corpus_key else None))
     full = until_epoch is None or until_epoch == train_cfg.epochs
-    float_cfg = train_cfg.model_copy(update={"qat_weight_bits": None})
+    float_cfg = train_cfg.without_qat()
     qat = train_cfg.qat_weight_bits is not None
     if qat and not full:
         return _train_cached(space, model_cfg, float_cfg, corpus_cfg, corpus, study, until_epoch)
@@ -647,12 +651,11 @@ def _hardware_sweep(
     all_hit = True
     float_metrics: dict[str, float] = {}
     if study.precision == "qat":  # the float run every width's fine-tune starts from, and its metrics
-        float_run = _train_cached(space, model_cfg, train_cfg.model_copy(update={"qat_weight_bits": None}),
+        float_run = _train_cached(space, model_cfg, train_cfg.without_qat(),
                                   corpus_cfg, corpus, study, task.until_epoch, keep_checkpoint=True)
         all_hit = float_run.hit
         float_metrics = {k: float(v) for k, v in float_run.metrics.items()}
-    for (weight_bits, state_bits), members in sorted(_precision_groups(points, study.chip).items()):
-        precision = chip_precision(study.chip.model_copy(update={"weight_bits": weight_bits, "state_bits": state_bits}))
+    for precision, members in _precision_groups(points, study.chip):
         trained = _train_cached(space, model_cfg, _qat(train_cfg, precision, study), corpus_cfg, corpus, study,
                                 task.until_epoch)
         all_hit = all_hit and trained.hit
@@ -683,14 +686,19 @@ def _swept_chips(study: StudySpec) -> list[dict[str, Any]]:
     return points
 
 
-def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> dict[tuple[int, int], list[int]]:
-    """(weight_bits, state_bits) -> the indices of the ``points`` whose chip holds a network at
-    those bits (a point without ``hw.weight_bits``/``hw.state_bits`` has the base chip's)."""
-    groups: dict[tuple[int, int], list[int]] = {}
+def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> list[tuple[Precision, list[int]]]:
+    """The precisions the ``points``' chips hold a network in (:func:`chip_precision`; a point
+    without ``hw.weight_bits``/``hw.state_bits``/``hw.wide_weight_bits`` has the base chip's),
+    each with the indices of its points, in the order of their labels."""
+    groups: dict[Precision, list[int]] = {}
     for i, point in enumerate(points):
-        bits = (int(point.get("hw.weight_bits", base.weight_bits)), int(point.get("hw.state_bits", base.state_bits)))
-        groups.setdefault(bits, []).append(i)
-    return groups
+        fields = {name: point[f"hw.{name}"] for name in _PRECISION_FIELDS if f"hw.{name}" in point}
+        groups.setdefault(chip_precision(base.model_copy(update=fields)), []).append(i)
+    return sorted(groups.items(), key=lambda item: item[0].label)
+
+
+#: The chip fields :func:`chip_precision` reads.
+_PRECISION_FIELDS = ("weight_bits", "state_bits", "wide_weight_bits")
 
 
 def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,

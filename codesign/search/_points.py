@@ -29,18 +29,22 @@ if TYPE_CHECKING:
 
 
 def precision_of(point: DesignPoint, chip: Mapping[str, Any] | None = None) -> str:
-    """``w<weight bits>s<state bits>`` of the point's chip: its measured bits, else its
-    ``hw.*`` parameters, else ``chip`` (the trial's or the study's chip fields), else the
-    ChipConfig defaults."""
+    """``w<weight bits>s<state bits>`` of the point's chip (``w2x4s12`` with its wide layers in 4
+    bits: ``Precision.label``): its measured bits, else its ``hw.*`` parameters, else ``chip``
+    (the trial's or the study's chip fields), else the ChipConfig defaults."""
     from codesign.hardware import ChipConfig  # configs only
+    from codesign.snn import Precision
 
-    bits = []
-    for name in ("weight_bits", "state_bits"):
+    bits: dict[str, int | None] = {}
+    for name in ("weight_bits", "state_bits", "wide_weight_bits"):
         value = point.metrics.get(name, point.params.get(f"hw.{name}"))
         if value is None:
             value = (chip or {}).get(name, ChipConfig.model_fields[name].default)
-        bits.append(int(float(value)))
-    return f"w{bits[0]}s{bits[1]}"
+        bits[name] = None if value is None else int(float(value))
+    try:
+        return Precision.model_validate(bits).label
+    except ValueError:  # bits no network is held in (a 1-bit chip): named as they are
+        return f"w{bits['weight_bits']}s{bits['state_bits']}"
 
 
 def design_rows(view: StudyView, recommended: str | None = None) -> list[dict[str, Any]]:

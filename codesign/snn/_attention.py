@@ -90,13 +90,20 @@ class RepProjection(nn.Module):
     branch only when ``in == out`` and ``k > 1``). :meth:`fuse` folds both branches and their
     batch norms (eval statistics) into one ``Conv1d(in, out, k)`` with equal outputs.
     Quantisation-aware training (:meth:`set_qat_weight_bits`) trains that folded layer on the
-    chip's weight grid, since the chip holds the folded weights, not the branches.
+    chip's weight grid, since the chip holds the folded weights, not the branches. Its weights
+    are the wide layers of a mixed-precision chip (``holds_wide_weights``; ``Precision.wide_weight_bits``):
+    each output channel's scale is set by its depthwise (diagonal) taps, about 10× the channel's
+    RMS, so a ternary grid puts nearly all its other weights on 0 (docs/models.md, "Precision").
 
     Args:
         channels_in, channels_out: channel counts.
         kernel: frames of the temporal branch.
         causal: the temporal branch sees only the current and earlier frames.
     """
+
+    #: The chip holds this module's (fused) weights in its ``wide_weight_bits`` where it has them
+    #: (``codesign.snn._precision.WIDE_WEIGHTS_ATTR``).
+    holds_wide_weights = True
 
     def __init__(self, channels_in: int, channels_out: int, kernel: int = 3, causal: bool = False) -> None:
         super().__init__()

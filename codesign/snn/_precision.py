@@ -24,6 +24,14 @@ Conventions (also in docs/models.md, "Precision"):
   ``scale = max|s| / (2^(sb−1) − 1)`` per state site, calibrated on training utterances
   (:func:`calibrate_states`). A value beyond the range saturates and counts as an overflow
   (:func:`state_overflow_rate`); nothing is silently clipped without being counted.
+- **Wide layers** (mixed precision, as 2-bit accelerators run it): a module that sets
+  ``holds_wide_weights`` (:data:`WIDE_WEIGHTS_ATTR`; the re-parameterised RepSSA projections,
+  whose conv-fused weights hold a low-bit grid worst: docs/models.md) has its weights held in
+  ``Precision.wide_weight_bits`` when that is set (a chip's ``wide_weight_bits``), every other
+  synaptic weight in ``weight_bits``. :func:`wide_weight_modules` finds them;
+  :func:`quantise_network` marks every synaptic module with ``wide_weights`` and its
+  ``weight_bits``, which the trace recorder reads, so the chip model prices each layer at the
+  bits it holds.
 - ``bits == 32`` is float (no quantisation): the reference precision.
 """
 
@@ -32,9 +40,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch import nn
 
 from codesign.config import Spec
@@ -48,6 +57,7 @@ __all__ = [
     "HoldsState",
     "Precision",
     "StateFormat",
+    "WIDE_WEIGHTS_ATTR",
     "WeightFakeQuant",
     "calibrate_states",
     "integer_weights",
@@ -56,6 +66,7 @@ __all__ = [
     "reset_state_counters",
     "state_overflow_rate",
     "weight_levels",
+    "wide_weight_modules",
 ]
 
 #: Bits meaning "float": no quantisation.
@@ -80,10 +91,16 @@ class Precision(Spec):
     Attributes:
         weight_bits: synaptic weight word (2..24, or 32 = float).
         state_bits: neuron/scan state word (2..24, or 32 = float).
+        wide_weight_bits: the weight word of the wide layers (:func:`wide_weight_modules`: the
+            conv-fused RepSSA projections; a chip's ``wide_weight_bits``), 2..24; they are held
+            in ``max(weight_bits, wide_weight_bits)``, so a value not wider than ``weight_bits``
+            (or any, with float weights) is stored as None: every synaptic weight in
+            ``weight_bits``. One precision has one form (its label, its cache keys).
     """
 
     weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
     state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
+    wide_weight_bits: int | None = Field(None, ge=2, le=MAX_FIXED_BITS)
 
     @field_validator("weight_bits", "state_bits")
     @classmethod
@@ -91,14 +108,33 @@ class Precision(Spec):
         _check_bits(value, str(info.field_name))
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _held_wide(cls, data: Any) -> Any:
+        """``wide_weight_bits`` None where it holds no layer wider than ``weight_bits``."""
+        if isinstance(data, dict) and data.get("wide_weight_bits") is not None:
+            weight_bits = data.get("weight_bits", FLOAT_BITS)
+            if isinstance(weight_bits, int | float) and isinstance(data["wide_weight_bits"], int | float) and (
+                    weight_bits == FLOAT_BITS or data["wide_weight_bits"] <= weight_bits):
+                data = {**data, "wide_weight_bits": None}
+        return data
+
+    def bits_of(self, wide: bool) -> int:
+        """The weight bits of a layer that is (``wide``) or is not one of the wide layers."""
+        return self.wide_weight_bits if wide and self.wide_weight_bits is not None else self.weight_bits
+
     @property
     def is_float(self) -> bool:
         return self.weight_bits == FLOAT_BITS and self.state_bits == FLOAT_BITS
 
     @property
     def label(self) -> str:
-        """``w4s12``-style short name (``fp32`` for float)."""
-        return "fp32" if self.is_float else f"w{self.weight_bits}s{self.state_bits}"
+        """``w4s12``-style short name (``fp32`` for float); with wide layers ``w2x4s12`` (the wide
+        layers' weights in 4 bits)."""
+        if self.is_float:
+            return "fp32"
+        wide = "" if self.wide_weight_bits is None else f"x{self.wide_weight_bits}"
+        return f"w{self.weight_bits}{wide}s{self.state_bits}"
 
     @property
     def cache_label(self) -> str:
@@ -157,6 +193,21 @@ def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -levels, levels)
 
 
+#: The attribute (True on the module's class or instance) that makes every synaptic weight
+#: inside a module one of the wide layers (``Precision.wide_weight_bits``).
+WIDE_WEIGHTS_ATTR = "holds_wide_weights"
+
+
+def wide_weight_modules(model: nn.Module) -> set[int]:
+    """The ids of the modules whose synaptic weights a chip with ``wide_weight_bits`` holds in
+    those bits: every module inside (or being) one that sets :data:`WIDE_WEIGHTS_ATTR`."""
+    wide: set[int] = set()
+    for module in model.modules():
+        if getattr(module, WIDE_WEIGHTS_ATTR, False):
+            wide.update(id(m) for m in module.modules())
+    return wide
+
+
 class WeightFakeQuant(nn.Module):
     """A ``torch.nn.utils.parametrize`` parametrization: the weight as a ``bits``-bit chip holds it."""
 
@@ -170,24 +221,26 @@ class WeightFakeQuant(nn.Module):
 
 
 @torch.no_grad()
-def integer_weights(model: nn.Module, bits: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Integer levels and per-channel scales of every synaptic weight, as a chip stores them.
+def integer_weights(model: nn.Module, precision: Precision) -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
+    """Integer levels and per-channel scales of every synaptic weight, as a chip of
+    ``precision`` stores them (the wide layers in ``wide_weight_bits``).
 
     Returns:
-        ``{"<module>.<param>": (levels int8|int16|int32, scale float32 [out])}``;
+        ``{"<module>.<param>": (levels int8|int16|int32, scale float32 [out], bits)}``;
         ``levels × scale[:, None, ...]`` is the fake-quantised weight.
     """
-    _check_bits(bits, "weight_bits")
-    if bits == FLOAT_BITS:
+    if precision.weight_bits == FLOAT_BITS:
         raise ValueError("float weights (32 bits) have no integer form")
-    dtype = torch.int8 if bits <= 8 else torch.int16 if bits <= 16 else torch.int32
+    wide = wide_weight_modules(model)
     out = {}
     for path, module, name in synaptic_weights(model):
+        bits = precision.bits_of(id(module) in wide)
+        dtype = torch.int8 if bits <= 8 else torch.int16 if bits <= 16 else torch.int32
         weight = getattr(module, name).detach()
         scale = _channel_scale(weight, bits)
         shape = (-1,) + (1,) * (weight.ndim - 1)
         levels = torch.clamp(torch.round(weight / scale.reshape(shape)), -weight_levels(bits), weight_levels(bits))
-        out[f"{path}.{name}" if path else name] = (levels.to(dtype), scale)
+        out[f"{path}.{name}" if path else name] = (levels.to(dtype), scale, bits)
     return out
 
 
@@ -314,7 +367,9 @@ def quantise_network(
     grid and state in its fixed point (calibrated by ``calibrate(net)``, e.g. a forward pass
     over training utterances).
 
-    Every synaptic module gets a ``weight_bits`` attribute, which the trace recorder reads.
+    Every synaptic module gets a ``weight_bits`` attribute (the bits it is held in: the wide
+    layers' ``wide_weight_bits`` where set) and a ``wide_weights`` one (whether it is one of the
+    wide layers, :func:`wide_weight_modules`), which the trace recorder reads.
 
     Raises:
         ValueError: a precision the chip cannot represent, or state quantisation of a module
@@ -324,10 +379,13 @@ def quantise_network(
     net = fuse_model(model)  # a deep copy in inference form: the argument is untouched
     check_layers(net)
     tensors = 0
+    wide = wide_weight_modules(net)
     for _, module, name in synaptic_weights(net):
+        bits = precision.bits_of(id(module) in wide)
         param = getattr(module, name)
-        param.copy_(quantise_weight(param, precision.weight_bits))
-        module.weight_bits = precision.weight_bits  # type: ignore[assignment]  # torch: Module attrs typed as tensors
+        param.copy_(quantise_weight(param, bits))
+        module.weight_bits = bits  # type: ignore[assignment]  # torch: Module attrs typed as tensors
+        module.wide_weights = id(module) in wide  # type: ignore[assignment]  # torch: Module attrs typed as tensors
         tensors += 1
     if precision.state_bits != FLOAT_BITS and holds_hidden_state(net):
         raise ValueError(

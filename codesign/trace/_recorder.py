@@ -65,6 +65,7 @@ class _Entry:
     aux_ops: float = 0.0
     state_size: int = 0
     weight_bits: int = 32
+    wide_weights: bool = False
     state_bits: int = 32
     state_overflows: float = 0.0
     neuron_output: bool = False
@@ -213,6 +214,7 @@ class TraceRecorder:
         entry.weight_count = params
         entry.weight_nonzero = nonzero_params
         entry.weight_bits = int(getattr(module, "weight_bits", 32))
+        entry.wide_weights = bool(getattr(module, "wide_weights", False))  # codesign.snn.quantise_network's mark
         entry.steps += steps
         entry.effective_ops += float(effective.sum())
         if _is_binary(x):
@@ -282,6 +284,7 @@ class TraceRecorder:
                     weight_count=e.weight_count,
                     weight_nonzero=e.weight_nonzero,
                     weight_bits=e.weight_bits,
+                    wide_weights=e.wide_weights,
                     fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
                     binary_input_ops=e.binary_input_ops * per,
                     neuron_output=e.neuron_output,

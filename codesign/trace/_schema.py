@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import Field
 
 from codesign._io import write_atomic
-from codesign.config import MEASURED, ConfigError, Spec, load_json_text, parse_spec
+from codesign.config import MEASURED, ConfigError, OmitAtDefault, Spec, load_json_text, parse_spec
 from codesign.snn._config import LayerKind
 
 #: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``. 3: its
@@ -44,7 +44,7 @@ READABLE_TRACE_VERSIONS = (1, 2, 3)
 
 
 
-class LayerTrace(Spec):
+class LayerTrace(OmitAtDefault):
     """Activity of one layer over one inference.
 
     Attributes:
@@ -56,6 +56,9 @@ class LayerTrace(Spec):
         steps: how many steps the layer runs per inference (frames x T; not the model's T).
         weight_count, weight_nonzero, weight_bits: the layer's stored parameters, and the bits
             each weight was held in when the trace was recorded (32: float).
+        wide_weights: the layer is one of the wide layers (``codesign.snn.wide_weight_modules``:
+            a conv-fused RepSSA projection) that a chip with ``wide_weight_bits`` holds in those
+            bits (left out of the dumped form while False, so older traces read the same).
         fan_out: synaptic operations caused by one nonzero input (e.g. out_features for a
             dense layer; out_channels x kernel / stride for a conv; the other operand's
             length for a spike_matmul).
@@ -89,6 +92,7 @@ class LayerTrace(Spec):
     """
 
     model_config = MEASURED
+    _omit_at_default = ("wide_weights",)
 
     name: str
     kind: LayerKind
@@ -98,6 +102,7 @@ class LayerTrace(Spec):
     weight_count: int = Field(0, ge=0)
     weight_nonzero: int = Field(0, ge=0)
     weight_bits: int = Field(32, ge=1, le=32)
+    wide_weights: bool = False
     fan_out: float = Field(0.0, ge=0.0)
     input_size: float = Field(0.0, ge=0.0)
     input_events: float = Field(0.0, ge=0.0)

@@ -65,7 +65,7 @@ class TrainConfig(OmitAtDefault):
     added after trained networks were cached (SpecAugment, label smoothing) leave its dumped
     form while they are off (:class:`~codesign.config.OmitAtDefault`)."""
 
-    _omit_at_default = ("spec_augment", "label_smoothing")
+    _omit_at_default = ("spec_augment", "label_smoothing", "qat_wide_weight_bits")
 
     epochs: int | None = Field(
         4, ge=1, description="budget in epochs: the schedule's length, reproducible from the seed (None: seconds)"
@@ -88,6 +88,12 @@ class TrainConfig(OmitAtDefault):
         "fake-quantised to this many bits in every forward pass, in the fused form the chip runs (None or 32: "
         "float training; codesign.snn._precision has the convention)",
     )
+    qat_wide_weight_bits: int | None = Field(
+        None, ge=2, le=24,
+        description="quantisation-aware training on a mixed-precision chip: the bits of the wide layers' weights "
+        "(codesign.snn.wide_weight_modules: the conv-fused RepSSA projections), wider than qat_weight_bits; None: "
+        "every synaptic weight at qat_weight_bits (a chip's wide_weight_bits)",
+    )
     spec_augment: SpecAugment | None = Field(
         None,
         description="SpecAugment: time and frequency masks drawn afresh for each training batch "
@@ -100,6 +106,10 @@ class TrainConfig(OmitAtDefault):
         "auto", description="where to train: cuda when available (auto) or asked for, else cpu"
     )
 
+    def without_qat(self) -> TrainConfig:
+        """This budget trained in float (no QAT bits): the float run a QAT run starts with."""
+        return self.model_copy(update={"qat_weight_bits": None, "qat_wide_weight_bits": None})
+
     @property
     def load_dependent(self) -> bool:
         """Whether the budget depends on machine load (a ``seconds`` budget)."""
@@ -109,4 +119,7 @@ class TrainConfig(OmitAtDefault):
     def _check(self) -> TrainConfig:
         if self.epochs is None and self.seconds is None:
             raise ValueError("a budget: epochs or seconds (or both)")
+        wide = self.qat_wide_weight_bits
+        if wide is not None and not (self.qat_weight_bits is not None and self.qat_weight_bits < wide):
+            raise ValueError(f"qat_wide_weight_bits ({wide}) needs a narrower qat_weight_bits (got {self.qat_weight_bits})")
         return self

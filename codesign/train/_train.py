@@ -368,27 +368,31 @@ def _fused_qat_modules(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if callable(getattr(m, "set_qat_weight_bits", None))]
 
 
-def _qat_parametrize(net: nn.Module, bits: int | None) -> bool:
+def _qat_parametrize(net: nn.Module, bits: int | None, wide_bits: int | None = None) -> bool:
     """Train on the weights the chip holds (QAT); True when applied.
 
     A module the chip runs fused (``_fused_qat_modules``) fake-quantises its fused weight
     itself; every other synaptic weight is fake-quantised in the forward pass by a
-    parametrization. Either way the quantiser is ``quantise_weight``, the one scoring uses.
+    parametrization. Either way the quantiser is ``quantise_weight``, the one scoring uses, at
+    the bits ``quantise_network`` holds the layer in: ``wide_bits`` for the wide layers
+    (``wide_weight_modules``) where given, else ``bits``.
     """
     from torch.nn.utils import parametrize
 
-    from codesign.snn import FLOAT_BITS, WeightFakeQuant
+    from codesign.snn import FLOAT_BITS, Precision, WeightFakeQuant, wide_weight_modules
 
     if bits is None or bits == FLOAT_BITS:
         return False
     _refuse_qat_of_hidden_state(net, bits)
+    precision = Precision(weight_bits=bits, wide_weight_bits=wide_bits)
+    wide = wide_weight_modules(net)
     inside_fused: set[int] = set()
     for module in _fused_qat_modules(net):
-        module.set_qat_weight_bits(bits)  # type: ignore[operator]  # found by duck typing above
+        module.set_qat_weight_bits(precision.bits_of(id(module) in wide))  # type: ignore[operator]  # duck typing
         inside_fused.update(id(m) for m in module.modules())
     for _, module, name in list(synaptic_weights(net, prunable_only=True)):
         if id(module) not in inside_fused:
-            parametrize.register_parametrization(module, name, WeightFakeQuant(bits))
+            parametrize.register_parametrization(module, name, WeightFakeQuant(precision.bits_of(id(module) in wide)))
     return True
 
 
@@ -775,7 +779,8 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
     """
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
     teacher = _Teacher.of(net) if qat_distils(bits) else None  # the float run's network, before the grid
-    _qat_parametrize(net, bits)  # FLOAT_BITS: the same fine-tune in float (finetune_control)
+    # FLOAT_BITS: the same fine-tune in float (finetune_control)
+    _qat_parametrize(net, bits, budget.qat_wide_weight_bits if bits != FLOAT_BITS else None)
     tune = budget.model_copy(update={
         "epochs": None if budget.epochs is None else max(1, math.ceil(budget.epochs * QAT_FINETUNE_FRACTION)),
         "seconds": None if budget.seconds is None else budget.seconds * QAT_FINETUNE_FRACTION,
@@ -815,7 +820,7 @@ def finetune_control(
     Arguments and result as :func:`train` (``budget.qat_weight_bits`` is ignored); stopped at a
     rung (``until_epoch``), it is its float run so far, as a QAT run is.
     """
-    float_budget = budget.model_copy(update={"qat_weight_bits": None})
+    float_budget = budget.without_qat()
     with _torch_threads(budget.threads):
         return _train(model, corpus, float_budget, seed, progress, until_epoch, resume, finetune_bits=FLOAT_BITS)
 
@@ -829,7 +834,7 @@ def _train(
     ``finetune_bits`` (:func:`finetune_control`) fine-tunes at other bits than the budget's."""
     head: Head = "ctc" if corpus.kind == "ctc" else "classify"
     bits = _qat_bits(budget) if finetune_bits is None else finetune_bits
-    float_budget = budget.model_copy(update={"qat_weight_bits": None}) if bits is not None else budget
+    float_budget = budget.without_qat() if bits is not None else budget
     session = _open_session(cfg, corpus, float_budget, seed, head, until_epoch, resume)
     # refused before the float run, not after it: a rung of such a run would pass as PTQ
     _refuse_qat_of_hidden_state(session.net, bits)
@@ -861,7 +866,7 @@ def finetune(
     if budget.seconds is None and budget.epochs is not None and start.epoch != budget.epochs:
         raise ValueError(f"the float run's checkpoint is at epoch {start.epoch}, not the budget's {budget.epochs}")
     head: Head = "ctc" if corpus.kind == "ctc" else "classify"
-    float_budget = budget.model_copy(update={"qat_weight_bits": None})
+    float_budget = budget.without_qat()
     with _torch_threads(budget.threads):
         session = _open_session(model, corpus, float_budget, seed, head, None, start)
         _refuse_qat_of_hidden_state(session.net, bits)

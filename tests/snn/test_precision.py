@@ -72,7 +72,8 @@ def test_integer_weights_at_2_bits_are_ternary_levels_times_the_quantised_scale(
     torch.manual_seed(2)
     net = build_model(SpikeformerConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
     fused, _ = quantise_network(net, Precision(weight_bits=2))
-    for name, (levels, scale) in integer_weights(fused, 2).items():
+    for name, (levels, scale, bits) in integer_weights(fused, Precision(weight_bits=2)).items():
+        assert bits == 2
         module_path, _, param = name.rpartition(".")
         weight = getattr(fused.get_submodule(module_path), param)
         assert int(levels.abs().max()) <= 1
@@ -89,9 +90,9 @@ def test_straight_through_gradient_reaches_the_float_weight() -> None:
 def test_integer_weights_times_scale_is_the_quantised_weight() -> None:
     net = build_model(SpikeformerConfig(width=16, heads=2, depth=1), 40, 5, "classify").eval()
     fused, _ = quantise_network(net, Precision(weight_bits=4))
-    ints = integer_weights(fused, 4)
+    ints = integer_weights(fused, Precision(weight_bits=4))
     assert ints, "no synaptic weights found"
-    for name, (levels, scale) in ints.items():
+    for name, (levels, scale, _) in ints.items():
         module_path, _, param = name.rpartition(".")
         weight = getattr(fused.get_submodule(module_path), param)
         assert levels.dtype == torch.int8 and int(levels.abs().max()) <= 7
