@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from codesign._resources import shipped_or_path
-from codesign.config import ConfigError, Spec, apply_overrides, load_yaml, parse_spec
+from codesign.config import ConfigError, OmitAtDefault, apply_overrides, load_yaml, parse_spec
 from codesign.hardware._energy import CORE_CATEGORIES, check_categories
 from codesign.hardware._technology import HW_MODELS_DIR, TECHNOLOGY_FILE
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 Node = Literal[45, 28, 22, 14, 7]
 
 
-class ChipConfig(Spec):
+class ChipConfig(OmitAtDefault):
     """One neuromorphic chip: a mesh of cores, its memories, network and process.
 
     Attributes:
@@ -107,7 +107,11 @@ class ChipConfig(Spec):
 
     A chip describes hardware only: a deadline or an area budget is a requirement of a study
     (its ``constraints``) or of one evaluation (``ChipRequirements``), never a chip field.
+    ``wide_weight_bits``, added after chips keyed stored studies, leaves the dumped form while
+    None (:class:`~codesign.config.OmitAtDefault`).
     """
+
+    _omit_at_default = ("wide_weight_bits",)
 
     name: str = "custom"
     description: str = ""

@@ -201,13 +201,14 @@ def test_export_evaluate_recost_and_tamper(tiny_study: tuple[str, Path], capsys:
         assert by_bits[4] == (pytest.approx(config.metrics["validation_accuracy"]),
                               pytest.approx(config.metrics["test_accuracy"]))
     from codesign.export import bundle_scores
+    from codesign.snn import Precision
 
-    rescored = bundle_scores(out, [(2, 12), (8, 12)])
+    rescored = bundle_scores(out, [Precision(weight_bits=2, state_bits=12), Precision(weight_bits=8, state_bits=12)])
     table_rows = {r["weight_bits"]: r for r in rows}
     for bits in (2, 8):  # each precision's own scores, where its chips made the front
         if bits in table_rows:
             assert table_rows[bits]["validation_accuracy"] == pytest.approx(
-                rescored[(bits, 12)][0]["validation_accuracy"])
+                rescored[Precision(weight_bits=bits, state_bits=12)][0]["validation_accuracy"])
 
     # The comparison can fail: other weights (manifest rewritten to match) change the activity,
     # so the chip figures of the re-recorded trace no longer agree with the stored ones.
