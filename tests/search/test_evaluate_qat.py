@@ -63,7 +63,7 @@ def test_every_weight_width_of_a_qat_study_trains_the_same_epochs(tmp_path: Path
 def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
         tmp_path: Path, commands_corpus, monkeypatch) -> None:
     study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
-    assert {bits for bits, _ in _precision_groups(_swept_chips(study), study.chip)} == {2, 4, 8}
+    assert {p.weight_bits for p, _ in _precision_groups(_swept_chips(study), study.chip)} == {2, 4, 8}
     calls: list[str] = []
 
     def counted(name: str, run):  # type: ignore[no-untyped-def]
@@ -139,3 +139,23 @@ def test_a_qat_rung_is_the_float_networks_rung_and_the_full_float_run_continues_
     full4, full8 = trained(4), trained(8)
     assert full4.entry != full8.entry and not full4.hit and not full8.hit
     assert calls == [(1, False), (None, True)]  # the rung, then the float run on from it, once for both widths
+
+
+def test_a_mixed_precision_chip_trains_scores_and_caches_its_own_network() -> None:
+    """A 2-bit chip with 4-bit wide layers: its precision (one mapping, chip_precision), its QAT
+    budget and its group of swept chips are its own; on a wider chip the wide bits hold nothing."""
+    from codesign.search import chip_precision
+
+    study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
+    mixed = study.chip.model_copy(update={"weight_bits": 2, "wide_weight_bits": 4})
+    assert chip_precision(mixed) == Precision(weight_bits=2, state_bits=study.chip.state_bits, wide_weight_bits=4)
+    assert chip_precision(mixed.model_copy(update={"weight_bits": 8})).wide_weight_bits is None
+    train_cfg = study.train_for({})
+    budget = _qat(train_cfg, chip_precision(mixed), study)
+    assert (budget.qat_weight_bits, budget.qat_wide_weight_bits) == (2, 4)
+    points = [{"hw.weight_bits": 2}, {"hw.weight_bits": 2, "hw.wide_weight_bits": 4}, {"hw.weight_bits": 8,
+                                                                                       "hw.wide_weight_bits": 4}]
+    groups = dict(_precision_groups(points, study.chip))
+    assert sorted(p.label for p in groups) == sorted({f"w2s{study.chip.state_bits}", f"w2x4s{study.chip.state_bits}",
+                                                      f"w8s{study.chip.state_bits}"})
+    assert groups[chip_precision(mixed)] == [1]

@@ -146,3 +146,35 @@ def test_a_2_bit_score_is_cached_under_its_grid_version() -> None:
 
     assert Precision(weight_bits=2, state_bits=8).cache_label == "w2s8-t2"
     assert Precision(weight_bits=4, state_bits=8).cache_label == Precision(weight_bits=4, state_bits=8).label
+
+
+def test_a_mixed_precision_chip_holds_exactly_the_fused_projections_wider() -> None:
+    """``wide_weight_bits``: the conv-fused RepSSA projections at 4 bits, every other synaptic
+    weight on the ternary grid; each module marked with the bits it is held in."""
+    torch.manual_seed(3)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 40, 5, "classify").eval()
+    fused, _ = quantise_network(net, Precision(weight_bits=2, wide_weight_bits=4))
+    attn = fused.blocks[0].attn
+    wide = {id(m) for m in (attn.q_proj.fused, attn.k_proj.fused, attn.v_proj.fused)}
+    ints = integer_weights(fused, Precision(weight_bits=2, wide_weight_bits=4))
+    seen_wide = 0
+    for name, (levels, _, bits) in ints.items():
+        module = fused.get_submodule(name.rpartition(".")[0])
+        held_wide = id(module) in wide
+        seen_wide += held_wide
+        assert (bits, module.weight_bits, module.wide_weights) == ((4, 4, True) if held_wide else (2, 2, False))
+        assert int(levels.abs().max()) <= (7 if held_wide else 1)
+        if held_wide:  # really on the 4-bit grid, not a ternary one
+            assert int(levels.abs().max()) > 1
+    assert seen_wide == 3 and len(ints) > 3
+    pure, _ = quantise_network(net, Precision(weight_bits=2))
+    assert not torch.equal(pure.blocks[0].attn.q_proj.fused.weight, attn.q_proj.fused.weight)
+    assert torch.equal(pure.classifier.weight, fused.classifier.weight)
+
+
+def test_a_mixed_precision_is_its_own_cache_label_and_one_form() -> None:
+    mixed = Precision(weight_bits=2, state_bits=12, wide_weight_bits=4)
+    assert mixed.label == "w2x4s12" and mixed.cache_label != Precision(weight_bits=2, state_bits=12).cache_label
+    # wide bits no wider than the weights hold nothing wider: the plain precision, one label
+    assert Precision(weight_bits=4, state_bits=12, wide_weight_bits=4) == Precision(weight_bits=4, state_bits=12)
+    assert Precision(wide_weight_bits=8).label == "fp32"

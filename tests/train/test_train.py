@@ -399,3 +399,34 @@ def test_opt_in_training_options_that_are_off_leave_the_cache_key_alone() -> Non
     assert parse_spec(TrainConfig, budget.to_dict()) == budget
     on = budget.model_copy(update={"spec_augment": SpecAugment(), "label_smoothing": 0.1}).to_dict()
     assert on["spec_augment"] == SpecAugment().to_dict() and on["label_smoothing"] == 0.1
+
+
+def test_qat_on_a_mixed_precision_chip_trains_the_projections_at_their_wider_bits() -> None:
+    from codesign.snn import Precision, build_model, quantise_network
+    from codesign.train._train import _qat_parametrize, _qat_remove
+
+    torch.manual_seed(0)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
+    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
+    net.train()
+    net(x, lengths)
+    assert _qat_parametrize(net, 2, 4)
+    attn = net.blocks[0].attn
+    assert {attn.q_proj.qat_weight_bits, attn.k_proj.qat_weight_bits, attn.v_proj.qat_weight_bits} == {4}
+    assert net.classifier.parametrizations.weight[0].bits == 2
+    net.eval()
+    with torch.no_grad():
+        trained_form = net(x, lengths)[0]
+        _qat_remove(net)
+        chip, _ = quantise_network(net, Precision(weight_bits=2, wide_weight_bits=4))
+        assert torch.equal(trained_form, chip(x, lengths)[0])  # what is trained is what the chip computes
+
+
+def test_a_mixed_precision_qat_budget_keys_its_own_cache_and_its_float_run_the_plain_one() -> None:
+    plain = TrainConfig(epochs=2, qat_weight_bits=2)
+    mixed = TrainConfig(epochs=2, qat_weight_bits=2, qat_wide_weight_bits=4)
+    assert "qat_wide_weight_bits" not in plain.to_dict()  # older cache keys unchanged
+    assert mixed.config_hash() != plain.config_hash()
+    assert mixed.without_qat() == plain.without_qat() == TrainConfig(epochs=2)
+    with pytest.raises(ValueError, match="qat_wide_weight_bits"):
+        TrainConfig(epochs=2, qat_wide_weight_bits=4)
