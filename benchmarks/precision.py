@@ -11,6 +11,14 @@ test split. Writes ``benchmarks/results/precision.json``: ``figures`` is the Spi
 (``ptq``, ``qat``: weight bits -> metric; ``finetuned_float``; ``state_bits``: state bits ->
 metric; ``metric``), ``figures_by_model`` has each model run (``--models``; ``--name`` writes another file).
 
+The chip of each weight width is the chip model's: at 2 bits a mixed-precision chip
+(``ChipConfig.wide_weight_bits``, ``WIDE_WEIGHT_BITS``) that holds the conv-fused RepSSA
+projections in 4 bits and every other weight on the ternary grid, as 2-bit accelerators hold
+their sensitive layers wider; ``ptq_uniform``/``qat_uniform`` are the same widths with every
+weight at that width (a pure ternary chip). ``chip_cost`` prices the QAT networks of the first
+seed on one chip at each of those precisions (the chip model: energy per inference, weights
+stored, area), so what the wider projections cost stands beside what they buy.
+
     PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision] [--qat-bits 2 4]
 """
 
@@ -24,7 +32,10 @@ import time
 from spikeformer_common import write_result
 
 from codesign.data import CorpusConfig, load_corpus
+from codesign.hardware import estimate_cost, load_chip
+from codesign.search import chip_precision
 from codesign.snn import ModelConfig, Precision, SpikeformerConfig, SRNNConfig
+from codesign.trace import trace_split
 from codesign.train import (
     QAT_DISTIL_TEMPERATURE,
     QAT_DISTIL_WEIGHT,
@@ -41,6 +52,38 @@ from codesign.train import (
 
 WEIGHT_BITS = (2, 3, 4, 6, 8, 32)
 STATE_BITS = (8, 12, 16)
+#: Weight width -> the chip's ``wide_weight_bits`` there (the fused projections' word); the
+#: widths not named hold every weight at their width.
+WIDE_WEIGHT_BITS = {2: 4}
+#: The chip ``chip_cost`` prices the networks on (the quickstart's), at each width's precision.
+COST_CHIP = "edge_kws"
+
+
+def precision_at(bits: int, uniform: bool = False) -> Precision:
+    """The precision of the benchmark's chip of ``bits``-bit weights (state float): the chip's
+    own mapping (``codesign.search.chip_precision``), with its wide layers unless ``uniform``."""
+    return chip_precision(load_chip(COST_CHIP, {"weight_bits": bits, "state_bits": 32,
+                                                "wide_weight_bits": None if uniform else WIDE_WEIGHT_BITS.get(bits)}))
+
+
+def qat_budget(budget: TrainConfig, precision: Precision) -> TrainConfig:
+    """The QAT budget of ``precision`` (its wide layers' bits too)."""
+    return budget.model_copy(update={"qat_weight_bits": precision.weight_bits,
+                                     "qat_wide_weight_bits": precision.wide_weight_bits})
+
+
+def chip_cost(cfg: ModelConfig, corpus, net, precision: Precision) -> dict[str, float]:
+    """The chip model's figures of ``net`` (a network trained for ``precision``) on
+    ``COST_CHIP`` at that precision, from its trace on the validation split's evaluation batch."""
+    from codesign.train import score_at_precision as score
+
+    _, on_chip = score(net, corpus, "ctc" if corpus.kind == "ctc" else "classify", precision, splits=("validation",))
+    trace = trace_split(on_chip, corpus.validation, cfg)
+    chip = load_chip(COST_CHIP, {"weight_bits": precision.weight_bits, "state_bits": 16,
+                                 "wide_weight_bits": precision.wide_weight_bits})
+    report = estimate_cost(trace, chip)
+    return {"energy_uj": report.energy_uj, "weight_kb": report.weight_kb, "area_mm2": report.area_mm2,
+            "latency_ms": report.latency_ms, "feasible": report.feasible}
 
 MODELS = {
     # the configuration that meets the spiking-vs-ANN targets (docs/benchmarks.md), one block
@@ -59,6 +102,10 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
     key = f"test_{metric}"
     ptq: dict[str, list[float]] = {str(b): [] for b in WEIGHT_BITS}
     qat: dict[str, list[float]] = {str(b): [] for b in (*qat_bits, 32)}
+    mixed = [b for b in WEIGHT_BITS if b in WIDE_WEIGHT_BITS]
+    ptq_uniform: dict[str, list[float]] = {str(b): [] for b in mixed}
+    qat_uniform: dict[str, list[float]] = {str(b): [] for b in mixed if b in qat_bits}
+    costs: dict[str, dict[str, float]] = {}
     state: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     overflow: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     finetuned: list[float] = []
@@ -69,8 +116,11 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         print(f"{name} seed {seed}: float {key} {result.metrics[key]:.4f} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
         for bits in WEIGHT_BITS:
-            scored, _ = score_at_precision(result.model, corpus, result.head, Precision(weight_bits=bits))
+            scored, _ = score_at_precision(result.model, corpus, result.head, precision_at(bits))
             ptq[str(bits)].append(scored[key])
+            if str(bits) in ptq_uniform:
+                scored, _ = score_at_precision(result.model, corpus, result.head, precision_at(bits, uniform=True))
+                ptq_uniform[str(bits)].append(scored[key])
         for bits in STATE_BITS:
             scored, _ = score_at_precision(result.model, corpus, result.head, Precision(state_bits=bits))
             state[str(bits)].append(scored[key])
@@ -83,12 +133,17 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         finetuned.append(control.metrics[key])
         print(f"{name} seed {seed}: float fine-tuned {key} {finetuned[-1]:.4f}", file=sys.stderr, flush=True)
         for bits in qat_bits:
-            trained = finetune(cfg, corpus, budget.model_copy(update={"qat_weight_bits": bits}), seed,
-                               result.checkpoint)
-            scored, _ = score_at_precision(trained.model, corpus, trained.head, Precision(weight_bits=bits))
-            qat[str(bits)].append(scored[key])
-            print(f"{name} seed {seed}: qat {bits} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
-                  file=sys.stderr, flush=True)
+            for precision, table in ((precision_at(bits), qat), (precision_at(bits, uniform=True), qat_uniform)):
+                if table is qat_uniform and str(bits) not in qat_uniform:
+                    continue
+                trained = finetune(cfg, corpus, qat_budget(budget, precision), seed, result.checkpoint)
+                scored, _ = score_at_precision(trained.model, corpus, trained.head, precision)
+                table[str(bits)].append(scored[key])
+                if seed == seeds[0]:
+                    wide = "" if precision.wide_weight_bits is None else f"x{precision.wide_weight_bits}"
+                    costs[f"{bits}{wide}"] = chip_cost(cfg, corpus, trained.model, precision)
+                print(f"{name} seed {seed}: qat {precision.label} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
+                      file=sys.stderr, flush=True)
 
     def mean(table: dict[str, list[float]]) -> dict[str, float]:
         return {k: statistics.fmean(v) for k, v in table.items()}
@@ -97,10 +152,15 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         "metric": metric,
         "ptq": mean(ptq),
         "qat": mean(qat),
+        "wide_weight_bits": {str(b): WIDE_WEIGHT_BITS[b] for b in mixed},
+        "ptq_uniform": mean(ptq_uniform),
+        "qat_uniform": mean(qat_uniform),
+        "chip_cost": costs,
         "state_bits": mean(state),
         "state_overflow_rate": mean(overflow),
         "finetuned_float": statistics.fmean(finetuned),
-        "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state, "finetuned_float": finetuned},
+        "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state, "finetuned_float": finetuned,
+                     "ptq_uniform": ptq_uniform, "qat_uniform": qat_uniform},
     }
 
 
@@ -119,7 +179,8 @@ def main() -> int:
     by_model = {m: measure(m, MODELS[m], corpus, args.seeds, args.epochs, args.learning_rate, tuple(args.qat_bits))
                 for m in args.models}
     primary = by_model.get("spikeformer") or next(iter(by_model.values()))
-    figures = {k: primary[k] for k in ("metric", "ptq", "qat", "finetuned_float", "state_bits")}
+    figures = {k: primary[k] for k in ("metric", "ptq", "qat", "finetuned_float", "state_bits", "wide_weight_bits",
+                                       "ptq_uniform", "qat_uniform", "chip_cost")}
     details = {
         "corpus": {"task": "digits", "size": args.size, "max_digits": 4, "seed": 0},
         "epochs": args.epochs,
@@ -133,6 +194,11 @@ def main() -> int:
         "the fused projections' outputs, weight qat_feature_distil_weight), each channel's scale the fraction of "
         "its peak with the least squared error; finetuned_float is that fine-tune with the weights left in float "
         "(what the extra epochs give without the grid)",
+        "wide_weight_bits": "a weight width named in figures.wide_weight_bits is a mixed-precision chip "
+        "(ChipConfig.wide_weight_bits): the conv-fused RepSSA projections (codesign.snn.wide_weight_modules) held, "
+        "trained (QAT) and priced at that many bits, every other synaptic weight at the width; ptq_uniform and "
+        "qat_uniform hold every weight at the width. chip_cost: the QAT networks of the first seed (32: the float "
+        f"run) traced on the validation split and priced on {COST_CHIP} (state_bits 16) at their precision",
         "qat_scheme": QAT_SCHEME,
         "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
         "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,
