@@ -129,7 +129,9 @@ def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTr
 def _chip_line(chip: ChipConfig) -> str:
     """What the chip is, from its fields (never from its description, which may describe the
     preset it was derived from)."""
-    return (f"  {chip.cores} cores x {chip.pes_per_core} PEs, {chip.weight_bits}-bit weights, "
+    wide = chip.held_wide_weight_bits
+    return (f"  {chip.cores} cores x {chip.pes_per_core} PEs, {chip.weight_bits}-bit weights"
+            + (f" ({wide}-bit wide layers)" if wide is not None else "") + ", "
             f"{chip.state_bits}-bit state, {chip.clock_mhz:g} MHz, {chip.node_nm} nm"
             + (f", {chip.voltage_v:g} V" if chip.voltage_v is not None else ""))
 

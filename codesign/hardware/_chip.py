@@ -159,6 +159,13 @@ class ChipConfig(OmitAtDefault):
     static_power_mw_per_mm2: float | None = Field(None, ge=0.0)
     energy_categories: tuple[str, ...] = CORE_CATEGORIES
 
+    @property
+    def held_wide_weight_bits(self) -> int | None:
+        """The bits the chip holds its wide layers in where wider than ``weight_bits`` (as the
+        cost model prices them, ``codesign.hardware.layer_weight_bits``), else None."""
+        wide = self.wide_weight_bits
+        return wide if wide is not None and wide > self.weight_bits else None
+
     @field_validator("energy_categories")
     @classmethod
     def _registered(cls, names: tuple[str, ...]) -> tuple[str, ...]:
