@@ -272,7 +272,6 @@ def export_bundle(
     Raises:
         ConfigError: ``out`` exists and is not empty, an artifact is missing or unreadable.
     """
-    from codesign.snn import Precision
     from codesign.trace import load_trace
 
     out = Path(out)

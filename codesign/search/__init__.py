@@ -15,7 +15,6 @@ from codesign.search._design import (
     point_trace,
     study_file,
 )
-from codesign.search._evaluate import chip_precision
 from codesign.search._driver import (
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
@@ -28,6 +27,7 @@ from codesign.search._driver import (
     study_counts,
     with_overrides,
 )
+from codesign.search._evaluate import chip_precision
 from codesign.search._front import (
     POINT_ATTR,
     REFERENCE_ATTR,
@@ -264,10 +264,10 @@ __all__ = [
     "chance_accuracy",
     "check_families",
     "chip_columns",
+    "chip_precision",
     "combined_importance",
     "condition_of",
     "condition_tokens",
-    "chip_precision",
     "confirm_points",
     "confirm_study",
     "confirmation_cost_reports",

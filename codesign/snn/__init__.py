@@ -58,11 +58,11 @@ if TYPE_CHECKING:
     )
     from codesign.snn._precision import (
         FLOAT_BITS,
+        WIDE_WEIGHTS_ATTR,
         HoldsState,
         Precision,
         StateFormat,
         WeightFakeQuant,
-        WIDE_WEIGHTS_ATTR,
         integer_weights,
         quantise_network,
         quantise_weight,
@@ -225,6 +225,7 @@ __all__ = [
     "SURROGATE_GRADS",
     "SYNAPSES",
     "VARIANTS",
+    "WIDE_WEIGHTS_ATTR",
     "Builder",
     "FATReLU",
     "Head",
@@ -258,7 +259,6 @@ __all__ = [
     "StateFormat",
     "Synapse",
     "UnsupportedLayer",
-    "WIDE_WEIGHTS_ATTR",
     "WeightFakeQuant",
     "attach_probe",
     "build_mamba",

@@ -54,10 +54,10 @@ from codesign.snn._time import Hold
 
 __all__ = [
     "FLOAT_BITS",
+    "WIDE_WEIGHTS_ATTR",
     "HoldsState",
     "Precision",
     "StateFormat",
-    "WIDE_WEIGHTS_ATTR",
     "WeightFakeQuant",
     "calibrate_states",
     "integer_weights",
