@@ -94,7 +94,8 @@ def _print_recommendation(view: StudyView) -> None:
 def _print_precision(result: ExportResult) -> None:
     """The precision the design was scored at, as its chip holds it."""
     precision = result.config.precision
-    print(f"scored as its chip holds it: {precision.weight_bits}-bit weights, {precision.state_bits}-bit state"
+    wide = "" if precision.wide_weight_bits is None else f" ({precision.wide_weight_bits}-bit wide layers)"
+    print(f"scored as its chip holds it: {precision.weight_bits}-bit weights{wide}, {precision.state_bits}-bit state"
           + ("" if precision.weight_bits == 32 else "; integer weights in weights_int.safetensors"))
 
 
