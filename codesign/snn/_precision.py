@@ -1,8 +1,9 @@
 """Chip precision applied to a network: weights and state held as the chip holds them.
 
-Owns :class:`Precision` (``weight_bits``, ``state_bits``; 32 means float), the weight
-quantiser, the state fixed point and :func:`quantise_network`, which turns a trained network
-into the network a chip of that precision computes. The network side knows bits, never chips:
+Owns the weight quantiser, the state fixed point and :func:`quantise_network`, which turns a
+trained network into the network a chip of a :class:`Precision` computes (``weight_bits``,
+``state_bits``, ``wide_weight_bits``; 32 means float: the bits themselves live torch-free in
+``codesign.snn._bits``, re-exported here). The network side knows bits, never chips:
 ``codesign.search`` reads the bits from a ``ChipConfig``.
 
 Conventions (also in docs/models.md, "Precision"):
@@ -40,13 +41,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch import nn
 
-from codesign.config import Spec
+from codesign.snn._bits import FLOAT_BITS, Precision, _check_bits
 from codesign.snn._fuse import fuse_model
 from codesign.snn._probe import WATCH_ATTR
 from codesign.snn._synapse import check_layers, holds_hidden_state, synaptic_weights
@@ -69,90 +68,12 @@ __all__ = [
     "wide_weight_modules",
 ]
 
-#: Bits meaning "float": no quantisation.
-FLOAT_BITS = 32
-#: Largest fixed-point width modelled (wider is float for every purpose here).
-MAX_FIXED_BITS = 24
-
-
-def _check_bits(bits: int, what: str) -> None:
-    if bits == FLOAT_BITS:
-        return
-    if not 2 <= bits <= MAX_FIXED_BITS:
-        raise ValueError(
-            f"{what} {bits} cannot be represented: signed fixed point needs 2..{MAX_FIXED_BITS} bits "
-            f"(a 1-bit word has no zero and no sign), or {FLOAT_BITS} for float"
-        )
-
-
-class Precision(Spec):
-    """How a chip holds a network's numbers.
-
-    Attributes:
-        weight_bits: synaptic weight word (2..24, or 32 = float).
-        state_bits: neuron/scan state word (2..24, or 32 = float).
-        wide_weight_bits: the weight word of the wide layers (:func:`wide_weight_modules`: the
-            conv-fused RepSSA projections; a chip's ``wide_weight_bits``), 2..24; they are held
-            in ``max(weight_bits, wide_weight_bits)``, so a value not wider than ``weight_bits``
-            (or any, with float weights) is stored as None: every synaptic weight in
-            ``weight_bits``. One precision has one form (its label, its cache keys).
-    """
-
-    weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
-    state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
-    wide_weight_bits: int | None = Field(None, ge=2, le=MAX_FIXED_BITS)
-
-    @field_validator("weight_bits", "state_bits")
-    @classmethod
-    def _representable(cls, value: int, info: ValidationInfo) -> int:
-        _check_bits(value, str(info.field_name))
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _held_wide(cls, data: Any) -> Any:
-        """``wide_weight_bits`` None where it holds no layer wider than ``weight_bits``."""
-        if isinstance(data, dict) and data.get("wide_weight_bits") is not None:
-            weight_bits = data.get("weight_bits", FLOAT_BITS)
-            if isinstance(weight_bits, int | float) and isinstance(data["wide_weight_bits"], int | float) and (
-                    weight_bits == FLOAT_BITS or data["wide_weight_bits"] <= weight_bits):
-                data = {**data, "wide_weight_bits": None}
-        return data
-
-    def bits_of(self, wide: bool) -> int:
-        """The weight bits of a layer that is (``wide``) or is not one of the wide layers."""
-        return self.wide_weight_bits if wide and self.wide_weight_bits is not None else self.weight_bits
-
-    @property
-    def is_float(self) -> bool:
-        return self.weight_bits == FLOAT_BITS and self.state_bits == FLOAT_BITS
-
-    @property
-    def label(self) -> str:
-        """``w4s12``-style short name (``fp32`` for float); with wide layers ``w2x4s12`` (the wide
-        layers' weights in 4 bits)."""
-        if self.is_float:
-            return "fp32"
-        wide = "" if self.wide_weight_bits is None else f"x{self.wide_weight_bits}"
-        return f"w{self.weight_bits}{wide}s{self.state_bits}"
-
-    @property
-    def cache_label(self) -> str:
-        """:attr:`label` plus the version of its weight grid where that grid changed after
-        scores were cached (2 bits: ``-t2``, the least-squares ternary scale), so a cached
-        score at an older grid is never read as this one's."""
-        return self.label + (f"-t{TERNARY_GRID_VERSION}" if self.weight_bits == 2 else "")
-
-
 def weight_levels(bits: int) -> int:
     """Largest integer level ``L = 2^(b−1) − 1`` of a symmetric ``b``-bit weight."""
     _check_bits(bits, "weight_bits")
     return (1 << (bits - 1)) - 1
 
 
-#: Version of the ternary (2-bit) grid, in :attr:`Precision.cache_label`: 2 since its scale is the
-#: least-squares one (1: ``max|W_c|``).
-TERNARY_GRID_VERSION = 2
 #: The fractions of ``max|W_c|`` a ternary (2-bit) channel's scale is chosen from (module docstring).
 TERNARY_SCALE_FRACTIONS = torch.linspace(0.05, 1.0, 40)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import make_trace
 
 from codesign.config import ConfigError
 from codesign.hardware import ChipConfig, check_weight_bits, estimate_cost
@@ -24,8 +23,8 @@ def _chip(**fields: Any) -> ChipConfig:
     return ChipConfig(cores=2, **fields)
 
 
-def test_a_2_bit_chip_with_4_bit_wide_layers_costs_between_pure_2_and_pure_4_bits() -> None:
-    trace = make_trace(WIDE, PLAIN)
+def test_a_2_bit_chip_with_4_bit_wide_layers_costs_between_pure_2_and_pure_4_bits(trace_factory: Any) -> None:
+    trace = trace_factory(WIDE, PLAIN)
     w2, w2x4, w4 = (estimate_cost(trace, _chip(**fields))
                     for fields in ({"weight_bits": 2}, {"weight_bits": 2, "wide_weight_bits": 4}, {"weight_bits": 4}))
     # weights stored: the wide layer's 768 weights at 4 bits, the other 256 at 2
@@ -36,19 +35,19 @@ def test_a_2_bit_chip_with_4_bit_wide_layers_costs_between_pure_2_and_pure_4_bit
     assert w2.area_mm2 < w2x4.area_mm2 == pytest.approx(w4.area_mm2)
 
 
-def test_the_wide_bits_touch_only_the_wide_layers() -> None:
-    plain = make_trace(PLAIN)
+def test_the_wide_bits_touch_only_the_wide_layers(trace_factory: Any) -> None:
+    plain = trace_factory(PLAIN)
     w2, w2x4 = (estimate_cost(plain, _chip(weight_bits=2, **extra)) for extra in ({}, {"wide_weight_bits": 4}))
     assert w2x4.weight_kb == w2.weight_kb
     assert w2x4.energy_by_category_pj["synaptic_compute"] == w2.energy_by_category_pj["synaptic_compute"]
     # not wider than weight_bits: every layer at weight_bits, the chip as it was
-    wide = make_trace(WIDE, PLAIN)
+    wide = trace_factory(WIDE, PLAIN)
     assert estimate_cost(wide, _chip(weight_bits=8, wide_weight_bits=4)).to_dict() == \
         estimate_cost(wide, _chip(weight_bits=8)).to_dict()
 
 
-def test_a_trace_quantised_with_4_bit_wide_layers_is_priced_only_on_such_a_chip() -> None:
-    trace = make_trace({**WIDE, "weight_bits": 4}, {**PLAIN, "weight_bits": 2})
+def test_a_trace_quantised_with_4_bit_wide_layers_is_priced_only_on_such_a_chip(trace_factory: Any) -> None:
+    trace = trace_factory({**WIDE, "weight_bits": 4}, {**PLAIN, "weight_bits": 2})
     estimate_cost(trace, _chip(weight_bits=2, wide_weight_bits=4))
     with pytest.raises(ConfigError, match="wide_weight_bits"):
         check_weight_bits(trace, 2, chip_wide_weight_bits=8)

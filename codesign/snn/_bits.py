@@ -1,0 +1,94 @@
+"""Chip precision as bits, torch-free: :class:`Precision` (``weight_bits``, ``state_bits``,
+``wide_weight_bits``; 32 means float) and the widths a chip can hold. The quantisers that apply
+it to a network are ``codesign.snn._precision``'s (which re-exports these); commands that only
+name a precision (``study front``, ``study status``) read it here without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from codesign.config import Spec
+
+__all__ = ["FLOAT_BITS", "MAX_FIXED_BITS", "TERNARY_GRID_VERSION", "Precision"]
+
+#: Bits meaning "float": no quantisation.
+FLOAT_BITS = 32
+#: Largest fixed-point width modelled (wider is float for every purpose here).
+MAX_FIXED_BITS = 24
+
+
+def _check_bits(bits: int, what: str) -> None:
+    if bits == FLOAT_BITS:
+        return
+    if not 2 <= bits <= MAX_FIXED_BITS:
+        raise ValueError(
+            f"{what} {bits} cannot be represented: signed fixed point needs 2..{MAX_FIXED_BITS} bits "
+            f"(a 1-bit word has no zero and no sign), or {FLOAT_BITS} for float"
+        )
+
+
+#: Version of the ternary (2-bit) grid, in :attr:`Precision.cache_label`: 2 since its scale is the
+#: least-squares one (1: ``max|W_c|``).
+TERNARY_GRID_VERSION = 2
+
+
+class Precision(Spec):
+    """How a chip holds a network's numbers.
+
+    Attributes:
+        weight_bits: synaptic weight word (2..24, or 32 = float).
+        state_bits: neuron/scan state word (2..24, or 32 = float).
+        wide_weight_bits: the weight word of the wide layers (``codesign.snn.wide_weight_modules``: the
+            conv-fused RepSSA projections; a chip's ``wide_weight_bits``), 2..24; they are held
+            in ``max(weight_bits, wide_weight_bits)``, so a value not wider than ``weight_bits``
+            (or any, with float weights) is stored as None: every synaptic weight in
+            ``weight_bits``. One precision has one form (its label, its cache keys).
+    """
+
+    weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
+    state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
+    wide_weight_bits: int | None = Field(None, ge=2, le=MAX_FIXED_BITS)
+
+    @field_validator("weight_bits", "state_bits")
+    @classmethod
+    def _representable(cls, value: int, info: ValidationInfo) -> int:
+        _check_bits(value, str(info.field_name))
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _held_wide(cls, data: Any) -> Any:
+        """``wide_weight_bits`` None where it holds no layer wider than ``weight_bits``."""
+        if isinstance(data, dict) and data.get("wide_weight_bits") is not None:
+            weight_bits = data.get("weight_bits", FLOAT_BITS)
+            if isinstance(weight_bits, int | float) and isinstance(data["wide_weight_bits"], int | float) and (
+                    weight_bits == FLOAT_BITS or data["wide_weight_bits"] <= weight_bits):
+                data = {**data, "wide_weight_bits": None}
+        return data
+
+    def bits_of(self, wide: bool) -> int:
+        """The weight bits of a layer that is (``wide``) or is not one of the wide layers."""
+        return self.wide_weight_bits if wide and self.wide_weight_bits is not None else self.weight_bits
+
+    @property
+    def is_float(self) -> bool:
+        return self.weight_bits == FLOAT_BITS and self.state_bits == FLOAT_BITS
+
+    @property
+    def label(self) -> str:
+        """``w4s12``-style short name (``fp32`` for float); with wide layers ``w2x4s12`` (the wide
+        layers' weights in 4 bits)."""
+        if self.is_float:
+            return "fp32"
+        wide = "" if self.wide_weight_bits is None else f"x{self.wide_weight_bits}"
+        return f"w{self.weight_bits}{wide}s{self.state_bits}"
+
+    @property
+    def cache_label(self) -> str:
+        """:attr:`label` plus the version of its weight grid where that grid changed after
+        scores were cached (2 bits: ``-t2``, the least-squares ternary scale), so a cached
+        score at an older grid is never read as this one's."""
+        return self.label + (f"-t{TERNARY_GRID_VERSION}" if self.weight_bits == 2 else "")
