@@ -197,8 +197,8 @@ def main() -> int:
         "wide_weight_bits": "a weight width named in figures.wide_weight_bits is a mixed-precision chip "
         "(ChipConfig.wide_weight_bits): the conv-fused RepSSA projections (codesign.snn.wide_weight_modules) held, "
         "trained (QAT) and priced at that many bits, every other synaptic weight at the width; ptq_uniform and "
-        "qat_uniform hold every weight at the width. chip_cost: the QAT networks of the first seed (32: the float "
-        f"run) traced on the validation split and priced on {COST_CHIP} (state_bits 16) at their precision",
+        "qat_uniform hold every weight at the width. chip_cost: the QAT networks of the first seed "
+        f"traced on the validation split and priced on {COST_CHIP} (state_bits 16) at their precision",
         "qat_scheme": QAT_SCHEME,
         "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
         "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,
