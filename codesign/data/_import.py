@@ -9,6 +9,7 @@ reads it instead of synthesising.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 
 from codesign import __version__
 from codesign.config import ConfigError, stable_hash
-from codesign.data._cache import default_cache_root, write_entry
+from codesign.data._cache import MANIFEST, default_cache_root, read_manifest, write_entry
 from codesign.data._config import FeatureConfig
 from codesign.data._corpus import SPLITS, Corpus
 
@@ -35,6 +36,34 @@ def _options(fmt: str, source: Path, features: FeatureConfig, keywords: Sequence
     if max_utterances is not None:
         options["max_utterances"] = max_utterances
     return options
+
+
+def _differences(earlier: object, options: dict[str, Any]) -> str:
+    """The options an existing import folder was made with that differ from ``options``."""
+    if not isinstance(earlier, dict):
+        return "a folder that no import made (no 'imported' options in its manifest)"
+    flat_earlier, flat_now = _flatten(_with_defaults(earlier)), _flatten(_with_defaults(options))
+    keys = sorted(k for k in flat_earlier.keys() | flat_now.keys() if flat_earlier.get(k) != flat_now.get(k))
+    return "; ".join(f"{k}: {flat_earlier.get(k, '(default)')} there, {flat_now.get(k, '(default)')} now" for k in keys)
+
+
+def _with_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with its feature settings spelt out, those left at their default included."""
+    try:
+        features = FeatureConfig.model_validate(options.get("features", {}))
+    except ValueError:  # a manifest from another version: shown as it is
+        return options
+    return {**options, "features": {name: getattr(features, name) for name in FeatureConfig.model_fields}}
+
+
+def _flatten(options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _load(fmt: str, source: Path, features: FeatureConfig, keywords: Sequence[str] | None,
@@ -133,12 +162,21 @@ def import_corpus(
         if out is not None
         else default_cache_root() / "imported" / f"{fmt}-{stable_hash(options)}"
     )
+    if target.exists() and not (target / MANIFEST).is_file():
+        raise ConfigError(
+            target, "", "a new or complete corpus folder", hint=f"it exists without a {MANIFEST}"
+        )
+    if (target / MANIFEST).is_file():
+        earlier = read_manifest(target).get("imported")
+        if earlier != json.loads(json.dumps(options)):  # as the manifest stores them
+            raise ConfigError(
+                target / MANIFEST, "imported", "the options of this import", got=_differences(earlier, options),
+                hint="that folder holds an import made with other options and is kept as it is; "
+                "choose another --out or delete the folder",
+            )
+        return target, read_corpus_folder(target, cache_hit=True)
     corpus = _load(fmt, source, feats, keywords, max_utterances, progress)
     tensors, speakers = _tensors(corpus)
     manifest = _manifest(corpus, options, source, speakers)
-    if target.exists() and not (target / "manifest.json").is_file():
-        raise ConfigError(
-            target, "", "a new or complete corpus folder", hint="it exists without a manifest.json"
-        )
     written = write_entry(target.parent, target.name, manifest, tensors)
     return written, read_corpus_folder(written, cache_hit=False)

@@ -310,3 +310,25 @@ def test_import_with_cmvn_is_read_only_by_a_config_that_names_it(
     assert "--utterance-normalisation none" in str(err.value)
     assert main([*argv[:-2], "--out", str(tmp_path / "x"), "--utterance-normalisation", "cmvn"]) == 2
     assert "--utterance-normalisation" in capsys.readouterr().err
+
+
+def test_reimport_into_a_folder_made_with_other_options_is_refused_and_keeps_it(
+    speech_commands: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The folder was kept while the command printed the new setting as if it had been applied."""
+    from codesign.cli import main
+
+    out = tmp_path / "sc"
+    argv = ["data", "import", str(speech_commands), "--format", "speech_commands", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--utterance-normalisation", "mean_var"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(argv) == 2  # default: none
+    err = capsys.readouterr().err
+    assert "features.utterance_normalisation: mean_var there, none now" in err
+    assert str(out / "manifest.json") in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the same options again find the folder as it is
+    assert main([*argv, "--utterance-normalisation", "mean_var"]) == 0
+    assert "features: {utterance_normalisation: mean_var}" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -4,33 +4,18 @@ read at a fixed reference of WER 1 and its networks are ranked by the lowest WER
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from _benchmarks import load_benchmark
 
 from codesign.search import DesignPoint, load_study
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ROOT / "benchmarks"
-
-
-def _benchmark(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # its own helpers (fidelity, spikeformer_common)
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def test_a_digits_study_is_read_by_wer() -> None:
-    premise = _benchmark("premise")
+    premise = load_benchmark("premise")
     digits = load_study(ROOT / "studies" / "digits_srnn_nested.yaml")
     quick = load_study(ROOT / "studies" / "quickstart.yaml")
     assert premise.fixed_reference(digits) == {"wer": 1.0, "energy_uj": 50.0, "latency_ms": 100.0}
@@ -40,7 +25,7 @@ def test_a_digits_study_is_read_by_wer() -> None:
 
 
 def test_top_networks_are_those_of_lowest_wer() -> None:
-    premise = _benchmark("premise")
+    premise = load_benchmark("premise")
     digits = load_study(ROOT / "studies" / "digits_srnn_nested.yaml")
 
     def point(trial: int, wer: float, energy_uj: float) -> DesignPoint:

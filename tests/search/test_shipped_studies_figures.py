@@ -5,29 +5,12 @@ and counts the ``unknown`` words a split holds beside the recall measured on the
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import torch
+from _benchmarks import benchmarks_on_path, load_benchmark
 
 from codesign.data import UNKNOWN, Corpus
 from codesign.train import score_splits
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _benchmark() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # its own helpers (spikeformer_common)
-    try:
-        spec = importlib.util.spec_from_file_location("shipped_studies", BENCHMARKS / "shipped_studies.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 class _Always(torch.nn.Module):
@@ -54,7 +37,7 @@ def _with_unknown_words(corpus: Corpus, unknown: int) -> Corpus:
 
 
 def test_a_trials_unknown_recall_is_read_from_what_training_stores(commands_corpus: Corpus) -> None:
-    bench = _benchmark()
+    bench = load_benchmark("shipped_studies")
     vocab = tuple(commands_corpus.vocabulary)
     unknown = vocab.index(UNKNOWN)
     commands_corpus = _with_unknown_words(commands_corpus, unknown)
@@ -75,13 +58,10 @@ def test_a_trials_unknown_recall_is_read_from_what_training_stores(commands_corp
 
 
 def test_the_cnn_reference_is_transfer_pys_conv_net_per_seed_and_budget(commands_corpus: Corpus) -> None:
-    bench = _benchmark()
-    sys.path.insert(0, str(BENCHMARKS))  # transfer.py and its corpus_learnability.py
-    try:
+    bench = load_benchmark("shipped_studies")
+    with benchmarks_on_path():  # transfer.py and its corpus_learnability.py
         ref = bench.cnn_reference(commands_corpus, [1, 2], [0, 1])
         again = bench.cnn_reference(commands_corpus, [2], [1])
-    finally:
-        sys.path.remove(str(BENCHMARKS))
     assert ref["seeds"] == [0, 1] and list(ref["epochs"]) == ["1", "2"]
     for entry in ref["epochs"].values():
         runs = entry["validation_accuracy"]

@@ -91,3 +91,22 @@ def test_the_old_wall_clock_timeout_key_reads_as_the_cpu_limit() -> None:
     data["execution"] = {"workers": 2, "trial_timeout_s": 99.0}  # a spec stored before the change
     execution = parse_spec(StudySpec, data).execution
     assert execution.trial_cpu_s == 99.0 and execution.in_flight == 2 * (1 + execution.lookahead)
+
+
+def test_label_smoothing_is_refused_on_a_ctc_task_and_kept_on_a_classification_one(tmp_path: Path) -> None:
+    """CTC ignores label smoothing: asked for on digits it changed trial cache keys and nothing else."""
+    digits = ROOT / "studies" / "digits_srnn_nested.yaml"
+    with pytest.raises(ConfigError, match=r"fidelity\.label_smoothing only on a classification task: task .digits."):
+        load_study(digits, {"fidelity.label_smoothing": 0.1})
+    data = yaml.safe_load(digits.read_text())
+    data["space"] = [*([data["space"]] if isinstance(data["space"], str) else data["space"]),
+                     {"parameters": {"train.label_smoothing": {"type": "float", "low": 0.0, "high": 0.2}}}]
+    data["space"] = [str((digits.parent / s).resolve()) if isinstance(s, str) else s for s in data["space"]]
+    data["chip"] = str((digits.parent / data["chip"]).resolve())  # paths are relative to the study file
+    searched = tmp_path / "digits.yaml"
+    searched.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"space parameter train\.label_smoothing only on a classification task"):
+        load_study(searched)
+    assert load_study(digits).fidelity.label_smoothing == 0.0
+    quick = load_study(ROOT / "studies" / "quickstart.yaml", {"fidelity.label_smoothing": 0.1})
+    assert quick.fidelity.label_smoothing == 0.1
