@@ -25,11 +25,12 @@ family gives a front worth reading"):
   ``float_validation_unknown_recall`` and ``float_test_unknown_recall``.
 
 Writes benchmarks/results/shipped_studies.json (with ``--set``, which shrinks the runs for a
-check of this script, shipped_studies-shrunk.json).
+check of this script, shipped_studies-shrunk.json; ``--out NAME`` names another file, e.g. for a
+variant of a study measured beside its shipped form with ``--set``).
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/shipped_studies.py [--draws 8] [--corpus-size 1500]
         [--studies quickstart ...] [--keep-others] [--set KEY=VALUE ...]
-        [--reference-epochs 25 80] [--reference-seeds 0 1 2]
+        [--reference-epochs 25 80] [--reference-seeds 0 1 2] [--out NAME]
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def main() -> None:
                         help="commands studies: the plain conv net's training epochs (default: the study's)")
     parser.add_argument("--reference-seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="commands studies: the plain conv net's training seeds")
+    parser.add_argument("--out", metavar="NAME",
+                        help="write benchmarks/results/NAME.json (default: shipped_studies, or "
+                        "shipped_studies-shrunk with --set)")
     args = parser.parse_args()
     sets = {k: _value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     paths = sorted((ROOT / "studies").glob("*.yaml"))
@@ -175,7 +179,7 @@ def main() -> None:
         if unknown:
             parser.error(f"no such study in studies/: {', '.join(unknown)}")
         paths = [ROOT / "studies" / f"{stem}.yaml" for stem in args.studies]
-    name = "shipped_studies-shrunk" if args.set else "shipped_studies"
+    name = args.out or ("shipped_studies-shrunk" if args.set else "shipped_studies")
     figures, details = {}, {}
     if args.keep_others:  # studies measured by an earlier run stay, each with the command that made it
         earlier = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
