@@ -390,7 +390,7 @@ def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> tuple[dict[P
             label = f"w{fields.get('weight_bits', chip.weight_bits)}s{fields.get('state_bits', chip.state_bits)}"
             unheld.setdefault(label, (err.expected, []))[1].append(i)
     notes = [_unheld_note(label, why, len(rows)) for label, (why, rows) in sorted(unheld.items())]
-    return dict(sorted(groups.items(), key=lambda item: item[0].label)), notes
+    return dict(sorted(groups.items(), key=lambda item: item[0].order)), notes
 
 
 def _precision_table(metrics: dict[str, float], trace: WorkloadTrace, chip: ChipConfig, columns: dict[str, Any],

@@ -368,7 +368,7 @@ def bundle_scores(bundle: str | Path, precisions: Iterable[Precision], cache_dir
     stored = {k: v for k, v in config.metrics.items() if k.startswith(("test_", "validation_"))}
     out: dict[Precision, tuple[dict[str, float], WorkloadTrace]] = {}
     loaded: tuple[nn.Module, Corpus] | None = None  # the network and corpus, once a precision needs them
-    for precision in sorted(set(precisions), key=lambda p: p.label):
+    for precision in sorted(set(precisions), key=lambda p: p.order):
         if precision == own:
             out[precision] = (stored, bundle_trace(bundle))
             continue

@@ -694,7 +694,7 @@ def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> list[tu
     for i, point in enumerate(points):
         fields = {name: point[f"hw.{name}"] for name in _PRECISION_FIELDS if f"hw.{name}" in point}
         groups.setdefault(chip_precision(base.model_copy(update=fields)), []).append(i)
-    return sorted(groups.items(), key=lambda item: item[0].label)
+    return sorted(groups.items(), key=lambda item: item[0].order)
 
 
 #: The chip fields :func:`chip_precision` reads.

@@ -302,7 +302,8 @@ BUILTIN_METRICS: tuple[Metric, ...] = (
     Metric("fits_on_chip", "max", "", "chip", "fits on chip", figure="fits_on_chip", untrained=True),
     Metric("state_overflow_rate", "min", _FRACTION, "network",
            "state updates saturated at the chip's state bits (fraction)"),
-    Metric("weight_bits", "min", "bits", "network", "weight precision (bits)"),
+    Metric("weight_bits", "min", "bits", "network",
+           "weight precision (bits; on a mixed-precision chip the narrow width: its wide layers are held in hw.wide_weight_bits)"),
     Metric("state_bits", "min", "bits", "network", "state precision (bits)"),
     # each task metric again on the held-out-engine split (codesign.search._splits)
     *(Metric(f"{HELDOUT_ENGINE}{m.name}", m.direction, m.unit, "heldout_engine", *_HELDOUT_LABELS[m.name],

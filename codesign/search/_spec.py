@@ -352,7 +352,6 @@ class StudySpec(Spec):
         self._check_reference()
         self._check_measured()
         self._check_heldout_corpus()
-        self._check_label_smoothing()
         strategy_named(self.strategy).check(self)
         self._check_rungs()
         return self
@@ -370,17 +369,6 @@ class StudySpec(Spec):
             bad = unmeasured_metric(names, task)
             if bad is not None:
                 raise ValueError(f"{what} the task measures: task '{task}' measures {bad[1]}, not '{bad[0]}'")
-
-    def _check_label_smoothing(self) -> None:
-        """Label smoothing only where the task classifies: CTC ignores it, so asking for it on a
-        CTC task would change the trials' cache keys and nothing else."""
-        if unmeasured_metric(["accuracy"], self.corpus.task) is None:
-            return
-        searched = any("train.label_smoothing" in s.names("train") for s in self.space)
-        if self.fidelity.label_smoothing > 0 or searched:
-            where = "space parameter train.label_smoothing" if searched else "fidelity.label_smoothing"
-            raise ValueError(f"{where} only on a classification task: task '{self.corpus.task}' trains with "
-                             "CTC, which label smoothing does not change")
 
     def _check_heldout_corpus(self) -> None:
         """A study selecting on held-out-engine metrics has a generated corpus with an engine held out."""
@@ -478,8 +466,25 @@ def parse_study(data: object, file: str | Path | None = None) -> StudySpec:
     _resolve_chip(data, base, file)
     spec = parse_spec(StudySpec, data, file=file)
     _check_families(spec, file)
+    _check_label_smoothing(spec, file)
     check_chip_space(spec, file, space_files)
     return spec
+
+
+def _check_label_smoothing(spec: StudySpec, file: str | Path | None) -> None:
+    """Label smoothing only where the task classifies: CTC ignores it, so asking for it on a
+    CTC task would change the trials' cache keys and nothing else. Checked when a study file
+    is read, not when a stored study's spec is (one stored before this check still opens)."""
+    if unmeasured_metric(["accuracy"], spec.corpus.task) is None:
+        return
+    searched = any("train.label_smoothing" in s.names("train") for s in spec.space)
+    if spec.fidelity.label_smoothing > 0 or searched:
+        raise ConfigError(
+            file, "space" if searched else "fidelity.label_smoothing",
+            "label smoothing only on a classification task",
+            got="train.label_smoothing searched" if searched else spec.fidelity.label_smoothing,
+            hint=f"task '{spec.corpus.task}' trains with CTC, which label smoothing does not change",
+        )
 
 
 def _resolve_chip(data: dict[str, Any], base: Path, file: str | Path | None) -> None:

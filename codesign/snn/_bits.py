@@ -35,6 +35,16 @@ def _check_bits(bits: int, what: str) -> None:
 TERNARY_GRID_VERSION = 2
 
 
+def _as_number(value: Any) -> float | None:
+    """``value`` as a number, or None where it is none (the field's validation then refuses it)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class Precision(Spec):
     """How a chip holds a network's numbers.
 
@@ -63,11 +73,16 @@ class Precision(Spec):
     def _held_wide(cls, data: Any) -> Any:
         """``wide_weight_bits`` None where it holds no layer wider than ``weight_bits``."""
         if isinstance(data, dict) and data.get("wide_weight_bits") is not None:
-            weight_bits = data.get("weight_bits", FLOAT_BITS)
-            if isinstance(weight_bits, int | float) and isinstance(data["wide_weight_bits"], int | float) and (
-                    weight_bits == FLOAT_BITS or data["wide_weight_bits"] <= weight_bits):
+            # any number (numpy's included) or numeric text, as the fields' own validation reads it
+            weight_bits, wide = _as_number(data.get("weight_bits", FLOAT_BITS)), _as_number(data["wide_weight_bits"])
+            if weight_bits is not None and wide is not None and (weight_bits == FLOAT_BITS or wide <= weight_bits):
                 data = {**data, "wide_weight_bits": None}
         return data
+
+    @property
+    def order(self) -> tuple[int, int, int]:
+        """Sort key: by weight bits, then state bits, then wide bits (numeric, not by label)."""
+        return self.weight_bits, self.state_bits, self.wide_weight_bits or 0
 
     def bits_of(self, wide: bool) -> int:
         """The weight bits of a layer that is (``wide``) or is not one of the wide layers."""

@@ -27,6 +27,7 @@ from codesign.snn import (
     fuse_model,
     hooked_synapses,
     spike_levels_of,
+    wide_weight_modules,
 )
 from codesign.snn._config import LayerKind
 from codesign.trace._schema import LayerTrace, ModelStats, TraceMeta, WorkloadTrace
@@ -100,6 +101,9 @@ class TraceRecorder:
         self.spike_levels = spike_levels
         self.sample_spikes = sample_spikes
         self._names = {id(m): name for name, m in model.named_modules()}
+        # the layers a mixed-precision chip holds wide: a mark of the network's structure, so a
+        # float network's trace (never quantised) carries it as its quantised copy's does
+        self._wide = wide_weight_modules(model)
         self._entries: dict[str, _Entry] = {}
         self._handles: list[Any] = []
         self._probed: list[nn.Module] = []
@@ -214,7 +218,7 @@ class TraceRecorder:
         entry.weight_count = params
         entry.weight_nonzero = nonzero_params
         entry.weight_bits = int(getattr(module, "weight_bits", 32))
-        entry.wide_weights = bool(getattr(module, "wide_weights", False))  # codesign.snn.quantise_network's mark
+        entry.wide_weights = id(module) in self._wide
         entry.steps += steps
         entry.effective_ops += float(effective.sum())
         if _is_binary(x):

@@ -178,3 +178,18 @@ def test_a_mixed_precision_is_its_own_cache_label_and_one_form() -> None:
     # wide bits no wider than the weights hold nothing wider: the plain precision, one label
     assert Precision(weight_bits=4, state_bits=12, wide_weight_bits=4) == Precision(weight_bits=4, state_bits=12)
     assert Precision(wide_weight_bits=8).label == "fp32"
+    # as numpy numbers or text too: a swept chip's fields are not always Python ints
+    import numpy as np
+
+    assert Precision.model_validate({"weight_bits": np.int64(8), "state_bits": 16,
+                                     "wide_weight_bits": np.int64(4)}) == Precision(weight_bits=8, state_bits=16)
+    assert Precision.model_validate({"weight_bits": "8", "state_bits": 16, "wide_weight_bits": 4}).label == "w8s16"
+
+
+def test_precisions_sort_by_their_bits_not_their_labels() -> None:
+    """Sorted by label, w16 came before w4 and s12 before s8: the order of a sweep's precision
+    groups (and so of its design ids) moved with the label's text."""
+    grid = [Precision(weight_bits=w, state_bits=s) for w in (16, 4) for s in (12, 8)]
+    assert [p.label for p in sorted(grid, key=lambda p: p.order)] == ["w4s8", "w4s12", "w16s8", "w16s12"]
+    mixed = Precision(weight_bits=2, state_bits=12, wide_weight_bits=4)
+    assert sorted([mixed, Precision(weight_bits=2, state_bits=12)], key=lambda p: p.order)[1] == mixed

@@ -200,3 +200,25 @@ def test_traces_recorded_before_the_neurobench_fields_still_give_figures() -> No
     assert metrics.activation_sparsity == new.activation_sparsity  # neurons found by their op name
     assert metrics.footprint_bytes == 18 * 4  # the layers' weights only: a lower bound
     assert metrics.theoretical_energy_pj == new.theoretical_energy_pj
+
+
+def test_a_float_networks_trace_marks_the_wide_layers_as_its_quantised_copys_does() -> None:
+    """The mark came only from quantise_network, so an untrained or float network's trace (the
+    joint strategy's fit check, `codesign train`'s trace.npz) priced a mixed-precision chip's
+    wide layers at the narrow bits: it 'fit' chips its quantised network then overflowed."""
+    from codesign.hardware import ChipConfig, estimate_cost
+    from codesign.snn import Precision, quantise_network
+
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3)
+    model = build_model(cfg, 8, 5, "classify").eval()
+    x, lengths = torch.randn(2, 20, 8), torch.tensor([20, 13])
+    float_trace = record_trace(model, x, lengths, cfg)
+    quantised, _ = quantise_network(model, Precision(weight_bits=2, wide_weight_bits=8))
+    quantised_trace = record_trace(quantised, x, lengths, cfg)
+    wide = [layer.name for layer in float_trace.layers if layer.wide_weights]
+    assert len(wide) == 3 and all(".fused" in name for name in wide)
+    assert wide == [layer.name for layer in quantised_trace.layers if layer.wide_weights]
+    chip = ChipConfig(cores=1, weight_bits=2, wide_weight_bits=8)
+    assert estimate_cost(float_trace, chip).weight_kb == pytest.approx(
+        estimate_cost(quantised_trace, chip).weight_kb)
+    assert estimate_cost(float_trace, chip).weight_kb > estimate_cost(float_trace, ChipConfig(cores=1, weight_bits=2)).weight_kb
