@@ -883,6 +883,9 @@ def simulate(
         neuron_updates=layers.neuron_updates,
         output_spikes=layers.output_spikes,
         aux_ops=layers.aux_ops,
+        # per output neuron and step whatever the activity: the analytic model's counts
+        rescale_ops=np.broadcast_to(replay.work.rescale_ops, placement.need.shape)[0],
+        scale_read_bits=np.broadcast_to(replay.work.scale_read_bits, placement.need.shape)[0],
     )
     noc = noc_energy_pj(energies, tally.copies, tally.hops_x, tally.hops_y)
     static = static_energy_pj(replay.static_power_mw, latency_ms, tally.cycles_by_layer)

@@ -159,3 +159,22 @@ def test_a_mixed_precision_chip_trains_scores_and_caches_its_own_network() -> No
     assert sorted(p.label for p in groups) == sorted({f"w2s{study.chip.state_bits}", f"w2x4s{study.chip.state_bits}",
                                                       f"w8s{study.chip.state_bits}"})
     assert groups[chip_precision(mixed)] == [1]
+
+
+def test_a_tap_scaled_chip_trains_scores_and_caches_its_own_network() -> None:
+    """A 4-bit chip with tap scales: its precision (chip_precision), its QAT budget, its cache
+    label and its group of swept chips are its own; a float chip has no tap scales to hold."""
+    from codesign.search import chip_precision
+
+    study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
+    tapped = study.chip.model_copy(update={"weight_bits": 4, "tap_scales": True})
+    plain = tapped.model_copy(update={"tap_scales": False})
+    assert chip_precision(tapped) == Precision(weight_bits=4, state_bits=study.chip.state_bits, tap_scales=True)
+    assert chip_precision(tapped).cache_label != chip_precision(plain).cache_label
+    assert not chip_precision(tapped.model_copy(update={"weight_bits": 32})).tap_scales
+    budget = _qat(study.train_for({}), chip_precision(tapped), study)
+    assert (budget.qat_weight_bits, budget.qat_tap_scales) == (4, True)
+    assert budget.config_hash() != _qat(study.train_for({}), chip_precision(plain), study).config_hash()
+    points = [{"hw.weight_bits": 4}, {"hw.weight_bits": 4, "hw.tap_scales": True}]
+    groups = dict(_precision_groups(points, study.chip))
+    assert groups[chip_precision(tapped)] == [1] and groups[chip_precision(plain)] == [0]
