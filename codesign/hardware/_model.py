@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from codesign.config import ConfigError
-from codesign.hardware._chip import TAP_SCALE_BITS, ChipColumns, ChipConfig, ChipsLike, ColumnsLike, as_chip_array
+from codesign.hardware._chip import (
+    TAP_SCALE_BITS,
+    ChipColumns,
+    ChipConfig,
+    ChipsLike,
+    ColumnsLike,
+    as_chip_array,
+)
 from codesign.hardware._energy import (
     ActionCounts,
     ActionEnergies,

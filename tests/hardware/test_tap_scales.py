@@ -10,8 +10,8 @@ import pytest
 from codesign.hardware import ChipArray, ChipConfig, estimate_cost, load_chip
 from codesign.hardware._chip import TAP_SCALE_BITS
 from codesign.hardware._model import chip_derived
-from codesign.hardware._technology import add_energy_pj, load_technology, mult_energy_pj
 from codesign.hardware._simulator import simulate
+from codesign.hardware._technology import add_energy_pj, load_technology, mult_energy_pj
 
 #: A conv-fused projection (16 -> 16 channels, 3 taps: 16·16·3 weights + 16 biases), marked wide
 #: with its taps as the recorder marks it, and an ordinary spiking layer.
