@@ -60,10 +60,12 @@ def test_every_weight_width_of_a_qat_study_trains_the_same_epochs(tmp_path: Path
     assert wide.entry != _train_cached(space, model_cfg, train_cfg, study.corpus, commands_corpus, ptq).entry
 
 
-def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
+def test_a_qat_networks_precisions_share_one_float_run_and_report_its_metrics(
         tmp_path: Path, commands_corpus, monkeypatch) -> None:
     study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
-    assert {p.weight_bits for p, _ in _precision_groups(_swept_chips(study), study.chip)} == {2, 4, 8}
+    groups = [p for p, _ in _precision_groups(_swept_chips(study), study.chip)]
+    assert {p.weight_bits for p in groups} == {2, 4, 8}
+    assert {p.tap_scales for p in groups} == {False, True}  # the quickstart's space holds hw.tap_scales
     calls: list[str] = []
 
     def counted(name: str, run):  # type: ignore[no-untyped-def]
@@ -78,7 +80,8 @@ def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
     task = TrialTask(params=params, spec=study, trial_number=0, store=ArtifactStore(tmp_path), corpus=commands_corpus)
     made = evaluate_trial(task)
     assert made.record.error is None and made.record.pruned is None, made.record
-    assert sorted(calls) == ["finetune"] * 3 + ["train"]  # the float budget once, then one fine-tune a width
+    # the float budget once, then one fine-tune a precision (a width, with and without tap scales)
+    assert sorted(calls) == ["finetune"] * len(groups) + ["train"]
     # the trial's network metrics are the float run's, not the first width's QAT network's
     model_over, train_over, _ = split_params(params)
     train_cfg = study.train_for(train_over)
