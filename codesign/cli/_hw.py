@@ -122,7 +122,8 @@ def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTr
 
         trace, source = load_trace(args.trace), args.trace
     if check_bits and not args.requantise:
-        check_weight_bits(trace, chip.weight_bits, file=source, chip_wide_weight_bits=chip.wide_weight_bits)
+        check_weight_bits(trace, chip.weight_bits, file=source, chip_wide_weight_bits=chip.wide_weight_bits,
+                          chip_tap_scales=chip.tap_scales)
     return trace, chip
 
 
@@ -296,7 +297,8 @@ def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfi
         wide = chip.wide_weight_bits
         check_weight_bits(trace, np.asarray(columns.get("weight_bits", [chip.weight_bits]), dtype=float),
                           file=args.trace, chip_wide_weight_bits=np.asarray(
-                              columns.get("wide_weight_bits", [np.nan if wide is None else wide]), dtype=float))
+                              columns.get("wide_weight_bits", [np.nan if wide is None else wide]), dtype=float),
+                          chip_tap_scales=np.asarray(columns.get("tap_scales", [chip.tap_scales]), dtype=float))
     return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
 
 

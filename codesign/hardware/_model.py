@@ -1254,7 +1254,8 @@ def estimate_cost_batch(
     layers = LayerArrays.from_trace(trace)
     if not requantise:
         block = array.block()
-        check_weight_bits(trace, block.weight_bits, chip_wide_weight_bits=block.wide_weight_bits)
+        check_weight_bits(trace, block.weight_bits, chip_wide_weight_bits=block.wide_weight_bits,
+                          chip_tap_scales=block.tap_scales)
     if placement is not None:
         placement.check_fits(layers, array.size)
     requirements = requirements or ChipRequirements()
@@ -1267,7 +1268,8 @@ def estimate_cost_batch(
 
 
 def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None,
-                      chip_wide_weight_bits: np.ndarray | int | None = None) -> None:
+                      chip_wide_weight_bits: np.ndarray | int | None = None,
+                      chip_tap_scales: np.ndarray | bool | None = None) -> None:
     """Refuse a trace whose weights were quantised to other bits than a chip holds them in.
 
     ``weight_bits`` has one carrier into the cost model, the chip's (its columns, read through
@@ -1277,15 +1279,18 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, 
     trace (32 bits) is priced at any chip's bits: it is the network before the chip's
     quantisation. ``requantise=True`` on the cost functions (``--requantise`` on ``codesign
     hw``) prices a quantised trace at the chip's bits anyway, its activity still that of the
-    trace's network.
+    trace's network. The same holds for the grid of a quantised wide layer with kernel taps:
+    one recorded with a scale per tap (``LayerTrace.tap_scales``) is priced only on a chip with
+    ``tap_scales``, one recorded without only on a chip without.
 
     Args:
         chip_wide_weight_bits: the chips' ``wide_weight_bits`` (NaN or None: none), beside
             ``chip_weight_bits``.
+        chip_tap_scales: the chips' ``tap_scales`` (None: not checked).
 
     Raises:
-        ConfigError: keyed ``layers[i].weight_bits`` of the trace ``file`` (``trace.layers[i]...``
-            when no file is given), naming both precisions.
+        ConfigError: keyed ``layers[i].weight_bits`` (or ``layers[i].tap_scales``) of the trace
+            ``file`` (``trace.layers[i]...`` when no file is given), naming both precisions.
     """
     narrow, wide_in = (a.reshape(-1) for a in np.broadcast_arrays(
         np.asarray(chip_weight_bits, dtype=float).reshape(-1),
@@ -1305,6 +1310,19 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, 
                     hint=f"layer {layer.name} was recorded with {layer.weight_bits}-bit weights; record the trace "
                          "at the chip's precision (hw evaluate --bundle re-quantises and re-scores the network), "
                          "or pass --requantise (requantise=True) to price its weights at the chip's bits")
+    if chip_tap_scales is None:
+        return
+    taps_held = {bool(t) for t in np.unique(np.asarray(chip_tap_scales, dtype=float))}
+    for i, layer in enumerate(trace.layers):
+        if layer.weight_count > 0 and layer.weight_bits != FLOAT_BITS and layer.wide_weights and layer.taps > 1 \
+                and taps_held - {layer.tap_scales}:
+            raise ConfigError(
+                file, f"{'' if file else 'trace.'}layers[{i}].tap_scales",
+                f"the chip's tap_scales ({not layer.tap_scales}): the chip prices weights on its own grid",
+                got=layer.tap_scales,
+                hint=f"layer {layer.name} was recorded {'with' if layer.tap_scales else 'without'} a scale per kernel "
+                     "tap; record the trace at the chip's precision (hw evaluate --bundle re-quantises and re-scores "
+                     "the network), or pass --requantise (requantise=True)")
 
 
 def estimate_cost(

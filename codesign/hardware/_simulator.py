@@ -867,7 +867,8 @@ def simulate(
             ``requantise``), or a placement of other layers.
     """
     if not requantise:
-        check_weight_bits(trace, chip.weight_bits, chip_wide_weight_bits=chip.wide_weight_bits)
+        check_weight_bits(trace, chip.weight_bits, chip_wide_weight_bits=chip.wide_weight_bits,
+                          chip_tap_scales=chip.tap_scales)
     replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts,
                             placement)
     tally = _replay(replay)

@@ -329,8 +329,9 @@ def quantise_network(
     over training utterances).
 
     Every synaptic module gets a ``weight_bits`` attribute (the bits it is held in: the wide
-    layers' ``wide_weight_bits`` where set) and a ``wide_weights`` one (whether it is one of the
-    wide layers, :func:`wide_weight_modules`), which the trace recorder reads.
+    layers' ``wide_weight_bits`` where set), a ``wide_weights`` one (whether it is one of the
+    wide layers, :func:`wide_weight_modules`) and a ``tap_scales`` one (whether its weights have
+    a scale per kernel tap), which the trace recorder reads.
 
     Raises:
         ValueError: a precision the chip cannot represent, or state quantisation of a module
@@ -347,6 +348,7 @@ def quantise_network(
         param.copy_(quantise_weight(param, bits, precision.per_tap(id(module) in wide)))
         module.weight_bits = bits  # type: ignore[assignment]  # torch: Module attrs typed as tensors
         module.wide_weights = id(module) in wide  # type: ignore[assignment]  # torch: Module attrs typed as tensors
+        module.tap_scales = precision.per_tap(id(module) in wide)  # type: ignore[assignment]  # as above
         tensors += 1
     if precision.state_bits != FLOAT_BITS and holds_hidden_state(net):
         raise ValueError(

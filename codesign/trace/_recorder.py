@@ -67,6 +67,7 @@ class _Entry:
     weight_bits: int = 32
     wide_weights: bool = False
     taps: int = 1
+    tap_scales: bool = False
     state_bits: int = 32
     state_overflows: float = 0.0
     neuron_output: bool = False
@@ -218,6 +219,7 @@ class TraceRecorder:
         entry.wide_weights = bool(getattr(module, "wide_weights", False))  # codesign.snn.quantise_network's mark
         # a wide layer's kernel taps, each scaled on its own on a chip with tap_scales
         entry.taps = int(weight.shape[-1]) if entry.wide_weights and weight.ndim == 3 else 1
+        entry.tap_scales = bool(getattr(module, "tap_scales", False))  # quantise_network's mark
         entry.steps += steps
         entry.effective_ops += float(effective.sum())
         if _is_binary(x):
@@ -289,6 +291,7 @@ class TraceRecorder:
                     weight_bits=e.weight_bits,
                     wide_weights=e.wide_weights,
                     taps=e.taps,
+                    tap_scales=e.tap_scales,
                     fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
                     binary_input_ops=e.binary_input_ops * per,
                     neuron_output=e.neuron_output,

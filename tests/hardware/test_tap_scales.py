@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from codesign.config import ConfigError
 from codesign.hardware import ChipArray, ChipConfig, estimate_cost, load_chip
 from codesign.hardware._chip import TAP_SCALE_BITS
 from codesign.hardware._model import chip_derived
@@ -66,3 +67,35 @@ def test_an_unset_tap_scales_leaves_the_chip_dump_unchanged() -> None:
     chip = load_chip("edge_kws")
     assert "tap_scales" not in chip.to_dict()
     assert chip.model_copy(update={"tap_scales": True}).to_dict()["tap_scales"] is True
+
+
+def test_a_trace_quantised_with_tap_scales_is_priced_only_on_such_a_chip(trace_factory: Any) -> None:
+    tapped = trace_factory({**WIDE, "weight_bits": 4, "tap_scales": True}, {**PLAIN, "weight_bits": 4})
+    estimate_cost(tapped, _chip(tap_scales=True))
+    with pytest.raises(ConfigError, match=r"layers\[0\].tap_scales"):
+        estimate_cost(tapped, _chip())
+    estimate_cost(tapped, _chip(), requantise=True)  # priced on the chip's grid anyway, if asked
+    plain = trace_factory({**WIDE, "weight_bits": 4}, {**PLAIN, "weight_bits": 4})
+    with pytest.raises(ConfigError, match="tap_scales"):
+        simulate(plain, _chip(tap_scales=True), seed=0)
+    estimate_cost(trace_factory(WIDE, PLAIN), _chip(tap_scales=True))  # a float trace: any chip's grid
+
+
+def test_the_recorder_marks_the_fused_projections_taps_and_grid() -> None:
+    import torch
+
+    from codesign.snn import Precision, SpikeformerConfig, build_model, quantise_network
+    from codesign.trace import record_trace
+
+    torch.manual_seed(0)
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3)
+    net = build_model(cfg, 8, 5, "classify").eval()
+    features, lengths = torch.randn(2, 12, 8), torch.tensor([12, 9])
+    for tap in (False, True):
+        on_chip, _ = quantise_network(net, Precision(weight_bits=4, tap_scales=tap))
+        with torch.no_grad():
+            trace = record_trace(on_chip, features, lengths, cfg, sample_spikes=False)
+        wide = [layer for layer in trace.layers if layer.wide_weights]
+        assert len(wide) == 3 and all(layer.taps == 3 and layer.tap_scales == tap for layer in wide)
+        assert all(layer.taps == 1 and not layer.tap_scales for layer in trace.layers if not layer.wide_weights)
+        estimate_cost(trace, _chip(tap_scales=tap))
