@@ -17,7 +17,11 @@ projections in 4 bits and every other weight on the ternary grid, as 2-bit accel
 their sensitive layers wider; ``ptq_uniform``/``qat_uniform`` are the same widths with every
 weight at that width (a pure ternary chip). ``chip_cost`` prices the QAT networks of the first
 seed on one chip at each of those precisions (the chip model: energy per inference, weights
-stored, area), so what the wider projections cost stands beside what they buy.
+stored, area), so what the wider projections cost stands beside what they buy. ``ptq_tap`` and
+``qat_tap`` (``TAP_BITS``: 2 and 4 bits) are a chip with a scale per (output channel, kernel
+tap) in the fused projections (``ChipConfig.tap_scales``) and every weight at the width (at 2
+bits pure ternary), against the wide-projection chip; ``chip_cost`` prices them too
+(``2-tap``, ``4-tap``).
 
     PYTHONPATH=$PWD python benchmarks/precision.py [--seeds 0 1 2] [--epochs 16] [--size 1000] [--models ...] [--name precision] [--qat-bits 2 4]
 """
@@ -55,21 +59,26 @@ STATE_BITS = (8, 12, 16)
 #: Weight width -> the chip's ``wide_weight_bits`` there (the fused projections' word); the
 #: widths not named hold every weight at their width.
 WIDE_WEIGHT_BITS = {2: 4}
+#: Weight widths also measured on a chip with tap scales (``ChipConfig.tap_scales``; no wide layers).
+TAP_BITS = (2, 4)
 #: The chip ``chip_cost`` prices the networks on (the quickstart's), at each width's precision.
 COST_CHIP = "edge_kws"
 
 
-def precision_at(bits: int, uniform: bool = False) -> Precision:
+def precision_at(bits: int, uniform: bool = False, tap: bool = False) -> Precision:
     """The precision of the benchmark's chip of ``bits``-bit weights (state float): the chip's
-    own mapping (``codesign.search.chip_precision``), with its wide layers unless ``uniform``."""
-    return chip_precision(load_chip(COST_CHIP, {"weight_bits": bits, "state_bits": 32,
-                                                "wide_weight_bits": None if uniform else WIDE_WEIGHT_BITS.get(bits)}))
+    own mapping (``codesign.search.chip_precision``), with its wide layers unless ``uniform`` or
+    ``tap`` (every weight at ``bits``, the fused projections with a scale per kernel tap)."""
+    return chip_precision(load_chip(COST_CHIP, {
+        "weight_bits": bits, "state_bits": 32, "tap_scales": tap,
+        "wide_weight_bits": None if uniform or tap else WIDE_WEIGHT_BITS.get(bits)}))
 
 
 def qat_budget(budget: TrainConfig, precision: Precision) -> TrainConfig:
     """The QAT budget of ``precision`` (its wide layers' bits too)."""
     return budget.model_copy(update={"qat_weight_bits": precision.weight_bits,
-                                     "qat_wide_weight_bits": precision.wide_weight_bits})
+                                     "qat_wide_weight_bits": precision.wide_weight_bits,
+                                     "qat_tap_scales": precision.tap_scales})
 
 
 def chip_cost(cfg: ModelConfig, corpus, net, precision: Precision) -> dict[str, float]:
@@ -80,7 +89,7 @@ def chip_cost(cfg: ModelConfig, corpus, net, precision: Precision) -> dict[str, 
     _, on_chip = score(net, corpus, "ctc" if corpus.kind == "ctc" else "classify", precision, splits=("validation",))
     trace = trace_split(on_chip, corpus.validation, cfg)
     chip = load_chip(COST_CHIP, {"weight_bits": precision.weight_bits, "state_bits": 16,
-                                 "wide_weight_bits": precision.wide_weight_bits})
+                                 "wide_weight_bits": precision.wide_weight_bits, "tap_scales": precision.tap_scales})
     report = estimate_cost(trace, chip)
     return {"energy_uj": report.energy_uj, "weight_kb": report.weight_kb, "area_mm2": report.area_mm2,
             "latency_ms": report.latency_ms, "feasible": report.feasible}
@@ -105,6 +114,8 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
     mixed = [b for b in WEIGHT_BITS if b in WIDE_WEIGHT_BITS]
     ptq_uniform: dict[str, list[float]] = {str(b): [] for b in mixed}
     qat_uniform: dict[str, list[float]] = {str(b): [] for b in mixed if b in qat_bits}
+    ptq_tap: dict[str, list[float]] = {str(b): [] for b in TAP_BITS}
+    qat_tap: dict[str, list[float]] = {str(b): [] for b in TAP_BITS if b in qat_bits}
     costs: dict[str, dict[str, float]] = {}
     state: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
     overflow: dict[str, list[float]] = {str(b): [] for b in STATE_BITS}
@@ -121,6 +132,9 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
             if str(bits) in ptq_uniform:
                 scored, _ = score_at_precision(result.model, corpus, result.head, precision_at(bits, uniform=True))
                 ptq_uniform[str(bits)].append(scored[key])
+            if str(bits) in ptq_tap:
+                scored, _ = score_at_precision(result.model, corpus, result.head, precision_at(bits, tap=True))
+                ptq_tap[str(bits)].append(scored[key])
         for bits in STATE_BITS:
             scored, _ = score_at_precision(result.model, corpus, result.head, Precision(state_bits=bits))
             state[str(bits)].append(scored[key])
@@ -133,15 +147,17 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         finetuned.append(control.metrics[key])
         print(f"{name} seed {seed}: float fine-tuned {key} {finetuned[-1]:.4f}", file=sys.stderr, flush=True)
         for bits in qat_bits:
-            for precision, table in ((precision_at(bits), qat), (precision_at(bits, uniform=True), qat_uniform)):
-                if table is qat_uniform and str(bits) not in qat_uniform:
+            for precision, table in ((precision_at(bits), qat), (precision_at(bits, uniform=True), qat_uniform),
+                                     (precision_at(bits, tap=True), qat_tap)):
+                if table is not qat and str(bits) not in table:
                     continue
                 trained = finetune(cfg, corpus, qat_budget(budget, precision), seed, result.checkpoint)
                 scored, _ = score_at_precision(trained.model, corpus, trained.head, precision)
                 table[str(bits)].append(scored[key])
                 if seed == seeds[0]:
                     wide = "" if precision.wide_weight_bits is None else f"x{precision.wide_weight_bits}"
-                    costs[f"{bits}{wide}"] = chip_cost(cfg, corpus, trained.model, precision)
+                    tap = "-tap" if precision.tap_scales else ""
+                    costs[f"{bits}{wide}{tap}"] = chip_cost(cfg, corpus, trained.model, precision)
                 print(f"{name} seed {seed}: qat {precision.label} {key} {scored[key]:.4f}; ptq {ptq[str(bits)][-1]:.4f}",
                       file=sys.stderr, flush=True)
 
@@ -155,12 +171,15 @@ def measure(name: str, cfg: ModelConfig, corpus, seeds: list[int], epochs: int, 
         "wide_weight_bits": {str(b): WIDE_WEIGHT_BITS[b] for b in mixed},
         "ptq_uniform": mean(ptq_uniform),
         "qat_uniform": mean(qat_uniform),
+        "ptq_tap": mean(ptq_tap),
+        "qat_tap": mean(qat_tap),
         "chip_cost": costs,
         "state_bits": mean(state),
         "state_overflow_rate": mean(overflow),
         "finetuned_float": statistics.fmean(finetuned),
         "per_seed": {"ptq": ptq, "qat": qat, "state_bits": state, "finetuned_float": finetuned,
-                     "ptq_uniform": ptq_uniform, "qat_uniform": qat_uniform},
+                     "ptq_uniform": ptq_uniform, "qat_uniform": qat_uniform, "ptq_tap": ptq_tap,
+                     "qat_tap": qat_tap},
     }
 
 
@@ -180,7 +199,7 @@ def main() -> int:
                 for m in args.models}
     primary = by_model.get("spikeformer") or next(iter(by_model.values()))
     figures = {k: primary[k] for k in ("metric", "ptq", "qat", "finetuned_float", "state_bits", "wide_weight_bits",
-                                       "ptq_uniform", "qat_uniform", "chip_cost")}
+                                       "ptq_uniform", "qat_uniform", "ptq_tap", "qat_tap", "chip_cost")}
     details = {
         "corpus": {"task": "digits", "size": args.size, "max_digits": 4, "seed": 0},
         "epochs": args.epochs,
@@ -199,6 +218,9 @@ def main() -> int:
         "trained (QAT) and priced at that many bits, every other synaptic weight at the width; ptq_uniform and "
         "qat_uniform hold every weight at the width. chip_cost: the QAT networks of the first seed "
         f"traced on the validation split and priced on {COST_CHIP} (state_bits 16) at their precision",
+        "tap_scales": "ptq_tap and qat_tap: a chip with ChipConfig.tap_scales (the conv-fused RepSSA projections "
+        "with a weight scale per (output channel, kernel tap), every synaptic weight at the width: pure ternary at "
+        "2 bits), quantised, trained (QAT) and priced so; chip_cost keys '<bits>-tap'",
         "qat_scheme": QAT_SCHEME,
         "qat_finetune_fraction": QAT_FINETUNE_FRACTION,
         "qat_finetune_lr_fraction": QAT_FINETUNE_LR_FRACTION,

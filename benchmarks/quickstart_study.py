@@ -110,11 +110,23 @@ def run_once(tmp: Path, label: str, sets: list[str] = ()) -> dict[str, Any]:  # 
                                              if p.params.get("hw.weight_bits") == bits)}
             for bits in sorted({p.params.get("hw.weight_bits") for p in front})
         },
+        # the same by weight bits and tap scales (hw.tap_scales, searched): "4-tap" are the 4-bit
+        # chips with a scale per kernel tap in the fused projections
+        "front_by_precision": _by_precision(front),
         "every_trial_trained_its_rung_budget": budget_ok,
         "trials": trials,
         "confirmed": confirmed,
         "stdout_tail": done.stdout[-2500:],
     }
+
+
+def _by_precision(front: list) -> dict[str, dict[str, float]]:
+    """Front points and best accuracy per ``<weight bits>`` or ``<weight bits>-tap`` (``hw.tap_scales``)."""
+    groups: dict[str, list[float]] = {}
+    for p in front:
+        key = f"{p.params.get('hw.weight_bits')}" + ("-tap" if p.params.get("hw.tap_scales") else "")
+        groups.setdefault(key, []).append(p.objectives["accuracy"])
+    return {k: {"points": len(v), "best_accuracy": max(v)} for k, v in sorted(groups.items())}
 
 
 def main() -> None:
@@ -153,6 +165,7 @@ def main() -> None:
         "front_points_above_half": idle["front_points_above_half"],
         "front_points": idle["front_points"],
         "front_by_weight_bits": idle["front_by_weight_bits"],
+        "front_by_precision": idle["front_by_precision"],
         "every_trial_trained_its_rung_budget": idle["every_trial_trained_its_rung_budget"],
         "deterministic": deterministic,
         "loaded_wall_s": loaded["wall_s"] if loaded else None,

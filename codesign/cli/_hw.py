@@ -122,7 +122,8 @@ def _load(args: argparse.Namespace, check_bits: bool = True) -> tuple[WorkloadTr
 
         trace, source = load_trace(args.trace), args.trace
     if check_bits and not args.requantise:
-        check_weight_bits(trace, chip.weight_bits, file=source, chip_wide_weight_bits=chip.wide_weight_bits)
+        check_weight_bits(trace, chip.weight_bits, file=source, chip_wide_weight_bits=chip.wide_weight_bits,
+                          chip_tap_scales=chip.tap_scales)
     return trace, chip
 
 
@@ -131,7 +132,8 @@ def _chip_line(chip: ChipConfig) -> str:
     preset it was derived from)."""
     wide = chip.held_wide_weight_bits
     return (f"  {chip.cores} cores x {chip.pes_per_core} PEs, {chip.weight_bits}-bit weights"
-            + (f" ({wide}-bit wide layers)" if wide is not None else "") + ", "
+            + (f" ({wide}-bit wide layers)" if wide is not None else "")
+            + (" (a scale per kernel tap in the fused projections)" if chip.tap_scales else "") + ", "
             f"{chip.state_bits}-bit state, {chip.clock_mhz:g} MHz, {chip.node_nm} nm"
             + (f", {chip.voltage_v:g} V" if chip.voltage_v is not None else ""))
 
@@ -295,7 +297,8 @@ def _sweep_table(args: argparse.Namespace, trace: WorkloadTrace, chip: ChipConfi
         wide = chip.wide_weight_bits
         check_weight_bits(trace, np.asarray(columns.get("weight_bits", [chip.weight_bits]), dtype=float),
                           file=args.trace, chip_wide_weight_bits=np.asarray(
-                              columns.get("wide_weight_bits", [np.nan if wide is None else wide]), dtype=float))
+                              columns.get("wide_weight_bits", [np.nan if wide is None else wide]), dtype=float),
+                          chip_tap_scales=np.asarray(columns.get("tap_scales", [chip.tap_scales]), dtype=float))
     return sweep_table(trace, chip, columns, requantise=True), objectives, None, []
 
 
@@ -378,12 +381,14 @@ def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> tuple[dict[P
     from codesign.search import chip_precision
 
     n = len(next(iter(columns.values()))) if columns else 1
-    names = ("weight_bits", "state_bits", "wide_weight_bits")
+    names = ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales")
     values = {name: np.asarray(columns[name], dtype=float) for name in names if name in columns}
     groups: dict[Precision, list[int]] = {}
     unheld: dict[str, tuple[str, list[int]]] = {}
     for i in range(n):
-        fields = {name: None if np.isnan(v[i]) else int(v[i]) for name, v in values.items()}
+        fields: dict[str, int | bool | None] = {
+            name: None if np.isnan(v[i]) else bool(v[i]) if name == "tap_scales" else int(v[i])
+            for name, v in values.items()}
         try:
             groups.setdefault(chip_precision(chip.model_copy(update=fields)), []).append(i)
         except ConfigError as err:

@@ -569,7 +569,7 @@ def front_params(rows: list[dict[str, Any]], spec: StudySpec | None, study: optu
     (``codesign.search.importance_infos`` over the study's trials where it has enough, then
     the search space's order); the chip's bits are the precision column, so left out."""
     params = [k for k in rows[0] if k.startswith(PARAM_PREFIXES)
-              and k not in ("hw.weight_bits", "hw.state_bits", "hw.wide_weight_bits")]
+              and k not in ("hw.weight_bits", "hw.state_bits", "hw.wide_weight_bits", "hw.tap_scales")]
     varying = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1]
     order = _space_order(spec)
     importance = _importance(study, view) if study is not None and view is not None else {}

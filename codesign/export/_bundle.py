@@ -413,7 +413,8 @@ def _write_on_chip_network(bundle: Path, net: nn.Module, config: BundleConfig, p
 
     from codesign.snn import Precision, quantise_network
 
-    weights_only = Precision(weight_bits=precision.weight_bits, wide_weight_bits=precision.wide_weight_bits)
+    weights_only = Precision(weight_bits=precision.weight_bits, wide_weight_bits=precision.wide_weight_bits,
+                             tap_scales=precision.tap_scales)
     on_chip, _ = quantise_network(net, weights_only)
     if precision.weight_bits != Precision().weight_bits:
         _write_integer_weights(bundle / WEIGHTS_INT_FILE, on_chip, weights_only)
@@ -422,27 +423,35 @@ def _write_on_chip_network(bundle: Path, net: nn.Module, config: BundleConfig, p
                               {"codesign_model_config": json.dumps(config.model.to_dict(), sort_keys=True),
                                "codesign_weight_bits": str(precision.weight_bits),
                                **({} if precision.wide_weight_bits is None else
-                                  {"codesign_wide_weight_bits": str(precision.wide_weight_bits)})})
+                                  {"codesign_wide_weight_bits": str(precision.wide_weight_bits)}),
+                               **({"codesign_tap_scales": "true"} if precision.tap_scales else {})})
     nir.write(bundle / NIR_FILE, exported.graph)
     return exported
 
 
 def _write_integer_weights(path: Path, on_chip: nn.Module, precision: Precision) -> None:
     """``<layer>.<param>.levels`` and ``.scale`` of every quantised weight, as the chip stores them
-    (the wide layers, ``Precision.wide_weight_bits``, at their bits: named in the metadata)."""
+    (the wide layers, ``Precision.wide_weight_bits``, at their bits: named in the metadata; with
+    ``Precision.tap_scales`` their scales ``[out, taps]``, one per output channel and kernel tap,
+    the layers named in ``tap_scaled``)."""
     from safetensors.torch import save_file
 
     from codesign.snn import integer_weights
 
     tensors = {}
-    wide = []
+    wide, per_tap = [], []
     for name, (levels, scale, bits) in integer_weights(on_chip, precision).items():
         tensors[f"{name}.levels"], tensors[f"{name}.scale"] = levels.contiguous(), scale.contiguous()
         if bits != precision.weight_bits:
             wide.append(name)
+        if scale.ndim == 2:
+            per_tap.append(name)
     metadata = {"weight_bits": str(precision.weight_bits), "convention": "symmetric per output channel"}
     if precision.wide_weight_bits is not None:
         metadata.update(wide_weight_bits=str(precision.wide_weight_bits), wide_weights=",".join(wide))
+    if precision.tap_scales:
+        metadata.update(convention="symmetric per output channel; tap_scaled: per (output channel, kernel tap), "
+                                   "scale [out, taps]", tap_scaled=",".join(per_tap))
     save_file(tensors, str(path), metadata=metadata)
 
 

@@ -258,6 +258,8 @@ def _integer_weights_row(bundle: Path, quantised: nn.Module, precision: Precisio
     integers within the bits it is held in (``quantise_network``'s ``weight_bits`` mark)."""
     from safetensors.torch import load_file
 
+    from codesign.snn import scale_like
+
     path = bundle / WEIGHTS_INT_FILE
     if not path.is_file():
         raise ConfigError(path, "", f"the integer weights of a {precision.weight_bits}-bit chip",
@@ -272,8 +274,7 @@ def _integer_weights_row(bundle: Path, quantised: nn.Module, precision: Precisio
         levels, scale = stored[f"{name}.levels"], stored[f"{name}.scale"]
         if int(levels.abs().max()) > 2 ** (bits - 1) - 1:
             raise ConfigError(path, f"{name}.levels", f"integers within the {bits}-bit range")
-        shape = (-1,) + (1,) * (levels.ndim - 1)
-        worst = max(worst, float((levels.float() * scale.reshape(shape) - param.detach()).abs().max()))
+        worst = max(worst, float((levels.float() * scale_like(scale, levels) - param.detach()).abs().max()))
     return Comparison("weights_int", "integer weights x scales", 0.0, worst, METRIC_ABS_TOL, False)
 
 

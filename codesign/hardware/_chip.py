@@ -52,6 +52,15 @@ class ChipConfig(OmitAtDefault):
             at ``weight_bits``; the PEs' multipliers are sized for the wider word (area). The
             network is quantised and scored the same way (``codesign.search.chip_precision``).
             None (default): every layer at ``weight_bits``.
+        tap_scales: the wide layers' weights (the conv-fused RepSSA projections, ``[out, in,
+            taps]``) have a scale per (output channel, kernel tap) instead of per output
+            channel: each tap's partial sum is rescaled before they are added, ``taps − 1``
+            more multiplies (at ``state_bits``, the accumulator's word) per output neuron and
+            step than one scale per channel, and ``out × (taps − 1)`` more
+            :data:`TAP_SCALE_BITS`-bit scales stored in weight SRAM and read with them. The
+            network is quantised and scored the same way (``codesign.search.chip_precision``);
+            at 4 bits it holds the quickstart's networks far better (docs/models.md,
+            "Precision"). False (default): one scale per output channel.
         graded_spike_bits: spike payload bits; 0 = binary spikes only (a level-k spike is then
             k events); a layer's graded spikes travel as one event when the payload holds its levels.
         zero_skipping: event-driven processing; off = every input element is processed.
@@ -107,11 +116,11 @@ class ChipConfig(OmitAtDefault):
 
     A chip describes hardware only: a deadline or an area budget is a requirement of a study
     (its ``constraints``) or of one evaluation (``ChipRequirements``), never a chip field.
-    ``wide_weight_bits``, added after chips keyed stored studies, leaves the dumped form while
-    None (:class:`~codesign.config.OmitAtDefault`).
+    ``wide_weight_bits`` and ``tap_scales``, added after chips keyed stored studies, leave the
+    dumped form while unset (:class:`~codesign.config.OmitAtDefault`).
     """
 
-    _omit_at_default = ("wide_weight_bits",)
+    _omit_at_default = ("wide_weight_bits", "tap_scales")
 
     name: str = "custom"
     description: str = ""
@@ -126,6 +135,7 @@ class ChipConfig(OmitAtDefault):
     weight_bits: int = Field(8, ge=1, le=32)
     state_bits: int = Field(16, ge=1, le=32)
     wide_weight_bits: int | None = Field(None, ge=2, le=24)
+    tap_scales: bool = False
     graded_spike_bits: int = Field(0, ge=0, le=8)
     zero_skipping: bool = True
     sparse_weights: bool = False
@@ -186,6 +196,10 @@ class ChipConfig(OmitAtDefault):
         return self
 
 
+#: Bits of one stored weight scale (a chip with ``tap_scales`` stores ``taps − 1`` more per output
+#: channel of a wide layer): a 16-bit word, as the accumulator rescale reads it.
+TAP_SCALE_BITS = 16
+
 #: Entries a synchronisation table may have (each is two hidden ChipArray columns).
 SYNC_TABLE_SIZE = 4
 #: Hidden ChipArray columns of the synchronisation table: tile counts and times (NaN = unused).
@@ -205,7 +219,7 @@ def _sync_columns(table: dict[int, float]) -> dict[str, float]:
 
 
 #: Yes/no fields, stored as 1/0 in a ChipArray.
-_BOOLS = ("zero_skipping", "sparse_weights", "noc_multicast")
+_BOOLS = ("zero_skipping", "sparse_weights", "noc_multicast", "tap_scales")
 #: Two-way choices stored as 1 (first option) / 0 (second) in a ChipArray.
 _CHOICES = {"weight_overflow": ("spill", "infeasible"), "mapping_policy": ("spread", "pack"),
             "execution": ("timestep_parallel", "layer_sequential")}
@@ -253,6 +267,7 @@ class ChipColumns:
     weight_bits: np.ndarray
     state_bits: np.ndarray
     wide_weight_bits: np.ndarray
+    tap_scales: np.ndarray
     graded_spike_bits: np.ndarray
     zero_skipping: np.ndarray
     sparse_weights: np.ndarray

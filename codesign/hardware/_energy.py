@@ -35,6 +35,8 @@ class ActionEnergies:
     synaptic_op: np.ndarray
     weight_read_op: np.ndarray
     operand_read_op: np.ndarray
+    rescale_op: np.ndarray
+    weight_read_bit: np.ndarray
     offchip_bit: np.ndarray
     neuron_update: np.ndarray
     neuron_spike: np.ndarray
@@ -67,6 +69,9 @@ class ActionCounts:
         neuron_updates: neuron / state updates; ``output_spikes`` of them emit a spike.
         output_spikes: updates that emit a spike.
         aux_ops: auxiliary elementwise operations.
+        rescale_ops: a chip with ``tap_scales``: tap partial sums rescaled (a multiply and an
+            add at the state word) before they are summed.
+        scale_read_bits: the weight-SRAM bits those rescales read (their scales).
     """
 
     synaptic_ops: np.ndarray
@@ -75,11 +80,13 @@ class ActionCounts:
     neuron_updates: np.ndarray
     output_spikes: np.ndarray
     aux_ops: np.ndarray
+    rescale_ops: np.ndarray
+    scale_read_bits: np.ndarray
 
     @cached_property
     def offchip_bits(self) -> np.ndarray:
-        """Weight bits streamed from off-chip memory."""
-        bits: np.ndarray = self.synaptic_ops * self.weight_op_bits * self.weights_offchip
+        """Weight bits streamed from off-chip memory (with the tap scales of a spilled layer)."""
+        bits: np.ndarray = (self.synaptic_ops * self.weight_op_bits + self.scale_read_bits) * self.weights_offchip
         return bits
 
 
@@ -134,12 +141,13 @@ class CostCategory:
 
 
 def _synaptic_compute(a: PricedActions) -> np.ndarray:
-    out: np.ndarray = a.counts.synaptic_ops * a.energies.synaptic_op
+    out: np.ndarray = a.counts.synaptic_ops * a.energies.synaptic_op + a.counts.rescale_ops * a.energies.rescale_op
     return out
 
 
 def _weight_memory(a: PricedActions) -> np.ndarray:
-    out: np.ndarray = a.counts.synaptic_ops * a.energies.weight_read_op * (1.0 - a.counts.weights_offchip)
+    out: np.ndarray = ((a.counts.synaptic_ops * a.energies.weight_read_op
+                        + a.counts.scale_read_bits * a.energies.weight_read_bit) * (1.0 - a.counts.weights_offchip))
     return out
 
 
@@ -181,8 +189,10 @@ def register_category(category: CostCategory) -> CostCategory:
 
 
 for _category in (
-    CostCategory("synaptic_compute", _synaptic_compute, "synapse", "synaptic operations (weight x input)"),
-    CostCategory("weight_memory", _weight_memory, "synapse", "weight SRAM reads of the synaptic operations"),
+    CostCategory("synaptic_compute", _synaptic_compute, "synapse",
+                 "synaptic operations (weight x input), and tap rescales (tap_scales)"),
+    CostCategory("weight_memory", _weight_memory, "synapse",
+                 "weight SRAM reads of the synaptic operations, and of the tap scales (tap_scales)"),
     CostCategory("state_memory", _state_memory, "soma", "neuron-state SRAM reads and writes"),
     CostCategory("neuron_update", _neuron_update, "soma", "neuron updates, spikes and auxiliary operations"),
     CostCategory("noc", lambda a: a.noc_pj, "network", "packet deliveries and mesh hops"),

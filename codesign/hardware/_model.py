@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from codesign.config import ConfigError
-from codesign.hardware._chip import ChipColumns, ChipConfig, ChipsLike, ColumnsLike, as_chip_array
+from codesign.hardware._chip import (
+    TAP_SCALE_BITS,
+    ChipColumns,
+    ChipConfig,
+    ChipsLike,
+    ColumnsLike,
+    as_chip_array,
+)
 from codesign.hardware._energy import (
     ActionCounts,
     ActionEnergies,
@@ -87,7 +94,8 @@ class LayerArrays:
     every stored weight is processed, zeros included (a weight layer's dense operations per
     input element: the structural zeros of a fused projection count, they are stored).
     ``wide_weights`` marks the layers a chip with ``wide_weight_bits`` holds in those bits
-    (:func:`layer_weight_bits`).
+    (:func:`layer_weight_bits`); ``taps`` their kernel taps (1 elsewhere), each scaled on its
+    own on a chip with ``tap_scales`` (:func:`extra_tap_scales`).
     """
 
     names: tuple[str, ...]
@@ -97,6 +105,7 @@ class LayerArrays:
     index_bits: np.ndarray
     has_weights: np.ndarray
     wide_weights: np.ndarray
+    taps: np.ndarray
     is_matmul: np.ndarray
     fan_out: np.ndarray
     stored_fan_out: np.ndarray
@@ -139,6 +148,7 @@ class LayerArrays:
             index_bits=col(lambda x: np.ceil(np.log2(max(round(_stored_fan_out(x)), 2)))),
             has_weights=col(lambda x: x.weight_count > 0),
             wide_weights=col(lambda x: x.wide_weights).astype(bool),
+            taps=col(lambda x: x.taps),
             is_matmul=col(lambda x: x.kind == "spike_matmul"),
             fan_out=col(lambda x: x.fan_out),
             stored_fan_out=col(_stored_fan_out),
@@ -191,6 +201,16 @@ def layer_weight_bits(layers: LayerArrays, columns: ChipColumns) -> np.ndarray:
     (mixed precision; ``ChipConfig.wide_weight_bits``). The one place the cost model reads a
     layer's weight bits: capacity, weight reads, MAC energy and the trace check all use it."""
     return np.where(layers.wide_weights, widest_weight_bits(columns), columns.weight_bits)
+
+
+def extra_tap_scales(layers: LayerArrays, columns: ChipColumns) -> np.ndarray:
+    """``[chips, layers]``: the weight scales each output channel of a layer has beyond its one
+    per-channel scale: ``taps − 1`` for a wide layer (``LayerTrace.wide_weights``) on a chip
+    with ``tap_scales`` (a scale per output channel and kernel tap), else 0. The one place the
+    cost model reads ``tap_scales``: the scales' storage (:func:`map_layers`), and their reads
+    and rescale multiplies (:func:`layer_work`)."""
+    extra: np.ndarray = np.where(layers.wide_weights & (columns.tap_scales > 0), layers.taps - 1.0, 0.0)
+    return extra
 
 
 def chip_derived(columns: ChipColumns, tech: Technology) -> ChipDerived:
@@ -333,6 +353,8 @@ def map_layers(
         layers.weight_count * layers.weight_density * (bits + layers.index_bits),
         layers.weight_count * bits,
     )
+    # a chip with tap_scales stores taps - 1 more scales per output channel of a wide layer
+    stored_bits = stored_bits + extra_tap_scales(layers, columns) * layers.output_width * TAP_SCALE_BITS
     layer_state_bits = layers.state_size * columns.state_bits
     need_weight_memory = stored_bits / (columns.weight_sram_kb_per_core * _BITS_PER_KIB)
     need_state_memory = layer_state_bits / (columns.state_sram_kb_per_core * _BITS_PER_KIB)
@@ -537,6 +559,8 @@ class LayerWork:
     fan_out: np.ndarray
     weight_op_bits: np.ndarray
     operand_bits: np.ndarray
+    rescale_ops: np.ndarray
+    scale_read_bits: np.ndarray
 
 
 def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
@@ -548,7 +572,11 @@ def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
     With zero skipping off every input element is processed (``levels`` times on a chip that
     splits graded spikes). Zero weights are priced once: a chip without ``sparse_weights``
     stores and processes every weight, zeros included (``stored_fan_out`` per event); one with
-    it stores and processes only the nonzero ones (the trace's ``fan_out``).
+    it stores and processes only the nonzero ones (the trace's ``fan_out``). A chip with
+    ``tap_scales`` rescales each extra tap's partial sum of a wide layer's output neurons at
+    every step (``rescale_ops``: :func:`extra_tap_scales` × outputs × steps, each a multiply
+    and an add at ``state_bits``, reading one :data:`TAP_SCALE_BITS`-bit scale from weight
+    SRAM: ``scale_read_bits``), whatever the input's activity.
     """
     columns = ChipColumns.of(chips)
     graded = layers.is_graded & (columns.graded_spike_bits >= layers.payload_bits)
@@ -566,6 +594,7 @@ def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
     # (spike_matmul) the other operand, kept in state memory.
     weight_op_bits = layers.has_weights * (layer_weight_bits(layers, columns) + np.where(sparse, layers.index_bits, 0.0))
     operand_bits = weight_op_bits + layers.is_matmul * columns.state_bits
+    rescale_ops = extra_tap_scales(layers, columns) * layers.output_width * layers.steps
     return LayerWork(
         graded=graded,
         split=split,
@@ -576,6 +605,8 @@ def layer_work(layers: LayerArrays, chips: ColumnsLike) -> LayerWork:
         fan_out=fan_out,
         weight_op_bits=weight_op_bits,
         operand_bits=operand_bits,
+        rescale_ops=rescale_ops,
+        scale_read_bits=rescale_ops * TAP_SCALE_BITS,
     )
 
 
@@ -604,6 +635,8 @@ def action_energies(
         np.isnan(columns.neuron_spike_energy_pj), quoted_update, columns.neuron_spike_energy_pj
     )
     neuron_update = np.where(has_quoted_update, quoted_update, update)
+    # a tap's partial sum rescaled and added at the accumulator's (state) word
+    rescale = (mult_energy_pj(tech, state_bits, state_bits) + add_energy_pj(tech, state_bits)) * scale
     neuron_spike = np.where(has_quoted_update, quoted_spike, update)
     # Quoted neuron-update energies include the state access; otherwise read + write the state.
     state_access = np.where(has_quoted_update, 0.0, 2.0 * state_bits * state_sram_bit)
@@ -617,6 +650,8 @@ def action_energies(
         synaptic_op=op,
         weight_read_op=weight_read,
         operand_read_op=operand_read,
+        rescale_op=rescale,
+        weight_read_bit=weight_sram_bit,
         offchip_bit=offchip,
         neuron_update=neuron_update,
         neuron_spike=neuron_spike,
@@ -1128,6 +1163,8 @@ def _evaluate_chunk(
         neuron_updates=updates,
         output_spikes=layers.output_spikes,
         aux_ops=layers.aux_ops,
+        rescale_ops=work.rescale_ops,
+        scale_read_bits=work.scale_read_bits,
     )
     timing = _sequential_cycles(layers, columns, work, placement, derived, counts, depth)
     cycles, latency_ms = timing.cycles, timing.latency_ms
@@ -1217,7 +1254,8 @@ def estimate_cost_batch(
     layers = LayerArrays.from_trace(trace)
     if not requantise:
         block = array.block()
-        check_weight_bits(trace, block.weight_bits, chip_wide_weight_bits=block.wide_weight_bits)
+        check_weight_bits(trace, block.weight_bits, chip_wide_weight_bits=block.wide_weight_bits,
+                          chip_tap_scales=block.tap_scales)
     if placement is not None:
         placement.check_fits(layers, array.size)
     requirements = requirements or ChipRequirements()
@@ -1230,7 +1268,8 @@ def estimate_cost_batch(
 
 
 def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, file: str | Path | None = None,
-                      chip_wide_weight_bits: np.ndarray | int | None = None) -> None:
+                      chip_wide_weight_bits: np.ndarray | int | None = None,
+                      chip_tap_scales: np.ndarray | bool | None = None) -> None:
     """Refuse a trace whose weights were quantised to other bits than a chip holds them in.
 
     ``weight_bits`` has one carrier into the cost model, the chip's (its columns, read through
@@ -1240,15 +1279,18 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, 
     trace (32 bits) is priced at any chip's bits: it is the network before the chip's
     quantisation. ``requantise=True`` on the cost functions (``--requantise`` on ``codesign
     hw``) prices a quantised trace at the chip's bits anyway, its activity still that of the
-    trace's network.
+    trace's network. The same holds for the grid of a quantised wide layer with kernel taps:
+    one recorded with a scale per tap (``LayerTrace.tap_scales``) is priced only on a chip with
+    ``tap_scales``, one recorded without only on a chip without.
 
     Args:
         chip_wide_weight_bits: the chips' ``wide_weight_bits`` (NaN or None: none), beside
             ``chip_weight_bits``.
+        chip_tap_scales: the chips' ``tap_scales`` (None: not checked).
 
     Raises:
-        ConfigError: keyed ``layers[i].weight_bits`` of the trace ``file`` (``trace.layers[i]...``
-            when no file is given), naming both precisions.
+        ConfigError: keyed ``layers[i].weight_bits`` (or ``layers[i].tap_scales``) of the trace
+            ``file`` (``trace.layers[i]...`` when no file is given), naming both precisions.
     """
     narrow, wide_in = (a.reshape(-1) for a in np.broadcast_arrays(
         np.asarray(chip_weight_bits, dtype=float).reshape(-1),
@@ -1268,6 +1310,19 @@ def check_weight_bits(trace: WorkloadTrace, chip_weight_bits: np.ndarray | int, 
                     hint=f"layer {layer.name} was recorded with {layer.weight_bits}-bit weights; record the trace "
                          "at the chip's precision (hw evaluate --bundle re-quantises and re-scores the network), "
                          "or pass --requantise (requantise=True) to price its weights at the chip's bits")
+    if chip_tap_scales is None:
+        return
+    taps_held = {bool(t) for t in np.unique(np.asarray(chip_tap_scales, dtype=float))}
+    for i, layer in enumerate(trace.layers):
+        if layer.weight_count > 0 and layer.weight_bits != FLOAT_BITS and layer.wide_weights and layer.taps > 1 \
+                and taps_held - {layer.tap_scales}:
+            raise ConfigError(
+                file, f"{'' if file else 'trace.'}layers[{i}].tap_scales",
+                f"the chip's tap_scales ({not layer.tap_scales}): the chip prices weights on its own grid",
+                got=layer.tap_scales,
+                hint=f"layer {layer.name} was recorded {'with' if layer.tap_scales else 'without'} a scale per kernel "
+                     "tap; record the trace at the chip's precision (hw evaluate --bundle re-quantises and re-scores "
+                     "the network), or pass --requantise (requantise=True)")
 
 
 def estimate_cost(

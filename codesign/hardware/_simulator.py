@@ -867,7 +867,8 @@ def simulate(
             ``requantise``), or a placement of other layers.
     """
     if not requantise:
-        check_weight_bits(trace, chip.weight_bits, chip_wide_weight_bits=chip.wide_weight_bits)
+        check_weight_bits(trace, chip.weight_bits, chip_wide_weight_bits=chip.wide_weight_bits,
+                          chip_tap_scales=chip.tap_scales)
     replay = _Replay.set_up(trace, chip, tech if tech is not None else load_technology(), seed, match_counts,
                             placement)
     tally = _replay(replay)
@@ -883,6 +884,9 @@ def simulate(
         neuron_updates=layers.neuron_updates,
         output_spikes=layers.output_spikes,
         aux_ops=layers.aux_ops,
+        # per output neuron and step whatever the activity: the analytic model's counts
+        rescale_ops=np.broadcast_to(replay.work.rescale_ops, placement.need.shape)[0],
+        scale_read_bits=np.broadcast_to(replay.work.scale_read_bits, placement.need.shape)[0],
     )
     noc = noc_energy_pj(energies, tally.copies, tally.hops_x, tally.hops_y)
     static = static_energy_pj(replay.static_power_mw, latency_ms, tally.cycles_by_layer)

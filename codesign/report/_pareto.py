@@ -321,12 +321,12 @@ def design_id(key: Key) -> str:
 
 def precision_label(view: StudyView, point: DesignPoint) -> str:
     """The chip precision a design point was scored at, ``w4s12`` (weight and state bits;
-    ``w2x4s12``: its wide layers in 4 bits, ``Precision.label``), or ``""`` when neither its
+    ``w2x4s12``: its wide layers in 4 bits; ``w4s12-tap``: with tap scales, ``Precision.label``), or ``""`` when neither its
     parameters, its metrics nor its trial's chip say."""
     from codesign.snn import Precision
 
-    bits: dict[str, int | None] = {}
-    for name in ("weight_bits", "state_bits", "wide_weight_bits"):
+    bits: dict[str, int | bool | None] = {}
+    for name in ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales"):
         value = point.params.get(f"hw.{name}", point.metrics.get(name))
         if value is None:
             record = _record(view, point.trial)
@@ -336,6 +336,9 @@ def precision_label(view: StudyView, point: DesignPoint) -> str:
             value = getattr(view.spec.chip, name) if view.spec is not None else None
         if name == "wide_weight_bits":
             bits[name] = int(value) if isinstance(value, (int, float)) else None
+            continue
+        if name == "tap_scales":
+            bits[name] = bool(value)
             continue
         if not isinstance(value, (int, float)):
             return ""
@@ -539,7 +542,7 @@ def _group_items(point: DesignPoint, varying: list[str], prefix: str) -> list[st
     """``width=64`` for each varying parameter of the group (the chip's bits are its precision)."""
     return [f"{bare_name(k)}={_fmt(point.params[k])}" for k in varying
             if k in point.params and group_of(k) == prefix
-            and k not in ("hw.weight_bits", "hw.state_bits", "hw.wide_weight_bits")]
+            and k not in ("hw.weight_bits", "hw.state_bits", "hw.wide_weight_bits", "hw.tap_scales")]
 
 
 def _off_front(view: StudyView, point: DesignPoint) -> str:

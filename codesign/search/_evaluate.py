@@ -132,7 +132,8 @@ def chip_precision(chip: ChipConfig) -> Precision:
     from codesign.snn import Precision
 
     return parse_spec(Precision, {"weight_bits": chip.weight_bits, "state_bits": chip.state_bits,
-                                  "wide_weight_bits": chip.wide_weight_bits}, key_prefix="hw")
+                                  "wide_weight_bits": chip.wide_weight_bits, "tap_scales": chip.tap_scales},
+                      key_prefix="hw")
 
 
 class _Workspace:
@@ -347,7 +348,8 @@ def _qat(train_cfg: TrainConfig, precision: Precision, study: StudySpec) -> Trai
     if study.precision != "qat":
         return train_cfg
     return train_cfg.model_copy(update={"qat_weight_bits": precision.weight_bits,
-                                        "qat_wide_weight_bits": precision.wide_weight_bits})
+                                        "qat_wide_weight_bits": precision.wide_weight_bits,
+                                        "qat_tap_scales": precision.tap_scales})
 
 
 def _cheap_chip_check(model_cfg: ModelConfig, corpus: Corpus, chip: ChipConfig,
@@ -698,7 +700,7 @@ def _precision_groups(points: list[dict[str, Any]], base: ChipConfig) -> list[tu
 
 
 #: The chip fields :func:`chip_precision` reads.
-_PRECISION_FIELDS = ("weight_bits", "state_bits", "wide_weight_bits")
+_PRECISION_FIELDS = ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales")
 
 
 def _costed_chips(space: _Workspace, task: TrialTask, scored: ScoredNetwork,

@@ -30,17 +30,17 @@ if TYPE_CHECKING:
 
 def precision_of(point: DesignPoint, chip: Mapping[str, Any] | None = None) -> str:
     """``w<weight bits>s<state bits>`` of the point's chip (``w2x4s12`` with its wide layers in 4
-    bits: ``Precision.label``): its measured bits, else its ``hw.*`` parameters, else ``chip``
+    bits, ``w4s12-tap`` with tap scales: ``Precision.label``): its measured bits, else its ``hw.*`` parameters, else ``chip``
     (the trial's or the study's chip fields), else the ChipConfig defaults."""
     from codesign.hardware import ChipConfig  # configs only
     from codesign.snn import Precision
 
-    bits: dict[str, int | None] = {}
-    for name in ("weight_bits", "state_bits", "wide_weight_bits"):
+    bits: dict[str, int | bool | None] = {}
+    for name in ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales"):
         value = point.metrics.get(name, point.params.get(f"hw.{name}"))
         if value is None:
             value = (chip or {}).get(name, ChipConfig.model_fields[name].default)
-        bits[name] = None if value is None else int(float(value))
+        bits[name] = None if value is None else bool(value) if name == "tap_scales" else int(float(value))
     try:
         return Precision.model_validate(bits).label
     except ValueError:  # bits no network is held in (a 1-bit chip): named as they are

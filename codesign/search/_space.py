@@ -471,9 +471,10 @@ def chip_columns(points: Sequence[Mapping[str, Any]], base: ChipConfig) -> dict[
     """The ``hw.*`` values of ``points`` as chip columns for ``codesign.hardware.estimate_cost_batch``
     (one array per chip field any point sets; ``base``'s value where a point leaves it out).
     Both the nested strategy's sweep and ``codesign hw sweep --space`` build their chips here."""
-    defaults = base.to_dict()
+    defaults = base.to_dict()  # a field left out of the dumped form at its default (OmitAtDefault): read it
     fields = sorted({name.partition(".")[2] for point in points for name in point if name.startswith("hw.")})
-    return {f: np.array([point.get(f"hw.{f}", defaults[f]) for point in points]) for f in fields}
+    return {f: np.array([point.get(f"hw.{f}", defaults[f] if f in defaults else getattr(base, f)) for point in points])
+            for f in fields}
 
 
 def _apply_conditions(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:

@@ -122,6 +122,8 @@ class RepProjection(nn.Module):
         #: Weight bits the training-form forward fake-quantises the fused form to (32: float, the
         #: two branches as such); see :meth:`set_qat_weight_bits`.
         self.qat_weight_bits = FLOAT_BITS
+        #: Whether that fake quantisation has a scale per (output channel, tap) (``Precision.tap_scales``).
+        self.qat_tap_scales = False
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         """Pad ``[B, C, L]`` along frames so the conv keeps L frames."""
@@ -149,7 +151,7 @@ class RepProjection(nn.Module):
             y = y + batch_norm_last(self.bn_temporal, t)
         return y.reshape(*lead, length, self.channels_out)
 
-    def set_qat_weight_bits(self, bits: int) -> None:
+    def set_qat_weight_bits(self, bits: int, per_tap: bool = False) -> None:
         """Train the fused form at ``bits`` (quantisation-aware training); 32: train the branches.
 
         With bits below 32 the training-form forward computes what the chip computes: the
@@ -157,10 +159,12 @@ class RepProjection(nn.Module):
         eval, as :meth:`fuse` does), its weight fake-quantised per output channel with a
         straight-through gradient (``quantise_weight``), then one convolution. The branch
         weights and batch norms stay the trained parameters, so :meth:`fuse` and the chip's
-        scoring read them unchanged.
+        scoring read them unchanged. ``per_tap``: a scale per (output channel, kernel tap), as a
+        chip with ``tap_scales`` holds the fused weight.
         """
         weight_levels(bits)  # raises ValueError for a width a chip cannot hold
         self.qat_weight_bits = bits
+        self.qat_tap_scales = per_tap
 
     def _fold(
         self, scale1: torch.Tensor, shift1: torch.Tensor, scale2: torch.Tensor | None, shift2: torch.Tensor | None
@@ -198,7 +202,7 @@ class RepProjection(nn.Module):
             if self.bn_temporal is not None:
                 scale2, shift2 = _bn_affine(self.bn_temporal)
         weight, bias = self._fold(scale1, shift1, scale2, shift2)
-        weight = quantise_weight(weight, self.qat_weight_bits)
+        weight = quantise_weight(weight, self.qat_weight_bits, self.qat_tap_scales)
         if weight.ndim == 2:
             return F.linear(flat, weight, bias)
         return F.conv1d(self._pad(flat.transpose(1, 2)), weight, bias).transpose(1, 2)

@@ -1,5 +1,5 @@
 """Chip precision as bits, torch-free: :class:`Precision` (``weight_bits``, ``state_bits``,
-``wide_weight_bits``; 32 means float) and the widths a chip can hold. The quantisers that apply
+``wide_weight_bits``, ``tap_scales``; 32 means float) and the widths a chip can hold. The quantisers that apply
 it to a network are ``codesign.snn._precision``'s (which re-exports these); commands that only
 name a precision (``study front``, ``study status``) read it here without importing torch.
 """
@@ -56,11 +56,17 @@ class Precision(Spec):
             in ``max(weight_bits, wide_weight_bits)``, so a value not wider than ``weight_bits``
             (or any, with float weights) is stored as None: every synaptic weight in
             ``weight_bits``. One precision has one form (its label, its cache keys).
+        tap_scales: the wide layers (the conv-fused RepSSA projections, ``[out, in, taps]``)
+            have a weight scale per (output channel, kernel tap) instead of per output channel
+            (a chip's ``tap_scales``): each tap's weights on a grid of their own, so the
+            depthwise taps (about 10x the channel's RMS) no longer set the step of the rest.
+            False with float weights (nothing is quantised).
     """
 
     weight_bits: int = Field(FLOAT_BITS, ge=1, le=32)
     state_bits: int = Field(FLOAT_BITS, ge=1, le=32)
     wide_weight_bits: int | None = Field(None, ge=2, le=MAX_FIXED_BITS)
+    tap_scales: bool = False
 
     @field_validator("weight_bits", "state_bits")
     @classmethod
@@ -77,16 +83,24 @@ class Precision(Spec):
             weight_bits, wide = _as_number(data.get("weight_bits", FLOAT_BITS)), _as_number(data["wide_weight_bits"])
             if weight_bits is not None and wide is not None and (weight_bits == FLOAT_BITS or wide <= weight_bits):
                 data = {**data, "wide_weight_bits": None}
+        if isinstance(data, dict) and data.get("tap_scales") and \
+                _as_number(data.get("weight_bits", FLOAT_BITS)) == FLOAT_BITS:
+            data = {**data, "tap_scales": False}
         return data
 
     @property
-    def order(self) -> tuple[int, int, int]:
-        """Sort key: by weight bits, then state bits, then wide bits (numeric, not by label)."""
-        return self.weight_bits, self.state_bits, self.wide_weight_bits or 0
+    def order(self) -> tuple[int, int, int, bool]:
+        """Sort key: by weight bits, then state bits, wide bits and tap scales (numeric, not by label)."""
+        return self.weight_bits, self.state_bits, self.wide_weight_bits or 0, self.tap_scales
 
     def bits_of(self, wide: bool) -> int:
         """The weight bits of a layer that is (``wide``) or is not one of the wide layers."""
         return self.wide_weight_bits if wide and self.wide_weight_bits is not None else self.weight_bits
+
+    def per_tap(self, wide: bool) -> bool:
+        """Whether a layer that is (``wide``) or is not one of the wide layers has a weight scale
+        per (output channel, kernel tap) (:attr:`tap_scales`), not per output channel."""
+        return self.tap_scales and wide
 
     @property
     def is_float(self) -> bool:
@@ -95,11 +109,12 @@ class Precision(Spec):
     @property
     def label(self) -> str:
         """``w4s12``-style short name (``fp32`` for float); with wide layers ``w2x4s12`` (the wide
-        layers' weights in 4 bits)."""
+        layers' weights in 4 bits); with a scale per kernel tap ``w4s12-tap``."""
         if self.is_float:
             return "fp32"
         wide = "" if self.wide_weight_bits is None else f"x{self.wide_weight_bits}"
-        return f"w{self.weight_bits}{wide}s{self.state_bits}"
+        tap = "-tap" if self.tap_scales else ""
+        return f"w{self.weight_bits}{wide}s{self.state_bits}{tap}"
 
     @property
     def cache_label(self) -> str:

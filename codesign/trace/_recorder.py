@@ -67,6 +67,8 @@ class _Entry:
     state_size: int = 0
     weight_bits: int = 32
     wide_weights: bool = False
+    taps: int = 1
+    tap_scales: bool = False
     state_bits: int = 32
     state_overflows: float = 0.0
     neuron_output: bool = False
@@ -219,6 +221,9 @@ class TraceRecorder:
         entry.weight_nonzero = nonzero_params
         entry.weight_bits = int(getattr(module, "weight_bits", 32))
         entry.wide_weights = id(module) in self._wide
+        # a wide layer's kernel taps, each scaled on its own on a chip with tap_scales
+        entry.taps = int(weight.shape[-1]) if entry.wide_weights and weight.ndim == 3 else 1
+        entry.tap_scales = bool(getattr(module, "tap_scales", False))  # quantise_network's mark
         entry.steps += steps
         entry.effective_ops += float(effective.sum())
         if _is_binary(x):
@@ -289,6 +294,8 @@ class TraceRecorder:
                     weight_nonzero=e.weight_nonzero,
                     weight_bits=e.weight_bits,
                     wide_weights=e.wide_weights,
+                    taps=e.taps,
+                    tap_scales=e.tap_scales,
                     fan_out=(e.effective_ops * per / events) if events > 0 else 0.0,
                     binary_input_ops=e.binary_input_ops * per,
                     neuron_output=e.neuron_output,

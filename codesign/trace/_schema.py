@@ -59,6 +59,10 @@ class LayerTrace(OmitAtDefault):
         wide_weights: the layer is one of the wide layers (``codesign.snn.wide_weight_modules``:
             a conv-fused RepSSA projection) that a chip with ``wide_weight_bits`` holds in those
             bits (left out of the dumped form while False, so older traces read the same).
+        taps: kernel taps of a wide layer's weights (``[out, in, taps]``), which a chip with
+            ``tap_scales`` scales one by one; 1 for every other layer (left out while 1).
+        tap_scales: the wide layer's weights were held with a scale per (output channel, tap)
+            when the trace was recorded (``Precision.tap_scales``; left out while False).
         fan_out: synaptic operations caused by one nonzero input (e.g. out_features for a
             dense layer; out_channels x kernel / stride for a conv; the other operand's
             length for a spike_matmul).
@@ -92,7 +96,7 @@ class LayerTrace(OmitAtDefault):
     """
 
     model_config = MEASURED
-    _omit_at_default = ("wide_weights",)
+    _omit_at_default = ("wide_weights", "taps", "tap_scales")
 
     name: str
     kind: LayerKind
@@ -103,6 +107,8 @@ class LayerTrace(OmitAtDefault):
     weight_nonzero: int = Field(0, ge=0)
     weight_bits: int = Field(32, ge=1, le=32)
     wide_weights: bool = False
+    taps: int = Field(1, ge=1)
+    tap_scales: bool = False
     fan_out: float = Field(0.0, ge=0.0)
     input_size: float = Field(0.0, ge=0.0)
     input_events: float = Field(0.0, ge=0.0)

@@ -65,7 +65,7 @@ class TrainConfig(OmitAtDefault):
     added after trained networks were cached (SpecAugment, label smoothing) leave its dumped
     form while they are off (:class:`~codesign.config.OmitAtDefault`)."""
 
-    _omit_at_default = ("spec_augment", "label_smoothing", "qat_wide_weight_bits")
+    _omit_at_default = ("spec_augment", "label_smoothing", "qat_wide_weight_bits", "qat_tap_scales")
 
     epochs: int | None = Field(
         4, ge=1, description="budget in epochs: the schedule's length, reproducible from the seed (None: seconds)"
@@ -94,6 +94,11 @@ class TrainConfig(OmitAtDefault):
         "(codesign.snn.wide_weight_modules: the conv-fused RepSSA projections), wider than qat_weight_bits; None: "
         "every synaptic weight at qat_weight_bits (a chip's wide_weight_bits)",
     )
+    qat_tap_scales: bool = Field(
+        False,
+        description="quantisation-aware training on a chip with tap_scales: the wide layers (the conv-fused RepSSA "
+        "projections) fake-quantised with a scale per (output channel, kernel tap), as that chip holds them",
+    )
     spec_augment: SpecAugment | None = Field(
         None,
         description="SpecAugment: time and frequency masks drawn afresh for each training batch "
@@ -108,7 +113,7 @@ class TrainConfig(OmitAtDefault):
 
     def without_qat(self) -> TrainConfig:
         """This budget trained in float (no QAT bits): the float run a QAT run starts with."""
-        return self.model_copy(update={"qat_weight_bits": None, "qat_wide_weight_bits": None})
+        return self.model_copy(update={"qat_weight_bits": None, "qat_wide_weight_bits": None, "qat_tap_scales": False})
 
     @property
     def load_dependent(self) -> bool:
@@ -122,4 +127,6 @@ class TrainConfig(OmitAtDefault):
         wide = self.qat_wide_weight_bits
         if wide is not None and not (self.qat_weight_bits is not None and self.qat_weight_bits < wide):
             raise ValueError(f"qat_wide_weight_bits ({wide}) needs a narrower qat_weight_bits (got {self.qat_weight_bits})")
+        if self.qat_tap_scales and self.qat_weight_bits in (None, 32):
+            raise ValueError("qat_tap_scales needs quantised weights: a qat_weight_bits below 32")
         return self

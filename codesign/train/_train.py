@@ -368,14 +368,15 @@ def _fused_qat_modules(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if callable(getattr(m, "set_qat_weight_bits", None))]
 
 
-def _qat_parametrize(net: nn.Module, bits: int | None, wide_bits: int | None = None) -> bool:
+def _qat_parametrize(net: nn.Module, bits: int | None, wide_bits: int | None = None, tap_scales: bool = False) -> bool:
     """Train on the weights the chip holds (QAT); True when applied.
 
     A module the chip runs fused (``_fused_qat_modules``) fake-quantises its fused weight
     itself; every other synaptic weight is fake-quantised in the forward pass by a
     parametrization. Either way the quantiser is ``quantise_weight``, the one scoring uses, at
     the bits ``quantise_network`` holds the layer in: ``wide_bits`` for the wide layers
-    (``wide_weight_modules``) where given, else ``bits``.
+    (``wide_weight_modules``) where given, else ``bits``; with ``tap_scales`` the wide layers
+    have a scale per (output channel, kernel tap) (``Precision.tap_scales``).
     """
     from torch.nn.utils import parametrize
 
@@ -384,15 +385,17 @@ def _qat_parametrize(net: nn.Module, bits: int | None, wide_bits: int | None = N
     if bits is None or bits == FLOAT_BITS:
         return False
     _refuse_qat_of_hidden_state(net, bits)
-    precision = Precision(weight_bits=bits, wide_weight_bits=wide_bits)
+    precision = Precision(weight_bits=bits, wide_weight_bits=wide_bits, tap_scales=tap_scales)
     wide = wide_weight_modules(net)
     inside_fused: set[int] = set()
     for module in _fused_qat_modules(net):
-        module.set_qat_weight_bits(precision.bits_of(id(module) in wide))  # type: ignore[operator]  # duck typing
+        module.set_qat_weight_bits(  # type: ignore[operator]  # found by duck typing above
+            precision.bits_of(id(module) in wide), precision.per_tap(id(module) in wide))
         inside_fused.update(id(m) for m in module.modules())
     for _, module, name in list(synaptic_weights(net, prunable_only=True)):
         if id(module) not in inside_fused:
-            parametrize.register_parametrization(module, name, WeightFakeQuant(precision.bits_of(id(module) in wide)))
+            parametrize.register_parametrization(module, name, WeightFakeQuant(
+                precision.bits_of(id(module) in wide), precision.per_tap(id(module) in wide)))
     return True
 
 
@@ -780,7 +783,8 @@ def _finetune_session(float_session: _Session, budget: TrainConfig, bits: int, s
     net, device, cfg = float_session.net, float_session.device, float_session.cfg
     teacher = _Teacher.of(net) if qat_distils(bits) else None  # the float run's network, before the grid
     # FLOAT_BITS: the same fine-tune in float (finetune_control)
-    _qat_parametrize(net, bits, budget.qat_wide_weight_bits if bits != FLOAT_BITS else None)
+    _qat_parametrize(net, bits, budget.qat_wide_weight_bits if bits != FLOAT_BITS else None,
+                     budget.qat_tap_scales and bits != FLOAT_BITS)
     tune = budget.model_copy(update={
         "epochs": None if budget.epochs is None else max(1, math.ceil(budget.epochs * QAT_FINETUNE_FRACTION)),
         "seconds": None if budget.seconds is None else budget.seconds * QAT_FINETUNE_FRACTION,

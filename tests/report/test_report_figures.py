@@ -327,7 +327,7 @@ def test_grouped_parallel_panels_confirmed_spread_and_labels(tmp_path: Path) -> 
     assert "snn.levels" in network.conditional  # LIF designs have no levels
     assert {a.name for a in chip.axes if not a.objective} == {
         "hw.cores", "hw.pes_per_core", "hw.weight_sram_kb_per_core", "hw.weight_bits", "hw.graded_spike_bits",
-        "hw.zero_skipping", "hw.clock_mhz", "hw.node_nm"}
+        "hw.zero_skipping", "hw.clock_mhz", "hw.node_nm", "hw.tap_scales"}
     assert [a.name for a in chip.axes if a.objective] == ["accuracy", "energy_uj", "latency_ms"]
 
     info = pareto_front_info(view)

@@ -104,7 +104,7 @@ def test_page_reads_well_in_headless_chromium(tmp_path: Path, monkeypatch: pytes
         assert fig["legend_clipped"] == [], (fig["title"], fig["legend_clipped"])
     panels = [f for f in figures if f["axis_titles"]]
     assert [f["title"].split(" (")[0] for f in panels] == ["Network parameters", "Chip parameters"]
-    assert panels[0]["axis_titles"] == 9 + 3 and panels[1]["axis_titles"] == 8 + 3  # paged; all 8 hw.*
+    assert panels[0]["axis_titles"] == 9 + 3 and panels[1]["axis_titles"] == 9 + 3  # paged; all 9 hw.* (tap_scales too)
     scatter = figures[0]
     assert scatter["title"].startswith("Pareto front: validation accuracy (fraction correct) vs energy per inference (µJ)")
     legend = " | ".join(scatter["legend"])

@@ -39,7 +39,7 @@ def test_front_fits_120_columns_with_ids_objectives_precision_and_few_parameters
     rows = [ln.split() for ln in table[2:]]
     assert len({r[0].rstrip("*") for r in rows}) == len(rows)  # one row per design
     assert sum(r[0].endswith("*") for r in rows) == 1  # the recommended design, marked
-    assert all(re.fullmatch(r"w\d+s\d+", r[4]) for r in rows)
+    assert all(re.fullmatch(r"w\d+s\d+(-tap)?", r[4]) for r in rows)  # -tap: the searched hw.tap_scales
     # --wide gives every column; --columns picks them, a short parameter name included
     assert main(["study", "front", "joint", "--runs-dir", str(tmp_path), "--wide"]) == 0
     wide = capsys.readouterr().out.splitlines()[0]

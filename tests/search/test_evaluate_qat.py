@@ -60,10 +60,12 @@ def test_every_weight_width_of_a_qat_study_trains_the_same_epochs(tmp_path: Path
     assert wide.entry != _train_cached(space, model_cfg, train_cfg, study.corpus, commands_corpus, ptq).entry
 
 
-def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
+def test_a_qat_networks_precisions_share_one_float_run_and_report_its_metrics(
         tmp_path: Path, commands_corpus, monkeypatch) -> None:
     study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
-    assert {p.weight_bits for p, _ in _precision_groups(_swept_chips(study), study.chip)} == {2, 4, 8}
+    groups = [p for p, _ in _precision_groups(_swept_chips(study), study.chip)]
+    assert {p.weight_bits for p in groups} == {2, 4, 8}
+    assert {p.tap_scales for p in groups} == {False, True}  # the quickstart's space holds hw.tap_scales
     calls: list[str] = []
 
     def counted(name: str, run):  # type: ignore[no-untyped-def]
@@ -78,7 +80,8 @@ def test_a_qat_networks_three_widths_share_one_float_run_and_report_its_metrics(
     task = TrialTask(params=params, spec=study, trial_number=0, store=ArtifactStore(tmp_path), corpus=commands_corpus)
     made = evaluate_trial(task)
     assert made.record.error is None and made.record.pruned is None, made.record
-    assert sorted(calls) == ["finetune"] * 3 + ["train"]  # the float budget once, then one fine-tune a width
+    # the float budget once, then one fine-tune a precision (a width, with and without tap scales)
+    assert sorted(calls) == ["finetune"] * len(groups) + ["train"]
     # the trial's network metrics are the float run's, not the first width's QAT network's
     model_over, train_over, _ = split_params(params)
     train_cfg = study.train_for(train_over)
@@ -159,3 +162,22 @@ def test_a_mixed_precision_chip_trains_scores_and_caches_its_own_network() -> No
     assert sorted(p.label for p in groups) == sorted({f"w2s{study.chip.state_bits}", f"w2x4s{study.chip.state_bits}",
                                                       f"w8s{study.chip.state_bits}"})
     assert groups[chip_precision(mixed)] == [1]
+
+
+def test_a_tap_scaled_chip_trains_scores_and_caches_its_own_network() -> None:
+    """A 4-bit chip with tap scales: its precision (chip_precision), its QAT budget, its cache
+    label and its group of swept chips are its own; a float chip has no tap scales to hold."""
+    from codesign.search import chip_precision
+
+    study = parse_spec(StudySpec, tiny_spec_data("nested", trials=1, precision="qat", nested={"hw_points": 16}))
+    tapped = study.chip.model_copy(update={"weight_bits": 4, "tap_scales": True})
+    plain = tapped.model_copy(update={"tap_scales": False})
+    assert chip_precision(tapped) == Precision(weight_bits=4, state_bits=study.chip.state_bits, tap_scales=True)
+    assert chip_precision(tapped).cache_label != chip_precision(plain).cache_label
+    assert not chip_precision(tapped.model_copy(update={"weight_bits": 32})).tap_scales
+    budget = _qat(study.train_for({}), chip_precision(tapped), study)
+    assert (budget.qat_weight_bits, budget.qat_tap_scales) == (4, True)
+    assert budget.config_hash() != _qat(study.train_for({}), chip_precision(plain), study).config_hash()
+    points = [{"hw.weight_bits": 4}, {"hw.weight_bits": 4, "hw.tap_scales": True}]
+    groups = dict(_precision_groups(points, study.chip))
+    assert groups[chip_precision(tapped)] == [1] and groups[chip_precision(plain)] == [0]

@@ -108,13 +108,16 @@ def test_nested_scores_the_network_at_each_swept_precision(tmp_path: Path, learn
     record, artifact_dir = result.record, tmp_path / spec.name
     artifact_dir.mkdir(exist_ok=True)  # as the driver does: records name ../_train_cache/... through it
     traces = {k: v for k, v in record.artifacts.items() if k.startswith("trace@")}
-    assert sorted(traces) == ["trace@w2s12", "trace@w8s12"]
+    # the quickstart's space also sweeps hw.tap_scales: a precision of its own (label -tap)
+    assert {"trace@w2s12", "trace@w8s12"} <= set(traces) <= {
+        "trace@w2s12", "trace@w8s12", "trace@w2s12-tap", "trace@w8s12-tap"}
+    assert any(k.endswith("-tap") for k in traces)
     accuracy = {
         k: json.loads((artifact_dir / v).with_name("metrics.json").read_text())["accuracy"] for k, v in traces.items()
     }
     assert accuracy["trace@w2s12"] < accuracy["trace@w8s12"]
     for point in record.hw_front:
-        label = f"trace@w{point.params['hw.weight_bits']}s12"
+        label = f"trace@w{point.params['hw.weight_bits']}s12" + ("-tap" if point.params.get("hw.tap_scales") else "")
         assert point.metrics["accuracy"] == accuracy[label]
 
 

@@ -193,3 +193,45 @@ def test_precisions_sort_by_their_bits_not_their_labels() -> None:
     assert [p.label for p in sorted(grid, key=lambda p: p.order)] == ["w4s8", "w4s12", "w16s8", "w16s12"]
     mixed = Precision(weight_bits=2, state_bits=12, wide_weight_bits=4)
     assert sorted([mixed, Precision(weight_bits=2, state_bits=12)], key=lambda p: p.order)[1] == mixed
+
+
+def test_tap_scales_quantise_exactly_the_fused_projections_per_tap() -> None:
+    """``tap_scales``: the conv-fused projections' weights ``[out, in, taps]`` on a grid per
+    (output channel, tap), every other synaptic weight per output channel as before."""
+    torch.manual_seed(3)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 40, 5, "classify").eval()
+    for bits in (2, 4):
+        tapped = Precision(weight_bits=bits, state_bits=32, tap_scales=True)
+        on_chip, _ = quantise_network(net, tapped)
+        plain, _ = quantise_network(net, Precision(weight_bits=bits, state_bits=32))
+        float_net, _ = quantise_network(net, Precision())
+        attn, plain_attn, float_attn = on_chip.blocks[0].attn, plain.blocks[0].attn, float_net.blocks[0].attn
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            weight = getattr(float_attn, proj).fused.weight
+            got = getattr(attn, proj).fused.weight
+            for tap in range(weight.shape[2]):  # each tap quantised on its own per output channel
+                assert torch.equal(got[:, :, tap], quantise_weight(weight[:, :, tap].contiguous(), bits))
+            assert not torch.equal(got, getattr(plain_attn, proj).fused.weight)
+            # closer to the float weights than one scale per channel
+            assert (got - weight).norm() < (getattr(plain_attn, proj).fused.weight - weight).norm()
+        assert torch.equal(on_chip.classifier.weight, plain.classifier.weight)
+        ints = integer_weights(on_chip, tapped)
+        for name, (levels, scale, held) in ints.items():
+            assert held == bits
+            assert scale.shape == ((16, 3) if name.endswith("_proj.fused.weight") else (levels.shape[0],))
+            param = on_chip.get_parameter(name)
+            from codesign.snn import scale_like
+
+            assert torch.equal(levels.float() * scale_like(scale, levels), param)  # round-trips exactly
+            assert int(levels.abs().max()) <= (1 << (bits - 1)) - 1
+
+
+def test_tap_scales_are_their_own_label_and_cache_label_and_one_form() -> None:
+    tapped = Precision(weight_bits=4, state_bits=12, tap_scales=True)
+    plain = Precision(weight_bits=4, state_bits=12)
+    assert tapped.label == "w4s12-tap" and tapped.cache_label != plain.cache_label and tapped != plain
+    assert Precision(weight_bits=2, state_bits=12, tap_scales=True).cache_label == "w2s12-tap-t2"
+    assert Precision(weight_bits=2, state_bits=12, wide_weight_bits=4, tap_scales=True).label == "w2x4s12-tap"
+    # float weights quantise nothing: no tap scales, one form
+    assert Precision(state_bits=12, tap_scales=True) == Precision(state_bits=12)
+    assert Precision(tap_scales=True).label == "fp32"

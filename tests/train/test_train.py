@@ -430,3 +430,36 @@ def test_a_mixed_precision_qat_budget_keys_its_own_cache_and_its_float_run_the_p
     assert mixed.without_qat() == plain.without_qat() == TrainConfig(epochs=2)
     with pytest.raises(ValueError, match="qat_wide_weight_bits"):
         TrainConfig(epochs=2, qat_wide_weight_bits=4)
+
+
+def test_qat_on_a_tap_scaled_chip_trains_the_projections_on_their_per_tap_grid() -> None:
+    from codesign.snn import Precision, build_model, quantise_network
+    from codesign.train._train import _qat_parametrize, _qat_remove
+
+    torch.manual_seed(0)
+    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
+    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
+    net.train()
+    net(x, lengths)
+    assert _qat_parametrize(net, 4, None, tap_scales=True)
+    attn = net.blocks[0].attn
+    assert {attn.q_proj.qat_tap_scales, attn.k_proj.qat_tap_scales, attn.v_proj.qat_tap_scales} == {True}
+    assert not net.classifier.parametrizations.weight[0].per_tap
+    net.eval()
+    with torch.no_grad():
+        trained_form = net(x, lengths)[0]
+        _qat_remove(net)
+        chip, _ = quantise_network(net, Precision(weight_bits=4, tap_scales=True))
+        assert torch.equal(trained_form, chip(x, lengths)[0])  # what is trained is what the chip computes
+        per_channel, _ = quantise_network(net, Precision(weight_bits=4))
+        assert not torch.equal(trained_form, per_channel(x, lengths)[0])
+
+
+def test_a_tap_scaled_qat_budget_keys_its_own_cache_and_its_float_run_the_plain_one() -> None:
+    plain = TrainConfig(epochs=2, qat_weight_bits=4)
+    tapped = TrainConfig(epochs=2, qat_weight_bits=4, qat_tap_scales=True)
+    assert "qat_tap_scales" not in plain.to_dict()  # older cache keys unchanged
+    assert tapped.config_hash() != plain.config_hash()
+    assert tapped.without_qat() == plain.without_qat() == TrainConfig(epochs=2)
+    with pytest.raises(ValueError, match="qat_tap_scales"):
+        TrainConfig(epochs=2, qat_tap_scales=True)
