@@ -206,10 +206,12 @@ def layer_weight_bits(layers: LayerArrays, columns: ChipColumns) -> np.ndarray:
 def extra_tap_scales(layers: LayerArrays, columns: ChipColumns) -> np.ndarray:
     """``[chips, layers]``: the weight scales each output channel of a layer has beyond its one
     per-channel scale: ``taps − 1`` for a wide layer (``LayerTrace.wide_weights``) on a chip
-    with ``tap_scales`` (a scale per output channel and kernel tap), else 0. The one place the
+    with ``tap_scales`` (a scale per output channel and kernel tap) and fixed-point weights, else 0. The one place the
     cost model reads ``tap_scales``: the scales' storage (:func:`map_layers`), and their reads
     and rescale multiplies (:func:`layer_work`)."""
-    extra: np.ndarray = np.where(layers.wide_weights & (columns.tap_scales > 0), layers.taps - 1.0, 0.0)
+    # float weights (32 bits) have no grid to scale per tap: the network is held as it is
+    tapped = (columns.tap_scales > 0) & (columns.weight_bits < FLOAT_BITS)
+    extra: np.ndarray = np.where(layers.wide_weights & tapped, layers.taps - 1.0, 0.0)
     return extra
 
 

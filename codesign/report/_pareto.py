@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from codesign.search import (
     minimisation_signs,
     pareto_front,
     pareto_mask,
+    precision_of,
     split_named,
 )
 
@@ -321,32 +322,17 @@ def design_id(key: Key) -> str:
 
 def precision_label(view: StudyView, point: DesignPoint) -> str:
     """The chip precision a design point was scored at, ``w4s12`` (weight and state bits;
-    ``w2x4s12``: its wide layers in 4 bits; ``w4s12-tap``: with tap scales, ``Precision.label``), or ``""`` when neither its
-    parameters, its metrics nor its trial's chip say."""
-    from codesign.snn import Precision
-
-    bits: dict[str, int | bool | None] = {}
-    for name in ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales"):
-        value = point.params.get(f"hw.{name}", point.metrics.get(name))
-        if value is None:
-            record = _record(view, point.trial)
-            chip = record.chip_config if record is not None else None
-            value = getattr(chip, name, None)
-        if value is None:  # the study's base chip, as its spec stored it
-            value = getattr(view.spec.chip, name) if view.spec is not None else None
-        if name == "wide_weight_bits":
-            bits[name] = int(value) if isinstance(value, (int, float)) else None
-            continue
-        if name == "tap_scales":
-            bits[name] = bool(value)
-            continue
-        if not isinstance(value, (int, float)):
-            return ""
-        bits[name] = int(value)
-    try:
-        return Precision.model_validate(bits).label
-    except ValueError:  # bits no network is held in (a 1-bit chip): named as they are
-        return f"w{bits['weight_bits']}s{bits['state_bits']}"
+    ``w2x4s12``: its wide layers in 4 bits; ``w4s12-tap``: with tap scales; the search's
+    :func:`codesign.search.precision_of` of the point and its trial's chip, else the study's),
+    or ``""`` when neither its metrics, its parameters nor a chip say its bits."""
+    record = _record(view, point.trial)
+    if record is not None and record.chip_config is not None:
+        chip: dict[str, Any] | None = record.chip_config.to_dict()
+    else:
+        chip = view.spec.chip.to_dict() if view.spec is not None else None
+    known = all(point.metrics.get(name, point.params.get(f"hw.{name}")) is not None
+                or (chip is not None and chip.get(name) is not None) for name in ("weight_bits", "state_bits"))
+    return precision_of(point, chip) if known else ""
 
 
 def _record(view: StudyView, number: int) -> TrialRecord | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,11 @@ from codesign.config import MEASURED, ConfigError, OmitAtDefault, Spec, load_jso
 from codesign.snn._config import LayerKind
 
 #: Version written by :func:`save_trace`. 2: a layer's ``timesteps`` became ``steps``. 3: its
-#: ``neuron_updates`` became ``neuron_evaluations``, and ``membrane_updates`` was added.
-TRACE_VERSION = 3
+#: ``neuron_updates`` became ``neuron_evaluations``, and ``membrane_updates`` was added. 4: the
+#: wide layers (``wide_weights``) carry their kernel ``taps`` and grid (``tap_scales``).
+TRACE_VERSION = 4
 #: Versions :func:`load_trace` reads (older ones are upgraded as they are read).
-READABLE_TRACE_VERSIONS = (1, 2, 3)
+READABLE_TRACE_VERSIONS = (1, 2, 3, 4)
 
 
 
@@ -289,19 +291,43 @@ _RENAMED_SINCE: dict[int, dict[str, str]] = {
 }
 
 
+#: A wide layer's name in traces before version 4: the conv-fused RepSSA q/k/v projections
+#: (``codesign.snn``'s ``RepProjection``, the only module that holds wide weights).
+_WIDE_LAYER = re.compile(r"(^|\.)[qkv]_proj\.fused$")
+
+
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """Trace metadata of a readable version in the current layout (version 1: each layer's
     ``timesteps`` is its ``steps``; versions 1 and 2: its ``neuron_updates`` is its
-    ``neuron_evaluations``, and its ``membrane_updates`` was not recorded)."""
-    renamed = _RENAMED_SINCE.get(data.get("version", TRACE_VERSION), {})
-    if renamed:
-        data = {**data, "version": TRACE_VERSION}
-        if isinstance(data.get("layers"), list):
-            data["layers"] = [
-                {renamed.get(key, key): value for key, value in layer.items()} if isinstance(layer, dict) else layer
-                for layer in data["layers"]
-            ]
+    ``neuron_evaluations``, and its ``membrane_updates`` was not recorded; versions 1-3: a
+    fused projection is marked as the wide layer it is, with its kernel taps, held on one
+    scale per channel as every trace then was, so a chip with ``wide_weight_bits`` or
+    ``tap_scales`` prices it as it prices a trace recorded now)."""
+    version = data.get("version", TRACE_VERSION)
+    if version == TRACE_VERSION or not isinstance(version, int):
+        return data
+    renamed: dict[str, str] = _RENAMED_SINCE.get(version, {})
+    data = {**data, "version": TRACE_VERSION}
+    if isinstance(data.get("layers"), list):
+        data["layers"] = [
+            _wide_marked({str(renamed.get(key, key)): value for key, value in layer.items()})
+            if isinstance(layer, dict) else layer
+            for layer in data["layers"]
+        ]
     return data
+
+
+def _wide_marked(layer: dict[str, Any]) -> dict[str, Any]:
+    """A layer of a trace before version 4 with its wide mark and taps (see :func:`_upgrade`)."""
+    name, kind = layer.get("name"), layer.get("kind")
+    if "wide_weights" in layer or kind != "synaptic_conv" or not isinstance(name, str) or not _WIDE_LAYER.search(name):
+        return layer
+    ins, outs, count = layer.get("in_shape"), layer.get("out_shape"), layer.get("weight_count")
+    if not (isinstance(ins, list | tuple) and isinstance(outs, list | tuple) and ins and outs
+            and isinstance(count, int) and isinstance(ins[0], int) and isinstance(outs[0], int)):
+        return layer
+    taps = max(1, count // max(1, ins[0] * outs[0]))  # [out, in, taps] weights (and out biases)
+    return {**layer, "wide_weights": True, **({"taps": taps} if taps > 1 else {})}
 
 
 def trace_to_json(trace: WorkloadTrace) -> str:

@@ -25,7 +25,7 @@ PLAIN = dict(name="fc", in_shape=(16,), out_shape=(16,), steps=10, weight_count=
 
 
 def _chip(**fields: Any) -> ChipConfig:
-    return ChipConfig(cores=2, weight_bits=4, state_bits=12, **fields)
+    return ChipConfig(**{"cores": 2, "weight_bits": 4, "state_bits": 12, **fields})
 
 
 def test_tap_scales_cost_slightly_more_than_the_same_chip_without(trace_factory: Any) -> None:
@@ -47,8 +47,13 @@ def test_tap_scales_cost_slightly_more_than_the_same_chip_without(trace_factory:
 
 
 def test_tap_scales_touch_only_the_wide_layers(trace_factory: Any) -> None:
-    trace = trace_factory(PLAIN, {**WIDE, "wide_weights": False, "taps": 1})
+    # a 3-tap conv that is not one of the wide layers keeps one scale per channel
+    trace = trace_factory(PLAIN, {**WIDE, "wide_weights": False})
     assert estimate_cost(trace, _chip(tap_scales=True)).to_dict() == estimate_cost(trace, _chip()).to_dict()
+    # float weights have no grid to scale per tap: the chip as it was
+    wide = trace_factory(WIDE, PLAIN)
+    assert estimate_cost(wide, _chip(tap_scales=True, weight_bits=32)).to_dict() == \
+        estimate_cost(wide, _chip(weight_bits=32)).to_dict()
 
 
 def test_the_simulator_prices_tap_scales_as_the_analytic_model(trace_factory: Any) -> None:
@@ -61,6 +66,17 @@ def test_the_simulator_prices_tap_scales_as_the_analytic_model(trace_factory: An
         i = categories.index(name)
         assert added[1][i] - added[0][i] == pytest.approx(
             model[1].energy_by_category_pj[name] - model[0].energy_by_category_pj[name], rel=1e-9)
+    # a spilled layer streams its scales: priced in off-chip energy, not in time, by both
+    spill = dict(cores=1, weight_sram_kb_per_core=0.2, weight_overflow="spill", offchip_bandwidth_gb_per_s=0.01)
+    sims = [simulate(trace, _chip(**spill, **extra), seed=0) for extra in ({}, {"tap_scales": True})]
+    costs = [estimate_cost(trace, _chip(**spill, **extra)) for extra in ({}, {"tap_scales": True})]
+    assert costs[1].latency_ms == pytest.approx(costs[0].latency_ms, rel=1e-12)
+    assert sims[1].latency_ms == pytest.approx(sims[0].latency_ms, rel=1e-12)
+    i = categories.index("offchip")
+    assert costs[1].energy_by_category_pj["offchip"] > costs[0].energy_by_category_pj["offchip"]
+    assert sims[1].energy_by_layer_category_pj.sum(axis=0)[i] - sims[0].energy_by_layer_category_pj.sum(axis=0)[i] \
+        == pytest.approx(costs[1].energy_by_category_pj["offchip"]
+                         - costs[0].energy_by_category_pj["offchip"], rel=1e-9)
 
 
 def test_an_unset_tap_scales_leaves_the_chip_dump_unchanged() -> None:

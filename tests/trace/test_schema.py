@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from codesign.config import ConfigError
 from codesign.trace import TRACE_VERSION, LayerTrace, TraceMeta, WorkloadTrace, load_trace, save_trace
@@ -79,5 +80,31 @@ def test_unknown_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "v99.npz"
     with open(path, "wb") as fh:
         np.savez_compressed(fh, __trace__=np.array(json.dumps(meta)))
-    with pytest.raises(ConfigError, match="trace version 1 or 2 or 3"):
+    with pytest.raises(ConfigError, match="trace version 1 or 2 or 3 or 4"):
         load_trace(path)
+
+
+def test_a_version_3_trace_of_a_repssa_network_loads_with_its_wide_layers_and_taps(tmp_path: Path) -> None:
+    """Before version 4 no layer was marked wide: an old trace priced a chip's wide bits and
+    tap scales as if the network had no fused projections (and was never refused)."""
+    from codesign.hardware import ChipConfig, estimate_cost
+    from codesign.snn import SpikeformerConfig, build_model
+    from codesign.trace import record_trace
+
+    cfg = SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3)
+    model = build_model(cfg, 8, 5, "classify").eval()
+    trace = record_trace(model, torch.randn(2, 20, 8), torch.tensor([20, 13]), cfg, sample_spikes=False)
+    meta = trace.meta.to_dict()
+    meta["version"] = 3
+    meta["layers"] = [{k: v for k, v in layer.items() if k not in ("wide_weights", "taps", "tap_scales")}
+                      for layer in meta["layers"]]
+    path = tmp_path / "v3.npz"
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, __trace__=np.array(json.dumps(meta)))
+    back = load_trace(path)
+    assert back.meta.version == TRACE_VERSION
+    assert [(la.name, la.taps) for la in back.layers if la.wide_weights] == \
+        [(la.name, la.taps) for la in trace.layers if la.wide_weights] == \
+        [(f"blocks.0.attn.{p}_proj.fused", 3) for p in "qkv"]
+    for chip in (ChipConfig(cores=1, weight_bits=4, tap_scales=True), ChipConfig(cores=1, weight_bits=2, wide_weight_bits=8)):
+        assert estimate_cost(back, chip).to_dict() == estimate_cost(trace, chip).to_dict()
