@@ -217,18 +217,27 @@ def test_qat_of_a_gru_reference_is_refused_before_any_training(commands_corpus: 
         train(gru, commands_corpus, budget, seed=0)
 
 
-def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
-    from torch.nn.utils import parametrize
-
-    from codesign.snn import Precision, build_model, quantise_network
-    from codesign.train._train import _qat_parametrize, _qat_remove
+def _spikeformer_batch(passes: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A small RepSSA Spikeformer (CTC, seed 0) in training mode after ``passes`` forward passes
+    over one fixed batch, with that batch: the network the QAT tests put on a weight grid."""
+    from codesign.snn import build_model
 
     torch.manual_seed(0)
     net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
     x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
     net.train()
-    for _ in range(3):  # batch-norm statistics away from their initial values
+    for _ in range(passes):
         net(x, lengths)
+    return net, x, lengths
+
+
+def test_qat_forward_is_the_chip_precision_forward_and_gradients_reach_every_weight() -> None:
+    from torch.nn.utils import parametrize
+
+    from codesign.snn import Precision, quantise_network
+    from codesign.train._train import _qat_parametrize, _qat_remove
+
+    net, x, lengths = _spikeformer_batch(passes=3)  # batch-norm statistics away from their initial values
     assert _qat_parametrize(net, 3)
     # the projections quantise their fused weight themselves: no grid on their branches
     rep = net.blocks[0].attn.q_proj
@@ -402,14 +411,10 @@ def test_opt_in_training_options_that_are_off_leave_the_cache_key_alone() -> Non
 
 
 def test_qat_on_a_mixed_precision_chip_trains_the_projections_at_their_wider_bits() -> None:
-    from codesign.snn import Precision, build_model, quantise_network
+    from codesign.snn import Precision, quantise_network
     from codesign.train._train import _qat_parametrize, _qat_remove
 
-    torch.manual_seed(0)
-    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
-    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
-    net.train()
-    net(x, lengths)
+    net, x, lengths = _spikeformer_batch(passes=1)
     assert _qat_parametrize(net, 2, 4)
     attn = net.blocks[0].attn
     assert {attn.q_proj.qat_weight_bits, attn.k_proj.qat_weight_bits, attn.v_proj.qat_weight_bits} == {4}
@@ -433,14 +438,10 @@ def test_a_mixed_precision_qat_budget_keys_its_own_cache_and_its_float_run_the_p
 
 
 def test_qat_on_a_tap_scaled_chip_trains_the_projections_on_their_per_tap_grid() -> None:
-    from codesign.snn import Precision, build_model, quantise_network
+    from codesign.snn import Precision, quantise_network
     from codesign.train._train import _qat_parametrize, _qat_remove
 
-    torch.manual_seed(0)
-    net = build_model(SpikeformerConfig(width=16, heads=2, depth=1, rep_kernel=3), 8, 6, "ctc")
-    x, lengths = torch.randn(4, 30, 8), torch.tensor([30, 22, 17, 9])
-    net.train()
-    net(x, lengths)
+    net, x, lengths = _spikeformer_batch(passes=1)
     assert _qat_parametrize(net, 4, None, tap_scales=True)
     attn = net.blocks[0].attn
     assert {attn.q_proj.qat_tap_scales, attn.k_proj.qat_tap_scales, attn.v_proj.qat_tap_scales} == {True}
