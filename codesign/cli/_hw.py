@@ -374,11 +374,11 @@ def _unheld_note(label: str, why: str, chips: int) -> str:
 
 def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> tuple[dict[Precision, list[int]], list[str]]:
     """The swept chips' indices by the precision they hold the network in
-    (``codesign.search.chip_precision``; ``chip``'s fields where not swept), in label order,
+    (``codesign.search.chip_precision``; ``chip``'s fields where not swept), in order of their bits,
     and a note per group of bits no network can be held in (e.g. 1-bit weights)."""
     import numpy as np
 
-    from codesign.search import chip_precision
+    from codesign.search import chip_label, chip_precision
 
     n = len(next(iter(columns.values()))) if columns else 1
     names = ("weight_bits", "state_bits", "wide_weight_bits", "tap_scales")
@@ -389,11 +389,11 @@ def _precision_groups(columns: dict[str, Any], chip: ChipConfig) -> tuple[dict[P
         fields: dict[str, int | bool | None] = {
             name: None if np.isnan(v[i]) else bool(v[i]) if name == "tap_scales" else int(v[i])
             for name, v in values.items()}
+        held = chip.model_copy(update=fields)
         try:
-            groups.setdefault(chip_precision(chip.model_copy(update=fields)), []).append(i)
+            groups.setdefault(chip_precision(held), []).append(i)
         except ConfigError as err:
-            label = f"w{fields.get('weight_bits', chip.weight_bits)}s{fields.get('state_bits', chip.state_bits)}"
-            unheld.setdefault(label, (err.expected, []))[1].append(i)
+            unheld.setdefault(chip_label(held), (err.expected, []))[1].append(i)
     notes = [_unheld_note(label, why, len(rows)) for label, (why, rows) in sorted(unheld.items())]
     return dict(sorted(groups.items(), key=lambda item: item[0].order)), notes
 

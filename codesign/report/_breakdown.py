@@ -24,7 +24,7 @@ from codesign.search import (
     DesignPoint,
     StudyView,
     TrialView,
-    chip_precision,
+    chip_label,
     confirmation_cost_reports,
     point_chip,
     point_cost_report,
@@ -32,7 +32,7 @@ from codesign.search import (
 )
 
 if TYPE_CHECKING:
-    from codesign.hardware import ChipConfig, CostReport
+    from codesign.hardware import CostReport
 
 #: The record's artifact name of a design's stored cost report.
 COST_REPORT_ARTIFACT = "cost_report"
@@ -213,7 +213,7 @@ def _recomputed(view: StudyView, trial: TrialView,
         return None, f"cannot rebuild the chip: {err}", method, None
     found = point_trace(view, point)
     if found is None:
-        return (None, f"the record names no trace at this chip's precision ({_label(chip)}), "
+        return (None, f"the record names no trace at this chip's precision ({chip_label(chip)}), "
                 "so its energy cannot be broken down", method, None)
     rel, path = found
     if not path.is_file():
@@ -222,7 +222,7 @@ def _recomputed(view: StudyView, trial: TrialView,
         cost = estimate_cost(load_trace(path), chip)
     except (ValueError, OSError) as err:
         return None, "trace unreadable: " + str(err).replace(str(path), rel), method, None
-    method = f"chip model on the stored trace {rel} ({_label(chip)}), for this chip"
+    method = f"chip model on the stored trace {rel} ({chip_label(chip)}), for this chip"
     return cost, None, method, _recompute_check(cost, point)
 
 
@@ -250,17 +250,6 @@ def _seed_costs(view: StudyView, point: DesignPoint) -> tuple[SeedCost, ...]:
             continue
         out.append(SeedCost(seed, rel, cost.energy_by_category_pj, cost.latency_ms))
     return tuple(out)
-
-
-def _label(chip: ChipConfig) -> str:
-    """The chip's precision label (``w2x4s12``: ``codesign.search.chip_precision``), or its raw
-    bits where no network can be held in them."""
-    from codesign.config import ConfigError
-
-    try:
-        return chip_precision(chip).label
-    except ConfigError:
-        return f"w{chip.weight_bits}s{chip.state_bits}"
 
 
 def _folder(view: StudyView) -> str:

@@ -27,7 +27,7 @@ from codesign.search._driver import (
     study_counts,
     with_overrides,
 )
-from codesign.search._evaluate import chip_precision
+from codesign.search._evaluate import chip_label, chip_precision
 from codesign.search._front import (
     POINT_ATTR,
     REFERENCE_ATTR,
@@ -264,6 +264,7 @@ __all__ = [
     "chance_accuracy",
     "check_families",
     "chip_columns",
+    "chip_label",
     "chip_precision",
     "combined_importance",
     "condition_of",

@@ -136,6 +136,15 @@ def chip_precision(chip: ChipConfig) -> Precision:
                       key_prefix="hw")
 
 
+def chip_label(chip: ChipConfig) -> str:
+    """The label of :func:`chip_precision` (``w2x4s12``, ``w4s12-tap``), or the chip's raw
+    ``w<weight bits>s<state bits>`` where no network can be held in its bits."""
+    try:
+        return chip_precision(chip).label
+    except ConfigError:
+        return f"w{chip.weight_bits}s{chip.state_bits}"
+
+
 class _Workspace:
     """A worker's private view of the artifact store: a scratch folder holding the store files
     it read (fetched through the reader) and made (returned to the driver)."""
